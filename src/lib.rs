@@ -1,1 +1,32 @@
-//! axum-bankid
+#![doc = include_str!("../README.md")]
+#![deny(unsafe_code)]
+#![warn(missing_docs, clippy::unwrap_used, clippy::todo, clippy::dbg_macro)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod claims;
+mod config;
+mod error;
+mod extract;
+mod flow;
+mod id_token;
+mod layer;
+mod loa;
+mod provider;
+mod return_to;
+mod session;
+
+#[cfg(all(feature = "simulator", any()))]
+#[cfg_attr(docsrs, doc(cfg(feature = "simulator")))]
+pub mod simulator;
+
+pub use claims::AuthenticatedUser;
+pub use config::{BankIdConfig, BankIdConfigBuilder, ClientAuth, ClientSecret, ConfigError};
+pub use error::{Error, IdTokenError, TokenEndpointError};
+pub use extract::{AuthRejection, require_authenticated};
+pub use layer::{BankIdLayer, BankIdService};
+pub use loa::Loa;
+pub use provider::ProviderMetadata;
+
+/// Re-exported so the session types you name match the ones this crate uses.
+pub use tower_sessions;

@@ -1,0 +1,684 @@
+//! Relying-party configuration: a builder and [`BankIdConfig::from_env`].
+//!
+//! Everything is validated when the configuration is built, so a typo in a
+//! URL or a missing secret stops the service at start-up with an error that
+//! names the field, instead of failing the first user who tries to log in.
+
+use std::fmt;
+use std::time::Duration;
+
+use tower_sessions::{SessionManagerLayer, SessionStore, cookie::SameSite};
+use url::Url;
+
+use crate::loa::Loa;
+
+const DEFAULT_LOGIN_PATH: &str = "/auth/bankid/login";
+const DEFAULT_LOGOUT_PATH: &str = "/auth/bankid/logout";
+
+/// How the client authenticates itself at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ClientAuth {
+    /// HTTP Basic with the form-urlencoded id and secret (RFC 6749 §2.3.1). Default.
+    #[default]
+    SecretBasic,
+    /// `client_id` and `client_secret` in the request body.
+    SecretPost,
+}
+
+/// A client secret. Its `Debug` output never shows the value.
+#[derive(Clone)]
+pub struct ClientSecret(String);
+
+impl ClientSecret {
+    /// Wraps a secret.
+    pub fn new(secret: impl Into<String>) -> Self {
+        ClientSecret(secret.into())
+    }
+
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClientSecret(<redacted>)")
+    }
+}
+
+/// A configuration value that is missing or invalid. `field` names the
+/// builder method (or, from [`BankIdConfig::from_env`], the variable).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A required value was not given.
+    #[error("missing required setting `{field}`")]
+    Missing {
+        /// The setting.
+        field: &'static str,
+    },
+    /// A value was given but cannot be used.
+    #[error("invalid setting `{field}`: {reason}")]
+    Invalid {
+        /// The setting.
+        field: &'static str,
+        /// Why it was rejected (never contains a secret).
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    /// The setting this error is about.
+    pub fn field(&self) -> &'static str {
+        match self {
+            ConfigError::Missing { field } | ConfigError::Invalid { field, .. } => field,
+        }
+    }
+
+    fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        ConfigError::Invalid { field, reason: reason.into() }
+    }
+
+    fn renamed(self, env: &'static str) -> Self {
+        match self {
+            ConfigError::Missing { .. } => ConfigError::Missing { field: env },
+            ConfigError::Invalid { reason, .. } => ConfigError::Invalid { field: env, reason },
+        }
+    }
+}
+
+/// Validated settings of a BankID relying party. Build it with
+/// [`BankIdConfig::builder`] or [`BankIdConfig::from_env`].
+#[derive(Debug, Clone)]
+pub struct BankIdConfig {
+    pub(crate) issuer: Url,
+    pub(crate) client_id: String,
+    pub(crate) client_secret: ClientSecret,
+    pub(crate) client_auth: ClientAuth,
+    pub(crate) redirect_uri: Url,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) login_hint: Option<String>,
+    pub(crate) acr_values: Option<String>,
+    pub(crate) login_path: String,
+    pub(crate) callback_path: String,
+    pub(crate) logout_path: String,
+    pub(crate) post_logout_redirect_uri: Option<Url>,
+    pub(crate) minimum_loa: Loa,
+    pub(crate) clock_skew: Duration,
+    pub(crate) http_timeout: Duration,
+    pub(crate) login_attempt_ttl: Duration,
+    pub(crate) max_pending_logins: usize,
+    pub(crate) max_login_age: Duration,
+    pub(crate) jwks_refresh_cooldown: Duration,
+}
+
+impl BankIdConfig {
+    /// Starts a builder. `issuer`, `client_id`, `client_secret` and
+    /// `redirect_uri` are required; everything else has a stated default.
+    pub fn builder() -> BankIdConfigBuilder {
+        BankIdConfigBuilder::default()
+    }
+
+    /// Reads the configuration from the environment:
+    ///
+    /// | variable | meaning | default |
+    /// |---|---|---|
+    /// | `BANKID_ISSUER` | issuer URL (discovery is `{issuer}/.well-known/openid-configuration`) | required |
+    /// | `BANKID_CLIENT_ID` | OIDC client id | required |
+    /// | `BANKID_CLIENT_SECRET` | OIDC client secret | required |
+    /// | `BANKID_REDIRECT_URI` | absolute callback URL registered at BankID | required |
+    /// | `BANKID_SCOPES` | extra scopes, space-separated (`openid` is always sent) | `profile` |
+    /// | `BANKID_LOGIN_HINT` | `login_hint` on every login; empty disables | `BIS` |
+    /// | `BANKID_ACR_VALUES` | `acr_values` on every login | unset |
+    /// | `BANKID_LOGIN_PATH` / `BANKID_LOGOUT_PATH` | route paths | `/auth/bankid/login`, `/auth/bankid/logout` |
+    /// | `BANKID_POST_LOGOUT_REDIRECT_URI` | where the provider returns after logout | unset |
+    /// | `BANKID_MIN_LOA` | minimum level, 1–4 | `3` |
+    /// | `BANKID_CLOCK_SKEW_SECS` | allowed clock skew for `exp`/`iat` | `60` |
+    /// | `BANKID_HTTP_TIMEOUT_SECS` | timeout of every call to the provider | `10` |
+    /// | `BANKID_CLIENT_AUTH` | `client_secret_basic` or `client_secret_post` | `client_secret_basic` |
+    ///
+    /// Errors name the variable.
+    pub fn from_env() -> Result<BankIdConfig, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`from_env`](Self::from_env) but reads variables through
+    /// `lookup`, which keeps tests free of process-global state.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<BankIdConfig, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
+        let mut b = BankIdConfig::builder();
+        let mut renames: Vec<(&'static str, &'static str)> = vec![
+            ("issuer", "BANKID_ISSUER"),
+            ("client_id", "BANKID_CLIENT_ID"),
+            ("client_secret", "BANKID_CLIENT_SECRET"),
+            ("redirect_uri", "BANKID_REDIRECT_URI"),
+            ("scopes", "BANKID_SCOPES"),
+            ("login_hint", "BANKID_LOGIN_HINT"),
+            ("login_path", "BANKID_LOGIN_PATH"),
+            ("logout_path", "BANKID_LOGOUT_PATH"),
+            ("post_logout_redirect_uri", "BANKID_POST_LOGOUT_REDIRECT_URI"),
+        ];
+        if let Some(v) = get("BANKID_ISSUER") {
+            b = b.issuer(v);
+        }
+        if let Some(v) = get("BANKID_CLIENT_ID") {
+            b = b.client_id(v);
+        }
+        if let Some(v) = get("BANKID_CLIENT_SECRET") {
+            b = b.client_secret(v);
+        }
+        if let Some(v) = get("BANKID_REDIRECT_URI") {
+            b = b.redirect_uri(v);
+        }
+        if let Some(v) = get("BANKID_SCOPES") {
+            b = b.scopes(v.split_whitespace());
+        }
+        if let Some(v) = lookup("BANKID_LOGIN_HINT") {
+            b = b.login_hint((!v.is_empty()).then_some(v));
+        }
+        if let Some(v) = get("BANKID_ACR_VALUES") {
+            b = b.acr_values(v);
+        }
+        if let Some(v) = get("BANKID_LOGIN_PATH") {
+            b = b.login_path(v);
+        }
+        if let Some(v) = get("BANKID_LOGOUT_PATH") {
+            b = b.logout_path(v);
+        }
+        if let Some(v) = get("BANKID_POST_LOGOUT_REDIRECT_URI") {
+            b = b.post_logout_redirect_uri(v);
+        }
+        if let Some(v) = get("BANKID_MIN_LOA") {
+            let loa = v.parse::<u8>().ok().and_then(Loa::new);
+            b = b.minimum_loa(loa.ok_or_else(|| ConfigError::invalid("BANKID_MIN_LOA", "must be 1, 2, 3 or 4"))?);
+        }
+        if let Some(v) = get("BANKID_CLOCK_SKEW_SECS") {
+            b = b.clock_skew(Duration::from_secs(parse_secs("BANKID_CLOCK_SKEW_SECS", &v)?));
+        }
+        if let Some(v) = get("BANKID_HTTP_TIMEOUT_SECS") {
+            b = b.http_timeout(Duration::from_secs(parse_secs("BANKID_HTTP_TIMEOUT_SECS", &v)?));
+        }
+        if let Some(v) = get("BANKID_CLIENT_AUTH") {
+            b = b.client_auth(match v.as_str() {
+                "client_secret_basic" => ClientAuth::SecretBasic,
+                "client_secret_post" => ClientAuth::SecretPost,
+                _ => {
+                    return Err(ConfigError::invalid(
+                        "BANKID_CLIENT_AUTH",
+                        "must be client_secret_basic or client_secret_post",
+                    ));
+                }
+            });
+        }
+        renames.push(("http_timeout", "BANKID_HTTP_TIMEOUT_SECS"));
+        b.build().map_err(|err| match renames.iter().find(|(field, _)| *field == err.field()) {
+            Some((_, env)) => err.renamed(env),
+            None => err,
+        })
+    }
+
+    /// The issuer URL as configured.
+    pub fn issuer(&self) -> &Url {
+        &self.issuer
+    }
+
+    /// The OIDC client id.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// The redirect (callback) URI.
+    pub fn redirect_uri(&self) -> &Url {
+        &self.redirect_uri
+    }
+
+    /// The login route's path.
+    pub fn login_path(&self) -> &str {
+        &self.login_path
+    }
+
+    /// The callback route's path (the path of the redirect URI).
+    pub fn callback_path(&self) -> &str {
+        &self.callback_path
+    }
+
+    /// The logout route's path.
+    pub fn logout_path(&self) -> &str {
+        &self.logout_path
+    }
+
+    /// The minimum LOA a login must reach.
+    pub fn minimum_loa(&self) -> Loa {
+        self.minimum_loa
+    }
+
+    /// A [`SessionManagerLayer`] whose cookie works with the BankID redirect:
+    /// `SameSite=Lax` (tower-sessions defaults to `Strict`, and a Strict
+    /// cookie is not sent on the provider's cross-site redirect back to the
+    /// callback, so the login state would be lost), `HttpOnly`, `Path=/`, and
+    /// `Secure` with the `__Host-` name prefix whenever the redirect URI is
+    /// HTTPS.
+    pub fn session_layer<S: SessionStore + Clone>(&self, store: S) -> SessionManagerLayer<S> {
+        let https = self.redirect_uri.scheme() == "https";
+        let name = if https { "__Host-bankid-session" } else { "bankid-session" };
+        SessionManagerLayer::new(store)
+            .with_name(name)
+            .with_same_site(SameSite::Lax)
+            .with_http_only(true)
+            .with_path("/")
+            .with_secure(https)
+    }
+}
+
+fn parse_secs(field: &'static str, value: &str) -> Result<u64, ConfigError> {
+    value.parse().map_err(|_| ConfigError::invalid(field, "must be a whole number of seconds"))
+}
+
+/// Builder for [`BankIdConfig`]; see each method for its default.
+#[derive(Debug, Default, Clone)]
+#[must_use]
+pub struct BankIdConfigBuilder {
+    issuer: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<ClientSecret>,
+    client_auth: ClientAuth,
+    redirect_uri: Option<String>,
+    scopes: Option<Vec<String>>,
+    login_hint: Option<Option<String>>,
+    acr_values: Option<String>,
+    login_path: Option<String>,
+    logout_path: Option<String>,
+    post_logout_redirect_uri: Option<String>,
+    minimum_loa: Option<Loa>,
+    clock_skew: Option<Duration>,
+    http_timeout: Option<Duration>,
+    login_attempt_ttl: Option<Duration>,
+    max_pending_logins: Option<usize>,
+    max_login_age: Option<Duration>,
+    jwks_refresh_cooldown: Option<Duration>,
+}
+
+impl BankIdConfigBuilder {
+    /// Issuer URL, e.g. `https://auth.current.bankid.no/auth/realms/current`. Required.
+    /// Must be HTTPS, except on a loopback address (the simulator).
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// OIDC client id. Required.
+    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.client_id = Some(client_id.into());
+        self
+    }
+
+    /// OIDC client secret. Required.
+    pub fn client_secret(mut self, secret: impl Into<String>) -> Self {
+        self.client_secret = Some(ClientSecret::new(secret));
+        self
+    }
+
+    /// Token endpoint authentication. Default: [`ClientAuth::SecretBasic`].
+    pub fn client_auth(mut self, auth: ClientAuth) -> Self {
+        self.client_auth = auth;
+        self
+    }
+
+    /// Absolute redirect URI registered at the provider. Required. Its path
+    /// is the callback route's path.
+    pub fn redirect_uri(mut self, uri: impl Into<String>) -> Self {
+        self.redirect_uri = Some(uri.into());
+        self
+    }
+
+    /// Scopes in addition to `openid` (always sent). Default: `profile`.
+    pub fn scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes = Some(scopes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// `login_hint` sent on every login. Default: `Some("BIS")`, which BankID
+    /// asks for on every login with BankID with biometrics. `None` sends none.
+    /// A hint carrying personal data (`BID:<nnin>`) is refused, because it
+    /// would travel in a plain URL.
+    pub fn login_hint(mut self, hint: Option<impl Into<String>>) -> Self {
+        self.login_hint = Some(hint.map(Into::into));
+        self
+    }
+
+    /// `acr_values` sent on every login. Default: none. The token's `acr` is
+    /// what is checked, whatever was requested.
+    pub fn acr_values(mut self, acr_values: impl Into<String>) -> Self {
+        self.acr_values = Some(acr_values.into());
+        self
+    }
+
+    /// Path of the login route. Default: `/auth/bankid/login`.
+    pub fn login_path(mut self, path: impl Into<String>) -> Self {
+        self.login_path = Some(path.into());
+        self
+    }
+
+    /// Path of the (POST) logout route. Default: `/auth/bankid/logout`.
+    pub fn logout_path(mut self, path: impl Into<String>) -> Self {
+        self.logout_path = Some(path.into());
+        self
+    }
+
+    /// Absolute URI the provider returns to after logout. Default: none
+    /// (the provider's end-session endpoint is then not used).
+    pub fn post_logout_redirect_uri(mut self, uri: impl Into<String>) -> Self {
+        self.post_logout_redirect_uri = Some(uri.into());
+        self
+    }
+
+    /// Minimum LOA a login must reach, checked at the callback and on every
+    /// request. Default: [`Loa::SUBSTANTIAL`] (3).
+    pub fn minimum_loa(mut self, loa: Loa) -> Self {
+        self.minimum_loa = Some(loa);
+        self
+    }
+
+    /// Allowed clock difference for `exp` and `iat`. Default: 60 s; at most 5 min.
+    pub fn clock_skew(mut self, skew: Duration) -> Self {
+        self.clock_skew = Some(skew);
+        self
+    }
+
+    /// Timeout of every HTTP call to the provider. Default: 10 s.
+    pub fn http_timeout(mut self, timeout: Duration) -> Self {
+        self.http_timeout = Some(timeout);
+        self
+    }
+
+    /// How long a started login may take before its callback is refused.
+    /// Default: 10 min.
+    pub fn login_attempt_ttl(mut self, ttl: Duration) -> Self {
+        self.login_attempt_ttl = Some(ttl);
+        self
+    }
+
+    /// How many logins one browser session may have in flight (several tabs).
+    /// The oldest is dropped beyond this. Default: 8.
+    pub fn max_pending_logins(mut self, max: usize) -> Self {
+        self.max_pending_logins = Some(max);
+        self
+    }
+
+    /// How long a login stays valid in the session. Default: 8 h.
+    pub fn max_login_age(mut self, age: Duration) -> Self {
+        self.max_login_age = Some(age);
+        self
+    }
+
+    /// Minimum time between two JWKS refreshes triggered by an unknown `kid`,
+    /// so a flood of forged tokens cannot hammer the provider. Default: 60 s.
+    pub fn jwks_refresh_cooldown(mut self, cooldown: Duration) -> Self {
+        self.jwks_refresh_cooldown = Some(cooldown);
+        self
+    }
+
+    /// Validates every setting.
+    pub fn build(self) -> Result<BankIdConfig, ConfigError> {
+        let issuer = parse_endpoint("issuer", self.issuer.as_deref())?;
+        if issuer.query().is_some() || issuer.fragment().is_some() {
+            return Err(ConfigError::invalid("issuer", "must not have a query or fragment"));
+        }
+        let client_id = required("client_id", self.client_id)?;
+        let client_secret = self
+            .client_secret
+            .filter(|s| !s.expose().is_empty())
+            .ok_or(ConfigError::Missing { field: "client_secret" })?;
+        let redirect_uri = parse_endpoint("redirect_uri", self.redirect_uri.as_deref())?;
+        if redirect_uri.fragment().is_some() {
+            return Err(ConfigError::invalid("redirect_uri", "must not have a fragment"));
+        }
+        let post_logout_redirect_uri = match self.post_logout_redirect_uri.as_deref() {
+            Some(uri) => Some(parse_endpoint("post_logout_redirect_uri", Some(uri))?),
+            None => None,
+        };
+        let scopes = validate_scopes(self.scopes.unwrap_or_else(|| vec!["profile".into()]))?;
+        let login_hint = validate_login_hint(self.login_hint.unwrap_or(Some("BIS".into())))?;
+        let callback_path = redirect_uri.path().to_owned();
+        let login_path = validate_path("login_path", self.login_path, DEFAULT_LOGIN_PATH)?;
+        let logout_path = validate_path("logout_path", self.logout_path, DEFAULT_LOGOUT_PATH)?;
+        if login_path == callback_path || logout_path == callback_path || login_path == logout_path {
+            return Err(ConfigError::invalid(
+                "login_path",
+                "login, logout and callback (redirect_uri) paths must differ",
+            ));
+        }
+        let clock_skew = self.clock_skew.unwrap_or(Duration::from_secs(60));
+        if clock_skew > Duration::from_secs(300) {
+            return Err(ConfigError::invalid("clock_skew", "must be at most 300 seconds"));
+        }
+        let http_timeout = self.http_timeout.unwrap_or(Duration::from_secs(10));
+        if http_timeout.is_zero() {
+            return Err(ConfigError::invalid("http_timeout", "must be greater than zero"));
+        }
+        let max_pending_logins = self.max_pending_logins.unwrap_or(8);
+        if max_pending_logins == 0 {
+            return Err(ConfigError::invalid("max_pending_logins", "must be at least 1"));
+        }
+        Ok(BankIdConfig {
+            issuer,
+            client_id,
+            client_secret,
+            client_auth: self.client_auth,
+            redirect_uri,
+            scopes,
+            login_hint,
+            acr_values: self.acr_values.filter(|v| !v.is_empty()),
+            login_path,
+            callback_path,
+            logout_path,
+            post_logout_redirect_uri,
+            minimum_loa: self.minimum_loa.unwrap_or(Loa::SUBSTANTIAL),
+            clock_skew,
+            http_timeout,
+            login_attempt_ttl: self.login_attempt_ttl.unwrap_or(Duration::from_secs(600)),
+            max_pending_logins,
+            max_login_age: self.max_login_age.unwrap_or(Duration::from_secs(8 * 3600)),
+            jwks_refresh_cooldown: self.jwks_refresh_cooldown.unwrap_or(Duration::from_secs(60)),
+        })
+    }
+}
+
+fn required(field: &'static str, value: Option<String>) -> Result<String, ConfigError> {
+    value.filter(|v| !v.trim().is_empty()).ok_or(ConfigError::Missing { field })
+}
+
+/// Parses an absolute http(s) URL; plain HTTP only on loopback hosts, so a
+/// misconfigured production deployment cannot talk to BankID in clear text.
+fn parse_endpoint(field: &'static str, value: Option<&str>) -> Result<Url, ConfigError> {
+    let value = value.filter(|v| !v.trim().is_empty()).ok_or(ConfigError::Missing { field })?;
+    let url = Url::parse(value).map_err(|err| ConfigError::invalid(field, format!("not an absolute URL ({err})")))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) => {}
+        "http" => return Err(ConfigError::invalid(field, "must use https (http is only allowed on loopback)")),
+        other => return Err(ConfigError::invalid(field, format!("unsupported scheme `{other}`"))),
+    }
+    if url.host().is_none() {
+        return Err(ConfigError::invalid(field, "must have a host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(ConfigError::invalid(field, "must not contain credentials"));
+    }
+    Ok(url)
+}
+
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+fn validate_scopes(scopes: Vec<String>) -> Result<Vec<String>, ConfigError> {
+    let mut out = vec!["openid".to_owned()];
+    for scope in scopes {
+        let valid = !scope.is_empty() && scope.chars().all(|c| c.is_ascii_graphic() && c != '"' && c != '\\');
+        if !valid {
+            return Err(ConfigError::invalid(
+                "scopes",
+                format!("`{}` is not a valid scope token", scope.escape_debug()),
+            ));
+        }
+        if !out.contains(&scope) {
+            out.push(scope);
+        }
+    }
+    Ok(out)
+}
+
+fn validate_login_hint(hint: Option<String>) -> Result<Option<String>, ConfigError> {
+    match hint {
+        Some(h) if h.contains(':') => {
+            Err(ConfigError::invalid("login_hint", "a hint with a user id must not travel in a plain URL; use PAR"))
+        }
+        Some(h) if h.is_empty() || !h.chars().all(|c| c.is_ascii_alphanumeric()) => {
+            Err(ConfigError::invalid("login_hint", "must be an IDP code such as BIS or BID"))
+        }
+        other => Ok(other),
+    }
+}
+
+fn validate_path(field: &'static str, value: Option<String>, default: &str) -> Result<String, ConfigError> {
+    let path = value.unwrap_or_else(|| default.to_owned());
+    let valid = path.starts_with('/')
+        && !path.starts_with("//")
+        && path.chars().all(|c| c.is_ascii_graphic() && c != '?' && c != '#' && c != '\\');
+    if valid { Ok(path) } else { Err(ConfigError::invalid(field, "must be an absolute path like /auth/bankid/login")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid() -> BankIdConfigBuilder {
+        BankIdConfig::builder()
+            .issuer("https://auth.current.bankid.no/auth/realms/current")
+            .client_id("client")
+            .client_secret("s3cret")
+            .redirect_uri("https://app.example/auth/bankid/callback")
+    }
+
+    #[test]
+    fn builds_with_secure_defaults() {
+        let config = valid().build().unwrap();
+        assert_eq!(config.scopes, ["openid", "profile"]);
+        assert_eq!(config.login_hint.as_deref(), Some("BIS"));
+        assert_eq!(config.minimum_loa, Loa::SUBSTANTIAL);
+        assert_eq!(config.callback_path, "/auth/bankid/callback");
+        assert_eq!(config.login_path, "/auth/bankid/login");
+        assert_eq!(config.client_auth, ClientAuth::SecretBasic);
+    }
+
+    #[test]
+    fn missing_fields_are_named() {
+        let cases = [
+            (BankIdConfig::builder().client_id("c").client_secret("s").redirect_uri("https://a.example/cb"), "issuer"),
+            (valid().client_secret(""), "client_secret"),
+            (
+                BankIdConfig::builder()
+                    .issuer("https://i.example")
+                    .client_secret("s")
+                    .redirect_uri("https://a.example/cb"),
+                "client_id",
+            ),
+            (BankIdConfig::builder().issuer("https://i.example").client_id("c").client_secret("s"), "redirect_uri"),
+        ];
+        for (builder, field) in cases {
+            assert_eq!(builder.build().unwrap_err(), ConfigError::Missing { field });
+        }
+    }
+
+    #[test]
+    fn invalid_values_are_named() {
+        let cases = [
+            (valid().issuer("not a url"), "issuer"),
+            (valid().issuer("http://auth.bankid.example"), "issuer"),
+            (valid().issuer("ftp://auth.bankid.example"), "issuer"),
+            (valid().redirect_uri("/auth/bankid/callback"), "redirect_uri"),
+            (valid().redirect_uri("http://app.example/cb"), "redirect_uri"),
+            (valid().redirect_uri("https://app.example/cb#x"), "redirect_uri"),
+            (valid().redirect_uri("https://user:pw@app.example/cb"), "redirect_uri"),
+            (valid().post_logout_redirect_uri("relative"), "post_logout_redirect_uri"),
+            (valid().scopes(["profile", "bad scope"]), "scopes"),
+            (valid().login_hint(Some("BID:01010112345")), "login_hint"),
+            (valid().login_path("auth/login"), "login_path"),
+            (valid().logout_path("//evil.example"), "logout_path"),
+            (valid().login_path("/auth/bankid/callback"), "login_path"),
+            (valid().http_timeout(Duration::ZERO), "http_timeout"),
+            (valid().clock_skew(Duration::from_secs(3600)), "clock_skew"),
+            (valid().max_pending_logins(0), "max_pending_logins"),
+        ];
+        for (builder, field) in cases {
+            let err = builder.build().unwrap_err();
+            assert!(matches!(err, ConfigError::Invalid { .. }), "{err:?}");
+            assert_eq!(err.field(), field, "{err}");
+        }
+    }
+
+    #[test]
+    fn http_is_allowed_on_loopback_only() {
+        let config = valid().issuer("http://127.0.0.1:8080").redirect_uri("http://localhost:3000/cb").build().unwrap();
+        assert_eq!(config.callback_path, "/cb");
+    }
+
+    #[test]
+    fn from_env_names_variables() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        };
+        let err = BankIdConfig::from_lookup(env(&[
+            ("BANKID_ISSUER", "https://i.example"),
+            ("BANKID_CLIENT_ID", "c"),
+            ("BANKID_REDIRECT_URI", "https://a.example/cb"),
+        ]))
+        .unwrap_err();
+        assert_eq!(err, ConfigError::Missing { field: "BANKID_CLIENT_SECRET" });
+
+        let err = BankIdConfig::from_lookup(env(&[
+            ("BANKID_ISSUER", "https://i.example"),
+            ("BANKID_CLIENT_ID", "c"),
+            ("BANKID_CLIENT_SECRET", "s"),
+            ("BANKID_REDIRECT_URI", "cb"),
+        ]))
+        .unwrap_err();
+        assert_eq!(err.field(), "BANKID_REDIRECT_URI");
+
+        let err = BankIdConfig::from_lookup(env(&[("BANKID_MIN_LOA", "5")])).unwrap_err();
+        assert_eq!(err.field(), "BANKID_MIN_LOA");
+
+        let config = BankIdConfig::from_lookup(env(&[
+            ("BANKID_ISSUER", "https://i.example"),
+            ("BANKID_CLIENT_ID", "c"),
+            ("BANKID_CLIENT_SECRET", "s"),
+            ("BANKID_REDIRECT_URI", "https://a.example/cb"),
+            ("BANKID_LOGIN_HINT", ""),
+            ("BANKID_MIN_LOA", "4"),
+            ("BANKID_SCOPES", "profile nnin_altsub"),
+            ("BANKID_CLIENT_AUTH", "client_secret_post"),
+        ]))
+        .unwrap();
+        assert_eq!(config.login_hint, None);
+        assert_eq!(config.minimum_loa, Loa::HIGH);
+        assert_eq!(config.scopes, ["openid", "profile", "nnin_altsub"]);
+        assert_eq!(config.client_auth, ClientAuth::SecretPost);
+    }
+
+    #[test]
+    fn debug_never_prints_the_secret() {
+        let config = valid().client_secret("super-secret-value").build().unwrap();
+        assert!(!format!("{config:?}").contains("super-secret-value"));
+    }
+}

@@ -1,0 +1,354 @@
+//! The crate's error type and how it becomes an HTTP response.
+//!
+//! Every failure of a login has its own variant with a stable [`Error::kind`]
+//! code, so applications and tests can tell them apart. Responses show a safe
+//! message; details are logged with `tracing`. No variant ever holds a token,
+//! code, verifier or secret, so neither `Debug`, `Display` nor the response
+//! body can leak one.
+
+use axum::Json;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::config::ConfigError;
+use crate::loa::Loa;
+
+/// Why an ID token was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdTokenError {
+    /// Not a compact JWS, or its header/claims are not valid JSON.
+    #[error("the ID token is malformed")]
+    Malformed,
+    /// The `alg` is not one the provider advertises, or not an asymmetric
+    /// signature algorithm (`none` and HMAC are never accepted).
+    #[error("the ID token's signing algorithm `{0}` is not accepted")]
+    UnsupportedAlgorithm(String),
+    /// No key in the provider's JWKS matches the token's `kid`, even after a refresh.
+    #[error("no key in the provider's JWKS matches the ID token's key id")]
+    UnknownKey,
+    /// The provider's keys could not be fetched.
+    #[error("the provider's signing keys could not be fetched")]
+    KeysUnavailable,
+    /// The signature does not verify.
+    #[error("the ID token's signature is invalid")]
+    BadSignature,
+    /// `iss` is not the configured issuer.
+    #[error("the ID token was issued by another issuer")]
+    IssuerMismatch,
+    /// `aud` does not contain this client.
+    #[error("the ID token is not meant for this client")]
+    AudienceMismatch,
+    /// `aud` names other parties besides this client.
+    #[error("the ID token is also meant for other, untrusted audiences")]
+    UntrustedAudience,
+    /// `azp` is present and is not this client, or is missing although
+    /// there are several audiences.
+    #[error("the ID token's authorized party is not this client")]
+    AuthorizedPartyMismatch,
+    /// `exp` is in the past (beyond the allowed skew).
+    #[error("the ID token has expired")]
+    Expired,
+    /// `iat` is in the future (beyond the allowed skew).
+    #[error("the ID token was issued in the future")]
+    IssuedInFuture,
+    /// `nonce` is missing.
+    #[error("the ID token has no nonce")]
+    MissingNonce,
+    /// `nonce` does not match the one sent with this login.
+    #[error("the ID token's nonce does not match this login")]
+    NonceMismatch,
+    /// A required claim is missing or has the wrong type.
+    #[error("the ID token lacks a valid `{0}` claim")]
+    MissingClaim(&'static str),
+}
+
+impl IdTokenError {
+    /// A stable, machine-readable reason code.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            IdTokenError::Malformed => "malformed",
+            IdTokenError::UnsupportedAlgorithm(_) => "unsupported_algorithm",
+            IdTokenError::UnknownKey => "unknown_key",
+            IdTokenError::KeysUnavailable => "keys_unavailable",
+            IdTokenError::BadSignature => "bad_signature",
+            IdTokenError::IssuerMismatch => "issuer_mismatch",
+            IdTokenError::AudienceMismatch => "audience_mismatch",
+            IdTokenError::UntrustedAudience => "untrusted_audience",
+            IdTokenError::AuthorizedPartyMismatch => "azp_mismatch",
+            IdTokenError::Expired => "expired",
+            IdTokenError::IssuedInFuture => "issued_in_future",
+            IdTokenError::MissingNonce => "missing_nonce",
+            IdTokenError::NonceMismatch => "nonce_mismatch",
+            IdTokenError::MissingClaim(_) => "missing_claim",
+        }
+    }
+}
+
+/// Why the token endpoint did not give us tokens.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenEndpointError {
+    /// The provider answered with an OAuth error (e.g. `invalid_grant` for a
+    /// replayed or expired code).
+    #[error("the token endpoint refused the request: {error}")]
+    Rejected {
+        /// The OAuth `error` code.
+        error: String,
+        /// The provider's `error_description`, sanitised and shortened.
+        description: Option<String>,
+    },
+    /// The provider answered with something that is not a token response.
+    #[error("the token endpoint answered with an unexpected response (HTTP {status})")]
+    UnexpectedResponse {
+        /// The HTTP status.
+        status: u16,
+    },
+    /// The response had no `id_token`.
+    #[error("the token response has no ID token")]
+    MissingIdToken,
+    /// The token endpoint could not be reached or timed out.
+    #[error("the token endpoint could not be reached: {0}")]
+    Unreachable(String),
+}
+
+/// Everything that can go wrong in a BankID login.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The provider's discovery document or keys could not be loaded at start-up.
+    #[error("provider discovery failed: {0}")]
+    Discovery(String),
+    /// The callback repeats a parameter.
+    #[error("the callback's parameters are malformed")]
+    MalformedCallback,
+    /// The callback has no `state` parameter.
+    #[error("the callback has no state parameter")]
+    MissingState,
+    /// The callback's `state` matches no login started in this session. This
+    /// also covers a replayed callback: each state is single-use.
+    #[error("the callback's state matches no login in progress in this session")]
+    UnknownState,
+    /// The login attempt is older than the configured lifetime.
+    #[error("the login attempt has expired; please start again")]
+    LoginExpired,
+    /// The authorization response's `iss` (RFC 9207) is not our issuer.
+    #[error("the authorization response comes from another issuer")]
+    CallbackIssuerMismatch,
+    /// The provider says it sends `iss` in authorization responses (RFC 9207),
+    /// but this one has none.
+    #[error("the authorization response lacks the issuer parameter")]
+    MissingCallbackIssuer,
+    /// The user (or the provider on their behalf) declined the login.
+    #[error("the login was cancelled or denied")]
+    AccessDenied {
+        /// The provider's `error_description`, sanitised and shortened.
+        description: Option<String>,
+    },
+    /// The provider returned another OAuth error to the callback.
+    #[error("the provider returned an error: {error}")]
+    Provider {
+        /// The OAuth `error` code, sanitised.
+        error: String,
+        /// The provider's `error_description`, sanitised and shortened.
+        description: Option<String>,
+    },
+    /// The callback has neither `code` nor `error`.
+    #[error("the callback has no authorization code")]
+    MissingCode,
+    /// Exchanging the code for tokens failed.
+    #[error("token exchange failed: {0}")]
+    TokenExchange(#[from] TokenEndpointError),
+    /// The ID token failed verification.
+    #[error("invalid ID token: {0}")]
+    InvalidIdToken(#[from] IdTokenError),
+    /// The login's `acr` does not carry the required LOA.
+    #[error("insufficient level of assurance: {required} required, found {}", found.map_or_else(|| "none".to_owned(), |l| l.to_string()))]
+    InsufficientLoa {
+        /// The configured minimum.
+        required: Loa,
+        /// What the token's `acr` carried (`None` if absent or malformed).
+        found: Option<Loa>,
+    },
+    /// A state-changing request came from another origin.
+    #[error("cross-site request refused")]
+    CrossSiteRequest,
+    /// There is no valid BankID login in the session.
+    #[error("not logged in with BankID")]
+    Unauthenticated,
+    /// The session store failed.
+    #[error("session store error: {0}")]
+    Session(String),
+    /// `BankIdLayer` (or the session layer) is not installed around the route.
+    #[error("BankIdLayer and SessionManagerLayer must wrap this route")]
+    NotInstalled,
+}
+
+impl Error {
+    /// A stable, machine-readable code, used in JSON error bodies.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Config(_) => "config",
+            Error::Discovery(_) => "discovery_failed",
+            Error::MalformedCallback => "malformed_callback",
+            Error::MissingState => "missing_state",
+            Error::UnknownState => "unknown_state",
+            Error::LoginExpired => "login_expired",
+            Error::CallbackIssuerMismatch => "callback_issuer_mismatch",
+            Error::MissingCallbackIssuer => "missing_callback_issuer",
+            Error::AccessDenied { .. } => "access_denied",
+            Error::Provider { .. } => "provider_error",
+            Error::MissingCode => "missing_code",
+            Error::TokenExchange(_) => "token_exchange_failed",
+            Error::InvalidIdToken(_) => "invalid_id_token",
+            Error::InsufficientLoa { .. } => "insufficient_loa",
+            Error::CrossSiteRequest => "cross_site_request",
+            Error::Unauthenticated => "unauthenticated",
+            Error::Session(_) => "session_error",
+            Error::NotInstalled => "not_installed",
+        }
+    }
+
+    /// The HTTP status this error maps to.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::MalformedCallback
+            | Error::MissingState
+            | Error::UnknownState
+            | Error::LoginExpired
+            | Error::CallbackIssuerMismatch
+            | Error::MissingCallbackIssuer
+            | Error::Provider { .. }
+            | Error::MissingCode => StatusCode::BAD_REQUEST,
+            Error::AccessDenied { .. } | Error::InsufficientLoa { .. } | Error::CrossSiteRequest => {
+                StatusCode::FORBIDDEN
+            }
+            Error::Unauthenticated | Error::InvalidIdToken(_) => StatusCode::UNAUTHORIZED,
+            Error::TokenExchange(_) | Error::Discovery(_) => StatusCode::BAD_GATEWAY,
+            Error::Config(_) | Error::Session(_) | Error::NotInstalled => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A detail code for the variants that carry one (ID token reason,
+    /// provider error code, token endpoint error).
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            Error::InvalidIdToken(e) => Some(e.reason()),
+            Error::Provider { error, .. } => Some(error),
+            Error::TokenExchange(TokenEndpointError::Rejected { error, .. }) => Some(error),
+            Error::TokenExchange(TokenEndpointError::UnexpectedResponse { .. }) => Some("unexpected_response"),
+            Error::TokenExchange(TokenEndpointError::MissingIdToken) => Some("missing_id_token"),
+            Error::TokenExchange(TokenEndpointError::Unreachable(_)) => Some("unreachable"),
+            _ => None,
+        }
+    }
+
+    /// The message shown to users: server-side failures get a generic text so
+    /// internals (store errors, URLs) stay in the logs.
+    fn public_message(&self) -> String {
+        match self {
+            Error::Session(_) | Error::NotInstalled | Error::Config(_) | Error::Discovery(_) => {
+                "BankID login is temporarily unavailable.".to_owned()
+            }
+            Error::TokenExchange(_) => "BankID login could not be completed; please try again.".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
+    /// Renders the default response: an HTML page when the client asks for
+    /// HTML, a small JSON body otherwise.
+    pub fn to_response(&self, headers: &HeaderMap) -> Response {
+        if wants_html(headers) { self.html_response() } else { self.json_response() }
+    }
+
+    fn json_response(&self) -> Response {
+        let body = serde_json::json!({
+            "error": self.kind(),
+            "detail": self.detail(),
+            "message": self.public_message(),
+        });
+        (self.status(), no_store(), Json(body)).into_response()
+    }
+
+    fn html_response(&self) -> Response {
+        let page = format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>BankID login failed</title></head>\
+             <body><h1>BankID login failed</h1><p>{}</p><p><code>{}</code></p><p><a href=\"/\">Back to the start page</a></p></body></html>",
+            escape_html(&self.public_message()),
+            escape_html(self.kind()),
+        );
+        (self.status(), no_store(), Html(page)).into_response()
+    }
+}
+
+impl IntoResponse for Error {
+    /// Without request headers the JSON form is used; the layer's routes call
+    /// [`Error::to_response`] so browsers get a page.
+    fn into_response(self) -> Response {
+        self.json_response()
+    }
+}
+
+fn no_store() -> [(header::HeaderName, &'static str); 1] {
+    [(header::CACHE_CONTROL, "no-store")]
+}
+
+/// True for browser navigations: their `Accept` lists `text/html`.
+pub(crate) fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').any(|m| m.trim().starts_with("text/html")))
+}
+
+pub(crate) fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Keeps attacker-controllable text (a callback's `error_description`, a
+/// provider's error body) short and printable before it reaches a log line
+/// or an error page.
+pub(crate) fn sanitize(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).take(200).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(escape_html("<script>\"x\"&'"), "&lt;script&gt;&quot;x&quot;&amp;&#x27;");
+    }
+
+    #[test]
+    fn sanitize_strips_control_and_truncates() {
+        assert_eq!(sanitize("a\r\nb"), "ab");
+        assert_eq!(sanitize(&"x".repeat(500)).len(), 200);
+    }
+
+    #[test]
+    fn browser_detection() {
+        let mut headers = HeaderMap::new();
+        assert!(!wants_html(&headers));
+        headers.insert(header::ACCEPT, "text/html,application/xhtml+xml;q=0.9".parse().unwrap());
+        assert!(wants_html(&headers));
+        headers.insert(header::ACCEPT, "application/json".parse().unwrap());
+        assert!(!wants_html(&headers));
+    }
+}

@@ -1,0 +1,59 @@
+//! `POST /auth/bankid/logout`: ends the login here and, when the provider
+//! supports it, at the provider (RP-initiated logout).
+//!
+//! POST only, so an `<img src>` or link on another site cannot log users
+//! out; a cross-origin `Origin` header is refused as well.
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, header};
+use axum::response::Response;
+use url::Url;
+
+use super::{redirect, session_of};
+use crate::error::Error;
+use crate::layer::Ctx;
+use crate::session::clear_login;
+
+pub(crate) async fn logout(State(ctx): State<Ctx>, req: Request) -> Response {
+    match end(&ctx, req.headers(), req.extensions()).await {
+        Ok(location) => redirect(&location),
+        Err(err) => ctx.error_response(&err, req.headers()),
+    }
+}
+
+#[tracing::instrument(name = "bankid.logout", skip_all, err(Display))]
+async fn end(ctx: &Ctx, headers: &HeaderMap, extensions: &http::Extensions) -> Result<String, Error> {
+    if !same_origin_or_absent(headers, ctx.config().redirect_uri()) {
+        return Err(Error::CrossSiteRequest);
+    }
+    let session = session_of(extensions)?;
+    let login = clear_login(&session).await?;
+    let Some(login) = login else { return Ok("/".to_owned()) };
+    tracing::info!("BankID login ended");
+    match &ctx.shared.metadata.end_session_endpoint {
+        Some(endpoint) => Ok(end_session_url(ctx, endpoint, &login.id_token).into()),
+        None => Ok("/".to_owned()),
+    }
+}
+
+fn end_session_url(ctx: &Ctx, endpoint: &Url, id_token: &str) -> Url {
+    let config = ctx.config();
+    let mut url = endpoint.clone();
+    {
+        let mut query = url.query_pairs_mut();
+        query.append_pair("id_token_hint", id_token).append_pair("client_id", &config.client_id);
+        if let Some(uri) = &config.post_logout_redirect_uri {
+            query.append_pair("post_logout_redirect_uri", uri.as_str());
+        }
+    }
+    url
+}
+
+/// Browsers send `Origin` on every cross-origin POST; our own forms send our
+/// origin. Clients that send none (curl, old browsers) are let through: the
+/// `SameSite=Lax` session cookie already keeps cross-site POSTs sessionless.
+fn same_origin_or_absent(headers: &HeaderMap, ours: &Url) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else { return true };
+    let Ok(origin) = origin.to_str() else { return false };
+    Url::parse(origin).is_ok_and(|o| o.origin() == ours.origin())
+}

@@ -1,0 +1,34 @@
+//! The login, callback and logout routes, one module each.
+
+pub(crate) mod callback;
+pub(crate) mod login;
+pub(crate) mod logout;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use tower_sessions::Session;
+
+use crate::error::Error;
+
+/// `303 See Other` that no cache may keep: each of these redirects carries
+/// per-login values (state, PKCE challenge) or depends on the session.
+pub(crate) fn redirect(location: &str) -> Response {
+    match HeaderValue::try_from(location) {
+        Ok(value) => (
+            StatusCode::SEE_OTHER,
+            [(header::LOCATION, value), (header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        )
+            .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// The session put in place by `SessionManagerLayer`.
+pub(crate) fn session_of(extensions: &http::Extensions) -> Result<Session, Error> {
+    extensions.get::<Session>().cloned().ok_or_else(|| {
+        tracing::error!(
+            "no tower-sessions Session in the request: is SessionManagerLayer installed outside BankIdLayer?"
+        );
+        Error::NotInstalled
+    })
+}

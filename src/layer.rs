@@ -1,0 +1,209 @@
+//! [`BankIdLayer`]: mounts the login, callback and logout routes and makes the
+//! login state available to the extractors.
+//!
+//! Why a layer rather than handlers you mount yourself: the callback must sit
+//! at exactly the registered redirect URI, next to a login route that wrote
+//! the matching state, inside the session layer. Shipping them as one layer
+//! means there is no order to get wrong. The layer answers its own paths and
+//! passes every other request through untouched, adding only a cheap handle
+//! (two `Arc`s) that the extractors read.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::{get, post};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::config::BankIdConfig;
+use crate::error::Error;
+use crate::flow;
+use crate::id_token::IdTokenVerifier;
+use crate::provider::jwks::KeyCache;
+use crate::provider::{ProviderMetadata, http, metadata};
+
+type ErrorHandler = Arc<dyn Fn(&Error, &HeaderMap) -> Response + Send + Sync>;
+
+/// Everything that is fixed after start-up.
+pub(crate) struct Shared {
+    pub(crate) config: BankIdConfig,
+    pub(crate) metadata: ProviderMetadata,
+    pub(crate) http: reqwest::Client,
+    pub(crate) verifier: IdTokenVerifier,
+}
+
+/// The handle routes and extractors work with.
+#[derive(Clone)]
+pub(crate) struct Ctx {
+    pub(crate) shared: Arc<Shared>,
+    on_error: Option<ErrorHandler>,
+}
+
+impl Ctx {
+    /// Renders an error: the app's handler if set, else the default page/JSON.
+    pub(crate) fn error_response(&self, err: &Error, headers: &HeaderMap) -> Response {
+        match &self.on_error {
+            Some(handler) => handler(err, headers),
+            None => err.to_response(headers),
+        }
+    }
+
+    pub(crate) fn config(&self) -> &BankIdConfig {
+        &self.shared.config
+    }
+}
+
+/// A Tower layer that adds BankID login to an axum [`Router`].
+///
+/// It serves `GET` login, `GET` callback (the path of the redirect URI) and
+/// `POST` logout, and lets [`AuthenticatedUser`](crate::AuthenticatedUser)
+/// work in every route it wraps. It must sit inside a
+/// [`SessionManagerLayer`](tower_sessions::SessionManagerLayer) — use
+/// [`BankIdConfig::session_layer`] for a cookie that survives the provider's
+/// redirect — and must be added with [`Router::layer`], not `route_layer`, so
+/// that its own paths reach it.
+///
+/// ```no_run
+/// use axum::{Json, Router, routing::get};
+/// use axum_bankid::{AuthenticatedUser, BankIdConfig, BankIdLayer};
+/// use tower_sessions::MemoryStore;
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let config = BankIdConfig::from_env()?;
+/// let sessions = config.session_layer(MemoryStore::default());
+/// let bankid = BankIdLayer::discover(config).await?;
+/// let app: Router = Router::new()
+///     .route("/me", get(|user: AuthenticatedUser| async move { Json(user) }))
+///     .layer(bankid)
+///     .layer(sessions);
+/// # let _ = app; Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct BankIdLayer {
+    ctx: Ctx,
+    routes: Router,
+}
+
+impl fmt::Debug for BankIdLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BankIdLayer")
+            .field("issuer", &self.ctx.shared.metadata.issuer)
+            .field("client_id", &self.ctx.shared.config.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BankIdLayer {
+    /// Runs OIDC discovery and loads the provider's keys. Fails (at start-up,
+    /// not at the first login) if the provider cannot be reached, its
+    /// metadata names another issuer, or it offers no usable algorithm.
+    #[tracing::instrument(name = "bankid.discover", skip_all, fields(issuer = %config.issuer), err)]
+    pub async fn discover(config: BankIdConfig) -> Result<BankIdLayer, Error> {
+        let client = http::client(config.http_timeout).map_err(|e| Error::Discovery(e.to_string()))?;
+        let metadata = metadata::discover(&client, &config.issuer).await.map_err(Error::Discovery)?;
+        let keys = KeyCache::load(client.clone(), metadata.jwks_uri.clone(), config.jwks_refresh_cooldown)
+            .await
+            .map_err(Error::Discovery)?;
+        let verifier = IdTokenVerifier {
+            issuer: metadata.issuer.clone(),
+            client_id: config.client_id.clone(),
+            algorithms: metadata.id_token_signing_algs.clone(),
+            clock_skew_secs: config.clock_skew.as_secs() as i64,
+            keys: Arc::new(keys),
+        };
+        tracing::info!(issuer = %metadata.issuer, "BankID provider discovered");
+        let shared = Arc::new(Shared { config, metadata, http: client, verifier });
+        Ok(BankIdLayer::from_ctx(Ctx { shared, on_error: None }))
+    }
+
+    /// Replaces the default error page/JSON for login failures (callback,
+    /// login and logout routes). The handler receives the typed error and the
+    /// request headers; log details there, show the user something safe.
+    pub fn with_error_handler<F>(self, handler: F) -> Self
+    where
+        F: Fn(&Error, &HeaderMap) -> Response + Send + Sync + 'static,
+    {
+        BankIdLayer::from_ctx(Ctx { shared: self.ctx.shared, on_error: Some(Arc::new(handler)) })
+    }
+
+    /// The provider metadata found by discovery.
+    pub fn metadata(&self) -> &ProviderMetadata {
+        &self.ctx.shared.metadata
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &BankIdConfig {
+        &self.ctx.shared.config
+    }
+
+    fn from_ctx(ctx: Ctx) -> BankIdLayer {
+        let config = &ctx.shared.config;
+        let routes = Router::new()
+            .route(&config.login_path, get(flow::login::start_login))
+            .route(&config.callback_path, get(flow::callback::finish_login))
+            .route(&config.logout_path, post(flow::logout::logout))
+            .with_state(ctx.clone());
+        BankIdLayer { ctx, routes }
+    }
+
+    fn is_own_path(&self, path: &str) -> bool {
+        let config = &self.ctx.shared.config;
+        path == config.login_path || path == config.callback_path || path == config.logout_path
+    }
+}
+
+impl<S> Layer<S> for BankIdLayer {
+    type Service = BankIdService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        BankIdService { layer: self.clone(), inner }
+    }
+}
+
+/// The service produced by [`BankIdLayer`].
+#[derive(Clone)]
+pub struct BankIdService<S> {
+    layer: BankIdLayer,
+    inner: S,
+}
+
+impl<S> fmt::Debug for BankIdService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BankIdService").field("layer", &self.layer).finish_non_exhaustive()
+    }
+}
+
+impl<S> Service<Request> for BankIdService<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        if self.layer.is_own_path(req.uri().path()) {
+            let mut routes = self.layer.routes.clone();
+            return Box::pin(async move { routes.call(req).await });
+        }
+        req.extensions_mut().insert(self.layer.ctx.clone());
+        // The inner service was driven to readiness; use that instance and
+        // leave a fresh clone behind (the usual tower pattern).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(inner.call(req))
+    }
+}

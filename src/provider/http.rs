@@ -1,0 +1,88 @@
+//! The one HTTP client used for the provider.
+
+use std::time::Duration;
+
+use reqwest::{Client, Response, redirect};
+use serde::de::DeserializeOwned;
+use url::Url;
+
+/// Largest provider response we read; discovery documents and JWKS are a few
+/// kilobytes, so anything bigger is a misbehaving or hostile endpoint.
+const MAX_BODY: usize = 256 * 1024;
+
+pub(crate) fn client(timeout: Duration) -> Result<Client, reqwest::Error> {
+    Client::builder()
+        .redirect(redirect::Policy::none())
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .user_agent(concat!("axum-bankid/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// Why a provider document could not be fetched. Holds no response body.
+#[derive(Debug)]
+pub(crate) enum FetchError {
+    Transport(String),
+    Status(u16),
+    TooLarge,
+    Json(String),
+}
+
+impl std::fmt::Display for FetchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FetchError::Transport(e) => write!(f, "request failed: {e}"),
+            FetchError::Status(s) => write!(f, "unexpected HTTP status {s}"),
+            FetchError::TooLarge => write!(f, "response larger than {MAX_BODY} bytes"),
+            FetchError::Json(e) => write!(f, "invalid JSON: {e}"),
+        }
+    }
+}
+
+/// GETs a JSON document; only 200 is accepted (redirects are not followed).
+pub(crate) async fn get_json<T: DeserializeOwned>(client: &Client, url: &Url) -> Result<T, FetchError> {
+    let response = client
+        .get(url.clone())
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|e| FetchError::Transport(describe(&e)))?;
+    if response.status() != reqwest::StatusCode::OK {
+        return Err(FetchError::Status(response.status().as_u16()));
+    }
+    let body = read_limited(response).await?;
+    serde_json::from_slice(&body).map_err(|e| FetchError::Json(e.to_string()))
+}
+
+/// Reads a body up to [`MAX_BODY`] bytes.
+pub(crate) async fn read_limited(mut response: Response) -> Result<Vec<u8>, FetchError> {
+    if response.content_length().is_some_and(|len| len > MAX_BODY as u64) {
+        return Err(FetchError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| FetchError::Transport(describe(&e)))? {
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(FetchError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Describes a reqwest error without its URL: URLs of the token endpoint are
+/// harmless, but ones we build may carry query parameters.
+pub(crate) fn describe(err: &reqwest::Error) -> String {
+    if err.is_timeout() {
+        "timed out".to_owned()
+    } else if err.is_connect() {
+        "connection failed".to_owned()
+    } else if err.is_redirect() {
+        "redirects are not followed".to_owned()
+    } else {
+        let text = err.to_string();
+        match err.url() {
+            Some(url) => text.replace(url.as_str(), "<provider>"),
+            None => text,
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! What this crate keeps in the `tower-sessions` session, and how.
+//!
+//! Two keys: the logins in progress (state, nonce, PKCE verifier, return
+//! path — several at once, so two tabs do not clobber each other) and the
+//! verified login. Tokens are stored server-side only; the browser holds
+//! nothing but the session id cookie.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+use tower_sessions::Session;
+
+use crate::claims::AuthenticatedUser;
+use crate::error::Error;
+
+const PENDING_KEY: &str = "axum_bankid.pending";
+const LOGIN_KEY: &str = "axum_bankid.login";
+
+/// One login that was started and has not come back yet.
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct PendingLogin {
+    pub(crate) state: String,
+    pub(crate) nonce: String,
+    pub(crate) pkce_verifier: String,
+    pub(crate) return_to: String,
+    pub(crate) started_at: i64,
+}
+
+impl fmt::Debug for PendingLogin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingLogin")
+            .field("return_to", &self.return_to)
+            .field("started_at", &self.started_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The verified login kept in the session.
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct StoredLogin {
+    pub(crate) identity: AuthenticatedUser,
+    /// Kept for `id_token_hint` at logout; never sent to the browser.
+    pub(crate) id_token: String,
+    pub(crate) logged_in_at: i64,
+}
+
+impl fmt::Debug for StoredLogin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredLogin")
+            .field("identity", &self.identity)
+            .field("logged_in_at", &self.logged_in_at)
+            .finish_non_exhaustive()
+    }
+}
+
+fn store_error(err: tower_sessions::session::Error) -> Error {
+    tracing::error!(error = %err, "session store failed");
+    Error::Session(err.to_string())
+}
+
+/// Adds a pending login, dropping expired ones and, beyond `max`, the oldest.
+pub(crate) async fn push_pending(
+    session: &Session,
+    login: PendingLogin,
+    max: usize,
+    ttl_secs: i64,
+    now: i64,
+) -> Result<(), Error> {
+    let mut pending = load_pending(session).await?;
+    pending.retain(|p| now - p.started_at <= ttl_secs);
+    pending.push(login);
+    if pending.len() > max {
+        let excess = pending.len() - max;
+        pending.drain(..excess);
+    }
+    session.insert(PENDING_KEY, pending).await.map_err(store_error)
+}
+
+/// Removes and returns the pending login with this `state`. The entry is
+/// removed before anything else is checked, so a state can be used once.
+/// The comparison runs over every entry in constant time per entry.
+pub(crate) async fn take_pending(session: &Session, state: &str) -> Result<Option<PendingLogin>, Error> {
+    let mut pending = load_pending(session).await?;
+    let mut found = None;
+    for (index, login) in pending.iter().enumerate() {
+        if bool::from(login.state.as_bytes().ct_eq(state.as_bytes())) {
+            found = Some(index);
+        }
+    }
+    let Some(index) = found else { return Ok(None) };
+    let login = pending.remove(index);
+    if pending.is_empty() {
+        session.remove_value(PENDING_KEY).await.map_err(store_error)?;
+    } else {
+        session.insert(PENDING_KEY, pending).await.map_err(store_error)?;
+    }
+    Ok(Some(login))
+}
+
+async fn load_pending(session: &Session) -> Result<Vec<PendingLogin>, Error> {
+    // A value that no longer deserialises (e.g. after an upgrade) is dropped
+    // rather than locking the user out.
+    match session.get_value(PENDING_KEY).await.map_err(store_error)? {
+        Some(value) => Ok(serde_json::from_value(value).unwrap_or_default()),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Stores a verified login after rotating the session id, so an id planted
+/// before login (session fixation) is worthless afterwards.
+pub(crate) async fn store_login(session: &Session, login: StoredLogin) -> Result<(), Error> {
+    session.cycle_id().await.map_err(store_error)?;
+    session.insert(LOGIN_KEY, login).await.map_err(store_error)
+}
+
+pub(crate) async fn load_login(session: &Session) -> Result<Option<StoredLogin>, Error> {
+    match session.get_value(LOGIN_KEY).await.map_err(store_error)? {
+        Some(value) => Ok(serde_json::from_value(value).ok()),
+        None => Ok(None),
+    }
+}
+
+/// Removes the login and any pending ones, and rotates the id.
+pub(crate) async fn clear_login(session: &Session) -> Result<Option<StoredLogin>, Error> {
+    let login = load_login(session).await?;
+    session.remove_value(LOGIN_KEY).await.map_err(store_error)?;
+    session.remove_value(PENDING_KEY).await.map_err(store_error)?;
+    session.cycle_id().await.map_err(store_error)?;
+    Ok(login)
+}
