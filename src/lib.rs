@@ -16,7 +16,7 @@ mod provider;
 mod return_to;
 mod session;
 
-#[cfg(all(feature = "simulator", any()))]
+#[cfg(feature = "simulator")]
 #[cfg_attr(docsrs, doc(cfg(feature = "simulator")))]
 pub mod simulator;
 

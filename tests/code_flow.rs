@@ -1,1 +1,248 @@
+//! The Authorization Code flow end to end: app + simulator over loopback HTTP.
 
+mod common;
+
+use std::time::Duration;
+
+use common::{error_body, location, param, start, start_with, with_param};
+use reqwest::StatusCode;
+
+#[tokio::test]
+async fn bis_login_reaches_me_at_loa_3() {
+    let app = start().await;
+    let callback = app.login_as("kari").await;
+    assert_eq!(callback.response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&callback.response), "/me");
+    assert_eq!(param(&callback.url, "iss").as_deref(), Some(app.sim.issuer().as_str()));
+
+    let (status, me) = app.get_json("/me").await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["loa"], 3);
+    assert_eq!(me["acr"], "urn:bankid:bis;LOA=3");
+    assert_eq!(me["name"], "Kari Nordmann");
+    assert!(me["sub"].as_str().is_some_and(|s| !s.is_empty()));
+    assert!(me.get("id_token").is_none(), "the ID token must not reach the app's JSON");
+}
+
+#[tokio::test]
+async fn authorize_request_carries_pkce_state_nonce_and_bis_hint() {
+    let app = start().await;
+    let authorize_url = app.begin_login("/me").await;
+    assert!(authorize_url.starts_with(&app.sim.issuer()));
+    let sent = app.sim.last_authorize_params();
+    assert!(sent.is_none(), "not visited yet");
+    app.client.get(&authorize_url).send().await.unwrap();
+    let sent = app.sim.last_authorize_params().expect("authorize params recorded");
+    assert_eq!(sent["response_type"], "code");
+    assert_eq!(sent["login_hint"], "BIS");
+    assert_eq!(sent["code_challenge_method"], "S256");
+    assert_eq!(sent["code_challenge"].len(), 43, "base64url SHA-256");
+    assert!(sent["state"].len() >= 22);
+    assert!(sent["nonce"].len() >= 22);
+    assert!(sent["scope"].split(' ').any(|s| s == "openid"));
+    assert_eq!(sent["redirect_uri"], app.url("/auth/bankid/callback"));
+    assert!(!sent.contains_key("code_verifier"), "the verifier never leaves the server");
+}
+
+#[tokio::test]
+async fn classic_bankid_loa_4_is_accepted() {
+    let app = start().await;
+    let callback = app.login_as("ola").await;
+    assert_eq!(callback.response.status(), StatusCode::SEE_OTHER);
+    let (status, me) = app.get_json("/me").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["loa"], 4);
+    assert_eq!(me["acr"], "urn:bankid:bid;LOA=4");
+}
+
+#[tokio::test]
+async fn loa_2_is_rejected() {
+    let app = start().await;
+    let callback = app.login_as("per").await;
+    let (status, body) = error_body(callback.response).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"], "insufficient_loa");
+    app.assert_logged_out().await;
+}
+
+#[tokio::test]
+async fn minimum_loa_4_rejects_biometrics() {
+    let app = start_with(|b| b.minimum_loa(axum_bankid::Loa::HIGH)).await;
+    let (_, body) = error_body(app.login_as("kari").await.response).await;
+    assert_eq!(body["error"], "insufficient_loa");
+    app.assert_logged_out().await;
+    assert_eq!(app.login_as("ola").await.response.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn client_secret_post_works() {
+    let app = start_with(|b| b.client_auth(axum_bankid::ClientAuth::SecretPost)).await;
+    assert_eq!(app.login_as("kari").await.response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get_json("/me").await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn access_denied_is_a_typed_error() {
+    let app = start().await;
+    let callback = app.login_with("kari", "deny", "/me").await;
+    assert_eq!(param(&callback.url, "error").as_deref(), Some("access_denied"));
+    let (status, body) = error_body(callback.response).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"], "access_denied");
+    app.assert_logged_out().await;
+}
+
+#[tokio::test]
+async fn missing_state_is_refused() {
+    let app = start().await;
+    let authorize_url = app.begin_login("/me").await;
+    let callback_url = app.authorize(&authorize_url, "kari", "approve").await;
+    let response = app.client.get(with_param(&callback_url, "state", None)).send().await.unwrap();
+    let (status, body) = error_body(response).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "missing_state");
+    app.assert_logged_out().await;
+}
+
+#[tokio::test]
+async fn unknown_state_is_refused() {
+    let app = start().await;
+    let authorize_url = app.begin_login("/me").await;
+    let callback_url = app.authorize(&authorize_url, "kari", "approve").await;
+    let forged = with_param(&callback_url, "state", Some("forged-state-value-0000000"));
+    let (status, body) = error_body(app.client.get(forged).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "unknown_state");
+    app.assert_logged_out().await;
+}
+
+#[tokio::test]
+async fn state_from_another_browser_is_refused() {
+    // Login CSRF: the attacker's own callback URL replayed in the victim's browser.
+    let attacker = start().await;
+    let authorize_url = attacker.begin_login("/me").await;
+    let callback_url = attacker.authorize(&authorize_url, "kari", "approve").await;
+    let victim =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().unwrap();
+    let (status, body) = error_body(victim.get(&callback_url).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "unknown_state");
+}
+
+#[tokio::test]
+async fn replayed_callback_is_refused() {
+    let app = start().await;
+    let callback = app.login_as("kari").await;
+    assert_eq!(callback.response.status(), StatusCode::SEE_OTHER);
+    let (status, body) = error_body(app.client.get(&callback.url).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "unknown_state");
+}
+
+#[tokio::test]
+async fn replayed_code_is_refused_by_the_provider() {
+    let app = start().await;
+    let first = app.login_as("kari").await;
+    let used_code = param(&first.url, "code").unwrap();
+    // A fresh login attempt (valid state), but with the old code injected.
+    let other = start().await;
+    let authorize_url = other.begin_login("/me").await;
+    let callback_url = other.authorize(&authorize_url, "kari", "approve").await;
+    let injected = with_param(&callback_url, "code", Some(&used_code));
+    let response = other.client.get(injected).send().await.unwrap();
+    let text_status = response.status();
+    let (status, body) = error_body(response).await;
+    assert_eq!(status, text_status);
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_eq!(body["error"], "token_exchange_failed");
+    assert_eq!(body["detail"], "invalid_grant");
+    other.assert_logged_out().await;
+
+    // Same app, same code twice: also refused.
+    let authorize_url = app.begin_login("/me").await;
+    let callback_url = app.authorize(&authorize_url, "kari", "approve").await;
+    let replay = with_param(&callback_url, "code", Some(&used_code));
+    let (_, body) = error_body(app.client.get(replay).send().await.unwrap()).await;
+    assert_eq!(body["detail"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn duplicated_parameters_are_refused() {
+    let app = start().await;
+    let authorize_url = app.begin_login("/me").await;
+    let callback_url = app.authorize(&authorize_url, "kari", "approve").await;
+    let state = param(&callback_url, "state").unwrap();
+    let polluted = format!("{callback_url}&state={state}");
+    let (status, body) = error_body(app.client.get(polluted).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "malformed_callback");
+    app.assert_logged_out().await;
+}
+
+#[tokio::test]
+async fn callback_issuer_is_checked() {
+    let app = start().await;
+    let authorize_url = app.begin_login("/me").await;
+    let callback_url = app.authorize(&authorize_url, "kari", "approve").await;
+    let wrong = with_param(&callback_url, "iss", Some("https://evil.example"));
+    let (_, body) = error_body(app.client.get(wrong).send().await.unwrap()).await;
+    assert_eq!(body["error"], "callback_issuer_mismatch");
+    app.assert_logged_out().await;
+
+    // The simulator advertises RFC 9207 support, so a missing iss is refused too.
+    let authorize_url = app.begin_login("/me").await;
+    let callback_url = app.authorize(&authorize_url, "kari", "approve").await;
+    let stripped = with_param(&callback_url, "iss", None);
+    let (_, body) = error_body(app.client.get(stripped).send().await.unwrap()).await;
+    assert_eq!(body["error"], "missing_callback_issuer");
+    app.assert_logged_out().await;
+}
+
+#[tokio::test]
+async fn foreign_return_to_goes_home() {
+    let app = start().await;
+    for target in ["https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)"] {
+        let callback = app.login_with("kari", "approve", target).await;
+        assert_eq!(callback.response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&callback.response), "/", "return_to {target:?}");
+    }
+    let callback = app.login_with("kari", "approve", "/reports?year=2026").await;
+    assert_eq!(location(&callback.response), "/reports?year=2026");
+}
+
+#[tokio::test]
+async fn concurrent_logins_in_one_browser_do_not_clobber_each_other() {
+    let app = start().await;
+    let tab_a = app.begin_login("/a").await;
+    let tab_b = app.begin_login("/b").await;
+    let callback_b = app.authorize(&tab_b, "kari", "approve").await;
+    let callback_a = app.authorize(&tab_a, "ola", "approve").await;
+    let response_b = app.client.get(&callback_b).send().await.unwrap();
+    assert_eq!(location(&response_b), "/b");
+    let response_a = app.client.get(&callback_a).send().await.unwrap();
+    assert_eq!(location(&response_a), "/a");
+    assert_eq!(app.get_json("/me").await.1["loa"], 4);
+}
+
+#[tokio::test]
+async fn expired_login_attempt_is_refused() {
+    let app = start_with(|b| b.login_attempt_ttl(Duration::from_secs(1))).await;
+    let authorize_url = app.begin_login("/me").await;
+    let callback_url = app.authorize(&authorize_url, "kari", "approve").await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (status, body) = error_body(app.client.get(callback_url).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "login_expired");
+    app.assert_logged_out().await;
+}
+
+#[tokio::test]
+async fn pending_logins_are_bounded() {
+    let app = start_with(|b| b.max_pending_logins(2)).await;
+    let oldest = app.begin_login("/1").await;
+    let _ = app.begin_login("/2").await;
+    let _ = app.begin_login("/3").await;
+    let callback_url = app.authorize(&oldest, "kari", "approve").await;
+    let (_, body) = error_body(app.client.get(callback_url).send().await.unwrap()).await;
+    assert_eq!(body["error"], "unknown_state", "the oldest attempt was evicted");
+}

@@ -1,0 +1,126 @@
+//! The simulator's HTTP surface: one module per endpoint, wired up here.
+
+mod authorize;
+mod discovery;
+mod jwks;
+mod logout;
+mod token;
+mod userinfo;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::get;
+use serde_json::json;
+
+use super::state::Shared;
+
+/// Paths below the issuer. Discovery advertises them, the router serves them.
+pub(crate) const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
+pub(crate) const AUTHORIZE_PATH: &str = "/authorize";
+pub(crate) const TOKEN_PATH: &str = "/token";
+pub(crate) const USERINFO_PATH: &str = "/userinfo";
+pub(crate) const JWKS_PATH: &str = "/jwks";
+pub(crate) const LOGOUT_PATH: &str = "/logout";
+
+/// All endpoints of one simulator.
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route(DISCOVERY_PATH, get(discovery::handle))
+        .route(AUTHORIZE_PATH, get(authorize::show).post(authorize::decide))
+        .route(TOKEN_PATH, axum::routing::post(token::handle))
+        .route(USERINFO_PATH, get(userinfo::handle).post(userinfo::handle))
+        .route(JWKS_PATH, get(jwks::handle))
+        .route(LOGOUT_PATH, get(logout::via_query).post(logout::via_form))
+        .with_state(shared)
+}
+
+/// Waits as long as an active `Fault::Slow` asks. Called by the back-channel
+/// endpoints only: they are the ones relying parties put timeouts on.
+async fn respond_slowly(shared: &Shared) {
+    // The guard is a temporary and is dropped before the `.await`.
+    let delay = shared.lock().faults.delay();
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
+}
+
+/// An OAuth 2.0 error response (RFC 6749 §5.2).
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    let body = json!({ "error": error, "error_description": description });
+    no_store((status, Json(body)).into_response())
+}
+
+/// Marks a response carrying tokens or token errors as uncacheable
+/// (RFC 6749 §5.1).
+fn no_store(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// Form-urlencoded parameters, each of which may appear at most once
+/// (RFC 6749 §3.1, §3.2): a repeated parameter is an error, never resolved
+/// silently in favour of one of the values.
+#[derive(Debug, Default)]
+struct Params {
+    values: BTreeMap<String, String>,
+    repeated: Vec<String>,
+}
+
+impl Params {
+    fn parse(input: &[u8]) -> Self {
+        let mut params = Params::default();
+        for (name, value) in url::form_urlencoded::parse(input) {
+            if params.values.contains_key(name.as_ref()) {
+                params.repeated.push(name.into_owned());
+            } else {
+                params.values.insert(name.into_owned(), value.into_owned());
+            }
+        }
+        params
+    }
+
+    /// The value of `name`, treating an empty value as absent.
+    fn get(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(String::as_str).filter(|value| !value.is_empty())
+    }
+
+    fn is_repeated(&self, name: &str) -> bool {
+        self.repeated.iter().any(|repeated| repeated == name)
+    }
+}
+
+/// The value of the `Authorization` header after `scheme` (matched without
+/// regard to case, as RFC 9110 §11.1 requires).
+fn authorization<'h>(headers: &'h HeaderMap, scheme: &str) -> Option<&'h str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (given, rest) = value.split_once(' ')?;
+    given.eq_ignore_ascii_case(scheme).then(|| rest.trim_start())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_parameters_are_flagged() {
+        let params = Params::parse(b"a=1&b=&a=2&c=x%20y");
+        assert_eq!(params.get("a"), Some("1"));
+        assert!(params.is_repeated("a"));
+        assert_eq!(params.get("b"), None);
+        assert_eq!(params.get("c"), Some("x y"));
+    }
+
+    #[test]
+    fn authorization_scheme_is_case_insensitive() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer abc"));
+        assert_eq!(authorization(&headers, "Bearer"), Some("abc"));
+        assert_eq!(authorization(&headers, "Basic"), None);
+    }
+}

@@ -1,0 +1,214 @@
+//! `GET /authorize` shows the login page; `POST /authorize` takes the
+//! user's decision and sends the browser back to the relying party.
+//!
+//! Errors follow RFC 6749 §4.1.2.1: while the client or the redirect URI is in
+//! doubt the user sees an error page, because redirecting to an unverified URI
+//! would make the simulator an open redirector. Once both are known good,
+//! errors travel back to the client on the redirect.
+
+use std::sync::Arc;
+
+use axum::Form;
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use url::Url;
+
+use super::Params;
+use crate::simulator::faults::{EVIL_ISSUER, Fault};
+use crate::simulator::id_token::unix_now;
+use crate::simulator::pages;
+use crate::simulator::state::{CODE_LIFETIME, IssuedCode, PENDING_LIFETIME, PendingRequest, Shared, random_token};
+use crate::simulator::users;
+
+/// `GET /authorize`: validates the request and renders the login form.
+pub(super) async fn show(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
+    let params = Params::parse(query.unwrap_or_default().as_bytes());
+    shared.lock().last_authorize_params = Some(params.values.clone());
+
+    let redirect_uri = match trusted_redirect_uri(&shared, &params) {
+        Ok(uri) => uri,
+        Err(message) => {
+            tracing::debug!(reason = message, "simulator: authorization request refused");
+            return pages::bad_request(message);
+        }
+    };
+    let state = params.get("state").map(str::to_owned);
+    let request = match validate(&params, redirect_uri.clone(), state.clone()) {
+        Ok(request) => request,
+        Err((error, description)) => {
+            tracing::debug!(error, description, "simulator: authorization request rejected");
+            let error = [("error", error), ("error_description", description)];
+            return authorization_response(&shared, &redirect_uri, state.as_deref(), &error);
+        }
+    };
+
+    let preselected = users::preselected(params.get("login_hint"), params.get("acr_values"));
+    let request_id = shared.lock().pending.insert(request, PENDING_LIFETIME);
+    tracing::debug!(preselected = preselected.id, "simulator: showing login page");
+    pages::login(&request_id, &shared.client_id, preselected)
+}
+
+/// Checks the parameters that decide whether redirecting is safe at all.
+fn trusted_redirect_uri(shared: &Shared, params: &Params) -> Result<String, &'static str> {
+    if params.is_repeated("client_id") || params.get("client_id") != Some(shared.client_id.as_str()) {
+        return Err("Unknown client_id.");
+    }
+    let Some(redirect_uri) = params.get("redirect_uri") else {
+        return Err("The redirect_uri parameter is missing.");
+    };
+    let registered = shared.lock().redirect_uris.contains(redirect_uri);
+    if params.is_repeated("redirect_uri") || !registered {
+        return Err("The redirect_uri is not registered for this client.");
+    }
+    if Url::parse(redirect_uri).is_err() {
+        return Err("The registered redirect_uri is not an absolute URL.");
+    }
+    Ok(redirect_uri.to_owned())
+}
+
+/// Checks the rest of the request: BankID's code flow with mandatory PKCE.
+fn validate(
+    params: &Params,
+    redirect_uri: String,
+    state: Option<String>,
+) -> Result<PendingRequest, (&'static str, &'static str)> {
+    if !params.repeated.is_empty() {
+        return Err(("invalid_request", "a parameter was given more than once"));
+    }
+    if params.get("response_type") != Some("code") {
+        return Err(("unsupported_response_type", "only response_type=code is supported"));
+    }
+    let scope = params.get("scope").unwrap_or_default();
+    if !scope.split_ascii_whitespace().any(|s| s == "openid") {
+        return Err(("invalid_scope", "scope must contain openid"));
+    }
+    let Some(state) = state else {
+        return Err(("invalid_request", "state is required"));
+    };
+    let Some(code_challenge) = params.get("code_challenge") else {
+        return Err(("invalid_request", "code_challenge is required (PKCE)"));
+    };
+    if params.get("code_challenge_method") != Some("S256") {
+        return Err(("invalid_request", "code_challenge_method must be S256"));
+    }
+    if !is_s256_challenge(code_challenge) {
+        return Err(("invalid_request", "code_challenge is not a base64url SHA-256 digest"));
+    }
+    Ok(PendingRequest {
+        redirect_uri,
+        state,
+        nonce: params.get("nonce").map(str::to_owned),
+        code_challenge: code_challenge.to_owned(),
+        scope: scope.to_owned(),
+    })
+}
+
+/// An S256 challenge is 32 bytes in unpadded base64url: 43 characters.
+fn is_s256_challenge(challenge: &str) -> bool {
+    challenge.len() == 43 && challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The login form as posted back.
+#[derive(Debug, Deserialize)]
+pub(super) struct Decision {
+    request: Option<String>,
+    user: Option<String>,
+    decision: Option<String>,
+}
+
+/// `POST /authorize`: turns the user's choice into a code or an error.
+pub(super) async fn decide(State(shared): State<Arc<Shared>>, Form(form): Form<Decision>) -> Response {
+    let approve = match form.decision.as_deref() {
+        Some("approve") => true,
+        Some("deny") => false,
+        _ => return pages::bad_request("Choose to log in or to cancel."),
+    };
+    let user = form.user.as_deref().and_then(users::find);
+    if approve && user.is_none() {
+        return pages::bad_request("Choose one of the test users.");
+    }
+    // Taking the request out makes each login page usable exactly once.
+    let request = form.request.as_deref().and_then(|id| shared.lock().pending.take(id));
+    let Some(request) = request else {
+        return pages::bad_request("This login request is unknown, expired or already used.");
+    };
+    match user.filter(|_| approve) {
+        Some(user) => approve_login(&shared, request, user),
+        None => deny_login(&shared, &request),
+    }
+}
+
+fn approve_login(shared: &Shared, request: PendingRequest, user: &'static users::TestUser) -> Response {
+    let (redirect_uri, state) = (request.redirect_uri.clone(), request.state.clone());
+    let issued =
+        IssuedCode { request, user, auth_time: unix_now(), sid: random_token(), redeemed: false, access_token: None };
+    let code = shared.lock().codes.insert(issued, CODE_LIFETIME);
+    tracing::debug!(user = user.id, "simulator: login approved, code issued");
+    authorization_response(shared, &redirect_uri, Some(&state), &[("code", &code)])
+}
+
+fn deny_login(shared: &Shared, request: &PendingRequest) -> Response {
+    tracing::debug!("simulator: login denied by the user");
+    let error = [("error", "access_denied"), ("error_description", "the user cancelled the login")];
+    authorization_response(shared, &request.redirect_uri, Some(&request.state), &error)
+}
+
+/// A `303` back to the client with `params`, `state` and the RFC 9207 `iss`.
+fn authorization_response(
+    shared: &Shared,
+    redirect_uri: &str,
+    state: Option<&str>,
+    params: &[(&str, &str)],
+) -> Response {
+    // The URI was parsed when it was accepted; failing now is a bug, but one
+    // that must not turn into a redirect somewhere else.
+    let Ok(mut target) = Url::parse(redirect_uri) else {
+        return pages::bad_request("The registered redirect_uri is not an absolute URL.");
+    };
+    let iss =
+        if shared.lock().faults.has(&Fault::WrongCallbackIss) { EVIL_ISSUER.to_owned() } else { shared.issuer.clone() };
+    {
+        let mut query = target.query_pairs_mut();
+        query.extend_pairs(params);
+        if let Some(state) = state {
+            query.append_pair("state", state);
+        }
+        query.append_pair("iss", &iss);
+    }
+    Redirect::to(target.as_str()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(query: &str) -> Params {
+        Params::parse(query.as_bytes())
+    }
+
+    const OK: &str = "response_type=code&scope=openid%20profile&code_challenge=\
+E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&nonce=n";
+
+    #[test]
+    fn accepts_a_pkce_code_request() {
+        let request = validate(&params(OK), "http://rp/cb".into(), Some("s".into()));
+        let request = request.map_err(|e| e.1).expect("valid request");
+        assert_eq!(request.nonce.as_deref(), Some("n"));
+        assert_eq!(request.scope, "openid profile");
+    }
+
+    #[test]
+    fn rejects_plain_pkce_missing_state_and_repeats() {
+        let plain = OK.replace("S256", "plain");
+        assert!(validate(&params(&plain), "x".into(), Some("s".into())).is_err());
+        assert!(validate(&params(OK), "x".into(), None).is_err());
+        let repeated = format!("{OK}&nonce=again");
+        assert!(validate(&params(&repeated), "x".into(), Some("s".into())).is_err());
+        let no_openid = OK.replace("openid%20", "");
+        assert_eq!(
+            validate(&params(&no_openid), "x".into(), Some("s".into())).map_err(|e| e.0).err(),
+            Some("invalid_scope")
+        );
+    }
+}

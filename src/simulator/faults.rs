@@ -1,0 +1,124 @@
+//! Faults the simulator can inject, so relying parties can prove that they
+//! reject what a compromised or misbehaving provider would send.
+
+use std::time::Duration;
+
+/// A misbehaviour to inject; activate with
+/// [`Simulator::set_fault`](super::Simulator::set_fault).
+///
+/// Several faults may be active at once; ID-token faults then all apply to the
+/// same token. Each one breaks exactly one rule, so a test that expects a
+/// login to fail pins down which check the relying party performs.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// The ID token's `aud` is `"someone-else"`.
+    WrongAudience,
+    /// The ID token's `aud` is `[client_id, "someone-else"]`, with no `azp`.
+    ExtraAudience,
+    /// The ID token's `aud` is the client id but `azp` is `"someone-else"`.
+    WrongAzp,
+    /// The ID token's `iss` is `https://evil.example`.
+    WrongIssuer,
+    /// The ID token expired 10 minutes ago (issued 20 minutes ago).
+    Expired,
+    /// The ID token's `iat` is 10 minutes in the future.
+    IssuedInFuture,
+    /// The ID token's header and claims are valid but its signature bytes are
+    /// altered.
+    BadSignature,
+    /// The ID token's header says `"alg": "none"` and the signature is empty.
+    AlgNone,
+    /// The ID token is signed with the rotated key (kid `sim-2`), and from now
+    /// on the JWKS publishes both `sim-1` and `sim-2` — even after
+    /// [`Simulator::clear_faults`](super::Simulator::clear_faults), as a real
+    /// rotation cannot be undone. A relying party that refetches the JWKS when
+    /// it meets an unknown `kid` succeeds.
+    RotatedKeys,
+    /// The ID token is signed with a key whose kid (`sim-unknown`) is never
+    /// published: every relying party must reject it.
+    UnknownKid,
+    /// The ID token's `nonce` differs from the one in the authorization
+    /// request.
+    WrongNonce,
+    /// The ID token has no `nonce` claim.
+    MissingNonce,
+    /// The ID token has no `acr` claim.
+    MissingAcr,
+    /// The ID token's `acr` is `urn:bankid:bis;LOA=2`, whoever logged in.
+    LowAcr,
+    /// The authorization response's RFC 9207 `iss` parameter is
+    /// `https://evil.example` (a mix-up attack).
+    WrongCallbackIss,
+    /// The token endpoint answers `400 {"error":"invalid_grant",
+    /// "error_description":"simulated failure"}`. It answers before looking at
+    /// the request, so the code stays redeemable once the fault is cleared.
+    TokenEndpointError,
+    /// The token endpoint answers `500` with a body that is not JSON, before
+    /// looking at the request.
+    TokenEndpointServerError,
+    /// Discovery, JWKS, token and userinfo requests wait this long before they
+    /// are answered (the login page does not).
+    Slow(Duration),
+}
+
+/// The issuer used by [`Fault::WrongIssuer`] and [`Fault::WrongCallbackIss`].
+pub(crate) const EVIL_ISSUER: &str = "https://evil.example";
+
+/// The foreign party used by the audience faults.
+pub(crate) const SOMEONE_ELSE: &str = "someone-else";
+
+/// The active faults, as a snapshot taken when a request is handled.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Faults(Vec<Fault>);
+
+impl Faults {
+    /// Activates `fault`; activating one twice changes nothing.
+    pub(crate) fn add(&mut self, fault: Fault) {
+        if !self.0.contains(&fault) {
+            self.0.push(fault);
+        }
+    }
+
+    /// Deactivates every fault.
+    pub(crate) fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    /// Whether `fault` is active.
+    pub(crate) fn has(&self, fault: &Fault) -> bool {
+        self.0.contains(fault)
+    }
+
+    /// How long back-channel endpoints wait: the longest active
+    /// [`Fault::Slow`], if any.
+    pub(crate) fn delay(&self) -> Option<Duration> {
+        self.0
+            .iter()
+            .filter_map(|fault| match fault {
+                Fault::Slow(delay) => Some(*delay),
+                _ => None,
+            })
+            .max()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adding_twice_keeps_one_and_the_longest_delay_wins() {
+        let mut faults = Faults::default();
+        faults.add(Fault::LowAcr);
+        faults.add(Fault::LowAcr);
+        faults.add(Fault::Slow(Duration::from_millis(10)));
+        faults.add(Fault::Slow(Duration::from_millis(30)));
+        assert_eq!(faults.0.len(), 3);
+        assert!(faults.has(&Fault::LowAcr));
+        assert_eq!(faults.delay(), Some(Duration::from_millis(30)));
+        faults.clear();
+        assert_eq!(faults.delay(), None);
+        assert!(!faults.has(&Fault::LowAcr));
+    }
+}

@@ -1,0 +1,233 @@
+//! Minting ID tokens, honest or deliberately broken.
+//!
+//! Claims are built as a JSON map rather than a struct because most faults
+//! remove or retype a claim (`aud` as an array, no `nonce`, ...), which a
+//! fixed struct could not express.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, Header};
+use serde_json::{Map, Value, json};
+
+use super::faults::{EVIL_ISSUER, Fault, Faults, SOMEONE_ELSE};
+use super::keys::SigningKey;
+use super::state::IssuedCode;
+use super::users::TestUser;
+
+/// Lifetime of an ID token, in seconds.
+const ID_TOKEN_LIFETIME_SECS: u64 = 300;
+/// How far `Fault::Expired` / `Fault::IssuedInFuture` move the clock.
+const TEN_MINUTES: u64 = 10 * 60;
+
+/// Everything an ID token is made of, apart from the faults.
+pub(crate) struct IdTokenInput<'a> {
+    pub(crate) issuer: &'a str,
+    pub(crate) client_id: &'a str,
+    pub(crate) code: &'a IssuedCode,
+}
+
+/// Builds, faults and signs an ID token.
+pub(crate) fn mint(input: &IdTokenInput<'_>, faults: &Faults) -> Result<String, jsonwebtoken::errors::Error> {
+    let now = unix_now();
+    let mut claims = honest_claims(input, now);
+    apply_claim_faults(&mut claims, input, faults, now);
+    if faults.has(&Fault::AlgNone) {
+        return Ok(unsigned(&claims));
+    }
+    let key = signing_key(faults);
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(key.kid().to_owned());
+    let token = jsonwebtoken::encode(&header, &claims, key.encoding_key())?;
+    Ok(if faults.has(&Fault::BadSignature) { tamper_signature(&token) } else { token })
+}
+
+/// Unix time in seconds. A clock before 1970 is a broken test machine, and
+/// tokens dated 1970 will make that obvious.
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_secs()).unwrap_or_default()
+}
+
+/// The claims BankID would issue for this login.
+fn honest_claims(input: &IdTokenInput<'_>, now: u64) -> Map<String, Value> {
+    let code = input.code;
+    let user = code.user;
+    let mut claims = Map::new();
+    claims.insert("iss".into(), json!(input.issuer));
+    claims.insert("sub".into(), json!(user.sub));
+    claims.insert("aud".into(), json!(input.client_id));
+    claims.insert("exp".into(), json!(now + ID_TOKEN_LIFETIME_SECS));
+    claims.insert("iat".into(), json!(now));
+    claims.insert("auth_time".into(), json!(code.auth_time));
+    if let Some(nonce) = &code.request.nonce {
+        claims.insert("nonce".into(), json!(nonce));
+    }
+    claims.insert("acr".into(), json!(user.acr));
+    claims.insert("amr".into(), json!([user.amr()]));
+    claims.insert("sid".into(), json!(code.sid));
+    claims.extend(profile_claims(user, &code.request.scope));
+    claims
+}
+
+/// The person claims shared by the ID token and the userinfo response;
+/// `nnin_altsub` is personal data and only released for its own scope.
+pub(crate) fn profile_claims(user: &TestUser, scope: &str) -> Map<String, Value> {
+    let mut claims = Map::new();
+    claims.insert("name".into(), json!(user.name));
+    claims.insert("given_name".into(), json!(user.given_name));
+    claims.insert("family_name".into(), json!(user.family_name));
+    claims.insert("birthdate".into(), json!(user.birthdate));
+    claims.insert("bankid_altsub".into(), json!(user.bankid_altsub));
+    if scope.split_ascii_whitespace().any(|s| s == "nnin_altsub") {
+        claims.insert("nnin_altsub".into(), json!(user.nnin));
+    }
+    claims
+}
+
+fn apply_claim_faults(claims: &mut Map<String, Value>, input: &IdTokenInput<'_>, faults: &Faults, now: u64) {
+    if faults.has(&Fault::WrongAudience) {
+        claims.insert("aud".into(), json!(SOMEONE_ELSE));
+    }
+    if faults.has(&Fault::ExtraAudience) {
+        claims.insert("aud".into(), json!([input.client_id, SOMEONE_ELSE]));
+    }
+    if faults.has(&Fault::WrongAzp) {
+        claims.insert("azp".into(), json!(SOMEONE_ELSE));
+    }
+    if faults.has(&Fault::WrongIssuer) {
+        claims.insert("iss".into(), json!(EVIL_ISSUER));
+    }
+    if faults.has(&Fault::Expired) {
+        set_times(claims, now.saturating_sub(2 * TEN_MINUTES), now.saturating_sub(TEN_MINUTES));
+    }
+    if faults.has(&Fault::IssuedInFuture) {
+        // Keep exp after iat so that only the iat check can catch it.
+        set_times(claims, now + TEN_MINUTES, now + TEN_MINUTES + ID_TOKEN_LIFETIME_SECS);
+    }
+    if faults.has(&Fault::WrongNonce) {
+        let nonce = claims.get("nonce").and_then(Value::as_str).unwrap_or("no-nonce");
+        claims.insert("nonce".into(), json!(format!("{nonce}-tampered")));
+    }
+    if faults.has(&Fault::MissingNonce) {
+        claims.remove("nonce");
+    }
+    if faults.has(&Fault::LowAcr) {
+        claims.insert("acr".into(), json!("urn:bankid:bis;LOA=2"));
+    }
+    if faults.has(&Fault::MissingAcr) {
+        claims.remove("acr");
+    }
+}
+
+/// Moves `iat`, `exp` and `auth_time` together, as a stale token would have.
+fn set_times(claims: &mut Map<String, Value>, iat: u64, exp: u64) {
+    claims.insert("iat".into(), json!(iat));
+    claims.insert("auth_time".into(), json!(iat));
+    claims.insert("exp".into(), json!(exp));
+}
+
+/// `UnknownKid` wins over `RotatedKeys`: the token must stay unverifiable.
+fn signing_key(faults: &Faults) -> SigningKey {
+    if faults.has(&Fault::UnknownKid) {
+        SigningKey::Unpublished
+    } else if faults.has(&Fault::RotatedKeys) {
+        SigningKey::Rotated
+    } else {
+        SigningKey::Primary
+    }
+}
+
+/// An unsecured JWT (RFC 7519 §6): `alg` `none` and an empty signature.
+fn unsigned(claims: &Map<String, Value>) -> String {
+    let header = json!({ "alg": "none", "typ": "JWT" });
+    format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(Value::Object(claims.clone()).to_string()),
+    )
+}
+
+/// Flips one bit of the signature, keeping it valid base64url of the right
+/// length, so only the cryptographic check can notice.
+fn tamper_signature(token: &str) -> String {
+    let Some((message, signature)) = token.rsplit_once('.') else {
+        return token.to_owned();
+    };
+    let Ok(mut bytes) = URL_SAFE_NO_PAD.decode(signature) else {
+        return token.to_owned();
+    };
+    if let Some(first) = bytes.first_mut() {
+        *first ^= 0x01;
+    }
+    format!("{message}.{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simulator::state::PendingRequest;
+    use crate::simulator::users::USERS;
+
+    fn code(nonce: Option<&str>, scope: &str) -> IssuedCode {
+        IssuedCode {
+            request: PendingRequest {
+                redirect_uri: "http://127.0.0.1:1/cb".into(),
+                state: "s".into(),
+                nonce: nonce.map(str::to_owned),
+                code_challenge: "c".into(),
+                scope: scope.into(),
+            },
+            user: &USERS[0],
+            auth_time: 1_700_000_000,
+            sid: "sid".into(),
+            redeemed: false,
+            access_token: None,
+        }
+    }
+
+    fn claims_with(faults: &[Fault], nonce: Option<&str>) -> Map<String, Value> {
+        let code = code(nonce, "openid profile");
+        let input = IdTokenInput { issuer: "http://sim", client_id: "rp", code: &code };
+        let mut set = Faults::default();
+        faults.iter().cloned().for_each(|fault| set.add(fault));
+        let now = unix_now();
+        let mut claims = honest_claims(&input, now);
+        apply_claim_faults(&mut claims, &input, &set, now);
+        claims
+    }
+
+    #[test]
+    fn honest_claims_carry_the_login() {
+        let claims = claims_with(&[], Some("n-1"));
+        assert_eq!(claims["iss"], "http://sim");
+        assert_eq!(claims["aud"], "rp");
+        assert_eq!(claims["nonce"], "n-1");
+        assert_eq!(claims["acr"], "urn:bankid:bis;LOA=3");
+        assert_eq!(claims["amr"], json!(["bis"]));
+        assert!(!claims.contains_key("azp"));
+        assert!(!claims.contains_key("nnin_altsub"));
+    }
+
+    #[test]
+    fn nnin_needs_its_scope() {
+        let code = code(None, "openid nnin_altsub");
+        assert_eq!(profile_claims(code.user, &code.request.scope)["nnin_altsub"], "17858642043");
+    }
+
+    #[test]
+    fn faults_break_one_claim_each() {
+        assert_eq!(claims_with(&[Fault::ExtraAudience], None)["aud"], json!(["rp", "someone-else"]));
+        assert_eq!(claims_with(&[Fault::WrongNonce], Some("n"))["nonce"], "n-tampered");
+        assert!(!claims_with(&[Fault::MissingNonce], Some("n")).contains_key("nonce"));
+        assert!(!claims_with(&[Fault::MissingAcr], None).contains_key("acr"));
+        let expired = claims_with(&[Fault::Expired], None);
+        assert!(expired["exp"].as_u64() < Some(unix_now()));
+    }
+
+    #[test]
+    fn tampered_signature_keeps_its_shape() {
+        let tampered = tamper_signature("a.b.AAAA");
+        assert_eq!(tampered, "a.b.AQAA");
+    }
+}

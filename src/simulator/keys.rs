@@ -1,0 +1,115 @@
+//! The simulator's signing keys.
+//!
+//! **TEST KEYS — PUBLIC ON PURPOSE. NEVER USE THEM IN PRODUCTION.**
+//! The private keys in `keys/*.pem` are committed to the repository so that
+//! the simulator starts instantly and deterministically; anyone can read them
+//! and forge tokens with them. No relying party outside a test may trust them.
+//!
+//! Three keys exist so that key rotation can be tested: `sim-1` is published
+//! from the start, `sim-2` only once [`Fault::RotatedKeys`](super::Fault::RotatedKeys)
+//! rotates to it, and `sim-unknown` never.
+
+use std::sync::LazyLock;
+
+use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse};
+use jsonwebtoken::{Algorithm, EncodingKey};
+
+/// One of the simulator's RSA signing keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SigningKey {
+    /// `sim-1`: the key in use until a rotation.
+    Primary,
+    /// `sim-2`: the key rotated to.
+    Rotated,
+    /// `sim-unknown`: a key that is never published.
+    Unpublished,
+}
+
+/// A key parsed once, with its public half as a JWK.
+struct LoadedKey {
+    encoding: EncodingKey,
+    jwk: Jwk,
+}
+
+// Parsing PEM and deriving the JWK is deterministic, so do it once per process.
+static KEYS: LazyLock<[LoadedKey; 3]> =
+    LazyLock::new(|| [SigningKey::Primary, SigningKey::Rotated, SigningKey::Unpublished].map(load));
+
+impl SigningKey {
+    /// The `kid` of this key in JWT headers and in the JWKS.
+    pub(crate) fn kid(self) -> &'static str {
+        match self {
+            SigningKey::Primary => "sim-1",
+            SigningKey::Rotated => "sim-2",
+            SigningKey::Unpublished => "sim-unknown",
+        }
+    }
+
+    /// The private key, ready for `jsonwebtoken::encode`.
+    pub(crate) fn encoding_key(self) -> &'static EncodingKey {
+        &KEYS[self.index()].encoding
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    fn pem(self) -> &'static str {
+        match self {
+            SigningKey::Primary => include_str!("keys/sim-1.pem"),
+            SigningKey::Rotated => include_str!("keys/sim-2.pem"),
+            SigningKey::Unpublished => include_str!("keys/sim-unknown.pem"),
+        }
+    }
+}
+
+/// Parses a bundled key. The PEM files are part of the source, so a failure
+/// is a build defect, not a runtime condition.
+fn load(key: SigningKey) -> LoadedKey {
+    let encoding = EncodingKey::from_rsa_pem(key.pem().as_bytes()).expect("bundled simulator key is valid RSA PEM");
+    let mut jwk =
+        Jwk::from_encoding_key(&encoding, Algorithm::RS256).expect("public JWK derives from a bundled RSA key");
+    jwk.common.key_id = Some(key.kid().to_owned());
+    jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+    LoadedKey { encoding, jwk }
+}
+
+/// The JWKS publishing `sim-1`, plus `sim-2` once keys were rotated.
+pub(crate) fn published_jwks(rotated: bool) -> JwkSet {
+    let mut keys = vec![KEYS[SigningKey::Primary.index()].jwk.clone()];
+    if rotated {
+        keys.push(KEYS[SigningKey::Rotated.index()].jwk.clone());
+    }
+    JwkSet { keys }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::jwk::AlgorithmParameters;
+
+    #[test]
+    fn every_key_loads_with_distinct_modulus() {
+        let moduli: Vec<String> = KEYS
+            .iter()
+            .map(|key| match &key.jwk.algorithm {
+                AlgorithmParameters::RSA(rsa) => rsa.n.clone(),
+                other => panic!("expected an RSA key, got {other:?}"),
+            })
+            .collect();
+        assert_eq!(moduli.len(), 3);
+        assert_ne!(moduli[0], moduli[1]);
+        assert_ne!(moduli[1], moduli[2]);
+        assert_ne!(moduli[0], moduli[2]);
+    }
+
+    #[test]
+    fn jwks_never_publishes_the_unknown_key() {
+        for rotated in [false, true] {
+            let jwks = published_jwks(rotated);
+            assert!(jwks.find("sim-1").is_some());
+            assert_eq!(jwks.find("sim-2").is_some(), rotated);
+            assert!(jwks.find("sim-unknown").is_none());
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! Test harness: the embedded simulator and an axum app, both on loopback,
+//! driven over real HTTP by a reqwest client with a cookie jar.
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::{Json, Router, middleware};
+use axum_bankid::simulator::Simulator;
+use axum_bankid::{AuthenticatedUser, BankIdConfig, BankIdConfigBuilder, BankIdLayer, require_authenticated};
+use reqwest::cookie::{CookieStore, Jar};
+use reqwest::{Response, StatusCode, redirect};
+use serde_json::Value;
+use tower_sessions::{MemoryStore, SessionStore};
+
+pub struct TestApp {
+    pub base: String,
+    pub sim: Simulator,
+    pub client: reqwest::Client,
+    pub jar: Arc<Jar>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+pub async fn start() -> TestApp {
+    start_with(|b| b).await
+}
+
+pub async fn start_with(configure: impl FnOnce(BankIdConfigBuilder) -> BankIdConfigBuilder) -> TestApp {
+    start_with_store(MemoryStore::default(), configure).await
+}
+
+pub async fn start_with_store<S: SessionStore + Clone>(
+    store: S,
+    configure: impl FnOnce(BankIdConfigBuilder) -> BankIdConfigBuilder,
+) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let redirect_uri = format!("{base}/auth/bankid/callback");
+    let sim = Simulator::start().await.unwrap();
+    sim.allow_redirect_uri(&redirect_uri);
+    let builder = BankIdConfig::builder()
+        .issuer(sim.issuer())
+        .client_id(sim.client_id())
+        .client_secret(sim.client_secret())
+        .redirect_uri(&redirect_uri)
+        .post_logout_redirect_uri(format!("{base}/"));
+    let config = configure(builder).build().unwrap();
+    let sessions = config.session_layer(store);
+    let bankid = BankIdLayer::discover(config).await.unwrap();
+    let app = app_routes().layer(bankid).layer(sessions);
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    let jar = Arc::new(Jar::default());
+    let client = reqwest::Client::builder()
+        .redirect(redirect::Policy::none())
+        .cookie_provider(Arc::clone(&jar))
+        .build()
+        .unwrap();
+    TestApp { base, sim, client, jar, server }
+}
+
+fn app_routes() -> Router {
+    let guarded = Router::new()
+        .route("/guarded", get(|| async { "members only" }))
+        .route_layer(middleware::from_fn(require_authenticated));
+    Router::new()
+        .route("/", get(|| async { "home" }))
+        .route("/me", get(|user: AuthenticatedUser| async move { Json(user) }))
+        .route(
+            "/maybe",
+            get(|user: Option<AuthenticatedUser>| async move {
+                user.and_then(|u| u.name.clone()).unwrap_or_else(|| "anonymous".to_owned())
+            }),
+        )
+        .merge(guarded)
+}
+
+/// The outcome of driving one login to the app's callback.
+pub struct Callback {
+    /// The callback URL the simulator redirected to.
+    pub url: String,
+    /// The app's answer to it.
+    pub response: Response,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Starts a login at the app and returns the authorize URL.
+    pub async fn begin_login(&self, return_to: &str) -> String {
+        let encoded: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
+        let response =
+            self.client.get(self.url(&format!("/auth/bankid/login?return_to={encoded}"))).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        location(&response)
+    }
+
+    /// Submits the simulator's form for `user` with `decision` and returns the
+    /// callback URL it redirects to (not yet visited).
+    pub async fn authorize(&self, authorize_url: &str, user: &str, decision: &str) -> String {
+        let page = self.client.get(authorize_url).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        let html = page.text().await.unwrap();
+        let request_id = hidden_field(&html, "request");
+        let response = self
+            .client
+            .post(format!("{}/authorize", self.sim.issuer()))
+            .form(&[("request", request_id.as_str()), ("user", user), ("decision", decision)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "simulator form post");
+        location(&response)
+    }
+
+    /// A whole login up to and including the app's callback.
+    pub async fn login_as(&self, user: &str) -> Callback {
+        self.login_with(user, "approve", "/me").await
+    }
+
+    pub async fn login_with(&self, user: &str, decision: &str, return_to: &str) -> Callback {
+        let authorize_url = self.begin_login(return_to).await;
+        let url = self.authorize(&authorize_url, user, decision).await;
+        let response = self.client.get(&url).send().await.unwrap();
+        Callback { url, response }
+    }
+
+    /// GET as an API client (JSON).
+    pub async fn get_json(&self, path: &str) -> (StatusCode, Value) {
+        let response = self.client.get(self.url(path)).header("accept", "application/json").send().await.unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The session cookie the browser currently holds.
+    pub fn session_cookie(&self) -> Option<String> {
+        let url = self.base.parse().unwrap();
+        self.jar.cookies(&url).map(|v| v.to_str().unwrap().to_owned())
+    }
+
+    /// Asserts that no login is in the session.
+    pub async fn assert_logged_out(&self) {
+        let (status, body) = self.get_json("/me").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "expected no login, /me said {body}");
+        assert_eq!(body["error"], "unauthenticated");
+    }
+}
+
+pub fn location(response: &Response) -> String {
+    response.headers().get("location").expect("a Location header").to_str().unwrap().to_owned()
+}
+
+/// Reads `<input type="hidden" name="NAME" value="...">` without caring about
+/// attribute order.
+pub fn hidden_field(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\"");
+    let start = html.find(&marker).unwrap_or_else(|| panic!("no field {name} in {html}"));
+    let tag_start = html[..start].rfind('<').unwrap();
+    let tag_end = start + html[start..].find('>').unwrap();
+    let tag = &html[tag_start..tag_end];
+    let value_at = tag.find("value=\"").expect("value attribute") + 7;
+    let value_end = value_at + tag[value_at..].find('"').unwrap();
+    tag[value_at..value_end].to_owned()
+}
+
+/// Reads the JSON error body of an app response and checks it leaks nothing.
+pub async fn error_body(response: Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    assert!(!text.contains("eyJ"), "error body must not contain a JWT: {text}");
+    (status, serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON error body, got {text}")))
+}
+
+/// Replaces (or removes, with `None`) one query parameter of a URL.
+pub fn with_param(url: &str, name: &str, value: Option<&str>) -> String {
+    let mut parsed = url::Url::parse(url).unwrap();
+    let pairs: Vec<(String, String)> =
+        parsed.query_pairs().filter(|(k, _)| k != name).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    {
+        let mut query = parsed.query_pairs_mut();
+        query.clear();
+        for (k, v) in &pairs {
+            query.append_pair(k, v);
+        }
+        if let Some(value) = value {
+            query.append_pair(name, value);
+        }
+    }
+    parsed.to_string()
+}
+
+pub fn param(url: &str, name: &str) -> Option<String> {
+    url::Url::parse(url).unwrap().query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}

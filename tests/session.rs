@@ -1,0 +1,202 @@
+//! Session handling, extractors, logout and start-up failures.
+
+mod common;
+
+use std::time::Duration;
+
+use axum_bankid::{BankIdConfig, BankIdLayer, Error};
+use common::{location, start, start_with};
+use reqwest::StatusCode;
+
+#[tokio::test]
+async fn session_cookie_works_on_the_cross_site_redirect() {
+    let app = start().await;
+    let response = app.client.get(app.url("/auth/bankid/login?return_to=/me")).send().await.unwrap();
+    let set_cookie = response.headers().get("set-cookie").expect("login start sets the session cookie");
+    let set_cookie = set_cookie.to_str().unwrap();
+    // Strict would drop the cookie on the provider's redirect back to us.
+    assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
+    assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
+    assert!(set_cookie.contains("Path=/"), "{set_cookie}");
+    assert_eq!(response.headers()["cache-control"], "no-store");
+}
+
+#[test]
+fn https_deployments_get_secure_host_prefixed_cookies() {
+    use tower::Layer;
+    let config = BankIdConfig::builder()
+        .issuer("https://auth.current.bankid.no/auth/realms/current")
+        .client_id("c")
+        .client_secret("s")
+        .redirect_uri("https://app.example/auth/bankid/callback")
+        .build()
+        .unwrap();
+    // The layer is opaque; check it through a response instead.
+    let layer = config.session_layer(tower_sessions::MemoryStore::default());
+    let service = layer.layer(tower::service_fn(|req: http::Request<axum::body::Body>| async move {
+        let session = req.extensions().get::<tower_sessions::Session>().unwrap().clone();
+        session.insert("k", 1).await.unwrap();
+        Ok::<_, std::convert::Infallible>(http::Response::new(axum::body::Body::empty()))
+    }));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let response = runtime.block_on(async {
+        use tower::ServiceExt;
+        service.oneshot(http::Request::new(axum::body::Body::empty())).await.unwrap()
+    });
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.starts_with("__Host-bankid-session="), "{cookie}");
+    assert!(cookie.contains("Secure") && cookie.contains("SameSite=Lax") && cookie.contains("HttpOnly"), "{cookie}");
+}
+
+#[tokio::test]
+async fn session_id_rotates_at_login() {
+    let app = start().await;
+    let authorize_url = app.begin_login("/me").await;
+    let before = app.session_cookie().expect("cookie after login start");
+    let callback_url = app.authorize(&authorize_url, "kari", "approve").await;
+    let response = app.client.get(callback_url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let after = app.session_cookie().unwrap();
+    assert_ne!(before, after, "session id must change at login (fixation)");
+
+    // The pre-login id is worthless now.
+    let fixed = reqwest::Client::new();
+    let me =
+        fixed.get(app.url("/me")).header("cookie", before).header("accept", "application/json").send().await.unwrap();
+    assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn browsers_are_sent_to_login_and_apis_get_401() {
+    let app = start().await;
+    let browser =
+        app.client.get(app.url("/me?tab=2")).header("accept", "text/html,application/xhtml+xml").send().await.unwrap();
+    assert_eq!(browser.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&browser), "/auth/bankid/login?return_to=%2Fme%3Ftab%3D2");
+
+    let api = app.client.get(app.url("/me")).header("accept", "application/json").send().await.unwrap();
+    assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
+    assert!(api.headers().contains_key("www-authenticate"));
+    let body: serde_json::Value = api.json().await.unwrap();
+    assert_eq!(body["error"], "unauthenticated");
+    assert_eq!(body["login_url"], "/auth/bankid/login");
+
+    // A browser POST is not a navigation we can replay: 401, not a redirect.
+    let post = app.client.post(app.url("/me")).header("accept", "text/html").send().await.unwrap();
+    assert_ne!(post.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn optional_user_and_guard() {
+    let app = start().await;
+    assert_eq!(app.client.get(app.url("/maybe")).send().await.unwrap().text().await.unwrap(), "anonymous");
+    let guarded = app.client.get(app.url("/guarded")).send().await.unwrap();
+    assert_eq!(guarded.status(), StatusCode::UNAUTHORIZED);
+
+    app.login_as("kari").await;
+    assert_eq!(app.client.get(app.url("/maybe")).send().await.unwrap().text().await.unwrap(), "Kari Nordmann");
+    let guarded = app.client.get(app.url("/guarded")).send().await.unwrap();
+    assert_eq!(guarded.status(), StatusCode::OK);
+    assert_eq!(guarded.text().await.unwrap(), "members only");
+}
+
+#[tokio::test]
+async fn login_expires_after_max_age() {
+    let app = start_with(|b| b.max_login_age(Duration::from_secs(1))).await;
+    app.login_as("kari").await;
+    assert_eq!(app.get_json("/me").await.0, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    app.assert_logged_out().await;
+}
+
+#[tokio::test]
+async fn logout_is_post_only_and_ends_the_provider_session() {
+    let app = start().await;
+    app.login_as("kari").await;
+
+    let get = app.client.get(app.url("/auth/bankid/logout")).send().await.unwrap();
+    assert_eq!(get.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(app.get_json("/me").await.0, StatusCode::OK, "a GET must not log out");
+
+    let cross_site =
+        app.client.post(app.url("/auth/bankid/logout")).header("origin", "https://evil.example").send().await.unwrap();
+    assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.get_json("/me").await.0, StatusCode::OK, "a cross-site POST must not log out");
+
+    let logout = app.client.post(app.url("/auth/bankid/logout")).header("origin", &app.base).send().await.unwrap();
+    assert_eq!(logout.status(), StatusCode::SEE_OTHER);
+    let target = url::Url::parse(&location(&logout)).unwrap();
+    assert!(target.as_str().starts_with(&format!("{}/logout", app.sim.issuer())), "{target}");
+    let params: std::collections::HashMap<_, _> = target.query_pairs().into_owned().collect();
+    assert!(params["id_token_hint"].starts_with("eyJ"));
+    assert_eq!(params["post_logout_redirect_uri"], app.url("/"));
+    app.assert_logged_out().await;
+
+    // The provider sends the browser back to us.
+    let back = app.client.get(target).send().await.unwrap();
+    assert_eq!(back.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&back), app.url("/"));
+}
+
+#[tokio::test]
+async fn logout_without_login_goes_home() {
+    let app = start().await;
+    let logout = app.client.post(app.url("/auth/bankid/logout")).send().await.unwrap();
+    assert_eq!(logout.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&logout), "/");
+}
+
+#[tokio::test]
+async fn discovery_failures_stop_start_up() {
+    let sim = axum_bankid::simulator::Simulator::start().await.unwrap();
+    // Same server, but named differently: the document's issuer does not match.
+    let alias = sim.issuer().replace("127.0.0.1", "localhost");
+    let config = BankIdConfig::builder()
+        .issuer(alias)
+        .client_id(sim.client_id())
+        .client_secret(sim.client_secret())
+        .redirect_uri("http://127.0.0.1:1/cb")
+        .build()
+        .unwrap();
+    let err = BankIdLayer::discover(config).await.unwrap_err();
+    assert!(matches!(err, Error::Discovery(_)), "{err:?}");
+    assert_eq!(err.kind(), "discovery_failed");
+
+    // Nothing listening.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let config = BankIdConfig::builder()
+        .issuer(dead)
+        .client_id("c")
+        .client_secret("s")
+        .redirect_uri("http://127.0.0.1:1/cb")
+        .http_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    assert!(matches!(BankIdLayer::discover(config).await.unwrap_err(), Error::Discovery(_)));
+}
+
+#[tokio::test]
+async fn error_handler_can_be_replaced() {
+    use axum::response::IntoResponse;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let sim = axum_bankid::simulator::Simulator::start().await.unwrap();
+    let config = BankIdConfig::builder()
+        .issuer(sim.issuer())
+        .client_id(sim.client_id())
+        .client_secret(sim.client_secret())
+        .redirect_uri(format!("{base}/auth/bankid/callback"))
+        .build()
+        .unwrap();
+    let sessions = config.session_layer(tower_sessions::MemoryStore::default());
+    let bankid = BankIdLayer::discover(config).await.unwrap().with_error_handler(|err, _headers| {
+        (StatusCode::IM_A_TEAPOT, format!("custom: {}", err.kind())).into_response()
+    });
+    let app = axum::Router::new().layer(bankid).layer(sessions);
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let response = reqwest::get(format!("{base}/auth/bankid/callback?code=x")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::IM_A_TEAPOT);
+    assert_eq!(response.text().await.unwrap(), "custom: missing_state");
+}
