@@ -1,0 +1,102 @@
+//! The whole login on a real `redis-server` session store.
+//!
+//! The test starts its own `redis-server` on a free loopback port. Without
+//! the binary it is skipped, unless `AXUM_BANKID_REQUIRE_REDIS=1` (CI sets it)
+//! turns the absence into a failure.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{location, start_with_store};
+use reqwest::StatusCode;
+use tower_sessions_redis_store::RedisStore;
+use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
+
+struct RedisServer {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_redis() -> Option<RedisServer> {
+    let found = Command::new("redis-server").arg("--version").stdout(Stdio::null()).status().is_ok();
+    if !found {
+        if std::env::var("AXUM_BANKID_REQUIRE_REDIS").as_deref() == Ok("1") {
+            panic!("redis-server is required (AXUM_BANKID_REQUIRE_REDIS=1) but not on PATH");
+        }
+        eprintln!("SKIPPED: redis-server not found; install it to run the Redis session tests");
+        return None;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn redis-server");
+    Some(RedisServer { child, port })
+}
+
+async fn connect(port: u16) -> Pool {
+    // Wait until the freshly spawned server accepts connections.
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let config = Config::from_url(&format!("redis://127.0.0.1:{port}")).unwrap();
+    let pool = Pool::new(config, None, None, None, 2).unwrap();
+    pool.init().await.expect("connect to redis-server");
+    pool
+}
+
+fn dbsize(port: u16) -> Option<u64> {
+    let out = Command::new("redis-cli").args(["-p", &port.to_string(), "dbsize"]).output().ok()?;
+    String::from_utf8(out.stdout).ok()?.trim().parse().ok()
+}
+
+#[tokio::test]
+async fn login_session_lives_in_redis() {
+    let Some(redis) = start_redis() else { return };
+    let pool = connect(redis.port).await;
+    let app = start_with_store(RedisStore::new(pool), |b| b).await;
+
+    let authorize_url = app.begin_login("/me").await;
+    let before = app.session_cookie().expect("cookie after login start");
+    let callback_url = app.authorize(&authorize_url, "kari", "approve").await;
+    let response = app.client.get(callback_url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/me");
+    assert_ne!(app.session_cookie().unwrap(), before, "id rotated at login");
+
+    let (status, me) = app.get_json("/me").await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["loa"], 3);
+    if let Some(keys) = dbsize(redis.port) {
+        assert!(keys >= 1, "the session is stored in redis");
+    }
+
+    let logout = app.client.post(app.url("/auth/bankid/logout")).send().await.unwrap();
+    assert_eq!(logout.status(), StatusCode::SEE_OTHER);
+    app.assert_logged_out().await;
+}
+
+#[tokio::test]
+async fn failed_callback_leaves_no_login_in_redis() {
+    let Some(redis) = start_redis() else { return };
+    let pool = connect(redis.port).await;
+    let app = start_with_store(RedisStore::new(pool), |b| b).await;
+    let callback = app.login_as("per").await;
+    assert_eq!(callback.response.status(), StatusCode::FORBIDDEN);
+    app.assert_logged_out().await;
+    let replay = app.client.get(&callback.url).send().await.unwrap();
+    assert_eq!(replay.status(), StatusCode::BAD_REQUEST, "state consumed even on failure");
+}
