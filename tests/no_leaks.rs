@@ -1,0 +1,58 @@
+//! No token, code, verifier or secret reaches a log line, at any level.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use axum_bankid::simulator::Fault;
+use common::{param, start};
+use reqwest::StatusCode;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn logs_hold_no_secrets_at_trace_level() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    tracing_subscriber::fmt()
+        .with_env_filter("axum_bankid=trace,tower_sessions=trace")
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .init();
+
+    let app = start().await;
+    let ok = app.login_as("kari").await;
+    assert_eq!(ok.response.status(), StatusCode::SEE_OTHER);
+    let code = param(&ok.url, "code").unwrap();
+    let cookie = app.session_cookie().unwrap();
+    let session_id = cookie.split_once('=').unwrap().1.to_owned();
+    let (_, me) = app.get_json("/me").await;
+    assert_eq!(me["loa"], 3);
+    // Failures log too; they must not log what they refused.
+    app.sim.set_fault(Fault::BadSignature);
+    app.login_as("kari").await;
+    app.sim.clear_faults();
+    app.sim.set_fault(Fault::TokenEndpointError);
+    let failed = app.login_as("kari").await;
+    let failed_code = param(&failed.url, "code").unwrap();
+    app.sim.clear_faults();
+    app.client.post(app.url("/auth/bankid/logout")).send().await.unwrap();
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("BankID login verified"), "logging was captured:\n{logs}");
+    for secret in [app.sim.client_secret(), code.as_str(), failed_code.as_str(), session_id.as_str(), "eyJ"] {
+        assert!(!logs.contains(secret), "log contains {secret:?}:\n{logs}");
+    }
+}
