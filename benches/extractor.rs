@@ -6,7 +6,7 @@
 //! so the difference is exactly the extractor: reading the stored claims and
 //! re-checking the LOA and age policy. No signature is verified per request.
 //!
-//! Run: `cargo bench --all-features --bench extractor`
+//! Run: `cargo bench --bench extractor`
 
 use std::sync::Arc;
 use std::time::Duration;
