@@ -11,6 +11,7 @@ use tower_sessions::{SessionManagerLayer, SessionStore, cookie::SameSite};
 use url::Url;
 
 use crate::loa::Loa;
+use crate::permission::{DigestInput, Permission, PermissionItem};
 
 const DEFAULT_LOGIN_PATH: &str = "/auth/bankid/login";
 const DEFAULT_LOGOUT_PATH: &str = "/auth/bankid/logout";
@@ -24,6 +25,53 @@ pub enum ClientAuth {
     SecretBasic,
     /// `client_id` and `client_secret` in the request body.
     SecretPost,
+}
+
+/// When logins use a Pushed Authorization Request (RFC 9126).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ParMode {
+    /// Push whenever the provider advertises a PAR endpoint. Default.
+    #[default]
+    WhenAdvertised,
+    /// Always push; start-up fails if the provider has no PAR endpoint.
+    Required,
+    /// Never push (logins with permissions then fail: BankID accepts
+    /// `authorization_details` only in PAR).
+    Disabled,
+}
+
+/// Where the (BankID with biometrics) Permission API lives and how it is
+/// called. BankID documents these only partly, so every path and name is
+/// configurable; the defaults are what the embedded simulator serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PermissionApiConfig {
+    /// Base URL; `None` means the issuer. Default: `None`.
+    pub base_url: Option<Url>,
+    /// Path to register a permission (POST). Default: `/permissions`.
+    pub register_path: String,
+    /// Path to fetch a signed permission; `{id}` is replaced. Default: `/permissions/{id}/signed`.
+    pub signed_permission_path: String,
+    /// Path of the user-exists check (POST). Default: `/user-exists`.
+    pub user_exists_path: String,
+    /// Authorize/PAR parameter carrying a registered permission's id. Default: `permission_id`.
+    pub reference_parameter: String,
+    /// Scope of the client-credentials token. Default: `openid permissions/client`.
+    pub scope: String,
+}
+
+impl Default for PermissionApiConfig {
+    fn default() -> Self {
+        PermissionApiConfig {
+            base_url: None,
+            register_path: "/permissions".into(),
+            signed_permission_path: "/permissions/{id}/signed".into(),
+            user_exists_path: "/user-exists".into(),
+            reference_parameter: "permission_id".into(),
+            scope: "openid permissions/client".into(),
+        }
+    }
 }
 
 /// A client secret. Its `Debug` output never shows the value.
@@ -111,6 +159,11 @@ pub struct BankIdConfig {
     pub(crate) max_pending_logins: usize,
     pub(crate) max_login_age: Duration,
     pub(crate) jwks_refresh_cooldown: Duration,
+    pub(crate) par: ParMode,
+    pub(crate) digest_input: DigestInput,
+    pub(crate) upfront_permissions: Vec<PermissionItem>,
+    pub(crate) single_use_grants: bool,
+    pub(crate) permission_api: PermissionApiConfig,
 }
 
 impl BankIdConfig {
@@ -137,6 +190,7 @@ impl BankIdConfig {
     /// | `BANKID_CLOCK_SKEW_SECS` | allowed clock skew for `exp`/`iat` | `60` |
     /// | `BANKID_HTTP_TIMEOUT_SECS` | timeout of every call to the provider | `10` |
     /// | `BANKID_CLIENT_AUTH` | `client_secret_basic` or `client_secret_post` | `client_secret_basic` |
+    /// | `BANKID_PAR` | `when_advertised`, `required` or `disabled` | `when_advertised` |
     ///
     /// Errors name the variable.
     pub fn from_env() -> Result<BankIdConfig, ConfigError> {
@@ -211,7 +265,16 @@ impl BankIdConfig {
                 }
             });
         }
+        if let Some(v) = get("BANKID_PAR") {
+            b = b.par(match v.as_str() {
+                "when_advertised" => ParMode::WhenAdvertised,
+                "required" => ParMode::Required,
+                "disabled" => ParMode::Disabled,
+                _ => return Err(ConfigError::invalid("BANKID_PAR", "must be when_advertised, required or disabled")),
+            });
+        }
         renames.push(("http_timeout", "BANKID_HTTP_TIMEOUT_SECS"));
+        renames.push(("par", "BANKID_PAR"));
         b.build().map_err(|err| match renames.iter().find(|(field, _)| *field == err.field()) {
             Some((_, env)) => err.renamed(env),
             None => err,
@@ -297,6 +360,11 @@ pub struct BankIdConfigBuilder {
     max_pending_logins: Option<usize>,
     max_login_age: Option<Duration>,
     jwks_refresh_cooldown: Option<Duration>,
+    par: ParMode,
+    digest_input: DigestInput,
+    upfront_permissions: Vec<Result<(String, Vec<u8>), ()>>,
+    single_use_grants: Option<bool>,
+    permission_api: Option<PermissionApiConfig>,
 }
 
 impl BankIdConfigBuilder {
@@ -423,6 +491,41 @@ impl BankIdConfigBuilder {
         self
     }
 
+    /// Whether logins use PAR. Default: [`ParMode::WhenAdvertised`].
+    pub fn par(mut self, mode: ParMode) -> Self {
+        self.par = mode;
+        self
+    }
+
+    /// What `permission_digest` is computed over. Default:
+    /// [`DigestInput::StatementBytes`] (see [`crate::permission`] for why this
+    /// is configurable).
+    pub fn permission_digest_input(mut self, input: DigestInput) -> Self {
+        self.digest_input = input;
+        self
+    }
+
+    /// A permission requested on every login (e.g. read access to accounts).
+    /// Repeatable. Default: none. Requires PAR.
+    pub fn upfront_permission<P: Permission>(mut self, permission: &P) -> Self {
+        crate::permission::assert_upfront_type::<P>();
+        self.upfront_permissions.push(serde_json::to_vec(permission).map(|s| (P::TYPE.to_owned(), s)).map_err(|_| ()));
+        self
+    }
+
+    /// Whether a grant can be used by [`Granted`](crate::Granted) only once
+    /// (a payment approval must not be replayed). Default: `true`.
+    pub fn single_use_grants(mut self, single_use: bool) -> Self {
+        self.single_use_grants = Some(single_use);
+        self
+    }
+
+    /// Permission API paths and names. Default: [`PermissionApiConfig::default`].
+    pub fn permission_api(mut self, api: PermissionApiConfig) -> Self {
+        self.permission_api = Some(api);
+        self
+    }
+
     /// Validates every setting.
     pub fn build(self) -> Result<BankIdConfig, ConfigError> {
         let issuer = parse_endpoint("issuer", self.issuer.as_deref())?;
@@ -465,6 +568,17 @@ impl BankIdConfigBuilder {
         if max_pending_logins == 0 {
             return Err(ConfigError::invalid("max_pending_logins", "must be at least 1"));
         }
+        let mut upfront_permissions = Vec::new();
+        for permission in self.upfront_permissions {
+            let (kind, statement) = permission
+                .map_err(|()| ConfigError::invalid("upfront_permission", "statement cannot be serialised"))?;
+            upfront_permissions.push(PermissionItem::from_statement(&kind, &statement, self.digest_input));
+        }
+        if !upfront_permissions.is_empty() && self.par == ParMode::Disabled {
+            return Err(ConfigError::invalid("par", "upfront permissions need PAR"));
+        }
+        let permission_api = self.permission_api.unwrap_or_default();
+        validate_permission_api(&permission_api)?;
         Ok(BankIdConfig {
             issuer,
             client_id,
@@ -485,8 +599,31 @@ impl BankIdConfigBuilder {
             max_pending_logins,
             max_login_age: self.max_login_age.unwrap_or(Duration::from_secs(8 * 3600)),
             jwks_refresh_cooldown: self.jwks_refresh_cooldown.unwrap_or(Duration::from_secs(60)),
+            par: self.par,
+            digest_input: self.digest_input,
+            upfront_permissions,
+            single_use_grants: self.single_use_grants.unwrap_or(true),
+            permission_api,
         })
     }
+}
+
+fn validate_permission_api(api: &PermissionApiConfig) -> Result<(), ConfigError> {
+    if let Some(base) = &api.base_url {
+        parse_endpoint("permission_api", Some(base.as_str()))?;
+    }
+    for path in [&api.register_path, &api.signed_permission_path, &api.user_exists_path] {
+        if !path.starts_with('/') {
+            return Err(ConfigError::invalid("permission_api", format!("path `{path}` must start with /")));
+        }
+    }
+    if !api.signed_permission_path.contains("{id}") {
+        return Err(ConfigError::invalid("permission_api", "signed_permission_path must contain {id}"));
+    }
+    if api.reference_parameter.is_empty() {
+        return Err(ConfigError::invalid("permission_api", "reference_parameter must not be empty"));
+    }
+    Ok(())
 }
 
 fn required(field: &'static str, value: Option<String>) -> Result<String, ConfigError> {

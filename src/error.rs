@@ -12,6 +12,7 @@ use axum::response::{Html, IntoResponse, Response};
 
 use crate::config::ConfigError;
 use crate::loa::Loa;
+use crate::permission::PermissionError;
 
 /// Why an ID token was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -85,13 +86,14 @@ impl IdTokenError {
     }
 }
 
-/// Why the token endpoint did not give us tokens.
+/// Why a provider endpoint (token, PAR, Permission API) did not give us
+/// what we asked for.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum TokenEndpointError {
+pub enum EndpointError {
     /// The provider answered with an OAuth error (e.g. `invalid_grant` for a
     /// replayed or expired code).
-    #[error("the token endpoint refused the request: {error}")]
+    #[error("the provider refused the request: {error}")]
     Rejected {
         /// The OAuth `error` code.
         error: String,
@@ -99,16 +101,16 @@ pub enum TokenEndpointError {
         description: Option<String>,
     },
     /// The provider answered with something that is not a token response.
-    #[error("the token endpoint answered with an unexpected response (HTTP {status})")]
+    #[error("the provider answered with an unexpected response (HTTP {status})")]
     UnexpectedResponse {
         /// The HTTP status.
         status: u16,
     },
-    /// The response had no `id_token`.
+    /// The token response had no `id_token`.
     #[error("the token response has no ID token")]
     MissingIdToken,
-    /// The token endpoint could not be reached or timed out.
-    #[error("the token endpoint could not be reached: {0}")]
+    /// The endpoint could not be reached or timed out.
+    #[error("the provider could not be reached: {0}")]
     Unreachable(String),
 }
 
@@ -161,7 +163,7 @@ pub enum Error {
     MissingCode,
     /// Exchanging the code for tokens failed.
     #[error("token exchange failed: {0}")]
-    TokenExchange(#[from] TokenEndpointError),
+    TokenExchange(#[from] EndpointError),
     /// The ID token failed verification.
     #[error("invalid ID token: {0}")]
     InvalidIdToken(#[from] IdTokenError),
@@ -176,6 +178,22 @@ pub enum Error {
     /// A state-changing request came from another origin.
     #[error("cross-site request refused")]
     CrossSiteRequest,
+    /// The provider lacks something this configuration needs (e.g. a PAR
+    /// endpoint when PAR is required or permissions are requested).
+    #[error("the provider does not advertise `{capability}`, which this configuration needs")]
+    MissingCapability {
+        /// The discovery metadata field that is missing.
+        capability: &'static str,
+    },
+    /// The pushed authorization request (RFC 9126) failed.
+    #[error("pushed authorization request failed: {0}")]
+    PushedAuthorization(EndpointError),
+    /// A call to the Permission API failed.
+    #[error("Permission API call failed: {0}")]
+    PermissionApi(EndpointError),
+    /// A requested permission was not (verifiably) granted.
+    #[error("permission not granted: {0}")]
+    Permission(#[from] PermissionError),
     /// There is no valid BankID login in the session.
     #[error("not logged in with BankID")]
     Unauthenticated,
@@ -206,6 +224,10 @@ impl Error {
             Error::InvalidIdToken(_) => "invalid_id_token",
             Error::InsufficientLoa { .. } => "insufficient_loa",
             Error::CrossSiteRequest => "cross_site_request",
+            Error::MissingCapability { .. } => "missing_capability",
+            Error::PushedAuthorization(_) => "par_failed",
+            Error::PermissionApi(_) => "permission_api_failed",
+            Error::Permission(_) => "permission_not_granted",
             Error::Unauthenticated => "unauthenticated",
             Error::Session(_) => "session_error",
             Error::NotInstalled => "not_installed",
@@ -223,12 +245,17 @@ impl Error {
             | Error::MissingCallbackIssuer
             | Error::Provider { .. }
             | Error::MissingCode => StatusCode::BAD_REQUEST,
-            Error::AccessDenied { .. } | Error::InsufficientLoa { .. } | Error::CrossSiteRequest => {
-                StatusCode::FORBIDDEN
-            }
+            Error::AccessDenied { .. }
+            | Error::InsufficientLoa { .. }
+            | Error::CrossSiteRequest
+            | Error::Permission(_) => StatusCode::FORBIDDEN,
             Error::Unauthenticated | Error::InvalidIdToken(_) => StatusCode::UNAUTHORIZED,
-            Error::TokenExchange(_) | Error::Discovery(_) => StatusCode::BAD_GATEWAY,
-            Error::Config(_) | Error::Session(_) | Error::NotInstalled => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::TokenExchange(_) | Error::Discovery(_) | Error::PushedAuthorization(_) | Error::PermissionApi(_) => {
+                StatusCode::BAD_GATEWAY
+            }
+            Error::Config(_) | Error::Session(_) | Error::NotInstalled | Error::MissingCapability { .. } => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
@@ -237,11 +264,11 @@ impl Error {
     pub fn detail(&self) -> Option<&str> {
         match self {
             Error::InvalidIdToken(e) => Some(e.reason()),
+            Error::Permission(e) => Some(e.reason()),
+            Error::MissingCapability { capability } => Some(capability),
+            Error::PushedAuthorization(e) | Error::PermissionApi(e) => Some(endpoint_detail(e)),
             Error::Provider { error, .. } => Some(error),
-            Error::TokenExchange(TokenEndpointError::Rejected { error, .. }) => Some(error),
-            Error::TokenExchange(TokenEndpointError::UnexpectedResponse { .. }) => Some("unexpected_response"),
-            Error::TokenExchange(TokenEndpointError::MissingIdToken) => Some("missing_id_token"),
-            Error::TokenExchange(TokenEndpointError::Unreachable(_)) => Some("unreachable"),
+            Error::TokenExchange(e) => Some(endpoint_detail(e)),
             _ => None,
         }
     }
@@ -250,10 +277,14 @@ impl Error {
     /// internals (store errors, URLs) stay in the logs.
     fn public_message(&self) -> String {
         match self {
-            Error::Session(_) | Error::NotInstalled | Error::Config(_) | Error::Discovery(_) => {
-                "BankID login is temporarily unavailable.".to_owned()
+            Error::Session(_)
+            | Error::NotInstalled
+            | Error::Config(_)
+            | Error::Discovery(_)
+            | Error::MissingCapability { .. } => "BankID login is temporarily unavailable.".to_owned(),
+            Error::TokenExchange(_) | Error::PushedAuthorization(_) | Error::PermissionApi(_) => {
+                "BankID login could not be completed; please try again.".to_owned()
             }
-            Error::TokenExchange(_) => "BankID login could not be completed; please try again.".to_owned(),
             other => other.to_string(),
         }
     }
@@ -289,6 +320,15 @@ impl IntoResponse for Error {
     /// [`Error::to_response`] so browsers get a page.
     fn into_response(self) -> Response {
         self.json_response()
+    }
+}
+
+fn endpoint_detail(err: &EndpointError) -> &str {
+    match err {
+        EndpointError::Rejected { error, .. } => error,
+        EndpointError::UnexpectedResponse { .. } => "unexpected_response",
+        EndpointError::MissingIdToken => "missing_id_token",
+        EndpointError::Unreachable(_) => "unreachable",
     }
 }
 

@@ -1,5 +1,6 @@
-//! Extractors: [`AuthenticatedUser`], `Option<AuthenticatedUser>`, and the
-//! [`require_authenticated`] guard for whole routers.
+//! Extractors: [`AuthenticatedUser`], `Option<AuthenticatedUser>`, the
+//! [`require_authenticated`] guard for whole routers, [`Granted`] for
+//! approved permissions and the [`BankId`] handle for starting one.
 //!
 //! These run on every request, so they do no cryptography and never call the
 //! provider: the ID token was verified once at login and its claims kept in
@@ -13,12 +14,19 @@ use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
 use crate::claims::AuthenticatedUser;
 use crate::error::{Error, wants_html};
+use crate::flow::login::{LoginOptions, begin};
 use crate::flow::{redirect, session_of};
 use crate::id_token::unix_now;
 use crate::layer::Ctx;
+use crate::permission::{Permission, PermissionError, PermissionItem};
+use crate::permission_api::PermissionApi;
 use crate::session::load_login;
+use crate::session::{load_grants, remove_grant};
 
 /// Why [`AuthenticatedUser`] could not be extracted.
 ///
@@ -148,4 +156,193 @@ fn login_redirect(login_path: &str, parts: &Parts) -> String {
 pub async fn require_authenticated(user: AuthenticatedUser, mut req: Request, next: Next) -> Response {
     req.extensions_mut().insert(user);
     next.run(req).await
+}
+
+/// A handle for starting BankID interactions from a handler: a one-off
+/// permission approval (e.g. a single payment), or the Permission API.
+///
+/// ```
+/// use axum::response::Response;
+/// use axum_bankid::{BankId, Error, Permission};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize)]
+/// struct ApprovePayment { amount: String, currency: String, creditor: String }
+/// impl Permission for ApprovePayment { const TYPE: &'static str = "payment.v1"; }
+///
+/// async fn pay(bankid: BankId) -> Result<Response, Error> {
+///     let payment = ApprovePayment { amount: "123.45".into(), currency: "NOK".into(), creditor: "Shop AS".into() };
+///     bankid.request(payment).return_to("/paid").start().await
+/// }
+/// ```
+#[derive(Clone)]
+pub struct BankId {
+    ctx: Ctx,
+    session: tower_sessions::Session,
+}
+
+impl std::fmt::Debug for BankId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BankId").finish_non_exhaustive()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for BankId {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let ctx = parts.extensions.get::<Ctx>().cloned().ok_or(Error::NotInstalled)?;
+        let session = session_of(&parts.extensions)?;
+        Ok(BankId { ctx, session })
+    }
+}
+
+impl BankId {
+    /// Prepares a login that asks the user to approve `permission`.
+    pub fn request<P: Permission>(&self, permission: P) -> PermissionRequest<P> {
+        crate::permission::assert_upfront_type::<P>();
+        PermissionRequest { bankid: self.clone(), permission, return_to: None, app_callback_uri: None, via_api: false }
+    }
+
+    /// The Permission API client.
+    pub fn permission_api(&self) -> PermissionApi {
+        PermissionApi::new(self.ctx.clone())
+    }
+}
+
+/// A login that asks for one permission; finish it with [`start`](Self::start).
+#[must_use = "call .start().await to send the user to BankID"]
+pub struct PermissionRequest<P> {
+    bankid: BankId,
+    permission: P,
+    return_to: Option<String>,
+    app_callback_uri: Option<String>,
+    via_api: bool,
+}
+
+impl<P> std::fmt::Debug for PermissionRequest<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PermissionRequest").field("return_to", &self.return_to).finish_non_exhaustive()
+    }
+}
+
+impl<P: Permission> PermissionRequest<P> {
+    /// Where to go after approval (a same-origin path; anything else becomes `/`).
+    pub fn return_to(mut self, path: impl Into<String>) -> Self {
+        self.return_to = Some(path.into());
+        self
+    }
+
+    /// *Preview (BankID public preview, iOS apps)*: where the BankID app
+    /// returns the user. Must be absolute with `https` or a custom scheme;
+    /// checked when the request starts.
+    pub fn app_callback_uri(mut self, uri: impl Into<String>) -> Self {
+        self.app_callback_uri = Some(uri.into());
+        self
+    }
+
+    /// Registers the permission through the Permission API and sends its
+    /// reference, instead of sending the statement as `authorization_details`.
+    pub fn via_permission_api(mut self) -> Self {
+        self.via_api = true;
+        self
+    }
+
+    /// Stores the pending login and redirects (303) the browser to BankID.
+    pub async fn start(self) -> Result<Response, Error> {
+        let ctx = &self.bankid.ctx;
+        let app_callback_uri =
+            self.app_callback_uri.as_deref().map(crate::permission::validate_app_callback_uri).transpose()?;
+        let item = if self.via_api {
+            self.bankid.permission_api().register(&self.permission).await?.item
+        } else {
+            PermissionItem::new(&self.permission, ctx.config().digest_input)?
+        };
+        let options = LoginOptions { return_to: self.return_to, permissions: vec![item], app_callback_uri };
+        let url = begin(ctx, &self.bankid.session, options).await?;
+        Ok(redirect(url.as_str()))
+    }
+}
+
+/// Proof that the logged-in user approved a statement of type `P` in
+/// BankID: its `permission_digest` matched what was sent. Extracting it
+/// uses the grant up (configurable), so an approval cannot be replayed.
+///
+/// Rejected with `403 {"error":"permission_not_granted"}` when this session
+/// holds no such grant for the current user, `401` when nobody is logged in.
+pub struct Granted<P> {
+    statement: P,
+    statement_bytes: Vec<u8>,
+    digest: String,
+    signed_permission: Option<String>,
+}
+
+impl<P> std::fmt::Debug for Granted<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Granted").field("digest", &self.digest).finish_non_exhaustive()
+    }
+}
+
+impl<P: Permission> Granted<P> {
+    /// The approved statement.
+    pub fn statement(&self) -> &P {
+        &self.statement
+    }
+
+    /// The approved statement, owned.
+    pub fn into_statement(self) -> P {
+        self.statement
+    }
+
+    /// The verified `permission_digest`.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// The provider-signed permission (Permission API flow only).
+    pub fn signed_permission(&self) -> Option<&str> {
+        self.signed_permission.as_deref()
+    }
+
+    /// Fails unless the approved statement is exactly `expected` (same
+    /// serialisation), e.g. the payment this page is about to execute.
+    pub fn require(&self, expected: &P) -> Result<(), PermissionError> {
+        let expected = serde_json::to_vec(expected).map_err(|_| PermissionError::Serialization)?;
+        if crate::permission::same_digest(
+            &crate::permission::permission_digest(&expected),
+            &crate::permission::permission_digest(&self.statement_bytes),
+        ) {
+            Ok(())
+        } else {
+            Err(PermissionError::StatementMismatch)
+        }
+    }
+}
+
+impl<P: Permission, S: Send + Sync> FromRequestParts<S> for Granted<P> {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let user = <AuthenticatedUser as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        let ctx = parts.extensions.get::<Ctx>().cloned();
+        take_grant::<P>(ctx.as_ref(), parts, &user.sub).await.map_err(|error| rejection(ctx.as_ref(), parts, error))
+    }
+}
+
+async fn take_grant<P: Permission>(ctx: Option<&Ctx>, parts: &Parts, sub: &str) -> Result<Granted<P>, Error> {
+    let ctx = ctx.ok_or(Error::NotInstalled)?;
+    let session = session_of(&parts.extensions)?;
+    let grants = load_grants(&session).await?;
+    let grant =
+        grants.into_iter().rev().find(|g| g.r#type == P::TYPE && g.sub == sub).ok_or(PermissionError::NotGranted)?;
+    let statement_bytes = URL_SAFE_NO_PAD.decode(&grant.encoded).map_err(|_| PermissionError::StatementMismatch)?;
+    let statement: P = serde_json::from_slice(&statement_bytes).map_err(|_| PermissionError::StatementMismatch)?;
+    if ctx.config().single_use_grants {
+        if !ctx.shared.consumed_grants.consume(&grant.id, unix_now()) {
+            return Err(PermissionError::NotGranted.into());
+        }
+        remove_grant(&session, &grant.id).await?;
+    }
+    tracing::info!(r#type = P::TYPE, "permission grant used");
+    Ok(Granted { statement, statement_bytes, digest: grant.digest, signed_permission: grant.signed_permission })
 }

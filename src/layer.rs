@@ -38,6 +38,8 @@ pub(crate) struct Shared {
     pub(crate) metadata: ProviderMetadata,
     pub(crate) http: reqwest::Client,
     pub(crate) verifier: IdTokenVerifier,
+    pub(crate) client_tokens: crate::permission_api::ClientTokenCache,
+    pub(crate) consumed_grants: crate::session::ConsumedGrants,
 }
 
 /// The handle routes and extractors work with.
@@ -120,7 +122,15 @@ impl BankIdLayer {
             keys: Arc::new(keys),
         };
         tracing::info!(issuer = %metadata.issuer, "BankID provider discovered");
-        let shared = Arc::new(Shared { config, metadata, http: client, verifier });
+        check_capabilities(&config, &metadata)?;
+        let shared = Arc::new(Shared {
+            config,
+            metadata,
+            http: client,
+            verifier,
+            client_tokens: Default::default(),
+            consumed_grants: Default::default(),
+        });
         Ok(BankIdLayer::from_ctx(Ctx { shared, on_error: None }))
     }
 
@@ -158,6 +168,15 @@ impl BankIdLayer {
         let config = &self.ctx.shared.config;
         path == config.login_path || path == config.callback_path || path == config.logout_path
     }
+}
+
+/// Fails start-up when the configuration needs something the provider lacks.
+fn check_capabilities(config: &BankIdConfig, metadata: &ProviderMetadata) -> Result<(), Error> {
+    let needs_par = config.par == crate::config::ParMode::Required || !config.upfront_permissions.is_empty();
+    if needs_par && metadata.pushed_authorization_request_endpoint.is_none() {
+        return Err(Error::MissingCapability { capability: "pushed_authorization_request_endpoint" });
+    }
+    Ok(())
 }
 
 impl<S> Layer<S> for BankIdLayer {

@@ -12,6 +12,8 @@ mod flow;
 mod id_token;
 mod layer;
 mod loa;
+pub mod permission;
+mod permission_api;
 mod provider;
 mod return_to;
 mod session;
@@ -21,11 +23,15 @@ mod session;
 pub mod simulator;
 
 pub use claims::AuthenticatedUser;
-pub use config::{BankIdConfig, BankIdConfigBuilder, ClientAuth, ClientSecret, ConfigError};
-pub use error::{Error, IdTokenError, TokenEndpointError};
-pub use extract::{AuthRejection, require_authenticated};
+pub use config::{
+    BankIdConfig, BankIdConfigBuilder, ClientAuth, ClientSecret, ConfigError, ParMode, PermissionApiConfig,
+};
+pub use error::{EndpointError, Error, IdTokenError};
+pub use extract::{AuthRejection, BankId, Granted, PermissionRequest, require_authenticated};
 pub use layer::{BankIdLayer, BankIdService};
 pub use loa::Loa;
+pub use permission::{DigestInput, Permission, PermissionError, permission_digest};
+pub use permission_api::{PermissionApi, RegisteredPermission, SignedPermission};
 pub use provider::ProviderMetadata;
 
 /// Re-exported so the session types you name match the ones this crate uses.

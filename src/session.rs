@@ -13,6 +13,7 @@ use tower_sessions::Session;
 
 use crate::claims::AuthenticatedUser;
 use crate::error::Error;
+use crate::permission::PermissionItem;
 
 const PENDING_KEY: &str = "axum_bankid.pending";
 const LOGIN_KEY: &str = "axum_bankid.login";
@@ -25,6 +26,9 @@ pub(crate) struct PendingLogin {
     pub(crate) pkce_verifier: String,
     pub(crate) return_to: String,
     pub(crate) started_at: i64,
+    /// Permissions requested with this login, with the digests to expect.
+    #[serde(default)]
+    pub(crate) permissions: Vec<PermissionItem>,
 }
 
 impl fmt::Debug for PendingLogin {
@@ -126,6 +130,75 @@ pub(crate) async fn clear_login(session: &Session) -> Result<Option<StoredLogin>
     let login = load_login(session).await?;
     session.remove_value(LOGIN_KEY).await.map_err(store_error)?;
     session.remove_value(PENDING_KEY).await.map_err(store_error)?;
+    session.remove_value(GRANTS_KEY).await.map_err(store_error)?;
     session.cycle_id().await.map_err(store_error)?;
     Ok(login)
+}
+
+const GRANTS_KEY: &str = "axum_bankid.grants";
+const MAX_GRANTS: usize = 16;
+
+/// A verified permission grant, waiting for [`Granted`](crate::Granted).
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct StoredGrant {
+    pub(crate) id: String,
+    pub(crate) r#type: String,
+    pub(crate) encoded: String,
+    pub(crate) digest: String,
+    pub(crate) sub: String,
+    pub(crate) granted_at: i64,
+    pub(crate) signed_permission: Option<String>,
+}
+
+impl fmt::Debug for StoredGrant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredGrant")
+            .field("type", &self.r#type)
+            .field("granted_at", &self.granted_at)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) async fn add_grants(session: &Session, grants: Vec<StoredGrant>) -> Result<(), Error> {
+    if grants.is_empty() {
+        return Ok(());
+    }
+    let mut all = load_grants(session).await?;
+    all.extend(grants);
+    if all.len() > MAX_GRANTS {
+        let excess = all.len() - MAX_GRANTS;
+        all.drain(..excess);
+    }
+    session.insert(GRANTS_KEY, all).await.map_err(store_error)
+}
+
+pub(crate) async fn load_grants(session: &Session) -> Result<Vec<StoredGrant>, Error> {
+    match session.get_value(GRANTS_KEY).await.map_err(store_error)? {
+        Some(value) => Ok(serde_json::from_value(value).unwrap_or_default()),
+        None => Ok(Vec::new()),
+    }
+}
+
+pub(crate) async fn remove_grant(session: &Session, id: &str) -> Result<(), Error> {
+    let mut all = load_grants(session).await?;
+    all.retain(|g| g.id != id);
+    session.insert(GRANTS_KEY, all).await.map_err(store_error)
+}
+
+/// Grant ids already used in this process. The session alone cannot stop two
+/// concurrent requests on one session from both using a single-use grant
+/// (each loads its own copy); this in-memory set closes that race within an
+/// instance.
+#[derive(Default)]
+pub(crate) struct ConsumedGrants(std::sync::Mutex<std::collections::HashMap<String, i64>>);
+
+impl ConsumedGrants {
+    /// Marks `id` used; `false` if it already was.
+    pub(crate) fn consume(&self, id: &str, now: i64) -> bool {
+        let mut used = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if used.len() > 10_000 {
+            used.retain(|_, at| now - *at < 86_400);
+        }
+        used.insert(id.to_owned(), now).is_none()
+    }
 }

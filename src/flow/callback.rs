@@ -14,12 +14,14 @@ use serde_json::Value;
 
 use super::{redirect, session_of};
 use crate::claims::AuthenticatedUser;
-use crate::error::{Error, TokenEndpointError, sanitize};
+use crate::error::{EndpointError, Error, sanitize};
 use crate::id_token::unix_now;
 use crate::layer::Ctx;
 use crate::loa::Loa;
-use crate::provider::token::{ClientCredentials, request_tokens};
-use crate::session::{PendingLogin, StoredLogin, store_login, take_pending};
+use crate::permission::{PermissionError, Transport, verify_granted};
+use crate::permission_api::{PermissionApi, SignedPermission};
+use crate::provider::token::{ClientCredentials, TokenResponse, request_tokens};
+use crate::session::{PendingLogin, StoredGrant, StoredLogin, add_grants, store_login, take_pending};
 
 /// The authorization response parameters we look at.
 #[derive(Default)]
@@ -76,12 +78,15 @@ async fn complete(ctx: &Ctx, params: CallbackParams, extensions: &http::Extensio
     }
     let code = params.code.as_deref().ok_or(Error::MissingCode)?;
 
-    let id_token = exchange_code(ctx, code, &pending).await?;
+    let tokens = exchange_code(ctx, code, &pending).await?;
+    let id_token = tokens.id_token.ok_or(EndpointError::MissingIdToken)?;
     let verified = ctx.shared.verifier.verify(&id_token, Some(&pending.nonce)).await?;
     let loa = check_loa(verified.claims().get("acr"), config.minimum_loa)?;
+    let grants = verify_permissions(ctx, &pending, verified.claims(), tokens.authorization_details.as_ref()).await?;
     let user = AuthenticatedUser::from_claims(verified.into_claims(), loa);
-    tracing::info!(loa = loa.get(), "BankID login verified");
+    tracing::info!(loa = loa.get(), grants = grants.len(), "BankID login verified");
     store_login(&session, StoredLogin { identity: user, id_token, logged_in_at: unix_now() }).await?;
+    add_grants(&session, grants).await?;
     Ok(pending.return_to)
 }
 
@@ -107,8 +112,51 @@ fn provider_error(error: &str, description: Option<&str>) -> Error {
     }
 }
 
+/// Checks the permissions this login asked for and turns them into grants.
+async fn verify_permissions(
+    ctx: &Ctx,
+    pending: &PendingLogin,
+    claims: &serde_json::Map<String, Value>,
+    token_details: Option<&Value>,
+) -> Result<Vec<StoredGrant>, Error> {
+    if pending.permissions.is_empty() {
+        return Ok(Vec::new());
+    }
+    verify_granted(&pending.permissions, claims.get("permission_digest"), token_details)?;
+    let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default();
+    let mut grants = Vec::with_capacity(pending.permissions.len());
+    for item in &pending.permissions {
+        let signed_permission = match &item.transport {
+            Transport::Rar => None,
+            Transport::PermissionApi { id } => Some(fetch_signed(ctx, id, &item.digest).await?),
+        };
+        grants.push(StoredGrant {
+            id: random_id(),
+            r#type: item.r#type.clone(),
+            encoded: item.encoded.clone(),
+            digest: item.digest.clone(),
+            sub: sub.to_owned(),
+            granted_at: unix_now(),
+            signed_permission,
+        });
+    }
+    Ok(grants)
+}
+
+async fn fetch_signed(ctx: &Ctx, id: &str, digest: &str) -> Result<String, Error> {
+    match PermissionApi::new(ctx.clone()).signed_permission_by_id(id, digest).await? {
+        SignedPermission::Approved { jws, .. } => Ok(jws),
+        _ => Err(PermissionError::InvalidSignedPermission("not approved").into()),
+    }
+}
+
+fn random_id() -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
+}
+
 #[tracing::instrument(name = "bankid.token_exchange", skip_all, err(Display))]
-async fn exchange_code(ctx: &Ctx, code: &str, pending: &PendingLogin) -> Result<String, Error> {
+async fn exchange_code(ctx: &Ctx, code: &str, pending: &PendingLogin) -> Result<TokenResponse, Error> {
     let config = ctx.config();
     let credentials =
         ClientCredentials { client_id: &config.client_id, secret: &config.client_secret, method: config.client_auth };
@@ -118,8 +166,7 @@ async fn exchange_code(ctx: &Ctx, code: &str, pending: &PendingLogin) -> Result<
         ("redirect_uri", config.redirect_uri.as_str()),
         ("code_verifier", pending.pkce_verifier.as_str()),
     ];
-    let tokens = request_tokens(&ctx.shared.http, &ctx.shared.metadata.token_endpoint, &credentials, &params).await?;
-    Ok(tokens.id_token.ok_or(TokenEndpointError::MissingIdToken)?)
+    Ok(request_tokens(&ctx.shared.http, &ctx.shared.metadata.token_endpoint, &credentials, &params).await?)
 }
 
 /// The LOA policy: `acr` must parse strictly and reach the minimum.

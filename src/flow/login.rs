@@ -1,17 +1,32 @@
 //! `GET /auth/bankid/login?return_to=/path`: starts an Authorization Code
-//! flow with PKCE S256, `state` and `nonce`.
+//! flow with PKCE S256, `state` and `nonce` — pushed to the provider first
+//! (RFC 9126) when it offers PAR, which keeps the parameters (and any
+//! permission statement) out of the browser's URL.
 
 use axum::extract::{RawQuery, Request, State};
 use axum::response::Response;
 use openidconnect::{CsrfToken, Nonce, PkceCodeChallenge};
+use serde::Deserialize;
+use tower_sessions::Session;
 use url::Url;
 
 use super::{redirect, session_of};
+use crate::config::ParMode;
 use crate::error::Error;
 use crate::id_token::unix_now;
 use crate::layer::Ctx;
+use crate::permission::{PermissionError, PermissionItem, Transport, authorization_details};
+use crate::provider::token::{ClientCredentials, post_form};
 use crate::return_to::sanitize_return_to;
 use crate::session::{PendingLogin, push_pending};
+
+/// What a login asks for beyond the configured defaults.
+#[derive(Default)]
+pub(crate) struct LoginOptions {
+    pub(crate) return_to: Option<String>,
+    pub(crate) permissions: Vec<PermissionItem>,
+    pub(crate) app_callback_uri: Option<String>,
+}
 
 pub(crate) async fn start_login(State(ctx): State<Ctx>, RawQuery(query): RawQuery, req: Request) -> Response {
     let return_to = query.as_deref().and_then(|q| {
@@ -19,48 +34,120 @@ pub(crate) async fn start_login(State(ctx): State<Ctx>, RawQuery(query): RawQuer
             .find(|(key, _)| key == "return_to")
             .map(|(_, value)| value.into_owned())
     });
-    match begin(&ctx, return_to.as_deref(), req.extensions()).await {
+    let result = match session_of(req.extensions()) {
+        Ok(session) => begin(&ctx, &session, LoginOptions { return_to, ..LoginOptions::default() }).await,
+        Err(err) => Err(err),
+    };
+    match result {
         Ok(location) => redirect(location.as_str()),
         Err(err) => ctx.error_response(&err, req.headers()),
     }
 }
 
-#[tracing::instrument(name = "bankid.login", skip_all, err)]
-async fn begin(ctx: &Ctx, return_to: Option<&str>, extensions: &http::Extensions) -> Result<Url, Error> {
-    let session = session_of(extensions)?;
+/// Stores a pending login in the session and returns where to send the
+/// browser: the authorize endpoint, with either the full request or (after
+/// PAR) just `client_id` and `request_uri`.
+#[tracing::instrument(name = "bankid.login", skip_all, fields(permissions = options.permissions.len()), err(Display))]
+pub(crate) async fn begin(ctx: &Ctx, session: &Session, options: LoginOptions) -> Result<Url, Error> {
     let config = ctx.config();
+    let mut permissions = config.upfront_permissions.clone();
+    permissions.extend(options.permissions);
     let state = CsrfToken::new_random();
     let nonce = Nonce::new_random();
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+
+    let mut params: Vec<(&str, String)> = vec![
+        ("response_type", "code".into()),
+        ("client_id", config.client_id.clone()),
+        ("redirect_uri", config.redirect_uri.to_string()),
+        ("scope", config.scopes.join(" ")),
+        ("state", state.secret().clone()),
+        ("nonce", nonce.secret().clone()),
+        ("code_challenge", challenge.as_str().to_owned()),
+        ("code_challenge_method", "S256".into()),
+    ];
+    if let Some(hint) = &config.login_hint {
+        params.push(("login_hint", hint.clone()));
+    }
+    if let Some(acr) = &config.acr_values {
+        params.push(("acr_values", acr.clone()));
+    }
+    if let Some(details) = authorization_details(&permissions) {
+        params.push(("authorization_details", details));
+    }
+    if let Some(id) = permission_reference(&permissions)? {
+        params.push((config.permission_api.reference_parameter.as_str(), id));
+    }
+    if let Some(uri) = options.app_callback_uri {
+        params.push(("app_callback_uri", uri));
+    }
+
+    let url = match par_endpoint(ctx, !permissions.is_empty())? {
+        Some(endpoint) => push_request(ctx, endpoint, &params).await?,
+        None => authorize_url(ctx, &params),
+    };
     let pending = PendingLogin {
         state: state.secret().clone(),
         nonce: nonce.secret().clone(),
         pkce_verifier: verifier.secret().clone(),
-        return_to: sanitize_return_to(return_to),
+        return_to: sanitize_return_to(options.return_to.as_deref()),
         started_at: unix_now(),
+        permissions,
     };
-    push_pending(&session, pending, config.max_pending_logins, config.login_attempt_ttl.as_secs() as i64, unix_now())
-        .await?;
-
-    let mut url = ctx.shared.metadata.authorization_endpoint.clone();
-    {
-        let mut query = url.query_pairs_mut();
-        query
-            .append_pair("response_type", "code")
-            .append_pair("client_id", &config.client_id)
-            .append_pair("redirect_uri", config.redirect_uri.as_str())
-            .append_pair("scope", &config.scopes.join(" "))
-            .append_pair("state", state.secret())
-            .append_pair("nonce", nonce.secret())
-            .append_pair("code_challenge", challenge.as_str())
-            .append_pair("code_challenge_method", "S256");
-        if let Some(hint) = &config.login_hint {
-            query.append_pair("login_hint", hint);
-        }
-        if let Some(acr) = &config.acr_values {
-            query.append_pair("acr_values", acr);
-        }
-    }
+    let ttl = config.login_attempt_ttl.as_secs() as i64;
+    push_pending(session, pending, config.max_pending_logins, ttl, unix_now()).await?;
     tracing::debug!("redirecting to the authorization endpoint");
+    Ok(url)
+}
+
+/// The one Permission API reference this login carries, if any.
+fn permission_reference(permissions: &[PermissionItem]) -> Result<Option<String>, Error> {
+    let mut ids = permissions.iter().filter_map(|p| match &p.transport {
+        Transport::PermissionApi { id } => Some(id.clone()),
+        Transport::Rar => None,
+    });
+    let first = ids.next();
+    if ids.next().is_some() {
+        return Err(PermissionError::TooManyReferences.into());
+    }
+    Ok(first)
+}
+
+/// Decides whether to push: always when required or advertised (unless
+/// disabled); logins with permissions cannot go without it.
+fn par_endpoint(ctx: &Ctx, has_permissions: bool) -> Result<Option<&Url>, Error> {
+    let endpoint = ctx.shared.metadata.pushed_authorization_request_endpoint.as_ref();
+    let missing = Error::MissingCapability { capability: "pushed_authorization_request_endpoint" };
+    match ctx.config().par {
+        ParMode::Disabled if has_permissions => Err(missing),
+        ParMode::Disabled => Ok(None),
+        ParMode::Required => endpoint.map(Some).ok_or(missing),
+        ParMode::WhenAdvertised if has_permissions => endpoint.map(Some).ok_or(missing),
+        ParMode::WhenAdvertised => Ok(endpoint),
+    }
+}
+
+fn authorize_url(ctx: &Ctx, params: &[(&str, String)]) -> Url {
+    let mut url = ctx.shared.metadata.authorization_endpoint.clone();
+    url.query_pairs_mut().extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())));
+    url
+}
+
+#[derive(Deserialize)]
+struct ParResponse {
+    request_uri: String,
+}
+
+#[tracing::instrument(name = "bankid.par", skip_all, err(Display))]
+async fn push_request(ctx: &Ctx, endpoint: &Url, params: &[(&str, String)]) -> Result<Url, Error> {
+    let config = ctx.config();
+    let credentials =
+        ClientCredentials { client_id: &config.client_id, secret: &config.client_secret, method: config.client_auth };
+    let form: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (_, pushed) = post_form::<ParResponse>(&ctx.shared.http, endpoint, &credentials, &form)
+        .await
+        .map_err(Error::PushedAuthorization)?;
+    let mut url = ctx.shared.metadata.authorization_endpoint.clone();
+    url.query_pairs_mut().append_pair("client_id", &config.client_id).append_pair("request_uri", &pushed.request_uri);
     Ok(url)
 }

@@ -1,7 +1,5 @@
-//! Calls to the token endpoint, with client authentication.
-//!
-//! Shared by the code exchange and (later) CIBA polling, so client
-//! authentication and error parsing live in one place.
+//! Client-authenticated POSTs to the provider: token endpoint, PAR and
+//! CIBA share client authentication and error parsing, which live here once.
 
 use std::fmt;
 
@@ -9,20 +7,23 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use reqwest::Client;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use url::Url;
 use url::form_urlencoded::byte_serialize;
 
 use super::http::{describe, read_limited};
 use crate::config::{ClientAuth, ClientSecret};
-use crate::error::{TokenEndpointError, sanitize};
+use crate::error::{EndpointError, sanitize};
 
 /// A successful token response. `Debug` never shows the tokens.
 #[derive(Deserialize)]
 pub(crate) struct TokenResponse {
-    #[allow(dead_code)] // kept for userinfo calls and the CIBA flow
     pub(crate) access_token: String,
     pub(crate) token_type: String,
     pub(crate) id_token: Option<String>,
+    pub(crate) expires_in: Option<u64>,
+    /// RFC 9396 §7: the authorization details the provider granted.
+    pub(crate) authorization_details: Option<serde_json::Value>,
 }
 
 impl fmt::Debug for TokenResponse {
@@ -40,20 +41,36 @@ struct OAuthErrorBody {
     error_description: Option<String>,
 }
 
-/// How we authenticate at the token endpoint.
+/// How we authenticate at the provider.
 pub(crate) struct ClientCredentials<'a> {
     pub(crate) client_id: &'a str,
     pub(crate) secret: &'a ClientSecret,
     pub(crate) method: ClientAuth,
 }
 
-/// POSTs `params` to the token endpoint and parses the answer.
+/// POSTs `params` to the token endpoint and parses a Bearer token response.
 pub(crate) async fn request_tokens(
     client: &Client,
     endpoint: &Url,
     credentials: &ClientCredentials<'_>,
     params: &[(&str, &str)],
-) -> Result<TokenResponse, TokenEndpointError> {
+) -> Result<TokenResponse, EndpointError> {
+    let (status, tokens) = post_form::<TokenResponse>(client, endpoint, credentials, params).await?;
+    if !tokens.token_type.eq_ignore_ascii_case("bearer") {
+        return Err(EndpointError::UnexpectedResponse { status });
+    }
+    Ok(tokens)
+}
+
+/// POSTs a client-authenticated form and parses a 2xx JSON answer into `T`.
+/// OAuth error bodies become [`EndpointError::Rejected`]; anything else
+/// (5xx, HTML, wrong JSON) [`EndpointError::UnexpectedResponse`].
+pub(crate) async fn post_form<T: DeserializeOwned>(
+    client: &Client,
+    endpoint: &Url,
+    credentials: &ClientCredentials<'_>,
+    params: &[(&str, &str)],
+) -> Result<(u16, T), EndpointError> {
     let mut form: Vec<(&str, &str)> = params.to_vec();
     let mut request = client.post(endpoint.clone()).header(reqwest::header::ACCEPT, "application/json");
     match credentials.method {
@@ -65,23 +82,27 @@ pub(crate) async fn request_tokens(
             form.push(("client_secret", credentials.secret.expose()));
         }
     }
-    let response = request.form(&form).send().await.map_err(|e| TokenEndpointError::Unreachable(describe(&e)))?;
+    let response = request.form(&form).send().await.map_err(|e| EndpointError::Unreachable(describe(&e)))?;
+    parse_json_response(response).await
+}
+
+/// Shared answer parsing for form and JSON requests.
+pub(crate) async fn parse_json_response<T: DeserializeOwned>(
+    response: reqwest::Response,
+) -> Result<(u16, T), EndpointError> {
     let status = response.status();
-    let body = read_limited(response).await.map_err(|e| TokenEndpointError::Unreachable(e.to_string()))?;
+    let body = read_limited(response).await.map_err(|e| EndpointError::Unreachable(e.to_string()))?;
     if status.is_success() {
-        let tokens: TokenResponse = serde_json::from_slice(&body)
-            .map_err(|_| TokenEndpointError::UnexpectedResponse { status: status.as_u16() })?;
-        if !tokens.token_type.eq_ignore_ascii_case("bearer") {
-            return Err(TokenEndpointError::UnexpectedResponse { status: status.as_u16() });
-        }
-        return Ok(tokens);
+        let value =
+            serde_json::from_slice(&body).map_err(|_| EndpointError::UnexpectedResponse { status: status.as_u16() })?;
+        return Ok((status.as_u16(), value));
     }
     match serde_json::from_slice::<OAuthErrorBody>(&body) {
-        Ok(err) if status.is_client_error() => Err(TokenEndpointError::Rejected {
+        Ok(err) if status.is_client_error() => Err(EndpointError::Rejected {
             error: sanitize(&err.error),
             description: err.error_description.as_deref().map(sanitize),
         }),
-        _ => Err(TokenEndpointError::UnexpectedResponse { status: status.as_u16() }),
+        _ => Err(EndpointError::UnexpectedResponse { status: status.as_u16() }),
     }
 }
 

@@ -1,0 +1,343 @@
+//! Upfront permissions: a statement the user approves in BankID (a payment,
+//! a card, an account) declared as a Rust type.
+//!
+//! A permission travels as a Rich Authorization Request item (RFC 9396)
+//! inside a Pushed Authorization Request (RFC 9126) — BankID accepts
+//! `authorization_details` only there — or as a reference registered through
+//! the Permission API. Either way the provider answers with a
+//! `permission_digest` in the ID token, which must equal the digest of what we
+//! sent; only then is the statement granted, and [`Granted`](crate::Granted)
+//! hands it to a handler.
+//!
+//! ## Digest
+//! BankID's examples show the digest as standard base64 *with padding* of a
+//! SHA-256 value. Whether it is computed over the decoded statement bytes or
+//! over the base64url string is not documented publicly; this crate computes
+//! it over the **statement bytes** ([`DigestInput::StatementBytes`]) and lets
+//! [`BankIdConfigBuilder::permission_digest_input`](crate::BankIdConfigBuilder::permission_digest_input)
+//! switch, so a test against the real provider can settle it.
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// The permission type BankID uses for a plain login; never an upfront permission.
+pub const AUTHENTICATION_TYPE: &str = "authentication.v1";
+
+/// A permission the user approves in BankID, declared as a type.
+///
+/// The statement sent to BankID is the type's JSON serialisation.
+///
+/// ```
+/// use axum_bankid::Permission;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize)]
+/// struct ApprovePayment { amount: String, currency: String, creditor: String }
+///
+/// impl Permission for ApprovePayment {
+///     const TYPE: &'static str = "payment.v1";
+/// }
+/// ```
+pub trait Permission: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// The permission type, e.g. `payment.v1`. Must not be empty or
+    /// `authentication.v1` (a compile-time check when the type is used).
+    const TYPE: &'static str;
+}
+
+/// What the `permission_digest` is computed over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum DigestInput {
+    /// SHA-256 over the statement's bytes (the JSON). Default.
+    #[default]
+    StatementBytes,
+    /// SHA-256 over the base64url string sent as `permission`.
+    EncodedPermission,
+}
+
+/// Standard base64 (with padding) of SHA-256 over `data`: the encoding of
+/// BankID's `permission_digest`.
+///
+/// ```
+/// assert_eq!(
+///     axum_bankid::permission_digest(b"{\"amount\":\"123.45\",\"currency\":\"NOK\"}"),
+///     "QFS9dO/Vg7oeuve4I0Owc8etOmyLVNuj3JbyUiVswi8="
+/// );
+/// ```
+pub fn permission_digest(data: &[u8]) -> String {
+    STANDARD.encode(Sha256::digest(data))
+}
+
+const fn same_str(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Rejects, at compile time, a permission type that is empty or the plain
+/// authentication type.
+pub(crate) const fn assert_upfront_type<P: Permission>() {
+    const {
+        assert!(!P::TYPE.is_empty(), "Permission::TYPE must not be empty");
+        assert!(!same_str(P::TYPE, AUTHENTICATION_TYPE), "authentication.v1 is a login, not an upfront permission");
+    }
+}
+
+/// How a permission reaches the provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Transport {
+    /// RFC 9396 `authorization_details` in a pushed authorization request.
+    Rar,
+    /// Registered through the Permission API; the authorize request carries its id.
+    PermissionApi { id: String },
+}
+
+/// A permission prepared for one login: what was sent and its digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PermissionItem {
+    pub(crate) r#type: String,
+    /// base64url (no padding) of the statement bytes.
+    pub(crate) encoded: String,
+    pub(crate) digest: String,
+    pub(crate) transport: Transport,
+}
+
+impl PermissionItem {
+    pub(crate) fn new<P: Permission>(permission: &P, input: DigestInput) -> Result<Self, PermissionError> {
+        assert_upfront_type::<P>();
+        let statement = serde_json::to_vec(permission).map_err(|_| PermissionError::Serialization)?;
+        Ok(Self::from_statement(P::TYPE, &statement, input))
+    }
+
+    pub(crate) fn from_statement(r#type: &str, statement: &[u8], input: DigestInput) -> Self {
+        let encoded = URL_SAFE_NO_PAD.encode(statement);
+        let digest = match input {
+            DigestInput::StatementBytes => permission_digest(statement),
+            DigestInput::EncodedPermission => permission_digest(encoded.as_bytes()),
+        };
+        PermissionItem { r#type: r#type.to_owned(), encoded, digest, transport: Transport::Rar }
+    }
+}
+
+/// The RFC 9396 `authorization_details` parameter for the RAR items.
+pub(crate) fn authorization_details(items: &[PermissionItem]) -> Option<String> {
+    let details: Vec<Value> = items
+        .iter()
+        .filter(|i| i.transport == Transport::Rar)
+        .map(|i| serde_json::json!({"type": i.r#type, "permission": i.encoded}))
+        .collect();
+    (!details.is_empty()).then(|| Value::Array(details).to_string())
+}
+
+/// Why a permission was not granted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PermissionError {
+    /// The statement could not be serialised to JSON.
+    #[error("the permission statement could not be serialised")]
+    Serialization,
+    /// The ID token carries no `permission_digest`.
+    #[error("the ID token carries no permission digest")]
+    MissingDigest,
+    /// The `permission_digest` differs from the digest of what was sent.
+    #[error("the permission digest does not match the statement that was sent")]
+    DigestMismatch,
+    /// The granted `authorization_details` name another permission type.
+    #[error("the provider granted a different permission type")]
+    TypeMismatch,
+    /// The token response lacks the granted `authorization_details`.
+    #[error("the token response does not list the granted permissions")]
+    MissingAuthorizationDetails,
+    /// The provider's signed permission is invalid.
+    #[error("the signed permission is invalid: {0}")]
+    InvalidSignedPermission(&'static str),
+    /// The session holds no (unused) grant of this permission for this user.
+    #[error("no matching permission was granted in this session")]
+    NotGranted,
+    /// The granted statement is not the one expected.
+    #[error("the granted statement is not the one expected")]
+    StatementMismatch,
+    /// More than one permission would have to travel as a single reference.
+    #[error("only one Permission API permission can be attached to a login")]
+    TooManyReferences,
+    /// An `app_callback_uri` is not an absolute URI with an https or custom scheme.
+    #[error("invalid app_callback_uri")]
+    InvalidAppCallbackUri,
+}
+
+impl PermissionError {
+    /// A stable reason code.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            PermissionError::Serialization => "serialization",
+            PermissionError::MissingDigest => "missing_digest",
+            PermissionError::DigestMismatch => "digest_mismatch",
+            PermissionError::TypeMismatch => "type_mismatch",
+            PermissionError::MissingAuthorizationDetails => "missing_authorization_details",
+            PermissionError::InvalidSignedPermission(_) => "invalid_signed_permission",
+            PermissionError::NotGranted => "not_granted",
+            PermissionError::StatementMismatch => "statement_mismatch",
+            PermissionError::TooManyReferences => "too_many_references",
+            PermissionError::InvalidAppCallbackUri => "invalid_app_callback_uri",
+        }
+    }
+}
+
+/// Checks the provider's answer against what this login sent: the ID token's
+/// `permission_digest` (one string, or a list in the order sent) and, for RAR
+/// items, the token response's `authorization_details` (same types, same
+/// digests). Every comparison of digests is constant-time.
+pub(crate) fn verify_granted(
+    sent: &[PermissionItem],
+    id_token_digest: Option<&Value>,
+    token_details: Option<&Value>,
+) -> Result<(), PermissionError> {
+    let digests = digests_of(id_token_digest.ok_or(PermissionError::MissingDigest)?)?;
+    if digests.len() != sent.len() {
+        return Err(PermissionError::DigestMismatch);
+    }
+    for (item, digest) in sent.iter().zip(&digests) {
+        if !same_digest(&item.digest, digest) {
+            return Err(PermissionError::DigestMismatch);
+        }
+    }
+    let rar: Vec<&PermissionItem> = sent.iter().filter(|i| i.transport == Transport::Rar).collect();
+    if rar.is_empty() {
+        return Ok(());
+    }
+    let details = token_details.and_then(Value::as_array).ok_or(PermissionError::MissingAuthorizationDetails)?;
+    if details.len() != rar.len() {
+        return Err(PermissionError::MissingAuthorizationDetails);
+    }
+    for (item, granted) in rar.iter().zip(details) {
+        if granted.get("type").and_then(Value::as_str) != Some(item.r#type.as_str()) {
+            return Err(PermissionError::TypeMismatch);
+        }
+        match granted.get("permission_digest").and_then(Value::as_str) {
+            Some(d) if same_digest(&item.digest, d) => {}
+            Some(_) => return Err(PermissionError::DigestMismatch),
+            None => return Err(PermissionError::MissingDigest),
+        }
+    }
+    Ok(())
+}
+
+fn digests_of(value: &Value) -> Result<Vec<&str>, PermissionError> {
+    match value {
+        Value::String(s) => Ok(vec![s.as_str()]),
+        Value::Array(items) => items.iter().map(|v| v.as_str().ok_or(PermissionError::DigestMismatch)).collect(),
+        _ => Err(PermissionError::DigestMismatch),
+    }
+}
+
+pub(crate) fn same_digest(a: &str, b: &str) -> bool {
+    bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// Validates a preview `app_callback_uri`: absolute, with `https` or a
+/// custom (app) scheme — never `http`, `javascript`, `data` or `file`.
+pub(crate) fn validate_app_callback_uri(uri: &str) -> Result<String, PermissionError> {
+    let parsed = url::Url::parse(uri).map_err(|_| PermissionError::InvalidAppCallbackUri)?;
+    let scheme_ok = match parsed.scheme() {
+        "https" => parsed.host().is_some(),
+        "http" | "javascript" | "data" | "file" | "blob" | "about" | "vbscript" => false,
+        _ => true,
+    };
+    if scheme_ok && parsed.fragment().is_none() && !uri.chars().any(char::is_whitespace) {
+        Ok(parsed.to_string())
+    } else {
+        Err(PermissionError::InvalidAppCallbackUri)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[derive(Serialize, Deserialize)]
+    struct Pay {
+        amount: String,
+        currency: String,
+    }
+    impl Permission for Pay {
+        const TYPE: &'static str = "payment.v1";
+    }
+
+    /// Known answer, computed independently:
+    /// `printf '%s' '{"amount":"123.45","currency":"NOK"}' | openssl dgst -sha256 -binary | base64`
+    #[test]
+    fn digest_known_answer() {
+        let item =
+            PermissionItem::new(&Pay { amount: "123.45".into(), currency: "NOK".into() }, DigestInput::StatementBytes)
+                .unwrap();
+        assert_eq!(item.digest, "QFS9dO/Vg7oeuve4I0Owc8etOmyLVNuj3JbyUiVswi8=");
+        assert_eq!(item.digest.len(), 44);
+        assert_eq!(item.encoded, "eyJhbW91bnQiOiIxMjMuNDUiLCJjdXJyZW5jeSI6Ik5PSyJ9");
+        let over_encoded = PermissionItem::new(
+            &Pay { amount: "123.45".into(), currency: "NOK".into() },
+            DigestInput::EncodedPermission,
+        )
+        .unwrap();
+        assert_eq!(over_encoded.digest, permission_digest(item.encoded.as_bytes()));
+        assert_ne!(over_encoded.digest, item.digest);
+    }
+
+    #[test]
+    fn authorization_details_shape() {
+        let item = PermissionItem::from_statement("payment.v1", b"{}", DigestInput::StatementBytes);
+        let details: Value = serde_json::from_str(&authorization_details(&[item]).unwrap()).unwrap();
+        assert_eq!(details, json!([{"type": "payment.v1", "permission": "e30"}]));
+    }
+
+    fn sent() -> Vec<PermissionItem> {
+        vec![PermissionItem::from_statement("payment.v1", b"{\"a\":1}", DigestInput::StatementBytes)]
+    }
+
+    #[test]
+    fn verification_outcomes() {
+        let items = sent();
+        let digest = json!(items[0].digest);
+        let details = json!([{"type": "payment.v1", "permission_digest": items[0].digest}]);
+        assert_eq!(verify_granted(&items, Some(&digest), Some(&details)), Ok(()));
+        assert_eq!(verify_granted(&items, None, Some(&details)), Err(PermissionError::MissingDigest));
+        assert_eq!(verify_granted(&items, Some(&json!("x4Fz")), Some(&details)), Err(PermissionError::DigestMismatch));
+        assert_eq!(
+            verify_granted(&items, Some(&json!([items[0].digest, "b"])), Some(&details)),
+            Err(PermissionError::DigestMismatch)
+        );
+        let other_type = json!([{"type": "other.v1", "permission_digest": items[0].digest}]);
+        assert_eq!(verify_granted(&items, Some(&digest), Some(&other_type)), Err(PermissionError::TypeMismatch));
+        assert_eq!(verify_granted(&items, Some(&digest), None), Err(PermissionError::MissingAuthorizationDetails));
+    }
+
+    #[test]
+    fn app_callback_uri_validation() {
+        assert!(validate_app_callback_uri("myshop://bankid/return").is_ok());
+        assert!(validate_app_callback_uri("https://shop.example/app").is_ok());
+        for bad in [
+            "/relative",
+            "http://shop.example",
+            "javascript:alert(1)",
+            "data:text/html,x",
+            "myshop://x#frag",
+            "file:///etc/passwd",
+        ] {
+            assert!(validate_app_callback_uri(bad).is_err(), "{bad}");
+        }
+    }
+}
