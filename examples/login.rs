@@ -8,44 +8,22 @@
 //! set, the same binary talks to that provider instead — e.g. BankID preprod.
 //! `PORT` changes the port (default 3000).
 
-use std::net::SocketAddr;
+mod support;
 
 use axum::http::{HeaderMap, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use axum_bankid::simulator::Simulator;
-use axum_bankid::{AuthenticatedUser, BankIdConfig, BankIdLayer};
+use axum_bankid::{AuthenticatedUser, BankIdLayer};
+use support::{escape, page};
 use tower_sessions::MemoryStore;
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,axum_bankid=debug".into()))
-        .init();
-
-    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    support::init_tracing();
+    let addr = support::listen_addr();
     let base = format!("http://{addr}");
-
-    // Keep the simulator alive for as long as the app runs.
-    let (config, _simulator) = if std::env::var_os("BANKID_ISSUER").is_some() {
-        (BankIdConfig::from_env()?, None)
-    } else {
-        let simulator = Simulator::start().await?;
-        let redirect_uri = format!("{base}/auth/bankid/callback");
-        simulator.allow_redirect_uri(&redirect_uri);
-        let config = BankIdConfig::builder()
-            .issuer(simulator.issuer())
-            .client_id(simulator.client_id())
-            .client_secret(simulator.client_secret())
-            .redirect_uri(redirect_uri)
-            .post_logout_redirect_uri(format!("{base}/"))
-            .build()?;
-        tracing::info!(issuer = %simulator.issuer(), "using the embedded BankID simulator");
-        (config, Some(simulator))
-    };
+    let (config, _simulator) = support::config(&base).await?;
 
     let sessions = config.session_layer(MemoryStore::default());
     let bankid = BankIdLayer::discover(config).await?;
@@ -66,10 +44,9 @@ async fn home(user: Option<AuthenticatedUser>) -> Html<String> {
             escape(user.name.as_deref().unwrap_or("unknown")),
             user.loa
         ),
-        None => {
-            "<p>You are not logged in.</p><p><a href=\"/auth/bankid/login?return_to=/me\">Log in with BankID</a></p>"
-                .to_owned()
-        }
+        None => "<p>You are not logged in.</p>\
+                 <p><a href=\"/auth/bankid/login?return_to=/me\">Log in with BankID</a></p>"
+            .to_owned(),
     };
     Html(page("axum-bankid example", &body))
 }
@@ -99,14 +76,4 @@ async fn me(user: AuthenticatedUser, headers: HeaderMap) -> Response {
         escape(&user.sub),
     );
     Html(page("Your BankID login", &body)).into_response()
-}
-
-fn page(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head><body><h1>{title}</h1>{body}</body></html>"
-    )
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }

@@ -164,6 +164,7 @@ pub struct BankIdConfig {
     pub(crate) upfront_permissions: Vec<PermissionItem>,
     pub(crate) single_use_grants: bool,
     pub(crate) permission_api: PermissionApiConfig,
+    pub(crate) ciba_path: String,
 }
 
 impl BankIdConfig {
@@ -365,6 +366,7 @@ pub struct BankIdConfigBuilder {
     upfront_permissions: Vec<Result<(String, Vec<u8>), ()>>,
     single_use_grants: Option<bool>,
     permission_api: Option<PermissionApiConfig>,
+    ciba_path: Option<String>,
 }
 
 impl BankIdConfigBuilder {
@@ -526,6 +528,13 @@ impl BankIdConfigBuilder {
         self
     }
 
+    /// Base path of the CIBA routes (only mounted with
+    /// [`BankIdLayer::with_ciba`](crate::BankIdLayer::with_ciba)). Default: `/auth/bankid/ciba`.
+    pub fn ciba_path(mut self, path: impl Into<String>) -> Self {
+        self.ciba_path = Some(path.into());
+        self
+    }
+
     /// Validates every setting.
     pub fn build(self) -> Result<BankIdConfig, ConfigError> {
         let issuer = parse_endpoint("issuer", self.issuer.as_deref())?;
@@ -578,6 +587,7 @@ impl BankIdConfigBuilder {
             return Err(ConfigError::invalid("par", "upfront permissions need PAR"));
         }
         let permission_api = self.permission_api.unwrap_or_default();
+        let ciba_path = validate_path("ciba_path", self.ciba_path, "/auth/bankid/ciba")?;
         validate_permission_api(&permission_api)?;
         Ok(BankIdConfig {
             issuer,
@@ -604,6 +614,7 @@ impl BankIdConfigBuilder {
             upfront_permissions,
             single_use_grants: self.single_use_grants.unwrap_or(true),
             permission_api,
+            ciba_path,
         })
     }
 }

@@ -65,6 +65,27 @@ pub enum IdTokenError {
 }
 
 impl IdTokenError {
+    /// The error for a [`reason`](Self::reason) code (for outcomes kept in a
+    /// store); unknown codes map to `Malformed`.
+    pub fn from_reason(reason: &str) -> IdTokenError {
+        match reason {
+            "unknown_key" => IdTokenError::UnknownKey,
+            "keys_unavailable" => IdTokenError::KeysUnavailable,
+            "bad_signature" => IdTokenError::BadSignature,
+            "issuer_mismatch" => IdTokenError::IssuerMismatch,
+            "audience_mismatch" => IdTokenError::AudienceMismatch,
+            "untrusted_audience" => IdTokenError::UntrustedAudience,
+            "azp_mismatch" => IdTokenError::AuthorizedPartyMismatch,
+            "expired" => IdTokenError::Expired,
+            "issued_in_future" => IdTokenError::IssuedInFuture,
+            "missing_nonce" => IdTokenError::MissingNonce,
+            "nonce_mismatch" => IdTokenError::NonceMismatch,
+            "unsupported_algorithm" => IdTokenError::UnsupportedAlgorithm(String::new()),
+            "missing_claim" => IdTokenError::MissingClaim("unknown"),
+            _ => IdTokenError::Malformed,
+        }
+    }
+
     /// A stable, machine-readable reason code.
     pub fn reason(&self) -> &'static str {
         match self {

@@ -208,6 +208,11 @@ impl BankId {
     pub fn permission_api(&self) -> PermissionApi {
         PermissionApi::new(self.ctx.clone())
     }
+
+    /// The CIBA client, if [`BankIdLayer::with_ciba`](crate::BankIdLayer::with_ciba) enabled it.
+    pub fn ciba(&self) -> Option<crate::ciba::Ciba> {
+        crate::ciba::Ciba::from_ctx(&self.ctx)
+    }
 }
 
 /// A login that asks for one permission; finish it with [`start`](Self::start).

@@ -182,6 +182,10 @@ fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> Result<i64, 
         .ok_or(IdTokenError::MissingClaim(name))
 }
 
+pub(crate) fn unix_now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
+}
+
 pub(crate) fn unix_now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default()
 }

@@ -23,6 +23,9 @@ use axum::routing::{get, post};
 use tower_layer::Layer;
 use tower_service::Service;
 
+use tower_sessions::SessionStore;
+
+use crate::ciba::{self, Ciba, CibaStore};
 use crate::config::BankIdConfig;
 use crate::error::Error;
 use crate::flow;
@@ -47,6 +50,7 @@ pub(crate) struct Shared {
 pub(crate) struct Ctx {
     pub(crate) shared: Arc<Shared>,
     on_error: Option<ErrorHandler>,
+    pub(crate) ciba_store: Option<Arc<CibaStore>>,
 }
 
 impl Ctx {
@@ -131,7 +135,7 @@ impl BankIdLayer {
             client_tokens: Default::default(),
             consumed_grants: Default::default(),
         });
-        Ok(BankIdLayer::from_ctx(Ctx { shared, on_error: None }))
+        Ok(BankIdLayer::from_ctx(Ctx { shared, on_error: None, ciba_store: None }))
     }
 
     /// Replaces the default error page/JSON for login failures (callback,
@@ -141,7 +145,25 @@ impl BankIdLayer {
     where
         F: Fn(&Error, &HeaderMap) -> Response + Send + Sync + 'static,
     {
-        BankIdLayer::from_ctx(Ctx { shared: self.ctx.shared, on_error: Some(Arc::new(handler)) })
+        BankIdLayer::from_ctx(Ctx { on_error: Some(Arc::new(handler)), ..self.ctx })
+    }
+
+    /// Enables CIBA: pending authentications are kept in `store` (use the
+    /// same store as the sessions — Redis when several instances share the
+    /// work) and the CIBA routes are mounted under
+    /// [`ciba_path`](crate::BankIdConfigBuilder::ciba_path). Fails at start-up
+    /// if the provider has no backchannel authentication endpoint.
+    pub fn with_ciba<S: SessionStore>(self, store: S) -> Result<Self, Error> {
+        if self.ctx.shared.metadata.backchannel_authentication_endpoint.is_none() {
+            return Err(Error::MissingCapability { capability: "backchannel_authentication_endpoint" });
+        }
+        let ciba_store = Some(Ciba::new_store(Arc::new(store)));
+        Ok(BankIdLayer::from_ctx(Ctx { ciba_store, ..self.ctx }))
+    }
+
+    /// The CIBA client, if [`with_ciba`](Self::with_ciba) enabled it.
+    pub fn ciba(&self) -> Option<Ciba> {
+        Ciba::from_ctx(&self.ctx)
     }
 
     /// The provider metadata found by discovery.
@@ -156,18 +178,32 @@ impl BankIdLayer {
 
     fn from_ctx(ctx: Ctx) -> BankIdLayer {
         let config = &ctx.shared.config;
-        let routes = Router::new()
+        let mut routes = Router::new()
             .route(&config.login_path, get(flow::login::start_login))
             .route(&config.callback_path, get(flow::callback::finish_login))
-            .route(&config.logout_path, post(flow::logout::logout))
-            .with_state(ctx.clone());
+            .route(&config.logout_path, post(flow::logout::logout));
+        if ctx.ciba_store.is_some() {
+            let base = &config.ciba_path;
+            routes = routes
+                .route(base, post(ciba::routes::start))
+                .route(&format!("{base}/{{handle}}"), get(ciba::routes::status))
+                .route(&format!("{base}/{{handle}}/events"), get(ciba::routes::events));
+        }
+        let routes = routes.with_state(ctx.clone());
         BankIdLayer { ctx, routes }
     }
 
     fn is_own_path(&self, path: &str) -> bool {
         let config = &self.ctx.shared.config;
-        path == config.login_path || path == config.callback_path || path == config.logout_path
+        path == config.login_path
+            || path == config.callback_path
+            || path == config.logout_path
+            || (self.ctx.ciba_store.is_some() && is_under(path, &config.ciba_path))
     }
+}
+
+fn is_under(path: &str, base: &str) -> bool {
+    path.strip_prefix(base).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// Fails start-up when the configuration needs something the provider lacks.

@@ -4,6 +4,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod ciba;
 mod claims;
 mod config;
 mod error;
@@ -22,6 +23,7 @@ mod session;
 #[cfg_attr(docsrs, doc(cfg(feature = "simulator")))]
 pub mod simulator;
 
+pub use ciba::{Ciba, CibaError, CibaHandle, CibaRequest, CibaStarted, CibaStatus, LoginHint};
 pub use claims::AuthenticatedUser;
 pub use config::{
     BankIdConfig, BankIdConfigBuilder, ClientAuth, ClientSecret, ConfigError, ParMode, PermissionApiConfig,

@@ -180,6 +180,22 @@ pub enum PermissionError {
 }
 
 impl PermissionError {
+    /// The error for a [`reason`](Self::reason) code; unknown codes map to `NotGranted`.
+    pub fn from_reason(reason: &str) -> PermissionError {
+        match reason {
+            "serialization" => PermissionError::Serialization,
+            "missing_digest" => PermissionError::MissingDigest,
+            "digest_mismatch" => PermissionError::DigestMismatch,
+            "type_mismatch" => PermissionError::TypeMismatch,
+            "missing_authorization_details" => PermissionError::MissingAuthorizationDetails,
+            "invalid_signed_permission" => PermissionError::InvalidSignedPermission("stored"),
+            "statement_mismatch" => PermissionError::StatementMismatch,
+            "too_many_references" => PermissionError::TooManyReferences,
+            "invalid_app_callback_uri" => PermissionError::InvalidAppCallbackUri,
+            _ => PermissionError::NotGranted,
+        }
+    }
+
     /// A stable reason code.
     pub fn reason(&self) -> &'static str {
         match self {

@@ -133,9 +133,14 @@ impl PermissionApi {
     /// number) has BankID with biometrics, so a CIBA push can reach them.
     #[tracing::instrument(name = "bankid.permission_api.user_exists", skip_all, err(Display))]
     pub async fn user_exists(&self, login_hint: &str) -> Result<bool, Error> {
+        let scope = self.ctx.config().permission_api.scope.clone();
+        self.user_exists_with_scope(login_hint, &scope).await
+    }
+
+    pub(crate) async fn user_exists_with_scope(&self, login_hint: &str, scope: &str) -> Result<bool, Error> {
         let url = self.url(&self.ctx.config().permission_api.user_exists_path)?;
         let body = serde_json::json!({"login_hint": login_hint});
-        let answer: UserExists = self.send(self.ctx.shared.http.post(url).json(&body)).await?;
+        let answer: UserExists = self.send_with_scope(self.ctx.shared.http.post(url).json(&body), scope).await?;
         Ok(answer.exists)
     }
 
@@ -166,7 +171,16 @@ impl PermissionApi {
     }
 
     async fn send<T: serde::de::DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T, Error> {
-        let token = self.access_token(&self.ctx.config().permission_api.scope).await?;
+        let scope = self.ctx.config().permission_api.scope.clone();
+        self.send_with_scope(request, &scope).await
+    }
+
+    async fn send_with_scope<T: serde::de::DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+        scope: &str,
+    ) -> Result<T, Error> {
+        let token = self.access_token(scope).await?;
         let response = request
             .bearer_auth(token)
             .send()

@@ -24,15 +24,7 @@ async fn bis_login_reaches_me_at_loa_3() {
     assert!(me.get("id_token").is_none(), "the ID token must not reach the app's JSON");
 }
 
-#[tokio::test]
-async fn authorize_request_carries_pkce_state_nonce_and_bis_hint() {
-    let app = start().await;
-    let authorize_url = app.begin_login("/me").await;
-    assert!(authorize_url.starts_with(&app.sim.issuer()));
-    let sent = app.sim.last_authorize_params();
-    assert!(sent.is_none(), "not visited yet");
-    app.client.get(&authorize_url).send().await.unwrap();
-    let sent = app.sim.last_authorize_params().expect("authorize params recorded");
+fn assert_authorization_request(app: &common::TestApp, sent: &std::collections::BTreeMap<String, String>) {
     assert_eq!(sent["response_type"], "code");
     assert_eq!(sent["login_hint"], "BIS");
     assert_eq!(sent["code_challenge_method"], "S256");
@@ -42,6 +34,30 @@ async fn authorize_request_carries_pkce_state_nonce_and_bis_hint() {
     assert!(sent["scope"].split(' ').any(|s| s == "openid"));
     assert_eq!(sent["redirect_uri"], app.url("/auth/bankid/callback"));
     assert!(!sent.contains_key("code_verifier"), "the verifier never leaves the server");
+}
+
+#[tokio::test]
+async fn authorization_request_is_pushed_when_par_is_advertised() {
+    let app = start().await;
+    let authorize_url = app.begin_login("/me").await;
+    let sent = app.sim.last_par_params().expect("pushed authorization request");
+    assert_authorization_request(&app, &sent);
+    let in_browser: Vec<String> =
+        url::Url::parse(&authorize_url).unwrap().query_pairs().map(|(k, _)| k.into_owned()).collect();
+    assert_eq!(in_browser, ["client_id", "request_uri"], "nothing else travels through the browser");
+}
+
+#[tokio::test]
+async fn without_par_the_request_carries_pkce_state_nonce_and_bis_hint() {
+    let app = start_with(|b| b.par(axum_bankid::ParMode::Disabled)).await;
+    let authorize_url = app.begin_login("/me").await;
+    assert!(authorize_url.starts_with(&app.sim.issuer()));
+    assert!(app.sim.last_authorize_params().is_none(), "not visited yet");
+    app.client.get(&authorize_url).send().await.unwrap();
+    let sent = app.sim.last_authorize_params().expect("authorize params recorded");
+    assert_authorization_request(&app, &sent);
+    assert!(app.sim.last_par_params().is_none());
+    assert_eq!(app.login_as("kari").await.response.status(), StatusCode::SEE_OTHER);
 }
 
 #[tokio::test]

@@ -32,3 +32,15 @@ pub(crate) fn session_of(extensions: &http::Extensions) -> Result<Session, Error
         Error::NotInstalled
     })
 }
+
+/// The session if `SessionManagerLayer` is installed; routes that also work
+/// without one (CIBA status for API clients) take this.
+pub(crate) struct MaybeSession(pub(crate) Option<Session>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for MaybeSession {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut http::request::Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(MaybeSession(parts.extensions.get::<Session>().cloned()))
+    }
+}

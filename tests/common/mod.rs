@@ -4,12 +4,17 @@
 
 use std::sync::Arc;
 
+use axum::extract::Query;
 use axum::routing::get;
 use axum::{Json, Router, middleware};
 use axum_bankid::simulator::Simulator;
-use axum_bankid::{AuthenticatedUser, BankIdConfig, BankIdConfigBuilder, BankIdLayer, require_authenticated};
+use axum_bankid::{
+    AuthenticatedUser, BankId, BankIdConfig, BankIdConfigBuilder, BankIdLayer, Granted, Permission,
+    require_authenticated,
+};
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::{Response, StatusCode, redirect};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tower_sessions::{MemoryStore, SessionStore};
 
@@ -66,6 +71,71 @@ pub async fn start_with_store<S: SessionStore + Clone>(
     TestApp { base, sim, client, jar, server }
 }
 
+/// A `payment.v1` statement, as a shop would declare it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Payment {
+    pub amount: String,
+    pub currency: String,
+    pub creditor: String,
+}
+
+impl Permission for Payment {
+    const TYPE: &'static str = "payment.v1";
+}
+
+pub fn payment() -> Payment {
+    Payment { amount: "123.45".into(), currency: "NOK".into(), creditor: "Nordmann Sko AS".into() }
+}
+
+/// Another permission type, for "grant of the wrong type" tests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CardAccess {
+    pub card: String,
+}
+
+impl Permission for CardAccess {
+    const TYPE: &'static str = "card.v1";
+}
+
+#[derive(Deserialize)]
+struct PayQuery {
+    app_callback_uri: Option<String>,
+}
+
+fn permission_routes() -> Router {
+    Router::new()
+        .route(
+            "/pay",
+            get(|bankid: BankId, Query(q): Query<PayQuery>| async move {
+                let mut request = bankid.request(payment()).return_to("/paid");
+                if let Some(uri) = q.app_callback_uri {
+                    request = request.app_callback_uri(uri);
+                }
+                request.start().await
+            }),
+        )
+        .route(
+            "/pay-api",
+            get(|bankid: BankId| async move {
+                bankid.request(payment()).return_to("/paid").via_permission_api().start().await
+            }),
+        )
+        .route(
+            "/paid",
+            get(|user: AuthenticatedUser, granted: Granted<Payment>| async move {
+                Json(serde_json::json!({
+                    "statement": granted.statement(),
+                    "digest": granted.digest(),
+                    "signed_permission": granted.signed_permission(),
+                    "loa": user.loa,
+                    "matches_other": granted.require(&Payment { amount: "999.00".into(), ..payment() }).is_ok(),
+                    "matches_own": granted.require(&payment()).is_ok(),
+                }))
+            }),
+        )
+        .route("/card", get(|granted: Granted<CardAccess>| async move { granted.into_statement().card }))
+}
+
 fn app_routes() -> Router {
     let guarded = Router::new()
         .route("/guarded", get(|| async { "members only" }))
@@ -80,6 +150,7 @@ fn app_routes() -> Router {
             }),
         )
         .merge(guarded)
+        .merge(permission_routes())
 }
 
 /// The outcome of driving one login to the app's callback.
@@ -101,6 +172,13 @@ impl TestApp {
         let response =
             self.client.get(self.url(&format!("/auth/bankid/login?return_to={encoded}"))).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        location(&response)
+    }
+
+    /// Starts a login at any app route that redirects to the provider.
+    pub async fn begin_at(&self, path: &str) -> String {
+        let response = self.client.get(self.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path} should redirect to BankID");
         location(&response)
     }
 

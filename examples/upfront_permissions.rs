@@ -1,0 +1,103 @@
+//! A small shop that asks the buyer to approve a payment in BankID
+//! (an upfront `payment.v1` permission, sent with PAR + RAR).
+//!
+//! ```sh
+//! cargo run --example upfront_permissions     # then open http://127.0.0.1:3000
+//! ```
+//!
+//! "Pay 123.45 NOK" starts the approval; `/paid` only runs when BankID
+//! returned a `permission_digest` matching exactly this statement, and shows
+//! it with the level of assurance. The approval is single-use.
+
+mod support;
+
+use axum::Router;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum_bankid::{AuthenticatedUser, BankId, BankIdLayer, Error, Granted, Permission};
+use serde::{Deserialize, Serialize};
+use support::{escape, page};
+use tower_sessions::MemoryStore;
+
+/// The statement the buyer approves.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ApprovePayment {
+    amount: String,
+    currency: String,
+    creditor: String,
+    reference: String,
+}
+
+impl Permission for ApprovePayment {
+    const TYPE: &'static str = "payment.v1";
+}
+
+fn basket() -> ApprovePayment {
+    ApprovePayment {
+        amount: "123.45".into(),
+        currency: "NOK".into(),
+        creditor: "Nordmann Sko AS".into(),
+        reference: "order-1001".into(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    support::init_tracing();
+    let addr = support::listen_addr();
+    let base = format!("http://{addr}");
+    let (config, _simulator) = support::config(&base).await?;
+
+    let sessions = config.session_layer(MemoryStore::default());
+    let bankid = BankIdLayer::discover(config).await?;
+    let app = Router::new()
+        .route("/", get(shop))
+        .route("/pay", get(pay))
+        .route("/paid", get(paid))
+        .layer(bankid)
+        .layer(sessions);
+
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!("shop listening on {base}");
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+async fn shop() -> Html<String> {
+    let order = basket();
+    Html(page(
+        "Nordmann Sko",
+        &format!(
+            "<p>One pair of boots, order {}.</p><p><a href=\"/pay\">Pay {} {}</a> — approve with BankID</p>",
+            escape(&order.reference),
+            escape(&order.amount),
+            escape(&order.currency)
+        ),
+    ))
+}
+
+/// Sends the buyer to BankID to approve exactly this payment.
+async fn pay(bankid: BankId) -> Result<Response, Error> {
+    bankid.request(basket()).return_to("/paid").start().await
+}
+
+/// Runs only with a verified, unused approval of a `payment.v1` statement.
+async fn paid(user: AuthenticatedUser, granted: Granted<ApprovePayment>) -> Response {
+    if granted.require(&basket()).is_err() {
+        return (axum::http::StatusCode::CONFLICT, "the approved payment is not this basket").into_response();
+    }
+    let payment = granted.statement();
+    let json = serde_json::to_string_pretty(payment).unwrap_or_default();
+    Html(page(
+        "Payment approved",
+        &format!(
+            "<p>{} approved with BankID at {}.</p><pre>{}</pre><p>permission_digest: <code>{}</code></p>\
+             <p><a href=\"/\">Back to the shop</a></p>",
+            escape(user.name.as_deref().unwrap_or("The buyer")),
+            user.loa,
+            escape(&json),
+            escape(granted.digest()),
+        ),
+    ))
+    .into_response()
+}

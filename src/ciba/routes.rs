@@ -1,0 +1,175 @@
+//! HTTP routes for CIBA, mounted by [`BankIdLayer::with_ciba`](crate::BankIdLayer::with_ciba):
+//!
+//! - `POST {ciba_path}` with JSON `{"nnin": "...", "binding_message": "..."}`
+//!   starts an authentication and answers `202` with the handle and the
+//!   binding message to show;
+//! - `GET {ciba_path}/{handle}` answers the status as JSON;
+//! - `GET {ciba_path}/{handle}/events` streams status changes as
+//!   server-sent events until the outcome is known.
+//!
+//! When the session that started a request reads its approved status, that
+//! session becomes logged in, so `AuthenticatedUser` works on the device.
+//!
+//! The start route sends a push to whoever the number names: put it behind
+//! your own authentication or rate limiting, or use [`Ciba`] directly.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::{self, Stream};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use super::{Ciba, CibaError, CibaHandle, CibaRequest, CibaStatus, LoginHint};
+use crate::flow::MaybeSession;
+use crate::id_token::unix_now;
+use crate::layer::Ctx;
+use crate::session::{StoredLogin, store_login};
+
+const HANDLES_KEY: &str = "axum_bankid.ciba_handles";
+const MAX_HANDLES: usize = 8;
+
+#[derive(Deserialize)]
+pub(crate) struct StartBody {
+    nnin: String,
+    binding_message: Option<String>,
+}
+
+impl IntoResponse for CibaError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            CibaError::UnknownHandle => StatusCode::NOT_FOUND,
+            CibaError::NotSupported | CibaError::NotEnabled => StatusCode::NOT_IMPLEMENTED,
+            CibaError::ProviderUnavailable(_) | CibaError::UserCheckFailed(_) => StatusCode::BAD_GATEWAY,
+            CibaError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        let body = serde_json::json!({"error": self.kind(), "message": self.to_string()});
+        (status, [(axum::http::header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+    }
+}
+
+fn ciba_of(ctx: &Ctx) -> Result<Ciba, CibaError> {
+    Ciba::from_ctx(ctx).ok_or(CibaError::NotEnabled)
+}
+
+pub(crate) async fn start(
+    State(ctx): State<Ctx>,
+    MaybeSession(session): MaybeSession,
+    Json(body): Json<StartBody>,
+) -> Response {
+    let ciba = match ciba_of(&ctx) {
+        Ok(ciba) => ciba,
+        Err(err) => return err.into_response(),
+    };
+    let mut request = CibaRequest::new(LoginHint::Nnin(body.nnin));
+    if let Some(message) = body.binding_message {
+        request = request.binding_message(message);
+    }
+    match ciba.start(request).await {
+        Ok(started) => {
+            if let Some(session) = session {
+                remember_handle(&session, &started.handle).await;
+            }
+            (StatusCode::ACCEPTED, [(axum::http::header::CACHE_CONTROL, "no-store")], Json(started)).into_response()
+        }
+        Err(err) => err.into_response(),
+    }
+}
+
+pub(crate) async fn status(
+    State(ctx): State<Ctx>,
+    MaybeSession(session): MaybeSession,
+    Path(handle): Path<String>,
+) -> Response {
+    let result = async {
+        let ciba = ciba_of(&ctx)?;
+        let handle = CibaHandle::parse(&handle).ok_or(CibaError::UnknownHandle)?;
+        let status = ciba.status(&handle).await?;
+        login_if_owner(&ciba, session.as_ref(), &handle, &status).await;
+        Ok::<_, CibaError>(status)
+    }
+    .await;
+    match result {
+        Ok(status) => ([(axum::http::header::CACHE_CONTROL, "no-store")], Json(status)).into_response(),
+        Err(err) => err.into_response(),
+    }
+}
+
+pub(crate) async fn events(
+    State(ctx): State<Ctx>,
+    MaybeSession(session): MaybeSession,
+    Path(handle): Path<String>,
+) -> Response {
+    let ciba = match ciba_of(&ctx) {
+        Ok(ciba) => ciba,
+        Err(err) => return err.into_response(),
+    };
+    let Some(handle) = CibaHandle::parse(&handle) else { return CibaError::UnknownHandle.into_response() };
+    Sse::new(status_stream(ciba, session, handle)).keep_alive(KeepAlive::default()).into_response()
+}
+
+/// One `status` event per poll, ending after the outcome.
+fn status_stream(
+    ciba: Ciba,
+    session: Option<Session>,
+    handle: CibaHandle,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    stream::unfold(Some((ciba, session, handle)), |state| async move {
+        let (ciba, session, handle) = state?;
+        let (event, done, wait) = match ciba.status(&handle).await {
+            Ok(status) => {
+                login_if_owner(&ciba, session.as_ref(), &handle, &status).await;
+                let wait = match &status {
+                    CibaStatus::Pending { retry_after_ms } => Some(*retry_after_ms),
+                    _ => None,
+                };
+                (Event::default().event("status").json_data(&status).ok()?, wait.is_none(), wait)
+            }
+            Err(CibaError::ProviderUnavailable(_)) => (
+                Event::default().event("status").data(r#"{"status":"pending","retry_after_ms":1000}"#),
+                false,
+                Some(1000),
+            ),
+            Err(err) => {
+                let body = serde_json::json!({"status": "failed", "error": err.kind()});
+                (Event::default().event("status").json_data(body).ok()?, true, None)
+            }
+        };
+        if let Some(ms) = wait {
+            tokio::time::sleep(Duration::from_millis(ms.clamp(200, 30_000))).await;
+        }
+        let next = (!done).then_some((ciba, session, handle));
+        Some((Ok(event), next))
+    })
+}
+
+async fn remember_handle(session: &Session, handle: &CibaHandle) {
+    let mut handles: Vec<String> = session.get(HANDLES_KEY).await.ok().flatten().unwrap_or_default();
+    handles.push(handle.0.clone());
+    if handles.len() > MAX_HANDLES {
+        handles.remove(0);
+    }
+    if let Err(err) = session.insert(HANDLES_KEY, handles).await {
+        tracing::warn!(error = %err, "could not remember the CIBA handle in the session");
+    }
+}
+
+/// Logs the session in once, if it started this request and it was approved.
+async fn login_if_owner(ciba: &Ciba, session: Option<&Session>, handle: &CibaHandle, status: &CibaStatus) {
+    let (Some(session), CibaStatus::Approved { .. }) = (session, status) else { return };
+    let mut handles: Vec<String> = session.get(HANDLES_KEY).await.ok().flatten().unwrap_or_default();
+    let Some(position) = handles.iter().position(|h| *h == handle.0) else { return };
+    let Some((user, id_token)) = ciba.approved_login(handle).await else { return };
+    handles.remove(position);
+    let stored = store_login(session, StoredLogin { identity: user, id_token, logged_in_at: unix_now() }).await;
+    let saved = session.insert(HANDLES_KEY, handles).await;
+    if stored.is_err() || saved.is_err() {
+        tracing::warn!("could not log the session in after CIBA approval");
+    }
+}

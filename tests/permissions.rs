@@ -1,0 +1,213 @@
+//! Upfront permissions end to end: PAR + RAR, digest verification, grants.
+
+mod common;
+
+use axum_bankid::simulator::{Fault, Simulator};
+use axum_bankid::{BankIdConfig, BankIdLayer, DigestInput, Error, ParMode};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::{CardAccess, TestApp, error_body, location, param, payment, start, start_with};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+/// Runs `/pay` through approval and returns the app's callback response.
+async fn approve_payment(app: &TestApp, start_path: &str, decision: &str) -> reqwest::Response {
+    let authorize_url = app.begin_at(start_path).await;
+    let callback_url = app.authorize(&authorize_url, "kari", decision).await;
+    app.client.get(callback_url).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn approved_payment_grants_exactly_that_statement() {
+    let app = start().await;
+    let authorize_url = app.begin_at("/pay").await;
+    // PAR: the browser only carries client_id and request_uri.
+    let keys: Vec<String> =
+        url::Url::parse(&authorize_url).unwrap().query_pairs().map(|(k, _)| k.into_owned()).collect();
+    assert_eq!(keys, ["client_id", "request_uri"]);
+    let pushed = app.sim.last_par_params().expect("a pushed authorization request");
+    assert_eq!(pushed["login_hint"], "BIS");
+    assert_eq!(pushed["code_challenge_method"], "S256");
+    let details: Value = serde_json::from_str(&pushed["authorization_details"]).unwrap();
+    assert_eq!(details[0]["type"], "payment.v1");
+    let statement = URL_SAFE_NO_PAD.decode(details[0]["permission"].as_str().unwrap()).unwrap();
+    assert_eq!(serde_json::from_slice::<common::Payment>(&statement).unwrap(), payment());
+
+    let callback_url = app.authorize(&authorize_url, "kari", "approve").await;
+    let response = app.client.get(callback_url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/paid");
+
+    let (status, paid) = app.get_json("/paid").await;
+    assert_eq!(status, StatusCode::OK, "{paid}");
+    assert_eq!(paid["statement"]["amount"], "123.45");
+    assert_eq!(paid["statement"]["creditor"], "Nordmann Sko AS");
+    assert_eq!(paid["loa"], 3);
+    assert_eq!(paid["digest"], axum_bankid::permission_digest(&statement));
+    assert_eq!(paid["matches_own"], true);
+    assert_eq!(paid["matches_other"], false, "require() refuses another statement");
+}
+
+#[tokio::test]
+async fn a_grant_cannot_be_replayed() {
+    let app = start().await;
+    assert_eq!(approve_payment(&app, "/pay", "approve").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get_json("/paid").await.0, StatusCode::OK);
+    let (status, body) = app.get_json("/paid").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"], "permission_not_granted");
+    assert_eq!(body["detail"], "not_granted");
+}
+
+#[tokio::test]
+async fn grants_can_be_reusable_when_configured() {
+    let app = start_with(|b| b.single_use_grants(false)).await;
+    approve_payment(&app, "/pay", "approve").await;
+    assert_eq!(app.get_json("/paid").await.0, StatusCode::OK);
+    assert_eq!(app.get_json("/paid").await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_grant_of_another_type_does_not_count() {
+    let app = start().await;
+    approve_payment(&app, "/pay", "approve").await;
+    let (status, body) = app.get_json("/card").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"], "permission_not_granted");
+    // And a plain login grants nothing.
+    let plain = start().await;
+    plain.login_as("kari").await;
+    assert_eq!(plain.get_json("/paid").await.0, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn denied_payment_grants_nothing() {
+    let app = start().await;
+    let (status, body) = error_body(approve_payment(&app, "/pay", "deny").await).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"], "access_denied");
+    assert_eq!(app.get_json("/paid").await.0, StatusCode::UNAUTHORIZED);
+}
+
+async fn assert_permission_fault(fault: Fault, reason: &str) {
+    let app = start().await;
+    app.sim.set_fault(fault.clone());
+    let (status, body) = error_body(approve_payment(&app, "/pay", "approve").await).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{fault:?}: {body}");
+    assert_eq!(body["error"], "permission_not_granted", "{fault:?}: {body}");
+    assert_eq!(body["detail"], reason, "{fault:?}: {body}");
+    app.assert_logged_out().await;
+    assert_eq!(app.get_json("/paid").await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn wrong_digest_is_refused() {
+    assert_permission_fault(Fault::WrongPermissionDigest, "digest_mismatch").await;
+}
+
+#[tokio::test]
+async fn missing_digest_is_refused() {
+    assert_permission_fault(Fault::MissingPermissionDigest, "missing_digest").await;
+}
+
+#[tokio::test]
+async fn different_type_is_refused() {
+    assert_permission_fault(Fault::DifferentPermissionType, "type_mismatch").await;
+}
+
+#[tokio::test]
+async fn digest_over_the_wrong_input_is_refused() {
+    // The simulator digests the statement bytes; a client configured for the
+    // other reading of BankID's docs must notice the mismatch, not grant.
+    let app = start_with(|b| b.permission_digest_input(DigestInput::EncodedPermission)).await;
+    let (_, body) = error_body(approve_payment(&app, "/pay", "approve").await).await;
+    assert_eq!(body["detail"], "digest_mismatch");
+}
+
+#[tokio::test]
+async fn expired_request_uri_is_a_provider_error() {
+    let app = start().await;
+    app.sim.set_fault(Fault::ExpiredRequestUri);
+    let authorize_url = app.begin_at("/pay").await;
+    let page = app.client.get(&authorize_url).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::SEE_OTHER);
+    let callback_url = location(&page);
+    assert_eq!(param(&callback_url, "error").as_deref(), Some("invalid_request_uri"));
+    let (_, body) = error_body(app.client.get(callback_url).send().await.unwrap()).await;
+    assert_eq!(body["error"], "provider_error");
+    assert_eq!(body["detail"], "invalid_request_uri");
+    app.assert_logged_out().await;
+}
+
+#[tokio::test]
+async fn replayed_request_uri_is_refused() {
+    let app = start().await;
+    let authorize_url = app.begin_at("/pay").await;
+    let first = app.client.get(&authorize_url).send().await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let replay = app.client.get(&authorize_url).send().await.unwrap();
+    assert_eq!(replay.status(), StatusCode::SEE_OTHER);
+    let callback_url = location(&replay);
+    assert_eq!(param(&callback_url, "error").as_deref(), Some("invalid_request_uri"));
+    let (_, body) = error_body(app.client.get(callback_url).send().await.unwrap()).await;
+    assert_eq!(body["detail"], "invalid_request_uri");
+}
+
+#[tokio::test]
+async fn permission_api_flow_yields_a_signed_permission() {
+    let app = start().await;
+    let response = approve_payment(&app, "/pay-api", "approve").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let pushed = app.sim.last_par_params().unwrap();
+    assert!(pushed.contains_key("permission_id"));
+    assert!(!pushed.contains_key("authorization_details"));
+    let (status, paid) = app.get_json("/paid").await;
+    assert_eq!(status, StatusCode::OK, "{paid}");
+    assert_eq!(paid["statement"]["amount"], "123.45");
+    assert!(paid["signed_permission"].as_str().is_some_and(|s| s.split('.').count() == 3));
+}
+
+#[tokio::test]
+async fn app_callback_uri_is_validated_and_pushed() {
+    let app = start().await;
+    let authorize_url = app.begin_at("/pay?app_callback_uri=nordmannsko%3A%2F%2Fbankid-done").await;
+    assert!(authorize_url.contains("request_uri"));
+    assert_eq!(app.sim.last_par_params().unwrap()["app_callback_uri"], "nordmannsko://bankid-done");
+
+    let response = app.client.get(app.url("/pay?app_callback_uri=javascript%3Aalert(1)")).send().await.unwrap();
+    let (status, body) = error_body(response).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["detail"], "invalid_app_callback_uri");
+}
+
+#[tokio::test]
+async fn upfront_permission_on_every_login() {
+    let app = start_with(|b| b.upfront_permission(&CardAccess { card: "4925-xxxx".into() })).await;
+    let callback = app.login_as("kari").await;
+    assert_eq!(callback.response.status(), StatusCode::SEE_OTHER);
+    let details: Value = serde_json::from_str(&app.sim.last_par_params().unwrap()["authorization_details"]).unwrap();
+    assert_eq!(details[0]["type"], "card.v1");
+    let card = app.client.get(app.url("/card")).send().await.unwrap();
+    assert_eq!(card.status(), StatusCode::OK);
+    assert_eq!(card.text().await.unwrap(), "4925-xxxx");
+}
+
+async fn discover_without_par(
+    configure: impl FnOnce(axum_bankid::BankIdConfigBuilder) -> axum_bankid::BankIdConfigBuilder,
+) -> Error {
+    let sim = Simulator::builder().advertise_par(false).start().await.unwrap();
+    let builder = BankIdConfig::builder()
+        .issuer(sim.issuer())
+        .client_id(sim.client_id())
+        .client_secret(sim.client_secret())
+        .redirect_uri("http://127.0.0.1:1/auth/bankid/callback");
+    BankIdLayer::discover(configure(builder).build().unwrap()).await.unwrap_err()
+}
+
+#[tokio::test]
+async fn par_required_but_not_advertised_fails_at_start_up() {
+    let err = discover_without_par(|b| b.par(ParMode::Required)).await;
+    assert!(matches!(err, Error::MissingCapability { capability: "pushed_authorization_request_endpoint" }), "{err:?}");
+    let err = discover_without_par(|b| b.upfront_permission(&CardAccess { card: "x".into() })).await;
+    assert!(matches!(err, Error::MissingCapability { .. }), "{err:?}");
+}
