@@ -142,8 +142,21 @@ async fn token_endpoint_server_error() {
 }
 
 #[tokio::test]
-async fn slow_provider_times_out() {
+async fn slow_par_endpoint_times_out_at_login_start() {
     let app = start_with(|b| b.http_timeout(Duration::from_millis(500))).await;
+    app.sim.set_fault(Fault::Slow(Duration::from_secs(2)));
+    let response = app.client.get(app.url("/auth/bankid/login?return_to=/me")).send().await.unwrap();
+    let (status, body) = error_body(response).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_eq!(body["error"], "par_failed");
+    assert_eq!(body["detail"], "unreachable");
+    app.assert_logged_out().await;
+}
+
+#[tokio::test]
+async fn slow_provider_times_out() {
+    // Without PAR the first call to the provider is the token exchange.
+    let app = start_with(|b| b.http_timeout(Duration::from_millis(500)).par(axum_bankid::ParMode::Disabled)).await;
     let (status, body) = failed_login(&app, Fault::Slow(Duration::from_secs(2))).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert_eq!(body["error"], "token_exchange_failed");

@@ -78,7 +78,11 @@ pub(crate) async fn post_form<T: DeserializeOwned>(
             request = request.header(reqwest::header::AUTHORIZATION, basic_auth(credentials));
         }
         ClientAuth::SecretPost => {
-            form.push(("client_id", credentials.client_id));
+            // A PAR body already names the client; a repeated parameter is
+            // an invalid request (RFC 6749 §3.1).
+            if !form.iter().any(|(k, _)| *k == "client_id") {
+                form.push(("client_id", credentials.client_id));
+            }
             form.push(("client_secret", credentials.secret.expose()));
         }
     }

@@ -1,9 +1,14 @@
 //! The simulator's HTTP surface: one module per endpoint, wired up here.
 
 mod authorize;
+mod ciba;
+mod client_auth;
 mod discovery;
 mod jwks;
 mod logout;
+mod par;
+mod permissions;
+mod phone;
 mod token;
 mod userinfo;
 
@@ -13,7 +18,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde_json::json;
 
 use super::state::Shared;
@@ -25,16 +30,33 @@ pub(crate) const TOKEN_PATH: &str = "/token";
 pub(crate) const USERINFO_PATH: &str = "/userinfo";
 pub(crate) const JWKS_PATH: &str = "/jwks";
 pub(crate) const LOGOUT_PATH: &str = "/logout";
+pub(crate) const PAR_PATH: &str = "/par";
+pub(crate) const BACKCHANNEL_PATH: &str = "/bc-authorize";
+pub(crate) const PERMISSIONS_PATH: &str = "/permissions";
+pub(crate) const SIGNED_PERMISSION_PATH: &str = "/permissions/{id}/signed";
+pub(crate) const USER_EXISTS_PATH: &str = "/user-exists";
+pub(crate) const PHONE_PATH: &str = "/phone";
+pub(crate) const PHONE_DECIDE_PATH: &str = "/phone/decide";
+
+/// The `request_uri` prefix of RFC 9126 §2.2.
+pub(crate) const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 
 /// All endpoints of one simulator.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route(DISCOVERY_PATH, get(discovery::handle))
         .route(AUTHORIZE_PATH, get(authorize::show).post(authorize::decide))
-        .route(TOKEN_PATH, axum::routing::post(token::handle))
+        .route(TOKEN_PATH, post(token::handle))
         .route(USERINFO_PATH, get(userinfo::handle).post(userinfo::handle))
         .route(JWKS_PATH, get(jwks::handle))
         .route(LOGOUT_PATH, get(logout::via_query).post(logout::via_form))
+        .route(PAR_PATH, post(par::handle))
+        .route(BACKCHANNEL_PATH, post(ciba::initiate))
+        .route(PERMISSIONS_PATH, post(permissions::register))
+        .route(SIGNED_PERMISSION_PATH, get(permissions::signed))
+        .route(USER_EXISTS_PATH, post(permissions::user_exists))
+        .route(PHONE_PATH, get(phone::show))
+        .route(PHONE_DECIDE_PATH, post(phone::decide))
         .with_state(shared)
 }
 
@@ -52,6 +74,46 @@ async fn respond_slowly(shared: &Shared) {
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     let body = json!({ "error": error, "error_description": description });
     no_store((status, Json(body)).into_response())
+}
+
+/// Why a back-channel request failed; each maps to one RFC 6749 §5.2 style
+/// JSON error.
+#[derive(Debug, PartialEq, Eq)]
+enum OAuthError {
+    /// `400 {"error": error, "error_description": why}`.
+    BadRequest { error: &'static str, why: &'static str },
+    /// `401 invalid_client`, with a Basic challenge.
+    InvalidClient,
+    /// `500 server_error`: a defect of the simulator, not of the client.
+    Internal(&'static str),
+}
+
+impl OAuthError {
+    fn bad(error: &'static str, why: &'static str) -> Self {
+        OAuthError::BadRequest { error, why }
+    }
+
+    fn invalid_request(why: &'static str) -> Self {
+        OAuthError::bad("invalid_request", why)
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        match self {
+            OAuthError::BadRequest { error, why } => oauth_error(StatusCode::BAD_REQUEST, error, why),
+            OAuthError::InvalidClient => {
+                let mut response =
+                    oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication failed");
+                // RFC 6749 §5.2: a 401 names the scheme the client should use.
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Basic realm="bankid-simulator""#));
+                response
+            }
+            OAuthError::Internal(why) => oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", why),
+        }
+    }
 }
 
 /// Marks a response carrying tokens or token errors as uncacheable

@@ -51,15 +51,39 @@ pub enum Fault {
     /// `https://evil.example` (a mix-up attack).
     WrongCallbackIss,
     /// The token endpoint answers `400 {"error":"invalid_grant",
-    /// "error_description":"simulated failure"}`. It answers before looking at
+    /// "error_description":"simulated failure"}`, whatever the grant type
+    /// (code, client credentials, CIBA poll). It answers before looking at
     /// the request, so the code stays redeemable once the fault is cleared.
     TokenEndpointError,
     /// The token endpoint answers `500` with a body that is not JSON, before
-    /// looking at the request.
+    /// looking at the request (whatever the grant type).
     TokenEndpointServerError,
-    /// Discovery, JWKS, token and userinfo requests wait this long before they
-    /// are answered (the login page does not).
+    /// Back-channel requests — discovery, JWKS, token, userinfo, PAR,
+    /// backchannel authentication and the Permission API — wait this long
+    /// before they are answered (the login page and the phone page do not).
     Slow(Duration),
+    /// The ID token's `permission_digest` is the digest of other bytes than
+    /// the approved permission statement (each entry, if there are several).
+    /// The token response's `authorization_details` stay honest, so only a
+    /// relying party that checks the ID token notices.
+    WrongPermissionDigest,
+    /// The ID token has no `permission_digest` claim, and the items of the
+    /// token response's `authorization_details` have no `permission_digest`.
+    MissingPermissionDigest,
+    /// The items of the token response's `authorization_details` have
+    /// `"type": "other.v1"` instead of the pushed type.
+    DifferentPermissionType,
+    /// Every pushed `request_uri` is treated as expired when the browser
+    /// brings it to `/authorize`: the user is sent back with
+    /// `error=invalid_request_uri`.
+    ExpiredRequestUri,
+    /// A pushed `request_uri` may be used more than once (the single-use
+    /// check is off), so a test can show that a relying party does not
+    /// depend on it.
+    ReusableRequestUri,
+    /// The Permission API's `/user-exists` answers `500` with a body that is
+    /// not JSON (the call is still counted).
+    UserExistsError,
 }
 
 /// The issuer used by [`Fault::WrongIssuer`] and [`Fault::WrongCallbackIss`].

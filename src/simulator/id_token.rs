@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::faults::{EVIL_ISSUER, Fault, Faults, SOMEONE_ELSE};
 use super::keys::SigningKey;
+use super::permission::{Permission, digest};
 use super::state::IssuedCode;
 use super::users::TestUser;
 
@@ -21,11 +22,41 @@ const ID_TOKEN_LIFETIME_SECS: u64 = 300;
 /// How far `Fault::Expired` / `Fault::IssuedInFuture` move the clock.
 const TEN_MINUTES: u64 = 10 * 60;
 
+/// The claim naming the CIBA request a token answers (CIBA Core §7.4).
+pub(crate) const AUTH_REQ_ID_CLAIM: &str = "urn:openid:params:jwt:claim:auth_req_id";
+
 /// Everything an ID token is made of, apart from the faults.
 pub(crate) struct IdTokenInput<'a> {
     pub(crate) issuer: &'a str,
     pub(crate) client_id: &'a str,
-    pub(crate) code: &'a IssuedCode,
+    pub(crate) user: &'static TestUser,
+    /// Unix time of the user's approval.
+    pub(crate) auth_time: u64,
+    /// Session id of the login.
+    pub(crate) sid: &'a str,
+    pub(crate) nonce: Option<&'a str>,
+    pub(crate) scope: &'a str,
+    /// Approved permissions: each yields a `permission_digest`.
+    pub(crate) permissions: &'a [Permission],
+    /// Set for CIBA logins.
+    pub(crate) auth_req_id: Option<&'a str>,
+}
+
+impl<'a> IdTokenInput<'a> {
+    /// The input for a login by authorization code.
+    pub(crate) fn for_code(issuer: &'a str, client_id: &'a str, code: &'a IssuedCode) -> Self {
+        IdTokenInput {
+            issuer,
+            client_id,
+            user: code.user,
+            auth_time: code.auth_time,
+            sid: &code.sid,
+            nonce: code.request.nonce.as_deref(),
+            scope: &code.request.scope,
+            permissions: &code.request.permissions,
+            auth_req_id: None,
+        }
+    }
 }
 
 /// Builds, faults and signs an ID token.
@@ -36,11 +67,15 @@ pub(crate) fn mint(input: &IdTokenInput<'_>, faults: &Faults) -> Result<String, 
     if faults.has(&Fault::AlgNone) {
         return Ok(unsigned(&claims));
     }
-    let key = signing_key(faults);
+    let token = sign(&claims, signing_key(faults))?;
+    Ok(if faults.has(&Fault::BadSignature) { tamper_signature(&token) } else { token })
+}
+
+/// Signs `claims` as an RS256 JWS with `key`, naming it in `kid`.
+pub(crate) fn sign(claims: &Map<String, Value>, key: SigningKey) -> Result<String, jsonwebtoken::errors::Error> {
     let mut header = Header::new(Algorithm::RS256);
     header.kid = Some(key.kid().to_owned());
-    let token = jsonwebtoken::encode(&header, &claims, key.encoding_key())?;
-    Ok(if faults.has(&Fault::BadSignature) { tamper_signature(&token) } else { token })
+    jsonwebtoken::encode(&header, claims, key.encoding_key())
 }
 
 /// Unix time in seconds. A clock before 1970 is a broken test machine, and
@@ -51,23 +86,39 @@ pub(crate) fn unix_now() -> u64 {
 
 /// The claims BankID would issue for this login.
 fn honest_claims(input: &IdTokenInput<'_>, now: u64) -> Map<String, Value> {
-    let code = input.code;
-    let user = code.user;
+    let user = input.user;
     let mut claims = Map::new();
     claims.insert("iss".into(), json!(input.issuer));
     claims.insert("sub".into(), json!(user.sub));
     claims.insert("aud".into(), json!(input.client_id));
     claims.insert("exp".into(), json!(now + ID_TOKEN_LIFETIME_SECS));
     claims.insert("iat".into(), json!(now));
-    claims.insert("auth_time".into(), json!(code.auth_time));
-    if let Some(nonce) = &code.request.nonce {
+    claims.insert("auth_time".into(), json!(input.auth_time));
+    if let Some(nonce) = input.nonce {
         claims.insert("nonce".into(), json!(nonce));
     }
     claims.insert("acr".into(), json!(user.acr));
     claims.insert("amr".into(), json!([user.amr()]));
-    claims.insert("sid".into(), json!(code.sid));
-    claims.extend(profile_claims(user, &code.request.scope));
+    claims.insert("sid".into(), json!(input.sid));
+    if let Some(auth_req_id) = input.auth_req_id {
+        claims.insert(AUTH_REQ_ID_CLAIM.into(), json!(auth_req_id));
+    }
+    let digests: Vec<&str> = input.permissions.iter().map(|permission| permission.digest.as_str()).collect();
+    if let Some(claim) = permission_digest_claim(&digests) {
+        claims.insert("permission_digest".into(), claim);
+    }
+    claims.extend(profile_claims(user, input.scope));
     claims
+}
+
+/// `permission_digest`: a string for one permission, an array (in request
+/// order) for several, absent for none.
+fn permission_digest_claim<S: AsRef<str>>(digests: &[S]) -> Option<Value> {
+    match digests {
+        [] => None,
+        [one] => Some(json!(one.as_ref())),
+        many => Some(json!(many.iter().map(AsRef::as_ref).collect::<Vec<_>>())),
+    }
 }
 
 /// The person claims shared by the ID token and the userinfo response;
@@ -117,6 +168,19 @@ fn apply_claim_faults(claims: &mut Map<String, Value>, input: &IdTokenInput<'_>,
     }
     if faults.has(&Fault::MissingAcr) {
         claims.remove("acr");
+    }
+    if faults.has(&Fault::WrongPermissionDigest) {
+        let wrong: Vec<String> = input
+            .permissions
+            .iter()
+            .map(|permission| digest(&[permission.statement.as_slice(), b" (tampered)"].concat()))
+            .collect();
+        if let Some(claim) = permission_digest_claim(&wrong) {
+            claims.insert("permission_digest".into(), claim);
+        }
+    }
+    if faults.has(&Fault::MissingPermissionDigest) {
+        claims.remove("permission_digest");
     }
 }
 
@@ -170,6 +234,10 @@ mod tests {
     use crate::simulator::users::USERS;
 
     fn code(nonce: Option<&str>, scope: &str) -> IssuedCode {
+        code_with(nonce, scope, Vec::new())
+    }
+
+    fn code_with(nonce: Option<&str>, scope: &str, permissions: Vec<Permission>) -> IssuedCode {
         IssuedCode {
             request: PendingRequest {
                 redirect_uri: "http://127.0.0.1:1/cb".into(),
@@ -177,6 +245,7 @@ mod tests {
                 nonce: nonce.map(str::to_owned),
                 code_challenge: "c".into(),
                 scope: scope.into(),
+                permissions,
             },
             user: &USERS[0],
             auth_time: 1_700_000_000,
@@ -187,8 +256,11 @@ mod tests {
     }
 
     fn claims_with(faults: &[Fault], nonce: Option<&str>) -> Map<String, Value> {
-        let code = code(nonce, "openid profile");
-        let input = IdTokenInput { issuer: "http://sim", client_id: "rp", code: &code };
+        claims_for(&code(nonce, "openid profile"), faults)
+    }
+
+    fn claims_for(code: &IssuedCode, faults: &[Fault]) -> Map<String, Value> {
+        let input = IdTokenInput::for_code("http://sim", "rp", code);
         let mut set = Faults::default();
         faults.iter().cloned().for_each(|fault| set.add(fault));
         let now = unix_now();
@@ -223,6 +295,24 @@ mod tests {
         assert!(!claims_with(&[Fault::MissingAcr], None).contains_key("acr"));
         let expired = claims_with(&[Fault::Expired], None);
         assert!(expired["exp"].as_u64() < Some(unix_now()));
+    }
+
+    #[test]
+    fn permission_digest_is_a_string_or_an_array() {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let one = Permission::new("payment.v1", &URL_SAFE_NO_PAD.encode("one")).expect("valid");
+        let two = Permission::new("card.v1", &URL_SAFE_NO_PAD.encode("two")).expect("valid");
+        assert!(!claims_with(&[], None).contains_key("permission_digest"));
+        let single = claims_for(&code_with(None, "openid", vec![one.clone()]), &[]);
+        assert_eq!(single["permission_digest"], json!(one.digest));
+        let both = code_with(None, "openid", vec![one.clone(), two.clone()]);
+        assert_eq!(claims_for(&both, &[])["permission_digest"], json!([one.digest, two.digest]));
+        let wrong = claims_for(&both, &[Fault::WrongPermissionDigest]);
+        let wrong = wrong["permission_digest"].as_array().expect("array");
+        assert_eq!(wrong.len(), 2);
+        assert_ne!(wrong[0], json!(one.digest));
+        assert_ne!(wrong[1], json!(two.digest));
+        assert!(!claims_for(&both, &[Fault::MissingPermissionDigest]).contains_key("permission_digest"));
     }
 
     #[test]

@@ -10,8 +10,14 @@
 //! [`Simulator::issuer`] exactly as it would point at BankID's discovery
 //! document.
 //!
-//! It is a *strict* provider: exact redirect URIs, single-use codes,
-//! mandatory `state` and PKCE, one client authentication method per request.
+//! Beyond the login it simulates BankID's *upfront permissions* — pushed
+//! authorization requests (RFC 9126) carrying `authorization_details`
+//! (RFC 9396), the Permission API — and CIBA (OpenID CIBA Core 1.0, poll
+//! mode) with a scriptable phone per user ([`CibaBehavior`]).
+//!
+//! It is a *strict* provider: exact redirect URIs, single-use codes and
+//! `request_uri`s, mandatory `state` and PKCE, one client authentication
+//! method per request.
 //! A relying party that works against it has no slack that BankID would
 //! catch later. To prove that a relying party also *rejects* what it must,
 //! inject a [`Fault`]: a wrong audience, an expired token, a rotated key, a
@@ -50,21 +56,71 @@
 //! |---|---|
 //! | `/.well-known/openid-configuration` | discovery |
 //! | `/authorize` | login page (`GET`) and the user's decision (`POST`) |
-//! | `/token` | code exchange, `client_secret_basic` or `client_secret_post` |
+//! | `/token` | code exchange, client credentials, CIBA polls; `client_secret_basic` or `client_secret_post` |
 //! | `/userinfo` | the user's claims for a Bearer access token |
 //! | `/jwks` | public signing keys |
 //! | `/logout` | RP-initiated logout |
+//! | `/par` | pushed authorization requests, the only place for `authorization_details` |
+//! | `/bc-authorize` | CIBA backchannel authentication requests |
+//! | `/permissions` | Permission API: register a permission (`POST`) |
+//! | `/permissions/{id}/signed` | Permission API: the approved permission as a JWS (`GET`) |
+//! | `/user-exists` | Permission API: can this user be reached by CIBA? (`POST`) |
+//! | `/phone` | the user's BankID app: pending CIBA requests (`GET`), decisions (`POST /phone/decide`) |
 //!
 //! The login page is a plain HTML form without JavaScript, so tests can log
 //! in with any HTTP client: `GET` the authorization URL, read the hidden
 //! `request` field and `POST` it back to `/authorize` with `user=kari` (see
 //! [`Simulator::users`]) and `decision=approve` or `decision=deny`.
+//!
+//! # Upfront permissions
+//!
+//! A relying party pushes `authorization_details` — a JSON array of
+//! `{"type": "payment.v1", "permission": "<base64url statement>"}` — to
+//! `/par` and sends the browser to
+//! `/authorize?client_id=..&request_uri=..`. The login page shows each
+//! statement; on approval the ID token carries `permission_digest`
+//! (`base64(SHA-256(statement bytes))`, standard alphabet with padding,
+//! computed over the *decoded* statement: a string for one item, an array
+//! for several) and the token response echoes `authorization_details`, each
+//! item with its `permission_digest`.
+//!
+//! The Permission API takes a client-credentials token
+//! (`grant_type=client_credentials`, scopes `openid`, `permissions/client`,
+//! `permissions/ciba`). `POST /permissions` registers a statement and returns
+//! its `permission_id`, which an authorization or CIBA request can carry
+//! instead of `authorization_details`; once a user approved it,
+//! `GET /permissions/{id}/signed` returns it as an RS256 JWS.
+//!
+//! # CIBA
+//!
+//! `POST /bc-authorize` with `login_hint=<nnin>` starts a request for a user
+//! who has BankID with biometrics ([`TestUser::bib_enabled`]); the client
+//! polls `/token` with `grant_type=urn:openid:params:grant-type:ciba`. What
+//! the user does is up to the test: [`Simulator::set_ciba_behavior`] scripts
+//! it, [`Simulator::ciba_decide`] or the phone page decides by hand, and
+//! [`Simulator::ciba_requests`] shows every request with its polls.
+//!
+//! ```
+//! use std::time::Duration;
+//! use axum_bankid::simulator::{CibaBehavior, Simulator};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! let sim = Simulator::builder().ciba_interval(Duration::from_secs(1)).start().await?;
+//! // Ola's phone approves on the third poll.
+//! sim.set_ciba_behavior("ola", CibaBehavior::ApproveAfterPolls(2));
+//! assert!(sim.ciba_requests().is_empty());
+//! # Ok(())
+//! # }
+//! ```
 
+mod ciba;
 mod endpoints;
 mod faults;
 mod id_token;
 mod keys;
 mod pages;
+mod permission;
 mod state;
 mod users;
 
@@ -73,16 +129,17 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use ciba::{CibaBehavior, CibaRequestInfo, CibaStatus};
 pub use faults::Fault;
 pub use users::TestUser;
 
-use state::Shared;
+use state::{Settings, Shared};
 
 /// The client id a simulator accepts unless [`SimulatorBuilder::client`]
 /// says otherwise.
@@ -91,6 +148,10 @@ pub const DEFAULT_CLIENT_ID: &str = "sim-client";
 /// The client secret a simulator accepts unless [`SimulatorBuilder::client`]
 /// says otherwise. Public, for tests only.
 pub const DEFAULT_CLIENT_SECRET: &str = "sim-secret";
+
+/// The CIBA polling interval unless [`SimulatorBuilder::ciba_interval`] says
+/// otherwise (the default of CIBA Core §7.3).
+pub const DEFAULT_CIBA_INTERVAL: Duration = Duration::from_secs(5);
 
 /// How long [`Simulator::shutdown`] lets requests in flight finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -194,6 +255,49 @@ impl Simulator {
         self.shared.lock().last_authorize_params.clone()
     }
 
+    /// The form parameters of the last `POST /par`, valid or not, so a test
+    /// can assert what the relying party pushed (`authorization_details`,
+    /// `login_hint`, ...). `client_secret` and `client_assertion` are never
+    /// recorded. A parameter given twice is recorded with its first value.
+    pub fn last_par_params(&self) -> Option<BTreeMap<String, String>> {
+        self.shared.lock().last_par_params.clone()
+    }
+
+    /// How many times `/user-exists` has been requested, successful or not.
+    pub fn user_exists_requests(&self) -> usize {
+        self.shared.user_exists_requests.load(Ordering::SeqCst)
+    }
+
+    /// How many times `/bc-authorize` has been requested, successful or not.
+    pub fn backchannel_requests(&self) -> usize {
+        self.shared.backchannel_requests.load(Ordering::SeqCst)
+    }
+
+    /// Decides how the phone of the user with [`TestUser::id`] `user_id`
+    /// answers CIBA requests from now on. Requests already started keep the
+    /// behaviour they started with. Default: [`CibaBehavior::Manual`].
+    pub fn set_ciba_behavior(&self, user_id: &str, behavior: CibaBehavior) {
+        tracing::debug!(user = user_id, ?behavior, "simulator: CIBA behaviour set");
+        self.shared.lock().ciba_behaviors.insert(user_id.to_owned(), behavior);
+    }
+
+    /// Every CIBA request the simulator still remembers (expired ones for
+    /// ten minutes), oldest first.
+    pub fn ciba_requests(&self) -> Vec<CibaRequestInfo> {
+        let now = Instant::now();
+        let inner = self.shared.lock();
+        let mut requests: Vec<_> = inner.ciba.iter().collect();
+        requests.sort_by_key(|(_, request)| request.created);
+        requests.into_iter().map(|(id, request)| request.info(id, now)).collect()
+    }
+
+    /// The user approves (`true`) or denies (`false`) the CIBA request
+    /// `auth_req_id`, as on the phone page. Returns whether the request was
+    /// pending; expired, decided and unknown requests are left as they are.
+    pub fn ciba_decide(&self, auth_req_id: &str, approve: bool) -> bool {
+        self.shared.lock().decide_ciba(auth_req_id, approve)
+    }
+
     /// The users who can log in; the login form offers all of them.
     pub fn users() -> &'static [TestUser] {
         &users::USERS
@@ -239,6 +343,8 @@ pub struct SimulatorBuilder {
     client_secret: String,
     redirect_uris: BTreeSet<String>,
     bind: SocketAddr,
+    advertise_par: bool,
+    ciba_interval: Duration,
 }
 
 impl Default for SimulatorBuilder {
@@ -248,6 +354,8 @@ impl Default for SimulatorBuilder {
             client_secret: DEFAULT_CLIENT_SECRET.to_owned(),
             redirect_uris: BTreeSet::new(),
             bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            advertise_par: true,
+            ciba_interval: DEFAULT_CIBA_INTERVAL,
         }
     }
 }
@@ -276,6 +384,24 @@ impl SimulatorBuilder {
         self
     }
 
+    /// Whether discovery names the PAR endpoint
+    /// (`pushed_authorization_request_endpoint`). Default: `true`. With
+    /// `false`, `/par` still works but a relying party reading discovery
+    /// cannot find it — for testing "PAR required but not advertised".
+    pub fn advertise_par(mut self, advertise: bool) -> Self {
+        self.advertise_par = advertise;
+        self
+    }
+
+    /// The minimum interval between two polls of one CIBA request, announced
+    /// as `interval` and enforced with `slow_down` (a poll up to 50 ms early
+    /// still counts as on time, for network jitter). Rounded up to whole
+    /// seconds, at least one. Default: [`DEFAULT_CIBA_INTERVAL`] (5 s).
+    pub fn ciba_interval(mut self, interval: Duration) -> Self {
+        self.ciba_interval = interval;
+        self
+    }
+
     /// Binds the socket and serves in a background task of the current Tokio
     /// runtime.
     ///
@@ -286,7 +412,14 @@ impl SimulatorBuilder {
         let listener = TcpListener::bind(self.bind).await?;
         let addr = listener.local_addr()?;
         let issuer = issuer_for(addr);
-        let shared = Arc::new(Shared::new(issuer, self.client_id, self.client_secret, self.redirect_uris));
+        let shared = Arc::new(Shared::new(Settings {
+            issuer,
+            client_id: self.client_id,
+            client_secret: self.client_secret,
+            redirect_uris: self.redirect_uris,
+            advertise_par: self.advertise_par,
+            ciba_interval: ciba::whole_seconds(self.ciba_interval),
+        }));
         let app = endpoints::router(Arc::clone(&shared));
         let (shutdown, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
@@ -310,6 +443,8 @@ impl fmt::Debug for SimulatorBuilder {
             .field("client_id", &self.client_id)
             .field("redirect_uris", &self.redirect_uris)
             .field("bind", &self.bind)
+            .field("advertise_par", &self.advertise_par)
+            .field("ciba_interval", &self.ciba_interval)
             .finish_non_exhaustive()
     }
 }

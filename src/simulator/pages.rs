@@ -1,4 +1,5 @@
-//! The simulator's HTML: the login form, error pages and the logout page.
+//! The simulator's HTML: the login form, the phone of CIBA, error pages and
+//! the logout page.
 //!
 //! Plain server-rendered forms, no JavaScript, so that a test can drive the
 //! login with any HTTP client by reading the form and posting it back. Every
@@ -9,16 +10,19 @@ use std::fmt::Write as _;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
+use super::permission::Permission;
 use super::users::{TestUser, USERS};
 
 /// Inline styles only: the page must work without fetching anything else.
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;\
 padding:0 1rem;color:#1b1b1b}h1{font-size:1.4rem}label{display:block;margin:.4rem 0}\
 fieldset{border:1px solid #ccc;border-radius:.4rem}button{margin:1rem .5rem 0 0;\
-padding:.5rem 1.2rem}.note{color:#666;font-size:.85rem}";
+padding:.5rem 1.2rem}.note{color:#666;font-size:.85rem}pre{background:#f4f4f4;padding:.5rem;\
+overflow-x:auto;white-space:pre-wrap}section{border-top:1px solid #ccc;margin-top:1rem}";
 
-/// The login page for a pending authorization request.
-pub(crate) fn login(request_id: &str, client_id: &str, preselected: &TestUser) -> Response {
+/// The login page for a pending authorization request, listing the
+/// permissions the user approves along with the login.
+pub(crate) fn login(request_id: &str, client_id: &str, preselected: &TestUser, permissions: &[Permission]) -> Response {
     let mut users = String::new();
     for user in &USERS {
         let checked = if user.id == preselected.id { " checked" } else { "" };
@@ -33,7 +37,7 @@ pub(crate) fn login(request_id: &str, client_id: &str, preselected: &TestUser) -
     let body = format!(
         r#"<h1>BankID simulator</h1>
 <p><strong>{client}</strong> asks you to log in.</p>
-<form method="post" action="/authorize">
+{permissions}<form method="post" action="/authorize">
 <input type="hidden" name="request" value="{request}">
 <fieldset><legend>Test user</legend>
 {users}</fieldset>
@@ -43,8 +47,83 @@ pub(crate) fn login(request_id: &str, client_id: &str, preselected: &TestUser) -
 <p class="note">Test provider with synthetic users. Not BankID.</p>"#,
         client = escape(client_id),
         request = escape(request_id),
+        permissions = permission_list(permissions),
     );
     page(StatusCode::OK, "Log in with BankID (simulator)", &body)
+}
+
+/// "You are asked to approve" and each permission's type and statement;
+/// nothing when there are none.
+fn permission_list(permissions: &[Permission]) -> String {
+    if permissions.is_empty() {
+        return String::new();
+    }
+    let mut html = String::from("<h2>You are asked to approve</h2>\n");
+    for permission in permissions {
+        let _ = writeln!(
+            html,
+            r#"<div class="permission"><p>Type: <code>{}</code></p><pre>{}</pre></div>"#,
+            escape(&permission.kind),
+            escape(&permission.display_statement()),
+        );
+    }
+    html
+}
+
+/// One CIBA request as the phone shows it.
+pub(crate) struct PhoneRequest<'a> {
+    pub(crate) auth_req_id: &'a str,
+    pub(crate) binding_message: Option<&'a str>,
+    pub(crate) permissions: &'a [Permission],
+}
+
+/// The simulated BankID app of `user`: its pending CIBA requests, each with
+/// an approve and a deny button.
+pub(crate) fn phone(client_id: &str, user: &TestUser, requests: &[PhoneRequest<'_>]) -> Response {
+    let mut list = String::new();
+    for request in requests {
+        let binding = request.binding_message.map_or_else(
+            || "<p class=\"note\">No binding message.</p>".to_owned(),
+            |message| format!("<p>Code: <strong class=\"binding\">{}</strong></p>", escape(message)),
+        );
+        let _ = writeln!(
+            list,
+            r#"<section><p><strong>{client}</strong> asks you to log in.</p>
+{binding}
+{permissions}<form method="post" action="/phone/decide">
+<input type="hidden" name="auth_req_id" value="{id}">
+<button type="submit" name="decision" value="approve">Approve</button>
+<button type="submit" name="decision" value="deny">Deny</button>
+</form></section>"#,
+            client = escape(client_id),
+            permissions = permission_list(request.permissions),
+            id = escape(request.auth_req_id),
+        );
+    }
+    if requests.is_empty() {
+        list.push_str("<p>No pending requests.</p>\n");
+    }
+    let body = format!(
+        "<h1>BankID app of {name} (simulator)</h1>\n{list}<p class=\"note\">Test provider with synthetic users. Not BankID.</p>",
+        name = escape(user.name),
+    );
+    page(StatusCode::OK, "BankID app (simulator)", &body)
+}
+
+/// Shown after a decision on the phone.
+pub(crate) fn phone_decided(approved: bool) -> Response {
+    let (title, text) = if approved {
+        ("Approved", "You approved the request. You may return to the service.")
+    } else {
+        ("Denied", "You denied the request.")
+    };
+    page(StatusCode::OK, "BankID app (simulator)", &format!("<h1>{title}</h1>\n<p>{text}</p>"))
+}
+
+/// A `404` page.
+pub(crate) fn not_found(message: &str) -> Response {
+    let body = format!("<h1>Not found</h1>\n<p>{}</p>", escape(message));
+    page(StatusCode::NOT_FOUND, "Not found (BankID simulator)", &body)
 }
 
 /// A `400` page for requests that cannot safely be answered with a redirect.
@@ -101,6 +180,18 @@ pub(crate) fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn permissions_are_listed_escaped() {
+        use base64::Engine as _;
+        let statement = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("<b>pay</b>");
+        let permission = Permission::new("payment.v1", &statement).expect("valid");
+        let html = permission_list(&[permission]);
+        assert!(html.contains("You are asked to approve"));
+        assert!(html.contains("<code>payment.v1</code>"));
+        assert!(html.contains("&lt;b&gt;pay&lt;/b&gt;"));
+        assert_eq!(permission_list(&[]), "");
+    }
 
     #[test]
     fn escapes_markup_and_quotes() {

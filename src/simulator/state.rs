@@ -13,7 +13,10 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use super::ciba::{CibaBehavior, CibaRequest};
 use super::faults::Faults;
+use super::id_token::unix_now;
+use super::permission::{Permission, RegisteredPermission};
 use super::users::TestUser;
 
 /// How long a login page may stay open before its request is forgotten.
@@ -22,8 +25,22 @@ pub(crate) const PENDING_LIFETIME: Duration = Duration::from_secs(10 * 60);
 pub(crate) const CODE_LIFETIME: Duration = Duration::from_secs(60);
 /// Lifetime of access tokens, in seconds, as announced in `expires_in`.
 pub(crate) const ACCESS_TOKEN_LIFETIME_SECS: u64 = 300;
-/// Upper bound for each of the maps below.
+/// How long a pushed authorization request may wait for the browser
+/// (`expires_in` of the PAR response).
+pub(crate) const REQUEST_URI_LIFETIME: Duration = Duration::from_secs(60);
+/// How long a used or expired `request_uri` is remembered, so that its
+/// `state` and redirect URI are still known when it comes back.
+pub(crate) const REQUEST_URI_GRACE: Duration = Duration::from_secs(5 * 60);
+/// How long a permission registered at the Permission API is kept.
+pub(crate) const PERMISSION_LIFETIME: Duration = Duration::from_secs(60 * 60);
+/// How long a CIBA request is remembered after it expired, so that polls
+/// keep getting `expired_token` rather than `invalid_grant`.
+pub(crate) const CIBA_GRACE: Duration = Duration::from_secs(10 * 60);
+/// Upper bound for each of the maps below, unless stated otherwise.
 const MAX_ENTRIES: usize = 1024;
+/// Upper bound for the maps that load tests fill: CIBA requests, pushed
+/// requests, access tokens and registered permissions.
+pub(crate) const MAX_BULK_ENTRIES: usize = 10_000;
 
 /// Configuration and state of one simulator.
 ///
@@ -33,22 +50,97 @@ pub(crate) struct Shared {
     pub(crate) issuer: String,
     pub(crate) client_id: String,
     pub(crate) client_secret: String,
+    /// Whether discovery names the PAR endpoint.
+    pub(crate) advertise_par: bool,
+    /// The polling interval CIBA requests start with, in whole seconds.
+    pub(crate) ciba_interval: Duration,
     pub(crate) jwks_requests: AtomicUsize,
     pub(crate) token_requests: AtomicUsize,
+    pub(crate) user_exists_requests: AtomicUsize,
+    pub(crate) backchannel_requests: AtomicUsize,
     inner: Mutex<Inner>,
 }
 
+/// The fixed settings a simulator starts with.
+pub(crate) struct Settings {
+    pub(crate) issuer: String,
+    pub(crate) client_id: String,
+    pub(crate) client_secret: String,
+    pub(crate) redirect_uris: BTreeSet<String>,
+    pub(crate) advertise_par: bool,
+    pub(crate) ciba_interval: Duration,
+}
+
 /// The mutable part of [`Shared`].
-#[derive(Default)]
 pub(crate) struct Inner {
     pub(crate) redirect_uris: BTreeSet<String>,
     pub(crate) faults: Faults,
     /// Set for good by `Fault::RotatedKeys`: `sim-2` stays published.
     pub(crate) rotated: bool,
     pub(crate) last_authorize_params: Option<BTreeMap<String, String>>,
+    pub(crate) last_par_params: Option<BTreeMap<String, String>>,
     pub(crate) pending: Expiring<PendingRequest>,
     pub(crate) codes: Expiring<IssuedCode>,
     pub(crate) tokens: Expiring<AccessGrant>,
+    /// Pushed authorization requests, by the random part of `request_uri`.
+    pub(crate) pushed: Expiring<PushedRequest>,
+    /// Client-credentials access tokens for the Permission API.
+    pub(crate) client_tokens: Expiring<ClientGrant>,
+    /// Permissions registered at the Permission API, by `permission_id`.
+    pub(crate) permissions: Expiring<RegisteredPermission>,
+    /// CIBA requests, by `auth_req_id`.
+    pub(crate) ciba: Expiring<CibaRequest>,
+    /// How each user's phone answers CIBA requests, by [`TestUser::id`];
+    /// users not named here answer [`CibaBehavior::Manual`]ly.
+    pub(crate) ciba_behaviors: HashMap<String, CibaBehavior>,
+}
+
+impl Default for Inner {
+    fn default() -> Self {
+        Inner {
+            redirect_uris: BTreeSet::new(),
+            faults: Faults::default(),
+            rotated: false,
+            last_authorize_params: None,
+            last_par_params: None,
+            pending: Expiring::default(),
+            codes: Expiring::default(),
+            tokens: Expiring::with_capacity(MAX_BULK_ENTRIES),
+            pushed: Expiring::with_capacity(MAX_BULK_ENTRIES),
+            client_tokens: Expiring::with_capacity(MAX_BULK_ENTRIES),
+            permissions: Expiring::with_capacity(MAX_BULK_ENTRIES),
+            ciba: Expiring::with_capacity(MAX_BULK_ENTRIES),
+            ciba_behaviors: HashMap::new(),
+        }
+    }
+}
+
+impl Inner {
+    /// Records the user's decision on the registered permissions among
+    /// `permissions`: `Some(user)` approved, `None` denied.
+    pub(crate) fn decide_permissions(&mut self, permissions: &[Permission], user: Option<&'static TestUser>) {
+        for id in permissions.iter().filter_map(|permission| permission.permission_id.as_deref()) {
+            if let Some(registered) = self.permissions.get_mut(id) {
+                registered.decide(user);
+            }
+        }
+    }
+
+    /// The user's decision on an open CIBA request (phone page or
+    /// `Simulator::ciba_decide`); whether there was one to decide.
+    pub(crate) fn decide_ciba(&mut self, auth_req_id: &str, approve: bool) -> bool {
+        let Some(request) = self.ciba.get_mut(auth_req_id) else {
+            return false;
+        };
+        if !request.decide(approve, Instant::now(), unix_now()) {
+            return false;
+        }
+        let user = request.login.user;
+        let permissions = request.login.permissions.clone();
+        self.decide_permissions(&permissions, approve.then_some(user));
+        tracing::debug!(user = user.id, approve, "simulator: CIBA request decided");
+        true
+    }
 }
 
 /// A validated authorization request waiting for the user's decision.
@@ -59,6 +151,29 @@ pub(crate) struct PendingRequest {
     pub(crate) nonce: Option<String>,
     pub(crate) code_challenge: String,
     pub(crate) scope: String,
+    /// What the user is asked to approve besides the login, in request
+    /// order: `authorization_details` items or one registered permission.
+    pub(crate) permissions: Vec<Permission>,
+}
+
+/// A pushed authorization request (RFC 9126), waiting for the browser.
+#[derive(Debug, Clone)]
+pub(crate) struct PushedRequest {
+    pub(crate) request: PendingRequest,
+    /// For pre-selecting a user on the login page.
+    pub(crate) login_hint: Option<String>,
+    pub(crate) acr_values: Option<String>,
+    /// When the `request_uri` stops being usable; the record itself lives
+    /// [`REQUEST_URI_GRACE`] longer.
+    pub(crate) expires_at: Instant,
+    /// Set when the browser first brings the `request_uri` to `/authorize`.
+    pub(crate) used: bool,
+}
+
+/// What a client-credentials access token grants.
+#[derive(Debug, Clone)]
+pub(crate) struct ClientGrant {
+    pub(crate) scopes: BTreeSet<String>,
 }
 
 /// What an authorization code stands for.
@@ -86,18 +201,18 @@ pub(crate) struct AccessGrant {
 }
 
 impl Shared {
-    pub(crate) fn new(
-        issuer: String,
-        client_id: String,
-        client_secret: String,
-        redirect_uris: BTreeSet<String>,
-    ) -> Self {
+    pub(crate) fn new(settings: Settings) -> Self {
+        let Settings { issuer, client_id, client_secret, redirect_uris, advertise_par, ciba_interval } = settings;
         Shared {
             issuer,
             client_id,
             client_secret,
+            advertise_par,
+            ciba_interval,
             jwks_requests: AtomicUsize::new(0),
             token_requests: AtomicUsize::new(0),
+            user_exists_requests: AtomicUsize::new(0),
+            backchannel_requests: AtomicUsize::new(0),
             inner: Mutex::new(Inner { redirect_uris, ..Inner::default() }),
         }
     }
@@ -111,23 +226,32 @@ impl Shared {
 }
 
 /// A map from random handles to values that expire, holding at most
-/// `MAX_ENTRIES` of them.
+/// `MAX_ENTRIES` of them unless created [`with_capacity`](Self::with_capacity).
+///
+/// Expired entries are dropped when the next one is inserted; when the map
+/// is full, the entry closest to expiry makes room.
 pub(crate) struct Expiring<T> {
     entries: HashMap<String, (Instant, T)>,
+    capacity: usize,
 }
 
 impl<T> Default for Expiring<T> {
     fn default() -> Self {
-        Expiring { entries: HashMap::new() }
+        Expiring::with_capacity(MAX_ENTRIES)
     }
 }
 
 impl<T> Expiring<T> {
+    /// An empty map holding at most `capacity` (at least one) entries.
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        Expiring { entries: HashMap::new(), capacity: capacity.max(1) }
+    }
+
     /// Stores `value` under a fresh random handle and returns the handle.
     pub(crate) fn insert(&mut self, value: T, lifetime: Duration) -> String {
         let now = Instant::now();
         self.entries.retain(|_, (expires, _)| *expires > now);
-        if self.entries.len() >= MAX_ENTRIES {
+        if self.entries.len() >= self.capacity {
             self.evict_soonest_expiring();
         }
         let handle = random_token();
@@ -148,6 +272,15 @@ impl<T> Expiring<T> {
     pub(crate) fn take(&mut self, handle: &str) -> Option<T> {
         let (expires, value) = self.entries.remove(handle)?;
         (expires > Instant::now()).then_some(value)
+    }
+
+    /// The live entries, in no particular order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &T)> {
+        let now = Instant::now();
+        self.entries
+            .iter()
+            .filter(move |(_, (expires, _))| *expires > now)
+            .map(|(handle, (_, value))| (handle.as_str(), value))
     }
 
     fn evict_soonest_expiring(&mut self) {
@@ -190,6 +323,13 @@ mod tests {
             map.insert(i, Duration::from_secs(60));
         }
         assert_eq!(map.len(), MAX_ENTRIES);
+        let mut small = Expiring::with_capacity(3);
+        for i in 0..5 {
+            small.insert(i, Duration::from_secs(60 + i));
+        }
+        let mut kept: Vec<u64> = small.iter().map(|(_, value)| *value).collect();
+        kept.sort_unstable();
+        assert_eq!(kept, [2, 3, 4], "the entries closest to expiry made room");
     }
 
     #[test]

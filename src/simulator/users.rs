@@ -34,8 +34,13 @@ pub struct TestUser {
     /// BankID's own person identifier (`bankid_altsub` claim).
     pub bankid_altsub: &'static str,
     /// Synthetic Norwegian national identity number (`nnin_altsub` claim,
-    /// only released when the `nnin_altsub` scope was requested).
+    /// only released when the `nnin_altsub` scope was requested). CIBA and
+    /// the Permission API's `/user-exists` take it as `login_hint`.
     pub nnin: &'static str,
+    /// Whether the user has enabled BankID with biometrics in the BankID
+    /// app. Only such users can be reached by CIBA, and only they make
+    /// `/user-exists` answer `true`.
+    pub bib_enabled: bool,
 }
 
 impl TestUser {
@@ -51,7 +56,7 @@ impl TestUser {
 }
 
 /// All test users; the first one is the login page's default choice.
-pub(crate) static USERS: [TestUser; 3] = [
+pub(crate) static USERS: [TestUser; 4] = [
     TestUser {
         id: "kari",
         name: "Kari Nordmann",
@@ -64,6 +69,7 @@ pub(crate) static USERS: [TestUser; 3] = [
         sub: "4f0c7a52-1b6e-4d8a-9c31-5a1e0000ka01",
         bankid_altsub: "9578-6000-4-000001",
         nnin: "17858642043",
+        bib_enabled: true,
     },
     TestUser {
         id: "ola",
@@ -77,6 +83,7 @@ pub(crate) static USERS: [TestUser; 3] = [
         sub: "4f0c7a52-1b6e-4d8a-9c31-5a1e00000a02",
         bankid_altsub: "9578-6000-4-000002",
         nnin: "02917943136",
+        bib_enabled: true,
     },
     TestUser {
         id: "per",
@@ -92,12 +99,33 @@ pub(crate) static USERS: [TestUser; 3] = [
         sub: "4f0c7a52-1b6e-4d8a-9c31-5a1e0000pe03",
         bankid_altsub: "9578-6000-4-000003",
         nnin: "28839245175",
+        bib_enabled: true,
+    },
+    TestUser {
+        id: "nina",
+        name: "Nina Utenbib",
+        given_name: "Nina",
+        family_name: "Utenbib",
+        birthdate: "1990-08-14",
+        method: "BID",
+        acr: "urn:bankid:bid;LOA=4",
+        loa: 4,
+        sub: "4f0c7a52-1b6e-4d8a-9c31-5a1e0000ni04",
+        bankid_altsub: "9578-6000-4-000004",
+        nnin: "14889010291",
+        // Classic BankID only: no push can reach her (CIBA, `/user-exists`).
+        bib_enabled: false,
     },
 ];
 
 /// Looks a user up by [`TestUser::id`].
 pub(crate) fn find(id: &str) -> Option<&'static TestUser> {
     USERS.iter().find(|user| user.id == id)
+}
+
+/// Looks a user up by national identity number ([`TestUser::nnin`]).
+pub(crate) fn find_by_nnin(nnin: &str) -> Option<&'static TestUser> {
+    USERS.iter().find(|user| user.nnin == nnin)
 }
 
 /// The user to pre-select on the login page for an authorization request.
@@ -134,6 +162,7 @@ mod tests {
         assert_eq!(USERS[0].label(), "Kari Nordmann — BIS, LOA 3");
         assert_eq!(USERS[1].label(), "Ola Nordmann — BID, LOA 4");
         assert_eq!(USERS[2].label(), "Per Lavnivå — BIS, LOA 2");
+        assert_eq!(USERS[3].label(), "Nina Utenbib — BID, LOA 4");
     }
 
     #[test]
@@ -160,6 +189,14 @@ mod tests {
             assert_eq!(check(&digits[..9], &K1), digits[9], "{}", user.id);
             assert_eq!(check(&digits[..10], &K2), digits[10], "{}", user.id);
         }
+    }
+
+    #[test]
+    fn users_are_found_by_nnin_and_only_nina_lacks_biometrics() {
+        assert_eq!(find_by_nnin("14889010291").map(|user| user.id), Some("nina"));
+        assert_eq!(find_by_nnin("00000000000"), None);
+        let without: Vec<&str> = USERS.iter().filter(|user| !user.bib_enabled).map(|user| user.id).collect();
+        assert_eq!(without, ["nina"]);
     }
 
     #[test]

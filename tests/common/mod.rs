@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::extract::Query;
 use axum::routing::get;
 use axum::{Json, Router, middleware};
-use axum_bankid::simulator::Simulator;
+use axum_bankid::simulator::{Simulator, SimulatorBuilder};
 use axum_bankid::{
     AuthenticatedUser, BankId, BankIdConfig, BankIdConfigBuilder, BankIdLayer, Granted, Permission,
     require_authenticated,
@@ -23,6 +23,8 @@ pub struct TestApp {
     pub sim: Simulator,
     pub client: reqwest::Client,
     pub jar: Arc<Jar>,
+    /// The CIBA client, when started with [`start_ciba`].
+    pub ciba: Option<axum_bankid::Ciba>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -44,10 +46,26 @@ pub async fn start_with_store<S: SessionStore + Clone>(
     store: S,
     configure: impl FnOnce(BankIdConfigBuilder) -> BankIdConfigBuilder,
 ) -> TestApp {
+    start_full(Simulator::builder(), store, configure, false).await
+}
+
+/// An app with CIBA enabled (pending requests in the session store) against
+/// a simulator that asks to be polled every second.
+pub async fn start_ciba() -> TestApp {
+    let sim = Simulator::builder().ciba_interval(std::time::Duration::from_secs(1));
+    start_full(sim, MemoryStore::default(), |b| b, true).await
+}
+
+pub async fn start_full<S: SessionStore + Clone>(
+    sim: SimulatorBuilder,
+    store: S,
+    configure: impl FnOnce(BankIdConfigBuilder) -> BankIdConfigBuilder,
+    with_ciba: bool,
+) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let redirect_uri = format!("{base}/auth/bankid/callback");
-    let sim = Simulator::start().await.unwrap();
+    let sim = sim.start().await.unwrap();
     sim.allow_redirect_uri(&redirect_uri);
     let builder = BankIdConfig::builder()
         .issuer(sim.issuer())
@@ -56,8 +74,12 @@ pub async fn start_with_store<S: SessionStore + Clone>(
         .redirect_uri(&redirect_uri)
         .post_logout_redirect_uri(format!("{base}/"));
     let config = configure(builder).build().unwrap();
-    let sessions = config.session_layer(store);
-    let bankid = BankIdLayer::discover(config).await.unwrap();
+    let sessions = config.session_layer(store.clone());
+    let mut bankid = BankIdLayer::discover(config).await.unwrap();
+    if with_ciba {
+        bankid = bankid.with_ciba(store).unwrap();
+    }
+    let ciba = bankid.ciba();
     let app = app_routes().layer(bankid).layer(sessions);
     let server = tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();
@@ -68,7 +90,7 @@ pub async fn start_with_store<S: SessionStore + Clone>(
         .cookie_provider(Arc::clone(&jar))
         .build()
         .unwrap();
-    TestApp { base, sim, client, jar, server }
+    TestApp { base, sim, client, jar, ciba, server }
 }
 
 /// A `payment.v1` statement, as a shop would declare it.

@@ -1,12 +1,17 @@
 //! `GET /authorize` shows the login page; `POST /authorize` takes the
 //! user's decision and sends the browser back to the relying party.
 //!
+//! A request arrives either in the query string or, pushed beforehand to
+//! `/par`, as `client_id` plus a one-time `request_uri` (RFC 9126 §4). Only a
+//! pushed request may carry `authorization_details`, as at BankID.
+//!
 //! Errors follow RFC 6749 §4.1.2.1: while the client or the redirect URI is in
 //! doubt the user sees an error page, because redirecting to an unverified URI
 //! would make the simulator an open redirector. Once both are known good,
 //! errors travel back to the client on the redirect.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::Form;
 use axum::extract::{RawQuery, State};
@@ -14,17 +19,22 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use url::Url;
 
-use super::Params;
+use super::{Params, REQUEST_URI_PREFIX, permissions};
 use crate::simulator::faults::{EVIL_ISSUER, Fault};
 use crate::simulator::id_token::unix_now;
 use crate::simulator::pages;
-use crate::simulator::state::{CODE_LIFETIME, IssuedCode, PENDING_LIFETIME, PendingRequest, Shared, random_token};
+use crate::simulator::state::{
+    CODE_LIFETIME, IssuedCode, PENDING_LIFETIME, PendingRequest, PushedRequest, Shared, random_token,
+};
 use crate::simulator::users;
 
 /// `GET /authorize`: validates the request and renders the login form.
 pub(super) async fn show(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
     let params = Params::parse(query.unwrap_or_default().as_bytes());
     shared.lock().last_authorize_params = Some(params.values.clone());
+    if params.values.contains_key("request_uri") {
+        return show_pushed(&shared, &params);
+    }
 
     let redirect_uri = match trusted_redirect_uri(&shared, &params) {
         Ok(uri) => uri,
@@ -34,7 +44,11 @@ pub(super) async fn show(State(shared): State<Arc<Shared>>, RawQuery(query): Raw
         }
     };
     let state = params.get("state").map(str::to_owned);
-    let request = match validate(&params, redirect_uri.clone(), state.clone()) {
+    let request = validate(&params, redirect_uri.clone(), state.clone()).and_then(|mut request| {
+        request.permissions = permissions::requested(&shared, &params, false)?;
+        Ok(request)
+    });
+    let request = match request {
         Ok(request) => request,
         Err((error, description)) => {
             tracing::debug!(error, description, "simulator: authorization request rejected");
@@ -42,11 +56,76 @@ pub(super) async fn show(State(shared): State<Arc<Shared>>, RawQuery(query): Raw
             return authorization_response(&shared, &redirect_uri, state.as_deref(), &error);
         }
     };
+    login_page(&shared, request, params.get("login_hint"), params.get("acr_values"))
+}
 
-    let preselected = users::preselected(params.get("login_hint"), params.get("acr_values"));
+/// Stores the validated request and shows the login form for it.
+fn login_page(
+    shared: &Shared,
+    request: PendingRequest,
+    login_hint: Option<&str>,
+    acr_values: Option<&str>,
+) -> Response {
+    let preselected = users::preselected(login_hint, acr_values);
+    let permissions = request.permissions.clone();
     let request_id = shared.lock().pending.insert(request, PENDING_LIFETIME);
-    tracing::debug!(preselected = preselected.id, "simulator: showing login page");
-    pages::login(&request_id, &shared.client_id, preselected)
+    tracing::debug!(preselected = preselected.id, permissions = permissions.len(), "simulator: showing login page");
+    pages::login(&request_id, &shared.client_id, preselected, &permissions)
+}
+
+/// What became of a `request_uri` brought to `/authorize`.
+enum Pushed {
+    /// Never pushed, or forgotten long ago: nothing to redirect to.
+    Unknown,
+    /// Used before or expired: refused, but the redirect URI is known.
+    Refused(PushedRequest),
+    /// Good, and now used.
+    Usable(PushedRequest),
+}
+
+/// `GET /authorize?client_id=..&request_uri=..`: the pushed request decides;
+/// other parameters in the query are ignored (RFC 9126 §4).
+fn show_pushed(shared: &Shared, params: &Params) -> Response {
+    if params.is_repeated("client_id") || params.get("client_id") != Some(shared.client_id.as_str()) {
+        tracing::debug!("simulator: pushed authorization request with an unknown client_id");
+        return pages::bad_request("Unknown client_id.");
+    }
+    let handle = params
+        .get("request_uri")
+        .filter(|_| !params.is_repeated("request_uri"))
+        .and_then(|uri| uri.strip_prefix(REQUEST_URI_PREFIX));
+    let pushed = handle.map_or(Pushed::Unknown, |handle| take_pushed(shared, handle));
+    match pushed {
+        Pushed::Unknown => {
+            tracing::debug!("simulator: unknown request_uri");
+            pages::bad_request("This request_uri is unknown.")
+        }
+        Pushed::Refused(pushed) => {
+            tracing::debug!("simulator: request_uri used before or expired");
+            let error = [("error", "invalid_request_uri"), ("error_description", "the request_uri is used or expired")];
+            let request = &pushed.request;
+            authorization_response(shared, &request.redirect_uri, Some(&request.state), &error)
+        }
+        Pushed::Usable(pushed) => {
+            login_page(shared, pushed.request, pushed.login_hint.as_deref(), pushed.acr_values.as_deref())
+        }
+    }
+}
+
+/// Looks a pushed request up and marks it used, unless it may not be used.
+fn take_pushed(shared: &Shared, handle: &str) -> Pushed {
+    let mut guard = shared.lock();
+    let inner = &mut *guard;
+    let Some(pushed) = inner.pushed.get_mut(handle) else {
+        return Pushed::Unknown;
+    };
+    let expired = Instant::now() >= pushed.expires_at || inner.faults.has(&Fault::ExpiredRequestUri);
+    let reused = pushed.used && !inner.faults.has(&Fault::ReusableRequestUri);
+    if expired || reused {
+        return Pushed::Refused(pushed.clone());
+    }
+    pushed.used = true;
+    Pushed::Usable(pushed.clone())
 }
 
 /// Checks the parameters that decide whether redirecting is safe at all.
@@ -68,7 +147,8 @@ fn trusted_redirect_uri(shared: &Shared, params: &Params) -> Result<String, &'st
 }
 
 /// Checks the rest of the request: BankID's code flow with mandatory PKCE.
-fn validate(
+/// Permissions are left empty; the caller resolves them.
+pub(super) fn validate(
     params: &Params,
     redirect_uri: String,
     state: Option<String>,
@@ -101,6 +181,7 @@ fn validate(
         nonce: params.get("nonce").map(str::to_owned),
         code_challenge: code_challenge.to_owned(),
         scope: scope.to_owned(),
+        permissions: Vec::new(),
     })
 }
 
@@ -141,15 +222,21 @@ pub(super) async fn decide(State(shared): State<Arc<Shared>>, Form(form): Form<D
 
 fn approve_login(shared: &Shared, request: PendingRequest, user: &'static users::TestUser) -> Response {
     let (redirect_uri, state) = (request.redirect_uri.clone(), request.state.clone());
+    let permissions = request.permissions.clone();
     let issued =
         IssuedCode { request, user, auth_time: unix_now(), sid: random_token(), redeemed: false, access_token: None };
-    let code = shared.lock().codes.insert(issued, CODE_LIFETIME);
+    let code = {
+        let mut inner = shared.lock();
+        inner.decide_permissions(&permissions, Some(user));
+        inner.codes.insert(issued, CODE_LIFETIME)
+    };
     tracing::debug!(user = user.id, "simulator: login approved, code issued");
     authorization_response(shared, &redirect_uri, Some(&state), &[("code", &code)])
 }
 
 fn deny_login(shared: &Shared, request: &PendingRequest) -> Response {
     tracing::debug!("simulator: login denied by the user");
+    shared.lock().decide_permissions(&request.permissions, None);
     let error = [("error", "access_denied"), ("error_description", "the user cancelled the login")];
     authorization_response(shared, &request.redirect_uri, Some(&request.state), &error)
 }

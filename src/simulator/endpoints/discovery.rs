@@ -1,7 +1,8 @@
 //! `GET /.well-known/openid-configuration` (OpenID Connect Discovery 1.0).
 //!
 //! Advertises only what the simulator implements, the way BankID's own
-//! document does: code flow, PKCE with S256, RS256 ID tokens.
+//! document does: code flow, PKCE with S256, RS256 ID tokens, pushed
+//! authorization requests with `authorization_details`, CIBA in poll mode.
 
 use std::sync::Arc;
 
@@ -9,17 +10,23 @@ use axum::extract::State;
 use axum::response::Json;
 use serde_json::{Value, json};
 
-use super::{AUTHORIZE_PATH, JWKS_PATH, LOGOUT_PATH, TOKEN_PATH, USERINFO_PATH, respond_slowly};
+use super::token::CIBA_GRANT_TYPE;
+use super::{
+    AUTHORIZE_PATH, BACKCHANNEL_PATH, JWKS_PATH, LOGOUT_PATH, PAR_PATH, TOKEN_PATH, USERINFO_PATH, respond_slowly,
+};
 use crate::simulator::state::Shared;
+
+/// The permission types discovery names; requests may use any type.
+const AUTHORIZATION_DETAILS_TYPES: [&str; 3] = ["payment.v1", "card.v1", "account.v1"];
 
 pub(super) async fn handle(State(shared): State<Arc<Shared>>) -> Json<Value> {
     respond_slowly(&shared).await;
     tracing::debug!("simulator: discovery document requested");
-    Json(document(&shared.issuer))
+    Json(document(&shared.issuer, shared.advertise_par))
 }
 
-fn document(issuer: &str) -> Value {
-    json!({
+fn document(issuer: &str, advertise_par: bool) -> Value {
+    let mut document = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}{AUTHORIZE_PATH}"),
         "token_endpoint": format!("{issuer}{TOKEN_PATH}"),
@@ -28,7 +35,7 @@ fn document(issuer: &str) -> Value {
         "end_session_endpoint": format!("{issuer}{LOGOUT_PATH}"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code"],
+        "grant_types_supported": ["authorization_code", "client_credentials", CIBA_GRANT_TYPE],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
@@ -43,7 +50,16 @@ fn document(issuer: &str) -> Value {
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
-    })
+        "require_pushed_authorization_requests": false,
+        "authorization_details_types_supported": AUTHORIZATION_DETAILS_TYPES,
+        "backchannel_authentication_endpoint": format!("{issuer}{BACKCHANNEL_PATH}"),
+        "backchannel_token_delivery_modes_supported": ["poll"],
+        "backchannel_user_code_parameter_supported": false,
+    });
+    if advertise_par {
+        document["pushed_authorization_request_endpoint"] = json!(format!("{issuer}{PAR_PATH}"));
+    }
+    document
 }
 
 #[cfg(test)]
@@ -52,9 +68,18 @@ mod tests {
 
     #[test]
     fn endpoints_hang_off_the_issuer() {
-        let doc = document("http://127.0.0.1:1");
+        let doc = document("http://127.0.0.1:1", true);
         assert_eq!(doc["issuer"], "http://127.0.0.1:1");
         assert_eq!(doc["jwks_uri"], "http://127.0.0.1:1/jwks");
         assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
+        assert_eq!(doc["pushed_authorization_request_endpoint"], "http://127.0.0.1:1/par");
+        assert_eq!(doc["backchannel_authentication_endpoint"], "http://127.0.0.1:1/bc-authorize");
+    }
+
+    #[test]
+    fn par_endpoint_can_be_left_out() {
+        let doc = document("http://127.0.0.1:1", false);
+        assert!(doc.get("pushed_authorization_request_endpoint").is_none());
+        assert_eq!(doc["require_pushed_authorization_requests"], false);
     }
 }

@@ -1,0 +1,94 @@
+//! A "smart TV" that logs the viewer in with BankID on their phone (CIBA).
+//!
+//! ```sh
+//! cargo run --example ciba      # then open http://127.0.0.1:3000
+//! ```
+//!
+//! The TV page asks for a (test) national identity number, shows the binding
+//! message, and turns into the logged-in view when the user approves on the
+//! phone — here the simulator's phone page, linked from the TV page. Every
+//! failure shows the backup path: log in with the code flow on the phone.
+//!
+//! Test numbers: Kari (BankID with biometrics) and Nina (no biometrics, so
+//! the pre-check refuses before any push) are listed on the page.
+
+mod support;
+
+use axum::Router;
+use axum::response::Html;
+use axum::routing::get;
+use axum_bankid::simulator::Simulator;
+use axum_bankid::{AuthenticatedUser, BankIdLayer};
+use support::{escape, page};
+use tower_sessions::MemoryStore;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    support::init_tracing();
+    let addr = support::listen_addr();
+    let base = format!("http://{addr}");
+    let (config, simulator) = support::config(&base).await?;
+    let phone_url = simulator.as_ref().map(|s| format!("{}/phone", s.issuer()));
+
+    let store = MemoryStore::default();
+    let sessions = config.session_layer(store.clone());
+    // Pending CIBA requests live in the same store as the sessions.
+    let bankid = BankIdLayer::discover(config).await?.with_ciba(store)?;
+    let app = Router::new()
+        .route("/", get(move || tv(phone_url.clone())))
+        .route("/me", get(me))
+        .layer(bankid)
+        .layer(sessions);
+
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!("TV listening on {base}");
+    let _simulator = simulator;
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+async fn tv(phone_url: Option<String>) -> Html<String> {
+    let test_users: String = Simulator::users()
+        .iter()
+        .map(|u| format!("<li><code>{}</code> — {}</li>", u.nnin, escape(&u.label())))
+        .collect();
+    let phone = phone_url
+        .map(|url| format!("<p>Simulator phone: <a href=\"{0}\" target=\"_blank\">{0}</a></p>", escape(&url)))
+        .unwrap_or_default();
+    Html(page(
+        "BankID on your TV",
+        &format!(
+            r#"
+<form id="start"><label>National identity number <input name="nnin" inputmode="numeric" maxlength="11"></label>
+<button>Log in with BankID on my phone</button></form>
+<p id="status"></p>
+{phone}
+<details><summary>Test users</summary><ul>{test_users}</ul></details>
+<script>
+const statusLine = document.getElementById('status');
+const backup = ' <a href="/auth/bankid/login?return_to=/me">Log in with BankID on this device instead</a>';
+document.getElementById('start').addEventListener('submit', async (event) => {{
+  event.preventDefault();
+  const nnin = new FormData(event.target).get('nnin');
+  const response = await fetch('/auth/bankid/ciba', {{method: 'POST', headers: {{'content-type': 'application/json'}}, body: JSON.stringify({{nnin}})}});
+  const body = await response.json();
+  if (!response.ok) {{ statusLine.innerHTML = 'Could not start (' + body.error + ').' + backup; return; }}
+  statusLine.textContent = 'Open BankID on your phone and check that it shows: ' + body.binding_message;
+  const events = new EventSource('/auth/bankid/ciba/' + body.handle + '/events');
+  events.addEventListener('status', (e) => {{
+    const s = JSON.parse(e.data);
+    if (s.status === 'approved') {{ events.close(); location.href = '/me'; }}
+    else if (s.status === 'failed') {{ events.close(); statusLine.innerHTML = 'Not logged in (' + s.error + ').' + backup; }}
+  }});
+}});
+</script>"#
+        ),
+    ))
+}
+
+async fn me(user: AuthenticatedUser) -> Html<String> {
+    Html(page(
+        "Welcome",
+        &format!("<p>Logged in on the TV as {} ({}).</p>", escape(user.name.as_deref().unwrap_or("unknown")), user.loa),
+    ))
+}

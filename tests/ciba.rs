@@ -1,0 +1,243 @@
+//! CIBA end to end against the simulator's backchannel endpoint and phone.
+
+mod common;
+
+use std::time::Duration;
+
+use axum_bankid::simulator::{CibaBehavior, Fault, Simulator};
+use axum_bankid::{Ciba, CibaError, CibaRequest, IdTokenError, Loa, LoginHint};
+use common::{TestApp, start_ciba};
+use reqwest::StatusCode;
+
+fn nnin(user: &str) -> String {
+    Simulator::users().iter().find(|u| u.id == user).unwrap().nnin.to_owned()
+}
+
+fn request(user: &str) -> CibaRequest {
+    CibaRequest::new(LoginHint::Nnin(nnin(user)))
+}
+
+fn ciba(app: &TestApp) -> Ciba {
+    app.ciba.clone().expect("CIBA enabled")
+}
+
+#[tokio::test]
+async fn approved_on_the_phone() {
+    let app = start_ciba().await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(1));
+    let started = ciba(&app).start(request("kari").binding_message("TV: Kode 42")).await.unwrap();
+    assert_eq!(started.binding_message, "TV: Kode 42");
+    let user = ciba(&app).wait(&started.handle).await.unwrap();
+    assert_eq!(user.loa, Loa::SUBSTANTIAL);
+    assert_eq!(user.name.as_deref(), Some("Kari Nordmann"));
+    assert_eq!(app.sim.user_exists_requests(), 1);
+    let sent = &app.sim.ciba_requests()[0];
+    assert_eq!(sent.binding_message.as_deref(), Some("TV: Kode 42"));
+    assert_ne!(sent.auth_req_id, started.handle.as_str(), "the handle is not the auth_req_id");
+}
+
+#[tokio::test]
+async fn denied_on_the_phone() {
+    let app = start_ciba().await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::Deny);
+    let started = ciba(&app).start(request("kari")).await.unwrap();
+    assert_eq!(ciba(&app).wait(&started.handle).await.unwrap_err(), CibaError::Denied);
+    // The outcome stays readable.
+    assert_eq!(ciba(&app).wait(&started.handle).await.unwrap_err(), CibaError::Denied);
+}
+
+#[tokio::test]
+async fn never_answered_expires() {
+    let app = start_ciba().await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::NeverAnswer);
+    let started = ciba(&app).start(request("kari").requested_expiry(Duration::from_secs(2))).await.unwrap();
+    assert_eq!(started.expires_in, 2);
+    assert_eq!(ciba(&app).wait(&started.handle).await.unwrap_err(), CibaError::Expired);
+}
+
+#[tokio::test]
+async fn slow_down_raises_the_interval() {
+    let app = start_ciba().await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::SlowDownStorm(1));
+    let started = ciba(&app).start(request("kari")).await.unwrap();
+    ciba(&app).wait(&started.handle).await.unwrap();
+    let polls = app.sim.ciba_requests()[0].poll_offsets.clone();
+    assert_eq!(polls.len(), 2, "one slow_down, then approval: {polls:?}");
+    assert!(polls[0] >= Duration::from_millis(950), "first poll waits one interval: {polls:?}");
+    let gap = polls[1] - polls[0];
+    assert!(gap >= Duration::from_millis(5950), "after slow_down the client waits interval + 5 s: {polls:?}");
+}
+
+#[tokio::test]
+async fn user_without_biometrics_gets_no_push() {
+    let app = start_ciba().await;
+    let err = ciba(&app).start(request("nina")).await.unwrap_err();
+    assert_eq!(err, CibaError::UserNotEnrolled);
+    assert_eq!(app.sim.user_exists_requests(), 1);
+    assert_eq!(app.sim.backchannel_requests(), 0, "no backchannel request after a negative pre-check");
+}
+
+#[tokio::test]
+async fn app_uninstalled_fails_at_initiation() {
+    let app = start_ciba().await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::AppUninstalled);
+    assert_eq!(ciba(&app).start(request("kari")).await.unwrap_err(), CibaError::AppUnavailable);
+}
+
+#[tokio::test]
+async fn lost_authenticator_fails_at_authentication() {
+    let app = start_ciba().await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::AuthenticatorLost);
+    let started = ciba(&app).start(request("kari")).await.unwrap();
+    let err = ciba(&app).wait(&started.handle).await.unwrap_err();
+    assert_eq!(err, CibaError::AuthenticationFailed { error: "transaction_failed".into() });
+}
+
+#[tokio::test]
+async fn low_loa_and_wrong_audience_are_rejected() {
+    let app = start_ciba().await;
+    app.sim.set_ciba_behavior("per", CibaBehavior::ApproveAfterPolls(0));
+    let started = ciba(&app).start(request("per")).await.unwrap();
+    assert_eq!(
+        ciba(&app).wait(&started.handle).await.unwrap_err(),
+        CibaError::InsufficientLoa { found: Some(Loa::TWO) }
+    );
+
+    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
+    app.sim.set_fault(Fault::WrongAudience);
+    let started = ciba(&app).start(request("kari")).await.unwrap();
+    let err = ciba(&app).wait(&started.handle).await.unwrap_err();
+    assert_eq!(err, CibaError::InvalidIdToken(IdTokenError::AudienceMismatch));
+    app.sim.clear_faults();
+    app.sim.set_fault(Fault::MissingAcr);
+    let started = ciba(&app).start(request("kari")).await.unwrap();
+    assert_eq!(ciba(&app).wait(&started.handle).await.unwrap_err(), CibaError::InsufficientLoa { found: None });
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_before_sending() {
+    let app = start_ciba().await;
+    let err = ciba(&app).start(request("kari").binding_message("<script>alert(1)</script>")).await.unwrap_err();
+    assert_eq!(err, CibaError::InvalidBindingMessage);
+    let err = ciba(&app).start(CibaRequest::new(LoginHint::Nnin("123".into()))).await.unwrap_err();
+    assert_eq!(err, CibaError::InvalidLoginHint);
+    assert_eq!(app.sim.backchannel_requests(), 0);
+    assert_eq!(app.sim.user_exists_requests(), 0);
+}
+
+#[tokio::test]
+async fn cancellation_stops_polling() {
+    let app = start_ciba().await;
+    let client = ciba(&app);
+    let started = client.start(request("kari")).await.unwrap(); // Manual: stays pending
+    let handle = started.handle.clone();
+    let waiting = tokio::spawn({
+        let client = client.clone();
+        async move { client.wait(&handle).await }
+    });
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    waiting.abort();
+    let _ = waiting.await;
+    let polled = app.sim.ciba_requests()[0].poll_offsets.len();
+    assert!(polled >= 1, "it did poll while waiting");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(app.sim.ciba_requests()[0].poll_offsets.len(), polled, "no poll after the future was dropped");
+
+    client.cancel(&started.handle).await.unwrap();
+    assert_eq!(client.status(&started.handle).await.unwrap_err(), CibaError::UnknownHandle);
+}
+
+#[tokio::test]
+async fn routes_log_the_starting_session_in() {
+    let app = start_ciba().await;
+    let response = app
+        .client
+        .post(app.url("/auth/bankid/ciba"))
+        .json(&serde_json::json!({"nnin": nnin("kari")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let started: serde_json::Value = response.json().await.unwrap();
+    let handle = started["handle"].as_str().unwrap().to_owned();
+    assert!(started["binding_message"].as_str().unwrap().starts_with("Kode "));
+
+    // The phone approves through the simulator's page.
+    let auth_req_id = app.sim.ciba_requests()[0].auth_req_id.clone();
+    let phone = app
+        .client
+        .post(format!("{}/phone/decide", app.sim.issuer()))
+        .form(&[("auth_req_id", auth_req_id.as_str()), ("decision", "approve")])
+        .send()
+        .await
+        .unwrap();
+    assert!(phone.status().is_success() || phone.status().is_redirection());
+
+    let mut status = serde_json::Value::Null;
+    for _ in 0..40 {
+        let (code, body) = app.get_json(&format!("/auth/bankid/ciba/{handle}")).await;
+        assert_eq!(code, StatusCode::OK, "{body}");
+        status = body;
+        if status["status"] != "pending" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(status["status"], "approved", "{status}");
+    let (code, me) = app.get_json("/me").await;
+    assert_eq!(code, StatusCode::OK, "the TV's session is logged in: {me}");
+    assert_eq!(me["loa"], 3);
+
+    let (code, body) = app.get_json("/auth/bankid/ciba/not-a-handle").await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"], "unknown_handle");
+}
+
+#[tokio::test]
+async fn events_stream_ends_with_the_outcome() {
+    let app = start_ciba().await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::Deny);
+    let started = ciba(&app).start(request("kari")).await.unwrap();
+    let body = app
+        .client
+        .get(app.url(&format!("/auth/bankid/ciba/{}/events", started.handle.as_str())))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("event: status"), "{body}");
+    assert!(body.contains(r#""error":"denied""#), "{body}");
+}
+
+#[tokio::test]
+async fn a_thousand_concurrent_requests_each_get_their_outcome() {
+    let app = start_ciba().await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(1));
+    app.sim.set_ciba_behavior("ola", CibaBehavior::Deny);
+    app.sim.set_ciba_behavior("per", CibaBehavior::ApproveAfterPolls(0));
+    let client = ciba(&app);
+    let users = ["kari", "ola", "per", "nina"];
+    let runs = (0..1000).map(|i| {
+        let client = client.clone();
+        let user = users[i % users.len()];
+        async move {
+            let outcome = match client.start(request(user)).await {
+                Ok(started) => client.wait(&started.handle).await.map(|u| u.loa),
+                Err(err) => Err(err),
+            };
+            (user, outcome)
+        }
+    });
+    let results = futures_util::future::join_all(runs).await;
+    for (user, outcome) in results {
+        match user {
+            "kari" => assert_eq!(outcome, Ok(Loa::SUBSTANTIAL)),
+            "ola" => assert_eq!(outcome, Err(CibaError::Denied)),
+            "per" => assert_eq!(outcome, Err(CibaError::InsufficientLoa { found: Some(Loa::TWO) })),
+            _ => assert_eq!(outcome, Err(CibaError::UserNotEnrolled)),
+        }
+    }
+    assert_eq!(app.sim.backchannel_requests(), 750);
+}
