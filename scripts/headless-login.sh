@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# Logs in to the running `login` example headlessly (curl + a cookie jar)
-# through the embedded simulator's HTML form, then prints /me as JSON.
-#   usage: scripts/headless-login.sh [base-url] [user]   (defaults: http://127.0.0.1:3000 kari)
+# Logs in to a running example headlessly (curl + a cookie jar) through the
+# embedded simulator's HTML form, then prints the final page.
+#   usage: scripts/headless-login.sh [base-url] [user] [start-path] [final-path]
+#   defaults: http://127.0.0.1:3000 kari /auth/bankid/login?return_to=/me /me (as JSON)
 set -euo pipefail
 base="${1:-http://127.0.0.1:3000}"
 user="${2:-kari}"
+start="${3:-/auth/bankid/login?return_to=/me}"
+final="${4:-/me}"
 jar="$(mktemp)"
 trap 'rm -f "$jar"' EXIT
 
 # 1. Start the login at the app; it redirects to the provider's authorize endpoint.
-authorize=$(curl -sS -c "$jar" -b "$jar" -o /dev/null -w '%{redirect_url}' "$base/auth/bankid/login?return_to=/me")
+authorize=$(curl -sS -c "$jar" -b "$jar" -o /dev/null -w '%{redirect_url}' "$base$start")
 # 2. Load the simulator's form and read the hidden request id.
 form=$(curl -sS -c "$jar" -b "$jar" "$authorize")
 request=$(printf '%s' "$form" | grep -o 'name="request"[^>]*' | sed -E 's/.*value="([^"]*)".*/\1/' | head -n1)
@@ -20,5 +23,5 @@ callback=$(curl -sS -c "$jar" -b "$jar" -o /dev/null -w '%{redirect_url}' \
   "$issuer/authorize")
 # 4. The callback verifies everything and sends us on to /me.
 curl -sS -c "$jar" -b "$jar" -o /dev/null "$callback"
-curl -sS -b "$jar" -H 'accept: application/json' "$base/me"
+curl -sS -b "$jar" -H 'accept: application/json' "$base$final"
 echo
