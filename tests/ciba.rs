@@ -241,3 +241,22 @@ async fn a_thousand_concurrent_requests_each_get_their_outcome() {
     }
     assert_eq!(app.sim.backchannel_requests(), 750);
 }
+
+#[tokio::test]
+async fn failing_user_check_sends_no_push() {
+    let app = start_ciba().await;
+    app.sim.set_fault(Fault::UserExistsError);
+    let err = ciba(&app).start(request("kari")).await.unwrap_err();
+    assert!(matches!(err, CibaError::UserCheckFailed(_)), "{err:?}");
+    assert_eq!(err.kind(), "user_check_failed");
+    assert_eq!(app.sim.backchannel_requests(), 0);
+}
+
+#[tokio::test]
+async fn pre_check_can_be_skipped() {
+    let app = start_ciba().await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
+    let started = ciba(&app).start(request("kari").skip_user_exists_check()).await.unwrap();
+    assert_eq!(app.sim.user_exists_requests(), 0);
+    assert_eq!(ciba(&app).wait(&started.handle).await.unwrap().loa, Loa::SUBSTANTIAL);
+}

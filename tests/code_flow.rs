@@ -262,3 +262,22 @@ async fn pending_logins_are_bounded() {
     let (_, body) = error_body(app.client.get(callback_url).send().await.unwrap()).await;
     assert_eq!(body["error"], "unknown_state", "the oldest attempt was evicted");
 }
+
+#[tokio::test]
+async fn granted_identifiers_reach_the_user() {
+    let app = start_with(|b| b.scopes(["profile", "nnin_altsub"])).await;
+    app.login_as("kari").await;
+    let (_, me) = app.get_json("/me").await;
+    let kari = axum_bankid::simulator::Simulator::users().iter().find(|u| u.id == "kari").unwrap();
+    assert_eq!(me["nnin_altsub"], kari.nnin);
+    assert_eq!(me["bankid_altsub"], kari.bankid_altsub);
+    assert_eq!(me["birthdate"], kari.birthdate);
+    assert_eq!(me["amr"], serde_json::json!(["bis"]));
+    assert!(me["auth_time"].as_i64().is_some());
+    assert_eq!(me["claims"]["nnin_altsub"], kari.nnin, "the full claim set is kept");
+
+    // Without the scope the number is not there.
+    let plain = start().await;
+    plain.login_as("kari").await;
+    assert!(plain.get_json("/me").await.1["nnin_altsub"].is_null());
+}
