@@ -32,8 +32,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let store = MemoryStore::default();
     let sessions = config.session_layer(store.clone());
-    // Pending CIBA requests live in the same store as the sessions.
-    let bankid = BankIdLayer::discover(config).await?.with_ciba(store)?;
+    // Pending CIBA requests live in the same store as the sessions. The
+    // public start route is fine for a local demo; in production put it
+    // behind your own authentication and rate limiting.
+    let bankid = BankIdLayer::discover(config).await?.with_ciba(store)?.with_public_ciba_start()?;
     let app = Router::new()
         .route("/", get(move || tv(phone_url.clone())))
         .route("/me", get(me))

@@ -165,6 +165,7 @@ pub struct BankIdConfig {
     pub(crate) single_use_grants: bool,
     pub(crate) permission_api: PermissionApiConfig,
     pub(crate) ciba_path: String,
+    pub(crate) grant_ttl: Duration,
 }
 
 impl BankIdConfig {
@@ -322,11 +323,17 @@ impl BankIdConfig {
     /// cookie is not sent on the provider's cross-site redirect back to the
     /// callback, so the login state would be lost), `HttpOnly`, `Path=/`, and
     /// `Secure` with the `__Host-` name prefix whenever the redirect URI is
-    /// HTTPS.
+    /// HTTPS, and an inactivity expiry of
+    /// [`max_login_age`](BankIdConfigBuilder::max_login_age) so abandoned
+    /// sessions (every anonymous visit to the login route makes one) do not
+    /// live for tower-sessions' default two weeks. Use a store that deletes
+    /// expired records (e.g. Redis); `MemoryStore` is for tests and demos.
     pub fn session_layer<S: SessionStore + Clone>(&self, store: S) -> SessionManagerLayer<S> {
         let https = self.redirect_uri.scheme() == "https";
         let name = if https { "__Host-bankid-session" } else { "bankid-session" };
+        let inactivity = tower_sessions::cookie::time::Duration::seconds(self.max_login_age.as_secs() as i64);
         SessionManagerLayer::new(store)
+            .with_expiry(tower_sessions::Expiry::OnInactivity(inactivity))
             .with_name(name)
             .with_same_site(SameSite::Lax)
             .with_http_only(true)
@@ -367,6 +374,7 @@ pub struct BankIdConfigBuilder {
     single_use_grants: Option<bool>,
     permission_api: Option<PermissionApiConfig>,
     ciba_path: Option<String>,
+    grant_ttl: Option<Duration>,
 }
 
 impl BankIdConfigBuilder {
@@ -522,6 +530,12 @@ impl BankIdConfigBuilder {
         self
     }
 
+    /// How long an approved permission can be used. Default: 10 min.
+    pub fn grant_ttl(mut self, ttl: Duration) -> Self {
+        self.grant_ttl = Some(ttl);
+        self
+    }
+
     /// Permission API paths and names. Default: [`PermissionApiConfig::default`].
     pub fn permission_api(mut self, api: PermissionApiConfig) -> Self {
         self.permission_api = Some(api);
@@ -615,6 +629,7 @@ impl BankIdConfigBuilder {
             single_use_grants: self.single_use_grants.unwrap_or(true),
             permission_api,
             ciba_path,
+            grant_ttl: self.grant_ttl.unwrap_or(Duration::from_secs(600)),
         })
     }
 }

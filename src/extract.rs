@@ -271,13 +271,16 @@ impl<P: Permission> PermissionRequest<P> {
 
 /// Proof that the logged-in user approved a statement of type `P` in
 /// BankID: its `permission_digest` matched what was sent. Extracting it
-/// uses the grant up (configurable), so an approval cannot be replayed.
+/// uses the grant up (configurable), so an approval cannot be replayed, and
+/// a grant older than [`grant_ttl`](crate::BankIdConfigBuilder::grant_ttl)
+/// is ignored.
 ///
 /// Rejected with `403 {"error":"permission_not_granted"}` when this session
 /// holds no such grant for the current user, `401` when nobody is logged in.
 pub struct Granted<P> {
     statement: P,
     statement_bytes: Vec<u8>,
+    id: String,
     digest: String,
     signed_permission: Option<String>,
 }
@@ -297,6 +300,13 @@ impl<P: Permission> Granted<P> {
     /// The approved statement, owned.
     pub fn into_statement(self) -> P {
         self.statement
+    }
+
+    /// A random id of this grant: use it as the idempotency key of the
+    /// action it authorises (single use is enforced per instance and in the
+    /// session; an idempotent payment call also covers several instances).
+    pub fn id(&self) -> &str {
+        &self.id
     }
 
     /// The verified `permission_digest`.
@@ -338,16 +348,30 @@ async fn take_grant<P: Permission>(ctx: Option<&Ctx>, parts: &Parts, sub: &str) 
     let ctx = ctx.ok_or(Error::NotInstalled)?;
     let session = session_of(&parts.extensions)?;
     let grants = load_grants(&session).await?;
-    let grant =
-        grants.into_iter().rev().find(|g| g.r#type == P::TYPE && g.sub == sub).ok_or(PermissionError::NotGranted)?;
+    let now = unix_now();
+    let ttl = ctx.config().grant_ttl.as_secs() as i64;
+    let grant = grants
+        .into_iter()
+        .rev()
+        .find(|g| g.r#type == P::TYPE && g.sub == sub && now - g.granted_at <= ttl)
+        .ok_or(PermissionError::NotGranted)?;
     let statement_bytes = URL_SAFE_NO_PAD.decode(&grant.encoded).map_err(|_| PermissionError::StatementMismatch)?;
     let statement: P = serde_json::from_slice(&statement_bytes).map_err(|_| PermissionError::StatementMismatch)?;
     if ctx.config().single_use_grants {
-        if !ctx.shared.consumed_grants.consume(&grant.id, unix_now()) {
+        if !ctx.shared.consumed_grants.consume(&grant.id, now) {
             return Err(PermissionError::NotGranted.into());
         }
         remove_grant(&session, &grant.id).await?;
+        // Persist the removal now: tower-sessions does not save on a 5xx
+        // answer, and the handler may act on the grant and then fail.
+        session.save().await.map_err(|e| Error::Session(e.to_string()))?;
     }
     tracing::info!(r#type = P::TYPE, "permission grant used");
-    Ok(Granted { statement, statement_bytes, digest: grant.digest, signed_permission: grant.signed_permission })
+    Ok(Granted {
+        statement,
+        statement_bytes,
+        id: grant.id,
+        digest: grant.digest,
+        signed_permission: grant.signed_permission,
+    })
 }

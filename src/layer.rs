@@ -51,6 +51,7 @@ pub(crate) struct Ctx {
     pub(crate) shared: Arc<Shared>,
     on_error: Option<ErrorHandler>,
     pub(crate) ciba_store: Option<Arc<CibaStore>>,
+    ciba_public_start: bool,
 }
 
 impl Ctx {
@@ -135,7 +136,7 @@ impl BankIdLayer {
             client_tokens: Default::default(),
             consumed_grants: Default::default(),
         });
-        Ok(BankIdLayer::from_ctx(Ctx { shared, on_error: None, ciba_store: None }))
+        Ok(BankIdLayer::from_ctx(Ctx { shared, on_error: None, ciba_store: None, ciba_public_start: false }))
     }
 
     /// Replaces the default error page/JSON for login failures (callback,
@@ -150,8 +151,9 @@ impl BankIdLayer {
 
     /// Enables CIBA: pending authentications are kept in `store` (use the
     /// same store as the sessions — Redis when several instances share the
-    /// work) and the CIBA routes are mounted under
-    /// [`ciba_path`](crate::BankIdConfigBuilder::ciba_path). Fails at start-up
+    /// work) and the status routes are mounted under
+    /// [`ciba_path`](crate::BankIdConfigBuilder::ciba_path) (see
+    /// [`with_public_ciba_start`](Self::with_public_ciba_start) for the start route). Fails at start-up
     /// if the provider has no backchannel authentication endpoint.
     pub fn with_ciba<S: SessionStore>(self, store: S) -> Result<Self, Error> {
         if self.ctx.shared.metadata.backchannel_authentication_endpoint.is_none() {
@@ -159,6 +161,21 @@ impl BankIdLayer {
         }
         let ciba_store = Some(Ciba::new_store(Arc::new(store)));
         Ok(BankIdLayer::from_ctx(Ctx { ciba_store, ..self.ctx }))
+    }
+
+    /// Also mounts `POST {ciba_path}` (`{"nnin": "..."}` → handle and a
+    /// server-generated binding message), for devices that start CIBA
+    /// themselves, like the TV page of the `ciba` example.
+    ///
+    /// **This sends a push to whoever the number names, for anyone who can
+    /// reach the route**, and its answer tells whether a number has BankID
+    /// with biometrics. Put it behind your own authentication and rate
+    /// limiting, or call [`Ciba::start`] from your own handler instead.
+    pub fn with_public_ciba_start(self) -> Result<Self, Error> {
+        if self.ctx.ciba_store.is_none() {
+            return Err(Error::MissingCapability { capability: "with_ciba" });
+        }
+        Ok(BankIdLayer::from_ctx(Ctx { ciba_public_start: true, ..self.ctx }))
     }
 
     /// The CIBA client, if [`with_ciba`](Self::with_ciba) enabled it.
@@ -184,8 +201,10 @@ impl BankIdLayer {
             .route(&config.logout_path, post(flow::logout::logout));
         if ctx.ciba_store.is_some() {
             let base = &config.ciba_path;
+            if ctx.ciba_public_start {
+                routes = routes.route(base, post(ciba::routes::start));
+            }
             routes = routes
-                .route(base, post(ciba::routes::start))
                 .route(&format!("{base}/{{handle}}"), get(ciba::routes::status))
                 .route(&format!("{base}/{{handle}}/events"), get(ciba::routes::events));
         }

@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use crate::error::{EndpointError, Error};
+use crate::id_token::unix_now;
 use crate::layer::Ctx;
 use crate::permission::{Permission, PermissionError, PermissionItem, Transport, same_digest};
 use crate::provider::http::describe;
@@ -110,10 +111,17 @@ impl PermissionApi {
     /// Fetches and verifies the provider-signed permission.
     #[tracing::instrument(name = "bankid.permission_api.signed", skip_all, err(Display))]
     pub async fn signed_permission(&self, registered: &RegisteredPermission) -> Result<SignedPermission, Error> {
-        self.signed_permission_by_id(&registered.id, &registered.digest).await
+        self.signed_permission_by_id(&registered.id, &registered.digest, None).await
     }
 
-    pub(crate) async fn signed_permission_by_id(&self, id: &str, digest: &str) -> Result<SignedPermission, Error> {
+    /// `expected_sub`: the user who just logged in, when known; the signed
+    /// permission must name them.
+    pub(crate) async fn signed_permission_by_id(
+        &self,
+        id: &str,
+        digest: &str,
+        expected_sub: Option<&str>,
+    ) -> Result<SignedPermission, Error> {
         let encoded_id: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
         let path = self.ctx.config().permission_api.signed_permission_path.replace("{id}", &encoded_id);
         let answer: SignedAnswer = self.send(self.ctx.shared.http.get(self.url(&path)?)).await?;
@@ -122,7 +130,7 @@ impl PermissionApi {
             "denied" => Ok(SignedPermission::Denied),
             "approved" => {
                 let jws = answer.signed_permission.ok_or(PermissionError::InvalidSignedPermission("missing"))?;
-                let claims = self.verify_signed(&jws, id, digest).await?;
+                let claims = self.verify_signed(&jws, id, digest, expected_sub).await?;
                 Ok(SignedPermission::Approved { jws, claims })
             }
             _ => Err(Error::PermissionApi(EndpointError::UnexpectedResponse { status: 200 })),
@@ -144,7 +152,13 @@ impl PermissionApi {
         Ok(answer.exists)
     }
 
-    async fn verify_signed(&self, jws: &str, id: &str, digest: &str) -> Result<Map<String, Value>, Error> {
+    async fn verify_signed(
+        &self,
+        jws: &str,
+        id: &str,
+        digest: &str,
+        expected_sub: Option<&str>,
+    ) -> Result<Map<String, Value>, Error> {
         let invalid = |why| Error::Permission(PermissionError::InvalidSignedPermission(why));
         let claims = self.ctx.shared.verifier.verify_signed_jwt(jws).await.map_err(|_| invalid("signature"))?;
         let shared = &self.ctx.shared;
@@ -164,8 +178,19 @@ impl PermissionApi {
             Some(theirs) if same_digest(theirs, digest) => {}
             _ => return Err(PermissionError::DigestMismatch.into()),
         }
-        if claims.get("permission_id").and_then(Value::as_str).is_some_and(|theirs| theirs != id) {
+        // Required, so that no other provider-signed JWT (an ID token, say)
+        // can stand in for the signed permission.
+        if claims.get("permission_id").and_then(Value::as_str) != Some(id) {
             return Err(invalid("permission_id"));
+        }
+        if let Some(sub) = expected_sub
+            && claims.get("sub").and_then(Value::as_str) != Some(sub)
+        {
+            return Err(invalid("sub"));
+        }
+        let skew = shared.config.clock_skew.as_secs() as i64;
+        if claims.get("exp").and_then(Value::as_i64).is_some_and(|exp| exp.saturating_add(skew) < unix_now()) {
+            return Err(invalid("expired"));
         }
         Ok(claims)
     }
@@ -209,7 +234,8 @@ impl PermissionApi {
             request_tokens(&self.ctx.shared.http, &self.ctx.shared.metadata.token_endpoint, &credentials, &params)
                 .await
                 .map_err(Error::PermissionApi)?;
-        let lifetime = Duration::from_secs(tokens.expires_in.unwrap_or(60));
+        // Bounded: a hostile `expires_in` must neither overflow nor pin a token forever.
+        let lifetime = Duration::from_secs(tokens.expires_in.unwrap_or(60).min(86_400));
         cache.insert(scope.to_owned(), (tokens.access_token.clone(), Instant::now() + lifetime));
         Ok(tokens.access_token)
     }

@@ -184,6 +184,12 @@ async fn routes_log_the_starting_session_in() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     assert_eq!(status["status"], "approved", "{status}");
+    assert!(status.get("user").is_none(), "the status route never carries identity data: {status}");
+    // Another client holding the handle learns the outcome, nothing more, and is not logged in.
+    let stranger = reqwest::Client::new();
+    let other: serde_json::Value =
+        stranger.get(app.url(&format!("/auth/bankid/ciba/{handle}"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(other, serde_json::json!({"status": "approved"}));
     let (code, me) = app.get_json("/me").await;
     assert_eq!(code, StatusCode::OK, "the TV's session is logged in: {me}");
     assert_eq!(me["loa"], 3);
@@ -259,4 +265,44 @@ async fn pre_check_can_be_skipped() {
     let started = ciba(&app).start(request("kari").skip_user_exists_check()).await.unwrap();
     assert_eq!(app.sim.user_exists_requests(), 0);
     assert_eq!(ciba(&app).wait(&started.handle).await.unwrap().loa, Loa::SUBSTANTIAL);
+}
+
+#[tokio::test]
+async fn start_route_is_opt_in_and_ignores_caller_text() {
+    let app = start_ciba().await;
+    let response = app
+        .client
+        .post(app.url("/auth/bankid/ciba"))
+        .json(&serde_json::json!({"nnin": nnin("kari"), "binding_message": "Bekreft betaling"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let started: serde_json::Value = response.json().await.unwrap();
+    assert!(started["binding_message"].as_str().unwrap().starts_with("Kode "), "{started}");
+    assert!(app.sim.ciba_requests()[0].binding_message.as_deref().unwrap().starts_with("Kode "));
+
+    // Without with_public_ciba_start the route does not exist.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let config = axum_bankid::BankIdConfig::builder()
+        .issuer(app.sim.issuer())
+        .client_id(app.sim.client_id())
+        .client_secret(app.sim.client_secret())
+        .redirect_uri(format!("{base}/auth/bankid/callback"))
+        .build()
+        .unwrap();
+    let store = tower_sessions::MemoryStore::default();
+    let sessions = config.session_layer(store.clone());
+    let bankid = axum_bankid::BankIdLayer::discover(config).await.unwrap().with_ciba(store).unwrap();
+    let router = axum::Router::new().layer(bankid).layer(sessions);
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let closed = reqwest::Client::new()
+        .post(format!("{base}/auth/bankid/ciba"))
+        .json(&serde_json::json!({"nnin": nnin("kari")}))
+        .send()
+        .await
+        .unwrap();
+    assert!(closed.status() == StatusCode::NOT_FOUND || closed.status() == StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(app.sim.backchannel_requests(), 1, "only the first app started one");
 }

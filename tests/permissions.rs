@@ -211,3 +211,23 @@ async fn par_required_but_not_advertised_fails_at_start_up() {
     let err = discover_without_par(|b| b.upfront_permission(&CardAccess { card: "x".into() })).await;
     assert!(matches!(err, Error::MissingCapability { .. }), "{err:?}");
 }
+
+#[tokio::test]
+async fn a_grant_used_by_a_failing_handler_stays_used() {
+    let app = start().await;
+    approve_payment(&app, "/pay", "approve").await;
+    let failed = app.client.get(app.url("/paid-then-fail")).send().await.unwrap();
+    assert_eq!(failed.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let (status, body) = app.get_json("/paid").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+}
+
+#[tokio::test]
+async fn grants_expire() {
+    let app = start_with(|b| b.grant_ttl(std::time::Duration::from_secs(1))).await;
+    approve_payment(&app, "/pay", "approve").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let (status, body) = app.get_json("/paid").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["detail"], "not_granted");
+}

@@ -333,6 +333,9 @@ struct BackchannelResponse {
 
 /// CIBA Core §7.3: poll no more often than every 5 s unless told otherwise.
 const DEFAULT_INTERVAL_SECS: u64 = 5;
+/// Upper bounds on what a provider can ask for.
+pub(crate) const MAX_INTERVAL_SECS: u64 = 300;
+const MAX_EXPIRES_IN_SECS: u64 = 3600;
 
 impl Ciba {
     /// The CIBA client of a layer that has it enabled.
@@ -363,11 +366,14 @@ impl Ciba {
             self.ensure_user_exists(&request.hint).await?;
         }
         let answer = self.send_backchannel(&endpoint, &request, &binding_message).await?;
-        let interval = answer.interval.unwrap_or(DEFAULT_INTERVAL_SECS).max(1);
-        let pending = store::PendingCiba::new(answer.auth_req_id, interval, answer.expires_in, request.permission);
+        // Bounded, so hostile numbers can neither overflow the arithmetic
+        // nor keep a request alive for ever.
+        let interval = answer.interval.unwrap_or(DEFAULT_INTERVAL_SECS).clamp(1, MAX_INTERVAL_SECS);
+        let expires_in = answer.expires_in.clamp(1, MAX_EXPIRES_IN_SECS);
+        let pending = store::PendingCiba::new(answer.auth_req_id, interval, expires_in, request.permission);
         let handle = self.store.create(pending).await?;
-        tracing::info!(expires_in = answer.expires_in, interval, "CIBA request started");
-        Ok(CibaStarted { handle, binding_message, expires_in: answer.expires_in })
+        tracing::info!(expires_in, interval, "CIBA request started");
+        Ok(CibaStarted { handle, binding_message, expires_in })
     }
 
     async fn ensure_user_exists(&self, hint: &LoginHint) -> Result<(), CibaError> {

@@ -91,7 +91,7 @@ impl Ciba {
             Ok(result) => self.finish(handle, &mut pending, result.map(Box::new)).await,
             Err(PollError::Pending) => Ok(Polled::Pending { retry_after_ms: retry_after(&pending) }),
             Err(PollError::SlowDown) => {
-                pending.interval_secs += SLOW_DOWN_SECS;
+                pending.interval_secs = (pending.interval_secs + SLOW_DOWN_SECS).min(super::MAX_INTERVAL_SECS);
                 pending.next_poll_at_ms = unix_now_ms() + (pending.interval_secs as i64) * 1000;
                 self.store.save(handle, &pending).await?;
                 tracing::debug!(interval = pending.interval_secs, "CIBA slow_down: interval raised");

@@ -1,17 +1,16 @@
 //! HTTP routes for CIBA, mounted by [`BankIdLayer::with_ciba`](crate::BankIdLayer::with_ciba):
 //!
-//! - `POST {ciba_path}` with JSON `{"nnin": "...", "binding_message": "..."}`
-//!   starts an authentication and answers `202` with the handle and the
-//!   binding message to show;
-//! - `GET {ciba_path}/{handle}` answers the status as JSON;
+//! - `GET {ciba_path}/{handle}` answers the status as JSON
+//!   (`pending`/`approved`/`failed` and an error code — never identity data);
 //! - `GET {ciba_path}/{handle}/events` streams status changes as
-//!   server-sent events until the outcome is known.
+//!   server-sent events until the outcome is known;
+//! - only with [`BankIdLayer::with_public_ciba_start`](crate::BankIdLayer::with_public_ciba_start):
+//!   `POST {ciba_path}` with JSON `{"nnin": "..."}` starts an authentication
+//!   and answers `202` with the handle and a server-generated binding message.
 //!
 //! When the session that started a request reads its approved status, that
-//! session becomes logged in, so `AuthenticatedUser` works on the device.
-//!
-//! The start route sends a push to whoever the number names: put it behind
-//! your own authentication or rate limiting, or use [`Ciba`] directly.
+//! session becomes logged in, so `AuthenticatedUser` works on the device;
+//! other readers of the handle learn only that it was approved.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -37,7 +36,26 @@ const MAX_HANDLES: usize = 8;
 #[derive(Deserialize)]
 pub(crate) struct StartBody {
     nnin: String,
-    binding_message: Option<String>,
+}
+
+/// What the routes reveal: the outcome, never the user's identity (the
+/// starting session is logged in instead and reads it from there).
+#[derive(serde::Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+enum PublicStatus {
+    Pending { retry_after_ms: u64 },
+    Approved,
+    Failed { error: String },
+}
+
+impl From<&CibaStatus> for PublicStatus {
+    fn from(status: &CibaStatus) -> Self {
+        match status {
+            CibaStatus::Pending { retry_after_ms } => PublicStatus::Pending { retry_after_ms: *retry_after_ms },
+            CibaStatus::Approved { .. } => PublicStatus::Approved,
+            CibaStatus::Failed { error } => PublicStatus::Failed { error: error.clone() },
+        }
+    }
 }
 
 impl IntoResponse for CibaError {
@@ -67,10 +85,9 @@ pub(crate) async fn start(
         Ok(ciba) => ciba,
         Err(err) => return err.into_response(),
     };
-    let mut request = CibaRequest::new(LoginHint::Nnin(body.nnin));
-    if let Some(message) = body.binding_message {
-        request = request.binding_message(message);
-    }
+    // The binding message is always ours: a caller-chosen text would let
+    // whoever calls this route put words on the victim's phone.
+    let request = CibaRequest::new(LoginHint::Nnin(body.nnin));
     match ciba.start(request).await {
         Ok(started) => {
             if let Some(session) = session {
@@ -96,7 +113,9 @@ pub(crate) async fn status(
     }
     .await;
     match result {
-        Ok(status) => ([(axum::http::header::CACHE_CONTROL, "no-store")], Json(status)).into_response(),
+        Ok(status) => {
+            ([(axum::http::header::CACHE_CONTROL, "no-store")], Json(PublicStatus::from(&status))).into_response()
+        }
         Err(err) => err.into_response(),
     }
 }
@@ -129,7 +148,7 @@ fn status_stream(
                     CibaStatus::Pending { retry_after_ms } => Some(*retry_after_ms),
                     _ => None,
                 };
-                (Event::default().event("status").json_data(&status).ok()?, wait.is_none(), wait)
+                (Event::default().event("status").json_data(PublicStatus::from(&status)).ok()?, wait.is_none(), wait)
             }
             Err(CibaError::ProviderUnavailable(_)) => (
                 Event::default().event("status").data(r#"{"status":"pending","retry_after_ms":1000}"#),

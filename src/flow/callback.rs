@@ -128,7 +128,7 @@ async fn verify_permissions(
     for item in &pending.permissions {
         let signed_permission = match &item.transport {
             Transport::Rar => None,
-            Transport::PermissionApi { id } => Some(fetch_signed(ctx, id, &item.digest).await?),
+            Transport::PermissionApi { id } => Some(fetch_signed(ctx, id, &item.digest, sub).await?),
         };
         grants.push(StoredGrant {
             id: random_id(),
@@ -143,8 +143,8 @@ async fn verify_permissions(
     Ok(grants)
 }
 
-async fn fetch_signed(ctx: &Ctx, id: &str, digest: &str) -> Result<String, Error> {
-    match PermissionApi::new(ctx.clone()).signed_permission_by_id(id, digest).await? {
+async fn fetch_signed(ctx: &Ctx, id: &str, digest: &str, sub: &str) -> Result<String, Error> {
+    match PermissionApi::new(ctx.clone()).signed_permission_by_id(id, digest, Some(sub)).await? {
         SignedPermission::Approved { jws, .. } => Ok(jws),
         _ => Err(PermissionError::InvalidSignedPermission("not approved").into()),
     }

@@ -77,7 +77,7 @@ pub async fn start_full<S: SessionStore + Clone>(
     let sessions = config.session_layer(store.clone());
     let mut bankid = BankIdLayer::discover(config).await.unwrap();
     if with_ciba {
-        bankid = bankid.with_ciba(store).unwrap();
+        bankid = bankid.with_ciba(store).unwrap().with_public_ciba_start().unwrap();
     }
     let ciba = bankid.ciba();
     let app = app_routes().layer(bankid).layer(sessions);
@@ -156,6 +156,14 @@ fn permission_routes() -> Router {
             }),
         )
         .route("/card", get(|granted: Granted<CardAccess>| async move { granted.into_statement().card }))
+        // Acts on the grant, then fails: the grant must still count as used.
+        .route(
+            "/paid-then-fail",
+            get(|granted: Granted<Payment>| async move {
+                let _ = granted.id();
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR
+            }),
+        )
 }
 
 fn app_routes() -> Router {
