@@ -5,6 +5,8 @@
 //! `BankIdLayer`, and both requests carry the same logged-in session cookie,
 //! so the difference is exactly the extractor: reading the stored claims and
 //! re-checking the LOA and age policy. No signature is verified per request.
+//! A third route only reads the session, which separates the session store's
+//! cost (paid by any session-based route) from the extractor's own.
 //!
 //! Run: `cargo bench --bench extractor`
 
@@ -48,6 +50,14 @@ async fn fixture() -> Fixture {
     let app = Router::new()
         .route("/baseline", get(|| async { Json(serde_json::json!({"ok": true})) }))
         .route("/protected", get(|user: AuthenticatedUser| async move { Json(serde_json::json!({"sub": user.sub})) }))
+        // What any session-based route pays: load the session record and read one value.
+        .route(
+            "/session_only",
+            get(|session: tower_sessions::Session| async move {
+                let found = session.get_value("axum_bankid.login").await.ok().flatten().is_some();
+                Json(serde_json::json!({"found": found}))
+            }),
+        )
         .layer(bankid)
         .layer(sessions);
     let served = app.clone();
@@ -101,6 +111,9 @@ fn per_request(c: &mut Criterion) {
     group.bench_function("baseline_no_extractor", |b| {
         b.to_async(&runtime).iter(|| request(&fixture.app, "/baseline", &fixture.cookie))
     });
+    group.bench_function("session_read_only", |b| {
+        b.to_async(&runtime).iter(|| request(&fixture.app, "/session_only", &fixture.cookie))
+    });
     group.bench_function("authenticated_user", |b| {
         b.to_async(&runtime).iter(|| request(&fixture.app, "/protected", &fixture.cookie))
     });
@@ -113,6 +126,7 @@ fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
     print_ratio("per_request", "authenticated_user", "baseline_no_extractor");
+    print_ratio("per_request", "authenticated_user", "session_read_only");
 }
 
 /// Prints measured/baseline from criterion's estimates of this run.

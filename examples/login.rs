@@ -27,7 +27,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let sessions = config.session_layer(MemoryStore::default());
     let bankid = BankIdLayer::discover(config).await?;
-    let app = Router::new().route("/", get(home)).route("/me", get(me)).layer(bankid).layer(sessions);
+    let app = Router::new()
+        .route("/", get(home))
+        .route("/me", get(me))
+        .route("/healthz", get(|| async { "ok" }))
+        .layer(bankid)
+        .layer(sessions);
 
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("listening on {base}");

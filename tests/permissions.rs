@@ -231,3 +231,16 @@ async fn grants_expire() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["detail"], "not_granted");
 }
+
+#[tokio::test]
+async fn permission_api_failures_are_typed() {
+    let app = start().await;
+    // The client-credentials token cannot be had: registering fails before any redirect.
+    app.sim.set_fault(Fault::TokenEndpointError);
+    let response = app.client.get(app.url("/pay-api")).send().await.unwrap();
+    let (status, body) = error_body(response).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_eq!(body["error"], "permission_api_failed");
+    assert_eq!(body["detail"], "invalid_grant");
+    assert!(app.sim.last_par_params().is_none(), "no login was started");
+}
