@@ -100,3 +100,22 @@ async fn failed_callback_leaves_no_login_in_redis() {
     let replay = app.client.get(&callback.url).send().await.unwrap();
     assert_eq!(replay.status(), StatusCode::BAD_REQUEST, "state consumed even on failure");
 }
+
+#[tokio::test]
+async fn ciba_request_continues_on_another_instance_via_redis() {
+    use axum_bankid::simulator::{CibaBehavior, Simulator};
+    use axum_bankid::{CibaRequest, Loa, LoginHint};
+
+    let Some(redis) = start_redis() else { return };
+    let store = RedisStore::new(connect(redis.port).await);
+    let app = common::start_ciba_with_store(store.clone()).await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(1));
+    let nnin = Simulator::users().iter().find(|u| u.id == "kari").unwrap().nnin.to_owned();
+    let started = app.ciba.clone().unwrap().start(CibaRequest::new(LoginHint::Nnin(nnin))).await.unwrap();
+    // A second instance with its own connection pool to the same Redis.
+    let other = common::other_instance(&app.sim, RedisStore::new(connect(redis.port).await)).await;
+    assert_eq!(other.wait(&started.handle).await.unwrap().loa, Loa::SUBSTANTIAL);
+    if let Some(keys) = dbsize(redis.port) {
+        assert!(keys >= 1, "the pending request lived in redis");
+    }
+}

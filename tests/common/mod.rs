@@ -52,8 +52,25 @@ pub async fn start_with_store<S: SessionStore + Clone>(
 /// An app with CIBA enabled (pending requests in the session store) against
 /// a simulator that asks to be polled every second.
 pub async fn start_ciba() -> TestApp {
+    start_ciba_with_store(MemoryStore::default()).await
+}
+
+pub async fn start_ciba_with_store<S: SessionStore + Clone>(store: S) -> TestApp {
     let sim = Simulator::builder().ciba_interval(std::time::Duration::from_secs(1));
-    start_full(sim, MemoryStore::default(), |b| b, true).await
+    start_full(sim, store, |b| b, true).await
+}
+
+/// Another instance of the service: its own layer (own caches, own
+/// in-process state) on the same provider and the same store.
+pub async fn other_instance<S: SessionStore + Clone>(sim: &Simulator, store: S) -> axum_bankid::Ciba {
+    let config = BankIdConfig::builder()
+        .issuer(sim.issuer())
+        .client_id(sim.client_id())
+        .client_secret(sim.client_secret())
+        .redirect_uri("http://127.0.0.1:9/auth/bankid/callback")
+        .build()
+        .unwrap();
+    BankIdLayer::discover(config).await.unwrap().with_ciba(store).unwrap().ciba().unwrap()
 }
 
 pub async fn start_full<S: SessionStore + Clone>(
