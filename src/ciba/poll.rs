@@ -89,7 +89,14 @@ impl Ciba {
 
         match self.request_tokens(&pending).await {
             Ok(result) => self.finish(handle, &mut pending, result.map(Box::new)).await,
-            Err(PollError::Pending) => Ok(Polled::Pending { retry_after_ms: retry_after(&pending) }),
+            Err(PollError::Pending) => {
+                // Count the interval from the answer, not from the request:
+                // then the provider sees at least `interval` between two polls
+                // however long the network took for the first.
+                pending.next_poll_at_ms = unix_now_ms() + (pending.interval_secs as i64) * 1000;
+                self.store.save(handle, &pending).await?;
+                Ok(Polled::Pending { retry_after_ms: retry_after(&pending) })
+            }
             Err(PollError::SlowDown) => {
                 pending.interval_secs = (pending.interval_secs + SLOW_DOWN_SECS).min(super::MAX_INTERVAL_SECS);
                 pending.next_poll_at_ms = unix_now_ms() + (pending.interval_secs as i64) * 1000;
