@@ -111,15 +111,15 @@ async fn current_user(ctx: Option<&Ctx>, parts: &Parts) -> Result<AuthenticatedU
     let session = session_of(&parts.extensions)?;
     let login = load_login(&session).await?.ok_or(Error::Unauthenticated)?;
     let config = ctx.config();
-    if login.identity.loa < config.minimum_loa {
-        tracing::debug!(loa = login.identity.loa.get(), "stored login is below the current minimum LOA");
+    if login.loa < config.minimum_loa {
+        tracing::debug!(loa = login.loa.get(), "stored login is below the current minimum LOA");
         return Err(Error::Unauthenticated);
     }
     if unix_now() - login.logged_in_at > config.max_login_age.as_secs() as i64 {
         tracing::debug!("stored login is older than max_login_age");
         return Err(Error::Unauthenticated);
     }
-    Ok(login.identity)
+    Ok(login.into_user())
 }
 
 fn rejection(ctx: Option<&Ctx>, parts: &Parts, error: Error) -> AuthRejection {

@@ -13,6 +13,7 @@ use tower_sessions::Session;
 
 use crate::claims::AuthenticatedUser;
 use crate::error::Error;
+use crate::loa::Loa;
 use crate::permission::PermissionItem;
 
 const PENDING_KEY: &str = "axum_bankid.pending";
@@ -40,19 +41,32 @@ impl fmt::Debug for PendingLogin {
     }
 }
 
-/// The verified login kept in the session.
+/// The verified login kept in the session: the verified claims once (the
+/// user's fields are derived from them when read, which keeps the record
+/// that every request loads small), the level, and the ID token.
 #[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct StoredLogin {
-    pub(crate) identity: AuthenticatedUser,
+    claims: serde_json::Map<String, serde_json::Value>,
+    pub(crate) loa: Loa,
     /// Kept for `id_token_hint` at logout; never sent to the browser.
     pub(crate) id_token: String,
     pub(crate) logged_in_at: i64,
 }
 
+impl StoredLogin {
+    pub(crate) fn new(user: AuthenticatedUser, id_token: String, logged_in_at: i64) -> Self {
+        StoredLogin { loa: user.loa, claims: user.claims, id_token, logged_in_at }
+    }
+
+    pub(crate) fn into_user(self) -> AuthenticatedUser {
+        AuthenticatedUser::from_claims(self.claims, self.loa)
+    }
+}
+
 impl fmt::Debug for StoredLogin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StoredLogin")
-            .field("identity", &self.identity)
+            .field("loa", &self.loa)
             .field("logged_in_at", &self.logged_in_at)
             .finish_non_exhaustive()
     }

@@ -186,7 +186,7 @@ async fn login_if_owner(ciba: &Ciba, session: Option<&Session>, handle: &CibaHan
     let Some(position) = handles.iter().position(|h| *h == handle.0) else { return };
     let Some((user, id_token)) = ciba.approved_login(handle).await else { return };
     handles.remove(position);
-    let stored = store_login(session, StoredLogin { identity: user, id_token, logged_in_at: unix_now() }).await;
+    let stored = store_login(session, StoredLogin::new(user, id_token, unix_now())).await;
     let saved = session.insert(HANDLES_KEY, handles).await;
     if stored.is_err() || saved.is_err() {
         tracing::warn!("could not log the session in after CIBA approval");

@@ -85,7 +85,7 @@ async fn complete(ctx: &Ctx, params: CallbackParams, extensions: &http::Extensio
     let grants = verify_permissions(ctx, &pending, verified.claims(), tokens.authorization_details.as_ref()).await?;
     let user = AuthenticatedUser::from_claims(verified.into_claims(), loa);
     tracing::info!(loa = loa.get(), grants = grants.len(), "BankID login verified");
-    store_login(&session, StoredLogin { identity: user, id_token, logged_in_at: unix_now() }).await?;
+    store_login(&session, StoredLogin::new(user, id_token, unix_now())).await?;
     add_grants(&session, grants).await?;
     Ok(pending.return_to)
 }
