@@ -25,6 +25,40 @@ pub enum ClientAuth {
     SecretBasic,
     /// `client_id` and `client_secret` in the request body.
     SecretPost,
+    /// A JWT signed with the client's private key (RFC 7523, OIDC Core §9);
+    /// set with [`BankIdConfigBuilder::private_key_jwt`]. No secret travels.
+    PrivateKeyJwt,
+}
+
+/// The private key for [`ClientAuth::PrivateKeyJwt`]. `Debug` never shows it.
+#[derive(Clone)]
+pub struct ClientAssertionKey {
+    pub(crate) key: jsonwebtoken::EncodingKey,
+    pub(crate) kid: Option<String>,
+    pub(crate) alg: jsonwebtoken::Algorithm,
+}
+
+impl ClientAssertionKey {
+    /// An RSA key (PKCS#1 or PKCS#8 PEM), signing with RS256. `kid` is put in
+    /// the JWT header when given (it must match the key registered at BankID).
+    pub fn rsa_pem(pem: &[u8], kid: Option<String>) -> Result<Self, ConfigError> {
+        let key = jsonwebtoken::EncodingKey::from_rsa_pem(pem)
+            .map_err(|_| ConfigError::invalid("private_key_jwt", "not an RSA private key in PEM"))?;
+        Ok(ClientAssertionKey { key, kid, alg: jsonwebtoken::Algorithm::RS256 })
+    }
+
+    /// An EC P-256 key (PKCS#8 PEM), signing with ES256.
+    pub fn ec_pem(pem: &[u8], kid: Option<String>) -> Result<Self, ConfigError> {
+        let key = jsonwebtoken::EncodingKey::from_ec_pem(pem)
+            .map_err(|_| ConfigError::invalid("private_key_jwt", "not an EC private key in PEM"))?;
+        Ok(ClientAssertionKey { key, kid, alg: jsonwebtoken::Algorithm::ES256 })
+    }
+}
+
+impl fmt::Debug for ClientAssertionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientAssertionKey").field("kid", &self.kid).field("alg", &self.alg).finish_non_exhaustive()
+    }
 }
 
 /// When logins use a Pushed Authorization Request (RFC 9126).
@@ -144,6 +178,7 @@ pub struct BankIdConfig {
     pub(crate) client_id: String,
     pub(crate) client_secret: ClientSecret,
     pub(crate) client_auth: ClientAuth,
+    pub(crate) client_assertion_key: Option<ClientAssertionKey>,
     pub(crate) redirect_uri: Url,
     pub(crate) scopes: Vec<String>,
     pub(crate) login_hint: Option<String>,
@@ -191,7 +226,8 @@ impl BankIdConfig {
     /// | `BANKID_MIN_LOA` | minimum level, 1–4 | `3` |
     /// | `BANKID_CLOCK_SKEW_SECS` | allowed clock skew for `exp`/`iat` | `60` |
     /// | `BANKID_HTTP_TIMEOUT_SECS` | timeout of every call to the provider | `10` |
-    /// | `BANKID_CLIENT_AUTH` | `client_secret_basic` or `client_secret_post` | `client_secret_basic` |
+    /// | `BANKID_CLIENT_AUTH` | `client_secret_basic`, `client_secret_post` or `private_key_jwt` | `client_secret_basic` |
+    /// | `BANKID_CLIENT_KEY_FILE`, `BANKID_CLIENT_KEY_ID` | PEM private key and its `kid`, for `private_key_jwt` | unset |
     /// | `BANKID_PAR` | `when_advertised`, `required` or `disabled` | `when_advertised` |
     ///
     /// Errors name the variable.
@@ -208,6 +244,7 @@ impl BankIdConfig {
             ("issuer", "BANKID_ISSUER"),
             ("client_id", "BANKID_CLIENT_ID"),
             ("client_secret", "BANKID_CLIENT_SECRET"),
+            ("private_key_jwt", "BANKID_CLIENT_KEY_FILE"),
             ("redirect_uri", "BANKID_REDIRECT_URI"),
             ("scopes", "BANKID_SCOPES"),
             ("login_hint", "BANKID_LOGIN_HINT"),
@@ -256,16 +293,17 @@ impl BankIdConfig {
             b = b.http_timeout(Duration::from_secs(parse_secs("BANKID_HTTP_TIMEOUT_SECS", &v)?));
         }
         if let Some(v) = get("BANKID_CLIENT_AUTH") {
-            b = b.client_auth(match v.as_str() {
-                "client_secret_basic" => ClientAuth::SecretBasic,
-                "client_secret_post" => ClientAuth::SecretPost,
+            b = match v.as_str() {
+                "client_secret_basic" => b.client_auth(ClientAuth::SecretBasic),
+                "client_secret_post" => b.client_auth(ClientAuth::SecretPost),
+                "private_key_jwt" => b.private_key_jwt(key_from_env(&get)?),
                 _ => {
                     return Err(ConfigError::invalid(
                         "BANKID_CLIENT_AUTH",
-                        "must be client_secret_basic or client_secret_post",
+                        "must be client_secret_basic, client_secret_post or private_key_jwt",
                     ));
                 }
-            });
+            };
         }
         if let Some(v) = get("BANKID_PAR") {
             b = b.par(match v.as_str() {
@@ -342,6 +380,17 @@ impl BankIdConfig {
     }
 }
 
+/// The `private_key_jwt` key named by `BANKID_CLIENT_KEY_FILE` (RSA or EC PEM).
+fn key_from_env(get: &impl Fn(&str) -> Option<String>) -> Result<ClientAssertionKey, ConfigError> {
+    let path = get("BANKID_CLIENT_KEY_FILE").ok_or(ConfigError::Missing { field: "BANKID_CLIENT_KEY_FILE" })?;
+    let pem = std::fs::read(&path)
+        .map_err(|e| ConfigError::invalid("BANKID_CLIENT_KEY_FILE", format!("cannot be read ({})", e.kind())))?;
+    let kid = get("BANKID_CLIENT_KEY_ID");
+    ClientAssertionKey::rsa_pem(&pem, kid.clone())
+        .or_else(|_| ClientAssertionKey::ec_pem(&pem, kid))
+        .map_err(|_| ConfigError::invalid("BANKID_CLIENT_KEY_FILE", "not an RSA or EC private key in PEM"))
+}
+
 fn parse_secs(field: &'static str, value: &str) -> Result<u64, ConfigError> {
     value.parse().map_err(|_| ConfigError::invalid(field, "must be a whole number of seconds"))
 }
@@ -354,6 +403,7 @@ pub struct BankIdConfigBuilder {
     client_id: Option<String>,
     client_secret: Option<ClientSecret>,
     client_auth: ClientAuth,
+    client_assertion_key: Option<ClientAssertionKey>,
     redirect_uri: Option<String>,
     scopes: Option<Vec<String>>,
     login_hint: Option<Option<String>>,
@@ -400,6 +450,14 @@ impl BankIdConfigBuilder {
     /// Token endpoint authentication. Default: [`ClientAuth::SecretBasic`].
     pub fn client_auth(mut self, auth: ClientAuth) -> Self {
         self.client_auth = auth;
+        self
+    }
+
+    /// Authenticates with `private_key_jwt` (RFC 7523) using `key` instead
+    /// of a client secret; sets [`ClientAuth::PrivateKeyJwt`].
+    pub fn private_key_jwt(mut self, key: ClientAssertionKey) -> Self {
+        self.client_assertion_key = Some(key);
+        self.client_auth = ClientAuth::PrivateKeyJwt;
         self
     }
 
@@ -556,10 +614,19 @@ impl BankIdConfigBuilder {
             return Err(ConfigError::invalid("issuer", "must not have a query or fragment"));
         }
         let client_id = required("client_id", self.client_id)?;
-        let client_secret = self
-            .client_secret
-            .filter(|s| !s.expose().is_empty())
-            .ok_or(ConfigError::Missing { field: "client_secret" })?;
+        let client_secret = match self.client_auth {
+            ClientAuth::PrivateKeyJwt => {
+                if self.client_assertion_key.is_none() {
+                    return Err(ConfigError::Missing { field: "private_key_jwt" });
+                }
+                self.client_secret.unwrap_or_else(|| ClientSecret::new(""))
+            }
+            ClientAuth::SecretBasic | ClientAuth::SecretPost => {
+                self.client_secret
+                    .filter(|s| !s.expose().is_empty())
+                    .ok_or(ConfigError::Missing { field: "client_secret" })?
+            }
+        };
         let redirect_uri = parse_endpoint("redirect_uri", self.redirect_uri.as_deref())?;
         if redirect_uri.fragment().is_some() {
             return Err(ConfigError::invalid("redirect_uri", "must not have a fragment"));
@@ -608,6 +675,7 @@ impl BankIdConfigBuilder {
             client_id,
             client_secret,
             client_auth: self.client_auth,
+            client_assertion_key: self.client_assertion_key,
             redirect_uri,
             scopes,
             login_hint,
@@ -789,6 +857,26 @@ mod tests {
             assert!(matches!(err, ConfigError::Invalid { .. }), "{err:?}");
             assert_eq!(err.field(), field, "{err}");
         }
+    }
+
+    #[test]
+    fn private_key_jwt_needs_a_key_not_a_secret() {
+        let err = BankIdConfig::builder()
+            .issuer("https://i.example")
+            .client_id("c")
+            .redirect_uri("https://a.example/cb")
+            .client_auth(ClientAuth::PrivateKeyJwt)
+            .build()
+            .unwrap_err();
+        assert_eq!(err, ConfigError::Missing { field: "private_key_jwt" });
+        assert_eq!(ClientAssertionKey::rsa_pem(b"not a key", None).unwrap_err().field(), "private_key_jwt");
+        let err = BankIdConfig::from_lookup(|k| match k {
+            "BANKID_CLIENT_AUTH" => Some("private_key_jwt".into()),
+            "BANKID_CLIENT_KEY_FILE" => Some("/nonexistent/key.pem".into()),
+            _ => None,
+        })
+        .unwrap_err();
+        assert_eq!(err.field(), "BANKID_CLIENT_KEY_FILE");
     }
 
     #[test]

@@ -31,6 +31,7 @@ use crate::error::Error;
 use crate::flow;
 use crate::id_token::IdTokenVerifier;
 use crate::provider::jwks::KeyCache;
+use crate::provider::token::ClientCredentials;
 use crate::provider::{ProviderMetadata, http, metadata};
 
 type ErrorHandler = Arc<dyn Fn(&Error, &HeaderMap) -> Response + Send + Sync>;
@@ -65,6 +66,17 @@ impl Ctx {
 
     pub(crate) fn config(&self) -> &BankIdConfig {
         &self.shared.config
+    }
+
+    /// How this client authenticates at the provider's back-channel endpoints.
+    pub(crate) fn credentials(&self) -> ClientCredentials<'_> {
+        let config = &self.shared.config;
+        ClientCredentials {
+            client_id: &config.client_id,
+            secret: &config.client_secret,
+            method: config.client_auth,
+            assertion: config.client_assertion_key.as_ref().map(|key| (key, self.shared.metadata.issuer.as_str())),
+        }
     }
 }
 

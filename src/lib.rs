@@ -26,7 +26,8 @@ pub mod simulator;
 pub use ciba::{Ciba, CibaError, CibaHandle, CibaRequest, CibaStarted, CibaStatus, LoginHint};
 pub use claims::AuthenticatedUser;
 pub use config::{
-    BankIdConfig, BankIdConfigBuilder, ClientAuth, ClientSecret, ConfigError, ParMode, PermissionApiConfig,
+    BankIdConfig, BankIdConfigBuilder, ClientAssertionKey, ClientAuth, ClientSecret, ConfigError, ParMode,
+    PermissionApiConfig,
 };
 pub use error::{EndpointError, Error, IdTokenError};
 pub use extract::{AuthRejection, BankId, Granted, PermissionRequest, require_authenticated};

@@ -20,7 +20,7 @@ use crate::id_token::unix_now;
 use crate::layer::Ctx;
 use crate::permission::{Permission, PermissionError, PermissionItem, Transport, same_digest};
 use crate::provider::http::describe;
-use crate::provider::token::{ClientCredentials, parse_json_response, request_tokens};
+use crate::provider::token::{parse_json_response, request_tokens};
 
 /// Cached client-credentials tokens, by scope.
 #[derive(Default)]
@@ -223,12 +223,7 @@ impl PermissionApi {
         {
             return Ok(token.clone());
         }
-        let config = self.ctx.config();
-        let credentials = ClientCredentials {
-            client_id: &config.client_id,
-            secret: &config.client_secret,
-            method: config.client_auth,
-        };
+        let credentials = self.ctx.credentials();
         let params = [("grant_type", "client_credentials"), ("scope", scope)];
         let tokens =
             request_tokens(&self.ctx.shared.http, &self.ctx.shared.metadata.token_endpoint, &credentials, &params)

@@ -319,3 +319,15 @@ async fn another_instance_sharing_the_store_continues_a_request() {
     // The first instance sees the outcome the other one collected.
     assert!(matches!(ciba(&app).status(&started.handle).await.unwrap(), axum_bankid::CibaStatus::Approved { .. }));
 }
+
+#[tokio::test]
+async fn works_with_private_key_jwt() {
+    let pem = Simulator::client_private_key_pem();
+    let key = axum_bankid::ClientAssertionKey::rsa_pem(pem.as_bytes(), None).unwrap();
+    let app =
+        common::start_ciba_with(tower_sessions::MemoryStore::default(), |b| b.client_secret("").private_key_jwt(key))
+            .await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
+    let started = ciba(&app).start(request("kari")).await.unwrap();
+    assert_eq!(ciba(&app).wait(&started.handle).await.unwrap().loa, Loa::SUBSTANTIAL);
+}

@@ -281,3 +281,32 @@ async fn granted_identifiers_reach_the_user() {
     plain.login_as("kari").await;
     assert!(plain.get_json("/me").await.1["nnin_altsub"].is_null());
 }
+
+fn client_key() -> axum_bankid::ClientAssertionKey {
+    let pem = axum_bankid::simulator::Simulator::client_private_key_pem();
+    axum_bankid::ClientAssertionKey::rsa_pem(pem.as_bytes(), None).unwrap()
+}
+
+#[tokio::test]
+async fn private_key_jwt_works_without_a_secret() {
+    // PAR and the code exchange both authenticate with a signed assertion.
+    let app = start_with(|b| b.client_secret("").private_key_jwt(client_key())).await;
+    let callback = app.login_as("kari").await;
+    assert_eq!(callback.response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get_json("/me").await.1["loa"], 3);
+    let pushed = app.sim.last_par_params().unwrap();
+    assert_eq!(pushed["client_assertion_type"], "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+    assert!(!pushed.contains_key("client_secret"));
+}
+
+#[tokio::test]
+async fn private_key_jwt_with_the_wrong_key_is_refused() {
+    let other_pem = include_str!("../src/simulator/keys/sim-unknown.pem");
+    let wrong = axum_bankid::ClientAssertionKey::rsa_pem(other_pem.as_bytes(), None).unwrap();
+    let app = start_with(|b| b.private_key_jwt(wrong)).await;
+    let response = app.client.get(app.url("/auth/bankid/login?return_to=/me")).send().await.unwrap();
+    let (status, body) = error_body(response).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_eq!(body["error"], "par_failed");
+    assert_eq!(body["detail"], "invalid_client");
+}

@@ -31,7 +31,7 @@ use crate::layer::Ctx;
 use crate::loa::Loa;
 use crate::permission::{Permission, PermissionError, PermissionItem};
 use crate::permission_api::PermissionApi;
-use crate::provider::token::{ClientCredentials, post_form};
+use crate::provider::token::post_form;
 
 pub(crate) use store::CibaStore;
 
@@ -394,11 +394,7 @@ impl Ciba {
         binding_message: &str,
     ) -> Result<BackchannelResponse, CibaError> {
         let config = self.ctx.config();
-        let credentials = ClientCredentials {
-            client_id: &config.client_id,
-            secret: &config.client_secret,
-            method: config.client_auth,
-        };
+        let credentials = self.ctx.credentials();
         let scope = config.scopes.join(" ");
         let expiry = request.requested_expiry.map(|d| d.as_secs().max(1).to_string());
         let details =

@@ -14,7 +14,7 @@ use crate::flow::callback::check_loa;
 use crate::id_token::unix_now_ms;
 use crate::loa::Loa;
 use crate::permission::{PermissionError, verify_granted};
-use crate::provider::token::{ClientCredentials, request_tokens};
+use crate::provider::token::request_tokens;
 
 const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";
 /// CIBA Core §11: every `slow_down` adds at least 5 seconds.
@@ -136,12 +136,7 @@ impl Ciba {
         &self,
         pending: &PendingCiba,
     ) -> Result<Result<(AuthenticatedUser, String), CibaError>, PollError> {
-        let config = self.ctx.config();
-        let credentials = ClientCredentials {
-            client_id: &config.client_id,
-            secret: &config.client_secret,
-            method: config.client_auth,
-        };
+        let credentials = self.ctx.credentials();
         let params = [("grant_type", CIBA_GRANT), ("auth_req_id", pending.auth_req_id.as_str())];
         let tokens = match request_tokens(
             &self.ctx.shared.http,

@@ -20,7 +20,7 @@ use crate::layer::Ctx;
 use crate::loa::Loa;
 use crate::permission::{PermissionError, Transport, verify_granted};
 use crate::permission_api::{PermissionApi, SignedPermission};
-use crate::provider::token::{ClientCredentials, TokenResponse, request_tokens};
+use crate::provider::token::{TokenResponse, request_tokens};
 use crate::session::{PendingLogin, StoredGrant, StoredLogin, add_grants, store_login, take_pending};
 
 /// The authorization response parameters we look at.
@@ -158,8 +158,7 @@ fn random_id() -> String {
 #[tracing::instrument(name = "bankid.token_exchange", skip_all, err(Display))]
 async fn exchange_code(ctx: &Ctx, code: &str, pending: &PendingLogin) -> Result<TokenResponse, Error> {
     let config = ctx.config();
-    let credentials =
-        ClientCredentials { client_id: &config.client_id, secret: &config.client_secret, method: config.client_auth };
+    let credentials = ctx.credentials();
     let params = [
         ("grant_type", "authorization_code"),
         ("code", code),

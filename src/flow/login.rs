@@ -16,7 +16,7 @@ use crate::error::Error;
 use crate::id_token::unix_now;
 use crate::layer::Ctx;
 use crate::permission::{PermissionError, PermissionItem, Transport, authorization_details};
-use crate::provider::token::{ClientCredentials, post_form};
+use crate::provider::token::post_form;
 use crate::return_to::sanitize_return_to;
 use crate::session::{PendingLogin, push_pending};
 
@@ -141,8 +141,7 @@ struct ParResponse {
 #[tracing::instrument(name = "bankid.par", skip_all, err(Display))]
 async fn push_request(ctx: &Ctx, endpoint: &Url, params: &[(&str, String)]) -> Result<Url, Error> {
     let config = ctx.config();
-    let credentials =
-        ClientCredentials { client_id: &config.client_id, secret: &config.client_secret, method: config.client_auth };
+    let credentials = ctx.credentials();
     let form: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let (_, pushed) = post_form::<ParResponse>(&ctx.shared.http, endpoint, &credentials, &form)
         .await

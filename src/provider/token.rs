@@ -12,8 +12,11 @@ use url::Url;
 use url::form_urlencoded::byte_serialize;
 
 use super::http::{describe, read_limited};
-use crate::config::{ClientAuth, ClientSecret};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::config::{ClientAssertionKey, ClientAuth, ClientSecret};
 use crate::error::{EndpointError, sanitize};
+use crate::id_token::unix_now;
 
 /// A successful token response. `Debug` never shows the tokens.
 #[derive(Deserialize)]
@@ -46,6 +49,31 @@ pub(crate) struct ClientCredentials<'a> {
     pub(crate) client_id: &'a str,
     pub(crate) secret: &'a ClientSecret,
     pub(crate) method: ClientAuth,
+    /// For `private_key_jwt`: the key, and the audience of the assertion
+    /// (the issuer identifier, which names the provider unambiguously).
+    pub(crate) assertion: Option<(&'a ClientAssertionKey, &'a str)>,
+}
+
+const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// Lifetime of a client assertion: long enough for one request.
+const ASSERTION_LIFETIME_SECS: i64 = 60;
+
+/// A fresh, single-use client assertion (RFC 7523 §3): `iss` = `sub` = the
+/// client, `aud` the provider, a random `jti`, a short `exp`.
+fn client_assertion(client_id: &str, key: &ClientAssertionKey, audience: &str) -> Result<String, EndpointError> {
+    let now = unix_now();
+    let claims = serde_json::json!({
+        "iss": client_id,
+        "sub": client_id,
+        "aud": audience,
+        "jti": URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>()),
+        "iat": now,
+        "exp": now + ASSERTION_LIFETIME_SECS,
+    });
+    let mut header = jsonwebtoken::Header::new(key.alg);
+    header.kid = key.kid.clone();
+    jsonwebtoken::encode(&header, &claims, &key.key)
+        .map_err(|_| EndpointError::Unreachable("the client assertion could not be signed".into()))
 }
 
 /// POSTs `params` to the token endpoint and parses a Bearer token response.
@@ -73,7 +101,19 @@ pub(crate) async fn post_form<T: DeserializeOwned>(
 ) -> Result<(u16, T), EndpointError> {
     let mut form: Vec<(&str, &str)> = params.to_vec();
     let mut request = client.post(endpoint.clone()).header(reqwest::header::ACCEPT, "application/json");
+    let assertion;
     match credentials.method {
+        ClientAuth::PrivateKeyJwt => {
+            let (key, audience) = credentials
+                .assertion
+                .ok_or_else(|| EndpointError::Unreachable("private_key_jwt is configured without a key".into()))?;
+            assertion = client_assertion(credentials.client_id, key, audience)?;
+            if !form.iter().any(|(k, _)| *k == "client_id") {
+                form.push(("client_id", credentials.client_id));
+            }
+            form.push(("client_assertion_type", ASSERTION_TYPE));
+            form.push(("client_assertion", &assertion));
+        }
         ClientAuth::SecretBasic => {
             request = request.header(reqwest::header::AUTHORIZATION, basic_auth(credentials));
         }
@@ -125,9 +165,37 @@ mod tests {
     #[test]
     fn basic_auth_form_encodes_credentials() {
         let secret = ClientSecret::new("p@ss:wörd");
-        let creds = ClientCredentials { client_id: "my client", secret: &secret, method: ClientAuth::SecretBasic };
+        let creds = ClientCredentials {
+            client_id: "my client",
+            secret: &secret,
+            method: ClientAuth::SecretBasic,
+            assertion: None,
+        };
         let header = basic_auth(&creds);
         let decoded = STANDARD.decode(header.trim_start_matches("Basic ")).unwrap();
         assert_eq!(String::from_utf8(decoded).unwrap(), "my+client:p%40ss%3Aw%C3%B6rd");
+    }
+}
+
+#[cfg(all(test, feature = "simulator"))]
+mod assertion_tests {
+    use super::*;
+
+    #[test]
+    fn client_assertion_has_the_rfc_7523_claims() {
+        let pem = crate::simulator::Simulator::client_private_key_pem();
+        let key = ClientAssertionKey::rsa_pem(pem.as_bytes(), Some("client-1".into())).unwrap();
+        let first = client_assertion("my-client", &key, "https://op.example").unwrap();
+        let second = client_assertion("my-client", &key, "https://op.example").unwrap();
+        let header = jsonwebtoken::decode_header(&first).unwrap();
+        assert_eq!(header.alg, jsonwebtoken::Algorithm::RS256);
+        assert_eq!(header.kid.as_deref(), Some("client-1"));
+        let claims: serde_json::Value = jsonwebtoken::dangerous::insecure_decode(&first).unwrap().claims;
+        assert_eq!(claims["iss"], "my-client");
+        assert_eq!(claims["sub"], "my-client");
+        assert_eq!(claims["aud"], "https://op.example");
+        assert!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap() <= 60);
+        let other: serde_json::Value = jsonwebtoken::dangerous::insecure_decode(&second).unwrap().claims;
+        assert_ne!(claims["jti"], other["jti"], "every assertion is single-use");
     }
 }

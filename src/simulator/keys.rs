@@ -74,6 +74,17 @@ fn load(key: SigningKey) -> LoadedKey {
     LoadedKey { encoding, jwk }
 }
 
+/// The test client's private key for `private_key_jwt` (PKCS#8 PEM).
+/// Public on purpose, like the signing keys.
+pub(crate) const CLIENT_KEY_PEM: &str = include_str!("keys/client.pem");
+
+/// The public half of [`CLIENT_KEY_PEM`], for checking client assertions.
+pub(crate) static CLIENT_PUBLIC_KEY: LazyLock<jsonwebtoken::DecodingKey> = LazyLock::new(|| {
+    let encoding = EncodingKey::from_rsa_pem(CLIENT_KEY_PEM.as_bytes()).expect("bundled client key is valid RSA PEM");
+    let jwk = Jwk::from_encoding_key(&encoding, Algorithm::RS256).expect("public JWK derives from the client key");
+    jsonwebtoken::DecodingKey::from_jwk(&jwk).expect("decoding key from the client JWK")
+});
+
 /// The JWKS publishing `sim-1`, plus `sim-2` once keys were rotated.
 pub(crate) fn published_jwks(rotated: bool) -> JwkSet {
     let mut keys = vec![KEYS[SigningKey::Primary.index()].jwk.clone()];

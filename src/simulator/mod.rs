@@ -216,6 +216,15 @@ impl Simulator {
     ///
     /// For applications that learn their own port only after the simulator
     /// is running.
+    /// The test client's private key (PKCS#8 PEM, RSA) for `private_key_jwt`
+    /// client authentication (RFC 7523); the simulator accepts assertions
+    /// signed with it for [`client_id`](Self::client_id). A public test key.
+    pub fn client_private_key_pem() -> &'static str {
+        keys::CLIENT_KEY_PEM
+    }
+
+    /// Registers an exact redirect URI at runtime (apps often bind their
+    /// port after starting the simulator).
     pub fn allow_redirect_uri(&self, uri: &str) {
         self.shared.lock().redirect_uris.insert(uri.to_owned());
     }

@@ -58,6 +58,9 @@ pub(crate) struct Shared {
     pub(crate) token_requests: AtomicUsize,
     pub(crate) user_exists_requests: AtomicUsize,
     pub(crate) backchannel_requests: AtomicUsize,
+    /// `jti`s of client assertions already used (RFC 7523 §3: single use),
+    /// with their `exp`.
+    pub(crate) used_assertion_ids: Mutex<std::collections::HashMap<String, i64>>,
     inner: Mutex<Inner>,
 }
 
@@ -213,6 +216,7 @@ impl Shared {
             token_requests: AtomicUsize::new(0),
             user_exists_requests: AtomicUsize::new(0),
             backchannel_requests: AtomicUsize::new(0),
+            used_assertion_ids: Mutex::new(std::collections::HashMap::new()),
             inner: Mutex::new(Inner { redirect_uris, ..Inner::default() }),
         }
     }

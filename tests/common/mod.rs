@@ -56,8 +56,15 @@ pub async fn start_ciba() -> TestApp {
 }
 
 pub async fn start_ciba_with_store<S: SessionStore + Clone>(store: S) -> TestApp {
+    start_ciba_with(store, |b| b).await
+}
+
+pub async fn start_ciba_with<S: SessionStore + Clone>(
+    store: S,
+    configure: impl FnOnce(BankIdConfigBuilder) -> BankIdConfigBuilder,
+) -> TestApp {
     let sim = Simulator::builder().ciba_interval(std::time::Duration::from_secs(1));
-    start_full(sim, store, |b| b, true).await
+    start_full(sim, store, configure, true).await
 }
 
 /// Another instance of the service: its own layer (own caches, own

@@ -1,6 +1,6 @@
 //! Client authentication at the back-channel endpoints (`/token`, `/par`,
-//! `/bc-authorize`): `client_secret_basic` or `client_secret_post`, never both
-//! at once (RFC 6749 §2.3).
+//! `/bc-authorize`): `client_secret_basic`, `client_secret_post` or
+//! `private_key_jwt` (RFC 7523), never two at once (RFC 6749 §2.3).
 
 use axum::http::{HeaderMap, header};
 use base64::Engine as _;
@@ -37,6 +37,12 @@ pub(super) fn form_params(headers: &HeaderMap, body: &[u8]) -> Result<Params, OA
 /// (RFC 6749 §2.3: one authentication method per request).
 pub(super) fn authenticate(shared: &Shared, headers: &HeaderMap, params: &Params) -> Result<(), OAuthError> {
     let basic = authorization(headers, "Basic");
+    if params.get("client_assertion").is_some() || params.get("client_assertion_type").is_some() {
+        if basic.is_some() || params.get("client_secret").is_some() {
+            return Err(OAuthError::invalid_request("use one client authentication method"));
+        }
+        return check_client_assertion(shared, params);
+    }
     let (client_id, secret) = match (basic, params.get("client_secret")) {
         (Some(_), Some(_)) => {
             return Err(OAuthError::invalid_request("use one client authentication method"));
@@ -59,6 +65,39 @@ pub(super) fn authenticate(shared: &Shared, headers: &HeaderMap, params: &Params
     let id_ok = client_id.as_bytes().ct_eq(shared.client_id.as_bytes());
     let secret_ok = secret.as_bytes().ct_eq(shared.client_secret.as_bytes());
     if bool::from(id_ok & secret_ok) { Ok(()) } else { Err(OAuthError::InvalidClient) }
+}
+
+/// `private_key_jwt`: an RS256 JWT signed with the test client's key, with
+/// `iss` = `sub` = the client, `aud` the issuer or the token endpoint, not
+/// expired, and a `jti` never seen before (RFC 7523 §3).
+fn check_client_assertion(shared: &Shared, params: &Params) -> Result<(), OAuthError> {
+    const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+    if params.get("client_assertion_type") != Some(JWT_BEARER) {
+        return Err(OAuthError::InvalidClient);
+    }
+    let assertion = params.get("client_assertion").ok_or(OAuthError::InvalidClient)?;
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+    validation.set_issuer(&[shared.client_id.as_str()]);
+    validation.sub = Some(shared.client_id.clone());
+    validation.set_audience(&[shared.issuer.clone(), format!("{}/token", shared.issuer)]);
+    validation.leeway = 5;
+    let claims =
+        jsonwebtoken::decode::<serde_json::Value>(assertion, &crate::simulator::keys::CLIENT_PUBLIC_KEY, &validation)
+            .map_err(|_| OAuthError::InvalidClient)?
+            .claims;
+    if params.get("client_id").is_some_and(|id| id != shared.client_id) {
+        return Err(OAuthError::InvalidClient);
+    }
+    let jti = claims.get("jti").and_then(serde_json::Value::as_str).ok_or(OAuthError::InvalidClient)?;
+    let exp = claims.get("exp").and_then(serde_json::Value::as_i64).unwrap_or_default();
+    let now = jsonwebtoken::get_current_timestamp() as i64;
+    let mut used = shared.used_assertion_ids.lock().unwrap_or_else(|p| p.into_inner());
+    used.retain(|_, until| *until + 5 >= now);
+    if used.len() >= crate::simulator::state::MAX_BULK_ENTRIES || used.insert(jti.to_owned(), exp).is_some() {
+        return Err(OAuthError::InvalidClient);
+    }
+    Ok(())
 }
 
 /// Decodes `base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 §2.3.1).

@@ -38,7 +38,8 @@ fn document(issuer: &str, advertise_par: bool) -> Value {
         "grant_types_supported": ["authorization_code", "client_credentials", CIBA_GRANT_TYPE],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": ["RS256"],
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": ["openid", "profile", "nnin_altsub"],
         "claims_supported": [
