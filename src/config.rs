@@ -240,18 +240,6 @@ impl BankIdConfig {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<BankIdConfig, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
         let mut b = BankIdConfig::builder();
-        let mut renames: Vec<(&'static str, &'static str)> = vec![
-            ("issuer", "BANKID_ISSUER"),
-            ("client_id", "BANKID_CLIENT_ID"),
-            ("client_secret", "BANKID_CLIENT_SECRET"),
-            ("private_key_jwt", "BANKID_CLIENT_KEY_FILE"),
-            ("redirect_uri", "BANKID_REDIRECT_URI"),
-            ("scopes", "BANKID_SCOPES"),
-            ("login_hint", "BANKID_LOGIN_HINT"),
-            ("login_path", "BANKID_LOGIN_PATH"),
-            ("logout_path", "BANKID_LOGOUT_PATH"),
-            ("post_logout_redirect_uri", "BANKID_POST_LOGOUT_REDIRECT_URI"),
-        ];
         if let Some(v) = get("BANKID_ISSUER") {
             b = b.issuer(v);
         }
@@ -313,9 +301,7 @@ impl BankIdConfig {
                 _ => return Err(ConfigError::invalid("BANKID_PAR", "must be when_advertised, required or disabled")),
             });
         }
-        renames.push(("http_timeout", "BANKID_HTTP_TIMEOUT_SECS"));
-        renames.push(("par", "BANKID_PAR"));
-        b.build().map_err(|err| match renames.iter().find(|(field, _)| *field == err.field()) {
+        b.build().map_err(|err| match ENV_NAMES.iter().find(|(field, _)| *field == err.field()) {
             Some((_, env)) => err.renamed(env),
             None => err,
         })
@@ -390,6 +376,23 @@ fn key_from_env(get: &impl Fn(&str) -> Option<String>) -> Result<ClientAssertion
         .or_else(|_| ClientAssertionKey::ec_pem(&pem, kid))
         .map_err(|_| ConfigError::invalid("BANKID_CLIENT_KEY_FILE", "not an RSA or EC private key in PEM"))
 }
+
+/// Builder setting → environment variable, so `from_env` errors name the variable.
+const ENV_NAMES: [(&str, &str); 13] = [
+    ("issuer", "BANKID_ISSUER"),
+    ("client_id", "BANKID_CLIENT_ID"),
+    ("client_secret", "BANKID_CLIENT_SECRET"),
+    ("private_key_jwt", "BANKID_CLIENT_KEY_FILE"),
+    ("redirect_uri", "BANKID_REDIRECT_URI"),
+    ("scopes", "BANKID_SCOPES"),
+    ("login_hint", "BANKID_LOGIN_HINT"),
+    ("login_path", "BANKID_LOGIN_PATH"),
+    ("logout_path", "BANKID_LOGOUT_PATH"),
+    ("post_logout_redirect_uri", "BANKID_POST_LOGOUT_REDIRECT_URI"),
+    ("clock_skew", "BANKID_CLOCK_SKEW_SECS"),
+    ("http_timeout", "BANKID_HTTP_TIMEOUT_SECS"),
+    ("par", "BANKID_PAR"),
+];
 
 fn parse_secs(field: &'static str, value: &str) -> Result<u64, ConfigError> {
     value.parse().map_err(|_| ConfigError::invalid(field, "must be a whole number of seconds"))
