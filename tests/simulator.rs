@@ -1,14 +1,15 @@
 //! The BankID simulator, driven over real HTTP the way a relying party and a
 //! browser would drive it.
 
-use std::collections::HashMap;
+mod sim_support;
+
+use sim_support::*;
 use std::time::{Duration, Instant};
 
 use axum_bankid::simulator::{Fault, Simulator};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use openidconnect::core::CoreProviderMetadata;
 use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, LOCATION, WWW_AUTHENTICATE};
@@ -155,52 +156,13 @@ impl Rp {
 
     /// Verifies an ID token the way a relying party must (OIDC Core §3.1.3.7).
     async fn verify(&self, id_token: &str) -> Result<Value, jsonwebtoken::errors::Error> {
-        let header = jsonwebtoken::decode_header(id_token)?;
-        let jwks = self.jwks().await;
-        let kid = header.kid.unwrap_or_default();
-        let jwk = jwks.find(&kid).ok_or(jsonwebtoken::errors::ErrorKind::InvalidKeyFormat)?;
-        let mut validation = Validation::new(Algorithm::RS256);
-        validation.set_audience(&[self.sim.client_id()]);
-        validation.set_issuer(&[self.sim.issuer()]);
-        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
-        let data = jsonwebtoken::decode::<Value>(id_token, &DecodingKey::from_jwk(jwk)?, &validation)?;
-        Ok(data.claims)
+        verify_jwt(&self.http, &self.sim, id_token, &["exp", "iat", "iss", "aud", "sub"]).await
     }
-}
-
-fn random() -> String {
-    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
-}
-
-fn location(response: &reqwest::Response) -> Url {
-    let location = response.headers()[LOCATION].to_str().expect("ASCII Location");
-    Url::parse(location).expect("absolute Location")
-}
-
-fn query_map(url: &Url) -> HashMap<String, String> {
-    url.query_pairs().into_owned().collect()
-}
-
-fn hidden_request_id(page: &str) -> String {
-    let marker = r#"name="request" value=""#;
-    let start = page.find(marker).expect("hidden request field") + marker.len();
-    let end = page[start..].find('"').expect("closing quote") + start;
-    page[start..end].to_owned()
 }
 
 fn now() -> u64 {
     let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
     since_epoch.expect("clock after 1970").as_secs()
-}
-
-/// The header and claims of a JWT, without checking anything.
-fn unverified(jwt: &str) -> (Value, Value) {
-    let mut parts = jwt.split('.');
-    let mut decode = || {
-        let part = parts.next().expect("JWT part");
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).expect("base64url")).expect("JSON")
-    };
-    (decode(), decode())
 }
 
 #[tokio::test]

@@ -1,14 +1,15 @@
 //! The simulator's CIBA (poll mode) over real HTTP: initiation rules, every
 //! scripted phone behaviour, polling discipline and the tokens at the end.
 
+mod sim_support;
+
+use sim_support::*;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum_bankid::simulator::{CibaBehavior, CibaStatus, Fault, Simulator};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -82,28 +83,12 @@ impl Rp {
 
     /// Verifies an ID token against the simulator's JWKS.
     async fn verify(&self, jwt: &str) -> Value {
-        let header = jsonwebtoken::decode_header(jwt).expect("JWT header");
-        let jwks: JwkSet = self.http.get(self.url("/jwks")).send().await.expect("jwks").json().await.expect("JWKS");
-        let jwk = jwks.find(&header.kid.expect("kid")).expect("published key");
-        let mut validation = Validation::new(Algorithm::RS256);
-        validation.set_audience(&[self.sim.client_id()]);
-        validation.set_issuer(&[self.sim.issuer()]);
-        let key = DecodingKey::from_jwk(jwk).expect("RSA key");
-        jsonwebtoken::decode::<Value>(jwt, &key, &validation).expect("ID token verifies").claims
+        verify_jwt(&self.http, &self.sim, jwt, &["exp"]).await.expect("ID token verifies")
     }
 }
 
 fn nnin(user: &str) -> &'static str {
     Simulator::users().iter().find(|candidate| candidate.id == user).expect("test user").nnin
-}
-
-fn b64url(text: &str) -> String {
-    URL_SAFE_NO_PAD.encode(text)
-}
-
-fn claims_of(jwt: &str) -> Value {
-    let part = jwt.split('.').nth(1).expect("JWT claims");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).expect("base64url")).expect("JSON")
 }
 
 #[tokio::test]

@@ -2,13 +2,13 @@
 //! requests with `authorization_details`, the `permission_digest` in ID token
 //! and token response, the Permission API and `/user-exists`.
 
-use std::collections::HashMap;
+mod sim_support;
+
+use sim_support::*;
 
 use axum_bankid::simulator::{Fault, Simulator};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use reqwest::StatusCode;
 use reqwest::header::LOCATION;
 use serde_json::{Value, json};
@@ -148,15 +148,9 @@ impl Rp {
 
     /// Verifies a JWS against the simulator's JWKS.
     async fn verify(&self, jwt: &str) -> Value {
-        let header = jsonwebtoken::decode_header(jwt).expect("JWT header");
-        let jwks: JwkSet = self.http.get(self.url("/jwks")).send().await.expect("jwks").json().await.expect("JWKS");
-        let jwk = jwks.find(&header.kid.expect("kid")).expect("published key");
-        let mut validation = Validation::new(Algorithm::RS256);
-        validation.set_audience(&[self.sim.client_id()]);
-        validation.set_issuer(&[self.sim.issuer()]);
-        validation.set_required_spec_claims(&["iat", "iss", "aud", "sub"]);
-        let key = DecodingKey::from_jwk(jwk).expect("RSA key");
-        jsonwebtoken::decode::<Value>(jwt, &key, &validation).expect("signature and claims verify").claims
+        verify_jwt(&self.http, &self.sim, jwt, &["iat", "iss", "aud", "sub"])
+            .await
+            .expect("signature and claims verify")
     }
 
     /// A client-credentials token request.
@@ -193,14 +187,6 @@ impl Rp {
     }
 }
 
-fn random() -> String {
-    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
-}
-
-fn b64url(text: &str) -> String {
-    URL_SAFE_NO_PAD.encode(text)
-}
-
 /// `authorization_details` with one item per `(type, statement)`.
 fn details(items: &[(&str, &str)]) -> String {
     let items: Vec<Value> =
@@ -211,28 +197,6 @@ fn details(items: &[(&str, &str)]) -> String {
 /// `base64(SHA-256(bytes))`, computed independently of the simulator.
 fn digest_of(bytes: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes.as_bytes()))
-}
-
-fn location(response: &reqwest::Response) -> Url {
-    let location = response.headers()[LOCATION].to_str().expect("ASCII Location");
-    Url::parse(location).expect("absolute Location")
-}
-
-fn query_map(url: &Url) -> HashMap<String, String> {
-    url.query_pairs().into_owned().collect()
-}
-
-fn hidden_request_id(page: &str) -> String {
-    let marker = r#"name="request" value=""#;
-    let start = page.find(marker).expect("hidden request field") + marker.len();
-    let end = page[start..].find('"').expect("closing quote") + start;
-    page[start..end].to_owned()
-}
-
-/// The claims of a JWT, without checking anything.
-fn unverified_claims(jwt: &str) -> Value {
-    let part = jwt.split('.').nth(1).expect("JWT claims");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).expect("base64url")).expect("JSON")
 }
 
 async fn error_of(response: reqwest::Response) -> (StatusCode, String) {
@@ -437,7 +401,7 @@ async fn permission_faults_each_break_one_thing() {
     rp.sim.set_fault(Fault::MissingPermissionDigest);
     let (code, pushed, _) = rp.login_pushed(&extra, "kari").await;
     let tokens = rp.token(&code, &pushed.verifier).await;
-    assert!(unverified_claims(tokens["id_token"].as_str().expect("id_token")).get("permission_digest").is_none());
+    assert!(claims_of(tokens["id_token"].as_str().expect("id_token")).get("permission_digest").is_none());
     assert!(tokens["authorization_details"][0].get("permission_digest").is_none());
     assert_eq!(tokens["authorization_details"][0]["type"], "payment.v1");
 
@@ -446,10 +410,7 @@ async fn permission_faults_each_break_one_thing() {
     let (code, pushed, _) = rp.login_pushed(&extra, "kari").await;
     let tokens = rp.token(&code, &pushed.verifier).await;
     assert_eq!(tokens["authorization_details"][0]["type"], "other.v1");
-    assert_eq!(
-        unverified_claims(tokens["id_token"].as_str().expect("id_token"))["permission_digest"],
-        STATEMENT_DIGEST
-    );
+    assert_eq!(claims_of(tokens["id_token"].as_str().expect("id_token"))["permission_digest"], STATEMENT_DIGEST);
 
     rp.sim.clear_faults();
     rp.sim.set_fault(Fault::ExpiredRequestUri);
