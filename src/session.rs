@@ -88,10 +88,7 @@ pub(crate) async fn push_pending(
     let mut pending = load_pending(session).await?;
     pending.retain(|p| now - p.started_at <= ttl_secs);
     pending.push(login);
-    if pending.len() > max {
-        let excess = pending.len() - max;
-        pending.drain(..excess);
-    }
+    keep_newest(&mut pending, max);
     session.insert(PENDING_KEY, pending).await.map_err(store_error)
 }
 
@@ -117,11 +114,21 @@ pub(crate) async fn take_pending(session: &Session, state: &str) -> Result<Optio
 }
 
 async fn load_pending(session: &Session) -> Result<Vec<PendingLogin>, Error> {
-    // A value that no longer deserialises (e.g. after an upgrade) is dropped
-    // rather than locking the user out.
-    match session.get_value(PENDING_KEY).await.map_err(store_error)? {
-        Some(value) => Ok(serde_json::from_value(value).unwrap_or_default()),
-        None => Ok(Vec::new()),
+    Ok(read(session, PENDING_KEY).await?.unwrap_or_default())
+}
+
+/// Reads one of our keys. A value that no longer deserialises (e.g. after an
+/// upgrade) counts as absent rather than locking the user out.
+async fn read<T: serde::de::DeserializeOwned>(session: &Session, key: &str) -> Result<Option<T>, Error> {
+    let value = session.get_value(key).await.map_err(store_error)?;
+    Ok(value.and_then(|value| serde_json::from_value(value).ok()))
+}
+
+/// Drops the oldest entries beyond `max`, so a session's lists stay bounded.
+fn keep_newest<T>(list: &mut Vec<T>, max: usize) {
+    if list.len() > max {
+        let excess = list.len() - max;
+        list.drain(..excess);
     }
 }
 
@@ -133,10 +140,7 @@ pub(crate) async fn store_login(session: &Session, login: StoredLogin) -> Result
 }
 
 pub(crate) async fn load_login(session: &Session) -> Result<Option<StoredLogin>, Error> {
-    match session.get_value(LOGIN_KEY).await.map_err(store_error)? {
-        Some(value) => Ok(serde_json::from_value(value).ok()),
-        None => Ok(None),
-    }
+    read(session, LOGIN_KEY).await
 }
 
 /// Removes the login and any pending ones, and rotates the id.
@@ -179,24 +183,41 @@ pub(crate) async fn add_grants(session: &Session, grants: Vec<StoredGrant>) -> R
     }
     let mut all = load_grants(session).await?;
     all.extend(grants);
-    if all.len() > MAX_GRANTS {
-        let excess = all.len() - MAX_GRANTS;
-        all.drain(..excess);
-    }
+    keep_newest(&mut all, MAX_GRANTS);
     session.insert(GRANTS_KEY, all).await.map_err(store_error)
 }
 
 pub(crate) async fn load_grants(session: &Session) -> Result<Vec<StoredGrant>, Error> {
-    match session.get_value(GRANTS_KEY).await.map_err(store_error)? {
-        Some(value) => Ok(serde_json::from_value(value).unwrap_or_default()),
-        None => Ok(Vec::new()),
-    }
+    Ok(read(session, GRANTS_KEY).await?.unwrap_or_default())
 }
 
 pub(crate) async fn remove_grant(session: &Session, id: &str) -> Result<(), Error> {
     let mut all = load_grants(session).await?;
     all.retain(|g| g.id != id);
     session.insert(GRANTS_KEY, all).await.map_err(store_error)
+}
+
+const CIBA_HANDLES_KEY: &str = "axum_bankid.ciba_handles";
+const MAX_CIBA_HANDLES: usize = 8;
+
+/// Notes that this session started the CIBA request `handle`, so that it
+/// (and only it) is logged in on approval.
+pub(crate) async fn remember_ciba_handle(session: &Session, handle: &str) -> Result<(), Error> {
+    let mut handles: Vec<String> = read(session, CIBA_HANDLES_KEY).await?.unwrap_or_default();
+    handles.push(handle.to_owned());
+    keep_newest(&mut handles, MAX_CIBA_HANDLES);
+    session.insert(CIBA_HANDLES_KEY, handles).await.map_err(store_error)
+}
+
+pub(crate) async fn owns_ciba_handle(session: &Session, handle: &str) -> Result<bool, Error> {
+    let handles: Vec<String> = read(session, CIBA_HANDLES_KEY).await?.unwrap_or_default();
+    Ok(handles.iter().any(|h| h == handle))
+}
+
+pub(crate) async fn forget_ciba_handle(session: &Session, handle: &str) -> Result<(), Error> {
+    let mut handles: Vec<String> = read(session, CIBA_HANDLES_KEY).await?.unwrap_or_default();
+    handles.retain(|h| h != handle);
+    session.insert(CIBA_HANDLES_KEY, handles).await.map_err(store_error)
 }
 
 /// Grant ids already used in this process. The session alone cannot stop two

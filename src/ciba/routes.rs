@@ -28,10 +28,7 @@ use super::{Ciba, CibaError, CibaHandle, CibaRequest, CibaStatus, LoginHint};
 use crate::flow::MaybeSession;
 use crate::id_token::unix_now;
 use crate::layer::Ctx;
-use crate::session::{StoredLogin, store_login};
-
-const HANDLES_KEY: &str = "axum_bankid.ciba_handles";
-const MAX_HANDLES: usize = 8;
+use crate::session::{StoredLogin, forget_ciba_handle, owns_ciba_handle, remember_ciba_handle, store_login};
 
 #[derive(Deserialize)]
 pub(crate) struct StartBody {
@@ -169,12 +166,7 @@ fn status_stream(
 }
 
 async fn remember_handle(session: &Session, handle: &CibaHandle) {
-    let mut handles: Vec<String> = session.get(HANDLES_KEY).await.ok().flatten().unwrap_or_default();
-    handles.push(handle.0.clone());
-    if handles.len() > MAX_HANDLES {
-        handles.remove(0);
-    }
-    if let Err(err) = session.insert(HANDLES_KEY, handles).await {
+    if let Err(err) = remember_ciba_handle(session, handle.as_str()).await {
         tracing::warn!(error = %err, "could not remember the CIBA handle in the session");
     }
 }
@@ -182,13 +174,13 @@ async fn remember_handle(session: &Session, handle: &CibaHandle) {
 /// Logs the session in once, if it started this request and it was approved.
 async fn login_if_owner(ciba: &Ciba, session: Option<&Session>, handle: &CibaHandle, status: &CibaStatus) {
     let (Some(session), CibaStatus::Approved { .. }) = (session, status) else { return };
-    let mut handles: Vec<String> = session.get(HANDLES_KEY).await.ok().flatten().unwrap_or_default();
-    let Some(position) = handles.iter().position(|h| *h == handle.0) else { return };
+    if !matches!(owns_ciba_handle(session, handle.as_str()).await, Ok(true)) {
+        return;
+    }
     let Some((user, id_token)) = ciba.approved_login(handle).await else { return };
-    handles.remove(position);
     let stored = store_login(session, StoredLogin::new(user, id_token, unix_now())).await;
-    let saved = session.insert(HANDLES_KEY, handles).await;
-    if stored.is_err() || saved.is_err() {
+    let forgotten = forget_ciba_handle(session, handle.as_str()).await;
+    if stored.is_err() || forgotten.is_err() {
         tracing::warn!("could not log the session in after CIBA approval");
     }
 }
