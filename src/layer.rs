@@ -25,7 +25,7 @@ use tower_service::Service;
 
 use tower_sessions::SessionStore;
 
-use crate::ciba::{self, Ciba, CibaStore};
+use crate::ciba::{self, Ciba, CibaCallback, CibaFinished, CibaStore};
 use crate::config::BankIdConfig;
 use crate::error::Error;
 use crate::flow;
@@ -53,6 +53,10 @@ pub(crate) struct Ctx {
     on_error: Option<ErrorHandler>,
     pub(crate) ciba_store: Option<Arc<CibaStore>>,
     ciba_public_start: bool,
+    pub(crate) ciba_callback: Option<CibaCallback>,
+    /// Whether the session that started a CIBA request is logged in when it
+    /// reads the approval.
+    pub(crate) ciba_session_login: bool,
 }
 
 impl Ctx {
@@ -148,7 +152,14 @@ impl BankIdLayer {
             client_tokens: Default::default(),
             consumed_grants: Default::default(),
         });
-        Ok(BankIdLayer::from_ctx(Ctx { shared, on_error: None, ciba_store: None, ciba_public_start: false }))
+        Ok(BankIdLayer::from_ctx(Ctx {
+            shared,
+            on_error: None,
+            ciba_store: None,
+            ciba_public_start: false,
+            ciba_callback: None,
+            ciba_session_login: true,
+        }))
     }
 
     /// Replaces the default error page/JSON for login failures (callback,
@@ -188,6 +199,53 @@ impl BankIdLayer {
             return Err(Error::MissingCapability { capability: "with_ciba" });
         }
         Ok(BankIdLayer::from_ctx(Ctx { ciba_public_start: true, ..self.ctx }))
+    }
+
+    /// Hands every CIBA outcome to `handler` — the verified user, or the
+    /// [`CibaError`](crate::CibaError) to route to your backup path — for
+    /// flows where no device waits on the status routes (a call centre, a
+    /// 3-D Secure check done by the server).
+    ///
+    /// One background task per layer then polls the requests this instance
+    /// started, each no sooner than the provider allows; status reads and
+    /// [`Ciba::wait`] keep working alongside. The handler runs on its own
+    /// task, once per request on the instance that records the outcome. With
+    /// several instances polling the same request through a shared store it
+    /// can, rarely, run on two of them: treat [`CibaFinished::handle`] as an
+    /// idempotency key. A request whose instance stopped is finished by the
+    /// next status read on any instance.
+    ///
+    /// ```no_run
+    /// # use axum_bankid::{BankIdLayer, CibaFinished};
+    /// # use tower_sessions::MemoryStore;
+    /// # fn wire(layer: BankIdLayer) -> Result<BankIdLayer, axum_bankid::Error> {
+    /// let layer = layer
+    ///     .with_ciba(MemoryStore::default())?
+    ///     .with_ciba_callback(|finished: CibaFinished| async move {
+    ///         match finished.result {
+    ///             Ok(user) => tracing::info!(loa = user.loa.get(), "approved"),
+    ///             Err(err) => tracing::info!(reason = err.kind(), "use the backup path"),
+    ///         }
+    ///     })?;
+    /// # Ok(layer) }
+    /// ```
+    pub fn with_ciba_callback<F, Fut>(self, handler: F) -> Result<Self, Error>
+    where
+        F: Fn(CibaFinished) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        if self.ctx.ciba_store.is_none() {
+            return Err(Error::MissingCapability { capability: "with_ciba" });
+        }
+        Ok(BankIdLayer::from_ctx(Ctx { ciba_callback: Some(CibaCallback::new(handler)), ..self.ctx }))
+    }
+
+    /// Stops the status routes from logging in the session that started a
+    /// CIBA request (on by default). Use it when the verified user goes to
+    /// the app through [`with_ciba_callback`](Self::with_ciba_callback) or
+    /// [`Ciba::wait`] and the waiting device must not become logged in.
+    pub fn without_ciba_session_login(self) -> Self {
+        BankIdLayer::from_ctx(Ctx { ciba_session_login: false, ..self.ctx })
     }
 
     /// The CIBA client, if [`with_ciba`](Self::with_ciba) enabled it.

@@ -23,7 +23,7 @@ mod session;
 #[cfg_attr(docsrs, doc(cfg(feature = "simulator")))]
 pub mod simulator;
 
-pub use ciba::{Ciba, CibaError, CibaHandle, CibaRequest, CibaStarted, CibaStatus, LoginHint};
+pub use ciba::{Ciba, CibaError, CibaFinished, CibaHandle, CibaRequest, CibaStarted, CibaStatus, LoginHint};
 pub use claims::AuthenticatedUser;
 pub use config::{
     BankIdConfig, BankIdConfigBuilder, ClientAssertionKey, ClientAuth, ClientSecret, ConfigError, ParMode,

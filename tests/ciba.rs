@@ -5,9 +5,13 @@ mod common;
 use std::time::Duration;
 
 use axum_bankid::simulator::{CibaBehavior, Fault, Simulator};
-use axum_bankid::{Ciba, CibaError, CibaRequest, IdTokenError, Loa, LoginHint};
-use common::{TestApp, start_ciba};
+use axum_bankid::{
+    BankIdConfig, BankIdLayer, Ciba, CibaError, CibaFinished, CibaRequest, CibaStatus, IdTokenError, Loa, LoginHint,
+};
+use common::{TestApp, start, start_ciba, start_ciba_layer};
 use reqwest::StatusCode;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::{MemoryStore, SessionStore};
 
 fn nnin(user: &str) -> String {
     Simulator::users().iter().find(|u| u.id == user).unwrap().nnin.to_owned()
@@ -330,4 +334,197 @@ async fn works_with_private_key_jwt() {
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
     let started = ciba(&app).start(request("kari")).await.unwrap();
     assert_eq!(ciba(&app).wait(&started.handle).await.unwrap().loa, Loa::SUBSTANTIAL);
+}
+
+/// An app whose CIBA outcomes go to a callback, collected on a channel.
+async fn start_with_callback() -> (TestApp, tokio::sync::mpsc::UnboundedReceiver<CibaFinished>) {
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    let app = start_ciba_layer(
+        MemoryStore::default(),
+        |b| b,
+        move |layer| {
+            layer
+                .with_ciba_callback(move |finished: CibaFinished| {
+                    let sender = sender.clone();
+                    async move {
+                        let _ = sender.send(finished);
+                    }
+                })
+                .unwrap()
+        },
+    )
+    .await;
+    (app, receiver)
+}
+
+/// The next callback, with a generous guard against a hang (not a timing assertion).
+async fn next_finished(receiver: &mut tokio::sync::mpsc::UnboundedReceiver<CibaFinished>) -> CibaFinished {
+    tokio::time::timeout(Duration::from_secs(30), receiver.recv()).await.expect("a callback").expect("open channel")
+}
+
+#[tokio::test]
+async fn callback_gets_each_outcome_without_anyone_asking() {
+    let (app, mut finished) = start_with_callback().await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(1));
+    app.sim.set_ciba_behavior("ola", CibaBehavior::Deny);
+    app.sim.set_ciba_behavior("per", CibaBehavior::NeverAnswer);
+    let client = ciba(&app);
+    let approved = client.start(request("kari")).await.unwrap().handle;
+    let denied = client.start(request("ola")).await.unwrap().handle;
+    let expired = client.start(request("per").requested_expiry(Duration::from_secs(2))).await.unwrap().handle;
+
+    let mut outcomes = std::collections::HashMap::new();
+    for _ in 0..3 {
+        let done = next_finished(&mut finished).await;
+        assert!(outcomes.insert(done.handle.clone(), done.result).is_none(), "one callback per request");
+    }
+    let user = outcomes.remove(&approved).unwrap().expect("approved");
+    assert_eq!((user.loa, user.name.as_deref()), (Loa::SUBSTANTIAL, Some("Kari Nordmann")));
+    assert_eq!(outcomes.remove(&denied).unwrap().unwrap_err(), CibaError::Denied);
+    assert_eq!(outcomes.remove(&expired).unwrap().unwrap_err(), CibaError::Expired);
+
+    // The background poller kept to the interval (recorded by the provider).
+    for sent in app.sim.ciba_requests() {
+        let polls = &sent.poll_offsets;
+        assert!(polls.first().is_none_or(|first| *first >= Duration::from_millis(950)), "{polls:?}");
+        assert!(polls.windows(2).all(|w| w[1] - w[0] >= Duration::from_millis(950)), "{polls:?}");
+    }
+    // Reading an outcome later does not call the app again.
+    assert!(matches!(client.status(&approved).await.unwrap(), CibaStatus::Approved { .. }));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(finished.try_recv().is_err(), "no second callback");
+}
+
+/// A store whose answers take 30 ms to come back, like a remote Redis: a
+/// reader can hold a snapshot taken before another reader's poll finished.
+#[derive(Debug, Clone, Default)]
+struct LaggingStore(MemoryStore);
+
+#[async_trait::async_trait]
+impl SessionStore for LaggingStore {
+    async fn create(&self, record: &mut Record) -> tower_sessions::session_store::Result<()> {
+        self.0.create(record).await
+    }
+    async fn save(&self, record: &Record) -> tower_sessions::session_store::Result<()> {
+        self.0.save(record).await
+    }
+    async fn load(&self, id: &Id) -> tower_sessions::session_store::Result<Option<Record>> {
+        let snapshot = self.0.load(id).await;
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        snapshot
+    }
+    async fn delete(&self, id: &Id) -> tower_sessions::session_store::Result<()> {
+        self.0.delete(id).await
+    }
+}
+
+#[tokio::test]
+async fn concurrent_readers_poll_once_and_call_back_once() {
+    let (sender, mut finished) = tokio::sync::mpsc::unbounded_channel();
+    let app = start_ciba_layer(
+        LaggingStore::default(),
+        |b| b,
+        move |layer| {
+            layer
+                .with_ciba_callback(move |done: CibaFinished| {
+                    let sender = sender.clone();
+                    async move {
+                        let _ = sender.send(done);
+                    }
+                })
+                .unwrap()
+        },
+    )
+    .await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
+    let client = ciba(&app);
+    let handle = client.start(request("kari")).await.unwrap().handle;
+    // Readers arrive every 5 ms around the moment the first poll is due.
+    let readers = (0..60u64).map(|i| {
+        let client = client.clone();
+        let handle = handle.clone();
+        async move {
+            tokio::time::sleep(Duration::from_millis(900 + 5 * i)).await;
+            let _ = client.status(&handle).await;
+            client.wait(&handle).await.map(|user| user.loa)
+        }
+    });
+    for outcome in futures_util::future::join_all(readers).await {
+        assert_eq!(outcome, Ok(Loa::SUBSTANTIAL), "no reader saw a second poll's invalid_grant");
+    }
+    assert_eq!(next_finished(&mut finished).await.handle, handle);
+    assert_eq!(app.sim.ciba_requests()[0].poll_offsets.len(), 1, "the provider was polled once");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(finished.try_recv().is_err(), "no second callback");
+}
+
+#[tokio::test]
+async fn session_login_can_be_switched_off() {
+    let app = start_ciba_layer(MemoryStore::default(), |b| b, |layer| layer.without_ciba_session_login()).await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
+    let response =
+        app.client.post(app.url("/auth/bankid/ciba")).json(&serde_json::json!({"nnin": nnin("kari")})).send().await;
+    let started: serde_json::Value = response.unwrap().json().await.unwrap();
+    let path = format!("/auth/bankid/ciba/{}", started["handle"].as_str().unwrap());
+    let mut status = serde_json::Value::Null;
+    for _ in 0..40 {
+        status = app.get_json(&path).await.1;
+        if status["status"] != "pending" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(status["status"], "approved", "{status}");
+    let (code, body) = app.get_json("/me").await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED, "the device stays logged out: {body}");
+}
+
+#[tokio::test]
+async fn callback_needs_ciba() {
+    let app = start().await;
+    let config = BankIdConfig::builder()
+        .issuer(app.sim.issuer())
+        .client_id(app.sim.client_id())
+        .client_secret(app.sim.client_secret())
+        .redirect_uri("http://127.0.0.1:9/auth/bankid/callback")
+        .build()
+        .unwrap();
+    let layer = BankIdLayer::discover(config).await.unwrap();
+    let err = layer.with_ciba_callback(|_finished: CibaFinished| async {}).unwrap_err();
+    assert!(matches!(err, axum_bankid::Error::MissingCapability { capability: "with_ciba" }), "{err}");
+}
+
+#[tokio::test]
+async fn two_instances_reading_at_once_keep_the_approval() {
+    let store = LaggingStore::default();
+    let app = common::start_ciba_with_store(store.clone()).await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
+    let here = ciba(&app);
+    let there = common::other_instance(&app.sim, store).await;
+    let handle = here.start(request("kari")).await.unwrap().handle;
+    // Each instance guards only its own polls; the provider answers a
+    // second poll of an approved request with `invalid_grant`.
+    let readers = (0..60u64).map(|i| {
+        let client = if i % 2 == 0 { here.clone() } else { there.clone() };
+        let handle = handle.clone();
+        async move {
+            tokio::time::sleep(Duration::from_millis(900 + 5 * i)).await;
+            let _ = client.status(&handle).await;
+            client.wait(&handle).await.map(|user| user.loa)
+        }
+    });
+    for outcome in futures_util::future::join_all(readers).await {
+        assert_eq!(outcome, Ok(Loa::SUBSTANTIAL), "a late invalid_grant never replaces the approval");
+    }
+    assert!(matches!(here.status(&handle).await.unwrap(), CibaStatus::Approved { .. }));
+}
+
+#[tokio::test]
+async fn a_real_invalid_grant_is_still_reported() {
+    let (app, mut finished) = start_with_callback().await;
+    let client = ciba(&app);
+    let handle = client.start(request("kari")).await.unwrap().handle;
+    app.sim.set_fault(Fault::TokenEndpointError);
+    assert_eq!(next_finished(&mut finished).await.result.unwrap_err(), CibaError::InvalidGrant);
+    assert_eq!(client.wait(&handle).await.unwrap_err(), CibaError::InvalidGrant);
 }

@@ -10,10 +10,13 @@
 //!
 //! A pending authentication lives in the session *store* under an opaque
 //! handle (never the `auth_req_id`), so any instance sharing the store can
-//! continue it. Nothing runs in the background: the provider is polled on
-//! demand, when the app asks for the status, and never before the interval
-//! the provider set (plus 5 s per `slow_down`) has passed.
+//! continue it. The provider is polled on demand, when the app asks for the
+//! status, and never before the interval the provider set (plus 5 s per
+//! `slow_down`) has passed. Only when the app wants outcomes pushed to it
+//! ([`BankIdLayer::with_ciba_callback`](crate::BankIdLayer::with_ciba_callback))
+//! does one background task per layer poll the requests this instance started.
 
+mod deliver;
 mod poll;
 pub(crate) mod routes;
 mod store;
@@ -33,6 +36,8 @@ use crate::permission::{Permission, PermissionError, PermissionItem};
 use crate::permission_api::PermissionApi;
 use crate::provider::token::post_form;
 
+pub(crate) use deliver::CibaCallback;
+pub use deliver::CibaFinished;
 pub(crate) use store::CibaStore;
 
 /// Scope of the client-credentials token for the CIBA pre-check.
@@ -371,7 +376,11 @@ impl Ciba {
         let interval = answer.interval.unwrap_or(DEFAULT_INTERVAL_SECS).clamp(1, MAX_INTERVAL_SECS);
         let expires_in = answer.expires_in.clamp(1, MAX_EXPIRES_IN_SECS);
         let pending = store::PendingCiba::new(answer.auth_req_id, interval, expires_in, request.permission);
+        let first_poll_at_ms = pending.next_poll_at_ms;
         let handle = self.store.create(pending).await?;
+        if self.ctx.ciba_callback.is_some() {
+            self.store.scheduler.schedule(self, &handle, first_poll_at_ms);
+        }
         tracing::info!(expires_in, interval, "CIBA request started");
         Ok(CibaStarted { handle, binding_message, expires_in })
     }

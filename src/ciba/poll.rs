@@ -19,6 +19,8 @@ use crate::provider::token::request_tokens;
 const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";
 /// CIBA Core §11: every `slow_down` adds at least 5 seconds.
 const SLOW_DOWN_SECS: u64 = 5;
+/// How long an `invalid_grant` waits for another instance's outcome.
+const INVALID_GRANT_GRACE: Duration = Duration::from_secs(1);
 
 enum Polled {
     Pending { retry_after_ms: u64 },
@@ -68,6 +70,21 @@ impl Ciba {
     }
 
     async fn poll(&self, handle: &CibaHandle) -> Result<Polled, CibaError> {
+        let pending = self.store.load(handle).await?;
+        if let Some(outcome) = &pending.outcome {
+            return outcome_result(outcome);
+        }
+        let now = unix_now_ms();
+        if now < pending.next_poll_at_ms && now < pending.expires_at_ms {
+            return Ok(Polled::Pending { retry_after_ms: retry_after(&pending) });
+        }
+        let Some(_in_flight) = self.store.claim(handle) else {
+            return Ok(Polled::Pending { retry_after_ms: pending.interval_secs * 1000 });
+        };
+        // Read again under the claim: another task may have recorded the
+        // outcome since, and polling a finished `auth_req_id` once more would
+        // overwrite an approval with the provider's `invalid_grant` (and call
+        // the app's callback twice).
         let mut pending = self.store.load(handle).await?;
         if let Some(outcome) = &pending.outcome {
             return outcome_result(outcome);
@@ -79,9 +96,6 @@ impl Ciba {
         if now < pending.next_poll_at_ms {
             return Ok(Polled::Pending { retry_after_ms: retry_after(&pending) });
         }
-        let Some(_in_flight) = self.store.claim(handle) else {
-            return Ok(Polled::Pending { retry_after_ms: pending.interval_secs * 1000 });
-        };
         // Claim the slot before calling out: a crash, retry or concurrent
         // reader now waits a full interval.
         pending.next_poll_at_ms = now + (pending.interval_secs as i64) * 1000;
@@ -108,12 +122,24 @@ impl Ciba {
         }
     }
 
+    /// Records the outcome — unless one is recorded already: the first wins,
+    /// so a late failure on one instance cannot replace another instance's
+    /// approval, and the app's callback runs for the first only.
     async fn finish(
         &self,
         handle: &CibaHandle,
         pending: &mut PendingCiba,
         result: Result<Box<(AuthenticatedUser, String)>, CibaError>,
     ) -> Result<Polled, CibaError> {
+        if matches!(result, Err(CibaError::InvalidGrant)) {
+            // The provider answers a second poll of a request it already
+            // answered with `invalid_grant`: give the instance that got the
+            // tokens time to record them before calling this a failure.
+            tokio::time::sleep(INVALID_GRANT_GRACE).await;
+        }
+        if let Some(recorded) = self.store.load(handle).await?.outcome {
+            return outcome_result(&recorded);
+        }
         let outcome = match &result {
             Ok(approved) => Outcome::Approved { user: Box::new(approved.0.clone()), id_token: approved.1.clone() },
             Err(err) => Outcome::Failed { kind: err.kind().to_owned(), detail: failure_detail(err) },
@@ -127,6 +153,9 @@ impl Ciba {
         );
         pending.outcome = Some(outcome);
         self.store.save(handle, pending).await?;
+        if let Some(callback) = &self.ctx.ciba_callback {
+            callback.deliver(handle, result.as_ref().map(|approved| approved.0.clone()).map_err(Clone::clone));
+        }
         result.map(|approved| Polled::Approved(Box::new(approved.0)))
     }
 

@@ -9,7 +9,8 @@
 //!   and answers `202` with the handle and a server-generated binding message.
 //!
 //! When the session that started a request reads its approved status, that
-//! session becomes logged in, so `AuthenticatedUser` works on the device;
+//! session becomes logged in, so `AuthenticatedUser` works on the device
+//! (unless [`without_ciba_session_login`](crate::BankIdLayer::without_ciba_session_login));
 //! other readers of the handle learn only that it was approved.
 
 use std::convert::Infallible;
@@ -174,6 +175,9 @@ async fn remember_handle(session: &Session, handle: &CibaHandle) {
 /// Logs the session in once, if it started this request and it was approved.
 async fn login_if_owner(ciba: &Ciba, session: Option<&Session>, handle: &CibaHandle, status: &CibaStatus) {
     let (Some(session), CibaStatus::Approved { .. }) = (session, status) else { return };
+    if !ciba.ctx.ciba_session_login {
+        return;
+    }
     if !matches!(owns_ciba_handle(session, handle.as_str()).await, Ok(true)) {
         return;
     }

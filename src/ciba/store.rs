@@ -63,6 +63,8 @@ pub(crate) struct CibaStore {
     /// Handles being polled right now by this instance, so concurrent status
     /// requests never poll the provider twice at once.
     in_flight: Mutex<HashSet<String>>,
+    /// Background polling, used only when the app set a CIBA callback.
+    pub(crate) scheduler: super::deliver::Scheduler,
 }
 
 pub(crate) fn is_valid_handle(text: &str) -> bool {
@@ -76,7 +78,7 @@ fn store_error(err: impl std::fmt::Display) -> CibaError {
 
 impl CibaStore {
     pub(crate) fn new(store: Arc<dyn SessionStore>) -> Self {
-        CibaStore { store, in_flight: Mutex::new(HashSet::new()) }
+        CibaStore { store, in_flight: Mutex::new(HashSet::new()), scheduler: Default::default() }
     }
 
     pub(crate) async fn create(&self, pending: PendingCiba) -> Result<CibaHandle, CibaError> {

@@ -46,7 +46,7 @@ pub async fn start_with_store<S: SessionStore + Clone>(
     store: S,
     configure: impl FnOnce(BankIdConfigBuilder) -> BankIdConfigBuilder,
 ) -> TestApp {
-    start_full(Simulator::builder(), store, configure, false).await
+    start_full(Simulator::builder(), store, configure, |layer, _| layer).await
 }
 
 /// An app with CIBA enabled (pending requests in the session store) against
@@ -63,8 +63,19 @@ pub async fn start_ciba_with<S: SessionStore + Clone>(
     store: S,
     configure: impl FnOnce(BankIdConfigBuilder) -> BankIdConfigBuilder,
 ) -> TestApp {
+    start_ciba_layer(store, configure, |layer| layer).await
+}
+
+/// Like [`start_ciba_with`], with a last say on the layer (callbacks, options).
+pub async fn start_ciba_layer<S: SessionStore + Clone>(
+    store: S,
+    configure: impl FnOnce(BankIdConfigBuilder) -> BankIdConfigBuilder,
+    customize: impl FnOnce(BankIdLayer) -> BankIdLayer,
+) -> TestApp {
     let sim = Simulator::builder().ciba_interval(std::time::Duration::from_secs(1));
-    start_full(sim, store, configure, true).await
+    let with_ciba =
+        |layer: BankIdLayer, store: S| customize(layer.with_ciba(store).unwrap().with_public_ciba_start().unwrap());
+    start_full(sim, store, configure, with_ciba).await
 }
 
 /// Another instance of the service: its own layer (own caches, own
@@ -84,7 +95,7 @@ pub async fn start_full<S: SessionStore + Clone>(
     sim: SimulatorBuilder,
     store: S,
     configure: impl FnOnce(BankIdConfigBuilder) -> BankIdConfigBuilder,
-    with_ciba: bool,
+    customize: impl FnOnce(BankIdLayer, S) -> BankIdLayer,
 ) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -99,10 +110,7 @@ pub async fn start_full<S: SessionStore + Clone>(
         .post_logout_redirect_uri(format!("{base}/"));
     let config = configure(builder).build().unwrap();
     let sessions = config.session_layer(store.clone());
-    let mut bankid = BankIdLayer::discover(config).await.unwrap();
-    if with_ciba {
-        bankid = bankid.with_ciba(store).unwrap().with_public_ciba_start().unwrap();
-    }
+    let bankid = customize(BankIdLayer::discover(config).await.unwrap(), store);
     let ciba = bankid.ciba();
     let app = app_routes().layer(bankid).layer(sessions);
     let server = tokio::spawn(async move {
