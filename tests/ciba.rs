@@ -528,3 +528,39 @@ async fn a_real_invalid_grant_is_still_reported() {
     assert_eq!(next_finished(&mut finished).await.result.unwrap_err(), CibaError::InvalidGrant);
     assert_eq!(client.wait(&handle).await.unwrap_err(), CibaError::InvalidGrant);
 }
+
+#[tokio::test]
+async fn cancel_stops_background_polling() {
+    let (app, mut finished) = start_with_callback().await;
+    let client = ciba(&app);
+    let handle = client.start(request("kari")).await.unwrap().handle; // Manual: stays pending
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let polled = app.sim.ciba_requests()[0].poll_offsets.len();
+    assert!(polled >= 1, "the background task polled");
+    client.cancel(&handle).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(app.sim.ciba_requests()[0].poll_offsets.len() <= polled + 1, "at most a poll already under way");
+    let settled = app.sim.ciba_requests()[0].poll_offsets.len();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(app.sim.ciba_requests()[0].poll_offsets.len(), settled, "no poll after cancel");
+    assert!(finished.try_recv().is_err(), "a cancelled request has no outcome to report");
+}
+
+#[tokio::test]
+async fn cancel_during_a_poll_is_not_undone_by_it() {
+    let app = start_ciba().await;
+    let client = ciba(&app);
+    let handle = client.start(request("kari")).await.unwrap().handle; // Manual: stays pending
+    app.sim.set_fault(Fault::Slow(Duration::from_millis(1500)));
+    let waiting = tokio::spawn({
+        let (client, handle) = (client.clone(), handle.clone());
+        async move { client.wait(&handle).await }
+    });
+    // The first poll goes out after the 1 s interval and takes 1.5 s.
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    assert_eq!(app.sim.ciba_requests()[0].poll_offsets.len(), 0, "the poll is still under way");
+    client.cancel(&handle).await.unwrap();
+    app.sim.clear_faults();
+    assert_eq!(client.status(&handle).await.unwrap_err(), CibaError::UnknownHandle);
+    assert_eq!(waiting.await.unwrap().unwrap_err(), CibaError::UnknownHandle);
+}

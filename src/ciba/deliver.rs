@@ -78,7 +78,8 @@ pub(crate) struct Scheduler {
 #[derive(Default)]
 struct SchedulerState {
     due: BinaryHeap<Reverse<(i64, String)>>,
-    running: bool,
+    /// The polling task; a finished one (its runtime shut down) is replaced.
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Scheduler {
@@ -86,11 +87,10 @@ impl Scheduler {
     pub(crate) fn schedule(&self, ciba: &Ciba, handle: &CibaHandle, at_ms: i64) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         state.due.push(Reverse((at_ms, handle.0.clone())));
-        if state.running {
+        if state.task.as_ref().is_some_and(|task| !task.is_finished()) {
             self.wake.notify_one();
         } else {
-            state.running = true;
-            tokio::spawn(run(ciba.clone()));
+            state.task = Some(tokio::spawn(run(ciba.clone())));
         }
     }
 
@@ -100,7 +100,7 @@ impl Scheduler {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let now = unix_now_ms();
         let Some(Reverse((first, _))) = state.due.peek() else {
-            state.running = false;
+            state.task = None;
             return None;
         };
         if *first > now {

@@ -429,7 +429,18 @@ impl Ciba {
 
     /// Forgets a pending authentication: later status calls say
     /// [`CibaError::UnknownHandle`] and nothing is polled again.
+    ///
+    /// A poll this instance has under way is waited for first, so it cannot
+    /// write the request back after the delete. (A poll under way on another
+    /// instance sharing the store at that very moment can; its next status
+    /// read then continues the request.)
     pub async fn cancel(&self, handle: &CibaHandle) -> Result<(), CibaError> {
+        let _no_poll_under_way = loop {
+            if let Some(claim) = self.store.claim(handle) {
+                break claim;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
         self.store.delete(handle).await
     }
 }
