@@ -5,9 +5,7 @@ mod common;
 use std::time::Duration;
 
 use axum_bankid::simulator::{CibaBehavior, Fault, Simulator};
-use axum_bankid::{
-    BankIdConfig, BankIdLayer, Ciba, CibaError, CibaFinished, CibaRequest, CibaStatus, IdTokenError, Loa, LoginHint,
-};
+use axum_bankid::{BankIdLayer, Ciba, CibaError, CibaFinished, CibaRequest, CibaStatus, IdTokenError, Loa, LoginHint};
 use common::{TestApp, start, start_ciba, start_ciba_layer};
 use reqwest::StatusCode;
 use tower_sessions::session::{Id, Record};
@@ -482,14 +480,7 @@ async fn session_login_can_be_switched_off() {
 #[tokio::test]
 async fn callback_needs_ciba() {
     let app = start().await;
-    let config = BankIdConfig::builder()
-        .issuer(app.sim.issuer())
-        .client_id(app.sim.client_id())
-        .client_secret(app.sim.client_secret())
-        .redirect_uri("http://127.0.0.1:9/auth/bankid/callback")
-        .build()
-        .unwrap();
-    let layer = BankIdLayer::discover(config).await.unwrap();
+    let layer = BankIdLayer::discover(common::config_for(&app.sim)).await.unwrap();
     let err = layer.with_ciba_callback(|_finished: CibaFinished| async {}).unwrap_err();
     assert!(matches!(err, axum_bankid::Error::MissingCapability { capability: "with_ciba" }), "{err}");
 }

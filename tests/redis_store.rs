@@ -119,3 +119,45 @@ async fn ciba_request_continues_on_another_instance_via_redis() {
         assert!(keys >= 1, "the pending request lived in redis");
     }
 }
+
+#[tokio::test]
+async fn ciba_callback_and_a_second_instance_agree_via_redis() {
+    use axum_bankid::simulator::{CibaBehavior, Simulator};
+    use axum_bankid::{BankIdLayer, CibaFinished, CibaRequest, Loa, LoginHint};
+
+    let Some(redis) = start_redis() else { return };
+    let (sender, mut finished) = tokio::sync::mpsc::unbounded_channel();
+    // Both instances are deployed with the same callback; whichever records
+    // the outcome calls it.
+    let with_callback = move |layer: BankIdLayer| {
+        let sender = sender.clone();
+        layer
+            .with_ciba_callback(move |done: CibaFinished| {
+                let sender = sender.clone();
+                async move {
+                    let _ = sender.send(done);
+                }
+            })
+            .unwrap()
+    };
+    let store = RedisStore::new(connect(redis.port).await);
+    let app = common::start_ciba_layer(store, |b| b, with_callback.clone()).await;
+    let other_layer = BankIdLayer::discover(common::config_for(&app.sim)).await.unwrap();
+    let other_store = RedisStore::new(connect(redis.port).await);
+    let other = with_callback(other_layer.with_ciba(other_store).unwrap()).ciba().unwrap();
+
+    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(1));
+    let nnin = Simulator::users().iter().find(|u| u.id == "kari").unwrap().nnin.to_owned();
+    let started = app.ciba.clone().unwrap().start(CibaRequest::new(LoginHint::Nnin(nnin))).await.unwrap();
+    // The starting instance polls in the background while the other waits.
+    assert_eq!(other.wait(&started.handle).await.unwrap().loa, Loa::SUBSTANTIAL);
+    let done = tokio::time::timeout(Duration::from_secs(30), finished.recv()).await.unwrap().unwrap();
+    assert_eq!(done.handle, started.handle);
+    assert_eq!(done.result.unwrap().loa, Loa::SUBSTANTIAL);
+    assert!(matches!(
+        app.ciba.clone().unwrap().status(&started.handle).await.unwrap(),
+        axum_bankid::CibaStatus::Approved { .. }
+    ));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(finished.try_recv().is_err(), "one callback in all");
+}

@@ -81,14 +81,18 @@ pub async fn start_ciba_layer<S: SessionStore + Clone>(
 /// Another instance of the service: its own layer (own caches, own
 /// in-process state) on the same provider and the same store.
 pub async fn other_instance<S: SessionStore + Clone>(sim: &Simulator, store: S) -> axum_bankid::Ciba {
-    let config = BankIdConfig::builder()
+    BankIdLayer::discover(config_for(sim)).await.unwrap().with_ciba(store).unwrap().ciba().unwrap()
+}
+
+/// A minimal valid configuration for `sim` (no app serves its redirect URI).
+pub fn config_for(sim: &Simulator) -> BankIdConfig {
+    BankIdConfig::builder()
         .issuer(sim.issuer())
         .client_id(sim.client_id())
         .client_secret(sim.client_secret())
         .redirect_uri("http://127.0.0.1:9/auth/bankid/callback")
         .build()
-        .unwrap();
-    BankIdLayer::discover(config).await.unwrap().with_ciba(store).unwrap().ciba().unwrap()
+        .unwrap()
 }
 
 pub async fn start_full<S: SessionStore + Clone>(
