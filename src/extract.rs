@@ -303,8 +303,9 @@ impl<P: Permission> Granted<P> {
     }
 
     /// A random id of this grant: use it as the idempotency key of the
-    /// action it authorises (single use is enforced per instance and in the
-    /// session; an idempotent payment call also covers several instances).
+    /// action it authorises. Single use is enforced in the session and per
+    /// instance, and across instances with
+    /// [`with_single_use_store`](crate::BankIdLayer::with_single_use_store).
     pub fn id(&self) -> &str {
         &self.id
     }
@@ -344,6 +345,12 @@ impl<P: Permission, S: Send + Sync> FromRequestParts<S> for Granted<P> {
     }
 }
 
+/// Whether no other instance has used the grant (always, without a shared store).
+async fn first_use_everywhere(ctx: &Ctx, grant_id: &str) -> Result<bool, Error> {
+    let Some(marks) = &ctx.grant_marks else { return Ok(true) };
+    marks.set(&format!("grant:{grant_id}"), ctx.config().grant_ttl).await.map_err(Error::Session)
+}
+
 async fn take_grant<P: Permission>(ctx: Option<&Ctx>, parts: &Parts, sub: &str) -> Result<Granted<P>, Error> {
     let ctx = ctx.ok_or(Error::NotInstalled)?;
     let session = session_of(&parts.extensions)?;
@@ -358,7 +365,7 @@ async fn take_grant<P: Permission>(ctx: Option<&Ctx>, parts: &Parts, sub: &str) 
     let statement_bytes = URL_SAFE_NO_PAD.decode(&grant.encoded).map_err(|_| PermissionError::StatementMismatch)?;
     let statement: P = serde_json::from_slice(&statement_bytes).map_err(|_| PermissionError::StatementMismatch)?;
     if ctx.config().single_use_grants {
-        if !ctx.shared.consumed_grants.consume(&grant.id, now) {
+        if !ctx.shared.consumed_grants.consume(&grant.id, now) || !first_use_everywhere(ctx, &grant.id).await? {
             return Err(PermissionError::NotGranted.into());
         }
         remove_grant(&session, &grant.id).await?;

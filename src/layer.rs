@@ -57,6 +57,8 @@ pub(crate) struct Ctx {
     /// Whether the session that started a CIBA request is logged in when it
     /// reads the approval.
     pub(crate) ciba_session_login: bool,
+    /// Where single-use grants are marked used for every instance.
+    pub(crate) grant_marks: Option<crate::once::OnceMarks>,
 }
 
 impl Ctx {
@@ -159,6 +161,7 @@ impl BankIdLayer {
             ciba_public_start: false,
             ciba_callback: None,
             ciba_session_login: true,
+            grant_marks: None,
         }))
     }
 
@@ -170,6 +173,18 @@ impl BankIdLayer {
         F: Fn(&Error, &HeaderMap) -> Response + Send + Sync + 'static,
     {
         BankIdLayer::from_ctx(Ctx { on_error: Some(Arc::new(handler)), ..self.ctx })
+    }
+
+    /// Makes single-use grants single-use across every instance that shares
+    /// `store` — pass the session store. Without it, a grant is used once per
+    /// session and per instance: two instances answering the same session at
+    /// the same moment could each accept it. With it, each use of a grant
+    /// first creates a mark in the store, which only one caller can do (the
+    /// memory, Redis and SQL stores refuse to `create` an existing id); a
+    /// store failure refuses the grant.
+    pub fn with_single_use_store<S: SessionStore>(self, store: S) -> Self {
+        let grant_marks = Some(crate::once::OnceMarks::new(Arc::new(store)));
+        BankIdLayer::from_ctx(Ctx { grant_marks, ..self.ctx })
     }
 
     /// Enables CIBA: pending authentications are kept in `store` (use the
@@ -209,11 +224,11 @@ impl BankIdLayer {
     /// One background task per layer then polls the requests this instance
     /// started, each no sooner than the provider allows; status reads and
     /// [`Ciba::wait`] keep working alongside. The handler runs on its own
-    /// task, once per request on the instance that records the outcome. With
-    /// several instances polling the same request through a shared store it
-    /// can, rarely, run on two of them: treat [`CibaFinished::handle`] as an
-    /// idempotency key. A request whose instance stopped is finished by the
-    /// next status read on any instance.
+    /// task, once per request, on the instance that records the outcome
+    /// (deploy every instance with the same callback). Treat
+    /// [`CibaFinished::handle`] as an idempotency key all the same: the store
+    /// is not transactional. A request whose instance stopped is finished by
+    /// the next status read on any instance.
     ///
     /// ```no_run
     /// # use axum_bankid::{BankIdLayer, CibaFinished};

@@ -13,6 +13,7 @@ mod flow;
 mod id_token;
 mod layer;
 mod loa;
+mod once;
 pub mod permission;
 mod permission_api;
 mod provider;

@@ -6,10 +6,9 @@ use std::time::Duration;
 
 use axum_bankid::simulator::{CibaBehavior, Fault, Simulator};
 use axum_bankid::{BankIdLayer, Ciba, CibaError, CibaFinished, CibaRequest, CibaStatus, IdTokenError, Loa, LoginHint};
-use common::{TestApp, start, start_ciba, start_ciba_layer};
+use common::{LaggingStore, TestApp, start, start_ciba, start_ciba_layer};
 use reqwest::StatusCode;
-use tower_sessions::session::{Id, Record};
-use tower_sessions::{MemoryStore, SessionStore};
+use tower_sessions::MemoryStore;
 
 fn nnin(user: &str) -> String {
     Simulator::users().iter().find(|u| u.id == user).unwrap().nnin.to_owned()
@@ -393,29 +392,6 @@ async fn callback_gets_each_outcome_without_anyone_asking() {
     assert!(finished.try_recv().is_err(), "no second callback");
 }
 
-/// A store whose answers take 30 ms to come back, like a remote Redis: a
-/// reader can hold a snapshot taken before another reader's poll finished.
-#[derive(Debug, Clone, Default)]
-struct LaggingStore(MemoryStore);
-
-#[async_trait::async_trait]
-impl SessionStore for LaggingStore {
-    async fn create(&self, record: &mut Record) -> tower_sessions::session_store::Result<()> {
-        self.0.create(record).await
-    }
-    async fn save(&self, record: &Record) -> tower_sessions::session_store::Result<()> {
-        self.0.save(record).await
-    }
-    async fn load(&self, id: &Id) -> tower_sessions::session_store::Result<Option<Record>> {
-        let snapshot = self.0.load(id).await;
-        tokio::time::sleep(Duration::from_millis(30)).await;
-        snapshot
-    }
-    async fn delete(&self, id: &Id) -> tower_sessions::session_store::Result<()> {
-        self.0.delete(id).await
-    }
-}
-
 #[tokio::test]
 async fn concurrent_readers_poll_once_and_call_back_once() {
     let (sender, mut finished) = tokio::sync::mpsc::unbounded_channel();
@@ -508,6 +484,9 @@ async fn two_instances_reading_at_once_keep_the_approval() {
         assert_eq!(outcome, Ok(Loa::SUBSTANTIAL), "a late invalid_grant never replaces the approval");
     }
     assert!(matches!(here.status(&handle).await.unwrap(), CibaStatus::Approved { .. }));
+    let sent = &app.sim.ciba_requests()[0];
+    assert_eq!(sent.poll_offsets.len(), 1, "the poll slot went to one instance: {:?}", sent.poll_offsets);
+    assert_eq!(sent.interval, Duration::from_secs(1), "no slow_down was provoked");
 }
 
 #[tokio::test]

@@ -161,3 +161,26 @@ async fn ciba_callback_and_a_second_instance_agree_via_redis() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(finished.try_recv().is_err(), "one callback in all");
 }
+
+#[tokio::test]
+async fn single_use_grant_holds_across_instances_via_redis() {
+    use axum_bankid::BankIdLayer;
+    use axum_bankid::simulator::Simulator;
+
+    let Some(redis) = start_redis() else { return };
+    let single_use = |layer: BankIdLayer, store| layer.with_single_use_store(store);
+    let store = RedisStore::new(connect(redis.port).await);
+    let app = common::start_full(Simulator::builder(), store, |b| b, single_use).await;
+    let other = common::second_server(&app.sim, RedisStore::new(connect(redis.port).await), single_use).await;
+
+    let authorize_url = app.begin_at("/pay").await;
+    let callback_url = app.authorize(&authorize_url, "kari", "approve").await;
+    assert_eq!(app.client.get(callback_url).send().await.unwrap().status(), StatusCode::SEE_OTHER);
+    let (here, there) = tokio::join!(
+        app.client.get(app.url("/paid")).header("accept", "application/json").send(),
+        app.client.get(format!("{other}/paid")).header("accept", "application/json").send(),
+    );
+    let mut statuses = [here.unwrap().status(), there.unwrap().status()];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::FORBIDDEN], "exactly one instance accepts the grant");
+}

@@ -96,6 +96,13 @@ impl Ciba {
         if now < pending.next_poll_at_ms {
             return Ok(Polled::Pending { retry_after_ms: retry_after(&pending) });
         }
+        // Another instance may have read the same state: the poll slot goes
+        // to whoever marks it first in the shared store.
+        let slot = format!("ciba-poll:{}:{}", handle.as_str(), pending.next_poll_at_ms);
+        let slot_ttl = Duration::from_secs(pending.interval_secs + 60);
+        if !self.store.poll_marks.set(&slot, slot_ttl).await.unwrap_or(false) {
+            return Ok(Polled::Pending { retry_after_ms: pending.interval_secs * 1000 });
+        }
         // Claim the slot before calling out: a crash, retry or concurrent
         // reader now waits a full interval.
         pending.next_poll_at_ms = now + (pending.interval_secs as i64) * 1000;

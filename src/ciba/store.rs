@@ -65,6 +65,8 @@ pub(crate) struct CibaStore {
     in_flight: Mutex<HashSet<String>>,
     /// Background polling, used only when the app set a CIBA callback.
     pub(crate) scheduler: super::deliver::Scheduler,
+    /// Poll slots taken, shared with the other instances on this store.
+    pub(crate) poll_marks: crate::once::OnceMarks,
 }
 
 pub(crate) fn is_valid_handle(text: &str) -> bool {
@@ -78,7 +80,12 @@ fn store_error(err: impl std::fmt::Display) -> CibaError {
 
 impl CibaStore {
     pub(crate) fn new(store: Arc<dyn SessionStore>) -> Self {
-        CibaStore { store, in_flight: Mutex::new(HashSet::new()), scheduler: Default::default() }
+        CibaStore {
+            poll_marks: crate::once::OnceMarks::new(Arc::clone(&store)),
+            store,
+            in_flight: Mutex::new(HashSet::new()),
+            scheduler: Default::default(),
+        }
     }
 
     pub(crate) async fn create(&self, pending: PendingCiba) -> Result<CibaHandle, CibaError> {

@@ -16,6 +16,7 @@ use reqwest::cookie::{CookieStore, Jar};
 use reqwest::{Response, StatusCode, redirect};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tower_sessions::session::{Id, Record};
 use tower_sessions::{MemoryStore, SessionStore};
 
 pub struct TestApp {
@@ -82,6 +83,46 @@ pub async fn start_ciba_layer<S: SessionStore + Clone>(
 /// in-process state) on the same provider and the same store.
 pub async fn other_instance<S: SessionStore + Clone>(sim: &Simulator, store: S) -> axum_bankid::Ciba {
     BankIdLayer::discover(config_for(sim)).await.unwrap().with_ciba(store).unwrap().ciba().unwrap()
+}
+
+/// A second instance of the app (same routes, its own layer and caches) on
+/// the same simulator and session store; answers at the returned base URL.
+pub async fn second_server<S: SessionStore + Clone>(
+    sim: &Simulator,
+    store: S,
+    customize: impl FnOnce(BankIdLayer, S) -> BankIdLayer,
+) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let config = config_for(sim);
+    let sessions = config.session_layer(store.clone());
+    let bankid = customize(BankIdLayer::discover(config).await.unwrap(), store);
+    let app = app_routes().layer(bankid).layer(sessions);
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
+
+/// A store whose answers take 30 ms to come back, like a remote Redis: a
+/// reader can hold a snapshot taken before another reader's write.
+#[derive(Debug, Clone, Default)]
+pub struct LaggingStore(MemoryStore);
+
+#[async_trait::async_trait]
+impl SessionStore for LaggingStore {
+    async fn create(&self, record: &mut Record) -> tower_sessions::session_store::Result<()> {
+        self.0.create(record).await
+    }
+    async fn save(&self, record: &Record) -> tower_sessions::session_store::Result<()> {
+        self.0.save(record).await
+    }
+    async fn load(&self, id: &Id) -> tower_sessions::session_store::Result<Option<Record>> {
+        let snapshot = self.0.load(id).await;
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+        snapshot
+    }
+    async fn delete(&self, id: &Id) -> tower_sessions::session_store::Result<()> {
+        self.0.delete(id).await
+    }
 }
 
 /// A minimal valid configuration for `sim` (no app serves its redirect URI).
