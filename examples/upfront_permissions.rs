@@ -48,10 +48,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let base = format!("http://{addr}");
     let (config, _simulator) = support::config(&base).await?;
 
-    let store = MemoryStore::default();
-    let sessions = config.session_layer(store.clone());
-    // A payment approval is used once, also when several instances share the store.
-    let bankid = BankIdLayer::discover(config).await?.with_single_use_store(store);
+    let sessions = config.session_layer(MemoryStore::default());
+    // With several instances on one Redis store, add `.with_single_use_store(store)`
+    // so that a payment approval is used once across all of them.
+    let bankid = BankIdLayer::discover(config).await?;
     let app = Router::new()
         .route("/", get(shop))
         .route("/pay", get(pay))

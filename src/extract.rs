@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
 
 use crate::claims::AuthenticatedUser;
 use crate::error::{Error, wants_html};
@@ -26,7 +27,7 @@ use crate::layer::Ctx;
 use crate::permission::{Permission, PermissionError, PermissionItem};
 use crate::permission_api::PermissionApi;
 use crate::session::load_login;
-use crate::session::{load_grants, remove_grant};
+use crate::session::{StoredGrant, load_grants, remove_grant};
 
 /// Why [`AuthenticatedUser`] could not be extracted.
 ///
@@ -346,9 +347,11 @@ impl<P: Permission, S: Send + Sync> FromRequestParts<S> for Granted<P> {
 }
 
 /// Whether no other instance has used the grant (always, without a shared store).
-async fn first_use_everywhere(ctx: &Ctx, grant_id: &str) -> Result<bool, Error> {
-    let Some(marks) = &ctx.grant_marks else { return Ok(true) };
-    marks.set(&format!("grant:{grant_id}"), ctx.config().grant_ttl).await.map_err(Error::Session)
+async fn first_use_everywhere(ctx: &Ctx, grant: &StoredGrant) -> Result<bool, Error> {
+    let Some(uses) = &ctx.grant_uses else { return Ok(true) };
+    let id = crate::once::record_id(&grant.use_secret, "grant-use");
+    let until = OffsetDateTime::now_utc() + TimeDuration::seconds(ctx.config().grant_ttl.as_secs() as i64 + 60);
+    uses.create_first(id, "axum_bankid.grant_used", serde_json::Value::Bool(true), until).await.map_err(Error::Session)
 }
 
 async fn take_grant<P: Permission>(ctx: Option<&Ctx>, parts: &Parts, sub: &str) -> Result<Granted<P>, Error> {
@@ -365,7 +368,7 @@ async fn take_grant<P: Permission>(ctx: Option<&Ctx>, parts: &Parts, sub: &str) 
     let statement_bytes = URL_SAFE_NO_PAD.decode(&grant.encoded).map_err(|_| PermissionError::StatementMismatch)?;
     let statement: P = serde_json::from_slice(&statement_bytes).map_err(|_| PermissionError::StatementMismatch)?;
     if ctx.config().single_use_grants {
-        if !ctx.shared.consumed_grants.consume(&grant.id, now) || !first_use_everywhere(ctx, &grant.id).await? {
+        if !ctx.shared.consumed_grants.consume(&grant.id, now) || !first_use_everywhere(ctx, &grant).await? {
             return Err(PermissionError::NotGranted.into());
         }
         remove_grant(&session, &grant.id).await?;

@@ -58,7 +58,7 @@ pub(crate) struct Ctx {
     /// reads the approval.
     pub(crate) ciba_session_login: bool,
     /// Where single-use grants are marked used for every instance.
-    pub(crate) grant_marks: Option<crate::once::OnceMarks>,
+    pub(crate) grant_uses: Option<crate::once::OnceRecords>,
 }
 
 impl Ctx {
@@ -161,7 +161,7 @@ impl BankIdLayer {
             ciba_public_start: false,
             ciba_callback: None,
             ciba_session_login: true,
-            grant_marks: None,
+            grant_uses: None,
         }))
     }
 
@@ -179,12 +179,16 @@ impl BankIdLayer {
     /// `store` — pass the session store. Without it, a grant is used once per
     /// session and per instance: two instances answering the same session at
     /// the same moment could each accept it. With it, each use of a grant
-    /// first creates a mark in the store, which only one caller can do (the
-    /// memory, Redis and SQL stores refuse to `create` an existing id); a
-    /// store failure refuses the grant.
+    /// first creates a record in the store that only one caller can create;
+    /// a store failure refuses the grant.
+    ///
+    /// This needs a store whose `create` never overwrites: `MemoryStore`
+    /// (one process only, where it adds nothing) and
+    /// `tower-sessions-redis-store` qualify; stores that check-then-upsert
+    /// (`tower-sessions-sqlx-store`) do not.
     pub fn with_single_use_store<S: SessionStore>(self, store: S) -> Self {
-        let grant_marks = Some(crate::once::OnceMarks::new(Arc::new(store)));
-        BankIdLayer::from_ctx(Ctx { grant_marks, ..self.ctx })
+        let grant_uses = Some(crate::once::OnceRecords::new(Arc::new(store)));
+        BankIdLayer::from_ctx(Ctx { grant_uses, ..self.ctx })
     }
 
     /// Enables CIBA: pending authentications are kept in `store` (use the

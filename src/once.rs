@@ -1,51 +1,98 @@
-//! "First one wins" marks shared by every instance that uses one session
-//! store: a single-use grant is used once, a CIBA poll slot is polled once.
+//! "First one wins" records shared by every instance that uses one session
+//! store: a single-use grant is used once, a CIBA request is polled by one
+//! instance at a time and its outcome is recorded once.
 //!
 //! The store has no compare-and-swap, but `SessionStore::create` must not
-//! overwrite an existing record: the memory store gives the new record
-//! another id, the Redis (`SET NX`) and SQL stores fail on the taken key. So
-//! creating a record under an id derived from the mark's name succeeds, with
-//! that id, for exactly one caller. A store whose `create` overwrites gives no
-//! such guarantee; the in-process guards still hold then.
+//! overwrite an existing record, and the memory store (which hands the newcomer
+//! another id) and the Redis store (`SET NX`, which then reports an error)
+//! honour that atomically. So creating a record under a known id succeeds, with
+//! that id, for exactly one caller. Stores whose `create` checks and then
+//! upserts — tower-sessions-sqlx-store does — or that use the default `create`
+//! (a plain `save`) give no such guarantee; the in-process guards still hold.
+//!
+//! Ids are derived from a random secret kept with the guarded object (the
+//! pending CIBA request, the grant), never from anything a client sees, so
+//! nobody can name such a record — say, to present it as a session cookie.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tower_sessions::SessionStore;
-use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
+use tower_sessions::cookie::time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 
-/// Marks kept in an application's session store.
+/// A fresh secret to derive record ids from (128 random bits, hex).
+pub(crate) fn new_secret() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+/// The record id for `purpose` of the object that holds `secret`: a hash,
+/// domain-separated, in the store's 128-bit id space (session ids are random
+/// there, so a clash with a real session is a 2^-128 event).
+pub(crate) fn record_id(secret: &str, purpose: &str) -> Id {
+    let digest = Sha256::new()
+        .chain_update(b"axum-bankid once-record\0")
+        .chain_update(secret.as_bytes())
+        .chain_update(b"\0")
+        .chain_update(purpose.as_bytes())
+        .finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    Id(i128::from_le_bytes(bytes))
+}
+
+/// First-wins records in an application's session store.
 #[derive(Clone)]
-pub(crate) struct OnceMarks {
+pub(crate) struct OnceRecords {
     store: Arc<dyn SessionStore>,
 }
 
-impl fmt::Debug for OnceMarks {
+impl fmt::Debug for OnceRecords {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OnceMarks").finish_non_exhaustive()
+        f.debug_struct("OnceRecords").finish_non_exhaustive()
     }
 }
 
-impl OnceMarks {
+impl OnceRecords {
     pub(crate) fn new(store: Arc<dyn SessionStore>) -> Self {
-        OnceMarks { store }
+        OnceRecords { store }
     }
 
-    /// Sets the mark `name` for `ttl`. `Ok(true)` for the first caller on any
-    /// instance, `Ok(false)` for everyone after; `Err` when the store failed
-    /// (callers treat that as "not first": failing closed).
-    pub(crate) async fn set(&self, name: &str, ttl: Duration) -> Result<bool, String> {
-        let id = mark_id(name);
-        let ttl = TimeDuration::seconds(ttl.as_secs().clamp(1, 86_400 * 7) as i64);
-        let mut record = Record { id, data: HashMap::new(), expiry_date: OffsetDateTime::now_utc() + ttl };
+    /// Creates record `id` holding `value` under `key`, until `expiry`.
+    /// `Ok(true)` for the first caller on any instance, `Ok(false)` while the
+    /// record exists; `Err` when the store failed (callers fail closed).
+    pub(crate) async fn create_first(
+        &self,
+        id: Id,
+        key: &str,
+        value: Value,
+        expiry: OffsetDateTime,
+    ) -> Result<bool, String> {
+        let data = HashMap::from([(key.to_owned(), value)]);
+        if self.try_create(id, data.clone(), expiry).await? {
+            return Ok(true);
+        }
+        // Taken — or taken by a record that has expired but is still there
+        // (the memory store never evicts; Redis drops expired keys itself):
+        // then it is free, take it over. Two callers taking over at once
+        // could both win here; that only happens on the memory store, i.e.
+        // in one process, where the in-process guards already serialise them.
+        if self.read(id).await?.is_some() {
+            return Ok(false);
+        }
+        self.store.delete(&id).await.map_err(|err| err.to_string())?;
+        self.try_create(id, data, expiry).await
+    }
+
+    /// `Ok(true)` if the record was created under `id`.
+    async fn try_create(&self, id: Id, data: HashMap<String, Value>, expiry: OffsetDateTime) -> Result<bool, String> {
+        let mut record = Record { id, data, expiry_date: expiry };
         if let Err(err) = self.store.create(&mut record).await {
-            // Some stores answer a taken id with an error (SQL: duplicate
-            // key; Redis: `SET NX` answers nil, which the store reports as a
-            // failure): tell that apart from a broken store.
+            // The Redis store reports a taken id as an error: tell that
+            // apart from a broken store.
             return match self.store.load(&id).await {
                 Ok(Some(_)) => Ok(false),
                 _ => Err(err.to_string()),
@@ -54,40 +101,62 @@ impl OnceMarks {
         if record.id == id {
             return Ok(true);
         }
-        // The store stored our empty record under a fresh id: remove it.
+        // The store kept our record under a fresh id instead: remove it.
         if let Err(err) = self.store.delete(&record.id).await {
-            tracing::debug!(error = %err, "could not remove a redundant mark record");
+            tracing::debug!(error = %err, "could not remove a redundant record");
         }
         Ok(false)
     }
-}
 
-/// The record id of a mark: a hash of its name, domain-separated from
-/// anything else, in the store's 128-bit id space (session ids are random
-/// there, so a clash with a real session is a 2^-128 event).
-fn mark_id(name: &str) -> Id {
-    let digest = Sha256::new().chain_update(b"axum-bankid once-mark\0").chain_update(name.as_bytes()).finalize();
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    Id(i128::from_le_bytes(bytes))
+    /// The live record `id`, if any.
+    pub(crate) async fn read(&self, id: Id) -> Result<Option<Record>, String> {
+        let record = self.store.load(&id).await.map_err(|err| err.to_string())?;
+        Ok(record.filter(|r| r.expiry_date > OffsetDateTime::now_utc()))
+    }
+
+    /// Removes record `id`.
+    pub(crate) async fn remove(&self, id: Id) -> Result<(), String> {
+        self.store.delete(&id).await.map_err(|err| err.to_string())
+    }
+
+    pub(crate) fn store(&self) -> &Arc<dyn SessionStore> {
+        &self.store
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use tower_sessions::MemoryStore;
+    use tower_sessions::cookie::time::Duration;
+
+    fn later(secs: i64) -> OffsetDateTime {
+        OffsetDateTime::now_utc() + Duration::seconds(secs)
+    }
 
     #[tokio::test]
     async fn first_caller_wins_and_others_lose() {
-        let marks = OnceMarks::new(Arc::new(MemoryStore::default()));
-        assert_eq!(marks.set("grant:a", Duration::from_secs(60)).await, Ok(true));
-        assert_eq!(marks.set("grant:a", Duration::from_secs(60)).await, Ok(false));
-        assert_eq!(marks.set("grant:b", Duration::from_secs(60)).await, Ok(true));
+        let records = OnceRecords::new(Arc::new(MemoryStore::default()));
+        let (a, b) = (record_id("s1", "grant"), record_id("s2", "grant"));
+        assert_eq!(records.create_first(a, "k", Value::Bool(true), later(60)).await, Ok(true));
+        assert_eq!(records.create_first(a, "k", Value::Bool(true), later(60)).await, Ok(false));
+        assert_eq!(records.create_first(b, "k", Value::Bool(true), later(60)).await, Ok(true));
+    }
+
+    #[tokio::test]
+    async fn an_expired_record_is_free_again() {
+        let records = OnceRecords::new(Arc::new(MemoryStore::default()));
+        let id = record_id("s", "lease");
+        assert_eq!(records.create_first(id, "k", Value::Bool(true), later(-1)).await, Ok(true));
+        assert_eq!(records.create_first(id, "k", Value::Bool(true), later(60)).await, Ok(true));
+        assert_eq!(records.create_first(id, "k", Value::Bool(true), later(60)).await, Ok(false));
     }
 
     #[test]
-    fn ids_are_stable_and_distinct() {
-        assert_eq!(mark_id("x"), mark_id("x"));
-        assert_ne!(mark_id("x"), mark_id("y"));
+    fn ids_depend_on_secret_and_purpose() {
+        assert_eq!(record_id("x", "a"), record_id("x", "a"));
+        assert_ne!(record_id("x", "a"), record_id("y", "a"));
+        assert_ne!(record_id("x", "a"), record_id("x", "b"));
+        assert_ne!(new_secret(), new_secret());
     }
 }

@@ -166,6 +166,9 @@ pub(crate) struct StoredGrant {
     pub(crate) sub: String,
     pub(crate) granted_at: i64,
     pub(crate) signed_permission: Option<String>,
+    /// Names the grant's single-use record in a shared store; unlike `id`
+    /// (which apps may show as an idempotency key) it never leaves the session.
+    pub(crate) use_secret: String,
 }
 
 impl fmt::Debug for StoredGrant {

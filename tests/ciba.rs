@@ -396,7 +396,7 @@ async fn callback_gets_each_outcome_without_anyone_asking() {
 async fn concurrent_readers_poll_once_and_call_back_once() {
     let (sender, mut finished) = tokio::sync::mpsc::unbounded_channel();
     let app = start_ciba_layer(
-        LaggingStore::default(),
+        LaggingStore::<MemoryStore>::default(),
         |b| b,
         move |layer| {
             layer
@@ -463,7 +463,7 @@ async fn callback_needs_ciba() {
 
 #[tokio::test]
 async fn two_instances_reading_at_once_keep_the_approval() {
-    let store = LaggingStore::default();
+    let store = LaggingStore::<MemoryStore>::default();
     let app = common::start_ciba_with_store(store.clone()).await;
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
     let here = ciba(&app);
@@ -532,5 +532,50 @@ async fn cancel_during_a_poll_is_not_undone_by_it() {
     client.cancel(&handle).await.unwrap();
     app.sim.clear_faults();
     assert_eq!(client.status(&handle).await.unwrap_err(), CibaError::UnknownHandle);
-    assert_eq!(waiting.await.unwrap().unwrap_err(), CibaError::UnknownHandle);
+    let waited = tokio::time::timeout(Duration::from_secs(10), waiting).await.expect("wait ends after cancel");
+    assert_eq!(waited.unwrap().unwrap_err(), CibaError::UnknownHandle);
+}
+
+#[tokio::test]
+async fn a_slow_poll_keeps_other_instances_out() {
+    let store = MemoryStore::default();
+    let app = common::start_ciba_with_store(store.clone()).await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
+    let here = ciba(&app);
+    let there = common::other_instance(&app.sim, store).await;
+    let handle = here.start(request("kari")).await.unwrap().handle;
+    // The provider takes 2.5 s to answer, longer than the 1 s interval: while
+    // the first poll is out, the other instance must not send a second one
+    // (which would be answered `invalid_grant`).
+    app.sim.set_fault(Fault::Slow(Duration::from_millis(2500)));
+    let first = tokio::spawn({
+        let (here, handle) = (here.clone(), handle.clone());
+        async move {
+            tokio::time::sleep(Duration::from_millis(1000)).await;
+            here.wait(&handle).await.map(|user| user.loa)
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    assert!(matches!(there.status(&handle).await.unwrap(), CibaStatus::Pending { .. }));
+    assert_eq!(there.wait(&handle).await.map(|user| user.loa), Ok(Loa::SUBSTANTIAL));
+    assert_eq!(first.await.unwrap(), Ok(Loa::SUBSTANTIAL));
+    assert_eq!(app.sim.ciba_requests()[0].poll_offsets.len(), 1, "one poll reached the provider");
+}
+
+#[tokio::test]
+async fn a_caller_that_goes_away_does_not_lose_the_answer() {
+    let app = start_ciba().await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
+    let client = ciba(&app);
+    let handle = client.start(request("kari")).await.unwrap().handle;
+    app.sim.set_fault(Fault::SlowTokenAnswer(Duration::from_millis(1500)));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // The status request gives up while its poll is out; the provider has
+    // handed out the tokens (it does so once) regardless.
+    let gave_up = tokio::time::timeout(Duration::from_millis(300), client.status(&handle)).await;
+    assert!(gave_up.is_err(), "the poll was still under way");
+    app.sim.clear_faults();
+    let user = tokio::time::timeout(Duration::from_secs(10), client.wait(&handle)).await.expect("no stall");
+    assert_eq!(user.map(|u| u.loa), Ok(Loa::SUBSTANTIAL));
+    assert_eq!(app.sim.ciba_requests()[0].poll_offsets.len(), 1, "the answer was kept, not asked for again");
 }

@@ -9,7 +9,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{location, start_with_store};
+use common::{LaggingStore, location, start_with_store};
 use reqwest::StatusCode;
 use tower_sessions_redis_store::RedisStore;
 use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
@@ -140,10 +140,10 @@ async fn ciba_callback_and_a_second_instance_agree_via_redis() {
             })
             .unwrap()
     };
-    let store = RedisStore::new(connect(redis.port).await);
+    let store = LaggingStore(RedisStore::new(connect(redis.port).await));
     let app = common::start_ciba_layer(store, |b| b, with_callback.clone()).await;
     let other_layer = BankIdLayer::discover(common::config_for(&app.sim)).await.unwrap();
-    let other_store = RedisStore::new(connect(redis.port).await);
+    let other_store = LaggingStore(RedisStore::new(connect(redis.port).await));
     let other = with_callback(other_layer.with_ciba(other_store).unwrap()).ciba().unwrap();
 
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(1));
@@ -160,6 +160,9 @@ async fn ciba_callback_and_a_second_instance_agree_via_redis() {
     ));
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(finished.try_recv().is_err(), "one callback in all");
+    let sent = &app.sim.ciba_requests()[0];
+    assert_eq!(sent.poll_offsets.len(), 2, "one pending answer, then the tokens: {:?}", sent.poll_offsets);
+    assert_eq!(sent.interval, Duration::from_secs(1), "the instances never polled in the same slot");
 }
 
 #[tokio::test]
@@ -169,9 +172,12 @@ async fn single_use_grant_holds_across_instances_via_redis() {
 
     let Some(redis) = start_redis() else { return };
     let single_use = |layer: BankIdLayer, store| layer.with_single_use_store(store);
-    let store = RedisStore::new(connect(redis.port).await);
+    // Each instance has its own pool; reads lag so that both instances load
+    // the session while it still holds the grant.
+    let store = LaggingStore(RedisStore::new(connect(redis.port).await));
     let app = common::start_full(Simulator::builder(), store, |b| b, single_use).await;
-    let other = common::second_server(&app.sim, RedisStore::new(connect(redis.port).await), single_use).await;
+    let other_store = LaggingStore(RedisStore::new(connect(redis.port).await));
+    let other = common::second_server(&app.sim, other_store, single_use).await;
 
     let authorize_url = app.begin_at("/pay").await;
     let callback_url = app.authorize(&authorize_url, "kari", "approve").await;

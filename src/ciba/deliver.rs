@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 
 use super::{Ciba, CibaError, CibaHandle};
 use crate::claims::AuthenticatedUser;
@@ -94,44 +95,54 @@ impl Scheduler {
         }
     }
 
-    /// The handles due now, or how long to sleep; `None` when nothing is
-    /// left (the task then ends, and the next `schedule` starts a new one).
-    fn next(&self) -> Option<Result<Vec<CibaHandle>, Duration>> {
+    /// The next due handle, if one is due now.
+    fn pop_due(&self) -> Option<CibaHandle> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let now = unix_now_ms();
-        let Some(Reverse((first, _))) = state.due.peek() else {
+        match state.due.peek() {
+            Some(Reverse((at, _))) if *at <= unix_now_ms() => state.due.pop().map(|Reverse((_, h))| CibaHandle(h)),
+            _ => None,
+        }
+    }
+
+    /// How long until the next handle is due; `None` if there is none.
+    fn until_next(&self) -> Option<Duration> {
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let Reverse((at, _)) = state.due.peek()?;
+        Some(Duration::from_millis((*at - unix_now_ms()).max(0) as u64))
+    }
+
+    /// Ends the task if nothing is queued (checked under the lock, so a
+    /// concurrent `schedule` either sees the task running or starts a new one).
+    fn stop_if_idle(&self) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if state.due.is_empty() {
             state.task = None;
-            return None;
-        };
-        if *first > now {
-            return Some(Err(Duration::from_millis((*first - now) as u64)));
+            return true;
         }
-        let mut ready = Vec::new();
-        while let Some(Reverse((at, _))) = state.due.peek()
-            && *at <= now
-        {
-            let Reverse((_, handle)) = state.due.pop().expect("peeked");
-            ready.push(CibaHandle(handle));
-        }
-        Some(Ok(ready))
+        false
     }
 }
 
+/// Keeps up to [`POLL_CONCURRENCY`] polls running, starting each due
+/// request as soon as a place is free, so one slow poll holds up no other.
 async fn run(ciba: Ciba) {
     let scheduler = &ciba.store.scheduler;
-    while let Some(next) = scheduler.next() {
-        match next {
-            Err(sleep) => {
-                tokio::select! {
-                    _ = tokio::time::sleep(sleep) => {}
-                    _ = scheduler.wake.notified() => {}
-                }
-            }
-            Ok(ready) => {
-                futures_util::stream::iter(ready)
-                    .for_each_concurrent(POLL_CONCURRENCY, |handle| poll_once(&ciba, handle))
-                    .await;
-            }
+    let mut running = FuturesUnordered::new();
+    loop {
+        while running.len() < POLL_CONCURRENCY {
+            let Some(handle) = scheduler.pop_due() else { break };
+            running.push(poll_once(&ciba, handle));
+        }
+        if running.is_empty() && scheduler.stop_if_idle() {
+            return;
+        }
+        // With every place taken, only a finished poll can make progress.
+        let has_room = running.len() < POLL_CONCURRENCY;
+        let sleep = scheduler.until_next().unwrap_or(Duration::from_secs(3600));
+        tokio::select! {
+            Some(()) = running.next(), if !running.is_empty() => {}
+            _ = tokio::time::sleep(sleep), if has_room => {}
+            _ = scheduler.wake.notified(), if has_room => {}
         }
     }
 }

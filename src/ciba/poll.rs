@@ -1,8 +1,12 @@
 //! Polling the token endpoint (CIBA Core §7.3, §11), on demand.
 //!
-//! The next allowed poll time is stored with the request and moved forward
-//! *before* the provider is called, so neither retries nor concurrent status
-//! requests (on any instance) can poll faster than the provider allows.
+//! One poll of a request runs at a time across every instance sharing the
+//! store: an in-process claim, then a lease record in the store. Under the
+//! lease the state is read again, the next allowed poll time is moved
+//! forward *before* the provider is called, and the outcome is recorded
+//! once, in a record of its own. So neither retries, nor concurrent status
+//! requests, nor a slow instance can poll faster than the provider allows
+//! or replace an outcome.
 
 use std::time::Duration;
 
@@ -19,8 +23,6 @@ use crate::provider::token::request_tokens;
 const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";
 /// CIBA Core §11: every `slow_down` adds at least 5 seconds.
 const SLOW_DOWN_SECS: u64 = 5;
-/// How long an `invalid_grant` waits for another instance's outcome.
-const INVALID_GRANT_GRACE: Duration = Duration::from_secs(1);
 
 enum Polled {
     Pending { retry_after_ms: u64 },
@@ -42,7 +44,8 @@ impl Ciba {
     }
 
     /// Waits for the outcome, polling as often as the provider allows.
-    /// Dropping the future stops polling at once.
+    /// Dropping the future stops polling at once (a poll already sent is
+    /// still answered and recorded).
     pub async fn wait(&self, handle: &CibaHandle) -> Result<AuthenticatedUser, CibaError> {
         loop {
             match self.poll(handle).await {
@@ -63,7 +66,8 @@ impl Ciba {
     /// The verified user and ID token of an approved request (for logging
     /// the requesting session in).
     pub(crate) async fn approved_login(&self, handle: &CibaHandle) -> Option<(AuthenticatedUser, String)> {
-        match self.store.load(handle).await.ok()?.outcome? {
+        let pending = self.store.load(handle).await.ok()?;
+        match self.store.outcome(&pending).await.ok()?? {
             Outcome::Approved { user, id_token } => Some((*user, id_token)),
             Outcome::Failed { .. } => None,
         }
@@ -71,45 +75,61 @@ impl Ciba {
 
     async fn poll(&self, handle: &CibaHandle) -> Result<Polled, CibaError> {
         let pending = self.store.load(handle).await?;
-        if let Some(outcome) = &pending.outcome {
-            return outcome_result(outcome);
+        if let Some(outcome) = self.store.outcome(&pending).await? {
+            return outcome_result(&outcome);
         }
         let now = unix_now_ms();
         if now < pending.next_poll_at_ms && now < pending.expires_at_ms {
             return Ok(Polled::Pending { retry_after_ms: retry_after(&pending) });
         }
-        let Some(_in_flight) = self.store.claim(handle) else {
-            return Ok(Polled::Pending { retry_after_ms: pending.interval_secs * 1000 });
-        };
-        // Read again under the claim: another task may have recorded the
-        // outcome since, and polling a finished `auth_req_id` once more would
-        // overwrite an approval with the provider's `invalid_grant` (and call
-        // the app's callback twice).
+        // The poll runs on a task of its own: a caller that goes away (a
+        // client disconnects, a timeout around `wait`) must not cut it off
+        // after the provider handed out the tokens — it does so only once.
+        let (ciba, owned) = (self.clone(), handle.clone());
+        match tokio::spawn(async move { ciba.poll_due(&owned, pending.interval_secs).await }).await {
+            Ok(result) => result,
+            Err(_) => Err(CibaError::ProviderUnavailable("the poll task did not finish".to_owned())),
+        }
+    }
+
+    /// Polls the provider if this caller gets the request to itself and the
+    /// interval has passed.
+    async fn poll_due(&self, handle: &CibaHandle, interval_secs: u64) -> Result<Polled, CibaError> {
+        let busy = Polled::Pending { retry_after_ms: interval_secs * 1000 };
+        let Some(_in_flight) = self.store.claim(handle) else { return Ok(busy) };
+        let pending = self.store.load(handle).await?;
+        let Some(lease) = self.store.lease(&pending, self.lease_ttl()).await? else { return Ok(busy) };
+        let result = self.poll_leased(handle).await;
+        lease.release().await;
+        result
+    }
+
+    /// Long enough for a token request and a key refresh, each bounded by
+    /// the HTTP timeout; after that a dead holder's lease lapses.
+    fn lease_ttl(&self) -> Duration {
+        self.ctx.config().http_timeout * 2 + Duration::from_secs(10)
+    }
+
+    async fn poll_leased(&self, handle: &CibaHandle) -> Result<Polled, CibaError> {
+        // Read again under the lease: the previous holder may have finished.
         let mut pending = self.store.load(handle).await?;
-        if let Some(outcome) = &pending.outcome {
-            return outcome_result(outcome);
+        if let Some(outcome) = self.store.outcome(&pending).await? {
+            return outcome_result(&outcome);
         }
         let now = unix_now_ms();
         if now >= pending.expires_at_ms {
-            return self.finish(handle, &mut pending, Err(CibaError::Expired)).await;
+            return self.finish(handle, &pending, Err(CibaError::Expired)).await;
         }
         if now < pending.next_poll_at_ms {
             return Ok(Polled::Pending { retry_after_ms: retry_after(&pending) });
         }
-        // Another instance may have read the same state: the poll slot goes
-        // to whoever marks it first in the shared store.
-        let slot = format!("ciba-poll:{}:{}", handle.as_str(), pending.next_poll_at_ms);
-        let slot_ttl = Duration::from_secs(pending.interval_secs + 60);
-        if !self.store.poll_marks.set(&slot, slot_ttl).await.unwrap_or(false) {
-            return Ok(Polled::Pending { retry_after_ms: pending.interval_secs * 1000 });
-        }
-        // Claim the slot before calling out: a crash, retry or concurrent
+        // Move the slot before calling out: a crash, retry or concurrent
         // reader now waits a full interval.
         pending.next_poll_at_ms = now + (pending.interval_secs as i64) * 1000;
         self.store.save(handle, &pending).await?;
 
         match self.request_tokens(&pending).await {
-            Ok(result) => self.finish(handle, &mut pending, result.map(Box::new)).await,
+            Ok(result) => self.finish(handle, &pending, result.map(Box::new)).await,
             Err(PollError::Pending) => {
                 // Count the interval from the answer, not from the request:
                 // then the provider sees at least `interval` between two polls
@@ -129,28 +149,22 @@ impl Ciba {
         }
     }
 
-    /// Records the outcome — unless one is recorded already: the first wins,
-    /// so a late failure on one instance cannot replace another instance's
-    /// approval, and the app's callback runs for the first only.
+    /// Records the outcome unless one is recorded already (only possible if
+    /// a lease lapsed): the first stands, and only its finder calls the app.
     async fn finish(
         &self,
         handle: &CibaHandle,
-        pending: &mut PendingCiba,
+        pending: &PendingCiba,
         result: Result<Box<(AuthenticatedUser, String)>, CibaError>,
     ) -> Result<Polled, CibaError> {
-        if matches!(result, Err(CibaError::InvalidGrant)) {
-            // The provider answers a second poll of a request it already
-            // answered with `invalid_grant`: give the instance that got the
-            // tokens time to record them before calling this a failure.
-            tokio::time::sleep(INVALID_GRANT_GRACE).await;
-        }
-        if let Some(recorded) = self.store.load(handle).await?.outcome {
-            return outcome_result(&recorded);
-        }
         let outcome = match &result {
             Ok(approved) => Outcome::Approved { user: Box::new(approved.0.clone()), id_token: approved.1.clone() },
             Err(err) => Outcome::Failed { kind: err.kind().to_owned(), detail: failure_detail(err) },
         };
+        if !self.store.record_outcome(pending, &outcome).await? {
+            let recorded = self.store.outcome(pending).await?;
+            return recorded.as_ref().map_or(Err(CibaError::UnknownHandle), outcome_result);
+        }
         tracing::info!(
             outcome = match &outcome {
                 Outcome::Approved { .. } => "approved",
@@ -158,8 +172,6 @@ impl Ciba {
             },
             "CIBA request finished"
         );
-        pending.outcome = Some(outcome);
-        self.store.save(handle, pending).await?;
         if let Some(callback) = &self.ctx.ciba_callback {
             callback.deliver(handle, result.as_ref().map(|approved| approved.0.clone()).map_err(Clone::clone));
         }

@@ -1,10 +1,16 @@
 //! Pending CIBA authentications, kept in the application's session store
 //! (memory, Redis, …) under an opaque handle, so any instance sharing the
 //! store can continue one.
+//!
+//! A request is three records: its state (rewritten after every poll), a
+//! poll lease (held while one instance polls), and its outcome (created
+//! once). Keeping the outcome apart means no stale write of the state — by
+//! an instance whose poll was slow — can ever replace it.
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tower_sessions::SessionStore;
@@ -14,9 +20,12 @@ use tower_sessions::session::{Id, Record};
 use super::{CibaError, CibaHandle};
 use crate::claims::AuthenticatedUser;
 use crate::id_token::unix_now_ms;
+use crate::once::{OnceRecords, new_secret, record_id};
 use crate::permission::PermissionItem;
 
 const RECORD_KEY: &str = "axum_bankid.ciba";
+const OUTCOME_KEY: &str = "axum_bankid.ciba_outcome";
+const LEASE_KEY: &str = "axum_bankid.ciba_lease";
 /// Outcomes stay readable this long after the request expired.
 const GRACE_SECS: i64 = 600;
 
@@ -28,7 +37,8 @@ pub(crate) struct PendingCiba {
     pub(crate) next_poll_at_ms: i64,
     pub(crate) expires_at_ms: i64,
     pub(crate) permission: Option<PermissionItem>,
-    pub(crate) outcome: Option<Outcome>,
+    /// Names the lease and outcome records; never leaves the store.
+    secret: String,
 }
 
 /// How it ended.
@@ -53,20 +63,27 @@ impl PendingCiba {
             next_poll_at_ms: now + (interval_secs as i64) * 1000,
             expires_at_ms: now + (expires_in as i64) * 1000,
             permission,
-            outcome: None,
+            secret: new_secret(),
         }
+    }
+
+    fn outcome_id(&self) -> Id {
+        record_id(&self.secret, "ciba-outcome")
+    }
+
+    fn lease_id(&self) -> Id {
+        record_id(&self.secret, "ciba-lease")
     }
 }
 
 pub(crate) struct CibaStore {
     store: Arc<dyn SessionStore>,
+    records: OnceRecords,
     /// Handles being polled right now by this instance, so concurrent status
     /// requests never poll the provider twice at once.
     in_flight: Mutex<HashSet<String>>,
     /// Background polling, used only when the app set a CIBA callback.
     pub(crate) scheduler: super::deliver::Scheduler,
-    /// Poll slots taken, shared with the other instances on this store.
-    pub(crate) poll_marks: crate::once::OnceMarks,
 }
 
 pub(crate) fn is_valid_handle(text: &str) -> bool {
@@ -78,10 +95,14 @@ fn store_error(err: impl std::fmt::Display) -> CibaError {
     CibaError::Store(err.to_string())
 }
 
+fn handle_id(handle: &CibaHandle) -> Result<Id, CibaError> {
+    Id::from_str(&handle.0).map_err(|_| CibaError::UnknownHandle)
+}
+
 impl CibaStore {
     pub(crate) fn new(store: Arc<dyn SessionStore>) -> Self {
         CibaStore {
-            poll_marks: crate::once::OnceMarks::new(Arc::clone(&store)),
+            records: OnceRecords::new(Arc::clone(&store)),
             store,
             in_flight: Mutex::new(HashSet::new()),
             scheduler: Default::default(),
@@ -96,28 +117,91 @@ impl CibaStore {
     }
 
     pub(crate) async fn load(&self, handle: &CibaHandle) -> Result<PendingCiba, CibaError> {
-        let id = Id::from_str(&handle.0).map_err(|_| CibaError::UnknownHandle)?;
-        let record = self.store.load(&id).await.map_err(store_error)?.ok_or(CibaError::UnknownHandle)?;
+        let record =
+            self.store.load(&handle_id(handle)?).await.map_err(store_error)?.ok_or(CibaError::UnknownHandle)?;
         let value = record.data.get(RECORD_KEY).cloned().ok_or(CibaError::UnknownHandle)?;
         serde_json::from_value(value).map_err(|_| CibaError::UnknownHandle)
     }
 
     pub(crate) async fn save(&self, handle: &CibaHandle, pending: &PendingCiba) -> Result<(), CibaError> {
-        let id = Id::from_str(&handle.0).map_err(|_| CibaError::UnknownHandle)?;
-        let mut record = Record { id, data: HashMap::new(), expiry_date: expiry(pending) };
+        let mut record = Record { id: handle_id(handle)?, data: HashMap::new(), expiry_date: expiry(pending) };
         record.data.insert(RECORD_KEY.to_owned(), serde_json::to_value(pending).map_err(store_error)?);
         self.store.save(&record).await.map_err(store_error)
     }
 
+    /// Forgets the request and its outcome.
     pub(crate) async fn delete(&self, handle: &CibaHandle) -> Result<(), CibaError> {
-        let id = Id::from_str(&handle.0).map_err(|_| CibaError::UnknownHandle)?;
-        self.store.delete(&id).await.map_err(store_error)
+        if let Ok(pending) = self.load(handle).await {
+            self.records.remove(pending.outcome_id()).await.map_err(store_error)?;
+        }
+        self.store.delete(&handle_id(handle)?).await.map_err(store_error)
+    }
+
+    /// The recorded outcome, if the request has one.
+    pub(crate) async fn outcome(&self, pending: &PendingCiba) -> Result<Option<Outcome>, CibaError> {
+        let Some(record) = self.records.read(pending.outcome_id()).await.map_err(store_error)? else {
+            return Ok(None);
+        };
+        let value =
+            record.data.get(OUTCOME_KEY).cloned().ok_or_else(|| store_error("outcome record without outcome"))?;
+        serde_json::from_value(value).map(Some).map_err(store_error)
+    }
+
+    /// Records `outcome` unless one is recorded already; `false` then.
+    pub(crate) async fn record_outcome(&self, pending: &PendingCiba, outcome: &Outcome) -> Result<bool, CibaError> {
+        let value = serde_json::to_value(outcome).map_err(store_error)?;
+        self.records.create_first(pending.outcome_id(), OUTCOME_KEY, value, expiry(pending)).await.map_err(store_error)
+    }
+
+    /// Takes the right to poll this request, for every instance sharing the
+    /// store, for at most `ttl` (should the holder die); `None` if another
+    /// poll holds it.
+    pub(crate) async fn lease(&self, pending: &PendingCiba, ttl: Duration) -> Result<Option<Lease>, CibaError> {
+        let until = OffsetDateTime::now_utc() + TimeDuration::seconds(ttl.as_secs().max(1) as i64);
+        let id = pending.lease_id();
+        let taken = self.records.create_first(id, LEASE_KEY, serde_json::Value::Bool(true), until).await;
+        match taken.map_err(store_error)? {
+            true => Ok(Some(Lease { records: self.records.clone(), id, released: false })),
+            false => Ok(None),
+        }
     }
 
     /// Marks `handle` as being polled; `None` if it already is.
     pub(crate) fn claim(&self, handle: &CibaHandle) -> Option<InFlight<'_>> {
         let mut set = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
         set.insert(handle.0.clone()).then(|| InFlight { store: self, handle: handle.0.clone() })
+    }
+}
+
+/// The store-wide right to poll one request.
+pub(crate) struct Lease {
+    records: OnceRecords,
+    id: Id,
+    released: bool,
+}
+
+impl Lease {
+    pub(crate) async fn release(mut self) {
+        self.released = true;
+        if let Err(err) = self.records.remove(self.id).await {
+            tracing::warn!(error = %err, "could not release a CIBA poll lease; it lapses by itself");
+        }
+    }
+}
+
+impl Drop for Lease {
+    /// A lease dropped without `release` (a panic, a runtime shutting down)
+    /// is freed in the background if possible, else it lapses.
+    fn drop(&mut self) {
+        if self.released {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (store, id) = (Arc::clone(self.records.store()), self.id);
+            runtime.spawn(async move {
+                let _ = store.delete(&id).await;
+            });
+        }
     }
 }
 

@@ -138,6 +138,7 @@ async fn verify_permissions(
             sub: sub.to_owned(),
             granted_at: unix_now(),
             signed_permission,
+            use_secret: crate::once::new_secret(),
         });
     }
     Ok(grants)

@@ -62,6 +62,11 @@ pub enum Fault {
     /// backchannel authentication and the Permission API — wait this long
     /// before they are answered (the login page and the phone page do not).
     Slow(Duration),
+    /// The token endpoint does its work — redeems the code, hands out the
+    /// CIBA tokens — and only then waits this long before answering, like a
+    /// response stuck in a slow network. A client that gives up meanwhile
+    /// has still used up the code or the `auth_req_id`.
+    SlowTokenAnswer(Duration),
     /// The ID token's `permission_digest` is the digest of other bytes than
     /// the approved permission statement (each entry, if there are several).
     /// The token response's `authorization_details` stay honest, so only a
@@ -112,6 +117,18 @@ impl Faults {
     /// Whether `fault` is active.
     pub(crate) fn has(&self, fault: &Fault) -> bool {
         self.0.contains(fault)
+    }
+
+    /// How long the token endpoint holds its answer back: the longest
+    /// active [`Fault::SlowTokenAnswer`], if any.
+    pub(crate) fn answer_delay(&self) -> Option<Duration> {
+        self.0
+            .iter()
+            .filter_map(|fault| match fault {
+                Fault::SlowTokenAnswer(delay) => Some(*delay),
+                _ => None,
+            })
+            .max()
     }
 
     /// How long back-channel endpoints wait: the longest active

@@ -102,13 +102,13 @@ pub async fn second_server<S: SessionStore + Clone>(
     base
 }
 
-/// A store whose answers take 30 ms to come back, like a remote Redis: a
-/// reader can hold a snapshot taken before another reader's write.
+/// A store whose answers take 30 ms to come back, like a busy remote Redis:
+/// a reader can hold a snapshot taken before another reader's write.
 #[derive(Debug, Clone, Default)]
-pub struct LaggingStore(MemoryStore);
+pub struct LaggingStore<S = MemoryStore>(pub S);
 
 #[async_trait::async_trait]
-impl SessionStore for LaggingStore {
+impl<S: SessionStore + Clone> SessionStore for LaggingStore<S> {
     async fn create(&self, record: &mut Record) -> tower_sessions::session_store::Result<()> {
         self.0.create(record).await
     }

@@ -34,13 +34,17 @@ pub(super) async fn handle(State(shared): State<Arc<Shared>>, headers: HeaderMap
     if faults.has(&Fault::TokenEndpointError) {
         return OAuthError::bad("invalid_grant", "simulated failure").into_response();
     }
-    match dispatch(&shared, &headers, &body, &faults) {
+    let response = match dispatch(&shared, &headers, &body, &faults) {
         Ok(response) => response,
         Err(error) => {
             tracing::debug!(?error, "simulator: token request rejected");
             error.into_response()
         }
+    };
+    if let Some(delay) = faults.answer_delay() {
+        tokio::time::sleep(delay).await;
     }
+    response
 }
 
 fn dispatch(shared: &Shared, headers: &HeaderMap, body: &[u8], faults: &Faults) -> Result<Response, OAuthError> {
