@@ -529,7 +529,7 @@ impl BankIdConfigBuilder {
         self
     }
 
-    /// Timeout of every HTTP call to the provider. Default: 10 s.
+    /// Timeout of every HTTP call to the provider (at most 300 s). Default: 10 s.
     pub fn http_timeout(mut self, timeout: Duration) -> Self {
         self.http_timeout = Some(timeout);
         self
@@ -591,7 +591,7 @@ impl BankIdConfigBuilder {
         self
     }
 
-    /// How long an approved permission can be used. Default: 10 min.
+    /// How long an approved permission can be used (at most a day). Default: 10 min.
     pub fn grant_ttl(mut self, ttl: Duration) -> Self {
         self.grant_ttl = Some(ttl);
         self
@@ -654,8 +654,13 @@ impl BankIdConfigBuilder {
             return Err(ConfigError::invalid("clock_skew", "must be at most 300 seconds"));
         }
         let http_timeout = self.http_timeout.unwrap_or(Duration::from_secs(10));
-        if http_timeout.is_zero() {
-            return Err(ConfigError::invalid("http_timeout", "must be greater than zero"));
+        // Bounded so that time arithmetic on it (leases, retries) cannot overflow.
+        if http_timeout.is_zero() || http_timeout > Duration::from_secs(300) {
+            return Err(ConfigError::invalid("http_timeout", "must be between 1 ms and 300 seconds"));
+        }
+        let grant_ttl = self.grant_ttl.unwrap_or(Duration::from_secs(600));
+        if grant_ttl.is_zero() || grant_ttl > Duration::from_secs(86_400) {
+            return Err(ConfigError::invalid("grant_ttl", "must be between 1 second and 1 day"));
         }
         let max_pending_logins = self.max_pending_logins.unwrap_or(8);
         if max_pending_logins == 0 {
@@ -700,7 +705,7 @@ impl BankIdConfigBuilder {
             single_use_grants: self.single_use_grants.unwrap_or(true),
             permission_api,
             ciba_path,
-            grant_ttl: self.grant_ttl.unwrap_or(Duration::from_secs(600)),
+            grant_ttl,
         })
     }
 }
@@ -852,6 +857,9 @@ mod tests {
             (valid().logout_path("//evil.example"), "logout_path"),
             (valid().login_path("/auth/bankid/callback"), "login_path"),
             (valid().http_timeout(Duration::ZERO), "http_timeout"),
+            (valid().http_timeout(Duration::MAX), "http_timeout"),
+            (valid().grant_ttl(Duration::ZERO), "grant_ttl"),
+            (valid().grant_ttl(Duration::from_secs(u64::MAX)), "grant_ttl"),
             (valid().clock_skew(Duration::from_secs(3600)), "clock_skew"),
             (valid().max_pending_logins(0), "max_pending_logins"),
         ];

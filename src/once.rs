@@ -3,9 +3,9 @@
 //! instance at a time and its outcome is recorded once.
 //!
 //! The store has no compare-and-swap, but `SessionStore::create` must not
-//! overwrite an existing record, and the memory store (which hands the newcomer
-//! another id) and the Redis store (`SET NX`, which then reports an error)
-//! honour that atomically. So creating a record under a known id succeeds, with
+//! overwrite an existing record, and the memory store and the Redis store
+//! (`SET NX`) honour that atomically — the newcomer gets another id or an
+//! error. So creating a record under a known id succeeds, with
 //! that id, for exactly one caller. Stores whose `create` checks and then
 //! upserts — tower-sessions-sqlx-store does — or that use the default `create`
 //! (a plain `save`) give no such guarantee; the in-process guards still hold.
@@ -75,14 +75,20 @@ impl OnceRecords {
         if self.try_create(id, data.clone(), expiry).await? {
             return Ok(true);
         }
-        // Taken — or taken by a record that has expired but is still there
-        // (the memory store never evicts; Redis drops expired keys itself):
-        // then it is free, take it over. Two callers taking over at once
-        // could both win here; that only happens on the memory store, i.e.
-        // in one process, where the in-process guards already serialise them.
         if self.read(id).await?.is_some() {
             return Ok(false);
         }
+        // Gone meanwhile (released, or expired and dropped by Redis): try
+        // again, without deleting anything another caller may just have made.
+        if self.try_create(id, data.clone(), expiry).await? {
+            return Ok(true);
+        }
+        if self.read(id).await?.is_some() {
+            return Ok(false);
+        }
+        // Still refused yet nothing live: an expired record the store keeps
+        // (the memory store never evicts). Only the memory store gets here,
+        // i.e. one process, where the in-process guards serialise callers.
         self.store.delete(&id).await.map_err(|err| err.to_string())?;
         self.try_create(id, data, expiry).await
     }
@@ -91,8 +97,8 @@ impl OnceRecords {
     async fn try_create(&self, id: Id, data: HashMap<String, Value>, expiry: OffsetDateTime) -> Result<bool, String> {
         let mut record = Record { id, data, expiry_date: expiry };
         if let Err(err) = self.store.create(&mut record).await {
-            // The Redis store reports a taken id as an error: tell that
-            // apart from a broken store.
+            // A store may report a taken id as an error: tell that apart
+            // from a broken store.
             return match self.store.load(&id).await {
                 Ok(Some(_)) => Ok(false),
                 _ => Err(err.to_string()),
@@ -119,8 +125,27 @@ impl OnceRecords {
         self.store.delete(&id).await.map_err(|err| err.to_string())
     }
 
-    pub(crate) fn store(&self) -> &Arc<dyn SessionStore> {
-        &self.store
+    /// Removes record `id` if it still holds `value` under `key` — so a
+    /// holder whose record lapsed and was taken over does not remove the
+    /// new holder's. (Check and delete are two steps; the window is one
+    /// round trip, after a lapse that should never happen.)
+    pub(crate) async fn remove_if(&self, id: Id, key: &str, value: &Value) -> Result<(), String> {
+        match self.read(id).await? {
+            Some(record) if record.data.get(key) == Some(value) => self.remove(id).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// Replaces record `id` (for the one case where a later answer must win).
+    pub(crate) async fn overwrite(
+        &self,
+        id: Id,
+        key: &str,
+        value: Value,
+        expiry: OffsetDateTime,
+    ) -> Result<(), String> {
+        let record = Record { id, data: HashMap::from([(key.to_owned(), value)]), expiry_date: expiry };
+        self.store.save(&record).await.map_err(|err| err.to_string())
     }
 }
 
@@ -150,6 +175,19 @@ mod tests {
         assert_eq!(records.create_first(id, "k", Value::Bool(true), later(-1)).await, Ok(true));
         assert_eq!(records.create_first(id, "k", Value::Bool(true), later(60)).await, Ok(true));
         assert_eq!(records.create_first(id, "k", Value::Bool(true), later(60)).await, Ok(false));
+    }
+
+    #[tokio::test]
+    async fn a_lapsed_holder_does_not_remove_the_next_holders_record() {
+        let records = OnceRecords::new(Arc::new(MemoryStore::default()));
+        let id = record_id("s", "lease");
+        let (old, new) = (Value::from("holder-1"), Value::from("holder-2"));
+        assert_eq!(records.create_first(id, "k", old.clone(), later(-1)).await, Ok(true));
+        assert_eq!(records.create_first(id, "k", new.clone(), later(60)).await, Ok(true), "lapsed: taken over");
+        records.remove_if(id, "k", &old).await.unwrap();
+        assert!(records.read(id).await.unwrap().is_some(), "the new holder's record stays");
+        records.remove_if(id, "k", &new).await.unwrap();
+        assert!(records.read(id).await.unwrap().is_none());
     }
 
     #[test]

@@ -579,3 +579,71 @@ async fn a_caller_that_goes_away_does_not_lose_the_answer() {
     assert_eq!(user.map(|u| u.loa), Ok(Loa::SUBSTANTIAL));
     assert_eq!(app.sim.ciba_requests()[0].poll_offsets.len(), 1, "the answer was kept, not asked for again");
 }
+
+/// A memory store that refuses to create CIBA outcome records while
+/// `failures` is above zero (counting down on each refusal).
+#[derive(Debug, Clone, Default)]
+struct FlakyOutcomeStore {
+    inner: MemoryStore,
+    failures: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+#[async_trait::async_trait]
+impl tower_sessions::SessionStore for FlakyOutcomeStore {
+    async fn create(&self, record: &mut tower_sessions::session::Record) -> tower_sessions::session_store::Result<()> {
+        use std::sync::atomic::Ordering;
+        let is_outcome = record.data.contains_key("axum_bankid.ciba_outcome");
+        if is_outcome && self.failures.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            return Err(tower_sessions::session_store::Error::Backend("store unavailable".into()));
+        }
+        self.inner.create(record).await
+    }
+    async fn save(&self, record: &tower_sessions::session::Record) -> tower_sessions::session_store::Result<()> {
+        self.inner.save(record).await
+    }
+    async fn load(
+        &self,
+        id: &tower_sessions::session::Id,
+    ) -> tower_sessions::session_store::Result<Option<tower_sessions::session::Record>> {
+        self.inner.load(id).await
+    }
+    async fn delete(&self, id: &tower_sessions::session::Id) -> tower_sessions::session_store::Result<()> {
+        self.inner.delete(id).await
+    }
+}
+
+#[tokio::test]
+async fn a_store_blip_after_the_tokens_does_not_lose_the_approval() {
+    let store = FlakyOutcomeStore::default();
+    store.failures.store(2, std::sync::atomic::Ordering::SeqCst);
+    let app = common::start_ciba_with_store(store.clone()).await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
+    let client = ciba(&app);
+    let handle = client.start(request("kari")).await.unwrap().handle;
+    assert_eq!(client.wait(&handle).await.map(|u| u.loa), Ok(Loa::SUBSTANTIAL));
+    // Recorded after the retries: another instance reads it from the store.
+    let other = common::other_instance(&app.sim, store).await;
+    assert!(matches!(other.status(&handle).await.unwrap(), CibaStatus::Approved { .. }));
+    assert_eq!(app.sim.ciba_requests()[0].poll_offsets.len(), 1);
+}
+
+#[tokio::test]
+async fn a_store_outage_keeps_the_approval_until_the_store_is_back() {
+    let store = FlakyOutcomeStore::default();
+    store.failures.store(usize::MAX, std::sync::atomic::Ordering::SeqCst);
+    let app = common::start_ciba_with_store(store.clone()).await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
+    let client = ciba(&app);
+    let handle = client.start(request("kari")).await.unwrap().handle;
+    assert_eq!(client.wait(&handle).await.map(|u| u.loa), Ok(Loa::SUBSTANTIAL));
+    // Still unsaved: this instance answers from memory and does not poll again
+    // (the provider would say invalid_grant).
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert!(matches!(client.status(&handle).await.unwrap(), CibaStatus::Approved { .. }));
+    assert_eq!(app.sim.ciba_requests()[0].poll_offsets.len(), 1, "not polled again");
+    // The store is back: the next read stores it for every instance.
+    store.failures.store(0, std::sync::atomic::Ordering::SeqCst);
+    assert!(matches!(client.status(&handle).await.unwrap(), CibaStatus::Approved { .. }));
+    let other = common::other_instance(&app.sim, store).await;
+    assert!(matches!(other.status(&handle).await.unwrap(), CibaStatus::Approved { .. }));
+}

@@ -432,8 +432,9 @@ impl Ciba {
     ///
     /// A poll this instance has under way is waited for first, so it cannot
     /// write the request back after the delete. (A poll under way on another
-    /// instance sharing the store at that very moment can; its next status
-    /// read then continues the request.)
+    /// instance at that very moment can still record an outcome and call the
+    /// callback; whether its write brings the request back depends on the
+    /// store — Redis saves only existing keys, so it does not.)
     pub async fn cancel(&self, handle: &CibaHandle) -> Result<(), CibaError> {
         let _no_poll_under_way = loop {
             if let Some(claim) = self.store.claim(handle) {

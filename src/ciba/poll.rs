@@ -47,16 +47,28 @@ impl Ciba {
     /// Dropping the future stops polling at once (a poll already sent is
     /// still answered and recorded).
     pub async fn wait(&self, handle: &CibaHandle) -> Result<AuthenticatedUser, CibaError> {
+        // Transient failures are retried until the request would have expired.
+        let mut expires_at_ms = None;
         loop {
             match self.poll(handle).await {
                 Ok(Polled::Approved(user)) => return Ok(*user),
                 Ok(Polled::Pending { retry_after_ms }) => {
                     tokio::time::sleep(Duration::from_millis(retry_after_ms.max(50))).await;
                 }
-                Err(CibaError::ProviderUnavailable(why)) => {
-                    tracing::warn!(error = %why, "CIBA poll failed; retrying after the interval");
-                    let pending = self.store.load(handle).await?;
-                    tokio::time::sleep(Duration::from_millis(retry_after(&pending).max(50))).await;
+                Err(err) if !err.is_final() => {
+                    let retry_ms = match self.store.load(handle).await {
+                        Ok(pending) => {
+                            expires_at_ms = Some(pending.expires_at_ms);
+                            retry_after(&pending).max(50)
+                        }
+                        Err(CibaError::UnknownHandle) => return Err(CibaError::UnknownHandle),
+                        Err(_) => 1000,
+                    };
+                    if expires_at_ms.is_none_or(|at| unix_now_ms() > at) {
+                        return Err(err);
+                    }
+                    tracing::warn!(error = %err, "CIBA poll failed; retrying after the interval");
+                    tokio::time::sleep(Duration::from_millis(retry_ms)).await;
                 }
                 Err(err) => return Err(err),
             }
@@ -66,8 +78,11 @@ impl Ciba {
     /// The verified user and ID token of an approved request (for logging
     /// the requesting session in).
     pub(crate) async fn approved_login(&self, handle: &CibaHandle) -> Option<(AuthenticatedUser, String)> {
-        let pending = self.store.load(handle).await.ok()?;
-        match self.store.outcome(&pending).await.ok()?? {
+        let outcome = match self.store.unsaved(handle) {
+            Some(outcome) => outcome,
+            None => self.store.outcome(&self.store.load(handle).await.ok()?).await.ok()??,
+        };
+        match outcome {
             Outcome::Approved { user, id_token } => Some((*user, id_token)),
             Outcome::Failed { .. } => None,
         }
@@ -75,6 +90,9 @@ impl Ciba {
 
     async fn poll(&self, handle: &CibaHandle) -> Result<Polled, CibaError> {
         let pending = self.store.load(handle).await?;
+        if let Some(outcome) = self.store.unsaved(handle) {
+            return self.retry_unsaved(handle, &pending, outcome).await;
+        }
         if let Some(outcome) = self.store.outcome(&pending).await? {
             return outcome_result(&outcome);
         }
@@ -86,7 +104,7 @@ impl Ciba {
         // client disconnects, a timeout around `wait`) must not cut it off
         // after the provider handed out the tokens — it does so only once.
         let (ciba, owned) = (self.clone(), handle.clone());
-        match tokio::spawn(async move { ciba.poll_due(&owned, pending.interval_secs).await }).await {
+        match tokio::spawn(async move { ciba.poll_due(&owned, &pending).await }).await {
             Ok(result) => result,
             Err(_) => Err(CibaError::ProviderUnavailable("the poll task did not finish".to_owned())),
         }
@@ -94,20 +112,20 @@ impl Ciba {
 
     /// Polls the provider if this caller gets the request to itself and the
     /// interval has passed.
-    async fn poll_due(&self, handle: &CibaHandle, interval_secs: u64) -> Result<Polled, CibaError> {
-        let busy = Polled::Pending { retry_after_ms: interval_secs * 1000 };
+    async fn poll_due(&self, handle: &CibaHandle, pending: &PendingCiba) -> Result<Polled, CibaError> {
+        let busy = Polled::Pending { retry_after_ms: pending.interval_secs * 1000 };
         let Some(_in_flight) = self.store.claim(handle) else { return Ok(busy) };
-        let pending = self.store.load(handle).await?;
-        let Some(lease) = self.store.lease(&pending, self.lease_ttl()).await? else { return Ok(busy) };
+        let Some(lease) = self.store.lease(pending, self.lease_ttl()).await? else { return Ok(busy) };
         let result = self.poll_leased(handle).await;
         lease.release().await;
         result
     }
 
-    /// Long enough for a token request and a key refresh, each bounded by
-    /// the HTTP timeout; after that a dead holder's lease lapses.
+    /// Long enough for a token request, a wait for another key refresh and
+    /// a key refresh, each bounded by the HTTP timeout (itself at most
+    /// 300 s), plus the store writes; after that a dead holder's lease lapses.
     fn lease_ttl(&self) -> Duration {
-        self.ctx.config().http_timeout * 2 + Duration::from_secs(10)
+        self.ctx.config().http_timeout * 3 + Duration::from_secs(30)
     }
 
     async fn poll_leased(&self, handle: &CibaHandle) -> Result<Polled, CibaError> {
@@ -150,7 +168,9 @@ impl Ciba {
     }
 
     /// Records the outcome unless one is recorded already (only possible if
-    /// a lease lapsed): the first stands, and only its finder calls the app.
+    /// a lease lapsed): the first stands — except that an approval replaces
+    /// an `invalid_grant`, the provider's answer to a second poll of a
+    /// request it had approved. Only the recorder calls the app.
     async fn finish(
         &self,
         handle: &CibaHandle,
@@ -161,9 +181,21 @@ impl Ciba {
             Ok(approved) => Outcome::Approved { user: Box::new(approved.0.clone()), id_token: approved.1.clone() },
             Err(err) => Outcome::Failed { kind: err.kind().to_owned(), detail: failure_detail(err) },
         };
-        if !self.store.record_outcome(pending, &outcome).await? {
-            let recorded = self.store.outcome(pending).await?;
-            return recorded.as_ref().map_or(Err(CibaError::UnknownHandle), outcome_result);
+        match self.record_with_retries(pending, &outcome).await {
+            Ok(true) => {}
+            Ok(false) => {
+                let recorded = self.store.outcome(pending).await?;
+                if !approval_replaces(recorded.as_ref(), &outcome) {
+                    return recorded.as_ref().map_or(Err(CibaError::UnknownHandle), outcome_result);
+                }
+                self.store.replace_outcome(pending, &outcome).await?;
+            }
+            Err(err) => {
+                // The provider will not hand these tokens out again: keep
+                // the outcome here and store it on a later read.
+                tracing::error!(error = %err, "could not store the CIBA outcome; kept in memory for now");
+                self.store.keep_unsaved(handle, outcome.clone());
+            }
         }
         tracing::info!(
             outcome = match &outcome {
@@ -176,6 +208,43 @@ impl Ciba {
             callback.deliver(handle, result.as_ref().map(|approved| approved.0.clone()).map_err(Clone::clone));
         }
         result.map(|approved| Polled::Approved(Box::new(approved.0)))
+    }
+
+    /// A store blip must not cost the answer: a few quick retries.
+    async fn record_with_retries(&self, pending: &PendingCiba, outcome: &Outcome) -> Result<bool, CibaError> {
+        let mut delay = Duration::from_millis(50);
+        for _ in 0..4 {
+            match self.store.record_outcome(pending, outcome).await {
+                Err(CibaError::Store(_)) => tokio::time::sleep(delay).await,
+                other => return other,
+            }
+            delay *= 3;
+        }
+        self.store.record_outcome(pending, outcome).await
+    }
+
+    /// Answers from an outcome the store did not take, and offers it again.
+    async fn retry_unsaved(
+        &self,
+        handle: &CibaHandle,
+        pending: &PendingCiba,
+        outcome: Outcome,
+    ) -> Result<Polled, CibaError> {
+        match self.store.record_outcome(pending, &outcome).await {
+            Ok(true) => self.store.forget_unsaved(handle),
+            Ok(false) => {
+                let recorded = self.store.outcome(pending).await?;
+                if approval_replaces(recorded.as_ref(), &outcome) {
+                    self.store.replace_outcome(pending, &outcome).await?;
+                } else if let Some(recorded) = recorded {
+                    self.store.forget_unsaved(handle);
+                    return outcome_result(&recorded);
+                }
+                self.store.forget_unsaved(handle);
+            }
+            Err(_) => {}
+        }
+        outcome_result(&outcome)
     }
 
     /// One token request. `Ok(Ok(..))` approved and verified, `Ok(Err(..))`
@@ -246,6 +315,13 @@ fn poll_error(error: &str) -> Result<Result<(AuthenticatedUser, String), CibaErr
         "invalid_grant" => CibaError::InvalidGrant,
         other => CibaError::AuthenticationFailed { error: other.to_owned() },
     }))
+}
+
+/// Whether `ours`, an approval, must replace `recorded`: the provider's
+/// `invalid_grant` to a second poll of the request it approved.
+fn approval_replaces(recorded: Option<&Outcome>, ours: &Outcome) -> bool {
+    let stray = matches!(recorded, Some(Outcome::Failed { kind, .. }) if kind == CibaError::InvalidGrant.kind());
+    stray && matches!(ours, Outcome::Approved { .. })
 }
 
 fn retry_after(pending: &PendingCiba) -> u64 {

@@ -84,6 +84,8 @@ pub(crate) struct CibaStore {
     in_flight: Mutex<HashSet<String>>,
     /// Background polling, used only when the app set a CIBA callback.
     pub(crate) scheduler: super::deliver::Scheduler,
+    /// Outcomes the store failed to take (see `keep_unsaved`).
+    unsaved: Mutex<HashMap<String, Outcome>>,
 }
 
 pub(crate) fn is_valid_handle(text: &str) -> bool {
@@ -106,6 +108,7 @@ impl CibaStore {
             store,
             in_flight: Mutex::new(HashSet::new()),
             scheduler: Default::default(),
+            unsaved: Mutex::new(HashMap::new()),
         }
     }
 
@@ -131,6 +134,7 @@ impl CibaStore {
 
     /// Forgets the request and its outcome.
     pub(crate) async fn delete(&self, handle: &CibaHandle) -> Result<(), CibaError> {
+        self.forget_unsaved(handle);
         if let Ok(pending) = self.load(handle).await {
             self.records.remove(pending.outcome_id()).await.map_err(store_error)?;
         }
@@ -153,15 +157,42 @@ impl CibaStore {
         self.records.create_first(pending.outcome_id(), OUTCOME_KEY, value, expiry(pending)).await.map_err(store_error)
     }
 
+    /// Replaces the recorded outcome (an approval beating a stray failure).
+    pub(crate) async fn replace_outcome(&self, pending: &PendingCiba, outcome: &Outcome) -> Result<(), CibaError> {
+        let value = serde_json::to_value(outcome).map_err(store_error)?;
+        self.records.overwrite(pending.outcome_id(), OUTCOME_KEY, value, expiry(pending)).await.map_err(store_error)
+    }
+
+    /// Keeps an outcome the store would not take, so this instance does not
+    /// poll (and lose) it again; bounded, as it only fills while the store fails.
+    pub(crate) fn keep_unsaved(&self, handle: &CibaHandle, outcome: Outcome) {
+        let mut unsaved = self.unsaved.lock().unwrap_or_else(|p| p.into_inner());
+        if unsaved.len() < 10_000 {
+            unsaved.insert(handle.0.clone(), outcome);
+        }
+    }
+
+    /// An outcome kept by [`keep_unsaved`](Self::keep_unsaved), if any.
+    pub(crate) fn unsaved(&self, handle: &CibaHandle) -> Option<Outcome> {
+        self.unsaved.lock().unwrap_or_else(|p| p.into_inner()).get(&handle.0).cloned()
+    }
+
+    pub(crate) fn forget_unsaved(&self, handle: &CibaHandle) {
+        self.unsaved.lock().unwrap_or_else(|p| p.into_inner()).remove(&handle.0);
+    }
+
     /// Takes the right to poll this request, for every instance sharing the
     /// store, for at most `ttl` (should the holder die); `None` if another
     /// poll holds it.
     pub(crate) async fn lease(&self, pending: &PendingCiba, ttl: Duration) -> Result<Option<Lease>, CibaError> {
         let until = OffsetDateTime::now_utc() + TimeDuration::seconds(ttl.as_secs().max(1) as i64);
         let id = pending.lease_id();
-        let taken = self.records.create_first(id, LEASE_KEY, serde_json::Value::Bool(true), until).await;
+        // The holder's token: releasing checks it, so a holder whose lease
+        // lapsed cannot release the next holder's.
+        let token = serde_json::Value::String(new_secret());
+        let taken = self.records.create_first(id, LEASE_KEY, token.clone(), until).await;
         match taken.map_err(store_error)? {
-            true => Ok(Some(Lease { records: self.records.clone(), id, released: false })),
+            true => Ok(Some(Lease { records: self.records.clone(), id, token, released: false })),
             false => Ok(None),
         }
     }
@@ -177,13 +208,14 @@ impl CibaStore {
 pub(crate) struct Lease {
     records: OnceRecords,
     id: Id,
+    token: serde_json::Value,
     released: bool,
 }
 
 impl Lease {
     pub(crate) async fn release(mut self) {
         self.released = true;
-        if let Err(err) = self.records.remove(self.id).await {
+        if let Err(err) = self.records.remove_if(self.id, LEASE_KEY, &self.token).await {
             tracing::warn!(error = %err, "could not release a CIBA poll lease; it lapses by itself");
         }
     }
@@ -197,9 +229,9 @@ impl Drop for Lease {
             return;
         }
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let (store, id) = (Arc::clone(self.records.store()), self.id);
+            let (records, id, token) = (self.records.clone(), self.id, self.token.clone());
             runtime.spawn(async move {
-                let _ = store.delete(&id).await;
+                let _ = records.remove_if(id, LEASE_KEY, &token).await;
             });
         }
     }
