@@ -5,7 +5,9 @@ mod common;
 use std::time::Duration;
 
 use axum_bankid::simulator::{CibaBehavior, Fault, Simulator};
-use axum_bankid::{BankIdLayer, Ciba, CibaError, CibaFinished, CibaRequest, CibaStatus, IdTokenError, Loa, LoginHint};
+use axum_bankid::{
+    BankIdLayer, Ciba, CibaError, CibaFinished, CibaHandle, CibaRequest, CibaStatus, IdTokenError, Loa, LoginHint,
+};
 use common::{LaggingStore, TestApp, start, start_ciba, start_ciba_layer};
 use reqwest::StatusCode;
 use tower_sessions::MemoryStore;
@@ -335,22 +337,14 @@ async fn works_with_private_key_jwt() {
 
 /// An app whose CIBA outcomes go to a callback, collected on a channel.
 async fn start_with_callback() -> (TestApp, tokio::sync::mpsc::UnboundedReceiver<CibaFinished>) {
+    start_with_callback_on(MemoryStore::default()).await
+}
+
+async fn start_with_callback_on<S: tower_sessions::SessionStore + Clone>(
+    store: S,
+) -> (TestApp, tokio::sync::mpsc::UnboundedReceiver<CibaFinished>) {
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-    let app = start_ciba_layer(
-        MemoryStore::default(),
-        |b| b,
-        move |layer| {
-            layer
-                .with_ciba_callback(move |finished: CibaFinished| {
-                    let sender = sender.clone();
-                    async move {
-                        let _ = sender.send(finished);
-                    }
-                })
-                .unwrap()
-        },
-    )
-    .await;
+    let app = start_ciba_layer(store, |b| b, common::ciba_callback_into(sender)).await;
     (app, receiver)
 }
 
@@ -392,30 +386,11 @@ async fn callback_gets_each_outcome_without_anyone_asking() {
     assert!(finished.try_recv().is_err(), "no second callback");
 }
 
-#[tokio::test]
-async fn concurrent_readers_poll_once_and_call_back_once() {
-    let (sender, mut finished) = tokio::sync::mpsc::unbounded_channel();
-    let app = start_ciba_layer(
-        LaggingStore::<MemoryStore>::default(),
-        |b| b,
-        move |layer| {
-            layer
-                .with_ciba_callback(move |done: CibaFinished| {
-                    let sender = sender.clone();
-                    async move {
-                        let _ = sender.send(done);
-                    }
-                })
-                .unwrap()
-        },
-    )
-    .await;
-    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
-    let client = ciba(&app);
-    let handle = client.start(request("kari")).await.unwrap().handle;
-    // Readers arrive every 5 ms around the moment the first poll is due.
+/// 60 readers, taking turns among `clients`, arriving every 5 ms around the
+/// moment the first poll is due; each reads the status, then waits.
+async fn staggered_readers(clients: &[Ciba], handle: &CibaHandle) -> Vec<Result<Loa, CibaError>> {
     let readers = (0..60u64).map(|i| {
-        let client = client.clone();
+        let client = clients[i as usize % clients.len()].clone();
         let handle = handle.clone();
         async move {
             tokio::time::sleep(Duration::from_millis(900 + 5 * i)).await;
@@ -423,7 +398,16 @@ async fn concurrent_readers_poll_once_and_call_back_once() {
             client.wait(&handle).await.map(|user| user.loa)
         }
     });
-    for outcome in futures_util::future::join_all(readers).await {
+    futures_util::future::join_all(readers).await
+}
+
+#[tokio::test]
+async fn concurrent_readers_poll_once_and_call_back_once() {
+    let (app, mut finished) = start_with_callback_on(LaggingStore::<MemoryStore>::default()).await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
+    let client = ciba(&app);
+    let handle = client.start(request("kari")).await.unwrap().handle;
+    for outcome in staggered_readers(&[client], &handle).await {
         assert_eq!(outcome, Ok(Loa::SUBSTANTIAL), "no reader saw a second poll's invalid_grant");
     }
     assert_eq!(next_finished(&mut finished).await.handle, handle);
@@ -469,18 +453,9 @@ async fn two_instances_reading_at_once_keep_the_approval() {
     let here = ciba(&app);
     let there = common::other_instance(&app.sim, store).await;
     let handle = here.start(request("kari")).await.unwrap().handle;
-    // Each instance guards only its own polls; the provider answers a
-    // second poll of an approved request with `invalid_grant`.
-    let readers = (0..60u64).map(|i| {
-        let client = if i % 2 == 0 { here.clone() } else { there.clone() };
-        let handle = handle.clone();
-        async move {
-            tokio::time::sleep(Duration::from_millis(900 + 5 * i)).await;
-            let _ = client.status(&handle).await;
-            client.wait(&handle).await.map(|user| user.loa)
-        }
-    });
-    for outcome in futures_util::future::join_all(readers).await {
+    // The provider answers a second poll of an approved request with
+    // `invalid_grant`: only one instance may poll.
+    for outcome in staggered_readers(&[here.clone(), there], &handle).await {
         assert_eq!(outcome, Ok(Loa::SUBSTANTIAL), "a late invalid_grant never replaces the approval");
     }
     assert!(matches!(here.status(&handle).await.unwrap(), CibaStatus::Approved { .. }));

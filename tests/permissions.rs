@@ -66,14 +66,8 @@ async fn a_grant_is_used_once_across_instances_sharing_the_store() {
     let app = common::start_full(Simulator::builder(), store.clone(), |b| b, single_use).await;
     let other = common::second_server(&app.sim, store, single_use).await;
     assert_eq!(approve_payment(&app, "/pay", "approve").await.status(), StatusCode::SEE_OTHER);
-    // The same browser hits both instances at once; both load the session
-    // while it still holds the grant.
-    let (here, there) = tokio::join!(
-        app.client.get(app.url("/paid")).header("accept", "application/json").send(),
-        app.client.get(format!("{other}/paid")).header("accept", "application/json").send(),
-    );
-    let mut statuses = [here.unwrap().status(), there.unwrap().status()];
-    statuses.sort();
+    // Both instances load the session while it still holds the grant.
+    let statuses = common::use_grant_on_both(&app, &other).await;
     assert_eq!(statuses, [StatusCode::OK, StatusCode::FORBIDDEN], "exactly one instance accepts the grant");
 }
 

@@ -123,23 +123,13 @@ async fn ciba_request_continues_on_another_instance_via_redis() {
 #[tokio::test]
 async fn ciba_callback_and_a_second_instance_agree_via_redis() {
     use axum_bankid::simulator::{CibaBehavior, Simulator};
-    use axum_bankid::{BankIdLayer, CibaFinished, CibaRequest, Loa, LoginHint};
+    use axum_bankid::{BankIdLayer, CibaRequest, Loa, LoginHint};
 
     let Some(redis) = start_redis() else { return };
     let (sender, mut finished) = tokio::sync::mpsc::unbounded_channel();
     // Both instances are deployed with the same callback; whichever records
     // the outcome calls it.
-    let with_callback = move |layer: BankIdLayer| {
-        let sender = sender.clone();
-        layer
-            .with_ciba_callback(move |done: CibaFinished| {
-                let sender = sender.clone();
-                async move {
-                    let _ = sender.send(done);
-                }
-            })
-            .unwrap()
-    };
+    let with_callback = common::ciba_callback_into(sender);
     let store = LaggingStore(RedisStore::new(connect(redis.port).await));
     let app = common::start_ciba_layer(store, |b| b, with_callback.clone()).await;
     let other_layer = BankIdLayer::discover(common::config_for(&app.sim)).await.unwrap();
@@ -182,11 +172,6 @@ async fn single_use_grant_holds_across_instances_via_redis() {
     let authorize_url = app.begin_at("/pay").await;
     let callback_url = app.authorize(&authorize_url, "kari", "approve").await;
     assert_eq!(app.client.get(callback_url).send().await.unwrap().status(), StatusCode::SEE_OTHER);
-    let (here, there) = tokio::join!(
-        app.client.get(app.url("/paid")).header("accept", "application/json").send(),
-        app.client.get(format!("{other}/paid")).header("accept", "application/json").send(),
-    );
-    let mut statuses = [here.unwrap().status(), there.unwrap().status()];
-    statuses.sort();
+    let statuses = common::use_grant_on_both(&app, &other).await;
     assert_eq!(statuses, [StatusCode::OK, StatusCode::FORBIDDEN], "exactly one instance accepts the grant");
 }

@@ -122,25 +122,23 @@ impl Faults {
     /// How long the token endpoint holds its answer back: the longest
     /// active [`Fault::SlowTokenAnswer`], if any.
     pub(crate) fn answer_delay(&self) -> Option<Duration> {
-        self.0
-            .iter()
-            .filter_map(|fault| match fault {
-                Fault::SlowTokenAnswer(delay) => Some(*delay),
-                _ => None,
-            })
-            .max()
+        self.longest(|fault| match fault {
+            Fault::SlowTokenAnswer(delay) => Some(*delay),
+            _ => None,
+        })
     }
 
     /// How long back-channel endpoints wait: the longest active
     /// [`Fault::Slow`], if any.
     pub(crate) fn delay(&self) -> Option<Duration> {
-        self.0
-            .iter()
-            .filter_map(|fault| match fault {
-                Fault::Slow(delay) => Some(*delay),
-                _ => None,
-            })
-            .max()
+        self.longest(|fault| match fault {
+            Fault::Slow(delay) => Some(*delay),
+            _ => None,
+        })
+    }
+
+    fn longest(&self, delay_of: impl Fn(&Fault) -> Option<Duration>) -> Option<Duration> {
+        self.0.iter().filter_map(delay_of).max()
     }
 }
 

@@ -102,6 +102,35 @@ pub async fn second_server<S: SessionStore + Clone>(
     base
 }
 
+/// The same browser uses its payment grant on both instances at once;
+/// answers the two statuses, sorted.
+pub async fn use_grant_on_both(app: &TestApp, other_base: &str) -> [StatusCode; 2] {
+    let (here, there) = tokio::join!(
+        app.client.get(app.url("/paid")).header("accept", "application/json").send(),
+        app.client.get(format!("{other_base}/paid")).header("accept", "application/json").send(),
+    );
+    let mut statuses = [here.unwrap().status(), there.unwrap().status()];
+    statuses.sort();
+    statuses
+}
+
+/// A layer customisation that sends every CIBA outcome to `sender`.
+pub fn ciba_callback_into(
+    sender: tokio::sync::mpsc::UnboundedSender<axum_bankid::CibaFinished>,
+) -> impl Fn(BankIdLayer) -> BankIdLayer + Clone {
+    move |layer: BankIdLayer| {
+        let sender = sender.clone();
+        layer
+            .with_ciba_callback(move |finished: axum_bankid::CibaFinished| {
+                let sender = sender.clone();
+                async move {
+                    let _ = sender.send(finished);
+                }
+            })
+            .unwrap()
+    }
+}
+
 /// A store whose answers take 30 ms to come back, like a busy remote Redis:
 /// a reader can hold a snapshot taken before another reader's write.
 #[derive(Debug, Clone, Default)]
