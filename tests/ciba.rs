@@ -622,3 +622,30 @@ async fn a_store_outage_keeps_the_approval_until_the_store_is_back() {
     let other = common::other_instance(&app.sim, store).await;
     assert!(matches!(other.status(&handle).await.unwrap(), CibaStatus::Approved { .. }));
 }
+
+#[tokio::test]
+async fn the_background_poller_delivers_many_requests_once_each() {
+    let (app, mut finished) = start_with_callback().await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(1));
+    app.sim.set_ciba_behavior("ola", CibaBehavior::Deny);
+    let client = ciba(&app);
+    // More requests than the poller runs at once (32), so places are refilled.
+    let starts = (0..150).map(|i| {
+        let client = client.clone();
+        async move { client.start(request(if i % 3 == 0 { "ola" } else { "kari" })).await.unwrap().handle }
+    });
+    let handles: std::collections::HashSet<CibaHandle> =
+        futures_util::future::join_all(starts).await.into_iter().collect();
+    let mut delivered = std::collections::HashMap::new();
+    for _ in 0..handles.len() {
+        let done = next_finished(&mut finished).await;
+        assert!(handles.contains(&done.handle));
+        assert!(delivered.insert(done.handle, done.result.map(|u| u.loa)).is_none(), "one callback per request");
+    }
+    assert_eq!(delivered.values().filter(|r| **r == Ok(Loa::SUBSTANTIAL)).count(), 100);
+    assert_eq!(delivered.values().filter(|r| **r == Err(CibaError::Denied)).count(), 50);
+    for sent in app.sim.ciba_requests() {
+        let expected = if sent.status == axum_bankid::simulator::CibaStatus::TokensIssued { 2 } else { 1 };
+        assert_eq!(sent.poll_offsets.len(), expected, "{:?}", sent.poll_offsets);
+    }
+}
