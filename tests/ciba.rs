@@ -649,3 +649,50 @@ async fn the_background_poller_delivers_many_requests_once_each() {
         assert_eq!(sent.poll_offsets.len(), expected, "{:?}", sent.poll_offsets);
     }
 }
+
+/// A memory store whose reads of one chosen record take 4 s.
+#[derive(Debug, Clone, Default)]
+struct OneSlowRecordStore {
+    inner: MemoryStore,
+    slow: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+}
+
+#[async_trait::async_trait]
+impl tower_sessions::SessionStore for OneSlowRecordStore {
+    async fn create(&self, record: &mut tower_sessions::session::Record) -> tower_sessions::session_store::Result<()> {
+        self.inner.create(record).await
+    }
+    async fn save(&self, record: &tower_sessions::session::Record) -> tower_sessions::session_store::Result<()> {
+        self.inner.save(record).await
+    }
+    async fn load(
+        &self,
+        id: &tower_sessions::session::Id,
+    ) -> tower_sessions::session_store::Result<Option<tower_sessions::session::Record>> {
+        let is_slow = self.slow.lock().unwrap().as_deref() == Some(id.to_string().as_str());
+        if is_slow {
+            tokio::time::sleep(Duration::from_secs(4)).await;
+        }
+        self.inner.load(id).await
+    }
+    async fn delete(&self, id: &tower_sessions::session::Id) -> tower_sessions::session_store::Result<()> {
+        self.inner.delete(id).await
+    }
+}
+
+#[tokio::test]
+async fn one_slow_poll_holds_up_no_other() {
+    let store = OneSlowRecordStore::default();
+    let (app, mut finished) = start_with_callback_on(store.clone()).await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
+    let client = ciba(&app);
+    let slow = client.start(request("kari")).await.unwrap().handle;
+    *store.slow.lock().unwrap() = Some(slow.as_str().to_owned());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let quick = client.start(request("kari")).await.unwrap().handle;
+    // `slow` falls due first and its poll then takes 4 s; `quick` falls due
+    // half a second later and must not wait for it.
+    assert_eq!(next_finished(&mut finished).await.handle, quick);
+    *store.slow.lock().unwrap() = None;
+    assert_eq!(next_finished(&mut finished).await.handle, slow);
+}
