@@ -8,7 +8,7 @@ use axum_bankid::simulator::{CibaBehavior, Fault, Simulator};
 use axum_bankid::{
     BankIdLayer, Ciba, CibaError, CibaFinished, CibaHandle, CibaRequest, CibaStatus, IdTokenError, Loa, LoginHint,
 };
-use common::{LaggingStore, TestApp, start, start_ciba, start_ciba_layer};
+use common::{TestApp, TroubleStore, start, start_ciba, start_ciba_layer};
 use reqwest::StatusCode;
 use tower_sessions::MemoryStore;
 
@@ -403,7 +403,7 @@ async fn staggered_readers(clients: &[Ciba], handle: &CibaHandle) -> Vec<Result<
 
 #[tokio::test]
 async fn concurrent_readers_poll_once_and_call_back_once() {
-    let (app, mut finished) = start_with_callback_on(LaggingStore::<MemoryStore>::default()).await;
+    let (app, mut finished) = start_with_callback_on(TroubleStore::lagging(MemoryStore::default())).await;
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
     let client = ciba(&app);
     let handle = client.start(request("kari")).await.unwrap().handle;
@@ -447,7 +447,7 @@ async fn callback_needs_ciba() {
 
 #[tokio::test]
 async fn two_instances_reading_at_once_keep_the_approval() {
-    let store = LaggingStore::<MemoryStore>::default();
+    let store = TroubleStore::lagging(MemoryStore::default());
     let app = common::start_ciba_with_store(store.clone()).await;
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
     let here = ciba(&app);
@@ -555,42 +555,10 @@ async fn a_caller_that_goes_away_does_not_lose_the_answer() {
     assert_eq!(app.sim.ciba_requests()[0].poll_offsets.len(), 1, "the answer was kept, not asked for again");
 }
 
-/// A memory store that refuses to create CIBA outcome records while
-/// `failures` is above zero (counting down on each refusal).
-#[derive(Debug, Clone, Default)]
-struct FlakyOutcomeStore {
-    inner: MemoryStore,
-    failures: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-}
-
-#[async_trait::async_trait]
-impl tower_sessions::SessionStore for FlakyOutcomeStore {
-    async fn create(&self, record: &mut tower_sessions::session::Record) -> tower_sessions::session_store::Result<()> {
-        use std::sync::atomic::Ordering;
-        let is_outcome = record.data.contains_key("axum_bankid.ciba_outcome");
-        if is_outcome && self.failures.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
-            return Err(tower_sessions::session_store::Error::Backend("store unavailable".into()));
-        }
-        self.inner.create(record).await
-    }
-    async fn save(&self, record: &tower_sessions::session::Record) -> tower_sessions::session_store::Result<()> {
-        self.inner.save(record).await
-    }
-    async fn load(
-        &self,
-        id: &tower_sessions::session::Id,
-    ) -> tower_sessions::session_store::Result<Option<tower_sessions::session::Record>> {
-        self.inner.load(id).await
-    }
-    async fn delete(&self, id: &tower_sessions::session::Id) -> tower_sessions::session_store::Result<()> {
-        self.inner.delete(id).await
-    }
-}
-
 #[tokio::test]
 async fn a_store_blip_after_the_tokens_does_not_lose_the_approval() {
-    let store = FlakyOutcomeStore::default();
-    store.failures.store(2, std::sync::atomic::Ordering::SeqCst);
+    let store = TroubleStore::<MemoryStore>::default();
+    store.failing_outcome_creates.store(2, std::sync::atomic::Ordering::SeqCst);
     let app = common::start_ciba_with_store(store.clone()).await;
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
     let client = ciba(&app);
@@ -604,8 +572,8 @@ async fn a_store_blip_after_the_tokens_does_not_lose_the_approval() {
 
 #[tokio::test]
 async fn a_store_outage_keeps_the_approval_until_the_store_is_back() {
-    let store = FlakyOutcomeStore::default();
-    store.failures.store(usize::MAX, std::sync::atomic::Ordering::SeqCst);
+    let store = TroubleStore::<MemoryStore>::default();
+    store.failing_outcome_creates.store(usize::MAX, std::sync::atomic::Ordering::SeqCst);
     let app = common::start_ciba_with_store(store.clone()).await;
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
     let client = ciba(&app);
@@ -617,7 +585,7 @@ async fn a_store_outage_keeps_the_approval_until_the_store_is_back() {
     assert!(matches!(client.status(&handle).await.unwrap(), CibaStatus::Approved { .. }));
     assert_eq!(app.sim.ciba_requests()[0].poll_offsets.len(), 1, "not polled again");
     // The store is back: the next read stores it for every instance.
-    store.failures.store(0, std::sync::atomic::Ordering::SeqCst);
+    store.failing_outcome_creates.store(0, std::sync::atomic::Ordering::SeqCst);
     assert!(matches!(client.status(&handle).await.unwrap(), CibaStatus::Approved { .. }));
     let other = common::other_instance(&app.sim, store).await;
     assert!(matches!(other.status(&handle).await.unwrap(), CibaStatus::Approved { .. }));
@@ -650,49 +618,19 @@ async fn the_background_poller_delivers_many_requests_once_each() {
     }
 }
 
-/// A memory store whose reads of one chosen record take 4 s.
-#[derive(Debug, Clone, Default)]
-struct OneSlowRecordStore {
-    inner: MemoryStore,
-    slow: std::sync::Arc<std::sync::Mutex<Option<String>>>,
-}
-
-#[async_trait::async_trait]
-impl tower_sessions::SessionStore for OneSlowRecordStore {
-    async fn create(&self, record: &mut tower_sessions::session::Record) -> tower_sessions::session_store::Result<()> {
-        self.inner.create(record).await
-    }
-    async fn save(&self, record: &tower_sessions::session::Record) -> tower_sessions::session_store::Result<()> {
-        self.inner.save(record).await
-    }
-    async fn load(
-        &self,
-        id: &tower_sessions::session::Id,
-    ) -> tower_sessions::session_store::Result<Option<tower_sessions::session::Record>> {
-        let is_slow = self.slow.lock().unwrap().as_deref() == Some(id.to_string().as_str());
-        if is_slow {
-            tokio::time::sleep(Duration::from_secs(4)).await;
-        }
-        self.inner.load(id).await
-    }
-    async fn delete(&self, id: &tower_sessions::session::Id) -> tower_sessions::session_store::Result<()> {
-        self.inner.delete(id).await
-    }
-}
-
 #[tokio::test]
 async fn one_slow_poll_holds_up_no_other() {
-    let store = OneSlowRecordStore::default();
+    let store = TroubleStore::<MemoryStore>::default();
     let (app, mut finished) = start_with_callback_on(store.clone()).await;
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
     let client = ciba(&app);
     let slow = client.start(request("kari")).await.unwrap().handle;
-    *store.slow.lock().unwrap() = Some(slow.as_str().to_owned());
+    *store.slow_record.lock().unwrap() = Some(slow.as_str().to_owned());
     tokio::time::sleep(Duration::from_millis(500)).await;
     let quick = client.start(request("kari")).await.unwrap().handle;
     // `slow` falls due first and its poll then takes 4 s; `quick` falls due
     // half a second later and must not wait for it.
     assert_eq!(next_finished(&mut finished).await.handle, quick);
-    *store.slow.lock().unwrap() = None;
+    *store.slow_record.lock().unwrap() = None;
     assert_eq!(next_finished(&mut finished).await.handle, slow);
 }

@@ -61,7 +61,7 @@ async fn a_grant_cannot_be_replayed() {
 
 #[tokio::test]
 async fn a_grant_is_used_once_across_instances_sharing_the_store() {
-    let store = common::LaggingStore::<tower_sessions::MemoryStore>::default();
+    let store = common::TroubleStore::lagging(tower_sessions::MemoryStore::default());
     let single_use = |layer: BankIdLayer, store| layer.with_single_use_store(store);
     let app = common::start_full(Simulator::builder(), store.clone(), |b| b, single_use).await;
     let other = common::second_server(&app.sim, store, single_use).await;

@@ -9,7 +9,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{LaggingStore, location, start_with_store};
+use common::{TroubleStore, location, start_with_store};
 use reqwest::StatusCode;
 use tower_sessions_redis_store::RedisStore;
 use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
@@ -130,10 +130,10 @@ async fn ciba_callback_and_a_second_instance_agree_via_redis() {
     // Both instances are deployed with the same callback; whichever records
     // the outcome calls it.
     let with_callback = common::ciba_callback_into(sender);
-    let store = LaggingStore(RedisStore::new(connect(redis.port).await));
+    let store = TroubleStore::lagging(RedisStore::new(connect(redis.port).await));
     let app = common::start_ciba_layer(store, |b| b, with_callback.clone()).await;
     let other_layer = BankIdLayer::discover(common::config_for(&app.sim)).await.unwrap();
-    let other_store = LaggingStore(RedisStore::new(connect(redis.port).await));
+    let other_store = TroubleStore::lagging(RedisStore::new(connect(redis.port).await));
     let other = with_callback(other_layer.with_ciba(other_store).unwrap()).ciba().unwrap();
 
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(1));
@@ -164,9 +164,9 @@ async fn single_use_grant_holds_across_instances_via_redis() {
     let single_use = |layer: BankIdLayer, store| layer.with_single_use_store(store);
     // Each instance has its own pool; reads lag so that both instances load
     // the session while it still holds the grant.
-    let store = LaggingStore(RedisStore::new(connect(redis.port).await));
+    let store = TroubleStore::lagging(RedisStore::new(connect(redis.port).await));
     let app = common::start_full(Simulator::builder(), store, |b| b, single_use).await;
-    let other_store = LaggingStore(RedisStore::new(connect(redis.port).await));
+    let other_store = TroubleStore::lagging(RedisStore::new(connect(redis.port).await));
     let other = common::second_server(&app.sim, other_store, single_use).await;
 
     let authorize_url = app.begin_at("/pay").await;

@@ -131,26 +131,59 @@ pub fn ciba_callback_into(
     }
 }
 
-/// A store whose answers take 30 ms to come back, like a busy remote Redis:
-/// a reader can hold a snapshot taken before another reader's write.
+/// A session store with trouble switched on per test: reads that lag (like
+/// a busy remote Redis: a reader can hold a snapshot taken before another
+/// reader's write), one record whose reads take 4 s, and refused creates of
+/// CIBA outcome records. Clones share the switches.
 #[derive(Debug, Clone, Default)]
-pub struct LaggingStore<S = MemoryStore>(pub S);
+pub struct TroubleStore<S = MemoryStore> {
+    inner: S,
+    lag_reads: bool,
+    /// Reads of the record with this id take 4 s.
+    pub slow_record: Arc<std::sync::Mutex<Option<String>>>,
+    /// This many creates of CIBA outcome records fail.
+    pub failing_outcome_creates: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl<S> TroubleStore<S> {
+    /// Every read answers 30 ms after it took its snapshot.
+    pub fn lagging(inner: S) -> Self {
+        TroubleStore {
+            inner,
+            lag_reads: true,
+            slow_record: Default::default(),
+            failing_outcome_creates: Default::default(),
+        }
+    }
+}
 
 #[async_trait::async_trait]
-impl<S: SessionStore + Clone> SessionStore for LaggingStore<S> {
+impl<S: SessionStore + Clone> SessionStore for TroubleStore<S> {
     async fn create(&self, record: &mut Record) -> tower_sessions::session_store::Result<()> {
-        self.0.create(record).await
+        use std::sync::atomic::Ordering::SeqCst;
+        let refuse = record.data.contains_key("axum_bankid.ciba_outcome")
+            && self.failing_outcome_creates.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)).is_ok();
+        if refuse {
+            return Err(tower_sessions::session_store::Error::Backend("store unavailable".into()));
+        }
+        self.inner.create(record).await
     }
     async fn save(&self, record: &Record) -> tower_sessions::session_store::Result<()> {
-        self.0.save(record).await
+        self.inner.save(record).await
     }
     async fn load(&self, id: &Id) -> tower_sessions::session_store::Result<Option<Record>> {
-        let snapshot = self.0.load(id).await;
-        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+        let slow = self.slow_record.lock().unwrap().as_deref() == Some(id.to_string().as_str());
+        if slow {
+            tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+        }
+        let snapshot = self.inner.load(id).await;
+        if self.lag_reads {
+            tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+        }
         snapshot
     }
     async fn delete(&self, id: &Id) -> tower_sessions::session_store::Result<()> {
-        self.0.delete(id).await
+        self.inner.delete(id).await
     }
 }
 
