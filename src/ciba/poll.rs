@@ -143,7 +143,7 @@ impl Ciba {
         }
         // Move the slot before calling out: a crash, retry or concurrent
         // reader now waits a full interval.
-        pending.next_poll_at_ms = now + (pending.interval_secs as i64) * 1000;
+        pending.wait_one_interval_from(now);
         self.store.save(handle, &pending).await?;
 
         match self.request_tokens(&pending).await {
@@ -152,13 +152,13 @@ impl Ciba {
                 // Count the interval from the answer, not from the request:
                 // then the provider sees at least `interval` between two polls
                 // however long the network took for the first.
-                pending.next_poll_at_ms = unix_now_ms() + (pending.interval_secs as i64) * 1000;
+                pending.wait_one_interval_from(unix_now_ms());
                 self.store.save(handle, &pending).await?;
                 Ok(Polled::Pending { retry_after_ms: retry_after(&pending) })
             }
             Err(PollError::SlowDown) => {
                 pending.interval_secs = (pending.interval_secs + SLOW_DOWN_SECS).min(super::MAX_INTERVAL_SECS);
-                pending.next_poll_at_ms = unix_now_ms() + (pending.interval_secs as i64) * 1000;
+                pending.wait_one_interval_from(unix_now_ms());
                 self.store.save(handle, &pending).await?;
                 tracing::debug!(interval = pending.interval_secs, "CIBA slow_down: interval raised");
                 Ok(Polled::Pending { retry_after_ms: retry_after(&pending) })
@@ -167,10 +167,8 @@ impl Ciba {
         }
     }
 
-    /// Records the outcome unless one is recorded already (only possible if
-    /// a lease lapsed): the first stands — except that an approval replaces
-    /// an `invalid_grant`, the provider's answer to a second poll of a
-    /// request it had approved. Only the recorder calls the app.
+    /// Records the outcome (see [`CibaStore::record_outcome`] for which one
+    /// stands); only the recorder calls the app.
     async fn finish(
         &self,
         handle: &CibaHandle,
@@ -182,14 +180,9 @@ impl Ciba {
             Err(err) => Outcome::Failed { kind: err.kind().to_owned(), detail: failure_detail(err) },
         };
         match self.record_with_retries(pending, &outcome).await {
-            Ok(true) => {}
-            Ok(false) => {
-                let recorded = self.store.outcome(pending).await?;
-                if !approval_replaces(recorded.as_ref(), &outcome) {
-                    return recorded.as_ref().map_or(Err(CibaError::UnknownHandle), outcome_result);
-                }
-                self.store.replace_outcome(pending, &outcome).await?;
-            }
+            Ok(None) => {}
+            Ok(Some(recorded)) => return outcome_result(&recorded),
+            Err(CibaError::UnknownHandle) => return Err(CibaError::UnknownHandle),
             Err(err) => {
                 // The provider will not hand these tokens out again: keep
                 // the outcome here and store it on a later read.
@@ -211,7 +204,11 @@ impl Ciba {
     }
 
     /// A store blip must not cost the answer: a few quick retries.
-    async fn record_with_retries(&self, pending: &PendingCiba, outcome: &Outcome) -> Result<bool, CibaError> {
+    async fn record_with_retries(
+        &self,
+        pending: &PendingCiba,
+        outcome: &Outcome,
+    ) -> Result<Option<Outcome>, CibaError> {
         let mut delay = Duration::from_millis(50);
         for _ in 0..4 {
             match self.store.record_outcome(pending, outcome).await {
@@ -231,18 +228,12 @@ impl Ciba {
         outcome: Outcome,
     ) -> Result<Polled, CibaError> {
         match self.store.record_outcome(pending, &outcome).await {
-            Ok(true) => self.store.forget_unsaved(handle),
-            Ok(false) => {
-                let recorded = self.store.outcome(pending).await?;
-                if approval_replaces(recorded.as_ref(), &outcome) {
-                    self.store.replace_outcome(pending, &outcome).await?;
-                } else if let Some(recorded) = recorded {
-                    self.store.forget_unsaved(handle);
-                    return outcome_result(&recorded);
-                }
+            Err(CibaError::Store(_)) => return outcome_result(&outcome),
+            Ok(Some(recorded)) => {
                 self.store.forget_unsaved(handle);
+                return outcome_result(&recorded);
             }
-            Err(_) => {}
+            Ok(None) | Err(_) => self.store.forget_unsaved(handle),
         }
         outcome_result(&outcome)
     }
@@ -315,13 +306,6 @@ fn poll_error(error: &str) -> Result<Result<(AuthenticatedUser, String), CibaErr
         "invalid_grant" => CibaError::InvalidGrant,
         other => CibaError::AuthenticationFailed { error: other.to_owned() },
     }))
-}
-
-/// Whether `ours`, an approval, must replace `recorded`: the provider's
-/// `invalid_grant` to a second poll of the request it approved.
-fn approval_replaces(recorded: Option<&Outcome>, ours: &Outcome) -> bool {
-    let stray = matches!(recorded, Some(Outcome::Failed { kind, .. }) if kind == CibaError::InvalidGrant.kind());
-    stray && matches!(ours, Outcome::Approved { .. })
 }
 
 fn retry_after(pending: &PendingCiba) -> u64 {

@@ -56,15 +56,22 @@ impl PendingCiba {
         permission: Option<PermissionItem>,
     ) -> Self {
         let now = unix_now_ms();
-        PendingCiba {
+        let mut pending = PendingCiba {
             auth_req_id,
             interval_secs,
-            // CIBA Core §7.3: wait one interval before the first poll.
-            next_poll_at_ms: now + (interval_secs as i64) * 1000,
+            next_poll_at_ms: now,
             expires_at_ms: now + (expires_in as i64) * 1000,
             permission,
             secret: new_secret(),
-        }
+        };
+        // CIBA Core §7.3: wait one interval before the first poll.
+        pending.wait_one_interval_from(now);
+        pending
+    }
+
+    /// The next poll may go out one interval after `now_ms`.
+    pub(crate) fn wait_one_interval_from(&mut self, now_ms: i64) {
+        self.next_poll_at_ms = now_ms + (self.interval_secs as i64) * 1000;
     }
 
     fn outcome_id(&self) -> Id {
@@ -151,16 +158,26 @@ impl CibaStore {
         serde_json::from_value(value).map(Some).map_err(store_error)
     }
 
-    /// Records `outcome` unless one is recorded already; `false` then.
-    pub(crate) async fn record_outcome(&self, pending: &PendingCiba, outcome: &Outcome) -> Result<bool, CibaError> {
+    /// Records `outcome` unless one is recorded already: the first stands
+    /// (`Some(it)` then) — except that an approval replaces an
+    /// `invalid_grant`, the provider's answer to a second poll of a request
+    /// it had approved (possible only if a lease lapsed). `None`: ours stands.
+    pub(crate) async fn record_outcome(
+        &self,
+        pending: &PendingCiba,
+        outcome: &Outcome,
+    ) -> Result<Option<Outcome>, CibaError> {
         let value = serde_json::to_value(outcome).map_err(store_error)?;
-        self.records.create_first(pending.outcome_id(), OUTCOME_KEY, value, expiry(pending)).await.map_err(store_error)
-    }
-
-    /// Replaces the recorded outcome (an approval beating a stray failure).
-    pub(crate) async fn replace_outcome(&self, pending: &PendingCiba, outcome: &Outcome) -> Result<(), CibaError> {
-        let value = serde_json::to_value(outcome).map_err(store_error)?;
-        self.records.overwrite(pending.outcome_id(), OUTCOME_KEY, value, expiry(pending)).await.map_err(store_error)
+        let (id, expires) = (pending.outcome_id(), expiry(pending));
+        if self.records.create_first(id, OUTCOME_KEY, value.clone(), expires).await.map_err(store_error)? {
+            return Ok(None);
+        }
+        let recorded = self.outcome(pending).await?.ok_or(CibaError::UnknownHandle)?;
+        if !approval_replaces(&recorded, outcome) {
+            return Ok(Some(recorded));
+        }
+        self.records.overwrite(id, OUTCOME_KEY, value, expires).await.map_err(store_error)?;
+        Ok(None)
     }
 
     /// Keeps an outcome the store would not take, so this instance does not
@@ -247,6 +264,12 @@ impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.store.in_flight.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.handle);
     }
+}
+
+/// Whether `ours`, an approval, must replace `recorded`, a stray `invalid_grant`.
+fn approval_replaces(recorded: &Outcome, ours: &Outcome) -> bool {
+    let stray = matches!(recorded, Outcome::Failed { kind, .. } if kind == CibaError::InvalidGrant.kind());
+    stray && matches!(ours, Outcome::Approved { .. })
 }
 
 fn expiry(pending: &PendingCiba) -> OffsetDateTime {
