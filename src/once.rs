@@ -72,19 +72,16 @@ impl OnceRecords {
         expiry: OffsetDateTime,
     ) -> Result<bool, String> {
         let data = HashMap::from([(key.to_owned(), value)]);
-        if self.try_create(id, data.clone(), expiry).await? {
-            return Ok(true);
-        }
-        if self.read(id).await?.is_some() {
-            return Ok(false);
-        }
-        // Gone meanwhile (released, or expired and dropped by Redis): try
-        // again, without deleting anything another caller may just have made.
-        if self.try_create(id, data.clone(), expiry).await? {
-            return Ok(true);
-        }
-        if self.read(id).await?.is_some() {
-            return Ok(false);
+        // A refused create with nothing live to read means the record went
+        // meanwhile (released, or expired and dropped by Redis): try once
+        // more, without deleting anything another caller may just have made.
+        for _ in 0..2 {
+            if self.try_create(id, data.clone(), expiry).await? {
+                return Ok(true);
+            }
+            if self.read(id).await?.is_some() {
+                return Ok(false);
+            }
         }
         // Still refused yet nothing live: an expired record the store keeps
         // (the memory store never evicts). Only the memory store gets here,
