@@ -15,23 +15,9 @@ use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, LOCATION, WWW_AUTHENTICATE};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use url::Url;
 
 /// Never contacted: redirects are not followed, only read.
 const REDIRECT_URI: &str = "http://127.0.0.1:9/auth/callback";
-
-/// How the test client authenticates at the token endpoint.
-#[derive(Clone, Copy)]
-enum Auth {
-    Basic,
-    Post,
-}
-
-/// A relying party and a browser in one: drives the simulator over HTTP.
-struct Rp {
-    sim: Simulator,
-    http: reqwest::Client,
-}
 
 /// What the relying party remembers between authorization and callback.
 struct Started {
@@ -50,14 +36,7 @@ struct Callback {
 
 impl Rp {
     async fn new() -> Rp {
-        let sim = Simulator::builder().redirect_uri(REDIRECT_URI).start().await.expect("simulator starts");
-        let http =
-            reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client builds");
-        Rp { sim, http }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.sim.issuer())
+        Rp::on(Simulator::builder().redirect_uri(REDIRECT_URI)).await
     }
 
     /// `GET /authorize` with a correct PKCE request, overridden by `extra`.
@@ -91,18 +70,6 @@ impl Rp {
         assert_eq!(response.status(), StatusCode::OK);
         started.page = response.text().await.expect("login page");
         started
-    }
-
-    /// Posts the login form; returns the `Location` of the 303.
-    async fn decide(&self, page: &str, user: &str, decision: &str) -> Url {
-        let response = self.post_form(page, user, decision).await;
-        assert_eq!(response.status(), StatusCode::SEE_OTHER);
-        location(&response)
-    }
-
-    async fn post_form(&self, page: &str, user: &str, decision: &str) -> reqwest::Response {
-        let form = [("request", hidden_request_id(page)), ("user", user.into()), ("decision", decision.into())];
-        self.http.post(self.url("/authorize")).form(&form).send().await.expect("decision request")
     }
 
     /// Authorization request plus approval by `user`.

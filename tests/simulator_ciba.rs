@@ -18,19 +18,9 @@ const INTERVAL: Duration = Duration::from_secs(1);
 const WAIT: Duration = Duration::from_millis(1050);
 const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";
 
-struct Rp {
-    sim: Simulator,
-    http: reqwest::Client,
-}
-
 impl Rp {
     async fn new() -> Rp {
-        let sim = Simulator::builder().ciba_interval(INTERVAL).start().await.expect("simulator starts");
-        Rp { sim, http: reqwest::Client::new() }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.sim.issuer())
+        Rp::on(Simulator::builder().ciba_interval(INTERVAL)).await
     }
 
     /// `POST /bc-authorize` with `scope=openid` and `params`.

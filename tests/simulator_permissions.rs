@@ -13,7 +13,6 @@ use reqwest::StatusCode;
 use reqwest::header::LOCATION;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use url::Url;
 
 /// Never contacted: redirects are not followed, only read.
 const REDIRECT_URI: &str = "http://127.0.0.1:9/auth/callback";
@@ -22,18 +21,6 @@ const REDIRECT_URI: &str = "http://127.0.0.1:9/auth/callback";
 const STATEMENT: &str = r#"{"amount":"123.45","currency":"NOK"}"#;
 const STATEMENT_DIGEST: &str = "QFS9dO/Vg7oeuve4I0Owc8etOmyLVNuj3JbyUiVswi8=";
 const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
-
-/// How the test client authenticates at `/par` and `/token`.
-#[derive(Clone, Copy)]
-enum Auth {
-    Basic,
-    Post,
-}
-
-struct Rp {
-    sim: Simulator,
-    http: reqwest::Client,
-}
 
 /// What the relying party remembers of a pushed request.
 struct Pushed {
@@ -49,14 +36,7 @@ impl Rp {
     }
 
     async fn with(builder: axum_bankid::simulator::SimulatorBuilder) -> Rp {
-        let sim = builder.redirect_uri(REDIRECT_URI).start().await.expect("simulator starts");
-        let http =
-            reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client builds");
-        Rp { sim, http }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.sim.issuer())
+        Rp::on(builder.redirect_uri(REDIRECT_URI)).await
     }
 
     /// `POST /par` with a correct PKCE request, overridden by `extra`
@@ -110,14 +90,6 @@ impl Rp {
         let mut query = vec![("client_id", self.sim.client_id()), ("request_uri", request_uri)];
         query.extend_from_slice(extra);
         self.http.get(self.url("/authorize")).query(&query).send().await.expect("authorize")
-    }
-
-    /// Approves (or denies) the login page as `user`; the callback URL.
-    async fn decide(&self, page: &str, user: &str, decision: &str) -> Url {
-        let form = [("request", hidden_request_id(page)), ("user", user.into()), ("decision", decision.into())];
-        let response = self.http.post(self.url("/authorize")).form(&form).send().await.expect("decision");
-        assert_eq!(response.status(), StatusCode::SEE_OTHER);
-        location(&response)
     }
 
     /// Push, authorize, approve as `user`: the code, checked against state.

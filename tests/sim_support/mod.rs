@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use axum_bankid::simulator::Simulator;
+use axum_bankid::simulator::{Simulator, SimulatorBuilder};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::JwkSet;
@@ -12,6 +12,47 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use reqwest::header::LOCATION;
 use serde_json::Value;
 use url::Url;
+
+/// How the test client authenticates at the token (and PAR) endpoint.
+#[derive(Clone, Copy)]
+pub enum Auth {
+    Basic,
+    Post,
+}
+
+/// A relying party and a browser in one: drives the simulator over HTTP and
+/// never follows a redirect, only reads it. Each test file adds the steps it
+/// needs in its own `impl Rp`.
+pub struct Rp {
+    pub sim: Simulator,
+    pub http: reqwest::Client,
+}
+
+impl Rp {
+    pub async fn on(builder: SimulatorBuilder) -> Rp {
+        let sim = builder.start().await.expect("simulator starts");
+        let http =
+            reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client builds");
+        Rp { sim, http }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.sim.issuer())
+    }
+
+    /// Posts the login form as `user` with `decision`.
+    pub async fn post_form(&self, page: &str, user: &str, decision: &str) -> reqwest::Response {
+        let form = [("request", hidden_request_id(page)), ("user", user.into()), ("decision", decision.into())];
+        self.http.post(self.url("/authorize")).form(&form).send().await.expect("decision request")
+    }
+
+    /// Approves (or denies) the login page as `user`: the `Location` of the 303.
+    pub async fn decide(&self, page: &str, user: &str, decision: &str) -> Url {
+        let response = self.post_form(page, user, decision).await;
+        assert_eq!(response.status(), reqwest::StatusCode::SEE_OTHER);
+        location(&response)
+    }
+}
 
 /// 256 random bits, base64url: a state, nonce or PKCE verifier.
 pub fn random() -> String {
