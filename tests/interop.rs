@@ -234,6 +234,18 @@ impl Interop {
         let status = response.status();
         (status, response.json().await.unwrap_or(Value::Null))
     }
+
+    /// Asserts the login ended on `/me` as Kari at LOA 3; answers `/me`.
+    async fn assert_logged_in_as_kari(&self, login: Login) -> Value {
+        assert_eq!(login.callback.status(), StatusCode::SEE_OTHER, "callback: {}", describe(login.callback).await);
+        assert_eq!(location(&login.callback), "/me");
+        let (status, me) = self.get_json("/me").await;
+        assert_eq!(status, StatusCode::OK, "{me}");
+        assert_eq!(me["loa"], 3);
+        assert_eq!(me["acr"], LOA3);
+        assert_eq!(me["name"], "Kari Nordmann");
+        me
+    }
 }
 
 fn location(response: &Response) -> String {
@@ -294,14 +306,7 @@ async fn login_with_par_against_oidc_provider() {
     let callback_url = login.hops.last().expect("callback");
     assert_eq!(param(callback_url, "iss").as_deref(), Some(it.op.issuer.as_str()));
 
-    assert_eq!(login.callback.status(), StatusCode::SEE_OTHER, "callback: {}", describe(login.callback).await);
-    assert_eq!(location(&login.callback), "/me");
-
-    let (status, me) = it.get_json("/me").await;
-    assert_eq!(status, StatusCode::OK, "{me}");
-    assert_eq!(me["loa"], 3);
-    assert_eq!(me["acr"], LOA3);
-    assert_eq!(me["name"], "Kari Nordmann");
+    let me = it.assert_logged_in_as_kari(login).await;
     assert_eq!(me["amr"], serde_json::json!(["bis"]));
     assert_eq!(me["sub"], "kari");
     assert_eq!(me["claims"]["iss"], it.op.issuer.as_str());
@@ -323,13 +328,7 @@ async fn login_without_par_against_oidc_provider() {
     assert_eq!(param(authorize, "login_hint").as_deref(), Some("BIS"));
     assert!(param(authorize, "state").is_some() && param(authorize, "nonce").is_some());
 
-    assert_eq!(login.callback.status(), StatusCode::SEE_OTHER, "callback: {}", describe(login.callback).await);
-    assert_eq!(location(&login.callback), "/me");
-    let (status, me) = it.get_json("/me").await;
-    assert_eq!(status, StatusCode::OK, "{me}");
-    assert_eq!(me["loa"], 3);
-    assert_eq!(me["acr"], LOA3);
-    assert_eq!(me["name"], "Kari Nordmann");
+    it.assert_logged_in_as_kari(login).await;
 }
 
 #[tokio::test]

@@ -39,6 +39,23 @@ impl Rp {
         Rp::on(builder.redirect_uri(REDIRECT_URI)).await
     }
 
+    /// A front-channel `GET /authorize` (no PAR) with a correct PKCE
+    /// request, `state` and one `extra` parameter.
+    async fn authorize_plain(&self, state: &str, extra: (&str, &str)) -> reqwest::Response {
+        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(random().as_bytes()));
+        let query = [
+            ("response_type", "code"),
+            ("client_id", self.sim.client_id()),
+            ("redirect_uri", REDIRECT_URI),
+            ("scope", "openid"),
+            ("state", state),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+            extra,
+        ];
+        self.http.get(self.url("/authorize")).query(&query).send().await.expect("authorize")
+    }
+
     /// `POST /par` with a correct PKCE request, overridden by `extra`
     /// (an empty value removes a parameter).
     async fn par_raw(&self, extra: &[(&str, &str)], auth: Auth) -> (reqwest::Response, Pushed) {
@@ -337,18 +354,7 @@ async fn pushed_requests_are_validated() {
     assert_eq!(error_of(response).await, (StatusCode::BAD_REQUEST, "invalid_request".into()));
 
     // authorization_details only in PAR, as at BankID.
-    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(random().as_bytes()));
-    let query = [
-        ("response_type", "code"),
-        ("client_id", rp.sim.client_id()),
-        ("redirect_uri", REDIRECT_URI),
-        ("scope", "openid"),
-        ("state", "s-1"),
-        ("code_challenge", &challenge),
-        ("code_challenge_method", "S256"),
-        ("authorization_details", &details),
-    ];
-    let plain = rp.http.get(rp.url("/authorize")).query(&query).send().await.expect("authorize");
+    let plain = rp.authorize_plain("s-1", ("authorization_details", &details)).await;
     assert_eq!(plain.status(), StatusCode::SEE_OTHER);
     let error = query_map(&location(&plain));
     assert_eq!(error["error"], "invalid_request");
@@ -476,18 +482,7 @@ async fn permission_api_registers_signs_and_reports_status() {
     let other = rp.register(&token, &json!({ "type": "card.v1", "permission": b64url("card") })).await;
     let other: Value = other.json().await.expect("JSON");
     let other_id = other["permission_id"].as_str().expect("permission_id");
-    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(random().as_bytes()));
-    let query = [
-        ("response_type", "code"),
-        ("client_id", rp.sim.client_id()),
-        ("redirect_uri", REDIRECT_URI),
-        ("scope", "openid"),
-        ("state", "s-2"),
-        ("code_challenge", &challenge),
-        ("code_challenge_method", "S256"),
-        ("permission_id", other_id),
-    ];
-    let page = rp.http.get(rp.url("/authorize")).query(&query).send().await.expect("authorize");
+    let page = rp.authorize_plain("s-2", ("permission_id", other_id)).await;
     let page = page.text().await.expect("page");
     assert!(page.contains("card.v1"));
     let denied = query_map(&rp.decide(&page, "kari", "deny").await);
