@@ -25,7 +25,7 @@ use crate::flow::{redirect, session_of};
 use crate::id_token::unix_now;
 use crate::layer::Ctx;
 use crate::permission::{Permission, PermissionError, PermissionItem};
-use crate::permission_api::PermissionApi;
+use crate::permission_api::{PermissionApi, Registration};
 use crate::session::load_login;
 use crate::session::{StoredGrant, load_grants, remove_grant};
 
@@ -247,8 +247,12 @@ impl<P: Permission> PermissionRequest<P> {
         self
     }
 
-    /// Registers the permission through the Permission API and sends its
-    /// reference, instead of sending the statement as `authorization_details`.
+    /// Registers the permission through the Permission API at BIB and sends
+    /// its permission token on the authorize request (under
+    /// [`reference_parameter`](crate::PermissionApiConfig::reference_parameter),
+    /// a guess: BankID has not published how), instead of sending the
+    /// statement as `authorization_details`. After the callback the grant is
+    /// fetched from BIB and verified. Needs a BIB issuer.
     pub fn via_permission_api(mut self) -> Self {
         self.via_api = true;
         self
@@ -260,7 +264,7 @@ impl<P: Permission> PermissionRequest<P> {
         let app_callback_uri =
             self.app_callback_uri.as_deref().map(crate::permission::validate_app_callback_uri).transpose()?;
         let item = if self.via_api {
-            self.bankid.permission_api().register(&self.permission).await?.item
+            self.bankid.permission_api().register(&self.permission, Registration::new()).await?.item
         } else {
             PermissionItem::new(&self.permission, ctx.config().digest_input)?
         };

@@ -25,10 +25,11 @@ use futures_util::stream::{self, Stream};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::{Ciba, CibaError, CibaHandle, CibaRequest, CibaStatus, LoginHint};
+use super::{Ciba, CibaError, CibaHandle, CibaRequest, CibaStatus};
 use crate::flow::MaybeSession;
 use crate::id_token::unix_now;
 use crate::layer::Ctx;
+use crate::permission_api::LoginHint;
 use crate::session::{StoredLogin, forget_ciba_handle, owns_ciba_handle, remember_ciba_handle, store_login};
 
 #[derive(Deserialize)]
