@@ -144,7 +144,7 @@ pub struct PermissionApiConfig {
     /// further attempt, capped at 2 s. Default: 250 ms.
     pub grant_retry_delay: Duration,
     /// Lifetime of a registered permission (`exp` − `iat` in the register
-    /// request; BankID's example uses 600 s). Default: 10 min, at most 1 h.
+    /// request; BankID's example uses 600 s). Default: 10 min; 1 s to 1 h.
     pub registration_lifetime: Duration,
 }
 
@@ -818,8 +818,8 @@ fn validate_permission_api(api: &PermissionApiConfig) -> Result<(), ConfigError>
         return Err(ConfigError::invalid("permission_api", "grant_retry_delay must be at most 10 seconds"));
     }
     let lifetime = api.registration_lifetime;
-    if lifetime < Duration::from_secs(30) || lifetime > Duration::from_secs(3600) {
-        return Err(ConfigError::invalid("permission_api", "registration_lifetime must be between 30 s and 1 h"));
+    if lifetime < Duration::from_secs(1) || lifetime > Duration::from_secs(3600) {
+        return Err(ConfigError::invalid("permission_api", "registration_lifetime must be between 1 s and 1 h"));
     }
     Ok(())
 }
