@@ -69,13 +69,13 @@ pub enum Fault {
     SlowTokenAnswer(Duration),
     /// The ID token's `permission_digest` is the digest of other bytes than
     /// the approved permission statement (each entry, if there are several).
-    /// The token response's `authorization_details` stay honest, so only a
+    /// The access token's `authorization_details` stay honest, so only a
     /// relying party that checks the ID token notices.
     WrongPermissionDigest,
     /// The ID token has no `permission_digest` claim, and the items of the
-    /// token response's `authorization_details` have no `permission_digest`.
+    /// access token's `authorization_details` have no `permission_digest`.
     MissingPermissionDigest,
-    /// The items of the token response's `authorization_details` have
+    /// The items of the access token's `authorization_details` claim have
     /// `"type": "other.v1"` instead of the pushed type.
     DifferentPermissionType,
     /// Every pushed `request_uri` is treated as expired when the browser
@@ -86,9 +86,32 @@ pub enum Fault {
     /// check is off), so a test can show that a relying party does not
     /// depend on it.
     ReusableRequestUri,
-    /// The Permission API's `/user-exists` answers `500` with a body that is
-    /// not JSON (the call is still counted).
+    /// BIB's `user-exists` answers `500` with a body that is not JSON (the
+    /// call is still counted).
     UserExistsError,
+    /// The first `n` grant requests (`GET {bib}/permissions/{id}/grant`)
+    /// after this fault is set answer `404`, even for an approved
+    /// permission, as a grant still being produced would. BankID's example
+    /// retries them.
+    GrantNotReady(u32),
+    /// The grant is signed with BIB's ID-token key but its header names the
+    /// grant key's `kid`: verification against `jwks_uri_grants` fails.
+    GrantWrongKey,
+    /// The grant is signed with BIB's ID-token key and names it (`kid`
+    /// `bib-1`): a relying party that verifies grants with `jwks_uri`
+    /// instead of `jwks_uri_grants` would accept it.
+    GrantSignedWithIdTokenKey,
+    /// BIB's `user-exists` always answers `{"exists": false}`.
+    UserExistsFalse,
+    /// Registering a permission answers `400 {"error":"invalid_request",
+    /// "error_description":"simulated refusal"}`.
+    RegisterRefused,
+    /// A valid backchannel authentication request answers
+    /// `400 {"error":"access_denied"}`.
+    BackchannelRefused,
+    /// The CIBA ID token is signed with BankID OIDC's key and names its kid
+    /// (`sim-1`), not BIB's: verification against BIB's `jwks_uri` fails.
+    CibaIdTokenSignedByOidcKey,
 }
 
 /// The issuer used by [`Fault::WrongIssuer`] and [`Fault::WrongCallbackIss`].
