@@ -303,6 +303,14 @@ impl BankIdLayer {
         Ciba::from_ctx(&self.ctx)
     }
 
+    /// The Permission API client at BIB, for server-side use outside a
+    /// request (in a handler, [`BankId::permission_api`](crate::BankId::permission_api)
+    /// gives the same). Its calls fail with `missing_capability`
+    /// (`bib_issuer`) when no BIB issuer is configured.
+    pub fn permission_api(&self) -> crate::PermissionApi {
+        crate::PermissionApi::new(self.ctx.clone())
+    }
+
     /// The provider metadata found by discovery.
     pub fn metadata(&self) -> &ProviderMetadata {
         &self.ctx.shared.metadata

@@ -289,6 +289,7 @@ impl PermissionApi {
     /// BIB issuer, [`Error::PermissionApi`] when the call fails.
     #[tracing::instrument(name = "bankid.permission_api.user_exists", skip_all, err(Display))]
     pub async fn user_exists(&self, hint: &LoginHint) -> Result<bool, Error> {
+        self.ctx.bib()?;
         let scope = self.ctx.config().permission_api.scope.clone();
         self.user_exists_with_scope(hint, &scope).await.map_err(Error::PermissionApi)
     }
@@ -301,6 +302,7 @@ impl PermissionApi {
         permission: &P,
         registration: Registration,
     ) -> Result<RegisteredPermission, Error> {
+        self.ctx.bib()?;
         let item = PermissionItem::new(permission, self.ctx.config().digest_input)?;
         let scope = self.ctx.config().permission_api.scope.clone();
         self.register_item(item, &registration, &scope).await.map_err(Error::PermissionApi)
@@ -314,6 +316,7 @@ impl PermissionApi {
     /// [`PermissionError::DigestMismatch`] when it fails a check.
     #[tracing::instrument(name = "bankid.permission_api.grant", skip_all, err(Display))]
     pub async fn grant(&self, registered: &RegisteredPermission) -> Result<Grant, Error> {
+        self.ctx.bib()?;
         let scope = self.ctx.config().permission_api.scope.clone();
         let expected = GrantExpectation { id: &registered.id, item: &registered.item, sub: None };
         self.grant_for(&expected, &scope).await

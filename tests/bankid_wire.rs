@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use axum_bankid::simulator::{CapturedRequest, CibaBehavior, Fault, Simulator, Which};
 use axum_bankid::{
-    BankIdConfig, BankIdLayer, CibaError, CibaRequest, Error, IdTokenError, Loa, LoginHint, PermissionApiConfig,
-    PermissionError,
+    BankIdConfig, BankIdLayer, CibaError, CibaRequest, ClientSignals, Error, IdTokenError, Loa, LoginHint,
+    PermissionApiConfig, PermissionError, Registration,
 };
 use base64::Engine;
 use common::{TestApp, payment, start_ciba, start_ciba_with};
@@ -282,4 +282,87 @@ async fn a_bib_issuer_without_bib_metadata_fails_discovery() {
         .unwrap();
     let err = BankIdLayer::discover(config).await.unwrap_err();
     assert_eq!(err.kind(), "discovery_failed", "{err:?}");
+}
+
+#[tokio::test]
+async fn browser_signals_travel_under_bankids_names() {
+    let app = start_ciba().await;
+    let mut signals = ClientSignals::default();
+    signals.browser_user_agent = Some("SmartTV/1.0".into());
+    signals.browser_tz_iana = Some("Europe/Oslo".into());
+    signals.browser_webauthn_supported = Some(false);
+    ciba(&app).start(request("kari").signals(signals)).await.unwrap();
+    let body = json_body(&sent(&app, Which::Bib, "POST", "/permissions/")[0]);
+    assert_eq!(
+        body["signals"],
+        json!({"browserUserAgent": "SmartTV/1.0", "browserTzIana": "Europe/Oslo", "browserWebAuthnSupported": false})
+    );
+}
+
+#[tokio::test]
+async fn client_credentials_tokens_are_renewed_before_they_expire() {
+    let app = common::start_full(
+        Simulator::builder().ciba_interval(Duration::from_secs(1)).client_token_lifetime(Duration::from_secs(2)),
+        MemoryStore::default(),
+        |b| b,
+        |layer, store| layer.with_ciba(store).unwrap(),
+    )
+    .await;
+    ciba(&app).start(request("kari")).await.unwrap();
+    ciba(&app).start(request("kari")).await.unwrap();
+    assert_eq!(client_credentials_requests(&app).len(), 1, "reused while valid");
+    // A 2 s token is handed out for at most half its life, so after 1.5 s it is renewed.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    ciba(&app).start(request("kari")).await.unwrap();
+    assert_eq!(client_credentials_requests(&app).len(), 2, "renewed before it could expire in flight");
+}
+
+/// The Permission API on its own, as a server would use it.
+async fn permission_api(app: &TestApp) -> axum_bankid::PermissionApi {
+    permission_api_with(app, |_| {}).await
+}
+
+async fn permission_api_with(app: &TestApp, tune: impl FnOnce(&mut PermissionApiConfig)) -> axum_bankid::PermissionApi {
+    let mut api = PermissionApiConfig::default();
+    tune(&mut api);
+    let config = BankIdConfig::builder()
+        .issuer(app.sim.issuer())
+        .bib_issuer(app.sim.bib_issuer())
+        .client_id(app.sim.client_id())
+        .client_secret(app.sim.client_secret())
+        .redirect_uri("http://127.0.0.1:9/auth/bankid/callback")
+        .permission_api(api)
+        .build()
+        .unwrap();
+    BankIdLayer::discover(config).await.unwrap().permission_api()
+}
+
+#[tokio::test]
+async fn the_permission_api_on_its_own() {
+    let app = start_ciba().await;
+    let api = permission_api(&app).await;
+    assert!(api.user_exists(&LoginHint::Nnin(nnin("kari"))).await.unwrap());
+    assert!(!api.user_exists(&LoginHint::Nnin(nnin("nina"))).await.unwrap());
+
+    let registration = Registration::new().login_hint(LoginHint::Nnin(nnin("kari"))).loa("sub");
+    let registered = api.register(&payment(), registration).await.unwrap();
+    assert!(!registered.binding_message.is_empty(), "BankID makes the binding message");
+    assert!(format!("{registered:?}").contains(r#"permission_token: "<redacted>""#), "{registered:?}");
+    let body = json_body(&sent(&app, Which::Bib, "POST", "/permissions/")[0]);
+    assert_eq!(keys(&body), BTreeSet::from(["type", "iat", "exp", "permission", "loa", "intents", "loginHint"]));
+    assert_eq!(body["intents"], json!([]));
+}
+
+#[tokio::test]
+async fn a_grant_nobody_approved_is_not_ready() {
+    let app = start_with_few_grant_attempts().await;
+    let api = permission_api_with(&app, |api| {
+        api.grant_attempts = 2;
+        api.grant_retry_delay = Duration::from_millis(10);
+    })
+    .await;
+    let registered = api.register(&payment(), Registration::new()).await.unwrap();
+    let err = api.grant(&registered).await.unwrap_err();
+    assert!(matches!(err, Error::Permission(PermissionError::GrantNotReady)), "{err:?}");
+    assert_eq!(app.sim.requests().iter().filter(|r| r.path.ends_with("/grant")).count(), 2);
 }
