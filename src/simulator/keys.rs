@@ -14,9 +14,12 @@ use std::sync::LazyLock;
 use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, EncodingKey};
 
-/// One of the simulator's RSA signing keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SigningKey {
+/// One of the simulator's bundled RSA signing keys (public test keys), for
+/// [`Simulator::publish_keys`](super::Simulator::publish_keys) and
+/// [`Fault::SignWith`](super::Fault::SignWith).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SigningKey {
     /// `sim-1`: the key in use until a rotation.
     Primary,
     /// `sim-2`: the key rotated to.
@@ -94,6 +97,19 @@ pub(crate) fn published_jwks(rotated: bool) -> JwkSet {
     JwkSet { keys }
 }
 
+/// A JWKS publishing exactly `keys`, each public key under the given `kid`.
+pub(crate) fn jwks_of(keys: &[(SigningKey, String)]) -> JwkSet {
+    let keys = keys
+        .iter()
+        .map(|(key, kid)| {
+            let mut jwk = KEYS[key.index()].jwk.clone();
+            jwk.common.key_id = Some(kid.clone());
+            jwk
+        })
+        .collect();
+    JwkSet { keys }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,6 +128,14 @@ mod tests {
         assert_ne!(moduli[0], moduli[1]);
         assert_ne!(moduli[1], moduli[2]);
         assert_ne!(moduli[0], moduli[2]);
+    }
+
+    #[test]
+    fn chosen_keys_are_published_under_chosen_kids() {
+        let jwks = jwks_of(&[(SigningKey::Rotated, "sim-1".to_owned())]);
+        assert_eq!(jwks.keys.len(), 1);
+        let published = jwks.find("sim-1").expect("published under sim-1");
+        assert_eq!(published.algorithm, KEYS[SigningKey::Rotated.index()].jwk.algorithm);
     }
 
     #[test]

@@ -137,6 +137,7 @@ use tokio::task::JoinHandle;
 
 pub use ciba::{CibaBehavior, CibaRequestInfo, CibaStatus};
 pub use faults::Fault;
+pub use keys::SigningKey;
 pub use users::TestUser;
 
 use state::{Settings, Shared};
@@ -244,6 +245,25 @@ impl Simulator {
     pub fn clear_faults(&self) {
         tracing::debug!("simulator: faults cleared");
         self.shared.lock().faults.clear();
+    }
+
+    /// From now on the JWKS publishes exactly `keys`: the public half of
+    /// each bundled key under the given `kid`. This replaces the default set
+    /// (`sim-1`, plus `sim-2` after [`Fault::RotatedKeys`]) and survives
+    /// [`clear_faults`](Self::clear_faults). Which key *signs* is a separate
+    /// choice ([`Fault::SignWith`]), so a test can remove a key that tokens
+    /// are still signed with, or re-key under an old `kid`.
+    pub fn publish_keys(&self, keys: &[(SigningKey, &str)]) {
+        tracing::debug!(?keys, "simulator: published keys replaced");
+        let keys = keys.iter().map(|(key, kid)| (*key, (*kid).to_owned())).collect();
+        self.shared.lock().published_keys = Some(keys);
+    }
+
+    /// The `Cache-Control` header of JWKS responses from now on (e.g.
+    /// `"max-age=300"`); `None` sends none (the default). A value that is not
+    /// a valid header value is not sent.
+    pub fn set_jwks_cache_control(&self, value: Option<&str>) {
+        self.shared.lock().jwks_cache_control = value.map(str::to_owned);
     }
 
     /// How many times `/jwks` has been requested.
