@@ -89,6 +89,9 @@ pub enum Fault {
     /// The Permission API's `/user-exists` answers `500` with a body that is
     /// not JSON (the call is still counted).
     UserExistsError,
+    /// `/jwks` answers `503` with a body that is not JSON (the request is
+    /// still counted), like a provider whose key endpoint is down.
+    JwksUnavailable,
     /// The ID token's `nbf` is 5 minutes in the future (everything else is
     /// valid): a relying party must not accept it yet (RFC 7519 §4.1.5).
     NotYetValid,

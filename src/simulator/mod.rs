@@ -374,6 +374,7 @@ pub struct SimulatorBuilder {
     bind: SocketAddr,
     advertise_par: bool,
     ciba_interval: Duration,
+    jwks_cache_control: Option<String>,
 }
 
 impl Default for SimulatorBuilder {
@@ -385,6 +386,7 @@ impl Default for SimulatorBuilder {
             bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             advertise_par: true,
             ciba_interval: DEFAULT_CIBA_INTERVAL,
+            jwks_cache_control: None,
         }
     }
 }
@@ -431,6 +433,14 @@ impl SimulatorBuilder {
         self
     }
 
+    /// The `Cache-Control` header of JWKS responses from the start (the
+    /// relying party's first fetch included); see
+    /// [`Simulator::set_jwks_cache_control`]. Default: none.
+    pub fn jwks_cache_control(mut self, value: impl Into<String>) -> Self {
+        self.jwks_cache_control = Some(value.into());
+        self
+    }
+
     /// Binds the socket and serves in a background task of the current Tokio
     /// runtime.
     ///
@@ -449,6 +459,7 @@ impl SimulatorBuilder {
             advertise_par: self.advertise_par,
             ciba_interval: ciba::whole_seconds(self.ciba_interval),
         }));
+        shared.lock().jwks_cache_control = self.jwks_cache_control;
         let app = endpoints::router(Arc::clone(&shared));
         let (shutdown, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {

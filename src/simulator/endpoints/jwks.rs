@@ -4,10 +4,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 
 use super::respond_slowly;
+use crate::simulator::faults::Fault;
 use crate::simulator::keys;
 use crate::simulator::state::Shared;
 
@@ -17,6 +18,9 @@ pub(super) async fn handle(State(shared): State<Arc<Shared>>) -> Response {
     respond_slowly(&shared).await;
     let (jwks, cache_control) = {
         let inner = shared.lock();
+        if inner.faults.has(&Fault::JwksUnavailable) {
+            return (StatusCode::SERVICE_UNAVAILABLE, "simulated JWKS outage\n").into_response();
+        }
         let jwks = match &inner.published_keys {
             Some(published) => keys::jwks_of(published),
             None => keys::published_jwks(inner.rotated),
