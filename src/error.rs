@@ -62,6 +62,18 @@ pub enum IdTokenError {
     /// A required claim is missing or has the wrong type.
     #[error("the ID token lacks a valid `{0}` claim")]
     MissingClaim(&'static str),
+    /// `nbf` is in the future (beyond the allowed skew; RFC 7519 §4.1.5).
+    #[error("the ID token is not valid yet")]
+    NotYetValid,
+    /// The protected header's `crit` names an extension this crate does not
+    /// process, so the token must be rejected (RFC 7515 §4.1.11).
+    #[error("the ID token requires a header extension that is not supported")]
+    UnsupportedCriticalHeader,
+    /// The protected header's `crit` breaks RFC 7515 §4.1.11: not a non-empty
+    /// array of strings, names a registered header, or names a member that
+    /// is absent.
+    #[error("the ID token's critical header list is invalid")]
+    InvalidCriticalHeader,
 }
 
 impl IdTokenError {
@@ -82,6 +94,9 @@ impl IdTokenError {
             "nonce_mismatch" => IdTokenError::NonceMismatch,
             "unsupported_algorithm" => IdTokenError::UnsupportedAlgorithm(String::new()),
             "missing_claim" => IdTokenError::MissingClaim("unknown"),
+            "not_yet_valid" => IdTokenError::NotYetValid,
+            "unsupported_critical_header" => IdTokenError::UnsupportedCriticalHeader,
+            "invalid_critical_header" => IdTokenError::InvalidCriticalHeader,
             _ => IdTokenError::Malformed,
         }
     }
@@ -103,6 +118,9 @@ impl IdTokenError {
             IdTokenError::MissingNonce => "missing_nonce",
             IdTokenError::NonceMismatch => "nonce_mismatch",
             IdTokenError::MissingClaim(_) => "missing_claim",
+            IdTokenError::NotYetValid => "not_yet_valid",
+            IdTokenError::UnsupportedCriticalHeader => "unsupported_critical_header",
+            IdTokenError::InvalidCriticalHeader => "invalid_critical_header",
         }
     }
 }

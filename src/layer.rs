@@ -134,7 +134,7 @@ impl BankIdLayer {
     pub async fn discover(config: BankIdConfig) -> Result<BankIdLayer, Error> {
         let client = http::client(config.http_timeout).map_err(|e| Error::Discovery(e.to_string()))?;
         let metadata = metadata::discover(&client, &config.issuer).await.map_err(Error::Discovery)?;
-        let keys = KeyCache::load(client.clone(), metadata.jwks_uri.clone(), config.jwks_refresh_cooldown)
+        let keys = KeyCache::load(client.clone(), metadata.jwks_uri.clone(), config.key_cache_settings())
             .await
             .map_err(Error::Discovery)?;
         let verifier = IdTokenVerifier {

@@ -7,6 +7,7 @@
 
 pub(crate) mod http;
 pub(crate) mod jwks;
+pub(crate) mod max_age;
 pub(crate) mod metadata;
 pub(crate) mod token;
 

@@ -1,0 +1,119 @@
+//! JOSE edge cases and key lifetime, over real HTTP against the simulator:
+//! header members the relying party must ignore or refuse (RFC 7515), `nbf`
+//! (RFC 7519), keys the provider removed or replaced, and the security
+//! headers of the default responses.
+
+mod common;
+
+use axum_bankid::simulator::{Fault, SigningKey};
+use common::{TestApp, error_body, start};
+use reqwest::StatusCode;
+use serde_json::{Map, Value, json};
+
+fn members(value: Value) -> Map<String, Value> {
+    value.as_object().expect("a JSON object").clone()
+}
+
+/// Logs in with these extra header members on the ID token; the callback's answer.
+async fn login_with_header(app: &TestApp, header: Value) -> reqwest::Response {
+    app.sim.clear_faults();
+    app.sim.set_fault(Fault::HeaderMembers(members(header)));
+    app.login_as("kari").await.response
+}
+
+/// Asserts a refused login with `invalid_id_token` / `reason`, and no session.
+async fn assert_refused(app: &TestApp, response: reqwest::Response, reason: &str, case: &str) {
+    let (status, body) = error_body(response).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{case}: {body}");
+    assert_eq!(body["error"], "invalid_id_token", "{case}: {body}");
+    assert_eq!(body["detail"], reason, "{case}: {body}");
+    app.assert_logged_out().await;
+}
+
+// ---- 1. Unregistered header members are ignored, whatever their JSON type ----
+
+#[tokio::test]
+async fn unregistered_header_members_of_any_json_type_are_ignored() {
+    let cases = [
+        json!({"x-issued": 1_700_000_000}),
+        json!({"x-ratio": 0.5}),
+        json!({"x-flag": true}),
+        json!({"x-none": null}),
+        json!({"x-list": [1, "two", {"three": 3}]}),
+        json!({"x-object": {"nested": {"deep": [null]}}}),
+        json!({"x5t#S256-lookalike": "text", "cty": "JWT"}),
+    ];
+    for header in cases {
+        let app = start().await;
+        let response = login_with_header(&app, header.clone()).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{header}: {}", response.text().await.unwrap());
+        let (status, me) = app.get_json("/me").await;
+        assert_eq!(status, StatusCode::OK, "{header}: {me}");
+        assert_eq!(me["name"], "Kari Nordmann", "{header}");
+    }
+}
+
+// ---- 2. `crit` (RFC 7515 §4.1.11) ----
+
+#[tokio::test]
+async fn critical_extension_we_do_not_process_is_refused() {
+    let app = start().await;
+    let header = json!({"crit": ["urn:example:policy"], "urn:example:policy": "strict"});
+    let response = login_with_header(&app, header).await;
+    assert_refused(&app, response, "unsupported_critical_header", "crit naming an extension").await;
+}
+
+#[tokio::test]
+async fn malformed_crit_is_refused() {
+    let cases = [
+        ("empty list", json!({"crit": []})),
+        ("not a list", json!({"crit": "urn:example:policy", "urn:example:policy": 1})),
+        ("non-string name", json!({"crit": [1], "1": 1})),
+        ("names a registered header", json!({"crit": ["alg"]})),
+        ("names kid", json!({"crit": ["kid"]})),
+        ("names a member that is absent", json!({"crit": ["urn:example:absent"]})),
+        ("null", json!({"crit": null})),
+    ];
+    let app = start().await;
+    for (case, header) in cases {
+        let response = login_with_header(&app, header).await;
+        assert_refused(&app, response, "invalid_critical_header", case).await;
+    }
+}
+
+// ---- 3. `nbf` (RFC 7519 §4.1.5) ----
+
+#[tokio::test]
+async fn token_not_yet_valid_is_refused() {
+    let app = start().await;
+    app.sim.set_fault(Fault::NotYetValid);
+    let response = app.login_as("kari").await.response;
+    assert_refused(&app, response, "not_yet_valid", "nbf five minutes ahead").await;
+}
+
+// ---- 5. Re-keying under the same `kid` ----
+
+#[tokio::test]
+async fn rekey_under_the_same_kid_is_picked_up() {
+    let app = start().await;
+    let fetched = app.sim.jwks_requests();
+    // The provider replaces sim-1's key material but keeps the kid.
+    app.sim.publish_keys(&[(SigningKey::Rotated, "sim-1")]);
+    app.sim.set_fault(Fault::SignWith { key: SigningKey::Rotated, kid: "sim-1".into() });
+    let response = app.login_as("kari").await.response;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "{}", response.text().await.unwrap());
+    assert_eq!(app.get_json("/me").await.0, StatusCode::OK);
+    assert_eq!(app.sim.jwks_requests(), fetched + 1, "one refetch after the signature failed");
+}
+
+#[tokio::test]
+async fn bad_signature_refetches_at_most_once_per_cooldown() {
+    let app = start().await;
+    let fetched = app.sim.jwks_requests();
+    app.sim.set_fault(Fault::BadSignature);
+    for attempt in 0..4 {
+        let response = app.login_as("kari").await.response;
+        assert_refused(&app, response, "bad_signature", &format!("attempt {attempt}")).await;
+    }
+    assert_eq!(app.sim.jwks_requests(), fetched + 1, "one refetch per cooldown, however many bad signatures");
+}
