@@ -371,8 +371,17 @@ fn endpoint_detail(err: &EndpointError) -> &str {
     }
 }
 
-fn no_store() -> [(header::HeaderName, &'static str); 1] {
-    [(header::CACHE_CONTROL, "no-store")]
+/// Headers of every default error response: never cached, and a link on
+/// the error page sends no `Referer` (the page's URL may be a callback URL
+/// carrying `code` and `state`).
+fn no_store() -> [(header::HeaderName, &'static str); 2] {
+    [(header::CACHE_CONTROL, "no-store"), (header::REFERRER_POLICY, "no-referrer")]
+}
+
+/// Marks a response for a logged-in user as personal and uncacheable
+/// (RFC 9111 §5.2.2.5, §5.2.2.7), replacing any `Cache-Control` it had.
+pub(crate) fn mark_private(response: &mut Response) {
+    response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("private, no-store"));
 }
 
 /// True for browser navigations: their `Accept` lists `text/html`.

@@ -117,3 +117,28 @@ async fn bad_signature_refetches_at_most_once_per_cooldown() {
     }
     assert_eq!(app.sim.jwks_requests(), fetched + 1, "one refetch per cooldown, however many bad signatures");
 }
+
+// ---- Security headers of default responses ----
+
+#[tokio::test]
+async fn default_error_pages_send_no_referrer() {
+    let app = start().await;
+    let callback = app.url("/auth/bankid/callback?state=forged&code=forged");
+    for accept in ["text/html", "application/json"] {
+        let response = app.client.get(&callback).header("accept", accept).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{accept}");
+        let headers = response.headers();
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{accept}");
+        assert_eq!(headers["cache-control"], "no-store", "{accept}");
+    }
+}
+
+#[tokio::test]
+async fn responses_behind_require_authenticated_are_private_and_not_stored() {
+    let app = start().await;
+    assert_eq!(app.login_as("kari").await.response.status(), StatusCode::SEE_OTHER);
+    let response = app.client.get(app.url("/guarded")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["cache-control"], "private, no-store");
+    assert_eq!(response.text().await.unwrap(), "members only");
+}
