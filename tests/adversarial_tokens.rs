@@ -5,10 +5,16 @@
 
 mod common;
 
-use axum_bankid::simulator::{Fault, SigningKey};
-use common::{TestApp, error_body, start};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum_bankid::BankIdConfigBuilder;
+use axum_bankid::simulator::{Fault, SigningKey, Simulator};
+use common::{TestApp, error_body, hidden_field, location, start, start_full};
 use reqwest::StatusCode;
+use reqwest::cookie::Jar;
 use serde_json::{Map, Value, json};
+use tower_sessions::MemoryStore;
 
 fn members(value: Value) -> Map<String, Value> {
     value.as_object().expect("a JSON object").clone()
@@ -89,6 +95,116 @@ async fn token_not_yet_valid_is_refused() {
     app.sim.set_fault(Fault::NotYetValid);
     let response = app.login_as("kari").await.response;
     assert_refused(&app, response, "not_yet_valid", "nbf five minutes ahead").await;
+}
+
+// ---- 4. Keys are trusted for their max age only ----
+
+/// Waits until a key set fetched with a 1 s max age is past it. Only a lower
+/// bound on elapsed time matters, so this is no timing assumption.
+async fn let_one_second_max_age_pass() {
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+}
+
+/// An app whose simulator sends `cache_control` with every JWKS, the
+/// relying party's start-up fetch included.
+async fn start_with_jwks_cache_control(
+    cache_control: &str,
+    configure: impl FnOnce(BankIdConfigBuilder) -> BankIdConfigBuilder,
+) -> TestApp {
+    let sim = Simulator::builder().jwks_cache_control(cache_control);
+    start_full(sim, MemoryStore::default(), configure, |layer, _| layer).await
+}
+
+/// The provider stops publishing `sim-1` (compromised, say) while tokens are
+/// still signed with it; once the cached set is past its max age, such a
+/// token is refused.
+async fn assert_removed_key_refused_after_max_age(app: &TestApp) {
+    app.sim.publish_keys(&[(SigningKey::Rotated, "sim-2")]);
+    let_one_second_max_age_pass().await;
+    let fetched = app.sim.jwks_requests();
+    let response = app.login_as("kari").await.response;
+    assert_refused(app, response, "unknown_key", "token signed with a removed key").await;
+    assert_eq!(app.sim.jwks_requests(), fetched + 1, "one refetch of the expired set, none more in the cooldown");
+}
+
+#[tokio::test]
+async fn removed_key_stops_verifying_after_the_max_age_the_provider_sent() {
+    let app =
+        start_with_jwks_cache_control("public, max-age=1", |b| b.jwks_max_age_floor(Duration::from_secs(1))).await;
+    assert_removed_key_refused_after_max_age(&app).await;
+}
+
+#[tokio::test]
+async fn removed_key_stops_verifying_after_the_configured_ceiling() {
+    let app = start_with_jwks_cache_control("max-age=86400", |b| {
+        b.jwks_max_age_floor(Duration::from_secs(1)).jwks_max_age_ceiling(Duration::from_secs(1))
+    })
+    .await;
+    assert_removed_key_refused_after_max_age(&app).await;
+}
+
+#[tokio::test]
+async fn keys_within_their_max_age_are_used_without_fetching() {
+    let app = start_with_jwks_cache_control("max-age=3600", |b| b).await;
+    let fetched = app.sim.jwks_requests();
+    for _ in 0..3 {
+        assert_eq!(app.login_as("kari").await.response.status(), StatusCode::SEE_OTHER);
+    }
+    assert_eq!(app.sim.jwks_requests(), fetched, "no JWKS request while the keys are fresh");
+}
+
+/// A browser of its own (own cookie jar) that has approved a login at the
+/// simulator and holds the callback URL, not yet visited.
+async fn browser_at_callback(app: &TestApp) -> (reqwest::Client, String) {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_provider(Arc::new(Jar::default()))
+        .build()
+        .unwrap();
+    let start = client.get(app.url("/auth/bankid/login?return_to=/me")).send().await.unwrap();
+    let page = client.get(location(&start)).send().await.unwrap().text().await.unwrap();
+    let form = [("request", hidden_field(&page, "request")), ("user", "kari".into()), ("decision", "approve".into())];
+    let approved = client.post(format!("{}/authorize", app.sim.issuer())).form(&form).send().await.unwrap();
+    assert_eq!(approved.status(), StatusCode::SEE_OTHER);
+    let callback = location(&approved);
+    (client, callback)
+}
+
+#[tokio::test]
+async fn stale_keys_are_refetched_once_for_a_burst_of_logins() {
+    let app = start_with_jwks_cache_control("max-age=1", |b| b.jwks_max_age_floor(Duration::from_secs(1))).await;
+    // The refetched set is good for an hour, so the whole burst needs one fetch.
+    app.sim.set_jwks_cache_control(Some("max-age=3600"));
+    let mut browsers = Vec::new();
+    for _ in 0..12 {
+        browsers.push(browser_at_callback(&app).await);
+    }
+    let_one_second_max_age_pass().await;
+    // A slow provider makes the logins' key lookups overlap the one fetch.
+    app.sim.set_fault(Fault::Slow(Duration::from_millis(300)));
+    let fetched = app.sim.jwks_requests();
+    let burst = browsers.iter().map(|(client, callback)| client.get(callback).send());
+    for response in futures_util::future::join_all(burst).await {
+        assert_eq!(response.unwrap().status(), StatusCode::SEE_OTHER);
+    }
+    assert_eq!(app.sim.jwks_requests(), fetched + 1, "one fetch for the whole burst");
+}
+
+#[tokio::test]
+async fn expired_keys_are_not_trusted_while_the_provider_is_down() {
+    let app = start_with_jwks_cache_control("max-age=1", |b| {
+        b.jwks_max_age_floor(Duration::from_secs(1)).jwks_refresh_cooldown(Duration::from_secs(1))
+    })
+    .await;
+    let_one_second_max_age_pass().await;
+    app.sim.set_fault(Fault::JwksUnavailable);
+    let response = app.login_as("kari").await.response;
+    assert_refused(&app, response, "keys_unavailable", "expired keys, provider down").await;
+    // The provider is back: after the cooldown the next login refetches.
+    app.sim.clear_faults();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(app.login_as("kari").await.response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get_json("/me").await.0, StatusCode::OK);
 }
 
 // ---- 5. Re-keying under the same `kid` ----
