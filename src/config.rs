@@ -764,9 +764,7 @@ fn bounded(
 ) -> Result<Duration, ConfigError> {
     let value = value.unwrap_or(Duration::from_secs(default_secs));
     if value < Duration::from_secs(1) || value > Duration::from_secs(max_secs) {
-        let max =
-            if max_secs % DAY == 0 { format!("{} day(s)", max_secs / DAY) } else { format!("{max_secs} seconds") };
-        return Err(ConfigError::invalid(field, format!("must be between 1 second and {max}")));
+        return Err(ConfigError::invalid(field, format!("must be between 1 second and {max_secs} seconds")));
     }
     Ok(value)
 }
