@@ -226,7 +226,7 @@ impl BankIdConfig {
     /// | `BANKID_LOGIN_PATH` / `BANKID_LOGOUT_PATH` | route paths | `/auth/bankid/login`, `/auth/bankid/logout` |
     /// | `BANKID_POST_LOGOUT_REDIRECT_URI` | where the provider returns after logout | unset |
     /// | `BANKID_MIN_LOA` | minimum level, 1–4 | `3` |
-    /// | `BANKID_CLOCK_SKEW_SECS` | allowed clock skew for `exp`/`iat` | `60` |
+    /// | `BANKID_CLOCK_SKEW_SECS` | allowed clock skew for `exp`/`iat`/`nbf` | `60` |
     /// | `BANKID_HTTP_TIMEOUT_SECS` | timeout of every call to the provider | `10` |
     /// | `BANKID_CLIENT_AUTH` | `client_secret_basic`, `client_secret_post` or `private_key_jwt` | `client_secret_basic` |
     /// | `BANKID_CLIENT_KEY_FILE`, `BANKID_CLIENT_KEY_ID` | PEM private key and its `kid`, for `private_key_jwt` | unset |
@@ -527,7 +527,7 @@ impl BankIdConfigBuilder {
         self
     }
 
-    /// Allowed clock difference for `exp` and `iat`. Default: 60 s; at most 5 min.
+    /// Allowed clock difference for `exp`, `iat` and `nbf` (of ID tokens and signed permissions). Default: 60 s; at most 5 min.
     pub fn clock_skew(mut self, skew: Duration) -> Self {
         self.clock_skew = Some(skew);
         self
