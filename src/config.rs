@@ -248,6 +248,8 @@ pub struct BankIdConfig {
     pub(crate) max_pending_logins: usize,
     pub(crate) max_login_age: Duration,
     pub(crate) jwks_refresh_cooldown: Duration,
+    pub(crate) jwks_max_age_floor: Duration,
+    pub(crate) jwks_max_age_ceiling: Duration,
     pub(crate) par: ParMode,
     pub(crate) digest_input: DigestInput,
     pub(crate) upfront_permissions: Vec<PermissionItem>,
@@ -281,7 +283,7 @@ impl BankIdConfig {
     /// | `BANKID_LOGIN_PATH` / `BANKID_LOGOUT_PATH` | route paths | `/auth/bankid/login`, `/auth/bankid/logout` |
     /// | `BANKID_POST_LOGOUT_REDIRECT_URI` | where the provider returns after logout | unset |
     /// | `BANKID_MIN_LOA` | minimum level, 1–4 | `3` |
-    /// | `BANKID_CLOCK_SKEW_SECS` | allowed clock skew for `exp`/`iat` | `60` |
+    /// | `BANKID_CLOCK_SKEW_SECS` | allowed clock skew for `exp`/`iat`/`nbf` | `60` |
     /// | `BANKID_HTTP_TIMEOUT_SECS` | timeout of every call to the provider | `10` |
     /// | `BANKID_CLIENT_AUTH` | `client_secret_basic`, `client_secret_post` or `private_key_jwt` | `client_secret_basic` |
     /// | `BANKID_CLIENT_KEY_FILE`, `BANKID_CLIENT_KEY_ID` | PEM private key and its `kid`, for `private_key_jwt` | unset |
@@ -494,6 +496,8 @@ pub struct BankIdConfigBuilder {
     max_pending_logins: Option<usize>,
     max_login_age: Option<Duration>,
     jwks_refresh_cooldown: Option<Duration>,
+    jwks_max_age_floor: Option<Duration>,
+    jwks_max_age_ceiling: Option<Duration>,
     par: ParMode,
     digest_input: DigestInput,
     upfront_permissions: Vec<Result<(String, Vec<u8>), ()>>,
@@ -614,7 +618,7 @@ impl BankIdConfigBuilder {
         self
     }
 
-    /// Allowed clock difference for `exp` and `iat`. Default: 60 s; at most 5 min.
+    /// Allowed clock difference for `exp`, `iat` and `nbf` (of ID tokens and signed permissions). Default: 60 s; at most 5 min.
     pub fn clock_skew(mut self, skew: Duration) -> Self {
         self.clock_skew = Some(skew);
         self
@@ -626,8 +630,8 @@ impl BankIdConfigBuilder {
         self
     }
 
-    /// How long a started login may take before its callback is refused.
-    /// Default: 10 min.
+    /// How long a started login may take before its callback is refused
+    /// (1 s to 1 day). Default: 10 min.
     pub fn login_attempt_ttl(mut self, ttl: Duration) -> Self {
         self.login_attempt_ttl = Some(ttl);
         self
@@ -640,16 +644,42 @@ impl BankIdConfigBuilder {
         self
     }
 
-    /// How long a login stays valid in the session. Default: 8 h.
+    /// How long a login stays valid in the session (1 s to 30 days).
+    /// Default: 8 h.
     pub fn max_login_age(mut self, age: Duration) -> Self {
         self.max_login_age = Some(age);
         self
     }
 
-    /// Minimum time between two JWKS refreshes triggered by an unknown `kid`,
-    /// so a flood of forged tokens cannot hammer the provider. Default: 60 s.
+    /// Minimum time between two JWKS refetches triggered by tokens — an
+    /// unknown `kid`, or a signature that fails with a known `kid` (the
+    /// provider may have re-keyed) — so a flood of forged tokens cannot
+    /// hammer the provider. Also the wait before retrying a failed refetch of
+    /// expired keys. 1 s to 1 h. Default: 60 s.
     pub fn jwks_refresh_cooldown(mut self, cooldown: Duration) -> Self {
         self.jwks_refresh_cooldown = Some(cooldown);
+        self
+    }
+
+    /// The shortest time the provider's keys are trusted before they are
+    /// fetched again, whatever the JWKS response's `Cache-Control` says
+    /// (`max-age=0`, `no-cache` and `no-store` get this). 1 s to 1 day, at
+    /// most [`jwks_max_age_ceiling`](Self::jwks_max_age_ceiling). Default: 60 s.
+    pub fn jwks_max_age_floor(mut self, floor: Duration) -> Self {
+        self.jwks_max_age_floor = Some(floor);
+        self
+    }
+
+    /// The longest time the provider's keys are trusted before they are
+    /// fetched again: the JWKS response's `Cache-Control: max-age` is
+    /// honoured up to this, and a response without one gets this. A key the
+    /// provider removes stops verifying within this time. Once the keys are
+    /// older, the next login waits for one refetch (shared by concurrent
+    /// logins); if the provider cannot be reached, logins fail with
+    /// `keys_unavailable` rather than trust the old keys. 1 s to 1 day.
+    /// Default: 1 h.
+    pub fn jwks_max_age_ceiling(mut self, ceiling: Duration) -> Self {
+        self.jwks_max_age_ceiling = Some(ceiling);
         self
     }
 
@@ -754,6 +784,15 @@ impl BankIdConfigBuilder {
         if grant_ttl.is_zero() || grant_ttl > Duration::from_secs(86_400) {
             return Err(ConfigError::invalid("grant_ttl", "must be between 1 second and 1 day"));
         }
+        // Bounded so that casts to seconds and time arithmetic cannot wrap.
+        let login_attempt_ttl = bounded("login_attempt_ttl", self.login_attempt_ttl, 600, DAY)?;
+        let max_login_age = bounded("max_login_age", self.max_login_age, 8 * 3600, 30 * DAY)?;
+        let jwks_refresh_cooldown = bounded("jwks_refresh_cooldown", self.jwks_refresh_cooldown, 60, 3600)?;
+        let jwks_max_age_floor = bounded("jwks_max_age_floor", self.jwks_max_age_floor, 60, DAY)?;
+        let jwks_max_age_ceiling = bounded("jwks_max_age_ceiling", self.jwks_max_age_ceiling, 3600, DAY)?;
+        if jwks_max_age_floor > jwks_max_age_ceiling {
+            return Err(ConfigError::invalid("jwks_max_age_floor", "must not exceed jwks_max_age_ceiling"));
+        }
         let max_pending_logins = self.max_pending_logins.unwrap_or(8);
         if max_pending_logins == 0 {
             return Err(ConfigError::invalid("max_pending_logins", "must be at least 1"));
@@ -788,10 +827,12 @@ impl BankIdConfigBuilder {
             minimum_loa: self.minimum_loa.unwrap_or(Loa::SUBSTANTIAL),
             clock_skew,
             http_timeout,
-            login_attempt_ttl: self.login_attempt_ttl.unwrap_or(Duration::from_secs(600)),
+            login_attempt_ttl,
             max_pending_logins,
-            max_login_age: self.max_login_age.unwrap_or(Duration::from_secs(8 * 3600)),
-            jwks_refresh_cooldown: self.jwks_refresh_cooldown.unwrap_or(Duration::from_secs(60)),
+            max_login_age,
+            jwks_refresh_cooldown,
+            jwks_max_age_floor,
+            jwks_max_age_ceiling,
             par: self.par,
             digest_input: self.digest_input,
             upfront_permissions,
@@ -800,6 +841,37 @@ impl BankIdConfigBuilder {
             ciba_path,
             grant_ttl,
         })
+    }
+}
+
+/// Seconds in a day, for the bounds below.
+const DAY: u64 = 86_400;
+
+/// A duration setting (default `default_secs`) that must lie between 1 s and
+/// `max_secs`; the error names `field`.
+fn bounded(
+    field: &'static str,
+    value: Option<Duration>,
+    default_secs: u64,
+    max_secs: u64,
+) -> Result<Duration, ConfigError> {
+    let value = value.unwrap_or(Duration::from_secs(default_secs));
+    if value < Duration::from_secs(1) || value > Duration::from_secs(max_secs) {
+        return Err(ConfigError::invalid(field, format!("must be between 1 second and {max_secs} seconds")));
+    }
+    Ok(value)
+}
+
+impl BankIdConfig {
+    /// How the provider's key cache refreshes.
+    pub(crate) fn key_cache_settings(&self) -> crate::provider::jwks::KeyCacheSettings {
+        crate::provider::jwks::KeyCacheSettings {
+            max_age: crate::provider::max_age::MaxAgePolicy {
+                floor: self.jwks_max_age_floor,
+                ceiling: self.jwks_max_age_ceiling,
+            },
+            cooldown: self.jwks_refresh_cooldown,
+        }
     }
 }
 
@@ -965,6 +1037,21 @@ mod tests {
             (valid().http_timeout(Duration::MAX), "http_timeout"),
             (valid().grant_ttl(Duration::ZERO), "grant_ttl"),
             (valid().grant_ttl(Duration::from_secs(u64::MAX)), "grant_ttl"),
+            (valid().login_attempt_ttl(Duration::ZERO), "login_attempt_ttl"),
+            (valid().login_attempt_ttl(Duration::from_secs(u64::MAX)), "login_attempt_ttl"),
+            (valid().max_login_age(Duration::from_millis(999)), "max_login_age"),
+            (valid().max_login_age(Duration::from_secs(u64::MAX)), "max_login_age"),
+            (valid().max_login_age(Duration::from_secs(30 * 86_400 + 1)), "max_login_age"),
+            (valid().jwks_refresh_cooldown(Duration::ZERO), "jwks_refresh_cooldown"),
+            (valid().jwks_refresh_cooldown(Duration::from_secs(u64::MAX)), "jwks_refresh_cooldown"),
+            (valid().jwks_max_age_floor(Duration::ZERO), "jwks_max_age_floor"),
+            (valid().jwks_max_age_floor(Duration::from_secs(u64::MAX)), "jwks_max_age_floor"),
+            (valid().jwks_max_age_ceiling(Duration::ZERO), "jwks_max_age_ceiling"),
+            (valid().jwks_max_age_ceiling(Duration::from_secs(u64::MAX)), "jwks_max_age_ceiling"),
+            (
+                valid().jwks_max_age_floor(Duration::from_secs(600)).jwks_max_age_ceiling(Duration::from_secs(60)),
+                "jwks_max_age_floor",
+            ),
             (valid().clock_skew(Duration::from_secs(3600)), "clock_skew"),
             (valid().max_pending_logins(0), "max_pending_logins"),
         ];

@@ -144,7 +144,9 @@ fn login_redirect(login_path: &str, parts: &Parts) -> String {
 
 /// Middleware that lets only authenticated requests through; use with
 /// [`axum::middleware::from_fn`]. Handlers behind it can still take
-/// [`AuthenticatedUser`] at no extra cost.
+/// [`AuthenticatedUser`] at no extra cost. Their responses are personal, so
+/// they get `Cache-Control: private, no-store` (replacing any the handler
+/// set): no shared cache or browser history keeps them after logout.
 ///
 /// ```
 /// use axum::{Router, middleware, routing::get};
@@ -156,7 +158,9 @@ fn login_redirect(login_path: &str, parts: &Parts) -> String {
 /// ```
 pub async fn require_authenticated(user: AuthenticatedUser, mut req: Request, next: Next) -> Response {
     req.extensions_mut().insert(user);
-    next.run(req).await
+    let mut response = next.run(req).await;
+    crate::error::mark_private(&mut response);
+    response
 }
 
 /// A handle for starting BankID interactions from a handler: a one-off

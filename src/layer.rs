@@ -354,7 +354,7 @@ fn is_under(path: &str, base: &str) -> bool {
 }
 
 async fn load_keys(client: &reqwest::Client, jwks_uri: &url::Url, config: &BankIdConfig) -> Result<KeyCache, Error> {
-    KeyCache::load(client.clone(), jwks_uri.clone(), config.jwks_refresh_cooldown).await.map_err(Error::Discovery)
+    KeyCache::load(client.clone(), jwks_uri.clone(), config.key_cache_settings()).await.map_err(Error::Discovery)
 }
 
 fn new_verifier(

@@ -392,7 +392,7 @@ impl PermissionApi {
     async fn verify_grant(&self, jws: String, expected: &GrantExpectation<'_>) -> Result<Grant, Error> {
         let bib = self.ctx.bib()?;
         let invalid = |why| Error::Permission(PermissionError::InvalidSignedPermission(why));
-        let claims = bib.grants.verify_signed_jwt(&jws).await.map_err(|_| invalid("signature"))?;
+        let claims = bib.grants.verify_signed_jwt(&jws).await.map_err(|e| invalid(e.reason()))?;
         if claims.get("iss").and_then(Value::as_str) != Some(bib.metadata.issuer.as_str()) {
             return Err(invalid("issuer"));
         }

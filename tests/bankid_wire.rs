@@ -238,7 +238,7 @@ async fn a_grant_not_signed_with_the_grant_keys_is_refused() {
     let app = start_with_few_grant_attempts().await;
     app.sim.set_fault(Fault::GrantWrongKey);
     let err = approve_payment(&app).await.unwrap_err();
-    assert_eq!(err, CibaError::Permission(PermissionError::InvalidSignedPermission("signature")));
+    assert_eq!(err, CibaError::Permission(PermissionError::InvalidSignedPermission("bad_signature")));
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ pub(crate) mod bib;
 pub(crate) mod client_token;
 pub(crate) mod http;
 pub(crate) mod jwks;
+pub(crate) mod max_age;
 pub(crate) mod metadata;
 pub(crate) mod token;
 

@@ -112,6 +112,29 @@ pub enum Fault {
     /// The CIBA ID token is signed with BankID OIDC's key and names its kid
     /// (`sim-1`), not BIB's: verification against BIB's `jwks_uri` fails.
     CibaIdTokenSignedByOidcKey,
+    /// `/jwks` answers `503` with a body that is not JSON (the request is
+    /// still counted), like a provider whose key endpoint is down.
+    JwksUnavailable,
+    /// The ID token's `nbf` is 5 minutes in the future (everything else is
+    /// valid): a relying party must not accept it yet (RFC 7519 §4.1.5).
+    NotYetValid,
+    /// The ID token's protected header also carries these members, added
+    /// after `typ`, `alg` and `kid` (a member of the same name replaces
+    /// them). The signature covers them, so only the header checks of the
+    /// relying party decide: unregistered members must be ignored
+    /// (RFC 7515 §4), `crit` extensions it does not process must be refused
+    /// (RFC 7515 §4.1.11).
+    HeaderMembers(serde_json::Map<String, serde_json::Value>),
+    /// ID tokens are signed with `key` and name `kid` in their header
+    /// (`UnknownKid` and `RotatedKeys` still win). With
+    /// [`Simulator::publish_keys`](super::Simulator::publish_keys) this
+    /// re-keys the provider, e.g. a new key under the old `kid`.
+    SignWith {
+        /// The private key that signs.
+        key: super::SigningKey,
+        /// The `kid` in the header.
+        kid: String,
+    },
 }
 
 /// The issuer used by [`Fault::WrongIssuer`] and [`Fault::WrongCallbackIss`].
@@ -140,6 +163,11 @@ impl Faults {
     /// Whether `fault` is active.
     pub(crate) fn has(&self, fault: &Fault) -> bool {
         self.0.contains(fault)
+    }
+
+    /// The active faults, oldest first (for faults that carry data).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Fault> {
+        self.0.iter()
     }
 
     /// How long the token endpoint holds its answer back: the longest

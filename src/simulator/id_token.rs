@@ -21,6 +21,8 @@ use super::users::TestUser;
 const ID_TOKEN_LIFETIME_SECS: u64 = 300;
 /// How far `Fault::Expired` / `Fault::IssuedInFuture` move the clock.
 const TEN_MINUTES: u64 = 10 * 60;
+/// How far ahead `Fault::NotYetValid` puts `nbf`: beyond any sane clock skew.
+const NOT_YET_VALID_SECS: u64 = 5 * 60;
 
 /// The claim naming the CIBA request a token answers (CIBA Core §7.4).
 pub(crate) const AUTH_REQ_ID_CLAIM: &str = "urn:openid:params:jwt:claim:auth_req_id";
@@ -65,15 +67,18 @@ impl<'a> IdTokenInput<'a> {
 /// [`ciba_claims`]); a code-flow login BankID OIDC's.
 pub(crate) fn mint(input: &IdTokenInput<'_>, faults: &Faults) -> Result<String, jsonwebtoken::errors::Error> {
     let now = unix_now();
-    let (mut claims, key) = match input.auth_req_id {
-        Some(auth_req_id) => (ciba_claims(input, auth_req_id, now), ciba_signing_key(faults)),
+    let (mut claims, (key, kid)) = match input.auth_req_id {
+        Some(auth_req_id) => {
+            let key = ciba_signing_key(faults);
+            (ciba_claims(input, auth_req_id, now), (key, key.kid().to_owned()))
+        }
         None => (honest_claims(input, now), signing_key(faults)),
     };
     apply_claim_faults(&mut claims, input, faults, now);
     if faults.has(&Fault::AlgNone) {
         return Ok(unsigned(&claims));
     }
-    let token = sign(&claims, key)?;
+    let token = sign_with_header(&header_for(&kid, faults), &claims, key)?;
     Ok(if faults.has(&Fault::BadSignature) { tamper_signature(&token) } else { token })
 }
 
@@ -121,6 +126,34 @@ fn ciba_signing_key(faults: &Faults) -> SigningKey {
     } else {
         SigningKey::BibIdToken
     }
+}
+
+/// The protected header of an ID token: `typ`, `alg`, `kid`, then the
+/// members of any [`Fault::HeaderMembers`].
+fn header_for(kid: &str, faults: &Faults) -> Map<String, Value> {
+    let mut header = Map::new();
+    header.insert("typ".into(), json!("JWT"));
+    header.insert("alg".into(), json!("RS256"));
+    header.insert("kid".into(), json!(kid));
+    for fault in faults.iter() {
+        if let Fault::HeaderMembers(members) = fault {
+            header.extend(members.clone());
+        }
+    }
+    header
+}
+
+/// Signs `claims` as an RS256 JWS under an arbitrary protected header
+/// (`jsonwebtoken::Header` only carries string-valued extra members).
+fn sign_with_header(
+    header: &Map<String, Value>,
+    claims: &Map<String, Value>,
+    key: SigningKey,
+) -> Result<String, jsonwebtoken::errors::Error> {
+    let encode = |part: &Map<String, Value>| URL_SAFE_NO_PAD.encode(Value::Object(part.clone()).to_string());
+    let message = format!("{}.{}", encode(header), encode(claims));
+    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), key.encoding_key(), Algorithm::RS256)?;
+    Ok(format!("{message}.{signature}"))
 }
 
 /// Signs `claims` as an RS256 JWS with `key`, naming it in `kid`.
@@ -244,6 +277,9 @@ fn apply_claim_faults(claims: &mut Map<String, Value>, input: &IdTokenInput<'_>,
     if faults.has(&Fault::MissingPermissionDigest) {
         claims.remove("permission_digest");
     }
+    if faults.has(&Fault::NotYetValid) {
+        claims.insert("nbf".into(), json!(now + NOT_YET_VALID_SECS));
+    }
 }
 
 /// Moves `iat`, `exp` and `auth_time` together, as a stale token would have.
@@ -253,14 +289,21 @@ fn set_times(claims: &mut Map<String, Value>, iat: u64, exp: u64) {
     claims.insert("exp".into(), json!(exp));
 }
 
-/// `UnknownKid` wins over `RotatedKeys`: the token must stay unverifiable.
-fn signing_key(faults: &Faults) -> SigningKey {
+/// The key that signs and the `kid` named. `UnknownKid` wins over
+/// `RotatedKeys`, which wins over `SignWith`: the token must stay
+/// unverifiable.
+fn signing_key(faults: &Faults) -> (SigningKey, String) {
+    let chosen = faults.iter().find_map(|fault| match fault {
+        Fault::SignWith { key, kid } => Some((*key, kid.clone())),
+        _ => None,
+    });
+    let bundled = |key: SigningKey| (key, key.kid().to_owned());
     if faults.has(&Fault::UnknownKid) {
-        SigningKey::Unpublished
+        bundled(SigningKey::Unpublished)
     } else if faults.has(&Fault::RotatedKeys) {
-        SigningKey::Rotated
+        bundled(SigningKey::Rotated)
     } else {
-        SigningKey::Primary
+        chosen.unwrap_or_else(|| bundled(SigningKey::Primary))
     }
 }
 
@@ -394,6 +437,30 @@ mod tests {
         assert_eq!(ciba_signing_key(&faults), SigningKey::BibIdToken);
         faults.add(Fault::CibaIdTokenSignedByOidcKey);
         assert_eq!(ciba_signing_key(&faults), SigningKey::Primary);
+    }
+
+    #[test]
+    fn header_members_and_chosen_keys_reach_the_header() {
+        let mut set = Faults::default();
+        let members = json!({"x-issued": 1_700_000_000, "kid": "replaced"}).as_object().unwrap().clone();
+        set.add(Fault::HeaderMembers(members));
+        set.add(Fault::SignWith { key: SigningKey::Rotated, kid: "sim-1".into() });
+        let (key, kid) = signing_key(&set);
+        assert_eq!((key, kid.as_str()), (SigningKey::Rotated, "sim-1"));
+        let header = header_for(&kid, &set);
+        assert_eq!(
+            Value::Object(header),
+            json!({"typ": "JWT", "alg": "RS256", "kid": "replaced", "x-issued": 1_700_000_000})
+        );
+        set.add(Fault::UnknownKid);
+        assert_eq!(signing_key(&set).0, SigningKey::Unpublished);
+    }
+
+    #[test]
+    fn not_yet_valid_sets_nbf_ahead() {
+        let claims = claims_with(&[Fault::NotYetValid], None);
+        assert!(claims["nbf"].as_u64() >= Some(unix_now() + NOT_YET_VALID_SECS));
+        assert!(!claims_with(&[], None).contains_key("nbf"));
     }
 
     #[test]

@@ -16,9 +16,12 @@ use std::sync::LazyLock;
 use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, EncodingKey};
 
-/// One of the simulator's RSA signing keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SigningKey {
+/// One of the simulator's bundled RSA signing keys (public test keys), for
+/// [`Simulator::publish_keys`](super::Simulator::publish_keys) and
+/// [`Fault::SignWith`](super::Fault::SignWith).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SigningKey {
     /// `sim-1`: the key in use until a rotation.
     Primary,
     /// `sim-2`: the key rotated to.
@@ -118,6 +121,19 @@ pub(crate) fn grant_jwks() -> JwkSet {
     JwkSet { keys: vec![KEYS[SigningKey::BibGrant.index()].jwk.clone()] }
 }
 
+/// A JWKS publishing exactly `keys`, each public key under the given `kid`.
+pub(crate) fn jwks_of(keys: &[(SigningKey, String)]) -> JwkSet {
+    let keys = keys
+        .iter()
+        .map(|(key, kid)| {
+            let mut jwk = KEYS[key.index()].jwk.clone();
+            jwk.common.key_id = Some(kid.clone());
+            jwk
+        })
+        .collect();
+    JwkSet { keys }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,6 +151,14 @@ mod tests {
         assert_eq!(moduli.len(), 5);
         let distinct: std::collections::BTreeSet<&String> = moduli.iter().collect();
         assert_eq!(distinct.len(), 5, "every key is its own");
+    }
+
+    #[test]
+    fn chosen_keys_are_published_under_chosen_kids() {
+        let jwks = jwks_of(&[(SigningKey::Rotated, "sim-1".to_owned())]);
+        assert_eq!(jwks.keys.len(), 1);
+        let published = jwks.find("sim-1").expect("published under sim-1");
+        assert_eq!(published.algorithm, KEYS[SigningKey::Rotated.index()].jwk.algorithm);
     }
 
     #[test]

@@ -140,6 +140,7 @@ use tokio::task::JoinHandle;
 pub use capture::{CapturedRequest, Which};
 pub use ciba::{CibaBehavior, CibaRequestInfo, CibaStatus};
 pub use faults::Fault;
+pub use keys::SigningKey;
 pub use users::TestUser;
 
 use state::{Settings, Shared};
@@ -289,6 +290,25 @@ impl Simulator {
         inner.grants_not_ready = 0;
     }
 
+    /// From now on BankID OIDC's JWKS publishes exactly `keys`: the public half of
+    /// each bundled key under the given `kid`. This replaces the default set
+    /// (`sim-1`, plus `sim-2` after [`Fault::RotatedKeys`]) and survives
+    /// [`clear_faults`](Self::clear_faults). Which key *signs* is a separate
+    /// choice ([`Fault::SignWith`]), so a test can remove a key that tokens
+    /// are still signed with, or re-key under an old `kid`.
+    pub fn publish_keys(&self, keys: &[(SigningKey, &str)]) {
+        tracing::debug!(?keys, "simulator: published keys replaced");
+        let keys = keys.iter().map(|(key, kid)| (*key, (*kid).to_owned())).collect();
+        self.shared.lock().published_keys = Some(keys);
+    }
+
+    /// The `Cache-Control` header of JWKS responses from now on (e.g.
+    /// `"max-age=300"`); `None` sends none (the default). A value that is not
+    /// a valid header value is not sent.
+    pub fn set_jwks_cache_control(&self, value: Option<&str>) {
+        self.shared.lock().jwks_cache_control = value.map(str::to_owned);
+    }
+
     /// How many times a JWKS has been requested (BankID OIDC's `/jwks`,
     /// BIB's `/jwks` and `/jwks/grants` together).
     pub fn jwks_requests(&self) -> usize {
@@ -403,6 +423,7 @@ pub struct SimulatorBuilder {
     advertise_par: bool,
     ciba_interval: Duration,
     client_token_lifetime: Duration,
+    jwks_cache_control: Option<String>,
 }
 
 impl Default for SimulatorBuilder {
@@ -415,6 +436,7 @@ impl Default for SimulatorBuilder {
             advertise_par: true,
             ciba_interval: DEFAULT_CIBA_INTERVAL,
             client_token_lifetime: DEFAULT_CLIENT_TOKEN_LIFETIME,
+            jwks_cache_control: None,
         }
     }
 }
@@ -470,6 +492,14 @@ impl SimulatorBuilder {
         self
     }
 
+    /// The `Cache-Control` header of JWKS responses from the start (the
+    /// relying party's first fetch included); see
+    /// [`Simulator::set_jwks_cache_control`]. Default: none.
+    pub fn jwks_cache_control(mut self, value: impl Into<String>) -> Self {
+        self.jwks_cache_control = Some(value.into());
+        self
+    }
+
     /// Binds both sockets (BankID OIDC's and BIB's) and serves in a
     /// background task of the current Tokio runtime.
     ///
@@ -493,6 +523,7 @@ impl SimulatorBuilder {
         }));
         let oidc = capturing(endpoints::oidc_router(Arc::clone(&shared)), &shared, Which::Oidc);
         let bib = capturing(endpoints::bib_router(Arc::clone(&shared)), &shared, Which::Bib);
+        shared.lock().jwks_cache_control = self.jwks_cache_control;
         let (shutdown, stopped) = watch::channel(());
         let server = tokio::spawn(async move {
             let (oidc, bib) = tokio::join!(

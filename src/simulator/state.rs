@@ -17,6 +17,7 @@ use super::capture::CapturedRequest;
 use super::ciba::{CibaBehavior, CibaRequest};
 use super::faults::Faults;
 use super::id_token::unix_now;
+use super::keys::SigningKey;
 use super::permission::{Permission, RegisteredPermission};
 use super::users::TestUser;
 
@@ -90,6 +91,11 @@ pub(crate) struct Inner {
     pub(crate) faults: Faults,
     /// Set for good by `Fault::RotatedKeys`: `sim-2` stays published.
     pub(crate) rotated: bool,
+    /// Set by `Simulator::publish_keys`: exactly these keys are published
+    /// (each under its `kid`), whatever `rotated` says.
+    pub(crate) published_keys: Option<Vec<(SigningKey, String)>>,
+    /// Set by `Simulator::set_jwks_cache_control`: sent with the JWKS.
+    pub(crate) jwks_cache_control: Option<String>,
     pub(crate) last_authorize_params: Option<BTreeMap<String, String>>,
     pub(crate) last_par_params: Option<BTreeMap<String, String>>,
     pub(crate) pending: Expiring<PendingRequest>,
@@ -118,6 +124,8 @@ impl Default for Inner {
             redirect_uris: BTreeSet::new(),
             faults: Faults::default(),
             rotated: false,
+            published_keys: None,
+            jwks_cache_control: None,
             last_authorize_params: None,
             last_par_params: None,
             pending: Expiring::default(),
