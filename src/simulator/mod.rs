@@ -116,6 +116,8 @@
 
 mod capture;
 mod ciba;
+#[cfg(test)]
+mod conformance;
 mod endpoints;
 mod faults;
 mod id_token;

@@ -179,16 +179,19 @@ fn poll_request(
 ) -> Result<Map<String, Value>, OAuthError> {
     let params = client_auth::form_params(headers, body)?;
     check_access(shared, headers, Some(&params), PERMISSIONS_CIBA_SCOPE)?;
+    match params.get("grant_type") {
+        Some(CIBA_GRANT_TYPE) => {}
+        Some(_) => {
+            return Err(OAuthError::bad("unsupported_grant_type", "BIB's token endpoint takes CIBA polls only"));
+        }
+        None => return Err(OAuthError::invalid_request("grant_type is missing")),
+    }
     if let Some(unknown) = params.values.keys().find(|name| !["grant_type", "auth_req_id"].contains(&name.as_str())) {
         return Err(OAuthError::invalid_request(format!(
             "unknown parameter {unknown}; a CIBA poll has exactly grant_type and auth_req_id"
         )));
     }
-    match params.get("grant_type") {
-        Some(CIBA_GRANT_TYPE) => poll(shared, &params, faults),
-        Some(_) => Err(OAuthError::bad("unsupported_grant_type", "BIB's token endpoint takes CIBA polls only")),
-        None => Err(OAuthError::invalid_request("grant_type is missing")),
-    }
+    poll(shared, &params, faults)
 }
 
 /// `grant_type=urn:openid:params:grant-type:ciba`: one poll.
