@@ -212,3 +212,19 @@ async fn ciba_id_token_signed_by_the_oidc_key_fails_bib_verification() {
     let bib = bank.sim.bib_issuer();
     assert!(verify(id_token, &bank.jwks(bank.bib("/jwks")).await, &bib, None).is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_permission_token_starts_exactly_one_ciba_request_under_concurrent_use() {
+    let bank = Bank::start().await;
+    let token = bank.client_token(ALL_SCOPES).await;
+    for round in 0..200 {
+        let (_, permission_token, binding) =
+            bank.register(&token, &registration("payment.v1", &["ciba"], Some(KARI_NNIN))).await;
+        let attempts = (0..16).map(|_| bank.backchannel(&token, &permission_token, &binding));
+        let statuses: Vec<u16> =
+            futures_util::future::join_all(attempts).await.iter().map(|response| response.status().as_u16()).collect();
+        assert_eq!(statuses.iter().filter(|status| **status == 200).count(), 1, "round {round}: {statuses:?}");
+        assert!(statuses.iter().all(|status| [200, 400].contains(status)), "round {round}: {statuses:?}");
+    }
+    assert_eq!(bank.sim.ciba_requests().len(), 200);
+}
