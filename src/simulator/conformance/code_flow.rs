@@ -143,3 +143,22 @@ async fn rar_puts_authorization_details_in_the_access_token_not_the_response_bod
     let userinfo = bank.http.get(bank.oidc("/userinfo")).bearer_auth(access_token).send().await.expect("userinfo");
     assert_eq!(json_ok(userinfo).await["sub"], id_claims["sub"]);
 }
+
+#[tokio::test]
+async fn a_permission_token_in_a_plain_authorization_url_works_and_a_refusal_denies_the_grant() {
+    let bank = bank().await;
+    let token = bank.client_token("openid permissions/client").await;
+    let (id, permission_token, _) = bank.register(&token, &registration("payment.v1", &[], None)).await;
+    let mut query = par_form(&[("permission_token", permission_token.as_str())]);
+    query.push(("client_id", bank.sim.client_id().to_owned()));
+    let page = bank.http.get(bank.oidc("/authorize")).query(&query).send().await.expect("page");
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.expect("html");
+    assert!(page.contains("Butikken"), "the registered statement is shown");
+    let request = page.split(r#"name="request" value=""#).nth(1).and_then(|rest| rest.split('"').next());
+    let form = [("request", request.expect("hidden request field")), ("decision", "deny")];
+    let back = bank.http.post(bank.oidc("/authorize")).form(&form).send().await.expect("decision");
+    let location = back.headers().get("location").expect("redirect").to_str().expect("ascii").to_owned();
+    assert!(location.contains("error=access_denied"), "{location}");
+    expect_error(bank.grant(&token, &id).await, 403, "access_denied").await;
+}
