@@ -150,9 +150,10 @@
 //! `permission_digest` (`base64(SHA-256(statement bytes))`, standard
 //! alphabet with padding, over the *decoded* statement: a string for one
 //! item, an array for several). The token response body does not repeat
-//! `authorization_details`: as BankID documents, they are in the access
-//! token, an RS256 JWT signed with BankID OIDC's key whose
-//! `authorization_details` claim lists each item with its
+//! `authorization_details` (unless
+//! [`SimulatorBuilder::echo_authorization_details`] asks it to): as BankID
+//! documents, they are in the access token, an RS256 JWT signed with BankID
+//! OIDC's key whose `authorization_details` claim lists each item with its
 //! `permission_digest`.
 //!
 //! Alternatively a permission registered at BIB rides on the authorization
@@ -489,6 +490,7 @@ pub struct SimulatorBuilder {
     redirect_uris: BTreeSet<String>,
     bind: SocketAddr,
     advertise_par: bool,
+    echo_authorization_details: bool,
     ciba_interval: Duration,
     client_token_lifetime: Duration,
 }
@@ -501,6 +503,7 @@ impl Default for SimulatorBuilder {
             redirect_uris: BTreeSet::new(),
             bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             advertise_par: true,
+            echo_authorization_details: false,
             ciba_interval: DEFAULT_CIBA_INTERVAL,
             client_token_lifetime: DEFAULT_CLIENT_TOKEN_LIFETIME,
         }
@@ -541,6 +544,17 @@ impl SimulatorBuilder {
         self
     }
 
+    /// Whether the code-flow token response body also repeats the approved
+    /// `authorization_details` (RFC 9396 §7), each item with its
+    /// `permission_digest`. Default: `false`. BankID documents them inside
+    /// the access token, where the simulator always puts them; whether its
+    /// response body repeats them is unknown, so a relying party must not
+    /// depend on it — turn this on to test one that reads them when present.
+    pub fn echo_authorization_details(mut self, echo: bool) -> Self {
+        self.echo_authorization_details = echo;
+        self
+    }
+
     /// The minimum interval between two polls of one CIBA request, announced
     /// as `interval` and enforced with `slow_down` (a poll up to 50 ms early
     /// still counts as on time, for network jitter). Rounded up to whole
@@ -577,6 +591,7 @@ impl SimulatorBuilder {
             client_secret: self.client_secret,
             redirect_uris: self.redirect_uris,
             advertise_par: self.advertise_par,
+            echo_authorization_details: self.echo_authorization_details,
             ciba_interval: ciba::whole_seconds(self.ciba_interval),
         }));
         let oidc = capturing(endpoints::oidc_router(Arc::clone(&shared)), &shared, Which::Oidc);
@@ -601,6 +616,7 @@ impl fmt::Debug for SimulatorBuilder {
             .field("redirect_uris", &self.redirect_uris)
             .field("bind", &self.bind)
             .field("advertise_par", &self.advertise_par)
+            .field("echo_authorization_details", &self.echo_authorization_details)
             .field("ciba_interval", &self.ciba_interval)
             .field("client_token_lifetime", &self.client_token_lifetime)
             .finish_non_exhaustive()

@@ -162,3 +162,17 @@ async fn a_permission_token_in_a_plain_authorization_url_works_and_a_refusal_den
     assert!(location.contains("error=access_denied"), "{location}");
     expect_error(bank.grant(&token, &id).await, 403, "access_denied").await;
 }
+
+#[tokio::test]
+async fn echo_authorization_details_repeats_them_in_the_response_body_with_the_faults() {
+    let bank = Bank::with(Simulator::builder().redirect_uri(REDIRECT_URI).echo_authorization_details(true)).await;
+    let permission = URL_SAFE_NO_PAD.encode(STATEMENT);
+    let details = json!([{"type": "payment.v1", "permission": permission}]).to_string();
+    let (tokens, _) = bank.log_in(&[("authorization_details", details.as_str())]).await;
+    assert_eq!(tokens["authorization_details"][0]["type"], "payment.v1");
+    assert_eq!(tokens["authorization_details"][0]["permission_digest"], statement_digest());
+
+    bank.sim.set_fault(crate::simulator::Fault::DifferentPermissionType);
+    let (tokens, _) = bank.log_in(&[("authorization_details", details.as_str())]).await;
+    assert_eq!(tokens["authorization_details"][0]["type"], "other.v1");
+}
