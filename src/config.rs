@@ -201,6 +201,8 @@ pub struct BankIdConfig {
     pub(crate) permission_api: PermissionApiConfig,
     pub(crate) ciba_path: String,
     pub(crate) grant_ttl: Duration,
+    /// Where login attempts are kept (see `flow::attempt`).
+    pub(crate) login_store: crate::flow::attempt::StoreSlot,
 }
 
 impl BankIdConfig {
@@ -348,14 +350,22 @@ impl BankIdConfig {
     /// callback, so the login state would be lost), `HttpOnly`, `Path=/`, and
     /// `Secure` with the `__Host-` name prefix whenever the redirect URI is
     /// HTTPS, and an inactivity expiry of
-    /// [`max_login_age`](BankIdConfigBuilder::max_login_age) so abandoned
-    /// sessions (every anonymous visit to the login route makes one) do not
-    /// live for tower-sessions' default two weeks. Use a store that deletes
-    /// expired records (e.g. Redis); `MemoryStore` is for tests and demos.
+    /// [`max_login_age`](BankIdConfigBuilder::max_login_age) so sessions do
+    /// not live for tower-sessions' default two weeks. Use a store that
+    /// deletes expired records (e.g. Redis); `MemoryStore` is for tests and demos.
+    ///
+    /// It also makes `store` the home of login attempts: each is its own
+    /// record there, living for
+    /// [`login_attempt_ttl`](BankIdConfigBuilder::login_attempt_ttl), so
+    /// starting a login creates no session (see
+    /// [`BankIdLayer::with_login_store`](crate::BankIdLayer::with_login_store)
+    /// for session layers built otherwise).
     pub fn session_layer<S: SessionStore + Clone>(&self, store: S) -> SessionManagerLayer<S> {
         let https = self.redirect_uri.scheme() == "https";
         let name = if https { "__Host-bankid-session" } else { "bankid-session" };
         let inactivity = tower_sessions::cookie::time::Duration::seconds(self.max_login_age.as_secs() as i64);
+        // Login attempts live in the same store, outside the session record.
+        self.login_store.set(std::sync::Arc::new(store.clone()));
         SessionManagerLayer::new(store)
             .with_expiry(tower_sessions::Expiry::OnInactivity(inactivity))
             .with_name(name)
@@ -706,6 +716,7 @@ impl BankIdConfigBuilder {
             permission_api,
             ciba_path,
             grant_ttl,
+            login_store: Default::default(),
         })
     }
 }
