@@ -16,10 +16,10 @@ use axum::response::{IntoResponse, Response};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
 
 use crate::claims::AuthenticatedUser;
 use crate::error::{Error, wants_html};
+use crate::flow::grants;
 use crate::flow::login::{LoginOptions, begin};
 use crate::flow::{redirect, session_of};
 use crate::id_token::unix_now;
@@ -27,7 +27,6 @@ use crate::layer::Ctx;
 use crate::permission::{Permission, PermissionError, PermissionItem};
 use crate::permission_api::PermissionApi;
 use crate::session::load_login;
-use crate::session::{load_grants, remove_grant};
 
 /// Why [`AuthenticatedUser`] could not be extracted.
 ///
@@ -317,9 +316,9 @@ impl<P: Permission> PermissionRequest<P> {
 /// }
 /// ```
 ///
-/// Rejected with `403 {"error":"permission_not_granted"}` when this session
-/// holds no such grant of this flow for the current user, `401` when nobody
-/// is logged in.
+/// Rejected with `403 {"error":"permission_not_granted"}` when this browser
+/// holds no unused grant of type `P` from the named flow for the current
+/// user, `401` when nobody is logged in.
 pub struct Granted<P> {
     statement: P,
     statement_bytes: Vec<u8>,
@@ -328,7 +327,6 @@ pub struct Granted<P> {
     signed_permission: Option<String>,
     use_secret: String,
     ctx: Ctx,
-    session: tower_sessions::Session,
 }
 
 impl<P> std::fmt::Debug for Granted<P> {
@@ -385,22 +383,18 @@ impl<P: Permission> Granted<P> {
     /// [`with_single_use_store`](crate::BankIdLayer::with_single_use_store)
     /// is configured; later ones fail with
     /// [`PermissionError::AlreadyRedeemed`] (`403`, detail
-    /// `already_redeemed`). The grant leaves the session at once (saved
-    /// then, so a handler that fails afterwards with a 5xx cannot revive it).
-    /// A store failure fails closed with [`Error::Session`]. With reusable
-    /// grants this always succeeds.
+    /// `already_redeemed`), and later extractions find no grant. The use is
+    /// recorded in the store at once, so a handler that fails afterwards
+    /// with a 5xx cannot revive it. A store failure fails closed with
+    /// [`Error::Session`]. With reusable grants this always succeeds.
     #[tracing::instrument(name = "bankid.redeem", skip_all, fields(r#type = P::TYPE), err(Display))]
     pub async fn redeem(&self) -> Result<(), Error> {
         if !self.ctx.config().single_use_grants {
             return Ok(());
         }
-        let first_here = self.ctx.shared.consumed_grants.consume(&self.id, unix_now());
-        if !first_here || !first_use_everywhere(&self.ctx, &self.use_secret).await? {
+        if !grants::mark_used(&self.ctx, &self.id, &self.use_secret).await? {
             return Err(PermissionError::AlreadyRedeemed.into());
         }
-        remove_grant(&self.session, &self.id).await?;
-        // tower-sessions does not save on a 5xx answer: persist the removal now.
-        self.session.save().await.map_err(|e| Error::Session(e.to_string()))?;
         tracing::info!("permission grant redeemed");
         Ok(())
     }
@@ -416,14 +410,6 @@ impl<P: Permission, S: Send + Sync> FromRequestParts<S> for Granted<P> {
     }
 }
 
-/// Whether no other instance has used the grant (always, without a shared store).
-async fn first_use_everywhere(ctx: &Ctx, use_secret: &str) -> Result<bool, Error> {
-    let Some(uses) = &ctx.grant_uses else { return Ok(true) };
-    let id = crate::once::record_id(use_secret, "grant-use");
-    let until = OffsetDateTime::now_utc() + TimeDuration::seconds(ctx.config().grant_ttl.as_secs() as i64 + 60);
-    uses.create_first(id, "axum_bankid.grant_used", serde_json::Value::Bool(true), until).await.map_err(Error::Session)
-}
-
 /// The flow the request names with `bankid_flow`, if any.
 fn requested_flow(parts: &Parts) -> Option<String> {
     let query = parts.uri.query()?;
@@ -437,15 +423,17 @@ fn requested_flow(parts: &Parts) -> Option<String> {
 /// only: nothing is spent until [`Granted::redeem`].
 async fn find_grant<P: Permission>(ctx: Option<&Ctx>, parts: &Parts, sub: &str) -> Result<Granted<P>, Error> {
     let ctx = ctx.ok_or(Error::NotInstalled)?;
-    let session = session_of(&parts.extensions)?;
     let flow = requested_flow(parts).ok_or(PermissionError::NotGranted)?;
     let now = unix_now();
     let ttl = ctx.config().grant_ttl.as_secs() as i64;
-    let grant = load_grants(&session)
+    let grant = grants::of_flow(ctx, &parts.headers, &flow)
         .await?
         .into_iter()
         .find(|g| g.flow == flow && g.r#type == P::TYPE && g.sub == sub && now - g.granted_at <= ttl)
         .ok_or(PermissionError::NotGranted)?;
+    if ctx.config().single_use_grants && grants::is_used(ctx, &grant.use_secret).await? {
+        return Err(PermissionError::NotGranted.into());
+    }
     let statement_bytes = URL_SAFE_NO_PAD.decode(&grant.encoded).map_err(|_| PermissionError::StatementMismatch)?;
     let statement: P = serde_json::from_slice(&statement_bytes).map_err(|_| PermissionError::StatementMismatch)?;
     Ok(Granted {
@@ -456,6 +444,5 @@ async fn find_grant<P: Permission>(ctx: Option<&Ctx>, parts: &Parts, sub: &str) 
         signed_permission: grant.signed_permission,
         use_secret: grant.use_secret,
         ctx: ctx.clone(),
-        session,
     })
 }

@@ -130,19 +130,17 @@ pub(crate) async fn load_login(session: &Session) -> Result<Option<StoredLogin>,
     read(session, LOGIN_KEY).await
 }
 
-/// Removes the login and its grants, and rotates the id.
+/// Removes the login and rotates the id. (Grants go with their cookies,
+/// which logout expires.)
 pub(crate) async fn clear_login(session: &Session) -> Result<Option<StoredLogin>, Error> {
     let login = load_login(session).await?;
     session.remove_value(LOGIN_KEY).await.map_err(store_error)?;
-    session.remove_value(GRANTS_KEY).await.map_err(store_error)?;
     session.cycle_id().await.map_err(store_error)?;
     Ok(login)
 }
 
-const GRANTS_KEY: &str = "axum_bankid.grants";
-const MAX_GRANTS: usize = 16;
-
-/// A verified permission grant, waiting for [`Granted`](crate::Granted).
+/// A verified permission grant, waiting for [`Granted`](crate::Granted);
+/// kept in the flow's own store record (see `flow::grants`).
 #[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct StoredGrant {
     pub(crate) id: String,
@@ -167,26 +165,6 @@ impl fmt::Debug for StoredGrant {
             .field("granted_at", &self.granted_at)
             .finish_non_exhaustive()
     }
-}
-
-pub(crate) async fn add_grants(session: &Session, grants: Vec<StoredGrant>) -> Result<(), Error> {
-    if grants.is_empty() {
-        return Ok(());
-    }
-    let mut all = load_grants(session).await?;
-    all.extend(grants);
-    keep_newest(&mut all, MAX_GRANTS);
-    session.insert(GRANTS_KEY, all).await.map_err(store_error)
-}
-
-pub(crate) async fn load_grants(session: &Session) -> Result<Vec<StoredGrant>, Error> {
-    Ok(read(session, GRANTS_KEY).await?.unwrap_or_default())
-}
-
-pub(crate) async fn remove_grant(session: &Session, id: &str) -> Result<(), Error> {
-    let mut all = load_grants(session).await?;
-    all.retain(|g| g.id != id);
-    session.insert(GRANTS_KEY, all).await.map_err(store_error)
 }
 
 const CIBA_HANDLES_KEY: &str = "axum_bankid.ciba_handles";

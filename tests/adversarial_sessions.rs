@@ -276,3 +276,53 @@ async fn each_flow_gets_its_own_grant() {
     assert_eq!(review(second.clone()).await["amount"], "200.00");
     assert!(param(&app.url(&first), "bankid_flow").is_some(), "the landing names its flow: {first}");
 }
+
+/// Two permission logins whose callbacks arrive at the same moment: each
+/// flow's landing page finds its own grant.
+#[tokio::test]
+async fn permission_callbacks_arriving_together_keep_both_grants() {
+    let app = lagging().await;
+    app.login_as("kari").await;
+    for round in 0..20 {
+        let first = app.begin_at("/pay?amount=100.00").await;
+        let second = app.begin_at("/pay?amount=200.00").await;
+        let (first, second) = (approved(&app, &first, "kari").await, approved(&app, &second, "kari").await);
+        let (first, second) = tokio::join!(visit(&app, &first), visit(&app, &second));
+        assert_eq!((first.0, second.0), (StatusCode::SEE_OTHER, StatusCode::SEE_OTHER), "{first:?} {second:?}");
+        for (landing, amount) in [(first.1, "100.00"), (second.1, "200.00")] {
+            let (status, review) = app.get_json(&on(&landing, "/review")).await;
+            assert_eq!((status, review["amount"].as_str()), (StatusCode::OK, Some(amount)), "round {round}: {review}");
+        }
+    }
+}
+
+/// Logging out ends unredeemed grants: logging in again does not bring them back.
+#[tokio::test]
+async fn logout_ends_unredeemed_grants() {
+    let app = start().await;
+    app.login_as("kari").await;
+    let landing = approve_payment(&app, "123.45").await;
+    assert_eq!(app.get_json(&on(&landing, "/review")).await.0, StatusCode::OK);
+    let logout = app.client.post(app.url("/auth/bankid/logout")).send().await.unwrap();
+    assert_eq!(logout.status(), StatusCode::SEE_OTHER);
+    app.login_as("kari").await;
+    let (status, body) = app.get_json(&on(&landing, "/review")).await;
+    assert_eq!((status, body["detail"].as_str()), (StatusCode::FORBIDDEN, Some("not_granted")));
+}
+
+/// The binding cookies carry no secret of the flow: not the state, nonce or
+/// PKCE challenge, only a timestamp and a random id.
+#[tokio::test]
+async fn binding_cookies_carry_only_random_ids() {
+    let app = start_with_store(tower_sessions::MemoryStore::default(), |b| b.par(axum_bankid::ParMode::Disabled)).await;
+    let authorize_url = app.begin_login("/me").await;
+    let cookies = app.session_cookie().unwrap();
+    for name in ["state", "nonce", "code_challenge"] {
+        let value = param(&authorize_url, name).unwrap();
+        assert!(!cookies.contains(&value), "{name} in cookies {cookies}");
+    }
+    let (name, value) = cookies.split_once('=').unwrap();
+    assert!(name.starts_with("bankid-login-"), "{cookies}");
+    let (millis, id) = value.split_once('.').unwrap();
+    assert!(millis.parse::<u64>().is_ok() && id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit()), "{value}");
+}

@@ -49,18 +49,17 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use tower_sessions::SessionStore;
 use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
-use tower_sessions::cookie::{Cookie, SameSite};
 use tower_sessions::session::{Id, Record};
 
+use super::binding::{self, Kind};
 use crate::config::BankIdConfig;
 use crate::error::Error;
 use crate::layer::{BankIdLayer, Ctx};
-use crate::once::{OnceRecords, new_secret, record_id};
+use crate::once::{OnceRecords, record_id};
 use crate::session::PendingLogin;
 
 const ATTEMPT_KEY: &str = "axum_bankid.login_attempt";
@@ -114,7 +113,9 @@ impl BankIdLayer {
     }
 }
 
-fn records(ctx: &Ctx) -> OnceRecords {
+/// The login-attempt store: what `session_layer` or `with_login_store`
+/// gave, or this process's own. Grants of permission logins live there too.
+pub(crate) fn records(ctx: &Ctx) -> OnceRecords {
     OnceRecords::new(ctx.config().login_store.get())
 }
 
@@ -126,12 +127,16 @@ pub(crate) struct Started {
 }
 
 /// Stores `pending` under a fresh binding and returns the cookies to set.
+#[tracing::instrument(name = "bankid.attempt.store", skip_all, err(Display))]
 pub(crate) async fn store(ctx: &Ctx, headers: &HeaderMap, pending: &PendingLogin) -> Result<Started, Error> {
     let config = ctx.config();
-    let binding = new_secret();
-    let ttl = config.login_attempt_ttl.as_secs() as i64;
+    // Cookie and record outlive the attempt by the grace period, so that a
+    // late callback is told `login_expired`.
+    let lifetime = config.login_attempt_ttl.as_secs() as i64 + GRACE_SECS;
+    let (binding, cookies) =
+        binding::issue(config, headers, Kind::Login, &pending.state, lifetime, config.max_pending_logins);
     let value = serde_json::to_value(pending).map_err(|e| Error::Session(e.to_string()))?;
-    let expiry = OffsetDateTime::now_utc() + TimeDuration::seconds(ttl + GRACE_SECS);
+    let expiry = OffsetDateTime::now_utc() + TimeDuration::seconds(lifetime);
     let created = records(ctx)
         .create_first(attempt_id(&binding, &pending.state), ATTEMPT_KEY, value, expiry)
         .await
@@ -140,27 +145,18 @@ pub(crate) async fn store(ctx: &Ctx, headers: &HeaderMap, pending: &PendingLogin
         // 2^-128: a fresh random id already taken.
         return Err(Error::Session("login attempt id collision".into()));
     }
-    let now_ms = unix_millis();
-    let mut cookies = evict_beyond_cap(config, headers, now_ms);
-    let name = cookie_name(config, &pending.state);
-    // The cookie outlives the attempt like the record does, so that a late
-    // callback is told `login_expired`.
-    cookies.push(set_cookie(config, &name, &format!("{now_ms}.{binding}"), ttl + GRACE_SECS));
     Ok(Started { cookies })
 }
 
 /// Finds, spends and removes the attempt this browser started with `state`.
 /// `UnknownState` when this browser has no such attempt or it was spent.
+#[tracing::instrument(name = "bankid.attempt.spend", skip_all, err(Display))]
 pub(crate) async fn spend(ctx: &Ctx, headers: &HeaderMap, state: &str) -> Result<PendingLogin, Error> {
-    let name = cookie_name(ctx.config(), state);
-    let binding = attempt_cookies(ctx.config(), headers)
-        .find(|c| c.name == name)
-        .map(|c| c.binding)
-        .ok_or(Error::UnknownState)?;
+    let binding = binding::find(ctx.config(), headers, Kind::Login, state).ok_or(Error::UnknownState)?;
     let records = records(ctx);
     let id = attempt_id(&binding, state);
     let record = records.read(id).await.map_err(store_error)?.ok_or(Error::UnknownState)?;
-    mark_spent(ctx, &records, &binding, state, record.expiry_date).await?;
+    mark_spent(ctx, &records, spent_id(&binding, state), record.expiry_date).await?;
     if let Err(err) = records.remove(id).await {
         // Spent already; the record expires on its own.
         tracing::debug!(error = %err, "could not remove a spent login attempt");
@@ -170,14 +166,7 @@ pub(crate) async fn spend(ctx: &Ctx, headers: &HeaderMap, state: &str) -> Result
 }
 
 /// First wins: in this process, then in the shared store.
-async fn mark_spent(
-    ctx: &Ctx,
-    records: &OnceRecords,
-    binding: &str,
-    state: &str,
-    until: OffsetDateTime,
-) -> Result<(), Error> {
-    let spent = spent_id(binding, state);
+async fn mark_spent(ctx: &Ctx, records: &OnceRecords, spent: Id, until: OffsetDateTime) -> Result<(), Error> {
     let now = crate::id_token::unix_now();
     if !ctx.shared.consumed_grants.consume(&format!("login-state:{spent}"), now) {
         return Err(Error::UnknownState);
@@ -191,11 +180,10 @@ async fn mark_spent(
 /// The `Set-Cookie` that removes the attempt cookie for `state`, if the
 /// request carried one.
 pub(crate) fn clear_cookie(config: &BankIdConfig, headers: &HeaderMap, state: &str) -> Option<HeaderValue> {
-    let name = cookie_name(config, state);
-    attempt_cookies(config, headers).any(|c| c.name == name).then(|| set_cookie(config, &name, "", 0))
+    binding::clear(config, headers, Kind::Login, state)
 }
 
-fn store_error(err: String) -> Error {
+pub(crate) fn store_error(err: String) -> Error {
     tracing::error!(error = %err, "session store failed");
     Error::Session(err)
 }
@@ -206,83 +194,6 @@ fn attempt_id(binding: &str, state: &str) -> Id {
 
 fn spent_id(binding: &str, state: &str) -> Id {
     record_id(&format!("{binding}:{state}"), "login-attempt-spent")
-}
-
-fn cookie_prefix(config: &BankIdConfig) -> &'static str {
-    if is_https(config) { "__Host-bankid-login-" } else { "bankid-login-" }
-}
-
-fn is_https(config: &BankIdConfig) -> bool {
-    config.redirect_uri.scheme() == "https"
-}
-
-/// `prefix` + 64 bits of a hash of `state`: finds the cookie from the
-/// callback's `state` without putting the `state` itself in a cookie name.
-fn cookie_name(config: &BankIdConfig, state: &str) -> String {
-    let digest = Sha256::new().chain_update(b"axum-bankid attempt cookie\0").chain_update(state).finalize();
-    let tag: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}{tag}", cookie_prefix(config))
-}
-
-fn set_cookie(config: &BankIdConfig, name: &str, value: &str, max_age_secs: i64) -> HeaderValue {
-    let cookie = Cookie::build((name.to_owned(), value.to_owned()))
-        .path("/")
-        .max_age(TimeDuration::seconds(max_age_secs))
-        .http_only(true)
-        // Lax, not Strict: the provider's redirect back is a cross-site navigation.
-        .same_site(SameSite::Lax)
-        .secure(is_https(config))
-        .build();
-    HeaderValue::try_from(cookie.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
-/// Milliseconds since the epoch: orders attempts started within one second.
-fn unix_millis() -> i64 {
-    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
-}
-
-/// One attempt cookie as the browser sent it.
-struct AttemptCookie {
-    name: String,
-    /// Unix milliseconds.
-    started_at: i64,
-    binding: String,
-}
-
-fn attempt_cookies<'a>(config: &BankIdConfig, headers: &'a HeaderMap) -> impl Iterator<Item = AttemptCookie> + 'a {
-    let prefix = cookie_prefix(config);
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(move |pair| {
-            let (name, value) = pair.trim().split_once('=')?;
-            if !name.starts_with(prefix) {
-                return None;
-            }
-            let (started_at, binding) = value.split_once('.')?;
-            Some(AttemptCookie {
-                name: name.to_owned(),
-                started_at: started_at.parse().ok()?,
-                binding: binding.to_owned(),
-            })
-        })
-}
-
-/// Expires the oldest live attempt cookies so that, with the new one, at
-/// most `max_pending_logins` remain (`now_ms` in unix milliseconds).
-fn evict_beyond_cap(config: &BankIdConfig, headers: &HeaderMap, now_ms: i64) -> Vec<HeaderValue> {
-    let ttl_ms = config.login_attempt_ttl.as_millis() as i64;
-    let mut live: Vec<AttemptCookie> =
-        attempt_cookies(config, headers).filter(|c| now_ms - c.started_at <= ttl_ms).collect();
-    let keep = config.max_pending_logins.saturating_sub(1);
-    if live.len() <= keep {
-        return Vec::new();
-    }
-    live.sort_by_key(|c| c.started_at);
-    let excess = live.len() - keep;
-    live.iter().take(excess).map(|c| set_cookie(config, &c.name, "", 0)).collect()
 }
 
 /// The store used when the application gave none: this process only, with
@@ -346,45 +257,5 @@ impl SessionStore for LocalStore {
     {
         self.records().remove(id);
         Box::pin(std::future::ready(Ok(())))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn config(redirect: &str) -> BankIdConfig {
-        BankIdConfig::builder()
-            .issuer("https://op.example")
-            .client_id("c")
-            .client_secret("s")
-            .redirect_uri(redirect)
-            .max_pending_logins(2)
-            .build()
-            .unwrap()
-    }
-
-    #[test]
-    fn cookie_names_depend_on_state_and_scheme() {
-        let plain = config("http://127.0.0.1:1/cb");
-        assert_eq!(cookie_name(&plain, "s1"), cookie_name(&plain, "s1"));
-        assert_ne!(cookie_name(&plain, "s1"), cookie_name(&plain, "s2"));
-        assert!(!cookie_name(&plain, "s1").contains("s1"));
-        let https = config("https://app.example/cb");
-        assert!(cookie_name(&https, "s1").starts_with("__Host-"));
-        let set = set_cookie(&https, "__Host-x", "v", 60);
-        let set = set.to_str().unwrap();
-        assert!(set.contains("Secure") && set.contains("HttpOnly") && set.contains("Path=/"), "{set}");
-    }
-
-    #[test]
-    fn the_oldest_attempts_beyond_the_cap_are_expired() {
-        let config = config("http://127.0.0.1:1/cb");
-        let mut headers = HeaderMap::new();
-        let cookie = "bankid-login-aa=100.x; other=1; bankid-login-bb=200.y; bankid-login-cc=bad";
-        headers.insert(header::COOKIE, HeaderValue::from_static(cookie));
-        let expired = evict_beyond_cap(&config, &headers, 300_000);
-        assert_eq!(expired.len(), 1, "one slot left for the new attempt");
-        assert!(expired[0].to_str().unwrap().starts_with("bankid-login-aa=;"));
     }
 }

@@ -16,7 +16,7 @@ use axum::response::Response;
 use serde_json::Value;
 use tower_sessions::Session;
 
-use super::{attempt, redirect, session_of, with_cookies};
+use super::{attempt, grants, redirect, session_of, with_cookies};
 use crate::claims::AuthenticatedUser;
 use crate::error::{EndpointError, Error, sanitize};
 use crate::id_token::unix_now;
@@ -25,7 +25,7 @@ use crate::loa::Loa;
 use crate::permission::{PermissionError, Transport, verify_granted};
 use crate::permission_api::{PermissionApi, SignedPermission};
 use crate::provider::token::{TokenResponse, request_tokens};
-use crate::session::{PendingLogin, StoredGrant, StoredLogin, add_grants, give_login_lifetime, store_login};
+use crate::session::{PendingLogin, StoredGrant, StoredLogin, give_login_lifetime, store_login};
 
 /// The authorization response parameters we look at.
 #[derive(Default)]
@@ -50,10 +50,17 @@ pub(crate) async fn finish_login(State(ctx): State<Ctx>, RawQuery(query): RawQue
         Err(err) => Err(err),
     };
     let response = match result {
-        Ok(landing) => redirect(&landing),
+        Ok(landing) => with_cookies(redirect(&landing.location), landing.cookies),
         Err(err) => ctx.error_response(&err, req.headers()),
     };
     with_cookies(response, spent_cookie)
+}
+
+/// Where a completed login sends the browser, and the cookies binding its
+/// grants (if any) to the browser.
+struct Landing {
+    location: String,
+    cookies: Vec<http::HeaderValue>,
 }
 
 /// Parses the query, refusing repeated parameters: which copy a server
@@ -81,7 +88,7 @@ async fn complete(
     params: CallbackParams,
     headers: &http::HeaderMap,
     extensions: &http::Extensions,
-) -> Result<String, Error> {
+) -> Result<Landing, Error> {
     let session = session_of(extensions)?;
     let pending = spend_attempt(ctx, headers, &params).await?;
     check_response_issuer(ctx, params.iss.as_deref())?;
@@ -98,9 +105,9 @@ async fn complete(
     let grants = verify_permissions(ctx, &pending, verified.claims(), tokens.authorization_details.as_ref()).await?;
     let user = AuthenticatedUser::from_claims(verified.into_claims(), loa);
     tracing::info!(loa = loa.get(), grants = grants.len(), "BankID login verified");
-    let has_grants = !grants.is_empty();
-    establish_login(ctx, &session, StoredLogin::new(user, id_token, unix_now()), grants).await?;
-    Ok(landing(&pending, has_grants))
+    establish_login(ctx, &session, StoredLogin::new(user, id_token, unix_now())).await?;
+    let cookies = keep_grants(ctx, headers, &pending, &grants).await?;
+    Ok(Landing { location: landing(&pending, !grants.is_empty()), cookies })
 }
 
 /// Spends the attempt this callback names, then checks its age. Spending
@@ -125,17 +132,24 @@ fn check_subject(pending: &PendingLogin, claims: &serde_json::Map<String, Value>
 }
 
 /// Writes the login (rotating the session id; emptying the session when
-/// another person was logged in) and its grants, with the full lifetime.
-async fn establish_login(
-    ctx: &Ctx,
-    session: &Session,
-    login: StoredLogin,
-    grants: Vec<StoredGrant>,
-) -> Result<(), Error> {
+/// another person was logged in), with the full lifetime.
+async fn establish_login(ctx: &Ctx, session: &Session, login: StoredLogin) -> Result<(), Error> {
     store_login(session, login).await?;
-    add_grants(session, grants).await?;
     give_login_lifetime(session, ctx.config().max_login_age.as_secs() as i64);
     Ok(())
+}
+
+/// Stores this flow's grants outside the session (see [`grants`]).
+async fn keep_grants(
+    ctx: &Ctx,
+    headers: &http::HeaderMap,
+    pending: &PendingLogin,
+    granted: &[StoredGrant],
+) -> Result<Vec<http::HeaderValue>, Error> {
+    if granted.is_empty() {
+        return Ok(Vec::new());
+    }
+    grants::keep(ctx, headers, &pending.flow, granted).await
 }
 
 /// The return path; with grants, it names this login's flow

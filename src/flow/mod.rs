@@ -1,7 +1,9 @@
 //! The login, callback and logout routes, one module each.
 
 pub(crate) mod attempt;
+pub(crate) mod binding;
 pub(crate) mod callback;
+pub(crate) mod grants;
 pub(crate) mod login;
 pub(crate) mod logout;
 
