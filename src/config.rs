@@ -545,15 +545,18 @@ impl BankIdConfigBuilder {
         self
     }
 
-    /// How long a started login may take before its callback is refused.
-    /// Default: 10 min.
+    /// How long a started login may take before its callback is refused
+    /// (`login_expired`). The attempt's store record and cookie are kept a
+    /// minute longer, so that a late callback gets that answer; nothing else
+    /// a login start writes outlives it. Default: 10 min.
     pub fn login_attempt_ttl(mut self, ttl: Duration) -> Self {
         self.login_attempt_ttl = Some(ttl);
         self
     }
 
-    /// How many logins one browser session may have in flight (several tabs).
-    /// The oldest is dropped beyond this. Default: 8.
+    /// How many logins one browser may have in flight (several tabs), counted
+    /// by its attempt cookies. The oldest is dropped beyond this (its
+    /// callback then fails with `unknown_state`). Default: 8.
     pub fn max_pending_logins(mut self, max: usize) -> Self {
         self.max_pending_logins = Some(max);
         self

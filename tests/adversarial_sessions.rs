@@ -326,3 +326,19 @@ async fn binding_cookies_carry_only_random_ids() {
     let (millis, id) = value.split_once('.').unwrap();
     assert!(millis.parse::<u64>().is_ok() && id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit()), "{value}");
 }
+
+/// With a session layer of the application's own, attempts are kept in this
+/// process (or in the store given to `with_login_store`) and logins, replays
+/// and concurrent tabs behave the same.
+#[tokio::test]
+async fn a_session_layer_built_by_hand_keeps_every_guarantee() {
+    for login_store in [None, Some(tower_sessions::MemoryStore::default())] {
+        let app = common::start_with_own_session_layer(login_store).await;
+        let (a, b) = tokio::join!(app.begin_login("/a"), app.begin_login("/b"));
+        let (callback_a, callback_b) = (approved(&app, &a, "kari").await, approved(&app, &b, "kari").await);
+        assert_eq!(visit(&app, &callback_a).await, landed("/a"));
+        assert_eq!(visit(&app, &callback_b).await, landed("/b"));
+        assert_eq!(visit(&app, &callback_a).await, (StatusCode::BAD_REQUEST, "unknown_state".into()));
+        assert_eq!(app.get_json("/me").await.0, StatusCode::OK);
+    }
+}

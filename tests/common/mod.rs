@@ -276,6 +276,42 @@ pub async fn start_full<S: SessionStore + Clone>(
     TestApp { base, sim, client, jar, ciba, server }
 }
 
+/// An app whose session layer is built by hand (not `session_layer`), so
+/// axum-bankid is not told the store unless `login_store` is given.
+pub async fn start_with_own_session_layer(login_store: Option<MemoryStore>) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let redirect_uri = format!("{base}/auth/bankid/callback");
+    let sim = Simulator::builder().start().await.unwrap();
+    sim.allow_redirect_uri(&redirect_uri);
+    let config = BankIdConfig::builder()
+        .issuer(sim.issuer())
+        .client_id(sim.client_id())
+        .client_secret(sim.client_secret())
+        .redirect_uri(&redirect_uri)
+        .build()
+        .unwrap();
+    let sessions = tower_sessions::SessionManagerLayer::new(MemoryStore::default())
+        .with_name("bankid-session")
+        .with_same_site(tower_sessions::cookie::SameSite::Lax)
+        .with_secure(false);
+    let mut bankid = BankIdLayer::discover(config).await.unwrap();
+    if let Some(store) = login_store {
+        bankid = bankid.with_login_store(store);
+    }
+    let app = app_routes().layer(bankid).layer(sessions);
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    let jar = Arc::new(Jar::default());
+    let client = reqwest::Client::builder()
+        .redirect(redirect::Policy::none())
+        .cookie_provider(Arc::clone(&jar))
+        .build()
+        .unwrap();
+    TestApp { base, sim, client, jar, ciba: None, server }
+}
+
 /// A `payment.v1` statement, as a shop would declare it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Payment {
