@@ -342,3 +342,20 @@ async fn a_session_layer_built_by_hand_keeps_every_guarantee() {
         assert_eq!(app.get_json("/me").await.0, StatusCode::OK);
     }
 }
+
+/// Item 7, across instances at the same moment: both instances read the
+/// attempt before either removes it; the create-once record lets one through.
+#[tokio::test]
+async fn the_same_callback_on_two_instances_at_once_is_spent_once() {
+    let store = common::TroubleStore::lagging(tower_sessions::MemoryStore::default());
+    let app = common::start_full(Simulator::builder(), store.clone(), |b| b, |layer, _| layer).await;
+    let other = common::second_server(&app.sim, store, |layer: BankIdLayer, _| layer).await;
+    for round in 0..10 {
+        let authorize_url = app.begin_login("/me").await;
+        let callback_url = approved(&app, &authorize_url, "kari").await;
+        let there = callback_url.replace(&app.base, &other);
+        let (here, there) = tokio::join!(visit(&app, &callback_url), visit(&app, &there));
+        let refused = [&here, &there].iter().filter(|o| o.1 == "unknown_state").count();
+        assert_eq!(refused, 1, "round {round}: {here:?} {there:?}");
+    }
+}
