@@ -178,8 +178,10 @@ async fn permission_api_flow_yields_a_signed_permission() {
     let app = start().await;
     let landing = landing(&app, "/pay-api").await;
     let pushed = app.sim.last_par_params().unwrap();
-    assert!(pushed.contains_key("permission_id"));
+    assert!(pushed.contains_key("permission_token"), "the guessed reference parameter: {pushed:?}");
     assert!(!pushed.contains_key("authorization_details"));
+    let grants = app.sim.requests().into_iter().filter(|r| r.path.ends_with("/grant")).count();
+    assert!(grants >= 1, "the grant is fetched from BIB after the callback");
     let (status, paid) = app.get_json(&landing).await;
     assert_eq!(status, StatusCode::OK, "{paid}");
     assert_eq!(paid["statement"]["amount"], "123.45");

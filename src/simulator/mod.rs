@@ -114,6 +114,7 @@
 //! # }
 //! ```
 
+mod capture;
 mod ciba;
 mod endpoints;
 mod faults;
@@ -121,6 +122,7 @@ mod id_token;
 mod keys;
 mod pages;
 mod permission;
+mod registration;
 mod state;
 mod users;
 
@@ -132,11 +134,13 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use capture::{CapturedRequest, Which};
 pub use ciba::{CibaBehavior, CibaRequestInfo, CibaStatus};
 pub use faults::Fault;
+pub use keys::SigningKey;
 pub use users::TestUser;
 
 use state::{Settings, Shared};
@@ -153,6 +157,10 @@ pub const DEFAULT_CLIENT_SECRET: &str = "sim-secret";
 /// otherwise (the default of CIBA Core §7.3).
 pub const DEFAULT_CIBA_INTERVAL: Duration = Duration::from_secs(5);
 
+/// The lifetime of client-credentials access tokens unless
+/// [`SimulatorBuilder::client_token_lifetime`] says otherwise.
+pub const DEFAULT_CLIENT_TOKEN_LIFETIME: Duration = Duration::from_secs(300);
+
 /// How long [`Simulator::shutdown`] lets requests in flight finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -163,7 +171,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub struct Simulator {
     shared: Arc<Shared>,
     addr: SocketAddr,
-    shutdown: Option<oneshot::Sender<()>>,
+    bib_addr: SocketAddr,
+    shutdown: Option<watch::Sender<()>>,
     server: Option<JoinHandle<()>>,
 }
 
@@ -191,14 +200,44 @@ impl Simulator {
         self.shared.issuer.clone()
     }
 
-    /// The URL of the discovery document.
+    /// The URL of BankID OIDC's discovery document.
     pub fn discovery_url(&self) -> String {
         format!("{}{}", self.shared.issuer, endpoints::DISCOVERY_PATH)
     }
 
-    /// The address the server listens on.
+    /// BIB's ("aletheia") issuer identifier, `http://127.0.0.1:<port>` on a
+    /// port of its own, without a trailing slash — like `app.bankid.no`
+    /// next to `auth.bankid.no`. Its discovery document is at
+    /// `{bib_issuer}/.well-known/openid-configuration`.
+    pub fn bib_issuer(&self) -> String {
+        self.shared.bib_issuer.clone()
+    }
+
+    /// The URL of BIB's discovery document.
+    pub fn bib_discovery_url(&self) -> String {
+        format!("{}{}", self.shared.bib_issuer, endpoints::DISCOVERY_PATH)
+    }
+
+    /// The address BankID OIDC listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address BIB listens on.
+    pub fn bib_addr(&self) -> SocketAddr {
+        self.bib_addr
+    }
+
+    /// Every request both issuers received, in arrival order (the newest
+    /// 20 000), with headers and body exactly as sent — for conformance
+    /// tests that assert the wire shape of a relying party's calls.
+    pub fn requests(&self) -> Vec<CapturedRequest> {
+        self.shared.captured.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).iter().cloned().collect()
+    }
+
+    /// Forgets the captured requests.
+    pub fn clear_requests(&self) {
+        self.shared.captured.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
     }
 
     /// The only client id the simulator accepts.
@@ -236,6 +275,9 @@ impl Simulator {
         if fault == Fault::RotatedKeys {
             inner.rotated = true;
         }
+        if let Fault::GrantNotReady(n) = fault {
+            inner.grants_not_ready = n;
+        }
         inner.faults.add(fault);
     }
 
@@ -243,15 +285,38 @@ impl Simulator {
     /// [`Fault::RotatedKeys`]).
     pub fn clear_faults(&self) {
         tracing::debug!("simulator: faults cleared");
-        self.shared.lock().faults.clear();
+        let mut inner = self.shared.lock();
+        inner.faults.clear();
+        inner.grants_not_ready = 0;
     }
 
-    /// How many times `/jwks` has been requested.
+    /// From now on BankID OIDC's JWKS publishes exactly `keys`: the public half of
+    /// each bundled key under the given `kid`. This replaces the default set
+    /// (`sim-1`, plus `sim-2` after [`Fault::RotatedKeys`]) and survives
+    /// [`clear_faults`](Self::clear_faults). Which key *signs* is a separate
+    /// choice ([`Fault::SignWith`]), so a test can remove a key that tokens
+    /// are still signed with, or re-key under an old `kid`.
+    pub fn publish_keys(&self, keys: &[(SigningKey, &str)]) {
+        tracing::debug!(?keys, "simulator: published keys replaced");
+        let keys = keys.iter().map(|(key, kid)| (*key, (*kid).to_owned())).collect();
+        self.shared.lock().published_keys = Some(keys);
+    }
+
+    /// The `Cache-Control` header of JWKS responses from now on (e.g.
+    /// `"max-age=300"`); `None` sends none (the default). A value that is not
+    /// a valid header value is not sent.
+    pub fn set_jwks_cache_control(&self, value: Option<&str>) {
+        self.shared.lock().jwks_cache_control = value.map(str::to_owned);
+    }
+
+    /// How many times a JWKS has been requested (BankID OIDC's `/jwks`,
+    /// BIB's `/jwks` and `/jwks/grants` together).
     pub fn jwks_requests(&self) -> usize {
         self.shared.jwks_requests.load(Ordering::SeqCst)
     }
 
-    /// How many times `/token` has been requested, successful or not.
+    /// How many times a token endpoint (BankID OIDC's or BIB's) has been
+    /// requested, successful or not.
     pub fn token_requests(&self) -> usize {
         self.shared.token_requests.load(Ordering::SeqCst)
     }
@@ -272,12 +337,14 @@ impl Simulator {
         self.shared.lock().last_par_params.clone()
     }
 
-    /// How many times `/user-exists` has been requested, successful or not.
+    /// How many times BIB's `user-exists` has been requested, successful or
+    /// not.
     pub fn user_exists_requests(&self) -> usize {
         self.shared.user_exists_requests.load(Ordering::SeqCst)
     }
 
-    /// How many times `/bc-authorize` has been requested, successful or not.
+    /// How many times BIB's `/bc-authorize` has been requested, successful
+    /// or not.
     pub fn backchannel_requests(&self) -> usize {
         self.shared.backchannel_requests.load(Ordering::SeqCst)
     }
@@ -324,7 +391,7 @@ impl Simulator {
 
     fn signal_shutdown(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
-            // The server may already be gone; then there is nothing to stop.
+            // The servers may already be gone; then there is nothing to stop.
             let _ = shutdown.send(());
         }
     }
@@ -340,6 +407,7 @@ impl fmt::Debug for Simulator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Simulator")
             .field("issuer", &self.shared.issuer)
+            .field("bib_issuer", &self.shared.bib_issuer)
             .field("client_id", &self.shared.client_id)
             .finish_non_exhaustive()
     }
@@ -354,6 +422,8 @@ pub struct SimulatorBuilder {
     bind: SocketAddr,
     advertise_par: bool,
     ciba_interval: Duration,
+    client_token_lifetime: Duration,
+    jwks_cache_control: Option<String>,
 }
 
 impl Default for SimulatorBuilder {
@@ -365,6 +435,8 @@ impl Default for SimulatorBuilder {
             bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             advertise_par: true,
             ciba_interval: DEFAULT_CIBA_INTERVAL,
+            client_token_lifetime: DEFAULT_CLIENT_TOKEN_LIFETIME,
+            jwks_cache_control: None,
         }
     }
 }
@@ -386,8 +458,9 @@ impl SimulatorBuilder {
         self
     }
 
-    /// The address to listen on. Default: `127.0.0.1:0`, a free port on the
-    /// loopback interface.
+    /// The address BankID OIDC listens on. Default: `127.0.0.1:0`, a free
+    /// port on the loopback interface. BIB listens on a free port of the
+    /// same IP address.
     pub fn bind(mut self, addr: SocketAddr) -> Self {
         self.bind = addr;
         self
@@ -411,38 +484,56 @@ impl SimulatorBuilder {
         self
     }
 
-    /// Binds the socket and serves in a background task of the current Tokio
-    /// runtime.
+    /// How long client-credentials access tokens (the Bearer tokens of
+    /// every BIB call) live; announced as `expires_in`, whole seconds.
+    /// Default: [`DEFAULT_CLIENT_TOKEN_LIFETIME`] (300 s).
+    pub fn client_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.client_token_lifetime = Duration::from_secs(lifetime.as_secs());
+        self
+    }
+
+    /// The `Cache-Control` header of JWKS responses from the start (the
+    /// relying party's first fetch included); see
+    /// [`Simulator::set_jwks_cache_control`]. Default: none.
+    pub fn jwks_cache_control(mut self, value: impl Into<String>) -> Self {
+        self.jwks_cache_control = Some(value.into());
+        self
+    }
+
+    /// Binds both sockets (BankID OIDC's and BIB's) and serves in a
+    /// background task of the current Tokio runtime.
     ///
     /// # Errors
     ///
-    /// When the socket cannot be bound.
+    /// When a socket cannot be bound.
     pub async fn start(self) -> std::io::Result<Simulator> {
         let listener = TcpListener::bind(self.bind).await?;
         let addr = listener.local_addr()?;
-        let issuer = issuer_for(addr);
+        let bib_listener = TcpListener::bind(SocketAddr::new(self.bind.ip(), 0)).await?;
+        let bib_addr = bib_listener.local_addr()?;
         let shared = Arc::new(Shared::new(Settings {
-            issuer,
+            issuer: issuer_for(addr),
+            bib_issuer: issuer_for(bib_addr),
+            client_token_lifetime: self.client_token_lifetime,
             client_id: self.client_id,
             client_secret: self.client_secret,
             redirect_uris: self.redirect_uris,
             advertise_par: self.advertise_par,
             ciba_interval: ciba::whole_seconds(self.ciba_interval),
         }));
-        let app = endpoints::router(Arc::clone(&shared));
-        let (shutdown, stopped) = oneshot::channel::<()>();
+        let oidc = capturing(endpoints::oidc_router(Arc::clone(&shared)), &shared, Which::Oidc);
+        let bib = capturing(endpoints::bib_router(Arc::clone(&shared)), &shared, Which::Bib);
+        shared.lock().jwks_cache_control = self.jwks_cache_control;
+        let (shutdown, stopped) = watch::channel(());
         let server = tokio::spawn(async move {
-            // A dropped sender also ends the wait, so a leaked handle cannot
-            // keep the server alive.
-            let stop = async {
-                let _ = stopped.await;
-            };
-            if let Err(error) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
-                tracing::warn!(%error, "simulator: server failed");
-            }
+            let (oidc, bib) = tokio::join!(
+                serve(listener, oidc, stopped.clone(), "BankID OIDC"),
+                serve(bib_listener, bib, stopped, "BIB")
+            );
+            let ((), ()) = (oidc, bib);
         });
-        tracing::debug!(issuer = %shared.issuer, "simulator: started");
-        Ok(Simulator { shared, addr, shutdown: Some(shutdown), server: Some(server) })
+        tracing::debug!(issuer = %shared.issuer, bib_issuer = %shared.bib_issuer, "simulator: started");
+        Ok(Simulator { shared, addr, bib_addr, shutdown: Some(shutdown), server: Some(server) })
     }
 }
 
@@ -454,7 +545,25 @@ impl fmt::Debug for SimulatorBuilder {
             .field("bind", &self.bind)
             .field("advertise_par", &self.advertise_par)
             .field("ciba_interval", &self.ciba_interval)
+            .field("client_token_lifetime", &self.client_token_lifetime)
             .finish_non_exhaustive()
+    }
+}
+
+/// Wraps `router` so that every request it receives is captured first.
+fn capturing(router: axum::Router, shared: &Arc<Shared>, which: Which) -> axum::Router {
+    let capture = capture::Capture { shared: Arc::clone(shared), which };
+    router.layer(axum::middleware::from_fn_with_state(capture, capture::record))
+}
+
+/// Serves `app` until `stop` fires or its sender is dropped — so a leaked
+/// handle cannot keep the server alive.
+async fn serve(listener: TcpListener, app: axum::Router, mut stop: watch::Receiver<()>, name: &'static str) {
+    let stopped = async move {
+        let _ = stop.changed().await;
+    };
+    if let Err(error) = axum::serve(listener, app).with_graceful_shutdown(stopped).await {
+        tracing::warn!(%error, issuer = name, "simulator: server failed");
     }
 }
 
