@@ -232,7 +232,7 @@ impl BankIdLayer {
         if self.ctx.bib()?.metadata.backchannel_authentication_endpoint.is_none() {
             return Err(Error::MissingCapability { capability: "backchannel_authentication_endpoint" });
         }
-        let ciba_store = Some(Ciba::new_store(Arc::new(store)));
+        let ciba_store = Some(Ciba::new_store(Arc::new(store), self.ctx.config().record_key()));
         Ok(BankIdLayer::from_ctx(Ctx { ciba_store, ..self.ctx }))
     }
 

@@ -2,6 +2,7 @@
 
 mod common;
 
+use std::str::FromStr;
 use std::time::Duration;
 
 use axum_bankid::simulator::{CibaBehavior, Fault, Simulator};
@@ -156,6 +157,26 @@ async fn cancellation_stops_polling() {
 
     client.cancel(&started.handle).await.unwrap();
     assert_eq!(client.status(&started.handle).await.unwrap_err(), CibaError::UnknownHandle);
+}
+
+#[tokio::test]
+async fn a_handle_is_not_a_session_id() {
+    let app = start_ciba().await;
+    let started = ciba(&app).start(request("kari")).await.unwrap();
+    let handle = started.handle.as_str();
+    assert_eq!(handle.len(), 32, "128 bits, hex");
+    assert!(tower_sessions::session::Id::from_str(handle).is_err(), "not in the session-id format");
+    // Sent as the session cookie to logout, it names no session: the pending
+    // request is untouched and nothing polls it on the sender's behalf.
+    let response = reqwest::Client::new()
+        .post(app.url("/auth/bankid/logout"))
+        .header("cookie", format!("bankid-session={handle}"))
+        .header("origin", app.base.clone())
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_redirection() || response.status().is_success(), "{}", response.status());
+    assert!(matches!(ciba(&app).status(&started.handle).await.unwrap(), CibaStatus::Pending { .. }));
 }
 
 #[tokio::test]
@@ -643,7 +664,7 @@ async fn one_slow_poll_holds_up_no_other() {
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
     let client = ciba(&app);
     let slow = client.start(request("kari")).await.unwrap().handle;
-    *store.slow_record.lock().unwrap() = Some(slow.as_str().to_owned());
+    *store.slow_record.lock().unwrap() = store.last_ciba_record.lock().unwrap().clone();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let quick = client.start(request("kari")).await.unwrap().handle;
     // `slow` falls due first and its poll then takes 4 s; `quick` falls due

@@ -310,8 +310,8 @@ impl Ciba {
         Some(Ciba { ctx: ctx.clone(), store })
     }
 
-    pub(crate) fn new_store(store: Arc<dyn SessionStore>) -> Arc<CibaStore> {
-        Arc::new(CibaStore::new(store))
+    pub(crate) fn new_store(store: Arc<dyn SessionStore>, record_key: [u8; 32]) -> Arc<CibaStore> {
+        Arc::new(CibaStore::new(store, record_key))
     }
 
     /// Checks the user can be reached, registers the permission and sends

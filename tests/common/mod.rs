@@ -143,6 +143,9 @@ pub struct TroubleStore<S = MemoryStore> {
     lag_reads: bool,
     /// Reads of the record with this id take 4 s.
     pub slow_record: Arc<std::sync::Mutex<Option<String>>>,
+    /// The id of the last pending CIBA request created (its handle does not
+    /// tell: the record id is keyed with the client credentials).
+    pub last_ciba_record: Arc<std::sync::Mutex<Option<String>>>,
     /// This many creates of CIBA outcome records fail.
     pub failing_outcome_creates: Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -154,6 +157,7 @@ impl<S> TroubleStore<S> {
             inner,
             lag_reads: true,
             slow_record: Default::default(),
+            last_ciba_record: Default::default(),
             failing_outcome_creates: Default::default(),
         }
     }
@@ -168,7 +172,11 @@ impl<S: SessionStore + Clone> SessionStore for TroubleStore<S> {
         if refuse {
             return Err(tower_sessions::session_store::Error::Backend("store unavailable".into()));
         }
-        self.inner.create(record).await
+        self.inner.create(record).await?;
+        if record.data.contains_key("axum_bankid.ciba") {
+            *self.last_ciba_record.lock().unwrap() = Some(record.id.to_string());
+        }
+        Ok(())
     }
     async fn save(&self, record: &Record) -> tower_sessions::session_store::Result<()> {
         self.inner.save(record).await
