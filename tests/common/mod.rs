@@ -74,9 +74,30 @@ pub async fn start_ciba_layer<S: SessionStore + Clone>(
     configure: impl FnOnce(BankIdConfigBuilder) -> BankIdConfigBuilder,
     customize: impl FnOnce(BankIdLayer) -> BankIdLayer,
 ) -> TestApp {
+    start_ciba_public(store, configure, customize, tv_start()).await
+}
+
+/// The public start route of a TV that belongs to its user: the starting
+/// session is logged in, and the limits are out of the tests' way.
+pub fn tv_start() -> axum_bankid::ciba::PublicCibaStart {
+    let minute = std::time::Duration::from_secs(60);
+    axum_bankid::ciba::PublicCibaStart::new()
+        .log_in_starting_session()
+        .per_identity_limit(10_000, minute)
+        .per_client_limit(10_000, minute)
+}
+
+/// An app with CIBA and the public start route under `public`.
+pub async fn start_ciba_public<S: SessionStore + Clone>(
+    store: S,
+    configure: impl FnOnce(BankIdConfigBuilder) -> BankIdConfigBuilder,
+    customize: impl FnOnce(BankIdLayer) -> BankIdLayer,
+    public: axum_bankid::ciba::PublicCibaStart,
+) -> TestApp {
     let sim = Simulator::builder().ciba_interval(std::time::Duration::from_secs(1));
-    let with_ciba =
-        |layer: BankIdLayer, store: S| customize(layer.with_ciba(store).unwrap().with_public_ciba_start().unwrap());
+    let with_ciba = |layer: BankIdLayer, store: S| {
+        customize(layer.with_ciba(store).unwrap().with_public_ciba_start(public).unwrap())
+    };
     start_full(sim, store, configure, with_ciba).await
 }
 
