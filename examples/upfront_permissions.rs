@@ -5,13 +5,16 @@
 //! cargo run --example upfront_permissions     # then open http://127.0.0.1:3000
 //! ```
 //!
-//! "Pay 123.45 NOK" starts the approval; `/paid` only runs when BankID
-//! returned a `permission_digest` matching exactly this statement, and shows
-//! it with the level of assurance. The approval is single-use.
+//! "Pay 123.45 NOK" starts the approval; BankID sends the buyer back to
+//! `/paid?bankid_flow=...`, which only shows the approved statement (a link
+//! prefetch or a reload spends nothing). The "Confirm" button posts to the
+//! same URL, and that handler redeems the single-use approval right before
+//! "executing" the payment.
 
 mod support;
 
 use axum::Router;
+use axum::extract::OriginalUri;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum_bankid::{AuthenticatedUser, BankId, BankIdLayer, Error, Granted, Permission};
@@ -55,7 +58,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = Router::new()
         .route("/", get(shop))
         .route("/pay", get(pay))
-        .route("/paid", get(paid))
+        .route("/paid", get(review).post(execute))
         .layer(bankid)
         .layer(sessions);
 
@@ -83,23 +86,42 @@ async fn pay(bankid: BankId) -> Result<Response, Error> {
     bankid.request(basket()).return_to("/paid").start().await
 }
 
-/// Runs only with a verified, unused approval of a `payment.v1` statement.
-async fn paid(user: AuthenticatedUser, granted: Granted<ApprovePayment>) -> Response {
+/// Shows the approved statement. Extracting `Granted` reads the grant of
+/// this flow (named by `bankid_flow` in the URL) and spends nothing.
+async fn review(user: AuthenticatedUser, granted: Granted<ApprovePayment>, OriginalUri(uri): OriginalUri) -> Response {
     if granted.require(&basket()).is_err() {
         return (axum::http::StatusCode::CONFLICT, "the approved payment is not this basket").into_response();
     }
-    let payment = granted.statement();
-    let json = serde_json::to_string_pretty(payment).unwrap_or_default();
+    let json = serde_json::to_string_pretty(granted.statement()).unwrap_or_default();
+    // The form posts back to this URL, so the flow reference travels along.
+    let action = uri.path_and_query().map_or("/paid", |pq| pq.as_str()).to_owned();
     Html(page(
         "Payment approved",
         &format!(
             "<p>{} approved with BankID at {}.</p><pre>{}</pre><p>permission_digest: <code>{}</code></p>\
-             <p><a href=\"/\">Back to the shop</a></p>",
+             <form method=\"post\" action=\"{}\"><button>Confirm payment</button></form>",
             escape(user.name.as_deref().unwrap_or("The buyer")),
             user.loa,
             escape(&json),
             escape(granted.digest()),
+            escape(&action),
         ),
     ))
     .into_response()
+}
+
+/// Executes the payment: redeems the approval first, so it is used once.
+async fn execute(granted: Granted<ApprovePayment>) -> Result<Html<String>, Error> {
+    granted.require(&basket())?;
+    granted.redeem().await?;
+    // ... hand the payment to the bank here, with `granted.id()` as idempotency key ...
+    Ok(Html(page(
+        "Payment sent",
+        &format!(
+            "<p>Paid {} {} to {}.</p><p><a href=\"/\">Back to the shop</a></p>",
+            escape(&granted.statement().amount),
+            escape(&granted.statement().currency),
+            escape(&granted.statement().creditor),
+        ),
+    )))
 }

@@ -265,6 +265,8 @@ pub struct BankIdConfig {
     pub(crate) permission_api: PermissionApiConfig,
     pub(crate) ciba_path: String,
     pub(crate) grant_ttl: Duration,
+    /// Where login attempts are kept (see `flow::attempt`).
+    pub(crate) login_store: crate::flow::attempt::StoreSlot,
 }
 
 impl BankIdConfig {
@@ -448,14 +450,22 @@ impl BankIdConfig {
     /// callback, so the login state would be lost), `HttpOnly`, `Path=/`, and
     /// `Secure` with the `__Host-` name prefix whenever the redirect URI is
     /// HTTPS, and an inactivity expiry of
-    /// [`max_login_age`](BankIdConfigBuilder::max_login_age) so abandoned
-    /// sessions (every anonymous visit to the login route makes one) do not
-    /// live for tower-sessions' default two weeks. Use a store that deletes
-    /// expired records (e.g. Redis); `MemoryStore` is for tests and demos.
+    /// [`max_login_age`](BankIdConfigBuilder::max_login_age) so sessions do
+    /// not live for tower-sessions' default two weeks. Use a store that
+    /// deletes expired records (e.g. Redis); `MemoryStore` is for tests and demos.
+    ///
+    /// It also makes `store` the home of login attempts: each is its own
+    /// record there, living for
+    /// [`login_attempt_ttl`](BankIdConfigBuilder::login_attempt_ttl), so
+    /// starting a login creates no session (see
+    /// [`BankIdLayer::with_login_store`](crate::BankIdLayer::with_login_store)
+    /// for session layers built otherwise).
     pub fn session_layer<S: SessionStore + Clone>(&self, store: S) -> SessionManagerLayer<S> {
         let https = self.redirect_uri.scheme() == "https";
         let name = if https { "__Host-bankid-session" } else { "bankid-session" };
         let inactivity = tower_sessions::cookie::time::Duration::seconds(self.max_login_age.as_secs() as i64);
+        // Login attempts live in the same store, outside the session record.
+        self.login_store.set(std::sync::Arc::new(store.clone()));
         SessionManagerLayer::new(store)
             .with_expiry(tower_sessions::Expiry::OnInactivity(inactivity))
             .with_name(name)
@@ -659,14 +669,17 @@ impl BankIdConfigBuilder {
     }
 
     /// How long a started login may take before its callback is refused
-    /// (1 s to 1 day). Default: 10 min.
+    /// (1 s to 1 day; `login_expired`). The attempt's store record and
+    /// cookie are kept a minute longer, so that a late callback gets that
+    /// answer; nothing else a login start writes outlives it. Default: 10 min.
     pub fn login_attempt_ttl(mut self, ttl: Duration) -> Self {
         self.login_attempt_ttl = Some(ttl);
         self
     }
 
-    /// How many logins one browser session may have in flight (several tabs).
-    /// The oldest is dropped beyond this. Default: 8.
+    /// How many logins one browser may have in flight (several tabs), counted
+    /// by its attempt cookies. The oldest is dropped beyond this (its
+    /// callback then fails with `unknown_state`). Default: 8.
     pub fn max_pending_logins(mut self, max: usize) -> Self {
         self.max_pending_logins = Some(max);
         self
@@ -868,6 +881,7 @@ impl BankIdConfigBuilder {
             permission_api,
             ciba_path,
             grant_ttl,
+            login_store: Default::default(),
         })
     }
 }

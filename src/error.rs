@@ -214,6 +214,11 @@ pub enum Error {
         /// What the token's `acr` carried (`None` if absent or malformed).
         found: Option<Loa>,
     },
+    /// A permission requested by a logged-in user was approved in BankID by
+    /// someone else (another `sub`). The session is left as it was: the
+    /// other person is not logged in and no grant is kept.
+    #[error("the permission was approved by someone other than the logged-in user")]
+    SubjectMismatch,
     /// A state-changing request came from another origin.
     #[error("cross-site request refused")]
     CrossSiteRequest,
@@ -262,6 +267,7 @@ impl Error {
             Error::TokenExchange(_) => "token_exchange_failed",
             Error::InvalidIdToken(_) => "invalid_id_token",
             Error::InsufficientLoa { .. } => "insufficient_loa",
+            Error::SubjectMismatch => "subject_mismatch",
             Error::CrossSiteRequest => "cross_site_request",
             Error::MissingCapability { .. } => "missing_capability",
             Error::PushedAuthorization(_) => "par_failed",
@@ -287,6 +293,7 @@ impl Error {
             Error::AccessDenied { .. }
             | Error::InsufficientLoa { .. }
             | Error::CrossSiteRequest
+            | Error::SubjectMismatch
             | Error::Permission(_) => StatusCode::FORBIDDEN,
             Error::Unauthenticated | Error::InvalidIdToken(_) => StatusCode::UNAUTHORIZED,
             Error::TokenExchange(_) | Error::Discovery(_) | Error::PushedAuthorization(_) | Error::PermissionApi(_) => {

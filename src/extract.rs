@@ -16,10 +16,10 @@ use axum::response::{IntoResponse, Response};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
 
 use crate::claims::AuthenticatedUser;
 use crate::error::{Error, wants_html};
+use crate::flow::grants;
 use crate::flow::login::{LoginOptions, begin};
 use crate::flow::{redirect, session_of};
 use crate::id_token::unix_now;
@@ -27,7 +27,6 @@ use crate::layer::Ctx;
 use crate::permission::{Permission, PermissionError, PermissionItem};
 use crate::permission_api::{PermissionApi, Registration};
 use crate::session::load_login;
-use crate::session::{StoredGrant, load_grants, remove_grant};
 
 /// Why [`AuthenticatedUser`] could not be extracted.
 ///
@@ -184,6 +183,9 @@ pub async fn require_authenticated(user: AuthenticatedUser, mut req: Request, ne
 pub struct BankId {
     ctx: Ctx,
     session: tower_sessions::Session,
+    /// The request's headers: the browser's login-attempt cookies count
+    /// towards the cap on attempts.
+    headers: http::HeaderMap,
 }
 
 impl std::fmt::Debug for BankId {
@@ -198,7 +200,7 @@ impl<S: Send + Sync> FromRequestParts<S> for BankId {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let ctx = parts.extensions.get::<Ctx>().cloned().ok_or(Error::NotInstalled)?;
         let session = session_of(&parts.extensions)?;
-        Ok(BankId { ctx, session })
+        Ok(BankId { ctx, session, headers: parts.headers.clone() })
     }
 }
 
@@ -262,7 +264,11 @@ impl<P: Permission> PermissionRequest<P> {
         self
     }
 
-    /// Stores the pending login and redirects (303) the browser to BankID.
+    /// Stores the login attempt and redirects (303) the browser to BankID.
+    ///
+    /// When someone is logged in, the approval must come from that person:
+    /// a callback with another BankID user fails with
+    /// [`Error::SubjectMismatch`] and changes nothing in the session.
     pub async fn start(self) -> Result<Response, Error> {
         let ctx = &self.bankid.ctx;
         let app_callback_uri =
@@ -272,26 +278,63 @@ impl<P: Permission> PermissionRequest<P> {
         } else {
             PermissionItem::new(&self.permission, ctx.config().digest_input)?
         };
-        let options = LoginOptions { return_to: self.return_to, permissions: vec![item], app_callback_uri };
-        let url = begin(ctx, &self.bankid.session, options).await?;
-        Ok(redirect(url.as_str()))
+        let options = LoginOptions {
+            return_to: self.return_to,
+            permissions: vec![item],
+            app_callback_uri,
+            for_current_user: true,
+        };
+        let started = begin(ctx, &self.bankid.session, &self.bankid.headers, options).await?;
+        Ok(started.into_response())
     }
 }
 
 /// Proof that the logged-in user approved a statement of type `P` in
-/// BankID: its `permission_digest` matched what was sent. Extracting it
-/// uses the grant up (configurable), so an approval cannot be replayed, and
-/// a grant older than [`grant_ttl`](crate::BankIdConfigBuilder::grant_ttl)
-/// is ignored.
+/// BankID: its `permission_digest` matched what was sent.
 ///
-/// Rejected with `403 {"error":"permission_not_granted"}` when this session
-/// holds no such grant for the current user, `401` when nobody is logged in.
+/// The grant is the one of *this* flow: the permission login's landing URL
+/// carries `bankid_flow=<id>` (added to
+/// [`return_to`](PermissionRequest::return_to) by the callback), and only a
+/// request naming that flow gets its grant — keep the parameter on the
+/// requests that act on it (e.g. in a form's `action`). A grant older than
+/// [`grant_ttl`](crate::BankIdConfigBuilder::grant_ttl) is ignored.
+///
+/// Extracting spends nothing: a link prefetch, a reload or a handler that
+/// rejects the request body leave the approval intact. Call
+/// [`redeem`](Self::redeem) right before acting on it; with
+/// [`single_use_grants`](crate::BankIdConfigBuilder::single_use_grants) (the
+/// default) it succeeds once.
+///
+/// ```
+/// use axum::Json;
+/// use axum_bankid::{Error, Granted, Permission};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize)]
+/// struct Payment { amount: String }
+/// impl Permission for Payment { const TYPE: &'static str = "payment.v1"; }
+///
+/// #[derive(Deserialize)]
+/// struct Order { amount: String }
+///
+/// async fn pay(granted: Granted<Payment>, Json(order): Json<Order>) -> Result<&'static str, Error> {
+///     granted.require(&Payment { amount: order.amount })?;
+///     granted.redeem().await?; // spent here, and only here
+///     Ok("paid")
+/// }
+/// ```
+///
+/// Rejected with `403 {"error":"permission_not_granted"}` when this browser
+/// holds no unused grant of type `P` from the named flow for the current
+/// user, `401` when nobody is logged in.
 pub struct Granted<P> {
     statement: P,
     statement_bytes: Vec<u8>,
     id: String,
     digest: String,
     signed_permission: Option<String>,
+    use_secret: String,
+    ctx: Ctx,
 }
 
 impl<P> std::fmt::Debug for Granted<P> {
@@ -312,9 +355,7 @@ impl<P: Permission> Granted<P> {
     }
 
     /// A random id of this grant: use it as the idempotency key of the
-    /// action it authorises. Single use is enforced in the session and per
-    /// instance, and across instances with
-    /// [`with_single_use_store`](crate::BankIdLayer::with_single_use_store).
+    /// action it authorises.
     pub fn id(&self) -> &str {
         &self.id
     }
@@ -342,6 +383,29 @@ impl<P: Permission> Granted<P> {
             Err(PermissionError::StatementMismatch)
         }
     }
+
+    /// Uses the grant up: call it right before acting on the approval.
+    ///
+    /// With single-use grants (the default) only the first call for a grant
+    /// succeeds — per instance, and across instances when
+    /// [`with_single_use_store`](crate::BankIdLayer::with_single_use_store)
+    /// is configured; later ones fail with
+    /// [`PermissionError::AlreadyRedeemed`] (`403`, detail
+    /// `already_redeemed`), and later extractions find no grant. The use is
+    /// recorded in the store at once, so a handler that fails afterwards
+    /// with a 5xx cannot revive it. A store failure fails closed with
+    /// [`Error::Session`]. With reusable grants this always succeeds.
+    #[tracing::instrument(name = "bankid.redeem", skip_all, fields(r#type = P::TYPE), err(Display))]
+    pub async fn redeem(&self) -> Result<(), Error> {
+        if !self.ctx.config().single_use_grants {
+            return Ok(());
+        }
+        if !grants::mark_used(&self.ctx, &self.id, &self.use_secret).await? {
+            return Err(PermissionError::AlreadyRedeemed.into());
+        }
+        tracing::info!("permission grant redeemed");
+        Ok(())
+    }
 }
 
 impl<P: Permission, S: Send + Sync> FromRequestParts<S> for Granted<P> {
@@ -350,46 +414,43 @@ impl<P: Permission, S: Send + Sync> FromRequestParts<S> for Granted<P> {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let user = <AuthenticatedUser as FromRequestParts<S>>::from_request_parts(parts, state).await?;
         let ctx = parts.extensions.get::<Ctx>().cloned();
-        take_grant::<P>(ctx.as_ref(), parts, &user.sub).await.map_err(|error| rejection(ctx.as_ref(), parts, error))
+        find_grant::<P>(ctx.as_ref(), parts, &user.sub).await.map_err(|error| rejection(ctx.as_ref(), parts, error))
     }
 }
 
-/// Whether no other instance has used the grant (always, without a shared store).
-async fn first_use_everywhere(ctx: &Ctx, grant: &StoredGrant) -> Result<bool, Error> {
-    let Some(uses) = &ctx.grant_uses else { return Ok(true) };
-    let id = crate::once::record_id(&grant.use_secret, "grant-use");
-    let until = OffsetDateTime::now_utc() + TimeDuration::seconds(ctx.config().grant_ttl.as_secs() as i64 + 60);
-    uses.create_first(id, "axum_bankid.grant_used", serde_json::Value::Bool(true), until).await.map_err(Error::Session)
+/// The flow the request names with `bankid_flow`, if any.
+fn requested_flow(parts: &Parts) -> Option<String> {
+    let query = parts.uri.query()?;
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(key, _)| key == crate::flow::callback::FLOW_PARAM)
+        .map(|(_, value)| value.into_owned())
+        .filter(|flow| !flow.is_empty())
 }
 
-async fn take_grant<P: Permission>(ctx: Option<&Ctx>, parts: &Parts, sub: &str) -> Result<Granted<P>, Error> {
+/// The grant of type `P` for `sub` from the flow this request names. Reads
+/// only: nothing is spent until [`Granted::redeem`].
+async fn find_grant<P: Permission>(ctx: Option<&Ctx>, parts: &Parts, sub: &str) -> Result<Granted<P>, Error> {
     let ctx = ctx.ok_or(Error::NotInstalled)?;
-    let session = session_of(&parts.extensions)?;
-    let grants = load_grants(&session).await?;
+    let flow = requested_flow(parts).ok_or(PermissionError::NotGranted)?;
     let now = unix_now();
     let ttl = ctx.config().grant_ttl.as_secs() as i64;
-    let grant = grants
+    let grant = grants::of_flow(ctx, &parts.headers, &flow)
+        .await?
         .into_iter()
-        .rev()
-        .find(|g| g.r#type == P::TYPE && g.sub == sub && now - g.granted_at <= ttl)
+        .find(|g| g.flow == flow && g.r#type == P::TYPE && g.sub == sub && now - g.granted_at <= ttl)
         .ok_or(PermissionError::NotGranted)?;
+    if ctx.config().single_use_grants && grants::is_used(ctx, &grant.use_secret).await? {
+        return Err(PermissionError::NotGranted.into());
+    }
     let statement_bytes = URL_SAFE_NO_PAD.decode(&grant.encoded).map_err(|_| PermissionError::StatementMismatch)?;
     let statement: P = serde_json::from_slice(&statement_bytes).map_err(|_| PermissionError::StatementMismatch)?;
-    if ctx.config().single_use_grants {
-        if !ctx.shared.consumed_grants.consume(&grant.id, now) || !first_use_everywhere(ctx, &grant).await? {
-            return Err(PermissionError::NotGranted.into());
-        }
-        remove_grant(&session, &grant.id).await?;
-        // Persist the removal now: tower-sessions does not save on a 5xx
-        // answer, and the handler may act on the grant and then fail.
-        session.save().await.map_err(|e| Error::Session(e.to_string()))?;
-    }
-    tracing::info!(r#type = P::TYPE, "permission grant used");
     Ok(Granted {
         statement,
         statement_bytes,
         id: grant.id,
         digest: grant.digest,
         signed_permission: grant.signed_permission,
+        use_secret: grant.use_secret,
+        ctx: ctx.clone(),
     })
 }

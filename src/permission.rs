@@ -183,6 +183,10 @@ pub enum PermissionError {
     /// The session holds no (unused) grant of this permission for this user.
     #[error("no matching permission was granted in this session")]
     NotGranted,
+    /// The grant was already redeemed (single use), here or on another
+    /// instance sharing the single-use store.
+    #[error("the permission grant was already used")]
+    AlreadyRedeemed,
     /// The granted statement is not the one expected.
     #[error("the granted statement is not the one expected")]
     StatementMismatch,
@@ -208,6 +212,7 @@ impl PermissionError {
             "missing_authorization_details" => PermissionError::MissingAuthorizationDetails,
             "invalid_signed_permission" => PermissionError::InvalidSignedPermission("stored"),
             "statement_mismatch" => PermissionError::StatementMismatch,
+            "already_redeemed" => PermissionError::AlreadyRedeemed,
             "too_many_references" => PermissionError::TooManyReferences,
             "grant_not_ready" => PermissionError::GrantNotReady,
             "invalid_app_callback_uri" => PermissionError::InvalidAppCallbackUri,
@@ -225,6 +230,7 @@ impl PermissionError {
             PermissionError::MissingAuthorizationDetails => "missing_authorization_details",
             PermissionError::InvalidSignedPermission(_) => "invalid_signed_permission",
             PermissionError::NotGranted => "not_granted",
+            PermissionError::AlreadyRedeemed => "already_redeemed",
             PermissionError::StatementMismatch => "statement_mismatch",
             PermissionError::TooManyReferences => "too_many_references",
             PermissionError::GrantNotReady => "grant_not_ready",

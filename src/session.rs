@@ -1,14 +1,14 @@
 //! What this crate keeps in the `tower-sessions` session, and how.
 //!
-//! Two keys: the logins in progress (state, nonce, PKCE verifier, return
-//! path — several at once, so two tabs do not clobber each other) and the
-//! verified login. Tokens are stored server-side only; the browser holds
-//! nothing but the session id cookie.
+//! The verified login, the permission grants waiting to be redeemed and the
+//! CIBA requests this session started. Logins in progress are not here: each
+//! is its own store record (see `flow::attempt`), because the session record
+//! is saved whole at the end of each request and concurrent tabs would
+//! overwrite each other's. Tokens are stored server-side only.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-use subtle::ConstantTimeEq;
 use tower_sessions::Session;
 
 use crate::claims::AuthenticatedUser;
@@ -16,7 +16,6 @@ use crate::error::Error;
 use crate::loa::Loa;
 use crate::permission::PermissionItem;
 
-const PENDING_KEY: &str = "axum_bankid.pending";
 const LOGIN_KEY: &str = "axum_bankid.login";
 
 /// One login that was started and has not come back yet.
@@ -30,6 +29,12 @@ pub(crate) struct PendingLogin {
     /// Permissions requested with this login, with the digests to expect.
     #[serde(default)]
     pub(crate) permissions: Vec<PermissionItem>,
+    /// Names this login's grants in the landing URL (`bankid_flow`); random,
+    /// unrelated to `state`.
+    pub(crate) flow: String,
+    /// For a permission requested by a logged-in user: that user's `sub`,
+    /// which the approving person must have.
+    pub(crate) expected_sub: Option<String>,
 }
 
 impl fmt::Debug for PendingLogin {
@@ -58,6 +63,11 @@ impl StoredLogin {
         StoredLogin { loa: user.loa, claims: user.claims, id_token, logged_in_at }
     }
 
+    /// The `sub` claim of this login.
+    pub(crate) fn sub(&self) -> Option<&str> {
+        self.claims.get("sub").and_then(serde_json::Value::as_str)
+    }
+
     pub(crate) fn into_user(self) -> AuthenticatedUser {
         AuthenticatedUser::from_claims(self.claims, self.loa)
     }
@@ -77,46 +87,6 @@ fn store_error(err: tower_sessions::session::Error) -> Error {
     Error::Session(err.to_string())
 }
 
-/// Adds a pending login, dropping expired ones and, beyond `max`, the oldest.
-pub(crate) async fn push_pending(
-    session: &Session,
-    login: PendingLogin,
-    max: usize,
-    ttl_secs: i64,
-    now: i64,
-) -> Result<(), Error> {
-    let mut pending = load_pending(session).await?;
-    pending.retain(|p| now - p.started_at <= ttl_secs);
-    pending.push(login);
-    keep_newest(&mut pending, max);
-    session.insert(PENDING_KEY, pending).await.map_err(store_error)
-}
-
-/// Removes and returns the pending login with this `state`. The entry is
-/// removed before anything else is checked, so a state can be used once.
-/// The comparison runs over every entry in constant time per entry.
-pub(crate) async fn take_pending(session: &Session, state: &str) -> Result<Option<PendingLogin>, Error> {
-    let mut pending = load_pending(session).await?;
-    let mut found = None;
-    for (index, login) in pending.iter().enumerate() {
-        if bool::from(login.state.as_bytes().ct_eq(state.as_bytes())) {
-            found = Some(index);
-        }
-    }
-    let Some(index) = found else { return Ok(None) };
-    let login = pending.remove(index);
-    if pending.is_empty() {
-        session.remove_value(PENDING_KEY).await.map_err(store_error)?;
-    } else {
-        session.insert(PENDING_KEY, pending).await.map_err(store_error)?;
-    }
-    Ok(Some(login))
-}
-
-async fn load_pending(session: &Session) -> Result<Vec<PendingLogin>, Error> {
-    Ok(read(session, PENDING_KEY).await?.unwrap_or_default())
-}
-
 /// Reads one of our keys. A value that no longer deserialises (e.g. after an
 /// upgrade) counts as absent rather than locking the user out.
 async fn read<T: serde::de::DeserializeOwned>(session: &Session, key: &str) -> Result<Option<T>, Error> {
@@ -134,32 +104,49 @@ fn keep_newest<T>(list: &mut Vec<T>, max: usize) {
 
 /// Stores a verified login after rotating the session id, so an id planted
 /// before login (session fixation) is worthless afterwards.
+///
+/// When the session holds another person's login, it is emptied first: the
+/// new person must not inherit the previous one's application data (a
+/// basket, a half-filled form, their grants). A login by the same person —
+/// or the first login of an anonymous session — keeps the data.
 pub(crate) async fn store_login(session: &Session, login: StoredLogin) -> Result<(), Error> {
+    let previous = load_login(session).await?;
+    if previous.is_some_and(|p| p.sub() != login.sub()) {
+        tracing::info!("a different person logged in: starting from an empty session");
+        session.clear().await;
+    }
     session.cycle_id().await.map_err(store_error)?;
     session.insert(LOGIN_KEY, login).await.map_err(store_error)
+}
+
+/// Gives a logged-in session the full login lifetime: expiry after
+/// `lifetime_secs` of inactivity, whatever it had before.
+pub(crate) fn give_login_lifetime(session: &Session, lifetime_secs: i64) {
+    let lifetime = tower_sessions::cookie::time::Duration::seconds(lifetime_secs);
+    session.set_expiry(Some(tower_sessions::Expiry::OnInactivity(lifetime)));
 }
 
 pub(crate) async fn load_login(session: &Session) -> Result<Option<StoredLogin>, Error> {
     read(session, LOGIN_KEY).await
 }
 
-/// Removes the login and any pending ones, and rotates the id.
+/// Removes the login and rotates the id. (Grants go with their cookies,
+/// which logout expires.)
 pub(crate) async fn clear_login(session: &Session) -> Result<Option<StoredLogin>, Error> {
     let login = load_login(session).await?;
     session.remove_value(LOGIN_KEY).await.map_err(store_error)?;
-    session.remove_value(PENDING_KEY).await.map_err(store_error)?;
-    session.remove_value(GRANTS_KEY).await.map_err(store_error)?;
     session.cycle_id().await.map_err(store_error)?;
     Ok(login)
 }
 
-const GRANTS_KEY: &str = "axum_bankid.grants";
-const MAX_GRANTS: usize = 16;
-
-/// A verified permission grant, waiting for [`Granted`](crate::Granted).
+/// A verified permission grant, waiting for [`Granted`](crate::Granted);
+/// kept in the flow's own store record (see `flow::grants`).
 #[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct StoredGrant {
     pub(crate) id: String,
+    /// The login (flow) that produced the grant; see `PendingLogin::flow`.
+    #[serde(default)]
+    pub(crate) flow: String,
     pub(crate) r#type: String,
     pub(crate) encoded: String,
     pub(crate) digest: String,
@@ -178,26 +165,6 @@ impl fmt::Debug for StoredGrant {
             .field("granted_at", &self.granted_at)
             .finish_non_exhaustive()
     }
-}
-
-pub(crate) async fn add_grants(session: &Session, grants: Vec<StoredGrant>) -> Result<(), Error> {
-    if grants.is_empty() {
-        return Ok(());
-    }
-    let mut all = load_grants(session).await?;
-    all.extend(grants);
-    keep_newest(&mut all, MAX_GRANTS);
-    session.insert(GRANTS_KEY, all).await.map_err(store_error)
-}
-
-pub(crate) async fn load_grants(session: &Session) -> Result<Vec<StoredGrant>, Error> {
-    Ok(read(session, GRANTS_KEY).await?.unwrap_or_default())
-}
-
-pub(crate) async fn remove_grant(session: &Session, id: &str) -> Result<(), Error> {
-    let mut all = load_grants(session).await?;
-    all.retain(|g| g.id != id);
-    session.insert(GRANTS_KEY, all).await.map_err(store_error)
 }
 
 const CIBA_HANDLES_KEY: &str = "axum_bankid.ciba_handles";

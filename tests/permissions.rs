@@ -17,6 +17,13 @@ async fn approve_payment(app: &TestApp, start_path: &str, decision: &str) -> req
     app.client.get(callback_url).send().await.unwrap()
 }
 
+/// Approves `/pay` and returns the landing path (`/paid?bankid_flow=...`).
+async fn landing(app: &TestApp, start_path: &str) -> String {
+    let response = approve_payment(app, start_path, "approve").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    location(&response)
+}
+
 #[tokio::test]
 async fn approved_payment_grants_exactly_that_statement() {
     let app = start().await;
@@ -36,9 +43,10 @@ async fn approved_payment_grants_exactly_that_statement() {
     let callback_url = app.authorize(&authorize_url, "kari", "approve").await;
     let response = app.client.get(callback_url).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&response), "/paid");
+    let landing = location(&response);
+    assert!(landing.starts_with("/paid?bankid_flow="), "{landing}");
 
-    let (status, paid) = app.get_json("/paid").await;
+    let (status, paid) = app.get_json(&landing).await;
     assert_eq!(status, StatusCode::OK, "{paid}");
     assert_eq!(paid["statement"]["amount"], "123.45");
     assert_eq!(paid["statement"]["creditor"], "Nordmann Sko AS");
@@ -51,9 +59,9 @@ async fn approved_payment_grants_exactly_that_statement() {
 #[tokio::test]
 async fn a_grant_cannot_be_replayed() {
     let app = start().await;
-    assert_eq!(approve_payment(&app, "/pay", "approve").await.status(), StatusCode::SEE_OTHER);
-    assert_eq!(app.get_json("/paid").await.0, StatusCode::OK);
-    let (status, body) = app.get_json("/paid").await;
+    let landing = landing(&app, "/pay").await;
+    assert_eq!(app.get_json(&landing).await.0, StatusCode::OK);
+    let (status, body) = app.get_json(&landing).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["error"], "permission_not_granted");
     assert_eq!(body["detail"], "not_granted");
@@ -65,25 +73,25 @@ async fn a_grant_is_used_once_across_instances_sharing_the_store() {
     let single_use = |layer: BankIdLayer, store| layer.with_single_use_store(store);
     let app = common::start_full(Simulator::builder(), store.clone(), |b| b, single_use).await;
     let other = common::second_server(&app.sim, store, single_use).await;
-    assert_eq!(approve_payment(&app, "/pay", "approve").await.status(), StatusCode::SEE_OTHER);
+    let landing = landing(&app, "/pay").await;
     // Both instances load the session while it still holds the grant.
-    let statuses = common::use_grant_on_both(&app, &other).await;
+    let statuses = common::use_grant_on_both(&app, &other, &landing).await;
     assert_eq!(statuses, [StatusCode::OK, StatusCode::FORBIDDEN], "exactly one instance accepts the grant");
 }
 
 #[tokio::test]
 async fn grants_can_be_reusable_when_configured() {
     let app = start_with(|b| b.single_use_grants(false)).await;
-    approve_payment(&app, "/pay", "approve").await;
-    assert_eq!(app.get_json("/paid").await.0, StatusCode::OK);
-    assert_eq!(app.get_json("/paid").await.0, StatusCode::OK);
+    let landing = landing(&app, "/pay").await;
+    assert_eq!(app.get_json(&landing).await.0, StatusCode::OK);
+    assert_eq!(app.get_json(&landing).await.0, StatusCode::OK);
 }
 
 #[tokio::test]
 async fn a_grant_of_another_type_does_not_count() {
     let app = start().await;
-    approve_payment(&app, "/pay", "approve").await;
-    let (status, body) = app.get_json("/card").await;
+    let landing = landing(&app, "/pay").await;
+    let (status, body) = app.get_json(&landing.replace("/paid", "/card")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["error"], "permission_not_granted");
     // And a plain login grants nothing.
@@ -179,14 +187,13 @@ async fn replayed_request_uri_is_refused() {
 #[tokio::test]
 async fn permission_api_flow_yields_a_signed_permission() {
     let app = start().await;
-    let response = approve_payment(&app, "/pay-api", "approve").await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let landing = landing(&app, "/pay-api").await;
     let pushed = app.sim.last_par_params().unwrap();
     assert!(pushed.contains_key("permission_token"), "the guessed reference parameter: {pushed:?}");
     assert!(!pushed.contains_key("authorization_details"));
     let grants = app.sim.requests().into_iter().filter(|r| r.path.ends_with("/grant")).count();
     assert!(grants >= 1, "the grant is fetched from BIB after the callback");
-    let (status, paid) = app.get_json("/paid").await;
+    let (status, paid) = app.get_json(&landing).await;
     assert_eq!(status, StatusCode::OK, "{paid}");
     assert_eq!(paid["statement"]["amount"], "123.45");
     assert!(paid["signed_permission"].as_str().is_some_and(|s| s.split('.').count() == 3));
@@ -210,9 +217,11 @@ async fn upfront_permission_on_every_login() {
     let app = start_with(|b| b.upfront_permission(&CardAccess { card: "4925-xxxx".into() })).await;
     let callback = app.login_as("kari").await;
     assert_eq!(callback.response.status(), StatusCode::SEE_OTHER);
+    let landing = location(&callback.response);
+    assert!(landing.starts_with("/me?bankid_flow="), "{landing}");
     let details: Value = serde_json::from_str(&app.sim.last_par_params().unwrap()["authorization_details"]).unwrap();
     assert_eq!(details[0]["type"], "card.v1");
-    let card = app.client.get(app.url("/card")).send().await.unwrap();
+    let card = app.client.get(app.url(&landing.replace("/me", "/card"))).send().await.unwrap();
     assert_eq!(card.status(), StatusCode::OK);
     assert_eq!(card.text().await.unwrap(), "4925-xxxx");
 }
@@ -240,19 +249,19 @@ async fn par_required_but_not_advertised_fails_at_start_up() {
 #[tokio::test]
 async fn a_grant_used_by_a_failing_handler_stays_used() {
     let app = start().await;
-    approve_payment(&app, "/pay", "approve").await;
-    let failed = app.client.get(app.url("/paid-then-fail")).send().await.unwrap();
+    let landing = landing(&app, "/pay").await;
+    let failed = app.client.get(app.url(&landing.replace("/paid", "/paid-then-fail"))).send().await.unwrap();
     assert_eq!(failed.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    let (status, body) = app.get_json("/paid").await;
+    let (status, body) = app.get_json(&landing).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
 }
 
 #[tokio::test]
 async fn grants_expire() {
     let app = start_with(|b| b.grant_ttl(std::time::Duration::from_secs(1))).await;
-    approve_payment(&app, "/pay", "approve").await;
+    let landing = landing(&app, "/pay").await;
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    let (status, body) = app.get_json("/paid").await;
+    let (status, body) = app.get_json(&landing).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["detail"], "not_granted");
 }

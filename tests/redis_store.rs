@@ -171,7 +171,8 @@ async fn single_use_grant_holds_across_instances_via_redis() {
 
     let authorize_url = app.begin_at("/pay").await;
     let callback_url = app.authorize(&authorize_url, "kari", "approve").await;
-    assert_eq!(app.client.get(callback_url).send().await.unwrap().status(), StatusCode::SEE_OTHER);
-    let statuses = common::use_grant_on_both(&app, &other).await;
+    let landed = app.client.get(callback_url).send().await.unwrap();
+    assert_eq!(landed.status(), StatusCode::SEE_OTHER);
+    let statuses = common::use_grant_on_both(&app, &other, &location(&landed)).await;
     assert_eq!(statuses, [StatusCode::OK, StatusCode::FORBIDDEN], "exactly one instance accepts the grant");
 }

@@ -12,8 +12,10 @@ use reqwest::StatusCode;
 async fn session_cookie_works_on_the_cross_site_redirect() {
     let app = start().await;
     let response = app.client.get(app.url("/auth/bankid/login?return_to=/me")).send().await.unwrap();
-    let set_cookie = response.headers().get("set-cookie").expect("login start sets the session cookie");
+    // The login start binds the attempt to the browser with a cookie of its own.
+    let set_cookie = response.headers().get("set-cookie").expect("login start sets the attempt cookie");
     let set_cookie = set_cookie.to_str().unwrap();
+    assert!(set_cookie.starts_with("bankid-login-"), "{set_cookie}");
     // Strict would drop the cookie on the provider's redirect back to us.
     assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
     assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
@@ -51,18 +53,21 @@ fn https_deployments_get_secure_host_prefixed_cookies() {
 #[tokio::test]
 async fn session_id_rotates_at_login() {
     let app = start().await;
+    // Application data gives the browser a session before the login.
+    app.client.get(app.url("/note?set=x")).send().await.unwrap();
     let authorize_url = app.begin_login("/me").await;
-    let before = app.session_cookie().expect("cookie after login start");
+    let before = app.cookie("bankid-session").expect("session before login");
     let callback_url = app.authorize(&authorize_url, "kari", "approve").await;
     let response = app.client.get(callback_url).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let after = app.session_cookie().unwrap();
+    let after = app.cookie("bankid-session").unwrap();
     assert_ne!(before, after, "session id must change at login (fixation)");
 
     // The pre-login id is worthless now.
     let fixed = reqwest::Client::new();
+    let cookie = format!("bankid-session={before}");
     let me =
-        fixed.get(app.url("/me")).header("cookie", before).header("accept", "application/json").send().await.unwrap();
+        fixed.get(app.url("/me")).header("cookie", cookie).header("accept", "application/json").send().await.unwrap();
     assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
 }
 

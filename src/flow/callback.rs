@@ -3,16 +3,20 @@
 //! and the LOA policy, and only then logs the user in.
 //!
 //! Every failure ends on an error page (never a new login, which could loop)
-//! and leaves the session without a login. The pending login is consumed by
-//! the first callback that names it, successful or not.
+//! and leaves the session as it was. The login attempt is spent by the
+//! first callback that names it, successful or not, 5xx included (see
+//! [`super::attempt`]).
+//!
+//! Each step is a function of its own, in the order [`complete`] runs them.
 
 use std::collections::HashMap;
 
 use axum::extract::{RawQuery, Request, State};
 use axum::response::Response;
 use serde_json::Value;
+use tower_sessions::Session;
 
-use super::{redirect, session_of};
+use super::{attempt, grants, redirect, session_of, with_cookies};
 use crate::claims::AuthenticatedUser;
 use crate::error::{EndpointError, Error, sanitize};
 use crate::id_token::unix_now;
@@ -21,7 +25,7 @@ use crate::loa::{AcrIssuer, check_loa};
 use crate::permission::{PermissionItem, Transport, verify_granted};
 use crate::permission_api::{GrantExpectation, PermissionApi};
 use crate::provider::token::{TokenResponse, request_tokens};
-use crate::session::{PendingLogin, StoredGrant, StoredLogin, add_grants, store_login, take_pending};
+use crate::session::{PendingLogin, StoredGrant, StoredLogin, give_login_lifetime, store_login};
 
 /// The authorization response parameters we look at.
 #[derive(Default)]
@@ -34,14 +38,29 @@ struct CallbackParams {
 }
 
 pub(crate) async fn finish_login(State(ctx): State<Ctx>, RawQuery(query): RawQuery, req: Request) -> Response {
-    let result = match parse_params(query.as_deref().unwrap_or_default()) {
-        Ok(params) => complete(&ctx, params, req.extensions()).await,
+    let params = parse_params(query.as_deref().unwrap_or_default());
+    // The attempt cookie goes whatever the outcome: the attempt is spent.
+    let spent_cookie = params
+        .as_ref()
+        .ok()
+        .and_then(|p| p.state.as_deref())
+        .and_then(|state| attempt::clear_cookie(ctx.config(), req.headers(), state));
+    let result = match params {
+        Ok(params) => complete(&ctx, params, req.headers(), req.extensions()).await,
         Err(err) => Err(err),
     };
-    match result {
-        Ok(return_to) => redirect(&return_to),
+    let response = match result {
+        Ok(landing) => with_cookies(redirect(&landing.location), landing.cookies),
         Err(err) => ctx.error_response(&err, req.headers()),
-    }
+    };
+    with_cookies(response, spent_cookie)
+}
+
+/// Where a completed login sends the browser, and the cookies binding its
+/// grants (if any) to the browser.
+struct Landing {
+    location: String,
+    cookies: Vec<http::HeaderValue>,
 }
 
 /// Parses the query, refusing repeated parameters: which copy a server
@@ -64,14 +83,14 @@ fn parse_params(query: &str) -> Result<CallbackParams, Error> {
 }
 
 #[tracing::instrument(name = "bankid.callback", skip_all, err(Display))]
-async fn complete(ctx: &Ctx, params: CallbackParams, extensions: &http::Extensions) -> Result<String, Error> {
+async fn complete(
+    ctx: &Ctx,
+    params: CallbackParams,
+    headers: &http::HeaderMap,
+    extensions: &http::Extensions,
+) -> Result<Landing, Error> {
     let session = session_of(extensions)?;
-    let config = ctx.config();
-    let state = params.state.as_deref().ok_or(Error::MissingState)?;
-    let pending = take_pending(&session, state).await?.ok_or(Error::UnknownState)?;
-    if unix_now() - pending.started_at > config.login_attempt_ttl.as_secs() as i64 {
-        return Err(Error::LoginExpired);
-    }
+    let pending = spend_attempt(ctx, headers, &params).await?;
     check_response_issuer(ctx, params.iss.as_deref())?;
     if let Some(error) = params.error.as_deref() {
         return Err(provider_error(error, params.error_description.as_deref()));
@@ -81,15 +100,81 @@ async fn complete(ctx: &Ctx, params: CallbackParams, extensions: &http::Extensio
     let tokens = exchange_code(ctx, code, &pending).await?;
     let id_token = tokens.id_token.ok_or(EndpointError::MissingIdToken)?;
     let verified = ctx.shared.verifier.verify(&id_token, Some(&pending.nonce)).await?;
-    let loa = check_loa(verified.claims().get("acr"), config.minimum_loa, AcrIssuer::BankIdOidc)
-        .map_err(|found| Error::InsufficientLoa { required: config.minimum_loa, found })?;
+    let minimum = ctx.config().minimum_loa;
+    let loa = check_loa(verified.claims().get("acr"), minimum, AcrIssuer::BankIdOidc)
+        .map_err(|found| Error::InsufficientLoa { required: minimum, found })?;
+    check_subject(&pending, verified.claims())?;
     let grants = verify_permissions(ctx, &pending, verified.claims(), tokens.authorization_details.as_ref()).await?;
     let user = AuthenticatedUser::from_claims(verified.into_claims(), loa);
     tracing::info!(loa = loa.get(), grants = grants.len(), "BankID login verified");
-    store_login(&session, StoredLogin::new(user, id_token, unix_now())).await?;
-    add_grants(&session, grants).await?;
-    Ok(pending.return_to)
+    establish_login(ctx, &session, StoredLogin::new(user, id_token, unix_now())).await?;
+    let cookies = keep_grants(ctx, headers, &pending, &grants).await?;
+    Ok(Landing { location: landing(&pending, !grants.is_empty()), cookies })
 }
+
+/// Spends the attempt this callback names, then checks its age. Spending
+/// comes first so that a replay fails whatever happened to the first try.
+async fn spend_attempt(ctx: &Ctx, headers: &http::HeaderMap, params: &CallbackParams) -> Result<PendingLogin, Error> {
+    let state = params.state.as_deref().ok_or(Error::MissingState)?;
+    let pending = attempt::spend(ctx, headers, state).await?;
+    if unix_now() - pending.started_at > ctx.config().login_attempt_ttl.as_secs() as i64 {
+        return Err(Error::LoginExpired);
+    }
+    Ok(pending)
+}
+
+/// A permission requested by a logged-in user must be approved by that
+/// user: otherwise someone else's BankID would be attached to this session.
+fn check_subject(pending: &PendingLogin, claims: &serde_json::Map<String, Value>) -> Result<(), Error> {
+    let Some(expected) = pending.expected_sub.as_deref() else { return Ok(()) };
+    match claims.get("sub").and_then(Value::as_str) {
+        Some(sub) if sub == expected => Ok(()),
+        _ => Err(Error::SubjectMismatch),
+    }
+}
+
+/// Writes the login (rotating the session id; emptying the session when
+/// another person was logged in), with the full lifetime.
+async fn establish_login(ctx: &Ctx, session: &Session, login: StoredLogin) -> Result<(), Error> {
+    store_login(session, login).await?;
+    give_login_lifetime(session, ctx.config().max_login_age.as_secs() as i64);
+    Ok(())
+}
+
+/// Stores this flow's grants outside the session (see [`grants`]).
+async fn keep_grants(
+    ctx: &Ctx,
+    headers: &http::HeaderMap,
+    pending: &PendingLogin,
+    granted: &[StoredGrant],
+) -> Result<Vec<http::HeaderValue>, Error> {
+    if granted.is_empty() {
+        return Ok(Vec::new());
+    }
+    grants::keep(ctx, headers, &pending.flow, granted).await
+}
+
+/// The return path; with grants, it names this login's flow
+/// (`bankid_flow=...`) so that [`Granted`](crate::Granted) finds them.
+fn landing(pending: &PendingLogin, has_grants: bool) -> String {
+    if !has_grants {
+        return pending.return_to.clone();
+    }
+    let (path, fragment) = match pending.return_to.split_once('#') {
+        Some((path, fragment)) => (path, Some(fragment)),
+        None => (pending.return_to.as_str(), None),
+    };
+    let separator = if path.contains('?') { '&' } else { '?' };
+    let mut landing = format!("{path}{separator}{FLOW_PARAM}={}", pending.flow);
+    if let Some(fragment) = fragment {
+        landing.push('#');
+        landing.push_str(fragment);
+    }
+    landing
+}
+
+/// The query parameter that names a permission login's flow on its landing page.
+pub(crate) const FLOW_PARAM: &str = "bankid_flow";
 
 /// RFC 9207: a response naming another issuer is a mix-up attack; a missing
 /// `iss` is refused when the provider promised to send it. The comparison is
@@ -133,6 +218,7 @@ async fn verify_permissions(
         };
         grants.push(StoredGrant {
             id: random_id(),
+            flow: pending.flow.clone(),
             r#type: item.r#type.clone(),
             encoded: item.encoded.clone(),
             digest: item.digest.clone(),

@@ -10,7 +10,8 @@ use serde::Deserialize;
 use tower_sessions::Session;
 use url::Url;
 
-use super::{redirect, session_of};
+use super::attempt::{self, Started};
+use super::{redirect, session_of, with_cookies};
 use crate::config::ParMode;
 use crate::error::Error;
 use crate::id_token::unix_now;
@@ -18,7 +19,7 @@ use crate::layer::Ctx;
 use crate::permission::{PermissionError, PermissionItem, Transport, authorization_details};
 use crate::provider::token::post_form;
 use crate::return_to::sanitize_return_to;
-use crate::session::{PendingLogin, push_pending};
+use crate::session::{PendingLogin, load_login};
 
 /// What a login asks for beyond the configured defaults.
 #[derive(Default)]
@@ -26,6 +27,22 @@ pub(crate) struct LoginOptions {
     pub(crate) return_to: Option<String>,
     pub(crate) permissions: Vec<PermissionItem>,
     pub(crate) app_callback_uri: Option<String>,
+    /// A permission the logged-in user (if any) must approve themselves:
+    /// the callback then refuses anyone else (`subject_mismatch`).
+    pub(crate) for_current_user: bool,
+}
+
+/// Where to send the browser, and the cookies that bind the attempt to it.
+pub(crate) struct Redirect {
+    pub(crate) url: Url,
+    pub(crate) started: Started,
+}
+
+impl Redirect {
+    /// The `303` response with the attempt's cookies.
+    pub(crate) fn into_response(self) -> Response {
+        with_cookies(redirect(self.url.as_str()), self.started.cookies)
+    }
 }
 
 pub(crate) async fn start_login(State(ctx): State<Ctx>, RawQuery(query): RawQuery, req: Request) -> Response {
@@ -35,20 +52,27 @@ pub(crate) async fn start_login(State(ctx): State<Ctx>, RawQuery(query): RawQuer
             .map(|(_, value)| value.into_owned())
     });
     let result = match session_of(req.extensions()) {
-        Ok(session) => begin(&ctx, &session, LoginOptions { return_to, ..LoginOptions::default() }).await,
+        Ok(session) => {
+            begin(&ctx, &session, req.headers(), LoginOptions { return_to, ..LoginOptions::default() }).await
+        }
         Err(err) => Err(err),
     };
     match result {
-        Ok(location) => redirect(location.as_str()),
+        Ok(redirect) => redirect.into_response(),
         Err(err) => ctx.error_response(&err, req.headers()),
     }
 }
 
-/// Stores a pending login in the session and returns where to send the
+/// Stores the login attempt (see [`attempt`]) and returns where to send the
 /// browser: the authorize endpoint, with either the full request or (after
-/// PAR) just `client_id` and `request_uri`.
+/// PAR) just `client_id` and `request_uri`. The session is only read.
 #[tracing::instrument(name = "bankid.login", skip_all, fields(permissions = options.permissions.len()), err(Display))]
-pub(crate) async fn begin(ctx: &Ctx, session: &Session, options: LoginOptions) -> Result<Url, Error> {
+pub(crate) async fn begin(
+    ctx: &Ctx,
+    session: &Session,
+    headers: &http::HeaderMap,
+    options: LoginOptions,
+) -> Result<Redirect, Error> {
     let config = ctx.config();
     let mut permissions = config.upfront_permissions.clone();
     permissions.extend(options.permissions);
@@ -86,6 +110,10 @@ pub(crate) async fn begin(ctx: &Ctx, session: &Session, options: LoginOptions) -
         Some(endpoint) => push_request(ctx, endpoint, &params).await?,
         None => authorize_url(ctx, &params),
     };
+    let expected_sub = match options.for_current_user {
+        true => load_login(session).await?.and_then(|login| login.sub().map(str::to_owned)),
+        false => None,
+    };
     let pending = PendingLogin {
         state: state.secret().clone(),
         nonce: nonce.secret().clone(),
@@ -93,11 +121,12 @@ pub(crate) async fn begin(ctx: &Ctx, session: &Session, options: LoginOptions) -
         return_to: sanitize_return_to(options.return_to.as_deref()),
         started_at: unix_now(),
         permissions,
+        flow: crate::once::new_secret(),
+        expected_sub,
     };
-    let ttl = config.login_attempt_ttl.as_secs() as i64;
-    push_pending(session, pending, config.max_pending_logins, ttl, unix_now()).await?;
+    let started = attempt::store(ctx, headers, &pending).await?;
     tracing::debug!("redirecting to the authorization endpoint");
-    Ok(url)
+    Ok(Redirect { url, started })
 }
 
 /// The one Permission API reference this login carries, if any.

@@ -2,21 +2,26 @@
 //! supports it, at the provider (RP-initiated logout).
 //!
 //! POST only, so an `<img src>` or link on another site cannot log users
-//! out; a cross-origin `Origin` header is refused as well.
+//! out; a cross-origin `Origin` header is refused as well. Unredeemed
+//! permission grants end with the login: their cookies are expired.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use url::Url;
 
-use super::{redirect, session_of};
+use super::binding::{self, Kind};
+use super::{redirect, session_of, with_cookies};
 use crate::error::Error;
 use crate::layer::Ctx;
 use crate::session::clear_login;
 
 pub(crate) async fn logout(State(ctx): State<Ctx>, req: Request) -> Response {
     match end(&ctx, req.headers(), req.extensions()).await {
-        Ok(location) => redirect(&location),
+        Ok(location) => {
+            let grant_cookies = binding::clear_all(ctx.config(), req.headers(), Kind::Grant);
+            with_cookies(redirect(&location), grant_cookies)
+        }
         Err(err) => ctx.error_response(&err, req.headers()),
     }
 }

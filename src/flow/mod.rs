@@ -1,6 +1,9 @@
 //! The login, callback and logout routes, one module each.
 
+pub(crate) mod attempt;
+pub(crate) mod binding;
 pub(crate) mod callback;
+pub(crate) mod grants;
 pub(crate) mod login;
 pub(crate) mod logout;
 
@@ -21,6 +24,14 @@ pub(crate) fn redirect(location: &str) -> Response {
             .into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
+}
+
+/// Adds `Set-Cookie` headers to a response.
+pub(crate) fn with_cookies(mut response: Response, cookies: impl IntoIterator<Item = HeaderValue>) -> Response {
+    for cookie in cookies {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
 }
 
 /// The session put in place by `SessionManagerLayer`.

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use axum::extract::Query;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router, middleware};
 use axum_bankid::simulator::{Simulator, SimulatorBuilder};
@@ -123,12 +124,13 @@ pub async fn second_server<S: SessionStore + Clone>(
     base
 }
 
-/// The same browser uses its payment grant on both instances at once;
-/// answers the two statuses, sorted.
-pub async fn use_grant_on_both(app: &TestApp, other_base: &str) -> [StatusCode; 2] {
+/// The same browser uses its payment grant (landing at `landing`, e.g.
+/// `/paid?bankid_flow=...`) on both instances at once; answers the two
+/// statuses, sorted.
+pub async fn use_grant_on_both(app: &TestApp, other_base: &str, landing: &str) -> [StatusCode; 2] {
     let (here, there) = tokio::join!(
-        app.client.get(app.url("/paid")).header("accept", "application/json").send(),
-        app.client.get(format!("{other_base}/paid")).header("accept", "application/json").send(),
+        app.client.get(app.url(landing)).header("accept", "application/json").send(),
+        app.client.get(format!("{other_base}{landing}")).header("accept", "application/json").send(),
     );
     let mut statuses = [here.unwrap().status(), there.unwrap().status()];
     statuses.sort();
@@ -216,6 +218,48 @@ impl<S: SessionStore + Clone> SessionStore for TroubleStore<S> {
     }
 }
 
+/// A memory store that also remembers each record's expiry, so tests can
+/// check how long the store keeps what a request wrote.
+#[derive(Debug, Clone, Default)]
+pub struct ExpiryStore {
+    inner: MemoryStore,
+    expiries: Arc<std::sync::Mutex<std::collections::HashMap<Id, tower_sessions::cookie::time::OffsetDateTime>>>,
+}
+
+impl ExpiryStore {
+    /// The expiry of every record the store holds.
+    pub fn expiries(&self) -> Vec<tower_sessions::cookie::time::OffsetDateTime> {
+        self.expiries.lock().unwrap().values().copied().collect()
+    }
+
+    /// The expiry of record `id` (as a session cookie value), if it exists.
+    pub fn expiry_of(&self, cookie_value: &str) -> Option<tower_sessions::cookie::time::OffsetDateTime> {
+        let id: Id = cookie_value.parse().ok()?;
+        self.expiries.lock().unwrap().get(&id).copied()
+    }
+}
+
+#[async_trait::async_trait]
+impl SessionStore for ExpiryStore {
+    async fn create(&self, record: &mut Record) -> tower_sessions::session_store::Result<()> {
+        self.inner.create(record).await?;
+        self.expiries.lock().unwrap().insert(record.id, record.expiry_date);
+        Ok(())
+    }
+    async fn save(&self, record: &Record) -> tower_sessions::session_store::Result<()> {
+        self.inner.save(record).await?;
+        self.expiries.lock().unwrap().insert(record.id, record.expiry_date);
+        Ok(())
+    }
+    async fn load(&self, id: &Id) -> tower_sessions::session_store::Result<Option<Record>> {
+        self.inner.load(id).await
+    }
+    async fn delete(&self, id: &Id) -> tower_sessions::session_store::Result<()> {
+        self.expiries.lock().unwrap().remove(id);
+        self.inner.delete(id).await
+    }
+}
+
 /// A minimal valid configuration for `sim` (no app serves its redirect URI).
 pub fn config_for(sim: &Simulator) -> BankIdConfig {
     BankIdConfig::builder()
@@ -263,6 +307,42 @@ pub async fn start_full<S: SessionStore + Clone>(
     TestApp { base, sim, client, jar, ciba, server }
 }
 
+/// An app whose session layer is built by hand (not `session_layer`), so
+/// axum-bankid is not told the store unless `login_store` is given.
+pub async fn start_with_own_session_layer(login_store: Option<MemoryStore>) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let redirect_uri = format!("{base}/auth/bankid/callback");
+    let sim = Simulator::builder().start().await.unwrap();
+    sim.allow_redirect_uri(&redirect_uri);
+    let config = BankIdConfig::builder()
+        .issuer(sim.issuer())
+        .client_id(sim.client_id())
+        .client_secret(sim.client_secret())
+        .redirect_uri(&redirect_uri)
+        .build()
+        .unwrap();
+    let sessions = tower_sessions::SessionManagerLayer::new(MemoryStore::default())
+        .with_name("bankid-session")
+        .with_same_site(tower_sessions::cookie::SameSite::Lax)
+        .with_secure(false);
+    let mut bankid = BankIdLayer::discover(config).await.unwrap();
+    if let Some(store) = login_store {
+        bankid = bankid.with_login_store(store);
+    }
+    let app = app_routes().layer(bankid).layer(sessions);
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    let jar = Arc::new(Jar::default());
+    let client = reqwest::Client::builder()
+        .redirect(redirect::Policy::none())
+        .cookie_provider(Arc::clone(&jar))
+        .build()
+        .unwrap();
+    TestApp { base, sim, client, jar, ciba: None, server }
+}
+
 /// A `payment.v1` statement, as a shop would declare it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Payment {
@@ -292,6 +372,28 @@ impl Permission for CardAccess {
 #[derive(Deserialize)]
 struct PayQuery {
     app_callback_uri: Option<String>,
+    /// Pays this amount instead of the default one.
+    amount: Option<String>,
+}
+
+/// An order posted together with a grant (see `/pay-order`).
+#[derive(Deserialize)]
+struct Order {
+    amount: String,
+}
+
+#[derive(Deserialize)]
+struct NoteQuery {
+    set: Option<String>,
+}
+
+/// Application data in the session: `/note?set=x` stores `x`, `/note` reads it.
+async fn note(session: tower_sessions::Session, Query(q): Query<NoteQuery>) -> String {
+    if let Some(value) = q.set {
+        session.insert("app.note", &value).await.unwrap();
+        return value;
+    }
+    session.get::<String>("app.note").await.unwrap().unwrap_or_default()
 }
 
 fn permission_routes() -> Router {
@@ -299,7 +401,8 @@ fn permission_routes() -> Router {
         .route(
             "/pay",
             get(|bankid: BankId, Query(q): Query<PayQuery>| async move {
-                let mut request = bankid.request(payment()).return_to("/paid");
+                let amount = q.amount.unwrap_or_else(|| payment().amount);
+                let mut request = bankid.request(Payment { amount, ..payment() }).return_to("/paid");
                 if let Some(uri) = q.app_callback_uri {
                     request = request.app_callback_uri(uri);
                 }
@@ -312,25 +415,50 @@ fn permission_routes() -> Router {
                 bankid.request(payment()).return_to("/paid").via_permission_api().start().await
             }),
         )
+        // Lands and acts on the grant at once.
         .route(
             "/paid",
             get(|user: AuthenticatedUser, granted: Granted<Payment>| async move {
-                Json(serde_json::json!({
+                granted.redeem().await?;
+                Ok::<_, axum_bankid::Error>(Json(serde_json::json!({
                     "statement": granted.statement(),
                     "digest": granted.digest(),
                     "signed_permission": granted.signed_permission(),
                     "loa": user.loa,
                     "matches_other": granted.require(&Payment { amount: "999.00".into(), ..payment() }).is_ok(),
                     "matches_own": granted.require(&payment()).is_ok(),
-                }))
+                })))
             }),
         )
         .route("/card", get(|granted: Granted<CardAccess>| async move { granted.into_statement().card }))
+        // A landing page that only shows the approved statement (safe to prefetch).
+        .route("/review", get(|granted: Granted<Payment>| async move { Json(granted.statement().clone()) }))
+        // Executes an order against the grant: a bad body must not cost the approval.
+        .route(
+            "/pay-order",
+            axum::routing::post(|granted: Granted<Payment>, Json(order): Json<Order>| async move {
+                if granted.require(&Payment { amount: order.amount, ..payment() }).is_err() {
+                    return axum::http::StatusCode::CONFLICT.into_response();
+                }
+                match granted.redeem().await {
+                    Ok(()) => Json(granted.statement().clone()).into_response(),
+                    Err(err) => err.into_response(),
+                }
+            }),
+        )
+        // Redeems twice: the second call must fail, typed.
+        .route(
+            "/redeem-twice",
+            get(|granted: Granted<Payment>| async move {
+                granted.redeem().await.unwrap();
+                granted.redeem().await
+            }),
+        )
         // Acts on the grant, then fails: the grant must still count as used.
         .route(
             "/paid-then-fail",
             get(|granted: Granted<Payment>| async move {
-                let _ = granted.id();
+                granted.redeem().await.unwrap();
                 axum::http::StatusCode::INTERNAL_SERVER_ERROR
             }),
         )
@@ -343,6 +471,7 @@ fn app_routes() -> Router {
     Router::new()
         .route("/", get(|| async { "home" }))
         .route("/me", get(|user: AuthenticatedUser| async move { Json(user) }))
+        .route("/note", get(note))
         .route(
             "/maybe",
             get(|user: Option<AuthenticatedUser>| async move {
@@ -417,6 +546,12 @@ impl TestApp {
         let response = self.client.get(self.url(path)).header("accept", "application/json").send().await.unwrap();
         let status = response.status();
         (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The value of the cookie `name` the browser holds for the app, if any.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        let all = self.session_cookie()?;
+        all.split("; ").find_map(|pair| pair.strip_prefix(name)?.strip_prefix('=').map(str::to_owned))
     }
 
     /// The session cookie the browser currently holds.

@@ -1,0 +1,261 @@
+//! Login attempts in flight: each one is its own store record, bound to the
+//! browser by its own cookie.
+//!
+//! # Why not in the session
+//!
+//! `tower-sessions` loads the whole session record at the start of a request
+//! and saves the whole record at the end, with no per-session lock. A list
+//! of pending logins inside the session is therefore a read-modify-write
+//! that two concurrent requests of one browser (two tabs starting a login, a
+//! callback overlapping a new login) race on: the later save drops what the
+//! earlier one added, and that login ends in `unknown_state`. It also skips
+//! the save on a 5xx answer, so a callback that failed at the token endpoint
+//! left its `state` usable for a replay.
+//!
+//! # The design
+//!
+//! Like ASP.NET Core's correlation cookies, each attempt gets a cookie of
+//! its own, `bankid-login-<tag>` (`__Host-` prefixed on https), where
+//! `<tag>` is a hash of the attempt's `state`. It holds only the start time
+//! and a random 128-bit *binding* secret; nothing in it is worth stealing
+//! without the browser's other cookies. The attempt itself (nonce, PKCE
+//! verifier, return path, requested permissions) is a record in the session
+//! store whose id is derived from binding and `state` together, so:
+//!
+//! - attempts never share a record: no lost updates, however requests interleave;
+//! - a `state` replayed in another browser finds no record (no binding
+//!   cookie there) — login CSRF fails with `unknown_state`;
+//! - only that browser could compute the record id (it sees both halves), so
+//!   no one else can present it as a session id;
+//! - the callback spends the `state` first, with a create-once record in the
+//!   store (see [`crate::once`]) plus an in-process guard, before anything
+//!   else, so the first callback naming it wins whatever its outcome — also
+//!   across instances sharing the store;
+//! - an anonymous visitor who starts a login gets no session at all: the
+//!   attempt's record and cookie live for the attempt's TTL only.
+//!
+//! The cap on attempts per browser counts that browser's attempt cookies;
+//! beyond the cap the oldest cookie is expired, which orphans its record
+//! (it expires unread). Two logins started at the same instant may both
+//! pass the cap once; the cap exists to bound cookie size, not for security.
+//!
+//! The store is the one given to [`BankIdConfig::session_layer`] (or
+//! [`BankIdLayer::with_login_store`]); without either, attempts are kept in
+//! this process only.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use axum::http::{HeaderMap, HeaderValue};
+use serde_json::Value;
+use tower_sessions::SessionStore;
+use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
+use tower_sessions::session::{Id, Record};
+
+use super::binding::{self, Kind};
+use crate::config::BankIdConfig;
+use crate::error::Error;
+use crate::layer::{BankIdLayer, Ctx};
+use crate::once::{OnceRecords, record_id};
+use crate::session::PendingLogin;
+
+const ATTEMPT_KEY: &str = "axum_bankid.login_attempt";
+const SPENT_KEY: &str = "axum_bankid.state_spent";
+/// Records outlive the attempt by this much, so a late callback is told
+/// `login_expired` rather than `unknown_state`.
+const GRACE_SECS: i64 = 60;
+
+/// Where login attempts are kept; filled by `session_layer` or
+/// `with_login_store`, shared by every clone of the configuration.
+#[derive(Clone, Default)]
+pub(crate) struct StoreSlot(Arc<Mutex<Option<Arc<dyn SessionStore>>>>);
+
+impl fmt::Debug for StoreSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let set = self.0.lock().map(|s| s.is_some()).unwrap_or(false);
+        f.debug_struct("StoreSlot").field("set", &set).finish()
+    }
+}
+
+impl StoreSlot {
+    pub(crate) fn set(&self, store: Arc<dyn SessionStore>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(store);
+    }
+
+    /// The configured store, or else (once, then kept) one in this process.
+    fn get(&self) -> Arc<dyn SessionStore> {
+        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let store = slot.get_or_insert_with(|| {
+            tracing::warn!(
+                "no session store known to axum-bankid (use BankIdConfig::session_layer or \
+                 BankIdLayer::with_login_store): login attempts are kept in this process only"
+            );
+            Arc::new(LocalStore::default())
+        });
+        Arc::clone(store)
+    }
+}
+
+impl BankIdLayer {
+    /// Keeps login attempts in `store` — pass the session store. Only needed
+    /// when the session layer is not built by
+    /// [`BankIdConfig::session_layer`], which does this itself. Without a
+    /// shared store, a callback must reach the instance the login started on.
+    ///
+    /// Use a store whose `create` never overwrites (the memory store,
+    /// `tower-sessions-redis-store`) so a `state` is spent once across instances.
+    pub fn with_login_store<S: SessionStore>(self, store: S) -> Self {
+        self.config().login_store.set(Arc::new(store));
+        self
+    }
+}
+
+/// The login-attempt store: what `session_layer` or `with_login_store`
+/// gave, or this process's own. Grants of permission logins live there too.
+pub(crate) fn records(ctx: &Ctx) -> OnceRecords {
+    OnceRecords::new(ctx.config().login_store.get())
+}
+
+/// What the browser must be sent for a started attempt.
+pub(crate) struct Started {
+    /// `Set-Cookie` values: the new attempt's cookie, and expired ones for
+    /// attempts beyond the cap.
+    pub(crate) cookies: Vec<HeaderValue>,
+}
+
+/// Stores `pending` under a fresh binding and returns the cookies to set.
+#[tracing::instrument(name = "bankid.attempt.store", skip_all, err(Display))]
+pub(crate) async fn store(ctx: &Ctx, headers: &HeaderMap, pending: &PendingLogin) -> Result<Started, Error> {
+    let config = ctx.config();
+    // Cookie and record outlive the attempt by the grace period, so that a
+    // late callback is told `login_expired`.
+    let lifetime = config.login_attempt_ttl.as_secs() as i64 + GRACE_SECS;
+    let (binding, cookies) =
+        binding::issue(config, headers, Kind::Login, &pending.state, lifetime, config.max_pending_logins);
+    let value = serde_json::to_value(pending).map_err(|e| Error::Session(e.to_string()))?;
+    let expiry = OffsetDateTime::now_utc() + TimeDuration::seconds(lifetime);
+    let created = records(ctx)
+        .create_first(attempt_id(&binding, &pending.state), ATTEMPT_KEY, value, expiry)
+        .await
+        .map_err(store_error)?;
+    if !created {
+        // 2^-128: a fresh random id already taken.
+        return Err(Error::Session("login attempt id collision".into()));
+    }
+    Ok(Started { cookies })
+}
+
+/// Finds, spends and removes the attempt this browser started with `state`.
+/// `UnknownState` when this browser has no such attempt or it was spent.
+#[tracing::instrument(name = "bankid.attempt.spend", skip_all, err(Display))]
+pub(crate) async fn spend(ctx: &Ctx, headers: &HeaderMap, state: &str) -> Result<PendingLogin, Error> {
+    let binding = binding::find(ctx.config(), headers, Kind::Login, state).ok_or(Error::UnknownState)?;
+    let records = records(ctx);
+    let id = attempt_id(&binding, state);
+    let record = records.read(id).await.map_err(store_error)?.ok_or(Error::UnknownState)?;
+    mark_spent(ctx, &records, spent_id(&binding, state), record.expiry_date).await?;
+    if let Err(err) = records.remove(id).await {
+        // Spent already; the record expires on its own.
+        tracing::debug!(error = %err, "could not remove a spent login attempt");
+    }
+    let pending = record.data.get(ATTEMPT_KEY).cloned().ok_or(Error::UnknownState)?;
+    serde_json::from_value(pending).map_err(|_| Error::UnknownState)
+}
+
+/// First wins: in this process, then in the shared store.
+async fn mark_spent(ctx: &Ctx, records: &OnceRecords, spent: Id, until: OffsetDateTime) -> Result<(), Error> {
+    let now = crate::id_token::unix_now();
+    if !ctx.shared.consumed_grants.consume(&format!("login-state:{spent}"), now) {
+        return Err(Error::UnknownState);
+    }
+    match records.create_first(spent, SPENT_KEY, Value::Bool(true), until).await.map_err(store_error)? {
+        true => Ok(()),
+        false => Err(Error::UnknownState),
+    }
+}
+
+/// The `Set-Cookie` that removes the attempt cookie for `state`, if the
+/// request carried one.
+pub(crate) fn clear_cookie(config: &BankIdConfig, headers: &HeaderMap, state: &str) -> Option<HeaderValue> {
+    binding::clear(config, headers, Kind::Login, state)
+}
+
+pub(crate) fn store_error(err: String) -> Error {
+    tracing::error!(error = %err, "session store failed");
+    Error::Session(err)
+}
+
+fn attempt_id(binding: &str, state: &str) -> Id {
+    record_id(&format!("{binding}:{state}"), "login-attempt")
+}
+
+fn spent_id(binding: &str, state: &str) -> Id {
+    record_id(&format!("{binding}:{state}"), "login-attempt-spent")
+}
+
+/// The store used when the application gave none: this process only, with
+/// `create` that never overwrites, and expired records dropped as it grows.
+#[derive(Debug, Default)]
+struct LocalStore(Mutex<HashMap<Id, Record>>);
+
+impl LocalStore {
+    fn records(&self) -> std::sync::MutexGuard<'_, HashMap<Id, Record>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The boxed future `SessionStore`'s methods return (the trait is declared
+/// with `async_trait`, written out here to spare a dependency).
+type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = tower_sessions::session_store::Result<T>> + Send + 'a>>;
+
+impl SessionStore for LocalStore {
+    fn create<'a, 'b, 'c>(&'a self, record: &'b mut Record) -> StoreFuture<'c, ()>
+    where
+        'a: 'c,
+        'b: 'c,
+        Self: 'c,
+    {
+        let mut records = self.records();
+        if records.len() > 10_000 {
+            let now = OffsetDateTime::now_utc();
+            records.retain(|_, r| r.expiry_date > now);
+        }
+        while records.contains_key(&record.id) {
+            record.id = Id::default();
+        }
+        records.insert(record.id, record.clone());
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn save<'a, 'b, 'c>(&'a self, record: &'b Record) -> StoreFuture<'c, ()>
+    where
+        'a: 'c,
+        'b: 'c,
+        Self: 'c,
+    {
+        self.records().insert(record.id, record.clone());
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn load<'a, 'b, 'c>(&'a self, id: &'b Id) -> StoreFuture<'c, Option<Record>>
+    where
+        'a: 'c,
+        'b: 'c,
+        Self: 'c,
+    {
+        Box::pin(std::future::ready(Ok(self.records().get(id).cloned())))
+    }
+
+    fn delete<'a, 'b, 'c>(&'a self, id: &'b Id) -> StoreFuture<'c, ()>
+    where
+        'a: 'c,
+        'b: 'c,
+        Self: 'c,
+    {
+        self.records().remove(id);
+        Box::pin(std::future::ready(Ok(())))
+    }
+}

@@ -1,0 +1,206 @@
+//! Browser-binding cookies: one per login attempt (`bankid-login-<tag>`) and
+//! one per permission flow with grants (`bankid-grant-<tag>`), `__Host-`
+//! prefixed on https.
+//!
+//! `<tag>` is 64 bits of a hash of the object's public key (the `state`, the
+//! flow id), so the server finds the cookie from what the request names
+//! without the key itself appearing in a cookie name. The value is
+//! `<unix ms>.<binding>`: a start time (to evict the oldest beyond a cap) and
+//! 128 random bits that, combined with the key, name the object's record in
+//! the store. Nothing else is in it. One cookie per object means no two
+//! requests ever write the same cookie, which is what makes them race-free.
+
+use axum::http::{HeaderMap, HeaderValue, header};
+use sha2::{Digest, Sha256};
+use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
+use tower_sessions::cookie::{Cookie, SameSite};
+
+use crate::config::BankIdConfig;
+use crate::once::new_secret;
+
+/// What a binding cookie binds.
+#[derive(Clone, Copy)]
+pub(crate) enum Kind {
+    /// A login attempt, keyed by its `state`.
+    Login,
+    /// The grants of a permission login, keyed by its flow id.
+    Grant,
+}
+
+impl Kind {
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Login => "login",
+            Kind::Grant => "grant",
+        }
+    }
+}
+
+/// A fresh binding for the object `key`: the binding secret, and the
+/// `Set-Cookie` values (the new cookie, plus expired ones for the oldest
+/// live cookies of this kind beyond `cap`).
+pub(crate) fn issue(
+    config: &BankIdConfig,
+    headers: &HeaderMap,
+    kind: Kind,
+    key: &str,
+    max_age_secs: i64,
+    cap: usize,
+) -> (String, Vec<HeaderValue>) {
+    let binding = new_secret();
+    let now_ms = unix_millis();
+    let mut cookies = evict_beyond_cap(config, headers, kind, now_ms, max_age_secs, cap);
+    let name = cookie_name(config, kind, key);
+    cookies.push(set_cookie(config, &name, &format!("{now_ms}.{binding}"), max_age_secs));
+    (binding, cookies)
+}
+
+/// The binding the browser holds for object `key`, if any.
+pub(crate) fn find(config: &BankIdConfig, headers: &HeaderMap, kind: Kind, key: &str) -> Option<String> {
+    let name = cookie_name(config, kind, key);
+    cookies(config, headers, kind).find(|c| c.name == name).map(|c| c.binding)
+}
+
+/// The `Set-Cookie` that removes the cookie for `key`, if the request carried it.
+pub(crate) fn clear(config: &BankIdConfig, headers: &HeaderMap, kind: Kind, key: &str) -> Option<HeaderValue> {
+    let name = cookie_name(config, kind, key);
+    cookies(config, headers, kind).any(|c| c.name == name).then(|| set_cookie(config, &name, "", 0))
+}
+
+/// `Set-Cookie` values removing every cookie of `kind` the request carried.
+pub(crate) fn clear_all(config: &BankIdConfig, headers: &HeaderMap, kind: Kind) -> Vec<HeaderValue> {
+    cookies(config, headers, kind).map(|c| set_cookie(config, &c.name, "", 0)).collect()
+}
+
+fn is_https(config: &BankIdConfig) -> bool {
+    config.redirect_uri.scheme() == "https"
+}
+
+fn prefix(config: &BankIdConfig, kind: Kind) -> String {
+    let host = if is_https(config) { "__Host-" } else { "" };
+    format!("{host}bankid-{}-", kind.label())
+}
+
+fn cookie_name(config: &BankIdConfig, kind: Kind, key: &str) -> String {
+    let digest = Sha256::new()
+        .chain_update(b"axum-bankid binding cookie\0")
+        .chain_update(kind.label())
+        .chain_update(b"\0")
+        .chain_update(key)
+        .finalize();
+    let tag: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}{tag}", prefix(config, kind))
+}
+
+fn set_cookie(config: &BankIdConfig, name: &str, value: &str, max_age_secs: i64) -> HeaderValue {
+    let cookie = Cookie::build((name.to_owned(), value.to_owned()))
+        .path("/")
+        .max_age(TimeDuration::seconds(max_age_secs))
+        .http_only(true)
+        // Lax, not Strict: the provider's redirect back is a cross-site navigation.
+        .same_site(SameSite::Lax)
+        .secure(is_https(config))
+        .build();
+    // Names are ours and values hex and digits: always a valid header.
+    HeaderValue::try_from(cookie.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Milliseconds since the epoch: orders objects created within one second.
+fn unix_millis() -> i64 {
+    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// One binding cookie as the browser sent it.
+struct BindingCookie {
+    name: String,
+    /// Unix milliseconds.
+    created_ms: i64,
+    binding: String,
+}
+
+fn cookies<'a>(config: &BankIdConfig, headers: &'a HeaderMap, kind: Kind) -> impl Iterator<Item = BindingCookie> + 'a {
+    let prefix = prefix(config, kind);
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(move |pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            if !name.starts_with(&prefix) {
+                return None;
+            }
+            let (created_ms, binding) = value.split_once('.')?;
+            Some(BindingCookie {
+                name: name.to_owned(),
+                created_ms: created_ms.parse().ok()?,
+                binding: binding.to_owned(),
+            })
+        })
+}
+
+/// Expires the oldest live cookies of `kind` so that, with a new one, at
+/// most `cap` remain.
+fn evict_beyond_cap(
+    config: &BankIdConfig,
+    headers: &HeaderMap,
+    kind: Kind,
+    now_ms: i64,
+    max_age_secs: i64,
+    cap: usize,
+) -> Vec<HeaderValue> {
+    let max_age_ms = max_age_secs.saturating_mul(1000);
+    let mut live: Vec<BindingCookie> =
+        cookies(config, headers, kind).filter(|c| now_ms - c.created_ms <= max_age_ms).collect();
+    let keep = cap.saturating_sub(1);
+    if live.len() <= keep {
+        return Vec::new();
+    }
+    live.sort_by_key(|c| c.created_ms);
+    let excess = live.len() - keep;
+    live.iter().take(excess).map(|c| set_cookie(config, &c.name, "", 0)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(redirect: &str) -> BankIdConfig {
+        BankIdConfig::builder()
+            .issuer("https://op.example")
+            .client_id("c")
+            .client_secret("s")
+            .redirect_uri(redirect)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn cookie_names_depend_on_key_kind_and_scheme() {
+        let plain = config("http://127.0.0.1:1/cb");
+        assert_eq!(cookie_name(&plain, Kind::Login, "s1"), cookie_name(&plain, Kind::Login, "s1"));
+        assert_ne!(cookie_name(&plain, Kind::Login, "s1"), cookie_name(&plain, Kind::Login, "s2"));
+        assert!(cookie_name(&plain, Kind::Grant, "s1").starts_with("bankid-grant-"));
+        assert!(!cookie_name(&plain, Kind::Login, "s1").contains("s1"));
+        let https = config("https://app.example/cb");
+        assert!(cookie_name(&https, Kind::Login, "s1").starts_with("__Host-bankid-login-"));
+        let set = set_cookie(&https, "__Host-x", "v", 60);
+        let set = set.to_str().unwrap();
+        assert!(set.contains("Secure") && set.contains("HttpOnly") && set.contains("Path=/"), "{set}");
+    }
+
+    #[test]
+    fn the_oldest_beyond_the_cap_are_expired() {
+        let config = config("http://127.0.0.1:1/cb");
+        let mut headers = HeaderMap::new();
+        let cookie =
+            "bankid-login-aa=100000.x; other=1; bankid-login-bb=200000.y; bankid-login-cc=bad; bankid-grant-dd=1.z";
+        headers.insert(header::COOKIE, HeaderValue::from_static(cookie));
+        let expired = evict_beyond_cap(&config, &headers, Kind::Login, 300_000, 600, 2);
+        assert_eq!(expired.len(), 1, "one slot left for the new cookie");
+        assert!(expired[0].to_str().unwrap().starts_with("bankid-login-aa=;"));
+        let (binding, set) = issue(&config, &headers, Kind::Login, "state", 600, 8);
+        assert_eq!(set.len(), 1);
+        assert!(set[0].to_str().unwrap().contains(&binding));
+    }
+}

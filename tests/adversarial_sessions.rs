@@ -1,0 +1,361 @@
+//! Several tabs, replays and identity switches in one browser, over real
+//! HTTP against the simulator (issue 10, items 6–9 and 14).
+
+mod common;
+
+use std::time::Duration;
+
+use axum_bankid::BankIdLayer;
+use axum_bankid::simulator::{Fault, Simulator};
+use common::{ExpiryStore, TestApp, error_body, location, param, start, start_with_store};
+use reqwest::StatusCode;
+use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
+
+const ITERATIONS: usize = 50;
+
+/// The callback URL of a login started at `authorize_url` and approved by `user`.
+async fn approved(app: &TestApp, authorize_url: &str, user: &str) -> String {
+    app.authorize(authorize_url, user, "approve").await
+}
+
+/// Visits a callback URL and returns (status, Location or error kind).
+async fn visit(app: &TestApp, callback_url: &str) -> (StatusCode, String) {
+    let response = app.client.get(callback_url).send().await.unwrap();
+    let status = response.status();
+    if status == StatusCode::SEE_OTHER {
+        return (status, location(&response));
+    }
+    let (_, body) = error_body(response).await;
+    (status, body["error"].as_str().unwrap_or_default().to_owned())
+}
+
+fn landed(path: &str) -> (StatusCode, String) {
+    (StatusCode::SEE_OTHER, path.to_owned())
+}
+
+/// The path part of a landing location (any flow reference stripped).
+fn path_of(location: &str) -> String {
+    location.split('?').next().unwrap_or_default().to_owned()
+}
+
+/// An app whose store answers reads late, like a busy remote Redis: wide
+/// enough a window for concurrent requests on one session to overlap.
+async fn lagging() -> TestApp {
+    start_with_store(common::TroubleStore::lagging(tower_sessions::MemoryStore::default()), |b| b).await
+}
+
+/// Two logins started at the same moment, then their callbacks one after
+/// the other: both complete, every time.
+#[tokio::test]
+async fn logins_started_together_both_complete() {
+    let app = lagging().await;
+    // The browser already has a session: both starts carry the same cookie.
+    app.login_as("kari").await;
+    for round in 0..ITERATIONS {
+        let (a, b) = tokio::join!(app.begin_login("/a"), app.begin_login("/b"));
+        let (callback_a, callback_b) = (approved(&app, &a, "kari").await, approved(&app, &b, "kari").await);
+        let (done_a, done_b) = (visit(&app, &callback_a).await, visit(&app, &callback_b).await);
+        assert_eq!((done_a, done_b), (landed("/a"), landed("/b")), "round {round}");
+    }
+}
+
+/// Two callbacks arriving at the same moment in one browser: both complete.
+#[tokio::test]
+async fn callbacks_arriving_together_both_complete() {
+    let app = lagging().await;
+    for round in 0..ITERATIONS {
+        let (a, b) = (app.begin_login("/a").await, app.begin_login("/b").await);
+        let (callback_a, callback_b) = (approved(&app, &a, "kari").await, approved(&app, &b, "kari").await);
+        let (done_a, done_b) = tokio::join!(visit(&app, &callback_a), visit(&app, &callback_b));
+        assert_eq!((done_a, done_b), (landed("/a"), landed("/b")), "round {round}");
+        assert_eq!(app.get_json("/me").await.0, StatusCode::OK, "round {round}");
+    }
+}
+
+/// A callback overlapping a new login's start: the callback completes and
+/// so does the new login afterwards.
+#[tokio::test]
+async fn a_callback_overlapping_a_new_login_loses_neither() {
+    let app = lagging().await;
+    for round in 0..ITERATIONS {
+        let first = app.begin_login("/first").await;
+        let callback_first = approved(&app, &first, "kari").await;
+        let (done_first, second) = tokio::join!(visit(&app, &callback_first), app.begin_login("/second"));
+        assert_eq!(done_first, landed("/first"), "round {round}");
+        let callback_second = approved(&app, &second, "kari").await;
+        assert_eq!(visit(&app, &callback_second).await, landed("/second"), "round {round}");
+    }
+}
+
+/// Item 7: a callback that fails with a 5xx still spends its state.
+#[tokio::test]
+async fn a_callback_ending_in_5xx_spends_its_state() {
+    let app = start().await;
+    let authorize_url = app.begin_login("/me").await;
+    let callback_url = approved(&app, &authorize_url, "kari").await;
+    app.sim.set_fault(Fault::TokenEndpointServerError);
+    assert_eq!(visit(&app, &callback_url).await, (StatusCode::BAD_GATEWAY, "token_exchange_failed".into()));
+    app.sim.clear_faults();
+    assert_eq!(visit(&app, &callback_url).await, (StatusCode::BAD_REQUEST, "unknown_state".into()));
+    app.assert_logged_out().await;
+}
+
+/// Item 7: the same callback twice at once: only the first goes further
+/// than the state check; the other never reaches the token endpoint.
+#[tokio::test]
+async fn the_same_callback_twice_at_once_is_spent_once() {
+    let app = start().await;
+    for round in 0..10 {
+        let authorize_url = app.begin_login("/me").await;
+        let callback_url = approved(&app, &authorize_url, "kari").await;
+        let (one, two) = tokio::join!(visit(&app, &callback_url), visit(&app, &callback_url));
+        let mut outcomes = [one, two];
+        outcomes.sort();
+        assert_eq!(outcomes, [landed("/me"), (StatusCode::BAD_REQUEST, "unknown_state".into())], "round {round}");
+    }
+}
+
+/// Item 7, across instances: a 5xx on one instance, the replay on another
+/// sharing the store is refused.
+#[tokio::test]
+async fn a_state_spent_on_one_instance_is_spent_on_all() {
+    let store = tower_sessions::MemoryStore::default();
+    let app = common::start_full(Simulator::builder(), store.clone(), |b| b, |layer, _| layer).await;
+    let other = common::second_server(&app.sim, store, |layer: BankIdLayer, _| layer).await;
+    let authorize_url = app.begin_login("/me").await;
+    let callback_url = approved(&app, &authorize_url, "kari").await;
+    app.sim.set_fault(Fault::TokenEndpointServerError);
+    assert_eq!(visit(&app, &callback_url).await.0, StatusCode::BAD_GATEWAY);
+    app.sim.clear_faults();
+    let replay = callback_url.replace(&app.base, &other);
+    assert_eq!(visit(&app, &replay).await, (StatusCode::BAD_REQUEST, "unknown_state".into()));
+}
+
+/// Item 8: nothing an anonymous login start writes outlives the attempt;
+/// the completed login lives for `max_login_age`.
+#[tokio::test]
+async fn an_anonymous_login_attempt_lives_only_as_long_as_the_attempt() {
+    let store = ExpiryStore::default();
+    let ttl = Duration::from_secs(120);
+    let app = start_with_store(store.clone(), |b| b.login_attempt_ttl(ttl)).await;
+    let authorize_url = app.begin_login("/me").await;
+    // The attempt's TTL plus the minute of grace that tells "expired" from "unknown".
+    let attempt_bound = OffsetDateTime::now_utc() + TimeDuration::seconds(120 + 60 + 5);
+    let expiries = store.expiries();
+    assert!(!expiries.is_empty(), "the attempt is kept in the store");
+    assert!(expiries.iter().all(|e| *e <= attempt_bound), "{expiries:?} outlive the attempt ({attempt_bound})");
+
+    let callback_url = approved(&app, &authorize_url, "kari").await;
+    assert_eq!(visit(&app, &callback_url).await, landed("/me"));
+    let session = app.cookie("bankid-session").expect("a session after login");
+    let expiry = store.expiry_of(&session).expect("the session record");
+    let full = OffsetDateTime::now_utc() + TimeDuration::hours(8) - TimeDuration::minutes(5);
+    assert!(expiry >= full, "the login gets the full lifetime, got {expiry}");
+}
+
+/// Item 9: a permission login approved by someone else fails with
+/// `subject_mismatch` and leaves the session as it was.
+#[tokio::test]
+async fn a_permission_approved_by_someone_else_changes_nothing() {
+    let app = start().await;
+    app.login_as("kari").await;
+    app.client.get(app.url("/note?set=basket-42")).send().await.unwrap();
+    let before = app.session_cookie();
+    let authorize_url = app.begin_at("/pay").await;
+    let callback_url = approved(&app, &authorize_url, "ola").await;
+    let response = app.client.get(&callback_url).send().await.unwrap();
+    let (status, body) = error_body(response).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("subject_mismatch")));
+    let (_, me) = app.get_json("/me").await;
+    assert_eq!(me["name"], "Kari Nordmann", "still Kari");
+    assert_eq!(app.client.get(app.url("/note")).send().await.unwrap().text().await.unwrap(), "basket-42");
+    assert_eq!(app.session_cookie(), before, "the session id did not change");
+    let (status, _) = app.get_json("/review").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "no grant for anyone");
+}
+
+/// Item 9: a plain login as someone else starts from an empty session.
+#[tokio::test]
+async fn a_login_as_someone_else_starts_an_empty_session() {
+    let app = start().await;
+    app.login_as("kari").await;
+    app.client.get(app.url("/note?set=karis-basket")).send().await.unwrap();
+    let karis = app.cookie("bankid-session").unwrap();
+    assert_eq!(app.login_with("ola", "approve", "/me").await.response.status(), StatusCode::SEE_OTHER);
+    let olas = app.cookie("bankid-session").unwrap();
+    assert_ne!(karis, olas, "session id rotated");
+    assert_eq!(app.get_json("/me").await.1["loa"], 4, "Ola is logged in");
+    assert_eq!(app.client.get(app.url("/note")).send().await.unwrap().text().await.unwrap(), "", "Kari's data is gone");
+
+    // The same person logging in again keeps the session's data.
+    app.client.get(app.url("/note?set=olas-basket")).send().await.unwrap();
+    app.login_as("ola").await;
+    assert_eq!(app.client.get(app.url("/note")).send().await.unwrap().text().await.unwrap(), "olas-basket");
+}
+
+/// Runs `/pay?amount=...` through approval; answers the landing location.
+async fn approve_payment(app: &TestApp, amount: &str) -> String {
+    let authorize_url = app.begin_at(&format!("/pay?amount={amount}")).await;
+    let callback_url = approved(app, &authorize_url, "kari").await;
+    let (status, landing) = visit(app, &callback_url).await;
+    assert_eq!((status, path_of(&landing).as_str()), (StatusCode::SEE_OTHER, "/paid"));
+    landing
+}
+
+/// The landing location with `path` in place of `/paid`, keeping the flow reference.
+fn on(landing: &str, path: &str) -> String {
+    landing.replacen("/paid", path, 1)
+}
+
+/// Item 14: a handler refusing the request body does not cost the approval.
+#[tokio::test]
+async fn a_bad_body_does_not_spend_the_approval() {
+    let app = start().await;
+    let landing = approve_payment(&app, "123.45").await;
+    let order = app.url(&on(&landing, "/pay-order"));
+    let bad = app.client.post(&order).header("content-type", "application/json").body("{").send().await.unwrap();
+    assert!(bad.status().is_client_error(), "{}", bad.status());
+    let good = app.client.post(&order).json(&serde_json::json!({"amount": "123.45"})).send().await.unwrap();
+    assert_eq!(good.status(), StatusCode::OK);
+    // Redeemed: the grant has left the session.
+    let again = app.client.post(&order).json(&serde_json::json!({"amount": "123.45"})).send().await.unwrap();
+    let (status, body) = error_body(again).await;
+    assert_eq!((status, body["detail"].as_str()), (StatusCode::FORBIDDEN, Some("not_granted")));
+}
+
+/// Item 14: a second `redeem()` of one grant fails with `already_redeemed`.
+#[tokio::test]
+async fn redeeming_twice_is_a_typed_error() {
+    let app = start().await;
+    let landing = approve_payment(&app, "123.45").await;
+    let response = app.client.get(app.url(&on(&landing, "/redeem-twice"))).send().await.unwrap();
+    let (status, body) = error_body(response).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("permission_not_granted")));
+    assert_eq!(body["detail"], "already_redeemed");
+}
+
+/// Item 14: a landing request that names no flow, or another flow, gets no grant.
+#[tokio::test]
+async fn a_grant_needs_its_flow() {
+    let app = start().await;
+    let landing = approve_payment(&app, "123.45").await;
+    let forged = format!("/review?bankid_flow={}", "0".repeat(32));
+    for path in ["/review".to_owned(), forged] {
+        let (status, body) = app.get_json(&path).await;
+        assert_eq!((status, body["detail"].as_str()), (StatusCode::FORBIDDEN, Some("not_granted")), "{path}");
+    }
+    assert_eq!(app.get_json(&on(&landing, "/review")).await.0, StatusCode::OK);
+}
+
+/// Item 14: prefetching the landing page spends nothing.
+#[tokio::test]
+async fn a_prefetched_landing_page_spends_nothing() {
+    let app = start().await;
+    let landing = approve_payment(&app, "123.45").await;
+    for _ in 0..2 {
+        let review = app.client.get(app.url(&on(&landing, "/review"))).send().await.unwrap();
+        assert_eq!(review.status(), StatusCode::OK);
+    }
+    let paid = app.client.get(app.url(&landing)).header("accept", "application/json").send().await.unwrap();
+    assert_eq!(paid.status(), StatusCode::OK);
+}
+
+/// Item 14: each landing request gets the grant of its own flow, not the
+/// newest grant of that type.
+#[tokio::test]
+async fn each_flow_gets_its_own_grant() {
+    let app = start().await;
+    let first = approve_payment(&app, "100.00").await;
+    let second = approve_payment(&app, "200.00").await;
+    let review = |landing: String| {
+        let url = app.url(&on(&landing, "/review"));
+        let client = app.client.clone();
+        async move { client.get(url).send().await.unwrap().json::<serde_json::Value>().await.unwrap() }
+    };
+    assert_eq!(review(first.clone()).await["amount"], "100.00");
+    assert_eq!(review(second.clone()).await["amount"], "200.00");
+    assert!(param(&app.url(&first), "bankid_flow").is_some(), "the landing names its flow: {first}");
+}
+
+/// Two permission logins whose callbacks arrive at the same moment: each
+/// flow's landing page finds its own grant.
+#[tokio::test]
+async fn permission_callbacks_arriving_together_keep_both_grants() {
+    let app = lagging().await;
+    app.login_as("kari").await;
+    for round in 0..20 {
+        let first = app.begin_at("/pay?amount=100.00").await;
+        let second = app.begin_at("/pay?amount=200.00").await;
+        let (first, second) = (approved(&app, &first, "kari").await, approved(&app, &second, "kari").await);
+        let (first, second) = tokio::join!(visit(&app, &first), visit(&app, &second));
+        assert_eq!((first.0, second.0), (StatusCode::SEE_OTHER, StatusCode::SEE_OTHER), "{first:?} {second:?}");
+        for (landing, amount) in [(first.1, "100.00"), (second.1, "200.00")] {
+            let (status, review) = app.get_json(&on(&landing, "/review")).await;
+            assert_eq!((status, review["amount"].as_str()), (StatusCode::OK, Some(amount)), "round {round}: {review}");
+        }
+    }
+}
+
+/// Logging out ends unredeemed grants: logging in again does not bring them back.
+#[tokio::test]
+async fn logout_ends_unredeemed_grants() {
+    let app = start().await;
+    app.login_as("kari").await;
+    let landing = approve_payment(&app, "123.45").await;
+    assert_eq!(app.get_json(&on(&landing, "/review")).await.0, StatusCode::OK);
+    let logout = app.client.post(app.url("/auth/bankid/logout")).send().await.unwrap();
+    assert_eq!(logout.status(), StatusCode::SEE_OTHER);
+    app.login_as("kari").await;
+    let (status, body) = app.get_json(&on(&landing, "/review")).await;
+    assert_eq!((status, body["detail"].as_str()), (StatusCode::FORBIDDEN, Some("not_granted")));
+}
+
+/// The binding cookies carry no secret of the flow: not the state, nonce or
+/// PKCE challenge, only a timestamp and a random id.
+#[tokio::test]
+async fn binding_cookies_carry_only_random_ids() {
+    let app = start_with_store(tower_sessions::MemoryStore::default(), |b| b.par(axum_bankid::ParMode::Disabled)).await;
+    let authorize_url = app.begin_login("/me").await;
+    let cookies = app.session_cookie().unwrap();
+    for name in ["state", "nonce", "code_challenge"] {
+        let value = param(&authorize_url, name).unwrap();
+        assert!(!cookies.contains(&value), "{name} in cookies {cookies}");
+    }
+    let (name, value) = cookies.split_once('=').unwrap();
+    assert!(name.starts_with("bankid-login-"), "{cookies}");
+    let (millis, id) = value.split_once('.').unwrap();
+    assert!(millis.parse::<u64>().is_ok() && id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit()), "{value}");
+}
+
+/// With a session layer of the application's own, attempts are kept in this
+/// process (or in the store given to `with_login_store`) and logins, replays
+/// and concurrent tabs behave the same.
+#[tokio::test]
+async fn a_session_layer_built_by_hand_keeps_every_guarantee() {
+    for login_store in [None, Some(tower_sessions::MemoryStore::default())] {
+        let app = common::start_with_own_session_layer(login_store).await;
+        let (a, b) = tokio::join!(app.begin_login("/a"), app.begin_login("/b"));
+        let (callback_a, callback_b) = (approved(&app, &a, "kari").await, approved(&app, &b, "kari").await);
+        assert_eq!(visit(&app, &callback_a).await, landed("/a"));
+        assert_eq!(visit(&app, &callback_b).await, landed("/b"));
+        assert_eq!(visit(&app, &callback_a).await, (StatusCode::BAD_REQUEST, "unknown_state".into()));
+        assert_eq!(app.get_json("/me").await.0, StatusCode::OK);
+    }
+}
+
+/// Item 7, across instances at the same moment: both instances read the
+/// attempt before either removes it; the create-once record lets one through.
+#[tokio::test]
+async fn the_same_callback_on_two_instances_at_once_is_spent_once() {
+    let store = common::TroubleStore::lagging(tower_sessions::MemoryStore::default());
+    let app = common::start_full(Simulator::builder(), store.clone(), |b| b, |layer, _| layer).await;
+    let other = common::second_server(&app.sim, store, |layer: BankIdLayer, _| layer).await;
+    for round in 0..10 {
+        let authorize_url = app.begin_login("/me").await;
+        let callback_url = approved(&app, &authorize_url, "kari").await;
+        let there = callback_url.replace(&app.base, &other);
+        let (here, there) = tokio::join!(visit(&app, &callback_url), visit(&app, &there));
+        let refused = [&here, &there].iter().filter(|o| o.1 == "unknown_state").count();
+        assert_eq!(refused, 1, "round {round}: {here:?} {there:?}");
+    }
+}
