@@ -12,11 +12,11 @@
 mod support;
 
 use axum::Router;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, Response};
 use axum::routing::get;
 use axum_bankid::{AuthenticatedUser, BankId, BankIdLayer, Error, Granted, Permission};
 use serde::{Deserialize, Serialize};
-use support::{escape, page};
+use support::{escape, page, private_page};
 use tower_sessions::MemoryStore;
 
 /// The statement the buyer approves.
@@ -51,11 +51,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sessions = config.session_layer(MemoryStore::default());
     // With several instances on one Redis store, add `.with_single_use_store(store)`
     // so that a payment approval is used once across all of them.
-    let bankid = BankIdLayer::discover(config).await?;
+    let bankid = BankIdLayer::discover(config).await?.with_error_handler(support::error_page(APP));
     let app = Router::new()
         .route("/", get(shop))
         .route("/pay", get(pay))
         .route("/paid", get(paid))
+        .merge(support::assets())
         .layer(bankid)
         .layer(sessions);
 
@@ -65,13 +66,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// The app's name in the page header.
+const APP: &str = "Nordmann Sko";
+
 async fn shop() -> Html<String> {
     let order = basket();
     Html(page(
-        "Nordmann Sko",
+        APP,
+        "Your basket",
         &format!(
-            "<p>One pair of boots, order {}.</p><p><a href=\"/pay\">Pay {} {}</a> — approve with BankID</p>",
+            "<p class=\"lead\">One pair of winter boots.</p>\
+             <dl class=\"account\"><dt>Order</dt><dd>{}</dd><dt>Seller</dt><dd>{}</dd>\
+             <dt>Total</dt><dd>{} {}</dd></dl>\
+             <div class=\"actions\"><a class=\"button bankid\" href=\"/pay\">Pay {} {}</a>\
+             <span class=\"muted\">You approve the payment with BankID.</span></div>",
             escape(&order.reference),
+            escape(&order.creditor),
+            escape(&order.amount),
+            escape(&order.currency),
             escape(&order.amount),
             escape(&order.currency)
         ),
@@ -86,20 +98,27 @@ async fn pay(bankid: BankId) -> Result<Response, Error> {
 /// Runs only with a verified, unused approval of a `payment.v1` statement.
 async fn paid(user: AuthenticatedUser, granted: Granted<ApprovePayment>) -> Response {
     if granted.require(&basket()).is_err() {
-        return (axum::http::StatusCode::CONFLICT, "the approved payment is not this basket").into_response();
+        return support::app_error(
+            APP,
+            axum::http::StatusCode::CONFLICT,
+            "Payment not approved",
+            "The payment you approved is not this basket.",
+        );
     }
     let payment = granted.statement();
     let json = serde_json::to_string_pretty(payment).unwrap_or_default();
-    Html(page(
+    private_page(
+        APP,
         "Payment approved",
         &format!(
-            "<p>{} approved with BankID at {}.</p><pre>{}</pre><p>permission_digest: <code>{}</code></p>\
-             <p><a href=\"/\">Back to the shop</a></p>",
+            "<p class=\"notice ok\">{} approved with BankID at {}.</p>\
+             <h2>The statement you approved</h2><pre>{}</pre>\
+             <p class=\"muted\">permission_digest: <code>{}</code></p>\
+             <div class=\"actions\"><a class=\"button secondary\" href=\"/\">Back to the shop</a></div>",
             escape(user.name.as_deref().unwrap_or("The buyer")),
             user.loa,
             escape(&json),
             escape(granted.digest()),
         ),
-    ))
-    .into_response()
+    )
 }
