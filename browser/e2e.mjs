@@ -327,6 +327,13 @@ async function paymentScenario(app) {
   await page.waitForURL(`${app.base}/paid`);
   check(await page.getByText(`${KARI} approved with BankID at LOA 3.`).isVisible(), 'the shop shows the approved payment at LOA 3');
   await shot(page, 'shop-paid');
+
+  step('shop: reloading /paid does not pay twice');
+  const again = await page.reload();
+  check(again.status() === 403, `the used approval is refused on reload (HTTP ${again.status()})`);
+  check((await page.locator('.error-code code').innerText()) === 'permission_not_granted', 'the shop shows the stable error code');
+  check((await page.getByText('approved with BankID at').count()) === 0, 'no second payment confirmation');
+  await shot(page, 'shop-paid-reloaded');
 }
 
 /** Item 4: the TV page turns into the logged-in view after approval on the phone. */

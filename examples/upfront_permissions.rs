@@ -12,9 +12,9 @@
 mod support;
 
 use axum::Router;
-use axum::response::{Html, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use axum_bankid::{AuthenticatedUser, BankId, BankIdLayer, Error, Granted, Permission};
+use axum_bankid::{AuthRejection, AuthenticatedUser, BankId, BankIdLayer, Error, Granted, Permission};
 use serde::{Deserialize, Serialize};
 use support::{escape, page, private_page};
 use tower_sessions::MemoryStore;
@@ -96,13 +96,30 @@ async fn pay(bankid: BankId) -> Result<Response, Error> {
 }
 
 /// Runs only with a verified, unused approval of a `payment.v1` statement.
-async fn paid(user: AuthenticatedUser, granted: Granted<ApprovePayment>) -> Response {
+async fn paid(user: AuthenticatedUser, granted: Result<Granted<ApprovePayment>, AuthRejection>) -> Response {
+    let granted = match granted {
+        Ok(granted) => granted,
+        // No approval, or one already used (each pays once): the shop's page.
+        // Anything else (a store failure) keeps the crate's answer.
+        Err(rejection) if matches!(rejection.error(), Error::Permission(_)) => {
+            return support::app_error(
+                APP,
+                rejection.error().status(),
+                "No approved payment",
+                "There is no unused BankID approval of this payment; each approval pays once. \
+                 Start the payment again from the shop.",
+                Some(rejection.error().kind()),
+            );
+        }
+        Err(rejection) => return rejection.into_response(),
+    };
     if granted.require(&basket()).is_err() {
         return support::app_error(
             APP,
             axum::http::StatusCode::CONFLICT,
             "Payment not approved",
             "The payment you approved is not this basket.",
+            None,
         );
     }
     let payment = granted.statement();

@@ -138,12 +138,17 @@ fn accepts_html(headers: &HeaderMap) -> bool {
     headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"))
 }
 
-/// A styled page for errors the app itself answers with, e.g. a `409`.
+/// A styled page for errors the app itself answers with, e.g. a `409`,
+/// with the crate's stable error `code` (`Error::kind()`) when there is one.
 // Each example compiles this module on its own; not every one has such errors.
 #[allow(dead_code)]
-pub fn app_error(app: &str, status: StatusCode, title: &str, text: &str) -> Response {
+pub fn app_error(app: &str, status: StatusCode, title: &str, text: &str, code: Option<&str>) -> Response {
+    let code = code
+        .map(|code| format!("<p class=\"error-code\">Error code: <code>{}</code></p>", escape(code)))
+        .unwrap_or_default();
     let body = format!(
-        "<h1>{}</h1><p class=\"lead\">{}</p><div class=\"actions\"><a class=\"button\" href=\"/\">Back to the start page</a></div>",
+        "<h1>{}</h1><p class=\"lead\">{}</p>{code}\
+         <div class=\"actions\"><a class=\"button\" href=\"/\">Back to the start page</a></div>",
         escape(title),
         escape(text)
     );
