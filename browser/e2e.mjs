@@ -135,13 +135,19 @@ async function startExample(name) {
 /** A fresh Chromium with its own new profile directory: no cookies, no cache. */
 async function newBrowser(label) {
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), `axum-bankid-e2e-${label}-`));
-  const context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1024, height: 768 },
-    timeout: STEP_TIMEOUT_MS,
-  });
+  let context;
+  try {
+    context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      viewport: { width: 1024, height: 768 },
+      timeout: STEP_TIMEOUT_MS,
+    });
+  } catch (error) {
+    fs.rmSync(userDataDir, { recursive: true, force: true });
+    throw new Error(`Chromium (${CHROMIUM}) did not start: ${error.message.split('\n')[0]}`);
+  }
   browsers.push({ context, userDataDir });
   context.setDefaultTimeout(STEP_TIMEOUT_MS);
   context.setDefaultNavigationTimeout(STEP_TIMEOUT_MS);
@@ -211,11 +217,11 @@ function cookieValue(cookieHeader, name) {
 
 /** Items 1–3: log in through the simulator, check the cookie, log out, press Back. */
 async function loginScenario(app) {
+  step('login: start page');
   const context = await newBrowser('login');
   const page = context.pages()[0] ?? (await context.newPage());
   await moveProviderToLocalhost(page, app);
 
-  step('login: start page');
   await page.goto(`${app.base}/`);
   check(await page.getByText('You are not logged in').isVisible(), 'the start page says nobody is logged in');
   const cssLink = page.locator('link[rel="stylesheet"]');
@@ -308,11 +314,11 @@ async function loginScenario(app) {
 
 /** The shop: approve exactly one payment with BankID (upfront permission). */
 async function paymentScenario(app) {
+  step('shop: basket');
   const context = await newBrowser('shop');
   const page = context.pages()[0] ?? (await context.newPage());
   await moveProviderToLocalhost(page, app);
 
-  step('shop: basket');
   await page.goto(`${app.base}/`);
   await shot(page, 'shop-basket');
   await page.getByRole('link', { name: /Pay 123\.45 NOK/ }).click();
@@ -338,10 +344,10 @@ async function paymentScenario(app) {
 
 /** Item 4: the TV page turns into the logged-in view after approval on the phone. */
 async function cibaScenario(app) {
+  step('ciba: the TV page');
   const tvContext = await newBrowser('tv');
   const tv = tvContext.pages()[0] ?? (await tvContext.newPage());
 
-  step('ciba: the TV page');
   await tv.goto(`${app.base}/`);
   await tv.locator('summary', { hasText: 'Test users' }).click();
   const nnin = (await tv.locator('li', { hasText: KARI }).locator('code').innerText()).trim();
@@ -400,10 +406,12 @@ async function stopAll() {
   }
 }
 
+/** Last resort on any exit (deadline, signal): the examples and the profiles. */
 function killChildrenNow() {
   for (const child of children) {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
+  for (const { userDataDir } of browsers) fs.rmSync(userDataDir, { recursive: true, force: true });
 }
 
 process.on('exit', killChildrenNow);
