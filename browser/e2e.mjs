@@ -115,7 +115,9 @@ async function startExample(name) {
   const logPath = path.join(SHOTS_DIR, `${name}.log`);
   const log = fs.openSync(logPath, 'w');
   const env = { ...process.env, PORT: String(port), RUST_LOG: process.env.RUST_LOG ?? 'info,axum_bankid=debug' };
-  delete env.BANKID_ISSUER; // always the embedded simulator, never a real provider
+  // Always the embedded simulator, never a real provider.
+  delete env.BANKID_ENV;
+  delete env.BANKID_ISSUER;
   const child = spawn(binary, [], { env, stdio: ['ignore', log, log] });
   fs.closeSync(log);
   children.push(child);
