@@ -34,9 +34,12 @@ pub struct AuthenticatedUser {
     pub family_name: Option<String>,
     /// Date of birth, `YYYY-MM-DD`.
     pub birthdate: Option<String>,
-    /// BankID's personal identifier (PID), if granted.
+    /// BankID's personal identifier (PID), if granted: the code flow's
+    /// `bankid_altsub`, or `sub_bankid` in a BIB (CIBA) ID token.
     pub bankid_altsub: Option<String>,
-    /// The Norwegian national identity number, if the `nnin_altsub` scope was granted.
+    /// The Norwegian national identity number, if granted: the code flow's
+    /// `nnin_altsub` (scope `nnin_altsub`), or `sub_nnin` in a BIB (CIBA) ID
+    /// token.
     pub nnin_altsub: Option<String>,
     /// Every claim of the ID token.
     pub claims: Map<String, Value>,
@@ -57,8 +60,9 @@ impl AuthenticatedUser {
             given_name: text("given_name"),
             family_name: text("family_name"),
             birthdate: text("birthdate"),
-            bankid_altsub: text("bankid_altsub"),
-            nnin_altsub: text("nnin_altsub"),
+            // The two providers name the same numbers differently.
+            bankid_altsub: text("bankid_altsub").or_else(|| text("sub_bankid")),
+            nnin_altsub: text("nnin_altsub").or_else(|| text("sub_nnin")),
             claims,
         }
     }
@@ -100,6 +104,14 @@ mod tests {
         assert_eq!(id.auth_time, Some(1700000000));
         let debug = format!("{id:?}");
         assert!(!debug.contains("01010112345"), "{debug}");
+    }
+
+    #[test]
+    fn reads_bib_identity_numbers_like_the_code_flows() {
+        let claims = json!({"sub": "abc", "acr": "urn:bankid:bis", "sub_nnin": "01010112345", "sub_bankid": "9578-6000-4-123456"});
+        let id = AuthenticatedUser::from_claims(claims.as_object().unwrap().clone(), Loa::SUBSTANTIAL);
+        assert_eq!(id.nnin_altsub.as_deref(), Some("01010112345"));
+        assert_eq!(id.bankid_altsub.as_deref(), Some("9578-6000-4-123456"));
     }
 
     #[test]

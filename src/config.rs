@@ -36,6 +36,9 @@ pub struct ClientAssertionKey {
     pub(crate) key: jsonwebtoken::EncodingKey,
     pub(crate) kid: Option<String>,
     pub(crate) alg: jsonwebtoken::Algorithm,
+    /// SHA-256 of the PEM: key material for [`BankIdConfig::record_key`],
+    /// which must be the same on every instance and unknown to clients.
+    pub(crate) fingerprint: [u8; 32],
 }
 
 impl ClientAssertionKey {
@@ -44,15 +47,20 @@ impl ClientAssertionKey {
     pub fn rsa_pem(pem: &[u8], kid: Option<String>) -> Result<Self, ConfigError> {
         let key = jsonwebtoken::EncodingKey::from_rsa_pem(pem)
             .map_err(|_| ConfigError::invalid("private_key_jwt", "not an RSA private key in PEM"))?;
-        Ok(ClientAssertionKey { key, kid, alg: jsonwebtoken::Algorithm::RS256 })
+        Ok(ClientAssertionKey { key, kid, alg: jsonwebtoken::Algorithm::RS256, fingerprint: sha256(pem) })
     }
 
     /// An EC P-256 key (PKCS#8 PEM), signing with ES256.
     pub fn ec_pem(pem: &[u8], kid: Option<String>) -> Result<Self, ConfigError> {
         let key = jsonwebtoken::EncodingKey::from_ec_pem(pem)
             .map_err(|_| ConfigError::invalid("private_key_jwt", "not an EC private key in PEM"))?;
-        Ok(ClientAssertionKey { key, kid, alg: jsonwebtoken::Algorithm::ES256 })
+        Ok(ClientAssertionKey { key, kid, alg: jsonwebtoken::Algorithm::ES256, fingerprint: sha256(pem) })
     }
+}
+
+fn sha256(data: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(data).into()
 }
 
 impl fmt::Debug for ClientAssertionKey {
@@ -75,35 +83,87 @@ pub enum ParMode {
     Disabled,
 }
 
-/// Where the (BankID with biometrics) Permission API lives and how it is
-/// called. BankID documents these only partly, so every path and name is
-/// configurable; the defaults are what the embedded simulator serves.
+/// A BankID environment: both discovery documents at once.
+///
+/// BankID with biometrics is two OpenID Providers — **BankID OIDC** (the
+/// browser code flow and client-credentials tokens) and **BIB** (the
+/// Permission API, signed grants and CIBA) — each with its own issuer,
+/// discovery document and keys. An environment names both; an explicit
+/// [`issuer`](BankIdConfigBuilder::issuer) or
+/// [`bib_issuer`](BankIdConfigBuilder::bib_issuer) overrides its half.
+///
+/// Source: BankID's developer pages and the `appsettings.example.json` of
+/// BankID Norway's CIBA integration example.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BankIdEnvironment {
+    /// BankID's public test environment ("current"; preprod test users).
+    Current,
+    /// Production.
+    Production,
+}
+
+impl BankIdEnvironment {
+    /// The BankID OIDC issuer (discovery is `{issuer}/.well-known/openid-configuration`).
+    pub fn issuer(self) -> &'static str {
+        match self {
+            BankIdEnvironment::Current => "https://auth.current.bankid.no/auth/realms/current",
+            BankIdEnvironment::Production => "https://auth.bankid.no/auth/realms/prod",
+        }
+    }
+
+    /// The BIB issuer (discovery is `{bib_issuer}/.well-known/openid-configuration`).
+    pub fn bib_issuer(self) -> &'static str {
+        match self {
+            BankIdEnvironment::Current => "https://current.aletheia-test.idtech.no",
+            BankIdEnvironment::Production => "https://app.bankid.no",
+        }
+    }
+
+    fn parse(value: &str) -> Option<Self> {
+        match value {
+            "current" => Some(BankIdEnvironment::Current),
+            "production" => Some(BankIdEnvironment::Production),
+            _ => None,
+        }
+    }
+}
+
+/// How the Permission API at BIB is used. Paths are not configurable: they
+/// come from BIB's discovery document (`permissions_endpoint`, which ends in
+/// `/`; `user-exists` and `{id}/grant` are appended to it, as in BankID's own
+/// example client).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PermissionApiConfig {
-    /// Base URL; `None` means the issuer. Default: `None`.
-    pub base_url: Option<Url>,
-    /// Path to register a permission (POST). Default: `/permissions`.
-    pub register_path: String,
-    /// Path to fetch a signed permission; `{id}` is replaced. Default: `/permissions/{id}/signed`.
-    pub signed_permission_path: String,
-    /// Path of the user-exists check (POST). Default: `/user-exists`.
-    pub user_exists_path: String,
-    /// Authorize/PAR parameter carrying a registered permission's id. Default: `permission_id`.
+    /// **A guess.** How a registered permission rides on a code-flow
+    /// authorize (or PAR) request is not published by BankID. This crate
+    /// sends the registration's `permissionToken` under this parameter name.
+    /// Default: `permission_token`. Settle it against BankID "current".
     pub reference_parameter: String,
-    /// Scope of the client-credentials token. Default: `openid permissions/client`.
+    /// Scope of the client-credentials token for Permission API calls
+    /// (BankID: `openid permissions/client`). Default: that.
     pub scope: String,
+    /// How often a grant is asked for before giving up; BankID answers
+    /// non-2xx until it is ready (its example client asks 10 times).
+    /// Default: 10.
+    pub grant_attempts: u32,
+    /// Wait before the second request for a grant; doubles after each
+    /// further attempt, capped at 2 s. Default: 250 ms.
+    pub grant_retry_delay: Duration,
+    /// Lifetime of a registered permission (`exp` − `iat` in the register
+    /// request; BankID's example uses 600 s). Default: 10 min; 1 s to 1 h.
+    pub registration_lifetime: Duration,
 }
 
 impl Default for PermissionApiConfig {
     fn default() -> Self {
         PermissionApiConfig {
-            base_url: None,
-            register_path: "/permissions".into(),
-            signed_permission_path: "/permissions/{id}/signed".into(),
-            user_exists_path: "/user-exists".into(),
-            reference_parameter: "permission_id".into(),
+            reference_parameter: "permission_token".into(),
             scope: "openid permissions/client".into(),
+            grant_attempts: 10,
+            grant_retry_delay: Duration::from_millis(250),
+            registration_lifetime: Duration::from_secs(600),
         }
     }
 }
@@ -175,6 +235,8 @@ impl ConfigError {
 #[derive(Debug, Clone)]
 pub struct BankIdConfig {
     pub(crate) issuer: Url,
+    /// BIB's issuer, when configured (needed by CIBA and the Permission API).
+    pub(crate) bib_issuer: Option<Url>,
     pub(crate) client_id: String,
     pub(crate) client_secret: ClientSecret,
     pub(crate) client_auth: ClientAuth,
@@ -194,6 +256,8 @@ pub struct BankIdConfig {
     pub(crate) max_pending_logins: usize,
     pub(crate) max_login_age: Duration,
     pub(crate) jwks_refresh_cooldown: Duration,
+    pub(crate) jwks_max_age_floor: Duration,
+    pub(crate) jwks_max_age_ceiling: Duration,
     pub(crate) par: ParMode,
     pub(crate) digest_input: DigestInput,
     pub(crate) upfront_permissions: Vec<PermissionItem>,
@@ -204,8 +268,9 @@ pub struct BankIdConfig {
 }
 
 impl BankIdConfig {
-    /// Starts a builder. `issuer`, `client_id`, `client_secret` and
-    /// `redirect_uri` are required; everything else has a stated default.
+    /// Starts a builder. `issuer` (or `environment`), `client_id`,
+    /// `client_secret` and `redirect_uri` are required; everything else has a
+    /// stated default.
     pub fn builder() -> BankIdConfigBuilder {
         BankIdConfigBuilder::default()
     }
@@ -214,7 +279,9 @@ impl BankIdConfig {
     ///
     /// | variable | meaning | default |
     /// |---|---|---|
-    /// | `BANKID_ISSUER` | issuer URL (discovery is `{issuer}/.well-known/openid-configuration`) | required |
+    /// | `BANKID_ENV` | `current` or `production`: sets both issuers below | unset |
+    /// | `BANKID_ISSUER` | BankID OIDC issuer (discovery is `{issuer}/.well-known/openid-configuration`) | required unless `BANKID_ENV` |
+    /// | `BANKID_BIB_ISSUER` | BIB issuer, for CIBA and the Permission API | from `BANKID_ENV`, else unset |
     /// | `BANKID_CLIENT_ID` | OIDC client id | required |
     /// | `BANKID_CLIENT_SECRET` | OIDC client secret | required |
     /// | `BANKID_REDIRECT_URI` | absolute callback URL registered at BankID | required |
@@ -224,7 +291,7 @@ impl BankIdConfig {
     /// | `BANKID_LOGIN_PATH` / `BANKID_LOGOUT_PATH` | route paths | `/auth/bankid/login`, `/auth/bankid/logout` |
     /// | `BANKID_POST_LOGOUT_REDIRECT_URI` | where the provider returns after logout | unset |
     /// | `BANKID_MIN_LOA` | minimum level, 1–4 | `3` |
-    /// | `BANKID_CLOCK_SKEW_SECS` | allowed clock skew for `exp`/`iat` | `60` |
+    /// | `BANKID_CLOCK_SKEW_SECS` | allowed clock skew for `exp`/`iat`/`nbf` | `60` |
     /// | `BANKID_HTTP_TIMEOUT_SECS` | timeout of every call to the provider | `10` |
     /// | `BANKID_CLIENT_AUTH` | `client_secret_basic`, `client_secret_post` or `private_key_jwt` | `client_secret_basic` |
     /// | `BANKID_CLIENT_KEY_FILE`, `BANKID_CLIENT_KEY_ID` | PEM private key and its `kid`, for `private_key_jwt` | unset |
@@ -240,8 +307,16 @@ impl BankIdConfig {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<BankIdConfig, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
         let mut b = BankIdConfig::builder();
+        if let Some(v) = get("BANKID_ENV") {
+            let env = BankIdEnvironment::parse(&v)
+                .ok_or_else(|| ConfigError::invalid("BANKID_ENV", "must be current or production"))?;
+            b = b.environment(env);
+        }
         if let Some(v) = get("BANKID_ISSUER") {
             b = b.issuer(v);
+        }
+        if let Some(v) = get("BANKID_BIB_ISSUER") {
+            b = b.bib_issuer(v);
         }
         if let Some(v) = get("BANKID_CLIENT_ID") {
             b = b.client_id(v);
@@ -307,9 +382,34 @@ impl BankIdConfig {
         })
     }
 
-    /// The issuer URL as configured.
+    /// BankID OIDC's issuer URL as configured.
     pub fn issuer(&self) -> &Url {
         &self.issuer
+    }
+
+    /// BIB's issuer URL, if configured.
+    pub fn bib_issuer(&self) -> Option<&Url> {
+        self.bib_issuer.as_ref()
+    }
+
+    /// A key every instance of this client derives alike and no client of
+    /// the app can know: from the client credentials (the secret, or the
+    /// `private_key_jwt` key), domain-separated. Store records that a
+    /// client must not be able to name (pending CIBA requests) take their
+    /// ids from it. Rotating the credentials orphans such records, which
+    /// live for minutes.
+    pub(crate) fn record_key(&self) -> [u8; 32] {
+        use sha2::Digest;
+        let mut hash = sha2::Sha256::new();
+        hash.update(b"axum-bankid record key\0");
+        hash.update(self.client_id.as_bytes());
+        hash.update(b"\0");
+        hash.update(self.client_secret.expose().as_bytes());
+        if let Some(key) = &self.client_assertion_key {
+            hash.update(b"\0");
+            hash.update(key.fingerprint);
+        }
+        hash.finalize().into()
     }
 
     /// The OIDC client id.
@@ -378,8 +478,9 @@ fn key_from_env(get: &impl Fn(&str) -> Option<String>) -> Result<ClientAssertion
 }
 
 /// Builder setting → environment variable, so `from_env` errors name the variable.
-const ENV_NAMES: [(&str, &str); 13] = [
+const ENV_NAMES: [(&str, &str); 14] = [
     ("issuer", "BANKID_ISSUER"),
+    ("bib_issuer", "BANKID_BIB_ISSUER"),
     ("client_id", "BANKID_CLIENT_ID"),
     ("client_secret", "BANKID_CLIENT_SECRET"),
     ("private_key_jwt", "BANKID_CLIENT_KEY_FILE"),
@@ -402,7 +503,9 @@ fn parse_secs(field: &'static str, value: &str) -> Result<u64, ConfigError> {
 #[derive(Debug, Default, Clone)]
 #[must_use]
 pub struct BankIdConfigBuilder {
+    environment: Option<BankIdEnvironment>,
     issuer: Option<String>,
+    bib_issuer: Option<String>,
     client_id: Option<String>,
     client_secret: Option<ClientSecret>,
     client_auth: ClientAuth,
@@ -421,6 +524,8 @@ pub struct BankIdConfigBuilder {
     max_pending_logins: Option<usize>,
     max_login_age: Option<Duration>,
     jwks_refresh_cooldown: Option<Duration>,
+    jwks_max_age_floor: Option<Duration>,
+    jwks_max_age_ceiling: Option<Duration>,
     par: ParMode,
     digest_input: DigestInput,
     upfront_permissions: Vec<Result<(String, Vec<u8>), ()>>,
@@ -431,10 +536,28 @@ pub struct BankIdConfigBuilder {
 }
 
 impl BankIdConfigBuilder {
-    /// Issuer URL, e.g. `https://auth.current.bankid.no/auth/realms/current`. Required.
+    /// Sets both issuers (BankID OIDC and BIB) to those of a BankID
+    /// environment. Explicit [`issuer`](Self::issuer) and
+    /// [`bib_issuer`](Self::bib_issuer) override it. Default: none.
+    pub fn environment(mut self, environment: BankIdEnvironment) -> Self {
+        self.environment = Some(environment);
+        self
+    }
+
+    /// BankID OIDC's issuer URL, e.g. `https://auth.current.bankid.no/auth/realms/current`.
+    /// Required unless [`environment`](Self::environment) is set.
     /// Must be HTTPS, except on a loopback address (the simulator).
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
         self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// BIB's issuer URL (BankID with biometrics: Permission API, grants,
+    /// CIBA), e.g. `https://current.aletheia-test.idtech.no`. Needed only for
+    /// CIBA and the Permission API; [`environment`](Self::environment) sets
+    /// it. Default: none.
+    pub fn bib_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.bib_issuer = Some(issuer.into());
         self
     }
 
@@ -523,7 +646,7 @@ impl BankIdConfigBuilder {
         self
     }
 
-    /// Allowed clock difference for `exp` and `iat`. Default: 60 s; at most 5 min.
+    /// Allowed clock difference for `exp`, `iat` and `nbf` (of ID tokens and signed permissions). Default: 60 s; at most 5 min.
     pub fn clock_skew(mut self, skew: Duration) -> Self {
         self.clock_skew = Some(skew);
         self
@@ -535,8 +658,8 @@ impl BankIdConfigBuilder {
         self
     }
 
-    /// How long a started login may take before its callback is refused.
-    /// Default: 10 min.
+    /// How long a started login may take before its callback is refused
+    /// (1 s to 1 day). Default: 10 min.
     pub fn login_attempt_ttl(mut self, ttl: Duration) -> Self {
         self.login_attempt_ttl = Some(ttl);
         self
@@ -549,16 +672,42 @@ impl BankIdConfigBuilder {
         self
     }
 
-    /// How long a login stays valid in the session. Default: 8 h.
+    /// How long a login stays valid in the session (1 s to 30 days).
+    /// Default: 8 h.
     pub fn max_login_age(mut self, age: Duration) -> Self {
         self.max_login_age = Some(age);
         self
     }
 
-    /// Minimum time between two JWKS refreshes triggered by an unknown `kid`,
-    /// so a flood of forged tokens cannot hammer the provider. Default: 60 s.
+    /// Minimum time between two JWKS refetches triggered by tokens — an
+    /// unknown `kid`, or a signature that fails with a known `kid` (the
+    /// provider may have re-keyed) — so a flood of forged tokens cannot
+    /// hammer the provider. Also the wait before retrying a failed refetch of
+    /// expired keys. 1 s to 1 h. Default: 60 s.
     pub fn jwks_refresh_cooldown(mut self, cooldown: Duration) -> Self {
         self.jwks_refresh_cooldown = Some(cooldown);
+        self
+    }
+
+    /// The shortest time the provider's keys are trusted before they are
+    /// fetched again, whatever the JWKS response's `Cache-Control` says
+    /// (`max-age=0`, `no-cache` and `no-store` get this). 1 s to 1 day, at
+    /// most [`jwks_max_age_ceiling`](Self::jwks_max_age_ceiling). Default: 60 s.
+    pub fn jwks_max_age_floor(mut self, floor: Duration) -> Self {
+        self.jwks_max_age_floor = Some(floor);
+        self
+    }
+
+    /// The longest time the provider's keys are trusted before they are
+    /// fetched again: the JWKS response's `Cache-Control: max-age` is
+    /// honoured up to this, and a response without one gets this. A key the
+    /// provider removes stops verifying within this time. Once the keys are
+    /// older, the next login waits for one refetch (shared by concurrent
+    /// logins); if the provider cannot be reached, logins fail with
+    /// `keys_unavailable` rather than trust the old keys. 1 s to 1 day.
+    /// Default: 1 h.
+    pub fn jwks_max_age_ceiling(mut self, ceiling: Duration) -> Self {
+        self.jwks_max_age_ceiling = Some(ceiling);
         self
     }
 
@@ -612,10 +761,11 @@ impl BankIdConfigBuilder {
 
     /// Validates every setting.
     pub fn build(self) -> Result<BankIdConfig, ConfigError> {
-        let issuer = parse_endpoint("issuer", self.issuer.as_deref())?;
-        if issuer.query().is_some() || issuer.fragment().is_some() {
-            return Err(ConfigError::invalid("issuer", "must not have a query or fragment"));
-        }
+        let preset = self.environment;
+        let issuer = self.issuer.or_else(|| preset.map(|env| env.issuer().to_owned()));
+        let issuer = parse_issuer("issuer", issuer.as_deref())?;
+        let bib_issuer = self.bib_issuer.or_else(|| preset.map(|env| env.bib_issuer().to_owned()));
+        let bib_issuer = bib_issuer.map(|bib| parse_issuer("bib_issuer", Some(&bib))).transpose()?;
         let client_id = required("client_id", self.client_id)?;
         let client_secret = match self.client_auth {
             ClientAuth::PrivateKeyJwt => {
@@ -662,6 +812,15 @@ impl BankIdConfigBuilder {
         if grant_ttl.is_zero() || grant_ttl > Duration::from_secs(86_400) {
             return Err(ConfigError::invalid("grant_ttl", "must be between 1 second and 1 day"));
         }
+        // Bounded so that casts to seconds and time arithmetic cannot wrap.
+        let login_attempt_ttl = bounded("login_attempt_ttl", self.login_attempt_ttl, 600, DAY)?;
+        let max_login_age = bounded("max_login_age", self.max_login_age, 8 * 3600, 30 * DAY)?;
+        let jwks_refresh_cooldown = bounded("jwks_refresh_cooldown", self.jwks_refresh_cooldown, 60, 3600)?;
+        let jwks_max_age_floor = bounded("jwks_max_age_floor", self.jwks_max_age_floor, 60, DAY)?;
+        let jwks_max_age_ceiling = bounded("jwks_max_age_ceiling", self.jwks_max_age_ceiling, 3600, DAY)?;
+        if jwks_max_age_floor > jwks_max_age_ceiling {
+            return Err(ConfigError::invalid("jwks_max_age_floor", "must not exceed jwks_max_age_ceiling"));
+        }
         let max_pending_logins = self.max_pending_logins.unwrap_or(8);
         if max_pending_logins == 0 {
             return Err(ConfigError::invalid("max_pending_logins", "must be at least 1"));
@@ -680,6 +839,7 @@ impl BankIdConfigBuilder {
         validate_permission_api(&permission_api)?;
         Ok(BankIdConfig {
             issuer,
+            bib_issuer,
             client_id,
             client_secret,
             client_auth: self.client_auth,
@@ -695,10 +855,12 @@ impl BankIdConfigBuilder {
             minimum_loa: self.minimum_loa.unwrap_or(Loa::SUBSTANTIAL),
             clock_skew,
             http_timeout,
-            login_attempt_ttl: self.login_attempt_ttl.unwrap_or(Duration::from_secs(600)),
+            login_attempt_ttl,
             max_pending_logins,
-            max_login_age: self.max_login_age.unwrap_or(Duration::from_secs(8 * 3600)),
-            jwks_refresh_cooldown: self.jwks_refresh_cooldown.unwrap_or(Duration::from_secs(60)),
+            max_login_age,
+            jwks_refresh_cooldown,
+            jwks_max_age_floor,
+            jwks_max_age_ceiling,
             par: self.par,
             digest_input: self.digest_input,
             upfront_permissions,
@@ -710,22 +872,65 @@ impl BankIdConfigBuilder {
     }
 }
 
-fn validate_permission_api(api: &PermissionApiConfig) -> Result<(), ConfigError> {
-    if let Some(base) = &api.base_url {
-        parse_endpoint("permission_api", Some(base.as_str()))?;
+/// Seconds in a day, for the bounds below.
+const DAY: u64 = 86_400;
+
+/// A duration setting (default `default_secs`) that must lie between 1 s and
+/// `max_secs`; the error names `field`.
+fn bounded(
+    field: &'static str,
+    value: Option<Duration>,
+    default_secs: u64,
+    max_secs: u64,
+) -> Result<Duration, ConfigError> {
+    let value = value.unwrap_or(Duration::from_secs(default_secs));
+    if value < Duration::from_secs(1) || value > Duration::from_secs(max_secs) {
+        return Err(ConfigError::invalid(field, format!("must be between 1 second and {max_secs} seconds")));
     }
-    for path in [&api.register_path, &api.signed_permission_path, &api.user_exists_path] {
-        if !path.starts_with('/') {
-            return Err(ConfigError::invalid("permission_api", format!("path `{path}` must start with /")));
+    Ok(value)
+}
+
+impl BankIdConfig {
+    /// How the provider's key cache refreshes.
+    pub(crate) fn key_cache_settings(&self) -> crate::provider::jwks::KeyCacheSettings {
+        crate::provider::jwks::KeyCacheSettings {
+            max_age: crate::provider::max_age::MaxAgePolicy {
+                floor: self.jwks_max_age_floor,
+                ceiling: self.jwks_max_age_ceiling,
+            },
+            cooldown: self.jwks_refresh_cooldown,
         }
     }
-    if !api.signed_permission_path.contains("{id}") {
-        return Err(ConfigError::invalid("permission_api", "signed_permission_path must contain {id}"));
+}
+
+fn validate_permission_api(api: &PermissionApiConfig) -> Result<(), ConfigError> {
+    let token = |v: &str| !v.is_empty() && v.chars().all(|c| c.is_ascii_graphic() && !"&=?#\\\"".contains(c));
+    if !token(&api.reference_parameter) {
+        return Err(ConfigError::invalid("permission_api", "reference_parameter must be a plain parameter name"));
     }
-    if api.reference_parameter.is_empty() {
-        return Err(ConfigError::invalid("permission_api", "reference_parameter must not be empty"));
+    if validate_scopes(api.scope.split_whitespace().map(str::to_owned).collect()).is_err() {
+        return Err(ConfigError::invalid("permission_api", "scope must be space-separated scope tokens"));
+    }
+    if !(1..=60).contains(&api.grant_attempts) {
+        return Err(ConfigError::invalid("permission_api", "grant_attempts must be between 1 and 60"));
+    }
+    if api.grant_retry_delay > Duration::from_secs(10) {
+        return Err(ConfigError::invalid("permission_api", "grant_retry_delay must be at most 10 seconds"));
+    }
+    let lifetime = api.registration_lifetime;
+    if lifetime < Duration::from_secs(1) || lifetime > Duration::from_secs(3600) {
+        return Err(ConfigError::invalid("permission_api", "registration_lifetime must be between 1 s and 1 h"));
     }
     Ok(())
+}
+
+/// An issuer: an endpoint URL without query or fragment.
+fn parse_issuer(field: &'static str, value: Option<&str>) -> Result<Url, ConfigError> {
+    let issuer = parse_endpoint(field, value)?;
+    if issuer.query().is_some() || issuer.fragment().is_some() {
+        return Err(ConfigError::invalid(field, "must not have a query or fragment"));
+    }
+    Ok(issuer)
 }
 
 fn required(field: &'static str, value: Option<String>) -> Result<String, ConfigError> {
@@ -860,6 +1065,21 @@ mod tests {
             (valid().http_timeout(Duration::MAX), "http_timeout"),
             (valid().grant_ttl(Duration::ZERO), "grant_ttl"),
             (valid().grant_ttl(Duration::from_secs(u64::MAX)), "grant_ttl"),
+            (valid().login_attempt_ttl(Duration::ZERO), "login_attempt_ttl"),
+            (valid().login_attempt_ttl(Duration::from_secs(u64::MAX)), "login_attempt_ttl"),
+            (valid().max_login_age(Duration::from_millis(999)), "max_login_age"),
+            (valid().max_login_age(Duration::from_secs(u64::MAX)), "max_login_age"),
+            (valid().max_login_age(Duration::from_secs(30 * 86_400 + 1)), "max_login_age"),
+            (valid().jwks_refresh_cooldown(Duration::ZERO), "jwks_refresh_cooldown"),
+            (valid().jwks_refresh_cooldown(Duration::from_secs(u64::MAX)), "jwks_refresh_cooldown"),
+            (valid().jwks_max_age_floor(Duration::ZERO), "jwks_max_age_floor"),
+            (valid().jwks_max_age_floor(Duration::from_secs(u64::MAX)), "jwks_max_age_floor"),
+            (valid().jwks_max_age_ceiling(Duration::ZERO), "jwks_max_age_ceiling"),
+            (valid().jwks_max_age_ceiling(Duration::from_secs(u64::MAX)), "jwks_max_age_ceiling"),
+            (
+                valid().jwks_max_age_floor(Duration::from_secs(600)).jwks_max_age_ceiling(Duration::from_secs(60)),
+                "jwks_max_age_floor",
+            ),
             (valid().clock_skew(Duration::from_secs(3600)), "clock_skew"),
             (valid().max_pending_logins(0), "max_pending_logins"),
         ];
@@ -936,6 +1156,52 @@ mod tests {
         assert_eq!(config.minimum_loa, Loa::HIGH);
         assert_eq!(config.scopes, ["openid", "profile", "nnin_altsub"]);
         assert_eq!(config.client_auth, ClientAuth::SecretPost);
+    }
+
+    #[test]
+    fn an_environment_sets_both_issuers_and_explicit_ones_win() {
+        let base = || BankIdConfig::builder().client_id("c").client_secret("s").redirect_uri("https://a.example/cb");
+        let config = base().environment(BankIdEnvironment::Current).build().unwrap();
+        assert_eq!(config.issuer.as_str(), "https://auth.current.bankid.no/auth/realms/current");
+        assert_eq!(config.bib_issuer.as_ref().unwrap().as_str(), "https://current.aletheia-test.idtech.no/");
+        let config =
+            base().environment(BankIdEnvironment::Production).bib_issuer("https://bib.example").build().unwrap();
+        assert_eq!(config.issuer.as_str(), "https://auth.bankid.no/auth/realms/prod");
+        assert_eq!(config.bib_issuer.as_ref().unwrap().as_str(), "https://bib.example/");
+        assert_eq!(base().build().unwrap_err(), ConfigError::Missing { field: "issuer" });
+        assert_eq!(valid().build().unwrap().bib_issuer, None);
+        assert_eq!(valid().bib_issuer("http://bib.example").build().unwrap_err().field(), "bib_issuer");
+
+        let env = |k: &str| match k {
+            "BANKID_ENV" => Some("production".to_owned()),
+            "BANKID_CLIENT_ID" => Some("c".into()),
+            "BANKID_CLIENT_SECRET" => Some("s".into()),
+            "BANKID_REDIRECT_URI" => Some("https://a.example/cb".into()),
+            _ => None,
+        };
+        let config = BankIdConfig::from_lookup(env).unwrap();
+        assert_eq!(config.bib_issuer.unwrap().as_str(), "https://app.bankid.no/");
+        let err = BankIdConfig::from_lookup(|k| (k == "BANKID_ENV").then(|| "preprod".to_owned())).unwrap_err();
+        assert_eq!(err.field(), "BANKID_ENV");
+        let err = BankIdConfig::from_lookup(|k| match k {
+            "BANKID_BIB_ISSUER" => Some("nope".to_owned()),
+            _ => env(k),
+        })
+        .unwrap_err();
+        assert_eq!(err.field(), "BANKID_BIB_ISSUER");
+    }
+
+    #[test]
+    fn permission_api_settings_are_bounded() {
+        for api in [
+            PermissionApiConfig { reference_parameter: "a&b".into(), ..Default::default() },
+            PermissionApiConfig { scope: "bad\"scope".into(), ..Default::default() },
+            PermissionApiConfig { grant_attempts: 0, ..Default::default() },
+            PermissionApiConfig { grant_retry_delay: Duration::MAX, ..Default::default() },
+            PermissionApiConfig { registration_lifetime: Duration::from_secs(86_400), ..Default::default() },
+        ] {
+            assert_eq!(valid().permission_api(api).build().unwrap_err().field(), "permission_api");
+        }
     }
 
     #[test]

@@ -62,6 +62,18 @@ pub enum IdTokenError {
     /// A required claim is missing or has the wrong type.
     #[error("the ID token lacks a valid `{0}` claim")]
     MissingClaim(&'static str),
+    /// `nbf` is in the future (beyond the allowed skew; RFC 7519 §4.1.5).
+    #[error("the ID token is not valid yet")]
+    NotYetValid,
+    /// The protected header's `crit` names an extension this crate does not
+    /// process, so the token must be rejected (RFC 7515 §4.1.11).
+    #[error("the ID token requires a header extension that is not supported")]
+    UnsupportedCriticalHeader,
+    /// The protected header's `crit` breaks RFC 7515 §4.1.11: not a non-empty
+    /// array of strings, names a registered header, or names a member that
+    /// is absent.
+    #[error("the ID token's critical header list is invalid")]
+    InvalidCriticalHeader,
 }
 
 impl IdTokenError {
@@ -82,6 +94,9 @@ impl IdTokenError {
             "nonce_mismatch" => IdTokenError::NonceMismatch,
             "unsupported_algorithm" => IdTokenError::UnsupportedAlgorithm(String::new()),
             "missing_claim" => IdTokenError::MissingClaim("unknown"),
+            "not_yet_valid" => IdTokenError::NotYetValid,
+            "unsupported_critical_header" => IdTokenError::UnsupportedCriticalHeader,
+            "invalid_critical_header" => IdTokenError::InvalidCriticalHeader,
             _ => IdTokenError::Malformed,
         }
     }
@@ -103,6 +118,9 @@ impl IdTokenError {
             IdTokenError::MissingNonce => "missing_nonce",
             IdTokenError::NonceMismatch => "nonce_mismatch",
             IdTokenError::MissingClaim(_) => "missing_claim",
+            IdTokenError::NotYetValid => "not_yet_valid",
+            IdTokenError::UnsupportedCriticalHeader => "unsupported_critical_header",
+            IdTokenError::InvalidCriticalHeader => "invalid_critical_header",
         }
     }
 }
@@ -353,8 +371,17 @@ fn endpoint_detail(err: &EndpointError) -> &str {
     }
 }
 
-fn no_store() -> [(header::HeaderName, &'static str); 1] {
-    [(header::CACHE_CONTROL, "no-store")]
+/// Headers of every default error response: never cached, and a link on
+/// the error page sends no `Referer` (the page's URL may be a callback URL
+/// carrying `code` and `state`).
+fn no_store() -> [(header::HeaderName, &'static str); 2] {
+    [(header::CACHE_CONTROL, "no-store"), (header::REFERRER_POLICY, "no-referrer")]
+}
+
+/// Marks a response for a logged-in user as personal and uncacheable
+/// (RFC 9111 §5.2.2.5, §5.2.2.7), replacing any `Cache-Control` it had.
+pub(crate) fn mark_private(response: &mut Response) {
+    response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("private, no-store"));
 }
 
 /// True for browser navigations: their `Accept` lists `text/html`.

@@ -25,7 +25,7 @@ use crate::flow::{redirect, session_of};
 use crate::id_token::unix_now;
 use crate::layer::Ctx;
 use crate::permission::{Permission, PermissionError, PermissionItem};
-use crate::permission_api::PermissionApi;
+use crate::permission_api::{PermissionApi, Registration};
 use crate::session::load_login;
 use crate::session::{StoredGrant, load_grants, remove_grant};
 
@@ -144,7 +144,9 @@ fn login_redirect(login_path: &str, parts: &Parts) -> String {
 
 /// Middleware that lets only authenticated requests through; use with
 /// [`axum::middleware::from_fn`]. Handlers behind it can still take
-/// [`AuthenticatedUser`] at no extra cost.
+/// [`AuthenticatedUser`] at no extra cost. Their responses are personal, so
+/// they get `Cache-Control: private, no-store` (replacing any the handler
+/// set): no shared cache or browser history keeps them after logout.
 ///
 /// ```
 /// use axum::{Router, middleware, routing::get};
@@ -156,7 +158,9 @@ fn login_redirect(login_path: &str, parts: &Parts) -> String {
 /// ```
 pub async fn require_authenticated(user: AuthenticatedUser, mut req: Request, next: Next) -> Response {
     req.extensions_mut().insert(user);
-    next.run(req).await
+    let mut response = next.run(req).await;
+    crate::error::mark_private(&mut response);
+    response
 }
 
 /// A handle for starting BankID interactions from a handler: a one-off
@@ -247,8 +251,12 @@ impl<P: Permission> PermissionRequest<P> {
         self
     }
 
-    /// Registers the permission through the Permission API and sends its
-    /// reference, instead of sending the statement as `authorization_details`.
+    /// Registers the permission through the Permission API at BIB and sends
+    /// its permission token on the authorize request (under
+    /// [`reference_parameter`](crate::PermissionApiConfig::reference_parameter),
+    /// a guess: BankID has not published how), instead of sending the
+    /// statement as `authorization_details`. After the callback the grant is
+    /// fetched from BIB and verified. Needs a BIB issuer.
     pub fn via_permission_api(mut self) -> Self {
         self.via_api = true;
         self
@@ -260,7 +268,7 @@ impl<P: Permission> PermissionRequest<P> {
         let app_callback_uri =
             self.app_callback_uri.as_deref().map(crate::permission::validate_app_callback_uri).transpose()?;
         let item = if self.via_api {
-            self.bankid.permission_api().register(&self.permission).await?.item
+            self.bankid.permission_api().register(&self.permission, Registration::new()).await?.item
         } else {
             PermissionItem::new(&self.permission, ctx.config().digest_input)?
         };

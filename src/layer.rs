@@ -27,23 +27,39 @@ use tower_sessions::SessionStore;
 
 use crate::ciba::{self, Ciba, CibaCallback, CibaFinished, CibaStore};
 use crate::config::BankIdConfig;
-use crate::error::Error;
+use crate::error::{EndpointError, Error};
 use crate::flow;
 use crate::id_token::IdTokenVerifier;
+use crate::provider::bib::BibMetadata;
+use crate::provider::client_token::{ClientTokens, TokenSource};
 use crate::provider::jwks::KeyCache;
 use crate::provider::token::ClientCredentials;
-use crate::provider::{ProviderMetadata, http, metadata};
+use crate::provider::{ProviderMetadata, bib, http, metadata};
 
 type ErrorHandler = Arc<dyn Fn(&Error, &HeaderMap) -> Response + Send + Sync>;
 
 /// Everything that is fixed after start-up.
 pub(crate) struct Shared {
     pub(crate) config: BankIdConfig,
+    /// BankID OIDC: the code flow and client-credentials tokens.
     pub(crate) metadata: ProviderMetadata,
     pub(crate) http: reqwest::Client,
+    /// Verifies BankID OIDC's ID tokens (code flow).
     pub(crate) verifier: IdTokenVerifier,
-    pub(crate) client_tokens: crate::permission_api::ClientTokenCache,
+    /// BIB, when a BIB issuer is configured.
+    pub(crate) bib: Option<Bib>,
+    pub(crate) client_tokens: ClientTokens,
     pub(crate) consumed_grants: crate::session::ConsumedGrants,
+}
+
+/// BIB, the second provider of BankID with biometrics: its metadata and two
+/// verifiers with separate key sets — ID tokens (CIBA) with `jwks_uri`,
+/// signed permissions ("grants") with `jwks_uri_grants` — so that neither
+/// kind of token can stand in for the other.
+pub(crate) struct Bib {
+    pub(crate) metadata: BibMetadata,
+    pub(crate) id_tokens: IdTokenVerifier,
+    pub(crate) grants: IdTokenVerifier,
 }
 
 /// The handle routes and extractors work with.
@@ -83,6 +99,22 @@ impl Ctx {
             method: config.client_auth,
             assertion: config.client_assertion_key.as_ref().map(|key| (key, self.shared.metadata.issuer.as_str())),
         }
+    }
+
+    /// BIB, or the start-up style error naming the missing setting.
+    pub(crate) fn bib(&self) -> Result<&Bib, Error> {
+        self.shared.bib.as_ref().ok_or(Error::MissingCapability { capability: "bib_issuer" })
+    }
+
+    /// A client-credentials access token for `scope` from BankID OIDC, for
+    /// calls to BIB (cached; see [`ClientTokens`]).
+    pub(crate) async fn client_token(&self, scope: &str) -> Result<String, EndpointError> {
+        let source = TokenSource {
+            http: &self.shared.http,
+            token_endpoint: &self.shared.metadata.token_endpoint,
+            credentials: self.credentials(),
+        };
+        self.shared.client_tokens.get(scope, source).await
     }
 }
 
@@ -127,30 +159,29 @@ impl fmt::Debug for BankIdLayer {
 }
 
 impl BankIdLayer {
-    /// Runs OIDC discovery and loads the provider's keys. Fails (at start-up,
-    /// not at the first login) if the provider cannot be reached, its
-    /// metadata names another issuer, or it offers no usable algorithm.
+    /// Runs OIDC discovery and loads the provider's keys — BankID OIDC's,
+    /// and BIB's too when a [BIB issuer](crate::BankIdConfigBuilder::bib_issuer)
+    /// is configured. Fails (at start-up, not at the first login) if a
+    /// provider cannot be reached, its metadata names another issuer, or it
+    /// offers no usable algorithm.
     #[tracing::instrument(name = "bankid.discover", skip_all, fields(issuer = %config.issuer), err)]
     pub async fn discover(config: BankIdConfig) -> Result<BankIdLayer, Error> {
         let client = http::client(config.http_timeout).map_err(|e| Error::Discovery(e.to_string()))?;
         let metadata = metadata::discover(&client, &config.issuer).await.map_err(Error::Discovery)?;
-        let keys = KeyCache::load(client.clone(), metadata.jwks_uri.clone(), config.jwks_refresh_cooldown)
-            .await
-            .map_err(Error::Discovery)?;
-        let verifier = IdTokenVerifier {
-            issuer: metadata.issuer.clone(),
-            client_id: config.client_id.clone(),
-            algorithms: metadata.id_token_signing_algs.clone(),
-            clock_skew_secs: config.clock_skew.as_secs() as i64,
-            keys: Arc::new(keys),
-        };
-        tracing::info!(issuer = %metadata.issuer, "BankID provider discovered");
+        let keys = load_keys(&client, &metadata.jwks_uri, &config).await?;
+        let verifier = new_verifier(&metadata.issuer, &metadata.id_token_signing_algs, &config, keys);
+        tracing::info!(issuer = %metadata.issuer, "BankID OIDC discovered");
         check_capabilities(&config, &metadata)?;
+        let bib = match &config.bib_issuer {
+            Some(issuer) => Some(discover_bib(&client, issuer, &config).await?),
+            None => None,
+        };
         let shared = Arc::new(Shared {
             config,
             metadata,
             http: client,
             verifier,
+            bib,
             client_tokens: Default::default(),
             consumed_grants: Default::default(),
         });
@@ -198,10 +229,10 @@ impl BankIdLayer {
     /// [`with_public_ciba_start`](Self::with_public_ciba_start) for the start route). Fails at start-up
     /// if the provider has no backchannel authentication endpoint.
     pub fn with_ciba<S: SessionStore>(self, store: S) -> Result<Self, Error> {
-        if self.ctx.shared.metadata.backchannel_authentication_endpoint.is_none() {
+        if self.ctx.bib()?.metadata.backchannel_authentication_endpoint.is_none() {
             return Err(Error::MissingCapability { capability: "backchannel_authentication_endpoint" });
         }
-        let ciba_store = Some(Ciba::new_store(Arc::new(store)));
+        let ciba_store = Some(Ciba::new_store(Arc::new(store), self.ctx.config().record_key()));
         Ok(BankIdLayer::from_ctx(Ctx { ciba_store, ..self.ctx }))
     }
 
@@ -272,6 +303,14 @@ impl BankIdLayer {
         Ciba::from_ctx(&self.ctx)
     }
 
+    /// The Permission API client at BIB, for server-side use outside a
+    /// request (in a handler, [`BankId::permission_api`](crate::BankId::permission_api)
+    /// gives the same). Its calls fail with `missing_capability`
+    /// (`bib_issuer`) when no BIB issuer is configured.
+    pub fn permission_api(&self) -> crate::PermissionApi {
+        crate::PermissionApi::new(self.ctx.clone())
+    }
+
     /// The provider metadata found by discovery.
     pub fn metadata(&self) -> &ProviderMetadata {
         &self.ctx.shared.metadata
@@ -312,6 +351,37 @@ impl BankIdLayer {
 
 fn is_under(path: &str, base: &str) -> bool {
     path.strip_prefix(base).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+async fn load_keys(client: &reqwest::Client, jwks_uri: &url::Url, config: &BankIdConfig) -> Result<KeyCache, Error> {
+    KeyCache::load(client.clone(), jwks_uri.clone(), config.key_cache_settings()).await.map_err(Error::Discovery)
+}
+
+fn new_verifier(
+    issuer: &str,
+    algorithms: &[jsonwebtoken::Algorithm],
+    config: &BankIdConfig,
+    keys: KeyCache,
+) -> IdTokenVerifier {
+    IdTokenVerifier {
+        issuer: issuer.to_owned(),
+        client_id: config.client_id.clone(),
+        algorithms: algorithms.to_vec(),
+        clock_skew_secs: config.clock_skew.as_secs() as i64,
+        keys: Arc::new(keys),
+    }
+}
+
+/// BIB's metadata and both of its key sets.
+#[tracing::instrument(name = "bankid.discover_bib", skip_all, fields(issuer = %issuer), err)]
+async fn discover_bib(client: &reqwest::Client, issuer: &url::Url, config: &BankIdConfig) -> Result<Bib, Error> {
+    let metadata = bib::discover(client, issuer).await.map_err(Error::Discovery)?;
+    let id_token_keys = load_keys(client, &metadata.jwks_uri, config).await?;
+    let grant_keys = load_keys(client, &metadata.jwks_uri_grants, config).await?;
+    let id_tokens = new_verifier(&metadata.issuer, &metadata.signing_algs, config, id_token_keys);
+    let grants = new_verifier(&metadata.issuer, &metadata.signing_algs, config, grant_keys);
+    tracing::info!(issuer = %metadata.issuer, "BIB discovered");
+    Ok(Bib { metadata, id_tokens, grants })
 }
 
 /// Fails start-up when the configuration needs something the provider lacks.

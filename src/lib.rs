@@ -24,18 +24,18 @@ mod session;
 #[cfg_attr(docsrs, doc(cfg(feature = "simulator")))]
 pub mod simulator;
 
-pub use ciba::{Ciba, CibaError, CibaFinished, CibaHandle, CibaRequest, CibaStarted, CibaStatus, LoginHint};
+pub use ciba::{Ciba, CibaError, CibaFinished, CibaHandle, CibaRequest, CibaStarted, CibaStatus};
 pub use claims::AuthenticatedUser;
 pub use config::{
-    BankIdConfig, BankIdConfigBuilder, ClientAssertionKey, ClientAuth, ClientSecret, ConfigError, ParMode,
-    PermissionApiConfig,
+    BankIdConfig, BankIdConfigBuilder, BankIdEnvironment, ClientAssertionKey, ClientAuth, ClientSecret, ConfigError,
+    ParMode, PermissionApiConfig,
 };
 pub use error::{EndpointError, Error, IdTokenError};
 pub use extract::{AuthRejection, BankId, Granted, PermissionRequest, require_authenticated};
 pub use layer::{BankIdLayer, BankIdService};
 pub use loa::Loa;
 pub use permission::{DigestInput, Permission, PermissionError, permission_digest};
-pub use permission_api::{PermissionApi, RegisteredPermission, SignedPermission};
+pub use permission_api::{ClientSignals, Grant, LoginHint, PermissionApi, RegisteredPermission, Registration};
 pub use provider::ProviderMetadata;
 
 /// Re-exported so the session types you name match the ones this crate uses.

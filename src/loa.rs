@@ -82,6 +82,49 @@ impl Loa {
     }
 }
 
+/// Which of BankID's two providers issued a token; the table of bare URNs
+/// below applies only to the provider that issues them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AcrIssuer {
+    /// BankID OIDC: code-flow ID tokens.
+    BankIdOidc,
+    /// BIB: CIBA ID tokens.
+    Bib,
+}
+
+/// Known BankID URNs that stand for a level on their own, by issuer.
+///
+/// BankID's code-flow tokens carry `;LOA=` (`urn:bankid:bis;LOA=3`), but the
+/// one public sample of a BIB CIBA ID token carries the bare
+/// `urn:bankid:bis`. So a bare URN maps to a level only through this explicit
+/// table of BankID's published identity providers, and only for tokens of
+/// the provider that issues them: `urn:bankid:bis` (BankID with biometrics,
+/// LOA 3) from BIB, `urn:bankid:bid` (BankID High) and `urn:bankid:bim`
+/// (BankID on mobile), both LOA 4, from BankID OIDC. Any other value without
+/// a strict `LOA=` parameter is "no LOA" — never "no LOA means fine".
+const BARE_URNS: [(AcrIssuer, &str, Loa); 3] = [
+    (AcrIssuer::Bib, "urn:bankid:bis", Loa::SUBSTANTIAL),
+    (AcrIssuer::BankIdOidc, "urn:bankid:bid", Loa::HIGH),
+    (AcrIssuer::BankIdOidc, "urn:bankid:bim", Loa::HIGH),
+];
+
+/// The level of an `acr` from `issuer`: the strict `LOA=` parameter, else a
+/// bare URN of [`BARE_URNS`].
+pub(crate) fn loa_of(acr: &str, issuer: AcrIssuer) -> Option<Loa> {
+    Loa::from_acr(acr)
+        .or_else(|| BARE_URNS.iter().find(|(from, urn, _)| *from == issuer && *urn == acr).map(|(_, _, loa)| *loa))
+}
+
+/// The LOA policy, the one place it is decided: the token's `acr` must be a
+/// string whose level (see [`loa_of`]) reaches `minimum`. The error carries
+/// what was found, if anything.
+pub(crate) fn check_loa(acr: Option<&serde_json::Value>, minimum: Loa, issuer: AcrIssuer) -> Result<Loa, Option<Loa>> {
+    match acr.and_then(serde_json::Value::as_str).and_then(|acr| loa_of(acr, issuer)) {
+        Some(loa) if loa >= minimum => Ok(loa),
+        found => Err(found),
+    }
+}
+
 fn parse_level(value: &str) -> Option<Loa> {
     match value.as_bytes() {
         [digit @ b'1'..=b'4'] => Loa::new(digit - b'0'),
@@ -153,6 +196,30 @@ mod tests {
         ] {
             assert_eq!(Loa::from_acr(acr), None, "{acr:?} must not parse");
         }
+    }
+
+    #[test]
+    fn bare_bankid_urns_map_only_from_their_issuer() {
+        use AcrIssuer::{BankIdOidc, Bib};
+        assert_eq!(loa_of("urn:bankid:bis", Bib), Some(Loa::SUBSTANTIAL));
+        assert_eq!(loa_of("urn:bankid:bis", BankIdOidc), None);
+        assert_eq!(loa_of("urn:bankid:bid", BankIdOidc), Some(Loa::HIGH));
+        assert_eq!(loa_of("urn:bankid:bim", BankIdOidc), Some(Loa::HIGH));
+        assert_eq!(loa_of("urn:bankid:bid", Bib), None);
+        for other in ["urn:bankid:BIS", "urn:bankid:bis;", "urn:bankid:other", "urn:bankid:bis ", ""] {
+            assert_eq!(loa_of(other, Bib), None, "{other:?}");
+        }
+        assert_eq!(loa_of("urn:bankid:bis;LOA=2", Bib), Some(Loa::TWO), "an explicit level wins");
+    }
+
+    #[test]
+    fn the_policy_needs_a_string_acr_at_the_minimum() {
+        use serde_json::json;
+        let bib = AcrIssuer::Bib;
+        assert_eq!(check_loa(Some(&json!("urn:bankid:bis")), Loa::SUBSTANTIAL, bib), Ok(Loa::SUBSTANTIAL));
+        assert_eq!(check_loa(Some(&json!("urn:bankid:bis")), Loa::HIGH, bib), Err(Some(Loa::SUBSTANTIAL)));
+        assert_eq!(check_loa(Some(&json!(3)), Loa::LOW, bib), Err(None));
+        assert_eq!(check_loa(None, Loa::LOW, bib), Err(None));
     }
 
     #[test]

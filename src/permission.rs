@@ -102,8 +102,14 @@ pub(crate) const fn assert_upfront_type<P: Permission>() {
 pub(crate) enum Transport {
     /// RFC 9396 `authorization_details` in a pushed authorization request.
     Rar,
-    /// Registered through the Permission API; the authorize request carries its id.
-    PermissionApi { id: String },
+    /// Registered through the Permission API; the authorize request carries
+    /// its permission token, and the grant is fetched by `id` afterwards.
+    PermissionApi {
+        id: String,
+        /// Needed only to start the login; never written to the session.
+        #[serde(skip)]
+        token: String,
+    },
 }
 
 /// A permission prepared for one login: what was sent and its digest.
@@ -130,6 +136,15 @@ impl PermissionItem {
             DigestInput::EncodedPermission => permission_digest(encoded.as_bytes()),
         };
         PermissionItem { r#type: r#type.to_owned(), encoded, digest, transport: Transport::Rar }
+    }
+}
+
+impl PermissionItem {
+    /// The same statement with its digest computed over `input`.
+    pub(crate) fn with_digest(self, input: DigestInput) -> Self {
+        // `encoded` is always this crate's own base64url, so it decodes.
+        let statement = URL_SAFE_NO_PAD.decode(&self.encoded).unwrap_or_default();
+        Self::from_statement(&self.r#type, &statement, input)
     }
 }
 
@@ -171,6 +186,9 @@ pub enum PermissionError {
     /// The granted statement is not the one expected.
     #[error("the granted statement is not the one expected")]
     StatementMismatch,
+    /// BIB never answered the grant request with the signed permission.
+    #[error("the signed permission (grant) was not ready in time")]
+    GrantNotReady,
     /// More than one permission would have to travel as a single reference.
     #[error("only one Permission API permission can be attached to a login")]
     TooManyReferences,
@@ -191,6 +209,7 @@ impl PermissionError {
             "invalid_signed_permission" => PermissionError::InvalidSignedPermission("stored"),
             "statement_mismatch" => PermissionError::StatementMismatch,
             "too_many_references" => PermissionError::TooManyReferences,
+            "grant_not_ready" => PermissionError::GrantNotReady,
             "invalid_app_callback_uri" => PermissionError::InvalidAppCallbackUri,
             _ => PermissionError::NotGranted,
         }
@@ -208,6 +227,7 @@ impl PermissionError {
             PermissionError::NotGranted => "not_granted",
             PermissionError::StatementMismatch => "statement_mismatch",
             PermissionError::TooManyReferences => "too_many_references",
+            PermissionError::GrantNotReady => "grant_not_ready",
             PermissionError::InvalidAppCallbackUri => "invalid_app_callback_uri",
         }
     }
@@ -215,8 +235,11 @@ impl PermissionError {
 
 /// Checks the provider's answer against what this login sent: the ID token's
 /// `permission_digest` (one string, or a list in the order sent) and, for RAR
-/// items, the token response's `authorization_details` (same types, same
-/// digests). Every comparison of digests is constant-time.
+/// items, the `authorization_details` the provider echoed, **when it echoed
+/// them** (BankID documents them inside the access token; whether the token
+/// response body repeats them is not published, so they are not required,
+/// but a present list must name the same types and digests). Every digest
+/// comparison is constant-time.
 pub(crate) fn verify_granted(
     sent: &[PermissionItem],
     id_token_digest: Option<&Value>,
@@ -232,10 +255,15 @@ pub(crate) fn verify_granted(
         }
     }
     let rar: Vec<&PermissionItem> = sent.iter().filter(|i| i.transport == Transport::Rar).collect();
-    if rar.is_empty() {
-        return Ok(());
+    match token_details {
+        Some(details) if !rar.is_empty() => verify_details(&rar, details),
+        _ => Ok(()),
     }
-    let details = token_details.and_then(Value::as_array).ok_or(PermissionError::MissingAuthorizationDetails)?;
+}
+
+/// An echoed `authorization_details` list must match the RAR items sent.
+fn verify_details(rar: &[&PermissionItem], details: &Value) -> Result<(), PermissionError> {
+    let details = details.as_array().ok_or(PermissionError::MissingAuthorizationDetails)?;
     if details.len() != rar.len() {
         return Err(PermissionError::MissingAuthorizationDetails);
     }
@@ -260,8 +288,21 @@ fn digests_of(value: &Value) -> Result<Vec<&str>, PermissionError> {
     }
 }
 
+/// Whether two digests are the same SHA-256 value, compared as decoded
+/// 32-byte values in constant time: padded or unpadded, standard or
+/// URL-safe base64 all name the same bytes, so an alphabet difference is not
+/// a false mismatch. Anything that does not decode to 32 bytes never matches.
 pub(crate) fn same_digest(a: &str, b: &str) -> bool {
-    bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+    match (decode_digest(a), decode_digest(b)) {
+        (Some(a), Some(b)) => bool::from(a.ct_eq(&b)),
+        _ => false,
+    }
+}
+
+fn decode_digest(text: &str) -> Option<[u8; 32]> {
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let bytes = [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD].iter().find_map(|e| e.decode(text).ok())?;
+    bytes.try_into().ok()
 }
 
 /// Validates a preview `app_callback_uri`: absolute, with `https` or a
@@ -338,7 +379,26 @@ mod tests {
         );
         let other_type = json!([{"type": "other.v1", "permission_digest": items[0].digest}]);
         assert_eq!(verify_granted(&items, Some(&digest), Some(&other_type)), Err(PermissionError::TypeMismatch));
-        assert_eq!(verify_granted(&items, Some(&digest), None), Err(PermissionError::MissingAuthorizationDetails));
+        assert_eq!(verify_granted(&items, Some(&digest), None), Ok(()), "the token response need not echo them");
+        assert_eq!(
+            verify_granted(&items, Some(&digest), Some(&json!({}))),
+            Err(PermissionError::MissingAuthorizationDetails)
+        );
+    }
+
+    #[test]
+    fn digests_compare_as_bytes_whatever_the_alphabet() {
+        let digest = permission_digest(b"{\"a\":1}");
+        let bytes = STANDARD.decode(&digest).unwrap();
+        let url_safe = URL_SAFE_NO_PAD.encode(&bytes);
+        let unpadded = digest.trim_end_matches('=').to_owned();
+        for same in [&digest, &url_safe, &unpadded] {
+            assert!(same_digest(&digest, same), "{same}");
+        }
+        let other = permission_digest(b"{\"a\":2}");
+        assert!(!same_digest(&digest, &other));
+        assert!(!same_digest(&digest, "not base64!"));
+        assert!(!same_digest("AAAA", "AAAA"), "only 32-byte values are digests");
     }
 
     #[test]

@@ -1,17 +1,27 @@
-//! Client of BankID's Permission API (BankID with biometrics): register a
-//! permission before login, fetch the provider-signed permission after it,
-//! and ask whether a user can use BankID with biometrics at all
-//! (`/user-exists`, the pre-check CIBA needs).
+//! Client of the Permission API at BIB (BankID with biometrics): ask whether a
+//! user can be reached (`user-exists`), register a permission, and fetch the
+//! signed permission ("grant") once the user approved it.
 //!
-//! Calls are authorised with a client-credentials access token, cached until
-//! shortly before it expires. Paths and names come from
-//! [`PermissionApiConfig`](crate::PermissionApiConfig).
+//! Every request and answer has the shape BankID Norway's own CIBA example
+//! client uses (`BisOidcService` in `BankIDNorge/oidc-integration-examples`):
+//!
+//! | call | request | answer |
+//! |---|---|---|
+//! | user-exists | `POST {permissions_endpoint}user-exists`, `{"loginHint": [{"scheme": "nnin", "value": "<11 digits>"}]}` | `{"exists": bool}` |
+//! | register | `POST {permissions_endpoint}`, `{"type", "iat", "exp", "permission", "loa"?, "intents", "loginHint"?, "signals"?}` | `{"id", "permissionToken", "bindingMessage"}` |
+//! | grant | `GET {permissions_endpoint}{id}/grant` | the compact JWS as text; non-2xx until ready |
+//!
+//! All of them carry `Authorization: Bearer <client-credentials token>` from
+//! BankID OIDC (scope `openid permissions/client`, plus `permissions/ciba`
+//! for CIBA). A grant is verified with BIB's **`jwks_uri_grants`** keys (not
+//! its ID-token keys) and BIB's issuer. BankID has not published the grant's
+//! claim names; this crate checks what it can and hands the rest to the app
+//! (see [`Grant`]).
 
-use std::collections::HashMap;
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use url::Url;
 
@@ -19,14 +29,242 @@ use crate::error::{EndpointError, Error};
 use crate::id_token::unix_now;
 use crate::layer::Ctx;
 use crate::permission::{Permission, PermissionError, PermissionItem, Transport, same_digest};
-use crate::provider::http::describe;
-use crate::provider::token::{parse_json_response, request_tokens};
+use crate::provider::http::{describe, read_limited};
+use crate::provider::token::parse_json_response;
 
-/// Cached client-credentials tokens, by scope.
-#[derive(Default)]
-pub(crate) struct ClientTokenCache(tokio::sync::Mutex<HashMap<String, (String, Instant)>>);
+/// Who a Permission API call is about. BankID's only published scheme is
+/// `nnin` (a Norwegian national identity number, 11 digits); on the wire it
+/// is `{"scheme": "nnin", "value": "<11 digits>"}`.
+///
+/// `Debug` never shows the number.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LoginHint {
+    /// A Norwegian national identity number (11 digits).
+    Nnin(String),
+}
 
-/// A handle on the Permission API; get one from [`BankId::permission_api`](crate::BankId::permission_api).
+impl fmt::Debug for LoginHint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoginHint::Nnin(_) => f.write_str("LoginHint::Nnin(<redacted>)"),
+        }
+    }
+}
+
+impl LoginHint {
+    /// Whether the hint is well-formed (checked before anything is sent).
+    pub(crate) fn is_valid(&self) -> bool {
+        match self {
+            LoginHint::Nnin(n) => n.len() == 11 && n.bytes().all(|b| b.is_ascii_digit()),
+        }
+    }
+
+    fn wire(&self) -> WireLoginHint<'_> {
+        match self {
+            LoginHint::Nnin(value) => WireLoginHint { scheme: "nnin", value },
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct WireLoginHint<'a> {
+    scheme: &'static str,
+    value: &'a str,
+}
+
+/// Browser signals sent with a registration (BankID's `signals` object; the
+/// field names on the wire are BankID's, e.g. `browserUserAgent`). Every
+/// field is optional; unset ones are not sent. What BankID does with them
+/// is its own risk assessment.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+#[allow(missing_docs)]
+pub struct ClientSignals {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub browser_java_enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub browser_javascript_enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub browser_language: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub browser_color_depth: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub browser_screen_height: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub browser_screen_width: Option<String>,
+    #[serde(rename = "browserTZ", skip_serializing_if = "Option::is_none")]
+    pub browser_tz: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub browser_tz_iana: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub browser_user_agent: Option<String>,
+    #[serde(rename = "browserWebAuthnSupported", skip_serializing_if = "Option::is_none")]
+    pub browser_webauthn_supported: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub browser_platform_authenticator_available: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub browser_max_touch_points: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub browser_webdriver: Option<bool>,
+}
+
+/// The optional parts of a registration: who should approve, for which
+/// flow (`intents`), at which level, and browser signals.
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct Registration {
+    login_hint: Option<LoginHint>,
+    intents: Vec<String>,
+    loa: Option<String>,
+    signals: Option<ClientSignals>,
+}
+
+impl Registration {
+    /// An empty registration: no login hint, no intents, no signals.
+    pub fn new() -> Self {
+        Registration::default()
+    }
+
+    /// The user who must approve (`loginHint`). Default: none.
+    pub fn login_hint(mut self, hint: LoginHint) -> Self {
+        self.login_hint = Some(hint);
+        self
+    }
+
+    /// Adds an intent, e.g. `"ciba"` (what CIBA registers). Default: none.
+    pub fn intent(mut self, intent: impl Into<String>) -> Self {
+        self.intents.push(intent.into());
+        self
+    }
+
+    /// The `loa` field; BankID's example sends `"sub"` (substantial).
+    /// Default: not sent.
+    pub fn loa(mut self, loa: impl Into<String>) -> Self {
+        self.loa = Some(loa.into());
+        self
+    }
+
+    /// Browser signals. Default: not sent.
+    pub fn signals(mut self, signals: ClientSignals) -> Self {
+        self.signals = Some(signals);
+        self
+    }
+}
+
+/// The register request body, field for field as BankID's example sends it.
+#[derive(Serialize)]
+struct RegisterBody<'a> {
+    r#type: &'a str,
+    iat: i64,
+    exp: i64,
+    permission: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    loa: Option<&'a str>,
+    intents: &'a [String],
+    #[serde(rename = "loginHint", skip_serializing_if = "Vec::is_empty")]
+    login_hint: Vec<WireLoginHint<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signals: Option<&'a ClientSignals>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RegisterAnswer {
+    id: String,
+    permission_token: String,
+    binding_message: String,
+}
+
+#[derive(Deserialize)]
+struct UserExistsAnswer {
+    exists: bool,
+}
+
+/// A permission registered at BIB. `Debug` never shows the permission token.
+#[derive(Clone)]
+pub struct RegisteredPermission {
+    /// BankID's id of the registration (its grant is fetched by it).
+    pub id: String,
+    /// The binding message **made by BankID**: show it to the user, whose
+    /// app shows the same.
+    pub binding_message: String,
+    /// When the registration expires (unix seconds; its `exp`).
+    pub expires_at: i64,
+    pub(crate) permission_token: String,
+    pub(crate) item: PermissionItem,
+}
+
+impl fmt::Debug for RegisteredPermission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegisteredPermission")
+            .field("id", &self.id)
+            .field("binding_message", &self.binding_message)
+            .field("expires_at", &self.expires_at)
+            .field("permission_token", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+impl RegisteredPermission {
+    /// The statement's digest as this crate computed it (standard base64 of
+    /// SHA-256, see [`DigestInput`](crate::DigestInput)).
+    pub fn digest(&self) -> &str {
+        &self.item.digest
+    }
+}
+
+/// A signed permission ("grant") from BIB whose signature (with BIB's
+/// `jwks_uri_grants` keys), issuer, time limits and binding to this
+/// permission were verified.
+///
+/// What is checked: `iss` = BIB's issuer; `exp`/`nbf` when present (with the
+/// configured clock skew); and, wherever the grant names them, that
+/// `permissionId` (or `permission_id`) is this registration's id, that
+/// `digest` (or `permission_digest`) equals the statement's digest, that
+/// `type` is the permission type, and that `sub` is the user who logged in.
+/// **These claim names are a guess** (BankAxept's published grant uses them;
+/// BankID has not published its own): [`claims`](Self::claims) gives the app
+/// the whole verified claim set. `Debug` never shows the JWS.
+#[derive(Clone, PartialEq)]
+pub struct Grant {
+    jws: String,
+    claims: Map<String, Value>,
+}
+
+impl fmt::Debug for Grant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Grant").field("jws", &"<redacted>").field("sub", &self.subject()).finish_non_exhaustive()
+    }
+}
+
+impl Grant {
+    /// The compact JWS as received, to keep as evidence.
+    pub fn jws(&self) -> &str {
+        &self.jws
+    }
+
+    /// Every verified claim.
+    pub fn claims(&self) -> &Map<String, Value> {
+        &self.claims
+    }
+
+    /// The grant's `sub`, if it names one.
+    pub fn subject(&self) -> Option<&str> {
+        self.claims.get("sub").and_then(Value::as_str)
+    }
+}
+
+/// What a grant must belong to.
+pub(crate) struct GrantExpectation<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) item: &'a PermissionItem,
+    pub(crate) sub: Option<&'a str>,
+}
+
+/// A handle on the Permission API; get one from
+/// [`BankId::permission_api`](crate::BankId::permission_api).
 #[derive(Clone)]
 pub struct PermissionApi {
     ctx: Ctx,
@@ -38,208 +276,297 @@ impl fmt::Debug for PermissionApi {
     }
 }
 
-/// A permission registered with the Permission API.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegisteredPermission {
-    /// The provider's reference, sent on the authorize request.
-    pub id: String,
-    /// The digest of the statement, as computed by this crate (and checked
-    /// against the provider's answer).
-    pub digest: String,
-    pub(crate) item: PermissionItem,
-}
-
-/// The state of a registered permission at the provider.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum SignedPermission {
-    /// The user has not decided yet.
-    Pending,
-    /// The user declined.
-    Denied,
-    /// Approved; the provider's signature, issuer, audience and digest were verified.
-    Approved {
-        /// The compact JWS as received, for your records.
-        jws: String,
-        /// Its verified claims.
-        claims: Map<String, Value>,
-    },
-}
-
-#[derive(Deserialize)]
-struct Registered {
-    permission_id: String,
-    permission_digest: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct SignedAnswer {
-    status: String,
-    signed_permission: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct UserExists {
-    exists: bool,
-}
-
-/// A token is reused until this long before it expires.
-const TOKEN_MARGIN: Duration = Duration::from_secs(30);
+/// The longest wait between two requests for a grant.
+const MAX_GRANT_DELAY: Duration = Duration::from_secs(2);
 
 impl PermissionApi {
     pub(crate) fn new(ctx: Ctx) -> Self {
         PermissionApi { ctx }
     }
 
-    /// Registers `permission`; its id then goes on the authorize request
-    /// (see [`PermissionRequest::via_permission_api`](crate::PermissionRequest::via_permission_api)).
-    #[tracing::instrument(name = "bankid.permission_api.register", skip_all, fields(r#type = P::TYPE), err(Display))]
-    pub async fn register<P: Permission>(&self, permission: &P) -> Result<RegisteredPermission, Error> {
-        let mut item = PermissionItem::new(permission, self.ctx.config().digest_input)?;
-        let body = serde_json::json!({"type": item.r#type, "permission": item.encoded});
-        let url = self.url(&self.ctx.config().permission_api.register_path)?;
-        let answer: Registered = self.send(self.ctx.shared.http.post(url).json(&body)).await?;
-        if let Some(theirs) = &answer.permission_digest
-            && !same_digest(theirs, &item.digest)
-        {
-            return Err(PermissionError::DigestMismatch.into());
-        }
-        item.transport = Transport::PermissionApi { id: answer.permission_id.clone() };
-        Ok(RegisteredPermission { id: answer.permission_id, digest: item.digest.clone(), item })
-    }
-
-    /// Fetches and verifies the provider-signed permission.
-    #[tracing::instrument(name = "bankid.permission_api.signed", skip_all, err(Display))]
-    pub async fn signed_permission(&self, registered: &RegisteredPermission) -> Result<SignedPermission, Error> {
-        self.signed_permission_by_id(&registered.id, &registered.digest, None).await
-    }
-
-    /// `expected_sub`: the user who just logged in, when known; the signed
-    /// permission must name them.
-    pub(crate) async fn signed_permission_by_id(
-        &self,
-        id: &str,
-        digest: &str,
-        expected_sub: Option<&str>,
-    ) -> Result<SignedPermission, Error> {
-        let encoded_id: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
-        let path = self.ctx.config().permission_api.signed_permission_path.replace("{id}", &encoded_id);
-        let answer: SignedAnswer = self.send(self.ctx.shared.http.get(self.url(&path)?)).await?;
-        match answer.status.as_str() {
-            "pending" => Ok(SignedPermission::Pending),
-            "denied" => Ok(SignedPermission::Denied),
-            "approved" => {
-                let jws = answer.signed_permission.ok_or(PermissionError::InvalidSignedPermission("missing"))?;
-                let claims = self.verify_signed(&jws, id, digest, expected_sub).await?;
-                Ok(SignedPermission::Approved { jws, claims })
-            }
-            _ => Err(Error::PermissionApi(EndpointError::UnexpectedResponse { status: 200 })),
-        }
-    }
-
-    /// Whether the user identified by `login_hint` (e.g. a national identity
-    /// number) has BankID with biometrics, so a CIBA push can reach them.
+    /// Whether `hint` names a user of BankID with biometrics, so that a CIBA
+    /// push can reach them. Errors: [`Error::MissingCapability`] without a
+    /// BIB issuer, [`Error::PermissionApi`] when the call fails.
     #[tracing::instrument(name = "bankid.permission_api.user_exists", skip_all, err(Display))]
-    pub async fn user_exists(&self, login_hint: &str) -> Result<bool, Error> {
+    pub async fn user_exists(&self, hint: &LoginHint) -> Result<bool, Error> {
+        self.ctx.bib()?;
         let scope = self.ctx.config().permission_api.scope.clone();
-        self.user_exists_with_scope(login_hint, &scope).await
+        self.user_exists_with_scope(hint, &scope).await.map_err(Error::PermissionApi)
     }
 
-    pub(crate) async fn user_exists_with_scope(&self, login_hint: &str, scope: &str) -> Result<bool, Error> {
-        let url = self.url(&self.ctx.config().permission_api.user_exists_path)?;
-        let body = serde_json::json!({"login_hint": login_hint});
-        let answer: UserExists = self.send_with_scope(self.ctx.shared.http.post(url).json(&body), scope).await?;
+    /// Registers `permission` at BIB (`iat` now, `exp` after the configured
+    /// [`registration_lifetime`](crate::PermissionApiConfig::registration_lifetime)).
+    #[tracing::instrument(name = "bankid.permission_api.register", skip_all, fields(r#type = P::TYPE), err(Display))]
+    pub async fn register<P: Permission>(
+        &self,
+        permission: &P,
+        registration: Registration,
+    ) -> Result<RegisteredPermission, Error> {
+        self.ctx.bib()?;
+        let item = PermissionItem::new(permission, self.ctx.config().digest_input)?;
+        let scope = self.ctx.config().permission_api.scope.clone();
+        self.register_item(item, &registration, &scope).await.map_err(Error::PermissionApi)
+    }
+
+    /// Fetches and verifies the grant of `registered`, asking again (with a
+    /// growing wait) while BankID answers non-2xx, up to
+    /// [`grant_attempts`](crate::PermissionApiConfig::grant_attempts).
+    /// Errors: [`PermissionError::GrantNotReady`] when it never became
+    /// ready, [`PermissionError::InvalidSignedPermission`] or
+    /// [`PermissionError::DigestMismatch`] when it fails a check.
+    #[tracing::instrument(name = "bankid.permission_api.grant", skip_all, err(Display))]
+    pub async fn grant(&self, registered: &RegisteredPermission) -> Result<Grant, Error> {
+        self.ctx.bib()?;
+        let scope = self.ctx.config().permission_api.scope.clone();
+        let expected = GrantExpectation { id: &registered.id, item: &registered.item, sub: None };
+        self.grant_for(&expected, &scope).await
+    }
+
+    pub(crate) async fn user_exists_with_scope(&self, hint: &LoginHint, scope: &str) -> Result<bool, EndpointError> {
+        let url = self.permissions_url("user-exists")?;
+        let body = serde_json::json!({ "loginHint": [hint.wire()] });
+        let answer: UserExistsAnswer = self.send_json(scope, |http| http.post(url.clone()).json(&body)).await?;
         Ok(answer.exists)
     }
 
-    async fn verify_signed(
+    pub(crate) async fn register_item(
         &self,
-        jws: &str,
-        id: &str,
-        digest: &str,
-        expected_sub: Option<&str>,
-    ) -> Result<Map<String, Value>, Error> {
+        mut item: PermissionItem,
+        registration: &Registration,
+        scope: &str,
+    ) -> Result<RegisteredPermission, EndpointError> {
+        let url = self.permissions_url("")?;
+        let iat = unix_now();
+        let exp = iat + self.ctx.config().permission_api.registration_lifetime.as_secs() as i64;
+        let body = RegisterBody {
+            r#type: &item.r#type,
+            iat,
+            exp,
+            permission: &item.encoded,
+            loa: registration.loa.as_deref(),
+            intents: &registration.intents,
+            login_hint: registration.login_hint.iter().map(LoginHint::wire).collect(),
+            signals: registration.signals.as_ref(),
+        };
+        let answer: RegisterAnswer = self.send_json(scope, |http| http.post(url.clone()).json(&body)).await?;
+        item.transport = Transport::PermissionApi { id: answer.id.clone(), token: answer.permission_token.clone() };
+        Ok(RegisteredPermission {
+            id: answer.id,
+            binding_message: answer.binding_message,
+            expires_at: exp,
+            permission_token: answer.permission_token,
+            item,
+        })
+    }
+
+    pub(crate) async fn grant_for(&self, expected: &GrantExpectation<'_>, scope: &str) -> Result<Grant, Error> {
+        let config = &self.ctx.config().permission_api;
+        let encoded_id: String = url::form_urlencoded::byte_serialize(expected.id.as_bytes()).collect();
+        let url = self.permissions_url(&format!("{encoded_id}/grant")).map_err(Error::PermissionApi)?;
+        let mut delay = config.grant_retry_delay;
+        for attempt in 1..=config.grant_attempts {
+            if let Some(jws) = self.fetch_grant(&url, scope).await.map_err(Error::PermissionApi)? {
+                return self.verify_grant(jws, expected).await;
+            }
+            tracing::debug!(attempt, "grant not ready yet");
+            if attempt < config.grant_attempts {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(MAX_GRANT_DELAY);
+            }
+        }
+        Err(PermissionError::GrantNotReady.into())
+    }
+
+    /// One request for a grant: `Some(jws)` when BankID has it, `None` for
+    /// any other answer (BankID answers non-2xx until it is ready).
+    async fn fetch_grant(&self, url: &Url, scope: &str) -> Result<Option<String>, EndpointError> {
+        let response = self.send(scope, |http| http.get(url.clone()).header(reqwest::header::ACCEPT, "*/*")).await?;
+        if !response.status().is_success() {
+            return Ok(None);
+        }
+        let body = read_limited(response).await.map_err(|e| EndpointError::Unreachable(e.to_string()))?;
+        let text = String::from_utf8(body).map_err(|_| EndpointError::UnexpectedResponse { status: 200 })?;
+        Ok(Some(text.trim().to_owned()))
+    }
+
+    async fn verify_grant(&self, jws: String, expected: &GrantExpectation<'_>) -> Result<Grant, Error> {
+        let bib = self.ctx.bib()?;
         let invalid = |why| Error::Permission(PermissionError::InvalidSignedPermission(why));
-        let claims = self.ctx.shared.verifier.verify_signed_jwt(jws).await.map_err(|_| invalid("signature"))?;
-        let shared = &self.ctx.shared;
-        if claims.get("iss").and_then(Value::as_str) != Some(shared.metadata.issuer.as_str()) {
+        let claims = bib.grants.verify_signed_jwt(&jws).await.map_err(|e| invalid(e.reason()))?;
+        if claims.get("iss").and_then(Value::as_str) != Some(bib.metadata.issuer.as_str()) {
             return Err(invalid("issuer"));
         }
-        let client_id = shared.config.client_id.as_str();
-        let aud_ok = match claims.get("aud") {
-            Some(Value::String(aud)) => aud == client_id,
-            Some(Value::Array(list)) => list.len() == 1 && list[0].as_str() == Some(client_id),
-            _ => false,
-        };
-        if !aud_ok {
-            return Err(invalid("audience"));
-        }
-        match claims.get("permission_digest").and_then(Value::as_str) {
-            Some(theirs) if same_digest(theirs, digest) => {}
-            _ => return Err(PermissionError::DigestMismatch.into()),
-        }
-        // Required, so that no other provider-signed JWT (an ID token, say)
-        // can stand in for the signed permission.
-        if claims.get("permission_id").and_then(Value::as_str) != Some(id) {
-            return Err(invalid("permission_id"));
-        }
-        if let Some(sub) = expected_sub
-            && claims.get("sub").and_then(Value::as_str) != Some(sub)
-        {
-            return Err(invalid("sub"));
-        }
-        let skew = shared.config.clock_skew.as_secs() as i64;
-        if claims.get("exp").and_then(Value::as_i64).is_some_and(|exp| exp.saturating_add(skew) < unix_now()) {
-            return Err(invalid("expired"));
-        }
-        Ok(claims)
+        check_time_limits(&claims, self.ctx.config().clock_skew.as_secs() as i64).map_err(invalid)?;
+        check_binding(&claims, expected)?;
+        Ok(Grant { jws, claims })
     }
 
-    async fn send<T: serde::de::DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T, Error> {
-        let scope = self.ctx.config().permission_api.scope.clone();
-        self.send_with_scope(request, &scope).await
-    }
-
-    async fn send_with_scope<T: serde::de::DeserializeOwned>(
+    /// Sends a request with the client-credentials Bearer token and parses
+    /// a JSON answer.
+    async fn send_json<T: serde::de::DeserializeOwned>(
         &self,
-        request: reqwest::RequestBuilder,
         scope: &str,
-    ) -> Result<T, Error> {
-        let token = self.access_token(scope).await?;
-        let response = request
-            .bearer_auth(token)
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<T, EndpointError> {
+        let response = self.send(scope, |http| build(http).header(reqwest::header::ACCEPT, "application/json")).await?;
+        Ok(parse_json_response(response).await?.1)
+    }
+
+    /// Sends with the Bearer token; a `401` (a token revoked or expired
+    /// early) drops the cached token and tries once more with a fresh one.
+    pub(crate) async fn send(
+        &self,
+        scope: &str,
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, EndpointError> {
+        bearer_send(&self.ctx, scope, build).await
+    }
+
+    /// `{permissions_endpoint}{rest}`: BankID's endpoint ends in `/`, and
+    /// sub-resources are appended to it.
+    fn permissions_url(&self, rest: &str) -> Result<Url, EndpointError> {
+        let bib = self.ctx.bib().map_err(|_| EndpointError::Unreachable("no BIB issuer is configured".into()))?;
+        bib.metadata
+            .permissions_endpoint
+            .join(rest)
+            .map_err(|_| EndpointError::Unreachable("the permissions endpoint cannot be joined".into()))
+    }
+}
+
+/// A call to BIB with the client-credentials Bearer token for `scope`,
+/// retried once with a fresh token after a `401`.
+pub(crate) async fn bearer_send(
+    ctx: &Ctx,
+    scope: &str,
+    build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+) -> Result<reqwest::Response, EndpointError> {
+    let mut retried = false;
+    loop {
+        let token = ctx.client_token(scope).await?;
+        let response = build(&ctx.shared.http)
+            .bearer_auth(&token)
             .send()
             .await
-            .map_err(|e| Error::PermissionApi(EndpointError::Unreachable(describe(&e))))?;
-        let (_, value) = parse_json_response(response).await.map_err(Error::PermissionApi)?;
-        Ok(value)
-    }
-
-    /// A client-credentials token for `scope`, from the cache when still valid.
-    pub(crate) async fn access_token(&self, scope: &str) -> Result<String, Error> {
-        let mut cache = self.ctx.shared.client_tokens.0.lock().await;
-        if let Some((token, expires)) = cache.get(scope)
-            && Instant::now() + TOKEN_MARGIN < *expires
-        {
-            return Ok(token.clone());
+            .map_err(|e| EndpointError::Unreachable(describe(&e)))?;
+        if response.status() != reqwest::StatusCode::UNAUTHORIZED || retried {
+            return Ok(response);
         }
-        let credentials = self.ctx.credentials();
-        let params = [("grant_type", "client_credentials"), ("scope", scope)];
-        let tokens =
-            request_tokens(&self.ctx.shared.http, &self.ctx.shared.metadata.token_endpoint, &credentials, &params)
-                .await
-                .map_err(Error::PermissionApi)?;
-        // Bounded: a hostile `expires_in` must neither overflow nor pin a token forever.
-        let lifetime = Duration::from_secs(tokens.expires_in.unwrap_or(60).min(86_400));
-        cache.insert(scope.to_owned(), (tokens.access_token.clone(), Instant::now() + lifetime));
-        Ok(tokens.access_token)
+        tracing::info!("BIB refused the access token; fetching a new one");
+        ctx.shared.client_tokens.invalidate(scope, &token).await;
+        retried = true;
+    }
+}
+
+/// `exp` and `nbf`, when present, with the allowed clock skew.
+fn check_time_limits(claims: &Map<String, Value>, skew: i64) -> Result<(), &'static str> {
+    let now = unix_now();
+    let number = |name| claims.get(name).map(|v: &Value| v.as_i64().ok_or("malformed time claim")).transpose();
+    if number("exp")?.is_some_and(|exp| exp.saturating_add(skew) < now) {
+        return Err("expired");
+    }
+    if number("nbf")?.is_some_and(|nbf| nbf.saturating_sub(skew) > now) {
+        return Err("not yet valid");
+    }
+    Ok(())
+}
+
+/// The grant must be for this permission and user wherever it names them.
+fn check_binding(claims: &Map<String, Value>, expected: &GrantExpectation<'_>) -> Result<(), Error> {
+    let invalid = |why| Error::Permission(PermissionError::InvalidSignedPermission(why));
+    let named = |names: &[&str]| names.iter().find_map(|name| claims.get(*name));
+    if let Some(id) = named(&["permissionId", "permission_id"])
+        && id.as_str() != Some(expected.id)
+    {
+        return Err(invalid("permission_id"));
+    }
+    if let Some(kind) = claims.get("type")
+        && kind.as_str() != Some(expected.item.r#type.as_str())
+    {
+        return Err(PermissionError::TypeMismatch.into());
+    }
+    if let Some(digest) = named(&["digest", "permission_digest"])
+        && !digest.as_str().is_some_and(|d| same_digest(d, &expected.item.digest))
+    {
+        return Err(PermissionError::DigestMismatch.into());
+    }
+    if let (Some(sub), Some(named_sub)) = (expected.sub, claims.get("sub"))
+        && named_sub.as_str() != Some(sub)
+    {
+        return Err(invalid("sub"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::permission::DigestInput;
+    use serde_json::json;
+
+    #[test]
+    fn register_body_has_bankids_field_names() {
+        let signals = ClientSignals {
+            browser_user_agent: Some("UA".into()),
+            browser_tz: Some("-60".into()),
+            browser_webauthn_supported: Some(true),
+            ..Default::default()
+        };
+        let hint = LoginHint::Nnin("01018012345".into());
+        let intents = vec!["ciba".to_owned()];
+        let body = RegisterBody {
+            r#type: "payment.v1",
+            iat: 1,
+            exp: 601,
+            permission: "e30",
+            loa: Some("sub"),
+            intents: &intents,
+            login_hint: vec![hint.wire()],
+            signals: Some(&signals),
+        };
+        assert_eq!(
+            serde_json::to_value(&body).unwrap(),
+            json!({"type": "payment.v1", "iat": 1, "exp": 601, "permission": "e30", "loa": "sub",
+                   "intents": ["ciba"], "loginHint": [{"scheme": "nnin", "value": "01018012345"}],
+                   "signals": {"browserUserAgent": "UA", "browserTZ": "-60", "browserWebAuthnSupported": true}})
+        );
     }
 
-    fn url(&self, path: &str) -> Result<Url, Error> {
-        let config = self.ctx.config();
-        let base = config.permission_api.base_url.as_ref().unwrap_or(&config.issuer);
-        let mut url = base.clone();
-        url.set_path(&format!("{}{}", base.path().trim_end_matches('/'), path));
-        Ok(url)
+    #[test]
+    fn login_hints_are_checked_and_never_printed() {
+        assert!(LoginHint::Nnin("01018012345".into()).is_valid());
+        assert!(!LoginHint::Nnin("0101801234".into()).is_valid());
+        assert!(!LoginHint::Nnin("0101801234x".into()).is_valid());
+        assert!(!format!("{:?}", LoginHint::Nnin("01018012345".into())).contains("0101"));
+    }
+
+    #[test]
+    fn grant_binding() {
+        let item = PermissionItem::from_statement("payment.v1", b"{}", DigestInput::StatementBytes);
+        let expected = GrantExpectation { id: "p1", item: &item, sub: Some("user-1") };
+        let claims = |v: Value| v.as_object().unwrap().clone();
+        let ok = claims(json!({"permissionId": "p1", "type": "payment.v1", "digest": item.digest, "sub": "user-1"}));
+        assert!(check_binding(&ok, &expected).is_ok());
+        assert!(check_binding(&claims(json!({})), &expected).is_ok(), "nothing named, nothing to compare");
+        let cases = [
+            (json!({"permissionId": "p2"}), "invalid_signed_permission"),
+            (json!({"permission_id": 7}), "invalid_signed_permission"),
+            (json!({"type": "other.v1"}), "type_mismatch"),
+            (json!({"digest": "AAAA"}), "digest_mismatch"),
+            (json!({"sub": "user-2"}), "invalid_signed_permission"),
+        ];
+        for (bad, reason) in cases {
+            let Err(Error::Permission(err)) = check_binding(&claims(bad.clone()), &expected) else { panic!("{bad}") };
+            assert_eq!(err.reason(), reason, "{bad}");
+        }
+    }
+
+    #[test]
+    fn time_limits() {
+        let now = unix_now();
+        let claims = |v: Value| v.as_object().unwrap().clone();
+        assert!(check_time_limits(&claims(json!({"exp": now + 60, "nbf": now - 1})), 0).is_ok());
+        assert_eq!(check_time_limits(&claims(json!({"exp": now - 120})), 60), Err("expired"));
+        assert_eq!(check_time_limits(&claims(json!({"nbf": now + 300})), 60), Err("not yet valid"));
+        assert_eq!(check_time_limits(&claims(json!({"exp": "soon"})), 60), Err("malformed time claim"));
     }
 }

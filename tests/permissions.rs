@@ -171,8 +171,10 @@ async fn permission_api_flow_yields_a_signed_permission() {
     let response = approve_payment(&app, "/pay-api", "approve").await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let pushed = app.sim.last_par_params().unwrap();
-    assert!(pushed.contains_key("permission_id"));
+    assert!(pushed.contains_key("permission_token"), "the guessed reference parameter: {pushed:?}");
     assert!(!pushed.contains_key("authorization_details"));
+    let grants = app.sim.requests().into_iter().filter(|r| r.path.ends_with("/grant")).count();
+    assert!(grants >= 1, "the grant is fetched from BIB after the callback");
     let (status, paid) = app.get_json("/paid").await;
     assert_eq!(status, StatusCode::OK, "{paid}");
     assert_eq!(paid["statement"]["amount"], "123.45");

@@ -1,6 +1,7 @@
 //! Set-up shared by the examples: the embedded simulator unless
-//! `BANKID_ISSUER` points at a real provider, logging, and the page layout
-//! (one stylesheet, a header with the app's name, styled error pages).
+//! `BANKID_ENV` (or `BANKID_ISSUER`) points at real BankID, logging, and the
+//! page layout (one stylesheet, a header with the app's name, styled error
+//! pages).
 
 use std::net::SocketAddr;
 
@@ -25,11 +26,12 @@ pub fn listen_addr() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 
-/// The configuration from `BANKID_*` variables when `BANKID_ISSUER` is set,
+/// The configuration from `BANKID_*` variables when `BANKID_ENV` (e.g.
+/// `current`, BankID's test environment) or `BANKID_ISSUER` is set,
 /// otherwise a freshly started simulator (returned so it lives as long as
-/// the app).
+/// the app) with both of its issuers, BankID OIDC and BIB.
 pub async fn config(base: &str) -> Result<(BankIdConfig, Option<Simulator>), Box<dyn std::error::Error>> {
-    if std::env::var_os("BANKID_ISSUER").is_some() {
+    if std::env::var_os("BANKID_ENV").is_some() || std::env::var_os("BANKID_ISSUER").is_some() {
         return Ok((BankIdConfig::from_env()?, None));
     }
     let simulator = Simulator::start().await?;
@@ -37,6 +39,7 @@ pub async fn config(base: &str) -> Result<(BankIdConfig, Option<Simulator>), Box
     simulator.allow_redirect_uri(&redirect_uri);
     let config = BankIdConfig::builder()
         .issuer(simulator.issuer())
+        .bib_issuer(simulator.bib_issuer())
         .client_id(simulator.client_id())
         .client_secret(simulator.client_secret())
         .redirect_uri(redirect_uri)

@@ -10,15 +10,16 @@
 
 use std::time::Duration;
 
+use super::CIBA_TOKEN_SCOPE;
 use super::store::{Outcome, PendingCiba};
 use super::{Ciba, CibaError, CibaHandle, CibaStatus};
 use crate::claims::AuthenticatedUser;
 use crate::error::{EndpointError, IdTokenError};
-use crate::flow::callback::check_loa;
 use crate::id_token::unix_now_ms;
-use crate::loa::Loa;
-use crate::permission::{PermissionError, verify_granted};
-use crate::provider::token::request_tokens;
+use crate::loa::{AcrIssuer, Loa, check_loa};
+use crate::permission::{PermissionError, Transport, verify_granted};
+use crate::permission_api::{GrantExpectation, PermissionApi, bearer_send};
+use crate::provider::token::parse_json_response;
 
 const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";
 /// CIBA Core §11: every `slow_down` adds at least 5 seconds.
@@ -238,57 +239,83 @@ impl Ciba {
         outcome_result(&outcome)
     }
 
-    /// One token request. `Ok(Ok(..))` approved and verified, `Ok(Err(..))`
-    /// a final failure, `Err(..)` keep waiting.
+    /// One poll of BIB's token endpoint, with the Bearer token.
+    /// `Ok(Ok(..))` approved and verified, `Ok(Err(..))` a final failure,
+    /// `Err(..)` keep waiting.
     async fn request_tokens(
         &self,
         pending: &PendingCiba,
     ) -> Result<Result<(AuthenticatedUser, String), CibaError>, PollError> {
-        let credentials = self.ctx.credentials();
+        let bib = self.ctx.bib().map_err(|e| PollError::Transient(e.to_string()))?;
         let params = [("grant_type", CIBA_GRANT), ("auth_req_id", pending.auth_req_id.as_str())];
-        let tokens = match request_tokens(
-            &self.ctx.shared.http,
-            &self.ctx.shared.metadata.token_endpoint,
-            &credentials,
-            &params,
-        )
-        .await
-        {
-            Ok(tokens) => tokens,
+        let endpoint = &bib.metadata.token_endpoint;
+        let build = |http: &reqwest::Client| http.post(endpoint.clone()).form(&params);
+        let answer = match bearer_send(&self.ctx, CIBA_TOKEN_SCOPE, build).await {
+            Ok(response) => parse_json_response::<CibaTokenResponse>(response).await,
+            Err(err) => Err(err),
+        };
+        let tokens = match answer {
+            Ok((_, tokens)) => tokens,
             Err(EndpointError::Rejected { error, .. }) => return poll_error(&error),
             Err(other) => return Err(PollError::Transient(other.to_string())),
         };
         Ok(self.verify(pending, tokens).await)
     }
 
-    /// The same ID token checks as the code flow (no nonce in CIBA), the LOA
-    /// policy, and the permission digest if one was sent.
+    /// The ID token checks of the code flow (no nonce in CIBA) with BIB's
+    /// keys and issuer, the LOA policy (with BIB's bare-URN table), and for a
+    /// permission its digest, when the token names one, and its signed grant.
     async fn verify(
         &self,
         pending: &PendingCiba,
-        tokens: crate::provider::token::TokenResponse,
+        tokens: CibaTokenResponse,
     ) -> Result<(AuthenticatedUser, String), CibaError> {
         let id_token = tokens.id_token.ok_or(CibaError::InvalidIdToken(IdTokenError::MissingClaim("id_token")))?;
-        let verified = self.ctx.shared.verifier.verify(&id_token, None).await.map_err(CibaError::InvalidIdToken)?;
-        if let Some(echoed) = verified.claims().get("urn:openid:params:jwt:claim:auth_req_id")
+        let bib = self.ctx.bib().map_err(|e| CibaError::ProviderUnavailable(e.to_string()))?;
+        let verified = bib.id_tokens.verify(&id_token, None).await.map_err(CibaError::InvalidIdToken)?;
+        let claims = verified.claims();
+        if let Some(echoed) = claims.get("urn:openid:params:jwt:claim:auth_req_id")
             && echoed.as_str() != Some(pending.auth_req_id.as_str())
         {
             return Err(CibaError::InvalidIdToken(IdTokenError::MissingClaim("auth_req_id")));
         }
-        let loa = check_loa(verified.claims().get("acr"), self.ctx.config().minimum_loa).map_err(|err| match err {
-            crate::Error::InsufficientLoa { found, .. } => CibaError::InsufficientLoa { found },
-            _ => CibaError::InsufficientLoa { found: None },
-        })?;
+        let minimum = self.ctx.config().minimum_loa;
+        let loa = check_loa(claims.get("acr"), minimum, AcrIssuer::Bib)
+            .map_err(|found| CibaError::InsufficientLoa { found })?;
         if let Some(permission) = &pending.permission {
-            verify_granted(
-                std::slice::from_ref(permission),
-                verified.claims().get("permission_digest"),
-                tokens.authorization_details.as_ref(),
-            )
-            .map_err(CibaError::Permission)?;
+            self.verify_permission(permission, claims).await?;
         }
         Ok((AuthenticatedUser::from_claims(verified.into_claims(), loa), id_token))
     }
+
+    /// A permission approved over CIBA: the ID token's `permission_digest`
+    /// must match when present (BankID has not published whether a CIBA ID
+    /// token carries one), and the grant must verify and name this user.
+    async fn verify_permission(
+        &self,
+        permission: &crate::permission::PermissionItem,
+        claims: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), CibaError> {
+        if let Some(digest) = claims.get("permission_digest") {
+            verify_granted(std::slice::from_ref(permission), Some(digest), None).map_err(CibaError::Permission)?;
+        }
+        let Transport::PermissionApi { id, .. } = &permission.transport else {
+            return Err(CibaError::Permission(PermissionError::NotGranted));
+        };
+        let sub = claims.get("sub").and_then(serde_json::Value::as_str);
+        let expected = GrantExpectation { id, item: permission, sub };
+        match PermissionApi::new(self.ctx.clone()).grant_for(&expected, CIBA_TOKEN_SCOPE).await {
+            Ok(_) => Ok(()),
+            Err(crate::Error::Permission(err)) => Err(CibaError::Permission(err)),
+            Err(other) => Err(CibaError::ProviderUnavailable(other.to_string())),
+        }
+    }
+}
+
+/// BIB's CIBA token answer; BankID's example reads only `id_token`.
+#[derive(serde::Deserialize)]
+struct CibaTokenResponse {
+    id_token: Option<String>,
 }
 
 enum PollError {

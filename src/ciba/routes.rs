@@ -25,10 +25,11 @@ use futures_util::stream::{self, Stream};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::{Ciba, CibaError, CibaHandle, CibaRequest, CibaStatus, LoginHint};
+use super::{Ciba, CibaError, CibaHandle, CibaRequest, CibaStatus};
 use crate::flow::MaybeSession;
 use crate::id_token::unix_now;
 use crate::layer::Ctx;
+use crate::permission_api::LoginHint;
 use crate::session::{StoredLogin, forget_ciba_handle, owns_ciba_handle, remember_ciba_handle, store_login};
 
 #[derive(Deserialize)]
@@ -61,7 +62,9 @@ impl IntoResponse for CibaError {
         let status = match &self {
             CibaError::UnknownHandle => StatusCode::NOT_FOUND,
             CibaError::NotSupported | CibaError::NotEnabled => StatusCode::NOT_IMPLEMENTED,
-            CibaError::ProviderUnavailable(_) | CibaError::UserCheckFailed(_) => StatusCode::BAD_GATEWAY,
+            CibaError::ProviderUnavailable(_) | CibaError::UserCheckFailed(_) | CibaError::RegistrationFailed(_) => {
+                StatusCode::BAD_GATEWAY
+            }
             CibaError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };
@@ -83,8 +86,8 @@ pub(crate) async fn start(
         Ok(ciba) => ciba,
         Err(err) => return err.into_response(),
     };
-    // The binding message is always ours: a caller-chosen text would let
-    // whoever calls this route put words on the victim's phone.
+    // The binding message is always BankID's (made at registration): no
+    // caller can put words of its own on the user's phone.
     let request = CibaRequest::new(LoginHint::Nnin(body.nnin));
     match ciba.start(request).await {
         Ok(started) => {

@@ -17,9 +17,9 @@ use crate::claims::AuthenticatedUser;
 use crate::error::{EndpointError, Error, sanitize};
 use crate::id_token::unix_now;
 use crate::layer::Ctx;
-use crate::loa::Loa;
-use crate::permission::{PermissionError, Transport, verify_granted};
-use crate::permission_api::{PermissionApi, SignedPermission};
+use crate::loa::{AcrIssuer, check_loa};
+use crate::permission::{PermissionItem, Transport, verify_granted};
+use crate::permission_api::{GrantExpectation, PermissionApi};
 use crate::provider::token::{TokenResponse, request_tokens};
 use crate::session::{PendingLogin, StoredGrant, StoredLogin, add_grants, store_login, take_pending};
 
@@ -81,7 +81,8 @@ async fn complete(ctx: &Ctx, params: CallbackParams, extensions: &http::Extensio
     let tokens = exchange_code(ctx, code, &pending).await?;
     let id_token = tokens.id_token.ok_or(EndpointError::MissingIdToken)?;
     let verified = ctx.shared.verifier.verify(&id_token, Some(&pending.nonce)).await?;
-    let loa = check_loa(verified.claims().get("acr"), config.minimum_loa)?;
+    let loa = check_loa(verified.claims().get("acr"), config.minimum_loa, AcrIssuer::BankIdOidc)
+        .map_err(|found| Error::InsufficientLoa { required: config.minimum_loa, found })?;
     let grants = verify_permissions(ctx, &pending, verified.claims(), tokens.authorization_details.as_ref()).await?;
     let user = AuthenticatedUser::from_claims(verified.into_claims(), loa);
     tracing::info!(loa = loa.get(), grants = grants.len(), "BankID login verified");
@@ -128,7 +129,7 @@ async fn verify_permissions(
     for item in &pending.permissions {
         let signed_permission = match &item.transport {
             Transport::Rar => None,
-            Transport::PermissionApi { id } => Some(fetch_signed(ctx, id, &item.digest, sub).await?),
+            Transport::PermissionApi { id, .. } => Some(fetch_grant(ctx, id, item, sub).await?),
         };
         grants.push(StoredGrant {
             id: random_id(),
@@ -144,11 +145,14 @@ async fn verify_permissions(
     Ok(grants)
 }
 
-async fn fetch_signed(ctx: &Ctx, id: &str, digest: &str, sub: &str) -> Result<String, Error> {
-    match PermissionApi::new(ctx.clone()).signed_permission_by_id(id, digest, Some(sub)).await? {
-        SignedPermission::Approved { jws, .. } => Ok(jws),
-        _ => Err(PermissionError::InvalidSignedPermission("not approved").into()),
-    }
+/// The grant of a permission registered through the Permission API: fetched
+/// from BIB after the login and verified (see [`Grant`](crate::Grant)).
+#[tracing::instrument(name = "bankid.fetch_grant", skip_all, err(Display))]
+async fn fetch_grant(ctx: &Ctx, id: &str, item: &PermissionItem, sub: &str) -> Result<String, Error> {
+    let expected = GrantExpectation { id, item, sub: Some(sub) };
+    let scope = &ctx.config().permission_api.scope;
+    let grant = PermissionApi::new(ctx.clone()).grant_for(&expected, scope).await?;
+    Ok(grant.jws().to_owned())
 }
 
 fn random_id() -> String {
@@ -169,36 +173,14 @@ async fn exchange_code(ctx: &Ctx, code: &str, pending: &PendingLogin) -> Result<
     Ok(request_tokens(&ctx.shared.http, &ctx.shared.metadata.token_endpoint, &credentials, &params).await?)
 }
 
-/// The LOA policy: `acr` must parse strictly and reach the minimum.
-pub(crate) fn check_loa(acr: Option<&Value>, minimum: Loa) -> Result<Loa, Error> {
-    let found = acr.and_then(Value::as_str).and_then(Loa::from_acr);
-    match found {
-        Some(loa) if loa >= minimum => Ok(loa),
-        _ => Err(Error::InsufficientLoa { required: minimum, found }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn repeated_parameters_are_refused() {
         assert!(matches!(parse_params("state=a&state=b&code=c"), Err(Error::MalformedCallback)));
         let params = parse_params("state=a&code=c&iss=https%3A%2F%2Fop").unwrap();
         assert_eq!(params.iss.as_deref(), Some("https://op"));
-    }
-
-    #[test]
-    fn loa_policy() {
-        assert_eq!(check_loa(Some(&json!("urn:bankid:bis;LOA=3")), Loa::SUBSTANTIAL).unwrap(), Loa::SUBSTANTIAL);
-        assert_eq!(check_loa(Some(&json!("urn:bankid:bid;LOA=4")), Loa::SUBSTANTIAL).unwrap(), Loa::HIGH);
-        let err = check_loa(Some(&json!("urn:bankid:bis;LOA=2")), Loa::SUBSTANTIAL).unwrap_err();
-        assert!(matches!(err, Error::InsufficientLoa { found: Some(Loa::TWO), .. }));
-        let err = check_loa(None, Loa::SUBSTANTIAL).unwrap_err();
-        assert!(matches!(err, Error::InsufficientLoa { found: None, .. }));
-        let err = check_loa(Some(&json!(3)), Loa::LOW).unwrap_err();
-        assert!(matches!(err, Error::InsufficientLoa { found: None, .. }));
     }
 }

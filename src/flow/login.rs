@@ -101,13 +101,16 @@ pub(crate) async fn begin(ctx: &Ctx, session: &Session, options: LoginOptions) -
 }
 
 /// The one Permission API reference this login carries, if any.
+/// The permission token of a registered permission, for the (guessed, see
+/// [`PermissionApiConfig::reference_parameter`](crate::PermissionApiConfig::reference_parameter))
+/// authorize parameter.
 fn permission_reference(permissions: &[PermissionItem]) -> Result<Option<String>, Error> {
-    let mut ids = permissions.iter().filter_map(|p| match &p.transport {
-        Transport::PermissionApi { id } => Some(id.clone()),
+    let mut tokens = permissions.iter().filter_map(|p| match &p.transport {
+        Transport::PermissionApi { token, .. } => Some(token.clone()),
         Transport::Rar => None,
     });
-    let first = ids.next();
-    if ids.next().is_some() {
+    let first = tokens.next();
+    if tokens.next().is_some() {
         return Err(PermissionError::TooManyReferences.into());
     }
     Ok(first)

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use reqwest::header::HeaderMap;
 use reqwest::{Client, Response, redirect};
 use serde::de::DeserializeOwned;
 use url::Url;
@@ -41,6 +42,15 @@ impl std::fmt::Display for FetchError {
 
 /// GETs a JSON document; only 200 is accepted (redirects are not followed).
 pub(crate) async fn get_json<T: DeserializeOwned>(client: &Client, url: &Url) -> Result<T, FetchError> {
+    get_json_with_headers(client, url).await.map(|(value, _)| value)
+}
+
+/// Like [`get_json`], also returning the response headers (for
+/// `Cache-Control`).
+pub(crate) async fn get_json_with_headers<T: DeserializeOwned>(
+    client: &Client,
+    url: &Url,
+) -> Result<(T, HeaderMap), FetchError> {
     let response = client
         .get(url.clone())
         .header(reqwest::header::ACCEPT, "application/json")
@@ -50,8 +60,10 @@ pub(crate) async fn get_json<T: DeserializeOwned>(client: &Client, url: &Url) ->
     if response.status() != reqwest::StatusCode::OK {
         return Err(FetchError::Status(response.status().as_u16()));
     }
+    let headers = response.headers().clone();
     let body = read_limited(response).await?;
-    serde_json::from_slice(&body).map_err(|e| FetchError::Json(e.to_string()))
+    let value = serde_json::from_slice(&body).map_err(|e| FetchError::Json(e.to_string()))?;
+    Ok((value, headers))
 }
 
 /// Reads a body up to [`MAX_BODY`] bytes.

@@ -1,15 +1,26 @@
 //! The provider's signing keys, cached.
 //!
 //! Keys are parsed into `DecodingKey`s once, when the JWKS is fetched, so
-//! verifying an ID token costs a map lookup plus one signature check. A token
-//! naming an unknown `kid` usually means the provider rotated its keys, so the
-//! cache refreshes — but only one refresh runs at a time (concurrent callers
-//! wait for it and reuse its result) and at most once per cooldown, so a flood
-//! of forged tokens with random key ids cannot hammer the provider.
+//! verifying an ID token costs a map lookup plus one signature check.
+//!
+//! The key set is trusted for its max age only (the JWKS response's
+//! `Cache-Control: max-age`, clamped by
+//! [`jwks_max_age_floor`](crate::BankIdConfigBuilder::jwks_max_age_floor) and
+//! [`jwks_max_age_ceiling`](crate::BankIdConfigBuilder::jwks_max_age_ceiling)),
+//! so a key the provider removed stops verifying within that time. Past it,
+//! the next token waits for one refetch (shared by every concurrent caller);
+//! if that fails, tokens are refused with `keys_unavailable` — the last good
+//! set is kept but not trusted — until the provider answers again (retried at
+//! most once per cooldown). See [`super::max_age`].
+//!
+//! Two more events refetch the set before its age is up, at most once per
+//! [`jwks_refresh_cooldown`](crate::BankIdConfigBuilder::jwks_refresh_cooldown)
+//! together, so a flood of forged tokens cannot hammer the provider: a token
+//! naming an unknown `kid` (the provider rotated its keys) and a signature
+//! that fails with a known `kid` (the provider re-keyed under the same `kid`).
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
@@ -17,7 +28,8 @@ use reqwest::Client;
 use serde::Deserialize;
 use url::Url;
 
-use super::http::get_json;
+use super::http::get_json_with_headers;
+use super::max_age::{Fetched, MaxAgeCache, MaxAgePolicy, Snapshot};
 use crate::error::IdTokenError;
 
 /// One usable verification key.
@@ -29,19 +41,32 @@ pub(crate) struct VerificationKey {
 }
 
 #[derive(Default)]
-struct KeySet {
+pub(crate) struct KeySet {
     by_kid: HashMap<String, VerificationKey>,
     /// Keys published without a `kid`; usable only for tokens without one.
     anonymous: Vec<VerificationKey>,
 }
 
+/// How a [`KeyCache`] refreshes: max-age bounds and the cooldown of
+/// refetches triggered by tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct KeyCacheSettings {
+    pub(crate) max_age: MaxAgePolicy,
+    pub(crate) cooldown: Duration,
+}
+
+/// The signing keys of one provider (one instance per provider / JWKS URI).
 pub(crate) struct KeyCache {
     client: Client,
     jwks_uri: Url,
-    cooldown: Duration,
-    keys: RwLock<Arc<KeySet>>,
-    /// Serialises refreshes; holds the time of the last one.
-    refresh: tokio::sync::Mutex<Option<Instant>>,
+    keys: MaxAgeCache<KeySet>,
+}
+
+/// A key found for a token, with the key set it came from (so that a
+/// signature failure can ask for a newer set).
+pub(crate) struct FoundKey {
+    pub(crate) key: VerificationKey,
+    from: Snapshot<KeySet>,
 }
 
 #[derive(Deserialize)]
@@ -51,55 +76,67 @@ struct RawJwkSet {
 
 impl KeyCache {
     /// Fetches the JWKS once; start-up fails if it cannot be loaded.
-    pub(crate) async fn load(client: Client, jwks_uri: Url, cooldown: Duration) -> Result<KeyCache, String> {
-        let keys = fetch(&client, &jwks_uri).await?;
-        Ok(KeyCache {
-            client,
-            jwks_uri,
-            cooldown,
-            keys: RwLock::new(Arc::new(keys)),
-            // The start-up fetch does not count: a rotation right after start must still be picked up.
-            refresh: tokio::sync::Mutex::new(None),
-        })
+    pub(crate) async fn load(client: Client, jwks_uri: Url, settings: KeyCacheSettings) -> Result<KeyCache, String> {
+        let (keys, headers) = fetch(&client, &jwks_uri).await?;
+        let keys = MaxAgeCache::new(settings.max_age, settings.cooldown, keys, &headers);
+        Ok(KeyCache { client, jwks_uri, keys })
     }
 
-    /// Finds the key for a token header, refreshing the JWKS at most once per
-    /// cooldown when the `kid` is unknown.
-    pub(crate) async fn key_for(&self, kid: Option<&str>, alg: Algorithm) -> Result<VerificationKey, IdTokenError> {
-        let before = self.snapshot();
-        if let Some(key) = lookup(&before, kid, alg) {
-            return Ok(key);
+    /// Finds the key for a token header in a key set within its max age,
+    /// refreshing the JWKS (at most once per cooldown) when the `kid` is
+    /// unknown.
+    pub(crate) async fn key_for(&self, kid: Option<&str>, alg: Algorithm) -> Result<FoundKey, IdTokenError> {
+        let set = self.keys.get(|| self.fetch()).await.map_err(|_| IdTokenError::KeysUnavailable)?;
+        if let Some(key) = lookup(set.value(), kid, alg) {
+            return Ok(FoundKey { key, from: set });
         }
-        let mut last_refresh = self.refresh.lock().await;
-        // Another task may have refreshed while we waited for the lock.
-        let current = self.snapshot();
-        if !Arc::ptr_eq(&before, &current) {
-            return lookup(&current, kid, alg).ok_or(IdTokenError::UnknownKey);
-        }
-        if last_refresh.is_some_and(|at| at.elapsed() < self.cooldown) {
+        tracing::info!(kid, "unknown key id; refreshing the provider's JWKS");
+        let newer = self.keys.refetch(&set, || self.fetch()).await.map_err(|_| IdTokenError::KeysUnavailable)?;
+        let Some(set) = newer else {
             tracing::debug!(kid, "unknown key id; JWKS refresh is cooling down");
             return Err(IdTokenError::UnknownKey);
-        }
-        *last_refresh = Some(Instant::now());
-        tracing::info!(kid, "unknown key id; refreshing the provider's JWKS");
-        let fresh = match fetch(&self.client, &self.jwks_uri).await {
-            Ok(keys) => Arc::new(keys),
-            Err(err) => {
-                tracing::warn!(error = %err, "JWKS refresh failed");
-                return Err(IdTokenError::KeysUnavailable);
-            }
         };
-        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = Arc::clone(&fresh);
-        lookup(&fresh, kid, alg).ok_or(IdTokenError::UnknownKey)
+        let key = lookup(set.value(), kid, alg).ok_or(IdTokenError::UnknownKey)?;
+        Ok(FoundKey { key, from: set })
     }
 
-    fn snapshot(&self) -> Arc<KeySet> {
-        Arc::clone(&self.keys.read().unwrap_or_else(|p| p.into_inner()))
+    /// After `found` failed to verify a signature: the key now published
+    /// under the same `kid`, from a refetch (at most once per cooldown, like
+    /// the unknown-`kid` path). `None` if there is none or no refetch may run.
+    pub(crate) async fn replacement_for(
+        &self,
+        found: &FoundKey,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> Option<VerificationKey> {
+        tracing::info!(kid, "signature failed with a known key; refreshing the provider's JWKS");
+        let set = self.keys.refetch(&found.from, || self.fetch()).await.ok()??;
+        lookup(set.value(), kid, alg)
+    }
+
+    async fn fetch(&self) -> Fetched<KeySet> {
+        fetch(&self.client, &self.jwks_uri).await
+    }
+}
+
+#[cfg(test)]
+impl KeyCache {
+    /// A cache holding `jwks`, trusted for an hour; its JWKS URI is a port
+    /// nothing listens on, so a refetch fails.
+    pub(crate) fn from_jwks(jwks: serde_json::Value) -> KeyCache {
+        let raw: RawJwkSet = serde_json::from_value(jwks).expect("a JWKS");
+        let settings = KeyCacheSettings {
+            max_age: MaxAgePolicy { floor: Duration::from_secs(3600), ceiling: Duration::from_secs(3600) },
+            cooldown: Duration::from_secs(60),
+        };
+        let keys = MaxAgeCache::new(settings.max_age, settings.cooldown, parse_keys(raw.keys), &Default::default());
+        KeyCache { client: Client::new(), jwks_uri: "http://127.0.0.1:9/jwks".parse().expect("a URL"), keys }
     }
 }
 
 fn lookup(keys: &KeySet, kid: Option<&str>, alg: Algorithm) -> Option<VerificationKey> {
-    let fits = |k: &&VerificationKey| k.alg.is_none_or(|a| a == alg);
+    // The key's type must suit the algorithm too: an EC key cannot check RS256.
+    let fits = |k: &&VerificationKey| k.alg.is_none_or(|a| a == alg) && k.key.family() == alg.family();
     match kid {
         Some(kid) => keys.by_kid.get(kid).filter(fits).cloned(),
         // Without a kid, use the key only if it is the single candidate.
@@ -111,9 +148,10 @@ fn lookup(keys: &KeySet, kid: Option<&str>, alg: Algorithm) -> Option<Verificati
     }
 }
 
-async fn fetch(client: &Client, jwks_uri: &Url) -> Result<KeySet, String> {
-    let raw: RawJwkSet = get_json(client, jwks_uri).await.map_err(|e| format!("JWKS {jwks_uri}: {e}"))?;
-    Ok(parse_keys(raw.keys))
+async fn fetch(client: &Client, jwks_uri: &Url) -> Fetched<KeySet> {
+    let (raw, headers): (RawJwkSet, _) =
+        get_json_with_headers(client, jwks_uri).await.map_err(|e| format!("JWKS {jwks_uri}: {e}"))?;
+    Ok((parse_keys(raw.keys), headers))
 }
 
 /// Keeps the signature keys we can use. Keys of other types or uses

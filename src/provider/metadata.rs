@@ -87,7 +87,7 @@ pub(crate) async fn discover(client: &Client, issuer: &Url) -> Result<ProviderMe
 
 /// The discovery URL: the issuer with the well-known suffix appended to its
 /// path (not replacing it), as OIDC Discovery §4 prescribes.
-fn discovery_url(issuer: &Url) -> Url {
+pub(crate) fn discovery_url(issuer: &Url) -> Url {
     let mut url = issuer.clone();
     let path = format!("{}/.well-known/openid-configuration", issuer.path().trim_end_matches('/'));
     url.set_path(&path);
@@ -146,7 +146,7 @@ pub(crate) fn same_issuer(advertised: &str, configured: &Url) -> bool {
         || (configured.path() == "/" && advertised == configured.as_str().trim_end_matches('/'))
 }
 
-fn checked_endpoint(name: &str, raw: &str, secure: bool) -> Result<Url, String> {
+pub(crate) fn checked_endpoint(name: &str, raw: &str, secure: bool) -> Result<Url, String> {
     let url = Url::parse(raw).map_err(|e| format!("{name} is not a URL: {e}"))?;
     let ok = match url.scheme() {
         "https" => true,

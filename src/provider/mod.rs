@@ -1,12 +1,16 @@
-//! Everything that talks to the OpenID Provider: discovery metadata, the
-//! signing keys (JWKS) and the token endpoint.
+//! Everything that talks to the OpenID Providers: discovery metadata of
+//! BankID OIDC and of BIB, the signing keys (JWKS), the token endpoint and
+//! client-credentials access tokens.
 //!
 //! All outbound calls go through one HTTP client that has a timeout and never
 //! follows redirects (a redirect from a provider endpoint is treated as an
 //! error, which closes an SSRF path).
 
+pub(crate) mod bib;
+pub(crate) mod client_token;
 pub(crate) mod http;
 pub(crate) mod jwks;
+pub(crate) mod max_age;
 pub(crate) mod metadata;
 pub(crate) mod token;
 

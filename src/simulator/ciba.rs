@@ -19,13 +19,10 @@ pub(crate) const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
 /// time, so that a client measuring from when it *sent* its previous poll is
 /// not punished for network jitter.
 pub(crate) const POLL_TOLERANCE: Duration = Duration::from_millis(50);
-/// `expires_in` when the client does not ask for `requested_expiry`.
-pub(crate) const DEFAULT_EXPIRY_SECS: u64 = 120;
-/// The longest `requested_expiry` the simulator grants.
-pub(crate) const MAX_EXPIRY_SECS: u64 = 600;
 /// At most this many poll times are recorded per request.
 const MAX_RECORDED_POLLS: usize = 1000;
 /// The longest binding message, in characters.
+#[cfg(test)]
 const MAX_BINDING_MESSAGE_CHARS: usize = 20;
 
 /// How a test user's phone answers CIBA requests; set per user with
@@ -85,9 +82,12 @@ pub enum CibaStatus {
 pub struct CibaRequestInfo {
     /// The handle the client polls with.
     pub auth_req_id: String,
-    /// The `login_hint` of the request: the user's national identity number.
+    /// The user's national identity number: the `loginHint` of the
+    /// registered permission the request was made for.
     pub login_hint: String,
-    /// The `binding_message` shown on the phone, if the client sent one.
+    /// The binding message shown on the phone: the `bindingMessage` the
+    /// simulator made when the permission was registered (always `Some` for
+    /// BankID's protocol).
     pub binding_message: Option<String>,
     /// The current minimum polling interval (grown by each `slow_down`).
     pub interval: Duration,
@@ -277,18 +277,12 @@ impl CibaRequest {
 }
 
 /// BankID's rule for binding messages: at most 20 characters from letters
-/// (including `ÆØÅæøå`), digits, space and `.,:+-`.
+/// (including `ÆØÅæøå`), digits, space and `.,:+-`. The simulator makes the
+/// binding messages now; its tests check them against this rule.
+#[cfg(test)]
 pub(crate) fn is_valid_binding_message(message: &str) -> bool {
     message.chars().count() <= MAX_BINDING_MESSAGE_CHARS
         && message.chars().all(|c| c.is_ascii_alphanumeric() || " ÆØÅæøå.,:+-".contains(c))
-}
-
-/// `requested_expiry`: a decimal integer of seconds in `1..=600`.
-pub(crate) fn parse_requested_expiry(value: &str) -> Option<u64> {
-    if value.is_empty() || value.len() > 3 || !value.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    value.parse().ok().filter(|secs| (1..=MAX_EXPIRY_SECS).contains(secs))
 }
 
 /// The interval announced to clients: whole seconds, rounded up, at least 1.
@@ -391,11 +385,6 @@ mod tests {
         assert!(!is_valid_binding_message("123456789012345678901"));
         assert!(!is_valid_binding_message("<script>"));
         assert!(!is_valid_binding_message("a_b"));
-        assert_eq!(parse_requested_expiry("2"), Some(2));
-        assert_eq!(parse_requested_expiry("600"), Some(600));
-        for bad in ["0", "601", "+5", "-1", "1.5", "", "0001"] {
-            assert_eq!(parse_requested_expiry(bad), None, "{bad}");
-        }
         assert_eq!(whole_seconds(Duration::from_millis(10)), SECOND);
         assert_eq!(whole_seconds(Duration::from_millis(1500)), 2 * SECOND);
         assert_eq!(whole_seconds(5 * SECOND), 5 * SECOND);

@@ -1,6 +1,7 @@
 //! The simulator's HTTP surface: one module per endpoint, wired up here.
 
 mod authorize;
+mod bib;
 mod ciba;
 mod client_auth;
 mod discovery;
@@ -12,18 +13,20 @@ mod phone;
 mod token;
 mod userinfo;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
 use super::state::Shared;
 
-/// Paths below the issuer. Discovery advertises them, the router serves them.
+/// Paths below the BankID OIDC issuer. Discovery advertises them, the router
+/// serves them.
 pub(crate) const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
 pub(crate) const AUTHORIZE_PATH: &str = "/authorize";
 pub(crate) const TOKEN_PATH: &str = "/token";
@@ -31,18 +34,25 @@ pub(crate) const USERINFO_PATH: &str = "/userinfo";
 pub(crate) const JWKS_PATH: &str = "/jwks";
 pub(crate) const LOGOUT_PATH: &str = "/logout";
 pub(crate) const PAR_PATH: &str = "/par";
-pub(crate) const BACKCHANNEL_PATH: &str = "/bc-authorize";
-pub(crate) const PERMISSIONS_PATH: &str = "/permissions";
-pub(crate) const SIGNED_PERMISSION_PATH: &str = "/permissions/{id}/signed";
-pub(crate) const USER_EXISTS_PATH: &str = "/user-exists";
 pub(crate) const PHONE_PATH: &str = "/phone";
 pub(crate) const PHONE_DECIDE_PATH: &str = "/phone/decide";
+
+/// Paths below the BIB issuer (discovery, token and `/jwks` are named as at
+/// BankID OIDC).
+pub(crate) const GRANT_JWKS_PATH: &str = "/jwks/grants";
+/// `permissions_endpoint`: with a trailing slash, as BankID's, because
+/// clients append `user-exists` and `{id}/grant` to it.
+pub(crate) const PERMISSIONS_PATH: &str = "/permissions/";
+pub(crate) const USER_EXISTS_PATH: &str = "/permissions/user-exists";
+pub(crate) const GRANT_PATH: &str = "/permissions/{id}/grant";
+pub(crate) const BACKCHANNEL_PATH: &str = "/bc-authorize";
 
 /// The `request_uri` prefix of RFC 9126 §2.2.
 pub(crate) const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 
-/// All endpoints of one simulator.
-pub(crate) fn router(shared: Arc<Shared>) -> Router {
+/// The endpoints of BankID OIDC: the browser code flow, client credentials
+/// and the simulated phone.
+pub(crate) fn oidc_router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route(DISCOVERY_PATH, get(discovery::handle))
         .route(AUTHORIZE_PATH, get(authorize::show).post(authorize::decide))
@@ -51,13 +61,45 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route(JWKS_PATH, get(jwks::handle))
         .route(LOGOUT_PATH, get(logout::via_query).post(logout::via_form))
         .route(PAR_PATH, post(par::handle))
-        .route(BACKCHANNEL_PATH, post(ciba::initiate))
-        .route(PERMISSIONS_PATH, post(permissions::register))
-        .route(SIGNED_PERMISSION_PATH, get(permissions::signed))
-        .route(USER_EXISTS_PATH, post(permissions::user_exists))
         .route(PHONE_PATH, get(phone::show))
         .route(PHONE_DECIDE_PATH, post(phone::decide))
+        .fallback(oidc_not_found)
         .with_state(shared)
+}
+
+/// The endpoints of BIB ("aletheia"): the Permission API and CIBA.
+pub(crate) fn bib_router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route(DISCOVERY_PATH, get(bib::discovery))
+        .route(JWKS_PATH, get(bib::jwks))
+        .route(GRANT_JWKS_PATH, get(bib::grant_jwks))
+        .route(PERMISSIONS_PATH, post(permissions::register))
+        .route(USER_EXISTS_PATH, post(permissions::user_exists))
+        .route(GRANT_PATH, get(permissions::grant))
+        .route(BACKCHANNEL_PATH, post(ciba::initiate))
+        .route(TOKEN_PATH, post(ciba::token))
+        .fallback(bib_not_found)
+        .with_state(shared)
+}
+
+/// An unknown path at BankID OIDC. The Permission API and CIBA once lived
+/// here in the simulator; say where they are now, so an old client fails
+/// loudly and understandably.
+async fn oidc_not_found(uri: Uri) -> Response {
+    tracing::debug!(path = uri.path(), "simulator: unknown BankID OIDC path");
+    let why = format!(
+        "BankID OIDC has no endpoint {}; the Permission API, user-exists and CIBA are at the BIB issuer \
+         (read its discovery document)",
+        uri.path()
+    );
+    OAuthError::status(StatusCode::NOT_FOUND, "not_found", why).into_response()
+}
+
+/// An unknown path at BIB.
+async fn bib_not_found(uri: Uri) -> Response {
+    tracing::debug!(path = uri.path(), "simulator: unknown BIB path");
+    let why = format!("BIB has no endpoint {}; read its discovery document", uri.path());
+    OAuthError::status(StatusCode::NOT_FOUND, "not_found", why).into_response()
 }
 
 /// Waits as long as an active `Fault::Slow` asks. Called by the back-channel
@@ -81,27 +123,37 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
 #[derive(Debug, PartialEq, Eq)]
 enum OAuthError {
     /// `400 {"error": error, "error_description": why}`.
-    BadRequest { error: &'static str, why: &'static str },
+    BadRequest { error: &'static str, why: Cow<'static, str> },
     /// `401 invalid_client`, with a Basic challenge.
     InvalidClient,
+    /// `401 invalid_token` with a Bearer challenge (RFC 6750 §3.1).
+    InvalidToken(&'static str),
+    /// `403 insufficient_scope` with a Bearer challenge (RFC 6750 §3.1).
+    InsufficientScope(&'static str),
+    /// Any other status with a JSON error body.
+    Status { status: StatusCode, error: &'static str, why: Cow<'static, str> },
     /// `500 server_error`: a defect of the simulator, not of the client.
     Internal(&'static str),
 }
 
 impl OAuthError {
-    fn bad(error: &'static str, why: &'static str) -> Self {
-        OAuthError::BadRequest { error, why }
+    fn bad(error: &'static str, why: impl Into<Cow<'static, str>>) -> Self {
+        OAuthError::BadRequest { error, why: why.into() }
     }
 
-    fn invalid_request(why: &'static str) -> Self {
+    fn invalid_request(why: impl Into<Cow<'static, str>>) -> Self {
         OAuthError::bad("invalid_request", why)
+    }
+
+    fn status(status: StatusCode, error: &'static str, why: impl Into<Cow<'static, str>>) -> Self {
+        OAuthError::Status { status, error, why: why.into() }
     }
 }
 
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
         match self {
-            OAuthError::BadRequest { error, why } => oauth_error(StatusCode::BAD_REQUEST, error, why),
+            OAuthError::BadRequest { error, why } => oauth_error(StatusCode::BAD_REQUEST, error, &why),
             OAuthError::InvalidClient => {
                 let mut response =
                     oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication failed");
@@ -111,9 +163,22 @@ impl IntoResponse for OAuthError {
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Basic realm="bankid-simulator""#));
                 response
             }
+            OAuthError::InvalidToken(why) => bearer_challenge(StatusCode::UNAUTHORIZED, "invalid_token", why),
+            OAuthError::InsufficientScope(why) => bearer_challenge(StatusCode::FORBIDDEN, "insufficient_scope", why),
+            OAuthError::Status { status, error, why } => oauth_error(status, error, &why),
             OAuthError::Internal(why) => oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", why),
         }
     }
+}
+
+/// A JSON error with an RFC 6750 §3 `WWW-Authenticate: Bearer` challenge.
+fn bearer_challenge(status: StatusCode, error: &'static str, why: &'static str) -> Response {
+    let mut response = oauth_error(status, error, why);
+    let challenge = format!(r#"Bearer error="{error}""#);
+    if let Ok(challenge) = HeaderValue::from_str(&challenge) {
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
+    }
+    response
 }
 
 /// Marks a response carrying tokens or token errors as uncacheable

@@ -69,14 +69,17 @@ pub enum Fault {
     SlowTokenAnswer(Duration),
     /// The ID token's `permission_digest` is the digest of other bytes than
     /// the approved permission statement (each entry, if there are several).
-    /// The token response's `authorization_details` stay honest, so only a
+    /// The access token's `authorization_details` stay honest, so only a
     /// relying party that checks the ID token notices.
     WrongPermissionDigest,
     /// The ID token has no `permission_digest` claim, and the items of the
-    /// token response's `authorization_details` have no `permission_digest`.
+    /// access token's `authorization_details` (and of the response body's,
+    /// if echoed) have no `permission_digest`.
     MissingPermissionDigest,
-    /// The items of the token response's `authorization_details` have
-    /// `"type": "other.v1"` instead of the pushed type.
+    /// The items of the access token's `authorization_details` claim (and
+    /// of the response body's, if echoed — see
+    /// [`SimulatorBuilder::echo_authorization_details`](super::SimulatorBuilder::echo_authorization_details))
+    /// have `"type": "other.v1"` instead of the pushed type.
     DifferentPermissionType,
     /// Every pushed `request_uri` is treated as expired when the browser
     /// brings it to `/authorize`: the user is sent back with
@@ -86,9 +89,55 @@ pub enum Fault {
     /// check is off), so a test can show that a relying party does not
     /// depend on it.
     ReusableRequestUri,
-    /// The Permission API's `/user-exists` answers `500` with a body that is
-    /// not JSON (the call is still counted).
+    /// BIB's `user-exists` answers `500` with a body that is not JSON (the
+    /// call is still counted).
     UserExistsError,
+    /// The first `n` grant requests (`GET {bib}/permissions/{id}/grant`)
+    /// after this fault is set answer `404`, even for an approved
+    /// permission, as a grant still being produced would. BankID's example
+    /// retries them.
+    GrantNotReady(u32),
+    /// The grant is signed with BIB's ID-token key but its header names the
+    /// grant key's `kid`: verification against `jwks_uri_grants` fails.
+    GrantWrongKey,
+    /// The grant is signed with BIB's ID-token key and names it (`kid`
+    /// `bib-1`): a relying party that verifies grants with `jwks_uri`
+    /// instead of `jwks_uri_grants` would accept it.
+    GrantSignedWithIdTokenKey,
+    /// BIB's `user-exists` always answers `{"exists": false}`.
+    UserExistsFalse,
+    /// Registering a permission answers `400 {"error":"invalid_request",
+    /// "error_description":"simulated refusal"}`.
+    RegisterRefused,
+    /// A valid backchannel authentication request answers
+    /// `400 {"error":"access_denied"}`.
+    BackchannelRefused,
+    /// The CIBA ID token is signed with BankID OIDC's key and names its kid
+    /// (`sim-1`), not BIB's: verification against BIB's `jwks_uri` fails.
+    CibaIdTokenSignedByOidcKey,
+    /// `/jwks` answers `503` with a body that is not JSON (the request is
+    /// still counted), like a provider whose key endpoint is down.
+    JwksUnavailable,
+    /// The ID token's `nbf` is 5 minutes in the future (everything else is
+    /// valid): a relying party must not accept it yet (RFC 7519 §4.1.5).
+    NotYetValid,
+    /// The ID token's protected header also carries these members, added
+    /// after `typ`, `alg` and `kid` (a member of the same name replaces
+    /// them). The signature covers them, so only the header checks of the
+    /// relying party decide: unregistered members must be ignored
+    /// (RFC 7515 §4), `crit` extensions it does not process must be refused
+    /// (RFC 7515 §4.1.11).
+    HeaderMembers(serde_json::Map<String, serde_json::Value>),
+    /// ID tokens are signed with `key` and name `kid` in their header
+    /// (`UnknownKid` and `RotatedKeys` still win). With
+    /// [`Simulator::publish_keys`](super::Simulator::publish_keys) this
+    /// re-keys the provider, e.g. a new key under the old `kid`.
+    SignWith {
+        /// The private key that signs.
+        key: super::SigningKey,
+        /// The `kid` in the header.
+        kid: String,
+    },
 }
 
 /// The issuer used by [`Fault::WrongIssuer`] and [`Fault::WrongCallbackIss`].
@@ -117,6 +166,11 @@ impl Faults {
     /// Whether `fault` is active.
     pub(crate) fn has(&self, fault: &Fault) -> bool {
         self.0.contains(fault)
+    }
+
+    /// The active faults, oldest first (for faults that carry data).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Fault> {
+        self.0.iter()
     }
 
     /// How long the token endpoint holds its answer back: the longest

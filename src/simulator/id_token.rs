@@ -21,6 +21,8 @@ use super::users::TestUser;
 const ID_TOKEN_LIFETIME_SECS: u64 = 300;
 /// How far `Fault::Expired` / `Fault::IssuedInFuture` move the clock.
 const TEN_MINUTES: u64 = 10 * 60;
+/// How far ahead `Fault::NotYetValid` puts `nbf`: beyond any sane clock skew.
+const NOT_YET_VALID_SECS: u64 = 5 * 60;
 
 /// The claim naming the CIBA request a token answers (CIBA Core §7.4).
 pub(crate) const AUTH_REQ_ID_CLAIM: &str = "urn:openid:params:jwt:claim:auth_req_id";
@@ -60,21 +62,114 @@ impl<'a> IdTokenInput<'a> {
 }
 
 /// Builds, faults and signs an ID token.
+///
+/// A CIBA login (`auth_req_id` set) gets BIB's claim set and BIB's key (see
+/// [`ciba_claims`]); a code-flow login BankID OIDC's.
 pub(crate) fn mint(input: &IdTokenInput<'_>, faults: &Faults) -> Result<String, jsonwebtoken::errors::Error> {
     let now = unix_now();
-    let mut claims = honest_claims(input, now);
+    let (mut claims, (key, kid)) = match input.auth_req_id {
+        Some(auth_req_id) => {
+            let key = ciba_signing_key(faults);
+            (ciba_claims(input, auth_req_id, now), (key, key.kid().to_owned()))
+        }
+        None => (honest_claims(input, now), signing_key(faults)),
+    };
     apply_claim_faults(&mut claims, input, faults, now);
     if faults.has(&Fault::AlgNone) {
         return Ok(unsigned(&claims));
     }
-    let token = sign(&claims, signing_key(faults))?;
+    let token = sign_with_header(&header_for(&kid, faults), &claims, key)?;
     Ok(if faults.has(&Fault::BadSignature) { tamper_signature(&token) } else { token })
+}
+
+/// The claims of a BIB CIBA ID token. BankID has not published them; the
+/// only public sample (a third party's) shows a bare `acr` of
+/// `urn:bankid:bis` with no `;LOA=`, `amr` `["bis-mfa", "bis-hwk"]` and the
+/// identity numbers as `sub_nnin` / `sub_bankid`, so the simulator issues
+/// exactly that. `sub` is the same value as in the user's code-flow tokens:
+/// nothing published says BIB uses another subject (a GUESS). No `sid`, no
+/// `nonce` (CIBA has none) and no `permission_digest`: the approved
+/// permission is proven by its grant.
+fn ciba_claims(input: &IdTokenInput<'_>, auth_req_id: &str, now: u64) -> Map<String, Value> {
+    let user = input.user;
+    let mut claims = Map::new();
+    claims.insert("iss".into(), json!(input.issuer));
+    claims.insert("sub".into(), json!(user.sub));
+    claims.insert("aud".into(), json!(input.client_id));
+    claims.insert("exp".into(), json!(now + ID_TOKEN_LIFETIME_SECS));
+    claims.insert("iat".into(), json!(now));
+    claims.insert("auth_time".into(), json!(input.auth_time));
+    claims.insert("acr".into(), json!(BIB_CIBA_ACR));
+    claims.insert("amr".into(), json!(BIB_CIBA_AMR));
+    claims.insert("sub_nnin".into(), json!(user.nnin));
+    claims.insert("sub_bankid".into(), json!(user.bankid_altsub));
+    claims.insert("name".into(), json!(user.name));
+    claims.insert("given_name".into(), json!(user.given_name));
+    claims.insert("family_name".into(), json!(user.family_name));
+    claims.insert("birthdate".into(), json!(user.birthdate));
+    claims.insert(AUTH_REQ_ID_CLAIM.into(), json!(auth_req_id));
+    claims
+}
+
+/// The `acr` of a BIB CIBA ID token: bare, without `;LOA=` (see
+/// [`ciba_claims`]).
+pub(crate) const BIB_CIBA_ACR: &str = "urn:bankid:bis";
+/// The `amr` of a BIB CIBA ID token.
+pub(crate) const BIB_CIBA_AMR: [&str; 2] = ["bis-mfa", "bis-hwk"];
+
+/// BIB's ID-token key, unless a fault asks for another.
+fn ciba_signing_key(faults: &Faults) -> SigningKey {
+    if faults.has(&Fault::UnknownKid) {
+        SigningKey::Unpublished
+    } else if faults.has(&Fault::CibaIdTokenSignedByOidcKey) {
+        SigningKey::Primary
+    } else {
+        SigningKey::BibIdToken
+    }
+}
+
+/// The protected header of an ID token: `typ`, `alg`, `kid`, then the
+/// members of any [`Fault::HeaderMembers`].
+fn header_for(kid: &str, faults: &Faults) -> Map<String, Value> {
+    let mut header = Map::new();
+    header.insert("typ".into(), json!("JWT"));
+    header.insert("alg".into(), json!("RS256"));
+    header.insert("kid".into(), json!(kid));
+    for fault in faults.iter() {
+        if let Fault::HeaderMembers(members) = fault {
+            header.extend(members.clone());
+        }
+    }
+    header
+}
+
+/// Signs `claims` as an RS256 JWS under an arbitrary protected header
+/// (`jsonwebtoken::Header` only carries string-valued extra members).
+fn sign_with_header(
+    header: &Map<String, Value>,
+    claims: &Map<String, Value>,
+    key: SigningKey,
+) -> Result<String, jsonwebtoken::errors::Error> {
+    let encode = |part: &Map<String, Value>| URL_SAFE_NO_PAD.encode(Value::Object(part.clone()).to_string());
+    let message = format!("{}.{}", encode(header), encode(claims));
+    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), key.encoding_key(), Algorithm::RS256)?;
+    Ok(format!("{message}.{signature}"))
 }
 
 /// Signs `claims` as an RS256 JWS with `key`, naming it in `kid`.
 pub(crate) fn sign(claims: &Map<String, Value>, key: SigningKey) -> Result<String, jsonwebtoken::errors::Error> {
+    sign_as(claims, key, key.kid())
+}
+
+/// Signs `claims` as an RS256 JWS (`typ` `JWT`) with `key` but names `kid`
+/// in the header — another key's, for faults.
+pub(crate) fn sign_as(
+    claims: &Map<String, Value>,
+    key: SigningKey,
+    kid: &str,
+) -> Result<String, jsonwebtoken::errors::Error> {
     let mut header = Header::new(Algorithm::RS256);
-    header.kid = Some(key.kid().to_owned());
+    header.kid = Some(kid.to_owned());
     jsonwebtoken::encode(&header, claims, key.encoding_key())
 }
 
@@ -182,6 +277,9 @@ fn apply_claim_faults(claims: &mut Map<String, Value>, input: &IdTokenInput<'_>,
     if faults.has(&Fault::MissingPermissionDigest) {
         claims.remove("permission_digest");
     }
+    if faults.has(&Fault::NotYetValid) {
+        claims.insert("nbf".into(), json!(now + NOT_YET_VALID_SECS));
+    }
 }
 
 /// Moves `iat`, `exp` and `auth_time` together, as a stale token would have.
@@ -191,14 +289,21 @@ fn set_times(claims: &mut Map<String, Value>, iat: u64, exp: u64) {
     claims.insert("exp".into(), json!(exp));
 }
 
-/// `UnknownKid` wins over `RotatedKeys`: the token must stay unverifiable.
-fn signing_key(faults: &Faults) -> SigningKey {
+/// The key that signs and the `kid` named. `UnknownKid` wins over
+/// `RotatedKeys`, which wins over `SignWith`: the token must stay
+/// unverifiable.
+fn signing_key(faults: &Faults) -> (SigningKey, String) {
+    let chosen = faults.iter().find_map(|fault| match fault {
+        Fault::SignWith { key, kid } => Some((*key, kid.clone())),
+        _ => None,
+    });
+    let bundled = |key: SigningKey| (key, key.kid().to_owned());
     if faults.has(&Fault::UnknownKid) {
-        SigningKey::Unpublished
+        bundled(SigningKey::Unpublished)
     } else if faults.has(&Fault::RotatedKeys) {
-        SigningKey::Rotated
+        bundled(SigningKey::Rotated)
     } else {
-        SigningKey::Primary
+        chosen.unwrap_or_else(|| bundled(SigningKey::Primary))
     }
 }
 
@@ -313,6 +418,49 @@ mod tests {
         assert_ne!(wrong[0], json!(one.digest));
         assert_ne!(wrong[1], json!(two.digest));
         assert!(!claims_for(&both, &[Fault::MissingPermissionDigest]).contains_key("permission_digest"));
+    }
+
+    #[test]
+    fn ciba_claims_are_bibs() {
+        let code = code(None, "openid");
+        let mut input = IdTokenInput::for_code("http://bib", "rp", &code);
+        input.auth_req_id = Some("req-1");
+        let claims = ciba_claims(&input, "req-1", unix_now());
+        assert_eq!(claims["iss"], "http://bib");
+        assert_eq!(claims["acr"], "urn:bankid:bis");
+        assert_eq!(claims["amr"], json!(["bis-mfa", "bis-hwk"]));
+        assert_eq!(claims["sub"], json!(USERS[0].sub));
+        assert_eq!(claims["sub_nnin"], json!(USERS[0].nnin));
+        assert_eq!(claims[AUTH_REQ_ID_CLAIM], "req-1");
+        assert!(!claims.contains_key("sid") && !claims.contains_key("nonce"));
+        let mut faults = Faults::default();
+        assert_eq!(ciba_signing_key(&faults), SigningKey::BibIdToken);
+        faults.add(Fault::CibaIdTokenSignedByOidcKey);
+        assert_eq!(ciba_signing_key(&faults), SigningKey::Primary);
+    }
+
+    #[test]
+    fn header_members_and_chosen_keys_reach_the_header() {
+        let mut set = Faults::default();
+        let members = json!({"x-issued": 1_700_000_000, "kid": "replaced"}).as_object().unwrap().clone();
+        set.add(Fault::HeaderMembers(members));
+        set.add(Fault::SignWith { key: SigningKey::Rotated, kid: "sim-1".into() });
+        let (key, kid) = signing_key(&set);
+        assert_eq!((key, kid.as_str()), (SigningKey::Rotated, "sim-1"));
+        let header = header_for(&kid, &set);
+        assert_eq!(
+            Value::Object(header),
+            json!({"typ": "JWT", "alg": "RS256", "kid": "replaced", "x-issued": 1_700_000_000})
+        );
+        set.add(Fault::UnknownKid);
+        assert_eq!(signing_key(&set).0, SigningKey::Unpublished);
+    }
+
+    #[test]
+    fn not_yet_valid_sets_nbf_ahead() {
+        let claims = claims_with(&[Fault::NotYetValid], None);
+        assert!(claims["nbf"].as_u64() >= Some(unix_now() + NOT_YET_VALID_SECS));
+        assert!(!claims_with(&[], None).contains_key("nbf"));
     }
 
     #[test]

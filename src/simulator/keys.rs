@@ -7,22 +7,33 @@
 //!
 //! Three keys exist so that key rotation can be tested: `sim-1` is published
 //! from the start, `sim-2` only once [`Fault::RotatedKeys`](super::Fault::RotatedKeys)
-//! rotates to it, and `sim-unknown` never.
+//! rotates to it, and `sim-unknown` never. BIB ("aletheia") has keys of
+//! its own, one per JWKS: `bib-1` for CIBA ID tokens and `bib-grant-1` for
+//! grants (signed permissions).
 
 use std::sync::LazyLock;
 
 use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, EncodingKey};
 
-/// One of the simulator's RSA signing keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SigningKey {
+/// One of the simulator's bundled RSA signing keys (public test keys), for
+/// [`Simulator::publish_keys`](super::Simulator::publish_keys) and
+/// [`Fault::SignWith`](super::Fault::SignWith).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SigningKey {
     /// `sim-1`: the key in use until a rotation.
     Primary,
     /// `sim-2`: the key rotated to.
     Rotated,
     /// `sim-unknown`: a key that is never published.
     Unpublished,
+    /// `bib-1`: BIB's ID-token key (CIBA ID tokens), published at
+    /// `{bib_issuer}/jwks` only.
+    BibIdToken,
+    /// `bib-grant-1`: BIB's grant key (signed permissions), published at
+    /// `{bib_issuer}/jwks/grants` only.
+    BibGrant,
 }
 
 /// A key parsed once, with its public half as a JWK.
@@ -32,8 +43,10 @@ struct LoadedKey {
 }
 
 // Parsing PEM and deriving the JWK is deterministic, so do it once per process.
-static KEYS: LazyLock<[LoadedKey; 3]> =
-    LazyLock::new(|| [SigningKey::Primary, SigningKey::Rotated, SigningKey::Unpublished].map(load));
+static KEYS: LazyLock<[LoadedKey; 5]> = LazyLock::new(|| {
+    [SigningKey::Primary, SigningKey::Rotated, SigningKey::Unpublished, SigningKey::BibIdToken, SigningKey::BibGrant]
+        .map(load)
+});
 
 impl SigningKey {
     /// The `kid` of this key in JWT headers and in the JWKS.
@@ -42,6 +55,8 @@ impl SigningKey {
             SigningKey::Primary => "sim-1",
             SigningKey::Rotated => "sim-2",
             SigningKey::Unpublished => "sim-unknown",
+            SigningKey::BibIdToken => "bib-1",
+            SigningKey::BibGrant => "bib-grant-1",
         }
     }
 
@@ -59,6 +74,8 @@ impl SigningKey {
             SigningKey::Primary => include_str!("keys/sim-1.pem"),
             SigningKey::Rotated => include_str!("keys/sim-2.pem"),
             SigningKey::Unpublished => include_str!("keys/sim-unknown.pem"),
+            SigningKey::BibIdToken => include_str!("keys/bib-1.pem"),
+            SigningKey::BibGrant => include_str!("keys/bib-grant-1.pem"),
         }
     }
 }
@@ -94,6 +111,29 @@ pub(crate) fn published_jwks(rotated: bool) -> JwkSet {
     JwkSet { keys }
 }
 
+/// BIB's ID-token JWKS (`{bib_issuer}/jwks`): `bib-1` only.
+pub(crate) fn bib_jwks() -> JwkSet {
+    JwkSet { keys: vec![KEYS[SigningKey::BibIdToken.index()].jwk.clone()] }
+}
+
+/// BIB's grant JWKS (`{bib_issuer}/jwks/grants`): `bib-grant-1` only.
+pub(crate) fn grant_jwks() -> JwkSet {
+    JwkSet { keys: vec![KEYS[SigningKey::BibGrant.index()].jwk.clone()] }
+}
+
+/// A JWKS publishing exactly `keys`, each public key under the given `kid`.
+pub(crate) fn jwks_of(keys: &[(SigningKey, String)]) -> JwkSet {
+    let keys = keys
+        .iter()
+        .map(|(key, kid)| {
+            let mut jwk = KEYS[key.index()].jwk.clone();
+            jwk.common.key_id = Some(kid.clone());
+            jwk
+        })
+        .collect();
+    JwkSet { keys }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,10 +148,17 @@ mod tests {
                 other => panic!("expected an RSA key, got {other:?}"),
             })
             .collect();
-        assert_eq!(moduli.len(), 3);
-        assert_ne!(moduli[0], moduli[1]);
-        assert_ne!(moduli[1], moduli[2]);
-        assert_ne!(moduli[0], moduli[2]);
+        assert_eq!(moduli.len(), 5);
+        let distinct: std::collections::BTreeSet<&String> = moduli.iter().collect();
+        assert_eq!(distinct.len(), 5, "every key is its own");
+    }
+
+    #[test]
+    fn chosen_keys_are_published_under_chosen_kids() {
+        let jwks = jwks_of(&[(SigningKey::Rotated, "sim-1".to_owned())]);
+        assert_eq!(jwks.keys.len(), 1);
+        let published = jwks.find("sim-1").expect("published under sim-1");
+        assert_eq!(published.algorithm, KEYS[SigningKey::Rotated.index()].jwk.algorithm);
     }
 
     #[test]
@@ -121,6 +168,15 @@ mod tests {
             assert!(jwks.find("sim-1").is_some());
             assert_eq!(jwks.find("sim-2").is_some(), rotated);
             assert!(jwks.find("sim-unknown").is_none());
+            assert!(jwks.find("bib-1").is_none() && jwks.find("bib-grant-1").is_none());
         }
+    }
+
+    #[test]
+    fn each_bib_jwks_publishes_only_its_own_key() {
+        let ids: Vec<_> = bib_jwks().keys.iter().filter_map(|key| key.common.key_id.clone()).collect();
+        assert_eq!(ids, ["bib-1"]);
+        let grants: Vec<_> = grant_jwks().keys.iter().filter_map(|key| key.common.key_id.clone()).collect();
+        assert_eq!(grants, ["bib-grant-1"]);
     }
 }

@@ -3,7 +3,7 @@
 //! A permission reaches the simulator either as an item of
 //! `authorization_details` in a pushed authorization request (RFC 9396 in
 //! RFC 9126) or registered beforehand at the Permission API and named by
-//! `permission_id`. Either way it is a `type` plus a *statement*: bytes the
+//! its `permissionToken`. Either way it is a `type` plus a *statement*: bytes the
 //! relying party sends base64url-encoded (no padding) as `permission`.
 //!
 //! The digest BankID puts in `permission_digest` is, in the simulator,
@@ -50,6 +50,15 @@ impl Permission {
         detail.insert("type".into(), Value::from(kind));
         detail.insert("permission".into(), Value::from(encoded));
         Some(Permission { detail, kind: kind.to_owned(), digest: digest(&statement), statement, permission_id: None })
+    }
+
+    /// A registered permission: `encoded` already decoded to `statement`
+    /// (the Permission API also accepts standard base64).
+    pub(crate) fn from_statement(kind: &str, encoded: &str, statement: Vec<u8>) -> Permission {
+        let mut detail = Map::new();
+        detail.insert("type".into(), Value::from(kind));
+        detail.insert("permission".into(), Value::from(encoded));
+        Permission { detail, kind: kind.to_owned(), digest: digest(&statement), statement, permission_id: None }
     }
 
     /// The statement for a human: pretty-printed if it is JSON, else the
@@ -102,8 +111,20 @@ pub(crate) fn parse_authorization_details(value: &str) -> Result<Vec<Permission>
 /// A permission registered at the Permission API.
 #[derive(Debug, Clone)]
 pub(crate) struct RegisteredPermission {
+    /// With `permission_id` set to the registration's `id`.
     pub(crate) permission: Permission,
     pub(crate) status: PermissionStatus,
+    /// The registration's `exp`, unix seconds: the grant's `exp`, and the
+    /// end of the `permissionToken`'s use.
+    pub(crate) exp: u64,
+    pub(crate) intents: Vec<String>,
+    /// The `loginHint` national identity number, if one was registered.
+    pub(crate) nnin: Option<String>,
+    /// Made by the simulator at registration, as BankID does.
+    pub(crate) binding_message: String,
+    /// Set when a CIBA request or a login started with the
+    /// `permissionToken`: it is good for one.
+    pub(crate) used: bool,
 }
 
 /// Where a registered permission stands.

@@ -13,9 +13,11 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use super::capture::CapturedRequest;
 use super::ciba::{CibaBehavior, CibaRequest};
 use super::faults::Faults;
 use super::id_token::unix_now;
+use super::keys::SigningKey;
 use super::permission::{Permission, RegisteredPermission};
 use super::users::TestUser;
 
@@ -48,10 +50,20 @@ pub(crate) const MAX_BULK_ENTRIES: usize = 10_000;
 pub(crate) struct Shared {
     /// `http://<addr>`, without a trailing slash.
     pub(crate) issuer: String,
+    /// BIB's issuer, `http://<addr of the second listener>`, without a
+    /// trailing slash.
+    pub(crate) bib_issuer: String,
+    /// Lifetime of client-credentials access tokens.
+    pub(crate) client_token_lifetime: Duration,
+    /// Every request both listeners received, oldest first.
+    pub(crate) captured: Mutex<std::collections::VecDeque<CapturedRequest>>,
     pub(crate) client_id: String,
     pub(crate) client_secret: String,
     /// Whether discovery names the PAR endpoint.
     pub(crate) advertise_par: bool,
+    /// Whether the code-flow token response body repeats the approved
+    /// `authorization_details` (they are always in the access token).
+    pub(crate) echo_authorization_details: bool,
     /// The polling interval CIBA requests start with, in whole seconds.
     pub(crate) ciba_interval: Duration,
     pub(crate) jwks_requests: AtomicUsize,
@@ -67,10 +79,13 @@ pub(crate) struct Shared {
 /// The fixed settings a simulator starts with.
 pub(crate) struct Settings {
     pub(crate) issuer: String,
+    pub(crate) bib_issuer: String,
+    pub(crate) client_token_lifetime: Duration,
     pub(crate) client_id: String,
     pub(crate) client_secret: String,
     pub(crate) redirect_uris: BTreeSet<String>,
     pub(crate) advertise_par: bool,
+    pub(crate) echo_authorization_details: bool,
     pub(crate) ciba_interval: Duration,
 }
 
@@ -80,6 +95,11 @@ pub(crate) struct Inner {
     pub(crate) faults: Faults,
     /// Set for good by `Fault::RotatedKeys`: `sim-2` stays published.
     pub(crate) rotated: bool,
+    /// Set by `Simulator::publish_keys`: exactly these keys are published
+    /// (each under its `kid`), whatever `rotated` says.
+    pub(crate) published_keys: Option<Vec<(SigningKey, String)>>,
+    /// Set by `Simulator::set_jwks_cache_control`: sent with the JWKS.
+    pub(crate) jwks_cache_control: Option<String>,
     pub(crate) last_authorize_params: Option<BTreeMap<String, String>>,
     pub(crate) last_par_params: Option<BTreeMap<String, String>>,
     pub(crate) pending: Expiring<PendingRequest>,
@@ -89,8 +109,12 @@ pub(crate) struct Inner {
     pub(crate) pushed: Expiring<PushedRequest>,
     /// Client-credentials access tokens for the Permission API.
     pub(crate) client_tokens: Expiring<ClientGrant>,
-    /// Permissions registered at the Permission API, by `permission_id`.
+    /// Permissions registered at the Permission API, by `id`.
     pub(crate) permissions: Expiring<RegisteredPermission>,
+    /// The `id` of each registered permission, by its `permissionToken`.
+    pub(crate) permission_tokens: Expiring<String>,
+    /// How many more grant requests `Fault::GrantNotReady` turns away.
+    pub(crate) grants_not_ready: u32,
     /// CIBA requests, by `auth_req_id`.
     pub(crate) ciba: Expiring<CibaRequest>,
     /// How each user's phone answers CIBA requests, by [`TestUser::id`];
@@ -104,6 +128,8 @@ impl Default for Inner {
             redirect_uris: BTreeSet::new(),
             faults: Faults::default(),
             rotated: false,
+            published_keys: None,
+            jwks_cache_control: None,
             last_authorize_params: None,
             last_par_params: None,
             pending: Expiring::default(),
@@ -112,6 +138,8 @@ impl Default for Inner {
             pushed: Expiring::with_capacity(MAX_BULK_ENTRIES),
             client_tokens: Expiring::with_capacity(MAX_BULK_ENTRIES),
             permissions: Expiring::with_capacity(MAX_BULK_ENTRIES),
+            permission_tokens: Expiring::with_capacity(MAX_BULK_ENTRIES),
+            grants_not_ready: 0,
             ciba: Expiring::with_capacity(MAX_BULK_ENTRIES),
             ciba_behaviors: HashMap::new(),
         }
@@ -176,6 +204,8 @@ pub(crate) struct PushedRequest {
 /// What a client-credentials access token grants.
 #[derive(Debug, Clone)]
 pub(crate) struct ClientGrant {
+    /// The client the token was issued to.
+    pub(crate) client_id: String,
     pub(crate) scopes: BTreeSet<String>,
 }
 
@@ -205,12 +235,26 @@ pub(crate) struct AccessGrant {
 
 impl Shared {
     pub(crate) fn new(settings: Settings) -> Self {
-        let Settings { issuer, client_id, client_secret, redirect_uris, advertise_par, ciba_interval } = settings;
+        let Settings {
+            issuer,
+            bib_issuer,
+            client_token_lifetime,
+            client_id,
+            client_secret,
+            redirect_uris,
+            advertise_par,
+            echo_authorization_details,
+            ciba_interval,
+        } = settings;
         Shared {
             issuer,
+            bib_issuer,
+            client_token_lifetime,
+            captured: Mutex::new(std::collections::VecDeque::new()),
             client_id,
             client_secret,
             advertise_par,
+            echo_authorization_details,
             ciba_interval,
             jwks_requests: AtomicUsize::new(0),
             token_requests: AtomicUsize::new(0),
@@ -261,6 +305,17 @@ impl<T> Expiring<T> {
         let handle = random_token();
         self.entries.insert(handle.clone(), (now + lifetime, value));
         handle
+    }
+
+    /// Stores `value` under `handle` chosen by the caller (an unguessable
+    /// one, e.g. from [`random_token`]), replacing any value there.
+    pub(crate) fn insert_as(&mut self, handle: String, value: T, lifetime: Duration) {
+        let now = Instant::now();
+        self.entries.retain(|_, (expires, _)| *expires > now);
+        if self.entries.len() >= self.capacity && !self.entries.contains_key(&handle) {
+            self.evict_soonest_expiring();
+        }
+        self.entries.insert(handle, (now + lifetime, value));
     }
 
     /// The live value under `handle`, if any.

@@ -191,6 +191,7 @@ impl<S: SessionStore + Clone> SessionStore for TroubleStore<S> {
 pub fn config_for(sim: &Simulator) -> BankIdConfig {
     BankIdConfig::builder()
         .issuer(sim.issuer())
+        .bib_issuer(sim.bib_issuer())
         .client_id(sim.client_id())
         .client_secret(sim.client_secret())
         .redirect_uri("http://127.0.0.1:9/auth/bankid/callback")
@@ -211,6 +212,7 @@ pub async fn start_full<S: SessionStore + Clone>(
     sim.allow_redirect_uri(&redirect_uri);
     let builder = BankIdConfig::builder()
         .issuer(sim.issuer())
+        .bib_issuer(sim.bib_issuer())
         .client_id(sim.client_id())
         .client_secret(sim.client_secret())
         .redirect_uri(&redirect_uri)

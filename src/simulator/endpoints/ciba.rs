@@ -1,5 +1,7 @@
-//! `POST /bc-authorize` starts a CIBA request (CIBA Core §7); polls of
-//! `POST /token` with the CIBA grant type answer it (§10–11).
+//! CIBA at BIB, as BankID's CIBA example drives it: `POST {bib}/bc-authorize`
+//! starts a request for a registered permission (CIBA Core §7); polls of
+//! `POST {bib}/token` answer it (§10–11). Both take a Bearer
+//! client-credentials token with `permissions/ciba`.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -7,19 +9,20 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
 use serde_json::{Map, Value, json};
 
-use super::token::issue_login_tokens;
-use super::{OAuthError, Params, client_auth, no_store, permissions, respond_slowly};
-use crate::simulator::ciba::{
-    self, CibaBehavior, CibaLogin, CibaRequest, CibaStatus, DEFAULT_EXPIRY_SECS, PollOutcome,
-};
-use crate::simulator::faults::Faults;
-use crate::simulator::id_token::{IdTokenInput, unix_now};
-use crate::simulator::state::{CIBA_GRACE, Shared, random_token};
-use crate::simulator::users;
+use super::bib::{PERMISSIONS_CIBA_SCOPE, check_access};
+use super::permissions::{self, TokenProblem};
+use super::token::CIBA_GRANT_TYPE;
+use super::{OAuthError, Params, client_auth, no_store, respond_slowly};
+use crate::simulator::ciba::{CibaBehavior, CibaLogin, CibaRequest, CibaStatus, PollOutcome};
+use crate::simulator::faults::{Fault, Faults};
+use crate::simulator::id_token::{self, IdTokenInput, unix_now};
+use crate::simulator::permission::RegisteredPermission;
+use crate::simulator::state::{ACCESS_TOKEN_LIFETIME_SECS, AccessGrant, CIBA_GRACE, Shared};
+use crate::simulator::users::{self, TestUser};
 
 pub(super) async fn initiate(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     // Counted on arrival, so a request the client gave up on still counts.
@@ -36,7 +39,7 @@ pub(super) async fn initiate(State(shared): State<Arc<Shared>>, headers: HeaderM
 
 fn start(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Response, OAuthError> {
     let params = client_auth::form_params(headers, body)?;
-    client_auth::authenticate(shared, headers, &params)?;
+    check_access(shared, headers, Some(&params), PERMISSIONS_CIBA_SCOPE)?;
     let (login, expires_in) = validate(shared, &params)?;
     let behavior = shared.lock().ciba_behaviors.get(login.user.id).copied().unwrap_or_default();
     if behavior == CibaBehavior::AppUninstalled {
@@ -57,48 +60,157 @@ fn start(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Response, 
     Ok(no_store(Json(body).into_response()))
 }
 
-/// Checks a backchannel authentication request (CIBA Core §7.1, §13).
+/// Checks a backchannel authentication request (CIBA Core §7.1, §13) in
+/// BankID's shape: exactly `login_hint_token` (a registered permission's
+/// `permissionToken`), `scope` and `binding_message` (the registration's
+/// `bindingMessage`). The `permissionToken` is used up only by a request
+/// that passes every check.
 fn validate(shared: &Shared, params: &Params) -> Result<(CibaLogin, Duration), OAuthError> {
-    let scope = params.get("scope").unwrap_or_default();
-    if !scope.split_ascii_whitespace().any(|s| s == "openid") {
-        return Err(OAuthError::bad("invalid_scope", "scope must contain openid"));
+    let (scope, token, binding_message) = check_shape(params)?;
+    if shared.lock().faults.has(&Fault::BackchannelRefused) {
+        return Err(OAuthError::bad("access_denied", "simulated refusal"));
     }
-    let hints = ["login_hint", "login_hint_token", "id_token_hint"];
-    if hints.iter().filter(|hint| params.get(hint).is_some()).count() != 1 {
-        return Err(OAuthError::invalid_request(
-            "exactly one of login_hint, login_hint_token and id_token_hint is required",
-        ));
+    let (id, registered) = permissions::find_permission_token(shared, token).map_err(token_error)?;
+    let user = check_registration(&registered, binding_message)?;
+    let expires_in = registered.exp.saturating_sub(unix_now());
+    if expires_in == 0 {
+        return Err(token_error(TokenProblem::Expired));
     }
-    let Some(login_hint) = params.get("login_hint") else {
-        return Err(OAuthError::invalid_request(
-            "login_hint_token and id_token_hint are not supported by the simulator",
-        ));
-    };
-    let user = users::find_by_nnin(login_hint)
-        .filter(|user| user.bib_enabled)
-        .ok_or(OAuthError::bad("unknown_user_id", "no user with BankID with biometrics has this login_hint"))?;
-    let binding_message = params.get("binding_message");
-    if binding_message.is_some_and(|message| !ciba::is_valid_binding_message(message)) {
-        return Err(OAuthError::bad(
-            "invalid_binding_message",
-            "at most 20 characters of letters, digits, space and .,:+-",
-        ));
-    }
-    let expires_in = match params.get("requested_expiry") {
-        Some(value) => ciba::parse_requested_expiry(value)
-            .ok_or(OAuthError::invalid_request("requested_expiry must be an integer from 1 to 600"))?,
-        None => DEFAULT_EXPIRY_SECS,
-    };
-    let permissions =
-        permissions::requested(shared, params, true).map_err(|(error, why)| OAuthError::bad(error, why))?;
+    permissions::mark_permission_token_used(shared, &id).map_err(token_error)?;
     let login = CibaLogin {
         user,
-        login_hint: login_hint.to_owned(),
-        binding_message: binding_message.map(str::to_owned),
+        login_hint: user.nnin.to_owned(),
+        binding_message: Some(registered.binding_message),
         scope: scope.to_owned(),
-        permissions,
+        permissions: vec![registered.permission],
     };
     Ok((login, Duration::from_secs(expires_in)))
+}
+
+/// The request's shape: BankID's three parameters and no other, a scope
+/// with `openid` and `permissions/ciba`. Answers `(scope, login_hint_token,
+/// binding_message)`.
+fn check_shape(params: &Params) -> Result<(&str, &str, &str), OAuthError> {
+    check_parameter_names(params)?;
+    let scope = params.get("scope").unwrap_or_default();
+    let scopes: Vec<&str> = scope.split_ascii_whitespace().collect();
+    if !scopes.contains(&"openid") || !scopes.contains(&PERMISSIONS_CIBA_SCOPE) {
+        return Err(OAuthError::bad("invalid_scope", "scope must contain openid and permissions/ciba"));
+    }
+    let token = params.get("login_hint_token").ok_or(OAuthError::invalid_request(
+        "login_hint_token is required: the permissionToken of a permission registered with intents [\"ciba\"]",
+    ))?;
+    let binding_message = params.get("binding_message").ok_or(OAuthError::invalid_request(
+        "binding_message is required: the bindingMessage BankID returned at registration",
+    ))?;
+    Ok((scope, token, binding_message))
+}
+
+/// What the registration behind the `login_hint_token` must be: for CIBA,
+/// with the binding message BankID made for it, for a user who has BankID
+/// with biometrics — who is returned.
+fn check_registration(
+    registered: &RegisteredPermission,
+    binding_message: &str,
+) -> Result<&'static TestUser, OAuthError> {
+    if !registered.intents.iter().any(|intent| intent == CIBA_INTENT) {
+        return Err(OAuthError::invalid_request("the permission was not registered with intents [\"ciba\"]"));
+    }
+    if binding_message != registered.binding_message {
+        return Err(OAuthError::bad(
+            "invalid_binding_message",
+            "binding_message must be the bindingMessage BankID returned when the permission was registered",
+        ));
+    }
+    let nnin = registered
+        .nnin
+        .as_deref()
+        .ok_or(OAuthError::invalid_request("the permission was registered without a loginHint"))?;
+    users::find_by_nnin(nnin)
+        .filter(|user| user.bib_enabled)
+        .ok_or(OAuthError::bad("unknown_user_id", "no user with BankID with biometrics has this loginHint"))
+}
+
+/// The `intents` value that makes a registration usable for CIBA.
+const CIBA_INTENT: &str = "ciba";
+/// The parameters of BankID's backchannel request.
+const BACKCHANNEL_PARAMS: [&str; 3] = ["login_hint_token", "scope", "binding_message"];
+
+/// Only BankID's three parameters, each named when it is not one of them.
+fn check_parameter_names(params: &Params) -> Result<(), OAuthError> {
+    for hint in ["login_hint", "id_token_hint"] {
+        if params.values.contains_key(hint) {
+            return Err(OAuthError::invalid_request(format!(
+                "{hint} is not accepted: BankID takes a registered permission's permissionToken as login_hint_token"
+            )));
+        }
+    }
+    match params.values.keys().find(|name| !BACKCHANNEL_PARAMS.contains(&name.as_str())) {
+        Some(unknown) => Err(OAuthError::invalid_request(format!(
+            "unknown parameter {unknown}; BankID's backchannel request has exactly login_hint_token, scope and \
+             binding_message"
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn token_error(problem: TokenProblem) -> OAuthError {
+    match problem {
+        TokenProblem::Unknown => OAuthError::invalid_request("login_hint_token is not a known permissionToken"),
+        TokenProblem::Used => OAuthError::invalid_request("login_hint_token was already used"),
+        TokenProblem::Expired => {
+            OAuthError::bad("expired_login_hint_token", "the registered permission behind login_hint_token has expired")
+        }
+    }
+}
+
+/// `POST {bib}/token`: CIBA polls only, Bearer-authorized, with exactly
+/// `grant_type` and `auth_req_id`. The token-endpoint faults apply here as
+/// at BankID OIDC's token endpoint.
+pub(super) async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    shared.token_requests.fetch_add(1, Ordering::SeqCst);
+    respond_slowly(&shared).await;
+    let faults = shared.lock().faults.clone();
+    if faults.has(&Fault::TokenEndpointServerError) {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "simulated internal server error\n").into_response();
+    }
+    if faults.has(&Fault::TokenEndpointError) {
+        return OAuthError::bad("invalid_grant", "simulated failure").into_response();
+    }
+    let response = match poll_request(&shared, &headers, &body, &faults) {
+        Ok(body) => no_store(Json(Value::Object(body)).into_response()),
+        Err(error) => {
+            tracing::debug!(?error, "simulator: CIBA token request rejected");
+            error.into_response()
+        }
+    };
+    if let Some(delay) = faults.answer_delay() {
+        tokio::time::sleep(delay).await;
+    }
+    response
+}
+
+fn poll_request(
+    shared: &Shared,
+    headers: &HeaderMap,
+    body: &[u8],
+    faults: &Faults,
+) -> Result<Map<String, Value>, OAuthError> {
+    let params = client_auth::form_params(headers, body)?;
+    check_access(shared, headers, Some(&params), PERMISSIONS_CIBA_SCOPE)?;
+    match params.get("grant_type") {
+        Some(CIBA_GRANT_TYPE) => {}
+        Some(_) => {
+            return Err(OAuthError::bad("unsupported_grant_type", "BIB's token endpoint takes CIBA polls only"));
+        }
+        None => return Err(OAuthError::invalid_request("grant_type is missing")),
+    }
+    if let Some(unknown) = params.values.keys().find(|name| !["grant_type", "auth_req_id"].contains(&name.as_str())) {
+        return Err(OAuthError::invalid_request(format!(
+            "unknown parameter {unknown}; a CIBA poll has exactly grant_type and auth_req_id"
+        )));
+    }
+    poll(shared, &params, faults)
 }
 
 /// `grant_type=urn:openid:params:grant-type:ciba`: one poll.
@@ -140,19 +252,28 @@ pub(super) fn poll(shared: &Shared, params: &Params, faults: &Faults) -> Result<
             return Err(OAuthError::bad("invalid_grant", "tokens were already issued for this auth_req_id"));
         }
     };
-    let sid = random_token();
     let input = IdTokenInput {
-        issuer: &shared.issuer,
+        issuer: &shared.bib_issuer,
         client_id: &shared.client_id,
         user: approved.user,
         auth_time: approved.auth_time,
-        sid: &sid,
+        sid: "",
         nonce: None,
         scope: &approved.scope,
         permissions: &approved.permissions,
         auth_req_id: Some(auth_req_id),
     };
-    let body = issue_login_tokens(shared, &input, faults, None)?;
+    let id_token = id_token::mint(&input, faults).map_err(|error| {
+        tracing::error!(%error, "simulator: signing the CIBA ID token failed");
+        OAuthError::Internal("the simulator could not sign the ID token")
+    })?;
+    let grant = AccessGrant { user: approved.user, scope: approved.scope.clone() };
+    let access_token = shared.lock().tokens.insert(grant, Duration::from_secs(ACCESS_TOKEN_LIFETIME_SECS));
     tracing::debug!(user = approved.user.id, "simulator: tokens issued for a CIBA request");
+    let mut body = Map::new();
+    body.insert("access_token".into(), json!(access_token));
+    body.insert("token_type".into(), json!("Bearer"));
+    body.insert("expires_in".into(), json!(ACCESS_TOKEN_LIFETIME_SECS));
+    body.insert("id_token".into(), json!(id_token));
     Ok(body)
 }

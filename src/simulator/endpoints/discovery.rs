@@ -2,7 +2,8 @@
 //!
 //! Advertises only what the simulator implements, the way BankID's own
 //! document does: code flow, PKCE with S256, RS256 ID tokens, pushed
-//! authorization requests with `authorization_details`, CIBA in poll mode.
+//! authorization requests with `authorization_details`, client credentials.
+//! CIBA and the Permission API are BIB's, in BIB's own discovery document.
 
 use std::sync::Arc;
 
@@ -10,10 +11,7 @@ use axum::extract::State;
 use axum::response::Json;
 use serde_json::{Value, json};
 
-use super::token::CIBA_GRANT_TYPE;
-use super::{
-    AUTHORIZE_PATH, BACKCHANNEL_PATH, JWKS_PATH, LOGOUT_PATH, PAR_PATH, TOKEN_PATH, USERINFO_PATH, respond_slowly,
-};
+use super::{AUTHORIZE_PATH, JWKS_PATH, LOGOUT_PATH, PAR_PATH, TOKEN_PATH, USERINFO_PATH, respond_slowly};
 use crate::simulator::state::Shared;
 
 /// The permission types discovery names; requests may use any type.
@@ -35,7 +33,7 @@ fn document(issuer: &str, advertise_par: bool) -> Value {
         "end_session_endpoint": format!("{issuer}{LOGOUT_PATH}"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "client_credentials", CIBA_GRANT_TYPE],
+        "grant_types_supported": ["authorization_code", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
@@ -53,9 +51,6 @@ fn document(issuer: &str, advertise_par: bool) -> Value {
         "authorization_response_iss_parameter_supported": true,
         "require_pushed_authorization_requests": false,
         "authorization_details_types_supported": AUTHORIZATION_DETAILS_TYPES,
-        "backchannel_authentication_endpoint": format!("{issuer}{BACKCHANNEL_PATH}"),
-        "backchannel_token_delivery_modes_supported": ["poll"],
-        "backchannel_user_code_parameter_supported": false,
     });
     if advertise_par {
         document["pushed_authorization_request_endpoint"] = json!(format!("{issuer}{PAR_PATH}"));
@@ -74,7 +69,7 @@ mod tests {
         assert_eq!(doc["jwks_uri"], "http://127.0.0.1:1/jwks");
         assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
         assert_eq!(doc["pushed_authorization_request_endpoint"], "http://127.0.0.1:1/par");
-        assert_eq!(doc["backchannel_authentication_endpoint"], "http://127.0.0.1:1/bc-authorize");
+        assert!(doc.get("backchannel_authentication_endpoint").is_none(), "CIBA is BIB's");
     }
 
     #[test]

@@ -1,7 +1,7 @@
-//! `POST /token`: redeems an authorization code for an ID token and an
-//! access token (RFC 6749 §4.1.3, RFC 7636 §4.6, OpenID Connect Core §3.1.3),
-//! issues client-credentials tokens for the Permission API (RFC 6749 §4.4)
-//! and answers CIBA polls (CIBA Core §10–11).
+//! `POST /token` at BankID OIDC: redeems an authorization code for an ID
+//! token and an access token (RFC 6749 §4.1.3, RFC 7636 §4.6, OpenID
+//! Connect Core §3.1.3) and issues client-credentials tokens for BIB
+//! (RFC 6749 §4.4). CIBA polls go to BIB's own token endpoint.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -15,11 +15,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{OAuthError, Params, ciba, client_auth, no_store, permissions, respond_slowly};
+use super::{OAuthError, Params, client_auth, no_store, permissions, respond_slowly};
 use crate::simulator::faults::{Fault, Faults};
 use crate::simulator::id_token::{self, IdTokenInput};
+use crate::simulator::keys::SigningKey;
 use crate::simulator::permission::Permission;
-use crate::simulator::state::{ACCESS_TOKEN_LIFETIME_SECS, AccessGrant, IssuedCode, Shared};
+use crate::simulator::state::{ACCESS_TOKEN_LIFETIME_SECS, AccessGrant, IssuedCode, Shared, random_token};
 
 /// The grant type of CIBA polls (CIBA Core §10.1).
 pub(crate) const CIBA_GRANT_TYPE: &str = "urn:openid:params:grant-type:ciba";
@@ -53,12 +54,14 @@ fn dispatch(shared: &Shared, headers: &HeaderMap, body: &[u8], faults: &Faults) 
     let body = match params.get("grant_type") {
         Some("authorization_code") => exchange(shared, &params, faults)?,
         Some("client_credentials") => permissions::client_credentials(shared, &params)?,
-        Some(CIBA_GRANT_TYPE) => ciba::poll(shared, &params, faults)?,
-        Some(_) => {
+        Some(CIBA_GRANT_TYPE) => {
             return Err(OAuthError::bad(
                 "unsupported_grant_type",
-                "supported: authorization_code, client_credentials, urn:openid:params:grant-type:ciba",
+                "CIBA polls go to BIB's token endpoint (the token_endpoint of BIB's discovery document)",
             ));
+        }
+        Some(_) => {
+            return Err(OAuthError::bad("unsupported_grant_type", "supported: authorization_code, client_credentials"));
         }
         None => return Err(OAuthError::invalid_request("grant_type is missing")),
     };
@@ -115,9 +118,11 @@ fn check_pkce(issued: &IssuedCode, params: &Params) -> Result<(), OAuthError> {
     }
 }
 
-/// The token response of an approved login (code flow or CIBA). Its access
-/// token is good at `/userinfo`; issued for a `code`, it is remembered there
-/// so that a replay of the code can revoke it.
+/// The token response of an approved code-flow login. Its access token is
+/// a JWT signed with BankID OIDC's key carrying the approved
+/// `authorization_details` (BankID documents them inside the access token,
+/// not in the response body), good at `/userinfo`; it is remembered with
+/// the `code`, so that a replay of the code can revoke it.
 pub(super) fn issue_login_tokens(
     shared: &Shared,
     input: &IdTokenInput<'_>,
@@ -128,32 +133,56 @@ pub(super) fn issue_login_tokens(
         tracing::error!(%error, "simulator: signing the ID token failed");
         OAuthError::Internal("the simulator could not sign the ID token")
     })?;
+    let details = authorization_details(input.permissions, faults);
+    let access_token = access_token(input, details.as_ref()).map_err(|error| {
+        tracing::error!(%error, "simulator: signing the access token failed");
+        OAuthError::Internal("the simulator could not sign the access token")
+    })?;
     let grant = AccessGrant { user: input.user, scope: input.scope.to_owned() };
     let lifetime = std::time::Duration::from_secs(ACCESS_TOKEN_LIFETIME_SECS);
-    let access_token = {
+    {
         let mut guard = shared.lock();
         let inner = &mut *guard;
-        let access_token = inner.tokens.insert(grant, lifetime);
+        inner.tokens.insert_as(access_token.clone(), grant, lifetime);
         if let Some(issued) = code.and_then(|code| inner.codes.get_mut(code)) {
             issued.access_token = Some(access_token.clone());
         }
-        access_token
-    };
+    }
     let mut body = Map::new();
     body.insert("access_token".into(), json!(access_token));
     body.insert("token_type".into(), json!("Bearer"));
     body.insert("expires_in".into(), json!(ACCESS_TOKEN_LIFETIME_SECS));
     body.insert("id_token".into(), json!(id_token));
     body.insert("scope".into(), json!(input.scope));
-    if let Some(details) = authorization_details(input.permissions, faults) {
+    if let Some(details) = details.filter(|_| shared.echo_authorization_details) {
         body.insert("authorization_details".into(), details);
     }
     Ok(body)
 }
 
-/// RFC 9396 §7: the granted `authorization_details`, each item as pushed
-/// plus its `permission_digest`. Only items that came as
-/// `authorization_details` are echoed, not registered permissions.
+/// The access token: an RS256 JWT signed with BankID OIDC's key (`sim-1`),
+/// with a random `jti` so that each is unique, and `authorization_details`
+/// when the login approved pushed ones.
+fn access_token(input: &IdTokenInput<'_>, details: Option<&Value>) -> Result<String, jsonwebtoken::errors::Error> {
+    let now = id_token::unix_now();
+    let mut claims = Map::new();
+    claims.insert("iss".into(), json!(input.issuer));
+    claims.insert("sub".into(), json!(input.user.sub));
+    claims.insert("client_id".into(), json!(input.client_id));
+    claims.insert("iat".into(), json!(now));
+    claims.insert("exp".into(), json!(now + ACCESS_TOKEN_LIFETIME_SECS));
+    claims.insert("jti".into(), json!(random_token()));
+    claims.insert("scope".into(), json!(input.scope));
+    if let Some(details) = details {
+        claims.insert("authorization_details".into(), details.clone());
+    }
+    id_token::sign(&claims, SigningKey::Primary)
+}
+
+/// RFC 9396 §7: the granted `authorization_details` for the access token
+/// (and the response body, if echoed), each item as pushed plus its
+/// `permission_digest`. Only items that came
+/// as `authorization_details` are listed, not registered permissions.
 fn authorization_details(permissions: &[Permission], faults: &Faults) -> Option<Value> {
     let items: Vec<Value> = permissions
         .iter()

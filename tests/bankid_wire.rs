@@ -1,0 +1,368 @@
+//! Conformance: what the crate sends to BankID, captured at the simulator
+//! and compared field by field with BankID Norway's own CIBA example client
+//! (`BisOidcService` / `OidcService` in `BankIDNorge/oidc-integration-examples`,
+//! restated in `shared/docs/bankid.md`), and the typed outcome of every way
+//! BIB can refuse or misbehave.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use axum_bankid::simulator::{CapturedRequest, CibaBehavior, Fault, Simulator, Which};
+use axum_bankid::{
+    BankIdConfig, BankIdLayer, CibaError, CibaRequest, ClientSignals, Error, IdTokenError, Loa, LoginHint,
+    PermissionApiConfig, PermissionError, Registration,
+};
+use base64::Engine;
+use common::{TestApp, payment, start_ciba, start_ciba_with};
+use serde_json::{Value, json};
+use tower_sessions::MemoryStore;
+
+fn nnin(user: &str) -> String {
+    Simulator::users().iter().find(|u| u.id == user).unwrap().nnin.to_owned()
+}
+
+fn request(user: &str) -> CibaRequest {
+    CibaRequest::new(LoginHint::Nnin(nnin(user)))
+}
+
+fn ciba(app: &TestApp) -> axum_bankid::Ciba {
+    app.ciba.clone().expect("CIBA enabled")
+}
+
+fn header<'a>(request: &'a CapturedRequest, name: &str) -> Option<&'a str> {
+    request.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+}
+
+fn form(request: &CapturedRequest) -> BTreeMap<String, String> {
+    url::form_urlencoded::parse(request.body.as_bytes()).into_owned().collect()
+}
+
+fn json_body(request: &CapturedRequest) -> Value {
+    serde_json::from_str(&request.body)
+        .unwrap_or_else(|e| panic!("{} {}: {e}: {}", request.method, request.path, request.body))
+}
+
+fn keys(value: &Value) -> BTreeSet<&str> {
+    value.as_object().expect("a JSON object").keys().map(String::as_str).collect()
+}
+
+/// The requests one of the two providers received at `path` (and method).
+fn sent(app: &TestApp, which: Which, method: &str, path: &str) -> Vec<CapturedRequest> {
+    app.sim.requests().into_iter().filter(|r| r.issuer == which && r.method == method && r.path == path).collect()
+}
+
+/// Client-credentials token requests at BankID OIDC.
+fn client_credentials_requests(app: &TestApp) -> Vec<CapturedRequest> {
+    sent(app, Which::Oidc, "POST", "/token")
+        .into_iter()
+        .filter(|r| form(r).get("grant_type").map(String::as_str) == Some("client_credentials"))
+        .collect()
+}
+
+/// Every BIB call carries `Authorization: Bearer …` and no client
+/// authentication of its own (BankID's ApiClient sends only the Bearer token).
+fn assert_bearer_only(request: &CapturedRequest) {
+    let auth = header(request, "authorization").unwrap_or_default();
+    assert!(auth.starts_with("Bearer ") && auth.len() > 7, "{} {}: {auth:?}", request.method, request.path);
+    for secret in ["client_secret", "client_assertion"] {
+        assert!(!request.body.contains(secret), "{} {} carries {secret}", request.method, request.path);
+    }
+}
+
+#[tokio::test]
+async fn a_ciba_login_sends_exactly_bankids_requests() {
+    let app = start_ciba().await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(1));
+    let started = ciba(&app).start(request("kari")).await.unwrap();
+    let user = ciba(&app).wait(&started.handle).await.unwrap();
+    assert_eq!((user.loa, user.acr.as_str()), (Loa::SUBSTANTIAL, "urn:bankid:bis"), "bare BIS URN → LOA 3");
+
+    // 1. One client-credentials token from BankID OIDC, with BankID's scopes.
+    let tokens = client_credentials_requests(&app);
+    assert_eq!(tokens.len(), 1, "the token is cached for the whole flow");
+    let token_form = form(&tokens[0]);
+    assert_eq!(token_form.keys().map(String::as_str).collect::<Vec<_>>(), ["grant_type", "scope"]);
+    let scopes: BTreeSet<&str> = token_form["scope"].split(' ').collect();
+    assert_eq!(scopes, BTreeSet::from(["openid", "permissions/client", "permissions/ciba"]));
+    assert!(header(&tokens[0], "authorization").unwrap().starts_with("Basic "), "client_secret_basic");
+
+    // 2. user-exists with the loginHint array.
+    let exists = sent(&app, Which::Bib, "POST", "/permissions/user-exists");
+    assert_eq!(exists.len(), 1);
+    assert_bearer_only(&exists[0]);
+    assert!(header(&exists[0], "content-type").unwrap().starts_with("application/json"));
+    assert_eq!(json_body(&exists[0]), json!({"loginHint": [{"scheme": "nnin", "value": nnin("kari")}]}));
+
+    // 3. The registration: BankID's field names, authentication.v1 for a plain login.
+    let register = sent(&app, Which::Bib, "POST", "/permissions/");
+    assert_eq!(register.len(), 1);
+    assert_bearer_only(&register[0]);
+    let body = json_body(&register[0]);
+    assert_eq!(keys(&body), BTreeSet::from(["type", "iat", "exp", "permission", "loa", "intents", "loginHint"]));
+    assert_eq!(body["type"], "authentication.v1");
+    assert_eq!(body["intents"], json!(["ciba"]));
+    assert_eq!(body["loa"], "sub");
+    assert_eq!(body["loginHint"], json!([{"scheme": "nnin", "value": nnin("kari")}]));
+    assert_eq!(body["exp"].as_i64().unwrap() - body["iat"].as_i64().unwrap(), 600);
+    let statement =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(body["permission"].as_str().unwrap()).unwrap();
+    let statement: Value = serde_json::from_slice(&statement).unwrap();
+    assert_eq!(keys(&statement), BTreeSet::from(["nonce", "id"]));
+
+    // 4. The backchannel request: exactly three form fields, BankID's binding message.
+    let backchannel = sent(&app, Which::Bib, "POST", "/bc-authorize");
+    assert_eq!(backchannel.len(), 1);
+    assert_bearer_only(&backchannel[0]);
+    let bc = form(&backchannel[0]);
+    assert_eq!(bc.keys().map(String::as_str).collect::<Vec<_>>(), ["binding_message", "login_hint_token", "scope"]);
+    assert_eq!(bc["scope"], "openid permissions/ciba");
+    assert_eq!(bc["binding_message"], started.binding_message);
+    assert_ne!(bc["login_hint_token"], nnin("kari"), "the permission token, never the national identity number");
+
+    // 5. Polls at BIB's token endpoint, with the Bearer token.
+    let polls = sent(&app, Which::Bib, "POST", "/token");
+    assert!(!polls.is_empty());
+    for poll in &polls {
+        assert_bearer_only(poll);
+        let fields = form(poll);
+        assert_eq!(fields.keys().map(String::as_str).collect::<Vec<_>>(), ["auth_req_id", "grant_type"]);
+        assert_eq!(fields["grant_type"], "urn:openid:params:grant-type:ciba");
+    }
+    // A plain login fetches no grant, and nothing CIBA-related went to BankID OIDC.
+    assert!(app.sim.requests().iter().all(|r| !r.path.ends_with("/grant")));
+    assert!(sent(&app, Which::Oidc, "POST", "/bc-authorize").is_empty());
+}
+
+#[tokio::test]
+async fn a_ciba_permission_registers_the_statement_and_verifies_its_grant() {
+    let app = start_ciba().await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
+    let started = ciba(&app).start(request("kari").permission(&payment())).await.unwrap();
+    ciba(&app).wait(&started.handle).await.unwrap();
+
+    let register = sent(&app, Which::Bib, "POST", "/permissions/");
+    let body = json_body(&register[0]);
+    assert_eq!(body["type"], "payment.v1");
+    let statement =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(body["permission"].as_str().unwrap()).unwrap();
+    assert_eq!(serde_json::from_slice::<common::Payment>(&statement).unwrap(), payment());
+
+    let grants: Vec<_> =
+        app.sim.requests().into_iter().filter(|r| r.issuer == Which::Bib && r.path.ends_with("/grant")).collect();
+    assert!(!grants.is_empty(), "the grant is fetched");
+    for grant in &grants {
+        assert_eq!(grant.method, "GET");
+        assert!(grant.path.starts_with("/permissions/"), "{}", grant.path);
+        assert_bearer_only(grant);
+    }
+}
+
+#[tokio::test]
+async fn a_burst_of_ciba_starts_makes_one_token_request() {
+    let app = start_ciba().await;
+    let client = ciba(&app);
+    let starts = (0..20).map(|_| {
+        let client = client.clone();
+        async move { client.start(request("kari")).await }
+    });
+    for started in futures_util::future::join_all(starts).await {
+        started.unwrap();
+    }
+    assert_eq!(client_credentials_requests(&app).len(), 1, "single-flight, then cached");
+}
+
+#[tokio::test]
+async fn not_enrolled_means_no_registration_and_no_push() {
+    let app = start_ciba().await;
+    assert_eq!(ciba(&app).start(request("nina")).await.unwrap_err(), CibaError::UserNotEnrolled);
+    app.sim.set_fault(Fault::UserExistsFalse);
+    assert_eq!(ciba(&app).start(request("kari")).await.unwrap_err(), CibaError::UserNotEnrolled);
+    assert_eq!(sent(&app, Which::Bib, "POST", "/permissions/user-exists").len(), 2);
+    assert!(sent(&app, Which::Bib, "POST", "/permissions/").is_empty(), "no registration");
+    assert!(sent(&app, Which::Bib, "POST", "/bc-authorize").is_empty(), "no push");
+}
+
+#[tokio::test]
+async fn a_refused_registration_sends_no_push() {
+    let app = start_ciba().await;
+    app.sim.set_fault(Fault::RegisterRefused);
+    let err = ciba(&app).start(request("kari")).await.unwrap_err();
+    assert_eq!(err.kind(), "registration_failed", "{err:?}");
+    assert!(sent(&app, Which::Bib, "POST", "/bc-authorize").is_empty());
+}
+
+#[tokio::test]
+async fn a_refused_backchannel_request_is_a_typed_outcome() {
+    let app = start_ciba().await;
+    app.sim.set_fault(Fault::BackchannelRefused);
+    assert_eq!(ciba(&app).start(request("kari")).await.unwrap_err(), CibaError::Denied);
+}
+
+/// An app whose grants are asked for at most three times, quickly.
+async fn start_with_few_grant_attempts() -> TestApp {
+    start_ciba_with(MemoryStore::default(), |b| {
+        let mut api = PermissionApiConfig::default();
+        api.grant_attempts = 3;
+        api.grant_retry_delay = Duration::from_millis(10);
+        b.permission_api(api)
+    })
+    .await
+}
+
+async fn approve_payment(app: &TestApp) -> Result<axum_bankid::AuthenticatedUser, CibaError> {
+    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
+    let started = ciba(app).start(request("kari").permission(&payment())).await.unwrap();
+    ciba(app).wait(&started.handle).await
+}
+
+#[tokio::test]
+async fn a_grant_that_is_late_is_asked_for_again() {
+    let app = start_with_few_grant_attempts().await;
+    app.sim.set_fault(Fault::GrantNotReady(2));
+    assert_eq!(approve_payment(&app).await.unwrap().loa, Loa::SUBSTANTIAL);
+}
+
+#[tokio::test]
+async fn a_grant_that_never_comes_is_a_typed_failure() {
+    let app = start_with_few_grant_attempts().await;
+    app.sim.set_fault(Fault::GrantNotReady(1000));
+    assert_eq!(approve_payment(&app).await.unwrap_err(), CibaError::Permission(PermissionError::GrantNotReady));
+    let grants = app.sim.requests().into_iter().filter(|r| r.path.ends_with("/grant")).count();
+    assert_eq!(grants, 3, "bounded: grant_attempts");
+}
+
+#[tokio::test]
+async fn a_grant_not_signed_with_the_grant_keys_is_refused() {
+    let app = start_with_few_grant_attempts().await;
+    app.sim.set_fault(Fault::GrantWrongKey);
+    let err = approve_payment(&app).await.unwrap_err();
+    assert_eq!(err, CibaError::Permission(PermissionError::InvalidSignedPermission("bad_signature")));
+}
+
+#[tokio::test]
+async fn a_ciba_id_token_signed_by_bankid_oidc_is_refused() {
+    let app = start_ciba().await;
+    app.sim.set_fault(Fault::CibaIdTokenSignedByOidcKey);
+    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
+    let started = ciba(&app).start(request("kari")).await.unwrap();
+    let err = ciba(&app).wait(&started.handle).await.unwrap_err();
+    assert!(
+        matches!(err, CibaError::InvalidIdToken(IdTokenError::UnknownKey | IdTokenError::BadSignature)),
+        "BIB's keys only: {err:?}"
+    );
+}
+
+#[tokio::test]
+async fn ciba_without_a_bib_issuer_fails_at_start_up_naming_it() {
+    let sim = Simulator::start().await.unwrap();
+    let config = BankIdConfig::builder()
+        .issuer(sim.issuer())
+        .client_id(sim.client_id())
+        .client_secret(sim.client_secret())
+        .redirect_uri("http://127.0.0.1:9/auth/bankid/callback")
+        .build()
+        .unwrap();
+    let layer = BankIdLayer::discover(config).await.unwrap();
+    let err = layer.with_ciba(MemoryStore::default()).unwrap_err();
+    assert!(matches!(err, Error::MissingCapability { capability: "bib_issuer" }), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_bib_issuer_without_bib_metadata_fails_discovery() {
+    let sim = Simulator::start().await.unwrap();
+    let config = BankIdConfig::builder()
+        .issuer(sim.issuer())
+        .bib_issuer(sim.issuer()) // BankID OIDC's document: it has no BIB fields
+        .client_id(sim.client_id())
+        .client_secret(sim.client_secret())
+        .redirect_uri("http://127.0.0.1:9/auth/bankid/callback")
+        .build()
+        .unwrap();
+    let err = BankIdLayer::discover(config).await.unwrap_err();
+    assert_eq!(err.kind(), "discovery_failed", "{err:?}");
+}
+
+#[tokio::test]
+async fn browser_signals_travel_under_bankids_names() {
+    let app = start_ciba().await;
+    let mut signals = ClientSignals::default();
+    signals.browser_user_agent = Some("SmartTV/1.0".into());
+    signals.browser_tz_iana = Some("Europe/Oslo".into());
+    signals.browser_webauthn_supported = Some(false);
+    ciba(&app).start(request("kari").signals(signals)).await.unwrap();
+    let body = json_body(&sent(&app, Which::Bib, "POST", "/permissions/")[0]);
+    assert_eq!(
+        body["signals"],
+        json!({"browserUserAgent": "SmartTV/1.0", "browserTzIana": "Europe/Oslo", "browserWebAuthnSupported": false})
+    );
+}
+
+#[tokio::test]
+async fn client_credentials_tokens_are_renewed_before_they_expire() {
+    let app = common::start_full(
+        Simulator::builder().ciba_interval(Duration::from_secs(1)).client_token_lifetime(Duration::from_secs(2)),
+        MemoryStore::default(),
+        |b| b,
+        |layer, store| layer.with_ciba(store).unwrap(),
+    )
+    .await;
+    ciba(&app).start(request("kari")).await.unwrap();
+    ciba(&app).start(request("kari")).await.unwrap();
+    assert_eq!(client_credentials_requests(&app).len(), 1, "reused while valid");
+    // A 2 s token is handed out for at most half its life, so after 1.5 s it is renewed.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    ciba(&app).start(request("kari")).await.unwrap();
+    assert_eq!(client_credentials_requests(&app).len(), 2, "renewed before it could expire in flight");
+}
+
+/// The Permission API on its own, as a server would use it.
+async fn permission_api(app: &TestApp) -> axum_bankid::PermissionApi {
+    permission_api_with(app, |_| {}).await
+}
+
+async fn permission_api_with(app: &TestApp, tune: impl FnOnce(&mut PermissionApiConfig)) -> axum_bankid::PermissionApi {
+    let mut api = PermissionApiConfig::default();
+    tune(&mut api);
+    let config = BankIdConfig::builder()
+        .issuer(app.sim.issuer())
+        .bib_issuer(app.sim.bib_issuer())
+        .client_id(app.sim.client_id())
+        .client_secret(app.sim.client_secret())
+        .redirect_uri("http://127.0.0.1:9/auth/bankid/callback")
+        .permission_api(api)
+        .build()
+        .unwrap();
+    BankIdLayer::discover(config).await.unwrap().permission_api()
+}
+
+#[tokio::test]
+async fn the_permission_api_on_its_own() {
+    let app = start_ciba().await;
+    let api = permission_api(&app).await;
+    assert!(api.user_exists(&LoginHint::Nnin(nnin("kari"))).await.unwrap());
+    assert!(!api.user_exists(&LoginHint::Nnin(nnin("nina"))).await.unwrap());
+
+    let registration = Registration::new().login_hint(LoginHint::Nnin(nnin("kari"))).loa("sub");
+    let registered = api.register(&payment(), registration).await.unwrap();
+    assert!(!registered.binding_message.is_empty(), "BankID makes the binding message");
+    assert!(format!("{registered:?}").contains(r#"permission_token: "<redacted>""#), "{registered:?}");
+    let body = json_body(&sent(&app, Which::Bib, "POST", "/permissions/")[0]);
+    assert_eq!(keys(&body), BTreeSet::from(["type", "iat", "exp", "permission", "loa", "intents", "loginHint"]));
+    assert_eq!(body["intents"], json!([]));
+}
+
+#[tokio::test]
+async fn a_grant_nobody_approved_is_not_ready() {
+    let app = start_with_few_grant_attempts().await;
+    let api = permission_api_with(&app, |api| {
+        api.grant_attempts = 2;
+        api.grant_retry_delay = Duration::from_millis(10);
+    })
+    .await;
+    let registered = api.register(&payment(), Registration::new()).await.unwrap();
+    let err = api.grant(&registered).await.unwrap_err();
+    assert!(matches!(err, Error::Permission(PermissionError::GrantNotReady)), "{err:?}");
+    assert_eq!(app.sim.requests().iter().filter(|r| r.path.ends_with("/grant")).count(), 2);
+}
