@@ -93,10 +93,13 @@ function freePort() {
   });
 }
 
-async function waitFor(what, timeoutMs, probe) {
+/** Polls `probe` until it is true; `hopeless` names a reason to give up at once. */
+async function waitFor(what, timeoutMs, probe, hopeless = () => null) {
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer';
   while (Date.now() < deadline) {
+    const reason = hopeless();
+    if (reason) throw new Error(`gave up waiting for ${what}: ${reason}`);
     try {
       if (await probe()) return;
     } catch (error) {
@@ -125,11 +128,12 @@ async function startExample(name) {
     if (!stopping) console.error(`example ${name} exited early (code ${code}, signal ${signal}); log: ${logPath}`);
   });
   const base = `http://127.0.0.1:${port}`;
-  await waitFor(`example ${name} on ${base}`, START_TIMEOUT_MS, async () => {
-    if (child.exitCode !== null) throw new Error(`it exited with ${child.exitCode}`);
-    const response = await fetch(`${base}/`, { signal: AbortSignal.timeout(2_000) });
-    return response.ok;
-  });
+  await waitFor(
+    `example ${name} on ${base}`,
+    START_TIMEOUT_MS,
+    async () => (await fetch(`${base}/`, { signal: AbortSignal.timeout(2_000) })).ok,
+    () => (child.exitCode !== null || child.signalCode !== null ? `it exited (see ${logPath})` : null),
+  );
   console.log(`  started ${name} on ${base} (log ${path.relative(ROOT, logPath)})`);
   return { name, base, port, logPath };
 }
