@@ -17,6 +17,7 @@ mod support;
 use axum::Router;
 use axum::response::Html;
 use axum::routing::get;
+use axum_bankid::ciba::PublicCibaStart;
 use axum_bankid::simulator::Simulator;
 use axum_bankid::{AuthenticatedUser, BankIdLayer};
 use support::{escape, page, private_page};
@@ -32,10 +33,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let store = MemoryStore::default();
     let sessions = config.session_layer(store.clone());
-    // Pending CIBA requests live in the same store as the sessions. The
-    // public start route is fine for a local demo; in production put it
-    // behind your own authentication and rate limiting.
-    let bankid = BankIdLayer::discover(config).await?.with_ciba(store)?.with_public_ciba_start()?;
+    // Pending CIBA requests live in the same store as the sessions. The TV
+    // belongs to the viewer who approves, so its session is logged in (an
+    // explicit opt-in: on a public route, whoever posts a number would
+    // otherwise end up logged in as its owner). The crate rate-limits the
+    // route per number and per client address.
+    let viewers_tv = PublicCibaStart::new().log_in_starting_session();
+    let bankid = BankIdLayer::discover(config).await?.with_ciba(store)?.with_public_ciba_start(viewers_tv)?;
     let app = Router::new()
         .route("/", get(move || tv(phone_url.clone())))
         .route("/me", get(me))
@@ -92,18 +96,13 @@ document.getElementById('start').addEventListener('submit', async (event) => {{
   // The simulator's phone lists the requests of one user: point the link at this one.
   const phoneLink = document.getElementById('phone');
   if (phoneLink) {{ phoneLink.href = phoneLink.href.split('?')[0] + '?login_hint=' + encodeURIComponent(nnin); }}
-  // Polls the status route rather than following `/events`: the event
-  // stream's response (and session cookie) is already sent when the approval
-  // arrives, and logging the session in from inside the stream loses the
-  // session; a plain status response can carry the logged-in cookie.
-  const poll = async () => {{
-    const polled = await fetch('/auth/bankid/ciba/' + body.handle);
-    const s = await polled.json();
-    if (s.status === 'approved') {{ location.href = '/me'; }}
-    else if (s.status === 'pending') {{ setTimeout(poll, Math.min(Math.max(s.retry_after_ms, 500), 10000)); }}
-    else {{ statusLine.textContent = 'Not logged in (' + (s.error || 'failed') + ').'; statusLine.insertAdjacentHTML('beforeend', backup); }}
-  }};
-  poll();
+  const events = new EventSource('/auth/bankid/ciba/' + body.handle + '/events');
+  events.addEventListener('status', (e) => {{
+    const s = JSON.parse(e.data);
+    // The stream only says 'approved'; one normal request logs this TV in.
+    if (s.status === 'approved') {{ events.close(); fetch('/auth/bankid/ciba/' + body.handle).then(() => {{ location.href = '/me'; }}); }}
+    else if (s.status === 'failed') {{ events.close(); statusLine.textContent = 'Not logged in (' + s.error + ').'; statusLine.insertAdjacentHTML('beforeend', backup); }}
+  }});
 }});
 </script>"#
         ),

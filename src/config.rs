@@ -218,7 +218,7 @@ impl ConfigError {
         }
     }
 
-    fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+    pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
         ConfigError::Invalid { field, reason: reason.into() }
     }
 

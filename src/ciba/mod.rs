@@ -29,6 +29,7 @@
 
 mod deliver;
 mod poll;
+mod public_start;
 pub(crate) mod routes;
 mod store;
 
@@ -49,6 +50,8 @@ use crate::provider::token::parse_json_response;
 
 pub(crate) use deliver::CibaCallback;
 pub use deliver::CibaFinished;
+pub use public_start::PublicCibaStart;
+pub(crate) use public_start::PublicStartPolicy;
 pub(crate) use store::CibaStore;
 
 /// Scope of the client-credentials token for every CIBA call to BIB
