@@ -20,7 +20,7 @@ use axum::routing::get;
 use axum_bankid::ciba::PublicCibaStart;
 use axum_bankid::simulator::Simulator;
 use axum_bankid::{AuthenticatedUser, BankIdLayer};
-use support::{escape, page};
+use support::{escape, page, private_page};
 use tower_sessions::MemoryStore;
 
 #[tokio::main]
@@ -43,7 +43,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = Router::new()
         .route("/", get(move || tv(phone_url.clone())))
         .route("/me", get(me))
-        .layer(bankid)
+        .merge(support::assets())
+        .layer(bankid.with_error_handler(support::error_page(APP)))
         .layer(sessions);
 
     let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -53,23 +54,33 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// The app's name in the page header.
+const APP: &str = "NordTV";
+
 async fn tv(phone_url: Option<String>) -> Html<String> {
     let test_users: String = Simulator::users()
         .iter()
         .map(|u| format!("<li><code>{}</code> — {}</li>", u.nnin, escape(&u.label())))
         .collect();
     let phone = phone_url
-        .map(|url| format!("<p>Simulator phone: <a href=\"{0}\" target=\"_blank\">{0}</a></p>", escape(&url)))
+        .map(|url| {
+            format!(
+                "<p class=\"muted\">Simulator phone: <a id=\"phone\" href=\"{0}\" target=\"_blank\">{0}</a></p>",
+                escape(&url)
+            )
+        })
         .unwrap_or_default();
     Html(page(
-        "BankID on your TV",
+        APP,
+        "Log in on your TV with BankID",
         &format!(
-            r#"
-<form id="start"><label>National identity number <input name="nnin" inputmode="numeric" maxlength="11"></label>
-<button>Log in with BankID on my phone</button></form>
-<p id="status"></p>
+            r#"<p class="lead">Enter your national identity number; BankID on your phone asks you to approve.</p>
+<form id="start"><label for="nnin">National identity number</label>
+<input id="nnin" name="nnin" inputmode="numeric" maxlength="11" autocomplete="off">
+<div class="actions"><button class="bankid">Log in with BankID on my phone</button></div></form>
+<p id="status" class="notice" role="status"></p>
 {phone}
-<details><summary>Test users</summary><ul>{test_users}</ul></details>
+<details><summary>Test users</summary><ul class="users">{test_users}</ul></details>
 <script>
 const statusLine = document.getElementById('status');
 const backup = ' <a href="/auth/bankid/login?return_to=/me">Log in with BankID on this device instead</a>';
@@ -79,13 +90,18 @@ document.getElementById('start').addEventListener('submit', async (event) => {{
   const response = await fetch('/auth/bankid/ciba', {{method: 'POST', headers: {{'content-type': 'application/json'}}, body: JSON.stringify({{nnin}})}});
   const body = await response.json();
   if (!response.ok) {{ statusLine.innerHTML = 'Could not start (' + body.error + ').' + backup; return; }}
-  statusLine.textContent = 'Open BankID on your phone and check that it shows: ' + body.binding_message;
+  statusLine.textContent = 'Open BankID on your phone and check that it shows ';
+  statusLine.insertAdjacentHTML('beforeend', '<span class="binding" id="binding"></span>');
+  document.getElementById('binding').textContent = body.binding_message;
+  // The simulator's phone lists the requests of one user: point the link at this one.
+  const phoneLink = document.getElementById('phone');
+  if (phoneLink) {{ phoneLink.href = phoneLink.href.split('?')[0] + '?login_hint=' + encodeURIComponent(nnin); }}
   const events = new EventSource('/auth/bankid/ciba/' + body.handle + '/events');
   events.addEventListener('status', (e) => {{
     const s = JSON.parse(e.data);
     // The stream only says 'approved'; one normal request logs this TV in.
     if (s.status === 'approved') {{ events.close(); fetch('/auth/bankid/ciba/' + body.handle).then(() => {{ location.href = '/me'; }}); }}
-    else if (s.status === 'failed') {{ events.close(); statusLine.innerHTML = 'Not logged in (' + s.error + ').' + backup; }}
+    else if (s.status === 'failed') {{ events.close(); statusLine.textContent = 'Not logged in (' + s.error + ').'; statusLine.insertAdjacentHTML('beforeend', backup); }}
   }});
 }});
 </script>"#
@@ -93,9 +109,20 @@ document.getElementById('start').addEventListener('submit', async (event) => {{
     ))
 }
 
-async fn me(user: AuthenticatedUser) -> Html<String> {
-    Html(page(
+async fn me(user: AuthenticatedUser) -> axum::response::Response {
+    private_page(
+        APP,
         "Welcome",
-        &format!("<p>Logged in on the TV as {} ({}).</p>", escape(user.name.as_deref().unwrap_or("unknown")), user.loa),
-    ))
+        &format!(
+            "<p class=\"notice ok\">Logged in on the TV as {} ({}).</p>\
+             <dl class=\"account\" id=\"account\"><dt>Name</dt><dd id=\"name\">{}</dd>\
+             <dt>Level of assurance</dt><dd><span class=\"loa\" id=\"loa\">{}</span></dd>\
+             <dt>acr</dt><dd><code>{}</code></dd></dl>",
+            escape(user.name.as_deref().unwrap_or("unknown")),
+            user.loa,
+            escape(user.name.as_deref().unwrap_or("unknown")),
+            user.loa,
+            escape(&user.acr),
+        ),
+    )
 }

@@ -15,7 +15,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use axum_bankid::{AuthenticatedUser, BankIdLayer};
-use support::{escape, page};
+use support::{escape, page, private_page};
 use tower_sessions::MemoryStore;
 
 #[tokio::main]
@@ -26,11 +26,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (config, _simulator) = support::config(&base).await?;
 
     let sessions = config.session_layer(MemoryStore::default());
-    let bankid = BankIdLayer::discover(config).await?;
+    let bankid = BankIdLayer::discover(config).await?.with_error_handler(support::error_page(APP));
     let app = Router::new()
         .route("/", get(home))
         .route("/me", get(me))
         .route("/healthz", get(|| async { "ok" }))
+        .merge(support::assets())
         .layer(bankid)
         .layer(sessions);
 
@@ -40,20 +41,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// The app's name in the page header.
+const APP: &str = "Nordmann Bank";
+
+/// The logout button (a `POST` form: logging out changes state).
+const LOGOUT: &str = "<form method=\"post\" action=\"/auth/bankid/logout\">\
+                      <button class=\"secondary\">Log out</button></form>";
+
 /// Public page: shows who is logged in, if anyone.
 async fn home(user: Option<AuthenticatedUser>) -> Html<String> {
     let body = match user {
         Some(user) => format!(
-            "<p>Logged in as {} ({}).</p><p><a href=\"/me\">Your BankID details</a></p>\
-             <form method=\"post\" action=\"/auth/bankid/logout\"><button>Log out</button></form>",
+            "<p class=\"lead\">Logged in as <strong>{}</strong> ({}).</p>\
+             <div class=\"actions\"><a class=\"button\" href=\"/me\">Your BankID details</a>{LOGOUT}</div>",
             escape(user.name.as_deref().unwrap_or("unknown")),
             user.loa
         ),
-        None => "<p>You are not logged in.</p>\
-                 <p><a href=\"/auth/bankid/login?return_to=/me\">Log in with BankID</a></p>"
+        None => "<p class=\"lead\">You are not logged in. Log in with BankID to see your account.</p>\
+                 <div class=\"actions\"><a class=\"button bankid\" href=\"/auth/bankid/login?return_to=/me\">\
+                 Log in with BankID</a></div>"
             .to_owned(),
     };
-    Html(page("axum-bankid example", &body))
+    Html(page(APP, "Welcome", &body))
 }
 
 /// Protected page: JSON for API clients, HTML for browsers.
@@ -61,24 +70,31 @@ async fn me(user: AuthenticatedUser, headers: HeaderMap) -> Response {
     let wants_json =
         headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("application/json"));
     if wants_json {
-        return Json(serde_json::json!({
-            "sub": user.sub,
-            "loa": user.loa,
-            "acr": user.acr,
-            "amr": user.amr,
-            "name": user.name,
-            "birthdate": user.birthdate,
-            "auth_time": user.auth_time,
-        }))
-        .into_response();
+        let private = [(header::CACHE_CONTROL, "private, no-store")];
+        return (
+            private,
+            Json(serde_json::json!({
+                "sub": user.sub,
+                "loa": user.loa,
+                "acr": user.acr,
+                "amr": user.amr,
+                "name": user.name,
+                "birthdate": user.birthdate,
+                "auth_time": user.auth_time,
+            })),
+        )
+            .into_response();
     }
     let body = format!(
-        "<dl><dt>Name</dt><dd>{}</dd><dt>Level</dt><dd>{}</dd><dt>acr</dt><dd>{}</dd><dt>sub</dt><dd>{}</dd></dl>\
-         <form method=\"post\" action=\"/auth/bankid/logout\"><button>Log out</button></form><p><a href=\"/\">Home</a></p>",
+        "<p class=\"lead\">You are logged in with BankID.</p>\
+         <dl class=\"account\" id=\"account\"><dt>Name</dt><dd id=\"name\">{}</dd>\
+         <dt>Level of assurance</dt><dd><span class=\"loa\" id=\"loa\">{}</span></dd>\
+         <dt>acr</dt><dd><code>{}</code></dd><dt>Subject (sub)</dt><dd><code>{}</code></dd></dl>\
+         <div class=\"actions\"><a class=\"button secondary\" href=\"/\">Home</a>{LOGOUT}</div>",
         escape(user.name.as_deref().unwrap_or("unknown")),
         user.loa,
         escape(&user.acr),
         escape(&user.sub),
     );
-    Html(page("Your BankID login", &body)).into_response()
+    private_page(APP, "Your BankID login", &body)
 }

@@ -17,9 +17,9 @@ use axum::Router;
 use axum::extract::OriginalUri;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use axum_bankid::{AuthenticatedUser, BankId, BankIdLayer, Error, Granted, Permission};
+use axum_bankid::{AuthRejection, AuthenticatedUser, BankId, BankIdLayer, Error, Granted, Permission};
 use serde::{Deserialize, Serialize};
-use support::{escape, page};
+use support::{escape, page, private_page};
 use tower_sessions::MemoryStore;
 
 /// The statement the buyer approves.
@@ -54,11 +54,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sessions = config.session_layer(MemoryStore::default());
     // With several instances on one Redis store, add `.with_single_use_store(store)`
     // so that a payment approval is used once across all of them.
-    let bankid = BankIdLayer::discover(config).await?;
+    let bankid = BankIdLayer::discover(config).await?.with_error_handler(support::error_page(APP));
     let app = Router::new()
         .route("/", get(shop))
         .route("/pay", get(pay))
         .route("/paid", get(review).post(execute))
+        .merge(support::assets())
         .layer(bankid)
         .layer(sessions);
 
@@ -68,13 +69,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// The app's name in the page header.
+const APP: &str = "Nordmann Sko";
+
 async fn shop() -> Html<String> {
     let order = basket();
     Html(page(
-        "Nordmann Sko",
+        APP,
+        "Your basket",
         &format!(
-            "<p>One pair of boots, order {}.</p><p><a href=\"/pay\">Pay {} {}</a> — approve with BankID</p>",
+            "<p class=\"lead\">One pair of winter boots.</p>\
+             <dl class=\"account\"><dt>Order</dt><dd>{}</dd><dt>Seller</dt><dd>{}</dd>\
+             <dt>Total</dt><dd>{} {}</dd></dl>\
+             <div class=\"actions\"><a class=\"button bankid\" href=\"/pay\">Pay {} {}</a>\
+             <span class=\"muted\">You approve the payment with BankID.</span></div>",
             escape(&order.reference),
+            escape(&order.creditor),
+            escape(&order.amount),
+            escape(&order.currency),
             escape(&order.amount),
             escape(&order.currency)
         ),
@@ -88,40 +100,97 @@ async fn pay(bankid: BankId) -> Result<Response, Error> {
 
 /// Shows the approved statement. Extracting `Granted` reads the grant of
 /// this flow (named by `bankid_flow` in the URL) and spends nothing.
-async fn review(user: AuthenticatedUser, granted: Granted<ApprovePayment>, OriginalUri(uri): OriginalUri) -> Response {
+async fn review(
+    user: AuthenticatedUser,
+    granted: Result<Granted<ApprovePayment>, AuthRejection>,
+    OriginalUri(uri): OriginalUri,
+) -> Response {
+    let granted = match granted {
+        Ok(granted) => granted,
+        Err(rejection) => return no_approval(rejection),
+    };
     if granted.require(&basket()).is_err() {
-        return (axum::http::StatusCode::CONFLICT, "the approved payment is not this basket").into_response();
+        return support::app_error(
+            APP,
+            axum::http::StatusCode::CONFLICT,
+            "Payment not approved",
+            "The payment you approved is not this basket.",
+            None,
+        );
     }
     let json = serde_json::to_string_pretty(granted.statement()).unwrap_or_default();
     // The form posts back to this URL, so the flow reference travels along.
     let action = uri.path_and_query().map_or("/paid", |pq| pq.as_str()).to_owned();
-    Html(page(
+    private_page(
+        APP,
         "Payment approved",
         &format!(
-            "<p>{} approved with BankID at {}.</p><pre>{}</pre><p>permission_digest: <code>{}</code></p>\
-             <form method=\"post\" action=\"{}\"><button>Confirm payment</button></form>",
+            "<p class=\"notice ok\">{} approved with BankID at {}.</p>\
+             <h2>The statement you approved</h2><pre>{}</pre>\
+             <p class=\"muted\">permission_digest: <code>{}</code></p>\
+             <form method=\"post\" action=\"{}\" class=\"actions\"><button class=\"button\">Confirm payment</button>\
+             <a class=\"button secondary\" href=\"/\">Back to the shop</a></form>",
             escape(user.name.as_deref().unwrap_or("The buyer")),
             user.loa,
             escape(&json),
             escape(granted.digest()),
             escape(&action),
         ),
-    ))
-    .into_response()
+    )
 }
 
-/// Executes the payment: redeems the approval first, so it is used once.
-async fn execute(granted: Granted<ApprovePayment>) -> Result<Html<String>, Error> {
-    granted.require(&basket())?;
-    granted.redeem().await?;
+/// Executes the payment: redeems the approval first, so it pays once.
+async fn execute(granted: Result<Granted<ApprovePayment>, AuthRejection>) -> Response {
+    let granted = match granted {
+        Ok(granted) => granted,
+        Err(rejection) => return no_approval(rejection),
+    };
+    if granted.require(&basket()).is_err() {
+        return support::app_error(
+            APP,
+            axum::http::StatusCode::CONFLICT,
+            "Payment not approved",
+            "The payment you approved is not this basket.",
+            None,
+        );
+    }
+    if let Err(err) = granted.redeem().await {
+        return match err {
+            Error::Permission(_) => used_approval(&err),
+            other => other.into_response(),
+        };
+    }
     // ... hand the payment to the bank here, with `granted.id()` as idempotency key ...
-    Ok(Html(page(
+    let payment = granted.statement();
+    private_page(
+        APP,
         "Payment sent",
         &format!(
-            "<p>Paid {} {} to {}.</p><p><a href=\"/\">Back to the shop</a></p>",
-            escape(&granted.statement().amount),
-            escape(&granted.statement().currency),
-            escape(&granted.statement().creditor),
+            "<p class=\"notice ok\">Paid {} {} to {}.</p>\
+             <div class=\"actions\"><a class=\"button secondary\" href=\"/\">Back to the shop</a></div>",
+            escape(&payment.amount),
+            escape(&payment.currency),
+            escape(&payment.creditor),
         ),
-    )))
+    )
+}
+
+/// No approval, or one already used (each pays once): the shop's page.
+/// Anything else (a store failure) keeps the crate's answer.
+fn no_approval(rejection: AuthRejection) -> Response {
+    match rejection.error() {
+        err @ Error::Permission(_) => used_approval(err),
+        _ => rejection.into_response(),
+    }
+}
+
+fn used_approval(err: &Error) -> Response {
+    support::app_error(
+        APP,
+        err.status(),
+        "No approved payment",
+        "There is no unused BankID approval of this payment; each approval pays once. \
+         Start the payment again from the shop.",
+        Some(err.kind()),
+    )
 }

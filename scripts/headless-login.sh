@@ -21,7 +21,12 @@ issuer="${authorize%%/authorize*}"
 callback=$(curl -sS -c "$jar" -b "$jar" -o /dev/null -w '%{redirect_url}' \
   --data-urlencode "request=$request" --data-urlencode "user=$user" --data-urlencode "decision=approve" \
   "$issuer/authorize")
-# 4. The callback verifies everything and sends us on to /me.
-curl -sS -c "$jar" -b "$jar" -o /dev/null "$callback"
-curl -sS -b "$jar" -H 'accept: application/json' "$base$final"
+# 4. The callback verifies everything and sends us on (a permission login's
+#    landing URL carries its flow reference, `bankid_flow`: keep it).
+landing=$(curl -sS -c "$jar" -b "$jar" -o /dev/null -w '%{redirect_url}' "$callback")
+case "$landing" in
+  "$base$final"|"$base$final?"*) target="$landing" ;;
+  *) target="$base$final" ;;
+esac
+curl -sS -b "$jar" -H 'accept: application/json' "$target"
 echo

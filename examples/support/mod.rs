@@ -1,11 +1,16 @@
 //! Set-up shared by the examples: the embedded simulator unless
-//! `BANKID_ENV` (or `BANKID_ISSUER`) points at real BankID, logging, and
-//! tiny HTML helpers.
+//! `BANKID_ENV` (or `BANKID_ISSUER`) points at real BankID, logging, and the
+//! page layout (one stylesheet, a header with the app's name, styled error
+//! pages).
 
 use std::net::SocketAddr;
 
-use axum_bankid::BankIdConfig;
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
 use axum_bankid::simulator::Simulator;
+use axum_bankid::{BankIdConfig, Error};
 use tracing_subscriber::EnvFilter;
 
 /// Logging at `info`, with the crate's flow steps at `debug`.
@@ -44,12 +49,113 @@ pub async fn config(base: &str) -> Result<(BankIdConfig, Option<Simulator>), Box
     Ok((config, Some(simulator)))
 }
 
-/// A minimal HTML page.
-pub fn page(title: &str, body: &str) -> String {
+/// Where [`assets`] serves the examples' one stylesheet.
+pub const STYLESHEET: &str = "/assets/app.css";
+
+/// The stylesheet itself, compiled in so an example is a single binary that
+/// needs nothing from the network (no web fonts, no CDN).
+const APP_CSS: &str = include_str!("app.css");
+
+/// The route serving [`STYLESHEET`]; merge it into the example's router.
+pub fn assets() -> Router {
+    Router::new().route(STYLESHEET, get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], APP_CSS) }))
+}
+
+/// An HTML page of the app called `app`: header, a card with `title` as its
+/// heading, then `body` (trusted markup; escape what you interpolate).
+pub fn page(app: &str, title: &str, body: &str) -> String {
+    layout(app, title, "card", &format!("<h1>{}</h1>{body}", escape(title)))
+}
+
+/// A page that shows the logged-in user's data: the same markup as [`page`],
+/// marked `Cache-Control: private, no-store` so that neither a shared cache
+/// nor the browser's back button shows it again after logout.
+pub fn private_page(app: &str, title: &str, body: &str) -> Response {
+    ([(header::CACHE_CONTROL, "private, no-store")], Html(page(app, title, body))).into_response()
+}
+
+/// The document around a page's card: `<head>` with the stylesheet, the
+/// header with the app's name, and a footer saying these are test users.
+fn layout(app: &str, title: &str, card_class: &str, card: &str) -> String {
     format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
-         <body><h1>{title}</h1>{body}</body></html>"
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title} · {app}</title><link rel=\"stylesheet\" href=\"{STYLESHEET}\"></head><body>\
+         <header class=\"topbar\"><div class=\"inner\"><a class=\"brand\" href=\"/\">{app}</a>\
+         <span class=\"badge\">BankID demo</span></div></header>\
+         <main><div class=\"{card_class}\">{card}</div></main>\
+         <footer>An axum-bankid example. Test users only — not a real service.</footer></body></html>",
+        title = escape(title),
+        app = escape(app),
     )
+}
+
+/// The error page of the app called `app`, for
+/// [`BankIdLayer::with_error_handler`](axum_bankid::BankIdLayer::with_error_handler):
+/// browsers get a styled page with a short, safe explanation and the error's
+/// stable `kind()` code; API clients keep the crate's JSON. Nothing from the
+/// error's own text is shown (it may name internals); the full error goes to
+/// the log instead.
+pub fn error_page(app: &'static str) -> impl Fn(&Error, &HeaderMap) -> Response + Send + Sync + 'static {
+    move |error, headers| {
+        tracing::warn!(kind = error.kind(), error = %error, "BankID login failed");
+        if !accepts_html(headers) {
+            return error.to_response(headers);
+        }
+        let body = format!(
+            "<h1>{}</h1><p class=\"lead\">{}</p><p class=\"error-code\">Error code: <code>{}</code></p>\
+             <div class=\"actions\"><a class=\"button\" href=\"/\">Back to the start page</a></div>",
+            error_title(error),
+            error_explanation(error),
+            escape(error.kind()),
+        );
+        let html = layout(app, "BankID login failed", "card error", &body);
+        (error.status(), [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
+    }
+}
+
+/// The heading of the error page for `error`.
+fn error_title(error: &Error) -> &'static str {
+    match error.kind() {
+        "access_denied" => "Login cancelled",
+        _ => "BankID login failed",
+    }
+}
+
+/// What the user can make of `error`, without internals.
+fn error_explanation(error: &Error) -> &'static str {
+    match error.kind() {
+        "access_denied" => "You cancelled the login in BankID. You are not logged in; nothing was changed.",
+        "login_expired" | "unknown_state" | "missing_state" => {
+            "This login was started too long ago, in another browser, or was already used. Please start again."
+        }
+        "insufficient_loa" => "This service needs a higher level of assurance than this login gave.",
+        "cross_site_request" => "The request did not come from this site, so it was refused.",
+        "permission_not_granted" => "The approval you gave does not match what this service asked for.",
+        _ => "The BankID login could not be completed. Please try again in a moment.",
+    }
+}
+
+/// Whether the client takes HTML (a browser navigation), not only JSON.
+fn accepts_html(headers: &HeaderMap) -> bool {
+    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"))
+}
+
+/// A styled page for errors the app itself answers with, e.g. a `409`,
+/// with the crate's stable error `code` (`Error::kind()`) when there is one.
+// Each example compiles this module on its own; not every one has such errors.
+#[allow(dead_code)]
+pub fn app_error(app: &str, status: StatusCode, title: &str, text: &str, code: Option<&str>) -> Response {
+    let code = code
+        .map(|code| format!("<p class=\"error-code\">Error code: <code>{}</code></p>", escape(code)))
+        .unwrap_or_default();
+    let body = format!(
+        "<h1>{}</h1><p class=\"lead\">{}</p>{code}\
+         <div class=\"actions\"><a class=\"button\" href=\"/\">Back to the start page</a></div>",
+        escape(title),
+        escape(text)
+    );
+    (status, [(header::CACHE_CONTROL, "no-store")], Html(layout(app, title, "card error", &body))).into_response()
 }
 
 /// Escapes text for HTML.

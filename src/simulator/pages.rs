@@ -14,11 +14,27 @@ use super::permission::Permission;
 use super::users::{TestUser, USERS};
 
 /// Inline styles only: the page must work without fetching anything else.
-const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;\
-padding:0 1rem;color:#1b1b1b}h1{font-size:1.4rem}label{display:block;margin:.4rem 0}\
-fieldset{border:1px solid #ccc;border-radius:.4rem}button{margin:1rem .5rem 0 0;\
-padding:.5rem 1.2rem}.note{color:#666;font-size:.85rem}pre{background:#f4f4f4;padding:.5rem;\
-overflow-x:auto;white-space:pre-wrap}section{border-top:1px solid #ccc;margin-top:1rem}";
+/// Styled by element and attribute so the markup (which tests parse) stays
+/// exactly as it is: a card on a tinted page, the test users as selectable
+/// rows, "approve" as the primary button.
+const STYLE: &str = "*{box-sizing:border-box}html{background:#eef0f4}\
+body{font:16px/1.5 system-ui,sans-serif;max-width:30rem;margin:2.5rem auto;padding:1.75rem 2rem;\
+color:#1b1b1b;background:#fff;border:1px solid #d9dce3;border-radius:.75rem;\
+box-shadow:0 6px 24px rgba(20,24,40,.07);border-top:6px solid #141b3d}\
+h1{font-size:1.35rem;margin:0 0 .75rem}h2{font-size:1.05rem;margin:1.25rem 0 .5rem}\
+fieldset{border:1px solid #d9dce3;border-radius:.5rem;padding:.5rem .75rem .75rem;margin:1rem 0 0}\
+legend{font-weight:600;padding:0 .3rem}label{display:block;margin:.35rem 0;padding:.55rem .7rem;\
+border:1px solid #e4e6ec;border-radius:.4rem;cursor:pointer}label:hover{background:#f5f6fa}\
+input[type=radio]{margin-right:.5rem;accent-color:#141b3d}\
+button{font:inherit;font-weight:600;margin:1.1rem .5rem 0 0;padding:.6rem 1.4rem;border-radius:.45rem;\
+border:1px solid #141b3d;background:#fff;color:#141b3d;cursor:pointer}\
+button[value=approve]{background:#141b3d;color:#fff}button:hover{filter:brightness(1.15)}\
+.note{color:#666;font-size:.85rem;margin-top:1.25rem}\
+pre{background:#f4f5f8;border:1px solid #e4e6ec;border-radius:.4rem;padding:.6rem .8rem;\
+overflow-x:auto;white-space:pre-wrap}.permission{margin:.5rem 0}\
+.binding{font-size:1.3rem;letter-spacing:.04em}\
+section{border-top:1px solid #e4e6ec;margin-top:1rem;padding-top:.25rem}\
+@media(max-width:32rem){body{margin:0;border-radius:0;border-width:6px 0 0}}";
 
 /// The login page for a pending authorization request, listing the
 /// permissions the user approves along with the login.
