@@ -1,6 +1,9 @@
 //! The simulator's upfront permissions over real HTTP: pushed authorization
-//! requests with `authorization_details`, the `permission_digest` in ID token
-//! and token response, the Permission API and `/user-exists`.
+//! requests with `authorization_details`, the `permission_digest` in the ID
+//! token and `authorization_details` in the access token (BankID OIDC), and
+//! BIB's Permission API (`{bib}/permissions/`, `user-exists`, the grant) in
+//! BankID's dialect. The shapes BIB refuses are pinned by the conformance
+//! tests in `src/simulator/conformance/`; this file keeps the behaviours.
 
 mod sim_support;
 
@@ -135,44 +138,27 @@ impl Rp {
         response.json().await.expect("token JSON")
     }
 
-    /// Verifies a JWS against the simulator's JWKS.
+    /// Verifies an ID token from BankID OIDC against its JWKS.
     async fn verify(&self, jwt: &str) -> Value {
         verify_jwt(&self.http, &self.sim, jwt, &["iat", "iss", "aud", "sub"])
             .await
             .expect("signature and claims verify")
     }
 
-    /// A client-credentials token request.
-    async fn client_credentials(&self, scope: &str) -> reqwest::Response {
-        let form = [("grant_type", "client_credentials"), ("scope", scope)];
-        let request =
-            self.http.post(self.url("/token")).basic_auth(self.sim.client_id(), Some(self.sim.client_secret()));
-        request.form(&form).send().await.expect("token request")
+    /// The claims of a code-flow access token: a JWT signed with BankID
+    /// OIDC's key, where BankID documents the `authorization_details`.
+    async fn access_claims(&self, tokens: &Value) -> Value {
+        let access_token = tokens["access_token"].as_str().expect("access_token");
+        let issuer = self.sim.issuer();
+        let expected = Expected { issuer: &issuer, audience: None, required: &["exp"] };
+        verify_at(&self.http, &self.url("/jwks"), access_token, &expected).await.expect("access token verifies")
     }
 
-    async fn client_token(&self) -> String {
-        let response = self.client_credentials("openid permissions/client").await;
-        assert_eq!(response.status(), StatusCode::OK);
-        let body: Value = response.json().await.expect("JSON");
-        body["access_token"].as_str().expect("access_token").to_owned()
-    }
-
-    async fn register(&self, token: &str, body: &Value) -> reqwest::Response {
-        self.http.post(self.url("/permissions")).bearer_auth(token).json(body).send().await.expect("register")
-    }
-
-    async fn signed(&self, token: &str, id: &str) -> reqwest::Response {
-        let url = self.url(&format!("/permissions/{id}/signed"));
-        self.http.get(url).bearer_auth(token).send().await.expect("signed permission")
-    }
-
-    async fn user_exists(&self, token: Option<&str>, nnin: &str) -> reqwest::Response {
-        let request = self.http.post(self.url("/user-exists")).json(&json!({ "login_hint": nnin }));
-        let request = match token {
-            Some(token) => request.bearer_auth(token),
-            None => request,
-        };
-        request.send().await.expect("user-exists")
+    /// A grant verified with BIB's `jwks_uri_grants` and issuer.
+    async fn verify_grant(&self, jws: &str) -> Value {
+        let bib = self.sim.bib_issuer();
+        let expected = Expected { issuer: &bib, audience: None, required: &["exp", "iss", "sub"] };
+        verify_at(&self.http, &self.bib_url("/jwks/grants"), jws, &expected).await.expect("grant verifies")
     }
 }
 
@@ -195,30 +181,36 @@ async fn error_of(response: reqwest::Response) -> (StatusCode, String) {
 }
 
 #[tokio::test]
-async fn discovery_advertises_par_rar_and_ciba() {
+async fn discovery_advertises_par_rar_and_ciba_at_bib() {
     let rp = Rp::new().await;
     let doc: Value = rp.http.get(rp.sim.discovery_url()).send().await.expect("discovery").json().await.expect("JSON");
     assert_eq!(doc["pushed_authorization_request_endpoint"], rp.url("/par"));
     assert_eq!(doc["require_pushed_authorization_requests"], false);
     assert_eq!(doc["authorization_details_types_supported"], json!(["payment.v1", "card.v1", "account.v1"]));
-    assert_eq!(doc["backchannel_authentication_endpoint"], rp.url("/bc-authorize"));
-    assert_eq!(doc["backchannel_token_delivery_modes_supported"], json!(["poll"]));
-    assert_eq!(doc["backchannel_user_code_parameter_supported"], false);
     let grants = doc["grant_types_supported"].as_array().expect("grant types");
-    assert!(grants.contains(&json!("urn:openid:params:grant-type:ciba")));
     assert!(grants.contains(&json!("authorization_code")));
+    assert!(grants.contains(&json!("client_credentials")), "BIB's Bearer tokens come from here");
+
+    // CIBA is BIB's now, in BIB's own discovery document.
+    let bib: Value =
+        rp.http.get(rp.sim.bib_discovery_url()).send().await.expect("discovery").json().await.expect("JSON");
+    assert_eq!(bib["backchannel_authentication_endpoint"], rp.bib_url("/bc-authorize"));
+    assert_eq!(bib["backchannel_user_code_parameter_supported"], false);
+    assert_eq!(bib["grant_types_supported"], json!([CIBA_GRANT]));
 
     let hidden = Rp::with(Simulator::builder().advertise_par(false)).await;
     let doc: Value =
         hidden.http.get(hidden.sim.discovery_url()).send().await.expect("discovery").json().await.expect("JSON");
     assert!(doc.get("pushed_authorization_request_endpoint").is_none());
-    assert_eq!(doc["backchannel_authentication_endpoint"], hidden.url("/bc-authorize"));
+    let bib: Value =
+        hidden.http.get(hidden.sim.bib_discovery_url()).send().await.expect("discovery").json().await.expect("JSON");
+    assert_eq!(bib["backchannel_authentication_endpoint"], hidden.bib_url("/bc-authorize"), "BIB is unaffected");
     // Not advertised, but still served.
     hidden.par(&[]).await;
 }
 
 #[tokio::test]
-async fn par_round_trip_puts_the_digest_in_id_token_and_token_response() {
+async fn par_round_trip_puts_the_digest_in_id_token_and_access_token() {
     let rp = Rp::new().await;
     let details = details(&[("payment.v1", STATEMENT)]);
     let (response, pushed) = rp.par_raw(&[("authorization_details", &details)], Auth::Post).await;
@@ -247,17 +239,18 @@ async fn par_round_trip_puts_the_digest_in_id_token_and_token_response() {
     assert_eq!(claims["permission_digest"], digest_of(STATEMENT));
     assert_eq!(claims["nonce"], pushed.nonce);
     assert_eq!(claims["acr"], "urn:bankid:bis;LOA=3");
+    // Exactly the pushed item plus its digest, nothing else.
     assert_eq!(
-        tokens["authorization_details"],
+        rp.access_claims(&tokens).await["authorization_details"],
         json!([{ "type": "payment.v1", "permission": b64url(STATEMENT), "permission_digest": STATEMENT_DIGEST }])
     );
-    // The access token is opaque and userinfo is unaffected.
+    // userinfo is unaffected by the permission.
     let access_token = tokens["access_token"].as_str().expect("access_token");
-    assert_eq!(access_token.split('.').count(), 1);
     let userinfo = rp.http.get(rp.url("/userinfo")).bearer_auth(access_token).send().await.expect("userinfo");
     let userinfo: Value = userinfo.json().await.expect("userinfo JSON");
     assert_eq!(userinfo["sub"], claims["sub"]);
     assert!(userinfo.get("permission_digest").is_none());
+    assert!(userinfo.get("authorization_details").is_none());
 }
 
 #[tokio::test]
@@ -271,9 +264,11 @@ async fn several_items_give_an_array_of_digests_in_order() {
     let claims = rp.verify(tokens["id_token"].as_str().expect("id_token")).await;
     let expected = [digest_of(STATEMENT), digest_of(card), digest_of("plain text")];
     assert_eq!(claims["permission_digest"], json!(expected));
-    let items = tokens["authorization_details"].as_array().expect("authorization_details");
+    let access = rp.access_claims(&tokens).await;
+    let items = access["authorization_details"].as_array().expect("authorization_details");
     assert_eq!(items.len(), 3);
-    for (item, (kind, digest)) in items.iter().zip([("payment.v1", &expected[0]), ("card.v1", &expected[1])]) {
+    let kinds = ["payment.v1", "card.v1", "any.custom.type"];
+    for ((item, kind), digest) in items.iter().zip(kinds).zip(&expected) {
         assert_eq!(item["type"], kind);
         assert_eq!(&item["permission_digest"], digest);
     }
@@ -332,7 +327,7 @@ async fn pushed_requests_are_validated() {
         (&[("code_challenge_method", "plain")], "invalid_request"),
         (&[("redirect_uri", "https://evil.example/cb")], "invalid_request"),
         (&[("scope", "profile")], "invalid_scope"),
-        (&[("permission_id", "unknown")], "invalid_request"),
+        (&[("permission_token", "unknown")], "invalid_request"),
     ];
     for (extra, expected) in expectations {
         let (response, _) = rp.par_raw(extra, Auth::Basic).await;
@@ -345,13 +340,14 @@ async fn pushed_requests_are_validated() {
     assert_eq!(unauthenticated.expect("PAR").status(), StatusCode::UNAUTHORIZED);
 
     // Both ways of attaching a permission at once.
-    let token = rp.client_token().await;
-    let registered: Value =
-        rp.register(&token, &json!({ "type": "payment.v1", "permission": good })).await.json().await.expect("JSON");
-    let id = registered["permission_id"].as_str().expect("permission_id");
+    let token = rp.client_token("openid permissions/client").await;
+    let registered = rp.register_ok(&token, &registration("payment.v1", STATEMENT, &[], None, 600)).await;
     let details = details(&[("payment.v1", STATEMENT)]);
-    let (response, _) = rp.par_raw(&[("authorization_details", &details), ("permission_id", id)], Auth::Basic).await;
+    let both = [("authorization_details", details.as_str()), ("permission_token", &registered.permission_token)];
+    let (response, _) = rp.par_raw(&both, Auth::Basic).await;
     assert_eq!(error_of(response).await, (StatusCode::BAD_REQUEST, "invalid_request".into()));
+    // The refusal did not use up the permissionToken.
+    rp.par(&[("permission_token", &registered.permission_token)]).await;
 
     // authorization_details only in PAR, as at BankID.
     let plain = rp.authorize_plain("s-1", ("authorization_details", &details)).await;
@@ -373,21 +369,23 @@ async fn permission_faults_each_break_one_thing() {
     let claims = rp.verify(tokens["id_token"].as_str().expect("id_token")).await;
     assert!(claims["permission_digest"].is_string());
     assert_ne!(claims["permission_digest"], STATEMENT_DIGEST);
-    assert_eq!(tokens["authorization_details"][0]["permission_digest"], STATEMENT_DIGEST, "token response honest");
+    let access = rp.access_claims(&tokens).await;
+    assert_eq!(access["authorization_details"][0]["permission_digest"], STATEMENT_DIGEST, "access token honest");
 
     rp.sim.clear_faults();
     rp.sim.set_fault(Fault::MissingPermissionDigest);
     let (code, pushed, _) = rp.login_pushed(&extra, "kari").await;
     let tokens = rp.token(&code, &pushed.verifier).await;
     assert!(claims_of(tokens["id_token"].as_str().expect("id_token")).get("permission_digest").is_none());
-    assert!(tokens["authorization_details"][0].get("permission_digest").is_none());
-    assert_eq!(tokens["authorization_details"][0]["type"], "payment.v1");
+    let access = rp.access_claims(&tokens).await;
+    assert!(access["authorization_details"][0].get("permission_digest").is_none());
+    assert_eq!(access["authorization_details"][0]["type"], "payment.v1");
 
     rp.sim.clear_faults();
     rp.sim.set_fault(Fault::DifferentPermissionType);
     let (code, pushed, _) = rp.login_pushed(&extra, "kari").await;
     let tokens = rp.token(&code, &pushed.verifier).await;
-    assert_eq!(tokens["authorization_details"][0]["type"], "other.v1");
+    assert_eq!(rp.access_claims(&tokens).await["authorization_details"][0]["type"], "other.v1");
     assert_eq!(claims_of(tokens["id_token"].as_str().expect("id_token"))["permission_digest"], STATEMENT_DIGEST);
 
     rp.sim.clear_faults();
@@ -432,70 +430,62 @@ async fn client_credentials_are_limited_to_permission_scopes() {
 }
 
 #[tokio::test]
-async fn permission_api_registers_signs_and_reports_status() {
+async fn permission_api_registers_and_signs_a_grant_after_a_login() {
     let rp = Rp::new().await;
-    let token = rp.client_token().await;
-    let permission = json!({ "type": "payment.v1", "permission": b64url(STATEMENT) });
+    let token = rp.client_token("openid permissions/client").await;
+    let valid = registration("payment.v1", STATEMENT, &[], None, 600);
 
-    assert_eq!(rp.register("bogus", &permission).await.status(), StatusCode::UNAUTHORIZED);
-    let no_scope: Value = rp.client_credentials("openid").await.json().await.expect("JSON");
-    let no_scope = no_scope["access_token"].as_str().expect("access_token");
-    assert_eq!(rp.register(no_scope, &permission).await.status(), StatusCode::UNAUTHORIZED);
-    for bad in [json!({ "type": "payment.v1" }), json!({ "type": "payment.v1", "permission": "***" }), json!([1])] {
+    let mut no_permission = valid.clone();
+    no_permission.as_object_mut().expect("object").remove("permission");
+    let mut not_base64 = valid.clone();
+    not_base64["permission"] = json!("***");
+    for bad in [no_permission, not_base64, json!([1])] {
         assert_eq!(
             error_of(rp.register(&token, &bad).await).await,
-            (StatusCode::BAD_REQUEST, "invalid_request".into())
+            (StatusCode::BAD_REQUEST, "invalid_request".into()),
+            "{bad}"
         );
     }
 
-    let response = rp.register(&token, &permission).await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let registered: Value = response.json().await.expect("JSON");
-    assert_eq!(registered["permission_digest"], STATEMENT_DIGEST);
-    let id = registered["permission_id"].as_str().expect("permission_id").to_owned();
-
-    let pending: Value = rp.signed(&token, &id).await.json().await.expect("JSON");
-    assert_eq!(pending, json!({ "status": "pending" }));
-    let unknown = rp.signed(&token, "unknown").await;
-    assert_eq!(error_of(unknown).await, (StatusCode::NOT_FOUND, "not_found".into()));
-    assert_eq!(rp.signed("bogus", &id).await.status(), StatusCode::UNAUTHORIZED);
+    let registered = rp.register_ok(&token, &valid).await;
 
     // The permission rides along a login, here a pushed one.
-    let (code, pushed, page) = rp.login_pushed(&[("permission_id", &id)], "ola").await;
+    let (code, pushed, page) = rp.login_pushed(&[("permission_token", &registered.permission_token)], "ola").await;
     assert!(page.contains("You are asked to approve") && page.contains("123.45"));
     let tokens = rp.token(&code, &pushed.verifier).await;
     let claims = rp.verify(tokens["id_token"].as_str().expect("id_token")).await;
     assert_eq!(claims["permission_digest"], STATEMENT_DIGEST);
+    assert!(
+        rp.access_claims(&tokens).await.get("authorization_details").is_none(),
+        "a registered permission is not an authorization_details item"
+    );
 
-    let approved: Value = rp.signed(&token, &id).await.json().await.expect("JSON");
-    assert_eq!(approved["status"], "approved");
-    let jws = approved["signed_permission"].as_str().expect("signed_permission");
-    assert_eq!(jsonwebtoken::decode_header(jws).expect("header").kid.as_deref(), Some("sim-1"));
-    let signed = rp.verify(jws).await;
+    let grant = rp.grant(&token, &registered.id).await;
+    assert_eq!(grant.status(), StatusCode::OK);
+    let jws = grant.text().await.expect("grant");
+    assert_eq!(jsonwebtoken::decode_header(&jws).expect("header").kid.as_deref(), Some("bib-grant-1"));
+    let signed = rp.verify_grant(&jws).await;
+    assert_eq!(signed["iss"], rp.sim.bib_issuer());
     assert_eq!(signed["sub"], claims["sub"]);
     assert_eq!(signed["type"], "payment.v1");
-    assert_eq!(signed["permission"], b64url(STATEMENT));
-    assert_eq!(signed["permission_digest"], STATEMENT_DIGEST);
-    assert_eq!(signed["permission_id"], id);
+    assert_eq!(signed["digest"], STATEMENT_DIGEST, "known answer");
+    assert_eq!(signed["permissionId"], registered.id);
 
     // A registered permission in a plain authorization URL, denied.
-    let other = rp.register(&token, &json!({ "type": "card.v1", "permission": b64url("card") })).await;
-    let other: Value = other.json().await.expect("JSON");
-    let other_id = other["permission_id"].as_str().expect("permission_id");
-    let page = rp.authorize_plain("s-2", ("permission_id", other_id)).await;
+    let card = registration("card.v1", r#"{"card":"**** 1234"}"#, &[], None, 600);
+    let other = rp.register_ok(&token, &card).await;
+    let page = rp.authorize_plain("s-2", ("permission_token", &other.permission_token)).await;
     let page = page.text().await.expect("page");
     assert!(page.contains("card.v1"));
     let denied = query_map(&rp.decide(&page, "kari", "deny").await);
     assert_eq!(denied["error"], "access_denied");
-    let status: Value = rp.signed(&token, other_id).await.json().await.expect("JSON");
-    assert_eq!(status, json!({ "status": "denied" }));
+    assert_eq!(error_of(rp.grant(&token, &other.id).await).await, (StatusCode::FORBIDDEN, "access_denied".into()));
 }
 
 #[tokio::test]
 async fn user_exists_only_for_users_with_biometrics() {
     let rp = Rp::new().await;
-    let token = rp.client_token().await;
-    let nnin = |id: &str| Simulator::users().iter().find(|user| user.id == id).expect("user").nnin;
+    let token = rp.client_token("openid permissions/client").await;
     let nina = Simulator::users().iter().find(|user| user.id == "nina").expect("nina");
     assert_eq!(nina.name, "Nina Utenbib");
     assert!(!nina.bib_enabled);
@@ -507,7 +497,8 @@ async fn user_exists_only_for_users_with_biometrics() {
     let unknown: Value = rp.user_exists(Some(&token), "01010100000").await.json().await.expect("JSON");
     assert_eq!(unknown["exists"], false);
     assert_eq!(rp.user_exists(None, nnin("kari")).await.status(), StatusCode::UNAUTHORIZED);
-    let bad = rp.http.post(rp.url("/user-exists")).bearer_auth(&token).json(&json!({})).send().await;
+    let url = rp.bib_url("/permissions/user-exists");
+    let bad = rp.http.post(url).bearer_auth(&token).json(&json!({})).send().await;
     assert_eq!(error_of(bad.expect("user-exists")).await, (StatusCode::BAD_REQUEST, "invalid_request".into()));
 
     rp.sim.set_fault(Fault::UserExistsError);
