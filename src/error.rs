@@ -242,6 +242,11 @@ pub enum Error {
     /// `BankIdLayer` (or the session layer) is not installed around the route.
     #[error("BankIdLayer and SessionManagerLayer must wrap this route")]
     NotInstalled,
+    /// The layer [started degraded](crate::BankIdConfigBuilder::start_degraded)
+    /// and the provider's metadata or keys are not loaded yet: try again
+    /// later (HTTP `503` with `Retry-After`).
+    #[error("the BankID provider is not available yet")]
+    ProviderUnavailable,
 }
 
 impl Error {
@@ -270,6 +275,7 @@ impl Error {
             Error::Unauthenticated => "unauthenticated",
             Error::Session(_) => "session_error",
             Error::NotInstalled => "not_installed",
+            Error::ProviderUnavailable => "provider_unavailable",
         }
     }
 
@@ -295,6 +301,7 @@ impl Error {
             Error::Config(_) | Error::Session(_) | Error::NotInstalled | Error::MissingCapability { .. } => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
+            Error::ProviderUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -320,6 +327,7 @@ impl Error {
             | Error::NotInstalled
             | Error::Config(_)
             | Error::Discovery(_)
+            | Error::ProviderUnavailable
             | Error::MissingCapability { .. } => "BankID login is temporarily unavailable.".to_owned(),
             Error::TokenExchange(_) | Error::PushedAuthorization(_) | Error::PermissionApi(_) => {
                 "BankID login could not be completed; please try again.".to_owned()

@@ -117,6 +117,23 @@ impl KeyCache {
     async fn fetch(&self) -> Fetched<KeySet> {
         fetch(&self.client, &self.jwks_uri).await
     }
+
+    /// A cache that holds no key and can never load one: the stand-in of a
+    /// layer that started degraded, until the real keys are loaded. Its JWKS
+    /// URI has a scheme the HTTP client refuses, so a lookup fails with
+    /// `keys_unavailable` without any network call.
+    pub(crate) fn unloaded(client: Client, settings: KeyCacheSettings) -> KeyCache {
+        let keys = MaxAgeCache::new(settings.max_age, settings.cooldown, KeySet::default(), &Default::default());
+        KeyCache { client, jwks_uri: Url::parse("about:blank").expect("a constant URL"), keys }
+    }
+
+    /// How old the held key set is and how long it may be used (no network).
+    /// The JWKS fetch itself runs under the cache's single-flight gate, an
+    /// async mutex held across the request; the HTTP client's timeout bounds
+    /// how long any other verifier waits on it.
+    pub(crate) fn age(&self) -> (Duration, Duration) {
+        self.keys.age()
+    }
 }
 
 #[cfg(test)]

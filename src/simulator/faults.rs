@@ -35,6 +35,10 @@ pub enum Fault {
     /// rotation cannot be undone. A relying party that refetches the JWKS when
     /// it meets an unknown `kid` succeeds.
     RotatedKeys,
+    /// Both discovery documents (BankID OIDC's and BIB's) answer `503`, like
+    /// a provider that is down or not reachable yet. Relying parties that
+    /// start meanwhile retry, fail, or start degraded, as configured.
+    DiscoveryUnavailable,
     /// The ID token is signed with a key whose kid (`sim-unknown`) is never
     /// published: every relying party must reject it.
     UnknownKid,
