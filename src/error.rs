@@ -339,7 +339,17 @@ impl Error {
     /// Renders the default response: an HTML page when the client asks for
     /// HTML, a small JSON body otherwise.
     pub fn to_response(&self, headers: &HeaderMap) -> Response {
-        if wants_html(headers) { self.html_response() } else { self.json_response() }
+        let response = if wants_html(headers) { self.html_response() } else { self.json_response() };
+        self.with_retry_after(response)
+    }
+
+    /// `provider_unavailable` says when to come back (RFC 9110 §10.2.3); the
+    /// layer's own routes replace this default with its loader's next wait.
+    fn with_retry_after(&self, mut response: Response) -> Response {
+        if matches!(self, Error::ProviderUnavailable) {
+            response.headers_mut().entry(header::RETRY_AFTER).or_insert(header::HeaderValue::from_static("5"));
+        }
+        response
     }
 
     fn json_response(&self) -> Response {
@@ -366,7 +376,8 @@ impl IntoResponse for Error {
     /// Without request headers the JSON form is used; the layer's routes call
     /// [`Error::to_response`] so browsers get a page.
     fn into_response(self) -> Response {
-        self.json_response()
+        let response = self.json_response();
+        self.with_retry_after(response)
     }
 }
 

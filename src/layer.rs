@@ -156,13 +156,6 @@ impl Ctx {
         if self.shared.is_ready() { &self.shared.config } else { &self.shared.degraded_config }
     }
 
-    /// `provider_unavailable` while the layer is degraded. For code that
-    /// needs BankID OIDC's metadata outside the layer's own routes.
-    #[allow(dead_code)] // for flow code that starts logins outside the routes
-    pub(crate) fn ensure_ready(&self) -> Result<(), Error> {
-        if self.shared.is_ready() { Ok(()) } else { Err(Error::ProviderUnavailable) }
-    }
-
     /// How this client authenticates at the provider's back-channel endpoints.
     pub(crate) fn credentials(&self) -> ClientCredentials<'_> {
         let config = &self.shared.config;
@@ -610,11 +603,21 @@ impl BankIdLayer {
     }
 
     /// `503 provider_unavailable` with `Retry-After`, rendered like any
-    /// other login error (the app's error handler, if any, sees it too).
+    /// other login error (the app's error handler, if any, sees it too). The
+    /// wait is the loader's next one, unless the app's handler chose its own.
     fn provider_unavailable(&self, headers: &HeaderMap) -> Response {
         let mut response = self.ctx.error_response(&Error::ProviderUnavailable, headers);
         let secs = HeaderValue::from(self.ctx.shared.retry_after_secs());
-        response.headers_mut().entry(header::RETRY_AFTER).or_insert(secs);
+        let retry_after = response.headers_mut().entry(header::RETRY_AFTER);
+        match (retry_after, self.ctx.on_error.is_some()) {
+            (header::Entry::Occupied(mut default), false) => {
+                default.insert(secs);
+            }
+            (header::Entry::Vacant(none), _) => {
+                none.insert(secs);
+            }
+            (header::Entry::Occupied(_), true) => {}
+        }
         response
     }
 }

@@ -11,11 +11,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use axum_bankid::simulator::{Fault, Simulator};
-use axum_bankid::{AuthenticatedUser, BankIdConfig, BankIdConfigBuilder, BankIdLayer, LoginHint};
-use common::{error_body, hidden_field, location};
+use axum_bankid::{AuthenticatedUser, BankId, BankIdConfig, BankIdConfigBuilder, BankIdLayer, LoginHint};
+use common::{error_body, hidden_field, location, payment};
 use reqwest::StatusCode;
 use reqwest::cookie::Jar;
 use serde_json::Value;
@@ -38,10 +39,17 @@ impl Drop for App {
 }
 
 fn routes() -> Router {
-    Router::new().route("/me", get(|user: AuthenticatedUser| async move { Json(user.sub) })).route(
-        "/maybe",
-        get(|user: Option<AuthenticatedUser>| async move { user.map_or("anonymous".to_owned(), |u| u.sub) }),
-    )
+    Router::new()
+        .route("/me", get(|user: AuthenticatedUser| async move { Json(user.sub) }))
+        .route(
+            "/maybe",
+            get(|user: Option<AuthenticatedUser>| async move { user.map_or("anonymous".into(), |u| u.sub) }),
+        )
+        .route("/pay", get(|bankid: BankId| async move { bankid.request(payment()).start().await }))
+        .route(
+            "/pay-api",
+            get(|bankid: BankId| async move { bankid.request(payment()).via_permission_api().start().await }),
+        )
 }
 
 /// A browser-like client: keeps cookies, follows no redirect. The jar
@@ -61,6 +69,17 @@ async fn serve(
     store: MemoryStore,
     configure: impl FnOnce(BankIdConfigBuilder) -> BankIdConfigBuilder,
 ) -> App {
+    serve_layer(sim, jar, store, configure, |layer| layer).await
+}
+
+/// Like [`serve`], with a last say on the layer.
+async fn serve_layer(
+    sim: &Simulator,
+    jar: &Arc<Jar>,
+    store: MemoryStore,
+    configure: impl FnOnce(BankIdConfigBuilder) -> BankIdConfigBuilder,
+    customize: impl FnOnce(BankIdLayer) -> BankIdLayer,
+) -> App {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let redirect_uri = format!("{base}/auth/bankid/callback");
@@ -73,7 +92,7 @@ async fn serve(
         .redirect_uri(&redirect_uri);
     let config = configure(builder).build().unwrap();
     let sessions = config.session_layer(store);
-    let layer = BankIdLayer::discover(config).await.expect("discover returns a layer");
+    let layer = customize(BankIdLayer::discover(config).await.expect("discover returns a layer"));
     let app = routes().layer(layer.clone()).layer(sessions);
     let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     App { base, sim_issuer: sim.issuer(), client: browser(jar), layer, server }
@@ -157,6 +176,14 @@ async fn degraded_start_answers_503_and_recovers_without_a_restart() {
     assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(page.headers().contains_key("retry-after"));
     assert!(page.text().await.unwrap().contains("temporarily unavailable"));
+    // Logins started by the app's own handlers fail closed, never
+    // redirecting to the stand-in metadata: through the Permission API with
+    // the typed 503; through PAR with `missing_capability`, as the
+    // stand-in has no PAR endpoint (the login flow does not ask the layer
+    // whether it is ready before it builds the request).
+    assert_unavailable_json(app.get("/pay-api", "application/json").await).await;
+    let (status, body) = error_body(app.get("/pay", "application/json").await).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::INTERNAL_SERVER_ERROR, Some("missing_capability")));
     // Server-side clients refuse too, with the same kind.
     let err = app.layer.permission_api().user_exists(&LoginHint::Nnin("17858642043".into())).await.unwrap_err();
     assert_eq!(err.kind(), "provider_unavailable");
@@ -362,4 +389,31 @@ fn config_builder_for(issuer: &str) -> BankIdConfigBuilder {
         .client_id("client")
         .client_secret("secret")
         .redirect_uri("http://127.0.0.1:9/auth/bankid/callback")
+}
+
+#[tokio::test]
+async fn degraded_ciba_routes_and_custom_error_pages_answer_503() {
+    let sim = Simulator::start().await.unwrap();
+    sim.set_fault(Fault::DiscoveryUnavailable);
+    let jar = Arc::new(Jar::default());
+    let customize = |layer: BankIdLayer| {
+        // BIB's CIBA endpoint cannot be checked yet; enabling CIBA still works.
+        let layer = layer.with_ciba(MemoryStore::default()).expect("CIBA can be enabled while degraded");
+        layer.with_error_handler(|err, _| {
+            (StatusCode::SERVICE_UNAVAILABLE, format!("custom: {}", err.kind())).into_response()
+        })
+    };
+    let app = serve_layer(&sim, &jar, MemoryStore::default(), degraded, customize).await;
+    let status = app.get("/auth/bankid/ciba/some-handle", "application/json").await;
+    assert_eq!(status.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(status.headers().contains_key("retry-after"), "Retry-After is added to the app's page too");
+    assert_eq!(status.text().await.unwrap(), "custom: provider_unavailable");
+    let login = app.get("/auth/bankid/login", "text/html").await;
+    assert_eq!(login.text().await.unwrap(), "custom: provider_unavailable");
+
+    sim.clear_faults();
+    app.wait_ready().await;
+    let ciba = app.layer.ciba().expect("CIBA enabled");
+    let started = ciba.start(axum_bankid::CibaRequest::new(LoginHint::Nnin("17858642043".into()))).await;
+    assert!(started.is_ok(), "CIBA starts once BIB is loaded: {started:?}");
 }
