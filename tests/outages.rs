@@ -110,12 +110,17 @@ impl App {
     /// Starts a login and approves it at the simulator as `user`; returns
     /// the callback URL, not yet visited.
     async fn approved_callback(&self, user: &str) -> String {
-        let response = self.get("/auth/bankid/login", "text/html").await;
+        self.approved_callback_in(&self.client, user).await
+    }
+
+    /// [`approved_callback`](Self::approved_callback) in another browser.
+    async fn approved_callback_in(&self, client: &reqwest::Client, user: &str) -> String {
+        let response = client.get(self.url("/auth/bankid/login")).header("accept", "text/html").send().await.unwrap();
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "login should redirect to BankID");
-        let page = self.client.get(location(&response)).send().await.unwrap().text().await.unwrap();
+        let page = client.get(location(&response)).send().await.unwrap().text().await.unwrap();
         let form = [("request", hidden_field(&page, "request")), ("user", user.into()), ("decision", "approve".into())];
         let url = format!("{}/authorize", self.sim_issuer);
-        let response = self.client.post(url).form(&form).send().await.unwrap();
+        let response = client.post(url).form(&form).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "simulator form post");
         location(&response)
     }
@@ -416,4 +421,49 @@ async fn degraded_ciba_routes_and_custom_error_pages_answer_503() {
     let ciba = app.layer.ciba().expect("CIBA enabled");
     let started = ciba.start(axum_bankid::CibaRequest::new(LoginHint::Nnin("17858642043".into()))).await;
     assert!(started.is_ok(), "CIBA starts once BIB is loaded: {started:?}");
+}
+
+#[tokio::test]
+async fn slow_key_refetch_times_out_once_for_all_waiters_and_frees_the_cache() {
+    let sim = Simulator::start().await.unwrap();
+    let jar = Arc::new(Jar::default());
+    let app = serve(&sim, &jar, MemoryStore::default(), |b| b.http_timeout(Duration::from_millis(300))).await;
+    // Tokens name a key id the JWKS lacks, so verifying them refetches the
+    // JWKS, which answers after the client's timeout.
+    sim.set_fault(Fault::UnknownKid);
+    sim.set_fault(Fault::SlowJwks(Duration::from_secs(5)));
+    let browsers: Vec<_> = (0..4).map(|_| browser(&Arc::new(Jar::default()))).collect();
+    let mut callbacks = Vec::new();
+    for client in &browsers {
+        callbacks.push(app.approved_callback_in(client, "kari").await);
+    }
+    let fetched_before = sim.jwks_requests();
+    let visits = browsers
+        .iter()
+        .zip(&callbacks)
+        .map(|(client, url)| async move { client.get(url).header("accept", "application/json").send().await.unwrap() });
+    let responses = futures_util::future::join_all(visits).await;
+    let mut details = Vec::new();
+    for response in responses {
+        let (status, body) = error_body(response).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_id_token")));
+        details.push(body["detail"].as_str().unwrap().to_owned());
+    }
+    details.sort();
+    // One refetch, shared by the concurrent verifiers: it timed out
+    // (`keys_unavailable`); the others waited for it, then were refused a
+    // second fetch within the cooldown (`unknown_key`).
+    assert_eq!(details, ["keys_unavailable", "unknown_key", "unknown_key", "unknown_key"]);
+    assert_eq!(sim.jwks_requests(), fetched_before + 1);
+
+    // The refetch gate is free again: another unknown key id is refused at
+    // once (cooldown), and tokens signed with the cached key verify.
+    sim.clear_faults();
+    sim.set_fault(Fault::UnknownKid);
+    let callback = app.approved_callback("kari").await;
+    let (status, body) =
+        error_body(app.client.get(callback).header("accept", "application/json").send().await.unwrap()).await;
+    assert_eq!((status, body["detail"].as_str()), (StatusCode::UNAUTHORIZED, Some("unknown_key")));
+    sim.clear_faults();
+    app.login("kari").await;
 }

@@ -56,6 +56,15 @@ pub(crate) struct KeyCacheSettings {
 }
 
 /// The signing keys of one provider (one instance per provider / JWKS URI).
+///
+/// A refetch runs under the cache's single-flight gate, an async mutex held
+/// across the HTTP request, so a burst of tokens with a new `kid` makes one
+/// request. Nobody waits on it indefinitely: the layer's client has
+/// [`http_timeout`](crate::BankIdConfigBuilder::http_timeout) on every
+/// request, and after a failed fetch the cooldown answers the waiters
+/// without another one (tests/outages.rs,
+/// `slow_key_refetch_times_out_once_for_all_waiters_and_frees_the_cache`).
+/// Verification while the set is fresh takes no lock but a brief read lock.
 pub(crate) struct KeyCache {
     client: Client,
     jwks_uri: Url,
@@ -128,9 +137,6 @@ impl KeyCache {
     }
 
     /// How old the held key set is and how long it may be used (no network).
-    /// The JWKS fetch itself runs under the cache's single-flight gate, an
-    /// async mutex held across the request; the HTTP client's timeout bounds
-    /// how long any other verifier waits on it.
     pub(crate) fn age(&self) -> (Duration, Duration) {
         self.keys.age()
     }

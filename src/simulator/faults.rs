@@ -39,6 +39,12 @@ pub enum Fault {
     /// a provider that is down or not reachable yet. Relying parties that
     /// start meanwhile retry, fail, or start degraded, as configured.
     DiscoveryUnavailable,
+    /// BankID OIDC's `/jwks` waits this long before it answers (the request
+    /// is counted on arrival); other endpoints answer at once. With a
+    /// relying party timeout below it, a key refetch (after an unknown
+    /// `kid`, see [`Fault::RotatedKeys`]) times out while the code exchange
+    /// still works.
+    SlowJwks(Duration),
     /// The ID token is signed with a key whose kid (`sim-unknown`) is never
     /// published: every relying party must reject it.
     UnknownKid,
@@ -188,6 +194,14 @@ impl Faults {
     pub(crate) fn delay(&self) -> Option<Duration> {
         self.longest(|fault| match fault {
             Fault::Slow(delay) => Some(*delay),
+            _ => None,
+        })
+    }
+
+    /// How long `/jwks` waits: the longest active [`Fault::SlowJwks`].
+    pub(crate) fn jwks_delay(&self) -> Option<Duration> {
+        self.longest(|fault| match fault {
+            Fault::SlowJwks(delay) => Some(*delay),
             _ => None,
         })
     }
