@@ -17,6 +17,7 @@ mod support;
 use axum::Router;
 use axum::response::Html;
 use axum::routing::get;
+use axum_bankid::ciba::PublicCibaStart;
 use axum_bankid::simulator::Simulator;
 use axum_bankid::{AuthenticatedUser, BankIdLayer};
 use support::{escape, page};
@@ -32,10 +33,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let store = MemoryStore::default();
     let sessions = config.session_layer(store.clone());
-    // Pending CIBA requests live in the same store as the sessions. The
-    // public start route is fine for a local demo; in production put it
-    // behind your own authentication and rate limiting.
-    let bankid = BankIdLayer::discover(config).await?.with_ciba(store)?.with_public_ciba_start()?;
+    // Pending CIBA requests live in the same store as the sessions. The TV
+    // belongs to the viewer who approves, so its session is logged in (an
+    // explicit opt-in: on a public route, whoever posts a number would
+    // otherwise end up logged in as its owner). The crate rate-limits the
+    // route per number and per client address.
+    let viewers_tv = PublicCibaStart::new().log_in_starting_session();
+    let bankid = BankIdLayer::discover(config).await?.with_ciba(store)?.with_public_ciba_start(viewers_tv)?;
     let app = Router::new()
         .route("/", get(move || tv(phone_url.clone())))
         .route("/me", get(me))
@@ -79,7 +83,8 @@ document.getElementById('start').addEventListener('submit', async (event) => {{
   const events = new EventSource('/auth/bankid/ciba/' + body.handle + '/events');
   events.addEventListener('status', (e) => {{
     const s = JSON.parse(e.data);
-    if (s.status === 'approved') {{ events.close(); location.href = '/me'; }}
+    // The stream only says 'approved'; one normal request logs this TV in.
+    if (s.status === 'approved') {{ events.close(); fetch('/auth/bankid/ciba/' + body.handle).then(() => {{ location.href = '/me'; }}); }}
     else if (s.status === 'failed') {{ events.close(); statusLine.innerHTML = 'Not logged in (' + s.error + ').' + backup; }}
   }});
 }});

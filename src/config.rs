@@ -36,6 +36,9 @@ pub struct ClientAssertionKey {
     pub(crate) key: jsonwebtoken::EncodingKey,
     pub(crate) kid: Option<String>,
     pub(crate) alg: jsonwebtoken::Algorithm,
+    /// SHA-256 of the PEM: key material for [`BankIdConfig::record_key`],
+    /// which must be the same on every instance and unknown to clients.
+    pub(crate) fingerprint: [u8; 32],
 }
 
 impl ClientAssertionKey {
@@ -44,15 +47,20 @@ impl ClientAssertionKey {
     pub fn rsa_pem(pem: &[u8], kid: Option<String>) -> Result<Self, ConfigError> {
         let key = jsonwebtoken::EncodingKey::from_rsa_pem(pem)
             .map_err(|_| ConfigError::invalid("private_key_jwt", "not an RSA private key in PEM"))?;
-        Ok(ClientAssertionKey { key, kid, alg: jsonwebtoken::Algorithm::RS256 })
+        Ok(ClientAssertionKey { key, kid, alg: jsonwebtoken::Algorithm::RS256, fingerprint: sha256(pem) })
     }
 
     /// An EC P-256 key (PKCS#8 PEM), signing with ES256.
     pub fn ec_pem(pem: &[u8], kid: Option<String>) -> Result<Self, ConfigError> {
         let key = jsonwebtoken::EncodingKey::from_ec_pem(pem)
             .map_err(|_| ConfigError::invalid("private_key_jwt", "not an EC private key in PEM"))?;
-        Ok(ClientAssertionKey { key, kid, alg: jsonwebtoken::Algorithm::ES256 })
+        Ok(ClientAssertionKey { key, kid, alg: jsonwebtoken::Algorithm::ES256, fingerprint: sha256(pem) })
     }
+}
+
+fn sha256(data: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(data).into()
 }
 
 impl fmt::Debug for ClientAssertionKey {
@@ -210,7 +218,7 @@ impl ConfigError {
         }
     }
 
-    fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+    pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
         ConfigError::Invalid { field, reason: reason.into() }
     }
 
@@ -385,6 +393,26 @@ impl BankIdConfig {
     /// BIB's issuer URL, if configured.
     pub fn bib_issuer(&self) -> Option<&Url> {
         self.bib_issuer.as_ref()
+    }
+
+    /// A key every instance of this client derives alike and no client of
+    /// the app can know: from the client credentials (the secret, or the
+    /// `private_key_jwt` key), domain-separated. Store records that a
+    /// client must not be able to name (pending CIBA requests) take their
+    /// ids from it. Rotating the credentials orphans such records, which
+    /// live for minutes.
+    pub(crate) fn record_key(&self) -> [u8; 32] {
+        use sha2::Digest;
+        let mut hash = sha2::Sha256::new();
+        hash.update(b"axum-bankid record key\0");
+        hash.update(self.client_id.as_bytes());
+        hash.update(b"\0");
+        hash.update(self.client_secret.expose().as_bytes());
+        if let Some(key) = &self.client_assertion_key {
+            hash.update(b"\0");
+            hash.update(key.fingerprint);
+        }
+        hash.finalize().into()
     }
 
     /// The OIDC client id.

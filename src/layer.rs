@@ -28,7 +28,7 @@ use tower_service::Service;
 
 use tower_sessions::SessionStore;
 
-use crate::ciba::{self, Ciba, CibaCallback, CibaFinished, CibaStore};
+use crate::ciba::{self, Ciba, CibaCallback, CibaFinished, CibaStore, PublicStartPolicy};
 use crate::config::BankIdConfig;
 use crate::error::{EndpointError, Error};
 use crate::flow;
@@ -132,11 +132,9 @@ pub(crate) struct Ctx {
     pub(crate) shared: Arc<Shared>,
     on_error: Option<ErrorHandler>,
     pub(crate) ciba_store: Option<Arc<CibaStore>>,
-    ciba_public_start: bool,
+    /// The public start route's policy, when it is mounted.
+    pub(crate) ciba_public_start: Option<Arc<PublicStartPolicy>>,
     pub(crate) ciba_callback: Option<CibaCallback>,
-    /// Whether the session that started a CIBA request is logged in when it
-    /// reads the approval.
-    pub(crate) ciba_session_login: bool,
     /// Where single-use grants are marked used for every instance.
     pub(crate) grant_uses: Option<crate::once::OnceRecords>,
 }
@@ -265,9 +263,8 @@ impl BankIdLayer {
             shared,
             on_error: None,
             ciba_store: None,
-            ciba_public_start: false,
+            ciba_public_start: None,
             ciba_callback: None,
-            ciba_session_login: true,
             grant_uses: None,
         }))
     }
@@ -315,23 +312,33 @@ impl BankIdLayer {
             Ok(_) | Err(Error::ProviderUnavailable) => {}
             Err(err) => return Err(err),
         }
-        let ciba_store = Some(Ciba::new_store(Arc::new(store)));
+        let ciba_store = Some(Ciba::new_store(Arc::new(store), self.ctx.config().record_key()));
         Ok(BankIdLayer::from_ctx(Ctx { ciba_store, ..self.ctx }))
     }
 
-    /// Also mounts `POST {ciba_path}` (`{"nnin": "..."}` → handle and a
-    /// server-generated binding message), for devices that start CIBA
-    /// themselves, like the TV page of the `ciba` example.
+    /// Also mounts `POST {ciba_path}` (`{"nnin": "..."}` → `202` with the
+    /// handle, BankID's binding message and `expires_in`), for devices that
+    /// start CIBA themselves, like the TV page of the `ciba` example.
     ///
     /// **This sends a push to whoever the number names, for anyone who can
-    /// reach the route**, and its answer tells whether a number has BankID
-    /// with biometrics. Put it behind your own authentication and rate
-    /// limiting, or call [`Ciba::start`] from your own handler instead.
-    pub fn with_public_ciba_start(self) -> Result<Self, Error> {
+    /// reach the route.** So, by default, the device that started a request
+    /// is *not* logged in when it is approved — it learns only that it was
+    /// (opt in with [`PublicCibaStart::log_in_starting_session`] for devices
+    /// that belong to the approving user); "not enrolled", "unknown user" and
+    /// "app unavailable" all answer `422 {"error":"ciba_unavailable"}`; and
+    /// starts are rate-limited per identity number and per client address
+    /// (`429` with `Retry-After`). See [`PublicCibaStart`] for the limits.
+    /// Errors: `missing_capability` (`with_ciba`) unless CIBA is enabled,
+    /// `config_error` for limits out of range.
+    ///
+    /// [`PublicCibaStart`]: crate::ciba::PublicCibaStart
+    /// [`PublicCibaStart::log_in_starting_session`]: crate::ciba::PublicCibaStart::log_in_starting_session
+    pub fn with_public_ciba_start(self, options: crate::ciba::PublicCibaStart) -> Result<Self, Error> {
         if self.ctx.ciba_store.is_none() {
             return Err(Error::MissingCapability { capability: "with_ciba" });
         }
-        Ok(BankIdLayer::from_ctx(Ctx { ciba_public_start: true, ..self.ctx }))
+        let policy = Some(Arc::new(options.build()?));
+        Ok(BankIdLayer::from_ctx(Ctx { ciba_public_start: policy, ..self.ctx }))
     }
 
     /// Hands every CIBA outcome to `handler` — the verified user, or the
@@ -371,14 +378,6 @@ impl BankIdLayer {
             return Err(Error::MissingCapability { capability: "with_ciba" });
         }
         Ok(BankIdLayer::from_ctx(Ctx { ciba_callback: Some(CibaCallback::new(handler)), ..self.ctx }))
-    }
-
-    /// Stops the status routes from logging in the session that started a
-    /// CIBA request (on by default). Use it when the verified user goes to
-    /// the app through [`with_ciba_callback`](Self::with_ciba_callback) or
-    /// [`Ciba::wait`] and the waiting device must not become logged in.
-    pub fn without_ciba_session_login(self) -> Self {
-        BankIdLayer::from_ctx(Ctx { ciba_session_login: false, ..self.ctx })
     }
 
     /// The CIBA client, if [`with_ciba`](Self::with_ciba) enabled it.
@@ -434,7 +433,7 @@ impl BankIdLayer {
             .route(&config.logout_path, post(flow::logout::logout));
         if ctx.ciba_store.is_some() {
             let base = &config.ciba_path;
-            if ctx.ciba_public_start {
+            if ctx.ciba_public_start.is_some() {
                 routes = routes.route(base, post(ciba::routes::start));
             }
             routes = routes

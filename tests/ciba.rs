@@ -2,6 +2,7 @@
 
 mod common;
 
+use std::str::FromStr;
 use std::time::Duration;
 
 use axum_bankid::simulator::{CibaBehavior, Fault, Simulator};
@@ -156,6 +157,26 @@ async fn cancellation_stops_polling() {
 
     client.cancel(&started.handle).await.unwrap();
     assert_eq!(client.status(&started.handle).await.unwrap_err(), CibaError::UnknownHandle);
+}
+
+#[tokio::test]
+async fn a_handle_is_not_a_session_id() {
+    let app = start_ciba().await;
+    let started = ciba(&app).start(request("kari")).await.unwrap();
+    let handle = started.handle.as_str();
+    assert_eq!(handle.len(), 32, "128 bits, hex");
+    assert!(tower_sessions::session::Id::from_str(handle).is_err(), "not in the session-id format");
+    // Sent as the session cookie to logout, it names no session: the pending
+    // request is untouched and nothing polls it on the sender's behalf.
+    let response = reqwest::Client::new()
+        .post(app.url("/auth/bankid/logout"))
+        .header("cookie", format!("bankid-session={handle}"))
+        .header("origin", app.base.clone())
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_redirection() || response.status().is_success(), "{}", response.status());
+    assert!(matches!(ciba(&app).status(&started.handle).await.unwrap(), CibaStatus::Pending { .. }));
 }
 
 #[tokio::test]
@@ -434,14 +455,9 @@ async fn concurrent_readers_poll_once_and_call_back_once() {
     assert!(finished.try_recv().is_err(), "no second callback");
 }
 
-#[tokio::test]
-async fn session_login_can_be_switched_off() {
-    let app = start_ciba_layer(MemoryStore::default(), |b| b, |layer| layer.without_ciba_session_login()).await;
-    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
-    let response =
-        app.client.post(app.url("/auth/bankid/ciba")).json(&serde_json::json!({"nnin": nnin("kari")})).send().await;
-    let started: serde_json::Value = response.unwrap().json().await.unwrap();
-    let path = format!("/auth/bankid/ciba/{}", started["handle"].as_str().unwrap());
+/// Polls the status route until the request is no longer pending.
+async fn status_until_done(app: &TestApp, handle: &str) -> serde_json::Value {
+    let path = format!("/auth/bankid/ciba/{handle}");
     let mut status = serde_json::Value::Null;
     for _ in 0..40 {
         status = app.get_json(&path).await.1;
@@ -450,9 +466,76 @@ async fn session_login_can_be_switched_off() {
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    status
+}
+
+async fn post_start(app: &TestApp, nnin: &str) -> reqwest::Response {
+    app.client.post(app.url("/auth/bankid/ciba")).json(&serde_json::json!({"nnin": nnin})).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_public_start_logs_nobody_in_by_default() {
+    let public = axum_bankid::ciba::PublicCibaStart::new();
+    let app = common::start_ciba_public(MemoryStore::default(), |b| b, |layer| layer, public).await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
+    let started: serde_json::Value = post_start(&app, &nnin("kari")).await.json().await.unwrap();
+    let status = status_until_done(&app, started["handle"].as_str().unwrap()).await;
     assert_eq!(status["status"], "approved", "{status}");
     let (code, body) = app.get_json("/me").await;
-    assert_eq!(code, StatusCode::UNAUTHORIZED, "the device stays logged out: {body}");
+    assert_eq!(code, StatusCode::UNAUTHORIZED, "whoever posted the number is not logged in as its owner: {body}");
+}
+
+#[tokio::test]
+async fn the_public_start_route_is_no_enrolment_oracle() {
+    let app = start_ciba().await;
+    app.sim.set_ciba_behavior("ola", CibaBehavior::AppUninstalled);
+    let mut answers = Vec::new();
+    // Not enrolled (Nina), unknown to BankID (a number nobody has), app uninstalled (Ola).
+    for number in [nnin("nina"), "01010100000".to_owned(), nnin("ola")] {
+        let response = post_start(&app, &number).await;
+        answers.push((response.status(), response.text().await.unwrap()));
+    }
+    assert_eq!(answers[0].0, StatusCode::UNPROCESSABLE_ENTITY, "{answers:?}");
+    assert!(answers[0].1.contains(r#""error":"ciba_unavailable""#), "{answers:?}");
+    assert!(answers.iter().all(|a| *a == answers[0]), "three causes, one answer: {answers:?}");
+}
+
+#[tokio::test]
+async fn the_public_start_route_is_rate_limited_per_identity_and_per_client() {
+    let minute = Duration::from_secs(60);
+    let public = axum_bankid::ciba::PublicCibaStart::new().per_identity_limit(2, minute).per_client_limit(4, minute);
+    let app = common::start_ciba_public(MemoryStore::default(), |b| b, |layer| layer, public).await;
+    for _ in 0..2 {
+        assert_eq!(post_start(&app, &nnin("kari")).await.status(), StatusCode::ACCEPTED);
+    }
+    let limited = post_start(&app, &nnin("kari")).await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS, "the number's budget is spent");
+    assert!(limited.headers().contains_key("retry-after"));
+    assert_eq!(limited.json::<serde_json::Value>().await.unwrap()["error"], "rate_limited");
+    // A refused attempt still counts against the client that made it.
+    assert_eq!(post_start(&app, &nnin("ola")).await.status(), StatusCode::ACCEPTED, "another number still works");
+    assert_eq!(post_start(&app, &nnin("per")).await.status(), StatusCode::TOO_MANY_REQUESTS, "the client's is spent");
+    assert_eq!(app.sim.backchannel_requests(), 3, "no push for a refused start");
+}
+
+#[tokio::test]
+async fn an_approval_read_over_events_is_completed_by_a_normal_request() {
+    let app = start_ciba().await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
+    let started: serde_json::Value = post_start(&app, &nnin("kari")).await.json().await.unwrap();
+    let handle = started["handle"].as_str().unwrap().to_owned();
+    let cookie_before = app.session_cookie();
+    let events = app.client.get(app.url(&format!("/auth/bankid/ciba/{handle}/events"))).send().await.unwrap();
+    let body = events.text().await.unwrap();
+    assert!(body.contains(r#""status":"approved""#), "{body}");
+    assert_eq!(app.session_cookie(), cookie_before, "the stream neither logs in nor rotates the session");
+    assert_eq!(app.get_json("/me").await.0, StatusCode::UNAUTHORIZED, "not logged in from inside the stream");
+    // The page's next, normal request completes the login.
+    assert_eq!(status_until_done(&app, &handle).await["status"], "approved");
+    assert_ne!(app.session_cookie(), cookie_before, "the id rotated with the login");
+    let (code, me) = app.get_json("/me").await;
+    assert_eq!(code, StatusCode::OK, "{me}");
+    assert_eq!(me["loa"], 3);
 }
 
 #[tokio::test]
@@ -643,7 +726,7 @@ async fn one_slow_poll_holds_up_no_other() {
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
     let client = ciba(&app);
     let slow = client.start(request("kari")).await.unwrap().handle;
-    *store.slow_record.lock().unwrap() = Some(slow.as_str().to_owned());
+    *store.slow_record.lock().unwrap() = store.last_ciba_record.lock().unwrap().clone();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let quick = client.start(request("kari")).await.unwrap().handle;
     // `slow` falls due first and its poll then takes 4 s; `quick` falls due

@@ -124,7 +124,18 @@ async fn missing_digest_is_refused() {
 
 #[tokio::test]
 async fn different_type_is_refused() {
-    assert_permission_fault(Fault::DifferentPermissionType, "type_mismatch").await;
+    // BankID documents `authorization_details` in the access token; should a
+    // token response also echo them, they must name what was sent.
+    let echoing = Simulator::builder().echo_authorization_details(true);
+    let app = common::start_full(echoing, tower_sessions::MemoryStore::default(), |b| b, |layer, _| layer).await;
+    app.sim.set_fault(Fault::DifferentPermissionType);
+    let (status, body) = error_body(approve_payment(&app, "/pay", "approve").await).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(
+        (body["error"].as_str(), body["detail"].as_str()),
+        (Some("permission_not_granted"), Some("type_mismatch"))
+    );
+    app.assert_logged_out().await;
 }
 
 #[tokio::test]

@@ -29,6 +29,7 @@
 
 mod deliver;
 mod poll;
+mod public_start;
 pub(crate) mod routes;
 mod store;
 
@@ -49,6 +50,8 @@ use crate::provider::token::parse_json_response;
 
 pub(crate) use deliver::CibaCallback;
 pub use deliver::CibaFinished;
+pub use public_start::PublicCibaStart;
+pub(crate) use public_start::PublicStartPolicy;
 pub(crate) use store::CibaStore;
 
 /// Scope of the client-credentials token for every CIBA call to BIB
@@ -310,8 +313,8 @@ impl Ciba {
         Some(Ciba { ctx: ctx.clone(), store })
     }
 
-    pub(crate) fn new_store(store: Arc<dyn SessionStore>) -> Arc<CibaStore> {
-        Arc::new(CibaStore::new(store))
+    pub(crate) fn new_store(store: Arc<dyn SessionStore>, record_key: [u8; 32]) -> Arc<CibaStore> {
+        Arc::new(CibaStore::new(store, record_key))
     }
 
     /// Checks the user can be reached, registers the permission and sends

@@ -6,18 +6,27 @@
 //!   server-sent events until the outcome is known;
 //! - only with [`BankIdLayer::with_public_ciba_start`](crate::BankIdLayer::with_public_ciba_start):
 //!   `POST {ciba_path}` with JSON `{"nnin": "..."}` starts an authentication
-//!   and answers `202` with the handle and a server-generated binding message.
+//!   and answers `202` with the handle and BankID's binding message.
 //!
-//! When the session that started a request reads its approved status, that
-//! session becomes logged in, so `AuthenticatedUser` works on the device
-//! (unless [`without_ciba_session_login`](crate::BankIdLayer::without_ciba_session_login));
-//! other readers of the handle learn only that it was approved.
+//! Only when the start route's policy opts in
+//! ([`PublicCibaStart::log_in_starting_session`](super::PublicCibaStart::log_in_starting_session))
+//! does the session that started a request become logged in — when it reads
+//! the approved status over the plain status route, a normal request whose
+//! response can carry the new session cookie. The event stream never logs
+//! in: its headers are sent before the approval arrives, so a rotated
+//! session id could not reach the browser (and the rotation would delete
+//! the session the stream holds). It says `approved`; the page then reads
+//! the status route once. Every other reader of a handle learns only the
+//! outcome.
 
 use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use std::net::SocketAddr;
+
+use axum::Extension;
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -77,27 +86,57 @@ fn ciba_of(ctx: &Ctx) -> Result<Ciba, CibaError> {
     Ciba::from_ctx(ctx).ok_or(CibaError::NotEnabled)
 }
 
+#[tracing::instrument(name = "bankid.ciba.public_start", skip_all)]
 pub(crate) async fn start(
     State(ctx): State<Ctx>,
     MaybeSession(session): MaybeSession,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     Json(body): Json<StartBody>,
 ) -> Response {
-    let ciba = match ciba_of(&ctx) {
-        Ok(ciba) => ciba,
-        Err(err) => return err.into_response(),
+    let (ciba, policy) = match (ciba_of(&ctx), ctx.ciba_public_start.clone()) {
+        (Ok(ciba), Some(policy)) => (ciba, policy),
+        (Err(err), _) => return err.into_response(),
+        (Ok(_), None) => return CibaError::NotEnabled.into_response(),
     };
+    let request = CibaRequest::new(LoginHint::Nnin(body.nnin.clone()));
+    // Malformed numbers are refused before they cost anyone a budget.
+    if !LoginHint::Nnin(body.nnin.clone()).is_valid() {
+        return CibaError::InvalidLoginHint.into_response();
+    }
+    if let Err(wait) = policy.admit(&body.nnin, peer.map(|Extension(ConnectInfo(addr))| addr)) {
+        tracing::info!(retry_after_secs = wait.as_secs(), "public CIBA start rate-limited");
+        return rate_limited(wait);
+    }
     // The binding message is always BankID's (made at registration): no
     // caller can put words of its own on the user's phone.
-    let request = CibaRequest::new(LoginHint::Nnin(body.nnin));
     match ciba.start(request).await {
         Ok(started) => {
-            if let Some(session) = session {
+            if let (Some(session), true) = (session, policy.options.log_in_starting_session) {
                 remember_handle(&session, &started.handle).await;
             }
             (StatusCode::ACCEPTED, [(axum::http::header::CACHE_CONTROL, "no-store")], Json(started)).into_response()
         }
+        Err(CibaError::UserNotEnrolled | CibaError::UnknownUser | CibaError::AppUnavailable) => ciba_unavailable(),
         Err(err) => err.into_response(),
     }
+}
+
+/// One answer for "not enrolled", "unknown user" and "app unavailable", so
+/// the public route tells nobody who has BankID with biometrics.
+fn ciba_unavailable() -> Response {
+    let body = serde_json::json!({
+        "error": "ciba_unavailable",
+        "message": "BankID cannot reach this user here; use another way to log in",
+    });
+    (StatusCode::UNPROCESSABLE_ENTITY, [(axum::http::header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+}
+
+fn rate_limited(wait: Duration) -> Response {
+    let body = serde_json::json!({"error": "rate_limited", "message": "too many CIBA starts; try again later"});
+    let retry_after = wait.as_secs().max(1).to_string();
+    let headers =
+        [(axum::http::header::RETRY_AFTER, retry_after), (axum::http::header::CACHE_CONTROL, "no-store".into())];
+    (StatusCode::TOO_MANY_REQUESTS, headers, Json(body)).into_response()
 }
 
 pub(crate) async fn status(
@@ -121,30 +160,22 @@ pub(crate) async fn status(
     }
 }
 
-pub(crate) async fn events(
-    State(ctx): State<Ctx>,
-    MaybeSession(session): MaybeSession,
-    Path(handle): Path<String>,
-) -> Response {
+pub(crate) async fn events(State(ctx): State<Ctx>, Path(handle): Path<String>) -> Response {
     let ciba = match ciba_of(&ctx) {
         Ok(ciba) => ciba,
         Err(err) => return err.into_response(),
     };
     let Some(handle) = CibaHandle::parse(&handle) else { return CibaError::UnknownHandle.into_response() };
-    Sse::new(status_stream(ciba, session, handle)).keep_alive(KeepAlive::default()).into_response()
+    Sse::new(status_stream(ciba, handle)).keep_alive(KeepAlive::default()).into_response()
 }
 
-/// One `status` event per poll, ending after the outcome.
-fn status_stream(
-    ciba: Ciba,
-    session: Option<Session>,
-    handle: CibaHandle,
-) -> impl Stream<Item = Result<Event, Infallible>> {
-    stream::unfold(Some((ciba, session, handle)), |state| async move {
-        let (ciba, session, handle) = state?;
+/// One `status` event per poll, ending after the outcome. It never logs a
+/// session in (see the module docs).
+fn status_stream(ciba: Ciba, handle: CibaHandle) -> impl Stream<Item = Result<Event, Infallible>> {
+    stream::unfold(Some((ciba, handle)), |state| async move {
+        let (ciba, handle) = state?;
         let (event, done, wait) = match ciba.status(&handle).await {
             Ok(status) => {
-                login_if_owner(&ciba, session.as_ref(), &handle, &status).await;
                 let wait = match &status {
                     CibaStatus::Pending { retry_after_ms } => Some(*retry_after_ms),
                     _ => None,
@@ -164,7 +195,7 @@ fn status_stream(
         if let Some(ms) = wait {
             tokio::time::sleep(Duration::from_millis(ms.clamp(200, 30_000))).await;
         }
-        let next = (!done).then_some((ciba, session, handle));
+        let next = (!done).then_some((ciba, handle));
         Some((Ok(event), next))
     })
 }
@@ -178,9 +209,8 @@ async fn remember_handle(session: &Session, handle: &CibaHandle) {
 /// Logs the session in once, if it started this request and it was approved.
 async fn login_if_owner(ciba: &Ciba, session: Option<&Session>, handle: &CibaHandle, status: &CibaStatus) {
     let (Some(session), CibaStatus::Approved { .. }) = (session, status) else { return };
-    if !ciba.ctx.ciba_session_login {
-        return;
-    }
+    // Only handles the start route remembered, which it does only when the
+    // policy opted in.
     if !matches!(owns_ciba_handle(session, handle.as_str()).await, Ok(true)) {
         return;
     }

@@ -8,7 +8,6 @@
 //! an instance whose poll was slow — can ever replace it.
 
 use std::collections::{HashMap, HashSet};
-use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -85,6 +84,8 @@ impl PendingCiba {
 
 pub(crate) struct CibaStore {
     store: Arc<dyn SessionStore>,
+    /// Keys the record ids of pending requests (see [`pending_record_id`]).
+    record_key: [u8; 32],
     records: OnceRecords,
     /// Handles being polled right now by this instance, so concurrent status
     /// requests never poll the provider twice at once.
@@ -95,8 +96,26 @@ pub(crate) struct CibaStore {
     unsaved: Mutex<HashMap<String, Outcome>>,
 }
 
+/// A handle is 32 lowercase hex digits (128 random bits). It is not in the
+/// session-id format, so a handle sent as a session cookie names nothing.
 pub(crate) fn is_valid_handle(text: &str) -> bool {
-    text.len() <= 64 && Id::from_str(text).is_ok()
+    text.len() == 32 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// The store record of the request behind `handle`: a keyed hash (HMAC with
+/// the [record key](crate::BankIdConfig::record_key)) in the store's id space.
+/// Whoever holds a handle still cannot name its record — say, to present it
+/// as a session cookie, which would let the session layer load, rewrite or
+/// delete the pending request.
+fn pending_record_id(key: &[u8; 32], handle: &CibaHandle) -> Id {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(b"ciba-pending\0");
+    mac.update(handle.0.as_bytes());
+    let digest = mac.finalize().into_bytes();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    Id(i128::from_le_bytes(bytes))
 }
 
 fn store_error(err: impl std::fmt::Display) -> CibaError {
@@ -104,15 +123,12 @@ fn store_error(err: impl std::fmt::Display) -> CibaError {
     CibaError::Store(err.to_string())
 }
 
-fn handle_id(handle: &CibaHandle) -> Result<Id, CibaError> {
-    Id::from_str(&handle.0).map_err(|_| CibaError::UnknownHandle)
-}
-
 impl CibaStore {
-    pub(crate) fn new(store: Arc<dyn SessionStore>) -> Self {
+    pub(crate) fn new(store: Arc<dyn SessionStore>, record_key: [u8; 32]) -> Self {
         CibaStore {
             records: OnceRecords::new(Arc::clone(&store)),
             store,
+            record_key,
             in_flight: Mutex::new(HashSet::new()),
             scheduler: Default::default(),
             unsaved: Mutex::new(HashMap::new()),
@@ -120,21 +136,27 @@ impl CibaStore {
     }
 
     pub(crate) async fn create(&self, pending: PendingCiba) -> Result<CibaHandle, CibaError> {
-        let mut record = Record { id: Id::default(), data: HashMap::new(), expiry_date: expiry(&pending) };
-        record.data.insert(RECORD_KEY.to_owned(), serde_json::to_value(&pending).map_err(store_error)?);
-        self.store.create(&mut record).await.map_err(store_error)?;
-        Ok(CibaHandle(record.id.to_string()))
+        let handle = CibaHandle(new_secret());
+        let value = serde_json::to_value(&pending).map_err(store_error)?;
+        let id = pending_record_id(&self.record_key, &handle);
+        // Created under its derived id, never overwriting: a 2^-128 clash
+        // with a live record fails instead of replacing it.
+        match self.records.create_first(id, RECORD_KEY, value, expiry(&pending)).await.map_err(store_error)? {
+            true => Ok(handle),
+            false => Err(store_error("a record with this id exists")),
+        }
     }
 
     pub(crate) async fn load(&self, handle: &CibaHandle) -> Result<PendingCiba, CibaError> {
-        let record =
-            self.store.load(&handle_id(handle)?).await.map_err(store_error)?.ok_or(CibaError::UnknownHandle)?;
+        let id = pending_record_id(&self.record_key, handle);
+        let record = self.store.load(&id).await.map_err(store_error)?.ok_or(CibaError::UnknownHandle)?;
         let value = record.data.get(RECORD_KEY).cloned().ok_or(CibaError::UnknownHandle)?;
         serde_json::from_value(value).map_err(|_| CibaError::UnknownHandle)
     }
 
     pub(crate) async fn save(&self, handle: &CibaHandle, pending: &PendingCiba) -> Result<(), CibaError> {
-        let mut record = Record { id: handle_id(handle)?, data: HashMap::new(), expiry_date: expiry(pending) };
+        let id = pending_record_id(&self.record_key, handle);
+        let mut record = Record { id, data: HashMap::new(), expiry_date: expiry(pending) };
         record.data.insert(RECORD_KEY.to_owned(), serde_json::to_value(pending).map_err(store_error)?);
         self.store.save(&record).await.map_err(store_error)
     }
@@ -145,7 +167,7 @@ impl CibaStore {
         if let Ok(pending) = self.load(handle).await {
             self.records.remove(pending.outcome_id()).await.map_err(store_error)?;
         }
-        self.store.delete(&handle_id(handle)?).await.map_err(store_error)
+        self.store.delete(&pending_record_id(&self.record_key, handle)).await.map_err(store_error)
     }
 
     /// The recorded outcome, if the request has one.

@@ -83,10 +83,13 @@ pub enum Fault {
     /// relying party that checks the ID token notices.
     WrongPermissionDigest,
     /// The ID token has no `permission_digest` claim, and the items of the
-    /// access token's `authorization_details` have no `permission_digest`.
+    /// access token's `authorization_details` (and of the response body's,
+    /// if echoed) have no `permission_digest`.
     MissingPermissionDigest,
-    /// The items of the access token's `authorization_details` claim have
-    /// `"type": "other.v1"` instead of the pushed type.
+    /// The items of the access token's `authorization_details` claim (and
+    /// of the response body's, if echoed — see
+    /// [`SimulatorBuilder::echo_authorization_details`](super::SimulatorBuilder::echo_authorization_details))
+    /// have `"type": "other.v1"` instead of the pushed type.
     DifferentPermissionType,
     /// Every pushed `request_uri` is treated as expired when the browser
     /// brings it to `/authorize`: the user is sent back with

@@ -1,30 +1,41 @@
-//! An embedded BankID OpenID Provider for tests, examples and local
-//! development.
+//! An embedded BankID for tests, examples and local development: BankID
+//! OIDC and BankID with biometrics (BIB, "aletheia") as two OpenID
+//! Providers on two ports of 127.0.0.1, speaking BankID's wire protocol.
 //!
 //! The real BankID cannot be reached from CI, and its test environment needs
-//! a registered client and a phone. The simulator speaks the same OpenID
-//! Connect dialect instead — Authorization Code flow with PKCE (S256 only),
-//! `acr` values such as `urn:bankid:bis;LOA=3`, `login_hint=BIS`/`BID`, the
-//! RFC 9207 `iss` response parameter — on `127.0.0.1`, with a handful of
-//! [synthetic users](TestUser). Point a relying party at
-//! [`Simulator::issuer`] exactly as it would point at BankID's discovery
-//! document.
+//! a registered client and a phone. The simulator speaks the same protocol
+//! instead, taken from BankID's developer documentation and BankID Norway's
+//! own integration examples (`BankIDNorge/oidc-integration-examples`, the
+//! ASP.NET CIBA backend above all) — and it *refuses* every other shape with
+//! a `400`/`401`/`403`/`404` whose `error_description` names the problem, so
+//! a relying party that works against it has no slack that BankID would
+//! catch later.
 //!
-//! Beyond the login it simulates BankID's *upfront permissions* — pushed
-//! authorization requests (RFC 9126) carrying `authorization_details`
-//! (RFC 9396), the Permission API — and CIBA (OpenID CIBA Core 1.0, poll
-//! mode) with a scriptable phone per user ([`CibaBehavior`]).
+//! - [`Simulator::issuer`] is **BankID OIDC** (like `auth.bankid.no`): the
+//!   Authorization Code flow with PKCE (S256 only), `acr` values such as
+//!   `urn:bankid:bis;LOA=3`, `login_hint=BIS`/`BID`, the RFC 9207 `iss`
+//!   response parameter, pushed authorization requests (RFC 9126) with
+//!   `authorization_details` (RFC 9396), and client-credentials access
+//!   tokens for BIB. A handful of [synthetic users](TestUser) log in.
+//! - [`Simulator::bib_issuer`] is **BIB** (like `app.bankid.no`): the
+//!   Permission API (register, `user-exists`, grants) and CIBA (OpenID CIBA
+//!   Core 1.0, poll mode) with a scriptable phone per user
+//!   ([`CibaBehavior`]). Every BIB call but discovery and the JWKS takes
+//!   `Authorization: Bearer <client-credentials token from BankID OIDC>`.
 //!
-//! It is a *strict* provider: exact redirect URIs, single-use codes and
-//! `request_uri`s, mandatory `state` and PKCE, one client authentication
-//! method per request.
-//! A relying party that works against it has no slack that BankID would
-//! catch later. To prove that a relying party also *rejects* what it must,
-//! inject a [`Fault`]: a wrong audience, an expired token, a rotated key, a
-//! mix-up `iss`, a slow or failing token endpoint, and more.
+//! It is *strict*: exact redirect URIs, single-use codes, `request_uri`s and
+//! `permissionToken`s, mandatory `state` and PKCE, one client authentication
+//! method per request at BankID OIDC and none at BIB, no parameter or JSON
+//! member it does not know. To prove that a relying party also *rejects*
+//! what it must, inject a [`Fault`]: a wrong audience, an expired token, a
+//! rotated key, a mix-up `iss`, a grant signed with the wrong key, a slow or
+//! failing token endpoint, and more. [`Simulator::requests`] shows every
+//! request both issuers received, for conformance tests of the wire shape.
 //!
-//! The signing keys are committed, public test keys. **Never** enable the
-//! `simulator` feature in a production build.
+//! Three RSA key sets, each published only in its own JWKS: BankID OIDC's
+//! (`sim-1`, later `sim-2`), BIB's ID-token key (`bib-1`) and BIB's grant
+//! key (`bib-grant-1`). They are committed, public test keys. **Never**
+//! enable the `simulator` feature in a production build.
 //!
 //! # Example
 //!
@@ -37,9 +48,11 @@
 //!     .redirect_uri("http://127.0.0.1:3000/auth/callback")
 //!     .start()
 //!     .await?;
-//! // Configure the relying party with these three values.
-//! let (issuer, client_id, client_secret) = (sim.issuer(), sim.client_id(), sim.client_secret());
+//! // Configure the relying party with these values.
+//! let (issuer, bib_issuer) = (sim.issuer(), sim.bib_issuer());
+//! let (client_id, client_secret) = (sim.client_id(), sim.client_secret());
 //! assert!(issuer.starts_with("http://127.0.0.1:"));
+//! assert_ne!(issuer, bib_issuer, "two issuers, two ports");
 //! # let _ = (client_id, client_secret);
 //!
 //! // Every ID token from now on claims only LOA 2, whoever logs in.
@@ -50,55 +63,124 @@
 //! # }
 //! ```
 //!
-//! # Endpoints
+//! # Endpoints of BankID OIDC (`{issuer}`)
 //!
 //! | path | purpose |
 //! |---|---|
-//! | `/.well-known/openid-configuration` | discovery |
+//! | `/.well-known/openid-configuration` | discovery (no CIBA, no Permission API: those are BIB's) |
 //! | `/authorize` | login page (`GET`) and the user's decision (`POST`) |
-//! | `/token` | code exchange, client credentials, CIBA polls; `client_secret_basic` or `client_secret_post` |
+//! | `/token` | code exchange and `client_credentials`; `client_secret_basic`, `client_secret_post` or `private_key_jwt` |
 //! | `/userinfo` | the user's claims for a Bearer access token |
-//! | `/jwks` | public signing keys |
+//! | `/jwks` | BankID OIDC's public signing keys |
 //! | `/logout` | RP-initiated logout |
 //! | `/par` | pushed authorization requests, the only place for `authorization_details` |
-//! | `/bc-authorize` | CIBA backchannel authentication requests |
-//! | `/permissions` | Permission API: register a permission (`POST`) |
-//! | `/permissions/{id}/signed` | Permission API: the approved permission as a JWS (`GET`) |
-//! | `/user-exists` | Permission API: can this user be reached by CIBA? (`POST`) |
-//! | `/phone` | the user's BankID app: pending CIBA requests (`GET`), decisions (`POST /phone/decide`) |
+//! | `/phone` | the user's BankID app: pending CIBA requests (`GET ?login_hint=<nnin>`), decisions (`POST /phone/decide`) |
+//!
+//! # Endpoints of BIB (`{bib_issuer}`)
+//!
+//! | path | purpose | Bearer scope |
+//! |---|---|---|
+//! | `/.well-known/openid-configuration` | discovery: `issuer`, `permissions_endpoint`, `jwks_uri`, `jwks_uri_grants`, `backchannel_authentication_endpoint`, `token_endpoint`, ... | — |
+//! | `/jwks` | the CIBA ID-token key | — |
+//! | `/jwks/grants` | the grant key | — |
+//! | `/permissions/` | `permissions_endpoint` (trailing slash): register a permission (`POST`, JSON) | `permissions/client` |
+//! | `/permissions/user-exists` | does this `loginHint` have BankID with biometrics? (`POST`, JSON) | `permissions/client` |
+//! | `/permissions/{id}/grant` | the approved permission as a compact JWS, `text/plain` (`GET`) | `permissions/client` |
+//! | `/bc-authorize` | CIBA backchannel authentication request (`POST`, form) | `permissions/ciba` |
+//! | `/token` | CIBA polls (`POST`, form) | `permissions/ciba` |
+//!
+//! A BIB call without a live token from BankID OIDC's `client_credentials`
+//! grant gets `401 invalid_token` with `WWW-Authenticate: Bearer
+//! error="invalid_token"`; one without the scope `403 insufficient_scope`;
+//! one that authenticates the client instead (a Basic header,
+//! `client_secret` or `client_assertion`) `400 invalid_request`.
+//! Unknown paths at either issuer answer `404 {"error":"not_found"}`, naming
+//! where the Permission API and CIBA live now.
 //!
 //! The login page is a plain HTML form without JavaScript, so tests can log
 //! in with any HTTP client: `GET` the authorization URL, read the hidden
 //! `request` field and `POST` it back to `/authorize` with `user=kari` (see
 //! [`Simulator::users`]) and `decision=approve` or `decision=deny`.
 //!
-//! # Upfront permissions
+//! # The protocol, step by step
+//!
+//! 1. **Client credentials** at BankID OIDC: `POST {issuer}/token`,
+//!    `grant_type=client_credentials&scope=openid permissions/client
+//!    permissions/ciba` (any of these three; another scope is
+//!    `invalid_scope`) → `{"access_token", "token_type": "Bearer",
+//!    "expires_in", "scope"}`; lifetime
+//!    [`SimulatorBuilder::client_token_lifetime`].
+//! 2. **user-exists**: `POST {bib}/permissions/user-exists` with exactly
+//!    `{"loginHint": [{"scheme": "nnin", "value": "<11 digits>"}]}` →
+//!    `{"exists": true|false}` ([`TestUser::bib_enabled`]).
+//! 3. **Register**: `POST {bib}/permissions/` with `type`, `iat`, `exp`
+//!    (unix seconds; `iat` within 300 s of now, `exp - iat` at most
+//!    3600 s), `permission` (base64url of a JSON statement; standard base64
+//!    is accepted too) and optionally `loa`, `intents` (`["ciba"]`),
+//!    `loginHint` and `signals` (BankID's `ClientSignals` names) → `{"id",
+//!    "permissionToken", "bindingMessage"}`. The binding message is made by
+//!    the simulator, as by BankID, e.g. `BLÅ HUND 42`.
+//! 4. **CIBA**: `POST {bib}/bc-authorize` with exactly
+//!    `login_hint_token=<permissionToken>` (registered with `intents`
+//!    `["ciba"]` and a `loginHint`, unused, not expired),
+//!    `scope=openid permissions/ciba` and `binding_message=<bindingMessage>`
+//!    → `{"auth_req_id", "expires_in" (the registration's `exp` - now),
+//!    "interval"}`. `login_hint`, `id_token_hint`, `requested_expiry` and any
+//!    other parameter are refused by name. Then poll `POST {bib}/token` with
+//!    exactly `grant_type=urn:openid:params:grant-type:ciba&auth_req_id=...`
+//!    → `authorization_pending`, `slow_down`, `access_denied`,
+//!    `expired_token`, `invalid_grant` (CIBA Core §11), or `{"access_token",
+//!    "token_type", "expires_in", "id_token"}`.
+//! 5. **Grant**: `GET {bib}/permissions/{id}/grant` → `404` until the user
+//!    approved (and for an unknown id or an `authentication.v1`
+//!    permission), `403 {"error":"access_denied"}` after a refusal, else the
+//!    compact JWS as `text/plain`, signed with the grant key.
+//!
+//! What the user does is up to the test: [`Simulator::set_ciba_behavior`]
+//! scripts it, [`Simulator::ciba_decide`] or the phone page decides by hand,
+//! and [`Simulator::ciba_requests`] shows every request with its polls and
+//! binding message.
+//!
+//! # Upfront permissions in the code flow
 //!
 //! A relying party pushes `authorization_details` — a JSON array of
 //! `{"type": "payment.v1", "permission": "<base64url statement>"}` — to
-//! `/par` and sends the browser to
-//! `/authorize?client_id=..&request_uri=..`. The login page shows each
-//! statement; on approval the ID token carries `permission_digest`
-//! (`base64(SHA-256(statement bytes))`, standard alphabet with padding,
-//! computed over the *decoded* statement: a string for one item, an array
-//! for several) and the token response echoes `authorization_details`, each
-//! item with its `permission_digest`.
+//! `/par` and sends the browser to `/authorize?client_id=..&request_uri=..`.
+//! The login page shows each statement; on approval the ID token carries
+//! `permission_digest` (`base64(SHA-256(statement bytes))`, standard
+//! alphabet with padding, over the *decoded* statement: a string for one
+//! item, an array for several). The token response body does not repeat
+//! `authorization_details` (unless
+//! [`SimulatorBuilder::echo_authorization_details`] asks it to): as BankID
+//! documents, they are in the access token, an RS256 JWT signed with BankID
+//! OIDC's key whose `authorization_details` claim lists each item with its
+//! `permission_digest`.
 //!
-//! The Permission API takes a client-credentials token
-//! (`grant_type=client_credentials`, scopes `openid`, `permissions/client`,
-//! `permissions/ciba`). `POST /permissions` registers a statement and returns
-//! its `permission_id`, which an authorization or CIBA request can carry
-//! instead of `authorization_details`; once a user approved it,
-//! `GET /permissions/{id}/signed` returns it as an RS256 JWS.
+//! Alternatively a permission registered at BIB rides on the authorization
+//! request or PAR body as `permission_token=<permissionToken>`; on approval
+//! its grant becomes available and the ID token carries `permission_digest`.
 //!
-//! # CIBA
+//! # Guesses
 //!
-//! `POST /bc-authorize` with `login_hint=<nnin>` starts a request for a user
-//! who has BankID with biometrics ([`TestUser::bib_enabled`]); the client
-//! polls `/token` with `grant_type=urn:openid:params:grant-type:ciba`. What
-//! the user does is up to the test: [`Simulator::set_ciba_behavior`] scripts
-//! it, [`Simulator::ciba_decide`] or the phone page decides by hand, and
-//! [`Simulator::ciba_requests`] shows every request with its polls.
+//! Where BankID has published nothing, the simulator makes a choice and
+//! names it here, so that no test silently depends on an invention:
+//!
+//! - **`permission_token`**: how a registered permission is attached to a
+//!   code flow is unpublished; the parameter name is the simulator's.
+//! - **Grant claims**: `iss` (BIB), `sub`, `iat`, `exp` (the registration's),
+//!   `nonce`, `type`, `permissionId`, `digest` — named after BankAxept's
+//!   analogous grant; header `{"alg": "RS256", "kid": "bib-grant-1",
+//!   "typ": "JWT"}`; no `aud`.
+//! - **Grant status codes**: `404` before approval, `403` after a refusal.
+//! - **CIBA ID token**: `acr` is the bare `urn:bankid:bis` (no `;LOA=`) and
+//!   `amr` `["bis-mfa", "bis-hwk"]`, as in the only public sample (a third
+//!   party's); identity numbers as `sub_nnin` / `sub_bankid`; `sub` is the
+//!   same value as in the user's code-flow ID token (nothing published says
+//!   otherwise). It carries no `permission_digest`: the grant proves the
+//!   permission.
+//! - **Error bodies** of the Permission API: RFC 6749 §5.2 style
+//!   `{"error", "error_description"}`.
+//! - **Binding messages**: a colour, an animal and two digits.
 //!
 //! ```
 //! use std::time::Duration;
@@ -106,16 +188,23 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> std::io::Result<()> {
-//! let sim = Simulator::builder().ciba_interval(Duration::from_secs(1)).start().await?;
+//! let sim = Simulator::builder()
+//!     .ciba_interval(Duration::from_secs(1))
+//!     .client_token_lifetime(Duration::from_secs(60))
+//!     .start()
+//!     .await?;
 //! // Ola's phone approves on the third poll.
 //! sim.set_ciba_behavior("ola", CibaBehavior::ApproveAfterPolls(2));
 //! assert!(sim.ciba_requests().is_empty());
+//! assert!(sim.requests().is_empty(), "nothing was sent yet");
 //! # Ok(())
 //! # }
 //! ```
 
 mod capture;
 mod ciba;
+#[cfg(test)]
+mod conformance;
 mod endpoints;
 mod faults;
 mod id_token;
@@ -421,6 +510,7 @@ pub struct SimulatorBuilder {
     redirect_uris: BTreeSet<String>,
     bind: SocketAddr,
     advertise_par: bool,
+    echo_authorization_details: bool,
     ciba_interval: Duration,
     client_token_lifetime: Duration,
     jwks_cache_control: Option<String>,
@@ -434,6 +524,7 @@ impl Default for SimulatorBuilder {
             redirect_uris: BTreeSet::new(),
             bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             advertise_par: true,
+            echo_authorization_details: false,
             ciba_interval: DEFAULT_CIBA_INTERVAL,
             client_token_lifetime: DEFAULT_CLIENT_TOKEN_LIFETIME,
             jwks_cache_control: None,
@@ -472,6 +563,17 @@ impl SimulatorBuilder {
     /// cannot find it — for testing "PAR required but not advertised".
     pub fn advertise_par(mut self, advertise: bool) -> Self {
         self.advertise_par = advertise;
+        self
+    }
+
+    /// Whether the code-flow token response body also repeats the approved
+    /// `authorization_details` (RFC 9396 §7), each item with its
+    /// `permission_digest`. Default: `false`. BankID documents them inside
+    /// the access token, where the simulator always puts them; whether its
+    /// response body repeats them is unknown, so a relying party must not
+    /// depend on it — turn this on to test one that reads them when present.
+    pub fn echo_authorization_details(mut self, echo: bool) -> Self {
+        self.echo_authorization_details = echo;
         self
     }
 
@@ -519,6 +621,7 @@ impl SimulatorBuilder {
             client_secret: self.client_secret,
             redirect_uris: self.redirect_uris,
             advertise_par: self.advertise_par,
+            echo_authorization_details: self.echo_authorization_details,
             ciba_interval: ciba::whole_seconds(self.ciba_interval),
         }));
         let oidc = capturing(endpoints::oidc_router(Arc::clone(&shared)), &shared, Which::Oidc);
@@ -544,6 +647,7 @@ impl fmt::Debug for SimulatorBuilder {
             .field("redirect_uris", &self.redirect_uris)
             .field("bind", &self.bind)
             .field("advertise_par", &self.advertise_par)
+            .field("echo_authorization_details", &self.echo_authorization_details)
             .field("ciba_interval", &self.ciba_interval)
             .field("client_token_lifetime", &self.client_token_lifetime)
             .finish_non_exhaustive()

@@ -222,39 +222,38 @@ mod tests {
 
     #[test]
     fn every_wrong_shape_is_refused_by_name() {
-        let cases: Vec<(Box<dyn FnOnce(&mut Map<String, Value>)>, &str)> = vec![
-            (Box::new(|b| drop(b.insert("login_hint".into(), json!("17858642043")))), "unknown member login_hint"),
-            (Box::new(|b| drop(b.insert("permission_id".into(), json!("x")))), "unknown member permission_id"),
-            (Box::new(|b| drop(b.remove("iat"))), "iat is required"),
-            (Box::new(|b| drop(b.remove("exp"))), "exp is required"),
-            (Box::new(|b| drop(b.remove("type"))), "type is required"),
-            (Box::new(|b| drop(b.insert("type".into(), json!("")))), "type must be"),
-            (Box::new(|b| drop(b.insert("iat".into(), json!(NOW - 301)))), "iat must be within"),
-            (Box::new(|b| drop(b.insert("iat".into(), json!("1800000000")))), "iat must be an integer"),
-            (Box::new(|b| drop(b.insert("exp".into(), json!(NOW)))), "exp must be after iat"),
-            (Box::new(|b| drop(b.insert("exp".into(), json!(NOW + 3601)))), "at most 3600"),
-            (Box::new(|b| drop(b.insert("permission".into(), json!("***")))), "base64url"),
-            (Box::new(|b| drop(b.insert("permission".into(), json!(URL_SAFE_NO_PAD.encode("[1]"))))), "JSON object"),
-            (
-                Box::new(|b| drop(b.insert("loginHint".into(), json!([{"scheme": "ssn", "value": "17858642043"}])))),
-                "scheme",
-            ),
-            (
-                Box::new(|b| drop(b.insert("loginHint".into(), json!([{"scheme": "nnin", "value": "1785864204"}])))),
-                "11 digits",
-            ),
-            (
-                Box::new(|b| drop(b.insert("loginHint".into(), json!({"scheme": "nnin", "value": "17858642043"})))),
-                "array",
-            ),
-            (
-                Box::new(|b| drop(b.insert("signals".into(), json!({"userAgent": "x"})))),
-                "unknown signals member userAgent",
-            ),
-            (Box::new(|b| drop(b.insert("intents".into(), json!("ciba")))), "intents must be"),
+        // (member, new value or `None` to remove it, what the error names)
+        let cases: Vec<(&str, Option<Value>, &str)> = vec![
+            ("login_hint", Some(json!("17858642043")), "unknown member login_hint"),
+            ("permission_id", Some(json!("x")), "unknown member permission_id"),
+            ("iat", None, "iat is required"),
+            ("exp", None, "exp is required"),
+            ("type", None, "type is required"),
+            ("type", Some(json!("")), "type must be"),
+            ("iat", Some(json!(NOW - 301)), "iat must be within"),
+            ("iat", Some(json!("1800000000")), "iat must be an integer"),
+            ("exp", Some(json!(NOW)), "exp must be after iat"),
+            ("exp", Some(json!(NOW + 3601)), "at most 3600"),
+            ("permission", None, "permission is required"),
+            ("permission", Some(json!("***")), "base64url"),
+            ("permission", Some(json!(URL_SAFE_NO_PAD.encode("[1]"))), "JSON object"),
+            ("loa", Some(json!(3)), "loa must be a string"),
+            ("loginHint", Some(json!([{"scheme": "ssn", "value": "17858642043"}])), "scheme"),
+            ("loginHint", Some(json!([{"scheme": "nnin", "value": "1785864204"}])), "11 digits"),
+            ("loginHint", Some(json!({"scheme": "nnin", "value": "17858642043"})), "array"),
+            ("loginHint", Some(json!([])), "exactly one"),
+            ("signals", Some(json!({"userAgent": "x"})), "unknown signals member userAgent"),
+            ("signals", Some(json!("x")), "signals must be an object"),
+            ("intents", Some(json!("ciba")), "intents must be"),
         ];
-        for (change, expected) in cases {
-            let error = with(change).expect_err(expected);
+        for (member, value, expected) in cases {
+            let error = with(|body| {
+                match value {
+                    Some(value) => body.insert(member.into(), value),
+                    None => body.remove(member),
+                };
+            })
+            .expect_err(expected);
             assert!(error.contains(expected), "{error:?} should name {expected:?}");
         }
     }

@@ -61,6 +61,9 @@ pub(crate) struct Shared {
     pub(crate) client_secret: String,
     /// Whether discovery names the PAR endpoint.
     pub(crate) advertise_par: bool,
+    /// Whether the code-flow token response body repeats the approved
+    /// `authorization_details` (they are always in the access token).
+    pub(crate) echo_authorization_details: bool,
     /// The polling interval CIBA requests start with, in whole seconds.
     pub(crate) ciba_interval: Duration,
     pub(crate) jwks_requests: AtomicUsize,
@@ -82,6 +85,7 @@ pub(crate) struct Settings {
     pub(crate) client_secret: String,
     pub(crate) redirect_uris: BTreeSet<String>,
     pub(crate) advertise_par: bool,
+    pub(crate) echo_authorization_details: bool,
     pub(crate) ciba_interval: Duration,
 }
 
@@ -239,6 +243,7 @@ impl Shared {
             client_secret,
             redirect_uris,
             advertise_par,
+            echo_authorization_details,
             ciba_interval,
         } = settings;
         Shared {
@@ -249,6 +254,7 @@ impl Shared {
             client_id,
             client_secret,
             advertise_par,
+            echo_authorization_details,
             ciba_interval,
             jwks_requests: AtomicUsize::new(0),
             token_requests: AtomicUsize::new(0),

@@ -34,12 +34,13 @@ pub struct TestUser {
     /// BankID's own person identifier (`bankid_altsub` claim).
     pub bankid_altsub: &'static str,
     /// Synthetic Norwegian national identity number (`nnin_altsub` claim,
-    /// only released when the `nnin_altsub` scope was requested). CIBA and
-    /// the Permission API's `/user-exists` take it as `login_hint`.
+    /// only released when the `nnin_altsub` scope was requested; `sub_nnin`
+    /// in a CIBA ID token). BIB's Permission API takes it as
+    /// `loginHint: [{"scheme": "nnin", "value": <nnin>}]`.
     pub nnin: &'static str,
     /// Whether the user has enabled BankID with biometrics in the BankID
     /// app. Only such users can be reached by CIBA, and only they make
-    /// `/user-exists` answer `true`.
+    /// BIB's `user-exists` answer `true`.
     pub bib_enabled: bool,
 }
 
@@ -113,7 +114,7 @@ pub(crate) static USERS: [TestUser; 4] = [
         sub: "4f0c7a52-1b6e-4d8a-9c31-5a1e0000ni04",
         bankid_altsub: "9578-6000-4-000004",
         nnin: "14889010291",
-        // Classic BankID only: no push can reach her (CIBA, `/user-exists`).
+        // Classic BankID only: no push can reach her (CIBA, `user-exists`).
         bib_enabled: false,
     },
 ];

@@ -73,9 +73,30 @@ pub async fn start_ciba_layer<S: SessionStore + Clone>(
     configure: impl FnOnce(BankIdConfigBuilder) -> BankIdConfigBuilder,
     customize: impl FnOnce(BankIdLayer) -> BankIdLayer,
 ) -> TestApp {
+    start_ciba_public(store, configure, customize, tv_start()).await
+}
+
+/// The public start route of a TV that belongs to its user: the starting
+/// session is logged in, and the limits are out of the tests' way.
+pub fn tv_start() -> axum_bankid::ciba::PublicCibaStart {
+    let minute = std::time::Duration::from_secs(60);
+    axum_bankid::ciba::PublicCibaStart::new()
+        .log_in_starting_session()
+        .per_identity_limit(10_000, minute)
+        .per_client_limit(10_000, minute)
+}
+
+/// An app with CIBA and the public start route under `public`.
+pub async fn start_ciba_public<S: SessionStore + Clone>(
+    store: S,
+    configure: impl FnOnce(BankIdConfigBuilder) -> BankIdConfigBuilder,
+    customize: impl FnOnce(BankIdLayer) -> BankIdLayer,
+    public: axum_bankid::ciba::PublicCibaStart,
+) -> TestApp {
     let sim = Simulator::builder().ciba_interval(std::time::Duration::from_secs(1));
-    let with_ciba =
-        |layer: BankIdLayer, store: S| customize(layer.with_ciba(store).unwrap().with_public_ciba_start().unwrap());
+    let with_ciba = |layer: BankIdLayer, store: S| {
+        customize(layer.with_ciba(store).unwrap().with_public_ciba_start(public).unwrap())
+    };
     start_full(sim, store, configure, with_ciba).await
 }
 
@@ -141,6 +162,9 @@ pub struct TroubleStore<S = MemoryStore> {
     lag_reads: bool,
     /// Reads of the record with this id take 4 s.
     pub slow_record: Arc<std::sync::Mutex<Option<String>>>,
+    /// The id of the last pending CIBA request created (its handle does not
+    /// tell: the record id is keyed with the client credentials).
+    pub last_ciba_record: Arc<std::sync::Mutex<Option<String>>>,
     /// This many creates of CIBA outcome records fail.
     pub failing_outcome_creates: Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -152,6 +176,7 @@ impl<S> TroubleStore<S> {
             inner,
             lag_reads: true,
             slow_record: Default::default(),
+            last_ciba_record: Default::default(),
             failing_outcome_creates: Default::default(),
         }
     }
@@ -166,7 +191,11 @@ impl<S: SessionStore + Clone> SessionStore for TroubleStore<S> {
         if refuse {
             return Err(tower_sessions::session_store::Error::Backend("store unavailable".into()));
         }
-        self.inner.create(record).await
+        self.inner.create(record).await?;
+        if record.data.contains_key("axum_bankid.ciba") {
+            *self.last_ciba_record.lock().unwrap() = Some(record.id.to_string());
+        }
+        Ok(())
     }
     async fn save(&self, record: &Record) -> tower_sessions::session_store::Result<()> {
         self.inner.save(record).await

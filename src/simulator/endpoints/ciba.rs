@@ -20,8 +20,9 @@ use super::{OAuthError, Params, client_auth, no_store, respond_slowly};
 use crate::simulator::ciba::{CibaBehavior, CibaLogin, CibaRequest, CibaStatus, PollOutcome};
 use crate::simulator::faults::{Fault, Faults};
 use crate::simulator::id_token::{self, IdTokenInput, unix_now};
+use crate::simulator::permission::RegisteredPermission;
 use crate::simulator::state::{ACCESS_TOKEN_LIFETIME_SECS, AccessGrant, CIBA_GRACE, Shared};
-use crate::simulator::users;
+use crate::simulator::users::{self, TestUser};
 
 pub(super) async fn initiate(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     // Counted on arrival, so a request the client gave up on still counts.
@@ -65,6 +66,31 @@ fn start(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Response, 
 /// `bindingMessage`). The `permissionToken` is used up only by a request
 /// that passes every check.
 fn validate(shared: &Shared, params: &Params) -> Result<(CibaLogin, Duration), OAuthError> {
+    let (scope, token, binding_message) = check_shape(params)?;
+    if shared.lock().faults.has(&Fault::BackchannelRefused) {
+        return Err(OAuthError::bad("access_denied", "simulated refusal"));
+    }
+    let (id, registered) = permissions::find_permission_token(shared, token).map_err(token_error)?;
+    let user = check_registration(&registered, binding_message)?;
+    let expires_in = registered.exp.saturating_sub(unix_now());
+    if expires_in == 0 {
+        return Err(token_error(TokenProblem::Expired));
+    }
+    permissions::mark_permission_token_used(shared, &id).map_err(token_error)?;
+    let login = CibaLogin {
+        user,
+        login_hint: user.nnin.to_owned(),
+        binding_message: Some(registered.binding_message),
+        scope: scope.to_owned(),
+        permissions: vec![registered.permission],
+    };
+    Ok((login, Duration::from_secs(expires_in)))
+}
+
+/// The request's shape: BankID's three parameters and no other, a scope
+/// with `openid` and `permissions/ciba`. Answers `(scope, login_hint_token,
+/// binding_message)`.
+fn check_shape(params: &Params) -> Result<(&str, &str, &str), OAuthError> {
     check_parameter_names(params)?;
     let scope = params.get("scope").unwrap_or_default();
     let scopes: Vec<&str> = scope.split_ascii_whitespace().collect();
@@ -77,10 +103,16 @@ fn validate(shared: &Shared, params: &Params) -> Result<(CibaLogin, Duration), O
     let binding_message = params.get("binding_message").ok_or(OAuthError::invalid_request(
         "binding_message is required: the bindingMessage BankID returned at registration",
     ))?;
-    if shared.lock().faults.has(&Fault::BackchannelRefused) {
-        return Err(OAuthError::bad("access_denied", "simulated refusal"));
-    }
-    let (id, registered) = permissions::find_permission_token(shared, token).map_err(token_error)?;
+    Ok((scope, token, binding_message))
+}
+
+/// What the registration behind the `login_hint_token` must be: for CIBA,
+/// with the binding message BankID made for it, for a user who has BankID
+/// with biometrics — who is returned.
+fn check_registration(
+    registered: &RegisteredPermission,
+    binding_message: &str,
+) -> Result<&'static TestUser, OAuthError> {
     if !registered.intents.iter().any(|intent| intent == CIBA_INTENT) {
         return Err(OAuthError::invalid_request("the permission was not registered with intents [\"ciba\"]"));
     }
@@ -92,24 +124,11 @@ fn validate(shared: &Shared, params: &Params) -> Result<(CibaLogin, Duration), O
     }
     let nnin = registered
         .nnin
-        .clone()
+        .as_deref()
         .ok_or(OAuthError::invalid_request("the permission was registered without a loginHint"))?;
-    let user = users::find_by_nnin(&nnin)
+    users::find_by_nnin(nnin)
         .filter(|user| user.bib_enabled)
-        .ok_or(OAuthError::bad("unknown_user_id", "no user with BankID with biometrics has this loginHint"))?;
-    let expires_in = registered.exp.saturating_sub(unix_now());
-    if expires_in == 0 {
-        return Err(token_error(TokenProblem::Expired));
-    }
-    permissions::mark_permission_token_used(shared, &id).map_err(token_error)?;
-    let login = CibaLogin {
-        user,
-        login_hint: nnin,
-        binding_message: Some(registered.binding_message),
-        scope: scope.to_owned(),
-        permissions: vec![registered.permission],
-    };
-    Ok((login, Duration::from_secs(expires_in)))
+        .ok_or(OAuthError::bad("unknown_user_id", "no user with BankID with biometrics has this loginHint"))
 }
 
 /// The `intents` value that makes a registration usable for CIBA.
@@ -179,16 +198,19 @@ fn poll_request(
 ) -> Result<Map<String, Value>, OAuthError> {
     let params = client_auth::form_params(headers, body)?;
     check_access(shared, headers, Some(&params), PERMISSIONS_CIBA_SCOPE)?;
+    match params.get("grant_type") {
+        Some(CIBA_GRANT_TYPE) => {}
+        Some(_) => {
+            return Err(OAuthError::bad("unsupported_grant_type", "BIB's token endpoint takes CIBA polls only"));
+        }
+        None => return Err(OAuthError::invalid_request("grant_type is missing")),
+    }
     if let Some(unknown) = params.values.keys().find(|name| !["grant_type", "auth_req_id"].contains(&name.as_str())) {
         return Err(OAuthError::invalid_request(format!(
             "unknown parameter {unknown}; a CIBA poll has exactly grant_type and auth_req_id"
         )));
     }
-    match params.get("grant_type") {
-        Some(CIBA_GRANT_TYPE) => poll(shared, &params, faults),
-        Some(_) => Err(OAuthError::bad("unsupported_grant_type", "BIB's token endpoint takes CIBA polls only")),
-        None => Err(OAuthError::invalid_request("grant_type is missing")),
-    }
+    poll(shared, &params, faults)
 }
 
 /// `grant_type=urn:openid:params:grant-type:ciba`: one poll.

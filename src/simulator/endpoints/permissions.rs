@@ -21,7 +21,7 @@ use serde_json::{Map, Value, json};
 
 use super::bib::{PERMISSIONS_CLIENT_SCOPE, check_access};
 use super::{OAuthError, Params, no_store, respond_slowly};
-use crate::simulator::faults::Fault;
+use crate::simulator::faults::{Fault, Faults};
 use crate::simulator::id_token::{self, unix_now};
 use crate::simulator::keys::SigningKey;
 use crate::simulator::permission::{Permission, PermissionStatus, RegisteredPermission};
@@ -263,17 +263,23 @@ fn try_grant(shared: &Shared, id: &str, headers: &HeaderMap) -> Result<String, O
         return Err(not_found("an authentication.v1 permission yields no grant"));
     }
     let claims = grant_claims(shared, id, &registered, user, at);
-    let (key, kid) = if faults.has(&Fault::GrantSignedWithIdTokenKey) {
+    let (key, kid) = grant_signing_key(&faults);
+    id_token::sign_as(&claims, key, kid).map_err(|error| {
+        tracing::error!(%error, "simulator: signing a grant failed");
+        OAuthError::Internal("the simulator could not sign the grant")
+    })
+}
+
+/// The key a grant is signed with and the `kid` its header names: the
+/// grant key, unless a fault swaps in BIB's ID-token key.
+fn grant_signing_key(faults: &Faults) -> (SigningKey, &'static str) {
+    if faults.has(&Fault::GrantSignedWithIdTokenKey) {
         (SigningKey::BibIdToken, SigningKey::BibIdToken.kid())
     } else if faults.has(&Fault::GrantWrongKey) {
         (SigningKey::BibIdToken, SigningKey::BibGrant.kid())
     } else {
         (SigningKey::BibGrant, SigningKey::BibGrant.kid())
-    };
-    id_token::sign_as(&claims, key, kid).map_err(|error| {
-        tracing::error!(%error, "simulator: signing a grant failed");
-        OAuthError::Internal("the simulator could not sign the grant")
-    })
+    }
 }
 
 /// The grant's claims. BankID has not published them: the names are a

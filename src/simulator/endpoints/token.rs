@@ -133,7 +133,8 @@ pub(super) fn issue_login_tokens(
         tracing::error!(%error, "simulator: signing the ID token failed");
         OAuthError::Internal("the simulator could not sign the ID token")
     })?;
-    let access_token = access_token(input, faults).map_err(|error| {
+    let details = authorization_details(input.permissions, faults);
+    let access_token = access_token(input, details.as_ref()).map_err(|error| {
         tracing::error!(%error, "simulator: signing the access token failed");
         OAuthError::Internal("the simulator could not sign the access token")
     })?;
@@ -153,13 +154,16 @@ pub(super) fn issue_login_tokens(
     body.insert("expires_in".into(), json!(ACCESS_TOKEN_LIFETIME_SECS));
     body.insert("id_token".into(), json!(id_token));
     body.insert("scope".into(), json!(input.scope));
+    if let Some(details) = details.filter(|_| shared.echo_authorization_details) {
+        body.insert("authorization_details".into(), details);
+    }
     Ok(body)
 }
 
 /// The access token: an RS256 JWT signed with BankID OIDC's key (`sim-1`),
 /// with a random `jti` so that each is unique, and `authorization_details`
 /// when the login approved pushed ones.
-fn access_token(input: &IdTokenInput<'_>, faults: &Faults) -> Result<String, jsonwebtoken::errors::Error> {
+fn access_token(input: &IdTokenInput<'_>, details: Option<&Value>) -> Result<String, jsonwebtoken::errors::Error> {
     let now = id_token::unix_now();
     let mut claims = Map::new();
     claims.insert("iss".into(), json!(input.issuer));
@@ -169,14 +173,15 @@ fn access_token(input: &IdTokenInput<'_>, faults: &Faults) -> Result<String, jso
     claims.insert("exp".into(), json!(now + ACCESS_TOKEN_LIFETIME_SECS));
     claims.insert("jti".into(), json!(random_token()));
     claims.insert("scope".into(), json!(input.scope));
-    if let Some(details) = authorization_details(input.permissions, faults) {
-        claims.insert("authorization_details".into(), details);
+    if let Some(details) = details {
+        claims.insert("authorization_details".into(), details.clone());
     }
     id_token::sign(&claims, SigningKey::Primary)
 }
 
-/// RFC 9396 §7: the granted `authorization_details` for the access token,
-/// each item as pushed plus its `permission_digest`. Only items that came
+/// RFC 9396 §7: the granted `authorization_details` for the access token
+/// (and the response body, if echoed), each item as pushed plus its
+/// `permission_digest`. Only items that came
 /// as `authorization_details` are listed, not registered permissions.
 fn authorization_details(permissions: &[Permission], faults: &Faults) -> Option<Value> {
     let items: Vec<Value> = permissions
