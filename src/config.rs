@@ -791,7 +791,9 @@ impl BankIdConfigBuilder {
     /// start-up. Off by default.
     ///
     /// [`BankIdLayer::discover`](crate::BankIdLayer::discover) then returns
-    /// at once (after a single attempt) and a background task keeps trying,
+    /// after the first attempt, or after one
+    /// [`http_timeout`](Self::http_timeout) if that attempt hangs, and a
+    /// background task keeps trying,
     /// with the [backoff](Self::discovery_backoff), until every provider is
     /// loaded. Until then the login, callback and CIBA routes answer `503`
     /// with a `Retry-After` header (error kind `provider_unavailable`);

@@ -59,7 +59,7 @@ pub(crate) struct Shared {
     pub(crate) client_tokens: ClientTokens,
     pub(crate) consumed_grants: crate::session::ConsumedGrants,
     /// When every provider part was in place; unset while degraded.
-    pub(crate) loaded_at: OnceLock<Instant>,
+    loaded_at: OnceLock<Instant>,
     /// `config` with PAR required, handed out while degraded: PAR needs an
     /// endpoint the stand-in metadata lacks, so a login started from a
     /// handler fails closed instead of redirecting to a stand-in URL.
@@ -82,10 +82,11 @@ impl Shared {
 
 /// A provider part that a degraded start fills in later. Until then it reads
 /// as a stand-in that can do nothing: metadata naming no algorithm, PAR or
-/// logout endpoint and pointing at the issuer, a verifier without keys. Route
-/// code never reaches the stand-in for real work — the layer answers `503`
-/// for the provider routes and [`Ctx::bib`] refuses — so it is defence in
-/// depth, not a code path.
+/// logout endpoint and pointing at the issuer, a verifier without keys. The
+/// layer answers `503` on the routes that would use it and [`Ctx::bib`]
+/// refuses; code that still reaches it (a login started by an app's handler
+/// asks for PAR, see `Shared::degraded_config`) finds nothing to send a user
+/// or a token to, and fails closed.
 pub(crate) struct Live<T> {
     loaded: OnceLock<T>,
     stand_in: T,
@@ -246,8 +247,10 @@ impl BankIdLayer {
     /// call is bounded by [`http_timeout`](crate::BankIdConfigBuilder::http_timeout).
     ///
     /// With [`start_degraded`](crate::BankIdConfigBuilder::start_degraded)
-    /// it makes one attempt and, if that fails, returns a degraded layer at
-    /// once and keeps loading in the background; see [`health`](Self::health).
+    /// it never fails for an unreachable provider: it returns once the first
+    /// attempt is over or one `http_timeout` has passed, whichever is first,
+    /// with a degraded layer if the providers are not loaded yet, and keeps
+    /// loading in the background; see [`health`](Self::health).
     #[tracing::instrument(name = "bankid.discover", skip_all, fields(issuer = %config.issuer), err)]
     pub async fn discover(config: BankIdConfig) -> Result<BankIdLayer, Error> {
         let client = http::client(config.http_timeout).map_err(|e| Error::Discovery(e.to_string()))?;
@@ -495,40 +498,53 @@ async fn load_providers(client: &reqwest::Client, config: &BankIdConfig) -> Resu
     Ok(Loaded { metadata, verifier, bib })
 }
 
-/// One attempt now; if it fails, a degraded `Shared` and a background task
-/// that keeps trying.
+/// A `Shared` whose providers a background task loads. Waits for the first
+/// attempt at most one `http_timeout`, so that a provider that is up gives a
+/// ready layer and one that hangs does not hold start-up; the attempt goes
+/// on in the background either way.
 async fn start_degraded(client: reqwest::Client, config: BankIdConfig) -> Arc<Shared> {
-    let first = load_providers(&client, &config).await;
+    let first_attempt_timeout = config.http_timeout;
     let shared = Arc::new(Shared::unloaded(client, config));
-    match first {
-        Ok(loaded) => shared.install(loaded),
-        Err(err) => {
-            tracing::error!(error = %err, "BankID provider unavailable at start-up; starting degraded");
-            let wait = shared.config.discovery_backoff;
-            shared.retry_after_secs.store(retry_after(wait), Ordering::Relaxed);
-            tokio::spawn(keep_loading(Arc::downgrade(&shared), wait));
-        }
+    let (first_done, first_attempt) = tokio::sync::oneshot::channel();
+    tokio::spawn(keep_loading(Arc::downgrade(&shared), first_done));
+    if tokio::time::timeout(first_attempt_timeout, first_attempt).await.is_err() {
+        tracing::error!("BankID provider slow to answer at start-up; starting degraded");
     }
     shared
 }
 
-/// The background loader of a degraded layer: retries with backoff until
-/// the providers load, or until every layer using `shared` is dropped.
-async fn keep_loading(shared: Weak<Shared>, mut wait: Duration) {
+/// The background loader of a degraded start: tries at once, then with
+/// backoff, until the providers load or every layer using `shared` is
+/// dropped. Signals `first_done` after the first attempt.
+async fn keep_loading(shared: Weak<Shared>, first_done: tokio::sync::oneshot::Sender<()>) {
+    let mut first_done = Some(first_done);
+    let mut wait = Duration::ZERO;
     loop {
         tokio::time::sleep(wait).await;
         let Some(shared) = shared.upgrade() else { return };
-        match load_providers(&shared.http, &shared.config).await {
+        let outcome = load_providers(&shared.http, &shared.config).await;
+        let first = first_done.is_some();
+        match outcome {
             Ok(loaded) => {
                 shared.install(loaded);
-                tracing::info!("BankID provider loaded; leaving degraded mode");
-                return;
+                tracing::info!("BankID provider loaded");
             }
             Err(err) => {
-                wait = next_backoff(wait);
+                wait = if first { shared.config.discovery_backoff } else { next_backoff(wait) };
                 shared.retry_after_secs.store(retry_after(wait), Ordering::Relaxed);
-                tracing::warn!(error = %err, wait_ms = wait.as_millis() as u64, "BankID provider still unavailable");
+                let wait_ms = wait.as_millis() as u64;
+                if first {
+                    tracing::error!(error = %err, wait_ms, "BankID provider unavailable at start-up; running degraded");
+                } else {
+                    tracing::warn!(error = %err, wait_ms, "BankID provider still unavailable");
+                }
             }
+        }
+        if let Some(done) = first_done.take() {
+            let _ = done.send(());
+        }
+        if shared.is_ready() {
+            return;
         }
     }
 }

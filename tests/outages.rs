@@ -467,3 +467,30 @@ async fn slow_key_refetch_times_out_once_for_all_waiters_and_frees_the_cache() {
     sim.clear_faults();
     app.login("kari").await;
 }
+
+#[tokio::test]
+async fn degraded_start_with_the_provider_up_is_ready_at_once() {
+    let sim = Simulator::start().await.unwrap();
+    let jar = Arc::new(Jar::default());
+    // A generous timeout: the first attempt is over well before it.
+    let app = serve(&sim, &jar, MemoryStore::default(), |b| degraded(b).http_timeout(Duration::from_secs(60))).await;
+    assert!(app.layer.health().ready);
+    app.login("kari").await;
+}
+
+#[tokio::test]
+async fn degraded_start_does_not_wait_for_a_hanging_provider() {
+    let sim = Simulator::start().await.unwrap();
+    // Each answer comes within the timeout, but the five documents of both
+    // providers together take 3 s: more than the one timeout
+    // `discover` waits for the first attempt.
+    sim.set_fault(Fault::Slow(Duration::from_millis(600)));
+    let jar = Arc::new(Jar::default());
+    let app = serve(&sim, &jar, MemoryStore::default(), |b| degraded(b).http_timeout(Duration::from_secs(1))).await;
+    assert!(!app.layer.health().ready, "discover returned before the first attempt was over");
+    assert_unavailable_json(app.get("/auth/bankid/login", "application/json").await).await;
+    // The attempt goes on in the background and succeeds.
+    app.wait_ready().await;
+    sim.clear_faults();
+    app.login("kari").await;
+}
