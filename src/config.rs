@@ -267,6 +267,9 @@ pub struct BankIdConfig {
     pub(crate) grant_ttl: Duration,
     /// Where login attempts are kept (see `flow::attempt`).
     pub(crate) login_store: crate::flow::attempt::StoreSlot,
+    pub(crate) discovery_retries: u32,
+    pub(crate) discovery_backoff: Duration,
+    pub(crate) start_degraded: bool,
 }
 
 impl BankIdConfig {
@@ -543,6 +546,9 @@ pub struct BankIdConfigBuilder {
     permission_api: Option<PermissionApiConfig>,
     ciba_path: Option<String>,
     grant_ttl: Option<Duration>,
+    discovery_retries: Option<u32>,
+    discovery_backoff: Option<Duration>,
+    start_degraded: bool,
 }
 
 impl BankIdConfigBuilder {
@@ -772,6 +778,49 @@ impl BankIdConfigBuilder {
         self
     }
 
+    /// How many times start-up discovery (metadata and keys, of BankID OIDC
+    /// and of BIB) is retried after a failed attempt, at most 20.
+    /// Default: 3. `0` fails at the first error, as before this setting
+    /// existed. The waits between attempts start at
+    /// [`discovery_backoff`](Self::discovery_backoff) and double each time.
+    ///
+    /// Every error is retried, including a document that is wrong rather
+    /// than missing (an issuer mismatch): during a deployment a provider or
+    /// proxy can briefly serve a stale or wrong document, and a permanent
+    /// misconfiguration still fails after the last attempt.
+    pub fn discovery_retries(mut self, retries: u32) -> Self {
+        self.discovery_retries = Some(retries);
+        self
+    }
+
+    /// The first wait between discovery attempts (1 ms to 60 s); each later
+    /// wait doubles, up to 60 s. Default: 500 ms.
+    pub fn discovery_backoff(mut self, backoff: Duration) -> Self {
+        self.discovery_backoff = Some(backoff);
+        self
+    }
+
+    /// Starts degraded instead of failing when a provider is down at
+    /// start-up. Off by default.
+    ///
+    /// [`BankIdLayer::discover`](crate::BankIdLayer::discover) then returns
+    /// after the first attempt, or after one
+    /// [`http_timeout`](Self::http_timeout) if that attempt hangs, and a
+    /// background task keeps trying,
+    /// with the [backoff](Self::discovery_backoff), until every provider is
+    /// loaded. Until then the login, callback and CIBA routes answer `503`
+    /// with a `Retry-After` header (error kind `provider_unavailable`);
+    /// logout and [`AuthenticatedUser`](crate::AuthenticatedUser) on
+    /// existing logins keep working, and
+    /// [`BankIdLayer::health`](crate::BankIdLayer::health) reports
+    /// `ready: false`. Settings the provider must support (PAR for upfront
+    /// permissions) are checked when it loads: a provider that lacks them
+    /// keeps the layer degraded, with the reason in the log.
+    pub fn start_degraded(mut self, degraded: bool) -> Self {
+        self.start_degraded = degraded;
+        self
+    }
+
     /// Validates every setting.
     pub fn build(self) -> Result<BankIdConfig, ConfigError> {
         let preset = self.environment;
@@ -850,6 +899,14 @@ impl BankIdConfigBuilder {
         let permission_api = self.permission_api.unwrap_or_default();
         let ciba_path = validate_path("ciba_path", self.ciba_path, "/auth/bankid/ciba")?;
         validate_permission_api(&permission_api)?;
+        let discovery_retries = self.discovery_retries.unwrap_or(3);
+        if discovery_retries > 20 {
+            return Err(ConfigError::invalid("discovery_retries", "must be at most 20"));
+        }
+        let discovery_backoff = self.discovery_backoff.unwrap_or(Duration::from_millis(500));
+        if discovery_backoff.is_zero() || discovery_backoff > Duration::from_secs(60) {
+            return Err(ConfigError::invalid("discovery_backoff", "must be between 1 ms and 60 seconds"));
+        }
         Ok(BankIdConfig {
             issuer,
             bib_issuer,
@@ -882,6 +939,9 @@ impl BankIdConfigBuilder {
             ciba_path,
             grant_ttl,
             login_store: Default::default(),
+            discovery_retries,
+            discovery_backoff,
+            start_degraded: self.start_degraded,
         })
     }
 }

@@ -247,6 +247,11 @@ pub enum Error {
     /// `BankIdLayer` (or the session layer) is not installed around the route.
     #[error("BankIdLayer and SessionManagerLayer must wrap this route")]
     NotInstalled,
+    /// The layer [started degraded](crate::BankIdConfigBuilder::start_degraded)
+    /// and the provider's metadata or keys are not loaded yet: try again
+    /// later (HTTP `503` with `Retry-After`).
+    #[error("the BankID provider is not available yet")]
+    ProviderUnavailable,
 }
 
 impl Error {
@@ -276,6 +281,7 @@ impl Error {
             Error::Unauthenticated => "unauthenticated",
             Error::Session(_) => "session_error",
             Error::NotInstalled => "not_installed",
+            Error::ProviderUnavailable => "provider_unavailable",
         }
     }
 
@@ -302,6 +308,7 @@ impl Error {
             Error::Config(_) | Error::Session(_) | Error::NotInstalled | Error::MissingCapability { .. } => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
+            Error::ProviderUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -327,6 +334,7 @@ impl Error {
             | Error::NotInstalled
             | Error::Config(_)
             | Error::Discovery(_)
+            | Error::ProviderUnavailable
             | Error::MissingCapability { .. } => "BankID login is temporarily unavailable.".to_owned(),
             Error::TokenExchange(_) | Error::PushedAuthorization(_) | Error::PermissionApi(_) => {
                 "BankID login could not be completed; please try again.".to_owned()
@@ -338,7 +346,17 @@ impl Error {
     /// Renders the default response: an HTML page when the client asks for
     /// HTML, a small JSON body otherwise.
     pub fn to_response(&self, headers: &HeaderMap) -> Response {
-        if wants_html(headers) { self.html_response() } else { self.json_response() }
+        let response = if wants_html(headers) { self.html_response() } else { self.json_response() };
+        self.with_retry_after(response)
+    }
+
+    /// `provider_unavailable` says when to come back (RFC 9110 §10.2.3); the
+    /// layer's own routes replace this default with its loader's next wait.
+    fn with_retry_after(&self, mut response: Response) -> Response {
+        if matches!(self, Error::ProviderUnavailable) {
+            response.headers_mut().entry(header::RETRY_AFTER).or_insert(header::HeaderValue::from_static("5"));
+        }
+        response
     }
 
     fn json_response(&self) -> Response {
@@ -365,7 +383,8 @@ impl IntoResponse for Error {
     /// Without request headers the JSON form is used; the layer's routes call
     /// [`Error::to_response`] so browsers get a page.
     fn into_response(self) -> Response {
-        self.json_response()
+        let response = self.json_response();
+        self.with_retry_after(response)
     }
 }
 

@@ -11,13 +11,16 @@
 use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
+use std::ops::Deref;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use tower_layer::Layer;
@@ -29,6 +32,7 @@ use crate::ciba::{self, Ciba, CibaCallback, CibaFinished, CibaStore, PublicStart
 use crate::config::BankIdConfig;
 use crate::error::{EndpointError, Error};
 use crate::flow;
+use crate::health::Health;
 use crate::id_token::IdTokenVerifier;
 use crate::provider::bib::BibMetadata;
 use crate::provider::client_token::{ClientTokens, TokenSource};
@@ -38,18 +42,79 @@ use crate::provider::{ProviderMetadata, bib, http, metadata};
 
 type ErrorHandler = Arc<dyn Fn(&Error, &HeaderMap) -> Response + Send + Sync>;
 
-/// Everything that is fixed after start-up.
+/// Everything that is fixed once the providers are loaded. A layer that
+/// [started degraded](crate::BankIdConfigBuilder::start_degraded) shares one
+/// `Shared` from the start, so the single-use grant records, the token cache
+/// and every `Ciba`/`PermissionApi` handed out stay the same when the
+/// provider arrives; only the provider parts fill in.
 pub(crate) struct Shared {
     pub(crate) config: BankIdConfig,
     /// BankID OIDC: the code flow and client-credentials tokens.
-    pub(crate) metadata: ProviderMetadata,
+    pub(crate) metadata: Live<ProviderMetadata>,
     pub(crate) http: reqwest::Client,
     /// Verifies BankID OIDC's ID tokens (code flow).
-    pub(crate) verifier: IdTokenVerifier,
-    /// BIB, when a BIB issuer is configured.
-    pub(crate) bib: Option<Bib>,
+    pub(crate) verifier: Live<IdTokenVerifier>,
+    /// BIB: `Some(None)` when no BIB issuer is configured, unset until loaded.
+    bib: OnceLock<Option<Bib>>,
     pub(crate) client_tokens: ClientTokens,
     pub(crate) consumed_grants: crate::session::ConsumedGrants,
+    /// When every provider part was in place; unset while degraded.
+    loaded_at: OnceLock<Instant>,
+    /// `config` with PAR required, handed out while degraded: PAR needs an
+    /// endpoint the stand-in metadata lacks, so a login started from a
+    /// handler fails closed instead of redirecting to a stand-in URL.
+    degraded_config: BankIdConfig,
+    /// Seconds until the background loader's next attempt (`Retry-After`).
+    retry_after_secs: AtomicU64,
+}
+
+impl Shared {
+    /// Whether the providers are loaded (always, unless started degraded).
+    pub(crate) fn is_ready(&self) -> bool {
+        self.loaded_at.get().is_some()
+    }
+
+    /// BIB's parts: `None` while degraded, `Some(None)` without a BIB issuer.
+    pub(crate) fn bib_parts(&self) -> Option<Option<&Bib>> {
+        self.bib.get().map(Option::as_ref)
+    }
+}
+
+/// A provider part that a degraded start fills in later. Until then it reads
+/// as a stand-in that can do nothing: metadata naming no algorithm, PAR or
+/// logout endpoint and pointing at the issuer, a verifier without keys. The
+/// layer answers `503` on the routes that would use it and [`Ctx::bib`]
+/// refuses; code that still reaches it (a login started by an app's handler
+/// asks for PAR, see `Shared::degraded_config`) finds nothing to send a user
+/// or a token to, and fails closed.
+pub(crate) struct Live<T> {
+    loaded: OnceLock<T>,
+    stand_in: T,
+}
+
+impl<T> Live<T> {
+    fn stand_in(stand_in: T) -> Self {
+        Live { loaded: OnceLock::new(), stand_in }
+    }
+
+    pub(crate) fn is_loaded(&self) -> bool {
+        self.loaded.get().is_some()
+    }
+}
+
+impl<T> Deref for Live<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        self.loaded.get().unwrap_or(&self.stand_in)
+    }
+}
+
+/// The providers' parts, as one discovery attempt loads them.
+struct Loaded {
+    metadata: ProviderMetadata,
+    verifier: IdTokenVerifier,
+    bib: Option<Bib>,
 }
 
 /// BIB, the second provider of BankID with biometrics: its metadata and two
@@ -84,8 +149,10 @@ impl Ctx {
         }
     }
 
+    /// The configuration; while degraded, with PAR required (see
+    /// `Shared::degraded_config`).
     pub(crate) fn config(&self) -> &BankIdConfig {
-        &self.shared.config
+        if self.shared.is_ready() { &self.shared.config } else { &self.shared.degraded_config }
     }
 
     /// How this client authenticates at the provider's back-channel endpoints.
@@ -99,9 +166,15 @@ impl Ctx {
         }
     }
 
-    /// BIB, or the start-up style error naming the missing setting.
+    /// BIB, or the start-up style error naming the missing setting, or
+    /// `provider_unavailable` while degraded.
     pub(crate) fn bib(&self) -> Result<&Bib, Error> {
-        self.shared.bib.as_ref().ok_or(Error::MissingCapability { capability: "bib_issuer" })
+        let missing = Error::MissingCapability { capability: "bib_issuer" };
+        match self.shared.bib_parts() {
+            Some(bib) => bib.ok_or(missing),
+            None if self.shared.config.bib_issuer.is_none() => Err(missing),
+            None => Err(Error::ProviderUnavailable),
+        }
     }
 
     /// A client-credentials access token for `scope` from BankID OIDC, for
@@ -159,30 +232,36 @@ impl fmt::Debug for BankIdLayer {
 impl BankIdLayer {
     /// Runs OIDC discovery and loads the provider's keys — BankID OIDC's,
     /// and BIB's too when a [BIB issuer](crate::BankIdConfigBuilder::bib_issuer)
-    /// is configured. Fails (at start-up, not at the first login) if a
-    /// provider cannot be reached, its metadata names another issuer, or it
-    /// offers no usable algorithm.
+    /// is configured.
+    ///
+    /// A failed attempt is retried
+    /// [`discovery_retries`](crate::BankIdConfigBuilder::discovery_retries)
+    /// times (default 3) with a doubling
+    /// [backoff](crate::BankIdConfigBuilder::discovery_backoff) (default
+    /// 500 ms first): a provider that is briefly unreachable while the app
+    /// rolls out does not stop the rollout, one that stays down does. Then it
+    /// fails (at start-up, not at the first login) with `discovery_failed`
+    /// if a provider cannot be reached, its metadata names another issuer,
+    /// or it offers no usable algorithm, and with `missing_capability` if the
+    /// configuration needs something the provider lacks (PAR). Each HTTP
+    /// call is bounded by [`http_timeout`](crate::BankIdConfigBuilder::http_timeout).
+    ///
+    /// With [`start_degraded`](crate::BankIdConfigBuilder::start_degraded)
+    /// it never fails for an unreachable provider: it returns once the first
+    /// attempt is over or one `http_timeout` has passed, whichever is first,
+    /// with a degraded layer if the providers are not loaded yet, and keeps
+    /// loading in the background; see [`health`](Self::health).
     #[tracing::instrument(name = "bankid.discover", skip_all, fields(issuer = %config.issuer), err)]
     pub async fn discover(config: BankIdConfig) -> Result<BankIdLayer, Error> {
         let client = http::client(config.http_timeout).map_err(|e| Error::Discovery(e.to_string()))?;
-        let metadata = metadata::discover(&client, &config.issuer).await.map_err(Error::Discovery)?;
-        let keys = load_keys(&client, &metadata.jwks_uri, &config).await?;
-        let verifier = new_verifier(&metadata.issuer, &metadata.id_token_signing_algs, &config, keys);
-        tracing::info!(issuer = %metadata.issuer, "BankID OIDC discovered");
-        check_capabilities(&config, &metadata)?;
-        let bib = match &config.bib_issuer {
-            Some(issuer) => Some(discover_bib(&client, issuer, &config).await?),
-            None => None,
+        let shared = if config.start_degraded {
+            start_degraded(client, config).await
+        } else {
+            let loaded = load_with_retries(&client, &config).await?;
+            let shared = Arc::new(Shared::unloaded(client, config));
+            shared.install(loaded);
+            shared
         };
-        let shared = Arc::new(Shared {
-            config,
-            metadata,
-            http: client,
-            verifier,
-            bib,
-            client_tokens: Default::default(),
-            consumed_grants: Default::default(),
-        });
         Ok(BankIdLayer::from_ctx(Ctx {
             shared,
             on_error: None,
@@ -224,10 +303,17 @@ impl BankIdLayer {
     /// work) and the status routes are mounted under
     /// [`ciba_path`](crate::BankIdConfigBuilder::ciba_path) (see
     /// [`with_public_ciba_start`](Self::with_public_ciba_start) for the start route). Fails at start-up
-    /// if the provider has no backchannel authentication endpoint.
+    /// if the provider has no backchannel authentication endpoint — or, for
+    /// a layer that [started degraded](crate::BankIdConfigBuilder::start_degraded)
+    /// before BIB loaded, later: each CIBA start then fails with
+    /// `not_supported`.
     pub fn with_ciba<S: SessionStore>(self, store: S) -> Result<Self, Error> {
-        if self.ctx.bib()?.metadata.backchannel_authentication_endpoint.is_none() {
-            return Err(Error::MissingCapability { capability: "backchannel_authentication_endpoint" });
+        match self.ctx.bib() {
+            Ok(bib) if bib.metadata.backchannel_authentication_endpoint.is_none() => {
+                return Err(Error::MissingCapability { capability: "backchannel_authentication_endpoint" });
+            }
+            Ok(_) | Err(Error::ProviderUnavailable) => {}
+            Err(err) => return Err(err),
         }
         let ciba_store = Some(Ciba::new_store(Arc::new(store), self.ctx.config().record_key()));
         Ok(BankIdLayer::from_ctx(Ctx { ciba_store, ..self.ctx }))
@@ -310,9 +396,31 @@ impl BankIdLayer {
         crate::PermissionApi::new(self.ctx.clone())
     }
 
-    /// The provider metadata found by discovery.
+    /// The provider metadata found by discovery. While the layer is
+    /// degraded ([`health`](Self::health) says `ready: false`) this is a
+    /// stand-in that points at the configured issuer and names no endpoint
+    /// beyond it and no algorithm.
     pub fn metadata(&self) -> &ProviderMetadata {
         &self.ctx.shared.metadata
+    }
+
+    /// Whether the providers' metadata and keys are loaded and how fresh the
+    /// keys are; cheap (no network), for a `/healthz` route. See [`Health`].
+    ///
+    /// ```no_run
+    /// # use axum::{Json, Router, routing::get, http::StatusCode};
+    /// # use axum_bankid::BankIdLayer;
+    /// # fn wire(bankid: BankIdLayer) -> Router {
+    /// let probe = bankid.clone();
+    /// Router::new().route("/healthz", get(move || {
+    ///     let health = probe.health();
+    ///     let status = if health.ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    ///     async move { (status, Json(health)) }
+    /// }))
+    /// # .layer(bankid) }
+    /// ```
+    pub fn health(&self) -> Health {
+        crate::health::of(&self.ctx.shared)
     }
 
     /// The configuration in use.
@@ -345,6 +453,187 @@ impl BankIdLayer {
             || path == config.callback_path
             || path == config.logout_path
             || (self.ctx.ciba_store.is_some() && is_under(path, &config.ciba_path))
+    }
+}
+
+/// The longest wait between discovery attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// Doubles a wait, up to [`MAX_BACKOFF`].
+fn next_backoff(wait: Duration) -> Duration {
+    wait.saturating_mul(2).min(MAX_BACKOFF)
+}
+
+/// Loads every provider part, retrying as configured; the last error if no
+/// attempt succeeds.
+async fn load_with_retries(client: &reqwest::Client, config: &BankIdConfig) -> Result<Loaded, Error> {
+    let mut wait = config.discovery_backoff;
+    let mut attempt = 0;
+    loop {
+        match load_providers(client, config).await {
+            Ok(loaded) => return Ok(loaded),
+            Err(err) if attempt < config.discovery_retries => {
+                attempt += 1;
+                tracing::warn!(error = %err, attempt, wait_ms = wait.as_millis() as u64, "BankID discovery failed; retrying");
+                tokio::time::sleep(wait).await;
+                wait = next_backoff(wait);
+            }
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+/// One attempt at everything `discover` needs: BankID OIDC's metadata and
+/// keys, the capabilities the configuration needs, and BIB's parts.
+async fn load_providers(client: &reqwest::Client, config: &BankIdConfig) -> Result<Loaded, Error> {
+    let metadata = metadata::discover(client, &config.issuer).await.map_err(Error::Discovery)?;
+    let keys = load_keys(client, &metadata.jwks_uri, config).await?;
+    let verifier = new_verifier(&metadata.issuer, &metadata.id_token_signing_algs, config, keys);
+    tracing::info!(issuer = %metadata.issuer, "BankID OIDC discovered");
+    check_capabilities(config, &metadata)?;
+    let bib = match &config.bib_issuer {
+        Some(issuer) => Some(discover_bib(client, issuer, config).await?),
+        None => None,
+    };
+    Ok(Loaded { metadata, verifier, bib })
+}
+
+/// A `Shared` whose providers a background task loads. Waits for the first
+/// attempt at most one `http_timeout`, so that a provider that is up gives a
+/// ready layer and one that hangs does not hold start-up; the attempt goes
+/// on in the background either way.
+async fn start_degraded(client: reqwest::Client, config: BankIdConfig) -> Arc<Shared> {
+    let first_attempt_timeout = config.http_timeout;
+    let shared = Arc::new(Shared::unloaded(client, config));
+    let (first_done, first_attempt) = tokio::sync::oneshot::channel();
+    tokio::spawn(keep_loading(Arc::downgrade(&shared), first_done));
+    if tokio::time::timeout(first_attempt_timeout, first_attempt).await.is_err() {
+        tracing::error!("BankID provider slow to answer at start-up; starting degraded");
+    }
+    shared
+}
+
+/// The background loader of a degraded start: tries at once, then with
+/// backoff, until the providers load or every layer using `shared` is
+/// dropped. Signals `first_done` after the first attempt.
+async fn keep_loading(shared: Weak<Shared>, first_done: tokio::sync::oneshot::Sender<()>) {
+    let mut first_done = Some(first_done);
+    let mut wait = Duration::ZERO;
+    loop {
+        tokio::time::sleep(wait).await;
+        let Some(shared) = shared.upgrade() else { return };
+        let outcome = load_providers(&shared.http, &shared.config).await;
+        let first = first_done.is_some();
+        match outcome {
+            Ok(loaded) => {
+                shared.install(loaded);
+                tracing::info!("BankID provider loaded");
+            }
+            Err(err) => {
+                wait = if first { shared.config.discovery_backoff } else { next_backoff(wait) };
+                shared.retry_after_secs.store(retry_after(wait), Ordering::Relaxed);
+                let wait_ms = wait.as_millis() as u64;
+                if first {
+                    tracing::error!(error = %err, wait_ms, "BankID provider unavailable at start-up; running degraded");
+                } else {
+                    tracing::warn!(error = %err, wait_ms, "BankID provider still unavailable");
+                }
+            }
+        }
+        if let Some(done) = first_done.take() {
+            let _ = done.send(());
+        }
+        if shared.is_ready() {
+            return;
+        }
+    }
+}
+
+/// Whole seconds for `Retry-After`, at least 1.
+fn retry_after(wait: Duration) -> u64 {
+    wait.as_secs_f64().ceil().max(1.0) as u64
+}
+
+impl Shared {
+    /// A `Shared` with stand-ins for every provider part.
+    fn unloaded(http: reqwest::Client, config: BankIdConfig) -> Shared {
+        let metadata = stand_in_metadata(&config);
+        let keys = KeyCache::unloaded(http.clone(), config.key_cache_settings());
+        let verifier = new_verifier(&metadata.issuer, &[], &config, keys);
+        let mut degraded_config = config.clone();
+        degraded_config.par = crate::config::ParMode::Required;
+        Shared {
+            config,
+            metadata: Live::stand_in(metadata),
+            http,
+            verifier: Live::stand_in(verifier),
+            bib: OnceLock::new(),
+            client_tokens: Default::default(),
+            consumed_grants: Default::default(),
+            loaded_at: OnceLock::new(),
+            degraded_config,
+            retry_after_secs: AtomicU64::new(1),
+        }
+    }
+
+    /// Puts the loaded parts in place, readiness last: whoever sees
+    /// `is_ready` sees every part. Called once per `Shared` (one loader).
+    fn install(&self, loaded: Loaded) {
+        let _ = self.bib.set(loaded.bib);
+        let _ = self.verifier.loaded.set(loaded.verifier);
+        let _ = self.metadata.loaded.set(loaded.metadata);
+        let _ = self.loaded_at.set(Instant::now());
+    }
+
+    /// Seconds a client should wait before retrying a degraded route.
+    pub(crate) fn retry_after_secs(&self) -> u64 {
+        self.retry_after_secs.load(Ordering::Relaxed)
+    }
+}
+
+/// Metadata that names no algorithm (so no token verifies against it) and no
+/// PAR, logout or CIBA endpoint; its URLs are the configured issuer.
+fn stand_in_metadata(config: &BankIdConfig) -> ProviderMetadata {
+    let issuer = config.issuer.clone();
+    ProviderMetadata {
+        issuer: issuer.to_string(),
+        authorization_endpoint: issuer.clone(),
+        token_endpoint: issuer.clone(),
+        userinfo_endpoint: None,
+        jwks_uri: issuer,
+        end_session_endpoint: None,
+        pushed_authorization_request_endpoint: None,
+        backchannel_authentication_endpoint: None,
+        id_token_signing_algs: Vec::new(),
+        authorization_response_iss_parameter_supported: true,
+    }
+}
+
+impl BankIdLayer {
+    /// Own routes that talk to the provider: all but logout, which ends a
+    /// local login without it (the provider's logout endpoint is skipped
+    /// while it is not loaded).
+    fn needs_provider(&self, path: &str) -> bool {
+        path != self.ctx.shared.config.logout_path
+    }
+
+    /// `503 provider_unavailable` with `Retry-After`, rendered like any
+    /// other login error (the app's error handler, if any, sees it too). The
+    /// wait is the loader's next one, unless the app's handler chose its own.
+    fn provider_unavailable(&self, headers: &HeaderMap) -> Response {
+        let mut response = self.ctx.error_response(&Error::ProviderUnavailable, headers);
+        let secs = HeaderValue::from(self.ctx.shared.retry_after_secs());
+        let retry_after = response.headers_mut().entry(header::RETRY_AFTER);
+        match (retry_after, self.ctx.on_error.is_some()) {
+            (header::Entry::Occupied(mut default), false) => {
+                default.insert(secs);
+            }
+            (header::Entry::Vacant(none), _) => {
+                none.insert(secs);
+            }
+            (header::Entry::Occupied(_), true) => {}
+        }
+        response
     }
 }
 
@@ -428,6 +717,10 @@ where
 
     fn call(&mut self, mut req: Request) -> Self::Future {
         if self.layer.is_own_path(req.uri().path()) {
+            if self.layer.needs_provider(req.uri().path()) && !self.layer.ctx.shared.is_ready() {
+                let response = self.layer.provider_unavailable(req.headers());
+                return Box::pin(async move { Ok(response) });
+            }
             let mut routes = self.layer.routes.clone();
             return Box::pin(async move { routes.call(req).await });
         }

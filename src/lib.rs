@@ -10,6 +10,7 @@ mod config;
 mod error;
 mod extract;
 mod flow;
+mod health;
 mod id_token;
 mod layer;
 mod loa;
@@ -32,6 +33,7 @@ pub use config::{
 };
 pub use error::{EndpointError, Error, IdTokenError};
 pub use extract::{AuthRejection, BankId, Granted, PermissionRequest, require_authenticated};
+pub use health::{Health, KeysHealth, ProviderHealth};
 pub use layer::{BankIdLayer, BankIdService};
 pub use loa::Loa;
 pub use permission::{DigestInput, Permission, PermissionError, permission_digest};

@@ -8,6 +8,15 @@
 //! per scope set until shortly before they expire, and fetching is
 //! single-flight per scope set: a burst of CIBA starts makes one token
 //! request, the rest wait for it.
+//!
+//! The per-scope async mutex is held across that request on purpose. The
+//! wait is bounded: the request goes through the layer's one HTTP client,
+//! whose [`http_timeout`](crate::BankIdConfigBuilder::http_timeout) covers
+//! connecting and reading the answer, and an error drops the guard like a
+//! success does. Each waiter then tries once itself: while the token
+//! endpoint stalls, callers take turns, and the k-th caller in the queue
+//! waits up to k timeouts — bounded, never stuck
+//! (tests/outages.rs, `slow_token_endpoint_times_out_typed_and_releases_everything`).
 
 use std::collections::HashMap;
 use std::fmt;

@@ -56,6 +56,15 @@ pub(crate) struct KeyCacheSettings {
 }
 
 /// The signing keys of one provider (one instance per provider / JWKS URI).
+///
+/// A refetch runs under the cache's single-flight gate, an async mutex held
+/// across the HTTP request, so a burst of tokens with a new `kid` makes one
+/// request. Nobody waits on it indefinitely: the layer's client has
+/// [`http_timeout`](crate::BankIdConfigBuilder::http_timeout) on every
+/// request, and after a failed fetch the cooldown answers the waiters
+/// without another one (tests/outages.rs,
+/// `slow_key_refetch_times_out_once_for_all_waiters_and_frees_the_cache`).
+/// Verification while the set is fresh takes no lock but a brief read lock.
 pub(crate) struct KeyCache {
     client: Client,
     jwks_uri: Url,
@@ -116,6 +125,20 @@ impl KeyCache {
 
     async fn fetch(&self) -> Fetched<KeySet> {
         fetch(&self.client, &self.jwks_uri).await
+    }
+
+    /// A cache that holds no key and can never load one: the stand-in of a
+    /// layer that started degraded, until the real keys are loaded. Its JWKS
+    /// URI has a scheme the HTTP client refuses, so a lookup fails with
+    /// `keys_unavailable` without any network call.
+    pub(crate) fn unloaded(client: Client, settings: KeyCacheSettings) -> KeyCache {
+        let keys = MaxAgeCache::new(settings.max_age, settings.cooldown, KeySet::default(), &Default::default());
+        KeyCache { client, jwks_uri: Url::parse("about:blank").expect("a constant URL"), keys }
+    }
+
+    /// How old the held key set is and how long it may be used (no network).
+    pub(crate) fn age(&self) -> (Duration, Duration) {
+        self.keys.age()
     }
 }
 

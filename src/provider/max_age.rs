@@ -127,6 +127,13 @@ impl<T> MaxAgeCache<T> {
         MaxAgeCache { policy, cooldown, entry: RwLock::new(Arc::new(entry)), gate: Default::default() }
     }
 
+    /// How old the held value is and how long it may be used, without
+    /// touching the network (for health reports).
+    pub(crate) fn age(&self) -> (Duration, Duration) {
+        let entry = self.current();
+        (entry.fetched_at.elapsed(), entry.max_age)
+    }
+
     fn current(&self) -> Arc<Entry<T>> {
         Arc::clone(&self.entry.read().unwrap_or_else(|p| p.into_inner()))
     }

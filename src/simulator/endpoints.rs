@@ -104,6 +104,14 @@ async fn bib_not_found(uri: Uri) -> Response {
 
 /// Waits as long as an active `Fault::Slow` asks. Called by the back-channel
 /// endpoints only: they are the ones relying parties put timeouts on.
+/// `503` while [`Fault::DiscoveryUnavailable`](crate::simulator::Fault::DiscoveryUnavailable)
+/// is active (both issuers' discovery documents).
+fn discovery_outage(shared: &Shared) -> Option<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let down = shared.lock().faults.has(&crate::simulator::Fault::DiscoveryUnavailable);
+    down.then(|| (axum::http::StatusCode::SERVICE_UNAVAILABLE, "simulated discovery outage\n").into_response())
+}
+
 async fn respond_slowly(shared: &Shared) {
     // The guard is a temporary and is dropped before the `.await`.
     let delay = shared.lock().faults.delay();

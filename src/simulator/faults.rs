@@ -35,6 +35,16 @@ pub enum Fault {
     /// rotation cannot be undone. A relying party that refetches the JWKS when
     /// it meets an unknown `kid` succeeds.
     RotatedKeys,
+    /// Both discovery documents (BankID OIDC's and BIB's) answer `503`, like
+    /// a provider that is down or not reachable yet. Relying parties that
+    /// start meanwhile retry, fail, or start degraded, as configured.
+    DiscoveryUnavailable,
+    /// BankID OIDC's `/jwks` waits this long before it answers (the request
+    /// is counted on arrival); other endpoints answer at once. With a
+    /// relying party timeout below it, a key refetch (after an unknown
+    /// `kid`, see [`Fault::RotatedKeys`]) times out while the code exchange
+    /// still works.
+    SlowJwks(Duration),
     /// The ID token is signed with a key whose kid (`sim-unknown`) is never
     /// published: every relying party must reject it.
     UnknownKid,
@@ -187,6 +197,14 @@ impl Faults {
     pub(crate) fn delay(&self) -> Option<Duration> {
         self.longest(|fault| match fault {
             Fault::Slow(delay) => Some(*delay),
+            _ => None,
+        })
+    }
+
+    /// How long `/jwks` waits: the longest active [`Fault::SlowJwks`].
+    pub(crate) fn jwks_delay(&self) -> Option<Duration> {
+        self.longest(|fault| match fault {
+            Fault::SlowJwks(delay) => Some(*delay),
             _ => None,
         })
     }

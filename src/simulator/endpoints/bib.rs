@@ -36,10 +36,13 @@ const NO_CLIENT_AUTH: &str =
     "BIB endpoints take a Bearer client-credentials token from BankID OIDC, not client authentication";
 
 /// `GET {bib}/.well-known/openid-configuration`.
-pub(super) async fn discovery(State(shared): State<Arc<Shared>>) -> Json<Value> {
+pub(super) async fn discovery(State(shared): State<Arc<Shared>>) -> axum::response::Response {
     respond_slowly(&shared).await;
+    if let Some(outage) = super::discovery_outage(&shared) {
+        return outage;
+    }
     tracing::debug!("simulator: BIB discovery document requested");
-    Json(document(&shared.bib_issuer))
+    axum::response::IntoResponse::into_response(Json(document(&shared.bib_issuer)))
 }
 
 /// The fields BankID's CIBA example reads, plus what generic OpenID

@@ -8,19 +8,24 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::response::Json;
+use axum::response::{IntoResponse, Json, Response};
 use serde_json::{Value, json};
 
-use super::{AUTHORIZE_PATH, JWKS_PATH, LOGOUT_PATH, PAR_PATH, TOKEN_PATH, USERINFO_PATH, respond_slowly};
+use super::{
+    AUTHORIZE_PATH, JWKS_PATH, LOGOUT_PATH, PAR_PATH, TOKEN_PATH, USERINFO_PATH, discovery_outage, respond_slowly,
+};
 use crate::simulator::state::Shared;
 
 /// The permission types discovery names; requests may use any type.
 const AUTHORIZATION_DETAILS_TYPES: [&str; 3] = ["payment.v1", "card.v1", "account.v1"];
 
-pub(super) async fn handle(State(shared): State<Arc<Shared>>) -> Json<Value> {
+pub(super) async fn handle(State(shared): State<Arc<Shared>>) -> Response {
     respond_slowly(&shared).await;
+    if let Some(outage) = discovery_outage(&shared) {
+        return outage;
+    }
     tracing::debug!("simulator: discovery document requested");
-    Json(document(&shared.issuer, shared.advertise_par))
+    Json(document(&shared.issuer, shared.advertise_par)).into_response()
 }
 
 fn document(issuer: &str, advertise_par: bool) -> Value {

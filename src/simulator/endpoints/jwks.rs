@@ -16,6 +16,11 @@ pub(super) async fn handle(State(shared): State<Arc<Shared>>) -> Response {
     // Counted on arrival, so a fetch the client gave up on still counts.
     let count = shared.jwks_requests.fetch_add(1, Ordering::SeqCst) + 1;
     respond_slowly(&shared).await;
+    // The guard is a temporary, dropped before the `.await`.
+    let jwks_delay = shared.lock().faults.jwks_delay();
+    if let Some(delay) = jwks_delay {
+        tokio::time::sleep(delay).await;
+    }
     let (jwks, cache_control) = {
         let inner = shared.lock();
         if inner.faults.has(&Fault::JwksUnavailable) {
