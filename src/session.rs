@@ -190,6 +190,16 @@ pub(crate) async fn forget_ciba_handle(session: &Session, handle: &str) -> Resul
     session.insert(CIBA_HANDLES_KEY, handles).await.map_err(store_error)
 }
 
+/// Takes every CIBA handle this session started (at logout: they are
+/// cancelled, so no late approval logs the session in again).
+pub(crate) async fn take_ciba_handles(session: &Session) -> Result<Vec<String>, Error> {
+    let handles: Vec<String> = read(session, CIBA_HANDLES_KEY).await?.unwrap_or_default();
+    if !handles.is_empty() {
+        session.remove_value(CIBA_HANDLES_KEY).await.map_err(store_error)?;
+    }
+    Ok(handles)
+}
+
 /// Grant ids already used in this process. The session alone cannot stop two
 /// concurrent requests on one session from both using a single-use grant
 /// (each loads its own copy); this in-memory set closes that race within an

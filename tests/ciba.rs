@@ -474,6 +474,22 @@ async fn post_start(app: &TestApp, nnin: &str) -> reqwest::Response {
 }
 
 #[tokio::test]
+async fn logout_cancels_the_sessions_pending_requests() {
+    let app = start_ciba().await;
+    let started: serde_json::Value = post_start(&app, &nnin("kari")).await.json().await.unwrap();
+    let handle = started["handle"].as_str().unwrap().to_owned();
+    let logout = app.client.post(app.url("/auth/bankid/logout")).send().await.unwrap();
+    assert!(logout.status().is_redirection(), "{}", logout.status());
+    // The user approves on the phone after the TV logged out.
+    let auth_req_id = app.sim.ciba_requests()[0].auth_req_id.clone();
+    assert!(app.sim.ciba_decide(&auth_req_id, true));
+    let (code, body) = app.get_json(&format!("/auth/bankid/ciba/{handle}")).await;
+    assert_eq!((code, body["error"].as_str()), (StatusCode::NOT_FOUND, Some("unknown_handle")), "{body}");
+    let (code, me) = app.get_json("/me").await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED, "a late approval logs nobody in again: {me}");
+}
+
+#[tokio::test]
 async fn a_public_start_logs_nobody_in_by_default() {
     let public = axum_bankid::ciba::PublicCibaStart::new();
     let app = common::start_ciba_public(MemoryStore::default(), |b| b, |layer| layer, public).await;

@@ -322,7 +322,10 @@ impl Ciba {
     /// sequence). Nothing is polled yet.
     #[tracing::instrument(name = "bankid.ciba.start", skip_all, err(Display))]
     pub async fn start(&self, request: CibaRequest) -> Result<CibaStarted, CibaError> {
-        let bib = self.ctx.bib().map_err(|_| CibaError::NotSupported)?;
+        let bib = self.ctx.bib().map_err(|err| match err {
+            crate::Error::ProviderUnavailable => CibaError::ProviderUnavailable("BIB is not loaded yet".to_owned()),
+            _ => CibaError::NotSupported,
+        })?;
         let endpoint = bib.metadata.backchannel_authentication_endpoint.clone().ok_or(CibaError::NotSupported)?;
         if !request.hint.is_valid() {
             return Err(CibaError::InvalidLoginHint);

@@ -73,6 +73,11 @@ pub(crate) async fn begin(
     headers: &http::HeaderMap,
     options: LoginOptions,
 ) -> Result<Redirect, Error> {
+    // A degraded layer has no provider to send anyone to: say so, whoever
+    // started the login (the login route, or a handler's permission request).
+    if !ctx.shared.is_ready() {
+        return Err(Error::ProviderUnavailable);
+    }
     let config = ctx.config();
     let mut permissions = config.upfront_permissions.clone();
     permissions.extend(options.permissions);

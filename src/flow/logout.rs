@@ -3,7 +3,9 @@
 //!
 //! POST only, so an `<img src>` or link on another site cannot log users
 //! out; a cross-origin `Origin` header is refused as well. Unredeemed
-//! permission grants end with the login: their cookies are expired.
+//! permission grants end with the login: their cookies are expired. CIBA
+//! requests the session started are cancelled, so a late approval cannot
+//! log it in again.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, header};
@@ -14,7 +16,7 @@ use super::binding::{self, Kind};
 use super::{redirect, session_of, with_cookies};
 use crate::error::Error;
 use crate::layer::Ctx;
-use crate::session::clear_login;
+use crate::session::{clear_login, take_ciba_handles};
 
 pub(crate) async fn logout(State(ctx): State<Ctx>, req: Request) -> Response {
     match end(&ctx, req.headers(), req.extensions()).await {
@@ -32,6 +34,7 @@ async fn end(ctx: &Ctx, headers: &HeaderMap, extensions: &http::Extensions) -> R
         return Err(Error::CrossSiteRequest);
     }
     let session = session_of(extensions)?;
+    cancel_pending_ciba(ctx, &session).await?;
     let login = clear_login(&session).await?;
     let Some(login) = login else { return Ok("/".to_owned()) };
     tracing::info!("BankID login ended");
@@ -39,6 +42,25 @@ async fn end(ctx: &Ctx, headers: &HeaderMap, extensions: &http::Extensions) -> R
         Some(endpoint) => Ok(end_session_url(ctx, endpoint, &login.id_token).into()),
         None => Ok("/".to_owned()),
     }
+}
+
+/// Cancels the CIBA requests this session started: a late approval must not
+/// log the session in again after logout. A failed cancel is logged; the
+/// handles are gone from the session either way, so no approval of them can
+/// log this session in.
+async fn cancel_pending_ciba(ctx: &Ctx, session: &tower_sessions::Session) -> Result<(), Error> {
+    let handles = take_ciba_handles(session).await?;
+    let Some(ciba) = crate::ciba::Ciba::from_ctx(ctx) else { return Ok(()) };
+    for handle in handles.iter().filter_map(|h| crate::ciba::CibaHandle::parse(h)) {
+        match ciba.cancel(&handle).await {
+            Ok(()) | Err(crate::ciba::CibaError::UnknownHandle) => {}
+            Err(err) => tracing::warn!(error = %err, "could not cancel a CIBA request at logout"),
+        }
+    }
+    if !handles.is_empty() {
+        tracing::info!(cancelled = handles.len(), "pending CIBA requests cancelled at logout");
+    }
+    Ok(())
 }
 
 fn end_session_url(ctx: &Ctx, endpoint: &Url, id_token: &str) -> Url {
