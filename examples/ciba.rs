@@ -109,7 +109,10 @@ document.getElementById('start').addEventListener('submit', async (event) => {{
     ))
 }
 
-async fn me(user: AuthenticatedUser) -> axum::response::Response {
+async fn me(user: AuthenticatedUser, headers: axum::http::HeaderMap) -> axum::response::Response {
+    if let Some(json) = support::user_json(&user, &headers) {
+        return json;
+    }
     private_page(
         APP,
         "Welcome",

@@ -10,10 +10,10 @@
 
 mod support;
 
-use axum::http::{HeaderMap, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::Router;
+use axum::http::HeaderMap;
+use axum::response::{Html, Response};
 use axum::routing::get;
-use axum::{Json, Router};
 use axum_bankid::{AuthenticatedUser, BankIdLayer};
 use support::{escape, page, private_page};
 use tower_sessions::MemoryStore;
@@ -67,23 +67,8 @@ async fn home(user: Option<AuthenticatedUser>) -> Html<String> {
 
 /// Protected page: JSON for API clients, HTML for browsers.
 async fn me(user: AuthenticatedUser, headers: HeaderMap) -> Response {
-    let wants_json =
-        headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("application/json"));
-    if wants_json {
-        let private = [(header::CACHE_CONTROL, "private, no-store")];
-        return (
-            private,
-            Json(serde_json::json!({
-                "sub": user.sub,
-                "loa": user.loa,
-                "acr": user.acr,
-                "amr": user.amr,
-                "name": user.name,
-                "birthdate": user.birthdate,
-                "auth_time": user.auth_time,
-            })),
-        )
-            .into_response();
+    if let Some(json) = support::user_json(&user, &headers) {
+        return json;
     }
     let body = format!(
         "<p class=\"lead\">You are logged in with BankID.</p>\

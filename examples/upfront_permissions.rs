@@ -59,6 +59,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/", get(shop))
         .route("/pay", get(pay))
         .route("/paid", get(review).post(execute))
+        .route("/me", get(me))
         .merge(support::assets())
         .layer(bankid)
         .layer(sessions);
@@ -96,6 +97,22 @@ async fn shop() -> Html<String> {
 /// Sends the buyer to BankID to approve exactly this payment.
 async fn pay(bankid: BankId) -> Result<Response, Error> {
     bankid.request(basket()).return_to("/paid").start().await
+}
+
+/// The buyer's verified identity (JSON to `Accept: application/json`).
+async fn me(user: AuthenticatedUser, headers: axum::http::HeaderMap) -> Response {
+    if let Some(json) = support::user_json(&user, &headers) {
+        return json;
+    }
+    private_page(
+        APP,
+        "Your BankID login",
+        &format!(
+            "<dl class=\"account\"><dt>Name</dt><dd>{}</dd><dt>Level of assurance</dt><dd>{}</dd></dl>",
+            escape(user.name.as_deref().unwrap_or("unknown")),
+            user.loa,
+        ),
+    )
 }
 
 /// Shows the approved statement. Extracting `Granted` reads the grant of

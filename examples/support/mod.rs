@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum_bankid::simulator::Simulator;
-use axum_bankid::{BankIdConfig, Error};
+use axum_bankid::{AuthenticatedUser, BankIdConfig, Error};
 use tracing_subscriber::EnvFilter;
 
 /// Logging at `info`, with the crate's flow steps at `debug`.
@@ -72,6 +72,27 @@ pub fn page(app: &str, title: &str, body: &str) -> String {
 /// nor the browser's back button shows it again after logout.
 pub fn private_page(app: &str, title: &str, body: &str) -> Response {
     ([(header::CACHE_CONTROL, "private, no-store")], Html(page(app, title, body))).into_response()
+}
+
+/// The verified user as JSON (`sub`, `loa`, `acr`, `amr`, `name`,
+/// `birthdate`, `auth_time`), private and not stored, when the client asks
+/// for JSON (`Accept: application/json`); `None` for browsers. Every example's
+/// `/me` answers this way, so scripts can read any of them alike.
+pub fn user_json(user: &AuthenticatedUser, headers: &HeaderMap) -> Option<Response> {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if !accept.contains("application/json") {
+        return None;
+    }
+    let body = serde_json::json!({
+        "sub": user.sub,
+        "loa": user.loa,
+        "acr": user.acr,
+        "amr": user.amr,
+        "name": user.name,
+        "birthdate": user.birthdate,
+        "auth_time": user.auth_time,
+    });
+    Some(([(header::CACHE_CONTROL, "private, no-store")], axum::Json(body)).into_response())
 }
 
 /// The document around a page's card: `<head>` with the stylesheet, the
