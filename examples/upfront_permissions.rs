@@ -122,19 +122,10 @@ async fn review(
     granted: Result<Granted<ApprovePayment>, AuthRejection>,
     OriginalUri(uri): OriginalUri,
 ) -> Response {
-    let granted = match granted {
+    let granted = match approved_basket(granted) {
         Ok(granted) => granted,
-        Err(rejection) => return no_approval(rejection),
+        Err(page) => return page,
     };
-    if granted.require(&basket()).is_err() {
-        return support::app_error(
-            APP,
-            axum::http::StatusCode::CONFLICT,
-            "Payment not approved",
-            "The payment you approved is not this basket.",
-            None,
-        );
-    }
     let json = serde_json::to_string_pretty(granted.statement()).unwrap_or_default();
     // The form posts back to this URL, so the flow reference travels along.
     let action = uri.path_and_query().map_or("/paid", |pq| pq.as_str()).to_owned();
@@ -158,19 +149,10 @@ async fn review(
 
 /// Executes the payment: redeems the approval first, so it pays once.
 async fn execute(granted: Result<Granted<ApprovePayment>, AuthRejection>) -> Response {
-    let granted = match granted {
+    let granted = match approved_basket(granted) {
         Ok(granted) => granted,
-        Err(rejection) => return no_approval(rejection),
+        Err(page) => return page,
     };
-    if granted.require(&basket()).is_err() {
-        return support::app_error(
-            APP,
-            axum::http::StatusCode::CONFLICT,
-            "Payment not approved",
-            "The payment you approved is not this basket.",
-            None,
-        );
-    }
     if let Err(err) = granted.redeem().await {
         return match err {
             Error::Permission(_) => used_approval(&err),
@@ -190,6 +172,24 @@ async fn execute(granted: Result<Granted<ApprovePayment>, AuthRejection>) -> Res
             escape(&payment.creditor),
         ),
     )
+}
+
+/// The grant, if there is one and it approves exactly this basket; else the
+/// shop's error page.
+fn approved_basket(
+    granted: Result<Granted<ApprovePayment>, AuthRejection>,
+) -> Result<Granted<ApprovePayment>, Response> {
+    let granted = granted.map_err(no_approval)?;
+    if granted.require(&basket()).is_err() {
+        return Err(support::app_error(
+            APP,
+            axum::http::StatusCode::CONFLICT,
+            "Payment not approved",
+            "The payment you approved is not this basket.",
+            None,
+        ));
+    }
+    Ok(granted)
 }
 
 /// No approval, or one already used (each pays once): the shop's page.

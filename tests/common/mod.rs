@@ -295,6 +295,17 @@ pub async fn start_full<S: SessionStore + Clone>(
     let bankid = customize(BankIdLayer::discover(config).await.unwrap(), store);
     let ciba = bankid.ciba();
     let app = app_routes().layer(bankid).layer(sessions);
+    serve(listener, base, sim, app, ciba)
+}
+
+/// Serves `app` on `listener` and hands back a client with a cookie jar.
+fn serve(
+    listener: tokio::net::TcpListener,
+    base: String,
+    sim: Simulator,
+    app: Router,
+    ciba: Option<axum_bankid::Ciba>,
+) -> TestApp {
     let server = tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();
     });
@@ -331,16 +342,7 @@ pub async fn start_with_own_session_layer(login_store: Option<MemoryStore>) -> T
         bankid = bankid.with_login_store(store);
     }
     let app = app_routes().layer(bankid).layer(sessions);
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
-    let jar = Arc::new(Jar::default());
-    let client = reqwest::Client::builder()
-        .redirect(redirect::Policy::none())
-        .cookie_provider(Arc::clone(&jar))
-        .build()
-        .unwrap();
-    TestApp { base, sim, client, jar, ciba: None, server }
+    serve(listener, base, sim, app, None)
 }
 
 /// A `payment.v1` statement, as a shop would declare it.
