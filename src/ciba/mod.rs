@@ -28,7 +28,7 @@
 //! does one background task per layer poll the requests this instance started.
 
 mod deliver;
-mod poll;
+pub(crate) mod poll;
 pub(crate) mod routes;
 mod store;
 
@@ -420,7 +420,7 @@ impl Ciba {
     }
 }
 
-fn initiation_error(error: &str) -> CibaError {
+pub(crate) fn initiation_error(error: &str) -> CibaError {
     match error {
         "unknown_user_id" => CibaError::UnknownUser,
         "app_unavailable" => CibaError::AppUnavailable,
