@@ -473,10 +473,10 @@ pub(crate) fn check_time_limits(claims: &Map<String, Value>, skew: i64) -> Resul
 /// The grant must be for this permission and user wherever it names them.
 pub(crate) fn check_binding(claims: &Map<String, Value>, expected: &GrantExpectation<'_>) -> Result<(), Error> {
     let invalid = |why| Error::Permission(PermissionError::InvalidSignedPermission(why));
-    let named = |names: &[&str]| names.iter().find_map(|name| claims.get(*name));
-    if let Some(id) = named(&["permissionId", "permission_id"])
-        && id.as_str() != Some(expected.id)
-    {
+    // Every name present must match: checking only the first one found
+    // would let a second, contradicting spelling through.
+    let named = |names: &'static [&'static str]| names.iter().filter_map(move |name| claims.get(*name));
+    if named(&["permissionId", "permission_id"]).any(|id| id.as_str() != Some(expected.id)) {
         return Err(invalid("permission_id"));
     }
     if let Some(kind) = claims.get("type")
@@ -484,8 +484,8 @@ pub(crate) fn check_binding(claims: &Map<String, Value>, expected: &GrantExpecta
     {
         return Err(PermissionError::TypeMismatch.into());
     }
-    if let Some(digest) = named(&["digest", "permission_digest"])
-        && !digest.as_str().is_some_and(|d| same_digest(d, &expected.item.digest))
+    if named(&["digest", "permission_digest"])
+        .any(|d| !d.as_str().is_some_and(|d| same_digest(d, &expected.item.digest)))
     {
         return Err(PermissionError::DigestMismatch.into());
     }
