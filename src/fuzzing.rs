@@ -7,14 +7,14 @@
 //! calls the very parser the layer uses, so what is tested here is what runs
 //! in production; none adds checks of its own.
 //!
-//! The parsers covered: `acr` values ([`acr`], [`loa_of`]), the `return_to`
-//! query parameter ([`return_to`]), the authorization callback's query
-//! ([`callback_query`]), the protected header of every JWS ([`jose_header`]),
-//! permission statements and digests ([`permission_statement`],
-//! [`same_digest`], [`verify_granted`], [`app_callback_uri`]), BIB's
-//! discovery document ([`bib_discovery`]), the claims of a signed grant
-//! ([`grant_claims`]), and the provider's OAuth answers and CIBA error codes
-//! ([`oauth_answer`], [`ciba_initiation_error`], [`ciba_poll_error`]).
+//! The parsers covered: `acr` values (`acr`, `loa_of`), the `return_to`
+//! query parameter (`return_to`), the authorization callback's query
+//! (`callback_query`), the protected header of every JWS (`jose_header`),
+//! permission statements and digests (`permission_statement`,
+//! `same_digest`, `verify_granted`, `app_callback_uri`), BIB's
+//! discovery document (`bib_discovery`), the claims of a signed grant
+//! (`grant_claims`), and the provider's OAuth answers and CIBA error codes
+//! (`oauth_answer`, `ciba_initiation_error`, `ciba_poll_error`).
 
 use serde_json::{Map, Value};
 use url::Url;

@@ -10,8 +10,8 @@ mod config;
 mod error;
 mod extract;
 mod flow;
-/// Unstable entry points into the parsers of outside input, for property
-/// tests and fuzzing only; no stability promise.
+// Unstable entry points into the parsers of outside input, for property
+// tests and fuzzing only; no stability promise.
 #[doc(hidden)]
 pub mod fuzzing;
 mod id_token;
