@@ -11,6 +11,10 @@ mod error;
 mod extract;
 mod flow;
 mod health;
+// Unstable entry points into the parsers of outside input, for property
+// tests and fuzzing only; no stability promise.
+#[doc(hidden)]
+pub mod fuzzing;
 mod id_token;
 mod layer;
 mod loa;

@@ -458,7 +458,7 @@ pub(crate) async fn bearer_send(
 }
 
 /// `exp` and `nbf`, when present, with the allowed clock skew.
-fn check_time_limits(claims: &Map<String, Value>, skew: i64) -> Result<(), &'static str> {
+pub(crate) fn check_time_limits(claims: &Map<String, Value>, skew: i64) -> Result<(), &'static str> {
     let now = unix_now();
     let number = |name| claims.get(name).map(|v: &Value| v.as_i64().ok_or("malformed time claim")).transpose();
     if number("exp")?.is_some_and(|exp| exp.saturating_add(skew) < now) {
@@ -471,12 +471,12 @@ fn check_time_limits(claims: &Map<String, Value>, skew: i64) -> Result<(), &'sta
 }
 
 /// The grant must be for this permission and user wherever it names them.
-fn check_binding(claims: &Map<String, Value>, expected: &GrantExpectation<'_>) -> Result<(), Error> {
+pub(crate) fn check_binding(claims: &Map<String, Value>, expected: &GrantExpectation<'_>) -> Result<(), Error> {
     let invalid = |why| Error::Permission(PermissionError::InvalidSignedPermission(why));
-    let named = |names: &[&str]| names.iter().find_map(|name| claims.get(*name));
-    if let Some(id) = named(&["permissionId", "permission_id"])
-        && id.as_str() != Some(expected.id)
-    {
+    // Every name present must match: checking only the first one found
+    // would let a second, contradicting spelling through.
+    let named = |names: &'static [&'static str]| names.iter().filter_map(move |name| claims.get(*name));
+    if named(&["permissionId", "permission_id"]).any(|id| id.as_str() != Some(expected.id)) {
         return Err(invalid("permission_id"));
     }
     if let Some(kind) = claims.get("type")
@@ -484,8 +484,8 @@ fn check_binding(claims: &Map<String, Value>, expected: &GrantExpectation<'_>) -
     {
         return Err(PermissionError::TypeMismatch.into());
     }
-    if let Some(digest) = named(&["digest", "permission_digest"])
-        && !digest.as_str().is_some_and(|d| same_digest(d, &expected.item.digest))
+    if named(&["digest", "permission_digest"])
+        .any(|d| !d.as_str().is_some_and(|d| same_digest(d, &expected.item.digest)))
     {
         return Err(PermissionError::DigestMismatch.into());
     }

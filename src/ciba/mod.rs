@@ -28,7 +28,7 @@
 //! does one background task per layer poll the requests this instance started.
 
 mod deliver;
-mod poll;
+pub(crate) mod poll;
 mod public_start;
 pub(crate) mod routes;
 mod store;
@@ -426,7 +426,7 @@ impl Ciba {
     }
 }
 
-fn initiation_error(error: &str) -> CibaError {
+pub(crate) fn initiation_error(error: &str) -> CibaError {
     match error {
         "unknown_user_id" => CibaError::UnknownUser,
         "app_unavailable" => CibaError::AppUnavailable,

@@ -318,13 +318,13 @@ struct CibaTokenResponse {
     id_token: Option<String>,
 }
 
-enum PollError {
+pub(crate) enum PollError {
     Pending,
     SlowDown,
     Transient(String),
 }
 
-fn poll_error(error: &str) -> Result<Result<(AuthenticatedUser, String), CibaError>, PollError> {
+pub(crate) fn poll_error(error: &str) -> Result<Result<(AuthenticatedUser, String), CibaError>, PollError> {
     Ok(Err(match error {
         "authorization_pending" => return Err(PollError::Pending),
         "slow_down" => return Err(PollError::SlowDown),

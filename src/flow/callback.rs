@@ -29,12 +29,12 @@ use crate::session::{PendingLogin, StoredGrant, StoredLogin, give_login_lifetime
 
 /// The authorization response parameters we look at.
 #[derive(Default)]
-struct CallbackParams {
-    code: Option<String>,
-    state: Option<String>,
-    error: Option<String>,
-    error_description: Option<String>,
-    iss: Option<String>,
+pub(crate) struct CallbackParams {
+    pub(crate) code: Option<String>,
+    pub(crate) state: Option<String>,
+    pub(crate) error: Option<String>,
+    pub(crate) error_description: Option<String>,
+    pub(crate) iss: Option<String>,
 }
 
 pub(crate) async fn finish_login(State(ctx): State<Ctx>, RawQuery(query): RawQuery, req: Request) -> Response {
@@ -65,7 +65,7 @@ struct Landing {
 
 /// Parses the query, refusing repeated parameters: which copy a server
 /// reads differs between implementations, a classic parameter-pollution trick.
-fn parse_params(query: &str) -> Result<CallbackParams, Error> {
+pub(crate) fn parse_params(query: &str) -> Result<CallbackParams, Error> {
     let mut seen: HashMap<String, String> = HashMap::new();
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
         if seen.insert(key.into_owned(), value.into_owned()).is_some() {

@@ -42,7 +42,7 @@ pub(crate) struct BibMetadata {
 }
 
 #[derive(Deserialize)]
-struct RawBibMetadata {
+pub(crate) struct RawBibMetadata {
     issuer: String,
     permissions_endpoint: String,
     backchannel_authentication_endpoint: Option<String>,
@@ -60,7 +60,7 @@ pub(crate) async fn discover(client: &Client, issuer: &Url) -> Result<BibMetadat
     from_document(raw, issuer)
 }
 
-fn from_document(raw: RawBibMetadata, issuer: &Url) -> Result<BibMetadata, String> {
+pub(crate) fn from_document(raw: RawBibMetadata, issuer: &Url) -> Result<BibMetadata, String> {
     if !same_issuer(&raw.issuer, issuer) {
         return Err(format!("BIB discovery document names issuer `{}`, expected `{issuer}`", raw.issuer));
     }
