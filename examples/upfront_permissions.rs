@@ -124,7 +124,7 @@ async fn review(
 ) -> Response {
     let granted = match approved_basket(granted) {
         Ok(granted) => granted,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let json = serde_json::to_string_pretty(granted.statement()).unwrap_or_default();
     // The form posts back to this URL, so the flow reference travels along.
@@ -151,7 +151,7 @@ async fn review(
 async fn execute(granted: Result<Granted<ApprovePayment>, AuthRejection>) -> Response {
     let granted = match approved_basket(granted) {
         Ok(granted) => granted,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     if let Err(err) = granted.redeem().await {
         return match err {
@@ -178,16 +178,16 @@ async fn execute(granted: Result<Granted<ApprovePayment>, AuthRejection>) -> Res
 /// shop's error page.
 fn approved_basket(
     granted: Result<Granted<ApprovePayment>, AuthRejection>,
-) -> Result<Granted<ApprovePayment>, Response> {
-    let granted = granted.map_err(no_approval)?;
+) -> Result<Granted<ApprovePayment>, Box<Response>> {
+    let granted = granted.map_err(|rejection| Box::new(no_approval(rejection)))?;
     if granted.require(&basket()).is_err() {
-        return Err(support::app_error(
+        return Err(Box::new(support::app_error(
             APP,
             axum::http::StatusCode::CONFLICT,
             "Payment not approved",
             "The payment you approved is not this basket.",
             None,
-        ));
+        )));
     }
     Ok(granted)
 }
