@@ -3,13 +3,15 @@
 # request, the simulator's phone page approves it, the TV's status call logs
 # its session in, and /me shows the user.
 #   usage: scripts/headless-ciba.sh [base-url] [nnin]   (defaults: http://127.0.0.1:3000, Kari's test number)
+#   PHONE_URL: the simulator's phone page, when the TV page does not link it
+#   (an example configured by BANKID_* variables against a standalone simulator)
 set -euo pipefail
 base="${1:-http://127.0.0.1:3000}"
 jar="$(mktemp)"
 trap 'rm -f "$jar"' EXIT
 
 tv=$(curl -sS -c "$jar" -b "$jar" "$base/")
-phone=$(printf '%s' "$tv" | grep -o 'href="http://127.0.0.1:[0-9]*/phone"' | head -n1 | sed -E 's/href="([^"]*)"/\1/')
+phone="${PHONE_URL:-$(printf '%s' "$tv" | grep -o 'href="http://127.0.0.1:[0-9]*/phone"' | head -n1 | sed -E 's/href="([^"]*)"/\1/')}"
 nnin="${2:-$(printf '%s' "$tv" | grep -o '<code>[0-9]\{11\}</code>' | head -n1 | sed -E 's/<\/?code>//g')}"
 
 started=$(curl -sS -c "$jar" -b "$jar" -H 'content-type: application/json' -d "{\"nnin\":\"$nnin\"}" "$base/auth/bankid/ciba")

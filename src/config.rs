@@ -896,6 +896,11 @@ impl BankIdConfigBuilder {
         if !upfront_permissions.is_empty() && self.par == ParMode::Disabled {
             return Err(ConfigError::invalid("par", "upfront permissions need PAR"));
         }
+        // The Permission API lives at BIB: asking for it without BIB is a
+        // start-up error, not a failure at the first request.
+        if self.permission_api.is_some() && bib_issuer.is_none() {
+            return Err(ConfigError::Missing { field: "bib_issuer" });
+        }
         let permission_api = self.permission_api.unwrap_or_default();
         let ciba_path = validate_path("ciba_path", self.ciba_path, "/auth/bankid/ciba")?;
         validate_permission_api(&permission_api)?;
@@ -1266,6 +1271,12 @@ mod tests {
     }
 
     #[test]
+    fn permission_api_settings_need_bib() {
+        let err = valid().permission_api(PermissionApiConfig::default()).build().unwrap_err();
+        assert_eq!(err, ConfigError::Missing { field: "bib_issuer" });
+    }
+
+    #[test]
     fn permission_api_settings_are_bounded() {
         for api in [
             PermissionApiConfig { reference_parameter: "a&b".into(), ..Default::default() },
@@ -1274,7 +1285,8 @@ mod tests {
             PermissionApiConfig { grant_retry_delay: Duration::MAX, ..Default::default() },
             PermissionApiConfig { registration_lifetime: Duration::from_secs(86_400), ..Default::default() },
         ] {
-            assert_eq!(valid().permission_api(api).build().unwrap_err().field(), "permission_api");
+            let builder = valid().bib_issuer("https://bib.example").permission_api(api);
+            assert_eq!(builder.build().unwrap_err().field(), "permission_api");
         }
     }
 

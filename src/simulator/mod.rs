@@ -509,6 +509,7 @@ pub struct SimulatorBuilder {
     client_secret: String,
     redirect_uris: BTreeSet<String>,
     bind: SocketAddr,
+    bib_bind: Option<SocketAddr>,
     advertise_par: bool,
     echo_authorization_details: bool,
     ciba_interval: Duration,
@@ -523,6 +524,7 @@ impl Default for SimulatorBuilder {
             client_secret: DEFAULT_CLIENT_SECRET.to_owned(),
             redirect_uris: BTreeSet::new(),
             bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            bib_bind: None,
             advertise_par: true,
             echo_authorization_details: false,
             ciba_interval: DEFAULT_CIBA_INTERVAL,
@@ -554,6 +556,14 @@ impl SimulatorBuilder {
     /// same IP address.
     pub fn bind(mut self, addr: SocketAddr) -> Self {
         self.bind = addr;
+        self
+    }
+
+    /// The address of BIB's listener. Default: a free port on the address of
+    /// [`bind`](Self::bind). Set it to run the simulator for a relying party
+    /// configured by URL (e.g. `BANKID_BIB_ISSUER`).
+    pub fn bib_bind(mut self, addr: SocketAddr) -> Self {
+        self.bib_bind = Some(addr);
         self
     }
 
@@ -611,7 +621,7 @@ impl SimulatorBuilder {
     pub async fn start(self) -> std::io::Result<Simulator> {
         let listener = TcpListener::bind(self.bind).await?;
         let addr = listener.local_addr()?;
-        let bib_listener = TcpListener::bind(SocketAddr::new(self.bind.ip(), 0)).await?;
+        let bib_listener = TcpListener::bind(self.bib_bind.unwrap_or(SocketAddr::new(self.bind.ip(), 0))).await?;
         let bib_addr = bib_listener.local_addr()?;
         let shared = Arc::new(Shared::new(Settings {
             issuer: issuer_for(addr),
