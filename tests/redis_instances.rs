@@ -160,6 +160,9 @@ async fn redis_down_is_a_503_and_a_restart_keeps_the_login() {
     let login = app.client.get(app.url("/auth/bankid/login?return_to=/me")).send().await.unwrap();
     assert_store_unavailable(login).await;
     assert_eq!(app.session_cookie().unwrap(), cookie);
+    // A route that does not use the session is not affected.
+    let home = app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!((home.status(), home.text().await.unwrap().as_str()), (StatusCode::OK, "home"));
 
     redis.spawn();
     let (status, me) = me_once_redis_is_back(&app).await;
