@@ -21,7 +21,6 @@ use axum_bankid::ciba::PublicCibaStart;
 use axum_bankid::simulator::Simulator;
 use axum_bankid::{AuthenticatedUser, BankIdLayer};
 use support::{escape, page, private_page};
-use tower_sessions::MemoryStore;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -31,7 +30,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (config, simulator) = support::config(&base).await?;
     let phone_url = simulator.as_ref().map(|s| format!("{}/phone", s.issuer()));
 
-    let store = MemoryStore::default();
+    // Memory, or Redis with REDIS_URL so that several instances share logins
+    // and pending requests.
+    let store = support::session_store().await?;
     let sessions = config.session_layer(store.clone());
     // Pending CIBA requests live in the same store as the sessions. The TV
     // belongs to the viewer who approves, so its session is logged in (an

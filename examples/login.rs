@@ -16,7 +16,6 @@ use axum::response::{Html, Response};
 use axum::routing::get;
 use axum_bankid::{AuthenticatedUser, BankIdLayer};
 use support::{escape, page, private_page};
-use tower_sessions::MemoryStore;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -25,7 +24,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let base = format!("http://{addr}");
     let (config, _simulator) = support::config(&base).await?;
 
-    let sessions = config.session_layer(MemoryStore::default());
+    // Memory, or Redis with REDIS_URL so that several instances share logins.
+    let sessions = config.session_layer(support::session_store().await?);
     let bankid = BankIdLayer::discover(config).await?.with_error_handler(support::error_page(APP));
     let app = Router::new()
         .route("/", get(home))

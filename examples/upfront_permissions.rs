@@ -20,7 +20,6 @@ use axum::routing::get;
 use axum_bankid::{AuthRejection, AuthenticatedUser, BankId, BankIdLayer, Error, Granted, Permission};
 use serde::{Deserialize, Serialize};
 use support::{escape, page, private_page};
-use tower_sessions::MemoryStore;
 
 /// The statement the buyer approves.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -51,10 +50,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let base = format!("http://{addr}");
     let (config, _simulator) = support::config(&base).await?;
 
-    let sessions = config.session_layer(MemoryStore::default());
-    // With several instances on one Redis store, add `.with_single_use_store(store)`
-    // so that a payment approval is used once across all of them.
-    let bankid = BankIdLayer::discover(config).await?.with_error_handler(support::error_page(APP));
+    // Memory, or Redis with REDIS_URL so that several instances share logins.
+    let store = support::session_store().await?;
+    let sessions = config.session_layer(store.clone());
+    // Grant uses are recorded in the same store, so that a payment approval
+    // is used once across all instances.
+    let bankid =
+        BankIdLayer::discover(config).await?.with_single_use_store(store).with_error_handler(support::error_page(APP));
     let app = Router::new()
         .route("/", get(shop))
         .route("/pay", get(pay))

@@ -241,7 +241,9 @@ pub enum Error {
     /// There is no valid BankID login in the session.
     #[error("not logged in with BankID")]
     Unauthenticated,
-    /// The session store failed.
+    /// The session store failed (e.g. Redis is down): HTTP `503` with
+    /// `Retry-After`, since the store, not the request, is at fault and the
+    /// same request succeeds once it is back. The session is left as it was.
     #[error("session store error: {0}")]
     Session(String),
     /// `BankIdLayer` (or the session layer) is not installed around the route.
@@ -305,10 +307,10 @@ impl Error {
             Error::TokenExchange(_) | Error::Discovery(_) | Error::PushedAuthorization(_) | Error::PermissionApi(_) => {
                 StatusCode::BAD_GATEWAY
             }
-            Error::Config(_) | Error::Session(_) | Error::NotInstalled | Error::MissingCapability { .. } => {
+            Error::Config(_) | Error::NotInstalled | Error::MissingCapability { .. } => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
-            Error::ProviderUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Error::ProviderUnavailable | Error::Session(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -350,10 +352,11 @@ impl Error {
         self.with_retry_after(response)
     }
 
-    /// `provider_unavailable` says when to come back (RFC 9110 §10.2.3); the
-    /// layer's own routes replace this default with its loader's next wait.
+    /// `provider_unavailable` and `session_error` say when to come back
+    /// (RFC 9110 §10.2.3); the layer's own routes replace this default with
+    /// its loader's next wait.
     fn with_retry_after(&self, mut response: Response) -> Response {
-        if matches!(self, Error::ProviderUnavailable) {
+        if matches!(self, Error::ProviderUnavailable | Error::Session(_)) {
             response.headers_mut().entry(header::RETRY_AFTER).or_insert(header::HeaderValue::from_static("5"));
         }
         response

@@ -4,6 +4,7 @@
 //! pages).
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -11,6 +12,13 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum_bankid::simulator::Simulator;
 use axum_bankid::{AuthenticatedUser, BankIdConfig, Error};
+use tower_sessions::MemoryStore;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{self, SessionStore};
+use tower_sessions_redis_store::RedisStore;
+use tower_sessions_redis_store::fred::prelude::{
+    ClientLike, Config, ConnectionConfig, PerformanceConfig, Pool, ReconnectPolicy,
+};
 use tracing_subscriber::EnvFilter;
 
 /// Logging at `info`, with the crate's flow steps at `debug`.
@@ -47,6 +55,84 @@ pub async fn config(base: &str) -> Result<(BankIdConfig, Option<Simulator>), Box
         .build()?;
     tracing::info!(issuer = %simulator.issuer(), "using the embedded BankID simulator");
     Ok((config, Some(simulator)))
+}
+
+/// Where an example keeps everything that must be shared between its
+/// instances: sessions, the layer's login attempts (`session_layer`), single-use
+/// grant records (`with_single_use_store`) and pending CIBA requests
+/// (`with_ciba`). One store type, so each example's `main` reads the same
+/// with or without Redis.
+#[derive(Debug, Clone)]
+pub enum Store {
+    /// In this process only (no `REDIS_URL`): one instance, lost at exit.
+    Memory(MemoryStore),
+    /// In Redis (`REDIS_URL`): shared by every instance started with the
+    /// same URL, and as durable as that server's persistence.
+    Redis(RedisStore<Pool>),
+}
+
+/// The store named by `REDIS_URL` (e.g. `redis://127.0.0.1:6379`), or memory
+/// without it. Fails at start-up when Redis is not reachable then, so a
+/// misconfigured instance never starts with sessions of its own.
+///
+/// While running, a Redis outage makes each store call fail after at most
+/// [`REDIS_COMMAND_TIMEOUT`] (the crate answers `503 session_error`) instead
+/// of hanging the request, and the pool reconnects by itself every
+/// [`REDIS_RECONNECT_DELAY_MS`] ms, for ever.
+pub async fn session_store() -> Result<Store, Box<dyn std::error::Error>> {
+    let Ok(url) = std::env::var("REDIS_URL") else {
+        return Ok(Store::Memory(MemoryStore::default()));
+    };
+    let config = Config::from_url(&url)?;
+    let performance = PerformanceConfig { default_command_timeout: REDIS_COMMAND_TIMEOUT, ..Default::default() };
+    let connection = ConnectionConfig { connection_timeout: REDIS_COMMAND_TIMEOUT, ..Default::default() };
+    // max_attempts 0: keep trying until Redis is back.
+    let reconnect = ReconnectPolicy::new_constant(0, REDIS_RECONNECT_DELAY_MS);
+    let pool = Pool::new(config, Some(performance), Some(connection), Some(reconnect), 4)?;
+    pool.init().await?;
+    // Only host and port: the URL may carry a password.
+    let server =
+        url::Url::parse(&url).ok().map(|u| format!("{}:{}", u.host_str().unwrap_or("?"), u.port().unwrap_or(6379)));
+    tracing::info!(server = server.as_deref().unwrap_or("?"), "sessions, logins, grants and CIBA requests in Redis");
+    Ok(Store::Redis(RedisStore::new(pool)))
+}
+
+/// How long one Redis command (or connection attempt) may take before the
+/// request that needed it fails.
+pub const REDIS_COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The pause between reconnection attempts to Redis, in milliseconds.
+pub const REDIS_RECONNECT_DELAY_MS: u32 = 500;
+
+#[async_trait::async_trait]
+impl SessionStore for Store {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        match self {
+            Store::Memory(store) => store.create(record).await,
+            Store::Redis(store) => store.create(record).await,
+        }
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        match self {
+            Store::Memory(store) => store.save(record).await,
+            Store::Redis(store) => store.save(record).await,
+        }
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        match self {
+            Store::Memory(store) => store.load(id).await,
+            Store::Redis(store) => store.load(id).await,
+        }
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        match self {
+            Store::Memory(store) => store.delete(id).await,
+            Store::Redis(store) => store.delete(id).await,
+        }
+    }
 }
 
 /// Where [`assets`] serves the examples' one stylesheet.
