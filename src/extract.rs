@@ -33,7 +33,7 @@ use crate::session::load_login;
 /// Browser navigations (`GET` with `Accept: text/html`) are redirected to the
 /// login route with `return_to` set to the requested page; everything else
 /// gets `401` with `{"error": "unauthenticated", "login_url": ...}` (or a
-/// `500` if the session store failed).
+/// `503` with `Retry-After` if the session store failed).
 #[derive(Debug)]
 pub struct AuthRejection {
     error: Error,
