@@ -433,7 +433,8 @@ impl BankIdLayer {
         let mut routes = Router::new()
             .route(&config.login_path, get(flow::login::start_login))
             .route(&config.callback_path, get(flow::callback::finish_login))
-            .route(&config.logout_path, post(flow::logout::logout));
+            .route(&config.logout_path, post(flow::logout::logout))
+            .route(&config.backchannel_logout_path, post(flow::backchannel_logout::receive));
         if ctx.ciba_store.is_some() {
             let base = &config.ciba_path;
             if ctx.ciba_public_start.is_some() {
@@ -452,6 +453,7 @@ impl BankIdLayer {
         path == config.login_path
             || path == config.callback_path
             || path == config.logout_path
+            || (path == config.backchannel_logout_path && self.ctx.shared.metadata.backchannel_logout_supported)
             || (self.ctx.ciba_store.is_some() && is_under(path, &config.ciba_path))
     }
 }
@@ -606,6 +608,8 @@ fn stand_in_metadata(config: &BankIdConfig) -> ProviderMetadata {
         backchannel_authentication_endpoint: None,
         id_token_signing_algs: Vec::new(),
         authorization_response_iss_parameter_supported: true,
+        backchannel_logout_supported: false,
+        backchannel_logout_session_supported: false,
     }
 }
 
