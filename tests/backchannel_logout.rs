@@ -1,0 +1,328 @@
+//! OpenID Connect Back-Channel Logout 1.0: the simulator posts logout tokens
+//! to the app over real HTTP; accepted ones end the named sessions on every
+//! instance sharing the store, every broken one is refused with `400` and
+//! its own logged reason and changes nothing.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use axum_bankid::simulator::{LogoutDelivery, LogoutSubject, LogoutTokenFault, Simulator};
+use common::{TestApp, hidden_field, location, second_server, start_full};
+use reqwest::cookie::Jar;
+use reqwest::{StatusCode, redirect};
+use serde_json::Value;
+use tower_sessions::MemoryStore;
+
+const PATH: &str = "/auth/bankid/backchannel-logout";
+
+/// Every `warn` line any test in this binary logged.
+fn logs() -> Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&buffer);
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::WARN)
+            .with_writer(move || LogSink(Arc::clone(&sink)))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("one subscriber per test binary");
+        buffer
+    })
+    .clone()
+}
+
+struct LogSink(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn logged(text: &str) -> bool {
+    String::from_utf8_lossy(&logs().lock().unwrap()).contains(text)
+}
+
+/// The app against a simulator that advertises back-channel logout.
+async fn start_app(store: MemoryStore) -> TestApp {
+    logs();
+    start_full(Simulator::builder().backchannel_logout(true), store, |b| b, |layer, _| layer).await
+}
+
+/// A second browser (own cookie jar) on `app`.
+struct Browser {
+    client: reqwest::Client,
+}
+
+impl Browser {
+    fn new() -> Browser {
+        let client =
+            reqwest::Client::builder().redirect(redirect::Policy::none()).cookie_provider(Arc::new(Jar::default()));
+        Browser { client: client.build().unwrap() }
+    }
+
+    /// A whole code-flow login as `user` at `app`.
+    async fn login(&self, app: &TestApp, user: &str) {
+        let start = self.client.get(app.url("/auth/bankid/login?return_to=/me")).send().await.unwrap();
+        let page = self.client.get(location(&start)).send().await.unwrap().text().await.unwrap();
+        let request = hidden_field(&page, "request");
+        let form = [("request", request.as_str()), ("user", user), ("decision", "approve")];
+        let decided = self.client.post(format!("{}/authorize", app.sim.issuer())).form(&form).send().await.unwrap();
+        let landed = self.client.get(location(&decided)).send().await.unwrap();
+        assert_eq!(landed.status(), StatusCode::SEE_OTHER, "callback");
+    }
+
+    async fn me(&self, base: &str) -> (StatusCode, Value) {
+        let response = self.client.get(format!("{base}/me")).header("accept", "application/json").send().await.unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// Logs `app`'s own browser in as kari; her `sub` and `sid`.
+async fn login_kari(app: &TestApp) -> (String, String) {
+    let callback = app.login_as("kari").await;
+    assert_eq!(callback.response.status(), StatusCode::SEE_OTHER);
+    let (status, me) = app.get_json("/me").await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    let sid = me["claims"]["sid"].as_str().expect("the ID token carries sid").to_owned();
+    (me["sub"].as_str().unwrap().to_owned(), sid)
+}
+
+fn assert_refused(delivery: &LogoutDelivery) {
+    assert_eq!(delivery.status, 400, "{}", delivery.body);
+    assert_eq!(delivery.cache_control.as_deref(), Some("no-store"));
+    let body: Value = serde_json::from_str(&delivery.body).unwrap();
+    assert_eq!(body["error"], "invalid_request");
+    assert_eq!(body["error_description"], "The logout request is not valid.", "one description: no oracle");
+    assert!(!delivery.body.contains("logout_token_"), "the reason is not in the body: {}", delivery.body);
+}
+
+/// Sends kari's logout broken by `fault`: refused with `reason`, and her
+/// session lives on.
+async fn refused_and_harmless(fault: LogoutTokenFault, reason: &str, detail: &str) {
+    let app = start_app(MemoryStore::default()).await;
+    let (sub, sid) = login_kari(&app).await;
+    let subject = LogoutSubject::Both { sub, sid };
+    let delivery = app.sim.send_faulty_backchannel_logout(subject, fault, &app.url(PATH)).await.unwrap();
+    assert_refused(&delivery);
+    assert!(logged(&format!("reason={reason}")), "{fault:?} should be logged as {reason}");
+    assert!(logged(detail), "{fault:?}: the log names `{detail}`");
+    let (status, me) = app.get_json("/me").await;
+    assert_eq!(status, StatusCode::OK, "a refused logout token ends nothing: {me}");
+}
+
+#[tokio::test]
+async fn logout_by_sub_ends_the_session() {
+    let app = start_app(MemoryStore::default()).await;
+    let (sub, _) = login_kari(&app).await;
+    let delivery = app.sim.send_backchannel_logout(LogoutSubject::Sub(sub), &app.url(PATH)).await.unwrap();
+    assert_eq!(delivery.status, 200, "{}", delivery.body);
+    assert_eq!(delivery.cache_control.as_deref(), Some("no-store"));
+    app.assert_logged_out().await;
+    // A browser navigation is sent to the login page.
+    let page = app.client.get(app.url("/me")).header("accept", "text/html").send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::SEE_OTHER);
+    assert!(location(&page).starts_with("/auth/bankid/login?return_to="), "{}", location(&page));
+    // Logging in again afterwards works: the marker only ends older logins.
+    login_kari(&app).await;
+}
+
+#[tokio::test]
+async fn logout_by_sub_ends_every_session_of_that_user_only() {
+    let app = start_app(MemoryStore::default()).await;
+    let (sub, _) = login_kari(&app).await;
+    let (kari_again, ola) = (Browser::new(), Browser::new());
+    kari_again.login(&app, "kari").await;
+    ola.login(&app, "ola").await;
+    assert_eq!(ola.me(&app.base).await.0, StatusCode::OK);
+    let delivery = app.sim.send_backchannel_logout(LogoutSubject::Sub(sub), &app.url(PATH)).await.unwrap();
+    assert_eq!(delivery.status, 200, "{}", delivery.body);
+    app.assert_logged_out().await;
+    assert_eq!(kari_again.me(&app.base).await.0, StatusCode::UNAUTHORIZED, "kari's other session ends too");
+    assert_eq!(ola.me(&app.base).await.0, StatusCode::OK, "another user is untouched");
+}
+
+#[tokio::test]
+async fn logout_by_sid_ends_only_that_provider_session() {
+    let app = start_app(MemoryStore::default()).await;
+    let (_, sid) = login_kari(&app).await;
+    let other_tab_of_kari = Browser::new();
+    other_tab_of_kari.login(&app, "kari").await;
+    let delivery = app.sim.send_backchannel_logout(LogoutSubject::Sid(sid), &app.url(PATH)).await.unwrap();
+    assert_eq!(delivery.status, 200, "{}", delivery.body);
+    app.assert_logged_out().await;
+    let (status, me) = other_tab_of_kari.me(&app.base).await;
+    assert_eq!(status, StatusCode::OK, "kari's login in another provider session lives on: {me}");
+}
+
+#[tokio::test]
+async fn a_logout_delivered_to_instance_b_ends_the_session_used_on_instance_a() {
+    let store = MemoryStore::default();
+    let app = start_app(store.clone()).await;
+    let instance_b = second_server(&app.sim, store, |layer, _| layer).await;
+    let (sub, sid) = login_kari(&app).await;
+    // The same browser's session works on B too (shared store).
+    let on_b = app.client.get(format!("{instance_b}/me")).header("accept", "application/json").send().await;
+    assert_eq!(on_b.unwrap().status(), StatusCode::OK);
+    let subject = LogoutSubject::Both { sub, sid };
+    let delivery = app.sim.send_backchannel_logout(subject, &format!("{instance_b}{PATH}")).await.unwrap();
+    assert_eq!(delivery.status, 200, "{}", delivery.body);
+    app.assert_logged_out().await;
+}
+
+#[tokio::test]
+async fn a_replayed_logout_token_is_refused_on_any_instance_and_ends_nothing() {
+    let store = MemoryStore::default();
+    let app = start_app(store.clone()).await;
+    let instance_b = second_server(&app.sim, store, |layer, _| layer).await;
+    let (sub, _) = login_kari(&app).await;
+    let token = app.sim.logout_token(&LogoutSubject::Sub(sub), None);
+    let first = app.sim.post_logout_token(&app.url(PATH), &token).await.unwrap();
+    assert_eq!(first.status, 200, "{}", first.body);
+    app.assert_logged_out().await;
+    // Kari logs in again; a replay of the old token must not end that login.
+    login_kari(&app).await;
+    for target in [app.url(PATH), format!("{instance_b}{PATH}")] {
+        let again = app.sim.post_logout_token(&target, &token).await.unwrap();
+        assert_refused(&again);
+    }
+    assert!(logged("reason=logout_token_replayed"));
+    let (status, me) = app.get_json("/me").await;
+    assert_eq!(status, StatusCode::OK, "a replay records no new logout: {me}");
+}
+
+#[tokio::test]
+async fn one_logout_token_sent_concurrently_is_accepted_exactly_once() {
+    let store = MemoryStore::default();
+    let app = start_app(store.clone()).await;
+    let instance_b = second_server(&app.sim, store, |layer, _| layer).await;
+    for round in 0..10 {
+        let token = app.sim.logout_token(&LogoutSubject::Sub(format!("user-{round}")), None);
+        let sends = (0..16).map(|i| {
+            let target = if i % 2 == 0 { app.url(PATH) } else { format!("{instance_b}{PATH}") };
+            let (sim, token) = (&app.sim, token.clone());
+            async move { sim.post_logout_token(&target, &token).await.unwrap().status }
+        });
+        let statuses = futures_util::future::join_all(sends).await;
+        assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "round {round}: {statuses:?}");
+        assert_eq!(statuses.iter().filter(|s| **s == 400).count(), 15, "round {round}: {statuses:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_route_exists_only_when_discovery_advertises_back_channel_logout() {
+    let app = common::start().await;
+    let token = app.sim.logout_token(&LogoutSubject::Sub("someone".into()), None);
+    let delivery = app.sim.post_logout_token(&app.url(PATH), &token).await.unwrap();
+    assert_eq!(delivery.status, 404, "the request reaches the app's own routes: {}", delivery.body);
+}
+
+#[tokio::test]
+async fn a_request_without_a_logout_token_is_refused() {
+    let app = start_app(MemoryStore::default()).await;
+    let client = reqwest::Client::new();
+    let token = app.sim.logout_token(&LogoutSubject::Sub("someone".into()), None);
+    let requests = [
+        client.post(app.url(PATH)).form(&[("other", "x")]),
+        client.post(app.url(PATH)).form(&[("logout_token", "")]),
+        client.post(app.url(PATH)).form(&[("logout_token", token.as_str()), ("logout_token", token.as_str())]),
+        client
+            .post(app.url(PATH))
+            .header("content-type", "application/json")
+            .body(format!("{{\"logout_token\":\"{token}\"}}")),
+    ];
+    for request in requests {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_request");
+    }
+    assert!(logged("reason=logout_token_missing"));
+    // None of those used the token: it is still good.
+    assert_eq!(app.sim.post_logout_token(&app.url(PATH), &token).await.unwrap().status, 200);
+}
+
+#[tokio::test]
+async fn a_token_without_events_is_refused() {
+    refused_and_harmless(LogoutTokenFault::MissingEvents, "logout_token_missing_event", "no back-channel logout event")
+        .await;
+}
+
+#[tokio::test]
+async fn wrong_issuer_is_refused() {
+    refused_and_harmless(LogoutTokenFault::WrongIssuer, "logout_token_wrong_issuer", "issued by another issuer").await;
+}
+
+#[tokio::test]
+async fn wrong_audience_is_refused() {
+    refused_and_harmless(LogoutTokenFault::WrongAudience, "logout_token_wrong_audience", "not meant for this client")
+        .await;
+}
+
+#[tokio::test]
+async fn an_expired_token_is_refused() {
+    refused_and_harmless(LogoutTokenFault::Expired, "logout_token_expired", "has expired").await;
+}
+
+#[tokio::test]
+async fn a_token_issued_in_the_future_is_refused() {
+    refused_and_harmless(LogoutTokenFault::IssuedInFuture, "logout_token_issued_in_future", "issued in the future")
+        .await;
+}
+
+#[tokio::test]
+async fn a_token_without_exp_is_refused() {
+    refused_and_harmless(LogoutTokenFault::MissingExp, "logout_token_missing_claim", "lacks a valid `exp` claim").await;
+}
+
+#[tokio::test]
+async fn a_token_without_jti_is_refused() {
+    refused_and_harmless(LogoutTokenFault::MissingJti, "logout_token_missing_claim", "lacks a valid `jti` claim").await;
+}
+
+#[tokio::test]
+async fn a_token_for_another_event_is_refused() {
+    refused_and_harmless(LogoutTokenFault::WrongEvent, "logout_token_missing_event", "no back-channel logout event")
+        .await;
+}
+
+#[tokio::test]
+async fn an_event_that_is_not_an_object_is_refused() {
+    refused_and_harmless(
+        LogoutTokenFault::EventNotObject,
+        "logout_token_missing_event",
+        "no back-channel logout event",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_token_with_a_nonce_is_refused() {
+    refused_and_harmless(LogoutTokenFault::NoncePresent, "logout_token_nonce_present", "has a nonce").await;
+}
+
+#[tokio::test]
+async fn a_token_naming_neither_sub_nor_sid_is_refused() {
+    refused_and_harmless(LogoutTokenFault::NoSubject, "logout_token_no_subject", "neither a subject nor a session")
+        .await;
+}
+
+#[tokio::test]
+async fn a_bad_signature_is_refused() {
+    refused_and_harmless(LogoutTokenFault::BadSignature, "logout_token_bad_signature", "signature is invalid").await;
+}
+
+#[tokio::test]
+async fn a_token_signed_with_an_unpublished_key_is_refused() {
+    refused_and_harmless(LogoutTokenFault::UnknownKey, "logout_token_bad_signature", "signature is invalid").await;
+}
