@@ -326,3 +326,23 @@ async fn a_bad_signature_is_refused() {
 async fn a_token_signed_with_an_unpublished_key_is_refused() {
     refused_and_harmless(LogoutTokenFault::UnknownKey, "logout_token_bad_signature", "signature is invalid").await;
 }
+
+#[test]
+fn the_back_channel_logout_path_is_validated_and_must_differ_from_the_other_routes() {
+    let builder = || {
+        axum_bankid::BankIdConfig::builder()
+            .issuer("https://auth.current.bankid.no/auth/realms/current")
+            .client_id("client")
+            .client_secret("secret")
+            .redirect_uri("https://app.example/auth/bankid/callback")
+    };
+    assert_eq!(builder().build().unwrap().backchannel_logout_path(), PATH);
+    let custom = builder().backchannel_logout_path("/oidc/bcl").build().unwrap();
+    assert_eq!(custom.backchannel_logout_path(), "/oidc/bcl");
+    for clash in ["/auth/bankid/logout", "/auth/bankid/login", "/auth/bankid/callback"] {
+        let err = builder().backchannel_logout_path(clash).build().unwrap_err();
+        assert!(err.to_string().contains("backchannel_logout_path"), "{clash}: {err}");
+    }
+    let err = builder().backchannel_logout_path("//evil.example").build().unwrap_err();
+    assert!(err.to_string().contains("backchannel_logout_path"), "{err}");
+}
