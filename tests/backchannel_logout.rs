@@ -13,7 +13,8 @@ use common::{TestApp, hidden_field, location, second_server, start_full};
 use reqwest::cookie::Jar;
 use reqwest::{StatusCode, redirect};
 use serde_json::Value;
-use tower_sessions::MemoryStore;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::{MemoryStore, SessionStore};
 
 const PATH: &str = "/auth/bankid/backchannel-logout";
 
@@ -52,9 +53,36 @@ fn logged(text: &str) -> bool {
 }
 
 /// The app against a simulator that advertises back-channel logout.
-async fn start_app(store: MemoryStore) -> TestApp {
+async fn start_app<S: SessionStore + Clone>(store: S) -> TestApp {
     logs();
     start_full(Simulator::builder().backchannel_logout(true), store, |b| b, |layer, _| layer).await
+}
+
+/// A memory store whose writes of logout markers fail while `broken` is set.
+#[derive(Debug, Clone, Default)]
+struct MarkerFailingStore {
+    inner: MemoryStore,
+    broken: Arc<std::sync::atomic::AtomicBool>,
+}
+
+#[async_trait::async_trait]
+impl SessionStore for MarkerFailingStore {
+    async fn create(&self, record: &mut Record) -> tower_sessions::session_store::Result<()> {
+        self.inner.create(record).await
+    }
+    async fn save(&self, record: &Record) -> tower_sessions::session_store::Result<()> {
+        let marker = record.data.contains_key("axum_bankid.logged_out_before_ms");
+        if marker && self.broken.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(tower_sessions::session_store::Error::Backend("store unavailable".into()));
+        }
+        self.inner.save(record).await
+    }
+    async fn load(&self, id: &Id) -> tower_sessions::session_store::Result<Option<Record>> {
+        self.inner.load(id).await
+    }
+    async fn delete(&self, id: &Id) -> tower_sessions::session_store::Result<()> {
+        self.inner.delete(id).await
+    }
 }
 
 /// A second browser (own cookie jar) on `app`.
@@ -345,4 +373,21 @@ fn the_back_channel_logout_path_is_validated_and_must_differ_from_the_other_rout
     }
     let err = builder().backchannel_logout_path("//evil.example").build().unwrap_err();
     assert!(err.to_string().contains("backchannel_logout_path"), "{err}");
+}
+
+#[tokio::test]
+async fn a_logout_the_store_cannot_record_is_refused_and_can_be_retried() {
+    let store = MarkerFailingStore::default();
+    let app = start_app(store.clone()).await;
+    let (sub, _) = login_kari(&app).await;
+    let token = app.sim.logout_token(&LogoutSubject::Sub(sub), None);
+    store.broken.store(true, std::sync::atomic::Ordering::SeqCst);
+    let failed = app.sim.post_logout_token(&app.url(PATH), &token).await.unwrap();
+    assert_refused(&failed);
+    assert!(logged("reason=logout_not_recorded"));
+    // The provider's retry of the same token is not taken for a replay.
+    store.broken.store(false, std::sync::atomic::Ordering::SeqCst);
+    let retried = app.sim.post_logout_token(&app.url(PATH), &token).await.unwrap();
+    assert_eq!(retried.status, 200, "{}", retried.body);
+    app.assert_logged_out().await;
 }
