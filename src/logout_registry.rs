@@ -37,9 +37,8 @@
 //! it. Markers live as long as a login can ([`max_login_age`] plus clock
 //! skew): no older login survives the age check anyway.
 //!
-//! Two logouts of the same user are each written with `save` (the store has
-//! no compare-and-swap); a marker is only ever replaced by a later time,
-//! re-checked once after writing. The residual race — two deliveries for one
+//! A marker is created once (create-once) and afterwards only replaced by a
+//! later time, each write re-read; the store has no compare-and-swap. The residual race — two deliveries for one
 //! user within one store round trip, with a login completing between them —
 //! can at worst keep a login made *after* the first of the two logouts.
 //!
@@ -65,6 +64,8 @@ use crate::session::StoredLogin;
 
 /// The key holding a marker's time in its record.
 const MARKER_KEY: &str = "axum_bankid.logged_out_before_ms";
+/// The key of a used `jti`'s record.
+const JTI_KEY: &str = "axum_bankid.logout_jti_used";
 
 /// What a logout token names: at least one of the two.
 #[derive(Clone, Copy)]
@@ -96,7 +97,7 @@ impl LogoutRegistry {
     pub(crate) async fn consume_jti(&self, issuer: &str, jti: &str, expires_at: i64) -> Result<bool, Error> {
         let id = self.id("jti", issuer, jti);
         let expiry = OffsetDateTime::from_unix_timestamp(expires_at).map_err(|_| store_failed("bad expiry"))?;
-        self.records.create_first(id, MARKER_KEY, Value::Bool(true), expiry).await.map_err(store_failed)
+        self.records.create_first(id, JTI_KEY, Value::Bool(true), expiry).await.map_err(store_failed)
     }
 
     /// Lets a consumed `jti` be used again (when recording its logout failed,
@@ -147,16 +148,26 @@ impl LogoutRegistry {
         Ok(record.and_then(|r| r.data.get(MARKER_KEY).and_then(Value::as_i64)))
     }
 
-    /// Sets marker `id` to `at_ms` unless it already holds a later time.
-    /// Written, then read back once: a concurrent writer with an earlier
+    /// Sets marker `id` to `at_ms` unless it already holds a later time:
+    /// created if absent (create-once), else replaced — stores such as
+    /// Redis only replace existing records with `save` (`SET XX`). Each
+    /// write is followed by a read, so a concurrent writer with an earlier
     /// time that landed last is overwritten again.
     async fn raise_marker(&self, id: Id, at_ms: i64) -> Result<(), Error> {
         let expiry = OffsetDateTime::now_utc() + TimeDuration::seconds(self.marker_ttl_secs);
-        for _ in 0..2 {
-            if self.marker(id).await?.is_some_and(|existing| existing >= at_ms) {
-                return Ok(());
+        for _ in 0..3 {
+            match self.marker(id).await? {
+                Some(existing) if existing >= at_ms => return Ok(()),
+                Some(_) => {
+                    self.records.overwrite(id, MARKER_KEY, Value::from(at_ms), expiry).await.map_err(store_failed)?
+                }
+                None => {
+                    // Losing this race to another writer is fine: the next
+                    // round reads what it wrote.
+                    let value = Value::from(at_ms);
+                    self.records.create_first(id, MARKER_KEY, value, expiry).await.map_err(store_failed)?;
+                }
             }
-            self.records.overwrite(id, MARKER_KEY, Value::from(at_ms), expiry).await.map_err(store_failed)?;
         }
         Ok(())
     }

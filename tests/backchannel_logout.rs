@@ -65,16 +65,24 @@ struct MarkerFailingStore {
     broken: Arc<std::sync::atomic::AtomicBool>,
 }
 
-#[async_trait::async_trait]
-impl SessionStore for MarkerFailingStore {
-    async fn create(&self, record: &mut Record) -> tower_sessions::session_store::Result<()> {
-        self.inner.create(record).await
-    }
-    async fn save(&self, record: &Record) -> tower_sessions::session_store::Result<()> {
+impl MarkerFailingStore {
+    fn refuse_markers(&self, record: &Record) -> tower_sessions::session_store::Result<()> {
         let marker = record.data.contains_key("axum_bankid.logged_out_before_ms");
         if marker && self.broken.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(tower_sessions::session_store::Error::Backend("store unavailable".into()));
         }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl SessionStore for MarkerFailingStore {
+    async fn create(&self, record: &mut Record) -> tower_sessions::session_store::Result<()> {
+        self.refuse_markers(record)?;
+        self.inner.create(record).await
+    }
+    async fn save(&self, record: &Record) -> tower_sessions::session_store::Result<()> {
+        self.refuse_markers(record)?;
         self.inner.save(record).await
     }
     async fn load(&self, id: &Id) -> tower_sessions::session_store::Result<Option<Record>> {
@@ -390,4 +398,79 @@ async fn a_logout_the_store_cannot_record_is_refused_and_can_be_retried() {
     let retried = app.sim.post_logout_token(&app.url(PATH), &token).await.unwrap();
     assert_eq!(retried.status, 200, "{}", retried.body);
     app.assert_logged_out().await;
+}
+
+/// `redis-server` on a free loopback port, killed on drop (as in
+/// `tests/redis_store.rs`); `None` (test skipped) without the binary unless
+/// `AXUM_BANKID_REQUIRE_REDIS=1`.
+struct RedisServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_redis() -> Option<RedisServer> {
+    use std::process::{Command, Stdio};
+    let found = Command::new("redis-server").arg("--version").stdout(Stdio::null()).status().is_ok();
+    if !found {
+        assert_ne!(std::env::var("AXUM_BANKID_REQUIRE_REDIS").as_deref(), Ok("1"), "redis-server is required");
+        eprintln!("SKIPPED: redis-server not found");
+        return None;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn redis-server");
+    Some(RedisServer { child, port })
+}
+
+async fn redis_store(
+    port: u16,
+) -> tower_sessions_redis_store::RedisStore<tower_sessions_redis_store::fred::prelude::Pool> {
+    use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
+    // Wait until the freshly spawned server accepts connections.
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let config = Config::from_url(&format!("redis://127.0.0.1:{port}")).unwrap();
+    let pool = Pool::new(config, None, None, None, 2).unwrap();
+    pool.init().await.expect("connect to redis-server");
+    tower_sessions_redis_store::RedisStore::new(pool)
+}
+
+#[tokio::test]
+async fn on_redis_two_instances_share_markers_and_jtis() {
+    let Some(redis) = start_redis() else { return };
+    let store = redis_store(redis.port).await;
+    let app = start_app(store.clone()).await;
+    let instance_b = second_server(&app.sim, store, |layer, _| layer).await;
+    // One token posted to both instances at once, many rounds: one winner.
+    for round in 0..10 {
+        let token = app.sim.logout_token(&LogoutSubject::Sub(format!("user-{round}")), None);
+        let sends = (0..8).map(|i| {
+            let target = if i % 2 == 0 { app.url(PATH) } else { format!("{instance_b}{PATH}") };
+            let (sim, token) = (&app.sim, token.clone());
+            async move { sim.post_logout_token(&target, &token).await.unwrap().status }
+        });
+        let statuses = futures_util::future::join_all(sends).await;
+        assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "round {round}: {statuses:?}");
+    }
+    // A logout delivered to B ends the session used on A.
+    let (sub, sid) = login_kari(&app).await;
+    let subject = LogoutSubject::Both { sub, sid };
+    let delivery = app.sim.send_backchannel_logout(subject, &format!("{instance_b}{PATH}")).await.unwrap();
+    assert_eq!(delivery.status, 200, "{}", delivery.body);
+    app.assert_logged_out().await;
+    login_kari(&app).await;
 }
