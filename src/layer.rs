@@ -192,7 +192,8 @@ impl Ctx {
 /// A Tower layer that adds BankID login to an axum [`Router`].
 ///
 /// It serves `GET` login, `GET` callback (the path of the redirect URI) and
-/// `POST` logout, and lets [`AuthenticatedUser`](crate::AuthenticatedUser)
+/// `POST` logout — plus `POST` back-channel logout while the provider
+/// advertises `backchannel_logout_supported` — and lets [`AuthenticatedUser`](crate::AuthenticatedUser)
 /// work in every route it wraps. It must sit inside a
 /// [`SessionManagerLayer`](tower_sessions::SessionManagerLayer) — use
 /// [`BankIdConfig::session_layer`] for a cookie that survives the provider's

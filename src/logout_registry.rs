@@ -31,6 +31,9 @@
 //! read-modify-write appends on a store that has no compare-and-swap (two
 //! logins at once would lose one), and session ids rotate anyway.
 //!
+//! Logout tokens come from BankID OIDC, so markers name its issuer: a CIBA
+//! login (whose `iss` is BIB's) is not ended by them.
+//!
 //! Marker ids are keyed with the client's record key (a secret derived
 //! from the client credentials), so nobody outside can name a marker —
 //! e.g. present it as a session cookie and have the session layer overwrite

@@ -474,3 +474,21 @@ async fn on_redis_two_instances_share_markers_and_jtis() {
     app.assert_logged_out().await;
     login_kari(&app).await;
 }
+
+#[tokio::test]
+async fn concurrent_logouts_of_one_user_on_two_instances_all_end_the_login() {
+    let store = MemoryStore::default();
+    let app = start_app(store.clone()).await;
+    let instance_b = second_server(&app.sim, store, |layer, _| layer).await;
+    for round in 0..5 {
+        let (sub, _) = login_kari(&app).await;
+        let sends = (0..8).map(|i| {
+            let target = if i % 2 == 0 { app.url(PATH) } else { format!("{instance_b}{PATH}") };
+            let (sim, subject) = (&app.sim, LogoutSubject::Sub(sub.clone()));
+            async move { sim.send_backchannel_logout(subject, &target).await.unwrap().status }
+        });
+        let statuses = futures_util::future::join_all(sends).await;
+        assert!(statuses.iter().all(|s| *s == 200), "round {round}: {statuses:?}");
+        app.assert_logged_out().await;
+    }
+}
