@@ -163,7 +163,8 @@ struct ValidLogoutToken {
     sid: Option<String>,
 }
 
-/// The route handler.
+/// The route handler. Refusals are logged once, at `warn`, with their
+/// reason: they come from outside and must not flood error logs.
 pub(crate) async fn receive(State(ctx): State<Ctx>, req: Request) -> Response {
     match handle(&ctx, req).await {
         Ok(()) => (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response(),
@@ -183,7 +184,7 @@ fn rejection() -> Response {
     (StatusCode::BAD_REQUEST, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
 }
 
-#[tracing::instrument(name = "bankid.backchannel_logout", skip_all, err(Display))]
+#[tracing::instrument(name = "bankid.backchannel_logout", skip_all)]
 async fn handle(ctx: &Ctx, req: Request) -> Result<(), LogoutTokenError> {
     let token = logout_token_of(req).await?;
     let issuer = ctx.shared.metadata.issuer.as_str();
