@@ -15,6 +15,7 @@ use crate::permission::{DigestInput, Permission, PermissionItem};
 
 const DEFAULT_LOGIN_PATH: &str = "/auth/bankid/login";
 const DEFAULT_LOGOUT_PATH: &str = "/auth/bankid/logout";
+const DEFAULT_BACKCHANNEL_LOGOUT_PATH: &str = "/auth/bankid/backchannel-logout";
 
 /// How the client authenticates itself at the token endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -248,6 +249,7 @@ pub struct BankIdConfig {
     pub(crate) login_path: String,
     pub(crate) callback_path: String,
     pub(crate) logout_path: String,
+    pub(crate) backchannel_logout_path: String,
     pub(crate) post_logout_redirect_uri: Option<Url>,
     pub(crate) minimum_loa: Loa,
     pub(crate) clock_skew: Duration,
@@ -442,6 +444,12 @@ impl BankIdConfig {
         &self.logout_path
     }
 
+    /// The back-channel logout route's path (mounted only when the
+    /// provider advertises `backchannel_logout_supported`).
+    pub fn backchannel_logout_path(&self) -> &str {
+        &self.backchannel_logout_path
+    }
+
     /// The minimum LOA a login must reach.
     pub fn minimum_loa(&self) -> Loa {
         self.minimum_loa
@@ -529,6 +537,7 @@ pub struct BankIdConfigBuilder {
     acr_values: Option<String>,
     login_path: Option<String>,
     logout_path: Option<String>,
+    backchannel_logout_path: Option<String>,
     post_logout_redirect_uri: Option<String>,
     minimum_loa: Option<Loa>,
     clock_skew: Option<Duration>,
@@ -645,6 +654,16 @@ impl BankIdConfigBuilder {
     /// Path of the (POST) logout route. Default: `/auth/bankid/logout`.
     pub fn logout_path(mut self, path: impl Into<String>) -> Self {
         self.logout_path = Some(path.into());
+        self
+    }
+
+    /// Path of the back-channel logout route, where the provider posts
+    /// logout tokens (OpenID Connect Back-Channel Logout 1.0 §2.5; register
+    /// `{your origin}{path}` as the client's `backchannel_logout_uri`).
+    /// Mounted only when discovery says `backchannel_logout_supported`.
+    /// Default: `/auth/bankid/backchannel-logout`.
+    pub fn backchannel_logout_path(mut self, path: impl Into<String>) -> Self {
+        self.backchannel_logout_path = Some(path.into());
         self
     }
 
@@ -861,6 +880,14 @@ impl BankIdConfigBuilder {
                 "login, logout and callback (redirect_uri) paths must differ",
             ));
         }
+        let backchannel_logout_path =
+            validate_path("backchannel_logout_path", self.backchannel_logout_path, DEFAULT_BACKCHANNEL_LOGOUT_PATH)?;
+        if [&login_path, &callback_path, &logout_path].contains(&&backchannel_logout_path) {
+            return Err(ConfigError::invalid(
+                "backchannel_logout_path",
+                "must differ from the login, logout and callback (redirect_uri) paths",
+            ));
+        }
         let clock_skew = self.clock_skew.unwrap_or(Duration::from_secs(60));
         if clock_skew > Duration::from_secs(300) {
             return Err(ConfigError::invalid("clock_skew", "must be at most 300 seconds"));
@@ -926,6 +953,7 @@ impl BankIdConfigBuilder {
             login_path,
             callback_path,
             logout_path,
+            backchannel_logout_path,
             post_logout_redirect_uri,
             minimum_loa: self.minimum_loa.unwrap_or(Loa::SUBSTANTIAL),
             clock_skew,

@@ -119,6 +119,14 @@ async fn current_user(ctx: Option<&Ctx>, parts: &Parts) -> Result<AuthenticatedU
         tracing::debug!("stored login is older than max_login_age");
         return Err(Error::Unauthenticated);
     }
+    // One store read (two concurrent with `sid`), only while the provider
+    // sends back-channel logouts; see `logout_registry`.
+    if ctx.shared.metadata.backchannel_logout_supported
+        && crate::logout_registry::LogoutRegistry::of(ctx).is_logged_out(&login).await?
+    {
+        tracing::info!("stored login was ended by a back-channel logout");
+        return Err(Error::Unauthenticated);
+    }
     Ok(login.into_user())
 }
 

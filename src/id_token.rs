@@ -246,7 +246,7 @@ fn check_claims(
 
 /// `aud` must contain our client id and nothing else (we trust no other
 /// audience); `azp`, if present, must be our client id.
-fn check_audience(client_id: &str, claims: &Map<String, Value>) -> Result<(), IdTokenError> {
+pub(crate) fn check_audience(client_id: &str, claims: &Map<String, Value>) -> Result<(), IdTokenError> {
     let audiences: Vec<&str> = match claims.get("aud") {
         Some(Value::String(aud)) => vec![aud.as_str()],
         Some(Value::Array(list)) => {
@@ -272,7 +272,7 @@ fn check_audience(client_id: &str, claims: &Map<String, Value>) -> Result<(), Id
     }
 }
 
-fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> Result<i64, IdTokenError> {
+pub(crate) fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> Result<i64, IdTokenError> {
     claims
         .get(name)
         .and_then(|v| v.as_i64().or_else(|| v.as_f64().filter(|f| f.is_finite()).map(|f| f as i64)))

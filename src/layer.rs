@@ -192,7 +192,8 @@ impl Ctx {
 /// A Tower layer that adds BankID login to an axum [`Router`].
 ///
 /// It serves `GET` login, `GET` callback (the path of the redirect URI) and
-/// `POST` logout, and lets [`AuthenticatedUser`](crate::AuthenticatedUser)
+/// `POST` logout — plus `POST` back-channel logout while the provider
+/// advertises `backchannel_logout_supported` — and lets [`AuthenticatedUser`](crate::AuthenticatedUser)
 /// work in every route it wraps. It must sit inside a
 /// [`SessionManagerLayer`](tower_sessions::SessionManagerLayer) — use
 /// [`BankIdConfig::session_layer`] for a cookie that survives the provider's
@@ -433,7 +434,8 @@ impl BankIdLayer {
         let mut routes = Router::new()
             .route(&config.login_path, get(flow::login::start_login))
             .route(&config.callback_path, get(flow::callback::finish_login))
-            .route(&config.logout_path, post(flow::logout::logout));
+            .route(&config.logout_path, post(flow::logout::logout))
+            .route(&config.backchannel_logout_path, post(flow::backchannel_logout::receive));
         if ctx.ciba_store.is_some() {
             let base = &config.ciba_path;
             if ctx.ciba_public_start.is_some() {
@@ -452,6 +454,7 @@ impl BankIdLayer {
         path == config.login_path
             || path == config.callback_path
             || path == config.logout_path
+            || (path == config.backchannel_logout_path && self.ctx.shared.metadata.backchannel_logout_supported)
             || (self.ctx.ciba_store.is_some() && is_under(path, &config.ciba_path))
     }
 }
@@ -606,6 +609,8 @@ fn stand_in_metadata(config: &BankIdConfig) -> ProviderMetadata {
         backchannel_authentication_endpoint: None,
         id_token_signing_algs: Vec::new(),
         authorization_response_iss_parameter_supported: true,
+        backchannel_logout_supported: false,
+        backchannel_logout_session_supported: false,
     }
 }
 

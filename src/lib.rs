@@ -18,6 +18,7 @@ pub mod fuzzing;
 mod id_token;
 mod layer;
 mod loa;
+mod logout_registry;
 mod once;
 pub mod permission;
 mod permission_api;
@@ -37,6 +38,7 @@ pub use config::{
 };
 pub use error::{EndpointError, Error, IdTokenError};
 pub use extract::{AuthRejection, BankId, Granted, PermissionRequest, require_authenticated};
+pub use flow::backchannel_logout::LogoutTokenError;
 pub use health::{Health, KeysHealth, ProviderHealth};
 pub use layer::{BankIdLayer, BankIdService};
 pub use loa::Loa;

@@ -56,11 +56,28 @@ pub(crate) struct StoredLogin {
     /// Kept for `id_token_hint` at logout; never sent to the browser.
     pub(crate) id_token: String,
     pub(crate) logged_in_at: i64,
+    /// The login time in Unix milliseconds, compared with back-channel
+    /// logout markers (see `logout_registry`). Absent in logins stored by
+    /// older versions: those count as made at the end of `logged_in_at`'s
+    /// second, so a logout in that second still ends them.
+    #[serde(default)]
+    logged_in_ms: Option<i64>,
 }
 
 impl StoredLogin {
     pub(crate) fn new(user: AuthenticatedUser, id_token: String, logged_in_at: i64) -> Self {
-        StoredLogin { loa: user.loa, claims: user.claims, id_token, logged_in_at }
+        let logged_in_ms = Some(crate::id_token::unix_now_ms());
+        StoredLogin { loa: user.loa, claims: user.claims, id_token, logged_in_at, logged_in_ms }
+    }
+
+    /// A string claim of this login (`iss`, `sub`, `sid`).
+    pub(crate) fn claim(&self, name: &str) -> Option<&str> {
+        self.claims.get(name).and_then(serde_json::Value::as_str)
+    }
+
+    /// The login time in Unix milliseconds.
+    pub(crate) fn logged_in_ms(&self) -> i64 {
+        self.logged_in_ms.unwrap_or_else(|| self.logged_in_at.saturating_mul(1000).saturating_add(999))
     }
 
     /// The `sub` claim of this login.

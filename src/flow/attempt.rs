@@ -86,7 +86,7 @@ impl StoreSlot {
     }
 
     /// The configured store, or else (once, then kept) one in this process.
-    fn get(&self) -> Arc<dyn SessionStore> {
+    pub(crate) fn get(&self) -> Arc<dyn SessionStore> {
         let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let store = slot.get_or_insert_with(|| {
             tracing::warn!(

@@ -1,6 +1,7 @@
 //! The login, callback and logout routes, one module each.
 
 pub(crate) mod attempt;
+pub(crate) mod backchannel_logout;
 pub(crate) mod binding;
 pub(crate) mod callback;
 pub(crate) mod grants;

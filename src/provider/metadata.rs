@@ -32,6 +32,10 @@ struct BankIdMetadataExtras {
     backchannel_authentication_endpoint: Option<String>,
     #[serde(default)]
     code_challenge_methods_supported: Vec<String>,
+    #[serde(default)]
+    backchannel_logout_supported: bool,
+    #[serde(default)]
+    backchannel_logout_session_supported: bool,
 }
 
 impl AdditionalProviderMetadata for BankIdMetadataExtras {}
@@ -76,6 +80,12 @@ pub struct ProviderMetadata {
     pub id_token_signing_algs: Vec<Algorithm>,
     /// Whether authorization responses carry `iss` (RFC 9207).
     pub authorization_response_iss_parameter_supported: bool,
+    /// Whether the provider sends logout tokens to relying parties
+    /// (OpenID Connect Back-Channel Logout 1.0 §2.1); the layer mounts its
+    /// back-channel logout route only then.
+    pub backchannel_logout_supported: bool,
+    /// Whether those logout tokens carry `sid` (Back-Channel Logout 1.0 §2.1).
+    pub backchannel_logout_session_supported: bool,
 }
 
 /// Fetches `{issuer}/.well-known/openid-configuration` and validates it.
@@ -135,6 +145,8 @@ fn from_document(doc: DiscoveredMetadata, issuer: &Url) -> Result<ProviderMetada
             .transpose()?,
         id_token_signing_algs: algs,
         authorization_response_iss_parameter_supported: extras.authorization_response_iss_parameter_supported,
+        backchannel_logout_supported: extras.backchannel_logout_supported,
+        backchannel_logout_session_supported: extras.backchannel_logout_session_supported,
     })
 }
 

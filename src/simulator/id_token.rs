@@ -319,7 +319,7 @@ fn unsigned(claims: &Map<String, Value>) -> String {
 
 /// Flips one bit of the signature, keeping it valid base64url of the right
 /// length, so only the cryptographic check can notice.
-fn tamper_signature(token: &str) -> String {
+pub(crate) fn tamper_signature(token: &str) -> String {
     let Some((message, signature)) = token.rsplit_once('.') else {
         return token.to_owned();
     };

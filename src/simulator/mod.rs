@@ -209,6 +209,7 @@ mod endpoints;
 mod faults;
 mod id_token;
 mod keys;
+mod logout_token;
 mod pages;
 mod permission;
 mod registration;
@@ -230,6 +231,7 @@ pub use capture::{CapturedRequest, Which};
 pub use ciba::{CibaBehavior, CibaRequestInfo, CibaStatus};
 pub use faults::Fault;
 pub use keys::SigningKey;
+pub use logout_token::{LogoutDelivery, LogoutSubject, LogoutTokenFault};
 pub use users::TestUser;
 
 use state::{Settings, Shared};
@@ -463,6 +465,54 @@ impl Simulator {
         self.shared.lock().decide_ciba(auth_req_id, approve)
     }
 
+    /// A logout token (OpenID Connect Back-Channel Logout 1.0 §2.4) for
+    /// `subject`, signed with BankID OIDC's current key, audience this
+    /// simulator's client, a fresh `jti` and a 120 s lifetime; with `fault`,
+    /// broken in that one way. Post it with
+    /// [`post_logout_token`](Self::post_logout_token) (twice, to replay it).
+    pub fn logout_token(&self, subject: &LogoutSubject, fault: Option<LogoutTokenFault>) -> String {
+        logout_token::mint(&self.shared, subject, fault)
+    }
+
+    /// Sends an honest back-channel logout for `subject` to `target_url`
+    /// (the relying party's `backchannel_logout_uri`): `POST`,
+    /// `application/x-www-form-urlencoded`, `logout_token=<JWT>` (§2.5).
+    ///
+    /// # Errors
+    ///
+    /// When the relying party cannot be reached (10 s timeout).
+    pub async fn send_backchannel_logout(
+        &self,
+        subject: LogoutSubject,
+        target_url: &str,
+    ) -> Result<LogoutDelivery, reqwest::Error> {
+        self.post_logout_token(target_url, &self.logout_token(&subject, None)).await
+    }
+
+    /// Like [`send_backchannel_logout`](Self::send_backchannel_logout) with
+    /// a token broken by `fault`.
+    ///
+    /// # Errors
+    ///
+    /// When the relying party cannot be reached (10 s timeout).
+    pub async fn send_faulty_backchannel_logout(
+        &self,
+        subject: LogoutSubject,
+        fault: LogoutTokenFault,
+        target_url: &str,
+    ) -> Result<LogoutDelivery, reqwest::Error> {
+        self.post_logout_token(target_url, &self.logout_token(&subject, Some(fault))).await
+    }
+
+    /// Posts `token` as a back-channel logout request to `target_url`.
+    ///
+    /// # Errors
+    ///
+    /// When the relying party cannot be reached (10 s timeout).
+    pub async fn post_logout_token(&self, target_url: &str, token: &str) -> Result<LogoutDelivery, reqwest::Error> {
+        logout_token::deliver(target_url, token).await
+    }
+
     /// The users who can log in; the login form offers all of them.
     pub fn users() -> &'static [TestUser] {
         &users::USERS
@@ -511,6 +561,7 @@ pub struct SimulatorBuilder {
     bind: SocketAddr,
     bib_bind: Option<SocketAddr>,
     advertise_par: bool,
+    backchannel_logout: bool,
     echo_authorization_details: bool,
     ciba_interval: Duration,
     client_token_lifetime: Duration,
@@ -526,6 +577,7 @@ impl Default for SimulatorBuilder {
             bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             bib_bind: None,
             advertise_par: true,
+            backchannel_logout: false,
             echo_authorization_details: false,
             ciba_interval: DEFAULT_CIBA_INTERVAL,
             client_token_lifetime: DEFAULT_CLIENT_TOKEN_LIFETIME,
@@ -573,6 +625,17 @@ impl SimulatorBuilder {
     /// cannot find it — for testing "PAR required but not advertised".
     pub fn advertise_par(mut self, advertise: bool) -> Self {
         self.advertise_par = advertise;
+        self
+    }
+
+    /// Whether BankID OIDC's discovery advertises back-channel logout
+    /// (`backchannel_logout_supported` and
+    /// `backchannel_logout_session_supported`, OpenID Connect Back-Channel
+    /// Logout 1.0 §2.1), so that a relying party mounts its route. Default:
+    /// `false`. Logout tokens are sent with
+    /// [`Simulator::send_backchannel_logout`] either way.
+    pub fn backchannel_logout(mut self, advertise: bool) -> Self {
+        self.backchannel_logout = advertise;
         self
     }
 
@@ -631,6 +694,7 @@ impl SimulatorBuilder {
             client_secret: self.client_secret,
             redirect_uris: self.redirect_uris,
             advertise_par: self.advertise_par,
+            backchannel_logout: self.backchannel_logout,
             echo_authorization_details: self.echo_authorization_details,
             ciba_interval: ciba::whole_seconds(self.ciba_interval),
         }));
@@ -657,6 +721,7 @@ impl fmt::Debug for SimulatorBuilder {
             .field("redirect_uris", &self.redirect_uris)
             .field("bind", &self.bind)
             .field("advertise_par", &self.advertise_par)
+            .field("backchannel_logout", &self.backchannel_logout)
             .field("echo_authorization_details", &self.echo_authorization_details)
             .field("ciba_interval", &self.ciba_interval)
             .field("client_token_lifetime", &self.client_token_lifetime)

@@ -61,6 +61,8 @@ pub(crate) struct Shared {
     pub(crate) client_secret: String,
     /// Whether discovery names the PAR endpoint.
     pub(crate) advertise_par: bool,
+    /// Whether discovery advertises back-channel logout.
+    pub(crate) backchannel_logout: bool,
     /// Whether the code-flow token response body repeats the approved
     /// `authorization_details` (they are always in the access token).
     pub(crate) echo_authorization_details: bool,
@@ -85,6 +87,7 @@ pub(crate) struct Settings {
     pub(crate) client_secret: String,
     pub(crate) redirect_uris: BTreeSet<String>,
     pub(crate) advertise_par: bool,
+    pub(crate) backchannel_logout: bool,
     pub(crate) echo_authorization_details: bool,
     pub(crate) ciba_interval: Duration,
 }
@@ -243,6 +246,7 @@ impl Shared {
             client_secret,
             redirect_uris,
             advertise_par,
+            backchannel_logout,
             echo_authorization_details,
             ciba_interval,
         } = settings;
@@ -254,6 +258,7 @@ impl Shared {
             client_id,
             client_secret,
             advertise_par,
+            backchannel_logout,
             echo_authorization_details,
             ciba_interval,
             jwks_requests: AtomicUsize::new(0),

@@ -25,7 +25,13 @@ pub(super) async fn handle(State(shared): State<Arc<Shared>>) -> Response {
         return outage;
     }
     tracing::debug!("simulator: discovery document requested");
-    Json(document(&shared.issuer, shared.advertise_par)).into_response()
+    let mut document = document(&shared.issuer, shared.advertise_par);
+    if shared.backchannel_logout {
+        // OpenID Connect Back-Channel Logout 1.0 §2.1.
+        document["backchannel_logout_supported"] = json!(true);
+        document["backchannel_logout_session_supported"] = json!(true);
+    }
+    Json(document).into_response()
 }
 
 fn document(issuer: &str, advertise_par: bool) -> Value {

@@ -1,0 +1,241 @@
+//! Where back-channel logouts (OpenID Connect Back-Channel Logout 1.0) are
+//! recorded so that every instance ends the sessions they name.
+//!
+//! # Design: "logged out before T" markers, one store read per request
+//!
+//! A logout token names a user (`sub`) and/or one provider session (`sid`),
+//! never our session ids. When one is accepted, this module writes a marker
+//! record into the session store (the one given to
+//! [`BankIdConfig::session_layer`](crate::BankIdConfig::session_layer), so
+//! every instance that shares sessions shares markers):
+//!
+//! - `sub` given: marker keyed by (issuer, `sub`) — ends every login of
+//!   that user at that issuer made up to now;
+//! - `sid` given: marker keyed by (issuer, `sid`) — ends the logins of that
+//!   provider session.
+//!
+//! Each marker holds the time of the logout (Unix milliseconds, this
+//! instance's clock). The stored login already keeps its verified claims
+//! (`iss`, `sub`, `sid`) and now its login time in milliseconds; the
+//! extractor derives the two marker ids from them and ends the login when a
+//! marker is not older than the login. A login made after the logout is
+//! untouched, so the user can log in again at once.
+//!
+//! **Cost:** while the provider advertises back-channel logout, each
+//! request that extracts a login reads these markers: one store read for a
+//! login without `sid`, two issued concurrently (one round trip) with
+//! `sid`. No provider I/O, no cryptography. That was chosen over the
+//! alternatives because it is exact across instances: an in-process cache
+//! would leave a logged-out session usable on other instances for its
+//! staleness window, and keeping per-user lists of session ids would need
+//! read-modify-write appends on a store that has no compare-and-swap (two
+//! logins at once would lose one), and session ids rotate anyway.
+//!
+//! Logout tokens come from BankID OIDC, so markers name its issuer: a CIBA
+//! login (whose `iss` is BIB's) is not ended by them.
+//!
+//! Marker ids are keyed with the client's record key (a secret derived
+//! from the client credentials), so nobody outside can name a marker —
+//! e.g. present it as a session cookie and have the session layer overwrite
+//! it. Markers live as long as a login can ([`max_login_age`] plus clock
+//! skew): no older login survives the age check anyway.
+//!
+//! A marker is created once (create-once) and afterwards only replaced by a
+//! later time, each write re-read; the store has no compare-and-swap. The residual race — two deliveries for one
+//! user within one store round trip, with a login completing between them —
+//! can at worst keep a login made *after* the first of the two logouts.
+//!
+//! Instances' clocks are compared (the marker's time against the login's
+//! time on another instance): keep them in sync (NTP); a skew of `d` lets
+//! a login made up to `d` before the logout survive on a fast-clocked peer.
+//!
+//! [`max_login_age`]: crate::BankIdConfigBuilder::max_login_age
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tower_sessions::SessionStore;
+use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
+use tower_sessions::session::Id;
+
+use crate::error::Error;
+use crate::id_token::unix_now_ms;
+use crate::layer::Ctx;
+use crate::once::OnceRecords;
+use crate::session::StoredLogin;
+
+/// The key holding a marker's time in its record.
+const MARKER_KEY: &str = "axum_bankid.logged_out_before_ms";
+/// The key of a used `jti`'s record.
+const JTI_KEY: &str = "axum_bankid.logout_jti_used";
+
+/// What a logout token names: at least one of the two.
+#[derive(Clone, Copy)]
+pub(crate) struct LogoutSubject<'a> {
+    pub(crate) issuer: &'a str,
+    pub(crate) sub: Option<&'a str>,
+    pub(crate) sid: Option<&'a str>,
+}
+
+/// The store records of back-channel logouts for one layer.
+pub(crate) struct LogoutRegistry {
+    records: OnceRecords,
+    key: [u8; 32],
+    marker_ttl_secs: i64,
+}
+
+impl LogoutRegistry {
+    /// The registry in the session store this layer knows.
+    pub(crate) fn of(ctx: &Ctx) -> LogoutRegistry {
+        let config = ctx.config();
+        let store: Arc<dyn SessionStore> = config.login_store.get();
+        let marker_ttl_secs = (config.max_login_age + config.clock_skew).as_secs() as i64;
+        LogoutRegistry { records: OnceRecords::new(store), key: config.record_key(), marker_ttl_secs }
+    }
+
+    /// Marks the `jti` of a logout token from `issuer` used, until
+    /// `expires_at` (Unix seconds). `Ok(false)` if it already was, on any
+    /// instance (Back-Channel Logout 1.0 §2.6 step 8: replay detection).
+    pub(crate) async fn consume_jti(&self, issuer: &str, jti: &str, expires_at: i64) -> Result<bool, Error> {
+        let id = self.id("jti", issuer, jti);
+        let expiry = OffsetDateTime::from_unix_timestamp(expires_at).map_err(|_| store_failed("bad expiry"))?;
+        self.records.create_first(id, JTI_KEY, Value::Bool(true), expiry).await.map_err(store_failed)
+    }
+
+    /// Lets a consumed `jti` be used again (when recording its logout failed,
+    /// so that the provider's retry is not refused as a replay).
+    pub(crate) async fn release_jti(&self, issuer: &str, jti: &str) {
+        if let Err(err) = self.records.remove(self.id("jti", issuer, jti)).await {
+            tracing::warn!(error = %err, "could not release a logout token's jti");
+        }
+    }
+
+    /// Ends every login `subject` names that was made up to now.
+    pub(crate) async fn record_logout(&self, subject: LogoutSubject<'_>) -> Result<(), Error> {
+        let now_ms = unix_now_ms();
+        if let Some(sub) = subject.sub {
+            self.raise_marker(self.id("sub", subject.issuer, sub), now_ms).await?;
+        }
+        if let Some(sid) = subject.sid {
+            self.raise_marker(self.id("sid", subject.issuer, sid), now_ms).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether a back-channel logout ended `login`. Reads the store (see
+    /// the module docs for the cost); a store failure is an error (callers
+    /// fail closed).
+    pub(crate) async fn is_logged_out(&self, login: &StoredLogin) -> Result<bool, Error> {
+        let Some(issuer) = login.claim("iss") else { return Ok(false) };
+        let login_ms = login.logged_in_ms();
+        let by_sub = async {
+            match login.claim("sub") {
+                Some(sub) => self.marker(self.id("sub", issuer, sub)).await,
+                None => Ok(None),
+            }
+        };
+        let by_sid = async {
+            match login.claim("sid") {
+                Some(sid) => self.marker(self.id("sid", issuer, sid)).await,
+                None => Ok(None),
+            }
+        };
+        let (by_sub, by_sid) = tokio::join!(by_sub, by_sid);
+        Ok([by_sub?, by_sid?].into_iter().flatten().any(|logged_out_before| login_ms <= logged_out_before))
+    }
+
+    /// The marker's time, if one is live.
+    async fn marker(&self, id: Id) -> Result<Option<i64>, Error> {
+        let record = self.records.read(id).await.map_err(store_failed)?;
+        Ok(record.and_then(|r| r.data.get(MARKER_KEY).and_then(Value::as_i64)))
+    }
+
+    /// Sets marker `id` to `at_ms` unless it already holds a later time:
+    /// created if absent (create-once), else replaced — stores such as
+    /// Redis only replace existing records with `save` (`SET XX`). Each
+    /// write is followed by a read, so a concurrent writer with an earlier
+    /// time that landed last is overwritten again.
+    async fn raise_marker(&self, id: Id, at_ms: i64) -> Result<(), Error> {
+        let expiry = OffsetDateTime::now_utc() + TimeDuration::seconds(self.marker_ttl_secs);
+        for _ in 0..3 {
+            match self.marker(id).await? {
+                Some(existing) if existing >= at_ms => return Ok(()),
+                Some(_) => {
+                    self.records.overwrite(id, MARKER_KEY, Value::from(at_ms), expiry).await.map_err(store_failed)?
+                }
+                None => {
+                    // Losing this race to another writer is fine: the next
+                    // round reads what it wrote.
+                    let value = Value::from(at_ms);
+                    self.records.create_first(id, MARKER_KEY, value, expiry).await.map_err(store_failed)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A record id for `kind` (`sub`, `sid`, `jti`) of `issuer` and
+    /// `value`: a keyed hash, so it cannot be named from outside.
+    fn id(&self, kind: &str, issuer: &str, value: &str) -> Id {
+        let digest = Sha256::new()
+            .chain_update(b"axum-bankid backchannel-logout\0")
+            .chain_update(self.key)
+            .chain_update(kind.as_bytes())
+            .chain_update(b"\0")
+            .chain_update(issuer.as_bytes())
+            .chain_update(b"\0")
+            .chain_update(value.as_bytes())
+            .finalize();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        Id(i128::from_le_bytes(bytes))
+    }
+}
+
+fn store_failed(err: impl std::fmt::Display) -> Error {
+    tracing::error!(error = %err, "session store failed (back-channel logout)");
+    Error::Session(err.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registry() -> LogoutRegistry {
+        let store: Arc<dyn SessionStore> = Arc::new(tower_sessions::MemoryStore::default());
+        LogoutRegistry { records: OnceRecords::new(store), key: [7; 32], marker_ttl_secs: 600 }
+    }
+
+    #[test]
+    fn ids_are_keyed_and_separated_by_kind_and_issuer() {
+        let a = registry();
+        let b = LogoutRegistry { key: [8; 32], ..registry() };
+        assert_ne!(a.id("sub", "iss", "u"), b.id("sub", "iss", "u"), "another client key, another id");
+        assert_ne!(a.id("sub", "iss", "u"), a.id("sid", "iss", "u"));
+        assert_ne!(a.id("sub", "iss", "u"), a.id("sub", "iss2", "u"));
+        assert_ne!(a.id("sub", "is", "su"), a.id("sub", "iss", "u"), "fields are delimited");
+    }
+
+    #[tokio::test]
+    async fn a_marker_only_moves_forward() {
+        let registry = registry();
+        let id = registry.id("sub", "iss", "u");
+        registry.raise_marker(id, 2_000).await.unwrap();
+        registry.raise_marker(id, 1_000).await.unwrap();
+        assert_eq!(registry.marker(id).await.unwrap(), Some(2_000));
+        registry.raise_marker(id, 3_000).await.unwrap();
+        assert_eq!(registry.marker(id).await.unwrap(), Some(3_000));
+    }
+
+    #[tokio::test]
+    async fn a_jti_is_consumed_once_and_can_be_released() {
+        let registry = registry();
+        let exp = crate::id_token::unix_now() + 60;
+        assert!(registry.consume_jti("iss", "j1", exp).await.unwrap());
+        assert!(!registry.consume_jti("iss", "j1", exp).await.unwrap());
+        assert!(registry.consume_jti("other-iss", "j1", exp).await.unwrap(), "jtis are per issuer");
+        registry.release_jti("iss", "j1").await;
+        assert!(registry.consume_jti("iss", "j1", exp).await.unwrap());
+    }
+}
