@@ -400,58 +400,15 @@ async fn a_logout_the_store_cannot_record_is_refused_and_can_be_retried() {
     app.assert_logged_out().await;
 }
 
-/// `redis-server` on a free loopback port, killed on drop (as in
-/// `tests/redis_store.rs`); `None` (test skipped) without the binary unless
-/// `AXUM_BANKID_REQUIRE_REDIS=1`.
-struct RedisServer {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_redis() -> Option<RedisServer> {
-    use std::process::{Command, Stdio};
-    let found = Command::new("redis-server").arg("--version").stdout(Stdio::null()).status().is_ok();
-    if !found {
-        assert_ne!(std::env::var("AXUM_BANKID_REQUIRE_REDIS").as_deref(), Ok("1"), "redis-server is required");
-        eprintln!("SKIPPED: redis-server not found");
-        return None;
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn redis-server");
-    Some(RedisServer { child, port })
-}
-
 async fn redis_store(
     port: u16,
 ) -> tower_sessions_redis_store::RedisStore<tower_sessions_redis_store::fred::prelude::Pool> {
-    use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
-    // Wait until the freshly spawned server accepts connections.
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let config = Config::from_url(&format!("redis://127.0.0.1:{port}")).unwrap();
-    let pool = Pool::new(config, None, None, None, 2).unwrap();
-    pool.init().await.expect("connect to redis-server");
-    tower_sessions_redis_store::RedisStore::new(pool)
+    tower_sessions_redis_store::RedisStore::new(common::redis::connect(port).await)
 }
 
 #[tokio::test]
 async fn on_redis_two_instances_share_markers_and_jtis() {
-    let Some(redis) = start_redis() else { return };
+    let Some(redis) = common::redis::start_redis() else { return };
     let store = redis_store(redis.port).await;
     let app = start_app(store.clone()).await;
     let instance_b = second_server(&app.sim, store, |layer, _| layer).await;

@@ -6,57 +6,12 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::{TroubleStore, location, start_with_store};
 use reqwest::StatusCode;
 use tower_sessions_redis_store::RedisStore;
-use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
-
-struct RedisServer {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_redis() -> Option<RedisServer> {
-    let found = Command::new("redis-server").arg("--version").stdout(Stdio::null()).status().is_ok();
-    if !found {
-        if std::env::var("AXUM_BANKID_REQUIRE_REDIS").as_deref() == Ok("1") {
-            panic!("redis-server is required (AXUM_BANKID_REQUIRE_REDIS=1) but not on PATH");
-        }
-        eprintln!("SKIPPED: redis-server not found; install it to run the Redis session tests");
-        return None;
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn redis-server");
-    Some(RedisServer { child, port })
-}
-
-async fn connect(port: u16) -> Pool {
-    // Wait until the freshly spawned server accepts connections.
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let config = Config::from_url(&format!("redis://127.0.0.1:{port}")).unwrap();
-    let pool = Pool::new(config, None, None, None, 2).unwrap();
-    pool.init().await.expect("connect to redis-server");
-    pool
-}
 
 fn dbsize(port: u16) -> Option<u64> {
     let out = Command::new("redis-cli").args(["-p", &port.to_string(), "dbsize"]).output().ok()?;
@@ -65,8 +20,8 @@ fn dbsize(port: u16) -> Option<u64> {
 
 #[tokio::test]
 async fn login_session_lives_in_redis() {
-    let Some(redis) = start_redis() else { return };
-    let pool = connect(redis.port).await;
+    let Some(redis) = common::redis::start_redis() else { return };
+    let pool = common::redis::connect(redis.port).await;
     let app = start_with_store(RedisStore::new(pool), |b| b).await;
 
     let authorize_url = app.begin_login("/me").await;
@@ -91,8 +46,8 @@ async fn login_session_lives_in_redis() {
 
 #[tokio::test]
 async fn failed_callback_leaves_no_login_in_redis() {
-    let Some(redis) = start_redis() else { return };
-    let pool = connect(redis.port).await;
+    let Some(redis) = common::redis::start_redis() else { return };
+    let pool = common::redis::connect(redis.port).await;
     let app = start_with_store(RedisStore::new(pool), |b| b).await;
     let callback = app.login_as("per").await;
     assert_eq!(callback.response.status(), StatusCode::FORBIDDEN);
@@ -106,14 +61,14 @@ async fn ciba_request_continues_on_another_instance_via_redis() {
     use axum_bankid::simulator::{CibaBehavior, Simulator};
     use axum_bankid::{CibaRequest, Loa, LoginHint};
 
-    let Some(redis) = start_redis() else { return };
-    let store = RedisStore::new(connect(redis.port).await);
+    let Some(redis) = common::redis::start_redis() else { return };
+    let store = RedisStore::new(common::redis::connect(redis.port).await);
     let app = common::start_ciba_with_store(store.clone()).await;
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(1));
     let nnin = Simulator::users().iter().find(|u| u.id == "kari").unwrap().nnin.to_owned();
     let started = app.ciba.clone().unwrap().start(CibaRequest::new(LoginHint::Nnin(nnin))).await.unwrap();
     // A second instance with its own connection pool to the same Redis.
-    let other = common::other_instance(&app.sim, RedisStore::new(connect(redis.port).await)).await;
+    let other = common::other_instance(&app.sim, RedisStore::new(common::redis::connect(redis.port).await)).await;
     assert_eq!(other.wait(&started.handle).await.unwrap().loa, Loa::SUBSTANTIAL);
     if let Some(keys) = dbsize(redis.port) {
         assert!(keys >= 1, "the pending request lived in redis");
@@ -125,15 +80,15 @@ async fn ciba_callback_and_a_second_instance_agree_via_redis() {
     use axum_bankid::simulator::{CibaBehavior, Simulator};
     use axum_bankid::{BankIdLayer, CibaRequest, Loa, LoginHint};
 
-    let Some(redis) = start_redis() else { return };
+    let Some(redis) = common::redis::start_redis() else { return };
     let (sender, mut finished) = tokio::sync::mpsc::unbounded_channel();
     // Both instances are deployed with the same callback; whichever records
     // the outcome calls it.
     let with_callback = common::ciba_callback_into(sender);
-    let store = TroubleStore::lagging(RedisStore::new(connect(redis.port).await));
+    let store = TroubleStore::lagging(RedisStore::new(common::redis::connect(redis.port).await));
     let app = common::start_ciba_layer(store, |b| b, with_callback.clone()).await;
     let other_layer = BankIdLayer::discover(common::config_for(&app.sim)).await.unwrap();
-    let other_store = TroubleStore::lagging(RedisStore::new(connect(redis.port).await));
+    let other_store = TroubleStore::lagging(RedisStore::new(common::redis::connect(redis.port).await));
     let other = with_callback(other_layer.with_ciba(other_store).unwrap()).ciba().unwrap();
 
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(1));
@@ -160,13 +115,13 @@ async fn single_use_grant_holds_across_instances_via_redis() {
     use axum_bankid::BankIdLayer;
     use axum_bankid::simulator::Simulator;
 
-    let Some(redis) = start_redis() else { return };
+    let Some(redis) = common::redis::start_redis() else { return };
     let single_use = |layer: BankIdLayer, store| layer.with_single_use_store(store);
     // Each instance has its own pool; reads lag so that both instances load
     // the session while it still holds the grant.
-    let store = TroubleStore::lagging(RedisStore::new(connect(redis.port).await));
+    let store = TroubleStore::lagging(RedisStore::new(common::redis::connect(redis.port).await));
     let app = common::start_full(Simulator::builder(), store, |b| b, single_use).await;
-    let other_store = TroubleStore::lagging(RedisStore::new(connect(redis.port).await));
+    let other_store = TroubleStore::lagging(RedisStore::new(common::redis::connect(redis.port).await));
     let other = common::second_server(&app.sim, other_store, single_use).await;
 
     let authorize_url = app.begin_at("/pay").await;

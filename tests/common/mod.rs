@@ -2,6 +2,8 @@
 //! driven over real HTTP by a reqwest client with a cookie jar.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod redis;
+
 use std::sync::Arc;
 
 use axum::extract::Query;
