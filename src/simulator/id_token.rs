@@ -92,13 +92,7 @@ pub(crate) fn mint(input: &IdTokenInput<'_>, faults: &Faults) -> Result<String, 
 /// permission is proven by its grant.
 fn ciba_claims(input: &IdTokenInput<'_>, auth_req_id: &str, now: u64) -> Map<String, Value> {
     let user = input.user;
-    let mut claims = Map::new();
-    claims.insert("iss".into(), json!(input.issuer));
-    claims.insert("sub".into(), json!(user.sub));
-    claims.insert("aud".into(), json!(input.client_id));
-    claims.insert("exp".into(), json!(now + ID_TOKEN_LIFETIME_SECS));
-    claims.insert("iat".into(), json!(now));
-    claims.insert("auth_time".into(), json!(input.auth_time));
+    let mut claims = core_claims(input, now);
     claims.insert("acr".into(), json!(BIB_CIBA_ACR));
     claims.insert("amr".into(), json!(BIB_CIBA_AMR));
     claims.insert("sub_nnin".into(), json!(user.nnin));
@@ -179,16 +173,23 @@ pub(crate) fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_secs()).unwrap_or_default()
 }
 
-/// The claims BankID would issue for this login.
-fn honest_claims(input: &IdTokenInput<'_>, now: u64) -> Map<String, Value> {
-    let user = input.user;
+/// What every ID token of either provider carries: `iss`, `sub`, `aud`,
+/// `exp`, `iat`, `auth_time`.
+fn core_claims(input: &IdTokenInput<'_>, now: u64) -> Map<String, Value> {
     let mut claims = Map::new();
     claims.insert("iss".into(), json!(input.issuer));
-    claims.insert("sub".into(), json!(user.sub));
+    claims.insert("sub".into(), json!(input.user.sub));
     claims.insert("aud".into(), json!(input.client_id));
     claims.insert("exp".into(), json!(now + ID_TOKEN_LIFETIME_SECS));
     claims.insert("iat".into(), json!(now));
     claims.insert("auth_time".into(), json!(input.auth_time));
+    claims
+}
+
+/// The claims BankID would issue for this login.
+fn honest_claims(input: &IdTokenInput<'_>, now: u64) -> Map<String, Value> {
+    let user = input.user;
+    let mut claims = core_claims(input, now);
     if let Some(nonce) = input.nonce {
         claims.insert("nonce".into(), json!(nonce));
     }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Json, Response};
 use serde_json::{Map, Value, json};
 
@@ -168,26 +168,10 @@ fn token_error(problem: TokenProblem) -> OAuthError {
 /// `grant_type` and `auth_req_id`. The token-endpoint faults apply here as
 /// at BankID OIDC's token endpoint.
 pub(super) async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    shared.token_requests.fetch_add(1, Ordering::SeqCst);
-    respond_slowly(&shared).await;
-    let faults = shared.lock().faults.clone();
-    if faults.has(&Fault::TokenEndpointServerError) {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "simulated internal server error\n").into_response();
-    }
-    if faults.has(&Fault::TokenEndpointError) {
-        return OAuthError::bad("invalid_grant", "simulated failure").into_response();
-    }
-    let response = match poll_request(&shared, &headers, &body, &faults) {
-        Ok(body) => no_store(Json(Value::Object(body)).into_response()),
-        Err(error) => {
-            tracing::debug!(?error, "simulator: CIBA token request rejected");
-            error.into_response()
-        }
-    };
-    if let Some(delay) = faults.answer_delay() {
-        tokio::time::sleep(delay).await;
-    }
-    response
+    super::token::answer(&shared, |faults| {
+        poll_request(&shared, &headers, &body, faults).map(|body| no_store(Json(Value::Object(body)).into_response()))
+    })
+    .await
 }
 
 fn poll_request(

@@ -26,8 +26,15 @@ use crate::simulator::state::{ACCESS_TOKEN_LIFETIME_SECS, AccessGrant, IssuedCod
 pub(crate) const CIBA_GRANT_TYPE: &str = "urn:openid:params:grant-type:ciba";
 
 pub(super) async fn handle(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    answer(&shared, |faults| dispatch(&shared, &headers, &body, faults)).await
+}
+
+/// What both token endpoints (BankID OIDC's and BIB's) do around their own
+/// work: count the request, apply the slow and token-endpoint faults, render
+/// a rejection, and hold the answer back under `Fault::SlowTokenAnswer`.
+pub(super) async fn answer(shared: &Shared, work: impl FnOnce(&Faults) -> Result<Response, OAuthError>) -> Response {
     shared.token_requests.fetch_add(1, Ordering::SeqCst);
-    respond_slowly(&shared).await;
+    respond_slowly(shared).await;
     let faults = shared.lock().faults.clone();
     if faults.has(&Fault::TokenEndpointServerError) {
         return (StatusCode::INTERNAL_SERVER_ERROR, "simulated internal server error\n").into_response();
@@ -35,13 +42,10 @@ pub(super) async fn handle(State(shared): State<Arc<Shared>>, headers: HeaderMap
     if faults.has(&Fault::TokenEndpointError) {
         return OAuthError::bad("invalid_grant", "simulated failure").into_response();
     }
-    let response = match dispatch(&shared, &headers, &body, &faults) {
-        Ok(response) => response,
-        Err(error) => {
-            tracing::debug!(?error, "simulator: token request rejected");
-            error.into_response()
-        }
-    };
+    let response = work(&faults).unwrap_or_else(|error| {
+        tracing::debug!(?error, "simulator: token request rejected");
+        error.into_response()
+    });
     if let Some(delay) = faults.answer_delay() {
         tokio::time::sleep(delay).await;
     }
