@@ -325,15 +325,7 @@ async fn permission_api(app: &TestApp) -> axum_bankid::PermissionApi {
 async fn permission_api_with(app: &TestApp, tune: impl FnOnce(&mut PermissionApiConfig)) -> axum_bankid::PermissionApi {
     let mut api = PermissionApiConfig::default();
     tune(&mut api);
-    let config = BankIdConfig::builder()
-        .issuer(app.sim.issuer())
-        .bib_issuer(app.sim.bib_issuer())
-        .client_id(app.sim.client_id())
-        .client_secret(app.sim.client_secret())
-        .redirect_uri("http://127.0.0.1:9/auth/bankid/callback")
-        .permission_api(api)
-        .build()
-        .unwrap();
+    let config = common::builder_for(&app.sim, common::NOWHERE_CALLBACK).permission_api(api).build().unwrap();
     BankIdLayer::discover(config).await.unwrap().permission_api()
 }
 

@@ -318,14 +318,7 @@ async fn start_route_is_opt_in_and_ignores_caller_text() {
     // Without with_public_ciba_start the route does not exist.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let config = axum_bankid::BankIdConfig::builder()
-        .issuer(app.sim.issuer())
-        .bib_issuer(app.sim.bib_issuer())
-        .client_id(app.sim.client_id())
-        .client_secret(app.sim.client_secret())
-        .redirect_uri(format!("{base}/auth/bankid/callback"))
-        .build()
-        .unwrap();
+    let config = common::builder_for(&app.sim, &format!("{base}/auth/bankid/callback")).build().unwrap();
     let store = tower_sessions::MemoryStore::default();
     let sessions = config.session_layer(store.clone());
     let bankid = axum_bankid::BankIdLayer::discover(config).await.unwrap().with_ciba(store).unwrap();

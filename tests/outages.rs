@@ -84,12 +84,7 @@ async fn serve_layer(
     let base = format!("http://{}", listener.local_addr().unwrap());
     let redirect_uri = format!("{base}/auth/bankid/callback");
     sim.allow_redirect_uri(&redirect_uri);
-    let builder = BankIdConfig::builder()
-        .issuer(sim.issuer())
-        .bib_issuer(sim.bib_issuer())
-        .client_id(sim.client_id())
-        .client_secret(sim.client_secret())
-        .redirect_uri(&redirect_uri);
+    let builder = common::builder_for(sim, &redirect_uri);
     let config = configure(builder).build().unwrap();
     let sessions = config.session_layer(store);
     let layer = customize(BankIdLayer::discover(config).await.expect("discover returns a layer"));

@@ -262,16 +262,23 @@ impl SessionStore for ExpiryStore {
     }
 }
 
-/// A minimal valid configuration for `sim` (no app serves its redirect URI).
-pub fn config_for(sim: &Simulator) -> BankIdConfig {
+/// A builder pointed at both of `sim`'s providers with its client, and
+/// `redirect_uri`.
+pub fn builder_for(sim: &Simulator, redirect_uri: &str) -> BankIdConfigBuilder {
     BankIdConfig::builder()
         .issuer(sim.issuer())
         .bib_issuer(sim.bib_issuer())
         .client_id(sim.client_id())
         .client_secret(sim.client_secret())
-        .redirect_uri("http://127.0.0.1:9/auth/bankid/callback")
-        .build()
-        .unwrap()
+        .redirect_uri(redirect_uri)
+}
+
+/// A redirect URI no app serves, for layers that are used without one.
+pub const NOWHERE_CALLBACK: &str = "http://127.0.0.1:9/auth/bankid/callback";
+
+/// A minimal valid configuration for `sim` (no app serves its redirect URI).
+pub fn config_for(sim: &Simulator) -> BankIdConfig {
+    builder_for(sim, NOWHERE_CALLBACK).build().unwrap()
 }
 
 pub async fn start_full<S: SessionStore + Clone>(
@@ -285,13 +292,7 @@ pub async fn start_full<S: SessionStore + Clone>(
     let redirect_uri = format!("{base}/auth/bankid/callback");
     let sim = sim.start().await.unwrap();
     sim.allow_redirect_uri(&redirect_uri);
-    let builder = BankIdConfig::builder()
-        .issuer(sim.issuer())
-        .bib_issuer(sim.bib_issuer())
-        .client_id(sim.client_id())
-        .client_secret(sim.client_secret())
-        .redirect_uri(&redirect_uri)
-        .post_logout_redirect_uri(format!("{base}/"));
+    let builder = builder_for(&sim, &redirect_uri).post_logout_redirect_uri(format!("{base}/"));
     let config = configure(builder).build().unwrap();
     let sessions = config.session_layer(store.clone());
     let bankid = customize(BankIdLayer::discover(config).await.unwrap(), store);
