@@ -54,7 +54,6 @@
 use std::sync::Arc;
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use tower_sessions::SessionStore;
 use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
 use tower_sessions::session::Id;
@@ -62,7 +61,7 @@ use tower_sessions::session::Id;
 use crate::error::Error;
 use crate::id_token::unix_now_ms;
 use crate::layer::Ctx;
-use crate::once::OnceRecords;
+use crate::once::{OnceRecords, keyed_record_id};
 use crate::session::StoredLogin;
 
 /// The key holding a marker's time in its record.
@@ -178,18 +177,7 @@ impl LogoutRegistry {
     /// A record id for `kind` (`sub`, `sid`, `jti`) of `issuer` and
     /// `value`: a keyed hash, so it cannot be named from outside.
     fn id(&self, kind: &str, issuer: &str, value: &str) -> Id {
-        let digest = Sha256::new()
-            .chain_update(b"axum-bankid backchannel-logout\0")
-            .chain_update(self.key)
-            .chain_update(kind.as_bytes())
-            .chain_update(b"\0")
-            .chain_update(issuer.as_bytes())
-            .chain_update(b"\0")
-            .chain_update(value.as_bytes())
-            .finalize();
-        let mut bytes = [0u8; 16];
-        bytes.copy_from_slice(&digest[..16]);
-        Id(i128::from_le_bytes(bytes))
+        keyed_record_id(&self.key, "backchannel-logout", &[kind, issuer, value])
     }
 }
 

@@ -44,6 +44,25 @@ pub(crate) fn record_id(secret: &str, purpose: &str) -> Id {
     Id(i128::from_le_bytes(bytes))
 }
 
+/// The record id for `purpose` and `parts` under a server-side `key`
+/// (HMAC-SHA-256, NUL-delimited, truncated to the store's 128-bit id space):
+/// for records whose name derives from something a client knows (a CIBA
+/// handle, a logout token's `sub`), so that knowing it is not enough to name
+/// the record — say, to present it as a session cookie.
+pub(crate) fn keyed_record_id(key: &[u8; 32], purpose: &str, parts: &[&str]) -> Id {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(purpose.as_bytes());
+    for part in parts {
+        mac.update(b"\0");
+        mac.update(part.as_bytes());
+    }
+    let digest = mac.finalize().into_bytes();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    Id(i128::from_le_bytes(bytes))
+}
+
 /// First-wins records in an application's session store.
 #[derive(Clone)]
 pub(crate) struct OnceRecords {

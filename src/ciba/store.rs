@@ -19,7 +19,7 @@ use tower_sessions::session::{Id, Record};
 use super::{CibaError, CibaHandle};
 use crate::claims::AuthenticatedUser;
 use crate::id_token::unix_now_ms;
-use crate::once::{OnceRecords, new_secret, record_id};
+use crate::once::{OnceRecords, keyed_record_id, new_secret, record_id};
 use crate::permission::PermissionItem;
 
 const RECORD_KEY: &str = "axum_bankid.ciba";
@@ -108,14 +108,7 @@ pub(crate) fn is_valid_handle(text: &str) -> bool {
 /// as a session cookie, which would let the session layer load, rewrite or
 /// delete the pending request.
 fn pending_record_id(key: &[u8; 32], handle: &CibaHandle) -> Id {
-    use hmac::{Hmac, Mac};
-    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
-    mac.update(b"ciba-pending\0");
-    mac.update(handle.0.as_bytes());
-    let digest = mac.finalize().into_bytes();
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    Id(i128::from_le_bytes(bytes))
+    keyed_record_id(key, "ciba-pending", &[&handle.0])
 }
 
 fn store_error(err: impl std::fmt::Display) -> CibaError {
