@@ -139,15 +139,6 @@ impl PermissionItem {
     }
 }
 
-impl PermissionItem {
-    /// The same statement with its digest computed over `input`.
-    pub(crate) fn with_digest(self, input: DigestInput) -> Self {
-        // `encoded` is always this crate's own base64url, so it decodes.
-        let statement = URL_SAFE_NO_PAD.decode(&self.encoded).unwrap_or_default();
-        Self::from_statement(&self.r#type, &statement, input)
-    }
-}
-
 /// The RFC 9396 `authorization_details` parameter for the RAR items.
 pub(crate) fn authorization_details(items: &[PermissionItem]) -> Option<String> {
     let details: Vec<Value> = items

@@ -44,7 +44,7 @@ use crate::claims::AuthenticatedUser;
 use crate::error::{EndpointError, IdTokenError};
 use crate::layer::Ctx;
 use crate::loa::Loa;
-use crate::permission::{AUTHENTICATION_TYPE, DigestInput, Permission, PermissionError, PermissionItem};
+use crate::permission::{AUTHENTICATION_TYPE, Permission, PermissionError, PermissionItem};
 use crate::permission_api::{ClientSignals, LoginHint, PermissionApi, RegisteredPermission, Registration, bearer_send};
 use crate::provider::token::parse_json_response;
 
@@ -67,7 +67,9 @@ const REGISTRATION_LOA: &str = "sub";
 #[must_use]
 pub struct CibaRequest {
     hint: LoginHint,
-    permission: Option<PermissionItem>,
+    /// The permission's type and statement; its digest is computed at
+    /// start, with the layer's configured digest input.
+    permission: Option<(&'static str, Vec<u8>)>,
     permission_error: Option<PermissionError>,
     check_user_exists: bool,
     signals: Option<ClientSignals>,
@@ -86,9 +88,7 @@ impl CibaRequest {
     pub fn permission<P: Permission>(mut self, permission: &P) -> Self {
         crate::permission::assert_upfront_type::<P>();
         match serde_json::to_vec(permission) {
-            Ok(statement) => {
-                self.permission = Some(PermissionItem::from_statement(P::TYPE, &statement, DigestInput::default()))
-            }
+            Ok(statement) => self.permission = Some((P::TYPE, statement)),
             Err(_) => self.permission_error = Some(PermissionError::Serialization),
         }
         self
@@ -367,7 +367,7 @@ impl Ciba {
     async fn register(&self, request: &CibaRequest) -> Result<RegisteredPermission, CibaError> {
         let digest_input = self.ctx.config().digest_input;
         let item = match &request.permission {
-            Some(item) => item.clone().with_digest(digest_input),
+            Some((kind, statement)) => PermissionItem::from_statement(kind, statement, digest_input),
             None => PermissionItem::from_statement(AUTHENTICATION_TYPE, &authentication_statement(), digest_input),
         };
         let mut registration =

@@ -98,9 +98,9 @@ pub(crate) async fn start(
         (Err(err), _) => return err.into_response(),
         (Ok(_), None) => return CibaError::NotEnabled.into_response(),
     };
-    let request = CibaRequest::new(LoginHint::Nnin(body.nnin.clone()));
+    let hint = LoginHint::Nnin(body.nnin.clone());
     // Malformed numbers are refused before they cost anyone a budget.
-    if !LoginHint::Nnin(body.nnin.clone()).is_valid() {
+    if !hint.is_valid() {
         return CibaError::InvalidLoginHint.into_response();
     }
     if let Err(wait) = policy.admit(&body.nnin, peer.map(|Extension(ConnectInfo(addr))| addr)) {
@@ -109,7 +109,7 @@ pub(crate) async fn start(
     }
     // The binding message is always BankID's (made at registration): no
     // caller can put words of its own on the user's phone.
-    match ciba.start(request).await {
+    match ciba.start(CibaRequest::new(hint)).await {
         Ok(started) => {
             if let (Some(session), true) = (session, policy.options.log_in_starting_session) {
                 remember_handle(&session, &started.handle).await;
