@@ -83,7 +83,7 @@ impl CibaRequest {
 
     /// A permission the user approves with this authentication (instead of
     /// a plain login, `authentication.v1`). Its digest uses the configured
-    /// [`DigestInput`]; after approval its signed grant
+    /// [`DigestInput`](crate::DigestInput); after approval its signed grant
     /// is fetched from BIB and verified.
     pub fn permission<P: Permission>(mut self, permission: &P) -> Self {
         crate::permission::assert_upfront_type::<P>();
