@@ -268,7 +268,7 @@ pub struct BankIdConfig {
     pub(crate) ciba_path: String,
     pub(crate) grant_ttl: Duration,
     /// Where login attempts are kept (see `flow::attempt`).
-    pub(crate) login_store: crate::flow::attempt::StoreSlot,
+    pub(crate) login_store: crate::store_slot::StoreSlot,
     pub(crate) discovery_retries: u32,
     pub(crate) discovery_backoff: Duration,
     pub(crate) start_degraded: bool,
@@ -995,19 +995,6 @@ fn bounded(
         return Err(ConfigError::invalid(field, format!("must be between 1 second and {max_secs} seconds")));
     }
     Ok(value)
-}
-
-impl BankIdConfig {
-    /// How the provider's key cache refreshes.
-    pub(crate) fn key_cache_settings(&self) -> crate::provider::jwks::KeyCacheSettings {
-        crate::provider::jwks::KeyCacheSettings {
-            max_age: crate::provider::max_age::MaxAgePolicy {
-                floor: self.jwks_max_age_floor,
-                ceiling: self.jwks_max_age_ceiling,
-            },
-            cooldown: self.jwks_refresh_cooldown,
-        }
-    }
 }
 
 fn validate_permission_api(api: &PermissionApiConfig) -> Result<(), ConfigError> {

@@ -18,15 +18,15 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::claims::AuthenticatedUser;
+use crate::clock::unix_now;
 use crate::error::{Error, wants_html};
 use crate::flow::grants;
 use crate::flow::login::{LoginOptions, begin};
 use crate::flow::{redirect, session_of};
-use crate::id_token::unix_now;
-use crate::layer::Ctx;
 use crate::permission::{Permission, PermissionError, PermissionItem};
 use crate::permission_api::{PermissionApi, Registration};
 use crate::session::load_login;
+use crate::state::Ctx;
 
 /// Why [`AuthenticatedUser`] could not be extracted.
 ///
@@ -110,7 +110,7 @@ async fn current_user(ctx: Option<&Ctx>, parts: &Parts) -> Result<AuthenticatedU
     })?;
     let session = session_of(&parts.extensions)?;
     let login = load_login(&session).await?.ok_or(Error::Unauthenticated)?;
-    let config = ctx.config();
+    let config = ctx.core.config();
     if login.loa < config.minimum_loa {
         tracing::debug!(loa = login.loa.get(), "stored login is below the current minimum LOA");
         return Err(Error::Unauthenticated);
@@ -121,7 +121,7 @@ async fn current_user(ctx: Option<&Ctx>, parts: &Parts) -> Result<AuthenticatedU
     }
     // One store read (two concurrent with `sid`), only while the provider
     // sends back-channel logouts; see `logout_registry`.
-    if ctx.shared.metadata.backchannel_logout_supported
+    if ctx.core.metadata.backchannel_logout_supported
         && crate::logout_registry::LogoutRegistry::of(ctx).is_logged_out(&login).await?
     {
         tracing::info!("stored login was ended by a back-channel logout");
@@ -131,7 +131,7 @@ async fn current_user(ctx: Option<&Ctx>, parts: &Parts) -> Result<AuthenticatedU
 }
 
 fn rejection(ctx: Option<&Ctx>, parts: &Parts, error: Error) -> AuthRejection {
-    let login_path = ctx.map(|c| c.config().login_path.clone());
+    let login_path = ctx.map(|c| c.core.config().login_path.clone());
     let is_navigation = parts.method == Method::GET && wants_html(&parts.headers);
     let login_redirect = match (&error, &login_path) {
         (Error::Unauthenticated, Some(path)) if is_navigation => Some(login_redirect(path, parts)),
@@ -221,12 +221,12 @@ impl BankId {
 
     /// The Permission API client.
     pub fn permission_api(&self) -> PermissionApi {
-        PermissionApi::new(self.ctx.clone())
+        self.ctx.permission_api()
     }
 
     /// The CIBA client, if [`BankIdLayer::with_ciba`](crate::BankIdLayer::with_ciba) enabled it.
     pub fn ciba(&self) -> Option<crate::ciba::Ciba> {
-        crate::ciba::Ciba::from_ctx(&self.ctx)
+        self.ctx.ciba()
     }
 }
 
@@ -284,7 +284,7 @@ impl<P: Permission> PermissionRequest<P> {
         let item = if self.via_api {
             self.bankid.permission_api().register(&self.permission, Registration::new()).await?.item
         } else {
-            PermissionItem::new(&self.permission, ctx.config().digest_input)?
+            PermissionItem::new(&self.permission, ctx.core.config().digest_input)?
         };
         let options = LoginOptions {
             return_to: self.return_to,
@@ -405,7 +405,7 @@ impl<P: Permission> Granted<P> {
     /// [`Error::Session`]. With reusable grants this always succeeds.
     #[tracing::instrument(name = "bankid.redeem", skip_all, fields(r#type = P::TYPE), err(Display))]
     pub async fn redeem(&self) -> Result<(), Error> {
-        if !self.ctx.config().single_use_grants {
+        if !self.ctx.core.config().single_use_grants {
             return Ok(());
         }
         if !grants::mark_used(&self.ctx, &self.id, &self.use_secret).await? {
@@ -441,13 +441,13 @@ async fn find_grant<P: Permission>(ctx: Option<&Ctx>, parts: &Parts, sub: &str) 
     let ctx = ctx.ok_or(Error::NotInstalled)?;
     let flow = requested_flow(parts).ok_or(PermissionError::NotGranted)?;
     let now = unix_now();
-    let ttl = ctx.config().grant_ttl.as_secs() as i64;
+    let ttl = ctx.core.config().grant_ttl.as_secs() as i64;
     let grant = grants::of_flow(ctx, &parts.headers, &flow)
         .await?
         .into_iter()
         .find(|g| g.flow == flow && g.r#type == P::TYPE && g.sub == sub && now - g.granted_at <= ttl)
         .ok_or(PermissionError::NotGranted)?;
-    if ctx.config().single_use_grants && grants::is_used(ctx, &grant.use_secret).await? {
+    if ctx.core.config().single_use_grants && grants::is_used(ctx, &grant.use_secret).await? {
         return Err(PermissionError::NotGranted.into());
     }
     let statement_bytes = URL_SAFE_NO_PAD.decode(&grant.encoded).map_err(|_| PermissionError::StatementMismatch)?;

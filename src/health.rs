@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::layer::Shared;
+use crate::core::Core;
 use crate::provider::jwks::KeyCache;
 
 /// The state of the layer's providers. Serialises to JSON, e.g.
@@ -90,16 +90,16 @@ impl KeysHealth {
     }
 }
 
-/// The report for one layer's shared state.
-pub(crate) fn of(shared: &Shared) -> Health {
-    let config = &shared.config;
+/// The report for one layer's core state.
+pub(crate) fn of(core: &Core) -> Health {
+    let config = &core.config;
     let oidc = ProviderHealth {
-        issuer: shared.metadata.issuer.clone(),
-        metadata_loaded: shared.metadata.is_loaded(),
-        keys: if shared.verifier.is_loaded() { KeysHealth::of(&shared.verifier.keys) } else { KeysHealth::UNLOADED },
+        issuer: core.metadata.issuer.clone(),
+        metadata_loaded: core.metadata.is_loaded(),
+        keys: if core.verifier.is_loaded() { KeysHealth::of(&core.verifier.keys) } else { KeysHealth::UNLOADED },
         grant_keys: None,
     };
-    let bib = config.bib_issuer.as_ref().map(|issuer| match shared.bib_parts().flatten() {
+    let bib = config.bib_issuer.as_ref().map(|issuer| match core.bib_parts().flatten() {
         Some(bib) => ProviderHealth {
             issuer: bib.metadata.issuer.clone(),
             metadata_loaded: true,
@@ -113,5 +113,5 @@ pub(crate) fn of(shared: &Shared) -> Health {
             grant_keys: Some(KeysHealth::UNLOADED),
         },
     });
-    Health { ready: shared.is_ready(), oidc, bib }
+    Health { ready: core.is_ready(), oidc, bib }
 }

@@ -12,8 +12,8 @@
 //! callback or when a CIBA request completes); the per-request path only
 //! reads the already verified claims from the session.
 
+use crate::clock::unix_now;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -277,14 +277,6 @@ pub(crate) fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> R
         .get(name)
         .and_then(|v| v.as_i64().or_else(|| v.as_f64().filter(|f| f.is_finite()).map(|f| f as i64)))
         .ok_or(IdTokenError::MissingClaim(name))
-}
-
-pub(crate) fn unix_now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
-}
-
-pub(crate) fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -6,7 +6,9 @@
 
 pub mod ciba;
 mod claims;
+mod clock;
 mod config;
+mod core;
 mod error;
 mod extract;
 mod flow;
@@ -25,6 +27,8 @@ mod permission_api;
 mod provider;
 mod return_to;
 mod session;
+mod state;
+mod store_slot;
 
 #[cfg(feature = "simulator")]
 #[cfg_attr(docsrs, doc(cfg(feature = "simulator")))]

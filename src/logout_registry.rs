@@ -58,11 +58,11 @@ use tower_sessions::SessionStore;
 use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
 use tower_sessions::session::Id;
 
+use crate::clock::unix_now_ms;
 use crate::error::Error;
-use crate::id_token::unix_now_ms;
-use crate::layer::Ctx;
 use crate::once::{OnceRecords, keyed_record_id};
 use crate::session::StoredLogin;
+use crate::state::Ctx;
 
 /// The key holding a marker's time in its record.
 const MARKER_KEY: &str = "axum_bankid.logged_out_before_ms";
@@ -87,7 +87,7 @@ pub(crate) struct LogoutRegistry {
 impl LogoutRegistry {
     /// The registry in the session store this layer knows.
     pub(crate) fn of(ctx: &Ctx) -> LogoutRegistry {
-        let config = ctx.config();
+        let config = ctx.core.config();
         let store: Arc<dyn SessionStore> = config.login_store.get();
         let marker_ttl_secs = (config.max_login_age + config.clock_skew).as_secs() as i64;
         LogoutRegistry { records: OnceRecords::new(store), key: config.record_key(), marker_ttl_secs }
@@ -219,7 +219,7 @@ mod tests {
     #[tokio::test]
     async fn a_jti_is_consumed_once_and_can_be_released() {
         let registry = registry();
-        let exp = crate::id_token::unix_now() + 60;
+        let exp = crate::clock::unix_now() + 60;
         assert!(registry.consume_jti("iss", "j1", exp).await.unwrap());
         assert!(!registry.consume_jti("iss", "j1", exp).await.unwrap());
         assert!(registry.consume_jti("other-iss", "j1", exp).await.unwrap(), "jtis are per issuer");

@@ -19,15 +19,16 @@
 //! (see [`Grant`]).
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use url::Url;
 
+use crate::clock::unix_now;
+use crate::core::Core;
 use crate::error::{EndpointError, Error};
-use crate::id_token::unix_now;
-use crate::layer::Ctx;
 use crate::permission::{Permission, PermissionError, PermissionItem, Transport, same_digest};
 use crate::provider::http::{describe, read_limited};
 use crate::provider::token::parse_json_response;
@@ -267,7 +268,7 @@ pub(crate) struct GrantExpectation<'a> {
 /// [`BankId::permission_api`](crate::BankId::permission_api).
 #[derive(Clone)]
 pub struct PermissionApi {
-    ctx: Ctx,
+    core: Arc<Core>,
 }
 
 impl fmt::Debug for PermissionApi {
@@ -280,8 +281,8 @@ impl fmt::Debug for PermissionApi {
 const MAX_GRANT_DELAY: Duration = Duration::from_secs(2);
 
 impl PermissionApi {
-    pub(crate) fn new(ctx: Ctx) -> Self {
-        PermissionApi { ctx }
+    pub(crate) fn new(core: Arc<Core>) -> Self {
+        PermissionApi { core }
     }
 
     /// Whether `hint` names a user of BankID with biometrics, so that a CIBA
@@ -289,8 +290,8 @@ impl PermissionApi {
     /// BIB issuer, [`Error::PermissionApi`] when the call fails.
     #[tracing::instrument(name = "bankid.permission_api.user_exists", skip_all, err(Display))]
     pub async fn user_exists(&self, hint: &LoginHint) -> Result<bool, Error> {
-        self.ctx.bib()?;
-        let scope = self.ctx.config().permission_api.scope.clone();
+        self.core.bib()?;
+        let scope = self.core.config().permission_api.scope.clone();
         self.user_exists_with_scope(hint, &scope).await.map_err(Error::PermissionApi)
     }
 
@@ -302,9 +303,9 @@ impl PermissionApi {
         permission: &P,
         registration: Registration,
     ) -> Result<RegisteredPermission, Error> {
-        self.ctx.bib()?;
-        let item = PermissionItem::new(permission, self.ctx.config().digest_input)?;
-        let scope = self.ctx.config().permission_api.scope.clone();
+        self.core.bib()?;
+        let item = PermissionItem::new(permission, self.core.config().digest_input)?;
+        let scope = self.core.config().permission_api.scope.clone();
         self.register_item(item, &registration, &scope).await.map_err(Error::PermissionApi)
     }
 
@@ -316,8 +317,8 @@ impl PermissionApi {
     /// [`PermissionError::DigestMismatch`] when it fails a check.
     #[tracing::instrument(name = "bankid.permission_api.grant", skip_all, err(Display))]
     pub async fn grant(&self, registered: &RegisteredPermission) -> Result<Grant, Error> {
-        self.ctx.bib()?;
-        let scope = self.ctx.config().permission_api.scope.clone();
+        self.core.bib()?;
+        let scope = self.core.config().permission_api.scope.clone();
         let expected = GrantExpectation { id: &registered.id, item: &registered.item, sub: None };
         self.grant_for(&expected, &scope).await
     }
@@ -337,7 +338,7 @@ impl PermissionApi {
     ) -> Result<RegisteredPermission, EndpointError> {
         let url = self.permissions_url("")?;
         let iat = unix_now();
-        let exp = iat + self.ctx.config().permission_api.registration_lifetime.as_secs() as i64;
+        let exp = iat + self.core.config().permission_api.registration_lifetime.as_secs() as i64;
         let body = RegisterBody {
             r#type: &item.r#type,
             iat,
@@ -360,7 +361,7 @@ impl PermissionApi {
     }
 
     pub(crate) async fn grant_for(&self, expected: &GrantExpectation<'_>, scope: &str) -> Result<Grant, Error> {
-        let config = &self.ctx.config().permission_api;
+        let config = &self.core.config().permission_api;
         let encoded_id: String = url::form_urlencoded::byte_serialize(expected.id.as_bytes()).collect();
         let url = self.permissions_url(&format!("{encoded_id}/grant")).map_err(Error::PermissionApi)?;
         let mut delay = config.grant_retry_delay;
@@ -390,13 +391,13 @@ impl PermissionApi {
     }
 
     async fn verify_grant(&self, jws: String, expected: &GrantExpectation<'_>) -> Result<Grant, Error> {
-        let bib = self.ctx.bib()?;
+        let bib = self.core.bib()?;
         let invalid = |why| Error::Permission(PermissionError::InvalidSignedPermission(why));
         let claims = bib.grants.verify_signed_jwt(&jws).await.map_err(|e| invalid(e.reason()))?;
         if claims.get("iss").and_then(Value::as_str) != Some(bib.metadata.issuer.as_str()) {
             return Err(invalid("issuer"));
         }
-        check_time_limits(&claims, self.ctx.config().clock_skew.as_secs() as i64).map_err(invalid)?;
+        check_time_limits(&claims, self.core.config().clock_skew.as_secs() as i64).map_err(invalid)?;
         check_binding(&claims, expected)?;
         Ok(Grant { jws, claims })
     }
@@ -419,13 +420,13 @@ impl PermissionApi {
         scope: &str,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, EndpointError> {
-        bearer_send(&self.ctx, scope, build).await
+        bearer_send(&self.core, scope, build).await
     }
 
     /// `{permissions_endpoint}{rest}`: BankID's endpoint ends in `/`, and
     /// sub-resources are appended to it.
     fn permissions_url(&self, rest: &str) -> Result<Url, EndpointError> {
-        let bib = self.ctx.bib().map_err(|_| EndpointError::Unreachable("no BIB issuer is configured".into()))?;
+        let bib = self.core.bib().map_err(|_| EndpointError::Unreachable("no BIB issuer is configured".into()))?;
         bib.metadata
             .permissions_endpoint
             .join(rest)
@@ -436,23 +437,20 @@ impl PermissionApi {
 /// A call to BIB with the client-credentials Bearer token for `scope`,
 /// retried once with a fresh token after a `401`.
 pub(crate) async fn bearer_send(
-    ctx: &Ctx,
+    core: &Core,
     scope: &str,
     build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
 ) -> Result<reqwest::Response, EndpointError> {
     let mut retried = false;
     loop {
-        let token = ctx.client_token(scope).await?;
-        let response = build(&ctx.shared.http)
-            .bearer_auth(&token)
-            .send()
-            .await
-            .map_err(|e| EndpointError::Unreachable(describe(&e)))?;
+        let token = core.client_token(scope).await?;
+        let response =
+            build(&core.http).bearer_auth(&token).send().await.map_err(|e| EndpointError::Unreachable(describe(&e)))?;
         if response.status() != reqwest::StatusCode::UNAUTHORIZED || retried {
             return Ok(response);
         }
         tracing::info!("BIB refused the access token; fetching a new one");
-        ctx.shared.client_tokens.invalidate(scope, &token).await;
+        core.client_tokens.invalidate(scope, &token).await;
         retried = true;
     }
 }

@@ -66,7 +66,7 @@ pub(crate) struct StoredLogin {
 
 impl StoredLogin {
     pub(crate) fn new(user: AuthenticatedUser, id_token: String, logged_in_at: i64) -> Self {
-        let logged_in_ms = Some(crate::id_token::unix_now_ms());
+        let logged_in_ms = Some(crate::clock::unix_now_ms());
         StoredLogin { loa: user.loa, claims: user.claims, id_token, logged_in_at, logged_in_ms }
     }
 

@@ -17,14 +17,13 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 
-use super::{Ciba, CibaError, CibaHandle};
+use super::error::CibaError;
+use super::request::CibaHandle;
 use crate::claims::AuthenticatedUser;
-use crate::id_token::unix_now_ms;
+use crate::clock::unix_now_ms;
 
 /// How many requests the scheduler polls at the same time.
 const POLL_CONCURRENCY: usize = 32;
-/// Retry delay after a transient failure (store or provider unavailable).
-const TRANSIENT_RETRY_MS: i64 = 5_000;
 
 /// The outcome of a CIBA request, handed to the
 /// [callback](crate::BankIdLayer::with_ciba_callback) once it is known.
@@ -46,11 +45,11 @@ impl fmt::Debug for CibaFinished {
     }
 }
 
-type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// The application's handler for finished requests.
 #[derive(Clone)]
-pub(crate) struct CibaCallback(Arc<dyn Fn(CibaFinished) -> BoxFuture + Send + Sync>);
+pub(crate) struct CibaCallback(Arc<dyn Fn(CibaFinished) -> BoxFuture<()> + Send + Sync>);
 
 impl CibaCallback {
     pub(crate) fn new<F, Fut>(handler: F) -> Self
@@ -69,6 +68,11 @@ impl CibaCallback {
     }
 }
 
+/// One poll of a pending request by the background task: when to poll it
+/// again (Unix ms), or `None` once it is over. Given by the `Ciba` client,
+/// so the scheduler knows only handles and times.
+pub(crate) type PollOnce = Arc<dyn Fn(CibaHandle) -> BoxFuture<Option<i64>> + Send + Sync>;
+
 /// Requests this instance polls in the background, soonest first.
 #[derive(Default)]
 pub(crate) struct Scheduler {
@@ -85,14 +89,20 @@ struct SchedulerState {
 
 impl Scheduler {
     /// Polls `handle` at `at_ms` (unix ms). Starts the task if it is idle.
-    pub(crate) fn schedule(&self, ciba: &Ciba, handle: &CibaHandle, at_ms: i64) {
+    pub(crate) fn schedule(self: &Arc<Self>, poll: PollOnce, handle: &CibaHandle, at_ms: i64) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         state.due.push(Reverse((at_ms, handle.0.clone())));
         if state.task.as_ref().is_some_and(|task| !task.is_finished()) {
             self.wake.notify_one();
         } else {
-            state.task = Some(tokio::spawn(run(ciba.clone())));
+            state.task = Some(tokio::spawn(run(self.clone(), poll)));
         }
+    }
+
+    /// Puts `handle` back in the queue, from inside the running task.
+    fn requeue(&self, handle: &CibaHandle, at_ms: i64) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.due.push(Reverse((at_ms, handle.0.clone())));
     }
 
     /// The next due handle, if one is due now.
@@ -125,13 +135,14 @@ impl Scheduler {
 
 /// Keeps up to [`POLL_CONCURRENCY`] polls running, starting each due
 /// request as soon as a place is free, so one slow poll holds up no other.
-async fn run(ciba: Ciba) {
-    let scheduler = &ciba.store.scheduler;
+/// A poll that says when to poll again puts its request back in the queue.
+async fn run(scheduler: Arc<Scheduler>, poll: PollOnce) {
     let mut running = FuturesUnordered::new();
     loop {
         while running.len() < POLL_CONCURRENCY {
             let Some(handle) = scheduler.pop_due() else { break };
-            running.push(poll_once(&ciba, handle));
+            let poll = poll.clone();
+            running.push(async move { (poll(handle.clone()).await, handle) });
         }
         if running.is_empty() && scheduler.stop_if_idle() {
             return;
@@ -140,24 +151,13 @@ async fn run(ciba: Ciba) {
         let has_room = running.len() < POLL_CONCURRENCY;
         let sleep = scheduler.until_next().unwrap_or(Duration::from_secs(3600));
         tokio::select! {
-            Some(()) = running.next(), if !running.is_empty() => {}
+            Some((again_at, handle)) = running.next(), if !running.is_empty() => {
+                if let Some(at_ms) = again_at {
+                    scheduler.requeue(&handle, at_ms);
+                }
+            }
             _ = tokio::time::sleep(sleep), if has_room => {}
             _ = scheduler.wake.notified(), if has_room => {}
         }
     }
-}
-
-/// One poll; re-schedules the request unless it is over. The callback is
-/// called by `finish` when this poll records the outcome.
-async fn poll_once(ciba: &Ciba, handle: CibaHandle) {
-    let retry_in_ms = match ciba.status(&handle).await {
-        Ok(super::CibaStatus::Pending { retry_after_ms }) => retry_after_ms as i64,
-        Ok(_) | Err(CibaError::UnknownHandle) => return,
-        Err(err) if err.is_final() => return,
-        Err(err) => {
-            tracing::warn!(error = %err, "background CIBA poll failed; retrying");
-            TRANSIENT_RETRY_MS
-        }
-    };
-    ciba.store.scheduler.schedule(ciba, &handle, unix_now_ms() + retry_in_ms.max(50));
 }

@@ -10,12 +10,13 @@
 
 use std::time::Duration;
 
-use super::CIBA_TOKEN_SCOPE;
+use super::client::{CIBA_TOKEN_SCOPE, Ciba, MAX_INTERVAL_SECS};
+use super::error::CibaError;
+use super::request::{CibaHandle, CibaStatus};
 use super::store::{Outcome, PendingCiba};
-use super::{Ciba, CibaError, CibaHandle, CibaStatus};
 use crate::claims::AuthenticatedUser;
+use crate::clock::unix_now_ms;
 use crate::error::{EndpointError, IdTokenError};
-use crate::id_token::unix_now_ms;
 use crate::loa::{AcrIssuer, Loa, check_loa};
 use crate::permission::{PermissionError, Transport, verify_granted};
 use crate::permission_api::{GrantExpectation, PermissionApi, bearer_send};
@@ -126,7 +127,7 @@ impl Ciba {
     /// a key refresh, each bounded by the HTTP timeout (itself at most
     /// 300 s), plus the store writes; after that a dead holder's lease lapses.
     fn lease_ttl(&self) -> Duration {
-        self.ctx.config().http_timeout * 3 + Duration::from_secs(30)
+        self.core.config().http_timeout * 3 + Duration::from_secs(30)
     }
 
     async fn poll_leased(&self, handle: &CibaHandle) -> Result<Polled, CibaError> {
@@ -158,7 +159,7 @@ impl Ciba {
                 Ok(Polled::Pending { retry_after_ms: retry_after(&pending) })
             }
             Err(PollError::SlowDown) => {
-                pending.interval_secs = (pending.interval_secs + SLOW_DOWN_SECS).min(super::MAX_INTERVAL_SECS);
+                pending.interval_secs = (pending.interval_secs + SLOW_DOWN_SECS).min(MAX_INTERVAL_SECS);
                 pending.wait_one_interval_from(unix_now_ms());
                 self.store.save(handle, &pending).await?;
                 tracing::debug!(interval = pending.interval_secs, "CIBA slow_down: interval raised");
@@ -198,7 +199,7 @@ impl Ciba {
             },
             "CIBA request finished"
         );
-        if let Some(callback) = &self.ctx.ciba_callback {
+        if let Some(callback) = &self.callback {
             callback.deliver(handle, result.as_ref().map(|approved| approved.0.clone()).map_err(Clone::clone));
         }
         result.map(|approved| Polled::Approved(Box::new(approved.0)))
@@ -246,11 +247,11 @@ impl Ciba {
         &self,
         pending: &PendingCiba,
     ) -> Result<Result<(AuthenticatedUser, String), CibaError>, PollError> {
-        let bib = self.ctx.bib().map_err(|e| PollError::Transient(e.to_string()))?;
+        let bib = self.core.bib().map_err(|e| PollError::Transient(e.to_string()))?;
         let params = [("grant_type", CIBA_GRANT), ("auth_req_id", pending.auth_req_id.as_str())];
         let endpoint = &bib.metadata.token_endpoint;
         let build = |http: &reqwest::Client| http.post(endpoint.clone()).form(&params);
-        let answer = match bearer_send(&self.ctx, CIBA_TOKEN_SCOPE, build).await {
+        let answer = match bearer_send(&self.core, CIBA_TOKEN_SCOPE, build).await {
             Ok(response) => parse_json_response::<CibaTokenResponse>(response).await,
             Err(err) => Err(err),
         };
@@ -271,7 +272,7 @@ impl Ciba {
         tokens: CibaTokenResponse,
     ) -> Result<(AuthenticatedUser, String), CibaError> {
         let id_token = tokens.id_token.ok_or(CibaError::InvalidIdToken(IdTokenError::MissingClaim("id_token")))?;
-        let bib = self.ctx.bib().map_err(|e| CibaError::ProviderUnavailable(e.to_string()))?;
+        let bib = self.core.bib().map_err(|e| CibaError::ProviderUnavailable(e.to_string()))?;
         let verified = bib.id_tokens.verify(&id_token, None).await.map_err(CibaError::InvalidIdToken)?;
         let claims = verified.claims();
         if let Some(echoed) = claims.get("urn:openid:params:jwt:claim:auth_req_id")
@@ -279,7 +280,7 @@ impl Ciba {
         {
             return Err(CibaError::InvalidIdToken(IdTokenError::MissingClaim("auth_req_id")));
         }
-        let minimum = self.ctx.config().minimum_loa;
+        let minimum = self.core.config().minimum_loa;
         let loa = check_loa(claims.get("acr"), minimum, AcrIssuer::Bib)
             .map_err(|found| CibaError::InsufficientLoa { found })?;
         if let Some(permission) = &pending.permission {
@@ -304,7 +305,7 @@ impl Ciba {
         };
         let sub = claims.get("sub").and_then(serde_json::Value::as_str);
         let expected = GrantExpectation { id, item: permission, sub };
-        match PermissionApi::new(self.ctx.clone()).grant_for(&expected, CIBA_TOKEN_SCOPE).await {
+        match PermissionApi::new(self.core.clone()).grant_for(&expected, CIBA_TOKEN_SCOPE).await {
             Ok(_) => Ok(()),
             Err(crate::Error::Permission(err)) => Err(CibaError::Permission(err)),
             Err(other) => Err(CibaError::ProviderUnavailable(other.to_string())),

@@ -35,11 +35,11 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::{Ciba, CibaError, CibaHandle, CibaRequest, CibaStatus};
+use crate::clock::unix_now;
 use crate::flow::MaybeSession;
-use crate::id_token::unix_now;
-use crate::layer::Ctx;
 use crate::permission_api::LoginHint;
 use crate::session::{StoredLogin, forget_ciba_handle, owns_ciba_handle, remember_ciba_handle, store_login};
+use crate::state::Ctx;
 
 #[derive(Deserialize)]
 pub(crate) struct StartBody {
@@ -83,7 +83,7 @@ impl IntoResponse for CibaError {
 }
 
 fn ciba_of(ctx: &Ctx) -> Result<Ciba, CibaError> {
-    Ciba::from_ctx(ctx).ok_or(CibaError::NotEnabled)
+    ctx.ciba().ok_or(CibaError::NotEnabled)
 }
 
 #[tracing::instrument(name = "bankid.ciba.public_start", skip_all)]

@@ -16,9 +16,10 @@ use tower_sessions::SessionStore;
 use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
 use tower_sessions::session::{Id, Record};
 
-use super::{CibaError, CibaHandle};
+use super::error::CibaError;
+use super::request::CibaHandle;
 use crate::claims::AuthenticatedUser;
-use crate::id_token::unix_now_ms;
+use crate::clock::unix_now_ms;
 use crate::once::{OnceRecords, keyed_record_id, new_secret, record_id};
 use crate::permission::PermissionItem;
 
@@ -91,15 +92,9 @@ pub(crate) struct CibaStore {
     /// requests never poll the provider twice at once.
     in_flight: Mutex<HashSet<String>>,
     /// Background polling, used only when the app set a CIBA callback.
-    pub(crate) scheduler: super::deliver::Scheduler,
+    pub(crate) scheduler: Arc<super::deliver::Scheduler>,
     /// Outcomes the store failed to take (see `keep_unsaved`).
     unsaved: Mutex<HashMap<String, Outcome>>,
-}
-
-/// A handle is 32 lowercase hex digits (128 random bits). It is not in the
-/// session-id format, so a handle sent as a session cookie names nothing.
-pub(crate) fn is_valid_handle(text: &str) -> bool {
-    text.len() == 32 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// The store record of the request behind `handle`: a keyed hash (HMAC with

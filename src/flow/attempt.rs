@@ -43,24 +43,17 @@
 //! [`BankIdLayer::with_login_store`]); without either, attempts are kept in
 //! this process only.
 
-use std::collections::HashMap;
-use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-
 use axum::http::{HeaderMap, HeaderValue};
 use serde_json::Value;
-use tower_sessions::SessionStore;
 use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
-use tower_sessions::session::{Id, Record};
+use tower_sessions::session::Id;
 
 use super::binding::{self, Kind};
 use crate::config::BankIdConfig;
 use crate::error::Error;
-use crate::layer::{BankIdLayer, Ctx};
 use crate::once::{OnceRecords, record_id};
 use crate::session::PendingLogin;
+use crate::state::Ctx;
 
 const ATTEMPT_KEY: &str = "axum_bankid.login_attempt";
 const SPENT_KEY: &str = "axum_bankid.state_spent";
@@ -68,55 +61,10 @@ const SPENT_KEY: &str = "axum_bankid.state_spent";
 /// `login_expired` rather than `unknown_state`.
 const GRACE_SECS: i64 = 60;
 
-/// Where login attempts are kept; filled by `session_layer` or
-/// `with_login_store`, shared by every clone of the configuration.
-#[derive(Clone, Default)]
-pub(crate) struct StoreSlot(Arc<Mutex<Option<Arc<dyn SessionStore>>>>);
-
-impl fmt::Debug for StoreSlot {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let set = self.0.lock().map(|s| s.is_some()).unwrap_or(false);
-        f.debug_struct("StoreSlot").field("set", &set).finish()
-    }
-}
-
-impl StoreSlot {
-    pub(crate) fn set(&self, store: Arc<dyn SessionStore>) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(store);
-    }
-
-    /// The configured store, or else (once, then kept) one in this process.
-    pub(crate) fn get(&self) -> Arc<dyn SessionStore> {
-        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let store = slot.get_or_insert_with(|| {
-            tracing::warn!(
-                "no session store known to axum-bankid (use BankIdConfig::session_layer or \
-                 BankIdLayer::with_login_store): login attempts are kept in this process only"
-            );
-            Arc::new(LocalStore::default())
-        });
-        Arc::clone(store)
-    }
-}
-
-impl BankIdLayer {
-    /// Keeps login attempts in `store` — pass the session store. Only needed
-    /// when the session layer is not built by
-    /// [`BankIdConfig::session_layer`], which does this itself. Without a
-    /// shared store, a callback must reach the instance the login started on.
-    ///
-    /// Use a store whose `create` never overwrites (the memory store,
-    /// `tower-sessions-redis-store`) so a `state` is spent once across instances.
-    pub fn with_login_store<S: SessionStore>(self, store: S) -> Self {
-        self.config().login_store.set(Arc::new(store));
-        self
-    }
-}
-
 /// The login-attempt store: what `session_layer` or `with_login_store`
 /// gave, or this process's own. Grants of permission logins live there too.
 pub(crate) fn records(ctx: &Ctx) -> OnceRecords {
-    OnceRecords::new(ctx.config().login_store.get())
+    OnceRecords::new(ctx.core.config().login_store.get())
 }
 
 /// What the browser must be sent for a started attempt.
@@ -129,7 +77,7 @@ pub(crate) struct Started {
 /// Stores `pending` under a fresh binding and returns the cookies to set.
 #[tracing::instrument(name = "bankid.attempt.store", skip_all, err(Display))]
 pub(crate) async fn store(ctx: &Ctx, headers: &HeaderMap, pending: &PendingLogin) -> Result<Started, Error> {
-    let config = ctx.config();
+    let config = ctx.core.config();
     // Cookie and record outlive the attempt by the grace period, so that a
     // late callback is told `login_expired`.
     let lifetime = config.login_attempt_ttl.as_secs() as i64 + GRACE_SECS;
@@ -152,7 +100,7 @@ pub(crate) async fn store(ctx: &Ctx, headers: &HeaderMap, pending: &PendingLogin
 /// `UnknownState` when this browser has no such attempt or it was spent.
 #[tracing::instrument(name = "bankid.attempt.spend", skip_all, err(Display))]
 pub(crate) async fn spend(ctx: &Ctx, headers: &HeaderMap, state: &str) -> Result<PendingLogin, Error> {
-    let binding = binding::find(ctx.config(), headers, Kind::Login, state).ok_or(Error::UnknownState)?;
+    let binding = binding::find(ctx.core.config(), headers, Kind::Login, state).ok_or(Error::UnknownState)?;
     let records = records(ctx);
     let id = attempt_id(&binding, state);
     let record = records.read(id).await.map_err(store_error)?.ok_or(Error::UnknownState)?;
@@ -167,8 +115,8 @@ pub(crate) async fn spend(ctx: &Ctx, headers: &HeaderMap, state: &str) -> Result
 
 /// First wins: in this process, then in the shared store.
 async fn mark_spent(ctx: &Ctx, records: &OnceRecords, spent: Id, until: OffsetDateTime) -> Result<(), Error> {
-    let now = crate::id_token::unix_now();
-    if !ctx.shared.consumed_grants.consume(&format!("login-state:{spent}"), now) {
+    let now = crate::clock::unix_now();
+    if !ctx.core.consumed_grants.consume(&format!("login-state:{spent}"), now) {
         return Err(Error::UnknownState);
     }
     match records.create_first(spent, SPENT_KEY, Value::Bool(true), until).await.map_err(store_error)? {
@@ -194,68 +142,4 @@ fn attempt_id(binding: &str, state: &str) -> Id {
 
 fn spent_id(binding: &str, state: &str) -> Id {
     record_id(&format!("{binding}:{state}"), "login-attempt-spent")
-}
-
-/// The store used when the application gave none: this process only, with
-/// `create` that never overwrites, and expired records dropped as it grows.
-#[derive(Debug, Default)]
-struct LocalStore(Mutex<HashMap<Id, Record>>);
-
-impl LocalStore {
-    fn records(&self) -> std::sync::MutexGuard<'_, HashMap<Id, Record>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-/// The boxed future `SessionStore`'s methods return (the trait is declared
-/// with `async_trait`, written out here to spare a dependency).
-type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = tower_sessions::session_store::Result<T>> + Send + 'a>>;
-
-impl SessionStore for LocalStore {
-    fn create<'a, 'b, 'c>(&'a self, record: &'b mut Record) -> StoreFuture<'c, ()>
-    where
-        'a: 'c,
-        'b: 'c,
-        Self: 'c,
-    {
-        let mut records = self.records();
-        if records.len() > 10_000 {
-            let now = OffsetDateTime::now_utc();
-            records.retain(|_, r| r.expiry_date > now);
-        }
-        while records.contains_key(&record.id) {
-            record.id = Id::default();
-        }
-        records.insert(record.id, record.clone());
-        Box::pin(std::future::ready(Ok(())))
-    }
-
-    fn save<'a, 'b, 'c>(&'a self, record: &'b Record) -> StoreFuture<'c, ()>
-    where
-        'a: 'c,
-        'b: 'c,
-        Self: 'c,
-    {
-        self.records().insert(record.id, record.clone());
-        Box::pin(std::future::ready(Ok(())))
-    }
-
-    fn load<'a, 'b, 'c>(&'a self, id: &'b Id) -> StoreFuture<'c, Option<Record>>
-    where
-        'a: 'c,
-        'b: 'c,
-        Self: 'c,
-    {
-        Box::pin(std::future::ready(Ok(self.records().get(id).cloned())))
-    }
-
-    fn delete<'a, 'b, 'c>(&'a self, id: &'b Id) -> StoreFuture<'c, ()>
-    where
-        'a: 'c,
-        'b: 'c,
-        Self: 'c,
-    {
-        self.records().remove(id);
-        Box::pin(std::future::ready(Ok(())))
-    }
 }

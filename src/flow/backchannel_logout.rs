@@ -34,10 +34,11 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use serde_json::{Map, Value};
 
+use crate::clock::unix_now;
 use crate::error::IdTokenError;
-use crate::id_token::{check_audience, numeric_date, unix_now};
-use crate::layer::Ctx;
+use crate::id_token::{check_audience, numeric_date};
 use crate::logout_registry::{LogoutRegistry, LogoutSubject};
+use crate::state::Ctx;
 
 /// The event member a logout token must carry (Back-Channel Logout 1.0 §2.4).
 pub(crate) const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
@@ -187,10 +188,10 @@ fn rejection() -> Response {
 #[tracing::instrument(name = "bankid.backchannel_logout", skip_all)]
 async fn handle(ctx: &Ctx, req: Request) -> Result<(), LogoutTokenError> {
     let token = logout_token_of(req).await?;
-    let issuer = ctx.shared.metadata.issuer.as_str();
-    let claims = ctx.shared.verifier.verify_signed_jwt(&token).await?;
-    let clock_skew = ctx.config().clock_skew.as_secs() as i64;
-    let valid = check_claims(issuer, &ctx.config().client_id, clock_skew, &claims, unix_now())?;
+    let issuer = ctx.core.metadata.issuer.as_str();
+    let claims = ctx.core.verifier.verify_signed_jwt(&token).await?;
+    let clock_skew = ctx.core.config().clock_skew.as_secs() as i64;
+    let valid = check_claims(issuer, &ctx.core.config().client_id, clock_skew, &claims, unix_now())?;
     let registry = LogoutRegistry::of(ctx);
     let consumed = registry.consume_jti(issuer, &valid.jti, valid.exp.saturating_add(clock_skew)).await;
     match consumed {

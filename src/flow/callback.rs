@@ -18,14 +18,14 @@ use tower_sessions::Session;
 
 use super::{attempt, grants, redirect, session_of, with_cookies};
 use crate::claims::AuthenticatedUser;
+use crate::clock::unix_now;
 use crate::error::{EndpointError, Error, sanitize};
-use crate::id_token::unix_now;
-use crate::layer::Ctx;
 use crate::loa::{AcrIssuer, check_loa};
 use crate::permission::{PermissionItem, Transport, verify_granted};
-use crate::permission_api::{GrantExpectation, PermissionApi};
+use crate::permission_api::GrantExpectation;
 use crate::provider::token::{TokenResponse, request_tokens};
 use crate::session::{PendingLogin, StoredGrant, StoredLogin, give_login_lifetime, store_login};
+use crate::state::Ctx;
 
 /// The authorization response parameters we look at.
 #[derive(Default)]
@@ -44,7 +44,7 @@ pub(crate) async fn finish_login(State(ctx): State<Ctx>, RawQuery(query): RawQue
         .as_ref()
         .ok()
         .and_then(|p| p.state.as_deref())
-        .and_then(|state| attempt::clear_cookie(ctx.config(), req.headers(), state));
+        .and_then(|state| attempt::clear_cookie(ctx.core.config(), req.headers(), state));
     let result = match params {
         Ok(params) => complete(&ctx, params, req.headers(), req.extensions()).await,
         Err(err) => Err(err),
@@ -99,8 +99,8 @@ async fn complete(
 
     let tokens = exchange_code(ctx, code, &pending).await?;
     let id_token = tokens.id_token.ok_or(EndpointError::MissingIdToken)?;
-    let verified = ctx.shared.verifier.verify(&id_token, Some(&pending.nonce)).await?;
-    let minimum = ctx.config().minimum_loa;
+    let verified = ctx.core.verifier.verify(&id_token, Some(&pending.nonce)).await?;
+    let minimum = ctx.core.config().minimum_loa;
     let loa = check_loa(verified.claims().get("acr"), minimum, AcrIssuer::BankIdOidc)
         .map_err(|found| Error::InsufficientLoa { required: minimum, found })?;
     check_subject(&pending, verified.claims())?;
@@ -117,7 +117,7 @@ async fn complete(
 async fn spend_attempt(ctx: &Ctx, headers: &http::HeaderMap, params: &CallbackParams) -> Result<PendingLogin, Error> {
     let state = params.state.as_deref().ok_or(Error::MissingState)?;
     let pending = attempt::spend(ctx, headers, state).await?;
-    if unix_now() - pending.started_at > ctx.config().login_attempt_ttl.as_secs() as i64 {
+    if unix_now() - pending.started_at > ctx.core.config().login_attempt_ttl.as_secs() as i64 {
         return Err(Error::LoginExpired);
     }
     Ok(pending)
@@ -137,7 +137,7 @@ fn check_subject(pending: &PendingLogin, claims: &serde_json::Map<String, Value>
 /// another person was logged in), with the full lifetime.
 async fn establish_login(ctx: &Ctx, session: &Session, login: StoredLogin) -> Result<(), Error> {
     store_login(session, login).await?;
-    give_login_lifetime(session, ctx.config().max_login_age.as_secs() as i64);
+    give_login_lifetime(session, ctx.core.config().max_login_age.as_secs() as i64);
     Ok(())
 }
 
@@ -180,7 +180,7 @@ pub(crate) const FLOW_PARAM: &str = "bankid_flow";
 /// `iss` is refused when the provider promised to send it. The comparison is
 /// a plain string comparison with the issuer from discovery, as §2.4 asks.
 fn check_response_issuer(ctx: &Ctx, iss: Option<&str>) -> Result<(), Error> {
-    let metadata = &ctx.shared.metadata;
+    let metadata = &ctx.core.metadata;
     match iss {
         Some(iss) if iss == metadata.issuer => Ok(()),
         Some(_) => Err(Error::CallbackIssuerMismatch),
@@ -236,8 +236,8 @@ async fn verify_permissions(
 #[tracing::instrument(name = "bankid.fetch_grant", skip_all, err(Display))]
 async fn fetch_grant(ctx: &Ctx, id: &str, item: &PermissionItem, sub: &str) -> Result<String, Error> {
     let expected = GrantExpectation { id, item, sub: Some(sub) };
-    let scope = &ctx.config().permission_api.scope;
-    let grant = PermissionApi::new(ctx.clone()).grant_for(&expected, scope).await?;
+    let scope = &ctx.core.config().permission_api.scope;
+    let grant = ctx.permission_api().grant_for(&expected, scope).await?;
     Ok(grant.jws().to_owned())
 }
 
@@ -248,15 +248,15 @@ fn random_id() -> String {
 
 #[tracing::instrument(name = "bankid.token_exchange", skip_all, err(Display))]
 async fn exchange_code(ctx: &Ctx, code: &str, pending: &PendingLogin) -> Result<TokenResponse, Error> {
-    let config = ctx.config();
-    let credentials = ctx.credentials();
+    let config = ctx.core.config();
+    let credentials = ctx.core.credentials();
     let params = [
         ("grant_type", "authorization_code"),
         ("code", code),
         ("redirect_uri", config.redirect_uri.as_str()),
         ("code_verifier", pending.pkce_verifier.as_str()),
     ];
-    Ok(request_tokens(&ctx.shared.http, &ctx.shared.metadata.token_endpoint, &credentials, &params).await?)
+    Ok(request_tokens(&ctx.core.http, &ctx.core.metadata.token_endpoint, &credentials, &params).await?)
 }
 
 #[cfg(test)]

@@ -22,10 +22,10 @@ use tower_sessions::session::Id;
 use super::attempt::{records, store_error};
 use super::binding::{self, Kind};
 use crate::error::Error;
-use crate::layer::Ctx;
 use crate::once::{OnceRecords, record_id};
 use crate::permission::PermissionError;
 use crate::session::StoredGrant;
+use crate::state::Ctx;
 
 const GRANTS_KEY: &str = "axum_bankid.grants";
 const USED_KEY: &str = "axum_bankid.grant_used";
@@ -40,7 +40,7 @@ pub(crate) async fn keep(
     flow: &str,
     grants: &[StoredGrant],
 ) -> Result<Vec<HeaderValue>, Error> {
-    let config = ctx.config();
+    let config = ctx.core.config();
     let ttl = config.grant_ttl.as_secs() as i64;
     let (binding, cookies) = binding::issue(config, headers, Kind::Grant, flow, ttl, MAX_FLOWS);
     let value = serde_json::to_value(grants).map_err(|e| Error::Session(e.to_string()))?;
@@ -56,7 +56,7 @@ pub(crate) async fn keep(
 
 /// The grants of `flow` this browser holds (none: `NotGranted`).
 pub(crate) async fn of_flow(ctx: &Ctx, headers: &HeaderMap, flow: &str) -> Result<Vec<StoredGrant>, Error> {
-    let binding = binding::find(ctx.config(), headers, Kind::Grant, flow).ok_or(PermissionError::NotGranted)?;
+    let binding = binding::find(ctx.core.config(), headers, Kind::Grant, flow).ok_or(PermissionError::NotGranted)?;
     let record = records(ctx).read(grants_id(&binding, flow)).await.map_err(store_error)?;
     let grants = record.and_then(|r| r.data.get(GRANTS_KEY).cloned()).ok_or(PermissionError::NotGranted)?;
     Ok(serde_json::from_value(grants).unwrap_or_default())
@@ -70,10 +70,10 @@ pub(crate) async fn is_used(ctx: &Ctx, grant_use_secret: &str) -> Result<bool, E
 
 /// Marks the grant used; `false` if it already was, here or elsewhere.
 pub(crate) async fn mark_used(ctx: &Ctx, grant_id: &str, grant_use_secret: &str) -> Result<bool, Error> {
-    if !ctx.shared.consumed_grants.consume(grant_id, crate::id_token::unix_now()) {
+    if !ctx.core.consumed_grants.consume(grant_id, crate::clock::unix_now()) {
         return Ok(false);
     }
-    let until = OffsetDateTime::now_utc() + TimeDuration::seconds(ctx.config().grant_ttl.as_secs() as i64 + 60);
+    let until = OffsetDateTime::now_utc() + TimeDuration::seconds(ctx.core.config().grant_ttl.as_secs() as i64 + 60);
     use_records(ctx)
         .create_first(use_id(grant_use_secret), USED_KEY, serde_json::Value::Bool(true), until)
         .await

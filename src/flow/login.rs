@@ -12,14 +12,14 @@ use url::Url;
 
 use super::attempt::{self, Started};
 use super::{redirect, session_of, with_cookies};
+use crate::clock::unix_now;
 use crate::config::ParMode;
 use crate::error::Error;
-use crate::id_token::unix_now;
-use crate::layer::Ctx;
 use crate::permission::{PermissionError, PermissionItem, Transport, authorization_details};
 use crate::provider::token::post_form;
 use crate::return_to::sanitize_return_to;
 use crate::session::{PendingLogin, load_login};
+use crate::state::Ctx;
 
 /// What a login asks for beyond the configured defaults.
 #[derive(Default)]
@@ -75,10 +75,10 @@ pub(crate) async fn begin(
 ) -> Result<Redirect, Error> {
     // A degraded layer has no provider to send anyone to: say so, whoever
     // started the login (the login route, or a handler's permission request).
-    if !ctx.shared.is_ready() {
+    if !ctx.core.is_ready() {
         return Err(Error::ProviderUnavailable);
     }
-    let config = ctx.config();
+    let config = ctx.core.config();
     let mut permissions = config.upfront_permissions.clone();
     permissions.extend(options.permissions);
     let state = CsrfToken::new_random();
@@ -153,9 +153,9 @@ fn permission_reference(permissions: &[PermissionItem]) -> Result<Option<String>
 /// Decides whether to push: always when required or advertised (unless
 /// disabled); logins with permissions cannot go without it.
 fn par_endpoint(ctx: &Ctx, has_permissions: bool) -> Result<Option<&Url>, Error> {
-    let endpoint = ctx.shared.metadata.pushed_authorization_request_endpoint.as_ref();
+    let endpoint = ctx.core.metadata.pushed_authorization_request_endpoint.as_ref();
     let missing = Error::MissingCapability { capability: "pushed_authorization_request_endpoint" };
-    match ctx.config().par {
+    match ctx.core.config().par {
         ParMode::Disabled if has_permissions => Err(missing),
         ParMode::Disabled => Ok(None),
         ParMode::Required => endpoint.map(Some).ok_or(missing),
@@ -165,7 +165,7 @@ fn par_endpoint(ctx: &Ctx, has_permissions: bool) -> Result<Option<&Url>, Error>
 }
 
 fn authorize_url(ctx: &Ctx, params: &[(&str, String)]) -> Url {
-    let mut url = ctx.shared.metadata.authorization_endpoint.clone();
+    let mut url = ctx.core.metadata.authorization_endpoint.clone();
     url.query_pairs_mut().extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())));
     url
 }
@@ -177,13 +177,13 @@ struct ParResponse {
 
 #[tracing::instrument(name = "bankid.par", skip_all, err(Display))]
 async fn push_request(ctx: &Ctx, endpoint: &Url, params: &[(&str, String)]) -> Result<Url, Error> {
-    let config = ctx.config();
-    let credentials = ctx.credentials();
+    let config = ctx.core.config();
+    let credentials = ctx.core.credentials();
     let form: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (_, pushed) = post_form::<ParResponse>(&ctx.shared.http, endpoint, &credentials, &form)
+    let (_, pushed) = post_form::<ParResponse>(&ctx.core.http, endpoint, &credentials, &form)
         .await
         .map_err(Error::PushedAuthorization)?;
-    let mut url = ctx.shared.metadata.authorization_endpoint.clone();
+    let mut url = ctx.core.metadata.authorization_endpoint.clone();
     url.query_pairs_mut().append_pair("client_id", &config.client_id).append_pair("request_uri", &pushed.request_uri);
     Ok(url)
 }

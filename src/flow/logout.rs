@@ -15,13 +15,13 @@ use url::Url;
 use super::binding::{self, Kind};
 use super::{redirect, session_of, with_cookies};
 use crate::error::Error;
-use crate::layer::Ctx;
 use crate::session::{clear_login, take_ciba_handles};
+use crate::state::Ctx;
 
 pub(crate) async fn logout(State(ctx): State<Ctx>, req: Request) -> Response {
     match end(&ctx, req.headers(), req.extensions()).await {
         Ok(location) => {
-            let grant_cookies = binding::clear_all(ctx.config(), req.headers(), Kind::Grant);
+            let grant_cookies = binding::clear_all(ctx.core.config(), req.headers(), Kind::Grant);
             with_cookies(redirect(&location), grant_cookies)
         }
         Err(err) => ctx.error_response(&err, req.headers()),
@@ -30,7 +30,7 @@ pub(crate) async fn logout(State(ctx): State<Ctx>, req: Request) -> Response {
 
 #[tracing::instrument(name = "bankid.logout", skip_all, err(Display))]
 async fn end(ctx: &Ctx, headers: &HeaderMap, extensions: &http::Extensions) -> Result<String, Error> {
-    if !same_origin_or_absent(headers, ctx.config().redirect_uri()) {
+    if !same_origin_or_absent(headers, ctx.core.config().redirect_uri()) {
         return Err(Error::CrossSiteRequest);
     }
     let session = session_of(extensions)?;
@@ -38,7 +38,7 @@ async fn end(ctx: &Ctx, headers: &HeaderMap, extensions: &http::Extensions) -> R
     let login = clear_login(&session).await?;
     let Some(login) = login else { return Ok("/".to_owned()) };
     tracing::info!("BankID login ended");
-    match &ctx.shared.metadata.end_session_endpoint {
+    match &ctx.core.metadata.end_session_endpoint {
         Some(endpoint) => Ok(end_session_url(ctx, endpoint, &login.id_token).into()),
         None => Ok("/".to_owned()),
     }
@@ -50,7 +50,7 @@ async fn end(ctx: &Ctx, headers: &HeaderMap, extensions: &http::Extensions) -> R
 /// log this session in.
 async fn cancel_pending_ciba(ctx: &Ctx, session: &tower_sessions::Session) -> Result<(), Error> {
     let handles = take_ciba_handles(session).await?;
-    let Some(ciba) = crate::ciba::Ciba::from_ctx(ctx) else { return Ok(()) };
+    let Some(ciba) = ctx.ciba() else { return Ok(()) };
     for handle in handles.iter().filter_map(|h| crate::ciba::CibaHandle::parse(h)) {
         match ciba.cancel(&handle).await {
             Ok(()) | Err(crate::ciba::CibaError::UnknownHandle) => {}
@@ -64,7 +64,7 @@ async fn cancel_pending_ciba(ctx: &Ctx, session: &tower_sessions::Session) -> Re
 }
 
 fn end_session_url(ctx: &Ctx, endpoint: &Url, id_token: &str) -> Url {
-    let config = ctx.config();
+    let config = ctx.core.config();
     let mut url = endpoint.clone();
     {
         let mut query = url.query_pairs_mut();

@@ -14,9 +14,9 @@ use url::form_urlencoded::byte_serialize;
 use super::http::{describe, read_limited};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use crate::clock::unix_now;
 use crate::config::{ClientAssertionKey, ClientAuth, ClientSecret};
 use crate::error::{EndpointError, sanitize};
-use crate::id_token::unix_now;
 
 /// A successful token response. `Debug` never shows the tokens.
 #[derive(Deserialize)]

@@ -1,0 +1,278 @@
+#!/usr/bin/env python3
+"""Fail if the modules of a crate import each other in a cycle.
+
+Usage: scripts/check-cycles.py SRC_DIR [SRC_DIR ...]
+
+An edge A -> B is any path in A's file that names an item of B: `use
+crate::b::X`, `crate::b::f()`, `super::X` resolving to B, or a re-export
+(`pub use b::X`). Declaring a child (`mod b;`) is not an edge: that is
+where a module lives, not what it needs. Paths through a re-export are
+followed to the file that defines the item, so `use crate::Error` counts
+as a dependency on `error.rs`, not on `lib.rs`. Tests (`#[cfg(test)] mod
+tests { ... }` blocks and files under a `tests` module) are skipped:
+they may look at their parent.
+
+Prints every strongly connected component of more than one file (with one
+concrete cycle through it) and exits 1 if there is any.
+"""
+
+import os
+import re
+import sys
+
+IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
+
+
+def strip_comments_and_strings(text):
+    text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
+    out = []
+    for line in text.splitlines():
+        # Drop line comments (including doc comments) and string contents.
+        line = re.sub(r'r#*"[^"]*"#*', '""', line)
+        line = re.sub(r'"(\\.|[^"\\])*"', '""', line)
+        line = line.split("//", 1)[0]
+        out.append(line)
+    return "\n".join(out)
+
+
+def drop_test_modules(text):
+    """Remove `#[cfg(test)] mod x { ... }` bodies (brace-matched)."""
+    result = []
+    i = 0
+    pattern = re.compile(r"#\[cfg\(([^()]*\()?[^()]*test[^()]*(\))?\)\]\s*(pub(\([^)]*\))?\s+)?mod\s+" + IDENT + r"\s*\{")
+    while True:
+        m = pattern.search(text, i)
+        if not m:
+            result.append(text[i:])
+            break
+        result.append(text[i : m.start()])
+        depth = 0
+        j = m.end() - 1
+        while j < len(text):
+            if text[j] == "{":
+                depth += 1
+            elif text[j] == "}":
+                depth -= 1
+                if depth == 0:
+                    break
+            j += 1
+        i = j + 1
+    return "".join(result)
+
+
+class Crate:
+    def __init__(self, src):
+        self.src = src
+        self.files = {}  # module path tuple -> file path
+        self.text = {}
+        self.test_modules = set()
+        root = "lib.rs" if os.path.exists(os.path.join(src, "lib.rs")) else "main.rs"
+        self.load((), os.path.join(src, root), os.path.join(src))
+
+    def load(self, modpath, path, dirpath):
+        raw = open(path, encoding="utf-8").read()
+        clean = strip_comments_and_strings(raw)
+        for m in re.finditer(r"#\[cfg\(([^()]*\()?[^()]*test[^()]*(\))?\)\]\s*(pub(\([^)]*\))?\s+)?mod\s+(" + IDENT + r")\s*;", clean):
+            self.test_modules.add(modpath + (m.group(5),))
+        body = drop_test_modules(clean)
+        self.files[modpath] = path
+        self.text[modpath] = body
+        for m in re.finditer(r"(?:^|\n)\s*(?:#\[[^\]]*\]\s*)*(?:pub(?:\([^)]*\))?\s+)?mod\s+(" + IDENT + r")\s*;", clean):
+            name = m.group(1)
+            child = modpath + (name,)
+            candidates = [os.path.join(dirpath, name + ".rs"), os.path.join(dirpath, name, "mod.rs")]
+            for c in candidates:
+                if os.path.exists(c):
+                    self.load(child, c, os.path.join(dirpath, name))
+                    break
+
+    def is_test(self, modpath):
+        return any(modpath[: i + 1] in self.test_modules for i in range(len(modpath)))
+
+    def reexports(self, modpath):
+        """name -> absolute path (tuple) for `pub use` / `pub(crate) use` items."""
+        result = {}
+        body = self.text.get(modpath, "")
+        for m in re.finditer(r"pub(?:\([^)]*\))?\s+use\s+([^;]+);", body):
+            for path, alias in expand_use(m.group(1)):
+                name = alias or path[-1]
+                if name in ("self", "*"):
+                    continue
+                result[name] = self.absolute(modpath, path)
+        return result
+
+    def absolute(self, modpath, path):
+        path = list(path)
+        if not path:
+            return ()
+        if path[0] == "crate":
+            return tuple(path[1:])
+        base = list(modpath)
+        if path[0] in ("self", "super"):
+            while path and path[0] in ("self", "super"):
+                if path[0] == "super":
+                    base = base[:-1]
+                path = path[1:]
+            return tuple(base + path)
+        # A bare path: a child module of this one, if it exists.
+        if tuple(base + [path[0]]) in self.files:
+            return tuple(base + path)
+        return None  # an outside crate or a prelude name
+
+    def resolve(self, abspath, depth=0):
+        """The module (file) that defines the item `abspath` names."""
+        if abspath is None or depth > 10:
+            return None
+        # Longest prefix that is a module file.
+        for n in range(len(abspath), -1, -1):
+            prefix = tuple(abspath[:n])
+            if prefix in self.files:
+                rest = abspath[n:]
+                if rest:
+                    target = self.reexports(prefix).get(rest[0])
+                    if target is not None and target != prefix + (rest[0],):
+                        return self.resolve(tuple(target) + tuple(rest[1:]), depth + 1)
+                return prefix
+        return None
+
+    def edges(self):
+        graph = {m: set() for m in self.files if not self.is_test(m)}
+        for modpath in graph:
+            body = self.text[modpath]
+            paths = []
+            for m in re.finditer(r"\buse\s+([^;]+);", body):
+                paths.extend(p for p, _ in expand_use(m.group(1)))
+            for m in re.finditer(r"\b((?:crate|super|self)(?:::" + IDENT + r")+)", body):
+                paths.append(m.group(1).split("::"))
+            for path in paths:
+                target = self.resolve(self.absolute(modpath, path))
+                if target is None or target == modpath or target not in graph:
+                    continue
+                if target == () and modpath != ():
+                    continue  # the crate root itself: `crate::Foo` not re-exported
+                graph[modpath].add(target)
+        return graph
+
+
+def expand_use(tree):
+    """`a::{b, c::d as e}` -> [(["a","b"], None), (["a","c","d"], "e")]."""
+    tree = re.sub(r"\s+", "", tree)
+    results = []
+
+    def walk(prefix, s):
+        parts = split_top(s)
+        for part in parts:
+            if not part:
+                continue
+            if "{" in part:
+                head, rest = part.split("{", 1)
+                rest = rest[: rest.rfind("}")]
+                head = [h for h in head.split("::") if h]
+                walk(prefix + head, rest)
+            else:
+                alias = None
+                if "as" in part and re.search(r"(?<=[A-Za-z0-9_])as(?=[A-Za-z_])", part):
+                    part, alias = re.split(r"(?<=[A-Za-z0-9_])as(?=[A-Za-z_])", part, maxsplit=1)
+                segs = [x for x in part.split("::") if x]
+                if segs == ["self"]:
+                    results.append((prefix, alias))
+                else:
+                    results.append((prefix + segs, alias))
+
+    walk([], tree)
+    return results
+
+
+def split_top(s):
+    parts, depth, cur = [], 0, ""
+    for ch in s:
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur)
+    return parts
+
+
+def sccs(graph):
+    index, low, stack, on, out = {}, {}, [], set(), []
+    counter = [0]
+
+    def strong(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in graph[v]:
+            if w not in index:
+                strong(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            out.append(comp)
+
+    sys.setrecursionlimit(10000)
+    for v in graph:
+        if v not in index:
+            strong(v)
+    return out
+
+
+def one_cycle(graph, comp):
+    members = set(comp)
+    start = sorted(comp)[0]
+    # BFS back to start inside the component.
+    prev = {start: None}
+    queue = [start]
+    while queue:
+        v = queue.pop(0)
+        for w in sorted(graph[v]):
+            if w == start:
+                path = [v]
+                while prev[path[-1]] is not None:
+                    path.append(prev[path[-1]])
+                return list(reversed(path)) + [start]
+            if w in members and w not in prev:
+                prev[w] = v
+                queue.append(w)
+    return comp
+
+
+def name(crate, m):
+    return os.path.relpath(crate.files[m])
+
+
+def main():
+    failed = False
+    for src in sys.argv[1:] or ["src"]:
+        crate = Crate(src)
+        graph = crate.edges()
+        for comp in sccs(graph):
+            if len(comp) > 1:
+                failed = True
+                cycle = one_cycle(graph, comp)
+                print(f"import cycle in {src} ({len(comp)} files): " + " -> ".join(name(crate, m) for m in cycle))
+                if os.environ.get("VERBOSE"):
+                    for m in sorted(comp):
+                        deps = sorted(name(crate, w) for w in graph[m] if w in comp)
+                        print(f"  {name(crate, m)} -> {', '.join(deps)}")
+        if not failed:
+            print(f"{src}: {len(graph)} modules, no import cycles")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,366 @@
+//! The relying party's core: the configuration with everything discovery
+//! loads from the two providers (metadata, keys and verifiers for BankID OIDC
+//! and BIB), the HTTP client, and the client-credentials token cache.
+//!
+//! Login logic, the Permission API and CIBA are built on a [`Core`]; the
+//! per-layer state (`state::Ctx`) adds what one layer mounts on top (error
+//! page, CIBA store, callbacks). Nothing here knows about routes or
+//! sessions, so this module depends only on leaves (config, provider, error,
+//! id_token) and the modules above it depend on it, never the reverse.
+
+use std::ops::Deref;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::{Duration, Instant};
+
+use crate::config::BankIdConfig;
+use crate::error::{EndpointError, Error};
+use crate::id_token::IdTokenVerifier;
+use crate::provider::bib::BibMetadata;
+use crate::provider::client_token::{ClientTokens, TokenSource};
+use crate::provider::jwks::{KeyCache, KeyCacheSettings};
+use crate::provider::max_age::MaxAgePolicy;
+use crate::provider::token::ClientCredentials;
+use crate::provider::{ProviderMetadata, bib, http, metadata};
+
+/// Everything that is fixed once the providers are loaded. A layer that
+/// [started degraded](crate::BankIdConfigBuilder::start_degraded) shares one
+/// `Core` from the start, so the single-use grant records, the token cache
+/// and every `Ciba`/`PermissionApi` handed out stay the same when the
+/// provider arrives; only the provider parts fill in.
+pub(crate) struct Core {
+    pub(crate) config: BankIdConfig,
+    /// BankID OIDC: the code flow and client-credentials tokens.
+    pub(crate) metadata: Live<ProviderMetadata>,
+    pub(crate) http: reqwest::Client,
+    /// Verifies BankID OIDC's ID tokens (code flow).
+    pub(crate) verifier: Live<IdTokenVerifier>,
+    /// BIB: `Some(None)` when no BIB issuer is configured, unset until loaded.
+    bib: OnceLock<Option<Bib>>,
+    pub(crate) client_tokens: ClientTokens,
+    pub(crate) consumed_grants: crate::session::ConsumedGrants,
+    /// When every provider part was in place; unset while degraded.
+    loaded_at: OnceLock<Instant>,
+    /// `config` with PAR required, handed out while degraded: PAR needs an
+    /// endpoint the stand-in metadata lacks, so a login started from a
+    /// handler fails closed instead of redirecting to a stand-in URL.
+    degraded_config: BankIdConfig,
+    /// Seconds until the background loader's next attempt (`Retry-After`).
+    retry_after_secs: AtomicU64,
+}
+
+impl Core {
+    /// Whether the providers are loaded (always, unless started degraded).
+    pub(crate) fn is_ready(&self) -> bool {
+        self.loaded_at.get().is_some()
+    }
+
+    /// BIB's parts: `None` while degraded, `Some(None)` without a BIB issuer.
+    pub(crate) fn bib_parts(&self) -> Option<Option<&Bib>> {
+        self.bib.get().map(Option::as_ref)
+    }
+}
+
+/// A provider part that a degraded start fills in later. Until then it reads
+/// as a stand-in that can do nothing: metadata naming no algorithm, PAR or
+/// logout endpoint and pointing at the issuer, a verifier without keys. The
+/// layer answers `503` on the routes that would use it and [`Core::bib`]
+/// refuses; code that still reaches it (a login started by an app's handler
+/// asks for PAR, see `Core::degraded_config`) finds nothing to send a user
+/// or a token to, and fails closed.
+pub(crate) struct Live<T> {
+    loaded: OnceLock<T>,
+    stand_in: T,
+}
+
+impl<T> Live<T> {
+    fn stand_in(stand_in: T) -> Self {
+        Live { loaded: OnceLock::new(), stand_in }
+    }
+
+    pub(crate) fn is_loaded(&self) -> bool {
+        self.loaded.get().is_some()
+    }
+}
+
+impl<T> Deref for Live<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        self.loaded.get().unwrap_or(&self.stand_in)
+    }
+}
+
+/// The providers' parts, as one discovery attempt loads them.
+struct Loaded {
+    metadata: ProviderMetadata,
+    verifier: IdTokenVerifier,
+    bib: Option<Bib>,
+}
+
+/// BIB, the second provider of BankID with biometrics: its metadata and two
+/// verifiers with separate key sets — ID tokens (CIBA) with `jwks_uri`,
+/// signed permissions ("grants") with `jwks_uri_grants` — so that neither
+/// kind of token can stand in for the other.
+pub(crate) struct Bib {
+    pub(crate) metadata: BibMetadata,
+    pub(crate) id_tokens: IdTokenVerifier,
+    pub(crate) grants: IdTokenVerifier,
+}
+
+impl Core {
+    /// Discovers both providers and loads their keys (see
+    /// `BankIdLayer::discover` for retries and the degraded start).
+    pub(crate) async fn load(config: BankIdConfig) -> Result<Arc<Core>, Error> {
+        let client = http::client(config.http_timeout).map_err(|e| Error::Discovery(e.to_string()))?;
+        if config.start_degraded {
+            return Ok(start_degraded(client, config).await);
+        }
+        let loaded = load_with_retries(&client, &config).await?;
+        let core = Arc::new(Core::unloaded(client, config));
+        core.install(loaded);
+        Ok(core)
+    }
+
+    /// The configuration; while degraded, with PAR required (see
+    /// `Core::degraded_config`).
+    pub(crate) fn config(&self) -> &BankIdConfig {
+        if self.is_ready() { &self.config } else { &self.degraded_config }
+    }
+
+    /// How this client authenticates at the provider's back-channel endpoints.
+    pub(crate) fn credentials(&self) -> ClientCredentials<'_> {
+        let config = &self.config;
+        ClientCredentials {
+            client_id: &config.client_id,
+            secret: &config.client_secret,
+            method: config.client_auth,
+            assertion: config.client_assertion_key.as_ref().map(|key| (key, self.metadata.issuer.as_str())),
+        }
+    }
+
+    /// BIB, or the start-up style error naming the missing setting, or
+    /// `provider_unavailable` while degraded.
+    pub(crate) fn bib(&self) -> Result<&Bib, Error> {
+        let missing = Error::MissingCapability { capability: "bib_issuer" };
+        match self.bib_parts() {
+            Some(bib) => bib.ok_or(missing),
+            None if self.config.bib_issuer.is_none() => Err(missing),
+            None => Err(Error::ProviderUnavailable),
+        }
+    }
+
+    /// A client-credentials access token for `scope` from BankID OIDC, for
+    /// calls to BIB (cached; see [`ClientTokens`]).
+    pub(crate) async fn client_token(&self, scope: &str) -> Result<String, EndpointError> {
+        let source = TokenSource {
+            http: &self.http,
+            token_endpoint: &self.metadata.token_endpoint,
+            credentials: self.credentials(),
+        };
+        self.client_tokens.get(scope, source).await
+    }
+}
+
+/// The longest wait between discovery attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// Doubles a wait, up to [`MAX_BACKOFF`].
+fn next_backoff(wait: Duration) -> Duration {
+    wait.saturating_mul(2).min(MAX_BACKOFF)
+}
+
+/// Loads every provider part, retrying as configured; the last error if no
+/// attempt succeeds.
+async fn load_with_retries(client: &reqwest::Client, config: &BankIdConfig) -> Result<Loaded, Error> {
+    let mut wait = config.discovery_backoff;
+    let mut attempt = 0;
+    loop {
+        match load_providers(client, config).await {
+            Ok(loaded) => return Ok(loaded),
+            Err(err) if attempt < config.discovery_retries => {
+                attempt += 1;
+                tracing::warn!(error = %err, attempt, wait_ms = wait.as_millis() as u64, "BankID discovery failed; retrying");
+                tokio::time::sleep(wait).await;
+                wait = next_backoff(wait);
+            }
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+/// One attempt at everything `discover` needs: BankID OIDC's metadata and
+/// keys, the capabilities the configuration needs, and BIB's parts.
+async fn load_providers(client: &reqwest::Client, config: &BankIdConfig) -> Result<Loaded, Error> {
+    let metadata = metadata::discover(client, &config.issuer).await.map_err(Error::Discovery)?;
+    let keys = load_keys(client, &metadata.jwks_uri, config).await?;
+    let verifier = new_verifier(&metadata.issuer, &metadata.id_token_signing_algs, config, keys);
+    tracing::info!(issuer = %metadata.issuer, "BankID OIDC discovered");
+    check_capabilities(config, &metadata)?;
+    let bib = match &config.bib_issuer {
+        Some(issuer) => Some(discover_bib(client, issuer, config).await?),
+        None => None,
+    };
+    Ok(Loaded { metadata, verifier, bib })
+}
+
+/// A `Core` whose providers a background task loads. Waits for the first
+/// attempt at most one `http_timeout`, so that a provider that is up gives a
+/// ready layer and one that hangs does not hold start-up; the attempt goes
+/// on in the background either way.
+async fn start_degraded(client: reqwest::Client, config: BankIdConfig) -> Arc<Core> {
+    let first_attempt_timeout = config.http_timeout;
+    let core = Arc::new(Core::unloaded(client, config));
+    let (first_done, first_attempt) = tokio::sync::oneshot::channel();
+    tokio::spawn(keep_loading(Arc::downgrade(&core), first_done));
+    if tokio::time::timeout(first_attempt_timeout, first_attempt).await.is_err() {
+        tracing::error!("BankID provider slow to answer at start-up; starting degraded");
+    }
+    core
+}
+
+/// The background loader of a degraded start: tries at once, then with
+/// backoff, until the providers load or every layer using `core` is
+/// dropped. Signals `first_done` after the first attempt.
+async fn keep_loading(core: Weak<Core>, first_done: tokio::sync::oneshot::Sender<()>) {
+    let mut first_done = Some(first_done);
+    let mut wait = Duration::ZERO;
+    loop {
+        tokio::time::sleep(wait).await;
+        let Some(core) = core.upgrade() else { return };
+        let outcome = load_providers(&core.http, &core.config).await;
+        let first = first_done.is_some();
+        match outcome {
+            Ok(loaded) => {
+                core.install(loaded);
+                tracing::info!("BankID provider loaded");
+            }
+            Err(err) => {
+                wait = if first { core.config.discovery_backoff } else { next_backoff(wait) };
+                core.retry_after_secs.store(retry_after(wait), Ordering::Relaxed);
+                let wait_ms = wait.as_millis() as u64;
+                if first {
+                    tracing::error!(error = %err, wait_ms, "BankID provider unavailable at start-up; running degraded");
+                } else {
+                    tracing::warn!(error = %err, wait_ms, "BankID provider still unavailable");
+                }
+            }
+        }
+        if let Some(done) = first_done.take() {
+            let _ = done.send(());
+        }
+        if core.is_ready() {
+            return;
+        }
+    }
+}
+
+/// Whole seconds for `Retry-After`, at least 1.
+fn retry_after(wait: Duration) -> u64 {
+    wait.as_secs_f64().ceil().max(1.0) as u64
+}
+
+impl Core {
+    /// A `Core` with stand-ins for every provider part.
+    fn unloaded(http: reqwest::Client, config: BankIdConfig) -> Core {
+        let metadata = stand_in_metadata(&config);
+        let keys = KeyCache::unloaded(http.clone(), key_cache_settings(&config));
+        let verifier = new_verifier(&metadata.issuer, &[], &config, keys);
+        let mut degraded_config = config.clone();
+        degraded_config.par = crate::config::ParMode::Required;
+        Core {
+            config,
+            metadata: Live::stand_in(metadata),
+            http,
+            verifier: Live::stand_in(verifier),
+            bib: OnceLock::new(),
+            client_tokens: Default::default(),
+            consumed_grants: Default::default(),
+            loaded_at: OnceLock::new(),
+            degraded_config,
+            retry_after_secs: AtomicU64::new(1),
+        }
+    }
+
+    /// Puts the loaded parts in place, readiness last: whoever sees
+    /// `is_ready` sees every part. Called once per `Core` (one loader).
+    fn install(&self, loaded: Loaded) {
+        let _ = self.bib.set(loaded.bib);
+        let _ = self.verifier.loaded.set(loaded.verifier);
+        let _ = self.metadata.loaded.set(loaded.metadata);
+        let _ = self.loaded_at.set(Instant::now());
+    }
+
+    /// Seconds a client should wait before retrying a degraded route.
+    pub(crate) fn retry_after_secs(&self) -> u64 {
+        self.retry_after_secs.load(Ordering::Relaxed)
+    }
+}
+
+/// Metadata that names no algorithm (so no token verifies against it) and no
+/// PAR, logout or CIBA endpoint; its URLs are the configured issuer.
+fn stand_in_metadata(config: &BankIdConfig) -> ProviderMetadata {
+    let issuer = config.issuer.clone();
+    ProviderMetadata {
+        issuer: issuer.to_string(),
+        authorization_endpoint: issuer.clone(),
+        token_endpoint: issuer.clone(),
+        userinfo_endpoint: None,
+        jwks_uri: issuer,
+        end_session_endpoint: None,
+        pushed_authorization_request_endpoint: None,
+        backchannel_authentication_endpoint: None,
+        id_token_signing_algs: Vec::new(),
+        authorization_response_iss_parameter_supported: true,
+        backchannel_logout_supported: false,
+        backchannel_logout_session_supported: false,
+    }
+}
+
+async fn load_keys(client: &reqwest::Client, jwks_uri: &url::Url, config: &BankIdConfig) -> Result<KeyCache, Error> {
+    KeyCache::load(client.clone(), jwks_uri.clone(), key_cache_settings(config)).await.map_err(Error::Discovery)
+}
+
+fn new_verifier(
+    issuer: &str,
+    algorithms: &[jsonwebtoken::Algorithm],
+    config: &BankIdConfig,
+    keys: KeyCache,
+) -> IdTokenVerifier {
+    IdTokenVerifier {
+        issuer: issuer.to_owned(),
+        client_id: config.client_id.clone(),
+        algorithms: algorithms.to_vec(),
+        clock_skew_secs: config.clock_skew.as_secs() as i64,
+        keys: Arc::new(keys),
+    }
+}
+
+/// BIB's metadata and both of its key sets.
+#[tracing::instrument(name = "bankid.discover_bib", skip_all, fields(issuer = %issuer), err)]
+async fn discover_bib(client: &reqwest::Client, issuer: &url::Url, config: &BankIdConfig) -> Result<Bib, Error> {
+    let metadata = bib::discover(client, issuer).await.map_err(Error::Discovery)?;
+    let id_token_keys = load_keys(client, &metadata.jwks_uri, config).await?;
+    let grant_keys = load_keys(client, &metadata.jwks_uri_grants, config).await?;
+    let id_tokens = new_verifier(&metadata.issuer, &metadata.signing_algs, config, id_token_keys);
+    let grants = new_verifier(&metadata.issuer, &metadata.signing_algs, config, grant_keys);
+    tracing::info!(issuer = %metadata.issuer, "BIB discovered");
+    Ok(Bib { metadata, id_tokens, grants })
+}
+
+/// Fails start-up when the configuration needs something the provider lacks.
+fn check_capabilities(config: &BankIdConfig, metadata: &ProviderMetadata) -> Result<(), Error> {
+    let needs_par = config.par == crate::config::ParMode::Required || !config.upfront_permissions.is_empty();
+    if needs_par && metadata.pushed_authorization_request_endpoint.is_none() {
+        return Err(Error::MissingCapability { capability: "pushed_authorization_request_endpoint" });
+    }
+    Ok(())
+}
+
+/// How the providers' key caches refresh, from the configuration.
+fn key_cache_settings(config: &BankIdConfig) -> KeyCacheSettings {
+    KeyCacheSettings {
+        max_age: MaxAgePolicy { floor: config.jwks_max_age_floor, ceiling: config.jwks_max_age_ceiling },
+        cooldown: config.jwks_refresh_cooldown,
+    }
+}

@@ -1,0 +1,60 @@
+//! The per-layer state that routes and extractors work with: the shared
+//! [`Core`] plus what one `BankIdLayer` mounts on top of it (the app's
+//! error page, CIBA's store, policy and callback, the single-use store).
+//!
+//! Routes and extractors depend on this module; the login logic, the
+//! Permission API and CIBA do not (they take a `Core`), so that the layer
+//! that builds its router from them is not imported back.
+
+use std::sync::Arc;
+
+use axum::http::HeaderMap;
+use axum::response::Response;
+
+use crate::ciba::{Ciba, CibaCallback, CibaStore, PublicStartPolicy};
+use crate::core::Core;
+use crate::error::Error;
+use crate::once::OnceRecords;
+use crate::permission_api::PermissionApi;
+
+/// The app's error page for login failures (`BankIdLayer::with_error_handler`).
+pub(crate) type ErrorHandler = Arc<dyn Fn(&Error, &HeaderMap) -> Response + Send + Sync>;
+
+/// The handle routes and extractors work with.
+#[derive(Clone)]
+pub(crate) struct Ctx {
+    pub(crate) core: Arc<Core>,
+    pub(crate) on_error: Option<ErrorHandler>,
+    pub(crate) ciba_store: Option<Arc<CibaStore>>,
+    /// The public start route's policy, when it is mounted.
+    pub(crate) ciba_public_start: Option<Arc<PublicStartPolicy>>,
+    pub(crate) ciba_callback: Option<CibaCallback>,
+    /// Where single-use grants are marked used for every instance.
+    pub(crate) grant_uses: Option<OnceRecords>,
+}
+
+impl Ctx {
+    /// A layer's state before any option is added.
+    pub(crate) fn new(core: Arc<Core>) -> Ctx {
+        Ctx { core, on_error: None, ciba_store: None, ciba_public_start: None, ciba_callback: None, grant_uses: None }
+    }
+
+    /// Renders an error: the app's handler if set, else the default page/JSON.
+    pub(crate) fn error_response(&self, err: &Error, headers: &HeaderMap) -> Response {
+        match &self.on_error {
+            Some(handler) => handler(err, headers),
+            None => err.to_response(headers),
+        }
+    }
+
+    /// The CIBA client, if CIBA is enabled on this layer.
+    pub(crate) fn ciba(&self) -> Option<Ciba> {
+        let store = self.ciba_store.clone()?;
+        Some(Ciba::new(self.core.clone(), store, self.ciba_callback.clone()))
+    }
+
+    /// The Permission API client at BIB.
+    pub(crate) fn permission_api(&self) -> PermissionApi {
+        PermissionApi::new(self.core.clone())
+    }
+}
