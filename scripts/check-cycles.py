@@ -2,6 +2,7 @@
 """Fail if the modules of a crate import each other in a cycle.
 
 Usage: scripts/check-cycles.py SRC_DIR [SRC_DIR ...]
+       scripts/check-cycles.py --self-test   (proves it finds a planted cycle)
 
 An edge A -> B is any path in A's file that names an item of B: `use
 crate::b::X`, `crate::b::f()`, `super::X` resolving to B, or a re-export
@@ -255,7 +256,42 @@ def name(crate, m):
     return os.path.relpath(crate.files[m])
 
 
+def self_test():
+    """Plants each kind of cycle the check must see in a scratch crate."""
+    import tempfile
+
+    cases = {
+        "use": {"lib.rs": "mod a;\nmod b;\n", "a.rs": "use crate::b::B;\npub struct A;\n", "b.rs": "use crate::a::A;\npub struct B;\n"},
+        "inline path": {"lib.rs": "mod a;\nmod b;\n", "a.rs": "pub fn f() { crate::b::g() }\n", "b.rs": "pub fn g() { crate::a::f() }\n"},
+        "re-export": {
+            "lib.rs": "mod m;\n",
+            "m/mod.rs": "mod c;\npub use c::C;\npub struct Shared;\n",
+            "m/c.rs": "use super::Shared;\npub struct C(Shared);\n",
+        },
+        "through root re-export": {
+            "lib.rs": "mod a;\nmod b;\npub use b::B;\n",
+            "a.rs": "use crate::B;\npub struct A;\n",
+            "b.rs": "use crate::a::A;\npub struct B;\n",
+        },
+    }
+    clean = {"lib.rs": "mod a;\nmod b;\n", "a.rs": "pub struct A;\n#[cfg(test)]\nmod tests { use crate::b::B; }\n", "b.rs": "use crate::a::A;\npub struct B(A);\n"}
+    ok = True
+    for label, files in list(cases.items()) + [("clean", clean)]:
+        with tempfile.TemporaryDirectory() as root:
+            for path, text in files.items():
+                os.makedirs(os.path.dirname(os.path.join(root, path)), exist_ok=True)
+                open(os.path.join(root, path), "w").write(text)
+            graph = Crate(root).edges()
+            found = any(len(c) > 1 for c in sccs(graph))
+            expected = label != "clean"
+            print(f"self-test {label}: {'cycle found' if found else 'no cycle'}")
+            ok &= found == expected
+    sys.exit(0 if ok else 1)
+
+
 def main():
+    if sys.argv[1:] == ["--self-test"]:
+        self_test()
     failed = False
     for src in sys.argv[1:] or ["src"]:
         crate = Crate(src)
