@@ -13,6 +13,7 @@ use axum::response::{Html, IntoResponse, Response};
 use crate::config::ConfigError;
 use crate::loa::Loa;
 use crate::permission::PermissionError;
+use crate::wiring::Misconfiguration;
 
 /// Why an ID token was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -132,7 +133,7 @@ impl IdTokenError {
 pub enum EndpointError {
     /// The provider answered with an OAuth error (e.g. `invalid_grant` for a
     /// replayed or expired code).
-    #[error("the provider refused the request: {error}")]
+    #[error("the provider refused the request: {error}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
     Rejected {
         /// The OAuth `error` code.
         error: String,
@@ -173,6 +174,17 @@ pub enum Error {
     /// also covers a replayed callback: each state is single-use.
     #[error("the callback's state matches no login in progress in this session")]
     UnknownState,
+    /// The callback came with no login cookie at all — the kind of
+    /// `unknown_state` a setup causes rather than an attacker: the app was
+    /// opened on another host than the redirect URI's (`localhost` vs
+    /// `127.0.0.1`), or the browser blocks cookies. Same `kind()` as
+    /// [`UnknownState`](Self::UnknownState) (the request is refused the same
+    /// way); `detail` is `no_login_cookie`.
+    #[error(
+        "the browser sent no login cookie back: open the app on the same host as the redirect URI \
+         (e.g. 127.0.0.1 in both, not localhost in one), and allow cookies"
+    )]
+    NoLoginCookie,
     /// The login attempt is older than the configured lifetime.
     #[error("the login attempt has expired; please start again")]
     LoginExpired,
@@ -246,9 +258,12 @@ pub enum Error {
     /// same request succeeds once it is back. The session is left as it was.
     #[error("session store error: {0}")]
     Session(String),
-    /// `BankIdLayer` (or the session layer) is not installed around the route.
-    #[error("BankIdLayer and SessionManagerLayer must wrap this route")]
-    NotInstalled,
+    /// The app's router is wired wrongly (no session layer, layers in the
+    /// wrong order, a route outside `BankIdLayer`): the
+    /// [`Misconfiguration`] says which and what to change. Logged once per
+    /// process; in debug builds the error page says it too.
+    #[error("axum-bankid is wired wrongly: {0}")]
+    Misconfigured(Misconfiguration),
     /// The layer [started degraded](crate::BankIdConfigBuilder::start_degraded)
     /// and the provider's metadata or keys are not loaded yet: try again
     /// later (HTTP `503` with `Retry-After`).
@@ -264,7 +279,7 @@ impl Error {
             Error::Discovery(_) => "discovery_failed",
             Error::MalformedCallback => "malformed_callback",
             Error::MissingState => "missing_state",
-            Error::UnknownState => "unknown_state",
+            Error::UnknownState | Error::NoLoginCookie => "unknown_state",
             Error::LoginExpired => "login_expired",
             Error::CallbackIssuerMismatch => "callback_issuer_mismatch",
             Error::MissingCallbackIssuer => "missing_callback_issuer",
@@ -282,7 +297,7 @@ impl Error {
             Error::Permission(_) => "permission_not_granted",
             Error::Unauthenticated => "unauthenticated",
             Error::Session(_) => "session_error",
-            Error::NotInstalled => "not_installed",
+            Error::Misconfigured(_) => "misconfigured",
             Error::ProviderUnavailable => "provider_unavailable",
         }
     }
@@ -293,6 +308,7 @@ impl Error {
             Error::MalformedCallback
             | Error::MissingState
             | Error::UnknownState
+            | Error::NoLoginCookie
             | Error::LoginExpired
             | Error::CallbackIssuerMismatch
             | Error::MissingCallbackIssuer
@@ -307,7 +323,7 @@ impl Error {
             Error::TokenExchange(_) | Error::Discovery(_) | Error::PushedAuthorization(_) | Error::PermissionApi(_) => {
                 StatusCode::BAD_GATEWAY
             }
-            Error::Config(_) | Error::NotInstalled | Error::MissingCapability { .. } => {
+            Error::Config(_) | Error::Misconfigured(_) | Error::MissingCapability { .. } => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
             Error::ProviderUnavailable | Error::Session(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -323,6 +339,8 @@ impl Error {
             Error::MissingCapability { capability } => Some(capability),
             Error::PushedAuthorization(e) | Error::PermissionApi(e) => Some(endpoint_detail(e)),
             Error::Provider { error, .. } => Some(error),
+            Error::NoLoginCookie => Some("no_login_cookie"),
+            Error::Misconfigured(wrong) => Some(wrong.kind()),
             Error::TokenExchange(e) => Some(endpoint_detail(e)),
             _ => None,
         }
@@ -332,8 +350,9 @@ impl Error {
     /// internals (store errors, URLs) stay in the logs.
     fn public_message(&self) -> String {
         match self {
+            Error::Misconfigured(wrong) if cfg!(debug_assertions) => wrong.fix(),
             Error::Session(_)
-            | Error::NotInstalled
+            | Error::Misconfigured(_)
             | Error::Config(_)
             | Error::Discovery(_)
             | Error::ProviderUnavailable

@@ -27,6 +27,7 @@ use crate::permission::{Permission, PermissionError, PermissionItem};
 use crate::permission_api::{PermissionApi, Registration};
 use crate::session::load_login;
 use crate::state::Ctx;
+use crate::wiring::Misconfiguration;
 
 /// Why [`AuthenticatedUser`] could not be extracted.
 ///
@@ -104,10 +105,7 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for AuthenticatedUser {
 }
 
 async fn current_user(ctx: Option<&Ctx>, parts: &Parts) -> Result<AuthenticatedUser, Error> {
-    let ctx = ctx.ok_or_else(|| {
-        tracing::error!("AuthenticatedUser used on a route that BankIdLayer does not wrap");
-        Error::NotInstalled
-    })?;
+    let ctx = ctx.ok_or_else(no_bankid_layer)?;
     let session = session_of(&parts.extensions)?;
     let login = load_login(&session).await?.ok_or(Error::Unauthenticated)?;
     let config = ctx.core.config();
@@ -128,6 +126,14 @@ async fn current_user(ctx: Option<&Ctx>, parts: &Parts) -> Result<AuthenticatedU
         return Err(Error::Unauthenticated);
     }
     Ok(login.into_user())
+}
+
+/// An extractor ran where `BankIdLayer` put no state: say so, once, with
+/// the fix.
+fn no_bankid_layer() -> Error {
+    let wrong = Misconfiguration::NoBankIdLayer;
+    wrong.report();
+    Error::Misconfigured(wrong)
 }
 
 fn rejection(ctx: Option<&Ctx>, parts: &Parts, error: Error) -> AuthRejection {
@@ -206,7 +212,7 @@ impl<S: Send + Sync> FromRequestParts<S> for BankId {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let ctx = parts.extensions.get::<Ctx>().cloned().ok_or(Error::NotInstalled)?;
+        let ctx = parts.extensions.get::<Ctx>().cloned().ok_or_else(no_bankid_layer)?;
         let session = session_of(&parts.extensions)?;
         Ok(BankId { ctx, session, headers: parts.headers.clone() })
     }
@@ -438,7 +444,7 @@ fn requested_flow(parts: &Parts) -> Option<String> {
 /// The grant of type `P` for `sub` from the flow this request names. Reads
 /// only: nothing is spent until [`Granted::redeem`].
 async fn find_grant<P: Permission>(ctx: Option<&Ctx>, parts: &Parts, sub: &str) -> Result<Granted<P>, Error> {
-    let ctx = ctx.ok_or(Error::NotInstalled)?;
+    let ctx = ctx.ok_or_else(no_bankid_layer)?;
     let flow = requested_flow(parts).ok_or(PermissionError::NotGranted)?;
     let now = unix_now();
     let ttl = ctx.core.config().grant_ttl.as_secs() as i64;

@@ -29,6 +29,7 @@ mod return_to;
 mod session;
 mod state;
 mod store_slot;
+mod wiring;
 
 #[cfg(feature = "simulator")]
 #[cfg_attr(docsrs, doc(cfg(feature = "simulator")))]
@@ -49,6 +50,7 @@ pub use loa::Loa;
 pub use permission::{DigestInput, Permission, PermissionError, permission_digest};
 pub use permission_api::{ClientSignals, Grant, LoginHint, PermissionApi, RegisteredPermission, Registration};
 pub use provider::ProviderMetadata;
+pub use wiring::Misconfiguration;
 
 /// Re-exported so the session types you name match the ones this crate uses.
 pub use tower_sessions;

@@ -100,7 +100,16 @@ pub(crate) async fn store(ctx: &Ctx, headers: &HeaderMap, pending: &PendingLogin
 /// `UnknownState` when this browser has no such attempt or it was spent.
 #[tracing::instrument(name = "bankid.attempt.spend", skip_all, err(Display))]
 pub(crate) async fn spend(ctx: &Ctx, headers: &HeaderMap, state: &str) -> Result<PendingLogin, Error> {
-    let binding = binding::find(ctx.core.config(), headers, Kind::Login, state).ok_or(Error::UnknownState)?;
+    let config = ctx.core.config();
+    let Some(binding) = binding::find(config, headers, Kind::Login, state) else {
+        if binding::any(config, headers, Kind::Login) {
+            return Err(Error::UnknownState);
+        }
+        // Logged: the usual cause is the app opened on another host than
+        // the redirect URI's, which the login start has reported already.
+        tracing::warn!(redirect_host = config.redirect_uri().host_str(), "callback without any login cookie");
+        return Err(Error::NoLoginCookie);
+    };
     let records = records(ctx);
     let id = attempt_id(&binding, state);
     let record = records.read(id).await.map_err(store_error)?.ok_or(Error::UnknownState)?;

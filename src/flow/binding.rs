@@ -61,6 +61,11 @@ pub(crate) fn find(config: &BankIdConfig, headers: &HeaderMap, kind: Kind, key: 
     cookies(config, headers, kind).find(|c| c.name == name).map(|c| c.binding)
 }
 
+/// Whether the request carries any binding cookie of `kind`.
+pub(crate) fn any(config: &BankIdConfig, headers: &HeaderMap, kind: Kind) -> bool {
+    cookies(config, headers, kind).next().is_some()
+}
+
 /// The `Set-Cookie` that removes the cookie for `key`, if the request carried it.
 pub(crate) fn clear(config: &BankIdConfig, headers: &HeaderMap, kind: Kind, key: &str) -> Option<HeaderValue> {
     let name = cookie_name(config, kind, key);

@@ -79,6 +79,11 @@ pub(crate) async fn begin(
         return Err(Error::ProviderUnavailable);
     }
     let config = ctx.core.config();
+    // Not fatal (a proxy may rewrite `Host`), but the login will come back
+    // without its cookie if the browser really is on another host.
+    if let Some(wrong) = crate::wiring::host_mismatch(headers, &config.redirect_uri) {
+        wrong.report();
+    }
     let mut permissions = config.upfront_permissions.clone();
     permissions.extend(options.permissions);
     let state = CsrfToken::new_random();

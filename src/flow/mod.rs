@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use tower_sessions::Session;
 
 use crate::error::Error;
+use crate::wiring::Misconfiguration;
 
 /// `303 See Other` that no cache may keep: each of these redirects carries
 /// per-login values (state, PKCE challenge) or depends on the session.
@@ -38,10 +39,9 @@ pub(crate) fn with_cookies(mut response: Response, cookies: impl IntoIterator<It
 /// The session put in place by `SessionManagerLayer`.
 pub(crate) fn session_of(extensions: &http::Extensions) -> Result<Session, Error> {
     extensions.get::<Session>().cloned().ok_or_else(|| {
-        tracing::error!(
-            "no tower-sessions Session in the request: is SessionManagerLayer installed outside BankIdLayer?"
-        );
-        Error::NotInstalled
+        let wrong = Misconfiguration::NoSessionLayer;
+        wrong.report();
+        Error::Misconfigured(wrong)
     })
 }
 

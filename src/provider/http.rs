@@ -87,7 +87,7 @@ pub(crate) fn describe(err: &reqwest::Error) -> String {
     if err.is_timeout() {
         "timed out".to_owned()
     } else if err.is_connect() {
-        "connection failed".to_owned()
+        describe_connect(err)
     } else if err.is_redirect() {
         "redirects are not followed".to_owned()
     } else {
@@ -96,5 +96,68 @@ pub(crate) fn describe(err: &reqwest::Error) -> String {
             Some(url) => text.replace(url.as_str(), "<provider>"),
             None => text,
         }
+    }
+}
+
+/// Why a connection failed, in the words an operator searches for: a DNS
+/// failure says so and names the host (a host name is not a secret; the
+/// path and query, which may be, are left out).
+fn describe_connect(err: &reqwest::Error) -> String {
+    let host = err.url().and_then(|url| url.host_str().map(|h| (h.to_owned(), url.port_or_known_default())));
+    let at = match &host {
+        Some((host, Some(port))) => format!(" to {host}:{port}"),
+        Some((host, None)) => format!(" to {host}"),
+        None => String::new(),
+    };
+    let chain = source_chain(err).to_ascii_lowercase();
+    if chain.contains("dns error")
+        || chain.contains("failed to lookup address")
+        || chain.contains("name or service not known")
+    {
+        let name = host.map(|(h, _)| h).unwrap_or_default();
+        format!("DNS lookup of {name} failed")
+    } else if chain.contains("connection refused") {
+        format!("connection{at} refused")
+    } else if chain.contains("certificate") || chain.contains("tls") {
+        format!("TLS handshake{at} failed")
+    } else {
+        format!("connection{at} failed")
+    }
+}
+
+/// Every message in an error's source chain, for matching on causes that
+/// reqwest does not expose as types.
+fn source_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = String::new();
+    let mut next = err.source();
+    while let Some(cause) = next {
+        text.push_str(&cause.to_string());
+        text.push('\n');
+        next = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_dns_failure_is_reported_as_one() {
+        let http = client(Duration::from_secs(5)).unwrap();
+        // `.invalid` never resolves (RFC 6761 §6.4).
+        let err = http.get("http://bankid-provider.invalid/.well-known/openid-configuration").send().await.unwrap_err();
+        assert_eq!(describe(&err), "DNS lookup of bankid-provider.invalid failed");
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_names_the_address() {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let http = client(Duration::from_secs(5)).unwrap();
+        let err = http.get(format!("http://127.0.0.1:{port}/x?secret=1")).send().await.unwrap_err();
+        assert_eq!(describe(&err), format!("connection to 127.0.0.1:{port} refused"));
     }
 }

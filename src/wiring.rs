@@ -1,0 +1,143 @@
+//! Wiring mistakes the type system cannot rule out, named and explained.
+//!
+//! Each of these used to start cleanly and fail only at request time with a
+//! generic "temporarily unavailable" page (or a login that never completes).
+//! Now the first request that meets one logs what to change — once per
+//! process, at `error` — and, in debug builds, the error page says it too;
+//! release builds show users the generic text and keep the advice in the log.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// A way the app's router or environment is wired wrongly for BankID login.
+/// Carried by [`Error::Misconfigured`](crate::Error::Misconfigured).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Misconfiguration {
+    /// A request reached `BankIdLayer` without a tower-sessions `Session`:
+    /// no session layer, or one added *inside* `BankIdLayer` (axum runs the
+    /// last-added layer first, so the session layer must be added after it).
+    NoSessionLayer,
+    /// An extractor of this crate ran on a route that `BankIdLayer` does
+    /// not wrap (the route was added after `.layer(bankid)`, or on another
+    /// router).
+    NoBankIdLayer,
+    /// The login started on another host than the redirect URI's (say
+    /// `localhost` and `127.0.0.1`): the browser keeps cookies per host, so
+    /// the callback would come back without the login cookie.
+    HostMismatch {
+        /// The `Host` the browser used to start the login.
+        request_host: String,
+        /// The host and port of the configured redirect URI.
+        redirect_host: String,
+    },
+}
+
+impl Misconfiguration {
+    /// A stable code for logs and the `detail` field of error bodies:
+    /// `no_session_layer`, `no_bankid_layer` or `host_mismatch`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Misconfiguration::NoSessionLayer => "no_session_layer",
+            Misconfiguration::NoBankIdLayer => "no_bankid_layer",
+            Misconfiguration::HostMismatch { .. } => "host_mismatch",
+        }
+    }
+
+    /// What to change, in one or two sentences.
+    pub fn fix(&self) -> String {
+        match self {
+            Misconfiguration::NoSessionLayer => "No tower-sessions Session reached BankIdLayer. Use \
+                 BankIdLayer::with_session_store (the layer then brings its own session layer), or add \
+                 `.layer(config.session_layer(store))` AFTER `.layer(bankid)`: axum runs the last-added \
+                 layer first, and the session layer must run before BankIdLayer."
+                .to_owned(),
+            Misconfiguration::NoBankIdLayer => "This route is not wrapped by BankIdLayer. Add the route \
+                 before `.layer(bankid)` (layers wrap only the routes added before them), and use \
+                 `.layer`, not `.route_layer`, so the login and callback routes are mounted too."
+                .to_owned(),
+            Misconfiguration::HostMismatch { request_host, redirect_host } => format!(
+                "The login started on host {request_host}, but the redirect URI is on {redirect_host}. \
+                 Browsers keep cookies per host, so the callback would arrive without the login cookie. \
+                 Open the app on {redirect_host} (or register a redirect URI on {request_host})."
+            ),
+        }
+    }
+
+    /// Logs the advice at `error`, once per kind per process.
+    pub(crate) fn report(&self) {
+        static REPORTED: [AtomicBool; 3] = [const { AtomicBool::new(false) }; 3];
+        let slot = match self {
+            Misconfiguration::NoSessionLayer => 0,
+            Misconfiguration::NoBankIdLayer => 1,
+            Misconfiguration::HostMismatch { .. } => 2,
+        };
+        if !REPORTED[slot].swap(true, Ordering::Relaxed) {
+            tracing::error!(misconfiguration = self.kind(), "axum-bankid is wired wrongly: {}", self.fix());
+        }
+    }
+}
+
+impl std::fmt::Display for Misconfiguration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.fix())
+    }
+}
+
+/// Compares the `Host` a login started on with the redirect URI's
+/// authority (host and port, ASCII case-insensitively). `None` when they
+/// agree or the request names no host. A `X-Forwarded-Host` set by a
+/// reverse proxy wins over `Host`, since it is what the browser used.
+pub(crate) fn host_mismatch(headers: &http::HeaderMap, redirect_uri: &url::Url) -> Option<Misconfiguration> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let request_host = header("x-forwarded-host").and_then(|v| v.split(',').next()).or_else(|| header("host"))?;
+    let request_host = request_host.trim();
+    let host = redirect_uri.host_str()?;
+    let redirect_host = match redirect_uri.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    };
+    let default_port = redirect_uri.port_or_known_default().map(|p| format!("{host}:{p}"));
+    let same = request_host.eq_ignore_ascii_case(&redirect_host)
+        || default_port.is_some_and(|with_port| request_host.eq_ignore_ascii_case(&with_port));
+    (!same).then(|| Misconfiguration::HostMismatch { request_host: request_host.to_owned(), redirect_host })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> http::HeaderMap {
+        pairs.iter().map(|(k, v)| (http::HeaderName::from_static(k), http::HeaderValue::from_static(v))).collect()
+    }
+
+    #[test]
+    fn localhost_and_127_0_0_1_are_different_hosts() {
+        let uri = url::Url::parse("http://127.0.0.1:3000/auth/bankid/callback").unwrap();
+        let found = host_mismatch(&headers(&[("host", "localhost:3000")]), &uri);
+        assert_eq!(
+            found,
+            Some(Misconfiguration::HostMismatch {
+                request_host: "localhost:3000".into(),
+                redirect_host: "127.0.0.1:3000".into()
+            })
+        );
+        assert!(found.unwrap().fix().contains("Open the app on 127.0.0.1:3000"));
+    }
+
+    #[test]
+    fn same_host_any_case_or_default_port_agrees() {
+        let uri = url::Url::parse("https://shop.example/auth/bankid/callback").unwrap();
+        assert_eq!(host_mismatch(&headers(&[("host", "Shop.Example")]), &uri), None);
+        assert_eq!(host_mismatch(&headers(&[("host", "shop.example:443")]), &uri), None);
+        assert_eq!(host_mismatch(&headers(&[]), &uri), None, "no Host: nothing to compare");
+    }
+
+    #[test]
+    fn a_proxy_forwarded_host_is_what_the_browser_used() {
+        let uri = url::Url::parse("https://shop.example/cb").unwrap();
+        let behind_proxy = headers(&[("host", "10.0.0.5:8080"), ("x-forwarded-host", "shop.example")]);
+        assert_eq!(host_mismatch(&behind_proxy, &uri), None);
+        let wrong = headers(&[("host", "shop.example"), ("x-forwarded-host", "www.shop.example")]);
+        assert_eq!(host_mismatch(&wrong, &uri).map(|m| m.kind()), Some("host_mismatch"));
+    }
+}

@@ -1,0 +1,157 @@
+//! Mistakes a newcomer makes when wiring the crate, each one caught at the
+//! first request and explained (issue #11 item 6). Tests run in debug
+//! builds, where the error body carries the fix as well as the log.
+
+mod common;
+
+use axum::Router;
+use axum::routing::get;
+use axum_bankid::simulator::Simulator;
+use axum_bankid::{AuthenticatedUser, BankIdLayer};
+use reqwest::StatusCode;
+use serde_json::Value;
+use tower_sessions::MemoryStore;
+
+/// How the app under test puts the layers together.
+enum Wiring {
+    /// No session layer at all.
+    NoSessionLayer,
+    /// `.layer(sessions).layer(bankid)`: BankIdLayer ends up outside.
+    SessionLayerInside,
+    /// `/late` is added after `.layer(bankid)`, so the layer does not wrap it.
+    RouteAddedAfterTheLayer,
+}
+
+struct App {
+    base: String,
+    _sim: Simulator,
+    client: reqwest::Client,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+async fn serve(wiring: Wiring) -> App {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let redirect_uri = format!("{base}/auth/bankid/callback");
+    let sim = Simulator::start().await.unwrap();
+    sim.allow_redirect_uri(&redirect_uri);
+    let config = common::builder_for(&sim, &redirect_uri).build().unwrap();
+    let sessions = config.session_layer(MemoryStore::default());
+    let bankid = BankIdLayer::discover(config).await.unwrap();
+    let me = get(|user: AuthenticatedUser| async move { user.sub });
+    let app = match wiring {
+        Wiring::NoSessionLayer => Router::new().route("/me", me).layer(bankid),
+        Wiring::SessionLayerInside => Router::new().route("/me", me).layer(sessions).layer(bankid),
+        Wiring::RouteAddedAfterTheLayer => {
+            Router::new().route("/me", me.clone()).layer(bankid).route("/late", me).layer(sessions)
+        }
+    };
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    App { base, _sim: sim, client, server }
+}
+
+async fn json(client: &reqwest::Client, url: &str) -> (StatusCode, Value) {
+    let response = client.get(url).header("accept", "application/json").send().await.unwrap();
+    (response.status(), response.json().await.unwrap())
+}
+
+fn assert_misconfigured(answer: &(StatusCode, Value), detail: &str, advice: &str) {
+    let (status, body) = answer;
+    assert_eq!(*status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert_eq!(body["error"], "misconfigured", "{body}");
+    assert_eq!(body["detail"], detail, "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains(advice), "the body says what to change: {message}");
+}
+
+#[tokio::test]
+async fn no_session_layer_is_named_with_the_fix() {
+    let app = serve(Wiring::NoSessionLayer).await;
+    let login = json(&app.client, &format!("{}/auth/bankid/login", app.base)).await;
+    assert_misconfigured(&login, "no_session_layer", "with_session_store");
+    let me = json(&app.client, &format!("{}/me", app.base)).await;
+    assert_misconfigured(&me, "no_session_layer", "AFTER `.layer(bankid)`");
+}
+
+#[tokio::test]
+async fn a_session_layer_inside_bankid_layer_is_named_with_the_fix() {
+    let app = serve(Wiring::SessionLayerInside).await;
+    let login = json(&app.client, &format!("{}/auth/bankid/login", app.base)).await;
+    assert_misconfigured(&login, "no_session_layer", "last-added");
+}
+
+#[tokio::test]
+async fn a_route_outside_bankid_layer_is_named_with_the_fix() {
+    let app = serve(Wiring::RouteAddedAfterTheLayer).await;
+    let late = json(&app.client, &format!("{}/late", app.base)).await;
+    assert_misconfigured(&late, "no_bankid_layer", "before `.layer(bankid)`");
+    // The wrapped route is unaffected: an ordinary 401.
+    let (status, body) = json(&app.client, &format!("{}/me", app.base)).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthenticated")));
+}
+
+#[tokio::test]
+async fn a_login_started_on_localhost_for_a_127_0_0_1_redirect_uri_says_so() {
+    let app = common::start().await;
+    let port = app.base.rsplit(':').next().unwrap().to_owned();
+    // The browser opened the app as `localhost`; the redirect URI says 127.0.0.1.
+    let browser =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().unwrap();
+    let start = browser.get(format!("http://localhost:{port}/auth/bankid/login?return_to=/me")).send().await.unwrap();
+    assert_eq!(start.status(), StatusCode::SEE_OTHER, "the login itself starts");
+    let authorize_url = start.headers()["location"].to_str().unwrap().to_owned();
+    let page = browser.get(&authorize_url).send().await.unwrap().text().await.unwrap();
+    let request = common::hidden_field(&page, "request");
+    let approved = browser
+        .post(format!("{}/authorize", app.sim.issuer()))
+        .form(&[("request", request.as_str()), ("user", "kari"), ("decision", "approve")])
+        .send()
+        .await
+        .unwrap();
+    let callback = approved.headers()["location"].to_str().unwrap().to_owned();
+    assert!(callback.starts_with(&format!("http://127.0.0.1:{port}/")), "{callback}");
+
+    let response = browser.get(&callback).header("accept", "application/json").send().await.unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "unknown_state", "refused like any unknown state");
+    assert_eq!(body["detail"], "no_login_cookie", "but told apart from one");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("same host as the redirect URI"), "{message}");
+}
+
+#[tokio::test]
+async fn a_forged_state_with_the_login_cookie_is_still_unknown_state() {
+    let app = common::start().await;
+    let authorize_url = app.begin_login("/me").await;
+    let callback = app.authorize(&authorize_url, "kari", "approve").await;
+    let forged = common::with_param(&callback, "state", Some("forged-state-value-0000000"));
+    let (status, body) = common::error_body(app.client.get(forged).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "unknown_state");
+    assert_eq!(body["detail"], Value::Null, "a cookie came back: no setup hint");
+}
+
+#[test]
+fn the_providers_error_description_reaches_the_log_line() {
+    // E.g. PAR refusing an unregistered redirect URI: the log line (the
+    // error's Display) carries the provider's own explanation.
+    let refused = axum_bankid::EndpointError::Rejected {
+        error: "invalid_request".into(),
+        description: Some("redirect_uri is not registered for this client".into()),
+    };
+    let logged = axum_bankid::Error::PushedAuthorization(refused).to_string();
+    assert_eq!(
+        logged,
+        "pushed authorization request failed: the provider refused the request: invalid_request \
+         (redirect_uri is not registered for this client)"
+    );
+}
