@@ -16,7 +16,7 @@
 
 use std::net::SocketAddr;
 
-use axum_bankid::simulator::Simulator;
+use axum_bankid_simulator::Simulator;
 
 fn port(name: &str, default: u16) -> u16 {
     std::env::var(name).ok().and_then(|p| p.parse().ok()).unwrap_or(default)

@@ -26,9 +26,10 @@ mod provider;
 mod return_to;
 mod session;
 
+/// The embedded BankID simulator: the [`axum_bankid_simulator`] crate, re-exported.
 #[cfg(feature = "simulator")]
 #[cfg_attr(docsrs, doc(cfg(feature = "simulator")))]
-pub mod simulator;
+pub use axum_bankid_simulator as simulator;
 
 pub use ciba::{Ciba, CibaError, CibaFinished, CibaHandle, CibaRequest, CibaStarted, CibaStatus};
 pub use claims::AuthenticatedUser;
