@@ -18,8 +18,8 @@ use axum::Router;
 use axum::response::Html;
 use axum::routing::get;
 use axum_bankid::ciba::PublicCibaStart;
-use axum_bankid::simulator::Simulator;
 use axum_bankid::{AuthenticatedUser, BankIdLayer};
+use axum_bankid_simulator::Simulator;
 use support::{escape, page, private_page};
 
 #[tokio::main]

@@ -10,10 +10,12 @@
 #      panic, session untouched); the app recovers by itself when it is back
 # Prints one line per check; exits non-zero on the first failure. Every wait
 # is bounded; every process it starts is stopped on exit.
-#   usage: scripts/multi-instance.sh        (after `cargo build --examples`)
+#   usage: scripts/multi-instance.sh
+#          (after `cargo build --examples && cargo build -p axum-bankid-simulator`)
 #   env: REDIS_PORT (6390), SIM_PORT (4010), SIM_BIB_PORT (4011), PORT_A (3990),
 #        PORT_B (3991), EXAMPLES_DIR (the built examples; default
-#        ${CARGO_TARGET_DIR:-target}/debug/examples)
+#        ${CARGO_TARGET_DIR:-target}/debug/examples), SIMULATOR_BIN (the
+#        simulator binary; default ${CARGO_TARGET_DIR:-target}/debug/axum-bankid-simulator)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +25,7 @@ bib_port="${SIM_BIB_PORT:-4011}"
 port_a="${PORT_A:-3990}"
 port_b="${PORT_B:-3991}"
 bin="${EXAMPLES_DIR:-${CARGO_TARGET_DIR:-target}/debug/examples}"
+sim_bin="${SIMULATOR_BIN:-${CARGO_TARGET_DIR:-target}/debug/axum-bankid-simulator}"
 a="http://127.0.0.1:$port_a"
 b="http://127.0.0.1:$port_b"
 issuer="http://127.0.0.1:$sim_port"
@@ -94,7 +97,7 @@ me_after_recovery() {
 
 start_redis
 SIM_PORT=$sim_port SIM_BIB_PORT=$bib_port SIM_REDIRECT_URIS="$b/auth/bankid/callback" \
-  "$bin/bankid_simulator" >"$logs/simulator.log" 2>&1 &
+  "$sim_bin" >"$logs/simulator.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$bib_port/.well-known/openid-configuration" "the simulator"
 

@@ -413,7 +413,7 @@ mod tests {
         use jsonwebtoken::EncodingKey;
         use jsonwebtoken::jwk::Jwk;
 
-        const PEM: &str = include_str!("simulator/keys/sim-1.pem");
+        const PEM: &str = include_str!("../simulator/src/keys/sim-1.pem");
 
         fn verifier() -> IdTokenVerifier {
             let key = EncodingKey::from_rsa_pem(PEM.as_bytes()).unwrap();

@@ -31,9 +31,10 @@ mod state;
 mod store_slot;
 mod wiring;
 
+/// The embedded BankID simulator: the [`axum_bankid_simulator`] crate, re-exported.
 #[cfg(feature = "simulator")]
 #[cfg_attr(docsrs, doc(cfg(feature = "simulator")))]
-pub mod simulator;
+pub use axum_bankid_simulator as simulator;
 
 pub use ciba::{Ciba, CibaError, CibaFinished, CibaHandle, CibaRequest, CibaStarted, CibaStatus};
 pub use claims::AuthenticatedUser;

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use axum_bankid::BankIdLayer;
-use axum_bankid::simulator::{Fault, Simulator};
+use axum_bankid_simulator::{Fault, Simulator};
 use common::{ExpiryStore, TestApp, error_body, location, param, start, start_with_store};
 use reqwest::StatusCode;
 use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};

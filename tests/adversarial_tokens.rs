@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum_bankid::BankIdConfigBuilder;
-use axum_bankid::simulator::{Fault, SigningKey, Simulator};
+use axum_bankid_simulator::{Fault, SigningKey, Simulator};
 use common::{TestApp, error_body, hidden_field, location, start, start_full};
 use reqwest::StatusCode;
 use reqwest::cookie::Jar;

@@ -8,7 +8,7 @@ mod common;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use axum_bankid::simulator::{LogoutDelivery, LogoutSubject, LogoutTokenFault, Simulator};
+use axum_bankid_simulator::{LogoutDelivery, LogoutSubject, LogoutTokenFault, Simulator};
 use common::{TestApp, hidden_field, location, second_server, start_full};
 use reqwest::cookie::Jar;
 use reqwest::{StatusCode, redirect};

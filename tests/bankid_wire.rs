@@ -9,11 +9,11 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use axum_bankid::simulator::{CapturedRequest, CibaBehavior, Fault, Simulator, Which};
 use axum_bankid::{
     BankIdConfig, BankIdLayer, CibaError, CibaRequest, ClientSignals, Error, IdTokenError, Loa, LoginHint,
     PermissionApiConfig, PermissionError, Registration,
 };
+use axum_bankid_simulator::{CapturedRequest, CibaBehavior, Fault, Simulator, Which};
 use base64::Engine;
 use common::{TestApp, payment, start_ciba, start_ciba_with};
 use serde_json::{Value, json};

@@ -5,10 +5,10 @@ mod common;
 use std::str::FromStr;
 use std::time::Duration;
 
-use axum_bankid::simulator::{CibaBehavior, Fault, Simulator};
 use axum_bankid::{
     BankIdLayer, Ciba, CibaError, CibaFinished, CibaHandle, CibaRequest, CibaStatus, IdTokenError, Loa, LoginHint,
 };
+use axum_bankid_simulator::{CibaBehavior, Fault, Simulator};
 use common::{TestApp, TroubleStore, start, start_ciba, start_ciba_layer};
 use reqwest::StatusCode;
 use tower_sessions::MemoryStore;
@@ -723,7 +723,7 @@ async fn the_background_poller_delivers_many_requests_once_each() {
     assert_eq!(delivered.values().filter(|r| **r == Ok(Loa::SUBSTANTIAL)).count(), 100);
     assert_eq!(delivered.values().filter(|r| **r == Err(CibaError::Denied)).count(), 50);
     for sent in app.sim.ciba_requests() {
-        let expected = if sent.status == axum_bankid::simulator::CibaStatus::TokensIssued { 2 } else { 1 };
+        let expected = if sent.status == axum_bankid_simulator::CibaStatus::TokensIssued { 2 } else { 1 };
         assert_eq!(sent.poll_offsets.len(), expected, "{:?}", sent.poll_offsets);
     }
 }

@@ -268,7 +268,7 @@ async fn granted_identifiers_reach_the_user() {
     let app = start_with(|b| b.scopes(["profile", "nnin_altsub"])).await;
     app.login_as("kari").await;
     let (_, me) = app.get_json("/me").await;
-    let kari = axum_bankid::simulator::Simulator::users().iter().find(|u| u.id == "kari").unwrap();
+    let kari = axum_bankid_simulator::Simulator::users().iter().find(|u| u.id == "kari").unwrap();
     assert_eq!(me["nnin_altsub"], kari.nnin);
     assert_eq!(me["bankid_altsub"], kari.bankid_altsub);
     assert_eq!(me["birthdate"], kari.birthdate);
@@ -283,7 +283,7 @@ async fn granted_identifiers_reach_the_user() {
 }
 
 fn client_key() -> axum_bankid::ClientAssertionKey {
-    let pem = axum_bankid::simulator::Simulator::client_private_key_pem();
+    let pem = axum_bankid_simulator::Simulator::client_private_key_pem();
     axum_bankid::ClientAssertionKey::rsa_pem(pem.as_bytes(), None).unwrap()
 }
 
@@ -301,7 +301,7 @@ async fn private_key_jwt_works_without_a_secret() {
 
 #[tokio::test]
 async fn private_key_jwt_with_the_wrong_key_is_refused() {
-    let other_pem = include_str!("../src/simulator/keys/sim-unknown.pem");
+    let other_pem = include_str!("../simulator/src/keys/sim-unknown.pem");
     let wrong = axum_bankid::ClientAssertionKey::rsa_pem(other_pem.as_bytes(), None).unwrap();
     let app = start_with(|b| b.private_key_jwt(wrong)).await;
     let response = app.client.get(app.url("/auth/bankid/login?return_to=/me")).send().await.unwrap();

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use axum_bankid::simulator::Fault;
+use axum_bankid_simulator::Fault;
 use common::{TestApp, error_body, start, start_with};
 use reqwest::StatusCode;
 

@@ -5,7 +5,7 @@ mod common;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use axum_bankid::simulator::Fault;
+use axum_bankid_simulator::Fault;
 use common::{param, start};
 use reqwest::StatusCode;
 

@@ -2,8 +2,8 @@
 
 mod common;
 
-use axum_bankid::simulator::{Fault, Simulator};
 use axum_bankid::{BankIdConfig, BankIdLayer, DigestInput, Error, ParMode};
+use axum_bankid_simulator::{Fault, Simulator};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::{CardAccess, TestApp, error_body, location, param, payment, start, start_with};

@@ -58,8 +58,8 @@ async fn failed_callback_leaves_no_login_in_redis() {
 
 #[tokio::test]
 async fn ciba_request_continues_on_another_instance_via_redis() {
-    use axum_bankid::simulator::{CibaBehavior, Simulator};
     use axum_bankid::{CibaRequest, Loa, LoginHint};
+    use axum_bankid_simulator::{CibaBehavior, Simulator};
 
     let Some(redis) = common::redis::start_redis() else { return };
     let store = RedisStore::new(common::redis::connect(redis.port).await);
@@ -77,8 +77,8 @@ async fn ciba_request_continues_on_another_instance_via_redis() {
 
 #[tokio::test]
 async fn ciba_callback_and_a_second_instance_agree_via_redis() {
-    use axum_bankid::simulator::{CibaBehavior, Simulator};
     use axum_bankid::{BankIdLayer, CibaRequest, Loa, LoginHint};
+    use axum_bankid_simulator::{CibaBehavior, Simulator};
 
     let Some(redis) = common::redis::start_redis() else { return };
     let (sender, mut finished) = tokio::sync::mpsc::unbounded_channel();
@@ -113,7 +113,7 @@ async fn ciba_callback_and_a_second_instance_agree_via_redis() {
 #[tokio::test]
 async fn single_use_grant_holds_across_instances_via_redis() {
     use axum_bankid::BankIdLayer;
-    use axum_bankid::simulator::Simulator;
+    use axum_bankid_simulator::Simulator;
 
     let Some(redis) = common::redis::start_redis() else { return };
     let single_use = |layer: BankIdLayer, store| layer.with_single_use_store(store);

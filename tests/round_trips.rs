@@ -5,7 +5,7 @@
 
 mod common;
 
-use axum_bankid::simulator::{CapturedRequest, Which};
+use axum_bankid_simulator::{CapturedRequest, Which};
 use common::start;
 use reqwest::StatusCode;
 

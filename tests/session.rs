@@ -153,7 +153,7 @@ async fn logout_without_login_goes_home() {
 
 #[tokio::test]
 async fn discovery_failures_stop_start_up() {
-    let sim = axum_bankid::simulator::Simulator::start().await.unwrap();
+    let sim = axum_bankid_simulator::Simulator::start().await.unwrap();
     // Same server, but named differently: the document's issuer does not match.
     let alias = sim.issuer().replace("127.0.0.1", "localhost");
     let config = BankIdConfig::builder()
@@ -187,7 +187,7 @@ async fn error_handler_can_be_replaced() {
     use axum::response::IntoResponse;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let sim = axum_bankid::simulator::Simulator::start().await.unwrap();
+    let sim = axum_bankid_simulator::Simulator::start().await.unwrap();
     let config = BankIdConfig::builder()
         .issuer(sim.issuer())
         .client_id(sim.client_id())

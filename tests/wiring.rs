@@ -6,8 +6,8 @@ mod common;
 
 use axum::Router;
 use axum::routing::get;
-use axum_bankid::simulator::Simulator;
 use axum_bankid::{AuthenticatedUser, BankIdLayer};
+use axum_bankid_simulator::Simulator;
 use reqwest::StatusCode;
 use serde_json::Value;
 use tower_sessions::MemoryStore;

@@ -177,13 +177,13 @@ mod tests {
     }
 }
 
-#[cfg(all(test, feature = "simulator"))]
+#[cfg(test)]
 mod assertion_tests {
     use super::*;
 
     #[test]
     fn client_assertion_has_the_rfc_7523_claims() {
-        let pem = crate::simulator::Simulator::client_private_key_pem();
+        let pem = axum_bankid_simulator::Simulator::client_private_key_pem();
         let key = ClientAssertionKey::rsa_pem(pem.as_bytes(), Some("client-1".into())).unwrap();
         let first = client_assertion("my-client", &key, "https://op.example").unwrap();
         let second = client_assertion("my-client", &key, "https://op.example").unwrap();

@@ -10,11 +10,11 @@ use axum::extract::Query;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router, middleware};
-use axum_bankid::simulator::{Simulator, SimulatorBuilder};
 use axum_bankid::{
     AuthenticatedUser, BankId, BankIdConfig, BankIdConfigBuilder, BankIdLayer, Granted, Permission,
     require_authenticated,
 };
+use axum_bankid_simulator::{Simulator, SimulatorBuilder};
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::{Response, StatusCode, redirect};
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,300 @@
+//! `GET /authorize` shows the login page; `POST /authorize` takes the
+//! user's decision and sends the browser back to the relying party.
+//!
+//! A request arrives either in the query string or, pushed beforehand to
+//! `/par`, as `client_id` plus a one-time `request_uri` (RFC 9126 §4). Only a
+//! pushed request may carry `authorization_details`, as at BankID.
+//!
+//! Errors follow RFC 6749 §4.1.2.1: while the client or the redirect URI is in
+//! doubt the user sees an error page, because redirecting to an unverified URI
+//! would make the simulator an open redirector. Once both are known good,
+//! errors travel back to the client on the redirect.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Form;
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use url::Url;
+
+use super::permissions;
+use super::wire::{Params, REQUEST_URI_PREFIX};
+use crate::clock::unix_now;
+use crate::faults::{EVIL_ISSUER, Fault};
+use crate::pages;
+use crate::state::{CODE_LIFETIME, IssuedCode, PENDING_LIFETIME, PendingRequest, PushedRequest, Shared, random_token};
+use crate::users;
+
+/// `GET /authorize`: validates the request and renders the login form.
+pub(super) async fn show(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
+    let params = Params::parse(query.unwrap_or_default().as_bytes());
+    shared.lock().last_authorize_params = Some(params.values.clone());
+    if params.values.contains_key("request_uri") {
+        return show_pushed(&shared, &params);
+    }
+
+    let redirect_uri = match trusted_redirect_uri(&shared, &params) {
+        Ok(uri) => uri,
+        Err(message) => {
+            tracing::debug!(reason = message, "simulator: authorization request refused");
+            return pages::bad_request(message);
+        }
+    };
+    let state = params.get("state").map(str::to_owned);
+    let request = validate(&params, redirect_uri.clone(), state.clone()).and_then(|mut request| {
+        request.permissions = permissions::requested(&shared, &params, false)?;
+        Ok(request)
+    });
+    let request = match request {
+        Ok(request) => request,
+        Err((error, description)) => {
+            tracing::debug!(error, description, "simulator: authorization request rejected");
+            let error = [("error", error), ("error_description", description)];
+            return authorization_response(&shared, &redirect_uri, state.as_deref(), &error);
+        }
+    };
+    login_page(&shared, request, params.get("login_hint"), params.get("acr_values"))
+}
+
+/// Stores the validated request and shows the login form for it.
+fn login_page(
+    shared: &Shared,
+    request: PendingRequest,
+    login_hint: Option<&str>,
+    acr_values: Option<&str>,
+) -> Response {
+    let preselected = users::preselected(login_hint, acr_values);
+    let permissions = request.permissions.clone();
+    let request_id = shared.lock().pending.insert(request, PENDING_LIFETIME);
+    tracing::debug!(preselected = preselected.id, permissions = permissions.len(), "simulator: showing login page");
+    pages::login(&request_id, &shared.client_id, preselected, &permissions)
+}
+
+/// What became of a `request_uri` brought to `/authorize`.
+enum Pushed {
+    /// Never pushed, or forgotten long ago: nothing to redirect to.
+    Unknown,
+    /// Used before or expired: refused, but the redirect URI is known.
+    Refused(PushedRequest),
+    /// Good, and now used.
+    Usable(PushedRequest),
+}
+
+/// `GET /authorize?client_id=..&request_uri=..`: the pushed request decides;
+/// other parameters in the query are ignored (RFC 9126 §4).
+fn show_pushed(shared: &Shared, params: &Params) -> Response {
+    if params.is_repeated("client_id") || params.get("client_id") != Some(shared.client_id.as_str()) {
+        tracing::debug!("simulator: pushed authorization request with an unknown client_id");
+        return pages::bad_request("Unknown client_id.");
+    }
+    let handle = params
+        .get("request_uri")
+        .filter(|_| !params.is_repeated("request_uri"))
+        .and_then(|uri| uri.strip_prefix(REQUEST_URI_PREFIX));
+    let pushed = handle.map_or(Pushed::Unknown, |handle| take_pushed(shared, handle));
+    match pushed {
+        Pushed::Unknown => {
+            tracing::debug!("simulator: unknown request_uri");
+            pages::bad_request("This request_uri is unknown.")
+        }
+        Pushed::Refused(pushed) => {
+            tracing::debug!("simulator: request_uri used before or expired");
+            let error = [("error", "invalid_request_uri"), ("error_description", "the request_uri is used or expired")];
+            let request = &pushed.request;
+            authorization_response(shared, &request.redirect_uri, Some(&request.state), &error)
+        }
+        Pushed::Usable(pushed) => {
+            login_page(shared, pushed.request, pushed.login_hint.as_deref(), pushed.acr_values.as_deref())
+        }
+    }
+}
+
+/// Looks a pushed request up and marks it used, unless it may not be used.
+fn take_pushed(shared: &Shared, handle: &str) -> Pushed {
+    let mut guard = shared.lock();
+    let inner = &mut *guard;
+    let Some(pushed) = inner.pushed.get_mut(handle) else {
+        return Pushed::Unknown;
+    };
+    let expired = Instant::now() >= pushed.expires_at || inner.faults.has(&Fault::ExpiredRequestUri);
+    let reused = pushed.used && !inner.faults.has(&Fault::ReusableRequestUri);
+    if expired || reused {
+        return Pushed::Refused(pushed.clone());
+    }
+    pushed.used = true;
+    Pushed::Usable(pushed.clone())
+}
+
+/// Checks the parameters that decide whether redirecting is safe at all.
+fn trusted_redirect_uri(shared: &Shared, params: &Params) -> Result<String, &'static str> {
+    if params.is_repeated("client_id") || params.get("client_id") != Some(shared.client_id.as_str()) {
+        return Err("Unknown client_id.");
+    }
+    let Some(redirect_uri) = params.get("redirect_uri") else {
+        return Err("The redirect_uri parameter is missing.");
+    };
+    let registered = shared.lock().redirect_uris.contains(redirect_uri);
+    if params.is_repeated("redirect_uri") || !registered {
+        return Err("The redirect_uri is not registered for this client.");
+    }
+    if Url::parse(redirect_uri).is_err() {
+        return Err("The registered redirect_uri is not an absolute URL.");
+    }
+    Ok(redirect_uri.to_owned())
+}
+
+/// Checks the rest of the request: BankID's code flow with mandatory PKCE.
+/// Permissions are left empty; the caller resolves them.
+pub(super) fn validate(
+    params: &Params,
+    redirect_uri: String,
+    state: Option<String>,
+) -> Result<PendingRequest, (&'static str, &'static str)> {
+    if !params.repeated.is_empty() {
+        return Err(("invalid_request", "a parameter was given more than once"));
+    }
+    if params.get("response_type") != Some("code") {
+        return Err(("unsupported_response_type", "only response_type=code is supported"));
+    }
+    let scope = params.get("scope").unwrap_or_default();
+    if !scope.split_ascii_whitespace().any(|s| s == "openid") {
+        return Err(("invalid_scope", "scope must contain openid"));
+    }
+    let Some(state) = state else {
+        return Err(("invalid_request", "state is required"));
+    };
+    let Some(code_challenge) = params.get("code_challenge") else {
+        return Err(("invalid_request", "code_challenge is required (PKCE)"));
+    };
+    if params.get("code_challenge_method") != Some("S256") {
+        return Err(("invalid_request", "code_challenge_method must be S256"));
+    }
+    if !is_s256_challenge(code_challenge) {
+        return Err(("invalid_request", "code_challenge is not a base64url SHA-256 digest"));
+    }
+    Ok(PendingRequest {
+        redirect_uri,
+        state,
+        nonce: params.get("nonce").map(str::to_owned),
+        code_challenge: code_challenge.to_owned(),
+        scope: scope.to_owned(),
+        permissions: Vec::new(),
+    })
+}
+
+/// An S256 challenge is 32 bytes in unpadded base64url: 43 characters.
+fn is_s256_challenge(challenge: &str) -> bool {
+    challenge.len() == 43 && challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The login form as posted back.
+#[derive(Debug, Deserialize)]
+pub(super) struct Decision {
+    request: Option<String>,
+    user: Option<String>,
+    decision: Option<String>,
+}
+
+/// `POST /authorize`: turns the user's choice into a code or an error.
+pub(super) async fn decide(State(shared): State<Arc<Shared>>, Form(form): Form<Decision>) -> Response {
+    let approve = match form.decision.as_deref() {
+        Some("approve") => true,
+        Some("deny") => false,
+        _ => return pages::bad_request("Choose to log in or to cancel."),
+    };
+    let user = form.user.as_deref().and_then(users::find);
+    if approve && user.is_none() {
+        return pages::bad_request("Choose one of the test users.");
+    }
+    // Taking the request out makes each login page usable exactly once.
+    let request = form.request.as_deref().and_then(|id| shared.lock().pending.take(id));
+    let Some(request) = request else {
+        return pages::bad_request("This login request is unknown, expired or already used.");
+    };
+    match user.filter(|_| approve) {
+        Some(user) => approve_login(&shared, request, user),
+        None => deny_login(&shared, &request),
+    }
+}
+
+fn approve_login(shared: &Shared, request: PendingRequest, user: &'static users::TestUser) -> Response {
+    let (redirect_uri, state) = (request.redirect_uri.clone(), request.state.clone());
+    let permissions = request.permissions.clone();
+    let issued =
+        IssuedCode { request, user, auth_time: unix_now(), sid: random_token(), redeemed: false, access_token: None };
+    let code = {
+        let mut inner = shared.lock();
+        inner.decide_permissions(&permissions, Some(user));
+        inner.codes.insert(issued, CODE_LIFETIME)
+    };
+    tracing::debug!(user = user.id, "simulator: login approved, code issued");
+    authorization_response(shared, &redirect_uri, Some(&state), &[("code", &code)])
+}
+
+fn deny_login(shared: &Shared, request: &PendingRequest) -> Response {
+    tracing::debug!("simulator: login denied by the user");
+    shared.lock().decide_permissions(&request.permissions, None);
+    let error = [("error", "access_denied"), ("error_description", "the user cancelled the login")];
+    authorization_response(shared, &request.redirect_uri, Some(&request.state), &error)
+}
+
+/// A `303` back to the client with `params`, `state` and the RFC 9207 `iss`.
+fn authorization_response(
+    shared: &Shared,
+    redirect_uri: &str,
+    state: Option<&str>,
+    params: &[(&str, &str)],
+) -> Response {
+    // The URI was parsed when it was accepted; failing now is a bug, but one
+    // that must not turn into a redirect somewhere else.
+    let Ok(mut target) = Url::parse(redirect_uri) else {
+        return pages::bad_request("The registered redirect_uri is not an absolute URL.");
+    };
+    let iss =
+        if shared.lock().faults.has(&Fault::WrongCallbackIss) { EVIL_ISSUER.to_owned() } else { shared.issuer.clone() };
+    {
+        let mut query = target.query_pairs_mut();
+        query.extend_pairs(params);
+        if let Some(state) = state {
+            query.append_pair("state", state);
+        }
+        query.append_pair("iss", &iss);
+    }
+    Redirect::to(target.as_str()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(query: &str) -> Params {
+        Params::parse(query.as_bytes())
+    }
+
+    const OK: &str = "response_type=code&scope=openid%20profile&code_challenge=\
+E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&nonce=n";
+
+    #[test]
+    fn accepts_a_pkce_code_request() {
+        let request = validate(&params(OK), "http://rp/cb".into(), Some("s".into()));
+        let request = request.map_err(|e| e.1).expect("valid request");
+        assert_eq!(request.nonce.as_deref(), Some("n"));
+        assert_eq!(request.scope, "openid profile");
+    }
+
+    #[test]
+    fn rejects_plain_pkce_missing_state_and_repeats() {
+        let plain = OK.replace("S256", "plain");
+        assert!(validate(&params(&plain), "x".into(), Some("s".into())).is_err());
+        assert!(validate(&params(OK), "x".into(), None).is_err());
+        let repeated = format!("{OK}&nonce=again");
+        assert!(validate(&params(&repeated), "x".into(), Some("s".into())).is_err());
+        let no_openid = OK.replace("openid%20", "");
+        assert_eq!(
+            validate(&params(&no_openid), "x".into(), Some("s".into())).map_err(|e| e.0).err(),
+            Some("invalid_scope")
+        );
+    }
+}

@@ -1,0 +1,298 @@
+//! `axum-bankid-simulator`: the BankID simulator on its own, BankID OIDC and
+//! BIB on two fixed loopback ports, for a relying party on any stack
+//! configured by URL (for `axum-bankid`: the `BANKID_*` variables).
+//!
+//! ```sh
+//! cargo run -p axum-bankid-simulator -- --redirect-uri http://127.0.0.1:3000/auth/bankid/callback
+//! # then, elsewhere:
+//! BANKID_ISSUER=http://127.0.0.1:4000 BANKID_BIB_ISSUER=http://127.0.0.1:4001 \
+//! BANKID_CLIENT_ID=sim-client BANKID_CLIENT_SECRET=sim-secret \
+//! BANKID_REDIRECT_URI=http://127.0.0.1:3000/auth/bankid/callback cargo run --example ciba
+//! ```
+//!
+//! Run with `--help` for the options; `SIM_PORT`, `SIM_BIB_PORT` and
+//! `SIM_REDIRECT_URIS` (comma-separated) set the same things, flags win.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use axum_bankid_simulator::{Fault, Simulator};
+
+const USAGE: &str = "\
+axum-bankid-simulator: a local BankID (BankID OIDC + BIB) for development and tests.
+Public test keys and test users: never use it in production.
+
+USAGE:
+    axum-bankid-simulator [OPTIONS]
+
+OPTIONS:
+    --port <PORT>            BankID OIDC's port on 127.0.0.1 [env SIM_PORT, default 4000]
+    --bib-port <PORT>        BIB's port on 127.0.0.1 [env SIM_BIB_PORT, default 4001]
+    --redirect-uri <URI>     accept this redirect URI (exact match); repeatable
+                             [env SIM_REDIRECT_URIS, comma-separated; both are used]
+    --client-id <ID>         the client id to accept [default sim-client]
+    --client-secret <SECRET> the client secret to accept [default sim-secret]
+    --ciba-interval <SECS>   the CIBA polling interval [default 5]
+    --backchannel-logout     advertise back-channel logout in discovery
+    --fault <NAME>           inject a fault from the start; repeatable. NAME is a
+                             unit fault in kebab-case (e.g. low-acr, wrong-audience,
+                             rotated-keys), or slow=<ms>, slow-jwks=<ms>,
+                             slow-token-answer=<ms>, grant-not-ready=<n>
+    --list-faults            print the fault names and exit
+    --list-users             print the test users and exit
+    -h, --help               print this help and exit
+
+The test users are fixed (see --list-users); custom users are not supported.
+The users' phone page (for CIBA) is at http://127.0.0.1:<port>/phone.
+Stop with Ctrl-C.";
+
+/// The faults without a value, by their kebab-case names.
+const UNIT_FAULTS: &[(&str, Fault)] = &[
+    ("wrong-audience", Fault::WrongAudience),
+    ("extra-audience", Fault::ExtraAudience),
+    ("wrong-azp", Fault::WrongAzp),
+    ("wrong-issuer", Fault::WrongIssuer),
+    ("expired", Fault::Expired),
+    ("issued-in-future", Fault::IssuedInFuture),
+    ("bad-signature", Fault::BadSignature),
+    ("alg-none", Fault::AlgNone),
+    ("rotated-keys", Fault::RotatedKeys),
+    ("discovery-unavailable", Fault::DiscoveryUnavailable),
+    ("unknown-kid", Fault::UnknownKid),
+    ("wrong-nonce", Fault::WrongNonce),
+    ("missing-nonce", Fault::MissingNonce),
+    ("missing-acr", Fault::MissingAcr),
+    ("low-acr", Fault::LowAcr),
+    ("wrong-callback-iss", Fault::WrongCallbackIss),
+    ("token-endpoint-error", Fault::TokenEndpointError),
+    ("token-endpoint-server-error", Fault::TokenEndpointServerError),
+    ("wrong-permission-digest", Fault::WrongPermissionDigest),
+    ("missing-permission-digest", Fault::MissingPermissionDigest),
+    ("different-permission-type", Fault::DifferentPermissionType),
+    ("expired-request-uri", Fault::ExpiredRequestUri),
+    ("reusable-request-uri", Fault::ReusableRequestUri),
+    ("user-exists-error", Fault::UserExistsError),
+    ("grant-wrong-key", Fault::GrantWrongKey),
+    ("grant-signed-with-id-token-key", Fault::GrantSignedWithIdTokenKey),
+    ("user-exists-false", Fault::UserExistsFalse),
+    ("register-refused", Fault::RegisterRefused),
+    ("backchannel-refused", Fault::BackchannelRefused),
+    ("ciba-id-token-signed-by-oidc-key", Fault::CibaIdTokenSignedByOidcKey),
+    ("jwks-unavailable", Fault::JwksUnavailable),
+    ("not-yet-valid", Fault::NotYetValid),
+];
+
+/// The faults that take a value, `name=<value>`.
+const VALUE_FAULTS: &[&str] = &["slow=<ms>", "slow-jwks=<ms>", "slow-token-answer=<ms>", "grant-not-ready=<n>"];
+
+/// What the command line asks for.
+#[derive(Debug, Default)]
+struct Options {
+    port: Option<u16>,
+    bib_port: Option<u16>,
+    redirect_uris: Vec<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    ciba_interval: Option<Duration>,
+    backchannel_logout: bool,
+    faults: Vec<Fault>,
+}
+
+/// What to do instead of serving.
+enum Exit {
+    Help,
+    ListFaults,
+    ListUsers,
+}
+
+fn parse_fault(spec: &str) -> Result<Fault, String> {
+    let name = spec.trim().to_ascii_lowercase().replace('_', "-");
+    if let Some((_, fault)) = UNIT_FAULTS.iter().find(|(n, _)| *n == name) {
+        return Ok(fault.clone());
+    }
+    let number = |value: &str| value.parse::<u64>().map_err(|_| format!("--fault {spec}: {value:?} is not a number"));
+    match name.split_once('=') {
+        Some(("slow", ms)) => Ok(Fault::Slow(Duration::from_millis(number(ms)?))),
+        Some(("slow-jwks", ms)) => Ok(Fault::SlowJwks(Duration::from_millis(number(ms)?))),
+        Some(("slow-token-answer", ms)) => Ok(Fault::SlowTokenAnswer(Duration::from_millis(number(ms)?))),
+        Some(("grant-not-ready", n)) => {
+            let n = number(n)?;
+            Ok(Fault::GrantNotReady(u32::try_from(n).map_err(|_| format!("--fault {spec}: too large"))?))
+        }
+        _ => Err(format!("unknown fault {spec:?} (see --list-faults)")),
+    }
+}
+
+fn parse_port(flag: &str, value: &str) -> Result<u16, String> {
+    value.parse().map_err(|_| format!("{flag}: {value:?} is not a port number"))
+}
+
+/// Parses the arguments after the program name; `env` reads the `SIM_*`
+/// variables (flags win over them, redirect URIs add up).
+fn parse(
+    args: impl IntoIterator<Item = String>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Result<Options, Exit>, String> {
+    let mut options = Options::default();
+    if let Some(port) = env("SIM_PORT") {
+        options.port = Some(parse_port("SIM_PORT", &port)?);
+    }
+    if let Some(port) = env("SIM_BIB_PORT") {
+        options.bib_port = Some(parse_port("SIM_BIB_PORT", &port)?);
+    }
+    let uris = env("SIM_REDIRECT_URIS").unwrap_or_default();
+    options.redirect_uris.extend(uris.split(',').map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned));
+
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        // `--flag=value` and `--flag value` both work.
+        let (flag, inline) = match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => (flag.to_owned(), Some(value.to_owned())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = || inline.clone().or_else(|| args.next()).ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(Err(Exit::Help)),
+            "--list-faults" => return Ok(Err(Exit::ListFaults)),
+            "--list-users" => return Ok(Err(Exit::ListUsers)),
+            "--port" => options.port = Some(parse_port("--port", &value()?)?),
+            "--bib-port" => options.bib_port = Some(parse_port("--bib-port", &value()?)?),
+            "--redirect-uri" => options.redirect_uris.push(value()?),
+            "--client-id" => options.client_id = Some(value()?),
+            "--client-secret" => options.client_secret = Some(value()?),
+            "--ciba-interval" => {
+                let secs = value()?;
+                let secs = secs.parse().map_err(|_| format!("--ciba-interval: {secs:?} is not a number"))?;
+                options.ciba_interval = Some(Duration::from_secs(secs));
+            }
+            "--backchannel-logout" => options.backchannel_logout = true,
+            "--fault" => options.faults.push(parse_fault(&value()?)?),
+            "--user" => {
+                return Err("--user: the simulator's test users are fixed (see --list-users)".to_owned());
+            }
+            _ => return Err(format!("unknown argument {arg:?} (see --help)")),
+        }
+    }
+    Ok(Ok(options))
+}
+
+/// What `--help`, `--list-faults` and `--list-users` print. A closed pipe
+/// (`| head`) is not an error worth a panic.
+fn exit_text(exit: &Exit) -> String {
+    match exit {
+        Exit::Help => format!("{USAGE}\n"),
+        Exit::ListFaults => UNIT_FAULTS.iter().map(|(name, _)| *name).chain(VALUE_FAULTS.iter().copied()).fold(
+            String::new(),
+            |mut out, name| {
+                out.push_str(name);
+                out.push('\n');
+                out
+            },
+        ),
+        Exit::ListUsers => Simulator::users().iter().map(|user| format!("{user:?}\n")).collect(),
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let options = match parse(std::env::args().skip(1), |name| std::env::var(name).ok()) {
+        Ok(Ok(options)) => options,
+        Ok(Err(exit)) => {
+            let _ = std::io::stdout().lock().write_all(exit_text(&exit).as_bytes());
+            return ExitCode::SUCCESS;
+        }
+        Err(problem) => {
+            eprintln!("axum-bankid-simulator: {problem}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(options).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("axum-bankid-simulator: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(options: Options) -> std::io::Result<()> {
+    let mut builder = Simulator::builder()
+        .bind(SocketAddr::from(([127, 0, 0, 1], options.port.unwrap_or(4000))))
+        .bib_bind(SocketAddr::from(([127, 0, 0, 1], options.bib_port.unwrap_or(4001))))
+        .backchannel_logout(options.backchannel_logout);
+    for uri in options.redirect_uris {
+        builder = builder.redirect_uri(uri);
+    }
+    if options.client_id.is_some() || options.client_secret.is_some() {
+        builder = builder.client(
+            options.client_id.unwrap_or_else(|| axum_bankid_simulator::DEFAULT_CLIENT_ID.to_owned()),
+            options.client_secret.unwrap_or_else(|| axum_bankid_simulator::DEFAULT_CLIENT_SECRET.to_owned()),
+        );
+    }
+    if let Some(interval) = options.ciba_interval {
+        builder = builder.ciba_interval(interval);
+    }
+    let sim = builder.start().await?;
+    for fault in options.faults {
+        println!("fault: {fault:?}");
+        sim.set_fault(fault);
+    }
+    println!("BANKID_ISSUER={}", sim.issuer());
+    println!("BANKID_BIB_ISSUER={}", sim.bib_issuer());
+    println!("BANKID_CLIENT_ID={} BANKID_CLIENT_SECRET={}", sim.client_id(), sim.client_secret());
+    println!("phone page: {}/phone", sim.issuer());
+    tokio::signal::ctrl_c().await?;
+    sim.shutdown().await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    fn options(list: &[&str], env: &[(&str, &str)]) -> Options {
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        match parse(args(list), |name| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())) {
+            Ok(Ok(options)) => options,
+            Ok(Err(_)) => panic!("unexpected exit"),
+            Err(problem) => panic!("{problem}"),
+        }
+    }
+
+    #[test]
+    fn flags_win_over_the_environment_and_redirect_uris_add_up() {
+        let parsed = options(
+            &["--port", "5000", "--redirect-uri=http://a/cb", "--redirect-uri", "http://b/cb", "--fault", "low-acr"],
+            &[("SIM_PORT", "4500"), ("SIM_BIB_PORT", "4501"), ("SIM_REDIRECT_URIS", "http://c/cb, http://d/cb")],
+        );
+        assert_eq!(parsed.port, Some(5000));
+        assert_eq!(parsed.bib_port, Some(4501));
+        assert_eq!(parsed.redirect_uris, ["http://c/cb", "http://d/cb", "http://a/cb", "http://b/cb"]);
+        assert_eq!(parsed.faults, [Fault::LowAcr]);
+    }
+
+    #[test]
+    fn faults_parse_by_name_and_value() {
+        assert_eq!(parse_fault("rotated-keys"), Ok(Fault::RotatedKeys));
+        assert_eq!(parse_fault("Wrong_Audience"), Ok(Fault::WrongAudience));
+        assert_eq!(parse_fault("slow=250"), Ok(Fault::Slow(Duration::from_millis(250))));
+        assert_eq!(parse_fault("grant-not-ready=2"), Ok(Fault::GrantNotReady(2)));
+        assert!(parse_fault("slow=soon").is_err());
+        assert!(parse_fault("no-such-fault").is_err());
+    }
+
+    #[test]
+    fn bad_arguments_are_refused() {
+        let env = |_: &str| None;
+        assert!(parse(args(&["--port"]), env).is_err());
+        assert!(parse(args(&["--port", "x"]), env).is_err());
+        assert!(parse(args(&["--frobnicate"]), env).is_err());
+        assert!(matches!(parse(args(&["--help"]), env), Ok(Err(Exit::Help))));
+    }
+}
