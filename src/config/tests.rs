@@ -110,6 +110,19 @@ fn private_key_jwt_needs_a_key_not_a_secret() {
     })
     .unwrap_err();
     assert_eq!(err.field(), "BANKID_CLIENT_KEY_FILE");
+    let err = BankIdConfig::from_lookup(|k| (k == "BANKID_CLIENT_AUTH").then(|| "private_key_jwt".into())).unwrap_err();
+    assert_eq!(err, ConfigError::Missing { field: "BANKID_CLIENT_KEY_FILE" });
+}
+
+#[test]
+fn client_auth_methods_carry_their_credential() {
+    let post = valid().client_auth(ClientAuth::client_secret_post("p0st")).build().unwrap();
+    assert_eq!(post.client_auth.method(), "client_secret_post");
+    // The later of `client_secret` and `client_auth` wins.
+    let basic = valid().client_auth(ClientAuth::client_secret_post("p0st")).client_secret("b4sic").build().unwrap();
+    assert_eq!(basic.client_auth.method(), "client_secret_basic");
+    let err = valid().client_auth(ClientAuth::client_secret_post("")).build().unwrap_err();
+    assert_eq!(err, ConfigError::Missing { field: "client_secret" });
 }
 
 #[test]
