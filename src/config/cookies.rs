@@ -11,13 +11,13 @@ impl BankIdConfig {
     /// callback, so the login state would be lost), `HttpOnly`, `Path=/`, and
     /// `Secure` with the `__Host-` name prefix whenever the redirect URI is
     /// HTTPS, and an inactivity expiry of
-    /// [`max_login_age`](BankIdConfigBuilder::max_login_age) so sessions do
+    /// [`max_login_age`](crate::BankIdConfigBuilder::max_login_age) so sessions do
     /// not live for tower-sessions' default two weeks. Use a store that
     /// deletes expired records (e.g. Redis); `MemoryStore` is for tests and demos.
     ///
     /// It also makes `store` the home of login attempts: each is its own
     /// record there, living for
-    /// [`login_attempt_ttl`](BankIdConfigBuilder::login_attempt_ttl), so
+    /// [`login_attempt_ttl`](crate::BankIdConfigBuilder::login_attempt_ttl), so
     /// starting a login creates no session (see
     /// [`BankIdLayer::with_login_store`](crate::BankIdLayer::with_login_store)
     /// for session layers built otherwise).
