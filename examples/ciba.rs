@@ -17,7 +17,7 @@ mod support;
 use axum::Router;
 use axum::response::Html;
 use axum::routing::get;
-use axum_bankid::ciba::PublicCibaStart;
+use axum_bankid::ciba::{CibaOptions, PublicCibaStart};
 use axum_bankid::{AuthenticatedUser, BankIdLayer};
 use axum_bankid_simulator::Simulator;
 use support::{escape, page, private_page};
@@ -33,20 +33,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Memory, or Redis with REDIS_URL so that several instances share logins
     // and pending requests.
     let store = support::session_store().await?;
-    let sessions = config.session_layer(store.clone());
     // Pending CIBA requests live in the same store as the sessions. The TV
     // belongs to the viewer who approves, so its session is logged in (an
     // explicit opt-in: on a public route, whoever posts a number would
     // otherwise end up logged in as its owner). The crate rate-limits the
     // route per number and per client address.
     let viewers_tv = PublicCibaStart::new().log_in_starting_session();
-    let bankid = BankIdLayer::discover(config).await?.with_ciba(store)?.with_public_ciba_start(viewers_tv)?;
+    let bankid = BankIdLayer::discover(config)
+        .await?
+        .with_ciba(CibaOptions::new(store.clone()).public_start(viewers_tv))?
+        .with_error_handler(support::error_page(APP))
+        .with_session_store(store);
     let app = Router::new()
         .route("/", get(move || tv(phone_url.clone())))
         .route("/me", get(me))
         .merge(support::assets())
-        .layer(bankid.with_error_handler(support::error_page(APP)))
-        .layer(sessions);
+        .layer(bankid);
 
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("TV listening on {base}");

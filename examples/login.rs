@@ -25,15 +25,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (config, _simulator) = support::config(&base).await?;
 
     // Memory, or Redis with REDIS_URL so that several instances share logins.
-    let sessions = config.session_layer(support::session_store().await?);
-    let bankid = BankIdLayer::discover(config).await?.with_error_handler(support::error_page(APP));
+    // One layer: BankID inside its session layer, with the crate's cookie policy.
+    let bankid = BankIdLayer::discover(config)
+        .await?
+        .with_error_handler(support::error_page(APP))
+        .with_session_store(support::session_store().await?);
     let app = Router::new()
         .route("/", get(home))
         .route("/me", get(me))
         .route("/healthz", get(|| async { "ok" }))
         .merge(support::assets())
-        .layer(bankid)
-        .layer(sessions);
+        .layer(bankid);
 
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("listening on {base}");

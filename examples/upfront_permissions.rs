@@ -52,19 +52,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Memory, or Redis with REDIS_URL so that several instances share logins.
     let store = support::session_store().await?;
-    let sessions = config.session_layer(store.clone());
     // Grant uses are recorded in the same store, so that a payment approval
     // is used once across all instances.
-    let bankid =
-        BankIdLayer::discover(config).await?.with_single_use_store(store).with_error_handler(support::error_page(APP));
+    let bankid = BankIdLayer::discover(config)
+        .await?
+        .with_single_use_store(store.clone())
+        .with_error_handler(support::error_page(APP))
+        .with_session_store(store);
     let app = Router::new()
         .route("/", get(shop))
         .route("/pay", get(pay))
         .route("/paid", get(review).post(execute))
         .route("/me", get(me))
         .merge(support::assets())
-        .layer(bankid)
-        .layer(sessions);
+        .layer(bankid);
 
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("shop listening on {base}");

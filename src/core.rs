@@ -133,9 +133,8 @@ impl Core {
         let config = &self.config;
         ClientCredentials {
             client_id: &config.client_id,
-            secret: &config.client_secret,
-            method: config.client_auth,
-            assertion: config.client_assertion_key.as_ref().map(|key| (key, self.metadata.issuer.as_str())),
+            auth: &config.client_auth,
+            audience: self.metadata.issuer.as_str(),
         }
     }
 

@@ -23,9 +23,9 @@ use axum::routing::{get, post};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use tower_sessions::SessionStore;
+use tower_sessions::{SessionManagerLayer, SessionStore};
 
-use crate::ciba::{self, Ciba, CibaCallback, CibaFinished, CibaStore};
+use crate::ciba::{self, Ciba, CibaOptions, CibaStore};
 use crate::config::BankIdConfig;
 use crate::core::Core;
 use crate::error::Error;
@@ -40,11 +40,12 @@ use crate::state::Ctx;
 /// It serves `GET` login, `GET` callback (the path of the redirect URI) and
 /// `POST` logout — plus `POST` back-channel logout while the provider
 /// advertises `backchannel_logout_supported` — and lets [`AuthenticatedUser`](crate::AuthenticatedUser)
-/// work in every route it wraps. It must sit inside a
-/// [`SessionManagerLayer`](tower_sessions::SessionManagerLayer) — use
-/// [`BankIdConfig::session_layer`] for a cookie that survives the provider's
-/// redirect — and must be added with [`Router::layer`], not `route_layer`, so
-/// that its own paths reach it.
+/// work in every route it wraps. Add it with [`Router::layer`], not
+/// `route_layer`, so that its own paths reach it.
+///
+/// It needs a session layer around it. The one way to get that right is
+/// [`with_session_store`](Self::with_session_store), which makes one layer
+/// of both, with the crate's cookie policy, in the right order:
 ///
 /// ```no_run
 /// use axum::{Json, Router, routing::get};
@@ -53,13 +54,29 @@ use crate::state::Ctx;
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let config = BankIdConfig::from_env()?;
-/// let sessions = config.session_layer(MemoryStore::default());
-/// let bankid = BankIdLayer::discover(config).await?;
+/// let bankid = BankIdLayer::discover(config).await?.with_session_store(MemoryStore::default());
 /// let app: Router = Router::new()
 ///     .route("/me", get(|user: AuthenticatedUser| async move { Json(user) }))
-///     .layer(bankid)
-///     .layer(sessions);
+///     .layer(bankid);
 /// # let _ = app; Ok(()) }
+/// ```
+///
+/// To bring your own session layer instead, add `BankIdLayer` inside it:
+/// [`BankIdConfig::session_layer`] builds one with the cookie policy (a
+/// `SameSite=Strict` cookie is lost on the provider's redirect back) and
+/// tells the layer the store; for one built otherwise, pass the store to
+/// [`with_login_store`](Self::with_login_store). Without a session layer
+/// around it, requests fail with `Error::NotInstalled`.
+///
+/// ```no_run
+/// # use axum::Router;
+/// # use axum_bankid::{BankIdConfig, BankIdLayer};
+/// # use tower_sessions::MemoryStore;
+/// # async fn run(config: BankIdConfig, routes: Router) -> Result<Router, axum_bankid::Error> {
+/// let sessions = config.session_layer(MemoryStore::default());
+/// let bankid = BankIdLayer::discover(config).await?;
+/// Ok(routes.layer(bankid).layer(sessions)) // BankID inside the sessions
+/// # }
 /// ```
 #[derive(Clone)]
 pub struct BankIdLayer {
@@ -141,16 +158,24 @@ impl BankIdLayer {
         self
     }
 
-    /// Enables CIBA: pending authentications are kept in `store` (use the
-    /// same store as the sessions — Redis when several instances share the
-    /// work) and the status routes are mounted under
-    /// [`ciba_path`](crate::BankIdConfigBuilder::ciba_path) (see
-    /// [`with_public_ciba_start`](Self::with_public_ciba_start) for the start route). Fails at start-up
-    /// if the provider has no backchannel authentication endpoint — or, for
-    /// a layer that [started degraded](crate::BankIdConfigBuilder::start_degraded)
-    /// before BIB loaded, later: each CIBA start then fails with
-    /// `not_supported`.
-    pub fn with_ciba<S: SessionStore>(self, store: S) -> Result<Self, Error> {
+    /// Enables CIBA with `options` ([`CibaOptions`]): pending
+    /// authentications are kept in its store and the status routes are
+    /// mounted under [`ciba_path`](crate::BankIdConfigBuilder::ciba_path);
+    /// [`CibaOptions::public_start`] adds the start route and
+    /// [`CibaOptions::callback`] a handler for every outcome.
+    ///
+    /// Errors: `missing_capability` (`backchannel_authentication_endpoint`)
+    /// at start-up if the provider has no backchannel authentication
+    /// endpoint — or, for a layer that
+    /// [started degraded](crate::BankIdConfigBuilder::start_degraded) before
+    /// BIB loaded, later: each CIBA start then fails with `not_supported`;
+    /// `missing_capability` (`bib_issuer`) without a BIB issuer;
+    /// `config_error` for public start limits out of range.
+    ///
+    /// [`CibaOptions`]: crate::ciba::CibaOptions
+    /// [`CibaOptions::public_start`]: crate::ciba::CibaOptions::public_start
+    /// [`CibaOptions::callback`]: crate::ciba::CibaOptions::callback
+    pub fn with_ciba(self, options: CibaOptions) -> Result<Self, Error> {
         match self.ctx.core.bib() {
             Ok(bib) if bib.metadata.backchannel_authentication_endpoint.is_none() => {
                 return Err(Error::MissingCapability { capability: "backchannel_authentication_endpoint" });
@@ -158,72 +183,31 @@ impl BankIdLayer {
             Ok(_) | Err(Error::ProviderUnavailable) => {}
             Err(err) => return Err(err),
         }
-        let ciba_store = Some(Arc::new(CibaStore::new(Arc::new(store), self.ctx.core.config().record_key())));
-        Ok(BankIdLayer::from_ctx(Ctx { ciba_store, ..self.ctx }))
+        let CibaOptions { store, public_start, callback } = options;
+        let ciba_public_start = match public_start {
+            Some(start) => Some(Arc::new(start.build()?)),
+            None => None,
+        };
+        let ciba_store = Some(Arc::new(CibaStore::new(store, self.ctx.core.config().record_key())));
+        Ok(BankIdLayer::from_ctx(Ctx { ciba_store, ciba_public_start, ciba_callback: callback, ..self.ctx }))
     }
 
-    /// Also mounts `POST {ciba_path}` (`{"nnin": "..."}` → `202` with the
-    /// handle, BankID's binding message and `expires_in`), for devices that
-    /// start CIBA themselves, like the TV page of the `ciba` example.
+    /// This layer inside a [`SessionManagerLayer`] on `store`, as one layer:
+    /// the session cookie gets the crate's policy
+    /// ([`BankIdConfig::session_layer`]: `SameSite=Lax`, `HttpOnly`,
+    /// `Secure` and `__Host-` on HTTPS, inactivity expiry of
+    /// [`max_login_age`](crate::BankIdConfigBuilder::max_login_age)), and
+    /// login attempts are kept in `store` too. Call it last, after every
+    /// other `with_*`; [`BankIdSessionLayer::bankid`] still reaches this
+    /// layer (for [`ciba`](Self::ciba), [`health`](Self::health), ...).
     ///
-    /// **This sends a push to whoever the number names, for anyone who can
-    /// reach the route.** So, by default, the device that started a request
-    /// is *not* logged in when it is approved — it learns only that it was
-    /// (opt in with [`PublicCibaStart::log_in_starting_session`] for devices
-    /// that belong to the approving user); "not enrolled", "unknown user" and
-    /// "app unavailable" all answer `422 {"error":"ciba_unavailable"}`; and
-    /// starts are rate-limited per identity number and per client address
-    /// (`429` with `Retry-After`). See [`PublicCibaStart`] for the limits.
-    /// Errors: `missing_capability` (`with_ciba`) unless CIBA is enabled,
-    /// `config_error` for limits out of range.
+    /// Use a store that deletes expired records (e.g. Redis) and whose
+    /// `create` never overwrites; `MemoryStore` is for tests and demos.
     ///
-    /// [`PublicCibaStart`]: crate::ciba::PublicCibaStart
-    /// [`PublicCibaStart::log_in_starting_session`]: crate::ciba::PublicCibaStart::log_in_starting_session
-    pub fn with_public_ciba_start(self, options: crate::ciba::PublicCibaStart) -> Result<Self, Error> {
-        if self.ctx.ciba_store.is_none() {
-            return Err(Error::MissingCapability { capability: "with_ciba" });
-        }
-        let policy = Some(Arc::new(options.build()?));
-        Ok(BankIdLayer::from_ctx(Ctx { ciba_public_start: policy, ..self.ctx }))
-    }
-
-    /// Hands every CIBA outcome to `handler` — the verified user, or the
-    /// [`CibaError`](crate::CibaError) to route to your backup path — for
-    /// flows where no device waits on the status routes (a call centre, a
-    /// 3-D Secure check done by the server).
-    ///
-    /// One background task per layer then polls the requests this instance
-    /// started, each no sooner than the provider allows; status reads and
-    /// [`Ciba::wait`] keep working alongside. The handler runs on its own
-    /// task, once per request, on the instance that records the outcome
-    /// (deploy every instance with the same callback). Treat
-    /// [`CibaFinished::handle`] as an idempotency key all the same: the store
-    /// is not transactional. A request whose instance stopped is finished by
-    /// the next status read on any instance.
-    ///
-    /// ```no_run
-    /// # use axum_bankid::{BankIdLayer, CibaFinished};
-    /// # use tower_sessions::MemoryStore;
-    /// # fn wire(layer: BankIdLayer) -> Result<BankIdLayer, axum_bankid::Error> {
-    /// let layer = layer
-    ///     .with_ciba(MemoryStore::default())?
-    ///     .with_ciba_callback(|finished: CibaFinished| async move {
-    ///         match finished.result {
-    ///             Ok(user) => tracing::info!(loa = user.loa.get(), "approved"),
-    ///             Err(err) => tracing::info!(reason = err.kind(), "use the backup path"),
-    ///         }
-    ///     })?;
-    /// # Ok(layer) }
-    /// ```
-    pub fn with_ciba_callback<F, Fut>(self, handler: F) -> Result<Self, Error>
-    where
-        F: Fn(CibaFinished) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        if self.ctx.ciba_store.is_none() {
-            return Err(Error::MissingCapability { capability: "with_ciba" });
-        }
-        Ok(BankIdLayer::from_ctx(Ctx { ciba_callback: Some(CibaCallback::new(handler)), ..self.ctx }))
+    /// [`SessionManagerLayer`]: tower_sessions::SessionManagerLayer
+    pub fn with_session_store<S: SessionStore + Clone>(self, store: S) -> BankIdSessionLayer<S> {
+        let sessions = self.config().session_layer(store);
+        BankIdSessionLayer { bankid: self, sessions }
     }
 
     /// The CIBA client, if [`with_ciba`](Self::with_ciba) enabled it.
@@ -382,5 +366,36 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(inner.call(req))
+    }
+}
+
+/// [`BankIdLayer`] inside its session layer, as one layer: made by
+/// [`BankIdLayer::with_session_store`]. Add it with [`Router::layer`].
+#[derive(Clone)]
+pub struct BankIdSessionLayer<S: SessionStore> {
+    bankid: BankIdLayer,
+    sessions: SessionManagerLayer<S>,
+}
+
+impl<S: SessionStore> BankIdSessionLayer<S> {
+    /// The BankID layer inside (for [`BankIdLayer::ciba`],
+    /// [`BankIdLayer::health`], [`BankIdLayer::permission_api`], ...).
+    pub fn bankid(&self) -> &BankIdLayer {
+        &self.bankid
+    }
+}
+
+impl<S: SessionStore> fmt::Debug for BankIdSessionLayer<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BankIdSessionLayer").field("bankid", &self.bankid).finish_non_exhaustive()
+    }
+}
+
+impl<S: SessionStore + Clone, I> Layer<I> for BankIdSessionLayer<S> {
+    type Service = <SessionManagerLayer<S> as Layer<BankIdService<I>>>::Service;
+
+    fn layer(&self, inner: I) -> Self::Service {
+        // The session layer outside, so BankID's routes and extractors see the session.
+        self.sessions.layer(self.bankid.layer(inner))
     }
 }

@@ -36,17 +36,17 @@ mod wiring;
 #[cfg_attr(docsrs, doc(cfg(feature = "simulator")))]
 pub use axum_bankid_simulator as simulator;
 
-pub use ciba::{Ciba, CibaError, CibaFinished, CibaHandle, CibaRequest, CibaStarted, CibaStatus};
+pub use ciba::{Ciba, CibaError, CibaFinished, CibaHandle, CibaOptions, CibaRequest, CibaStarted, CibaStatus};
 pub use claims::AuthenticatedUser;
 pub use config::{
-    BankIdConfig, BankIdConfigBuilder, BankIdEnvironment, ClientAssertionKey, ClientAuth, ClientSecret, ConfigError,
-    ParMode, PermissionApiConfig,
+    BankIdConfig, BankIdConfigBuilder, BankIdEnvironment, ClientAssertionKey, ClientAuth, ConfigError, ParMode,
+    PermissionApiConfig,
 };
 pub use error::{EndpointError, Error, IdTokenError};
 pub use extract::{AuthRejection, BankId, Granted, PermissionRequest, require_authenticated};
 pub use flow::backchannel_logout::LogoutTokenError;
 pub use health::{Health, KeysHealth, ProviderHealth};
-pub use layer::{BankIdLayer, BankIdService};
+pub use layer::{BankIdLayer, BankIdService, BankIdSessionLayer};
 pub use loa::Loa;
 pub use permission::{DigestInput, Permission, PermissionError, permission_digest};
 pub use permission_api::{ClientSignals, Grant, LoginHint, PermissionApi, RegisteredPermission, Registration};

@@ -12,7 +12,7 @@ use tower_sessions::SessionStore;
 use tower_sessions::cookie::time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 
-/// Where login attempts are kept; filled by `session_layer` or
+/// Where login attempts are kept; filled by `session_layer` (also via `with_session_store`) or
 /// `with_login_store`, shared by every clone of the configuration.
 #[derive(Clone, Default)]
 pub(crate) struct StoreSlot(Arc<Mutex<Option<Arc<dyn SessionStore>>>>);
@@ -34,7 +34,7 @@ impl StoreSlot {
         let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let store = slot.get_or_insert_with(|| {
             tracing::warn!(
-                "no session store known to axum-bankid (use BankIdConfig::session_layer or \
+                "no session store known to axum-bankid (use BankIdLayer::with_session_store, BankIdConfig::session_layer or \
                  BankIdLayer::with_login_store): login attempts are kept in this process only"
             );
             Arc::new(LocalStore::default())

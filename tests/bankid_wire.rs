@@ -265,7 +265,7 @@ async fn ciba_without_a_bib_issuer_fails_at_start_up_naming_it() {
         .build()
         .unwrap();
     let layer = BankIdLayer::discover(config).await.unwrap();
-    let err = layer.with_ciba(MemoryStore::default()).unwrap_err();
+    let err = layer.with_ciba(axum_bankid::CibaOptions::new(MemoryStore::default())).unwrap_err();
     assert!(matches!(err, Error::MissingCapability { capability: "bib_issuer" }), "{err:?}");
 }
 
@@ -305,7 +305,7 @@ async fn client_credentials_tokens_are_renewed_before_they_expire() {
         Simulator::builder().ciba_interval(Duration::from_secs(1)).client_token_lifetime(Duration::from_secs(2)),
         MemoryStore::default(),
         |b| b,
-        |layer, store| layer.with_ciba(store).unwrap(),
+        |layer, store| layer.with_ciba(axum_bankid::CibaOptions::new(store)).unwrap(),
     )
     .await;
     ciba(&app).start(request("kari")).await.unwrap();

@@ -315,13 +315,14 @@ async fn start_route_is_opt_in_and_ignores_caller_text() {
     assert_eq!(started["binding_message"], bankids, "BankID's binding message, never the caller's");
     assert_ne!(bankids, "Bekreft betaling");
 
-    // Without with_public_ciba_start the route does not exist.
+    // Without CibaOptions::public_start the route does not exist.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let config = common::builder_for(&app.sim, &format!("{base}/auth/bankid/callback")).build().unwrap();
     let store = tower_sessions::MemoryStore::default();
     let sessions = config.session_layer(store.clone());
-    let bankid = axum_bankid::BankIdLayer::discover(config).await.unwrap().with_ciba(store).unwrap();
+    let options = axum_bankid::CibaOptions::new(store);
+    let bankid = axum_bankid::BankIdLayer::discover(config).await.unwrap().with_ciba(options).unwrap();
     let router = axum::Router::new().layer(bankid).layer(sessions);
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     let closed = reqwest::Client::new()
@@ -351,9 +352,10 @@ async fn another_instance_sharing_the_store_continues_a_request() {
 async fn works_with_private_key_jwt() {
     let pem = Simulator::client_private_key_pem();
     let key = axum_bankid::ClientAssertionKey::rsa_pem(pem.as_bytes(), None).unwrap();
-    let app =
-        common::start_ciba_with(tower_sessions::MemoryStore::default(), |b| b.client_secret("").private_key_jwt(key))
-            .await;
+    let app = common::start_ciba_with(tower_sessions::MemoryStore::default(), |b| {
+        b.client_auth(axum_bankid::ClientAuth::private_key_jwt(key))
+    })
+    .await;
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
     let started = ciba(&app).start(request("kari")).await.unwrap();
     assert_eq!(ciba(&app).wait(&started.handle).await.unwrap().loa, Loa::SUBSTANTIAL);
@@ -549,10 +551,20 @@ async fn an_approval_read_over_events_is_completed_by_a_normal_request() {
 
 #[tokio::test]
 async fn callback_needs_ciba() {
+    // A callback is a CIBA option now, so it cannot be set without CIBA;
+    // CIBA itself still needs BIB.
     let app = start().await;
-    let layer = BankIdLayer::discover(common::config_for(&app.sim)).await.unwrap();
-    let err = layer.with_ciba_callback(|_finished: CibaFinished| async {}).unwrap_err();
-    assert!(matches!(err, axum_bankid::Error::MissingCapability { capability: "with_ciba" }), "{err}");
+    let config = axum_bankid::BankIdConfig::builder()
+        .issuer(app.sim.issuer())
+        .client_id(app.sim.client_id())
+        .client_secret(app.sim.client_secret())
+        .redirect_uri(common::NOWHERE_CALLBACK)
+        .build()
+        .unwrap();
+    let layer = BankIdLayer::discover(config).await.unwrap();
+    let options = axum_bankid::CibaOptions::new(MemoryStore::default()).callback(|_finished: CibaFinished| async {});
+    let err = layer.with_ciba(options).unwrap_err();
+    assert!(matches!(err, axum_bankid::Error::MissingCapability { capability: "bib_issuer" }), "{err}");
 }
 
 #[tokio::test]

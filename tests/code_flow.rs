@@ -92,7 +92,10 @@ async fn minimum_loa_4_rejects_biometrics() {
 
 #[tokio::test]
 async fn client_secret_post_works() {
-    let app = start_with(|b| b.client_auth(axum_bankid::ClientAuth::SecretPost)).await;
+    let app = start_with(|b| {
+        b.client_auth(axum_bankid::ClientAuth::client_secret_post(axum_bankid_simulator::DEFAULT_CLIENT_SECRET))
+    })
+    .await;
     assert_eq!(app.login_as("kari").await.response.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.get_json("/me").await.0, StatusCode::OK);
 }
@@ -290,7 +293,7 @@ fn client_key() -> axum_bankid::ClientAssertionKey {
 #[tokio::test]
 async fn private_key_jwt_works_without_a_secret() {
     // PAR and the code exchange both authenticate with a signed assertion.
-    let app = start_with(|b| b.client_secret("").private_key_jwt(client_key())).await;
+    let app = start_with(|b| b.client_auth(axum_bankid::ClientAuth::private_key_jwt(client_key()))).await;
     let callback = app.login_as("kari").await;
     assert_eq!(callback.response.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.get_json("/me").await.1["loa"], 3);
@@ -303,7 +306,7 @@ async fn private_key_jwt_works_without_a_secret() {
 async fn private_key_jwt_with_the_wrong_key_is_refused() {
     let other_pem = include_str!("../simulator/src/keys/sim-unknown.pem");
     let wrong = axum_bankid::ClientAssertionKey::rsa_pem(other_pem.as_bytes(), None).unwrap();
-    let app = start_with(|b| b.private_key_jwt(wrong)).await;
+    let app = start_with(|b| b.client_auth(axum_bankid::ClientAuth::private_key_jwt(wrong))).await;
     let response = app.client.get(app.url("/auth/bankid/login?return_to=/me")).send().await.unwrap();
     let (status, body) = error_body(response).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);

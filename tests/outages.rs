@@ -395,7 +395,9 @@ async fn degraded_ciba_routes_and_custom_error_pages_answer_503() {
     let jar = Arc::new(Jar::default());
     let customize = |layer: BankIdLayer| {
         // BIB's CIBA endpoint cannot be checked yet; enabling CIBA still works.
-        let layer = layer.with_ciba(MemoryStore::default()).expect("CIBA can be enabled while degraded");
+        let layer = layer
+            .with_ciba(axum_bankid::CibaOptions::new(MemoryStore::default()))
+            .expect("CIBA can be enabled while degraded");
         layer.with_error_handler(|err, _| {
             (StatusCode::SERVICE_UNAVAILABLE, format!("custom: {}", err.kind())).into_response()
         })

@@ -89,7 +89,8 @@ async fn ciba_callback_and_a_second_instance_agree_via_redis() {
     let app = common::start_ciba_layer(store, |b| b, with_callback.clone()).await;
     let other_layer = BankIdLayer::discover(common::config_for(&app.sim)).await.unwrap();
     let other_store = TroubleStore::lagging(RedisStore::new(common::redis::connect(redis.port).await));
-    let other = with_callback(other_layer.with_ciba(other_store).unwrap()).ciba().unwrap();
+    let other =
+        other_layer.with_ciba(with_callback(axum_bankid::CibaOptions::new(other_store))).unwrap().ciba().unwrap();
 
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(1));
     let nnin = Simulator::users().iter().find(|u| u.id == "kari").unwrap().nnin.to_owned();

@@ -58,9 +58,9 @@ pub async fn config(base: &str) -> Result<(BankIdConfig, Option<Simulator>), Box
 }
 
 /// Where an example keeps everything that must be shared between its
-/// instances: sessions, the layer's login attempts (`session_layer`), single-use
+/// instances: sessions, the layer's login attempts (`with_session_store`), single-use
 /// grant records (`with_single_use_store`) and pending CIBA requests
-/// (`with_ciba`). One store type, so each example's `main` reads the same
+/// (`CibaOptions::new`). One store type, so each example's `main` reads the same
 /// with or without Redis.
 #[derive(Debug, Clone)]
 pub enum Store {

@@ -36,7 +36,7 @@ pub struct Ciba {
     pub(crate) core: Arc<Core>,
     pub(crate) store: Arc<CibaStore>,
     /// Whether outcomes are handed to the app's callback (see
-    /// `BankIdLayer::with_ciba_callback`): then this instance polls the
+    /// `CibaOptions::callback`): then this instance polls the
     /// requests it started in the background.
     pub(crate) callback: Option<CibaCallback>,
 }

@@ -1,7 +1,7 @@
 //! Handing CIBA outcomes to the application, for flows where no device asks
 //! for the status (a call centre, a 3-D Secure check done by the server).
 //!
-//! With [`BankIdLayer::with_ciba_callback`](crate::BankIdLayer::with_ciba_callback)
+//! With [`CibaOptions::callback`](crate::CibaOptions::callback)
 //! the app gets a [`CibaFinished`] for every request this layer finishes,
 //! and one background task per layer — not one per request — polls the
 //! requests this instance started, each when its interval allows.
@@ -26,10 +26,10 @@ use crate::clock::unix_now_ms;
 const POLL_CONCURRENCY: usize = 32;
 
 /// The outcome of a CIBA request, handed to the
-/// [callback](crate::BankIdLayer::with_ciba_callback) once it is known.
+/// [callback](crate::CibaOptions::callback) once it is known.
 #[non_exhaustive]
 pub struct CibaFinished {
-    /// The request, as returned by [`Ciba::start`].
+    /// The request, as returned by [`Ciba::start`](crate::Ciba::start).
     pub handle: CibaHandle,
     /// The verified user, or why there is none.
     pub result: Result<AuthenticatedUser, CibaError>,

@@ -24,12 +24,13 @@
 //! continue it. The provider is polled on demand, when the app asks for the
 //! status, and never before the interval the provider set (plus 5 s per
 //! `slow_down`) has passed. Only when the app wants outcomes pushed to it
-//! ([`BankIdLayer::with_ciba_callback`](crate::BankIdLayer::with_ciba_callback))
+//! ([`CibaOptions::callback`](crate::CibaOptions::callback))
 //! does one background task per layer poll the requests this instance started.
 
 mod client;
 mod deliver;
 mod error;
+mod options;
 pub(crate) mod poll;
 mod public_start;
 mod request;
@@ -41,6 +42,7 @@ pub(crate) use deliver::CibaCallback;
 pub use deliver::CibaFinished;
 pub use error::CibaError;
 pub(crate) use error::initiation_error;
+pub use options::CibaOptions;
 pub use public_start::PublicCibaStart;
 pub(crate) use public_start::PublicStartPolicy;
 pub use request::{CibaHandle, CibaRequest, CibaStarted, CibaStatus};

@@ -15,7 +15,7 @@ use super::http::{describe, read_limited};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::clock::unix_now;
-use crate::config::{ClientAssertionKey, ClientAuth, ClientSecret};
+use crate::config::{ClientAssertionKey, ClientAuth, ClientSecret, Credential};
 use crate::error::{EndpointError, sanitize};
 
 /// A successful token response. `Debug` never shows the tokens.
@@ -47,11 +47,11 @@ struct OAuthErrorBody {
 /// How we authenticate at the provider.
 pub(crate) struct ClientCredentials<'a> {
     pub(crate) client_id: &'a str,
-    pub(crate) secret: &'a ClientSecret,
-    pub(crate) method: ClientAuth,
-    /// For `private_key_jwt`: the key, and the audience of the assertion
-    /// (the issuer identifier, which names the provider unambiguously).
-    pub(crate) assertion: Option<(&'a ClientAssertionKey, &'a str)>,
+    /// The method with its secret or key.
+    pub(crate) auth: &'a ClientAuth,
+    /// The audience of a `private_key_jwt` assertion (the issuer
+    /// identifier, which names the provider unambiguously).
+    pub(crate) audience: &'a str,
 }
 
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -102,28 +102,25 @@ pub(crate) async fn post_form<T: DeserializeOwned>(
     let mut form: Vec<(&str, &str)> = params.to_vec();
     let mut request = client.post(endpoint.clone()).header(reqwest::header::ACCEPT, "application/json");
     let assertion;
-    match credentials.method {
-        ClientAuth::PrivateKeyJwt => {
-            let (key, audience) = credentials
-                .assertion
-                .ok_or_else(|| EndpointError::Unreachable("private_key_jwt is configured without a key".into()))?;
-            assertion = client_assertion(credentials.client_id, key, audience)?;
+    match &credentials.auth.0 {
+        Credential::PrivateKeyJwt(key) => {
+            assertion = client_assertion(credentials.client_id, key, credentials.audience)?;
             if !form.iter().any(|(k, _)| *k == "client_id") {
                 form.push(("client_id", credentials.client_id));
             }
             form.push(("client_assertion_type", ASSERTION_TYPE));
             form.push(("client_assertion", &assertion));
         }
-        ClientAuth::SecretBasic => {
-            request = request.header(reqwest::header::AUTHORIZATION, basic_auth(credentials));
+        Credential::SecretBasic(secret) => {
+            request = request.header(reqwest::header::AUTHORIZATION, basic_auth(credentials.client_id, secret));
         }
-        ClientAuth::SecretPost => {
+        Credential::SecretPost(secret) => {
             // A PAR body already names the client; a repeated parameter is
             // an invalid request (RFC 6749 §3.1).
             if !form.iter().any(|(k, _)| *k == "client_id") {
                 form.push(("client_id", credentials.client_id));
             }
-            form.push(("client_secret", credentials.secret.expose()));
+            form.push(("client_secret", secret.expose()));
         }
     }
     let response = request.form(&form).send().await.map_err(|e| EndpointError::Unreachable(describe(&e)))?;
@@ -152,9 +149,9 @@ pub(crate) async fn parse_json_response<T: DeserializeOwned>(
 
 /// RFC 6749 §2.3.1: id and secret are form-urlencoded before being joined,
 /// which matters for secrets containing `:` or non-ASCII characters.
-fn basic_auth(credentials: &ClientCredentials<'_>) -> String {
-    let id: String = byte_serialize(credentials.client_id.as_bytes()).collect();
-    let secret: String = byte_serialize(credentials.secret.expose().as_bytes()).collect();
+fn basic_auth(client_id: &str, secret: &ClientSecret) -> String {
+    let id: String = byte_serialize(client_id.as_bytes()).collect();
+    let secret: String = byte_serialize(secret.expose().as_bytes()).collect();
     format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))
 }
 
@@ -165,13 +162,7 @@ mod tests {
     #[test]
     fn basic_auth_form_encodes_credentials() {
         let secret = ClientSecret::new("p@ss:wörd");
-        let creds = ClientCredentials {
-            client_id: "my client",
-            secret: &secret,
-            method: ClientAuth::SecretBasic,
-            assertion: None,
-        };
-        let header = basic_auth(&creds);
+        let header = basic_auth("my client", &secret);
         let decoded = STANDARD.decode(header.trim_start_matches("Basic ")).unwrap();
         assert_eq!(String::from_utf8(decoded).unwrap(), "my+client:p%40ss%3Aw%C3%B6rd");
     }

@@ -74,7 +74,7 @@ pub async fn start_ciba_with<S: SessionStore + Clone>(
 pub async fn start_ciba_layer<S: SessionStore + Clone>(
     store: S,
     configure: impl FnOnce(BankIdConfigBuilder) -> BankIdConfigBuilder,
-    customize: impl FnOnce(BankIdLayer) -> BankIdLayer,
+    customize: impl FnOnce(axum_bankid::CibaOptions) -> axum_bankid::CibaOptions,
 ) -> TestApp {
     start_ciba_public(store, configure, customize, tv_start()).await
 }
@@ -93,12 +93,12 @@ pub fn tv_start() -> axum_bankid::ciba::PublicCibaStart {
 pub async fn start_ciba_public<S: SessionStore + Clone>(
     store: S,
     configure: impl FnOnce(BankIdConfigBuilder) -> BankIdConfigBuilder,
-    customize: impl FnOnce(BankIdLayer) -> BankIdLayer,
+    customize: impl FnOnce(axum_bankid::CibaOptions) -> axum_bankid::CibaOptions,
     public: axum_bankid::ciba::PublicCibaStart,
 ) -> TestApp {
     let sim = Simulator::builder().ciba_interval(std::time::Duration::from_secs(1));
     let with_ciba = |layer: BankIdLayer, store: S| {
-        customize(layer.with_ciba(store).unwrap().with_public_ciba_start(public).unwrap())
+        layer.with_ciba(customize(axum_bankid::CibaOptions::new(store).public_start(public))).unwrap()
     };
     start_full(sim, store, configure, with_ciba).await
 }
@@ -106,7 +106,8 @@ pub async fn start_ciba_public<S: SessionStore + Clone>(
 /// Another instance of the service: its own layer (own caches, own
 /// in-process state) on the same provider and the same store.
 pub async fn other_instance<S: SessionStore + Clone>(sim: &Simulator, store: S) -> axum_bankid::Ciba {
-    BankIdLayer::discover(config_for(sim)).await.unwrap().with_ciba(store).unwrap().ciba().unwrap()
+    let options = axum_bankid::CibaOptions::new(store);
+    BankIdLayer::discover(config_for(sim)).await.unwrap().with_ciba(options).unwrap().ciba().unwrap()
 }
 
 /// A second instance of the app (same routes, its own layer and caches) on
@@ -119,9 +120,8 @@ pub async fn second_server<S: SessionStore + Clone>(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let config = config_for(sim);
-    let sessions = config.session_layer(store.clone());
-    let bankid = customize(BankIdLayer::discover(config).await.unwrap(), store);
-    let app = app_routes().layer(bankid).layer(sessions);
+    let bankid = customize(BankIdLayer::discover(config).await.unwrap(), store.clone()).with_session_store(store);
+    let app = app_routes().layer(bankid);
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     base
 }
@@ -139,20 +139,18 @@ pub async fn use_grant_on_both(app: &TestApp, other_base: &str, landing: &str) -
     statuses
 }
 
-/// A layer customisation that sends every CIBA outcome to `sender`.
+/// A CIBA customisation that sends every CIBA outcome to `sender`.
 pub fn ciba_callback_into(
     sender: tokio::sync::mpsc::UnboundedSender<axum_bankid::CibaFinished>,
-) -> impl Fn(BankIdLayer) -> BankIdLayer + Clone {
-    move |layer: BankIdLayer| {
+) -> impl Fn(axum_bankid::CibaOptions) -> axum_bankid::CibaOptions + Clone {
+    move |options: axum_bankid::CibaOptions| {
         let sender = sender.clone();
-        layer
-            .with_ciba_callback(move |finished: axum_bankid::CibaFinished| {
-                let sender = sender.clone();
-                async move {
-                    let _ = sender.send(finished);
-                }
-            })
-            .unwrap()
+        options.callback(move |finished: axum_bankid::CibaFinished| {
+            let sender = sender.clone();
+            async move {
+                let _ = sender.send(finished);
+            }
+        })
     }
 }
 
@@ -294,10 +292,9 @@ pub async fn start_full<S: SessionStore + Clone>(
     sim.allow_redirect_uri(&redirect_uri);
     let builder = builder_for(&sim, &redirect_uri).post_logout_redirect_uri(format!("{base}/"));
     let config = configure(builder).build().unwrap();
-    let sessions = config.session_layer(store.clone());
-    let bankid = customize(BankIdLayer::discover(config).await.unwrap(), store);
+    let bankid = customize(BankIdLayer::discover(config).await.unwrap(), store.clone());
     let ciba = bankid.ciba();
-    let app = app_routes().layer(bankid).layer(sessions);
+    let app = app_routes().layer(bankid.with_session_store(store));
     serve(listener, base, sim, app, ciba)
 }
 

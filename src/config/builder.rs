@@ -1,0 +1,472 @@
+//! [`BankIdConfigBuilder`]: every setting, its default, and `build`.
+
+use std::time::Duration;
+
+use super::client_auth::ClientAuth;
+use super::environment::BankIdEnvironment;
+use super::error::ConfigError;
+use super::par::ParMode;
+use super::permission_api::PermissionApiConfig;
+use super::settings::BankIdConfig;
+use super::validate::{
+    DAY, bounded, parse_endpoint, parse_issuer, required, validate_login_hint, validate_path, validate_permission_api,
+    validate_scopes,
+};
+use crate::loa::Loa;
+use crate::permission::{DigestInput, Permission, PermissionItem};
+
+const DEFAULT_LOGIN_PATH: &str = "/auth/bankid/login";
+const DEFAULT_LOGOUT_PATH: &str = "/auth/bankid/logout";
+const DEFAULT_BACKCHANNEL_LOGOUT_PATH: &str = "/auth/bankid/backchannel-logout";
+
+impl BankIdConfig {
+    /// Starts a builder. `issuer` (or `environment`), `client_id`,
+    /// `client_secret` and `redirect_uri` are required; everything else has a
+    /// stated default.
+    pub fn builder() -> BankIdConfigBuilder {
+        BankIdConfigBuilder::default()
+    }
+}
+
+/// Builder for [`BankIdConfig`]; see each method for its default.
+#[derive(Debug, Default, Clone)]
+#[must_use]
+pub struct BankIdConfigBuilder {
+    environment: Option<BankIdEnvironment>,
+    issuer: Option<String>,
+    bib_issuer: Option<String>,
+    client_id: Option<String>,
+    client_auth: Option<ClientAuth>,
+    redirect_uri: Option<String>,
+    scopes: Option<Vec<String>>,
+    login_hint: Option<Option<String>>,
+    acr_values: Option<String>,
+    login_path: Option<String>,
+    logout_path: Option<String>,
+    backchannel_logout_path: Option<String>,
+    post_logout_redirect_uri: Option<String>,
+    minimum_loa: Option<Loa>,
+    clock_skew: Option<Duration>,
+    http_timeout: Option<Duration>,
+    login_attempt_ttl: Option<Duration>,
+    max_pending_logins: Option<usize>,
+    max_login_age: Option<Duration>,
+    jwks_refresh_cooldown: Option<Duration>,
+    jwks_max_age_floor: Option<Duration>,
+    jwks_max_age_ceiling: Option<Duration>,
+    par: ParMode,
+    digest_input: DigestInput,
+    upfront_permissions: Vec<Result<(String, Vec<u8>), ()>>,
+    single_use_grants: Option<bool>,
+    permission_api: Option<PermissionApiConfig>,
+    ciba_path: Option<String>,
+    grant_ttl: Option<Duration>,
+    discovery_retries: Option<u32>,
+    discovery_backoff: Option<Duration>,
+    start_degraded: bool,
+}
+
+impl BankIdConfigBuilder {
+    /// Sets both issuers (BankID OIDC and BIB) to those of a BankID
+    /// environment. Explicit [`issuer`](Self::issuer) and
+    /// [`bib_issuer`](Self::bib_issuer) override it. Default: none.
+    pub fn environment(mut self, environment: BankIdEnvironment) -> Self {
+        self.environment = Some(environment);
+        self
+    }
+
+    /// BankID OIDC's issuer URL, e.g. `https://auth.current.bankid.no/auth/realms/current`.
+    /// Required unless [`environment`](Self::environment) is set.
+    /// Must be HTTPS, except on a loopback address (the simulator).
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// BIB's issuer URL (BankID with biometrics: Permission API, grants,
+    /// CIBA), e.g. `https://current.aletheia-test.idtech.no`. Needed only for
+    /// CIBA and the Permission API; [`environment`](Self::environment) sets
+    /// it. Default: none.
+    pub fn bib_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.bib_issuer = Some(issuer.into());
+        self
+    }
+
+    /// OIDC client id. Required.
+    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.client_id = Some(client_id.into());
+        self
+    }
+
+    /// OIDC client secret, sent with `client_secret_basic`: short for
+    /// [`client_auth`](Self::client_auth)`(`[`ClientAuth::client_secret_basic`]`(secret))`.
+    /// One of the two is required; the later call wins.
+    pub fn client_secret(self, secret: impl Into<String>) -> Self {
+        self.client_auth(ClientAuth::client_secret_basic(secret))
+    }
+
+    /// How the client authenticates at the token endpoint, with its secret
+    /// or key: [`ClientAuth::client_secret_basic`],
+    /// [`ClientAuth::client_secret_post`] or [`ClientAuth::private_key_jwt`].
+    /// Required, unless [`client_secret`](Self::client_secret) is used; the
+    /// later call wins. Missing (or an empty secret): `Missing { field: "client_secret" }`.
+    pub fn client_auth(mut self, auth: ClientAuth) -> Self {
+        self.client_auth = Some(auth);
+        self
+    }
+
+    /// Absolute redirect URI registered at the provider. Required. Its path
+    /// is the callback route's path.
+    pub fn redirect_uri(mut self, uri: impl Into<String>) -> Self {
+        self.redirect_uri = Some(uri.into());
+        self
+    }
+
+    /// Scopes in addition to `openid` (always sent). Default: `profile`.
+    pub fn scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes = Some(scopes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// `login_hint` sent on every login. Default: `Some("BIS")`, which BankID
+    /// asks for on every login with BankID with biometrics. `None` sends none.
+    /// A hint carrying personal data (`BID:<nnin>`) is refused, because it
+    /// would travel in a plain URL.
+    pub fn login_hint(mut self, hint: Option<impl Into<String>>) -> Self {
+        self.login_hint = Some(hint.map(Into::into));
+        self
+    }
+
+    /// `acr_values` sent on every login. Default: none. The token's `acr` is
+    /// what is checked, whatever was requested.
+    pub fn acr_values(mut self, acr_values: impl Into<String>) -> Self {
+        self.acr_values = Some(acr_values.into());
+        self
+    }
+
+    /// Path of the login route. Default: `/auth/bankid/login`.
+    pub fn login_path(mut self, path: impl Into<String>) -> Self {
+        self.login_path = Some(path.into());
+        self
+    }
+
+    /// Path of the (POST) logout route. Default: `/auth/bankid/logout`.
+    pub fn logout_path(mut self, path: impl Into<String>) -> Self {
+        self.logout_path = Some(path.into());
+        self
+    }
+
+    /// Path of the back-channel logout route, where the provider posts
+    /// logout tokens (OpenID Connect Back-Channel Logout 1.0 §2.5; register
+    /// `{your origin}{path}` as the client's `backchannel_logout_uri`).
+    /// Mounted only when discovery says `backchannel_logout_supported`.
+    /// Default: `/auth/bankid/backchannel-logout`.
+    pub fn backchannel_logout_path(mut self, path: impl Into<String>) -> Self {
+        self.backchannel_logout_path = Some(path.into());
+        self
+    }
+
+    /// Absolute URI the provider returns to after logout. Default: none
+    /// (the provider's end-session endpoint is then not used).
+    pub fn post_logout_redirect_uri(mut self, uri: impl Into<String>) -> Self {
+        self.post_logout_redirect_uri = Some(uri.into());
+        self
+    }
+
+    /// Minimum LOA a login must reach, checked at the callback and on every
+    /// request. Default: [`Loa::SUBSTANTIAL`] (3).
+    pub fn minimum_loa(mut self, loa: Loa) -> Self {
+        self.minimum_loa = Some(loa);
+        self
+    }
+
+    /// Allowed clock difference for `exp`, `iat` and `nbf` (of ID tokens and signed permissions). Default: 60 s; at most 5 min.
+    pub fn clock_skew(mut self, skew: Duration) -> Self {
+        self.clock_skew = Some(skew);
+        self
+    }
+
+    /// Timeout of every HTTP call to the provider (at most 300 s). Default: 10 s.
+    pub fn http_timeout(mut self, timeout: Duration) -> Self {
+        self.http_timeout = Some(timeout);
+        self
+    }
+
+    /// How long a started login may take before its callback is refused
+    /// (1 s to 1 day; `login_expired`). The attempt's store record and
+    /// cookie are kept a minute longer, so that a late callback gets that
+    /// answer; nothing else a login start writes outlives it. Default: 10 min.
+    pub fn login_attempt_ttl(mut self, ttl: Duration) -> Self {
+        self.login_attempt_ttl = Some(ttl);
+        self
+    }
+
+    /// How many logins one browser may have in flight (several tabs), counted
+    /// by its attempt cookies. The oldest is dropped beyond this (its
+    /// callback then fails with `unknown_state`). Default: 8.
+    pub fn max_pending_logins(mut self, max: usize) -> Self {
+        self.max_pending_logins = Some(max);
+        self
+    }
+
+    /// How long a login stays valid in the session (1 s to 30 days).
+    /// Default: 8 h.
+    pub fn max_login_age(mut self, age: Duration) -> Self {
+        self.max_login_age = Some(age);
+        self
+    }
+
+    /// Minimum time between two JWKS refetches triggered by tokens — an
+    /// unknown `kid`, or a signature that fails with a known `kid` (the
+    /// provider may have re-keyed) — so a flood of forged tokens cannot
+    /// hammer the provider. Also the wait before retrying a failed refetch of
+    /// expired keys. 1 s to 1 h. Default: 60 s.
+    pub fn jwks_refresh_cooldown(mut self, cooldown: Duration) -> Self {
+        self.jwks_refresh_cooldown = Some(cooldown);
+        self
+    }
+
+    /// The shortest time the provider's keys are trusted before they are
+    /// fetched again, whatever the JWKS response's `Cache-Control` says
+    /// (`max-age=0`, `no-cache` and `no-store` get this). 1 s to 1 day, at
+    /// most [`jwks_max_age_ceiling`](Self::jwks_max_age_ceiling). Default: 60 s.
+    pub fn jwks_max_age_floor(mut self, floor: Duration) -> Self {
+        self.jwks_max_age_floor = Some(floor);
+        self
+    }
+
+    /// The longest time the provider's keys are trusted before they are
+    /// fetched again: the JWKS response's `Cache-Control: max-age` is
+    /// honoured up to this, and a response without one gets this. A key the
+    /// provider removes stops verifying within this time. Once the keys are
+    /// older, the next login waits for one refetch (shared by concurrent
+    /// logins); if the provider cannot be reached, logins fail with
+    /// `keys_unavailable` rather than trust the old keys. 1 s to 1 day.
+    /// Default: 1 h.
+    pub fn jwks_max_age_ceiling(mut self, ceiling: Duration) -> Self {
+        self.jwks_max_age_ceiling = Some(ceiling);
+        self
+    }
+
+    /// Whether logins use PAR. Default: [`ParMode::WhenAdvertised`].
+    pub fn par(mut self, mode: ParMode) -> Self {
+        self.par = mode;
+        self
+    }
+
+    /// What `permission_digest` is computed over. Default:
+    /// [`DigestInput::StatementBytes`] (see [`crate::permission`] for why this
+    /// is configurable).
+    pub fn permission_digest_input(mut self, input: DigestInput) -> Self {
+        self.digest_input = input;
+        self
+    }
+
+    /// A permission requested on every login (e.g. read access to accounts).
+    /// Repeatable. Default: none. Requires PAR.
+    pub fn upfront_permission<P: Permission>(mut self, permission: &P) -> Self {
+        crate::permission::assert_upfront_type::<P>();
+        self.upfront_permissions.push(serde_json::to_vec(permission).map(|s| (P::TYPE.to_owned(), s)).map_err(|_| ()));
+        self
+    }
+
+    /// Whether a grant can be used by [`Granted`](crate::Granted) only once
+    /// (a payment approval must not be replayed). Default: `true`.
+    pub fn single_use_grants(mut self, single_use: bool) -> Self {
+        self.single_use_grants = Some(single_use);
+        self
+    }
+
+    /// How long an approved permission can be used (at most a day). Default: 10 min.
+    pub fn grant_ttl(mut self, ttl: Duration) -> Self {
+        self.grant_ttl = Some(ttl);
+        self
+    }
+
+    /// Permission API paths and names. Default: [`PermissionApiConfig::default`].
+    pub fn permission_api(mut self, api: PermissionApiConfig) -> Self {
+        self.permission_api = Some(api);
+        self
+    }
+
+    /// Base path of the CIBA routes (only mounted with
+    /// [`BankIdLayer::with_ciba`](crate::BankIdLayer::with_ciba)). Default: `/auth/bankid/ciba`.
+    pub fn ciba_path(mut self, path: impl Into<String>) -> Self {
+        self.ciba_path = Some(path.into());
+        self
+    }
+
+    /// How many times start-up discovery (metadata and keys, of BankID OIDC
+    /// and of BIB) is retried after a failed attempt, at most 20.
+    /// Default: 3. `0` fails at the first error, as before this setting
+    /// existed. The waits between attempts start at
+    /// [`discovery_backoff`](Self::discovery_backoff) and double each time.
+    ///
+    /// Every error is retried, including a document that is wrong rather
+    /// than missing (an issuer mismatch): during a deployment a provider or
+    /// proxy can briefly serve a stale or wrong document, and a permanent
+    /// misconfiguration still fails after the last attempt.
+    pub fn discovery_retries(mut self, retries: u32) -> Self {
+        self.discovery_retries = Some(retries);
+        self
+    }
+
+    /// The first wait between discovery attempts (1 ms to 60 s); each later
+    /// wait doubles, up to 60 s. Default: 500 ms.
+    pub fn discovery_backoff(mut self, backoff: Duration) -> Self {
+        self.discovery_backoff = Some(backoff);
+        self
+    }
+
+    /// Starts degraded instead of failing when a provider is down at
+    /// start-up. Off by default.
+    ///
+    /// [`BankIdLayer::discover`](crate::BankIdLayer::discover) then returns
+    /// after the first attempt, or after one
+    /// [`http_timeout`](Self::http_timeout) if that attempt hangs, and a
+    /// background task keeps trying,
+    /// with the [backoff](Self::discovery_backoff), until every provider is
+    /// loaded. Until then the login, callback and CIBA routes answer `503`
+    /// with a `Retry-After` header (error kind `provider_unavailable`);
+    /// logout and [`AuthenticatedUser`](crate::AuthenticatedUser) on
+    /// existing logins keep working, and
+    /// [`BankIdLayer::health`](crate::BankIdLayer::health) reports
+    /// `ready: false`. Settings the provider must support (PAR for upfront
+    /// permissions) are checked when it loads: a provider that lacks them
+    /// keeps the layer degraded, with the reason in the log.
+    pub fn start_degraded(mut self, degraded: bool) -> Self {
+        self.start_degraded = degraded;
+        self
+    }
+
+    /// Validates every setting.
+    pub fn build(self) -> Result<BankIdConfig, ConfigError> {
+        let preset = self.environment;
+        let issuer = self.issuer.or_else(|| preset.map(|env| env.issuer().to_owned()));
+        let issuer = parse_issuer("issuer", issuer.as_deref())?;
+        let bib_issuer = self.bib_issuer.or_else(|| preset.map(|env| env.bib_issuer().to_owned()));
+        let bib_issuer = bib_issuer.map(|bib| parse_issuer("bib_issuer", Some(&bib))).transpose()?;
+        let client_id = required("client_id", self.client_id)?;
+        let client_auth = self
+            .client_auth
+            .filter(|auth| auth.secret().is_none_or(|secret| !secret.expose().is_empty()))
+            .ok_or(ConfigError::Missing { field: "client_secret" })?;
+        let redirect_uri = parse_endpoint("redirect_uri", self.redirect_uri.as_deref())?;
+        if redirect_uri.fragment().is_some() {
+            return Err(ConfigError::invalid("redirect_uri", "must not have a fragment"));
+        }
+        let post_logout_redirect_uri = match self.post_logout_redirect_uri.as_deref() {
+            Some(uri) => Some(parse_endpoint("post_logout_redirect_uri", Some(uri))?),
+            None => None,
+        };
+        let scopes = validate_scopes(self.scopes.unwrap_or_else(|| vec!["profile".into()]))?;
+        let login_hint = validate_login_hint(self.login_hint.unwrap_or(Some("BIS".into())))?;
+        let callback_path = redirect_uri.path().to_owned();
+        let login_path = validate_path("login_path", self.login_path, DEFAULT_LOGIN_PATH)?;
+        let logout_path = validate_path("logout_path", self.logout_path, DEFAULT_LOGOUT_PATH)?;
+        if login_path == callback_path || logout_path == callback_path || login_path == logout_path {
+            return Err(ConfigError::invalid(
+                "login_path",
+                "login, logout and callback (redirect_uri) paths must differ",
+            ));
+        }
+        let backchannel_logout_path =
+            validate_path("backchannel_logout_path", self.backchannel_logout_path, DEFAULT_BACKCHANNEL_LOGOUT_PATH)?;
+        if [&login_path, &callback_path, &logout_path].contains(&&backchannel_logout_path) {
+            return Err(ConfigError::invalid(
+                "backchannel_logout_path",
+                "must differ from the login, logout and callback (redirect_uri) paths",
+            ));
+        }
+        let clock_skew = self.clock_skew.unwrap_or(Duration::from_secs(60));
+        if clock_skew > Duration::from_secs(300) {
+            return Err(ConfigError::invalid("clock_skew", "must be at most 300 seconds"));
+        }
+        let http_timeout = self.http_timeout.unwrap_or(Duration::from_secs(10));
+        // Bounded so that time arithmetic on it (leases, retries) cannot overflow.
+        if http_timeout.is_zero() || http_timeout > Duration::from_secs(300) {
+            return Err(ConfigError::invalid("http_timeout", "must be between 1 ms and 300 seconds"));
+        }
+        let grant_ttl = self.grant_ttl.unwrap_or(Duration::from_secs(600));
+        if grant_ttl.is_zero() || grant_ttl > Duration::from_secs(86_400) {
+            return Err(ConfigError::invalid("grant_ttl", "must be between 1 second and 1 day"));
+        }
+        // Bounded so that casts to seconds and time arithmetic cannot wrap.
+        let login_attempt_ttl = bounded("login_attempt_ttl", self.login_attempt_ttl, 600, DAY)?;
+        let max_login_age = bounded("max_login_age", self.max_login_age, 8 * 3600, 30 * DAY)?;
+        let jwks_refresh_cooldown = bounded("jwks_refresh_cooldown", self.jwks_refresh_cooldown, 60, 3600)?;
+        let jwks_max_age_floor = bounded("jwks_max_age_floor", self.jwks_max_age_floor, 60, DAY)?;
+        let jwks_max_age_ceiling = bounded("jwks_max_age_ceiling", self.jwks_max_age_ceiling, 3600, DAY)?;
+        if jwks_max_age_floor > jwks_max_age_ceiling {
+            return Err(ConfigError::invalid("jwks_max_age_floor", "must not exceed jwks_max_age_ceiling"));
+        }
+        let max_pending_logins = self.max_pending_logins.unwrap_or(8);
+        if max_pending_logins == 0 {
+            return Err(ConfigError::invalid("max_pending_logins", "must be at least 1"));
+        }
+        let mut upfront_permissions = Vec::new();
+        for permission in self.upfront_permissions {
+            let (kind, statement) = permission
+                .map_err(|()| ConfigError::invalid("upfront_permission", "statement cannot be serialised"))?;
+            upfront_permissions.push(PermissionItem::from_statement(&kind, &statement, self.digest_input));
+        }
+        if !upfront_permissions.is_empty() && self.par == ParMode::Disabled {
+            return Err(ConfigError::invalid("par", "upfront permissions need PAR"));
+        }
+        // The Permission API lives at BIB: asking for it without BIB is a
+        // start-up error, not a failure at the first request.
+        if self.permission_api.is_some() && bib_issuer.is_none() {
+            return Err(ConfigError::Missing { field: "bib_issuer" });
+        }
+        let permission_api = self.permission_api.unwrap_or_default();
+        let ciba_path = validate_path("ciba_path", self.ciba_path, "/auth/bankid/ciba")?;
+        validate_permission_api(&permission_api)?;
+        let discovery_retries = self.discovery_retries.unwrap_or(3);
+        if discovery_retries > 20 {
+            return Err(ConfigError::invalid("discovery_retries", "must be at most 20"));
+        }
+        let discovery_backoff = self.discovery_backoff.unwrap_or(Duration::from_millis(500));
+        if discovery_backoff.is_zero() || discovery_backoff > Duration::from_secs(60) {
+            return Err(ConfigError::invalid("discovery_backoff", "must be between 1 ms and 60 seconds"));
+        }
+        Ok(BankIdConfig {
+            issuer,
+            bib_issuer,
+            client_id,
+            client_auth,
+            redirect_uri,
+            scopes,
+            login_hint,
+            acr_values: self.acr_values.filter(|v| !v.is_empty()),
+            login_path,
+            callback_path,
+            logout_path,
+            backchannel_logout_path,
+            post_logout_redirect_uri,
+            minimum_loa: self.minimum_loa.unwrap_or(Loa::SUBSTANTIAL),
+            clock_skew,
+            http_timeout,
+            login_attempt_ttl,
+            max_pending_logins,
+            max_login_age,
+            jwks_refresh_cooldown,
+            jwks_max_age_floor,
+            jwks_max_age_ceiling,
+            par: self.par,
+            digest_input: self.digest_input,
+            upfront_permissions,
+            single_use_grants: self.single_use_grants.unwrap_or(true),
+            permission_api,
+            ciba_path,
+            grant_ttl,
+            login_store: Default::default(),
+            discovery_retries,
+            discovery_backoff,
+            start_degraded: self.start_degraded,
+        })
+    }
+}

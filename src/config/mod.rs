@@ -1,0 +1,42 @@
+//! Relying-party configuration: a builder and [`BankIdConfig::from_env`].
+//!
+//! Everything is validated when the configuration is built, so a typo in a
+//! URL or a missing secret stops the service at start-up with an error that
+//! names the field, instead of failing the first user who tries to log in.
+//!
+//! One file per concept; this file only declares them and re-exports what
+//! the rest of the crate names (no item here is imported by a child, so the
+//! children never depend on this file):
+//!
+//! - `settings`: [`BankIdConfig`], the validated settings, and its accessors;
+//! - `builder`: [`BankIdConfigBuilder`] and [`BankIdConfig::builder`];
+//! - `validate`: the checks `build` runs;
+//! - `env`: [`BankIdConfig::from_env`] and its variable table;
+//! - `client_auth`: [`ClientAuth`] with its credential;
+//! - `environment`, `par`, `permission_api`: the option types;
+//! - `cookies`: the session cookie policy ([`BankIdConfig::session_layer`]);
+//! - `error`: [`ConfigError`].
+
+mod builder;
+mod client_auth;
+mod cookies;
+mod env;
+mod environment;
+mod error;
+mod par;
+mod permission_api;
+mod settings;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+pub use builder::BankIdConfigBuilder;
+pub use client_auth::{ClientAssertionKey, ClientAuth};
+pub(crate) use client_auth::{ClientSecret, Credential};
+pub use environment::BankIdEnvironment;
+pub use error::ConfigError;
+pub use par::ParMode;
+pub use permission_api::PermissionApiConfig;
+pub use settings::BankIdConfig;
+pub(crate) use validate::is_loopback;

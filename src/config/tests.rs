@@ -1,0 +1,255 @@
+//! The configuration's unit tests.
+
+use std::time::Duration;
+
+use super::builder::BankIdConfigBuilder;
+use super::client_auth::{ClientAssertionKey, ClientAuth};
+use super::environment::BankIdEnvironment;
+use super::error::ConfigError;
+use super::permission_api::PermissionApiConfig;
+use super::settings::BankIdConfig;
+use crate::loa::Loa;
+
+fn valid() -> BankIdConfigBuilder {
+    BankIdConfig::builder()
+        .issuer("https://auth.current.bankid.no/auth/realms/current")
+        .client_id("client")
+        .client_secret("s3cret")
+        .redirect_uri("https://app.example/auth/bankid/callback")
+}
+
+#[test]
+fn builds_with_secure_defaults() {
+    let config = valid().build().unwrap();
+    assert_eq!(config.scopes, ["openid", "profile"]);
+    assert_eq!(config.login_hint.as_deref(), Some("BIS"));
+    assert_eq!(config.minimum_loa, Loa::SUBSTANTIAL);
+    assert_eq!(config.callback_path, "/auth/bankid/callback");
+    assert_eq!(config.login_path, "/auth/bankid/login");
+    assert_eq!(config.client_auth.method(), "client_secret_basic");
+}
+
+#[test]
+fn missing_fields_are_named() {
+    let cases = [
+        (BankIdConfig::builder().client_id("c").client_secret("s").redirect_uri("https://a.example/cb"), "issuer"),
+        (valid().client_secret(""), "client_secret"),
+        (
+            BankIdConfig::builder().issuer("https://i.example").client_secret("s").redirect_uri("https://a.example/cb"),
+            "client_id",
+        ),
+        (BankIdConfig::builder().issuer("https://i.example").client_id("c").client_secret("s"), "redirect_uri"),
+    ];
+    for (builder, field) in cases {
+        assert_eq!(builder.build().unwrap_err(), ConfigError::Missing { field });
+    }
+}
+
+#[test]
+fn invalid_values_are_named() {
+    let cases = [
+        (valid().issuer("not a url"), "issuer"),
+        (valid().issuer("http://auth.bankid.example"), "issuer"),
+        (valid().issuer("ftp://auth.bankid.example"), "issuer"),
+        (valid().redirect_uri("/auth/bankid/callback"), "redirect_uri"),
+        (valid().redirect_uri("http://app.example/cb"), "redirect_uri"),
+        (valid().redirect_uri("https://app.example/cb#x"), "redirect_uri"),
+        (valid().redirect_uri("https://user:pw@app.example/cb"), "redirect_uri"),
+        (valid().post_logout_redirect_uri("relative"), "post_logout_redirect_uri"),
+        (valid().scopes(["profile", "bad scope"]), "scopes"),
+        (valid().login_hint(Some("BID:01010112345")), "login_hint"),
+        (valid().login_path("auth/login"), "login_path"),
+        (valid().logout_path("//evil.example"), "logout_path"),
+        (valid().login_path("/auth/bankid/callback"), "login_path"),
+        (valid().http_timeout(Duration::ZERO), "http_timeout"),
+        (valid().http_timeout(Duration::MAX), "http_timeout"),
+        (valid().grant_ttl(Duration::ZERO), "grant_ttl"),
+        (valid().grant_ttl(Duration::from_secs(u64::MAX)), "grant_ttl"),
+        (valid().login_attempt_ttl(Duration::ZERO), "login_attempt_ttl"),
+        (valid().login_attempt_ttl(Duration::from_secs(u64::MAX)), "login_attempt_ttl"),
+        (valid().max_login_age(Duration::from_millis(999)), "max_login_age"),
+        (valid().max_login_age(Duration::from_secs(u64::MAX)), "max_login_age"),
+        (valid().max_login_age(Duration::from_secs(30 * 86_400 + 1)), "max_login_age"),
+        (valid().jwks_refresh_cooldown(Duration::ZERO), "jwks_refresh_cooldown"),
+        (valid().jwks_refresh_cooldown(Duration::from_secs(u64::MAX)), "jwks_refresh_cooldown"),
+        (valid().jwks_max_age_floor(Duration::ZERO), "jwks_max_age_floor"),
+        (valid().jwks_max_age_floor(Duration::from_secs(u64::MAX)), "jwks_max_age_floor"),
+        (valid().jwks_max_age_ceiling(Duration::ZERO), "jwks_max_age_ceiling"),
+        (valid().jwks_max_age_ceiling(Duration::from_secs(u64::MAX)), "jwks_max_age_ceiling"),
+        (
+            valid().jwks_max_age_floor(Duration::from_secs(600)).jwks_max_age_ceiling(Duration::from_secs(60)),
+            "jwks_max_age_floor",
+        ),
+        (valid().clock_skew(Duration::from_secs(3600)), "clock_skew"),
+        (valid().max_pending_logins(0), "max_pending_logins"),
+    ];
+    for (builder, field) in cases {
+        let err = builder.build().unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { .. }), "{err:?}");
+        assert_eq!(err.field(), field, "{err}");
+    }
+}
+
+#[test]
+fn private_key_jwt_needs_a_key_not_a_secret() {
+    // `private_key_jwt` without a key can no longer be written: the key is
+    // the method's argument. Without any client authentication, the error
+    // names the common case.
+    let err = BankIdConfig::builder()
+        .issuer("https://i.example")
+        .client_id("c")
+        .redirect_uri("https://a.example/cb")
+        .build()
+        .unwrap_err();
+    assert_eq!(err, ConfigError::Missing { field: "client_secret" });
+    assert_eq!(ClientAssertionKey::rsa_pem(b"not a key", None).unwrap_err().field(), "private_key_jwt");
+    let err = BankIdConfig::from_lookup(|k| match k {
+        "BANKID_CLIENT_AUTH" => Some("private_key_jwt".into()),
+        "BANKID_CLIENT_KEY_FILE" => Some("/nonexistent/key.pem".into()),
+        _ => None,
+    })
+    .unwrap_err();
+    assert_eq!(err.field(), "BANKID_CLIENT_KEY_FILE");
+    let err = BankIdConfig::from_lookup(|k| (k == "BANKID_CLIENT_AUTH").then(|| "private_key_jwt".into())).unwrap_err();
+    assert_eq!(err, ConfigError::Missing { field: "BANKID_CLIENT_KEY_FILE" });
+}
+
+#[test]
+fn client_auth_methods_carry_their_credential() {
+    let post = valid().client_auth(ClientAuth::client_secret_post("p0st")).build().unwrap();
+    assert_eq!(post.client_auth.method(), "client_secret_post");
+    // The later of `client_secret` and `client_auth` wins.
+    let basic = valid().client_auth(ClientAuth::client_secret_post("p0st")).client_secret("b4sic").build().unwrap();
+    assert_eq!(basic.client_auth.method(), "client_secret_basic");
+    let err = valid().client_auth(ClientAuth::client_secret_post("")).build().unwrap_err();
+    assert_eq!(err, ConfigError::Missing { field: "client_secret" });
+}
+
+#[test]
+fn http_is_allowed_on_loopback_only() {
+    let config = valid().issuer("http://127.0.0.1:8080").redirect_uri("http://localhost:3000/cb").build().unwrap();
+    assert_eq!(config.callback_path, "/cb");
+}
+
+#[test]
+fn from_env_names_variables() {
+    let env = |pairs: &'static [(&'static str, &'static str)]| {
+        move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+    };
+    let err = BankIdConfig::from_lookup(env(&[
+        ("BANKID_ISSUER", "https://i.example"),
+        ("BANKID_CLIENT_ID", "c"),
+        ("BANKID_REDIRECT_URI", "https://a.example/cb"),
+    ]))
+    .unwrap_err();
+    assert_eq!(err, ConfigError::Missing { field: "BANKID_CLIENT_SECRET" });
+
+    let err = BankIdConfig::from_lookup(env(&[
+        ("BANKID_ISSUER", "https://i.example"),
+        ("BANKID_CLIENT_ID", "c"),
+        ("BANKID_CLIENT_SECRET", "s"),
+        ("BANKID_REDIRECT_URI", "cb"),
+    ]))
+    .unwrap_err();
+    assert_eq!(err.field(), "BANKID_REDIRECT_URI");
+
+    let err = BankIdConfig::from_lookup(env(&[("BANKID_MIN_LOA", "5")])).unwrap_err();
+    assert_eq!(err.field(), "BANKID_MIN_LOA");
+
+    let config = BankIdConfig::from_lookup(env(&[
+        ("BANKID_ISSUER", "https://i.example"),
+        ("BANKID_CLIENT_ID", "c"),
+        ("BANKID_CLIENT_SECRET", "s"),
+        ("BANKID_REDIRECT_URI", "https://a.example/cb"),
+        ("BANKID_LOGIN_HINT", ""),
+        ("BANKID_MIN_LOA", "4"),
+        ("BANKID_SCOPES", "profile nnin_altsub"),
+        ("BANKID_CLIENT_AUTH", "client_secret_post"),
+    ]))
+    .unwrap();
+    assert_eq!(config.login_hint, None);
+    assert_eq!(config.minimum_loa, Loa::HIGH);
+    assert_eq!(config.scopes, ["openid", "profile", "nnin_altsub"]);
+    assert_eq!(config.client_auth.method(), "client_secret_post");
+}
+
+#[test]
+fn an_environment_sets_both_issuers_and_explicit_ones_win() {
+    let base = || BankIdConfig::builder().client_id("c").client_secret("s").redirect_uri("https://a.example/cb");
+    let config = base().environment(BankIdEnvironment::Current).build().unwrap();
+    assert_eq!(config.issuer.as_str(), "https://auth.current.bankid.no/auth/realms/current");
+    assert_eq!(config.bib_issuer.as_ref().unwrap().as_str(), "https://current.aletheia-test.idtech.no/");
+    let config = base().environment(BankIdEnvironment::Production).bib_issuer("https://bib.example").build().unwrap();
+    assert_eq!(config.issuer.as_str(), "https://auth.bankid.no/auth/realms/prod");
+    assert_eq!(config.bib_issuer.as_ref().unwrap().as_str(), "https://bib.example/");
+    assert_eq!(base().build().unwrap_err(), ConfigError::Missing { field: "issuer" });
+    assert_eq!(valid().build().unwrap().bib_issuer, None);
+    assert_eq!(valid().bib_issuer("http://bib.example").build().unwrap_err().field(), "bib_issuer");
+
+    let env = |k: &str| match k {
+        "BANKID_ENV" => Some("production".to_owned()),
+        "BANKID_CLIENT_ID" => Some("c".into()),
+        "BANKID_CLIENT_SECRET" => Some("s".into()),
+        "BANKID_REDIRECT_URI" => Some("https://a.example/cb".into()),
+        _ => None,
+    };
+    let config = BankIdConfig::from_lookup(env).unwrap();
+    assert_eq!(config.bib_issuer.unwrap().as_str(), "https://app.bankid.no/");
+    let err = BankIdConfig::from_lookup(|k| (k == "BANKID_ENV").then(|| "preprod".to_owned())).unwrap_err();
+    assert_eq!(err.field(), "BANKID_ENV");
+    let err = BankIdConfig::from_lookup(|k| match k {
+        "BANKID_BIB_ISSUER" => Some("nope".to_owned()),
+        _ => env(k),
+    })
+    .unwrap_err();
+    assert_eq!(err.field(), "BANKID_BIB_ISSUER");
+}
+
+#[test]
+fn permission_api_settings_need_bib() {
+    let err = valid().permission_api(PermissionApiConfig::default()).build().unwrap_err();
+    assert_eq!(err, ConfigError::Missing { field: "bib_issuer" });
+}
+
+#[test]
+fn permission_api_settings_are_bounded() {
+    for api in [
+        PermissionApiConfig { reference_parameter: "a&b".into(), ..Default::default() },
+        PermissionApiConfig { scope: "bad\"scope".into(), ..Default::default() },
+        PermissionApiConfig { grant_attempts: 0, ..Default::default() },
+        PermissionApiConfig { grant_retry_delay: Duration::MAX, ..Default::default() },
+        PermissionApiConfig { registration_lifetime: Duration::from_secs(86_400), ..Default::default() },
+    ] {
+        let builder = valid().bib_issuer("https://bib.example").permission_api(api);
+        assert_eq!(builder.build().unwrap_err().field(), "permission_api");
+    }
+}
+
+#[test]
+fn debug_never_prints_the_secret() {
+    let config = valid().client_secret("super-secret-value").build().unwrap();
+    assert!(!format!("{config:?}").contains("super-secret-value"));
+    for auth in
+        [ClientAuth::client_secret_basic("super-secret-value"), ClientAuth::client_secret_post("super-secret-value")]
+    {
+        let debug = format!("{auth:?}");
+        assert!(!debug.contains("super-secret-value"), "{debug}");
+        assert!(debug.contains(auth.method()), "{debug}");
+        let config = valid().client_auth(auth).build().unwrap();
+        assert!(!format!("{config:?}").contains("super-secret-value"));
+    }
+}
+
+#[cfg(feature = "simulator")]
+#[test]
+fn debug_never_prints_the_private_key() {
+    let pem = crate::simulator::Simulator::client_private_key_pem();
+    let key = ClientAssertionKey::rsa_pem(pem.as_bytes(), Some("client-1".into())).unwrap();
+    let config = valid().client_auth(ClientAuth::private_key_jwt(key)).build().unwrap();
+    let debug = format!("{config:?}");
+    assert!(debug.contains("private_key_jwt") && debug.contains("client-1"), "{debug}");
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    for chunk in body.as_bytes().chunks(16) {
+        assert!(!debug.contains(std::str::from_utf8(chunk).unwrap()), "{debug}");
+    }
+}
