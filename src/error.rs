@@ -78,10 +78,10 @@ pub enum IdTokenError {
 }
 
 impl IdTokenError {
-    /// The error for a [`reason`](Self::reason) code (for outcomes kept in a
+    /// The error for a [`kind`](Self::kind) code (for outcomes kept in a
     /// store); unknown codes map to `Malformed`.
-    pub fn from_reason(reason: &str) -> IdTokenError {
-        match reason {
+    pub(crate) fn from_kind(kind: &str) -> IdTokenError {
+        match kind {
             "unknown_key" => IdTokenError::UnknownKey,
             "keys_unavailable" => IdTokenError::KeysUnavailable,
             "bad_signature" => IdTokenError::BadSignature,
@@ -102,8 +102,8 @@ impl IdTokenError {
         }
     }
 
-    /// A stable, machine-readable reason code.
-    pub fn reason(&self) -> &'static str {
+    /// A stable, machine-readable code.
+    pub fn kind(&self) -> &'static str {
         match self {
             IdTokenError::Malformed => "malformed",
             IdTokenError::UnsupportedAlgorithm(_) => "unsupported_algorithm",
@@ -123,6 +123,62 @@ impl IdTokenError {
             IdTokenError::UnsupportedCriticalHeader => "unsupported_critical_header",
             IdTokenError::InvalidCriticalHeader => "invalid_critical_header",
         }
+    }
+}
+
+/// Why a login failed one of the checks every login passes, in the code
+/// flow and over CIBA alike: one type, so a check failure has one
+/// [`kind`](Self::kind) whichever way the user logged in. Carried by
+/// [`Error::Check`] and [`CibaError::Check`](crate::ciba::CibaError::Check).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoginCheckError {
+    /// The ID token failed verification.
+    #[error("invalid ID token: {0}")]
+    InvalidIdToken(#[source] IdTokenError),
+    /// The login's `acr` does not carry the required LOA.
+    #[error("insufficient level of assurance: {required} required, found {}", found.map_or_else(|| "none".to_owned(), |l| l.to_string()))]
+    InsufficientLoa {
+        /// The configured minimum.
+        required: Loa,
+        /// What the token's `acr` carried (`None` if absent or malformed).
+        found: Option<Loa>,
+    },
+    /// A permission this login asked for was not (verifiably) granted.
+    #[error("permission not granted: {0}")]
+    Permission(#[source] PermissionError),
+    /// A permission requested by a logged-in user was approved in BankID by
+    /// someone else (another `sub`). The session is left as it was: the
+    /// other person is not logged in and no grant is kept.
+    #[error("the permission was approved by someone other than the logged-in user")]
+    SubjectMismatch,
+}
+
+impl LoginCheckError {
+    /// A stable, machine-readable code, the same in both flows.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            LoginCheckError::InvalidIdToken(_) => "invalid_id_token",
+            LoginCheckError::InsufficientLoa { .. } => "insufficient_loa",
+            LoginCheckError::Permission(_) => "permission_not_granted",
+            LoginCheckError::SubjectMismatch => "subject_mismatch",
+        }
+    }
+
+    /// The source's code, for the variants that have one (the ID token's or
+    /// the permission's [`kind`](IdTokenError::kind)).
+    pub fn detail(&self) -> Option<&'static str> {
+        match self {
+            LoginCheckError::InvalidIdToken(e) => Some(e.kind()),
+            LoginCheckError::Permission(e) => Some(e.kind()),
+            LoginCheckError::InsufficientLoa { .. } | LoginCheckError::SubjectMismatch => None,
+        }
+    }
+}
+
+impl From<IdTokenError> for LoginCheckError {
+    fn from(err: IdTokenError) -> Self {
+        LoginCheckError::InvalidIdToken(err)
     }
 }
 
@@ -215,22 +271,10 @@ pub enum Error {
     /// Exchanging the code for tokens failed.
     #[error("token exchange failed: {0}")]
     TokenExchange(#[from] EndpointError),
-    /// The ID token failed verification.
-    #[error("invalid ID token: {0}")]
-    InvalidIdToken(#[from] IdTokenError),
-    /// The login's `acr` does not carry the required LOA.
-    #[error("insufficient level of assurance: {required} required, found {}", found.map_or_else(|| "none".to_owned(), |l| l.to_string()))]
-    InsufficientLoa {
-        /// The configured minimum.
-        required: Loa,
-        /// What the token's `acr` carried (`None` if absent or malformed).
-        found: Option<Loa>,
-    },
-    /// A permission requested by a logged-in user was approved in BankID by
-    /// someone else (another `sub`). The session is left as it was: the
-    /// other person is not logged in and no grant is kept.
-    #[error("the permission was approved by someone other than the logged-in user")]
-    SubjectMismatch,
+    /// The login failed a check (ID token, LOA, permission, subject): the
+    /// same [`LoginCheckError`] as CIBA's, with its [`kind`](LoginCheckError::kind).
+    #[error(transparent)]
+    Check(#[from] LoginCheckError),
     /// A state-changing request came from another origin.
     #[error("cross-site request refused")]
     CrossSiteRequest,
@@ -247,7 +291,9 @@ pub enum Error {
     /// A call to the Permission API failed.
     #[error("Permission API call failed: {0}")]
     PermissionApi(EndpointError),
-    /// A requested permission was not (verifiably) granted.
+    /// A permission was not (verifiably) granted, outside a login's checks
+    /// (a [`Granted`](crate::Granted) grant, the Permission API, a request
+    /// that cannot start).
     #[error("permission not granted: {0}")]
     Permission(#[from] PermissionError),
     /// There is no valid BankID login in the session.
@@ -271,6 +317,12 @@ pub enum Error {
     ProviderUnavailable,
 }
 
+impl From<IdTokenError> for Error {
+    fn from(err: IdTokenError) -> Self {
+        Error::Check(LoginCheckError::InvalidIdToken(err))
+    }
+}
+
 impl Error {
     /// A stable, machine-readable code, used in JSON error bodies.
     pub fn kind(&self) -> &'static str {
@@ -287,9 +339,7 @@ impl Error {
             Error::Provider { .. } => "provider_error",
             Error::MissingCode => "missing_code",
             Error::TokenExchange(_) => "token_exchange_failed",
-            Error::InvalidIdToken(_) => "invalid_id_token",
-            Error::InsufficientLoa { .. } => "insufficient_loa",
-            Error::SubjectMismatch => "subject_mismatch",
+            Error::Check(check) => check.kind(),
             Error::CrossSiteRequest => "cross_site_request",
             Error::MissingCapability { .. } => "missing_capability",
             Error::PushedAuthorization(_) => "par_failed",
@@ -314,12 +364,9 @@ impl Error {
             | Error::MissingCallbackIssuer
             | Error::Provider { .. }
             | Error::MissingCode => StatusCode::BAD_REQUEST,
-            Error::AccessDenied { .. }
-            | Error::InsufficientLoa { .. }
-            | Error::CrossSiteRequest
-            | Error::SubjectMismatch
-            | Error::Permission(_) => StatusCode::FORBIDDEN,
-            Error::Unauthenticated | Error::InvalidIdToken(_) => StatusCode::UNAUTHORIZED,
+            Error::AccessDenied { .. } | Error::CrossSiteRequest | Error::Permission(_) => StatusCode::FORBIDDEN,
+            Error::Check(LoginCheckError::InvalidIdToken(_)) | Error::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Error::Check(_) => StatusCode::FORBIDDEN,
             Error::TokenExchange(_) | Error::Discovery(_) | Error::PushedAuthorization(_) | Error::PermissionApi(_) => {
                 StatusCode::BAD_GATEWAY
             }
@@ -334,8 +381,8 @@ impl Error {
     /// provider error code, token endpoint error).
     pub fn detail(&self) -> Option<&str> {
         match self {
-            Error::InvalidIdToken(e) => Some(e.reason()),
-            Error::Permission(e) => Some(e.reason()),
+            Error::Check(check) => check.detail(),
+            Error::Permission(e) => Some(e.kind()),
             Error::MissingCapability { capability } => Some(capability),
             Error::PushedAuthorization(e) | Error::PermissionApi(e) => Some(endpoint_detail(e)),
             Error::Provider { error, .. } => Some(error),

@@ -109,7 +109,7 @@ async fn current_user(ctx: Option<&Ctx>, parts: &Parts) -> Result<AuthenticatedU
     let session = session_of(&parts.extensions)?;
     let login = load_login(&session).await?.ok_or(Error::Unauthenticated)?;
     let config = ctx.core.config();
-    if login.loa < config.minimum_loa {
+    if crate::loa::require_minimum(Some(login.loa), config.minimum_loa).is_err() {
         tracing::debug!(loa = login.loa.get(), "stored login is below the current minimum LOA");
         return Err(Error::Unauthenticated);
     }
@@ -282,7 +282,7 @@ impl<P: Permission> PermissionRequest<P> {
     ///
     /// When someone is logged in, the approval must come from that person:
     /// a callback with another BankID user fails with
-    /// [`Error::SubjectMismatch`] and changes nothing in the session.
+    /// [`LoginCheckError::SubjectMismatch`](crate::LoginCheckError::SubjectMismatch) and changes nothing in the session.
     pub async fn start(self) -> Result<Response, Error> {
         let ctx = &self.bankid.ctx;
         let app_callback_uri =

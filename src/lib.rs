@@ -20,6 +20,7 @@ pub mod fuzzing;
 mod id_token;
 mod layer;
 mod loa;
+mod login;
 mod logout_registry;
 mod once;
 pub mod permission;
@@ -42,7 +43,7 @@ pub use config::{
     BankIdConfig, BankIdConfigBuilder, BankIdEnvironment, ClientAssertionKey, ClientAuth, ConfigError, ParMode,
     PermissionApiConfig,
 };
-pub use error::{EndpointError, Error, IdTokenError};
+pub use error::{EndpointError, Error, IdTokenError, LoginCheckError};
 pub use extract::{AuthRejection, BankId, Granted, PermissionRequest, require_authenticated};
 pub use flow::backchannel_logout::LogoutTokenError;
 pub use health::{Health, KeysHealth, ProviderHealth};

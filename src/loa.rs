@@ -115,14 +115,21 @@ pub(crate) fn loa_of(acr: &str, issuer: AcrIssuer) -> Option<Loa> {
         .or_else(|| BARE_URNS.iter().find(|(from, urn, _)| *from == issuer && *urn == acr).map(|(_, _, loa)| *loa))
 }
 
-/// The LOA policy, the one place it is decided: the token's `acr` must be a
-/// string whose level (see [`loa_of`]) reaches `minimum`. The error carries
-/// what was found, if anything.
-pub(crate) fn check_loa(acr: Option<&serde_json::Value>, minimum: Loa, issuer: AcrIssuer) -> Result<Loa, Option<Loa>> {
-    match acr.and_then(serde_json::Value::as_str).and_then(|acr| loa_of(acr, issuer)) {
+/// The LOA policy, the one place it is decided: a level must be known and
+/// reach `minimum`. Applied to the ID token at login (through [`check_loa`])
+/// and again to the stored login on every request (the minimum may have
+/// been raised since). The error carries what was found, if anything.
+pub(crate) fn require_minimum(found: Option<Loa>, minimum: Loa) -> Result<Loa, Option<Loa>> {
+    match found {
         Some(loa) if loa >= minimum => Ok(loa),
         found => Err(found),
     }
+}
+
+/// The policy on an ID token's `acr`: it must be a string whose level (see
+/// [`loa_of`]) passes [`require_minimum`].
+pub(crate) fn check_loa(acr: Option<&serde_json::Value>, minimum: Loa, issuer: AcrIssuer) -> Result<Loa, Option<Loa>> {
+    require_minimum(acr.and_then(serde_json::Value::as_str).and_then(|acr| loa_of(acr, issuer)), minimum)
 }
 
 fn parse_level(value: &str) -> Option<Loa> {

@@ -193,9 +193,10 @@ pub enum PermissionError {
 }
 
 impl PermissionError {
-    /// The error for a [`reason`](Self::reason) code; unknown codes map to `NotGranted`.
-    pub fn from_reason(reason: &str) -> PermissionError {
-        match reason {
+    /// The error for a [`kind`](Self::kind) code (for outcomes kept in a
+    /// store); unknown codes map to `NotGranted`.
+    pub(crate) fn from_kind(kind: &str) -> PermissionError {
+        match kind {
             "serialization" => PermissionError::Serialization,
             "missing_digest" => PermissionError::MissingDigest,
             "digest_mismatch" => PermissionError::DigestMismatch,
@@ -211,8 +212,8 @@ impl PermissionError {
         }
     }
 
-    /// A stable reason code.
-    pub fn reason(&self) -> &'static str {
+    /// A stable, machine-readable code.
+    pub fn kind(&self) -> &'static str {
         match self {
             PermissionError::Serialization => "serialization",
             PermissionError::MissingDigest => "missing_digest",

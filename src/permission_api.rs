@@ -393,7 +393,7 @@ impl PermissionApi {
     async fn verify_grant(&self, jws: String, expected: &GrantExpectation<'_>) -> Result<Grant, Error> {
         let bib = self.core.bib()?;
         let invalid = |why| Error::Permission(PermissionError::InvalidSignedPermission(why));
-        let claims = bib.grants.verify_signed_jwt(&jws).await.map_err(|e| invalid(e.reason()))?;
+        let claims = bib.grants.verify_signed_jwt(&jws).await.map_err(|e| invalid(e.kind()))?;
         if claims.get("iss").and_then(Value::as_str) != Some(bib.metadata.issuer.as_str()) {
             return Err(invalid("issuer"));
         }
@@ -554,7 +554,7 @@ mod tests {
         ];
         for (bad, reason) in cases {
             let Err(Error::Permission(err)) = check_binding(&claims(bad.clone()), &expected) else { panic!("{bad}") };
-            assert_eq!(err.reason(), reason, "{bad}");
+            assert_eq!(err.kind(), reason, "{bad}");
         }
     }
 

@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use axum_bankid::{
-    BankIdConfig, BankIdLayer, CibaError, CibaRequest, ClientSignals, Error, IdTokenError, Loa, LoginHint,
-    PermissionApiConfig, PermissionError, Registration,
+    BankIdConfig, BankIdLayer, CibaError, CibaRequest, ClientSignals, Error, IdTokenError, Loa, LoginCheckError,
+    LoginHint, PermissionApiConfig, PermissionError, Registration,
 };
 use axum_bankid_simulator::{CapturedRequest, CibaBehavior, Fault, Simulator, Which};
 use base64::Engine;
@@ -228,7 +228,10 @@ async fn a_grant_that_is_late_is_asked_for_again() {
 async fn a_grant_that_never_comes_is_a_typed_failure() {
     let app = start_with_few_grant_attempts().await;
     app.sim.set_fault(Fault::GrantNotReady(1000));
-    assert_eq!(approve_payment(&app).await.unwrap_err(), CibaError::Permission(PermissionError::GrantNotReady));
+    assert_eq!(
+        approve_payment(&app).await.unwrap_err(),
+        CibaError::Check(LoginCheckError::Permission(PermissionError::GrantNotReady))
+    );
     let grants = app.sim.requests().into_iter().filter(|r| r.path.ends_with("/grant")).count();
     assert_eq!(grants, 3, "bounded: grant_attempts");
 }
@@ -238,7 +241,10 @@ async fn a_grant_not_signed_with_the_grant_keys_is_refused() {
     let app = start_with_few_grant_attempts().await;
     app.sim.set_fault(Fault::GrantWrongKey);
     let err = approve_payment(&app).await.unwrap_err();
-    assert_eq!(err, CibaError::Permission(PermissionError::InvalidSignedPermission("bad_signature")));
+    assert_eq!(
+        err,
+        CibaError::Check(LoginCheckError::Permission(PermissionError::InvalidSignedPermission("bad_signature")))
+    );
 }
 
 #[tokio::test]
@@ -249,7 +255,10 @@ async fn a_ciba_id_token_signed_by_bankid_oidc_is_refused() {
     let started = ciba(&app).start(request("kari")).await.unwrap();
     let err = ciba(&app).wait(&started.handle).await.unwrap_err();
     assert!(
-        matches!(err, CibaError::InvalidIdToken(IdTokenError::UnknownKey | IdTokenError::BadSignature)),
+        matches!(
+            err,
+            CibaError::Check(LoginCheckError::InvalidIdToken(IdTokenError::UnknownKey | IdTokenError::BadSignature))
+        ),
         "BIB's keys only: {err:?}"
     );
 }

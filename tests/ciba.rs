@@ -6,7 +6,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use axum_bankid::{
-    BankIdLayer, Ciba, CibaError, CibaFinished, CibaHandle, CibaRequest, CibaStatus, IdTokenError, Loa, LoginHint,
+    BankIdLayer, Ciba, CibaError, CibaFinished, CibaHandle, CibaRequest, CibaStatus, IdTokenError, Loa,
+    LoginCheckError, LoginHint,
 };
 use axum_bankid_simulator::{CibaBehavior, Fault, Simulator};
 use common::{TestApp, TroubleStore, start, start_ciba, start_ciba_layer};
@@ -114,18 +115,21 @@ async fn low_loa_and_wrong_audience_are_rejected() {
     let started = ciba(&app).start(request("kari")).await.unwrap();
     assert_eq!(
         ciba(&app).wait(&started.handle).await.unwrap_err(),
-        CibaError::InsufficientLoa { found: Some(Loa::TWO) }
+        CibaError::Check(LoginCheckError::InsufficientLoa { required: Loa::SUBSTANTIAL, found: Some(Loa::TWO) })
     );
 
     app.sim.clear_faults();
     app.sim.set_fault(Fault::WrongAudience);
     let started = ciba(&app).start(request("kari")).await.unwrap();
     let err = ciba(&app).wait(&started.handle).await.unwrap_err();
-    assert_eq!(err, CibaError::InvalidIdToken(IdTokenError::AudienceMismatch));
+    assert_eq!(err, CibaError::Check(LoginCheckError::InvalidIdToken(IdTokenError::AudienceMismatch)));
     app.sim.clear_faults();
     app.sim.set_fault(Fault::MissingAcr);
     let started = ciba(&app).start(request("kari")).await.unwrap();
-    assert_eq!(ciba(&app).wait(&started.handle).await.unwrap_err(), CibaError::InsufficientLoa { found: None });
+    assert_eq!(
+        ciba(&app).wait(&started.handle).await.unwrap_err(),
+        CibaError::Check(LoginCheckError::InsufficientLoa { required: Loa::SUBSTANTIAL, found: None })
+    );
 }
 
 #[tokio::test]

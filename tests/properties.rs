@@ -732,7 +732,7 @@ fn put(claims: &mut Map<String, Value>, name: &str, how: Named, right: Value, wr
 
 fn permission_reason(result: &Result<(), Error>) -> Option<&'static str> {
     match result {
-        Err(Error::Permission(err)) => Some(err.reason()),
+        Err(Error::Permission(err)) => Some(err.kind()),
         _ => None,
     }
 }

@@ -13,7 +13,7 @@ use super::request::{CibaHandle, CibaRequest, CibaStarted, CibaStatus};
 use super::store::{self, CibaStore};
 use crate::clock::unix_now_ms;
 use crate::core::Core;
-use crate::error::EndpointError;
+use crate::error::{EndpointError, LoginCheckError};
 use crate::permission::{AUTHENTICATION_TYPE, PermissionItem};
 use crate::permission_api::{LoginHint, PermissionApi, RegisteredPermission, Registration, bearer_send};
 use crate::provider::token::parse_json_response;
@@ -80,7 +80,7 @@ impl Ciba {
             return Err(CibaError::InvalidLoginHint);
         }
         if let Some(err) = request.permission_error.clone() {
-            return Err(CibaError::Permission(err));
+            return Err(LoginCheckError::Permission(err).into());
         }
         if request.check_user_exists {
             self.ensure_user_exists(&request.hint).await?;

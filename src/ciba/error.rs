@@ -1,9 +1,7 @@
 //! [`CibaError`]: every way a CIBA authentication can end without a user,
 //! one variant each, so the app can route each to its backup path.
 
-use crate::error::{EndpointError, IdTokenError};
-use crate::loa::Loa;
-use crate::permission::PermissionError;
+use crate::error::{EndpointError, LoginCheckError};
 
 /// Every way a CIBA authentication can fail, so the app can pick its backup.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -60,18 +58,12 @@ pub enum CibaError {
     /// the request stays pending and is polled again after the interval.
     #[error("the provider is unavailable: {0}")]
     ProviderUnavailable(String),
-    /// The final ID token failed verification.
-    #[error("invalid ID token: {0}")]
-    InvalidIdToken(IdTokenError),
-    /// The final ID token's `acr` is below the minimum.
-    #[error("insufficient level of assurance")]
-    InsufficientLoa {
-        /// What was found, if anything.
-        found: Option<Loa>,
-    },
-    /// The approved permission does not match what was sent.
-    #[error("permission not granted: {0}")]
-    Permission(PermissionError),
+    /// The login failed a check (ID token, LOA, permission): the same
+    /// [`LoginCheckError`] as the code flow's, with its
+    /// [`kind`](LoginCheckError::kind). A permission that cannot even be
+    /// sent (it does not serialise) is a `Permission` check failure too.
+    #[error(transparent)]
+    Check(#[from] LoginCheckError),
     /// No pending authentication has this handle (unknown, finished and
     /// collected, or cancelled).
     #[error("no pending authentication has this handle")]
@@ -102,9 +94,7 @@ impl CibaError {
             CibaError::AuthenticationFailed { .. } => "authentication_failed",
             CibaError::InvalidGrant => "invalid_grant",
             CibaError::ProviderUnavailable(_) => "provider_unavailable",
-            CibaError::InvalidIdToken(_) => "invalid_id_token",
-            CibaError::InsufficientLoa { .. } => "insufficient_loa",
-            CibaError::Permission(_) => "permission_not_granted",
+            CibaError::Check(check) => check.kind(),
             CibaError::UnknownHandle => "unknown_handle",
             CibaError::Store(_) => "store_error",
             CibaError::NotEnabled => "not_enabled",

@@ -16,9 +16,10 @@ use super::request::{CibaHandle, CibaStatus};
 use super::store::{Outcome, PendingCiba};
 use crate::claims::AuthenticatedUser;
 use crate::clock::unix_now_ms;
-use crate::error::{EndpointError, IdTokenError};
-use crate::loa::{AcrIssuer, Loa, check_loa};
-use crate::permission::{PermissionError, Transport, verify_granted};
+use crate::error::{EndpointError, IdTokenError, LoginCheckError};
+use crate::loa::{AcrIssuer, Loa};
+use crate::login::complete::{self, Policy, VerifiedLogin};
+use crate::permission::{PermissionError, Transport};
 use crate::permission_api::{GrantExpectation, PermissionApi, bearer_send};
 use crate::provider::token::parse_json_response;
 
@@ -77,17 +78,18 @@ impl Ciba {
         }
     }
 
-    /// The verified user and ID token of an approved request (for logging
-    /// the requesting session in).
-    pub(crate) async fn approved_login(&self, handle: &CibaHandle) -> Option<(AuthenticatedUser, String)> {
+    /// The verified login of an approved request (for logging the
+    /// requesting session in); `None` if it did not end approved. A store
+    /// that cannot say is an error, not "no login".
+    pub(crate) async fn approved_login(&self, handle: &CibaHandle) -> Result<Option<VerifiedLogin>, CibaError> {
         let outcome = match self.store.unsaved(handle) {
-            Some(outcome) => outcome,
-            None => self.store.outcome(&self.store.load(handle).await.ok()?).await.ok()??,
+            Some(outcome) => Some(outcome),
+            None => self.store.outcome(&self.store.load(handle).await?).await?,
         };
-        match outcome {
-            Outcome::Approved { user, id_token } => Some((*user, id_token)),
-            Outcome::Failed { .. } => None,
-        }
+        Ok(match outcome {
+            Some(Outcome::Approved { user, id_token }) => Some(VerifiedLogin::from_parts(*user, id_token)),
+            Some(Outcome::Failed { .. }) | None => None,
+        })
     }
 
     async fn poll(&self, handle: &CibaHandle) -> Result<Polled, CibaError> {
@@ -96,7 +98,7 @@ impl Ciba {
             return self.retry_unsaved(handle, &pending, outcome).await;
         }
         if let Some(outcome) = self.store.outcome(&pending).await? {
-            return outcome_result(&outcome);
+            return self.outcome_result(&outcome);
         }
         let now = unix_now_ms();
         if now < pending.next_poll_at_ms && now < pending.expires_at_ms {
@@ -134,7 +136,7 @@ impl Ciba {
         // Read again under the lease: the previous holder may have finished.
         let mut pending = self.store.load(handle).await?;
         if let Some(outcome) = self.store.outcome(&pending).await? {
-            return outcome_result(&outcome);
+            return self.outcome_result(&outcome);
         }
         let now = unix_now_ms();
         if now >= pending.expires_at_ms {
@@ -183,7 +185,7 @@ impl Ciba {
         };
         match self.record_with_retries(pending, &outcome).await {
             Ok(None) => {}
-            Ok(Some(recorded)) => return outcome_result(&recorded),
+            Ok(Some(recorded)) => return self.outcome_result(&recorded),
             Err(CibaError::UnknownHandle) => return Err(CibaError::UnknownHandle),
             Err(err) => {
                 // The provider will not hand these tokens out again: keep
@@ -230,14 +232,14 @@ impl Ciba {
         outcome: Outcome,
     ) -> Result<Polled, CibaError> {
         match self.store.record_outcome(pending, &outcome).await {
-            Err(CibaError::Store(_)) => return outcome_result(&outcome),
+            Err(CibaError::Store(_)) => return self.outcome_result(&outcome),
             Ok(Some(recorded)) => {
                 self.store.forget_unsaved(handle);
-                return outcome_result(&recorded);
+                return self.outcome_result(&recorded);
             }
             Ok(None) | Err(_) => self.store.forget_unsaved(handle),
         }
-        outcome_result(&outcome)
+        self.outcome_result(&outcome)
     }
 
     /// One poll of BIB's token endpoint, with the Bearer token.
@@ -264,29 +266,31 @@ impl Ciba {
     }
 
     /// The ID token checks of the code flow (no nonce in CIBA) with BIB's
-    /// keys and issuer, the LOA policy (with BIB's bare-URN table), and for a
-    /// permission its digest, when the token names one, and its signed grant.
+    /// keys and issuer, then the shared login path
+    /// ([`crate::login::complete`]): the LOA policy (with BIB's bare-URN
+    /// table), and for a permission its digest, when the token names one,
+    /// and its signed grant.
     async fn verify(
         &self,
         pending: &PendingCiba,
         tokens: CibaTokenResponse,
     ) -> Result<(AuthenticatedUser, String), CibaError> {
-        let id_token = tokens.id_token.ok_or(CibaError::InvalidIdToken(IdTokenError::MissingClaim("id_token")))?;
+        let invalid = |err| CibaError::Check(LoginCheckError::InvalidIdToken(err));
+        let id_token = tokens.id_token.ok_or(invalid(IdTokenError::MissingClaim("id_token")))?;
         let bib = self.core.bib().map_err(|e| CibaError::ProviderUnavailable(e.to_string()))?;
-        let verified = bib.id_tokens.verify(&id_token, None).await.map_err(CibaError::InvalidIdToken)?;
-        let claims = verified.claims();
-        if let Some(echoed) = claims.get("urn:openid:params:jwt:claim:auth_req_id")
+        let verified = bib.id_tokens.verify(&id_token, None).await.map_err(invalid)?;
+        if let Some(echoed) = verified.claims().get("urn:openid:params:jwt:claim:auth_req_id")
             && echoed.as_str() != Some(pending.auth_req_id.as_str())
         {
-            return Err(CibaError::InvalidIdToken(IdTokenError::MissingClaim("auth_req_id")));
+            return Err(invalid(IdTokenError::MissingClaim("auth_req_id")));
         }
-        let minimum = self.core.config().minimum_loa;
-        let loa = check_loa(claims.get("acr"), minimum, AcrIssuer::Bib)
-            .map_err(|found| CibaError::InsufficientLoa { found })?;
+        let policy =
+            Policy { minimum_loa: self.core.config().minimum_loa, acr_issuer: AcrIssuer::Bib, expected_sub: None };
+        let checked = complete::check(verified, id_token, &policy)?;
         if let Some(permission) = &pending.permission {
-            self.verify_permission(permission, claims).await?;
+            self.verify_permission(permission, checked.claims()).await?;
         }
-        Ok((AuthenticatedUser::from_claims(verified.into_claims(), loa), id_token))
+        Ok(checked.into_login().into_parts())
     }
 
     /// A permission approved over CIBA: the ID token's `permission_digest`
@@ -298,16 +302,16 @@ impl Ciba {
         claims: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<(), CibaError> {
         if let Some(digest) = claims.get("permission_digest") {
-            verify_granted(std::slice::from_ref(permission), Some(digest), None).map_err(CibaError::Permission)?;
+            complete::check_digests(std::slice::from_ref(permission), Some(digest), None)?;
         }
         let Transport::PermissionApi { id, .. } = &permission.transport else {
-            return Err(CibaError::Permission(PermissionError::NotGranted));
+            return Err(LoginCheckError::Permission(PermissionError::NotGranted).into());
         };
         let sub = claims.get("sub").and_then(serde_json::Value::as_str);
         let expected = GrantExpectation { id, item: permission, sub };
-        match PermissionApi::new(self.core.clone()).grant_for(&expected, CIBA_TOKEN_SCOPE).await {
+        match complete::fetch_grant(&PermissionApi::new(self.core.clone()), &expected, CIBA_TOKEN_SCOPE).await {
             Ok(_) => Ok(()),
-            Err(crate::Error::Permission(err)) => Err(CibaError::Permission(err)),
+            Err(crate::Error::Check(check)) => Err(check.into()),
             Err(other) => Err(CibaError::ProviderUnavailable(other.to_string())),
         }
     }
@@ -340,34 +344,47 @@ fn retry_after(pending: &PendingCiba) -> u64 {
     (pending.next_poll_at_ms - unix_now_ms()).max(0) as u64
 }
 
+/// What a stored failed outcome keeps besides its kind. An insufficient LOA
+/// keeps `found/required` (`/3` when nothing was found).
 fn failure_detail(err: &CibaError) -> Option<String> {
     match err {
         CibaError::AuthenticationFailed { error } => Some(error.clone()),
-        CibaError::InvalidIdToken(e) => Some(e.reason().to_owned()),
-        CibaError::Permission(e) => Some(e.reason().to_owned()),
-        CibaError::InsufficientLoa { found } => found.map(|l| l.get().to_string()),
+        CibaError::Check(LoginCheckError::InsufficientLoa { required, found }) => {
+            Some(format!("{}/{}", found.map(|l| l.get().to_string()).unwrap_or_default(), required.get()))
+        }
+        CibaError::Check(check) => check.detail().map(str::to_owned),
         _ => None,
     }
 }
 
-/// Rebuilds the typed error of a stored final outcome.
-fn outcome_result(outcome: &Outcome) -> Result<Polled, CibaError> {
-    match outcome {
-        Outcome::Approved { user, .. } => Ok(Polled::Approved(user.clone())),
-        Outcome::Failed { kind, detail } => Err(stored_failure(kind, detail.as_deref())),
+impl Ciba {
+    /// Rebuilds the typed result of a stored final outcome.
+    fn outcome_result(&self, outcome: &Outcome) -> Result<Polled, CibaError> {
+        match outcome {
+            Outcome::Approved { user, .. } => Ok(Polled::Approved(user.clone())),
+            Outcome::Failed { kind, detail } => {
+                Err(stored_failure(kind, detail.as_deref(), self.core.config().minimum_loa))
+            }
+        }
     }
 }
 
-fn stored_failure(kind: &str, detail: Option<&str>) -> CibaError {
-    match kind {
-        "denied" => CibaError::Denied,
-        "expired" => CibaError::Expired,
-        "invalid_grant" => CibaError::InvalidGrant,
+/// The typed error of a stored failure. `minimum` stands in for the
+/// required level of outcomes stored before it was kept.
+fn stored_failure(kind: &str, detail: Option<&str>, minimum: Loa) -> CibaError {
+    let level = |text: &str| text.parse().ok().and_then(Loa::new);
+    let check = match kind {
+        "denied" => return CibaError::Denied,
+        "expired" => return CibaError::Expired,
+        "invalid_grant" => return CibaError::InvalidGrant,
         "insufficient_loa" => {
-            CibaError::InsufficientLoa { found: detail.and_then(|d| d.parse().ok()).and_then(Loa::new) }
+            let (found, required) =
+                detail.unwrap_or_default().split_once('/').unwrap_or((detail.unwrap_or_default(), ""));
+            LoginCheckError::InsufficientLoa { required: level(required).unwrap_or(minimum), found: level(found) }
         }
-        "invalid_id_token" => CibaError::InvalidIdToken(IdTokenError::from_reason(detail.unwrap_or_default())),
-        "permission_not_granted" => CibaError::Permission(PermissionError::from_reason(detail.unwrap_or_default())),
-        _ => CibaError::AuthenticationFailed { error: detail.unwrap_or(kind).to_owned() },
-    }
+        "invalid_id_token" => LoginCheckError::InvalidIdToken(IdTokenError::from_kind(detail.unwrap_or_default())),
+        "permission_not_granted" => LoginCheckError::Permission(PermissionError::from_kind(detail.unwrap_or_default())),
+        _ => return CibaError::AuthenticationFailed { error: detail.unwrap_or(kind).to_owned() },
+    };
+    CibaError::Check(check)
 }

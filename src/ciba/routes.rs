@@ -35,10 +35,10 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::{Ciba, CibaError, CibaHandle, CibaRequest, CibaStatus};
-use crate::clock::unix_now;
 use crate::flow::MaybeSession;
+use crate::login::complete;
 use crate::permission_api::LoginHint;
-use crate::session::{StoredLogin, forget_ciba_handle, owns_ciba_handle, remember_ciba_handle, store_login};
+use crate::session::{forget_ciba_handle, owns_ciba_handle, remember_ciba_handle};
 use crate::state::Ctx;
 
 #[derive(Deserialize)]
@@ -148,7 +148,7 @@ pub(crate) async fn status(
         let ciba = ciba_of(&ctx)?;
         let handle = CibaHandle::parse(&handle).ok_or(CibaError::UnknownHandle)?;
         let status = ciba.status(&handle).await?;
-        login_if_owner(&ciba, session.as_ref(), &handle, &status).await;
+        login_if_owner(&ciba, session.as_ref(), &handle, &status).await?;
         Ok::<_, CibaError>(status)
     }
     .await;
@@ -207,17 +207,30 @@ async fn remember_handle(session: &Session, handle: &CibaHandle) {
 }
 
 /// Logs the session in once, if it started this request and it was approved.
-async fn login_if_owner(ciba: &Ciba, session: Option<&Session>, handle: &CibaHandle, status: &CibaStatus) {
-    let (Some(session), CibaStatus::Approved { .. }) = (session, status) else { return };
+///
+/// Through the same path as the code flow's callback
+/// ([`complete::establish`]), with the same rule: a login whose session
+/// write failed has failed, so the status read answers the store error
+/// (`store_error`) instead of `approved`. The handle stays remembered, so
+/// the page's next read logs the session in once the store is back.
+async fn login_if_owner(
+    ciba: &Ciba,
+    session: Option<&Session>,
+    handle: &CibaHandle,
+    status: &CibaStatus,
+) -> Result<(), CibaError> {
+    let (Some(session), CibaStatus::Approved { .. }) = (session, status) else { return Ok(()) };
     // Only handles the start route remembered, which it does only when the
     // policy opted in.
-    if !matches!(owns_ciba_handle(session, handle.as_str()).await, Ok(true)) {
-        return;
+    if !owns_ciba_handle(session, handle.as_str()).await.map_err(session_failed)? {
+        return Ok(());
     }
-    let Some((user, id_token)) = ciba.approved_login(handle).await else { return };
-    let stored = store_login(session, StoredLogin::new(user, id_token, unix_now())).await;
-    let forgotten = forget_ciba_handle(session, handle.as_str()).await;
-    if stored.is_err() || forgotten.is_err() {
-        tracing::warn!("could not log the session in after CIBA approval");
-    }
+    let Some(login) = ciba.approved_login(handle).await? else { return Ok(()) };
+    complete::establish(session, login, None).await.map_err(session_failed)?;
+    forget_ciba_handle(session, handle.as_str()).await.map_err(session_failed)
+}
+
+fn session_failed(err: crate::Error) -> CibaError {
+    tracing::error!(error = %err, "could not log the session in after CIBA approval");
+    CibaError::Store(err.to_string())
 }

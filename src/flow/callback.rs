@@ -7,24 +7,25 @@
 //! first callback that names it, successful or not, 5xx included (see
 //! [`super::attempt`]).
 //!
-//! Each step is a function of its own, in the order [`complete`] runs them.
+//! Each step is a function of its own, in the order [`complete`] runs them;
+//! what follows the ID token's signature check is the path every login
+//! shares ([`crate::login::complete`]).
 
 use std::collections::HashMap;
 
 use axum::extract::{RawQuery, Request, State};
 use axum::response::Response;
 use serde_json::Value;
-use tower_sessions::Session;
 
 use super::{attempt, grants, redirect, session_of, with_cookies};
-use crate::claims::AuthenticatedUser;
 use crate::clock::unix_now;
 use crate::error::{EndpointError, Error, sanitize};
-use crate::loa::{AcrIssuer, check_loa};
-use crate::permission::{PermissionItem, Transport, verify_granted};
+use crate::loa::AcrIssuer;
+use crate::login::complete::{self, CheckedLogin, Policy};
+use crate::permission::{PermissionItem, Transport};
 use crate::permission_api::GrantExpectation;
 use crate::provider::token::{TokenResponse, request_tokens};
-use crate::session::{PendingLogin, StoredGrant, StoredLogin, give_login_lifetime, store_login};
+use crate::session::{PendingLogin, StoredGrant};
 use crate::state::Ctx;
 
 /// The authorization response parameters we look at.
@@ -100,14 +101,17 @@ async fn complete(
     let tokens = exchange_code(ctx, code, &pending).await?;
     let id_token = tokens.id_token.ok_or(EndpointError::MissingIdToken)?;
     let verified = ctx.core.verifier.verify(&id_token, Some(&pending.nonce)).await?;
-    let minimum = ctx.core.config().minimum_loa;
-    let loa = check_loa(verified.claims().get("acr"), minimum, AcrIssuer::BankIdOidc)
-        .map_err(|found| Error::InsufficientLoa { required: minimum, found })?;
-    check_subject(&pending, verified.claims())?;
-    let grants = verify_permissions(ctx, &pending, verified.claims(), tokens.authorization_details.as_ref()).await?;
-    let user = AuthenticatedUser::from_claims(verified.into_claims(), loa);
-    tracing::info!(loa = loa.get(), grants = grants.len(), "BankID login verified");
-    establish_login(ctx, &session, StoredLogin::new(user, id_token, unix_now())).await?;
+    let config = ctx.core.config();
+    let policy = Policy {
+        minimum_loa: config.minimum_loa,
+        acr_issuer: AcrIssuer::BankIdOidc,
+        expected_sub: pending.expected_sub.as_deref(),
+    };
+    let checked = complete::check(verified, id_token, &policy)?;
+    let grants = verify_permissions(ctx, &pending, &checked, tokens.authorization_details.as_ref()).await?;
+    tracing::info!(loa = checked.loa().get(), grants = grants.len(), "BankID login verified");
+    let lifetime = config.max_login_age.as_secs() as i64;
+    complete::establish(&session, checked.into_login(), Some(lifetime)).await?;
     let cookies = keep_grants(ctx, headers, &pending, &grants).await?;
     Ok(Landing { location: landing(&pending, !grants.is_empty()), cookies })
 }
@@ -121,24 +125,6 @@ async fn spend_attempt(ctx: &Ctx, headers: &http::HeaderMap, params: &CallbackPa
         return Err(Error::LoginExpired);
     }
     Ok(pending)
-}
-
-/// A permission requested by a logged-in user must be approved by that
-/// user: otherwise someone else's BankID would be attached to this session.
-fn check_subject(pending: &PendingLogin, claims: &serde_json::Map<String, Value>) -> Result<(), Error> {
-    let Some(expected) = pending.expected_sub.as_deref() else { return Ok(()) };
-    match claims.get("sub").and_then(Value::as_str) {
-        Some(sub) if sub == expected => Ok(()),
-        _ => Err(Error::SubjectMismatch),
-    }
-}
-
-/// Writes the login (rotating the session id; emptying the session when
-/// another person was logged in), with the full lifetime.
-async fn establish_login(ctx: &Ctx, session: &Session, login: StoredLogin) -> Result<(), Error> {
-    store_login(session, login).await?;
-    give_login_lifetime(session, ctx.core.config().max_login_age.as_secs() as i64);
-    Ok(())
 }
 
 /// Stores this flow's grants outside the session (see [`grants`]).
@@ -202,14 +188,14 @@ fn provider_error(error: &str, description: Option<&str>) -> Error {
 async fn verify_permissions(
     ctx: &Ctx,
     pending: &PendingLogin,
-    claims: &serde_json::Map<String, Value>,
+    checked: &CheckedLogin,
     token_details: Option<&Value>,
 ) -> Result<Vec<StoredGrant>, Error> {
     if pending.permissions.is_empty() {
         return Ok(Vec::new());
     }
-    verify_granted(&pending.permissions, claims.get("permission_digest"), token_details)?;
-    let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default();
+    complete::check_digests(&pending.permissions, checked.claims().get("permission_digest"), token_details)?;
+    let sub = checked.sub();
     let mut grants = Vec::with_capacity(pending.permissions.len());
     for item in &pending.permissions {
         let signed_permission = match &item.transport {
@@ -237,7 +223,7 @@ async fn verify_permissions(
 async fn fetch_grant(ctx: &Ctx, id: &str, item: &PermissionItem, sub: &str) -> Result<String, Error> {
     let expected = GrantExpectation { id, item, sub: Some(sub) };
     let scope = &ctx.core.config().permission_api.scope;
-    let grant = ctx.permission_api().grant_for(&expected, scope).await?;
+    let grant = complete::fetch_grant(&ctx.permission_api(), &expected, scope).await?;
     Ok(grant.jws().to_owned())
 }
 

@@ -169,6 +169,8 @@ pub struct TroubleStore<S = MemoryStore> {
     pub last_ciba_record: Arc<std::sync::Mutex<Option<String>>>,
     /// This many creates of CIBA outcome records fail.
     pub failing_outcome_creates: Arc<std::sync::atomic::AtomicUsize>,
+    /// Loads of the record with this id (a session cookie value) fail.
+    pub failing_record: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl<S> TroubleStore<S> {
@@ -180,6 +182,7 @@ impl<S> TroubleStore<S> {
             slow_record: Default::default(),
             last_ciba_record: Default::default(),
             failing_outcome_creates: Default::default(),
+            failing_record: Default::default(),
         }
     }
 }
@@ -203,6 +206,9 @@ impl<S: SessionStore + Clone> SessionStore for TroubleStore<S> {
         self.inner.save(record).await
     }
     async fn load(&self, id: &Id) -> tower_sessions::session_store::Result<Option<Record>> {
+        if self.failing_record.lock().unwrap().as_deref() == Some(id.to_string().as_str()) {
+            return Err(tower_sessions::session_store::Error::Backend("store unavailable".into()));
+        }
         let slow = self.slow_record.lock().unwrap().as_deref() == Some(id.to_string().as_str());
         if slow {
             tokio::time::sleep(std::time::Duration::from_secs(4)).await;
