@@ -104,6 +104,12 @@ async fn complete(
     let loa = check_loa(verified.claims().get("acr"), minimum, AcrIssuer::BankIdOidc)
         .map_err(|found| Error::InsufficientLoa { required: minimum, found })?;
     check_subject(&pending, verified.claims())?;
+    crate::step_up::check_completed(
+        &pending,
+        verified.claims(),
+        unix_now(),
+        ctx.core.config().clock_skew.as_secs() as i64,
+    )?;
     let grants = verify_permissions(ctx, &pending, verified.claims(), tokens.authorization_details.as_ref()).await?;
     let user = AuthenticatedUser::from_claims(verified.into_claims(), loa);
     tracing::info!(loa = loa.get(), grants = grants.len(), "BankID login verified");
@@ -123,8 +129,9 @@ async fn spend_attempt(ctx: &Ctx, headers: &http::HeaderMap, params: &CallbackPa
     Ok(pending)
 }
 
-/// A permission requested by a logged-in user must be approved by that
-/// user: otherwise someone else's BankID would be attached to this session.
+/// A permission requested by a logged-in user, or a step-up of a logged-in
+/// user, must be completed by that user: otherwise someone else's BankID
+/// would be attached to this session.
 fn check_subject(pending: &PendingLogin, claims: &serde_json::Map<String, Value>) -> Result<(), Error> {
     let Some(expected) = pending.expected_sub.as_deref() else { return Ok(()) };
     match claims.get("sub").and_then(Value::as_str) {
