@@ -29,7 +29,7 @@ const POLL_CONCURRENCY: usize = 32;
 /// [callback](crate::BankIdLayer::with_ciba_callback) once it is known.
 #[non_exhaustive]
 pub struct CibaFinished {
-    /// The request, as returned by [`Ciba::start`].
+    /// The request, as returned by [`Ciba::start`](crate::Ciba::start).
     pub handle: CibaHandle,
     /// The verified user, or why there is none.
     pub result: Result<AuthenticatedUser, CibaError>,
