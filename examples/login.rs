@@ -14,7 +14,7 @@ use axum::Router;
 use axum::http::HeaderMap;
 use axum::response::{Html, Response};
 use axum::routing::get;
-use axum_bankid::{AuthenticatedUser, BankIdLayer};
+use axum_bankid::{AuthenticatedUser, BankIdLayer, Loa4, LoggedInWithin, StepUp};
 use support::{escape, page, private_page};
 
 #[tokio::main]
@@ -33,6 +33,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = Router::new()
         .route("/", get(home))
         .route("/me", get(me))
+        .route("/payout-account", get(payout_account))
+        .route("/transfer", get(transfer))
         .route("/healthz", get(|| async { "ok" }))
         .merge(support::assets())
         .layer(bankid);
@@ -55,7 +57,9 @@ async fn home(user: Option<AuthenticatedUser>) -> Html<String> {
     let body = match user {
         Some(user) => format!(
             "<p class=\"lead\">Logged in as <strong>{}</strong> ({}).</p>\
-             <div class=\"actions\"><a class=\"button\" href=\"/me\">Your BankID details</a>{LOGOUT}</div>",
+             <div class=\"actions\"><a class=\"button\" href=\"/me\">Your BankID details</a>\
+             <a class=\"button secondary\" href=\"/payout-account\">Payout account (LOA 4)</a>\
+             <a class=\"button secondary\" href=\"/transfer\">Transfer (recent login)</a>{LOGOUT}</div>",
             escape(user.name.as_deref().unwrap_or("unknown")),
             user.loa
         ),
@@ -84,4 +88,38 @@ async fn me(user: AuthenticatedUser, headers: HeaderMap) -> Response {
         escape(&user.sub),
     );
     private_page(APP, "Your BankID login", &body)
+}
+
+/// Needs LOA 4 (BankID High): a LOA 3 login (BankID with biometrics) is sent
+/// through a new login that asks for `urn:bankid:bid`, and lands back here.
+async fn payout_account(user: StepUp<Loa4>, headers: HeaderMap) -> Response {
+    if let Some(json) = support::user_json(&user, &headers) {
+        return json;
+    }
+    let body = format!(
+        "<p class=\"lead\">Changing where payouts go needs BankID High (LOA 4): whoever holds a \
+         biometric login alone must not be able to redirect your money.</p>\
+         <p>Logged in as <strong>{}</strong> at <span class=\"loa\" id=\"loa\">{}</span>.</p>\
+         <div class=\"actions\"><a class=\"button secondary\" href=\"/\">Home</a>{LOGOUT}</div>",
+        escape(user.name.as_deref().unwrap_or("unknown")),
+        user.loa,
+    );
+    private_page(APP, "Payout account", &body)
+}
+
+/// Needs a login from the last five minutes (OIDC `max_age=300`, judged by
+/// `auth_time`): an older login is sent through a fresh one first.
+async fn transfer(user: StepUp<LoggedInWithin<300>>, headers: HeaderMap) -> Response {
+    if let Some(json) = support::user_json(&user, &headers) {
+        return json;
+    }
+    let body = format!(
+        "<p class=\"lead\">A transfer needs a login from the last five minutes, so that a session \
+         left open on a shared computer cannot move money.</p>\
+         <p>Logged in as <strong>{}</strong>, authenticated at <code>{}</code> (Unix time).</p>\
+         <div class=\"actions\"><a class=\"button secondary\" href=\"/\">Home</a>{LOGOUT}</div>",
+        escape(user.name.as_deref().unwrap_or("unknown")),
+        user.auth_time.unwrap_or_default(),
+    );
+    private_page(APP, "Transfer", &body)
 }

@@ -3,6 +3,10 @@
 # embedded simulator's HTML form, then prints the final page.
 #   usage: scripts/headless-login.sh [base-url] [user] [start-path] [final-path]
 #   defaults: http://127.0.0.1:3000 kari /auth/bankid/login?return_to=/me /me (as JSON)
+#   step-up (the login example's LOA 4 route; the simulator then logs the
+#   user in with BankID High):
+#     scripts/headless-login.sh http://127.0.0.1:3000 kari \
+#       '/auth/bankid/login?return_to=/payout-account&acr=4' /payout-account
 set -euo pipefail
 base="${1:-http://127.0.0.1:3000}"
 user="${2:-kari}"

@@ -147,11 +147,25 @@ pub enum LoginCheckError {
     /// A permission this login asked for was not (verifiably) granted.
     #[error("permission not granted: {0}")]
     Permission(#[source] PermissionError),
-    /// A permission requested by a logged-in user was approved in BankID by
-    /// someone else (another `sub`). The session is left as it was: the
-    /// other person is not logged in and no grant is kept.
-    #[error("the permission was approved by someone other than the logged-in user")]
+    /// A permission requested by a logged-in user, or a step-up login of a
+    /// logged-in user, was completed in BankID by someone else (another
+    /// `sub`). The session is left as it was: the other person is not logged
+    /// in, the original login stays and no grant is kept.
+    #[error("the BankID login was completed by someone other than the logged-in user")]
     SubjectMismatch,
+    /// A step-up login sent `max_age`, and its ID token has no `auth_time`
+    /// (required then: OpenID Connect Core §3.1.2.1). The session keeps the
+    /// login it had.
+    #[error("the step-up login's ID token has no auth_time, which max_age requires")]
+    MissingAuthTime,
+    /// A step-up login sent `max_age`, and its ID token's `auth_time` is
+    /// older than that (plus the clock skew; OpenID Connect Core §3.1.3.7
+    /// item 13). The session keeps the login it had.
+    #[error("the step-up login is older than the requested max_age of {max_age} s")]
+    AuthTimeTooOld {
+        /// The `max_age` that was sent, in seconds.
+        max_age: u32,
+    },
 }
 
 impl LoginCheckError {
@@ -162,6 +176,8 @@ impl LoginCheckError {
             LoginCheckError::InsufficientLoa { .. } => "insufficient_loa",
             LoginCheckError::Permission(_) => "permission_not_granted",
             LoginCheckError::SubjectMismatch => "subject_mismatch",
+            LoginCheckError::MissingAuthTime => "missing_auth_time",
+            LoginCheckError::AuthTimeTooOld { .. } => "auth_time_too_old",
         }
     }
 
@@ -171,7 +187,10 @@ impl LoginCheckError {
         match self {
             LoginCheckError::InvalidIdToken(e) => Some(e.kind()),
             LoginCheckError::Permission(e) => Some(e.kind()),
-            LoginCheckError::InsufficientLoa { .. } | LoginCheckError::SubjectMismatch => None,
+            LoginCheckError::InsufficientLoa { .. }
+            | LoginCheckError::SubjectMismatch
+            | LoginCheckError::MissingAuthTime
+            | LoginCheckError::AuthTimeTooOld { .. } => None,
         }
     }
 }
@@ -275,6 +294,22 @@ pub enum Error {
     /// same [`LoginCheckError`] as CIBA's, with its [`kind`](LoginCheckError::kind).
     #[error(transparent)]
     Check(#[from] LoginCheckError),
+    /// The login route was asked for a step-up it does not know: `acr` must
+    /// be `3` or `4` and `max_age` a whole number of seconds up to a day,
+    /// each given at most once.
+    #[error("invalid step-up request: acr must be 3 or 4 and max_age 0..=86400 seconds")]
+    InvalidStepUp,
+    /// The route needs more than the current login has: a higher level of
+    /// assurance or a more recent login (RFC 9470
+    /// `insufficient_user_authentication`). Browsers are sent through a new
+    /// login that asks for it; API clients get `401` with a Bearer challenge.
+    #[error("a stronger or more recent BankID login is required")]
+    StepUpRequired {
+        /// The level the route needs, if it needs one above the floor.
+        loa: Option<Loa>,
+        /// The largest accepted login age in seconds, if any.
+        max_age: Option<u32>,
+    },
     /// A state-changing request came from another origin.
     #[error("cross-site request refused")]
     CrossSiteRequest,
@@ -340,6 +375,8 @@ impl Error {
             Error::MissingCode => "missing_code",
             Error::TokenExchange(_) => "token_exchange_failed",
             Error::Check(check) => check.kind(),
+            Error::InvalidStepUp => "invalid_step_up",
+            Error::StepUpRequired { .. } => "insufficient_user_authentication",
             Error::CrossSiteRequest => "cross_site_request",
             Error::MissingCapability { .. } => "missing_capability",
             Error::PushedAuthorization(_) => "par_failed",
@@ -363,9 +400,12 @@ impl Error {
             | Error::CallbackIssuerMismatch
             | Error::MissingCallbackIssuer
             | Error::Provider { .. }
-            | Error::MissingCode => StatusCode::BAD_REQUEST,
+            | Error::MissingCode
+            | Error::InvalidStepUp => StatusCode::BAD_REQUEST,
             Error::AccessDenied { .. } | Error::CrossSiteRequest | Error::Permission(_) => StatusCode::FORBIDDEN,
-            Error::Check(LoginCheckError::InvalidIdToken(_)) | Error::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Error::Check(LoginCheckError::InvalidIdToken(_))
+            | Error::Unauthenticated
+            | Error::StepUpRequired { .. } => StatusCode::UNAUTHORIZED,
             Error::Check(_) => StatusCode::FORBIDDEN,
             Error::TokenExchange(_) | Error::Discovery(_) | Error::PushedAuthorization(_) | Error::PermissionApi(_) => {
                 StatusCode::BAD_GATEWAY

@@ -48,6 +48,11 @@ impl AuthRejection {
     pub fn error(&self) -> &Error {
         &self.error
     }
+
+    /// The underlying error, owned (for extractors built on this one).
+    pub(crate) fn into_error(self) -> Error {
+        self.error
+    }
 }
 
 impl IntoResponse for AuthRejection {
@@ -297,6 +302,7 @@ impl<P: Permission> PermissionRequest<P> {
             permissions: vec![item],
             app_callback_uri,
             for_current_user: true,
+            step_up: None,
         };
         let started = begin(ctx, &self.bankid.session, &self.bankid.headers, options).await?;
         Ok(started.into_response())

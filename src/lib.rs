@@ -29,6 +29,8 @@ mod provider;
 mod return_to;
 mod session;
 mod state;
+mod step_up;
+mod step_up_extract;
 mod store_slot;
 mod wiring;
 
@@ -52,6 +54,8 @@ pub use loa::Loa;
 pub use permission::{DigestInput, Permission, PermissionError, permission_digest};
 pub use permission_api::{ClientSignals, Grant, LoginHint, PermissionApi, RegisteredPermission, Registration};
 pub use provider::ProviderMetadata;
+pub use step_up::{Loa3, Loa4, LoggedInWithin, MAX_STEP_UP_MAX_AGE, Requirement, StepUpPolicy};
+pub use step_up_extract::{StepUp, StepUpRejection, require_step_up};
 pub use wiring::Misconfiguration;
 
 /// Re-exported so the session types you name match the ones this crate uses.

@@ -35,6 +35,14 @@ pub(crate) struct PendingLogin {
     /// For a permission requested by a logged-in user: that user's `sub`,
     /// which the approving person must have.
     pub(crate) expected_sub: Option<String>,
+    /// Step-up (see `step_up`): the level this login asked for, which the
+    /// token's `acr` must reach.
+    #[serde(default)]
+    pub(crate) asked_loa: Option<Loa>,
+    /// Step-up: the `max_age` this login sent; the token's `auth_time` must
+    /// then be present and within it.
+    #[serde(default)]
+    pub(crate) max_age: Option<u32>,
 }
 
 impl fmt::Debug for PendingLogin {

@@ -148,6 +148,19 @@ pub enum Fault {
         /// The `kid` in the header.
         kid: String,
     },
+    /// Step-up: a login that asked for a level (`acr_values` or
+    /// `login_hint`) comes back as BankID with biometrics
+    /// (`urn:bankid:bis;LOA=3`), below an asked LOA 4.
+    BelowAskedLevel,
+    /// Step-up: the ID token's `auth_time` is 10 minutes older than the
+    /// `max_age` the request sent (or than now, without one).
+    StaleAuthTime,
+    /// Step-up: the ID token has no `auth_time`, even when `max_age` was sent.
+    MissingAuthTime,
+    /// Step-up: the code-flow login is completed by another person — the
+    /// next test user in [`Simulator::users`](super::Simulator::users) —
+    /// whoever was chosen on the login page.
+    OtherPerson,
 }
 
 /// The issuer used by [`Fault::WrongIssuer`] and [`Fault::WrongCallbackIss`].

@@ -41,6 +41,8 @@ pub(crate) struct IdTokenInput<'a> {
     pub(crate) permissions: &'a [Permission],
     /// Set for CIBA logins.
     pub(crate) auth_req_id: Option<&'a str>,
+    /// The step-up asked for and chosen (code flow only).
+    pub(crate) step_up: Option<&'a super::step_up::StepUpRequest>,
 }
 
 impl<'a> IdTokenInput<'a> {
@@ -56,6 +58,7 @@ impl<'a> IdTokenInput<'a> {
             scope: &code.request.scope,
             permissions: &code.request.permissions,
             auth_req_id: None,
+            step_up: Some(&code.request.step_up),
         }
     }
 }
@@ -188,6 +191,7 @@ fn honest_claims(input: &IdTokenInput<'_>, now: u64) -> Map<String, Value> {
     }
     claims.insert("acr".into(), json!(user.acr));
     claims.insert("amr".into(), json!([user.amr()]));
+    super::step_up::apply_method(&mut claims, input.step_up);
     claims.insert("sid".into(), json!(input.sid));
     if let Some(auth_req_id) = input.auth_req_id {
         claims.insert(AUTH_REQ_ID_CLAIM.into(), json!(auth_req_id));
@@ -274,6 +278,7 @@ fn apply_claim_faults(claims: &mut Map<String, Value>, input: &IdTokenInput<'_>,
     if faults.has(&Fault::NotYetValid) {
         claims.insert("nbf".into(), json!(now + NOT_YET_VALID_SECS));
     }
+    super::step_up::apply_faults(claims, input.step_up, faults, now);
 }
 
 /// Moves `iat`, `exp` and `auth_time` together, as a stale token would have.
@@ -345,6 +350,7 @@ mod tests {
                 code_challenge: "c".into(),
                 scope: scope.into(),
                 permissions,
+                step_up: Default::default(),
             },
             user: &USERS[0],
             auth_time: 1_700_000_000,

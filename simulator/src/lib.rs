@@ -220,6 +220,7 @@ mod pages;
 mod permission;
 mod registration;
 mod state;
+mod step_up;
 mod users;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -38,7 +38,13 @@ section{border-top:1px solid #e4e6ec;margin-top:1rem;padding-top:.25rem}\
 
 /// The login page for a pending authorization request, listing the
 /// permissions the user approves along with the login.
-pub(crate) fn login(request_id: &str, client_id: &str, preselected: &TestUser, permissions: &[Permission]) -> Response {
+pub(crate) fn login(
+    request_id: &str,
+    client_id: &str,
+    preselected: &TestUser,
+    permissions: &[Permission],
+    asked_method: Option<&str>,
+) -> Response {
     let mut users = String::new();
     for user in &USERS {
         let checked = if user.id == preselected.id { " checked" } else { "" };
@@ -57,15 +63,33 @@ pub(crate) fn login(request_id: &str, client_id: &str, preselected: &TestUser, p
 <input type="hidden" name="request" value="{request}">
 <fieldset><legend>Test user</legend>
 {users}</fieldset>
-<button type="submit" name="decision" value="approve">Log in</button>
+{methods}<button type="submit" name="decision" value="approve">Log in</button>
 <button type="submit" name="decision" value="deny">Cancel</button>
 </form>
 <p class="note">Test provider with synthetic users. Not BankID.</p>"#,
         client = escape(client_id),
         request = escape(request_id),
         permissions = permission_list(permissions),
+        methods = method_choice(asked_method),
     );
     page(StatusCode::OK, "Log in with BankID (simulator)", &body)
+}
+
+/// When the request asked for a method (step-up), a choice of method, the
+/// asked one checked: BIS yields LOA 3, BID LOA 4. Nothing otherwise.
+fn method_choice(asked_method: Option<&str>) -> String {
+    let Some(asked) = asked_method else { return String::new() };
+    let mut html = String::from("<fieldset><legend>Method</legend>\n");
+    for (method, label) in [("BIS", "BankID with biometrics — LOA 3"), ("BID", "BankID High — LOA 4")] {
+        let checked = if method == asked { " checked" } else { "" };
+        let _ = writeln!(
+            html,
+            r#"<label><input type="radio" name="method" value="{method}"{checked}> {}</label>"#,
+            escape(label)
+        );
+    }
+    html.push_str("</fieldset>\n");
+    html
 }
 
 /// "You are asked to approve" and each permission's type and statement;

@@ -188,6 +188,8 @@ pub(crate) struct PendingRequest {
     /// What the user is asked to approve besides the login, in request
     /// order: `authorization_details` items or one registered permission.
     pub(crate) permissions: Vec<Permission>,
+    /// The asked method and `max_age`, and the method the user chose.
+    pub(crate) step_up: super::step_up::StepUpRequest,
 }
 
 /// A pushed authorization request (RFC 9126), waiting for the browser.

@@ -107,6 +107,7 @@ async fn complete(
         acr_issuer: AcrIssuer::BankIdOidc,
         expected_sub: pending.expected_sub.as_deref(),
     };
+    crate::step_up::check_completed(&pending, verified.claims(), unix_now(), config.clock_skew.as_secs() as i64)?;
     let checked = complete::check(verified, id_token, &policy)?;
     let grants = verify_permissions(ctx, &pending, &checked, tokens.authorization_details.as_ref()).await?;
     tracing::info!(loa = checked.loa().get(), grants = grants.len(), "BankID login verified");

@@ -20,6 +20,7 @@ use crate::provider::token::post_form;
 use crate::return_to::sanitize_return_to;
 use crate::session::{PendingLogin, load_login};
 use crate::state::Ctx;
+use crate::step_up::{StepUpPolicy, add_authorize_params, asked_in_query};
 
 /// What a login asks for beyond the configured defaults.
 #[derive(Default)]
@@ -30,6 +31,10 @@ pub(crate) struct LoginOptions {
     /// A permission the logged-in user (if any) must approve themselves:
     /// the callback then refuses anyone else (`subject_mismatch`).
     pub(crate) for_current_user: bool,
+    /// A step-up (`acr`/`max_age` on the login route, see
+    /// [`crate::step_up`]): asked for here, checked at the callback, and
+    /// bound to the logged-in user (if any) like `for_current_user`.
+    pub(crate) step_up: Option<StepUpPolicy>,
 }
 
 /// Where to send the browser, and the cookies that bind the attempt to it.
@@ -51,11 +56,12 @@ pub(crate) async fn start_login(State(ctx): State<Ctx>, RawQuery(query): RawQuer
             .find(|(key, _)| key == "return_to")
             .map(|(_, value)| value.into_owned())
     });
-    let result = match session_of(req.extensions()) {
-        Ok(session) => {
-            begin(&ctx, &session, req.headers(), LoginOptions { return_to, ..LoginOptions::default() }).await
+    let result = match (session_of(req.extensions()), asked_in_query(query.as_deref())) {
+        (Ok(session), Ok(step_up)) => {
+            let options = LoginOptions { return_to, step_up, ..LoginOptions::default() };
+            begin(&ctx, &session, req.headers(), options).await
         }
-        Err(err) => Err(err),
+        (Err(err), _) | (_, Err(err)) => Err(err),
     };
     match result {
         Ok(redirect) => redirect.into_response(),
@@ -106,6 +112,9 @@ pub(crate) async fn begin(
     if let Some(acr) = &config.acr_values {
         params.push(("acr_values", acr.clone()));
     }
+    if let Some(step_up) = &options.step_up {
+        add_authorize_params(step_up, &mut params);
+    }
     if let Some(details) = authorization_details(&permissions) {
         params.push(("authorization_details", details));
     }
@@ -120,7 +129,7 @@ pub(crate) async fn begin(
         Some(endpoint) => push_request(ctx, endpoint, &params).await?,
         None => authorize_url(ctx, &params),
     };
-    let expected_sub = match options.for_current_user {
+    let expected_sub = match options.for_current_user || options.step_up.is_some() {
         true => load_login(session).await?.and_then(|login| login.sub().map(str::to_owned)),
         false => None,
     };
@@ -133,6 +142,8 @@ pub(crate) async fn begin(
         permissions,
         flow: crate::once::new_secret(),
         expected_sub,
+        asked_loa: options.step_up.and_then(|s| s.loa()),
+        max_age: options.step_up.and_then(|s| s.max_age()),
     };
     let started = attempt::store(ctx, headers, &pending).await?;
     tracing::debug!("redirecting to the authorization endpoint");

@@ -304,6 +304,24 @@ pub async fn start_full<S: SessionStore + Clone>(
     serve(listener, base, sim, app, ciba)
 }
 
+/// The usual app with `routes` merged in (e.g. step-up routes), against a
+/// fresh simulator.
+pub async fn start_with_routes(
+    routes: Router,
+    configure: impl FnOnce(BankIdConfigBuilder) -> BankIdConfigBuilder,
+) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let redirect_uri = format!("{base}/auth/bankid/callback");
+    let sim = Simulator::builder().start().await.unwrap();
+    sim.allow_redirect_uri(&redirect_uri);
+    let config = configure(builder_for(&sim, &redirect_uri)).build().unwrap();
+    let sessions = config.session_layer(MemoryStore::default());
+    let bankid = BankIdLayer::discover(config).await.unwrap();
+    let app = app_routes().merge(routes).layer(bankid).layer(sessions);
+    serve(listener, base, sim, app, None)
+}
+
 /// Serves `app` on `listener` and hands back a client with a cookie jar.
 fn serve(
     listener: tokio::net::TcpListener,

@@ -25,7 +25,7 @@ use crate::clock::unix_now;
 use crate::faults::{EVIL_ISSUER, Fault};
 use crate::pages;
 use crate::state::{CODE_LIFETIME, IssuedCode, PENDING_LIFETIME, PendingRequest, PushedRequest, Shared, random_token};
-use crate::users;
+use crate::{step_up, users};
 
 /// `GET /authorize`: validates the request and renders the login form.
 pub(super) async fn show(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
@@ -67,9 +67,10 @@ fn login_page(
 ) -> Response {
     let preselected = users::preselected(login_hint, acr_values);
     let permissions = request.permissions.clone();
+    let asked_method = request.step_up.asked_method;
     let request_id = shared.lock().pending.insert(request, PENDING_LIFETIME);
     tracing::debug!(preselected = preselected.id, permissions = permissions.len(), "simulator: showing login page");
-    pages::login(&request_id, &shared.client_id, preselected, &permissions)
+    pages::login(&request_id, &shared.client_id, preselected, &permissions, asked_method)
 }
 
 /// What became of a `request_uri` brought to `/authorize`.
@@ -174,7 +175,9 @@ pub(super) fn validate(
     if !is_s256_challenge(code_challenge) {
         return Err(("invalid_request", "code_challenge is not a base64url SHA-256 digest"));
     }
+    let step_up = step_up::requested(params.get("login_hint"), params.get("acr_values"), params.get("max_age"))?;
     Ok(PendingRequest {
+        step_up,
         redirect_uri,
         state,
         nonce: params.get("nonce").map(str::to_owned),
@@ -195,6 +198,9 @@ pub(super) struct Decision {
     request: Option<String>,
     user: Option<String>,
     decision: Option<String>,
+    /// The method picked on the page (`BIS`/`BID`), offered when the
+    /// request asked for one.
+    method: Option<String>,
 }
 
 /// `POST /authorize`: turns the user's choice into a code or an error.
@@ -214,7 +220,15 @@ pub(super) async fn decide(State(shared): State<Arc<Shared>>, Form(form): Form<D
         return pages::bad_request("This login request is unknown, expired or already used.");
     };
     match user.filter(|_| approve) {
-        Some(user) => approve_login(&shared, request, user),
+        Some(user) => {
+            let mut request = request;
+            match step_up::choose(form.method.as_deref(), &request.step_up, user) {
+                Ok(method) => request.step_up.chosen_method = method,
+                Err(message) => return pages::bad_request(message),
+            }
+            let user = step_up::completing_person(user, &shared.lock().faults);
+            approve_login(&shared, request, user)
+        }
         None => deny_login(&shared, &request),
     }
 }

@@ -1,0 +1,342 @@
+//! Step-up (RFC 9470): what a route needs beyond the global floor — a
+//! higher level of assurance, a recent login, or both — and how a login
+//! asks for it and is checked against it.
+//!
+//! The types here describe a requirement ([`Requirement`], [`Loa3`],
+//! [`Loa4`], [`LoggedInWithin`], tuples of them); the extractor
+//! [`StepUp`](crate::StepUp) and the guard
+//! [`require_step_up`](crate::require_step_up) enforce one per route.
+//!
+//! A route that is not satisfied sends the browser to the login route with
+//! the requirement in the query (`?return_to=..&acr=4&max_age=300`). The
+//! login route validates those strictly ([`asked_in_query`]), turns them into
+//! OIDC `acr_values` / `login_hint` / `max_age` ([`add_authorize_params`]),
+//! records them in the login attempt, and the callback checks the new ID
+//! token against them ([`check_completed`]): `acr` at least the asked level,
+//! `auth_time` present and within `max_age` (plus the clock skew, OpenID
+//! Connect Core §3.1.3.7 item 13), and — via the attempt's `expected_sub` —
+//! the same person as the current login. Asking for more than a route needs
+//! is harmless: the route checks again.
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, LoginCheckError};
+use crate::loa::{AcrIssuer, Loa, check_loa};
+use crate::session::PendingLogin;
+
+/// The longest `max_age` a login may ask for, in seconds (one day).
+pub const MAX_STEP_UP_MAX_AGE: u32 = 86_400;
+
+/// The login route's query parameter naming the level to ask for (`3` or `4`).
+pub(crate) const ACR_PARAM: &str = "acr";
+/// The login route's query parameter naming the `max_age` to ask for.
+pub(crate) const MAX_AGE_PARAM: &str = "max_age";
+
+/// What a route needs of the current login, beyond the global
+/// [`minimum_loa`](crate::BankIdConfigBuilder::minimum_loa) (which always
+/// applies): a level of assurance and/or a login within the last `max_age`
+/// seconds (judged by the ID token's `auth_time`).
+///
+/// Usually built through a [`Requirement`] type; combine two with
+/// [`and`](Self::and) (the higher level and the shorter age win).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StepUpPolicy {
+    loa: Option<Loa>,
+    max_age: Option<u32>,
+}
+
+impl StepUpPolicy {
+    /// No requirement beyond the global floor.
+    pub const NONE: StepUpPolicy = StepUpPolicy { loa: None, max_age: None };
+
+    /// At least `loa` (the token's `acr`).
+    pub const fn at_least(loa: Loa) -> Self {
+        StepUpPolicy { loa: Some(loa), max_age: None }
+    }
+
+    /// A login (`auth_time`) at most `secs` seconds ago (OIDC `max_age`).
+    pub const fn logged_in_within(secs: u32) -> Self {
+        StepUpPolicy { loa: None, max_age: Some(secs) }
+    }
+
+    /// Both requirements: the higher level and the shorter age.
+    pub const fn and(self, other: StepUpPolicy) -> Self {
+        let loa = match (self.loa, other.loa) {
+            (Some(a), Some(b)) => Some(if a.get() >= b.get() { a } else { b }),
+            (Some(a), None) | (None, Some(a)) => Some(a),
+            (None, None) => None,
+        };
+        let max_age = match (self.max_age, other.max_age) {
+            (Some(a), Some(b)) => Some(if a <= b { a } else { b }),
+            (Some(a), None) | (None, Some(a)) => Some(a),
+            (None, None) => None,
+        };
+        StepUpPolicy { loa, max_age }
+    }
+
+    /// The level needed, if any.
+    pub const fn loa(&self) -> Option<Loa> {
+        self.loa
+    }
+
+    /// The largest accepted age of the login in seconds, if any.
+    pub const fn max_age(&self) -> Option<u32> {
+        self.max_age
+    }
+
+    /// Whether `loa`, authenticated at `auth_time`, satisfies this policy
+    /// at `now`, allowing `clock_skew` seconds on the age (as the callback
+    /// does, so a login the callback accepted is not sent round again).
+    /// A login without `auth_time` is never recent enough.
+    pub(crate) fn satisfied_by(&self, loa: Loa, auth_time: Option<i64>, now: i64, clock_skew: i64) -> bool {
+        let level_ok = self.loa.is_none_or(|needed| loa >= needed);
+        let age_ok = self.max_age.is_none_or(|max_age| {
+            auth_time.is_some_and(|at| now.saturating_sub(at) <= i64::from(max_age).saturating_add(clock_skew))
+        });
+        level_ok && age_ok
+    }
+
+    /// What a new login should ask for so that the current one (at
+    /// `current`, if any) is replaced without losing its level: a recency
+    /// step-up by a LOA 4 user asks for LOA 4 again. Levels below 3 have no
+    /// BankID selector and are left to the global floor.
+    pub(crate) fn to_ask(self, current: Option<Loa>) -> StepUpPolicy {
+        let keep = match (self.max_age, current) {
+            (Some(_), Some(loa)) => StepUpPolicy::at_least(loa),
+            _ => StepUpPolicy::NONE,
+        };
+        let asked = self.and(keep);
+        StepUpPolicy { loa: asked.loa.filter(|loa| *loa >= Loa::SUBSTANTIAL), max_age: asked.max_age }
+    }
+
+    /// The login route's query parameters for this policy
+    /// (`acr=4&max_age=300`), each preceded by `&`.
+    pub(crate) fn query_suffix(&self) -> String {
+        let mut query = String::new();
+        if let Some(loa) = self.loa {
+            query.push_str(&format!("&{ACR_PARAM}={}", loa.get()));
+        }
+        if let Some(max_age) = self.max_age {
+            query.push_str(&format!("&{MAX_AGE_PARAM}={max_age}"));
+        }
+        query
+    }
+
+    /// The `acr_values` that select the asked level at BankID, if any.
+    pub fn acr_values(&self) -> Option<&'static str> {
+        self.loa.and_then(selector).map(|(acr_values, _)| acr_values)
+    }
+}
+
+/// BankID's selectors for a level: (`acr_values`, `login_hint`). LOA 4 is
+/// BankID High (`urn:bankid:bid`, `BID`); LOA 3 BankID with biometrics
+/// (`urn:bankid:bis`, `BIS`). Other levels have none.
+fn selector(loa: Loa) -> Option<(&'static str, &'static str)> {
+    match loa.get() {
+        4 => Some(("urn:bankid:bid", "BID")),
+        3 => Some(("urn:bankid:bis", "BIS")),
+        _ => None,
+    }
+}
+
+/// A route's requirement as a type, for [`StepUp`](crate::StepUp) and
+/// [`require_step_up`](crate::require_step_up). Implemented by [`Loa3`],
+/// [`Loa4`], [`LoggedInWithin`], `()` and tuples of up to four
+/// requirements (which must all hold).
+///
+/// ```
+/// use axum_bankid::{Loa4, LoggedInWithin, Requirement};
+/// // LOA 4, and a login from the last five minutes.
+/// type Payout = (Loa4, LoggedInWithin<300>);
+/// assert_eq!(Payout::POLICY.max_age(), Some(300));
+/// ```
+pub trait Requirement: Send + Sync + 'static {
+    /// The requirement.
+    const POLICY: StepUpPolicy;
+}
+
+/// LOA 3 ("substantial", BankID with biometrics) or higher.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Loa3;
+
+/// LOA 4 ("high", BankID High: `acr` `urn:bankid:bid;LOA=4`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Loa4;
+
+/// A login at most `SECS` seconds ago, by the ID token's `auth_time` (OIDC
+/// `max_age`); e.g. `LoggedInWithin<300>` for "the last five minutes".
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoggedInWithin<const SECS: u32>;
+
+impl Requirement for () {
+    const POLICY: StepUpPolicy = StepUpPolicy::NONE;
+}
+
+impl Requirement for Loa3 {
+    const POLICY: StepUpPolicy = StepUpPolicy::at_least(Loa::SUBSTANTIAL);
+}
+
+impl Requirement for Loa4 {
+    const POLICY: StepUpPolicy = StepUpPolicy::at_least(Loa::HIGH);
+}
+
+impl<const SECS: u32> Requirement for LoggedInWithin<SECS> {
+    const POLICY: StepUpPolicy = StepUpPolicy::logged_in_within(SECS);
+}
+
+impl<A: Requirement> Requirement for (A,) {
+    const POLICY: StepUpPolicy = A::POLICY;
+}
+
+impl<A: Requirement, B: Requirement> Requirement for (A, B) {
+    const POLICY: StepUpPolicy = A::POLICY.and(B::POLICY);
+}
+
+impl<A: Requirement, B: Requirement, C: Requirement> Requirement for (A, B, C) {
+    const POLICY: StepUpPolicy = A::POLICY.and(B::POLICY).and(C::POLICY);
+}
+
+impl<A: Requirement, B: Requirement, C: Requirement, D: Requirement> Requirement for (A, B, C, D) {
+    const POLICY: StepUpPolicy = A::POLICY.and(B::POLICY).and(C::POLICY).and(D::POLICY);
+}
+
+/// The step-up asked for in the login route's query, if any: `acr` must be
+/// `3` or `4` and `max_age` a number of seconds up to
+/// [`MAX_STEP_UP_MAX_AGE`], each at most once; anything else is
+/// [`Error::InvalidStepUp`].
+pub(crate) fn asked_in_query(query: Option<&str>) -> Result<Option<StepUpPolicy>, Error> {
+    let Some(query) = query else { return Ok(None) };
+    let mut asked = StepUpPolicy::NONE;
+    let (mut seen_acr, mut seen_max_age) = (false, false);
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        if key == ACR_PARAM {
+            if std::mem::replace(&mut seen_acr, true) {
+                return Err(Error::InvalidStepUp);
+            }
+            asked.loa = Some(match value.as_ref() {
+                "3" => Loa::SUBSTANTIAL,
+                "4" => Loa::HIGH,
+                _ => return Err(Error::InvalidStepUp),
+            });
+        } else if key == MAX_AGE_PARAM {
+            if std::mem::replace(&mut seen_max_age, true) {
+                return Err(Error::InvalidStepUp);
+            }
+            asked.max_age = Some(parse_max_age(&value).ok_or(Error::InvalidStepUp)?);
+        }
+    }
+    Ok((asked != StepUpPolicy::NONE).then_some(asked))
+}
+
+/// Plain ASCII digits (no sign, no spaces), at most [`MAX_STEP_UP_MAX_AGE`].
+fn parse_max_age(value: &str) -> Option<u32> {
+    if value.is_empty() || value.len() > 6 || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    value.parse::<u32>().ok().filter(|secs| *secs <= MAX_STEP_UP_MAX_AGE)
+}
+
+/// Puts the asked step-up on an authorization request: the level's
+/// `acr_values` and `login_hint` replace the configured ones (so a BIS hint
+/// cannot contradict a BID request), and `max_age` is added.
+pub(crate) fn add_authorize_params(asked: &StepUpPolicy, params: &mut Vec<(&str, String)>) {
+    if let Some((acr_values, login_hint)) = asked.loa.and_then(selector) {
+        params.retain(|(name, _)| *name != "acr_values" && *name != "login_hint");
+        params.push(("login_hint", login_hint.to_owned()));
+        params.push(("acr_values", acr_values.to_owned()));
+    }
+    if let Some(max_age) = asked.max_age {
+        params.push(("max_age", max_age.to_string()));
+    }
+}
+
+/// Checks a completed login against the step-up its attempt asked for (the
+/// `sub` was checked against the attempt's `expected_sub` before): the
+/// `acr` reaches the asked level, and when `max_age` was sent, `auth_time`
+/// is present and `now - auth_time <= max_age + clock_skew`.
+pub(crate) fn check_completed(
+    pending: &PendingLogin,
+    claims: &Map<String, Value>,
+    now: i64,
+    clock_skew: i64,
+) -> Result<(), LoginCheckError> {
+    if let Some(asked) = pending.asked_loa {
+        check_loa(claims.get("acr"), asked, AcrIssuer::BankIdOidc)
+            .map_err(|found| LoginCheckError::InsufficientLoa { required: asked, found })?;
+    }
+    if let Some(max_age) = pending.max_age {
+        let auth_time = claims.get("auth_time").and_then(Value::as_i64).ok_or(LoginCheckError::MissingAuthTime)?;
+        if now.saturating_sub(auth_time) > i64::from(max_age).saturating_add(clock_skew) {
+            tracing::info!(max_age, "the step-up login's auth_time is older than max_age");
+            return Err(LoginCheckError::AuthTimeTooOld { max_age });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tuples_take_the_higher_level_and_the_shorter_age() {
+        type R = (Loa3, LoggedInWithin<600>, Loa4, LoggedInWithin<300>);
+        assert_eq!(R::POLICY.loa(), Some(Loa::HIGH));
+        assert_eq!(R::POLICY.max_age(), Some(300));
+        assert_eq!(<()>::POLICY, StepUpPolicy::NONE);
+    }
+
+    #[test]
+    fn query_parameters_are_strict() {
+        assert_eq!(asked_in_query(None).unwrap(), None);
+        assert_eq!(asked_in_query(Some("return_to=/x")).unwrap(), None);
+        let asked = asked_in_query(Some("acr=4&max_age=300")).unwrap().unwrap();
+        assert_eq!((asked.loa(), asked.max_age()), (Some(Loa::HIGH), Some(300)));
+        assert_eq!(asked_in_query(Some("max_age=0")).unwrap().unwrap().max_age(), Some(0));
+        for bad in [
+            "acr=2",
+            "acr=5",
+            "acr=",
+            "acr=04",
+            "acr=4&acr=4",
+            "max_age=",
+            "max_age=-1",
+            "max_age=+5",
+            "max_age=86401",
+            "max_age=1e3",
+            "max_age=%205",
+            "max_age=5&max_age=5",
+            "acr=urn:bankid:bid",
+        ] {
+            assert!(matches!(asked_in_query(Some(bad)), Err(Error::InvalidStepUp)), "{bad}");
+        }
+    }
+
+    #[test]
+    fn authorize_params_replace_the_configured_selectors() {
+        let mut params = vec![("login_hint", "BIS".to_owned()), ("state", "s".to_owned())];
+        add_authorize_params(&StepUpPolicy::at_least(Loa::HIGH).and(StepUpPolicy::logged_in_within(60)), &mut params);
+        let get = |name: &str| params.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str());
+        assert_eq!(get("login_hint"), Some("BID"));
+        assert_eq!(get("acr_values"), Some("urn:bankid:bid"));
+        assert_eq!(get("max_age"), Some("60"));
+        assert_eq!(params.iter().filter(|(n, _)| *n == "login_hint").count(), 1);
+    }
+
+    #[test]
+    fn recency_allows_the_skew_and_needs_auth_time() {
+        let policy = StepUpPolicy::logged_in_within(300);
+        assert!(policy.satisfied_by(Loa::SUBSTANTIAL, Some(1_000), 1_360, 60));
+        assert!(!policy.satisfied_by(Loa::SUBSTANTIAL, Some(1_000), 1_361, 60));
+        assert!(!policy.satisfied_by(Loa::HIGH, None, 1_000, 60));
+        assert!(!StepUpPolicy::at_least(Loa::HIGH).satisfied_by(Loa::SUBSTANTIAL, Some(0), 0, 60));
+    }
+
+    #[test]
+    fn a_recency_step_up_keeps_the_current_level() {
+        let asked = StepUpPolicy::logged_in_within(300).to_ask(Some(Loa::HIGH));
+        assert_eq!((asked.loa(), asked.max_age()), (Some(Loa::HIGH), Some(300)));
+        assert_eq!(StepUpPolicy::logged_in_within(300).to_ask(Some(Loa::TWO)).loa(), None);
+        assert_eq!(StepUpPolicy::at_least(Loa::HIGH).to_ask(Some(Loa::SUBSTANTIAL)).loa(), Some(Loa::HIGH));
+    }
+}
