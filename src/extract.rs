@@ -26,7 +26,7 @@ use crate::id_token::unix_now;
 use crate::layer::Ctx;
 use crate::permission::{Permission, PermissionError, PermissionItem};
 use crate::permission_api::{PermissionApi, Registration};
-use crate::session::load_login;
+use crate::session::load_current_login;
 
 /// Why [`AuthenticatedUser`] could not be extracted.
 ///
@@ -109,10 +109,10 @@ async fn current_user(ctx: Option<&Ctx>, parts: &Parts) -> Result<AuthenticatedU
         Error::NotInstalled
     })?;
     let session = session_of(&parts.extensions)?;
-    let login = load_login(&session).await?.ok_or(Error::Unauthenticated)?;
+    let login = load_current_login(&session).await?.ok_or(Error::Unauthenticated)?;
     let config = ctx.config();
-    if login.loa < config.minimum_loa {
-        tracing::debug!(loa = login.loa.get(), "stored login is below the current minimum LOA");
+    if login.user.loa < config.minimum_loa {
+        tracing::debug!(loa = login.user.loa.get(), "stored login is below the current minimum LOA");
         return Err(Error::Unauthenticated);
     }
     if unix_now() - login.logged_in_at > config.max_login_age.as_secs() as i64 {
@@ -122,12 +122,12 @@ async fn current_user(ctx: Option<&Ctx>, parts: &Parts) -> Result<AuthenticatedU
     // One store read (two concurrent with `sid`), only while the provider
     // sends back-channel logouts; see `logout_registry`.
     if ctx.shared.metadata.backchannel_logout_supported
-        && crate::logout_registry::LogoutRegistry::of(ctx).is_logged_out(&login).await?
+        && crate::logout_registry::LogoutRegistry::of(ctx).is_logged_out(login.keys()).await?
     {
         tracing::info!("stored login was ended by a back-channel logout");
         return Err(Error::Unauthenticated);
     }
-    Ok(login.into_user())
+    Ok(login.user)
 }
 
 fn rejection(ctx: Option<&Ctx>, parts: &Parts, error: Error) -> AuthRejection {
