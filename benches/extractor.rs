@@ -8,6 +8,12 @@
 //! A third route only reads the session, which separates the session store's
 //! cost (paid by any session-based route) from the extractor's own.
 //!
+//! Two more comparisons: the public route against the same route in a
+//! router without the session layer and `BankIdLayer` (what the layers cost
+//! a request that never reads the login), and the protected route while the
+//! provider advertises back-channel logout (one logout-marker read per
+//! request, see `logout_registry`) against the same route without it.
+//!
 //! Run: `cargo bench --bench extractor`
 
 use std::sync::Arc;
@@ -24,6 +30,8 @@ use reqwest::cookie::{CookieStore, Jar};
 use tower::ServiceExt;
 use tower_sessions::MemoryStore;
 
+mod ratio;
+
 struct Fixture {
     app: Router,
     cookie: String,
@@ -32,10 +40,10 @@ struct Fixture {
 
 /// Starts simulator + app on loopback, logs in once over real HTTP, and
 /// returns the router and the session cookie for in-process requests.
-async fn fixture() -> Fixture {
+async fn fixture(backchannel_logout: bool) -> Fixture {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let sim = Simulator::start().await.unwrap();
+    let sim = Simulator::builder().backchannel_logout(backchannel_logout).start().await.unwrap();
     let redirect_uri = format!("{base}/auth/bankid/callback");
     sim.allow_redirect_uri(&redirect_uri);
     let config = BankIdConfig::builder()
@@ -105,19 +113,59 @@ async fn request(app: &Router, path: &str, cookie: &str) {
 
 fn per_request(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let fixture = runtime.block_on(fixture());
+    let app = runtime.block_on(fixture(false));
+    let with_logout_check = runtime.block_on(fixture(true));
+    let bare = Router::new().route("/baseline", get(|| async { Json(serde_json::json!({"ok": true})) }));
     let mut group = c.benchmark_group("per_request");
     group.measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    group.bench_function("bare_router", |b| b.to_async(&runtime).iter(|| request(&bare, "/baseline", &app.cookie)));
     group.bench_function("baseline_no_extractor", |b| {
-        b.to_async(&runtime).iter(|| request(&fixture.app, "/baseline", &fixture.cookie))
+        b.to_async(&runtime).iter(|| request(&app.app, "/baseline", &app.cookie))
     });
     group.bench_function("session_read_only", |b| {
-        b.to_async(&runtime).iter(|| request(&fixture.app, "/session_only", &fixture.cookie))
+        b.to_async(&runtime).iter(|| request(&app.app, "/session_only", &app.cookie))
     });
     group.bench_function("authenticated_user", |b| {
-        b.to_async(&runtime).iter(|| request(&fixture.app, "/protected", &fixture.cookie))
+        b.to_async(&runtime).iter(|| request(&app.app, "/protected", &app.cookie))
+    });
+    group.bench_function("authenticated_user_backchannel_logout", |b| {
+        b.to_async(&runtime).iter(|| request(&with_logout_check.app, "/protected", &with_logout_check.cookie))
     });
     group.finish();
+
+    // The same comparisons, alternated batch by batch (see `ratio::interleaved`).
+    let batch = |app: &Router, path: &'static str, cookie: &str| {
+        runtime.block_on(async {
+            for _ in 0..500 {
+                request(app, path, cookie).await;
+            }
+        })
+    };
+    let rounds = 31;
+    ratio::interleaved(
+        "authenticated_user / baseline_no_extractor",
+        rounds,
+        || batch(&app.app, "/protected", &app.cookie),
+        || batch(&app.app, "/baseline", &app.cookie),
+    );
+    ratio::interleaved(
+        "authenticated_user / session_read_only",
+        rounds,
+        || batch(&app.app, "/protected", &app.cookie),
+        || batch(&app.app, "/session_only", &app.cookie),
+    );
+    ratio::interleaved(
+        "baseline_no_extractor / bare_router",
+        rounds,
+        || batch(&app.app, "/baseline", &app.cookie),
+        || batch(&bare, "/baseline", &app.cookie),
+    );
+    ratio::interleaved(
+        "authenticated_user_backchannel_logout / authenticated_user",
+        rounds,
+        || batch(&with_logout_check.app, "/protected", &with_logout_check.cookie),
+        || batch(&app.app, "/protected", &app.cookie),
+    );
 }
 
 criterion_group!(benches, per_request);
@@ -125,18 +173,8 @@ criterion_group!(benches, per_request);
 fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
-    print_ratio("per_request", "authenticated_user", "baseline_no_extractor");
-    print_ratio("per_request", "authenticated_user", "session_read_only");
-}
-
-/// Prints measured/baseline from criterion's estimates of this run.
-fn print_ratio(group: &str, measured: &str, baseline: &str) {
-    let mean = |id: &str| -> Option<f64> {
-        let path = format!("target/criterion/{group}/{id}/new/estimates.json");
-        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
-        json["mean"]["point_estimate"].as_f64()
-    };
-    if let (Some(m), Some(b)) = (mean(measured), mean(baseline)) {
-        println!("RATIO {group}: {measured} / {baseline} = {:.2}x ({m:.0} ns vs {b:.0} ns)", m / b);
-    }
+    ratio::print("per_request", "authenticated_user", "baseline_no_extractor");
+    ratio::print("per_request", "authenticated_user", "session_read_only");
+    ratio::print("per_request", "baseline_no_extractor", "bare_router");
+    ratio::print("per_request", "authenticated_user_backchannel_logout", "authenticated_user");
 }

@@ -1,8 +1,10 @@
 //! BankID identity claims, as kept after verification.
 
 use std::fmt;
+use std::ops::Deref;
+use std::sync::{Arc, OnceLock};
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::loa::Loa;
@@ -41,8 +43,92 @@ pub struct AuthenticatedUser {
     /// `nnin_altsub` (scope `nnin_altsub`), or `sub_nnin` in a BIB (CIBA) ID
     /// token.
     pub nnin_altsub: Option<String>,
-    /// Every claim of the ID token.
-    pub claims: Map<String, Value>,
+    /// Every claim of the ID token. Reads like a `Map<String, Value>`
+    /// (`user.claims.get("sid")`, `user.claims["iss"]`, `&*user.claims`);
+    /// decoded from the stored login the first time it is read, so requests
+    /// that only use the fields above never decode it.
+    pub claims: Claims,
+}
+
+/// Every claim of a verified ID token, as a [`Map`] (through [`Deref`]).
+///
+/// A login read back from the session carries its claims undecoded; the map
+/// is built on first access (once per extracted user) and kept.
+#[derive(Clone, Default)]
+pub struct Claims {
+    map: OnceLock<Map<String, Value>>,
+    /// Where to decode the map from, when it is not built yet.
+    source: Option<Arc<dyn ClaimsSource>>,
+}
+
+/// Something the claims can be decoded from (the stored login).
+pub(crate) trait ClaimsSource: Send + Sync {
+    fn decode(&self) -> Map<String, Value>;
+}
+
+impl Claims {
+    /// Claims decoded later from `source`.
+    pub(crate) fn lazy(source: Arc<dyn ClaimsSource>) -> Self {
+        Claims { map: OnceLock::new(), source: Some(source) }
+    }
+
+    /// The claims as a map (decoding them if needed).
+    pub fn as_map(&self) -> &Map<String, Value> {
+        self.map.get_or_init(|| self.source.as_ref().map(|s| s.decode()).unwrap_or_default())
+    }
+
+    /// The claims as an owned map.
+    pub fn into_map(self) -> Map<String, Value> {
+        match self.map.into_inner() {
+            Some(map) => map,
+            None => self.source.map(|s| s.decode()).unwrap_or_default(),
+        }
+    }
+}
+
+impl From<Map<String, Value>> for Claims {
+    fn from(map: Map<String, Value>) -> Self {
+        Claims { map: OnceLock::from(map), source: None }
+    }
+}
+
+impl From<Claims> for Map<String, Value> {
+    fn from(claims: Claims) -> Self {
+        claims.into_map()
+    }
+}
+
+impl Deref for Claims {
+    type Target = Map<String, Value>;
+
+    fn deref(&self) -> &Map<String, Value> {
+        self.as_map()
+    }
+}
+
+impl PartialEq for Claims {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_map() == other.as_map()
+    }
+}
+
+impl Serialize for Claims {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.as_map().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Claims {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Map::deserialize(deserializer).map(Claims::from)
+    }
+}
+
+/// No claim values: they hold identity numbers.
+impl fmt::Debug for Claims {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Claims { .. }")
+    }
 }
 
 impl AuthenticatedUser {
@@ -63,7 +149,7 @@ impl AuthenticatedUser {
             // The two providers name the same numbers differently.
             bankid_altsub: text("bankid_altsub").or_else(|| text("sub_bankid")),
             nnin_altsub: text("nnin_altsub").or_else(|| text("sub_nnin")),
-            claims,
+            claims: Claims::from(claims),
         }
     }
 }
@@ -112,6 +198,27 @@ mod tests {
         let id = AuthenticatedUser::from_claims(claims.as_object().unwrap().clone(), Loa::SUBSTANTIAL);
         assert_eq!(id.nnin_altsub.as_deref(), Some("01010112345"));
         assert_eq!(id.bankid_altsub.as_deref(), Some("9578-6000-4-123456"));
+    }
+
+    #[test]
+    fn claims_read_like_a_map_and_decode_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        struct Counting(AtomicUsize);
+        impl ClaimsSource for Counting {
+            fn decode(&self) -> Map<String, Value> {
+                self.0.fetch_add(1, Ordering::SeqCst);
+                json!({"sid": "s1"}).as_object().unwrap().clone()
+            }
+        }
+        let source = Arc::new(Counting(AtomicUsize::new(0)));
+        let claims = Claims::lazy(source.clone());
+        assert_eq!(source.0.load(Ordering::SeqCst), 0, "nothing decoded until asked");
+        assert_eq!(claims.get("sid").and_then(Value::as_str), Some("s1"));
+        assert_eq!(claims["sid"], "s1");
+        assert_eq!(source.0.load(Ordering::SeqCst), 1);
+        assert_eq!(serde_json::to_value(&claims).unwrap(), json!({"sid": "s1"}));
+        let map: Map<String, Value> = claims.into();
+        assert_eq!(map.len(), 1);
     }
 
     #[test]

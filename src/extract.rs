@@ -25,7 +25,7 @@ use crate::flow::login::{LoginOptions, begin};
 use crate::flow::{redirect, session_of};
 use crate::permission::{Permission, PermissionError, PermissionItem};
 use crate::permission_api::{PermissionApi, Registration};
-use crate::session::load_login;
+use crate::session::load_current_login;
 use crate::state::Ctx;
 use crate::wiring::Misconfiguration;
 
@@ -112,10 +112,10 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for AuthenticatedUser {
 async fn current_user(ctx: Option<&Ctx>, parts: &Parts) -> Result<AuthenticatedUser, Error> {
     let ctx = ctx.ok_or_else(no_bankid_layer)?;
     let session = session_of(&parts.extensions)?;
-    let login = load_login(&session).await?.ok_or(Error::Unauthenticated)?;
+    let login = load_current_login(&session).await?.ok_or(Error::Unauthenticated)?;
     let config = ctx.core.config();
-    if crate::loa::require_minimum(Some(login.loa), config.minimum_loa).is_err() {
-        tracing::debug!(loa = login.loa.get(), "stored login is below the current minimum LOA");
+    if crate::loa::require_minimum(Some(login.user.loa), config.minimum_loa).is_err() {
+        tracing::debug!(loa = login.user.loa.get(), "stored login is below the current minimum LOA");
         return Err(Error::Unauthenticated);
     }
     if unix_now() - login.logged_in_at > config.max_login_age.as_secs() as i64 {
@@ -125,12 +125,12 @@ async fn current_user(ctx: Option<&Ctx>, parts: &Parts) -> Result<AuthenticatedU
     // One store read (two concurrent with `sid`), only while the provider
     // sends back-channel logouts; see `logout_registry`.
     if ctx.core.metadata.backchannel_logout_supported
-        && crate::logout_registry::LogoutRegistry::of(ctx).is_logged_out(&login).await?
+        && crate::logout_registry::LogoutRegistry::of(ctx).is_logged_out(login.keys()).await?
     {
         tracing::info!("stored login was ended by a back-channel logout");
         return Err(Error::Unauthenticated);
     }
-    Ok(login.into_user())
+    Ok(login.user)
 }
 
 /// An extractor ran where `BankIdLayer` put no state: say so, once, with

@@ -252,3 +252,41 @@ pub fn ciba_poll_error(error: &str) -> PollAnswer {
         Err(PollError::Transient(_)) | Ok(Ok(_)) => PollAnswer::Unexpected,
     }
 }
+
+/// Bench hook (`benches/parsers.rs`): the ID-token check a login runs — the
+/// protected header, the key lookup in the provider's JWKS, the signature,
+/// `nbf`, then issuer, audience, `sub`, `exp`, `iat` and nonce — through the
+/// layer's own verifier, with keys loaded once from `jwks_uri`.
+pub struct IdTokenCheck(crate::id_token::IdTokenVerifier);
+
+impl IdTokenCheck {
+    /// Loads the keys at `jwks_uri` (kept for an hour) for tokens from
+    /// `issuer` to `client_id` signed with one of `algorithms`.
+    pub async fn load(
+        jwks_uri: &str,
+        issuer: &str,
+        client_id: &str,
+        algorithms: &[jsonwebtoken::Algorithm],
+    ) -> Result<IdTokenCheck, String> {
+        use std::time::Duration;
+        let hour = Duration::from_secs(3600);
+        let settings = crate::provider::jwks::KeyCacheSettings {
+            max_age: crate::provider::max_age::MaxAgePolicy { floor: hour, ceiling: hour },
+            cooldown: Duration::from_secs(60),
+        };
+        let uri = jwks_uri.parse().map_err(|e: url::ParseError| e.to_string())?;
+        let keys = crate::provider::jwks::KeyCache::load(reqwest::Client::new(), uri, settings).await?;
+        Ok(IdTokenCheck(crate::id_token::IdTokenVerifier {
+            issuer: issuer.to_owned(),
+            client_id: client_id.to_owned(),
+            algorithms: algorithms.to_vec(),
+            clock_skew_secs: 60,
+            keys: std::sync::Arc::new(keys),
+        }))
+    }
+
+    /// Verifies `token` as the callback does; returns its claims.
+    pub async fn verify(&self, token: &str, nonce: Option<&str>) -> Result<Map<String, Value>, IdTokenError> {
+        self.0.verify(token, nonce).await.map(crate::id_token::VerifiedIdToken::into_claims)
+    }
+}

@@ -40,7 +40,7 @@ mod wiring;
 pub use axum_bankid_simulator as simulator;
 
 pub use ciba::{Ciba, CibaError, CibaFinished, CibaHandle, CibaOptions, CibaRequest, CibaStarted, CibaStatus};
-pub use claims::AuthenticatedUser;
+pub use claims::{AuthenticatedUser, Claims};
 pub use config::{
     BankIdConfig, BankIdConfigBuilder, BankIdEnvironment, ClientAssertionKey, ClientAuth, ConfigError, ParMode,
     PermissionApiConfig,

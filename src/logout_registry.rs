@@ -61,7 +61,7 @@ use tower_sessions::session::Id;
 use crate::clock::unix_now_ms;
 use crate::error::Error;
 use crate::once::{OnceRecords, keyed_record_id};
-use crate::session::StoredLogin;
+use crate::session::LoginKeys;
 use crate::state::Ctx;
 
 /// The key holding a marker's time in its record.
@@ -125,17 +125,17 @@ impl LogoutRegistry {
     /// Whether a back-channel logout ended `login`. Reads the store (see
     /// the module docs for the cost); a store failure is an error (callers
     /// fail closed).
-    pub(crate) async fn is_logged_out(&self, login: &StoredLogin) -> Result<bool, Error> {
-        let Some(issuer) = login.claim("iss") else { return Ok(false) };
-        let login_ms = login.logged_in_ms();
+    pub(crate) async fn is_logged_out(&self, login: LoginKeys<'_>) -> Result<bool, Error> {
+        let Some(issuer) = login.iss else { return Ok(false) };
+        let login_ms = login.logged_in_ms;
         let by_sub = async {
-            match login.claim("sub") {
+            match login.sub {
                 Some(sub) => self.marker(self.id("sub", issuer, sub)).await,
                 None => Ok(None),
             }
         };
         let by_sid = async {
-            match login.claim("sid") {
+            match login.sid {
                 Some(sid) => self.marker(self.id("sid", issuer, sid)).await,
                 None => Ok(None),
             }

@@ -7,11 +7,12 @@
 //! overwrite each other's. Tokens are stored server-side only.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
-use crate::claims::AuthenticatedUser;
+use crate::claims::{AuthenticatedUser, Claims, ClaimsSource};
 use crate::error::Error;
 use crate::loa::Loa;
 use crate::permission::PermissionItem;
@@ -54,9 +55,16 @@ impl fmt::Debug for PendingLogin {
     }
 }
 
-/// The verified login kept in the session: the verified claims once (the
-/// user's fields are derived from them when read, which keeps the record
-/// that every request loads small), the level, and the ID token.
+/// The verified login kept in the session: the verified claims, the level,
+/// the ID token and the login time.
+///
+/// In the session it is stored packed (see [`Packed`]): one JSON string
+/// holding the fields every request needs first, then the ID token. So a
+/// store clones one string per request rather than a tree of claims, and
+/// the extractor decodes only those first fields; the claim map is rebuilt
+/// from the ID token's payload (verified at login) only when an app reads
+/// [`AuthenticatedUser::claims`] or this full form is loaded (login,
+/// logout).
 #[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct StoredLogin {
     claims: serde_json::Map<String, serde_json::Value>,
@@ -75,7 +83,7 @@ pub(crate) struct StoredLogin {
 impl StoredLogin {
     pub(crate) fn new(user: AuthenticatedUser, id_token: String, logged_in_at: i64) -> Self {
         let logged_in_ms = Some(crate::clock::unix_now_ms());
-        StoredLogin { loa: user.loa, claims: user.claims, id_token, logged_in_at, logged_in_ms }
+        StoredLogin { loa: user.loa, claims: user.claims.into_map(), id_token, logged_in_at, logged_in_ms }
     }
 
     /// A string claim of this login (`iss`, `sub`, `sid`).
@@ -96,14 +104,207 @@ impl StoredLogin {
     pub(crate) fn into_user(self) -> AuthenticatedUser {
         AuthenticatedUser::from_claims(self.claims, self.loa)
     }
+
+    /// The packed session value (see [`Packed`]).
+    fn pack(&self) -> Result<serde_json::Value, Error> {
+        let user = AuthenticatedUser::from_claims(self.claims.clone(), self.loa);
+        // The claims are the ID token's payload (they were verified from
+        // it), so they are not stored twice; should they ever differ, they
+        // are stored as well.
+        let claims = (id_token_claims(&self.id_token).as_ref() != Some(&self.claims)).then(|| self.claims.clone());
+        let packed = Packed {
+            loa: self.loa,
+            at: self.logged_in_at,
+            ms: self.logged_in_ms(),
+            iss: self.claim("iss").map(str::to_owned),
+            sid: self.claim("sid").map(str::to_owned),
+            user: UserFields {
+                sub: user.sub,
+                acr: user.acr,
+                amr: user.amr,
+                auth_time: user.auth_time,
+                name: user.name,
+                given_name: user.given_name,
+                family_name: user.family_name,
+                birthdate: user.birthdate,
+                bankid_altsub: user.bankid_altsub,
+                nnin_altsub: user.nnin_altsub,
+            },
+            id_token: self.id_token.clone(),
+            claims,
+        };
+        let text = serde_json::to_string(&packed).map_err(|e| Error::Session(e.to_string()))?;
+        Ok(serde_json::Value::String(text))
+    }
+
+    /// The full login from a session value: packed, or as stored by older
+    /// versions (a JSON object).
+    fn unpack(value: serde_json::Value) -> Option<StoredLogin> {
+        match value {
+            serde_json::Value::String(text) => {
+                let packed: Packed = serde_json::from_str(&text).ok()?;
+                let claims = match packed.claims {
+                    Some(claims) => claims,
+                    None => id_token_claims(&packed.id_token)?,
+                };
+                Some(StoredLogin {
+                    claims,
+                    loa: packed.loa,
+                    id_token: packed.id_token,
+                    logged_in_at: packed.at,
+                    logged_in_ms: Some(packed.ms),
+                })
+            }
+            value => serde_json::from_value(value).ok(),
+        }
+    }
 }
 
-impl fmt::Debug for StoredLogin {
+/// The claims in an ID token's payload. Only for tokens this crate verified
+/// and stored itself: nothing is checked here.
+fn id_token_claims(id_token: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+    use base64::Engine;
+    let payload = id_token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// The stored form of a login: the fields every authenticated request reads
+/// (policy, back-channel logout keys, the user's fields), then the ID token.
+/// Kept as one JSON string in the session.
+#[derive(Serialize, Deserialize)]
+struct Packed {
+    loa: Loa,
+    /// `logged_in_at`.
+    at: i64,
+    /// The login time in Unix milliseconds.
+    ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    iss: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
+    user: UserFields,
+    id_token: String,
+    /// Only when the claims are not the ID token's payload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    claims: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// The first fields of [`Packed`]: what the extractor decodes (the ID token
+/// is skipped over, not copied).
+#[derive(Deserialize)]
+struct PackedHead {
+    loa: Loa,
+    at: i64,
+    ms: i64,
+    #[serde(default)]
+    iss: Option<String>,
+    #[serde(default)]
+    sid: Option<String>,
+    user: UserFields,
+}
+
+/// [`AuthenticatedUser`]'s fields but `loa` and `claims`.
+#[derive(Serialize, Deserialize)]
+struct UserFields {
+    sub: String,
+    acr: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    amr: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    auth_time: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    given_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    family_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    birthdate: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    bankid_altsub: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nnin_altsub: Option<String>,
+}
+
+/// The claim map of a packed login, decoded when an app first reads
+/// [`AuthenticatedUser::claims`].
+struct PackedClaims(String);
+
+impl ClaimsSource for PackedClaims {
+    fn decode(&self) -> serde_json::Map<String, serde_json::Value> {
+        #[derive(Deserialize)]
+        struct Tail {
+            id_token: String,
+            #[serde(default)]
+            claims: Option<serde_json::Map<String, serde_json::Value>>,
+        }
+        let Ok(tail) = serde_json::from_str::<Tail>(&self.0) else { return Default::default() };
+        tail.claims.or_else(|| id_token_claims(&tail.id_token)).unwrap_or_default()
+    }
+}
+
+/// What `logout_registry` compares with its markers.
+#[derive(Clone, Copy)]
+pub(crate) struct LoginKeys<'a> {
+    pub(crate) iss: Option<&'a str>,
+    pub(crate) sub: Option<&'a str>,
+    pub(crate) sid: Option<&'a str>,
+    pub(crate) logged_in_ms: i64,
+}
+
+/// The login as the extractor reads it on every request: the user (claims
+/// not decoded yet) and what the policy and logout checks need.
+pub(crate) struct CurrentLogin {
+    pub(crate) user: AuthenticatedUser,
+    pub(crate) logged_in_at: i64,
+    logged_in_ms: i64,
+    iss: Option<String>,
+    sid: Option<String>,
+}
+
+impl CurrentLogin {
+    pub(crate) fn keys(&self) -> LoginKeys<'_> {
+        LoginKeys {
+            iss: self.iss.as_deref(),
+            sub: Some(&self.user.sub),
+            sid: self.sid.as_deref(),
+            logged_in_ms: self.logged_in_ms,
+        }
+    }
+
+    fn from_packed(text: String) -> Option<CurrentLogin> {
+        let head: PackedHead = serde_json::from_str(&text).ok()?;
+        let u = head.user;
+        let user = AuthenticatedUser {
+            sub: u.sub,
+            loa: head.loa,
+            acr: u.acr,
+            amr: u.amr,
+            auth_time: u.auth_time,
+            name: u.name,
+            given_name: u.given_name,
+            family_name: u.family_name,
+            birthdate: u.birthdate,
+            bankid_altsub: u.bankid_altsub,
+            nnin_altsub: u.nnin_altsub,
+            claims: Claims::lazy(Arc::new(PackedClaims(text))),
+        };
+        Some(CurrentLogin { user, logged_in_at: head.at, logged_in_ms: head.ms, iss: head.iss, sid: head.sid })
+    }
+
+    fn from_stored(login: StoredLogin) -> CurrentLogin {
+        let logged_in_ms = login.logged_in_ms();
+        let iss = login.claim("iss").map(str::to_owned);
+        let sid = login.claim("sid").map(str::to_owned);
+        let logged_in_at = login.logged_in_at;
+        CurrentLogin { user: login.into_user(), logged_in_at, logged_in_ms, iss, sid }
+    }
+}
+
+impl fmt::Debug for CurrentLogin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StoredLogin")
-            .field("loa", &self.loa)
-            .field("logged_in_at", &self.logged_in_at)
-            .finish_non_exhaustive()
+        f.debug_struct("CurrentLogin").field("user", &self.user).finish_non_exhaustive()
     }
 }
 
@@ -141,7 +342,8 @@ pub(crate) async fn store_login(session: &Session, login: StoredLogin) -> Result
         session.clear().await;
     }
     session.cycle_id().await.map_err(store_error)?;
-    session.insert(LOGIN_KEY, login).await.map_err(store_error)
+    session.insert_value(LOGIN_KEY, login.pack()?).await.map_err(store_error)?;
+    Ok(())
 }
 
 /// Gives a logged-in session the full login lifetime: expiry after
@@ -151,8 +353,22 @@ pub(crate) fn give_login_lifetime(session: &Session, lifetime_secs: i64) {
     session.set_expiry(Some(tower_sessions::Expiry::OnInactivity(lifetime)));
 }
 
+/// The full login (claims decoded, ID token): for login and logout.
 pub(crate) async fn load_login(session: &Session) -> Result<Option<StoredLogin>, Error> {
-    read(session, LOGIN_KEY).await
+    let value = session.get_value(LOGIN_KEY).await.map_err(store_error)?;
+    Ok(value.and_then(StoredLogin::unpack))
+}
+
+/// The login for the extractor: one session read, one string cloned out of
+/// the record, its first fields decoded. A value that no longer decodes
+/// counts as absent, as in [`read`].
+pub(crate) async fn load_current_login(session: &Session) -> Result<Option<CurrentLogin>, Error> {
+    let value = session.get_value(LOGIN_KEY).await.map_err(store_error)?;
+    Ok(match value {
+        None => None,
+        Some(serde_json::Value::String(text)) => CurrentLogin::from_packed(text),
+        Some(older) => StoredLogin::unpack(older).map(CurrentLogin::from_stored),
+    })
 }
 
 /// Removes the login and rotates the id. (Grants go with their cookies,
@@ -240,5 +456,83 @@ impl ConsumedGrants {
             used.retain(|_, at| now - *at < 86_400);
         }
         used.insert(id.to_owned(), now).is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn claims() -> serde_json::Map<String, Value> {
+        json!({
+            "iss": "https://op.example", "sub": "abc", "sid": "s-1", "acr": "urn:bankid:bis;LOA=3", "amr": ["BID"],
+            "auth_time": 1700000000, "name": "Kari Nordmann", "given_name": "Kari", "family_name": "Nordmann",
+            "birthdate": "1986-05-17", "nnin_altsub": "01018612345", "aud": "client", "exp": 1700003600
+        })
+        .as_object()
+        .unwrap()
+        .clone()
+    }
+
+    fn token(payload: &serde_json::Map<String, Value>) -> String {
+        let part = |v: &Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap());
+        format!("{}.{}.c2ln", part(&json!({"alg": "RS256"})), part(&Value::Object(payload.clone())))
+    }
+
+    fn login(claims: serde_json::Map<String, Value>, id_token: String) -> StoredLogin {
+        StoredLogin::new(AuthenticatedUser::from_claims(claims, Loa::SUBSTANTIAL), id_token, 1_700_000_100)
+    }
+
+    #[test]
+    fn a_packed_login_reads_back_whole_and_stores_the_claims_once() {
+        let stored = login(claims(), token(&claims()));
+        let packed = stored.pack().unwrap();
+        let Value::String(text) = &packed else { panic!("packed into one string") };
+        assert!(!text.contains("\"claims\""), "the claims are the ID token's payload: {text}");
+        let full = StoredLogin::unpack(packed.clone()).unwrap();
+        assert_eq!(full.claims, claims());
+        assert_eq!(full.id_token, stored.id_token);
+        assert_eq!(
+            (full.loa, full.logged_in_at, full.logged_in_ms()),
+            (stored.loa, 1_700_000_100, stored.logged_in_ms())
+        );
+
+        let Value::String(text) = packed else { unreachable!() };
+        let current = CurrentLogin::from_packed(text).unwrap();
+        let expected = stored.clone().into_user();
+        assert_eq!(current.user, expected, "the same user as decoding every claim (claims included)");
+        assert_eq!(current.user.claims.get("sid"), Some(&json!("s-1")));
+        let keys = current.keys();
+        assert_eq!((keys.iss, keys.sub, keys.sid), (Some("https://op.example"), Some("abc"), Some("s-1")));
+        assert_eq!(keys.logged_in_ms, stored.logged_in_ms());
+        assert_eq!(current.logged_in_at, 1_700_000_100);
+    }
+
+    #[test]
+    fn claims_that_are_not_the_id_tokens_payload_are_stored_too() {
+        let mut other = claims();
+        other.insert("extra".into(), json!(1));
+        let stored = login(other.clone(), token(&claims()));
+        let Value::String(text) = stored.pack().unwrap() else { panic!() };
+        assert!(text.contains("\"claims\""));
+        let current = CurrentLogin::from_packed(text.clone()).unwrap();
+        assert_eq!(*current.user.claims, other);
+        assert_eq!(StoredLogin::unpack(Value::String(text)).unwrap().claims, other);
+    }
+
+    #[test]
+    fn a_login_stored_by_an_older_version_still_reads() {
+        let stored = login(claims(), token(&claims()));
+        let older = serde_json::to_value(&stored).unwrap();
+        assert!(older.is_object());
+        assert_eq!(StoredLogin::unpack(older.clone()).unwrap().claims, claims());
+        let current = CurrentLogin::from_stored(StoredLogin::unpack(older).unwrap());
+        assert_eq!(current.user, stored.into_user());
+        assert!(StoredLogin::unpack(Value::String("not json".into())).is_none(), "garbage counts as absent");
+        assert!(CurrentLogin::from_packed("{}".into()).is_none());
     }
 }
