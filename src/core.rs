@@ -55,9 +55,9 @@ impl Core {
         self.loaded_at.get().is_some()
     }
 
-    /// BIB's parts: `None` while degraded, `Some(None)` without a BIB issuer.
-    pub(crate) fn bib_parts(&self) -> Option<Option<&Bib>> {
-        self.bib.get().map(Option::as_ref)
+    /// BIB's parts once loaded (never without a BIB issuer).
+    pub(crate) fn loaded_bib(&self) -> Option<&Bib> {
+        self.bib.get().and_then(Option::as_ref)
     }
 }
 
@@ -141,12 +141,10 @@ impl Core {
     /// BIB, or the start-up style error naming the missing setting, or
     /// `provider_unavailable` while degraded.
     pub(crate) fn bib(&self) -> Result<&Bib, Error> {
-        let missing = Error::MissingCapability { capability: "bib_issuer" };
-        match self.bib_parts() {
-            Some(bib) => bib.ok_or(missing),
-            None if self.config.bib_issuer.is_none() => Err(missing),
-            None => Err(Error::ProviderUnavailable),
+        if self.config.bib_issuer.is_none() {
+            return Err(Error::MissingCapability { capability: "bib_issuer" });
         }
+        self.loaded_bib().ok_or(Error::ProviderUnavailable)
     }
 
     /// A client-credentials access token for `scope` from BankID OIDC, for

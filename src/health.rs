@@ -99,7 +99,7 @@ pub(crate) fn of(core: &Core) -> Health {
         keys: if core.verifier.is_loaded() { KeysHealth::of(&core.verifier.keys) } else { KeysHealth::UNLOADED },
         grant_keys: None,
     };
-    let bib = config.bib_issuer.as_ref().map(|issuer| match core.bib_parts().flatten() {
+    let bib = config.bib_issuer.as_ref().map(|issuer| match core.loaded_bib() {
         Some(bib) => ProviderHealth {
             issuer: bib.metadata.issuer.clone(),
             metadata_loaded: true,

@@ -28,6 +28,20 @@ impl BankIdConfig {
     }
 }
 
+/// The `login_hint` default: BankID with biometrics (BIB's getting-started
+/// page asks for it on every login).
+const DEFAULT_LOGIN_HINT: &str = "BIS";
+
+/// What the app said about `login_hint`: nothing (the default), "send
+/// none", or a hint. Three states, named, rather than `Option<Option<_>>`.
+#[derive(Debug, Default, Clone)]
+enum LoginHintChoice {
+    #[default]
+    Default,
+    Omit,
+    Send(String),
+}
+
 /// Builder for [`BankIdConfig`]; see each method for its default.
 #[derive(Debug, Default, Clone)]
 #[must_use]
@@ -39,7 +53,7 @@ pub struct BankIdConfigBuilder {
     client_auth: Option<ClientAuth>,
     redirect_uri: Option<String>,
     scopes: Option<Vec<String>>,
-    login_hint: Option<Option<String>>,
+    login_hint: LoginHintChoice,
     acr_values: Option<String>,
     login_path: Option<String>,
     logout_path: Option<String>,
@@ -137,7 +151,10 @@ impl BankIdConfigBuilder {
     /// A hint carrying personal data (`BID:<nnin>`) is refused, because it
     /// would travel in a plain URL.
     pub fn login_hint(mut self, hint: Option<impl Into<String>>) -> Self {
-        self.login_hint = Some(hint.map(Into::into));
+        self.login_hint = match hint {
+            Some(hint) => LoginHintChoice::Send(hint.into()),
+            None => LoginHintChoice::Omit,
+        };
         self
     }
 
@@ -364,7 +381,11 @@ impl BankIdConfigBuilder {
             None => None,
         };
         let scopes = validate_scopes(self.scopes.unwrap_or_else(|| vec!["profile".into()]))?;
-        let login_hint = validate_login_hint(self.login_hint.unwrap_or(Some("BIS".into())))?;
+        let login_hint = validate_login_hint(match self.login_hint {
+            LoginHintChoice::Default => Some(DEFAULT_LOGIN_HINT.to_owned()),
+            LoginHintChoice::Omit => None,
+            LoginHintChoice::Send(hint) => Some(hint),
+        })?;
         let callback_path = redirect_uri.path().to_owned();
         let login_path = validate_path("login_path", self.login_path, DEFAULT_LOGIN_PATH)?;
         let logout_path = validate_path("logout_path", self.logout_path, DEFAULT_LOGOUT_PATH)?;
