@@ -112,7 +112,11 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for AuthenticatedUser {
 async fn current_user(ctx: Option<&Ctx>, parts: &Parts) -> Result<AuthenticatedUser, Error> {
     let ctx = ctx.ok_or_else(no_bankid_layer)?;
     let session = session_of(&parts.extensions)?;
-    let login = load_current_login(&session).await?.ok_or(Error::Unauthenticated)?;
+    // Read before the load, which forgets an id whose record is gone.
+    let session_cookie_came_back = session.id().is_some();
+    let Some(login) = load_current_login(&session).await? else {
+        return Err(no_login(ctx, &parts.headers, session_cookie_came_back));
+    };
     let config = ctx.core.config();
     if crate::loa::require_minimum(Some(login.user.loa), config.minimum_loa).is_err() {
         tracing::debug!(loa = login.user.loa.get(), "stored login is below the current minimum LOA");
@@ -131,6 +135,21 @@ async fn current_user(ctx: Option<&Ctx>, parts: &Parts) -> Result<AuthenticatedU
         return Err(Error::Unauthenticated);
     }
     Ok(login.user)
+}
+
+/// No login in the session. Right after a completed callback (its landing
+/// marker came back, no session cookie did) that is a session cookie the
+/// browser held back: said once in the log, and in debug builds as the
+/// error, so the app does not just loop through login. A session cookie
+/// that came back with its login gone (a back-channel logout) is plain
+/// `unauthenticated`.
+fn no_login(ctx: &Ctx, headers: &http::HeaderMap, session_cookie_came_back: bool) -> Error {
+    if session_cookie_came_back || !crate::flow::binding::has_landed(ctx.core.config(), headers) {
+        return Error::Unauthenticated;
+    }
+    let wrong = Misconfiguration::SessionCookieNotReturned;
+    wrong.report();
+    if cfg!(debug_assertions) { Error::Misconfigured(wrong) } else { Error::Unauthenticated }
 }
 
 /// An extractor ran where `BankIdLayer` put no state: say so, once, with

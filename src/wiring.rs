@@ -21,6 +21,13 @@ pub enum Misconfiguration {
     /// not wrap (the route was added after `.layer(bankid)`, or on another
     /// router).
     NoBankIdLayer,
+    /// Right after a completed login, a request came back without the
+    /// session cookie (but with the crate's own `SameSite=Lax` landing
+    /// marker): the session layer's cookie is `SameSite=Strict`
+    /// (tower-sessions' default), which browsers hold back on the redirect
+    /// chain that started at the provider. Every local test passes (all of
+    /// 127.0.0.1 is one site); every production login loops.
+    SessionCookieNotReturned,
     /// The login started on another host than the redirect URI's (say
     /// `localhost` and `127.0.0.1`): the browser keeps cookies per host, so
     /// the callback would come back without the login cookie.
@@ -34,12 +41,14 @@ pub enum Misconfiguration {
 
 impl Misconfiguration {
     /// A stable code for logs and the `detail` field of error bodies:
-    /// `no_session_layer`, `no_bankid_layer` or `host_mismatch`.
+    /// `no_session_layer`, `no_bankid_layer`, `session_cookie_not_returned`
+    /// or `host_mismatch`.
     pub fn kind(&self) -> &'static str {
         match self {
             Misconfiguration::NoSessionLayer => "no_session_layer",
             Misconfiguration::NoBankIdLayer => "no_bankid_layer",
             Misconfiguration::HostMismatch { .. } => "host_mismatch",
+            Misconfiguration::SessionCookieNotReturned => "session_cookie_not_returned",
         }
     }
 
@@ -55,6 +64,11 @@ impl Misconfiguration {
                  before `.layer(bankid)` (layers wrap only the routes added before them), and use \
                  `.layer`, not `.route_layer`, so the login and callback routes are mounted too."
                 .to_owned(),
+            Misconfiguration::SessionCookieNotReturned => "The session cookie did not come back right after \
+                 the login: your session layer's cookie is SameSite=Strict (tower-sessions' default), which \
+                 browsers hold back on the redirect from BankID. Build it with config.session_layer(store) \
+                 (or use BankIdLayer::with_session_store), or set .with_same_site(SameSite::Lax)."
+                .to_owned(),
             Misconfiguration::HostMismatch { request_host, redirect_host } => format!(
                 "The login started on host {request_host}, but the redirect URI is on {redirect_host}. \
                  Browsers keep cookies per host, so the callback would arrive without the login cookie. \
@@ -65,11 +79,12 @@ impl Misconfiguration {
 
     /// Logs the advice at `error`, once per kind per process.
     pub(crate) fn report(&self) {
-        static REPORTED: [AtomicBool; 3] = [const { AtomicBool::new(false) }; 3];
+        static REPORTED: [AtomicBool; 4] = [const { AtomicBool::new(false) }; 4];
         let slot = match self {
             Misconfiguration::NoSessionLayer => 0,
             Misconfiguration::NoBankIdLayer => 1,
             Misconfiguration::HostMismatch { .. } => 2,
+            Misconfiguration::SessionCookieNotReturned => 3,
         };
         if !REPORTED[slot].swap(true, Ordering::Relaxed) {
             tracing::error!(misconfiguration = self.kind(), "axum-bankid is wired wrongly: {}", self.fix());

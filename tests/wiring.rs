@@ -155,3 +155,51 @@ fn the_providers_error_description_reaches_the_log_line() {
          (redirect_uri is not registered for this client)"
     );
 }
+
+/// What a browser does with a `SameSite=Strict` session cookie on the
+/// redirect chain that started at BankID: it holds it back, while the
+/// crate's `Lax` landing marker goes along. (reqwest ignores `SameSite`, so
+/// the test sends what the browser would.)
+#[tokio::test]
+async fn a_session_cookie_held_back_after_login_is_named_with_the_fix() {
+    let app = common::start().await;
+    let callback = app.login_as("kari").await;
+    let set_cookies: Vec<_> =
+        callback.response.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
+    let marker = set_cookies.iter().find(|c| c.starts_with("bankid-landed=1")).expect("landing marker set");
+    assert!(
+        marker.contains("SameSite=Lax") && marker.contains("HttpOnly") && marker.contains("Max-Age=30"),
+        "{marker}"
+    );
+
+    let plain = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let (status, body) = json_with_cookie(&plain, &app.url("/me"), "bankid-landed=1").await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert_eq!(
+        (body["error"].as_str(), body["detail"].as_str()),
+        (Some("misconfigured"), Some("session_cookie_not_returned"))
+    );
+    assert!(body["message"].as_str().unwrap().contains("SameSite=Strict"), "{body}");
+
+    // With the session cookie the login is there, marker or not.
+    let (status, _) = app.get_json("/me").await;
+    assert_eq!(status, StatusCode::OK);
+    // Logging out clears the marker: a logged-out request is just that.
+    let logout = app.client.post(app.url("/auth/bankid/logout")).send().await.unwrap();
+    let cleared = logout.headers().get_all("set-cookie").iter().any(|v| {
+        let v = v.to_str().unwrap();
+        v.starts_with("bankid-landed=;") && v.contains("Max-Age=0")
+    });
+    assert!(cleared, "logout clears the landing marker");
+    let (status, body) = json_with_cookie(&plain, &app.url("/me"), "").await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthenticated")));
+}
+
+async fn json_with_cookie(client: &reqwest::Client, url: &str, cookie: &str) -> (StatusCode, Value) {
+    let mut request = client.get(url).header("accept", "application/json");
+    if !cookie.is_empty() {
+        request = request.header("cookie", cookie);
+    }
+    let response = request.send().await.unwrap();
+    (response.status(), response.json().await.unwrap())
+}

@@ -77,6 +77,49 @@ pub(crate) fn clear_all(config: &BankIdConfig, headers: &HeaderMap, kind: Kind) 
     cookies(config, headers, kind).map(|c| set_cookie(config, &c.name, "", 0)).collect()
 }
 
+/// How long after a completed callback a request without a login counts
+/// as "the session cookie did not come back" rather than "logged out";
+/// never as long as the login itself (see [`landed`]).
+const LANDED_SECS: i64 = 30;
+
+/// The name of the landing marker (see [`landed`]).
+fn landed_name(config: &BankIdConfig) -> String {
+    let host = if is_https(config) { "__Host-" } else { "" };
+    format!("{host}bankid-landed")
+}
+
+/// Set with a completed callback's redirect: a `Lax` marker, valued `1`,
+/// for [`LANDED_SECS`]. A request that carries it but no login lost its
+/// session cookie on the way back from the provider — a session layer with
+/// `SameSite=Strict` (tower-sessions' default), which browsers hold back
+/// on the cross-site redirect chain while they send this `Lax` one.
+///
+/// `None` for logins shorter than two seconds: the marker must expire
+/// before the login (and the session cookie with it) can, or an expired
+/// login would read as a held-back cookie.
+pub(crate) fn landed(config: &BankIdConfig) -> Option<HeaderValue> {
+    let lifetime = i64::try_from(config.max_login_age.as_secs()).unwrap_or(i64::MAX);
+    let max_age = LANDED_SECS.min(lifetime.saturating_sub(1));
+    (max_age > 0).then(|| set_cookie(config, &landed_name(config), "1", max_age))
+}
+
+/// Removes the landing marker (at logout, so that a logged-out request in
+/// the next seconds is not taken for a lost cookie).
+pub(crate) fn clear_landed(config: &BankIdConfig) -> HeaderValue {
+    set_cookie(config, &landed_name(config), "", 0)
+}
+
+/// Whether the request carries the landing marker.
+pub(crate) fn has_landed(config: &BankIdConfig, headers: &HeaderMap) -> bool {
+    let name = landed_name(config);
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .any(|pair| pair.trim().split_once('=').is_some_and(|(n, v)| n == name && v == "1"))
+}
+
 fn is_https(config: &BankIdConfig) -> bool {
     config.redirect_uri.scheme() == "https"
 }

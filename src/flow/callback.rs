@@ -51,7 +51,10 @@ pub(crate) async fn finish_login(State(ctx): State<Ctx>, RawQuery(query): RawQue
         Err(err) => Err(err),
     };
     let response = match result {
-        Ok(landing) => with_cookies(redirect(&landing.location), landing.cookies),
+        Ok(landing) => {
+            let marker = super::binding::landed(ctx.core.config());
+            with_cookies(redirect(&landing.location), landing.cookies.into_iter().chain(marker))
+        }
         Err(err) => ctx.error_response(&err, req.headers()),
     };
     with_cookies(response, spent_cookie)

@@ -21,8 +21,9 @@ use crate::state::Ctx;
 pub(crate) async fn logout(State(ctx): State<Ctx>, req: Request) -> Response {
     match end(&ctx, req.headers(), req.extensions()).await {
         Ok(location) => {
-            let grant_cookies = binding::clear_all(ctx.core.config(), req.headers(), Kind::Grant);
-            with_cookies(redirect(&location), grant_cookies)
+            let mut cookies = binding::clear_all(ctx.core.config(), req.headers(), Kind::Grant);
+            cookies.push(binding::clear_landed(ctx.core.config()));
+            with_cookies(redirect(&location), cookies)
         }
         Err(err) => ctx.error_response(&err, req.headers()),
     }
