@@ -21,6 +21,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tower_sessions::SessionStore;
+use tower_sessions::session_store;
 use tower_sessions::cookie::time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 
@@ -89,7 +90,7 @@ impl OnceRecords {
         key: &str,
         value: Value,
         expiry: OffsetDateTime,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, session_store::Error> {
         let data = HashMap::from([(key.to_owned(), value)]);
         // A refused create with nothing live to read means the record went
         // meanwhile (released, or expired and dropped by Redis): try once
@@ -105,19 +106,19 @@ impl OnceRecords {
         // Still refused yet nothing live: an expired record the store keeps
         // (the memory store never evicts). Only the memory store gets here,
         // i.e. one process, where the in-process guards serialise callers.
-        self.store.delete(&id).await.map_err(|err| err.to_string())?;
+        self.store.delete(&id).await?;
         self.try_create(id, data, expiry).await
     }
 
     /// `Ok(true)` if the record was created under `id`.
-    async fn try_create(&self, id: Id, data: HashMap<String, Value>, expiry: OffsetDateTime) -> Result<bool, String> {
+    async fn try_create(&self, id: Id, data: HashMap<String, Value>, expiry: OffsetDateTime) -> Result<bool, session_store::Error> {
         let mut record = Record { id, data, expiry_date: expiry };
         if let Err(err) = self.store.create(&mut record).await {
             // A store may report a taken id as an error: tell that apart
             // from a broken store.
             return match self.store.load(&id).await {
                 Ok(Some(_)) => Ok(false),
-                _ => Err(err.to_string()),
+                _ => Err(err),
             };
         }
         if record.id == id {
@@ -131,21 +132,21 @@ impl OnceRecords {
     }
 
     /// The live record `id`, if any.
-    pub(crate) async fn read(&self, id: Id) -> Result<Option<Record>, String> {
-        let record = self.store.load(&id).await.map_err(|err| err.to_string())?;
+    pub(crate) async fn read(&self, id: Id) -> Result<Option<Record>, session_store::Error> {
+        let record = self.store.load(&id).await?;
         Ok(record.filter(|r| r.expiry_date > OffsetDateTime::now_utc()))
     }
 
     /// Removes record `id`.
-    pub(crate) async fn remove(&self, id: Id) -> Result<(), String> {
-        self.store.delete(&id).await.map_err(|err| err.to_string())
+    pub(crate) async fn remove(&self, id: Id) -> Result<(), session_store::Error> {
+        self.store.delete(&id).await
     }
 
     /// Removes record `id` if it still holds `value` under `key` — so a
     /// holder whose record lapsed and was taken over does not remove the
     /// new holder's. (Check and delete are two steps; the window is one
     /// round trip, after a lapse that should never happen.)
-    pub(crate) async fn remove_if(&self, id: Id, key: &str, value: &Value) -> Result<(), String> {
+    pub(crate) async fn remove_if(&self, id: Id, key: &str, value: &Value) -> Result<(), session_store::Error> {
         match self.read(id).await? {
             Some(record) if record.data.get(key) == Some(value) => self.remove(id).await,
             _ => Ok(()),
@@ -159,9 +160,9 @@ impl OnceRecords {
         key: &str,
         value: Value,
         expiry: OffsetDateTime,
-    ) -> Result<(), String> {
+    ) -> Result<(), session_store::Error> {
         let record = Record { id, data: HashMap::from([(key.to_owned(), value)]), expiry_date: expiry };
-        self.store.save(&record).await.map_err(|err| err.to_string())
+        self.store.save(&record).await
     }
 }
 
