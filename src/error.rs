@@ -290,7 +290,10 @@ impl TransportError {
     }
 
     /// A request that was not sent because of `source`.
-    pub(crate) fn not_sent(message: impl Into<String>, source: impl StdError + Send + Sync + 'static) -> TransportError {
+    pub(crate) fn not_sent(
+        message: impl Into<String>,
+        source: impl StdError + Send + Sync + 'static,
+    ) -> TransportError {
         TransportError { kind: TransportErrorKind::NotSent, message: message.into(), source: Some(Arc::new(source)) }
     }
 

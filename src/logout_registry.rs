@@ -98,7 +98,8 @@ impl LogoutRegistry {
     /// instance (Back-Channel Logout 1.0 §2.6 step 8: replay detection).
     pub(crate) async fn consume_jti(&self, issuer: &str, jti: &str, expires_at: i64) -> Result<bool, Error> {
         let id = self.id("jti", issuer, jti);
-        let expiry = OffsetDateTime::from_unix_timestamp(expires_at).map_err(|e| store_failed(Failure::caused_by("bad expiry", e)))?;
+        let expiry = OffsetDateTime::from_unix_timestamp(expires_at)
+            .map_err(|e| store_failed(Failure::caused_by("bad expiry", e)))?;
         self.records.create_first(id, JTI_KEY, Value::Bool(true), expiry).await.map_err(store_failed)
     }
 

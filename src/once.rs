@@ -21,9 +21,9 @@ use std::sync::Arc;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tower_sessions::SessionStore;
-use tower_sessions::session_store;
 use tower_sessions::cookie::time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store;
 
 /// A fresh secret to derive record ids from (128 random bits, hex).
 pub(crate) fn new_secret() -> String {
@@ -111,7 +111,12 @@ impl OnceRecords {
     }
 
     /// `Ok(true)` if the record was created under `id`.
-    async fn try_create(&self, id: Id, data: HashMap<String, Value>, expiry: OffsetDateTime) -> Result<bool, session_store::Error> {
+    async fn try_create(
+        &self,
+        id: Id,
+        data: HashMap<String, Value>,
+        expiry: OffsetDateTime,
+    ) -> Result<bool, session_store::Error> {
         let mut record = Record { id, data, expiry_date: expiry };
         if let Err(err) = self.store.create(&mut record).await {
             // A store may report a taken id as an error: tell that apart
@@ -180,18 +185,18 @@ mod tests {
     async fn first_caller_wins_and_others_lose() {
         let records = OnceRecords::new(Arc::new(MemoryStore::default()));
         let (a, b) = (record_id("s1", "grant"), record_id("s2", "grant"));
-        assert_eq!(records.create_first(a, "k", Value::Bool(true), later(60)).await, Ok(true));
-        assert_eq!(records.create_first(a, "k", Value::Bool(true), later(60)).await, Ok(false));
-        assert_eq!(records.create_first(b, "k", Value::Bool(true), later(60)).await, Ok(true));
+        assert_eq!(records.create_first(a, "k", Value::Bool(true), later(60)).await.ok(), Some(true));
+        assert_eq!(records.create_first(a, "k", Value::Bool(true), later(60)).await.ok(), Some(false));
+        assert_eq!(records.create_first(b, "k", Value::Bool(true), later(60)).await.ok(), Some(true));
     }
 
     #[tokio::test]
     async fn an_expired_record_is_free_again() {
         let records = OnceRecords::new(Arc::new(MemoryStore::default()));
         let id = record_id("s", "lease");
-        assert_eq!(records.create_first(id, "k", Value::Bool(true), later(-1)).await, Ok(true));
-        assert_eq!(records.create_first(id, "k", Value::Bool(true), later(60)).await, Ok(true));
-        assert_eq!(records.create_first(id, "k", Value::Bool(true), later(60)).await, Ok(false));
+        assert_eq!(records.create_first(id, "k", Value::Bool(true), later(-1)).await.ok(), Some(true));
+        assert_eq!(records.create_first(id, "k", Value::Bool(true), later(60)).await.ok(), Some(true));
+        assert_eq!(records.create_first(id, "k", Value::Bool(true), later(60)).await.ok(), Some(false));
     }
 
     #[tokio::test]
@@ -199,8 +204,8 @@ mod tests {
         let records = OnceRecords::new(Arc::new(MemoryStore::default()));
         let id = record_id("s", "lease");
         let (old, new) = (Value::from("holder-1"), Value::from("holder-2"));
-        assert_eq!(records.create_first(id, "k", old.clone(), later(-1)).await, Ok(true));
-        assert_eq!(records.create_first(id, "k", new.clone(), later(60)).await, Ok(true), "lapsed: taken over");
+        assert_eq!(records.create_first(id, "k", old.clone(), later(-1)).await.ok(), Some(true));
+        assert_eq!(records.create_first(id, "k", new.clone(), later(60)).await.ok(), Some(true), "lapsed: taken over");
         records.remove_if(id, "k", &old).await.unwrap();
         assert!(records.read(id).await.unwrap().is_some(), "the new holder's record stays");
         records.remove_if(id, "k", &new).await.unwrap();

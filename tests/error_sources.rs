@@ -5,11 +5,11 @@
 use std::error::Error as StdError;
 use std::time::Duration;
 
+use axum_bankid::TransportErrorKind;
 use axum_bankid::tower_sessions::SessionStore;
 use axum_bankid::tower_sessions::session::{Id, Record};
 use axum_bankid::tower_sessions::session_store;
 use axum_bankid::{BankIdConfig, BankIdLayer, CibaError, CibaHandle, CibaOptions, Error, TransportError};
-use axum_bankid::TransportErrorKind;
 use axum_bankid_simulator::Simulator;
 
 /// A store that is down: every call fails.
@@ -37,7 +37,7 @@ impl SessionStore for DownStore {
 }
 
 /// Every error in the chain below `err`, outermost first.
-fn chain(err: &(dyn StdError + 'static)) -> Vec<&(dyn StdError + 'static)> {
+fn chain<'a>(err: &'a (dyn StdError + 'static)) -> Vec<&'a (dyn StdError + 'static)> {
     let mut out = Vec::new();
     let mut next = err.source();
     while let Some(cause) = next {

@@ -17,10 +17,10 @@ use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
 use tower_sessions::session::{Id, Record};
 
 use super::error::CibaError;
-use crate::error::Failure;
 use super::request::CibaHandle;
 use crate::claims::AuthenticatedUser;
 use crate::clock::unix_now_ms;
+use crate::error::Failure;
 use crate::once::{OnceRecords, keyed_record_id, new_secret, record_id};
 use crate::permission::PermissionItem;
 
@@ -169,8 +169,11 @@ impl CibaStore {
         let Some(record) = self.records.read(pending.outcome_id()).await.map_err(store_error)? else {
             return Ok(None);
         };
-        let value =
-            record.data.get(OUTCOME_KEY).cloned().ok_or_else(|| store_inconsistent("outcome record without outcome"))?;
+        let value = record
+            .data
+            .get(OUTCOME_KEY)
+            .cloned()
+            .ok_or_else(|| store_inconsistent("outcome record without outcome"))?;
         serde_json::from_value(value).map(Some).map_err(store_error)
     }
 

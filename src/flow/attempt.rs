@@ -51,10 +51,10 @@ use tower_sessions::session::Id;
 use super::binding::{self, Kind};
 use crate::config::BankIdConfig;
 use crate::error::{Error, Failure};
-use tower_sessions::session_store;
 use crate::once::{OnceRecords, record_id};
 use crate::session::PendingLogin;
 use crate::state::Ctx;
+use tower_sessions::session_store;
 
 const ATTEMPT_KEY: &str = "axum_bankid.login_attempt";
 const SPENT_KEY: &str = "axum_bankid.state_spent";

@@ -20,8 +20,8 @@ use serde::Deserialize;
 use url::Url;
 
 use super::http::get_json;
-use crate::error::Failure;
 use super::metadata::{checked_endpoint, discovery_url, is_asymmetric, same_issuer};
+use crate::error::Failure;
 
 /// BIB's endpoints, from its discovery document.
 #[derive(Debug, Clone)]

@@ -96,7 +96,9 @@ pub(crate) async fn read_limited(mut response: Response) -> Result<Vec<u8>, Fetc
         return Err(FetchError::TooLarge);
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| FetchError::Transport(TransportError::from_reqwest(e)))? {
+    while let Some(chunk) =
+        response.chunk().await.map_err(|e| FetchError::Transport(TransportError::from_reqwest(e)))?
+    {
         if body.len() + chunk.len() > MAX_BODY {
             return Err(FetchError::TooLarge);
         }

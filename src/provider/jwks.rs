@@ -172,8 +172,9 @@ fn lookup(keys: &KeySet, kid: Option<&str>, alg: Algorithm) -> Option<Verificati
 }
 
 async fn fetch(client: &Client, jwks_uri: &Url) -> Fetched<KeySet> {
-    let (raw, headers): (RawJwkSet, _) =
-        get_json_with_headers(client, jwks_uri).await.map_err(|e| Failure::caused_by(format!("JWKS {jwks_uri}: {e}"), e))?;
+    let (raw, headers): (RawJwkSet, _) = get_json_with_headers(client, jwks_uri)
+        .await
+        .map_err(|e| Failure::caused_by(format!("JWKS {jwks_uri}: {e}"), e))?;
     Ok((parse_keys(raw.keys), headers))
 }
 

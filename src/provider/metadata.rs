@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::http::{FetchError, get_json};
-use crate::error::Failure;
 use crate::config::is_loopback;
+use crate::error::Failure;
 
 /// Discovery fields outside OIDC Discovery 1.0 that BankID publishes.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -92,7 +92,8 @@ pub struct ProviderMetadata {
 /// Fetches `{issuer}/.well-known/openid-configuration` and validates it.
 pub(crate) async fn discover(client: &Client, issuer: &Url) -> Result<ProviderMetadata, Failure> {
     let url = discovery_url(issuer);
-    let doc: DiscoveredMetadata = get_json(client, &url).await.map_err(|e: FetchError| Failure::caused_by(format!("{url}: {e}"), e))?;
+    let doc: DiscoveredMetadata =
+        get_json(client, &url).await.map_err(|e: FetchError| Failure::caused_by(format!("{url}: {e}"), e))?;
     from_document(doc, issuer).map_err(Failure::new)
 }
 

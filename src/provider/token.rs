@@ -73,8 +73,9 @@ fn client_assertion(client_id: &str, key: &ClientAssertionKey, audience: &str) -
     });
     let mut header = jsonwebtoken::Header::new(key.alg);
     header.kid = key.kid.clone();
-    jsonwebtoken::encode(&header, &claims, &key.key)
-        .map_err(|e| EndpointError::Unreachable(TransportError::not_sent("the client assertion could not be signed", e)))
+    jsonwebtoken::encode(&header, &claims, &key.key).map_err(|e| {
+        EndpointError::Unreachable(TransportError::not_sent("the client assertion could not be signed", e))
+    })
 }
 
 /// POSTs `params` to the token endpoint and parses a Bearer token response.
@@ -124,7 +125,8 @@ pub(crate) async fn post_form<T: DeserializeOwned>(
             form.push(("client_secret", secret.expose()));
         }
     }
-    let response = request.form(&form).send().await.map_err(|e| EndpointError::Unreachable(TransportError::from_reqwest(e)))?;
+    let response =
+        request.form(&form).send().await.map_err(|e| EndpointError::Unreachable(TransportError::from_reqwest(e)))?;
     parse_json_response(response).await
 }
 
