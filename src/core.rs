@@ -14,7 +14,7 @@ use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use crate::config::BankIdConfig;
-use crate::error::{EndpointError, Error};
+use crate::error::{EndpointError, Error, Failure};
 use crate::id_token::IdTokenVerifier;
 use crate::provider::bib::BibMetadata;
 use crate::provider::client_token::{ClientTokens, TokenSource};
@@ -112,7 +112,7 @@ impl Core {
     /// Discovers both providers and loads their keys (see
     /// `BankIdLayer::discover` for retries and the degraded start).
     pub(crate) async fn load(config: BankIdConfig) -> Result<Arc<Core>, Error> {
-        let client = http::client(config.http_timeout).map_err(|e| Error::Discovery(e.to_string()))?;
+        let client = http::client(config.http_timeout).map_err(|e| Error::Discovery(Failure::from_error(e)))?;
         if config.start_degraded {
             return Ok(start_degraded(client, config).await);
         }

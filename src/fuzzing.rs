@@ -21,7 +21,7 @@ use url::Url;
 
 use crate::ciba::CibaError;
 use crate::ciba::poll::PollError;
-use crate::error::{EndpointError, Error, IdTokenError};
+use crate::error::{EndpointError, Error, IdTokenError, TransportError};
 use crate::id_token::CompactJws;
 use crate::loa::{AcrIssuer, Loa};
 use crate::permission::{DigestInput, PermissionError, PermissionItem};
@@ -218,8 +218,9 @@ pub fn oauth_answer(status: u16, body: &[u8]) -> Result<Value, EndpointError> {
     let response = reqwest::Response::from(response);
     // The body is already in memory, so a current-thread runtime without
     // I/O or timers is enough to drive the async reader.
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().build().map_err(|e| EndpointError::Unreachable(e.to_string()))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| EndpointError::Unreachable(TransportError::not_sent(e.to_string(), e)))?;
     runtime.block_on(crate::provider::token::parse_json_response(response)).map(|(_, value)| value)
 }
 
@@ -275,7 +276,9 @@ impl IdTokenCheck {
             cooldown: Duration::from_secs(60),
         };
         let uri = jwks_uri.parse().map_err(|e: url::ParseError| e.to_string())?;
-        let keys = crate::provider::jwks::KeyCache::load(reqwest::Client::new(), uri, settings).await?;
+        let keys = crate::provider::jwks::KeyCache::load(reqwest::Client::new(), uri, settings)
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(IdTokenCheck(crate::id_token::IdTokenVerifier {
             issuer: issuer.to_owned(),
             client_id: client_id.to_owned(),

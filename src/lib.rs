@@ -45,7 +45,7 @@ pub use config::{
     BankIdConfig, BankIdConfigBuilder, BankIdEnvironment, ClientAssertionKey, ClientAuth, ConfigError, ParMode,
     PermissionApiConfig,
 };
-pub use error::{EndpointError, Error, IdTokenError, LoginCheckError};
+pub use error::{EndpointError, Error, Failure, IdTokenError, LoginCheckError, TransportError, TransportErrorKind};
 pub use extract::{AuthRejection, BankId, Granted, PermissionRequest, require_authenticated};
 pub use flow::backchannel_logout::LogoutTokenError;
 pub use health::{Health, KeysHealth, ProviderHealth};

@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 use tower_sessions::SessionStore;
 use tower_sessions::cookie::time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store;
 
 /// A fresh secret to derive record ids from (128 random bits, hex).
 pub(crate) fn new_secret() -> String {
@@ -89,7 +90,7 @@ impl OnceRecords {
         key: &str,
         value: Value,
         expiry: OffsetDateTime,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, session_store::Error> {
         let data = HashMap::from([(key.to_owned(), value)]);
         // A refused create with nothing live to read means the record went
         // meanwhile (released, or expired and dropped by Redis): try once
@@ -105,19 +106,24 @@ impl OnceRecords {
         // Still refused yet nothing live: an expired record the store keeps
         // (the memory store never evicts). Only the memory store gets here,
         // i.e. one process, where the in-process guards serialise callers.
-        self.store.delete(&id).await.map_err(|err| err.to_string())?;
+        self.store.delete(&id).await?;
         self.try_create(id, data, expiry).await
     }
 
     /// `Ok(true)` if the record was created under `id`.
-    async fn try_create(&self, id: Id, data: HashMap<String, Value>, expiry: OffsetDateTime) -> Result<bool, String> {
+    async fn try_create(
+        &self,
+        id: Id,
+        data: HashMap<String, Value>,
+        expiry: OffsetDateTime,
+    ) -> Result<bool, session_store::Error> {
         let mut record = Record { id, data, expiry_date: expiry };
         if let Err(err) = self.store.create(&mut record).await {
             // A store may report a taken id as an error: tell that apart
             // from a broken store.
             return match self.store.load(&id).await {
                 Ok(Some(_)) => Ok(false),
-                _ => Err(err.to_string()),
+                _ => Err(err),
             };
         }
         if record.id == id {
@@ -131,21 +137,21 @@ impl OnceRecords {
     }
 
     /// The live record `id`, if any.
-    pub(crate) async fn read(&self, id: Id) -> Result<Option<Record>, String> {
-        let record = self.store.load(&id).await.map_err(|err| err.to_string())?;
+    pub(crate) async fn read(&self, id: Id) -> Result<Option<Record>, session_store::Error> {
+        let record = self.store.load(&id).await?;
         Ok(record.filter(|r| r.expiry_date > OffsetDateTime::now_utc()))
     }
 
     /// Removes record `id`.
-    pub(crate) async fn remove(&self, id: Id) -> Result<(), String> {
-        self.store.delete(&id).await.map_err(|err| err.to_string())
+    pub(crate) async fn remove(&self, id: Id) -> Result<(), session_store::Error> {
+        self.store.delete(&id).await
     }
 
     /// Removes record `id` if it still holds `value` under `key` — so a
     /// holder whose record lapsed and was taken over does not remove the
     /// new holder's. (Check and delete are two steps; the window is one
     /// round trip, after a lapse that should never happen.)
-    pub(crate) async fn remove_if(&self, id: Id, key: &str, value: &Value) -> Result<(), String> {
+    pub(crate) async fn remove_if(&self, id: Id, key: &str, value: &Value) -> Result<(), session_store::Error> {
         match self.read(id).await? {
             Some(record) if record.data.get(key) == Some(value) => self.remove(id).await,
             _ => Ok(()),
@@ -159,9 +165,9 @@ impl OnceRecords {
         key: &str,
         value: Value,
         expiry: OffsetDateTime,
-    ) -> Result<(), String> {
+    ) -> Result<(), session_store::Error> {
         let record = Record { id, data: HashMap::from([(key.to_owned(), value)]), expiry_date: expiry };
-        self.store.save(&record).await.map_err(|err| err.to_string())
+        self.store.save(&record).await
     }
 }
 
@@ -179,18 +185,18 @@ mod tests {
     async fn first_caller_wins_and_others_lose() {
         let records = OnceRecords::new(Arc::new(MemoryStore::default()));
         let (a, b) = (record_id("s1", "grant"), record_id("s2", "grant"));
-        assert_eq!(records.create_first(a, "k", Value::Bool(true), later(60)).await, Ok(true));
-        assert_eq!(records.create_first(a, "k", Value::Bool(true), later(60)).await, Ok(false));
-        assert_eq!(records.create_first(b, "k", Value::Bool(true), later(60)).await, Ok(true));
+        assert_eq!(records.create_first(a, "k", Value::Bool(true), later(60)).await.ok(), Some(true));
+        assert_eq!(records.create_first(a, "k", Value::Bool(true), later(60)).await.ok(), Some(false));
+        assert_eq!(records.create_first(b, "k", Value::Bool(true), later(60)).await.ok(), Some(true));
     }
 
     #[tokio::test]
     async fn an_expired_record_is_free_again() {
         let records = OnceRecords::new(Arc::new(MemoryStore::default()));
         let id = record_id("s", "lease");
-        assert_eq!(records.create_first(id, "k", Value::Bool(true), later(-1)).await, Ok(true));
-        assert_eq!(records.create_first(id, "k", Value::Bool(true), later(60)).await, Ok(true));
-        assert_eq!(records.create_first(id, "k", Value::Bool(true), later(60)).await, Ok(false));
+        assert_eq!(records.create_first(id, "k", Value::Bool(true), later(-1)).await.ok(), Some(true));
+        assert_eq!(records.create_first(id, "k", Value::Bool(true), later(60)).await.ok(), Some(true));
+        assert_eq!(records.create_first(id, "k", Value::Bool(true), later(60)).await.ok(), Some(false));
     }
 
     #[tokio::test]
@@ -198,8 +204,8 @@ mod tests {
         let records = OnceRecords::new(Arc::new(MemoryStore::default()));
         let id = record_id("s", "lease");
         let (old, new) = (Value::from("holder-1"), Value::from("holder-2"));
-        assert_eq!(records.create_first(id, "k", old.clone(), later(-1)).await, Ok(true));
-        assert_eq!(records.create_first(id, "k", new.clone(), later(60)).await, Ok(true), "lapsed: taken over");
+        assert_eq!(records.create_first(id, "k", old.clone(), later(-1)).await.ok(), Some(true));
+        assert_eq!(records.create_first(id, "k", new.clone(), later(60)).await.ok(), Some(true), "lapsed: taken over");
         records.remove_if(id, "k", &old).await.unwrap();
         assert!(records.read(id).await.unwrap().is_some(), "the new holder's record stays");
         records.remove_if(id, "k", &new).await.unwrap();

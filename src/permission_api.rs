@@ -29,8 +29,9 @@ use url::Url;
 use crate::clock::unix_now;
 use crate::core::Core;
 use crate::error::{EndpointError, Error};
+use crate::error::{TransportError, TransportErrorKind};
 use crate::permission::{Permission, PermissionError, PermissionItem, Transport, same_digest};
-use crate::provider::http::{describe, read_limited};
+use crate::provider::http::read_limited;
 use crate::provider::token::parse_json_response;
 
 /// Who a Permission API call is about. BankID's only published scheme is
@@ -385,7 +386,7 @@ impl PermissionApi {
         if !response.status().is_success() {
             return Ok(None);
         }
-        let body = read_limited(response).await.map_err(|e| EndpointError::Unreachable(e.to_string()))?;
+        let body = read_limited(response).await.map_err(|e| EndpointError::Unreachable(e.into()))?;
         let text = String::from_utf8(body).map_err(|_| EndpointError::UnexpectedResponse { status: 200 })?;
         Ok(Some(text.trim().to_owned()))
     }
@@ -426,11 +427,12 @@ impl PermissionApi {
     /// `{permissions_endpoint}{rest}`: BankID's endpoint ends in `/`, and
     /// sub-resources are appended to it.
     fn permissions_url(&self, rest: &str) -> Result<Url, EndpointError> {
-        let bib = self.core.bib().map_err(|_| EndpointError::Unreachable("no BIB issuer is configured".into()))?;
-        bib.metadata
-            .permissions_endpoint
-            .join(rest)
-            .map_err(|_| EndpointError::Unreachable("the permissions endpoint cannot be joined".into()))
+        let bib = self.core.bib().map_err(|_| {
+            EndpointError::Unreachable(TransportError::new(TransportErrorKind::NotSent, "no BIB issuer is configured"))
+        })?;
+        bib.metadata.permissions_endpoint.join(rest).map_err(|e| {
+            EndpointError::Unreachable(TransportError::not_sent("the permissions endpoint cannot be joined", e))
+        })
     }
 }
 
@@ -444,8 +446,11 @@ pub(crate) async fn bearer_send(
     let mut retried = false;
     loop {
         let token = core.client_token(scope).await?;
-        let response =
-            build(&core.http).bearer_auth(&token).send().await.map_err(|e| EndpointError::Unreachable(describe(&e)))?;
+        let response = build(&core.http)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .map_err(|e| EndpointError::Unreachable(TransportError::from_reqwest(e)))?;
         if response.status() != reqwest::StatusCode::UNAUTHORIZED || retried {
             return Ok(response);
         }

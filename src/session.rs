@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
 use crate::claims::{AuthenticatedUser, Claims, ClaimsSource};
-use crate::error::Error;
+use crate::error::{Error, Failure};
 use crate::loa::Loa;
 use crate::permission::PermissionItem;
 
@@ -133,7 +133,7 @@ impl StoredLogin {
             id_token: self.id_token.clone(),
             claims,
         };
-        let text = serde_json::to_string(&packed).map_err(|e| Error::Session(e.to_string()))?;
+        let text = serde_json::to_string(&packed).map_err(|e| Error::Session(Failure::from_error(e)))?;
         Ok(serde_json::Value::String(text))
     }
 
@@ -310,7 +310,7 @@ impl fmt::Debug for CurrentLogin {
 
 fn store_error(err: tower_sessions::session::Error) -> Error {
     tracing::error!(error = %err, "session store failed");
-    Error::Session(err.to_string())
+    Error::Session(Failure::from_error(err))
 }
 
 /// Reads one of our keys. A value that no longer deserialises (e.g. after an

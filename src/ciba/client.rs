@@ -13,7 +13,7 @@ use super::request::{CibaHandle, CibaRequest, CibaStarted, CibaStatus};
 use super::store::{self, CibaStore};
 use crate::clock::unix_now_ms;
 use crate::core::Core;
-use crate::error::{EndpointError, LoginCheckError};
+use crate::error::{EndpointError, Failure, LoginCheckError};
 use crate::permission::{AUTHENTICATION_TYPE, PermissionItem};
 use crate::permission_api::{LoginHint, PermissionApi, RegisteredPermission, Registration, bearer_send};
 use crate::provider::token::parse_json_response;
@@ -72,7 +72,7 @@ impl Ciba {
     #[tracing::instrument(name = "bankid.ciba.start", skip_all, err(Display))]
     pub async fn start(&self, request: CibaRequest) -> Result<CibaStarted, CibaError> {
         let bib = self.core.bib().map_err(|err| match err {
-            crate::Error::ProviderUnavailable => CibaError::ProviderUnavailable("BIB is not loaded yet".to_owned()),
+            crate::Error::ProviderUnavailable => CibaError::ProviderUnavailable(Failure::new("BIB is not loaded yet")),
             _ => CibaError::NotSupported,
         })?;
         let endpoint = bib.metadata.backchannel_authentication_endpoint.clone().ok_or(CibaError::NotSupported)?;
@@ -152,7 +152,7 @@ impl Ciba {
         match answer {
             Ok((_, answer)) => Ok(answer),
             Err(EndpointError::Rejected { error, .. }) => Err(initiation_error(&error)),
-            Err(other) => Err(CibaError::ProviderUnavailable(other.to_string())),
+            Err(other) => Err(CibaError::ProviderUnavailable(Failure::from_error(other))),
         }
     }
 

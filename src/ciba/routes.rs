@@ -35,6 +35,7 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::{Ciba, CibaError, CibaHandle, CibaRequest, CibaStatus};
+use crate::error::Failure;
 use crate::flow::MaybeSession;
 use crate::login::complete;
 use crate::permission_api::LoginHint;
@@ -232,5 +233,5 @@ async fn login_if_owner(
 
 fn session_failed(err: crate::Error) -> CibaError {
     tracing::error!(error = %err, "could not log the session in after CIBA approval");
-    CibaError::Store(err.to_string())
+    CibaError::Store(Failure::from_error(err))
 }

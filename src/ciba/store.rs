@@ -20,6 +20,7 @@ use super::error::CibaError;
 use super::request::CibaHandle;
 use crate::claims::AuthenticatedUser;
 use crate::clock::unix_now_ms;
+use crate::error::Failure;
 use crate::once::{OnceRecords, keyed_record_id, new_secret, record_id};
 use crate::permission::PermissionItem;
 
@@ -106,9 +107,14 @@ fn pending_record_id(key: &[u8; 32], handle: &CibaHandle) -> Id {
     keyed_record_id(key, "ciba-pending", &[&handle.0])
 }
 
-fn store_error(err: impl std::fmt::Display) -> CibaError {
+fn store_error(err: impl std::error::Error + Send + Sync + 'static) -> CibaError {
     tracing::error!(error = %err, "CIBA store failed");
-    CibaError::Store(err.to_string())
+    CibaError::Store(Failure::from_error(err))
+}
+
+fn store_inconsistent(what: &str) -> CibaError {
+    tracing::error!(error = %what, "CIBA store failed");
+    CibaError::Store(Failure::new(what))
 }
 
 impl CibaStore {
@@ -131,7 +137,7 @@ impl CibaStore {
         // with a live record fails instead of replacing it.
         match self.records.create_first(id, RECORD_KEY, value, expiry(&pending)).await.map_err(store_error)? {
             true => Ok(handle),
-            false => Err(store_error("a record with this id exists")),
+            false => Err(store_inconsistent("a record with this id exists")),
         }
     }
 
@@ -163,8 +169,11 @@ impl CibaStore {
         let Some(record) = self.records.read(pending.outcome_id()).await.map_err(store_error)? else {
             return Ok(None);
         };
-        let value =
-            record.data.get(OUTCOME_KEY).cloned().ok_or_else(|| store_error("outcome record without outcome"))?;
+        let value = record
+            .data
+            .get(OUTCOME_KEY)
+            .cloned()
+            .ok_or_else(|| store_inconsistent("outcome record without outcome"))?;
         serde_json::from_value(value).map(Some).map_err(store_error)
     }
 

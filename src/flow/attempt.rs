@@ -50,10 +50,11 @@ use tower_sessions::session::Id;
 
 use super::binding::{self, Kind};
 use crate::config::BankIdConfig;
-use crate::error::Error;
+use crate::error::{Error, Failure};
 use crate::once::{OnceRecords, record_id};
 use crate::session::PendingLogin;
 use crate::state::Ctx;
+use tower_sessions::session_store;
 
 const ATTEMPT_KEY: &str = "axum_bankid.login_attempt";
 const SPENT_KEY: &str = "axum_bankid.state_spent";
@@ -83,7 +84,7 @@ pub(crate) async fn store(ctx: &Ctx, headers: &HeaderMap, pending: &PendingLogin
     let lifetime = config.login_attempt_ttl.as_secs() as i64 + GRACE_SECS;
     let (binding, cookies) =
         binding::issue(config, headers, Kind::Login, &pending.state, lifetime, config.max_pending_logins);
-    let value = serde_json::to_value(pending).map_err(|e| Error::Session(e.to_string()))?;
+    let value = serde_json::to_value(pending).map_err(|e| Error::Session(Failure::from_error(e)))?;
     let expiry = OffsetDateTime::now_utc() + TimeDuration::seconds(lifetime);
     let created = records(ctx)
         .create_first(attempt_id(&binding, &pending.state), ATTEMPT_KEY, value, expiry)
@@ -91,7 +92,7 @@ pub(crate) async fn store(ctx: &Ctx, headers: &HeaderMap, pending: &PendingLogin
         .map_err(store_error)?;
     if !created {
         // 2^-128: a fresh random id already taken.
-        return Err(Error::Session("login attempt id collision".into()));
+        return Err(Error::Session(Failure::new("login attempt id collision")));
     }
     Ok(Started { cookies })
 }
@@ -140,9 +141,9 @@ pub(crate) fn clear_cookie(config: &BankIdConfig, headers: &HeaderMap, state: &s
     binding::clear(config, headers, Kind::Login, state)
 }
 
-pub(crate) fn store_error(err: String) -> Error {
+pub(crate) fn store_error(err: session_store::Error) -> Error {
     tracing::error!(error = %err, "session store failed");
-    Error::Session(err)
+    Error::Session(Failure::from_error(err))
 }
 
 fn attempt_id(binding: &str, state: &str) -> Id {

@@ -21,6 +21,7 @@ use url::Url;
 
 use super::http::get_json;
 use super::metadata::{checked_endpoint, discovery_url, is_asymmetric, same_issuer};
+use crate::error::Failure;
 
 /// BIB's endpoints, from its discovery document.
 #[derive(Debug, Clone)]
@@ -54,10 +55,10 @@ pub(crate) struct RawBibMetadata {
 }
 
 /// Fetches `{bib_issuer}/.well-known/openid-configuration` and validates it.
-pub(crate) async fn discover(client: &Client, issuer: &Url) -> Result<BibMetadata, String> {
+pub(crate) async fn discover(client: &Client, issuer: &Url) -> Result<BibMetadata, Failure> {
     let url = discovery_url(issuer);
-    let raw: RawBibMetadata = get_json(client, &url).await.map_err(|e| format!("{url}: {e}"))?;
-    from_document(raw, issuer)
+    let raw: RawBibMetadata = get_json(client, &url).await.map_err(|e| Failure::caused_by(format!("{url}: {e}"), e))?;
+    from_document(raw, issuer).map_err(Failure::new)
 }
 
 pub(crate) fn from_document(raw: RawBibMetadata, issuer: &Url) -> Result<BibMetadata, String> {

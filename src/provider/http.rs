@@ -7,6 +7,8 @@ use reqwest::{Client, Response, redirect};
 use serde::de::DeserializeOwned;
 use url::Url;
 
+use crate::error::{TransportError, TransportErrorKind};
+
 /// Largest provider response we read; discovery documents and JWKS are a few
 /// kilobytes, so anything bigger is a misbehaving or hostile endpoint.
 const MAX_BODY: usize = 256 * 1024;
@@ -23,10 +25,32 @@ pub(crate) fn client(timeout: Duration) -> Result<Client, reqwest::Error> {
 /// Why a provider document could not be fetched. Holds no response body.
 #[derive(Debug)]
 pub(crate) enum FetchError {
-    Transport(String),
+    Transport(TransportError),
     Status(u16),
     TooLarge,
-    Json(String),
+    Json(serde_json::Error),
+}
+
+impl std::error::Error for FetchError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            FetchError::Transport(e) => Some(e),
+            FetchError::Json(e) => Some(e),
+            FetchError::Status(_) | FetchError::TooLarge => None,
+        }
+    }
+}
+
+impl From<FetchError> for TransportError {
+    /// For a body read after the status was checked: only a transport
+    /// failure or an oversized body can happen then.
+    fn from(err: FetchError) -> TransportError {
+        match err {
+            FetchError::Transport(e) => e,
+            FetchError::TooLarge => TransportError::new(TransportErrorKind::TooLarge, err.to_string()),
+            other => TransportError::new(TransportErrorKind::Other, other.to_string()),
+        }
+    }
 }
 
 impl std::fmt::Display for FetchError {
@@ -56,13 +80,13 @@ pub(crate) async fn get_json_with_headers<T: DeserializeOwned>(
         .header(reqwest::header::ACCEPT, "application/json")
         .send()
         .await
-        .map_err(|e| FetchError::Transport(describe(&e)))?;
+        .map_err(|e| FetchError::Transport(TransportError::from_reqwest(e)))?;
     if response.status() != reqwest::StatusCode::OK {
         return Err(FetchError::Status(response.status().as_u16()));
     }
     let headers = response.headers().clone();
     let body = read_limited(response).await?;
-    let value = serde_json::from_slice(&body).map_err(|e| FetchError::Json(e.to_string()))?;
+    let value = serde_json::from_slice(&body).map_err(FetchError::Json)?;
     Ok((value, headers))
 }
 
@@ -72,7 +96,9 @@ pub(crate) async fn read_limited(mut response: Response) -> Result<Vec<u8>, Fetc
         return Err(FetchError::TooLarge);
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| FetchError::Transport(describe(&e)))? {
+    while let Some(chunk) =
+        response.chunk().await.map_err(|e| FetchError::Transport(TransportError::from_reqwest(e)))?
+    {
         if body.len() + chunk.len() > MAX_BODY {
             return Err(FetchError::TooLarge);
         }
@@ -81,28 +107,45 @@ pub(crate) async fn read_limited(mut response: Response) -> Result<Vec<u8>, Fetc
     Ok(body)
 }
 
+impl TransportError {
+    /// A failure of the HTTP client, described without its URL (see
+    /// [`classify`]); the source keeps no URL either.
+    pub(crate) fn from_reqwest(err: reqwest::Error) -> TransportError {
+        let (kind, message) = classify(&err);
+        TransportError::http(kind, message, err)
+    }
+}
+
 /// Describes a reqwest error without its URL: URLs of the token endpoint are
 /// harmless, but ones we build may carry query parameters.
+#[cfg(test)]
 pub(crate) fn describe(err: &reqwest::Error) -> String {
+    classify(err).1
+}
+
+/// What kind of failure a reqwest error is, and its description without
+/// its URL (see [`describe`]).
+pub(crate) fn classify(err: &reqwest::Error) -> (TransportErrorKind, String) {
     if err.is_timeout() {
-        "timed out".to_owned()
+        (TransportErrorKind::Timeout, "timed out".to_owned())
     } else if err.is_connect() {
         describe_connect(err)
     } else if err.is_redirect() {
-        "redirects are not followed".to_owned()
+        (TransportErrorKind::Redirect, "redirects are not followed".to_owned())
     } else {
         let text = err.to_string();
-        match err.url() {
+        let text = match err.url() {
             Some(url) => text.replace(url.as_str(), "<provider>"),
             None => text,
-        }
+        };
+        (TransportErrorKind::Other, text)
     }
 }
 
 /// Why a connection failed, in the words an operator searches for: a DNS
 /// failure says so and names the host (a host name is not a secret; the
 /// path and query, which may be, are left out).
-fn describe_connect(err: &reqwest::Error) -> String {
+fn describe_connect(err: &reqwest::Error) -> (TransportErrorKind, String) {
     let host = err.url().and_then(|url| url.host_str().map(|h| (h.to_owned(), url.port_or_known_default())));
     let at = match &host {
         Some((host, Some(port))) => format!(" to {host}:{port}"),
@@ -115,13 +158,13 @@ fn describe_connect(err: &reqwest::Error) -> String {
         || chain.contains("name or service not known")
     {
         let name = host.map(|(h, _)| h).unwrap_or_default();
-        format!("DNS lookup of {name} failed")
+        (TransportErrorKind::Dns, format!("DNS lookup of {name} failed"))
     } else if chain.contains("connection refused") {
-        format!("connection{at} refused")
+        (TransportErrorKind::Refused, format!("connection{at} refused"))
     } else if chain.contains("certificate") || chain.contains("tls") {
-        format!("TLS handshake{at} failed")
+        (TransportErrorKind::Tls, format!("TLS handshake{at} failed"))
     } else {
-        format!("connection{at} failed")
+        (TransportErrorKind::Connect, format!("connection{at} failed"))
     }
 }
 

@@ -30,7 +30,7 @@ use url::Url;
 
 use super::http::get_json_with_headers;
 use super::max_age::{Fetched, MaxAgeCache, MaxAgePolicy, Snapshot};
-use crate::error::IdTokenError;
+use crate::error::{Failure, IdTokenError};
 
 /// One usable verification key.
 #[derive(Clone)]
@@ -85,7 +85,7 @@ struct RawJwkSet {
 
 impl KeyCache {
     /// Fetches the JWKS once; start-up fails if it cannot be loaded.
-    pub(crate) async fn load(client: Client, jwks_uri: Url, settings: KeyCacheSettings) -> Result<KeyCache, String> {
+    pub(crate) async fn load(client: Client, jwks_uri: Url, settings: KeyCacheSettings) -> Result<KeyCache, Failure> {
         let (keys, headers) = fetch(&client, &jwks_uri).await?;
         let keys = MaxAgeCache::new(settings.max_age, settings.cooldown, keys, &headers);
         Ok(KeyCache { client, jwks_uri, keys })
@@ -172,8 +172,9 @@ fn lookup(keys: &KeySet, kid: Option<&str>, alg: Algorithm) -> Option<Verificati
 }
 
 async fn fetch(client: &Client, jwks_uri: &Url) -> Fetched<KeySet> {
-    let (raw, headers): (RawJwkSet, _) =
-        get_json_with_headers(client, jwks_uri).await.map_err(|e| format!("JWKS {jwks_uri}: {e}"))?;
+    let (raw, headers): (RawJwkSet, _) = get_json_with_headers(client, jwks_uri)
+        .await
+        .map_err(|e| Failure::caused_by(format!("JWKS {jwks_uri}: {e}"), e))?;
     Ok((parse_keys(raw.keys), headers))
 }
 

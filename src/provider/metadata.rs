@@ -21,6 +21,7 @@ use url::Url;
 
 use super::http::{FetchError, get_json};
 use crate::config::is_loopback;
+use crate::error::Failure;
 
 /// Discovery fields outside OIDC Discovery 1.0 that BankID publishes.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -89,10 +90,11 @@ pub struct ProviderMetadata {
 }
 
 /// Fetches `{issuer}/.well-known/openid-configuration` and validates it.
-pub(crate) async fn discover(client: &Client, issuer: &Url) -> Result<ProviderMetadata, String> {
+pub(crate) async fn discover(client: &Client, issuer: &Url) -> Result<ProviderMetadata, Failure> {
     let url = discovery_url(issuer);
-    let doc: DiscoveredMetadata = get_json(client, &url).await.map_err(|e: FetchError| format!("{url}: {e}"))?;
-    from_document(doc, issuer)
+    let doc: DiscoveredMetadata =
+        get_json(client, &url).await.map_err(|e: FetchError| Failure::caused_by(format!("{url}: {e}"), e))?;
+    from_document(doc, issuer).map_err(Failure::new)
 }
 
 /// The discovery URL: the issuer with the well-known suffix appended to its

@@ -11,7 +11,8 @@ use serde::de::DeserializeOwned;
 use url::Url;
 use url::form_urlencoded::byte_serialize;
 
-use super::http::{describe, read_limited};
+use super::http::read_limited;
+use crate::error::TransportError;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::clock::unix_now;
@@ -72,8 +73,9 @@ fn client_assertion(client_id: &str, key: &ClientAssertionKey, audience: &str) -
     });
     let mut header = jsonwebtoken::Header::new(key.alg);
     header.kid = key.kid.clone();
-    jsonwebtoken::encode(&header, &claims, &key.key)
-        .map_err(|_| EndpointError::Unreachable("the client assertion could not be signed".into()))
+    jsonwebtoken::encode(&header, &claims, &key.key).map_err(|e| {
+        EndpointError::Unreachable(TransportError::not_sent("the client assertion could not be signed", e))
+    })
 }
 
 /// POSTs `params` to the token endpoint and parses a Bearer token response.
@@ -123,7 +125,8 @@ pub(crate) async fn post_form<T: DeserializeOwned>(
             form.push(("client_secret", secret.expose()));
         }
     }
-    let response = request.form(&form).send().await.map_err(|e| EndpointError::Unreachable(describe(&e)))?;
+    let response =
+        request.form(&form).send().await.map_err(|e| EndpointError::Unreachable(TransportError::from_reqwest(e)))?;
     parse_json_response(response).await
 }
 
@@ -132,7 +135,7 @@ pub(crate) async fn parse_json_response<T: DeserializeOwned>(
     response: reqwest::Response,
 ) -> Result<(u16, T), EndpointError> {
     let status = response.status();
-    let body = read_limited(response).await.map_err(|e| EndpointError::Unreachable(e.to_string()))?;
+    let body = read_limited(response).await.map_err(|e| EndpointError::Unreachable(e.into()))?;
     if status.is_success() {
         let value =
             serde_json::from_slice(&body).map_err(|_| EndpointError::UnexpectedResponse { status: status.as_u16() })?;
