@@ -15,7 +15,7 @@ use super::public_start::PublicCibaStart;
 /// and a callback for every outcome.
 ///
 /// ```no_run
-/// # use axum_bankid::{BankIdLayer, CibaFinished};
+/// # use axum_bankid::{BankIdLayer, ciba::CibaFinished};
 /// # use axum_bankid::ciba::{CibaOptions, PublicCibaStart};
 /// # use tower_sessions::MemoryStore;
 /// # fn wire(layer: BankIdLayer) -> Result<BankIdLayer, axum_bankid::Error> {
@@ -52,7 +52,7 @@ impl CibaOptions {
     /// the sessions (Redis when several instances share the work). Only the
     /// status routes are mounted (`GET {ciba_path}/{handle}` and
     /// `.../events`), and outcomes are read through them or
-    /// [`Ciba::wait`](crate::Ciba::wait).
+    /// [`Ciba::wait`](crate::ciba::Ciba::wait).
     pub fn new<S: SessionStore>(store: S) -> Self {
         CibaOptions { store: Arc::new(store), public_start: None, callback: None }
     }
@@ -77,13 +77,13 @@ impl CibaOptions {
     }
 
     /// Hands every CIBA outcome to `handler` — the verified user, or the
-    /// [`CibaError`](crate::CibaError) to route to your backup path — for
+    /// [`CibaError`](crate::ciba::CibaError) to route to your backup path — for
     /// flows where no device waits on the status routes (a call centre, a
     /// 3-D Secure check done by the server).
     ///
     /// One background task per layer then polls the requests this instance
     /// started, each no sooner than the provider allows; status reads and
-    /// [`Ciba::wait`](crate::Ciba::wait) keep working alongside. The handler
+    /// [`Ciba::wait`](crate::ciba::Ciba::wait) keep working alongside. The handler
     /// runs on its own task, once per request, on the instance that records
     /// the outcome (deploy every instance with the same callback). Treat
     /// [`CibaFinished::handle`] as an idempotency key all the same: the store
