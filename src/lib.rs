@@ -9,6 +9,8 @@ mod claims;
 mod clock;
 mod config;
 mod core;
+#[cfg(test)]
+mod docs_tests;
 mod error;
 mod extract;
 mod flow;
@@ -57,3 +59,8 @@ pub use wiring::Misconfiguration;
 
 /// Re-exported so the session types you name match the ones this crate uses.
 pub use tower_sessions;
+
+// The README's code blocks, compiled with the doctests so their paths stay right.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -14,11 +14,18 @@ use super::public_start::PublicCibaStart;
 /// the store for pending requests, and optionally the public start route
 /// and a callback for every outcome.
 ///
-/// ```no_run
-/// # use axum_bankid::{BankIdLayer, ciba::CibaFinished};
-/// # use axum_bankid::ciba::{CibaOptions, PublicCibaStart};
+/// ```
+/// # use axum_bankid::{BankIdConfig, BankIdLayer};
+/// # use axum_bankid::ciba::{CibaFinished, CibaOptions, PublicCibaStart};
+/// # use axum_bankid_simulator::Simulator;
 /// # use tower_sessions::MemoryStore;
-/// # fn wire(layer: BankIdLayer) -> Result<BankIdLayer, axum_bankid::Error> {
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let sim = Simulator::start().await?;
+/// # let config = BankIdConfig::builder().issuer(sim.issuer()).bib_issuer(sim.bib_issuer())
+/// #     .client_id(sim.client_id()).client_secret(sim.client_secret())
+/// #     .redirect_uri("http://127.0.0.1:3000/auth/bankid/callback").build()?;
+/// # let layer = BankIdLayer::discover(config).await?;
 /// let layer = layer.with_ciba(
 ///     CibaOptions::new(MemoryStore::default())
 ///         .public_start(PublicCibaStart::new())
@@ -29,7 +36,8 @@ use super::public_start::PublicCibaStart;
 ///             }
 ///         }),
 /// )?;
-/// # Ok(layer) }
+/// # assert!(layer.ciba().is_some());
+/// # Ok(()) }
 /// ```
 #[must_use]
 pub struct CibaOptions {
