@@ -21,7 +21,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::get;
 use axum_bankid::ciba::CibaOptions;
-use axum_bankid::{AuthenticatedUser, BankIdConfig, BankIdLayer, CibaRequest, LoginHint};
+use axum_bankid::{AuthenticatedUser, BankIdConfig, BankIdLayer, ciba::CibaRequest, permission::LoginHint};
 use axum_bankid_simulator::Simulator;
 use futures_util::StreamExt;
 use reqwest::cookie::{CookieStore, Jar};
@@ -127,7 +127,7 @@ async fn ciba(count: usize, polled: usize) {
     let users: Vec<String> = Simulator::users().iter().map(|u| u.nnin.to_owned()).collect();
     let layer = BankIdLayer::discover(config(&sim, "http://127.0.0.1:9")).await.unwrap();
     let ciba = layer.clone().with_ciba(CibaOptions::new(MemoryStore::default())).unwrap().ciba().unwrap();
-    let start_all = |ciba: axum_bankid::Ciba, n: usize| {
+    let start_all = |ciba: axum_bankid::ciba::Ciba, n: usize| {
         let users = users.clone();
         async move {
             futures_util::stream::iter(0..n)

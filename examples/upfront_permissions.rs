@@ -17,7 +17,10 @@ use axum::Router;
 use axum::extract::OriginalUri;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use axum_bankid::{AuthRejection, AuthenticatedUser, BankId, BankIdLayer, Error, Granted, Permission};
+use axum_bankid::{
+    AuthRejection, AuthenticatedUser, BankId, BankIdLayer, Error,
+    permission::{Granted, Permission},
+};
 use serde::{Deserialize, Serialize};
 use support::{escape, page, private_page};
 

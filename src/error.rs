@@ -16,7 +16,7 @@ use axum::response::{Html, IntoResponse, Response};
 
 use crate::config::ConfigError;
 use crate::loa::Loa;
-use crate::permission::PermissionError;
+use crate::statement::PermissionError;
 use crate::wiring::Misconfiguration;
 
 /// Why an ID token was refused.
@@ -479,7 +479,7 @@ pub enum Error {
     #[error("Permission API call failed: {0}")]
     PermissionApi(EndpointError),
     /// A permission was not (verifiably) granted, outside a login's checks
-    /// (a [`Granted`](crate::Granted) grant, the Permission API, a request
+    /// (a [`Granted`](crate::permission::Granted) grant, the Permission API, a request
     /// that cannot start).
     #[error("permission not granted: {0}")]
     Permission(#[from] PermissionError),

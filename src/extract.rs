@@ -23,10 +23,10 @@ use crate::error::{Error, wants_html};
 use crate::flow::grants;
 use crate::flow::login::{LoginOptions, begin};
 use crate::flow::{redirect, session_of};
-use crate::permission::{Permission, PermissionError, PermissionItem};
 use crate::permission_api::{PermissionApi, Registration};
 use crate::session::load_current_login;
 use crate::state::Ctx;
+use crate::statement::{Permission, PermissionError, PermissionItem};
 use crate::wiring::Misconfiguration;
 
 /// Why [`AuthenticatedUser`] could not be extracted.
@@ -205,7 +205,7 @@ pub async fn require_authenticated(user: AuthenticatedUser, mut req: Request, ne
 ///
 /// ```
 /// use axum::response::Response;
-/// use axum_bankid::{BankId, Error, Permission};
+/// use axum_bankid::{BankId, Error, permission::Permission};
 /// use serde::{Deserialize, Serialize};
 ///
 /// #[derive(Serialize, Deserialize)]
@@ -245,7 +245,7 @@ impl<S: Send + Sync> FromRequestParts<S> for BankId {
 impl BankId {
     /// Prepares a login that asks the user to approve `permission`.
     pub fn request<P: Permission>(&self, permission: P) -> PermissionRequest<P> {
-        crate::permission::assert_upfront_type::<P>();
+        crate::statement::assert_upfront_type::<P>();
         PermissionRequest { bankid: self.clone(), permission, return_to: None, app_callback_uri: None, via_api: false }
     }
 
@@ -293,7 +293,7 @@ impl<P: Permission> PermissionRequest<P> {
 
     /// Registers the permission through the Permission API at BIB and sends
     /// its permission token on the authorize request (under
-    /// [`reference_parameter`](crate::PermissionApiConfig::reference_parameter),
+    /// [`reference_parameter`](crate::permission::PermissionApiConfig::reference_parameter),
     /// a guess: BankID has not published how), instead of sending the
     /// statement as `authorization_details`. After the callback the grant is
     /// fetched from BIB and verified. Needs a BIB issuer.
@@ -310,7 +310,7 @@ impl<P: Permission> PermissionRequest<P> {
     pub async fn start(self) -> Result<Response, Error> {
         let ctx = &self.bankid.ctx;
         let app_callback_uri =
-            self.app_callback_uri.as_deref().map(crate::permission::validate_app_callback_uri).transpose()?;
+            self.app_callback_uri.as_deref().map(crate::statement::validate_app_callback_uri).transpose()?;
         let item = if self.via_api {
             self.bankid.permission_api().register(&self.permission, Registration::new()).await?.item
         } else {
@@ -346,7 +346,7 @@ impl<P: Permission> PermissionRequest<P> {
 ///
 /// ```
 /// use axum::Json;
-/// use axum_bankid::{Error, Granted, Permission};
+/// use axum_bankid::{Error, permission::{Granted, Permission}};
 /// use serde::{Deserialize, Serialize};
 ///
 /// #[derive(Serialize, Deserialize)]
@@ -413,9 +413,9 @@ impl<P: Permission> Granted<P> {
     /// serialisation), e.g. the payment this page is about to execute.
     pub fn require(&self, expected: &P) -> Result<(), PermissionError> {
         let expected = serde_json::to_vec(expected).map_err(|_| PermissionError::Serialization)?;
-        if crate::permission::same_digest(
-            &crate::permission::permission_digest(&expected),
-            &crate::permission::permission_digest(&self.statement_bytes),
+        if crate::statement::same_digest(
+            &crate::statement::permission_digest(&expected),
+            &crate::statement::permission_digest(&self.statement_bytes),
         ) {
             Ok(())
         } else {

@@ -24,8 +24,8 @@ use crate::ciba::poll::PollError;
 use crate::error::{EndpointError, Error, IdTokenError, TransportError};
 use crate::id_token::CompactJws;
 use crate::loa::{AcrIssuer, Loa};
-use crate::permission::{DigestInput, PermissionError, PermissionItem};
 use crate::permission_api::GrantExpectation;
+use crate::statement::{DigestInput, PermissionError, PermissionItem};
 
 /// [`Loa::from_acr`]: the strict `URN(;key=value)*` parser with exactly one
 /// `LOA=[1-4]`.
@@ -115,7 +115,7 @@ pub fn permission_statement(r#type: &str, statement: &[u8], input: DigestInput) 
 /// Whether two base64 texts (any of the standard/URL-safe, padded/unpadded
 /// alphabets) name the same 32-byte digest; compared in constant time.
 pub fn same_digest(a: &str, b: &str) -> bool {
-    crate::permission::same_digest(a, b)
+    crate::statement::same_digest(a, b)
 }
 
 /// Checks the provider's answer for the RAR permissions `sent` (type and
@@ -131,14 +131,14 @@ pub fn verify_granted(
 ) -> Result<(), PermissionError> {
     let items: Vec<PermissionItem> =
         sent.iter().map(|(kind, statement)| PermissionItem::from_statement(kind, statement, input)).collect();
-    crate::permission::verify_granted(&items, id_token_digest, token_details)
+    crate::statement::verify_granted(&items, id_token_digest, token_details)
 }
 
 /// Validates a preview `app_callback_uri`; returns it normalised.
 ///
 /// Errors: [`PermissionError::InvalidAppCallbackUri`].
 pub fn app_callback_uri(uri: &str) -> Result<String, PermissionError> {
-    crate::permission::validate_app_callback_uri(uri)
+    crate::statement::validate_app_callback_uri(uri)
 }
 
 /// What is kept of a BIB discovery document that passed validation.

@@ -47,13 +47,21 @@ use crate::state::Ctx;
 /// [`with_session_store`](Self::with_session_store), which makes one layer
 /// of both, with the crate's cookie policy, in the right order:
 ///
-/// ```no_run
+/// ```
 /// use axum::{Json, Router, routing::get};
 /// use axum_bankid::{AuthenticatedUser, BankIdConfig, BankIdLayer};
 /// use tower_sessions::MemoryStore;
+/// # use axum_bankid_simulator::Simulator;
 ///
-/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// let config = BankIdConfig::from_env()?;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let sim = Simulator::start().await?;
+/// let config = BankIdConfig::builder() // or BankIdConfig::from_env()?
+///     .issuer(sim.issuer())
+///     .client_id(sim.client_id())
+///     .client_secret(sim.client_secret())
+///     .redirect_uri("http://127.0.0.1:3000/auth/bankid/callback")
+///     .build()?;
 /// let bankid = BankIdLayer::discover(config).await?.with_session_store(MemoryStore::default());
 /// let app: Router = Router::new()
 ///     .route("/me", get(|user: AuthenticatedUser| async move { Json(user) }))
@@ -68,15 +76,21 @@ use crate::state::Ctx;
 /// [`with_login_store`](Self::with_login_store). Without a session layer
 /// around it, requests fail with `Error::NotInstalled`.
 ///
-/// ```no_run
+/// ```
 /// # use axum::Router;
 /// # use axum_bankid::{BankIdConfig, BankIdLayer};
+/// # use axum_bankid_simulator::Simulator;
 /// # use tower_sessions::MemoryStore;
-/// # async fn run(config: BankIdConfig, routes: Router) -> Result<Router, axum_bankid::Error> {
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let sim = Simulator::start().await?;
+/// # let config = BankIdConfig::builder().issuer(sim.issuer()).client_id(sim.client_id())
+/// #     .client_secret(sim.client_secret()).redirect_uri("http://127.0.0.1:3000/auth/bankid/callback").build()?;
+/// # let routes = Router::new();
 /// let sessions = config.session_layer(MemoryStore::default());
 /// let bankid = BankIdLayer::discover(config).await?;
-/// Ok(routes.layer(bankid).layer(sessions)) // BankID inside the sessions
-/// # }
+/// let app: Router = routes.layer(bankid).layer(sessions); // BankID inside the sessions
+/// # let _ = app; Ok(()) }
 /// ```
 #[derive(Clone)]
 pub struct BankIdLayer {
@@ -234,17 +248,27 @@ impl BankIdLayer {
     /// Whether the providers' metadata and keys are loaded and how fresh the
     /// keys are; cheap (no network), for a `/healthz` route. See [`Health`].
     ///
-    /// ```no_run
-    /// # use axum::{Json, Router, routing::get, http::StatusCode};
-    /// # use axum_bankid::BankIdLayer;
-    /// # fn wire(bankid: BankIdLayer) -> Router {
+    /// ```
+    /// # use axum::{Json, Router, body::Body, routing::get, http::{Request, StatusCode}};
+    /// # use axum_bankid::{BankIdConfig, BankIdLayer};
+    /// # use axum_bankid_simulator::Simulator;
+    /// # use tower::ServiceExt;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let sim = Simulator::start().await?;
+    /// # let config = BankIdConfig::builder().issuer(sim.issuer()).client_id(sim.client_id())
+    /// #     .client_secret(sim.client_secret()).redirect_uri("http://127.0.0.1:3000/auth/bankid/callback").build()?;
+    /// # let bankid = BankIdLayer::discover(config).await?;
     /// let probe = bankid.clone();
-    /// Router::new().route("/healthz", get(move || {
+    /// let app: Router = Router::new().route("/healthz", get(move || {
     ///     let health = probe.health();
     ///     let status = if health.ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     ///     async move { (status, Json(health)) }
     /// }))
-    /// # .layer(bankid) }
+    /// # .layer(bankid.with_session_store(tower_sessions::MemoryStore::default()));
+    /// # let response = app.oneshot(Request::get("/healthz").body(Body::empty())?).await?;
+    /// # assert_eq!(response.status(), StatusCode::OK);
+    /// # Ok(()) }
     /// ```
     pub fn health(&self) -> Health {
         crate::health::of(&self.ctx.core)

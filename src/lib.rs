@@ -1,4 +1,4 @@
-#![doc = include_str!("../README.md")]
+#![doc = include_str!("../docs/crate.md")]
 #![deny(unsafe_code)]
 #![warn(missing_docs, clippy::unwrap_used, clippy::todo, clippy::dbg_macro)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -9,6 +9,8 @@ mod claims;
 mod clock;
 mod config;
 mod core;
+#[cfg(test)]
+mod docs_tests;
 mod error;
 mod extract;
 mod flow;
@@ -29,6 +31,7 @@ mod provider;
 mod return_to;
 mod session;
 mod state;
+mod statement;
 mod step_up;
 mod step_up_extract;
 mod store_slot;
@@ -39,20 +42,16 @@ mod wiring;
 #[cfg_attr(docsrs, doc(cfg(feature = "simulator")))]
 pub use axum_bankid_simulator as simulator;
 
-pub use ciba::{Ciba, CibaError, CibaFinished, CibaHandle, CibaOptions, CibaRequest, CibaStarted, CibaStatus};
 pub use claims::{AuthenticatedUser, Claims};
 pub use config::{
     BankIdConfig, BankIdConfigBuilder, BankIdEnvironment, ClientAssertionKey, ClientAuth, ConfigError, ParMode,
-    PermissionApiConfig,
 };
 pub use error::{EndpointError, Error, Failure, IdTokenError, LoginCheckError, TransportError, TransportErrorKind};
-pub use extract::{AuthRejection, BankId, Granted, PermissionRequest, require_authenticated};
+pub use extract::{AuthRejection, BankId, require_authenticated};
 pub use flow::backchannel_logout::LogoutTokenError;
 pub use health::{Health, KeysHealth, ProviderHealth};
 pub use layer::{BankIdLayer, BankIdService, BankIdSessionLayer};
 pub use loa::Loa;
-pub use permission::{DigestInput, Permission, PermissionError, permission_digest};
-pub use permission_api::{ClientSignals, Grant, LoginHint, PermissionApi, RegisteredPermission, Registration};
 pub use provider::ProviderMetadata;
 pub use step_up::{Loa3, Loa4, LoggedInWithin, MAX_STEP_UP_MAX_AGE, Requirement, StepUpPolicy};
 pub use step_up_extract::{StepUp, StepUpRejection, require_step_up};
@@ -60,3 +59,8 @@ pub use wiring::Misconfiguration;
 
 /// Re-exported so the session types you name match the ones this crate uses.
 pub use tower_sessions;
+
+// The README's code blocks, compiled with the doctests so their paths stay right.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

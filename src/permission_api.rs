@@ -30,9 +30,9 @@ use crate::clock::unix_now;
 use crate::core::Core;
 use crate::error::{EndpointError, Error};
 use crate::error::{TransportError, TransportErrorKind};
-use crate::permission::{Permission, PermissionError, PermissionItem, Transport, same_digest};
 use crate::provider::http::read_limited;
 use crate::provider::token::parse_json_response;
+use crate::statement::{Permission, PermissionError, PermissionItem, Transport, same_digest};
 
 /// Who a Permission API call is about. BankID's only published scheme is
 /// `nnin` (a Norwegian national identity number, 11 digits); on the wire it
@@ -211,7 +211,7 @@ impl fmt::Debug for RegisteredPermission {
 
 impl RegisteredPermission {
     /// The statement's digest as this crate computed it (standard base64 of
-    /// SHA-256, see [`DigestInput`](crate::DigestInput)).
+    /// SHA-256, see [`DigestInput`](crate::permission::DigestInput)).
     pub fn digest(&self) -> &str {
         &self.item.digest
     }
@@ -297,7 +297,7 @@ impl PermissionApi {
     }
 
     /// Registers `permission` at BIB (`iat` now, `exp` after the configured
-    /// [`registration_lifetime`](crate::PermissionApiConfig::registration_lifetime)).
+    /// [`registration_lifetime`](crate::permission::PermissionApiConfig::registration_lifetime)).
     #[tracing::instrument(name = "bankid.permission_api.register", skip_all, fields(r#type = P::TYPE), err(Display))]
     pub async fn register<P: Permission>(
         &self,
@@ -312,7 +312,7 @@ impl PermissionApi {
 
     /// Fetches and verifies the grant of `registered`, asking again (with a
     /// growing wait) while BankID answers non-2xx, up to
-    /// [`grant_attempts`](crate::PermissionApiConfig::grant_attempts).
+    /// [`grant_attempts`](crate::permission::PermissionApiConfig::grant_attempts).
     /// Errors: [`PermissionError::GrantNotReady`] when it never became
     /// ready, [`PermissionError::InvalidSignedPermission`] or
     /// [`PermissionError::DigestMismatch`] when it fails a check.
@@ -503,7 +503,7 @@ pub(crate) fn check_binding(claims: &Map<String, Value>, expected: &GrantExpecta
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::permission::DigestInput;
+    use crate::statement::DigestInput;
     use serde_json::json;
 
     #[test]

@@ -15,7 +15,7 @@ use tower_sessions::Session;
 use crate::claims::{AuthenticatedUser, Claims, ClaimsSource};
 use crate::error::{Error, Failure};
 use crate::loa::Loa;
-use crate::permission::PermissionItem;
+use crate::statement::PermissionItem;
 
 const LOGIN_KEY: &str = "axum_bankid.login";
 
@@ -380,7 +380,7 @@ pub(crate) async fn clear_login(session: &Session) -> Result<Option<StoredLogin>
     Ok(login)
 }
 
-/// A verified permission grant, waiting for [`Granted`](crate::Granted);
+/// A verified permission grant, waiting for [`Granted`](crate::permission::Granted);
 /// kept in the flow's own store record (see `flow::grants`).
 #[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct StoredGrant {

@@ -10,8 +10,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use axum_bankid::{
-    BankIdConfig, BankIdLayer, CibaError, CibaRequest, ClientSignals, Error, IdTokenError, Loa, LoginCheckError,
-    LoginHint, PermissionApiConfig, PermissionError, Registration,
+    BankIdConfig, BankIdLayer, Error, IdTokenError, Loa, LoginCheckError,
+    ciba::{CibaError, CibaRequest},
+    permission::{ClientSignals, LoginHint, PermissionApiConfig, PermissionError, Registration},
 };
 use axum_bankid_simulator::{CapturedRequest, CibaBehavior, Fault, Simulator, Which};
 use base64::Engine;
@@ -27,7 +28,7 @@ fn request(user: &str) -> CibaRequest {
     CibaRequest::new(LoginHint::Nnin(nnin(user)))
 }
 
-fn ciba(app: &TestApp) -> axum_bankid::Ciba {
+fn ciba(app: &TestApp) -> axum_bankid::ciba::Ciba {
     app.ciba.clone().expect("CIBA enabled")
 }
 
@@ -274,7 +275,7 @@ async fn ciba_without_a_bib_issuer_fails_at_start_up_naming_it() {
         .build()
         .unwrap();
     let layer = BankIdLayer::discover(config).await.unwrap();
-    let err = layer.with_ciba(axum_bankid::CibaOptions::new(MemoryStore::default())).unwrap_err();
+    let err = layer.with_ciba(axum_bankid::ciba::CibaOptions::new(MemoryStore::default())).unwrap_err();
     assert!(matches!(err, Error::MissingCapability { capability: "bib_issuer" }), "{err:?}");
 }
 
@@ -314,7 +315,7 @@ async fn client_credentials_tokens_are_renewed_before_they_expire() {
         Simulator::builder().ciba_interval(Duration::from_secs(1)).client_token_lifetime(Duration::from_secs(2)),
         MemoryStore::default(),
         |b| b,
-        |layer, store| layer.with_ciba(axum_bankid::CibaOptions::new(store)).unwrap(),
+        |layer, store| layer.with_ciba(axum_bankid::ciba::CibaOptions::new(store)).unwrap(),
     )
     .await;
     ciba(&app).start(request("kari")).await.unwrap();
@@ -327,11 +328,14 @@ async fn client_credentials_tokens_are_renewed_before_they_expire() {
 }
 
 /// The Permission API on its own, as a server would use it.
-async fn permission_api(app: &TestApp) -> axum_bankid::PermissionApi {
+async fn permission_api(app: &TestApp) -> axum_bankid::permission::PermissionApi {
     permission_api_with(app, |_| {}).await
 }
 
-async fn permission_api_with(app: &TestApp, tune: impl FnOnce(&mut PermissionApiConfig)) -> axum_bankid::PermissionApi {
+async fn permission_api_with(
+    app: &TestApp,
+    tune: impl FnOnce(&mut PermissionApiConfig),
+) -> axum_bankid::permission::PermissionApi {
     let mut api = PermissionApiConfig::default();
     tune(&mut api);
     let config = common::builder_for(&app.sim, common::NOWHERE_CALLBACK).permission_api(api).build().unwrap();

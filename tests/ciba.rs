@@ -6,8 +6,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use axum_bankid::{
-    BankIdLayer, Ciba, CibaError, CibaFinished, CibaHandle, CibaRequest, CibaStatus, IdTokenError, Loa,
-    LoginCheckError, LoginHint,
+    BankIdLayer, IdTokenError, Loa, LoginCheckError,
+    ciba::{Ciba, CibaError, CibaFinished, CibaHandle, CibaRequest, CibaStatus},
+    permission::LoginHint,
 };
 use axum_bankid_simulator::{CibaBehavior, Fault, Simulator};
 use common::{TestApp, TroubleStore, start, start_ciba, start_ciba_layer};
@@ -28,7 +29,7 @@ fn ciba(app: &TestApp) -> Ciba {
 
 /// Registrations (and so CIBA requests) that expire after 4 s.
 fn short_registrations(builder: axum_bankid::BankIdConfigBuilder) -> axum_bankid::BankIdConfigBuilder {
-    let mut api = axum_bankid::PermissionApiConfig::default();
+    let mut api = axum_bankid::permission::PermissionApiConfig::default();
     api.registration_lifetime = Duration::from_secs(4);
     builder.permission_api(api)
 }
@@ -325,7 +326,7 @@ async fn start_route_is_opt_in_and_ignores_caller_text() {
     let config = common::builder_for(&app.sim, &format!("{base}/auth/bankid/callback")).build().unwrap();
     let store = tower_sessions::MemoryStore::default();
     let sessions = config.session_layer(store.clone());
-    let options = axum_bankid::CibaOptions::new(store);
+    let options = axum_bankid::ciba::CibaOptions::new(store);
     let bankid = axum_bankid::BankIdLayer::discover(config).await.unwrap().with_ciba(options).unwrap();
     let router = axum::Router::new().layer(bankid).layer(sessions);
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
@@ -349,7 +350,10 @@ async fn another_instance_sharing_the_store_continues_a_request() {
     let user = other.wait(&started.handle).await.unwrap();
     assert_eq!(user.loa, Loa::SUBSTANTIAL);
     // The first instance sees the outcome the other one collected.
-    assert!(matches!(ciba(&app).status(&started.handle).await.unwrap(), axum_bankid::CibaStatus::Approved { .. }));
+    assert!(matches!(
+        ciba(&app).status(&started.handle).await.unwrap(),
+        axum_bankid::ciba::CibaStatus::Approved { .. }
+    ));
 }
 
 #[tokio::test]
@@ -566,7 +570,8 @@ async fn callback_needs_ciba() {
         .build()
         .unwrap();
     let layer = BankIdLayer::discover(config).await.unwrap();
-    let options = axum_bankid::CibaOptions::new(MemoryStore::default()).callback(|_finished: CibaFinished| async {});
+    let options =
+        axum_bankid::ciba::CibaOptions::new(MemoryStore::default()).callback(|_finished: CibaFinished| async {});
     let err = layer.with_ciba(options).unwrap_err();
     assert!(matches!(err, axum_bankid::Error::MissingCapability { capability: "bib_issuer" }), "{err}");
 }

@@ -9,7 +9,8 @@ use axum_bankid::TransportErrorKind;
 use axum_bankid::tower_sessions::SessionStore;
 use axum_bankid::tower_sessions::session::{Id, Record};
 use axum_bankid::tower_sessions::session_store;
-use axum_bankid::{BankIdConfig, BankIdLayer, CibaError, CibaHandle, CibaOptions, Error, TransportError};
+use axum_bankid::ciba::{CibaError, CibaHandle, CibaOptions};
+use axum_bankid::{BankIdConfig, BankIdLayer, Error, TransportError};
 use axum_bankid_simulator::Simulator;
 
 /// A store that is down: every call fails.

@@ -14,7 +14,7 @@ use std::time::Duration;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use axum_bankid::{AuthenticatedUser, BankId, BankIdConfig, BankIdConfigBuilder, BankIdLayer, LoginHint};
+use axum_bankid::{AuthenticatedUser, BankId, BankIdConfig, BankIdConfigBuilder, BankIdLayer, permission::LoginHint};
 use axum_bankid_simulator::{Fault, Simulator};
 use common::{error_body, hidden_field, location, payment};
 use reqwest::StatusCode;
@@ -396,7 +396,7 @@ async fn degraded_ciba_routes_and_custom_error_pages_answer_503() {
     let customize = |layer: BankIdLayer| {
         // BIB's CIBA endpoint cannot be checked yet; enabling CIBA still works.
         let layer = layer
-            .with_ciba(axum_bankid::CibaOptions::new(MemoryStore::default()))
+            .with_ciba(axum_bankid::ciba::CibaOptions::new(MemoryStore::default()))
             .expect("CIBA can be enabled while degraded");
         layer.with_error_handler(|err, _| {
             (StatusCode::SERVICE_UNAVAILABLE, format!("custom: {}", err.kind())).into_response()
@@ -413,7 +413,7 @@ async fn degraded_ciba_routes_and_custom_error_pages_answer_503() {
     sim.clear_faults();
     app.wait_ready().await;
     let ciba = app.layer.ciba().expect("CIBA enabled");
-    let started = ciba.start(axum_bankid::CibaRequest::new(LoginHint::Nnin("17858642043".into()))).await;
+    let started = ciba.start(axum_bankid::ciba::CibaRequest::new(LoginHint::Nnin("17858642043".into()))).await;
     assert!(started.is_ok(), "CIBA starts once BIB is loaded: {started:?}");
 }
 

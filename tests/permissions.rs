@@ -2,7 +2,7 @@
 
 mod common;
 
-use axum_bankid::{BankIdConfig, BankIdLayer, DigestInput, Error, ParMode};
+use axum_bankid::{BankIdConfig, BankIdLayer, Error, ParMode, permission::DigestInput};
 use axum_bankid_simulator::{Fault, Simulator};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -51,7 +51,7 @@ async fn approved_payment_grants_exactly_that_statement() {
     assert_eq!(paid["statement"]["amount"], "123.45");
     assert_eq!(paid["statement"]["creditor"], "Nordmann Sko AS");
     assert_eq!(paid["loa"], 3);
-    assert_eq!(paid["digest"], axum_bankid::permission_digest(&statement));
+    assert_eq!(paid["digest"], axum_bankid::permission::permission_digest(&statement));
     assert_eq!(paid["matches_own"], true);
     assert_eq!(paid["matches_other"], false, "require() refuses another statement");
 }

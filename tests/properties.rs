@@ -12,7 +12,9 @@
 
 use axum_bankid::fuzzing::{self, GrantFor, PollAnswer};
 use axum_bankid::{
-    CibaError, DigestInput, EndpointError, Error, IdTokenError, Loa, PermissionError, permission_digest,
+    EndpointError, Error, IdTokenError, Loa,
+    ciba::CibaError,
+    permission::{DigestInput, PermissionError, permission_digest},
 };
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};

@@ -58,7 +58,7 @@ async fn failed_callback_leaves_no_login_in_redis() {
 
 #[tokio::test]
 async fn ciba_request_continues_on_another_instance_via_redis() {
-    use axum_bankid::{CibaRequest, Loa, LoginHint};
+    use axum_bankid::{Loa, ciba::CibaRequest, permission::LoginHint};
     use axum_bankid_simulator::{CibaBehavior, Simulator};
 
     let Some(redis) = common::redis::start_redis() else { return };
@@ -77,7 +77,7 @@ async fn ciba_request_continues_on_another_instance_via_redis() {
 
 #[tokio::test]
 async fn ciba_callback_and_a_second_instance_agree_via_redis() {
-    use axum_bankid::{BankIdLayer, CibaRequest, Loa, LoginHint};
+    use axum_bankid::{BankIdLayer, Loa, ciba::CibaRequest, permission::LoginHint};
     use axum_bankid_simulator::{CibaBehavior, Simulator};
 
     let Some(redis) = common::redis::start_redis() else { return };
@@ -90,7 +90,7 @@ async fn ciba_callback_and_a_second_instance_agree_via_redis() {
     let other_layer = BankIdLayer::discover(common::config_for(&app.sim)).await.unwrap();
     let other_store = TroubleStore::lagging(RedisStore::new(common::redis::connect(redis.port).await));
     let other =
-        other_layer.with_ciba(with_callback(axum_bankid::CibaOptions::new(other_store))).unwrap().ciba().unwrap();
+        other_layer.with_ciba(with_callback(axum_bankid::ciba::CibaOptions::new(other_store))).unwrap().ciba().unwrap();
 
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(1));
     let nnin = Simulator::users().iter().find(|u| u.id == "kari").unwrap().nnin.to_owned();
@@ -102,7 +102,7 @@ async fn ciba_callback_and_a_second_instance_agree_via_redis() {
     assert_eq!(done.result.unwrap().loa, Loa::SUBSTANTIAL);
     assert!(matches!(
         app.ciba.clone().unwrap().status(&started.handle).await.unwrap(),
-        axum_bankid::CibaStatus::Approved { .. }
+        axum_bankid::ciba::CibaStatus::Approved { .. }
     ));
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(finished.try_recv().is_err(), "one callback in all");

@@ -4,7 +4,7 @@
 #![no_main]
 
 use axum_bankid::fuzzing;
-use axum_bankid::{DigestInput, permission_digest};
+use axum_bankid::permission::{DigestInput, permission_digest};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use libfuzzer_sys::fuzz_target;

@@ -14,9 +14,9 @@ use super::store::{self, CibaStore};
 use crate::clock::unix_now_ms;
 use crate::core::Core;
 use crate::error::{EndpointError, Failure, LoginCheckError};
-use crate::permission::{AUTHENTICATION_TYPE, PermissionItem};
 use crate::permission_api::{LoginHint, PermissionApi, RegisteredPermission, Registration, bearer_send};
 use crate::provider::token::parse_json_response;
+use crate::statement::{AUTHENTICATION_TYPE, PermissionItem};
 
 /// Scope of the client-credentials token for every CIBA call to BIB
 /// (BankID's CIBA example, `BANKID_SCOPE`).

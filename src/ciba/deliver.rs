@@ -1,7 +1,7 @@
 //! Handing CIBA outcomes to the application, for flows where no device asks
 //! for the status (a call centre, a 3-D Secure check done by the server).
 //!
-//! With [`CibaOptions::callback`](crate::CibaOptions::callback)
+//! With [`CibaOptions::callback`](crate::ciba::CibaOptions::callback)
 //! the app gets a [`CibaFinished`] for every request this layer finishes,
 //! and one background task per layer — not one per request — polls the
 //! requests this instance started, each when its interval allows.
@@ -26,7 +26,7 @@ use crate::clock::unix_now_ms;
 const POLL_CONCURRENCY: usize = 32;
 
 /// The outcome of a CIBA request, handed to the
-/// [callback](crate::CibaOptions::callback) once it is known.
+/// [callback](crate::ciba::CibaOptions::callback) once it is known.
 #[non_exhaustive]
 pub struct CibaFinished {
     /// The request, as returned by [`Ciba::start`](crate::ciba::Ciba::start).

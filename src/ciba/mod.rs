@@ -24,7 +24,7 @@
 //! continue it. The provider is polled on demand, when the app asks for the
 //! status, and never before the interval the provider set (plus 5 s per
 //! `slow_down`) has passed. Only when the app wants outcomes pushed to it
-//! ([`CibaOptions::callback`](crate::CibaOptions::callback))
+//! ([`CibaOptions::callback`](crate::ciba::CibaOptions::callback))
 //! does one background task per layer poll the requests this instance started.
 
 mod client;

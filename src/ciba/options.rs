@@ -14,11 +14,18 @@ use super::public_start::PublicCibaStart;
 /// the store for pending requests, and optionally the public start route
 /// and a callback for every outcome.
 ///
-/// ```no_run
-/// # use axum_bankid::{BankIdLayer, CibaFinished};
-/// # use axum_bankid::ciba::{CibaOptions, PublicCibaStart};
+/// ```
+/// # use axum_bankid::{BankIdConfig, BankIdLayer};
+/// # use axum_bankid::ciba::{CibaFinished, CibaOptions, PublicCibaStart};
+/// # use axum_bankid_simulator::Simulator;
 /// # use tower_sessions::MemoryStore;
-/// # fn wire(layer: BankIdLayer) -> Result<BankIdLayer, axum_bankid::Error> {
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let sim = Simulator::start().await?;
+/// # let config = BankIdConfig::builder().issuer(sim.issuer()).bib_issuer(sim.bib_issuer())
+/// #     .client_id(sim.client_id()).client_secret(sim.client_secret())
+/// #     .redirect_uri("http://127.0.0.1:3000/auth/bankid/callback").build()?;
+/// # let layer = BankIdLayer::discover(config).await?;
 /// let layer = layer.with_ciba(
 ///     CibaOptions::new(MemoryStore::default())
 ///         .public_start(PublicCibaStart::new())
@@ -29,7 +36,8 @@ use super::public_start::PublicCibaStart;
 ///             }
 ///         }),
 /// )?;
-/// # Ok(layer) }
+/// # assert!(layer.ciba().is_some());
+/// # Ok(()) }
 /// ```
 #[must_use]
 pub struct CibaOptions {
@@ -52,7 +60,7 @@ impl CibaOptions {
     /// the sessions (Redis when several instances share the work). Only the
     /// status routes are mounted (`GET {ciba_path}/{handle}` and
     /// `.../events`), and outcomes are read through them or
-    /// [`Ciba::wait`](crate::Ciba::wait).
+    /// [`Ciba::wait`](crate::ciba::Ciba::wait).
     pub fn new<S: SessionStore>(store: S) -> Self {
         CibaOptions { store: Arc::new(store), public_start: None, callback: None }
     }
@@ -77,13 +85,13 @@ impl CibaOptions {
     }
 
     /// Hands every CIBA outcome to `handler` — the verified user, or the
-    /// [`CibaError`](crate::CibaError) to route to your backup path — for
+    /// [`CibaError`](crate::ciba::CibaError) to route to your backup path — for
     /// flows where no device waits on the status routes (a call centre, a
     /// 3-D Secure check done by the server).
     ///
     /// One background task per layer then polls the requests this instance
     /// started, each no sooner than the provider allows; status reads and
-    /// [`Ciba::wait`](crate::Ciba::wait) keep working alongside. The handler
+    /// [`Ciba::wait`](crate::ciba::Ciba::wait) keep working alongside. The handler
     /// runs on its own task, once per request, on the instance that records
     /// the outcome (deploy every instance with the same callback). Treat
     /// [`CibaFinished::handle`] as an idempotency key all the same: the store

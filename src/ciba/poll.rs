@@ -19,9 +19,9 @@ use crate::clock::unix_now_ms;
 use crate::error::{EndpointError, Failure, IdTokenError, LoginCheckError};
 use crate::loa::{AcrIssuer, Loa};
 use crate::login::complete::{self, Policy, VerifiedLogin};
-use crate::permission::{PermissionError, Transport};
 use crate::permission_api::{GrantExpectation, PermissionApi, bearer_send};
 use crate::provider::token::parse_json_response;
+use crate::statement::{PermissionError, Transport};
 
 const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";
 /// CIBA Core §11: every `slow_down` adds at least 5 seconds.
@@ -298,7 +298,7 @@ impl Ciba {
     /// token carries one), and the grant must verify and name this user.
     async fn verify_permission(
         &self,
-        permission: &crate::permission::PermissionItem,
+        permission: &crate::statement::PermissionItem,
         claims: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<(), CibaError> {
         if let Some(digest) = claims.get("permission_digest") {

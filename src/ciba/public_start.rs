@@ -25,7 +25,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use sha2::{Digest, Sha256};
 
 /// Options of the public CIBA start route; pass to
-/// [`CibaOptions::public_start`](crate::CibaOptions::public_start).
+/// [`CibaOptions::public_start`](crate::ciba::CibaOptions::public_start).
 ///
 /// Defaults: the starting session is **not** logged in; at most 3 starts per
 /// identity number and 10 per client address in any 10 minutes.

@@ -6,8 +6,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::claims::AuthenticatedUser;
-use crate::permission::{Permission, PermissionError};
 use crate::permission_api::{ClientSignals, LoginHint};
+use crate::statement::{Permission, PermissionError};
 
 /// A backchannel authentication to start.
 #[derive(Debug, Clone)]
@@ -30,10 +30,10 @@ impl CibaRequest {
 
     /// A permission the user approves with this authentication (instead of
     /// a plain login, `authentication.v1`). Its digest uses the configured
-    /// [`DigestInput`](crate::DigestInput); after approval its signed grant
+    /// [`DigestInput`](crate::permission::DigestInput); after approval its signed grant
     /// is fetched from BIB and verified.
     pub fn permission<P: Permission>(mut self, permission: &P) -> Self {
-        crate::permission::assert_upfront_type::<P>();
+        crate::statement::assert_upfront_type::<P>();
         match serde_json::to_vec(permission) {
             Ok(statement) => self.permission = Some((P::TYPE, statement)),
             Err(_) => self.permission_error = Some(PermissionError::Serialization),

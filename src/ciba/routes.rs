@@ -4,7 +4,7 @@
 //!   (`pending`/`approved`/`failed` and an error code — never identity data);
 //! - `GET {ciba_path}/{handle}/events` streams status changes as
 //!   server-sent events until the outcome is known;
-//! - only with [`CibaOptions::public_start`](crate::CibaOptions::public_start):
+//! - only with [`CibaOptions::public_start`](crate::ciba::CibaOptions::public_start):
 //!   `POST {ciba_path}` with JSON `{"nnin": "..."}` starts an authentication
 //!   and answers `202` with the handle and BankID's binding message.
 //!

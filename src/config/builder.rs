@@ -13,7 +13,7 @@ use super::validate::{
     validate_scopes,
 };
 use crate::loa::Loa;
-use crate::permission::{DigestInput, Permission, PermissionItem};
+use crate::statement::{DigestInput, Permission, PermissionItem};
 
 const DEFAULT_LOGIN_PATH: &str = "/auth/bankid/login";
 const DEFAULT_LOGOUT_PATH: &str = "/auth/bankid/logout";
@@ -286,12 +286,12 @@ impl BankIdConfigBuilder {
     /// A permission requested on every login (e.g. read access to accounts).
     /// Repeatable. Default: none. Requires PAR.
     pub fn upfront_permission<P: Permission>(mut self, permission: &P) -> Self {
-        crate::permission::assert_upfront_type::<P>();
+        crate::statement::assert_upfront_type::<P>();
         self.upfront_permissions.push(serde_json::to_vec(permission).map(|s| (P::TYPE.to_owned(), s)).map_err(|_| ()));
         self
     }
 
-    /// Whether a grant can be used by [`Granted`](crate::Granted) only once
+    /// Whether a grant can be used by [`Granted`](crate::permission::Granted) only once
     /// (a payment approval must not be replayed). Default: `true`.
     pub fn single_use_grants(mut self, single_use: bool) -> Self {
         self.single_use_grants = Some(single_use);

@@ -8,7 +8,7 @@ use super::client_auth::{ClientAuth, Credential};
 use super::par::ParMode;
 use super::permission_api::PermissionApiConfig;
 use crate::loa::Loa;
-use crate::permission::{DigestInput, PermissionItem};
+use crate::statement::{DigestInput, PermissionItem};
 
 /// Validated settings of a BankID relying party. Build it with
 /// [`BankIdConfig::builder`] or [`BankIdConfig::from_env`].

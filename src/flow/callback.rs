@@ -22,11 +22,11 @@ use crate::clock::unix_now;
 use crate::error::{EndpointError, Error, sanitize};
 use crate::loa::AcrIssuer;
 use crate::login::complete::{self, CheckedLogin, Policy};
-use crate::permission::{PermissionItem, Transport};
 use crate::permission_api::GrantExpectation;
 use crate::provider::token::{TokenResponse, request_tokens};
 use crate::session::{PendingLogin, StoredGrant};
 use crate::state::Ctx;
+use crate::statement::{PermissionItem, Transport};
 
 /// The authorization response parameters we look at.
 #[derive(Default)]
@@ -145,7 +145,7 @@ async fn keep_grants(
 }
 
 /// The return path; with grants, it names this login's flow
-/// (`bankid_flow=...`) so that [`Granted`](crate::Granted) finds them.
+/// (`bankid_flow=...`) so that [`Granted`](crate::permission::Granted) finds them.
 fn landing(pending: &PendingLogin, has_grants: bool) -> String {
     if !has_grants {
         return pending.return_to.clone();
@@ -222,7 +222,7 @@ async fn verify_permissions(
 }
 
 /// The grant of a permission registered through the Permission API: fetched
-/// from BIB after the login and verified (see [`Grant`](crate::Grant)).
+/// from BIB after the login and verified (see [`Grant`](crate::permission::Grant)).
 #[tracing::instrument(name = "bankid.fetch_grant", skip_all, err(Display))]
 async fn fetch_grant(ctx: &Ctx, id: &str, item: &PermissionItem, sub: &str) -> Result<String, Error> {
     let expected = GrantExpectation { id, item, sub: Some(sub) };

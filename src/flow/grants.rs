@@ -10,7 +10,7 @@
 //! The landing request names its flow (`bankid_flow=<id>`, added by the
 //! callback); the record id is derived from that id and the cookie's random
 //! binding together, so only this browser reaches the record. Grants also
-//! carry the approving user's `sub`, which [`Granted`](crate::Granted)
+//! carry the approving user's `sub`, which [`Granted`](crate::permission::Granted)
 //! compares with the logged-in user. Use is marked by a create-once record
 //! ([`crate::once`]) plus an in-process guard; the grant record itself is
 //! never modified, so a lapse cannot revive a used grant.
@@ -23,9 +23,9 @@ use super::attempt::{records, store_error};
 use super::binding::{self, Kind};
 use crate::error::{Error, Failure};
 use crate::once::{OnceRecords, record_id};
-use crate::permission::PermissionError;
 use crate::session::StoredGrant;
 use crate::state::Ctx;
+use crate::statement::PermissionError;
 
 const GRANTS_KEY: &str = "axum_bankid.grants";
 const USED_KEY: &str = "axum_bankid.grant_used";

@@ -15,11 +15,11 @@ use super::{redirect, session_of, with_cookies};
 use crate::clock::unix_now;
 use crate::config::ParMode;
 use crate::error::Error;
-use crate::permission::{PermissionError, PermissionItem, Transport, authorization_details};
 use crate::provider::token::post_form;
 use crate::return_to::sanitize_return_to;
 use crate::session::{PendingLogin, load_login};
 use crate::state::Ctx;
+use crate::statement::{PermissionError, PermissionItem, Transport, authorization_details};
 use crate::step_up::{StepUpPolicy, add_authorize_params, asked_in_query};
 
 /// What a login asks for beyond the configured defaults.
@@ -152,7 +152,7 @@ pub(crate) async fn begin(
 
 /// The one Permission API reference this login carries, if any.
 /// The permission token of a registered permission, for the (guessed, see
-/// [`PermissionApiConfig::reference_parameter`](crate::PermissionApiConfig::reference_parameter))
+/// [`PermissionApiConfig::reference_parameter`](crate::permission::PermissionApiConfig::reference_parameter))
 /// authorize parameter.
 fn permission_reference(permissions: &[PermissionItem]) -> Result<Option<String>, Error> {
     let mut tokens = permissions.iter().filter_map(|p| match &p.transport {

@@ -11,7 +11,8 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router, middleware};
 use axum_bankid::{
-    AuthenticatedUser, BankId, BankIdConfig, BankIdConfigBuilder, BankIdLayer, Granted, Permission,
+    AuthenticatedUser, BankId, BankIdConfig, BankIdConfigBuilder, BankIdLayer,
+    permission::{Granted, Permission},
     require_authenticated,
 };
 use axum_bankid_simulator::{Simulator, SimulatorBuilder};
@@ -28,7 +29,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub jar: Arc<Jar>,
     /// The CIBA client, when started with [`start_ciba`].
-    pub ciba: Option<axum_bankid::Ciba>,
+    pub ciba: Option<axum_bankid::ciba::Ciba>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -74,7 +75,7 @@ pub async fn start_ciba_with<S: SessionStore + Clone>(
 pub async fn start_ciba_layer<S: SessionStore + Clone>(
     store: S,
     configure: impl FnOnce(BankIdConfigBuilder) -> BankIdConfigBuilder,
-    customize: impl FnOnce(axum_bankid::CibaOptions) -> axum_bankid::CibaOptions,
+    customize: impl FnOnce(axum_bankid::ciba::CibaOptions) -> axum_bankid::ciba::CibaOptions,
 ) -> TestApp {
     start_ciba_public(store, configure, customize, tv_start()).await
 }
@@ -93,20 +94,20 @@ pub fn tv_start() -> axum_bankid::ciba::PublicCibaStart {
 pub async fn start_ciba_public<S: SessionStore + Clone>(
     store: S,
     configure: impl FnOnce(BankIdConfigBuilder) -> BankIdConfigBuilder,
-    customize: impl FnOnce(axum_bankid::CibaOptions) -> axum_bankid::CibaOptions,
+    customize: impl FnOnce(axum_bankid::ciba::CibaOptions) -> axum_bankid::ciba::CibaOptions,
     public: axum_bankid::ciba::PublicCibaStart,
 ) -> TestApp {
     let sim = Simulator::builder().ciba_interval(std::time::Duration::from_secs(1));
     let with_ciba = |layer: BankIdLayer, store: S| {
-        layer.with_ciba(customize(axum_bankid::CibaOptions::new(store).public_start(public))).unwrap()
+        layer.with_ciba(customize(axum_bankid::ciba::CibaOptions::new(store).public_start(public))).unwrap()
     };
     start_full(sim, store, configure, with_ciba).await
 }
 
 /// Another instance of the service: its own layer (own caches, own
 /// in-process state) on the same provider and the same store.
-pub async fn other_instance<S: SessionStore + Clone>(sim: &Simulator, store: S) -> axum_bankid::Ciba {
-    let options = axum_bankid::CibaOptions::new(store);
+pub async fn other_instance<S: SessionStore + Clone>(sim: &Simulator, store: S) -> axum_bankid::ciba::Ciba {
+    let options = axum_bankid::ciba::CibaOptions::new(store);
     BankIdLayer::discover(config_for(sim)).await.unwrap().with_ciba(options).unwrap().ciba().unwrap()
 }
 
@@ -141,11 +142,11 @@ pub async fn use_grant_on_both(app: &TestApp, other_base: &str, landing: &str) -
 
 /// A CIBA customisation that sends every CIBA outcome to `sender`.
 pub fn ciba_callback_into(
-    sender: tokio::sync::mpsc::UnboundedSender<axum_bankid::CibaFinished>,
-) -> impl Fn(axum_bankid::CibaOptions) -> axum_bankid::CibaOptions + Clone {
-    move |options: axum_bankid::CibaOptions| {
+    sender: tokio::sync::mpsc::UnboundedSender<axum_bankid::ciba::CibaFinished>,
+) -> impl Fn(axum_bankid::ciba::CibaOptions) -> axum_bankid::ciba::CibaOptions + Clone {
+    move |options: axum_bankid::ciba::CibaOptions| {
         let sender = sender.clone();
-        options.callback(move |finished: axum_bankid::CibaFinished| {
+        options.callback(move |finished: axum_bankid::ciba::CibaFinished| {
             let sender = sender.clone();
             async move {
                 let _ = sender.send(finished);
@@ -328,7 +329,7 @@ fn serve(
     base: String,
     sim: Simulator,
     app: Router,
-    ciba: Option<axum_bankid::Ciba>,
+    ciba: Option<axum_bankid::ciba::Ciba>,
 ) -> TestApp {
     let server = tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();

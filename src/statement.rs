@@ -1,21 +1,5 @@
-//! Upfront permissions: a statement the user approves in BankID (a payment,
-//! a card, an account) declared as a Rust type.
-//!
-//! A permission travels as a Rich Authorization Request item (RFC 9396)
-//! inside a Pushed Authorization Request (RFC 9126) — BankID accepts
-//! `authorization_details` only there — or as a reference registered through
-//! the Permission API. Either way the provider answers with a
-//! `permission_digest` in the ID token, which must equal the digest of what we
-//! sent; only then is the statement granted, and [`Granted`](crate::Granted)
-//! hands it to a handler.
-//!
-//! ## Digest
-//! BankID's examples show the digest as standard base64 *with padding* of a
-//! SHA-256 value. Whether it is computed over the decoded statement bytes or
-//! over the base64url string is not documented publicly; this crate computes
-//! it over the **statement bytes** ([`DigestInput::StatementBytes`]) and lets
-//! [`BankIdConfigBuilder::permission_digest_input`](crate::BankIdConfigBuilder::permission_digest_input)
-//! switch, so a test against the real provider can settle it.
+//! The permission statement: the `Permission` trait, its digest and the
+//! check of what the provider granted.
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -26,14 +10,14 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 /// The permission type BankID uses for a plain login; never an upfront permission.
-pub const AUTHENTICATION_TYPE: &str = "authentication.v1";
+pub(crate) const AUTHENTICATION_TYPE: &str = "authentication.v1";
 
 /// A permission the user approves in BankID, declared as a type.
 ///
 /// The statement sent to BankID is the type's JSON serialisation.
 ///
 /// ```
-/// use axum_bankid::Permission;
+/// use axum_bankid::permission::Permission;
 /// use serde::{Deserialize, Serialize};
 ///
 /// #[derive(Serialize, Deserialize)]
@@ -65,7 +49,7 @@ pub enum DigestInput {
 ///
 /// ```
 /// assert_eq!(
-///     axum_bankid::permission_digest(b"{\"amount\":\"123.45\",\"currency\":\"NOK\"}"),
+///     axum_bankid::permission::permission_digest(b"{\"amount\":\"123.45\",\"currency\":\"NOK\"}"),
 ///     "QFS9dO/Vg7oeuve4I0Owc8etOmyLVNuj3JbyUiVswi8="
 /// );
 /// ```

@@ -1,0 +1,34 @@
+//! Upfront permissions: a statement the user approves in BankID (a payment,
+//! a card, an account) declared as a Rust type.
+//!
+//! A permission travels as a Rich Authorization Request item (RFC 9396)
+//! inside a Pushed Authorization Request (RFC 9126) — BankID accepts
+//! `authorization_details` only there — or as a reference registered through
+//! the Permission API. Either way the provider answers with a
+//! `permission_digest` in the ID token, which must equal the digest of what we
+//! sent; only then is the statement granted, and [`Granted`]
+//! hands it to a handler.
+//!
+//! ## Digest
+//! BankID's examples show the digest as standard base64 *with padding* of a
+//! SHA-256 value. Whether it is computed over the decoded statement bytes or
+//! over the base64url string is not documented publicly; this crate computes
+//! it over the **statement bytes** ([`DigestInput::StatementBytes`]) and lets
+//! [`BankIdConfigBuilder::permission_digest_input`](crate::BankIdConfigBuilder::permission_digest_input)
+//! switch, so a test against the real provider can settle it.
+//!
+//! ## The family
+//! - [`Permission`]: the statement type; [`permission_digest`] and
+//!   [`DigestInput`] say how its digest is computed.
+//! - [`PermissionRequest`] starts a login that asks for one, [`Granted`]
+//!   hands an approved one to a handler, [`PermissionError`] says why not.
+//! - [`PermissionApi`] (from [`BankIdLayer::permission_api`](crate::BankIdLayer::permission_api),
+//!   configured with [`PermissionApiConfig`]) registers a permission by reference
+//!   ([`Registration`], [`ClientSignals`], [`LoginHint`] → [`RegisteredPermission`])
+//!   and fetches the signed [`Grant`]. CIBA names its user with the same
+//!   [`LoginHint`].
+
+pub use crate::config::PermissionApiConfig;
+pub use crate::extract::{Granted, PermissionRequest};
+pub use crate::permission_api::{ClientSignals, Grant, LoginHint, PermissionApi, RegisteredPermission, Registration};
+pub use crate::statement::{DigestInput, Permission, PermissionError, permission_digest};
