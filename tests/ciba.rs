@@ -341,22 +341,6 @@ async fn start_route_is_opt_in_and_ignores_caller_text() {
 }
 
 #[tokio::test]
-async fn another_instance_sharing_the_store_continues_a_request() {
-    let store = tower_sessions::MemoryStore::default();
-    let app = common::start_ciba_with_store(store.clone()).await;
-    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(1));
-    let started = ciba(&app).start(request("kari")).await.unwrap();
-    let other = common::other_instance(&app.sim, store).await;
-    let user = other.wait(&started.handle).await.unwrap();
-    assert_eq!(user.loa, Loa::SUBSTANTIAL);
-    // The first instance sees the outcome the other one collected.
-    assert!(matches!(
-        ciba(&app).status(&started.handle).await.unwrap(),
-        axum_bankid::ciba::CibaStatus::Approved { .. }
-    ));
-}
-
-#[tokio::test]
 async fn works_with_private_key_jwt() {
     let pem = Simulator::client_private_key_pem();
     let key = axum_bankid::ClientAssertionKey::rsa_pem(pem.as_bytes(), None).unwrap();

@@ -72,16 +72,6 @@ async fn classic_bankid_loa_4_is_accepted() {
 }
 
 #[tokio::test]
-async fn loa_2_is_rejected() {
-    let app = start().await;
-    let callback = app.login_as("per").await;
-    let (status, body) = error_body(callback.response).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(body["error"], "insufficient_loa");
-    app.assert_logged_out().await;
-}
-
-#[tokio::test]
 async fn minimum_loa_4_rejects_biometrics() {
     let app = start_with(|b| b.minimum_loa(axum_bankid::Loa::HIGH)).await;
     let (_, body) = error_body(app.login_as("kari").await.response).await;

@@ -6,10 +6,10 @@ use std::error::Error as StdError;
 use std::time::Duration;
 
 use axum_bankid::TransportErrorKind;
+use axum_bankid::ciba::{CibaError, CibaHandle, CibaOptions};
 use axum_bankid::tower_sessions::SessionStore;
 use axum_bankid::tower_sessions::session::{Id, Record};
 use axum_bankid::tower_sessions::session_store;
-use axum_bankid::ciba::{CibaError, CibaHandle, CibaOptions};
 use axum_bankid::{BankIdConfig, BankIdLayer, Error, TransportError};
 use axum_bankid_simulator::Simulator;
 

@@ -68,18 +68,6 @@ async fn a_grant_cannot_be_replayed() {
 }
 
 #[tokio::test]
-async fn a_grant_is_used_once_across_instances_sharing_the_store() {
-    let store = common::TroubleStore::lagging(tower_sessions::MemoryStore::default());
-    let single_use = |layer: BankIdLayer, store| layer.with_single_use_store(store);
-    let app = common::start_full(Simulator::builder(), store.clone(), |b| b, single_use).await;
-    let other = common::second_server(&app.sim, store, single_use).await;
-    let landing = landing(&app, "/pay").await;
-    // Both instances load the session while it still holds the grant.
-    let statuses = common::use_grant_on_both(&app, &other, &landing).await;
-    assert_eq!(statuses, [StatusCode::OK, StatusCode::FORBIDDEN], "exactly one instance accepts the grant");
-}
-
-#[tokio::test]
 async fn grants_can_be_reusable_when_configured() {
     let app = start_with(|b| b.single_use_grants(false)).await;
     let landing = landing(&app, "/pay").await;

@@ -1,96 +1,24 @@
 //! Redis going away under a running app, and coming back (issue 14 §2 e).
 //!
 //! Each test starts its own `redis-server` with append-only persistence in a
-//! fresh directory on a free loopback port, stops it with `SHUTDOWN` (which
-//! writes the append-only file) and starts it again on the same port and
-//! directory. The fred pool is set up the way the examples set it up
+//! fresh directory on a free loopback port (`common::redis`), stops it with
+//! `SHUTDOWN` (which writes the append-only file) and starts it again on the
+//! same port and directory. The fred pool is set up the way the examples set it up
 //! (`examples/support/mod.rs`): a command timeout, and reconnecting for ever.
 //! Without `redis-server` the tests are skipped, unless
 //! `AXUM_BANKID_REQUIRE_REDIS=1` (CI sets it).
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use common::redis::{RedisServer, start_persistent_redis};
 use common::{TestApp, location, start_with_store};
 use reqwest::{Response, StatusCode};
 use tower_sessions_redis_store::RedisStore;
 use tower_sessions_redis_store::fred::prelude::{
     ClientLike, Config, ConnectionConfig, PerformanceConfig, Pool, ReconnectPolicy,
 };
-
-/// A `redis-server` with persistence that can be stopped and started again.
-struct Redis {
-    child: Option<Child>,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Redis {
-    fn start() -> Option<Redis> {
-        let found = Command::new("redis-server").arg("--version").stdout(Stdio::null()).status().is_ok();
-        if !found {
-            if std::env::var("AXUM_BANKID_REQUIRE_REDIS").as_deref() == Ok("1") {
-                panic!("redis-server is required (AXUM_BANKID_REQUIRE_REDIS=1) but not on PATH");
-            }
-            eprintln!("SKIPPED: redis-server not found; install it to run the Redis outage tests");
-            return None;
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let dir = std::env::temp_dir().join(format!("axum-bankid-redis-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut redis = Redis { child: None, port, dir };
-        redis.spawn();
-        Some(redis)
-    }
-
-    fn spawn(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", ""])
-            .args(["--appendonly", "yes", "--dir"])
-            .arg(&self.dir)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("spawn redis-server");
-        self.child = Some(child);
-        wait_for_port(self.port);
-    }
-
-    /// `SHUTDOWN`: Redis writes its append-only file and exits.
-    fn shutdown(&mut self) {
-        let _ = Command::new("redis-cli").args(["-p", &self.port.to_string(), "shutdown"]).status();
-        if let Some(mut child) = self.child.take() {
-            child.wait().expect("redis-server exits after SHUTDOWN");
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Waits (bounded) until a freshly spawned server accepts connections.
-fn wait_for_port(port: u16) {
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("redis-server did not listen on {port}");
-}
 
 /// A pool as the examples build it: store calls fail after 2 s while Redis
 /// is away, and the pool reconnects every 200 ms until it is back.
@@ -104,7 +32,7 @@ async fn pool(url: &str) -> Pool {
     pool
 }
 
-async fn logged_in_app(redis: &Redis) -> TestApp {
+async fn logged_in_app(redis: &RedisServer) -> TestApp {
     let app = start_with_store(RedisStore::new(pool(&redis.url()).await), |b| b).await;
     let callback = app.login_as("kari").await;
     assert_eq!(callback.response.status(), StatusCode::SEE_OTHER);
@@ -144,7 +72,7 @@ async fn me_once_redis_is_back(app: &TestApp) -> (StatusCode, serde_json::Value)
 
 #[tokio::test]
 async fn redis_down_is_a_503_and_a_restart_keeps_the_login() {
-    let Some(mut redis) = Redis::start() else { return };
+    let Some(mut redis) = start_persistent_redis() else { return };
     let app = logged_in_app(&redis).await;
     let cookie = app.session_cookie().unwrap();
 
@@ -164,7 +92,7 @@ async fn redis_down_is_a_503_and_a_restart_keeps_the_login() {
     let home = app.client.get(app.url("/")).send().await.unwrap();
     assert_eq!((home.status(), home.text().await.unwrap().as_str()), (StatusCode::OK, "home"));
 
-    redis.spawn();
+    redis.restart();
     let (status, me) = me_once_redis_is_back(&app).await;
     assert_eq!(status, StatusCode::OK, "still logged in after the restart: {me}");
     assert_eq!(me["loa"], 3);
@@ -173,7 +101,7 @@ async fn redis_down_is_a_503_and_a_restart_keeps_the_login() {
 
 #[tokio::test]
 async fn a_callback_during_the_outage_logs_nobody_in_and_a_new_login_works_afterwards() {
-    let Some(mut redis) = Redis::start() else { return };
+    let Some(mut redis) = start_persistent_redis() else { return };
     let app = start_with_store(RedisStore::new(pool(&redis.url()).await), |b| b).await;
     let authorize_url = app.begin_login("/me").await;
     let callback_url = app.authorize(&authorize_url, "kari", "approve").await;
@@ -184,7 +112,7 @@ async fn a_callback_during_the_outage_logs_nobody_in_and_a_new_login_works_after
     assert_store_unavailable(during).await;
     assert_eq!(app.cookie("bankid-session"), before, "no session created or rotated");
 
-    redis.spawn();
+    redis.restart();
     let (status, body) = me_once_redis_is_back(&app).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "the failed callback logged nobody in: {body}");
     // The browser's binding cookie for that attempt is gone, so the same

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod redis;
+pub mod stores;
 
 use std::sync::Arc;
 
@@ -177,9 +178,14 @@ pub struct TroubleStore<S = MemoryStore> {
 impl<S> TroubleStore<S> {
     /// Every read answers 30 ms after it took its snapshot.
     pub fn lagging(inner: S) -> Self {
+        TroubleStore { lag_reads: true, ..TroubleStore::new(inner) }
+    }
+
+    /// No trouble until a test switches some on.
+    pub fn new(inner: S) -> Self {
         TroubleStore {
             inner,
-            lag_reads: true,
+            lag_reads: false,
             slow_record: Default::default(),
             last_ciba_record: Default::default(),
             failing_outcome_creates: Default::default(),

@@ -1,0 +1,175 @@
+//! Flows that must hold on every session store, each run once per store by
+//! `for_each_store!` (see `common/stores.rs`): a memory store, one whose
+//! reads lag like a busy remote store, and a real `redis-server` (plain or
+//! lagging). Flows that need requests on two instances to interleave run on
+//! the lagging stores only.
+//!
+//! Each Redis test starts its own `redis-server` on a free loopback port.
+//! Without the binary the Redis tests are skipped, unless
+//! `AXUM_BANKID_REQUIRE_REDIS=1` (CI sets it) turns the absence into a failure.
+
+mod common;
+
+use std::time::Duration;
+
+use axum_bankid::ciba::{CibaRequest, CibaStatus};
+use axum_bankid::permission::LoginHint;
+use axum_bankid::{BankIdLayer, Loa};
+use axum_bankid_simulator::{CibaBehavior, Fault, Simulator};
+use common::stores::Stores;
+use common::{TestApp, error_body, location, start_full, start_with_store};
+use reqwest::StatusCode;
+use tower_sessions::SessionStore;
+
+fn kari() -> CibaRequest {
+    let nnin = Simulator::users().iter().find(|u| u.id == "kari").unwrap().nnin.to_owned();
+    CibaRequest::new(LoginHint::Nnin(nnin))
+}
+
+/// Visits a callback URL and returns (status, Location or error kind).
+async fn visit(app: &TestApp, callback_url: &str) -> (StatusCode, String) {
+    let response = app.client.get(callback_url).send().await.unwrap();
+    let status = response.status();
+    if status == StatusCode::SEE_OTHER {
+        return (status, location(&response));
+    }
+    let (_, body) = error_body(response).await;
+    (status, body["error"].as_str().unwrap_or_default().to_owned())
+}
+
+/// The login is in the store (under the rotated session id), and logout ends it.
+async fn login_lives_in_the_store_and_logout_ends_it(stores: &Stores) {
+    let app = start_with_store(stores.store(), |b| b).await;
+
+    let authorize_url = app.begin_login("/me").await;
+    let before = app.session_cookie().expect("cookie after login start");
+    let callback_url = app.authorize(&authorize_url, "kari", "approve").await;
+    let response = app.client.get(callback_url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/me");
+    assert_ne!(app.session_cookie().unwrap(), before, "id rotated at login");
+
+    let (status, me) = app.get_json("/me").await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["loa"], 3);
+    let id = app.cookie("bankid-session").expect("a session").parse().unwrap();
+    let record = stores.another_handle().await.load(&id).await.unwrap();
+    assert!(record.is_some(), "the session is stored in the store");
+    if let Some(keys) = stores.redis_keys() {
+        assert!(keys >= 1, "the session is stored in redis");
+    }
+
+    let logout = app.client.post(app.url("/auth/bankid/logout")).send().await.unwrap();
+    assert_eq!(logout.status(), StatusCode::SEE_OTHER);
+    app.assert_logged_out().await;
+}
+for_each_store!(login_lives_in_the_store_and_logout_ends_it);
+
+/// A login refused at the callback (LOA 2) stores no login and spends its state.
+async fn a_failed_callback_leaves_no_login(stores: &Stores) {
+    let app = start_with_store(stores.store(), |b| b).await;
+    let callback = app.login_as("per").await;
+    let (status, body) = error_body(callback.response).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"], "insufficient_loa");
+    app.assert_logged_out().await;
+    let replay = app.client.get(&callback.url).send().await.unwrap();
+    assert_eq!(replay.status(), StatusCode::BAD_REQUEST, "state consumed even on failure");
+}
+for_each_store!(a_failed_callback_leaves_no_login);
+
+/// A CIBA request started on one instance is collected by another sharing
+/// the store, and the first sees the outcome.
+async fn a_ciba_request_continues_on_another_instance(stores: &Stores) {
+    let store = stores.store();
+    let app = common::start_ciba_with_store(store.clone()).await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(1));
+    let started = app.ciba.clone().unwrap().start(kari()).await.unwrap();
+    assert!(store.last_ciba_record.lock().unwrap().is_some(), "the pending request lives in the store");
+    // A second instance with its own handle (for Redis: its own pool).
+    let other = common::other_instance(&app.sim, stores.another_handle().await).await;
+    assert_eq!(other.wait(&started.handle).await.unwrap().loa, Loa::SUBSTANTIAL);
+    // The first instance sees the outcome the other one collected.
+    assert!(matches!(app.ciba.clone().unwrap().status(&started.handle).await.unwrap(), CibaStatus::Approved { .. }));
+    if let Some(keys) = stores.redis_keys() {
+        assert!(keys >= 1, "the pending request lived in redis");
+    }
+}
+for_each_store!(a_ciba_request_continues_on_another_instance);
+
+/// Two instances deployed with the same CIBA callback: one poll per slot,
+/// one callback in all, and both agree on the outcome.
+async fn the_ciba_callback_and_a_second_instance_agree(stores: &Stores) {
+    let (sender, mut finished) = tokio::sync::mpsc::unbounded_channel();
+    // Both instances are deployed with the same callback; whichever records
+    // the outcome calls it.
+    let with_callback = common::ciba_callback_into(sender);
+    let app = common::start_ciba_layer(stores.store(), |b| b, with_callback.clone()).await;
+    let other_layer = BankIdLayer::discover(common::config_for(&app.sim)).await.unwrap();
+    let other_options = with_callback(axum_bankid::ciba::CibaOptions::new(stores.another_handle().await));
+    let other = other_layer.with_ciba(other_options).unwrap().ciba().unwrap();
+
+    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(1));
+    let started = app.ciba.clone().unwrap().start(kari()).await.unwrap();
+    // The starting instance polls in the background while the other waits.
+    assert_eq!(other.wait(&started.handle).await.unwrap().loa, Loa::SUBSTANTIAL);
+    let done = tokio::time::timeout(Duration::from_secs(30), finished.recv()).await.unwrap().unwrap();
+    assert_eq!(done.handle, started.handle);
+    assert_eq!(done.result.unwrap().loa, Loa::SUBSTANTIAL);
+    assert!(matches!(app.ciba.clone().unwrap().status(&started.handle).await.unwrap(), CibaStatus::Approved { .. }));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(finished.try_recv().is_err(), "one callback in all");
+    let sent = &app.sim.ciba_requests()[0];
+    assert_eq!(sent.poll_offsets.len(), 2, "one pending answer, then the tokens: {:?}", sent.poll_offsets);
+    assert_eq!(sent.interval, Duration::from_secs(1), "the instances never polled in the same slot");
+}
+for_each_store!(the_ciba_callback_and_a_second_instance_agree: lagging, lagging_redis);
+
+/// A single-use grant used on two instances at once: exactly one accepts it.
+async fn a_grant_is_used_once_across_instances(stores: &Stores) {
+    let single_use = |layer: BankIdLayer, store| layer.with_single_use_store(store);
+    // Each instance has its own handle; reads lag so that both instances
+    // load the session while it still holds the grant.
+    let app = start_full(Simulator::builder(), stores.store(), |b| b, single_use).await;
+    let other = common::second_server(&app.sim, stores.another_handle().await, single_use).await;
+
+    let authorize_url = app.begin_at("/pay").await;
+    let callback_url = app.authorize(&authorize_url, "kari", "approve").await;
+    let landed = app.client.get(callback_url).send().await.unwrap();
+    assert_eq!(landed.status(), StatusCode::SEE_OTHER);
+    let statuses = common::use_grant_on_both(&app, &other, &location(&landed)).await;
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::FORBIDDEN], "exactly one instance accepts the grant");
+}
+for_each_store!(a_grant_is_used_once_across_instances: lagging, lagging_redis);
+
+/// Issue 10 item 7, across instances: a 5xx on one instance, the replay on
+/// another sharing the store is refused.
+async fn a_state_spent_on_one_instance_is_spent_on_all(stores: &Stores) {
+    let app = start_full(Simulator::builder(), stores.store(), |b| b, |layer, _| layer).await;
+    let other = common::second_server(&app.sim, stores.another_handle().await, |layer: BankIdLayer, _| layer).await;
+    let authorize_url = app.begin_login("/me").await;
+    let callback_url = app.authorize(&authorize_url, "kari", "approve").await;
+    app.sim.set_fault(Fault::TokenEndpointServerError);
+    assert_eq!(visit(&app, &callback_url).await.0, StatusCode::BAD_GATEWAY);
+    app.sim.clear_faults();
+    let replay = callback_url.replace(&app.base, &other);
+    assert_eq!(visit(&app, &replay).await, (StatusCode::BAD_REQUEST, "unknown_state".into()));
+}
+for_each_store!(a_state_spent_on_one_instance_is_spent_on_all);
+
+/// Issue 10 item 7, across instances at the same moment: both instances
+/// read the attempt before either removes it; the create-once record lets
+/// one through.
+async fn the_same_callback_on_two_instances_at_once_is_spent_once(stores: &Stores) {
+    let app = start_full(Simulator::builder(), stores.store(), |b| b, |layer, _| layer).await;
+    let other = common::second_server(&app.sim, stores.another_handle().await, |layer: BankIdLayer, _| layer).await;
+    for round in 0..10 {
+        let authorize_url = app.begin_login("/me").await;
+        let callback_url = app.authorize(&authorize_url, "kari", "approve").await;
+        let there = callback_url.replace(&app.base, &other);
+        let (here, there) = tokio::join!(visit(&app, &callback_url), visit(&app, &there));
+        let refused = [&here, &there].iter().filter(|o| o.1 == "unknown_state").count();
+        assert_eq!(refused, 1, "round {round}: {here:?} {there:?}");
+    }
+}
+for_each_store!(the_same_callback_on_two_instances_at_once_is_spent_once: lagging, lagging_redis);
