@@ -2,7 +2,8 @@
 # Load test with wrk (issue 12, item 1), every figure a ratio against a
 # baseline measured in the same run, A/B alternated ROUNDS times, medians:
 #   1. protected /me (AuthenticatedUser, logged-in cookie) vs public /healthz,
-#      on the release `login` example;
+#      on the release `login` example; and (2b) a protected route with the
+#      same small body as /healthz vs /healthz (benches/load_server.rs);
 #   2. public /healthz through the session layer + BankIdLayer vs the same
 #      route without them (benches/load_server.rs serves both);
 #   3. (BACKCHANNEL=1) /me while the provider advertises back-channel logout
@@ -124,6 +125,11 @@ server=$!; pids+=($server)
 wait_up "http://127.0.0.1:$lp/healthz"; wait_up "http://127.0.0.1:$bp/healthz"
 cookie=$(login "http://127.0.0.1:$lp")
 compare "public with/without layers" "http://127.0.0.1:$bp/healthz" "http://127.0.0.1:$lp/healthz" "$cookie"
+# 2b. Protected with /healthz's small body (AuthenticatedUser, no JSON) vs
+#     public, both behind the layers: the extractor's cost without /me's body.
+if [ "${SMALL:-1}" = 1 ] && curl -sf -o /dev/null -H "cookie: $cookie" "http://127.0.0.1:$lp/ok"; then
+  compare "protected small body/public (load_server)" "http://127.0.0.1:$lp/healthz" "http://127.0.0.1:$lp/ok" "$cookie"
+fi
 
 # 3. The logout-marker check, against /me without it.
 if [ "${BACKCHANNEL:-0}" = 1 ]; then
