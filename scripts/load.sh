@@ -80,15 +80,23 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR
 
 # compare NAME BASELINE_URL MEASURED_URL COOKIE: alternates the two, prints medians and their ratio.
 compare() {
-  local name="$1" base_url="$2" url="$3" cookie="$4" bs="" ms="" b m
+  local name="$1" base_url="$2" url="$3" cookie="$4" bs="" ms="" rs="" b m r
   for i in $(seq 1 "$rounds"); do
-    b=$(rate "$base_url" "$cookie"); m=$(rate "$url" "$cookie")
-    echo "  round $i: baseline $b  measured $m"
-    bs="$bs $b"; ms="$ms $m"
+    # Alternate which side goes first, so drifting load hits both alike.
+    if [ $((i % 2)) = 1 ]; then
+      b=$(rate "$base_url" "$cookie"); m=$(rate "$url" "$cookie")
+    else
+      m=$(rate "$url" "$cookie"); b=$(rate "$base_url" "$cookie")
+    fi
+    r=$(awk -v b="$b" -v m="$m" 'BEGIN { printf "%.3f", m / b }')
+    echo "  round $i: baseline $b  measured $m  ratio $r"
+    bs="$bs $b"; ms="$ms $m"; rs="$rs $r"
   done
-  b=$(echo "$bs" | median); m=$(echo "$ms" | median)
-  awk -v n="$name" -v b="$b" -v m="$m" -v bu="$base_url" -v mu="$url" \
-    'BEGIN { printf "RATIO %s: %s %.0f req/s / %s %.0f req/s = %.2f\n", n, mu, m, bu, b, m / b }'
+  b=$(echo "$bs" | median); m=$(echo "$ms" | median); r=$(echo "$rs" | median)
+  # The median of the per-round (paired) ratios is the figure to quote: on a
+  # shared machine the load moves between rounds more than within one.
+  awk -v n="$name" -v b="$b" -v m="$m" -v r="$r" -v bu="$base_url" -v mu="$url" \
+    'BEGIN { printf "RATIO %s: %s %.0f req/s / %s %.0f req/s = %.2f; median per-round ratio %.2f\n", n, mu, m, bu, b, m / b, r }'
 }
 
 echo "wrk -t$threads -c$conns -d${secs}s, $rounds rounds, sessions: $store, $(nproc) cores"
