@@ -13,10 +13,23 @@
 //!    `CIBA_POLLED` (200) idle requests over a few intervals, against what
 //!    their interval allows.
 //!
+//! 5. (new) `LOGINS` (200) complete code-flow logins against the in-process
+//!    simulator, one after another: logins/s and the time per step — the
+//!    crate's login route (which includes the simulator's PAR), the
+//!    simulator's authorize page and approval, the crate's callback (which
+//!    includes the simulator's token endpoint and the ID-token check);
+//! 6. (new) the bytes of the crate's CIBA store records (what a shared
+//!    store holds, without the simulator), and the time of a CIBA status
+//!    read (store read; within the interval no provider call).
+//!
+//! Only BIB-enabled users are used for CIBA (the simulator refuses the
+//! others: that was the 2,500 of 10,000 refused starts of the first run).
+//!
 //! Run: `cargo bench --bench memory` (about a minute).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::get;
@@ -25,7 +38,7 @@ use axum_bankid::{AuthenticatedUser, BankIdConfig, BankIdLayer, ciba::CibaReques
 use axum_bankid_simulator::Simulator;
 use futures_util::StreamExt;
 use reqwest::cookie::{CookieStore, Jar};
-use tower_sessions::session::Id;
+use tower_sessions::session::{Id, Record};
 use tower_sessions::{MemoryStore, SessionStore};
 
 fn env(name: &str, default: usize) -> usize {
@@ -53,6 +66,48 @@ fn config(sim: &Simulator, base: &str) -> BankIdConfig {
         .redirect_uri(redirect_uri)
         .build()
         .unwrap()
+}
+
+/// A memory store that sums the MessagePack size (what
+/// `tower-sessions-redis-store` writes) of the records live in it.
+#[derive(Debug, Clone, Default)]
+struct SizedStore {
+    inner: MemoryStore,
+    bytes: Arc<AtomicUsize>,
+    records: Arc<AtomicUsize>,
+}
+
+#[async_trait::async_trait]
+impl SessionStore for SizedStore {
+    async fn create(&self, record: &mut Record) -> tower_sessions::session_store::Result<()> {
+        self.bytes.fetch_add(rmp_serde::to_vec(record).map_or(0, |v| v.len()), Ordering::Relaxed);
+        self.records.fetch_add(1, Ordering::Relaxed);
+        self.inner.create(record).await
+    }
+    async fn save(&self, record: &Record) -> tower_sessions::session_store::Result<()> {
+        if let Ok(Some(old)) = self.inner.load(&record.id).await {
+            self.bytes.fetch_sub(rmp_serde::to_vec(&old).map_or(0, |v| v.len()), Ordering::Relaxed);
+        } else {
+            self.records.fetch_add(1, Ordering::Relaxed);
+        }
+        self.bytes.fetch_add(rmp_serde::to_vec(record).map_or(0, |v| v.len()), Ordering::Relaxed);
+        self.inner.save(record).await
+    }
+    async fn load(&self, id: &Id) -> tower_sessions::session_store::Result<Option<Record>> {
+        self.inner.load(id).await
+    }
+    async fn delete(&self, id: &Id) -> tower_sessions::session_store::Result<()> {
+        if let Ok(Some(old)) = self.inner.load(id).await {
+            self.bytes.fetch_sub(rmp_serde::to_vec(&old).map_or(0, |v| v.len()), Ordering::Relaxed);
+            self.records.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.inner.delete(id).await
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v.get(v.len() / 2).copied().unwrap_or_default()
 }
 
 fn location(response: reqwest::Response) -> String {
@@ -121,12 +176,75 @@ async fn sessions(count: usize) {
     );
 }
 
+/// Complete logins, one after another, each step timed from the client.
+async fn logins(count: usize) {
+    let sim = Simulator::start().await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let config = config(&sim, &base);
+    let sessions = config.session_layer(MemoryStore::default());
+    let bankid = BankIdLayer::discover(config).await.unwrap();
+    let app = Router::new()
+        .route("/me", get(|user: AuthenticatedUser| async move { user.sub }))
+        .layer(bankid)
+        .layer(sessions);
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (mut start, mut page, mut approve, mut callback) = (vec![], vec![], vec![], vec![]);
+    let all = Instant::now();
+    for _ in 0..count {
+        let client =
+            reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().unwrap();
+        let t = Instant::now();
+        let authorize = location(client.get(format!("{base}/auth/bankid/login")).send().await.unwrap());
+        start.push(t.elapsed());
+        let t = Instant::now();
+        let form = client.get(&authorize).send().await.unwrap().text().await.unwrap();
+        page.push(t.elapsed());
+        let request = hidden_value(&form, "request");
+        let t = Instant::now();
+        let back = location(
+            client
+                .post(format!("{}/authorize", sim.issuer()))
+                .form(&[("request", request.as_str()), ("user", "kari"), ("decision", "approve")])
+                .send()
+                .await
+                .unwrap(),
+        );
+        approve.push(t.elapsed());
+        let t = Instant::now();
+        assert_eq!(client.get(back).send().await.unwrap().status(), 303, "login failed");
+        callback.push(t.elapsed());
+    }
+    let total = all.elapsed();
+    let (s, p, a, c) = (median(start), median(page), median(approve), median(callback));
+    let sum = (s + p + a + c).as_secs_f64();
+    let share = |d: Duration| 100.0 * d.as_secs_f64() / sum;
+    println!(
+        "MEM {count} complete logins one after another: {:.0} logins/s ({:.2} ms each)",
+        count as f64 / total.as_secs_f64(),
+        total.as_secs_f64() * 1e3 / count as f64
+    );
+    println!(
+        "MEM login step medians: crate login route (incl. simulator PAR) {:.0} us ({:.0} %), simulator authorize page {:.0} us ({:.0} %), simulator approval {:.0} us ({:.0} %), crate callback (incl. simulator token endpoint) {:.0} us ({:.0} %)",
+        s.as_secs_f64() * 1e6,
+        share(s),
+        p.as_secs_f64() * 1e6,
+        share(p),
+        a.as_secs_f64() * 1e6,
+        share(a),
+        c.as_secs_f64() * 1e6,
+        share(c)
+    );
+}
+
 async fn ciba(count: usize, polled: usize) {
     let interval = Duration::from_secs(1);
     let sim = Simulator::builder().ciba_interval(interval).start().await.unwrap();
-    let users: Vec<String> = Simulator::users().iter().map(|u| u.nnin.to_owned()).collect();
+    // Users without BIB are refused by the simulator (as by BankID).
+    let users: Vec<String> = Simulator::users().iter().filter(|u| u.bib_enabled).map(|u| u.nnin.to_owned()).collect();
     let layer = BankIdLayer::discover(config(&sim, "http://127.0.0.1:9")).await.unwrap();
-    let ciba = layer.clone().with_ciba(CibaOptions::new(MemoryStore::default())).unwrap().ciba().unwrap();
+    let store = SizedStore::default();
+    let ciba = layer.clone().with_ciba(CibaOptions::new(store.clone())).unwrap().ciba().unwrap();
     let start_all = |ciba: axum_bankid::ciba::Ciba, n: usize| {
         let users = users.clone();
         async move {
@@ -151,6 +269,28 @@ async fn ciba(count: usize, polled: usize) {
         (after - before) as f64 / 1e6,
         (after - before) / ok.max(1)
     );
+    let (bytes, records) = (store.bytes.load(Ordering::Relaxed), store.records.load(Ordering::Relaxed));
+    println!(
+        "MEM the crate's CIBA store for {ok} pending requests: {records} records, {bytes} bytes as MessagePack ({} bytes each; x 10,000 = {:.1} MB)",
+        bytes / ok.max(1),
+        (bytes / ok.max(1)) as f64 * 10_000.0 / 1e6
+    );
+    let tokens_before = sim.token_requests();
+    // Status reads within the interval: a store read each, no provider call.
+    let handles: Vec<_> = started.iter().filter_map(|s| s.as_ref().ok().cloned()).take(1000).collect();
+    let t = Instant::now();
+    for handle in &handles {
+        let _ = ciba.status(handle).await;
+    }
+    let per_read = t.elapsed() / handles.len().max(1) as u32;
+    println!(
+        "MEM CIBA status read (pending, within the interval): {:.1} us each over {} handles, {} token-endpoint requests",
+        per_read.as_secs_f64() * 1e6,
+        handles.len(),
+        sim.token_requests() - tokens_before
+    );
+    drop(handles);
+    tokio::time::sleep(interval * 3).await;
     let tokens_before = sim.token_requests();
     tokio::time::sleep(interval * 3).await;
     println!(
@@ -183,5 +323,6 @@ fn main() {
     }
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(sessions(env("SESSIONS", 10_000)));
+    runtime.block_on(logins(env("LOGINS", 200)));
     runtime.block_on(ciba(env("CIBA", 10_000), env("CIBA_POLLED", 200)));
 }

@@ -135,6 +135,42 @@ fn parsers(c: &mut Criterion) {
     group.bench_function("return_to", |b| b.iter(|| fuzzing::return_to(Some(black_box(return_to)))));
     group.bench_function("copy_callback_query", |b| b.iter(|| black_box(query).to_owned()));
     group.bench_function("callback_query", |b| b.iter(|| fuzzing::callback_query(black_box(query))));
+    // The authorize URL (issue 12: < 1 us). The same calls as
+    // `flow::login::begin` + `authorize_url` (without PAR) and
+    // `push_request`'s URL (with PAR), replicated here: the crate builds it
+    // inline, next to the attempt's store write.
+    let endpoint = url::Url::parse("https://auth.bankid.no/auth/realms/prod/protocol/openid-connect/auth").unwrap();
+    let redirect_uri = url::Url::parse("https://app.example/auth/bankid/callback").unwrap();
+    let scopes = ["openid".to_owned(), "profile".to_owned(), "nnin_altsub".to_owned()];
+    group.bench_function("authorize_url", |b| {
+        b.iter(|| {
+            let state = openidconnect::CsrfToken::new_random();
+            let nonce = openidconnect::Nonce::new_random();
+            let (challenge, _verifier) = openidconnect::PkceCodeChallenge::new_random_sha256();
+            let params: Vec<(&str, String)> = vec![
+                ("response_type", "code".into()),
+                ("client_id", "client-id".to_owned()),
+                ("redirect_uri", redirect_uri.to_string()),
+                ("scope", scopes.join(" ")),
+                ("state", state.secret().clone()),
+                ("nonce", nonce.secret().clone()),
+                ("code_challenge", challenge.as_str().to_owned()),
+                ("code_challenge_method", "S256".into()),
+            ];
+            let mut url = black_box(&endpoint).clone();
+            url.query_pairs_mut().extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())));
+            url
+        })
+    });
+    group.bench_function("authorize_url_par", |b| {
+        b.iter(|| {
+            let mut url = black_box(&endpoint).clone();
+            url.query_pairs_mut()
+                .append_pair("client_id", "client-id")
+                .append_pair("request_uri", "urn:ietf:params:oauth:request_uri:6esc_11ACC5bwc014ltc14eY22c");
+            url
+        })
+    });
     group.finish();
 }
 

@@ -6,12 +6,10 @@
 //! the matching state, inside the session layer. Shipping them as one layer
 //! means there is no order to get wrong. The layer answers its own paths and
 //! passes every other request through untouched, adding only a cheap handle
-//! (two `Arc`s) that the extractors read.
+//! (one `Arc`) that the extractors read.
 
 use std::convert::Infallible;
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -20,6 +18,7 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use axum::routing::{get, post};
+use futures_util::future::{BoxFuture, Either};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -141,7 +140,7 @@ impl BankIdLayer {
     where
         F: Fn(&Error, &HeaderMap) -> Response + Send + Sync + 'static,
     {
-        BankIdLayer::from_ctx(Ctx { on_error: Some(Arc::new(handler)), ..self.ctx })
+        BankIdLayer::from_ctx(self.ctx.with(|ctx| ctx.on_error = Some(Arc::new(handler))))
     }
 
     /// Makes single-use grants single-use across every instance that shares
@@ -157,7 +156,7 @@ impl BankIdLayer {
     /// (`tower-sessions-sqlx-store`) do not.
     pub fn with_single_use_store<S: SessionStore>(self, store: S) -> Self {
         let grant_uses = Some(crate::once::OnceRecords::new(Arc::new(store)));
-        BankIdLayer::from_ctx(Ctx { grant_uses, ..self.ctx })
+        BankIdLayer::from_ctx(self.ctx.with(|ctx| ctx.grant_uses = grant_uses))
     }
 
     /// Keeps login attempts in `store` — pass the session store. Only needed
@@ -203,7 +202,11 @@ impl BankIdLayer {
             None => None,
         };
         let ciba_store = Some(Arc::new(CibaStore::new(store, self.ctx.core.config().record_key())));
-        Ok(BankIdLayer::from_ctx(Ctx { ciba_store, ciba_public_start, ciba_callback: callback, ..self.ctx }))
+        Ok(BankIdLayer::from_ctx(self.ctx.with(|ctx| {
+            ctx.ciba_store = ciba_store;
+            ctx.ciba_public_start = ciba_public_start;
+            ctx.ciba_callback = callback;
+        })))
     }
 
     /// This layer inside a [`SessionManagerLayer`] on `store`, as one layer:
@@ -369,7 +372,9 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+    /// Requests for other paths (the app's routes) get the inner service's
+    /// own future, not boxed again; the layer's own routes are boxed.
+    type Future = Either<S::Future, BoxFuture<'static, Result<Response, Infallible>>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -379,17 +384,17 @@ where
         if self.layer.is_own_path(req.uri().path()) {
             if self.layer.needs_provider(req.uri().path()) && !self.layer.ctx.core.is_ready() {
                 let response = self.layer.provider_unavailable(req.headers());
-                return Box::pin(async move { Ok(response) });
+                return Either::Right(Box::pin(std::future::ready(Ok(response))));
             }
             let mut routes = self.layer.routes.clone();
-            return Box::pin(async move { routes.call(req).await });
+            return Either::Right(Box::pin(async move { routes.call(req).await }));
         }
         req.extensions_mut().insert(self.layer.ctx.clone());
         // The inner service was driven to readiness; use that instance and
         // leave a fresh clone behind (the usual tower pattern).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(inner.call(req))
+        Either::Left(inner.call(req))
     }
 }
 

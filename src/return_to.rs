@@ -26,10 +26,21 @@ pub(crate) fn is_safe_local_path(path: &str) -> bool {
         && resolves_same_origin(path)
 }
 
-/// Belt and braces: resolve against a dummy origin and check it stays there.
+const BASE_HOST: &str = "app.invalid";
+
+/// The dummy origin, parsed once (it used to be parsed on every call).
+static BASE: std::sync::LazyLock<Option<url::Url>> =
+    std::sync::LazyLock::new(|| url::Url::parse(&format!("https://{BASE_HOST}/")).ok());
+
+/// Belt and braces: resolve against a dummy origin and check it stays there
+/// (same scheme, host and port: the origin, compared without building it).
 fn resolves_same_origin(path: &str) -> bool {
-    let Ok(base) = url::Url::parse("https://app.invalid/") else { return false };
-    base.join(path).is_ok_and(|u| u.origin() == base.origin())
+    let Some(base) = BASE.as_ref() else { return false };
+    base.join(path).is_ok_and(|u| {
+        u.scheme() == base.scheme()
+            && u.host_str() == Some(BASE_HOST)
+            && u.port_or_known_default() == base.port_or_known_default()
+    })
 }
 
 #[cfg(test)]
@@ -63,6 +74,12 @@ mod tests {
             assert_eq!(sanitize_return_to(Some(bad)), "/", "{bad:?} must be refused");
         }
         assert_eq!(sanitize_return_to(None), "/");
+        for other_origin in ["https://app.invalid:444/", "http://app.invalid/", "https://other.invalid/"] {
+            let joined = BASE.as_ref().unwrap().join(other_origin).unwrap();
+            assert_ne!(joined.origin(), BASE.as_ref().unwrap().origin());
+            assert!(!resolves_same_origin(other_origin), "{other_origin}");
+        }
+        assert!(resolves_same_origin("/me?x=1"));
         assert_eq!(sanitize_return_to(Some(&format!("/{}", "a".repeat(3000)))), "/");
     }
 }

@@ -20,9 +20,15 @@ use crate::permission_api::PermissionApi;
 /// The app's error page for login failures (`BankIdLayer::with_error_handler`).
 pub(crate) type ErrorHandler = Arc<dyn Fn(&Error, &HeaderMap) -> Response + Send + Sync>;
 
-/// The handle routes and extractors work with.
+/// The handle routes and extractors work with: one `Arc`, so the copy that
+/// `BankIdLayer` puts into every request's extensions is one refcount bump
+/// (it used to be six `Arc`/`Option` clones). Derefs to [`CtxInner`].
 #[derive(Clone)]
-pub(crate) struct Ctx {
+pub(crate) struct Ctx(Arc<CtxInner>);
+
+/// What a [`Ctx`] holds.
+#[derive(Clone)]
+pub(crate) struct CtxInner {
     pub(crate) core: Arc<Core>,
     pub(crate) on_error: Option<ErrorHandler>,
     pub(crate) ciba_store: Option<Arc<CibaStore>>,
@@ -33,10 +39,32 @@ pub(crate) struct Ctx {
     pub(crate) grant_uses: Option<OnceRecords>,
 }
 
+impl std::ops::Deref for Ctx {
+    type Target = CtxInner;
+
+    fn deref(&self) -> &CtxInner {
+        &self.0
+    }
+}
+
 impl Ctx {
     /// A layer's state before any option is added.
     pub(crate) fn new(core: Arc<Core>) -> Ctx {
-        Ctx { core, on_error: None, ciba_store: None, ciba_public_start: None, ciba_callback: None, grant_uses: None }
+        Ctx(Arc::new(CtxInner {
+            core,
+            on_error: None,
+            ciba_store: None,
+            ciba_public_start: None,
+            ciba_callback: None,
+            grant_uses: None,
+        }))
+    }
+
+    /// This state with `change` applied (at set-up, by the layer's `with_*`).
+    pub(crate) fn with(self, change: impl FnOnce(&mut CtxInner)) -> Ctx {
+        let mut inner = Arc::unwrap_or_clone(self.0);
+        change(&mut inner);
+        Ctx(Arc::new(inner))
     }
 
     /// Renders an error: the app's handler if set, else the default page/JSON.
