@@ -144,7 +144,10 @@ async fn current_user(ctx: Option<&Ctx>, parts: &Parts) -> Result<AuthenticatedU
 /// that came back with its login gone (a back-channel logout) is plain
 /// `unauthenticated`.
 fn no_login(ctx: &Ctx, headers: &http::HeaderMap, session_cookie_came_back: bool) -> Error {
-    if session_cookie_came_back || !crate::flow::binding::has_landed(ctx.core.config(), headers) {
+    // Only browser navigations: they are what loops through login, and a
+    // script's cookie jar may keep the marker in ways a browser does not.
+    let navigation = crate::error::wants_html(headers);
+    if session_cookie_came_back || !navigation || !crate::flow::binding::has_landed(ctx.core.config(), headers) {
         return Error::Unauthenticated;
     }
     let wrong = Misconfiguration::SessionCookieNotReturned;
