@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use axum_bankid_simulator::Fault;
-use common::{ExpiryStore, TestApp, error_body, location, param, start, start_with_store};
+use common::{ExpiryStore, TestApp, error_body, param, start, start_with_store, visit};
 use reqwest::StatusCode;
 use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
 
@@ -15,17 +15,6 @@ const ITERATIONS: usize = 50;
 /// The callback URL of a login started at `authorize_url` and approved by `user`.
 async fn approved(app: &TestApp, authorize_url: &str, user: &str) -> String {
     app.authorize(authorize_url, user, "approve").await
-}
-
-/// Visits a callback URL and returns (status, Location or error kind).
-async fn visit(app: &TestApp, callback_url: &str) -> (StatusCode, String) {
-    let response = app.client.get(callback_url).send().await.unwrap();
-    let status = response.status();
-    if status == StatusCode::SEE_OTHER {
-        return (status, location(&response));
-    }
-    let (_, body) = error_body(response).await;
-    (status, body["error"].as_str().unwrap_or_default().to_owned())
 }
 
 fn landed(path: &str) -> (StatusCode, String) {

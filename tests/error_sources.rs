@@ -2,8 +2,9 @@
 //! store failure or an unreachable provider reaches the typed error behind
 //! it (issue 11, item 3), and the messages on the way hold no URL query.
 
+mod common;
+
 use std::error::Error as StdError;
-use std::time::Duration;
 
 use axum_bankid::TransportErrorKind;
 use axum_bankid::ciba::{CibaError, CibaHandle, CibaOptions};
@@ -79,17 +80,7 @@ async fn a_ciba_store_failure_keeps_the_stores_error() {
 
 #[tokio::test]
 async fn an_unreachable_provider_keeps_the_http_clients_error() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let dead = format!("http://{}", listener.local_addr().unwrap());
-    drop(listener);
-    let config = BankIdConfig::builder()
-        .issuer(dead)
-        .client_id("c")
-        .client_secret("s")
-        .redirect_uri("http://127.0.0.1:1/cb")
-        .http_timeout(Duration::from_secs(2))
-        .build()
-        .unwrap();
+    let config = common::config_for_dead_issuer();
 
     let err = BankIdLayer::discover(config).await.unwrap_err();
     assert!(matches!(err, Error::Discovery(_)), "{err:?}");

@@ -168,17 +168,7 @@ async fn discovery_failures_stop_start_up() {
     assert_eq!(err.kind(), "discovery_failed");
 
     // Nothing listening.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let dead = format!("http://{}", listener.local_addr().unwrap());
-    drop(listener);
-    let config = BankIdConfig::builder()
-        .issuer(dead)
-        .client_id("c")
-        .client_secret("s")
-        .redirect_uri("http://127.0.0.1:1/cb")
-        .http_timeout(Duration::from_secs(2))
-        .build()
-        .unwrap();
+    let config = common::config_for_dead_issuer();
     assert!(matches!(BankIdLayer::discover(config).await.unwrap_err(), Error::Discovery(_)));
 }
 

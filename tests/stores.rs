@@ -17,24 +17,13 @@ use axum_bankid::permission::LoginHint;
 use axum_bankid::{BankIdLayer, Loa};
 use axum_bankid_simulator::{CibaBehavior, Fault, Simulator};
 use common::stores::Stores;
-use common::{TestApp, error_body, location, start_full, start_with_store};
+use common::{error_body, location, start_full, start_with_store, visit};
 use reqwest::StatusCode;
 use tower_sessions::SessionStore;
 
 fn kari() -> CibaRequest {
     let nnin = Simulator::users().iter().find(|u| u.id == "kari").unwrap().nnin.to_owned();
     CibaRequest::new(LoginHint::Nnin(nnin))
-}
-
-/// Visits a callback URL and returns (status, Location or error kind).
-async fn visit(app: &TestApp, callback_url: &str) -> (StatusCode, String) {
-    let response = app.client.get(callback_url).send().await.unwrap();
-    let status = response.status();
-    if status == StatusCode::SEE_OTHER {
-        return (status, location(&response));
-    }
-    let (_, body) = error_body(response).await;
-    (status, body["error"].as_str().unwrap_or_default().to_owned())
 }
 
 /// The login is in the store (under the rotated session id), and logout ends it.

@@ -287,6 +287,22 @@ pub fn builder_for(sim: &Simulator, redirect_uri: &str) -> BankIdConfigBuilder {
 /// A redirect URI no app serves, for layers that are used without one.
 pub const NOWHERE_CALLBACK: &str = "http://127.0.0.1:9/auth/bankid/callback";
 
+/// A configuration whose issuer is a loopback port nobody listens on
+/// (bound, then released), for discovery that must fail to connect.
+pub fn config_for_dead_issuer() -> BankIdConfig {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    BankIdConfig::builder()
+        .issuer(dead)
+        .client_id("c")
+        .client_secret("s")
+        .redirect_uri("http://127.0.0.1:1/cb")
+        .http_timeout(std::time::Duration::from_secs(2))
+        .build()
+        .unwrap()
+}
+
 /// A minimal valid configuration for `sim` (no app serves its redirect URI).
 pub fn config_for(sim: &Simulator) -> BankIdConfig {
     builder_for(sim, NOWHERE_CALLBACK).build().unwrap()
@@ -599,6 +615,17 @@ impl TestApp {
         assert_eq!(status, StatusCode::UNAUTHORIZED, "expected no login, /me said {body}");
         assert_eq!(body["error"], "unauthenticated");
     }
+}
+
+/// Visits a callback URL and returns (status, Location or error kind).
+pub async fn visit(app: &TestApp, callback_url: &str) -> (StatusCode, String) {
+    let response = app.client.get(callback_url).send().await.unwrap();
+    let status = response.status();
+    if status == StatusCode::SEE_OTHER {
+        return (status, location(&response));
+    }
+    let (_, body) = error_body(response).await;
+    (status, body["error"].as_str().unwrap_or_default().to_owned())
 }
 
 pub fn location(response: &Response) -> String {
