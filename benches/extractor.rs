@@ -30,6 +30,7 @@ use reqwest::cookie::{CookieStore, Jar};
 use tower::ServiceExt;
 use tower_sessions::MemoryStore;
 
+mod headless;
 mod ratio;
 
 struct Fixture {
@@ -77,32 +78,9 @@ async fn fixture(backchannel_logout: bool) -> Fixture {
         .cookie_provider(Arc::clone(&jar))
         .build()
         .unwrap();
-    let authorize = location(client.get(format!("{base}/auth/bankid/login")).send().await.unwrap());
-    let form = client.get(&authorize).send().await.unwrap().text().await.unwrap();
-    let request_id = hidden_value(&form, "request");
-    let callback = location(
-        client
-            .post(format!("{}/authorize", sim.issuer()))
-            .form(&[("request", request_id.as_str()), ("user", "kari"), ("decision", "approve")])
-            .send()
-            .await
-            .unwrap(),
-    );
-    let done = client.get(callback).send().await.unwrap();
-    assert_eq!(done.status(), 303, "login for the benchmark failed");
+    headless::log_in(&client, &base, &sim).await;
     let cookie = jar.cookies(&base.parse().unwrap()).unwrap().to_str().unwrap().to_owned();
     Fixture { app, cookie, _sim: sim }
-}
-
-fn location(response: reqwest::Response) -> String {
-    response.headers()["location"].to_str().unwrap().to_owned()
-}
-
-fn hidden_value(html: &str, name: &str) -> String {
-    let at = html.find(&format!("name=\"{name}\"")).unwrap();
-    let tag = &html[html[..at].rfind('<').unwrap()..at + html[at..].find('>').unwrap()];
-    let start = tag.find("value=\"").unwrap() + 7;
-    tag[start..start + tag[start..].find('"').unwrap()].to_owned()
 }
 
 async fn request(app: &Router, path: &str, cookie: &str) {

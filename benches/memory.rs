@@ -27,6 +27,8 @@
 //!
 //! Run: `cargo bench --bench memory` (about a minute).
 
+mod headless;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -110,17 +112,6 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v.get(v.len() / 2).copied().unwrap_or_default()
 }
 
-fn location(response: reqwest::Response) -> String {
-    response.headers()["location"].to_str().unwrap().to_owned()
-}
-
-fn hidden_value(html: &str, name: &str) -> String {
-    let at = html.find(&format!("name=\"{name}\"")).unwrap();
-    let tag = &html[html[..at].rfind('<').unwrap()..at + html[at..].find('>').unwrap()];
-    let start = tag.find("value=\"").unwrap() + 7;
-    tag[start..start + tag[start..].find('"').unwrap()].to_owned()
-}
-
 async fn sessions(count: usize) {
     let sim = Simulator::start().await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -141,21 +132,12 @@ async fn sessions(count: usize) {
         .cookie_provider(jar.clone())
         .build()
         .unwrap();
-    let authorize = location(client.get(format!("{base}/auth/bankid/login")).send().await.unwrap());
-    let form = client.get(&authorize).send().await.unwrap().text().await.unwrap();
-    let request = hidden_value(&form, "request");
-    let callback = location(
-        client
-            .post(format!("{}/authorize", sim.issuer()))
-            .form(&[("request", request.as_str()), ("user", "kari"), ("decision", "approve")])
-            .send()
-            .await
-            .unwrap(),
-    );
-    assert_eq!(client.get(callback).send().await.unwrap().status(), 303, "login failed");
+    headless::log_in(&client, &base, &sim).await;
     assert_eq!(client.get(format!("{base}/me")).send().await.unwrap().status(), 200);
     let cookie = jar.cookies(&base.parse().unwrap()).unwrap().to_str().unwrap().to_owned();
-    let id: Id = cookie.split_once('=').unwrap().1.parse().unwrap();
+    // The jar also holds the login's landing marker: pick the session cookie by name.
+    let session_cookie = cookie.split("; ").find_map(|pair| pair.strip_prefix("bankid-session="));
+    let id: Id = session_cookie.expect("the session cookie").parse().unwrap();
     let record = store.load(&id).await.unwrap().expect("the session record");
     let json = serde_json::to_vec(&record).unwrap().len();
     let msgpack = rmp_serde::to_vec(&record).unwrap().len();
@@ -195,21 +177,13 @@ async fn logins(count: usize) {
         let client =
             reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().unwrap();
         let t = Instant::now();
-        let authorize = location(client.get(format!("{base}/auth/bankid/login")).send().await.unwrap());
+        let authorize = headless::start_login(&client, &base).await;
         start.push(t.elapsed());
         let t = Instant::now();
-        let form = client.get(&authorize).send().await.unwrap().text().await.unwrap();
+        let request = headless::login_page(&client, &authorize).await;
         page.push(t.elapsed());
-        let request = hidden_value(&form, "request");
         let t = Instant::now();
-        let back = location(
-            client
-                .post(format!("{}/authorize", sim.issuer()))
-                .form(&[("request", request.as_str()), ("user", "kari"), ("decision", "approve")])
-                .send()
-                .await
-                .unwrap(),
-        );
+        let back = headless::approve(&client, &sim, &request).await;
         approve.push(t.elapsed());
         let t = Instant::now();
         assert_eq!(client.get(back).send().await.unwrap().status(), 303, "login failed");
