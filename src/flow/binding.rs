@@ -112,12 +112,7 @@ pub(crate) fn clear_landed(config: &BankIdConfig) -> HeaderValue {
 /// Whether the request carries the landing marker.
 pub(crate) fn has_landed(config: &BankIdConfig, headers: &HeaderMap) -> bool {
     let name = landed_name(config);
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .any(|pair| pair.trim().split_once('=').is_some_and(|(n, v)| n == name && v == "1"))
+    cookie_pairs(headers).any(|(n, v)| n == name && v == "1")
 }
 
 fn is_https(config: &BankIdConfig) -> bool {
@@ -168,23 +163,20 @@ struct BindingCookie {
 
 fn cookies<'a>(config: &BankIdConfig, headers: &'a HeaderMap, kind: Kind) -> impl Iterator<Item = BindingCookie> + 'a {
     let prefix = prefix(config, kind);
+    cookie_pairs(headers).filter(move |(name, _)| name.starts_with(&prefix)).filter_map(|(name, value)| {
+        let (created_ms, binding) = value.split_once('.')?;
+        Some(BindingCookie { name: name.to_owned(), created_ms: created_ms.parse().ok()?, binding: binding.to_owned() })
+    })
+}
+
+/// Every `name=value` pair in the request's `Cookie` headers.
+fn cookie_pairs(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
-        .filter_map(move |pair| {
-            let (name, value) = pair.trim().split_once('=')?;
-            if !name.starts_with(&prefix) {
-                return None;
-            }
-            let (created_ms, binding) = value.split_once('.')?;
-            Some(BindingCookie {
-                name: name.to_owned(),
-                created_ms: created_ms.parse().ok()?,
-                binding: binding.to_owned(),
-            })
-        })
+        .filter_map(|pair| pair.trim().split_once('='))
 }
 
 /// Expires the oldest live cookies of `kind` so that, with a new one, at
