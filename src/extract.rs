@@ -38,8 +38,41 @@ use crate::wiring::Misconfiguration;
 #[derive(Debug)]
 pub struct AuthRejection {
     error: Error,
-    login_redirect: Option<String>,
+    login_redirect: Option<LoginRedirect>,
     login_url: Option<String>,
+}
+
+/// A browser navigation sent to the login route: where to, and the "sent to
+/// login" marker that lets the next request tell a login route
+/// `BankIdLayer` never saw (see `flow::binding::sent_to_login`).
+#[derive(Debug)]
+pub(crate) struct LoginRedirect {
+    location: String,
+    marker: http::HeaderValue,
+}
+
+impl LoginRedirect {
+    pub(crate) fn new(ctx: &Ctx, location: String) -> LoginRedirect {
+        LoginRedirect { location, marker: crate::flow::binding::sent_to_login(ctx.core.config()) }
+    }
+}
+
+impl IntoResponse for LoginRedirect {
+    fn into_response(self) -> Response {
+        crate::flow::with_cookies(redirect(&self.location), [self.marker])
+    }
+}
+
+/// `401` with `{"error": "unauthenticated", "message": .., "login_url": ..}`
+/// and the `BankID` challenge: what API clients get without a login.
+pub(crate) fn unauthenticated_response(login_url: Option<&str>) -> Response {
+    let body = serde_json::json!({
+        "error": "unauthenticated",
+        "message": "A BankID login is required.",
+        "login_url": login_url,
+    });
+    (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "BankID"), (header::CACHE_CONTROL, "no-store")], Json(body))
+        .into_response()
 }
 
 impl AuthRejection {
@@ -57,24 +90,13 @@ impl AuthRejection {
 
 impl IntoResponse for AuthRejection {
     fn into_response(self) -> Response {
-        if let Some(location) = &self.login_redirect {
-            return redirect(location);
+        if let Some(to_login) = self.login_redirect {
+            return to_login.into_response();
         }
         if !matches!(self.error, Error::Unauthenticated) {
             return self.error.into_response();
         }
-        let body = serde_json::json!({
-            "error": "unauthenticated",
-            "message": "A BankID login is required.",
-            "login_url": self.login_url,
-        });
-        let challenge = "BankID";
-        (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, challenge), (header::CACHE_CONTROL, "no-store")],
-            Json(body),
-        )
-            .into_response()
+        unauthenticated_response(self.login_url.as_deref())
     }
 }
 
@@ -137,20 +159,33 @@ async fn current_user(ctx: Option<&Ctx>, parts: &Parts) -> Result<AuthenticatedU
     Ok(login.user)
 }
 
-/// No login in the session. Right after a completed callback (its landing
-/// marker came back, no session cookie did) that is a session cookie the
-/// browser held back: said once in the log, and in debug builds as the
-/// error, so the app does not just loop through login. A session cookie
-/// that came back with its login gone (a back-channel logout) is plain
-/// `unauthenticated`.
+/// No login in the session. Two markers tell a wiring mistake from a plain
+/// logged-out visit, and it is said once in the log and, in debug builds,
+/// as the error, so the app does not just loop through login:
+/// - the "sent to login" marker came back (a second or more after it was
+///   set): the login route never ran, so `BankIdLayer` does not see its
+///   own paths ([`Misconfiguration::LoginRouteNotReached`]);
+/// - right after a completed callback the landing marker came back and no
+///   session cookie did: the browser held that cookie back
+///   ([`Misconfiguration::SessionCookieNotReturned`]). A session cookie
+///   that came back with its login gone (a back-channel logout) is plain
+///   `unauthenticated`.
 fn no_login(ctx: &Ctx, headers: &http::HeaderMap, session_cookie_came_back: bool) -> Error {
+    use crate::flow::binding;
     // Only browser navigations: they are what loops through login, and a
-    // script's cookie jar may keep the marker in ways a browser does not.
-    let navigation = crate::error::wants_html(headers);
-    if session_cookie_came_back || !navigation || !crate::flow::binding::has_landed(ctx.core.config(), headers) {
+    // script's cookie jar may keep a marker in ways a browser does not.
+    if !crate::error::wants_html(headers) {
         return Error::Unauthenticated;
     }
-    let wrong = Misconfiguration::SessionCookieNotReturned;
+    let config = ctx.core.config();
+    let sent_to_login_ago = binding::sent_to_login_ago_ms(config, headers);
+    let wrong = if sent_to_login_ago.is_some_and(|ago| ago >= binding::SENT_TO_LOGIN_GRACE_MS) {
+        Misconfiguration::LoginRouteNotReached { login_path: config.login_path.clone() }
+    } else if !session_cookie_came_back && binding::has_landed(config, headers) {
+        Misconfiguration::SessionCookieNotReturned
+    } else {
+        return Error::Unauthenticated;
+    };
     wrong.report();
     if cfg!(debug_assertions) { Error::Misconfigured(wrong) } else { Error::Unauthenticated }
 }
@@ -166,8 +201,10 @@ fn no_bankid_layer() -> Error {
 fn rejection(ctx: Option<&Ctx>, parts: &Parts, error: Error) -> AuthRejection {
     let login_path = ctx.map(|c| c.core.config().login_path.clone());
     let is_navigation = parts.method == Method::GET && wants_html(&parts.headers);
-    let login_redirect = match (&error, &login_path) {
-        (Error::Unauthenticated, Some(path)) if is_navigation => Some(login_redirect(path, parts)),
+    let login_redirect = match (&error, ctx, &login_path) {
+        (Error::Unauthenticated, Some(ctx), Some(path)) if is_navigation => {
+            Some(LoginRedirect::new(ctx, login_redirect(path, parts)))
+        }
         _ => None,
     };
     AuthRejection { error, login_redirect, login_url: login_path }

@@ -340,6 +340,18 @@ impl BankIdLayer {
     }
 }
 
+impl BankIdLayer {
+    /// For a request to the login route, the `Set-Cookie` that removes the
+    /// "sent to login" marker (whatever the route answers: it was reached);
+    /// see [`Misconfiguration::LoginRouteNotReached`](crate::Misconfiguration::LoginRouteNotReached).
+    fn sent_to_login_reached(&self, req: &Request) -> Option<HeaderValue> {
+        let config = &self.ctx.core.config;
+        (req.uri().path() == config.login_path)
+            .then(|| flow::binding::clear_sent_to_login(config, req.headers()))
+            .flatten()
+    }
+}
+
 fn is_under(path: &str, base: &str) -> bool {
     path.strip_prefix(base).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
@@ -383,11 +395,16 @@ where
     fn call(&mut self, mut req: Request) -> Self::Future {
         if self.layer.is_own_path(req.uri().path()) {
             if self.layer.needs_provider(req.uri().path()) && !self.layer.ctx.core.is_ready() {
-                let response = self.layer.provider_unavailable(req.headers());
+                let marker = self.layer.sent_to_login_reached(&req);
+                let response = flow::with_cookies(self.layer.provider_unavailable(req.headers()), marker);
                 return Either::Right(Box::pin(std::future::ready(Ok(response))));
             }
             let mut routes = self.layer.routes.clone();
-            return Either::Right(Box::pin(async move { routes.call(req).await }));
+            let marker = self.layer.sent_to_login_reached(&req);
+            return Either::Right(Box::pin(async move {
+                let response = routes.call(req).await;
+                response.map(|response| flow::with_cookies(response, marker))
+            }));
         }
         req.extensions_mut().insert(self.layer.ctx.clone());
         // The inner service was driven to readiness; use that instance and

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use crate::claims::AuthenticatedUser;
 use crate::clock::unix_now;
 use crate::error::{Error, mark_private, wants_html};
-use crate::flow::redirect;
+use crate::extract::{LoginRedirect, unauthenticated_response};
 use crate::state::Ctx;
 use crate::step_up::{Requirement, StepUpPolicy};
 
@@ -88,7 +88,8 @@ pub struct StepUpRejection {
     /// What the route needs (for the challenge).
     needed: StepUpPolicy,
     login_url: Option<String>,
-    navigate: bool,
+    /// Set for a browser navigation that should go (back) to login.
+    login_redirect: Option<LoginRedirect>,
 }
 
 impl StepUpRejection {
@@ -108,23 +109,14 @@ impl StepUpRejection {
 impl IntoResponse for StepUpRejection {
     fn into_response(self) -> Response {
         let wants_login = matches!(self.error, Error::Unauthenticated | Error::StepUpRequired { .. });
-        match (&self.login_url, wants_login) {
-            (Some(url), true) if self.navigate => return redirect(url),
-            _ if !wants_login => return self.error.into_response(),
-            _ => {}
+        if !wants_login {
+            return self.error.into_response();
+        }
+        if let Some(to_login) = self.login_redirect {
+            return to_login.into_response();
         }
         if matches!(self.error, Error::Unauthenticated) {
-            let body = serde_json::json!({
-                "error": "unauthenticated",
-                "message": "A BankID login is required.",
-                "login_url": self.login_url,
-            });
-            return (
-                StatusCode::UNAUTHORIZED,
-                [(header::WWW_AUTHENTICATE, "BankID"), (header::CACHE_CONTROL, "no-store")],
-                Json(body),
-            )
-                .into_response();
+            return unauthenticated_response(self.login_url.as_deref());
         }
         let body = serde_json::json!({
             "error": self.error.kind(),
@@ -214,7 +206,14 @@ fn step_up_rejection(
 ) -> StepUpRejection {
     let is_get = parts.method == Method::GET;
     let login_url = ctx.map(|ctx| login_url(&ctx.core.config().login_path, parts, is_get, needed.to_ask(current)));
-    StepUpRejection { error, needed, login_url, navigate: is_get && wants_html(&parts.headers) }
+    let wants_login = matches!(error, Error::Unauthenticated | Error::StepUpRequired { .. });
+    let login_redirect = match (ctx, &login_url) {
+        (Some(ctx), Some(url)) if wants_login && is_get && wants_html(&parts.headers) => {
+            Some(LoginRedirect::new(ctx, url.clone()))
+        }
+        _ => None,
+    };
+    StepUpRejection { error, needed, login_url, login_redirect }
 }
 
 /// `login_path?return_to=<this page>&acr=..&max_age=..` (without

@@ -37,18 +37,29 @@ pub enum Misconfiguration {
         /// The host and port of the configured redirect URI.
         redirect_host: String,
     },
+    /// A browser sent to the login route came back without `BankIdLayer`
+    /// having seen the login request: the layer was added with
+    /// `route_layer` (which wraps only the routes that match, so its own
+    /// paths answer 404), or to a router nested under a prefix. Detected by
+    /// the crate's "sent to login" marker cookie, which the login route
+    /// removes and which came back at least a second later.
+    LoginRouteNotReached {
+        /// The configured login path the browser was sent to.
+        login_path: String,
+    },
 }
 
 impl Misconfiguration {
     /// A stable code for logs and the `detail` field of error bodies:
-    /// `no_session_layer`, `no_bankid_layer`, `session_cookie_not_returned`
-    /// or `host_mismatch`.
+    /// `no_session_layer`, `no_bankid_layer`, `session_cookie_not_returned`,
+    /// `host_mismatch` or `login_route_not_reached`.
     pub fn kind(&self) -> &'static str {
         match self {
             Misconfiguration::NoSessionLayer => "no_session_layer",
             Misconfiguration::NoBankIdLayer => "no_bankid_layer",
             Misconfiguration::HostMismatch { .. } => "host_mismatch",
             Misconfiguration::SessionCookieNotReturned => "session_cookie_not_returned",
+            Misconfiguration::LoginRouteNotReached { .. } => "login_route_not_reached",
         }
     }
 
@@ -74,17 +85,24 @@ impl Misconfiguration {
                  Browsers keep cookies per host, so the callback would arrive without the login cookie. \
                  Open the app on {redirect_host} (or register a redirect URI on {request_host})."
             ),
+            Misconfiguration::LoginRouteNotReached { login_path } => format!(
+                "This browser was sent to the login route {login_path}, but BankIdLayer never saw that \
+                 request. Add the layer with `.layer(bankid)`, not `.route_layer(bankid)` (which wraps only \
+                 the routes that match, so the login, callback and logout paths answer 404), and on the \
+                 outermost router, not one nested under a prefix."
+            ),
         }
     }
 
     /// Logs the advice at `error`, once per kind per process.
     pub(crate) fn report(&self) {
-        static REPORTED: [AtomicBool; 4] = [const { AtomicBool::new(false) }; 4];
+        static REPORTED: [AtomicBool; 5] = [const { AtomicBool::new(false) }; 5];
         let slot = match self {
             Misconfiguration::NoSessionLayer => 0,
             Misconfiguration::NoBankIdLayer => 1,
             Misconfiguration::HostMismatch { .. } => 2,
             Misconfiguration::SessionCookieNotReturned => 3,
+            Misconfiguration::LoginRouteNotReached { .. } => 4,
         };
         if !REPORTED[slot].swap(true, Ordering::Relaxed) {
             tracing::error!(misconfiguration = self.kind(), "axum-bankid is wired wrongly: {}", self.fix());

@@ -48,7 +48,12 @@ async fn step_up(app: &TestApp, path: &str, expected_login: &str, user: &str) ->
     let response = navigate(app, path).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path} should ask for a step-up");
     assert_eq!(location(&response), expected_login);
+    let marks =
+        response.headers().get_all("set-cookie").iter().any(|c| c.to_str().unwrap().starts_with("bankid-to-login="));
+    assert!(marks, "a step-up redirect sets the \"sent to login\" marker");
+    assert!(app.cookie("bankid-to-login").is_some(), "the browser holds it");
     let authorize_url = app.begin_at(expected_login).await;
+    assert_eq!(app.cookie("bankid-to-login"), None, "the login route removed the marker");
     let callback = app.authorize(&authorize_url, user, "approve").await;
     app.client.get(&callback).send().await.unwrap()
 }

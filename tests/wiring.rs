@@ -20,6 +20,14 @@ enum Wiring {
     SessionLayerInside,
     /// `/late` is added after `.layer(bankid)`, so the layer does not wrap it.
     RouteAddedAfterTheLayer,
+    /// `.route_layer(bankid)`: the layer wraps `/me` but not the fallback,
+    /// so its own paths (login, callback, logout) are never mounted.
+    RouteLayer,
+    /// The layered router is nested under `/app`: the layer wraps
+    /// `/app/me`, while browsers are sent to `/auth/bankid/login`, outside.
+    NestedUnderPrefix,
+    /// Wired right (`.layer(bankid).layer(sessions)`).
+    Right,
 }
 
 struct App {
@@ -51,6 +59,11 @@ async fn serve(wiring: Wiring) -> App {
         Wiring::RouteAddedAfterTheLayer => {
             Router::new().route("/me", me.clone()).layer(bankid).route("/late", me).layer(sessions)
         }
+        Wiring::RouteLayer => Router::new().route("/me", me).route_layer(bankid).layer(sessions),
+        Wiring::NestedUnderPrefix => {
+            Router::new().nest("/app", Router::new().route("/me", me).layer(bankid)).layer(sessions)
+        }
+        Wiring::Right => Router::new().route("/me", me).layer(bankid).layer(sessions),
     };
     let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
@@ -209,4 +222,125 @@ async fn json_with_cookie(client: &reqwest::Client, url: &str, cookie: &str) -> 
     }
     let response = request.send().await.unwrap();
     (response.status(), response.json().await.unwrap())
+}
+
+/// A browser navigation: `GET` with `Accept: text/html` and the given cookies.
+async fn navigate(app: &App, path: &str, cookie: &str) -> reqwest::Response {
+    let mut request = app.client.get(format!("{}{path}", app.base)).header("accept", "text/html");
+    if !cookie.is_empty() {
+        request = request.header("cookie", cookie);
+    }
+    request.send().await.unwrap()
+}
+
+fn set_cookies(response: &reqwest::Response) -> Vec<String> {
+    response.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect()
+}
+
+/// The "sent to login" marker a redirect to login set, as `name=value`.
+fn sent_to_login_marker(response: &reqwest::Response) -> String {
+    let cookies = set_cookies(response);
+    let marker = cookies.iter().find(|c| c.starts_with("bankid-to-login=")).expect("the redirect sets the marker");
+    assert!(marker.contains("SameSite=Lax") && marker.contains("HttpOnly") && marker.contains("Path=/"), "{marker}");
+    marker.split(';').next().unwrap().to_owned()
+}
+
+/// Sends a browser to `/me`, follows it to the login route it is sent to,
+/// and returns the login route's response and the marker the browser holds.
+async fn sent_to_login(app: &App, protected: &str) -> (reqwest::Response, String) {
+    let to_login = navigate(app, protected, "").await;
+    assert_eq!(to_login.status(), StatusCode::SEE_OTHER);
+    let location = to_login.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with("/auth/bankid/login?return_to="), "{location}");
+    let marker = sent_to_login_marker(&to_login);
+    (navigate(app, &location, &marker).await, marker)
+}
+
+/// `route_layer` (or a prefix) leaves the login route unmounted: the browser
+/// sent there gets axum's plain 404 and nothing of the crate runs. It comes
+/// back still carrying the marker the login route would have removed, and
+/// is told why instead of being sent round the 404 again.
+async fn assert_login_route_not_reached(wiring: Wiring, protected: &str) {
+    let app = serve(wiring).await;
+    let (login, marker) = sent_to_login(&app, protected).await;
+    assert_eq!(login.status(), StatusCode::NOT_FOUND, "the login route is not mounted");
+    // The browser comes back (a second later: within it, a second tab's
+    // request could still be racing its own login request).
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let back = navigate(&app, protected, &marker).await;
+    let answer = (back.status(), back.json().await.unwrap());
+    assert_misconfigured(&answer, "login_route_not_reached", "not `.route_layer(bankid)`");
+    assert!(answer.1["message"].as_str().unwrap().contains("/auth/bankid/login"), "names the login path");
+    // An API client with the same cookie is just not logged in.
+    let (status, body) = json_with_cookie(&app.client, &format!("{}{protected}", app.base), &marker).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthenticated")), "{body}");
+}
+
+#[tokio::test]
+async fn route_layer_instead_of_layer_is_named_with_the_fix() {
+    assert_login_route_not_reached(Wiring::RouteLayer, "/me").await;
+}
+
+#[tokio::test]
+async fn a_bankid_layer_nested_under_a_prefix_is_named_with_the_fix() {
+    assert_login_route_not_reached(Wiring::NestedUnderPrefix, "/app/me").await;
+}
+
+#[tokio::test]
+async fn a_second_tab_racing_its_login_request_is_just_sent_to_login() {
+    let app = serve(Wiring::RouteLayer).await;
+    let to_login = navigate(&app, "/me", "").await;
+    let marker = sent_to_login_marker(&to_login);
+    // Straight back, before a second has passed: not (yet) a wiring mistake.
+    let again = navigate(&app, "/me", &marker).await;
+    assert_eq!(again.status(), StatusCode::SEE_OTHER);
+    // A marker the crate did not write (no time in it) is ignored too.
+    let forged = navigate(&app, "/me", "bankid-to-login=yesterday").await;
+    assert_eq!(forged.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn the_login_route_removes_the_marker_when_wired_right() {
+    let app = serve(Wiring::Right).await;
+    let (login, marker) = sent_to_login(&app, "/me").await;
+    assert_eq!(login.status(), StatusCode::SEE_OTHER, "on to the provider");
+    let cleared = set_cookies(&login).iter().any(|c| c.starts_with("bankid-to-login=;") && c.contains("Max-Age=0"));
+    assert!(cleared, "the login route removes the marker: {:?}", set_cookies(&login));
+    assert!(marker.starts_with("bankid-to-login="));
+}
+
+/// A degraded layer answers its login route with 503; that still counts as
+/// reached, so the marker goes and the next visit is not called miswired.
+#[tokio::test]
+async fn a_login_route_answering_503_still_removes_the_marker() {
+    let sim = Simulator::start().await.unwrap();
+    sim.set_fault(axum_bankid_simulator::Fault::DiscoveryUnavailable);
+    let config = common::builder_for(&sim, "http://127.0.0.1:1/auth/bankid/callback")
+        .start_degraded(true)
+        .discovery_backoff(std::time::Duration::from_millis(5))
+        .build()
+        .unwrap();
+    let bankid = BankIdLayer::discover(config).await.unwrap();
+    assert!(!bankid.health().ready, "degraded");
+    let app = Router::new()
+        .route("/me", get(|user: AuthenticatedUser| async move { user.sub }))
+        .layer(bankid.with_session_store(MemoryStore::default()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let login = client
+        .get(format!("{base}/auth/bankid/login"))
+        .header("accept", "text/html")
+        .header("cookie", "bankid-to-login=1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let cleared = login.headers().get_all("set-cookie").iter().any(|c| {
+        let c = c.to_str().unwrap();
+        c.starts_with("bankid-to-login=;") && c.contains("Max-Age=0")
+    });
+    assert!(cleared, "a 503 from the login route removes the marker too");
+    server.abort();
 }

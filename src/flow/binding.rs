@@ -115,6 +115,48 @@ pub(crate) fn has_landed(config: &BankIdConfig, headers: &HeaderMap) -> bool {
     cookie_pairs(headers).any(|(n, v)| n == name && v == "1")
 }
 
+/// How long the "sent to login" marker lives: long enough to outlast a
+/// developer looking at a 404 and going back, short enough to be gone long
+/// before anyone forgets they were sent.
+const SENT_TO_LOGIN_SECS: i64 = 120;
+
+/// A request must come back this long after being sent to login (with the
+/// marker still set) before it counts as "the login route was never
+/// reached": a second tab's request in the milliseconds between a redirect
+/// and the login request it causes is not that.
+pub(crate) const SENT_TO_LOGIN_GRACE_MS: i64 = 1_000;
+
+fn sent_to_login_name(config: &BankIdConfig) -> String {
+    let host = if is_https(config) { "__Host-" } else { "" };
+    format!("{host}bankid-to-login")
+}
+
+/// Set with every redirect of a browser to the login route: a `Lax`
+/// marker valued with the time (unix ms). The login route removes it, so a
+/// browser that comes back still carrying it was sent to a login route
+/// that `BankIdLayer` never saw — added with `route_layer`, or on a router
+/// nested under a prefix (see [`Misconfiguration::LoginRouteNotReached`]).
+///
+/// [`Misconfiguration::LoginRouteNotReached`]: crate::Misconfiguration::LoginRouteNotReached
+pub(crate) fn sent_to_login(config: &BankIdConfig) -> HeaderValue {
+    set_cookie(config, &sent_to_login_name(config), &unix_millis().to_string(), SENT_TO_LOGIN_SECS)
+}
+
+/// The `Set-Cookie` that removes the "sent to login" marker, if the request
+/// carried it.
+pub(crate) fn clear_sent_to_login(config: &BankIdConfig, headers: &HeaderMap) -> Option<HeaderValue> {
+    let name = sent_to_login_name(config);
+    cookie_pairs(headers).any(|(n, _)| n == name).then(|| set_cookie(config, &name, "", 0))
+}
+
+/// How long ago (ms) the request's browser was sent to the login route,
+/// by its "sent to login" marker; `None` without a (well-formed) marker.
+pub(crate) fn sent_to_login_ago_ms(config: &BankIdConfig, headers: &HeaderMap) -> Option<i64> {
+    let name = sent_to_login_name(config);
+    let sent_at: i64 = cookie_pairs(headers).find(|(n, _)| *n == name)?.1.parse().ok()?;
+    Some(unix_millis().saturating_sub(sent_at))
+}
+
 fn is_https(config: &BankIdConfig) -> bool {
     config.redirect_uri.scheme() == "https"
 }
@@ -242,5 +284,26 @@ mod tests {
         let (binding, set) = issue(&config, &headers, Kind::Login, "state", 600, 8);
         assert_eq!(set.len(), 1);
         assert!(set[0].to_str().unwrap().contains(&binding));
+    }
+
+    #[test]
+    fn the_sent_to_login_marker_carries_its_time_and_the_cookie_policy() {
+        let https = config("https://app.example/cb");
+        let set = sent_to_login(&https);
+        let set = set.to_str().unwrap();
+        assert!(set.starts_with("__Host-bankid-to-login="), "{set}");
+        assert!(set.contains("Secure") && set.contains("HttpOnly") && set.contains("SameSite=Lax"), "{set}");
+        assert!(set.contains("Max-Age=120") && set.contains("Path=/"), "{set}");
+        let pair = set.split(';').next().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_str(pair).unwrap());
+        let ago = sent_to_login_ago_ms(&https, &headers).expect("readable");
+        assert!((0..SENT_TO_LOGIN_GRACE_MS).contains(&ago), "just set: {ago} ms");
+        let cleared = clear_sent_to_login(&https, &headers).expect("carried, so cleared");
+        assert!(cleared.to_str().unwrap().starts_with("__Host-bankid-to-login=;"));
+        // The plain-http name is another cookie: not read, not cleared.
+        let plain = config("http://127.0.0.1:1/cb");
+        assert_eq!(sent_to_login_ago_ms(&plain, &headers), None);
+        assert_eq!(clear_sent_to_login(&plain, &headers), None);
     }
 }
