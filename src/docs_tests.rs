@@ -1,22 +1,29 @@
-//! The error-code tables in `docs/crate.md` against the `kind()` match arms
-//! of `Error`, `LoginCheckError` and `CibaError`, both ways: a code added in
-//! the code without a row, or a row left for a removed code, fails here.
+//! The one table of error codes, `docs/error-kinds.md` — included in the
+//! crate docs and pasted into the README — against the code, both ways: a
+//! `kind()` match arm of `Error`, `LoginCheckError` or `CibaError` without a
+//! row, or a row left for a removed code, fails here, as does a status that
+//! disagrees with `Error::status()` or a README copy that drifted.
 
 use std::collections::BTreeSet;
 
-const CRATE_DOCS: &str = include_str!("../docs/crate.md");
+const TABLE: &str = include_str!("../docs/error-kinds.md");
+const README: &str = include_str!("../README.md");
 
-/// The codes in the first column of the table under `## {heading}`.
-fn table_codes(heading: &str) -> BTreeSet<String> {
-    let start = CRATE_DOCS.find(&format!("## {heading}\n")).unwrap_or_else(|| panic!("no section {heading}"));
-    let section = &CRATE_DOCS[start..];
-    let table = section.lines().skip_while(|l| !l.starts_with('|')).take_while(|l| l.starts_with('|'));
+/// `(kind, HTTP)` of the rows of the table introduced by `**{label}**`.
+fn rows(label: &str) -> Vec<(String, String)> {
+    let start = TABLE.find(&format!("**{label}**")).unwrap_or_else(|| panic!("no table {label}"));
+    let table = TABLE[start..].lines().skip_while(|l| !l.starts_with('|')).take_while(|l| l.starts_with('|'));
     table
-        .filter_map(|row| row.split('|').nth(1))
-        .map(str::trim)
-        .filter_map(|cell| cell.strip_prefix('`')?.strip_suffix('`'))
-        .map(str::to_owned)
+        .filter_map(|row| {
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            let kind = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
+            Some((kind.to_owned(), cells.get(2)?.to_string()))
+        })
         .collect()
+}
+
+fn table_codes(label: &str) -> BTreeSet<String> {
+    rows(label).into_iter().map(|(kind, _)| kind).collect()
 }
 
 /// The string literals returned by the arms of `pub fn kind(&self)` of `ty` in `source`.
@@ -34,14 +41,14 @@ fn kind_arms(source: &str, ty: &str) -> BTreeSet<String> {
         .collect()
 }
 
-fn assert_same(heading: &str, source: &str, ty: &str) {
-    let documented = table_codes(heading);
+fn assert_same(label: &str, source: &str, ty: &str) {
+    let documented = table_codes(label);
     let coded = kind_arms(source, ty);
     assert!(!coded.is_empty(), "{ty}: no kind arms found");
     let undocumented: Vec<_> = coded.difference(&documented).collect();
     let stale: Vec<_> = documented.difference(&coded).collect();
-    assert!(undocumented.is_empty(), "{ty}::kind() codes missing from docs/crate.md: {undocumented:?}");
-    assert!(stale.is_empty(), "docs/crate.md lists {ty} codes the code does not have: {stale:?}");
+    assert!(undocumented.is_empty(), "{ty}::kind() codes missing from docs/error-kinds.md: {undocumented:?}");
+    assert!(stale.is_empty(), "docs/error-kinds.md lists {ty} codes the code does not have: {stale:?}");
 }
 
 #[test]
@@ -59,22 +66,17 @@ fn ciba_kinds_match_the_table() {
     assert_same("`CibaError::kind()`", include_str!("ciba/error.rs"), "CibaError");
 }
 
+#[test]
+fn the_public_ciba_start_code_is_the_one_the_route_answers() {
+    assert_eq!(table_codes("The public CIBA start route"), BTreeSet::from(["ciba_unavailable".to_owned()]));
+    assert!(include_str!("ciba/routes.rs").contains("\"ciba_unavailable\""), "the route still answers it");
+}
+
 /// The HTTP column of the `Error` table, for the variants without data.
 #[test]
 fn error_statuses_match_the_table() {
     use crate::error::Error;
-    let documented: Vec<(String, String)> = {
-        let start = CRATE_DOCS.find("## `Error::kind()`\n").unwrap();
-        CRATE_DOCS[start..]
-            .lines()
-            .skip_while(|l| !l.starts_with('|'))
-            .take_while(|l| l.starts_with('|'))
-            .filter_map(|row| {
-                let cells: Vec<&str> = row.split('|').map(str::trim).collect();
-                Some((cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?.to_owned(), cells.get(2)?.to_string()))
-            })
-            .collect()
-    };
+    let documented = rows("`Error::kind()`");
     for error in [
         Error::MalformedCallback,
         Error::MissingState,
@@ -92,4 +94,13 @@ fn error_statuses_match_the_table() {
         let row = documented.iter().find(|(kind, _)| kind == error.kind()).expect("documented");
         assert_eq!(row.1, error.status().as_u16().to_string(), "{}", error.kind());
     }
+}
+
+#[test]
+fn the_readme_carries_docs_error_kinds_md() {
+    let start = README.find("<!-- error-kinds:start").expect("README error-kinds marker");
+    let body = &README[start..];
+    let body = &body[body.find('\n').unwrap() + 1..];
+    let end = body.find("<!-- error-kinds:end -->").expect("README error-kinds end marker");
+    assert_eq!(&body[..end], TABLE, "paste docs/error-kinds.md into README.md between the error-kinds markers");
 }
