@@ -313,21 +313,6 @@ fn store_error(err: tower_sessions::session::Error) -> Error {
     Error::Session(Failure::from_error(err))
 }
 
-/// Reads one of our keys. A value that no longer deserialises (e.g. after an
-/// upgrade) counts as absent rather than locking the user out.
-async fn read<T: serde::de::DeserializeOwned>(session: &Session, key: &str) -> Result<Option<T>, Error> {
-    let value = session.get_value(key).await.map_err(store_error)?;
-    Ok(value.and_then(|value| serde_json::from_value(value).ok()))
-}
-
-/// Drops the oldest entries beyond `max`, so a session's lists stay bounded.
-fn keep_newest<T>(list: &mut Vec<T>, max: usize) {
-    if list.len() > max {
-        let excess = list.len() - max;
-        list.drain(..excess);
-    }
-}
-
 /// Stores a verified login after rotating the session id, so an id planted
 /// before login (session fixation) is worthless afterwards.
 ///
@@ -406,39 +391,6 @@ impl fmt::Debug for StoredGrant {
             .field("granted_at", &self.granted_at)
             .finish_non_exhaustive()
     }
-}
-
-const CIBA_HANDLES_KEY: &str = "axum_bankid.ciba_handles";
-const MAX_CIBA_HANDLES: usize = 8;
-
-/// Notes that this session started the CIBA request `handle`, so that it
-/// (and only it) is logged in on approval.
-pub(crate) async fn remember_ciba_handle(session: &Session, handle: &str) -> Result<(), Error> {
-    let mut handles: Vec<String> = read(session, CIBA_HANDLES_KEY).await?.unwrap_or_default();
-    handles.push(handle.to_owned());
-    keep_newest(&mut handles, MAX_CIBA_HANDLES);
-    session.insert(CIBA_HANDLES_KEY, handles).await.map_err(store_error)
-}
-
-pub(crate) async fn owns_ciba_handle(session: &Session, handle: &str) -> Result<bool, Error> {
-    let handles: Vec<String> = read(session, CIBA_HANDLES_KEY).await?.unwrap_or_default();
-    Ok(handles.iter().any(|h| h == handle))
-}
-
-pub(crate) async fn forget_ciba_handle(session: &Session, handle: &str) -> Result<(), Error> {
-    let mut handles: Vec<String> = read(session, CIBA_HANDLES_KEY).await?.unwrap_or_default();
-    handles.retain(|h| h != handle);
-    session.insert(CIBA_HANDLES_KEY, handles).await.map_err(store_error)
-}
-
-/// Takes every CIBA handle this session started (at logout: they are
-/// cancelled, so no late approval logs the session in again).
-pub(crate) async fn take_ciba_handles(session: &Session) -> Result<Vec<String>, Error> {
-    let handles: Vec<String> = read(session, CIBA_HANDLES_KEY).await?.unwrap_or_default();
-    if !handles.is_empty() {
-        session.remove_value(CIBA_HANDLES_KEY).await.map_err(store_error)?;
-    }
-    Ok(handles)
 }
 
 /// Grant ids already used in this process. The session alone cannot stop two

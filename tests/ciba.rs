@@ -749,3 +749,55 @@ async fn one_slow_poll_holds_up_no_other() {
     *store.slow_record.lock().unwrap() = None;
     assert_eq!(next_finished(&mut finished).await.handle, slow);
 }
+
+/// A double click or two tabs: two starts from one browser at once, on a
+/// store that answers late (so the requests overlap). Each request is bound
+/// to the browser on its own (no shared list to lose one from), so an
+/// approval of either logs the browser in, and logout cancels the other.
+/// Several rounds, each a fresh browser.
+#[tokio::test]
+async fn two_starts_at_once_from_one_browser_are_both_its_own() {
+    let store = TroubleStore::lagging(MemoryStore::default());
+    let app = common::start_ciba_public(store, |b| b, |o| o, common::tv_start()).await;
+    for round in 0..4 {
+        let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
+        let start = || async {
+            let response =
+                browser.post(app.url("/auth/bankid/ciba")).json(&serde_json::json!({"nnin": nnin("kari")})).send();
+            let response = response.await.unwrap();
+            assert_eq!(response.status(), StatusCode::ACCEPTED, "round {round}");
+            let started: serde_json::Value = response.json().await.unwrap();
+            started["handle"].as_str().unwrap().to_owned()
+        };
+        let (first, second) = tokio::join!(start(), start());
+        for request in app.sim.ciba_requests() {
+            app.sim.ciba_decide(&request.auth_req_id, true);
+        }
+        // The second one's approval logs this browser in...
+        let status = |handle: String| {
+            let browser = &browser;
+            let url = app.url(&format!("/auth/bankid/ciba/{handle}"));
+            async move {
+                for _ in 0..40 {
+                    let body: serde_json::Value = browser.get(&url).send().await.unwrap().json().await.unwrap();
+                    if body["status"] != "pending" {
+                        return body;
+                    }
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                panic!("still pending");
+            }
+        };
+        assert_eq!(status(second.clone()).await["status"], "approved", "round {round}");
+        let me = browser.get(app.url("/me")).header("accept", "application/json").send().await.unwrap();
+        assert_eq!(me.status(), StatusCode::OK, "round {round}: the second start's approval logged the browser in");
+        // ...and logout knows the first one too: it is cancelled.
+        let logout = browser.post(app.url("/auth/bankid/logout")).send().await.unwrap();
+        assert!(logout.status().is_redirection() || logout.status().is_success(), "{}", logout.status());
+        let after = browser.get(app.url(&format!("/auth/bankid/ciba/{first}"))).send().await.unwrap();
+        let (code, body): (_, serde_json::Value) = (after.status(), after.json().await.unwrap());
+        assert_eq!((code, body["error"].as_str()), (StatusCode::NOT_FOUND, Some("unknown_handle")), "round {round}");
+        let me = browser.get(app.url("/me")).header("accept", "application/json").send().await.unwrap();
+        assert_eq!(me.status(), StatusCode::UNAUTHORIZED, "round {round}: logged out and staying so");
+    }
+}

@@ -31,6 +31,7 @@ mod client;
 mod deliver;
 mod error;
 mod options;
+pub(crate) mod owner;
 pub(crate) mod poll;
 mod public_start;
 mod request;

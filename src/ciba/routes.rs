@@ -27,19 +27,19 @@ use std::net::SocketAddr;
 
 use axum::Extension;
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream};
 use serde::Deserialize;
 use tower_sessions::Session;
 
+use super::owner;
 use super::{Ciba, CibaError, CibaHandle, CibaRequest, CibaStatus};
 use crate::error::Failure;
 use crate::flow::MaybeSession;
 use crate::login::complete;
 use crate::permission_api::LoginHint;
-use crate::session::{forget_ciba_handle, owns_ciba_handle, remember_ciba_handle};
 use crate::state::Ctx;
 
 #[derive(Deserialize)]
@@ -90,8 +90,8 @@ fn ciba_of(ctx: &Ctx) -> Result<Ciba, CibaError> {
 #[tracing::instrument(name = "bankid.ciba.public_start", skip_all)]
 pub(crate) async fn start(
     State(ctx): State<Ctx>,
-    MaybeSession(session): MaybeSession,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
     Json(body): Json<StartBody>,
 ) -> Response {
     let (ciba, policy) = match (ciba_of(&ctx), ctx.ciba_public_start.clone()) {
@@ -112,10 +112,16 @@ pub(crate) async fn start(
     // caller can put words of its own on the user's phone.
     match ciba.start(CibaRequest::new(hint)).await {
         Ok(started) => {
-            if let (Some(session), true) = (session, policy.options.log_in_starting_session) {
-                remember_handle(&session, &started.handle).await;
-            }
-            (StatusCode::ACCEPTED, [(axum::http::header::CACHE_CONTROL, "no-store")], Json(started)).into_response()
+            let cookies = match policy.options.log_in_starting_session {
+                true => match claim(&ctx, &ciba, &headers, &started).await {
+                    Ok(cookies) => cookies,
+                    Err(err) => return err.into_response(),
+                },
+                false => Vec::new(),
+            };
+            let accepted = (StatusCode::ACCEPTED, [(axum::http::header::CACHE_CONTROL, "no-store")], Json(started))
+                .into_response();
+            crate::flow::with_cookies(accepted, cookies)
         }
         Err(CibaError::UserNotEnrolled | CibaError::UnknownUser | CibaError::AppUnavailable) => ciba_unavailable(),
         Err(err) => err.into_response(),
@@ -143,19 +149,21 @@ fn rate_limited(wait: Duration) -> Response {
 pub(crate) async fn status(
     State(ctx): State<Ctx>,
     MaybeSession(session): MaybeSession,
+    headers: HeaderMap,
     Path(handle): Path<String>,
 ) -> Response {
     let result = async {
         let ciba = ciba_of(&ctx)?;
         let handle = CibaHandle::parse(&handle).ok_or(CibaError::UnknownHandle)?;
         let status = ciba.status(&handle).await?;
-        login_if_owner(&ciba, session.as_ref(), &handle, &status).await?;
-        Ok::<_, CibaError>(status)
+        let released = login_if_owner(&ctx, &ciba, session.as_ref(), &headers, &handle, &status).await?;
+        Ok::<_, CibaError>((status, released))
     }
     .await;
     match result {
-        Ok(status) => {
-            ([(axum::http::header::CACHE_CONTROL, "no-store")], Json(PublicStatus::from(&status))).into_response()
+        Ok((status, released)) => {
+            let body = ([(axum::http::header::CACHE_CONTROL, "no-store")], Json(PublicStatus::from(&status)));
+            crate::flow::with_cookies(body.into_response(), released)
         }
         Err(err) => err.into_response(),
     }
@@ -201,34 +209,54 @@ fn status_stream(ciba: Ciba, handle: CibaHandle) -> impl Stream<Item = Result<Ev
     })
 }
 
-async fn remember_handle(session: &Session, handle: &CibaHandle) {
-    if let Err(err) = remember_ciba_handle(session, handle.as_str()).await {
-        tracing::warn!(error = %err, "could not remember the CIBA handle in the session");
+/// Binds a started request to this browser (see [`owner`]), so that its
+/// approval logs this browser in. If that cannot be recorded, the request
+/// is cancelled and the start fails: an approval that logs nobody in would
+/// leave the user waiting at a screen that never moves on.
+async fn claim(
+    ctx: &Ctx,
+    ciba: &Ciba,
+    headers: &HeaderMap,
+    started: &super::CibaStarted,
+) -> Result<Vec<axum::http::HeaderValue>, CibaError> {
+    let lifetime = i64::try_from(started.expires_in).unwrap_or(i64::MAX).max(1);
+    match owner::claim(ctx, headers, started.handle.as_str(), lifetime).await {
+        Ok(cookies) => Ok(cookies),
+        Err(err) => {
+            if let Err(cancel) = ciba.cancel(&started.handle).await {
+                tracing::warn!(error = %cancel, "could not cancel a CIBA request whose owner was not recorded");
+            }
+            Err(session_failed(err))
+        }
     }
 }
 
-/// Logs the session in once, if it started this request and it was approved.
+/// Logs the session in once, if this browser started the request (see
+/// [`owner`]) and it was approved; answers the `Set-Cookie` that removes the
+/// request's owner cookie once it has.
 ///
 /// Through the same path as the code flow's callback
 /// ([`complete::establish`]), with the same rule: a login whose session
 /// write failed has failed, so the status read answers the store error
-/// (`store_error`) instead of `approved`. The handle stays remembered, so
+/// (`store_error`) instead of `approved`. The ownership stays recorded, so
 /// the page's next read logs the session in once the store is back.
 async fn login_if_owner(
+    ctx: &Ctx,
     ciba: &Ciba,
     session: Option<&Session>,
+    headers: &HeaderMap,
     handle: &CibaHandle,
     status: &CibaStatus,
-) -> Result<(), CibaError> {
-    let (Some(session), CibaStatus::Approved { .. }) = (session, status) else { return Ok(()) };
-    // Only handles the start route remembered, which it does only when the
-    // policy opted in.
-    if !owns_ciba_handle(session, handle.as_str()).await.map_err(session_failed)? {
-        return Ok(());
+) -> Result<Option<axum::http::HeaderValue>, CibaError> {
+    let (Some(session), CibaStatus::Approved { .. }) = (session, status) else { return Ok(None) };
+    // Only requests the start route bound to this browser, which it does
+    // only when the policy opted in.
+    if !owner::owns(ctx, headers, handle.as_str()).await.map_err(session_failed)? {
+        return Ok(None);
     }
-    let Some(login) = ciba.approved_login(handle).await? else { return Ok(()) };
+    let Some(login) = ciba.approved_login(handle).await? else { return Ok(None) };
     complete::establish(session, login, None).await.map_err(session_failed)?;
-    forget_ciba_handle(session, handle.as_str()).await.map_err(session_failed)
+    owner::release(ctx, headers, handle.as_str()).await.map_err(session_failed)
 }
 
 fn session_failed(err: crate::Error) -> CibaError {

@@ -25,6 +25,8 @@ pub(crate) enum Kind {
     Login,
     /// The grants of a permission login, keyed by its flow id.
     Grant,
+    /// A CIBA request started by this browser, keyed by its handle.
+    Ciba,
 }
 
 impl Kind {
@@ -32,6 +34,7 @@ impl Kind {
         match self {
             Kind::Login => "login",
             Kind::Grant => "grant",
+            Kind::Ciba => "ciba",
         }
     }
 }
@@ -59,6 +62,11 @@ pub(crate) fn issue(
 pub(crate) fn find(config: &BankIdConfig, headers: &HeaderMap, kind: Kind, key: &str) -> Option<String> {
     let name = cookie_name(config, kind, key);
     cookies(config, headers, kind).find(|c| c.name == name).map(|c| c.binding)
+}
+
+/// The bindings of every cookie of `kind` the request carries.
+pub(crate) fn all(config: &BankIdConfig, headers: &HeaderMap, kind: Kind) -> Vec<String> {
+    cookies(config, headers, kind).map(|c| c.binding).collect()
 }
 
 /// Whether the request carries any binding cookie of `kind`.

@@ -4,8 +4,8 @@
 //! POST only, so an `<img src>` or link on another site cannot log users
 //! out; a cross-origin `Origin` header is refused as well. Unredeemed
 //! permission grants end with the login: their cookies are expired. CIBA
-//! requests the session started are cancelled, so a late approval cannot
-//! log it in again.
+//! requests this browser started are cancelled and their owner cookies
+//! expired, so a late approval cannot log it in again.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, header};
@@ -14,15 +14,18 @@ use url::Url;
 
 use super::binding::{self, Kind};
 use super::{redirect, session_of, with_cookies};
+use crate::ciba::owner;
 use crate::error::Error;
-use crate::session::{clear_login, take_ciba_handles};
+use crate::session::clear_login;
 use crate::state::Ctx;
 
 pub(crate) async fn logout(State(ctx): State<Ctx>, req: Request) -> Response {
     match end(&ctx, req.headers(), req.extensions()).await {
         Ok(location) => {
-            let mut cookies = binding::clear_all(ctx.core.config(), req.headers(), Kind::Grant);
-            cookies.push(binding::clear_landed(ctx.core.config()));
+            let config = ctx.core.config();
+            let mut cookies = binding::clear_all(config, req.headers(), Kind::Grant);
+            cookies.extend(binding::clear_all(config, req.headers(), Kind::Ciba));
+            cookies.push(binding::clear_landed(config));
             with_cookies(redirect(&location), cookies)
         }
         Err(err) => ctx.error_response(&err, req.headers()),
@@ -35,7 +38,7 @@ async fn end(ctx: &Ctx, headers: &HeaderMap, extensions: &http::Extensions) -> R
         return Err(Error::CrossSiteRequest);
     }
     let session = session_of(extensions)?;
-    cancel_pending_ciba(ctx, &session).await?;
+    cancel_pending_ciba(ctx, headers).await?;
     let login = clear_login(&session).await?;
     let Some(login) = login else { return Ok("/".to_owned()) };
     tracing::info!("BankID login ended");
@@ -45,12 +48,12 @@ async fn end(ctx: &Ctx, headers: &HeaderMap, extensions: &http::Extensions) -> R
     }
 }
 
-/// Cancels the CIBA requests this session started: a late approval must not
-/// log the session in again after logout. A failed cancel is logged; the
-/// handles are gone from the session either way, so no approval of them can
-/// log this session in.
-async fn cancel_pending_ciba(ctx: &Ctx, session: &tower_sessions::Session) -> Result<(), Error> {
-    let handles = take_ciba_handles(session).await?;
+/// Cancels the CIBA requests this browser started: a late approval must not
+/// log the session in again after logout. A failed cancel is logged; their
+/// owner records are gone either way, so no approval of them can log this
+/// browser in.
+async fn cancel_pending_ciba(ctx: &Ctx, headers: &HeaderMap) -> Result<(), Error> {
+    let handles = owner::take_all(ctx, headers).await?;
     let Some(ciba) = ctx.ciba() else { return Ok(()) };
     for handle in handles.iter().filter_map(|h| crate::ciba::CibaHandle::parse(h)) {
         match ciba.cancel(&handle).await {

@@ -1,0 +1,102 @@
+//! Which browser started a CIBA request: the one the status route logs in
+//! on approval, and whose pending requests logout cancels.
+//!
+//! # Why not in the session
+//!
+//! This used to be a list of handles inside the session record. tower-sessions
+//! loads and saves the whole record per request without a lock, so two starts
+//! from one browser at once (a double click, two tabs) each saved their own
+//! copy of the list and the later save dropped the other's handle: that
+//! approval then logged nobody in, and logout could not cancel it.
+//!
+//! # The design
+//!
+//! Like login attempts ([`crate::flow::attempt`]): each started request gets
+//! its own cookie, `bankid-ciba-<tag>` (`<tag>` a hash of the handle), holding
+//! a random 128-bit binding, and its own record in the login store, named by
+//! the binding and holding the handle. One cookie and one record per request
+//! means no two requests write the same thing. Only the browser holding the
+//! cookie can name the record; a handle alone (shown on a TV, posted to a
+//! status URL) proves nothing. The record lives as long as the request can be
+//! approved; logging in or logging out removes it.
+
+use axum::http::{HeaderMap, HeaderValue};
+use serde_json::Value;
+use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
+use tower_sessions::session::Id;
+
+use crate::error::{Error, Failure};
+use crate::flow::attempt::{records, store_error};
+use crate::flow::binding::{self, Kind};
+use crate::once::record_id;
+use crate::state::Ctx;
+
+/// The record's one key: the handle it was started under.
+const HANDLE_KEY: &str = "axum_bankid.ciba_handle";
+/// At most this many requests per browser are remembered; beyond it the
+/// oldest cookie goes (its request can no longer log this browser in).
+const MAX_PER_BROWSER: usize = 8;
+
+/// Records that this browser started `handle`, for `lifetime_secs` (the
+/// request's own lifetime). Answers the `Set-Cookie` values to send.
+pub(crate) async fn claim(
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    handle: &str,
+    lifetime_secs: i64,
+) -> Result<Vec<HeaderValue>, Error> {
+    let config = ctx.core.config();
+    let (binding, cookies) = binding::issue(config, headers, Kind::Ciba, handle, lifetime_secs, MAX_PER_BROWSER);
+    let expiry = OffsetDateTime::now_utc() + TimeDuration::seconds(lifetime_secs);
+    let created = records(ctx)
+        .create_first(owner_id(&binding), HANDLE_KEY, Value::String(handle.to_owned()), expiry)
+        .await
+        .map_err(store_error)?;
+    if !created {
+        // 2^-128: a fresh random binding already taken.
+        return Err(Error::Session(Failure::new("CIBA owner id collision")));
+    }
+    Ok(cookies)
+}
+
+/// Whether this browser started `handle` (and has not logged in with it or
+/// logged out since).
+pub(crate) async fn owns(ctx: &Ctx, headers: &HeaderMap, handle: &str) -> Result<bool, Error> {
+    let Some(binding) = binding::find(ctx.core.config(), headers, Kind::Ciba, handle) else { return Ok(false) };
+    Ok(handle_of(ctx, &binding).await?.as_deref() == Some(handle))
+}
+
+/// Forgets that this browser started `handle` (it has logged in with it):
+/// removes the record and answers the `Set-Cookie` that removes the cookie.
+pub(crate) async fn release(ctx: &Ctx, headers: &HeaderMap, handle: &str) -> Result<Option<HeaderValue>, Error> {
+    let config = ctx.core.config();
+    if let Some(binding) = binding::find(config, headers, Kind::Ciba, handle) {
+        records(ctx).remove(owner_id(&binding)).await.map_err(store_error)?;
+    }
+    Ok(binding::clear(config, headers, Kind::Ciba, handle))
+}
+
+/// Takes every request this browser started (at logout; the caller expires
+/// their cookies): answers their handles. The records go before any cancel,
+/// so whatever happens to the cancels, no approval of them logs this browser in.
+pub(crate) async fn take_all(ctx: &Ctx, headers: &HeaderMap) -> Result<Vec<String>, Error> {
+    let config = ctx.core.config();
+    let store = records(ctx);
+    let mut handles = Vec::new();
+    for binding in binding::all(config, headers, Kind::Ciba) {
+        if let Some(handle) = handle_of(ctx, &binding).await? {
+            handles.push(handle);
+        }
+        store.remove(owner_id(&binding)).await.map_err(store_error)?;
+    }
+    Ok(handles)
+}
+
+async fn handle_of(ctx: &Ctx, binding: &str) -> Result<Option<String>, Error> {
+    let record = records(ctx).read(owner_id(binding)).await.map_err(store_error)?;
+    Ok(record.and_then(|r| r.data.get(HANDLE_KEY).and_then(Value::as_str).map(str::to_owned)))
+}
+
+fn owner_id(binding: &str) -> Id {
+    record_id(binding, "ciba-owner")
+}
