@@ -20,7 +20,11 @@
 //!    includes the simulator's token endpoint and the ID-token check);
 //! 6. (new) the bytes of the crate's CIBA store records (what a shared
 //!    store holds, without the simulator), and the time of a CIBA status
-//!    read (store read; within the interval no provider call).
+//!    read (store read; within the interval no provider call);
+//! 7. RSS growth for the same `CIBA` pending requests with the simulator in
+//!    a child process (this bench binary re-run as the simulator), so the
+//!    figure is the app's alone — as in production, where BankID is
+//!    elsewhere. Item 3 keeps both sides in one process.
 //!
 //! Only BIB-enabled users are used for CIBA (the simulator refuses the
 //! others: that was the 2,500 of 10,000 refused starts of the first run).
@@ -291,11 +295,77 @@ async fn ciba(count: usize, polled: usize) {
     );
 }
 
+/// Set in the child process that serves the simulator for item 7.
+const SIMULATOR_CHILD: &str = "AXUM_BANKID_MEMORY_BENCH_SIMULATOR";
+
+/// The child of item 7: a simulator (CIBA interval 1 s) that prints its two
+/// issuers on one line and serves until the parent kills it.
+async fn serve_simulator_child() {
+    let sim = Simulator::builder().ciba_interval(Duration::from_secs(1)).start().await.unwrap();
+    println!("{} {}", sim.issuer(), sim.bib_issuer());
+    std::future::pending::<()>().await;
+}
+
+/// Item 7: RSS growth of this process for `count` pending CIBA requests,
+/// the simulator running in a child process.
+async fn ciba_rss_without_the_simulator(count: usize) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .env(SIMULATOR_CHILD, "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let (issuer, bib_issuer) = line.trim().split_once(' ').expect("the child prints its issuers");
+    let config = BankIdConfig::builder()
+        .issuer(issuer)
+        .bib_issuer(bib_issuer)
+        .client_id(axum_bankid_simulator::DEFAULT_CLIENT_ID)
+        .client_secret(axum_bankid_simulator::DEFAULT_CLIENT_SECRET)
+        .redirect_uri("http://127.0.0.1:9/auth/bankid/callback")
+        .build()
+        .unwrap();
+    let layer = BankIdLayer::discover(config).await.unwrap();
+    let ciba = layer.with_ciba(CibaOptions::new(MemoryStore::default())).unwrap().ciba().unwrap();
+    let nnins = bib_users();
+    let before = rss();
+    let started: Vec<_> = futures_util::stream::iter(0..count)
+        .map(|i| {
+            let (ciba, nnin) = (ciba.clone(), nnins[i % nnins.len()].clone());
+            async move { ciba.start(CibaRequest::new(LoginHint::Nnin(nnin))).await.map(|s| s.handle) }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let after = rss();
+    let ok = started.iter().filter(|s| s.is_ok()).count();
+    println!(
+        "MEM RSS growth for {ok} pending CIBA requests, simulator in another process ({} failed to start): {:.1} MB ({} bytes each; the app's memory store, handles and caches)",
+        count - ok,
+        after.saturating_sub(before) as f64 / 1e6,
+        after.saturating_sub(before) / ok.max(1)
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// The identity numbers of the simulator's BIB-enabled users (the only ones
+/// it, like BankID, lets CIBA reach).
+fn bib_users() -> Vec<String> {
+    Simulator::users().iter().filter(|u| u.bib_enabled).map(|u| u.nnin.to_owned()).collect()
+}
+
 fn main() {
+    if std::env::var_os(SIMULATOR_CHILD).is_some() {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        return runtime.block_on(serve_simulator_child());
+    }
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
     let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(ciba_rss_without_the_simulator(env("CIBA", 10_000)));
     runtime.block_on(sessions(env("SESSIONS", 10_000)));
     runtime.block_on(logins(env("LOGINS", 200)));
     runtime.block_on(ciba(env("CIBA", 10_000), env("CIBA_POLLED", 200)));
