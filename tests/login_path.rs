@@ -78,37 +78,81 @@ async fn a_callback_whose_session_write_fails_does_not_log_in() {
     assert_eq!(app.cookie("bankid-session").as_deref(), Some(session.as_str()), "the session was not replaced");
 }
 
-/// CIBA's status read used to answer `approved` and log a warning when the
-/// login could not be written; now it answers the store error, nobody is
-/// logged in, and a read after the store is back logs the session in.
-#[tokio::test]
-async fn a_ciba_login_whose_session_write_fails_is_not_approved() {
-    let store: TroubleStore = TroubleStore::default();
-    let app = start_ciba_with_store(store.clone()).await;
+/// Starts a CIBA request for Kari from `app`'s browser (approved at the
+/// first poll); answers its status path.
+async fn start_kari(app: &TestApp) -> String {
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
     let response =
         app.client.post(app.url("/auth/bankid/ciba")).json(&serde_json::json!({"nnin": nnin("kari")})).send().await;
     let started: serde_json::Value = response.unwrap().json().await.unwrap();
-    let handle = started["handle"].as_str().unwrap().to_owned();
-    let session = app.cookie("bankid-session").expect("the start remembered the handle in a session");
-    *store.failing_record.lock().unwrap() = Some(session);
+    format!("/auth/bankid/ciba/{}", started["handle"].as_str().unwrap())
+}
 
-    let path = format!("/auth/bankid/ciba/{handle}");
-    let (mut code, mut body) = (StatusCode::OK, serde_json::Value::Null);
+/// Reads `path` until it is no longer pending; answers status and body
+/// (`Null` for a body that is not JSON).
+async fn read_until_done(app: &TestApp, path: &str) -> (StatusCode, serde_json::Value) {
+    let mut answer = (StatusCode::OK, serde_json::Value::Null);
     for _ in 0..40 {
-        (code, body) = app.get_json(&path).await;
-        if body["status"] != "pending" {
+        let response = app.client.get(app.url(path)).header("accept", "application/json").send().await.unwrap();
+        let status = response.status();
+        answer = (status, response.json().await.unwrap_or(serde_json::Value::Null));
+        if answer.1["status"] != "pending" {
             break;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    answer
+}
+
+/// After a failed read, the store is back: the next read logs Kari in.
+async fn assert_logged_in_once_the_store_is_back(app: &TestApp, path: &str) {
+    let (code, body) = app.get_json(path).await;
+    assert_eq!((code, body["status"].as_str()), (StatusCode::OK, Some("approved")), "{body}");
+    let (code, me) = app.get_json("/me").await;
+    assert_eq!(code, StatusCode::OK, "logged in once the store is back: {me}");
+    assert_eq!(me["name"], "Kari Nordmann", "{me}");
+}
+
+/// CIBA's status read used to answer `approved` and log a warning when the
+/// login could not be written; now it answers the store error, the session
+/// keeps what it had, and a read after the store is back logs Kari in.
+/// (The browser has a session already — Ola's login — so logging Kari in
+/// must load it, and that load fails.)
+#[tokio::test]
+async fn a_ciba_login_whose_session_write_fails_is_not_approved() {
+    let store: TroubleStore = TroubleStore::default();
+    let app = start_ciba_with_store(store.clone()).await;
+    assert!(app.login_as("ola").await.response.status().is_redirection());
+    let session = app.cookie("bankid-session").expect("Ola's session");
+    let path = start_kari(&app).await;
+    *store.failing_record.lock().unwrap() = Some(session.clone());
+
+    let (code, body) = read_until_done(&app, &path).await;
     assert_ne!(body["status"], "approved", "no success without the session write: {body}");
     assert_eq!((code, body["error"].as_str()), (StatusCode::INTERNAL_SERVER_ERROR, Some("store_error")), "{body}");
 
     *store.failing_record.lock().unwrap() = None;
+    let (_, me) = app.get_json("/me").await;
+    assert_eq!(me["name"], "Ola Nordmann", "the session kept what it had: {me}");
+    assert_logged_in_once_the_store_is_back(&app, &path).await;
+}
+
+/// The same when the session layer's own save fails after the status route
+/// answered `approved`: tower-sessions then replaces the answer with a bare
+/// `500` (dropping every `Set-Cookie`), so the browser still owns the
+/// request, and the next read logs it in.
+#[tokio::test]
+async fn a_ciba_login_whose_session_save_fails_is_logged_in_by_the_next_read() {
+    let store: TroubleStore = TroubleStore::default();
+    let app = start_ciba_with_store(store.clone()).await;
+    let path = start_kari(&app).await;
+    store.refuse_logins.store(true, std::sync::atomic::Ordering::SeqCst);
+
+    let (code, body) = read_until_done(&app, &path).await;
+    assert_eq!((code, &body), (StatusCode::INTERNAL_SERVER_ERROR, &serde_json::Value::Null), "{body}");
+    store.refuse_logins.store(false, std::sync::atomic::Ordering::SeqCst);
     app.assert_logged_out().await;
+    assert_logged_in_once_the_store_is_back(&app, &path).await;
     let (code, body) = app.get_json(&path).await;
     assert_eq!((code, body["status"].as_str()), (StatusCode::OK, Some("approved")), "{body}");
-    let (code, me) = app.get_json("/me").await;
-    assert_eq!(code, StatusCode::OK, "logged in once the store is back: {me}");
 }

@@ -18,7 +18,7 @@
 //! means no two requests write the same thing. Only the browser holding the
 //! cookie can name the record; a handle alone (shown on a TV, posted to a
 //! status URL) proves nothing. The record lives as long as the request can be
-//! approved; logging in or logging out removes it.
+//! approved; logging in with it removes the cookie, logging out both.
 
 use axum::http::{HeaderMap, HeaderValue};
 use serde_json::Value;
@@ -66,14 +66,17 @@ pub(crate) async fn owns(ctx: &Ctx, headers: &HeaderMap, handle: &str) -> Result
     Ok(handle_of(ctx, &binding).await?.as_deref() == Some(handle))
 }
 
-/// Forgets that this browser started `handle` (it has logged in with it):
-/// removes the record and answers the `Set-Cookie` that removes the cookie.
-pub(crate) async fn release(ctx: &Ctx, headers: &HeaderMap, handle: &str) -> Result<Option<HeaderValue>, Error> {
-    let config = ctx.core.config();
-    if let Some(binding) = binding::find(config, headers, Kind::Ciba, handle) {
-        records(ctx).remove(owner_id(&binding)).await.map_err(store_error)?;
-    }
-    Ok(binding::clear(config, headers, Kind::Ciba, handle))
+/// The `Set-Cookie` that ends this browser's ownership of `handle` once it
+/// has logged in with it.
+///
+/// Only the cookie goes; the record stays until it expires (useless without
+/// the binding the cookie held). The session layer saves the new login
+/// after this route has answered, and when that save fails it replaces the
+/// whole answer with a bare `500` — dropping this `Set-Cookie` too, so the
+/// browser still owns the request and its next status read logs it in.
+/// Deleting the record here would lose the approval in that case.
+pub(crate) fn release(ctx: &Ctx, headers: &HeaderMap, handle: &str) -> Option<HeaderValue> {
+    binding::clear(ctx.core.config(), headers, Kind::Ciba, handle)
 }
 
 /// Takes every request this browser started (at logout; the caller expires

@@ -238,7 +238,8 @@ async fn claim(
 /// Through the same path as the code flow's callback
 /// ([`complete::establish`]), with the same rule: a login whose session
 /// write failed has failed, so the status read answers the store error
-/// (`store_error`) instead of `approved`. The ownership stays recorded, so
+/// (`store_error`) instead of `approved` — or, when the session layer's own
+/// save fails afterwards, its bare `500`. Either way the ownership stays, so
 /// the page's next read logs the session in once the store is back.
 async fn login_if_owner(
     ctx: &Ctx,
@@ -256,7 +257,7 @@ async fn login_if_owner(
     }
     let Some(login) = ciba.approved_login(handle).await? else { return Ok(None) };
     complete::establish(session, login, None).await.map_err(session_failed)?;
-    owner::release(ctx, headers, handle.as_str()).await.map_err(session_failed)
+    Ok(owner::release(ctx, headers, handle.as_str()))
 }
 
 fn session_failed(err: crate::Error) -> CibaError {

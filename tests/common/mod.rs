@@ -173,6 +173,8 @@ pub struct TroubleStore<S = MemoryStore> {
     pub failing_outcome_creates: Arc<std::sync::atomic::AtomicUsize>,
     /// Loads of the record with this id (a session cookie value) fail.
     pub failing_record: Arc<std::sync::Mutex<Option<String>>>,
+    /// While set, writes of a session record holding a BankID login fail.
+    pub refuse_logins: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl<S> TroubleStore<S> {
@@ -190,7 +192,13 @@ impl<S> TroubleStore<S> {
             last_ciba_record: Default::default(),
             failing_outcome_creates: Default::default(),
             failing_record: Default::default(),
+            refuse_logins: Default::default(),
         }
+    }
+
+    /// Whether writing `record` must fail now ([`Self::refuse_logins`]).
+    fn refuses(&self, record: &Record) -> bool {
+        self.refuse_logins.load(std::sync::atomic::Ordering::SeqCst) && record.data.contains_key("axum_bankid.login")
     }
 }
 
@@ -200,7 +208,7 @@ impl<S: SessionStore + Clone> SessionStore for TroubleStore<S> {
         use std::sync::atomic::Ordering::SeqCst;
         let refuse = record.data.contains_key("axum_bankid.ciba_outcome")
             && self.failing_outcome_creates.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)).is_ok();
-        if refuse {
+        if refuse || self.refuses(record) {
             return Err(tower_sessions::session_store::Error::Backend("store unavailable".into()));
         }
         self.inner.create(record).await?;
@@ -210,6 +218,9 @@ impl<S: SessionStore + Clone> SessionStore for TroubleStore<S> {
         Ok(())
     }
     async fn save(&self, record: &Record) -> tower_sessions::session_store::Result<()> {
+        if self.refuses(record) {
+            return Err(tower_sessions::session_store::Error::Backend("store unavailable".into()));
+        }
         self.inner.save(record).await
     }
     async fn load(&self, id: &Id) -> tower_sessions::session_store::Result<Option<Record>> {
