@@ -191,7 +191,7 @@ fn exit_text(exit: &Exit) -> String {
                 out
             },
         ),
-        Exit::ListUsers => Simulator::users().iter().map(|user| format!("{user:?}\n")).collect(),
+        Exit::ListUsers => Simulator::default_users().iter().map(|user| format!("{user:?}\n")).collect(),
     }
 }
 
