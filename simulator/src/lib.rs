@@ -16,7 +16,8 @@
 //!   `urn:bankid:bis;LOA=3`, `login_hint=BIS`/`BID`, the RFC 9207 `iss`
 //!   response parameter, pushed authorization requests (RFC 9126) with
 //!   `authorization_details` (RFC 9396), and client-credentials access
-//!   tokens for BIB. A handful of [synthetic users](TestUser) log in.
+//!   tokens for BIB. Four built-in [synthetic users](TestUser) log in,
+//!   and any added with [`SimulatorBuilder::user`].
 //! - [`Simulator::bib_issuer`] is **BIB** (like `app.bankid.no`): the
 //!   Permission API (register, `user-exists`, grants) and CIBA (OpenID CIBA
 //!   Core 1.0, poll mode) with a scriptable phone per user

@@ -10,7 +10,8 @@
 //! BANKID_REDIRECT_URI=http://127.0.0.1:3000/auth/bankid/callback cargo run --example ciba
 //! ```
 //!
-//! Run with `--help` for the options; `SIM_PORT`, `SIM_BIB_PORT` and
+//! Run with `--help` for the options (`--user` adds a test user,
+//! `--list-users` lists them all); `SIM_PORT`, `SIM_BIB_PORT` and
 //! `SIM_REDIRECT_URIS` (comma-separated) set the same things, flags win.
 
 use std::io::Write as _;
