@@ -219,7 +219,8 @@ async fn ciba(count: usize, polled: usize) {
     let interval = Duration::from_secs(1);
     let sim = Simulator::builder().ciba_interval(interval).start().await.unwrap();
     // Users without BIB are refused by the simulator (as by BankID).
-    let users: Vec<String> = Simulator::users().iter().filter(|u| u.bib_enabled).map(|u| u.nnin.to_owned()).collect();
+    let users: Vec<String> =
+        Simulator::default_users().iter().filter(|u| u.bib_enabled()).map(|u| u.nnin().to_owned()).collect();
     let layer = BankIdLayer::discover(config(&sim, "http://127.0.0.1:9")).await.unwrap();
     let store = SizedStore::default();
     let ciba = layer.clone().with_ciba(CibaOptions::new(store.clone())).unwrap().ciba().unwrap();

@@ -61,9 +61,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 const APP: &str = "NordTV";
 
 async fn tv(phone_url: Option<String>) -> Html<String> {
-    let test_users: String = Simulator::users()
+    let test_users: String = Simulator::default_users()
         .iter()
-        .map(|u| format!("<li><code>{}</code> — {}</li>", u.nnin, escape(&u.label())))
+        .map(|u| format!("<li><code>{}</code> — {}</li>", u.nnin(), escape(&u.label())))
         .collect();
     let phone = phone_url
         .map(|url| {

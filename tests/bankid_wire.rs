@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use tower_sessions::MemoryStore;
 
 fn nnin(user: &str) -> String {
-    Simulator::users().iter().find(|u| u.id == user).unwrap().nnin.to_owned()
+    Simulator::default_users().iter().find(|u| u.id() == user).unwrap().nnin().to_owned()
 }
 
 fn request(user: &str) -> CibaRequest {

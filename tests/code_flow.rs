@@ -261,13 +261,13 @@ async fn granted_identifiers_reach_the_user() {
     let app = start_with(|b| b.scopes(["profile", "nnin_altsub"])).await;
     app.login_as("kari").await;
     let (_, me) = app.get_json("/me").await;
-    let kari = axum_bankid_simulator::Simulator::users().iter().find(|u| u.id == "kari").unwrap();
-    assert_eq!(me["nnin_altsub"], kari.nnin);
-    assert_eq!(me["bankid_altsub"], kari.bankid_altsub);
-    assert_eq!(me["birthdate"], kari.birthdate);
+    let kari = axum_bankid_simulator::Simulator::default_users().iter().find(|u| u.id() == "kari").unwrap();
+    assert_eq!(me["nnin_altsub"], kari.nnin());
+    assert_eq!(me["bankid_altsub"], kari.bankid_altsub());
+    assert_eq!(me["birthdate"], kari.birthdate());
     assert_eq!(me["amr"], serde_json::json!(["bis"]));
     assert!(me["auth_time"].as_i64().is_some());
-    assert_eq!(me["claims"]["nnin_altsub"], kari.nnin, "the full claim set is kept");
+    assert_eq!(me["claims"]["nnin_altsub"], kari.nnin(), "the full claim set is kept");
 
     // Without the scope the number is not there.
     let plain = start().await;

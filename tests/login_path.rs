@@ -12,7 +12,7 @@ use common::{TestApp, TroubleStore, error_body, start_ciba, start_ciba_with_stor
 use reqwest::StatusCode;
 
 fn nnin(user: &str) -> String {
-    Simulator::users().iter().find(|u| u.id == user).unwrap().nnin.to_owned()
+    Simulator::default_users().iter().find(|u| u.id() == user).unwrap().nnin().to_owned()
 }
 
 /// The CIBA outcome of one approved request under the simulator's faults.

@@ -22,7 +22,7 @@ use reqwest::StatusCode;
 use tower_sessions::SessionStore;
 
 fn kari() -> CibaRequest {
-    let nnin = Simulator::users().iter().find(|u| u.id == "kari").unwrap().nnin.to_owned();
+    let nnin = Simulator::default_users().iter().find(|u| u.id() == "kari").unwrap().nnin().to_owned();
     CibaRequest::new(LoginHint::Nnin(nnin))
 }
 

@@ -10,6 +10,8 @@
 use std::time::{Duration, Instant};
 
 use super::permission::Permission;
+use std::sync::Arc;
+
 use super::users::TestUser;
 
 /// How much a `slow_down` adds to a request's polling interval (CIBA Core
@@ -100,7 +102,7 @@ pub struct CibaRequestInfo {
 /// What a backchannel authentication request asks of whom.
 #[derive(Debug, Clone)]
 pub(crate) struct CibaLogin {
-    pub(crate) user: &'static TestUser,
+    pub(crate) user: Arc<TestUser>,
     pub(crate) login_hint: String,
     pub(crate) binding_message: Option<String>,
     pub(crate) scope: String,
@@ -146,7 +148,7 @@ pub(crate) enum PollOutcome {
 /// What the tokens of an approved CIBA request are made of.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ApprovedCiba {
-    pub(crate) user: &'static TestUser,
+    pub(crate) user: Arc<TestUser>,
     pub(crate) scope: String,
     pub(crate) permissions: Vec<Permission>,
     pub(crate) auth_time: u64,
@@ -254,7 +256,7 @@ impl CibaRequest {
             CibaStatus::Approved => {
                 self.status = CibaStatus::TokensIssued;
                 PollOutcome::Approved(ApprovedCiba {
-                    user: self.login.user,
+                    user: Arc::clone(&self.login.user),
                     scope: self.login.scope.clone(),
                     permissions: self.login.permissions.clone(),
                     auth_time: self.auth_time,
@@ -294,13 +296,13 @@ pub(crate) fn whole_seconds(interval: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::users::USERS;
+    use crate::users::DEFAULT_USERS;
 
     const SECOND: Duration = Duration::from_secs(1);
 
     fn request(behavior: CibaBehavior, now: Instant) -> CibaRequest {
         let login = CibaLogin {
-            user: &USERS[0],
+            user: Arc::new(DEFAULT_USERS[0].clone()),
             login_hint: "n".into(),
             binding_message: None,
             scope: "openid".into(),

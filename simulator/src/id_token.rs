@@ -13,6 +13,8 @@ use super::faults::{EVIL_ISSUER, Fault, Faults, SOMEONE_ELSE};
 use super::keys::SigningKey;
 use super::permission::{Permission, digest};
 use super::state::IssuedCode;
+use std::sync::Arc;
+
 use super::users::TestUser;
 use crate::clock::unix_now;
 
@@ -30,7 +32,7 @@ pub(crate) const AUTH_REQ_ID_CLAIM: &str = "urn:openid:params:jwt:claim:auth_req
 pub(crate) struct IdTokenInput<'a> {
     pub(crate) issuer: &'a str,
     pub(crate) client_id: &'a str,
-    pub(crate) user: &'static TestUser,
+    pub(crate) user: &'a Arc<TestUser>,
     /// Unix time of the user's approval.
     pub(crate) auth_time: u64,
     /// Session id of the login.
@@ -51,7 +53,7 @@ impl<'a> IdTokenInput<'a> {
         IdTokenInput {
             issuer,
             client_id,
-            user: code.user,
+            user: &code.user,
             auth_time: code.auth_time,
             sid: &code.sid,
             nonce: code.request.nonce.as_deref(),
@@ -335,7 +337,7 @@ pub(crate) fn tamper_signature(token: &str) -> String {
 mod tests {
     use super::*;
     use crate::state::PendingRequest;
-    use crate::users::USERS;
+    use crate::users::DEFAULT_USERS;
 
     fn code(nonce: Option<&str>, scope: &str) -> IssuedCode {
         code_with(nonce, scope, Vec::new())
@@ -352,7 +354,7 @@ mod tests {
                 permissions,
                 step_up: Default::default(),
             },
-            user: &USERS[0],
+            user: std::sync::Arc::new(DEFAULT_USERS[0].clone()),
             auth_time: 1_700_000_000,
             sid: "sid".into(),
             redeemed: false,
@@ -389,7 +391,7 @@ mod tests {
     #[test]
     fn nnin_needs_its_scope() {
         let code = code(None, "openid nnin_altsub");
-        assert_eq!(profile_claims(code.user, &code.request.scope)["nnin_altsub"], "17858642043");
+        assert_eq!(profile_claims(&code.user, &code.request.scope)["nnin_altsub"], "17858642043");
     }
 
     #[test]
@@ -429,8 +431,8 @@ mod tests {
         assert_eq!(claims["iss"], "http://bib");
         assert_eq!(claims["acr"], "urn:bankid:bis");
         assert_eq!(claims["amr"], json!(["bis-mfa", "bis-hwk"]));
-        assert_eq!(claims["sub"], json!(USERS[0].sub));
-        assert_eq!(claims["sub_nnin"], json!(USERS[0].nnin));
+        assert_eq!(claims["sub"], json!(DEFAULT_USERS[0].sub));
+        assert_eq!(claims["sub_nnin"], json!(DEFAULT_USERS[0].nnin));
         assert_eq!(claims[AUTH_REQ_ID_CLAIM], "req-1");
         assert!(!claims.contains_key("sid") && !claims.contains_key("nonce"));
         let mut faults = Faults::default();

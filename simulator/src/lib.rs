@@ -16,7 +16,8 @@
 //!   `urn:bankid:bis;LOA=3`, `login_hint=BIS`/`BID`, the RFC 9207 `iss`
 //!   response parameter, pushed authorization requests (RFC 9126) with
 //!   `authorization_details` (RFC 9396), and client-credentials access
-//!   tokens for BIB. A handful of [synthetic users](TestUser) log in.
+//!   tokens for BIB. Four built-in [synthetic users](TestUser) log in,
+//!   and any added with [`SimulatorBuilder::user`].
 //! - [`Simulator::bib_issuer`] is **BIB** (like `app.bankid.no`): the
 //!   Permission API (register, `user-exists`, grants) and CIBA (OpenID CIBA
 //!   Core 1.0, poll mode) with a scriptable phone per user
@@ -239,7 +240,7 @@ pub use ciba::{CibaBehavior, CibaRequestInfo, CibaStatus};
 pub use faults::Fault;
 pub use keys::SigningKey;
 pub use logout_token::{LogoutDelivery, LogoutSubject, LogoutTokenFault};
-pub use users::TestUser;
+pub use users::{TestUser, TestUserBuilder, UserError};
 
 use state::{Settings, Shared};
 
@@ -520,9 +521,21 @@ impl Simulator {
         logout_token::deliver(target_url, token).await
     }
 
-    /// The users who can log in; the login form offers all of them.
-    pub fn users() -> &'static [TestUser] {
-        &users::USERS
+    /// The users who can log in at this simulator, in the login form's
+    /// order: the four built-in ones ([`Simulator::default_users`]), then
+    /// those added with [`SimulatorBuilder::user`], in the order added. The
+    /// list is fixed when the simulator starts.
+    pub fn users(&self) -> Vec<TestUser> {
+        self.shared.users.iter().map(|user| TestUser::clone(user)).collect()
+    }
+
+    /// The four built-in users every simulator starts with: Kari (BIS,
+    /// LOA 3), Ola (BID, LOA 4), Per (BIS, only LOA 2: for testing that a
+    /// relying party refuses a low LOA) and Nina (BID, LOA 4, no BankID with
+    /// biometrics, so CIBA and `user-exists` cannot reach her). The first is
+    /// the login page's default choice.
+    pub fn default_users() -> &'static [TestUser] {
+        &users::DEFAULT_USERS
     }
 
     /// Stops the server and waits (briefly) for requests in flight.
@@ -573,6 +586,7 @@ pub struct SimulatorBuilder {
     ciba_interval: Duration,
     client_token_lifetime: Duration,
     jwks_cache_control: Option<String>,
+    users: users::Users,
 }
 
 impl Default for SimulatorBuilder {
@@ -589,6 +603,7 @@ impl Default for SimulatorBuilder {
             ciba_interval: DEFAULT_CIBA_INTERVAL,
             client_token_lifetime: DEFAULT_CLIENT_TOKEN_LIFETIME,
             jwks_cache_control: None,
+            users: users::Users::default(),
         }
     }
 }
@@ -682,6 +697,31 @@ impl SimulatorBuilder {
         self
     }
 
+    /// Adds a user who can log in, after the built-in ones
+    /// ([`Simulator::default_users`]) and those added before. Make it with
+    /// [`TestUser::new`] or [`TestUser::builder`], which check its fields.
+    ///
+    /// ```
+    /// use axum_bankid_simulator::{Simulator, TestUser};
+    ///
+    /// # fn main() -> Result<(), axum_bankid_simulator::UserError> {
+    /// let ann = TestUser::builder("ann", "Ann Test", "31819012388", "1990-01-31").method("BID").build()?;
+    /// let builder = Simulator::builder().user(ann)?;
+    /// # let _ = builder;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`UserError::Duplicate`] when another user of this simulator has the
+    /// same `id`, `sub`, `bankid_altsub` or `nnin` (a second user with a
+    /// taken nnin could never be found by it). The builder is then dropped.
+    pub fn user(mut self, user: TestUser) -> Result<Self, UserError> {
+        self.users.add(user)?;
+        Ok(self)
+    }
+
     /// Binds both sockets (BankID OIDC's and BIB's) and serves in a
     /// background task of the current Tokio runtime.
     ///
@@ -704,6 +744,7 @@ impl SimulatorBuilder {
             backchannel_logout: self.backchannel_logout,
             echo_authorization_details: self.echo_authorization_details,
             ciba_interval: ciba::whole_seconds(self.ciba_interval),
+            users: self.users,
         }));
         let oidc = capturing(endpoints::oidc_router(Arc::clone(&shared)), &shared, Which::Oidc);
         let bib = capturing(endpoints::bib_router(Arc::clone(&shared)), &shared, Which::Bib);
@@ -732,6 +773,7 @@ impl fmt::Debug for SimulatorBuilder {
             .field("echo_authorization_details", &self.echo_authorization_details)
             .field("ciba_interval", &self.ciba_interval)
             .field("client_token_lifetime", &self.client_token_lifetime)
+            .field("users", &self.users.iter().map(|user| user.id()).collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
 }

@@ -10,7 +10,8 @@
 //! BANKID_REDIRECT_URI=http://127.0.0.1:3000/auth/bankid/callback cargo run --example ciba
 //! ```
 //!
-//! Run with `--help` for the options; `SIM_PORT`, `SIM_BIB_PORT` and
+//! Run with `--help` for the options (`--user` adds a test user,
+//! `--list-users` lists them all); `SIM_PORT`, `SIM_BIB_PORT` and
 //! `SIM_REDIRECT_URIS` (comma-separated) set the same things, flags win.
 
 use std::io::Write as _;
@@ -18,7 +19,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use axum_bankid_simulator::{Fault, Simulator};
+use axum_bankid_simulator::{Fault, Simulator, TestUser};
 
 const USAGE: &str = "\
 axum-bankid-simulator: a local BankID (BankID OIDC + BIB) for development and tests.
@@ -41,10 +42,18 @@ OPTIONS:
                              rotated-keys), or slow=<ms>, slow-jwks=<ms>,
                              slow-token-answer=<ms>, grant-not-ready=<n>
     --list-faults            print the fault names and exit
-    --list-users             print the test users and exit
+    --user <SPEC>            add a test user after the four built-in ones; repeatable.
+                             SPEC is comma-separated key=value pairs, each key once:
+                             id=<1-32 of a-z A-Z 0-9 - _>, name=<given and family name>,
+                             nnin=<11 digits, valid mod-11 check digits>,
+                             birthdate=<YYYY-MM-DD> (all four required), and optional
+                             method=BIS|BID [default BIS], loa=3|4 [default: 3 for BIS,
+                             4 for BID], bib=true|false [default true; false needs BID].
+                             e.g. --user 'id=ann,name=Ann Test,nnin=31819012388,birthdate=1990-01-31'
+                             id, nnin and the derived sub must be unique.
+    --list-users             print the test users (built-in and --user) and exit
     -h, --help               print this help and exit
 
-The test users are fixed (see --list-users); custom users are not supported.
 The users' phone page (for CIBA) is at http://127.0.0.1:<port>/phone.
 Stop with Ctrl-C.";
 
@@ -98,13 +107,80 @@ struct Options {
     ciba_interval: Option<Duration>,
     backchannel_logout: bool,
     faults: Vec<Fault>,
+    /// The `--user`s, in order, checked against each other and the built-in users.
+    users: Vec<TestUser>,
 }
 
 /// What to do instead of serving.
+#[derive(Debug)]
 enum Exit {
     Help,
     ListFaults,
-    ListUsers,
+    /// Print the built-in users and these added ones.
+    ListUsers(Vec<TestUser>),
+}
+
+/// The keys of a `--user` spec; the first four are required.
+const USER_KEYS: [&str; 7] = ["id", "name", "nnin", "birthdate", "method", "loa", "bib"];
+
+/// Parses one `--user` value, `key=value` pairs separated by commas (see
+/// `--help`), strictly: every key known and given once, the four required
+/// ones present, `loa` a number, `bib` `true` or `false`; then the rules of
+/// [`TestUser::builder`]. The error names the key and, except for the nnin,
+/// the value.
+fn parse_user(spec: &str) -> Result<TestUser, String> {
+    let mut values: [Option<&str>; USER_KEYS.len()] = [None; USER_KEYS.len()];
+    for pair in spec.split(',') {
+        let (key, value) = pair.split_once('=').ok_or_else(|| format!("--user: {pair:?} is not key=value"))?;
+        let slot = USER_KEYS
+            .iter()
+            .position(|known| *known == key)
+            .ok_or_else(|| format!("--user: unknown key {key:?} (known: {})", USER_KEYS.join(", ")))?;
+        if values[slot].replace(value).is_some() {
+            return Err(format!("--user: key {key:?} is given twice"));
+        }
+    }
+    let required = |slot: usize| values[slot].ok_or_else(|| format!("--user: key {:?} is missing", USER_KEYS[slot]));
+    let mut builder = TestUser::builder(required(0)?, required(1)?, required(2)?, required(3)?);
+    if let Some(method) = values[4] {
+        builder = builder.method(method);
+    }
+    if let Some(loa) = values[5] {
+        builder = builder.loa(loa.parse().map_err(|_| format!("--user: loa {loa:?} is not 3 or 4"))?);
+    }
+    match values[6] {
+        Some("true") => builder = builder.bib_enabled(true),
+        Some("false") => builder = builder.bib_enabled(false),
+        Some(other) => return Err(format!("--user: bib {other:?} is not true or false")),
+        None => {}
+    }
+    builder.build().map_err(|error| format!("--user: {error}"))
+}
+
+/// Refuses a `--user` whose id, nnin or sub another user has, the way the
+/// simulator would when started.
+fn check_unique(users: &[TestUser]) -> Result<(), String> {
+    users
+        .iter()
+        .try_fold(Simulator::builder(), |builder, user| builder.user(user.clone()))
+        .map(drop)
+        .map_err(|error| format!("--user id={}: {error}", users.last().map_or("", TestUser::id)))
+}
+
+/// One user as a `--user` spec (plus its `sub`), for `--list-users`.
+fn user_line(user: &TestUser) -> String {
+    format!(
+        "id={},name={},nnin={},birthdate={},method={},loa={},bib={}  (sub {}, acr {})\n",
+        user.id(),
+        user.name(),
+        user.nnin(),
+        user.birthdate(),
+        user.method(),
+        user.loa(),
+        user.bib_enabled(),
+        user.sub(),
+        user.acr(),
+    )
 }
 
 fn parse_fault(spec: &str) -> Result<Fault, String> {
@@ -145,6 +221,7 @@ fn parse(
     let uris = env("SIM_REDIRECT_URIS").unwrap_or_default();
     options.redirect_uris.extend(uris.split(',').map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned));
 
+    let mut list_users = false;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         // `--flag=value` and `--flag value` both work.
@@ -156,7 +233,8 @@ fn parse(
         match flag.as_str() {
             "-h" | "--help" => return Ok(Err(Exit::Help)),
             "--list-faults" => return Ok(Err(Exit::ListFaults)),
-            "--list-users" => return Ok(Err(Exit::ListUsers)),
+            // Listed once every --user is read, so that they are listed too.
+            "--list-users" => list_users = true,
             "--port" => options.port = Some(parse_port("--port", &value()?)?),
             "--bib-port" => options.bib_port = Some(parse_port("--bib-port", &value()?)?),
             "--redirect-uri" => options.redirect_uris.push(value()?),
@@ -170,10 +248,14 @@ fn parse(
             "--backchannel-logout" => options.backchannel_logout = true,
             "--fault" => options.faults.push(parse_fault(&value()?)?),
             "--user" => {
-                return Err("--user: the simulator's test users are fixed (see --list-users)".to_owned());
+                options.users.push(parse_user(&value()?)?);
+                check_unique(&options.users)?;
             }
             _ => return Err(format!("unknown argument {arg:?} (see --help)")),
         }
+    }
+    if list_users {
+        return Ok(Err(Exit::ListUsers(options.users)));
     }
     Ok(Ok(options))
 }
@@ -191,7 +273,7 @@ fn exit_text(exit: &Exit) -> String {
                 out
             },
         ),
-        Exit::ListUsers => Simulator::users().iter().map(|user| format!("{user:?}\n")).collect(),
+        Exit::ListUsers(added) => Simulator::default_users().iter().chain(added).map(user_line).collect(),
     }
 }
 
@@ -233,6 +315,11 @@ async fn run(options: Options) -> std::io::Result<()> {
     }
     if let Some(interval) = options.ciba_interval {
         builder = builder.ciba_interval(interval);
+    }
+    for user in options.users {
+        println!("user: {}", user_line(&user).trim_end());
+        // Checked while parsing; a failure here would be a bug, reported as one.
+        builder = builder.user(user).map_err(std::io::Error::other)?;
     }
     let sim = builder.start().await?;
     for fault in options.faults {
@@ -294,5 +381,76 @@ mod tests {
         assert!(parse(args(&["--port", "x"]), env).is_err());
         assert!(parse(args(&["--frobnicate"]), env).is_err());
         assert!(matches!(parse(args(&["--help"]), env), Ok(Err(Exit::Help))));
+    }
+
+    const ANN: &str = "id=ann,name=Ann Test,nnin=31819012388,birthdate=1990-01-31";
+
+    #[test]
+    fn a_user_spec_parses_with_defaults_and_options() {
+        let ann = parse_user(ANN).expect("valid");
+        assert_eq!(
+            (ann.id(), ann.name(), ann.nnin(), ann.birthdate()),
+            ("ann", "Ann Test", "31819012388", "1990-01-31")
+        );
+        assert_eq!((ann.method(), ann.loa(), ann.acr(), ann.bib_enabled()), ("BIS", 3, "urn:bankid:bis;LOA=3", true));
+        let bid = parse_user(&format!("{ANN},method=BID,bib=false")).expect("valid");
+        assert_eq!((bid.method(), bid.loa(), bid.acr(), bid.bib_enabled()), ("BID", 4, "urn:bankid:bid;LOA=4", false));
+        let high = parse_user(&format!("bib=true,loa=4,{ANN}")).expect("keys in any order");
+        assert_eq!(high.acr(), "urn:bankid:bis;LOA=4");
+    }
+
+    #[test]
+    fn a_bad_user_spec_names_the_key() {
+        let error = |extra: &str| parse_user(&format!("{ANN}{extra}")).expect_err(extra);
+        assert_eq!(
+            error(",colour=blue"),
+            r#"--user: unknown key "colour" (known: id, name, nnin, birthdate, method, loa, bib)"#
+        );
+        assert_eq!(error(",id=bob"), r#"--user: key "id" is given twice"#);
+        assert_eq!(error(","), r#"--user: "" is not key=value"#);
+        assert_eq!(error(",method=BIM"), r#"--user: method "BIM": must be BIS or BID"#);
+        assert_eq!(error(",loa=2"), "--user: loa 2: must be 3 or 4");
+        assert_eq!(error(",loa=high"), r#"--user: loa "high" is not 3 or 4"#);
+        assert_eq!(error(",bib=yes"), r#"--user: bib "yes" is not true or false"#);
+        assert_eq!(error(",bib=false"), "--user: bib: a BIS user must have BankID with biometrics enabled");
+        assert_eq!(
+            parse_user("id=ann,name=Ann Test,nnin=31819012388").unwrap_err(),
+            r#"--user: key "birthdate" is missing"#
+        );
+        let bad_date = parse_user("id=ann,name=Ann Test,nnin=31819012388,birthdate=1990-02-30").unwrap_err();
+        assert_eq!(bad_date, r#"--user: birthdate "1990-02-30": must be a real date as YYYY-MM-DD"#);
+        let bad_checksum = parse_user("id=ann,name=Ann Test,nnin=31819012389,birthdate=1990-01-31").unwrap_err();
+        assert_eq!(bad_checksum, "--user: nnin: the mod-11 check digits are wrong");
+        let spaced = parse_user("id=ann, name=Ann Test,nnin=31819012388,birthdate=1990-01-31").unwrap_err();
+        assert!(spaced.contains(r#"unknown key " name""#), "{spaced}");
+    }
+
+    #[test]
+    fn users_are_parsed_in_order_and_a_taken_nnin_or_id_is_refused() {
+        let parsed = options(&["--user", ANN, "--user=id=bo,name=Bo Test,nnin=02819010040,birthdate=1990-01-02"], &[]);
+        let ids: Vec<&str> = parsed.users.iter().map(TestUser::id).collect();
+        assert_eq!(ids, ["ann", "bo"]);
+        let env = |_: &str| None;
+        let karis = "id=kari2,name=Kari Kopi,nnin=17858642043,birthdate=1986-05-17";
+        let taken = parse(args(&["--user", karis]), env).expect_err("kari's nnin");
+        assert_eq!(taken, r#"--user id=kari2: nnin: already taken by user "kari""#);
+        let twice = parse(args(&["--user", ANN, "--user", ANN]), env).expect_err("ann twice");
+        assert_eq!(twice, r#"--user id=ann: id: already taken by user "ann""#);
+        assert!(parse(args(&["--user"]), env).is_err(), "a value is needed");
+    }
+
+    #[test]
+    fn list_users_lists_the_added_users_wherever_the_flag_stands() {
+        let env = |_: &str| None;
+        for order in [["--list-users", "--user", ANN], ["--user", ANN, "--list-users"]] {
+            let Ok(Err(exit)) = parse(args(&order), env) else { panic!("--list-users exits: {order:?}") };
+            let text = exit_text(&exit);
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(lines.len(), 5, "{text}");
+            assert!(lines[0].starts_with("id=kari,name=Kari Nordmann,nnin=17858642043,"), "{text}");
+            assert!(lines[4].starts_with(&format!("{ANN},method=BIS,loa=3,bib=true  (sub ")), "{text}");
+        }
+        let bad = parse(args(&["--list-users", "--user", "id=ann"]), env);
+        assert!(bad.is_err(), "a bad --user is refused even when listing");
     }
 }

@@ -11,7 +11,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::permission::Permission;
-use super::users::{TestUser, USERS};
+use super::users::{TestUser, Users};
 
 /// Inline styles only: the page must work without fetching anything else.
 /// Styled by element and attribute so the markup (which tests parse) stays
@@ -41,18 +41,19 @@ section{border-top:1px solid #e4e6ec;margin-top:1rem;padding-top:.25rem}\
 pub(crate) fn login(
     request_id: &str,
     client_id: &str,
+    users_list: &Users,
     preselected: &TestUser,
     permissions: &[Permission],
     asked_method: Option<&str>,
 ) -> Response {
     let mut users = String::new();
-    for user in &USERS {
+    for user in users_list.iter() {
         let checked = if user.id == preselected.id { " checked" } else { "" };
         // Writing to a String cannot fail.
         let _ = writeln!(
             users,
             r#"<label><input type="radio" name="user" value="{}"{checked}> {}</label>"#,
-            escape(user.id),
+            escape(&user.id),
             escape(&user.label()),
         );
     }
@@ -145,7 +146,7 @@ pub(crate) fn phone(client_id: &str, user: &TestUser, requests: &[PhoneRequest<'
     }
     let body = format!(
         "<h1>BankID app of {name} (simulator)</h1>\n{list}<p class=\"note\">Test provider with synthetic users. Not BankID.</p>",
-        name = escape(user.name),
+        name = escape(&user.name),
     );
     page(StatusCode::OK, "BankID app (simulator)", &body)
 }

@@ -16,6 +16,8 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use std::sync::Arc;
+
 use super::users::TestUser;
 use crate::clock::unix_now;
 
@@ -128,12 +130,12 @@ pub(crate) struct RegisteredPermission {
 }
 
 /// Where a registered permission stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum PermissionStatus {
     /// No login carrying it was decided yet.
     Pending,
     /// `user` approved it at unix time `at`.
-    Approved { user: &'static TestUser, at: u64 },
+    Approved { user: Arc<TestUser>, at: u64 },
     /// The user refused the login carrying it.
     Denied,
 }
@@ -141,7 +143,7 @@ pub(crate) enum PermissionStatus {
 impl RegisteredPermission {
     /// Records the decision of a login carrying this permission; the latest
     /// decision wins.
-    pub(crate) fn decide(&mut self, user: Option<&'static TestUser>) {
+    pub(crate) fn decide(&mut self, user: Option<Arc<TestUser>>) {
         self.status = match user {
             Some(user) => PermissionStatus::Approved { user, at: unix_now() },
             None => PermissionStatus::Denied,

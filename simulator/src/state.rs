@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::AtomicUsize;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -18,7 +18,7 @@ use super::ciba::{CibaBehavior, CibaRequest};
 use super::faults::Faults;
 use super::keys::SigningKey;
 use super::permission::{Permission, RegisteredPermission};
-use super::users::TestUser;
+use super::users::{TestUser, Users};
 use crate::clock::unix_now;
 
 /// How long a login page may stay open before its request is forgotten.
@@ -68,6 +68,8 @@ pub(crate) struct Shared {
     pub(crate) echo_authorization_details: bool,
     /// The polling interval CIBA requests start with, in whole seconds.
     pub(crate) ciba_interval: Duration,
+    /// Who can log in: the built-in users, then the added ones.
+    pub(crate) users: Users,
     pub(crate) jwks_requests: AtomicUsize,
     pub(crate) token_requests: AtomicUsize,
     pub(crate) user_exists_requests: AtomicUsize,
@@ -90,6 +92,7 @@ pub(crate) struct Settings {
     pub(crate) backchannel_logout: bool,
     pub(crate) echo_authorization_details: bool,
     pub(crate) ciba_interval: Duration,
+    pub(crate) users: Users,
 }
 
 /// The mutable part of [`Shared`].
@@ -152,10 +155,10 @@ impl Default for Inner {
 impl Inner {
     /// Records the user's decision on the registered permissions among
     /// `permissions`: `Some(user)` approved, `None` denied.
-    pub(crate) fn decide_permissions(&mut self, permissions: &[Permission], user: Option<&'static TestUser>) {
+    pub(crate) fn decide_permissions(&mut self, permissions: &[Permission], user: Option<Arc<TestUser>>) {
         for id in permissions.iter().filter_map(|permission| permission.permission_id.as_deref()) {
             if let Some(registered) = self.permissions.get_mut(id) {
-                registered.decide(user);
+                registered.decide(user.clone());
             }
         }
     }
@@ -169,10 +172,11 @@ impl Inner {
         if !request.decide(approve, Instant::now(), unix_now()) {
             return false;
         }
-        let user = request.login.user;
+        let user = Arc::clone(&request.login.user);
         let permissions = request.login.permissions.clone();
+        let user_id = user.id.clone();
         self.decide_permissions(&permissions, approve.then_some(user));
-        tracing::debug!(user = user.id, approve, "simulator: CIBA request decided");
+        tracing::debug!(user = %user_id, approve, "simulator: CIBA request decided");
         true
     }
 }
@@ -218,7 +222,7 @@ pub(crate) struct ClientGrant {
 #[derive(Clone)]
 pub(crate) struct IssuedCode {
     pub(crate) request: PendingRequest,
-    pub(crate) user: &'static TestUser,
+    pub(crate) user: Arc<TestUser>,
     /// Unix time of the user's approval (`auth_time`).
     pub(crate) auth_time: u64,
     /// Session id of this login (`sid`).
@@ -234,7 +238,7 @@ pub(crate) struct IssuedCode {
 /// What an access token grants at the userinfo endpoint.
 #[derive(Debug, Clone)]
 pub(crate) struct AccessGrant {
-    pub(crate) user: &'static TestUser,
+    pub(crate) user: Arc<TestUser>,
     pub(crate) scope: String,
 }
 
@@ -251,6 +255,7 @@ impl Shared {
             backchannel_logout,
             echo_authorization_details,
             ciba_interval,
+            users,
         } = settings;
         Shared {
             issuer,
@@ -263,6 +268,7 @@ impl Shared {
             backchannel_logout,
             echo_authorization_details,
             ciba_interval,
+            users,
             jwks_requests: AtomicUsize::new(0),
             token_requests: AtomicUsize::new(0),
             user_exists_requests: AtomicUsize::new(0),

@@ -16,7 +16,9 @@
 use serde_json::{Map, Value, json};
 
 use super::faults::{Fault, Faults};
-use super::users::{TestUser, USERS};
+use std::sync::Arc;
+
+use super::users::{TestUser, Users};
 
 /// BankID with biometrics.
 pub(crate) const BIS: &str = "BIS";
@@ -89,12 +91,11 @@ pub(crate) fn choose(
 }
 
 /// With [`Fault::OtherPerson`], the next test user completes the login.
-pub(crate) fn completing_person(user: &'static TestUser, faults: &Faults) -> &'static TestUser {
+pub(crate) fn completing_person(users: &Users, user: Arc<TestUser>, faults: &Faults) -> Arc<TestUser> {
     if !faults.has(&Fault::OtherPerson) {
         return user;
     }
-    let at = USERS.iter().position(|u| u.id == user.id).unwrap_or_default();
-    &USERS[(at + 1) % USERS.len()]
+    Arc::clone(users.next_after(&user))
 }
 
 /// The `acr` and `amr` of a login with `method`.
@@ -143,6 +144,7 @@ const STALE_BY_SECS: u64 = 10 * 60;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::users::DEFAULT_USERS;
 
     #[test]
     fn parses_known_selectors_and_max_age() {
@@ -162,11 +164,11 @@ mod tests {
     #[test]
     fn the_page_choice_wins_and_bis_needs_biometrics() {
         let asked = StepUpRequest { asked_method: Some(BID), ..Default::default() };
-        assert_eq!(choose(None, &asked, &USERS[0]), Ok(Some(BID)));
-        assert_eq!(choose(Some("BIS"), &asked, &USERS[0]), Ok(Some(BIS)));
-        assert!(choose(Some("BIS"), &asked, &USERS[3]).is_err());
-        assert!(choose(Some("BIM"), &asked, &USERS[0]).is_err());
+        assert_eq!(choose(None, &asked, &DEFAULT_USERS[0]), Ok(Some(BID)));
+        assert_eq!(choose(Some("BIS"), &asked, &DEFAULT_USERS[0]), Ok(Some(BIS)));
+        assert!(choose(Some("BIS"), &asked, &DEFAULT_USERS[3]).is_err());
+        assert!(choose(Some("BIM"), &asked, &DEFAULT_USERS[0]).is_err());
         let bis = StepUpRequest { asked_method: Some(BIS), ..Default::default() };
-        assert_eq!(choose(None, &bis, &USERS[1]), Ok(None), "a BID user keeps BID");
+        assert_eq!(choose(None, &bis, &DEFAULT_USERS[1]), Ok(None), "a BID user keeps BID");
     }
 }

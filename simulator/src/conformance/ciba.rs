@@ -44,7 +44,7 @@ async fn ciba_in_bankids_exact_shapes_from_user_exists_to_verified_id_token() {
         .expect("verifies with BIB's jwks_uri");
     let oidc_keys = bank.jwks(bank.oidc("/jwks")).await;
     assert!(verify(id_token, &oidc_keys, &bib, None).is_err(), "not with BankID OIDC's keys");
-    let kari = &Simulator::users()[0];
+    let kari = &Simulator::default_users()[0];
     assert_eq!(claims["acr"], "urn:bankid:bis");
     assert_eq!(claims["amr"], json!(["bis-mfa", "bis-hwk"]));
     assert_eq!(claims["sub"], kari.sub, "the same subject as in the code flow");

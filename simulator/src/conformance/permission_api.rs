@@ -117,7 +117,7 @@ async fn grant_is_404_until_approved_then_a_plain_text_jws_signed_with_the_grant
     let grants = bank.jwks(bank.bib("/jwks/grants")).await;
     let claims = verify(&jws, &grants, &bib, None).expect("verifies with jwks_uri_grants");
     assert!(verify(&jws, &bank.jwks(bank.bib("/jwks")).await, &bib, None).is_err(), "not with jwks_uri");
-    let kari = &crate::Simulator::users()[0];
+    let kari = &crate::Simulator::default_users()[0];
     assert_eq!(claims["sub"], kari.sub);
     assert_eq!(claims["type"], "payment.v1");
     assert_eq!(claims["permissionId"], id);

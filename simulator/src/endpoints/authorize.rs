@@ -65,12 +65,12 @@ fn login_page(
     login_hint: Option<&str>,
     acr_values: Option<&str>,
 ) -> Response {
-    let preselected = users::preselected(login_hint, acr_values);
+    let preselected = shared.users.preselected(login_hint, acr_values);
     let permissions = request.permissions.clone();
     let asked_method = request.step_up.asked_method;
     let request_id = shared.lock().pending.insert(request, PENDING_LIFETIME);
-    tracing::debug!(preselected = preselected.id, permissions = permissions.len(), "simulator: showing login page");
-    pages::login(&request_id, &shared.client_id, preselected, &permissions, asked_method)
+    tracing::debug!(preselected = %preselected.id, permissions = permissions.len(), "simulator: showing login page");
+    pages::login(&request_id, &shared.client_id, &shared.users, preselected, &permissions, asked_method)
 }
 
 /// What became of a `request_uri` brought to `/authorize`.
@@ -210,7 +210,7 @@ pub(super) async fn decide(State(shared): State<Arc<Shared>>, Form(form): Form<D
         Some("deny") => false,
         _ => return pages::bad_request("Choose to log in or to cancel."),
     };
-    let user = form.user.as_deref().and_then(users::find);
+    let user = form.user.as_deref().and_then(|id| shared.users.find(id)).cloned();
     if approve && user.is_none() {
         return pages::bad_request("Choose one of the test users.");
     }
@@ -222,28 +222,35 @@ pub(super) async fn decide(State(shared): State<Arc<Shared>>, Form(form): Form<D
     match user.filter(|_| approve) {
         Some(user) => {
             let mut request = request;
-            match step_up::choose(form.method.as_deref(), &request.step_up, user) {
+            match step_up::choose(form.method.as_deref(), &request.step_up, &user) {
                 Ok(method) => request.step_up.chosen_method = method,
                 Err(message) => return pages::bad_request(message),
             }
-            let user = step_up::completing_person(user, &shared.lock().faults);
+            let user = step_up::completing_person(&shared.users, user, &shared.lock().faults);
             approve_login(&shared, request, user)
         }
         None => deny_login(&shared, &request),
     }
 }
 
-fn approve_login(shared: &Shared, request: PendingRequest, user: &'static users::TestUser) -> Response {
+fn approve_login(shared: &Shared, request: PendingRequest, user: Arc<users::TestUser>) -> Response {
     let (redirect_uri, state) = (request.redirect_uri.clone(), request.state.clone());
     let permissions = request.permissions.clone();
-    let issued =
-        IssuedCode { request, user, auth_time: unix_now(), sid: random_token(), redeemed: false, access_token: None };
+    let user_id = user.id.clone();
+    let issued = IssuedCode {
+        request,
+        user: Arc::clone(&user),
+        auth_time: unix_now(),
+        sid: random_token(),
+        redeemed: false,
+        access_token: None,
+    };
     let code = {
         let mut inner = shared.lock();
         inner.decide_permissions(&permissions, Some(user));
         inner.codes.insert(issued, CODE_LIFETIME)
     };
-    tracing::debug!(user = user.id, "simulator: login approved, code issued");
+    tracing::debug!(user = %user_id, "simulator: login approved, code issued");
     authorization_response(shared, &redirect_uri, Some(&state), &[("code", &code)])
 }
 

@@ -23,7 +23,7 @@ use crate::faults::{Fault, Faults};
 use crate::id_token::{self, IdTokenInput};
 use crate::permission::RegisteredPermission;
 use crate::state::{ACCESS_TOKEN_LIFETIME_SECS, AccessGrant, CIBA_GRACE, Shared};
-use crate::users::{self, TestUser};
+use crate::users::TestUser;
 
 pub(super) async fn initiate(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     // Counted on arrival, so a request the client gave up on still counts.
@@ -42,17 +42,17 @@ fn start(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Response, 
     let params = client_auth::form_params(headers, body)?;
     check_access(shared, headers, Some(&params), PERMISSIONS_CIBA_SCOPE)?;
     let (login, expires_in) = validate(shared, &params)?;
-    let behavior = shared.lock().ciba_behaviors.get(login.user.id).copied().unwrap_or_default();
+    let behavior = shared.lock().ciba_behaviors.get(&login.user.id).copied().unwrap_or_default();
     if behavior == CibaBehavior::AppUninstalled {
-        tracing::debug!(user = login.user.id, "simulator: CIBA refused, the user's app is uninstalled");
+        tracing::debug!(user = %login.user.id, "simulator: CIBA refused, the user's app is uninstalled");
         return Err(OAuthError::bad("app_unavailable", "the user has no BankID app that can receive the request"));
     }
     // Already whole seconds: the simulator enforces what it announces.
     let interval = shared.ciba_interval;
-    let user = login.user.id;
+    let user = login.user.id.clone();
     let request = CibaRequest::new(login, behavior, expires_in, interval, Instant::now());
     let auth_req_id = shared.lock().ciba.insert(request, expires_in + CIBA_GRACE);
-    tracing::debug!(user, ?behavior, "simulator: CIBA request started");
+    tracing::debug!(%user, ?behavior, "simulator: CIBA request started");
     let body = json!({
         "auth_req_id": auth_req_id,
         "expires_in": expires_in.as_secs(),
@@ -72,15 +72,15 @@ fn validate(shared: &Shared, params: &Params) -> Result<(CibaLogin, Duration), O
         return Err(OAuthError::bad("access_denied", "simulated refusal"));
     }
     let (id, registered) = permissions::find_permission_token(shared, token).map_err(token_error)?;
-    let user = check_registration(&registered, binding_message)?;
+    let user = check_registration(shared, &registered, binding_message)?;
     let expires_in = registered.exp.saturating_sub(unix_now());
     if expires_in == 0 {
         return Err(token_error(TokenProblem::Expired));
     }
     permissions::mark_permission_token_used(shared, &id).map_err(token_error)?;
     let login = CibaLogin {
+        login_hint: user.nnin.clone(),
         user,
-        login_hint: user.nnin.to_owned(),
         binding_message: Some(registered.binding_message),
         scope: scope.to_owned(),
         permissions: vec![registered.permission],
@@ -111,9 +111,10 @@ fn check_shape(params: &Params) -> Result<(&str, &str, &str), OAuthError> {
 /// with the binding message BankID made for it, for a user who has BankID
 /// with biometrics — who is returned.
 fn check_registration(
+    shared: &Shared,
     registered: &RegisteredPermission,
     binding_message: &str,
-) -> Result<&'static TestUser, OAuthError> {
+) -> Result<Arc<TestUser>, OAuthError> {
     if !registered.intents.iter().any(|intent| intent == CIBA_INTENT) {
         return Err(OAuthError::invalid_request("the permission was not registered with intents [\"ciba\"]"));
     }
@@ -127,8 +128,11 @@ fn check_registration(
         .nnin
         .as_deref()
         .ok_or(OAuthError::invalid_request("the permission was registered without a loginHint"))?;
-    users::find_by_nnin(nnin)
+    shared
+        .users
+        .find_by_nnin(nnin)
         .filter(|user| user.bib_enabled)
+        .cloned()
         .ok_or(OAuthError::bad("unknown_user_id", "no user with BankID with biometrics has this loginHint"))
 }
 
@@ -210,7 +214,7 @@ pub(super) fn poll(shared: &Shared, params: &Params, faults: &Faults) -> Result<
         let was_open = request.is_open(now);
         let outcome = request.poll(now, unix_now());
         // A behaviour may have decided the request just now.
-        let user = request.login.user;
+        let user = Arc::clone(&request.login.user);
         let decided = match request.status(now) {
             CibaStatus::TokensIssued | CibaStatus::Approved if was_open => Some(Some(user)),
             CibaStatus::Denied if was_open => Some(None),
@@ -240,7 +244,7 @@ pub(super) fn poll(shared: &Shared, params: &Params, faults: &Faults) -> Result<
     let input = IdTokenInput {
         issuer: &shared.bib_issuer,
         client_id: &shared.client_id,
-        user: approved.user,
+        user: &approved.user,
         auth_time: approved.auth_time,
         sid: "",
         nonce: None,
@@ -253,9 +257,9 @@ pub(super) fn poll(shared: &Shared, params: &Params, faults: &Faults) -> Result<
         tracing::error!(%error, "simulator: signing the CIBA ID token failed");
         OAuthError::Internal("the simulator could not sign the ID token")
     })?;
-    let grant = AccessGrant { user: approved.user, scope: approved.scope.clone() };
+    let grant = AccessGrant { user: Arc::clone(&approved.user), scope: approved.scope.clone() };
     let access_token = shared.lock().tokens.insert(grant, Duration::from_secs(ACCESS_TOKEN_LIFETIME_SECS));
-    tracing::debug!(user = approved.user.id, "simulator: tokens issued for a CIBA request");
+    tracing::debug!(user = %approved.user.id, "simulator: tokens issued for a CIBA request");
     let mut body = Map::new();
     body.insert("access_token".into(), json!(access_token));
     body.insert("token_type".into(), json!("Bearer"));

@@ -28,7 +28,6 @@ use crate::keys::SigningKey;
 use crate::permission::{Permission, PermissionStatus, RegisteredPermission};
 use crate::registration;
 use crate::state::{ClientGrant, PERMISSION_LIFETIME, Shared, random_token};
-use crate::users;
 
 /// The scopes a client-credentials token may carry.
 const CLIENT_SCOPES: [&str; 3] = ["openid", "permissions/client", "permissions/ciba"];
@@ -210,8 +209,8 @@ pub(super) async fn user_exists(State(shared): State<Arc<Shared>>, headers: Head
         .and_then(|()| registration::parse_user_exists(&body).map_err(OAuthError::invalid_request));
     match answer {
         Ok(nnin) => {
-            let exists =
-                !faults.has(&Fault::UserExistsFalse) && users::find_by_nnin(&nnin).is_some_and(|user| user.bib_enabled);
+            let exists = !faults.has(&Fault::UserExistsFalse)
+                && shared.users.find_by_nnin(&nnin).is_some_and(|user| user.bib_enabled);
             tracing::debug!(exists, "simulator: user-exists answered");
             no_store(Json(json!({ "exists": exists })).into_response())
         }
@@ -253,17 +252,17 @@ fn try_grant(shared: &Shared, id: &str, headers: &HeaderMap) -> Result<String, O
         (inner.permissions.get_mut(id).cloned(), inner.faults.clone())
     };
     let registered = registered.ok_or_else(|| not_found("no permission is registered with this id"))?;
-    let (user, at) = match registered.status {
+    let (user, at) = match &registered.status {
         PermissionStatus::Pending => return Err(not_found("the user has not approved the permission yet")),
         PermissionStatus::Denied => {
             return Err(OAuthError::status(StatusCode::FORBIDDEN, "access_denied", "the user refused the permission"));
         }
-        PermissionStatus::Approved { user, at } => (user, at),
+        PermissionStatus::Approved { user, at } => (Arc::clone(user), *at),
     };
     if registered.permission.kind == AUTHENTICATION_TYPE {
         return Err(not_found("an authentication.v1 permission yields no grant"));
     }
-    let claims = grant_claims(shared, id, &registered, user, at);
+    let claims = grant_claims(shared, id, &registered, &user, at);
     let (key, kid) = grant_signing_key(&faults);
     id_token::sign_as(&claims, key, kid).map_err(|error| {
         tracing::error!(%error, "simulator: signing a grant failed");

@@ -12,7 +12,6 @@ use serde::Deserialize;
 
 use crate::pages::{self, PhoneRequest};
 use crate::state::Shared;
-use crate::users;
 
 /// `GET /phone` parameters.
 #[derive(Debug, Deserialize)]
@@ -21,7 +20,7 @@ pub(super) struct PhoneQuery {
 }
 
 pub(super) async fn show(State(shared): State<Arc<Shared>>, Query(query): Query<PhoneQuery>) -> Response {
-    let Some(user) = query.login_hint.as_deref().and_then(users::find_by_nnin) else {
+    let Some(user) = query.login_hint.as_deref().and_then(|nnin| shared.users.find_by_nnin(nnin)) else {
         return pages::not_found("No test user has this national identity number.");
     };
     let now = Instant::now();
@@ -37,7 +36,7 @@ pub(super) async fn show(State(shared): State<Arc<Shared>>, Query(query): Query<
             permissions: &request.login.permissions,
         })
         .collect();
-    tracing::debug!(user = user.id, pending = requests.len(), "simulator: phone page shown");
+    tracing::debug!(user = %user.id, pending = requests.len(), "simulator: phone page shown");
     pages::phone(&shared.client_id, user, &requests)
 }
 

@@ -118,7 +118,7 @@ pub(super) fn issue_login_tokens(
         tracing::error!(%error, "simulator: signing the access token failed");
         OAuthError::Internal("the simulator could not sign the access token")
     })?;
-    let grant = AccessGrant { user: input.user, scope: input.scope.to_owned() };
+    let grant = AccessGrant { user: std::sync::Arc::clone(input.user), scope: input.scope.to_owned() };
     let lifetime = std::time::Duration::from_secs(ACCESS_TOKEN_LIFETIME_SECS);
     {
         let mut guard = shared.lock();

@@ -24,7 +24,7 @@ pub(super) async fn handle(State(shared): State<Arc<Shared>>, headers: HeaderMap
         return unauthorized(r#"Bearer realm="bankid-simulator", error="invalid_token""#);
     };
     tracing::debug!(user = grant.user.id, "simulator: userinfo served");
-    let mut claims = profile_claims(grant.user, &grant.scope);
+    let mut claims = profile_claims(&grant.user, &grant.scope);
     claims.insert("sub".into(), json!(grant.user.sub));
     no_store(Json(Value::Object(claims)).into_response())
 }

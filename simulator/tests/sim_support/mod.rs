@@ -184,7 +184,7 @@ impl Rp {
 
 /// The national identity number of the test user `user` ("kari", ...).
 pub fn nnin(user: &str) -> &'static str {
-    Simulator::users().iter().find(|candidate| candidate.id == user).expect("test user").nnin
+    Simulator::default_users().iter().find(|candidate| candidate.id() == user).expect("test user").nnin()
 }
 
 /// The current unix time in seconds.

@@ -1,0 +1,51 @@
+//! The `axum-bankid-simulator` binary itself, run as a developer would:
+//! `--user` adds to what `--list-users` prints, and a bad `--user` is a
+//! usage error (exit code 2) that names the key. Neither starts a server.
+#![cfg(feature = "cli")]
+
+use std::process::{Command, Output};
+
+const ANN: &str = "id=ann,name=Ann Test,nnin=31819012388,birthdate=1990-01-31";
+
+fn run(args: &[&str]) -> Output {
+    let binary = env!("CARGO_BIN_EXE_axum-bankid-simulator");
+    // No SIM_* variables from the surrounding shell.
+    let mut command = Command::new(binary);
+    command.args(args).env_remove("SIM_PORT").env_remove("SIM_BIB_PORT").env_remove("SIM_REDIRECT_URIS");
+    command.output().expect("the binary runs")
+}
+
+#[test]
+fn list_users_shows_the_added_users_after_the_built_in_ones() {
+    let bo = "id=bo,name=Bo Høyt,nnin=15868510045,birthdate=1985-06-15,method=BID,bib=false";
+    let output = run(&["--user", ANN, "--user", bo, "--list-users"]);
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).expect("UTF-8");
+    let ids: Vec<&str> = stdout.lines().map(|line| line.split(',').next().unwrap_or_default()).collect();
+    assert_eq!(ids, ["id=kari", "id=ola", "id=per", "id=nina", "id=ann", "id=bo"], "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[4].starts_with(&format!("{ANN},method=BIS,loa=3,bib=true  (sub ")), "{stdout}");
+    assert!(
+        lines[5].starts_with("id=bo,name=Bo Høyt,nnin=15868510045,birthdate=1985-06-15,method=BID,loa=4,bib=false")
+    );
+    assert!(lines[5].ends_with("acr urn:bankid:bid;LOA=4)"), "{stdout}");
+}
+
+#[test]
+fn a_bad_user_is_a_usage_error_naming_the_key() {
+    for (spec, message) in [
+        (format!("{ANN},loa=2"), "--user: loa 2: must be 3 or 4"),
+        (format!("{ANN},color=blue"), r#"--user: unknown key "color""#),
+        (
+            "id=kari2,name=Kari Kopi,nnin=17858642043,birthdate=1986-05-17".to_owned(),
+            r#"nnin: already taken by user "kari""#,
+        ),
+    ] {
+        let output = run(&["--user", &spec, "--list-users"]);
+        assert_eq!(output.status.code(), Some(2), "{spec}");
+        let stderr = String::from_utf8(output.stderr).expect("UTF-8");
+        assert!(stderr.starts_with("axum-bankid-simulator: "), "{stderr}");
+        assert!(stderr.contains(message), "{spec}: {stderr}");
+        assert!(output.stdout.is_empty(), "nothing is listed after a bad --user");
+    }
+}
