@@ -219,8 +219,7 @@ async fn ciba(count: usize, polled: usize) {
     let interval = Duration::from_secs(1);
     let sim = Simulator::builder().ciba_interval(interval).start().await.unwrap();
     // Users without BIB are refused by the simulator (as by BankID).
-    let users: Vec<String> =
-        Simulator::default_users().iter().filter(|u| u.bib_enabled()).map(|u| u.nnin().to_owned()).collect();
+    let users = bib_users();
     let layer = BankIdLayer::discover(config(&sim, "http://127.0.0.1:9")).await.unwrap();
     let store = SizedStore::default();
     let ciba = layer.clone().with_ciba(CibaOptions::new(store.clone())).unwrap().ciba().unwrap();
@@ -354,7 +353,7 @@ async fn ciba_rss_without_the_simulator(count: usize) {
 /// The identity numbers of the simulator's BIB-enabled users (the only ones
 /// it, like BankID, lets CIBA reach).
 fn bib_users() -> Vec<String> {
-    Simulator::users().iter().filter(|u| u.bib_enabled).map(|u| u.nnin.to_owned()).collect()
+    Simulator::default_users().iter().filter(|u| u.bib_enabled()).map(|u| u.nnin().to_owned()).collect()
 }
 
 fn main() {
