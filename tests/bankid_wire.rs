@@ -174,6 +174,38 @@ async fn a_burst_of_ciba_starts_makes_one_token_request() {
     assert_eq!(client_credentials_requests(&app).len(), 1, "single-flight, then cached");
 }
 
+/// A token BIB no longer accepts (revoked, or expired early) costs one new
+/// client-credentials token and one repeat of the refused call: the start
+/// still succeeds, and later calls use the new token.
+#[tokio::test]
+async fn a_refused_client_token_is_replaced_once() {
+    let app = start_ciba().await;
+    let client = ciba(&app);
+    client.start(request("kari")).await.unwrap();
+    assert_eq!(client_credentials_requests(&app).len(), 1);
+    app.sim.revoke_client_tokens();
+    let user_checks = sent(&app, Which::Bib, "POST", "/permissions/user-exists").len();
+    client.start(request("kari")).await.expect("started with a fresh token");
+    assert_eq!(client_credentials_requests(&app).len(), 2, "one new token");
+    let user_checks = sent(&app, Which::Bib, "POST", "/permissions/user-exists").len() - user_checks;
+    assert_eq!(user_checks, 2, "the refused call once more, with the new token");
+    client.start(request("kari")).await.unwrap();
+    assert_eq!(client_credentials_requests(&app).len(), 2, "the new token is cached");
+}
+
+/// When BIB refuses the fresh token too, the call fails with its typed
+/// error after that one retry: no loop of token requests.
+#[tokio::test]
+async fn a_client_token_refused_twice_is_a_typed_error_not_a_loop() {
+    let app = start_ciba().await;
+    app.sim.set_fault(Fault::BearerRefused);
+    let err = ciba(&app).start(request("kari")).await.unwrap_err();
+    assert_eq!(err.kind(), "user_check_failed", "{err:?}");
+    assert_eq!(client_credentials_requests(&app).len(), 2, "the first token and one fresh one");
+    assert_eq!(sent(&app, Which::Bib, "POST", "/permissions/user-exists").len(), 2, "one retry");
+    assert!(sent(&app, Which::Bib, "POST", "/bc-authorize").is_empty(), "no push");
+}
+
 #[tokio::test]
 async fn not_enrolled_means_no_registration_and_no_push() {
     let app = start_ciba().await;

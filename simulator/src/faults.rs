@@ -116,6 +116,11 @@ pub enum Fault {
     GrantSignedWithIdTokenKey,
     /// BIB's `user-exists` always answers `{"exists": false}`.
     UserExistsFalse,
+    /// Every BIB endpoint that takes a Bearer token answers `401
+    /// invalid_token`, even for a fresh one (a token endpoint that issues
+    /// tokens BIB does not accept): a relying party must fetch one new token
+    /// after a `401`, and then give up rather than loop.
+    BearerRefused,
     /// Registering a permission answers `400 {"error":"invalid_request",
     /// "error_description":"simulated refusal"}`.
     RegisterRefused,

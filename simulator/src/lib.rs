@@ -414,6 +414,13 @@ impl Simulator {
         self.shared.jwks_requests.load(Ordering::SeqCst)
     }
 
+    /// Forgets every client-credentials access token issued so far (as if
+    /// revoked, or expired early): BIB answers `401 invalid_token` to a
+    /// relying party still holding one.
+    pub fn revoke_client_tokens(&self) {
+        self.shared.lock().client_tokens.clear();
+    }
+
     /// How many times a token endpoint (BankID OIDC's or BIB's) has been
     /// requested, successful or not.
     pub fn token_requests(&self) -> usize {

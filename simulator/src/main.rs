@@ -86,6 +86,7 @@ const UNIT_FAULTS: &[(&str, Fault)] = &[
     ("grant-wrong-key", Fault::GrantWrongKey),
     ("grant-signed-with-id-token-key", Fault::GrantSignedWithIdTokenKey),
     ("user-exists-false", Fault::UserExistsFalse),
+    ("bearer-refused", Fault::BearerRefused),
     ("register-refused", Fault::RegisterRefused),
     ("backchannel-refused", Fault::BackchannelRefused),
     ("ciba-id-token-signed-by-oidc-key", Fault::CibaIdTokenSignedByOidcKey),

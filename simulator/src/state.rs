@@ -346,6 +346,11 @@ impl<T> Expiring<T> {
         (expires > Instant::now()).then_some(value)
     }
 
+    /// Removes every entry.
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+    }
+
     /// The live entries, in no particular order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &T)> {
         let now = Instant::now();

@@ -18,6 +18,7 @@ use super::wire::{
     BACKCHANNEL_PATH, CIBA_GRANT_TYPE, GRANT_JWKS_PATH, JWKS_PATH, OAuthError, PERMISSIONS_PATH, Params, TOKEN_PATH,
     authorization, respond_slowly,
 };
+use crate::faults::Fault;
 use crate::keys;
 use crate::state::Shared;
 
@@ -102,6 +103,9 @@ pub(super) fn check_access(
             "a Bearer client-credentials token from BankID OIDC is required in the Authorization header",
         ));
     };
+    if shared.lock().faults.has(&Fault::BearerRefused) {
+        return Err(OAuthError::InvalidToken("the access token is unknown or expired"));
+    }
     let grant = shared.lock().client_tokens.get_mut(token).cloned();
     let Some(grant) = grant.filter(|grant| grant.client_id == shared.client_id) else {
         tracing::debug!("simulator: BIB call with an unknown or expired token");
