@@ -6,7 +6,12 @@
 //!   the same key and crypto backend (rust_crypto), RS256 and ES256;
 //! - `acr` parsing, the `return_to` check and the callback query parser,
 //!   against copying the same input into a `String` (the least any parser
-//!   that returns an owned value pays).
+//!   that returns an owned value pays);
+//! - the authorize URL, without and with PAR, through the crate's
+//!   `core::authorize_url` (fixed part encoded once, a login's values
+//!   appended), against copying the endpoint URL into a `String`;
+//! - a login's secrets (state, nonce, PKCE S256), against one 32-byte draw
+//!   from the same CSPRNG: the crypto a login needs, apart from the URL.
 //!
 //! Run: `cargo bench --bench parsers`
 
@@ -24,6 +29,8 @@ mod ratio;
 const ISSUER: &str = "https://bench.invalid/oidc";
 const CLIENT_ID: &str = "bench-client";
 const NONCE: &str = "n-0S6_WzA2Mj";
+const AUTHORIZATION_ENDPOINT: &str = "https://auth.bankid.no/auth/realms/prod/protocol/openid-connect/auth";
+const REQUEST_URI: &str = "urn:ietf:params:oauth:request_uri:6esc_11ACC5bwc014ltc14eY22c";
 
 /// A BankID-like ID token signed with `key`.
 fn id_token(alg: Algorithm, key: &EncodingKey, kid: &str) -> String {
@@ -135,42 +142,37 @@ fn parsers(c: &mut Criterion) {
     group.bench_function("return_to", |b| b.iter(|| fuzzing::return_to(Some(black_box(return_to)))));
     group.bench_function("copy_callback_query", |b| b.iter(|| black_box(query).to_owned()));
     group.bench_function("callback_query", |b| b.iter(|| fuzzing::callback_query(black_box(query))));
-    // The authorize URL (issue 12: < 1 us). The same calls as
-    // `flow::login::begin` + `authorize_url` (without PAR) and
-    // `push_request`'s URL (with PAR), replicated here: the crate builds it
-    // inline, next to the attempt's store write.
-    let endpoint = url::Url::parse("https://auth.bankid.no/auth/realms/prod/protocol/openid-connect/auth").unwrap();
-    let redirect_uri = url::Url::parse("https://app.example/auth/bankid/callback").unwrap();
-    let scopes = ["openid".to_owned(), "profile".to_owned(), "nnin_altsub".to_owned()];
-    group.bench_function("authorize_url", |b| {
+    // The authorize URL (issue 12: < 1 us), through the crate's own code
+    // (`fuzzing::AuthorizeUrl` is `core::authorize_url`, which the login
+    // route calls): the fixed part is encoded once, as when the provider's
+    // metadata is installed; a login appends `state`, `nonce` and
+    // `code_challenge` (cloned from its secrets, as `begin` does). The
+    // secrets are drawn once here: what they cost is `login_secrets` below.
+    let endpoint = url::Url::parse(AUTHORIZATION_ENDPOINT).unwrap();
+    let request = fuzzing::AuthorizeUrl::new(
+        &endpoint,
+        CLIENT_ID,
+        "https://app.example/auth/bankid/callback",
+        "openid profile nnin_altsub",
+        Some("BIS"),
+        None,
+    );
+    let secrets = fuzzing::LoginSecrets::new();
+    group.bench_function("copy_endpoint", |b| b.iter(|| black_box(AUTHORIZATION_ENDPOINT).to_owned()));
+    group.bench_function("authorize_url", |b| b.iter(|| request.login_url(black_box(&secrets))));
+    // After PAR: the endpoint with `client_id` and the pushed `request_uri`.
+    group.bench_function("authorize_url_par", |b| b.iter(|| request.pushed_url(black_box(REQUEST_URI))));
+    // A login's secrets (16 random bytes each for state and nonce, a 32-byte
+    // PKCE verifier and its SHA-256), against one 32-byte draw from the same
+    // thread-local CSPRNG they come from.
+    group.bench_function("random_32_bytes", |b| {
         b.iter(|| {
-            let state = openidconnect::CsrfToken::new_random();
-            let nonce = openidconnect::Nonce::new_random();
-            let (challenge, _verifier) = openidconnect::PkceCodeChallenge::new_random_sha256();
-            let params: Vec<(&str, String)> = vec![
-                ("response_type", "code".into()),
-                ("client_id", "client-id".to_owned()),
-                ("redirect_uri", redirect_uri.to_string()),
-                ("scope", scopes.join(" ")),
-                ("state", state.secret().clone()),
-                ("nonce", nonce.secret().clone()),
-                ("code_challenge", challenge.as_str().to_owned()),
-                ("code_challenge_method", "S256".into()),
-            ];
-            let mut url = black_box(&endpoint).clone();
-            url.query_pairs_mut().extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())));
-            url
+            let mut bytes = [0u8; 32];
+            rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut bytes);
+            bytes
         })
     });
-    group.bench_function("authorize_url_par", |b| {
-        b.iter(|| {
-            let mut url = black_box(&endpoint).clone();
-            url.query_pairs_mut()
-                .append_pair("client_id", "client-id")
-                .append_pair("request_uri", "urn:ietf:params:oauth:request_uri:6esc_11ACC5bwc014ltc14eY22c");
-            url
-        })
-    });
+    group.bench_function("login_secrets", |b| b.iter(fuzzing::LoginSecrets::new));
     group.finish();
 }
 
@@ -185,4 +187,7 @@ fn main() {
     ratio::print("parsers", "acr", "copy_acr");
     ratio::print("parsers", "return_to", "copy_return_to");
     ratio::print("parsers", "callback_query", "copy_callback_query");
+    ratio::print("parsers", "authorize_url", "copy_endpoint");
+    ratio::print("parsers", "authorize_url_par", "copy_endpoint");
+    ratio::print("parsers", "login_secrets", "random_32_bytes");
 }

@@ -13,6 +13,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
+pub(crate) mod authorize_url;
+
+use self::authorize_url::AuthorizeRequest;
 use crate::config::BankIdConfig;
 use crate::error::{EndpointError, Error, Failure};
 use crate::id_token::IdTokenVerifier;
@@ -32,6 +35,9 @@ pub(crate) struct Core {
     pub(crate) config: BankIdConfig,
     /// BankID OIDC: the code flow and client-credentials tokens.
     pub(crate) metadata: Live<ProviderMetadata>,
+    /// The authorization request's fixed part, encoded for `metadata`'s
+    /// endpoint (see [`authorize_url`]); installed with it.
+    pub(crate) authorize: Live<AuthorizeRequest>,
     pub(crate) http: reqwest::Client,
     /// Verifies BankID OIDC's ID tokens (code flow).
     pub(crate) verifier: Live<IdTokenVerifier>,
@@ -263,11 +269,13 @@ impl Core {
         let metadata = stand_in_metadata(&config);
         let keys = KeyCache::unloaded(http.clone(), key_cache_settings(&config));
         let verifier = new_verifier(&metadata.issuer, &[], &config, keys);
+        let authorize = AuthorizeRequest::for_config(&metadata.authorization_endpoint, &config);
         let mut degraded_config = config.clone();
         degraded_config.par = crate::config::ParMode::Required;
         Core {
             config,
             metadata: Live::stand_in(metadata),
+            authorize: Live::stand_in(authorize),
             http,
             verifier: Live::stand_in(verifier),
             bib: OnceLock::new(),
@@ -284,6 +292,10 @@ impl Core {
     fn install(&self, loaded: Loaded) {
         let _ = self.bib.set(loaded.bib);
         let _ = self.verifier.loaded.set(loaded.verifier);
+        // Encoded from the metadata being installed, before it: a login that
+        // sees the new metadata also sees its prefix.
+        let endpoint = &loaded.metadata.authorization_endpoint;
+        let _ = self.authorize.loaded.set(AuthorizeRequest::for_config(endpoint, &self.config));
         let _ = self.metadata.loaded.set(loaded.metadata);
         let _ = self.loaded_at.set(Instant::now());
     }

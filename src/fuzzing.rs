@@ -293,3 +293,78 @@ impl IdTokenCheck {
         self.0.verify(token, nonce).await.map(crate::id_token::VerifiedIdToken::into_claims)
     }
 }
+
+/// Bench and property hook (`benches/parsers.rs`, `tests/authorize_url.rs`):
+/// the authorization request as the layer builds it — the fixed parameters
+/// encoded once for the endpoint, a login's own appended per login — through
+/// the layer's own `AuthorizeRequest`.
+pub struct AuthorizeUrl(crate::core::authorize_url::AuthorizeRequest);
+
+impl AuthorizeUrl {
+    /// The request for `endpoint` (the provider's `authorization_endpoint`,
+    /// any query it has kept in front) and the configured values
+    /// (`scope` space-separated, as sent).
+    pub fn new(
+        endpoint: &Url,
+        client_id: &str,
+        redirect_uri: &str,
+        scope: &str,
+        login_hint: Option<&str>,
+        acr_values: Option<&str>,
+    ) -> Self {
+        let fixed = crate::core::authorize_url::FixedParams {
+            client_id,
+            redirect_uri,
+            scope: scope.to_owned(),
+            login_hint,
+            acr_values,
+        };
+        AuthorizeUrl(crate::core::authorize_url::AuthorizeRequest::new(endpoint, fixed))
+    }
+
+    /// The URL of a login with `secrets` and no further parameter, as the
+    /// login route builds it without PAR.
+    pub fn login_url(&self, secrets: &LoginSecrets) -> String {
+        self.0.url(&secrets.0.params())
+    }
+
+    /// The URL of a login whose own parameters (decoded, in order) are
+    /// `login`; a `login_hint` or `acr_values` among them replaces both
+    /// configured ones (as a step-up does).
+    pub fn url(&self, login: &[(&str, String)]) -> String {
+        self.0.url(login)
+    }
+
+    /// The whole request (decoded, in the order sent) for `login`: what the
+    /// PAR form carries and what [`url`](Self::url) encodes.
+    pub fn params(&self, login: &[(&str, String)]) -> Vec<(String, String)> {
+        self.0.params(login).map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
+    }
+
+    /// The URL after PAR: `client_id` and `request_uri`.
+    pub fn pushed_url(&self, request_uri: &str) -> String {
+        self.0.pushed_url(request_uri)
+    }
+}
+
+/// Bench hook: a login's secrets (`state`, `nonce`, the PKCE S256 verifier
+/// and challenge), drawn as the login route draws them.
+pub struct LoginSecrets(crate::flow::login::LoginSecrets);
+
+impl LoginSecrets {
+    /// Fresh secrets.
+    pub fn new() -> Self {
+        LoginSecrets(crate::flow::login::LoginSecrets::new())
+    }
+
+    /// The PKCE `code_challenge` (base64url SHA-256 of the verifier).
+    pub fn code_challenge(&self) -> &str {
+        self.0.challenge.as_str()
+    }
+}
+
+impl Default for LoginSecrets {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -5,7 +5,7 @@
 
 use axum::extract::{RawQuery, Request, State};
 use axum::response::Response;
-use openidconnect::{CsrfToken, Nonce, PkceCodeChallenge};
+use openidconnect::{CsrfToken, Nonce, PkceCodeChallenge, PkceCodeVerifier};
 use serde::Deserialize;
 use tower_sessions::Session;
 use url::Url;
@@ -39,14 +39,15 @@ pub(crate) struct LoginOptions {
 
 /// Where to send the browser, and the cookies that bind the attempt to it.
 pub(crate) struct Redirect {
-    pub(crate) url: Url,
+    /// The authorization URL, for the `Location` header.
+    pub(crate) url: String,
     pub(crate) started: Started,
 }
 
 impl Redirect {
     /// The `303` response with the attempt's cookies.
     pub(crate) fn into_response(self) -> Response {
-        with_cookies(redirect(self.url.as_str()), self.started.cookies)
+        with_cookies(redirect(&self.url), self.started.cookies)
     }
 }
 
@@ -66,6 +67,33 @@ pub(crate) async fn start_login(State(ctx): State<Ctx>, RawQuery(query): RawQuer
     match result {
         Ok(redirect) => redirect.into_response(),
         Err(err) => ctx.error_response(&err, req.headers()),
+    }
+}
+
+/// A login's own secrets: `state` (CSRF) and `nonce` (16 random bytes each,
+/// base64url) and the PKCE S256 pair (RFC 7636 §4.1–4.2: a verifier of 32
+/// random bytes, base64url, and the base64url SHA-256 challenge).
+pub(crate) struct LoginSecrets {
+    pub(crate) state: CsrfToken,
+    pub(crate) nonce: Nonce,
+    pub(crate) challenge: PkceCodeChallenge,
+    pub(crate) verifier: PkceCodeVerifier,
+}
+
+impl LoginSecrets {
+    pub(crate) fn new() -> Self {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        LoginSecrets { state: CsrfToken::new_random(), nonce: Nonce::new_random(), challenge, verifier }
+    }
+
+    /// The login's own authorize parameters so far: `state`, `nonce`,
+    /// `code_challenge`, with room for the optional ones.
+    pub(crate) fn params<'a>(&self) -> Vec<(&'a str, String)> {
+        let mut params = Vec::with_capacity(8);
+        params.push(("state", self.state.secret().clone()));
+        params.push(("nonce", self.nonce.secret().clone()));
+        params.push(("code_challenge", self.challenge.as_str().to_owned()));
+        params
     }
 }
 
@@ -92,26 +120,10 @@ pub(crate) async fn begin(
     }
     let mut permissions = config.upfront_permissions.clone();
     permissions.extend(options.permissions);
-    let state = CsrfToken::new_random();
-    let nonce = Nonce::new_random();
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-
-    let mut params: Vec<(&str, String)> = vec![
-        ("response_type", "code".into()),
-        ("client_id", config.client_id.clone()),
-        ("redirect_uri", config.redirect_uri.to_string()),
-        ("scope", config.scopes.join(" ")),
-        ("state", state.secret().clone()),
-        ("nonce", nonce.secret().clone()),
-        ("code_challenge", challenge.as_str().to_owned()),
-        ("code_challenge_method", "S256".into()),
-    ];
-    if let Some(hint) = &config.login_hint {
-        params.push(("login_hint", hint.clone()));
-    }
-    if let Some(acr) = &config.acr_values {
-        params.push(("acr_values", acr.clone()));
-    }
+    let secrets = LoginSecrets::new();
+    // This login's parameters; the fixed ones (client, redirect URI, scope,
+    // configured hint and acr) are in `ctx.core.authorize`, encoded once.
+    let mut params = secrets.params();
     if let Some(step_up) = &options.step_up {
         add_authorize_params(step_up, &mut params);
     }
@@ -127,16 +139,16 @@ pub(crate) async fn begin(
 
     let url = match par_endpoint(ctx, !permissions.is_empty())? {
         Some(endpoint) => push_request(ctx, endpoint, &params).await?,
-        None => authorize_url(ctx, &params),
+        None => ctx.core.authorize.url(&params),
     };
     let expected_sub = match options.for_current_user || options.step_up.is_some() {
         true => load_login(session).await?.and_then(|login| login.sub().map(str::to_owned)),
         false => None,
     };
     let pending = PendingLogin {
-        state: state.secret().clone(),
-        nonce: nonce.secret().clone(),
-        pkce_verifier: verifier.secret().clone(),
+        state: secrets.state.secret().clone(),
+        nonce: secrets.nonce.secret().clone(),
+        pkce_verifier: secrets.verifier.secret().clone(),
         return_to: sanitize_return_to(options.return_to.as_deref()),
         started_at: unix_now(),
         permissions,
@@ -180,26 +192,20 @@ fn par_endpoint(ctx: &Ctx, has_permissions: bool) -> Result<Option<&Url>, Error>
     }
 }
 
-fn authorize_url(ctx: &Ctx, params: &[(&str, String)]) -> Url {
-    let mut url = ctx.core.metadata.authorization_endpoint.clone();
-    url.query_pairs_mut().extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())));
-    url
-}
-
 #[derive(Deserialize)]
 struct ParResponse {
     request_uri: String,
 }
 
+/// Pushes the whole request ([`AuthorizeRequest::params`](crate::core::authorize_url::AuthorizeRequest::params):
+/// the same list the URL without PAR carries) and returns the authorization
+/// URL naming it.
 #[tracing::instrument(name = "bankid.par", skip_all, err(Display))]
-async fn push_request(ctx: &Ctx, endpoint: &Url, params: &[(&str, String)]) -> Result<Url, Error> {
-    let config = ctx.core.config();
+async fn push_request(ctx: &Ctx, endpoint: &Url, params: &[(&str, String)]) -> Result<String, Error> {
     let credentials = ctx.core.credentials();
-    let form: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let form: Vec<(&str, &str)> = ctx.core.authorize.params(params).collect();
     let (_, pushed) = post_form::<ParResponse>(&ctx.core.http, endpoint, &credentials, &form)
         .await
         .map_err(Error::PushedAuthorization)?;
-    let mut url = ctx.core.metadata.authorization_endpoint.clone();
-    url.query_pairs_mut().append_pair("client_id", &config.client_id).append_pair("request_uri", &pushed.request_uri);
-    Ok(url)
+    Ok(ctx.core.authorize.pushed_url(&pushed.request_uri))
 }
