@@ -1,27 +1,65 @@
-//! The server `scripts/load.sh` puts under wrk: the `login` example's routes
-//! (`/me` answers the same JSON, `/healthz` the same `ok`) behind the session
-//! layer and `BankIdLayer` on `PORT`, and the same `/healthz` *without* either
-//! layer on `BARE_PORT`, so "a public route costs nothing extra" is measured
-//! against the same route in the same process and the same run.
+//! The server `scripts/load.sh` puts under wrk: one process, four listeners,
+//! so every rung of the ladder below is measured in the same run against the
+//! same simulator and store.
 //!
-//! Env: `PORT` (3996), `BARE_PORT` (3997), `REDIS_URL` (Redis sessions, as in
-//! the examples), `BACKCHANNEL=1` (the simulator advertises back-channel
-//! logout, so every authenticated request also checks logout markers).
-//! Built by `cargo bench --no-run`; started by `scripts/load.sh`.
+//! Public route (`/healthz`, body `ok`), one layer added per rung:
+//! - `BARE_PORT` (3997): a bare router;
+//! - `SESSIONS_PORT` (3998): the same router with only tower-sessions'
+//!   `SessionManagerLayer`, built by [`BankIdConfig::session_layer`] on the
+//!   same store as the app, so cookie name, flags and expiry are the app's;
+//! - `PORT` (3996): the session layer + `BankIdLayer` (the app below).
+//!
+//! So `sessions / bare` is tower-sessions' share and `both / sessions` is
+//! `BankIdLayer`'s own share of what a public route pays.
+//!
+//! Protected, all on `PORT` behind both layers, same logged-in cookie, same
+//! body `ok`:
+//! - `/healthz`: public, never reads the session;
+//! - `/session-read`: loads the session record and reads the crate's stored
+//!   login as a raw `serde_json::Value` through tower-sessions' `Session` —
+//!   what the store costs to hand over the record, without the crate's
+//!   decoding or checks;
+//! - `/ok`: `AuthenticatedUser` (decoding, LOA/age policy, logout markers).
+//!
+//! So `session-read / public` is the store's share and `ok / session-read`
+//! the extractor's own. `/me` answers as the `login` example's (JSON).
+//!
+//! At start-up the server logs itself in through the simulator and checks
+//! that `/session-read` finds the login; it exits with an error otherwise
+//! (see [`LOGIN_KEY`]), before printing `ready`.
+//!
+//! Env: `PORT` (3996), `BARE_PORT` (3997), `SESSIONS_PORT` (3998),
+//! `REDIS_URL` (Redis sessions, as in the examples), `BACKCHANNEL=1` (the
+//! simulator advertises back-channel logout, so every authenticated request
+//! also checks logout markers). Built by `cargo bench --no-run`; started by
+//! `scripts/load.sh`.
 
 #[path = "../examples/support/mod.rs"]
 #[allow(dead_code)]
 mod support;
 
+mod headless;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
 use axum::Router;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum_bankid::{AuthenticatedUser, BankIdConfig, BankIdLayer};
 use axum_bankid_simulator::Simulator;
+use tower_sessions::Session;
 
-fn port(name: &str, default: u16) -> u16 {
-    std::env::var(name).ok().and_then(|p| p.parse().ok()).unwrap_or(default)
+/// The session key under which the crate keeps the login (`LOGIN_KEY` in
+/// `src/session.rs`), duplicated so the crate exposes nothing for a bench.
+/// If the crate renames it, `/session-read` would measure a miss; the
+/// start-up check ([`check_session_read`]) refuses to serve then.
+const LOGIN_KEY: &str = "axum_bankid.login";
+
+fn addr(name: &str, default: u16) -> SocketAddr {
+    let port = std::env::var(name).ok().and_then(|p| p.parse().ok()).unwrap_or(default);
+    SocketAddr::from(([127, 0, 0, 1], port))
 }
 
 #[tokio::main]
@@ -32,9 +70,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     }
     support::init_tracing();
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port("PORT", 3996)));
-    let bare_addr = std::net::SocketAddr::from(([127, 0, 0, 1], port("BARE_PORT", 3997)));
-    let base = format!("http://{addr}");
+    let (app_addr, bare_addr, sessions_addr) =
+        (addr("PORT", 3996), addr("BARE_PORT", 3997), addr("SESSIONS_PORT", 3998));
+    let base = format!("http://{app_addr}");
     let backchannel = std::env::var("BACKCHANNEL").is_ok_and(|v| v == "1");
     let simulator = Simulator::builder().backchannel_logout(backchannel).start().await?;
     let redirect_uri = format!("{base}/auth/bankid/callback");
@@ -45,21 +83,71 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .client_secret(simulator.client_secret())
         .redirect_uri(redirect_uri)
         .build()?;
-    let sessions = config.session_layer(support::session_store().await?);
+    let store = support::session_store().await?;
+    // Both session layers from the crate's own builder on one store: the
+    // sessions-only rung differs from the app by `BankIdLayer` alone.
+    let sessions_only = config.session_layer(store.clone());
+    let sessions = config.session_layer(store);
     let bankid = BankIdLayer::discover(config).await?;
     let app = Router::new()
         .route("/me", get(me))
         // Protected, with /healthz's body: the extractor's cost alone.
         .route("/ok", get(|_: AuthenticatedUser| async { "ok" }))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/session-read", get(session_read))
+        .route("/healthz", get(healthz))
         .layer(bankid)
         .layer(sessions);
-    let bare = Router::new().route("/healthz", get(|| async { "ok" }));
+    let with_sessions = Router::new().route("/healthz", get(healthz)).layer(sessions_only);
+    let bare = Router::new().route("/healthz", get(healthz));
 
-    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let listener = tokio::net::TcpListener::bind(app_addr).await?;
     let bare_listener = tokio::net::TcpListener::bind(bare_addr).await?;
+    let sessions_listener = tokio::net::TcpListener::bind(sessions_addr).await?;
     tokio::spawn(async move { axum::serve(bare_listener, bare).await });
-    axum::serve(listener, app).await?;
+    tokio::spawn(async move { axum::serve(sessions_listener, with_sessions).await });
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    check_session_read(&base, &simulator).await?;
+    println!("load_server ready: app {app_addr}, bare {bare_addr}, sessions only {sessions_addr}");
+    server.await??;
+    Ok(())
+}
+
+/// `ok` on every rung: the same small body, so only the layers differ.
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Loads the session record and reads the stored login as it is, undecoded:
+/// `ok` when present, `401` when not (no login, or the key changed), `503`
+/// when the store failed.
+async fn session_read(session: Session) -> Response {
+    match session.get_value(LOGIN_KEY).await {
+        Ok(Some(_)) => "ok".into_response(),
+        Ok(None) => StatusCode::UNAUTHORIZED.into_response(),
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+/// Logs in once through the simulator and requires `/session-read` to find
+/// the login, so a renamed [`LOGIN_KEY`] stops the bench instead of
+/// silently measuring a session miss.
+async fn check_session_read(base: &str, simulator: &Simulator) -> Result<(), Box<dyn std::error::Error>> {
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_provider(Arc::clone(&jar))
+        .build()?;
+    headless::log_in(&client, base, simulator).await;
+    let ok = client.get(format!("{base}/ok")).send().await?.status();
+    let read = client.get(format!("{base}/session-read")).send().await?.status();
+    if ok != StatusCode::OK || read != StatusCode::OK {
+        return Err(format!(
+            "start-up check failed: logged in, /ok answered {ok} and /session-read {read}; \
+             has the crate's session key changed from {LOGIN_KEY:?} (src/session.rs)?"
+        )
+        .into());
+    }
     Ok(())
 }
 

@@ -1,19 +1,32 @@
 #!/usr/bin/env bash
 # Load test with wrk (issue 12, item 1), every figure a ratio against a
-# baseline measured in the same run, A/B alternated ROUNDS times, medians:
+# baseline measured in the same run, A/B alternated ROUNDS times, medians;
+# one `RATIO ...` line per comparison:
 #   1. protected /me (AuthenticatedUser, logged-in cookie) vs public /healthz,
-#      on the release `login` example; and (2b) a protected route with the
-#      same small body as /healthz vs /healthz (benches/load_server.rs);
-#   2. public /healthz through the session layer + BankIdLayer vs the same
-#      route without them (benches/load_server.rs serves both);
-#   3. (BACKCHANNEL=1) /me while the provider advertises back-channel logout
+#      on the release `login` example;
+#   2. the public route, one layer per rung (benches/load_server.rs serves
+#      all three in one process): bare router -> + tower-sessions'
+#      SessionManagerLayer only -> + BankIdLayer. Ratios: both/bare (the
+#      issue's figure), sessions-only/bare (tower-sessions' share) and
+#      both/sessions-only (BankIdLayer's own share);
+#   3. protected, all behind both layers with one logged-in cookie and the
+#      body "ok": /healthz -> /session-read (loads the session record, reads
+#      the stored login undecoded) -> /ok (AuthenticatedUser). Ratios: ok/public,
+#      session-read/public (the store's share), ok/session-read (the
+#      extractor's own share);
+#   4. (BACKCHANNEL=1) /me while the provider advertises back-channel logout
 #      (one logout-marker check per request) vs /me without it.
+#   After 2 and 3 a `LADDER` line sets the product of the rungs beside the
+#   directly measured ratio (they differ by the noise of the run).
 #   usage: scripts/load.sh [seconds] [connections]      (needs wrk: apt-get install wrk)
 #   env: ROUNDS (3), THREADS (2),
-#        REDIS=1      sessions in a fresh redis-server on REDIS_PORT (6391)
-#        BACKCHANNEL=1 also run comparison 3
-#        PROFILE=1    also `perf record -g` the server during one /me run and
-#                     print the top frames (needs perf)
+#        REDIS=1      sessions in a fresh redis-server on REDIS_PORT (6391),
+#                     for every comparison (the whole ladder)
+#        BACKCHANNEL=1 also run comparison 4
+#        SMALL=0      skip comparison 3
+#        PROFILE=1    also `perf record -g` the server during one /me run (login
+#                     example) and one public /healthz run through both layers
+#                     (load_server), and print the top frames (needs perf)
 #        ONLY_LOGIN=1 run comparison 1 only (no load_server build)
 #        LOGIN_BIN    the `login` binary to measure (default: build it)
 #        LOAD_SERVER  the built benches/load_server.rs (default: build it)
@@ -78,7 +91,9 @@ login() {
 rate() { wrk -t"$threads" -c"$conns" -d"${secs}s" -H "cookie: $2" -H 'accept: application/json' "$1" | awk '/Requests\/sec/ {print $2}'; }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
-# compare NAME BASELINE_URL MEASURED_URL COOKIE: alternates the two, prints medians and their ratio.
+# compare NAME BASELINE_URL MEASURED_URL COOKIE: alternates the two, prints
+# medians and their ratio; leaves the median per-round ratio in $last_ratio.
+last_ratio=""
 compare() {
   local name="$1" base_url="$2" url="$3" cookie="$4" bs="" ms="" rs="" b m r
   for i in $(seq 1 "$rounds"); do
@@ -93,10 +108,57 @@ compare() {
     bs="$bs $b"; ms="$ms $m"; rs="$rs $r"
   done
   b=$(echo "$bs" | median); m=$(echo "$ms" | median); r=$(echo "$rs" | median)
+  last_ratio="$r"
   # The median of the per-round (paired) ratios is the figure to quote: on a
   # shared machine the load moves between rounds more than within one.
   awk -v n="$name" -v b="$b" -v m="$m" -v r="$r" -v bu="$base_url" -v mu="$url" \
     'BEGIN { printf "RATIO %s: %s %.0f req/s / %s %.0f req/s = %.2f; median per-round ratio %.2f\n", n, mu, m, bu, b, m / b, r }'
+}
+
+# ladder NAME FIRST_STEP R1 SECOND_STEP R2 DIRECT: the two rungs, their
+# product and the directly measured ratio of the whole step, side by side.
+ladder() {
+  awk -v n="$1" -v s1="$2" -v r1="$3" -v s2="$4" -v r2="$5" -v d="$6" \
+    'BEGIN { printf "LADDER %s: %s x%.2f, then %s x%.2f; product %.2f, measured directly %.2f\n", n, s1, r1, s2, r2, r1 * r2, d }'
+}
+
+# profile PID URL COOKIE: perf record -g of PID while wrk loads URL; prints
+# the top frames (self time) and the crate's, the session layer's and serde's
+# frames with their callees. (A report with no such frame is no failure.)
+profile() {
+  local pid="$1" url="$2" cookie="$3" data loadgen
+  wrk -t"$threads" -c"$conns" -d"$((secs + 2))s" -H "cookie: $cookie" -H 'accept: application/json' "$url" >/dev/null &
+  loadgen=$!
+  sleep 1
+  data="${PERF_DATA:-$work/perf.data}"
+  perf record -g -F 999 -o "$data" -p "$pid" -- sleep "$secs" >/dev/null 2>&1
+  wait "$loadgen" || true
+  echo "perf: top frames (self time) of the server under wrk on $url"
+  perf report -i "$data" --no-children --stdio --percent-limit 1 -g none 2>/dev/null \
+    | grep -E '^ +[0-9]' | head -n 25 || true
+  echo "perf: the crate's, the session layer's and serde's frames (with callees) on $url"
+  perf report -i "$data" --children --stdio --percent-limit 0.5 -g none 2>/dev/null \
+    | grep -E '^ +[0-9]' | grep -E 'axum_bankid|tower_sessions|serde|BTreeMap|Session' | head -n 20 || true
+}
+
+# start_load_server NAME PORT BARE_PORT SESSIONS_PORT [ENV...]: starts one
+# load_server and waits for its `ready` line, printed only after its own
+# start-up check (a login whose /session-read finds the stored login).
+start_load_server() {
+  local name="$1" log="$work/$1.log"
+  env PORT="$2" BARE_PORT="$3" SESSIONS_PORT="$4" RUST_LOG=warn "${@:5}" "$load_server" >"$log" 2>&1 &
+  server=$!; pids+=($server)
+  for _ in $(seq 1 600); do
+    grep -q '^load_server ready' "$log" && return 0
+    kill -0 "$server" 2>/dev/null || { echo "load_server ($name) exited:"; tail -n 20 "$log"; exit 1; }
+    sleep 0.1
+  done
+  echo "load_server ($name) did not become ready:"; tail -n 20 "$log"; exit 1
+}
+
+# expect_ok URL COOKIE: the route answers 200 "ok" with this cookie, or the run stops.
+expect_ok() {
+  [ "$(curl -sf -H "cookie: $2" "$1" || true)" = ok ] || { echo "$1 did not answer ok with the logged-in cookie"; exit 1; }
 }
 
 echo "wrk -t$threads -c$conns -d${secs}s, $rounds rounds, sessions: $store, $(nproc) cores"
@@ -108,47 +170,44 @@ server=$!; pids+=($server)
 wait_up "$base/healthz"
 cookie=$(login "$base")
 compare "protected/public (login example)" "$base/healthz" "$base/me" "$cookie"
-
-if [ "${PROFILE:-0}" = 1 ]; then
-  wrk -t"$threads" -c"$conns" -d"$((secs + 2))s" -H "cookie: $cookie" -H 'accept: application/json' "$base/me" >/dev/null &
-  loadgen=$!
-  sleep 1
-  data="${PERF_DATA:-$work/perf.data}"
-  perf record -g -F 999 -o "$data" -p "$server" -- sleep "$secs" >/dev/null 2>&1
-  wait "$loadgen" || true
-  echo "perf: top frames (self time) of the server under wrk on /me"
-  perf report -i "$data" --no-children --stdio --percent-limit 1 -g none 2>/dev/null \
-    | grep -E '^ +[0-9]' | head -n 25
-  echo "perf: the crate's, the session layer's and serde's frames (with callees)"
-  perf report -i "$data" --children --stdio --percent-limit 0.5 -g none 2>/dev/null \
-    | grep -E '^ +[0-9]' | grep -E 'axum_bankid|tower_sessions|serde|BTreeMap|Session' | head -n 20
-fi
+if [ "${PROFILE:-0}" = 1 ]; then profile "$server" "$base/me" "$cookie"; fi
 kill "$server"; wait "$server" 2>/dev/null || true
-[ "${ONLY_LOGIN:-0}" = 1 ] && exit 0
+if [ "${ONLY_LOGIN:-0}" = 1 ]; then exit 0; fi
 
-# 2. A public route with and without the layers, one process.
-lp=$((port + 1)); bp=$((port + 2))
-PORT=$lp BARE_PORT=$bp RUST_LOG=warn "$load_server" >"$work/load_server.log" 2>&1 &
-server=$!; pids+=($server)
-wait_up "http://127.0.0.1:$lp/healthz"; wait_up "http://127.0.0.1:$bp/healthz"
-cookie=$(login "http://127.0.0.1:$lp")
-compare "public with/without layers" "http://127.0.0.1:$bp/healthz" "http://127.0.0.1:$lp/healthz" "$cookie"
-# 2b. Protected with /healthz's small body (AuthenticatedUser, no JSON) vs
-#     public, both behind the layers: the extractor's cost without /me's body.
-if [ "${SMALL:-1}" = 1 ] && curl -sf -o /dev/null -H "cookie: $cookie" "http://127.0.0.1:$lp/ok"; then
-  compare "protected small body/public (load_server)" "http://127.0.0.1:$lp/healthz" "http://127.0.0.1:$lp/ok" "$cookie"
+# 2. The public route, one layer per rung, one process.
+lp=$((port + 1)); bp=$((port + 2)); sp=$((port + 3))
+app="http://127.0.0.1:$lp"; bare="http://127.0.0.1:$bp"; sessions="http://127.0.0.1:$sp"
+start_load_server load_server "$lp" "$bp" "$sp"
+cookie=$(login "$app")
+for url in "$app/healthz" "$bare/healthz" "$sessions/healthz"; do expect_ok "$url" "$cookie"; done
+compare "public with/without layers" "$bare/healthz" "$app/healthz" "$cookie"
+direct="$last_ratio"
+compare "public sessions-only/bare (tower-sessions' share)" "$bare/healthz" "$sessions/healthz" "$cookie"
+r1="$last_ratio"
+compare "public both layers/sessions-only (BankIdLayer's share)" "$sessions/healthz" "$app/healthz" "$cookie"
+ladder "public /healthz" "bare -> +SessionManagerLayer" "$r1" "-> +BankIdLayer" "$last_ratio" "$direct"
+if [ "${PROFILE:-0}" = 1 ]; then profile "$server" "$app/healthz" "$cookie"; fi
+
+# 3. Protected, behind both layers, the same small body: public -> the
+#    session read alone -> AuthenticatedUser.
+if [ "${SMALL:-1}" = 1 ]; then
+  expect_ok "$app/session-read" "$cookie"; expect_ok "$app/ok" "$cookie"
+  compare "protected small body/public (load_server)" "$app/healthz" "$app/ok" "$cookie"
+  direct="$last_ratio"
+  compare "session-read/public (the store's share)" "$app/healthz" "$app/session-read" "$cookie"
+  r1="$last_ratio"
+  compare "protected small body/session-read (the extractor's share)" "$app/session-read" "$app/ok" "$cookie"
+  ladder "protected, behind both layers" "public -> +session read" "$r1" "-> +AuthenticatedUser" "$last_ratio" "$direct"
 fi
 
-# 3. The logout-marker check, against /me without it.
+# 4. The logout-marker check, against /me without it.
 if [ "${BACKCHANNEL:-0}" = 1 ]; then
-  xp=$((port + 3)); xbp=$((port + 4))
-  BACKCHANNEL=1 PORT=$xp BARE_PORT=$xbp RUST_LOG=warn "$load_server" >"$work/load_server_bc.log" 2>&1 &
-  pids+=($!)
-  wait_up "http://127.0.0.1:$xp/healthz"
+  xp=$((port + 4))
+  start_load_server load_server_bc "$xp" $((port + 5)) $((port + 6)) BACKCHANNEL=1
   xcookie=$(login "http://127.0.0.1:$xp")
   bs=""; ms=""
   for i in $(seq 1 "$rounds"); do
-    b=$(rate "http://127.0.0.1:$lp/me" "$cookie"); m=$(rate "http://127.0.0.1:$xp/me" "$xcookie")
+    b=$(rate "$app/me" "$cookie"); m=$(rate "http://127.0.0.1:$xp/me" "$xcookie")
     echo "  round $i: /me $b  /me with back-channel logout $m"
     bs="$bs $b"; ms="$ms $m"
   done
