@@ -58,7 +58,7 @@ impl fmt::Debug for PendingLogin {
 /// The verified login kept in the session: the verified claims, the level,
 /// the ID token and the login time.
 ///
-/// In the session it is stored packed (see [`Packed`]): one JSON string
+/// In the session it is stored packed (see [`PACKED_SEPARATOR`]): one JSON string
 /// holding the fields every request needs first, then the ID token. So a
 /// store clones one string per request rather than a tree of claims, and
 /// the extractor decodes only those first fields; the claim map is rebuilt
@@ -105,14 +105,14 @@ impl StoredLogin {
         AuthenticatedUser::from_claims(self.claims, self.loa)
     }
 
-    /// The packed session value (see [`Packed`]).
+    /// The packed session value (see [`PACKED_SEPARATOR`]).
     fn pack(&self) -> Result<serde_json::Value, Error> {
         let user = AuthenticatedUser::from_claims(self.claims.clone(), self.loa);
         // The claims are the ID token's payload (they were verified from
         // it), so they are not stored twice; should they ever differ, they
         // are stored as well.
         let claims = (id_token_claims(&self.id_token).as_ref() != Some(&self.claims)).then(|| self.claims.clone());
-        let packed = Packed {
+        let head = PackedHead {
             loa: self.loa,
             at: self.logged_in_at,
             ms: self.logged_in_ms(),
@@ -130,10 +130,12 @@ impl StoredLogin {
                 bankid_altsub: user.bankid_altsub,
                 nnin_altsub: user.nnin_altsub,
             },
-            id_token: self.id_token.clone(),
-            claims,
         };
-        let text = serde_json::to_string(&packed).map_err(|e| Error::Session(Failure::from_error(e)))?;
+        let tail = PackedTail { id_token: self.id_token.clone(), claims };
+        let json = |e: serde_json::Error| Error::Session(Failure::from_error(e));
+        let mut text = serde_json::to_string(&head).map_err(json)?;
+        text.push(PACKED_SEPARATOR);
+        text.push_str(&serde_json::to_string(&tail).map_err(json)?);
         Ok(serde_json::Value::String(text))
     }
 
@@ -142,17 +144,19 @@ impl StoredLogin {
     fn unpack(value: serde_json::Value) -> Option<StoredLogin> {
         match value {
             serde_json::Value::String(text) => {
-                let packed: Packed = serde_json::from_str(&text).ok()?;
-                let claims = match packed.claims {
+                let (head, tail) = split_packed(&text);
+                let head: PackedHead = serde_json::from_str(head).ok()?;
+                let tail: PackedTail = serde_json::from_str(tail).ok()?;
+                let claims = match tail.claims {
                     Some(claims) => claims,
-                    None => id_token_claims(&packed.id_token)?,
+                    None => id_token_claims(&tail.id_token)?,
                 };
                 Some(StoredLogin {
                     claims,
-                    loa: packed.loa,
-                    id_token: packed.id_token,
-                    logged_in_at: packed.at,
-                    logged_in_ms: Some(packed.ms),
+                    loa: head.loa,
+                    id_token: tail.id_token,
+                    logged_in_at: head.at,
+                    logged_in_ms: Some(head.ms),
                 })
             }
             value => serde_json::from_value(value).ok(),
@@ -169,11 +173,26 @@ fn id_token_claims(id_token: &str) -> Option<serde_json::Map<String, serde_json:
     serde_json::from_slice(&bytes).ok()
 }
 
-/// The stored form of a login: the fields every authenticated request reads
-/// (policy, back-channel logout keys, the user's fields), then the ID token.
-/// Kept as one JSON string in the session.
+/// The stored form of a login, kept as one string in the session: the
+/// fields every authenticated request reads ([`PackedHead`]: policy,
+/// back-channel logout keys, the user's fields) as one JSON object, a
+/// newline, then the ID token and any claims it does not carry
+/// ([`PackedTail`]) as another. The extractor parses only the head: the
+/// ID token (most of the bytes) is neither copied nor scanned per request.
+/// Compact JSON never holds a raw newline, so the first one splits the two.
+/// Logins stored by 0.2 pre-releases are one object holding both, which
+/// both halves still parse from (unknown fields are ignored).
+const PACKED_SEPARATOR: char = '\n';
+
+/// The head and tail JSON of a packed login; both the whole string when
+/// it is the older single object.
+fn split_packed(text: &str) -> (&str, &str) {
+    text.split_once(PACKED_SEPARATOR).unwrap_or((text, text))
+}
+
+/// What the extractor decodes on every request (see [`PACKED_SEPARATOR`]).
 #[derive(Serialize, Deserialize)]
-struct Packed {
+struct PackedHead {
     loa: Loa,
     /// `logged_in_at`.
     at: i64,
@@ -184,24 +203,16 @@ struct Packed {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     sid: Option<String>,
     user: UserFields,
+}
+
+/// The rest of a packed login: read at logout (`id_token_hint`) and when
+/// an app asks for [`AuthenticatedUser::claims`].
+#[derive(Serialize, Deserialize)]
+struct PackedTail {
     id_token: String,
     /// Only when the claims are not the ID token's payload.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     claims: Option<serde_json::Map<String, serde_json::Value>>,
-}
-
-/// The first fields of [`Packed`]: what the extractor decodes (the ID token
-/// is skipped over, not copied).
-#[derive(Deserialize)]
-struct PackedHead {
-    loa: Loa,
-    at: i64,
-    ms: i64,
-    #[serde(default)]
-    iss: Option<String>,
-    #[serde(default)]
-    sid: Option<String>,
-    user: UserFields,
 }
 
 /// [`AuthenticatedUser`]'s fields but `loa` and `claims`.
@@ -233,13 +244,7 @@ struct PackedClaims(String);
 
 impl ClaimsSource for PackedClaims {
     fn decode(&self) -> serde_json::Map<String, serde_json::Value> {
-        #[derive(Deserialize)]
-        struct Tail {
-            id_token: String,
-            #[serde(default)]
-            claims: Option<serde_json::Map<String, serde_json::Value>>,
-        }
-        let Ok(tail) = serde_json::from_str::<Tail>(&self.0) else { return Default::default() };
+        let Ok(tail) = serde_json::from_str::<PackedTail>(split_packed(&self.0).1) else { return Default::default() };
         tail.claims.or_else(|| id_token_claims(&tail.id_token)).unwrap_or_default()
     }
 }
@@ -274,7 +279,7 @@ impl CurrentLogin {
     }
 
     fn from_packed(text: String) -> Option<CurrentLogin> {
-        let head: PackedHead = serde_json::from_str(&text).ok()?;
+        let head: PackedHead = serde_json::from_str(split_packed(&text).0).ok()?;
         let u = head.user;
         let user = AuthenticatedUser {
             sub: u.sub,
@@ -486,5 +491,32 @@ mod tests {
         assert_eq!(current.user, stored.into_user());
         assert!(StoredLogin::unpack(Value::String("not json".into())).is_none(), "garbage counts as absent");
         assert!(CurrentLogin::from_packed("{}".into()).is_none());
+    }
+
+    #[test]
+    fn the_extractor_reads_a_head_without_the_id_token() {
+        let stored = login(claims(), token(&claims()));
+        let Value::String(text) = stored.pack().unwrap() else { panic!() };
+        let (head, tail) = text.split_once('\n').expect("head, newline, tail");
+        assert!(!head.contains(&stored.id_token) && tail.contains(&stored.id_token), "{text}");
+        assert!(!tail.contains('\n'), "one separator");
+        // The head alone is a whole login for the extractor.
+        let current = CurrentLogin::from_packed(head.to_owned()).unwrap();
+        assert_eq!((current.user.sub.as_str(), current.user.loa), ("abc", Loa::SUBSTANTIAL));
+    }
+
+    /// Logins packed by 0.2 pre-releases (one object, ID token inside) are
+    /// still read whole, by the extractor and at logout.
+    #[test]
+    fn a_login_packed_as_one_object_still_reads() {
+        let stored = login(claims(), token(&claims()));
+        let Value::String(text) = stored.pack().unwrap() else { panic!() };
+        let (head, tail) = text.split_once('\n').unwrap();
+        let one_object = format!("{},{}", head.strip_suffix('}').unwrap(), tail.strip_prefix('{').unwrap());
+        assert!(!one_object.contains('\n'));
+        let full = StoredLogin::unpack(Value::String(one_object.clone())).unwrap();
+        assert_eq!((full.claims, full.id_token), (claims(), stored.id_token.clone()));
+        let current = CurrentLogin::from_packed(one_object).unwrap();
+        assert_eq!(current.user, stored.into_user());
     }
 }
