@@ -78,12 +78,17 @@ pub(crate) struct StoredLogin {
     /// second, so a logout in that second still ends them.
     #[serde(default)]
     logged_in_ms: Option<i64>,
+    /// The CIBA request whose approval this login is, if any: logout
+    /// cancels it, so that approval logs no session in again.
+    #[serde(default)]
+    pub(crate) ciba_handle: Option<String>,
 }
 
 impl StoredLogin {
     pub(crate) fn new(user: AuthenticatedUser, id_token: String, logged_in_at: i64) -> Self {
         let logged_in_ms = Some(crate::clock::unix_now_ms());
-        StoredLogin { loa: user.loa, claims: user.claims.into_map(), id_token, logged_in_at, logged_in_ms }
+        let claims = user.claims.into_map();
+        StoredLogin { loa: user.loa, claims, id_token, logged_in_at, logged_in_ms, ciba_handle: None }
     }
 
     /// A string claim of this login (`iss`, `sub`, `sid`).
@@ -131,7 +136,7 @@ impl StoredLogin {
                 nnin_altsub: user.nnin_altsub,
             },
         };
-        let tail = PackedTail { id_token: self.id_token.clone(), claims };
+        let tail = PackedTail { id_token: self.id_token.clone(), claims, ciba: self.ciba_handle.clone() };
         let json = |e: serde_json::Error| Error::Session(Failure::from_error(e));
         let mut text = serde_json::to_string(&head).map_err(json)?;
         text.push(PACKED_SEPARATOR);
@@ -157,6 +162,7 @@ impl StoredLogin {
                     id_token: tail.id_token,
                     logged_in_at: head.at,
                     logged_in_ms: Some(head.ms),
+                    ciba_handle: tail.ciba,
                 })
             }
             value => serde_json::from_value(value).ok(),
@@ -213,6 +219,9 @@ struct PackedTail {
     /// Only when the claims are not the ID token's payload.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     claims: Option<serde_json::Map<String, serde_json::Value>>,
+    /// [`StoredLogin::ciba_handle`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ciba: Option<String>,
 }
 
 /// [`AuthenticatedUser`]'s fields but `loa` and `claims`.
@@ -279,7 +288,12 @@ impl CurrentLogin {
     }
 
     fn from_packed(text: String) -> Option<CurrentLogin> {
-        let head: PackedHead = serde_json::from_str(split_packed(&text).0).ok()?;
+        let (head, tail) = split_packed(&text);
+        // The tail is not parsed per request, but a cut-off value is no login.
+        if !tail.ends_with('}') {
+            return None;
+        }
+        let head: PackedHead = serde_json::from_str(head).ok()?;
         let u = head.user;
         let user = AuthenticatedUser {
             sub: u.sub,
@@ -518,5 +532,14 @@ mod tests {
         assert_eq!((full.claims, full.id_token), (claims(), stored.id_token.clone()));
         let current = CurrentLogin::from_packed(one_object).unwrap();
         assert_eq!(current.user, stored.into_user());
+    }
+
+    #[test]
+    fn a_cut_off_login_is_no_login() {
+        let stored = login(claims(), token(&claims()));
+        let Value::String(text) = stored.pack().unwrap() else { panic!() };
+        let cut = &text[..text.len() - 10];
+        assert!(CurrentLogin::from_packed(cut.to_owned()).is_none());
+        assert!(StoredLogin::unpack(Value::String(cut.to_owned())).is_none());
     }
 }

@@ -801,3 +801,94 @@ async fn two_starts_at_once_from_one_browser_are_both_its_own() {
         assert_eq!(me.status(), StatusCode::UNAUTHORIZED, "round {round}: logged out and staying so");
     }
 }
+
+/// The `name=value` of the owner cookie a start answer set.
+fn owner_cookie(response: &reqwest::Response) -> String {
+    let cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("bankid-ciba-"))
+        .expect("the start binds the request to the browser");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+/// A public start by a fresh browser; answers it, its handle and owner cookie.
+async fn tv_starts(app: &TestApp, user: &str) -> (reqwest::Client, String, String) {
+    let tv = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let response = tv.post(app.url("/auth/bankid/ciba")).json(&serde_json::json!({"nnin": nnin(user)})).send().await;
+    let response = response.unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let cookie = owner_cookie(&response);
+    let started: serde_json::Value = response.json().await.unwrap();
+    (tv, started["handle"].as_str().unwrap().to_owned(), cookie)
+}
+
+/// Reads the status of `handle` as a browser sending `cookie` (and its own
+/// jar), until it is not pending; answers whether that browser is then
+/// logged in.
+async fn logged_in_after_reading(app: &TestApp, browser: &reqwest::Client, handle: &str, cookie: &str) -> bool {
+    for _ in 0..40 {
+        let mut read = browser.get(app.url(&format!("/auth/bankid/ciba/{handle}")));
+        if !cookie.is_empty() {
+            read = read.header("cookie", cookie);
+        }
+        let body: serde_json::Value = read.send().await.unwrap().json().await.unwrap();
+        if body["status"] != "pending" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let me = browser.get(app.url("/me")).header("accept", "application/json").send().await.unwrap();
+    me.status() == StatusCode::OK
+}
+
+/// Only the cookie proves ownership: a stranger who knows the handle (it is
+/// on the TV's screen) and reads the approved status first is not logged
+/// in; nor is one who puts another request's owner cookie value under this
+/// request's cookie name, or a random binding. The owner still is.
+#[tokio::test]
+async fn a_handle_or_another_requests_cookie_logs_nobody_in() {
+    let app = start_ciba().await;
+    let (tv, handle, cookie) = tv_starts(&app, "kari").await;
+    let (_, _, other_cookie) = tv_starts(&app, "ola").await;
+    for request in app.sim.ciba_requests() {
+        app.sim.ciba_decide(&request.auth_req_id, true);
+    }
+    let name = cookie.split('=').next().unwrap();
+    let other_value = other_cookie.split_once('=').unwrap().1;
+    let forged_binding = format!("{}.{}", cookie.split_once('=').unwrap().1.split('.').next().unwrap(), "0".repeat(32));
+    for (who, sent) in [
+        ("a stranger with the handle", String::new()),
+        ("another request's binding under this name", format!("{name}={other_value}")),
+        ("a random binding", format!("{name}={forged_binding}")),
+    ] {
+        let stranger = reqwest::Client::builder().cookie_store(true).build().unwrap();
+        assert!(!logged_in_after_reading(&app, &stranger, &handle, &sent).await, "{who} must not be logged in");
+    }
+    assert!(logged_in_after_reading(&app, &tv, &handle, "").await, "the TV that started it is");
+}
+
+/// After a CIBA login and logout, the old owner cookie (kept by whoever
+/// copied it) logs nobody in: the login kept its request's handle and
+/// logout cancelled the request.
+#[tokio::test]
+async fn an_old_owner_cookie_logs_nobody_in_after_logout() {
+    let app = start_ciba().await;
+    let (tv, handle, cookie) = tv_starts(&app, "kari").await;
+    app.sim.ciba_decide(&app.sim.ciba_requests()[0].auth_req_id, true);
+    assert!(logged_in_after_reading(&app, &tv, &handle, "").await);
+    let logout = tv.post(app.url("/auth/bankid/logout")).send().await.unwrap();
+    assert!(logout.status().is_redirection() || logout.status().is_success(), "{}", logout.status());
+    let copier = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let read = copier.get(app.url(&format!("/auth/bankid/ciba/{handle}"))).header("cookie", &cookie).send().await;
+    let (code, body): (_, serde_json::Value) = {
+        let read = read.unwrap();
+        (read.status(), read.json().await.unwrap())
+    };
+    assert_eq!((code, body["error"].as_str()), (StatusCode::NOT_FOUND, Some("unknown_handle")), "{body}");
+    let me = copier.get(app.url("/me")).header("accept", "application/json").send().await.unwrap();
+    assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
+}

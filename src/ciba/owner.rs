@@ -18,7 +18,8 @@
 //! means no two requests write the same thing. Only the browser holding the
 //! cookie can name the record; a handle alone (shown on a TV, posted to a
 //! status URL) proves nothing. The record lives as long as the request can be
-//! approved; logging in with it removes the cookie, logging out both.
+//! approved; logging in with it removes the cookie (the login keeps the
+//! handle, and logout cancels that request), logging out removes both.
 
 use axum::http::{HeaderMap, HeaderValue};
 use serde_json::Value;
@@ -86,7 +87,8 @@ pub(crate) async fn take_all(ctx: &Ctx, headers: &HeaderMap) -> Result<Vec<Strin
     let config = ctx.core.config();
     let store = records(ctx);
     let mut handles = Vec::new();
-    for binding in binding::all(config, headers, Kind::Ciba) {
+    // No more than a browser can hold (older cookies were expired at start).
+    for binding in binding::newest(config, headers, Kind::Ciba, MAX_PER_BROWSER) {
         if let Some(handle) = handle_of(ctx, &binding).await? {
             handles.push(handle);
         }

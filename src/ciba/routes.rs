@@ -226,7 +226,8 @@ async fn claim(
             if let Err(cancel) = ciba.cancel(&started.handle).await {
                 tracing::warn!(error = %cancel, "could not cancel a CIBA request whose owner was not recorded");
             }
-            Err(session_failed(err))
+            tracing::error!(error = %err, "could not record which browser started a CIBA request; cancelled it");
+            Err(CibaError::Store(Failure::from_error(err)))
         }
     }
 }
@@ -256,7 +257,8 @@ async fn login_if_owner(
         return Ok(None);
     }
     let Some(login) = ciba.approved_login(handle).await? else { return Ok(None) };
-    complete::establish(session, login, None).await.map_err(session_failed)?;
+    let via = complete::Via::Ciba { handle: handle.as_str() };
+    complete::establish(session, login, via).await.map_err(session_failed)?;
     Ok(owner::release(ctx, headers, handle.as_str()))
 }
 

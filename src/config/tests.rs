@@ -215,6 +215,8 @@ fn permission_api_settings_need_bib() {
 fn permission_api_settings_are_bounded() {
     for api in [
         PermissionApiConfig { reference_parameter: "a&b".into(), ..Default::default() },
+        PermissionApiConfig { reference_parameter: "login_hint".into(), ..Default::default() },
+        PermissionApiConfig { reference_parameter: "state".into(), ..Default::default() },
         PermissionApiConfig { scope: "bad\"scope".into(), ..Default::default() },
         PermissionApiConfig { grant_attempts: 0, ..Default::default() },
         PermissionApiConfig { grant_retry_delay: Duration::MAX, ..Default::default() },

@@ -25,10 +25,38 @@ pub(super) fn bounded(
     Ok(value)
 }
 
+/// The parameters of the authorization request (OIDC Core §3.1.2.1, RFC
+/// 7636, RFC 9126, RFC 9396, BankID's `app_callback_uri`): a permission
+/// reference under one of these names would be sent twice or replace one.
+const AUTHORIZE_PARAMETERS: [&str; 16] = [
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "login_hint",
+    "acr_values",
+    "max_age",
+    "prompt",
+    "request_uri",
+    "request",
+    "authorization_details",
+    "app_callback_uri",
+];
+
 pub(super) fn validate_permission_api(api: &PermissionApiConfig) -> Result<(), ConfigError> {
     let token = |v: &str| !v.is_empty() && v.chars().all(|c| c.is_ascii_graphic() && !"&=?#\\\"".contains(c));
     if !token(&api.reference_parameter) {
         return Err(ConfigError::invalid("permission_api", "reference_parameter must be a plain parameter name"));
+    }
+    if AUTHORIZE_PARAMETERS.contains(&api.reference_parameter.as_str()) {
+        return Err(ConfigError::invalid(
+            "permission_api",
+            "reference_parameter must not be a parameter the authorization request already sends",
+        ));
     }
     if validate_scopes(api.scope.split_whitespace().map(str::to_owned).collect()).is_err() {
         return Err(ConfigError::invalid("permission_api", "scope must be space-separated scope tokens"));

@@ -64,9 +64,21 @@ pub(crate) fn find(config: &BankIdConfig, headers: &HeaderMap, kind: Kind, key: 
     cookies(config, headers, kind).find(|c| c.name == name).map(|c| c.binding)
 }
 
-/// The bindings of every cookie of `kind` the request carries.
-pub(crate) fn all(config: &BankIdConfig, headers: &HeaderMap, kind: Kind) -> Vec<String> {
-    cookies(config, headers, kind).map(|c| c.binding).collect()
+/// The bindings of the newest `max` distinct cookies of `kind` the request
+/// carries: a request stuffed with cookies costs no more than `max`.
+pub(crate) fn newest(config: &BankIdConfig, headers: &HeaderMap, kind: Kind, max: usize) -> Vec<String> {
+    let mut found: Vec<BindingCookie> = cookies(config, headers, kind).collect();
+    found.sort_by_key(|c| std::cmp::Reverse(c.created_ms));
+    let mut bindings: Vec<String> = Vec::with_capacity(max);
+    for cookie in found {
+        if bindings.len() == max {
+            break;
+        }
+        if !bindings.contains(&cookie.binding) {
+            bindings.push(cookie.binding);
+        }
+    }
+    bindings
 }
 
 /// Whether the request carries any binding cookie of `kind`.
@@ -313,5 +325,18 @@ mod tests {
         let plain = config("http://127.0.0.1:1/cb");
         assert_eq!(sent_to_login_ago_ms(&plain, &headers), None);
         assert_eq!(clear_sent_to_login(&plain, &headers), None);
+    }
+
+    #[test]
+    fn a_request_stuffed_with_cookies_yields_only_the_newest_distinct_ones() {
+        let config = config("http://127.0.0.1:1/cb");
+        let mut pairs: Vec<String> = (0..50).map(|i| format!("bankid-ciba-{i:02}={i}.b{i}")).collect();
+        pairs.extend((0..50).map(|i| format!("bankid-ciba-x{i:02}=99.same")));
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_str(&pairs.join("; ")).unwrap());
+        let newest = newest(&config, &headers, Kind::Ciba, 8);
+        assert_eq!(newest.len(), 8);
+        assert_eq!(newest[0], "same", "the newest, once");
+        assert_eq!(newest[1..], ["b49", "b48", "b47", "b46", "b45", "b44", "b43"]);
     }
 }

@@ -115,7 +115,7 @@ async fn complete(
     let grants = verify_permissions(ctx, &pending, &checked, tokens.authorization_details.as_ref()).await?;
     tracing::info!(loa = checked.loa().get(), grants = grants.len(), "BankID login verified");
     let lifetime = config.max_login_age.as_secs() as i64;
-    complete::establish(&session, checked.into_login(), Some(lifetime)).await?;
+    complete::establish(&session, checked.into_login(), complete::Via::Callback { lifetime_secs: lifetime }).await?;
     let cookies = keep_grants(ctx, headers, &pending, &grants).await?;
     Ok(Landing { location: landing(&pending, !grants.is_empty()), cookies })
 }

@@ -38,8 +38,9 @@ async fn end(ctx: &Ctx, headers: &HeaderMap, extensions: &http::Extensions) -> R
         return Err(Error::CrossSiteRequest);
     }
     let session = session_of(extensions)?;
-    cancel_pending_ciba(ctx, headers).await?;
     let login = clear_login(&session).await?;
+    let logged_in_by = login.as_ref().and_then(|login| login.ciba_handle.clone());
+    cancel_pending_ciba(ctx, headers, logged_in_by).await?;
     let Some(login) = login else { return Ok("/".to_owned()) };
     tracing::info!("BankID login ended");
     match &ctx.core.metadata.end_session_endpoint {
@@ -48,12 +49,16 @@ async fn end(ctx: &Ctx, headers: &HeaderMap, extensions: &http::Extensions) -> R
     }
 }
 
-/// Cancels the CIBA requests this browser started: a late approval must not
-/// log the session in again after logout. A failed cancel is logged; their
-/// owner records are gone either way, so no approval of them can log this
-/// browser in.
-async fn cancel_pending_ciba(ctx: &Ctx, headers: &HeaderMap) -> Result<(), Error> {
-    let handles = owner::take_all(ctx, headers).await?;
+/// Cancels the CIBA requests this browser started (their owner cookies),
+/// and the one whose approval this login was (`logged_in_by`; its cookie
+/// went at login, its owner record did not): no approval of them may log a
+/// session in again after logout. A failed cancel is logged; the owner
+/// records of the pending ones are gone either way.
+async fn cancel_pending_ciba(ctx: &Ctx, headers: &HeaderMap, logged_in_by: Option<String>) -> Result<(), Error> {
+    let mut handles = owner::take_all(ctx, headers).await?;
+    handles.extend(logged_in_by);
+    handles.sort_unstable();
+    handles.dedup();
     let Some(ciba) = ctx.ciba() else { return Ok(()) };
     for handle in handles.iter().filter_map(|h| crate::ciba::CibaHandle::parse(h)) {
         match ciba.cancel(&handle).await {

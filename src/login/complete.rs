@@ -129,9 +129,19 @@ impl VerifiedLogin {
     }
 }
 
+/// How a login arrived, for what [`establish`] keeps beside it.
+pub(crate) enum Via<'a> {
+    /// The code flow's callback: the session gets the login's inactivity
+    /// lifetime (seconds).
+    Callback { lifetime_secs: i64 },
+    /// The approval of the CIBA request `handle`. It is kept with the login
+    /// so that logout cancels the request: its approval can then log no
+    /// session in again (see `ciba::owner`).
+    Ciba { handle: &'a str },
+}
+
 /// Logs `session` in: writes the login (rotating the session id; emptying
-/// the session when another person was logged in), and with `lifetime_secs`
-/// gives it that inactivity lifetime.
+/// the session when another person was logged in) with what [`Via`] keeps.
 ///
 /// The write is part of the login: when it fails the login has failed, and
 /// the caller must say so ([`Error::Session`]) instead of reporting success —
@@ -142,12 +152,16 @@ impl VerifiedLogin {
 pub(crate) async fn establish(
     session: &Session,
     login: VerifiedLogin,
-    lifetime_secs: Option<i64>,
+    via: Via<'_>,
 ) -> Result<AuthenticatedUser, Error> {
     let user = login.user.clone();
-    store_login(session, StoredLogin::new(login.user, login.id_token, unix_now())).await?;
-    if let Some(lifetime) = lifetime_secs {
-        give_login_lifetime(session, lifetime);
+    let mut stored = StoredLogin::new(login.user, login.id_token, unix_now());
+    if let Via::Ciba { handle } = via {
+        stored.ciba_handle = Some(handle.to_owned());
+    }
+    store_login(session, stored).await?;
+    if let Via::Callback { lifetime_secs } = via {
+        give_login_lifetime(session, lifetime_secs);
     }
     Ok(user)
 }
