@@ -394,13 +394,12 @@ where
 
     fn call(&mut self, mut req: Request) -> Self::Future {
         if self.layer.is_own_path(req.uri().path()) {
+            let marker = self.layer.sent_to_login_reached(&req);
             if self.layer.needs_provider(req.uri().path()) && !self.layer.ctx.core.is_ready() {
-                let marker = self.layer.sent_to_login_reached(&req);
                 let response = flow::with_cookies(self.layer.provider_unavailable(req.headers()), marker);
                 return Either::Right(Box::pin(std::future::ready(Ok(response))));
             }
             let mut routes = self.layer.routes.clone();
-            let marker = self.layer.sent_to_login_reached(&req);
             return Either::Right(Box::pin(async move {
                 let response = routes.call(req).await;
                 response.map(|response| flow::with_cookies(response, marker))

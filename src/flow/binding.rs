@@ -104,8 +104,7 @@ const LANDED_SECS: i64 = 30;
 
 /// The name of the landing marker (see [`landed`]).
 fn landed_name(config: &BankIdConfig) -> String {
-    let host = if is_https(config) { "__Host-" } else { "" };
-    format!("{host}bankid-landed")
+    format!("{}bankid-landed", host_prefix(config))
 }
 
 /// Set with a completed callback's redirect: a `Lax` marker, valued `1`,
@@ -147,8 +146,7 @@ const SENT_TO_LOGIN_SECS: i64 = 120;
 pub(crate) const SENT_TO_LOGIN_GRACE_MS: i64 = 1_000;
 
 fn sent_to_login_name(config: &BankIdConfig) -> String {
-    let host = if is_https(config) { "__Host-" } else { "" };
-    format!("{host}bankid-to-login")
+    format!("{}bankid-to-login", host_prefix(config))
 }
 
 /// Set with every redirect of a browser to the login route: a `Lax`
@@ -166,14 +164,13 @@ pub(crate) fn sent_to_login(config: &BankIdConfig) -> HeaderValue {
 /// carried it.
 pub(crate) fn clear_sent_to_login(config: &BankIdConfig, headers: &HeaderMap) -> Option<HeaderValue> {
     let name = sent_to_login_name(config);
-    cookie_pairs(headers).any(|(n, _)| n == name).then(|| set_cookie(config, &name, "", 0))
+    cookie_value(headers, &name).is_some().then(|| set_cookie(config, &name, "", 0))
 }
 
 /// How long ago (ms) the request's browser was sent to the login route,
 /// by its "sent to login" marker; `None` without a (well-formed) marker.
 pub(crate) fn sent_to_login_ago_ms(config: &BankIdConfig, headers: &HeaderMap) -> Option<i64> {
-    let name = sent_to_login_name(config);
-    let sent_at: i64 = cookie_pairs(headers).find(|(n, _)| *n == name)?.1.parse().ok()?;
+    let sent_at: i64 = cookie_value(headers, &sent_to_login_name(config))?.parse().ok()?;
     Some(unix_millis().saturating_sub(sent_at))
 }
 
@@ -181,9 +178,14 @@ fn is_https(config: &BankIdConfig) -> bool {
     config.redirect_uri.scheme() == "https"
 }
 
+/// `__Host-` on https (the cookie is then bound to this exact host, `Secure`
+/// and `Path=/`), nothing on plain http where browsers refuse the prefix.
+fn host_prefix(config: &BankIdConfig) -> &'static str {
+    if is_https(config) { "__Host-" } else { "" }
+}
+
 fn prefix(config: &BankIdConfig, kind: Kind) -> String {
-    let host = if is_https(config) { "__Host-" } else { "" };
-    format!("{host}bankid-{}-", kind.label())
+    format!("{}bankid-{}-", host_prefix(config), kind.label())
 }
 
 fn cookie_name(config: &BankIdConfig, kind: Kind, key: &str) -> String {
@@ -229,6 +231,11 @@ fn cookies<'a>(config: &BankIdConfig, headers: &'a HeaderMap, kind: Kind) -> imp
         let (created_ms, binding) = value.split_once('.')?;
         Some(BindingCookie { name: name.to_owned(), created_ms: created_ms.parse().ok()?, binding: binding.to_owned() })
     })
+}
+
+/// The value of the request's first cookie called `name`.
+fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    cookie_pairs(headers).find(|(n, _)| *n == name).map(|(_, value)| value)
 }
 
 /// Every `name=value` pair in the request's `Cookie` headers.
