@@ -118,19 +118,26 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v.get(v.len() / 2).copied().unwrap_or_default()
 }
 
-async fn sessions(count: usize) {
+/// A simulator and an app on loopback with a protected `/me`, its sessions
+/// in `store`; answers the simulator and the app's base URL.
+async fn serve_app(store: MemoryStore) -> (Simulator, String) {
     let sim = Simulator::start().await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let config = config(&sim, &base);
-    let store = MemoryStore::default();
-    let sessions = config.session_layer(store.clone());
+    let sessions = config.session_layer(store);
     let bankid = BankIdLayer::discover(config).await.unwrap();
     let app = Router::new()
         .route("/me", get(|user: AuthenticatedUser| async move { user.sub }))
         .layer(bankid)
         .layer(sessions);
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (sim, base)
+}
+
+async fn sessions(count: usize) {
+    let store = MemoryStore::default();
+    let (sim, base) = serve_app(store.clone()).await;
 
     let jar = Arc::new(Jar::default());
     let client = reqwest::Client::builder()
@@ -166,17 +173,7 @@ async fn sessions(count: usize) {
 
 /// Complete logins, one after another, each step timed from the client.
 async fn logins(count: usize) {
-    let sim = Simulator::start().await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let config = config(&sim, &base);
-    let sessions = config.session_layer(MemoryStore::default());
-    let bankid = BankIdLayer::discover(config).await.unwrap();
-    let app = Router::new()
-        .route("/me", get(|user: AuthenticatedUser| async move { user.sub }))
-        .layer(bankid)
-        .layer(sessions);
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (sim, base) = serve_app(MemoryStore::default()).await;
     let (mut start, mut page, mut approve, mut callback) = (vec![], vec![], vec![], vec![]);
     let all = Instant::now();
     for _ in 0..count {
