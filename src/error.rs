@@ -683,19 +683,10 @@ pub(crate) fn wants_html(headers: &HeaderMap) -> bool {
         .any(|v| v.split(',').any(|m| m.trim().starts_with("text/html")))
 }
 
+/// Escapes text for HTML element content and quoted attributes (`&`, `<`,
+/// `>`, `"`, `'`).
 pub(crate) fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            c => out.push(c),
-        }
-    }
-    out
+    html_escape::encode_quoted_attribute(text).into_owned()
 }
 
 /// Keeps attacker-controllable text (a callback's `error_description`, a

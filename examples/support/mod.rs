@@ -267,5 +267,5 @@ pub fn app_error(app: &str, status: StatusCode, title: &str, text: &str, code: O
 
 /// Escapes text for HTML.
 pub fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    html_escape::encode_quoted_attribute(text).into_owned()
 }
