@@ -24,7 +24,7 @@ for arg in "$@"; do
     *) targets+=("$arg") ;;
   esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(acr return_to jose_header callback_query permission_statement bankid_answers)
+[ ${#targets[@]} -gt 0 ] || targets=(acr return_to jose_header callback_query permission_statement bankid_answers own_cookies)
 
 if ! cargo +nightly --version >/dev/null 2>&1 || ! cargo +nightly fuzz --version >/dev/null 2>&1; then
   echo "skipped: cargo-fuzz/nightly not installed (rustup toolchain install nightly; cargo install cargo-fuzz)"

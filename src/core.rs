@@ -44,7 +44,9 @@ pub(crate) struct Core {
     /// BIB: `Some(None)` when no BIB issuer is configured, unset until loaded.
     bib: OnceLock<Option<Bib>>,
     pub(crate) client_tokens: ClientTokens,
-    pub(crate) consumed_grants: crate::session::ConsumedGrants,
+    /// Login states and grants spent in this process (the shared store's
+    /// create-once records guard the other instances).
+    pub(crate) spent_ids: crate::expiry_queue::SpentIds,
     /// When every provider part was in place; unset while degraded.
     loaded_at: OnceLock<Instant>,
     /// `config` with PAR required, handed out while degraded: PAR needs an
@@ -280,7 +282,7 @@ impl Core {
             verifier: Live::stand_in(verifier),
             bib: OnceLock::new(),
             client_tokens: Default::default(),
-            consumed_grants: Default::default(),
+            spent_ids: Default::default(),
             loaded_at: OnceLock::new(),
             degraded_config,
             retry_after_secs: AtomicU64::new(1),

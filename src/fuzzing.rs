@@ -14,7 +14,8 @@
 //! `same_digest`, `verify_granted`, `app_callback_uri`), BIB's
 //! discovery document (`bib_discovery`), the claims of a signed grant
 //! (`grant_claims`), and the provider's OAuth answers and CIBA error codes
-//! (`oauth_answer`, `ciba_initiation_error`, `ciba_poll_error`).
+//! (`oauth_answer`, `ciba_initiation_error`, `ciba_poll_error`), and the
+//! crate's own cookies read back from a `Cookie` header (`own_cookies`).
 
 use serde_json::{Map, Value};
 use url::Url;
@@ -366,5 +367,44 @@ impl LoginSecrets {
 impl Default for LoginSecrets {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// What the layer reads back of its own cookies from a request's `Cookie`
+/// header (a client's to forge): see [`own_cookies`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OwnCookies {
+    /// The bindings of the newest distinct login-attempt cookies, at most 8.
+    pub newest_logins: Vec<String>,
+    /// How many login-attempt cookies a new login would expire (cap 8).
+    pub expired_at_next_login: usize,
+    /// The "sent to login" marker's age in milliseconds, if it is one.
+    pub sent_to_login_ago_ms: Option<i64>,
+}
+
+/// Reads a `Cookie` header the way the login, callback and extractor paths
+/// do (plain-http cookie names): cookies whose shape or time is impossible
+/// count as absent.
+pub fn own_cookies(cookie_header: &[u8]) -> OwnCookies {
+    use crate::flow::binding::{self, Kind};
+    static CONFIG: std::sync::LazyLock<crate::BankIdConfig> = std::sync::LazyLock::new(|| {
+        crate::BankIdConfig::builder()
+            .issuer("https://op.example")
+            .client_id("fuzz")
+            .client_secret("fuzz")
+            .redirect_uri("http://127.0.0.1:1/auth/bankid/callback")
+            .build()
+            .expect("a valid constant configuration")
+    });
+    let mut headers = http::HeaderMap::new();
+    if let Ok(value) = http::HeaderValue::from_bytes(cookie_header) {
+        headers.insert(http::header::COOKIE, value);
+    }
+    let now_ms = crate::clock::unix_now().saturating_mul(1000);
+    OwnCookies {
+        newest_logins: binding::newest(&CONFIG, &headers, Kind::Login, 8),
+        expired_at_next_login: binding::evict_beyond_cap(&CONFIG, &headers, Kind::Login, now_ms, 600, 8).len(),
+        sent_to_login_ago_ms: binding::sent_to_login_ago_ms(&CONFIG, &headers),
     }
 }

@@ -14,6 +14,7 @@ mod core;
 #[cfg(test)]
 mod docs_tests;
 mod error;
+mod expiry_queue;
 mod extract;
 mod flow;
 mod health;

@@ -412,24 +412,6 @@ impl fmt::Debug for StoredGrant {
     }
 }
 
-/// Grant ids already used in this process. The session alone cannot stop two
-/// concurrent requests on one session from both using a single-use grant
-/// (each loads its own copy); this in-memory set closes that race within an
-/// instance.
-#[derive(Default)]
-pub(crate) struct ConsumedGrants(std::sync::Mutex<std::collections::HashMap<String, i64>>);
-
-impl ConsumedGrants {
-    /// Marks `id` used; `false` if it already was.
-    pub(crate) fn consume(&self, id: &str, now: i64) -> bool {
-        let mut used = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if used.len() > 10_000 {
-            used.retain(|_, at| now - *at < 86_400);
-        }
-        used.insert(id.to_owned(), now).is_none()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use base64::Engine;

@@ -2,7 +2,6 @@
 //! app did not name a store: a slot in the configuration that the session
 //! layer fills, and this process's own fallback store.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -11,6 +10,8 @@ use std::sync::{Arc, Mutex};
 use tower_sessions::SessionStore;
 use tower_sessions::cookie::time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
+
+use crate::expiry_queue::ExpiringMap;
 
 /// Where login attempts are kept; filled by `session_layer` (also via `with_session_store`) or
 /// `with_login_store`, shared by every clone of the configuration.
@@ -44,14 +45,22 @@ impl StoreSlot {
 }
 
 /// The store used when the application gave none: this process only, with
-/// `create` that never overwrites, and expired records dropped as it grows.
+/// `create` that never overwrites, and expired records dropped a few at a
+/// time on every write (see [`ExpiringMap`]), so no call rescans the store.
 #[derive(Debug, Default)]
-struct LocalStore(Mutex<HashMap<Id, Record>>);
+struct LocalStore(Mutex<ExpiringMap<i128, Record>>);
 
 impl LocalStore {
-    fn records(&self) -> std::sync::MutexGuard<'_, HashMap<Id, Record>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    /// The records, with up to a few expired ones dropped first.
+    fn records(&self) -> std::sync::MutexGuard<'_, ExpiringMap<i128, Record>> {
+        let mut records = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        records.prune(OffsetDateTime::now_utc().unix_timestamp());
+        records
     }
+}
+
+fn put(records: &mut ExpiringMap<i128, Record>, record: &Record) {
+    records.insert(record.id.0, record.expiry_date.unix_timestamp(), record.clone());
 }
 
 /// The boxed future `SessionStore`'s methods return (the trait is declared
@@ -66,14 +75,10 @@ impl SessionStore for LocalStore {
         Self: 'c,
     {
         let mut records = self.records();
-        if records.len() > 10_000 {
-            let now = OffsetDateTime::now_utc();
-            records.retain(|_, r| r.expiry_date > now);
-        }
-        while records.contains_key(&record.id) {
+        while records.contains_key(&record.id.0) {
             record.id = Id::default();
         }
-        records.insert(record.id, record.clone());
+        put(&mut records, record);
         Box::pin(std::future::ready(Ok(())))
     }
 
@@ -83,7 +88,8 @@ impl SessionStore for LocalStore {
         'b: 'c,
         Self: 'c,
     {
-        self.records().insert(record.id, record.clone());
+        let mut records = self.records();
+        put(&mut records, record);
         Box::pin(std::future::ready(Ok(())))
     }
 
@@ -93,7 +99,7 @@ impl SessionStore for LocalStore {
         'b: 'c,
         Self: 'c,
     {
-        Box::pin(std::future::ready(Ok(self.records().get(id).cloned())))
+        Box::pin(std::future::ready(Ok(self.records().get(&id.0).cloned())))
     }
 
     fn delete<'a, 'b, 'c>(&'a self, id: &'b Id) -> StoreFuture<'c, ()>
@@ -102,7 +108,7 @@ impl SessionStore for LocalStore {
         'b: 'c,
         Self: 'c,
     {
-        self.records().remove(id);
+        self.records().remove(&id.0);
         Box::pin(std::future::ready(Ok(())))
     }
 }

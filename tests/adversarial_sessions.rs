@@ -314,3 +314,41 @@ async fn a_session_layer_built_by_hand_keeps_every_guarantee() {
         assert_eq!(app.get_json("/me").await.0, StatusCode::OK);
     }
 }
+
+/// Issue 20 item 17: binding cookies are the client's to forge. Times no
+/// instance could have written (`i64::MIN` once overflowed a subtraction and
+/// panicked the anonymous login route in debug builds) make a cookie count
+/// as absent: the login starts as usual, and the forged cookies are neither
+/// read nor expired.
+#[tokio::test]
+async fn forged_binding_cookie_times_are_ignored_by_the_login_route() {
+    let app = start().await;
+    let forged = [i64::MIN.to_string(), i64::MAX.to_string(), "99999999999999999999".into(), "-1".into()];
+    let mut cookie: Vec<String> = forged.iter().enumerate().map(|(i, t)| format!("bankid-login-f{i}={t}.x")).collect();
+    cookie.push(format!("bankid-to-login={}", i64::MIN));
+    for (round, crowd) in [1, 40].into_iter().enumerate() {
+        let mut pairs = cookie.clone();
+        pairs.extend((0..crowd).map(|i| format!("bankid-login-n{i}={}.y{i}", i64::MIN + i)));
+        let response = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .get(app.url("/auth/bankid/login?return_to=/me"))
+            .header(reqwest::header::COOKIE, pairs.join("; "))
+            .send()
+            .await
+            .expect("the route answers instead of panicking");
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "round {round}");
+        let expired: Vec<&str> = response
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter(|v| v.contains("Max-Age=0"))
+            .collect();
+        assert!(
+            expired.iter().all(|v| !v.starts_with("bankid-login-")),
+            "forged cookies are not ours to expire: {expired:?}"
+        );
+    }
+}

@@ -940,3 +940,33 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// The crate's own cookies come back from the client: whatever the
+    /// `Cookie` header holds, reading it never panics (a forged time such as
+    /// `i64::MIN` once overflowed a subtraction) and never yields more than
+    /// the cap.
+    #[test]
+    fn own_cookies_arbitrary_headers_never_panic(header in prop::collection::vec(any::<u8>(), 0..200)) {
+        let read = fuzzing::own_cookies(&header);
+        prop_assert!(read.newest_logins.len() <= 8);
+        prop_assert!(read.sent_to_login_ago_ms.is_none_or(|ago| ago >= -5 * 60 * 1000));
+    }
+
+    /// Login cookies with any signed time: only times this crate could have
+    /// written (0 ..= now) are read; the others are skipped, never computed with.
+    #[test]
+    fn own_cookies_with_forged_times_read_only_plausible_ones(
+        times in prop::collection::vec(prop_oneof![any::<i64>(), Just(i64::MIN), Just(i64::MAX), 0..2_000_000_000_000i64], 1..12),
+    ) {
+        let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+        let header: Vec<String> = times.iter().enumerate().map(|(i, t)| format!("bankid-login-{i:02}={t}.b{i}")).collect();
+        let read = fuzzing::own_cookies(header.join("; ").as_bytes());
+        let plausible = times.iter().filter(|t| (0..=now_ms).contains(*t)).count();
+        prop_assert_eq!(read.newest_logins.len(), plausible.min(8));
+        let marker = fuzzing::own_cookies(format!("bankid-to-login={}", times[0]).as_bytes());
+        prop_assert_eq!(marker.sent_to_login_ago_ms.is_some(), (0..=now_ms).contains(&times[0]));
+    }
+}

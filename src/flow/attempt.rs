@@ -126,7 +126,7 @@ pub(crate) async fn spend(ctx: &Ctx, headers: &HeaderMap, state: &str) -> Result
 /// First wins: in this process, then in the shared store.
 async fn mark_spent(ctx: &Ctx, records: &OnceRecords, spent: Id, until: OffsetDateTime) -> Result<(), Error> {
     let now = crate::clock::unix_now();
-    if !ctx.core.consumed_grants.consume(&format!("login-state:{spent}"), now) {
+    if !ctx.core.spent_ids.spend(&format!("login-state:{spent}"), until.unix_timestamp(), now) {
         return Err(Error::UnknownState);
     }
     match records.create_first(spent, SPENT_KEY, Value::Bool(true), until).await.map_err(store_error)? {

@@ -170,8 +170,26 @@ pub(crate) fn clear_sent_to_login(config: &BankIdConfig, headers: &HeaderMap) ->
 /// How long ago (ms) the request's browser was sent to the login route,
 /// by its "sent to login" marker; `None` without a (well-formed) marker.
 pub(crate) fn sent_to_login_ago_ms(config: &BankIdConfig, headers: &HeaderMap) -> Option<i64> {
-    let sent_at: i64 = cookie_value(headers, &sent_to_login_name(config))?.parse().ok()?;
-    Some(unix_millis().saturating_sub(sent_at))
+    let now_ms = unix_millis();
+    let sent_at = plausible_time_ms(cookie_value(headers, &sent_to_login_name(config))?, now_ms)?;
+    Some(now_ms.saturating_sub(sent_at))
+}
+
+/// How far ahead of this instance's clock a time this crate wrote into a
+/// cookie may be: another instance's clock may run a little ahead.
+const CLOCK_AHEAD_MS: i64 = 5 * 60 * 1000;
+
+/// A unix-ms time read back from a cookie, if it is one this crate could
+/// have written: digits only, not before 1970, not after now plus
+/// [`CLOCK_AHEAD_MS`]. The cookie is the client's to forge, so an
+/// impossible time makes the cookie count as absent rather than feed
+/// arithmetic (`i64::MIN` would overflow a subtraction).
+fn plausible_time_ms(text: &str, now_ms: i64) -> Option<i64> {
+    if text.is_empty() || text.len() > 19 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let time: i64 = text.parse().ok()?;
+    (time <= now_ms.saturating_add(CLOCK_AHEAD_MS)).then_some(time)
 }
 
 fn is_https(config: &BankIdConfig) -> bool {
@@ -227,10 +245,18 @@ struct BindingCookie {
 
 fn cookies<'a>(config: &BankIdConfig, headers: &'a HeaderMap, kind: Kind) -> impl Iterator<Item = BindingCookie> + 'a {
     let prefix = prefix(config, kind);
-    cookie_pairs(headers).filter(move |(name, _)| name.starts_with(&prefix)).filter_map(|(name, value)| {
-        let (created_ms, binding) = value.split_once('.')?;
-        Some(BindingCookie { name: name.to_owned(), created_ms: created_ms.parse().ok()?, binding: binding.to_owned() })
-    })
+    let now_ms = unix_millis();
+    cookie_pairs(headers)
+        .filter(move |(name, _)| name.starts_with(&prefix))
+        .filter_map(move |(name, value)| binding_cookie(name, value, now_ms))
+}
+
+/// One binding cookie, if its value is `<unix ms>.<binding>` with a
+/// plausible time and a non-empty binding; anything else is not ours.
+fn binding_cookie(name: &str, value: &str, now_ms: i64) -> Option<BindingCookie> {
+    let (created_ms, binding) = value.split_once('.')?;
+    let created_ms = plausible_time_ms(created_ms, now_ms)?;
+    (!binding.is_empty()).then(|| BindingCookie { name: name.to_owned(), created_ms, binding: binding.to_owned() })
 }
 
 /// The value of the request's first cookie called `name`.
@@ -250,7 +276,7 @@ fn cookie_pairs(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
 
 /// Expires the oldest live cookies of `kind` so that, with a new one, at
 /// most `cap` remain.
-fn evict_beyond_cap(
+pub(crate) fn evict_beyond_cap(
     config: &BankIdConfig,
     headers: &HeaderMap,
     kind: Kind,
@@ -260,7 +286,7 @@ fn evict_beyond_cap(
 ) -> Vec<HeaderValue> {
     let max_age_ms = max_age_secs.saturating_mul(1000);
     let mut live: Vec<BindingCookie> =
-        cookies(config, headers, kind).filter(|c| now_ms - c.created_ms <= max_age_ms).collect();
+        cookies(config, headers, kind).filter(|c| now_ms.saturating_sub(c.created_ms) <= max_age_ms).collect();
     let keep = cap.saturating_sub(1);
     if live.len() <= keep {
         return Vec::new();
@@ -332,6 +358,42 @@ mod tests {
         let plain = config("http://127.0.0.1:1/cb");
         assert_eq!(sent_to_login_ago_ms(&plain, &headers), None);
         assert_eq!(clear_sent_to_login(&plain, &headers), None);
+    }
+
+    #[test]
+    fn cookies_with_impossible_times_are_ignored_not_computed_with() {
+        let config = config("http://127.0.0.1:1/cb");
+        let now = unix_millis();
+        let future = (now + CLOCK_AHEAD_MS + 1_000).to_string();
+        let soon = (now + 1_000).to_string();
+        let forged = [
+            "-9223372036854775808",
+            "9223372036854775807",
+            "99999999999999999999",
+            "-1",
+            "+5",
+            "1e3",
+            "",
+            future.as_str(),
+        ];
+        let mut pairs: Vec<String> =
+            forged.iter().enumerate().map(|(i, t)| format!("bankid-login-f{i}={t}.x{i}")).collect();
+        pairs.push(format!("bankid-login-ok={soon}.fine"));
+        pairs.push("bankid-login-nobinding=5.".to_owned());
+        pairs.push(format!("bankid-to-login={}", i64::MIN));
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_str(&pairs.join("; ")).unwrap());
+        assert_eq!(newest(&config, &headers, Kind::Login, 8), ["fine"], "only the plausible cookie is read");
+        assert!(
+            evict_beyond_cap(&config, &headers, Kind::Login, now, 600, 1)[0]
+                .to_str()
+                .unwrap()
+                .starts_with("bankid-login-ok=;")
+        );
+        assert_eq!(sent_to_login_ago_ms(&config, &headers), None);
+        let mut marker = HeaderMap::new();
+        marker.insert(header::COOKIE, HeaderValue::from_str(&format!("bankid-to-login={}", i64::MAX)).unwrap());
+        assert_eq!(sent_to_login_ago_ms(&config, &marker), None, "a marker from the far future is no marker");
     }
 
     #[test]

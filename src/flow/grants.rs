@@ -70,10 +70,10 @@ pub(crate) async fn is_used(ctx: &Ctx, grant_use_secret: &str) -> Result<bool, E
 
 /// Marks the grant used; `false` if it already was, here or elsewhere.
 pub(crate) async fn mark_used(ctx: &Ctx, grant_id: &str, grant_use_secret: &str) -> Result<bool, Error> {
-    if !ctx.core.consumed_grants.consume(grant_id, crate::clock::unix_now()) {
+    let until = OffsetDateTime::now_utc() + TimeDuration::seconds(ctx.core.config().grant_ttl.as_secs() as i64 + 60);
+    if !ctx.core.spent_ids.spend(grant_id, until.unix_timestamp(), crate::clock::unix_now()) {
         return Ok(false);
     }
-    let until = OffsetDateTime::now_utc() + TimeDuration::seconds(ctx.core.config().grant_ttl.as_secs() as i64 + 60);
     use_records(ctx)
         .create_first(use_id(grant_use_secret), USED_KEY, serde_json::Value::Bool(true), until)
         .await
