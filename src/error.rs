@@ -58,6 +58,11 @@ pub enum IdTokenError {
     /// `iat` is in the future (beyond the allowed skew).
     #[error("the ID token was issued in the future")]
     IssuedInFuture,
+    /// `auth_time` is in the future (beyond the allowed skew): a provider
+    /// sending milliseconds, or a clock far ahead. Accepted, it would pass
+    /// every recent-login requirement for as long as it stays ahead.
+    #[error("the ID token's auth_time is in the future")]
+    AuthTimeInFuture,
     /// `nonce` is missing.
     #[error("the ID token has no nonce")]
     MissingNonce,
@@ -95,6 +100,7 @@ impl IdTokenError {
             "azp_mismatch" => IdTokenError::AuthorizedPartyMismatch,
             "expired" => IdTokenError::Expired,
             "issued_in_future" => IdTokenError::IssuedInFuture,
+            "auth_time_in_future" => IdTokenError::AuthTimeInFuture,
             "missing_nonce" => IdTokenError::MissingNonce,
             "nonce_mismatch" => IdTokenError::NonceMismatch,
             "unsupported_algorithm" => IdTokenError::UnsupportedAlgorithm(String::new()),
@@ -120,6 +126,7 @@ impl IdTokenError {
             IdTokenError::AuthorizedPartyMismatch => "azp_mismatch",
             IdTokenError::Expired => "expired",
             IdTokenError::IssuedInFuture => "issued_in_future",
+            IdTokenError::AuthTimeInFuture => "auth_time_in_future",
             IdTokenError::MissingNonce => "missing_nonce",
             IdTokenError::NonceMismatch => "nonce_mismatch",
             IdTokenError::MissingClaim(_) => "missing_claim",

@@ -234,12 +234,27 @@ fn check_claims(
     if iat > now.saturating_add(clock_skew_secs) {
         return Err(IdTokenError::IssuedInFuture);
     }
+    check_auth_time(claims, clock_skew_secs, now)?;
     if let Some(expected) = expected_nonce {
         let nonce = claims.get("nonce").ok_or(IdTokenError::MissingNonce)?;
         let nonce = nonce.as_str().ok_or(IdTokenError::NonceMismatch)?;
         if !bool::from(nonce.as_bytes().ct_eq(expected.as_bytes())) {
             return Err(IdTokenError::NonceMismatch);
         }
+    }
+    Ok(())
+}
+
+/// `auth_time` is optional (OIDC Core §2; step-up requires it where it
+/// sends `max_age`); present, it is a NumericDate no later than now plus the
+/// skew, like `iat`. Every recent-login check compares it with now, so a
+/// time ahead would make an old login pass as recent.
+fn check_auth_time(claims: &Map<String, Value>, clock_skew_secs: i64, now: i64) -> Result<(), IdTokenError> {
+    if !claims.contains_key("auth_time") {
+        return Ok(());
+    }
+    if numeric_date(claims, "auth_time")? > now.saturating_add(clock_skew_secs) {
+        return Err(IdTokenError::AuthTimeInFuture);
     }
     Ok(())
 }
@@ -327,6 +342,14 @@ mod tests {
         assert_eq!(check(without("aud"), Some("n1")), Err(IdTokenError::MissingClaim("aud")));
         assert_eq!(check(without("sub"), Some("n1")), Err(IdTokenError::MissingClaim("sub")));
         assert_eq!(check(with("exp", json!(999_900)), Some("n1")), Err(IdTokenError::Expired));
+        assert_eq!(check(with("auth_time", json!(1_000_061)), Some("n1")), Err(IdTokenError::AuthTimeInFuture));
+        assert_eq!(
+            check(with("auth_time", json!(1_000_000_000)), Some("n1")),
+            Err(IdTokenError::AuthTimeInFuture),
+            "milliseconds"
+        );
+        assert_eq!(check(with("auth_time", json!(1_000_060)), Some("n1")), Ok(()), "within the skew");
+        assert_eq!(check(with("auth_time", json!("1")), Some("n1")), Err(IdTokenError::MissingClaim("auth_time")));
         assert_eq!(check(without("exp"), Some("n1")), Err(IdTokenError::MissingClaim("exp")));
         assert_eq!(check(with("iat", json!(1_000_100)), Some("n1")), Err(IdTokenError::IssuedInFuture));
         assert_eq!(check(without("nonce"), Some("n1")), Err(IdTokenError::MissingNonce));

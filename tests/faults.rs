@@ -54,6 +54,14 @@ async fn issued_in_the_future() {
     assert_id_token_error(Fault::IssuedInFuture, "issued_in_future").await;
 }
 
+/// Issue 20 item 12: an `auth_time` ahead of now (a provider sending
+/// milliseconds) would pass every recent-login check for as long as it stays
+/// ahead; it is refused like a future `iat`.
+#[tokio::test]
+async fn auth_time_in_the_future_is_refused() {
+    assert_id_token_error(Fault::AuthTimeInMilliseconds, "auth_time_in_future").await;
+}
+
 #[tokio::test]
 async fn bad_signature() {
     assert_id_token_error(Fault::BadSignature, "bad_signature").await;

@@ -162,6 +162,9 @@ pub enum Fault {
     StaleAuthTime,
     /// Step-up: the ID token has no `auth_time`, even when `max_age` was sent.
     MissingAuthTime,
+    /// The ID token's `auth_time` is in milliseconds, as a misbehaving
+    /// provider might send it: a time tens of thousands of years ahead.
+    AuthTimeInMilliseconds,
     /// Step-up: the code-flow login is completed by another person — the
     /// next test user in [`Simulator::users`](super::Simulator::users) —
     /// whoever was chosen on the login page.

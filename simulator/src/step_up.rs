@@ -135,6 +135,9 @@ pub(crate) fn apply_faults(
     if faults.has(&Fault::MissingAuthTime) {
         claims.remove("auth_time");
     }
+    if faults.has(&Fault::AuthTimeInMilliseconds) {
+        claims.insert("auth_time".into(), json!(now.saturating_mul(1000)));
+    }
 }
 
 /// How much older than `max_age` [`Fault::StaleAuthTime`] makes `auth_time`:
