@@ -19,6 +19,11 @@ use crate::statement::PermissionItem;
 
 const LOGIN_KEY: &str = "axum_bankid.login";
 
+/// Who last logged in, kept after a logout that keeps the session's data
+/// (`keep_session_data_at_logout`), so that a login by another person still
+/// starts from an empty session. A fingerprint, not the identity.
+const PREVIOUS_PERSON_KEY: &str = "axum_bankid.previous_person";
+
 /// One login that was started and has not come back yet.
 #[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct PendingLogin {
@@ -340,14 +345,35 @@ fn store_error(err: tower_sessions::session::Error) -> Error {
 /// basket, a half-filled form, their grants). A login by the same person —
 /// or the first login of an anonymous session — keeps the data.
 pub(crate) async fn store_login(session: &Session, login: StoredLogin) -> Result<(), Error> {
-    let previous = load_login(session).await?;
-    if previous.is_some_and(|p| p.sub() != login.sub()) {
+    let previous = match load_login(session).await? {
+        Some(previous) => Some(person_of(&previous)),
+        None => session
+            .get_value(PREVIOUS_PERSON_KEY)
+            .await
+            .map_err(store_error)?
+            .and_then(|v| v.as_str().map(str::to_owned)),
+    };
+    if previous.is_some_and(|p| p != person_of(&login)) {
         tracing::info!("a different person logged in: starting from an empty session");
         session.clear().await;
     }
+    session.remove_value(PREVIOUS_PERSON_KEY).await.map_err(store_error)?;
     session.cycle_id().await.map_err(store_error)?;
     session.insert_value(LOGIN_KEY, login.pack()?).await.map_err(store_error)?;
     Ok(())
+}
+
+/// A fingerprint of the person a login is: `sub` is unique per issuer only
+/// (OIDC Core §2), so both go in, NUL-separated, hashed so the session keeps
+/// no identity after logout.
+fn person_of(login: &StoredLogin) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(login.claim("iss").unwrap_or_default())
+        .chain_update(b"\0")
+        .chain_update(login.sub().unwrap_or_default())
+        .finalize();
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Gives a logged-in session the full login lifetime: expiry after
@@ -375,12 +401,21 @@ pub(crate) async fn load_current_login(session: &Session) -> Result<Option<Curre
     })
 }
 
-/// Removes the login and rotates the id. (Grants go with their cookies,
-/// which logout expires.)
-pub(crate) async fn clear_login(session: &Session) -> Result<Option<StoredLogin>, Error> {
+/// Ends the login at logout: by default the whole session (every value,
+/// the record, and with it the cookie), so nothing of the user's reaches the
+/// next visitor of the browser; with `keep_data`, only the login, under a
+/// rotated id. (Grants go with their cookies, which logout expires.)
+pub(crate) async fn end_login(session: &Session, keep_data: bool) -> Result<Option<StoredLogin>, Error> {
     let login = load_login(session).await?;
-    session.remove_value(LOGIN_KEY).await.map_err(store_error)?;
-    session.cycle_id().await.map_err(store_error)?;
+    if keep_data {
+        session.remove_value(LOGIN_KEY).await.map_err(store_error)?;
+        if let Some(login) = &login {
+            session.insert_value(PREVIOUS_PERSON_KEY, person_of(login).into()).await.map_err(store_error)?;
+        }
+        session.cycle_id().await.map_err(store_error)?;
+    } else {
+        session.flush().await.map_err(store_error)?;
+    }
     Ok(login)
 }
 

@@ -892,3 +892,22 @@ async fn an_old_owner_cookie_logs_nobody_in_after_logout() {
     let me = copier.get(app.url("/me")).header("accept", "application/json").send().await.unwrap();
     assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
 }
+
+/// Issue 20 item 18: a CIBA login's ID token is BIB's. Logout never sends it
+/// to BankID OIDC's end-session endpoint (that provider holds no session for
+/// it): the browser goes home.
+#[tokio::test]
+async fn logout_of_a_ciba_login_never_sends_bibs_token_to_bankid_oidc() {
+    let app = start_ciba().await;
+    let tv = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let started = tv.post(app.url("/auth/bankid/ciba")).json(&serde_json::json!({"nnin": nnin("kari")})).send().await;
+    let started: serde_json::Value = started.unwrap().json().await.unwrap();
+    let handle = started["handle"].as_str().unwrap().to_owned();
+    app.sim.ciba_decide(&app.sim.ciba_requests()[0].auth_req_id, true);
+    assert!(logged_in_after_reading(&app, &tv, &handle, "").await);
+    let logout = tv.post(app.url("/auth/bankid/logout")).send().await.unwrap();
+    assert_eq!(logout.status(), StatusCode::SEE_OTHER);
+    assert_eq!(logout.headers()["location"], "/", "no trip to BankID OIDC with BIB's ID token");
+    let me = tv.get(app.url("/me")).header("accept", "application/json").send().await.unwrap();
+    assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
+}

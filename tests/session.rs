@@ -195,3 +195,63 @@ async fn error_handler_can_be_replaced() {
     assert_eq!(response.status(), StatusCode::IM_A_TEAPOT);
     assert_eq!(response.text().await.unwrap(), "custom: missing_state");
 }
+
+/// Issue 20 item 1: logout ends the whole session by default. The app's own
+/// data (a basket) is gone for the anonymous visitor after Kari, and Ola,
+/// logging in next, does not inherit it.
+#[tokio::test]
+async fn logout_ends_the_whole_session_with_the_apps_data() {
+    let app = start().await;
+    app.login_as("kari").await;
+    app.client.get(app.url("/note?set=karis-basket")).send().await.unwrap();
+    let logout = app.client.post(app.url("/auth/bankid/logout")).send().await.unwrap();
+    assert_eq!(logout.status(), StatusCode::SEE_OTHER);
+    app.assert_logged_out().await;
+    assert_eq!(note(&app).await, "", "the anonymous visitor after Kari has none of her data");
+    app.client.get(app.url("/note?set=anonymous-basket")).send().await.unwrap();
+    app.login_as("ola").await;
+    assert_eq!(note(&app).await, "anonymous-basket", "a first login keeps the anonymous session's data");
+}
+
+/// With `keep_session_data_at_logout` the anonymous visitor keeps the data
+/// (the app asked for it), but another person logging in next still starts
+/// from an empty session; the same person logging in again keeps it.
+#[tokio::test]
+async fn kept_session_data_still_never_reaches_another_person() {
+    let app = start_with(|b| b.keep_session_data_at_logout(true)).await;
+    app.login_as("kari").await;
+    app.client.get(app.url("/note?set=karis-basket")).send().await.unwrap();
+    app.client.post(app.url("/auth/bankid/logout")).send().await.unwrap();
+    app.assert_logged_out().await;
+    assert_eq!(note(&app).await, "karis-basket", "kept on purpose");
+    app.login_as("kari").await;
+    assert_eq!(note(&app).await, "karis-basket", "the same person gets it back");
+    app.client.post(app.url("/auth/bankid/logout")).send().await.unwrap();
+    app.login_as("ola").await;
+    assert_eq!(app.get_json("/me").await.1["loa"], 4, "Ola is logged in");
+    assert_eq!(note(&app).await, "", "another person never inherits it");
+}
+
+async fn note(app: &common::TestApp) -> String {
+    app.client.get(app.url("/note")).send().await.unwrap().text().await.unwrap()
+}
+
+/// Issue 20 item 18: the logout URL carries the ID token only while it is
+/// small enough for a URL; a larger one is replaced by `client_id` alone
+/// (RP-Initiated Logout 1.0 §2), so the browser is never sent a URL that
+/// proxies or servers cut or refuse.
+#[tokio::test]
+async fn a_large_id_token_is_not_sent_as_the_logout_hint() {
+    let app = start().await;
+    let padding = serde_json::json!({ "x-padding": "p".repeat(6 * 1024) });
+    app.sim.set_fault(axum_bankid_simulator::Fault::HeaderMembers(padding.as_object().unwrap().clone()));
+    app.login_as("kari").await;
+    let logout = app.client.post(app.url("/auth/bankid/logout")).send().await.unwrap();
+    let target = url::Url::parse(&location(&logout)).unwrap();
+    assert!(target.as_str().starts_with(&format!("{}/logout", app.sim.issuer())), "{target}");
+    let params: std::collections::HashMap<_, _> = target.query_pairs().into_owned().collect();
+    assert!(!params.contains_key("id_token_hint"), "no 6 KiB token in a URL");
+    assert_eq!(params["client_id"], "sim-client");
+    assert!(target.as_str().len() < 1024, "{} bytes", target.as_str().len());
+    app.assert_logged_out().await;
+}

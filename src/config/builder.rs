@@ -59,6 +59,7 @@ pub struct BankIdConfigBuilder {
     logout_path: Option<String>,
     backchannel_logout_path: Option<String>,
     post_logout_redirect_uri: Option<String>,
+    keep_session_data_at_logout: bool,
     minimum_loa: Option<Loa>,
     clock_skew: Option<Duration>,
     http_timeout: Option<Duration>,
@@ -191,6 +192,17 @@ impl BankIdConfigBuilder {
     /// (the provider's end-session endpoint is then not used).
     pub fn post_logout_redirect_uri(mut self, uri: impl Into<String>) -> Self {
         self.post_logout_redirect_uri = Some(uri.into());
+        self
+    }
+
+    /// Whether logout keeps the application's own session data (a basket,
+    /// preferences) for the anonymous visitor after the user. Default:
+    /// `false` — logout ends the whole session (its record and its cookie),
+    /// so nothing the user left behind reaches whoever uses the browser
+    /// next. Turn it on only for data meant to outlive a login; a later
+    /// login by another person still starts from an empty session.
+    pub fn keep_session_data_at_logout(mut self, keep: bool) -> Self {
+        self.keep_session_data_at_logout = keep;
         self
     }
 
@@ -468,6 +480,7 @@ impl BankIdConfigBuilder {
             logout_path,
             backchannel_logout_path,
             post_logout_redirect_uri,
+            keep_session_data_at_logout: self.keep_session_data_at_logout,
             minimum_loa: self.minimum_loa.unwrap_or(Loa::SUBSTANTIAL),
             clock_skew,
             http_timeout,

@@ -29,6 +29,8 @@ pub struct BankIdConfig {
     pub(crate) logout_path: String,
     pub(crate) backchannel_logout_path: String,
     pub(crate) post_logout_redirect_uri: Option<Url>,
+    /// See [`BankIdConfigBuilder::keep_session_data_at_logout`](super::BankIdConfigBuilder::keep_session_data_at_logout).
+    pub(crate) keep_session_data_at_logout: bool,
     pub(crate) minimum_loa: Loa,
     pub(crate) clock_skew: Duration,
     pub(crate) http_timeout: Duration,

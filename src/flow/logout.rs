@@ -16,7 +16,7 @@ use super::binding::{self, Kind};
 use super::{redirect, session_of, with_cookies};
 use crate::ciba::owner;
 use crate::error::Error;
-use crate::session::clear_login;
+use crate::session::{StoredLogin, end_login};
 use crate::state::Ctx;
 
 pub(crate) async fn logout(State(ctx): State<Ctx>, req: Request) -> Response {
@@ -38,15 +38,24 @@ async fn end(ctx: &Ctx, headers: &HeaderMap, extensions: &http::Extensions) -> R
         return Err(Error::CrossSiteRequest);
     }
     let session = session_of(extensions)?;
-    let login = clear_login(&session).await?;
+    let login = end_login(&session, ctx.core.config().keep_session_data_at_logout).await?;
     let logged_in_by = login.as_ref().and_then(|login| login.ciba_handle.clone());
     cancel_pending_ciba(ctx, headers, logged_in_by).await?;
     let Some(login) = login else { return Ok("/".to_owned()) };
     tracing::info!("BankID login ended");
     match &ctx.core.metadata.end_session_endpoint {
-        Some(endpoint) => Ok(end_session_url(ctx, endpoint, &login.id_token).into()),
-        None => Ok("/".to_owned()),
+        Some(endpoint) if is_bankid_oidc_login(ctx, &login) => {
+            Ok(end_session_url(ctx, endpoint, &login.id_token).into())
+        }
+        _ => Ok("/".to_owned()),
     }
+}
+
+/// Whether BankID OIDC issued this login's ID token. Its end-session
+/// endpoint knows only its own sessions: a CIBA login (BIB's ID token) has
+/// none there, and BIB's token must not travel to another provider.
+fn is_bankid_oidc_login(ctx: &Ctx, login: &StoredLogin) -> bool {
+    login.claim("iss") == Some(ctx.core.metadata.issuer.as_str())
 }
 
 /// Cancels the CIBA requests this browser started (their owner cookies),
@@ -72,12 +81,22 @@ async fn cancel_pending_ciba(ctx: &Ctx, headers: &HeaderMap, logged_in_by: Optio
     Ok(())
 }
 
+/// The largest ID token sent as `id_token_hint` in the logout URL. The
+/// hint travels in a URL the browser follows, and URLs much beyond 8 KiB
+/// are cut or refused by browsers, proxies and servers; above this size the
+/// request names the client alone (`client_id`, which RP-Initiated Logout
+/// 1.0 §2 allows in place of the hint).
+const MAX_ID_TOKEN_HINT_LEN: usize = 4 * 1024;
+
 fn end_session_url(ctx: &Ctx, endpoint: &Url, id_token: &str) -> Url {
     let config = ctx.core.config();
     let mut url = endpoint.clone();
     {
         let mut query = url.query_pairs_mut();
-        query.append_pair("id_token_hint", id_token).append_pair("client_id", &config.client_id);
+        if id_token.len() <= MAX_ID_TOKEN_HINT_LEN {
+            query.append_pair("id_token_hint", id_token);
+        }
+        query.append_pair("client_id", &config.client_id);
         if let Some(uri) = &config.post_logout_redirect_uri {
             query.append_pair("post_logout_redirect_uri", uri.as_str());
         }
