@@ -24,6 +24,7 @@ use crate::flow::grants;
 use crate::flow::login::{LoginOptions, begin};
 use crate::flow::{redirect, session_of};
 use crate::permission_api::{PermissionApi, Registration};
+use crate::private_responses::LoginShown;
 use crate::session::load_current_login;
 use crate::state::Ctx;
 use crate::statement::{Permission, PermissionError, PermissionItem};
@@ -107,11 +108,15 @@ impl<S: Send + Sync> FromRequestParts<S> for AuthenticatedUser {
         // Set by `require_authenticated`, so a guarded handler does not read
         // the session twice.
         if let Some(user) = parts.extensions.get::<AuthenticatedUser>() {
+            LoginShown::raise(&parts.extensions);
             return Ok(user.clone());
         }
         let ctx = parts.extensions.get::<Ctx>().cloned();
         match current_user(ctx.as_ref(), parts).await {
-            Ok(user) => Ok(user),
+            Ok(user) => {
+                LoginShown::raise(&parts.extensions);
+                Ok(user)
+            }
             Err(error) => Err(rejection(ctx.as_ref(), parts, error)),
         }
     }

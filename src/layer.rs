@@ -31,6 +31,7 @@ use crate::error::Error;
 use crate::flow;
 use crate::health::Health;
 use crate::permission_api::PermissionApi;
+use crate::private_responses::{LoginShown, MarkPrivate};
 use crate::provider::ProviderMetadata;
 use crate::state::Ctx;
 
@@ -385,8 +386,10 @@ where
     type Response = Response;
     type Error = Infallible;
     /// Requests for other paths (the app's routes) get the inner service's
-    /// own future, not boxed again; the layer's own routes are boxed.
-    type Future = Either<S::Future, BoxFuture<'static, Result<Response, Infallible>>>;
+    /// own future, not boxed again, only wrapped to mark responses that show
+    /// a login private (see `private_responses`); the layer's own routes are
+    /// boxed.
+    type Future = Either<MarkPrivate<S::Future>, BoxFuture<'static, Result<Response, Infallible>>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -406,11 +409,13 @@ where
             }));
         }
         req.extensions_mut().insert(self.layer.ctx.clone());
+        let shown = LoginShown::default();
+        req.extensions_mut().insert(shown.clone());
         // The inner service was driven to readiness; use that instance and
         // leave a fresh clone behind (the usual tower pattern).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        Either::Left(inner.call(req))
+        Either::Left(MarkPrivate::new(inner.call(req), shown))
     }
 }
 

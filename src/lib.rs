@@ -30,6 +30,7 @@ mod logout_registry;
 mod once;
 pub mod permission;
 mod permission_api;
+mod private_responses;
 mod provider;
 mod return_to;
 mod session;

@@ -255,3 +255,29 @@ async fn a_large_id_token_is_not_sent_as_the_logout_hint() {
     assert!(target.as_str().len() < 1024, "{} bytes", target.as_str().len());
     app.assert_logged_out().await;
 }
+
+/// Issue 20 item 7: every response to a request whose handler was handed a
+/// login is `Cache-Control: private, no-store` — also behind the extractor
+/// alone, with no guard middleware (the README's first example) — so Back
+/// after logout cannot show the previous user's page from the cache.
+/// Responses that showed no login are left as the app made them.
+#[tokio::test]
+async fn responses_that_show_a_login_are_private_whatever_the_handler_does() {
+    let app = start().await;
+    let cache_control = |path: &'static str| {
+        let app = &app;
+        async move {
+            let response = app.client.get(app.url(path)).header("accept", "application/json").send().await.unwrap();
+            let value = response.headers().get("cache-control").map(|v| v.to_str().unwrap().to_owned());
+            (response.status(), value)
+        }
+    };
+    assert_eq!(cache_control("/maybe").await, (StatusCode::OK, None), "anonymous: nothing to hide");
+    assert_eq!(cache_control("/").await, (StatusCode::OK, None));
+    app.login_as("kari").await;
+    let private = Some("private, no-store".to_owned());
+    assert_eq!(cache_control("/me").await, (StatusCode::OK, private.clone()), "AuthenticatedUser alone");
+    assert_eq!(cache_control("/maybe").await, (StatusCode::OK, private.clone()), "Option<AuthenticatedUser>");
+    assert_eq!(cache_control("/guarded").await, (StatusCode::OK, private), "require_authenticated");
+    assert_eq!(cache_control("/").await, (StatusCode::OK, None), "a route that read no login");
+}
