@@ -154,10 +154,11 @@ async fn current_user(ctx: Option<&Ctx>, parts: &Parts) -> Result<AuthenticatedU
         return Err(Error::Unauthenticated);
     }
     // One store read (two concurrent with `sid`), only while the provider
-    // sends back-channel logouts; see `logout_registry`.
-    if ctx.core.metadata.backchannel_logout_supported
-        && crate::logout_registry::LogoutRegistry::of(ctx).is_logged_out(login.keys()).await?
-    {
+    // sends back-channel logouts, or while this instance runs degraded and
+    // cannot know (other instances may have recorded some); see
+    // `logout_registry`.
+    let logouts_possible = ctx.core.metadata.backchannel_logout_supported || !ctx.core.is_ready();
+    if logouts_possible && crate::logout_registry::LogoutRegistry::of(ctx).is_logged_out(login.keys()).await? {
         tracing::info!("stored login was ended by a back-channel logout");
         return Err(Error::Unauthenticated);
     }

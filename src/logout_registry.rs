@@ -9,10 +9,10 @@
 //! [`BankIdConfig::session_layer`](crate::BankIdConfig::session_layer), so
 //! every instance that shares sessions shares markers):
 //!
-//! - `sub` given: marker keyed by (issuer, `sub`) — ends every login of
-//!   that user at that issuer made up to now;
-//! - `sid` given: marker keyed by (issuer, `sid`) — ends the logins of that
-//!   provider session.
+//! - `sid` given (with or without `sub`): marker keyed by (issuer, `sid`) —
+//!   ends the logins of that provider session only (§2.4);
+//! - `sub` alone: marker keyed by (issuer, `sub`) — ends every login of
+//!   that user at that issuer made up to now.
 //!
 //! Each marker holds the time of the logout (Unix milliseconds, this
 //! instance's clock). The stored login already keeps its verified claims
@@ -31,8 +31,17 @@
 //! read-modify-write appends on a store that has no compare-and-swap (two
 //! logins at once would lose one), and session ids rotate anyway.
 //!
-//! Logout tokens come from BankID OIDC, so markers name its issuer: a CIBA
-//! login (whose `iss` is BIB's) is not ended by them.
+//! Logout tokens come from BankID OIDC, so markers name its issuer and its
+//! `sub`/`sid`: a CIBA login (whose `iss` is BIB's, with BIB's own `sub` and
+//! no BankID OIDC session) is not ended by them. No BankID source maps one
+//! provider's `sub` to the other's, and BIB advertises no back-channel
+//! logout; a CIBA login ends at logout, at `max_login_age`, or with the
+//! session.
+//!
+//! An instance that started degraded (no provider metadata yet) reads the
+//! markers on every request all the same: it cannot know whether the
+//! provider sends logouts, and other instances may have recorded some
+//! (fail closed).
 //!
 //! Marker ids are keyed with the client's record key (a secret derived
 //! from the client credentials), so nobody outside can name a marker —
@@ -111,16 +120,19 @@ impl LogoutRegistry {
         }
     }
 
-    /// Ends every login `subject` names that was made up to now.
+    /// Ends every login `subject` names that was made up to now: the
+    /// provider session `sid` when the token names one, else every login of
+    /// `sub`. Back-Channel Logout 1.0 §2.4 gives `sub` alone the meaning
+    /// "all sessions of the user"; with a `sid` beside it, only that session
+    /// ends (the user may be logged in elsewhere through another one).
     pub(crate) async fn record_logout(&self, subject: LogoutSubject<'_>) -> Result<(), Error> {
         let now_ms = unix_now_ms();
-        if let Some(sub) = subject.sub {
-            self.raise_marker(self.id("sub", subject.issuer, sub), now_ms).await?;
-        }
-        if let Some(sid) = subject.sid {
-            self.raise_marker(self.id("sid", subject.issuer, sid), now_ms).await?;
-        }
-        Ok(())
+        let id = match (subject.sid, subject.sub) {
+            (Some(sid), _) => self.id("sid", subject.issuer, sid),
+            (None, Some(sub)) => self.id("sub", subject.issuer, sub),
+            (None, None) => return Ok(()),
+        };
+        self.raise_marker(id, now_ms).await
     }
 
     /// Whether a back-channel logout ended `login`. Reads the store (see

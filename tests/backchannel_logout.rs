@@ -449,3 +449,57 @@ async fn concurrent_logouts_of_one_user_on_two_instances_all_end_the_login() {
         app.assert_logged_out().await;
     }
 }
+
+/// Issue 20 item 5: a logout token with both `sid` and `sub` ends only that
+/// provider session (Back-Channel Logout 1.0 §2.4: `sub` alone means "every
+/// session of the user"). Kari's login through another provider session
+/// lives on.
+#[tokio::test]
+async fn logout_by_sid_and_sub_ends_only_that_provider_session() {
+    let app = start_app(MemoryStore::default()).await;
+    let (sub, sid) = login_kari(&app).await;
+    let other_session_of_kari = Browser::new();
+    other_session_of_kari.login(&app, "kari").await;
+    let delivery = app.sim.send_backchannel_logout(LogoutSubject::Both { sub, sid }, &app.url(PATH)).await.unwrap();
+    assert_eq!(delivery.status, 200, "{}", delivery.body);
+    app.assert_logged_out().await;
+    let (status, me) = other_session_of_kari.me(&app.base).await;
+    assert_eq!(status, StatusCode::OK, "only the named provider session ends: {me}");
+}
+
+/// Issue 20 item 5: an instance that started degraded (its provider
+/// unreachable, so it has not read whether logouts are sent) still honours
+/// the logout markers other instances recorded: it fails closed.
+#[tokio::test]
+async fn a_degraded_instance_honours_logouts_recorded_by_others() {
+    let store = MemoryStore::default();
+    let app = start_app(store.clone()).await;
+    let (sub, _) = login_kari(&app).await;
+    // Instance B: the same client and store, its provider unreachable.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let config = axum_bankid::BankIdConfig::builder()
+        .issuer(dead)
+        .client_id(app.sim.client_id())
+        .client_secret(app.sim.client_secret())
+        .redirect_uri("http://127.0.0.1:9/auth/bankid/callback")
+        .http_timeout(std::time::Duration::from_secs(1))
+        .start_degraded(true)
+        .build()
+        .unwrap();
+    let degraded = axum_bankid::BankIdLayer::discover(config).await.unwrap().with_session_store(store);
+    let router = axum::Router::new()
+        .route("/me", axum::routing::get(|user: axum_bankid::AuthenticatedUser| async move { axum::Json(user) }))
+        .layer(degraded);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let instance_b = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let me_on_b =
+        || async { app.client.get(format!("{instance_b}/me")).header("accept", "application/json").send().await };
+    assert_eq!(me_on_b().await.unwrap().status(), StatusCode::OK, "B serves the stored login while degraded");
+    let delivery = app.sim.send_backchannel_logout(LogoutSubject::Sub(sub), &app.url(PATH)).await.unwrap();
+    assert_eq!(delivery.status, 200, "{}", delivery.body);
+    app.assert_logged_out().await;
+    assert_eq!(me_on_b().await.unwrap().status(), StatusCode::UNAUTHORIZED, "B honours A's logout marker");
+}
