@@ -911,3 +911,18 @@ async fn logout_of_a_ciba_login_never_sends_bibs_token_to_bankid_oidc() {
     let me = tv.get(app.url("/me")).header("accept", "application/json").send().await.unwrap();
     assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
 }
+
+/// Issue 20 item 11: the CIBA routes answer anonymous callers with the kind
+/// and a fixed sentence, never the cause's own text (the provider's error
+/// description, a store's message); the cause goes to the log.
+#[tokio::test]
+async fn ciba_route_errors_carry_no_internal_text() {
+    let app = start_ciba().await;
+    app.sim.set_fault(Fault::RegisterRefused);
+    let response = post_start(&app, &nnin("kari")).await;
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "registration_failed", "{body}");
+    assert_eq!(body["message"], "BankID could not start the authentication; try again later", "{body}");
+    assert!(!body.to_string().contains("simulated refusal"), "BIB's words stay in the log: {body}");
+}

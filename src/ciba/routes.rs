@@ -78,8 +78,38 @@ impl IntoResponse for CibaError {
             CibaError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };
-        let body = serde_json::json!({"error": self.kind(), "message": self.to_string()});
+        if status.is_server_error() {
+            // The cause (a store's or provider's error text) is for the log;
+            // the anonymous caller gets the kind and a fixed sentence.
+            tracing::warn!(kind = self.kind(), error = %self, "CIBA route failed");
+        }
+        let body = serde_json::json!({"error": self.kind(), "message": public_message(&self)});
         (status, [(axum::http::header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+    }
+}
+
+/// A fixed sentence per kind for the routes' JSON bodies: never the error's
+/// own text, which can carry a store's or provider's words (hosts, paths,
+/// BIB's per-user error descriptions).
+fn public_message(error: &CibaError) -> &'static str {
+    match error {
+        CibaError::NotSupported | CibaError::NotEnabled => "CIBA is not available here",
+        CibaError::InvalidLoginHint => "the identity number is not valid",
+        CibaError::UserNotEnrolled | CibaError::UnknownUser | CibaError::AppUnavailable => {
+            "BankID cannot reach this user here; use another way to log in"
+        }
+        CibaError::UserCheckFailed(_)
+        | CibaError::RegistrationFailed(_)
+        | CibaError::ProviderUnavailable(_)
+        | CibaError::InitiationRejected { .. }
+        | CibaError::InvalidBindingMessage => "BankID could not start the authentication; try again later",
+        CibaError::Denied => "the user declined",
+        CibaError::Expired => "the request expired",
+        CibaError::AuthenticationFailed { .. } => "authentication on the phone failed",
+        CibaError::InvalidGrant => "BankID no longer accepts this request",
+        CibaError::Check(_) => "the login failed a check",
+        CibaError::UnknownHandle => "no pending authentication has this handle",
+        CibaError::Store(_) => "the request could not be recorded; try again later",
     }
 }
 
