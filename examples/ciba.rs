@@ -53,7 +53,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("TV listening on {base}");
     let _simulator = simulator;
-    axum::serve(listener, app).await?;
+    // The public start route rate-limits per client address: the peer of
+    // each connection (behind a proxy: PublicCibaStart::client_address).
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await?;
     Ok(())
 }
 

@@ -27,6 +27,7 @@ mod layer;
 mod loa;
 mod login;
 mod logout_registry;
+mod nnin;
 mod once;
 pub mod permission;
 mod permission_api;

@@ -494,7 +494,7 @@ async fn the_public_start_route_is_no_enrolment_oracle() {
     app.sim.set_ciba_behavior("ola", CibaBehavior::AppUninstalled);
     let mut answers = Vec::new();
     // Not enrolled (Nina), unknown to BankID (a number nobody has), app uninstalled (Ola).
-    for number in [nnin("nina"), "01010100000".to_owned(), nnin("ola")] {
+    for number in [nnin("nina"), "01010100050".to_owned(), nnin("ola")] {
         let response = post_start(&app, &number).await;
         answers.push((response.status(), response.text().await.unwrap()));
     }
@@ -925,4 +925,87 @@ async fn ciba_route_errors_carry_no_internal_text() {
     assert_eq!(body["error"], "registration_failed", "{body}");
     assert_eq!(body["message"], "BankID could not start the authentication; try again later", "{body}");
     assert!(!body.to_string().contains("simulated refusal"), "BIB's words stay in the log: {body}");
+}
+
+/// An app with the public start route (policy `public`) served by `serve`
+/// on a fresh port; answers its base URL.
+async fn public_route_app(sim: &Simulator, public: axum_bankid::ciba::PublicCibaStart, with_peers: bool) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let config = common::builder_for(sim, &format!("{base}/auth/bankid/callback")).build().unwrap();
+    let store = tower_sessions::MemoryStore::default();
+    let options = axum_bankid::ciba::CibaOptions::new(store.clone()).public_start(public);
+    let bankid = axum_bankid::BankIdLayer::discover(config).await.unwrap().with_ciba(options).unwrap();
+    let router = axum::Router::new().layer(bankid.with_session_store(store));
+    match with_peers {
+        true => tokio::spawn(async move { axum::serve(listener, common::with_peers(router)).await.unwrap() }),
+        false => tokio::spawn(async move { axum::serve(listener, router).await.unwrap() }),
+    };
+    base
+}
+
+async fn post_number(base: &str, nnin: &str, headers: &[(&str, &str)]) -> (StatusCode, serde_json::Value) {
+    let mut request = reqwest::Client::new().post(format!("{base}/auth/bankid/ciba"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.json(&serde_json::json!({"nnin": nnin})).send().await.unwrap();
+    (response.status(), response.json().await.unwrap_or_default())
+}
+
+/// Issue 20 item 10: without the client address its policy names (here:
+/// connect info, and the app serves without it) the route does not fall
+/// back to one budget for everybody — it starts nothing and says why.
+#[tokio::test]
+async fn the_public_start_route_needs_its_client_address_source() {
+    let sim = Simulator::builder().start().await.unwrap();
+    let base = public_route_app(&sim, axum_bankid::ciba::PublicCibaStart::new(), false).await;
+    let (status, body) = post_number(&base, &nnin("kari"), &[]).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::INTERNAL_SERVER_ERROR, Some("client_address_unknown")));
+    assert_eq!((sim.user_exists_requests(), sim.backchannel_requests()), (0, 0), "nothing reached BIB");
+}
+
+/// Issue 20 item 10: behind a proxy the app names the header the proxy sets;
+/// each client (the header's last entry, an IPv6 client by its /64) has its
+/// own budget, so one client cannot spend another's.
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_client_has_its_own_budget() {
+    use axum_bankid::ciba::{ClientAddress, PublicCibaStart};
+    let sim = Simulator::builder().start().await.unwrap();
+    let header = reqwest::header::HeaderName::from_static("x-forwarded-for");
+    let minute = Duration::from_secs(60);
+    let public =
+        PublicCibaStart::new().client_address(ClientAddress::TrustedProxyHeader(header)).per_client_limit(1, minute);
+    let base = public_route_app(&sim, public, false).await;
+    let a = [("x-forwarded-for", "6.6.6.6, 2001:db8:0:1::1")];
+    let a_again = [("x-forwarded-for", "2001:db8:0:1:ffff::2")];
+    let b = [("x-forwarded-for", "2001:db8:0:2::1")];
+    assert_eq!(post_number(&base, &nnin("kari"), &a).await.0, StatusCode::ACCEPTED);
+    assert_eq!(post_number(&base, &nnin("ola"), &a_again).await.0, StatusCode::TOO_MANY_REQUESTS, "the same /64");
+    assert_eq!(post_number(&base, &nnin("ola"), &b).await.0, StatusCode::ACCEPTED, "another client");
+    let (status, body) = post_number(&base, &nnin("ola"), &[]).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::INTERNAL_SERVER_ERROR, Some("client_address_unknown")));
+}
+
+/// Issue 20 item 10: a number whose mod-11 control digits are wrong is
+/// refused before any budget is spent or BIB is called; a cross-origin
+/// `Origin` is refused as on logout.
+#[tokio::test]
+async fn the_public_start_route_checks_the_number_and_the_origin_first() {
+    let sim = Simulator::builder().start().await.unwrap();
+    let minute = Duration::from_secs(60);
+    let public = axum_bankid::ciba::PublicCibaStart::new().per_client_limit(1, minute);
+    let base = public_route_app(&sim, public, true).await;
+    let mut typo = nnin("kari");
+    typo.replace_range(10..11, if typo.ends_with('0') { "1" } else { "0" });
+    let (status, body) = post_number(&base, &typo, &[]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_login_hint")),
+        "{body}"
+    );
+    let (status, body) = post_number(&base, &nnin("kari"), &[("origin", "https://evil.example")]).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("cross_site_request")), "{body}");
+    assert_eq!((sim.user_exists_requests(), sim.backchannel_requests()), (0, 0), "nothing reached BIB");
+    assert_eq!(post_number(&base, &nnin("kari"), &[("origin", &base)]).await.0, StatusCode::ACCEPTED, "budget unspent");
 }

@@ -44,7 +44,7 @@ pub use deliver::CibaFinished;
 pub use error::CibaError;
 pub(crate) use error::initiation_error;
 pub use options::CibaOptions;
-pub use public_start::PublicCibaStart;
 pub(crate) use public_start::PublicStartPolicy;
+pub use public_start::{ClientAddress, PublicCibaStart};
 pub use request::{CibaHandle, CibaRequest, CibaStarted, CibaStatus};
 pub(crate) use store::CibaStore;

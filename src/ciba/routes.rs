@@ -35,6 +35,7 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::owner;
+use super::public_start::{ClientAddress, Refusal};
 use super::{Ciba, CibaError, CibaHandle, CibaRequest, CibaStatus};
 use crate::error::Failure;
 use crate::flow::MaybeSession;
@@ -129,14 +130,23 @@ pub(crate) async fn start(
         (Err(err), _) => return err.into_response(),
         (Ok(_), None) => return CibaError::NotEnabled.into_response(),
     };
+    if !crate::flow::same_origin_or_absent(&headers, ctx.core.config().redirect_uri()) {
+        return ctx.error_response(&crate::Error::CrossSiteRequest, &headers);
+    }
     let hint = LoginHint::Nnin(body.nnin.clone());
-    // Malformed numbers are refused before they cost anyone a budget.
-    if !hint.is_valid() {
+    // Malformed numbers (shape and both mod-11 control digits) are refused
+    // before they cost anyone a budget or a call to BIB.
+    if !hint.is_valid() || !crate::nnin::is_well_formed(&body.nnin) {
         return CibaError::InvalidLoginHint.into_response();
     }
-    if let Err(wait) = policy.admit(&body.nnin, peer.map(|Extension(ConnectInfo(addr))| addr)) {
-        tracing::info!(retry_after_secs = wait.as_secs(), "public CIBA start rate-limited");
-        return rate_limited(wait);
+    let client = policy.client_of(peer.map(|Extension(ConnectInfo(addr))| addr), &headers);
+    match policy.admit(&body.nnin, client) {
+        Ok(()) => {}
+        Err(Refusal::RateLimited(wait)) => {
+            tracing::info!(retry_after_secs = wait.as_secs(), "public CIBA start rate-limited");
+            return rate_limited(wait);
+        }
+        Err(Refusal::ClientAddressUnknown) => return client_address_unknown(&policy.options.client_address),
     }
     // The binding message is always BankID's (made at registration): no
     // caller can put words of its own on the user's phone.
@@ -166,6 +176,19 @@ fn ciba_unavailable() -> Response {
         "message": "BankID cannot reach this user here; use another way to log in",
     });
     (StatusCode::UNPROCESSABLE_ENTITY, [(axum::http::header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+}
+
+/// The configured address source gave no client address: a wiring fault of
+/// the app, named in the log; the caller gets a 500 and nothing is started.
+fn client_address_unknown(source: &ClientAddress) -> Response {
+    tracing::error!(
+        source = ?source,
+        "the public CIBA start route has no client address: serve the app with \
+         into_make_service_with_connect_info::<SocketAddr>(), or name the header your proxy sets \
+         with PublicCibaStart::client_address(ClientAddress::TrustedProxyHeader(..))"
+    );
+    let body = serde_json::json!({"error": "client_address_unknown", "message": "the service is misconfigured"});
+    (StatusCode::INTERNAL_SERVER_ERROR, [(axum::http::header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
 }
 
 fn rate_limited(wait: Duration) -> Response {

@@ -8,12 +8,12 @@
 //! expired, so a late approval cannot log it in again.
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use url::Url;
 
 use super::binding::{self, Kind};
-use super::{redirect, session_of, with_cookies};
+use super::{redirect, same_origin_or_absent, session_of, with_cookies};
 use crate::ciba::owner;
 use crate::error::Error;
 use crate::session::{StoredLogin, end_login};
@@ -102,13 +102,4 @@ fn end_session_url(ctx: &Ctx, endpoint: &Url, id_token: &str) -> Url {
         }
     }
     url
-}
-
-/// Browsers send `Origin` on every cross-origin POST; our own forms send our
-/// origin. Clients that send none (curl, old browsers) are let through: the
-/// `SameSite=Lax` session cookie already keeps cross-site POSTs sessionless.
-fn same_origin_or_absent(headers: &HeaderMap, ours: &Url) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN) else { return true };
-    let Ok(origin) = origin.to_str() else { return false };
-    Url::parse(origin).is_ok_and(|o| o.origin() == ours.origin())
 }

@@ -36,6 +36,15 @@ pub(crate) fn with_cookies(mut response: Response, cookies: impl IntoIterator<It
     response
 }
 
+/// Browsers send `Origin` on every cross-origin POST; our own forms send our
+/// origin. Clients that send none (curl, old browsers) are let through: the
+/// `SameSite=Lax` session cookie already keeps cross-site POSTs sessionless.
+pub(crate) fn same_origin_or_absent(headers: &http::HeaderMap, ours: &url::Url) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else { return true };
+    let Ok(origin) = origin.to_str() else { return false };
+    url::Url::parse(origin).is_ok_and(|o| o.origin() == ours.origin())
+}
+
 /// The session put in place by `SessionManagerLayer`.
 pub(crate) fn session_of(extensions: &http::Extensions) -> Result<Session, Error> {
     extensions.get::<Session>().cloned().ok_or_else(|| {

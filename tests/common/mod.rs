@@ -124,7 +124,7 @@ pub async fn second_server<S: SessionStore + Clone>(
     let config = config_for(sim);
     let bankid = customize(BankIdLayer::discover(config).await.unwrap(), store.clone()).with_session_store(store);
     let app = app_routes().layer(bankid);
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    tokio::spawn(async move { axum::serve(listener, with_peers(app)).await.unwrap() });
     base
 }
 
@@ -356,6 +356,14 @@ pub async fn start_with_routes(
     serve(listener, base, sim, app, None)
 }
 
+/// `app` served with each connection's peer address, as the public CIBA
+/// start route's default client-address source needs.
+pub fn with_peers(
+    app: Router,
+) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, std::net::SocketAddr> {
+    app.into_make_service_with_connect_info::<std::net::SocketAddr>()
+}
+
 /// Serves `app` on `listener` and hands back a client with a cookie jar.
 fn serve(
     listener: tokio::net::TcpListener,
@@ -365,7 +373,7 @@ fn serve(
     ciba: Option<axum_bankid::ciba::Ciba>,
 ) -> TestApp {
     let server = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
+        axum::serve(listener, with_peers(app)).await.unwrap();
     });
     let jar = Arc::new(Jar::default());
     let client = reqwest::Client::builder()
