@@ -9,11 +9,48 @@ mod common;
 #[path = "common/pki.rs"]
 mod pki;
 
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+
 use axum_bankid::{BankIdConfig, BankIdEnvironment, ConfigError};
 use common::{error_body, start_with};
 use pki::Authority;
 use reqwest::StatusCode;
 use serde_json::Value;
+
+/// Everything logged at `warn` and above by this test binary.
+fn logs() -> Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&buffer);
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::WARN)
+            .with_writer(move || LogSink(Arc::clone(&sink)))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("one subscriber per test binary");
+        buffer
+    })
+    .clone()
+}
+
+struct LogSink(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn logged(text: &str) -> bool {
+    String::from_utf8_lossy(&logs().lock().unwrap()).contains(text)
+}
 
 /// The kind a simulator key gets against a root it was not issued under:
 /// no `x5c` at all, or a chain to the simulator's own test PKI.
@@ -25,6 +62,7 @@ async fn expected_refusal(jwks_uri: &str) -> &'static str {
 
 #[tokio::test]
 async fn a_login_signed_by_a_key_outside_the_configured_roots_is_refused_with_the_reason() {
+    logs();
     let root = Authority::root("a root the simulator never issued under");
     let app = start_with(|b| b.root_certificates_pem(root.pem())).await;
     let expected = expected_refusal(&format!("{}/jwks", app.sim.issuer())).await;
@@ -34,15 +72,27 @@ async fn a_login_signed_by_a_key_outside_the_configured_roots_is_refused_with_th
     assert_eq!(body["error"], "invalid_id_token", "{body}");
     assert_eq!(body["detail"], expected, "{body}");
     app.assert_logged_out().await;
+    // Each refused key was logged at load, with its reason.
+    assert!(logged("failed the certificate chain check") && logged(expected));
 }
 
 #[tokio::test]
 async fn without_roots_the_simulator_login_still_works_outside_production() {
+    logs();
     let app = start_with(|b| b).await;
+    assert!(logged("no BankID root certificates configured"), "one warn at start-up");
     let response = app.login_as("kari").await.response;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let (status, me) = app.get_json("/me").await;
     assert_eq!(status, StatusCode::OK, "{me}");
+}
+
+#[tokio::test]
+async fn switching_the_check_off_is_logged_at_every_start() {
+    logs();
+    let app = start_with(|b| b.key_chain_check(false)).await;
+    assert!(logged("certificate check is switched off"));
+    assert_eq!(app.login_as("kari").await.response.status(), StatusCode::SEE_OTHER);
 }
 
 #[test]
