@@ -38,7 +38,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::alphabet;
+use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, SignatureVerificationAlgorithm, TrustAnchor, UnixTime};
@@ -118,6 +120,14 @@ impl ChainFailure {
         ChainFailure { reason, detail: detail.into() }
     }
 }
+
+/// `x5c` entries: the standard alphabet (RFC 7517 §4.7), with or without
+/// padding (providers differ; the alphabet is what tells base64 from
+/// base64url).
+const X5C_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
 
 /// More certificates than this in one `x5c` is not a key chain.
 const MAX_CHAIN_LEN: usize = 8;
@@ -274,7 +284,7 @@ fn decode_chain(jwk: &Jwk) -> Result<Vec<CertificateDer<'static>>, ChainFailure>
             if entry.len() > MAX_CERT_BASE64_LEN {
                 return Err(malformed("an x5c entry is too long"));
             }
-            STANDARD.decode(entry).map(CertificateDer::from).map_err(|_| malformed("an x5c entry is not base64"))
+            X5C_BASE64.decode(entry).map(CertificateDer::from).map_err(|_| malformed("an x5c entry is not base64"))
         })
         .collect()
 }
