@@ -135,7 +135,8 @@ const MAX_CHAIN_LEN: usize = 8;
 const MAX_CERT_BASE64_LEN: usize = 16 * 1024;
 
 /// The signature algorithms a certificate of the chain may be signed with:
-/// ECDSA P-256/P-384, RSA PKCS#1 v1.5 and PSS (2048 bits and more), Ed25519.
+/// ECDSA P-256/P-384, RSA PKCS#1 v1.5 (with or without the NULL parameters
+/// some CAs omit) and PSS (2048 bits and more), Ed25519.
 static CERT_SIGNATURE_ALGS: &[&dyn SignatureVerificationAlgorithm] = &[
     webpki::ring::ECDSA_P256_SHA256,
     webpki::ring::ECDSA_P256_SHA384,
@@ -144,6 +145,9 @@ static CERT_SIGNATURE_ALGS: &[&dyn SignatureVerificationAlgorithm] = &[
     webpki::ring::RSA_PKCS1_2048_8192_SHA256,
     webpki::ring::RSA_PKCS1_2048_8192_SHA384,
     webpki::ring::RSA_PKCS1_2048_8192_SHA512,
+    webpki::ring::RSA_PKCS1_2048_8192_SHA256_ABSENT_PARAMS,
+    webpki::ring::RSA_PKCS1_2048_8192_SHA384_ABSENT_PARAMS,
+    webpki::ring::RSA_PKCS1_2048_8192_SHA512_ABSENT_PARAMS,
     webpki::ring::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
     webpki::ring::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
     webpki::ring::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
