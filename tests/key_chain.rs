@@ -13,10 +13,12 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use axum_bankid::{BankIdConfig, BankIdEnvironment, ConfigError};
-use common::{error_body, start_with};
+use axum_bankid_simulator::{LogoutSubject, Simulator};
+use common::{error_body, start_full, start_with};
 use pki::Authority;
 use reqwest::StatusCode;
 use serde_json::Value;
+use tower_sessions::MemoryStore;
 
 /// Everything logged at `warn` and above by this test binary.
 fn logs() -> Arc<Mutex<Vec<u8>>> {
@@ -74,6 +76,18 @@ async fn a_login_signed_by_a_key_outside_the_configured_roots_is_refused_with_th
     app.assert_logged_out().await;
     // Each refused key was logged at load, with its reason.
     assert!(logged("failed the certificate chain check") && logged(expected));
+}
+
+#[tokio::test]
+async fn a_logout_token_signed_by_a_key_outside_the_roots_is_refused_with_its_own_kind() {
+    logs();
+    let root = Authority::root("a root the simulator never issued under");
+    let sim = Simulator::builder().backchannel_logout(true);
+    let app = start_full(sim, MemoryStore::default(), |b| b.root_certificates_pem(root.pem()), |l, _| l).await;
+    let target = app.url("/auth/bankid/backchannel-logout");
+    let delivery = app.sim.send_backchannel_logout(LogoutSubject::Sub("anyone".into()), &target).await.unwrap();
+    assert_eq!(delivery.status, 400, "{}", delivery.body);
+    assert!(logged("reason=logout_token_untrusted_key"), "the refusal names the untrusted key");
 }
 
 #[tokio::test]
