@@ -209,8 +209,7 @@ impl TrustedRoots {
         let chain = decode_chain(jwk)?;
         let (leaf, intermediates) = chain.split_first().ok_or_else(|| missing("x5c is empty"))?;
         check_thumbprint(jwk, leaf)?;
-        let end_entity = EndEntityCert::try_from(leaf)
-            .map_err(|e| ChainFailure::new(KeyChainError::MalformedKeyChain, format!("leaf: {e:?}")))?;
+        let end_entity = EndEntityCert::try_from(leaf).map_err(leaf_unreadable)?;
         check_same_key(jwk, &end_entity)?;
         self.verify_path(&end_entity, intermediates, now, skew)
     }
@@ -252,6 +251,17 @@ impl TrustedRoots {
     }
 }
 
+/// A leaf the verifier cannot read: a critical extension it does not know
+/// makes the certificate untrusted (as for an intermediate, where path
+/// building says so); anything else is a malformed chain.
+fn leaf_unreadable(err: webpki::Error) -> ChainFailure {
+    let reason = match err {
+        webpki::Error::UnsupportedCriticalExtension => KeyChainError::UntrustedKeyChain,
+        _ => KeyChainError::MalformedKeyChain,
+    };
+    ChainFailure::new(reason, format!("leaf: {err:?}"))
+}
+
 fn missing(detail: &str) -> ChainFailure {
     ChainFailure::new(KeyChainError::MissingKeyChain, detail)
 }
@@ -264,8 +274,25 @@ fn malformed(detail: impl Into<String>) -> ChainFailure {
 /// `CaUsedAsEndEntity` for a CA certificate presented as a leaf once its
 /// validity holds, before looking for an issuer, so that answer is the
 /// proof; an expired or future root gets its own message.
+///
+/// One exception: the verifier reads a certificate it will verify
+/// strictly (a critical extension it does not know is an error) but a
+/// trust anchor leniently (such extensions ignored, as RFC 5280 §6.1.1
+/// allows for anchors). A root it can only read as an anchor is accepted
+/// as one, with a warning that its CA flag and validity went unchecked,
+/// rather than making BankID's real root unusable over an extension.
 fn check_root(cert: &CertificateDer<'_>, now: u64) -> Result<(), String> {
-    let parsed = EndEntityCert::try_from(cert).map_err(|e| format!("is not an X.509 v3 certificate ({e:?})"))?;
+    let parsed = match EndEntityCert::try_from(cert) {
+        Ok(parsed) => parsed,
+        Err(webpki::Error::UnsupportedCriticalExtension) => {
+            tracing::warn!(
+                "a configured root certificate has a critical extension the verifier does not know; \
+                 it is used as a trust anchor without checking that it is a CA within its validity"
+            );
+            return Ok(());
+        }
+        Err(e) => return Err(format!("is not an X.509 v3 certificate ({e:?})")),
+    };
     let time = UnixTime::since_unix_epoch(Duration::from_secs(now));
     match parsed.verify_for_usage(CERT_SIGNATURE_ALGS, &[], &[], time, AnyKeyPurpose, None, None) {
         Err(webpki::Error::CaUsedAsEndEntity) => Ok(()),

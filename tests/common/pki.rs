@@ -95,6 +95,16 @@ impl Authority {
         Authority { cert, key }
     }
 
+    /// A self-signed EC P-256 root CA with a critical private extension
+    /// (an OID under 1.3.6.1.4.1.55555, no meaning).
+    pub fn root_with_unknown_critical_extension(name: &str) -> Authority {
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut params = ca_params(name, Validity::current());
+        params.custom_extensions = vec![unknown_critical_extension()];
+        let cert = params.self_signed(&key).unwrap();
+        Authority { cert, key }
+    }
+
     /// A self-signed certificate that is not a CA (no basic constraints).
     pub fn not_a_ca(name: &str) -> Authority {
         let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
@@ -125,6 +135,15 @@ impl Authority {
         self.leaf_with(validity, Vec::new())
     }
 
+    /// A leaf with a critical private extension no verifier knows.
+    pub fn leaf_with_unknown_critical_extension(&self) -> Leaf {
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut params = params("BankID OIDC test signing key", Validity::current());
+        params.custom_extensions = vec![unknown_critical_extension()];
+        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
+        Leaf { cert, key }
+    }
+
     /// A leaf with these extended key usages.
     pub fn leaf_with(&self, validity: Validity, ekus: Vec<ExtendedKeyUsagePurpose>) -> Leaf {
         let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
@@ -148,6 +167,14 @@ impl Authority {
     pub fn pem(&self) -> String {
         self.cert.pem()
     }
+}
+
+/// A critical extension under a private OID (1.3.6.1.4.1.55555.1, no
+/// meaning), holding an ASN.1 NULL.
+fn unknown_critical_extension() -> rcgen::CustomExtension {
+    let mut extension = rcgen::CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 55555, 1], vec![0x05, 0x00]);
+    extension.set_criticality(true);
+    extension
 }
 
 /// One `x5c` entry: standard base64 DER (RFC 7517 §4.7).

@@ -229,6 +229,23 @@ fn roots_must_be_ca_certificates_within_their_validity() {
 }
 
 #[test]
+fn a_root_with_an_unknown_critical_extension_is_still_an_anchor() {
+    // The verifier ignores such extensions in an anchor (RFC 5280 §6.1.1),
+    // so BankID's root must not be refused over one.
+    let root = Authority::root_with_unknown_critical_extension("root");
+    let trusted = roots(&[&root]);
+    let leaf = root.leaf(Validity::current());
+    assert_eq!(trusted.check(&jwk(leaf.jwk("k1", &[])), now(), SKEW).map_err(|f| f.reason), Ok(()));
+}
+
+#[test]
+fn a_leaf_with_an_unknown_critical_extension_is_refused() {
+    let pki = Pki::new();
+    let strange = pki.ca.leaf_with_unknown_critical_extension();
+    assert_eq!(pki.check(pki.leaf_jwk(&strange)), Err(KeyChainError::UntrustedKeyChain));
+}
+
+#[test]
 fn debug_of_the_roots_names_only_their_number() {
     let root = Authority::root("root");
     assert_eq!(format!("{:?}", roots(&[&root])), "TrustedRoots(1 certificates)");
