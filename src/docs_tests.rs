@@ -1,6 +1,6 @@
 //! The one table of error codes, `docs/error-kinds.md` — included in the
 //! crate docs and pasted into the README — against the code, both ways: a
-//! `kind()` match arm of `Error`, `LoginCheckError` or `CibaError` without a
+//! `kind()` match arm of `Error`, `LoginCheckError`, `CibaError` or `KeyChainError` without a
 //! row, or a row left for a removed code, fails here, as does a status that
 //! disagrees with `Error::status()` or a README copy that drifted.
 
@@ -64,6 +64,11 @@ fn login_check_kinds_match_the_table() {
 #[test]
 fn ciba_kinds_match_the_table() {
     assert_same("`CibaError::kind()`", include_str!("ciba/error.rs"), "CibaError");
+}
+
+#[test]
+fn key_chain_kinds_match_the_table() {
+    assert_same("`KeyChainError::kind()`", include_str!("provider/key_chain.rs"), "KeyChainError");
 }
 
 #[test]

@@ -16,6 +16,7 @@ use axum::response::{Html, IntoResponse, Response};
 
 use crate::config::ConfigError;
 use crate::loa::Loa;
+use crate::provider::key_chain::KeyChainError;
 use crate::statement::PermissionError;
 use crate::wiring::Misconfiguration;
 
@@ -84,6 +85,13 @@ pub enum IdTokenError {
     /// is absent.
     #[error("the ID token's critical header list is invalid")]
     InvalidCriticalHeader,
+    /// The key the token names was left out of the provider's key set
+    /// because its certificate chain (`x5c`) failed the check against the
+    /// configured root certificates. [`kind`](Self::kind) is the reason's
+    /// own code (`missing_key_chain`, `untrusted_key_chain`,
+    /// `key_certificate_expired`, …).
+    #[error("the ID token's signing key is not trusted: {0}")]
+    UntrustedKey(#[source] KeyChainError),
 }
 
 impl IdTokenError {
@@ -108,7 +116,7 @@ impl IdTokenError {
             "not_yet_valid" => IdTokenError::NotYetValid,
             "unsupported_critical_header" => IdTokenError::UnsupportedCriticalHeader,
             "invalid_critical_header" => IdTokenError::InvalidCriticalHeader,
-            _ => IdTokenError::Malformed,
+            other => KeyChainError::from_kind(other).map_or(IdTokenError::Malformed, IdTokenError::UntrustedKey),
         }
     }
 
@@ -133,6 +141,7 @@ impl IdTokenError {
             IdTokenError::NotYetValid => "not_yet_valid",
             IdTokenError::UnsupportedCriticalHeader => "unsupported_critical_header",
             IdTokenError::InvalidCriticalHeader => "invalid_critical_header",
+            IdTokenError::UntrustedKey(reason) => reason.kind(),
         }
     }
 }
@@ -706,6 +715,20 @@ pub(crate) fn sanitize(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_untrusted_key_has_its_reason_as_kind_and_survives_a_store() {
+        let err = IdTokenError::UntrustedKey(KeyChainError::KeyCertificateExpired);
+        assert_eq!(err.kind(), "key_certificate_expired");
+        assert_eq!(IdTokenError::from_kind(err.kind()), err);
+        assert_eq!(
+            IdTokenError::from_kind("missing_key_chain"),
+            IdTokenError::UntrustedKey(KeyChainError::MissingKeyChain)
+        );
+        assert_eq!(IdTokenError::from_kind("no_such_kind"), IdTokenError::Malformed);
+        let check = LoginCheckError::from(err);
+        assert_eq!((check.kind(), check.detail()), ("invalid_id_token", Some("key_certificate_expired")));
+    }
 
     #[test]
     fn html_is_escaped() {

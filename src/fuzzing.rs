@@ -275,6 +275,7 @@ impl IdTokenCheck {
         let settings = crate::provider::jwks::KeyCacheSettings {
             max_age: crate::provider::max_age::MaxAgePolicy { floor: hour, ceiling: hour },
             cooldown: Duration::from_secs(60),
+            trust: crate::provider::jwks::KeyTrust::TlsOnly,
         };
         let uri = jwks_uri.parse().map_err(|e: url::ParseError| e.to_string())?;
         let keys = crate::provider::jwks::KeyCache::load(reqwest::Client::new(), uri, settings)

@@ -504,4 +504,146 @@ mod tests {
             assert_eq!(verifier.verify_signed_jwt(&array_payload).await, Err(IdTokenError::Malformed));
         }
     }
+
+    /// Keys over real HTTP from a loopback JWKS server, checked against a
+    /// generated BankID-shaped PKI: ES256 first, RS256 alongside, and the
+    /// reason of every refused key reaching the token that names it.
+    mod keys_over_http {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::time::Duration;
+
+        use super::*;
+        use crate::provider::jwks::{KeyCacheSettings, KeyTrust};
+        use crate::provider::key_chain::{KeyChainError, TrustedRoots};
+        use crate::provider::max_age::MaxAgePolicy;
+        use crate::provider::test_pki::{Authority, Validity, ec_jwk, ec_key, sign_es256};
+        use jsonwebtoken::EncodingKey;
+
+        /// The RSA leaf's key (`test_pki`'s `rsa_leaf` uses the same one).
+        const PEM: &str = include_str!("../simulator/src/keys/sim-1.pem");
+
+        /// Serves `jwks` at `/jwks` on loopback; counts the requests.
+        async fn serve(jwks: Value) -> (url::Url, Arc<AtomicUsize>) {
+            let hits = Arc::new(AtomicUsize::new(0));
+            let counter = hits.clone();
+            let handler = move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let jwks = jwks.clone();
+                async move { axum::Json(jwks) }
+            };
+            let app = axum::Router::new().route("/jwks", axum::routing::get(handler));
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let uri = format!("http://{}/jwks", listener.local_addr().unwrap()).parse().unwrap();
+            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+            (uri, hits)
+        }
+
+        async fn verifier_for(uri: url::Url, root: Option<&Authority>) -> IdTokenVerifier {
+            let trust = match root {
+                Some(root) => {
+                    let roots = TrustedRoots::from_pem(root.pem().as_bytes(), unix_now() as u64).unwrap();
+                    KeyTrust::Chain { roots, skew: Duration::from_secs(60) }
+                }
+                None => KeyTrust::TlsOnly,
+            };
+            let hour = Duration::from_secs(3600);
+            let settings = KeyCacheSettings {
+                max_age: MaxAgePolicy { floor: hour, ceiling: hour },
+                cooldown: Duration::from_secs(60),
+                trust,
+            };
+            let keys = KeyCache::load(reqwest::Client::new(), uri, settings).await.expect("the JWKS loads");
+            IdTokenVerifier {
+                issuer: "https://op.example".into(),
+                client_id: "client".into(),
+                algorithms: vec![Algorithm::ES256, Algorithm::RS256],
+                clock_skew_secs: 60,
+                keys: Arc::new(keys),
+            }
+        }
+
+        fn claims() -> Value {
+            json!({"iss": "https://op.example", "aud": "client", "sub": "u1", "exp": unix_now() + 300, "iat": unix_now()})
+        }
+
+        #[tokio::test]
+        async fn es256_verifies_with_a_chained_key_and_each_refused_key_says_why() {
+            let root = Authority::root("test BankID root");
+            let ca = root.rsa_intermediate("test utility CA");
+            let foreign = Authority::root("someone else's root");
+            let good = ca.leaf(Validity::current());
+            let expired = ca.leaf(Validity::expired_since(86_400));
+            let stranger = foreign.leaf(Validity::current());
+            let impostor = ec_key();
+            let mut mismatch = ec_jwk(&impostor, "mismatch");
+            mismatch["x5c"] = good.jwk("good", &[&ca])["x5c"].clone();
+            let jwks = json!({"keys": [
+                good.jwk("good", &[&ca]),
+                expired.jwk("old", &[&ca]),
+                stranger.jwk("foreign", &[&foreign]),
+                mismatch,
+                ec_jwk(&good.key, "bare"),
+            ]});
+            let (uri, _) = serve(jwks).await;
+            let verifier = verifier_for(uri, Some(&root)).await;
+
+            let verified = verifier.verify(&sign_es256(&good.key, "good", &claims()), None).await;
+            assert_eq!(verified.map(|t| t.claims()["sub"].clone()), Ok(json!("u1")));
+            let refused = [
+                (sign_es256(&expired.key, "old", &claims()), KeyChainError::KeyCertificateExpired),
+                (sign_es256(&stranger.key, "foreign", &claims()), KeyChainError::UntrustedKeyChain),
+                (sign_es256(&impostor, "mismatch", &claims()), KeyChainError::KeyCertificateMismatch),
+                (sign_es256(&good.key, "bare", &claims()), KeyChainError::MissingKeyChain),
+            ];
+            for (token, reason) in refused {
+                let err = verifier.verify(&token, None).await.err();
+                assert_eq!(err, Some(IdTokenError::UntrustedKey(reason)), "{}", reason.kind());
+                assert_eq!(err.unwrap().kind(), reason.kind());
+            }
+        }
+
+        #[tokio::test]
+        async fn one_kid_with_an_es256_and_an_rs256_key_verifies_both_in_either_order() {
+            let root = Authority::root("test BankID root");
+            let ca = root.rsa_intermediate("test utility CA");
+            let ec = ca.leaf(Validity::current());
+            let rsa = ca.rsa_leaf(Validity::current());
+            let rs256 = {
+                let mut header = jsonwebtoken::Header::new(Algorithm::RS256);
+                header.kid = Some("k1".into());
+                jsonwebtoken::encode(&header, &claims(), &EncodingKey::from_rsa_pem(PEM.as_bytes()).unwrap()).unwrap()
+            };
+            let es256 = sign_es256(&ec.key, "k1", &claims());
+            for order in
+                [[ec.jwk("k1", &[&ca]), rsa.rsa_jwk("k1", &[&ca])], [rsa.rsa_jwk("k1", &[&ca]), ec.jwk("k1", &[&ca])]]
+            {
+                let (uri, _) = serve(json!({"keys": order})).await;
+                let verifier = verifier_for(uri, Some(&root)).await;
+                assert!(verifier.verify(&es256, None).await.is_ok(), "ES256");
+                assert!(verifier.verify(&rs256, None).await.is_ok(), "RS256");
+            }
+        }
+
+        #[tokio::test]
+        async fn keys_are_checked_once_per_load_not_per_token() {
+            let root = Authority::root("test BankID root");
+            let ca = root.rsa_intermediate("test utility CA");
+            let leaf = ca.leaf(Validity::current());
+            let (uri, hits) = serve(json!({"keys": [leaf.jwk("k1", &[&ca])]})).await;
+            let verifier = verifier_for(uri, Some(&root)).await;
+            for _ in 0..5 {
+                assert!(verifier.verify(&sign_es256(&leaf.key, "k1", &claims()), None).await.is_ok());
+            }
+            // One fetch at load; the chain verdict is cached with the set.
+            assert_eq!(hits.load(Ordering::SeqCst), 1);
+        }
+
+        #[tokio::test]
+        async fn without_roots_an_es256_key_is_trusted_by_tls() {
+            let leaf = Authority::root("any").leaf(Validity::current());
+            let (uri, _) = serve(json!({"keys": [ec_jwk(&leaf.key, "k1")]})).await;
+            let verifier = verifier_for(uri, None).await;
+            assert!(verifier.verify(&sign_es256(&leaf.key, "k1", &claims()), None).await.is_ok());
+        }
+    }
 }

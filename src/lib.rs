@@ -57,7 +57,7 @@ pub use flow::backchannel_logout::LogoutTokenError;
 pub use health::{Health, KeysHealth, ProviderHealth};
 pub use layer::{BankIdLayer, BankIdService, BankIdSessionLayer};
 pub use loa::Loa;
-pub use provider::ProviderMetadata;
+pub use provider::{KeyChainError, ProviderMetadata};
 pub use step_up::{Loa3, Loa4, LoggedInWithin, MAX_STEP_UP_MAX_AGE, Requirement, StepUpPolicy};
 pub use step_up_extract::{StepUp, StepUpRejection, require_step_up};
 pub use wiring::Misconfiguration;

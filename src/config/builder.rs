@@ -5,6 +5,7 @@ use std::time::Duration;
 use super::client_auth::ClientAuth;
 use super::environment::BankIdEnvironment;
 use super::error::ConfigError;
+use super::key_chain::{RootSource, key_chain_settings};
 use super::par::ParMode;
 use super::permission_api::PermissionApiConfig;
 use super::settings::BankIdConfig;
@@ -79,6 +80,9 @@ pub struct BankIdConfigBuilder {
     discovery_retries: Option<u32>,
     discovery_backoff: Option<Duration>,
     start_degraded: bool,
+    // The signing keys' certificate chains (`config::key_chain`).
+    root_certificates: Option<RootSource>,
+    key_chain_check: Option<bool>,
 }
 
 impl BankIdConfigBuilder {
@@ -372,6 +376,45 @@ impl BankIdConfigBuilder {
         self
     }
 
+    /// BankID's root certificates, in PEM (one or more `CERTIFICATE`
+    /// blocks): every signing key of BankID OIDC must then carry an `x5c`
+    /// chain that builds to one of them, or it is not used (BankID's
+    /// token-validation requirement; see the README's "Signing keys and
+    /// BankID's root certificates"). Download them from BankID for the
+    /// environment you use. Parsed by [`build`](Self::build): no
+    /// certificate, a certificate that is not a CA, or one outside its
+    /// validity period is `Invalid { field: "root_certificates" }`. The
+    /// later of this and [`root_certificates_file`](Self::root_certificates_file)
+    /// wins. Default: none — required with the production environment
+    /// unless [`key_chain_check`](Self::key_chain_check) is `false`.
+    pub fn root_certificates_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_certificates = Some(RootSource::Pem(pem.into()));
+        self
+    }
+
+    /// Like [`root_certificates_pem`](Self::root_certificates_pem), read
+    /// from this file when the configuration is built
+    /// (`BANKID_ROOT_CERTS_FILE`).
+    pub fn root_certificates_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.root_certificates = Some(RootSource::File(path.into()));
+        self
+    }
+
+    /// Whether signing keys must chain to BankID's root certificates.
+    /// Default: `true`, which checks every key when
+    /// [root certificates](Self::root_certificates_pem) are configured and,
+    /// without them, refuses to build for BankID's production environment
+    /// (`Missing { field: "root_certificates" }`) and elsewhere trusts the
+    /// keys by TLS alone, with a `warn` at start-up. `false` switches the
+    /// check off, also in production (logged at `warn` on every start);
+    /// with root certificates configured as well it is a contradiction
+    /// (`Invalid { field: "key_chain_check" }`). `BANKID_KEY_CHAIN_CHECK`
+    /// (`on` / `off`).
+    pub fn key_chain_check(mut self, enabled: bool) -> Self {
+        self.key_chain_check = Some(enabled);
+        self
+    }
+
     /// Validates every setting.
     pub fn build(self) -> Result<BankIdConfig, ConfigError> {
         let preset = self.environment;
@@ -458,6 +501,12 @@ impl BankIdConfigBuilder {
         let permission_api = self.permission_api.unwrap_or_default();
         let ciba_path = validate_path("ciba_path", self.ciba_path, "/auth/bankid/ciba")?;
         validate_permission_api(&permission_api)?;
+        let key_chain = key_chain_settings(
+            self.root_certificates,
+            self.key_chain_check,
+            [Some(&issuer), bib_issuer.as_ref()],
+            preset,
+        )?;
         let discovery_retries = self.discovery_retries.unwrap_or(3);
         if discovery_retries > 20 {
             return Err(ConfigError::invalid("discovery_retries", "must be at most 20"));
@@ -501,6 +550,7 @@ impl BankIdConfigBuilder {
             discovery_retries,
             discovery_backoff,
             start_degraded: self.start_degraded,
+            key_chain,
         })
     }
 }

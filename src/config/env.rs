@@ -91,6 +91,16 @@ impl BankIdConfig {
         if let Some(auth) = auth {
             b = b.client_auth(auth);
         }
+        if let Some(v) = get("BANKID_ROOT_CERTS_FILE") {
+            b = b.root_certificates_file(v);
+        }
+        if let Some(v) = get("BANKID_KEY_CHAIN_CHECK") {
+            b = b.key_chain_check(match v.as_str() {
+                "on" => true,
+                "off" => false,
+                _ => return Err(ConfigError::invalid("BANKID_KEY_CHAIN_CHECK", "must be on or off")),
+            });
+        }
         if let Some(v) = get("BANKID_PAR") {
             b = b.par(match v.as_str() {
                 "when_advertised" => ParMode::WhenAdvertised,
@@ -157,10 +167,20 @@ const ENV_VARS: &[(&str, &str, &str)] = &[
     ("BANKID_CLOCK_SKEW_SECS", "allowed clock skew for `exp`/`iat`/`nbf`, in seconds (≤ 300)", "`60`"),
     ("BANKID_HTTP_TIMEOUT_SECS", "timeout of every call to the provider, in seconds (≤ 300)", "`10`"),
     ("BANKID_PAR", "`when_advertised`, `required` or `disabled`", "`when_advertised`"),
+    (
+        "BANKID_ROOT_CERTS_FILE",
+        "PEM file of BankID's root certificates: every signing key's `x5c` chain must lead to one of them",
+        "unset (required with `BANKID_ENV=production` unless the check is `off`)",
+    ),
+    (
+        "BANKID_KEY_CHAIN_CHECK",
+        "`on` or `off`: `off` trusts signing keys by TLS alone, also in production (logged at `warn`)",
+        "`on`",
+    ),
 ];
 
 /// Builder setting → environment variable, so `from_env` errors name the variable.
-const ENV_NAMES: [(&str, &str); 13] = [
+const ENV_NAMES: [(&str, &str); 15] = [
     ("issuer", "BANKID_ISSUER"),
     ("bib_issuer", "BANKID_BIB_ISSUER"),
     ("client_id", "BANKID_CLIENT_ID"),
@@ -174,6 +194,8 @@ const ENV_NAMES: [(&str, &str); 13] = [
     ("clock_skew", "BANKID_CLOCK_SKEW_SECS"),
     ("http_timeout", "BANKID_HTTP_TIMEOUT_SECS"),
     ("par", "BANKID_PAR"),
+    ("root_certificates", "BANKID_ROOT_CERTS_FILE"),
+    ("key_chain_check", "BANKID_KEY_CHAIN_CHECK"),
 ];
 
 fn parse_secs(field: &'static str, value: &str) -> Result<u64, ConfigError> {
@@ -232,6 +254,8 @@ mod tests {
                     "BANKID_MIN_LOA" => "3",
                     "BANKID_CLOCK_SKEW_SECS" | "BANKID_HTTP_TIMEOUT_SECS" => "10",
                     "BANKID_PAR" => "required",
+                    "BANKID_ROOT_CERTS_FILE" => "/nonexistent/roots.pem",
+                    "BANKID_KEY_CHAIN_CHECK" => "on",
                     _ => "x",
                 };
                 Some(value.to_owned())

@@ -14,6 +14,7 @@
 //! - `env`: [`BankIdConfig::from_env`] and its variable table;
 //! - `client_auth`: [`ClientAuth`] with its credential;
 //! - `environment`, `par`, `permission_api`: the option types;
+//! - `key_chain`: BankID's root certificates for the signing keys' chains;
 //! - `cookies`: the session cookie policy ([`BankIdConfig::session_layer`]);
 //! - `error`: [`ConfigError`].
 
@@ -23,6 +24,7 @@ mod cookies;
 mod env;
 mod environment;
 mod error;
+mod key_chain;
 mod par;
 mod permission_api;
 mod settings;

@@ -52,6 +52,9 @@ pub struct BankIdConfig {
     pub(crate) discovery_retries: u32,
     pub(crate) discovery_backoff: Duration,
     pub(crate) start_degraded: bool,
+    /// BankID's root certificates for the signing keys' `x5c` chains, and
+    /// whether the check is on (see `config::key_chain`).
+    pub(crate) key_chain: super::key_chain::KeyChainSettings,
 }
 
 impl BankIdConfig {

@@ -179,7 +179,10 @@ fn an_environment_sets_both_issuers_and_explicit_ones_win() {
     let config = base().environment(BankIdEnvironment::Current).build().unwrap();
     assert_eq!(config.issuer.as_str(), "https://auth.current.bankid.no/auth/realms/current");
     assert_eq!(config.bib_issuer.as_ref().unwrap().as_str(), "https://current.aletheia-test.idtech.no/");
-    let config = base().environment(BankIdEnvironment::Production).bib_issuer("https://bib.example").build().unwrap();
+    // Production without root certificates needs the chain check off (see
+    // `production_needs_root_certificates_or_an_explicit_off`).
+    let production = || base().environment(BankIdEnvironment::Production).key_chain_check(false);
+    let config = production().bib_issuer("https://bib.example").build().unwrap();
     assert_eq!(config.issuer.as_str(), "https://auth.bankid.no/auth/realms/prod");
     assert_eq!(config.bib_issuer.as_ref().unwrap().as_str(), "https://bib.example/");
     assert_eq!(base().build().unwrap_err(), ConfigError::Missing { field: "issuer" });
@@ -188,6 +191,7 @@ fn an_environment_sets_both_issuers_and_explicit_ones_win() {
 
     let env = |k: &str| match k {
         "BANKID_ENV" => Some("production".to_owned()),
+        "BANKID_KEY_CHAIN_CHECK" => Some("off".to_owned()),
         "BANKID_CLIENT_ID" => Some("c".into()),
         "BANKID_CLIENT_SECRET" => Some("s".into()),
         "BANKID_REDIRECT_URI" => Some("https://a.example/cb".into()),
@@ -253,5 +257,95 @@ fn debug_never_prints_the_private_key() {
     let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     for chunk in body.as_bytes().chunks(16) {
         assert!(!debug.contains(std::str::from_utf8(chunk).unwrap()), "{debug}");
+    }
+}
+
+mod key_chain {
+    use super::*;
+    use crate::provider::test_pki::Authority;
+
+    fn production() -> BankIdConfigBuilder {
+        BankIdConfig::builder()
+            .environment(BankIdEnvironment::Production)
+            .client_id("c")
+            .client_secret("s")
+            .redirect_uri("https://a.example/cb")
+    }
+
+    #[test]
+    fn production_needs_root_certificates_or_an_explicit_off() {
+        assert_eq!(production().build().unwrap_err(), ConfigError::Missing { field: "root_certificates" });
+        // Naming production's issuer counts as production too.
+        let by_issuer = valid().issuer(BankIdEnvironment::Production.issuer());
+        assert_eq!(by_issuer.build().unwrap_err(), ConfigError::Missing { field: "root_certificates" });
+        let by_bib = valid().bib_issuer(BankIdEnvironment::Production.bib_issuer());
+        assert_eq!(by_bib.build().unwrap_err(), ConfigError::Missing { field: "root_certificates" });
+        let off = production().key_chain_check(false).build().unwrap();
+        assert!(!off.key_chain.enabled && off.key_chain.roots.is_none());
+        let root = Authority::root("root");
+        let checked = production().root_certificates_pem(root.pem()).build().unwrap();
+        assert_eq!(checked.key_chain.roots.map(|r| r.len()), Some(1));
+    }
+
+    #[test]
+    fn other_environments_may_run_without_roots() {
+        let config = valid().build().unwrap();
+        assert!(config.key_chain.enabled && config.key_chain.roots.is_none());
+    }
+
+    #[test]
+    fn bad_root_certificates_are_a_config_error() {
+        let invalid = |builder: BankIdConfigBuilder| builder.build().unwrap_err();
+        let no_cert = invalid(valid().root_certificates_pem("no certificate here"));
+        assert_eq!(no_cert, ConfigError::invalid("root_certificates", "holds no PEM certificate"));
+        let not_ca = invalid(valid().root_certificates_pem(Authority::not_a_ca("leaf").pem()));
+        assert_eq!(not_ca.field(), "root_certificates");
+        assert!(not_ca.to_string().contains("is not a CA certificate"), "{not_ca}");
+        let missing = invalid(valid().root_certificates_file("/nonexistent/roots.pem"));
+        assert_eq!(missing, ConfigError::invalid("root_certificates", "cannot be read (entity not found)"));
+    }
+
+    #[test]
+    fn roots_with_the_check_off_is_a_contradiction() {
+        let root = Authority::root("root");
+        let err = valid().root_certificates_pem(root.pem()).key_chain_check(false).build().unwrap_err();
+        assert_eq!(err.field(), "key_chain_check");
+    }
+
+    #[test]
+    fn roots_come_from_a_file_or_the_environment() {
+        let root = Authority::root("root");
+        let path = std::env::temp_dir().join(format!("axum-bankid-roots-{}.pem", std::process::id()));
+        std::fs::write(&path, root.pem()).unwrap();
+        let config = valid().root_certificates_file(&path).build().unwrap();
+        assert_eq!(config.key_chain.roots.map(|r| r.len()), Some(1));
+        let file = path.to_str().unwrap().to_owned();
+        let env = |check: &'static str| {
+            let file = file.clone();
+            move |k: &str| match k {
+                "BANKID_ENV" => Some("production".to_owned()),
+                "BANKID_ROOT_CERTS_FILE" => Some(file.clone()),
+                "BANKID_KEY_CHAIN_CHECK" => Some(check.to_owned()),
+                "BANKID_CLIENT_ID" | "BANKID_CLIENT_SECRET" => Some("c".to_owned()),
+                "BANKID_REDIRECT_URI" => Some("https://a.example/cb".to_owned()),
+                _ => None,
+            }
+        };
+        let config = BankIdConfig::from_lookup(env("")).unwrap();
+        assert_eq!(config.key_chain.roots.map(|r| r.len()), Some(1));
+        assert_eq!(BankIdConfig::from_lookup(env("off")).unwrap_err().field(), "BANKID_KEY_CHAIN_CHECK");
+        assert_eq!(BankIdConfig::from_lookup(env("maybe")).unwrap_err().field(), "BANKID_KEY_CHAIN_CHECK");
+        std::fs::remove_file(&path).unwrap();
+        let err = BankIdConfig::from_lookup(env("on")).unwrap_err();
+        assert_eq!(err, ConfigError::invalid("BANKID_ROOT_CERTS_FILE", "cannot be read (entity not found)"));
+    }
+
+    #[test]
+    fn debug_shows_no_certificate_bytes() {
+        let root = Authority::root("root");
+        let builder = valid().root_certificates_pem(root.pem());
+        assert!(format!("{builder:?}").contains(&format!("Pem({} bytes)", root.pem().len())));
+        let config = builder.build().unwrap();
+        assert!(format!("{config:?}").contains("TrustedRoots(1 certificates)"));
     }
 }

@@ -38,6 +38,7 @@ use crate::clock::unix_now;
 use crate::error::IdTokenError;
 use crate::id_token::{check_audience, numeric_date};
 use crate::logout_registry::{LogoutRegistry, LogoutSubject};
+use crate::provider::KeyChainError;
 use crate::state::Ctx;
 
 /// The event member a logout token must carry (Back-Channel Logout 1.0 §2.4).
@@ -72,6 +73,11 @@ pub enum LogoutTokenError {
     /// The provider's keys could not be fetched, so nothing could be verified.
     #[error("the provider's signing keys could not be fetched")]
     KeysUnavailable,
+    /// The key the token names failed the certificate chain check against
+    /// the configured root certificates, so it is not used (see
+    /// [`KeyChainError`]; the reason is logged).
+    #[error("the logout token's signing key is not trusted: {0}")]
+    UntrustedKey(#[source] KeyChainError),
     /// `iss` is not the provider's issuer.
     #[error("the logout token was issued by another issuer")]
     WrongIssuer,
@@ -121,6 +127,7 @@ impl LogoutTokenError {
             LogoutTokenError::Malformed => "logout_token_malformed",
             LogoutTokenError::BadSignature => "logout_token_bad_signature",
             LogoutTokenError::KeysUnavailable => "logout_token_keys_unavailable",
+            LogoutTokenError::UntrustedKey(_) => "logout_token_untrusted_key",
             LogoutTokenError::WrongIssuer => "logout_token_wrong_issuer",
             LogoutTokenError::WrongAudience => "logout_token_wrong_audience",
             LogoutTokenError::IssuedInFuture => "logout_token_issued_in_future",
@@ -142,6 +149,7 @@ impl From<IdTokenError> for LogoutTokenError {
         match err {
             IdTokenError::Malformed => LogoutTokenError::Malformed,
             IdTokenError::KeysUnavailable => LogoutTokenError::KeysUnavailable,
+            IdTokenError::UntrustedKey(reason) => LogoutTokenError::UntrustedKey(reason),
             IdTokenError::NotYetValid => LogoutTokenError::NotYetValid,
             IdTokenError::IssuerMismatch => LogoutTokenError::WrongIssuer,
             IdTokenError::AudienceMismatch
@@ -376,5 +384,7 @@ mod tests {
         assert_eq!(kind(IdTokenError::Malformed), "logout_token_malformed");
         assert_eq!(kind(IdTokenError::NotYetValid), "logout_token_not_yet_valid");
         assert_eq!(kind(IdTokenError::KeysUnavailable), "logout_token_keys_unavailable");
+        let untrusted = IdTokenError::UntrustedKey(crate::KeyChainError::UntrustedKeyChain);
+        assert_eq!(kind(untrusted), "logout_token_untrusted_key");
     }
 }

@@ -10,8 +10,15 @@ pub(crate) mod bib;
 pub(crate) mod client_token;
 pub(crate) mod http;
 pub(crate) mod jwks;
+pub(crate) mod key_chain;
 pub(crate) mod max_age;
 pub(crate) mod metadata;
 pub(crate) mod token;
 
+pub use key_chain::KeyChainError;
 pub use metadata::ProviderMetadata;
+
+/// The test PKI shared with the integration tests (`tests/common/pki.rs`).
+#[cfg(test)]
+#[path = "../../tests/common/pki.rs"]
+pub(crate) mod test_pki;

@@ -1,0 +1,132 @@
+//! Signing keys that must chain to BankID's root certificates, over real
+//! HTTP against the simulator: a login whose ID token is signed by a key
+//! that does not chain to the configured roots ends with the chain check's
+//! reason, and nothing is logged in. (Accepted chains, ES256 and RS256 under
+//! one `kid`, and every refusal reason are covered at key-load level over a
+//! loopback JWKS server in `src/id_token.rs`, `keys_over_http`.)
+
+mod common;
+#[path = "common/pki.rs"]
+mod pki;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use axum_bankid::{BankIdConfig, BankIdEnvironment, ConfigError};
+use axum_bankid_simulator::{LogoutSubject, Simulator};
+use common::{error_body, start_full, start_with};
+use pki::Authority;
+use reqwest::StatusCode;
+use serde_json::Value;
+use tower_sessions::MemoryStore;
+
+/// Everything logged at `warn` and above by this test binary.
+fn logs() -> Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&buffer);
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::WARN)
+            .with_writer(move || LogSink(Arc::clone(&sink)))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("one subscriber per test binary");
+        buffer
+    })
+    .clone()
+}
+
+struct LogSink(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn logged(text: &str) -> bool {
+    String::from_utf8_lossy(&logs().lock().unwrap()).contains(text)
+}
+
+/// The kind a simulator key gets against a root it was not issued under:
+/// no `x5c` at all, or a chain to the simulator's own test PKI.
+async fn expected_refusal(jwks_uri: &str) -> &'static str {
+    let jwks: Value = reqwest::get(jwks_uri).await.unwrap().json().await.unwrap();
+    let chained = jwks["keys"].as_array().unwrap().iter().all(|key| key.get("x5c").is_some());
+    if chained { "untrusted_key_chain" } else { "missing_key_chain" }
+}
+
+#[tokio::test]
+async fn a_login_signed_by_a_key_outside_the_configured_roots_is_refused_with_the_reason() {
+    logs();
+    let root = Authority::root("a root the simulator never issued under");
+    let app = start_with(|b| b.root_certificates_pem(root.pem())).await;
+    let expected = expected_refusal(&format!("{}/jwks", app.sim.issuer())).await;
+    let response = app.login_as("kari").await.response;
+    let (status, body) = error_body(response).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"], "invalid_id_token", "{body}");
+    assert_eq!(body["detail"], expected, "{body}");
+    app.assert_logged_out().await;
+    // Each refused key was logged at load, with its reason.
+    assert!(logged("failed the certificate chain check") && logged(expected));
+}
+
+#[tokio::test]
+async fn a_logout_token_signed_by_a_key_outside_the_roots_is_refused_with_its_own_kind() {
+    logs();
+    let root = Authority::root("a root the simulator never issued under");
+    let sim = Simulator::builder().backchannel_logout(true);
+    let app = start_full(sim, MemoryStore::default(), |b| b.root_certificates_pem(root.pem()), |l, _| l).await;
+    let target = app.url("/auth/bankid/backchannel-logout");
+    let delivery = app.sim.send_backchannel_logout(LogoutSubject::Sub("anyone".into()), &target).await.unwrap();
+    assert_eq!(delivery.status, 400, "{}", delivery.body);
+    assert!(logged("reason=logout_token_untrusted_key"), "the refusal names the untrusted key");
+}
+
+#[tokio::test]
+async fn without_roots_the_simulator_login_still_works_outside_production() {
+    logs();
+    let app = start_with(|b| b).await;
+    assert!(logged("no BankID root certificates configured"), "one warn at start-up");
+    let response = app.login_as("kari").await.response;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (status, me) = app.get_json("/me").await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+}
+
+#[tokio::test]
+async fn switching_the_check_off_is_logged_at_every_start() {
+    logs();
+    let app = start_with(|b| b.key_chain_check(false)).await;
+    assert!(logged("certificate check is switched off"));
+    assert_eq!(app.login_as("kari").await.response.status(), StatusCode::SEE_OTHER);
+}
+
+#[test]
+fn production_refuses_to_start_without_roots_unless_switched_off() {
+    let base = || {
+        BankIdConfig::builder()
+            .environment(BankIdEnvironment::Production)
+            .client_id("c")
+            .client_secret("s")
+            .redirect_uri("https://app.example/auth/bankid/callback")
+    };
+    assert_eq!(base().build().unwrap_err(), ConfigError::Missing { field: "root_certificates" });
+    assert!(base().key_chain_check(false).build().is_ok());
+    assert!(base().root_certificates_pem(Authority::root("r").pem()).build().is_ok());
+    let env = |name: &str| match name {
+        "BANKID_ENV" => Some("production".to_owned()),
+        "BANKID_CLIENT_ID" | "BANKID_CLIENT_SECRET" => Some("c".to_owned()),
+        "BANKID_REDIRECT_URI" => Some("https://app.example/cb".to_owned()),
+        _ => None,
+    };
+    let err = BankIdConfig::from_lookup(env).unwrap_err();
+    assert_eq!(err, ConfigError::Missing { field: "BANKID_ROOT_CERTS_FILE" });
+}
