@@ -219,6 +219,7 @@ mod keys;
 mod logout_token;
 mod pages;
 mod permission;
+mod pki;
 mod registration;
 mod state;
 mod step_up;
@@ -238,7 +239,7 @@ use tokio::task::JoinHandle;
 pub use capture::{CapturedRequest, Which};
 pub use ciba::{CibaBehavior, CibaRequestInfo, CibaStatus};
 pub use faults::Fault;
-pub use keys::SigningKey;
+pub use keys::{SigningAlgorithm, SigningKey};
 pub use logout_token::{LogoutDelivery, LogoutSubject, LogoutTokenFault};
 pub use users::{TestUser, TestUserBuilder, UserError};
 
@@ -310,6 +311,33 @@ impl Simulator {
     /// `{bib_issuer}/.well-known/openid-configuration`.
     pub fn bib_issuer(&self) -> String {
         self.shared.bib_issuer.clone()
+    }
+
+    /// The algorithm this simulator signs every token with (see
+    /// [`SimulatorBuilder::signing_algorithm`]).
+    pub fn signing_algorithm(&self) -> SigningAlgorithm {
+        self.shared.signing_alg
+    }
+
+    /// The root certificate of the simulator's test PKI, as PEM: every
+    /// signing key it publishes (BankID OIDC's and BIB's) carries an `x5c`
+    /// chain from a leaf through a test intermediate CA to this root, the
+    /// way BankID's keys chain to BankID's published roots. Configure a
+    /// relying party with it as its BankID root certificate (for
+    /// `axum-bankid`: `BANKID_ROOT_CERTS_FILE`). The same in every
+    /// simulator of a process; a test PKI, public on purpose.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let sim = axum_bankid_simulator::Simulator::start().await?;
+    /// let pem = sim.root_certificates_pem();
+    /// assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn root_certificates_pem(&self) -> String {
+        pki::root_pem()
     }
 
     /// The URL of BIB's discovery document.
@@ -594,6 +622,7 @@ pub struct SimulatorBuilder {
     client_token_lifetime: Duration,
     jwks_cache_control: Option<String>,
     users: users::Users,
+    signing_alg: SigningAlgorithm,
 }
 
 impl Default for SimulatorBuilder {
@@ -611,6 +640,7 @@ impl Default for SimulatorBuilder {
             client_token_lifetime: DEFAULT_CLIENT_TOKEN_LIFETIME,
             jwks_cache_control: None,
             users: users::Users::default(),
+            signing_alg: SigningAlgorithm::default(),
         }
     }
 }
@@ -696,6 +726,19 @@ impl SimulatorBuilder {
         self
     }
 
+    /// The algorithm every token of both providers (ID tokens, access
+    /// tokens, grants, logout tokens) is signed with, and the only one
+    /// discovery advertises in `id_token_signing_alg_values_supported`.
+    /// Default: [`SigningAlgorithm::Es256`], as BankID OIDC API v4 signs
+    /// (BankID announces that RS256 is being replaced by ES256);
+    /// [`SigningAlgorithm::Rs256`] for a relying party that still expects
+    /// RSA keys. Either way every published key carries an `x5c` chain to
+    /// [`Simulator::root_certificates_pem`].
+    pub fn signing_algorithm(mut self, alg: SigningAlgorithm) -> Self {
+        self.signing_alg = alg;
+        self
+    }
+
     /// The `Cache-Control` header of JWKS responses from the start (the
     /// relying party's first fetch included); see
     /// [`Simulator::set_jwks_cache_control`]. Default: none.
@@ -752,6 +795,7 @@ impl SimulatorBuilder {
             echo_authorization_details: self.echo_authorization_details,
             ciba_interval: ciba::whole_seconds(self.ciba_interval),
             users: self.users,
+            signing_alg: self.signing_alg,
         }));
         let oidc = capturing(endpoints::oidc_router(Arc::clone(&shared)), &shared, Which::Oidc);
         let bib = capturing(endpoints::bib_router(Arc::clone(&shared)), &shared, Which::Bib);
@@ -780,6 +824,7 @@ impl fmt::Debug for SimulatorBuilder {
             .field("echo_authorization_details", &self.echo_authorization_details)
             .field("ciba_interval", &self.ciba_interval)
             .field("client_token_lifetime", &self.client_token_lifetime)
+            .field("signing_alg", &self.signing_alg)
             .field("users", &self.users.iter().map(|user| user.id()).collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
