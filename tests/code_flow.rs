@@ -265,7 +265,7 @@ async fn granted_identifiers_reach_the_user() {
     assert_eq!(me["nnin_altsub"], kari.nnin());
     assert_eq!(me["bankid_altsub"], kari.bankid_altsub());
     assert_eq!(me["birthdate"], kari.birthdate());
-    assert_eq!(me["amr"], serde_json::json!(["bis"]));
+    assert_eq!(me["amr"], serde_json::json!(["bis-mfa", "bis-hwk"]));
     assert!(me["auth_time"].as_i64().is_some());
     assert_eq!(me["claims"]["nnin_altsub"], kari.nnin(), "the full claim set is kept");
 

@@ -25,6 +25,14 @@ const TEN_MINUTES: u64 = 10 * 60;
 /// How far ahead `Fault::NotYetValid` puts `nbf`: beyond any sane clock skew.
 const NOT_YET_VALID_SECS: u64 = 5 * 60;
 
+/// The BankID OIDC API version the simulator speaks, carried as the
+/// integer claim `api_ver` in every BankID OIDC token (ID and access
+/// tokens). BankID: "the version is an integer that is returned in all
+/// tokens as `api_ver`" (`bankid-oidc-provider/api-versions`); version 4 is
+/// the only one since 28 October 2025. Whether BIB's CIBA ID tokens carry it
+/// is not published: the simulator leaves it out there (a GUESS).
+pub(crate) const API_VERSION: u64 = 4;
+
 /// The claim naming the CIBA request a token answers (CIBA Core §7.4).
 pub(crate) const AUTH_REQ_ID_CLAIM: &str = "urn:openid:params:jwt:claim:auth_req_id";
 
@@ -201,9 +209,10 @@ fn honest_claims(input: &IdTokenInput<'_>, now: u64) -> Map<String, Value> {
         claims.insert("nonce".into(), json!(nonce));
     }
     claims.insert("acr".into(), json!(user.acr));
-    claims.insert("amr".into(), json!([user.amr()]));
-    super::step_up::apply_method(&mut claims, input.step_up);
+    claims.insert("amr".into(), json!(user.amr()));
+    super::step_up::apply_method(&mut claims, input.step_up, user);
     claims.insert("sid".into(), json!(input.sid));
+    claims.insert("api_ver".into(), json!(API_VERSION));
     if let Some(auth_req_id) = input.auth_req_id {
         claims.insert(AUTH_REQ_ID_CLAIM.into(), json!(auth_req_id));
     }
@@ -392,7 +401,9 @@ mod tests {
         assert_eq!(claims["aud"], "rp");
         assert_eq!(claims["nonce"], "n-1");
         assert_eq!(claims["acr"], "urn:bankid:bis;LOA=3");
-        assert_eq!(claims["amr"], json!(["bis"]));
+        assert_eq!(claims["amr"], json!(["bis-mfa", "bis-hwk"]), "an array, as API v4 issues it");
+        assert_eq!(claims["api_ver"], json!(4), "an integer");
+        assert!(claims["sid"].is_string());
         assert!(!claims.contains_key("azp"));
         assert!(!claims.contains_key("nnin_altsub"));
     }

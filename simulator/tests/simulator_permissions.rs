@@ -52,6 +52,7 @@ impl Rp {
             ("redirect_uri", REDIRECT_URI),
             ("scope", "openid"),
             ("state", state),
+            ("nonce", "n-plain"),
             ("code_challenge", &challenge),
             ("code_challenge_method", "S256"),
             extra,

@@ -153,6 +153,7 @@ fn access_token(input: &IdTokenInput<'_>, details: Option<&Value>) -> Result<Str
     claims.insert("exp".into(), json!(now + ACCESS_TOKEN_LIFETIME_SECS));
     claims.insert("jti".into(), json!(random_token()));
     claims.insert("scope".into(), json!(input.scope));
+    claims.insert("api_ver".into(), json!(id_token::API_VERSION));
     if let Some(details) = details {
         claims.insert("authorization_details".into(), details.clone());
     }
