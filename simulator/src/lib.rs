@@ -11,9 +11,12 @@
 //! a relying party that works against it has no slack that BankID would
 //! catch later.
 //!
-//! - [`Simulator::issuer`] is **BankID OIDC** (like `auth.bankid.no`): the
-//!   Authorization Code flow with PKCE (S256 only), `acr` values such as
-//!   `urn:bankid:bis;LOA=3`, `login_hint=BIS`/`BID`, the RFC 9207 `iss`
+//! - [`Simulator::issuer`] is **BankID OIDC** (like `auth.bankid.no`), API
+//!   version 4: the Authorization Code flow with PKCE (S256 only), `state`
+//!   and `nonce` required, `acr_values` routing to BankID with biometrics
+//!   (`urn:bankid:bis;LOA=3`) or BankID High (`urn:bankid:bid;LOA=4`), the
+//!   legacy `login_hint=BIS`/`BID`, an identity number in `login_hint` only
+//!   inside PAR, `amr` arrays and `api_ver` in its tokens, the RFC 9207 `iss`
 //!   response parameter, pushed authorization requests (RFC 9126) with
 //!   `authorization_details` (RFC 9396), and client-credentials access
 //!   tokens for BIB. Four built-in [synthetic users](TestUser) log in,
@@ -33,11 +36,16 @@
 //! failing token endpoint, and more. [`Simulator::requests`] shows every
 //! request both issuers received, for conformance tests of the wire shape.
 //!
-//! Three RSA key sets, each published only in its own JWKS: BankID OIDC's
+//! Three key sets, each published only in its own JWKS: BankID OIDC's
 //! (`sim-1`, later `sim-2`), BIB's ID-token key (`bib-1`) and BIB's grant
-//! key (`bib-grant-1`). They are committed, public test keys. **Never**
-//! use this crate (or `axum-bankid`'s `simulator` feature) in a production
-//! build.
+//! key (`bib-grant-1`). Tokens are signed with ES256 as BankID's are
+//! ([`SimulatorBuilder::signing_algorithm`] switches to RS256), and every
+//! published key carries an `x5c` chain from the simulator's own test PKI
+//! to [`Simulator::root_certificates_pem`]; four faults break that chain
+//! ([`Fault::ChainToForeignRoot`], [`Fault::ExpiredCertificate`],
+//! [`Fault::CertificateForOtherKey`], [`Fault::NoCertificateChain`]). The
+//! keys are committed, public test keys. **Never** use this crate (or
+//! `axum-bankid`'s `simulator` feature) in a production build.
 //!
 //! # Example
 //!
@@ -154,7 +162,7 @@
 //! item, an array for several). The token response body does not repeat
 //! `authorization_details` (unless
 //! [`SimulatorBuilder::echo_authorization_details`] asks it to): as BankID
-//! documents, they are in the access token, an RS256 JWT signed with BankID
+//! documents, they are in the access token, a JWT signed with BankID
 //! OIDC's key whose `authorization_details` claim lists each item with its
 //! `permission_digest`.
 //!
@@ -171,7 +179,7 @@
 //!   code flow is unpublished; the parameter name is the simulator's.
 //! - **Grant claims**: `iss` (BIB), `sub`, `iat`, `exp` (the registration's),
 //!   `nonce`, `type`, `permissionId`, `digest` — named after BankAxept's
-//!   analogous grant; header `{"alg": "RS256", "kid": "bib-grant-1",
+//!   analogous grant; header `{"alg": "ES256", "kid": "bib-grant-1",
 //!   "typ": "JWT"}`; no `aud`.
 //! - **Grant status codes**: `404` before approval, `403` after a refusal.
 //! - **CIBA ID token**: `acr` is the bare `urn:bankid:bis` (no `;LOA=`) and
@@ -183,6 +191,21 @@
 //! - **Error bodies** of the Permission API: RFC 6749 §5.2 style
 //!   `{"error", "error_description"}`.
 //! - **Binding messages**: a colour, an animal and two digits.
+//! - **`api_ver`**: the integer `4` in BankID OIDC's ID and access tokens
+//!   (BankID: "an integer returned in all tokens"); BIB's CIBA ID tokens
+//!   carry none (unpublished).
+//! - **`amr`**: `["bis-mfa", "bis-hwk"]` for a BankID with biometrics
+//!   login, `["bis-mfa", "bis-bid"]` when it fell back to BankID (a user
+//!   without biometrics), `["bid"]` for BankID High — BankID's examples;
+//!   which one a login gets is the simulator's choice.
+//! - **Unknown `acr_values`**: refused with `invalid_request` (whether
+//!   BankID refuses or ignores them is unpublished).
+//! - **Legacy `login_hint=BIS`** keeps a BankID High user's own level;
+//!   `acr_values=urn:bankid:bis` routes everyone to BankID with biometrics.
+//! - **Test PKI**: names, extensions and validity of the certificates are
+//!   the simulator's, shaped like BankID's preprod sample (RSA CAs, EC
+//!   leaves, key usage `digitalSignature` on leaves, `keyCertSign` and
+//!   `cRLSign` on CAs).
 //!
 //! ```
 //! use std::time::Duration;
