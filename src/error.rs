@@ -451,6 +451,16 @@ pub enum Error {
     /// each given at most once.
     #[error("invalid step-up request: acr must be 3 or 4 and max_age 0..=86400 seconds")]
     InvalidStepUp,
+    /// A login asked for a level of assurance below the configured
+    /// [`minimum_loa`](crate::BankIdConfigBuilder::minimum_loa): its token
+    /// could never be accepted, so it is not started.
+    #[error("a login may not ask for LOA {} when the minimum is LOA {}", asked.get(), minimum.get())]
+    LevelBelowMinimum {
+        /// The level asked for.
+        asked: Loa,
+        /// The configured minimum.
+        minimum: Loa,
+    },
     /// The route needs more than the current login has: a higher level of
     /// assurance or a more recent login (RFC 9470
     /// `insufficient_user_authentication`). Browsers are sent through a new
@@ -531,6 +541,7 @@ impl Error {
             Error::TokenExchange(_) => "token_exchange_failed",
             Error::Check(check) => check.kind(),
             Error::InvalidStepUp => "invalid_step_up",
+            Error::LevelBelowMinimum { .. } => "level_below_minimum",
             Error::StepUpRequired { .. } => "insufficient_user_authentication",
             Error::CrossSiteRequest => "cross_site_request",
             Error::MissingCapability { .. } => "missing_capability",
@@ -556,7 +567,8 @@ impl Error {
             | Error::MissingCallbackIssuer
             | Error::Provider { .. }
             | Error::MissingCode
-            | Error::InvalidStepUp => StatusCode::BAD_REQUEST,
+            | Error::InvalidStepUp
+            | Error::LevelBelowMinimum { .. } => StatusCode::BAD_REQUEST,
             Error::AccessDenied { .. } | Error::CrossSiteRequest | Error::Permission(_) => StatusCode::FORBIDDEN,
             Error::Check(LoginCheckError::InvalidIdToken(_))
             | Error::Unauthenticated

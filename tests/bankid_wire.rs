@@ -403,3 +403,81 @@ async fn a_grant_nobody_approved_is_not_ready() {
     assert!(matches!(err, Error::Permission(PermissionError::GrantNotReady)), "{err:?}");
     assert_eq!(app.sim.requests().iter().filter(|r| r.path.ends_with("/grant")).count(), 2);
 }
+
+// ---- The authorization request (API v4): what each kind of login pushes ----
+
+/// The pairs of the last pushed authorization request, in order, a repeated
+/// parameter kept twice (as the simulator's capture received them).
+fn pushed(app: &TestApp) -> Vec<(String, String)> {
+    let par = sent(app, Which::Oidc, "POST", "/par");
+    let last = par.last().expect("a pushed authorization request");
+    url::form_urlencoded::parse(last.body.as_bytes()).into_owned().collect()
+}
+
+/// Every value of `name` among `pairs`.
+fn all<'a>(pairs: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+    pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
+}
+
+#[tokio::test]
+async fn a_plain_login_selects_bankid_with_biometrics_by_acr_values_alone() {
+    let app = common::start().await;
+    app.begin_login("/me").await;
+    let pairs = pushed(&app);
+    assert_eq!(all(&pairs, "acr_values"), ["urn:bankid:bis"]);
+    assert_eq!(all(&pairs, "login_hint"), Vec::<&str>::new(), "the legacy hint is opt-in");
+    assert_eq!(all(&pairs, "code_challenge_method"), ["S256"]);
+    for required in ["state", "nonce", "code_challenge"] {
+        assert_eq!(all(&pairs, required).len(), 1, "{required}");
+    }
+}
+
+#[tokio::test]
+async fn a_loa_4_minimum_selects_bankid_high() {
+    let app = common::start_with(|b| b.minimum_loa(Loa::HIGH)).await;
+    app.begin_login("/me").await;
+    assert_eq!(all(&pushed(&app), "acr_values"), ["urn:bankid:bid"]);
+}
+
+#[tokio::test]
+async fn a_step_up_to_loa_4_selects_bankid_high_once() {
+    let app = common::start().await;
+    app.begin_at("/auth/bankid/login?return_to=%2Fme&acr=4").await;
+    let pairs = pushed(&app);
+    assert_eq!(all(&pairs, "acr_values"), ["urn:bankid:bid"]);
+    assert_eq!(all(&pairs, "login_hint"), Vec::<&str>::new());
+}
+
+/// The legacy `login_hint` code goes along only when configured, and then
+/// names the provider the login selects.
+#[tokio::test]
+async fn the_legacy_login_hint_is_sent_only_when_opted_in_and_follows_the_level() {
+    let app = common::start_with(|b| b.login_hint(Some("BIS"))).await;
+    app.begin_login("/me").await;
+    let pairs = pushed(&app);
+    assert_eq!((all(&pairs, "acr_values"), all(&pairs, "login_hint")), (vec!["urn:bankid:bis"], vec!["BIS"]));
+    app.begin_at("/auth/bankid/login?return_to=%2Fme&acr=4").await;
+    let pairs = pushed(&app);
+    assert_eq!((all(&pairs, "acr_values"), all(&pairs, "login_hint")), (vec!["urn:bankid:bid"], vec!["BID"]));
+}
+
+#[tokio::test]
+async fn a_permission_flow_always_selects_bankid_with_biometrics() {
+    // Even with the configured selector switched off.
+    let app = common::start_with(|b| b.acr_values(None::<String>)).await;
+    app.begin_login("/me").await;
+    assert_eq!(all(&pushed(&app), "acr_values"), Vec::<&str>::new(), "switched off for plain logins");
+    app.begin_at("/pay").await;
+    let pairs = pushed(&app);
+    assert_eq!(all(&pairs, "acr_values"), ["urn:bankid:bis"], "routes the flow to the Permission API's provider");
+    assert_eq!(all(&pairs, "authorization_details").len(), 1);
+}
+
+#[tokio::test]
+async fn a_login_asking_below_the_minimum_level_is_refused_before_bankid() {
+    let app = common::start_with(|b| b.minimum_loa(Loa::HIGH)).await;
+    let response = app.client.get(app.url("/auth/bankid/login?acr=3")).send().await.unwrap();
+    let (status, body) = common::error_body(response).await;
+    assert_eq!((status.as_u16(), body["error"].as_str()), (400, Some("level_below_minimum")));
+    assert!(sent(&app, Which::Oidc, "POST", "/par").is_empty(), "nothing was pushed");
+}

@@ -33,7 +33,7 @@ async fn approved_payment_grants_exactly_that_statement() {
         url::Url::parse(&authorize_url).unwrap().query_pairs().map(|(k, _)| k.into_owned()).collect();
     assert_eq!(keys, ["client_id", "request_uri"]);
     let pushed = app.sim.last_par_params().expect("a pushed authorization request");
-    assert_eq!(pushed["login_hint"], "BIS");
+    assert_eq!(pushed["acr_values"], "urn:bankid:bis", "a permission flow goes to BankID with biometrics");
     assert_eq!(pushed["code_challenge_method"], "S256");
     let details: Value = serde_json::from_str(&pushed["authorization_details"]).unwrap();
     assert_eq!(details[0]["type"], "payment.v1");

@@ -75,7 +75,7 @@ async fn loa3_user_steps_up_to_a_loa4_route_and_reaches_it() {
     assert_eq!(location(&landed), "/payout");
     let sent = app.sim.last_par_params().expect("pushed authorization request");
     assert_eq!(sent["acr_values"], "urn:bankid:bid");
-    assert_eq!(sent["login_hint"], "BID");
+    assert!(!sent.contains_key("login_hint"), "no legacy hint unless configured");
     assert!(!sent.contains_key("max_age"));
 
     let (status, user) = app.get_json("/payout").await;

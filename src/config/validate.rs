@@ -4,7 +4,10 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::loa::Loa;
+
 use super::error::ConfigError;
+use super::idp::IdentityProvider;
 use super::permission_api::PermissionApiConfig;
 
 /// Seconds in a day, for the bounds below.
@@ -133,16 +136,64 @@ pub(super) fn validate_scopes(scopes: Vec<String>) -> Result<Vec<String>, Config
     Ok(out)
 }
 
-pub(super) fn validate_login_hint(hint: Option<String>) -> Result<Option<String>, ConfigError> {
-    match hint {
-        Some(h) if h.contains(':') => {
-            Err(ConfigError::invalid("login_hint", "a hint with a user id must not travel in a plain URL; use PAR"))
+/// The configured `acr_values`: space-separated identity-provider URNs
+/// BankID documents for the code flow (`urn:bankid:bis`, `urn:bankid:bid`),
+/// each once, none of them below `minimum` (a request that invites a level
+/// the app would then refuse only produces failed logins).
+pub(super) fn validate_acr_values(value: Option<String>, minimum: Loa) -> Result<Option<String>, ConfigError> {
+    let Some(value) = value else { return Ok(None) };
+    let mut seen: Vec<IdentityProvider> = Vec::new();
+    for entry in value.split(' ') {
+        let idp = IdentityProvider::by_acr_value(entry).ok_or_else(|| {
+            ConfigError::invalid(
+                "acr_values",
+                "must be space-separated BankID identity providers: urn:bankid:bis and/or urn:bankid:bid",
+            )
+        })?;
+        if seen.contains(&idp) {
+            return Err(ConfigError::invalid("acr_values", "names an identity provider twice"));
         }
-        Some(h) if h.is_empty() || !h.chars().all(|c| c.is_ascii_alphanumeric()) => {
-            Err(ConfigError::invalid("login_hint", "must be an IDP code such as BIS or BID"))
+        if idp.loa < minimum {
+            return Err(ConfigError::invalid(
+                "acr_values",
+                format!("{} yields LOA {}, below minimum_loa {}", idp.acr_value, idp.loa.get(), minimum.get()),
+            ));
         }
-        other => Ok(other),
+        seen.push(idp);
     }
+    Ok(Some(value))
+}
+
+/// The legacy `login_hint` code (`BIS` or `BID`), sent beside `acr_values`
+/// when the app opts in. Never a user id (that would travel in a plain
+/// URL), never below `minimum`, and naming the same provider as the
+/// preferred (first) `acr_values` entry, so the two selectors cannot
+/// contradict each other.
+pub(super) fn validate_login_hint(
+    hint: Option<String>,
+    minimum: Loa,
+    acr_values: Option<&str>,
+) -> Result<Option<String>, ConfigError> {
+    let Some(hint) = hint else { return Ok(None) };
+    if hint.contains(':') {
+        return Err(ConfigError::invalid(
+            "login_hint",
+            "a hint with a user id must not travel in a plain URL; BankID accepts it only through PAR",
+        ));
+    }
+    let idp = IdentityProvider::by_legacy_hint(&hint)
+        .ok_or_else(|| ConfigError::invalid("login_hint", "must be BankID's legacy code BIS or BID"))?;
+    if idp.loa < minimum {
+        return Err(ConfigError::invalid(
+            "login_hint",
+            format!("{} yields LOA {}, below minimum_loa {}", idp.legacy_hint, idp.loa.get(), minimum.get()),
+        ));
+    }
+    let preferred = acr_values.and_then(|v| v.split(' ').next()).and_then(IdentityProvider::by_acr_value);
+    if preferred.is_some_and(|acr| acr != idp) {
+        return Err(ConfigError::invalid("login_hint", "names another identity provider than acr_values"));
+    }
+    Ok(Some(hint))
 }
 
 pub(super) fn validate_path(field: &'static str, value: Option<String>, default: &str) -> Result<String, ConfigError> {

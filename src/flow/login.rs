@@ -20,7 +20,7 @@ use crate::return_to::sanitize_return_to;
 use crate::session::{PendingLogin, load_login};
 use crate::state::Ctx;
 use crate::statement::{PermissionError, PermissionItem, Transport, authorization_details};
-use crate::step_up::{StepUpPolicy, add_authorize_params, asked_in_query};
+use crate::step_up::{StepUpPolicy, add_authorize_params, add_selectors, asked_in_query, select_identity_provider};
 
 /// What a login asks for beyond the configured defaults.
 #[derive(Default)]
@@ -124,6 +124,11 @@ pub(crate) async fn begin(
     // This login's parameters; the fixed ones (client, redirect URI, scope,
     // configured hint and acr) are in `ctx.core.authorize`, encoded once.
     let mut params = secrets.params();
+    let asked_loa = options.step_up.and_then(|s| s.loa());
+    let has_permissions = !permissions.is_empty();
+    if let Some(idp) = select_identity_provider(asked_loa, has_permissions, config.minimum_loa)? {
+        add_selectors(idp, config, has_permissions, &mut params);
+    }
     if let Some(step_up) = &options.step_up {
         add_authorize_params(step_up, &mut params);
     }
@@ -154,7 +159,7 @@ pub(crate) async fn begin(
         permissions,
         flow: crate::once::new_secret(),
         expected_sub,
-        asked_loa: options.step_up.and_then(|s| s.loa()),
+        asked_loa,
         max_age: options.step_up.and_then(|s| s.max_age()),
     };
     let started = attempt::store(ctx, headers, &pending).await?;
