@@ -190,14 +190,22 @@ async fn permission_api_flow_yields_a_signed_permission() {
 #[tokio::test]
 async fn app_callback_uri_is_validated_and_pushed() {
     let app = start().await;
-    let authorize_url = app.begin_at("/pay?app_callback_uri=nordmannsko%3A%2F%2Fbankid-done").await;
+    let link = "https%3A%2F%2Fshop.example%2Fbankid-done";
+    let authorize_url = app.begin_at(&format!("/pay?app_callback_uri={link}")).await;
     assert!(authorize_url.contains("request_uri"));
-    assert_eq!(app.sim.last_par_params().unwrap()["app_callback_uri"], "nordmannsko://bankid-done");
+    assert_eq!(app.sim.last_par_params().unwrap()["app_callback_uri"], "https://shop.example/bankid-done");
 
-    let response = app.client.get(app.url("/pay?app_callback_uri=javascript%3Aalert(1)")).send().await.unwrap();
-    let (status, body) = error_body(response).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(body["detail"], "invalid_app_callback_uri");
+    // BankID asks for a universal link: a custom scheme is refused like a script URL.
+    for bad in ["nordmannsko%3A%2F%2Fbankid-done", "javascript%3Aalert(1)", "http%3A%2F%2Fshop.example%2F"] {
+        let par_before = app.sim.requests().len();
+        let response = app.client.get(app.url(&format!("/pay?app_callback_uri={bad}"))).send().await.unwrap();
+        let (status, body) = error_body(response).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{bad}");
+        assert_eq!(body["detail"], "invalid_app_callback_uri", "{bad}");
+        assert!(body["message"].as_str().unwrap().contains("universal link"), "{body}");
+        let pushed = app.sim.requests()[par_before..].iter().filter(|r| r.path == "/par").count();
+        assert_eq!(pushed, 0, "nothing was pushed for {bad}");
+    }
 }
 
 #[tokio::test]
