@@ -481,3 +481,52 @@ async fn a_login_asking_below_the_minimum_level_is_refused_before_bankid() {
     assert_eq!((status.as_u16(), body["error"].as_str()), (400, Some("level_below_minimum")));
     assert!(sent(&app, Which::Oidc, "POST", "/par").is_empty(), "nothing was pushed");
 }
+
+// ---- A provider that requires PAR (RFC 9126 §5) ----
+
+/// Serves `sim`'s BankID OIDC discovery document under its own loopback
+/// issuer with `require_pushed_authorization_requests: true` (and without a
+/// PAR endpoint when `with_par` is false); every endpoint stays the
+/// simulator's. Returns the issuer.
+async fn issuer_requiring_par(sim: &Simulator, with_par: bool) -> String {
+    let mut document: Value = reqwest::get(sim.discovery_url()).await.unwrap().json().await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", listener.local_addr().unwrap());
+    document["issuer"] = json!(issuer);
+    document["require_pushed_authorization_requests"] = json!(true);
+    if !with_par {
+        document.as_object_mut().unwrap().remove("pushed_authorization_request_endpoint");
+    }
+    let app = axum::Router::new()
+        .route("/.well-known/openid-configuration", axum::routing::get(move || async move { axum::Json(document) }));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    issuer
+}
+
+fn config_at(sim: &Simulator, issuer: &str) -> axum_bankid::BankIdConfigBuilder {
+    BankIdConfig::builder()
+        .issuer(issuer)
+        .client_id(sim.client_id())
+        .client_secret(sim.client_secret())
+        .redirect_uri(common::NOWHERE_CALLBACK)
+        .discovery_retries(0)
+}
+
+#[tokio::test]
+async fn a_provider_requiring_par_forces_it_and_refuses_disabled_par_at_start_up() {
+    let sim = Simulator::builder().start().await.unwrap();
+    let issuer = issuer_requiring_par(&sim, true).await;
+
+    let config = config_at(&sim, &issuer).par(axum_bankid::ParMode::Disabled).build().unwrap();
+    let err = BankIdLayer::discover(config).await.expect_err("PAR disabled against a provider that requires it");
+    assert_eq!(err.kind(), "config");
+    assert!(matches!(&err, Error::Config(config) if config.field() == "par"), "{err}");
+
+    let layer = BankIdLayer::discover(config_at(&sim, &issuer).build().unwrap()).await.unwrap();
+    assert!(layer.metadata().require_pushed_authorization_requests);
+
+    // Required but not offered: the provider is broken, and says so at start-up.
+    let broken = issuer_requiring_par(&sim, false).await;
+    let err = BankIdLayer::discover(config_at(&sim, &broken).build().unwrap()).await.expect_err("no PAR endpoint");
+    assert_eq!((err.kind(), err.detail()), ("missing_capability", Some("pushed_authorization_request_endpoint")));
+}

@@ -184,15 +184,19 @@ fn permission_reference(permissions: &[PermissionItem]) -> Result<Option<String>
 }
 
 /// Decides whether to push: always when required or advertised (unless
-/// disabled); logins with permissions cannot go without it.
+/// disabled); logins with permissions, and every login at a provider that
+/// says `require_pushed_authorization_requests`, cannot go without it (a
+/// disabled PAR with such a provider already failed start-up).
 fn par_endpoint(ctx: &Ctx, has_permissions: bool) -> Result<Option<&Url>, Error> {
-    let endpoint = ctx.core.metadata.pushed_authorization_request_endpoint.as_ref();
+    let metadata = &ctx.core.metadata;
+    let endpoint = metadata.pushed_authorization_request_endpoint.as_ref();
+    let must_push = has_permissions || metadata.require_pushed_authorization_requests;
     let missing = Error::MissingCapability { capability: "pushed_authorization_request_endpoint" };
     match ctx.core.config().par {
-        ParMode::Disabled if has_permissions => Err(missing),
+        ParMode::Disabled if must_push => Err(missing),
         ParMode::Disabled => Ok(None),
         ParMode::Required => endpoint.map(Some).ok_or(missing),
-        ParMode::WhenAdvertised if has_permissions => endpoint.map(Some).ok_or(missing),
+        ParMode::WhenAdvertised if must_push => endpoint.map(Some).ok_or(missing),
         ParMode::WhenAdvertised => Ok(endpoint),
     }
 }
