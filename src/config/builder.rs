@@ -11,7 +11,7 @@ use super::permission_api::PermissionApiConfig;
 use super::settings::BankIdConfig;
 use super::validate::{
     DAY, bounded, parse_endpoint, parse_issuer, required, validate_acr_values, validate_login_hint, validate_path,
-    validate_permission_api, validate_scopes,
+    validate_permission_api, validate_scopes, validate_ui_locales,
 };
 use crate::loa::Loa;
 use crate::statement::{DigestInput, Permission, PermissionItem};
@@ -71,6 +71,7 @@ pub struct BankIdConfigBuilder {
     scopes: Option<Vec<String>>,
     login_hint: Choice,
     acr_values: Choice,
+    ui_locales: Option<String>,
     login_path: Option<String>,
     logout_path: Option<String>,
     backchannel_logout_path: Option<String>,
@@ -192,6 +193,15 @@ impl BankIdConfigBuilder {
     /// whatever was requested.
     pub fn acr_values(mut self, acr_values: Option<impl Into<String>>) -> Self {
         self.acr_values = Choice::of(acr_values.map(Into::into));
+        self
+    }
+
+    /// `ui_locales` sent on every login that names none itself: the
+    /// language(s) of BankID's pages, as space-separated BCP 47 tags in
+    /// order of preference, e.g. `nb` or `en` (BankID documents `no`/`nb`
+    /// and `en`). At most 4 tags. Default: none (BankID's own default).
+    pub fn ui_locales(mut self, ui_locales: impl Into<String>) -> Self {
+        self.ui_locales = Some(ui_locales.into());
         self
     }
 
@@ -415,6 +425,7 @@ impl BankIdConfigBuilder {
         let default_acr = || Some(IdentityProvider::for_level(minimum_loa).acr_value.to_owned());
         let acr_values = validate_acr_values(self.acr_values.resolve(default_acr), minimum_loa)?;
         let login_hint = validate_login_hint(self.login_hint.resolve(|| None), minimum_loa, acr_values.as_deref())?;
+        let ui_locales = validate_ui_locales(self.ui_locales)?;
         let callback_path = redirect_uri.path().to_owned();
         let login_path = validate_path("login_path", self.login_path, DEFAULT_LOGIN_PATH)?;
         let logout_path = validate_path("logout_path", self.logout_path, DEFAULT_LOGOUT_PATH)?;
@@ -492,6 +503,7 @@ impl BankIdConfigBuilder {
             scopes,
             login_hint,
             acr_values,
+            ui_locales,
             login_path,
             callback_path,
             logout_path,

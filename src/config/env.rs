@@ -56,6 +56,9 @@ impl BankIdConfig {
         if let Some(v) = lookup("BANKID_ACR_VALUES") {
             b = b.acr_values((!v.is_empty()).then_some(v));
         }
+        if let Some(v) = get("BANKID_UI_LOCALES") {
+            b = b.ui_locales(v);
+        }
         if let Some(v) = get("BANKID_LOGIN_PATH") {
             b = b.login_path(v);
         }
@@ -155,6 +158,11 @@ const ENV_VARS: &[(&str, &str, &str)] = &[
         "identity providers asked on every login: `urn:bankid:bis` and/or `urn:bankid:bid` (empty: none)",
         "by `BANKID_MIN_LOA`: `urn:bankid:bid` for 4, else `urn:bankid:bis`",
     ),
+    (
+        "BANKID_UI_LOCALES",
+        "`ui_locales` of logins that name none: BCP 47 tags, space-separated, e.g. `nb` or `en` (at most 4)",
+        "none",
+    ),
     ("BANKID_LOGIN_PATH", "path of the login route", "`/auth/bankid/login`"),
     ("BANKID_LOGOUT_PATH", "path of the (`POST`) logout route", "`/auth/bankid/logout`"),
     ("BANKID_POST_LOGOUT_REDIRECT_URI", "where the provider returns after logout", "none"),
@@ -165,7 +173,7 @@ const ENV_VARS: &[(&str, &str, &str)] = &[
 ];
 
 /// Builder setting → environment variable, so `from_env` errors name the variable.
-const ENV_NAMES: [(&str, &str); 14] = [
+const ENV_NAMES: [(&str, &str); 15] = [
     ("issuer", "BANKID_ISSUER"),
     ("bib_issuer", "BANKID_BIB_ISSUER"),
     ("client_id", "BANKID_CLIENT_ID"),
@@ -174,6 +182,7 @@ const ENV_NAMES: [(&str, &str); 14] = [
     ("scopes", "BANKID_SCOPES"),
     ("login_hint", "BANKID_LOGIN_HINT"),
     ("acr_values", "BANKID_ACR_VALUES"),
+    ("ui_locales", "BANKID_UI_LOCALES"),
     ("login_path", "BANKID_LOGIN_PATH"),
     ("logout_path", "BANKID_LOGOUT_PATH"),
     ("post_logout_redirect_uri", "BANKID_POST_LOGOUT_REDIRECT_URI"),
@@ -234,6 +243,7 @@ mod tests {
                     "BANKID_ISSUER" | "BANKID_BIB_ISSUER" => "https://i.example",
                     "BANKID_SCOPES" | "BANKID_LOGIN_HINT" => "BIS",
                     "BANKID_ACR_VALUES" => "urn:bankid:bis",
+                    "BANKID_UI_LOCALES" => "nb en",
                     "BANKID_LOGIN_PATH" => "/in",
                     "BANKID_LOGOUT_PATH" => "/out",
                     "BANKID_MIN_LOA" => "3",

@@ -43,4 +43,4 @@ pub(crate) use idp::IdentityProvider;
 pub use par::ParMode;
 pub use permission_api::PermissionApiConfig;
 pub use settings::BankIdConfig;
-pub(crate) use validate::is_loopback;
+pub(crate) use validate::{is_loopback, is_valid_ui_locales};

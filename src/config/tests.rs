@@ -68,6 +68,14 @@ fn invalid_values_are_named() {
         (valid().acr_values(Some("urn:bankid:bis urn:bankid:bis")), "acr_values"),
         (valid().acr_values(Some("urn:bankid:bis  urn:bankid:bid")), "acr_values"),
         (valid().acr_values(Some("")), "acr_values"),
+        (valid().ui_locales(""), "ui_locales"),
+        (valid().ui_locales("nb  en"), "ui_locales"),
+        (valid().ui_locales("nb en nn se fr"), "ui_locales"),
+        (valid().ui_locales("n"), "ui_locales"),
+        (valid().ui_locales("nb_NO"), "ui_locales"),
+        (valid().ui_locales("nb-"), "ui_locales"),
+        (valid().ui_locales("nb-toolongsubtag"), "ui_locales"),
+        (valid().ui_locales("nb&x=y"), "ui_locales"),
         (valid().login_path("auth/login"), "login_path"),
         (valid().logout_path("//evil.example"), "logout_path"),
         (valid().login_path("/auth/bankid/callback"), "login_path"),
@@ -322,4 +330,22 @@ fn the_selectors_switch_on_and_off_through_the_environment() {
     let err = with(&[("BANKID_LOGIN_HINT", "BID:01010112345")]).unwrap_err();
     assert_eq!(err.field(), "BANKID_LOGIN_HINT");
     assert!(!err.to_string().contains("01010112345"), "no identity number in the error: {err}");
+}
+
+#[test]
+fn ui_locales_take_bcp47_tags() {
+    for ok in ["nb", "en", "nb en", "nb-NO", "zh-Hant-TW", "no nb nn en"] {
+        assert_eq!(valid().ui_locales(ok).build().unwrap().ui_locales.as_deref(), Some(ok), "{ok}");
+    }
+    assert_eq!(valid().build().unwrap().ui_locales, None);
+    let env = |name: &str| match name {
+        "BANKID_ISSUER" => Some("https://i.example".to_owned()),
+        "BANKID_CLIENT_ID" | "BANKID_CLIENT_SECRET" => Some("c".to_owned()),
+        "BANKID_REDIRECT_URI" => Some("https://a.example/cb".to_owned()),
+        "BANKID_UI_LOCALES" => Some("nb en".to_owned()),
+        _ => None,
+    };
+    assert_eq!(BankIdConfig::from_lookup(env).unwrap().ui_locales.as_deref(), Some("nb en"));
+    let bad = |name: &str| if name == "BANKID_UI_LOCALES" { Some("nb;en".to_owned()) } else { env(name) };
+    assert_eq!(BankIdConfig::from_lookup(bad).unwrap_err().field(), "BANKID_UI_LOCALES");
 }

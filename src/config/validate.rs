@@ -196,6 +196,43 @@ pub(super) fn validate_login_hint(
     Ok(Some(hint))
 }
 
+/// The most language tags a `ui_locales` value may list.
+const MAX_UI_LOCALES: usize = 4;
+
+/// Whether `value` is a `ui_locales` value the crate sends (OIDC Core
+/// §3.1.2.1): one to [`MAX_UI_LOCALES`] BCP 47 language tags separated by
+/// single spaces, each a 2–8 letter language subtag and up to seven
+/// further 1–8 character alphanumeric subtags after `-` (e.g. `nb`, `en`,
+/// `nb-NO`, `zh-Hant-TW`), at most 35 characters. BankID documents `no`/`nb`
+/// and `en`; other tags are passed on and the provider falls back as it
+/// sees fit. Bounded so a request cannot grow without limit.
+pub(crate) fn is_valid_ui_locales(value: &str) -> bool {
+    let tags: Vec<&str> = value.split(' ').collect();
+    (1..=MAX_UI_LOCALES).contains(&tags.len()) && tags.iter().all(|tag| is_language_tag(tag))
+}
+
+fn is_language_tag(tag: &str) -> bool {
+    let mut subtags = tag.split('-');
+    let language = subtags.next().unwrap_or_default();
+    let language_ok = (2..=8).contains(&language.len()) && language.bytes().all(|b| b.is_ascii_alphabetic());
+    let rest: Vec<&str> = subtags.collect();
+    language_ok
+        && tag.len() <= 35
+        && rest.len() <= 7
+        && rest.iter().all(|s| (1..=8).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// The configured default `ui_locales`, if any (see [`is_valid_ui_locales`]).
+pub(super) fn validate_ui_locales(value: Option<String>) -> Result<Option<String>, ConfigError> {
+    match value {
+        Some(v) if !is_valid_ui_locales(&v) => Err(ConfigError::invalid(
+            "ui_locales",
+            "must be 1 to 4 BCP 47 language tags separated by single spaces, e.g. `nb` or `nb en`",
+        )),
+        other => Ok(other),
+    }
+}
+
 pub(super) fn validate_path(field: &'static str, value: Option<String>, default: &str) -> Result<String, ConfigError> {
     let path = value.unwrap_or_else(|| default.to_owned());
     let valid = path.starts_with('/')

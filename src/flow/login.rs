@@ -1,4 +1,5 @@
-//! `GET /auth/bankid/login?return_to=/path`: starts an Authorization Code
+//! `GET /auth/bankid/login?return_to=/path` (optionally `&acr=4`,
+//! `&max_age=300`, `&prompt=login`, `&ui_locales=nb`): starts an Authorization Code
 //! flow with PKCE S256, `state` and `nonce` — pushed to the provider first
 //! (RFC 9126) when it offers PAR, which keeps the parameters (and any
 //! permission statement) out of the browser's URL.
@@ -11,10 +12,12 @@ use tower_sessions::Session;
 use url::Url;
 
 use super::attempt::{self, Started};
+use super::login_options::{QueryOptions, add_identity_hint, add_params, from_query};
 use super::{redirect, session_of, with_cookies};
 use crate::clock::unix_now;
 use crate::config::ParMode;
 use crate::error::Error;
+use crate::permission_api::LoginHint;
 use crate::provider::token::post_form;
 use crate::return_to::sanitize_return_to;
 use crate::session::{PendingLogin, load_login};
@@ -35,6 +38,12 @@ pub(crate) struct LoginOptions {
     /// [`crate::step_up`]): asked for here, checked at the callback, and
     /// bound to the logged-in user (if any) like `for_current_user`.
     pub(crate) step_up: Option<StepUpPolicy>,
+    /// The pages' language(s), validated; else the configured default.
+    pub(crate) ui_locales: Option<String>,
+    /// `prompt=login`: a fresh authentication at BankID.
+    pub(crate) prompt_login: bool,
+    /// A prefilled identity number, validated; sent only through PAR.
+    pub(crate) identity_hint: Option<LoginHint>,
 }
 
 /// Where to send the browser, and the cookies that bind the attempt to it.
@@ -57,9 +66,10 @@ pub(crate) async fn start_login(State(ctx): State<Ctx>, RawQuery(query): RawQuer
             .find(|(key, _)| key == "return_to")
             .map(|(_, value)| value.into_owned())
     });
-    let result = match (session_of(req.extensions()), asked_in_query(query.as_deref())) {
-        (Ok(session), Ok(step_up)) => {
-            let options = LoginOptions { return_to, step_up, ..LoginOptions::default() };
+    let asked = asked_in_query(query.as_deref()).and_then(|step_up| Ok((step_up, from_query(query.as_deref())?)));
+    let result = match (session_of(req.extensions()), asked) {
+        (Ok(session), Ok((step_up, QueryOptions { ui_locales, prompt_login }))) => {
+            let options = LoginOptions { return_to, step_up, ui_locales, prompt_login, ..LoginOptions::default() };
             begin(&ctx, &session, req.headers(), options).await
         }
         (Err(err), _) | (_, Err(err)) => Err(err),
@@ -132,6 +142,10 @@ pub(crate) async fn begin(
     if let Some(step_up) = &options.step_up {
         add_authorize_params(step_up, &mut params);
     }
+    add_params(options.ui_locales, options.prompt_login, config, &mut params);
+    if let Some(hint) = &options.identity_hint {
+        add_identity_hint(hint, config, &mut params);
+    }
     if let Some(details) = authorization_details(&permissions) {
         params.push(("authorization_details", details));
     }
@@ -142,8 +156,10 @@ pub(crate) async fn begin(
         params.push(("app_callback_uri", uri));
     }
 
-    let url = match par_endpoint(ctx, !permissions.is_empty())? {
+    let url = match par_endpoint(ctx, has_permissions)? {
         Some(endpoint) => push_request(ctx, endpoint, &params).await?,
+        // An identity number never goes into the browser's URL.
+        None if options.identity_hint.is_some() => return Err(Error::IdentityHintNeedsPar),
         None => ctx.core.authorize.url(&params),
     };
     let expected_sub = match options.for_current_user || options.step_up.is_some() {
