@@ -14,6 +14,8 @@
 //! - `env`: [`BankIdConfig::from_env`] and its variable table;
 //! - `client_auth`: [`ClientAuth`] with its credential;
 //! - `environment`, `par`, `permission_api`: the option types;
+//! - `idp`: BankID's identity providers and their selectors (`acr_values`,
+//!   the legacy `login_hint` code);
 //! - `cookies`: the session cookie policy ([`BankIdConfig::session_layer`]);
 //! - `error`: [`ConfigError`].
 
@@ -23,6 +25,7 @@ mod cookies;
 mod env;
 mod environment;
 mod error;
+mod idp;
 mod par;
 mod permission_api;
 mod settings;
@@ -36,7 +39,8 @@ pub use client_auth::{ClientAssertionKey, ClientAuth};
 pub(crate) use client_auth::{ClientSecret, Credential};
 pub use environment::BankIdEnvironment;
 pub use error::ConfigError;
+pub(crate) use idp::IdentityProvider;
 pub use par::ParMode;
 pub use permission_api::PermissionApiConfig;
 pub use settings::BankIdConfig;
-pub(crate) use validate::is_loopback;
+pub(crate) use validate::{is_loopback, is_valid_ui_locales};
