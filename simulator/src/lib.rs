@@ -170,6 +170,11 @@
 //! request or PAR body as `permission_token=<permissionToken>`; on approval
 //! its grant becomes available and the ID token carries `permission_digest`.
 //!
+//! Either way the request must send `acr_values=urn:bankid:bis` (first), as
+//! BankID routes only that to the identity provider with the Permission
+//! API; without it the request is refused with `invalid_request` before a
+//! `permission_token` is used up.
+//!
 //! # Guesses
 //!
 //! Where BankID has published nothing, the simulator makes a choice and

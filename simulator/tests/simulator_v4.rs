@@ -231,3 +231,34 @@ async fn the_page_shows_each_users_methods_and_refuses_one_the_user_lacks() {
         assert!(response.text().await.expect("page").contains(message), "{user} {method}");
     }
 }
+
+#[tokio::test]
+async fn a_flow_with_upfront_permissions_must_ask_for_bankid_with_biometrics() {
+    let rp = new_rp().await;
+    let statement = URL_SAFE_NO_PAD.encode(r#"{"nonce":"n","id":"p-1","payments":[]}"#);
+    let details = json!([{"type": "payment.v1", "permission": statement}]).to_string();
+    let refused = "a flow with upfront permissions must send acr_values=urn:bankid:bis";
+    for selector in [vec![("acr_values", "")], vec![("acr_values", "urn:bankid:bid")], vec![("login_hint", "BIS")]] {
+        let mut changes = selector.clone();
+        changes.push(("authorization_details", details.as_str()));
+        let pushed = rp.par(&changes).await;
+        assert_eq!(pushed.status(), StatusCode::BAD_REQUEST, "{selector:?}");
+        let body: Value = pushed.json().await.expect("JSON");
+        assert_eq!(body, json!({"error": "invalid_request", "error_description": refused}), "{selector:?}");
+    }
+    let pushed = rp.par(&[("acr_values", "urn:bankid:bis"), ("authorization_details", &details)]).await;
+    assert_eq!(pushed.status(), StatusCode::CREATED, "routed to BankID with biometrics");
+
+    // A registered permission's token is refused the same way, and not used up.
+    let token = rp.client_token("openid permissions/client").await;
+    let registered = rp
+        .register_ok(&token, &sim_support::registration("payment.v1", r#"{"nonce":"n","id":"p-2"}"#, &[], None, 600))
+        .await;
+    let attached = [("permission_token", registered.permission_token.as_str())];
+    let (response, _) = rp.authorize(&attached).await;
+    let (error, why) = redirected_error(&response);
+    assert_eq!((error.as_str(), why.as_str()), ("invalid_request", refused));
+    let routed = [attached[0], ("acr_values", "urn:bankid:bis")];
+    let started = rp.page(&routed).await;
+    assert!(started.page.contains("payment.v1"), "the token still works once routed");
+}

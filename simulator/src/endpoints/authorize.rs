@@ -204,6 +204,7 @@ pub(super) fn validate(
         return Err(("invalid_request", "code_challenge is not a base64url SHA-256 digest"));
     }
     let step_up = step_up::requested(params.get("login_hint"), params.get("acr_values"), params.get("max_age"))?;
+    routed_for_permissions(params, &step_up)?;
     Ok(PendingRequest {
         step_up,
         redirect_uri,
@@ -213,6 +214,25 @@ pub(super) fn validate(
         scope: scope.to_owned(),
         permissions: Vec::new(),
     })
+}
+
+/// A flow with upfront permissions — `authorization_details` (PAR) or a
+/// registered permission's `permission_token` — must ask BankID OIDC for
+/// BankID with biometrics with `acr_values=urn:bankid:bis` (as its first,
+/// preferred value): only that identity provider supports the Permission
+/// API (BankID, `bankid-with-biometrics/advanced-topics/forcing-step-up`).
+/// Checked before the permission is looked up, so a refused request does
+/// not use up a `permission_token`.
+fn routed_for_permissions(
+    params: &Params,
+    step_up: &step_up::StepUpRequest,
+) -> Result<(), (&'static str, &'static str)> {
+    let upfront = ["authorization_details", "permission_token"].iter().any(|name| params.values.contains_key(*name));
+    let to_biometrics = step_up.routed && step_up.asked_method == Some(step_up::BIS);
+    if upfront && !to_biometrics {
+        return Err(("invalid_request", "a flow with upfront permissions must send acr_values=urn:bankid:bis"));
+    }
+    Ok(())
 }
 
 /// An S256 challenge is 32 bytes in unpadded base64url: 43 characters.
