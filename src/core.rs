@@ -321,6 +321,7 @@ fn stand_in_metadata(config: &BankIdConfig) -> ProviderMetadata {
         jwks_uri: issuer,
         end_session_endpoint: None,
         pushed_authorization_request_endpoint: None,
+        require_pushed_authorization_requests: false,
         backchannel_authentication_endpoint: None,
         id_token_signing_algs: Vec::new(),
         authorization_response_iss_parameter_supported: true,
@@ -366,7 +367,16 @@ async fn discover_bib(client: &reqwest::Client, issuer: &url::Url, config: &Bank
 
 /// Fails start-up when the configuration needs something the provider lacks.
 fn check_capabilities(config: &BankIdConfig, metadata: &ProviderMetadata) -> Result<(), Error> {
-    let needs_par = config.par == crate::config::ParMode::Required || !config.upfront_permissions.is_empty();
+    use crate::config::{ConfigError, ParMode};
+    let provider_requires_par = metadata.require_pushed_authorization_requests;
+    if provider_requires_par && config.par == ParMode::Disabled {
+        return Err(Error::Config(ConfigError::invalid(
+            "par",
+            "the provider requires pushed authorization requests (require_pushed_authorization_requests): \
+             ParMode::Disabled cannot log anyone in",
+        )));
+    }
+    let needs_par = config.par == ParMode::Required || !config.upfront_permissions.is_empty() || provider_requires_par;
     if needs_par && metadata.pushed_authorization_request_endpoint.is_none() {
         return Err(Error::MissingCapability { capability: "pushed_authorization_request_endpoint" });
     }

@@ -467,6 +467,31 @@ pub enum Error {
     /// each given at most once.
     #[error("invalid step-up request: acr must be 3 or 4 and max_age 0..=86400 seconds")]
     InvalidStepUp,
+    /// A login asked for a level of assurance below the configured
+    /// [`minimum_loa`](crate::BankIdConfigBuilder::minimum_loa): its token
+    /// could never be accepted, so it is not started.
+    #[error("a login may not ask for LOA {} when the minimum is LOA {}", asked.get(), minimum.get())]
+    LevelBelowMinimum {
+        /// The level asked for.
+        asked: Loa,
+        /// The configured minimum.
+        minimum: Loa,
+    },
+    /// A login option is invalid (`ui_locales`, `prompt`, `max_age`,
+    /// `login_hint`), or a `login_hint` was put on the login route's URL,
+    /// where an identity number must never travel. `detail` names the
+    /// option; the value is never repeated.
+    #[error("invalid login option `{option}`")]
+    InvalidLoginOption {
+        /// The option.
+        option: &'static str,
+    },
+    /// A login with a prefilled identity number (`login_hint`) cannot be
+    /// pushed: PAR is disabled or the provider has no PAR endpoint. BankID
+    /// accepts an identity number only inside a pushed request, never in the
+    /// browser's URL, so the login is not started.
+    #[error("a login_hint with an identity number needs a pushed authorization request (PAR)")]
+    IdentityHintNeedsPar,
     /// The route needs more than the current login has: a higher level of
     /// assurance or a more recent login (RFC 9470
     /// `insufficient_user_authentication`). Browsers are sent through a new
@@ -547,6 +572,9 @@ impl Error {
             Error::TokenExchange(_) => "token_exchange_failed",
             Error::Check(check) => check.kind(),
             Error::InvalidStepUp => "invalid_step_up",
+            Error::LevelBelowMinimum { .. } => "level_below_minimum",
+            Error::InvalidLoginOption { .. } => "invalid_login_option",
+            Error::IdentityHintNeedsPar => "identity_hint_needs_par",
             Error::StepUpRequired { .. } => "insufficient_user_authentication",
             Error::CrossSiteRequest => "cross_site_request",
             Error::MissingCapability { .. } => "missing_capability",
@@ -572,7 +600,9 @@ impl Error {
             | Error::MissingCallbackIssuer
             | Error::Provider { .. }
             | Error::MissingCode
-            | Error::InvalidStepUp => StatusCode::BAD_REQUEST,
+            | Error::InvalidStepUp
+            | Error::LevelBelowMinimum { .. }
+            | Error::InvalidLoginOption { .. } => StatusCode::BAD_REQUEST,
             Error::AccessDenied { .. } | Error::CrossSiteRequest | Error::Permission(_) => StatusCode::FORBIDDEN,
             Error::Check(LoginCheckError::InvalidIdToken(_))
             | Error::Unauthenticated
@@ -581,9 +611,10 @@ impl Error {
             Error::TokenExchange(_) | Error::Discovery(_) | Error::PushedAuthorization(_) | Error::PermissionApi(_) => {
                 StatusCode::BAD_GATEWAY
             }
-            Error::Config(_) | Error::Misconfigured(_) | Error::MissingCapability { .. } => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            Error::Config(_)
+            | Error::Misconfigured(_)
+            | Error::MissingCapability { .. }
+            | Error::IdentityHintNeedsPar => StatusCode::INTERNAL_SERVER_ERROR,
             Error::ProviderUnavailable | Error::Session(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -595,6 +626,7 @@ impl Error {
             Error::Check(check) => check.detail(),
             Error::Permission(e) => Some(e.kind()),
             Error::MissingCapability { capability } => Some(capability),
+            Error::InvalidLoginOption { option } => Some(option),
             Error::PushedAuthorization(e) | Error::PermissionApi(e) => Some(endpoint_detail(e)),
             Error::Provider { error, .. } => Some(error),
             Error::NoLoginCookie => Some("no_login_cookie"),

@@ -7,6 +7,8 @@
 //! the session. What they do re-check each time is policy — the minimum LOA
 //! (which may have been raised since the user logged in) and the login's age.
 
+use std::time::Duration;
+
 use axum::Json;
 use axum::extract::{FromRequestParts, OptionalFromRequestParts, OriginalUri, Request};
 use axum::http::request::Parts;
@@ -22,12 +24,15 @@ use crate::clock::unix_now;
 use crate::error::{Error, wants_html};
 use crate::flow::grants;
 use crate::flow::login::{LoginOptions, begin};
+use crate::flow::login_options::{checked_identity_hint, checked_ui_locales};
 use crate::flow::{redirect, session_of};
-use crate::permission_api::{PermissionApi, Registration};
+use crate::loa::Loa;
+use crate::permission_api::{LoginHint, PermissionApi, Registration};
 use crate::private_responses::LoginShown;
 use crate::session::load_current_login;
 use crate::state::Ctx;
 use crate::statement::{Permission, PermissionError, PermissionItem};
+use crate::step_up::{MAX_STEP_UP_MAX_AGE, StepUpPolicy};
 use crate::wiring::Misconfiguration;
 
 /// Why [`AuthenticatedUser`] could not be extracted.
@@ -246,8 +251,9 @@ pub async fn require_authenticated(user: AuthenticatedUser, mut req: Request, ne
     response
 }
 
-/// A handle for starting BankID interactions from a handler: a one-off
-/// permission approval (e.g. a single payment), or the Permission API.
+/// A handle for starting BankID interactions from a handler: a plain login
+/// with its own options ([`login`](Self::login)), a one-off permission
+/// approval (e.g. a single payment), or the Permission API.
 ///
 /// ```
 /// use axum::response::Response;
@@ -289,6 +295,40 @@ impl<S: Send + Sync> FromRequestParts<S> for BankId {
 }
 
 impl BankId {
+    /// Prepares a plain login with options of its own: where to return, a
+    /// level, a recent authentication, the pages' language, a prefilled
+    /// identity number.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum::response::Response;
+    /// use axum_bankid::{BankId, Error, Loa, permission::LoginHint};
+    ///
+    /// async fn log_in_for_payout(bankid: BankId) -> Result<Response, Error> {
+    ///     bankid
+    ///         .login()
+    ///         .return_to("/payout")
+    ///         .acr(Loa::HIGH)
+    ///         .max_age(Duration::from_secs(300))
+    ///         .prompt_login()
+    ///         .ui_locales("nb en")
+    ///         .login_hint(LoginHint::Nnin("01010112345".into()))
+    ///         .start()
+    ///         .await
+    /// }
+    /// ```
+    pub fn login(&self) -> LoginRequest {
+        LoginRequest {
+            bankid: self.clone(),
+            return_to: None,
+            loa: None,
+            max_age: None,
+            prompt_login: false,
+            ui_locales: None,
+            login_hint: None,
+        }
+    }
+
     /// Prepares a login that asks the user to approve `permission`.
     pub fn request<P: Permission>(&self, permission: P) -> PermissionRequest<P> {
         crate::statement::assert_upfront_type::<P>();
@@ -303,6 +343,117 @@ impl BankId {
     /// The CIBA client, if [`BankIdLayer::with_ciba`](crate::BankIdLayer::with_ciba) enabled it.
     pub fn ciba(&self) -> Option<crate::ciba::Ciba> {
         self.ctx.ciba()
+    }
+}
+
+/// A plain login started from a handler ([`BankId::login`]); finish it with
+/// [`start`](Self::start). Every option is checked there, before anything
+/// is sent, and a bad one fails with a typed error naming it.
+#[must_use = "call .start().await to send the user to BankID"]
+pub struct LoginRequest {
+    bankid: BankId,
+    return_to: Option<String>,
+    loa: Option<Loa>,
+    max_age: Option<Duration>,
+    prompt_login: bool,
+    ui_locales: Option<String>,
+    login_hint: Option<LoginHint>,
+}
+
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The identity hint is personal data: only whether there is one.
+        f.debug_struct("LoginRequest")
+            .field("return_to", &self.return_to)
+            .field("loa", &self.loa)
+            .field("max_age", &self.max_age)
+            .field("prompt_login", &self.prompt_login)
+            .field("ui_locales", &self.ui_locales)
+            .field("login_hint", &self.login_hint.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoginRequest {
+    /// Where to go after the login (a same-origin path; anything else becomes `/`).
+    pub fn return_to(mut self, path: impl Into<String>) -> Self {
+        self.return_to = Some(path.into());
+        self
+    }
+
+    /// The level to ask for: `acr_values` selects the identity provider that
+    /// reaches it (`urn:bankid:bid` for [`Loa::HIGH`], else
+    /// `urn:bankid:bis`), and the callback checks the token's `acr` against
+    /// it. Like a step-up, a login asking for a level is bound to the
+    /// logged-in user, if any. Below
+    /// [`minimum_loa`](crate::BankIdConfigBuilder::minimum_loa):
+    /// `level_below_minimum`.
+    pub fn acr(mut self, loa: Loa) -> Self {
+        self.loa = Some(loa);
+        self
+    }
+
+    /// OIDC `max_age`: the authentication must be at most this old; the
+    /// callback checks the token's `auth_time` (plus the clock skew). Whole
+    /// seconds, at most a day (else `invalid_login_option`, `max_age`).
+    /// Bound to the logged-in user, if any, like [`acr`](Self::acr).
+    pub fn max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = Some(max_age);
+        self
+    }
+
+    /// `prompt=login`: BankID authenticates the user again even if it has a
+    /// session of its own. To *check* that it did, also set
+    /// [`max_age`](Self::max_age).
+    pub fn prompt_login(mut self) -> Self {
+        self.prompt_login = true;
+        self
+    }
+
+    /// The language(s) of BankID's pages for this login: 1 to 4 BCP 47
+    /// tags, space-separated, e.g. `nb` or `en` (else
+    /// `invalid_login_option`, `ui_locales`). Replaces the configured
+    /// [`ui_locales`](crate::BankIdConfigBuilder::ui_locales).
+    pub fn ui_locales(mut self, ui_locales: impl Into<String>) -> Self {
+        self.ui_locales = Some(ui_locales.into());
+        self
+    }
+
+    /// Prefills the user's identity number at BankID (`login_hint`). Sent
+    /// **only inside a pushed authorization request**, as BankID API v4
+    /// requires: without PAR the login fails with `identity_hint_needs_par`
+    /// and nothing is sent; a malformed number fails with
+    /// `invalid_login_option` (`login_hint`). The number is never logged,
+    /// stored or shown in an error.
+    pub fn login_hint(mut self, hint: LoginHint) -> Self {
+        self.login_hint = Some(hint);
+        self
+    }
+
+    /// Checks every option, stores the login attempt and redirects (303)
+    /// the browser to BankID.
+    pub async fn start(self) -> Result<Response, Error> {
+        let bankid = self.bankid.clone();
+        let options = self.into_options()?;
+        let started = begin(&bankid.ctx, &bankid.session, &bankid.headers, options).await?;
+        Ok(started.into_response())
+    }
+
+    fn into_options(self) -> Result<LoginOptions, Error> {
+        let mut step_up = self.loa.map(StepUpPolicy::at_least).unwrap_or(StepUpPolicy::NONE);
+        if let Some(max_age) = self.max_age {
+            let secs = u32::try_from(max_age.as_secs()).ok().filter(|secs| *secs <= MAX_STEP_UP_MAX_AGE);
+            let secs = secs.ok_or(Error::InvalidLoginOption { option: "max_age" })?;
+            step_up = step_up.and(StepUpPolicy::logged_in_within(secs));
+        }
+        Ok(LoginOptions {
+            return_to: self.return_to,
+            step_up: (step_up != StepUpPolicy::NONE).then_some(step_up),
+            ui_locales: self.ui_locales.map(checked_ui_locales).transpose()?,
+            prompt_login: self.prompt_login,
+            identity_hint: self.login_hint.map(checked_identity_hint).transpose()?,
+            ..LoginOptions::default()
+        })
     }
 }
 
@@ -367,7 +518,7 @@ impl<P: Permission> PermissionRequest<P> {
             permissions: vec![item],
             app_callback_uri,
             for_current_user: true,
-            step_up: None,
+            ..LoginOptions::default()
         };
         let started = begin(ctx, &self.bankid.session, &self.bankid.headers, options).await?;
         Ok(started.into_response())

@@ -52,7 +52,7 @@ pub use config::{
     BankIdConfig, BankIdConfigBuilder, BankIdEnvironment, ClientAssertionKey, ClientAuth, ConfigError, ParMode,
 };
 pub use error::{EndpointError, Error, Failure, IdTokenError, LoginCheckError, TransportError, TransportErrorKind};
-pub use extract::{AuthRejection, BankId, require_authenticated};
+pub use extract::{AuthRejection, BankId, LoginRequest, require_authenticated};
 pub use flow::backchannel_logout::LogoutTokenError;
 pub use health::{Health, KeysHealth, ProviderHealth};
 pub use layer::{BankIdLayer, BankIdService, BankIdSessionLayer};

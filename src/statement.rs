@@ -171,8 +171,9 @@ pub enum PermissionError {
     /// More than one permission would have to travel as a single reference.
     #[error("only one Permission API permission can be attached to a login")]
     TooManyReferences,
-    /// An `app_callback_uri` is not an absolute URI with an https or custom scheme.
-    #[error("invalid app_callback_uri")]
+    /// An `app_callback_uri` is not a universal link: BankID requires an
+    /// absolute `https` URL (custom schemes such as `myapp://` are refused).
+    #[error("invalid app_callback_uri: BankID requires a universal link, an absolute https URL (no custom scheme)")]
     InvalidAppCallbackUri,
 }
 
@@ -287,16 +288,18 @@ fn decode_digest(text: &str) -> Option<[u8; 32]> {
     bytes.try_into().ok()
 }
 
-/// Validates a preview `app_callback_uri`: absolute, with `https` or a
-/// custom (app) scheme — never `http`, `javascript`, `data` or `file`.
+/// Validates a preview `app_callback_uri`: BankID's native-apps page asks
+/// for a **universal link** — an absolute `https` URL with a host, whose
+/// two-way association the app sets up — and not a custom scheme
+/// (`myapp://…`), which any app can claim. No credentials, no fragment, no
+/// whitespace.
 pub(crate) fn validate_app_callback_uri(uri: &str) -> Result<String, PermissionError> {
     let parsed = url::Url::parse(uri).map_err(|_| PermissionError::InvalidAppCallbackUri)?;
-    let scheme_ok = match parsed.scheme() {
-        "https" => parsed.host().is_some(),
-        "http" | "javascript" | "data" | "file" | "blob" | "about" | "vbscript" => false,
-        _ => true,
-    };
-    if scheme_ok && parsed.fragment().is_none() && !uri.chars().any(char::is_whitespace) {
+    let universal_link = parsed.scheme() == "https"
+        && parsed.host().is_some()
+        && parsed.username().is_empty()
+        && parsed.password().is_none();
+    if universal_link && parsed.fragment().is_none() && !uri.chars().any(char::is_whitespace) {
         Ok(parsed.to_string())
     } else {
         Err(PermissionError::InvalidAppCallbackUri)
@@ -385,9 +388,12 @@ mod tests {
 
     #[test]
     fn app_callback_uri_validation() {
-        assert!(validate_app_callback_uri("myshop://bankid/return").is_ok());
         assert!(validate_app_callback_uri("https://shop.example/app").is_ok());
         for bad in [
+            "myshop://bankid/return",
+            "com.example.app:/done",
+            "https://user:pw@shop.example/app",
+            "https://shop.example/app#frag",
             "/relative",
             "http://shop.example",
             "javascript:alert(1)",

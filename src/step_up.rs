@@ -10,7 +10,9 @@
 //! A route that is not satisfied sends the browser to the login route with
 //! the requirement in the query (`?return_to=..&acr=4&max_age=300`). The
 //! login route validates those strictly ([`asked_in_query`]), turns them into
-//! OIDC `acr_values` / `login_hint` / `max_age` ([`add_authorize_params`]),
+//! OIDC `acr_values` (plus the legacy `login_hint` code when configured,
+//! [`select_identity_provider`], [`add_selectors`]) and `max_age`
+//! ([`add_authorize_params`]),
 //! records them in the login attempt, and the callback checks the new ID
 //! token against them ([`check_completed`]): `acr` at least the asked level,
 //! `auth_time` present and within `max_age` (plus the clock skew, OpenID
@@ -20,6 +22,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::config::{BankIdConfig, IdentityProvider};
 use crate::error::{Error, LoginCheckError};
 use crate::loa::{AcrIssuer, Loa, check_loa};
 use crate::session::PendingLogin;
@@ -122,20 +125,10 @@ impl StepUpPolicy {
         query
     }
 
-    /// The `acr_values` that select the asked level at BankID, if any.
+    /// The `acr_values` that select the asked level at BankID, if any
+    /// (levels below 3 have no BankID selector).
     pub fn acr_values(&self) -> Option<&'static str> {
-        self.loa.and_then(selector).map(|(acr_values, _)| acr_values)
-    }
-}
-
-/// BankID's selectors for a level: (`acr_values`, `login_hint`). LOA 4 is
-/// BankID High (`urn:bankid:bid`, `BID`); LOA 3 BankID with biometrics
-/// (`urn:bankid:bis`, `BIS`). Other levels have none.
-fn selector(loa: Loa) -> Option<(&'static str, &'static str)> {
-    match loa.get() {
-        4 => Some(("urn:bankid:bid", "BID")),
-        3 => Some(("urn:bankid:bis", "BIS")),
-        _ => None,
+        self.loa.filter(|loa| *loa >= Loa::SUBSTANTIAL).map(|loa| IdentityProvider::for_level(loa).acr_value)
     }
 }
 
@@ -236,17 +229,57 @@ fn parse_max_age(value: &str) -> Option<u32> {
     value.parse::<u32>().ok().filter(|secs| *secs <= MAX_STEP_UP_MAX_AGE)
 }
 
-/// Puts the asked step-up on an authorization request: the level's
-/// `acr_values` and `login_hint` replace the configured ones (so a BIS hint
-/// cannot contradict a BID request), and `max_age` is added.
+/// Puts the asked `max_age` on an authorization request; the asked level
+/// is selected by [`select_identity_provider`].
 pub(crate) fn add_authorize_params(asked: &StepUpPolicy, params: &mut Vec<(&str, String)>) {
-    if let Some((acr_values, login_hint)) = asked.loa.and_then(selector) {
-        params.retain(|(name, _)| *name != "acr_values" && *name != "login_hint");
-        params.push(("login_hint", login_hint.to_owned()));
-        params.push(("acr_values", acr_values.to_owned()));
-    }
     if let Some(max_age) = asked.max_age {
         params.push(("max_age", max_age.to_string()));
+    }
+}
+
+/// The identity provider a login selects itself, replacing the configured
+/// selectors — `None` keeps them. A flow with upfront permissions always
+/// selects BankID with biometrics: that is what routes it to the provider
+/// serving the Permission API (BankID's `forcing-step-up` page; a higher
+/// level is reached there by BIB's own step-up, and the token's `acr` is
+/// checked against the asked level as always). Otherwise a login that asks
+/// for a level selects the provider that reaches it. A level below the
+/// configured minimum is refused (`level_below_minimum`): the login it
+/// would start could never be accepted.
+pub(crate) fn select_identity_provider(
+    asked: Option<Loa>,
+    has_permissions: bool,
+    minimum: Loa,
+) -> Result<Option<IdentityProvider>, Error> {
+    if let Some(asked) = asked.filter(|asked| *asked < minimum) {
+        return Err(Error::LevelBelowMinimum { asked, minimum });
+    }
+    Ok(match (has_permissions, asked) {
+        (true, _) => Some(IdentityProvider::for_level(Loa::SUBSTANTIAL)),
+        (false, Some(asked)) => Some(IdentityProvider::for_level(asked)),
+        (false, None) => None,
+    })
+}
+
+/// Puts `idp`'s selectors on an authorization request, in place of the
+/// configured ones (each sent once, RFC 6749 §3.1): `acr_values`, unless the
+/// app switched it off and sends only the legacy hint; and the legacy
+/// `login_hint` code when the app opted in to it.
+pub(crate) fn add_selectors(
+    idp: IdentityProvider,
+    config: &BankIdConfig,
+    has_permissions: bool,
+    params: &mut Vec<(&str, String)>,
+) {
+    let legacy = config.login_hint.is_some();
+    params.retain(|(name, _)| *name != "acr_values" && *name != "login_hint");
+    // A permission flow must say `urn:bankid:bis` (see above); otherwise a
+    // configuration without `acr_values` but with the legacy hint keeps to it.
+    if has_permissions || config.acr_values.is_some() || !legacy {
+        params.push(("acr_values", idp.acr_value.to_owned()));
+    }
+    if legacy {
+        params.push(("login_hint", idp.legacy_hint.to_owned()));
     }
 }
 
@@ -313,14 +346,24 @@ mod tests {
     }
 
     #[test]
-    fn authorize_params_replace_the_configured_selectors() {
-        let mut params = vec![("login_hint", "BIS".to_owned()), ("state", "s".to_owned())];
+    fn a_login_selects_the_provider_of_its_level_never_below_the_minimum() {
+        let select = select_identity_provider;
+        let ids = |idp: Option<IdentityProvider>| idp.map(|idp| idp.acr_value);
+        assert_eq!(ids(select(None, false, Loa::SUBSTANTIAL).unwrap()), None, "the configured selectors stay");
+        assert_eq!(ids(select(Some(Loa::HIGH), false, Loa::SUBSTANTIAL).unwrap()), Some("urn:bankid:bid"));
+        assert_eq!(ids(select(Some(Loa::SUBSTANTIAL), false, Loa::TWO).unwrap()), Some("urn:bankid:bis"));
+        // A permission flow goes to BankID with biometrics, whatever it asks.
+        assert_eq!(ids(select(Some(Loa::HIGH), true, Loa::SUBSTANTIAL).unwrap()), Some("urn:bankid:bis"));
+        assert_eq!(ids(select(None, true, Loa::HIGH).unwrap()), Some("urn:bankid:bis"));
+        let below = select(Some(Loa::SUBSTANTIAL), false, Loa::HIGH).unwrap_err();
+        assert_eq!(below.kind(), "level_below_minimum");
+    }
+
+    #[test]
+    fn max_age_goes_on_the_request() {
+        let mut params = vec![("state", "s".to_owned())];
         add_authorize_params(&StepUpPolicy::at_least(Loa::HIGH).and(StepUpPolicy::logged_in_within(60)), &mut params);
-        let get = |name: &str| params.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str());
-        assert_eq!(get("login_hint"), Some("BID"));
-        assert_eq!(get("acr_values"), Some("urn:bankid:bid"));
-        assert_eq!(get("max_age"), Some("60"));
-        assert_eq!(params.iter().filter(|(n, _)| *n == "login_hint").count(), 1);
+        assert_eq!(params, [("state", "s".to_owned()), ("max_age", "60".to_owned())]);
     }
 
     #[test]

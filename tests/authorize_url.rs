@@ -218,11 +218,12 @@ fn occurrences(url: &str, name: &str) -> Vec<String> {
 }
 
 /// Without PAR, a step-up's `acr_values`/`login_hint` replace the
-/// configured defaults (`login_hint=BIS`, `acr_values`): each is sent once,
-/// with the step-up's value; a plain login sends the configured ones.
+/// configured ones (`acr_values`, here with the legacy `login_hint=BIS`
+/// opted in): each is sent once, with the step-up's value; a plain login
+/// sends the configured ones.
 #[tokio::test]
 async fn step_up_replaces_the_configured_hint_and_acr_in_the_url() {
-    let app = start_with(|b| b.par(ParMode::Disabled).acr_values("urn:bankid:bis")).await;
+    let app = start_with(|b| b.par(ParMode::Disabled).login_hint(Some("BIS"))).await;
     let plain = app.begin_login("/me").await;
     assert_eq!(occurrences(&plain, "login_hint"), ["BIS"]);
     assert_eq!(occurrences(&plain, "acr_values"), ["urn:bankid:bis"]);

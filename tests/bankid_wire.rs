@@ -403,3 +403,281 @@ async fn a_grant_nobody_approved_is_not_ready() {
     assert!(matches!(err, Error::Permission(PermissionError::GrantNotReady)), "{err:?}");
     assert_eq!(app.sim.requests().iter().filter(|r| r.path.ends_with("/grant")).count(), 2);
 }
+
+// ---- The authorization request (API v4): what each kind of login pushes ----
+
+/// The pairs of the last pushed authorization request, in order, a repeated
+/// parameter kept twice (as the simulator's capture received them).
+fn pushed(app: &TestApp) -> Vec<(String, String)> {
+    let par = sent(app, Which::Oidc, "POST", "/par");
+    let last = par.last().expect("a pushed authorization request");
+    url::form_urlencoded::parse(last.body.as_bytes()).into_owned().collect()
+}
+
+/// Every value of `name` among `pairs`.
+fn all<'a>(pairs: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+    pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
+}
+
+#[tokio::test]
+async fn a_plain_login_selects_bankid_with_biometrics_by_acr_values_alone() {
+    let app = common::start().await;
+    app.begin_login("/me").await;
+    let pairs = pushed(&app);
+    assert_eq!(all(&pairs, "acr_values"), ["urn:bankid:bis"]);
+    assert_eq!(all(&pairs, "login_hint"), Vec::<&str>::new(), "the legacy hint is opt-in");
+    assert_eq!(all(&pairs, "code_challenge_method"), ["S256"]);
+    for required in ["state", "nonce", "code_challenge"] {
+        assert_eq!(all(&pairs, required).len(), 1, "{required}");
+    }
+}
+
+#[tokio::test]
+async fn a_loa_4_minimum_selects_bankid_high() {
+    let app = common::start_with(|b| b.minimum_loa(Loa::HIGH)).await;
+    app.begin_login("/me").await;
+    assert_eq!(all(&pushed(&app), "acr_values"), ["urn:bankid:bid"]);
+}
+
+#[tokio::test]
+async fn a_step_up_to_loa_4_selects_bankid_high_once() {
+    let app = common::start().await;
+    app.begin_at("/auth/bankid/login?return_to=%2Fme&acr=4").await;
+    let pairs = pushed(&app);
+    assert_eq!(all(&pairs, "acr_values"), ["urn:bankid:bid"]);
+    assert_eq!(all(&pairs, "login_hint"), Vec::<&str>::new());
+}
+
+/// The legacy `login_hint` code goes along only when configured, and then
+/// names the provider the login selects.
+#[tokio::test]
+async fn the_legacy_login_hint_is_sent_only_when_opted_in_and_follows_the_level() {
+    let app = common::start_with(|b| b.login_hint(Some("BIS"))).await;
+    app.begin_login("/me").await;
+    let pairs = pushed(&app);
+    assert_eq!((all(&pairs, "acr_values"), all(&pairs, "login_hint")), (vec!["urn:bankid:bis"], vec!["BIS"]));
+    app.begin_at("/auth/bankid/login?return_to=%2Fme&acr=4").await;
+    let pairs = pushed(&app);
+    assert_eq!((all(&pairs, "acr_values"), all(&pairs, "login_hint")), (vec!["urn:bankid:bid"], vec!["BID"]));
+}
+
+#[tokio::test]
+async fn a_permission_flow_always_selects_bankid_with_biometrics() {
+    // Even with the configured selector switched off.
+    let app = common::start_with(|b| b.acr_values(None::<String>)).await;
+    app.begin_login("/me").await;
+    assert_eq!(all(&pushed(&app), "acr_values"), Vec::<&str>::new(), "switched off for plain logins");
+    app.begin_at("/pay").await;
+    let pairs = pushed(&app);
+    assert_eq!(all(&pairs, "acr_values"), ["urn:bankid:bis"], "routes the flow to the Permission API's provider");
+    assert_eq!(all(&pairs, "authorization_details").len(), 1);
+}
+
+#[tokio::test]
+async fn a_login_asking_below_the_minimum_level_is_refused_before_bankid() {
+    let app = common::start_with(|b| b.minimum_loa(Loa::HIGH)).await;
+    let response = app.client.get(app.url("/auth/bankid/login?acr=3")).send().await.unwrap();
+    let (status, body) = common::error_body(response).await;
+    assert_eq!((status.as_u16(), body["error"].as_str()), (400, Some("level_below_minimum")));
+    assert!(sent(&app, Which::Oidc, "POST", "/par").is_empty(), "nothing was pushed");
+}
+
+// ---- Per-login options: ui_locales, prompt, max_age, level, identity prefill ----
+
+/// Routes that start logins through `BankId::login`, one per case.
+fn login_routes() -> axum::Router {
+    use axum::extract::Path;
+    use axum::routing::get;
+    use axum_bankid::BankId;
+    axum::Router::new()
+        .route(
+            "/login-options",
+            get(|bankid: BankId| async move {
+                bankid
+                    .login()
+                    .return_to("/me")
+                    .acr(Loa::HIGH)
+                    .max_age(Duration::from_secs(300))
+                    .prompt_login()
+                    .ui_locales("en")
+                    .start()
+                    .await
+            }),
+        )
+        .route(
+            "/login-nnin",
+            get(|bankid: BankId| async move {
+                bankid.login().return_to("/me").login_hint(LoginHint::Nnin(nnin("kari"))).start().await
+            }),
+        )
+        .route(
+            "/login-bad/{case}",
+            get(|bankid: BankId, Path(case): Path<String>| async move {
+                let login = bankid.login();
+                let login = match case.as_str() {
+                    "ui_locales" => login.ui_locales("nb;en"),
+                    "max_age" => login.max_age(Duration::from_secs(86_401)),
+                    "login_hint" => login.login_hint(LoginHint::Nnin("0101011234".into())),
+                    "acr" => login.acr(Loa::TWO),
+                    _ => login,
+                };
+                login.start().await
+            }),
+        )
+}
+
+async fn start_login_app(
+    configure: impl FnOnce(axum_bankid::BankIdConfigBuilder) -> axum_bankid::BankIdConfigBuilder,
+) -> TestApp {
+    common::start_with_routes(login_routes(), configure).await
+}
+
+/// The status, `error` and `detail` of an app's answer to `path`.
+async fn refusal(app: &TestApp, path: &str) -> (u16, String, Value) {
+    let response = app.client.get(app.url(path)).header("accept", "application/json").send().await.unwrap();
+    let (status, body) = common::error_body(response).await;
+    assert!(!body.to_string().contains(&nnin("kari")), "no identity number in an error body: {body}");
+    (status.as_u16(), body["error"].as_str().unwrap_or_default().to_owned(), body["detail"].clone())
+}
+
+#[tokio::test]
+async fn the_login_route_passes_ui_locales_prompt_and_max_age() {
+    let app = common::start_with(|b| b.ui_locales("nb")).await;
+    app.begin_login("/me").await;
+    let pairs = pushed(&app);
+    assert_eq!(all(&pairs, "ui_locales"), ["nb"], "the configured default");
+    assert_eq!(all(&pairs, "prompt"), Vec::<&str>::new());
+    app.begin_at("/auth/bankid/login?return_to=%2Fme&ui_locales=en%20nb&prompt=login&max_age=300").await;
+    let pairs = pushed(&app);
+    assert_eq!(all(&pairs, "ui_locales"), ["en nb"], "the login's own replaces the default");
+    assert_eq!(all(&pairs, "prompt"), ["login"]);
+    assert_eq!(all(&pairs, "max_age"), ["300"]);
+    assert_eq!(all(&pairs, "acr_values"), ["urn:bankid:bis"]);
+}
+
+#[tokio::test]
+async fn a_handler_starts_a_login_with_its_own_options() {
+    let app = start_login_app(|b| b).await;
+    let authorize_url = app.begin_at("/login-options").await;
+    let pairs = pushed(&app);
+    assert_eq!(all(&pairs, "acr_values"), ["urn:bankid:bid"]);
+    assert_eq!(all(&pairs, "max_age"), ["300"]);
+    assert_eq!(all(&pairs, "prompt"), ["login"]);
+    assert_eq!(all(&pairs, "ui_locales"), ["en"]);
+    // The simulator steps Kari up to BankID High; the callback checks the
+    // level and auth_time it asked for.
+    let callback = app.authorize(&authorize_url, "kari", "approve").await;
+    let (status, landed) = common::visit(&app, &callback).await;
+    assert_eq!((status.as_u16(), landed.as_str()), (303, "/me"));
+    assert_eq!(app.get_json("/me").await.1["loa"], 4);
+}
+
+/// The identity number travels only in the pushed form: the browser's URL
+/// carries `client_id` and `request_uri`, and no request the simulator saw
+/// outside the PAR body names the number.
+#[tokio::test]
+async fn an_identity_number_is_prefilled_only_through_par() {
+    let app = start_login_app(|b| b).await;
+    let authorize_url = app.begin_at("/login-nnin").await;
+    let keys: Vec<String> =
+        url::Url::parse(&authorize_url).unwrap().query_pairs().map(|(k, _)| k.into_owned()).collect();
+    assert_eq!(keys, ["client_id", "request_uri"]);
+    assert!(!authorize_url.contains(&nnin("kari")));
+    let pairs = pushed(&app);
+    assert_eq!(all(&pairs, "login_hint"), [format!(":{}", nnin("kari"))], "BankID's form: a leading colon");
+    assert_eq!(all(&pairs, "acr_values"), ["urn:bankid:bis"], "the configured selector still goes along");
+    app.client.get(&authorize_url).send().await.unwrap();
+    for request in app.sim.requests().iter().filter(|r| r.path != "/par") {
+        let seen = format!("{} {:?}", request.path, request.query);
+        assert!(!seen.contains(&nnin("kari")), "{seen}");
+    }
+
+    // With the legacy code opted in, it prefixes the number.
+    let app = start_login_app(|b| b.login_hint(Some("BIS"))).await;
+    app.begin_at("/login-nnin").await;
+    assert_eq!(all(&pushed(&app), "login_hint"), [format!("BIS:{}", nnin("kari"))]);
+}
+
+#[tokio::test]
+async fn without_par_an_identity_number_is_refused_and_never_sent() {
+    let app = start_login_app(|b| b.par(axum_bankid::ParMode::Disabled)).await;
+    assert_eq!(refusal(&app, "/login-nnin").await, (500, "identity_hint_needs_par".to_owned(), Value::Null));
+    let seen: Vec<String> = app.sim.requests().iter().map(|r| format!("{} {:?} {}", r.path, r.query, r.body)).collect();
+    assert!(seen.iter().all(|s| !s.contains(&nnin("kari"))), "{seen:?}");
+    assert!(app.sim.requests().iter().all(|r| r.path != "/par" && r.path != "/authorize"), "nothing started");
+}
+
+/// Every bad option, on the login route or through `BankId::login`, is a
+/// typed error naming the option, and nothing is sent to BankID.
+#[tokio::test]
+async fn every_bad_login_option_is_a_typed_error_before_bankid() {
+    let app = start_login_app(|b| b).await;
+    let option = |name: &str| json!(name);
+    let cases = [
+        ("/auth/bankid/login?ui_locales=nb%3Ben", 400, "invalid_login_option", option("ui_locales")),
+        ("/auth/bankid/login?ui_locales=nb%20en%20nn%20se%20fr", 400, "invalid_login_option", option("ui_locales")),
+        ("/auth/bankid/login?prompt=none", 400, "invalid_login_option", option("prompt")),
+        ("/auth/bankid/login?prompt=login&prompt=login", 400, "invalid_login_option", option("prompt")),
+        ("/auth/bankid/login?max_age=86401", 400, "invalid_step_up", Value::Null),
+        ("/auth/bankid/login?login_hint=%3A01010112345", 400, "invalid_login_option", option("login_hint")),
+        ("/login-bad/ui_locales", 400, "invalid_login_option", option("ui_locales")),
+        ("/login-bad/max_age", 400, "invalid_login_option", option("max_age")),
+        ("/login-bad/login_hint", 400, "invalid_login_option", option("login_hint")),
+    ];
+    for (path, status, error, detail) in cases {
+        assert_eq!(refusal(&app, path).await, (status, error.to_owned(), detail), "{path}");
+    }
+    assert!(app.sim.requests().iter().all(|r| r.path != "/par" && r.path != "/authorize"), "nothing was sent");
+
+    let app = start_login_app(|b| b.minimum_loa(Loa::SUBSTANTIAL)).await;
+    assert_eq!(refusal(&app, "/login-bad/acr").await, (400, "level_below_minimum".to_owned(), Value::Null));
+}
+
+// ---- A provider that requires PAR (RFC 9126 §5) ----
+
+/// Serves `sim`'s BankID OIDC discovery document under its own loopback
+/// issuer with `require_pushed_authorization_requests: true` (and without a
+/// PAR endpoint when `with_par` is false); every endpoint stays the
+/// simulator's. Returns the issuer.
+async fn issuer_requiring_par(sim: &Simulator, with_par: bool) -> String {
+    let mut document: Value = reqwest::get(sim.discovery_url()).await.unwrap().json().await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", listener.local_addr().unwrap());
+    document["issuer"] = json!(issuer);
+    document["require_pushed_authorization_requests"] = json!(true);
+    if !with_par {
+        document.as_object_mut().unwrap().remove("pushed_authorization_request_endpoint");
+    }
+    let app = axum::Router::new()
+        .route("/.well-known/openid-configuration", axum::routing::get(move || async move { axum::Json(document) }));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    issuer
+}
+
+fn config_at(sim: &Simulator, issuer: &str) -> axum_bankid::BankIdConfigBuilder {
+    BankIdConfig::builder()
+        .issuer(issuer)
+        .client_id(sim.client_id())
+        .client_secret(sim.client_secret())
+        .redirect_uri(common::NOWHERE_CALLBACK)
+        .discovery_retries(0)
+}
+
+#[tokio::test]
+async fn a_provider_requiring_par_forces_it_and_refuses_disabled_par_at_start_up() {
+    let sim = Simulator::builder().start().await.unwrap();
+    let issuer = issuer_requiring_par(&sim, true).await;
+
+    let config = config_at(&sim, &issuer).par(axum_bankid::ParMode::Disabled).build().unwrap();
+    let err = BankIdLayer::discover(config).await.expect_err("PAR disabled against a provider that requires it");
+    assert_eq!(err.kind(), "config");
+    assert!(matches!(&err, Error::Config(config) if config.field() == "par"), "{err}");
+
+    let layer = BankIdLayer::discover(config_at(&sim, &issuer).build().unwrap()).await.unwrap();
+    assert!(layer.metadata().require_pushed_authorization_requests);
+
+    // Required but not offered: the provider is broken, and says so at start-up.
+    let broken = issuer_requiring_par(&sim, false).await;
+    let err = BankIdLayer::discover(config_at(&sim, &broken).build().unwrap()).await.expect_err("no PAR endpoint");
+    assert_eq!((err.kind(), err.detail()), ("missing_capability", Some("pushed_authorization_request_endpoint")));
+}

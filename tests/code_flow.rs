@@ -26,7 +26,8 @@ async fn bis_login_reaches_me_at_loa_3() {
 
 fn assert_authorization_request(app: &common::TestApp, sent: &std::collections::BTreeMap<String, String>) {
     assert_eq!(sent["response_type"], "code");
-    assert_eq!(sent["login_hint"], "BIS");
+    assert_eq!(sent["acr_values"], "urn:bankid:bis", "v4: acr_values selects the identity provider");
+    assert!(!sent.contains_key("login_hint"), "the legacy hint is opt-in");
     assert_eq!(sent["code_challenge_method"], "S256");
     assert_eq!(sent["code_challenge"].len(), 43, "base64url SHA-256");
     assert!(sent["state"].len() >= 22);
@@ -62,7 +63,9 @@ async fn without_par_the_request_carries_pkce_state_nonce_and_bis_hint() {
 
 #[tokio::test]
 async fn classic_bankid_loa_4_is_accepted() {
-    let app = start().await;
+    // BankID High is asked for: the default `urn:bankid:bis` routes every
+    // user, Ola too, to biometrics (LOA 3), as BankID does.
+    let app = start_with(|b| b.acr_values(Some("urn:bankid:bid"))).await;
     let callback = app.login_as("ola").await;
     assert_eq!(callback.response.status(), StatusCode::SEE_OTHER);
     let (status, me) = app.get_json("/me").await;
@@ -73,11 +76,26 @@ async fn classic_bankid_loa_4_is_accepted() {
 
 #[tokio::test]
 async fn minimum_loa_4_rejects_biometrics() {
-    let app = start_with(|b| b.minimum_loa(axum_bankid::Loa::HIGH)).await;
+    // With `acr_values` switched off the user logs in with their own method:
+    // Kari's biometrics (LOA 3) is refused at the callback.
+    let app = start_with(|b| b.minimum_loa(axum_bankid::Loa::HIGH).acr_values(None::<String>)).await;
     let (_, body) = error_body(app.login_as("kari").await.response).await;
     assert_eq!(body["error"], "insufficient_loa");
     app.assert_logged_out().await;
     assert_eq!(app.login_as("ola").await.response.status(), StatusCode::SEE_OTHER);
+}
+
+/// With the default selector a LOA 4 minimum asks for BankID High
+/// (`urn:bankid:bid`), so Kari steps up instead of failing; a provider that
+/// answers with biometrics anyway is still refused, by the token's `acr`.
+#[tokio::test]
+async fn minimum_loa_4_asks_for_bankid_high_and_still_checks_the_token() {
+    let app = start_with(|b| b.minimum_loa(axum_bankid::Loa::HIGH)).await;
+    assert_eq!(app.login_as("kari").await.response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get_json("/me").await.1["loa"], 4);
+    app.sim.set_fault(axum_bankid_simulator::Fault::BelowAskedLevel);
+    let (_, body) = error_body(app.login_as("kari").await.response).await;
+    assert_eq!(body["error"], "insufficient_loa");
 }
 
 #[tokio::test]
@@ -230,7 +248,7 @@ async fn concurrent_logins_in_one_browser_do_not_clobber_each_other() {
     assert_eq!(location(&response_b), "/b");
     let response_a = app.client.get(&callback_a).send().await.unwrap();
     assert_eq!(location(&response_a), "/a");
-    assert_eq!(app.get_json("/me").await.1["loa"], 4);
+    assert_eq!(app.get_json("/me").await.1["name"], "Ola Nordmann", "the later callback's user");
 }
 
 #[tokio::test]
@@ -265,7 +283,7 @@ async fn granted_identifiers_reach_the_user() {
     assert_eq!(me["nnin_altsub"], kari.nnin());
     assert_eq!(me["bankid_altsub"], kari.bankid_altsub());
     assert_eq!(me["birthdate"], kari.birthdate());
-    assert_eq!(me["amr"], serde_json::json!(["bis"]));
+    assert_eq!(me["amr"], serde_json::json!(["bis-mfa", "bis-hwk"]));
     assert!(me["auth_time"].as_i64().is_some());
     assert_eq!(me["claims"]["nnin_altsub"], kari.nnin(), "the full claim set is kept");
 

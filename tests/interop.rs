@@ -321,11 +321,13 @@ async fn login_without_par_against_oidc_provider() {
 
     let login = it.login().await;
     // Front-channel request: every parameter is in the URL, including the
-    // default `login_hint=BIS`, which oidc-provider accepts and ignores.
+    // default `acr_values=urn:bankid:bis` (no legacy `login_hint`), which
+    // oidc-provider accepts and ignores.
     let authorize = &login.hops[0];
     assert_eq!(param(authorize, "request_uri"), None);
     assert_eq!(param(authorize, "code_challenge_method").as_deref(), Some("S256"));
-    assert_eq!(param(authorize, "login_hint").as_deref(), Some("BIS"));
+    assert_eq!(param(authorize, "acr_values").as_deref(), Some("urn:bankid:bis"));
+    assert_eq!(param(authorize, "login_hint"), None);
     assert!(param(authorize, "state").is_some() && param(authorize, "nonce").is_some());
 
     it.assert_logged_in_as_kari(login).await;

@@ -33,7 +33,7 @@ async fn approved_payment_grants_exactly_that_statement() {
         url::Url::parse(&authorize_url).unwrap().query_pairs().map(|(k, _)| k.into_owned()).collect();
     assert_eq!(keys, ["client_id", "request_uri"]);
     let pushed = app.sim.last_par_params().expect("a pushed authorization request");
-    assert_eq!(pushed["login_hint"], "BIS");
+    assert_eq!(pushed["acr_values"], "urn:bankid:bis", "a permission flow goes to BankID with biometrics");
     assert_eq!(pushed["code_challenge_method"], "S256");
     let details: Value = serde_json::from_str(&pushed["authorization_details"]).unwrap();
     assert_eq!(details[0]["type"], "payment.v1");
@@ -190,14 +190,22 @@ async fn permission_api_flow_yields_a_signed_permission() {
 #[tokio::test]
 async fn app_callback_uri_is_validated_and_pushed() {
     let app = start().await;
-    let authorize_url = app.begin_at("/pay?app_callback_uri=nordmannsko%3A%2F%2Fbankid-done").await;
+    let link = "https%3A%2F%2Fshop.example%2Fbankid-done";
+    let authorize_url = app.begin_at(&format!("/pay?app_callback_uri={link}")).await;
     assert!(authorize_url.contains("request_uri"));
-    assert_eq!(app.sim.last_par_params().unwrap()["app_callback_uri"], "nordmannsko://bankid-done");
+    assert_eq!(app.sim.last_par_params().unwrap()["app_callback_uri"], "https://shop.example/bankid-done");
 
-    let response = app.client.get(app.url("/pay?app_callback_uri=javascript%3Aalert(1)")).send().await.unwrap();
-    let (status, body) = error_body(response).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(body["detail"], "invalid_app_callback_uri");
+    // BankID asks for a universal link: a custom scheme is refused like a script URL.
+    for bad in ["nordmannsko%3A%2F%2Fbankid-done", "javascript%3Aalert(1)", "http%3A%2F%2Fshop.example%2F"] {
+        let par_before = app.sim.requests().len();
+        let response = app.client.get(app.url(&format!("/pay?app_callback_uri={bad}"))).send().await.unwrap();
+        let (status, body) = error_body(response).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{bad}");
+        assert_eq!(body["detail"], "invalid_app_callback_uri", "{bad}");
+        assert!(body["message"].as_str().unwrap().contains("universal link"), "{body}");
+        let pushed = app.sim.requests()[par_before..].iter().filter(|r| r.path == "/par").count();
+        assert_eq!(pushed, 0, "nothing was pushed for {bad}");
+    }
 }
 
 #[tokio::test]

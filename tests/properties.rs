@@ -577,7 +577,7 @@ proptest! {
     }
 
     #[test]
-    fn app_callback_uri_accepts_only_https_or_app_schemes(
+    fn app_callback_uri_accepts_only_https_universal_links(
         uri in prop_oneof![
             tricky_string(),
             (
@@ -596,15 +596,10 @@ proptest! {
         match fuzzing::app_callback_uri(&uri) {
             Ok(normalised) => {
                 let parsed = url::Url::parse(&normalised).expect("an accepted URI parses");
-                prop_assert!(
-                    !matches!(parsed.scheme(), "http" | "javascript" | "data" | "file" | "blob" | "about" | "vbscript"),
-                    "{:?}", uri
-                );
+                prop_assert_eq!(parsed.scheme(), "https", "{:?}", uri);
+                prop_assert!(parsed.host().is_some(), "{:?}", uri);
                 prop_assert!(parsed.fragment().is_none(), "{:?}", uri);
                 prop_assert!(!uri.contains('#') && !uri.chars().any(char::is_whitespace), "{:?}", uri);
-                if parsed.scheme() == "https" {
-                    prop_assert!(parsed.host().is_some());
-                }
             }
             Err(err) => prop_assert_eq!(err, PermissionError::InvalidAppCallbackUri),
         }

@@ -165,6 +165,23 @@ pub enum Fault {
     /// The ID token's `auth_time` is in milliseconds, as a misbehaving
     /// provider might send it: a time tens of thousands of years ahead.
     AuthTimeInMilliseconds,
+    /// Every published signing key (BankID OIDC's and both of BIB's) carries
+    /// a certificate chain (`x5c`) that ends at a second, foreign root CA —
+    /// not [`Simulator::root_certificates_pem`](super::Simulator::root_certificates_pem).
+    /// Tokens are still signed with the published keys, so only a relying
+    /// party that checks the chain against its configured roots notices.
+    ChainToForeignRoot,
+    /// Every published signing key's leaf certificate expired yesterday
+    /// (the chain is otherwise the trusted one; tokens still verify with
+    /// the JWK).
+    ExpiredCertificate,
+    /// Every published signing key's `x5c` leaf certifies another public
+    /// key (the never-published `sim-unknown`'s) than the JWK's own; the
+    /// chain itself is trusted and valid.
+    CertificateForOtherKey,
+    /// The published signing keys carry no `x5c` (and no `x5t#S256`), so
+    /// nothing ties them to a BankID root.
+    NoCertificateChain,
     /// Step-up: the code-flow login is completed by another person — the
     /// next test user in [`Simulator::users`](super::Simulator::users) —
     /// whoever was chosen on the login page.
@@ -228,6 +245,22 @@ impl Faults {
             Fault::SlowJwks(delay) => Some(*delay),
             _ => None,
         })
+    }
+
+    /// The certificate chain published keys carry: the first chain fault
+    /// activated, else the trusted chain.
+    pub(crate) fn chain(&self) -> crate::pki::Chain {
+        use crate::pki::Chain;
+        self.0
+            .iter()
+            .find_map(|fault| match fault {
+                Fault::ChainToForeignRoot => Some(Chain::ForeignRoot),
+                Fault::ExpiredCertificate => Some(Chain::ExpiredLeaf),
+                Fault::CertificateForOtherKey => Some(Chain::OtherKeysLeaf),
+                Fault::NoCertificateChain => Some(Chain::Absent),
+                _ => None,
+            })
+            .unwrap_or(Chain::Trusted)
     }
 
     fn longest(&self, delay_of: impl Fn(&Fault) -> Option<Duration>) -> Option<Duration> {

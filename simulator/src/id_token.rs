@@ -6,11 +6,11 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, Header};
+use jsonwebtoken::Header;
 use serde_json::{Map, Value, json};
 
 use super::faults::{EVIL_ISSUER, Fault, Faults, SOMEONE_ELSE};
-use super::keys::SigningKey;
+use super::keys::{SigningAlgorithm, SigningKey};
 use super::permission::{Permission, digest};
 use super::state::IssuedCode;
 use std::sync::Arc;
@@ -24,6 +24,14 @@ const ID_TOKEN_LIFETIME_SECS: u64 = 300;
 const TEN_MINUTES: u64 = 10 * 60;
 /// How far ahead `Fault::NotYetValid` puts `nbf`: beyond any sane clock skew.
 const NOT_YET_VALID_SECS: u64 = 5 * 60;
+
+/// The BankID OIDC API version the simulator speaks, carried as the
+/// integer claim `api_ver` in every BankID OIDC token (ID and access
+/// tokens). BankID: "the version is an integer that is returned in all
+/// tokens as `api_ver`" (`bankid-oidc-provider/api-versions`); version 4 is
+/// the only one since 28 October 2025. Whether BIB's CIBA ID tokens carry it
+/// is not published: the simulator leaves it out there (a GUESS).
+pub(crate) const API_VERSION: u64 = 4;
 
 /// The claim naming the CIBA request a token answers (CIBA Core §7.4).
 pub(crate) const AUTH_REQ_ID_CLAIM: &str = "urn:openid:params:jwt:claim:auth_req_id";
@@ -45,11 +53,13 @@ pub(crate) struct IdTokenInput<'a> {
     pub(crate) auth_req_id: Option<&'a str>,
     /// The step-up asked for and chosen (code flow only).
     pub(crate) step_up: Option<&'a super::step_up::StepUpRequest>,
+    /// The algorithm the simulator signs with.
+    pub(crate) alg: SigningAlgorithm,
 }
 
 impl<'a> IdTokenInput<'a> {
     /// The input for a login by authorization code.
-    pub(crate) fn for_code(issuer: &'a str, client_id: &'a str, code: &'a IssuedCode) -> Self {
+    pub(crate) fn for_code(issuer: &'a str, client_id: &'a str, code: &'a IssuedCode, alg: SigningAlgorithm) -> Self {
         IdTokenInput {
             issuer,
             client_id,
@@ -61,6 +71,7 @@ impl<'a> IdTokenInput<'a> {
             permissions: &code.request.permissions,
             auth_req_id: None,
             step_up: Some(&code.request.step_up),
+            alg,
         }
     }
 }
@@ -82,7 +93,7 @@ pub(crate) fn mint(input: &IdTokenInput<'_>, faults: &Faults) -> Result<String, 
     if faults.has(&Fault::AlgNone) {
         return Ok(unsigned(&claims));
     }
-    let token = sign_with_header(&header_for(&kid, faults), &claims, key)?;
+    let token = sign_with_header(&header_for(&kid, input.alg, faults), &claims, key, input.alg)?;
     Ok(if faults.has(&Fault::BadSignature) { tamper_signature(&token) } else { token })
 }
 
@@ -128,10 +139,10 @@ fn ciba_signing_key(faults: &Faults) -> SigningKey {
 
 /// The protected header of an ID token: `typ`, `alg`, `kid`, then the
 /// members of any [`Fault::HeaderMembers`].
-fn header_for(kid: &str, faults: &Faults) -> Map<String, Value> {
+fn header_for(kid: &str, alg: SigningAlgorithm, faults: &Faults) -> Map<String, Value> {
     let mut header = Map::new();
     header.insert("typ".into(), json!("JWT"));
-    header.insert("alg".into(), json!("RS256"));
+    header.insert("alg".into(), json!(alg.name()));
     header.insert("kid".into(), json!(kid));
     for fault in faults.iter() {
         if let Fault::HeaderMembers(members) = fault {
@@ -141,34 +152,40 @@ fn header_for(kid: &str, faults: &Faults) -> Map<String, Value> {
     header
 }
 
-/// Signs `claims` as an RS256 JWS under an arbitrary protected header
+/// Signs `claims` with `alg` under an arbitrary protected header
 /// (`jsonwebtoken::Header` only carries string-valued extra members).
 fn sign_with_header(
     header: &Map<String, Value>,
     claims: &Map<String, Value>,
     key: SigningKey,
+    alg: SigningAlgorithm,
 ) -> Result<String, jsonwebtoken::errors::Error> {
     let encode = |part: &Map<String, Value>| URL_SAFE_NO_PAD.encode(Value::Object(part.clone()).to_string());
     let message = format!("{}.{}", encode(header), encode(claims));
-    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), key.encoding_key(), Algorithm::RS256)?;
+    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), key.encoding_key(alg), alg.jwt())?;
     Ok(format!("{message}.{signature}"))
 }
 
-/// Signs `claims` as an RS256 JWS with `key`, naming it in `kid`.
-pub(crate) fn sign(claims: &Map<String, Value>, key: SigningKey) -> Result<String, jsonwebtoken::errors::Error> {
-    sign_as(claims, key, key.kid())
+/// Signs `claims` as a JWS with `key` and `alg`, naming the key in `kid`.
+pub(crate) fn sign(
+    claims: &Map<String, Value>,
+    key: SigningKey,
+    alg: SigningAlgorithm,
+) -> Result<String, jsonwebtoken::errors::Error> {
+    sign_as(claims, key, key.kid(), alg)
 }
 
-/// Signs `claims` as an RS256 JWS (`typ` `JWT`) with `key` but names `kid`
-/// in the header — another key's, for faults.
+/// Signs `claims` as a JWS (`typ` `JWT`) with `key` and `alg` but names
+/// `kid` in the header — another key's, for faults.
 pub(crate) fn sign_as(
     claims: &Map<String, Value>,
     key: SigningKey,
     kid: &str,
+    alg: SigningAlgorithm,
 ) -> Result<String, jsonwebtoken::errors::Error> {
-    let mut header = Header::new(Algorithm::RS256);
+    let mut header = Header::new(alg.jwt());
     header.kid = Some(kid.to_owned());
-    jsonwebtoken::encode(&header, claims, key.encoding_key())
+    jsonwebtoken::encode(&header, claims, key.encoding_key(alg))
 }
 
 /// What every ID token of either provider carries: `iss`, `sub`, `aud`,
@@ -192,9 +209,10 @@ fn honest_claims(input: &IdTokenInput<'_>, now: u64) -> Map<String, Value> {
         claims.insert("nonce".into(), json!(nonce));
     }
     claims.insert("acr".into(), json!(user.acr));
-    claims.insert("amr".into(), json!([user.amr()]));
-    super::step_up::apply_method(&mut claims, input.step_up);
+    claims.insert("amr".into(), json!(user.amr()));
+    super::step_up::apply_method(&mut claims, input.step_up, user);
     claims.insert("sid".into(), json!(input.sid));
+    claims.insert("api_ver".into(), json!(API_VERSION));
     if let Some(auth_req_id) = input.auth_req_id {
         claims.insert(AUTH_REQ_ID_CLAIM.into(), json!(auth_req_id));
     }
@@ -367,7 +385,7 @@ mod tests {
     }
 
     fn claims_for(code: &IssuedCode, faults: &[Fault]) -> Map<String, Value> {
-        let input = IdTokenInput::for_code("http://sim", "rp", code);
+        let input = IdTokenInput::for_code("http://sim", "rp", code, SigningAlgorithm::Es256);
         let mut set = Faults::default();
         faults.iter().cloned().for_each(|fault| set.add(fault));
         let now = unix_now();
@@ -383,7 +401,9 @@ mod tests {
         assert_eq!(claims["aud"], "rp");
         assert_eq!(claims["nonce"], "n-1");
         assert_eq!(claims["acr"], "urn:bankid:bis;LOA=3");
-        assert_eq!(claims["amr"], json!(["bis"]));
+        assert_eq!(claims["amr"], json!(["bis-mfa", "bis-hwk"]), "an array, as API v4 issues it");
+        assert_eq!(claims["api_ver"], json!(4), "an integer");
+        assert!(claims["sid"].is_string());
         assert!(!claims.contains_key("azp"));
         assert!(!claims.contains_key("nnin_altsub"));
     }
@@ -425,7 +445,7 @@ mod tests {
     #[test]
     fn ciba_claims_are_bibs() {
         let code = code(None, "openid");
-        let mut input = IdTokenInput::for_code("http://bib", "rp", &code);
+        let mut input = IdTokenInput::for_code("http://bib", "rp", &code, SigningAlgorithm::Es256);
         input.auth_req_id = Some("req-1");
         let claims = ciba_claims(&input, "req-1", unix_now());
         assert_eq!(claims["iss"], "http://bib");
@@ -449,10 +469,10 @@ mod tests {
         set.add(Fault::SignWith { key: SigningKey::Rotated, kid: "sim-1".into() });
         let (key, kid) = signing_key(&set);
         assert_eq!((key, kid.as_str()), (SigningKey::Rotated, "sim-1"));
-        let header = header_for(&kid, &set);
+        let header = header_for(&kid, SigningAlgorithm::Es256, &set);
         assert_eq!(
             Value::Object(header),
-            json!({"typ": "JWT", "alg": "RS256", "kid": "replaced", "x-issued": 1_700_000_000})
+            json!({"typ": "JWT", "alg": "ES256", "kid": "replaced", "x-issued": 1_700_000_000})
         );
         set.add(Fault::UnknownKid);
         assert_eq!(signing_key(&set).0, SigningKey::Unpublished);

@@ -11,9 +11,12 @@
 //! a relying party that works against it has no slack that BankID would
 //! catch later.
 //!
-//! - [`Simulator::issuer`] is **BankID OIDC** (like `auth.bankid.no`): the
-//!   Authorization Code flow with PKCE (S256 only), `acr` values such as
-//!   `urn:bankid:bis;LOA=3`, `login_hint=BIS`/`BID`, the RFC 9207 `iss`
+//! - [`Simulator::issuer`] is **BankID OIDC** (like `auth.bankid.no`), API
+//!   version 4: the Authorization Code flow with PKCE (S256 only), `state`
+//!   and `nonce` required, `acr_values` routing to BankID with biometrics
+//!   (`urn:bankid:bis;LOA=3`) or BankID High (`urn:bankid:bid;LOA=4`), the
+//!   legacy `login_hint=BIS`/`BID`, an identity number in `login_hint` only
+//!   inside PAR, `amr` arrays and `api_ver` in its tokens, the RFC 9207 `iss`
 //!   response parameter, pushed authorization requests (RFC 9126) with
 //!   `authorization_details` (RFC 9396), and client-credentials access
 //!   tokens for BIB. Four built-in [synthetic users](TestUser) log in,
@@ -33,11 +36,16 @@
 //! failing token endpoint, and more. [`Simulator::requests`] shows every
 //! request both issuers received, for conformance tests of the wire shape.
 //!
-//! Three RSA key sets, each published only in its own JWKS: BankID OIDC's
+//! Three key sets, each published only in its own JWKS: BankID OIDC's
 //! (`sim-1`, later `sim-2`), BIB's ID-token key (`bib-1`) and BIB's grant
-//! key (`bib-grant-1`). They are committed, public test keys. **Never**
-//! use this crate (or `axum-bankid`'s `simulator` feature) in a production
-//! build.
+//! key (`bib-grant-1`). Tokens are signed with ES256 as BankID's are
+//! ([`SimulatorBuilder::signing_algorithm`] switches to RS256), and every
+//! published key carries an `x5c` chain from the simulator's own test PKI
+//! to [`Simulator::root_certificates_pem`]; four faults break that chain
+//! ([`Fault::ChainToForeignRoot`], [`Fault::ExpiredCertificate`],
+//! [`Fault::CertificateForOtherKey`], [`Fault::NoCertificateChain`]). The
+//! keys are committed, public test keys. **Never** use this crate (or
+//! `axum-bankid`'s `simulator` feature) in a production build.
 //!
 //! # Example
 //!
@@ -154,13 +162,18 @@
 //! item, an array for several). The token response body does not repeat
 //! `authorization_details` (unless
 //! [`SimulatorBuilder::echo_authorization_details`] asks it to): as BankID
-//! documents, they are in the access token, an RS256 JWT signed with BankID
+//! documents, they are in the access token, a JWT signed with BankID
 //! OIDC's key whose `authorization_details` claim lists each item with its
 //! `permission_digest`.
 //!
 //! Alternatively a permission registered at BIB rides on the authorization
 //! request or PAR body as `permission_token=<permissionToken>`; on approval
 //! its grant becomes available and the ID token carries `permission_digest`.
+//!
+//! Either way the request must send `acr_values=urn:bankid:bis` (first), as
+//! BankID routes only that to the identity provider with the Permission
+//! API; without it the request is refused with `invalid_request` before a
+//! `permission_token` is used up.
 //!
 //! # Guesses
 //!
@@ -171,7 +184,7 @@
 //!   code flow is unpublished; the parameter name is the simulator's.
 //! - **Grant claims**: `iss` (BIB), `sub`, `iat`, `exp` (the registration's),
 //!   `nonce`, `type`, `permissionId`, `digest` — named after BankAxept's
-//!   analogous grant; header `{"alg": "RS256", "kid": "bib-grant-1",
+//!   analogous grant; header `{"alg": "ES256", "kid": "bib-grant-1",
 //!   "typ": "JWT"}`; no `aud`.
 //! - **Grant status codes**: `404` before approval, `403` after a refusal.
 //! - **CIBA ID token**: `acr` is the bare `urn:bankid:bis` (no `;LOA=`) and
@@ -183,6 +196,21 @@
 //! - **Error bodies** of the Permission API: RFC 6749 §5.2 style
 //!   `{"error", "error_description"}`.
 //! - **Binding messages**: a colour, an animal and two digits.
+//! - **`api_ver`**: the integer `4` in BankID OIDC's ID and access tokens
+//!   (BankID: "an integer returned in all tokens"); BIB's CIBA ID tokens
+//!   carry none (unpublished).
+//! - **`amr`**: `["bis-mfa", "bis-hwk"]` for a BankID with biometrics
+//!   login, `["bis-mfa", "bis-bid"]` when it fell back to BankID (a user
+//!   without biometrics), `["bid"]` for BankID High — BankID's examples;
+//!   which one a login gets is the simulator's choice.
+//! - **Unknown `acr_values`**: refused with `invalid_request` (whether
+//!   BankID refuses or ignores them is unpublished).
+//! - **Legacy `login_hint=BIS`** keeps a BankID High user's own level;
+//!   `acr_values=urn:bankid:bis` routes everyone to BankID with biometrics.
+//! - **Test PKI**: names, extensions and validity of the certificates are
+//!   the simulator's, shaped like BankID's preprod sample (RSA CAs, EC
+//!   leaves, key usage `digitalSignature` on leaves, `keyCertSign` and
+//!   `cRLSign` on CAs).
 //!
 //! ```
 //! use std::time::Duration;
@@ -219,6 +247,7 @@ mod keys;
 mod logout_token;
 mod pages;
 mod permission;
+mod pki;
 mod registration;
 mod state;
 mod step_up;
@@ -238,7 +267,7 @@ use tokio::task::JoinHandle;
 pub use capture::{CapturedRequest, Which};
 pub use ciba::{CibaBehavior, CibaRequestInfo, CibaStatus};
 pub use faults::Fault;
-pub use keys::SigningKey;
+pub use keys::{SigningAlgorithm, SigningKey};
 pub use logout_token::{LogoutDelivery, LogoutSubject, LogoutTokenFault};
 pub use users::{TestUser, TestUserBuilder, UserError};
 
@@ -310,6 +339,33 @@ impl Simulator {
     /// `{bib_issuer}/.well-known/openid-configuration`.
     pub fn bib_issuer(&self) -> String {
         self.shared.bib_issuer.clone()
+    }
+
+    /// The algorithm this simulator signs every token with (see
+    /// [`SimulatorBuilder::signing_algorithm`]).
+    pub fn signing_algorithm(&self) -> SigningAlgorithm {
+        self.shared.signing_alg
+    }
+
+    /// The root certificate of the simulator's test PKI, as PEM: every
+    /// signing key it publishes (BankID OIDC's and BIB's) carries an `x5c`
+    /// chain from a leaf through a test intermediate CA to this root, the
+    /// way BankID's keys chain to BankID's published roots. Configure a
+    /// relying party with it as its BankID root certificate (for
+    /// `axum-bankid`: `BANKID_ROOT_CERTS_FILE`). The same in every
+    /// simulator of a process; a test PKI, public on purpose.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let sim = axum_bankid_simulator::Simulator::start().await?;
+    /// let pem = sim.root_certificates_pem();
+    /// assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn root_certificates_pem(&self) -> String {
+        pki::root_pem()
     }
 
     /// The URL of BIB's discovery document.
@@ -594,6 +650,7 @@ pub struct SimulatorBuilder {
     client_token_lifetime: Duration,
     jwks_cache_control: Option<String>,
     users: users::Users,
+    signing_alg: SigningAlgorithm,
 }
 
 impl Default for SimulatorBuilder {
@@ -611,6 +668,7 @@ impl Default for SimulatorBuilder {
             client_token_lifetime: DEFAULT_CLIENT_TOKEN_LIFETIME,
             jwks_cache_control: None,
             users: users::Users::default(),
+            signing_alg: SigningAlgorithm::default(),
         }
     }
 }
@@ -696,6 +754,19 @@ impl SimulatorBuilder {
         self
     }
 
+    /// The algorithm every token of both providers (ID tokens, access
+    /// tokens, grants, logout tokens) is signed with, and the only one
+    /// discovery advertises in `id_token_signing_alg_values_supported`.
+    /// Default: [`SigningAlgorithm::Es256`], as BankID OIDC API v4 signs
+    /// (BankID announces that RS256 is being replaced by ES256);
+    /// [`SigningAlgorithm::Rs256`] for a relying party that still expects
+    /// RSA keys. Either way every published key carries an `x5c` chain to
+    /// [`Simulator::root_certificates_pem`].
+    pub fn signing_algorithm(mut self, alg: SigningAlgorithm) -> Self {
+        self.signing_alg = alg;
+        self
+    }
+
     /// The `Cache-Control` header of JWKS responses from the start (the
     /// relying party's first fetch included); see
     /// [`Simulator::set_jwks_cache_control`]. Default: none.
@@ -752,6 +823,7 @@ impl SimulatorBuilder {
             echo_authorization_details: self.echo_authorization_details,
             ciba_interval: ciba::whole_seconds(self.ciba_interval),
             users: self.users,
+            signing_alg: self.signing_alg,
         }));
         let oidc = capturing(endpoints::oidc_router(Arc::clone(&shared)), &shared, Which::Oidc);
         let bib = capturing(endpoints::bib_router(Arc::clone(&shared)), &shared, Which::Bib);
@@ -780,6 +852,7 @@ impl fmt::Debug for SimulatorBuilder {
             .field("echo_authorization_details", &self.echo_authorization_details)
             .field("ciba_interval", &self.ciba_interval)
             .field("client_token_lifetime", &self.client_token_lifetime)
+            .field("signing_alg", &self.signing_alg)
             .field("users", &self.users.iter().map(|user| user.id()).collect::<Vec<_>>())
             .finish_non_exhaustive()
     }

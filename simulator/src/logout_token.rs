@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use jsonwebtoken::{Algorithm, Header};
+use jsonwebtoken::Header;
 use serde_json::{Map, Value, json};
 
 use super::faults::{EVIL_ISSUER, SOMEONE_ELSE};
@@ -98,11 +98,11 @@ pub(crate) fn mint(shared: &Shared, subject: &LogoutSubject, fault: Option<Logou
         _ if rotated => SigningKey::Rotated,
         _ => SigningKey::Primary,
     };
-    let mut header = Header::new(Algorithm::RS256);
+    let mut header = Header::new(shared.signing_alg.jwt());
     header.kid = Some(key.kid().to_owned());
     header.typ = Some("logout+jwt".to_owned());
-    let token = jsonwebtoken::encode(&header, &Value::Object(claims), key.encoding_key())
-        .expect("the bundled RSA keys sign any JSON claims");
+    let token = jsonwebtoken::encode(&header, &Value::Object(claims), key.encoding_key(shared.signing_alg))
+        .expect("the bundled keys sign any JSON claims");
     if fault == Some(LogoutTokenFault::BadSignature) { tamper_signature(&token) } else { token }
 }
 

@@ -7,8 +7,13 @@
 //! # then, elsewhere:
 //! BANKID_ISSUER=http://127.0.0.1:4000 BANKID_BIB_ISSUER=http://127.0.0.1:4001 \
 //! BANKID_CLIENT_ID=sim-client BANKID_CLIENT_SECRET=sim-secret \
-//! BANKID_REDIRECT_URI=http://127.0.0.1:3000/auth/bankid/callback cargo run --example ciba
+//! BANKID_REDIRECT_URI=http://127.0.0.1:3000/auth/bankid/callback \
+//! BANKID_ROOT_CERTS_FILE=/tmp/axum-bankid-simulator-root.pem cargo run --example ciba
 //! ```
+//!
+//! It writes the root certificate of its test PKI (the root every published
+//! key's `x5c` chain ends at) to a file and prints its path as
+//! `BANKID_ROOT_CERTS_FILE=...`, next to the other `BANKID_*` values.
 //!
 //! Run with `--help` for the options (`--user` adds a test user,
 //! `--list-users` lists them all); `SIM_PORT`, `SIM_BIB_PORT` and
@@ -16,10 +21,11 @@
 
 use std::io::Write as _;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use axum_bankid_simulator::{Fault, Simulator, TestUser};
+use axum_bankid_simulator::{Fault, SigningAlgorithm, Simulator, TestUser};
 
 const USAGE: &str = "\
 axum-bankid-simulator: a local BankID (BankID OIDC + BIB) for development and tests.
@@ -37,6 +43,10 @@ OPTIONS:
     --client-secret <SECRET> the client secret to accept [default sim-secret]
     --ciba-interval <SECS>   the CIBA polling interval [default 5]
     --backchannel-logout     advertise back-channel logout in discovery
+    --signing-alg <ALG>      sign every token with ES256 or RS256 [default ES256]
+    --root-cert-file <PATH>  where to write the test root certificate (PEM)
+                             [env SIM_ROOT_CERT_FILE, default
+                             <temp dir>/axum-bankid-simulator-root.pem]
     --fault <NAME>           inject a fault from the start; repeatable. NAME is a
                              unit fault in kebab-case (e.g. low-acr, wrong-audience,
                              rotated-keys), or slow=<ms>, slow-jwks=<ms>,
@@ -92,7 +102,15 @@ const UNIT_FAULTS: &[(&str, Fault)] = &[
     ("ciba-id-token-signed-by-oidc-key", Fault::CibaIdTokenSignedByOidcKey),
     ("jwks-unavailable", Fault::JwksUnavailable),
     ("not-yet-valid", Fault::NotYetValid),
+    ("chain-to-foreign-root", Fault::ChainToForeignRoot),
+    ("expired-certificate", Fault::ExpiredCertificate),
+    ("certificate-for-other-key", Fault::CertificateForOtherKey),
+    ("no-certificate-chain", Fault::NoCertificateChain),
 ];
+
+/// The root certificate's file name in the temporary directory, unless
+/// `--root-cert-file` names another path.
+const ROOT_CERT_FILE_NAME: &str = "axum-bankid-simulator-root.pem";
 
 /// The faults that take a value, `name=<value>`.
 const VALUE_FAULTS: &[&str] = &["slow=<ms>", "slow-jwks=<ms>", "slow-token-answer=<ms>", "grant-not-ready=<n>"];
@@ -107,6 +125,8 @@ struct Options {
     client_secret: Option<String>,
     ciba_interval: Option<Duration>,
     backchannel_logout: bool,
+    signing_alg: Option<SigningAlgorithm>,
+    root_cert_file: Option<PathBuf>,
     faults: Vec<Fault>,
     /// The `--user`s, in order, checked against each other and the built-in users.
     users: Vec<TestUser>,
@@ -219,6 +239,7 @@ fn parse(
     if let Some(port) = env("SIM_BIB_PORT") {
         options.bib_port = Some(parse_port("SIM_BIB_PORT", &port)?);
     }
+    options.root_cert_file = env("SIM_ROOT_CERT_FILE").map(PathBuf::from);
     let uris = env("SIM_REDIRECT_URIS").unwrap_or_default();
     options.redirect_uris.extend(uris.split(',').map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned));
 
@@ -247,6 +268,13 @@ fn parse(
                 options.ciba_interval = Some(Duration::from_secs(secs));
             }
             "--backchannel-logout" => options.backchannel_logout = true,
+            "--signing-alg" => {
+                let name = value()?;
+                let alg = SigningAlgorithm::from_name(&name)
+                    .ok_or_else(|| format!("--signing-alg: {name:?} is not ES256 or RS256"))?;
+                options.signing_alg = Some(alg);
+            }
+            "--root-cert-file" => options.root_cert_file = Some(PathBuf::from(value()?)),
             "--fault" => options.faults.push(parse_fault(&value()?)?),
             "--user" => {
                 options.users.push(parse_user(&value()?)?);
@@ -304,9 +332,10 @@ async fn run(options: Options) -> std::io::Result<()> {
     let mut builder = Simulator::builder()
         .bind(SocketAddr::from(([127, 0, 0, 1], options.port.unwrap_or(4000))))
         .bib_bind(SocketAddr::from(([127, 0, 0, 1], options.bib_port.unwrap_or(4001))))
-        .backchannel_logout(options.backchannel_logout);
-    for uri in options.redirect_uris {
-        builder = builder.redirect_uri(uri);
+        .backchannel_logout(options.backchannel_logout)
+        .signing_algorithm(options.signing_alg.unwrap_or_default());
+    for uri in &options.redirect_uris {
+        builder = builder.redirect_uri(uri.clone());
     }
     if options.client_id.is_some() || options.client_secret.is_some() {
         builder = builder.client(
@@ -330,6 +359,15 @@ async fn run(options: Options) -> std::io::Result<()> {
     println!("BANKID_ISSUER={}", sim.issuer());
     println!("BANKID_BIB_ISSUER={}", sim.bib_issuer());
     println!("BANKID_CLIENT_ID={} BANKID_CLIENT_SECRET={}", sim.client_id(), sim.client_secret());
+    // The first one: a relying party registers one callback.
+    if let Some(uri) = options.redirect_uris.first() {
+        println!("BANKID_REDIRECT_URI={uri}");
+    }
+    let root_file = options.root_cert_file.unwrap_or_else(|| std::env::temp_dir().join(ROOT_CERT_FILE_NAME));
+    std::fs::write(&root_file, sim.root_certificates_pem())
+        .map_err(|error| std::io::Error::new(error.kind(), format!("writing {}: {error}", root_file.display())))?;
+    println!("BANKID_ROOT_CERTS_FILE={}", root_file.display());
+    println!("signing algorithm: {}", sim.signing_algorithm().name());
     println!("phone page: {}/phone", sim.issuer());
     tokio::signal::ctrl_c().await?;
     sim.shutdown().await;
@@ -363,6 +401,26 @@ mod tests {
         assert_eq!(parsed.bib_port, Some(4501));
         assert_eq!(parsed.redirect_uris, ["http://c/cb", "http://d/cb", "http://a/cb", "http://b/cb"]);
         assert_eq!(parsed.faults, [Fault::LowAcr]);
+    }
+
+    #[test]
+    fn the_signing_algorithm_and_root_file_are_chosen_by_flag_or_environment() {
+        let parsed = options(&["--signing-alg", "rs256"], &[("SIM_ROOT_CERT_FILE", "/tmp/env-root.pem")]);
+        assert_eq!(parsed.signing_alg, Some(SigningAlgorithm::Rs256));
+        assert_eq!(parsed.root_cert_file, Some(PathBuf::from("/tmp/env-root.pem")));
+        let flagged = options(&["--root-cert-file=/tmp/flag-root.pem"], &[("SIM_ROOT_CERT_FILE", "/tmp/env.pem")]);
+        assert_eq!(flagged.root_cert_file, Some(PathBuf::from("/tmp/flag-root.pem")));
+        assert_eq!(flagged.signing_alg, None, "ES256 unless asked");
+        let refused = parse(args(&["--signing-alg", "HS256"]), |_: &str| None).expect_err("HS256");
+        assert_eq!(refused, r#"--signing-alg: "HS256" is not ES256 or RS256"#);
+    }
+
+    #[test]
+    fn the_certificate_faults_have_names() {
+        assert_eq!(parse_fault("chain-to-foreign-root"), Ok(Fault::ChainToForeignRoot));
+        assert_eq!(parse_fault("expired-certificate"), Ok(Fault::ExpiredCertificate));
+        assert_eq!(parse_fault("certificate-for-other-key"), Ok(Fault::CertificateForOtherKey));
+        assert_eq!(parse_fault("no-certificate-chain"), Ok(Fault::NoCertificateChain));
     }
 
     #[test]

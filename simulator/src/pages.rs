@@ -49,12 +49,15 @@ pub(crate) fn login(
     let mut users = String::new();
     for user in users_list.iter() {
         let checked = if user.id == preselected.id { " checked" } else { "" };
+        // With a method to choose, each user says which ones they have.
+        let methods = if asked_method.is_some() { user_methods(user) } else { String::new() };
         // Writing to a String cannot fail.
         let _ = writeln!(
             users,
-            r#"<label><input type="radio" name="user" value="{}"{checked}> {}</label>"#,
+            r#"<label><input type="radio" name="user" value="{}"{checked}> {}{}</label>"#,
             escape(&user.id),
             escape(&user.label()),
+            escape(&methods),
         );
     }
     let body = format!(
@@ -76,12 +79,22 @@ pub(crate) fn login(
     page(StatusCode::OK, "Log in with BankID (simulator)", &body)
 }
 
+/// " (methods: BIS LOA 2)": the methods a user has and the level each
+/// reaches for them.
+fn user_methods(user: &TestUser) -> String {
+    let methods: Vec<String> =
+        crate::step_up::methods_of(user).iter().map(|(method, loa)| format!("{method} LOA {loa}")).collect();
+    format!(" (methods: {})", methods.join(", "))
+}
+
 /// When the request asked for a method (step-up), a choice of method, the
-/// asked one checked: BIS yields LOA 3, BID LOA 4. Nothing otherwise.
+/// asked one checked: BIS yields LOA 3 at most (never more than the user's
+/// own level), BID LOA 4; a method the chosen user lacks is refused.
+/// Nothing otherwise.
 fn method_choice(asked_method: Option<&str>) -> String {
     let Some(asked) = asked_method else { return String::new() };
     let mut html = String::from("<fieldset><legend>Method</legend>\n");
-    for (method, label) in [("BIS", "BankID with biometrics — LOA 3"), ("BID", "BankID High — LOA 4")] {
+    for (method, label) in [("BIS", "BankID with biometrics — up to LOA 3"), ("BID", "BankID High — LOA 4")] {
         let checked = if method == asked { " checked" } else { "" };
         let _ = writeln!(
             html,

@@ -16,7 +16,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use super::capture::CaptureLog;
 use super::ciba::{CibaBehavior, CibaRequest};
 use super::faults::Faults;
-use super::keys::SigningKey;
+use super::keys::{Publication, SigningAlgorithm, SigningKey};
 use super::permission::{Permission, RegisteredPermission};
 use super::users::{TestUser, Users};
 use crate::clock::unix_now;
@@ -70,6 +70,8 @@ pub(crate) struct Shared {
     pub(crate) ciba_interval: Duration,
     /// Who can log in: the built-in users, then the added ones.
     pub(crate) users: Users,
+    /// The algorithm every token is signed with.
+    pub(crate) signing_alg: SigningAlgorithm,
     pub(crate) jwks_requests: AtomicUsize,
     pub(crate) token_requests: AtomicUsize,
     pub(crate) user_exists_requests: AtomicUsize,
@@ -93,6 +95,7 @@ pub(crate) struct Settings {
     pub(crate) echo_authorization_details: bool,
     pub(crate) ciba_interval: Duration,
     pub(crate) users: Users,
+    pub(crate) signing_alg: SigningAlgorithm,
 }
 
 /// The mutable part of [`Shared`].
@@ -256,6 +259,7 @@ impl Shared {
             echo_authorization_details,
             ciba_interval,
             users,
+            signing_alg,
         } = settings;
         Shared {
             issuer,
@@ -269,6 +273,7 @@ impl Shared {
             echo_authorization_details,
             ciba_interval,
             users,
+            signing_alg,
             jwks_requests: AtomicUsize::new(0),
             token_requests: AtomicUsize::new(0),
             user_exists_requests: AtomicUsize::new(0),
@@ -283,6 +288,12 @@ impl Shared {
     /// poisoned lock is simply taken over.
     pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// How the JWKS publish keys now: this simulator's algorithm, and the
+    /// certificate chain the active faults call for.
+    pub(crate) fn publication(&self) -> Publication {
+        Publication { alg: self.signing_alg, chain: self.lock().faults.chain() }
     }
 }
 

@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 use super::faults::{Fault, Faults};
 use std::sync::Arc;
 
-use super::users::{TestUser, Users};
+use super::users::{TestUser, Users, amr_of};
 
 /// BankID with biometrics.
 pub(crate) const BIS: &str = "BIS";
@@ -30,6 +30,10 @@ pub(crate) const BID: &str = "BID";
 pub(crate) struct StepUpRequest {
     /// The method selected by `login_hint` or `acr_values`, if any.
     pub(crate) asked_method: Option<&'static str>,
+    /// Whether `acr_values` selected it (BankID's standard parameter, which
+    /// routes the login to that identity provider) rather than the legacy
+    /// `login_hint`.
+    pub(crate) routed: bool,
     /// The `max_age` sent, in seconds.
     pub(crate) max_age: Option<u64>,
     /// The method the user logged in with, when a method was asked for or
@@ -66,13 +70,14 @@ pub(crate) fn requested(
         }
         Some(_) => return Err(("invalid_request", "max_age must be a non-negative integer")),
     };
-    Ok(StepUpRequest { asked_method: from_acr.or(from_hint), max_age, chosen_method: None })
+    Ok(StepUpRequest { asked_method: from_acr.or(from_hint), routed: from_acr.is_some(), max_age, chosen_method: None })
 }
 
 /// The method a login ends with: the one picked on the page; else BID when
-/// BID (LOA 4) was asked for — the user steps up to BankID High; else the
-/// user's own method (`None`), so that the default `login_hint=BIS` does
-/// not lower a BID user. BIS needs a user with biometrics enabled.
+/// BID (LOA 4) was asked for and the user has BankID High — the user steps
+/// up; else the user's own method (`None`), so that the default
+/// `login_hint=BIS` does not lower a BID user. A picked method the user
+/// does not have is refused.
 pub(crate) fn choose(
     picked: Option<&str>,
     request: &StepUpRequest,
@@ -82,12 +87,49 @@ pub(crate) fn choose(
         Some(BIS) => Some(BIS),
         Some(BID) => Some(BID),
         Some(_) => return Err("Choose BIS or BID as the method."),
-        None => request.asked_method.filter(|m| *m == BID),
+        None => return Ok(routed_method(request, user)),
     };
-    if method == Some(BIS) && !user.bib_enabled {
-        return Err("This user has not enabled BankID with biometrics.");
+    match method {
+        Some(BIS) if level(user, BIS).is_none() => Err("This user has not enabled BankID with biometrics."),
+        Some(BID) if level(user, BID).is_none() => Err("This user has no BankID High."),
+        _ => Ok(method),
     }
-    Ok(method)
+}
+
+/// Without a pick on the page: `acr_values` routes like BankID — to BankID
+/// with biometrics for `urn:bankid:bis` (whoever logs in; a user without
+/// biometrics falls back to BankID inside it, see [`apply_method`]), to
+/// BankID High for `urn:bankid:bid` when the user has it. The legacy
+/// `login_hint` only steps up to BID; `login_hint=BIS` leaves the user's
+/// own method, so that it never lowers a BID user (the simulator's lenient
+/// reading of a parameter BankID keeps only for compatibility).
+fn routed_method(request: &StepUpRequest, user: &TestUser) -> Option<&'static str> {
+    match request.asked_method {
+        Some(BID) => level(user, BID).map(|_| BID),
+        Some(BIS) if request.routed => Some(BIS),
+        _ => None,
+    }
+}
+
+/// The level a login of `user` with `method` reaches, or `None` when the
+/// user does not have that method. A method never raises a user above
+/// their own level: BIS reaches LOA 3 at most, and only the user's own
+/// level when that is lower (Per, LOA 2). BankID High is LOA 4 for every
+/// user at LOA 3 or above (BankID with biometrics is activated with
+/// BankID, so such a user holds it — a simplification); a BID user keeps
+/// their own level.
+pub(crate) fn level(user: &TestUser, method: &str) -> Option<u8> {
+    match method {
+        BIS => user.bib_enabled.then(|| user.loa.min(3)),
+        BID if user.method == BID => Some(user.loa),
+        BID => (user.loa >= 3).then_some(4),
+        _ => None,
+    }
+}
+
+/// The methods `user` has, each with the level it reaches, BIS first.
+pub(crate) fn methods_of(user: &TestUser) -> Vec<(&'static str, u8)> {
+    [BIS, BID].into_iter().filter_map(|method| level(user, method).map(|loa| (method, loa))).collect()
 }
 
 /// With [`Fault::OtherPerson`], the next test user completes the login.
@@ -98,21 +140,29 @@ pub(crate) fn completing_person(users: &Users, user: Arc<TestUser>, faults: &Fau
     Arc::clone(users.next_after(&user))
 }
 
-/// The `acr` and `amr` of a login with `method`.
-fn acr_of(method: &str) -> (&'static str, &'static str) {
-    match method {
-        BID => ("urn:bankid:bid;LOA=4", "bid"),
-        _ => ("urn:bankid:bis;LOA=3", "bis"),
-    }
+/// The `acr` of a login with `method` at `loa`: the method's URN with
+/// `;LOA=` (BankID API v4, `core-concepts/identity-providers`).
+pub(crate) fn acr_of(method: &str, loa: u8) -> String {
+    format!("urn:bankid:{};LOA={loa}", method.to_ascii_lowercase())
 }
 
-/// Sets `acr`/`amr` for the chosen method (honest claims).
-pub(crate) fn apply_method(claims: &mut Map<String, Value>, request: Option<&StepUpRequest>) {
-    if let Some(method) = request.and_then(|r| r.chosen_method) {
-        let (acr, amr) = acr_of(method);
-        claims.insert("acr".into(), json!(acr));
-        claims.insert("amr".into(), json!([amr]));
-    }
+/// The `amr` of a BankID with biometrics login that fell back to BankID
+/// (`bis-bid`: "BankID netcentric was involved", still LOA 3).
+const BIS_FALLBACK_AMR: [&str; 2] = ["bis-mfa", "bis-bid"];
+
+/// Sets `acr`/`amr` for the chosen method (honest claims), at the level
+/// that method reaches for `user`. BIS routed to a user without biometrics
+/// is BankID's fallback inside BankID with biometrics: `urn:bankid:bis`,
+/// LOA 3 at most, `amr` `["bis-mfa", "bis-bid"]`.
+pub(crate) fn apply_method(claims: &mut Map<String, Value>, request: Option<&StepUpRequest>, user: &TestUser) {
+    let Some(method) = request.and_then(|r| r.chosen_method) else { return };
+    let (loa, amr) = match level(user, method) {
+        Some(loa) => (loa, amr_of(method)),
+        None if method == BIS => (user.loa.min(3), &BIS_FALLBACK_AMR[..]),
+        None => return,
+    };
+    claims.insert("acr".into(), json!(acr_of(method, loa)));
+    claims.insert("amr".into(), json!(amr));
 }
 
 /// The step-up faults: a level below the asked one, an `auth_time` older
@@ -124,9 +174,8 @@ pub(crate) fn apply_faults(
     now: u64,
 ) {
     if faults.has(&Fault::BelowAskedLevel) && request.is_some_and(|r| r.asked_method.is_some()) {
-        let (acr, amr) = acr_of(BIS);
-        claims.insert("acr".into(), json!(acr));
-        claims.insert("amr".into(), json!([amr]));
+        claims.insert("acr".into(), json!(acr_of(BIS, 3)));
+        claims.insert("amr".into(), json!(amr_of(BIS)));
     }
     if faults.has(&Fault::StaleAuthTime) {
         let max_age = request.and_then(|r| r.max_age).unwrap_or_default();
@@ -173,5 +222,39 @@ mod tests {
         assert!(choose(Some("BIM"), &asked, &DEFAULT_USERS[0]).is_err());
         let bis = StepUpRequest { asked_method: Some(BIS), ..Default::default() };
         assert_eq!(choose(None, &bis, &DEFAULT_USERS[1]), Ok(None), "a BID user keeps BID");
+    }
+
+    #[test]
+    fn a_method_never_raises_a_user_above_their_level() {
+        let [kari, ola, per, nina] = [0, 1, 2, 3].map(|i| &DEFAULT_USERS[i]);
+        assert_eq!(methods_of(kari), [(BIS, 3), (BID, 4)]);
+        assert_eq!(methods_of(ola), [(BIS, 3), (BID, 4)]);
+        assert_eq!(methods_of(per), [(BIS, 2)], "Per has neither LOA 3 nor BankID High");
+        assert_eq!(methods_of(nina), [(BID, 4)]);
+        let asked_bid = StepUpRequest { asked_method: Some(BID), ..Default::default() };
+        assert_eq!(choose(Some("BID"), &asked_bid, per), Err("This user has no BankID High."));
+        assert_eq!(choose(None, &asked_bid, per), Ok(None), "Per stays at his own level");
+        let mut claims = Map::new();
+        let chosen = StepUpRequest { chosen_method: Some(BIS), ..Default::default() };
+        apply_method(&mut claims, Some(&chosen), per);
+        assert_eq!(claims["acr"], "urn:bankid:bis;LOA=2");
+        assert_eq!(claims["amr"], json!(["bis-mfa", "bis-hwk"]));
+    }
+
+    #[test]
+    fn acr_values_route_to_the_identity_provider_and_the_legacy_hint_only_steps_up() {
+        let [kari, ola, per, nina] = [0, 1, 2, 3].map(|i| &DEFAULT_USERS[i]);
+        let by_acr = |acr: &str| requested(None, Some(acr), None).unwrap();
+        let by_hint = |hint: &str| requested(Some(hint), None, None).unwrap();
+        assert_eq!(choose(None, &by_acr("urn:bankid:bis"), ola), Ok(Some(BIS)), "BIS whoever logs in");
+        assert_eq!(choose(None, &by_acr("urn:bankid:bis"), nina), Ok(Some(BIS)), "BankID's fallback");
+        assert_eq!(choose(None, &by_acr("urn:bankid:bid"), kari), Ok(Some(BID)));
+        assert_eq!(choose(None, &by_acr("urn:bankid:bid"), per), Ok(None), "Per has no BankID High");
+        assert_eq!(choose(None, &by_hint("BIS"), ola), Ok(None), "legacy BIS keeps Ola's BID");
+        assert_eq!(choose(None, &by_hint("BID"), kari), Ok(Some(BID)));
+        let mut claims = Map::new();
+        let fallback = StepUpRequest { chosen_method: Some(BIS), ..Default::default() };
+        apply_method(&mut claims, Some(&fallback), nina);
+        assert_eq!((&claims["acr"], &claims["amr"]), (&json!("urn:bankid:bis;LOA=3"), &json!(["bis-mfa", "bis-bid"])));
     }
 }

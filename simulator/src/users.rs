@@ -147,9 +147,24 @@ impl TestUser {
         format!("{} — {}, LOA {}", self.name, self.method, self.loa)
     }
 
-    /// The `amr` value of a login by this user (`"bis"` or `"bid"`).
-    pub fn amr(&self) -> String {
-        self.method.to_ascii_lowercase()
+    /// The `amr` of a login by this user with their own method, as BankID
+    /// OIDC API v4 issues it: `["bis-mfa", "bis-hwk"]` for BIS, `["bid"]`
+    /// for BID.
+    pub fn amr(&self) -> &'static [&'static str] {
+        amr_of(self.method)
+    }
+}
+
+/// The `amr` of a login with `method`, as BankID OIDC API v4 issues it: an
+/// array. BIS: `["bis-mfa", "bis-hwk"]` (biometrics with a hardware-bound
+/// key; a fallback to BankID inside BIS is `["bis-mfa", "bis-bid"]`, see
+/// `step_up.rs`); BankID High: `["bid"]`. Both are examples from
+/// BankID's `understanding-authentication-methods`; which one a given
+/// login gets is the simulator's choice.
+pub(crate) fn amr_of(method: &str) -> &'static [&'static str] {
+    match method {
+        "BID" => &["bid"],
+        _ => &["bis-mfa", "bis-hwk"],
     }
 }
 
@@ -543,8 +558,10 @@ impl Users {
     /// with biometrics and `BID` / `urn:bankid:bid` to classic BankID, so the
     /// page starts on the first user of that method.
     pub(crate) fn preselected(&self, login_hint: Option<&str>, acr_values: Option<&str>) -> &Arc<TestUser> {
+        // `acr_values` is BankID's standard selector and wins over the
+        // legacy `login_hint`, as it does for the method (`step_up.rs`).
         let method =
-            login_hint.and_then(method_from_login_hint).or_else(|| acr_values.and_then(method_from_acr_values));
+            acr_values.and_then(method_from_acr_values).or_else(|| login_hint.and_then(method_from_login_hint));
         method.and_then(|method| self.0.iter().find(|user| user.method == method)).unwrap_or(&self.0[0])
     }
 }
@@ -590,7 +607,7 @@ mod tests {
     #[test]
     fn acr_matches_method_and_loa() {
         for user in DEFAULT_USERS.iter() {
-            let expected = format!("urn:bankid:{};LOA={}", user.amr(), user.loa);
+            let expected = format!("urn:bankid:{};LOA={}", user.method.to_ascii_lowercase(), user.loa);
             assert_eq!(user.acr, expected, "{}", user.id);
         }
     }

@@ -3,7 +3,8 @@
 //! usage error (exit code 2) that names the key. Neither starts a server.
 #![cfg(feature = "cli")]
 
-use std::process::{Command, Output};
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Output, Stdio};
 
 const ANN: &str = "id=ann,name=Ann Test,nnin=31819012388,birthdate=1990-01-31";
 
@@ -48,4 +49,66 @@ fn a_bad_user_is_a_usage_error_naming_the_key() {
         assert!(stderr.contains(message), "{spec}: {stderr}");
         assert!(output.stdout.is_empty(), "nothing is listed after a bad --user");
     }
+}
+
+/// Starts the binary on free ports and reads what it prints up to the root
+/// certificate's line; the child is then killed by its own handle.
+fn started_lines(args: &[&str]) -> Vec<String> {
+    let binary = env!("CARGO_BIN_EXE_axum-bankid-simulator");
+    let mut child = Command::new(binary)
+        .args(["--port", "0", "--bib-port", "0"])
+        .args(args)
+        .env_remove("SIM_REDIRECT_URIS")
+        .env_remove("SIM_ROOT_CERT_FILE")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("UTF-8 output");
+        let done = line.starts_with("signing algorithm: ");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    child.kill().expect("the child is still running");
+    child.wait().expect("the child exits");
+    lines
+}
+
+#[test]
+fn the_program_writes_the_root_certificate_and_prints_every_bankid_value() {
+    let dir = std::env::temp_dir().join(format!("sim-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let root = dir.join("root.pem");
+    let lines = started_lines(&[
+        "--redirect-uri",
+        "http://127.0.0.1:3000/auth/bankid/callback",
+        "--root-cert-file",
+        root.to_str().expect("UTF-8 path"),
+    ]);
+    let value = |name: &str| lines.iter().find_map(|line| line.strip_prefix(&format!("{name}="))).map(str::to_owned);
+    assert!(value("BANKID_ISSUER").is_some_and(|issuer| issuer.starts_with("http://127.0.0.1:")), "{lines:?}");
+    assert_eq!(value("BANKID_REDIRECT_URI").as_deref(), Some("http://127.0.0.1:3000/auth/bankid/callback"));
+    assert_eq!(value("BANKID_ROOT_CERTS_FILE").as_deref(), root.to_str(), "{lines:?}");
+    let pem = std::fs::read_to_string(&root).expect("the root certificate was written");
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----\n") && pem.ends_with("-----END CERTIFICATE-----\n"));
+    assert_eq!(lines.last().map(String::as_str), Some("signing algorithm: ES256"));
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+#[test]
+fn signing_alg_rs256_is_selectable_and_another_is_a_usage_error() {
+    let dir = std::env::temp_dir().join(format!("sim-cli-rs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let root = dir.join("root.pem");
+    let lines = started_lines(&["--signing-alg", "RS256", "--root-cert-file", root.to_str().expect("UTF-8 path")]);
+    assert_eq!(lines.last().map(String::as_str), Some("signing algorithm: RS256"), "{lines:?}");
+    assert!(!lines.iter().any(|line| line.starts_with("BANKID_REDIRECT_URI=")), "none registered: {lines:?}");
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+    let refused = run(&["--signing-alg", "PS256"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains(r#"--signing-alg: "PS256" is not ES256 or RS256"#));
 }

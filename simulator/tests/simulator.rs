@@ -190,7 +190,9 @@ async fn code_flow_yields_a_verifiable_id_token() {
     let claims = rp.verify(id_token).await.expect("ID token verifies");
     assert_eq!(claims["nonce"], started.nonce);
     assert_eq!(claims["acr"], "urn:bankid:bis;LOA=3");
-    assert_eq!(claims["amr"], serde_json::json!(["bis"]));
+    assert_eq!(claims["amr"], serde_json::json!(["bis-mfa", "bis-hwk"]));
+    assert_eq!(claims["api_ver"], 4);
+    assert!(claims["sid"].as_str().is_some_and(|sid| !sid.is_empty()), "code-flow ID tokens carry sid");
     assert_eq!(claims["name"], "Kari Nordmann");
     assert!(claims.get("azp").is_none());
     assert!(claims.get("nnin_altsub").is_none(), "nnin needs its scope");
@@ -210,14 +212,18 @@ async fn code_flow_yields_a_verifiable_id_token() {
 #[tokio::test]
 async fn each_user_gets_their_own_acr_and_nnin_needs_its_scope() {
     let rp = Rp::new().await;
-    for (user, acr, amr) in [("ola", "urn:bankid:bid;LOA=4", "bid"), ("per", "urn:bankid:bis;LOA=2", "bis")] {
+    let expected = [
+        ("ola", "urn:bankid:bid;LOA=4", serde_json::json!(["bid"])),
+        ("per", "urn:bankid:bis;LOA=2", serde_json::json!(["bis-mfa", "bis-hwk"])),
+    ];
+    for (user, acr, amr) in expected {
         let callback = rp.login_with(user, &[("scope", "openid profile nnin_altsub")]).await;
         let response = rp.token(&callback.code, &callback.verifier, Auth::Post).await;
         assert_eq!(response.status(), StatusCode::OK, "client_secret_post works");
         let tokens: Value = response.json().await.expect("token JSON");
         let claims = rp.verify(tokens["id_token"].as_str().expect("id_token")).await.expect("verifies");
         assert_eq!(claims["acr"], acr);
-        assert_eq!(claims["amr"][0], amr);
+        assert_eq!(claims["amr"], amr);
         assert_eq!(claims["nnin_altsub"].as_str().map(str::len), Some(11));
         assert_eq!(claims["nonce"], callback.nonce);
     }

@@ -52,8 +52,10 @@ impl Rp {
             ("redirect_uri", REDIRECT_URI),
             ("scope", "openid"),
             ("state", state),
+            ("nonce", "n-plain"),
             ("code_challenge", &challenge),
             ("code_challenge_method", "S256"),
+            ("acr_values", "urn:bankid:bis"),
             extra,
         ];
         self.http.get(self.url("/authorize")).query(&query).send().await.expect("authorize")
@@ -74,7 +76,7 @@ impl Rp {
             ("nonce", &nonce),
             ("code_challenge", &challenge),
             ("code_challenge_method", "S256"),
-            ("login_hint", "BIS"),
+            ("acr_values", "urn:bankid:bis"),
         ];
         for (name, value) in extra {
             form.retain(|(existing, _)| existing != name);

@@ -5,13 +5,14 @@ use std::time::Duration;
 use super::client_auth::ClientAuth;
 use super::environment::BankIdEnvironment;
 use super::error::ConfigError;
+use super::idp::IdentityProvider;
 use super::key_chain::{RootSource, key_chain_settings};
 use super::par::ParMode;
 use super::permission_api::PermissionApiConfig;
 use super::settings::BankIdConfig;
 use super::validate::{
-    DAY, bounded, parse_endpoint, parse_issuer, required, validate_login_hint, validate_path, validate_permission_api,
-    validate_scopes,
+    DAY, bounded, parse_endpoint, parse_issuer, required, validate_acr_values, validate_login_hint, validate_path,
+    validate_permission_api, validate_scopes, validate_ui_locales,
 };
 use crate::loa::Loa;
 use crate::statement::{DigestInput, Permission, PermissionItem};
@@ -29,18 +30,33 @@ impl BankIdConfig {
     }
 }
 
-/// The `login_hint` default: BankID with biometrics (BIB's getting-started
-/// page asks for it on every login).
-const DEFAULT_LOGIN_HINT: &str = "BIS";
-
-/// What the app said about `login_hint`: nothing (the default), "send
-/// none", or a hint. Three states, named, rather than `Option<Option<_>>`.
+/// What the app said about a selector (`login_hint`, `acr_values`):
+/// nothing (the default), "send none", or a value. Three states, named,
+/// rather than `Option<Option<_>>`.
 #[derive(Debug, Default, Clone)]
-enum LoginHintChoice {
+enum Choice {
     #[default]
     Default,
     Omit,
     Send(String),
+}
+
+impl Choice {
+    fn of(value: Option<String>) -> Self {
+        match value {
+            Some(value) => Choice::Send(value),
+            None => Choice::Omit,
+        }
+    }
+
+    /// The value to validate: `default` for [`Choice::Default`].
+    fn resolve(self, default: impl FnOnce() -> Option<String>) -> Option<String> {
+        match self {
+            Choice::Default => default(),
+            Choice::Omit => None,
+            Choice::Send(value) => Some(value),
+        }
+    }
 }
 
 /// Builder for [`BankIdConfig`]; see each method for its default.
@@ -54,8 +70,9 @@ pub struct BankIdConfigBuilder {
     client_auth: Option<ClientAuth>,
     redirect_uri: Option<String>,
     scopes: Option<Vec<String>>,
-    login_hint: LoginHintChoice,
-    acr_values: Option<String>,
+    login_hint: Choice,
+    acr_values: Choice,
+    ui_locales: Option<String>,
     login_path: Option<String>,
     logout_path: Option<String>,
     backchannel_logout_path: Option<String>,
@@ -151,22 +168,45 @@ impl BankIdConfigBuilder {
         self
     }
 
-    /// `login_hint` sent on every login. Default: `Some("BIS")`, which BankID
-    /// asks for on every login with BankID with biometrics. `None` sends none.
-    /// A hint carrying personal data (`BID:<nnin>`) is refused, because it
-    /// would travel in a plain URL.
+    /// The legacy `login_hint` code sent beside `acr_values`: `Some("BIS")`
+    /// or `Some("BID")`. Default: none.
+    ///
+    /// BankID OIDC API v4 selects the identity provider with `acr_values`
+    /// and keeps `login_hint=BIS`/`BID` as a legacy alternative, so the
+    /// crate sends only the standard selector unless asked. Opt in when an
+    /// integration still expects the hint BIB's getting-started page shows.
+    /// A login that picks its own level (a step-up, a permission flow)
+    /// sends the code of the provider it selects instead. Refused at
+    /// `build`: a hint with a user id (`BID:<nnin>`, which BankID accepts
+    /// only through PAR), any other code, a level below [`minimum_loa`](Self::minimum_loa), and a
+    /// provider other than the first `acr_values` entry's.
     pub fn login_hint(mut self, hint: Option<impl Into<String>>) -> Self {
-        self.login_hint = match hint {
-            Some(hint) => LoginHintChoice::Send(hint.into()),
-            None => LoginHintChoice::Omit,
-        };
+        self.login_hint = Choice::of(hint.map(Into::into));
         self
     }
 
-    /// `acr_values` sent on every login. Default: none. The token's `acr` is
-    /// what is checked, whatever was requested.
-    pub fn acr_values(mut self, acr_values: impl Into<String>) -> Self {
-        self.acr_values = Some(acr_values.into());
+    /// `acr_values` sent on every login: space-separated BankID identity
+    /// providers, `urn:bankid:bis` (BankID with biometrics, LOA 3) and/or
+    /// `urn:bankid:bid` (BankID High, LOA 4), the first preferred.
+    /// Default: the provider that reaches [`minimum_loa`](Self::minimum_loa)
+    /// — `urn:bankid:bid` for LOA 4, else `urn:bankid:bis`. `None` sends
+    /// none (the provider then lets the user choose). A provider below
+    /// `minimum_loa` or an unknown value is refused at `build`. A login
+    /// that picks its own level replaces it; a flow with upfront permissions
+    /// always sends `urn:bankid:bis`, which routes it to the provider that
+    /// serves the Permission API. The token's `acr` is what is checked,
+    /// whatever was requested.
+    pub fn acr_values(mut self, acr_values: Option<impl Into<String>>) -> Self {
+        self.acr_values = Choice::of(acr_values.map(Into::into));
+        self
+    }
+
+    /// `ui_locales` sent on every login that names none itself: the
+    /// language(s) of BankID's pages, as space-separated BCP 47 tags in
+    /// order of preference, e.g. `nb` or `en` (BankID documents `no`/`nb`
+    /// and `en`). At most 4 tags. Default: none (BankID's own default).
+    pub fn ui_locales(mut self, ui_locales: impl Into<String>) -> Self {
+        self.ui_locales = Some(ui_locales.into());
         self
     }
 
@@ -436,11 +476,11 @@ impl BankIdConfigBuilder {
             None => None,
         };
         let scopes = validate_scopes(self.scopes.unwrap_or_else(|| vec!["profile".into()]))?;
-        let login_hint = validate_login_hint(match self.login_hint {
-            LoginHintChoice::Default => Some(DEFAULT_LOGIN_HINT.to_owned()),
-            LoginHintChoice::Omit => None,
-            LoginHintChoice::Send(hint) => Some(hint),
-        })?;
+        let minimum_loa = self.minimum_loa.unwrap_or(Loa::SUBSTANTIAL);
+        let default_acr = || Some(IdentityProvider::for_level(minimum_loa).acr_value.to_owned());
+        let acr_values = validate_acr_values(self.acr_values.resolve(default_acr), minimum_loa)?;
+        let login_hint = validate_login_hint(self.login_hint.resolve(|| None), minimum_loa, acr_values.as_deref())?;
+        let ui_locales = validate_ui_locales(self.ui_locales)?;
         let callback_path = redirect_uri.path().to_owned();
         let login_path = validate_path("login_path", self.login_path, DEFAULT_LOGIN_PATH)?;
         let logout_path = validate_path("logout_path", self.logout_path, DEFAULT_LOGOUT_PATH)?;
@@ -523,14 +563,15 @@ impl BankIdConfigBuilder {
             redirect_uri,
             scopes,
             login_hint,
-            acr_values: self.acr_values.filter(|v| !v.is_empty()),
+            acr_values,
+            ui_locales,
             login_path,
             callback_path,
             logout_path,
             backchannel_logout_path,
             post_logout_redirect_uri,
             keep_session_data_at_logout: self.keep_session_data_at_logout,
-            minimum_loa: self.minimum_loa.unwrap_or(Loa::SUBSTANTIAL),
+            minimum_loa,
             clock_skew,
             http_timeout,
             login_attempt_ttl,

@@ -11,7 +11,8 @@ use crate::loa::Loa;
 
 impl BankIdConfig {
     /// Reads the configuration from the environment; an empty variable
-    /// counts as unset (except `BANKID_LOGIN_HINT`, where empty means none).
+    /// counts as unset (except `BANKID_LOGIN_HINT` and `BANKID_ACR_VALUES`,
+    /// where empty means "send none").
     ///
     #[doc = include_str!("../../docs/env.md")]
     ///
@@ -52,8 +53,11 @@ impl BankIdConfig {
         if let Some(v) = lookup("BANKID_LOGIN_HINT") {
             b = b.login_hint((!v.is_empty()).then_some(v));
         }
-        if let Some(v) = get("BANKID_ACR_VALUES") {
-            b = b.acr_values(v);
+        if let Some(v) = lookup("BANKID_ACR_VALUES") {
+            b = b.acr_values((!v.is_empty()).then_some(v));
+        }
+        if let Some(v) = get("BANKID_UI_LOCALES") {
+            b = b.ui_locales(v);
         }
         if let Some(v) = get("BANKID_LOGIN_PATH") {
             b = b.login_path(v);
@@ -158,8 +162,17 @@ const ENV_VARS: &[(&str, &str, &str)] = &[
     ("BANKID_CLIENT_KEY_ID", "the key's `kid` in the client assertion header, for `private_key_jwt`", "unset"),
     ("BANKID_REDIRECT_URI", "absolute callback URL registered at BankID; its path is the callback route", "required"),
     ("BANKID_SCOPES", "extra scopes, space-separated (`openid` is always sent)", "`profile`"),
-    ("BANKID_LOGIN_HINT", "`login_hint` on every login (empty: none)", "`BIS`"),
-    ("BANKID_ACR_VALUES", "`acr_values` on every login", "none"),
+    ("BANKID_LOGIN_HINT", "legacy `login_hint` code sent beside `acr_values`: `BIS` or `BID` (empty: none)", "none"),
+    (
+        "BANKID_ACR_VALUES",
+        "identity providers asked on every login: `urn:bankid:bis` and/or `urn:bankid:bid` (empty: none)",
+        "by `BANKID_MIN_LOA`: `urn:bankid:bid` for 4, else `urn:bankid:bis`",
+    ),
+    (
+        "BANKID_UI_LOCALES",
+        "`ui_locales` of logins that name none: BCP 47 tags, space-separated, e.g. `nb` or `en` (at most 4)",
+        "none",
+    ),
     ("BANKID_LOGIN_PATH", "path of the login route", "`/auth/bankid/login`"),
     ("BANKID_LOGOUT_PATH", "path of the (`POST`) logout route", "`/auth/bankid/logout`"),
     ("BANKID_POST_LOGOUT_REDIRECT_URI", "where the provider returns after logout", "none"),
@@ -180,7 +193,7 @@ const ENV_VARS: &[(&str, &str, &str)] = &[
 ];
 
 /// Builder setting → environment variable, so `from_env` errors name the variable.
-const ENV_NAMES: [(&str, &str); 15] = [
+const ENV_NAMES: [(&str, &str); 17] = [
     ("issuer", "BANKID_ISSUER"),
     ("bib_issuer", "BANKID_BIB_ISSUER"),
     ("client_id", "BANKID_CLIENT_ID"),
@@ -188,6 +201,8 @@ const ENV_NAMES: [(&str, &str); 15] = [
     ("redirect_uri", "BANKID_REDIRECT_URI"),
     ("scopes", "BANKID_SCOPES"),
     ("login_hint", "BANKID_LOGIN_HINT"),
+    ("acr_values", "BANKID_ACR_VALUES"),
+    ("ui_locales", "BANKID_UI_LOCALES"),
     ("login_path", "BANKID_LOGIN_PATH"),
     ("logout_path", "BANKID_LOGOUT_PATH"),
     ("post_logout_redirect_uri", "BANKID_POST_LOGOUT_REDIRECT_URI"),
@@ -248,7 +263,9 @@ mod tests {
                     "BANKID_REDIRECT_URI" => "https://a.example/cb",
                     "BANKID_POST_LOGOUT_REDIRECT_URI" => "https://a.example/",
                     "BANKID_ISSUER" | "BANKID_BIB_ISSUER" => "https://i.example",
-                    "BANKID_SCOPES" | "BANKID_LOGIN_HINT" | "BANKID_ACR_VALUES" => "BIS",
+                    "BANKID_SCOPES" | "BANKID_LOGIN_HINT" => "BIS",
+                    "BANKID_ACR_VALUES" => "urn:bankid:bis",
+                    "BANKID_UI_LOCALES" => "nb en",
                     "BANKID_LOGIN_PATH" => "/in",
                     "BANKID_LOGOUT_PATH" => "/out",
                     "BANKID_MIN_LOA" => "3",

@@ -15,6 +15,8 @@
 //! - `client_auth`: [`ClientAuth`] with its credential;
 //! - `environment`, `par`, `permission_api`: the option types;
 //! - `key_chain`: BankID's root certificates for the signing keys' chains;
+//! - `idp`: BankID's identity providers and their selectors (`acr_values`,
+//!   the legacy `login_hint` code);
 //! - `cookies`: the session cookie policy ([`BankIdConfig::session_layer`]);
 //! - `error`: [`ConfigError`].
 
@@ -24,6 +26,7 @@ mod cookies;
 mod env;
 mod environment;
 mod error;
+mod idp;
 mod key_chain;
 mod par;
 mod permission_api;
@@ -38,7 +41,8 @@ pub use client_auth::{ClientAssertionKey, ClientAuth};
 pub(crate) use client_auth::{ClientSecret, Credential};
 pub use environment::BankIdEnvironment;
 pub use error::ConfigError;
+pub(crate) use idp::IdentityProvider;
 pub use par::ParMode;
 pub use permission_api::PermissionApiConfig;
 pub use settings::BankIdConfig;
-pub(crate) use validate::is_loopback;
+pub(crate) use validate::{is_loopback, is_valid_ui_locales};

@@ -24,6 +24,8 @@ pub struct BankIdConfig {
     pub(crate) scopes: Vec<String>,
     pub(crate) login_hint: Option<String>,
     pub(crate) acr_values: Option<String>,
+    /// The `ui_locales` sent when a login names none.
+    pub(crate) ui_locales: Option<String>,
     pub(crate) login_path: String,
     pub(crate) callback_path: String,
     pub(crate) logout_path: String,

@@ -22,7 +22,8 @@ fn valid() -> BankIdConfigBuilder {
 fn builds_with_secure_defaults() {
     let config = valid().build().unwrap();
     assert_eq!(config.scopes, ["openid", "profile"]);
-    assert_eq!(config.login_hint.as_deref(), Some("BIS"));
+    assert_eq!(config.login_hint, None, "v4: acr_values is the selector; the legacy hint is opt-in");
+    assert_eq!(config.acr_values.as_deref(), Some("urn:bankid:bis"));
     assert_eq!(config.minimum_loa, Loa::SUBSTANTIAL);
     assert_eq!(config.callback_path, "/auth/bankid/callback");
     assert_eq!(config.login_path, "/auth/bankid/login");
@@ -58,6 +59,23 @@ fn invalid_values_are_named() {
         (valid().post_logout_redirect_uri("relative"), "post_logout_redirect_uri"),
         (valid().scopes(["profile", "bad scope"]), "scopes"),
         (valid().login_hint(Some("BID:01010112345")), "login_hint"),
+        (valid().login_hint(Some(":01010112345")), "login_hint"),
+        (valid().login_hint(Some("BIM")), "login_hint"),
+        (valid().login_hint(Some("bis")), "login_hint"),
+        (valid().login_hint(Some("")), "login_hint"),
+        (valid().acr_values(Some("urn:bankid:bis;LOA=3")), "acr_values"),
+        (valid().acr_values(Some("urn:bankid:bim")), "acr_values"),
+        (valid().acr_values(Some("urn:bankid:bis urn:bankid:bis")), "acr_values"),
+        (valid().acr_values(Some("urn:bankid:bis  urn:bankid:bid")), "acr_values"),
+        (valid().acr_values(Some("")), "acr_values"),
+        (valid().ui_locales(""), "ui_locales"),
+        (valid().ui_locales("nb  en"), "ui_locales"),
+        (valid().ui_locales("nb en nn se fr"), "ui_locales"),
+        (valid().ui_locales("n"), "ui_locales"),
+        (valid().ui_locales("nb_NO"), "ui_locales"),
+        (valid().ui_locales("nb-"), "ui_locales"),
+        (valid().ui_locales("nb-toolongsubtag"), "ui_locales"),
+        (valid().ui_locales("nb&x=y"), "ui_locales"),
         (valid().login_path("auth/login"), "login_path"),
         (valid().logout_path("//evil.example"), "logout_path"),
         (valid().login_path("/auth/bankid/callback"), "login_path"),
@@ -169,6 +187,7 @@ fn from_env_names_variables() {
     .unwrap();
     assert_eq!(config.login_hint, None);
     assert_eq!(config.minimum_loa, Loa::HIGH);
+    assert_eq!(config.acr_values.as_deref(), Some("urn:bankid:bid"), "the default follows BANKID_MIN_LOA");
     assert_eq!(config.scopes, ["openid", "profile", "nnin_altsub"]);
     assert_eq!(config.client_auth.method(), "client_secret_post");
 }
@@ -258,6 +277,81 @@ fn debug_never_prints_the_private_key() {
     for chunk in body.as_bytes().chunks(16) {
         assert!(!debug.contains(std::str::from_utf8(chunk).unwrap()), "{debug}");
     }
+}
+
+#[test]
+fn acr_values_default_to_the_provider_of_the_minimum_level() {
+    let acr = |b: BankIdConfigBuilder| b.build().unwrap().acr_values;
+    assert_eq!(acr(valid()).as_deref(), Some("urn:bankid:bis"));
+    assert_eq!(acr(valid().minimum_loa(Loa::TWO)).as_deref(), Some("urn:bankid:bis"));
+    assert_eq!(acr(valid().minimum_loa(Loa::HIGH)).as_deref(), Some("urn:bankid:bid"));
+    assert_eq!(acr(valid().acr_values(None::<String>)), None, "switched off");
+    let both = "urn:bankid:bid urn:bankid:bis";
+    assert_eq!(acr(valid().acr_values(Some(both))).as_deref(), Some(both));
+}
+
+/// A selector that invites a level the app would refuse is a start-up error.
+#[test]
+fn no_selector_may_ask_below_the_minimum_level() {
+    let high = || valid().minimum_loa(Loa::HIGH);
+    for (builder, field) in [
+        (high().acr_values(Some("urn:bankid:bis")), "acr_values"),
+        (high().acr_values(Some("urn:bankid:bid urn:bankid:bis")), "acr_values"),
+        (high().login_hint(Some("BIS")), "login_hint"),
+        // The two selectors must name the same provider.
+        (valid().login_hint(Some("BID")), "login_hint"),
+    ] {
+        let err = builder.build().unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { .. }), "{err}");
+        assert_eq!(err.field(), field, "{err}");
+    }
+    let legacy = |b: BankIdConfigBuilder| b.build().unwrap().login_hint;
+    assert_eq!(legacy(valid().login_hint(Some("BIS"))).as_deref(), Some("BIS"));
+    assert_eq!(legacy(high().login_hint(Some("BID"))).as_deref(), Some("BID"));
+    assert_eq!(legacy(valid().acr_values(None::<String>).login_hint(Some("BID"))).as_deref(), Some("BID"));
+}
+
+#[test]
+fn the_selectors_switch_on_and_off_through_the_environment() {
+    let base = [
+        ("BANKID_ISSUER", "https://i.example"),
+        ("BANKID_CLIENT_ID", "c"),
+        ("BANKID_CLIENT_SECRET", "s"),
+        ("BANKID_REDIRECT_URI", "https://a.example/cb"),
+    ];
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let vars: Vec<_> = base.iter().chain(extra).copied().collect();
+        BankIdConfig::from_lookup(move |name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned()))
+    };
+    let config = with(&[]).unwrap();
+    assert_eq!((config.acr_values.as_deref(), config.login_hint.as_deref()), (Some("urn:bankid:bis"), None));
+    let config = with(&[("BANKID_LOGIN_HINT", "BIS")]).unwrap();
+    assert_eq!(config.login_hint.as_deref(), Some("BIS"), "opt in to the legacy hint");
+    let config = with(&[("BANKID_ACR_VALUES", "")]).unwrap();
+    assert_eq!(config.acr_values, None, "empty switches acr_values off");
+    let err = with(&[("BANKID_ACR_VALUES", "urn:bankid:bis"), ("BANKID_MIN_LOA", "4")]).unwrap_err();
+    assert_eq!(err.field(), "BANKID_ACR_VALUES");
+    let err = with(&[("BANKID_LOGIN_HINT", "BID:01010112345")]).unwrap_err();
+    assert_eq!(err.field(), "BANKID_LOGIN_HINT");
+    assert!(!err.to_string().contains("01010112345"), "no identity number in the error: {err}");
+}
+
+#[test]
+fn ui_locales_take_bcp47_tags() {
+    for ok in ["nb", "en", "nb en", "nb-NO", "zh-Hant-TW", "no nb nn en"] {
+        assert_eq!(valid().ui_locales(ok).build().unwrap().ui_locales.as_deref(), Some(ok), "{ok}");
+    }
+    assert_eq!(valid().build().unwrap().ui_locales, None);
+    let env = |name: &str| match name {
+        "BANKID_ISSUER" => Some("https://i.example".to_owned()),
+        "BANKID_CLIENT_ID" | "BANKID_CLIENT_SECRET" => Some("c".to_owned()),
+        "BANKID_REDIRECT_URI" => Some("https://a.example/cb".to_owned()),
+        "BANKID_UI_LOCALES" => Some("nb en".to_owned()),
+        _ => None,
+    };
+    assert_eq!(BankIdConfig::from_lookup(env).unwrap().ui_locales.as_deref(), Some("nb en"));
+    let bad = |name: &str| if name == "BANKID_UI_LOCALES" { Some("nb;en".to_owned()) } else { env(name) };
+    assert_eq!(BankIdConfig::from_lookup(bad).unwrap_err().field(), "BANKID_UI_LOCALES");
 }
 
 mod key_chain {

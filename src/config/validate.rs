@@ -4,7 +4,10 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::loa::Loa;
+
 use super::error::ConfigError;
+use super::idp::IdentityProvider;
 use super::permission_api::PermissionApiConfig;
 
 /// Seconds in a day, for the bounds below.
@@ -133,14 +136,99 @@ pub(super) fn validate_scopes(scopes: Vec<String>) -> Result<Vec<String>, Config
     Ok(out)
 }
 
-pub(super) fn validate_login_hint(hint: Option<String>) -> Result<Option<String>, ConfigError> {
-    match hint {
-        Some(h) if h.contains(':') => {
-            Err(ConfigError::invalid("login_hint", "a hint with a user id must not travel in a plain URL; use PAR"))
+/// The configured `acr_values`: space-separated identity-provider URNs
+/// BankID documents for the code flow (`urn:bankid:bis`, `urn:bankid:bid`),
+/// each once, none of them below `minimum` (a request that invites a level
+/// the app would then refuse only produces failed logins).
+pub(super) fn validate_acr_values(value: Option<String>, minimum: Loa) -> Result<Option<String>, ConfigError> {
+    let Some(value) = value else { return Ok(None) };
+    let mut seen: Vec<IdentityProvider> = Vec::new();
+    for entry in value.split(' ') {
+        let idp = IdentityProvider::by_acr_value(entry).ok_or_else(|| {
+            ConfigError::invalid(
+                "acr_values",
+                "must be space-separated BankID identity providers: urn:bankid:bis and/or urn:bankid:bid",
+            )
+        })?;
+        if seen.contains(&idp) {
+            return Err(ConfigError::invalid("acr_values", "names an identity provider twice"));
         }
-        Some(h) if h.is_empty() || !h.chars().all(|c| c.is_ascii_alphanumeric()) => {
-            Err(ConfigError::invalid("login_hint", "must be an IDP code such as BIS or BID"))
+        if idp.loa < minimum {
+            return Err(ConfigError::invalid(
+                "acr_values",
+                format!("{} yields LOA {}, below minimum_loa {}", idp.acr_value, idp.loa.get(), minimum.get()),
+            ));
         }
+        seen.push(idp);
+    }
+    Ok(Some(value))
+}
+
+/// The legacy `login_hint` code (`BIS` or `BID`), sent beside `acr_values`
+/// when the app opts in. Never a user id (that would travel in a plain
+/// URL), never below `minimum`, and naming the same provider as the
+/// preferred (first) `acr_values` entry, so the two selectors cannot
+/// contradict each other.
+pub(super) fn validate_login_hint(
+    hint: Option<String>,
+    minimum: Loa,
+    acr_values: Option<&str>,
+) -> Result<Option<String>, ConfigError> {
+    let Some(hint) = hint else { return Ok(None) };
+    if hint.contains(':') {
+        return Err(ConfigError::invalid(
+            "login_hint",
+            "a hint with a user id must not travel in a plain URL; BankID accepts it only through PAR",
+        ));
+    }
+    let idp = IdentityProvider::by_legacy_hint(&hint)
+        .ok_or_else(|| ConfigError::invalid("login_hint", "must be BankID's legacy code BIS or BID"))?;
+    if idp.loa < minimum {
+        return Err(ConfigError::invalid(
+            "login_hint",
+            format!("{} yields LOA {}, below minimum_loa {}", idp.legacy_hint, idp.loa.get(), minimum.get()),
+        ));
+    }
+    let preferred = acr_values.and_then(|v| v.split(' ').next()).and_then(IdentityProvider::by_acr_value);
+    if preferred.is_some_and(|acr| acr != idp) {
+        return Err(ConfigError::invalid("login_hint", "names another identity provider than acr_values"));
+    }
+    Ok(Some(hint))
+}
+
+/// The most language tags a `ui_locales` value may list.
+const MAX_UI_LOCALES: usize = 4;
+
+/// Whether `value` is a `ui_locales` value the crate sends (OIDC Core
+/// §3.1.2.1): one to [`MAX_UI_LOCALES`] BCP 47 language tags separated by
+/// single spaces, each a 2–8 letter language subtag and up to seven
+/// further 1–8 character alphanumeric subtags after `-` (e.g. `nb`, `en`,
+/// `nb-NO`, `zh-Hant-TW`), at most 35 characters. BankID documents `no`/`nb`
+/// and `en`; other tags are passed on and the provider falls back as it
+/// sees fit. Bounded so a request cannot grow without limit.
+pub(crate) fn is_valid_ui_locales(value: &str) -> bool {
+    let tags: Vec<&str> = value.split(' ').collect();
+    (1..=MAX_UI_LOCALES).contains(&tags.len()) && tags.iter().all(|tag| is_language_tag(tag))
+}
+
+fn is_language_tag(tag: &str) -> bool {
+    let mut subtags = tag.split('-');
+    let language = subtags.next().unwrap_or_default();
+    let language_ok = (2..=8).contains(&language.len()) && language.bytes().all(|b| b.is_ascii_alphabetic());
+    let rest: Vec<&str> = subtags.collect();
+    language_ok
+        && tag.len() <= 35
+        && rest.len() <= 7
+        && rest.iter().all(|s| (1..=8).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// The configured default `ui_locales`, if any (see [`is_valid_ui_locales`]).
+pub(super) fn validate_ui_locales(value: Option<String>) -> Result<Option<String>, ConfigError> {
+    match value {
+        Some(v) if !is_valid_ui_locales(&v) => Err(ConfigError::invalid(
+            "ui_locales",
+            "must be 1 to 4 BCP 47 language tags separated by single spaces, e.g. `nb` or `nb en`",
+        )),
         other => Ok(other),
     }
 }

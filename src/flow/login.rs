@@ -1,4 +1,5 @@
-//! `GET /auth/bankid/login?return_to=/path`: starts an Authorization Code
+//! `GET /auth/bankid/login?return_to=/path` (optionally `&acr=4`,
+//! `&max_age=300`, `&prompt=login`, `&ui_locales=nb`): starts an Authorization Code
 //! flow with PKCE S256, `state` and `nonce` — pushed to the provider first
 //! (RFC 9126) when it offers PAR, which keeps the parameters (and any
 //! permission statement) out of the browser's URL.
@@ -11,16 +12,18 @@ use tower_sessions::Session;
 use url::Url;
 
 use super::attempt::{self, Started};
+use super::login_options::{QueryOptions, add_identity_hint, add_params, from_query};
 use super::{redirect, session_of, with_cookies};
 use crate::clock::unix_now;
 use crate::config::ParMode;
 use crate::error::Error;
+use crate::permission_api::LoginHint;
 use crate::provider::token::post_form;
 use crate::return_to::sanitize_return_to;
 use crate::session::{PendingLogin, load_login};
 use crate::state::Ctx;
 use crate::statement::{PermissionError, PermissionItem, Transport, authorization_details};
-use crate::step_up::{StepUpPolicy, add_authorize_params, asked_in_query};
+use crate::step_up::{StepUpPolicy, add_authorize_params, add_selectors, asked_in_query, select_identity_provider};
 
 /// What a login asks for beyond the configured defaults.
 #[derive(Default)]
@@ -35,6 +38,12 @@ pub(crate) struct LoginOptions {
     /// [`crate::step_up`]): asked for here, checked at the callback, and
     /// bound to the logged-in user (if any) like `for_current_user`.
     pub(crate) step_up: Option<StepUpPolicy>,
+    /// The pages' language(s), validated; else the configured default.
+    pub(crate) ui_locales: Option<String>,
+    /// `prompt=login`: a fresh authentication at BankID.
+    pub(crate) prompt_login: bool,
+    /// A prefilled identity number, validated; sent only through PAR.
+    pub(crate) identity_hint: Option<LoginHint>,
 }
 
 /// Where to send the browser, and the cookies that bind the attempt to it.
@@ -57,9 +66,10 @@ pub(crate) async fn start_login(State(ctx): State<Ctx>, RawQuery(query): RawQuer
             .find(|(key, _)| key == "return_to")
             .map(|(_, value)| value.into_owned())
     });
-    let result = match (session_of(req.extensions()), asked_in_query(query.as_deref())) {
-        (Ok(session), Ok(step_up)) => {
-            let options = LoginOptions { return_to, step_up, ..LoginOptions::default() };
+    let asked = asked_in_query(query.as_deref()).and_then(|step_up| Ok((step_up, from_query(query.as_deref())?)));
+    let result = match (session_of(req.extensions()), asked) {
+        (Ok(session), Ok((step_up, QueryOptions { ui_locales, prompt_login }))) => {
+            let options = LoginOptions { return_to, step_up, ui_locales, prompt_login, ..LoginOptions::default() };
             begin(&ctx, &session, req.headers(), options).await
         }
         (Err(err), _) | (_, Err(err)) => Err(err),
@@ -124,8 +134,17 @@ pub(crate) async fn begin(
     // This login's parameters; the fixed ones (client, redirect URI, scope,
     // configured hint and acr) are in `ctx.core.authorize`, encoded once.
     let mut params = secrets.params();
+    let asked_loa = options.step_up.and_then(|s| s.loa());
+    let has_permissions = !permissions.is_empty();
+    if let Some(idp) = select_identity_provider(asked_loa, has_permissions, config.minimum_loa)? {
+        add_selectors(idp, config, has_permissions, &mut params);
+    }
     if let Some(step_up) = &options.step_up {
         add_authorize_params(step_up, &mut params);
+    }
+    add_params(options.ui_locales, options.prompt_login, config, &mut params);
+    if let Some(hint) = &options.identity_hint {
+        add_identity_hint(hint, config, &mut params);
     }
     if let Some(details) = authorization_details(&permissions) {
         params.push(("authorization_details", details));
@@ -137,8 +156,10 @@ pub(crate) async fn begin(
         params.push(("app_callback_uri", uri));
     }
 
-    let url = match par_endpoint(ctx, !permissions.is_empty())? {
+    let url = match par_endpoint(ctx, has_permissions)? {
         Some(endpoint) => push_request(ctx, endpoint, &params).await?,
+        // An identity number never goes into the browser's URL.
+        None if options.identity_hint.is_some() => return Err(Error::IdentityHintNeedsPar),
         None => ctx.core.authorize.url(&params),
     };
     let expected_sub = match options.for_current_user || options.step_up.is_some() {
@@ -154,7 +175,7 @@ pub(crate) async fn begin(
         permissions,
         flow: crate::once::new_secret(),
         expected_sub,
-        asked_loa: options.step_up.and_then(|s| s.loa()),
+        asked_loa,
         max_age: options.step_up.and_then(|s| s.max_age()),
     };
     let started = attempt::store(ctx, headers, &pending).await?;
@@ -179,15 +200,19 @@ fn permission_reference(permissions: &[PermissionItem]) -> Result<Option<String>
 }
 
 /// Decides whether to push: always when required or advertised (unless
-/// disabled); logins with permissions cannot go without it.
+/// disabled); logins with permissions, and every login at a provider that
+/// says `require_pushed_authorization_requests`, cannot go without it (a
+/// disabled PAR with such a provider already failed start-up).
 fn par_endpoint(ctx: &Ctx, has_permissions: bool) -> Result<Option<&Url>, Error> {
-    let endpoint = ctx.core.metadata.pushed_authorization_request_endpoint.as_ref();
+    let metadata = &ctx.core.metadata;
+    let endpoint = metadata.pushed_authorization_request_endpoint.as_ref();
+    let must_push = has_permissions || metadata.require_pushed_authorization_requests;
     let missing = Error::MissingCapability { capability: "pushed_authorization_request_endpoint" };
     match ctx.core.config().par {
-        ParMode::Disabled if has_permissions => Err(missing),
+        ParMode::Disabled if must_push => Err(missing),
         ParMode::Disabled => Ok(None),
         ParMode::Required => endpoint.map(Some).ok_or(missing),
-        ParMode::WhenAdvertised if has_permissions => endpoint.map(Some).ok_or(missing),
+        ParMode::WhenAdvertised if must_push => endpoint.map(Some).ok_or(missing),
         ParMode::WhenAdvertised => Ok(endpoint),
     }
 }

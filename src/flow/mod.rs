@@ -6,6 +6,7 @@ pub(crate) mod binding;
 pub(crate) mod callback;
 pub(crate) mod grants;
 pub(crate) mod login;
+pub(crate) mod login_options;
 pub(crate) mod logout;
 
 use axum::http::{HeaderValue, StatusCode, header};

@@ -30,6 +30,8 @@ struct BankIdMetadataExtras {
     #[serde(default)]
     authorization_response_iss_parameter_supported: bool,
     pushed_authorization_request_endpoint: Option<String>,
+    #[serde(default)]
+    require_pushed_authorization_requests: bool,
     backchannel_authentication_endpoint: Option<String>,
     #[serde(default)]
     code_challenge_methods_supported: Vec<String>,
@@ -74,6 +76,10 @@ pub struct ProviderMetadata {
     pub end_session_endpoint: Option<Url>,
     /// Pushed authorization request endpoint (RFC 9126), if any.
     pub pushed_authorization_request_endpoint: Option<Url>,
+    /// Whether the provider accepts authorization requests only through
+    /// PAR (RFC 9126 §5): every login, plain ones too, is then pushed, and
+    /// [`ParMode::Disabled`](crate::ParMode::Disabled) is a start-up error.
+    pub require_pushed_authorization_requests: bool,
     /// CIBA backchannel authentication endpoint, if any.
     pub backchannel_authentication_endpoint: Option<Url>,
     /// Signature algorithms the provider uses for ID tokens that this crate
@@ -140,6 +146,7 @@ fn from_document(doc: DiscoveredMetadata, issuer: &Url) -> Result<ProviderMetada
             .as_deref()
             .map(|u| endpoint("pushed_authorization_request_endpoint", u))
             .transpose()?,
+        require_pushed_authorization_requests: extras.require_pushed_authorization_requests,
         backchannel_authentication_endpoint: extras
             .backchannel_authentication_endpoint
             .as_deref()

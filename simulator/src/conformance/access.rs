@@ -51,7 +51,7 @@ async fn each_issuer_has_its_own_discovery_and_keys() {
     assert_eq!(bib["jwks_uri_grants"], format!("{b}/jwks/grants"));
     assert_eq!(bib["backchannel_authentication_endpoint"], format!("{b}/bc-authorize"));
     assert_eq!(bib["token_endpoint"], format!("{b}/token"));
-    assert_eq!(bib["id_token_signing_alg_values_supported"], json!(["RS256"]));
+    assert_eq!(bib["id_token_signing_alg_values_supported"], json!(["ES256"]));
     assert_eq!(bib["backchannel_token_delivery_modes_supported"], json!(["poll"]));
 
     let kids = |jwks: JwkSet| -> Vec<String> { jwks.keys.into_iter().filter_map(|key| key.common.key_id).collect() };

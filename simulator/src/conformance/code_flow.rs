@@ -24,6 +24,8 @@ fn par_form<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, String)> {
         ("nonce", "no-1".to_owned()),
         ("code_challenge", challenge),
         ("code_challenge_method", "S256".to_owned()),
+        // Every flow here carries a permission: BankID routes it to BIS.
+        ("acr_values", "urn:bankid:bis".to_owned()),
     ];
     form.extend(extra.iter().map(|(name, value)| (*name, (*value).to_owned())));
     form

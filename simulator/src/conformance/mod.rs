@@ -170,12 +170,12 @@ fn kid(jws: &str) -> String {
     jsonwebtoken::decode_header(jws).expect("JWS header").kid.expect("kid")
 }
 
-/// Verifies an RS256 `jws` with the key its `kid` names in `jwks`, checking
+/// Verifies an ES256 `jws` (the simulator's default) with the key its `kid` names in `jwks`, checking
 /// `iss` (and `aud` when given); `Err` when it does not verify.
 fn verify(jws: &str, jwks: &JwkSet, issuer: &str, audience: Option<&str>) -> Result<Value, String> {
     let jwk = jwks.find(&kid(jws)).ok_or("kid not in the JWKS")?;
     let key = DecodingKey::from_jwk(jwk).map_err(|error| error.to_string())?;
-    let mut validation = Validation::new(jsonwebtoken::Algorithm::RS256);
+    let mut validation = Validation::new(jsonwebtoken::Algorithm::ES256);
     validation.set_issuer(&[issuer]);
     match audience {
         Some(audience) => validation.set_audience(&[audience]),

@@ -43,10 +43,12 @@ pub(super) async fn show(State(shared): State<Arc<Shared>>, RawQuery(query): Raw
         }
     };
     let state = params.get("state").map(str::to_owned);
-    let request = validate(&params, redirect_uri.clone(), state.clone()).and_then(|mut request| {
-        request.permissions = permissions::requested(&shared, &params, false)?;
-        Ok(request)
-    });
+    let request = front_channel_only(&params)
+        .and_then(|()| validate(&params, redirect_uri.clone(), state.clone()))
+        .and_then(|mut request| {
+            request.permissions = permissions::requested(&shared, &params, false)?;
+            Ok(request)
+        });
     let request = match request {
         Ok(request) => request,
         Err((error, description)) => {
@@ -146,8 +148,31 @@ fn trusted_redirect_uri(shared: &Shared, params: &Params) -> Result<String, &'st
     Ok(redirect_uri.to_owned())
 }
 
-/// Checks the rest of the request: BankID's code flow with mandatory PKCE.
-/// Permissions are left empty; the caller resolves them.
+/// What API v4 refuses in a front-channel (query string) request only: an
+/// identity number in `login_hint` (`:<nnin>`, `BID:<nnin>`, `BIS:<nnin>`).
+/// BankID: "Specifying NNIN in query param login_hint is no longer
+/// supported. Use PAR or encrypted request object instead"
+/// (`bankid-oidc-provider/api-versions`, version 4). Inside PAR it is fine.
+fn front_channel_only(params: &Params) -> Result<(), (&'static str, &'static str)> {
+    if params.get("login_hint").is_some_and(names_an_identity_number) {
+        return Err((
+            "invalid_request",
+            "an identity number in login_hint is only accepted in a pushed authorization request (PAR)",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a `login_hint` carries an identity number: anything after a `:`
+/// (BankID's `[BID|BIS]:<nnin>` and `:<nnin>` forms) that is all digits.
+fn names_an_identity_number(hint: &str) -> bool {
+    hint.split_once(':').is_some_and(|(_, number)| !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Checks the rest of the request: BankID's code flow as API v4 requires it
+/// — `response_type=code`, `state`, `nonce` and PKCE (S256) on every
+/// request, front channel or PAR. Permissions are left empty; the caller
+/// resolves them.
 pub(super) fn validate(
     params: &Params,
     redirect_uri: String,
@@ -166,6 +191,9 @@ pub(super) fn validate(
     let Some(state) = state else {
         return Err(("invalid_request", "state is required"));
     };
+    let Some(nonce) = params.get("nonce").filter(|nonce| !nonce.is_empty()) else {
+        return Err(("invalid_request", "nonce is required (BankID OIDC API v4)"));
+    };
     let Some(code_challenge) = params.get("code_challenge") else {
         return Err(("invalid_request", "code_challenge is required (PKCE)"));
     };
@@ -176,15 +204,35 @@ pub(super) fn validate(
         return Err(("invalid_request", "code_challenge is not a base64url SHA-256 digest"));
     }
     let step_up = step_up::requested(params.get("login_hint"), params.get("acr_values"), params.get("max_age"))?;
+    routed_for_permissions(params, &step_up)?;
     Ok(PendingRequest {
         step_up,
         redirect_uri,
         state,
-        nonce: params.get("nonce").map(str::to_owned),
+        nonce: Some(nonce.to_owned()),
         code_challenge: code_challenge.to_owned(),
         scope: scope.to_owned(),
         permissions: Vec::new(),
     })
+}
+
+/// A flow with upfront permissions — `authorization_details` (PAR) or a
+/// registered permission's `permission_token` — must ask BankID OIDC for
+/// BankID with biometrics with `acr_values=urn:bankid:bis` (as its first,
+/// preferred value): only that identity provider supports the Permission
+/// API (BankID, `bankid-with-biometrics/advanced-topics/forcing-step-up`).
+/// Checked before the permission is looked up, so a refused request does
+/// not use up a `permission_token`.
+fn routed_for_permissions(
+    params: &Params,
+    step_up: &step_up::StepUpRequest,
+) -> Result<(), (&'static str, &'static str)> {
+    let upfront = ["authorization_details", "permission_token"].iter().any(|name| params.values.contains_key(*name));
+    let to_biometrics = step_up.routed && step_up.asked_method == Some(step_up::BIS);
+    if upfront && !to_biometrics {
+        return Err(("invalid_request", "a flow with upfront permissions must send acr_values=urn:bankid:bis"));
+    }
+    Ok(())
 }
 
 /// An S256 challenge is 32 bytes in unpadded base64url: 43 characters.

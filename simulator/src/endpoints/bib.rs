@@ -19,7 +19,7 @@ use super::wire::{
     authorization, respond_slowly,
 };
 use crate::faults::Fault;
-use crate::keys;
+use crate::keys::{self, SigningAlgorithm};
 use crate::state::Shared;
 
 /// The scope the Permission API (register, `user-exists`, grant) requires.
@@ -42,12 +42,12 @@ pub(super) async fn discovery(State(shared): State<Arc<Shared>>) -> axum::respon
         return outage;
     }
     tracing::debug!("simulator: BIB discovery document requested");
-    axum::response::IntoResponse::into_response(Json(document(&shared.bib_issuer)))
+    axum::response::IntoResponse::into_response(Json(document(&shared.bib_issuer, shared.signing_alg)))
 }
 
 /// The fields BankID's CIBA example reads, plus what generic OpenID
 /// Provider metadata parsers require.
-fn document(bib: &str) -> Value {
+fn document(bib: &str, alg: SigningAlgorithm) -> Value {
     json!({
         "issuer": bib,
         "permissions_endpoint": format!("{bib}{PERMISSIONS_PATH}"),
@@ -55,7 +55,7 @@ fn document(bib: &str) -> Value {
         "jwks_uri_grants": format!("{bib}{GRANT_JWKS_PATH}"),
         "backchannel_authentication_endpoint": format!("{bib}{BACKCHANNEL_PATH}"),
         "token_endpoint": format!("{bib}{TOKEN_PATH}"),
-        "id_token_signing_alg_values_supported": ["RS256"],
+        "id_token_signing_alg_values_supported": [alg.name()],
         "grant_types_supported": [CIBA_GRANT_TYPE],
         "backchannel_token_delivery_modes_supported": ["poll"],
         "backchannel_user_code_parameter_supported": false,
@@ -70,7 +70,7 @@ pub(super) async fn jwks(State(shared): State<Arc<Shared>>) -> Json<JwkSet> {
     shared.jwks_requests.fetch_add(1, Ordering::SeqCst);
     respond_slowly(&shared).await;
     tracing::debug!("simulator: BIB JWKS requested");
-    Json(keys::bib_jwks())
+    Json(keys::bib_jwks(shared.publication()))
 }
 
 /// `GET {bib}/jwks/grants`: the key grants are signed with.
@@ -78,7 +78,7 @@ pub(super) async fn grant_jwks(State(shared): State<Arc<Shared>>) -> Json<JwkSet
     shared.jwks_requests.fetch_add(1, Ordering::SeqCst);
     respond_slowly(&shared).await;
     tracing::debug!("simulator: BIB grant JWKS requested");
-    Json(keys::grant_jwks())
+    Json(keys::grant_jwks(shared.publication()))
 }
 
 /// The access check of a BIB endpoint, in this order: no client
@@ -126,7 +126,7 @@ mod tests {
 
     #[test]
     fn bib_discovery_names_bankids_fields() {
-        let doc = document("http://127.0.0.1:2");
+        let doc = document("http://127.0.0.1:2", SigningAlgorithm::Es256);
         assert_eq!(doc["issuer"], "http://127.0.0.1:2");
         assert_eq!(doc["permissions_endpoint"], "http://127.0.0.1:2/permissions/");
         assert_eq!(doc["jwks_uri"], "http://127.0.0.1:2/jwks");

@@ -1,7 +1,7 @@
 //! `GET /.well-known/openid-configuration` (OpenID Connect Discovery 1.0).
 //!
 //! Advertises only what the simulator implements, the way BankID's own
-//! document does: code flow, PKCE with S256, RS256 ID tokens, pushed
+//! document does: code flow, PKCE with S256, ES256 (or RS256) ID tokens, pushed
 //! authorization requests with `authorization_details`, client credentials.
 //! CIBA and the Permission API are BIB's, in BIB's own discovery document.
 
@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use super::wire::{
     AUTHORIZE_PATH, JWKS_PATH, LOGOUT_PATH, PAR_PATH, TOKEN_PATH, USERINFO_PATH, discovery_outage, respond_slowly,
 };
+use crate::keys::SigningAlgorithm;
 use crate::state::Shared;
 
 /// The permission types discovery names; requests may use any type.
@@ -25,7 +26,7 @@ pub(super) async fn handle(State(shared): State<Arc<Shared>>) -> Response {
         return outage;
     }
     tracing::debug!("simulator: discovery document requested");
-    let mut document = document(&shared.issuer, shared.advertise_par);
+    let mut document = document(&shared.issuer, shared.advertise_par, shared.signing_alg);
     if shared.backchannel_logout {
         // OpenID Connect Back-Channel Logout 1.0 §2.1.
         document["backchannel_logout_supported"] = json!(true);
@@ -34,7 +35,7 @@ pub(super) async fn handle(State(shared): State<Arc<Shared>>) -> Response {
     Json(document).into_response()
 }
 
-fn document(issuer: &str, advertise_par: bool) -> Value {
+fn document(issuer: &str, advertise_par: bool, alg: SigningAlgorithm) -> Value {
     let mut document = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}{AUTHORIZE_PATH}"),
@@ -46,7 +47,7 @@ fn document(issuer: &str, advertise_par: bool) -> Value {
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "client_credentials"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS256"],
+        "id_token_signing_alg_values_supported": [alg.name()],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
         "token_endpoint_auth_signing_alg_values_supported": ["RS256"],
         "code_challenge_methods_supported": ["S256"],
@@ -75,7 +76,7 @@ mod tests {
 
     #[test]
     fn endpoints_hang_off_the_issuer() {
-        let doc = document("http://127.0.0.1:1", true);
+        let doc = document("http://127.0.0.1:1", true, SigningAlgorithm::Es256);
         assert_eq!(doc["issuer"], "http://127.0.0.1:1");
         assert_eq!(doc["jwks_uri"], "http://127.0.0.1:1/jwks");
         assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
@@ -85,7 +86,7 @@ mod tests {
 
     #[test]
     fn par_endpoint_can_be_left_out() {
-        let doc = document("http://127.0.0.1:1", false);
+        let doc = document("http://127.0.0.1:1", false, SigningAlgorithm::Es256);
         assert!(doc.get("pushed_authorization_request_endpoint").is_none());
         assert_eq!(doc["require_pushed_authorization_requests"], false);
     }

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Json, Response};
 
 use super::wire::respond_slowly;
 use crate::faults::Fault;
-use crate::keys;
+use crate::keys::{self, Publication};
 use crate::state::Shared;
 
 pub(super) async fn handle(State(shared): State<Arc<Shared>>) -> Response {
@@ -26,9 +26,10 @@ pub(super) async fn handle(State(shared): State<Arc<Shared>>) -> Response {
         if inner.faults.has(&Fault::JwksUnavailable) {
             return (StatusCode::SERVICE_UNAVAILABLE, "simulated JWKS outage\n").into_response();
         }
+        let publication = Publication { alg: shared.signing_alg, chain: inner.faults.chain() };
         let jwks = match &inner.published_keys {
-            Some(published) => keys::jwks_of(published),
-            None => keys::published_jwks(inner.rotated),
+            Some(published) => keys::jwks_of(publication, published),
+            None => keys::published_jwks(publication, inner.rotated),
         };
         (jwks, inner.jwks_cache_control.clone())
     };

@@ -53,7 +53,7 @@ fn exchange(shared: &Shared, params: &Params, faults: &Faults) -> Result<Map<Str
     let issued = redeem(shared, code)?;
     check_redirect_uri(&issued, params)?;
     check_pkce(&issued, params)?;
-    let input = IdTokenInput::for_code(&shared.issuer, &shared.client_id, &issued);
+    let input = IdTokenInput::for_code(&shared.issuer, &shared.client_id, &issued, shared.signing_alg);
     let body = issue_login_tokens(shared, &input, faults, Some(code))?;
     tracing::debug!(user = issued.user.id, "simulator: tokens issued for a code");
     Ok(body)
@@ -140,7 +140,7 @@ pub(super) fn issue_login_tokens(
     Ok(body)
 }
 
-/// The access token: an RS256 JWT signed with BankID OIDC's key (`sim-1`),
+/// The access token: a JWT signed with BankID OIDC's key (`sim-1`),
 /// with a random `jti` so that each is unique, and `authorization_details`
 /// when the login approved pushed ones.
 fn access_token(input: &IdTokenInput<'_>, details: Option<&Value>) -> Result<String, jsonwebtoken::errors::Error> {
@@ -153,10 +153,11 @@ fn access_token(input: &IdTokenInput<'_>, details: Option<&Value>) -> Result<Str
     claims.insert("exp".into(), json!(now + ACCESS_TOKEN_LIFETIME_SECS));
     claims.insert("jti".into(), json!(random_token()));
     claims.insert("scope".into(), json!(input.scope));
+    claims.insert("api_ver".into(), json!(id_token::API_VERSION));
     if let Some(details) = details {
         claims.insert("authorization_details".into(), details.clone());
     }
-    id_token::sign(&claims, SigningKey::Primary)
+    id_token::sign(&claims, SigningKey::Primary, input.alg)
 }
 
 /// RFC 9396 §7: the granted `authorization_details` for the access token

@@ -251,7 +251,7 @@ pub fn claims_of(jwt: &str) -> Value {
     unverified(jwt).1
 }
 
-/// Verifies a JWT signed by BankID OIDC against its JWKS: RS256, its
+/// Verifies a JWT signed by BankID OIDC against its JWKS: the JWK's algorithm, its
 /// issuer, the simulator's client as audience, and the `required` claims.
 pub async fn verify_jwt(
     http: &reqwest::Client,
@@ -263,7 +263,7 @@ pub async fn verify_jwt(
     verify_at(http, &format!("{}/jwks", sim.issuer()), jwt, &expected).await
 }
 
-/// What [`verify_at`] checks besides the RS256 signature.
+/// What [`verify_at`] checks besides the signature.
 pub struct Expected<'a> {
     pub issuer: &'a str,
     /// `None`: no `aud` check (BIB's grants and BankID OIDC's access
@@ -283,7 +283,12 @@ pub async fn verify_at(
     let jwks: JwkSet = http.get(jwks_url).send().await.expect("jwks").json().await.expect("JWKS JSON");
     let kid = header.kid.unwrap_or_default();
     let jwk = jwks.find(&kid).ok_or(jsonwebtoken::errors::ErrorKind::InvalidKeyFormat)?;
-    let mut validation = Validation::new(Algorithm::RS256);
+    // The algorithm the JWKS names for the key, never the token's own header.
+    let alg = match jwk.common.key_algorithm {
+        Some(jsonwebtoken::jwk::KeyAlgorithm::RS256) => Algorithm::RS256,
+        _ => Algorithm::ES256,
+    };
+    let mut validation = Validation::new(alg);
     match expected.audience {
         Some(audience) => validation.set_audience(&[audience]),
         None => validation.validate_aud = false,
