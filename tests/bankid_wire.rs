@@ -424,6 +424,22 @@ async fn a_plain_login_selects_bankid_with_biometrics_by_acr_values_alone() {
     let app = common::start().await;
     app.begin_login("/me").await;
     let pairs = pushed(&app);
+    let names: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "response_type",
+            "client_id",
+            "redirect_uri",
+            "scope",
+            "code_challenge_method",
+            "acr_values",
+            "state",
+            "nonce",
+            "code_challenge"
+        ],
+        "the whole request, in order, nothing twice"
+    );
     assert_eq!(all(&pairs, "acr_values"), ["urn:bankid:bis"]);
     assert_eq!(all(&pairs, "login_hint"), Vec::<&str>::new(), "the legacy hint is opt-in");
     assert_eq!(all(&pairs, "code_challenge_method"), ["S256"]);

@@ -15,7 +15,7 @@ use super::attempt::{self, Started};
 use super::login_options::{QueryOptions, add_identity_hint, add_params, from_query};
 use super::{redirect, session_of, with_cookies};
 use crate::clock::unix_now;
-use crate::config::ParMode;
+use crate::config::{BankIdConfig, ParMode};
 use crate::error::Error;
 use crate::permission_api::LoginHint;
 use crate::provider::token::post_form;
@@ -115,7 +115,7 @@ pub(crate) async fn begin(
     ctx: &Ctx,
     session: &Session,
     headers: &http::HeaderMap,
-    options: LoginOptions,
+    mut options: LoginOptions,
 ) -> Result<Redirect, Error> {
     // A degraded layer has no provider to send anyone to: say so, whoever
     // started the login (the login route, or a handler's permission request).
@@ -129,32 +129,10 @@ pub(crate) async fn begin(
         wrong.report();
     }
     let mut permissions = config.upfront_permissions.clone();
-    permissions.extend(options.permissions);
+    permissions.extend(std::mem::take(&mut options.permissions));
     let secrets = LoginSecrets::new();
-    // This login's parameters; the fixed ones (client, redirect URI, scope,
-    // configured hint and acr) are in `ctx.core.authorize`, encoded once.
-    let mut params = secrets.params();
-    let asked_loa = options.step_up.and_then(|s| s.loa());
     let has_permissions = !permissions.is_empty();
-    if let Some(idp) = select_identity_provider(asked_loa, has_permissions, config.minimum_loa)? {
-        add_selectors(idp, config, has_permissions, &mut params);
-    }
-    if let Some(step_up) = &options.step_up {
-        add_authorize_params(step_up, &mut params);
-    }
-    add_params(options.ui_locales, options.prompt_login, config, &mut params);
-    if let Some(hint) = &options.identity_hint {
-        add_identity_hint(hint, config, &mut params);
-    }
-    if let Some(details) = authorization_details(&permissions) {
-        params.push(("authorization_details", details));
-    }
-    if let Some(id) = permission_reference(&permissions)? {
-        params.push((config.permission_api.reference_parameter.as_str(), id));
-    }
-    if let Some(uri) = options.app_callback_uri {
-        params.push(("app_callback_uri", uri));
-    }
+    let params = authorize_params(config, &secrets, &options, &permissions)?;
 
     let url = match par_endpoint(ctx, has_permissions)? {
         Some(endpoint) => push_request(ctx, endpoint, &params).await?,
@@ -175,12 +153,48 @@ pub(crate) async fn begin(
         permissions,
         flow: crate::once::new_secret(),
         expected_sub,
-        asked_loa,
+        asked_loa: options.step_up.and_then(|s| s.loa()),
         max_age: options.step_up.and_then(|s| s.max_age()),
     };
     let started = attempt::store(ctx, headers, &pending).await?;
     tracing::debug!("redirecting to the authorization endpoint");
     Ok(Redirect { url, started })
+}
+
+/// This login's own authorize parameters, in the order they are sent; the
+/// fixed ones (client, redirect URI, scope, configured selectors) are in
+/// `ctx.core.authorize`, encoded once. A login that selects its own
+/// identity provider (a level, a permission flow) or prefills an identity
+/// number carries the selectors itself, replacing the configured ones.
+fn authorize_params<'a>(
+    config: &'a BankIdConfig,
+    secrets: &LoginSecrets,
+    options: &LoginOptions,
+    permissions: &[PermissionItem],
+) -> Result<Vec<(&'a str, String)>, Error> {
+    let mut params = secrets.params();
+    let has_permissions = !permissions.is_empty();
+    let asked_loa = options.step_up.and_then(|s| s.loa());
+    if let Some(idp) = select_identity_provider(asked_loa, has_permissions, config.minimum_loa)? {
+        add_selectors(idp, config, has_permissions, &mut params);
+    }
+    if let Some(step_up) = &options.step_up {
+        add_authorize_params(step_up, &mut params);
+    }
+    add_params(options.ui_locales.clone(), options.prompt_login, config, &mut params);
+    if let Some(hint) = &options.identity_hint {
+        add_identity_hint(hint, config, &mut params);
+    }
+    if let Some(details) = authorization_details(permissions) {
+        params.push(("authorization_details", details));
+    }
+    if let Some(id) = permission_reference(permissions)? {
+        params.push((config.permission_api.reference_parameter.as_str(), id));
+    }
+    if let Some(uri) = &options.app_callback_uri {
+        params.push(("app_callback_uri", uri.clone()));
+    }
+    Ok(params)
 }
 
 /// The one Permission API reference this login carries, if any.
