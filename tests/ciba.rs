@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum_bankid::{
     BankIdLayer, IdTokenError, Loa, LoginCheckError,
     ciba::{Ciba, CibaError, CibaFinished, CibaHandle, CibaRequest, CibaStatus},
-    permission::LoginHint,
+    permission::{BibAcr, LoginHint},
 };
 use axum_bankid_simulator::{CibaBehavior, Fault, Simulator};
 use common::{TestApp, TroubleStore, start, start_ciba, start_ciba_layer};
@@ -47,6 +47,57 @@ async fn approved_on_the_phone() {
     let sent = &app.sim.ciba_requests()[0];
     assert_eq!(sent.binding_message.as_deref(), Some(started.binding_message.as_str()), "BankID made it");
     assert_ne!(sent.auth_req_id, started.handle.as_str(), "the handle is not the auth_req_id");
+}
+
+/// The `acr_values` of the last registration BIB received, if it had any.
+fn registered_acr_values(app: &TestApp) -> Option<serde_json::Value> {
+    let register = app.sim.requests().into_iter().rfind(|r| r.method == "POST" && r.path.ends_with("/permissions/"))?;
+    let body: serde_json::Value = serde_json::from_str(&register.body).unwrap();
+    body.get("acr_values").cloned()
+}
+
+#[tokio::test]
+async fn a_forced_step_up_to_bankid_high_reaches_loa_4() {
+    let app = start_ciba().await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
+    let started = ciba(&app).start(request("kari").acr_value(BibAcr::High)).await.unwrap();
+    let user = ciba(&app).wait(&started.handle).await.unwrap();
+    assert_eq!(registered_acr_values(&app), Some(serde_json::json!(["urn:bankid:bih"])), "a JSON array");
+    assert_eq!((user.loa, user.acr.as_str()), (Loa::HIGH, "urn:bankid:bih"), "the named guess, from BIB");
+}
+
+#[tokio::test]
+async fn a_layer_that_needs_loa_4_forces_bankid_high_over_ciba() {
+    let app = common::start_ciba_with(MemoryStore::default(), |b| b.minimum_loa(Loa::HIGH)).await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
+    let started = ciba(&app).start(request("kari")).await.unwrap();
+    assert_eq!(ciba(&app).wait(&started.handle).await.unwrap().loa, Loa::HIGH);
+    assert_eq!(registered_acr_values(&app), Some(serde_json::json!(["urn:bankid:bih"])));
+}
+
+#[tokio::test]
+async fn biometrics_is_not_enough_where_loa_4_is_required() {
+    let app = common::start_ciba_with(MemoryStore::default(), |b| b.minimum_loa(Loa::HIGH)).await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
+    // Allowing biometrics lets BIB end at LOA 3, which the policy refuses.
+    let both = request("kari").acr_value(BibAcr::High).acr_value(BibAcr::Biometrics);
+    let started = ciba(&app).start(both).await.unwrap();
+    assert_eq!(registered_acr_values(&app), Some(serde_json::json!(["urn:bankid:bih", "urn:bankid:bis"])));
+    let err = ciba(&app).wait(&started.handle).await.unwrap_err();
+    assert_eq!(err.kind(), "insufficient_loa");
+    assert_eq!(
+        err,
+        CibaError::Check(LoginCheckError::InsufficientLoa { required: Loa::HIGH, found: Some(Loa::SUBSTANTIAL) })
+    );
+}
+
+#[tokio::test]
+async fn a_plain_ciba_login_sends_no_acr_values() {
+    let app = start_ciba().await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
+    let started = ciba(&app).start(request("kari")).await.unwrap();
+    assert_eq!(ciba(&app).wait(&started.handle).await.unwrap().acr, "urn:bankid:bis");
+    assert_eq!(registered_acr_values(&app), None, "BIB's default");
 }
 
 #[tokio::test]

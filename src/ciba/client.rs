@@ -14,7 +14,10 @@ use super::store::{self, CibaStore};
 use crate::clock::unix_now_ms;
 use crate::core::Core;
 use crate::error::{EndpointError, Failure, LoginCheckError};
-use crate::permission_api::{LoginHint, PermissionApi, RegisteredPermission, Registration, bearer_send};
+use crate::loa::Loa;
+use crate::permission_api::{
+    AcrValues, BibAcr, LoginHint, PermissionApi, RegisteredPermission, Registration, bearer_send,
+};
 use crate::provider::token::parse_json_response;
 use crate::statement::{AUTHENTICATION_TYPE, PermissionItem};
 
@@ -92,7 +95,9 @@ impl Ciba {
         let interval = answer.interval.unwrap_or(DEFAULT_INTERVAL_SECS).clamp(1, MAX_INTERVAL_SECS);
         let expires_in = answer.expires_in.clamp(1, MAX_EXPIRES_IN_SECS);
         let permission = request.permission.is_some().then(|| registered.item.clone());
-        let pending = store::PendingCiba::new(answer.auth_req_id, interval, expires_in, permission);
+        let mut pending = store::PendingCiba::new(answer.auth_req_id, interval, expires_in, permission);
+        let minimum = self.core.config().minimum_loa;
+        pending.minimum_loa = Some(required_loa(&forced_acr(&request.acr_values, minimum), minimum));
         let first_poll_at_ms = pending.next_poll_at_ms;
         let handle = self.store.create(pending).await?;
         if self.callback.is_some() {
@@ -121,6 +126,7 @@ impl Ciba {
         };
         let mut registration =
             Registration::new().login_hint(request.hint.clone()).intent("ciba").loa(REGISTRATION_LOA);
+        registration.acr_values = forced_acr(&request.acr_values, self.core.config().minimum_loa);
         if let Some(signals) = &request.signals {
             registration = registration.signals(signals.clone());
         }
@@ -202,6 +208,23 @@ impl Ciba {
     }
 }
 
+/// The `acr_values` a CIBA registration sends: the request's own, else
+/// BankID High when the layer requires LOA 4 — BankID High has no CIBA flow
+/// of its own, so this forced step-up at BIB is the only way there.
+fn forced_acr(asked: &AcrValues, minimum: Loa) -> AcrValues {
+    let mut acr = asked.clone();
+    if acr.is_empty() && minimum >= Loa::HIGH {
+        acr.add(BibAcr::High);
+    }
+    acr
+}
+
+/// The level a CIBA login must reach: the layer's minimum, raised to LOA 4
+/// when BankID High is the only acceptable end.
+fn required_loa(acr: &AcrValues, minimum: Loa) -> Loa {
+    if acr.only_high() { minimum.max(Loa::HIGH) } else { minimum }
+}
+
 /// The statement of a plain CIBA login (`authentication.v1`). **A guess**:
 /// BankID has not published it; this is the `{"nonce", "id"}` base that every
 /// statement in BankID's CIBA example carries, both random.
@@ -214,6 +237,21 @@ fn authentication_statement() -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loa_4_forces_bankid_high_and_only_high_raises_the_level() {
+        let none = AcrValues::default();
+        assert!(forced_acr(&none, Loa::SUBSTANTIAL).is_empty(), "BIB's default below LOA 4");
+        assert!(forced_acr(&none, Loa::HIGH).only_high(), "LOA 4 needs the step-up");
+        let mut high = AcrValues::default();
+        high.add(BibAcr::High);
+        assert_eq!(required_loa(&high, Loa::SUBSTANTIAL), Loa::HIGH);
+        let mut both = high.clone();
+        both.add(BibAcr::Biometrics);
+        assert_eq!(forced_acr(&both, Loa::HIGH), both, "the app's own choice is sent as is");
+        assert_eq!(required_loa(&both, Loa::SUBSTANTIAL), Loa::SUBSTANTIAL);
+        assert_eq!(required_loa(&both, Loa::HIGH), Loa::HIGH, "never below the layer's minimum");
+    }
 
     #[test]
     fn a_plain_login_registers_a_random_nonce_and_id() {

@@ -284,8 +284,9 @@ impl Ciba {
         {
             return Err(invalid(IdTokenError::MissingClaim("auth_req_id")));
         }
-        let policy =
-            Policy { minimum_loa: self.core.config().minimum_loa, acr_issuer: AcrIssuer::Bib, expected_sub: None };
+        let configured = self.core.config().minimum_loa;
+        let minimum_loa = pending.minimum_loa.map_or(configured, |loa| loa.max(configured));
+        let policy = Policy { minimum_loa, acr_issuer: AcrIssuer::Bib, expected_sub: None };
         let checked = complete::check(verified, id_token, &policy)?;
         if let Some(permission) = &pending.permission {
             self.verify_permission(permission, checked.claims()).await?;

@@ -30,5 +30,7 @@
 
 pub use crate::config::PermissionApiConfig;
 pub use crate::extract::{Granted, PermissionRequest};
-pub use crate::permission_api::{ClientSignals, Grant, LoginHint, PermissionApi, RegisteredPermission, Registration};
+pub use crate::permission_api::{
+    BibAcr, ClientSignals, Grant, LoginHint, PermissionApi, RegisteredPermission, Registration,
+};
 pub use crate::statement::{DigestInput, Permission, PermissionError, permission_digest};
