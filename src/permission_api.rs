@@ -291,11 +291,14 @@ impl RegisteredPermission {
 /// `jwks_uri_grants` keys), issuer, time limits and binding to this
 /// permission were verified.
 ///
-/// What is checked: `iss` = BIB's issuer; `exp`/`nbf` when present (with the
-/// configured clock skew); and, wherever the grant names them, that
-/// `permissionId` (or `permission_id`) is this registration's id, that
-/// `digest` (or `permission_digest`) equals the statement's digest, that
-/// `type` is the permission type, and that `sub` is the user who logged in.
+/// What is checked: the signature with BIB's `jwks_uri_grants` keys; `iss` =
+/// BIB's issuer; `exp`/`nbf` when present (with the configured clock skew);
+/// and, wherever the grant names them, that `permissionId` (or
+/// `permission_id`) is this registration's id, that `digest` (or
+/// `permission_digest`) equals the statement's digest and that `type` is the
+/// permission type. Its `sub` is compared only with another `sub` from BIB
+/// (a CIBA ID token): `sub` is unique per issuer only, so a code-flow login's
+/// BankID OIDC `sub` is never compared with it.
 /// **These claim names are a guess** (BankAxept's published grant uses them;
 /// BankID has not published its own): [`claims`](Self::claims) gives the app
 /// the whole verified claim set. `Debug` never shows the JWS.
@@ -332,7 +335,10 @@ impl Grant {
 pub(crate) struct GrantExpectation<'a> {
     pub(crate) id: &'a str,
     pub(crate) item: &'a PermissionItem,
-    pub(crate) sub: Option<&'a str>,
+    /// A `sub` **issued by BIB** (a CIBA ID token's) that the grant, when it
+    /// names one, must name too. Never a BankID OIDC `sub`: those are
+    /// another issuer's, not comparable.
+    pub(crate) bib_sub: Option<&'a str>,
 }
 
 /// A handle on the Permission API; get one from
@@ -390,7 +396,7 @@ impl PermissionApi {
     pub async fn grant(&self, registered: &RegisteredPermission) -> Result<Grant, Error> {
         self.core.bib()?;
         let scope = self.core.config().permission_api.scope.clone();
-        let expected = GrantExpectation { id: &registered.id, item: &registered.item, sub: None };
+        let expected = GrantExpectation { id: &registered.id, item: &registered.item, bib_sub: None };
         self.grant_for(&expected, &scope).await
     }
 
@@ -563,7 +569,7 @@ pub(crate) fn check_binding(claims: &Map<String, Value>, expected: &GrantExpecta
     {
         return Err(PermissionError::DigestMismatch.into());
     }
-    if let (Some(sub), Some(named_sub)) = (expected.sub, claims.get("sub"))
+    if let (Some(sub), Some(named_sub)) = (expected.bib_sub, claims.get("sub"))
         && named_sub.as_str() != Some(sub)
     {
         return Err(invalid("sub"));
@@ -629,7 +635,7 @@ mod tests {
     #[test]
     fn grant_binding() {
         let item = PermissionItem::from_statement("payment.v1", b"{}", DigestInput::StatementBytes);
-        let expected = GrantExpectation { id: "p1", item: &item, sub: Some("user-1") };
+        let expected = GrantExpectation { id: "p1", item: &item, bib_sub: Some("user-1") };
         let claims = |v: Value| v.as_object().unwrap().clone();
         let ok = claims(json!({"permissionId": "p1", "type": "payment.v1", "digest": item.digest, "sub": "user-1"}));
         assert!(check_binding(&ok, &expected).is_ok());

@@ -14,7 +14,7 @@
 //! records them in the login attempt, and the callback checks the new ID
 //! token against them ([`check_completed`]): `acr` at least the asked level,
 //! `auth_time` present and within `max_age` (plus the clock skew, OpenID
-//! Connect Core §3.1.3.7 item 13), and — via the attempt's `expected_sub` —
+//! Connect Core §3.1.3.7 item 13), and — via the attempt's `expected_subject` —
 //! the same person as the current login. Asking for more than a route needs
 //! is harmless: the route checks again.
 
@@ -251,7 +251,7 @@ pub(crate) fn add_authorize_params(asked: &StepUpPolicy, params: &mut Vec<(&str,
 }
 
 /// Checks a completed login against the step-up its attempt asked for (the
-/// `sub` was checked against the attempt's `expected_sub` before): the
+/// (`iss`, `sub`) was checked against the attempt's `expected_subject` before): the
 /// `acr` reaches the asked level, and when `max_age` was sent, `auth_time`
 /// is present and `now - auth_time <= max_age + clock_skew`.
 pub(crate) fn check_completed(

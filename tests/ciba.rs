@@ -100,6 +100,60 @@ async fn a_plain_ciba_login_sends_no_acr_values() {
     assert_eq!(registered_acr_values(&app), None, "BIB's default");
 }
 
+/// Logs the test browser's session in through the CIBA routes as `user`.
+async fn log_in_by_ciba(app: &TestApp, user: &str) {
+    app.sim.set_ciba_behavior(user, CibaBehavior::ApproveAfterPolls(0));
+    let response = app
+        .client
+        .post(app.url("/auth/bankid/ciba"))
+        .json(&serde_json::json!({"nnin": nnin(user)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let handle = response.json::<serde_json::Value>().await.unwrap()["handle"].as_str().unwrap().to_owned();
+    for _ in 0..40 {
+        let (_, status) = app.get_json(&format!("/auth/bankid/ciba/{handle}")).await;
+        if status["status"] == "approved" {
+            return;
+        }
+        assert_eq!(status["status"], "pending", "{status}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("the CIBA login never finished");
+}
+
+/// Identity is (`iss`, `sub`): a CIBA login is BIB's, a code-flow step-up
+/// BankID OIDC's, and their `sub`s are not comparable — so the step-up is
+/// refused rather than guessed, and the CIBA login stays.
+#[tokio::test]
+async fn a_code_flow_step_up_after_a_ciba_login_is_a_subject_mismatch() {
+    let app = start_ciba().await;
+    log_in_by_ciba(&app, "kari").await;
+    let (_, before) = app.get_json("/me").await;
+    assert_eq!(before["iss"], app.sim.bib_issuer());
+    let authorize_url = app.begin_at("/auth/bankid/login?return_to=%2Fme&acr=4").await;
+    let callback_url = app.authorize(&authorize_url, "kari", "approve").await;
+    let (status, body) = common::error_body(app.client.get(callback_url).send().await.unwrap()).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("subject_mismatch")), "{body}");
+    assert_eq!(app.get_json("/me").await.1, before, "the CIBA login is kept as it was");
+}
+
+/// The same person by another issuer is another identity: a CIBA login after
+/// a code-flow login starts from an empty session, as any other person would.
+#[tokio::test]
+async fn a_ciba_login_after_a_code_flow_login_starts_from_an_empty_session() {
+    let app = start_ciba().await;
+    app.login_as("kari").await;
+    assert_eq!(app.get_json("/me").await.1["iss"], app.sim.issuer());
+    app.client.get(app.url("/note?set=basket")).send().await.unwrap();
+    log_in_by_ciba(&app, "kari").await;
+    let (_, me) = app.get_json("/me").await;
+    assert_eq!(me["iss"], app.sim.bib_issuer());
+    let note = app.client.get(app.url("/note")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(note, "", "the code-flow identity's data is gone");
+}
+
 #[tokio::test]
 async fn denied_on_the_phone() {
     let app = start_ciba().await;

@@ -90,13 +90,14 @@ pub(crate) fn mint(input: &IdTokenInput<'_>, faults: &Faults) -> Result<String, 
 /// only public sample (a third party's) shows a bare `acr` of
 /// `urn:bankid:bis` with no `;LOA=`, `amr` `["bis-mfa", "bis-hwk"]` and the
 /// identity numbers as `sub_nnin` / `sub_bankid`, so the simulator issues
-/// exactly that. `sub` is the same value as in the user's code-flow tokens:
-/// nothing published says BIB uses another subject (a GUESS). No `sid`, no
+/// exactly that. `sub` is BIB's own ([`TestUser::bib_sub`]), not the
+/// code-flow one: BIB is another issuer. No `sid`, no
 /// `nonce` (CIBA has none) and no `permission_digest`: the approved
 /// permission is proven by its grant.
 fn ciba_claims(input: &IdTokenInput<'_>, auth_req_id: &str, now: u64) -> Map<String, Value> {
     let user = input.user;
     let mut claims = core_claims(input, now);
+    claims.insert("sub".into(), json!(user.bib_sub()));
     claims.insert("acr".into(), json!(ciba_acr(input.permissions)));
     claims.insert("amr".into(), json!(BIB_CIBA_AMR));
     claims.insert("sub_nnin".into(), json!(user.nnin));
@@ -453,7 +454,7 @@ mod tests {
         assert_eq!(claims["iss"], "http://bib");
         assert_eq!(claims["acr"], "urn:bankid:bis");
         assert_eq!(claims["amr"], json!(["bis-mfa", "bis-hwk"]));
-        assert_eq!(claims["sub"], json!(DEFAULT_USERS[0].sub));
+        assert_eq!(claims["sub"], json!(DEFAULT_USERS[0].bib_sub()), "BIB's own subject");
         assert_eq!(claims["sub_nnin"], json!(DEFAULT_USERS[0].nnin));
         assert_eq!(claims[AUTH_REQ_ID_CLAIM], "req-1");
         assert!(!claims.contains_key("sid") && !claims.contains_key("nonce"));

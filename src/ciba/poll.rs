@@ -286,7 +286,7 @@ impl Ciba {
         }
         let configured = self.core.config().minimum_loa;
         let minimum_loa = pending.minimum_loa.map_or(configured, |loa| loa.max(configured));
-        let policy = Policy { minimum_loa, acr_issuer: AcrIssuer::Bib, expected_sub: None };
+        let policy = Policy { minimum_loa, acr_issuer: AcrIssuer::Bib, expected_subject: None };
         let checked = complete::check(verified, id_token, &policy)?;
         if let Some(permission) = &pending.permission {
             self.verify_permission(permission, checked.claims()).await?;
@@ -308,8 +308,10 @@ impl Ciba {
         let Transport::PermissionApi { id, .. } = &permission.transport else {
             return Err(LoginCheckError::Permission(PermissionError::NotGranted).into());
         };
-        let sub = claims.get("sub").and_then(serde_json::Value::as_str);
-        let expected = GrantExpectation { id, item: permission, sub };
+        // The CIBA ID token and the grant are both BIB's: their `sub`s are
+        // comparable (one issuer), unlike a code-flow login's.
+        let bib_sub = claims.get("sub").and_then(serde_json::Value::as_str);
+        let expected = GrantExpectation { id, item: permission, bib_sub };
         match complete::fetch_grant(&PermissionApi::new(self.core.clone()), &expected, CIBA_TOKEN_SCOPE).await {
             Ok(_) => Ok(()),
             Err(crate::Error::Check(check)) => Err(check.into()),

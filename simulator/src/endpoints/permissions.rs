@@ -296,7 +296,7 @@ fn grant_claims(
     let permission = &registered.permission;
     let mut claims = Map::new();
     claims.insert("iss".into(), json!(shared.bib_issuer));
-    claims.insert("sub".into(), json!(user.sub));
+    claims.insert("sub".into(), json!(user.bib_sub()));
     claims.insert("iat".into(), json!(approved_at));
     claims.insert("exp".into(), json!(registered.exp));
     claims.insert("nonce".into(), json!(random_token()));
