@@ -382,7 +382,7 @@ impl PermissionApi {
     ) -> Result<RegisteredPermission, Error> {
         self.core.bib()?;
         let item = PermissionItem::new(permission, self.core.config().digest_input)?;
-        let scope = self.core.config().permission_api.scope.clone();
+        let scope = self.scope_for(&item.r#type);
         self.register_item(item, &registration, &scope).await.map_err(Error::PermissionApi)
     }
 
@@ -395,9 +395,17 @@ impl PermissionApi {
     #[tracing::instrument(name = "bankid.permission_api.grant", skip_all, err(Display))]
     pub async fn grant(&self, registered: &RegisteredPermission) -> Result<Grant, Error> {
         self.core.bib()?;
-        let scope = self.core.config().permission_api.scope.clone();
+        let scope = self.scope_for(&registered.item.r#type);
         let expected = GrantExpectation { id: &registered.id, item: &registered.item, bib_sub: None };
         self.grant_for(&expected, &scope).await
+    }
+
+    /// The client-credentials scope of Permission API calls about a
+    /// permission of `kind`: the configured scope plus the type's product
+    /// scopes (e.g. `permissions/text` for `text.v1`).
+    pub(crate) fn scope_for(&self, kind: &str) -> String {
+        let api = &self.core.config().permission_api;
+        api.scope_for(&api.scope, kind)
     }
 
     pub(crate) async fn user_exists_with_scope(&self, hint: &LoginHint, scope: &str) -> Result<bool, EndpointError> {

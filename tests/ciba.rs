@@ -154,6 +154,56 @@ async fn a_ciba_login_after_a_code_flow_login_starts_from_an_empty_session() {
     assert_eq!(note, "", "the code-flow identity's data is gone");
 }
 
+/// A `text.v1` statement: BankID's text-approval product.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct TextApproval {
+    text: String,
+}
+
+impl axum_bankid::permission::Permission for TextApproval {
+    const TYPE: &'static str = "text.v1";
+}
+
+/// The scopes of the client-credentials token requests BankID OIDC received.
+fn client_credentials_scopes(app: &TestApp) -> Vec<String> {
+    app.sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.issuer == axum_bankid_simulator::Which::Oidc && r.body.contains("client_credentials"))
+        .filter_map(|r| {
+            url::form_urlencoded::parse(r.body.as_bytes()).find(|(k, _)| k == "scope").map(|(_, v)| v.into_owned())
+        })
+        .collect()
+}
+
+/// BankID needs `permissions/text` for `text.v1`: the token of such a CIBA
+/// request asks for it (the simulator refuses the registration otherwise),
+/// and a plain login's token does not.
+#[tokio::test]
+async fn a_text_permission_gets_its_product_scope() {
+    let app = start_ciba().await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
+    let text = TextApproval { text: "Log in on the TV in the living room?".into() };
+    let started = ciba(&app).start(request("kari").permission(&text)).await.unwrap();
+    assert_eq!(ciba(&app).wait(&started.handle).await.unwrap().loa, Loa::SUBSTANTIAL);
+    assert_eq!(client_credentials_scopes(&app), ["openid permissions/client permissions/ciba permissions/text"]);
+
+    app.sim.clear_requests();
+    let started = ciba(&app).start(request("kari")).await.unwrap();
+    ciba(&app).wait(&started.handle).await.unwrap();
+    let scopes = client_credentials_scopes(&app);
+    assert!(scopes.iter().all(|s| s == "openid permissions/client permissions/ciba"), "{scopes:?}");
+}
+
+#[tokio::test]
+async fn without_its_product_scope_a_text_permission_is_refused_by_bib() {
+    let no_text_scope = |b: axum_bankid::BankIdConfigBuilder| b.permission_type_scopes("text.v1", Vec::<String>::new());
+    let app = common::start_ciba_with(MemoryStore::default(), no_text_scope).await;
+    let text = TextApproval { text: "Approve?".into() };
+    let err = ciba(&app).start(request("kari").permission(&text)).await.unwrap_err();
+    assert_eq!(err.kind(), "registration_failed", "{err:?}");
+}
+
 #[tokio::test]
 async fn denied_on_the_phone() {
     let app = start_ciba().await;

@@ -237,6 +237,30 @@ async fn a_permission_api_digest_is_checked_when_present_and_not_required() {
     assert_eq!(outcome_with_fault("/pay", Fault::MissingPermissionDigest).await, "missing_digest", "RAR needs it");
 }
 
+/// A `text.v1` statement (BankID's text product, scope `permissions/text`).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct TextApproval {
+    text: String,
+}
+
+impl axum_bankid::permission::Permission for TextApproval {
+    const TYPE: &'static str = "text.v1";
+}
+
+/// The Permission API asks for a type's product scope: `text.v1`'s token
+/// carries `permissions/text`, which BIB needs to register it.
+#[tokio::test]
+async fn the_permission_api_asks_for_a_types_product_scope() {
+    let sim = Simulator::start().await.unwrap();
+    let layer = BankIdLayer::discover(common::config_for(&sim)).await.unwrap();
+    let text = TextApproval { text: "Approve the new address?".into() };
+    let registration = axum_bankid::permission::Registration::new();
+    layer.permission_api().register(&text, registration).await.unwrap();
+    let token_request = sim.requests().into_iter().find(|r| r.body.contains("client_credentials")).unwrap();
+    let scope = url::form_urlencoded::parse(token_request.body.as_bytes()).find(|(k, _)| k == "scope").unwrap().1;
+    assert_eq!(scope, "openid permissions/client permissions/text");
+}
+
 #[tokio::test]
 async fn app_callback_uri_is_validated_and_pushed() {
     let app = start().await;

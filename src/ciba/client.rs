@@ -22,8 +22,17 @@ use crate::provider::token::parse_json_response;
 use crate::statement::{AUTHENTICATION_TYPE, PermissionItem};
 
 /// Scope of the client-credentials token for every CIBA call to BIB
-/// (BankID's CIBA example, `BANKID_SCOPE`).
-pub(crate) const CIBA_TOKEN_SCOPE: &str = "openid permissions/client permissions/ciba";
+/// (BankID's CIBA example, `BANKID_SCOPE`); a permission type's product
+/// scopes are added to it (see [`ciba_token_scope`]).
+const CIBA_TOKEN_SCOPE: &str = "openid permissions/client permissions/ciba";
+
+/// The client-credentials scope of every call of one CIBA request about a
+/// permission of `kind` (`authentication.v1` for a plain login): BankID's
+/// CIBA scope plus the type's product scopes, e.g. `permissions/text` for
+/// `text.v1`.
+pub(crate) fn ciba_token_scope(core: &Core, kind: &str) -> String {
+    core.config().permission_api.scope_for(CIBA_TOKEN_SCOPE, kind)
+}
 /// `scope` of the backchannel request (BankID's example, `BANKID_BIOMETRICS_SCOPE`).
 const BACKCHANNEL_SCOPE: &str = "openid permissions/ciba";
 /// BankID's example registers CIBA permissions at level `sub` (substantial).
@@ -85,11 +94,13 @@ impl Ciba {
         if let Some(err) = request.permission_error.clone() {
             return Err(LoginCheckError::Permission(err).into());
         }
+        let kind = request.permission.as_ref().map_or(AUTHENTICATION_TYPE, |(kind, _)| kind);
+        let scope = ciba_token_scope(&self.core, kind);
         if request.check_user_exists {
-            self.ensure_user_exists(&request.hint).await?;
+            self.ensure_user_exists(&request.hint, &scope).await?;
         }
-        let registered = self.register(&request).await?;
-        let answer = self.send_backchannel(&endpoint, &registered).await?;
+        let registered = self.register(&request, &scope).await?;
+        let answer = self.send_backchannel(&endpoint, &registered, &scope).await?;
         // Bounded, so hostile numbers can neither overflow the arithmetic
         // nor keep a request alive for ever.
         let interval = answer.interval.unwrap_or(DEFAULT_INTERVAL_SECS).clamp(1, MAX_INTERVAL_SECS);
@@ -107,9 +118,9 @@ impl Ciba {
         Ok(CibaStarted { handle, binding_message: registered.binding_message, expires_in })
     }
 
-    async fn ensure_user_exists(&self, hint: &LoginHint) -> Result<(), CibaError> {
+    async fn ensure_user_exists(&self, hint: &LoginHint, scope: &str) -> Result<(), CibaError> {
         let api = PermissionApi::new(self.core.clone());
-        match api.user_exists_with_scope(hint, CIBA_TOKEN_SCOPE).await {
+        match api.user_exists_with_scope(hint, scope).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(CibaError::UserNotEnrolled),
             Err(e) => Err(CibaError::UserCheckFailed(e)),
@@ -118,7 +129,7 @@ impl Ciba {
 
     /// Registers the permission (or `authentication.v1` for a plain login)
     /// for this user with intent `ciba`.
-    async fn register(&self, request: &CibaRequest) -> Result<RegisteredPermission, CibaError> {
+    async fn register(&self, request: &CibaRequest, scope: &str) -> Result<RegisteredPermission, CibaError> {
         let digest_input = self.core.config().digest_input;
         let item = match &request.permission {
             Some((kind, statement)) => PermissionItem::from_statement(kind, statement, digest_input),
@@ -131,7 +142,7 @@ impl Ciba {
             registration = registration.signals(signals.clone());
         }
         let api = PermissionApi::new(self.core.clone());
-        match api.register_item(item, &registration, CIBA_TOKEN_SCOPE).await {
+        match api.register_item(item, &registration, scope).await {
             Ok(registered) => Ok(registered),
             Err(EndpointError::Rejected { error, .. }) if error == "unknown_user_id" => Err(CibaError::UnknownUser),
             Err(err) => Err(CibaError::RegistrationFailed(err)),
@@ -144,6 +155,7 @@ impl Ciba {
         &self,
         endpoint: &url::Url,
         registered: &RegisteredPermission,
+        scope: &str,
     ) -> Result<BackchannelResponse, CibaError> {
         let params = [
             ("login_hint_token", registered.permission_token.as_str()),
@@ -151,7 +163,7 @@ impl Ciba {
             ("binding_message", registered.binding_message.as_str()),
         ];
         let build = |http: &reqwest::Client| http.post(endpoint.clone()).form(&params);
-        let answer = match bearer_send(&self.core, CIBA_TOKEN_SCOPE, build).await {
+        let answer = match bearer_send(&self.core, scope, build).await {
             Ok(response) => parse_json_response::<BackchannelResponse>(response).await,
             Err(err) => Err(err),
         };

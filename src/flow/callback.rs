@@ -233,8 +233,8 @@ async fn verify_permissions(
 #[tracing::instrument(name = "bankid.fetch_grant", skip_all, err(Display))]
 async fn fetch_grant(ctx: &Ctx, id: &str, item: &PermissionItem) -> Result<String, Error> {
     let expected = GrantExpectation { id, item, bib_sub: None };
-    let scope = &ctx.core.config().permission_api.scope;
-    let grant = complete::fetch_grant(&ctx.permission_api(), &expected, scope).await?;
+    let api = ctx.permission_api();
+    let grant = complete::fetch_grant(&api, &expected, &api.scope_for(&item.r#type)).await?;
     Ok(grant.jws().to_owned())
 }
 
