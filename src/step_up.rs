@@ -15,7 +15,7 @@
 //! token against them ([`check_completed`]): `acr` at least the asked level,
 //! `auth_time` present and within `max_age` (plus the clock skew, OpenID
 //! Connect Core §3.1.3.7 item 13), and — via the attempt's `expected_subject` —
-//! the same person as the current login. Asking for more than a route needs
+//! the same identity (`iss`, `sub`) as the current login. Asking for more than a route needs
 //! is harmless: the route checks again.
 
 use serde_json::{Map, Value};
@@ -250,10 +250,11 @@ pub(crate) fn add_authorize_params(asked: &StepUpPolicy, params: &mut Vec<(&str,
     }
 }
 
-/// Checks a completed login against the step-up its attempt asked for (the
-/// (`iss`, `sub`) was checked against the attempt's `expected_subject` before): the
+/// Checks a completed login against the step-up its attempt asked for: the
 /// `acr` reaches the asked level, and when `max_age` was sent, `auth_time`
-/// is present and `now - auth_time <= max_age + clock_skew`.
+/// is present and `now - auth_time <= max_age + clock_skew`. (The same
+/// (`iss`, `sub`) as the attempt's `expected_subject` is checked by the
+/// shared login path, `login::complete`.)
 pub(crate) fn check_completed(
     pending: &PendingLogin,
     claims: &Map<String, Value>,
