@@ -17,17 +17,30 @@ use crate::loa::Loa;
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[non_exhaustive]
 pub struct AuthenticatedUser {
-    /// Subject: the provider's stable, pairwise identifier for the user.
+    /// Issuer of the ID token: BankID OIDC for a code-flow login, BIB for a
+    /// CIBA login. A `sub` is unique per issuer only (OIDC Core §2): the
+    /// user's identity is the pair (`iss`, `sub`), never `sub` alone.
+    pub iss: String,
+    /// Subject: the issuer's stable, pairwise identifier for the user. The
+    /// two BankID issuers give the same person different `sub`s.
     pub sub: String,
     /// The level of assurance carried by `acr`.
     pub loa: Loa,
     /// The raw `acr` value, e.g. `urn:bankid:bis;LOA=3`.
     pub acr: String,
-    /// Authentication methods (`amr`); BankID sends a string or a list, both
-    /// become a list.
+    /// Authentication methods (`amr`), e.g. `["bis-mfa", "bis-bid"]`;
+    /// BankID API v4 sends a list (a single string from older tokens becomes
+    /// a one-item list). For display and statistics only: BankID says never
+    /// to base a security decision on `amr` — use [`loa`](Self::loa).
     pub amr: Vec<String>,
     /// When the user authenticated (seconds since the epoch), if sent.
     pub auth_time: Option<i64>,
+    /// The provider's session id (`sid`), if sent; back-channel logout
+    /// names sessions by it.
+    pub sid: Option<String>,
+    /// BankID's API version of the token (`api_ver`, e.g. `"4"`), if sent;
+    /// a number is kept as its decimal text.
+    pub api_ver: Option<String>,
     /// Full name.
     pub name: Option<String>,
     /// Given name.
@@ -137,11 +150,14 @@ impl AuthenticatedUser {
     pub(crate) fn from_claims(claims: Map<String, Value>, loa: Loa) -> Self {
         let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
         AuthenticatedUser {
+            iss: text("iss").unwrap_or_default(),
             sub: text("sub").unwrap_or_default(),
             loa,
             acr: text("acr").unwrap_or_default(),
             amr: claims.get("amr").map(amr_list).unwrap_or_default(),
             auth_time: claims.get("auth_time").and_then(Value::as_i64),
+            sid: text("sid"),
+            api_ver: claims.get("api_ver").and_then(api_version),
             name: text("name"),
             given_name: text("given_name"),
             family_name: text("family_name"),
@@ -151,6 +167,37 @@ impl AuthenticatedUser {
             nnin_altsub: text("nnin_altsub").or_else(|| text("sub_nnin")),
             claims: Claims::from(claims),
         }
+    }
+}
+
+/// `api_ver` as text: BankID has not said whether it is a string or a
+/// number, so both are read; anything else is ignored.
+fn api_version(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Who logged in: the issuer and its `sub`. A `sub` is unique per issuer
+/// only (OIDC Core §2), and BankID OIDC and BIB are two issuers whose `sub`s
+/// for the same person differ, so every "is this the same user?" question in
+/// this crate compares this pair. Two logins from different issuers are
+/// different identities, even for the same person: a CIBA login (BIB)
+/// followed by a code-flow step-up (BankID OIDC) is refused as
+/// `subject_mismatch` rather than guessed.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Subject {
+    pub(crate) iss: String,
+    pub(crate) sub: String,
+}
+
+impl Subject {
+    /// The (`iss`, `sub`) of verified claims; `None` if either is missing.
+    pub(crate) fn of_claims(claims: &Map<String, Value>) -> Option<Subject> {
+        let text = |name: &str| claims.get(name).and_then(Value::as_str).filter(|v| !v.is_empty());
+        Some(Subject { iss: text("iss")?.to_owned(), sub: text("sub")?.to_owned() })
     }
 }
 
@@ -165,6 +212,7 @@ fn amr_list(value: &Value) -> Vec<String> {
 impl fmt::Debug for AuthenticatedUser {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthenticatedUser")
+            .field("iss", &self.iss)
             .field("sub", &self.sub)
             .field("loa", &self.loa)
             .field("acr", &self.acr)
@@ -219,6 +267,31 @@ mod tests {
         assert_eq!(serde_json::to_value(&claims).unwrap(), json!({"sid": "s1"}));
         let map: Map<String, Value> = claims.into();
         assert_eq!(map.len(), 1);
+    }
+
+    #[test]
+    fn v4_claims_surface_issuer_session_and_api_version() {
+        let claims = json!({"iss": "https://auth.example", "sub": "abc", "sid": "s-1", "api_ver": "4",
+                            "amr": ["bis-mfa", "bis-bid"]});
+        let id = AuthenticatedUser::from_claims(claims.as_object().unwrap().clone(), Loa::SUBSTANTIAL);
+        assert_eq!(
+            (id.iss.as_str(), id.sid.as_deref(), id.api_ver.as_deref()),
+            ("https://auth.example", Some("s-1"), Some("4"))
+        );
+        assert_eq!(id.amr, ["bis-mfa", "bis-bid"]);
+        let numeric = json!({"sub": "abc", "api_ver": 4, "sid": 7});
+        let id = AuthenticatedUser::from_claims(numeric.as_object().unwrap().clone(), Loa::SUBSTANTIAL);
+        assert_eq!((id.api_ver.as_deref(), id.sid), (Some("4"), None), "a number is read, a non-string sid is not");
+    }
+
+    #[test]
+    fn identity_is_issuer_and_subject() {
+        let of = |v: Value| Subject::of_claims(v.as_object().unwrap());
+        let oidc = of(json!({"iss": "https://auth", "sub": "u1"})).unwrap();
+        assert!(of(json!({"iss": "https://bib", "sub": "u1"})).unwrap() != oidc, "same sub, other issuer");
+        assert!(of(json!({"iss": "https://auth", "sub": "u1"})).unwrap() == oidc);
+        assert!(of(json!({"sub": "u1"})).is_none(), "no issuer, no identity");
+        assert!(of(json!({"iss": "https://auth", "sub": ""})).is_none());
     }
 
     #[test]

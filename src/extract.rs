@@ -650,7 +650,7 @@ impl<P: Permission, S: Send + Sync> FromRequestParts<S> for Granted<P> {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let user = <AuthenticatedUser as FromRequestParts<S>>::from_request_parts(parts, state).await?;
         let ctx = parts.extensions.get::<Ctx>().cloned();
-        find_grant::<P>(ctx.as_ref(), parts, &user.sub).await.map_err(|error| rejection(ctx.as_ref(), parts, error))
+        find_grant::<P>(ctx.as_ref(), parts, &user).await.map_err(|error| rejection(ctx.as_ref(), parts, error))
     }
 }
 
@@ -663,9 +663,14 @@ fn requested_flow(parts: &Parts) -> Option<String> {
         .filter(|flow| !flow.is_empty())
 }
 
-/// The grant of type `P` for `sub` from the flow this request names. Reads
-/// only: nothing is spent until [`Granted::redeem`].
-async fn find_grant<P: Permission>(ctx: Option<&Ctx>, parts: &Parts, sub: &str) -> Result<Granted<P>, Error> {
+/// The grant of type `P` for `user` — the same (`iss`, `sub`) that logged in
+/// with it — from the flow this request names. Reads only: nothing is spent
+/// until [`Granted::redeem`].
+async fn find_grant<P: Permission>(
+    ctx: Option<&Ctx>,
+    parts: &Parts,
+    user: &AuthenticatedUser,
+) -> Result<Granted<P>, Error> {
     let ctx = ctx.ok_or_else(no_bankid_layer)?;
     let flow = requested_flow(parts).ok_or(PermissionError::NotGranted)?;
     let now = unix_now();
@@ -673,7 +678,9 @@ async fn find_grant<P: Permission>(ctx: Option<&Ctx>, parts: &Parts, sub: &str) 
     let grant = grants::of_flow(ctx, &parts.headers, &flow)
         .await?
         .into_iter()
-        .find(|g| g.flow == flow && g.r#type == P::TYPE && g.sub == sub && now - g.granted_at <= ttl)
+        .find(|g| {
+            g.flow == flow && g.r#type == P::TYPE && g.iss == user.iss && g.sub == user.sub && now - g.granted_at <= ttl
+        })
         .ok_or(PermissionError::NotGranted)?;
     if ctx.core.config().single_use_grants && grants::is_used(ctx, &grant.use_secret).await? {
         return Err(PermissionError::NotGranted.into());

@@ -188,7 +188,8 @@ pub struct GrantFor<'a> {
     pub r#type: &'a str,
     /// The statement bytes that were registered.
     pub statement: &'a [u8],
-    /// The user the grant must name, if known.
+    /// The user the grant must name, if known: a `sub` issued by BIB (the
+    /// grant's own issuer, as in a CIBA ID token), never BankID OIDC's.
     pub sub: Option<&'a str>,
     /// Allowed clock skew, seconds.
     pub skew_secs: i64,
@@ -203,7 +204,7 @@ pub fn grant_claims(claims: &Map<String, Value>, expected: GrantFor<'_>) -> Resu
     let invalid = |why| Error::Permission(PermissionError::InvalidSignedPermission(why));
     crate::permission_api::check_time_limits(claims, expected.skew_secs).map_err(invalid)?;
     let item = PermissionItem::from_statement(expected.r#type, expected.statement, DigestInput::StatementBytes);
-    let expectation = GrantExpectation { id: expected.id, item: &item, sub: expected.sub };
+    let expectation = GrantExpectation { id: expected.id, item: &item, bib_sub: expected.sub };
     crate::permission_api::check_binding(claims, &expectation)
 }
 

@@ -94,19 +94,27 @@ pub(crate) enum AcrIssuer {
 
 /// Known BankID URNs that stand for a level on their own, by issuer.
 ///
-/// BankID's code-flow tokens carry `;LOA=` (`urn:bankid:bis;LOA=3`), but the
-/// one public sample of a BIB CIBA ID token carries the bare
-/// `urn:bankid:bis`. So a bare URN maps to a level only through this explicit
-/// table of BankID's published identity providers, and only for tokens of
-/// the provider that issues them: `urn:bankid:bis` (BankID with biometrics,
-/// LOA 3) from BIB, `urn:bankid:bid` (BankID High) and `urn:bankid:bim`
-/// (BankID on mobile), both LOA 4, from BankID OIDC. Any other value without
-/// a strict `LOA=` parameter is "no LOA" — never "no LOA means fine".
-const BARE_URNS: [(AcrIssuer, &str, Loa); 3] = [
-    (AcrIssuer::Bib, "urn:bankid:bis", Loa::SUBSTANTIAL),
-    (AcrIssuer::BankIdOidc, "urn:bankid:bid", Loa::HIGH),
-    (AcrIssuer::BankIdOidc, "urn:bankid:bim", Loa::HIGH),
-];
+/// BankID OIDC's tokens always carry `;LOA=` (`urn:bankid:bis;LOA=3`,
+/// `urn:bankid:bid;LOA=4`): every BankID source shows it, so **no** bare URN
+/// from BankID OIDC has a level. BIB's CIBA ID tokens are different: the one
+/// public sample carries the bare `urn:bankid:bis`. So a bare URN maps to a
+/// level only through this explicit table, and only for tokens of BIB:
+///
+/// - `urn:bankid:bis` → LOA 3 (BankID with biometrics; the public sample);
+/// - `urn:bankid:bih` → LOA 4 — **a guess**: BankID has not published what
+///   `acr` BIB puts in a token after a forced step-up to BankID High
+///   (`acr_values: ["urn:bankid:bih"]` at registration, see
+///   [`BibAcr::High`](crate::permission::BibAcr::High)); this crate assumes BIB
+///   echoes the URN it was asked for, as it does for `urn:bankid:bis`.
+///
+/// Any other value without a strict `LOA=` parameter is "no LOA" — never
+/// "no LOA means fine".
+const BARE_URNS: [(AcrIssuer, &str, Loa); 2] =
+    [(AcrIssuer::Bib, "urn:bankid:bis", Loa::SUBSTANTIAL), (AcrIssuer::Bib, BIB_HIGH_ACR, Loa::HIGH)];
+
+/// The `acr` this crate expects from BIB after a forced step-up to BankID
+/// High (see [`BARE_URNS`]: a guess).
+pub(crate) const BIB_HIGH_ACR: &str = "urn:bankid:bih";
 
 /// The level of an `acr` from `issuer`: the strict `LOA=` parameter, else a
 /// bare URN of [`BARE_URNS`].
@@ -209,14 +217,27 @@ mod tests {
     fn bare_bankid_urns_map_only_from_their_issuer() {
         use AcrIssuer::{BankIdOidc, Bib};
         assert_eq!(loa_of("urn:bankid:bis", Bib), Some(Loa::SUBSTANTIAL));
+        assert_eq!(loa_of("urn:bankid:bih", Bib), Some(Loa::HIGH), "the named guess for a forced step-up");
         assert_eq!(loa_of("urn:bankid:bis", BankIdOidc), None);
-        assert_eq!(loa_of("urn:bankid:bid", BankIdOidc), Some(Loa::HIGH));
-        assert_eq!(loa_of("urn:bankid:bim", BankIdOidc), Some(Loa::HIGH));
+        assert_eq!(loa_of("urn:bankid:bih", BankIdOidc), None);
         assert_eq!(loa_of("urn:bankid:bid", Bib), None);
-        for other in ["urn:bankid:BIS", "urn:bankid:bis;", "urn:bankid:other", "urn:bankid:bis ", ""] {
+        for other in ["urn:bankid:BIS", "urn:bankid:bis;", "urn:bankid:other", "urn:bankid:bis ", "urn:bankid:bim", ""]
+        {
             assert_eq!(loa_of(other, Bib), None, "{other:?}");
         }
         assert_eq!(loa_of("urn:bankid:bis;LOA=2", Bib), Some(Loa::TWO), "an explicit level wins");
+    }
+
+    /// Every BankID source shows `;LOA=` in BankID OIDC tokens: a bare
+    /// `urn:bankid:bid` (or `bim`) from BankID OIDC has no source, so no level.
+    #[test]
+    fn a_bare_bid_from_bankid_oidc_has_no_level() {
+        use serde_json::json;
+        for bare in ["urn:bankid:bid", "urn:bankid:bim"] {
+            assert_eq!(loa_of(bare, AcrIssuer::BankIdOidc), None, "{bare}");
+            assert_eq!(check_loa(Some(&json!(bare)), Loa::LOW, AcrIssuer::BankIdOidc), Err(None), "{bare}");
+        }
+        assert_eq!(loa_of("urn:bankid:bid;LOA=4", AcrIssuer::BankIdOidc), Some(Loa::HIGH));
     }
 
     #[test]

@@ -112,14 +112,74 @@ pub struct ClientSignals {
     pub browser_webdriver: Option<bool>,
 }
 
+/// Where BIB must end an approval: one value of a registration's
+/// `acr_values` (BankID, "Forcing step-up at BIB"). BIB always shows the
+/// biometrics prompt first.
+///
+/// | value | wire | meaning |
+/// |---|---|---|
+/// | [`High`](Self::High) | `urn:bankid:bih` | must end in BankID High (LOA 4), or fail |
+/// | [`Biometrics`](Self::Biometrics) | `urn:bankid:bis` | biometrics, falling back to High (BIB's default) |
+///
+/// Both may be sent. This is the only way to reach BankID-High assurance
+/// through CIBA. What `acr` BIB puts in the token after a `High` step-up is
+/// not published: this crate expects the bare `urn:bankid:bih` from BIB
+/// and counts it as LOA 4 (a named guess, see the README).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BibAcr {
+    /// `urn:bankid:bih`: the approval must end in BankID High.
+    High,
+    /// `urn:bankid:bis`: BankID with biometrics, falling back to High.
+    Biometrics,
+}
+
+impl BibAcr {
+    /// The URN sent in `acr_values`.
+    pub const fn urn(self) -> &'static str {
+        match self {
+            BibAcr::High => "urn:bankid:bih",
+            BibAcr::Biometrics => "urn:bankid:bis",
+        }
+    }
+}
+
+/// The `acr_values` of a registration: each value once, in the order first
+/// asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct AcrValues(Vec<BibAcr>);
+
+impl AcrValues {
+    pub(crate) fn add(&mut self, acr: BibAcr) {
+        if !self.0.contains(&acr) {
+            self.0.push(acr);
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Only BankID High is acceptable: the login must then reach LOA 4.
+    pub(crate) fn only_high(&self) -> bool {
+        self.0 == [BibAcr::High]
+    }
+
+    fn wire(&self) -> Vec<&'static str> {
+        self.0.iter().map(|acr| acr.urn()).collect()
+    }
+}
+
 /// The optional parts of a registration: who should approve, for which
-/// flow (`intents`), at which level, and browser signals.
+/// flow (`intents`), at which level, where BIB must end (`acr_values`), and
+/// browser signals.
 #[derive(Debug, Clone, Default)]
 #[must_use]
 pub struct Registration {
     login_hint: Option<LoginHint>,
     intents: Vec<String>,
     loa: Option<String>,
+    pub(crate) acr_values: AcrValues,
     signals: Option<ClientSignals>,
 }
 
@@ -148,6 +208,14 @@ impl Registration {
         self
     }
 
+    /// Forces where BIB ends the approval (`acr_values`, a JSON array; see
+    /// [`BibAcr`]). Call again to allow both. Default: not sent (BIB's
+    /// default, biometrics falling back to High).
+    pub fn acr_value(mut self, acr: BibAcr) -> Self {
+        self.acr_values.add(acr);
+        self
+    }
+
     /// Browser signals. Default: not sent.
     pub fn signals(mut self, signals: ClientSignals) -> Self {
         self.signals = Some(signals);
@@ -165,6 +233,8 @@ struct RegisterBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     loa: Option<&'a str>,
     intents: &'a [String],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    acr_values: Vec<&'static str>,
     #[serde(rename = "loginHint", skip_serializing_if = "Vec::is_empty")]
     login_hint: Vec<WireLoginHint<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -221,11 +291,14 @@ impl RegisteredPermission {
 /// `jwks_uri_grants` keys), issuer, time limits and binding to this
 /// permission were verified.
 ///
-/// What is checked: `iss` = BIB's issuer; `exp`/`nbf` when present (with the
-/// configured clock skew); and, wherever the grant names them, that
-/// `permissionId` (or `permission_id`) is this registration's id, that
-/// `digest` (or `permission_digest`) equals the statement's digest, that
-/// `type` is the permission type, and that `sub` is the user who logged in.
+/// What is checked: the signature with BIB's `jwks_uri_grants` keys; `iss` =
+/// BIB's issuer; `exp`/`nbf` when present (with the configured clock skew);
+/// and, wherever the grant names them, that `permissionId` (or
+/// `permission_id`) is this registration's id, that `digest` (or
+/// `permission_digest`) equals the statement's digest and that `type` is the
+/// permission type. Its `sub` is compared only with another `sub` from BIB
+/// (a CIBA ID token): `sub` is unique per issuer only, so a code-flow login's
+/// BankID OIDC `sub` is never compared with it.
 /// **These claim names are a guess** (BankAxept's published grant uses them;
 /// BankID has not published its own): [`claims`](Self::claims) gives the app
 /// the whole verified claim set. `Debug` never shows the JWS.
@@ -262,7 +335,10 @@ impl Grant {
 pub(crate) struct GrantExpectation<'a> {
     pub(crate) id: &'a str,
     pub(crate) item: &'a PermissionItem,
-    pub(crate) sub: Option<&'a str>,
+    /// A `sub` **issued by BIB** (a CIBA ID token's) that the grant, when it
+    /// names one, must name too. Never a BankID OIDC `sub`: those are
+    /// another issuer's, not comparable.
+    pub(crate) bib_sub: Option<&'a str>,
 }
 
 /// A handle on the Permission API; get one from
@@ -306,7 +382,7 @@ impl PermissionApi {
     ) -> Result<RegisteredPermission, Error> {
         self.core.bib()?;
         let item = PermissionItem::new(permission, self.core.config().digest_input)?;
-        let scope = self.core.config().permission_api.scope.clone();
+        let scope = self.scope_for(&item.r#type);
         self.register_item(item, &registration, &scope).await.map_err(Error::PermissionApi)
     }
 
@@ -319,9 +395,17 @@ impl PermissionApi {
     #[tracing::instrument(name = "bankid.permission_api.grant", skip_all, err(Display))]
     pub async fn grant(&self, registered: &RegisteredPermission) -> Result<Grant, Error> {
         self.core.bib()?;
-        let scope = self.core.config().permission_api.scope.clone();
-        let expected = GrantExpectation { id: &registered.id, item: &registered.item, sub: None };
+        let scope = self.scope_for(&registered.item.r#type);
+        let expected = GrantExpectation { id: &registered.id, item: &registered.item, bib_sub: None };
         self.grant_for(&expected, &scope).await
+    }
+
+    /// The client-credentials scope of Permission API calls about a
+    /// permission of `kind`: the configured scope plus the type's product
+    /// scopes (e.g. `permissions/text` for `text.v1`).
+    pub(crate) fn scope_for(&self, kind: &str) -> String {
+        let api = &self.core.config().permission_api;
+        api.scope_for(&api.scope, kind)
     }
 
     pub(crate) async fn user_exists_with_scope(&self, hint: &LoginHint, scope: &str) -> Result<bool, EndpointError> {
@@ -347,6 +431,7 @@ impl PermissionApi {
             permission: &item.encoded,
             loa: registration.loa.as_deref(),
             intents: &registration.intents,
+            acr_values: registration.acr_values.wire(),
             login_hint: registration.login_hint.iter().map(LoginHint::wire).collect(),
             signals: registration.signals.as_ref(),
         };
@@ -492,7 +577,7 @@ pub(crate) fn check_binding(claims: &Map<String, Value>, expected: &GrantExpecta
     {
         return Err(PermissionError::DigestMismatch.into());
     }
-    if let (Some(sub), Some(named_sub)) = (expected.sub, claims.get("sub"))
+    if let (Some(sub), Some(named_sub)) = (expected.bib_sub, claims.get("sub"))
         && named_sub.as_str() != Some(sub)
     {
         return Err(invalid("sub"));
@@ -523,15 +608,28 @@ mod tests {
             permission: "e30",
             loa: Some("sub"),
             intents: &intents,
+            acr_values: AcrValues(vec![BibAcr::High, BibAcr::Biometrics]).wire(),
             login_hint: vec![hint.wire()],
             signals: Some(&signals),
         };
         assert_eq!(
             serde_json::to_value(&body).unwrap(),
             json!({"type": "payment.v1", "iat": 1, "exp": 601, "permission": "e30", "loa": "sub",
-                   "intents": ["ciba"], "loginHint": [{"scheme": "nnin", "value": "01018012345"}],
+                   "intents": ["ciba"], "acr_values": ["urn:bankid:bih", "urn:bankid:bis"],
+                   "loginHint": [{"scheme": "nnin", "value": "01018012345"}],
                    "signals": {"browserUserAgent": "UA", "browserTZ": "-60", "browserWebAuthnSupported": true}})
         );
+    }
+
+    #[test]
+    fn acr_values_are_typed_sent_once_each_and_absent_by_default() {
+        let registration = Registration::new().acr_value(BibAcr::High).acr_value(BibAcr::High);
+        assert_eq!(registration.acr_values.wire(), ["urn:bankid:bih"]);
+        assert!(registration.acr_values.only_high());
+        let both = registration.acr_value(BibAcr::Biometrics);
+        assert_eq!(both.acr_values.wire(), ["urn:bankid:bih", "urn:bankid:bis"]);
+        assert!(!both.acr_values.only_high(), "with biometrics allowed, LOA 3 is a valid end");
+        assert!(Registration::new().acr_values.is_empty());
     }
 
     #[test]
@@ -545,7 +643,7 @@ mod tests {
     #[test]
     fn grant_binding() {
         let item = PermissionItem::from_statement("payment.v1", b"{}", DigestInput::StatementBytes);
-        let expected = GrantExpectation { id: "p1", item: &item, sub: Some("user-1") };
+        let expected = GrantExpectation { id: "p1", item: &item, bib_sub: Some("user-1") };
         let claims = |v: Value| v.as_object().unwrap().clone();
         let ok = claims(json!({"permissionId": "p1", "type": "payment.v1", "digest": item.digest, "sub": "user-1"}));
         assert!(check_binding(&ok, &expected).is_ok());

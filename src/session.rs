@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
-use crate::claims::{AuthenticatedUser, Claims, ClaimsSource};
+use crate::claims::{AuthenticatedUser, Claims, ClaimsSource, Subject};
 use crate::error::{Error, Failure};
 use crate::loa::Loa;
 use crate::statement::PermissionItem;
@@ -38,9 +38,12 @@ pub(crate) struct PendingLogin {
     /// Names this login's grants in the landing URL (`bankid_flow`); random,
     /// unrelated to `state`.
     pub(crate) flow: String,
-    /// For a permission requested by a logged-in user: that user's `sub`,
-    /// which the approving person must have.
-    pub(crate) expected_sub: Option<String>,
+    /// For a permission or step-up requested by a logged-in user: that
+    /// user's (`iss`, `sub`), which the new ID token must carry. Attempts
+    /// stored by older versions hold a bare `sub` string here: it no longer
+    /// decodes, so such an attempt fails closed (`unknown_state`).
+    #[serde(default, alias = "expected_sub")]
+    pub(crate) expected_subject: Option<Subject>,
     /// Step-up (see `step_up`): the level this login asked for, which the
     /// token's `acr` must reach.
     #[serde(default)]
@@ -106,9 +109,9 @@ impl StoredLogin {
         self.logged_in_ms.unwrap_or_else(|| self.logged_in_at.saturating_mul(1000).saturating_add(999))
     }
 
-    /// The `sub` claim of this login.
-    pub(crate) fn sub(&self) -> Option<&str> {
-        self.claims.get("sub").and_then(serde_json::Value::as_str)
+    /// Who this login is: (`iss`, `sub`) (see [`Subject`]).
+    pub(crate) fn subject(&self) -> Option<Subject> {
+        Subject::of_claims(&self.claims)
     }
 
     pub(crate) fn into_user(self) -> AuthenticatedUser {
@@ -133,6 +136,7 @@ impl StoredLogin {
                 acr: user.acr,
                 amr: user.amr,
                 auth_time: user.auth_time,
+                api_ver: user.api_ver,
                 name: user.name,
                 given_name: user.given_name,
                 family_name: user.family_name,
@@ -229,7 +233,8 @@ struct PackedTail {
     ciba: Option<String>,
 }
 
-/// [`AuthenticatedUser`]'s fields but `loa` and `claims`.
+/// [`AuthenticatedUser`]'s fields but `loa`, `claims` and the two kept in
+/// [`PackedHead`] (`iss`, `sid`).
 #[derive(Serialize, Deserialize)]
 struct UserFields {
     sub: String,
@@ -238,6 +243,8 @@ struct UserFields {
     amr: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     auth_time: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    api_ver: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -301,11 +308,14 @@ impl CurrentLogin {
         let head: PackedHead = serde_json::from_str(head).ok()?;
         let u = head.user;
         let user = AuthenticatedUser {
+            iss: head.iss.clone().unwrap_or_default(),
             sub: u.sub,
             loa: head.loa,
             acr: u.acr,
             amr: u.amr,
             auth_time: u.auth_time,
+            sid: head.sid.clone(),
+            api_ver: u.api_ver,
             name: u.name,
             given_name: u.given_name,
             family_name: u.family_name,
@@ -340,10 +350,12 @@ fn store_error(err: tower_sessions::session::Error) -> Error {
 /// Stores a verified login after rotating the session id, so an id planted
 /// before login (session fixation) is worthless afterwards.
 ///
-/// When the session holds another person's login, it is emptied first: the
-/// new person must not inherit the previous one's application data (a
-/// basket, a half-filled form, their grants). A login by the same person —
-/// or the first login of an anonymous session — keeps the data.
+/// When the session holds another identity's login, it is emptied first:
+/// the new person must not inherit the previous one's application data (a
+/// basket, a half-filled form, their grants). Identity is (`iss`, `sub`)
+/// (see [`Subject`]): a login by the same identity — or the first login of
+/// an anonymous session — keeps the data; the same `sub` from another issuer
+/// (a CIBA login after a code-flow one) is another identity and starts empty.
 pub(crate) async fn store_login(session: &Session, login: StoredLogin) -> Result<(), Error> {
     let previous = match load_login(session).await? {
         Some(previous) => Some(person_of(&previous)),
@@ -371,7 +383,7 @@ fn person_of(login: &StoredLogin) -> String {
     let digest = Sha256::new()
         .chain_update(login.claim("iss").unwrap_or_default())
         .chain_update(b"\0")
-        .chain_update(login.sub().unwrap_or_default())
+        .chain_update(login.claim("sub").unwrap_or_default())
         .finalize();
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -430,6 +442,11 @@ pub(crate) struct StoredGrant {
     pub(crate) r#type: String,
     pub(crate) encoded: String,
     pub(crate) digest: String,
+    /// Who logged in with the grant: the login's ID-token issuer and `sub`
+    /// (BankID OIDC's, not the grant's BIB `sub`). Grants stored by older
+    /// versions have no issuer and so match nobody.
+    #[serde(default)]
+    pub(crate) iss: String,
     pub(crate) sub: String,
     pub(crate) granted_at: i64,
     pub(crate) signed_permission: Option<String>,

@@ -223,19 +223,20 @@ impl PermissionError {
 /// response body repeats them is not published, so they are not required,
 /// but a present list must name the same types and digests). Every digest
 /// comparison is constant-time.
+///
+/// BankID documents the ID-token `permission_digest` for RAR items only, so
+/// it is **required** for those; a Permission-API item is proven by its
+/// grant instead, and its digest is **checked when present** (see
+/// [`match_digests`]).
 pub(crate) fn verify_granted(
     sent: &[PermissionItem],
     id_token_digest: Option<&Value>,
     token_details: Option<&Value>,
 ) -> Result<(), PermissionError> {
-    let digests = digests_of(id_token_digest.ok_or(PermissionError::MissingDigest)?)?;
-    if digests.len() != sent.len() {
-        return Err(PermissionError::DigestMismatch);
-    }
-    for (item, digest) in sent.iter().zip(&digests) {
-        if !same_digest(&item.digest, digest) {
-            return Err(PermissionError::DigestMismatch);
-        }
+    match id_token_digest {
+        Some(value) => match_digests(sent, &digests_of(value)?)?,
+        None if sent.iter().any(|i| i.transport == Transport::Rar) => return Err(PermissionError::MissingDigest),
+        None => {}
     }
     let rar: Vec<&PermissionItem> = sent.iter().filter(|i| i.transport == Transport::Rar).collect();
     match token_details {
@@ -261,6 +262,26 @@ fn verify_details(rar: &[&PermissionItem], details: &Value) -> Result<(), Permis
         }
     }
     Ok(())
+}
+
+/// The ID token's digests must be the sent items' digests in the order
+/// sent, where a Permission-API item's may be left out (its grant is the
+/// proof): every RAR item must be listed, and nothing else may be.
+fn match_digests(sent: &[PermissionItem], digests: &[&str]) -> Result<(), PermissionError> {
+    let mut listed = digests.iter().peekable();
+    for item in sent {
+        match listed.peek() {
+            Some(digest) if same_digest(&item.digest, digest) => {
+                listed.next();
+            }
+            _ if item.transport == Transport::Rar => return Err(PermissionError::DigestMismatch),
+            _ => {}
+        }
+    }
+    match listed.next() {
+        None => Ok(()),
+        Some(_) => Err(PermissionError::DigestMismatch),
+    }
 }
 
 fn digests_of(value: &Value) -> Result<Vec<&str>, PermissionError> {
@@ -368,6 +389,43 @@ mod tests {
         assert_eq!(
             verify_granted(&items, Some(&digest), Some(&json!({}))),
             Err(PermissionError::MissingAuthorizationDetails)
+        );
+    }
+
+    fn registered(statement: &[u8]) -> PermissionItem {
+        let mut item = PermissionItem::from_statement("payment.v1", statement, DigestInput::StatementBytes);
+        item.transport = Transport::PermissionApi { id: "p1".into(), token: "t".into() };
+        item
+    }
+
+    #[test]
+    fn a_permission_api_digest_is_checked_only_when_present() {
+        let api = vec![registered(b"{\"a\":1}")];
+        assert_eq!(verify_granted(&api, None, None), Ok(()), "the grant is the proof");
+        assert_eq!(verify_granted(&api, Some(&json!(api[0].digest)), None), Ok(()));
+        let other = permission_digest(b"{\"a\":2}");
+        assert_eq!(verify_granted(&api, Some(&json!(other)), None), Err(PermissionError::DigestMismatch));
+        assert_eq!(verify_granted(&api, Some(&json!([])), None), Ok(()), "an empty list names nothing");
+    }
+
+    #[test]
+    fn a_rar_digest_is_required_beside_a_permission_api_item() {
+        let rar = PermissionItem::from_statement("card.v1", b"{\"c\":1}", DigestInput::StatementBytes);
+        let api = registered(b"{\"a\":1}");
+        let both = vec![rar.clone(), api.clone()];
+        assert_eq!(verify_granted(&both, None, None), Err(PermissionError::MissingDigest));
+        assert_eq!(verify_granted(&both, Some(&json!(rar.digest)), None), Ok(()), "the API item may be left out");
+        assert_eq!(verify_granted(&both, Some(&json!([rar.digest, api.digest])), None), Ok(()));
+        assert_eq!(verify_granted(&both, Some(&json!(api.digest)), None), Err(PermissionError::DigestMismatch));
+        assert_eq!(
+            verify_granted(&both, Some(&json!([api.digest, rar.digest])), None),
+            Err(PermissionError::DigestMismatch),
+            "in the order sent"
+        );
+        assert_eq!(
+            verify_granted(&both, Some(&json!([rar.digest, api.digest, rar.digest])), None),
+            Err(PermissionError::DigestMismatch),
+            "nothing beyond what was sent"
         );
     }
 

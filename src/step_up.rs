@@ -16,8 +16,8 @@
 //! records them in the login attempt, and the callback checks the new ID
 //! token against them ([`check_completed`]): `acr` at least the asked level,
 //! `auth_time` present and within `max_age` (plus the clock skew, OpenID
-//! Connect Core §3.1.3.7 item 13), and — via the attempt's `expected_sub` —
-//! the same person as the current login. Asking for more than a route needs
+//! Connect Core §3.1.3.7 item 13), and — via the attempt's `expected_subject` —
+//! the same identity (`iss`, `sub`) as the current login. Asking for more than a route needs
 //! is harmless: the route checks again.
 
 use serde_json::{Map, Value};
@@ -283,10 +283,11 @@ pub(crate) fn add_selectors(
     }
 }
 
-/// Checks a completed login against the step-up its attempt asked for (the
-/// `sub` was checked against the attempt's `expected_sub` before): the
+/// Checks a completed login against the step-up its attempt asked for: the
 /// `acr` reaches the asked level, and when `max_age` was sent, `auth_time`
-/// is present and `now - auth_time <= max_age + clock_skew`.
+/// is present and `now - auth_time <= max_age + clock_skew`. (The same
+/// (`iss`, `sub`) as the attempt's `expected_subject` is checked by the
+/// shared login path, `login::complete`.)
 pub(crate) fn check_completed(
     pending: &PendingLogin,
     claims: &Map<String, Value>,

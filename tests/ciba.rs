@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum_bankid::{
     BankIdLayer, IdTokenError, Loa, LoginCheckError,
     ciba::{Ciba, CibaError, CibaFinished, CibaHandle, CibaRequest, CibaStatus},
-    permission::LoginHint,
+    permission::{BibAcr, LoginHint},
 };
 use axum_bankid_simulator::{CibaBehavior, Fault, Simulator};
 use common::{TestApp, TroubleStore, start, start_ciba, start_ciba_layer};
@@ -47,6 +47,161 @@ async fn approved_on_the_phone() {
     let sent = &app.sim.ciba_requests()[0];
     assert_eq!(sent.binding_message.as_deref(), Some(started.binding_message.as_str()), "BankID made it");
     assert_ne!(sent.auth_req_id, started.handle.as_str(), "the handle is not the auth_req_id");
+}
+
+/// The `acr_values` of the last registration BIB received, if it had any.
+fn registered_acr_values(app: &TestApp) -> Option<serde_json::Value> {
+    let register = app.sim.requests().into_iter().rfind(|r| r.method == "POST" && r.path.ends_with("/permissions/"))?;
+    let body: serde_json::Value = serde_json::from_str(&register.body).unwrap();
+    body.get("acr_values").cloned()
+}
+
+#[tokio::test]
+async fn a_forced_step_up_to_bankid_high_reaches_loa_4() {
+    let app = start_ciba().await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
+    let started = ciba(&app).start(request("kari").acr_value(BibAcr::High)).await.unwrap();
+    let user = ciba(&app).wait(&started.handle).await.unwrap();
+    assert_eq!(registered_acr_values(&app), Some(serde_json::json!(["urn:bankid:bih"])), "a JSON array");
+    assert_eq!((user.loa, user.acr.as_str()), (Loa::HIGH, "urn:bankid:bih"), "the named guess, from BIB");
+}
+
+#[tokio::test]
+async fn a_layer_that_needs_loa_4_forces_bankid_high_over_ciba() {
+    let app = common::start_ciba_with(MemoryStore::default(), |b| b.minimum_loa(Loa::HIGH)).await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
+    let started = ciba(&app).start(request("kari")).await.unwrap();
+    assert_eq!(ciba(&app).wait(&started.handle).await.unwrap().loa, Loa::HIGH);
+    assert_eq!(registered_acr_values(&app), Some(serde_json::json!(["urn:bankid:bih"])));
+}
+
+#[tokio::test]
+async fn biometrics_is_not_enough_where_loa_4_is_required() {
+    let app = common::start_ciba_with(MemoryStore::default(), |b| b.minimum_loa(Loa::HIGH)).await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
+    // Allowing biometrics lets BIB end at LOA 3, which the policy refuses.
+    let both = request("kari").acr_value(BibAcr::High).acr_value(BibAcr::Biometrics);
+    let started = ciba(&app).start(both).await.unwrap();
+    assert_eq!(registered_acr_values(&app), Some(serde_json::json!(["urn:bankid:bih", "urn:bankid:bis"])));
+    let err = ciba(&app).wait(&started.handle).await.unwrap_err();
+    assert_eq!(err.kind(), "insufficient_loa");
+    assert_eq!(
+        err,
+        CibaError::Check(LoginCheckError::InsufficientLoa { required: Loa::HIGH, found: Some(Loa::SUBSTANTIAL) })
+    );
+}
+
+#[tokio::test]
+async fn a_plain_ciba_login_sends_no_acr_values() {
+    let app = start_ciba().await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
+    let started = ciba(&app).start(request("kari")).await.unwrap();
+    assert_eq!(ciba(&app).wait(&started.handle).await.unwrap().acr, "urn:bankid:bis");
+    assert_eq!(registered_acr_values(&app), None, "BIB's default");
+}
+
+/// Logs the test browser's session in through the CIBA routes as `user`.
+async fn log_in_by_ciba(app: &TestApp, user: &str) {
+    app.sim.set_ciba_behavior(user, CibaBehavior::ApproveAfterPolls(0));
+    let response = app
+        .client
+        .post(app.url("/auth/bankid/ciba"))
+        .json(&serde_json::json!({"nnin": nnin(user)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let handle = response.json::<serde_json::Value>().await.unwrap()["handle"].as_str().unwrap().to_owned();
+    for _ in 0..40 {
+        let (_, status) = app.get_json(&format!("/auth/bankid/ciba/{handle}")).await;
+        if status["status"] == "approved" {
+            return;
+        }
+        assert_eq!(status["status"], "pending", "{status}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("the CIBA login never finished");
+}
+
+/// Identity is (`iss`, `sub`): a CIBA login is BIB's, a code-flow step-up
+/// BankID OIDC's, and their `sub`s are not comparable — so the step-up is
+/// refused rather than guessed, and the CIBA login stays.
+#[tokio::test]
+async fn a_code_flow_step_up_after_a_ciba_login_is_a_subject_mismatch() {
+    let app = start_ciba().await;
+    log_in_by_ciba(&app, "kari").await;
+    let (_, before) = app.get_json("/me").await;
+    assert_eq!(before["iss"], app.sim.bib_issuer());
+    let authorize_url = app.begin_at("/auth/bankid/login?return_to=%2Fme&acr=4").await;
+    let callback_url = app.authorize(&authorize_url, "kari", "approve").await;
+    let (status, body) = common::error_body(app.client.get(callback_url).send().await.unwrap()).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("subject_mismatch")), "{body}");
+    assert_eq!(app.get_json("/me").await.1, before, "the CIBA login is kept as it was");
+}
+
+/// The same person by another issuer is another identity: a CIBA login after
+/// a code-flow login starts from an empty session, as any other person would.
+#[tokio::test]
+async fn a_ciba_login_after_a_code_flow_login_starts_from_an_empty_session() {
+    let app = start_ciba().await;
+    app.login_as("kari").await;
+    assert_eq!(app.get_json("/me").await.1["iss"], app.sim.issuer());
+    app.client.get(app.url("/note?set=basket")).send().await.unwrap();
+    log_in_by_ciba(&app, "kari").await;
+    let (_, me) = app.get_json("/me").await;
+    assert_eq!(me["iss"], app.sim.bib_issuer());
+    let note = app.client.get(app.url("/note")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(note, "", "the code-flow identity's data is gone");
+}
+
+/// A `text.v1` statement: BankID's text-approval product.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct TextApproval {
+    text: String,
+}
+
+impl axum_bankid::permission::Permission for TextApproval {
+    const TYPE: &'static str = "text.v1";
+}
+
+/// The scopes of the client-credentials token requests BankID OIDC received.
+fn client_credentials_scopes(app: &TestApp) -> Vec<String> {
+    app.sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.issuer == axum_bankid_simulator::Which::Oidc && r.body.contains("client_credentials"))
+        .filter_map(|r| {
+            url::form_urlencoded::parse(r.body.as_bytes()).find(|(k, _)| k == "scope").map(|(_, v)| v.into_owned())
+        })
+        .collect()
+}
+
+/// BankID needs `permissions/text` for `text.v1`: the token of such a CIBA
+/// request asks for it (the simulator refuses the registration otherwise),
+/// and a plain login's token does not.
+#[tokio::test]
+async fn a_text_permission_gets_its_product_scope() {
+    let app = start_ciba().await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
+    let text = TextApproval { text: "Log in on the TV in the living room?".into() };
+    let started = ciba(&app).start(request("kari").permission(&text)).await.unwrap();
+    assert_eq!(ciba(&app).wait(&started.handle).await.unwrap().loa, Loa::SUBSTANTIAL);
+    assert_eq!(client_credentials_scopes(&app), ["openid permissions/client permissions/ciba permissions/text"]);
+
+    app.sim.clear_requests();
+    let started = ciba(&app).start(request("kari")).await.unwrap();
+    ciba(&app).wait(&started.handle).await.unwrap();
+    let scopes = client_credentials_scopes(&app);
+    assert!(scopes.iter().all(|s| s == "openid permissions/client permissions/ciba"), "{scopes:?}");
+}
+
+#[tokio::test]
+async fn without_its_product_scope_a_text_permission_is_refused_by_bib() {
+    let no_text_scope = |b: axum_bankid::BankIdConfigBuilder| b.permission_type_scopes("text.v1", Vec::<String>::new());
+    let app = common::start_ciba_with(MemoryStore::default(), no_text_scope).await;
+    let text = TextApproval { text: "Approve?".into() };
+    let err = ciba(&app).start(request("kari").permission(&text)).await.unwrap_err();
+    assert_eq!(err.kind(), "registration_failed", "{err:?}");
 }
 
 #[tokio::test]

@@ -274,6 +274,25 @@ async fn pending_logins_are_bounded() {
     assert_eq!(body["error"], "unknown_state", "the oldest attempt was evicted");
 }
 
+/// Identity is (`iss`, `sub`), so the issuer is on the user; `sid` and
+/// `api_ver` are surfaced as the token carries them (read tolerantly:
+/// `api_ver` as a string or a number, absent is `null`).
+#[tokio::test]
+async fn the_user_carries_issuer_session_and_api_version() {
+    let app = start().await;
+    app.login_as("kari").await;
+    let (_, me) = app.get_json("/me").await;
+    assert_eq!(me["iss"], app.sim.issuer());
+    assert_eq!(me["sid"], me["claims"]["sid"]);
+    assert!(me["sid"].is_string(), "{me}");
+    let expected_api_ver = match &me["claims"]["api_ver"] {
+        serde_json::Value::Number(n) => serde_json::json!(n.to_string()),
+        other => other.clone(),
+    };
+    assert_eq!(me["api_ver"], expected_api_ver);
+    assert!(me["amr"].is_array());
+}
+
 #[tokio::test]
 async fn granted_identifiers_reach_the_user() {
     let app = start_with(|b| b.scopes(["profile", "nnin_altsub"])).await;

@@ -187,6 +187,80 @@ async fn permission_api_flow_yields_a_signed_permission() {
     assert!(paid["signed_permission"].as_str().is_some_and(|s| s.split('.').count() == 3));
 }
 
+/// The claims of a compact JWS, unverified (the crate verified it).
+fn jws_claims(jws: &str) -> Value {
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(jws.split('.').nth(1).unwrap()).unwrap()).unwrap()
+}
+
+/// BIB and BankID OIDC are two issuers: the grant's `sub` is BIB's and
+/// differs from the ID token's, and the login still succeeds, because the
+/// two are never compared (`sub` is unique per issuer only).
+#[tokio::test]
+async fn a_permission_api_grant_with_bibs_own_sub_binds_to_the_login() {
+    let app = start().await;
+    let landing = landing(&app, "/pay-api").await;
+    let (status, paid) = app.get_json(&landing).await;
+    assert_eq!(status, StatusCode::OK, "{paid}");
+    let grant = jws_claims(paid["signed_permission"].as_str().unwrap());
+    let (_, me) = app.get_json("/me").await;
+    let kari = Simulator::default_users().iter().find(|u| u.id() == "kari").unwrap();
+    assert_eq!(grant["sub"], kari.bib_sub());
+    assert_ne!(grant["sub"], me["sub"], "two issuers, two subjects");
+    assert_eq!(grant["iss"], app.sim.bib_issuer());
+    assert_eq!(me["iss"], app.sim.issuer(), "the login is BankID OIDC's");
+}
+
+/// Approves `start_path` with `fault` set and returns the error's `detail`
+/// (or `"ok"` when the login succeeded).
+async fn outcome_with_fault(start_path: &str, fault: Fault) -> String {
+    let app = start().await;
+    app.sim.set_fault(fault);
+    let response = approve_payment(&app, start_path, "approve").await;
+    if response.status() == StatusCode::SEE_OTHER {
+        let (status, body) = app.get_json(&location(&response)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        return "ok".into();
+    }
+    let (status, body) = error_body(response).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("permission_not_granted")), "{body}");
+    app.assert_logged_out().await;
+    body["detail"].as_str().unwrap().to_owned()
+}
+
+/// The ID-token `permission_digest` is documented for RAR only: a
+/// Permission-API login is proven by its grant, so a missing digest is
+/// fine there, but a present one must still match.
+#[tokio::test]
+async fn a_permission_api_digest_is_checked_when_present_and_not_required() {
+    assert_eq!(outcome_with_fault("/pay-api", Fault::MissingPermissionDigest).await, "ok");
+    assert_eq!(outcome_with_fault("/pay-api", Fault::WrongPermissionDigest).await, "digest_mismatch");
+    assert_eq!(outcome_with_fault("/pay", Fault::MissingPermissionDigest).await, "missing_digest", "RAR needs it");
+}
+
+/// A `text.v1` statement (BankID's text product, scope `permissions/text`).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct TextApproval {
+    text: String,
+}
+
+impl axum_bankid::permission::Permission for TextApproval {
+    const TYPE: &'static str = "text.v1";
+}
+
+/// The Permission API asks for a type's product scope: `text.v1`'s token
+/// carries `permissions/text`, which BIB needs to register it.
+#[tokio::test]
+async fn the_permission_api_asks_for_a_types_product_scope() {
+    let sim = Simulator::start().await.unwrap();
+    let layer = BankIdLayer::discover(common::config_for(&sim)).await.unwrap();
+    let text = TextApproval { text: "Approve the new address?".into() };
+    let registration = axum_bankid::permission::Registration::new();
+    layer.permission_api().register(&text, registration).await.unwrap();
+    let token_request = sim.requests().into_iter().find(|r| r.body.contains("client_credentials")).unwrap();
+    let scope = url::form_urlencoded::parse(token_request.body.as_bytes()).find(|(k, _)| k == "scope").unwrap().1;
+    assert_eq!(scope, "openid permissions/client permissions/text");
+}
+
 #[tokio::test]
 async fn app_callback_uri_is_validated_and_pushed() {
     let app = start().await;

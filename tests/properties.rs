@@ -186,7 +186,7 @@ proptest! {
         let strict = fuzzing::acr(&acr);
         prop_assert_eq!(strict.map(Loa::get), grammar_level(&acr));
         for from_bib in [false, true] {
-            if !["urn:bankid:bis", "urn:bankid:bid", "urn:bankid:bim"].contains(&acr.as_str()) {
+            if !["urn:bankid:bis", "urn:bankid:bih"].contains(&acr.as_str()) {
                 prop_assert_eq!(fuzzing::loa_of(&acr, from_bib), strict);
             }
         }
@@ -197,8 +197,11 @@ proptest! {
 fn acr_bare_urns_map_only_from_their_issuer() {
     assert_eq!(fuzzing::loa_of("urn:bankid:bis", true), Some(Loa::SUBSTANTIAL));
     assert_eq!(fuzzing::loa_of("urn:bankid:bis", false), None);
-    assert_eq!(fuzzing::loa_of("urn:bankid:bid", false), Some(Loa::HIGH));
-    assert_eq!(fuzzing::loa_of("urn:bankid:bim", false), Some(Loa::HIGH));
+    assert_eq!(fuzzing::loa_of("urn:bankid:bih", true), Some(Loa::HIGH), "the named guess after a forced step-up");
+    assert_eq!(fuzzing::loa_of("urn:bankid:bih", false), None);
+    // No BankID source shows a bare URN from BankID OIDC.
+    assert_eq!(fuzzing::loa_of("urn:bankid:bid", false), None);
+    assert_eq!(fuzzing::loa_of("urn:bankid:bim", false), None);
     assert_eq!(fuzzing::loa_of("urn:bankid:bid", true), None);
     assert_eq!(fuzzing::loa_of("urn:bankid:bim", true), None);
 }

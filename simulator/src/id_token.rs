@@ -101,14 +101,15 @@ pub(crate) fn mint(input: &IdTokenInput<'_>, faults: &Faults) -> Result<String, 
 /// only public sample (a third party's) shows a bare `acr` of
 /// `urn:bankid:bis` with no `;LOA=`, `amr` `["bis-mfa", "bis-hwk"]` and the
 /// identity numbers as `sub_nnin` / `sub_bankid`, so the simulator issues
-/// exactly that. `sub` is the same value as in the user's code-flow tokens:
-/// nothing published says BIB uses another subject (a GUESS). No `sid`, no
+/// exactly that. `sub` is BIB's own ([`TestUser::bib_sub`]), not the
+/// code-flow one: BIB is another issuer. No `sid`, no
 /// `nonce` (CIBA has none) and no `permission_digest`: the approved
 /// permission is proven by its grant.
 fn ciba_claims(input: &IdTokenInput<'_>, auth_req_id: &str, now: u64) -> Map<String, Value> {
     let user = input.user;
     let mut claims = core_claims(input, now);
-    claims.insert("acr".into(), json!(BIB_CIBA_ACR));
+    claims.insert("sub".into(), json!(user.bib_sub()));
+    claims.insert("acr".into(), json!(ciba_acr(input.permissions)));
     claims.insert("amr".into(), json!(BIB_CIBA_AMR));
     claims.insert("sub_nnin".into(), json!(user.nnin));
     claims.insert("sub_bankid".into(), json!(user.bankid_altsub));
@@ -123,6 +124,18 @@ fn ciba_claims(input: &IdTokenInput<'_>, auth_req_id: &str, now: u64) -> Map<Str
 /// The `acr` of a BIB CIBA ID token: bare, without `;LOA=` (see
 /// [`ciba_claims`]).
 pub(crate) const BIB_CIBA_ACR: &str = "urn:bankid:bis";
+/// The `acr` after a forced step-up to BankID High (`acr_values:
+/// ["urn:bankid:bih"]` at registration). BankID has not published it: a
+/// GUESS that BIB echoes the URN it was asked for, bare like
+/// [`BIB_CIBA_ACR`]. The crate maps exactly this value, from BIB only, to LOA 4.
+pub(crate) const BIB_HIGH_ACR: &str = "urn:bankid:bih";
+
+/// BankID High when a permission of the request forced it, else BIB's
+/// usual biometrics `acr`.
+fn ciba_acr(permissions: &[Permission]) -> &'static str {
+    if permissions.iter().any(|p| p.forces_high) { BIB_HIGH_ACR } else { BIB_CIBA_ACR }
+}
+
 /// The `amr` of a BIB CIBA ID token.
 pub(crate) const BIB_CIBA_AMR: [&str; 2] = ["bis-mfa", "bis-hwk"];
 
@@ -443,6 +456,16 @@ mod tests {
     }
 
     #[test]
+    fn a_forced_step_up_ends_ciba_at_bankid_high() {
+        let mut high = Permission::new("payment.v1", "e30").expect("valid");
+        high.forces_high = true;
+        let code = code_with(None, "openid", vec![high]);
+        let mut input = IdTokenInput::for_code("http://bib", "rp", &code, SigningAlgorithm::Es256);
+        input.auth_req_id = Some("req-1");
+        assert_eq!(ciba_claims(&input, "req-1", unix_now())["acr"], BIB_HIGH_ACR);
+    }
+
+    #[test]
     fn ciba_claims_are_bibs() {
         let code = code(None, "openid");
         let mut input = IdTokenInput::for_code("http://bib", "rp", &code, SigningAlgorithm::Es256);
@@ -451,7 +474,7 @@ mod tests {
         assert_eq!(claims["iss"], "http://bib");
         assert_eq!(claims["acr"], "urn:bankid:bis");
         assert_eq!(claims["amr"], json!(["bis-mfa", "bis-hwk"]));
-        assert_eq!(claims["sub"], json!(DEFAULT_USERS[0].sub));
+        assert_eq!(claims["sub"], json!(DEFAULT_USERS[0].bib_sub()), "BIB's own subject");
         assert_eq!(claims["sub_nnin"], json!(DEFAULT_USERS[0].nnin));
         assert_eq!(claims[AUTH_REQ_ID_CLAIM], "req-1");
         assert!(!claims.contains_key("sid") && !claims.contains_key("nonce"));

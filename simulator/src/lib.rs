@@ -93,7 +93,7 @@
 //! | `/.well-known/openid-configuration` | discovery: `issuer`, `permissions_endpoint`, `jwks_uri`, `jwks_uri_grants`, `backchannel_authentication_endpoint`, `token_endpoint`, ... | — |
 //! | `/jwks` | the CIBA ID-token key | — |
 //! | `/jwks/grants` | the grant key | — |
-//! | `/permissions/` | `permissions_endpoint` (trailing slash): register a permission (`POST`, JSON) | `permissions/client` |
+//! | `/permissions/` | `permissions_endpoint` (trailing slash): register a permission (`POST`, JSON) | `permissions/client` (+ `permissions/text` for `text.v1`) |
 //! | `/permissions/user-exists` | does this `loginHint` have BankID with biometrics? (`POST`, JSON) | `permissions/client` |
 //! | `/permissions/{id}/grant` | the approved permission as a compact JWS, `text/plain` (`GET`) | `permissions/client` |
 //! | `/bc-authorize` | CIBA backchannel authentication request (`POST`, form) | `permissions/ciba` |
@@ -116,8 +116,8 @@
 //!
 //! 1. **Client credentials** at BankID OIDC: `POST {issuer}/token`,
 //!    `grant_type=client_credentials&scope=openid permissions/client
-//!    permissions/ciba` (any of these three; another scope is
-//!    `invalid_scope`) → `{"access_token", "token_type": "Bearer",
+//!    permissions/ciba` (any of these, and `permissions/text`; another
+//!    scope is `invalid_scope`) → `{"access_token", "token_type": "Bearer",
 //!    "expires_in", "scope"}`; lifetime
 //!    [`SimulatorBuilder::client_token_lifetime`].
 //! 2. **user-exists**: `POST {bib}/permissions/user-exists` with exactly
@@ -127,8 +127,11 @@
 //!    (unix seconds; `iat` within 300 s of now, `exp - iat` at most
 //!    3600 s), `permission` (base64url of a JSON statement; standard base64
 //!    is accepted too) and optionally `loa`, `intents` (`["ciba"]`),
-//!    `loginHint` and `signals` (BankID's `ClientSignals` names) → `{"id",
-//!    "permissionToken", "bindingMessage"}`. The binding message is made by
+//!    `acr_values` (distinct `urn:bankid:bih` / `urn:bankid:bis`; `bih`
+//!    alone ends a CIBA approval at BankID High, `acr` `urn:bankid:bih` — a
+//!    guess), `loginHint` and `signals` (BankID's `ClientSignals` names) →
+//!    `{"id", "permissionToken", "bindingMessage"}`. A `text.v1`
+//!    registration needs `permissions/text`. The binding message is made by
 //!    the simulator, as by BankID, e.g. `BLÅ HUND 42`.
 //! 4. **CIBA**: `POST {bib}/bc-authorize` with exactly
 //!    `login_hint_token=<permissionToken>` (registered with `intents`
@@ -144,7 +147,9 @@
 //! 5. **Grant**: `GET {bib}/permissions/{id}/grant` → `404` until the user
 //!    approved (and for an unknown id or an `authentication.v1`
 //!    permission), `403 {"error":"access_denied"}` after a refusal, else the
-//!    compact JWS as `text/plain`, signed with the grant key.
+//!    compact JWS as `text/plain`, signed with the grant key. Its `sub`,
+//!    like a CIBA ID token's, is BIB's ([`TestUser::bib_sub`]), not the
+//!    code flow's: another issuer.
 //!
 //! What the user does is up to the test: [`Simulator::set_ciba_behavior`]
 //! scripts it, [`Simulator::ciba_decide`] or the phone page decides by hand,

@@ -38,6 +38,9 @@ pub(crate) struct Permission {
     pub(crate) digest: String,
     /// Set when the permission was registered at the Permission API.
     pub(crate) permission_id: Option<String>,
+    /// Registered with `acr_values: ["urn:bankid:bih"]` alone: the approval
+    /// must end in BankID High (BankID, "Forcing step-up at BIB").
+    pub(crate) forces_high: bool,
 }
 
 impl Permission {
@@ -51,7 +54,7 @@ impl Permission {
         let mut detail = Map::new();
         detail.insert("type".into(), Value::from(kind));
         detail.insert("permission".into(), Value::from(encoded));
-        Some(Permission { detail, kind: kind.to_owned(), digest: digest(&statement), statement, permission_id: None })
+        Some(Permission::from_statement(kind, encoded, statement))
     }
 
     /// A registered permission: `encoded` already decoded to `statement`
@@ -60,7 +63,14 @@ impl Permission {
         let mut detail = Map::new();
         detail.insert("type".into(), Value::from(kind));
         detail.insert("permission".into(), Value::from(encoded));
-        Permission { detail, kind: kind.to_owned(), digest: digest(&statement), statement, permission_id: None }
+        Permission {
+            detail,
+            kind: kind.to_owned(),
+            digest: digest(&statement),
+            statement,
+            permission_id: None,
+            forces_high: false,
+        }
     }
 
     /// The statement for a human: pretty-printed if it is JSON, else the

@@ -10,7 +10,12 @@ use serde_json::{Map, Value};
 use super::permission::Permission;
 
 /// The members a registration may have.
-const MEMBERS: [&str; 8] = ["type", "iat", "exp", "permission", "loa", "intents", "loginHint", "signals"];
+const MEMBERS: [&str; 9] = ["type", "iat", "exp", "permission", "loa", "intents", "acr_values", "loginHint", "signals"];
+/// The values `acr_values` may hold (BankID, "Forcing step-up at BIB"):
+/// BankID High, and BankID with biometrics (BIB's default).
+const ACR_VALUES: [&str; 2] = [BIH, "urn:bankid:bis"];
+/// `acr_values` naming BankID High: the approval must end there.
+const BIH: &str = "urn:bankid:bih";
 /// How far `iat` may be from the simulator's clock, in seconds.
 pub(crate) const MAX_IAT_SKEW_SECS: i64 = 300;
 /// The longest `exp - iat`, in seconds.
@@ -72,6 +77,8 @@ pub(crate) fn parse(body: &[u8], now: u64) -> Result<Registration, String> {
         return Err("loa must be a string".into());
     }
     let intents = intents(body.get("intents"))?;
+    let mut permission = permission;
+    permission.forces_high = acr_values(body.get("acr_values"))? == [BIH];
     let nnin = body.get("loginHint").map(login_hint).transpose()?;
     if let Some(signals) = body.get("signals") {
         check_signals(signals)?;
@@ -119,6 +126,33 @@ fn statement(kind: &str, value: Option<&Value>) -> Result<Permission, String> {
         return Err("permission must decode to a JSON object".into());
     }
     Ok(Permission::from_statement(kind, encoded, bytes))
+}
+
+/// `acr_values`: a non-empty JSON array of distinct [`ACR_VALUES`], each
+/// named when it is not one of them. Absent: BIB's default.
+fn acr_values(value: Option<&Value>) -> Result<Vec<&str>, String> {
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    let shape = || format!("acr_values must be a non-empty array of distinct strings from {}", ACR_VALUES.join(", "));
+    let Value::Array(items) = value else {
+        return Err(shape());
+    };
+    let mut values: Vec<&str> = Vec::with_capacity(items.len());
+    for item in items {
+        let acr = item.as_str().ok_or_else(shape)?;
+        if !ACR_VALUES.contains(&acr) {
+            return Err(format!("unknown acr_values value {acr:?}; BankID's: {}", ACR_VALUES.join(", ")));
+        }
+        if values.contains(&acr) {
+            return Err(shape());
+        }
+        values.push(acr);
+    }
+    if values.is_empty() {
+        return Err(shape());
+    }
+    Ok(values)
 }
 
 fn intents(value: Option<&Value>) -> Result<Vec<String>, String> {
@@ -196,6 +230,7 @@ mod tests {
             "permission": URL_SAFE_NO_PAD.encode(r#"{"nonce":"n","id":"1"}"#),
             "loa": "sub",
             "intents": ["ciba"],
+            "acr_values": ["urn:bankid:bih", "urn:bankid:bis"],
             "loginHint": [{"scheme": "nnin", "value": "17858642043"}],
             "signals": {"browserLanguage": "nb-NO", "browserTZ": "-60"},
         })
@@ -214,6 +249,15 @@ mod tests {
         assert_eq!(registration.intents, ["ciba"]);
         assert_eq!(registration.nnin.as_deref(), Some("17858642043"));
         assert_eq!(registration.permission.kind, "payment.v1");
+        assert!(!registration.permission.forces_high, "biometrics is still allowed");
+        let high = with(|body| {
+            body.insert("acr_values".into(), json!(["urn:bankid:bih"]));
+        });
+        assert!(high.expect("valid").permission.forces_high);
+        let default = with(|body| {
+            body.remove("acr_values");
+        });
+        assert!(!default.expect("valid").permission.forces_high);
         let padded = with(|body| {
             body.insert("permission".into(), json!(STANDARD.encode(r#"{"a":1}"#)));
         });
@@ -245,6 +289,13 @@ mod tests {
             ("signals", Some(json!({"userAgent": "x"})), "unknown signals member userAgent"),
             ("signals", Some(json!("x")), "signals must be an object"),
             ("intents", Some(json!("ciba")), "intents must be"),
+            ("acr_values", Some(json!("urn:bankid:bih")), "acr_values must be"),
+            ("acr_values", Some(json!([])), "acr_values must be"),
+            ("acr_values", Some(json!(["urn:bankid:bid"])), "unknown acr_values value"),
+            ("acr_values", Some(json!(["urn:bankid:bih;LOA=4"])), "unknown acr_values value"),
+            ("acr_values", Some(json!(["urn:bankid:bih", "urn:bankid:bih"])), "distinct"),
+            ("acr_values", Some(json!([4])), "acr_values must be"),
+            ("acrValues", Some(json!(["urn:bankid:bih"])), "unknown member acrValues"),
         ];
         for (member, value, expected) in cases {
             let error = with(|body| {

@@ -122,6 +122,16 @@ impl TestUser {
         &self.sub
     }
 
+    /// The user's `sub` at BIB (in CIBA ID tokens and grants). BIB is another
+    /// issuer than BankID OIDC, and a `sub` is unique per issuer only (OIDC
+    /// Core §2): the two look nothing alike, as at BankID. Derived from
+    /// [`sub`](Self::sub): 43 base64url characters.
+    pub fn bib_sub(&self) -> String {
+        use base64::Engine as _;
+        let hash = Sha256::digest(format!("axum-bankid-simulator BIB subject {}", self.sub).as_bytes());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hash)
+    }
+
     /// BankID's own person identifier (`bankid_altsub` claim).
     pub fn bankid_altsub(&self) -> &str {
         &self.bankid_altsub

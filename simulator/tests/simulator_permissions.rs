@@ -468,7 +468,8 @@ async fn permission_api_registers_and_signs_a_grant_after_a_login() {
     assert_eq!(jsonwebtoken::decode_header(&jws).expect("header").kid.as_deref(), Some("bib-grant-1"));
     let signed = rp.verify_grant(&jws).await;
     assert_eq!(signed["iss"], rp.sim.bib_issuer());
-    assert_eq!(signed["sub"], claims["sub"]);
+    assert_ne!(signed["sub"], claims["sub"], "BIB's sub, not the ID token's (another issuer)");
+    assert!(signed["sub"].as_str().is_some_and(|sub| sub.len() == 43));
     assert_eq!(signed["type"], "payment.v1");
     assert_eq!(signed["digest"], STATEMENT_DIGEST, "known answer");
     assert_eq!(signed["permissionId"], registered.id);

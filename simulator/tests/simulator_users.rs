@@ -196,7 +196,8 @@ async fn an_added_bib_user_is_found_by_user_exists_and_can_do_ciba() {
     let expected = Expected { issuer: &bib, audience: Some(rp.sim.client_id()), required: &["exp"] };
     let id_token = tokens["id_token"].as_str().expect("id_token");
     let claims = verify_at(&rp.http, &jwks, id_token, &expected).await.expect("the CIBA ID token verifies");
-    assert_eq!(claims["sub"], ann().sub(), "the same subject as in her code-flow login");
+    assert_eq!(claims["sub"], ann().bib_sub(), "BIB's subject: another issuer than her code-flow login's");
+    assert_ne!(claims["sub"], ann().sub());
     assert_eq!(claims["sub_nnin"], ann().nnin());
     assert_eq!(claims["name"], ann().name());
     let info = rp.sim.ciba_requests().into_iter().find(|request| request.auth_req_id == auth_req_id).expect("listed");

@@ -14,13 +14,25 @@ use super::store::{self, CibaStore};
 use crate::clock::unix_now_ms;
 use crate::core::Core;
 use crate::error::{EndpointError, Failure, LoginCheckError};
-use crate::permission_api::{LoginHint, PermissionApi, RegisteredPermission, Registration, bearer_send};
+use crate::loa::Loa;
+use crate::permission_api::{
+    AcrValues, BibAcr, LoginHint, PermissionApi, RegisteredPermission, Registration, bearer_send,
+};
 use crate::provider::token::parse_json_response;
 use crate::statement::{AUTHENTICATION_TYPE, PermissionItem};
 
 /// Scope of the client-credentials token for every CIBA call to BIB
-/// (BankID's CIBA example, `BANKID_SCOPE`).
-pub(crate) const CIBA_TOKEN_SCOPE: &str = "openid permissions/client permissions/ciba";
+/// (BankID's CIBA example, `BANKID_SCOPE`); a permission type's product
+/// scopes are added to it (see [`ciba_token_scope`]).
+const CIBA_TOKEN_SCOPE: &str = "openid permissions/client permissions/ciba";
+
+/// The client-credentials scope of every call of one CIBA request about a
+/// permission of `kind` (`authentication.v1` for a plain login): BankID's
+/// CIBA scope plus the type's product scopes, e.g. `permissions/text` for
+/// `text.v1`.
+pub(crate) fn ciba_token_scope(core: &Core, kind: &str) -> String {
+    core.config().permission_api.scope_for(CIBA_TOKEN_SCOPE, kind)
+}
 /// `scope` of the backchannel request (BankID's example, `BANKID_BIOMETRICS_SCOPE`).
 const BACKCHANNEL_SCOPE: &str = "openid permissions/ciba";
 /// BankID's example registers CIBA permissions at level `sub` (substantial).
@@ -82,17 +94,21 @@ impl Ciba {
         if let Some(err) = request.permission_error.clone() {
             return Err(LoginCheckError::Permission(err).into());
         }
+        let kind = request.permission.as_ref().map_or(AUTHENTICATION_TYPE, |(kind, _)| kind);
+        let scope = ciba_token_scope(&self.core, kind);
         if request.check_user_exists {
-            self.ensure_user_exists(&request.hint).await?;
+            self.ensure_user_exists(&request.hint, &scope).await?;
         }
-        let registered = self.register(&request).await?;
-        let answer = self.send_backchannel(&endpoint, &registered).await?;
+        let registered = self.register(&request, &scope).await?;
+        let answer = self.send_backchannel(&endpoint, &registered, &scope).await?;
         // Bounded, so hostile numbers can neither overflow the arithmetic
         // nor keep a request alive for ever.
         let interval = answer.interval.unwrap_or(DEFAULT_INTERVAL_SECS).clamp(1, MAX_INTERVAL_SECS);
         let expires_in = answer.expires_in.clamp(1, MAX_EXPIRES_IN_SECS);
         let permission = request.permission.is_some().then(|| registered.item.clone());
-        let pending = store::PendingCiba::new(answer.auth_req_id, interval, expires_in, permission);
+        let mut pending = store::PendingCiba::new(answer.auth_req_id, interval, expires_in, permission);
+        let minimum = self.core.config().minimum_loa;
+        pending.minimum_loa = Some(required_loa(&forced_acr(&request.acr_values, minimum), minimum));
         let first_poll_at_ms = pending.next_poll_at_ms;
         let handle = self.store.create(pending).await?;
         if self.callback.is_some() {
@@ -102,9 +118,9 @@ impl Ciba {
         Ok(CibaStarted { handle, binding_message: registered.binding_message, expires_in })
     }
 
-    async fn ensure_user_exists(&self, hint: &LoginHint) -> Result<(), CibaError> {
+    async fn ensure_user_exists(&self, hint: &LoginHint, scope: &str) -> Result<(), CibaError> {
         let api = PermissionApi::new(self.core.clone());
-        match api.user_exists_with_scope(hint, CIBA_TOKEN_SCOPE).await {
+        match api.user_exists_with_scope(hint, scope).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(CibaError::UserNotEnrolled),
             Err(e) => Err(CibaError::UserCheckFailed(e)),
@@ -113,7 +129,7 @@ impl Ciba {
 
     /// Registers the permission (or `authentication.v1` for a plain login)
     /// for this user with intent `ciba`.
-    async fn register(&self, request: &CibaRequest) -> Result<RegisteredPermission, CibaError> {
+    async fn register(&self, request: &CibaRequest, scope: &str) -> Result<RegisteredPermission, CibaError> {
         let digest_input = self.core.config().digest_input;
         let item = match &request.permission {
             Some((kind, statement)) => PermissionItem::from_statement(kind, statement, digest_input),
@@ -121,11 +137,12 @@ impl Ciba {
         };
         let mut registration =
             Registration::new().login_hint(request.hint.clone()).intent("ciba").loa(REGISTRATION_LOA);
+        registration.acr_values = forced_acr(&request.acr_values, self.core.config().minimum_loa);
         if let Some(signals) = &request.signals {
             registration = registration.signals(signals.clone());
         }
         let api = PermissionApi::new(self.core.clone());
-        match api.register_item(item, &registration, CIBA_TOKEN_SCOPE).await {
+        match api.register_item(item, &registration, scope).await {
             Ok(registered) => Ok(registered),
             Err(EndpointError::Rejected { error, .. }) if error == "unknown_user_id" => Err(CibaError::UnknownUser),
             Err(err) => Err(CibaError::RegistrationFailed(err)),
@@ -138,6 +155,7 @@ impl Ciba {
         &self,
         endpoint: &url::Url,
         registered: &RegisteredPermission,
+        scope: &str,
     ) -> Result<BackchannelResponse, CibaError> {
         let params = [
             ("login_hint_token", registered.permission_token.as_str()),
@@ -145,7 +163,7 @@ impl Ciba {
             ("binding_message", registered.binding_message.as_str()),
         ];
         let build = |http: &reqwest::Client| http.post(endpoint.clone()).form(&params);
-        let answer = match bearer_send(&self.core, CIBA_TOKEN_SCOPE, build).await {
+        let answer = match bearer_send(&self.core, scope, build).await {
             Ok(response) => parse_json_response::<BackchannelResponse>(response).await,
             Err(err) => Err(err),
         };
@@ -202,6 +220,23 @@ impl Ciba {
     }
 }
 
+/// The `acr_values` a CIBA registration sends: the request's own, else
+/// BankID High when the layer requires LOA 4 — BankID High has no CIBA flow
+/// of its own, so this forced step-up at BIB is the only way there.
+fn forced_acr(asked: &AcrValues, minimum: Loa) -> AcrValues {
+    let mut acr = asked.clone();
+    if acr.is_empty() && minimum >= Loa::HIGH {
+        acr.add(BibAcr::High);
+    }
+    acr
+}
+
+/// The level a CIBA login must reach: the layer's minimum, raised to LOA 4
+/// when BankID High is the only acceptable end.
+fn required_loa(acr: &AcrValues, minimum: Loa) -> Loa {
+    if acr.only_high() { minimum.max(Loa::HIGH) } else { minimum }
+}
+
 /// The statement of a plain CIBA login (`authentication.v1`). **A guess**:
 /// BankID has not published it; this is the `{"nonce", "id"}` base that every
 /// statement in BankID's CIBA example carries, both random.
@@ -214,6 +249,21 @@ fn authentication_statement() -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loa_4_forces_bankid_high_and_only_high_raises_the_level() {
+        let none = AcrValues::default();
+        assert!(forced_acr(&none, Loa::SUBSTANTIAL).is_empty(), "BIB's default below LOA 4");
+        assert!(forced_acr(&none, Loa::HIGH).only_high(), "LOA 4 needs the step-up");
+        let mut high = AcrValues::default();
+        high.add(BibAcr::High);
+        assert_eq!(required_loa(&high, Loa::SUBSTANTIAL), Loa::HIGH);
+        let mut both = high.clone();
+        both.add(BibAcr::Biometrics);
+        assert_eq!(forced_acr(&both, Loa::HIGH), both, "the app's own choice is sent as is");
+        assert_eq!(required_loa(&both, Loa::SUBSTANTIAL), Loa::SUBSTANTIAL);
+        assert_eq!(required_loa(&both, Loa::HIGH), Loa::HIGH, "never below the layer's minimum");
+    }
 
     #[test]
     fn a_plain_login_registers_a_random_nonce_and_id() {

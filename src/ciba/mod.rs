@@ -4,7 +4,8 @@
 //!
 //! CIBA runs at BIB, BankID with biometrics' second provider, in the sequence
 //! of BankID Norway's own CIBA example client: a client-credentials token
-//! from BankID OIDC (`openid permissions/client permissions/ciba`) →
+//! from BankID OIDC (`openid permissions/client permissions/ciba`, plus the
+//! permission type's product scopes, e.g. `permissions/text`) →
 //! `user-exists` → register a permission with `intents: ["ciba"]` (a plain
 //! login registers `authentication.v1`) → the backchannel request with
 //! `login_hint_token=<permissionToken>`, the **binding message made by
@@ -12,6 +13,12 @@
 //! endpoint → the ID token verified with BIB's keys and issuer → the LOA
 //! policy → for a permission, the signed grant fetched and verified. Every
 //! call to BIB carries the Bearer token.
+//!
+//! LOA 4 is reached only by a forced step-up at BIB: the registration's
+//! `acr_values: ["urn:bankid:bih"]` ([`CibaRequest::acr_value`] with
+//! [`BibAcr::High`](crate::permission::BibAcr::High), or automatically when
+//! the layer's minimum is LOA 4). A CIBA login's `iss` is BIB's, so it is
+//! another identity (`iss`, `sub`) than a code-flow login of the same person.
 //!
 //! **There is no fallback in CIBA**: no push can reach a user without BankID
 //! with biometrics, so [`Ciba::start`] first asks `user-exists` (switch off

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use super::client::{CIBA_TOKEN_SCOPE, Ciba, MAX_INTERVAL_SECS};
+use super::client::{Ciba, MAX_INTERVAL_SECS, ciba_token_scope};
 use super::error::CibaError;
 use super::request::{CibaHandle, CibaStatus};
 use super::store::{Outcome, PendingCiba};
@@ -253,7 +253,8 @@ impl Ciba {
         let params = [("grant_type", CIBA_GRANT), ("auth_req_id", pending.auth_req_id.as_str())];
         let endpoint = &bib.metadata.token_endpoint;
         let build = |http: &reqwest::Client| http.post(endpoint.clone()).form(&params);
-        let answer = match bearer_send(&self.core, CIBA_TOKEN_SCOPE, build).await {
+        let scope = ciba_token_scope(&self.core, pending_type(pending));
+        let answer = match bearer_send(&self.core, &scope, build).await {
             Ok(response) => parse_json_response::<CibaTokenResponse>(response).await,
             Err(err) => Err(err),
         };
@@ -284,8 +285,9 @@ impl Ciba {
         {
             return Err(invalid(IdTokenError::MissingClaim("auth_req_id")));
         }
-        let policy =
-            Policy { minimum_loa: self.core.config().minimum_loa, acr_issuer: AcrIssuer::Bib, expected_sub: None };
+        let configured = self.core.config().minimum_loa;
+        let minimum_loa = pending.minimum_loa.map_or(configured, |loa| loa.max(configured));
+        let policy = Policy { minimum_loa, acr_issuer: AcrIssuer::Bib, expected_subject: None };
         let checked = complete::check(verified, id_token, &policy)?;
         if let Some(permission) = &pending.permission {
             self.verify_permission(permission, checked.claims()).await?;
@@ -307,9 +309,12 @@ impl Ciba {
         let Transport::PermissionApi { id, .. } = &permission.transport else {
             return Err(LoginCheckError::Permission(PermissionError::NotGranted).into());
         };
-        let sub = claims.get("sub").and_then(serde_json::Value::as_str);
-        let expected = GrantExpectation { id, item: permission, sub };
-        match complete::fetch_grant(&PermissionApi::new(self.core.clone()), &expected, CIBA_TOKEN_SCOPE).await {
+        // The CIBA ID token and the grant are both BIB's: their `sub`s are
+        // comparable (one issuer), unlike a code-flow login's.
+        let bib_sub = claims.get("sub").and_then(serde_json::Value::as_str);
+        let expected = GrantExpectation { id, item: permission, bib_sub };
+        let scope = ciba_token_scope(&self.core, &permission.r#type);
+        match complete::fetch_grant(&PermissionApi::new(self.core.clone()), &expected, &scope).await {
             Ok(_) => Ok(()),
             Err(crate::Error::Check(check)) => Err(check.into()),
             Err(other) => Err(CibaError::ProviderUnavailable(Failure::from_error(other))),
@@ -338,6 +343,12 @@ pub(crate) fn poll_error(error: &str) -> Result<Result<(AuthenticatedUser, Strin
         "invalid_grant" => CibaError::InvalidGrant,
         other => CibaError::AuthenticationFailed { error: other.to_owned() },
     }))
+}
+
+/// The permission type a pending request is about (`authentication.v1`
+/// for a plain login), which decides its token's product scopes.
+fn pending_type(pending: &PendingCiba) -> &str {
+    pending.permission.as_ref().map_or(crate::statement::AUTHENTICATION_TYPE, |p| p.r#type.as_str())
 }
 
 fn retry_after(pending: &PendingCiba) -> u64 {

@@ -6,7 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::claims::AuthenticatedUser;
-use crate::permission_api::{ClientSignals, LoginHint};
+use crate::permission_api::{AcrValues, BibAcr, ClientSignals, LoginHint};
 use crate::statement::{Permission, PermissionError};
 
 /// A backchannel authentication to start.
@@ -20,12 +20,20 @@ pub struct CibaRequest {
     pub(super) permission_error: Option<PermissionError>,
     pub(super) check_user_exists: bool,
     pub(super) signals: Option<ClientSignals>,
+    pub(super) acr_values: AcrValues,
 }
 
 impl CibaRequest {
     /// A request for the user `hint` names.
     pub fn new(hint: LoginHint) -> Self {
-        CibaRequest { hint, permission: None, permission_error: None, check_user_exists: true, signals: None }
+        CibaRequest {
+            hint,
+            permission: None,
+            permission_error: None,
+            check_user_exists: true,
+            signals: None,
+            acr_values: AcrValues::default(),
+        }
     }
 
     /// A permission the user approves with this authentication (instead of
@@ -45,6 +53,17 @@ impl CibaRequest {
     /// registration. Default: none.
     pub fn signals(mut self, signals: ClientSignals) -> Self {
         self.signals = Some(signals);
+        self
+    }
+
+    /// Forces where BIB ends the approval (the registration's `acr_values`,
+    /// see [`BibAcr`]); call again to allow both. Asking for
+    /// [`BibAcr::High`] alone also makes this login require LOA 4, whatever
+    /// the layer's minimum. Default: the layer's minimum decides — LOA 4
+    /// sends `["urn:bankid:bih"]` (the only way CIBA reaches BankID High),
+    /// lower sends nothing (BIB's default).
+    pub fn acr_value(mut self, acr: BibAcr) -> Self {
+        self.acr_values.add(acr);
         self
     }
 

@@ -21,6 +21,7 @@ use super::request::CibaHandle;
 use crate::claims::AuthenticatedUser;
 use crate::clock::unix_now_ms;
 use crate::error::Failure;
+use crate::loa::Loa;
 use crate::once::{OnceRecords, keyed_record_id, new_secret, record_id};
 use crate::statement::PermissionItem;
 
@@ -38,6 +39,10 @@ pub(crate) struct PendingCiba {
     pub(crate) next_poll_at_ms: i64,
     pub(crate) expires_at_ms: i64,
     pub(crate) permission: Option<PermissionItem>,
+    /// The level this request must reach when it is above the layer's
+    /// minimum (it forced BankID High, see `BibAcr::High`).
+    #[serde(default)]
+    pub(crate) minimum_loa: Option<Loa>,
     /// Names the lease and outcome records; never leaves the store.
     secret: String,
 }
@@ -63,6 +68,7 @@ impl PendingCiba {
             next_poll_at_ms: now,
             expires_at_ms: now + (expires_in as i64) * 1000,
             permission,
+            minimum_loa: None,
             secret: new_secret(),
         };
         // CIBA Core §7.3: wait one interval before the first poll.

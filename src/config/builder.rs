@@ -92,6 +92,7 @@ pub struct BankIdConfigBuilder {
     upfront_permissions: Vec<Result<(String, Vec<u8>), ()>>,
     single_use_grants: Option<bool>,
     permission_api: Option<PermissionApiConfig>,
+    permission_type_scopes: Vec<(String, Vec<String>)>,
     ciba_path: Option<String>,
     grant_ttl: Option<Duration>,
     discovery_retries: Option<u32>,
@@ -367,6 +368,21 @@ impl BankIdConfigBuilder {
         self
     }
 
+    /// The product scopes a permission type's client-credentials token
+    /// needs (Permission API and CIBA calls about such a permission), added
+    /// to the base scope; replaces the type's entry. Default table: `text.v1`
+    /// → `permissions/text` (BankID's). E.g.
+    /// `.permission_type_scopes("card.v1", ["permissions/card"])` for a
+    /// product BankID enabled with its own scope.
+    pub fn permission_type_scopes<I, S>(mut self, kind: impl Into<String>, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.permission_type_scopes.push((kind.into(), scopes.into_iter().map(Into::into).collect()));
+        self
+    }
+
     /// Base path of the CIBA routes (only mounted with
     /// [`BankIdLayer::with_ciba`](crate::BankIdLayer::with_ciba)). Default: `/auth/bankid/ciba`.
     pub fn ciba_path(mut self, path: impl Into<String>) -> Self {
@@ -539,7 +555,8 @@ impl BankIdConfigBuilder {
         if self.permission_api.is_some() && bib_issuer.is_none() {
             return Err(ConfigError::Missing { field: "bib_issuer" });
         }
-        let permission_api = self.permission_api.unwrap_or_default();
+        let mut permission_api = self.permission_api.unwrap_or_default();
+        permission_api.type_scopes.extend(self.permission_type_scopes);
         let ciba_path = validate_path("ciba_path", self.ciba_path, "/auth/bankid/ciba")?;
         validate_permission_api(&permission_api)?;
         let key_chain = key_chain_settings(

@@ -1,5 +1,6 @@
 //! [`PermissionApiConfig`]: how the Permission API at BIB is used.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// How the Permission API at BIB is used. Paths are not configurable: they
@@ -15,7 +16,9 @@ pub struct PermissionApiConfig {
     /// Default: `permission_token`. Settle it against BankID "current".
     pub reference_parameter: String,
     /// Scope of the client-credentials token for Permission API calls
-    /// (BankID: `openid permissions/client`). Default: that.
+    /// (BankID: `openid permissions/client`). Default: that. A permission
+    /// type's product scopes are added to it (see
+    /// [`BankIdConfigBuilder::permission_type_scopes`](crate::BankIdConfigBuilder::permission_type_scopes)).
     pub scope: String,
     /// How often a grant is asked for before giving up; BankID answers
     /// non-2xx until it is ready (its example client asks 10 times).
@@ -27,6 +30,11 @@ pub struct PermissionApiConfig {
     /// Lifetime of a registered permission (`exp` − `iat` in the register
     /// request; BankID's example uses 600 s). Default: 10 min; 1 s to 1 h.
     pub registration_lifetime: Duration,
+    /// Permission type → the product scopes its client-credentials token
+    /// needs besides `scope` (BankID: `text.v1` needs `permissions/text`).
+    /// Extended with
+    /// [`BankIdConfigBuilder::permission_type_scopes`](crate::BankIdConfigBuilder::permission_type_scopes).
+    pub(crate) type_scopes: BTreeMap<String, Vec<String>>,
 }
 
 impl Default for PermissionApiConfig {
@@ -37,6 +45,43 @@ impl Default for PermissionApiConfig {
             grant_attempts: 10,
             grant_retry_delay: Duration::from_millis(250),
             registration_lifetime: Duration::from_secs(600),
+            type_scopes: default_type_scopes(),
         }
+    }
+}
+
+/// BankID's product scopes by permission type (BankID's Permission API
+/// page): `text.v1` needs `permissions/text`. Other products BankID names
+/// (`permissions/iframe`, `permissions/app2app`) are flows, not types.
+fn default_type_scopes() -> BTreeMap<String, Vec<String>> {
+    BTreeMap::from([("text.v1".to_owned(), vec!["permissions/text".to_owned()])])
+}
+
+impl PermissionApiConfig {
+    /// The client-credentials scope for a call about a permission of
+    /// `kind`: `base` (space-separated), then the type's product scopes that
+    /// `base` lacks. Deterministic, so equal sets share one cached token.
+    pub(crate) fn scope_for(&self, base: &str, kind: &str) -> String {
+        let mut scopes: Vec<&str> = base.split_whitespace().collect();
+        for extra in self.type_scopes.get(kind).into_iter().flatten() {
+            if !scopes.contains(&extra.as_str()) {
+                scopes.push(extra);
+            }
+        }
+        scopes.join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_types_product_scopes_are_added_once() {
+        let config = PermissionApiConfig::default();
+        let base = "openid permissions/client";
+        assert_eq!(config.scope_for(base, "text.v1"), "openid permissions/client permissions/text");
+        assert_eq!(config.scope_for(base, "payment.v1"), base, "no product scope");
+        assert_eq!(config.scope_for("openid permissions/text", "text.v1"), "openid permissions/text");
     }
 }

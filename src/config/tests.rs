@@ -251,6 +251,19 @@ fn permission_api_settings_are_bounded() {
 }
 
 #[test]
+fn permission_type_scopes_extend_the_table_and_are_checked() {
+    let bib = || valid().bib_issuer("https://bib.example");
+    let config = bib().permission_type_scopes("card.v1", ["permissions/card"]).build().unwrap();
+    let api = &config.permission_api;
+    assert_eq!(api.scope_for("openid", "card.v1"), "openid permissions/card");
+    assert_eq!(api.scope_for("openid", "text.v1"), "openid permissions/text", "BankID's entry stays");
+    for (kind, scope) in [("text.v1", "bad\"scope"), ("", "permissions/x"), ("two words", "permissions/x")] {
+        let err = bib().permission_type_scopes(kind, [scope]).build().unwrap_err();
+        assert_eq!(err.field(), "permission_type_scopes", "{kind:?} {scope:?}");
+    }
+}
+
+#[test]
 fn debug_never_prints_the_secret() {
     let config = valid().client_secret("super-secret-value").build().unwrap();
     assert!(!format!("{config:?}").contains("super-secret-value"));

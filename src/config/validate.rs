@@ -64,6 +64,14 @@ pub(super) fn validate_permission_api(api: &PermissionApiConfig) -> Result<(), C
     if validate_scopes(api.scope.split_whitespace().map(str::to_owned).collect()).is_err() {
         return Err(ConfigError::invalid("permission_api", "scope must be space-separated scope tokens"));
     }
+    for (kind, scopes) in &api.type_scopes {
+        if kind.is_empty() || kind.chars().any(char::is_whitespace) || validate_scopes(scopes.clone()).is_err() {
+            return Err(ConfigError::invalid(
+                "permission_type_scopes",
+                "a permission type must be one word and its scopes valid scope tokens",
+            ));
+        }
+    }
     if !(1..=60).contains(&api.grant_attempts) {
         return Err(ConfigError::invalid("permission_api", "grant_attempts must be between 1 and 60"));
     }

@@ -108,7 +108,7 @@ async fn complete(
     let policy = Policy {
         minimum_loa: config.minimum_loa,
         acr_issuer: AcrIssuer::BankIdOidc,
-        expected_sub: pending.expected_sub.as_deref(),
+        expected_subject: pending.expected_subject.as_ref(),
     };
     crate::step_up::check_completed(&pending, verified.claims(), unix_now(), config.clock_skew.as_secs() as i64)?;
     let checked = complete::check(verified, id_token, &policy)?;
@@ -199,12 +199,11 @@ async fn verify_permissions(
         return Ok(Vec::new());
     }
     complete::check_digests(&pending.permissions, checked.claims().get("permission_digest"), token_details)?;
-    let sub = checked.sub();
     let mut grants = Vec::with_capacity(pending.permissions.len());
     for item in &pending.permissions {
         let signed_permission = match &item.transport {
             Transport::Rar => None,
-            Transport::PermissionApi { id, .. } => Some(fetch_grant(ctx, id, item, sub).await?),
+            Transport::PermissionApi { id, .. } => Some(fetch_grant(ctx, id, item).await?),
         };
         grants.push(StoredGrant {
             id: random_id(),
@@ -212,7 +211,8 @@ async fn verify_permissions(
             r#type: item.r#type.clone(),
             encoded: item.encoded.clone(),
             digest: item.digest.clone(),
-            sub: sub.to_owned(),
+            iss: checked.text("iss").to_owned(),
+            sub: checked.text("sub").to_owned(),
             granted_at: unix_now(),
             signed_permission,
             use_secret: crate::once::new_secret(),
@@ -223,11 +223,18 @@ async fn verify_permissions(
 
 /// The grant of a permission registered through the Permission API: fetched
 /// from BIB after the login and verified (see [`Grant`](crate::permission::Grant)).
+///
+/// Its `sub` is BIB's and the ID token's is BankID OIDC's: unique per issuer
+/// only, so they are never compared. The grant is bound to this login by
+/// what BankID documents instead: it is fetched by the id this login
+/// registered (kept server-side in the attempt), signed with BIB's
+/// `jwks_uri_grants` keys, issued by BIB, and names — wherever it names
+/// them — this permission id, type and digest.
 #[tracing::instrument(name = "bankid.fetch_grant", skip_all, err(Display))]
-async fn fetch_grant(ctx: &Ctx, id: &str, item: &PermissionItem, sub: &str) -> Result<String, Error> {
-    let expected = GrantExpectation { id, item, sub: Some(sub) };
-    let scope = &ctx.core.config().permission_api.scope;
-    let grant = complete::fetch_grant(&ctx.permission_api(), &expected, scope).await?;
+async fn fetch_grant(ctx: &Ctx, id: &str, item: &PermissionItem) -> Result<String, Error> {
+    let expected = GrantExpectation { id, item, bib_sub: None };
+    let api = ctx.permission_api();
+    let grant = complete::fetch_grant(&api, &expected, &api.scope_for(&item.r#type)).await?;
     Ok(grant.jws().to_owned())
 }
 

@@ -140,8 +140,8 @@ pub(crate) async fn begin(
         None if options.identity_hint.is_some() => return Err(Error::IdentityHintNeedsPar),
         None => ctx.core.authorize.url(&params),
     };
-    let expected_sub = match options.for_current_user || options.step_up.is_some() {
-        true => load_login(session).await?.and_then(|login| login.sub().map(str::to_owned)),
+    let expected_subject = match options.for_current_user || options.step_up.is_some() {
+        true => load_login(session).await?.and_then(|login| login.subject()),
         false => None,
     };
     let pending = PendingLogin {
@@ -152,7 +152,7 @@ pub(crate) async fn begin(
         started_at: unix_now(),
         permissions,
         flow: crate::once::new_secret(),
-        expected_sub,
+        expected_subject,
         asked_loa: options.step_up.and_then(|s| s.loa()),
         max_age: options.step_up.and_then(|s| s.max_age()),
     };

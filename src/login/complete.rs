@@ -13,7 +13,7 @@
 use serde_json::{Map, Value};
 use tower_sessions::Session;
 
-use crate::claims::AuthenticatedUser;
+use crate::claims::{AuthenticatedUser, Subject};
 use crate::clock::unix_now;
 use crate::error::{Error, LoginCheckError};
 use crate::id_token::VerifiedIdToken;
@@ -28,9 +28,9 @@ pub(crate) struct Policy<'a> {
     pub(crate) minimum_loa: Loa,
     /// Whose bare `acr` URNs apply (see [`crate::loa`]).
     pub(crate) acr_issuer: AcrIssuer,
-    /// For a permission requested by a logged-in user: that user's `sub`,
-    /// which the approving person must have.
-    pub(crate) expected_sub: Option<&'a str>,
+    /// For a permission or step-up requested by a logged-in user: that
+    /// user's (`iss`, `sub`), which the new ID token must carry.
+    pub(crate) expected_subject: Option<&'a Subject>,
 }
 
 /// An ID token that passed verification, the LOA policy and the subject
@@ -58,16 +58,19 @@ pub(crate) fn check(
     let required = policy.minimum_loa;
     let loa = check_loa(verified.claims().get("acr"), required, policy.acr_issuer)
         .map_err(|found| LoginCheckError::InsufficientLoa { required, found })?;
-    check_subject(policy.expected_sub, verified.claims())?;
+    check_subject(policy.expected_subject, verified.claims())?;
     Ok(CheckedLogin { claims: verified.into_claims(), loa, id_token })
 }
 
-/// A permission requested by a logged-in user must be approved by that
-/// user: otherwise someone else's BankID would be attached to this session.
-fn check_subject(expected: Option<&str>, claims: &Map<String, Value>) -> Result<(), LoginCheckError> {
+/// A permission or step-up requested by a logged-in user must be completed
+/// by that user: otherwise someone else's BankID would be attached to this
+/// session. Identity is (`iss`, `sub`) (see [`Subject`]); when the issuers
+/// differ (a CIBA login at BIB, then a code-flow step-up at BankID OIDC) the
+/// two `sub`s are not comparable and the answer is `subject_mismatch`.
+fn check_subject(expected: Option<&Subject>, claims: &Map<String, Value>) -> Result<(), LoginCheckError> {
     let Some(expected) = expected else { return Ok(()) };
-    match claims.get("sub").and_then(Value::as_str) {
-        Some(sub) if sub == expected => Ok(()),
+    match Subject::of_claims(claims) {
+        Some(found) if &found == expected => Ok(()),
         _ => Err(LoginCheckError::SubjectMismatch),
     }
 }
@@ -77,9 +80,9 @@ impl CheckedLogin {
         &self.claims
     }
 
-    /// The `sub` claim (empty if absent; the verifier requires it).
-    pub(crate) fn sub(&self) -> &str {
-        self.claims.get("sub").and_then(Value::as_str).unwrap_or_default()
+    /// A string claim (empty if absent; the verifier requires `iss` and `sub`).
+    pub(crate) fn text(&self, name: &str) -> &str {
+        self.claims.get(name).and_then(Value::as_str).unwrap_or_default()
     }
 
     /// The level the policy accepted.
@@ -164,4 +167,26 @@ pub(crate) async fn establish(
         give_login_lifetime(session, lifetime_secs);
     }
     Ok(user)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_subject_lock_compares_issuer_and_sub() {
+        let expected = Subject { iss: "https://auth".into(), sub: "u1".into() };
+        let claims = |v: Value| v.as_object().unwrap().clone();
+        assert_eq!(check_subject(Some(&expected), &claims(json!({"iss": "https://auth", "sub": "u1"}))), Ok(()));
+        assert_eq!(check_subject(None, &claims(json!({"iss": "https://bib", "sub": "u2"}))), Ok(()));
+        for other in [
+            json!({"iss": "https://bib", "sub": "u1"}),
+            json!({"iss": "https://auth", "sub": "u2"}),
+            json!({"sub": "u1"}),
+        ] {
+            let err = check_subject(Some(&expected), &claims(other.clone())).unwrap_err();
+            assert_eq!(err.kind(), "subject_mismatch", "{other}");
+        }
+    }
 }

@@ -4,10 +4,15 @@
 //! A permission travels as a Rich Authorization Request item (RFC 9396)
 //! inside a Pushed Authorization Request (RFC 9126) — BankID accepts
 //! `authorization_details` only there — or as a reference registered through
-//! the Permission API. Either way the provider answers with a
+//! the Permission API. For a RAR item the provider answers with a
 //! `permission_digest` in the ID token, which must equal the digest of what we
-//! sent; only then is the statement granted, and [`Granted`]
-//! hands it to a handler.
+//! sent; a Permission-API permission is proven by its signed [`Grant`] from
+//! BIB (and an ID-token digest, when present, must match too). Only then is
+//! the statement granted, and [`Granted`] hands it to a handler.
+//!
+//! The grant is BIB's and the ID token BankID OIDC's: their `sub`s are never
+//! compared (a `sub` is unique per issuer only). [`BibAcr`] forces where BIB
+//! ends an approval (BankID High or biometrics).
 //!
 //! ## Digest
 //! BankID's examples show the digest as standard base64 *with padding* of a
@@ -30,5 +35,7 @@
 
 pub use crate::config::PermissionApiConfig;
 pub use crate::extract::{Granted, PermissionRequest};
-pub use crate::permission_api::{ClientSignals, Grant, LoginHint, PermissionApi, RegisteredPermission, Registration};
+pub use crate::permission_api::{
+    BibAcr, ClientSignals, Grant, LoginHint, PermissionApi, RegisteredPermission, Registration,
+};
 pub use crate::statement::{DigestInput, Permission, PermissionError, permission_digest};

@@ -47,7 +47,8 @@ async fn ciba_in_bankids_exact_shapes_from_user_exists_to_verified_id_token() {
     let kari = &Simulator::default_users()[0];
     assert_eq!(claims["acr"], "urn:bankid:bis");
     assert_eq!(claims["amr"], json!(["bis-mfa", "bis-hwk"]));
-    assert_eq!(claims["sub"], kari.sub, "the same subject as in the code flow");
+    assert_eq!(claims["sub"], kari.bib_sub(), "BIB's subject, not the code flow's");
+    assert_ne!(claims["sub"], kari.sub);
     assert_eq!(claims["sub_nnin"], KARI_NNIN);
     assert_eq!(claims["sub_bankid"], kari.bankid_altsub);
     assert_eq!(claims["name"], kari.name);

@@ -105,7 +105,9 @@ async fn a_registered_permission_rides_on_par_as_permission_token_and_yields_a_g
     let jws = grant.text().await.expect("jws");
     let grants = bank.jwks(bank.bib("/jwks/grants")).await;
     let grant_claims = verify(&jws, &grants, &bank.sim.bib_issuer(), None).expect("grant verifies");
-    assert_eq!(grant_claims["sub"], claims["sub"]);
+    // Two issuers, two subjects for the same person (OIDC Core §2).
+    assert_ne!(grant_claims["sub"], claims["sub"], "the grant carries BIB's sub, not BankID OIDC's");
+    assert_eq!(grant_claims["sub"], crate::Simulator::default_users()[0].bib_sub());
 
     // The token is used up by that login.
     let again = bank.par(&par_form(&[("permission_token", permission_token.as_str())])).await;

@@ -118,7 +118,7 @@ async fn grant_is_404_until_approved_then_a_plain_text_jws_signed_with_the_grant
     let claims = verify(&jws, &grants, &bib, None).expect("verifies with jwks_uri_grants");
     assert!(verify(&jws, &bank.jwks(bank.bib("/jwks")).await, &bib, None).is_err(), "not with jwks_uri");
     let kari = &crate::Simulator::default_users()[0];
-    assert_eq!(claims["sub"], kari.sub);
+    assert_eq!(claims["sub"], kari.bib_sub(), "the grant is BIB's: BIB's subject");
     assert_eq!(claims["type"], "payment.v1");
     assert_eq!(claims["permissionId"], id);
     assert_eq!(claims["digest"], statement_digest());

@@ -26,6 +26,8 @@ use crate::state::Shared;
 pub(super) const PERMISSIONS_CLIENT_SCOPE: &str = "permissions/client";
 /// The scope the backchannel request and the CIBA token poll require.
 pub(super) const PERMISSIONS_CIBA_SCOPE: &str = "permissions/ciba";
+/// BankID's product scope for `text.v1` permissions: registering one needs it.
+pub(super) const PERMISSIONS_TEXT_SCOPE: &str = "permissions/text";
 
 /// Form parameters that are client authentication (RFC 6749 §2.3.1,
 /// RFC 7523 §2.2): refused at BIB.
@@ -114,6 +116,7 @@ pub(super) fn check_access(
     if !grant.scopes.contains(scope) {
         return Err(OAuthError::InsufficientScope(match scope {
             PERMISSIONS_CIBA_SCOPE => "the access token lacks the permissions/ciba scope",
+            PERMISSIONS_TEXT_SCOPE => "the access token lacks the permissions/text scope (text.v1)",
             _ => "the access token lacks the permissions/client scope",
         }));
     }

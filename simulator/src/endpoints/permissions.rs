@@ -19,7 +19,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use serde_json::{Map, Value, json};
 
-use super::bib::{PERMISSIONS_CLIENT_SCOPE, check_access};
+use super::bib::{PERMISSIONS_CLIENT_SCOPE, PERMISSIONS_TEXT_SCOPE, check_access};
 use super::wire::{OAuthError, Params, no_store, respond_slowly};
 use crate::clock::unix_now;
 use crate::faults::{Fault, Faults};
@@ -30,7 +30,10 @@ use crate::registration;
 use crate::state::{ClientGrant, PERMISSION_LIFETIME, Shared, random_token};
 
 /// The scopes a client-credentials token may carry.
-const CLIENT_SCOPES: [&str; 3] = ["openid", "permissions/client", "permissions/ciba"];
+const CLIENT_SCOPES: [&str; 4] = ["openid", "permissions/client", "permissions/ciba", PERMISSIONS_TEXT_SCOPE];
+/// Permission types whose registration needs a product scope of its own
+/// (BankID: `text.v1` needs `permissions/text`).
+const TYPE_SCOPES: [(&str, &str); 1] = [("text.v1", PERMISSIONS_TEXT_SCOPE)];
 /// The permission type of a plain login, which yields no grant.
 const AUTHENTICATION_TYPE: &str = "authentication.v1";
 
@@ -43,7 +46,7 @@ pub(super) fn client_credentials(shared: &Shared, params: &Params) -> Result<Map
         if !CLIENT_SCOPES.contains(&scope) {
             return Err(OAuthError::bad(
                 "invalid_scope",
-                format!("unknown scope {scope}; allowed: openid, permissions/client, permissions/ciba"),
+                format!("unknown scope {scope}; allowed: {}", CLIENT_SCOPES.join(", ")),
             ));
         }
         if !granted.contains(&scope) {
@@ -169,6 +172,9 @@ fn try_register(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Res
     }
     let now = unix_now();
     let registration = registration::parse(body, now).map_err(OAuthError::invalid_request)?;
+    if let Some((_, scope)) = TYPE_SCOPES.iter().find(|(kind, _)| *kind == registration.permission.kind) {
+        check_access(shared, headers, None, scope)?;
+    }
     let binding_message = registration::binding_message();
     // Kept a while past `exp`, so a late grant request still finds it.
     let lifetime = Duration::from_secs(registration.exp.saturating_sub(now)) + PERMISSION_LIFETIME;
@@ -296,7 +302,7 @@ fn grant_claims(
     let permission = &registered.permission;
     let mut claims = Map::new();
     claims.insert("iss".into(), json!(shared.bib_issuer));
-    claims.insert("sub".into(), json!(user.sub));
+    claims.insert("sub".into(), json!(user.bib_sub()));
     claims.insert("iat".into(), json!(approved_at));
     claims.insert("exp".into(), json!(registered.exp));
     claims.insert("nonce".into(), json!(random_token()));
