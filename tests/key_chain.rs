@@ -13,8 +13,9 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use axum_bankid::{BankIdConfig, BankIdEnvironment, ConfigError};
+use axum_bankid_simulator::Fault;
 use axum_bankid_simulator::{LogoutSubject, Simulator};
-use common::{error_body, start_full, start_with};
+use common::{error_body, start, start_full, start_with, start_without_roots};
 use pki::Authority;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -93,7 +94,7 @@ async fn a_logout_token_signed_by_a_key_outside_the_roots_is_refused_with_its_ow
 #[tokio::test]
 async fn without_roots_the_simulator_login_still_works_outside_production() {
     logs();
-    let app = start_with(|b| b).await;
+    let app = start_without_roots(|b| b).await;
     assert!(logged("no BankID root certificates configured"), "one warn at start-up");
     let response = app.login_as("kari").await.response;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
@@ -104,7 +105,7 @@ async fn without_roots_the_simulator_login_still_works_outside_production() {
 #[tokio::test]
 async fn switching_the_check_off_is_logged_at_every_start() {
     logs();
-    let app = start_with(|b| b.key_chain_check(false)).await;
+    let app = start_without_roots(|b| b.key_chain_check(false)).await;
     assert!(logged("certificate check is switched off"));
     assert_eq!(app.login_as("kari").await.response.status(), StatusCode::SEE_OTHER);
 }
@@ -129,4 +130,36 @@ fn production_refuses_to_start_without_roots_unless_switched_off() {
     };
     let err = BankIdConfig::from_lookup(env).unwrap_err();
     assert_eq!(err, ConfigError::Missing { field: "BANKID_ROOT_CERTS_FILE" });
+}
+
+/// Issue #19: with the simulator's root configured (as every test app and
+/// example is), each way a signing key's chain can be wrong keeps the login
+/// from ever reaching `/me`, with the exact reason; the same login with a
+/// sound chain goes through. The simulator signs with the published key in
+/// each case, so only the chain check can tell.
+#[tokio::test]
+async fn a_key_whose_chain_is_wrong_never_reaches_me_and_says_why() {
+    logs();
+    let app = start().await;
+    assert_eq!(app.login_as("kari").await.response.status(), StatusCode::SEE_OTHER, "a sound chain logs in");
+    assert_eq!(app.get_json("/me").await.0, StatusCode::OK);
+    app.client.post(app.url("/auth/bankid/logout")).send().await.unwrap();
+    let faults = [
+        (Fault::ChainToForeignRoot, "untrusted_key_chain"),
+        (Fault::ExpiredCertificate, "key_certificate_expired"),
+        (Fault::CertificateForOtherKey, "key_certificate_mismatch"),
+        (Fault::NoCertificateChain, "missing_key_chain"),
+    ];
+    for (fault, kind) in faults {
+        let app = start_full(Simulator::builder().fault(fault.clone()), MemoryStore::default(), |b| b, |l, _| l).await;
+        let (status, body) = error_body(app.login_as("kari").await.response).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_id_token")),
+            "{fault:?}: {body}"
+        );
+        assert_eq!(body["detail"], kind, "{fault:?}: {body}");
+        let (status, _) = app.get_json("/me").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{fault:?}: never logged in");
+    }
 }

@@ -52,6 +52,9 @@ pub async fn config(base: &str) -> Result<(BankIdConfig, Option<Simulator>), Box
         .client_secret(simulator.client_secret())
         .redirect_uri(redirect_uri)
         .post_logout_redirect_uri(format!("{base}/"))
+        // Keys are used only when their x5c chain leads to this root, as
+        // BankID's must lead to BankID's (`BANKID_ROOT_CERTS_FILE`).
+        .root_certificates_pem(simulator.root_certificates_pem())
         .build()?;
     tracing::info!(issuer = %simulator.issuer(), "using the embedded BankID simulator");
     Ok((config, Some(simulator)))

@@ -656,6 +656,7 @@ pub struct SimulatorBuilder {
     jwks_cache_control: Option<String>,
     users: users::Users,
     signing_alg: SigningAlgorithm,
+    faults: Vec<Fault>,
 }
 
 impl Default for SimulatorBuilder {
@@ -674,6 +675,7 @@ impl Default for SimulatorBuilder {
             jwks_cache_control: None,
             users: users::Users::default(),
             signing_alg: SigningAlgorithm::default(),
+            faults: Vec::new(),
         }
     }
 }
@@ -772,6 +774,16 @@ impl SimulatorBuilder {
         self
     }
 
+    /// A fault in effect from the simulator's first answer, as
+    /// [`Simulator::set_fault`] after start would be — but before a relying
+    /// party has read discovery or the keys. Faults in what the keys
+    /// publish (their certificate chains, say) need that: a relying party
+    /// checks keys when it loads them, not per token.
+    pub fn fault(mut self, fault: Fault) -> Self {
+        self.faults.push(fault);
+        self
+    }
+
     /// The `Cache-Control` header of JWKS responses from the start (the
     /// relying party's first fetch included); see
     /// [`Simulator::set_jwks_cache_control`]. Default: none.
@@ -842,7 +854,11 @@ impl SimulatorBuilder {
             let ((), ()) = (oidc, bib);
         });
         tracing::debug!(issuer = %shared.issuer, bib_issuer = %shared.bib_issuer, "simulator: started");
-        Ok(Simulator { shared, addr, bib_addr, shutdown: Some(shutdown), server: Some(server) })
+        let simulator = Simulator { shared, addr, bib_addr, shutdown: Some(shutdown), server: Some(server) };
+        for fault in self.faults {
+            simulator.set_fault(fault);
+        }
+        Ok(simulator)
     }
 }
 

@@ -286,7 +286,14 @@ impl SessionStore for ExpiryStore {
 
 /// A builder pointed at both of `sim`'s providers with its client, and
 /// `redirect_uri`.
+/// The signing keys' certificate chains are checked against the
+/// simulator's own root, as an app checks BankID's against BankID's roots.
 pub fn builder_for(sim: &Simulator, redirect_uri: &str) -> BankIdConfigBuilder {
+    builder_without_roots(sim, redirect_uri).root_certificates_pem(sim.root_certificates_pem())
+}
+
+/// [`builder_for`] without root certificates: keys trusted by TLS alone.
+pub fn builder_without_roots(sim: &Simulator, redirect_uri: &str) -> BankIdConfigBuilder {
     BankIdConfig::builder()
         .issuer(sim.issuer())
         .bib_issuer(sim.bib_issuer())
@@ -325,12 +332,27 @@ pub async fn start_full<S: SessionStore + Clone>(
     configure: impl FnOnce(BankIdConfigBuilder) -> BankIdConfigBuilder,
     customize: impl FnOnce(BankIdLayer, S) -> BankIdLayer,
 ) -> TestApp {
+    start_from(builder_for, sim, store, configure, customize).await
+}
+
+/// The usual app whose configuration names no root certificates.
+pub async fn start_without_roots(configure: impl FnOnce(BankIdConfigBuilder) -> BankIdConfigBuilder) -> TestApp {
+    start_from(builder_without_roots, Simulator::builder(), MemoryStore::default(), configure, |l, _| l).await
+}
+
+async fn start_from<S: SessionStore + Clone>(
+    base_builder: fn(&Simulator, &str) -> BankIdConfigBuilder,
+    sim: SimulatorBuilder,
+    store: S,
+    configure: impl FnOnce(BankIdConfigBuilder) -> BankIdConfigBuilder,
+    customize: impl FnOnce(BankIdLayer, S) -> BankIdLayer,
+) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let redirect_uri = format!("{base}/auth/bankid/callback");
     let sim = sim.start().await.unwrap();
     sim.allow_redirect_uri(&redirect_uri);
-    let builder = builder_for(&sim, &redirect_uri).post_logout_redirect_uri(format!("{base}/"));
+    let builder = base_builder(&sim, &redirect_uri).post_logout_redirect_uri(format!("{base}/"));
     let config = configure(builder).build().unwrap();
     let bankid = customize(BankIdLayer::discover(config).await.unwrap(), store.clone());
     let ciba = bankid.ciba();
