@@ -97,6 +97,7 @@ me_after_recovery() {
 
 start_redis
 SIM_PORT=$sim_port SIM_BIB_PORT=$bib_port SIM_REDIRECT_URIS="$b/auth/bankid/callback" \
+  SIM_ROOT_CERT_FILE="$logs/simulator-root.pem" \
   "$sim_bin" >"$logs/simulator.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$bib_port/.well-known/openid-configuration" "the simulator"
@@ -107,7 +108,7 @@ for instance in "A $port_a" "B $port_b"; do
   PORT=$2 REDIS_URL="redis://127.0.0.1:$redis_port" \
     BANKID_ISSUER="$issuer" BANKID_BIB_ISSUER="http://127.0.0.1:$bib_port" \
     BANKID_CLIENT_ID=sim-client BANKID_CLIENT_SECRET=sim-secret \
-    BANKID_REDIRECT_URI="$b/auth/bankid/callback" \
+    BANKID_REDIRECT_URI="$b/auth/bankid/callback" BANKID_ROOT_CERTS_FILE="$logs/simulator-root.pem" \
     "$bin/ciba" >"$logs/instance-$1.log" 2>&1 &
   pids+=($!)
   wait_for "http://127.0.0.1:$2/" "instance $1"
