@@ -7,7 +7,7 @@
 #   scripts/load.sh                      item 1 (memory store)
 #   REDIS=1 scripts/load.sh              item 2 (the whole ladder on Redis)
 #   cargo bench --bench extractor        item 3
-#   cargo bench --bench parsers          item 3
+#   cargo bench --features fuzzing --bench parsers   item 3
 #   cargo bench --bench memory           item 4
 #   cargo test --release --test round_trips   item 5
 # Everything is built first, so no step measures while cargo compiles.
@@ -81,7 +81,7 @@ step "build: round_trips" cargo test -q --release --no-run --test round_trips
 step "item 1: wrk, memory store" scripts/load.sh "${load_args[@]}"
 step "item 2: wrk, Redis" env REDIS=1 scripts/load.sh "${load_args[@]}"
 step "item 3: in process (extractor)" cargo bench -q --bench extractor "${criterion_args[@]}"
-step "item 3: parsers" cargo bench -q --bench parsers "${criterion_args[@]}"
+step "item 3: parsers" cargo bench -q --features fuzzing --bench parsers "${criterion_args[@]}"
 step "item 4: memory" cargo bench -q --bench memory
 step "item 5: store round trips" cargo test --release --test round_trips
 

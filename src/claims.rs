@@ -14,7 +14,16 @@ use crate::loa::Loa;
 /// Built only from a verified ID token, then stored in the session; reading it
 /// back on later requests needs no cryptography and no call to the provider.
 /// Its `Debug` output shows the subject and level but no identity numbers.
-#[derive(Clone, Serialize, Deserialize, PartialEq)]
+///
+/// It serialises (an app may answer it as JSON) but never deserialises: a
+/// user exists only from a verified token, never from JSON an attacker can
+/// write. The crate keeps its own stored form.
+///
+/// ```compile_fail
+/// // No JSON becomes a user:
+/// let user: axum_bankid::AuthenticatedUser = serde_json::from_str("{}").unwrap();
+/// ```
+#[derive(Clone, Serialize, PartialEq)]
 #[non_exhaustive]
 pub struct AuthenticatedUser {
     /// Issuer of the ID token: BankID OIDC for a code-flow login, BIB for a

@@ -654,13 +654,15 @@ impl<P: Permission, S: Send + Sync> FromRequestParts<S> for Granted<P> {
     }
 }
 
-/// The flow the request names with `bankid_flow`, if any.
+/// The flow the request names with `bankid_flow`, if it names exactly one:
+/// a repeated parameter names none (which one counts would be a guess).
 fn requested_flow(parts: &Parts) -> Option<String> {
     let query = parts.uri.query()?;
-    url::form_urlencoded::parse(query.as_bytes())
-        .find(|(key, _)| key == crate::flow::callback::FLOW_PARAM)
-        .map(|(_, value)| value.into_owned())
-        .filter(|flow| !flow.is_empty())
+    let mut named = url::form_urlencoded::parse(query.as_bytes())
+        .filter(|(key, _)| key == crate::return_to::FLOW_PARAM)
+        .map(|(_, value)| value.into_owned());
+    let flow = named.next().filter(|flow| !flow.is_empty())?;
+    named.next().is_none().then_some(flow)
 }
 
 /// The grant of type `P` for `user` — the same (`iss`, `sub`) that logged in

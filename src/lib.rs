@@ -19,7 +19,9 @@ mod extract;
 mod flow;
 mod health;
 // Unstable entry points into the parsers of outside input, for property
-// tests and fuzzing only; no stability promise.
+// tests, fuzz targets and benches only (feature `fuzzing`, never in a
+// production build); no stability promise.
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 mod id_token;

@@ -23,7 +23,22 @@ pub(crate) fn is_safe_local_path(path: &str) -> bool {
         && path.len() <= MAX_LEN
         && !path.contains('\\')
         && !path.chars().any(|c| c.is_control() || c.is_whitespace())
+        && !names_the_flow(path)
         && resolves_same_origin(path)
+}
+
+/// The query parameter that names a permission login's flow on its landing
+/// page; the callback adds it to the return path.
+pub(crate) const FLOW_PARAM: &str = "bankid_flow";
+
+/// Whether the path's query already has [`FLOW_PARAM`]: the landing URL
+/// would then name two flows, one of them chosen by whoever wrote the
+/// return path (the callback refuses repeated parameters for the same
+/// reason).
+fn names_the_flow(path: &str) -> bool {
+    let before_fragment = path.split('#').next().unwrap_or_default();
+    let Some((_, query)) = before_fragment.split_once('?') else { return false };
+    url::form_urlencoded::parse(query.as_bytes()).any(|(key, _)| key == FLOW_PARAM)
 }
 
 const BASE_HOST: &str = "app.invalid";
@@ -46,6 +61,15 @@ fn resolves_same_origin(path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_return_path_naming_a_flow_of_its_own_goes_home() {
+        for bad in ["/paid?bankid_flow=x", "/paid?a=1&bankid_flow=", "/paid?bankid%5Fflow=x#f"] {
+            assert_eq!(sanitize_return_to(Some(bad)), "/", "{bad}");
+        }
+        assert_eq!(sanitize_return_to(Some("/paid#bankid_flow=x")), "/paid#bankid_flow=x", "a fragment is no query");
+        assert_eq!(sanitize_return_to(Some("/paid?flow=x")), "/paid?flow=x");
+    }
 
     #[test]
     fn keeps_local_paths() {

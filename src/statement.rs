@@ -1,6 +1,8 @@
 //! The permission statement: the `Permission` trait, its digest and the
 //! check of what the provider granted.
 
+use std::fmt;
+
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::de::DeserializeOwned;
@@ -81,8 +83,9 @@ pub(crate) const fn assert_upfront_type<P: Permission>() {
     }
 }
 
-/// How a permission reaches the provider.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// How a permission reaches the provider. `Debug` never shows the
+/// permission token (it authorises the login it rides on).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum Transport {
     /// RFC 9396 `authorization_details` in a pushed authorization request.
     Rar,
@@ -94,6 +97,17 @@ pub(crate) enum Transport {
         #[serde(skip)]
         token: String,
     },
+}
+
+impl fmt::Debug for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Transport::Rar => f.write_str("Rar"),
+            Transport::PermissionApi { id, .. } => {
+                f.debug_struct("PermissionApi").field("id", id).field("token", &"<redacted>").finish()
+            }
+        }
+    }
 }
 
 /// A permission prepared for one login: what was sent and its digest.
@@ -330,6 +344,13 @@ pub(crate) fn validate_app_callback_uri(uri: &str) -> Result<String, PermissionE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_never_shows_the_permission_token() {
+        let transport = Transport::PermissionApi { id: "reg-1".into(), token: "secret-permission-token".into() };
+        let debug = format!("{transport:?}");
+        assert!(debug.contains("reg-1") && !debug.contains("secret-permission-token"), "{debug}");
+    }
     use serde_json::json;
 
     #[derive(Serialize, Deserialize)]

@@ -352,3 +352,23 @@ async fn forged_binding_cookie_times_are_ignored_by_the_login_route() {
         );
     }
 }
+
+/// Issue 20 item 19: a landing URL naming two flows (`bankid_flow` twice —
+/// say, one smuggled in through a return path) grants nothing, as the
+/// callback refuses repeated parameters; a return path that already names a
+/// flow is not used at all.
+#[tokio::test]
+async fn a_landing_url_naming_two_flows_grants_nothing() {
+    let app = start().await;
+    let landing = approve_payment(&app, "123.45").await;
+    let twice = format!("{landing}&bankid_flow=other");
+    let (status, body) = error_body(app.client.get(app.url(&twice)).send().await.unwrap()).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("permission_not_granted")), "{body}");
+    let response = app.client.get(app.url(&landing)).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "the real landing still works");
+    let smuggled =
+        app.client.get(app.url("/auth/bankid/login?return_to=%2Fpaid%3Fbankid_flow%3Dx")).send().await.unwrap();
+    let authorize_url = common::location(&smuggled);
+    let callback_url = approved(&app, &authorize_url, "kari").await;
+    assert_eq!(visit(&app, &callback_url).await, landed("/"), "the return path that named a flow is not used");
+}

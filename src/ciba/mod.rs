@@ -49,6 +49,7 @@ pub use client::Ciba;
 pub(crate) use deliver::CibaCallback;
 pub use deliver::CibaFinished;
 pub use error::CibaError;
+#[cfg(feature = "fuzzing")]
 pub(crate) use error::initiation_error;
 pub use options::CibaOptions;
 pub(crate) use public_start::PublicStartPolicy;

@@ -50,8 +50,41 @@ pub(crate) struct PendingCiba {
 /// How it ended.
 #[derive(Clone, Serialize, Deserialize)]
 pub(crate) enum Outcome {
-    Approved { user: Box<AuthenticatedUser>, id_token: String },
-    Failed { kind: String, detail: Option<String> },
+    Approved {
+        #[serde(with = "stored_user")]
+        user: Box<AuthenticatedUser>,
+        id_token: String,
+    },
+    Failed {
+        kind: String,
+        detail: Option<String>,
+    },
+}
+
+/// The store's form of an approved user: the verified claims and level,
+/// from which [`AuthenticatedUser::from_claims`] rebuilds it (the public type
+/// has no `Deserialize`, so no JSON can become a user by itself).
+mod stored_user {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde_json::{Map, Value};
+
+    use crate::claims::AuthenticatedUser;
+    use crate::loa::Loa;
+
+    #[derive(Serialize, Deserialize)]
+    struct Stored {
+        claims: Map<String, Value>,
+        loa: Loa,
+    }
+
+    pub(super) fn serialize<S: Serializer>(user: &AuthenticatedUser, serializer: S) -> Result<S::Ok, S::Error> {
+        Stored { claims: user.claims.as_map().clone(), loa: user.loa }.serialize(serializer)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Box<AuthenticatedUser>, D::Error> {
+        let stored = Stored::deserialize(deserializer)?;
+        Ok(Box::new(AuthenticatedUser::from_claims(stored.claims, stored.loa)))
+    }
 }
 
 impl PendingCiba {

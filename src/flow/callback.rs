@@ -155,16 +155,13 @@ fn landing(pending: &PendingLogin, has_grants: bool) -> String {
         None => (pending.return_to.as_str(), None),
     };
     let separator = if path.contains('?') { '&' } else { '?' };
-    let mut landing = format!("{path}{separator}{FLOW_PARAM}={}", pending.flow);
+    let mut landing = format!("{path}{separator}{}={}", crate::return_to::FLOW_PARAM, pending.flow);
     if let Some(fragment) = fragment {
         landing.push('#');
         landing.push_str(fragment);
     }
     landing
 }
-
-/// The query parameter that names a permission login's flow on its landing page.
-pub(crate) const FLOW_PARAM: &str = "bankid_flow";
 
 /// RFC 9207: a response naming another issuer is a mix-up attack; a missing
 /// `iss` is refused when the provider promised to send it. The comparison is
