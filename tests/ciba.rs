@@ -1164,3 +1164,37 @@ async fn the_public_start_route_checks_the_number_and_the_origin_first() {
     assert_eq!((sim.user_exists_requests(), sim.backchannel_requests()), (0, 0), "nothing reached BIB");
     assert_eq!(post_number(&base, &nnin("kari"), &[("origin", &base)]).await.0, StatusCode::ACCEPTED, "budget unspent");
 }
+
+/// Issue 20 item 3: a browser waits for two CIBA requests (Kari's and Ola's);
+/// Ola approves first and is logged in. Kari's late approval must not switch
+/// the browser to Kari: the session stays Ola's.
+#[tokio::test]
+async fn a_late_ciba_approval_never_switches_a_logged_in_browser_to_another_person() {
+    let app = start_ciba().await;
+    let karis: serde_json::Value = post_start(&app, &nnin("kari")).await.json().await.unwrap();
+    let olas: serde_json::Value = post_start(&app, &nnin("ola")).await.json().await.unwrap();
+    let requests = app.sim.ciba_requests();
+    assert_eq!(requests.len(), 2);
+    app.sim.ciba_decide(&requests[1].auth_req_id, true);
+    assert!(logged_in_after_reading(&app, &app.client, olas["handle"].as_str().unwrap(), "").await);
+    assert_eq!(app.get_json("/me").await.1["given_name"], "Ola");
+    app.sim.ciba_decide(&requests[0].auth_req_id, true);
+    logged_in_after_reading(&app, &app.client, karis["handle"].as_str().unwrap(), "").await;
+    let (status, me) = app.get_json("/me").await;
+    assert_eq!((status, me["given_name"].as_str()), (StatusCode::OK, Some("Ola")), "still Ola: {me}");
+}
+
+/// Issue 20 item 3: a code-flow login ends the CIBA requests the browser
+/// started, as logout does; their late approval logs nobody in.
+#[tokio::test]
+async fn a_code_flow_login_ends_the_browsers_pending_ciba_requests() {
+    let app = start_ciba().await;
+    let started: serde_json::Value = post_start(&app, &nnin("kari")).await.json().await.unwrap();
+    let handle = started["handle"].as_str().unwrap().to_owned();
+    assert_eq!(app.login_as("ola").await.response.status(), StatusCode::SEE_OTHER);
+    assert!(app.sim.ciba_decide(&app.sim.ciba_requests()[0].auth_req_id, true));
+    let (code, body) = app.get_json(&format!("/auth/bankid/ciba/{handle}")).await;
+    assert_eq!((code, body["error"].as_str()), (StatusCode::NOT_FOUND, Some("unknown_handle")), "cancelled: {body}");
+    let (status, me) = app.get_json("/me").await;
+    assert_eq!((status, me["given_name"].as_str()), (StatusCode::OK, Some("Ola")), "{me}");
+}

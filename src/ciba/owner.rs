@@ -97,6 +97,36 @@ pub(crate) async fn take_all(ctx: &Ctx, headers: &HeaderMap) -> Result<Vec<Strin
     Ok(handles)
 }
 
+/// Ends every request this browser started and the one `logged_in_by`
+/// (the CIBA request a login came from, if any): their records go first
+/// ([`take_all`]), then each is cancelled at the layer, so no approval of
+/// them can log this browser in again. At logout, and when a code-flow login
+/// replaces whatever the browser was waiting for. Answers the `Set-Cookie`
+/// values that expire their owner cookies. A failed cancel is logged; the
+/// ownership is gone either way.
+pub(crate) async fn end_all(
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    logged_in_by: Option<String>,
+) -> Result<Vec<HeaderValue>, Error> {
+    let mut handles = take_all(ctx, headers).await?;
+    handles.extend(logged_in_by);
+    handles.sort_unstable();
+    handles.dedup();
+    if let Some(ciba) = ctx.ciba() {
+        for handle in handles.iter().filter_map(|h| super::CibaHandle::parse(h)) {
+            match ciba.cancel(&handle).await {
+                Ok(()) | Err(super::CibaError::UnknownHandle) => {}
+                Err(err) => tracing::warn!(error = %err, "could not cancel a CIBA request this browser started"),
+            }
+        }
+    }
+    if !handles.is_empty() {
+        tracing::info!(cancelled = handles.len(), "CIBA requests of this browser ended");
+    }
+    Ok(binding::clear_all(ctx.core.config(), headers, Kind::Ciba))
+}
+
 async fn handle_of(ctx: &Ctx, binding: &str) -> Result<Option<String>, Error> {
     let record = records(ctx).read(owner_id(binding)).await.map_err(store_error)?;
     Ok(record.and_then(|r| r.data.get(HANDLE_KEY).and_then(Value::as_str).map(str::to_owned)))

@@ -310,9 +310,25 @@ async fn login_if_owner(
         return Ok(None);
     }
     let Some(login) = ciba.approved_login(handle).await? else { return Ok(None) };
+    if logged_in_as_someone_else(session, &login).await.map_err(session_failed)? {
+        // Another person logged this browser in after the request started:
+        // a late approval must not switch its identity. The request ends here.
+        tracing::info!("a CIBA approval for another person than the one logged in here; the session is kept");
+        return Ok(owner::release(ctx, headers, handle.as_str()));
+    }
     let via = complete::Via::Ciba { handle: handle.as_str() };
     complete::establish(session, login, via).await.map_err(session_failed)?;
     Ok(owner::release(ctx, headers, handle.as_str()))
+}
+
+/// Whether the session holds a login of another identity (`iss`, `sub`)
+/// than the approved one.
+async fn logged_in_as_someone_else(
+    session: &Session,
+    approved: &complete::VerifiedLogin,
+) -> Result<bool, crate::Error> {
+    let current = crate::session::load_login(session).await?;
+    Ok(current.is_some_and(|current| current.subject().is_none() || current.subject() != approved.subject()))
 }
 
 fn session_failed(err: crate::Error) -> CibaError {

@@ -116,8 +116,20 @@ async fn complete(
     tracing::info!(loa = checked.loa().get(), grants = grants.len(), "BankID login verified");
     let lifetime = config.max_login_age.as_secs() as i64;
     complete::establish(&session, checked.into_login(), complete::Via::Callback { lifetime_secs: lifetime }).await?;
-    let cookies = keep_grants(ctx, headers, &pending, &grants).await?;
+    let mut cookies = keep_grants(ctx, headers, &pending, &grants).await?;
+    cookies.extend(end_ciba_ownerships(ctx, headers).await);
     Ok(Landing { location: landing(&pending, !grants.is_empty()), cookies })
+}
+
+/// A code-flow login ends the CIBA requests this browser was waiting for,
+/// as logout does: a late approval must not replace the login just made. A
+/// store failure here is logged, not the login's failure (the status route
+/// refuses to switch a logged-in browser to another person anyway).
+async fn end_ciba_ownerships(ctx: &Ctx, headers: &http::HeaderMap) -> Vec<http::HeaderValue> {
+    crate::ciba::owner::end_all(ctx, headers, None).await.unwrap_or_else(|err| {
+        tracing::warn!(error = %err, "could not end this browser's CIBA requests after a code-flow login");
+        Vec::new()
+    })
 }
 
 /// Spends the attempt this callback names, then checks its age. Spending

@@ -21,10 +21,10 @@ use crate::state::Ctx;
 
 pub(crate) async fn logout(State(ctx): State<Ctx>, req: Request) -> Response {
     match end(&ctx, req.headers(), req.extensions()).await {
-        Ok(location) => {
+        Ok((location, ciba_cookies)) => {
             let config = ctx.core.config();
             let mut cookies = binding::clear_all(config, req.headers(), Kind::Grant);
-            cookies.extend(binding::clear_all(config, req.headers(), Kind::Ciba));
+            cookies.extend(ciba_cookies);
             cookies.push(binding::clear_landed(config));
             with_cookies(redirect(&location), cookies)
         }
@@ -33,22 +33,27 @@ pub(crate) async fn logout(State(ctx): State<Ctx>, req: Request) -> Response {
 }
 
 #[tracing::instrument(name = "bankid.logout", skip_all, err(Display))]
-async fn end(ctx: &Ctx, headers: &HeaderMap, extensions: &http::Extensions) -> Result<String, Error> {
+/// Ends the login and this browser's CIBA requests; answers where to send
+/// the browser and the `Set-Cookie` values expiring the CIBA owner cookies.
+async fn end(
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    extensions: &http::Extensions,
+) -> Result<(String, Vec<http::HeaderValue>), Error> {
     if !same_origin_or_absent(headers, ctx.core.config().redirect_uri()) {
         return Err(Error::CrossSiteRequest);
     }
     let session = session_of(extensions)?;
     let login = end_login(&session, ctx.core.config().keep_session_data_at_logout).await?;
     let logged_in_by = login.as_ref().and_then(|login| login.ciba_handle.clone());
-    cancel_pending_ciba(ctx, headers, logged_in_by).await?;
-    let Some(login) = login else { return Ok("/".to_owned()) };
+    let ciba_cookies = owner::end_all(ctx, headers, logged_in_by).await?;
+    let Some(login) = login else { return Ok(("/".to_owned(), ciba_cookies)) };
     tracing::info!("BankID login ended");
-    match &ctx.core.metadata.end_session_endpoint {
-        Some(endpoint) if is_bankid_oidc_login(ctx, &login) => {
-            Ok(end_session_url(ctx, endpoint, &login.id_token).into())
-        }
-        _ => Ok("/".to_owned()),
-    }
+    let location = match &ctx.core.metadata.end_session_endpoint {
+        Some(endpoint) if is_bankid_oidc_login(ctx, &login) => end_session_url(ctx, endpoint, &login.id_token).into(),
+        _ => "/".to_owned(),
+    };
+    Ok((location, ciba_cookies))
 }
 
 /// Whether BankID OIDC issued this login's ID token. Its end-session
@@ -56,29 +61,6 @@ async fn end(ctx: &Ctx, headers: &HeaderMap, extensions: &http::Extensions) -> R
 /// none there, and BIB's token must not travel to another provider.
 fn is_bankid_oidc_login(ctx: &Ctx, login: &StoredLogin) -> bool {
     login.claim("iss") == Some(ctx.core.metadata.issuer.as_str())
-}
-
-/// Cancels the CIBA requests this browser started (their owner cookies),
-/// and the one whose approval this login was (`logged_in_by`; its cookie
-/// went at login, its owner record did not): no approval of them may log a
-/// session in again after logout. A failed cancel is logged; the owner
-/// records of the pending ones are gone either way.
-async fn cancel_pending_ciba(ctx: &Ctx, headers: &HeaderMap, logged_in_by: Option<String>) -> Result<(), Error> {
-    let mut handles = owner::take_all(ctx, headers).await?;
-    handles.extend(logged_in_by);
-    handles.sort_unstable();
-    handles.dedup();
-    let Some(ciba) = ctx.ciba() else { return Ok(()) };
-    for handle in handles.iter().filter_map(|h| crate::ciba::CibaHandle::parse(h)) {
-        match ciba.cancel(&handle).await {
-            Ok(()) | Err(crate::ciba::CibaError::UnknownHandle) => {}
-            Err(err) => tracing::warn!(error = %err, "could not cancel a CIBA request at logout"),
-        }
-    }
-    if !handles.is_empty() {
-        tracing::info!(cancelled = handles.len(), "pending CIBA requests cancelled at logout");
-    }
-    Ok(())
 }
 
 /// The largest ID token sent as `id_token_hint` in the logout URL. The
