@@ -1166,8 +1166,9 @@ async fn the_public_start_route_checks_the_number_and_the_origin_first() {
 }
 
 /// Issue 20 item 3: a browser waits for two CIBA requests (Kari's and Ola's);
-/// Ola approves first and is logged in. Kari's late approval must not switch
-/// the browser to Kari: the session stays Ola's.
+/// Ola approves first and is logged in, which ends the browser's other
+/// request. Kari's late approval must not switch the browser to Kari: the
+/// session stays Ola's.
 #[tokio::test]
 async fn a_late_ciba_approval_never_switches_a_logged_in_browser_to_another_person() {
     let app = start_ciba().await;
@@ -1179,7 +1180,8 @@ async fn a_late_ciba_approval_never_switches_a_logged_in_browser_to_another_pers
     assert!(logged_in_after_reading(&app, &app.client, olas["handle"].as_str().unwrap(), "").await);
     assert_eq!(app.get_json("/me").await.1["given_name"], "Ola");
     app.sim.ciba_decide(&requests[0].auth_req_id, true);
-    logged_in_after_reading(&app, &app.client, karis["handle"].as_str().unwrap(), "").await;
+    let (code, body) = app.get_json(&format!("/auth/bankid/ciba/{}", karis["handle"].as_str().unwrap())).await;
+    assert_eq!((code, body["error"].as_str()), (StatusCode::NOT_FOUND, Some("unknown_handle")), "ended: {body}");
     let (status, me) = app.get_json("/me").await;
     assert_eq!((status, me["given_name"].as_str()), (StatusCode::OK, Some("Ola")), "still Ola: {me}");
 }

@@ -80,36 +80,41 @@ pub(crate) fn release(ctx: &Ctx, headers: &HeaderMap, handle: &str) -> Option<He
     binding::clear(ctx.core.config(), headers, Kind::Ciba, handle)
 }
 
-/// Takes every request this browser started (at logout; the caller expires
-/// their cookies): answers their handles. The records go before any cancel,
-/// so whatever happens to the cancels, no approval of them logs this browser in.
-pub(crate) async fn take_all(ctx: &Ctx, headers: &HeaderMap) -> Result<Vec<String>, Error> {
+/// Takes every request this browser started but `except` (at logout, or
+/// when the browser logs in; the caller expires their cookies): answers
+/// their handles. The records go before any cancel, so whatever happens to
+/// the cancels, no approval of them logs this browser in.
+async fn take_all(ctx: &Ctx, headers: &HeaderMap, except: Option<&str>) -> Result<Vec<String>, Error> {
     let config = ctx.core.config();
     let store = records(ctx);
     let mut handles = Vec::new();
     // No more than a browser can hold (older cookies were expired at start).
     for binding in binding::newest(config, headers, Kind::Ciba, MAX_PER_BROWSER) {
-        if let Some(handle) = handle_of(ctx, &binding).await? {
-            handles.push(handle);
+        let handle = handle_of(ctx, &binding).await?;
+        if except.is_some() && handle.as_deref() == except {
+            continue;
         }
+        handles.extend(handle);
         store.remove(owner_id(&binding)).await.map_err(store_error)?;
     }
     Ok(handles)
 }
 
-/// Ends every request this browser started and the one `logged_in_by`
-/// (the CIBA request a login came from, if any): their records go first
-/// ([`take_all`]), then each is cancelled at the layer, so no approval of
-/// them can log this browser in again. At logout, and when a code-flow login
-/// replaces whatever the browser was waiting for. Answers the `Set-Cookie`
-/// values that expire their owner cookies. A failed cancel is logged; the
-/// ownership is gone either way.
+/// Ends every request this browser started — but `except`, the one whose
+/// approval is logging it in now — and `logged_in_by` (the CIBA request a
+/// login came from, if any): their records go first ([`take_all`]), then
+/// each is cancelled, so no approval of them can log this browser in. At
+/// logout, and whenever the browser logs in (by the code flow or by one of
+/// its CIBA requests): a late approval must not replace the login just made.
+/// Answers the `Set-Cookie` values that expire their owner cookies. A failed
+/// cancel is logged; the ownership is gone either way.
 pub(crate) async fn end_all(
     ctx: &Ctx,
     headers: &HeaderMap,
     logged_in_by: Option<String>,
+    except: Option<&str>,
 ) -> Result<Vec<HeaderValue>, Error> {
-    let mut handles = take_all(ctx, headers).await?;
+    let mut handles = take_all(ctx, headers, except).await?;
     handles.extend(logged_in_by);
     handles.sort_unstable();
     handles.dedup();
@@ -124,7 +129,11 @@ pub(crate) async fn end_all(
     if !handles.is_empty() {
         tracing::info!(cancelled = handles.len(), "CIBA requests of this browser ended");
     }
-    Ok(binding::clear_all(ctx.core.config(), headers, Kind::Ciba))
+    let config = ctx.core.config();
+    let kept = except.and_then(|handle| binding::clear(config, headers, Kind::Ciba, handle));
+    let mut expired = binding::clear_all(config, headers, Kind::Ciba);
+    expired.retain(|cookie| Some(cookie) != kept.as_ref());
+    Ok(expired)
 }
 
 async fn handle_of(ctx: &Ctx, binding: &str) -> Result<Option<String>, Error> {

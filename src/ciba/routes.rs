@@ -302,33 +302,21 @@ async fn login_if_owner(
     headers: &HeaderMap,
     handle: &CibaHandle,
     status: &CibaStatus,
-) -> Result<Option<axum::http::HeaderValue>, CibaError> {
-    let (Some(session), CibaStatus::Approved { .. }) = (session, status) else { return Ok(None) };
+) -> Result<Vec<axum::http::HeaderValue>, CibaError> {
+    let (Some(session), CibaStatus::Approved { .. }) = (session, status) else { return Ok(Vec::new()) };
     // Only requests the start route bound to this browser, which it does
     // only when the policy opted in.
     if !owner::owns(ctx, headers, handle.as_str()).await.map_err(session_failed)? {
-        return Ok(None);
+        return Ok(Vec::new());
     }
-    let Some(login) = ciba.approved_login(handle).await? else { return Ok(None) };
-    if logged_in_as_someone_else(session, &login).await.map_err(session_failed)? {
-        // Another person logged this browser in after the request started:
-        // a late approval must not switch its identity. The request ends here.
-        tracing::info!("a CIBA approval for another person than the one logged in here; the session is kept");
-        return Ok(owner::release(ctx, headers, handle.as_str()));
-    }
+    let Some(login) = ciba.approved_login(handle).await? else { return Ok(Vec::new()) };
     let via = complete::Via::Ciba { handle: handle.as_str() };
     complete::establish(session, login, via).await.map_err(session_failed)?;
-    Ok(owner::release(ctx, headers, handle.as_str()))
-}
-
-/// Whether the session holds a login of another identity (`iss`, `sub`)
-/// than the approved one.
-async fn logged_in_as_someone_else(
-    session: &Session,
-    approved: &complete::VerifiedLogin,
-) -> Result<bool, crate::Error> {
-    let current = crate::session::load_login(session).await?;
-    Ok(current.is_some_and(|current| current.subject().is_none() || current.subject() != approved.subject()))
+    // The browser is logged in now: its other requests end, so a late
+    // approval of one of them cannot replace this login.
+    let mut cookies = owner::end_all(ctx, headers, None, Some(handle.as_str())).await.map_err(session_failed)?;
+    cookies.extend(owner::release(ctx, headers, handle.as_str()));
+    Ok(cookies)
 }
 
 fn session_failed(err: crate::Error) -> CibaError {

@@ -123,10 +123,10 @@ async fn complete(
 
 /// A code-flow login ends the CIBA requests this browser was waiting for,
 /// as logout does: a late approval must not replace the login just made. A
-/// store failure here is logged, not the login's failure (the status route
-/// refuses to switch a logged-in browser to another person anyway).
+/// store failure here is logged, not the login's failure: the login stands,
+/// and the requests' own lifetimes bound what is left.
 async fn end_ciba_ownerships(ctx: &Ctx, headers: &http::HeaderMap) -> Vec<http::HeaderValue> {
-    crate::ciba::owner::end_all(ctx, headers, None).await.unwrap_or_else(|err| {
+    crate::ciba::owner::end_all(ctx, headers, None, None).await.unwrap_or_else(|err| {
         tracing::warn!(error = %err, "could not end this browser's CIBA requests after a code-flow login");
         Vec::new()
     })

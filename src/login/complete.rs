@@ -127,11 +127,6 @@ impl VerifiedLogin {
         VerifiedLogin { user, id_token }
     }
 
-    /// Whose login this is: its (`iss`, `sub`).
-    pub(crate) fn subject(&self) -> Option<Subject> {
-        Subject::of_claims(self.user.claims.as_map())
-    }
-
     pub(crate) fn into_parts(self) -> (AuthenticatedUser, String) {
         (self.user, self.id_token)
     }
