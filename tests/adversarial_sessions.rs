@@ -1,5 +1,6 @@
 //! Several tabs, replays and identity switches in one browser, over real
-//! HTTP against the simulator (issue 10, items 6–9 and 14).
+//! HTTP against the simulator (issue 10, items 6–9 and 14; issue 20, items 4
+//! and 8).
 
 mod common;
 
@@ -351,4 +352,72 @@ async fn forged_binding_cookie_times_are_ignored_by_the_login_route() {
             "forged cookies are not ours to expire: {expired:?}"
         );
     }
+}
+
+/// The callback's answer to a permission login started at `/pay` and
+/// approved by `user`: its status and where it lands (or its error kind).
+async fn pay_as(app: &TestApp, user: &str) -> (StatusCode, String) {
+    let authorize_url = app.begin_at("/pay").await;
+    let callback_url = approved(app, &authorize_url, user).await;
+    let (status, outcome) = visit(app, &callback_url).await;
+    (status, if status == StatusCode::SEE_OTHER { path_of(&outcome) } else { outcome })
+}
+
+/// Keeps the session of `app` in use (the app writes to it, which renews
+/// its inactivity expiry) until its login is older than `age`, and checks
+/// that the session itself lived on: only the login expired.
+async fn outlive_the_login(app: &TestApp, age: Duration) {
+    let started = std::time::Instant::now();
+    let mut writes = 0;
+    // Login ages are whole seconds: one more makes "older than" certain.
+    while started.elapsed() <= age + Duration::from_secs(1) {
+        // A changed value: only a modified session is saved (and renewed).
+        writes += 1;
+        app.client.get(app.url(&format!("/note?set=basket-{writes}"))).send().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    let note = app.client.get(app.url("/note")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(note, format!("basket-{writes}"), "the session lived on");
+    app.assert_logged_out().await;
+}
+
+/// Issue 20 item 4: an expired login binds nobody. Kari's login is older
+/// than `max_login_age` in a session the app kept in use; Ola's permission
+/// login and Ola's step-up then proceed as fresh logins instead of failing
+/// with `subject_mismatch`.
+#[tokio::test]
+async fn an_expired_login_does_not_lock_the_next_login_to_its_person() {
+    let age = Duration::from_secs(2);
+    let app = start_with_store(tower_sessions::MemoryStore::default(), |b| b.max_login_age(age)).await;
+    app.login_as("kari").await;
+    assert_eq!(pay_as(&app, "ola").await, (StatusCode::FORBIDDEN, "subject_mismatch".into()), "a live login locks");
+    outlive_the_login(&app, age).await;
+    assert_eq!(pay_as(&app, "ola").await, landed("/paid"));
+
+    let app = start_with_store(tower_sessions::MemoryStore::default(), |b| b.max_login_age(age)).await;
+    app.login_as("kari").await;
+    outlive_the_login(&app, age).await;
+    let authorize_url = app.begin_at("/auth/bankid/login?return_to=%2Fme&acr=4").await;
+    let callback_url = approved(&app, &authorize_url, "ola").await;
+    assert_eq!(visit(&app, &callback_url).await, landed("/me"), "a step-up over an expired login is a fresh login");
+}
+
+/// Issue 20 item 4: a login ended by back-channel logout binds nobody;
+/// before the logout, the same permission login by Ola is refused.
+#[tokio::test]
+async fn a_login_ended_by_backchannel_logout_does_not_lock_the_next_login() {
+    use axum_bankid_simulator::{LogoutSubject, Simulator};
+    let sim = Simulator::builder().backchannel_logout(true);
+    let app = common::start_full(sim, tower_sessions::MemoryStore::default(), |b| b, |layer, _| layer).await;
+    app.login_as("kari").await;
+    let (_, kari) = app.get_json("/me").await;
+    let sub = kari["sub"].as_str().expect("Kari's sub").to_owned();
+    assert_eq!(pay_as(&app, "ola").await, (StatusCode::FORBIDDEN, "subject_mismatch".into()), "a live login locks");
+
+    let logout_url = app.url("/auth/bankid/backchannel-logout");
+    let delivery = app.sim.send_backchannel_logout(LogoutSubject::Sub(sub), &logout_url).await.unwrap();
+    assert_eq!(delivery.status, 200, "{}", delivery.body);
+    app.assert_logged_out().await;
+    assert_eq!(pay_as(&app, "ola").await, landed("/paid"));
+    assert_eq!(app.get_json("/me").await.1["name"], "Ola Nordmann");
 }
