@@ -19,15 +19,16 @@ pub(crate) enum Stored {
     Absent,
     /// A login that no longer counts (too old, too low, logged out).
     Dead,
-    /// A login that counts (boxed: the other variants are empty).
-    Live { user: Box<AuthenticatedUser> },
+    /// A login that counts (boxed: the other variants are empty), and
+    /// when it was made (Unix milliseconds: which login this is).
+    Live { user: Box<AuthenticatedUser>, logged_in_ms: i64 },
 }
 
 impl Stored {
     /// The live user, if any.
     pub(crate) fn into_user(self) -> Option<AuthenticatedUser> {
         match self {
-            Stored::Live { user } => Some(*user),
+            Stored::Live { user, .. } => Some(*user),
             Stored::Absent | Stored::Dead => None,
         }
     }
@@ -62,5 +63,6 @@ pub(crate) async fn check(ctx: &Ctx, login: CurrentLogin) -> Result<Stored, Erro
         tracing::info!("stored login was ended by a back-channel logout");
         return Ok(Stored::Dead);
     }
-    Ok(Stored::Live { user: Box::new(login.user) })
+    let logged_in_ms = login.keys().logged_in_ms;
+    Ok(Stored::Live { user: Box::new(login.user), logged_in_ms })
 }

@@ -421,3 +421,85 @@ async fn a_login_ended_by_backchannel_logout_does_not_lock_the_next_login() {
     assert_eq!(pay_as(&app, "ola").await, landed("/paid"));
     assert_eq!(app.get_json("/me").await.1["name"], "Ola Nordmann");
 }
+
+/// Issue 20 item 8: the same callback URL again after the login completed
+/// (Back to the provider, a reload, a double submit) lands where the login
+/// went: no second exchange, no new login, the session untouched.
+#[tokio::test]
+async fn a_repeated_callback_lands_where_the_completed_login_went() {
+    let app = start().await;
+    let callback = app.login_with("kari", "approve", "/note").await;
+    assert_eq!(callback.response.status(), StatusCode::SEE_OTHER);
+    app.client.get(app.url("/note?set=basket-42")).send().await.unwrap();
+    let session = app.cookie("bankid-session").expect("a session after login");
+    let exchanges = app.sim.token_requests();
+
+    assert_eq!(visit(&app, &callback.url).await, landed("/note"));
+    assert_eq!(visit(&app, &callback.url).await, landed("/note"), "every repeat, not just one");
+    assert_eq!(app.sim.token_requests(), exchanges, "no second token request");
+    assert_eq!(app.cookie("bankid-session"), Some(session), "the session id did not change");
+    assert_eq!(app.client.get(app.url("/note")).send().await.unwrap().text().await.unwrap(), "basket-42");
+    assert_eq!(app.get_json("/me").await.1["name"], "Kari Nordmann");
+}
+
+/// Issue 20 item 8, a permission login: the repeat lands on the same
+/// landing, flow reference included, and that landing finds its grant.
+#[tokio::test]
+async fn a_repeated_permission_callback_lands_on_the_same_flow() {
+    let app = start().await;
+    let authorize_url = app.begin_at("/pay").await;
+    let callback_url = approved(&app, &authorize_url, "kari").await;
+    let (status, first) = visit(&app, &callback_url).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(param(&format!("http://x{first}"), "bankid_flow").is_some(), "{first}");
+    let exchanges = app.sim.token_requests();
+    assert_eq!(visit(&app, &callback_url).await, (StatusCode::SEE_OTHER, first.clone()));
+    assert_eq!(app.sim.token_requests(), exchanges, "no second token request");
+    let paid = app.client.get(app.url(&first)).send().await.unwrap();
+    assert_eq!(paid.status(), StatusCode::OK, "the landing finds its grant");
+}
+
+/// Issue 20 item 8: only the browser that this very attempt logged in is
+/// sent on. The URL in another browser (with or without an attempt of its
+/// own), or in this browser once that login ended, is `unknown_state` and
+/// logs nobody in.
+#[tokio::test]
+async fn a_repeated_callback_logs_in_nobody_else() {
+    let app = start().await;
+    let callback = app.login_as("kari").await;
+    assert_eq!(callback.response.status(), StatusCode::SEE_OTHER);
+
+    for started_own_login in [false, true] {
+        let other = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build();
+        let other = other.unwrap();
+        if started_own_login {
+            let started = other.get(app.url("/auth/bankid/login?return_to=%2Fme")).send().await.unwrap();
+            assert_eq!(started.status(), StatusCode::SEE_OTHER);
+        }
+        let (status, body) = error_body(other.get(&callback.url).send().await.unwrap()).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("unknown_state")));
+        let me = other.get(app.url("/me")).header("accept", "application/json").send().await.unwrap();
+        assert_eq!(me.status(), StatusCode::UNAUTHORIZED, "the other browser is nobody");
+    }
+
+    // The same browser after logout: that login is over.
+    let logout = app.client.post(app.url("/auth/bankid/logout")).send().await.unwrap();
+    assert_eq!(logout.status(), StatusCode::SEE_OTHER);
+    assert_eq!(visit(&app, &callback.url).await, (StatusCode::BAD_REQUEST, "unknown_state".into()));
+    app.assert_logged_out().await;
+
+    // ... also when logout keeps the session's data.
+    let keeps = start_with_store(tower_sessions::MemoryStore::default(), |b| b.keep_session_data_at_logout(true)).await;
+    let kept = keeps.login_as("kari").await;
+    let logout = keeps.client.post(keeps.url("/auth/bankid/logout")).send().await.unwrap();
+    assert_eq!(logout.status(), StatusCode::SEE_OTHER);
+    assert_eq!(visit(&keeps, &kept.url).await, (StatusCode::BAD_REQUEST, "unknown_state".into()));
+    keeps.assert_logged_out().await;
+
+    // ... and after a later login by someone else in it.
+    app.login_as("kari").await;
+    let olas = app.login_as("ola").await;
+    assert_eq!(olas.response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(visit(&app, &callback.url).await, (StatusCode::BAD_REQUEST, "unknown_state".into()));
+    assert_eq!(app.get_json("/me").await.1["name"], "Ola Nordmann");
+}
