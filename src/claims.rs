@@ -203,6 +203,12 @@ pub(crate) struct Subject {
 }
 
 impl Subject {
+    /// The (`iss`, `sub`) of a login; `None` if either is empty.
+    pub(crate) fn of_user(user: &AuthenticatedUser) -> Option<Subject> {
+        let (iss, sub) = (user.iss.as_str(), user.sub.as_str());
+        (!iss.is_empty() && !sub.is_empty()).then(|| Subject { iss: iss.to_owned(), sub: sub.to_owned() })
+    }
+
     /// The (`iss`, `sub`) of verified claims; `None` if either is missing.
     pub(crate) fn of_claims(claims: &Map<String, Value>) -> Option<Subject> {
         let text = |name: &str| claims.get(name).and_then(Value::as_str).filter(|v| !v.is_empty());

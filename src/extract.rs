@@ -26,10 +26,10 @@ use crate::flow::grants;
 use crate::flow::login::{LoginOptions, begin};
 use crate::flow::login_options::{checked_identity_hint, checked_ui_locales};
 use crate::flow::{redirect, session_of};
+use crate::live_login::Stored;
 use crate::loa::Loa;
 use crate::permission_api::{LoginHint, PermissionApi, Registration};
 use crate::private_responses::LoginShown;
-use crate::session::load_current_login;
 use crate::state::Ctx;
 use crate::statement::{Permission, PermissionError, PermissionItem};
 use crate::step_up::{MAX_STEP_UP_MAX_AGE, StepUpPolicy};
@@ -146,28 +146,11 @@ async fn current_user(ctx: Option<&Ctx>, parts: &Parts) -> Result<AuthenticatedU
     let session = session_of(&parts.extensions)?;
     // Read before the load, which forgets an id whose record is gone.
     let session_cookie_came_back = session.id().is_some();
-    let Some(login) = load_current_login(&session).await? else {
-        return Err(no_login(ctx, &parts.headers, session_cookie_came_back));
-    };
-    let config = ctx.core.config();
-    if crate::loa::require_minimum(Some(login.user.loa), config.minimum_loa).is_err() {
-        tracing::debug!(loa = login.user.loa.get(), "stored login is below the current minimum LOA");
-        return Err(Error::Unauthenticated);
+    match crate::live_login::load(ctx, &session).await? {
+        Stored::Live { user, .. } => Ok(*user),
+        Stored::Dead => Err(Error::Unauthenticated),
+        Stored::Absent => Err(no_login(ctx, &parts.headers, session_cookie_came_back)),
     }
-    if unix_now() - login.logged_in_at > config.max_login_age.as_secs() as i64 {
-        tracing::debug!("stored login is older than max_login_age");
-        return Err(Error::Unauthenticated);
-    }
-    // One store read (two concurrent with `sid`), only while the provider
-    // sends back-channel logouts, or while this instance runs degraded and
-    // cannot know (other instances may have recorded some); see
-    // `logout_registry`.
-    let logouts_possible = ctx.core.metadata.backchannel_logout_supported || !ctx.core.is_ready();
-    if logouts_possible && crate::logout_registry::LogoutRegistry::of(ctx).is_logged_out(login.keys()).await? {
-        tracing::info!("stored login was ended by a back-channel logout");
-        return Err(Error::Unauthenticated);
-    }
-    Ok(login.user)
 }
 
 /// No login in the session. Two markers tell a wiring mistake from a plain

@@ -26,6 +26,7 @@ mod health;
 pub mod fuzzing;
 mod id_token;
 mod layer;
+mod live_login;
 mod loa;
 mod login;
 mod logout_registry;

@@ -109,11 +109,6 @@ impl StoredLogin {
         self.logged_in_ms.unwrap_or_else(|| self.logged_in_at.saturating_mul(1000).saturating_add(999))
     }
 
-    /// Who this login is: (`iss`, `sub`) (see [`Subject`]).
-    pub(crate) fn subject(&self) -> Option<Subject> {
-        Subject::of_claims(&self.claims)
-    }
-
     pub(crate) fn into_user(self) -> AuthenticatedUser {
         AuthenticatedUser::from_claims(self.claims, self.loa)
     }

@@ -1,5 +1,6 @@
 //! Several tabs, replays and identity switches in one browser, over real
-//! HTTP against the simulator (issue 10, items 6–9 and 14).
+//! HTTP against the simulator (issue 10, items 6–9 and 14; issue 20, items 4
+//! and 8).
 
 mod common;
 
@@ -351,6 +352,156 @@ async fn forged_binding_cookie_times_are_ignored_by_the_login_route() {
             "forged cookies are not ours to expire: {expired:?}"
         );
     }
+}
+
+/// The callback's answer to a permission login started at `/pay` and
+/// approved by `user`: its status and where it lands (or its error kind).
+async fn pay_as(app: &TestApp, user: &str) -> (StatusCode, String) {
+    let authorize_url = app.begin_at("/pay").await;
+    let callback_url = approved(app, &authorize_url, user).await;
+    let (status, outcome) = visit(app, &callback_url).await;
+    (status, if status == StatusCode::SEE_OTHER { path_of(&outcome) } else { outcome })
+}
+
+/// Keeps the session of `app` in use (the app writes to it, which renews
+/// its inactivity expiry) until its login is older than `age`, and checks
+/// that the session itself lived on: only the login expired.
+async fn outlive_the_login(app: &TestApp, age: Duration) {
+    let started = std::time::Instant::now();
+    let mut writes = 0;
+    // Login ages are whole seconds: one more makes "older than" certain.
+    while started.elapsed() <= age + Duration::from_secs(1) {
+        // A changed value: only a modified session is saved (and renewed).
+        writes += 1;
+        app.client.get(app.url(&format!("/note?set=basket-{writes}"))).send().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    let note = app.client.get(app.url("/note")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(note, format!("basket-{writes}"), "the session lived on");
+    app.assert_logged_out().await;
+}
+
+/// Issue 20 item 4: an expired login binds nobody. Kari's login is older
+/// than `max_login_age` in a session the app kept in use; Ola's permission
+/// login and Ola's step-up then proceed as fresh logins instead of failing
+/// with `subject_mismatch`.
+#[tokio::test]
+async fn an_expired_login_does_not_lock_the_next_login_to_its_person() {
+    let age = Duration::from_secs(2);
+    let app = start_with_store(tower_sessions::MemoryStore::default(), |b| b.max_login_age(age)).await;
+    app.login_as("kari").await;
+    assert_eq!(pay_as(&app, "ola").await, (StatusCode::FORBIDDEN, "subject_mismatch".into()), "a live login locks");
+    outlive_the_login(&app, age).await;
+    assert_eq!(pay_as(&app, "ola").await, landed("/paid"));
+
+    let app = start_with_store(tower_sessions::MemoryStore::default(), |b| b.max_login_age(age)).await;
+    app.login_as("kari").await;
+    outlive_the_login(&app, age).await;
+    let authorize_url = app.begin_at("/auth/bankid/login?return_to=%2Fme&acr=4").await;
+    let callback_url = approved(&app, &authorize_url, "ola").await;
+    assert_eq!(visit(&app, &callback_url).await, landed("/me"), "a step-up over an expired login is a fresh login");
+}
+
+/// Issue 20 item 4: a login ended by back-channel logout binds nobody;
+/// before the logout, the same permission login by Ola is refused.
+#[tokio::test]
+async fn a_login_ended_by_backchannel_logout_does_not_lock_the_next_login() {
+    use axum_bankid_simulator::{LogoutSubject, Simulator};
+    let sim = Simulator::builder().backchannel_logout(true);
+    let app = common::start_full(sim, tower_sessions::MemoryStore::default(), |b| b, |layer, _| layer).await;
+    app.login_as("kari").await;
+    let (_, kari) = app.get_json("/me").await;
+    let sub = kari["sub"].as_str().expect("Kari's sub").to_owned();
+    assert_eq!(pay_as(&app, "ola").await, (StatusCode::FORBIDDEN, "subject_mismatch".into()), "a live login locks");
+
+    let logout_url = app.url("/auth/bankid/backchannel-logout");
+    let delivery = app.sim.send_backchannel_logout(LogoutSubject::Sub(sub), &logout_url).await.unwrap();
+    assert_eq!(delivery.status, 200, "{}", delivery.body);
+    app.assert_logged_out().await;
+    assert_eq!(pay_as(&app, "ola").await, landed("/paid"));
+    assert_eq!(app.get_json("/me").await.1["name"], "Ola Nordmann");
+}
+
+/// Issue 20 item 8: the same callback URL again after the login completed
+/// (Back to the provider, a reload, a double submit) lands where the login
+/// went: no second exchange, no new login, the session untouched.
+#[tokio::test]
+async fn a_repeated_callback_lands_where_the_completed_login_went() {
+    let app = start().await;
+    let callback = app.login_with("kari", "approve", "/note").await;
+    assert_eq!(callback.response.status(), StatusCode::SEE_OTHER);
+    app.client.get(app.url("/note?set=basket-42")).send().await.unwrap();
+    let session = app.cookie("bankid-session").expect("a session after login");
+    let exchanges = app.sim.token_requests();
+
+    assert_eq!(visit(&app, &callback.url).await, landed("/note"));
+    assert_eq!(visit(&app, &callback.url).await, landed("/note"), "every repeat, not just one");
+    assert_eq!(app.sim.token_requests(), exchanges, "no second token request");
+    assert_eq!(app.cookie("bankid-session"), Some(session), "the session id did not change");
+    assert_eq!(app.client.get(app.url("/note")).send().await.unwrap().text().await.unwrap(), "basket-42");
+    assert_eq!(app.get_json("/me").await.1["name"], "Kari Nordmann");
+}
+
+/// Issue 20 item 8, a permission login: the repeat lands on the same
+/// landing, flow reference included, and that landing finds its grant.
+#[tokio::test]
+async fn a_repeated_permission_callback_lands_on_the_same_flow() {
+    let app = start().await;
+    let authorize_url = app.begin_at("/pay").await;
+    let callback_url = approved(&app, &authorize_url, "kari").await;
+    let (status, first) = visit(&app, &callback_url).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(param(&format!("http://x{first}"), "bankid_flow").is_some(), "{first}");
+    let exchanges = app.sim.token_requests();
+    assert_eq!(visit(&app, &callback_url).await, (StatusCode::SEE_OTHER, first.clone()));
+    assert_eq!(app.sim.token_requests(), exchanges, "no second token request");
+    let paid = app.client.get(app.url(&first)).send().await.unwrap();
+    assert_eq!(paid.status(), StatusCode::OK, "the landing finds its grant");
+}
+
+/// Issue 20 item 8: only the browser that this very attempt logged in is
+/// sent on. The URL in another browser (with or without an attempt of its
+/// own), or in this browser once that login ended, is `unknown_state` and
+/// logs nobody in.
+#[tokio::test]
+async fn a_repeated_callback_logs_in_nobody_else() {
+    let app = start().await;
+    let callback = app.login_as("kari").await;
+    assert_eq!(callback.response.status(), StatusCode::SEE_OTHER);
+
+    for started_own_login in [false, true] {
+        let other = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build();
+        let other = other.unwrap();
+        if started_own_login {
+            let started = other.get(app.url("/auth/bankid/login?return_to=%2Fme")).send().await.unwrap();
+            assert_eq!(started.status(), StatusCode::SEE_OTHER);
+        }
+        let (status, body) = error_body(other.get(&callback.url).send().await.unwrap()).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("unknown_state")));
+        let me = other.get(app.url("/me")).header("accept", "application/json").send().await.unwrap();
+        assert_eq!(me.status(), StatusCode::UNAUTHORIZED, "the other browser is nobody");
+    }
+
+    // The same browser after logout: that login is over.
+    let logout = app.client.post(app.url("/auth/bankid/logout")).send().await.unwrap();
+    assert_eq!(logout.status(), StatusCode::SEE_OTHER);
+    assert_eq!(visit(&app, &callback.url).await, (StatusCode::BAD_REQUEST, "unknown_state".into()));
+    app.assert_logged_out().await;
+
+    // ... also when logout keeps the session's data.
+    let keeps = start_with_store(tower_sessions::MemoryStore::default(), |b| b.keep_session_data_at_logout(true)).await;
+    let kept = keeps.login_as("kari").await;
+    let logout = keeps.client.post(keeps.url("/auth/bankid/logout")).send().await.unwrap();
+    assert_eq!(logout.status(), StatusCode::SEE_OTHER);
+    assert_eq!(visit(&keeps, &kept.url).await, (StatusCode::BAD_REQUEST, "unknown_state".into()));
+    keeps.assert_logged_out().await;
+
+    // ... and after a later login by someone else in it.
+    app.login_as("kari").await;
+    let olas = app.login_as("ola").await;
+    assert_eq!(olas.response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(visit(&app, &callback.url).await, (StatusCode::BAD_REQUEST, "unknown_state".into()));
+    assert_eq!(app.get_json("/me").await.1["name"], "Ola Nordmann");
 }
 
 /// Issue 20 item 19: a landing URL naming two flows (`bankid_flow` twice —

@@ -156,11 +156,16 @@ async fn state_from_another_browser_is_refused() {
     assert_eq!(body["error"], "unknown_state");
 }
 
+/// A spent callback is refused once the login it made is over. (While it
+/// lasts, the same browser is sent to the landing again, see
+/// `tests/adversarial_sessions.rs::a_repeated_callback_lands_where_the_completed_login_went`.)
 #[tokio::test]
 async fn replayed_callback_is_refused() {
     let app = start().await;
     let callback = app.login_as("kari").await;
     assert_eq!(callback.response.status(), StatusCode::SEE_OTHER);
+    let logout = app.client.post(app.url("/auth/bankid/logout")).send().await.unwrap();
+    assert_eq!(logout.status(), StatusCode::SEE_OTHER);
     let (status, body) = error_body(app.client.get(&callback.url).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "unknown_state");

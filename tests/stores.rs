@@ -67,6 +67,25 @@ async fn a_failed_callback_leaves_no_login(stores: &Stores) {
 }
 for_each_store!(a_failed_callback_leaves_no_login);
 
+/// Issue 20 item 8 on every store: a completed callback repeated in its
+/// browser lands again without a token request; after logout it is
+/// `unknown_state`.
+async fn a_repeated_callback_lands_again_until_logout(stores: &Stores) {
+    let app = start_with_store(stores.store(), |b| b).await;
+    let callback = app.login_as("kari").await;
+    assert_eq!(callback.response.status(), StatusCode::SEE_OTHER);
+    let session = app.cookie("bankid-session");
+    let exchanges = app.sim.token_requests();
+    assert_eq!(visit(&app, &callback.url).await, (StatusCode::SEE_OTHER, "/me".into()));
+    assert_eq!(app.sim.token_requests(), exchanges, "no second token request");
+    assert_eq!(app.cookie("bankid-session"), session, "the session id did not change");
+    let logout = app.client.post(app.url("/auth/bankid/logout")).send().await.unwrap();
+    assert_eq!(logout.status(), StatusCode::SEE_OTHER);
+    assert_eq!(visit(&app, &callback.url).await, (StatusCode::BAD_REQUEST, "unknown_state".into()));
+    app.assert_logged_out().await;
+}
+for_each_store!(a_repeated_callback_lands_again_until_logout);
+
 /// A CIBA request started on one instance is collected by another sharing
 /// the store, and the first sees the outcome.
 async fn a_ciba_request_continues_on_another_instance(stores: &Stores) {

@@ -5,7 +5,8 @@
 //! Every failure ends on an error page (never a new login, which could loop)
 //! and leaves the session as it was. The login attempt is spent by the
 //! first callback that names it, successful or not, 5xx included (see
-//! [`super::attempt`]).
+//! [`super::attempt`]); a repeat of a completed one in the session it
+//! logged in lands where it went (see [`super::completed`]).
 //!
 //! Each step is a function of its own, in the order [`complete`] runs them;
 //! what follows the ID token's signature check is the path every login
@@ -17,7 +18,7 @@ use axum::extract::{RawQuery, Request, State};
 use axum::response::Response;
 use serde_json::Value;
 
-use super::{attempt, grants, redirect, session_of, with_cookies};
+use super::{attempt, completed, grants, redirect, session_of, with_cookies};
 use crate::clock::unix_now;
 use crate::error::{EndpointError, Error, sanitize};
 use crate::loa::AcrIssuer;
@@ -94,7 +95,16 @@ async fn complete(
     extensions: &http::Extensions,
 ) -> Result<Landing, Error> {
     let session = session_of(extensions)?;
-    let pending = spend_attempt(ctx, headers, &params).await?;
+    let pending = match spend_attempt(ctx, headers, &params).await {
+        // Spent or never this browser's: unless it is this session's own
+        // completed login repeated (see [`completed`]), refused as it is.
+        Err(refused @ (Error::UnknownState | Error::NoLoginCookie)) => {
+            let state = params.state.as_deref().unwrap_or_default();
+            let landing = completed::landing_of_repeat(ctx, &session, state).await?.ok_or(refused)?;
+            return Ok(Landing { location: landing, cookies: Vec::new() });
+        }
+        other => other?,
+    };
     check_response_issuer(ctx, params.iss.as_deref())?;
     if let Some(error) = params.error.as_deref() {
         return Err(provider_error(error, params.error_description.as_deref()));
@@ -118,7 +128,10 @@ async fn complete(
     complete::establish(&session, checked.into_login(), complete::Via::Callback { lifetime_secs: lifetime }).await?;
     let mut cookies = keep_grants(ctx, headers, &pending, &grants).await?;
     cookies.extend(end_ciba_ownerships(ctx, headers).await);
-    Ok(Landing { location: landing(&pending, !grants.is_empty()), cookies })
+    let location = landing(&pending, !grants.is_empty());
+    let attempt_ends = pending.started_at + config.login_attempt_ttl.as_secs() as i64;
+    completed::remember(&session, &pending.state, &location, attempt_ends).await;
+    Ok(Landing { location, cookies })
 }
 
 /// A code-flow login ends the CIBA requests this browser was waiting for,

@@ -14,13 +14,14 @@ use url::Url;
 use super::attempt::{self, Started};
 use super::login_options::{QueryOptions, add_identity_hint, add_params, from_query};
 use super::{redirect, session_of, with_cookies};
+use crate::claims::Subject;
 use crate::clock::unix_now;
 use crate::config::{BankIdConfig, ParMode};
 use crate::error::Error;
 use crate::permission_api::LoginHint;
 use crate::provider::token::post_form;
 use crate::return_to::sanitize_return_to;
-use crate::session::{PendingLogin, load_login};
+use crate::session::PendingLogin;
 use crate::state::Ctx;
 use crate::statement::{PermissionError, PermissionItem, Transport, authorization_details};
 use crate::step_up::{StepUpPolicy, add_authorize_params, add_selectors, asked_in_query, select_identity_provider};
@@ -141,7 +142,10 @@ pub(crate) async fn begin(
         None => ctx.core.authorize.url(&params),
     };
     let expected_subject = match options.for_current_user || options.step_up.is_some() {
-        true => load_login(session).await?.and_then(|login| login.subject()),
+        // Only a login that still counts binds the new one to its person: an
+        // expired or logged-out login is nobody's, so this proceeds as a
+        // fresh login (whose result the callback stores as usual).
+        true => crate::live_login::load(ctx, session).await?.into_user().as_ref().and_then(Subject::of_user),
         false => None,
     };
     let pending = PendingLogin {

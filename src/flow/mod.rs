@@ -4,6 +4,7 @@ pub(crate) mod attempt;
 pub(crate) mod backchannel_logout;
 pub(crate) mod binding;
 pub(crate) mod callback;
+pub(crate) mod completed;
 pub(crate) mod grants;
 pub(crate) mod login;
 pub(crate) mod login_options;

@@ -1,0 +1,68 @@
+//! Whether the login stored in a session still counts: the one policy the
+//! extractors apply on every request, shared with everything else that acts
+//! on "the logged-in user" — the identity lock of step-up and permission
+//! logins, and the repeated-callback landing. A login that is too old, below
+//! the current minimum LOA or ended by a back-channel logout is nobody's:
+//! it neither logs anyone in nor binds a new login to its person.
+
+use crate::claims::AuthenticatedUser;
+use crate::clock::unix_now;
+use crate::error::Error;
+use crate::logout_registry::LogoutRegistry;
+use crate::session::{CurrentLogin, load_current_login};
+use crate::state::Ctx;
+use tower_sessions::Session;
+
+/// What the session holds, judged by [`check`].
+pub(crate) enum Stored {
+    /// No login at all.
+    Absent,
+    /// A login that no longer counts (too old, too low, logged out).
+    Dead,
+    /// A login that counts (boxed: the other variants are empty), and
+    /// when it was made (Unix milliseconds: which login this is).
+    Live { user: Box<AuthenticatedUser>, logged_in_ms: i64 },
+}
+
+impl Stored {
+    /// The live user, if any.
+    pub(crate) fn into_user(self) -> Option<AuthenticatedUser> {
+        match self {
+            Stored::Live { user, .. } => Some(*user),
+            Stored::Absent | Stored::Dead => None,
+        }
+    }
+}
+
+/// Reads the session's login and judges it.
+pub(crate) async fn load(ctx: &Ctx, session: &Session) -> Result<Stored, Error> {
+    match load_current_login(session).await? {
+        None => Ok(Stored::Absent),
+        Some(login) => check(ctx, login).await,
+    }
+}
+
+/// Judges a stored login by the current policy: the minimum LOA (it may
+/// have been raised since), `max_login_age`, and back-channel logouts.
+pub(crate) async fn check(ctx: &Ctx, login: CurrentLogin) -> Result<Stored, Error> {
+    let config = ctx.core.config();
+    if crate::loa::require_minimum(Some(login.user.loa), config.minimum_loa).is_err() {
+        tracing::debug!(loa = login.user.loa.get(), "stored login is below the current minimum LOA");
+        return Ok(Stored::Dead);
+    }
+    if unix_now() - login.logged_in_at > config.max_login_age.as_secs() as i64 {
+        tracing::debug!("stored login is older than max_login_age");
+        return Ok(Stored::Dead);
+    }
+    // One store read (two concurrent with `sid`), only while the provider
+    // sends back-channel logouts, or while this instance runs degraded and
+    // cannot know (other instances may have recorded some); see
+    // `logout_registry`.
+    let logouts_possible = ctx.core.metadata.backchannel_logout_supported || !ctx.core.is_ready();
+    if logouts_possible && LogoutRegistry::of(ctx).is_logged_out(login.keys()).await? {
+        tracing::info!("stored login was ended by a back-channel logout");
+        return Ok(Stored::Dead);
+    }
+    let logged_in_ms = login.keys().logged_in_ms;
+    Ok(Stored::Live { user: Box::new(login.user), logged_in_ms })
+}
