@@ -19,6 +19,7 @@ use self::authorize_url::AuthorizeRequest;
 use crate::config::BankIdConfig;
 use crate::error::{EndpointError, Error, Failure};
 use crate::id_token::IdTokenVerifier;
+use crate::log_value::RefusalSummary;
 use crate::provider::bib::BibMetadata;
 use crate::provider::client_token::{ClientTokens, TokenSource};
 use crate::provider::jwks::{KeyCache, KeyCacheSettings, KeyTrust};
@@ -56,6 +57,9 @@ pub(crate) struct Core {
     degraded_config: BankIdConfig,
     /// Seconds until the background loader's next attempt (`Retry-After`).
     retry_after_secs: AtomicU64,
+    /// Refusals on the back-channel logout route, which anyone can call:
+    /// each is logged at `debug`, a summary at most once a minute at `warn`.
+    pub(crate) backchannel_refusals: RefusalSummary,
 }
 
 impl Core {
@@ -296,6 +300,7 @@ impl Core {
             loaded_at: OnceLock::new(),
             degraded_config,
             retry_after_secs: AtomicU64::new(1),
+            backchannel_refusals: RefusalSummary::new("back-channel logout"),
         }
     }
 

@@ -23,6 +23,7 @@ use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
 
 use crate::error::IdTokenError;
+use crate::log_value::untrusted;
 use crate::provider::jwks::{KeyCache, VerificationKey};
 use crate::provider::signing_algs::SigningAlgs;
 
@@ -86,7 +87,9 @@ impl IdTokenVerifier {
     /// the provider must pass. The caller checks the other claims.
     pub(crate) async fn verify_signed_jwt(&self, token: &str) -> Result<Map<String, Value>, IdTokenError> {
         let jws = CompactJws::parse(token)?;
-        let unsupported = || IdTokenError::UnsupportedAlgorithm(jws.alg.clone());
+        // The header's `alg` as sent is attacker-sized; the error (logged,
+        // shown) carries it made safe.
+        let unsupported = || IdTokenError::UnsupportedAlgorithm(untrusted(&jws.alg).to_string());
         let alg = jws.alg.parse::<Algorithm>().map_err(|_| unsupported())?;
         if !self.algorithms.allow(alg).await {
             return Err(unsupported());

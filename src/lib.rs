@@ -25,6 +25,7 @@ pub mod fuzzing;
 mod id_token;
 mod layer;
 mod loa;
+mod log_value;
 mod login;
 mod logout_registry;
 mod nnin;

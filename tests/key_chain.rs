@@ -21,7 +21,8 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use tower_sessions::MemoryStore;
 
-/// Everything logged at `warn` and above by this test binary.
+/// Everything logged at `warn` and above by this test binary, and
+/// axum-bankid's `debug` lines (back-channel logout refusals).
 fn logs() -> Arc<Mutex<Vec<u8>>> {
     static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
     LOGS.get_or_init(|| {
@@ -29,7 +30,7 @@ fn logs() -> Arc<Mutex<Vec<u8>>> {
         let sink = Arc::clone(&buffer);
         let subscriber = tracing_subscriber::fmt()
             .with_ansi(false)
-            .with_max_level(tracing::Level::WARN)
+            .with_env_filter(tracing_subscriber::EnvFilter::new("warn,axum_bankid=debug"))
             .with_writer(move || LogSink(Arc::clone(&sink)))
             .finish();
         tracing::subscriber::set_global_default(subscriber).expect("one subscriber per test binary");
