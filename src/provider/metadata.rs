@@ -84,7 +84,8 @@ pub struct ProviderMetadata {
     /// CIBA backchannel authentication endpoint, if any.
     pub backchannel_authentication_endpoint: Option<Url>,
     /// Signature algorithms the provider uses for ID tokens that this crate
-    /// accepts (asymmetric only).
+    /// accepts (asymmetric only), as discovered at start-up; token
+    /// verification uses a copy refreshed on the key cache's schedule.
     pub id_token_signing_algs: Vec<Algorithm>,
     /// Whether authorization responses carry `iss` (RFC 9207).
     pub authorization_response_iss_parameter_supported: bool,
