@@ -19,10 +19,12 @@ use self::authorize_url::AuthorizeRequest;
 use crate::config::BankIdConfig;
 use crate::error::{EndpointError, Error, Failure};
 use crate::id_token::IdTokenVerifier;
+use crate::log_value::RefusalSummary;
 use crate::provider::bib::BibMetadata;
 use crate::provider::client_token::{ClientTokens, TokenSource};
 use crate::provider::jwks::{KeyCache, KeyCacheSettings, KeyTrust};
 use crate::provider::max_age::MaxAgePolicy;
+use crate::provider::signing_algs::{Provider, RefreshSettings, SigningAlgs};
 use crate::provider::token::ClientCredentials;
 use crate::provider::{ProviderMetadata, bib, http, metadata};
 
@@ -55,6 +57,9 @@ pub(crate) struct Core {
     degraded_config: BankIdConfig,
     /// Seconds until the background loader's next attempt (`Retry-After`).
     retry_after_secs: AtomicU64,
+    /// Refusals on the back-channel logout route, which anyone can call:
+    /// each is logged at `debug`, a summary at most once a minute at `warn`.
+    pub(crate) backchannel_refusals: RefusalSummary,
 }
 
 impl Core {
@@ -198,9 +203,17 @@ async fn load_with_retries(client: &reqwest::Client, config: &BankIdConfig) -> R
 /// One attempt at everything `discover` needs: BankID OIDC's metadata and
 /// keys, the capabilities the configuration needs, and BIB's parts.
 async fn load_providers(client: &reqwest::Client, config: &BankIdConfig) -> Result<Loaded, Error> {
-    let metadata = metadata::discover(client, &config.issuer).await.map_err(Error::Discovery)?;
+    let (metadata, headers) = metadata::discover(client, &config.issuer).await.map_err(Error::Discovery)?;
     let keys = load_keys(client, &metadata.jwks_uri, key_cache_settings(config)).await?;
-    let verifier = new_verifier(&metadata.issuer, &metadata.id_token_signing_algs, config, keys);
+    let algs = SigningAlgs::discovered(
+        client.clone(),
+        config.issuer.clone(),
+        Provider::BankIdOidc,
+        alg_refresh_settings(config),
+        metadata.id_token_signing_algs.clone(),
+        &headers,
+    );
+    let verifier = new_verifier(&metadata.issuer, Arc::new(algs), config, keys);
     tracing::info!(issuer = %metadata.issuer, "BankID OIDC discovered");
     check_capabilities(config, &metadata)?;
     let bib = match &config.bib_issuer {
@@ -271,7 +284,7 @@ impl Core {
     fn unloaded(http: reqwest::Client, config: BankIdConfig) -> Core {
         let metadata = stand_in_metadata(&config);
         let keys = KeyCache::unloaded(http.clone(), key_cache_settings(&config));
-        let verifier = new_verifier(&metadata.issuer, &[], &config, keys);
+        let verifier = new_verifier(&metadata.issuer, Arc::new(SigningAlgs::fixed(Vec::new())), &config, keys);
         let authorize = AuthorizeRequest::for_config(&metadata.authorization_endpoint, &config);
         let mut degraded_config = config.clone();
         degraded_config.par = crate::config::ParMode::Required;
@@ -287,6 +300,7 @@ impl Core {
             loaded_at: OnceLock::new(),
             degraded_config,
             retry_after_secs: AtomicU64::new(1),
+            backchannel_refusals: RefusalSummary::new("back-channel logout"),
         }
     }
 
@@ -338,16 +352,11 @@ async fn load_keys(
     KeyCache::load(client.clone(), jwks_uri.clone(), settings).await.map_err(Error::Discovery)
 }
 
-fn new_verifier(
-    issuer: &str,
-    algorithms: &[jsonwebtoken::Algorithm],
-    config: &BankIdConfig,
-    keys: KeyCache,
-) -> IdTokenVerifier {
+fn new_verifier(issuer: &str, algorithms: Arc<SigningAlgs>, config: &BankIdConfig, keys: KeyCache) -> IdTokenVerifier {
     IdTokenVerifier {
         issuer: issuer.to_owned(),
         client_id: config.client_id.clone(),
-        algorithms: algorithms.to_vec(),
+        algorithms,
         clock_skew_secs: config.clock_skew.as_secs() as i64,
         keys: Arc::new(keys),
     }
@@ -356,11 +365,21 @@ fn new_verifier(
 /// BIB's metadata and both of its key sets.
 #[tracing::instrument(name = "bankid.discover_bib", skip_all, fields(issuer = %issuer), err)]
 async fn discover_bib(client: &reqwest::Client, issuer: &url::Url, config: &BankIdConfig) -> Result<Bib, Error> {
-    let metadata = bib::discover(client, issuer).await.map_err(Error::Discovery)?;
+    let (metadata, headers) = bib::discover(client, issuer).await.map_err(Error::Discovery)?;
     let id_token_keys = load_keys(client, &metadata.jwks_uri, bib_key_cache_settings(config)).await?;
     let grant_keys = load_keys(client, &metadata.jwks_uri_grants, bib_key_cache_settings(config)).await?;
-    let id_tokens = new_verifier(&metadata.issuer, &metadata.signing_algs, config, id_token_keys);
-    let grants = new_verifier(&metadata.issuer, &metadata.signing_algs, config, grant_keys);
+    let settings = alg_refresh_settings(config);
+    let algs = SigningAlgs::discovered(
+        client.clone(),
+        issuer.clone(),
+        Provider::Bib,
+        settings,
+        metadata.signing_algs.clone(),
+        &headers,
+    );
+    let algs = Arc::new(algs);
+    let id_tokens = new_verifier(&metadata.issuer, Arc::clone(&algs), config, id_token_keys);
+    let grants = new_verifier(&metadata.issuer, algs, config, grant_keys);
     tracing::info!(issuer = %metadata.issuer, "BIB discovered");
     Ok(Bib { metadata, id_tokens, grants })
 }
@@ -395,6 +414,13 @@ fn key_cache_settings(config: &BankIdConfig) -> KeyCacheSettings {
         cooldown: config.jwks_refresh_cooldown,
         trust,
     }
+}
+
+/// The signing-algorithm lists refresh on the key cache's schedule (see
+/// `provider::signing_algs`).
+fn alg_refresh_settings(config: &BankIdConfig) -> RefreshSettings {
+    let keys = key_cache_settings(config);
+    RefreshSettings { max_age: keys.max_age, cooldown: keys.cooldown }
 }
 
 /// BIB's key caches (`jwks_uri`, `jwks_uri_grants`): the same roots, checked

@@ -285,7 +285,7 @@ impl IdTokenCheck {
         Ok(IdTokenCheck(crate::id_token::IdTokenVerifier {
             issuer: issuer.to_owned(),
             client_id: client_id.to_owned(),
-            algorithms: algorithms.to_vec(),
+            algorithms: std::sync::Arc::new(crate::provider::signing_algs::SigningAlgs::fixed(algorithms.to_vec())),
             clock_skew_secs: 60,
             keys: std::sync::Arc::new(keys),
         }))

@@ -23,7 +23,9 @@ use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
 
 use crate::error::IdTokenError;
+use crate::log_value::untrusted;
 use crate::provider::jwks::{KeyCache, VerificationKey};
+use crate::provider::signing_algs::SigningAlgs;
 
 /// Tokens above this size are refused before any parsing.
 const MAX_TOKEN_LEN: usize = 16 * 1024;
@@ -60,7 +62,9 @@ impl VerifiedIdToken {
 pub(crate) struct IdTokenVerifier {
     pub(crate) issuer: String,
     pub(crate) client_id: String,
-    pub(crate) algorithms: Vec<Algorithm>,
+    /// What the provider's discovery names, kept current
+    /// ([`SigningAlgs`](crate::provider::signing_algs::SigningAlgs)).
+    pub(crate) algorithms: Arc<SigningAlgs>,
     pub(crate) clock_skew_secs: i64,
     pub(crate) keys: Arc<KeyCache>,
 }
@@ -83,12 +87,13 @@ impl IdTokenVerifier {
     /// the provider must pass. The caller checks the other claims.
     pub(crate) async fn verify_signed_jwt(&self, token: &str) -> Result<Map<String, Value>, IdTokenError> {
         let jws = CompactJws::parse(token)?;
-        let alg = jws
-            .alg
-            .parse::<Algorithm>()
-            .ok()
-            .filter(|alg| self.algorithms.contains(alg))
-            .ok_or_else(|| IdTokenError::UnsupportedAlgorithm(jws.alg.clone()))?;
+        // The header's `alg` as sent is attacker-sized; the error (logged,
+        // shown) carries it made safe.
+        let unsupported = || IdTokenError::UnsupportedAlgorithm(untrusted(&jws.alg).to_string());
+        let alg = jws.alg.parse::<Algorithm>().map_err(|_| unsupported())?;
+        if !self.algorithms.allow(alg).await {
+            return Err(unsupported());
+        }
         let kid = jws.kid.as_deref();
         let found = self.keys.key_for(kid, alg).await?;
         if let Err(err) = jws.check_signature(&found.key, alg) {
@@ -445,7 +450,7 @@ mod tests {
             IdTokenVerifier {
                 issuer: "https://op.example".into(),
                 client_id: "client".into(),
-                algorithms: vec![Algorithm::RS256],
+                algorithms: Arc::new(SigningAlgs::fixed(vec![Algorithm::RS256])),
                 clock_skew_secs: 60,
                 keys: Arc::new(KeyCache::from_jwks(json!({"keys": [jwk]}))),
             }
@@ -556,7 +561,7 @@ mod tests {
             IdTokenVerifier {
                 issuer: "https://op.example".into(),
                 client_id: "client".into(),
-                algorithms: vec![Algorithm::ES256, Algorithm::RS256],
+                algorithms: Arc::new(SigningAlgs::fixed(vec![Algorithm::ES256, Algorithm::RS256])),
                 clock_skew_secs: 60,
                 keys: Arc::new(keys),
             }

@@ -28,6 +28,7 @@ mod id_token;
 mod layer;
 mod live_login;
 mod loa;
+mod log_value;
 mod login;
 mod logout_registry;
 mod nnin;

@@ -18,21 +18,36 @@ use tower_sessions::{MemoryStore, SessionStore};
 
 const PATH: &str = "/auth/bankid/backchannel-logout";
 
-/// Every `warn` line any test in this binary logged.
+/// Every line at `debug` and above that axum-bankid logged in any test of
+/// this binary (refusals are logged at `debug`, with a `warn` summary).
 fn logs() -> Arc<Mutex<Vec<u8>>> {
     static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
     LOGS.get_or_init(|| {
         let buffer = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&buffer);
-        let subscriber = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_max_level(tracing::Level::WARN)
-            .with_writer(move || LogSink(Arc::clone(&sink)))
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("one subscriber per test binary");
+        tracing::subscriber::set_global_default(subscriber_into(&buffer)).expect("one subscriber per test binary");
         buffer
     })
     .clone()
+}
+
+/// A subscriber writing axum-bankid's lines at `debug` and above, and
+/// everyone's `warn` lines, into `buffer`.
+fn subscriber_into(buffer: &Arc<Mutex<Vec<u8>>>) -> impl tracing::Subscriber + Send + Sync + use<> {
+    let sink = Arc::clone(buffer);
+    tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_env_filter(tracing_subscriber::EnvFilter::new("warn,axum_bankid=debug"))
+        .with_writer(move || LogSink(Arc::clone(&sink)))
+        .finish()
+}
+
+/// Runs `test` with the lines it logs captured on their own (the tests run
+/// on one thread each, the app's server included), and returns them.
+async fn own_logs(test: impl std::future::Future<Output = ()>) -> String {
+    let buffer = Arc::new(Mutex::new(Vec::new()));
+    let _scope = tracing::subscriber::set_default(subscriber_into(&buffer));
+    test.await;
+    String::from_utf8_lossy(&buffer.lock().unwrap()).into_owned()
 }
 
 struct LogSink(Arc<Mutex<Vec<u8>>>);
@@ -502,4 +517,59 @@ async fn a_degraded_instance_honours_logouts_recorded_by_others() {
     assert_eq!(delivery.status, 200, "{}", delivery.body);
     app.assert_logged_out().await;
     assert_eq!(me_on_b().await.unwrap().status(), StatusCode::UNAUTHORIZED, "B honours A's logout marker");
+}
+
+/// A JWS with `header` and an empty payload, its signature garbage.
+fn unsigned_jws(header: &Value) -> String {
+    use base64::Engine;
+    let b64 = |value: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string());
+    format!("{}.{}.AAAA", b64(header), b64(&serde_json::json!({})))
+}
+
+async fn post_logout_token(app: &TestApp, token: &str) -> StatusCode {
+    let form = [("logout_token", token)];
+    app.client.post(app.url(PATH)).form(&form).send().await.unwrap().status()
+}
+
+#[tokio::test]
+async fn a_ten_kib_kid_of_newlines_is_logged_as_one_bounded_line() {
+    let app = start_app(MemoryStore::default()).await;
+    // 10 KiB, a newline every 8 bytes (the token stays within the 16 KiB
+    // the verifier reads).
+    let kid = "xxxxxxx\n".repeat(1280);
+    let token = unsigned_jws(&serde_json::json!({"alg": app.sim.signing_algorithm().name(), "kid": kid}));
+    let lines = own_logs(async {
+        assert_eq!(post_logout_token(&app, &token).await, StatusCode::BAD_REQUEST);
+    })
+    .await;
+    let capped = format!("kid={}…", "x".repeat(64));
+    let kid_lines: Vec<&str> = lines.lines().filter(|line| line.contains("kid=")).collect();
+    assert!(!kid_lines.is_empty(), "the unknown kid is logged: {lines}");
+    for line in &kid_lines {
+        assert!(line.contains(&capped), "the kid is cut to 64 characters and …: {line}");
+        assert!(line.len() < 400, "one bounded line, not 10 KiB: {} bytes", line.len());
+    }
+    assert!(!lines.contains(&"x".repeat(65)), "no longer run of the kid anywhere");
+    assert!(lines.contains("reason=logout_token_bad_signature"), "no key, no valid signature: {lines}");
+}
+
+#[tokio::test]
+async fn a_flood_of_bad_logout_tokens_yields_one_warn_summary() {
+    let app = start_app(MemoryStore::default()).await;
+    let lines = own_logs(async {
+        let flood = (0..20).map(|_| post_logout_token(&app, "not-a-token"));
+        let statuses = futures_util::future::join_all(flood).await;
+        assert!(statuses.iter().all(|s| *s == StatusCode::BAD_REQUEST), "{statuses:?}");
+    })
+    .await;
+    let refusals = lines.lines().filter(|l| l.contains("DEBUG") && l.contains("back-channel logout refused"));
+    assert_eq!(refusals.count(), 20, "each refusal at debug: {lines}");
+    let summaries: Vec<&str> = lines.lines().filter(|l| l.contains("WARN")).collect();
+    assert_eq!(summaries.len(), 1, "one warn for the whole flood: {summaries:?}");
+    let summary = summaries[0];
+    // The first refusal is reported at once; the other 19 wait for the next
+    // summary, a minute on.
+    for field in ["route=back-channel logout", "refused=1 ", "last_reason=logout_token_malformed"] {
+        assert!(summary.contains(field), "{field} in {summary}");
+    }
 }

@@ -10,7 +10,7 @@ use axum_bankid::{
     ciba::{Ciba, CibaError, CibaFinished, CibaHandle, CibaRequest, CibaStatus},
     permission::{BibAcr, LoginHint},
 };
-use axum_bankid_simulator::{CibaBehavior, Fault, Simulator};
+use axum_bankid_simulator::{CibaBehavior, Fault, SigningAlgorithm, Simulator};
 use common::{TestApp, TroubleStore, start, start_ciba, start_ciba_layer};
 use reqwest::StatusCode;
 use tower_sessions::MemoryStore;
@@ -47,6 +47,23 @@ async fn approved_on_the_phone() {
     let sent = &app.sim.ciba_requests()[0];
     assert_eq!(sent.binding_message.as_deref(), Some(started.binding_message.as_str()), "BankID made it");
     assert_ne!(sent.auth_req_id, started.handle.as_str(), "the handle is not the auth_req_id");
+}
+
+/// BIB's discovery is refreshed like BankID OIDC's: when BIB moves from
+/// RS256 to ES256, CIBA logins go on without restarting the layer.
+#[tokio::test]
+async fn bib_moving_from_rs256_to_es256_is_followed_without_a_restart() {
+    let sim = Simulator::builder().ciba_interval(Duration::from_secs(1)).signing_algorithm(SigningAlgorithm::Rs256);
+    let with_ciba =
+        |layer: BankIdLayer, store: MemoryStore| layer.with_ciba(axum_bankid::ciba::CibaOptions::new(store)).unwrap();
+    let app = common::start_full(sim, MemoryStore::default(), |b| b, with_ciba).await;
+    for alg in [SigningAlgorithm::Rs256, SigningAlgorithm::Es256] {
+        app.sim.set_signing_algorithm(alg);
+        app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
+        let started = ciba(&app).start(request("kari")).await.unwrap();
+        let user = ciba(&app).wait(&started.handle).await.unwrap_or_else(|e| panic!("{alg:?}: {e}"));
+        assert_eq!(user.name.as_deref(), Some("Kari Nordmann"), "{alg:?}");
+    }
 }
 
 /// The `acr_values` of the last registration BIB received, if it had any.

@@ -11,17 +11,18 @@ mod pki;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use axum_bankid::{BankIdConfig, BankIdEnvironment, ConfigError};
-use axum_bankid_simulator::Fault;
-use axum_bankid_simulator::{LogoutSubject, Simulator};
+use axum_bankid_simulator::{Fault, LogoutSubject, SigningAlgorithm, Simulator, Which};
 use common::{error_body, start, start_full, start_with, start_without_roots};
 use pki::Authority;
 use reqwest::StatusCode;
 use serde_json::Value;
 use tower_sessions::MemoryStore;
 
-/// Everything logged at `warn` and above by this test binary.
+/// Everything logged at `warn` and above by this test binary, and
+/// axum-bankid's `debug` lines (back-channel logout refusals).
 fn logs() -> Arc<Mutex<Vec<u8>>> {
     static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
     LOGS.get_or_init(|| {
@@ -29,7 +30,7 @@ fn logs() -> Arc<Mutex<Vec<u8>>> {
         let sink = Arc::clone(&buffer);
         let subscriber = tracing_subscriber::fmt()
             .with_ansi(false)
-            .with_max_level(tracing::Level::WARN)
+            .with_env_filter(tracing_subscriber::EnvFilter::new("warn,axum_bankid=debug"))
             .with_writer(move || LogSink(Arc::clone(&sink)))
             .finish();
         tracing::subscriber::set_global_default(subscriber).expect("one subscriber per test binary");
@@ -162,4 +163,49 @@ async fn a_key_whose_chain_is_wrong_never_reaches_me_and_says_why() {
         let (status, _) = app.get_json("/me").await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{fault:?}: never logged in");
     }
+}
+
+/// How many times BankID OIDC's discovery document was fetched.
+fn discovery_fetches(sim: &Simulator) -> usize {
+    let is_discovery = |r: &&axum_bankid_simulator::CapturedRequest| {
+        r.issuer == Which::Oidc && r.path == "/.well-known/openid-configuration"
+    };
+    sim.requests().iter().filter(is_discovery).count()
+}
+
+#[tokio::test]
+async fn a_provider_moving_from_rs256_to_es256_is_followed_without_a_restart() {
+    logs();
+    let sim = Simulator::builder().signing_algorithm(SigningAlgorithm::Rs256);
+    let app = start_full(sim, MemoryStore::default(), |b| b, |l, _| l).await;
+    assert_eq!(app.login_as("kari").await.response.status(), StatusCode::SEE_OTHER, "RS256 before the move");
+    app.sim.set_signing_algorithm(SigningAlgorithm::Es256);
+    let response = app.login_as("kari").await.response;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "ES256 after the move, same layer");
+    let (status, me) = app.get_json("/me").await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+}
+
+#[tokio::test]
+async fn a_burst_of_tokens_with_an_unknown_algorithm_fetches_discovery_once_per_cooldown() {
+    logs();
+    let sim = Simulator::builder().signing_algorithm(SigningAlgorithm::Rs256).backchannel_logout(true);
+    let cooldown = |b: axum_bankid::BankIdConfigBuilder| b.jwks_refresh_cooldown(Duration::from_secs(3600));
+    let app = start_full(sim, MemoryStore::default(), cooldown, |l, _| l).await;
+    let target = app.url("/auth/bankid/backchannel-logout");
+    let burst = || {
+        let deliveries =
+            (0..8).map(|i| app.sim.send_backchannel_logout(LogoutSubject::Sub(format!("user-{i}")), &target));
+        futures_util::future::join_all(deliveries)
+    };
+    let before = discovery_fetches(&app.sim);
+    app.sim.set_signing_algorithm(SigningAlgorithm::Es256);
+    let statuses: Vec<u16> = burst().await.into_iter().map(|d| d.unwrap().status).collect();
+    assert_eq!(statuses, [200; 8], "ES256 tokens verify after one refresh");
+    assert_eq!(discovery_fetches(&app.sim), before + 1, "one discovery fetch for the whole burst");
+    // Back to RS256 inside the cooldown: refused, and discovery is not asked again.
+    app.sim.set_signing_algorithm(SigningAlgorithm::Rs256);
+    let statuses: Vec<u16> = burst().await.into_iter().map(|d| d.unwrap().status).collect();
+    assert_eq!(statuses, [400; 8], "no refresh inside the cooldown");
+    assert_eq!(discovery_fetches(&app.sim), before + 1, "still one discovery fetch");
 }

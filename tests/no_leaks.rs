@@ -6,7 +6,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use axum_bankid_simulator::Fault;
-use common::{param, start};
+use common::{param, start, with_param};
 use reqwest::StatusCode;
 
 #[derive(Clone, Default)]
@@ -54,5 +54,33 @@ async fn logs_hold_no_secrets_at_trace_level() {
     assert!(logs.contains("BankID login verified"), "logging was captured:\n{logs}");
     for secret in [app.sim.client_secret(), code.as_str(), failed_code.as_str(), session_id.as_str(), "eyJ"] {
         assert!(!logs.contains(secret), "log contains {secret:?}:\n{logs}");
+    }
+}
+
+/// A provider error whose `error` and `error_description` are long and full
+/// of newlines (a forged callback URL) is logged as bounded single lines.
+#[tokio::test]
+async fn an_attacker_sized_provider_error_is_logged_as_bounded_lines() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter("axum_bankid=trace")
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _scope = tracing::subscriber::set_default(subscriber);
+    let app = start().await;
+    let authorize_url = app.begin_login("/me").await;
+    let denied = app.authorize(&authorize_url, "kari", "deny").await;
+    let forged = with_param(&denied, "error", Some(&"eeeeeee\n".repeat(512)));
+    let forged = with_param(&forged, "error_description", Some(&"ddddddd\n".repeat(512)));
+    let (status, body) = common::error_body(app.client.get(&forged).send().await.unwrap()).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("provider_error")), "{body}");
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let line = logs.lines().find(|l| l.contains("provider returned an error")).expect("the error is logged");
+    assert!(line.contains(&format!("error={}…", "e".repeat(64))), "{line}");
+    assert!(line.contains(&format!("description={}…", "d".repeat(64))), "{line}");
+    for letter in ["e", "d"] {
+        assert!(!logs.contains(&letter.repeat(201)), "no line carries more than the cap of {letter}s:\n{logs}");
     }
 }

@@ -349,7 +349,15 @@ impl Simulator {
     /// The algorithm this simulator signs every token with (see
     /// [`SimulatorBuilder::signing_algorithm`]).
     pub fn signing_algorithm(&self) -> SigningAlgorithm {
-        self.shared.signing_alg
+        self.shared.signing_alg()
+    }
+
+    /// Switches the algorithm at run time, as a provider migrating from
+    /// RS256 to ES256 does: from now on every token is signed with `alg`,
+    /// both discovery documents (BankID OIDC's and BIB's) advertise only
+    /// `alg`, and the JWKS publish the keys for `alg`.
+    pub fn set_signing_algorithm(&self, alg: SigningAlgorithm) {
+        self.shared.set_signing_alg(alg);
     }
 
     /// The root certificate of the simulator's test PKI, as PEM: every

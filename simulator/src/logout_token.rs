@@ -98,10 +98,10 @@ pub(crate) fn mint(shared: &Shared, subject: &LogoutSubject, fault: Option<Logou
         _ if rotated => SigningKey::Rotated,
         _ => SigningKey::Primary,
     };
-    let mut header = Header::new(shared.signing_alg.jwt());
+    let mut header = Header::new(shared.signing_alg().jwt());
     header.kid = Some(key.kid().to_owned());
     header.typ = Some("logout+jwt".to_owned());
-    let token = jsonwebtoken::encode(&header, &Value::Object(claims), key.encoding_key(shared.signing_alg))
+    let token = jsonwebtoken::encode(&header, &Value::Object(claims), key.encoding_key(shared.signing_alg()))
         .expect("the bundled keys sign any JSON claims");
     if fault == Some(LogoutTokenFault::BadSignature) { tamper_signature(&token) } else { token }
 }

@@ -70,8 +70,9 @@ pub(crate) struct Shared {
     pub(crate) ciba_interval: Duration,
     /// Who can log in: the built-in users, then the added ones.
     pub(crate) users: Users,
-    /// The algorithm every token is signed with.
-    pub(crate) signing_alg: SigningAlgorithm,
+    /// The algorithm every token is signed with and discovery advertises;
+    /// switched at run time by `Simulator::set_signing_algorithm`.
+    signing_alg: Mutex<SigningAlgorithm>,
     pub(crate) jwks_requests: AtomicUsize,
     pub(crate) token_requests: AtomicUsize,
     pub(crate) user_exists_requests: AtomicUsize,
@@ -273,7 +274,7 @@ impl Shared {
             echo_authorization_details,
             ciba_interval,
             users,
-            signing_alg,
+            signing_alg: Mutex::new(signing_alg),
             jwks_requests: AtomicUsize::new(0),
             token_requests: AtomicUsize::new(0),
             user_exists_requests: AtomicUsize::new(0),
@@ -293,7 +294,17 @@ impl Shared {
     /// How the JWKS publish keys now: this simulator's algorithm, and the
     /// certificate chain the active faults call for.
     pub(crate) fn publication(&self) -> Publication {
-        Publication { alg: self.signing_alg, chain: self.lock().faults.chain() }
+        Publication { alg: self.signing_alg(), chain: self.lock().faults.chain() }
+    }
+
+    /// The algorithm tokens are signed with now.
+    pub(crate) fn signing_alg(&self) -> SigningAlgorithm {
+        *self.signing_alg.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Signs with `alg` from now on, and advertises only it.
+    pub(crate) fn set_signing_alg(&self, alg: SigningAlgorithm) {
+        *self.signing_alg.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = alg;
     }
 }
 

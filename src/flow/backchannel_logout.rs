@@ -172,13 +172,16 @@ struct ValidLogoutToken {
     sid: Option<String>,
 }
 
-/// The route handler. Refusals are logged once, at `warn`, with their
-/// reason: they come from outside and must not flood error logs.
+/// The route handler. Anyone can post to it, so each refusal is logged at
+/// `debug` with its reason, and `warn` gets a summary at most once a minute
+/// (`Core::backchannel_refusals`): a flood of bad tokens cannot flood the
+/// warning log.
 pub(crate) async fn receive(State(ctx): State<Ctx>, req: Request) -> Response {
     match handle(&ctx, req).await {
         Ok(()) => (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response(),
         Err(err) => {
-            tracing::warn!(reason = %err.kind(), detail = %err, "back-channel logout refused");
+            tracing::debug!(reason = %err.kind(), detail = %err, "back-channel logout refused");
+            ctx.core.backchannel_refusals.refused(err.kind());
             rejection()
         }
     }

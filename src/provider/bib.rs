@@ -19,7 +19,8 @@ use reqwest::Client;
 use serde::Deserialize;
 use url::Url;
 
-use super::http::get_json;
+use super::http::get_json_with_headers;
+use super::max_age::Fetched;
 use super::metadata::{checked_endpoint, discovery_url, is_asymmetric, same_issuer};
 use crate::error::Failure;
 
@@ -54,11 +55,14 @@ pub(crate) struct RawBibMetadata {
     id_token_signing_alg_values_supported: Vec<String>,
 }
 
-/// Fetches `{bib_issuer}/.well-known/openid-configuration` and validates it.
-pub(crate) async fn discover(client: &Client, issuer: &Url) -> Result<BibMetadata, Failure> {
+/// Fetches `{bib_issuer}/.well-known/openid-configuration` and validates it;
+/// with the response headers, whose
+/// `Cache-Control` schedules the next refresh (see `provider::signing_algs`).
+pub(crate) async fn discover(client: &Client, issuer: &Url) -> Fetched<BibMetadata> {
     let url = discovery_url(issuer);
-    let raw: RawBibMetadata = get_json(client, &url).await.map_err(|e| Failure::caused_by(format!("{url}: {e}"), e))?;
-    from_document(raw, issuer).map_err(Failure::new)
+    let (raw, headers): (RawBibMetadata, _) =
+        get_json_with_headers(client, &url).await.map_err(|e| Failure::caused_by(format!("{url}: {e}"), e))?;
+    Ok((from_document(raw, issuer).map_err(Failure::new)?, headers))
 }
 
 pub(crate) fn from_document(raw: RawBibMetadata, issuer: &Url) -> Result<BibMetadata, String> {

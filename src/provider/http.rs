@@ -64,13 +64,8 @@ impl std::fmt::Display for FetchError {
     }
 }
 
-/// GETs a JSON document; only 200 is accepted (redirects are not followed).
-pub(crate) async fn get_json<T: DeserializeOwned>(client: &Client, url: &Url) -> Result<T, FetchError> {
-    get_json_with_headers(client, url).await.map(|(value, _)| value)
-}
-
-/// Like [`get_json`], also returning the response headers (for
-/// `Cache-Control`).
+/// GETs a JSON document with its response headers (for `Cache-Control`);
+/// only 200 is accepted (redirects are not followed).
 pub(crate) async fn get_json_with_headers<T: DeserializeOwned>(
     client: &Client,
     url: &Url,

@@ -45,6 +45,7 @@ use super::key_chain::{ChainFailure, KeyChainError, TrustedRoots};
 use super::max_age::{Fetched, MaxAgeCache, MaxAgePolicy, Snapshot};
 use crate::clock::unix_now;
 use crate::error::{Failure, IdTokenError};
+use crate::log_value::untrusted;
 
 /// One usable verification key.
 #[derive(Clone)]
@@ -145,10 +146,11 @@ impl KeyCache {
             Ok(key) => return Ok(FoundKey { key, from: set }),
             Err(missing) => missing,
         };
-        tracing::info!(kid, reason = missing.kind(), "no usable key for the token; refreshing the provider's JWKS");
+        let logged_kid = untrusted(kid.unwrap_or("(none)"));
+        tracing::info!(kid = %logged_kid, reason = missing.kind(), "no usable key for the token; refreshing the provider's JWKS");
         let newer = self.keys.refetch(&set, || self.fetch()).await.map_err(|_| IdTokenError::KeysUnavailable)?;
         let Some(set) = newer else {
-            tracing::debug!(kid, "no usable key for the token; JWKS refresh is cooling down");
+            tracing::debug!(kid = %logged_kid, "no usable key for the token; JWKS refresh is cooling down");
             return Err(missing);
         };
         let key = lookup(set.value(), kid, alg)?;
@@ -164,7 +166,8 @@ impl KeyCache {
         kid: Option<&str>,
         alg: Algorithm,
     ) -> Option<VerificationKey> {
-        tracing::info!(kid, "signature failed with a known key; refreshing the provider's JWKS");
+        let logged_kid = untrusted(kid.unwrap_or("(none)"));
+        tracing::info!(kid = %logged_kid, "signature failed with a known key; refreshing the provider's JWKS");
         let set = self.keys.refetch(&found.from, || self.fetch()).await.ok()??;
         lookup(set.value(), kid, alg).ok()
     }
@@ -301,13 +304,12 @@ fn check_chain(jwk: &Jwk, trust: &KeyTrust, now: i64) -> Result<(), ChainFailure
     }
 }
 
-/// One `warn` per refused key and load: the provider's `kid` (control
-/// characters dropped, shortened) and the verifier's detail, bounded.
+/// One `warn` per refused key and load: the provider's `kid` made safe to
+/// log and the verifier's detail (control characters dropped, bounded).
 fn log_refused(kid: Option<&str>, failure: &ChainFailure) {
-    let kid: String = kid.unwrap_or("(none)").chars().filter(|c| !c.is_control()).take(64).collect();
     let detail: String = failure.detail.chars().filter(|c| !c.is_control()).take(200).collect();
     tracing::warn!(
-        kid = %kid,
+        kid = %untrusted(kid.unwrap_or("(none)")),
         reason = failure.reason.kind(),
         detail = %detail,
         "a signing key from the provider's JWKS failed the certificate chain check; it is not used"

@@ -136,6 +136,13 @@ impl<T> MaxAgeCache<T> {
         (entry.fetched_at.elapsed(), entry.max_age)
     }
 
+    /// The value held now, fresh or not, without touching the network: for
+    /// a document whose last good copy is better than none while its
+    /// refresh fails (the signing algorithms; never the keys).
+    pub(crate) fn latest(&self) -> Snapshot<T> {
+        Snapshot(self.current())
+    }
+
     fn current(&self) -> Arc<Entry<T>> {
         Arc::clone(&self.entry.read().unwrap_or_else(|p| p.into_inner()))
     }

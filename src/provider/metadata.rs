@@ -19,7 +19,8 @@ use reqwest::Client;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::http::{FetchError, get_json};
+use super::http::{FetchError, get_json_with_headers};
+use super::max_age::Fetched;
 use crate::config::is_loopback;
 use crate::error::Failure;
 
@@ -83,7 +84,8 @@ pub struct ProviderMetadata {
     /// CIBA backchannel authentication endpoint, if any.
     pub backchannel_authentication_endpoint: Option<Url>,
     /// Signature algorithms the provider uses for ID tokens that this crate
-    /// accepts (asymmetric only).
+    /// accepts (asymmetric only), as discovered at start-up; token
+    /// verification uses a copy refreshed on the key cache's schedule.
     pub id_token_signing_algs: Vec<Algorithm>,
     /// Whether authorization responses carry `iss` (RFC 9207).
     pub authorization_response_iss_parameter_supported: bool,
@@ -95,12 +97,15 @@ pub struct ProviderMetadata {
     pub backchannel_logout_session_supported: bool,
 }
 
-/// Fetches `{issuer}/.well-known/openid-configuration` and validates it.
-pub(crate) async fn discover(client: &Client, issuer: &Url) -> Result<ProviderMetadata, Failure> {
+/// Fetches `{issuer}/.well-known/openid-configuration` and validates it;
+/// with the response headers, whose
+/// `Cache-Control` schedules the next refresh (see `provider::signing_algs`).
+pub(crate) async fn discover(client: &Client, issuer: &Url) -> Fetched<ProviderMetadata> {
     let url = discovery_url(issuer);
-    let doc: DiscoveredMetadata =
-        get_json(client, &url).await.map_err(|e: FetchError| Failure::caused_by(format!("{url}: {e}"), e))?;
-    from_document(doc, issuer).map_err(Failure::new)
+    let (doc, headers): (DiscoveredMetadata, _) = get_json_with_headers(client, &url)
+        .await
+        .map_err(|e: FetchError| Failure::caused_by(format!("{url}: {e}"), e))?;
+    Ok((from_document(doc, issuer).map_err(Failure::new)?, headers))
 }
 
 /// The discovery URL: the issuer with the well-known suffix appended to its

@@ -13,6 +13,7 @@ pub(crate) mod jwks;
 pub(crate) mod key_chain;
 pub(crate) mod max_age;
 pub(crate) mod metadata;
+pub(crate) mod signing_algs;
 pub(crate) mod token;
 
 pub use key_chain::KeyChainError;

@@ -18,6 +18,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use crate::clock::unix_now;
 use crate::config::{ClientAssertionKey, ClientAuth, ClientSecret, Credential};
 use crate::error::{EndpointError, sanitize};
+use crate::log_value::untrusted;
 
 /// A successful token response. `Debug` never shows the tokens.
 #[derive(Deserialize)]
@@ -143,7 +144,8 @@ pub(crate) async fn parse_json_response<T: DeserializeOwned>(
     }
     match serde_json::from_slice::<OAuthErrorBody>(&body) {
         Ok(err) if status.is_client_error() => Err(EndpointError::Rejected {
-            error: sanitize(&err.error),
+            // An error code is short; a longer one is cut like a logged value.
+            error: untrusted(&err.error).to_string(),
             description: err.error_description.as_deref().map(sanitize),
         }),
         _ => Err(EndpointError::UnexpectedResponse { status: status.as_u16() }),

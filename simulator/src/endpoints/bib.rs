@@ -44,7 +44,7 @@ pub(super) async fn discovery(State(shared): State<Arc<Shared>>) -> axum::respon
         return outage;
     }
     tracing::debug!("simulator: BIB discovery document requested");
-    axum::response::IntoResponse::into_response(Json(document(&shared.bib_issuer, shared.signing_alg)))
+    axum::response::IntoResponse::into_response(Json(document(&shared.bib_issuer, shared.signing_alg())))
 }
 
 /// The fields BankID's CIBA example reads, plus what generic OpenID

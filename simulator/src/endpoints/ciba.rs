@@ -252,7 +252,7 @@ pub(super) fn poll(shared: &Shared, params: &Params, faults: &Faults) -> Result<
         permissions: &approved.permissions,
         auth_req_id: Some(auth_req_id),
         step_up: None,
-        alg: shared.signing_alg,
+        alg: shared.signing_alg(),
     };
     let id_token = id_token::mint(&input, faults).map_err(|error| {
         tracing::error!(%error, "simulator: signing the CIBA ID token failed");

@@ -26,7 +26,7 @@ pub(super) async fn handle(State(shared): State<Arc<Shared>>) -> Response {
         return outage;
     }
     tracing::debug!("simulator: discovery document requested");
-    let mut document = document(&shared.issuer, shared.advertise_par, shared.signing_alg);
+    let mut document = document(&shared.issuer, shared.advertise_par, shared.signing_alg());
     if shared.backchannel_logout {
         // OpenID Connect Back-Channel Logout 1.0 §2.1.
         document["backchannel_logout_supported"] = json!(true);

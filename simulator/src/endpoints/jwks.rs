@@ -26,7 +26,7 @@ pub(super) async fn handle(State(shared): State<Arc<Shared>>) -> Response {
         if inner.faults.has(&Fault::JwksUnavailable) {
             return (StatusCode::SERVICE_UNAVAILABLE, "simulated JWKS outage\n").into_response();
         }
-        let publication = Publication { alg: shared.signing_alg, chain: inner.faults.chain() };
+        let publication = Publication { alg: shared.signing_alg(), chain: inner.faults.chain() };
         let jwks = match &inner.published_keys {
             Some(published) => keys::jwks_of(publication, published),
             None => keys::published_jwks(publication, inner.rotated),

@@ -270,7 +270,7 @@ fn try_grant(shared: &Shared, id: &str, headers: &HeaderMap) -> Result<String, O
     }
     let claims = grant_claims(shared, id, &registered, &user, at);
     let (key, kid) = grant_signing_key(&faults);
-    id_token::sign_as(&claims, key, kid, shared.signing_alg).map_err(|error| {
+    id_token::sign_as(&claims, key, kid, shared.signing_alg()).map_err(|error| {
         tracing::error!(%error, "simulator: signing a grant failed");
         OAuthError::Internal("the simulator could not sign the grant")
     })

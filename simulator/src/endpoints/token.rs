@@ -53,7 +53,7 @@ fn exchange(shared: &Shared, params: &Params, faults: &Faults) -> Result<Map<Str
     let issued = redeem(shared, code)?;
     check_redirect_uri(&issued, params)?;
     check_pkce(&issued, params)?;
-    let input = IdTokenInput::for_code(&shared.issuer, &shared.client_id, &issued, shared.signing_alg);
+    let input = IdTokenInput::for_code(&shared.issuer, &shared.client_id, &issued, shared.signing_alg());
     let body = issue_login_tokens(shared, &input, faults, Some(code))?;
     tracing::debug!(user = issued.user.id, "simulator: tokens issued for a code");
     Ok(body)
