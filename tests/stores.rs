@@ -162,3 +162,26 @@ async fn the_same_callback_on_two_instances_at_once_is_spent_once(stores: &Store
     }
 }
 for_each_store!(the_same_callback_on_two_instances_at_once_is_spent_once: lagging, lagging_redis);
+
+/// Issue 20 item 2: a login whose session write fails (here the session
+/// layer's final save) leaves the login the session had: Kari, logged in,
+/// logs in again (as herself, then as Ola) while the store refuses the new
+/// record, and is still Kari under her old cookie afterwards.
+async fn a_login_whose_session_save_fails_keeps_the_login_it_replaces(stores: &Stores) {
+    let store = stores.store();
+    let app = start_with_store(store.clone(), |b| b).await;
+    assert_eq!(app.login_as("kari").await.response.status(), StatusCode::SEE_OTHER);
+    let kari_cookie = app.cookie("bankid-session").expect("Kari's session");
+    for second in ["kari", "ola"] {
+        let authorize_url = app.begin_login("/me").await;
+        let callback_url = app.authorize(&authorize_url, second, "approve").await;
+        store.refuse_logins.store(true, std::sync::atomic::Ordering::SeqCst);
+        let failed = app.client.get(&callback_url).send().await.unwrap();
+        store.refuse_logins.store(false, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(failed.status(), StatusCode::INTERNAL_SERVER_ERROR, "second login as {second}");
+        assert_eq!(app.cookie("bankid-session").as_deref(), Some(kari_cookie.as_str()), "no new session cookie");
+        let (status, me) = app.get_json("/me").await;
+        assert_eq!((status, me["name"].as_str()), (StatusCode::OK, Some("Kari Nordmann")), "after {second}: {me}");
+    }
+}
+for_each_store!(a_login_whose_session_save_fails_keeps_the_login_it_replaces);
