@@ -185,3 +185,23 @@ async fn a_login_whose_session_save_fails_keeps_the_login_it_replaces(stores: &S
     }
 }
 for_each_store!(a_login_whose_session_save_fails_keeps_the_login_it_replaces);
+
+/// Issue 20 item 2, the grants write: a permission login by a logged-in
+/// Kari whose grants record cannot be written fails (`session_error`)
+/// and leaves her logged in as before, under the same cookie.
+async fn a_permission_login_whose_grants_write_fails_keeps_the_login(stores: &Stores) {
+    let store = stores.store();
+    let app = start_full(Simulator::builder(), store.clone(), |b| b, |layer, _| layer).await;
+    assert_eq!(app.login_as("kari").await.response.status(), StatusCode::SEE_OTHER);
+    let kari_cookie = app.cookie("bankid-session").expect("Kari's session");
+    let authorize_url = app.begin_at("/pay").await;
+    let callback_url = app.authorize(&authorize_url, "kari", "approve").await;
+    store.refuse_grants.store(true, std::sync::atomic::Ordering::SeqCst);
+    let outcome = visit(&app, &callback_url).await;
+    store.refuse_grants.store(false, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(outcome, (StatusCode::SERVICE_UNAVAILABLE, "session_error".to_owned()));
+    assert_eq!(app.cookie("bankid-session"), Some(kari_cookie), "no new session cookie");
+    let (status, me) = app.get_json("/me").await;
+    assert_eq!((status, me["name"].as_str()), (StatusCode::OK, Some("Kari Nordmann")), "{me}");
+}
+for_each_store!(a_permission_login_whose_grants_write_fails_keeps_the_login);

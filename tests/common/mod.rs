@@ -175,6 +175,8 @@ pub struct TroubleStore<S = MemoryStore> {
     pub failing_record: Arc<std::sync::Mutex<Option<String>>>,
     /// While set, writes of a session record holding a BankID login fail.
     pub refuse_logins: Arc<std::sync::atomic::AtomicBool>,
+    /// While set, creates of a permission login's grants record fail.
+    pub refuse_grants: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl<S> TroubleStore<S> {
@@ -193,6 +195,7 @@ impl<S> TroubleStore<S> {
             failing_outcome_creates: Default::default(),
             failing_record: Default::default(),
             refuse_logins: Default::default(),
+            refuse_grants: Default::default(),
         }
     }
 
@@ -208,7 +211,8 @@ impl<S: SessionStore + Clone> SessionStore for TroubleStore<S> {
         use std::sync::atomic::Ordering::SeqCst;
         let refuse = record.data.contains_key("axum_bankid.ciba_outcome")
             && self.failing_outcome_creates.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)).is_ok();
-        if refuse || self.refuses(record) {
+        let refuse_grant = self.refuse_grants.load(SeqCst) && record.data.contains_key("axum_bankid.grants");
+        if refuse || refuse_grant || self.refuses(record) {
             return Err(tower_sessions::session_store::Error::Backend("store unavailable".into()));
         }
         self.inner.create(record).await?;
