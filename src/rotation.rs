@@ -137,3 +137,44 @@ pub(crate) async fn rotate_id(session: &Session) -> Result<(), tower_sessions::s
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tower_sessions::MemoryStore;
+
+    use super::*;
+
+    async fn stored_session(store: &Arc<RotationSafeStore<MemoryStore>>) -> Id {
+        let session = Session::new(None, Arc::clone(store), None);
+        session.insert_value("who", "kari".into()).await.unwrap();
+        session.save().await.unwrap();
+        session.id().unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_old_record_goes_only_when_the_new_one_is_created() {
+        let store = Arc::new(RotationSafeStore::new(MemoryStore::default()));
+        let old = stored_session(&store).await;
+        let session = Session::new(Some(old), Arc::clone(&store), None);
+        rotate_id(&session).await.unwrap();
+        assert!(store.load(&old).await.unwrap().is_some(), "kept while the new record does not exist");
+
+        session.save().await.unwrap();
+        let new = session.id().unwrap();
+        assert_ne!(new, old);
+        assert!(store.load(&old).await.unwrap().is_none(), "deleted once the new one exists");
+        let record = store.load(&new).await.unwrap().unwrap();
+        assert_eq!(record.data.get("who"), Some(&serde_json::json!("kari")));
+        assert!(!record.data.contains_key(REPLACES_KEY), "the old id is never stored");
+    }
+
+    #[tokio::test]
+    async fn outside_a_rotation_delete_deletes() {
+        let store = Arc::new(RotationSafeStore::new(MemoryStore::default()));
+        let id = stored_session(&store).await;
+        Session::new(Some(id), Arc::clone(&store), None).flush().await.unwrap();
+        assert!(store.load(&id).await.unwrap().is_none());
+    }
+}
