@@ -21,9 +21,12 @@ use common::{error_body, location, start_full, start_with_store, visit};
 use reqwest::StatusCode;
 use tower_sessions::SessionStore;
 
+fn kari_nnin() -> String {
+    Simulator::default_users().iter().find(|u| u.id() == "kari").unwrap().nnin().to_owned()
+}
+
 fn kari() -> CibaRequest {
-    let nnin = Simulator::default_users().iter().find(|u| u.id() == "kari").unwrap().nnin().to_owned();
-    CibaRequest::new(LoginHint::Nnin(nnin))
+    CibaRequest::new(LoginHint::Nnin(kari_nnin()))
 }
 
 /// The login is in the store (under the rotated session id), and logout ends it.
@@ -205,3 +208,33 @@ async fn a_permission_login_whose_grants_write_fails_keeps_the_login(stores: &St
     assert_eq!((status, me["name"].as_str()), (StatusCode::OK, Some("Kari Nordmann")), "{me}");
 }
 for_each_store!(a_permission_login_whose_grants_write_fails_keeps_the_login);
+
+/// Issue 20 item 6: two status reads of one approved CIBA request from the
+/// browser that started it, at once: one logs the browser in (one session
+/// cookie set), the other answers `approved` without writing a second,
+/// orphaned logged-in record.
+async fn two_status_reads_after_a_ciba_approval_log_in_once(stores: &Stores) {
+    let app = common::start_ciba_with_store(stores.store()).await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
+    let nnin = kari_nnin();
+    let started = app.client.post(app.url("/auth/bankid/ciba")).json(&serde_json::json!({"nnin": nnin})).send().await;
+    let started: serde_json::Value = started.unwrap().json().await.unwrap();
+    let handle = axum_bankid::ciba::CibaHandle::parse(started["handle"].as_str().unwrap()).unwrap();
+    app.ciba.clone().unwrap().wait(&handle).await.expect("approved");
+
+    let path = app.url(&format!("/auth/bankid/ciba/{}", handle.as_str()));
+    let read = || app.client.get(&path).header("accept", "application/json").send();
+    let (first, second) = tokio::join!(read(), read());
+    let (first, second) = (first.unwrap(), second.unwrap());
+    let sets_session = |r: &reqwest::Response| {
+        r.headers().get_all("set-cookie").iter().any(|v| v.to_str().unwrap().starts_with("bankid-session="))
+    };
+    let logged_in = [sets_session(&first), sets_session(&second)];
+    assert_eq!(logged_in.iter().filter(|l| **l).count(), 1, "exactly one read logs in: {logged_in:?}");
+    for response in [first, second] {
+        assert_eq!(response.json::<serde_json::Value>().await.unwrap()["status"], "approved");
+    }
+    let (status, me) = app.get_json("/me").await;
+    assert_eq!((status, me["name"].as_str()), (StatusCode::OK, Some("Kari Nordmann")), "{me}");
+}
+for_each_store!(two_status_reads_after_a_ciba_approval_log_in_once);

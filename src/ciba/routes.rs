@@ -292,9 +292,10 @@ async fn claim(
 /// Through the same path as the code flow's callback
 /// ([`complete::establish`]), with the same rule: a login whose session
 /// write failed has failed, so the status read answers the store error
-/// (`store_error`) instead of `approved` — or, when the session layer's own
-/// save fails afterwards, its bare `500`. Either way the ownership stays, so
-/// the page's next read logs the session in once the store is back.
+/// (`store_error`) instead of `approved`, and the ownership stays, so the
+/// page's next read logs the session in once the store is back. Only one
+/// read at a time logs in with an ownership (see [`owner::take_login_turn`]);
+/// the session is saved before answering, so a failed save gives the turn back.
 async fn login_if_owner(
     ctx: &Ctx,
     ciba: &Ciba,
@@ -310,9 +311,26 @@ async fn login_if_owner(
         return Ok(None);
     }
     let Some(login) = ciba.approved_login(handle).await? else { return Ok(None) };
-    let via = complete::Via::Ciba { handle: handle.as_str() };
-    complete::establish(session, login, via).await.map_err(session_failed)?;
+    let Some(turn) = owner::take_login_turn(ctx, headers, handle.as_str()).await.map_err(session_failed)? else {
+        // Another read of this browser is logging it in with this approval.
+        return Ok(None);
+    };
+    if let Err(err) = establish_and_save(session, login, handle).await {
+        turn.give_back(ctx).await;
+        return Err(session_failed(err));
+    }
     Ok(owner::release(ctx, headers, handle.as_str()))
+}
+
+/// The login, saved here rather than by the session layer afterwards, so
+/// that a failed save is known while the login turn can still be given back.
+async fn establish_and_save(
+    session: &Session,
+    login: complete::VerifiedLogin,
+    handle: &CibaHandle,
+) -> Result<(), crate::Error> {
+    complete::establish(session, login, complete::Via::Ciba { handle: handle.as_str() }).await?;
+    session.save().await.map_err(|err| crate::Error::Session(Failure::from_error(err)))
 }
 
 fn session_failed(err: crate::Error) -> CibaError {
