@@ -12,14 +12,37 @@
 //! remembers the old id ([`REPLACES_KEY`]), and the store deletes the old
 //! record only once the new one is created. A failure anywhere before that
 //! leaves the old record, and the login it holds, as it was.
+//!
+//! # A deleted record stays deleted
+//!
+//! tower-sessions saves a modified session whole at the end of a request,
+//! from the copy it loaded at the start. A slow request that loaded the
+//! session before a logout (or before a login replaced the record) would
+//! write the login back, and its `Set-Cookie` would hand the browser the
+//! old id again. So every delete first leaves a marker for the id
+//! ([`ended_id`]), and a save that finds the marker after writing deletes
+//! what it wrote: whichever order the two requests' writes take, the record
+//! ends deleted (the marker is written before the delete and read after the
+//! save). That save then fails, so the session layer answers the late
+//! request with a bare `500` instead of handing the browser the ended id.
 
 use std::cell::Cell;
 use std::fmt;
+use std::sync::Arc;
+
+use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
 
 use tower_sessions::session::{Id, Record};
 use tower_sessions::{Session, SessionStore};
 
+use crate::once::{OnceRecords, record_id};
 use crate::store_slot::StoreFuture;
+
+/// How long a deleted session id counts as ended (see the module docs): far
+/// longer than any request that could still save it.
+const ENDED_SECS: i64 = 60 * 60;
+/// The one key of an ended-id marker.
+const ENDED_KEY: &str = "axum_bankid.session_ended";
 
 /// The id of the record a new session record replaces: written by
 /// [`rotate_id`], taken out (never stored) by [`RotationSafeStore::create`].
@@ -33,20 +56,27 @@ tokio::task_local! {
 
 /// A session store that deletes the record a login replaces only after
 /// the record under the new id is created, so a store failure during a
-/// login leaves the previous login in place.
+/// login leaves the previous login in place; and that keeps a deleted
+/// record deleted when a request that loaded it earlier saves it late
+/// (see the module docs).
 ///
 /// [`BankIdConfig::session_layer`](crate::BankIdConfig::session_layer) and
 /// [`BankIdLayer::with_session_store`](crate::BankIdLayer::with_session_store)
 /// wrap their store in it; wrap the store of a session layer built by hand
 /// (`SessionManagerLayer::new(RotationSafeStore::new(store))`). Without it
 /// a failed login can log out the user who was logged in.
-#[derive(Clone)]
-pub struct RotationSafeStore<S>(S);
+pub struct RotationSafeStore<S>(Arc<S>);
+
+impl<S> Clone for RotationSafeStore<S> {
+    fn clone(&self) -> Self {
+        RotationSafeStore(Arc::clone(&self.0))
+    }
+}
 
 impl<S> RotationSafeStore<S> {
     /// `store`, with the old record of a login deleted only after the new one is created.
     pub fn new(store: S) -> Self {
-        RotationSafeStore(store)
+        RotationSafeStore(Arc::new(store))
     }
 
     /// The wrapped store.
@@ -84,7 +114,18 @@ impl<S: SessionStore> SessionStore for RotationSafeStore<S> {
         'b: 'c,
         Self: 'c,
     {
-        self.0.save(record)
+        Box::pin(async move {
+            self.0.save(record).await?;
+            if self.ended(&record.id).await? {
+                // A request that loaded the session before it was ended.
+                // The error keeps the session layer from sending the ended
+                // id's cookie again (it answers a bare 500 instead).
+                tracing::info!("a late save of an ended session was undone");
+                self.0.delete(&record.id).await?;
+                return Err(tower_sessions::session_store::Error::Backend("the session was ended meanwhile".into()));
+            }
+            Ok(())
+        })
     }
 
     fn load<'a, 'b, 'c>(&'a self, id: &'b Id) -> StoreFuture<'c, Option<Record>>
@@ -105,7 +146,7 @@ impl<S: SessionStore> SessionStore for RotationSafeStore<S> {
         if ROTATING.try_with(|deferred| deferred.set(true)).is_ok() {
             return Box::pin(std::future::ready(Ok(())));
         }
-        self.0.delete(id)
+        Box::pin(self.end(id))
     }
 }
 
@@ -114,10 +155,33 @@ impl<S: SessionStore> RotationSafeStore<S> {
     /// returned: the new record holds the login and the browser is about to
     /// get its cookie; the old one still expires on its own.
     async fn retire(&self, old: &Id) {
-        if let Err(err) = self.0.delete(old).await {
+        if let Err(err) = self.end(old).await {
             tracing::error!(error = %err, "could not delete the session record a login replaced");
         }
     }
+
+    /// Marks `id` ended, then deletes its record (see the module docs).
+    async fn end(&self, id: &Id) -> tower_sessions::session_store::Result<()> {
+        let expiry = OffsetDateTime::now_utc() + TimeDuration::seconds(ENDED_SECS);
+        // `false` (marked already) is as good as `true`.
+        self.markers().create_first(ended_id(id), ENDED_KEY, true.into(), expiry).await?;
+        self.0.delete(id).await
+    }
+
+    /// Whether `id` was ended.
+    async fn ended(&self, id: &Id) -> tower_sessions::session_store::Result<bool> {
+        Ok(self.markers().read(ended_id(id)).await?.is_some())
+    }
+
+    /// The markers live in the wrapped store itself (shared by every instance).
+    fn markers(&self) -> OnceRecords {
+        OnceRecords::new(self.0.clone())
+    }
+}
+
+/// The marker record of an ended session id.
+fn ended_id(id: &Id) -> Id {
+    record_id(&id.to_string(), "session-ended")
 }
 
 /// The replaced record's id, removed from `record` so it is never stored.
@@ -168,6 +232,16 @@ mod tests {
         let record = store.load(&new).await.unwrap().unwrap();
         assert_eq!(record.data.get("who"), Some(&serde_json::json!("kari")));
         assert!(!record.data.contains_key(REPLACES_KEY), "the old id is never stored");
+    }
+
+    #[tokio::test]
+    async fn a_late_save_of_an_ended_session_is_undone_and_refused() {
+        let store = Arc::new(RotationSafeStore::new(MemoryStore::default()));
+        let id = stored_session(&store).await;
+        let late = store.load(&id).await.unwrap().unwrap();
+        store.delete(&id).await.unwrap();
+        assert!(store.save(&late).await.is_err(), "the late request must not get the ended id's cookie");
+        assert!(store.load(&id).await.unwrap().is_none(), "the ended record stays deleted");
     }
 
     #[tokio::test]

@@ -238,3 +238,73 @@ async fn two_status_reads_after_a_ciba_approval_log_in_once(stores: &Stores) {
     assert_eq!((status, me["name"].as_str()), (StatusCode::OK, Some("Kari Nordmann")), "{me}");
 }
 for_each_store!(two_status_reads_after_a_ciba_approval_log_in_once);
+
+/// A route that loads the session, says so on `loaded`, waits for `go_on`,
+/// then writes a value: a slow request whose save comes late.
+fn slow_note(loaded: std::sync::Arc<tokio::sync::Notify>, go_on: std::sync::Arc<tokio::sync::Notify>) -> axum::Router {
+    let slow = axum::routing::post(move |session: tower_sessions::Session| async move {
+        let _ = session.get_value("note").await.unwrap();
+        loaded.notify_one();
+        go_on.notified().await;
+        session.insert_value("note", "written late".into()).await.unwrap();
+        "noted"
+    });
+    axum::Router::new().route("/slow-note", slow)
+}
+
+/// Kari logged in; a slow request loads her session, `end` runs while it
+/// waits, then the slow request saves. Answers the app and Kari's session id.
+async fn late_save_around(
+    stores: &Stores,
+    end: impl AsyncFnOnce(&common::TestApp),
+) -> (common::TestApp, tower_sessions::session::Id) {
+    let (loaded, go_on) =
+        (std::sync::Arc::new(tokio::sync::Notify::new()), std::sync::Arc::new(tokio::sync::Notify::new()));
+    let routes = slow_note(loaded.clone(), go_on.clone());
+    let app = common::start_with_store_and_routes(stores.store(), routes).await;
+    assert_eq!(app.login_as("kari").await.response.status(), StatusCode::SEE_OTHER);
+    let kari_session = app.cookie("bankid-session").unwrap().parse().unwrap();
+    let late = app.client.post(app.url("/slow-note")).send();
+    let end_after_load = async {
+        loaded.notified().await;
+        end(&app).await;
+        go_on.notify_one();
+    };
+    let (late, ()) = tokio::join!(late, end_after_load);
+    let late = late.unwrap();
+    // Its save is refused (the session layer's bare 500), so it sends no cookie.
+    assert_eq!(late.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(late.headers().get("set-cookie").is_none(), "{:?}", late.headers());
+    (app, kari_session)
+}
+
+/// Issue 20 item 6: a request that loaded Kari's session before her logout
+/// and saves it (modified) after the logout must not bring the login back:
+/// neither its whole-record save nor its `Set-Cookie` of the old id (the
+/// late request answers `500`: what it wrote belonged to an ended session).
+async fn a_request_from_before_logout_does_not_bring_the_login_back(stores: &Stores) {
+    let (app, kari_session) = late_save_around(stores, async |app| {
+        let logout = app.client.post(app.url("/auth/bankid/logout")).send().await.unwrap();
+        assert_eq!(logout.status(), StatusCode::SEE_OTHER);
+    })
+    .await;
+    app.assert_logged_out().await;
+    let record = stores.another_handle().await.load(&kari_session).await.unwrap();
+    assert!(record.is_none(), "the ended record stays deleted");
+}
+for_each_store!(a_request_from_before_logout_does_not_bring_the_login_back);
+
+/// The same kind when a login replaces the record: Ola logs in at Kari's
+/// browser while a request of Kari's is slow; its late save neither revives
+/// her record nor switches the browser back to her.
+async fn a_request_from_before_another_login_does_not_bring_the_old_one_back(stores: &Stores) {
+    let (app, kari_session) = late_save_around(stores, async |app| {
+        assert_eq!(app.login_as("ola").await.response.status(), StatusCode::SEE_OTHER);
+    })
+    .await;
+    let (status, me) = app.get_json("/me").await;
+    assert_eq!((status, me["name"].as_str()), (StatusCode::OK, Some("Ola Nordmann")), "{me}");
+    let record = stores.another_handle().await.load(&kari_session).await.unwrap();
+    assert!(record.is_none(), "the replaced record stays deleted");
+}
+for_each_store!(a_request_from_before_another_login_does_not_bring_the_old_one_back);

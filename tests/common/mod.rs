@@ -342,6 +342,20 @@ pub async fn start_full<S: SessionStore + Clone>(
     serve(listener, base, sim, app, ciba)
 }
 
+/// The usual app with `routes` merged in, on `store` through
+/// `with_session_store`, against a fresh simulator.
+pub async fn start_with_store_and_routes<S: SessionStore + Clone>(store: S, routes: Router) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let redirect_uri = format!("{base}/auth/bankid/callback");
+    let sim = Simulator::builder().start().await.unwrap();
+    sim.allow_redirect_uri(&redirect_uri);
+    let builder = builder_for(&sim, &redirect_uri).post_logout_redirect_uri(format!("{base}/"));
+    let bankid = BankIdLayer::discover(builder.build().unwrap()).await.unwrap();
+    let app = app_routes().merge(routes).layer(bankid.with_session_store(store));
+    serve(listener, base, sim, app, None)
+}
+
 /// The usual app with `routes` merged in (e.g. step-up routes), against a
 /// fresh simulator.
 pub async fn start_with_routes(
