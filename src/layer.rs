@@ -24,6 +24,7 @@ use tower_service::Service;
 
 use tower_sessions::{SessionManagerLayer, SessionStore};
 
+use crate::RotationSafeStore;
 use crate::ciba::{self, Ciba, CibaOptions, CibaStore};
 use crate::config::BankIdConfig;
 use crate::core::Core;
@@ -424,7 +425,7 @@ where
 #[derive(Clone)]
 pub struct BankIdSessionLayer<S: SessionStore> {
     bankid: BankIdLayer,
-    sessions: SessionManagerLayer<S>,
+    sessions: SessionManagerLayer<RotationSafeStore<S>>,
 }
 
 impl<S: SessionStore> BankIdSessionLayer<S> {
@@ -442,7 +443,7 @@ impl<S: SessionStore> fmt::Debug for BankIdSessionLayer<S> {
 }
 
 impl<S: SessionStore + Clone, I> Layer<I> for BankIdSessionLayer<S> {
-    type Service = <SessionManagerLayer<S> as Layer<BankIdService<I>>>::Service;
+    type Service = <SessionManagerLayer<RotationSafeStore<S>> as Layer<BankIdService<I>>>::Service;
 
     fn layer(&self, inner: I) -> Self::Service {
         // The session layer outside, so BankID's routes and extractors see the session.

@@ -343,7 +343,10 @@ fn store_error(err: tower_sessions::session::Error) -> Error {
 }
 
 /// Stores a verified login after rotating the session id, so an id planted
-/// before login (session fixation) is worthless afterwards.
+/// before login (session fixation) is worthless afterwards. The record under
+/// the old id (the login it had) goes only once the new one is created (see
+/// `rotation`): a login that fails, here or in the session layer's save,
+/// leaves the session as it was.
 ///
 /// When the session holds another identity's login, it is emptied first:
 /// the new person must not inherit the previous one's application data (a
@@ -365,7 +368,7 @@ pub(crate) async fn store_login(session: &Session, login: StoredLogin) -> Result
         session.clear().await;
     }
     session.remove_value(PREVIOUS_PERSON_KEY).await.map_err(store_error)?;
-    session.cycle_id().await.map_err(store_error)?;
+    crate::rotation::rotate_id(session).await.map_err(store_error)?;
     session.insert_value(LOGIN_KEY, login.pack()?).await.map_err(store_error)?;
     Ok(())
 }

@@ -65,7 +65,8 @@ fn put(records: &mut ExpiringMap<i128, Record>, record: &Record) {
 
 /// The boxed future `SessionStore`'s methods return (the trait is declared
 /// with `async_trait`, written out here to spare a dependency).
-type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = tower_sessions::session_store::Result<T>> + Send + 'a>>;
+pub(crate) type StoreFuture<'a, T> =
+    Pin<Box<dyn Future<Output = tower_sessions::session_store::Result<T>> + Send + 'a>>;
 
 impl SessionStore for LocalStore {
     fn create<'a, 'b, 'c>(&'a self, record: &'b mut Record) -> StoreFuture<'c, ()>

@@ -137,10 +137,10 @@ async fn a_ciba_login_whose_session_write_fails_is_not_approved() {
     assert_logged_in_once_the_store_is_back(&app, &path).await;
 }
 
-/// The same when the session layer's own save fails after the status route
-/// answered `approved`: tower-sessions then replaces the answer with a bare
-/// `500` (dropping every `Set-Cookie`), so the browser still owns the
-/// request, and the next read logs it in.
+/// The same when the session save itself fails: the status route saves the
+/// login before answering (so it can give its login turn back, issue #20
+/// item 6), answers `store_error`, and the browser still owns the request,
+/// so the next read logs it in.
 #[tokio::test]
 async fn a_ciba_login_whose_session_save_fails_is_logged_in_by_the_next_read() {
     let store: TroubleStore = TroubleStore::default();
@@ -149,7 +149,7 @@ async fn a_ciba_login_whose_session_save_fails_is_logged_in_by_the_next_read() {
     store.refuse_logins.store(true, std::sync::atomic::Ordering::SeqCst);
 
     let (code, body) = read_until_done(&app, &path).await;
-    assert_eq!((code, &body), (StatusCode::INTERNAL_SERVER_ERROR, &serde_json::Value::Null), "{body}");
+    assert_eq!((code, body["error"].as_str()), (StatusCode::INTERNAL_SERVER_ERROR, Some("store_error")), "{body}");
     store.refuse_logins.store(false, std::sync::atomic::Ordering::SeqCst);
     app.assert_logged_out().await;
     assert_logged_in_once_the_store_is_back(&app, &path).await;

@@ -21,9 +21,12 @@ use common::{error_body, location, start_full, start_with_store, visit};
 use reqwest::StatusCode;
 use tower_sessions::SessionStore;
 
+fn kari_nnin() -> String {
+    Simulator::default_users().iter().find(|u| u.id() == "kari").unwrap().nnin().to_owned()
+}
+
 fn kari() -> CibaRequest {
-    let nnin = Simulator::default_users().iter().find(|u| u.id() == "kari").unwrap().nnin().to_owned();
-    CibaRequest::new(LoginHint::Nnin(nnin))
+    CibaRequest::new(LoginHint::Nnin(kari_nnin()))
 }
 
 /// The login is in the store (under the rotated session id), and logout ends it.
@@ -181,3 +184,146 @@ async fn the_same_callback_on_two_instances_at_once_is_spent_once(stores: &Store
     }
 }
 for_each_store!(the_same_callback_on_two_instances_at_once_is_spent_once: lagging, lagging_redis);
+
+/// Issue 20 item 2: a login whose session write fails (here the session
+/// layer's final save) leaves the login the session had: Kari, logged in,
+/// logs in again (as herself, then as Ola) while the store refuses the new
+/// record, and is still Kari under her old cookie afterwards.
+async fn a_login_whose_session_save_fails_keeps_the_login_it_replaces(stores: &Stores) {
+    let store = stores.store();
+    let app = start_with_store(store.clone(), |b| b).await;
+    assert_eq!(app.login_as("kari").await.response.status(), StatusCode::SEE_OTHER);
+    let kari_cookie = app.cookie("bankid-session").expect("Kari's session");
+    for second in ["kari", "ola"] {
+        let authorize_url = app.begin_login("/me").await;
+        let callback_url = app.authorize(&authorize_url, second, "approve").await;
+        store.refuse_logins.store(true, std::sync::atomic::Ordering::SeqCst);
+        let failed = app.client.get(&callback_url).send().await.unwrap();
+        store.refuse_logins.store(false, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(failed.status(), StatusCode::INTERNAL_SERVER_ERROR, "second login as {second}");
+        assert_eq!(app.cookie("bankid-session").as_deref(), Some(kari_cookie.as_str()), "no new session cookie");
+        let (status, me) = app.get_json("/me").await;
+        assert_eq!((status, me["name"].as_str()), (StatusCode::OK, Some("Kari Nordmann")), "after {second}: {me}");
+    }
+}
+for_each_store!(a_login_whose_session_save_fails_keeps_the_login_it_replaces);
+
+/// Issue 20 item 2, the grants write: a permission login by a logged-in
+/// Kari whose grants record cannot be written fails (`session_error`)
+/// and leaves her logged in as before, under the same cookie.
+async fn a_permission_login_whose_grants_write_fails_keeps_the_login(stores: &Stores) {
+    let store = stores.store();
+    let app = start_full(Simulator::builder(), store.clone(), |b| b, |layer, _| layer).await;
+    assert_eq!(app.login_as("kari").await.response.status(), StatusCode::SEE_OTHER);
+    let kari_cookie = app.cookie("bankid-session").expect("Kari's session");
+    let authorize_url = app.begin_at("/pay").await;
+    let callback_url = app.authorize(&authorize_url, "kari", "approve").await;
+    store.refuse_grants.store(true, std::sync::atomic::Ordering::SeqCst);
+    let outcome = visit(&app, &callback_url).await;
+    store.refuse_grants.store(false, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(outcome, (StatusCode::SERVICE_UNAVAILABLE, "session_error".to_owned()));
+    assert_eq!(app.cookie("bankid-session"), Some(kari_cookie), "no new session cookie");
+    let (status, me) = app.get_json("/me").await;
+    assert_eq!((status, me["name"].as_str()), (StatusCode::OK, Some("Kari Nordmann")), "{me}");
+}
+for_each_store!(a_permission_login_whose_grants_write_fails_keeps_the_login);
+
+/// Issue 20 item 6: two status reads of one approved CIBA request from the
+/// browser that started it, at once: one logs the browser in (one session
+/// cookie set), the other answers `approved` without writing a second,
+/// orphaned logged-in record.
+async fn two_status_reads_after_a_ciba_approval_log_in_once(stores: &Stores) {
+    let app = common::start_ciba_with_store(stores.store()).await;
+    app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
+    let nnin = kari_nnin();
+    let started = app.client.post(app.url("/auth/bankid/ciba")).json(&serde_json::json!({"nnin": nnin})).send().await;
+    let started: serde_json::Value = started.unwrap().json().await.unwrap();
+    let handle = axum_bankid::ciba::CibaHandle::parse(started["handle"].as_str().unwrap()).unwrap();
+    app.ciba.clone().unwrap().wait(&handle).await.expect("approved");
+
+    let path = app.url(&format!("/auth/bankid/ciba/{}", handle.as_str()));
+    let read = || app.client.get(&path).header("accept", "application/json").send();
+    let (first, second) = tokio::join!(read(), read());
+    let (first, second) = (first.unwrap(), second.unwrap());
+    let sets_session = |r: &reqwest::Response| {
+        r.headers().get_all("set-cookie").iter().any(|v| v.to_str().unwrap().starts_with("bankid-session="))
+    };
+    let logged_in = [sets_session(&first), sets_session(&second)];
+    assert_eq!(logged_in.iter().filter(|l| **l).count(), 1, "exactly one read logs in: {logged_in:?}");
+    for response in [first, second] {
+        assert_eq!(response.json::<serde_json::Value>().await.unwrap()["status"], "approved");
+    }
+    let (status, me) = app.get_json("/me").await;
+    assert_eq!((status, me["name"].as_str()), (StatusCode::OK, Some("Kari Nordmann")), "{me}");
+}
+for_each_store!(two_status_reads_after_a_ciba_approval_log_in_once);
+
+/// A route that loads the session, says so on `loaded`, waits for `go_on`,
+/// then writes a value: a slow request whose save comes late.
+fn slow_note(loaded: std::sync::Arc<tokio::sync::Notify>, go_on: std::sync::Arc<tokio::sync::Notify>) -> axum::Router {
+    let slow = axum::routing::post(move |session: tower_sessions::Session| async move {
+        let _ = session.get_value("note").await.unwrap();
+        loaded.notify_one();
+        go_on.notified().await;
+        session.insert_value("note", "written late".into()).await.unwrap();
+        "noted"
+    });
+    axum::Router::new().route("/slow-note", slow)
+}
+
+/// Kari logged in; a slow request loads her session, `end` runs while it
+/// waits, then the slow request saves. Answers the app and Kari's session id.
+async fn late_save_around(
+    stores: &Stores,
+    end: impl AsyncFnOnce(&common::TestApp),
+) -> (common::TestApp, tower_sessions::session::Id) {
+    let (loaded, go_on) =
+        (std::sync::Arc::new(tokio::sync::Notify::new()), std::sync::Arc::new(tokio::sync::Notify::new()));
+    let routes = slow_note(loaded.clone(), go_on.clone());
+    let app = common::start_with_store_and_routes(stores.store(), routes).await;
+    assert_eq!(app.login_as("kari").await.response.status(), StatusCode::SEE_OTHER);
+    let kari_session = app.cookie("bankid-session").unwrap().parse().unwrap();
+    let late = app.client.post(app.url("/slow-note")).send();
+    let end_after_load = async {
+        loaded.notified().await;
+        end(&app).await;
+        go_on.notify_one();
+    };
+    let (late, ()) = tokio::join!(late, end_after_load);
+    let late = late.unwrap();
+    // Its save is refused (the session layer's bare 500), so it sends no cookie.
+    assert_eq!(late.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(late.headers().get("set-cookie").is_none(), "{:?}", late.headers());
+    (app, kari_session)
+}
+
+/// Issue 20 item 6: a request that loaded Kari's session before her logout
+/// and saves it (modified) after the logout must not bring the login back:
+/// neither its whole-record save nor its `Set-Cookie` of the old id (the
+/// late request answers `500`: what it wrote belonged to an ended session).
+async fn a_request_from_before_logout_does_not_bring_the_login_back(stores: &Stores) {
+    let (app, kari_session) = late_save_around(stores, async |app| {
+        let logout = app.client.post(app.url("/auth/bankid/logout")).send().await.unwrap();
+        assert_eq!(logout.status(), StatusCode::SEE_OTHER);
+    })
+    .await;
+    app.assert_logged_out().await;
+    let record = stores.another_handle().await.load(&kari_session).await.unwrap();
+    assert!(record.is_none(), "the ended record stays deleted");
+}
+for_each_store!(a_request_from_before_logout_does_not_bring_the_login_back);
+
+/// The same kind when a login replaces the record: Ola logs in at Kari's
+/// browser while a request of Kari's is slow; its late save neither revives
+/// her record nor switches the browser back to her.
+async fn a_request_from_before_another_login_does_not_bring_the_old_one_back(stores: &Stores) {
+    let (app, kari_session) = late_save_around(stores, async |app| {
+        assert_eq!(app.login_as("ola").await.response.status(), StatusCode::SEE_OTHER);
+    })
+    .await;
+    let (status, me) = app.get_json("/me").await;
+    assert_eq!((status, me["name"].as_str()), (StatusCode::OK, Some("Ola Nordmann")), "{me}");
+    let record = stores.another_handle().await.load(&kari_session).await.unwrap();
+    assert!(record.is_none(), "the replaced record stays deleted");
+}
+for_each_store!(a_request_from_before_another_login_does_not_bring_the_old_one_back);

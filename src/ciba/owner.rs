@@ -136,6 +136,38 @@ pub(crate) async fn end_all(
     Ok(expired)
 }
 
+/// How long the right to log in with one ownership is held: far beyond one
+/// status read; a read that failed gives it back at once ([`LoginTurn::give_back`]).
+const LOGIN_TURN_SECS: i64 = 15 * 60;
+
+/// The one status read that logs this browser in with `handle`: two reads
+/// at once (two tabs, a page polling twice) both see the ownership, and each
+/// would write its own logged-in session record, one of them orphaned (no
+/// browser holds its cookie, no logout reaches it). A create-once record per
+/// ownership lets one through, on every instance sharing the store; `None`
+/// for the others (and for a browser that does not own `handle`).
+pub(crate) async fn take_login_turn(ctx: &Ctx, headers: &HeaderMap, handle: &str) -> Result<Option<LoginTurn>, Error> {
+    let Some(binding) = binding::find(ctx.core.config(), headers, Kind::Ciba, handle) else { return Ok(None) };
+    let id = record_id(&binding, "ciba-login-turn");
+    let expiry = OffsetDateTime::now_utc() + TimeDuration::seconds(LOGIN_TURN_SECS);
+    let taken = records(ctx).create_first(id, HANDLE_KEY, Value::String(handle.to_owned()), expiry).await;
+    Ok(taken.map_err(store_error)?.then_some(LoginTurn { id }))
+}
+
+/// The right to log this browser in with one ownership (see [`take_login_turn`]).
+pub(crate) struct LoginTurn {
+    id: Id,
+}
+
+impl LoginTurn {
+    /// After a failed login: the browser's next status read may try again.
+    pub(crate) async fn give_back(self, ctx: &Ctx) {
+        if let Err(err) = records(ctx).remove(self.id).await {
+            tracing::warn!(error = %err, "could not give back a CIBA login turn; the ownership is spent");
+        }
+    }
+}
+
 async fn handle_of(ctx: &Ctx, binding: &str) -> Result<Option<String>, Error> {
     let record = records(ctx).read(owner_id(binding)).await.map_err(store_error)?;
     Ok(record.and_then(|r| r.data.get(HANDLE_KEY).and_then(Value::as_str).map(str::to_owned)))

@@ -292,9 +292,10 @@ async fn claim(
 /// Through the same path as the code flow's callback
 /// ([`complete::establish`]), with the same rule: a login whose session
 /// write failed has failed, so the status read answers the store error
-/// (`store_error`) instead of `approved` — or, when the session layer's own
-/// save fails afterwards, its bare `500`. Either way the ownership stays, so
-/// the page's next read logs the session in once the store is back.
+/// (`store_error`) instead of `approved`, and the ownership stays, so the
+/// page's next read logs the session in once the store is back. Only one
+/// read at a time logs in with an ownership (see [`owner::take_login_turn`]);
+/// the session is saved before answering, so a failed save gives the turn back.
 async fn login_if_owner(
     ctx: &Ctx,
     ciba: &Ciba,
@@ -310,13 +311,34 @@ async fn login_if_owner(
         return Ok(Vec::new());
     }
     let Some(login) = ciba.approved_login(handle).await? else { return Ok(Vec::new()) };
-    let via = complete::Via::Ciba { handle: handle.as_str() };
-    complete::establish(session, login, via).await.map_err(session_failed)?;
+    let Some(turn) = owner::take_login_turn(ctx, headers, handle.as_str()).await.map_err(session_failed)? else {
+        // Another read of this browser is logging it in with this approval.
+        return Ok(Vec::new());
+    };
+    if let Err(err) = establish_and_save(session, login, handle).await {
+        turn.give_back(ctx).await;
+        return Err(session_failed(err));
+    }
     // The browser is logged in now: its other requests end, so a late
-    // approval of one of them cannot replace this login.
-    let mut cookies = owner::end_all(ctx, headers, None, Some(handle.as_str())).await.map_err(session_failed)?;
+    // approval of one of them cannot replace this login. A failure here is
+    // logged, not the login's (it stands, saved).
+    let mut cookies = owner::end_all(ctx, headers, None, Some(handle.as_str())).await.unwrap_or_else(|err| {
+        tracing::warn!(error = %err, "could not end this browser's other CIBA requests after a CIBA login");
+        Vec::new()
+    });
     cookies.extend(owner::release(ctx, headers, handle.as_str()));
     Ok(cookies)
+}
+
+/// The login, saved here rather than by the session layer afterwards, so
+/// that a failed save is known while the login turn can still be given back.
+async fn establish_and_save(
+    session: &Session,
+    login: complete::VerifiedLogin,
+    handle: &CibaHandle,
+) -> Result<(), crate::Error> {
+    complete::establish(session, login, complete::Via::Ciba { handle: handle.as_str() }).await?;
+    session.save().await.map_err(|err| crate::Error::Session(Failure::from_error(err)))
 }
 
 fn session_failed(err: crate::Error) -> CibaError {

@@ -3,6 +3,7 @@
 use tower_sessions::{SessionManagerLayer, SessionStore, cookie::SameSite};
 
 use super::settings::BankIdConfig;
+use crate::RotationSafeStore;
 
 impl BankIdConfig {
     /// A [`SessionManagerLayer`] whose cookie works with the BankID redirect:
@@ -21,13 +22,16 @@ impl BankIdConfig {
     /// starting a login creates no session (see
     /// [`BankIdLayer::with_login_store`](crate::BankIdLayer::with_login_store)
     /// for session layers built otherwise).
-    pub fn session_layer<S: SessionStore + Clone>(&self, store: S) -> SessionManagerLayer<S> {
+    ///
+    /// The store is wrapped in a [`RotationSafeStore`], so a login whose
+    /// session write fails leaves the login the session had.
+    pub fn session_layer<S: SessionStore + Clone>(&self, store: S) -> SessionManagerLayer<RotationSafeStore<S>> {
         let https = self.redirect_uri.scheme() == "https";
         let name = if https { "__Host-bankid-session" } else { "bankid-session" };
         let inactivity = tower_sessions::cookie::time::Duration::seconds(self.max_login_age.as_secs() as i64);
         // Login attempts live in the same store, outside the session record.
         self.login_store.set(std::sync::Arc::new(store.clone()));
-        SessionManagerLayer::new(store)
+        SessionManagerLayer::new(RotationSafeStore::new(store))
             .with_expiry(tower_sessions::Expiry::OnInactivity(inactivity))
             .with_name(name)
             .with_same_site(SameSite::Lax)

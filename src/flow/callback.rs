@@ -125,9 +125,11 @@ async fn complete(
     let checked = complete::check(verified, id_token, &policy)?;
     let grants = verify_permissions(ctx, &pending, &checked, tokens.authorization_details.as_ref()).await?;
     tracing::info!(loa = checked.loa().get(), grants = grants.len(), "BankID login verified");
+    // The grants' record first: a store failure there must fail the login
+    // before the session is touched, so the session keeps the login it had.
+    let mut cookies = keep_grants(ctx, headers, &pending, &grants).await?;
     let lifetime = config.max_login_age.as_secs() as i64;
     complete::establish(&session, checked.into_login(), complete::Via::Callback { lifetime_secs: lifetime }).await?;
-    let mut cookies = keep_grants(ctx, headers, &pending, &grants).await?;
     cookies.extend(end_ciba_ownerships(ctx, headers).await);
     let location = landing(&pending, !grants.is_empty());
     let attempt_ends = pending.started_at + config.login_attempt_ttl.as_secs() as i64;

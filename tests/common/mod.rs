@@ -175,6 +175,8 @@ pub struct TroubleStore<S = MemoryStore> {
     pub failing_record: Arc<std::sync::Mutex<Option<String>>>,
     /// While set, writes of a session record holding a BankID login fail.
     pub refuse_logins: Arc<std::sync::atomic::AtomicBool>,
+    /// While set, creates of a permission login's grants record fail.
+    pub refuse_grants: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl<S> TroubleStore<S> {
@@ -193,6 +195,7 @@ impl<S> TroubleStore<S> {
             failing_outcome_creates: Default::default(),
             failing_record: Default::default(),
             refuse_logins: Default::default(),
+            refuse_grants: Default::default(),
         }
     }
 
@@ -208,7 +211,8 @@ impl<S: SessionStore + Clone> SessionStore for TroubleStore<S> {
         use std::sync::atomic::Ordering::SeqCst;
         let refuse = record.data.contains_key("axum_bankid.ciba_outcome")
             && self.failing_outcome_creates.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)).is_ok();
-        if refuse || self.refuses(record) {
+        let refuse_grant = self.refuse_grants.load(SeqCst) && record.data.contains_key("axum_bankid.grants");
+        if refuse || refuse_grant || self.refuses(record) {
             return Err(tower_sessions::session_store::Error::Backend("store unavailable".into()));
         }
         self.inner.create(record).await?;
@@ -358,6 +362,20 @@ async fn start_from<S: SessionStore + Clone>(
     let ciba = bankid.ciba();
     let app = app_routes().layer(bankid.with_session_store(store));
     serve(listener, base, sim, app, ciba)
+}
+
+/// The usual app with `routes` merged in, on `store` through
+/// `with_session_store`, against a fresh simulator.
+pub async fn start_with_store_and_routes<S: SessionStore + Clone>(store: S, routes: Router) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let redirect_uri = format!("{base}/auth/bankid/callback");
+    let sim = Simulator::builder().start().await.unwrap();
+    sim.allow_redirect_uri(&redirect_uri);
+    let builder = builder_for(&sim, &redirect_uri).post_logout_redirect_uri(format!("{base}/"));
+    let bankid = BankIdLayer::discover(builder.build().unwrap()).await.unwrap();
+    let app = app_routes().merge(routes).layer(bankid.with_session_store(store));
+    serve(listener, base, sim, app, None)
 }
 
 /// The usual app with `routes` merged in (e.g. step-up routes), against a
