@@ -4,12 +4,14 @@
 //! its own logged reason and changes nothing.
 
 mod common;
+#[path = "common/logs.rs"]
+mod logs;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use axum_bankid_simulator::{LogoutDelivery, LogoutSubject, LogoutTokenFault, Simulator};
 use common::{TestApp, hidden_field, location, second_server, start_full};
+use logs::{logged, logs, subscriber_into};
 use reqwest::cookie::Jar;
 use reqwest::{StatusCode, redirect};
 use serde_json::Value;
@@ -18,29 +20,6 @@ use tower_sessions::{MemoryStore, SessionStore};
 
 const PATH: &str = "/auth/bankid/backchannel-logout";
 
-/// Every line at `debug` and above that axum-bankid logged in any test of
-/// this binary (refusals are logged at `debug`, with a `warn` summary).
-fn logs() -> Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buffer = Arc::new(Mutex::new(Vec::new()));
-        tracing::subscriber::set_global_default(subscriber_into(&buffer)).expect("one subscriber per test binary");
-        buffer
-    })
-    .clone()
-}
-
-/// A subscriber writing axum-bankid's lines at `debug` and above, and
-/// everyone's `warn` lines, into `buffer`.
-fn subscriber_into(buffer: &Arc<Mutex<Vec<u8>>>) -> impl tracing::Subscriber + Send + Sync + use<> {
-    let sink = Arc::clone(buffer);
-    tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_env_filter(tracing_subscriber::EnvFilter::new("warn,axum_bankid=debug"))
-        .with_writer(move || LogSink(Arc::clone(&sink)))
-        .finish()
-}
-
 /// Runs `test` with the lines it logs captured on their own (the tests run
 /// on one thread each, the app's server included), and returns them.
 async fn own_logs(test: impl std::future::Future<Output = ()>) -> String {
@@ -48,23 +27,6 @@ async fn own_logs(test: impl std::future::Future<Output = ()>) -> String {
     let _scope = tracing::subscriber::set_default(subscriber_into(&buffer));
     test.await;
     String::from_utf8_lossy(&buffer.lock().unwrap()).into_owned()
-}
-
-struct LogSink(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogSink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn logged(text: &str) -> bool {
-    String::from_utf8_lossy(&logs().lock().unwrap()).contains(text)
 }
 
 /// The app against a simulator that advertises back-channel logout.

@@ -6,55 +6,21 @@
 //! loopback JWKS server in `src/id_token.rs`, `keys_over_http`.)
 
 mod common;
+#[path = "common/logs.rs"]
+mod logs;
 #[path = "common/pki.rs"]
 mod pki;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use axum_bankid::{BankIdConfig, BankIdEnvironment, ConfigError};
 use axum_bankid_simulator::{Fault, LogoutSubject, SigningAlgorithm, Simulator, Which};
 use common::{error_body, start, start_full, start_with, start_without_roots};
+use logs::{logged, logs};
 use pki::Authority;
 use reqwest::StatusCode;
 use serde_json::Value;
 use tower_sessions::MemoryStore;
-
-/// Everything logged at `warn` and above by this test binary, and
-/// axum-bankid's `debug` lines (back-channel logout refusals).
-fn logs() -> Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buffer = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&buffer);
-        let subscriber = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_env_filter(tracing_subscriber::EnvFilter::new("warn,axum_bankid=debug"))
-            .with_writer(move || LogSink(Arc::clone(&sink)))
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("one subscriber per test binary");
-        buffer
-    })
-    .clone()
-}
-
-struct LogSink(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogSink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn logged(text: &str) -> bool {
-    String::from_utf8_lossy(&logs().lock().unwrap()).contains(text)
-}
 
 /// The kind a simulator key gets against a root it was not issued under:
 /// no `x5c` at all, or a chain to the simulator's own test PKI.
