@@ -11,6 +11,7 @@ mod claims;
 mod clock;
 mod config;
 mod core;
+pub mod docs;
 #[cfg(test)]
 mod docs_tests;
 mod error;
