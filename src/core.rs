@@ -428,7 +428,7 @@ fn alg_refresh_settings(config: &BankIdConfig) -> RefreshSettings {
 /// BankID OIDC; for BIB it has published neither that its keys carry `x5c`
 /// nor under which roots. Our guess, named in docs/production.md: when a BIB key
 /// carries a chain, it must lead to the same BankID roots; a BIB key without
-/// one is trusted by TLS, as before.
+/// one is trusted by TLS.
 fn bib_key_cache_settings(config: &BankIdConfig) -> KeyCacheSettings {
     let mut settings = key_cache_settings(config);
     if let KeyTrust::Chain { roots, skew } = settings.trust {

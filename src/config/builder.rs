@@ -392,8 +392,7 @@ impl BankIdConfigBuilder {
 
     /// How many times start-up discovery (metadata and keys, of BankID OIDC
     /// and of BIB) is retried after a failed attempt, at most 20.
-    /// Default: 3. `0` fails at the first error, as before this setting
-    /// existed. The waits between attempts start at
+    /// Default: 3. `0` fails at the first error. The waits between attempts start at
     /// [`discovery_backoff`](Self::discovery_backoff) and double each time.
     ///
     /// Every error is retried, including a document that is wrong rather
