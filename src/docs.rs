@@ -70,3 +70,41 @@ pub mod pointing_at_bankid {}
 #[doc = page_links!()]
 #[doc = include_str!("../docs/testing.md")]
 pub mod testing {}
+
+/// README's module map against the tree: every `src/` path it names exists,
+/// and every file and folder directly under `src/` has a row, so a move that
+/// forgets the map fails here.
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    const README: &str = include_str!("../README.md");
+
+    /// The backticked `src/` paths in the first column of the map, without a
+    /// trailing `/`.
+    fn mapped() -> BTreeSet<&'static str> {
+        let start = README.find("## Module map").expect("README has a module map");
+        let rows = README[start..].lines().skip_while(|l| !l.starts_with('|')).take_while(|l| l.starts_with('|'));
+        let first_columns = rows.skip(2).map(|row| row.split('|').nth(1).unwrap_or_default());
+        let paths = first_columns.flat_map(|cell| cell.split('`').skip(1).step_by(2));
+        paths.filter(|p| p.starts_with("src/")).map(|p| p.trim_end_matches('/')).collect()
+    }
+
+    #[test]
+    fn every_src_path_in_the_readme_module_map_exists() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let missing: Vec<_> = mapped().into_iter().filter(|path| !root.join(path).exists()).collect();
+        assert!(missing.is_empty(), "README's module map names paths that are gone: {missing:?}");
+    }
+
+    #[test]
+    fn the_readme_module_map_has_a_row_for_everything_under_src() {
+        let mapped = mapped();
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let entries = std::fs::read_dir(src).expect("src/ is readable").filter_map(Result::ok);
+        let names = entries.map(|entry| format!("src/{}", entry.file_name().to_string_lossy()));
+        let unmapped: Vec<_> = names.filter(|name| !mapped.contains(name.as_str())).collect();
+        assert!(unmapped.is_empty(), "add these to README's module map: {unmapped:?}");
+    }
+}
