@@ -1,6 +1,6 @@
 //! Each simulator fault yields its exact typed error and no login.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

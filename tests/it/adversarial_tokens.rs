@@ -3,7 +3,7 @@
 //! (RFC 7519), keys the provider removed or replaced, and the security
 //! headers of the default responses.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! Upfront permissions end to end: PAR + RAR, digest verification, grants.
 
-mod common;
+use crate::common;
 
 use axum_bankid::{BankIdConfig, BankIdLayer, Error, ParMode, permission::DigestInput};
 use axum_bankid_simulator::{Fault, Simulator};

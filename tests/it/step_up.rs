@@ -2,7 +2,7 @@
 //! the new login that asks for them, the callback's checks and the API
 //! challenge — app + simulator over loopback HTTP.
 
-mod common;
+use crate::common;
 
 use axum::routing::get;
 use axum::{Json, Router, middleware};

@@ -2,7 +2,7 @@
 //! the same check failure has the same `kind()` in both, and in both a
 //! login whose session write failed does not report success.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! The Authorization Code flow end to end: app + simulator over loopback HTTP.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -336,7 +336,7 @@ async fn private_key_jwt_works_without_a_secret() {
 
 #[tokio::test]
 async fn private_key_jwt_with_the_wrong_key_is_refused() {
-    let other_pem = include_str!("../simulator/src/keys/sim-unknown.pem");
+    let other_pem = include_str!("../../simulator/src/keys/sim-unknown.pem");
     let wrong = axum_bankid::ClientAssertionKey::rsa_pem(other_pem.as_bytes(), None).unwrap();
     let app = start_with(|b| b.client_auth(axum_bankid::ClientAuth::private_key_jwt(wrong))).await;
     let response = app.client.get(app.url("/auth/bankid/login?return_to=/me")).send().await.unwrap();

@@ -2,7 +2,7 @@
 //! HTTP against the simulator (issue 10, items 6–9 and 14; issue 20, items 4
 //! and 8).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -8,7 +8,8 @@
 //! Without the binary the Redis tests are skipped, unless
 //! `AXUM_BANKID_REQUIRE_REDIS=1` (CI sets it) turns the absence into a failure.
 
-mod common;
+use crate::common;
+use crate::for_each_store;
 
 use std::time::Duration;
 

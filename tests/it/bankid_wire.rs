@@ -4,7 +4,7 @@
 //! restated in `shared/docs/bankid.md`), and the typed outcome of every way
 //! BIB can refuse or misbehave.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;

@@ -3,9 +3,8 @@
 //! instance sharing the store, every broken one is refused with `400` and
 //! its own logged reason and changes nothing.
 
-mod common;
-#[path = "common/logs.rs"]
-mod logs;
+use crate::common;
+use crate::common::logs;
 
 use std::sync::{Arc, Mutex};
 

@@ -5,11 +5,9 @@
 //! one `kid`, and every refusal reason are covered at key-load level over a
 //! loopback JWKS server in `src/id_token.rs`, `keys_over_http`.)
 
-mod common;
-#[path = "common/logs.rs"]
-mod logs;
-#[path = "common/pki.rs"]
-mod pki;
+use crate::common;
+use crate::common::logs;
+use crate::common::pki;
 
 use std::time::Duration;
 

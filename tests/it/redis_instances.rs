@@ -8,7 +8,7 @@
 //! Without `redis-server` the tests are skipped, unless
 //! `AXUM_BANKID_REQUIRE_REDIS=1` (CI sets it).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

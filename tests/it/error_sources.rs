@@ -2,7 +2,7 @@
 //! store failure or an unreachable provider reaches the typed error behind
 //! it (issue 11, item 3), and the messages on the way hold no URL query.
 
-mod common;
+use crate::common;
 
 use std::error::Error as StdError;
 

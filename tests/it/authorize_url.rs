@@ -5,7 +5,7 @@
 //! degraded start loads later, and a step-up's `login_hint`/`acr_values`
 //! replace the configured ones instead of repeating them.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! CIBA end to end against the simulator's backchannel endpoint and phone.
 
-mod common;
+use crate::common;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -5,7 +5,7 @@
 //! for the background loader are bounded polls, used as guards only: no test
 //! asserts how long anything took.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,6 +1,6 @@
 //! Session handling, extractors, logout and start-up failures.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

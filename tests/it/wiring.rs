@@ -2,7 +2,7 @@
 //! first request and explained (issue #11 item 6). Tests run in debug
 //! builds, where the error body carries the fix as well as the log.
 
-mod common;
+use crate::common;
 
 use axum::Router;
 use axum::routing::get;

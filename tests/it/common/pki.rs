@@ -18,9 +18,9 @@ use sha2::{Digest, Sha256};
 
 /// The RSA key of the intermediate CA: ring cannot generate RSA keys, so
 /// one of the simulator's public test keys (PKCS#8) stands in.
-const RSA_CA_KEY: &str = include_str!("../../simulator/src/keys/sim-2.pem");
+const RSA_CA_KEY: &str = include_str!("../../../simulator/src/keys/sim-2.pem");
 /// The RSA key of an RSA leaf (another public test key).
-const RSA_LEAF_KEY: &str = include_str!("../../simulator/src/keys/sim-1.pem");
+const RSA_LEAF_KEY: &str = include_str!("../../../simulator/src/keys/sim-1.pem");
 
 /// Seconds since the Unix epoch, now.
 pub fn now() -> i64 {

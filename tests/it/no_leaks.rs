@@ -1,6 +1,6 @@
 //! No token, code, verifier or secret reaches a log line, at any level.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -26,11 +26,14 @@ impl Write for Captured {
 async fn logs_hold_no_secrets_at_trace_level() {
     let captured = Captured::default();
     let writer = captured.clone();
-    tracing_subscriber::fmt()
+    // Scoped to this test's thread (its current-thread runtime runs the app
+    // and the simulator): the binary's global subscriber is `common::logs`.
+    let subscriber = tracing_subscriber::fmt()
         .with_env_filter("axum_bankid=trace,tower_sessions=trace")
         .with_writer(move || writer.clone())
         .with_ansi(false)
-        .init();
+        .finish();
+    let _scope = tracing::subscriber::set_default(subscriber);
 
     let app = start().await;
     let ok = app.login_as("kari").await;

@@ -2,6 +2,8 @@
 //! driven over real HTTP by a reqwest client with a cookie jar.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod logs;
+pub mod pki;
 pub mod redis;
 pub mod stores;
 

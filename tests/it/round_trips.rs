@@ -3,7 +3,7 @@
 //! it needs and an authenticated request makes none (issue 12, item 5: the
 //! per-request path does no provider I/O).
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
