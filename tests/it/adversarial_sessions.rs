@@ -7,7 +7,7 @@ use crate::common;
 use std::time::Duration;
 
 use axum_bankid_simulator::Fault;
-use common::{ExpiryStore, TestApp, error_body, param, start, start_with_store, visit};
+use common::{ExpiryStore, TestApp, error_body, param, visit};
 use reqwest::StatusCode;
 use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
 
@@ -30,7 +30,7 @@ fn path_of(location: &str) -> String {
 /// An app whose store answers reads late, like a busy remote Redis: wide
 /// enough a window for concurrent requests on one session to overlap.
 async fn lagging() -> TestApp {
-    start_with_store(common::TroubleStore::lagging(tower_sessions::MemoryStore::default()), |b| b).await
+    TestApp::builder().store(common::TroubleStore::lagging(tower_sessions::MemoryStore::default())).start().await
 }
 
 /// Two logins started at the same moment, then their callbacks one after
@@ -79,7 +79,7 @@ async fn a_callback_overlapping_a_new_login_loses_neither() {
 /// Item 7: a callback that fails with a 5xx still spends its state.
 #[tokio::test]
 async fn a_callback_ending_in_5xx_spends_its_state() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let authorize_url = app.begin_login("/me").await;
     let callback_url = approved(&app, &authorize_url, "kari").await;
     app.sim.set_fault(Fault::TokenEndpointServerError);
@@ -93,7 +93,7 @@ async fn a_callback_ending_in_5xx_spends_its_state() {
 /// than the state check; the other never reaches the token endpoint.
 #[tokio::test]
 async fn the_same_callback_twice_at_once_is_spent_once() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     for round in 0..10 {
         let authorize_url = app.begin_login("/me").await;
         let callback_url = approved(&app, &authorize_url, "kari").await;
@@ -110,7 +110,7 @@ async fn the_same_callback_twice_at_once_is_spent_once() {
 async fn an_anonymous_login_attempt_lives_only_as_long_as_the_attempt() {
     let store = ExpiryStore::default();
     let ttl = Duration::from_secs(120);
-    let app = start_with_store(store.clone(), |b| b.login_attempt_ttl(ttl)).await;
+    let app = TestApp::builder().store(store.clone()).configure(|b| b.login_attempt_ttl(ttl)).start().await;
     let authorize_url = app.begin_login("/me").await;
     // The attempt's TTL plus the minute of grace that tells "expired" from "unknown".
     let attempt_bound = OffsetDateTime::now_utc() + TimeDuration::seconds(120 + 60 + 5);
@@ -130,7 +130,7 @@ async fn an_anonymous_login_attempt_lives_only_as_long_as_the_attempt() {
 /// `subject_mismatch` and leaves the session as it was.
 #[tokio::test]
 async fn a_permission_approved_by_someone_else_changes_nothing() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     app.login_as("kari").await;
     app.client.get(app.url("/note?set=basket-42")).send().await.unwrap();
     let before = app.session_cookie();
@@ -150,7 +150,7 @@ async fn a_permission_approved_by_someone_else_changes_nothing() {
 /// Item 9: a plain login as someone else starts from an empty session.
 #[tokio::test]
 async fn a_login_as_someone_else_starts_an_empty_session() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     app.login_as("kari").await;
     app.client.get(app.url("/note?set=karis-basket")).send().await.unwrap();
     let karis = app.cookie("bankid-session").unwrap();
@@ -183,7 +183,7 @@ fn on(landing: &str, path: &str) -> String {
 /// Item 14: a handler refusing the request body does not cost the approval.
 #[tokio::test]
 async fn a_bad_body_does_not_spend_the_approval() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let landing = approve_payment(&app, "123.45").await;
     let order = app.url(&on(&landing, "/pay-order"));
     let bad = app.client.post(&order).header("content-type", "application/json").body("{").send().await.unwrap();
@@ -199,7 +199,7 @@ async fn a_bad_body_does_not_spend_the_approval() {
 /// Item 14: a second `redeem()` of one grant fails with `already_redeemed`.
 #[tokio::test]
 async fn redeeming_twice_is_a_typed_error() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let landing = approve_payment(&app, "123.45").await;
     let response = app.client.get(app.url(&on(&landing, "/redeem-twice"))).send().await.unwrap();
     let (status, body) = error_body(response).await;
@@ -210,7 +210,7 @@ async fn redeeming_twice_is_a_typed_error() {
 /// Item 14: a landing request that names no flow, or another flow, gets no grant.
 #[tokio::test]
 async fn a_grant_needs_its_flow() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let landing = approve_payment(&app, "123.45").await;
     let forged = format!("/review?bankid_flow={}", "0".repeat(32));
     for path in ["/review".to_owned(), forged] {
@@ -223,7 +223,7 @@ async fn a_grant_needs_its_flow() {
 /// Item 14: prefetching the landing page spends nothing.
 #[tokio::test]
 async fn a_prefetched_landing_page_spends_nothing() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let landing = approve_payment(&app, "123.45").await;
     for _ in 0..2 {
         let review = app.client.get(app.url(&on(&landing, "/review"))).send().await.unwrap();
@@ -237,7 +237,7 @@ async fn a_prefetched_landing_page_spends_nothing() {
 /// newest grant of that type.
 #[tokio::test]
 async fn each_flow_gets_its_own_grant() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let first = approve_payment(&app, "100.00").await;
     let second = approve_payment(&app, "200.00").await;
     let review = |landing: String| {
@@ -272,7 +272,7 @@ async fn permission_callbacks_arriving_together_keep_both_grants() {
 /// Logging out ends unredeemed grants: logging in again does not bring them back.
 #[tokio::test]
 async fn logout_ends_unredeemed_grants() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     app.login_as("kari").await;
     let landing = approve_payment(&app, "123.45").await;
     assert_eq!(app.get_json(&on(&landing, "/review")).await.0, StatusCode::OK);
@@ -287,7 +287,7 @@ async fn logout_ends_unredeemed_grants() {
 /// PKCE challenge, only a timestamp and a random id.
 #[tokio::test]
 async fn binding_cookies_carry_only_random_ids() {
-    let app = start_with_store(tower_sessions::MemoryStore::default(), |b| b.par(axum_bankid::ParMode::Disabled)).await;
+    let app = TestApp::builder().configure(|b| b.par(axum_bankid::ParMode::Disabled)).start().await;
     let authorize_url = app.begin_login("/me").await;
     let cookies = app.session_cookie().unwrap();
     for name in ["state", "nonce", "code_challenge"] {
@@ -306,7 +306,7 @@ async fn binding_cookies_carry_only_random_ids() {
 #[tokio::test]
 async fn a_session_layer_built_by_hand_keeps_every_guarantee() {
     for login_store in [None, Some(tower_sessions::MemoryStore::default())] {
-        let app = common::start_with_own_session_layer(login_store).await;
+        let app = TestApp::builder().without_roots().session_layer_by_hand(login_store).start().await;
         let (a, b) = tokio::join!(app.begin_login("/a"), app.begin_login("/b"));
         let (callback_a, callback_b) = (approved(&app, &a, "kari").await, approved(&app, &b, "kari").await);
         assert_eq!(visit(&app, &callback_a).await, landed("/a"));
@@ -323,7 +323,7 @@ async fn a_session_layer_built_by_hand_keeps_every_guarantee() {
 /// read nor expired.
 #[tokio::test]
 async fn forged_binding_cookie_times_are_ignored_by_the_login_route() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let forged = [i64::MIN.to_string(), i64::MAX.to_string(), "99999999999999999999".into(), "-1".into()];
     let mut cookie: Vec<String> = forged.iter().enumerate().map(|(i, t)| format!("bankid-login-f{i}={t}.x")).collect();
     cookie.push(format!("bankid-to-login={}", i64::MIN));
@@ -388,13 +388,13 @@ async fn outlive_the_login(app: &TestApp, age: Duration) {
 #[tokio::test]
 async fn an_expired_login_does_not_lock_the_next_login_to_its_person() {
     let age = Duration::from_secs(2);
-    let app = start_with_store(tower_sessions::MemoryStore::default(), |b| b.max_login_age(age)).await;
+    let app = TestApp::builder().configure(|b| b.max_login_age(age)).start().await;
     app.login_as("kari").await;
     assert_eq!(pay_as(&app, "ola").await, (StatusCode::FORBIDDEN, "subject_mismatch".into()), "a live login locks");
     outlive_the_login(&app, age).await;
     assert_eq!(pay_as(&app, "ola").await, landed("/paid"));
 
-    let app = start_with_store(tower_sessions::MemoryStore::default(), |b| b.max_login_age(age)).await;
+    let app = TestApp::builder().configure(|b| b.max_login_age(age)).start().await;
     app.login_as("kari").await;
     outlive_the_login(&app, age).await;
     let authorize_url = app.begin_at("/auth/bankid/login?return_to=%2Fme&acr=4").await;
@@ -408,7 +408,7 @@ async fn an_expired_login_does_not_lock_the_next_login_to_its_person() {
 async fn a_login_ended_by_backchannel_logout_does_not_lock_the_next_login() {
     use axum_bankid_simulator::{LogoutSubject, Simulator};
     let sim = Simulator::builder().backchannel_logout(true);
-    let app = common::start_full(sim, tower_sessions::MemoryStore::default(), |b| b, |layer, _| layer).await;
+    let app = TestApp::builder().simulator(sim).start().await;
     app.login_as("kari").await;
     let (_, kari) = app.get_json("/me").await;
     let sub = kari["sub"].as_str().expect("Kari's sub").to_owned();
@@ -427,7 +427,7 @@ async fn a_login_ended_by_backchannel_logout_does_not_lock_the_next_login() {
 /// went: no second exchange, no new login, the session untouched.
 #[tokio::test]
 async fn a_repeated_callback_lands_where_the_completed_login_went() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let callback = app.login_with("kari", "approve", "/note").await;
     assert_eq!(callback.response.status(), StatusCode::SEE_OTHER);
     app.client.get(app.url("/note?set=basket-42")).send().await.unwrap();
@@ -446,7 +446,7 @@ async fn a_repeated_callback_lands_where_the_completed_login_went() {
 /// landing, flow reference included, and that landing finds its grant.
 #[tokio::test]
 async fn a_repeated_permission_callback_lands_on_the_same_flow() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let authorize_url = app.begin_at("/pay").await;
     let callback_url = approved(&app, &authorize_url, "kari").await;
     let (status, first) = visit(&app, &callback_url).await;
@@ -465,7 +465,7 @@ async fn a_repeated_permission_callback_lands_on_the_same_flow() {
 /// logs nobody in.
 #[tokio::test]
 async fn a_repeated_callback_logs_in_nobody_else() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let callback = app.login_as("kari").await;
     assert_eq!(callback.response.status(), StatusCode::SEE_OTHER);
 
@@ -489,7 +489,7 @@ async fn a_repeated_callback_logs_in_nobody_else() {
     app.assert_logged_out().await;
 
     // ... also when logout keeps the session's data.
-    let keeps = start_with_store(tower_sessions::MemoryStore::default(), |b| b.keep_session_data_at_logout(true)).await;
+    let keeps = TestApp::builder().configure(|b| b.keep_session_data_at_logout(true)).start().await;
     let kept = keeps.login_as("kari").await;
     let logout = keeps.client.post(keeps.url("/auth/bankid/logout")).send().await.unwrap();
     assert_eq!(logout.status(), StatusCode::SEE_OTHER);
@@ -510,7 +510,7 @@ async fn a_repeated_callback_logs_in_nobody_else() {
 /// flow is not used at all.
 #[tokio::test]
 async fn a_landing_url_naming_two_flows_grants_nothing() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let landing = approve_payment(&app, "123.45").await;
     let twice = format!("{landing}&bankid_flow=other");
     let (status, body) = error_body(app.client.get(app.url(&twice)).send().await.unwrap()).await;

@@ -10,11 +10,10 @@ use std::time::Duration;
 
 use axum_bankid::BankIdConfigBuilder;
 use axum_bankid_simulator::{Fault, SigningKey, Simulator};
-use common::{TestApp, error_body, hidden_field, location, start, start_full};
+use common::{TestApp, error_body, hidden_field, location};
 use reqwest::StatusCode;
 use reqwest::cookie::Jar;
 use serde_json::{Map, Value, json};
-use tower_sessions::MemoryStore;
 
 fn members(value: Value) -> Map<String, Value> {
     value.as_object().expect("a JSON object").clone()
@@ -50,7 +49,7 @@ async fn unregistered_header_members_of_any_json_type_are_ignored() {
         json!({"x5t#S256-lookalike": "text", "cty": "JWT"}),
     ];
     for header in cases {
-        let app = start().await;
+        let app = TestApp::builder().start().await;
         let response = login_with_header(&app, header.clone()).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "{header}: {}", response.text().await.unwrap());
         let (status, me) = app.get_json("/me").await;
@@ -63,7 +62,7 @@ async fn unregistered_header_members_of_any_json_type_are_ignored() {
 
 #[tokio::test]
 async fn critical_extension_we_do_not_process_is_refused() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let header = json!({"crit": ["urn:example:policy"], "urn:example:policy": "strict"});
     let response = login_with_header(&app, header).await;
     assert_refused(&app, response, "unsupported_critical_header", "crit naming an extension").await;
@@ -80,7 +79,7 @@ async fn malformed_crit_is_refused() {
         ("names a member that is absent", json!({"crit": ["urn:example:absent"]})),
         ("null", json!({"crit": null})),
     ];
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     for (case, header) in cases {
         let response = login_with_header(&app, header).await;
         assert_refused(&app, response, "invalid_critical_header", case).await;
@@ -91,7 +90,7 @@ async fn malformed_crit_is_refused() {
 
 #[tokio::test]
 async fn token_not_yet_valid_is_refused() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     app.sim.set_fault(Fault::NotYetValid);
     let response = app.login_as("kari").await.response;
     assert_refused(&app, response, "not_yet_valid", "nbf five minutes ahead").await;
@@ -112,7 +111,7 @@ async fn start_with_jwks_cache_control(
     configure: impl FnOnce(BankIdConfigBuilder) -> BankIdConfigBuilder,
 ) -> TestApp {
     let sim = Simulator::builder().jwks_cache_control(cache_control);
-    start_full(sim, MemoryStore::default(), configure, |layer, _| layer).await
+    TestApp::builder().simulator(sim).configure(configure).start().await
 }
 
 /// The provider stops publishing `sim-1` (compromised, say) while tokens are
@@ -211,7 +210,7 @@ async fn expired_keys_are_not_trusted_while_the_provider_is_down() {
 
 #[tokio::test]
 async fn rekey_under_the_same_kid_is_picked_up() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let fetched = app.sim.jwks_requests();
     // The provider replaces sim-1's key material but keeps the kid.
     app.sim.publish_keys(&[(SigningKey::Rotated, "sim-1")]);
@@ -224,7 +223,7 @@ async fn rekey_under_the_same_kid_is_picked_up() {
 
 #[tokio::test]
 async fn bad_signature_refetches_at_most_once_per_cooldown() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let fetched = app.sim.jwks_requests();
     app.sim.set_fault(Fault::BadSignature);
     for attempt in 0..4 {
@@ -238,7 +237,7 @@ async fn bad_signature_refetches_at_most_once_per_cooldown() {
 
 #[tokio::test]
 async fn default_error_pages_send_no_referrer() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let callback = app.url("/auth/bankid/callback?state=forged&code=forged");
     for accept in ["text/html", "application/json"] {
         let response = app.client.get(&callback).header("accept", accept).send().await.unwrap();
@@ -251,7 +250,7 @@ async fn default_error_pages_send_no_referrer() {
 
 #[tokio::test]
 async fn responses_behind_require_authenticated_are_private_and_not_stored() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     assert_eq!(app.login_as("kari").await.response.status(), StatusCode::SEE_OTHER);
     let response = app.client.get(app.url("/guarded")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);

@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use axum_bankid::fuzzing::{AuthorizeUrl, LoginSecrets};
 use axum_bankid::{AuthenticatedUser, BankIdLayer, ParMode};
 use axum_bankid_simulator::{Fault, Simulator};
-use common::{hidden_field, location, start_with};
+use common::{TestApp, hidden_field, location};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 use reqwest::StatusCode;
@@ -223,7 +223,7 @@ fn occurrences(url: &str, name: &str) -> Vec<String> {
 /// sends the configured ones.
 #[tokio::test]
 async fn step_up_replaces_the_configured_hint_and_acr_in_the_url() {
-    let app = start_with(|b| b.par(ParMode::Disabled).login_hint(Some("BIS"))).await;
+    let app = TestApp::builder().configure(|b| b.par(ParMode::Disabled).login_hint(Some("BIS"))).start().await;
     let plain = app.begin_login("/me").await;
     assert_eq!(occurrences(&plain, "login_hint"), ["BIS"]);
     assert_eq!(occurrences(&plain, "acr_values"), ["urn:bankid:bis"]);

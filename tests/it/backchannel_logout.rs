@@ -9,7 +9,7 @@ use crate::common::logs;
 use std::sync::{Arc, Mutex};
 
 use axum_bankid_simulator::{LogoutDelivery, LogoutSubject, LogoutTokenFault, Simulator};
-use common::{TestApp, hidden_field, location, second_server, start_full};
+use common::{TestApp, hidden_field, location, second_server};
 use logs::{logged, logs, subscriber_into};
 use reqwest::cookie::Jar;
 use reqwest::{StatusCode, redirect};
@@ -31,7 +31,7 @@ async fn own_logs(test: impl std::future::Future<Output = ()>) -> String {
 /// The app against a simulator that advertises back-channel logout.
 async fn start_app<S: SessionStore + Clone>(store: S) -> TestApp {
     logs();
-    start_full(Simulator::builder().backchannel_logout(true), store, |b| b, |layer, _| layer).await
+    TestApp::builder().simulator(Simulator::builder().backchannel_logout(true)).store(store).start().await
 }
 
 /// A memory store whose writes of logout markers fail while `broken` is set.
@@ -232,7 +232,7 @@ async fn one_logout_token_sent_concurrently_is_accepted_exactly_once() {
 
 #[tokio::test]
 async fn the_route_exists_only_when_discovery_advertises_back_channel_logout() {
-    let app = common::start().await;
+    let app = TestApp::builder().start().await;
     let token = app.sim.logout_token(&LogoutSubject::Sub("someone".into()), None);
     let delivery = app.sim.post_logout_token(&app.url(PATH), &token).await.unwrap();
     assert_eq!(delivery.status, 404, "the request reaches the app's own routes: {}", delivery.body);

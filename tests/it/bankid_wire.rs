@@ -16,7 +16,7 @@ use axum_bankid::{
 };
 use axum_bankid_simulator::{CapturedRequest, CibaBehavior, Fault, Simulator, Which};
 use base64::Engine;
-use common::{TestApp, payment, start_ciba, start_ciba_with};
+use common::{TestApp, payment};
 use serde_json::{Value, json};
 use tower_sessions::MemoryStore;
 
@@ -74,7 +74,7 @@ fn assert_bearer_only(request: &CapturedRequest) {
 
 #[tokio::test]
 async fn a_ciba_login_sends_exactly_bankids_requests() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(1));
     let started = ciba(&app).start(request("kari")).await.unwrap();
     let user = ciba(&app).wait(&started.handle).await.unwrap();
@@ -138,7 +138,7 @@ async fn a_ciba_login_sends_exactly_bankids_requests() {
 
 #[tokio::test]
 async fn a_ciba_permission_registers_the_statement_and_verifies_its_grant() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
     let started = ciba(&app).start(request("kari").permission(&payment())).await.unwrap();
     ciba(&app).wait(&started.handle).await.unwrap();
@@ -162,7 +162,7 @@ async fn a_ciba_permission_registers_the_statement_and_verifies_its_grant() {
 
 #[tokio::test]
 async fn a_burst_of_ciba_starts_makes_one_token_request() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     let client = ciba(&app);
     let starts = (0..20).map(|_| {
         let client = client.clone();
@@ -179,7 +179,7 @@ async fn a_burst_of_ciba_starts_makes_one_token_request() {
 /// still succeeds, and later calls use the new token.
 #[tokio::test]
 async fn a_refused_client_token_is_replaced_once() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     let client = ciba(&app);
     client.start(request("kari")).await.unwrap();
     assert_eq!(client_credentials_requests(&app).len(), 1);
@@ -197,7 +197,7 @@ async fn a_refused_client_token_is_replaced_once() {
 /// error after that one retry: no loop of token requests.
 #[tokio::test]
 async fn a_client_token_refused_twice_is_a_typed_error_not_a_loop() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     app.sim.set_fault(Fault::BearerRefused);
     let err = ciba(&app).start(request("kari")).await.unwrap_err();
     assert_eq!(err.kind(), "user_check_failed", "{err:?}");
@@ -208,7 +208,7 @@ async fn a_client_token_refused_twice_is_a_typed_error_not_a_loop() {
 
 #[tokio::test]
 async fn not_enrolled_means_no_registration_and_no_push() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     assert_eq!(ciba(&app).start(request("nina")).await.unwrap_err(), CibaError::UserNotEnrolled);
     app.sim.set_fault(Fault::UserExistsFalse);
     assert_eq!(ciba(&app).start(request("kari")).await.unwrap_err(), CibaError::UserNotEnrolled);
@@ -219,7 +219,7 @@ async fn not_enrolled_means_no_registration_and_no_push() {
 
 #[tokio::test]
 async fn a_refused_registration_sends_no_push() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     app.sim.set_fault(Fault::RegisterRefused);
     let err = ciba(&app).start(request("kari")).await.unwrap_err();
     assert_eq!(err.kind(), "registration_failed", "{err:?}");
@@ -228,20 +228,23 @@ async fn a_refused_registration_sends_no_push() {
 
 #[tokio::test]
 async fn a_refused_backchannel_request_is_a_typed_outcome() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     app.sim.set_fault(Fault::BackchannelRefused);
     assert_eq!(ciba(&app).start(request("kari")).await.unwrap_err(), CibaError::Denied);
 }
 
 /// An app whose grants are asked for at most three times, quickly.
 async fn start_with_few_grant_attempts() -> TestApp {
-    start_ciba_with(MemoryStore::default(), |b| {
-        let mut api = PermissionApiConfig::default();
-        api.grant_attempts = 3;
-        api.grant_retry_delay = Duration::from_millis(10);
-        b.permission_api(api)
-    })
-    .await
+    TestApp::builder()
+        .ciba()
+        .configure(|b| {
+            let mut api = PermissionApiConfig::default();
+            api.grant_attempts = 3;
+            api.grant_retry_delay = Duration::from_millis(10);
+            b.permission_api(api)
+        })
+        .start()
+        .await
 }
 
 async fn approve_payment(app: &TestApp) -> Result<axum_bankid::AuthenticatedUser, CibaError> {
@@ -282,7 +285,7 @@ async fn a_grant_not_signed_with_the_grant_keys_is_refused() {
 
 #[tokio::test]
 async fn a_ciba_id_token_signed_by_bankid_oidc_is_refused() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     app.sim.set_fault(Fault::CibaIdTokenSignedByOidcKey);
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
     let started = ciba(&app).start(request("kari")).await.unwrap();
@@ -328,7 +331,7 @@ async fn a_bib_issuer_without_bib_metadata_fails_discovery() {
 
 #[tokio::test]
 async fn browser_signals_travel_under_bankids_names() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     let mut signals = ClientSignals::default();
     signals.browser_user_agent = Some("SmartTV/1.0".into());
     signals.browser_tz_iana = Some("Europe/Oslo".into());
@@ -343,13 +346,13 @@ async fn browser_signals_travel_under_bankids_names() {
 
 #[tokio::test]
 async fn client_credentials_tokens_are_renewed_before_they_expire() {
-    let app = common::start_full(
-        Simulator::builder().ciba_interval(Duration::from_secs(1)).client_token_lifetime(Duration::from_secs(2)),
-        MemoryStore::default(),
-        |b| b,
-        |layer, store| layer.with_ciba(axum_bankid::ciba::CibaOptions::new(store)).unwrap(),
-    )
-    .await;
+    let app = TestApp::builder()
+        .simulator(
+            Simulator::builder().ciba_interval(Duration::from_secs(1)).client_token_lifetime(Duration::from_secs(2)),
+        )
+        .layer(|layer, store| layer.with_ciba(axum_bankid::ciba::CibaOptions::new(store)).unwrap())
+        .start()
+        .await;
     ciba(&app).start(request("kari")).await.unwrap();
     ciba(&app).start(request("kari")).await.unwrap();
     assert_eq!(client_credentials_requests(&app).len(), 1, "reused while valid");
@@ -376,7 +379,7 @@ async fn permission_api_with(
 
 #[tokio::test]
 async fn the_permission_api_on_its_own() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     let api = permission_api(&app).await;
     assert!(api.user_exists(&LoginHint::Nnin(nnin("kari"))).await.unwrap());
     assert!(!api.user_exists(&LoginHint::Nnin(nnin("nina"))).await.unwrap());
@@ -421,7 +424,7 @@ fn all<'a>(pairs: &'a [(String, String)], name: &str) -> Vec<&'a str> {
 
 #[tokio::test]
 async fn a_plain_login_selects_bankid_with_biometrics_by_acr_values_alone() {
-    let app = common::start().await;
+    let app = TestApp::builder().start().await;
     app.begin_login("/me").await;
     let pairs = pushed(&app);
     let names: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
@@ -450,14 +453,14 @@ async fn a_plain_login_selects_bankid_with_biometrics_by_acr_values_alone() {
 
 #[tokio::test]
 async fn a_loa_4_minimum_selects_bankid_high() {
-    let app = common::start_with(|b| b.minimum_loa(Loa::HIGH)).await;
+    let app = TestApp::builder().configure(|b| b.minimum_loa(Loa::HIGH)).start().await;
     app.begin_login("/me").await;
     assert_eq!(all(&pushed(&app), "acr_values"), ["urn:bankid:bid"]);
 }
 
 #[tokio::test]
 async fn a_step_up_to_loa_4_selects_bankid_high_once() {
-    let app = common::start().await;
+    let app = TestApp::builder().start().await;
     app.begin_at("/auth/bankid/login?return_to=%2Fme&acr=4").await;
     let pairs = pushed(&app);
     assert_eq!(all(&pairs, "acr_values"), ["urn:bankid:bid"]);
@@ -468,7 +471,7 @@ async fn a_step_up_to_loa_4_selects_bankid_high_once() {
 /// names the provider the login selects.
 #[tokio::test]
 async fn the_legacy_login_hint_is_sent_only_when_opted_in_and_follows_the_level() {
-    let app = common::start_with(|b| b.login_hint(Some("BIS"))).await;
+    let app = TestApp::builder().configure(|b| b.login_hint(Some("BIS"))).start().await;
     app.begin_login("/me").await;
     let pairs = pushed(&app);
     assert_eq!((all(&pairs, "acr_values"), all(&pairs, "login_hint")), (vec!["urn:bankid:bis"], vec!["BIS"]));
@@ -480,7 +483,7 @@ async fn the_legacy_login_hint_is_sent_only_when_opted_in_and_follows_the_level(
 #[tokio::test]
 async fn a_permission_flow_always_selects_bankid_with_biometrics() {
     // Even with the configured selector switched off.
-    let app = common::start_with(|b| b.acr_values(None::<String>)).await;
+    let app = TestApp::builder().configure(|b| b.acr_values(None::<String>)).start().await;
     app.begin_login("/me").await;
     assert_eq!(all(&pushed(&app), "acr_values"), Vec::<&str>::new(), "switched off for plain logins");
     app.begin_at("/pay").await;
@@ -491,7 +494,7 @@ async fn a_permission_flow_always_selects_bankid_with_biometrics() {
 
 #[tokio::test]
 async fn a_login_asking_below_the_minimum_level_is_refused_before_bankid() {
-    let app = common::start_with(|b| b.minimum_loa(Loa::HIGH)).await;
+    let app = TestApp::builder().configure(|b| b.minimum_loa(Loa::HIGH)).start().await;
     let response = app.client.get(app.url("/auth/bankid/login?acr=3")).send().await.unwrap();
     let (status, body) = common::error_body(response).await;
     assert_eq!((status.as_u16(), body["error"].as_str()), (400, Some("level_below_minimum")));
@@ -545,7 +548,7 @@ fn login_routes() -> axum::Router {
 async fn start_login_app(
     configure: impl FnOnce(axum_bankid::BankIdConfigBuilder) -> axum_bankid::BankIdConfigBuilder,
 ) -> TestApp {
-    common::start_with_routes(login_routes(), configure).await
+    TestApp::builder().routes(login_routes()).configure(configure).session_layer_from_config().start().await
 }
 
 /// The status, `error` and `detail` of an app's answer to `path`.
@@ -558,7 +561,7 @@ async fn refusal(app: &TestApp, path: &str) -> (u16, String, Value) {
 
 #[tokio::test]
 async fn the_login_route_passes_ui_locales_prompt_and_max_age() {
-    let app = common::start_with(|b| b.ui_locales("nb")).await;
+    let app = TestApp::builder().configure(|b| b.ui_locales("nb")).start().await;
     app.begin_login("/me").await;
     let pairs = pushed(&app);
     assert_eq!(all(&pairs, "ui_locales"), ["nb"], "the configured default");

@@ -11,7 +11,7 @@ use axum_bankid::{
     permission::{BibAcr, LoginHint},
 };
 use axum_bankid_simulator::{CibaBehavior, Fault, SigningAlgorithm, Simulator};
-use common::{TestApp, TroubleStore, start, start_ciba, start_ciba_layer};
+use common::{TestApp, TroubleStore};
 use reqwest::StatusCode;
 use tower_sessions::MemoryStore;
 
@@ -36,7 +36,7 @@ fn short_registrations(builder: axum_bankid::BankIdConfigBuilder) -> axum_bankid
 
 #[tokio::test]
 async fn approved_on_the_phone() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(1));
     let started = ciba(&app).start(request("kari")).await.unwrap();
     let user = ciba(&app).wait(&started.handle).await.unwrap();
@@ -56,7 +56,7 @@ async fn bib_moving_from_rs256_to_es256_is_followed_without_a_restart() {
     let sim = Simulator::builder().ciba_interval(Duration::from_secs(1)).signing_algorithm(SigningAlgorithm::Rs256);
     let with_ciba =
         |layer: BankIdLayer, store: MemoryStore| layer.with_ciba(axum_bankid::ciba::CibaOptions::new(store)).unwrap();
-    let app = common::start_full(sim, MemoryStore::default(), |b| b, with_ciba).await;
+    let app = TestApp::builder().simulator(sim).layer(with_ciba).start().await;
     for alg in [SigningAlgorithm::Rs256, SigningAlgorithm::Es256] {
         app.sim.set_signing_algorithm(alg);
         app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
@@ -75,7 +75,7 @@ fn registered_acr_values(app: &TestApp) -> Option<serde_json::Value> {
 
 #[tokio::test]
 async fn a_forced_step_up_to_bankid_high_reaches_loa_4() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
     let started = ciba(&app).start(request("kari").acr_value(BibAcr::High)).await.unwrap();
     let user = ciba(&app).wait(&started.handle).await.unwrap();
@@ -85,7 +85,7 @@ async fn a_forced_step_up_to_bankid_high_reaches_loa_4() {
 
 #[tokio::test]
 async fn a_layer_that_needs_loa_4_forces_bankid_high_over_ciba() {
-    let app = common::start_ciba_with(MemoryStore::default(), |b| b.minimum_loa(Loa::HIGH)).await;
+    let app = TestApp::builder().ciba().configure(|b| b.minimum_loa(Loa::HIGH)).start().await;
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
     let started = ciba(&app).start(request("kari")).await.unwrap();
     assert_eq!(ciba(&app).wait(&started.handle).await.unwrap().loa, Loa::HIGH);
@@ -94,7 +94,7 @@ async fn a_layer_that_needs_loa_4_forces_bankid_high_over_ciba() {
 
 #[tokio::test]
 async fn biometrics_is_not_enough_where_loa_4_is_required() {
-    let app = common::start_ciba_with(MemoryStore::default(), |b| b.minimum_loa(Loa::HIGH)).await;
+    let app = TestApp::builder().ciba().configure(|b| b.minimum_loa(Loa::HIGH)).start().await;
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
     // Allowing biometrics lets BIB end at LOA 3, which the policy refuses.
     let both = request("kari").acr_value(BibAcr::High).acr_value(BibAcr::Biometrics);
@@ -110,7 +110,7 @@ async fn biometrics_is_not_enough_where_loa_4_is_required() {
 
 #[tokio::test]
 async fn a_plain_ciba_login_sends_no_acr_values() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
     let started = ciba(&app).start(request("kari")).await.unwrap();
     assert_eq!(ciba(&app).wait(&started.handle).await.unwrap().acr, "urn:bankid:bis");
@@ -145,7 +145,7 @@ async fn log_in_by_ciba(app: &TestApp, user: &str) {
 /// refused rather than guessed, and the CIBA login stays.
 #[tokio::test]
 async fn a_code_flow_step_up_after_a_ciba_login_is_a_subject_mismatch() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     log_in_by_ciba(&app, "kari").await;
     let (_, before) = app.get_json("/me").await;
     assert_eq!(before["iss"], app.sim.bib_issuer());
@@ -160,7 +160,7 @@ async fn a_code_flow_step_up_after_a_ciba_login_is_a_subject_mismatch() {
 /// a code-flow login starts from an empty session, as any other person would.
 #[tokio::test]
 async fn a_ciba_login_after_a_code_flow_login_starts_from_an_empty_session() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     app.login_as("kari").await;
     assert_eq!(app.get_json("/me").await.1["iss"], app.sim.issuer());
     app.client.get(app.url("/note?set=basket")).send().await.unwrap();
@@ -198,7 +198,7 @@ fn client_credentials_scopes(app: &TestApp) -> Vec<String> {
 /// and a plain login's token does not.
 #[tokio::test]
 async fn a_text_permission_gets_its_product_scope() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
     let text = TextApproval { text: "Log in on the TV in the living room?".into() };
     let started = ciba(&app).start(request("kari").permission(&text)).await.unwrap();
@@ -215,7 +215,7 @@ async fn a_text_permission_gets_its_product_scope() {
 #[tokio::test]
 async fn without_its_product_scope_a_text_permission_is_refused_by_bib() {
     let no_text_scope = |b: axum_bankid::BankIdConfigBuilder| b.permission_type_scopes("text.v1", Vec::<String>::new());
-    let app = common::start_ciba_with(MemoryStore::default(), no_text_scope).await;
+    let app = TestApp::builder().ciba().configure(no_text_scope).start().await;
     let text = TextApproval { text: "Approve?".into() };
     let err = ciba(&app).start(request("kari").permission(&text)).await.unwrap_err();
     assert_eq!(err.kind(), "registration_failed", "{err:?}");
@@ -223,7 +223,7 @@ async fn without_its_product_scope_a_text_permission_is_refused_by_bib() {
 
 #[tokio::test]
 async fn denied_on_the_phone() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     app.sim.set_ciba_behavior("kari", CibaBehavior::Deny);
     let started = ciba(&app).start(request("kari")).await.unwrap();
     assert_eq!(ciba(&app).wait(&started.handle).await.unwrap_err(), CibaError::Denied);
@@ -233,7 +233,7 @@ async fn denied_on_the_phone() {
 
 #[tokio::test]
 async fn never_answered_expires() {
-    let app = common::start_ciba_with(MemoryStore::default(), short_registrations).await;
+    let app = TestApp::builder().ciba().configure(short_registrations).start().await;
     app.sim.set_ciba_behavior("kari", CibaBehavior::NeverAnswer);
     let started = ciba(&app).start(request("kari")).await.unwrap();
     assert!(started.expires_in <= 4, "the registration's exp bounds the request: {}", started.expires_in);
@@ -242,7 +242,7 @@ async fn never_answered_expires() {
 
 #[tokio::test]
 async fn slow_down_raises_the_interval() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     app.sim.set_ciba_behavior("kari", CibaBehavior::SlowDownStorm(1));
     let started = ciba(&app).start(request("kari")).await.unwrap();
     ciba(&app).wait(&started.handle).await.unwrap();
@@ -255,7 +255,7 @@ async fn slow_down_raises_the_interval() {
 
 #[tokio::test]
 async fn user_without_biometrics_gets_no_push() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     let err = ciba(&app).start(request("nina")).await.unwrap_err();
     assert_eq!(err, CibaError::UserNotEnrolled);
     assert_eq!(app.sim.user_exists_requests(), 1);
@@ -264,14 +264,14 @@ async fn user_without_biometrics_gets_no_push() {
 
 #[tokio::test]
 async fn app_uninstalled_fails_at_initiation() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     app.sim.set_ciba_behavior("kari", CibaBehavior::AppUninstalled);
     assert_eq!(ciba(&app).start(request("kari")).await.unwrap_err(), CibaError::AppUnavailable);
 }
 
 #[tokio::test]
 async fn lost_authenticator_fails_at_authentication() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     app.sim.set_ciba_behavior("kari", CibaBehavior::AuthenticatorLost);
     let started = ciba(&app).start(request("kari")).await.unwrap();
     let err = ciba(&app).wait(&started.handle).await.unwrap_err();
@@ -280,7 +280,7 @@ async fn lost_authenticator_fails_at_authentication() {
 
 #[tokio::test]
 async fn low_loa_and_wrong_audience_are_rejected() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
     // BIB only issues BankID with biometrics (LOA 3); a lower level can only
     // come from a misbehaving provider.
@@ -307,7 +307,7 @@ async fn low_loa_and_wrong_audience_are_rejected() {
 
 #[tokio::test]
 async fn bad_input_is_refused_before_sending() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     let err = ciba(&app).start(CibaRequest::new(LoginHint::Nnin("123".into()))).await.unwrap_err();
     assert_eq!(err, CibaError::InvalidLoginHint);
     assert_eq!(app.sim.backchannel_requests(), 0);
@@ -316,7 +316,7 @@ async fn bad_input_is_refused_before_sending() {
 
 #[tokio::test]
 async fn cancellation_stops_polling() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     let client = ciba(&app);
     let started = client.start(request("kari")).await.unwrap(); // Manual: stays pending
     let handle = started.handle.clone();
@@ -338,7 +338,7 @@ async fn cancellation_stops_polling() {
 
 #[tokio::test]
 async fn a_handle_is_not_a_session_id() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     let started = ciba(&app).start(request("kari")).await.unwrap();
     let handle = started.handle.as_str();
     assert_eq!(handle.len(), 32, "128 bits, hex");
@@ -358,7 +358,7 @@ async fn a_handle_is_not_a_session_id() {
 
 #[tokio::test]
 async fn routes_log_the_starting_session_in() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     let response = app
         .client
         .post(app.url("/auth/bankid/ciba"))
@@ -410,7 +410,7 @@ async fn routes_log_the_starting_session_in() {
 
 #[tokio::test]
 async fn events_stream_ends_with_the_outcome() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     app.sim.set_ciba_behavior("kari", CibaBehavior::Deny);
     let started = ciba(&app).start(request("kari")).await.unwrap();
     let body = app
@@ -428,7 +428,7 @@ async fn events_stream_ends_with_the_outcome() {
 
 #[tokio::test]
 async fn a_thousand_concurrent_requests_each_get_their_outcome() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(1));
     app.sim.set_ciba_behavior("ola", CibaBehavior::Deny);
     app.sim.set_ciba_behavior("per", CibaBehavior::ApproveAfterPolls(0));
@@ -459,7 +459,7 @@ async fn a_thousand_concurrent_requests_each_get_their_outcome() {
 
 #[tokio::test]
 async fn failing_user_check_sends_no_push() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     app.sim.set_fault(Fault::UserExistsError);
     let err = ciba(&app).start(request("kari")).await.unwrap_err();
     assert!(matches!(err, CibaError::UserCheckFailed(_)), "{err:?}");
@@ -469,7 +469,7 @@ async fn failing_user_check_sends_no_push() {
 
 #[tokio::test]
 async fn pre_check_can_be_skipped() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
     let started = ciba(&app).start(request("kari").skip_user_exists_check()).await.unwrap();
     assert_eq!(app.sim.user_exists_requests(), 0);
@@ -478,7 +478,7 @@ async fn pre_check_can_be_skipped() {
 
 #[tokio::test]
 async fn start_route_is_opt_in_and_ignores_caller_text() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     let response = app
         .client
         .post(app.url("/auth/bankid/ciba"))
@@ -516,10 +516,11 @@ async fn start_route_is_opt_in_and_ignores_caller_text() {
 async fn works_with_private_key_jwt() {
     let pem = Simulator::client_private_key_pem();
     let key = axum_bankid::ClientAssertionKey::rsa_pem(pem.as_bytes(), None).unwrap();
-    let app = common::start_ciba_with(tower_sessions::MemoryStore::default(), |b| {
-        b.client_auth(axum_bankid::ClientAuth::private_key_jwt(key))
-    })
-    .await;
+    let app = TestApp::builder()
+        .ciba()
+        .configure(|b| b.client_auth(axum_bankid::ClientAuth::private_key_jwt(key)))
+        .start()
+        .await;
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
     let started = ciba(&app).start(request("kari")).await.unwrap();
     assert_eq!(ciba(&app).wait(&started.handle).await.unwrap().loa, Loa::SUBSTANTIAL);
@@ -534,7 +535,7 @@ async fn start_with_callback_on<S: tower_sessions::SessionStore + Clone>(
     store: S,
 ) -> (TestApp, tokio::sync::mpsc::UnboundedReceiver<CibaFinished>) {
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-    let app = start_ciba_layer(store, |b| b, common::ciba_callback_into(sender)).await;
+    let app = TestApp::builder().store(store).ciba_options(common::ciba_callback_into(sender)).start().await;
     (app, receiver)
 }
 
@@ -542,7 +543,11 @@ async fn start_with_callback_on<S: tower_sessions::SessionStore + Clone>(
 async fn start_with_callback_and_short_registrations() -> (TestApp, tokio::sync::mpsc::UnboundedReceiver<CibaFinished>)
 {
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-    let app = start_ciba_layer(MemoryStore::default(), short_registrations, common::ciba_callback_into(sender)).await;
+    let app = TestApp::builder()
+        .configure(short_registrations)
+        .ciba_options(common::ciba_callback_into(sender))
+        .start()
+        .await;
     (app, receiver)
 }
 
@@ -634,7 +639,7 @@ async fn post_start(app: &TestApp, nnin: &str) -> reqwest::Response {
 
 #[tokio::test]
 async fn logout_cancels_the_sessions_pending_requests() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     let started: serde_json::Value = post_start(&app, &nnin("kari")).await.json().await.unwrap();
     let handle = started["handle"].as_str().unwrap().to_owned();
     let logout = app.client.post(app.url("/auth/bankid/logout")).send().await.unwrap();
@@ -651,7 +656,7 @@ async fn logout_cancels_the_sessions_pending_requests() {
 #[tokio::test]
 async fn a_public_start_logs_nobody_in_by_default() {
     let public = axum_bankid::ciba::PublicCibaStart::new();
-    let app = common::start_ciba_public(MemoryStore::default(), |b| b, |layer| layer, public).await;
+    let app = TestApp::builder().public_ciba_start(public).start().await;
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
     let started: serde_json::Value = post_start(&app, &nnin("kari")).await.json().await.unwrap();
     let status = status_until_done(&app, started["handle"].as_str().unwrap()).await;
@@ -662,7 +667,7 @@ async fn a_public_start_logs_nobody_in_by_default() {
 
 #[tokio::test]
 async fn the_public_start_route_is_no_enrolment_oracle() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     app.sim.set_ciba_behavior("ola", CibaBehavior::AppUninstalled);
     let mut answers = Vec::new();
     // Not enrolled (Nina), unknown to BankID (a number nobody has), app uninstalled (Ola).
@@ -679,7 +684,7 @@ async fn the_public_start_route_is_no_enrolment_oracle() {
 async fn the_public_start_route_is_rate_limited_per_identity_and_per_client() {
     let minute = Duration::from_secs(60);
     let public = axum_bankid::ciba::PublicCibaStart::new().per_identity_limit(2, minute).per_client_limit(4, minute);
-    let app = common::start_ciba_public(MemoryStore::default(), |b| b, |layer| layer, public).await;
+    let app = TestApp::builder().public_ciba_start(public).start().await;
     for _ in 0..2 {
         assert_eq!(post_start(&app, &nnin("kari")).await.status(), StatusCode::ACCEPTED);
     }
@@ -695,7 +700,7 @@ async fn the_public_start_route_is_rate_limited_per_identity_and_per_client() {
 
 #[tokio::test]
 async fn an_approval_read_over_events_is_completed_by_a_normal_request() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
     let started: serde_json::Value = post_start(&app, &nnin("kari")).await.json().await.unwrap();
     let handle = started["handle"].as_str().unwrap().to_owned();
@@ -717,7 +722,7 @@ async fn an_approval_read_over_events_is_completed_by_a_normal_request() {
 async fn callback_needs_ciba() {
     // A callback is a CIBA option now, so it cannot be set without CIBA;
     // CIBA itself still needs BIB.
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let config = axum_bankid::BankIdConfig::builder()
         .issuer(app.sim.issuer())
         .client_id(app.sim.client_id())
@@ -735,7 +740,7 @@ async fn callback_needs_ciba() {
 #[tokio::test]
 async fn two_instances_reading_at_once_keep_the_approval() {
     let store = TroubleStore::lagging(MemoryStore::default());
-    let app = common::start_ciba_with_store(store.clone()).await;
+    let app = TestApp::builder().store(store.clone()).ciba().start().await;
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
     let here = ciba(&app);
     let there = common::other_instance(&app.sim, store).await;
@@ -780,7 +785,7 @@ async fn cancel_stops_background_polling() {
 
 #[tokio::test]
 async fn cancel_during_a_poll_is_not_undone_by_it() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     let client = ciba(&app);
     let handle = client.start(request("kari")).await.unwrap().handle; // Manual: stays pending
     app.sim.set_fault(Fault::Slow(Duration::from_millis(1500)));
@@ -801,7 +806,7 @@ async fn cancel_during_a_poll_is_not_undone_by_it() {
 #[tokio::test]
 async fn a_slow_poll_keeps_other_instances_out() {
     let store = MemoryStore::default();
-    let app = common::start_ciba_with_store(store.clone()).await;
+    let app = TestApp::builder().store(store.clone()).ciba().start().await;
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
     let here = ciba(&app);
     let there = common::other_instance(&app.sim, store).await;
@@ -826,7 +831,7 @@ async fn a_slow_poll_keeps_other_instances_out() {
 
 #[tokio::test]
 async fn a_caller_that_goes_away_does_not_lose_the_answer() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
     let client = ciba(&app);
     let handle = client.start(request("kari")).await.unwrap().handle;
@@ -846,7 +851,7 @@ async fn a_caller_that_goes_away_does_not_lose_the_answer() {
 async fn a_store_blip_after_the_tokens_does_not_lose_the_approval() {
     let store = TroubleStore::<MemoryStore>::default();
     store.failing_outcome_creates.store(2, std::sync::atomic::Ordering::SeqCst);
-    let app = common::start_ciba_with_store(store.clone()).await;
+    let app = TestApp::builder().store(store.clone()).ciba().start().await;
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
     let client = ciba(&app);
     let handle = client.start(request("kari")).await.unwrap().handle;
@@ -861,7 +866,7 @@ async fn a_store_blip_after_the_tokens_does_not_lose_the_approval() {
 async fn a_store_outage_keeps_the_approval_until_the_store_is_back() {
     let store = TroubleStore::<MemoryStore>::default();
     store.failing_outcome_creates.store(usize::MAX, std::sync::atomic::Ordering::SeqCst);
-    let app = common::start_ciba_with_store(store.clone()).await;
+    let app = TestApp::builder().store(store.clone()).ciba().start().await;
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
     let client = ciba(&app);
     let handle = client.start(request("kari")).await.unwrap().handle;
@@ -930,7 +935,7 @@ async fn one_slow_poll_holds_up_no_other() {
 #[tokio::test]
 async fn two_starts_at_once_from_one_browser_are_both_its_own() {
     let store = TroubleStore::lagging(MemoryStore::default());
-    let app = common::start_ciba_public(store, |b| b, |o| o, common::tv_start()).await;
+    let app = TestApp::builder().store(store).public_ciba_start(common::tv_start()).start().await;
     for round in 0..4 {
         let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
         let start = || async {
@@ -1023,7 +1028,7 @@ async fn logged_in_after_reading(app: &TestApp, browser: &reqwest::Client, handl
 /// request's cookie name, or a random binding. The owner still is.
 #[tokio::test]
 async fn a_handle_or_another_requests_cookie_logs_nobody_in() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     let (tv, handle, cookie) = tv_starts(&app, "kari").await;
     let (_, _, other_cookie) = tv_starts(&app, "ola").await;
     for request in app.sim.ciba_requests() {
@@ -1048,7 +1053,7 @@ async fn a_handle_or_another_requests_cookie_logs_nobody_in() {
 /// logout cancelled the request.
 #[tokio::test]
 async fn an_old_owner_cookie_logs_nobody_in_after_logout() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     let (tv, handle, cookie) = tv_starts(&app, "kari").await;
     app.sim.ciba_decide(&app.sim.ciba_requests()[0].auth_req_id, true);
     assert!(logged_in_after_reading(&app, &tv, &handle, "").await);
@@ -1070,7 +1075,7 @@ async fn an_old_owner_cookie_logs_nobody_in_after_logout() {
 /// it): the browser goes home.
 #[tokio::test]
 async fn logout_of_a_ciba_login_never_sends_bibs_token_to_bankid_oidc() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     let tv = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let started = tv.post(app.url("/auth/bankid/ciba")).json(&serde_json::json!({"nnin": nnin("kari")})).send().await;
     let started: serde_json::Value = started.unwrap().json().await.unwrap();
@@ -1089,7 +1094,7 @@ async fn logout_of_a_ciba_login_never_sends_bibs_token_to_bankid_oidc() {
 /// description, a store's message); the cause goes to the log.
 #[tokio::test]
 async fn ciba_route_errors_carry_no_internal_text() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     app.sim.set_fault(Fault::RegisterRefused);
     let response = post_start(&app, &nnin("kari")).await;
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
@@ -1188,7 +1193,7 @@ async fn the_public_start_route_checks_the_number_and_the_origin_first() {
 /// session stays Ola's.
 #[tokio::test]
 async fn a_late_ciba_approval_never_switches_a_logged_in_browser_to_another_person() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     let karis: serde_json::Value = post_start(&app, &nnin("kari")).await.json().await.unwrap();
     let olas: serde_json::Value = post_start(&app, &nnin("ola")).await.json().await.unwrap();
     let requests = app.sim.ciba_requests();
@@ -1207,7 +1212,7 @@ async fn a_late_ciba_approval_never_switches_a_logged_in_browser_to_another_pers
 /// started, as logout does; their late approval logs nobody in.
 #[tokio::test]
 async fn a_code_flow_login_ends_the_browsers_pending_ciba_requests() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     let started: serde_json::Value = post_start(&app, &nnin("kari")).await.json().await.unwrap();
     let handle = started["handle"].as_str().unwrap().to_owned();
     assert_eq!(app.login_as("ola").await.response.status(), StatusCode::SEE_OTHER);

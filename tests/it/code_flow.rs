@@ -4,12 +4,12 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::{error_body, location, param, start, start_with, with_param};
+use common::{TestApp, error_body, location, param, with_param};
 use reqwest::StatusCode;
 
 #[tokio::test]
 async fn bis_login_reaches_me_at_loa_3() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let callback = app.login_as("kari").await;
     assert_eq!(callback.response.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&callback.response), "/me");
@@ -39,7 +39,7 @@ fn assert_authorization_request(app: &common::TestApp, sent: &std::collections::
 
 #[tokio::test]
 async fn authorization_request_is_pushed_when_par_is_advertised() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let authorize_url = app.begin_login("/me").await;
     let sent = app.sim.last_par_params().expect("pushed authorization request");
     assert_authorization_request(&app, &sent);
@@ -50,7 +50,7 @@ async fn authorization_request_is_pushed_when_par_is_advertised() {
 
 #[tokio::test]
 async fn without_par_the_request_carries_pkce_state_nonce_and_bis_hint() {
-    let app = start_with(|b| b.par(axum_bankid::ParMode::Disabled)).await;
+    let app = TestApp::builder().configure(|b| b.par(axum_bankid::ParMode::Disabled)).start().await;
     let authorize_url = app.begin_login("/me").await;
     assert!(authorize_url.starts_with(&app.sim.issuer()));
     assert!(app.sim.last_authorize_params().is_none(), "not visited yet");
@@ -65,7 +65,7 @@ async fn without_par_the_request_carries_pkce_state_nonce_and_bis_hint() {
 async fn classic_bankid_loa_4_is_accepted() {
     // BankID High is asked for: the default `urn:bankid:bis` routes every
     // user, Ola too, to biometrics (LOA 3), as BankID does.
-    let app = start_with(|b| b.acr_values(Some("urn:bankid:bid"))).await;
+    let app = TestApp::builder().configure(|b| b.acr_values(Some("urn:bankid:bid"))).start().await;
     let callback = app.login_as("ola").await;
     assert_eq!(callback.response.status(), StatusCode::SEE_OTHER);
     let (status, me) = app.get_json("/me").await;
@@ -78,7 +78,10 @@ async fn classic_bankid_loa_4_is_accepted() {
 async fn minimum_loa_4_rejects_biometrics() {
     // With `acr_values` switched off the user logs in with their own method:
     // Kari's biometrics (LOA 3) is refused at the callback.
-    let app = start_with(|b| b.minimum_loa(axum_bankid::Loa::HIGH).acr_values(None::<String>)).await;
+    let app = TestApp::builder()
+        .configure(|b| b.minimum_loa(axum_bankid::Loa::HIGH).acr_values(None::<String>))
+        .start()
+        .await;
     let (_, body) = error_body(app.login_as("kari").await.response).await;
     assert_eq!(body["error"], "insufficient_loa");
     app.assert_logged_out().await;
@@ -90,7 +93,7 @@ async fn minimum_loa_4_rejects_biometrics() {
 /// answers with biometrics anyway is still refused, by the token's `acr`.
 #[tokio::test]
 async fn minimum_loa_4_asks_for_bankid_high_and_still_checks_the_token() {
-    let app = start_with(|b| b.minimum_loa(axum_bankid::Loa::HIGH)).await;
+    let app = TestApp::builder().configure(|b| b.minimum_loa(axum_bankid::Loa::HIGH)).start().await;
     assert_eq!(app.login_as("kari").await.response.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.get_json("/me").await.1["loa"], 4);
     app.sim.set_fault(axum_bankid_simulator::Fault::BelowAskedLevel);
@@ -100,17 +103,19 @@ async fn minimum_loa_4_asks_for_bankid_high_and_still_checks_the_token() {
 
 #[tokio::test]
 async fn client_secret_post_works() {
-    let app = start_with(|b| {
-        b.client_auth(axum_bankid::ClientAuth::client_secret_post(axum_bankid_simulator::DEFAULT_CLIENT_SECRET))
-    })
-    .await;
+    let app = TestApp::builder()
+        .configure(|b| {
+            b.client_auth(axum_bankid::ClientAuth::client_secret_post(axum_bankid_simulator::DEFAULT_CLIENT_SECRET))
+        })
+        .start()
+        .await;
     assert_eq!(app.login_as("kari").await.response.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.get_json("/me").await.0, StatusCode::OK);
 }
 
 #[tokio::test]
 async fn access_denied_is_a_typed_error() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let callback = app.login_with("kari", "deny", "/me").await;
     assert_eq!(param(&callback.url, "error").as_deref(), Some("access_denied"));
     let (status, body) = error_body(callback.response).await;
@@ -121,7 +126,7 @@ async fn access_denied_is_a_typed_error() {
 
 #[tokio::test]
 async fn missing_state_is_refused() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let authorize_url = app.begin_login("/me").await;
     let callback_url = app.authorize(&authorize_url, "kari", "approve").await;
     let response = app.client.get(with_param(&callback_url, "state", None)).send().await.unwrap();
@@ -133,7 +138,7 @@ async fn missing_state_is_refused() {
 
 #[tokio::test]
 async fn unknown_state_is_refused() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let authorize_url = app.begin_login("/me").await;
     let callback_url = app.authorize(&authorize_url, "kari", "approve").await;
     let forged = with_param(&callback_url, "state", Some("forged-state-value-0000000"));
@@ -146,7 +151,7 @@ async fn unknown_state_is_refused() {
 #[tokio::test]
 async fn state_from_another_browser_is_refused() {
     // Login CSRF: the attacker's own callback URL replayed in the victim's browser.
-    let attacker = start().await;
+    let attacker = TestApp::builder().start().await;
     let authorize_url = attacker.begin_login("/me").await;
     let callback_url = attacker.authorize(&authorize_url, "kari", "approve").await;
     let victim =
@@ -161,7 +166,7 @@ async fn state_from_another_browser_is_refused() {
 /// `tests/adversarial_sessions.rs::a_repeated_callback_lands_where_the_completed_login_went`.)
 #[tokio::test]
 async fn replayed_callback_is_refused() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let callback = app.login_as("kari").await;
     assert_eq!(callback.response.status(), StatusCode::SEE_OTHER);
     let logout = app.client.post(app.url("/auth/bankid/logout")).send().await.unwrap();
@@ -173,11 +178,11 @@ async fn replayed_callback_is_refused() {
 
 #[tokio::test]
 async fn replayed_code_is_refused_by_the_provider() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let first = app.login_as("kari").await;
     let used_code = param(&first.url, "code").unwrap();
     // A fresh login attempt (valid state), but with the old code injected.
-    let other = start().await;
+    let other = TestApp::builder().start().await;
     let authorize_url = other.begin_login("/me").await;
     let callback_url = other.authorize(&authorize_url, "kari", "approve").await;
     let injected = with_param(&callback_url, "code", Some(&used_code));
@@ -200,7 +205,7 @@ async fn replayed_code_is_refused_by_the_provider() {
 
 #[tokio::test]
 async fn duplicated_parameters_are_refused() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let authorize_url = app.begin_login("/me").await;
     let callback_url = app.authorize(&authorize_url, "kari", "approve").await;
     let state = param(&callback_url, "state").unwrap();
@@ -213,7 +218,7 @@ async fn duplicated_parameters_are_refused() {
 
 #[tokio::test]
 async fn callback_issuer_is_checked() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let authorize_url = app.begin_login("/me").await;
     let callback_url = app.authorize(&authorize_url, "kari", "approve").await;
     let wrong = with_param(&callback_url, "iss", Some("https://evil.example"));
@@ -232,7 +237,7 @@ async fn callback_issuer_is_checked() {
 
 #[tokio::test]
 async fn foreign_return_to_goes_home() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     for target in ["https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)"] {
         let callback = app.login_with("kari", "approve", target).await;
         assert_eq!(callback.response.status(), StatusCode::SEE_OTHER);
@@ -244,7 +249,7 @@ async fn foreign_return_to_goes_home() {
 
 #[tokio::test]
 async fn concurrent_logins_in_one_browser_do_not_clobber_each_other() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let tab_a = app.begin_login("/a").await;
     let tab_b = app.begin_login("/b").await;
     let callback_b = app.authorize(&tab_b, "kari", "approve").await;
@@ -258,7 +263,7 @@ async fn concurrent_logins_in_one_browser_do_not_clobber_each_other() {
 
 #[tokio::test]
 async fn expired_login_attempt_is_refused() {
-    let app = start_with(|b| b.login_attempt_ttl(Duration::from_secs(1))).await;
+    let app = TestApp::builder().configure(|b| b.login_attempt_ttl(Duration::from_secs(1))).start().await;
     let authorize_url = app.begin_login("/me").await;
     let callback_url = app.authorize(&authorize_url, "kari", "approve").await;
     tokio::time::sleep(Duration::from_millis(2100)).await;
@@ -270,7 +275,7 @@ async fn expired_login_attempt_is_refused() {
 
 #[tokio::test]
 async fn pending_logins_are_bounded() {
-    let app = start_with(|b| b.max_pending_logins(2)).await;
+    let app = TestApp::builder().configure(|b| b.max_pending_logins(2)).start().await;
     let oldest = app.begin_login("/1").await;
     let _ = app.begin_login("/2").await;
     let _ = app.begin_login("/3").await;
@@ -284,7 +289,7 @@ async fn pending_logins_are_bounded() {
 /// `api_ver` as a string or a number, absent is `null`).
 #[tokio::test]
 async fn the_user_carries_issuer_session_and_api_version() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     app.login_as("kari").await;
     let (_, me) = app.get_json("/me").await;
     assert_eq!(me["iss"], app.sim.issuer());
@@ -300,7 +305,7 @@ async fn the_user_carries_issuer_session_and_api_version() {
 
 #[tokio::test]
 async fn granted_identifiers_reach_the_user() {
-    let app = start_with(|b| b.scopes(["profile", "nnin_altsub"])).await;
+    let app = TestApp::builder().configure(|b| b.scopes(["profile", "nnin_altsub"])).start().await;
     app.login_as("kari").await;
     let (_, me) = app.get_json("/me").await;
     let kari = axum_bankid_simulator::Simulator::default_users().iter().find(|u| u.id() == "kari").unwrap();
@@ -312,7 +317,7 @@ async fn granted_identifiers_reach_the_user() {
     assert_eq!(me["claims"]["nnin_altsub"], kari.nnin(), "the full claim set is kept");
 
     // Without the scope the number is not there.
-    let plain = start().await;
+    let plain = TestApp::builder().start().await;
     plain.login_as("kari").await;
     assert!(plain.get_json("/me").await.1["nnin_altsub"].is_null());
 }
@@ -325,7 +330,10 @@ fn client_key() -> axum_bankid::ClientAssertionKey {
 #[tokio::test]
 async fn private_key_jwt_works_without_a_secret() {
     // PAR and the code exchange both authenticate with a signed assertion.
-    let app = start_with(|b| b.client_auth(axum_bankid::ClientAuth::private_key_jwt(client_key()))).await;
+    let app = TestApp::builder()
+        .configure(|b| b.client_auth(axum_bankid::ClientAuth::private_key_jwt(client_key())))
+        .start()
+        .await;
     let callback = app.login_as("kari").await;
     assert_eq!(callback.response.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.get_json("/me").await.1["loa"], 3);
@@ -338,7 +346,8 @@ async fn private_key_jwt_works_without_a_secret() {
 async fn private_key_jwt_with_the_wrong_key_is_refused() {
     let other_pem = include_str!("../../simulator/src/keys/sim-unknown.pem");
     let wrong = axum_bankid::ClientAssertionKey::rsa_pem(other_pem.as_bytes(), None).unwrap();
-    let app = start_with(|b| b.client_auth(axum_bankid::ClientAuth::private_key_jwt(wrong))).await;
+    let app =
+        TestApp::builder().configure(|b| b.client_auth(axum_bankid::ClientAuth::private_key_jwt(wrong))).start().await;
     let response = app.client.get(app.url("/auth/bankid/login?return_to=/me")).send().await.unwrap();
     let (status, body) = error_body(response).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);

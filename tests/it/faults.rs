@@ -5,7 +5,7 @@ use crate::common;
 use std::time::Duration;
 
 use axum_bankid_simulator::Fault;
-use common::{TestApp, error_body, start, start_with};
+use common::{TestApp, error_body};
 use reqwest::StatusCode;
 
 /// Logs in with `fault` active and returns the app's JSON error.
@@ -17,7 +17,7 @@ async fn failed_login(app: &TestApp, fault: Fault) -> (StatusCode, serde_json::V
 }
 
 async fn assert_id_token_error(fault: Fault, reason: &str) {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let (status, body) = failed_login(&app, fault.clone()).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{fault:?}: {body}");
     assert_eq!(body["error"], "invalid_id_token", "{fault:?}: {body}");
@@ -84,7 +84,7 @@ async fn missing_nonce() {
 
 #[tokio::test]
 async fn unknown_kid_refreshes_once_then_fails() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let fetched_at_start = app.sim.jwks_requests();
     let (_, body) = failed_login(&app, Fault::UnknownKid).await;
     assert_eq!(body["detail"], "unknown_key");
@@ -99,7 +99,7 @@ async fn unknown_kid_refreshes_once_then_fails() {
 
 #[tokio::test]
 async fn rotated_keys_are_picked_up() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let fetched_at_start = app.sim.jwks_requests();
     app.sim.set_fault(Fault::RotatedKeys);
     let callback = app.login_as("kari").await;
@@ -110,7 +110,7 @@ async fn rotated_keys_are_picked_up() {
 
 #[tokio::test]
 async fn missing_acr() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let (status, body) = failed_login(&app, Fault::MissingAcr).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["error"], "insufficient_loa");
@@ -118,7 +118,7 @@ async fn missing_acr() {
 
 #[tokio::test]
 async fn low_acr() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let (status, body) = failed_login(&app, Fault::LowAcr).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["error"], "insufficient_loa");
@@ -126,7 +126,7 @@ async fn low_acr() {
 
 #[tokio::test]
 async fn wrong_callback_issuer() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let (status, body) = failed_login(&app, Fault::WrongCallbackIss).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "callback_issuer_mismatch");
@@ -134,7 +134,7 @@ async fn wrong_callback_issuer() {
 
 #[tokio::test]
 async fn token_endpoint_error() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let (status, body) = failed_login(&app, Fault::TokenEndpointError).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert_eq!(body["error"], "token_exchange_failed");
@@ -143,7 +143,7 @@ async fn token_endpoint_error() {
 
 #[tokio::test]
 async fn token_endpoint_server_error() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let (_, body) = failed_login(&app, Fault::TokenEndpointServerError).await;
     assert_eq!(body["error"], "token_exchange_failed");
     assert_eq!(body["detail"], "unexpected_response");
@@ -151,7 +151,7 @@ async fn token_endpoint_server_error() {
 
 #[tokio::test]
 async fn slow_par_endpoint_times_out_at_login_start() {
-    let app = start_with(|b| b.http_timeout(Duration::from_millis(500))).await;
+    let app = TestApp::builder().configure(|b| b.http_timeout(Duration::from_millis(500))).start().await;
     app.sim.set_fault(Fault::Slow(Duration::from_secs(2)));
     let response = app.client.get(app.url("/auth/bankid/login?return_to=/me")).send().await.unwrap();
     let (status, body) = error_body(response).await;
@@ -164,7 +164,10 @@ async fn slow_par_endpoint_times_out_at_login_start() {
 #[tokio::test]
 async fn slow_provider_times_out() {
     // Without PAR the first call to the provider is the token exchange.
-    let app = start_with(|b| b.http_timeout(Duration::from_millis(500)).par(axum_bankid::ParMode::Disabled)).await;
+    let app = TestApp::builder()
+        .configure(|b| b.http_timeout(Duration::from_millis(500)).par(axum_bankid::ParMode::Disabled))
+        .start()
+        .await;
     let (status, body) = failed_login(&app, Fault::Slow(Duration::from_secs(2))).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert_eq!(body["error"], "token_exchange_failed");
@@ -173,7 +176,7 @@ async fn slow_provider_times_out() {
 
 #[tokio::test]
 async fn slow_but_within_timeout_succeeds() {
-    let app = start_with(|b| b.http_timeout(Duration::from_secs(5))).await;
+    let app = TestApp::builder().configure(|b| b.http_timeout(Duration::from_secs(5))).start().await;
     app.sim.set_fault(Fault::Slow(Duration::from_millis(300)));
     assert_eq!(app.login_as("kari").await.response.status(), StatusCode::SEE_OTHER);
 }

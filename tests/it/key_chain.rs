@@ -13,12 +13,11 @@ use std::time::Duration;
 
 use axum_bankid::{BankIdConfig, BankIdEnvironment, ConfigError};
 use axum_bankid_simulator::{Fault, LogoutSubject, SigningAlgorithm, Simulator, Which};
-use common::{error_body, start, start_full, start_with, start_without_roots};
+use common::{TestApp, error_body};
 use logs::{logged, logs};
 use pki::Authority;
 use reqwest::StatusCode;
 use serde_json::Value;
-use tower_sessions::MemoryStore;
 
 /// The kind a simulator key gets against a root it was not issued under:
 /// no `x5c` at all, or a chain to the simulator's own test PKI.
@@ -32,7 +31,7 @@ async fn expected_refusal(jwks_uri: &str) -> &'static str {
 async fn a_login_signed_by_a_key_outside_the_configured_roots_is_refused_with_the_reason() {
     logs();
     let root = Authority::root("a root the simulator never issued under");
-    let app = start_with(|b| b.root_certificates_pem(root.pem())).await;
+    let app = TestApp::builder().configure(|b| b.root_certificates_pem(root.pem())).start().await;
     let expected = expected_refusal(&format!("{}/jwks", app.sim.issuer())).await;
     let response = app.login_as("kari").await.response;
     let (status, body) = error_body(response).await;
@@ -49,7 +48,7 @@ async fn a_logout_token_signed_by_a_key_outside_the_roots_is_refused_with_its_ow
     logs();
     let root = Authority::root("a root the simulator never issued under");
     let sim = Simulator::builder().backchannel_logout(true);
-    let app = start_full(sim, MemoryStore::default(), |b| b.root_certificates_pem(root.pem()), |l, _| l).await;
+    let app = TestApp::builder().simulator(sim).configure(|b| b.root_certificates_pem(root.pem())).start().await;
     let target = app.url("/auth/bankid/backchannel-logout");
     let delivery = app.sim.send_backchannel_logout(LogoutSubject::Sub("anyone".into()), &target).await.unwrap();
     assert_eq!(delivery.status, 400, "{}", delivery.body);
@@ -59,7 +58,7 @@ async fn a_logout_token_signed_by_a_key_outside_the_roots_is_refused_with_its_ow
 #[tokio::test]
 async fn without_roots_the_simulator_login_still_works_outside_production() {
     logs();
-    let app = start_without_roots(|b| b).await;
+    let app = TestApp::builder().without_roots().start().await;
     assert!(logged("no BankID root certificates configured"), "one warn at start-up");
     let response = app.login_as("kari").await.response;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
@@ -70,7 +69,7 @@ async fn without_roots_the_simulator_login_still_works_outside_production() {
 #[tokio::test]
 async fn switching_the_check_off_is_logged_at_every_start() {
     logs();
-    let app = start_without_roots(|b| b.key_chain_check(false)).await;
+    let app = TestApp::builder().without_roots().configure(|b| b.key_chain_check(false)).start().await;
     assert!(logged("certificate check is switched off"));
     assert_eq!(app.login_as("kari").await.response.status(), StatusCode::SEE_OTHER);
 }
@@ -105,7 +104,7 @@ fn production_refuses_to_start_without_roots_unless_switched_off() {
 #[tokio::test]
 async fn a_key_whose_chain_is_wrong_never_reaches_me_and_says_why() {
     logs();
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     assert_eq!(app.login_as("kari").await.response.status(), StatusCode::SEE_OTHER, "a sound chain logs in");
     assert_eq!(app.get_json("/me").await.0, StatusCode::OK);
     app.client.post(app.url("/auth/bankid/logout")).send().await.unwrap();
@@ -116,7 +115,7 @@ async fn a_key_whose_chain_is_wrong_never_reaches_me_and_says_why() {
         (Fault::NoCertificateChain, "missing_key_chain"),
     ];
     for (fault, kind) in faults {
-        let app = start_full(Simulator::builder().fault(fault.clone()), MemoryStore::default(), |b| b, |l, _| l).await;
+        let app = TestApp::builder().simulator(Simulator::builder().fault(fault.clone())).start().await;
         let (status, body) = error_body(app.login_as("kari").await.response).await;
         assert_eq!(
             (status, body["error"].as_str()),
@@ -141,7 +140,7 @@ fn discovery_fetches(sim: &Simulator) -> usize {
 async fn a_provider_moving_from_rs256_to_es256_is_followed_without_a_restart() {
     logs();
     let sim = Simulator::builder().signing_algorithm(SigningAlgorithm::Rs256);
-    let app = start_full(sim, MemoryStore::default(), |b| b, |l, _| l).await;
+    let app = TestApp::builder().simulator(sim).start().await;
     assert_eq!(app.login_as("kari").await.response.status(), StatusCode::SEE_OTHER, "RS256 before the move");
     app.sim.set_signing_algorithm(SigningAlgorithm::Es256);
     let response = app.login_as("kari").await.response;
@@ -155,7 +154,7 @@ async fn a_burst_of_tokens_with_an_unknown_algorithm_fetches_discovery_once_per_
     logs();
     let sim = Simulator::builder().signing_algorithm(SigningAlgorithm::Rs256).backchannel_logout(true);
     let cooldown = |b: axum_bankid::BankIdConfigBuilder| b.jwks_refresh_cooldown(Duration::from_secs(3600));
-    let app = start_full(sim, MemoryStore::default(), cooldown, |l, _| l).await;
+    let app = TestApp::builder().simulator(sim).configure(cooldown).start().await;
     let target = app.url("/auth/bankid/backchannel-logout");
     let burst = || {
         let deliveries =

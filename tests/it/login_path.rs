@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum_bankid::{LoginCheckError, ciba::CibaRequest, permission::LoginHint};
 use axum_bankid_simulator::{CibaBehavior, Fault, Simulator};
-use common::{TestApp, TroubleStore, error_body, start_ciba, start_ciba_with_store};
+use common::{TestApp, TroubleStore, error_body};
 use reqwest::StatusCode;
 
 fn nnin(user: &str) -> String {
@@ -32,7 +32,7 @@ async fn callback_failure(app: &TestApp) -> (StatusCode, serde_json::Value) {
 
 #[tokio::test]
 async fn a_failed_check_has_one_kind_in_both_flows() {
-    let app = start_ciba().await;
+    let app = TestApp::builder().ciba().start().await;
     for fault in [Fault::LowAcr, Fault::MissingAcr, Fault::WrongAudience] {
         app.sim.clear_faults();
         app.sim.set_fault(fault.clone());
@@ -66,7 +66,7 @@ async fn a_failed_check_has_one_kind_in_both_flows() {
 #[tokio::test]
 async fn a_callback_whose_session_write_fails_does_not_log_in() {
     let store: TroubleStore = TroubleStore::default();
-    let app = start_ciba_with_store(store.clone()).await;
+    let app = TestApp::builder().store(store.clone()).ciba().start().await;
     assert!(app.login_as("kari").await.response.status().is_redirection());
     let session = app.cookie("bankid-session").expect("a session after login");
     *store.failing_record.lock().unwrap() = Some(session.clone());
@@ -121,7 +121,7 @@ async fn assert_logged_in_once_the_store_is_back(app: &TestApp, path: &str) {
 #[tokio::test]
 async fn a_ciba_login_whose_session_write_fails_is_not_approved() {
     let store: TroubleStore = TroubleStore::default();
-    let app = start_ciba_with_store(store.clone()).await;
+    let app = TestApp::builder().store(store.clone()).ciba().start().await;
     assert!(app.login_as("ola").await.response.status().is_redirection());
     let session = app.cookie("bankid-session").expect("Ola's session");
     let path = start_kari(&app).await;
@@ -144,7 +144,7 @@ async fn a_ciba_login_whose_session_write_fails_is_not_approved() {
 #[tokio::test]
 async fn a_ciba_login_whose_session_save_fails_is_logged_in_by_the_next_read() {
     let store: TroubleStore = TroubleStore::default();
-    let app = start_ciba_with_store(store.clone()).await;
+    let app = TestApp::builder().store(store.clone()).ciba().start().await;
     let path = start_kari(&app).await;
     store.refuse_logins.store(true, std::sync::atomic::Ordering::SeqCst);
 

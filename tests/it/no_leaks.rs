@@ -6,7 +6,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use axum_bankid_simulator::Fault;
-use common::{param, start, with_param};
+use common::{TestApp, param, with_param};
 use reqwest::StatusCode;
 
 #[derive(Clone, Default)]
@@ -35,7 +35,7 @@ async fn logs_hold_no_secrets_at_trace_level() {
         .finish();
     let _scope = tracing::subscriber::set_default(subscriber);
 
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let ok = app.login_as("kari").await;
     assert_eq!(ok.response.status(), StatusCode::SEE_OTHER);
     let code = param(&ok.url, "code").unwrap();
@@ -72,7 +72,7 @@ async fn an_attacker_sized_provider_error_is_logged_as_bounded_lines() {
         .with_ansi(false)
         .finish();
     let _scope = tracing::subscriber::set_default(subscriber);
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let authorize_url = app.begin_login("/me").await;
     let denied = app.authorize(&authorize_url, "kari", "deny").await;
     let forged = with_param(&denied, "error", Some(&"eeeeeee\n".repeat(512)));

@@ -6,7 +6,7 @@ use axum_bankid::{BankIdConfig, BankIdLayer, Error, ParMode, permission::DigestI
 use axum_bankid_simulator::{Fault, Simulator};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{CardAccess, TestApp, error_body, location, param, payment, start, start_with};
+use common::{CardAccess, TestApp, error_body, location, param, payment};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -26,7 +26,7 @@ async fn landing(app: &TestApp, start_path: &str) -> String {
 
 #[tokio::test]
 async fn approved_payment_grants_exactly_that_statement() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let authorize_url = app.begin_at("/pay").await;
     // PAR: the browser only carries client_id and request_uri.
     let keys: Vec<String> =
@@ -58,7 +58,7 @@ async fn approved_payment_grants_exactly_that_statement() {
 
 #[tokio::test]
 async fn a_grant_cannot_be_replayed() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let landing = landing(&app, "/pay").await;
     assert_eq!(app.get_json(&landing).await.0, StatusCode::OK);
     let (status, body) = app.get_json(&landing).await;
@@ -69,7 +69,7 @@ async fn a_grant_cannot_be_replayed() {
 
 #[tokio::test]
 async fn grants_can_be_reusable_when_configured() {
-    let app = start_with(|b| b.single_use_grants(false)).await;
+    let app = TestApp::builder().configure(|b| b.single_use_grants(false)).start().await;
     let landing = landing(&app, "/pay").await;
     assert_eq!(app.get_json(&landing).await.0, StatusCode::OK);
     assert_eq!(app.get_json(&landing).await.0, StatusCode::OK);
@@ -77,20 +77,20 @@ async fn grants_can_be_reusable_when_configured() {
 
 #[tokio::test]
 async fn a_grant_of_another_type_does_not_count() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let landing = landing(&app, "/pay").await;
     let (status, body) = app.get_json(&landing.replace("/paid", "/card")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["error"], "permission_not_granted");
     // And a plain login grants nothing.
-    let plain = start().await;
+    let plain = TestApp::builder().start().await;
     plain.login_as("kari").await;
     assert_eq!(plain.get_json("/paid").await.0, StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
 async fn denied_payment_grants_nothing() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let (status, body) = error_body(approve_payment(&app, "/pay", "deny").await).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["error"], "access_denied");
@@ -98,7 +98,7 @@ async fn denied_payment_grants_nothing() {
 }
 
 async fn assert_permission_fault(fault: Fault, reason: &str) {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     app.sim.set_fault(fault.clone());
     let (status, body) = error_body(approve_payment(&app, "/pay", "approve").await).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{fault:?}: {body}");
@@ -123,7 +123,7 @@ async fn different_type_is_refused() {
     // BankID documents `authorization_details` in the access token; should a
     // token response also echo them, they must name what was sent.
     let echoing = Simulator::builder().echo_authorization_details(true);
-    let app = common::start_full(echoing, tower_sessions::MemoryStore::default(), |b| b, |layer, _| layer).await;
+    let app = TestApp::builder().simulator(echoing).start().await;
     app.sim.set_fault(Fault::DifferentPermissionType);
     let (status, body) = error_body(approve_payment(&app, "/pay", "approve").await).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
@@ -138,14 +138,14 @@ async fn different_type_is_refused() {
 async fn digest_over_the_wrong_input_is_refused() {
     // The simulator digests the statement bytes; a client configured for the
     // other reading of BankID's docs must notice the mismatch, not grant.
-    let app = start_with(|b| b.permission_digest_input(DigestInput::EncodedPermission)).await;
+    let app = TestApp::builder().configure(|b| b.permission_digest_input(DigestInput::EncodedPermission)).start().await;
     let (_, body) = error_body(approve_payment(&app, "/pay", "approve").await).await;
     assert_eq!(body["detail"], "digest_mismatch");
 }
 
 #[tokio::test]
 async fn expired_request_uri_is_a_provider_error() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     app.sim.set_fault(Fault::ExpiredRequestUri);
     let authorize_url = app.begin_at("/pay").await;
     let page = app.client.get(&authorize_url).send().await.unwrap();
@@ -160,7 +160,7 @@ async fn expired_request_uri_is_a_provider_error() {
 
 #[tokio::test]
 async fn replayed_request_uri_is_refused() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let authorize_url = app.begin_at("/pay").await;
     let first = app.client.get(&authorize_url).send().await.unwrap();
     assert_eq!(first.status(), StatusCode::OK);
@@ -174,7 +174,7 @@ async fn replayed_request_uri_is_refused() {
 
 #[tokio::test]
 async fn permission_api_flow_yields_a_signed_permission() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let landing = landing(&app, "/pay-api").await;
     let pushed = app.sim.last_par_params().unwrap();
     assert!(pushed.contains_key("permission_token"), "the guessed reference parameter: {pushed:?}");
@@ -197,7 +197,7 @@ fn jws_claims(jws: &str) -> Value {
 /// two are never compared (`sub` is unique per issuer only).
 #[tokio::test]
 async fn a_permission_api_grant_with_bibs_own_sub_binds_to_the_login() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let landing = landing(&app, "/pay-api").await;
     let (status, paid) = app.get_json(&landing).await;
     assert_eq!(status, StatusCode::OK, "{paid}");
@@ -213,7 +213,7 @@ async fn a_permission_api_grant_with_bibs_own_sub_binds_to_the_login() {
 /// Approves `start_path` with `fault` set and returns the error's `detail`
 /// (or `"ok"` when the login succeeded).
 async fn outcome_with_fault(start_path: &str, fault: Fault) -> String {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     app.sim.set_fault(fault);
     let response = approve_payment(&app, start_path, "approve").await;
     if response.status() == StatusCode::SEE_OTHER {
@@ -263,7 +263,7 @@ async fn the_permission_api_asks_for_a_types_product_scope() {
 
 #[tokio::test]
 async fn app_callback_uri_is_validated_and_pushed() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let link = "https%3A%2F%2Fshop.example%2Fbankid-done";
     let authorize_url = app.begin_at(&format!("/pay?app_callback_uri={link}")).await;
     assert!(authorize_url.contains("request_uri"));
@@ -284,7 +284,8 @@ async fn app_callback_uri_is_validated_and_pushed() {
 
 #[tokio::test]
 async fn upfront_permission_on_every_login() {
-    let app = start_with(|b| b.upfront_permission(&CardAccess { card: "4925-xxxx".into() })).await;
+    let app =
+        TestApp::builder().configure(|b| b.upfront_permission(&CardAccess { card: "4925-xxxx".into() })).start().await;
     let callback = app.login_as("kari").await;
     assert_eq!(callback.response.status(), StatusCode::SEE_OTHER);
     let landing = location(&callback.response);
@@ -318,7 +319,7 @@ async fn par_required_but_not_advertised_fails_at_start_up() {
 
 #[tokio::test]
 async fn a_grant_used_by_a_failing_handler_stays_used() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let landing = landing(&app, "/pay").await;
     let failed = app.client.get(app.url(&landing.replace("/paid", "/paid-then-fail"))).send().await.unwrap();
     assert_eq!(failed.status(), StatusCode::INTERNAL_SERVER_ERROR);
@@ -328,7 +329,7 @@ async fn a_grant_used_by_a_failing_handler_stays_used() {
 
 #[tokio::test]
 async fn grants_expire() {
-    let app = start_with(|b| b.grant_ttl(std::time::Duration::from_secs(1))).await;
+    let app = TestApp::builder().configure(|b| b.grant_ttl(std::time::Duration::from_secs(1))).start().await;
     let landing = landing(&app, "/pay").await;
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let (status, body) = app.get_json(&landing).await;
@@ -338,7 +339,7 @@ async fn grants_expire() {
 
 #[tokio::test]
 async fn permission_api_failures_are_typed() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     // The client-credentials token cannot be had: registering fails before any redirect.
     app.sim.set_fault(Fault::TokenEndpointError);
     let response = app.client.get(app.url("/pay-api")).send().await.unwrap();

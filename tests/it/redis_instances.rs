@@ -13,7 +13,7 @@ use crate::common;
 use std::time::Duration;
 
 use common::redis::{RedisServer, start_persistent_redis};
-use common::{TestApp, location, start_with_store};
+use common::{TestApp, location};
 use reqwest::{Response, StatusCode};
 use tower_sessions_redis_store::RedisStore;
 use tower_sessions_redis_store::fred::prelude::{
@@ -33,7 +33,7 @@ async fn pool(url: &str) -> Pool {
 }
 
 async fn logged_in_app(redis: &RedisServer) -> TestApp {
-    let app = start_with_store(RedisStore::new(pool(&redis.url()).await), |b| b).await;
+    let app = TestApp::builder().store(RedisStore::new(pool(&redis.url()).await)).start().await;
     let callback = app.login_as("kari").await;
     assert_eq!(callback.response.status(), StatusCode::SEE_OTHER);
     let (status, me) = app.get_json("/me").await;
@@ -102,7 +102,7 @@ async fn redis_down_is_a_503_and_a_restart_keeps_the_login() {
 #[tokio::test]
 async fn a_callback_during_the_outage_logs_nobody_in_and_a_new_login_works_afterwards() {
     let Some(mut redis) = start_persistent_redis() else { return };
-    let app = start_with_store(RedisStore::new(pool(&redis.url()).await), |b| b).await;
+    let app = TestApp::builder().store(RedisStore::new(pool(&redis.url()).await)).start().await;
     let authorize_url = app.begin_login("/me").await;
     let callback_url = app.authorize(&authorize_url, "kari", "approve").await;
     let before = app.cookie("bankid-session");

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum_bankid_simulator::{CapturedRequest, Which};
-use common::{start, start_with, start_with_store};
+use common::TestApp;
 use reqwest::StatusCode;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::{MemoryStore, SessionStore};
@@ -26,7 +26,7 @@ fn backchannel(requests: &[CapturedRequest]) -> Vec<String> {
 
 #[tokio::test]
 async fn a_login_asks_for_par_and_tokens_only_and_requests_ask_nothing() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     // Start-up fetched discovery and keys of both providers.
     let at_start_up = backchannel(&app.sim.requests());
     assert!(at_start_up.iter().any(|r| r.ends_with("/.well-known/openid-configuration")), "{at_start_up:?}");
@@ -46,7 +46,7 @@ async fn a_login_asks_for_par_and_tokens_only_and_requests_ask_nothing() {
 
 #[tokio::test]
 async fn without_par_a_login_asks_for_tokens_only() {
-    let app = start_with(|b| b.par(axum_bankid::ParMode::Disabled)).await;
+    let app = TestApp::builder().configure(|b| b.par(axum_bankid::ParMode::Disabled)).start().await;
     app.sim.clear_requests();
 
     let callback = app.login_as("kari").await;
@@ -95,7 +95,7 @@ impl SessionStore for CountingStore {
 #[tokio::test]
 async fn an_authenticated_request_reads_the_store_once_and_a_public_one_not_at_all() {
     let store = CountingStore::default();
-    let app = start_with_store(store.clone(), |b| b).await;
+    let app = TestApp::builder().store(store.clone()).start().await;
     let callback = app.login_as("kari").await;
     assert_eq!(callback.response.status(), StatusCode::SEE_OTHER);
     let (status, _) = app.get_json("/me").await;

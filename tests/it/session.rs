@@ -5,12 +5,12 @@ use crate::common;
 use std::time::Duration;
 
 use axum_bankid::{BankIdConfig, BankIdLayer, Error};
-use common::{location, start, start_with};
+use common::{TestApp, location};
 use reqwest::StatusCode;
 
 #[tokio::test]
 async fn session_cookie_works_on_the_cross_site_redirect() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let response = app.client.get(app.url("/auth/bankid/login?return_to=/me")).send().await.unwrap();
     // The login start binds the attempt to the browser with a cookie of its own.
     let set_cookie = response.headers().get("set-cookie").expect("login start sets the attempt cookie");
@@ -52,7 +52,7 @@ fn https_deployments_get_secure_host_prefixed_cookies() {
 
 #[tokio::test]
 async fn session_id_rotates_at_login() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     // Application data gives the browser a session before the login.
     app.client.get(app.url("/note?set=x")).send().await.unwrap();
     let authorize_url = app.begin_login("/me").await;
@@ -73,7 +73,7 @@ async fn session_id_rotates_at_login() {
 
 #[tokio::test]
 async fn browsers_are_sent_to_login_and_apis_get_401() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let browser =
         app.client.get(app.url("/me?tab=2")).header("accept", "text/html,application/xhtml+xml").send().await.unwrap();
     assert_eq!(browser.status(), StatusCode::SEE_OTHER);
@@ -93,7 +93,7 @@ async fn browsers_are_sent_to_login_and_apis_get_401() {
 
 #[tokio::test]
 async fn optional_user_and_guard() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     assert_eq!(app.client.get(app.url("/maybe")).send().await.unwrap().text().await.unwrap(), "anonymous");
     let guarded = app.client.get(app.url("/guarded")).send().await.unwrap();
     assert_eq!(guarded.status(), StatusCode::UNAUTHORIZED);
@@ -107,7 +107,7 @@ async fn optional_user_and_guard() {
 
 #[tokio::test]
 async fn login_expires_after_max_age() {
-    let app = start_with(|b| b.max_login_age(Duration::from_secs(1))).await;
+    let app = TestApp::builder().configure(|b| b.max_login_age(Duration::from_secs(1))).start().await;
     app.login_as("kari").await;
     assert_eq!(app.get_json("/me").await.0, StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(2100)).await;
@@ -116,7 +116,7 @@ async fn login_expires_after_max_age() {
 
 #[tokio::test]
 async fn logout_is_post_only_and_ends_the_provider_session() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     app.login_as("kari").await;
 
     let get = app.client.get(app.url("/auth/bankid/logout")).send().await.unwrap();
@@ -145,7 +145,7 @@ async fn logout_is_post_only_and_ends_the_provider_session() {
 
 #[tokio::test]
 async fn logout_without_login_goes_home() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let logout = app.client.post(app.url("/auth/bankid/logout")).send().await.unwrap();
     assert_eq!(logout.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&logout), "/");
@@ -201,7 +201,7 @@ async fn error_handler_can_be_replaced() {
 /// logging in next, does not inherit it.
 #[tokio::test]
 async fn logout_ends_the_whole_session_with_the_apps_data() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     app.login_as("kari").await;
     app.client.get(app.url("/note?set=karis-basket")).send().await.unwrap();
     let logout = app.client.post(app.url("/auth/bankid/logout")).send().await.unwrap();
@@ -218,7 +218,7 @@ async fn logout_ends_the_whole_session_with_the_apps_data() {
 /// from an empty session; the same person logging in again keeps it.
 #[tokio::test]
 async fn kept_session_data_still_never_reaches_another_person() {
-    let app = start_with(|b| b.keep_session_data_at_logout(true)).await;
+    let app = TestApp::builder().configure(|b| b.keep_session_data_at_logout(true)).start().await;
     app.login_as("kari").await;
     app.client.get(app.url("/note?set=karis-basket")).send().await.unwrap();
     app.client.post(app.url("/auth/bankid/logout")).send().await.unwrap();
@@ -242,7 +242,7 @@ async fn note(app: &common::TestApp) -> String {
 /// proxies or servers cut or refuse.
 #[tokio::test]
 async fn a_large_id_token_is_not_sent_as_the_logout_hint() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let padding = serde_json::json!({ "x-padding": "p".repeat(6 * 1024) });
     app.sim.set_fault(axum_bankid_simulator::Fault::HeaderMembers(padding.as_object().unwrap().clone()));
     app.login_as("kari").await;
@@ -263,7 +263,7 @@ async fn a_large_id_token_is_not_sent_as_the_logout_hint() {
 /// Responses that showed no login are left as the app made them.
 #[tokio::test]
 async fn responses_that_show_a_login_are_private_whatever_the_handler_does() {
-    let app = start().await;
+    let app = TestApp::builder().start().await;
     let cache_control = |path: &'static str| {
         let app = &app;
         async move {

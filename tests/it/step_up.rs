@@ -8,7 +8,7 @@ use axum::routing::get;
 use axum::{Json, Router, middleware};
 use axum_bankid::{AuthenticatedUser, Loa4, LoggedInWithin, StepUp, require_step_up};
 use axum_bankid_simulator::Fault;
-use common::{TestApp, error_body, location, start_with_routes};
+use common::{TestApp, error_body, location};
 use reqwest::StatusCode;
 
 fn step_up_routes() -> Router {
@@ -27,7 +27,7 @@ fn step_up_routes() -> Router {
 }
 
 async fn start() -> TestApp {
-    start_with_routes(step_up_routes(), |b| b).await
+    TestApp::builder().routes(step_up_routes()).session_layer_from_config().start().await
 }
 
 /// A browser navigation to `path`; answers the response.
@@ -213,7 +213,12 @@ async fn an_api_client_gets_the_rfc_9470_challenge() {
 async fn an_optional_step_up_is_none_below_the_level() {
     // No selector: each user logs in with their own method (Ola: BankID
     // High), since `urn:bankid:bis` routes everyone to biometrics (LOA 3).
-    let app = start_with_routes(step_up_routes(), |b| b.acr_values(None::<String>)).await;
+    let app = TestApp::builder()
+        .routes(step_up_routes())
+        .configure(|b| b.acr_values(None::<String>))
+        .session_layer_from_config()
+        .start()
+        .await;
     let text = |r: reqwest::Response| async move { r.text().await.unwrap() };
     assert_eq!(text(app.client.get(app.url("/payout-maybe")).send().await.unwrap()).await, "below");
     log_in(&app, "kari").await;

@@ -18,7 +18,7 @@ use axum_bankid::permission::LoginHint;
 use axum_bankid::{BankIdLayer, Loa};
 use axum_bankid_simulator::{CibaBehavior, Fault, Simulator};
 use common::stores::Stores;
-use common::{error_body, location, start_full, start_with_store, visit};
+use common::{TestApp, error_body, location, visit};
 use reqwest::StatusCode;
 use tower_sessions::SessionStore;
 
@@ -32,7 +32,7 @@ fn kari() -> CibaRequest {
 
 /// The login is in the store (under the rotated session id), and logout ends it.
 async fn login_lives_in_the_store_and_logout_ends_it(stores: &Stores) {
-    let app = start_with_store(stores.store(), |b| b).await;
+    let app = TestApp::builder().store(stores.store()).start().await;
 
     let authorize_url = app.begin_login("/me").await;
     let before = app.session_cookie().expect("cookie after login start");
@@ -60,7 +60,7 @@ for_each_store!(login_lives_in_the_store_and_logout_ends_it);
 
 /// A login refused at the callback (LOA 2) stores no login and spends its state.
 async fn a_failed_callback_leaves_no_login(stores: &Stores) {
-    let app = start_with_store(stores.store(), |b| b).await;
+    let app = TestApp::builder().store(stores.store()).start().await;
     let callback = app.login_as("per").await;
     let (status, body) = error_body(callback.response).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
@@ -75,7 +75,7 @@ for_each_store!(a_failed_callback_leaves_no_login);
 /// browser lands again without a token request; after logout it is
 /// `unknown_state`.
 async fn a_repeated_callback_lands_again_until_logout(stores: &Stores) {
-    let app = start_with_store(stores.store(), |b| b).await;
+    let app = TestApp::builder().store(stores.store()).start().await;
     let callback = app.login_as("kari").await;
     assert_eq!(callback.response.status(), StatusCode::SEE_OTHER);
     let session = app.cookie("bankid-session");
@@ -94,7 +94,7 @@ for_each_store!(a_repeated_callback_lands_again_until_logout);
 /// the store, and the first sees the outcome.
 async fn a_ciba_request_continues_on_another_instance(stores: &Stores) {
     let store = stores.store();
-    let app = common::start_ciba_with_store(store.clone()).await;
+    let app = TestApp::builder().store(store.clone()).ciba().start().await;
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(1));
     let started = app.ciba.clone().unwrap().start(kari()).await.unwrap();
     assert!(store.last_ciba_record.lock().unwrap().is_some(), "the pending request lives in the store");
@@ -116,7 +116,7 @@ async fn the_ciba_callback_and_a_second_instance_agree(stores: &Stores) {
     // Both instances are deployed with the same callback; whichever records
     // the outcome calls it.
     let with_callback = common::ciba_callback_into(sender);
-    let app = common::start_ciba_layer(stores.store(), |b| b, with_callback.clone()).await;
+    let app = TestApp::builder().store(stores.store()).ciba_options(with_callback.clone()).start().await;
     let other_layer = BankIdLayer::discover(common::config_for(&app.sim)).await.unwrap();
     let other_options = with_callback(axum_bankid::ciba::CibaOptions::new(stores.another_handle().await));
     let other = other_layer.with_ciba(other_options).unwrap().ciba().unwrap();
@@ -142,7 +142,7 @@ async fn a_grant_is_used_once_across_instances(stores: &Stores) {
     let single_use = |layer: BankIdLayer, store| layer.with_single_use_store(store);
     // Each instance has its own handle; reads lag so that both instances
     // load the session while it still holds the grant.
-    let app = start_full(Simulator::builder(), stores.store(), |b| b, single_use).await;
+    let app = TestApp::builder().store(stores.store()).layer(single_use).start().await;
     let other = common::second_server(&app.sim, stores.another_handle().await, single_use).await;
 
     let authorize_url = app.begin_at("/pay").await;
@@ -157,7 +157,7 @@ for_each_store!(a_grant_is_used_once_across_instances: lagging, lagging_redis);
 /// Issue 10 item 7, across instances: a 5xx on one instance, the replay on
 /// another sharing the store is refused.
 async fn a_state_spent_on_one_instance_is_spent_on_all(stores: &Stores) {
-    let app = start_full(Simulator::builder(), stores.store(), |b| b, |layer, _| layer).await;
+    let app = TestApp::builder().store(stores.store()).start().await;
     let other = common::second_server(&app.sim, stores.another_handle().await, |layer: BankIdLayer, _| layer).await;
     let authorize_url = app.begin_login("/me").await;
     let callback_url = app.authorize(&authorize_url, "kari", "approve").await;
@@ -173,7 +173,7 @@ for_each_store!(a_state_spent_on_one_instance_is_spent_on_all);
 /// read the attempt before either removes it; the create-once record lets
 /// one through.
 async fn the_same_callback_on_two_instances_at_once_is_spent_once(stores: &Stores) {
-    let app = start_full(Simulator::builder(), stores.store(), |b| b, |layer, _| layer).await;
+    let app = TestApp::builder().store(stores.store()).start().await;
     let other = common::second_server(&app.sim, stores.another_handle().await, |layer: BankIdLayer, _| layer).await;
     for round in 0..10 {
         let authorize_url = app.begin_login("/me").await;
@@ -192,7 +192,7 @@ for_each_store!(the_same_callback_on_two_instances_at_once_is_spent_once: laggin
 /// record, and is still Kari under her old cookie afterwards.
 async fn a_login_whose_session_save_fails_keeps_the_login_it_replaces(stores: &Stores) {
     let store = stores.store();
-    let app = start_with_store(store.clone(), |b| b).await;
+    let app = TestApp::builder().store(store.clone()).start().await;
     assert_eq!(app.login_as("kari").await.response.status(), StatusCode::SEE_OTHER);
     let kari_cookie = app.cookie("bankid-session").expect("Kari's session");
     for second in ["kari", "ola"] {
@@ -214,7 +214,7 @@ for_each_store!(a_login_whose_session_save_fails_keeps_the_login_it_replaces);
 /// and leaves her logged in as before, under the same cookie.
 async fn a_permission_login_whose_grants_write_fails_keeps_the_login(stores: &Stores) {
     let store = stores.store();
-    let app = start_full(Simulator::builder(), store.clone(), |b| b, |layer, _| layer).await;
+    let app = TestApp::builder().store(store.clone()).start().await;
     assert_eq!(app.login_as("kari").await.response.status(), StatusCode::SEE_OTHER);
     let kari_cookie = app.cookie("bankid-session").expect("Kari's session");
     let authorize_url = app.begin_at("/pay").await;
@@ -234,7 +234,7 @@ for_each_store!(a_permission_login_whose_grants_write_fails_keeps_the_login);
 /// cookie set), the other answers `approved` without writing a second,
 /// orphaned logged-in record.
 async fn two_status_reads_after_a_ciba_approval_log_in_once(stores: &Stores) {
-    let app = common::start_ciba_with_store(stores.store()).await;
+    let app = TestApp::builder().store(stores.store()).ciba().start().await;
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
     let nnin = kari_nnin();
     let started = app.client.post(app.url("/auth/bankid/ciba")).json(&serde_json::json!({"nnin": nnin})).send().await;
@@ -281,7 +281,7 @@ async fn late_save_around(
     let (loaded, go_on) =
         (std::sync::Arc::new(tokio::sync::Notify::new()), std::sync::Arc::new(tokio::sync::Notify::new()));
     let routes = slow_note(loaded.clone(), go_on.clone());
-    let app = common::start_with_store_and_routes(stores.store(), routes).await;
+    let app = TestApp::builder().store(stores.store()).routes(routes).start().await;
     assert_eq!(app.login_as("kari").await.response.status(), StatusCode::SEE_OTHER);
     let kari_session = app.cookie("bankid-session").unwrap().parse().unwrap();
     let late = app.client.post(app.url("/slow-note")).send();

@@ -8,6 +8,7 @@ use axum::Router;
 use axum::routing::get;
 use axum_bankid::{AuthenticatedUser, BankIdLayer};
 use axum_bankid_simulator::Simulator;
+use common::TestApp;
 use reqwest::StatusCode;
 use serde_json::Value;
 use tower_sessions::MemoryStore;
@@ -112,7 +113,7 @@ async fn a_route_outside_bankid_layer_is_named_with_the_fix() {
 
 #[tokio::test]
 async fn a_login_started_on_localhost_for_a_127_0_0_1_redirect_uri_says_so() {
-    let app = common::start().await;
+    let app = TestApp::builder().start().await;
     let port = app.base.rsplit(':').next().unwrap().to_owned();
     // The browser opened the app as `localhost`; the redirect URI says 127.0.0.1.
     let browser =
@@ -143,7 +144,7 @@ async fn a_login_started_on_localhost_for_a_127_0_0_1_redirect_uri_says_so() {
 
 #[tokio::test]
 async fn a_forged_state_with_the_login_cookie_is_still_unknown_state() {
-    let app = common::start().await;
+    let app = TestApp::builder().start().await;
     let authorize_url = app.begin_login("/me").await;
     let callback = app.authorize(&authorize_url, "kari", "approve").await;
     let forged = common::with_param(&callback, "state", Some("forged-state-value-0000000"));
@@ -175,7 +176,7 @@ fn the_providers_error_description_reaches_the_log_line() {
 /// the test sends what the browser would.)
 #[tokio::test]
 async fn a_session_cookie_held_back_after_login_is_named_with_the_fix() {
-    let app = common::start().await;
+    let app = TestApp::builder().start().await;
     let callback = app.login_as("kari").await;
     let set_cookies: Vec<_> =
         callback.response.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();

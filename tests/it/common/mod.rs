@@ -1,7 +1,7 @@
 //! Test harness: the embedded simulator and an axum app, both on loopback,
 //! driven over real HTTP by a reqwest client with a cookie jar.
-#![allow(dead_code)] // each test binary uses a different part of the harness
 
+mod app_builder;
 pub mod logs;
 pub mod pki;
 pub mod redis;
@@ -18,9 +18,9 @@ use axum_bankid::{
     permission::{Granted, Permission},
     require_authenticated,
 };
-use axum_bankid_simulator::{Simulator, SimulatorBuilder};
+use axum_bankid_simulator::Simulator;
 use reqwest::cookie::{CookieStore, Jar};
-use reqwest::{Response, StatusCode, redirect};
+use reqwest::{Response, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tower_sessions::session::{Id, Record};
@@ -31,7 +31,7 @@ pub struct TestApp {
     pub sim: Simulator,
     pub client: reqwest::Client,
     pub jar: Arc<Jar>,
-    /// The CIBA client, when started with [`start_ciba`].
+    /// The CIBA client, when started with [`app_builder::TestAppBuilder::ciba`].
     pub ciba: Option<axum_bankid::ciba::Ciba>,
     server: tokio::task::JoinHandle<()>,
 }
@@ -42,47 +42,6 @@ impl Drop for TestApp {
     }
 }
 
-pub async fn start() -> TestApp {
-    start_with(|b| b).await
-}
-
-pub async fn start_with(configure: impl FnOnce(BankIdConfigBuilder) -> BankIdConfigBuilder) -> TestApp {
-    start_with_store(MemoryStore::default(), configure).await
-}
-
-pub async fn start_with_store<S: SessionStore + Clone>(
-    store: S,
-    configure: impl FnOnce(BankIdConfigBuilder) -> BankIdConfigBuilder,
-) -> TestApp {
-    start_full(Simulator::builder(), store, configure, |layer, _| layer).await
-}
-
-/// An app with CIBA enabled (pending requests in the session store) against
-/// a simulator that asks to be polled every second.
-pub async fn start_ciba() -> TestApp {
-    start_ciba_with_store(MemoryStore::default()).await
-}
-
-pub async fn start_ciba_with_store<S: SessionStore + Clone>(store: S) -> TestApp {
-    start_ciba_with(store, |b| b).await
-}
-
-pub async fn start_ciba_with<S: SessionStore + Clone>(
-    store: S,
-    configure: impl FnOnce(BankIdConfigBuilder) -> BankIdConfigBuilder,
-) -> TestApp {
-    start_ciba_layer(store, configure, |layer| layer).await
-}
-
-/// Like [`start_ciba_with`], with a last say on the layer (callbacks, options).
-pub async fn start_ciba_layer<S: SessionStore + Clone>(
-    store: S,
-    configure: impl FnOnce(BankIdConfigBuilder) -> BankIdConfigBuilder,
-    customize: impl FnOnce(axum_bankid::ciba::CibaOptions) -> axum_bankid::ciba::CibaOptions,
-) -> TestApp {
-    start_ciba_public(store, configure, customize, tv_start()).await
-}
-
 /// The public start route of a TV that belongs to its user: the starting
 /// session is logged in, and the limits are out of the tests' way.
 pub fn tv_start() -> axum_bankid::ciba::PublicCibaStart {
@@ -91,20 +50,6 @@ pub fn tv_start() -> axum_bankid::ciba::PublicCibaStart {
         .log_in_starting_session()
         .per_identity_limit(10_000, minute)
         .per_client_limit(10_000, minute)
-}
-
-/// An app with CIBA and the public start route under `public`.
-pub async fn start_ciba_public<S: SessionStore + Clone>(
-    store: S,
-    configure: impl FnOnce(BankIdConfigBuilder) -> BankIdConfigBuilder,
-    customize: impl FnOnce(axum_bankid::ciba::CibaOptions) -> axum_bankid::ciba::CibaOptions,
-    public: axum_bankid::ciba::PublicCibaStart,
-) -> TestApp {
-    let sim = Simulator::builder().ciba_interval(std::time::Duration::from_secs(1));
-    let with_ciba = |layer: BankIdLayer, store: S| {
-        layer.with_ciba(customize(axum_bankid::ciba::CibaOptions::new(store).public_start(public))).unwrap()
-    };
-    start_full(sim, store, configure, with_ciba).await
 }
 
 /// Another instance of the service: its own layer (own caches, own
@@ -332,125 +277,12 @@ pub fn config_for(sim: &Simulator) -> BankIdConfig {
     builder_for(sim, NOWHERE_CALLBACK).build().unwrap()
 }
 
-pub async fn start_full<S: SessionStore + Clone>(
-    sim: SimulatorBuilder,
-    store: S,
-    configure: impl FnOnce(BankIdConfigBuilder) -> BankIdConfigBuilder,
-    customize: impl FnOnce(BankIdLayer, S) -> BankIdLayer,
-) -> TestApp {
-    start_from(builder_for, sim, store, configure, customize).await
-}
-
-/// The usual app whose configuration names no root certificates.
-pub async fn start_without_roots(configure: impl FnOnce(BankIdConfigBuilder) -> BankIdConfigBuilder) -> TestApp {
-    start_from(builder_without_roots, Simulator::builder(), MemoryStore::default(), configure, |l, _| l).await
-}
-
-async fn start_from<S: SessionStore + Clone>(
-    base_builder: fn(&Simulator, &str) -> BankIdConfigBuilder,
-    sim: SimulatorBuilder,
-    store: S,
-    configure: impl FnOnce(BankIdConfigBuilder) -> BankIdConfigBuilder,
-    customize: impl FnOnce(BankIdLayer, S) -> BankIdLayer,
-) -> TestApp {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let redirect_uri = format!("{base}/auth/bankid/callback");
-    let sim = sim.start().await.unwrap();
-    sim.allow_redirect_uri(&redirect_uri);
-    let builder = base_builder(&sim, &redirect_uri).post_logout_redirect_uri(format!("{base}/"));
-    let config = configure(builder).build().unwrap();
-    let bankid = customize(BankIdLayer::discover(config).await.unwrap(), store.clone());
-    let ciba = bankid.ciba();
-    let app = app_routes().layer(bankid.with_session_store(store));
-    serve(listener, base, sim, app, ciba)
-}
-
-/// The usual app with `routes` merged in, on `store` through
-/// `with_session_store`, against a fresh simulator.
-pub async fn start_with_store_and_routes<S: SessionStore + Clone>(store: S, routes: Router) -> TestApp {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let redirect_uri = format!("{base}/auth/bankid/callback");
-    let sim = Simulator::builder().start().await.unwrap();
-    sim.allow_redirect_uri(&redirect_uri);
-    let builder = builder_for(&sim, &redirect_uri).post_logout_redirect_uri(format!("{base}/"));
-    let bankid = BankIdLayer::discover(builder.build().unwrap()).await.unwrap();
-    let app = app_routes().merge(routes).layer(bankid.with_session_store(store));
-    serve(listener, base, sim, app, None)
-}
-
-/// The usual app with `routes` merged in (e.g. step-up routes), against a
-/// fresh simulator.
-pub async fn start_with_routes(
-    routes: Router,
-    configure: impl FnOnce(BankIdConfigBuilder) -> BankIdConfigBuilder,
-) -> TestApp {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let redirect_uri = format!("{base}/auth/bankid/callback");
-    let sim = Simulator::builder().start().await.unwrap();
-    sim.allow_redirect_uri(&redirect_uri);
-    let config = configure(builder_for(&sim, &redirect_uri)).build().unwrap();
-    let sessions = config.session_layer(MemoryStore::default());
-    let bankid = BankIdLayer::discover(config).await.unwrap();
-    let app = app_routes().merge(routes).layer(bankid).layer(sessions);
-    serve(listener, base, sim, app, None)
-}
-
 /// `app` served with each connection's peer address, as the public CIBA
 /// start route's default client-address source needs.
 pub fn with_peers(
     app: Router,
 ) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, std::net::SocketAddr> {
     app.into_make_service_with_connect_info::<std::net::SocketAddr>()
-}
-
-/// Serves `app` on `listener` and hands back a client with a cookie jar.
-fn serve(
-    listener: tokio::net::TcpListener,
-    base: String,
-    sim: Simulator,
-    app: Router,
-    ciba: Option<axum_bankid::ciba::Ciba>,
-) -> TestApp {
-    let server = tokio::spawn(async move {
-        axum::serve(listener, with_peers(app)).await.unwrap();
-    });
-    let jar = Arc::new(Jar::default());
-    let client = reqwest::Client::builder()
-        .redirect(redirect::Policy::none())
-        .cookie_provider(Arc::clone(&jar))
-        .build()
-        .unwrap();
-    TestApp { base, sim, client, jar, ciba, server }
-}
-
-/// An app whose session layer is built by hand (not `session_layer`), so
-/// axum-bankid is not told the store unless `login_store` is given.
-pub async fn start_with_own_session_layer(login_store: Option<MemoryStore>) -> TestApp {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let redirect_uri = format!("{base}/auth/bankid/callback");
-    let sim = Simulator::builder().start().await.unwrap();
-    sim.allow_redirect_uri(&redirect_uri);
-    let config = BankIdConfig::builder()
-        .issuer(sim.issuer())
-        .client_id(sim.client_id())
-        .client_secret(sim.client_secret())
-        .redirect_uri(&redirect_uri)
-        .build()
-        .unwrap();
-    let sessions = tower_sessions::SessionManagerLayer::new(MemoryStore::default())
-        .with_name("bankid-session")
-        .with_same_site(tower_sessions::cookie::SameSite::Lax)
-        .with_secure(false);
-    let mut bankid = BankIdLayer::discover(config).await.unwrap();
-    if let Some(store) = login_store {
-        bankid = bankid.with_login_store(store);
-    }
-    let app = app_routes().layer(bankid).layer(sessions);
-    serve(listener, base, sim, app, None)
 }
 
 /// A `payment.v1` statement, as a shop would declare it.
