@@ -15,7 +15,7 @@ mod error_sources;
 mod faults;
 mod interop;
 mod key_chain;
-mod login_path;
+mod login_completion;
 mod no_leaks;
 mod outages;
 mod permissions;
