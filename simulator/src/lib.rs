@@ -243,8 +243,6 @@
 mod capture;
 mod ciba;
 mod clock;
-#[cfg(test)]
-mod conformance;
 mod endpoints;
 mod faults;
 mod id_token;

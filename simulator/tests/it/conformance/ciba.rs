@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde_json::json;
 
 use super::*;
-use crate::{CibaBehavior, CibaStatus, Fault, Simulator};
+use axum_bankid_simulator::{CibaBehavior, CibaStatus, Fault, Simulator};
 
 #[tokio::test]
 async fn ciba_in_bankids_exact_shapes_from_user_exists_to_verified_id_token() {
@@ -48,11 +48,11 @@ async fn ciba_in_bankids_exact_shapes_from_user_exists_to_verified_id_token() {
     assert_eq!(claims["acr"], "urn:bankid:bis");
     assert_eq!(claims["amr"], json!(["bis-mfa", "bis-hwk"]));
     assert_eq!(claims["sub"], kari.bib_sub(), "BIB's subject, not the code flow's");
-    assert_ne!(claims["sub"], kari.sub);
+    assert_ne!(claims["sub"], kari.sub());
     assert_eq!(claims["sub_nnin"], KARI_NNIN);
-    assert_eq!(claims["sub_bankid"], kari.bankid_altsub);
-    assert_eq!(claims["name"], kari.name);
-    assert_eq!(claims["birthdate"], kari.birthdate);
+    assert_eq!(claims["sub_bankid"], kari.bankid_altsub());
+    assert_eq!(claims["name"], kari.name());
+    assert_eq!(claims["birthdate"], kari.birthdate());
     assert_eq!(claims["urn:openid:params:jwt:claim:auth_req_id"], auth_req_id);
     assert!(claims["auth_time"].is_u64());
 

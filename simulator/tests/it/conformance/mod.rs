@@ -16,8 +16,8 @@ use reqwest::{RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{Simulator, SimulatorBuilder};
-use crate::clock::unix_now;
+use crate::sim_support::unix_now;
+use axum_bankid_simulator::{Simulator, SimulatorBuilder};
 
 /// Kari: BankID with biometrics.
 const KARI_NNIN: &str = "17858642043";

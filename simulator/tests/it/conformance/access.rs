@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use super::*;
-use crate::{Simulator, Which};
+use axum_bankid_simulator::{Simulator, Which};
 
 #[tokio::test]
 async fn client_credentials_token_has_bankids_shape() {

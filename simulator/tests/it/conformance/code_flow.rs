@@ -107,7 +107,7 @@ async fn a_registered_permission_rides_on_par_as_permission_token_and_yields_a_g
     let grant_claims = verify(&jws, &grants, &bank.sim.bib_issuer(), None).expect("grant verifies");
     // Two issuers, two subjects for the same person (OIDC Core §2).
     assert_ne!(grant_claims["sub"], claims["sub"], "the grant carries BIB's sub, not BankID OIDC's");
-    assert_eq!(grant_claims["sub"], crate::Simulator::default_users()[0].bib_sub());
+    assert_eq!(grant_claims["sub"], axum_bankid_simulator::Simulator::default_users()[0].bib_sub());
 
     // The token is used up by that login.
     let again = bank.par(&par_form(&[("permission_token", permission_token.as_str())])).await;
@@ -176,7 +176,7 @@ async fn echo_authorization_details_repeats_them_in_the_response_body_with_the_f
     assert_eq!(tokens["authorization_details"][0]["type"], "payment.v1");
     assert_eq!(tokens["authorization_details"][0]["permission_digest"], statement_digest());
 
-    bank.sim.set_fault(crate::Fault::DifferentPermissionType);
+    bank.sim.set_fault(axum_bankid_simulator::Fault::DifferentPermissionType);
     let (tokens, _) = bank.log_in(&[("authorization_details", details.as_str())]).await;
     assert_eq!(tokens["authorization_details"][0]["type"], "other.v1");
 }

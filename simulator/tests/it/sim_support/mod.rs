@@ -5,7 +5,6 @@
 //! `sim.issuer()`, the BIB half (Permission API, CIBA) at `sim.bib_issuer()`;
 //! every BIB call carries a Bearer client-credentials token, as in BankID's
 //! own CIBA example.
-#![allow(dead_code)] // each test binary uses a different part
 
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -27,6 +26,9 @@ pub const ALL_SCOPES: &str = "openid permissions/client permissions/ciba";
 pub const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";
 /// The scope of BankID's backchannel request.
 pub const CIBA_SCOPE: &str = "openid permissions/ciba";
+/// The redirect URI the test client registers. Never contacted: redirects
+/// are not followed, only read.
+pub const REDIRECT_URI: &str = "http://127.0.0.1:9/auth/callback";
 
 /// What the Permission API answers to a registration.
 #[derive(Debug, Clone)]
@@ -52,6 +54,11 @@ pub struct Rp {
 }
 
 impl Rp {
+    /// A relying party on a default simulator that knows [`REDIRECT_URI`].
+    pub async fn new() -> Rp {
+        Rp::on(Simulator::builder().redirect_uri(REDIRECT_URI)).await
+    }
+
     pub async fn on(builder: SimulatorBuilder) -> Rp {
         let sim = builder.start().await.expect("simulator starts");
         let http =

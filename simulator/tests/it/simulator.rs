@@ -1,12 +1,12 @@
 //! The BankID simulator, driven over real HTTP the way a relying party and a
 //! browser would drive it.
 
-mod sim_support;
+use crate::sim_support;
 
 use sim_support::*;
 use std::time::{Duration, Instant};
 
-use axum_bankid_simulator::{Fault, Simulator};
+use axum_bankid_simulator::Fault;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::JwkSet;
@@ -15,9 +15,6 @@ use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, LOCATION, WWW_AUTHENTICATE};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-
-/// Never contacted: redirects are not followed, only read.
-const REDIRECT_URI: &str = "http://127.0.0.1:9/auth/callback";
 
 /// What the relying party remembers between authorization and callback.
 struct Started {
@@ -35,10 +32,6 @@ struct Callback {
 }
 
 impl Rp {
-    async fn new() -> Rp {
-        Rp::on(Simulator::builder().redirect_uri(REDIRECT_URI)).await
-    }
-
     /// `GET /authorize` with a correct PKCE request, overridden by `extra`.
     async fn authorize_raw(&self, extra: &[(&str, &str)]) -> (reqwest::Response, Started) {
         let verifier = random();

@@ -5,7 +5,7 @@
 //! each breaking exactly one property of the chain while tokens still
 //! verify with the published key.
 
-mod sim_support;
+use crate::sim_support;
 
 use axum_bankid_simulator::{Fault, LogoutSubject, SigningAlgorithm, Simulator};
 use base64::Engine as _;

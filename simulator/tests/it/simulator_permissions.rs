@@ -5,7 +5,7 @@
 //! BankID's dialect. The shapes BIB refuses are pinned by the conformance
 //! tests in `simulator/src/conformance/`; this file keeps the behaviours.
 
-mod sim_support;
+use crate::sim_support;
 
 use sim_support::*;
 
@@ -18,7 +18,6 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 /// Never contacted: redirects are not followed, only read.
-const REDIRECT_URI: &str = "http://127.0.0.1:9/auth/callback";
 /// The statement of the known-answer test, and its digest:
 /// `printf '%s' '{"amount":"123.45","currency":"NOK"}' | openssl dgst -sha256 -binary | base64`.
 const STATEMENT: &str = r#"{"amount":"123.45","currency":"NOK"}"#;
@@ -34,10 +33,6 @@ struct Pushed {
 }
 
 impl Rp {
-    async fn new() -> Rp {
-        Rp::with(Simulator::builder()).await
-    }
-
     async fn with(builder: axum_bankid_simulator::SimulatorBuilder) -> Rp {
         Rp::on(builder.redirect_uri(REDIRECT_URI)).await
     }
@@ -98,7 +93,7 @@ impl Rp {
     }
 
     /// A successful push.
-    async fn par(&self, extra: &[(&str, &str)]) -> Pushed {
+    async fn push(&self, extra: &[(&str, &str)]) -> Pushed {
         let (response, mut pushed) = self.par_raw(extra, Auth::Basic).await;
         assert_eq!(response.status(), StatusCode::CREATED);
         let body: Value = response.json().await.expect("PAR JSON");
@@ -116,7 +111,7 @@ impl Rp {
 
     /// Push, authorize, approve as `user`: the code, checked against state.
     async fn login_pushed(&self, extra: &[(&str, &str)], user: &str) -> (String, Pushed, String) {
-        let pushed = self.par(extra).await;
+        let pushed = self.push(extra).await;
         let response = self.authorize_pushed(&pushed.request_uri, &[]).await;
         assert_eq!(response.status(), StatusCode::OK);
         let page = response.text().await.expect("login page");
@@ -126,7 +121,7 @@ impl Rp {
         (callback["code"].clone(), pushed, page)
     }
 
-    async fn token(&self, code: &str, verifier: &str) -> Value {
+    async fn redeem(&self, code: &str, verifier: &str) -> Value {
         let form = [
             ("grant_type", "authorization_code"),
             ("code", code),
@@ -141,7 +136,7 @@ impl Rp {
     }
 
     /// Verifies an ID token from BankID OIDC against its JWKS.
-    async fn verify(&self, jwt: &str) -> Value {
+    async fn verify_id_token(&self, jwt: &str) -> Value {
         verify_jwt(&self.http, &self.sim, jwt, &["iat", "iss", "aud", "sub"])
             .await
             .expect("signature and claims verify")
@@ -208,7 +203,7 @@ async fn discovery_advertises_par_rar_and_ciba_at_bib() {
         hidden.http.get(hidden.sim.bib_discovery_url()).send().await.expect("discovery").json().await.expect("JSON");
     assert_eq!(bib["backchannel_authentication_endpoint"], hidden.bib_url("/bc-authorize"), "BIB is unaffected");
     // Not advertised, but still served.
-    hidden.par(&[]).await;
+    hidden.push(&[]).await;
 }
 
 #[tokio::test]
@@ -235,8 +230,8 @@ async fn par_round_trip_puts_the_digest_in_id_token_and_access_token() {
     let callback = query_map(&rp.decide(&page, "kari", "approve").await);
     assert_eq!(callback["state"], pushed.state);
 
-    let tokens = rp.token(&callback["code"], &pushed.verifier).await;
-    let claims = rp.verify(tokens["id_token"].as_str().expect("id_token")).await;
+    let tokens = rp.redeem(&callback["code"], &pushed.verifier).await;
+    let claims = rp.verify_id_token(tokens["id_token"].as_str().expect("id_token")).await;
     assert_eq!(claims["permission_digest"], STATEMENT_DIGEST);
     assert_eq!(claims["permission_digest"], digest_of(STATEMENT));
     assert_eq!(claims["nonce"], pushed.nonce);
@@ -262,8 +257,8 @@ async fn several_items_give_an_array_of_digests_in_order() {
     let details = details(&[("payment.v1", STATEMENT), ("card.v1", card), ("any.custom.type", "plain text")]);
     let (code, pushed, page) = rp.login_pushed(&[("authorization_details", &details)], "ola").await;
     assert!(page.contains("any.custom.type") && page.contains("plain text"));
-    let tokens = rp.token(&code, &pushed.verifier).await;
-    let claims = rp.verify(tokens["id_token"].as_str().expect("id_token")).await;
+    let tokens = rp.redeem(&code, &pushed.verifier).await;
+    let claims = rp.verify_id_token(tokens["id_token"].as_str().expect("id_token")).await;
     let expected = [digest_of(STATEMENT), digest_of(card), digest_of("plain text")];
     assert_eq!(claims["permission_digest"], json!(expected));
     let access = rp.access_claims(&tokens).await;
@@ -293,7 +288,7 @@ async fn request_uri_is_single_use_and_bound_to_the_client() {
     assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
     assert!(unknown.headers().get(LOCATION).is_none());
 
-    let fresh = rp.par(&[]).await;
+    let fresh = rp.push(&[]).await;
     let query = [("client_id", "intruder"), ("request_uri", fresh.request_uri.as_str())];
     let intruder = rp.http.get(rp.url("/authorize")).query(&query).send().await.expect("authorize");
     assert_eq!(intruder.status(), StatusCode::BAD_REQUEST);
@@ -349,7 +344,7 @@ async fn pushed_requests_are_validated() {
     let (response, _) = rp.par_raw(&both, Auth::Basic).await;
     assert_eq!(error_of(response).await, (StatusCode::BAD_REQUEST, "invalid_request".into()));
     // The refusal did not use up the permissionToken.
-    rp.par(&[("permission_token", &registered.permission_token)]).await;
+    rp.push(&[("permission_token", &registered.permission_token)]).await;
 
     // authorization_details only in PAR, as at BankID.
     let plain = rp.authorize_plain("s-1", ("authorization_details", &details)).await;
@@ -367,8 +362,8 @@ async fn permission_faults_each_break_one_thing() {
 
     rp.sim.set_fault(Fault::WrongPermissionDigest);
     let (code, pushed, _) = rp.login_pushed(&extra, "kari").await;
-    let tokens = rp.token(&code, &pushed.verifier).await;
-    let claims = rp.verify(tokens["id_token"].as_str().expect("id_token")).await;
+    let tokens = rp.redeem(&code, &pushed.verifier).await;
+    let claims = rp.verify_id_token(tokens["id_token"].as_str().expect("id_token")).await;
     assert!(claims["permission_digest"].is_string());
     assert_ne!(claims["permission_digest"], STATEMENT_DIGEST);
     let access = rp.access_claims(&tokens).await;
@@ -377,7 +372,7 @@ async fn permission_faults_each_break_one_thing() {
     rp.sim.clear_faults();
     rp.sim.set_fault(Fault::MissingPermissionDigest);
     let (code, pushed, _) = rp.login_pushed(&extra, "kari").await;
-    let tokens = rp.token(&code, &pushed.verifier).await;
+    let tokens = rp.redeem(&code, &pushed.verifier).await;
     assert!(claims_of(tokens["id_token"].as_str().expect("id_token")).get("permission_digest").is_none());
     let access = rp.access_claims(&tokens).await;
     assert!(access["authorization_details"][0].get("permission_digest").is_none());
@@ -386,13 +381,13 @@ async fn permission_faults_each_break_one_thing() {
     rp.sim.clear_faults();
     rp.sim.set_fault(Fault::DifferentPermissionType);
     let (code, pushed, _) = rp.login_pushed(&extra, "kari").await;
-    let tokens = rp.token(&code, &pushed.verifier).await;
+    let tokens = rp.redeem(&code, &pushed.verifier).await;
     assert_eq!(rp.access_claims(&tokens).await["authorization_details"][0]["type"], "other.v1");
     assert_eq!(claims_of(tokens["id_token"].as_str().expect("id_token"))["permission_digest"], STATEMENT_DIGEST);
 
     rp.sim.clear_faults();
     rp.sim.set_fault(Fault::ExpiredRequestUri);
-    let pushed = rp.par(&extra).await;
+    let pushed = rp.push(&extra).await;
     let expired = rp.authorize_pushed(&pushed.request_uri, &[]).await;
     assert_eq!(expired.status(), StatusCode::SEE_OTHER);
     let error = query_map(&location(&expired));
@@ -401,7 +396,7 @@ async fn permission_faults_each_break_one_thing() {
 
     rp.sim.clear_faults();
     rp.sim.set_fault(Fault::ReusableRequestUri);
-    let pushed = rp.par(&extra).await;
+    let pushed = rp.push(&extra).await;
     for _ in 0..2 {
         assert_eq!(rp.authorize_pushed(&pushed.request_uri, &[]).await.status(), StatusCode::OK);
     }
@@ -454,8 +449,8 @@ async fn permission_api_registers_and_signs_a_grant_after_a_login() {
     // The permission rides along a login, here a pushed one.
     let (code, pushed, page) = rp.login_pushed(&[("permission_token", &registered.permission_token)], "ola").await;
     assert!(page.contains("You are asked to approve") && page.contains("123.45"));
-    let tokens = rp.token(&code, &pushed.verifier).await;
-    let claims = rp.verify(tokens["id_token"].as_str().expect("id_token")).await;
+    let tokens = rp.redeem(&code, &pushed.verifier).await;
+    let claims = rp.verify_id_token(tokens["id_token"].as_str().expect("id_token")).await;
     assert_eq!(claims["permission_digest"], STATEMENT_DIGEST);
     assert!(
         rp.access_claims(&tokens).await.get("authorization_details").is_none(),

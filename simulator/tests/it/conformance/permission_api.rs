@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::Fault;
+use axum_bankid_simulator::Fault;
 
 fn nnin_hint(nnin: &str) -> Value {
     json!({"loginHint": [{"scheme": "nnin", "value": nnin}]})
@@ -117,7 +117,7 @@ async fn grant_is_404_until_approved_then_a_plain_text_jws_signed_with_the_grant
     let grants = bank.jwks(bank.bib("/jwks/grants")).await;
     let claims = verify(&jws, &grants, &bib, None).expect("verifies with jwks_uri_grants");
     assert!(verify(&jws, &bank.jwks(bank.bib("/jwks")).await, &bib, None).is_err(), "not with jwks_uri");
-    let kari = &crate::Simulator::default_users()[0];
+    let kari = &axum_bankid_simulator::Simulator::default_users()[0];
     assert_eq!(claims["sub"], kari.bib_sub(), "the grant is BIB's: BIB's subject");
     assert_eq!(claims["type"], "payment.v1");
     assert_eq!(claims["permissionId"], id);

@@ -5,7 +5,7 @@
 //! tests in `src/conformance/ciba.rs` do not: every scripted phone
 //! behaviour, the phone page, polling discipline, expiry and load.
 
-mod sim_support;
+use crate::sim_support;
 
 use sim_support::*;
 use std::sync::Arc;

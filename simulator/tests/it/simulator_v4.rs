@@ -5,7 +5,7 @@
 //! and that a method chosen on the login page never lifts a user above
 //! their own level.
 
-mod sim_support;
+use crate::sim_support;
 
 use axum_bankid_simulator::Simulator;
 use base64::Engine as _;
@@ -54,7 +54,7 @@ async fn new_rp() -> Rp {
 }
 
 impl Rp {
-    async fn authorize(&self, changes: &[(&str, &str)]) -> (reqwest::Response, String) {
+    async fn authorize_with(&self, changes: &[(&str, &str)]) -> (reqwest::Response, String) {
         let verifier = random();
         let query = params(self, &verifier, changes);
         let response = self.http.get(self.url("/authorize")).query(&query).send().await.expect("authorize");
@@ -62,13 +62,13 @@ impl Rp {
     }
 
     async fn page(&self, changes: &[(&str, &str)]) -> Started {
-        let (response, verifier) = self.authorize(changes).await;
+        let (response, verifier) = self.authorize_with(changes).await;
         assert_eq!(response.status(), StatusCode::OK);
         Started { verifier, page: response.text().await.expect("login page") }
     }
 
     /// `POST /par` with the honest parameters and `changes`, client_secret_basic.
-    async fn par(&self, changes: &[(&str, &str)]) -> reqwest::Response {
+    async fn push_with(&self, changes: &[(&str, &str)]) -> reqwest::Response {
         let form = params(self, &random(), changes);
         let request = self.http.post(self.url("/par")).basic_auth(self.sim.client_id(), Some(self.sim.client_secret()));
         request.form(&form).send().await.expect("PAR")
@@ -76,7 +76,7 @@ impl Rp {
 
     /// Approves `started` as `user` with `method` (if any) and redeems the
     /// code: the ID token's and the access token's claims.
-    async fn log_in(&self, started: &Started, user: &str, method: Option<&str>) -> (Value, Value) {
+    async fn approve_and_redeem(&self, started: &Started, user: &str, method: Option<&str>) -> (Value, Value) {
         let mut form = vec![("request", hidden_request_id(&started.page)), ("user", user.into())];
         form.push(("decision", "approve".into()));
         if let Some(method) = method {
@@ -117,22 +117,22 @@ async fn a_request_without_pkce_state_or_nonce_is_refused_at_authorize_and_par()
         (vec![("code_challenge_method", "plain")], "code_challenge_method must be S256"),
         (vec![("nonce", "")], "nonce is required (BankID OIDC API v4)"),
     ] {
-        let (response, _) = rp.authorize(&changes).await;
+        let (response, _) = rp.authorize_with(&changes).await;
         let (error, why) = redirected_error(&response);
         assert_eq!((error.as_str(), why.as_str()), ("invalid_request", description), "{changes:?}");
-        let pushed = rp.par(&changes).await;
+        let pushed = rp.push_with(&changes).await;
         assert_eq!(pushed.status(), StatusCode::BAD_REQUEST, "{changes:?}");
         let body: Value = pushed.json().await.expect("JSON");
         assert_eq!(body, json!({"error": "invalid_request", "error_description": description}), "{changes:?}");
     }
-    let (response, _) = rp.authorize(&[("state", "")]).await;
+    let (response, _) = rp.authorize_with(&[("state", "")]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let query = query_map(&location(&response));
     assert_eq!(
         (query["error"].as_str(), query["error_description"].as_str()),
         ("invalid_request", "state is required")
     );
-    let body: Value = rp.par(&[("state", "")]).await.json().await.expect("JSON");
+    let body: Value = rp.push_with(&[("state", "")]).await.json().await.expect("JSON");
     assert_eq!(body["error_description"], "state is required");
     assert!(rp.sim.requests().iter().all(|request| request.path != "/token"), "nothing was issued");
 }
@@ -141,17 +141,17 @@ async fn a_request_without_pkce_state_or_nonce_is_refused_at_authorize_and_par()
 async fn an_identity_number_in_login_hint_is_refused_in_the_front_channel_and_accepted_in_par() {
     let rp = new_rp().await;
     for hint in [":17858642043", "BID:17858642043", "BIS:17858642043"] {
-        let (response, _) = rp.authorize(&[("login_hint", hint)]).await;
+        let (response, _) = rp.authorize_with(&[("login_hint", hint)]).await;
         let (error, why) = redirected_error(&response);
         assert_eq!(error, "invalid_request", "{hint}");
         assert_eq!(why, "an identity number in login_hint is only accepted in a pushed authorization request (PAR)");
         assert!(!location(&response).as_str().contains("17858642043"), "the number is not echoed");
 
-        let pushed = rp.par(&[("login_hint", hint)]).await;
+        let pushed = rp.push_with(&[("login_hint", hint)]).await;
         assert_eq!(pushed.status(), StatusCode::CREATED, "{hint} inside PAR");
     }
     for hint in ["BIS", "BID"] {
-        let (response, _) = rp.authorize(&[("login_hint", hint)]).await;
+        let (response, _) = rp.authorize_with(&[("login_hint", hint)]).await;
         assert_eq!(response.status(), StatusCode::OK, "the legacy selector {hint} is still accepted");
     }
 }
@@ -161,16 +161,16 @@ async fn acr_values_route_to_the_identity_provider_like_bankid() {
     let rp = new_rp().await;
     // urn:bankid:bis routes to BankID with biometrics, whoever logs in.
     let started = rp.page(&[("acr_values", "urn:bankid:bis")]).await;
-    let (claims, _) = rp.log_in(&started, "ola", None).await;
+    let (claims, _) = rp.approve_and_redeem(&started, "ola", None).await;
     assert_eq!((&claims["acr"], &claims["amr"]), (&json!("urn:bankid:bis;LOA=3"), &json!(["bis-mfa", "bis-hwk"])));
     // Nina has no biometrics: BankID's fallback inside BIS, still LOA 3.
     let started = rp.page(&[("acr_values", "urn:bankid:bis")]).await;
-    let (claims, _) = rp.log_in(&started, "nina", None).await;
+    let (claims, _) = rp.approve_and_redeem(&started, "nina", None).await;
     assert_eq!((&claims["acr"], &claims["amr"]), (&json!("urn:bankid:bis;LOA=3"), &json!(["bis-mfa", "bis-bid"])));
     // urn:bankid:bid routes to BankID High.
     let started = rp.page(&[("acr_values", "urn:bankid:bid")]).await;
     assert!(started.page.contains(r#"value="ola" checked"#), "a BID user is preselected");
-    let (claims, access) = rp.log_in(&started, "kari", None).await;
+    let (claims, access) = rp.approve_and_redeem(&started, "kari", None).await;
     assert_eq!((&claims["acr"], &claims["amr"]), (&json!("urn:bankid:bid;LOA=4"), &json!(["bid"])));
     assert_eq!(claims["api_ver"], 4, "an integer in the ID token");
     assert_eq!(access["api_ver"], 4, "and in the access token");
@@ -181,7 +181,7 @@ async fn acr_values_route_to_the_identity_provider_like_bankid() {
     let started = rp.page(&[("login_hint", "BID"), ("acr_values", "urn:bankid:bis")]).await;
     assert!(started.page.contains(r#"value="kari" checked"#), "acr_values wins");
     // A value BankID does not document is refused (the simulator's choice).
-    let (response, _) = rp.authorize(&[("acr_values", "urn:bankid:bim")]).await;
+    let (response, _) = rp.authorize_with(&[("acr_values", "urn:bankid:bim")]).await;
     let (error, why) = redirected_error(&response);
     assert_eq!(
         (error.as_str(), why.as_str()),
@@ -195,12 +195,12 @@ async fn per_with_the_preselected_method_stays_at_loa_2() {
     for asked in [vec![("login_hint", "BIS")], vec![("acr_values", "urn:bankid:bis")]] {
         let started = rp.page(&asked).await;
         assert!(started.page.contains(r#"name="method" value="BIS" checked"#), "{asked:?}: BIS is preselected");
-        let (claims, _) = rp.log_in(&started, "per", Some("BIS")).await;
+        let (claims, _) = rp.approve_and_redeem(&started, "per", Some("BIS")).await;
         assert_eq!(claims["acr"], "urn:bankid:bis;LOA=2", "{asked:?}: the method does not lift Per");
         assert_eq!(claims["amr"], json!(["bis-mfa", "bis-hwk"]));
     }
     let started = rp.page(&[("acr_values", "urn:bankid:bid")]).await;
-    let (claims, _) = rp.log_in(&started, "per", None).await;
+    let (claims, _) = rp.approve_and_redeem(&started, "per", None).await;
     assert_eq!(claims["acr"], "urn:bankid:bis;LOA=2", "asked for BID, Per has none: his own level");
 }
 
@@ -241,12 +241,12 @@ async fn a_flow_with_upfront_permissions_must_ask_for_bankid_with_biometrics() {
     for selector in [vec![("acr_values", "")], vec![("acr_values", "urn:bankid:bid")], vec![("login_hint", "BIS")]] {
         let mut changes = selector.clone();
         changes.push(("authorization_details", details.as_str()));
-        let pushed = rp.par(&changes).await;
+        let pushed = rp.push_with(&changes).await;
         assert_eq!(pushed.status(), StatusCode::BAD_REQUEST, "{selector:?}");
         let body: Value = pushed.json().await.expect("JSON");
         assert_eq!(body, json!({"error": "invalid_request", "error_description": refused}), "{selector:?}");
     }
-    let pushed = rp.par(&[("acr_values", "urn:bankid:bis"), ("authorization_details", &details)]).await;
+    let pushed = rp.push_with(&[("acr_values", "urn:bankid:bis"), ("authorization_details", &details)]).await;
     assert_eq!(pushed.status(), StatusCode::CREATED, "routed to BankID with biometrics");
 
     // A registered permission's token is refused the same way, and not used up.
@@ -255,7 +255,7 @@ async fn a_flow_with_upfront_permissions_must_ask_for_bankid_with_biometrics() {
         .register_ok(&token, &sim_support::registration("payment.v1", r#"{"nonce":"n","id":"p-2"}"#, &[], None, 600))
         .await;
     let attached = [("permission_token", registered.permission_token.as_str())];
-    let (response, _) = rp.authorize(&attached).await;
+    let (response, _) = rp.authorize_with(&attached).await;
     let (error, why) = redirected_error(&response);
     assert_eq!((error.as_str(), why.as_str()), ("invalid_request", refused));
     let routed = [attached[0], ("acr_values", "urn:bankid:bis")];

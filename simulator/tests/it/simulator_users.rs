@@ -3,7 +3,7 @@
 //! `user-exists` and CIBA find them by nnin, and a bad or colliding user is
 //! refused with its typed error before anything starts.
 
-mod sim_support;
+use crate::sim_support;
 
 use sim_support::*;
 
@@ -15,7 +15,6 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 /// Never contacted: redirects are not followed, only read.
-const REDIRECT_URI: &str = "http://127.0.0.1:9/auth/callback";
 /// A payment statement in BankID's `payment.v1` shape.
 const PAYMENT: &str = r#"{"nonce":"n-1","id":"p-1","payments":[{"paymentId":"1","amount":"10.00","currency":"NOK","creditorName":"Kiosken"}]}"#;
 
