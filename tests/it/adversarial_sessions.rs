@@ -6,7 +6,7 @@ use crate::common;
 
 use std::time::Duration;
 
-use axum_bankid_simulator::Fault;
+use axum_bankid_simulator::{Endpoint, Fault};
 use common::{ExpiryStore, TestApp, error_body, param, visit};
 use reqwest::StatusCode;
 use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
@@ -82,7 +82,7 @@ async fn a_callback_ending_in_5xx_spends_its_state() {
     let app = TestApp::builder().start().await;
     let authorize_url = app.begin_login("/me").await;
     let callback_url = approved(&app, &authorize_url, "kari").await;
-    app.sim.set_fault(Fault::TokenEndpointServerError);
+    app.sim.add_fault(Fault::TokenEndpointServerError);
     assert_eq!(visit(&app, &callback_url).await, (StatusCode::BAD_GATEWAY, "token_exchange_failed".into()));
     app.sim.clear_faults();
     assert_eq!(visit(&app, &callback_url).await, (StatusCode::BAD_REQUEST, "unknown_state".into()));
@@ -432,11 +432,11 @@ async fn a_repeated_callback_lands_where_the_completed_login_went() {
     assert_eq!(callback.response.status(), StatusCode::SEE_OTHER);
     app.client.get(app.url("/note?set=basket-42")).send().await.unwrap();
     let session = app.cookie("bankid-session").expect("a session after login");
-    let exchanges = app.sim.token_requests();
+    let exchanges = app.sim.request_count(Endpoint::Token);
 
     assert_eq!(visit(&app, &callback.url).await, landed("/note"));
     assert_eq!(visit(&app, &callback.url).await, landed("/note"), "every repeat, not just one");
-    assert_eq!(app.sim.token_requests(), exchanges, "no second token request");
+    assert_eq!(app.sim.request_count(Endpoint::Token), exchanges, "no second token request");
     assert_eq!(app.cookie("bankid-session"), Some(session), "the session id did not change");
     assert_eq!(app.client.get(app.url("/note")).send().await.unwrap().text().await.unwrap(), "basket-42");
     assert_eq!(app.get_json("/me").await.1["name"], "Kari Nordmann");
@@ -452,9 +452,9 @@ async fn a_repeated_permission_callback_lands_on_the_same_flow() {
     let (status, first) = visit(&app, &callback_url).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert!(param(&format!("http://x{first}"), "bankid_flow").is_some(), "{first}");
-    let exchanges = app.sim.token_requests();
+    let exchanges = app.sim.request_count(Endpoint::Token);
     assert_eq!(visit(&app, &callback_url).await, (StatusCode::SEE_OTHER, first.clone()));
-    assert_eq!(app.sim.token_requests(), exchanges, "no second token request");
+    assert_eq!(app.sim.request_count(Endpoint::Token), exchanges, "no second token request");
     let paid = app.client.get(app.url(&first)).send().await.unwrap();
     assert_eq!(paid.status(), StatusCode::OK, "the landing finds its grant");
 }

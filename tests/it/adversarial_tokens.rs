@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum_bankid::BankIdConfigBuilder;
-use axum_bankid_simulator::{Fault, SigningKey, Simulator};
+use axum_bankid_simulator::{Endpoint, Fault, SigningKey, Simulator};
 use common::{TestApp, error_body, hidden_field, location};
 use reqwest::StatusCode;
 use reqwest::cookie::Jar;
@@ -22,7 +22,7 @@ fn members(value: Value) -> Map<String, Value> {
 /// Logs in with these extra header members on the ID token; the callback's answer.
 async fn login_with_header(app: &TestApp, header: Value) -> reqwest::Response {
     app.sim.clear_faults();
-    app.sim.set_fault(Fault::HeaderMembers(members(header)));
+    app.sim.add_fault(Fault::HeaderMembers(members(header)));
     app.login_as("kari").await.response
 }
 
@@ -91,7 +91,7 @@ async fn malformed_crit_is_refused() {
 #[tokio::test]
 async fn token_not_yet_valid_is_refused() {
     let app = TestApp::builder().start().await;
-    app.sim.set_fault(Fault::NotYetValid);
+    app.sim.add_fault(Fault::NotYetValid);
     let response = app.login_as("kari").await.response;
     assert_refused(&app, response, "not_yet_valid", "nbf five minutes ahead").await;
 }
@@ -120,10 +120,14 @@ async fn start_with_jwks_cache_control(
 async fn assert_removed_key_refused_after_max_age(app: &TestApp) {
     app.sim.publish_keys(&[(SigningKey::Rotated, "sim-2")]);
     let_one_second_max_age_pass().await;
-    let fetched = app.sim.jwks_requests();
+    let fetched = app.sim.request_count(Endpoint::Jwks);
     let response = app.login_as("kari").await.response;
     assert_refused(app, response, "unknown_key", "token signed with a removed key").await;
-    assert_eq!(app.sim.jwks_requests(), fetched + 1, "one refetch of the expired set, none more in the cooldown");
+    assert_eq!(
+        app.sim.request_count(Endpoint::Jwks),
+        fetched + 1,
+        "one refetch of the expired set, none more in the cooldown"
+    );
 }
 
 #[tokio::test]
@@ -145,11 +149,11 @@ async fn removed_key_stops_verifying_after_the_configured_ceiling() {
 #[tokio::test]
 async fn keys_within_their_max_age_are_used_without_fetching() {
     let app = start_with_jwks_cache_control("max-age=3600", |b| b).await;
-    let fetched = app.sim.jwks_requests();
+    let fetched = app.sim.request_count(Endpoint::Jwks);
     for _ in 0..3 {
         assert_eq!(app.login_as("kari").await.response.status(), StatusCode::SEE_OTHER);
     }
-    assert_eq!(app.sim.jwks_requests(), fetched, "no JWKS request while the keys are fresh");
+    assert_eq!(app.sim.request_count(Endpoint::Jwks), fetched, "no JWKS request while the keys are fresh");
 }
 
 /// A browser of its own (own cookie jar) that has approved a login at the
@@ -180,13 +184,13 @@ async fn stale_keys_are_refetched_once_for_a_burst_of_logins() {
     }
     let_one_second_max_age_pass().await;
     // A slow provider makes the logins' key lookups overlap the one fetch.
-    app.sim.set_fault(Fault::Slow(Duration::from_millis(300)));
-    let fetched = app.sim.jwks_requests();
+    app.sim.add_fault(Fault::Slow(Duration::from_millis(300)));
+    let fetched = app.sim.request_count(Endpoint::Jwks);
     let burst = browsers.iter().map(|(client, callback)| client.get(callback).send());
     for response in futures_util::future::join_all(burst).await {
         assert_eq!(response.unwrap().status(), StatusCode::SEE_OTHER);
     }
-    assert_eq!(app.sim.jwks_requests(), fetched + 1, "one fetch for the whole burst");
+    assert_eq!(app.sim.request_count(Endpoint::Jwks), fetched + 1, "one fetch for the whole burst");
 }
 
 #[tokio::test]
@@ -196,7 +200,7 @@ async fn expired_keys_are_not_trusted_while_the_provider_is_down() {
     })
     .await;
     let_one_second_max_age_pass().await;
-    app.sim.set_fault(Fault::JwksUnavailable);
+    app.sim.add_fault(Fault::JwksUnavailable);
     let response = app.login_as("kari").await.response;
     assert_refused(&app, response, "keys_unavailable", "expired keys, provider down").await;
     // The provider is back: after the cooldown the next login refetches.
@@ -211,26 +215,30 @@ async fn expired_keys_are_not_trusted_while_the_provider_is_down() {
 #[tokio::test]
 async fn rekey_under_the_same_kid_is_picked_up() {
     let app = TestApp::builder().start().await;
-    let fetched = app.sim.jwks_requests();
+    let fetched = app.sim.request_count(Endpoint::Jwks);
     // The provider replaces sim-1's key material but keeps the kid.
     app.sim.publish_keys(&[(SigningKey::Rotated, "sim-1")]);
-    app.sim.set_fault(Fault::SignWith { key: SigningKey::Rotated, kid: "sim-1".into() });
+    app.sim.add_fault(Fault::SignWith { key: SigningKey::Rotated, kid: "sim-1".into() });
     let response = app.login_as("kari").await.response;
     assert_eq!(response.status(), StatusCode::SEE_OTHER, "{}", response.text().await.unwrap());
     assert_eq!(app.get_json("/me").await.0, StatusCode::OK);
-    assert_eq!(app.sim.jwks_requests(), fetched + 1, "one refetch after the signature failed");
+    assert_eq!(app.sim.request_count(Endpoint::Jwks), fetched + 1, "one refetch after the signature failed");
 }
 
 #[tokio::test]
 async fn bad_signature_refetches_at_most_once_per_cooldown() {
     let app = TestApp::builder().start().await;
-    let fetched = app.sim.jwks_requests();
-    app.sim.set_fault(Fault::BadSignature);
+    let fetched = app.sim.request_count(Endpoint::Jwks);
+    app.sim.add_fault(Fault::BadSignature);
     for attempt in 0..4 {
         let response = app.login_as("kari").await.response;
         assert_refused(&app, response, "bad_signature", &format!("attempt {attempt}")).await;
     }
-    assert_eq!(app.sim.jwks_requests(), fetched + 1, "one refetch per cooldown, however many bad signatures");
+    assert_eq!(
+        app.sim.request_count(Endpoint::Jwks),
+        fetched + 1,
+        "one refetch per cooldown, however many bad signatures"
+    );
 }
 
 // ---- Security headers of default responses ----

@@ -245,7 +245,7 @@ async fn step_up_replaces_the_configured_hint_and_acr_in_the_url() {
 #[tokio::test]
 async fn prefix_follows_the_metadata_loaded_after_a_degraded_start() {
     let sim = Simulator::start().await.unwrap();
-    sim.set_fault(Fault::DiscoveryUnavailable);
+    sim.add_fault(Fault::DiscoveryUnavailable);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let redirect_uri = format!("{base}/auth/bankid/callback");

@@ -14,7 +14,7 @@ use axum_bankid::{
     ciba::{CibaError, CibaRequest},
     permission::{ClientSignals, LoginHint, PermissionApiConfig, PermissionError, Registration},
 };
-use axum_bankid_simulator::{CapturedRequest, CibaBehavior, Fault, Simulator, Which};
+use axum_bankid_simulator::{CapturedRequest, CibaBehavior, Fault, Issuer, Simulator};
 use base64::Engine;
 use common::{TestApp, payment};
 use serde_json::{Value, json};
@@ -50,13 +50,13 @@ fn keys(value: &Value) -> BTreeSet<&str> {
 }
 
 /// The requests one of the two providers received at `path` (and method).
-fn sent(app: &TestApp, which: Which, method: &str, path: &str) -> Vec<CapturedRequest> {
+fn sent(app: &TestApp, which: Issuer, method: &str, path: &str) -> Vec<CapturedRequest> {
     app.sim.requests().into_iter().filter(|r| r.issuer == which && r.method == method && r.path == path).collect()
 }
 
 /// Client-credentials token requests at BankID OIDC.
 fn client_credentials_requests(app: &TestApp) -> Vec<CapturedRequest> {
-    sent(app, Which::Oidc, "POST", "/token")
+    sent(app, Issuer::Oidc, "POST", "/token")
         .into_iter()
         .filter(|r| form(r).get("grant_type").map(String::as_str) == Some("client_credentials"))
         .collect()
@@ -90,14 +90,14 @@ async fn a_ciba_login_sends_exactly_bankids_requests() {
     assert!(header(&tokens[0], "authorization").unwrap().starts_with("Basic "), "client_secret_basic");
 
     // 2. user-exists with the loginHint array.
-    let exists = sent(&app, Which::Bib, "POST", "/permissions/user-exists");
+    let exists = sent(&app, Issuer::Bib, "POST", "/permissions/user-exists");
     assert_eq!(exists.len(), 1);
     assert_bearer_only(&exists[0]);
     assert!(header(&exists[0], "content-type").unwrap().starts_with("application/json"));
     assert_eq!(json_body(&exists[0]), json!({"loginHint": [{"scheme": "nnin", "value": nnin("kari")}]}));
 
     // 3. The registration: BankID's field names, authentication.v1 for a plain login.
-    let register = sent(&app, Which::Bib, "POST", "/permissions/");
+    let register = sent(&app, Issuer::Bib, "POST", "/permissions/");
     assert_eq!(register.len(), 1);
     assert_bearer_only(&register[0]);
     let body = json_body(&register[0]);
@@ -113,7 +113,7 @@ async fn a_ciba_login_sends_exactly_bankids_requests() {
     assert_eq!(keys(&statement), BTreeSet::from(["nonce", "id"]));
 
     // 4. The backchannel request: exactly three form fields, BankID's binding message.
-    let backchannel = sent(&app, Which::Bib, "POST", "/bc-authorize");
+    let backchannel = sent(&app, Issuer::Bib, "POST", "/bc-authorize");
     assert_eq!(backchannel.len(), 1);
     assert_bearer_only(&backchannel[0]);
     let bc = form(&backchannel[0]);
@@ -123,7 +123,7 @@ async fn a_ciba_login_sends_exactly_bankids_requests() {
     assert_ne!(bc["login_hint_token"], nnin("kari"), "the permission token, never the national identity number");
 
     // 5. Polls at BIB's token endpoint, with the Bearer token.
-    let polls = sent(&app, Which::Bib, "POST", "/token");
+    let polls = sent(&app, Issuer::Bib, "POST", "/token");
     assert!(!polls.is_empty());
     for poll in &polls {
         assert_bearer_only(poll);
@@ -133,7 +133,7 @@ async fn a_ciba_login_sends_exactly_bankids_requests() {
     }
     // A plain login fetches no grant, and nothing CIBA-related went to BankID OIDC.
     assert!(app.sim.requests().iter().all(|r| !r.path.ends_with("/grant")));
-    assert!(sent(&app, Which::Oidc, "POST", "/bc-authorize").is_empty());
+    assert!(sent(&app, Issuer::Oidc, "POST", "/bc-authorize").is_empty());
 }
 
 #[tokio::test]
@@ -143,7 +143,7 @@ async fn a_ciba_permission_registers_the_statement_and_verifies_its_grant() {
     let started = ciba(&app).start(request("kari").permission(&payment())).await.unwrap();
     ciba(&app).wait(&started.handle).await.unwrap();
 
-    let register = sent(&app, Which::Bib, "POST", "/permissions/");
+    let register = sent(&app, Issuer::Bib, "POST", "/permissions/");
     let body = json_body(&register[0]);
     assert_eq!(body["type"], "payment.v1");
     let statement =
@@ -151,7 +151,7 @@ async fn a_ciba_permission_registers_the_statement_and_verifies_its_grant() {
     assert_eq!(serde_json::from_slice::<common::Payment>(&statement).unwrap(), payment());
 
     let grants: Vec<_> =
-        app.sim.requests().into_iter().filter(|r| r.issuer == Which::Bib && r.path.ends_with("/grant")).collect();
+        app.sim.requests().into_iter().filter(|r| r.issuer == Issuer::Bib && r.path.ends_with("/grant")).collect();
     assert!(!grants.is_empty(), "the grant is fetched");
     for grant in &grants {
         assert_eq!(grant.method, "GET");
@@ -184,10 +184,10 @@ async fn a_refused_client_token_is_replaced_once() {
     client.start(request("kari")).await.unwrap();
     assert_eq!(client_credentials_requests(&app).len(), 1);
     app.sim.revoke_client_tokens();
-    let user_checks = sent(&app, Which::Bib, "POST", "/permissions/user-exists").len();
+    let user_checks = sent(&app, Issuer::Bib, "POST", "/permissions/user-exists").len();
     client.start(request("kari")).await.expect("started with a fresh token");
     assert_eq!(client_credentials_requests(&app).len(), 2, "one new token");
-    let user_checks = sent(&app, Which::Bib, "POST", "/permissions/user-exists").len() - user_checks;
+    let user_checks = sent(&app, Issuer::Bib, "POST", "/permissions/user-exists").len() - user_checks;
     assert_eq!(user_checks, 2, "the refused call once more, with the new token");
     client.start(request("kari")).await.unwrap();
     assert_eq!(client_credentials_requests(&app).len(), 2, "the new token is cached");
@@ -198,38 +198,38 @@ async fn a_refused_client_token_is_replaced_once() {
 #[tokio::test]
 async fn a_client_token_refused_twice_is_a_typed_error_not_a_loop() {
     let app = TestApp::builder().ciba().start().await;
-    app.sim.set_fault(Fault::BearerRefused);
+    app.sim.add_fault(Fault::BearerRefused);
     let err = ciba(&app).start(request("kari")).await.unwrap_err();
     assert_eq!(err.kind(), "user_check_failed", "{err:?}");
     assert_eq!(client_credentials_requests(&app).len(), 2, "the first token and one fresh one");
-    assert_eq!(sent(&app, Which::Bib, "POST", "/permissions/user-exists").len(), 2, "one retry");
-    assert!(sent(&app, Which::Bib, "POST", "/bc-authorize").is_empty(), "no push");
+    assert_eq!(sent(&app, Issuer::Bib, "POST", "/permissions/user-exists").len(), 2, "one retry");
+    assert!(sent(&app, Issuer::Bib, "POST", "/bc-authorize").is_empty(), "no push");
 }
 
 #[tokio::test]
 async fn not_enrolled_means_no_registration_and_no_push() {
     let app = TestApp::builder().ciba().start().await;
     assert_eq!(ciba(&app).start(request("nina")).await.unwrap_err(), CibaError::UserNotEnrolled);
-    app.sim.set_fault(Fault::UserExistsFalse);
+    app.sim.add_fault(Fault::UserExistsFalse);
     assert_eq!(ciba(&app).start(request("kari")).await.unwrap_err(), CibaError::UserNotEnrolled);
-    assert_eq!(sent(&app, Which::Bib, "POST", "/permissions/user-exists").len(), 2);
-    assert!(sent(&app, Which::Bib, "POST", "/permissions/").is_empty(), "no registration");
-    assert!(sent(&app, Which::Bib, "POST", "/bc-authorize").is_empty(), "no push");
+    assert_eq!(sent(&app, Issuer::Bib, "POST", "/permissions/user-exists").len(), 2);
+    assert!(sent(&app, Issuer::Bib, "POST", "/permissions/").is_empty(), "no registration");
+    assert!(sent(&app, Issuer::Bib, "POST", "/bc-authorize").is_empty(), "no push");
 }
 
 #[tokio::test]
 async fn a_refused_registration_sends_no_push() {
     let app = TestApp::builder().ciba().start().await;
-    app.sim.set_fault(Fault::RegisterRefused);
+    app.sim.add_fault(Fault::RegisterRefused);
     let err = ciba(&app).start(request("kari")).await.unwrap_err();
     assert_eq!(err.kind(), "registration_failed", "{err:?}");
-    assert!(sent(&app, Which::Bib, "POST", "/bc-authorize").is_empty());
+    assert!(sent(&app, Issuer::Bib, "POST", "/bc-authorize").is_empty());
 }
 
 #[tokio::test]
 async fn a_refused_backchannel_request_is_a_typed_outcome() {
     let app = TestApp::builder().ciba().start().await;
-    app.sim.set_fault(Fault::BackchannelRefused);
+    app.sim.add_fault(Fault::BackchannelRefused);
     assert_eq!(ciba(&app).start(request("kari")).await.unwrap_err(), CibaError::Denied);
 }
 
@@ -256,14 +256,14 @@ async fn approve_payment(app: &TestApp) -> Result<axum_bankid::AuthenticatedUser
 #[tokio::test]
 async fn a_grant_that_is_late_is_asked_for_again() {
     let app = start_with_few_grant_attempts().await;
-    app.sim.set_fault(Fault::GrantNotReady(2));
+    app.sim.add_fault(Fault::GrantNotReady(2));
     assert_eq!(approve_payment(&app).await.unwrap().loa, Loa::SUBSTANTIAL);
 }
 
 #[tokio::test]
 async fn a_grant_that_never_comes_is_a_typed_failure() {
     let app = start_with_few_grant_attempts().await;
-    app.sim.set_fault(Fault::GrantNotReady(1000));
+    app.sim.add_fault(Fault::GrantNotReady(1000));
     assert_eq!(
         approve_payment(&app).await.unwrap_err(),
         CibaError::Check(LoginCheckError::Permission(PermissionError::GrantNotReady))
@@ -275,7 +275,7 @@ async fn a_grant_that_never_comes_is_a_typed_failure() {
 #[tokio::test]
 async fn a_grant_not_signed_with_the_grant_keys_is_refused() {
     let app = start_with_few_grant_attempts().await;
-    app.sim.set_fault(Fault::GrantWrongKey);
+    app.sim.add_fault(Fault::GrantWrongKey);
     let err = approve_payment(&app).await.unwrap_err();
     assert_eq!(
         err,
@@ -286,7 +286,7 @@ async fn a_grant_not_signed_with_the_grant_keys_is_refused() {
 #[tokio::test]
 async fn a_ciba_id_token_signed_by_bankid_oidc_is_refused() {
     let app = TestApp::builder().ciba().start().await;
-    app.sim.set_fault(Fault::CibaIdTokenSignedByOidcKey);
+    app.sim.add_fault(Fault::CibaIdTokenSignedByOidcKey);
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
     let started = ciba(&app).start(request("kari")).await.unwrap();
     let err = ciba(&app).wait(&started.handle).await.unwrap_err();
@@ -337,7 +337,7 @@ async fn browser_signals_travel_under_bankids_names() {
     signals.browser_tz_iana = Some("Europe/Oslo".into());
     signals.browser_webauthn_supported = Some(false);
     ciba(&app).start(request("kari").signals(signals)).await.unwrap();
-    let body = json_body(&sent(&app, Which::Bib, "POST", "/permissions/")[0]);
+    let body = json_body(&sent(&app, Issuer::Bib, "POST", "/permissions/")[0]);
     assert_eq!(
         body["signals"],
         json!({"browserUserAgent": "SmartTV/1.0", "browserTzIana": "Europe/Oslo", "browserWebAuthnSupported": false})
@@ -388,7 +388,7 @@ async fn the_permission_api_on_its_own() {
     let registered = api.register(&payment(), registration).await.unwrap();
     assert!(!registered.binding_message.is_empty(), "BankID makes the binding message");
     assert!(format!("{registered:?}").contains(r#"permission_token: "<redacted>""#), "{registered:?}");
-    let body = json_body(&sent(&app, Which::Bib, "POST", "/permissions/")[0]);
+    let body = json_body(&sent(&app, Issuer::Bib, "POST", "/permissions/")[0]);
     assert_eq!(keys(&body), BTreeSet::from(["type", "iat", "exp", "permission", "loa", "intents", "loginHint"]));
     assert_eq!(body["intents"], json!([]));
 }
@@ -412,7 +412,7 @@ async fn a_grant_nobody_approved_is_not_ready() {
 /// The pairs of the last pushed authorization request, in order, a repeated
 /// parameter kept twice (as the simulator's capture received them).
 fn pushed(app: &TestApp) -> Vec<(String, String)> {
-    let par = sent(app, Which::Oidc, "POST", "/par");
+    let par = sent(app, Issuer::Oidc, "POST", "/par");
     let last = par.last().expect("a pushed authorization request");
     url::form_urlencoded::parse(last.body.as_bytes()).into_owned().collect()
 }
@@ -498,7 +498,7 @@ async fn a_login_asking_below_the_minimum_level_is_refused_before_bankid() {
     let response = app.client.get(app.url("/auth/bankid/login?acr=3")).send().await.unwrap();
     let (status, body) = common::error_body(response).await;
     assert_eq!((status.as_u16(), body["error"].as_str()), (400, Some("level_below_minimum")));
-    assert!(sent(&app, Which::Oidc, "POST", "/par").is_empty(), "nothing was pushed");
+    assert!(sent(&app, Issuer::Oidc, "POST", "/par").is_empty(), "nothing was pushed");
 }
 
 // ---- Per-login options: ui_locales, prompt, max_age, level, identity prefill ----

@@ -10,7 +10,7 @@ use axum_bankid::{
     ciba::{Ciba, CibaError, CibaFinished, CibaHandle, CibaRequest, CibaStatus},
     permission::{BibAcr, LoginHint},
 };
-use axum_bankid_simulator::{CibaBehavior, Fault, SigningAlgorithm, Simulator};
+use axum_bankid_simulator::{CibaBehavior, Endpoint, Fault, SigningAlgorithm, Simulator};
 use common::{TestApp, TroubleStore};
 use reqwest::StatusCode;
 use tower_sessions::MemoryStore;
@@ -43,7 +43,7 @@ async fn approved_on_the_phone() {
     assert_eq!(user.loa, Loa::SUBSTANTIAL);
     assert_eq!(user.name.as_deref(), Some("Kari Nordmann"));
     assert_eq!(user.nnin_altsub.as_deref(), Some(nnin("kari").as_str()), "sub_nnin is surfaced");
-    assert_eq!(app.sim.user_exists_requests(), 1);
+    assert_eq!(app.sim.request_count(Endpoint::UserExists), 1);
     let sent = &app.sim.ciba_requests()[0];
     assert_eq!(sent.binding_message.as_deref(), Some(started.binding_message.as_str()), "BankID made it");
     assert_ne!(sent.auth_req_id, started.handle.as_str(), "the handle is not the auth_req_id");
@@ -186,7 +186,7 @@ fn client_credentials_scopes(app: &TestApp) -> Vec<String> {
     app.sim
         .requests()
         .into_iter()
-        .filter(|r| r.issuer == axum_bankid_simulator::Which::Oidc && r.body.contains("client_credentials"))
+        .filter(|r| r.issuer == axum_bankid_simulator::Issuer::Oidc && r.body.contains("client_credentials"))
         .filter_map(|r| {
             url::form_urlencoded::parse(r.body.as_bytes()).find(|(k, _)| k == "scope").map(|(_, v)| v.into_owned())
         })
@@ -258,8 +258,12 @@ async fn user_without_biometrics_gets_no_push() {
     let app = TestApp::builder().ciba().start().await;
     let err = ciba(&app).start(request("nina")).await.unwrap_err();
     assert_eq!(err, CibaError::UserNotEnrolled);
-    assert_eq!(app.sim.user_exists_requests(), 1);
-    assert_eq!(app.sim.backchannel_requests(), 0, "no backchannel request after a negative pre-check");
+    assert_eq!(app.sim.request_count(Endpoint::UserExists), 1);
+    assert_eq!(
+        app.sim.request_count(Endpoint::BackchannelAuthentication),
+        0,
+        "no backchannel request after a negative pre-check"
+    );
 }
 
 #[tokio::test]
@@ -284,7 +288,7 @@ async fn low_loa_and_wrong_audience_are_rejected() {
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
     // BIB only issues BankID with biometrics (LOA 3); a lower level can only
     // come from a misbehaving provider.
-    app.sim.set_fault(Fault::LowAcr);
+    app.sim.add_fault(Fault::LowAcr);
     let started = ciba(&app).start(request("kari")).await.unwrap();
     assert_eq!(
         ciba(&app).wait(&started.handle).await.unwrap_err(),
@@ -292,12 +296,12 @@ async fn low_loa_and_wrong_audience_are_rejected() {
     );
 
     app.sim.clear_faults();
-    app.sim.set_fault(Fault::WrongAudience);
+    app.sim.add_fault(Fault::WrongAudience);
     let started = ciba(&app).start(request("kari")).await.unwrap();
     let err = ciba(&app).wait(&started.handle).await.unwrap_err();
     assert_eq!(err, CibaError::Check(LoginCheckError::InvalidIdToken(IdTokenError::AudienceMismatch)));
     app.sim.clear_faults();
-    app.sim.set_fault(Fault::MissingAcr);
+    app.sim.add_fault(Fault::MissingAcr);
     let started = ciba(&app).start(request("kari")).await.unwrap();
     assert_eq!(
         ciba(&app).wait(&started.handle).await.unwrap_err(),
@@ -310,8 +314,8 @@ async fn bad_input_is_refused_before_sending() {
     let app = TestApp::builder().ciba().start().await;
     let err = ciba(&app).start(CibaRequest::new(LoginHint::Nnin("123".into()))).await.unwrap_err();
     assert_eq!(err, CibaError::InvalidLoginHint);
-    assert_eq!(app.sim.backchannel_requests(), 0);
-    assert_eq!(app.sim.user_exists_requests(), 0);
+    assert_eq!(app.sim.request_count(Endpoint::BackchannelAuthentication), 0);
+    assert_eq!(app.sim.request_count(Endpoint::UserExists), 0);
 }
 
 #[tokio::test]
@@ -454,17 +458,17 @@ async fn a_thousand_concurrent_requests_each_get_their_outcome() {
             _ => assert_eq!(outcome, Err(CibaError::UserNotEnrolled)),
         }
     }
-    assert_eq!(app.sim.backchannel_requests(), 750);
+    assert_eq!(app.sim.request_count(Endpoint::BackchannelAuthentication), 750);
 }
 
 #[tokio::test]
 async fn failing_user_check_sends_no_push() {
     let app = TestApp::builder().ciba().start().await;
-    app.sim.set_fault(Fault::UserExistsError);
+    app.sim.add_fault(Fault::UserExistsError);
     let err = ciba(&app).start(request("kari")).await.unwrap_err();
     assert!(matches!(err, CibaError::UserCheckFailed(_)), "{err:?}");
     assert_eq!(err.kind(), "user_check_failed");
-    assert_eq!(app.sim.backchannel_requests(), 0);
+    assert_eq!(app.sim.request_count(Endpoint::BackchannelAuthentication), 0);
 }
 
 #[tokio::test]
@@ -472,7 +476,7 @@ async fn pre_check_can_be_skipped() {
     let app = TestApp::builder().ciba().start().await;
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
     let started = ciba(&app).start(request("kari").skip_user_exists_check()).await.unwrap();
-    assert_eq!(app.sim.user_exists_requests(), 0);
+    assert_eq!(app.sim.request_count(Endpoint::UserExists), 0);
     assert_eq!(ciba(&app).wait(&started.handle).await.unwrap().loa, Loa::SUBSTANTIAL);
 }
 
@@ -509,7 +513,7 @@ async fn start_route_is_opt_in_and_ignores_caller_text() {
         .await
         .unwrap();
     assert!(closed.status() == StatusCode::NOT_FOUND || closed.status() == StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(app.sim.backchannel_requests(), 1, "only the first app started one");
+    assert_eq!(app.sim.request_count(Endpoint::BackchannelAuthentication), 1, "only the first app started one");
 }
 
 #[tokio::test]
@@ -695,7 +699,7 @@ async fn the_public_start_route_is_rate_limited_per_identity_and_per_client() {
     // A refused attempt still counts against the client that made it.
     assert_eq!(post_start(&app, &nnin("ola")).await.status(), StatusCode::ACCEPTED, "another number still works");
     assert_eq!(post_start(&app, &nnin("per")).await.status(), StatusCode::TOO_MANY_REQUESTS, "the client's is spent");
-    assert_eq!(app.sim.backchannel_requests(), 3, "no push for a refused start");
+    assert_eq!(app.sim.request_count(Endpoint::BackchannelAuthentication), 3, "no push for a refused start");
 }
 
 #[tokio::test]
@@ -761,7 +765,7 @@ async fn a_real_invalid_grant_is_still_reported() {
     let (app, mut finished) = start_with_callback().await;
     let client = ciba(&app);
     let handle = client.start(request("kari")).await.unwrap().handle;
-    app.sim.set_fault(Fault::TokenEndpointError);
+    app.sim.add_fault(Fault::TokenEndpointError);
     assert_eq!(next_finished(&mut finished).await.result.unwrap_err(), CibaError::InvalidGrant);
     assert_eq!(client.wait(&handle).await.unwrap_err(), CibaError::InvalidGrant);
 }
@@ -788,7 +792,7 @@ async fn cancel_during_a_poll_is_not_undone_by_it() {
     let app = TestApp::builder().ciba().start().await;
     let client = ciba(&app);
     let handle = client.start(request("kari")).await.unwrap().handle; // Manual: stays pending
-    app.sim.set_fault(Fault::Slow(Duration::from_millis(1500)));
+    app.sim.add_fault(Fault::Slow(Duration::from_millis(1500)));
     let waiting = tokio::spawn({
         let (client, handle) = (client.clone(), handle.clone());
         async move { client.wait(&handle).await }
@@ -814,7 +818,7 @@ async fn a_slow_poll_keeps_other_instances_out() {
     // The provider takes 2.5 s to answer, longer than the 1 s interval: while
     // the first poll is out, the other instance must not send a second one
     // (which would be answered `invalid_grant`).
-    app.sim.set_fault(Fault::Slow(Duration::from_millis(2500)));
+    app.sim.add_fault(Fault::Slow(Duration::from_millis(2500)));
     let first = tokio::spawn({
         let (here, handle) = (here.clone(), handle.clone());
         async move {
@@ -835,7 +839,7 @@ async fn a_caller_that_goes_away_does_not_lose_the_answer() {
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
     let client = ciba(&app);
     let handle = client.start(request("kari")).await.unwrap().handle;
-    app.sim.set_fault(Fault::SlowTokenAnswer(Duration::from_millis(1500)));
+    app.sim.add_fault(Fault::SlowTokenAnswer(Duration::from_millis(1500)));
     tokio::time::sleep(Duration::from_millis(1100)).await;
     // The status request gives up while its poll is out; the provider has
     // handed out the tokens (it does so once) regardless.
@@ -1095,7 +1099,7 @@ async fn logout_of_a_ciba_login_never_sends_bibs_token_to_bankid_oidc() {
 #[tokio::test]
 async fn ciba_route_errors_carry_no_internal_text() {
     let app = TestApp::builder().ciba().start().await;
-    app.sim.set_fault(Fault::RegisterRefused);
+    app.sim.add_fault(Fault::RegisterRefused);
     let response = post_start(&app, &nnin("kari")).await;
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
     let body: serde_json::Value = response.json().await.unwrap();
@@ -1139,7 +1143,11 @@ async fn the_public_start_route_needs_its_client_address_source() {
     let base = public_route_app(&sim, axum_bankid::ciba::PublicCibaStart::new(), false).await;
     let (status, body) = post_number(&base, &nnin("kari"), &[]).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::INTERNAL_SERVER_ERROR, Some("client_address_unknown")));
-    assert_eq!((sim.user_exists_requests(), sim.backchannel_requests()), (0, 0), "nothing reached BIB");
+    assert_eq!(
+        (sim.request_count(Endpoint::UserExists), sim.request_count(Endpoint::BackchannelAuthentication)),
+        (0, 0),
+        "nothing reached BIB"
+    );
 }
 
 /// Issue 20 item 10: behind a proxy the app names the header the proxy sets;
@@ -1183,7 +1191,11 @@ async fn the_public_start_route_checks_the_number_and_the_origin_first() {
     );
     let (status, body) = post_number(&base, &nnin("kari"), &[("origin", "https://evil.example")]).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("cross_site_request")), "{body}");
-    assert_eq!((sim.user_exists_requests(), sim.backchannel_requests()), (0, 0), "nothing reached BIB");
+    assert_eq!(
+        (sim.request_count(Endpoint::UserExists), sim.request_count(Endpoint::BackchannelAuthentication)),
+        (0, 0),
+        "nothing reached BIB"
+    );
     assert_eq!(post_number(&base, &nnin("kari"), &[("origin", &base)]).await.0, StatusCode::ACCEPTED, "budget unspent");
 }
 

@@ -96,7 +96,7 @@ async fn minimum_loa_4_asks_for_bankid_high_and_still_checks_the_token() {
     let app = TestApp::builder().configure(|b| b.minimum_loa(axum_bankid::Loa::HIGH)).start().await;
     assert_eq!(app.login_as("kari").await.response.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.get_json("/me").await.1["loa"], 4);
-    app.sim.set_fault(axum_bankid_simulator::Fault::BelowAskedLevel);
+    app.sim.add_fault(axum_bankid_simulator::Fault::BelowAskedLevel);
     let (_, body) = error_body(app.login_as("kari").await.response).await;
     assert_eq!(body["error"], "insufficient_loa");
 }

@@ -4,13 +4,13 @@ use crate::common;
 
 use std::time::Duration;
 
-use axum_bankid_simulator::Fault;
+use axum_bankid_simulator::{Endpoint, Fault};
 use common::{TestApp, error_body};
 use reqwest::StatusCode;
 
 /// Logs in with `fault` active and returns the app's JSON error.
 async fn failed_login(app: &TestApp, fault: Fault) -> (StatusCode, serde_json::Value) {
-    app.sim.set_fault(fault);
+    app.sim.add_fault(fault);
     let result = error_body(app.login_as("kari").await.response).await;
     app.assert_logged_out().await;
     result
@@ -85,27 +85,27 @@ async fn missing_nonce() {
 #[tokio::test]
 async fn unknown_kid_refreshes_once_then_fails() {
     let app = TestApp::builder().start().await;
-    let fetched_at_start = app.sim.jwks_requests();
+    let fetched_at_start = app.sim.request_count(Endpoint::Jwks);
     let (_, body) = failed_login(&app, Fault::UnknownKid).await;
     assert_eq!(body["detail"], "unknown_key");
-    assert_eq!(app.sim.jwks_requests(), fetched_at_start + 1, "one refresh on an unknown kid");
+    assert_eq!(app.sim.request_count(Endpoint::Jwks), fetched_at_start + 1, "one refresh on an unknown kid");
     // A flood of further bad tokens inside the cooldown does not reach the provider.
     for _ in 0..3 {
         let (_, body) = error_body(app.login_as("kari").await.response).await;
         assert_eq!(body["detail"], "unknown_key");
     }
-    assert_eq!(app.sim.jwks_requests(), fetched_at_start + 1, "refresh is rate limited");
+    assert_eq!(app.sim.request_count(Endpoint::Jwks), fetched_at_start + 1, "refresh is rate limited");
 }
 
 #[tokio::test]
 async fn rotated_keys_are_picked_up() {
     let app = TestApp::builder().start().await;
-    let fetched_at_start = app.sim.jwks_requests();
-    app.sim.set_fault(Fault::RotatedKeys);
+    let fetched_at_start = app.sim.request_count(Endpoint::Jwks);
+    app.sim.add_fault(Fault::RotatedKeys);
     let callback = app.login_as("kari").await;
     assert_eq!(callback.response.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.get_json("/me").await.0, StatusCode::OK);
-    assert_eq!(app.sim.jwks_requests(), fetched_at_start + 1);
+    assert_eq!(app.sim.request_count(Endpoint::Jwks), fetched_at_start + 1);
 }
 
 #[tokio::test]
@@ -152,7 +152,7 @@ async fn token_endpoint_server_error() {
 #[tokio::test]
 async fn slow_par_endpoint_times_out_at_login_start() {
     let app = TestApp::builder().configure(|b| b.http_timeout(Duration::from_millis(500))).start().await;
-    app.sim.set_fault(Fault::Slow(Duration::from_secs(2)));
+    app.sim.add_fault(Fault::Slow(Duration::from_secs(2)));
     let response = app.client.get(app.url("/auth/bankid/login?return_to=/me")).send().await.unwrap();
     let (status, body) = error_body(response).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
@@ -177,6 +177,6 @@ async fn slow_provider_times_out() {
 #[tokio::test]
 async fn slow_but_within_timeout_succeeds() {
     let app = TestApp::builder().configure(|b| b.http_timeout(Duration::from_secs(5))).start().await;
-    app.sim.set_fault(Fault::Slow(Duration::from_millis(300)));
+    app.sim.add_fault(Fault::Slow(Duration::from_millis(300)));
     assert_eq!(app.login_as("kari").await.response.status(), StatusCode::SEE_OTHER);
 }

@@ -12,7 +12,7 @@ use crate::common::pki;
 use std::time::Duration;
 
 use axum_bankid::{BankIdConfig, BankIdEnvironment, ConfigError};
-use axum_bankid_simulator::{Fault, LogoutSubject, SigningAlgorithm, Simulator, Which};
+use axum_bankid_simulator::{Fault, Issuer, LogoutSubject, SigningAlgorithm, Simulator};
 use common::{TestApp, error_body};
 use logs::{logged, logs};
 use pki::Authority;
@@ -131,7 +131,7 @@ async fn a_key_whose_chain_is_wrong_never_reaches_me_and_says_why() {
 /// How many times BankID OIDC's discovery document was fetched.
 fn discovery_fetches(sim: &Simulator) -> usize {
     let is_discovery = |r: &&axum_bankid_simulator::CapturedRequest| {
-        r.issuer == Which::Oidc && r.path == "/.well-known/openid-configuration"
+        r.issuer == Issuer::Oidc && r.path == "/.well-known/openid-configuration"
     };
     sim.requests().iter().filter(is_discovery).count()
 }

@@ -35,7 +35,7 @@ async fn a_failed_check_has_one_kind_in_both_flows() {
     let app = TestApp::builder().ciba().start().await;
     for fault in [Fault::LowAcr, Fault::MissingAcr, Fault::WrongAudience] {
         app.sim.clear_faults();
-        app.sim.set_fault(fault.clone());
+        app.sim.add_fault(fault.clone());
         let (status, body) = callback_failure(&app).await;
         let ciba = ciba_failure(&app).await;
         let axum_bankid::ciba::CibaError::Check(check) = &ciba else {
@@ -52,7 +52,7 @@ async fn a_failed_check_has_one_kind_in_both_flows() {
         assert_eq!(status, expected, "{fault:?}: {body}");
     }
     app.sim.clear_faults();
-    app.sim.set_fault(Fault::LowAcr);
+    app.sim.add_fault(Fault::LowAcr);
     let (_, body) = callback_failure(&app).await;
     assert_eq!(body["error"], "insufficient_loa");
     assert!(matches!(

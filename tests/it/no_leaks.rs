@@ -44,10 +44,10 @@ async fn logs_hold_no_secrets_at_trace_level() {
     let (_, me) = app.get_json("/me").await;
     assert_eq!(me["loa"], 3);
     // Failures log too; they must not log what they refused.
-    app.sim.set_fault(Fault::BadSignature);
+    app.sim.add_fault(Fault::BadSignature);
     app.login_as("kari").await;
     app.sim.clear_faults();
-    app.sim.set_fault(Fault::TokenEndpointError);
+    app.sim.add_fault(Fault::TokenEndpointError);
     let failed = app.login_as("kari").await;
     let failed_code = param(&failed.url, "code").unwrap();
     app.sim.clear_faults();

@@ -15,7 +15,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use axum_bankid::{AuthenticatedUser, BankId, BankIdConfig, BankIdConfigBuilder, BankIdLayer, permission::LoginHint};
-use axum_bankid_simulator::{Fault, Simulator};
+use axum_bankid_simulator::{Endpoint, Fault, Simulator};
 use common::{error_body, hidden_field, location, payment};
 use reqwest::StatusCode;
 use reqwest::cookie::Jar;
@@ -159,7 +159,7 @@ async fn assert_unavailable_json(response: reqwest::Response) {
 #[tokio::test]
 async fn degraded_start_answers_503_and_recovers_without_a_restart() {
     let sim = Simulator::start().await.unwrap();
-    sim.set_fault(Fault::DiscoveryUnavailable);
+    sim.add_fault(Fault::DiscoveryUnavailable);
     let jar = Arc::new(Jar::default());
     let app = serve(&sim, &jar, MemoryStore::default(), degraded).await;
 
@@ -206,7 +206,7 @@ async fn degraded_layer_keeps_existing_logins_and_local_logout() {
     before.login("kari").await;
     // ...then the provider goes down and another instance starts degraded
     // on the same session store.
-    sim.set_fault(Fault::DiscoveryUnavailable);
+    sim.add_fault(Fault::DiscoveryUnavailable);
     let app = serve(&sim, &jar, store, degraded).await;
     assert!(!app.layer.health().ready);
 
@@ -271,7 +271,7 @@ async fn fail_fast_retries_as_configured_then_fails_typed() {
 async fn start_up_retries_until_the_provider_comes_up() {
     let sim = Simulator::start().await.unwrap();
     // Down in the middle of start-up: discovery works, the keys do not.
-    sim.set_fault(Fault::JwksUnavailable);
+    sim.add_fault(Fault::JwksUnavailable);
     let config = config_against(&sim.issuer(), |b| {
         b.bib_issuer(sim.bib_issuer())
             .client_id(sim.client_id())
@@ -282,12 +282,12 @@ async fn start_up_retries_until_the_provider_comes_up() {
     let discovering = tokio::spawn(BankIdLayer::discover(config));
     // Bring the provider back only after an attempt has failed on it.
     for _ in 0..1000 {
-        if sim.jwks_requests() > 0 {
+        if sim.request_count(Endpoint::Jwks) > 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    assert!(sim.jwks_requests() > 0, "discover never asked for the keys");
+    assert!(sim.request_count(Endpoint::Jwks) > 0, "discover never asked for the keys");
     sim.clear_faults();
     let layer = discovering.await.unwrap().expect("a later attempt succeeds");
     assert!(layer.health().ready);
@@ -298,10 +298,10 @@ async fn jwks_down_after_start_up_keeps_logins_working_on_cached_keys() {
     let sim = Simulator::start().await.unwrap();
     let jar = Arc::new(Jar::default());
     let app = serve(&sim, &jar, MemoryStore::default(), |b| b).await;
-    let fetched_at_start = sim.jwks_requests();
-    sim.set_fault(Fault::JwksUnavailable);
+    let fetched_at_start = sim.request_count(Endpoint::Jwks);
+    sim.add_fault(Fault::JwksUnavailable);
     app.login("kari").await;
-    assert_eq!(sim.jwks_requests(), fetched_at_start, "the cached keys verified the token");
+    assert_eq!(sim.request_count(Endpoint::Jwks), fetched_at_start, "the cached keys verified the token");
     let health = app.layer.health();
     assert!(health.ready && health.oidc.keys.fresh);
 }
@@ -314,7 +314,7 @@ async fn slow_token_endpoint_times_out_typed_and_releases_everything() {
 
     // Code exchange: the token endpoint answers after the client gave up.
     let callback = app.approved_callback("kari").await;
-    sim.set_fault(Fault::SlowTokenAnswer(Duration::from_secs(5)));
+    sim.add_fault(Fault::SlowTokenAnswer(Duration::from_secs(5)));
     let response = app.client.get(&callback).header("accept", "application/json").send().await.unwrap();
     let (status, body) = error_body(response).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
@@ -391,7 +391,7 @@ fn config_builder_for(issuer: &str) -> BankIdConfigBuilder {
 #[tokio::test]
 async fn degraded_ciba_routes_and_custom_error_pages_answer_503() {
     let sim = Simulator::start().await.unwrap();
-    sim.set_fault(Fault::DiscoveryUnavailable);
+    sim.add_fault(Fault::DiscoveryUnavailable);
     let jar = Arc::new(Jar::default());
     let customize = |layer: BankIdLayer| {
         // BIB's CIBA endpoint cannot be checked yet; enabling CIBA still works.
@@ -424,14 +424,14 @@ async fn slow_key_refetch_times_out_once_for_all_waiters_and_frees_the_cache() {
     let app = serve(&sim, &jar, MemoryStore::default(), |b| b.http_timeout(Duration::from_millis(300))).await;
     // Tokens name a key id the JWKS lacks, so verifying them refetches the
     // JWKS, which answers after the client's timeout.
-    sim.set_fault(Fault::UnknownKid);
-    sim.set_fault(Fault::SlowJwks(Duration::from_secs(5)));
+    sim.add_fault(Fault::UnknownKid);
+    sim.add_fault(Fault::SlowJwks(Duration::from_secs(5)));
     let browsers: Vec<_> = (0..4).map(|_| browser(&Arc::new(Jar::default()))).collect();
     let mut callbacks = Vec::new();
     for client in &browsers {
         callbacks.push(app.approved_callback_in(client, "kari").await);
     }
-    let fetched_before = sim.jwks_requests();
+    let fetched_before = sim.request_count(Endpoint::Jwks);
     let visits = browsers
         .iter()
         .zip(&callbacks)
@@ -448,12 +448,12 @@ async fn slow_key_refetch_times_out_once_for_all_waiters_and_frees_the_cache() {
     // (`keys_unavailable`); the others waited for it, then were refused a
     // second fetch within the cooldown (`unknown_key`).
     assert_eq!(details, ["keys_unavailable", "unknown_key", "unknown_key", "unknown_key"]);
-    assert_eq!(sim.jwks_requests(), fetched_before + 1);
+    assert_eq!(sim.request_count(Endpoint::Jwks), fetched_before + 1);
 
     // The refetch gate is free again: another unknown key id is refused at
     // once (cooldown), and tokens signed with the cached key verify.
     sim.clear_faults();
-    sim.set_fault(Fault::UnknownKid);
+    sim.add_fault(Fault::UnknownKid);
     let callback = app.approved_callback("kari").await;
     let (status, body) =
         error_body(app.client.get(callback).header("accept", "application/json").send().await.unwrap()).await;
@@ -478,7 +478,7 @@ async fn degraded_start_does_not_wait_for_a_hanging_provider() {
     // Each answer comes within the timeout, but the five documents of both
     // providers together take 3 s: more than the one timeout
     // `discover` waits for the first attempt.
-    sim.set_fault(Fault::Slow(Duration::from_millis(600)));
+    sim.add_fault(Fault::Slow(Duration::from_millis(600)));
     let jar = Arc::new(Jar::default());
     let app = serve(&sim, &jar, MemoryStore::default(), |b| degraded(b).http_timeout(Duration::from_secs(1))).await;
     assert!(!app.layer.health().ready, "discover returned before the first attempt was over");

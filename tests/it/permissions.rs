@@ -99,7 +99,7 @@ async fn denied_payment_grants_nothing() {
 
 async fn assert_permission_fault(fault: Fault, reason: &str) {
     let app = TestApp::builder().start().await;
-    app.sim.set_fault(fault.clone());
+    app.sim.add_fault(fault.clone());
     let (status, body) = error_body(approve_payment(&app, "/pay", "approve").await).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{fault:?}: {body}");
     assert_eq!(body["error"], "permission_not_granted", "{fault:?}: {body}");
@@ -124,7 +124,7 @@ async fn different_type_is_refused() {
     // token response also echo them, they must name what was sent.
     let echoing = Simulator::builder().echo_authorization_details(true);
     let app = TestApp::builder().simulator(echoing).start().await;
-    app.sim.set_fault(Fault::DifferentPermissionType);
+    app.sim.add_fault(Fault::DifferentPermissionType);
     let (status, body) = error_body(approve_payment(&app, "/pay", "approve").await).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(
@@ -146,7 +146,7 @@ async fn digest_over_the_wrong_input_is_refused() {
 #[tokio::test]
 async fn expired_request_uri_is_a_provider_error() {
     let app = TestApp::builder().start().await;
-    app.sim.set_fault(Fault::ExpiredRequestUri);
+    app.sim.add_fault(Fault::ExpiredRequestUri);
     let authorize_url = app.begin_at("/pay").await;
     let page = app.client.get(&authorize_url).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::SEE_OTHER);
@@ -214,7 +214,7 @@ async fn a_permission_api_grant_with_bibs_own_sub_binds_to_the_login() {
 /// (or `"ok"` when the login succeeded).
 async fn outcome_with_fault(start_path: &str, fault: Fault) -> String {
     let app = TestApp::builder().start().await;
-    app.sim.set_fault(fault);
+    app.sim.add_fault(fault);
     let response = approve_payment(&app, start_path, "approve").await;
     if response.status() == StatusCode::SEE_OTHER {
         let (status, body) = app.get_json(&location(&response)).await;
@@ -341,7 +341,7 @@ async fn grants_expire() {
 async fn permission_api_failures_are_typed() {
     let app = TestApp::builder().start().await;
     // The client-credentials token cannot be had: registering fails before any redirect.
-    app.sim.set_fault(Fault::TokenEndpointError);
+    app.sim.add_fault(Fault::TokenEndpointError);
     let response = app.client.get(app.url("/pay-api")).send().await.unwrap();
     let (status, body) = error_body(response).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);

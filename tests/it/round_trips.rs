@@ -8,7 +8,7 @@ use crate::common;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use axum_bankid_simulator::{CapturedRequest, Which};
+use axum_bankid_simulator::{CapturedRequest, Issuer};
 use common::TestApp;
 use reqwest::StatusCode;
 use tower_sessions::session::{Id, Record};
@@ -20,7 +20,7 @@ fn backchannel(requests: &[CapturedRequest]) -> Vec<String> {
     requests
         .iter()
         .filter(|r| r.path != "/authorize")
-        .map(|r| format!("{} {} {}", if r.issuer == Which::Bib { "BIB" } else { "OIDC" }, r.method, r.path))
+        .map(|r| format!("{} {} {}", if r.issuer == Issuer::Bib { "BIB" } else { "OIDC" }, r.method, r.path))
         .collect()
 }
 

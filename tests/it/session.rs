@@ -244,7 +244,7 @@ async fn note(app: &common::TestApp) -> String {
 async fn a_large_id_token_is_not_sent_as_the_logout_hint() {
     let app = TestApp::builder().start().await;
     let padding = serde_json::json!({ "x-padding": "p".repeat(6 * 1024) });
-    app.sim.set_fault(axum_bankid_simulator::Fault::HeaderMembers(padding.as_object().unwrap().clone()));
+    app.sim.add_fault(axum_bankid_simulator::Fault::HeaderMembers(padding.as_object().unwrap().clone()));
     app.login_as("kari").await;
     let logout = app.client.post(app.url("/auth/bankid/logout")).send().await.unwrap();
     let target = url::Url::parse(&location(&logout)).unwrap();

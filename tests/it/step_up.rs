@@ -98,7 +98,7 @@ async fn a_step_up_that_comes_back_at_loa3_is_refused_and_the_session_is_kept() 
     let app = start().await;
     log_in(&app, "kari").await;
     let before = me(&app).await;
-    app.sim.set_fault(Fault::BelowAskedLevel);
+    app.sim.add_fault(Fault::BelowAskedLevel);
     let refused = step_up(&app, "/payout", "/auth/bankid/login?return_to=%2Fpayout&acr=4", "kari").await;
     let (status, body) = error_body(refused).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
@@ -126,7 +126,7 @@ async fn picking_bis_on_a_loa4_step_up_is_refused() {
 async fn a_stale_login_on_a_recent_login_route_logs_in_again_with_max_age() {
     let app = start().await;
     // A login whose authentication happened ten minutes ago.
-    app.sim.set_fault(Fault::StaleAuthTime);
+    app.sim.add_fault(Fault::StaleAuthTime);
     log_in(&app, "kari").await;
     app.sim.clear_faults();
     assert_eq!(app.get_json("/me").await.0, StatusCode::OK);
@@ -142,11 +142,11 @@ async fn a_stale_login_on_a_recent_login_route_logs_in_again_with_max_age() {
 
 async fn refused_after_max_age(fault: Fault, kind: &str) {
     let app = start().await;
-    app.sim.set_fault(Fault::StaleAuthTime);
+    app.sim.add_fault(Fault::StaleAuthTime);
     log_in(&app, "kari").await;
     app.sim.clear_faults();
     let before = me(&app).await;
-    app.sim.set_fault(fault);
+    app.sim.add_fault(fault);
     let refused = step_up(&app, "/recent", "/auth/bankid/login?return_to=%2Frecent&acr=3&max_age=300", "kari").await;
     let (status, body) = error_body(refused).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
@@ -175,7 +175,7 @@ async fn a_step_up_by_another_person_is_refused_and_the_original_login_kept() {
     assert_eq!(me(&app).await, before);
 
     // The same, when the provider itself swaps the person.
-    app.sim.set_fault(Fault::OtherPerson);
+    app.sim.add_fault(Fault::OtherPerson);
     let refused = step_up(&app, "/payout", "/auth/bankid/login?return_to=%2Fpayout&acr=4", "kari").await;
     assert_eq!(error_body(refused).await.1["error"], "subject_mismatch");
     assert_eq!(me(&app).await, before);
@@ -197,7 +197,7 @@ async fn an_api_client_gets_the_rfc_9470_challenge() {
     assert_eq!(body["acr_values"], "urn:bankid:bid");
     assert_eq!(body["login_url"], "/auth/bankid/login?return_to=%2Fpayout&acr=4");
 
-    app.sim.set_fault(Fault::StaleAuthTime);
+    app.sim.add_fault(Fault::StaleAuthTime);
     log_in(&app, "kari").await;
     let response = app.client.get(app.url("/transfer")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);

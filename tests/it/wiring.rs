@@ -319,7 +319,7 @@ async fn the_login_route_removes_the_marker_when_wired_right() {
 #[tokio::test]
 async fn a_login_route_answering_503_still_removes_the_marker() {
     let sim = Simulator::start().await.unwrap();
-    sim.set_fault(axum_bankid_simulator::Fault::DiscoveryUnavailable);
+    sim.add_fault(axum_bankid_simulator::Fault::DiscoveryUnavailable);
     let config = common::builder_for(&sim, "http://127.0.0.1:1/auth/bankid/callback")
         .start_degraded(true)
         .discovery_backoff(std::time::Duration::from_millis(5))

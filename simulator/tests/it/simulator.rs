@@ -6,7 +6,7 @@ use crate::sim_support;
 use sim_support::*;
 use std::time::{Duration, Instant};
 
-use axum_bankid_simulator::Fault;
+use axum_bankid_simulator::{Endpoint, Fault};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::JwkSet;
@@ -264,7 +264,7 @@ async fn client_authentication_is_checked() {
     let form = [("grant_type", "authorization_code"), ("code", callback.code.as_str())];
     let anonymous = rp.http.post(rp.url("/token")).form(&form).send().await.expect("token");
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(rp.sim.token_requests(), 3);
+    assert_eq!(rp.sim.request_count(Endpoint::Token), 3);
 }
 
 #[tokio::test]
@@ -310,7 +310,7 @@ async fn only_registered_redirect_uris_are_used() {
 async fn token_faults_answer_with_errors() {
     let rp = Rp::new().await;
     let callback = rp.login("kari").await;
-    rp.sim.set_fault(Fault::TokenEndpointError);
+    rp.sim.add_fault(Fault::TokenEndpointError);
     let response = rp.token(&callback.code, &callback.verifier, Auth::Basic).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let body: Value = response.json().await.expect("JSON");
@@ -318,7 +318,7 @@ async fn token_faults_answer_with_errors() {
     assert_eq!(body["error_description"], "simulated failure");
 
     rp.sim.clear_faults();
-    rp.sim.set_fault(Fault::TokenEndpointServerError);
+    rp.sim.add_fault(Fault::TokenEndpointServerError);
     let response = rp.token(&callback.code, &callback.verifier, Auth::Basic).await;
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     let body = response.text().await.expect("body");
@@ -352,7 +352,7 @@ async fn claim_faults_each_break_one_claim() {
     ];
     for (fault, shows, rejected_by_jwt_validation) in cases {
         rp.sim.clear_faults();
-        rp.sim.set_fault(fault.clone());
+        rp.sim.add_fault(fault.clone());
         let (tokens, _) = rp.tokens("ola").await;
         let id_token = tokens["id_token"].as_str().expect("id_token");
         let (header, claims) = unverified(id_token);
@@ -361,19 +361,19 @@ async fn claim_faults_each_break_one_claim() {
     }
 
     rp.sim.clear_faults();
-    rp.sim.set_fault(Fault::WrongNonce);
+    rp.sim.add_fault(Fault::WrongNonce);
     let (tokens, callback) = rp.tokens("kari").await;
     let claims = rp.verify(tokens["id_token"].as_str().expect("id_token")).await.expect("signature ok");
     assert_ne!(claims["nonce"], callback.nonce);
 
     rp.sim.clear_faults();
-    rp.sim.set_fault(Fault::IssuedInFuture);
+    rp.sim.add_fault(Fault::IssuedInFuture);
     let (tokens, _) = rp.tokens("kari").await;
     let (_, claims) = unverified(tokens["id_token"].as_str().expect("id_token"));
     assert!(claims["iat"].as_u64().expect("iat") > now() + 500);
 
     rp.sim.clear_faults();
-    rp.sim.set_fault(Fault::BadSignature);
+    rp.sim.add_fault(Fault::BadSignature);
     let (tokens, _) = rp.tokens("kari").await;
     let error = rp.verify(tokens["id_token"].as_str().expect("id_token")).await.expect_err("tampered");
     assert_eq!(error.kind(), &jsonwebtoken::errors::ErrorKind::InvalidSignature);
@@ -382,7 +382,7 @@ async fn claim_faults_each_break_one_claim() {
 #[tokio::test]
 async fn wrong_callback_iss_is_a_mix_up() {
     let rp = Rp::new().await;
-    rp.sim.set_fault(Fault::WrongCallbackIss);
+    rp.sim.add_fault(Fault::WrongCallbackIss);
     let started = rp.authorize(&[]).await;
     let callback = query_map(&rp.decide(&started.page, "kari", "approve").await);
     assert_eq!(callback["iss"], "https://evil.example");
@@ -394,30 +394,30 @@ async fn key_rotation_and_unknown_kid() {
     let kids =
         |jwks: &JwkSet| -> Vec<String> { jwks.keys.iter().filter_map(|key| key.common.key_id.clone()).collect() };
     assert_eq!(kids(&rp.jwks().await), ["sim-1"]);
-    assert_eq!(rp.sim.jwks_requests(), 1);
+    assert_eq!(rp.sim.request_count(Endpoint::Jwks), 1);
 
-    rp.sim.set_fault(Fault::UnknownKid);
+    rp.sim.add_fault(Fault::UnknownKid);
     let (tokens, _) = rp.tokens("kari").await;
     let id_token = tokens["id_token"].as_str().expect("id_token");
     assert_eq!(unverified(id_token).0["kid"], "sim-unknown");
     assert!(rp.verify(id_token).await.is_err());
-    assert_eq!(rp.sim.jwks_requests(), 2);
+    assert_eq!(rp.sim.request_count(Endpoint::Jwks), 2);
 
     rp.sim.clear_faults();
-    rp.sim.set_fault(Fault::RotatedKeys);
+    rp.sim.add_fault(Fault::RotatedKeys);
     let (tokens, _) = rp.tokens("kari").await;
     let id_token = tokens["id_token"].as_str().expect("id_token");
     assert_eq!(unverified(id_token).0["kid"], "sim-2");
     assert_eq!(kids(&rp.jwks().await), ["sim-1", "sim-2"]);
     rp.verify(id_token).await.expect("verifies against the refreshed JWKS");
-    assert_eq!(rp.sim.jwks_requests(), 4);
+    assert_eq!(rp.sim.request_count(Endpoint::Jwks), 4);
 }
 
 #[tokio::test]
 async fn slow_fault_delays_back_channel_only() {
     let rp = Rp::new().await;
     let delay = Duration::from_millis(300);
-    rp.sim.set_fault(Fault::Slow(delay));
+    rp.sim.add_fault(Fault::Slow(delay));
 
     let started = Instant::now();
     rp.authorize(&[]).await;
@@ -430,7 +430,7 @@ async fn slow_fault_delays_back_channel_only() {
 
     let timeout = rp.http.get(rp.url("/jwks")).timeout(Duration::from_millis(50)).send().await;
     assert!(timeout.is_err_and(|error| error.is_timeout()));
-    assert_eq!(rp.sim.jwks_requests(), 1, "counted on arrival");
+    assert_eq!(rp.sim.request_count(Endpoint::Jwks), 1, "counted on arrival");
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! dialect: a client-credentials token, a permission registered with
 //! `intents: ["ciba"]`, `bc-authorize` with its `permissionToken` and
 //! BankID-made binding message, then polls. Covers what the conformance
-//! tests in `src/conformance/ciba.rs` do not: every scripted phone
+//! tests in `conformance/ciba.rs` do not: every scripted phone
 //! behaviour, the phone page, polling discipline, expiry and load.
 
 use crate::sim_support;
@@ -11,7 +11,7 @@ use sim_support::*;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum_bankid_simulator::{CibaBehavior, CibaStatus, Fault, Simulator};
+use axum_bankid_simulator::{CibaBehavior, CibaStatus, Endpoint, Fault, Simulator};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::StatusCode;
@@ -138,7 +138,7 @@ async fn manual_approval_on_the_phone_yields_tokens_once() {
     let expires_in = started["expires_in"].as_u64().expect("expires_in");
     assert!((LIFETIME - 1..=LIFETIME).contains(&expires_in), "{expires_in}");
     assert_eq!(started["interval"], 1);
-    assert_eq!(ciba.sim().backchannel_requests(), 1);
+    assert_eq!(ciba.sim().request_count(Endpoint::BackchannelAuthentication), 1);
 
     assert_eq!(ciba.poll_error(&auth_req_id).await, "authorization_pending");
 
@@ -264,7 +264,7 @@ async fn uninstalled_app_and_lost_authenticator_are_distinct_failures() {
     assert_eq!(body["error"], "transaction_failed");
     assert!(body["error_description"].is_string());
     assert_eq!(ciba.request(&lost).status, CibaStatus::Failed);
-    assert_eq!(ciba.sim().backchannel_requests(), 2);
+    assert_eq!(ciba.sim().request_count(Endpoint::BackchannelAuthentication), 2);
 }
 
 #[tokio::test]
@@ -306,7 +306,7 @@ async fn initiation_rules() {
         assert_eq!(ciba.backchannel_error(&registered).await, "unknown_user_id", "{nnin}: no biometrics");
     }
     assert!(ciba.sim().ciba_requests().is_empty());
-    assert_eq!(ciba.sim().backchannel_requests(), 12);
+    assert_eq!(ciba.sim().request_count(Endpoint::BackchannelAuthentication), 12);
 
     // None of the refusals used up Kari's permissionToken.
     let response = ciba.rp.backchannel(&ciba.token, &kari).await;
@@ -330,7 +330,7 @@ async fn permissions_and_faults_apply_to_ciba() {
     for id in [&with_payment, &with_card] {
         assert_eq!(ciba.poll_error(id).await, "authorization_pending");
     }
-    ciba.sim().set_fault(Fault::LowAcr);
+    ciba.sim().add_fault(Fault::LowAcr);
     tokio::time::sleep(WAIT).await;
 
     let (status, tokens) = ciba.poll(&with_payment).await;
@@ -371,5 +371,5 @@ async fn a_thousand_pending_requests_are_cheap() {
     let requests = ciba.sim().ciba_requests();
     assert_eq!(requests.len(), 1000);
     assert!(requests.iter().all(|request| request.status == CibaStatus::Pending && request.poll_offsets.len() == 1));
-    assert_eq!(ciba.sim().backchannel_requests(), 1000);
+    assert_eq!(ciba.sim().request_count(Endpoint::BackchannelAuthentication), 1000);
 }

@@ -104,7 +104,7 @@ async fn rs256_is_selectable_with_rsa_keys_that_chain_to_the_same_root() {
 #[tokio::test]
 async fn chain_to_foreign_root_ends_at_a_root_nobody_was_given() {
     let sim = Simulator::start().await.expect("simulator");
-    sim.set_fault(Fault::ChainToForeignRoot);
+    sim.add_fault(Fault::ChainToForeignRoot);
     for url in jwks_urls(&sim) {
         let jwk = &fetch(&url).await.keys[0];
         let certs = chain(jwk);
@@ -122,7 +122,7 @@ async fn chain_to_foreign_root_ends_at_a_root_nobody_was_given() {
 #[tokio::test]
 async fn expired_certificate_publishes_a_leaf_whose_validity_ended() {
     let sim = Simulator::start().await.expect("simulator");
-    sim.set_fault(Fault::ExpiredCertificate);
+    sim.add_fault(Fault::ExpiredCertificate);
     for url in jwks_urls(&sim) {
         let jwk = &fetch(&url).await.keys[0];
         let certs = chain(jwk);
@@ -137,7 +137,7 @@ async fn expired_certificate_publishes_a_leaf_whose_validity_ended() {
 #[tokio::test]
 async fn certificate_for_other_key_certifies_a_key_that_is_not_the_jwks() {
     let sim = Simulator::start().await.expect("simulator");
-    sim.set_fault(Fault::CertificateForOtherKey);
+    sim.add_fault(Fault::CertificateForOtherKey);
     for url in jwks_urls(&sim) {
         let jwk = &fetch(&url).await.keys[0];
         let certs = chain(jwk);
@@ -152,7 +152,7 @@ async fn certificate_for_other_key_certifies_a_key_that_is_not_the_jwks() {
 #[tokio::test]
 async fn no_certificate_chain_publishes_bare_keys() {
     let sim = Simulator::start().await.expect("simulator");
-    sim.set_fault(Fault::NoCertificateChain);
+    sim.add_fault(Fault::NoCertificateChain);
     for url in jwks_urls(&sim) {
         let jwk = &fetch(&url).await.keys[0];
         assert!(jwk.common.x509_chain.is_none(), "{url}: no x5c");

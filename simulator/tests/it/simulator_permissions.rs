@@ -3,13 +3,13 @@
 //! token and `authorization_details` in the access token (BankID OIDC), and
 //! BIB's Permission API (`{bib}/permissions/`, `user-exists`, the grant) in
 //! BankID's dialect. The shapes BIB refuses are pinned by the conformance
-//! tests in `simulator/src/conformance/`; this file keeps the behaviours.
+//! tests in `conformance/`; this file keeps the behaviours.
 
 use crate::sim_support;
 
 use sim_support::*;
 
-use axum_bankid_simulator::{Fault, Simulator};
+use axum_bankid_simulator::{Endpoint, Fault, Simulator};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::StatusCode;
@@ -360,7 +360,7 @@ async fn permission_faults_each_break_one_thing() {
     let details = details(&[("payment.v1", STATEMENT)]);
     let extra = [("authorization_details", details.as_str())];
 
-    rp.sim.set_fault(Fault::WrongPermissionDigest);
+    rp.sim.add_fault(Fault::WrongPermissionDigest);
     let (code, pushed, _) = rp.login_pushed(&extra, "kari").await;
     let tokens = rp.redeem(&code, &pushed.verifier).await;
     let claims = rp.verify_id_token(tokens["id_token"].as_str().expect("id_token")).await;
@@ -370,7 +370,7 @@ async fn permission_faults_each_break_one_thing() {
     assert_eq!(access["authorization_details"][0]["permission_digest"], STATEMENT_DIGEST, "access token honest");
 
     rp.sim.clear_faults();
-    rp.sim.set_fault(Fault::MissingPermissionDigest);
+    rp.sim.add_fault(Fault::MissingPermissionDigest);
     let (code, pushed, _) = rp.login_pushed(&extra, "kari").await;
     let tokens = rp.redeem(&code, &pushed.verifier).await;
     assert!(claims_of(tokens["id_token"].as_str().expect("id_token")).get("permission_digest").is_none());
@@ -379,14 +379,14 @@ async fn permission_faults_each_break_one_thing() {
     assert_eq!(access["authorization_details"][0]["type"], "payment.v1");
 
     rp.sim.clear_faults();
-    rp.sim.set_fault(Fault::DifferentPermissionType);
+    rp.sim.add_fault(Fault::DifferentPermissionType);
     let (code, pushed, _) = rp.login_pushed(&extra, "kari").await;
     let tokens = rp.redeem(&code, &pushed.verifier).await;
     assert_eq!(rp.access_claims(&tokens).await["authorization_details"][0]["type"], "other.v1");
     assert_eq!(claims_of(tokens["id_token"].as_str().expect("id_token"))["permission_digest"], STATEMENT_DIGEST);
 
     rp.sim.clear_faults();
-    rp.sim.set_fault(Fault::ExpiredRequestUri);
+    rp.sim.add_fault(Fault::ExpiredRequestUri);
     let pushed = rp.push(&extra).await;
     let expired = rp.authorize_pushed(&pushed.request_uri, &[]).await;
     assert_eq!(expired.status(), StatusCode::SEE_OTHER);
@@ -395,7 +395,7 @@ async fn permission_faults_each_break_one_thing() {
     assert_eq!(error["state"], pushed.state);
 
     rp.sim.clear_faults();
-    rp.sim.set_fault(Fault::ReusableRequestUri);
+    rp.sim.add_fault(Fault::ReusableRequestUri);
     let pushed = rp.push(&extra).await;
     for _ in 0..2 {
         assert_eq!(rp.authorize_pushed(&pushed.request_uri, &[]).await.status(), StatusCode::OK);
@@ -499,8 +499,8 @@ async fn user_exists_only_for_users_with_biometrics() {
     let bad = rp.http.post(url).bearer_auth(&token).json(&json!({})).send().await;
     assert_eq!(error_of(bad.expect("user-exists")).await, (StatusCode::BAD_REQUEST, "invalid_request".into()));
 
-    rp.sim.set_fault(Fault::UserExistsError);
+    rp.sim.add_fault(Fault::UserExistsError);
     let failing = rp.user_exists(Some(&token), nnin("kari")).await;
     assert_eq!(failing.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    assert_eq!(rp.sim.user_exists_requests(), 8, "every call counts");
+    assert_eq!(rp.sim.request_count(Endpoint::UserExists), 8, "every call counts");
 }

@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use super::*;
-use axum_bankid_simulator::{Simulator, Which};
+use axum_bankid_simulator::{Issuer, Simulator};
 
 #[tokio::test]
 async fn client_credentials_token_has_bankids_shape() {
@@ -176,11 +176,11 @@ async fn requests_to_both_issuers_are_captured_in_order() {
     assert_eq!(requests.len(), 2);
     assert_eq!(
         (requests[0].issuer, requests[0].method.as_str(), requests[0].path.as_str()),
-        (Which::Oidc, "POST", "/token")
+        (Issuer::Oidc, "POST", "/token")
     );
     assert!(requests[0].header("authorization").is_some_and(|value| value.starts_with("Basic ")));
     assert_eq!(requests[0].body, "grant_type=client_credentials&scope=openid+permissions%2Fclient+permissions%2Fciba");
-    assert_eq!(requests[1].issuer, Which::Bib);
+    assert_eq!(requests[1].issuer, Issuer::Bib);
     assert_eq!(requests[1].path, "/permissions/user-exists");
     assert_eq!(requests[1].query, None);
     assert_eq!(requests[1].header("Authorization"), Some(format!("Bearer {token}").as_str()));

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde_json::json;
 
 use super::*;
-use axum_bankid_simulator::{CibaBehavior, CibaStatus, Fault, Simulator};
+use axum_bankid_simulator::{CibaBehavior, CibaStatus, Endpoint, Fault, Simulator};
 
 #[tokio::test]
 async fn ciba_in_bankids_exact_shapes_from_user_exists_to_verified_id_token() {
@@ -22,7 +22,7 @@ async fn ciba_in_bankids_exact_shapes_from_user_exists_to_verified_id_token() {
     let expires_in = started["expires_in"].as_u64().expect("expires_in");
     assert!((1..=600).contains(&expires_in), "the registration's exp - now: {expires_in}");
     assert_eq!(started["interval"], 5);
-    assert_eq!(bank.sim.backchannel_requests(), 1);
+    assert_eq!(bank.sim.request_count(Endpoint::BackchannelAuthentication), 1);
 
     let requests = bank.sim.ciba_requests();
     assert_eq!(requests.len(), 1);
@@ -75,10 +75,10 @@ async fn polls_before_a_decision_are_pending_and_faulted_polls_fail_as_before() 
     let (_, denied) = bank.start_ciba(&token, "02917943136").await;
     expect_error(bank.poll(&token, &denied).await, 400, "access_denied").await;
 
-    bank.sim.set_fault(Fault::TokenEndpointError);
+    bank.sim.add_fault(Fault::TokenEndpointError);
     expect_error(bank.poll(&token, &pending).await, 400, "invalid_grant").await;
     bank.sim.clear_faults();
-    bank.sim.set_fault(Fault::TokenEndpointServerError);
+    bank.sim.add_fault(Fault::TokenEndpointServerError);
     assert_eq!(bank.poll(&token, &pending).await.status(), StatusCode::INTERNAL_SERVER_ERROR);
 }
 
@@ -163,7 +163,7 @@ async fn backchannel_faults_and_phone_behaviours_fail_at_initiation() {
     let token = bank.client_token(ALL_SCOPES).await;
     let (_, permission_token, binding) =
         bank.register(&token, &registration("payment.v1", &["ciba"], Some(KARI_NNIN))).await;
-    bank.sim.set_fault(Fault::BackchannelRefused);
+    bank.sim.add_fault(Fault::BackchannelRefused);
     expect_error(bank.backchannel(&token, &permission_token, &binding).await, 400, "access_denied").await;
     bank.sim.clear_faults();
 
@@ -204,7 +204,7 @@ async fn bib_token_endpoint_takes_only_ciba_polls_in_bankids_shape() {
 async fn ciba_id_token_signed_by_the_oidc_key_fails_bib_verification() {
     let bank = Bank::start().await;
     let token = bank.client_token(ALL_SCOPES).await;
-    bank.sim.set_fault(Fault::CibaIdTokenSignedByOidcKey);
+    bank.sim.add_fault(Fault::CibaIdTokenSignedByOidcKey);
     let (_, auth_req_id) = bank.start_ciba(&token, KARI_NNIN).await;
     assert!(bank.sim.ciba_decide(&auth_req_id, true));
     let tokens = json_ok(bank.poll(&token, &auth_req_id).await).await;

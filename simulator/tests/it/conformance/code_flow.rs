@@ -176,7 +176,7 @@ async fn echo_authorization_details_repeats_them_in_the_response_body_with_the_f
     assert_eq!(tokens["authorization_details"][0]["type"], "payment.v1");
     assert_eq!(tokens["authorization_details"][0]["permission_digest"], statement_digest());
 
-    bank.sim.set_fault(axum_bankid_simulator::Fault::DifferentPermissionType);
+    bank.sim.add_fault(axum_bankid_simulator::Fault::DifferentPermissionType);
     let (tokens, _) = bank.log_in(&[("authorization_details", details.as_str())]).await;
     assert_eq!(tokens["authorization_details"][0]["type"], "other.v1");
 }

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::*;
-use axum_bankid_simulator::Fault;
+use axum_bankid_simulator::{Endpoint, Fault};
 
 fn nnin_hint(nnin: &str) -> Value {
     json!({"loginHint": [{"scheme": "nnin", "value": nnin}]})
@@ -16,15 +16,15 @@ async fn user_exists_answers_true_for_users_with_biometrics_only() {
     assert_eq!(json_ok(bank.user_exists(&token, &nnin_hint(KARI_NNIN)).await).await, json!({"exists": true}));
     assert_eq!(json_ok(bank.user_exists(&token, &nnin_hint(NINA_NNIN)).await).await, json!({"exists": false}));
     assert_eq!(json_ok(bank.user_exists(&token, &nnin_hint("01010100000")).await).await, json!({"exists": false}));
-    assert_eq!(bank.sim.user_exists_requests(), 3);
+    assert_eq!(bank.sim.request_count(Endpoint::UserExists), 3);
 
-    bank.sim.set_fault(Fault::UserExistsFalse);
+    bank.sim.add_fault(Fault::UserExistsFalse);
     assert_eq!(json_ok(bank.user_exists(&token, &nnin_hint(KARI_NNIN)).await).await, json!({"exists": false}));
     bank.sim.clear_faults();
-    bank.sim.set_fault(Fault::UserExistsError);
+    bank.sim.add_fault(Fault::UserExistsError);
     let error = bank.user_exists(&token, &nnin_hint(KARI_NNIN)).await;
     assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    assert_eq!(bank.sim.user_exists_requests(), 5);
+    assert_eq!(bank.sim.request_count(Endpoint::UserExists), 5);
 }
 
 #[tokio::test]
@@ -89,7 +89,7 @@ async fn register_refuses_the_old_dialect_and_wrong_shapes_by_name() {
         let why = expect_error(response, 400, "invalid_request").await;
         assert!(why.contains(named), "{member}: {why}");
     }
-    bank.sim.set_fault(Fault::RegisterRefused);
+    bank.sim.add_fault(Fault::RegisterRefused);
     let why = expect_error(bank.register_response(&token, &valid).await, 400, "invalid_request").await;
     assert_eq!(why, "simulated refusal");
 }
@@ -145,21 +145,21 @@ async fn grant_faults_delay_it_or_sign_it_with_the_wrong_key() {
     let grants = bank.jwks(bank.bib("/jwks/grants")).await;
     let id_keys = bank.jwks(bank.bib("/jwks")).await;
 
-    bank.sim.set_fault(Fault::GrantNotReady(2));
+    bank.sim.add_fault(Fault::GrantNotReady(2));
     expect_error(bank.grant(&token, &id).await, 404, "not_found").await;
     expect_error(bank.grant(&token, &id).await, 404, "not_found").await;
     let ready = bank.grant(&token, &id).await;
     assert_eq!(ready.status(), StatusCode::OK, "the third request gets it");
     bank.sim.clear_faults();
 
-    bank.sim.set_fault(Fault::GrantWrongKey);
+    bank.sim.add_fault(Fault::GrantWrongKey);
     let jws = bank.grant(&token, &id).await.text().await.expect("body");
     assert_eq!(kid(&jws), "bib-grant-1");
     let error = verify(&jws, &grants, &bib, None).expect_err("the signature does not match the named key");
     assert!(error.contains("InvalidSignature"), "{error}");
     bank.sim.clear_faults();
 
-    bank.sim.set_fault(Fault::GrantSignedWithIdTokenKey);
+    bank.sim.add_fault(Fault::GrantSignedWithIdTokenKey);
     let jws = bank.grant(&token, &id).await.text().await.expect("body");
     assert_eq!(kid(&jws), "bib-1");
     assert!(verify(&jws, &grants, &bib, None).is_err(), "bib-1 is not a grant key");
