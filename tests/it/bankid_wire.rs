@@ -548,7 +548,7 @@ fn login_routes() -> axum::Router {
 async fn start_login_app(
     configure: impl FnOnce(axum_bankid::BankIdConfigBuilder) -> axum_bankid::BankIdConfigBuilder,
 ) -> TestApp {
-    TestApp::builder().routes(login_routes()).configure(configure).session_layer_from_config().start().await
+    TestApp::builder().routes(login_routes()).configure(configure).start().await
 }
 
 /// The status, `error` and `detail` of an app's answer to `path`.

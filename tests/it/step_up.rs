@@ -27,7 +27,7 @@ fn step_up_routes() -> Router {
 }
 
 async fn start() -> TestApp {
-    TestApp::builder().routes(step_up_routes()).session_layer_from_config().start().await
+    TestApp::builder().routes(step_up_routes()).start().await
 }
 
 /// A browser navigation to `path`; answers the response.
@@ -213,12 +213,7 @@ async fn an_api_client_gets_the_rfc_9470_challenge() {
 async fn an_optional_step_up_is_none_below_the_level() {
     // No selector: each user logs in with their own method (Ola: BankID
     // High), since `urn:bankid:bis` routes everyone to biometrics (LOA 3).
-    let app = TestApp::builder()
-        .routes(step_up_routes())
-        .configure(|b| b.acr_values(None::<String>))
-        .session_layer_from_config()
-        .start()
-        .await;
+    let app = TestApp::builder().routes(step_up_routes()).configure(|b| b.acr_values(None::<String>)).start().await;
     let text = |r: reqwest::Response| async move { r.text().await.unwrap() };
     assert_eq!(text(app.client.get(app.url("/payout-maybe")).send().await.unwrap()).await, "below");
     log_in(&app, "kari").await;

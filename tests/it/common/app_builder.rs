@@ -46,8 +46,6 @@ struct CibaSetup<'a> {
 enum Sessions {
     /// `BankIdLayer::with_session_store`, the wiring the README shows.
     WithSessionStore,
-    /// `BankIdConfig::session_layer` outside the BankID layer.
-    FromConfig,
     /// A `SessionManagerLayer` built by hand on its own memory store;
     /// axum-bankid is told a login store only if one is given.
     ByHand { login_store: Option<MemoryStore> },
@@ -130,11 +128,6 @@ impl<'a, S: SessionStore + Clone> TestAppBuilder<'a, S> {
         TestAppBuilder { with_roots: false, ..self }
     }
 
-    /// The session layer from `BankIdConfig::session_layer` on the store.
-    pub fn session_layer_from_config(self) -> Self {
-        TestAppBuilder { sessions: Sessions::FromConfig, ..self }
-    }
-
     /// A session layer built by hand (not `session_layer`), so axum-bankid
     /// is not told the store unless `login_store` is given.
     pub fn session_layer_by_hand(self, login_store: Option<MemoryStore>) -> Self {
@@ -150,15 +143,12 @@ impl<'a, S: SessionStore + Clone> TestAppBuilder<'a, S> {
         let base_builder = if self.with_roots { builder_for } else { builder_without_roots };
         let builder = base_builder(&sim, &redirect_uri).post_logout_redirect_uri(format!("{base}/"));
         let config = (self.configure)(builder).build().unwrap();
-        let from_config =
-            matches!(self.sessions, Sessions::FromConfig).then(|| config.session_layer(self.store.clone()));
         let layer = discover(config, &self.store, self.ciba, self.customize_layer).await;
         let ciba = layer.ciba();
         let app = app_routes().merge(self.routes);
-        let app = match (self.sessions, from_config) {
-            (_, Some(sessions)) => app.layer(layer).layer(sessions),
-            (Sessions::ByHand { login_store }, _) => with_hand_built_sessions(app, layer, login_store),
-            _ => app.layer(layer.with_session_store(self.store)),
+        let app = match self.sessions {
+            Sessions::ByHand { login_store } => with_hand_built_sessions(app, layer, login_store),
+            Sessions::WithSessionStore => app.layer(layer.with_session_store(self.store)),
         };
         serve(listener, base, sim, app, ciba)
     }
