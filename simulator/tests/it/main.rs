@@ -1,4 +1,9 @@
-//! The simulator's tests, one module per area, linked into one test binary.
+//! The simulator's black-box tests, linked into one test binary: they drive
+//! a started simulator over real HTTP on loopback as a bare relying party
+//! would, with no code of the crate's relying party (helpers in `sim_support`).
+//! `conformance` sends exactly the requests BankID's own CIBA example sends
+//! and the shapes BankID does not take; the `simulator*` modules keep the
+//! behaviours per area; `cli` runs the binary itself (feature `cli`).
 
 mod sim_support;
 
