@@ -1,5 +1,5 @@
 //! Entry points into this crate's parsers of outside input, for property
-//! tests (`tests/properties.rs`) and the cargo-fuzz targets (`fuzz/`).
+//! tests (`tests/it/properties.rs`) and the cargo-fuzz targets (`fuzz/`).
 //!
 //! **Unstable, not for applications.** This module is hidden from the docs
 //! and carries no stability promise: any item may change or vanish in any
@@ -297,7 +297,7 @@ impl IdTokenCheck {
     }
 }
 
-/// Bench and property hook (`benches/parsers.rs`, `tests/authorize_url.rs`):
+/// Bench and property hook (`benches/parsers.rs`, `tests/it/authorize_url.rs`):
 /// the authorization request as the layer builds it — the fixed parameters
 /// encoded once for the endpoint, a login's own appended per login — through
 /// the layer's own `AuthorizeRequest`.
