@@ -22,16 +22,16 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use crate::claims::AuthenticatedUser;
 use crate::clock::unix_now;
 use crate::error::{Error, wants_html};
-use crate::flow::grants;
 use crate::flow::login::{LoginOptions, begin};
 use crate::flow::login_options::{checked_identity_hint, checked_ui_locales};
 use crate::flow::{redirect, session_of};
 use crate::live_login::Stored;
 use crate::loa::Loa;
-use crate::permission_api::{LoginHint, PermissionApi, Registration};
+use crate::permission::api::{LoginHint, PermissionApi, Registration};
+use crate::permission::grants;
+use crate::permission::statement::{Permission, PermissionError, PermissionItem};
 use crate::private_responses::LoginShown;
 use crate::state::Ctx;
-use crate::statement::{Permission, PermissionError, PermissionItem};
 use crate::step_up::{MAX_STEP_UP_MAX_AGE, StepUpPolicy};
 use crate::wiring::Misconfiguration;
 
@@ -314,7 +314,7 @@ impl BankId {
 
     /// Prepares a login that asks the user to approve `permission`.
     pub fn request<P: Permission>(&self, permission: P) -> PermissionRequest<P> {
-        crate::statement::assert_upfront_type::<P>();
+        crate::permission::statement::assert_upfront_type::<P>();
         PermissionRequest { bankid: self.clone(), permission, return_to: None, app_callback_uri: None, via_api: false }
     }
 
@@ -489,8 +489,11 @@ impl<P: Permission> PermissionRequest<P> {
     /// [`LoginCheckError::SubjectMismatch`](crate::LoginCheckError::SubjectMismatch) and changes nothing in the session.
     pub async fn start(self) -> Result<Response, Error> {
         let ctx = &self.bankid.ctx;
-        let app_callback_uri =
-            self.app_callback_uri.as_deref().map(crate::statement::validate_app_callback_uri).transpose()?;
+        let app_callback_uri = self
+            .app_callback_uri
+            .as_deref()
+            .map(crate::permission::statement::validate_app_callback_uri)
+            .transpose()?;
         let item = if self.via_api {
             self.bankid.permission_api().register(&self.permission, Registration::new()).await?.item
         } else {
@@ -593,9 +596,9 @@ impl<P: Permission> Granted<P> {
     /// serialisation), e.g. the payment this page is about to execute.
     pub fn require(&self, expected: &P) -> Result<(), PermissionError> {
         let expected = serde_json::to_vec(expected).map_err(|_| PermissionError::Serialization)?;
-        if crate::statement::same_digest(
-            &crate::statement::permission_digest(&expected),
-            &crate::statement::permission_digest(&self.statement_bytes),
+        if crate::permission::statement::same_digest(
+            &crate::permission::statement::permission_digest(&expected),
+            &crate::permission::statement::permission_digest(&self.statement_bytes),
         ) {
             Ok(())
         } else {

@@ -15,7 +15,7 @@ use tower_sessions::Session;
 use crate::claims::{AuthenticatedUser, Claims, ClaimsSource, Subject};
 use crate::error::{Error, Failure};
 use crate::loa::Loa;
-use crate::statement::PermissionItem;
+use crate::permission::statement::PermissionItem;
 
 const LOGIN_KEY: &str = "axum_bankid.login";
 

@@ -33,9 +33,12 @@
 //!   and fetches the signed [`Grant`]. CIBA names its user with the same
 //!   [`LoginHint`].
 
-pub use crate::config::PermissionApiConfig;
+pub(crate) mod api;
+pub(crate) mod config;
+pub(crate) mod grants;
+pub(crate) mod statement;
+
 pub use crate::extract::{Granted, PermissionRequest};
-pub use crate::permission_api::{
-    BibAcr, ClientSignals, Grant, LoginHint, PermissionApi, RegisteredPermission, Registration,
-};
-pub use crate::statement::{DigestInput, Permission, PermissionError, permission_digest};
+pub use api::{BibAcr, ClientSignals, Grant, LoginHint, PermissionApi, RegisteredPermission, Registration};
+pub use config::PermissionApiConfig;
+pub use statement::{DigestInput, Permission, PermissionError, permission_digest};

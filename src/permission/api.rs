@@ -30,9 +30,9 @@ use crate::clock::unix_now;
 use crate::core::Core;
 use crate::error::{EndpointError, Error};
 use crate::error::{TransportError, TransportErrorKind};
+use crate::permission::statement::{Permission, PermissionError, PermissionItem, Transport, same_digest};
 use crate::provider::http::read_limited;
 use crate::provider::token::parse_json_response;
-use crate::statement::{Permission, PermissionError, PermissionItem, Transport, same_digest};
 
 /// Who a Permission API call is about. BankID's only published scheme is
 /// `nnin` (a Norwegian national identity number, 11 digits); on the wire it
@@ -588,7 +588,7 @@ pub(crate) fn check_binding(claims: &Map<String, Value>, expected: &GrantExpecta
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::statement::DigestInput;
+    use crate::permission::statement::DigestInput;
     use serde_json::json;
 
     #[test]

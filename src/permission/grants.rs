@@ -1,8 +1,8 @@
 //! Grants of permission logins: one store record per flow, bound to the
-//! browser by a `bankid-grant-<tag>` cookie (see [`super::binding`]).
+//! browser by a `bankid-grant-<tag>` cookie (see [`crate::flow::binding`]).
 //!
 //! Not in the session, for the reason login attempts are not (see
-//! [`super::attempt`]): two permission logins finishing at the same moment
+//! [`crate::flow::attempt`]): two permission logins finishing at the same moment
 //! in one browser would each save a session with only their own grant, and
 //! one grant would be lost. Here each flow writes its own record once, and
 //! nothing ever rewrites it.
@@ -19,13 +19,13 @@ use axum::http::{HeaderMap, HeaderValue};
 use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
 use tower_sessions::session::Id;
 
-use super::attempt::{records, store_error};
-use super::binding::{self, Kind};
 use crate::error::{Error, Failure};
+use crate::flow::attempt::{records, store_error};
+use crate::flow::binding::{self, Kind};
 use crate::once::{OnceRecords, record_id};
+use crate::permission::statement::PermissionError;
 use crate::session::StoredGrant;
 use crate::state::Ctx;
-use crate::statement::PermissionError;
 
 const GRANTS_KEY: &str = "axum_bankid.grants";
 const USED_KEY: &str = "axum_bankid.grant_used";
