@@ -16,7 +16,7 @@ use axum::response::{Html, IntoResponse, Response};
 
 use crate::config::ConfigError;
 use crate::loa::Loa;
-use crate::permission::statement::PermissionError;
+use crate::permission::error::PermissionError;
 use crate::provider::key_chain::KeyChainError;
 use crate::wiring::Misconfiguration;
 

@@ -26,7 +26,8 @@ use crate::error::{EndpointError, Error, IdTokenError, TransportError};
 use crate::id_token::CompactJws;
 use crate::loa::{AcrIssuer, Loa};
 use crate::permission::api::GrantExpectation;
-use crate::permission::statement::{DigestInput, PermissionError, PermissionItem};
+use crate::permission::error::PermissionError;
+use crate::permission::statement::{DigestInput, PermissionItem};
 
 /// [`Loa::from_acr`]: the strict `URN(;key=value)*` parser with exactly one
 /// `LOA=[1-4]`.

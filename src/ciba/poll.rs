@@ -20,7 +20,8 @@ use crate::error::{EndpointError, Failure, IdTokenError, LoginCheckError};
 use crate::loa::{AcrIssuer, Loa};
 use crate::login::complete::{self, Policy, VerifiedLogin};
 use crate::permission::api::{GrantExpectation, PermissionApi, bearer_send};
-use crate::permission::statement::{PermissionError, Transport};
+use crate::permission::error::PermissionError;
+use crate::permission::statement::Transport;
 use crate::provider::token::parse_json_response;
 
 const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::claims::AuthenticatedUser;
 use crate::permission::api::{AcrValues, BibAcr, ClientSignals, LoginHint};
-use crate::permission::statement::{Permission, PermissionError};
+use crate::permission::error::PermissionError;
+use crate::permission::statement::Permission;
 
 /// A backchannel authentication to start.
 #[derive(Debug, Clone)]

@@ -30,7 +30,8 @@ use crate::clock::unix_now;
 use crate::core::Core;
 use crate::error::{EndpointError, Error};
 use crate::error::{TransportError, TransportErrorKind};
-use crate::permission::statement::{Permission, PermissionError, PermissionItem, Transport, same_digest};
+use crate::permission::error::PermissionError;
+use crate::permission::statement::{Permission, PermissionItem, Transport, same_digest};
 use crate::provider::http::read_limited;
 use crate::provider::token::parse_json_response;
 

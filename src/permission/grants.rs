@@ -23,7 +23,7 @@ use crate::error::{Error, Failure};
 use crate::flow::attempt::{records, store_error};
 use crate::flow::binding::{self, Kind};
 use crate::once::{OnceRecords, record_id};
-use crate::permission::statement::PermissionError;
+use crate::permission::error::PermissionError;
 use crate::session::StoredGrant;
 use crate::state::Ctx;
 

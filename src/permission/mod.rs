@@ -35,10 +35,12 @@
 
 pub(crate) mod api;
 pub(crate) mod config;
+pub(crate) mod error;
 pub(crate) mod grants;
 pub(crate) mod statement;
 
 pub use crate::extract::{Granted, PermissionRequest};
 pub use api::{BibAcr, ClientSignals, Grant, LoginHint, PermissionApi, RegisteredPermission, Registration};
 pub use config::PermissionApiConfig;
-pub use statement::{DigestInput, Permission, PermissionError, permission_digest};
+pub use error::PermissionError;
+pub use statement::{DigestInput, Permission, permission_digest};
