@@ -429,39 +429,6 @@ pub(crate) async fn end_login(session: &Session, keep_data: bool) -> Result<Opti
     Ok(login)
 }
 
-/// A verified permission grant, waiting for [`Granted`](crate::permission::Granted);
-/// kept in the flow's own store record (see `flow::grants`).
-#[derive(Clone, Serialize, Deserialize)]
-pub(crate) struct StoredGrant {
-    pub(crate) id: String,
-    /// The login (flow) that produced the grant; see `PendingLogin::flow`.
-    #[serde(default)]
-    pub(crate) flow: String,
-    pub(crate) r#type: String,
-    pub(crate) encoded: String,
-    pub(crate) digest: String,
-    /// Who logged in with the grant: the login's ID-token issuer and `sub`
-    /// (BankID OIDC's, not the grant's BIB `sub`). Grants stored by older
-    /// versions have no issuer and so match nobody.
-    #[serde(default)]
-    pub(crate) iss: String,
-    pub(crate) sub: String,
-    pub(crate) granted_at: i64,
-    pub(crate) signed_permission: Option<String>,
-    /// Names the grant's single-use record in a shared store; unlike `id`
-    /// (which apps may show as an idempotency key) it never leaves the session.
-    pub(crate) use_secret: String,
-}
-
-impl fmt::Debug for StoredGrant {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StoredGrant")
-            .field("type", &self.r#type)
-            .field("granted_at", &self.granted_at)
-            .finish_non_exhaustive()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use base64::Engine;

@@ -26,9 +26,10 @@ use crate::log_value::untrusted;
 use crate::login::complete::{self, CheckedLogin, Policy};
 use crate::permission::api::GrantExpectation;
 use crate::permission::grants;
+use crate::permission::grants::StoredGrant;
 use crate::permission::statement::{PermissionItem, Transport};
 use crate::provider::token::{TokenResponse, request_tokens};
-use crate::session::{PendingLogin, StoredGrant};
+use crate::session::PendingLogin;
 use crate::state::Ctx;
 
 /// The authorization response parameters we look at.

@@ -1,5 +1,5 @@
-//! Grants of permission logins: one store record per flow, bound to the
-//! browser by a `bankid-grant-<tag>` cookie (see [`crate::flow::binding`]).
+//! Grants of permission logins ([`StoredGrant`]): one store record per flow,
+//! bound to the browser by a `bankid-grant-<tag>` cookie (see [`crate::flow::binding`]).
 //!
 //! Not in the session, for the reason login attempts are not (see
 //! [`crate::flow::attempt`]): two permission logins finishing at the same moment
@@ -15,7 +15,10 @@
 //! ([`crate::once`]) plus an in-process guard; the grant record itself is
 //! never modified, so a lapse cannot revive a used grant.
 
+use std::fmt;
+
 use axum::http::{HeaderMap, HeaderValue};
+use serde::{Deserialize, Serialize};
 use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
 use tower_sessions::session::Id;
 
@@ -24,13 +27,45 @@ use crate::flow::attempt::{records, store_error};
 use crate::flow::binding::{self, Kind};
 use crate::once::{OnceRecords, record_id};
 use crate::permission::error::PermissionError;
-use crate::session::StoredGrant;
 use crate::state::Ctx;
 
 const GRANTS_KEY: &str = "axum_bankid.grants";
 const USED_KEY: &str = "axum_bankid.grant_used";
 /// Flows with grants kept per browser; beyond this the oldest cookie goes.
 const MAX_FLOWS: usize = 16;
+
+/// A verified permission grant, waiting for [`Granted`](crate::permission::Granted);
+/// kept in the flow's own store record (see [`keep`]).
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct StoredGrant {
+    pub(crate) id: String,
+    /// The login (flow) that produced the grant; see `PendingLogin::flow`.
+    #[serde(default)]
+    pub(crate) flow: String,
+    pub(crate) r#type: String,
+    pub(crate) encoded: String,
+    pub(crate) digest: String,
+    /// Who logged in with the grant: the login's ID-token issuer and `sub`
+    /// (BankID OIDC's, not the grant's BIB `sub`). Grants stored by older
+    /// versions have no issuer and so match nobody.
+    #[serde(default)]
+    pub(crate) iss: String,
+    pub(crate) sub: String,
+    pub(crate) granted_at: i64,
+    pub(crate) signed_permission: Option<String>,
+    /// Names the grant's single-use record in a shared store; unlike `id`
+    /// (which apps may show as an idempotency key) it never leaves the server.
+    pub(crate) use_secret: String,
+}
+
+impl fmt::Debug for StoredGrant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredGrant")
+            .field("type", &self.r#type)
+            .field("granted_at", &self.granted_at)
+            .finish_non_exhaustive()
+    }
+}
 
 /// Stores the grants of `flow` and returns the cookies binding them to this browser.
 #[tracing::instrument(name = "bankid.grants.keep", skip_all, fields(grants = grants.len()), err(Display))]
