@@ -36,11 +36,14 @@
 pub(crate) mod api;
 pub(crate) mod config;
 pub(crate) mod error;
+pub(crate) mod granted;
 pub(crate) mod grants;
+pub(crate) mod request;
 pub(crate) mod statement;
 
-pub use crate::extract::{Granted, PermissionRequest};
 pub use api::{BibAcr, ClientSignals, Grant, LoginHint, PermissionApi, RegisteredPermission, Registration};
 pub use config::PermissionApiConfig;
 pub use error::PermissionError;
+pub use granted::Granted;
+pub use request::PermissionRequest;
 pub use statement::{DigestInput, Permission, permission_digest};
