@@ -30,6 +30,7 @@ mod live_login;
 mod loa;
 mod log_value;
 mod login;
+mod login_hint;
 mod logout_registry;
 mod nnin;
 mod once;

@@ -6,7 +6,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::claims::AuthenticatedUser;
-use crate::permission::api::{AcrValues, BibAcr, ClientSignals, LoginHint};
+use crate::login_hint::LoginHint;
+use crate::permission::api::{AcrValues, BibAcr, ClientSignals};
 use crate::permission::error::PermissionError;
 use crate::permission::statement::Permission;
 

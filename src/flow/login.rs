@@ -18,7 +18,7 @@ use crate::claims::Subject;
 use crate::clock::unix_now;
 use crate::config::{BankIdConfig, ParMode};
 use crate::error::Error;
-use crate::permission::api::LoginHint;
+use crate::login_hint::LoginHint;
 use crate::permission::error::PermissionError;
 use crate::permission::statement::{PermissionItem, Transport, authorization_details};
 use crate::provider::token::post_form;

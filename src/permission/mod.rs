@@ -41,7 +41,8 @@ pub(crate) mod grants;
 pub(crate) mod request;
 pub(crate) mod statement;
 
-pub use api::{BibAcr, ClientSignals, Grant, LoginHint, PermissionApi, RegisteredPermission, Registration};
+pub use crate::login_hint::LoginHint;
+pub use api::{BibAcr, ClientSignals, Grant, PermissionApi, RegisteredPermission, Registration};
 pub use config::PermissionApiConfig;
 pub use error::PermissionError;
 pub use granted::Granted;
