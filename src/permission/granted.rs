@@ -22,6 +22,8 @@ use crate::claims::AuthenticatedUser;
 use crate::clock::unix_now;
 use crate::error::Error;
 use crate::extract::{AuthRejection, no_bankid_layer, rejection};
+use crate::flow::attempt::records;
+use crate::once::OnceRecords;
 use crate::state::Ctx;
 
 /// Proof that the logged-in user approved a statement of type `P` in
@@ -132,7 +134,9 @@ impl<P: Permission> Granted<P> {
         if !self.ctx.core.config().single_use_grants {
             return Ok(());
         }
-        if !grants::mark_used(&self.ctx, &self.id, &self.use_secret).await? {
+        let config = self.ctx.core.config();
+        let uses = use_records(&self.ctx);
+        if !grants::mark_used(&uses, &self.ctx.core.spent_ids, config.grant_ttl, &self.id, &self.use_secret).await? {
             return Err(PermissionError::AlreadyRedeemed.into());
         }
         tracing::info!("permission grant redeemed");
@@ -172,15 +176,16 @@ async fn find_grant<P: Permission>(
     let ctx = ctx.ok_or_else(no_bankid_layer)?;
     let flow = requested_flow(parts).ok_or(PermissionError::NotGranted)?;
     let now = unix_now();
-    let ttl = ctx.core.config().grant_ttl.as_secs() as i64;
-    let grant = grants::of_flow(ctx, &parts.headers, &flow)
+    let config = ctx.core.config();
+    let ttl = config.grant_ttl.as_secs() as i64;
+    let grant = grants::of_flow(&records(ctx), config, &parts.headers, &flow)
         .await?
         .into_iter()
         .find(|g| {
             g.flow == flow && g.r#type == P::TYPE && g.iss == user.iss && g.sub == user.sub && now - g.granted_at <= ttl
         })
         .ok_or(PermissionError::NotGranted)?;
-    if ctx.core.config().single_use_grants && grants::is_used(ctx, &grant.use_secret).await? {
+    if config.single_use_grants && grants::is_used(&use_records(ctx), &grant.use_secret).await? {
         return Err(PermissionError::NotGranted.into());
     }
     let statement_bytes = URL_SAFE_NO_PAD.decode(&grant.encoded).map_err(|_| PermissionError::StatementMismatch)?;
@@ -194,4 +199,10 @@ async fn find_grant<P: Permission>(
         use_secret: grant.use_secret,
         ctx: ctx.clone(),
     })
+}
+
+/// Where single use is marked: `with_single_use_store`'s store if
+/// configured, else the login store.
+fn use_records(ctx: &Ctx) -> OnceRecords {
+    ctx.grant_uses.clone().unwrap_or_else(|| records(ctx))
 }

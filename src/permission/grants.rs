@@ -14,20 +14,27 @@
 //! compares with the logged-in user. Use is marked by a create-once record
 //! ([`crate::once`]) plus an in-process guard; the grant record itself is
 //! never modified, so a lapse cannot revive a used grant.
+//!
+//! Each function takes the store it works on, not the layer's state: the
+//! grants go to the login store, the marks of use to
+//! [`with_single_use_store`](crate::BankIdLayer::with_single_use_store)'s
+//! store when there is one (the caller, [`Granted`](crate::permission::Granted), picks it).
 
 use std::fmt;
+use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
 use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
 use tower_sessions::session::Id;
 
+use crate::config::BankIdConfig;
 use crate::error::{Error, Failure};
-use crate::flow::attempt::{records, store_error};
+use crate::expiry_queue::SpentIds;
+use crate::flow::attempt::store_error;
 use crate::flow::binding::{self, Kind};
 use crate::once::{OnceRecords, record_id};
 use crate::permission::error::PermissionError;
-use crate::state::Ctx;
 
 const GRANTS_KEY: &str = "axum_bankid.grants";
 const USED_KEY: &str = "axum_bankid.grant_used";
@@ -67,21 +74,22 @@ impl fmt::Debug for StoredGrant {
     }
 }
 
-/// Stores the grants of `flow` and returns the cookies binding them to this browser.
+/// Stores the grants of `flow` in `records` and returns the cookies binding
+/// them to this browser.
 #[tracing::instrument(name = "bankid.grants.keep", skip_all, fields(grants = grants.len()), err(Display))]
 pub(crate) async fn keep(
-    ctx: &Ctx,
+    records: &OnceRecords,
+    config: &BankIdConfig,
     headers: &HeaderMap,
     flow: &str,
     grants: &[StoredGrant],
 ) -> Result<Vec<HeaderValue>, Error> {
-    let config = ctx.core.config();
     let ttl = config.grant_ttl.as_secs() as i64;
     let (binding, cookies) = binding::issue(config, headers, Kind::Grant, flow, ttl, MAX_FLOWS);
     let value = serde_json::to_value(grants).map_err(|e| Error::Session(Failure::from_error(e)))?;
     let expiry = OffsetDateTime::now_utc() + TimeDuration::seconds(ttl);
     let created =
-        records(ctx).create_first(grants_id(&binding, flow), GRANTS_KEY, value, expiry).await.map_err(store_error)?;
+        records.create_first(grants_id(&binding, flow), GRANTS_KEY, value, expiry).await.map_err(store_error)?;
     if !created {
         // 2^-128: a fresh random id already taken.
         return Err(Error::Session(Failure::new("grant record id collision")));
@@ -89,35 +97,43 @@ pub(crate) async fn keep(
     Ok(cookies)
 }
 
-/// The grants of `flow` this browser holds (none: `NotGranted`).
-pub(crate) async fn of_flow(ctx: &Ctx, headers: &HeaderMap, flow: &str) -> Result<Vec<StoredGrant>, Error> {
-    let binding = binding::find(ctx.core.config(), headers, Kind::Grant, flow).ok_or(PermissionError::NotGranted)?;
-    let record = records(ctx).read(grants_id(&binding, flow)).await.map_err(store_error)?;
+/// The grants of `flow` this browser holds in `records` (none: `NotGranted`).
+pub(crate) async fn of_flow(
+    records: &OnceRecords,
+    config: &BankIdConfig,
+    headers: &HeaderMap,
+    flow: &str,
+) -> Result<Vec<StoredGrant>, Error> {
+    let binding = binding::find(config, headers, Kind::Grant, flow).ok_or(PermissionError::NotGranted)?;
+    let record = records.read(grants_id(&binding, flow)).await.map_err(store_error)?;
     let grants = record.and_then(|r| r.data.get(GRANTS_KEY).cloned()).ok_or(PermissionError::NotGranted)?;
     Ok(serde_json::from_value(grants).unwrap_or_default())
 }
 
-/// Whether the grant was redeemed already (on any instance sharing the store).
-pub(crate) async fn is_used(ctx: &Ctx, grant_use_secret: &str) -> Result<bool, Error> {
-    let used = use_records(ctx).read(use_id(grant_use_secret)).await.map_err(store_error)?;
+/// Whether the grant was redeemed already: `uses` holds a mark from any
+/// instance sharing that store.
+pub(crate) async fn is_used(uses: &OnceRecords, grant_use_secret: &str) -> Result<bool, Error> {
+    let used = uses.read(use_id(grant_use_secret)).await.map_err(store_error)?;
     Ok(used.is_some())
 }
 
-/// Marks the grant used; `false` if it already was, here or elsewhere.
-pub(crate) async fn mark_used(ctx: &Ctx, grant_id: &str, grant_use_secret: &str) -> Result<bool, Error> {
-    let until = OffsetDateTime::now_utc() + TimeDuration::seconds(ctx.core.config().grant_ttl.as_secs() as i64 + 60);
-    if !ctx.core.spent_ids.spend(grant_id, until.unix_timestamp(), crate::clock::unix_now()) {
+/// Marks the grant used, in this process (`spent_ids`) and in `uses`, for a
+/// minute longer than a grant lives; `false` if it already was, here or
+/// elsewhere.
+pub(crate) async fn mark_used(
+    uses: &OnceRecords,
+    spent_ids: &SpentIds,
+    grant_ttl: Duration,
+    grant_id: &str,
+    grant_use_secret: &str,
+) -> Result<bool, Error> {
+    let until = OffsetDateTime::now_utc() + TimeDuration::seconds(grant_ttl.as_secs() as i64 + 60);
+    if !spent_ids.spend(grant_id, until.unix_timestamp(), crate::clock::unix_now()) {
         return Ok(false);
     }
-    use_records(ctx)
-        .create_first(use_id(grant_use_secret), USED_KEY, serde_json::Value::Bool(true), until)
+    uses.create_first(use_id(grant_use_secret), USED_KEY, serde_json::Value::Bool(true), until)
         .await
         .map_err(store_error)
-}
-
-/// `with_single_use_store`'s store if configured, else the login store.
-fn use_records(ctx: &Ctx) -> OnceRecords {
-    ctx.grant_uses.clone().unwrap_or_else(|| records(ctx))
 }
 
 fn grants_id(binding: &str, flow: &str) -> Id {
