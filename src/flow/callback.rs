@@ -171,7 +171,7 @@ async fn keep_grants(
     if granted.is_empty() {
         return Ok(Vec::new());
     }
-    grants::keep(&attempt::records(ctx), ctx.core.config(), headers, &pending.flow, granted).await
+    grants::keep(&attempt::records(ctx), &ctx.core, headers, &pending.flow, granted).await
 }
 
 /// The return path; with grants, it names this login's flow

@@ -134,9 +134,7 @@ impl<P: Permission> Granted<P> {
         if !self.ctx.core.config().single_use_grants {
             return Ok(());
         }
-        let config = self.ctx.core.config();
-        let uses = use_records(&self.ctx);
-        if !grants::mark_used(&uses, &self.ctx.core.spent_ids, config.grant_ttl, &self.id, &self.use_secret).await? {
+        if !grants::mark_used(&use_records(&self.ctx), &self.ctx.core, &self.id, &self.use_secret).await? {
             return Err(PermissionError::AlreadyRedeemed.into());
         }
         tracing::info!("permission grant redeemed");
@@ -178,7 +176,7 @@ async fn find_grant<P: Permission>(
     let now = unix_now();
     let config = ctx.core.config();
     let ttl = config.grant_ttl.as_secs() as i64;
-    let grant = grants::of_flow(&records(ctx), config, &parts.headers, &flow)
+    let grant = grants::of_flow(&records(ctx), &ctx.core, &parts.headers, &flow)
         .await?
         .into_iter()
         .find(|g| {

@@ -15,22 +15,21 @@
 //! ([`crate::once`]) plus an in-process guard; the grant record itself is
 //! never modified, so a lapse cannot revive a used grant.
 //!
-//! Each function takes the store it works on, not the layer's state: the
+//! Each function takes the store it works on and the relying party
+//! ([`Core`]: config and in-process guard), not the layer's state: the
 //! grants go to the login store, the marks of use to
 //! [`with_single_use_store`](crate::BankIdLayer::with_single_use_store)'s
 //! store when there is one (the caller, [`Granted`](crate::permission::Granted), picks it).
 
 use std::fmt;
-use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
 use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
 use tower_sessions::session::Id;
 
-use crate::config::BankIdConfig;
+use crate::core::Core;
 use crate::error::{Error, Failure};
-use crate::expiry_queue::SpentIds;
 use crate::flow::attempt::store_error;
 use crate::flow::binding::{self, Kind};
 use crate::once::{OnceRecords, record_id};
@@ -79,11 +78,12 @@ impl fmt::Debug for StoredGrant {
 #[tracing::instrument(name = "bankid.grants.keep", skip_all, fields(grants = grants.len()), err(Display))]
 pub(crate) async fn keep(
     records: &OnceRecords,
-    config: &BankIdConfig,
+    core: &Core,
     headers: &HeaderMap,
     flow: &str,
     grants: &[StoredGrant],
 ) -> Result<Vec<HeaderValue>, Error> {
+    let config = core.config();
     let ttl = config.grant_ttl.as_secs() as i64;
     let (binding, cookies) = binding::issue(config, headers, Kind::Grant, flow, ttl, MAX_FLOWS);
     let value = serde_json::to_value(grants).map_err(|e| Error::Session(Failure::from_error(e)))?;
@@ -100,11 +100,11 @@ pub(crate) async fn keep(
 /// The grants of `flow` this browser holds in `records` (none: `NotGranted`).
 pub(crate) async fn of_flow(
     records: &OnceRecords,
-    config: &BankIdConfig,
+    core: &Core,
     headers: &HeaderMap,
     flow: &str,
 ) -> Result<Vec<StoredGrant>, Error> {
-    let binding = binding::find(config, headers, Kind::Grant, flow).ok_or(PermissionError::NotGranted)?;
+    let binding = binding::find(core.config(), headers, Kind::Grant, flow).ok_or(PermissionError::NotGranted)?;
     let record = records.read(grants_id(&binding, flow)).await.map_err(store_error)?;
     let grants = record.and_then(|r| r.data.get(GRANTS_KEY).cloned()).ok_or(PermissionError::NotGranted)?;
     Ok(serde_json::from_value(grants).unwrap_or_default())
@@ -117,18 +117,17 @@ pub(crate) async fn is_used(uses: &OnceRecords, grant_use_secret: &str) -> Resul
     Ok(used.is_some())
 }
 
-/// Marks the grant used, in this process (`spent_ids`) and in `uses`, for a
-/// minute longer than a grant lives; `false` if it already was, here or
-/// elsewhere.
+/// Marks the grant used, in this process (`core`'s spent ids) and in
+/// `uses`, for a minute longer than a grant lives; `false` if it already
+/// was, here or elsewhere.
 pub(crate) async fn mark_used(
     uses: &OnceRecords,
-    spent_ids: &SpentIds,
-    grant_ttl: Duration,
+    core: &Core,
     grant_id: &str,
     grant_use_secret: &str,
 ) -> Result<bool, Error> {
-    let until = OffsetDateTime::now_utc() + TimeDuration::seconds(grant_ttl.as_secs() as i64 + 60);
-    if !spent_ids.spend(grant_id, until.unix_timestamp(), crate::clock::unix_now()) {
+    let until = OffsetDateTime::now_utc() + TimeDuration::seconds(core.config().grant_ttl.as_secs() as i64 + 60);
+    if !core.spent_ids.spend(grant_id, until.unix_timestamp(), crate::clock::unix_now()) {
         return Ok(false);
     }
     uses.create_first(use_id(grant_use_secret), USED_KEY, serde_json::Value::Bool(true), until)
