@@ -30,49 +30,26 @@ use crate::clock::unix_now;
 use crate::core::Core;
 use crate::error::{EndpointError, Error};
 use crate::error::{TransportError, TransportErrorKind};
+use crate::login_hint::LoginHint;
+use crate::permission::error::PermissionError;
+use crate::permission::statement::{Permission, PermissionItem, Transport, same_digest};
 use crate::provider::http::read_limited;
 use crate::provider::token::parse_json_response;
-use crate::statement::{Permission, PermissionError, PermissionItem, Transport, same_digest};
 
-/// Who a Permission API call is about. BankID's only published scheme is
-/// `nnin` (a Norwegian national identity number, 11 digits); on the wire it
-/// is `{"scheme": "nnin", "value": "<11 digits>"}`.
-///
-/// `Debug` never shows the number.
-#[derive(Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum LoginHint {
-    /// A Norwegian national identity number (11 digits).
-    Nnin(String),
-}
-
-impl fmt::Debug for LoginHint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LoginHint::Nnin(_) => f.write_str("LoginHint::Nnin(<redacted>)"),
-        }
-    }
-}
-
-impl LoginHint {
-    /// Whether the hint is well-formed (checked before anything is sent).
-    pub(crate) fn is_valid(&self) -> bool {
-        match self {
-            LoginHint::Nnin(n) => n.len() == 11 && n.bytes().all(|b| b.is_ascii_digit()),
-        }
-    }
-
-    fn wire(&self) -> WireLoginHint<'_> {
-        match self {
-            LoginHint::Nnin(value) => WireLoginHint { scheme: "nnin", value },
-        }
-    }
-}
-
+/// A [`LoginHint`] as BankID's `loginHint` array item:
+/// `{"scheme": "nnin", "value": "<11 digits>"}`.
 #[derive(Serialize)]
 struct WireLoginHint<'a> {
     scheme: &'static str,
     value: &'a str,
+}
+
+impl<'a> From<&'a LoginHint> for WireLoginHint<'a> {
+    fn from(hint: &'a LoginHint) -> Self {
+        match hint {
+            LoginHint::Nnin(value) => WireLoginHint { scheme: "nnin", value },
+        }
+    }
 }
 
 /// Browser signals sent with a registration (BankID's `signals` object; the
@@ -410,7 +387,7 @@ impl PermissionApi {
 
     pub(crate) async fn user_exists_with_scope(&self, hint: &LoginHint, scope: &str) -> Result<bool, EndpointError> {
         let url = self.permissions_url("user-exists")?;
-        let body = serde_json::json!({ "loginHint": [hint.wire()] });
+        let body = serde_json::json!({ "loginHint": [WireLoginHint::from(hint)] });
         let answer: UserExistsAnswer = self.send_json(scope, |http| http.post(url.clone()).json(&body)).await?;
         Ok(answer.exists)
     }
@@ -432,7 +409,7 @@ impl PermissionApi {
             loa: registration.loa.as_deref(),
             intents: &registration.intents,
             acr_values: registration.acr_values.wire(),
-            login_hint: registration.login_hint.iter().map(LoginHint::wire).collect(),
+            login_hint: registration.login_hint.iter().map(WireLoginHint::from).collect(),
             signals: registration.signals.as_ref(),
         };
         let answer: RegisterAnswer = self.send_json(scope, |http| http.post(url.clone()).json(&body)).await?;
@@ -588,7 +565,7 @@ pub(crate) fn check_binding(claims: &Map<String, Value>, expected: &GrantExpecta
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::statement::DigestInput;
+    use crate::permission::statement::DigestInput;
     use serde_json::json;
 
     #[test]
@@ -609,7 +586,7 @@ mod tests {
             loa: Some("sub"),
             intents: &intents,
             acr_values: AcrValues(vec![BibAcr::High, BibAcr::Biometrics]).wire(),
-            login_hint: vec![hint.wire()],
+            login_hint: vec![WireLoginHint::from(&hint)],
             signals: Some(&signals),
         };
         assert_eq!(
@@ -630,14 +607,6 @@ mod tests {
         assert_eq!(both.acr_values.wire(), ["urn:bankid:bih", "urn:bankid:bis"]);
         assert!(!both.acr_values.only_high(), "with biometrics allowed, LOA 3 is a valid end");
         assert!(Registration::new().acr_values.is_empty());
-    }
-
-    #[test]
-    fn login_hints_are_checked_and_never_printed() {
-        assert!(LoginHint::Nnin("01018012345".into()).is_valid());
-        assert!(!LoginHint::Nnin("0101801234".into()).is_valid());
-        assert!(!LoginHint::Nnin("0101801234x".into()).is_valid());
-        assert!(!format!("{:?}", LoginHint::Nnin("01018012345".into())).contains("0101"));
     }
 
     #[test]
