@@ -43,7 +43,6 @@ mod session;
 mod state;
 mod statement;
 mod step_up;
-mod step_up_extract;
 mod store_slot;
 mod wiring;
 
@@ -65,7 +64,7 @@ pub use loa::Loa;
 pub use provider::{KeyChainError, ProviderMetadata};
 pub use rotation::RotationSafeStore;
 pub use step_up::{Loa3, Loa4, LoggedInWithin, MAX_STEP_UP_MAX_AGE, Requirement, StepUpPolicy};
-pub use step_up_extract::{StepUp, StepUpRejection, require_step_up};
+pub use step_up::{StepUp, StepUpRejection, require_step_up};
 pub use wiring::Misconfiguration;
 
 /// Re-exported so the session types you name match the ones this crate uses.

@@ -15,12 +15,12 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use super::policy::{Requirement, StepUpPolicy};
 use crate::claims::AuthenticatedUser;
 use crate::clock::unix_now;
 use crate::error::{Error, mark_private, wants_html};
 use crate::extract::{LoginRedirect, unauthenticated_response};
 use crate::state::Ctx;
-use crate::step_up::{Requirement, StepUpPolicy};
 
 /// The current user, if their login meets the route's [`Requirement`] `R`
 /// on top of the global floor: e.g. `StepUp<Loa4>`,
