@@ -42,7 +42,7 @@ mod rotation;
 mod session;
 mod state;
 mod statement;
-mod step_up;
+pub mod step_up;
 mod store_slot;
 mod wiring;
 
@@ -63,8 +63,6 @@ pub use layer::{BankIdLayer, BankIdService, BankIdSessionLayer};
 pub use loa::Loa;
 pub use provider::{KeyChainError, ProviderMetadata};
 pub use rotation::RotationSafeStore;
-pub use step_up::{Loa3, Loa4, LoggedInWithin, MAX_STEP_UP_MAX_AGE, Requirement, StepUpPolicy};
-pub use step_up::{StepUp, StepUpRejection, require_step_up};
 pub use wiring::Misconfiguration;
 
 /// Re-exported so the session types you name match the ones this crate uses.

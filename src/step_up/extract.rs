@@ -15,7 +15,8 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::policy::{Requirement, StepUpPolicy};
+use super::policy::StepUpPolicy;
+use super::requirement::Requirement;
 use crate::claims::AuthenticatedUser;
 use crate::clock::unix_now;
 use crate::error::{Error, mark_private, wants_html};
@@ -32,7 +33,7 @@ use crate::state::Ctx;
 ///
 /// ```
 /// use axum::{Router, routing::get};
-/// use axum_bankid::{Loa4, LoggedInWithin, StepUp};
+/// use axum_bankid::step_up::{Loa4, LoggedInWithin, StepUp};
 ///
 /// async fn payout(user: StepUp<Loa4>) -> String {
 ///     format!("{} may change the payout account", user.sub)
@@ -241,7 +242,7 @@ fn login_url(login_path: &str, parts: &Parts, with_return_to: bool, asked: StepU
 ///
 /// ```
 /// use axum::{Router, middleware, routing::post};
-/// use axum_bankid::{Loa4, LoggedInWithin, require_step_up};
+/// use axum_bankid::step_up::{Loa4, LoggedInWithin, require_step_up};
 ///
 /// let payouts: Router = Router::new()
 ///     .route("/payout-account", post(|| async { "changed" }))
