@@ -19,7 +19,6 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::claims::AuthenticatedUser;
 use crate::clock::unix_now;
 use crate::error::{Error, wants_html};
 use crate::flow::grants;
@@ -33,6 +32,7 @@ use crate::private_responses::LoginShown;
 use crate::state::Ctx;
 use crate::statement::{Permission, PermissionError, PermissionItem};
 use crate::step_up::{MAX_STEP_UP_MAX_AGE, StepUpPolicy};
+use crate::user::AuthenticatedUser;
 use crate::wiring::Misconfiguration;
 
 /// Why [`AuthenticatedUser`] could not be extracted.

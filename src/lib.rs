@@ -7,7 +7,6 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod ciba;
-mod claims;
 mod clock;
 mod config;
 mod core;
@@ -18,6 +17,7 @@ mod expiry_queue;
 mod extract;
 mod flow;
 mod health;
+mod user;
 // Unstable entry points into the parsers of outside input, for property
 // tests, fuzz targets and benches only (feature `fuzzing`, never in a
 // production build); no stability promise.
@@ -51,7 +51,6 @@ mod wiring;
 #[cfg_attr(docsrs, doc(cfg(feature = "simulator")))]
 pub use axum_bankid_simulator as simulator;
 
-pub use claims::{AuthenticatedUser, Claims};
 pub use config::{
     BankIdConfig, BankIdConfigBuilder, BankIdEnvironment, ClientAssertionKey, ClientAuth, ConfigError, ParMode,
 };
@@ -63,6 +62,7 @@ pub use layer::{BankIdLayer, BankIdService, BankIdSessionLayer};
 pub use loa::Loa;
 pub use provider::{KeyChainError, ProviderMetadata};
 pub use rotation::RotationSafeStore;
+pub use user::{AuthenticatedUser, Claims};
 pub use wiring::Misconfiguration;
 
 /// Re-exported so the session types you name match the ones this crate uses.

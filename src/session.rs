@@ -12,10 +12,10 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
-use crate::claims::{AuthenticatedUser, Claims, ClaimsSource, Subject};
 use crate::error::{Error, Failure};
 use crate::loa::Loa;
 use crate::statement::PermissionItem;
+use crate::user::{AuthenticatedUser, Claims, ClaimsSource, Subject};
 
 const LOGIN_KEY: &str = "axum_bankid.login";
 

@@ -14,7 +14,6 @@ use super::client::{Ciba, MAX_INTERVAL_SECS, ciba_token_scope};
 use super::error::CibaError;
 use super::request::{CibaHandle, CibaStatus};
 use super::store::{Outcome, PendingCiba};
-use crate::claims::AuthenticatedUser;
 use crate::clock::unix_now_ms;
 use crate::error::{EndpointError, Failure, IdTokenError, LoginCheckError};
 use crate::loa::{AcrIssuer, Loa};
@@ -22,6 +21,7 @@ use crate::login::complete::{self, Policy, VerifiedLogin};
 use crate::permission_api::{GrantExpectation, PermissionApi, bearer_send};
 use crate::provider::token::parse_json_response;
 use crate::statement::{PermissionError, Transport};
+use crate::user::AuthenticatedUser;
 
 const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";
 /// CIBA Core §11: every `slow_down` adds at least 5 seconds.

@@ -5,9 +5,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::claims::AuthenticatedUser;
 use crate::permission_api::{AcrValues, BibAcr, ClientSignals, LoginHint};
 use crate::statement::{Permission, PermissionError};
+use crate::user::AuthenticatedUser;
 
 /// A backchannel authentication to start.
 #[derive(Debug, Clone)]

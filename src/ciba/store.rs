@@ -18,12 +18,12 @@ use tower_sessions::session::{Id, Record};
 
 use super::error::CibaError;
 use super::request::CibaHandle;
-use crate::claims::AuthenticatedUser;
 use crate::clock::unix_now_ms;
 use crate::error::Failure;
 use crate::loa::Loa;
 use crate::once::{OnceRecords, keyed_record_id, new_secret, record_id};
 use crate::statement::PermissionItem;
+use crate::user::AuthenticatedUser;
 
 const RECORD_KEY: &str = "axum_bankid.ciba";
 const OUTCOME_KEY: &str = "axum_bankid.ciba_outcome";
@@ -68,8 +68,8 @@ mod stored_user {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
     use serde_json::{Map, Value};
 
-    use crate::claims::AuthenticatedUser;
     use crate::loa::Loa;
+    use crate::user::AuthenticatedUser;
 
     #[derive(Serialize, Deserialize)]
     struct Stored {

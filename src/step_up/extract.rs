@@ -17,11 +17,11 @@ use axum::response::{IntoResponse, Response};
 
 use super::policy::StepUpPolicy;
 use super::requirement::Requirement;
-use crate::claims::AuthenticatedUser;
 use crate::clock::unix_now;
 use crate::error::{Error, mark_private, wants_html};
 use crate::extract::{LoginRedirect, unauthenticated_response};
 use crate::state::Ctx;
+use crate::user::AuthenticatedUser;
 
 /// The current user, if their login meets the route's [`Requirement`] `R`
 /// on top of the global floor: e.g. `StepUp<Loa4>`,
