@@ -17,7 +17,7 @@ pub(crate) mod authorize_url;
 
 use self::authorize_url::AuthorizeRequest;
 use crate::config::BankIdConfig;
-use crate::error::{EndpointError, Error, Failure};
+use crate::error::{Cause, EndpointError, Error};
 use crate::id_token::IdTokenVerifier;
 use crate::log_value::RefusalSummary;
 use crate::provider::bib::BibMetadata;
@@ -125,7 +125,7 @@ impl Core {
     /// Discovers both providers and loads their keys (see
     /// `BankIdLayer::discover` for retries and the degraded start).
     pub(crate) async fn load(config: BankIdConfig) -> Result<Arc<Core>, Error> {
-        let client = http::client(config.http_timeout).map_err(|e| Error::Discovery(Failure::from_error(e)))?;
+        let client = http::client(config.http_timeout).map_err(|e| Error::Discovery(Cause::from_error(e)))?;
         config.key_chain.log_at_start();
         if config.start_degraded {
             return Ok(start_degraded(client, config).await);

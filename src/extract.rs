@@ -20,7 +20,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::clock::unix_now;
-use crate::error::{Error, wants_html};
+use crate::error::Error;
+use crate::error::render::wants_html;
 use crate::flow::grants;
 use crate::flow::login::{LoginOptions, begin};
 use crate::flow::login_options::{checked_identity_hint, checked_ui_locales};
@@ -31,7 +32,7 @@ use crate::permission_api::{LoginHint, PermissionApi, Registration};
 use crate::private_responses::LoginShown;
 use crate::state::Ctx;
 use crate::statement::{Permission, PermissionError, PermissionItem};
-use crate::step_up::{MAX_STEP_UP_MAX_AGE, StepUpPolicy};
+use crate::step_up::policy::{MAX_STEP_UP_MAX_AGE, StepUpPolicy};
 use crate::user::AuthenticatedUser;
 use crate::wiring::Misconfiguration;
 
@@ -168,7 +169,7 @@ fn no_login(ctx: &Ctx, headers: &http::HeaderMap, session_cookie_came_back: bool
     use crate::flow::binding;
     // Only browser navigations: they are what loops through login, and a
     // script's cookie jar may keep a marker in ways a browser does not.
-    if !crate::error::wants_html(headers) {
+    if !crate::error::render::wants_html(headers) {
         return Error::Unauthenticated;
     }
     let config = ctx.core.config();
@@ -230,7 +231,7 @@ fn login_redirect(login_path: &str, parts: &Parts) -> String {
 pub async fn require_authenticated(user: AuthenticatedUser, mut req: Request, next: Next) -> Response {
     req.extensions_mut().insert(user);
     let mut response = next.run(req).await;
-    crate::error::mark_private(&mut response);
+    crate::error::render::mark_private(&mut response);
     response
 }
 

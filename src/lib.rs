@@ -54,7 +54,7 @@ pub use axum_bankid_simulator as simulator;
 pub use config::{
     BankIdConfig, BankIdConfigBuilder, BankIdEnvironment, ClientAssertionKey, ClientAuth, ConfigError, ParMode,
 };
-pub use error::{EndpointError, Error, Failure, IdTokenError, LoginCheckError, TransportError, TransportErrorKind};
+pub use error::{Cause, EndpointError, Error, IdTokenError, LoginCheckError, TransportError, TransportErrorKind};
 pub use extract::{AuthRejection, BankId, LoginRequest, require_authenticated};
 pub use flow::backchannel_logout::LogoutTokenError;
 pub use health::{Health, KeysHealth, ProviderHealth};

@@ -37,7 +37,7 @@ use tower_sessions::Session;
 use super::owner;
 use super::public_start::{ClientAddress, Refusal};
 use super::{Ciba, CibaError, CibaHandle, CibaRequest, CibaStatus};
-use crate::error::Failure;
+use crate::error::Cause;
 use crate::flow::MaybeSession;
 use crate::login::complete;
 use crate::permission_api::LoginHint;
@@ -280,7 +280,7 @@ async fn claim(
                 tracing::warn!(error = %cancel, "could not cancel a CIBA request whose owner was not recorded");
             }
             tracing::error!(error = %err, "could not record which browser started a CIBA request; cancelled it");
-            Err(CibaError::Store(Failure::from_error(err)))
+            Err(CibaError::Store(Cause::from_error(err)))
         }
     }
 }
@@ -338,10 +338,10 @@ async fn establish_and_save(
     handle: &CibaHandle,
 ) -> Result<(), crate::Error> {
     complete::establish(session, login, complete::Via::Ciba { handle: handle.as_str() }).await?;
-    session.save().await.map_err(|err| crate::Error::Session(Failure::from_error(err)))
+    session.save().await.map_err(|err| crate::Error::Session(Cause::from_error(err)))
 }
 
 fn session_failed(err: crate::Error) -> CibaError {
     tracing::error!(error = %err, "could not log the session in after CIBA approval");
-    CibaError::Store(Failure::from_error(err))
+    CibaError::Store(Cause::from_error(err))
 }

@@ -21,7 +21,7 @@ use tower_sessions::session::Id;
 
 use super::attempt::{records, store_error};
 use super::binding::{self, Kind};
-use crate::error::{Error, Failure};
+use crate::error::{Cause, Error};
 use crate::once::{OnceRecords, record_id};
 use crate::session::StoredGrant;
 use crate::state::Ctx;
@@ -43,13 +43,13 @@ pub(crate) async fn keep(
     let config = ctx.core.config();
     let ttl = config.grant_ttl.as_secs() as i64;
     let (binding, cookies) = binding::issue(config, headers, Kind::Grant, flow, ttl, MAX_FLOWS);
-    let value = serde_json::to_value(grants).map_err(|e| Error::Session(Failure::from_error(e)))?;
+    let value = serde_json::to_value(grants).map_err(|e| Error::Session(Cause::from_error(e)))?;
     let expiry = OffsetDateTime::now_utc() + TimeDuration::seconds(ttl);
     let created =
         records(ctx).create_first(grants_id(&binding, flow), GRANTS_KEY, value, expiry).await.map_err(store_error)?;
     if !created {
         // 2^-128: a fresh random id already taken.
-        return Err(Error::Session(Failure::new("grant record id collision")));
+        return Err(Error::Session(Cause::new("grant record id collision")));
     }
     Ok(cookies)
 }

@@ -23,7 +23,9 @@ use crate::return_to::sanitize_return_to;
 use crate::session::PendingLogin;
 use crate::state::Ctx;
 use crate::statement::{PermissionError, PermissionItem, Transport, authorization_details};
-use crate::step_up::{StepUpPolicy, add_authorize_params, add_selectors, asked_in_query, select_identity_provider};
+use crate::step_up::policy::{
+    StepUpPolicy, add_authorize_params, add_selectors, asked_in_query, select_identity_provider,
+};
 use crate::user::Subject;
 
 /// What a login asks for beyond the configured defaults.

@@ -23,12 +23,9 @@
 //! ```
 
 mod extract;
-mod policy;
+pub(crate) mod policy;
 mod requirement;
 
 pub use extract::{StepUp, StepUpRejection, require_step_up};
-pub use policy::StepUpPolicy;
-pub(crate) use policy::{
-    add_authorize_params, add_selectors, asked_in_query, check_completed, select_identity_provider,
-};
-pub use requirement::{Loa3, Loa4, LoggedInWithin, MAX_STEP_UP_MAX_AGE, Requirement};
+pub use policy::{MAX_STEP_UP_MAX_AGE, StepUpPolicy};
+pub use requirement::{Loa3, Loa4, LoggedInWithin, Requirement};

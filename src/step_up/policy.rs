@@ -21,7 +21,8 @@ use crate::error::{Error, LoginCheckError};
 use crate::loa::{AcrIssuer, Loa, check_loa};
 use crate::session::PendingLogin;
 
-use super::requirement::MAX_STEP_UP_MAX_AGE;
+/// The longest `max_age` a login may ask for, in seconds (one day).
+pub const MAX_STEP_UP_MAX_AGE: u32 = 86_400;
 
 /// The login route's query parameter naming the level to ask for (`3` or `4`).
 pub(crate) const ACR_PARAM: &str = "acr";

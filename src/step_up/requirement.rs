@@ -7,9 +7,6 @@ use crate::loa::Loa;
 
 use super::policy::StepUpPolicy;
 
-/// The longest `max_age` a login may ask for, in seconds (one day).
-pub const MAX_STEP_UP_MAX_AGE: u32 = 86_400;
-
 /// A route's requirement as a type, for [`StepUp`](super::StepUp) and
 /// [`require_step_up`](super::require_step_up). Implemented by [`Loa3`],
 /// [`Loa4`], [`LoggedInWithin`], `()` and tuples of up to four
