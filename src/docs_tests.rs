@@ -58,7 +58,7 @@ fn error_kinds_match_the_table() {
 
 #[test]
 fn login_check_kinds_match_the_table() {
-    assert_same("`LoginCheckError::kind()`", include_str!("error/mod.rs"), "LoginCheckError");
+    assert_same("`LoginCheckError::kind()`", include_str!("id_token/error.rs"), "LoginCheckError");
 }
 
 #[test]

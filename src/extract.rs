@@ -241,7 +241,8 @@ pub async fn require_authenticated(user: AuthenticatedUser, mut req: Request, ne
 ///
 /// ```
 /// use axum::response::Response;
-/// use axum_bankid::{BankId, Error, permission::Permission};
+/// use axum_bankid::{BankId, permission::Permission};
+/// use axum_bankid::error::Error;
 /// use serde::{Deserialize, Serialize};
 ///
 /// #[derive(Serialize, Deserialize)]
@@ -286,7 +287,8 @@ impl BankId {
     /// ```
     /// use std::time::Duration;
     /// use axum::response::Response;
-    /// use axum_bankid::{BankId, Error, Loa, permission::LoginHint};
+    /// use axum_bankid::{BankId, Loa, permission::LoginHint};
+    /// use axum_bankid::error::Error;
     ///
     /// async fn log_in_for_payout(bankid: BankId) -> Result<Response, Error> {
     ///     bankid
@@ -487,7 +489,7 @@ impl<P: Permission> PermissionRequest<P> {
     ///
     /// When someone is logged in, the approval must come from that person:
     /// a callback with another BankID user fails with
-    /// [`LoginCheckError::SubjectMismatch`](crate::LoginCheckError::SubjectMismatch) and changes nothing in the session.
+    /// [`LoginCheckError::SubjectMismatch`](crate::error::LoginCheckError::SubjectMismatch) and changes nothing in the session.
     pub async fn start(self) -> Result<Response, Error> {
         let ctx = &self.bankid.ctx;
         let app_callback_uri =
@@ -527,7 +529,8 @@ impl<P: Permission> PermissionRequest<P> {
 ///
 /// ```
 /// use axum::Json;
-/// use axum_bankid::{Error, permission::{Granted, Permission}};
+/// use axum_bankid::permission::{Granted, Permission};
+/// use axum_bankid::error::Error;
 /// use serde::{Deserialize, Serialize};
 ///
 /// #[derive(Serialize, Deserialize)]

@@ -20,8 +20,8 @@
 use serde_json::{Map, Value};
 use url::Url;
 
-use crate::ciba::CibaError;
 use crate::ciba::poll::PollError;
+use crate::error::CibaError;
 use crate::error::{EndpointError, Error, IdTokenError, TransportError};
 use crate::id_token::CompactJws;
 use crate::loa::{AcrIssuer, Loa};

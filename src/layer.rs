@@ -345,7 +345,7 @@ impl BankIdLayer {
 impl BankIdLayer {
     /// For a request to the login route, the `Set-Cookie` that removes the
     /// "sent to login" marker (whatever the route answers: it was reached);
-    /// see [`Misconfiguration::LoginRouteNotReached`](crate::Misconfiguration::LoginRouteNotReached).
+    /// see [`Misconfiguration::LoginRouteNotReached`](crate::error::Misconfiguration::LoginRouteNotReached).
     fn sent_to_login_reached(&self, req: &Request) -> Option<HeaderValue> {
         let config = &self.ctx.core.config;
         (req.uri().path() == config.login_path)

@@ -12,7 +12,7 @@ mod config;
 mod core;
 #[cfg(test)]
 mod docs_tests;
-mod error;
+pub mod error;
 mod expiry_queue;
 mod extract;
 mod flow;
@@ -31,6 +31,7 @@ mod loa;
 mod log_value;
 mod login;
 mod logout_registry;
+mod logout_token;
 mod nnin;
 mod once;
 pub mod permission;
@@ -51,19 +52,14 @@ mod wiring;
 #[cfg_attr(docsrs, doc(cfg(feature = "simulator")))]
 pub use axum_bankid_simulator as simulator;
 
-pub use config::{
-    BankIdConfig, BankIdConfigBuilder, BankIdEnvironment, ClientAssertionKey, ClientAuth, ConfigError, ParMode,
-};
-pub use error::{Cause, EndpointError, Error, IdTokenError, LoginCheckError, TransportError, TransportErrorKind};
+pub use config::{BankIdConfig, BankIdConfigBuilder, BankIdEnvironment, ClientAssertionKey, ClientAuth, ParMode};
 pub use extract::{AuthRejection, BankId, LoginRequest, require_authenticated};
-pub use flow::backchannel_logout::LogoutTokenError;
 pub use health::{Health, KeysHealth, ProviderHealth};
 pub use layer::{BankIdLayer, BankIdService, BankIdSessionLayer};
 pub use loa::Loa;
-pub use provider::{KeyChainError, ProviderMetadata};
+pub use provider::ProviderMetadata;
 pub use rotation::RotationSafeStore;
 pub use user::{AuthenticatedUser, Claims};
-pub use wiring::Misconfiguration;
 
 /// Re-exported so the session types you name match the ones this crate uses.
 pub use tower_sessions;

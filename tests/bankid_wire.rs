@@ -9,10 +9,11 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use axum_bankid::error::{CibaError, Error, IdTokenError, LoginCheckError, PermissionError};
 use axum_bankid::{
-    BankIdConfig, BankIdLayer, Error, IdTokenError, Loa, LoginCheckError,
-    ciba::{CibaError, CibaRequest},
-    permission::{ClientSignals, LoginHint, PermissionApiConfig, PermissionError, Registration},
+    BankIdConfig, BankIdLayer, Loa,
+    ciba::CibaRequest,
+    permission::{ClientSignals, LoginHint, PermissionApiConfig, Registration},
 };
 use axum_bankid_simulator::{CapturedRequest, CibaBehavior, Fault, Simulator, Which};
 use base64::Engine;

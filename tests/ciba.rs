@@ -5,9 +5,10 @@ mod common;
 use std::str::FromStr;
 use std::time::Duration;
 
+use axum_bankid::error::{CibaError, IdTokenError, LoginCheckError};
 use axum_bankid::{
-    BankIdLayer, IdTokenError, Loa, LoginCheckError,
-    ciba::{Ciba, CibaError, CibaFinished, CibaHandle, CibaRequest, CibaStatus},
+    BankIdLayer, Loa,
+    ciba::{Ciba, CibaFinished, CibaHandle, CibaRequest, CibaStatus},
     permission::{BibAcr, LoginHint},
 };
 use axum_bankid_simulator::{CibaBehavior, Fault, SigningAlgorithm, Simulator};
@@ -729,7 +730,7 @@ async fn callback_needs_ciba() {
     let options =
         axum_bankid::ciba::CibaOptions::new(MemoryStore::default()).callback(|_finished: CibaFinished| async {});
     let err = layer.with_ciba(options).unwrap_err();
-    assert!(matches!(err, axum_bankid::Error::MissingCapability { capability: "bib_issuer" }), "{err}");
+    assert!(matches!(err, axum_bankid::error::Error::MissingCapability { capability: "bib_issuer" }), "{err}");
 }
 
 #[tokio::test]

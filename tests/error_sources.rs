@@ -6,12 +6,14 @@ mod common;
 
 use std::error::Error as StdError;
 
-use axum_bankid::TransportErrorKind;
-use axum_bankid::ciba::{CibaError, CibaHandle, CibaOptions};
+use axum_bankid::ciba::{CibaHandle, CibaOptions};
+use axum_bankid::error::CibaError;
+use axum_bankid::error::TransportErrorKind;
+use axum_bankid::error::{Error, TransportError};
 use axum_bankid::tower_sessions::SessionStore;
 use axum_bankid::tower_sessions::session::{Id, Record};
 use axum_bankid::tower_sessions::session_store;
-use axum_bankid::{BankIdConfig, BankIdLayer, Error, TransportError};
+use axum_bankid::{BankIdConfig, BankIdLayer};
 use axum_bankid_simulator::Simulator;
 
 /// A store that is down: every call fails.

@@ -13,7 +13,8 @@ mod pki;
 
 use std::time::Duration;
 
-use axum_bankid::{BankIdConfig, BankIdEnvironment, ConfigError};
+use axum_bankid::error::ConfigError;
+use axum_bankid::{BankIdConfig, BankIdEnvironment};
 use axum_bankid_simulator::{Fault, LogoutSubject, SigningAlgorithm, Simulator, Which};
 use common::{error_body, start, start_full, start_with, start_without_roots};
 use logs::{logged, logs};

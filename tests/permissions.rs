@@ -2,7 +2,8 @@
 
 mod common;
 
-use axum_bankid::{BankIdConfig, BankIdLayer, Error, ParMode, permission::DigestInput};
+use axum_bankid::error::Error;
+use axum_bankid::{BankIdConfig, BankIdLayer, ParMode, permission::DigestInput};
 use axum_bankid_simulator::{Fault, Simulator};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -4,7 +4,8 @@ mod common;
 
 use std::time::Duration;
 
-use axum_bankid::{BankIdConfig, BankIdLayer, Error};
+use axum_bankid::error::Error;
+use axum_bankid::{BankIdConfig, BankIdLayer};
 use common::{location, start, start_with};
 use reqwest::StatusCode;
 

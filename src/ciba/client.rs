@@ -84,7 +84,9 @@ impl Ciba {
     #[tracing::instrument(name = "bankid.ciba.start", skip_all, err(Display))]
     pub async fn start(&self, request: CibaRequest) -> Result<CibaStarted, CibaError> {
         let bib = self.core.bib().map_err(|err| match err {
-            crate::Error::ProviderUnavailable => CibaError::ProviderUnavailable(Cause::new("BIB is not loaded yet")),
+            crate::error::Error::ProviderUnavailable => {
+                CibaError::ProviderUnavailable(Cause::new("BIB is not loaded yet"))
+            }
             _ => CibaError::NotSupported,
         })?;
         let endpoint = bib.metadata.backchannel_authentication_endpoint.clone().ok_or(CibaError::NotSupported)?;

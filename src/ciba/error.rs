@@ -1,7 +1,8 @@
 //! [`CibaError`]: every way a CIBA authentication can end without a user,
 //! one variant each, so the app can route each to its backup path.
 
-use crate::error::{Cause, EndpointError, LoginCheckError};
+use crate::id_token::error::LoginCheckError;
+use crate::provider::error::{Cause, EndpointError};
 
 /// Every way a CIBA authentication can fail, so the app can pick its backup.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,7 +58,7 @@ pub enum CibaError {
     /// The provider could not be reached or answered with a server error;
     /// the request stays pending and is polled again after the interval.
     /// The [`Cause`]'s source is the cause where there is one (the
-    /// [`EndpointError`], the [`crate::Error`], the poll task's `JoinError`).
+    /// [`EndpointError`], the [`crate::error::Error`], the poll task's `JoinError`).
     #[error("the provider is unavailable: {0}")]
     ProviderUnavailable(#[source] Cause),
     /// The login failed a check (ID token, LOA, permission): the same
@@ -72,7 +73,7 @@ pub enum CibaError {
     UnknownHandle,
     /// The store failed. The [`Cause`]'s source is the store's error (a
     /// `tower_sessions::session_store::Error`), the encoder's, or the
-    /// [`crate::Error`] of logging the session in.
+    /// [`crate::error::Error`] of logging the session in.
     #[error("the CIBA store failed: {0}")]
     Store(#[source] Cause),
     /// CIBA is not set up on the layer (see [`BankIdLayer::with_ciba`](crate::BankIdLayer::with_ciba)).

@@ -316,7 +316,7 @@ impl Ciba {
         let scope = ciba_token_scope(&self.core, &permission.r#type);
         match complete::fetch_grant(&PermissionApi::new(self.core.clone()), &expected, &scope).await {
             Ok(_) => Ok(()),
-            Err(crate::Error::Check(check)) => Err(check.into()),
+            Err(crate::error::Error::Check(check)) => Err(check.into()),
             Err(other) => Err(CibaError::ProviderUnavailable(Cause::from_error(other))),
         }
     }

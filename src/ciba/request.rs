@@ -126,7 +126,7 @@ pub enum CibaStatus {
         /// The verified user.
         user: Box<AuthenticatedUser>,
     },
-    /// Finished without a login; `error` says why (see [`CibaError::kind`](crate::ciba::CibaError::kind)).
+    /// Finished without a login; `error` says why (see [`CibaError::kind`](crate::error::CibaError::kind)).
     Failed {
         /// The failure's stable code.
         error: String,

@@ -38,4 +38,4 @@ pub use crate::extract::{Granted, PermissionRequest};
 pub use crate::permission_api::{
     BibAcr, ClientSignals, Grant, LoginHint, PermissionApi, RegisteredPermission, Registration,
 };
-pub use crate::statement::{DigestInput, Permission, PermissionError, permission_digest};
+pub use crate::statement::{DigestInput, Permission, permission_digest};

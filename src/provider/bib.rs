@@ -19,10 +19,10 @@ use reqwest::Client;
 use serde::Deserialize;
 use url::Url;
 
+use super::error::Cause;
 use super::http::get_json_with_headers;
 use super::max_age::Fetched;
 use super::metadata::{checked_endpoint, discovery_url, is_asymmetric, same_issuer};
-use crate::error::Cause;
 
 /// BIB's endpoints, from its discovery document.
 #[derive(Debug, Clone)]

@@ -40,11 +40,12 @@ use reqwest::Client;
 use serde::Deserialize;
 use url::Url;
 
+use super::error::Cause;
 use super::http::get_json_with_headers;
 use super::key_chain::{ChainFailure, KeyChainError, TrustedRoots};
 use super::max_age::{Fetched, MaxAgeCache, MaxAgePolicy, Snapshot};
 use crate::clock::unix_now;
-use crate::error::{Cause, IdTokenError};
+use crate::id_token::error::IdTokenError;
 use crate::log_value::untrusted;
 
 /// One usable verification key.

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use http::HeaderMap;
 
-use crate::error::Cause;
+use super::error::Cause;
 
 /// How long a fetched document may be used: the response's
 /// `Cache-Control: max-age`, clamped to `[floor, ceiling]`.

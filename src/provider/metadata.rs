@@ -19,10 +19,10 @@ use reqwest::Client;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use super::error::Cause;
 use super::http::{FetchError, get_json_with_headers};
 use super::max_age::Fetched;
 use crate::config::is_loopback;
-use crate::error::Cause;
 
 /// Discovery fields outside OIDC Discovery 1.0 that BankID publishes.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]

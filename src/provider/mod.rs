@@ -17,7 +17,6 @@ pub(crate) mod metadata;
 pub(crate) mod signing_algs;
 pub(crate) mod token;
 
-pub use key_chain::KeyChainError;
 pub use metadata::ProviderMetadata;
 
 /// The test PKI shared with the integration tests (`tests/common/pki.rs`).

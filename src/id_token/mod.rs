@@ -22,10 +22,12 @@ use jsonwebtoken::errors::ErrorKind;
 use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
 
-use crate::error::IdTokenError;
+use self::error::IdTokenError;
 use crate::log_value::untrusted;
 use crate::provider::jwks::{KeyCache, VerificationKey};
 use crate::provider::signing_algs::SigningAlgs;
+
+pub(crate) mod error;
 
 /// Tokens above this size are refused before any parsing.
 const MAX_TOKEN_LEN: usize = 16 * 1024;
@@ -441,7 +443,7 @@ mod tests {
         use jsonwebtoken::EncodingKey;
         use jsonwebtoken::jwk::Jwk;
 
-        const PEM: &str = include_str!("../simulator/src/keys/sim-1.pem");
+        const PEM: &str = include_str!("../../simulator/src/keys/sim-1.pem");
 
         fn verifier() -> IdTokenVerifier {
             let key = EncodingKey::from_rsa_pem(PEM.as_bytes()).unwrap();
@@ -525,7 +527,7 @@ mod tests {
         use jsonwebtoken::EncodingKey;
 
         /// The RSA leaf's key (`test_pki`'s `rsa_leaf` uses the same one).
-        const PEM: &str = include_str!("../simulator/src/keys/sim-1.pem");
+        const PEM: &str = include_str!("../../simulator/src/keys/sim-1.pem");
 
         /// Serves `jwks` at `/jwks` on loopback; counts the requests.
         async fn serve(jwks: Value) -> (url::Url, Arc<AtomicUsize>) {
