@@ -57,6 +57,11 @@ fn error_kinds_match_the_table() {
 }
 
 #[test]
+fn startup_kinds_match_the_table() {
+    assert_same("`StartupError::kind()`", include_str!("error/startup.rs"), "StartupError");
+}
+
+#[test]
 fn login_check_kinds_match_the_table() {
     assert_same("`LoginCheckError::kind()`", include_str!("id_token/error.rs"), "LoginCheckError");
 }

@@ -9,7 +9,7 @@ use std::error::Error as StdError;
 use axum_bankid::ciba::{CibaHandle, CibaOptions};
 use axum_bankid::error::CibaError;
 use axum_bankid::error::TransportErrorKind;
-use axum_bankid::error::{Error, TransportError};
+use axum_bankid::error::{StartupError, TransportError};
 use axum_bankid::tower_sessions::SessionStore;
 use axum_bankid::tower_sessions::session::{Id, Record};
 use axum_bankid::tower_sessions::session_store;
@@ -85,7 +85,7 @@ async fn an_unreachable_provider_keeps_the_http_clients_error() {
     let config = common::config_for_dead_issuer();
 
     let err = BankIdLayer::discover(config).await.unwrap_err();
-    assert!(matches!(err, Error::Discovery(_)), "{err:?}");
+    assert!(matches!(err, StartupError::Discovery(_)), "{err:?}");
     assert_eq!(err.kind(), "discovery_failed");
     let causes = chain(&err);
     let transport = causes

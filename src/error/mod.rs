@@ -36,20 +36,15 @@ pub use crate::statement::PermissionError;
 pub use crate::wiring::Misconfiguration;
 
 pub(crate) mod render;
+mod startup;
 
-/// Everything that can go wrong in a BankID login.
+pub use startup::StartupError;
+
+/// Everything that can go wrong in a BankID login, once the layer has
+/// started (start-up failures are a [`StartupError`]).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The configuration is invalid.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// The provider's discovery document or keys could not be loaded at start-up.
-    /// The [`Cause`]'s source is the cause where there is one: the
-    /// HTTP client's error (through a [`TransportError`]), the JSON parser's,
-    /// or none for a document whose content is unusable.
-    #[error("provider discovery failed: {0}")]
-    Discovery(#[source] Cause),
     /// The callback repeats a parameter.
     #[error("the callback's parameters are malformed")]
     MalformedCallback,
@@ -201,8 +196,6 @@ impl Error {
     /// A stable, machine-readable code, used in JSON error bodies.
     pub fn kind(&self) -> &'static str {
         match self {
-            Error::Config(_) => "config",
-            Error::Discovery(_) => "discovery_failed",
             Error::MalformedCallback => "malformed_callback",
             Error::MissingState => "missing_state",
             Error::UnknownState | Error::NoLoginCookie => "unknown_state",

@@ -35,13 +35,12 @@ impl Error {
             | Error::Unauthenticated
             | Error::StepUpRequired { .. } => StatusCode::UNAUTHORIZED,
             Error::Check(_) => StatusCode::FORBIDDEN,
-            Error::TokenExchange(_) | Error::Discovery(_) | Error::PushedAuthorization(_) | Error::PermissionApi(_) => {
+            Error::TokenExchange(_) | Error::PushedAuthorization(_) | Error::PermissionApi(_) => {
                 StatusCode::BAD_GATEWAY
             }
-            Error::Config(_)
-            | Error::Misconfigured(_)
-            | Error::MissingCapability { .. }
-            | Error::IdentityHintNeedsPar => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::Misconfigured(_) | Error::MissingCapability { .. } | Error::IdentityHintNeedsPar => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
             Error::ProviderUnavailable | Error::Session(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -70,8 +69,6 @@ impl Error {
             Error::Misconfigured(wrong) if cfg!(debug_assertions) => wrong.fix(),
             Error::Session(_)
             | Error::Misconfigured(_)
-            | Error::Config(_)
-            | Error::Discovery(_)
             | Error::ProviderUnavailable
             | Error::MissingCapability { .. } => "BankID login is temporarily unavailable.".to_owned(),
             Error::TokenExchange(_) | Error::PushedAuthorization(_) | Error::PermissionApi(_) => {
