@@ -19,6 +19,7 @@ use self::authorize_url::AuthorizeRequest;
 use crate::config::BankIdConfig;
 use crate::error::{Cause, EndpointError, Error, StartupError};
 use crate::id_token::IdTokenVerifier;
+use crate::jws::JwsVerifier;
 use crate::log_value::RefusalSummary;
 use crate::provider::bib::BibMetadata;
 use crate::provider::client_token::{ClientTokens, TokenSource};
@@ -118,7 +119,7 @@ struct Loaded {
 pub(crate) struct Bib {
     pub(crate) metadata: BibMetadata,
     pub(crate) id_tokens: IdTokenVerifier,
-    pub(crate) grants: IdTokenVerifier,
+    pub(crate) grants: JwsVerifier,
 }
 
 impl Core {
@@ -356,10 +357,12 @@ fn new_verifier(issuer: &str, algorithms: Arc<SigningAlgs>, config: &BankIdConfi
     IdTokenVerifier {
         issuer: issuer.to_owned(),
         client_id: config.client_id.clone(),
-        algorithms,
-        clock_skew_secs: config.clock_skew.as_secs() as i64,
-        keys: Arc::new(keys),
+        jws: new_jws_verifier(algorithms, config, keys),
     }
+}
+
+fn new_jws_verifier(algorithms: Arc<SigningAlgs>, config: &BankIdConfig, keys: KeyCache) -> JwsVerifier {
+    JwsVerifier { algorithms, clock_skew_secs: config.clock_skew.as_secs() as i64, keys: Arc::new(keys) }
 }
 
 /// BIB's metadata and both of its key sets.
@@ -379,7 +382,7 @@ async fn discover_bib(client: &reqwest::Client, issuer: &url::Url, config: &Bank
     );
     let algs = Arc::new(algs);
     let id_tokens = new_verifier(&metadata.issuer, Arc::clone(&algs), config, id_token_keys);
-    let grants = new_verifier(&metadata.issuer, algs, config, grant_keys);
+    let grants = new_jws_verifier(algs, config, grant_keys);
     tracing::info!(issuer = %metadata.issuer, "BIB discovered");
     Ok(Bib { metadata, id_tokens, grants })
 }

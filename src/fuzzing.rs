@@ -23,7 +23,7 @@ use url::Url;
 use crate::ciba::poll::PollError;
 use crate::error::CibaError;
 use crate::error::{EndpointError, Error, IdTokenError, TransportError};
-use crate::id_token::CompactJws;
+use crate::jws::CompactJws;
 use crate::loa::{AcrIssuer, Loa};
 use crate::permission_api::GrantExpectation;
 use crate::statement::{DigestInput, PermissionError, PermissionItem};
@@ -285,9 +285,11 @@ impl IdTokenCheck {
         Ok(IdTokenCheck(crate::id_token::IdTokenVerifier {
             issuer: issuer.to_owned(),
             client_id: client_id.to_owned(),
-            algorithms: std::sync::Arc::new(crate::provider::signing_algs::SigningAlgs::fixed(algorithms.to_vec())),
-            clock_skew_secs: 60,
-            keys: std::sync::Arc::new(keys),
+            jws: crate::jws::JwsVerifier {
+                algorithms: std::sync::Arc::new(crate::provider::signing_algs::SigningAlgs::fixed(algorithms.to_vec())),
+                clock_skew_secs: 60,
+                keys: std::sync::Arc::new(keys),
+            },
         }))
     }
 

@@ -17,7 +17,6 @@ mod expiry_queue;
 mod extract;
 mod flow;
 mod health;
-mod user;
 // Unstable entry points into the parsers of outside input, for property
 // tests, fuzz targets and benches only (feature `fuzzing`, never in a
 // production build); no stability promise.
@@ -25,6 +24,7 @@ mod user;
 #[doc(hidden)]
 pub mod fuzzing;
 mod id_token;
+mod jws;
 mod layer;
 mod live_login;
 mod loa;
@@ -45,6 +45,7 @@ mod state;
 mod statement;
 pub mod step_up;
 mod store_slot;
+mod user;
 mod wiring;
 
 /// The embedded BankID simulator: the [`axum_bankid_simulator`] crate, re-exported.

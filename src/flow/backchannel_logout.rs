@@ -6,7 +6,7 @@
 //! §2.6 asks, each failure a [`LogoutTokenError`]:
 //!
 //! 1. signature with the provider's published keys, protected header and
-//!    `nbf` — the crate's one JWS path, `IdTokenVerifier::verify_signed_jwt`;
+//!    `nbf` — the crate's one JWS path, `JwsVerifier::verify` (`jws.rs`);
 //! 2. `iss` exactly the provider's issuer; `aud` this client and no one
 //!    else, `azp` (if any) this client — the ID token rules;
 //! 3. `iat` not in the future and `exp` not past (both with the configured
@@ -35,7 +35,8 @@ use axum::response::{IntoResponse, Json, Response};
 use serde_json::{Map, Value};
 
 use crate::clock::unix_now;
-use crate::id_token::{check_audience, numeric_date};
+use crate::id_token::check_audience;
+use crate::jws::numeric_date;
 use crate::logout_registry::{LogoutRegistry, LogoutSubject};
 use crate::logout_token::LogoutTokenError;
 use crate::state::Ctx;
@@ -89,7 +90,7 @@ fn rejection() -> Response {
 async fn handle(ctx: &Ctx, req: Request) -> Result<(), LogoutTokenError> {
     let token = logout_token_of(req).await?;
     let issuer = ctx.core.metadata.issuer.as_str();
-    let claims = ctx.core.verifier.verify_signed_jwt(&token).await?;
+    let claims = ctx.core.verifier.jws.verify(&token).await?;
     let clock_skew = ctx.core.config().clock_skew.as_secs() as i64;
     let valid = check_claims(issuer, &ctx.core.config().client_id, clock_skew, &claims, unix_now())?;
     let registry = LogoutRegistry::of(ctx);
