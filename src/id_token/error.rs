@@ -140,7 +140,7 @@ impl IdTokenError {
 /// Why a login failed one of the checks every login passes, in the code
 /// flow and over CIBA alike: one type, so a check failure has one
 /// [`kind`](Self::kind) whichever way the user logged in. Carried by
-/// [`Error::Check`] and [`CibaError::Check`](crate::error::CibaError::Check).
+/// [`Error::Check`](crate::error::Error::Check) and [`CibaError::Check`](crate::error::CibaError::Check).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum LoginCheckError {

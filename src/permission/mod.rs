@@ -26,7 +26,7 @@
 //! - [`Permission`]: the statement type; [`permission_digest`] and
 //!   [`DigestInput`] say how its digest is computed.
 //! - [`PermissionRequest`] starts a login that asks for one, [`Granted`]
-//!   hands an approved one to a handler, [`PermissionError`] says why not.
+//!   hands an approved one to a handler, [`PermissionError`](crate::error::PermissionError) says why not.
 //! - [`PermissionApi`] (from [`BankIdLayer::permission_api`](crate::BankIdLayer::permission_api),
 //!   configured with [`PermissionApiConfig`]) registers a permission by reference
 //!   ([`Registration`], [`ClientSignals`], [`LoginHint`] → [`RegisteredPermission`])

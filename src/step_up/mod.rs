@@ -2,7 +2,7 @@
 //! [`minimum_loa`](crate::BankIdConfigBuilder::minimum_loa) — a higher
 //! level of assurance, a recent login, or both — and how it is enforced.
 //!
-//! - [`requirement`](Requirement): the requirement as a type ([`Loa3`],
+//! - [`Requirement`]: the requirement as a type ([`Loa3`],
 //!   [`Loa4`], [`LoggedInWithin`], tuples of them), named in a handler's
 //!   signature.
 //! - [`StepUpPolicy`]: the same requirement as a value; how a login asks
