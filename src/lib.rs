@@ -1,6 +1,6 @@
 #![doc = include_str!("../docs/crate.md")]
 #![doc = include_str!("../docs/error-kinds.md")]
-#![doc = include_str!("../docs/crate-continued.md")]
+#![doc = include_str!("../docs/crate-permissions-ciba-features.md")]
 #![deny(unsafe_code)]
 #![warn(missing_docs, clippy::unwrap_used, clippy::todo, clippy::dbg_macro)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -10,6 +10,7 @@ pub mod ciba;
 mod clock;
 mod config;
 mod core;
+pub mod docs;
 #[cfg(test)]
 mod docs_tests;
 pub mod error;

@@ -124,7 +124,7 @@ pub struct ClientSignals {
 /// Both may be sent. This is the only way to reach BankID-High assurance
 /// through CIBA. What `acr` BIB puts in the token after a `High` step-up is
 /// not published: this crate expects the bare `urn:bankid:bih` from BIB
-/// and counts it as LOA 4 (a named guess, see the README).
+/// and counts it as LOA 4 (a named guess: [`crate::docs::pointing_at_bankid`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum BibAcr {

@@ -1,10 +1,17 @@
 //! What this crate keeps in the `tower-sessions` session, and how.
 //!
-//! The verified login, the permission grants waiting to be redeemed and the
-//! CIBA requests this session started. Logins in progress are not here: each
-//! is its own store record (see `flow::attempt`), because the session record
-//! is saved whole at the end of each request and concurrent tabs would
-//! overwrite each other's. Tokens are stored server-side only.
+//! The session holds two values of the crate's: the verified login (claims,
+//! LOA, login time, the ID token for `id_token_hint` at logout, and the CIBA
+//! request it came from, so that logout cancels it), packed as one string the
+//! extractor decodes cheaply; and, after a logout that keeps the app's data,
+//! a hash of who logged in last, so that the next person starts empty.
+//! Everything else a login writes is its own store record — logins in
+//! progress (`flow::attempt`), grants (`flow::grants`), the CIBA requests a
+//! browser started (`ciba::owner`) — because the session record is saved
+//! whole at the end of each request and concurrent tabs would overwrite each
+//! other's. The contents of a login-attempt record (`PendingLogin`) and of a
+//! grant record (`StoredGrant`) are defined here too. Tokens are stored
+//! server-side only.
 
 use std::fmt;
 use std::sync::Arc;

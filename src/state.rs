@@ -21,8 +21,8 @@ use crate::permission_api::PermissionApi;
 pub(crate) type ErrorHandler = Arc<dyn Fn(&Error, &HeaderMap) -> Response + Send + Sync>;
 
 /// The handle routes and extractors work with: one `Arc`, so the copy that
-/// `BankIdLayer` puts into every request's extensions is one refcount bump
-/// (it used to be six `Arc`/`Option` clones). Derefs to [`CtxInner`].
+/// `BankIdLayer` puts into every request's extensions is one refcount bump.
+/// Derefs to [`CtxInner`].
 #[derive(Clone)]
 pub(crate) struct Ctx(Arc<CtxInner>);
 

@@ -105,7 +105,7 @@
 //! one that authenticates the client instead (a Basic header,
 //! `client_secret` or `client_assertion`) `400 invalid_request`.
 //! Unknown paths at either issuer answer `404 {"error":"not_found"}`, naming
-//! where the Permission API and CIBA live now.
+//! where the Permission API and CIBA live.
 //!
 //! The login page is a plain HTML form without JavaScript, so tests can log
 //! in with any HTTP client: `GET` the authorization URL, read the hidden

@@ -394,8 +394,7 @@ impl BankIdConfigBuilder {
 
     /// How many times start-up discovery (metadata and keys, of BankID OIDC
     /// and of BIB) is retried after a failed attempt, at most 20.
-    /// Default: 3. `0` fails at the first error, as before this setting
-    /// existed. The waits between attempts start at
+    /// Default: 3. `0` fails at the first error. The waits between attempts start at
     /// [`discovery_backoff`](Self::discovery_backoff) and double each time.
     ///
     /// Every error is retried, including a document that is wrong rather
@@ -438,8 +437,8 @@ impl BankIdConfigBuilder {
     /// BankID's root certificates, in PEM (one or more `CERTIFICATE`
     /// blocks): every signing key of BankID OIDC must then carry an `x5c`
     /// chain that builds to one of them, or it is not used (BankID's
-    /// token-validation requirement; see the README's "Signing keys and
-    /// BankID's root certificates"). Download them from BankID for the
+    /// token-validation requirement; see [`docs::production`](crate::docs::production),
+    /// "Signing keys and BankID's root certificates"). Download them from BankID for the
     /// environment you use. Parsed by [`build`](Self::build): no
     /// certificate, a certificate that is not a CA, or one outside its
     /// validity period is `Invalid { field: "root_certificates" }`. The
