@@ -14,7 +14,8 @@ use axum::Router;
 use axum::http::HeaderMap;
 use axum::response::{Html, Response};
 use axum::routing::get;
-use axum_bankid::{AuthenticatedUser, BankIdLayer, Loa4, LoggedInWithin, StepUp};
+use axum_bankid::step_up::{Loa4, LoggedInWithin, StepUp};
+use axum_bankid::{AuthenticatedUser, BankIdLayer};
 use support::{escape, page, private_page};
 
 #[tokio::main]

@@ -17,8 +17,9 @@ use axum::Router;
 use axum::extract::OriginalUri;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use axum_bankid::error::Error;
 use axum_bankid::{
-    AuthRejection, AuthenticatedUser, BankId, BankIdLayer, Error,
+    AuthRejection, AuthenticatedUser, BankId, BankIdLayer,
     permission::{Granted, Permission},
 };
 use serde::{Deserialize, Serialize};

@@ -17,8 +17,9 @@ pub(crate) mod authorize_url;
 
 use self::authorize_url::AuthorizeRequest;
 use crate::config::BankIdConfig;
-use crate::error::{EndpointError, Error, Failure};
+use crate::error::{Cause, EndpointError, Error, StartupError};
 use crate::id_token::IdTokenVerifier;
+use crate::jws::JwsVerifier;
 use crate::log_value::RefusalSummary;
 use crate::provider::bib::BibMetadata;
 use crate::provider::client_token::{ClientTokens, TokenSource};
@@ -118,14 +119,14 @@ struct Loaded {
 pub(crate) struct Bib {
     pub(crate) metadata: BibMetadata,
     pub(crate) id_tokens: IdTokenVerifier,
-    pub(crate) grants: IdTokenVerifier,
+    pub(crate) grants: JwsVerifier,
 }
 
 impl Core {
     /// Discovers both providers and loads their keys (see
     /// `BankIdLayer::discover` for retries and the degraded start).
-    pub(crate) async fn load(config: BankIdConfig) -> Result<Arc<Core>, Error> {
-        let client = http::client(config.http_timeout).map_err(|e| Error::Discovery(Failure::from_error(e)))?;
+    pub(crate) async fn load(config: BankIdConfig) -> Result<Arc<Core>, StartupError> {
+        let client = http::client(config.http_timeout).map_err(|e| StartupError::Discovery(Cause::from_error(e)))?;
         config.key_chain.log_at_start();
         if config.start_degraded {
             return Ok(start_degraded(client, config).await);
@@ -183,7 +184,7 @@ fn next_backoff(wait: Duration) -> Duration {
 
 /// Loads every provider part, retrying as configured; the last error if no
 /// attempt succeeds.
-async fn load_with_retries(client: &reqwest::Client, config: &BankIdConfig) -> Result<Loaded, Error> {
+async fn load_with_retries(client: &reqwest::Client, config: &BankIdConfig) -> Result<Loaded, StartupError> {
     let mut wait = config.discovery_backoff;
     let mut attempt = 0;
     loop {
@@ -202,8 +203,8 @@ async fn load_with_retries(client: &reqwest::Client, config: &BankIdConfig) -> R
 
 /// One attempt at everything `discover` needs: BankID OIDC's metadata and
 /// keys, the capabilities the configuration needs, and BIB's parts.
-async fn load_providers(client: &reqwest::Client, config: &BankIdConfig) -> Result<Loaded, Error> {
-    let (metadata, headers) = metadata::discover(client, &config.issuer).await.map_err(Error::Discovery)?;
+async fn load_providers(client: &reqwest::Client, config: &BankIdConfig) -> Result<Loaded, StartupError> {
+    let (metadata, headers) = metadata::discover(client, &config.issuer).await.map_err(StartupError::Discovery)?;
     let keys = load_keys(client, &metadata.jwks_uri, key_cache_settings(config)).await?;
     let algs = SigningAlgs::discovered(
         client.clone(),
@@ -348,24 +349,26 @@ async fn load_keys(
     client: &reqwest::Client,
     jwks_uri: &url::Url,
     settings: KeyCacheSettings,
-) -> Result<KeyCache, Error> {
-    KeyCache::load(client.clone(), jwks_uri.clone(), settings).await.map_err(Error::Discovery)
+) -> Result<KeyCache, StartupError> {
+    KeyCache::load(client.clone(), jwks_uri.clone(), settings).await.map_err(StartupError::Discovery)
 }
 
 fn new_verifier(issuer: &str, algorithms: Arc<SigningAlgs>, config: &BankIdConfig, keys: KeyCache) -> IdTokenVerifier {
     IdTokenVerifier {
         issuer: issuer.to_owned(),
         client_id: config.client_id.clone(),
-        algorithms,
-        clock_skew_secs: config.clock_skew.as_secs() as i64,
-        keys: Arc::new(keys),
+        jws: new_jws_verifier(algorithms, config, keys),
     }
+}
+
+fn new_jws_verifier(algorithms: Arc<SigningAlgs>, config: &BankIdConfig, keys: KeyCache) -> JwsVerifier {
+    JwsVerifier { algorithms, clock_skew_secs: config.clock_skew.as_secs() as i64, keys: Arc::new(keys) }
 }
 
 /// BIB's metadata and both of its key sets.
 #[tracing::instrument(name = "bankid.discover_bib", skip_all, fields(issuer = %issuer), err)]
-async fn discover_bib(client: &reqwest::Client, issuer: &url::Url, config: &BankIdConfig) -> Result<Bib, Error> {
-    let (metadata, headers) = bib::discover(client, issuer).await.map_err(Error::Discovery)?;
+async fn discover_bib(client: &reqwest::Client, issuer: &url::Url, config: &BankIdConfig) -> Result<Bib, StartupError> {
+    let (metadata, headers) = bib::discover(client, issuer).await.map_err(StartupError::Discovery)?;
     let id_token_keys = load_keys(client, &metadata.jwks_uri, bib_key_cache_settings(config)).await?;
     let grant_keys = load_keys(client, &metadata.jwks_uri_grants, bib_key_cache_settings(config)).await?;
     let settings = alg_refresh_settings(config);
@@ -379,17 +382,17 @@ async fn discover_bib(client: &reqwest::Client, issuer: &url::Url, config: &Bank
     );
     let algs = Arc::new(algs);
     let id_tokens = new_verifier(&metadata.issuer, Arc::clone(&algs), config, id_token_keys);
-    let grants = new_verifier(&metadata.issuer, algs, config, grant_keys);
+    let grants = new_jws_verifier(algs, config, grant_keys);
     tracing::info!(issuer = %metadata.issuer, "BIB discovered");
     Ok(Bib { metadata, id_tokens, grants })
 }
 
 /// Fails start-up when the configuration needs something the provider lacks.
-fn check_capabilities(config: &BankIdConfig, metadata: &ProviderMetadata) -> Result<(), Error> {
+fn check_capabilities(config: &BankIdConfig, metadata: &ProviderMetadata) -> Result<(), StartupError> {
     use crate::config::{ConfigError, ParMode};
     let provider_requires_par = metadata.require_pushed_authorization_requests;
     if provider_requires_par && config.par == ParMode::Disabled {
-        return Err(Error::Config(ConfigError::invalid(
+        return Err(StartupError::Config(ConfigError::invalid(
             "par",
             "the provider requires pushed authorization requests (require_pushed_authorization_requests): \
              ParMode::Disabled cannot log anyone in",
@@ -397,7 +400,7 @@ fn check_capabilities(config: &BankIdConfig, metadata: &ProviderMetadata) -> Res
     }
     let needs_par = config.par == ParMode::Required || !config.upfront_permissions.is_empty() || provider_requires_par;
     if needs_par && metadata.pushed_authorization_request_endpoint.is_none() {
-        return Err(Error::MissingCapability { capability: "pushed_authorization_request_endpoint" });
+        return Err(StartupError::MissingCapability { capability: "pushed_authorization_request_endpoint" });
     }
     Ok(())
 }

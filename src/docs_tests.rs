@@ -53,12 +53,17 @@ fn assert_same(label: &str, source: &str, ty: &str) {
 
 #[test]
 fn error_kinds_match_the_table() {
-    assert_same("`Error::kind()`", include_str!("error.rs"), "Error");
+    assert_same("`Error::kind()`", include_str!("error/mod.rs"), "Error");
+}
+
+#[test]
+fn startup_kinds_match_the_table() {
+    assert_same("`StartupError::kind()`", include_str!("error/startup.rs"), "StartupError");
 }
 
 #[test]
 fn login_check_kinds_match_the_table() {
-    assert_same("`LoginCheckError::kind()`", include_str!("error.rs"), "LoginCheckError");
+    assert_same("`LoginCheckError::kind()`", include_str!("id_token/error.rs"), "LoginCheckError");
 }
 
 #[test]

@@ -18,8 +18,8 @@ use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::claims::AuthenticatedUser;
-use crate::error::{Error, wants_html};
+use crate::error::Error;
+use crate::error::render::wants_html;
 use crate::flow::login::{LoginOptions, begin};
 use crate::flow::login_options::{checked_identity_hint, checked_ui_locales};
 use crate::flow::{redirect, session_of};
@@ -31,7 +31,8 @@ use crate::permission::request::PermissionRequest;
 use crate::permission::statement::Permission;
 use crate::private_responses::LoginShown;
 use crate::state::Ctx;
-use crate::step_up::{MAX_STEP_UP_MAX_AGE, StepUpPolicy};
+use crate::step_up::policy::{MAX_STEP_UP_MAX_AGE, StepUpPolicy};
+use crate::user::AuthenticatedUser;
 use crate::wiring::Misconfiguration;
 
 /// Why [`AuthenticatedUser`] could not be extracted.
@@ -167,7 +168,7 @@ fn no_login(ctx: &Ctx, headers: &http::HeaderMap, session_cookie_came_back: bool
     use crate::flow::binding;
     // Only browser navigations: they are what loops through login, and a
     // script's cookie jar may keep a marker in ways a browser does not.
-    if !crate::error::wants_html(headers) {
+    if !crate::error::render::wants_html(headers) {
         return Error::Unauthenticated;
     }
     let config = ctx.core.config();
@@ -229,7 +230,7 @@ fn login_redirect(login_path: &str, parts: &Parts) -> String {
 pub async fn require_authenticated(user: AuthenticatedUser, mut req: Request, next: Next) -> Response {
     req.extensions_mut().insert(user);
     let mut response = next.run(req).await;
-    crate::error::mark_private(&mut response);
+    crate::error::render::mark_private(&mut response);
     response
 }
 
@@ -239,7 +240,8 @@ pub async fn require_authenticated(user: AuthenticatedUser, mut req: Request, ne
 ///
 /// ```
 /// use axum::response::Response;
-/// use axum_bankid::{BankId, Error, permission::Permission};
+/// use axum_bankid::{BankId, permission::Permission};
+/// use axum_bankid::error::Error;
 /// use serde::{Deserialize, Serialize};
 ///
 /// #[derive(Serialize, Deserialize)]
@@ -284,7 +286,8 @@ impl BankId {
     /// ```
     /// use std::time::Duration;
     /// use axum::response::Response;
-    /// use axum_bankid::{BankId, Error, Loa, permission::LoginHint};
+    /// use axum_bankid::{BankId, Loa, permission::LoginHint};
+    /// use axum_bankid::error::Error;
     ///
     /// async fn log_in_for_payout(bankid: BankId) -> Result<Response, Error> {
     ///     bankid

@@ -20,10 +20,10 @@
 use serde_json::{Map, Value};
 use url::Url;
 
-use crate::ciba::CibaError;
 use crate::ciba::poll::PollError;
+use crate::error::CibaError;
 use crate::error::{EndpointError, Error, IdTokenError, TransportError};
-use crate::id_token::CompactJws;
+use crate::jws::CompactJws;
 use crate::loa::{AcrIssuer, Loa};
 use crate::permission::api::GrantExpectation;
 use crate::permission::error::PermissionError;
@@ -286,9 +286,11 @@ impl IdTokenCheck {
         Ok(IdTokenCheck(crate::id_token::IdTokenVerifier {
             issuer: issuer.to_owned(),
             client_id: client_id.to_owned(),
-            algorithms: std::sync::Arc::new(crate::provider::signing_algs::SigningAlgs::fixed(algorithms.to_vec())),
-            clock_skew_secs: 60,
-            keys: std::sync::Arc::new(keys),
+            jws: crate::jws::JwsVerifier {
+                algorithms: std::sync::Arc::new(crate::provider::signing_algs::SigningAlgs::fixed(algorithms.to_vec())),
+                clock_skew_secs: 60,
+                keys: std::sync::Arc::new(keys),
+            },
         }))
     }
 

@@ -96,14 +96,14 @@ pub(crate) fn of(core: &Core) -> Health {
     let oidc = ProviderHealth {
         issuer: core.metadata.issuer.clone(),
         metadata_loaded: core.metadata.is_loaded(),
-        keys: if core.verifier.is_loaded() { KeysHealth::of(&core.verifier.keys) } else { KeysHealth::UNLOADED },
+        keys: if core.verifier.is_loaded() { KeysHealth::of(&core.verifier.jws.keys) } else { KeysHealth::UNLOADED },
         grant_keys: None,
     };
     let bib = config.bib_issuer.as_ref().map(|issuer| match core.loaded_bib() {
         Some(bib) => ProviderHealth {
             issuer: bib.metadata.issuer.clone(),
             metadata_loaded: true,
-            keys: KeysHealth::of(&bib.id_tokens.keys),
+            keys: KeysHealth::of(&bib.id_tokens.jws.keys),
             grant_keys: Some(KeysHealth::of(&bib.grants.keys)),
         },
         None => ProviderHealth {

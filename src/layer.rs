@@ -28,7 +28,7 @@ use crate::RotationSafeStore;
 use crate::ciba::{self, Ciba, CibaOptions, CibaStore};
 use crate::config::BankIdConfig;
 use crate::core::Core;
-use crate::error::Error;
+use crate::error::{Error, StartupError};
 use crate::flow;
 use crate::health::Health;
 use crate::permission::api::PermissionApi;
@@ -119,7 +119,7 @@ impl BankIdLayer {
     /// [backoff](crate::BankIdConfigBuilder::discovery_backoff) (default
     /// 500 ms first): a provider that is briefly unreachable while the app
     /// rolls out does not stop the rollout, one that stays down does. Then it
-    /// fails (at start-up, not at the first login) with `discovery_failed`
+    /// fails (at start-up, not at the first login, with a [`StartupError`]) with `discovery_failed`
     /// if a provider cannot be reached, its metadata names another issuer,
     /// or it offers no usable algorithm, and with `missing_capability` if the
     /// configuration needs something the provider lacks (PAR). Each HTTP
@@ -131,7 +131,7 @@ impl BankIdLayer {
     /// with a degraded layer if the providers are not loaded yet, and keeps
     /// loading in the background; see [`health`](Self::health).
     #[tracing::instrument(name = "bankid.discover", skip_all, fields(issuer = %config.issuer), err)]
-    pub async fn discover(config: BankIdConfig) -> Result<BankIdLayer, Error> {
+    pub async fn discover(config: BankIdConfig) -> Result<BankIdLayer, StartupError> {
         Ok(BankIdLayer::from_ctx(Ctx::new(Core::load(config).await?)))
     }
 
@@ -179,24 +179,26 @@ impl BankIdLayer {
     /// [`CibaOptions::public_start`] adds the start route and
     /// [`CibaOptions::callback`] a handler for every outcome.
     ///
-    /// Errors: `missing_capability` (`backchannel_authentication_endpoint`)
+    /// Errors ([`StartupError`]): `missing_capability` (`backchannel_authentication_endpoint`)
     /// at start-up if the provider has no backchannel authentication
     /// endpoint — or, for a layer that
     /// [started degraded](crate::BankIdConfigBuilder::start_degraded) before
     /// BIB loaded, later: each CIBA start then fails with `not_supported`;
     /// `missing_capability` (`bib_issuer`) without a BIB issuer;
-    /// `config_error` for public start limits out of range.
+    /// `config` for public start limits out of range.
     ///
     /// [`CibaOptions`]: crate::ciba::CibaOptions
     /// [`CibaOptions::public_start`]: crate::ciba::CibaOptions::public_start
     /// [`CibaOptions::callback`]: crate::ciba::CibaOptions::callback
-    pub fn with_ciba(self, options: CibaOptions) -> Result<Self, Error> {
-        match self.ctx.core.bib() {
-            Ok(bib) if bib.metadata.backchannel_authentication_endpoint.is_none() => {
-                return Err(Error::MissingCapability { capability: "backchannel_authentication_endpoint" });
-            }
-            Ok(_) | Err(Error::ProviderUnavailable) => {}
-            Err(err) => return Err(err),
+    pub fn with_ciba(self, options: CibaOptions) -> Result<Self, StartupError> {
+        if self.ctx.core.config().bib_issuer.is_none() {
+            return Err(StartupError::MissingCapability { capability: "bib_issuer" });
+        }
+        // Otherwise `bib()` fails only while degraded: checked once BIB loads.
+        if let Ok(bib) = self.ctx.core.bib()
+            && bib.metadata.backchannel_authentication_endpoint.is_none()
+        {
+            return Err(StartupError::MissingCapability { capability: "backchannel_authentication_endpoint" });
         }
         let CibaOptions { store, public_start, callback } = options;
         let ciba_public_start = match public_start {
@@ -345,7 +347,7 @@ impl BankIdLayer {
 impl BankIdLayer {
     /// For a request to the login route, the `Set-Cookie` that removes the
     /// "sent to login" marker (whatever the route answers: it was reached);
-    /// see [`Misconfiguration::LoginRouteNotReached`](crate::Misconfiguration::LoginRouteNotReached).
+    /// see [`Misconfiguration::LoginRouteNotReached`](crate::error::Misconfiguration::LoginRouteNotReached).
     fn sent_to_login_reached(&self, req: &Request) -> Option<HeaderValue> {
         let config = &self.ctx.core.config;
         (req.uri().path() == config.login_path)

@@ -7,14 +7,13 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod ciba;
-mod claims;
 mod clock;
 mod config;
 mod core;
 pub mod docs;
 #[cfg(test)]
 mod docs_tests;
-mod error;
+pub mod error;
 mod expiry_queue;
 mod extract;
 mod flow;
@@ -26,6 +25,7 @@ mod health;
 #[doc(hidden)]
 pub mod fuzzing;
 mod id_token;
+mod jws;
 mod layer;
 mod live_login;
 mod loa;
@@ -33,6 +33,7 @@ mod log_value;
 mod login;
 mod login_hint;
 mod logout_registry;
+mod logout_token;
 mod nnin;
 mod once;
 pub mod permission;
@@ -42,9 +43,9 @@ mod return_to;
 mod rotation;
 mod session;
 mod state;
-mod step_up;
-mod step_up_extract;
+pub mod step_up;
 mod store_slot;
+mod user;
 mod wiring;
 
 /// The embedded BankID simulator: the [`axum_bankid_simulator`] crate, re-exported.
@@ -52,21 +53,14 @@ mod wiring;
 #[cfg_attr(docsrs, doc(cfg(feature = "simulator")))]
 pub use axum_bankid_simulator as simulator;
 
-pub use claims::{AuthenticatedUser, Claims};
-pub use config::{
-    BankIdConfig, BankIdConfigBuilder, BankIdEnvironment, ClientAssertionKey, ClientAuth, ConfigError, ParMode,
-};
-pub use error::{EndpointError, Error, Failure, IdTokenError, LoginCheckError, TransportError, TransportErrorKind};
+pub use config::{BankIdConfig, BankIdConfigBuilder, BankIdEnvironment, ClientAssertionKey, ClientAuth, ParMode};
 pub use extract::{AuthRejection, BankId, LoginRequest, require_authenticated};
-pub use flow::backchannel_logout::LogoutTokenError;
 pub use health::{Health, KeysHealth, ProviderHealth};
 pub use layer::{BankIdLayer, BankIdService, BankIdSessionLayer};
 pub use loa::Loa;
-pub use provider::{KeyChainError, ProviderMetadata};
+pub use provider::ProviderMetadata;
 pub use rotation::RotationSafeStore;
-pub use step_up::{Loa3, Loa4, LoggedInWithin, MAX_STEP_UP_MAX_AGE, Requirement, StepUpPolicy};
-pub use step_up_extract::{StepUp, StepUpRejection, require_step_up};
-pub use wiring::Misconfiguration;
+pub use user::{AuthenticatedUser, Claims};
 
 /// Re-exported so the session types you name match the ones this crate uses.
 pub use tower_sessions;

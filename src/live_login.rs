@@ -5,12 +5,12 @@
 //! the current minimum LOA or ended by a back-channel logout is nobody's:
 //! it neither logs anyone in nor binds a new login to its person.
 
-use crate::claims::AuthenticatedUser;
 use crate::clock::unix_now;
 use crate::error::Error;
 use crate::logout_registry::LogoutRegistry;
 use crate::session::{CurrentLogin, load_current_login};
 use crate::state::Ctx;
+use crate::user::AuthenticatedUser;
 use tower_sessions::Session;
 
 /// What the session holds, judged by [`check`].

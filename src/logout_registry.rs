@@ -68,7 +68,7 @@ use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
 use tower_sessions::session::Id;
 
 use crate::clock::unix_now_ms;
-use crate::error::{Error, Failure};
+use crate::error::{Cause, Error};
 use crate::once::{OnceRecords, keyed_record_id};
 use crate::session::LoginKeys;
 use crate::state::Ctx;
@@ -108,7 +108,7 @@ impl LogoutRegistry {
     pub(crate) async fn consume_jti(&self, issuer: &str, jti: &str, expires_at: i64) -> Result<bool, Error> {
         let id = self.id("jti", issuer, jti);
         let expiry = OffsetDateTime::from_unix_timestamp(expires_at)
-            .map_err(|e| store_failed(Failure::caused_by("bad expiry", e)))?;
+            .map_err(|e| store_failed(Cause::caused_by("bad expiry", e)))?;
         self.records.create_first(id, JTI_KEY, Value::Bool(true), expiry).await.map_err(store_failed)
     }
 
@@ -196,7 +196,7 @@ impl LogoutRegistry {
 
 fn store_failed(err: impl std::error::Error + Send + Sync + 'static) -> Error {
     tracing::error!(error = %err, "session store failed (back-channel logout)");
-    Error::Session(Failure::from_error(err))
+    Error::Session(Cause::from_error(err))
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use std::task::{Context, Poll};
 use axum::response::Response;
 use http::Extensions;
 
-use crate::error::mark_private;
+use crate::error::render::mark_private;
 
 /// Raised when a request's handler was handed a login.
 #[derive(Clone, Default)]

@@ -19,10 +19,10 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
-use crate::claims::{AuthenticatedUser, Claims, ClaimsSource, Subject};
-use crate::error::{Error, Failure};
+use crate::error::{Cause, Error};
 use crate::loa::Loa;
 use crate::permission::statement::PermissionItem;
+use crate::user::{AuthenticatedUser, Claims, ClaimsSource, Subject};
 
 const LOGIN_KEY: &str = "axum_bankid.login";
 
@@ -148,7 +148,7 @@ impl StoredLogin {
             },
         };
         let tail = PackedTail { id_token: self.id_token.clone(), claims, ciba: self.ciba_handle.clone() };
-        let json = |e: serde_json::Error| Error::Session(Failure::from_error(e));
+        let json = |e: serde_json::Error| Error::Session(Cause::from_error(e));
         let mut text = serde_json::to_string(&head).map_err(json)?;
         text.push(PACKED_SEPARATOR);
         text.push_str(&serde_json::to_string(&tail).map_err(json)?);
@@ -346,7 +346,7 @@ impl fmt::Debug for CurrentLogin {
 
 fn store_error(err: tower_sessions::session::Error) -> Error {
     tracing::error!(error = %err, "session store failed");
-    Error::Session(Failure::from_error(err))
+    Error::Session(Cause::from_error(err))
 }
 
 /// Stores a verified login after rotating the session id, so an id planted

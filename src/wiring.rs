@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A way the app's router or environment is wired wrongly for BankID login.
-/// Carried by [`Error::Misconfigured`](crate::Error::Misconfigured).
+/// Carried by [`Error::Misconfigured`](crate::error::Error::Misconfigured).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Misconfiguration {

@@ -5,7 +5,7 @@
 #![no_main]
 
 use axum_bankid::fuzzing::{self, GrantFor, PollAnswer};
-use axum_bankid::{EndpointError, ciba::CibaError};
+use axum_bankid::error::{CibaError, EndpointError};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -3,7 +3,7 @@
 //! (this crate processes no critical extension).
 #![no_main]
 
-use axum_bankid::IdTokenError;
+use axum_bankid::error::IdTokenError;
 use axum_bankid::fuzzing;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -13,7 +13,7 @@ use super::request::{CibaHandle, CibaRequest, CibaStarted, CibaStatus};
 use super::store::{self, CibaStore};
 use crate::clock::unix_now_ms;
 use crate::core::Core;
-use crate::error::{EndpointError, Failure, LoginCheckError};
+use crate::error::{Cause, EndpointError, LoginCheckError};
 use crate::loa::Loa;
 use crate::login_hint::LoginHint;
 use crate::permission::api::{AcrValues, BibAcr, PermissionApi, RegisteredPermission, Registration, bearer_send};
@@ -83,7 +83,9 @@ impl Ciba {
     #[tracing::instrument(name = "bankid.ciba.start", skip_all, err(Display))]
     pub async fn start(&self, request: CibaRequest) -> Result<CibaStarted, CibaError> {
         let bib = self.core.bib().map_err(|err| match err {
-            crate::Error::ProviderUnavailable => CibaError::ProviderUnavailable(Failure::new("BIB is not loaded yet")),
+            crate::error::Error::ProviderUnavailable => {
+                CibaError::ProviderUnavailable(Cause::new("BIB is not loaded yet"))
+            }
             _ => CibaError::NotSupported,
         })?;
         let endpoint = bib.metadata.backchannel_authentication_endpoint.clone().ok_or(CibaError::NotSupported)?;
@@ -169,7 +171,7 @@ impl Ciba {
         match answer {
             Ok((_, answer)) => Ok(answer),
             Err(EndpointError::Rejected { error, .. }) => Err(initiation_error(&error)),
-            Err(other) => Err(CibaError::ProviderUnavailable(Failure::from_error(other))),
+            Err(other) => Err(CibaError::ProviderUnavailable(Cause::from_error(other))),
         }
     }
 

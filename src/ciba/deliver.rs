@@ -19,8 +19,8 @@ use futures_util::stream::FuturesUnordered;
 
 use super::error::CibaError;
 use super::request::CibaHandle;
-use crate::claims::AuthenticatedUser;
 use crate::clock::unix_now_ms;
+use crate::user::AuthenticatedUser;
 
 /// How many requests the scheduler polls at the same time.
 const POLL_CONCURRENCY: usize = 32;

@@ -1,7 +1,8 @@
 //! [`CibaError`]: every way a CIBA authentication can end without a user,
 //! one variant each, so the app can route each to its backup path.
 
-use crate::error::{EndpointError, Failure, LoginCheckError};
+use crate::id_token::error::LoginCheckError;
+use crate::provider::error::{Cause, EndpointError};
 
 /// Every way a CIBA authentication can fail, so the app can pick its backup.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -56,10 +57,10 @@ pub enum CibaError {
     InvalidGrant,
     /// The provider could not be reached or answered with a server error;
     /// the request stays pending and is polled again after the interval.
-    /// The [`Failure`]'s source is the cause where there is one (the
-    /// [`EndpointError`], the [`crate::Error`], the poll task's `JoinError`).
+    /// The [`Cause`]'s source is the cause where there is one (the
+    /// [`EndpointError`], the [`crate::error::Error`], the poll task's `JoinError`).
     #[error("the provider is unavailable: {0}")]
-    ProviderUnavailable(#[source] Failure),
+    ProviderUnavailable(#[source] Cause),
     /// The login failed a check (ID token, LOA, permission): the same
     /// [`LoginCheckError`] as the code flow's, with its
     /// [`kind`](LoginCheckError::kind). A permission that cannot even be
@@ -70,11 +71,11 @@ pub enum CibaError {
     /// collected, or cancelled).
     #[error("no pending authentication has this handle")]
     UnknownHandle,
-    /// The store failed. The [`Failure`]'s source is the store's error (a
+    /// The store failed. The [`Cause`]'s source is the store's error (a
     /// `tower_sessions::session_store::Error`), the encoder's, or the
-    /// [`crate::Error`] of logging the session in.
+    /// [`crate::error::Error`] of logging the session in.
     #[error("the CIBA store failed: {0}")]
-    Store(#[source] Failure),
+    Store(#[source] Cause),
     /// CIBA is not set up on the layer (see [`BankIdLayer::with_ciba`](crate::BankIdLayer::with_ciba)).
     #[error("CIBA is not enabled on BankIdLayer")]
     NotEnabled,

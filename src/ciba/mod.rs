@@ -36,7 +36,7 @@
 
 mod client;
 mod deliver;
-mod error;
+pub(crate) mod error;
 mod options;
 pub(crate) mod owner;
 pub(crate) mod poll;
@@ -48,7 +48,7 @@ mod store;
 pub use client::Ciba;
 pub(crate) use deliver::CibaCallback;
 pub use deliver::CibaFinished;
-pub use error::CibaError;
+pub(crate) use error::CibaError;
 #[cfg(feature = "fuzzing")]
 pub(crate) use error::initiation_error;
 pub use options::CibaOptions;

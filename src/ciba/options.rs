@@ -85,7 +85,7 @@ impl CibaOptions {
     }
 
     /// Hands every CIBA outcome to `handler` — the verified user, or the
-    /// [`CibaError`](crate::ciba::CibaError) to route to your backup path — for
+    /// [`CibaError`](crate::error::CibaError) to route to your backup path — for
     /// flows where no device waits on the status routes (a call centre, a
     /// 3-D Secure check done by the server).
     ///

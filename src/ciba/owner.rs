@@ -27,7 +27,7 @@ use serde_json::Value;
 use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
 use tower_sessions::session::Id;
 
-use crate::error::{Error, Failure};
+use crate::error::{Cause, Error};
 use crate::flow::attempt::{records, store_error};
 use crate::flow::binding::{self, Kind};
 use crate::once::record_id;
@@ -56,7 +56,7 @@ pub(crate) async fn claim(
         .map_err(store_error)?;
     if !created {
         // 2^-128: a fresh random binding already taken.
-        return Err(Error::Session(Failure::new("CIBA owner id collision")));
+        return Err(Error::Session(Cause::new("CIBA owner id collision")));
     }
     Ok(cookies)
 }

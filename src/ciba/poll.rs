@@ -14,15 +14,15 @@ use super::client::{Ciba, MAX_INTERVAL_SECS, ciba_token_scope};
 use super::error::CibaError;
 use super::request::{CibaHandle, CibaStatus};
 use super::store::{Outcome, PendingCiba};
-use crate::claims::AuthenticatedUser;
 use crate::clock::unix_now_ms;
-use crate::error::{EndpointError, Failure, IdTokenError, LoginCheckError};
+use crate::error::{Cause, EndpointError, IdTokenError, LoginCheckError};
 use crate::loa::{AcrIssuer, Loa};
 use crate::login::complete::{self, Policy, VerifiedLogin};
 use crate::permission::api::{GrantExpectation, PermissionApi, bearer_send};
 use crate::permission::error::PermissionError;
 use crate::permission::statement::Transport;
 use crate::provider::token::parse_json_response;
+use crate::user::AuthenticatedUser;
 
 const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";
 /// CIBA Core §11: every `slow_down` adds at least 5 seconds.
@@ -111,7 +111,7 @@ impl Ciba {
         let (ciba, owned) = (self.clone(), handle.clone());
         match tokio::spawn(async move { ciba.poll_due(&owned, &pending).await }).await {
             Ok(result) => result,
-            Err(e) => Err(CibaError::ProviderUnavailable(Failure::caused_by("the poll task did not finish", e))),
+            Err(e) => Err(CibaError::ProviderUnavailable(Cause::caused_by("the poll task did not finish", e))),
         }
     }
 
@@ -250,7 +250,7 @@ impl Ciba {
         &self,
         pending: &PendingCiba,
     ) -> Result<Result<(AuthenticatedUser, String), CibaError>, PollError> {
-        let bib = self.core.bib().map_err(|e| PollError::Transient(Failure::from_error(e)))?;
+        let bib = self.core.bib().map_err(|e| PollError::Transient(Cause::from_error(e)))?;
         let params = [("grant_type", CIBA_GRANT), ("auth_req_id", pending.auth_req_id.as_str())];
         let endpoint = &bib.metadata.token_endpoint;
         let build = |http: &reqwest::Client| http.post(endpoint.clone()).form(&params);
@@ -262,7 +262,7 @@ impl Ciba {
         let tokens = match answer {
             Ok((_, tokens)) => tokens,
             Err(EndpointError::Rejected { error, .. }) => return poll_error(&error),
-            Err(other) => return Err(PollError::Transient(Failure::from_error(other))),
+            Err(other) => return Err(PollError::Transient(Cause::from_error(other))),
         };
         Ok(self.verify(pending, tokens).await)
     }
@@ -279,7 +279,7 @@ impl Ciba {
     ) -> Result<(AuthenticatedUser, String), CibaError> {
         let invalid = |err| CibaError::Check(LoginCheckError::InvalidIdToken(err));
         let id_token = tokens.id_token.ok_or(invalid(IdTokenError::MissingClaim("id_token")))?;
-        let bib = self.core.bib().map_err(|e| CibaError::ProviderUnavailable(Failure::from_error(e)))?;
+        let bib = self.core.bib().map_err(|e| CibaError::ProviderUnavailable(Cause::from_error(e)))?;
         let verified = bib.id_tokens.verify(&id_token, None).await.map_err(invalid)?;
         if let Some(echoed) = verified.claims().get("urn:openid:params:jwt:claim:auth_req_id")
             && echoed.as_str() != Some(pending.auth_req_id.as_str())
@@ -317,8 +317,8 @@ impl Ciba {
         let scope = ciba_token_scope(&self.core, &permission.r#type);
         match complete::fetch_grant(&PermissionApi::new(self.core.clone()), &expected, &scope).await {
             Ok(_) => Ok(()),
-            Err(crate::Error::Check(check)) => Err(check.into()),
-            Err(other) => Err(CibaError::ProviderUnavailable(Failure::from_error(other))),
+            Err(crate::error::Error::Check(check)) => Err(check.into()),
+            Err(other) => Err(CibaError::ProviderUnavailable(Cause::from_error(other))),
         }
     }
 }
@@ -332,7 +332,7 @@ struct CibaTokenResponse {
 pub(crate) enum PollError {
     Pending,
     SlowDown,
-    Transient(Failure),
+    Transient(Cause),
 }
 
 pub(crate) fn poll_error(error: &str) -> Result<Result<(AuthenticatedUser, String), CibaError>, PollError> {

@@ -123,7 +123,7 @@ impl PublicCibaStart {
         self
     }
 
-    pub(crate) fn build(self) -> Result<PublicStartPolicy, crate::Error> {
+    pub(crate) fn build(self) -> Result<PublicStartPolicy, crate::error::ConfigError> {
         Ok(PublicStartPolicy {
             per_identity: RateLimiter::hashmap(quota(self.per_identity)?),
             per_client: RateLimiter::hashmap(quota(self.per_client)?),
@@ -136,10 +136,10 @@ impl PublicCibaStart {
     }
 }
 
-fn quota((count, period): (u32, Duration)) -> Result<Quota, crate::Error> {
+fn quota((count, period): (u32, Duration)) -> Result<Quota, crate::error::ConfigError> {
     let invalid = || {
         let reason = "limits need a count of at least 1 and a period of 1 s to 1 day";
-        crate::Error::Config(crate::ConfigError::invalid("public_ciba_start", reason))
+        crate::error::ConfigError::invalid("public_ciba_start", reason)
     };
     let count = NonZeroU32::new(count).ok_or_else(invalid)?;
     if period < Duration::from_secs(1) || period > Duration::from_secs(86_400) {

@@ -5,11 +5,11 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::claims::AuthenticatedUser;
 use crate::login_hint::LoginHint;
 use crate::permission::api::{AcrValues, BibAcr, ClientSignals};
 use crate::permission::error::PermissionError;
 use crate::permission::statement::Permission;
+use crate::user::AuthenticatedUser;
 
 /// A backchannel authentication to start.
 #[derive(Debug, Clone)]
@@ -128,7 +128,7 @@ pub enum CibaStatus {
         /// The verified user.
         user: Box<AuthenticatedUser>,
     },
-    /// Finished without a login; `error` says why (see [`CibaError::kind`](crate::ciba::CibaError::kind)).
+    /// Finished without a login; `error` says why (see [`CibaError::kind`](crate::error::CibaError::kind)).
     Failed {
         /// The failure's stable code.
         error: String,

@@ -37,7 +37,7 @@ use tower_sessions::Session;
 use super::owner;
 use super::public_start::{ClientAddress, Refusal};
 use super::{Ciba, CibaError, CibaHandle, CibaRequest, CibaStatus};
-use crate::error::Failure;
+use crate::error::Cause;
 use crate::flow::MaybeSession;
 use crate::login::complete;
 use crate::login_hint::LoginHint;
@@ -131,7 +131,7 @@ pub(crate) async fn start(
         (Ok(_), None) => return CibaError::NotEnabled.into_response(),
     };
     if !crate::flow::same_origin_or_absent(&headers, ctx.core.config().redirect_uri()) {
-        return ctx.error_response(&crate::Error::CrossSiteRequest, &headers);
+        return ctx.error_response(&crate::error::Error::CrossSiteRequest, &headers);
     }
     let hint = LoginHint::Nnin(body.nnin.clone());
     // Malformed numbers (shape and both mod-11 control digits) are refused
@@ -280,7 +280,7 @@ async fn claim(
                 tracing::warn!(error = %cancel, "could not cancel a CIBA request whose owner was not recorded");
             }
             tracing::error!(error = %err, "could not record which browser started a CIBA request; cancelled it");
-            Err(CibaError::Store(Failure::from_error(err)))
+            Err(CibaError::Store(Cause::from_error(err)))
         }
     }
 }
@@ -336,12 +336,12 @@ async fn establish_and_save(
     session: &Session,
     login: complete::VerifiedLogin,
     handle: &CibaHandle,
-) -> Result<(), crate::Error> {
+) -> Result<(), crate::error::Error> {
     complete::establish(session, login, complete::Via::Ciba { handle: handle.as_str() }).await?;
-    session.save().await.map_err(|err| crate::Error::Session(Failure::from_error(err)))
+    session.save().await.map_err(|err| crate::error::Error::Session(Cause::from_error(err)))
 }
 
-fn session_failed(err: crate::Error) -> CibaError {
+fn session_failed(err: crate::error::Error) -> CibaError {
     tracing::error!(error = %err, "could not log the session in after CIBA approval");
-    CibaError::Store(Failure::from_error(err))
+    CibaError::Store(Cause::from_error(err))
 }

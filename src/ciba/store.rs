@@ -18,12 +18,12 @@ use tower_sessions::session::{Id, Record};
 
 use super::error::CibaError;
 use super::request::CibaHandle;
-use crate::claims::AuthenticatedUser;
 use crate::clock::unix_now_ms;
-use crate::error::Failure;
+use crate::error::Cause;
 use crate::loa::Loa;
 use crate::once::{OnceRecords, keyed_record_id, new_secret, record_id};
 use crate::permission::statement::PermissionItem;
+use crate::user::AuthenticatedUser;
 
 const RECORD_KEY: &str = "axum_bankid.ciba";
 const OUTCOME_KEY: &str = "axum_bankid.ciba_outcome";
@@ -68,8 +68,8 @@ mod stored_user {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
     use serde_json::{Map, Value};
 
-    use crate::claims::AuthenticatedUser;
     use crate::loa::Loa;
+    use crate::user::AuthenticatedUser;
 
     #[derive(Serialize, Deserialize)]
     struct Stored {
@@ -148,12 +148,12 @@ fn pending_record_id(key: &[u8; 32], handle: &CibaHandle) -> Id {
 
 fn store_error(err: impl std::error::Error + Send + Sync + 'static) -> CibaError {
     tracing::error!(error = %err, "CIBA store failed");
-    CibaError::Store(Failure::from_error(err))
+    CibaError::Store(Cause::from_error(err))
 }
 
 fn store_inconsistent(what: &str) -> CibaError {
     tracing::error!(error = %what, "CIBA store failed");
-    CibaError::Store(Failure::new(what))
+    CibaError::Store(Cause::new(what))
 }
 
 impl CibaStore {

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use url::Url;
+
 use super::client_auth::ClientAuth;
 use super::environment::BankIdEnvironment;
 use super::error::ConfigError;
@@ -471,26 +473,15 @@ impl BankIdConfigBuilder {
         self
     }
 
-    /// Validates every setting.
+    /// Validates every setting, in the order the checks below are listed:
+    /// the first setting that fails is the one the error names.
     pub fn build(self) -> Result<BankIdConfig, ConfigError> {
         let preset = self.environment;
-        let issuer = self.issuer.or_else(|| preset.map(|env| env.issuer().to_owned()));
-        let issuer = parse_issuer("issuer", issuer.as_deref())?;
-        let bib_issuer = self.bib_issuer.or_else(|| preset.map(|env| env.bib_issuer().to_owned()));
-        let bib_issuer = bib_issuer.map(|bib| parse_issuer("bib_issuer", Some(&bib))).transpose()?;
+        let (issuer, bib_issuer) = issuers(self.issuer, self.bib_issuer, preset)?;
         let client_id = required("client_id", self.client_id)?;
-        let client_auth = self
-            .client_auth
-            .filter(|auth| auth.secret().is_none_or(|secret| !secret.expose().is_empty()))
-            .ok_or(ConfigError::Missing { field: "client_secret" })?;
-        let redirect_uri = parse_endpoint("redirect_uri", self.redirect_uri.as_deref())?;
-        if redirect_uri.fragment().is_some() {
-            return Err(ConfigError::invalid("redirect_uri", "must not have a fragment"));
-        }
-        let post_logout_redirect_uri = match self.post_logout_redirect_uri.as_deref() {
-            Some(uri) => Some(parse_endpoint("post_logout_redirect_uri", Some(uri))?),
-            None => None,
-        };
+        let client_auth = client_auth_with_credential(self.client_auth)?;
+        let redirect_uri = redirect_uri(self.redirect_uri.as_deref())?;
+        let post_logout_redirect_uri = post_logout_redirect_uri(self.post_logout_redirect_uri.as_deref())?;
         let scopes = validate_scopes(self.scopes.unwrap_or_else(|| vec!["profile".into()]))?;
         let minimum_loa = self.minimum_loa.unwrap_or(Loa::SUBSTANTIAL);
         let default_acr = || Some(IdentityProvider::for_level(minimum_loa).acr_value.to_owned());
@@ -498,80 +489,25 @@ impl BankIdConfigBuilder {
         let login_hint = validate_login_hint(self.login_hint.resolve(|| None), minimum_loa, acr_values.as_deref())?;
         let ui_locales = validate_ui_locales(self.ui_locales)?;
         let callback_path = redirect_uri.path().to_owned();
-        let login_path = validate_path("login_path", self.login_path, DEFAULT_LOGIN_PATH)?;
-        let logout_path = validate_path("logout_path", self.logout_path, DEFAULT_LOGOUT_PATH)?;
-        if login_path == callback_path || logout_path == callback_path || login_path == logout_path {
-            return Err(ConfigError::invalid(
-                "login_path",
-                "login, logout and callback (redirect_uri) paths must differ",
-            ));
-        }
+        let (login_path, logout_path) = login_and_logout_paths(self.login_path, self.logout_path, &callback_path)?;
         let backchannel_logout_path =
-            validate_path("backchannel_logout_path", self.backchannel_logout_path, DEFAULT_BACKCHANNEL_LOGOUT_PATH)?;
-        if [&login_path, &callback_path, &logout_path].contains(&&backchannel_logout_path) {
-            return Err(ConfigError::invalid(
-                "backchannel_logout_path",
-                "must differ from the login, logout and callback (redirect_uri) paths",
-            ));
-        }
-        let clock_skew = self.clock_skew.unwrap_or(Duration::from_secs(60));
-        if clock_skew > Duration::from_secs(300) {
-            return Err(ConfigError::invalid("clock_skew", "must be at most 300 seconds"));
-        }
-        let http_timeout = self.http_timeout.unwrap_or(Duration::from_secs(10));
-        // Bounded so that time arithmetic on it (leases, retries) cannot overflow.
-        if http_timeout.is_zero() || http_timeout > Duration::from_secs(300) {
-            return Err(ConfigError::invalid("http_timeout", "must be between 1 ms and 300 seconds"));
-        }
-        let grant_ttl = self.grant_ttl.unwrap_or(Duration::from_secs(600));
-        if grant_ttl.is_zero() || grant_ttl > Duration::from_secs(86_400) {
-            return Err(ConfigError::invalid("grant_ttl", "must be between 1 second and 1 day"));
-        }
+            backchannel_logout_path(self.backchannel_logout_path, [&login_path, &callback_path, &logout_path])?;
+        let (clock_skew, http_timeout, grant_ttl) = time_limits(self.clock_skew, self.http_timeout, self.grant_ttl)?;
         // Bounded so that casts to seconds and time arithmetic cannot wrap.
         let login_attempt_ttl = bounded("login_attempt_ttl", self.login_attempt_ttl, 600, DAY)?;
         let max_login_age = bounded("max_login_age", self.max_login_age, 8 * 3600, 30 * DAY)?;
         let jwks_refresh_cooldown = bounded("jwks_refresh_cooldown", self.jwks_refresh_cooldown, 60, 3600)?;
-        let jwks_max_age_floor = bounded("jwks_max_age_floor", self.jwks_max_age_floor, 60, DAY)?;
-        let jwks_max_age_ceiling = bounded("jwks_max_age_ceiling", self.jwks_max_age_ceiling, 3600, DAY)?;
-        if jwks_max_age_floor > jwks_max_age_ceiling {
-            return Err(ConfigError::invalid("jwks_max_age_floor", "must not exceed jwks_max_age_ceiling"));
-        }
-        let max_pending_logins = self.max_pending_logins.unwrap_or(8);
-        if max_pending_logins == 0 {
-            return Err(ConfigError::invalid("max_pending_logins", "must be at least 1"));
-        }
-        let mut upfront_permissions = Vec::new();
-        for permission in self.upfront_permissions {
-            let (kind, statement) = permission
-                .map_err(|()| ConfigError::invalid("upfront_permission", "statement cannot be serialised"))?;
-            upfront_permissions.push(PermissionItem::from_statement(&kind, &statement, self.digest_input));
-        }
-        if !upfront_permissions.is_empty() && self.par == ParMode::Disabled {
-            return Err(ConfigError::invalid("par", "upfront permissions need PAR"));
-        }
-        // The Permission API lives at BIB: asking for it without BIB is a
-        // start-up error, not a failure at the first request.
-        if self.permission_api.is_some() && bib_issuer.is_none() {
-            return Err(ConfigError::Missing { field: "bib_issuer" });
-        }
-        let mut permission_api = self.permission_api.unwrap_or_default();
-        permission_api.type_scopes.extend(self.permission_type_scopes);
+        let (jwks_max_age_floor, jwks_max_age_ceiling) =
+            jwks_max_age_bounds(self.jwks_max_age_floor, self.jwks_max_age_ceiling)?;
+        let max_pending_logins = max_pending_logins(self.max_pending_logins)?;
+        let upfront_permissions = upfront_permissions(self.upfront_permissions, self.digest_input, self.par)?;
+        let permission_api = permission_api(self.permission_api, self.permission_type_scopes, bib_issuer.is_some())?;
         let ciba_path = validate_path("ciba_path", self.ciba_path, "/auth/bankid/ciba")?;
         validate_permission_api(&permission_api)?;
-        let key_chain = key_chain_settings(
-            self.root_certificates,
-            self.key_chain_check,
-            [Some(&issuer), bib_issuer.as_ref()],
-            preset,
-        )?;
-        let discovery_retries = self.discovery_retries.unwrap_or(3);
-        if discovery_retries > 20 {
-            return Err(ConfigError::invalid("discovery_retries", "must be at most 20"));
-        }
-        let discovery_backoff = self.discovery_backoff.unwrap_or(Duration::from_millis(500));
-        if discovery_backoff.is_zero() || discovery_backoff > Duration::from_secs(60) {
-            return Err(ConfigError::invalid("discovery_backoff", "must be between 1 ms and 60 seconds"));
-        }
+        let issuers = [Some(&issuer), bib_issuer.as_ref()];
+        let key_chain = key_chain_settings(self.root_certificates, self.key_chain_check, issuers, preset)?;
+        let (discovery_retries, discovery_backoff) =
+            discovery_schedule(self.discovery_retries, self.discovery_backoff)?;
         Ok(BankIdConfig {
             issuer,
             bib_issuer,
@@ -611,4 +547,161 @@ impl BankIdConfigBuilder {
             key_chain,
         })
     }
+}
+
+/// BankID OIDC's issuer and BIB's (if any): each explicit or from the
+/// [`BankIdEnvironment`] preset.
+fn issuers(
+    issuer: Option<String>,
+    bib_issuer: Option<String>,
+    preset: Option<BankIdEnvironment>,
+) -> Result<(Url, Option<Url>), ConfigError> {
+    let issuer = issuer.or_else(|| preset.map(|env| env.issuer().to_owned()));
+    let issuer = parse_issuer("issuer", issuer.as_deref())?;
+    let bib_issuer = bib_issuer.or_else(|| preset.map(|env| env.bib_issuer().to_owned()));
+    let bib_issuer = bib_issuer.map(|bib| parse_issuer("bib_issuer", Some(&bib))).transpose()?;
+    Ok((issuer, bib_issuer))
+}
+
+/// The client authentication, which must carry a non-empty secret when it
+/// is a secret method.
+fn client_auth_with_credential(client_auth: Option<ClientAuth>) -> Result<ClientAuth, ConfigError> {
+    client_auth
+        .filter(|auth| auth.secret().is_none_or(|secret| !secret.expose().is_empty()))
+        .ok_or(ConfigError::Missing { field: "client_secret" })
+}
+
+/// The callback URL: an endpoint without a fragment (RFC 6749 §3.1.2).
+fn redirect_uri(value: Option<&str>) -> Result<Url, ConfigError> {
+    let redirect_uri = parse_endpoint("redirect_uri", value)?;
+    if redirect_uri.fragment().is_some() {
+        return Err(ConfigError::invalid("redirect_uri", "must not have a fragment"));
+    }
+    Ok(redirect_uri)
+}
+
+/// Where the provider sends the browser after logout, if anywhere.
+fn post_logout_redirect_uri(value: Option<&str>) -> Result<Option<Url>, ConfigError> {
+    value.map(|uri| parse_endpoint("post_logout_redirect_uri", Some(uri))).transpose()
+}
+
+/// The login and logout routes: valid paths, different from each other and
+/// from the callback's.
+fn login_and_logout_paths(
+    login_path: Option<String>,
+    logout_path: Option<String>,
+    callback_path: &str,
+) -> Result<(String, String), ConfigError> {
+    let login_path = validate_path("login_path", login_path, DEFAULT_LOGIN_PATH)?;
+    let logout_path = validate_path("logout_path", logout_path, DEFAULT_LOGOUT_PATH)?;
+    if login_path == callback_path || logout_path == callback_path || login_path == logout_path {
+        return Err(ConfigError::invalid("login_path", "login, logout and callback (redirect_uri) paths must differ"));
+    }
+    Ok((login_path, logout_path))
+}
+
+/// The back-channel logout route: a valid path, none of the `others`.
+fn backchannel_logout_path(value: Option<String>, others: [&String; 3]) -> Result<String, ConfigError> {
+    let path = validate_path("backchannel_logout_path", value, DEFAULT_BACKCHANNEL_LOGOUT_PATH)?;
+    if others.contains(&&path) {
+        return Err(ConfigError::invalid(
+            "backchannel_logout_path",
+            "must differ from the login, logout and callback (redirect_uri) paths",
+        ));
+    }
+    Ok(path)
+}
+
+/// `clock_skew` (at most 5 minutes), `http_timeout` (1 ms to 5 minutes, so
+/// that time arithmetic on it cannot overflow) and `grant_ttl` (1 s to a day).
+fn time_limits(
+    clock_skew: Option<Duration>,
+    http_timeout: Option<Duration>,
+    grant_ttl: Option<Duration>,
+) -> Result<(Duration, Duration, Duration), ConfigError> {
+    let clock_skew = clock_skew.unwrap_or(Duration::from_secs(60));
+    if clock_skew > Duration::from_secs(300) {
+        return Err(ConfigError::invalid("clock_skew", "must be at most 300 seconds"));
+    }
+    let http_timeout = http_timeout.unwrap_or(Duration::from_secs(10));
+    if http_timeout.is_zero() || http_timeout > Duration::from_secs(300) {
+        return Err(ConfigError::invalid("http_timeout", "must be between 1 ms and 300 seconds"));
+    }
+    let grant_ttl = grant_ttl.unwrap_or(Duration::from_secs(600));
+    if grant_ttl.is_zero() || grant_ttl > Duration::from_secs(86_400) {
+        return Err(ConfigError::invalid("grant_ttl", "must be between 1 second and 1 day"));
+    }
+    Ok((clock_skew, http_timeout, grant_ttl))
+}
+
+/// The bounds on how long the provider's keys are cached: each within its
+/// range, the floor not above the ceiling.
+fn jwks_max_age_bounds(
+    floor: Option<Duration>,
+    ceiling: Option<Duration>,
+) -> Result<(Duration, Duration), ConfigError> {
+    let floor = bounded("jwks_max_age_floor", floor, 60, DAY)?;
+    let ceiling = bounded("jwks_max_age_ceiling", ceiling, 3600, DAY)?;
+    if floor > ceiling {
+        return Err(ConfigError::invalid("jwks_max_age_floor", "must not exceed jwks_max_age_ceiling"));
+    }
+    Ok((floor, ceiling))
+}
+
+/// How many logins one browser may have in progress: at least one.
+fn max_pending_logins(value: Option<usize>) -> Result<usize, ConfigError> {
+    let max_pending_logins = value.unwrap_or(8);
+    if max_pending_logins == 0 {
+        return Err(ConfigError::invalid("max_pending_logins", "must be at least 1"));
+    }
+    Ok(max_pending_logins)
+}
+
+/// The permissions every login asks for, as authorization details; they
+/// need PAR.
+fn upfront_permissions(
+    statements: Vec<Result<(String, Vec<u8>), ()>>,
+    digest_input: DigestInput,
+    par: ParMode,
+) -> Result<Vec<PermissionItem>, ConfigError> {
+    let mut upfront_permissions = Vec::new();
+    for permission in statements {
+        let (kind, statement) =
+            permission.map_err(|()| ConfigError::invalid("upfront_permission", "statement cannot be serialised"))?;
+        upfront_permissions.push(PermissionItem::from_statement(&kind, &statement, digest_input));
+    }
+    if !upfront_permissions.is_empty() && par == ParMode::Disabled {
+        return Err(ConfigError::invalid("par", "upfront permissions need PAR"));
+    }
+    Ok(upfront_permissions)
+}
+
+/// The Permission API's settings with the extra type scopes. The API lives
+/// at BIB: asking for it without BIB is a start-up error, not a failure at
+/// the first request.
+fn permission_api(
+    configured: Option<PermissionApiConfig>,
+    type_scopes: Vec<(String, Vec<String>)>,
+    has_bib: bool,
+) -> Result<PermissionApiConfig, ConfigError> {
+    if configured.is_some() && !has_bib {
+        return Err(ConfigError::Missing { field: "bib_issuer" });
+    }
+    let mut permission_api = configured.unwrap_or_default();
+    permission_api.type_scopes.extend(type_scopes);
+    Ok(permission_api)
+}
+
+/// How often and how patiently discovery is retried at start-up: at most
+/// 20 retries, a first wait of 1 ms to a minute.
+fn discovery_schedule(retries: Option<u32>, backoff: Option<Duration>) -> Result<(u32, Duration), ConfigError> {
+    let discovery_retries = retries.unwrap_or(3);
+    if discovery_retries > 20 {
+        return Err(ConfigError::invalid("discovery_retries", "must be at most 20"));
+    }
+    let discovery_backoff = backoff.unwrap_or(Duration::from_millis(500));
+    if discovery_backoff.is_zero() || discovery_backoff > Duration::from_secs(60) {
+        return Err(ConfigError::invalid("discovery_backoff", "must be between 1 ms and 60 seconds"));
+    }
+    Ok((discovery_retries, discovery_backoff))
 }

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::builder::BankIdConfigBuilder;
 use super::client_auth::{ClientAssertionKey, ClientAuth};
 use super::environment::BankIdEnvironment;
 use super::error::ConfigError;
@@ -29,94 +30,143 @@ impl BankIdConfig {
             lookup(name)
         };
         let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
-        let mut b = BankIdConfig::builder();
-        if let Some(v) = get("BANKID_ENV") {
-            let env = BankIdEnvironment::parse(&v)
-                .ok_or_else(|| ConfigError::invalid("BANKID_ENV", "must be current or production"))?;
-            b = b.environment(env);
+        let b = read_providers(BankIdConfig::builder(), &get)?;
+        let b = read_client(b, &get);
+        let b = read_selectors(b, &lookup, &get);
+        let b = read_routes(b, &get);
+        let b = read_limits(b, &get)?;
+        let b = read_client_auth(b, &get)?;
+        let b = read_key_chain(b, &get)?;
+        let b = read_par(b, &get)?;
+        b.build().map_err(named_for_env)
+    }
+}
+
+/// `set` applied to a variable's value, if the variable is set.
+fn with(
+    b: BankIdConfigBuilder,
+    value: Option<String>,
+    set: fn(BankIdConfigBuilder, String) -> BankIdConfigBuilder,
+) -> BankIdConfigBuilder {
+    match value {
+        Some(v) => set(b, v),
+        None => b,
+    }
+}
+
+/// `BANKID_ENV`, `BANKID_ISSUER`, `BANKID_BIB_ISSUER`: which providers.
+fn read_providers(
+    mut b: BankIdConfigBuilder,
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<BankIdConfigBuilder, ConfigError> {
+    if let Some(v) = get("BANKID_ENV") {
+        let env = BankIdEnvironment::parse(&v)
+            .ok_or_else(|| ConfigError::invalid("BANKID_ENV", "must be current or production"))?;
+        b = b.environment(env);
+    }
+    let b = with(b, get("BANKID_ISSUER"), |b, v| b.issuer(v));
+    Ok(with(b, get("BANKID_BIB_ISSUER"), |b, v| b.bib_issuer(v)))
+}
+
+/// `BANKID_CLIENT_ID`, `BANKID_REDIRECT_URI`, `BANKID_SCOPES`: who this client is.
+fn read_client(b: BankIdConfigBuilder, get: &impl Fn(&str) -> Option<String>) -> BankIdConfigBuilder {
+    let b = with(b, get("BANKID_CLIENT_ID"), |b, v| b.client_id(v));
+    let b = with(b, get("BANKID_REDIRECT_URI"), |b, v| b.redirect_uri(v));
+    with(b, get("BANKID_SCOPES"), |b, v| b.scopes(v.split_whitespace()))
+}
+
+/// `BANKID_LOGIN_HINT`, `BANKID_ACR_VALUES` (empty: send none) and
+/// `BANKID_UI_LOCALES`: what every login asks for.
+fn read_selectors(
+    b: BankIdConfigBuilder,
+    lookup: &impl Fn(&str) -> Option<String>,
+    get: &impl Fn(&str) -> Option<String>,
+) -> BankIdConfigBuilder {
+    let b = with(b, lookup("BANKID_LOGIN_HINT"), |b, v| b.login_hint((!v.is_empty()).then_some(v)));
+    let b = with(b, lookup("BANKID_ACR_VALUES"), |b, v| b.acr_values((!v.is_empty()).then_some(v)));
+    with(b, get("BANKID_UI_LOCALES"), |b, v| b.ui_locales(v))
+}
+
+/// `BANKID_LOGIN_PATH`, `BANKID_LOGOUT_PATH`, `BANKID_POST_LOGOUT_REDIRECT_URI`.
+fn read_routes(b: BankIdConfigBuilder, get: &impl Fn(&str) -> Option<String>) -> BankIdConfigBuilder {
+    let b = with(b, get("BANKID_LOGIN_PATH"), |b, v| b.login_path(v));
+    let b = with(b, get("BANKID_LOGOUT_PATH"), |b, v| b.logout_path(v));
+    with(b, get("BANKID_POST_LOGOUT_REDIRECT_URI"), |b, v| b.post_logout_redirect_uri(v))
+}
+
+/// `BANKID_MIN_LOA`, `BANKID_CLOCK_SKEW_SECS`, `BANKID_HTTP_TIMEOUT_SECS`.
+fn read_limits(
+    mut b: BankIdConfigBuilder,
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<BankIdConfigBuilder, ConfigError> {
+    if let Some(v) = get("BANKID_MIN_LOA") {
+        let loa = v.parse::<u8>().ok().and_then(Loa::new);
+        b = b.minimum_loa(loa.ok_or_else(|| ConfigError::invalid("BANKID_MIN_LOA", "must be 1, 2, 3 or 4"))?);
+    }
+    if let Some(v) = get("BANKID_CLOCK_SKEW_SECS") {
+        b = b.clock_skew(Duration::from_secs(parse_secs("BANKID_CLOCK_SKEW_SECS", &v)?));
+    }
+    if let Some(v) = get("BANKID_HTTP_TIMEOUT_SECS") {
+        b = b.http_timeout(Duration::from_secs(parse_secs("BANKID_HTTP_TIMEOUT_SECS", &v)?));
+    }
+    Ok(b)
+}
+
+/// `BANKID_CLIENT_AUTH` with `BANKID_CLIENT_SECRET` or the key variables.
+fn read_client_auth(
+    b: BankIdConfigBuilder,
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<BankIdConfigBuilder, ConfigError> {
+    let method = get("BANKID_CLIENT_AUTH");
+    let secret = get("BANKID_CLIENT_SECRET");
+    let auth = match (method.as_deref(), secret) {
+        (Some("private_key_jwt"), _) => Some(ClientAuth::private_key_jwt(key_from_env(get)?)),
+        (Some("client_secret_post"), Some(secret)) => Some(ClientAuth::client_secret_post(secret)),
+        (None | Some("client_secret_basic"), Some(secret)) => Some(ClientAuth::client_secret_basic(secret)),
+        (None | Some("client_secret_basic" | "client_secret_post"), None) => None,
+        (Some(_), _) => {
+            return Err(ConfigError::invalid(
+                "BANKID_CLIENT_AUTH",
+                "must be client_secret_basic, client_secret_post or private_key_jwt",
+            ));
         }
-        if let Some(v) = get("BANKID_ISSUER") {
-            b = b.issuer(v);
-        }
-        if let Some(v) = get("BANKID_BIB_ISSUER") {
-            b = b.bib_issuer(v);
-        }
-        if let Some(v) = get("BANKID_CLIENT_ID") {
-            b = b.client_id(v);
-        }
-        if let Some(v) = get("BANKID_REDIRECT_URI") {
-            b = b.redirect_uri(v);
-        }
-        if let Some(v) = get("BANKID_SCOPES") {
-            b = b.scopes(v.split_whitespace());
-        }
-        if let Some(v) = lookup("BANKID_LOGIN_HINT") {
-            b = b.login_hint((!v.is_empty()).then_some(v));
-        }
-        if let Some(v) = lookup("BANKID_ACR_VALUES") {
-            b = b.acr_values((!v.is_empty()).then_some(v));
-        }
-        if let Some(v) = get("BANKID_UI_LOCALES") {
-            b = b.ui_locales(v);
-        }
-        if let Some(v) = get("BANKID_LOGIN_PATH") {
-            b = b.login_path(v);
-        }
-        if let Some(v) = get("BANKID_LOGOUT_PATH") {
-            b = b.logout_path(v);
-        }
-        if let Some(v) = get("BANKID_POST_LOGOUT_REDIRECT_URI") {
-            b = b.post_logout_redirect_uri(v);
-        }
-        if let Some(v) = get("BANKID_MIN_LOA") {
-            let loa = v.parse::<u8>().ok().and_then(Loa::new);
-            b = b.minimum_loa(loa.ok_or_else(|| ConfigError::invalid("BANKID_MIN_LOA", "must be 1, 2, 3 or 4"))?);
-        }
-        if let Some(v) = get("BANKID_CLOCK_SKEW_SECS") {
-            b = b.clock_skew(Duration::from_secs(parse_secs("BANKID_CLOCK_SKEW_SECS", &v)?));
-        }
-        if let Some(v) = get("BANKID_HTTP_TIMEOUT_SECS") {
-            b = b.http_timeout(Duration::from_secs(parse_secs("BANKID_HTTP_TIMEOUT_SECS", &v)?));
-        }
-        let method = get("BANKID_CLIENT_AUTH");
-        let secret = get("BANKID_CLIENT_SECRET");
-        let auth = match (method.as_deref(), secret) {
-            (Some("private_key_jwt"), _) => Some(ClientAuth::private_key_jwt(key_from_env(&get)?)),
-            (Some("client_secret_post"), Some(secret)) => Some(ClientAuth::client_secret_post(secret)),
-            (None | Some("client_secret_basic"), Some(secret)) => Some(ClientAuth::client_secret_basic(secret)),
-            (None | Some("client_secret_basic" | "client_secret_post"), None) => None,
-            (Some(_), _) => {
-                return Err(ConfigError::invalid(
-                    "BANKID_CLIENT_AUTH",
-                    "must be client_secret_basic, client_secret_post or private_key_jwt",
-                ));
-            }
-        };
-        if let Some(auth) = auth {
-            b = b.client_auth(auth);
-        }
-        if let Some(v) = get("BANKID_ROOT_CERTS_FILE") {
-            b = b.root_certificates_file(v);
-        }
-        if let Some(v) = get("BANKID_KEY_CHAIN_CHECK") {
-            b = b.key_chain_check(match v.as_str() {
-                "on" => true,
-                "off" => false,
-                _ => return Err(ConfigError::invalid("BANKID_KEY_CHAIN_CHECK", "must be on or off")),
-            });
-        }
-        if let Some(v) = get("BANKID_PAR") {
-            b = b.par(match v.as_str() {
-                "when_advertised" => ParMode::WhenAdvertised,
-                "required" => ParMode::Required,
-                "disabled" => ParMode::Disabled,
-                _ => return Err(ConfigError::invalid("BANKID_PAR", "must be when_advertised, required or disabled")),
-            });
-        }
-        b.build().map_err(|err| match ENV_NAMES.iter().find(|(field, _)| *field == err.field()) {
-            Some((_, env)) => err.renamed(env),
-            None => err,
-        })
+    };
+    Ok(match auth {
+        Some(auth) => b.client_auth(auth),
+        None => b,
+    })
+}
+
+/// `BANKID_ROOT_CERTS_FILE` and `BANKID_KEY_CHAIN_CHECK` (`on` / `off`).
+fn read_key_chain(
+    b: BankIdConfigBuilder,
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<BankIdConfigBuilder, ConfigError> {
+    let b = with(b, get("BANKID_ROOT_CERTS_FILE"), |b, v| b.root_certificates_file(v));
+    let Some(v) = get("BANKID_KEY_CHAIN_CHECK") else { return Ok(b) };
+    Ok(b.key_chain_check(match v.as_str() {
+        "on" => true,
+        "off" => false,
+        _ => return Err(ConfigError::invalid("BANKID_KEY_CHAIN_CHECK", "must be on or off")),
+    }))
+}
+
+/// `BANKID_PAR`: `when_advertised`, `required` or `disabled`.
+fn read_par(b: BankIdConfigBuilder, get: &impl Fn(&str) -> Option<String>) -> Result<BankIdConfigBuilder, ConfigError> {
+    let Some(v) = get("BANKID_PAR") else { return Ok(b) };
+    Ok(b.par(match v.as_str() {
+        "when_advertised" => ParMode::WhenAdvertised,
+        "required" => ParMode::Required,
+        "disabled" => ParMode::Disabled,
+        _ => return Err(ConfigError::invalid("BANKID_PAR", "must be when_advertised, required or disabled")),
+    }))
+}
+
+/// A builder error names the environment variable rather than the setting.
+fn named_for_env(err: ConfigError) -> ConfigError {
+    match ENV_NAMES.iter().find(|(field, _)| *field == err.field()) {
+        Some((_, env)) => err.renamed(env),
+        None => err,
     }
 }
 

@@ -50,7 +50,7 @@ use tower_sessions::session::Id;
 
 use super::binding::{self, Kind};
 use crate::config::BankIdConfig;
-use crate::error::{Error, Failure};
+use crate::error::{Cause, Error};
 use crate::once::{OnceRecords, record_id};
 use crate::session::PendingLogin;
 use crate::state::Ctx;
@@ -84,7 +84,7 @@ pub(crate) async fn store(ctx: &Ctx, headers: &HeaderMap, pending: &PendingLogin
     let lifetime = config.login_attempt_ttl.as_secs() as i64 + GRACE_SECS;
     let (binding, cookies) =
         binding::issue(config, headers, Kind::Login, &pending.state, lifetime, config.max_pending_logins);
-    let value = serde_json::to_value(pending).map_err(|e| Error::Session(Failure::from_error(e)))?;
+    let value = serde_json::to_value(pending).map_err(|e| Error::Session(Cause::from_error(e)))?;
     let expiry = OffsetDateTime::now_utc() + TimeDuration::seconds(lifetime);
     let created = records(ctx)
         .create_first(attempt_id(&binding, &pending.state), ATTEMPT_KEY, value, expiry)
@@ -92,7 +92,7 @@ pub(crate) async fn store(ctx: &Ctx, headers: &HeaderMap, pending: &PendingLogin
         .map_err(store_error)?;
     if !created {
         // 2^-128: a fresh random id already taken.
-        return Err(Error::Session(Failure::new("login attempt id collision")));
+        return Err(Error::Session(Cause::new("login attempt id collision")));
     }
     Ok(Started { cookies })
 }
@@ -143,7 +143,7 @@ pub(crate) fn clear_cookie(config: &BankIdConfig, headers: &HeaderMap, state: &s
 
 pub(crate) fn store_error(err: session_store::Error) -> Error {
     tracing::error!(error = %err, "session store failed");
-    Error::Session(Failure::from_error(err))
+    Error::Session(Cause::from_error(err))
 }
 
 fn attempt_id(binding: &str, state: &str) -> Id {

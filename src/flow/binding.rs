@@ -155,7 +155,7 @@ fn sent_to_login_name(config: &BankIdConfig) -> String {
 /// that `BankIdLayer` never saw — added with `route_layer`, or on a router
 /// nested under a prefix (see [`Misconfiguration::LoginRouteNotReached`]).
 ///
-/// [`Misconfiguration::LoginRouteNotReached`]: crate::Misconfiguration::LoginRouteNotReached
+/// [`Misconfiguration::LoginRouteNotReached`]: crate::error::Misconfiguration::LoginRouteNotReached
 pub(crate) fn sent_to_login(config: &BankIdConfig) -> HeaderValue {
     set_cookie(config, &sent_to_login_name(config), &unix_millis().to_string(), SENT_TO_LOGIN_SECS)
 }

@@ -20,7 +20,8 @@ use serde_json::Value;
 
 use super::{attempt, completed, redirect, session_of, with_cookies};
 use crate::clock::unix_now;
-use crate::error::{EndpointError, Error, sanitize};
+use crate::error::render::sanitize;
+use crate::error::{EndpointError, Error};
 use crate::loa::AcrIssuer;
 use crate::log_value::untrusted;
 use crate::login::complete::{self, CheckedLogin, Policy};
@@ -123,7 +124,12 @@ async fn complete(
         acr_issuer: AcrIssuer::BankIdOidc,
         expected_subject: pending.expected_subject.as_ref(),
     };
-    crate::step_up::check_completed(&pending, verified.claims(), unix_now(), config.clock_skew.as_secs() as i64)?;
+    crate::step_up::policy::check_completed(
+        &pending,
+        verified.claims(),
+        unix_now(),
+        config.clock_skew.as_secs() as i64,
+    )?;
     let checked = complete::check(verified, id_token, &policy)?;
     let grants = verify_permissions(ctx, &pending, &checked, tokens.authorization_details.as_ref()).await?;
     tracing::info!(loa = checked.loa().get(), grants = grants.len(), "BankID login verified");

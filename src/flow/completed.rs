@@ -72,7 +72,7 @@ pub(crate) async fn landing_of_repeat(ctx: &Ctx, session: &Session, state: &str)
 async fn read(session: &Session) -> Result<Option<Completed>, Error> {
     let value = session.get_value(COMPLETED_KEY).await.map_err(|err| {
         tracing::error!(error = %err, "session store failed");
-        Error::Session(crate::error::Failure::from_error(err))
+        Error::Session(crate::error::Cause::from_error(err))
     })?;
     Ok(value.and_then(|v| serde_json::from_value(v).ok()))
 }

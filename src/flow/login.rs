@@ -14,7 +14,6 @@ use url::Url;
 use super::attempt::{self, Started};
 use super::login_options::{QueryOptions, add_identity_hint, add_params, from_query};
 use super::{redirect, session_of, with_cookies};
-use crate::claims::Subject;
 use crate::clock::unix_now;
 use crate::config::{BankIdConfig, ParMode};
 use crate::error::Error;
@@ -25,7 +24,10 @@ use crate::provider::token::post_form;
 use crate::return_to::sanitize_return_to;
 use crate::session::PendingLogin;
 use crate::state::Ctx;
-use crate::step_up::{StepUpPolicy, add_authorize_params, add_selectors, asked_in_query, select_identity_provider};
+use crate::step_up::policy::{
+    StepUpPolicy, add_authorize_params, add_selectors, asked_in_query, select_identity_provider,
+};
+use crate::user::Subject;
 
 /// What a login asks for beyond the configured defaults.
 #[derive(Default)]

@@ -13,7 +13,6 @@
 use serde_json::{Map, Value};
 use tower_sessions::Session;
 
-use crate::claims::{AuthenticatedUser, Subject};
 use crate::clock::unix_now;
 use crate::error::{Error, LoginCheckError};
 use crate::id_token::VerifiedIdToken;
@@ -21,6 +20,7 @@ use crate::loa::{AcrIssuer, Loa, check_loa};
 use crate::permission::api::{Grant, GrantExpectation, PermissionApi};
 use crate::permission::statement::{PermissionItem, verify_granted};
 use crate::session::{StoredLogin, give_login_lifetime, store_login};
+use crate::user::{AuthenticatedUser, Subject};
 
 /// What a login must meet besides a valid ID token.
 pub(crate) struct Policy<'a> {

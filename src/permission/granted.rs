@@ -18,13 +18,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use super::error::PermissionError;
 use super::grants;
 use super::statement::{Permission, permission_digest, same_digest};
-use crate::claims::AuthenticatedUser;
 use crate::clock::unix_now;
 use crate::error::Error;
 use crate::extract::{AuthRejection, no_bankid_layer, rejection};
 use crate::flow::attempt::records;
 use crate::once::OnceRecords;
 use crate::state::Ctx;
+use crate::user::AuthenticatedUser;
 
 /// Proof that the logged-in user approved a statement of type `P` in
 /// BankID: its `permission_digest` matched what was sent.
@@ -44,7 +44,8 @@ use crate::state::Ctx;
 ///
 /// ```
 /// use axum::Json;
-/// use axum_bankid::{Error, permission::{Granted, Permission}};
+/// use axum_bankid::error::Error;
+/// use axum_bankid::permission::{Granted, Permission};
 /// use serde::{Deserialize, Serialize};
 ///
 /// #[derive(Serialize, Deserialize)]

@@ -29,11 +29,12 @@ use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
 use tower_sessions::session::Id;
 
 use crate::core::Core;
-use crate::error::{Error, Failure};
+use crate::error::Error;
 use crate::flow::attempt::store_error;
 use crate::flow::binding::{self, Kind};
 use crate::once::{OnceRecords, record_id};
 use crate::permission::error::PermissionError;
+use crate::provider::error::Cause;
 
 const GRANTS_KEY: &str = "axum_bankid.grants";
 const USED_KEY: &str = "axum_bankid.grant_used";
@@ -86,13 +87,13 @@ pub(crate) async fn keep(
     let config = core.config();
     let ttl = config.grant_ttl.as_secs() as i64;
     let (binding, cookies) = binding::issue(config, headers, Kind::Grant, flow, ttl, MAX_FLOWS);
-    let value = serde_json::to_value(grants).map_err(|e| Error::Session(Failure::from_error(e)))?;
+    let value = serde_json::to_value(grants).map_err(|e| Error::Session(Cause::from_error(e)))?;
     let expiry = OffsetDateTime::now_utc() + TimeDuration::seconds(ttl);
     let created =
         records.create_first(grants_id(&binding, flow), GRANTS_KEY, value, expiry).await.map_err(store_error)?;
     if !created {
         // 2^-128: a fresh random id already taken.
-        return Err(Error::Session(Failure::new("grant record id collision")));
+        return Err(Error::Session(Cause::new("grant record id collision")));
     }
     Ok(cookies)
 }

@@ -33,7 +33,7 @@
 //! - [`Permission`]: the statement type; [`permission_digest`] and
 //!   [`DigestInput`] say how its digest is computed.
 //! - [`PermissionRequest`] starts a login that asks for one, [`Granted`]
-//!   hands an approved one to a handler, [`PermissionError`] says why not.
+//!   hands an approved one to a handler, [`PermissionError`](crate::error::PermissionError) says why not.
 //! - [`PermissionApi`] (from [`BankIdLayer::permission_api`](crate::BankIdLayer::permission_api),
 //!   configured with [`PermissionApiConfig`]) registers a permission by reference
 //!   ([`Registration`], [`ClientSignals`], [`LoginHint`] → [`RegisteredPermission`])
@@ -49,7 +49,7 @@
 //! | `grants.rs` | the store records of grants (one per flow, bound to the browser) and of their single use |
 //! | `api.rs` | the Permission API client at BIB and the checks of a signed [`Grant`] |
 //! | `config.rs` | [`PermissionApiConfig`] (the configuration builder takes it as is) |
-//! | `error.rs` | [`PermissionError`] |
+//! | `error.rs` | [`PermissionError`](crate::error::PermissionError) |
 //!
 //! [`LoginHint`] is in `src/login_hint.rs`: a plain login and CIBA take it too.
 
@@ -64,7 +64,6 @@ pub(crate) mod statement;
 pub use crate::login_hint::LoginHint;
 pub use api::{BibAcr, ClientSignals, Grant, PermissionApi, RegisteredPermission, Registration};
 pub use config::PermissionApiConfig;
-pub use error::PermissionError;
 pub use granted::Granted;
 pub use request::PermissionRequest;
 pub use statement::{DigestInput, Permission, permission_digest};

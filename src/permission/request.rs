@@ -76,7 +76,7 @@ impl<P: Permission> PermissionRequest<P> {
     ///
     /// When someone is logged in, the approval must come from that person:
     /// a callback with another BankID user fails with
-    /// [`LoginCheckError::SubjectMismatch`](crate::LoginCheckError::SubjectMismatch) and changes nothing in the session.
+    /// [`LoginCheckError::SubjectMismatch`](crate::error::LoginCheckError::SubjectMismatch) and changes nothing in the session.
     pub async fn start(self) -> Result<Response, Error> {
         let ctx = &self.ctx;
         let app_callback_uri = self.app_callback_uri.as_deref().map(validate_app_callback_uri).transpose()?;

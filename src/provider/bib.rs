@@ -19,10 +19,10 @@ use reqwest::Client;
 use serde::Deserialize;
 use url::Url;
 
+use super::error::Cause;
 use super::http::get_json_with_headers;
 use super::max_age::Fetched;
 use super::metadata::{checked_endpoint, discovery_url, is_asymmetric, same_issuer};
-use crate::error::Failure;
 
 /// BIB's endpoints, from its discovery document.
 #[derive(Debug, Clone)]
@@ -61,8 +61,8 @@ pub(crate) struct RawBibMetadata {
 pub(crate) async fn discover(client: &Client, issuer: &Url) -> Fetched<BibMetadata> {
     let url = discovery_url(issuer);
     let (raw, headers): (RawBibMetadata, _) =
-        get_json_with_headers(client, &url).await.map_err(|e| Failure::caused_by(format!("{url}: {e}"), e))?;
-    Ok((from_document(raw, issuer).map_err(Failure::new)?, headers))
+        get_json_with_headers(client, &url).await.map_err(|e| Cause::caused_by(format!("{url}: {e}"), e))?;
+    Ok((from_document(raw, issuer).map_err(Cause::new)?, headers))
 }
 
 pub(crate) fn from_document(raw: RawBibMetadata, issuer: &Url) -> Result<BibMetadata, String> {

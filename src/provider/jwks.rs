@@ -40,11 +40,12 @@ use reqwest::Client;
 use serde::Deserialize;
 use url::Url;
 
+use super::error::Cause;
 use super::http::get_json_with_headers;
 use super::key_chain::{ChainFailure, KeyChainError, TrustedRoots};
 use super::max_age::{Fetched, MaxAgeCache, MaxAgePolicy, Snapshot};
 use crate::clock::unix_now;
-use crate::error::{Failure, IdTokenError};
+use crate::id_token::error::IdTokenError;
 use crate::log_value::untrusted;
 
 /// One usable verification key.
@@ -130,7 +131,7 @@ struct RawJwkSet {
 
 impl KeyCache {
     /// Fetches the JWKS once; start-up fails if it cannot be loaded.
-    pub(crate) async fn load(client: Client, jwks_uri: Url, settings: KeyCacheSettings) -> Result<KeyCache, Failure> {
+    pub(crate) async fn load(client: Client, jwks_uri: Url, settings: KeyCacheSettings) -> Result<KeyCache, Cause> {
         let (keys, headers) = fetch(&client, &jwks_uri, &settings.trust).await?;
         let keys = MaxAgeCache::new(settings.max_age, settings.cooldown, keys, &headers);
         Ok(KeyCache { client, jwks_uri, trust: settings.trust, keys })
@@ -243,7 +244,7 @@ fn refusal(keys: &KeySet, kid: Option<&str>, alg: Algorithm) -> Option<KeyChainE
 async fn fetch(client: &Client, jwks_uri: &Url, trust: &KeyTrust) -> Fetched<KeySet> {
     let (raw, headers): (RawJwkSet, _) = get_json_with_headers(client, jwks_uri)
         .await
-        .map_err(|e| Failure::caused_by(format!("JWKS {jwks_uri}: {e}"), e))?;
+        .map_err(|e| Cause::caused_by(format!("JWKS {jwks_uri}: {e}"), e))?;
     Ok((parse_keys(raw.keys, trust, unix_now()), headers))
 }
 

@@ -49,7 +49,7 @@ use webpki::{EndEntityCert, ExtendedKeyUsageValidator, KeyPurposeIdIter};
 
 /// Why a signing key from the provider's JWKS was not trusted. The key is
 /// left out of the key set; a token signed with it is refused with
-/// [`IdTokenError::UntrustedKey`](crate::IdTokenError::UntrustedKey)
+/// [`IdTokenError::UntrustedKey`](crate::error::IdTokenError::UntrustedKey)
 /// carrying this reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

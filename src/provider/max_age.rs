@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use http::HeaderMap;
 
-use crate::error::Failure;
+use super::error::Cause;
 
 /// How long a fetched document may be used: the response's
 /// `Cache-Control: max-age`, clamped to `[floor, ceiling]`.
@@ -80,7 +80,7 @@ pub(crate) enum CacheError {
 }
 
 /// A fetch's result: the value and the response headers it came with.
-pub(crate) type Fetched<T> = Result<(T, HeaderMap), Failure>;
+pub(crate) type Fetched<T> = Result<(T, HeaderMap), Cause>;
 
 /// One value with the time it was fetched and how long it may be used.
 struct Entry<T> {
@@ -289,7 +289,7 @@ mod tests {
     #[tokio::test]
     async fn a_failed_refetch_keeps_nothing_stale_in_use_and_is_not_retried_in_the_cooldown() {
         let cache = cache(0, 3600);
-        let failed = cache.get(|| async { Err(Failure::new("down")) }).await;
+        let failed = cache.get(|| async { Err(Cause::new("down")) }).await;
         assert_eq!(failed.err(), Some(CacheError::Unavailable));
         let again = cache.get(|| async { panic!("no retry inside the cooldown") }).await;
         assert_eq!(again.err(), Some(CacheError::Unavailable));

@@ -19,10 +19,10 @@ use reqwest::Client;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use super::error::Cause;
 use super::http::{FetchError, get_json_with_headers};
 use super::max_age::Fetched;
 use crate::config::is_loopback;
-use crate::error::Failure;
 
 /// Discovery fields outside OIDC Discovery 1.0 that BankID publishes.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -104,8 +104,8 @@ pub(crate) async fn discover(client: &Client, issuer: &Url) -> Fetched<ProviderM
     let url = discovery_url(issuer);
     let (doc, headers): (DiscoveredMetadata, _) = get_json_with_headers(client, &url)
         .await
-        .map_err(|e: FetchError| Failure::caused_by(format!("{url}: {e}"), e))?;
-    Ok((from_document(doc, issuer).map_err(Failure::new)?, headers))
+        .map_err(|e: FetchError| Cause::caused_by(format!("{url}: {e}"), e))?;
+    Ok((from_document(doc, issuer).map_err(Cause::new)?, headers))
 }
 
 /// The discovery URL: the issuer with the well-known suffix appended to its

@@ -8,6 +8,7 @@
 
 pub(crate) mod bib;
 pub(crate) mod client_token;
+pub(crate) mod error;
 pub(crate) mod http;
 pub(crate) mod jwks;
 pub(crate) mod key_chain;
@@ -16,7 +17,6 @@ pub(crate) mod metadata;
 pub(crate) mod signing_algs;
 pub(crate) mod token;
 
-pub use key_chain::KeyChainError;
 pub use metadata::ProviderMetadata;
 
 /// The test PKI shared with the integration tests (`tests/it/common/pki.rs`).

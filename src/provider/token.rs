@@ -17,7 +17,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::clock::unix_now;
 use crate::config::{ClientAssertionKey, ClientAuth, ClientSecret, Credential};
-use crate::error::{EndpointError, sanitize};
+use crate::error::EndpointError;
+use crate::error::render::sanitize;
 use crate::log_value::untrusted;
 
 /// A successful token response. `Debug` never shows the tokens.

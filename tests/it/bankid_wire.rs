@@ -9,10 +9,11 @@ use crate::common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use axum_bankid::error::{CibaError, Error, IdTokenError, LoginCheckError, PermissionError, StartupError};
 use axum_bankid::{
-    BankIdConfig, BankIdLayer, Error, IdTokenError, Loa, LoginCheckError,
-    ciba::{CibaError, CibaRequest},
-    permission::{ClientSignals, LoginHint, PermissionApiConfig, PermissionError, Registration},
+    BankIdConfig, BankIdLayer, Loa,
+    ciba::CibaRequest,
+    permission::{ClientSignals, LoginHint, PermissionApiConfig, Registration},
 };
 use axum_bankid_simulator::{CapturedRequest, CibaBehavior, Fault, Issuer, Simulator};
 use base64::Engine;
@@ -311,7 +312,7 @@ async fn ciba_without_a_bib_issuer_fails_at_start_up_naming_it() {
         .unwrap();
     let layer = BankIdLayer::discover(config).await.unwrap();
     let err = layer.with_ciba(axum_bankid::ciba::CibaOptions::new(MemoryStore::default())).unwrap_err();
-    assert!(matches!(err, Error::MissingCapability { capability: "bib_issuer" }), "{err:?}");
+    assert!(matches!(err, StartupError::MissingCapability { capability: "bib_issuer" }), "{err:?}");
 }
 
 #[tokio::test]
@@ -690,7 +691,7 @@ async fn a_provider_requiring_par_forces_it_and_refuses_disabled_par_at_start_up
     let config = config_at(&sim, &issuer).par(axum_bankid::ParMode::Disabled).build().unwrap();
     let err = BankIdLayer::discover(config).await.expect_err("PAR disabled against a provider that requires it");
     assert_eq!(err.kind(), "config");
-    assert!(matches!(&err, Error::Config(config) if config.field() == "par"), "{err}");
+    assert!(matches!(&err, StartupError::Config(config) if config.field() == "par"), "{err}");
 
     let layer = BankIdLayer::discover(config_at(&sim, &issuer).build().unwrap()).await.unwrap();
     assert!(layer.metadata().require_pushed_authorization_requests);

@@ -5,9 +5,10 @@ use crate::common;
 use std::str::FromStr;
 use std::time::Duration;
 
+use axum_bankid::error::{CibaError, IdTokenError, LoginCheckError};
 use axum_bankid::{
-    BankIdLayer, IdTokenError, Loa, LoginCheckError,
-    ciba::{Ciba, CibaError, CibaFinished, CibaHandle, CibaRequest, CibaStatus},
+    BankIdLayer, Loa,
+    ciba::{Ciba, CibaFinished, CibaHandle, CibaRequest, CibaStatus},
     permission::{BibAcr, LoginHint},
 };
 use axum_bankid_simulator::{CibaBehavior, Endpoint, Fault, SigningAlgorithm, Simulator};
@@ -723,6 +724,20 @@ async fn an_approval_read_over_events_is_completed_by_a_normal_request() {
 }
 
 #[tokio::test]
+async fn public_start_limits_out_of_range_fail_with_ciba_as_a_startup_config_error() {
+    let app = TestApp::builder().start().await;
+    let layer = BankIdLayer::discover(common::config_for(&app.sim)).await.unwrap();
+    let start = axum_bankid::ciba::PublicCibaStart::new().per_client_limit(0, std::time::Duration::from_secs(60));
+    let err =
+        layer.with_ciba(axum_bankid::ciba::CibaOptions::new(MemoryStore::default()).public_start(start)).unwrap_err();
+    assert_eq!(err.kind(), "config");
+    assert!(
+        matches!(&err, axum_bankid::error::StartupError::Config(config) if config.field() == "public_ciba_start"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn callback_needs_ciba() {
     // A callback is a CIBA option now, so it cannot be set without CIBA;
     // CIBA itself still needs BIB.
@@ -738,7 +753,7 @@ async fn callback_needs_ciba() {
     let options =
         axum_bankid::ciba::CibaOptions::new(MemoryStore::default()).callback(|_finished: CibaFinished| async {});
     let err = layer.with_ciba(options).unwrap_err();
-    assert!(matches!(err, axum_bankid::Error::MissingCapability { capability: "bib_issuer" }), "{err}");
+    assert!(matches!(err, axum_bankid::error::StartupError::MissingCapability { capability: "bib_issuer" }), "{err}");
 }
 
 #[tokio::test]

@@ -6,12 +6,14 @@ use crate::common;
 
 use std::error::Error as StdError;
 
-use axum_bankid::TransportErrorKind;
-use axum_bankid::ciba::{CibaError, CibaHandle, CibaOptions};
+use axum_bankid::ciba::{CibaHandle, CibaOptions};
+use axum_bankid::error::CibaError;
+use axum_bankid::error::TransportErrorKind;
+use axum_bankid::error::{StartupError, TransportError};
 use axum_bankid::tower_sessions::SessionStore;
 use axum_bankid::tower_sessions::session::{Id, Record};
 use axum_bankid::tower_sessions::session_store;
-use axum_bankid::{BankIdConfig, BankIdLayer, Error, TransportError};
+use axum_bankid::{BankIdConfig, BankIdLayer};
 use axum_bankid_simulator::Simulator;
 
 /// A store that is down: every call fails.
@@ -83,7 +85,7 @@ async fn an_unreachable_provider_keeps_the_http_clients_error() {
     let config = common::config_for_dead_issuer();
 
     let err = BankIdLayer::discover(config).await.unwrap_err();
-    assert!(matches!(err, Error::Discovery(_)), "{err:?}");
+    assert!(matches!(err, StartupError::Discovery(_)), "{err:?}");
     assert_eq!(err.kind(), "discovery_failed");
     let causes = chain(&err);
     let transport = causes

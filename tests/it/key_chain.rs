@@ -11,7 +11,8 @@ use crate::common::pki;
 
 use std::time::Duration;
 
-use axum_bankid::{BankIdConfig, BankIdEnvironment, ConfigError};
+use axum_bankid::error::ConfigError;
+use axum_bankid::{BankIdConfig, BankIdEnvironment};
 use axum_bankid_simulator::{Fault, Issuer, LogoutSubject, SigningAlgorithm, Simulator};
 use common::{TestApp, error_body};
 use logs::{logged, logs};

@@ -6,7 +6,8 @@ use crate::common;
 
 use std::time::Duration;
 
-use axum_bankid::{LoginCheckError, ciba::CibaRequest, permission::LoginHint};
+use axum_bankid::error::LoginCheckError;
+use axum_bankid::{ciba::CibaRequest, permission::LoginHint};
 use axum_bankid_simulator::{CibaBehavior, Fault, Simulator};
 use common::{TestApp, TroubleStore, error_body};
 use reqwest::StatusCode;
@@ -16,7 +17,7 @@ fn nnin(user: &str) -> String {
 }
 
 /// The CIBA outcome of one approved request under the simulator's faults.
-async fn ciba_failure(app: &TestApp) -> axum_bankid::ciba::CibaError {
+async fn ciba_failure(app: &TestApp) -> axum_bankid::error::CibaError {
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
     let ciba = app.ciba.clone().unwrap();
     let started = ciba.start(CibaRequest::new(LoginHint::Nnin(nnin("kari")))).await.unwrap();
@@ -38,7 +39,7 @@ async fn a_failed_check_has_one_kind_in_both_flows() {
         app.sim.add_fault(fault.clone());
         let (status, body) = callback_failure(&app).await;
         let ciba = ciba_failure(&app).await;
-        let axum_bankid::ciba::CibaError::Check(check) = &ciba else {
+        let axum_bankid::error::CibaError::Check(check) = &ciba else {
             panic!("{fault:?}: not a check failure: {ciba:?}")
         };
         assert_eq!(body["error"], ciba.kind(), "{fault:?}: {body}");
@@ -57,7 +58,7 @@ async fn a_failed_check_has_one_kind_in_both_flows() {
     assert_eq!(body["error"], "insufficient_loa");
     assert!(matches!(
         ciba_failure(&app).await,
-        axum_bankid::ciba::CibaError::Check(LoginCheckError::InsufficientLoa { found: Some(_), .. })
+        axum_bankid::error::CibaError::Check(LoginCheckError::InsufficientLoa { found: Some(_), .. })
     ));
 }
 

@@ -2,7 +2,8 @@
 
 use crate::common;
 
-use axum_bankid::{BankIdConfig, BankIdLayer, Error, ParMode, permission::DigestInput};
+use axum_bankid::error::StartupError;
+use axum_bankid::{BankIdConfig, BankIdLayer, ParMode, permission::DigestInput};
 use axum_bankid_simulator::{Fault, Simulator};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -299,7 +300,7 @@ async fn upfront_permission_on_every_login() {
 
 async fn discover_without_par(
     configure: impl FnOnce(axum_bankid::BankIdConfigBuilder) -> axum_bankid::BankIdConfigBuilder,
-) -> Error {
+) -> StartupError {
     let sim = Simulator::builder().advertise_par(false).start().await.unwrap();
     let builder = BankIdConfig::builder()
         .issuer(sim.issuer())
@@ -312,9 +313,12 @@ async fn discover_without_par(
 #[tokio::test]
 async fn par_required_but_not_advertised_fails_at_start_up() {
     let err = discover_without_par(|b| b.par(ParMode::Required)).await;
-    assert!(matches!(err, Error::MissingCapability { capability: "pushed_authorization_request_endpoint" }), "{err:?}");
+    assert!(
+        matches!(err, StartupError::MissingCapability { capability: "pushed_authorization_request_endpoint" }),
+        "{err:?}"
+    );
     let err = discover_without_par(|b| b.upfront_permission(&CardAccess { card: "x".into() })).await;
-    assert!(matches!(err, Error::MissingCapability { .. }), "{err:?}");
+    assert!(matches!(err, StartupError::MissingCapability { .. }), "{err:?}");
 }
 
 #[tokio::test]

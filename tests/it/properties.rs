@@ -10,11 +10,11 @@
 //!
 //! Bounded for CI: 256 cases per property, no failure files written.
 
+use axum_bankid::error::{CibaError, EndpointError, Error, IdTokenError, PermissionError};
 use axum_bankid::fuzzing::{self, GrantFor, PollAnswer};
 use axum_bankid::{
-    EndpointError, Error, IdTokenError, Loa,
-    ciba::CibaError,
-    permission::{DigestInput, PermissionError, permission_digest},
+    Loa,
+    permission::{DigestInput, permission_digest},
 };
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};

@@ -4,7 +4,8 @@ use crate::common;
 
 use std::time::Duration;
 
-use axum_bankid::{BankIdConfig, BankIdLayer, Error};
+use axum_bankid::error::StartupError;
+use axum_bankid::{BankIdConfig, BankIdLayer};
 use common::{TestApp, location};
 use reqwest::StatusCode;
 
@@ -164,12 +165,12 @@ async fn discovery_failures_stop_start_up() {
         .build()
         .unwrap();
     let err = BankIdLayer::discover(config).await.unwrap_err();
-    assert!(matches!(err, Error::Discovery(_)), "{err:?}");
+    assert!(matches!(err, StartupError::Discovery(_)), "{err:?}");
     assert_eq!(err.kind(), "discovery_failed");
 
     // Nothing listening.
     let config = common::config_for_dead_issuer();
-    assert!(matches!(BankIdLayer::discover(config).await.unwrap_err(), Error::Discovery(_)));
+    assert!(matches!(BankIdLayer::discover(config).await.unwrap_err(), StartupError::Discovery(_)));
 }
 
 #[tokio::test]

@@ -6,7 +6,8 @@ use crate::common;
 
 use axum::routing::get;
 use axum::{Json, Router, middleware};
-use axum_bankid::{AuthenticatedUser, Loa4, LoggedInWithin, StepUp, require_step_up};
+use axum_bankid::AuthenticatedUser;
+use axum_bankid::step_up::{Loa4, LoggedInWithin, StepUp, require_step_up};
 use axum_bankid_simulator::Fault;
 use common::{TestApp, error_body, location};
 use reqwest::StatusCode;

@@ -158,11 +158,11 @@ async fn a_forged_state_with_the_login_cookie_is_still_unknown_state() {
 fn the_providers_error_description_reaches_the_log_line() {
     // E.g. PAR refusing an unregistered redirect URI: the log line (the
     // error's Display) carries the provider's own explanation.
-    let refused = axum_bankid::EndpointError::Rejected {
+    let refused = axum_bankid::error::EndpointError::Rejected {
         error: "invalid_request".into(),
         description: Some("redirect_uri is not registered for this client".into()),
     };
-    let logged = axum_bankid::Error::PushedAuthorization(refused).to_string();
+    let logged = axum_bankid::error::Error::PushedAuthorization(refused).to_string();
     assert_eq!(
         logged,
         "pushed authorization request failed: the provider refused the request: invalid_request \

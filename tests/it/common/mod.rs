@@ -362,7 +362,7 @@ fn permission_routes() -> Router {
             "/paid",
             get(|user: AuthenticatedUser, granted: Granted<Payment>| async move {
                 granted.redeem().await?;
-                Ok::<_, axum_bankid::Error>(Json(serde_json::json!({
+                Ok::<_, axum_bankid::error::Error>(Json(serde_json::json!({
                     "statement": granted.statement(),
                     "digest": granted.digest(),
                     "signed_permission": granted.signed_permission(),

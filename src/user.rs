@@ -1,4 +1,6 @@
-//! BankID identity claims, as kept after verification.
+//! The logged-in user: [`AuthenticatedUser`] (who logged in — issuer and
+//! subject — and how: level, `acr`, `amr`, `auth_time`) and its [`Claims`],
+//! as kept in the session after the ID token was verified.
 
 use std::fmt;
 use std::ops::Deref;

@@ -1,11 +1,5 @@
-//! Step-up (RFC 9470): what a route needs beyond the global floor — a
-//! higher level of assurance, a recent login, or both — and how a login
-//! asks for it and is checked against it.
-//!
-//! The types here describe a requirement ([`Requirement`], [`Loa3`],
-//! [`Loa4`], [`LoggedInWithin`], tuples of them); the extractor
-//! [`StepUp`](crate::StepUp) and the guard
-//! [`require_step_up`](crate::require_step_up) enforce one per route.
+//! [`StepUpPolicy`]: what a login must reach (a level, a recent login or
+//! both) as a value, and how a login asks for it and is checked against it.
 //!
 //! A route that is not satisfied sends the browser to the login route with
 //! the requirement in the query (`?return_to=..&acr=4&max_age=300`). The
@@ -40,7 +34,7 @@ pub(crate) const MAX_AGE_PARAM: &str = "max_age";
 /// applies): a level of assurance and/or a login within the last `max_age`
 /// seconds (judged by the ID token's `auth_time`).
 ///
-/// Usually built through a [`Requirement`] type; combine two with
+/// Usually built through a [`Requirement`](super::Requirement) type; combine two with
 /// [`and`](Self::and) (the higher level and the shorter age win).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StepUpPolicy {
@@ -130,67 +124,6 @@ impl StepUpPolicy {
     pub fn acr_values(&self) -> Option<&'static str> {
         self.loa.filter(|loa| *loa >= Loa::SUBSTANTIAL).map(|loa| IdentityProvider::for_level(loa).acr_value)
     }
-}
-
-/// A route's requirement as a type, for [`StepUp`](crate::StepUp) and
-/// [`require_step_up`](crate::require_step_up). Implemented by [`Loa3`],
-/// [`Loa4`], [`LoggedInWithin`], `()` and tuples of up to four
-/// requirements (which must all hold).
-///
-/// ```
-/// use axum_bankid::{Loa4, LoggedInWithin, Requirement};
-/// // LOA 4, and a login from the last five minutes.
-/// type Payout = (Loa4, LoggedInWithin<300>);
-/// assert_eq!(Payout::POLICY.max_age(), Some(300));
-/// ```
-pub trait Requirement: Send + Sync + 'static {
-    /// The requirement.
-    const POLICY: StepUpPolicy;
-}
-
-/// LOA 3 ("substantial", BankID with biometrics) or higher.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Loa3;
-
-/// LOA 4 ("high", BankID High: `acr` `urn:bankid:bid;LOA=4`).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Loa4;
-
-/// A login at most `SECS` seconds ago, by the ID token's `auth_time` (OIDC
-/// `max_age`); e.g. `LoggedInWithin<300>` for "the last five minutes".
-#[derive(Debug, Clone, Copy, Default)]
-pub struct LoggedInWithin<const SECS: u32>;
-
-impl Requirement for () {
-    const POLICY: StepUpPolicy = StepUpPolicy::NONE;
-}
-
-impl Requirement for Loa3 {
-    const POLICY: StepUpPolicy = StepUpPolicy::at_least(Loa::SUBSTANTIAL);
-}
-
-impl Requirement for Loa4 {
-    const POLICY: StepUpPolicy = StepUpPolicy::at_least(Loa::HIGH);
-}
-
-impl<const SECS: u32> Requirement for LoggedInWithin<SECS> {
-    const POLICY: StepUpPolicy = StepUpPolicy::logged_in_within(SECS);
-}
-
-impl<A: Requirement> Requirement for (A,) {
-    const POLICY: StepUpPolicy = A::POLICY;
-}
-
-impl<A: Requirement, B: Requirement> Requirement for (A, B) {
-    const POLICY: StepUpPolicy = A::POLICY.and(B::POLICY);
-}
-
-impl<A: Requirement, B: Requirement, C: Requirement> Requirement for (A, B, C) {
-    const POLICY: StepUpPolicy = A::POLICY.and(B::POLICY).and(C::POLICY);
-}
-
-impl<A: Requirement, B: Requirement, C: Requirement, D: Requirement> Requirement for (A, B, C, D) {
-    const POLICY: StepUpPolicy = A::POLICY.and(B::POLICY).and(C::POLICY).and(D::POLICY);
 }
 
 /// The step-up asked for in the login route's query, if any: `acr` must be
@@ -311,14 +244,6 @@ pub(crate) fn check_completed(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tuples_take_the_higher_level_and_the_shorter_age() {
-        type R = (Loa3, LoggedInWithin<600>, Loa4, LoggedInWithin<300>);
-        assert_eq!(R::POLICY.loa(), Some(Loa::HIGH));
-        assert_eq!(R::POLICY.max_age(), Some(300));
-        assert_eq!(<()>::POLICY, StepUpPolicy::NONE);
-    }
 
     #[test]
     fn query_parameters_are_strict() {

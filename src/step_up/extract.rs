@@ -15,12 +15,14 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::claims::AuthenticatedUser;
+use super::policy::StepUpPolicy;
+use super::requirement::Requirement;
 use crate::clock::unix_now;
-use crate::error::{Error, mark_private, wants_html};
+use crate::error::Error;
+use crate::error::render::{mark_private, wants_html};
 use crate::extract::{LoginRedirect, unauthenticated_response};
 use crate::state::Ctx;
-use crate::step_up::{Requirement, StepUpPolicy};
+use crate::user::AuthenticatedUser;
 
 /// The current user, if their login meets the route's [`Requirement`] `R`
 /// on top of the global floor: e.g. `StepUp<Loa4>`,
@@ -32,7 +34,7 @@ use crate::step_up::{Requirement, StepUpPolicy};
 ///
 /// ```
 /// use axum::{Router, routing::get};
-/// use axum_bankid::{Loa4, LoggedInWithin, StepUp};
+/// use axum_bankid::step_up::{Loa4, LoggedInWithin, StepUp};
 ///
 /// async fn payout(user: StepUp<Loa4>) -> String {
 ///     format!("{} may change the payout account", user.sub)
@@ -241,7 +243,7 @@ fn login_url(login_path: &str, parts: &Parts, with_return_to: bool, asked: StepU
 ///
 /// ```
 /// use axum::{Router, middleware, routing::post};
-/// use axum_bankid::{Loa4, LoggedInWithin, require_step_up};
+/// use axum_bankid::step_up::{Loa4, LoggedInWithin, require_step_up};
 ///
 /// let payouts: Router = Router::new()
 ///     .route("/payout-account", post(|| async { "changed" }))

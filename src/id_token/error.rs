@@ -1,0 +1,232 @@
+//! Why a login's token or checks were refused: [`IdTokenError`] (a JWS
+//! that failed verification, or an ID token whose claims failed OpenID
+//! Connect Core §3.1.3.7) and [`LoginCheckError`] (a check every login
+//! passes, in the code flow and over CIBA alike: the ID token, the level,
+//! permissions, the subject, a step-up's `auth_time`).
+//!
+//! They live beside the checks that produce them and are re-exported once
+//! from [`crate::error`]. Each variant has a stable `kind()` code.
+
+use crate::loa::Loa;
+use crate::permission::error::PermissionError;
+use crate::provider::key_chain::KeyChainError;
+
+/// Why an ID token was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdTokenError {
+    /// Not a compact JWS, or its header/claims are not valid JSON.
+    #[error("the ID token is malformed")]
+    Malformed,
+    /// The `alg` is not one the provider advertises, or not an asymmetric
+    /// signature algorithm (`none` and HMAC are never accepted).
+    #[error("the ID token's signing algorithm `{0}` is not accepted")]
+    UnsupportedAlgorithm(String),
+    /// No key in the provider's JWKS matches the token's `kid`, even after a refresh.
+    #[error("no key in the provider's JWKS matches the ID token's key id")]
+    UnknownKey,
+    /// The provider's keys could not be fetched.
+    #[error("the provider's signing keys could not be fetched")]
+    KeysUnavailable,
+    /// The signature does not verify.
+    #[error("the ID token's signature is invalid")]
+    BadSignature,
+    /// `iss` is not the configured issuer.
+    #[error("the ID token was issued by another issuer")]
+    IssuerMismatch,
+    /// `aud` does not contain this client.
+    #[error("the ID token is not meant for this client")]
+    AudienceMismatch,
+    /// `aud` names other parties besides this client.
+    #[error("the ID token is also meant for other, untrusted audiences")]
+    UntrustedAudience,
+    /// `azp` is present and is not this client, or is missing although
+    /// there are several audiences.
+    #[error("the ID token's authorized party is not this client")]
+    AuthorizedPartyMismatch,
+    /// `exp` is in the past (beyond the allowed skew).
+    #[error("the ID token has expired")]
+    Expired,
+    /// `iat` is in the future (beyond the allowed skew).
+    #[error("the ID token was issued in the future")]
+    IssuedInFuture,
+    /// `auth_time` is in the future (beyond the allowed skew): a provider
+    /// sending milliseconds, or a clock far ahead. Accepted, it would pass
+    /// every recent-login requirement for as long as it stays ahead.
+    #[error("the ID token's auth_time is in the future")]
+    AuthTimeInFuture,
+    /// `nonce` is missing.
+    #[error("the ID token has no nonce")]
+    MissingNonce,
+    /// `nonce` does not match the one sent with this login.
+    #[error("the ID token's nonce does not match this login")]
+    NonceMismatch,
+    /// A required claim is missing or has the wrong type.
+    #[error("the ID token lacks a valid `{0}` claim")]
+    MissingClaim(&'static str),
+    /// `nbf` is in the future (beyond the allowed skew; RFC 7519 §4.1.5).
+    #[error("the ID token is not valid yet")]
+    NotYetValid,
+    /// The protected header's `crit` names an extension this crate does not
+    /// process, so the token must be rejected (RFC 7515 §4.1.11).
+    #[error("the ID token requires a header extension that is not supported")]
+    UnsupportedCriticalHeader,
+    /// The protected header's `crit` breaks RFC 7515 §4.1.11: not a non-empty
+    /// array of strings, names a registered header, or names a member that
+    /// is absent.
+    #[error("the ID token's critical header list is invalid")]
+    InvalidCriticalHeader,
+    /// The key the token names was left out of the provider's key set
+    /// because its certificate chain (`x5c`) failed the check against the
+    /// configured root certificates. [`kind`](Self::kind) is the reason's
+    /// own code (`missing_key_chain`, `untrusted_key_chain`,
+    /// `key_certificate_expired`, …).
+    #[error("the ID token's signing key is not trusted: {0}")]
+    UntrustedKey(#[source] KeyChainError),
+}
+
+impl IdTokenError {
+    /// The error for a [`kind`](Self::kind) code (for outcomes kept in a
+    /// store); unknown codes map to `Malformed`.
+    pub(crate) fn from_kind(kind: &str) -> IdTokenError {
+        match kind {
+            "unknown_key" => IdTokenError::UnknownKey,
+            "keys_unavailable" => IdTokenError::KeysUnavailable,
+            "bad_signature" => IdTokenError::BadSignature,
+            "issuer_mismatch" => IdTokenError::IssuerMismatch,
+            "audience_mismatch" => IdTokenError::AudienceMismatch,
+            "untrusted_audience" => IdTokenError::UntrustedAudience,
+            "azp_mismatch" => IdTokenError::AuthorizedPartyMismatch,
+            "expired" => IdTokenError::Expired,
+            "issued_in_future" => IdTokenError::IssuedInFuture,
+            "auth_time_in_future" => IdTokenError::AuthTimeInFuture,
+            "missing_nonce" => IdTokenError::MissingNonce,
+            "nonce_mismatch" => IdTokenError::NonceMismatch,
+            "unsupported_algorithm" => IdTokenError::UnsupportedAlgorithm(String::new()),
+            "missing_claim" => IdTokenError::MissingClaim("unknown"),
+            "not_yet_valid" => IdTokenError::NotYetValid,
+            "unsupported_critical_header" => IdTokenError::UnsupportedCriticalHeader,
+            "invalid_critical_header" => IdTokenError::InvalidCriticalHeader,
+            other => KeyChainError::from_kind(other).map_or(IdTokenError::Malformed, IdTokenError::UntrustedKey),
+        }
+    }
+
+    /// A stable, machine-readable code.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            IdTokenError::Malformed => "malformed",
+            IdTokenError::UnsupportedAlgorithm(_) => "unsupported_algorithm",
+            IdTokenError::UnknownKey => "unknown_key",
+            IdTokenError::KeysUnavailable => "keys_unavailable",
+            IdTokenError::BadSignature => "bad_signature",
+            IdTokenError::IssuerMismatch => "issuer_mismatch",
+            IdTokenError::AudienceMismatch => "audience_mismatch",
+            IdTokenError::UntrustedAudience => "untrusted_audience",
+            IdTokenError::AuthorizedPartyMismatch => "azp_mismatch",
+            IdTokenError::Expired => "expired",
+            IdTokenError::IssuedInFuture => "issued_in_future",
+            IdTokenError::AuthTimeInFuture => "auth_time_in_future",
+            IdTokenError::MissingNonce => "missing_nonce",
+            IdTokenError::NonceMismatch => "nonce_mismatch",
+            IdTokenError::MissingClaim(_) => "missing_claim",
+            IdTokenError::NotYetValid => "not_yet_valid",
+            IdTokenError::UnsupportedCriticalHeader => "unsupported_critical_header",
+            IdTokenError::InvalidCriticalHeader => "invalid_critical_header",
+            IdTokenError::UntrustedKey(reason) => reason.kind(),
+        }
+    }
+}
+
+/// Why a login failed one of the checks every login passes, in the code
+/// flow and over CIBA alike: one type, so a check failure has one
+/// [`kind`](Self::kind) whichever way the user logged in. Carried by
+/// [`Error::Check`](crate::error::Error::Check) and [`CibaError::Check`](crate::error::CibaError::Check).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoginCheckError {
+    /// The ID token failed verification.
+    #[error("invalid ID token: {0}")]
+    InvalidIdToken(#[source] IdTokenError),
+    /// The login's `acr` does not carry the required LOA.
+    #[error("insufficient level of assurance: {required} required, found {}", found.map_or_else(|| "none".to_owned(), |l| l.to_string()))]
+    InsufficientLoa {
+        /// The configured minimum.
+        required: Loa,
+        /// What the token's `acr` carried (`None` if absent or malformed).
+        found: Option<Loa>,
+    },
+    /// A permission this login asked for was not (verifiably) granted.
+    #[error("permission not granted: {0}")]
+    Permission(#[source] PermissionError),
+    /// A permission requested by a logged-in user, or a step-up login of a
+    /// logged-in user, was completed in BankID by someone else (another
+    /// `sub`). The session is left as it was: the other person is not logged
+    /// in, the original login stays and no grant is kept.
+    #[error("the BankID login was completed by someone other than the logged-in user")]
+    SubjectMismatch,
+    /// A step-up login sent `max_age`, and its ID token has no `auth_time`
+    /// (required then: OpenID Connect Core §3.1.2.1). The session keeps the
+    /// login it had.
+    #[error("the step-up login's ID token has no auth_time, which max_age requires")]
+    MissingAuthTime,
+    /// A step-up login sent `max_age`, and its ID token's `auth_time` is
+    /// older than that (plus the clock skew; OpenID Connect Core §3.1.3.7
+    /// item 13). The session keeps the login it had.
+    #[error("the step-up login is older than the requested max_age of {max_age} s")]
+    AuthTimeTooOld {
+        /// The `max_age` that was sent, in seconds.
+        max_age: u32,
+    },
+}
+
+impl LoginCheckError {
+    /// A stable, machine-readable code, the same in both flows.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            LoginCheckError::InvalidIdToken(_) => "invalid_id_token",
+            LoginCheckError::InsufficientLoa { .. } => "insufficient_loa",
+            LoginCheckError::Permission(_) => "permission_not_granted",
+            LoginCheckError::SubjectMismatch => "subject_mismatch",
+            LoginCheckError::MissingAuthTime => "missing_auth_time",
+            LoginCheckError::AuthTimeTooOld { .. } => "auth_time_too_old",
+        }
+    }
+
+    /// The source's code, for the variants that have one (the ID token's or
+    /// the permission's [`kind`](IdTokenError::kind)).
+    pub fn detail(&self) -> Option<&'static str> {
+        match self {
+            LoginCheckError::InvalidIdToken(e) => Some(e.kind()),
+            LoginCheckError::Permission(e) => Some(e.kind()),
+            LoginCheckError::InsufficientLoa { .. }
+            | LoginCheckError::SubjectMismatch
+            | LoginCheckError::MissingAuthTime
+            | LoginCheckError::AuthTimeTooOld { .. } => None,
+        }
+    }
+}
+
+impl From<IdTokenError> for LoginCheckError {
+    fn from(err: IdTokenError) -> Self {
+        LoginCheckError::InvalidIdToken(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_untrusted_key_has_its_reason_as_kind_and_survives_a_store() {
+        let err = IdTokenError::UntrustedKey(KeyChainError::KeyCertificateExpired);
+        assert_eq!(err.kind(), "key_certificate_expired");
+        assert_eq!(IdTokenError::from_kind(err.kind()), err);
+        assert_eq!(
+            IdTokenError::from_kind("missing_key_chain"),
+            IdTokenError::UntrustedKey(KeyChainError::MissingKeyChain)
+        );
+        assert_eq!(IdTokenError::from_kind("no_such_kind"), IdTokenError::Malformed);
+        let check = LoginCheckError::from(err);
+        assert_eq!((check.kind(), check.detail()), ("invalid_id_token", Some("key_certificate_expired")));
+    }
+}
