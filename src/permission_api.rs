@@ -480,7 +480,7 @@ impl PermissionApi {
         let bib = self.core.bib()?;
         let invalid = |why| Error::Permission(PermissionError::InvalidSignedPermission(why));
         let claims = bib.grants.verify_signed_jwt(&jws).await.map_err(|e| invalid(e.kind()))?;
-        if claims.get("iss").and_then(Value::as_str) != Some(bib.metadata.issuer.as_str()) {
+        if claims.get("iss").and_then(Value::as_str) != Some(bib.metadata().issuer.as_str()) {
             return Err(invalid("issuer"));
         }
         check_time_limits(&claims, self.core.config().clock_skew.as_secs() as i64).map_err(invalid)?;
@@ -515,7 +515,7 @@ impl PermissionApi {
         let bib = self.core.bib().map_err(|_| {
             EndpointError::Unreachable(TransportError::new(TransportErrorKind::NotSent, "no BIB issuer is configured"))
         })?;
-        bib.metadata.permissions_endpoint.join(rest).map_err(|e| {
+        bib.metadata().permissions_endpoint.join(rest).map_err(|e| {
             EndpointError::Unreachable(TransportError::not_sent("the permissions endpoint cannot be joined", e))
         })
     }

@@ -6,6 +6,8 @@
 //! asserts how long anything took.
 
 mod common;
+#[path = "common/logs.rs"]
+mod logs;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,7 +17,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use axum_bankid::{AuthenticatedUser, BankId, BankIdConfig, BankIdConfigBuilder, BankIdLayer, permission::LoginHint};
-use axum_bankid_simulator::{Fault, Simulator};
+use axum_bankid_simulator::{Fault, Simulator, Which};
 use common::{error_body, hidden_field, location, payment};
 use reqwest::StatusCode;
 use reqwest::cookie::Jar;
@@ -487,4 +489,79 @@ async fn degraded_start_does_not_wait_for_a_hanging_provider() {
     app.wait_ready().await;
     sim.clear_faults();
     app.login("kari").await;
+}
+
+/// Discovery (and the keys) trusted for one second, refetched at most once
+/// a second: the metadata refresh schedule, shortened for a test.
+fn short_max_age(builder: BankIdConfigBuilder) -> BankIdConfigBuilder {
+    let second = Duration::from_secs(1);
+    builder.jwks_max_age_floor(second).jwks_max_age_ceiling(second).jwks_refresh_cooldown(second)
+}
+
+/// Past [`short_max_age`]'s max age and cooldown.
+async fn outlive_the_max_age() {
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+}
+
+impl App {
+    /// Where the login route sends a browser now.
+    async fn login_redirect(&self) -> String {
+        let response = self.get("/auth/bankid/login", "text/html").await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "login should redirect to BankID");
+        location(&response)
+    }
+
+    /// Logs out; where the logout route sends the browser.
+    async fn logout_redirect(&self) -> String {
+        let response = self.client.post(self.url("/auth/bankid/logout")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "logout redirects");
+        location(&response)
+    }
+}
+
+#[tokio::test]
+async fn moved_endpoints_are_followed_once_the_metadata_is_past_its_max_age() {
+    let sim = Simulator::start().await.unwrap();
+    let jar = Arc::new(Jar::default());
+    let app = serve(&sim, &jar, MemoryStore::default(), short_max_age).await;
+    let pushed = app.login_redirect().await;
+    assert!(pushed.contains("request_uri="), "PAR while advertised: {pushed}");
+    app.login("kari").await;
+    let moved_logout = format!("{}/moved/logout", sim.issuer());
+    sim.override_discovery(Which::Oidc, "end_session_endpoint", moved_logout.clone().into());
+    sim.override_discovery(Which::Oidc, "pushed_authorization_request_endpoint", Value::Null);
+    outlive_the_max_age().await;
+    let plain = app.login_redirect().await;
+    assert!(plain.starts_with(&format!("{}/authorize?", sim.issuer())), "{plain}");
+    assert!(!plain.contains("request_uri=") && plain.contains("state="), "no PAR once unadvertised: {plain}");
+    assert!(app.logout_redirect().await.starts_with(&format!("{moved_logout}?")), "the moved end-session endpoint");
+    assert!(app.layer.metadata().pushed_authorization_request_endpoint.is_none());
+}
+
+#[tokio::test]
+async fn a_refreshed_document_naming_another_issuer_is_refused_and_the_last_one_kept() {
+    let sim = Simulator::start().await.unwrap();
+    let jar = Arc::new(Jar::default());
+    logs::logs();
+    let app = serve(&sim, &jar, MemoryStore::default(), short_max_age).await;
+    sim.override_discovery(Which::Oidc, "issuer", "https://attacker.example".into());
+    sim.override_discovery(Which::Oidc, "end_session_endpoint", "https://attacker.example/logout".into());
+    outlive_the_max_age().await;
+    app.login("kari").await;
+    let kept = format!("{}/logout?", sim.issuer());
+    assert!(app.logout_redirect().await.starts_with(&kept), "the accepted document's endpoint");
+    assert_eq!(app.layer.metadata().issuer, sim.issuer());
+    assert!(logs::logged("names issuer `https://attacker.example`"), "the refusal is logged");
+}
+
+#[tokio::test]
+async fn a_failing_discovery_refresh_keeps_serving_logins() {
+    let sim = Simulator::start().await.unwrap();
+    let jar = Arc::new(Jar::default());
+    let app = serve(&sim, &jar, MemoryStore::default(), short_max_age).await;
+    sim.set_fault(Fault::DiscoveryUnavailable);
+    outlive_the_max_age().await;
+    app.login("kari").await;
+    assert!(app.logout_redirect().await.starts_with(&format!("{}/logout?", sim.issuer())));
+    assert!(app.layer.health().ready);
 }

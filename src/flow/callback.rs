@@ -195,7 +195,7 @@ fn landing(pending: &PendingLogin, has_grants: bool) -> String {
 /// `iss` is refused when the provider promised to send it. The comparison is
 /// a plain string comparison with the issuer from discovery, as §2.4 asks.
 fn check_response_issuer(ctx: &Ctx, iss: Option<&str>) -> Result<(), Error> {
-    let metadata = &ctx.core.metadata;
+    let metadata = &ctx.core.oidc().metadata;
     match iss {
         Some(iss) if iss == metadata.issuer => Ok(()),
         Some(_) => Err(Error::CallbackIssuerMismatch),
@@ -272,14 +272,15 @@ fn random_id() -> String {
 #[tracing::instrument(name = "bankid.token_exchange", skip_all, err(Display))]
 async fn exchange_code(ctx: &Ctx, code: &str, pending: &PendingLogin) -> Result<TokenResponse, Error> {
     let config = ctx.core.config();
-    let credentials = ctx.core.credentials();
+    let oidc = ctx.core.fresh_oidc().await;
+    let credentials = ctx.core.credentials(&oidc);
     let params = [
         ("grant_type", "authorization_code"),
         ("code", code),
         ("redirect_uri", config.redirect_uri.as_str()),
         ("code_verifier", pending.pkce_verifier.as_str()),
     ];
-    Ok(request_tokens(&ctx.core.http, &ctx.core.metadata.token_endpoint, &credentials, &params).await?)
+    Ok(request_tokens(&ctx.core.http, &oidc.metadata.token_endpoint, &credentials, &params).await?)
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ use super::http::{FetchError, get_json_with_headers};
 use super::max_age::Fetched;
 use crate::config::is_loopback;
 use crate::error::Failure;
+use crate::log_value::untrusted;
 
 /// Discovery fields outside OIDC Discovery 1.0 that BankID publishes.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -84,8 +85,7 @@ pub struct ProviderMetadata {
     /// CIBA backchannel authentication endpoint, if any.
     pub backchannel_authentication_endpoint: Option<Url>,
     /// Signature algorithms the provider uses for ID tokens that this crate
-    /// accepts (asymmetric only), as discovered at start-up; token
-    /// verification uses a copy refreshed on the key cache's schedule.
+    /// accepts (asymmetric only).
     pub id_token_signing_algs: Vec<Algorithm>,
     /// Whether authorization responses carry `iss` (RFC 9207).
     pub authorization_response_iss_parameter_supported: bool,
@@ -99,7 +99,7 @@ pub struct ProviderMetadata {
 
 /// Fetches `{issuer}/.well-known/openid-configuration` and validates it;
 /// with the response headers, whose
-/// `Cache-Control` schedules the next refresh (see `provider::signing_algs`).
+/// `Cache-Control` schedules the next refresh (see `provider::discovered`).
 pub(crate) async fn discover(client: &Client, issuer: &Url) -> Fetched<ProviderMetadata> {
     let url = discovery_url(issuer);
     let (doc, headers): (DiscoveredMetadata, _) = get_json_with_headers(client, &url)
@@ -120,6 +120,7 @@ pub(crate) fn discovery_url(issuer: &Url) -> Url {
 fn from_document(doc: DiscoveredMetadata, issuer: &Url) -> Result<ProviderMetadata, String> {
     let advertised = doc.issuer().as_str();
     if !same_issuer(advertised, issuer) {
+        let advertised = untrusted(advertised);
         return Err(format!("discovery document names issuer `{advertised}`, expected `{issuer}`"));
     }
     let extras = doc.additional_metadata();
