@@ -20,9 +20,9 @@ use serde_json::Value;
 
 use super::{attempt, completed, grants, redirect, session_of, with_cookies};
 use crate::clock::unix_now;
-use crate::error::{EndpointError, Error, sanitize};
+use crate::error::{EndpointError, Error};
 use crate::loa::AcrIssuer;
-use crate::log_value::untrusted;
+use crate::log_value::{untrusted, untrusted_text};
 use crate::login::complete::{self, CheckedLogin, Policy};
 use crate::permission_api::GrantExpectation;
 use crate::provider::token::{TokenResponse, request_tokens};
@@ -207,7 +207,7 @@ fn check_response_issuer(ctx: &Ctx, iss: Option<&str>) -> Result<(), Error> {
 fn provider_error(error: &str, description: Option<&str>) -> Error {
     let logged_description = untrusted(description.unwrap_or(""));
     tracing::info!(error = %untrusted(error), description = %logged_description, "provider returned an error");
-    let description = description.map(sanitize);
+    let description = description.map(|d| untrusted_text(d).to_string());
     match error {
         "access_denied" => Error::AccessDenied { description },
         other => Error::Provider { error: untrusted(other).to_string(), description },

@@ -146,6 +146,15 @@ mod tests {
     }
 
     #[test]
+    fn another_issuer_is_quoted_bounded() {
+        use crate::log_value::tests::{hostile_mebibyte, is_bounded_line};
+        let issuer = Url::parse("https://app.bankid.no").unwrap();
+        let err = from_document(raw(&hostile_mebibyte()), &issuer).unwrap_err();
+        assert!(err.starts_with("BIB discovery document names issuer `line[2J[31mred"), "{err}");
+        assert!(is_bounded_line(&err, 200), "{err}");
+    }
+
+    #[test]
     fn a_permissions_endpoint_without_slash_keeps_sub_resources_below_it() {
         let issuer = Url::parse("https://app.bankid.no").unwrap();
         let mut doc = raw("https://app.bankid.no");

@@ -46,7 +46,7 @@ use super::key_chain::{ChainFailure, KeyChainError, TrustedRoots};
 use super::max_age::{Fetched, MaxAgeCache, MaxAgePolicy, Snapshot};
 use crate::clock::unix_now;
 use crate::error::{Failure, IdTokenError};
-use crate::log_value::untrusted;
+use crate::log_value::{untrusted, untrusted_text};
 
 /// One usable verification key.
 #[derive(Clone)]
@@ -260,7 +260,7 @@ fn refusal(keys: &KeySet, kid: Option<&str>, alg: Algorithm) -> Option<KeyChainE
 async fn fetch(client: &Client, jwks_uri: &Url, trust: &KeyTrust) -> Fetched<KeySet> {
     let (raw, headers): (RawJwkSet, _) = get_json_with_headers(client, jwks_uri)
         .await
-        .map_err(|e| Failure::caused_by(format!("JWKS {jwks_uri}: {e}"), e))?;
+        .map_err(|e| Failure::caused_by(format!("JWKS {}: {e}", untrusted_text(jwks_uri.as_str())), e))?;
     Ok((parse_keys(raw.keys, trust, unix_now()), headers))
 }
 
@@ -324,11 +324,10 @@ fn check_chain(jwk: &Jwk, trust: &KeyTrust, now: i64) -> Result<(), ChainFailure
 /// One `warn` per refused key and load: the provider's `kid` made safe to
 /// log and the verifier's detail (control characters dropped, bounded).
 fn log_refused(kid: Option<&str>, failure: &ChainFailure) {
-    let detail: String = failure.detail.chars().filter(|c| !c.is_control()).take(200).collect();
     tracing::warn!(
         kid = %untrusted(kid.unwrap_or("(none)")),
         reason = failure.reason.kind(),
-        detail = %detail,
+        detail = %untrusted_text(&failure.detail),
         "a signing key from the provider's JWKS failed the certificate chain check; it is not used"
     );
 }

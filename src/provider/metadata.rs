@@ -180,7 +180,7 @@ pub(crate) fn checked_endpoint(name: &str, raw: &str, secure: bool) -> Result<Ur
         "http" => !secure && is_loopback(&url),
         _ => false,
     };
-    if ok { Ok(url) } else { Err(format!("{name} `{url}` must use https")) }
+    if ok { Ok(url) } else { Err(format!("{name} `{}` must use https", untrusted(url.as_str()))) }
 }
 
 /// The advertised algorithms we are willing to verify: asymmetric signatures
@@ -238,6 +238,25 @@ mod tests {
         let issuer = Url::parse("https://op.example/realm").unwrap();
         let err = from_document(doc("https://evil.example/realm", r#"["RS256"]"#), &issuer).unwrap_err();
         assert!(err.contains("issuer"), "{err}");
+    }
+
+    /// A hostile document's attacker-sized issuer or endpoint reaches the
+    /// refusal (logged at every refresh) as one bounded line.
+    #[test]
+    fn refusals_quote_attacker_sized_values_bounded() {
+        use crate::log_value::tests::{hostile_mebibyte, is_bounded_line};
+        let issuer = Url::parse("https://op.example").unwrap();
+        let hostile = hostile_mebibyte();
+        let mut d = doc("https://op.example", r#"["RS256"]"#);
+        d = d.set_issuer(openidconnect::IssuerUrl::new(format!("https://evil.example/{hostile}")).unwrap());
+        let err = from_document(d, &issuer).unwrap_err();
+        assert!(err.contains("names issuer `https://evil.example/"), "{err}");
+        assert!(is_bounded_line(&err, 200), "{err}");
+        let mut d = doc("https://op.example", r#"["RS256"]"#);
+        let endpoint = format!("http://op.example/{}", "x".repeat(1 << 20));
+        d = d.set_token_endpoint(Some(openidconnect::TokenUrl::new(endpoint).unwrap()));
+        let err = from_document(d, &issuer).unwrap_err();
+        assert!(err.starts_with("token_endpoint `http://op.example/xxx") && is_bounded_line(&err, 200), "{err}");
     }
 
     #[test]
