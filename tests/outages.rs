@@ -565,3 +565,31 @@ async fn a_failing_discovery_refresh_keeps_serving_logins() {
     assert!(app.logout_redirect().await.starts_with(&format!("{}/logout?", sim.issuer())));
     assert!(app.layer.health().ready);
 }
+
+/// The paths BIB was asked for since the last `clear_requests`.
+fn bib_paths(sim: &Simulator) -> Vec<String> {
+    sim.requests().into_iter().filter(|r| r.issuer == Which::Bib).map(|r| r.path).collect()
+}
+
+#[tokio::test]
+async fn bibs_moved_endpoint_is_followed_and_a_document_naming_another_issuer_refused() {
+    let sim = Simulator::start().await.unwrap();
+    let jar = Arc::new(Jar::default());
+    let app = serve(&sim, &jar, MemoryStore::default(), short_max_age).await;
+    assert_eq!(app.get("/pay-api", "text/html").await.status(), StatusCode::SEE_OTHER, "registered at BIB");
+    let moved = format!("{}/moved/permissions/", sim.bib_issuer());
+    sim.override_discovery(Which::Bib, "permissions_endpoint", moved.into());
+    outlive_the_max_age().await;
+    sim.clear_requests();
+    let (status, body) = error_body(app.get("/pay-api", "application/json").await).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_GATEWAY, Some("permission_api_failed")), "{body}");
+    assert!(bib_paths(&sim).contains(&"/moved/permissions/".to_owned()), "{:?}", bib_paths(&sim));
+
+    // Another issuer: the whole document is refused, the moved endpoint too.
+    let sim = Simulator::start().await.unwrap();
+    let app = serve(&sim, &jar, MemoryStore::default(), short_max_age).await;
+    sim.override_discovery(Which::Bib, "issuer", "https://attacker.example".into());
+    sim.override_discovery(Which::Bib, "permissions_endpoint", "https://attacker.example/permissions/".into());
+    outlive_the_max_age().await;
+    assert_eq!(app.get("/pay-api", "text/html").await.status(), StatusCode::SEE_OTHER, "the last accepted document");
+}
