@@ -593,3 +593,19 @@ async fn bibs_moved_endpoint_is_followed_and_a_document_naming_another_issuer_re
     outlive_the_max_age().await;
     assert_eq!(app.get("/pay-api", "text/html").await.status(), StatusCode::SEE_OTHER, "the last accepted document");
 }
+
+#[tokio::test]
+async fn a_moved_jwks_uri_is_where_the_keys_come_from_next() {
+    let sim = Simulator::start().await.unwrap();
+    let jar = Arc::new(Jar::default());
+    let app = serve(&sim, &jar, MemoryStore::default(), short_max_age).await;
+    // The simulator serves its JWKS whatever the query: the query marks the move.
+    sim.override_discovery(Which::Oidc, "jwks_uri", format!("{}/jwks?moved=1", sim.issuer()).into());
+    outlive_the_max_age().await;
+    sim.clear_requests();
+    // The login's start refreshes discovery; its callback finds the keys
+    // past their max age and fetches them from the moved URI.
+    app.login("kari").await;
+    let jwks: Vec<_> = sim.requests().into_iter().filter(|r| r.issuer == Which::Oidc && r.path == "/jwks").collect();
+    assert_eq!(jwks.iter().map(|r| r.query.as_deref()).collect::<Vec<_>>(), [Some("moved=1")]);
+}
