@@ -49,7 +49,8 @@ async fn end(
     let ciba_cookies = owner::end_all(ctx, headers, logged_in_by, None).await?;
     let Some(login) = login else { return Ok(("/".to_owned(), ciba_cookies)) };
     tracing::info!("BankID login ended");
-    let oidc = ctx.core.fresh_oidc().await;
+    // The snapshot: a logout never waits on the provider's discovery.
+    let oidc = ctx.core.oidc();
     let location = match &oidc.metadata.end_session_endpoint {
         Some(endpoint) if is_bankid_oidc_login(&oidc.metadata.issuer, &login) => {
             end_session_url(ctx, endpoint, &login.id_token).into()

@@ -11,9 +11,10 @@
 //! without a restart.
 //!
 //! - **Readers never wait on the network**: [`Discovered::now`] hands out
-//!   an `Arc` snapshot of the last accepted document. Only the flows that
-//!   talk to the provider anyway (a login's start and callback, logout's
-//!   redirect, client-credentials tokens, CIBA, the Permission API) call
+//!   an `Arc` snapshot of the last accepted document (a session read, a
+//!   route decision, logout's redirect). Only the flows that talk to the
+//!   provider anyway (a login's start and callback, client-credentials
+//!   tokens, CIBA, the Permission API, token verification) call
 //!   [`Discovered::fresh`], which refetches a document past its max age.
 //! - **Validated as at start-up**: a refreshed document passes the same
 //!   checks (the issuer equals the configured one, required endpoints are
