@@ -4,7 +4,7 @@
 //! cargo run --example login            # then open http://127.0.0.1:3000
 //! ```
 //!
-//! With `BANKID_ISSUER` (and the other `BANKID_*` variables, see the README)
+//! With `BANKID_ISSUER` (and the other `BANKID_*` variables, see docs/configuration.md)
 //! set, the same binary talks to that provider instead — e.g. BankID preprod.
 //! `PORT` changes the port (default 3000).
 

@@ -509,9 +509,9 @@ fn alg_refresh_settings(config: &BankIdConfig) -> RefreshSettings {
 /// BIB's key caches (`jwks_uri`, `jwks_uri_grants`): the same roots, checked
 /// on the keys that carry `x5c`. BankID documents the chain requirement for
 /// BankID OIDC; for BIB it has published neither that its keys carry `x5c`
-/// nor under which roots. Our guess, named in the README: when a BIB key
+/// nor under which roots. Our guess, named in docs/production.md: when a BIB key
 /// carries a chain, it must lead to the same BankID roots; a BIB key without
-/// one is trusted by TLS, as before.
+/// one is trusted by TLS.
 fn bib_key_cache_settings(config: &BankIdConfig) -> KeyCacheSettings {
     let mut settings = key_cache_settings(config);
     if let KeyTrust::Chain { roots, skew } = settings.trust {

@@ -1,13 +1,13 @@
 //! The one table of error codes, `docs/error-kinds.md` — included in the
-//! crate docs and pasted into the README — against the code, both ways: a
+//! crate docs and pasted into docs/troubleshooting.md — against the code, both ways: a
 //! `kind()` match arm of `Error`, `LoginCheckError`, `CibaError` or `KeyChainError` without a
 //! row, or a row left for a removed code, fails here, as does a status that
-//! disagrees with `Error::status()` or a README copy that drifted.
+//! disagrees with `Error::status()` or a pasted copy that drifted.
 
 use std::collections::BTreeSet;
 
 const TABLE: &str = include_str!("../docs/error-kinds.md");
-const README: &str = include_str!("../README.md");
+const TROUBLESHOOTING: &str = include_str!("../docs/troubleshooting.md");
 
 /// `(kind, HTTP)` of the rows of the table introduced by `**{label}**`.
 fn rows(label: &str) -> Vec<(String, String)> {
@@ -108,10 +108,10 @@ fn error_statuses_match_the_table() {
 }
 
 #[test]
-fn the_readme_carries_docs_error_kinds_md() {
-    let start = README.find("<!-- error-kinds:start").expect("README error-kinds marker");
-    let body = &README[start..];
+fn the_troubleshooting_page_carries_docs_error_kinds_md() {
+    let start = TROUBLESHOOTING.find("<!-- error-kinds:start").expect("error-kinds marker");
+    let body = &TROUBLESHOOTING[start..];
     let body = &body[body.find('\n').unwrap() + 1..];
-    let end = body.find("<!-- error-kinds:end -->").expect("README error-kinds end marker");
-    assert_eq!(&body[..end], TABLE, "paste docs/error-kinds.md into README.md between the error-kinds markers");
+    let end = body.find("<!-- error-kinds:end -->").expect("error-kinds end marker");
+    assert_eq!(&body[..end], TABLE, "paste docs/error-kinds.md into docs/troubleshooting.md between the markers");
 }

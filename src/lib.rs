@@ -1,6 +1,6 @@
 #![doc = include_str!("../docs/crate.md")]
 #![doc = include_str!("../docs/error-kinds.md")]
-#![doc = include_str!("../docs/crate-continued.md")]
+#![doc = include_str!("../docs/crate-permissions-ciba-features.md")]
 #![deny(unsafe_code)]
 #![warn(missing_docs, clippy::unwrap_used, clippy::todo, clippy::dbg_macro)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -11,6 +11,7 @@ mod claims;
 mod clock;
 mod config;
 mod core;
+pub mod docs;
 #[cfg(test)]
 mod docs_tests;
 mod error;
@@ -30,18 +31,17 @@ mod live_login;
 mod loa;
 mod log_value;
 mod login;
+mod login_hint;
 mod logout_registry;
 mod nnin;
 mod once;
 pub mod permission;
-mod permission_api;
 mod private_responses;
 mod provider;
 mod return_to;
 mod rotation;
 mod session;
 mod state;
-mod statement;
 mod step_up;
 mod step_up_extract;
 mod store_slot;

@@ -16,7 +16,7 @@
 //!
 //! Each marker holds the time of the logout (Unix milliseconds, this
 //! instance's clock). The stored login already keeps its verified claims
-//! (`iss`, `sub`, `sid`) and now its login time in milliseconds; the
+//! (`iss`, `sub`, `sid`) and its login time in milliseconds; the
 //! extractor derives the two marker ids from them and ends the login when a
 //! marker is not older than the login. A login made after the logout is
 //! untouched, so the user can log in again at once.

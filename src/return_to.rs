@@ -43,7 +43,7 @@ fn names_the_flow(path: &str) -> bool {
 
 const BASE_HOST: &str = "app.invalid";
 
-/// The dummy origin, parsed once (it used to be parsed on every call).
+/// The dummy origin, parsed once, not on every call.
 static BASE: std::sync::LazyLock<Option<url::Url>> =
     std::sync::LazyLock::new(|| url::Url::parse(&format!("https://{BASE_HOST}/")).ok());
 

@@ -15,14 +15,14 @@ use crate::ciba::{Ciba, CibaCallback, CibaStore, PublicStartPolicy};
 use crate::core::Core;
 use crate::error::Error;
 use crate::once::OnceRecords;
-use crate::permission_api::PermissionApi;
+use crate::permission::api::PermissionApi;
 
 /// The app's error page for login failures (`BankIdLayer::with_error_handler`).
 pub(crate) type ErrorHandler = Arc<dyn Fn(&Error, &HeaderMap) -> Response + Send + Sync>;
 
 /// The handle routes and extractors work with: one `Arc`, so the copy that
-/// `BankIdLayer` puts into every request's extensions is one refcount bump
-/// (it used to be six `Arc`/`Option` clones). Derefs to [`CtxInner`].
+/// `BankIdLayer` puts into every request's extensions is one refcount bump.
+/// Derefs to [`CtxInner`].
 #[derive(Clone)]
 pub(crate) struct Ctx(Arc<CtxInner>);
 

@@ -1,9 +1,10 @@
 //! Wiring mistakes the type system cannot rule out, named and explained.
 //!
-//! Each of these used to start cleanly and fail only at request time with a
-//! generic "temporarily unavailable" page (or a login that never completes).
-//! Now the first request that meets one logs what to change — once per
-//! process, at `error` — and, in debug builds, the error page says it too;
+//! Each of these starts cleanly and shows only at request time, where a
+//! generic "temporarily unavailable" page (or a login that never completes)
+//! would leave the developer guessing. So the first request that meets one
+//! logs what to change — once per process, at `error` — and, in debug
+//! builds, the error page says it too;
 //! release builds show users the generic text and keep the advice in the log.
 
 use std::sync::atomic::{AtomicBool, Ordering};

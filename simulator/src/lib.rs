@@ -34,7 +34,9 @@
 //! what it must, inject a [`Fault`]: a wrong audience, an expired token, a
 //! rotated key, a mix-up `iss`, a grant signed with the wrong key, a slow or
 //! failing token endpoint, and more. [`Simulator::requests`] shows every
-//! request both issuers received, for conformance tests of the wire shape.
+//! request both issuers received, for conformance tests of the wire shape;
+//! [`Simulator::request_count`] counts those to the endpoints a relying
+//! party must call sparingly (keys, tokens, `user-exists`, CIBA).
 //!
 //! Three key sets, each published only in its own JWKS: BankID OIDC's
 //! (`sim-1`, later `sim-2`), BIB's ID-token key (`bib-1`) and BIB's grant
@@ -66,7 +68,7 @@
 //! # let _ = (client_id, client_secret);
 //!
 //! // Every ID token from now on claims only LOA 2, whoever logs in.
-//! sim.set_fault(Fault::LowAcr);
+//! sim.add_fault(Fault::LowAcr);
 //!
 //! sim.shutdown().await;
 //! # Ok(())
@@ -105,7 +107,7 @@
 //! one that authenticates the client instead (a Basic header,
 //! `client_secret` or `client_assertion`) `400 invalid_request`.
 //! Unknown paths at either issuer answer `404 {"error":"not_found"}`, naming
-//! where the Permission API and CIBA live now.
+//! where the Permission API and CIBA live.
 //!
 //! The login page is a plain HTML form without JavaScript, so tests can log
 //! in with any HTTP client: `GET` the authorization URL, read the hidden
@@ -243,8 +245,6 @@
 mod capture;
 mod ciba;
 mod clock;
-#[cfg(test)]
-mod conformance;
 mod endpoints;
 mod faults;
 mod id_token;
@@ -262,14 +262,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use capture::{CapturedRequest, Which};
+pub use capture::{CapturedRequest, Endpoint, Issuer};
 pub use ciba::{CibaBehavior, CibaRequestInfo, CibaStatus};
 pub use faults::Fault;
 pub use keys::{SigningAlgorithm, SigningKey};
@@ -408,6 +407,15 @@ impl Simulator {
         self.shared.captured.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
     }
 
+    /// How many requests `endpoint` has received since start-up, successful
+    /// or not, counted on arrival (a request the client gave up on counts).
+    /// Unlike [`requests`](Self::requests) the count has no bound and
+    /// [`clear_requests`](Self::clear_requests) leaves it alone, so a test
+    /// can compare it before and after any amount of load.
+    pub fn request_count(&self, endpoint: Endpoint) -> usize {
+        self.shared.request_counts.get(endpoint)
+    }
+
     /// The only client id the simulator accepts.
     pub fn client_id(&self) -> &str {
         &self.shared.client_id
@@ -437,7 +445,7 @@ impl Simulator {
     }
 
     /// Activates `fault`, in addition to those already active.
-    pub fn set_fault(&self, fault: Fault) {
+    pub fn add_fault(&self, fault: Fault) {
         tracing::debug!(?fault, "simulator: fault activated");
         let mut inner = self.shared.lock();
         if fault == Fault::RotatedKeys {
@@ -484,16 +492,10 @@ impl Simulator {
     /// [`clear_faults`](Self::clear_faults); the signing algorithm set with
     /// [`set_signing_algorithm`](Self::set_signing_algorithm) is overridden
     /// too when `field` is `id_token_signing_alg_values_supported`.
-    pub fn override_discovery(&self, which: Which, field: &str, value: serde_json::Value) {
+    pub fn override_discovery(&self, which: Issuer, field: &str, value: serde_json::Value) {
         let mut inner = self.shared.lock();
         inner.discovery_overrides.retain(|(w, f, _)| !(*w == which && f == field));
         inner.discovery_overrides.push((which, field.to_owned(), value));
-    }
-
-    /// How many times a JWKS has been requested (BankID OIDC's `/jwks`,
-    /// BIB's `/jwks` and `/jwks/grants` together).
-    pub fn jwks_requests(&self) -> usize {
-        self.shared.jwks_requests.load(Ordering::SeqCst)
     }
 
     /// Forgets every client-credentials access token issued so far (as if
@@ -501,12 +503,6 @@ impl Simulator {
     /// relying party still holding one.
     pub fn revoke_client_tokens(&self) {
         self.shared.lock().client_tokens.clear();
-    }
-
-    /// How many times a token endpoint (BankID OIDC's or BIB's) has been
-    /// requested, successful or not.
-    pub fn token_requests(&self) -> usize {
-        self.shared.token_requests.load(Ordering::SeqCst)
     }
 
     /// The query parameters of the last `GET /authorize`, valid or not, so a
@@ -523,18 +519,6 @@ impl Simulator {
     /// recorded. A parameter given twice is recorded with its first value.
     pub fn last_par_params(&self) -> Option<BTreeMap<String, String>> {
         self.shared.lock().last_par_params.clone()
-    }
-
-    /// How many times BIB's `user-exists` has been requested, successful or
-    /// not.
-    pub fn user_exists_requests(&self) -> usize {
-        self.shared.user_exists_requests.load(Ordering::SeqCst)
-    }
-
-    /// How many times BIB's `/bc-authorize` has been requested, successful
-    /// or not.
-    pub fn backchannel_requests(&self) -> usize {
-        self.shared.backchannel_requests.load(Ordering::SeqCst)
     }
 
     /// Decides how the phone of the user with [`TestUser::id`] `user_id`
@@ -796,7 +780,7 @@ impl SimulatorBuilder {
     }
 
     /// A fault in effect from the simulator's first answer, as
-    /// [`Simulator::set_fault`] after start would be — but before a relying
+    /// [`Simulator::add_fault`] after start would be — but before a relying
     /// party has read discovery or the keys. Faults in what the keys
     /// publish (their certificate chains, say) need that: a relying party
     /// checks keys when it loads them, not per token.
@@ -863,8 +847,8 @@ impl SimulatorBuilder {
             users: self.users,
             signing_alg: self.signing_alg,
         }));
-        let oidc = capturing(endpoints::oidc_router(Arc::clone(&shared)), &shared, Which::Oidc);
-        let bib = capturing(endpoints::bib_router(Arc::clone(&shared)), &shared, Which::Bib);
+        let oidc = capturing(endpoints::oidc_router(Arc::clone(&shared)), &shared, Issuer::Oidc);
+        let bib = capturing(endpoints::bib_router(Arc::clone(&shared)), &shared, Issuer::Bib);
         shared.lock().jwks_cache_control = self.jwks_cache_control;
         let (shutdown, stopped) = watch::channel(());
         let server = tokio::spawn(async move {
@@ -877,7 +861,7 @@ impl SimulatorBuilder {
         tracing::debug!(issuer = %shared.issuer, bib_issuer = %shared.bib_issuer, "simulator: started");
         let simulator = Simulator { shared, addr, bib_addr, shutdown: Some(shutdown), server: Some(server) };
         for fault in self.faults {
-            simulator.set_fault(fault);
+            simulator.add_fault(fault);
         }
         Ok(simulator)
     }
@@ -901,8 +885,8 @@ impl fmt::Debug for SimulatorBuilder {
 }
 
 /// Wraps `router` so that every request it receives is captured first.
-fn capturing(router: axum::Router, shared: &Arc<Shared>, which: Which) -> axum::Router {
-    let capture = capture::Capture { log: Arc::clone(&shared.captured), which };
+fn capturing(router: axum::Router, shared: &Arc<Shared>, issuer: Issuer) -> axum::Router {
+    let capture = capture::Capture { log: Arc::clone(&shared.captured), issuer };
     router.layer(axum::middleware::from_fn_with_state(capture, capture::record))
 }
 

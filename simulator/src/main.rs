@@ -354,7 +354,7 @@ async fn run(options: Options) -> std::io::Result<()> {
     let sim = builder.start().await?;
     for fault in options.faults {
         println!("fault: {fault:?}");
-        sim.set_fault(fault);
+        sim.add_fault(fault);
     }
     println!("BANKID_ISSUER={}", sim.issuer());
     println!("BANKID_BIB_ISSUER={}", sim.bib_issuer());

@@ -6,14 +6,13 @@
 //! simulator left running under load cannot grow without limit.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::capture::CaptureLog;
+use super::capture::{CaptureLog, RequestCounts};
 use super::ciba::{CibaBehavior, CibaRequest};
 use super::faults::Faults;
 use super::keys::{Publication, SigningAlgorithm, SigningKey};
@@ -73,10 +72,8 @@ pub(crate) struct Shared {
     /// The algorithm every token is signed with and discovery advertises;
     /// switched at run time by `Simulator::set_signing_algorithm`.
     signing_alg: Mutex<SigningAlgorithm>,
-    pub(crate) jwks_requests: AtomicUsize,
-    pub(crate) token_requests: AtomicUsize,
-    pub(crate) user_exists_requests: AtomicUsize,
-    pub(crate) backchannel_requests: AtomicUsize,
+    /// Requests per counted endpoint (`Simulator::request_count`).
+    pub(crate) request_counts: RequestCounts,
     /// `jti`s of client assertions already used (RFC 7523 §3: single use),
     /// with their `exp`.
     pub(crate) used_assertion_ids: Mutex<std::collections::HashMap<String, i64>>,
@@ -111,8 +108,8 @@ pub(crate) struct Inner {
     /// Set by `Simulator::set_jwks_cache_control`: sent with the JWKS.
     pub(crate) jwks_cache_control: Option<String>,
     /// Set by `Simulator::override_discovery`: fields replaced in BankID
-    /// OIDC's discovery document (`Which::Oidc`) or BIB's.
-    pub(crate) discovery_overrides: Vec<(crate::Which, String, serde_json::Value)>,
+    /// OIDC's discovery document (`Issuer::Oidc`) or BIB's.
+    pub(crate) discovery_overrides: Vec<(crate::Issuer, String, serde_json::Value)>,
     pub(crate) last_authorize_params: Option<BTreeMap<String, String>>,
     pub(crate) last_par_params: Option<BTreeMap<String, String>>,
     pub(crate) pending: Expiring<PendingRequest>,
@@ -253,7 +250,7 @@ pub(crate) struct AccessGrant {
 impl Shared {
     /// Replaces the fields `Simulator::override_discovery` set for `which`
     /// issuer in its discovery `document`.
-    pub(crate) fn apply_discovery_overrides(&self, which: crate::Which, document: &mut serde_json::Value) {
+    pub(crate) fn apply_discovery_overrides(&self, which: crate::Issuer, document: &mut serde_json::Value) {
         for (_, field, value) in self.lock().discovery_overrides.iter().filter(|(w, _, _)| *w == which) {
             document[field.as_str()] = value.clone();
         }
@@ -287,10 +284,7 @@ impl Shared {
             ciba_interval,
             users,
             signing_alg: Mutex::new(signing_alg),
-            jwks_requests: AtomicUsize::new(0),
-            token_requests: AtomicUsize::new(0),
-            user_exists_requests: AtomicUsize::new(0),
-            backchannel_requests: AtomicUsize::new(0),
+            request_counts: RequestCounts::default(),
             used_assertion_ids: Mutex::new(std::collections::HashMap::new()),
             inner: Mutex::new(Inner { redirect_uris, ..Inner::default() }),
         }

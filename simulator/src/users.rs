@@ -1,6 +1,8 @@
-//! The simulator's fixed set of test users.
+//! The simulator's test users: the four built-in ones, and the checks a user
+//! added by the app (`TestUser::new`, `TestUser::builder`, the program's
+//! `--user`) must pass before it can log in.
 //!
-//! Every value here is synthetic. The national identity numbers follow the
+//! Every built-in value is synthetic. The national identity numbers follow the
 //! Norwegian "synthetic identity" convention (80 added to the birth month, as
 //! in Skatteetaten's Tenor test data), so they can never belong to a real
 //! person, yet they still pass the mod-11 checksum that real parsers apply.

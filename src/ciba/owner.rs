@@ -3,11 +3,12 @@
 //!
 //! # Why not in the session
 //!
-//! This used to be a list of handles inside the session record. tower-sessions
-//! loads and saves the whole record per request without a lock, so two starts
-//! from one browser at once (a double click, two tabs) each saved their own
-//! copy of the list and the later save dropped the other's handle: that
-//! approval then logged nobody in, and logout could not cancel it.
+//! A list of handles inside the session record would lose handles:
+//! tower-sessions loads and saves the whole record per request without a
+//! lock, so two starts from one browser at once (a double click, two tabs)
+//! would each save their own copy of the list and the later save would drop
+//! the other's handle: that approval would then log nobody in, and logout
+//! could not cancel it.
 //!
 //! # The design
 //!

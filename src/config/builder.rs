@@ -8,14 +8,14 @@ use super::error::ConfigError;
 use super::idp::IdentityProvider;
 use super::key_chain::{RootSource, key_chain_settings};
 use super::par::ParMode;
-use super::permission_api::PermissionApiConfig;
 use super::settings::BankIdConfig;
 use super::validate::{
     DAY, bounded, parse_endpoint, parse_issuer, required, validate_acr_values, validate_login_hint, validate_path,
     validate_permission_api, validate_scopes, validate_ui_locales,
 };
 use crate::loa::Loa;
-use crate::statement::{DigestInput, Permission, PermissionItem};
+use crate::permission::config::PermissionApiConfig;
+use crate::permission::statement::{DigestInput, Permission, PermissionItem};
 
 const DEFAULT_LOGIN_PATH: &str = "/auth/bankid/login";
 const DEFAULT_LOGOUT_PATH: &str = "/auth/bankid/logout";
@@ -344,7 +344,7 @@ impl BankIdConfigBuilder {
     /// A permission requested on every login (e.g. read access to accounts).
     /// Repeatable. Default: none. Requires PAR.
     pub fn upfront_permission<P: Permission>(mut self, permission: &P) -> Self {
-        crate::statement::assert_upfront_type::<P>();
+        crate::permission::statement::assert_upfront_type::<P>();
         self.upfront_permissions.push(serde_json::to_vec(permission).map(|s| (P::TYPE.to_owned(), s)).map_err(|_| ()));
         self
     }
@@ -392,8 +392,7 @@ impl BankIdConfigBuilder {
 
     /// How many times start-up discovery (metadata and keys, of BankID OIDC
     /// and of BIB) is retried after a failed attempt, at most 20.
-    /// Default: 3. `0` fails at the first error, as before this setting
-    /// existed. The waits between attempts start at
+    /// Default: 3. `0` fails at the first error. The waits between attempts start at
     /// [`discovery_backoff`](Self::discovery_backoff) and double each time.
     ///
     /// Every error is retried, including a document that is wrong rather
@@ -436,8 +435,8 @@ impl BankIdConfigBuilder {
     /// BankID's root certificates, in PEM (one or more `CERTIFICATE`
     /// blocks): every signing key of BankID OIDC must then carry an `x5c`
     /// chain that builds to one of them, or it is not used (BankID's
-    /// token-validation requirement; see the README's "Signing keys and
-    /// BankID's root certificates"). Download them from BankID for the
+    /// token-validation requirement; see [`docs::production`](crate::docs::production),
+    /// "Signing keys and BankID's root certificates"). Download them from BankID for the
     /// environment you use. Parsed by [`build`](Self::build): no
     /// certificate, a certificate that is not a CA, or one outside its
     /// validity period is `Invalid { field: "root_certificates" }`. The

@@ -133,7 +133,7 @@ fn key_from_env(get: &impl Fn(&str) -> Option<String>) -> Result<ClientAssertion
 
 /// Every variable [`BankIdConfig::from_lookup`] reads: (name, meaning,
 /// default), in the order of the table. The one source of `docs/env.md`,
-/// which the rustdoc of `from_env` and the README include; the tests below
+/// which the rustdoc of `from_env` and `docs/configuration.md` include; the tests below
 /// fail when they drift apart.
 const ENV_VARS: &[(&str, &str, &str)] = &[
     ("BANKID_ENV", "`current` (BankID's test environment) or `production`: sets both issuers below", "unset"),
@@ -242,13 +242,13 @@ mod tests {
     }
 
     #[test]
-    fn the_readme_carries_docs_env_md() {
-        let readme = include_str!("../../README.md");
-        let start = readme.find("<!-- env-table:start").expect("README start marker");
-        let body = &readme[start..];
+    fn the_configuration_page_carries_docs_env_md() {
+        let page = include_str!("../../docs/configuration.md");
+        let start = page.find("<!-- env-table:start").expect("start marker");
+        let body = &page[start..];
         let body = &body[body.find('\n').expect("marker line") + 1..];
-        let end = body.find("<!-- env-table:end -->").expect("README end marker");
-        assert_eq!(&body[..end], DOC, "paste docs/env.md into README.md between the env-table markers");
+        let end = body.find("<!-- env-table:end -->").expect("end marker");
+        assert_eq!(&body[..end], DOC, "paste docs/env.md into docs/configuration.md between the env-table markers");
     }
 
     #[test]

@@ -40,7 +40,7 @@ struct Completed {
 
 /// Remembers that `state` logged this session in and landed at `landing`.
 /// Call after the login is stored. A session that cannot take the note is
-/// no failure of the login: a repeat then gets `unknown_state`, as before.
+/// no failure of the login: a repeat then gets `unknown_state`, like any callback whose attempt is spent.
 pub(crate) async fn remember(session: &Session, state: &str, landing: &str, until: i64) {
     let logged_in_ms = match load_current_login(session).await {
         Ok(Some(login)) => login.keys().logged_in_ms,
