@@ -23,9 +23,10 @@ use crate::jws::JwsVerifier;
 use crate::log_value::RefusalSummary;
 use crate::provider::bib::BibMetadata;
 use crate::provider::client_token::{ClientTokens, TokenSource};
+use crate::provider::discovered::{Discovered, FetchDoc, NamesSigningAlgs, RefreshSettings};
 use crate::provider::jwks::{KeyCache, KeyCacheSettings, KeyTrust};
 use crate::provider::max_age::MaxAgePolicy;
-use crate::provider::signing_algs::{Provider, RefreshSettings, SigningAlgs};
+use crate::provider::signing_algs::SigningAlgs;
 use crate::provider::token::ClientCredentials;
 use crate::provider::{ProviderMetadata, bib, http, metadata};
 
@@ -36,11 +37,11 @@ use crate::provider::{ProviderMetadata, bib, http, metadata};
 /// provider arrives; only the provider parts fill in.
 pub(crate) struct Core {
     pub(crate) config: BankIdConfig,
-    /// BankID OIDC: the code flow and client-credentials tokens.
-    pub(crate) metadata: Live<ProviderMetadata>,
-    /// The authorization request's fixed part, encoded for `metadata`'s
-    /// endpoint (see [`authorize_url`]); installed with it.
-    pub(crate) authorize: Live<AuthorizeRequest>,
+    /// BankID OIDC (the code flow and client-credentials tokens) as its
+    /// discovery document describes it, kept current
+    /// ([`Discovered`]); read it with [`Core::oidc`] or
+    /// [`Core::fresh_oidc`].
+    discovery: Live<Arc<Discovered<Oidc>>>,
     pub(crate) http: reqwest::Client,
     /// Verifies BankID OIDC's ID tokens (code flow).
     pub(crate) verifier: Live<IdTokenVerifier>,
@@ -72,6 +73,47 @@ impl Core {
     /// BIB's parts once loaded (never without a BIB issuer).
     pub(crate) fn loaded_bib(&self) -> Option<&Bib> {
         self.bib.get().and_then(Option::as_ref)
+    }
+
+    /// BankID OIDC's last accepted metadata, without touching the network:
+    /// for requests that only read (a session, a route decision).
+    pub(crate) fn oidc(&self) -> Arc<Oidc> {
+        self.discovery.now()
+    }
+
+    /// BankID OIDC's metadata within its max age, refetched first when
+    /// older (the last accepted one if that fails): for the flows that talk
+    /// to the provider anyway.
+    pub(crate) async fn fresh_oidc(&self) -> Arc<Oidc> {
+        self.discovery.fresh().await
+    }
+
+    /// Whether BankID OIDC's metadata came from the provider (not the
+    /// degraded start's stand-in).
+    pub(crate) fn metadata_loaded(&self) -> bool {
+        self.discovery.is_loaded()
+    }
+}
+
+/// BankID OIDC as one accepted discovery document describes it, with the
+/// authorization request's fixed part encoded for that document's endpoint
+/// (see [`authorize_url`]), so a login that sees an endpoint also sees its
+/// prefix.
+pub(crate) struct Oidc {
+    pub(crate) metadata: Arc<ProviderMetadata>,
+    pub(crate) authorize: AuthorizeRequest,
+}
+
+impl Oidc {
+    fn new(metadata: ProviderMetadata, config: &BankIdConfig) -> Oidc {
+        let authorize = AuthorizeRequest::for_config(&metadata.authorization_endpoint, config);
+        Oidc { metadata: Arc::new(metadata), authorize }
+    }
+}
+
+impl NamesSigningAlgs for Oidc {
+    fn signing_algs(&self) -> &[jsonwebtoken::Algorithm] {
+        &self.metadata.id_token_signing_algs
     }
 }
 
@@ -107,19 +149,33 @@ impl<T> Deref for Live<T> {
 
 /// The providers' parts, as one discovery attempt loads them.
 struct Loaded {
-    metadata: ProviderMetadata,
+    discovery: Arc<Discovered<Oidc>>,
     verifier: IdTokenVerifier,
     bib: Option<Bib>,
 }
 
-/// BIB, the second provider of BankID with biometrics: its metadata and two
-/// verifiers with separate key sets — ID tokens (CIBA) with `jwks_uri`,
-/// signed permissions ("grants") with `jwks_uri_grants` — so that neither
-/// kind of token can stand in for the other.
+/// BIB, the second provider of BankID with biometrics: its metadata (kept
+/// current like BankID OIDC's) and two verifiers with separate key sets —
+/// ID tokens (CIBA) with `jwks_uri`, signed permissions ("grants") with
+/// `jwks_uri_grants` — so that neither kind of token can stand in for the
+/// other.
 pub(crate) struct Bib {
-    pub(crate) metadata: BibMetadata,
+    discovery: Arc<Discovered<BibMetadata>>,
     pub(crate) id_tokens: IdTokenVerifier,
     pub(crate) grants: JwsVerifier,
+}
+
+impl Bib {
+    /// BIB's last accepted metadata, without touching the network.
+    pub(crate) fn metadata(&self) -> Arc<BibMetadata> {
+        self.discovery.now()
+    }
+
+    /// BIB's metadata within its max age, refetched first when older (the
+    /// last accepted one if that fails).
+    pub(crate) async fn fresh_metadata(&self) -> Arc<BibMetadata> {
+        self.discovery.fresh().await
+    }
 }
 
 impl Core {
@@ -143,13 +199,13 @@ impl Core {
         if self.is_ready() { &self.config } else { &self.degraded_config }
     }
 
-    /// How this client authenticates at the provider's back-channel endpoints.
-    pub(crate) fn credentials(&self) -> ClientCredentials<'_> {
+    /// How this client authenticates at `oidc`'s back-channel endpoints.
+    pub(crate) fn credentials<'a>(&'a self, oidc: &'a Oidc) -> ClientCredentials<'a> {
         let config = &self.config;
         ClientCredentials {
             client_id: &config.client_id,
             auth: &config.client_auth,
-            audience: self.metadata.issuer.as_str(),
+            audience: oidc.metadata.issuer.as_str(),
         }
     }
 
@@ -165,10 +221,11 @@ impl Core {
     /// A client-credentials access token for `scope` from BankID OIDC, for
     /// calls to BIB (cached; see [`ClientTokens`]).
     pub(crate) async fn client_token(&self, scope: &str) -> Result<String, EndpointError> {
+        let oidc = self.fresh_oidc().await;
         let source = TokenSource {
             http: &self.http,
-            token_endpoint: &self.metadata.token_endpoint,
-            credentials: self.credentials(),
+            token_endpoint: &oidc.metadata.token_endpoint,
+            credentials: self.credentials(&oidc),
         };
         self.client_tokens.get(scope, source).await
     }
@@ -205,23 +262,35 @@ async fn load_with_retries(client: &reqwest::Client, config: &BankIdConfig) -> R
 /// keys, the capabilities the configuration needs, and BIB's parts.
 async fn load_providers(client: &reqwest::Client, config: &BankIdConfig) -> Result<Loaded, StartupError> {
     let (metadata, headers) = metadata::discover(client, &config.issuer).await.map_err(StartupError::Discovery)?;
-    let keys = load_keys(client, &metadata.jwks_uri, key_cache_settings(config)).await?;
-    let algs = SigningAlgs::discovered(
-        client.clone(),
-        config.issuer.clone(),
-        Provider::BankIdOidc,
-        alg_refresh_settings(config),
-        metadata.id_token_signing_algs.clone(),
-        &headers,
-    );
-    let verifier = new_verifier(&metadata.issuer, Arc::new(algs), config, keys);
-    tracing::info!(issuer = %metadata.issuer, "BankID OIDC discovered");
+    let keys = Arc::new(load_keys(client, &metadata.jwks_uri, key_cache_settings(config)).await?);
+    let issuer = metadata.issuer.clone();
     check_capabilities(config, &metadata)?;
+    let refresh = refresh_oidc(client.clone(), Arc::new(config.clone()), Arc::clone(&keys));
+    let oidc = Oidc::new(metadata, config);
+    let discovery = Arc::new(Discovered::new(refresh, alg_refresh_settings(config), oidc, &headers));
+    let algs = SigningAlgs::of(Arc::clone(&discovery));
+    let verifier = new_verifier(&issuer, Arc::new(algs), config, keys);
+    tracing::info!(issuer = %issuer, "BankID OIDC discovered");
     let bib = match &config.bib_issuer {
         Some(issuer) => Some(discover_bib(client, issuer, config).await?),
         None => None,
     };
-    Ok(Loaded { metadata, verifier, bib })
+    Ok(Loaded { discovery, verifier, bib })
+}
+
+/// Refreshes BankID OIDC's document with the start-up checks (issuer,
+/// endpoints, the configuration's PAR needs) and points `keys` at its
+/// `jwks_uri`.
+fn refresh_oidc(client: reqwest::Client, config: Arc<BankIdConfig>, keys: Arc<KeyCache>) -> FetchDoc<Oidc> {
+    Box::new(move || {
+        let (client, config, keys) = (client.clone(), Arc::clone(&config), Arc::clone(&keys));
+        Box::pin(async move {
+            let (metadata, headers) = metadata::discover(&client, &config.issuer).await?;
+            check_capabilities(&config, &metadata).map_err(|e| Cause::new(e.to_string()))?;
+            keys.follow(&metadata.jwks_uri);
+            Ok((Oidc::new(metadata, &config), headers))
+        })
+    })
 }
 
 /// A `Core` whose providers a background task loads. Waits for the first
@@ -284,15 +353,14 @@ impl Core {
     /// A `Core` with stand-ins for every provider part.
     fn unloaded(http: reqwest::Client, config: BankIdConfig) -> Core {
         let metadata = stand_in_metadata(&config);
-        let keys = KeyCache::unloaded(http.clone(), key_cache_settings(&config));
+        let keys = Arc::new(KeyCache::unloaded(http.clone(), key_cache_settings(&config)));
         let verifier = new_verifier(&metadata.issuer, Arc::new(SigningAlgs::fixed(Vec::new())), &config, keys);
-        let authorize = AuthorizeRequest::for_config(&metadata.authorization_endpoint, &config);
+        let stand_in = Arc::new(Discovered::fixed(Oidc::new(metadata, &config)));
         let mut degraded_config = config.clone();
         degraded_config.par = crate::config::ParMode::Required;
         Core {
             config,
-            metadata: Live::stand_in(metadata),
-            authorize: Live::stand_in(authorize),
+            discovery: Live::stand_in(stand_in),
             http,
             verifier: Live::stand_in(verifier),
             bib: OnceLock::new(),
@@ -310,11 +378,7 @@ impl Core {
     fn install(&self, loaded: Loaded) {
         let _ = self.bib.set(loaded.bib);
         let _ = self.verifier.loaded.set(loaded.verifier);
-        // Encoded from the metadata being installed, before it: a login that
-        // sees the new metadata also sees its prefix.
-        let endpoint = &loaded.metadata.authorization_endpoint;
-        let _ = self.authorize.loaded.set(AuthorizeRequest::for_config(endpoint, &self.config));
-        let _ = self.metadata.loaded.set(loaded.metadata);
+        let _ = self.discovery.loaded.set(loaded.discovery);
         let _ = self.loaded_at.set(Instant::now());
     }
 
@@ -353,7 +417,12 @@ async fn load_keys(
     KeyCache::load(client.clone(), jwks_uri.clone(), settings).await.map_err(StartupError::Discovery)
 }
 
-fn new_verifier(issuer: &str, algorithms: Arc<SigningAlgs>, config: &BankIdConfig, keys: KeyCache) -> IdTokenVerifier {
+fn new_verifier(
+    issuer: &str,
+    algorithms: Arc<SigningAlgs>,
+    config: &BankIdConfig,
+    keys: Arc<KeyCache>,
+) -> IdTokenVerifier {
     IdTokenVerifier {
         issuer: issuer.to_owned(),
         client_id: config.client_id.clone(),
@@ -361,30 +430,44 @@ fn new_verifier(issuer: &str, algorithms: Arc<SigningAlgs>, config: &BankIdConfi
     }
 }
 
-fn new_jws_verifier(algorithms: Arc<SigningAlgs>, config: &BankIdConfig, keys: KeyCache) -> JwsVerifier {
-    JwsVerifier { algorithms, clock_skew_secs: config.clock_skew.as_secs() as i64, keys: Arc::new(keys) }
+fn new_jws_verifier(algorithms: Arc<SigningAlgs>, config: &BankIdConfig, keys: Arc<KeyCache>) -> JwsVerifier {
+    JwsVerifier { algorithms, clock_skew_secs: config.clock_skew.as_secs() as i64, keys }
 }
 
 /// BIB's metadata and both of its key sets.
 #[tracing::instrument(name = "bankid.discover_bib", skip_all, fields(issuer = %issuer), err)]
 async fn discover_bib(client: &reqwest::Client, issuer: &url::Url, config: &BankIdConfig) -> Result<Bib, StartupError> {
     let (metadata, headers) = bib::discover(client, issuer).await.map_err(StartupError::Discovery)?;
-    let id_token_keys = load_keys(client, &metadata.jwks_uri, bib_key_cache_settings(config)).await?;
-    let grant_keys = load_keys(client, &metadata.jwks_uri_grants, bib_key_cache_settings(config)).await?;
-    let settings = alg_refresh_settings(config);
-    let algs = SigningAlgs::discovered(
-        client.clone(),
-        issuer.clone(),
-        Provider::Bib,
-        settings,
-        metadata.signing_algs.clone(),
-        &headers,
-    );
-    let algs = Arc::new(algs);
-    let id_tokens = new_verifier(&metadata.issuer, Arc::clone(&algs), config, id_token_keys);
+    let id_token_keys = Arc::new(load_keys(client, &metadata.jwks_uri, bib_key_cache_settings(config)).await?);
+    let grant_keys = Arc::new(load_keys(client, &metadata.jwks_uri_grants, bib_key_cache_settings(config)).await?);
+    let bib_issuer = metadata.issuer.clone();
+    let refresh = refresh_bib(client.clone(), issuer.clone(), Arc::clone(&id_token_keys), Arc::clone(&grant_keys));
+    let discovery = Arc::new(Discovered::new(refresh, alg_refresh_settings(config), metadata, &headers));
+    let algs = Arc::new(SigningAlgs::of(Arc::clone(&discovery)));
+    let id_tokens = new_verifier(&bib_issuer, Arc::clone(&algs), config, id_token_keys);
     let grants = new_jws_verifier(algs, config, grant_keys);
-    tracing::info!(issuer = %metadata.issuer, "BIB discovered");
-    Ok(Bib { metadata, id_tokens, grants })
+    tracing::info!(issuer = %bib_issuer, "BIB discovered");
+    Ok(Bib { discovery, id_tokens, grants })
+}
+
+/// Refreshes BIB's document with the start-up checks and points its two key
+/// caches at its `jwks_uri` and `jwks_uri_grants`.
+fn refresh_bib(
+    client: reqwest::Client,
+    issuer: url::Url,
+    id_token_keys: Arc<KeyCache>,
+    grant_keys: Arc<KeyCache>,
+) -> FetchDoc<BibMetadata> {
+    Box::new(move || {
+        let (client, issuer) = (client.clone(), issuer.clone());
+        let (id_token_keys, grant_keys) = (Arc::clone(&id_token_keys), Arc::clone(&grant_keys));
+        Box::pin(async move {
+            let (metadata, headers) = bib::discover(&client, &issuer).await?;
+            id_token_keys.follow(&metadata.jwks_uri);
+            grant_keys.follow(&metadata.jwks_uri_grants);
+            Ok((metadata, headers))
+        })
+    })
 }
 
 /// Fails start-up when the configuration needs something the provider lacks.
@@ -419,8 +502,8 @@ fn key_cache_settings(config: &BankIdConfig) -> KeyCacheSettings {
     }
 }
 
-/// The signing-algorithm lists refresh on the key cache's schedule (see
-/// `provider::signing_algs`).
+/// The discovery documents refresh on the key cache's schedule (see
+/// `provider::discovered`).
 fn alg_refresh_settings(config: &BankIdConfig) -> RefreshSettings {
     let keys = key_cache_settings(config);
     RefreshSettings { max_age: keys.max_age, cooldown: keys.cooldown }

@@ -94,14 +94,14 @@ impl KeysHealth {
 pub(crate) fn of(core: &Core) -> Health {
     let config = &core.config;
     let oidc = ProviderHealth {
-        issuer: core.metadata.issuer.clone(),
-        metadata_loaded: core.metadata.is_loaded(),
+        issuer: core.oidc().metadata.issuer.clone(),
+        metadata_loaded: core.metadata_loaded(),
         keys: if core.verifier.is_loaded() { KeysHealth::of(&core.verifier.jws.keys) } else { KeysHealth::UNLOADED },
         grant_keys: None,
     };
     let bib = config.bib_issuer.as_ref().map(|issuer| match core.loaded_bib() {
         Some(bib) => ProviderHealth {
-            issuer: bib.metadata.issuer.clone(),
+            issuer: bib.metadata().issuer.clone(),
             metadata_loaded: true,
             keys: KeysHealth::of(&bib.id_tokens.jws.keys),
             grant_keys: Some(KeysHealth::of(&bib.grants.keys)),

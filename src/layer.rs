@@ -102,7 +102,7 @@ pub struct BankIdLayer {
 impl fmt::Debug for BankIdLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BankIdLayer")
-            .field("issuer", &self.ctx.core.metadata.issuer)
+            .field("issuer", &self.ctx.core.oidc().metadata.issuer)
             .field("client_id", &self.ctx.core.config.client_id)
             .finish_non_exhaustive()
     }
@@ -196,7 +196,7 @@ impl BankIdLayer {
         }
         // Otherwise `bib()` fails only while degraded: checked once BIB loads.
         if let Ok(bib) = self.ctx.core.bib()
-            && bib.metadata.backchannel_authentication_endpoint.is_none()
+            && bib.metadata().backchannel_authentication_endpoint.is_none()
         {
             return Err(StartupError::MissingCapability { capability: "backchannel_authentication_endpoint" });
         }
@@ -244,12 +244,13 @@ impl BankIdLayer {
         self.ctx.permission_api()
     }
 
-    /// The provider metadata found by discovery. While the layer is
-    /// degraded ([`health`](Self::health) says `ready: false`) this is a
-    /// stand-in that points at the configured issuer and names no endpoint
-    /// beyond it and no algorithm.
-    pub fn metadata(&self) -> &ProviderMetadata {
-        &self.ctx.core.metadata
+    /// The provider metadata from the latest accepted discovery document
+    /// (refreshed on the key cache's schedule; a snapshot, no network).
+    /// While the layer is degraded ([`health`](Self::health) says
+    /// `ready: false`) this is a stand-in that points at the configured
+    /// issuer and names no endpoint beyond it and no algorithm.
+    pub fn metadata(&self) -> Arc<ProviderMetadata> {
+        Arc::clone(&self.ctx.core.oidc().metadata)
     }
 
     /// Whether the providers' metadata and keys are loaded and how fresh the
@@ -311,7 +312,7 @@ impl BankIdLayer {
         path == config.login_path
             || path == config.callback_path
             || path == config.logout_path
-            || (path == config.backchannel_logout_path && self.ctx.core.metadata.backchannel_logout_supported)
+            || (path == config.backchannel_logout_path && self.ctx.core.oidc().metadata.backchannel_logout_supported)
             || (self.ctx.ciba_store.is_some() && is_under(path, &config.ciba_path))
     }
 }

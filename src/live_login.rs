@@ -58,7 +58,7 @@ pub(crate) async fn check(ctx: &Ctx, login: CurrentLogin) -> Result<Stored, Erro
     // sends back-channel logouts, or while this instance runs degraded and
     // cannot know (other instances may have recorded some); see
     // `logout_registry`.
-    let logouts_possible = ctx.core.metadata.backchannel_logout_supported || !ctx.core.is_ready();
+    let logouts_possible = ctx.core.oidc().metadata.backchannel_logout_supported || !ctx.core.is_ready();
     if logouts_possible && LogoutRegistry::of(ctx).is_logged_out(login.keys()).await? {
         tracing::info!("stored login was ended by a back-channel logout");
         return Ok(Stored::Dead);

@@ -3,10 +3,16 @@
 //! A `kid`, an `alg`, a provider's `error` and `error_description`, a header
 //! value, a logout token's claim, a CIBA error code: each comes from a
 //! provider or a client, and logged as sent, a 10 KiB `kid` of newlines
-//! forges log lines or buries the real ones. [`untrusted`] is the one way
-//! such a value reaches `tracing`: control characters (newlines included)
-//! are dropped and the value is cut to [`MAX_LOGGED_CHARS`] characters plus
-//! `…`.
+//! forges log lines or buries the real ones. [`Untrusted`] is the one
+//! definition of "safe" for such a value, whether it reaches `tracing` or an
+//! error's `Display` (which is logged and may be shown): control characters
+//! (newlines and the ESC of ANSI sequences included) are dropped and the
+//! value is cut, by characters, to a cap plus `…` — [`MAX_LOGGED_CHARS`] for
+//! a single value ([`untrusted`]: a `kid`, an `alg`, an issuer, an error
+//! code), [`MAX_TEXT_CHARS`] for free text ([`untrusted_text`]: an
+//! `error_description`, a parser's message that quotes a provider's
+//! document). Values are never quoted or escaped otherwise: what is left
+//! cannot start a new line or restyle a terminal.
 //!
 //! [`RefusalSummary`] is for routes anyone can call (back-channel logout):
 //! each refusal is logged at `debug`, and `warn` gets at most one summary
@@ -20,18 +26,30 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// The most characters of an untrusted value a log line carries.
 pub(crate) const MAX_LOGGED_CHARS: usize = 64;
 
-/// An untrusted value as it may be logged; see the module docs.
-pub(crate) struct Untrusted<'a>(&'a str);
+/// The most characters of untrusted free text an error or log line carries.
+pub(crate) const MAX_TEXT_CHARS: usize = 200;
+
+/// An untrusted value as it may be logged or shown; see the module docs.
+pub(crate) struct Untrusted<'a> {
+    value: &'a str,
+    cap: usize,
+}
 
 /// `value` made safe for a log line: `kid = %untrusted(kid)`.
 pub(crate) fn untrusted(value: &str) -> Untrusted<'_> {
-    Untrusted(value)
+    Untrusted { value, cap: MAX_LOGGED_CHARS }
+}
+
+/// Free text made safe the same way, with the longer [`MAX_TEXT_CHARS`]
+/// cap: `untrusted_text(description).to_string()`.
+pub(crate) fn untrusted_text(value: &str) -> Untrusted<'_> {
+    Untrusted { value, cap: MAX_TEXT_CHARS }
 }
 
 impl fmt::Display for Untrusted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut printable = self.0.chars().filter(|c| !c.is_control());
-        for c in printable.by_ref().take(MAX_LOGGED_CHARS) {
+        let mut printable = self.value.chars().filter(|c| !c.is_control());
+        for c in printable.by_ref().take(self.cap) {
             fmt::Write::write_char(f, c)?;
         }
         if printable.next().is_some() {
@@ -86,7 +104,7 @@ impl RefusalSummary {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -96,5 +114,27 @@ mod tests {
         assert_eq!(untrusted(&long).to_string(), format!("{}…", "x".repeat(MAX_LOGGED_CHARS)));
         let exact = "é".repeat(MAX_LOGGED_CHARS);
         assert_eq!(untrusted(&exact).to_string(), exact, "cut by characters, not bytes; no … when nothing is cut");
+    }
+
+    /// A mebibyte of lines and ANSI escapes, as a hostile provider or
+    /// client would send it.
+    pub(crate) fn hostile_mebibyte() -> String {
+        "line\n\u{1b}[2J\u{1b}[31mred\r\n\u{7}\t".repeat(1 << 16).chars().take(1 << 20).collect()
+    }
+
+    /// Whether `text` is one bounded, printable line: at most `cap`
+    /// characters plus `…`, and no control character.
+    pub(crate) fn is_bounded_line(text: &str, cap: usize) -> bool {
+        text.chars().count() <= cap + 1 && !text.chars().any(char::is_control)
+    }
+
+    #[test]
+    fn a_hostile_mebibyte_becomes_one_bounded_line_either_way() {
+        let hostile = hostile_mebibyte();
+        let value = untrusted(&hostile).to_string();
+        assert!(is_bounded_line(&value, MAX_LOGGED_CHARS) && value.ends_with('…'), "{value}");
+        assert!(value.starts_with("line[2J[31mred"), "escape characters dropped, the rest kept: {value}");
+        let text = untrusted_text(&hostile).to_string();
+        assert!(is_bounded_line(&text, MAX_TEXT_CHARS) && text.chars().count() == MAX_TEXT_CHARS + 1, "{text}");
     }
 }

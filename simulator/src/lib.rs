@@ -485,6 +485,19 @@ impl Simulator {
         self.shared.lock().jwks_cache_control = value.map(str::to_owned);
     }
 
+    /// From now on the discovery document of `which` issuer has `field` set
+    /// to `value` (`null` included), as a provider that moves an endpoint,
+    /// or a hostile document naming another `issuer`, does. Overrides
+    /// accumulate (a later one for the same field wins) and survive
+    /// [`clear_faults`](Self::clear_faults); the signing algorithm set with
+    /// [`set_signing_algorithm`](Self::set_signing_algorithm) is overridden
+    /// too when `field` is `id_token_signing_alg_values_supported`.
+    pub fn override_discovery(&self, which: Issuer, field: &str, value: serde_json::Value) {
+        let mut inner = self.shared.lock();
+        inner.discovery_overrides.retain(|(w, f, _)| !(*w == which && f == field));
+        inner.discovery_overrides.push((which, field.to_owned(), value));
+    }
+
     /// Forgets every client-credentials access token issued so far (as if
     /// revoked, or expired early): BIB answers `401 invalid_token` to a
     /// relying party still holding one.

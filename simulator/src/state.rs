@@ -107,6 +107,9 @@ pub(crate) struct Inner {
     pub(crate) published_keys: Option<Vec<(SigningKey, String)>>,
     /// Set by `Simulator::set_jwks_cache_control`: sent with the JWKS.
     pub(crate) jwks_cache_control: Option<String>,
+    /// Set by `Simulator::override_discovery`: fields replaced in BankID
+    /// OIDC's discovery document (`Issuer::Oidc`) or BIB's.
+    pub(crate) discovery_overrides: Vec<(crate::Issuer, String, serde_json::Value)>,
     pub(crate) last_authorize_params: Option<BTreeMap<String, String>>,
     pub(crate) last_par_params: Option<BTreeMap<String, String>>,
     pub(crate) pending: Expiring<PendingRequest>,
@@ -137,6 +140,7 @@ impl Default for Inner {
             rotated: false,
             published_keys: None,
             jwks_cache_control: None,
+            discovery_overrides: Vec::new(),
             last_authorize_params: None,
             last_par_params: None,
             pending: Expiring::default(),
@@ -244,6 +248,14 @@ pub(crate) struct AccessGrant {
 }
 
 impl Shared {
+    /// Replaces the fields `Simulator::override_discovery` set for `which`
+    /// issuer in its discovery `document`.
+    pub(crate) fn apply_discovery_overrides(&self, which: crate::Issuer, document: &mut serde_json::Value) {
+        for (_, field, value) in self.lock().discovery_overrides.iter().filter(|(w, _, _)| *w == which) {
+            document[field.as_str()] = value.clone();
+        }
+    }
+
     pub(crate) fn new(settings: Settings) -> Self {
         let Settings {
             issuer,

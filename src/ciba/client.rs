@@ -88,7 +88,8 @@ impl Ciba {
             }
             _ => CibaError::NotSupported,
         })?;
-        let endpoint = bib.metadata.backchannel_authentication_endpoint.clone().ok_or(CibaError::NotSupported)?;
+        let endpoint =
+            bib.fresh_metadata().await.backchannel_authentication_endpoint.clone().ok_or(CibaError::NotSupported)?;
         if !request.hint.is_valid() {
             return Err(CibaError::InvalidLoginHint);
         }

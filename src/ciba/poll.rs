@@ -252,7 +252,8 @@ impl Ciba {
     ) -> Result<Result<(AuthenticatedUser, String), CibaError>, PollError> {
         let bib = self.core.bib().map_err(|e| PollError::Transient(Cause::from_error(e)))?;
         let params = [("grant_type", CIBA_GRANT), ("auth_req_id", pending.auth_req_id.as_str())];
-        let endpoint = &bib.metadata.token_endpoint;
+        let metadata = bib.fresh_metadata().await;
+        let endpoint = &metadata.token_endpoint;
         let build = |http: &reqwest::Client| http.post(endpoint.clone()).form(&params);
         let scope = ciba_token_scope(&self.core, pending_type(pending));
         let answer = match bearer_send(&self.core, &scope, build).await {

@@ -161,13 +161,6 @@ pub(crate) fn escape_html(text: &str) -> String {
     html_escape::encode_quoted_attribute(text).into_owned()
 }
 
-/// Keeps attacker-controllable text (a callback's `error_description`, a
-/// provider's error body) short and printable before it reaches a log line
-/// or an error page.
-pub(crate) fn sanitize(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).take(200).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,12 +168,6 @@ mod tests {
     #[test]
     fn html_is_escaped() {
         assert_eq!(escape_html("<script>\"x\"&'"), "&lt;script&gt;&quot;x&quot;&amp;&#x27;");
-    }
-
-    #[test]
-    fn sanitize_strips_control_and_truncates() {
-        assert_eq!(sanitize("a\r\nb"), "ab");
-        assert_eq!(sanitize(&"x".repeat(500)).len(), 200);
     }
 
     #[test]

@@ -89,7 +89,8 @@ fn rejection() -> Response {
 #[tracing::instrument(name = "bankid.backchannel_logout", skip_all)]
 async fn handle(ctx: &Ctx, req: Request) -> Result<(), LogoutTokenError> {
     let token = logout_token_of(req).await?;
-    let issuer = ctx.core.metadata.issuer.as_str();
+    let oidc = ctx.core.oidc();
+    let issuer = oidc.metadata.issuer.as_str();
     let claims = ctx.core.verifier.jws.verify(&token).await?;
     let clock_skew = ctx.core.config().clock_skew.as_secs() as i64;
     let valid = check_claims(issuer, &ctx.core.config().client_id, clock_skew, &claims, unix_now())?;

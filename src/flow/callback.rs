@@ -20,10 +20,9 @@ use serde_json::Value;
 
 use super::{attempt, completed, redirect, session_of, with_cookies};
 use crate::clock::unix_now;
-use crate::error::render::sanitize;
 use crate::error::{EndpointError, Error};
 use crate::loa::AcrIssuer;
-use crate::log_value::untrusted;
+use crate::log_value::{untrusted, untrusted_text};
 use crate::login::complete::{self, CheckedLogin, Policy};
 use crate::permission::api::GrantExpectation;
 use crate::permission::grants;
@@ -203,7 +202,7 @@ fn landing(pending: &PendingLogin, has_grants: bool) -> String {
 /// `iss` is refused when the provider promised to send it. The comparison is
 /// a plain string comparison with the issuer from discovery, as §2.4 asks.
 fn check_response_issuer(ctx: &Ctx, iss: Option<&str>) -> Result<(), Error> {
-    let metadata = &ctx.core.metadata;
+    let metadata = &ctx.core.oidc().metadata;
     match iss {
         Some(iss) if iss == metadata.issuer => Ok(()),
         Some(_) => Err(Error::CallbackIssuerMismatch),
@@ -215,7 +214,7 @@ fn check_response_issuer(ctx: &Ctx, iss: Option<&str>) -> Result<(), Error> {
 fn provider_error(error: &str, description: Option<&str>) -> Error {
     let logged_description = untrusted(description.unwrap_or(""));
     tracing::info!(error = %untrusted(error), description = %logged_description, "provider returned an error");
-    let description = description.map(sanitize);
+    let description = description.map(|d| untrusted_text(d).to_string());
     match error {
         "access_denied" => Error::AccessDenied { description },
         other => Error::Provider { error: untrusted(other).to_string(), description },
@@ -280,14 +279,15 @@ fn random_id() -> String {
 #[tracing::instrument(name = "bankid.token_exchange", skip_all, err(Display))]
 async fn exchange_code(ctx: &Ctx, code: &str, pending: &PendingLogin) -> Result<TokenResponse, Error> {
     let config = ctx.core.config();
-    let credentials = ctx.core.credentials();
+    let oidc = ctx.core.fresh_oidc().await;
+    let credentials = ctx.core.credentials(&oidc);
     let params = [
         ("grant_type", "authorization_code"),
         ("code", code),
         ("redirect_uri", config.redirect_uri.as_str()),
         ("code_verifier", pending.pkce_verifier.as_str()),
     ];
-    Ok(request_tokens(&ctx.core.http, &ctx.core.metadata.token_endpoint, &credentials, &params).await?)
+    Ok(request_tokens(&ctx.core.http, &oidc.metadata.token_endpoint, &credentials, &params).await?)
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use super::login_options::{QueryOptions, add_identity_hint, add_params, from_que
 use super::{redirect, session_of, with_cookies};
 use crate::clock::unix_now;
 use crate::config::{BankIdConfig, ParMode};
+use crate::core::Oidc;
 use crate::error::Error;
 use crate::login_hint::LoginHint;
 use crate::permission::error::PermissionError;
@@ -138,11 +139,12 @@ pub(crate) async fn begin(
     let has_permissions = !permissions.is_empty();
     let params = authorize_params(config, &secrets, &options, &permissions)?;
 
-    let url = match par_endpoint(ctx, has_permissions)? {
-        Some(endpoint) => push_request(ctx, endpoint, &params).await?,
+    let oidc = ctx.core.fresh_oidc().await;
+    let url = match par_endpoint(ctx, &oidc, has_permissions)? {
+        Some(endpoint) => push_request(ctx, &oidc, endpoint, &params).await?,
         // An identity number never goes into the browser's URL.
         None if options.identity_hint.is_some() => return Err(Error::IdentityHintNeedsPar),
-        None => ctx.core.authorize.url(&params),
+        None => oidc.authorize.url(&params),
     };
     let expected_subject = match options.for_current_user || options.step_up.is_some() {
         // Only a login that still counts binds the new one to its person: an
@@ -170,7 +172,7 @@ pub(crate) async fn begin(
 
 /// This login's own authorize parameters, in the order they are sent; the
 /// fixed ones (client, redirect URI, scope, configured selectors) are in
-/// `ctx.core.authorize`, encoded once. A login that selects its own
+/// `Oidc::authorize`, encoded once per discovery document. A login that selects its own
 /// identity provider (a level, a permission flow) or prefills an identity
 /// number carries the selectors itself, replacing the configured ones.
 fn authorize_params<'a>(
@@ -224,8 +226,8 @@ fn permission_reference(permissions: &[PermissionItem]) -> Result<Option<String>
 /// disabled); logins with permissions, and every login at a provider that
 /// says `require_pushed_authorization_requests`, cannot go without it (a
 /// disabled PAR with such a provider already failed start-up).
-fn par_endpoint(ctx: &Ctx, has_permissions: bool) -> Result<Option<&Url>, Error> {
-    let metadata = &ctx.core.metadata;
+fn par_endpoint<'a>(ctx: &Ctx, oidc: &'a Oidc, has_permissions: bool) -> Result<Option<&'a Url>, Error> {
+    let metadata = &oidc.metadata;
     let endpoint = metadata.pushed_authorization_request_endpoint.as_ref();
     let must_push = has_permissions || metadata.require_pushed_authorization_requests;
     let missing = Error::MissingCapability { capability: "pushed_authorization_request_endpoint" };
@@ -247,11 +249,11 @@ struct ParResponse {
 /// the same list the URL without PAR carries) and returns the authorization
 /// URL naming it.
 #[tracing::instrument(name = "bankid.par", skip_all, err(Display))]
-async fn push_request(ctx: &Ctx, endpoint: &Url, params: &[(&str, String)]) -> Result<String, Error> {
-    let credentials = ctx.core.credentials();
-    let form: Vec<(&str, &str)> = ctx.core.authorize.params(params).collect();
+async fn push_request(ctx: &Ctx, oidc: &Oidc, endpoint: &Url, params: &[(&str, String)]) -> Result<String, Error> {
+    let credentials = ctx.core.credentials(oidc);
+    let form: Vec<(&str, &str)> = oidc.authorize.params(params).collect();
     let (_, pushed) = post_form::<ParResponse>(&ctx.core.http, endpoint, &credentials, &form)
         .await
         .map_err(Error::PushedAuthorization)?;
-    Ok(ctx.core.authorize.pushed_url(&pushed.request_uri))
+    Ok(oidc.authorize.pushed_url(&pushed.request_uri))
 }

@@ -49,8 +49,12 @@ async fn end(
     let ciba_cookies = owner::end_all(ctx, headers, logged_in_by, None).await?;
     let Some(login) = login else { return Ok(("/".to_owned(), ciba_cookies)) };
     tracing::info!("BankID login ended");
-    let location = match &ctx.core.metadata.end_session_endpoint {
-        Some(endpoint) if is_bankid_oidc_login(ctx, &login) => end_session_url(ctx, endpoint, &login.id_token).into(),
+    // The snapshot: a logout never waits on the provider's discovery.
+    let oidc = ctx.core.oidc();
+    let location = match &oidc.metadata.end_session_endpoint {
+        Some(endpoint) if is_bankid_oidc_login(&oidc.metadata.issuer, &login) => {
+            end_session_url(ctx, endpoint, &login.id_token).into()
+        }
         _ => "/".to_owned(),
     };
     Ok((location, ciba_cookies))
@@ -59,8 +63,8 @@ async fn end(
 /// Whether BankID OIDC issued this login's ID token. Its end-session
 /// endpoint knows only its own sessions: a CIBA login (BIB's ID token) has
 /// none there, and BIB's token must not travel to another provider.
-fn is_bankid_oidc_login(ctx: &Ctx, login: &StoredLogin) -> bool {
-    login.claim("iss") == Some(ctx.core.metadata.issuer.as_str())
+fn is_bankid_oidc_login(issuer: &str, login: &StoredLogin) -> bool {
+    login.claim("iss") == Some(issuer)
 }
 
 /// The largest ID token sent as `id_token_hint` in the logout URL. The

@@ -386,7 +386,7 @@ impl PermissionApi {
     }
 
     pub(crate) async fn user_exists_with_scope(&self, hint: &LoginHint, scope: &str) -> Result<bool, EndpointError> {
-        let url = self.permissions_url("user-exists")?;
+        let url = self.permissions_url("user-exists").await?;
         let body = serde_json::json!({ "loginHint": [WireLoginHint::from(hint)] });
         let answer: UserExistsAnswer = self.send_json(scope, |http| http.post(url.clone()).json(&body)).await?;
         Ok(answer.exists)
@@ -398,7 +398,7 @@ impl PermissionApi {
         registration: &Registration,
         scope: &str,
     ) -> Result<RegisteredPermission, EndpointError> {
-        let url = self.permissions_url("")?;
+        let url = self.permissions_url("").await?;
         let iat = unix_now();
         let exp = iat + self.core.config().permission_api.registration_lifetime.as_secs() as i64;
         let body = RegisterBody {
@@ -426,7 +426,7 @@ impl PermissionApi {
     pub(crate) async fn grant_for(&self, expected: &GrantExpectation<'_>, scope: &str) -> Result<Grant, Error> {
         let config = &self.core.config().permission_api;
         let encoded_id: String = url::form_urlencoded::byte_serialize(expected.id.as_bytes()).collect();
-        let url = self.permissions_url(&format!("{encoded_id}/grant")).map_err(Error::PermissionApi)?;
+        let url = self.permissions_url(&format!("{encoded_id}/grant")).await.map_err(Error::PermissionApi)?;
         let mut delay = config.grant_retry_delay;
         for attempt in 1..=config.grant_attempts {
             if let Some(jws) = self.fetch_grant(&url, scope).await.map_err(Error::PermissionApi)? {
@@ -457,7 +457,7 @@ impl PermissionApi {
         let bib = self.core.bib()?;
         let invalid = |why| Error::Permission(PermissionError::InvalidSignedPermission(why));
         let claims = bib.grants.verify(&jws).await.map_err(|e| invalid(e.kind()))?;
-        if claims.get("iss").and_then(Value::as_str) != Some(bib.metadata.issuer.as_str()) {
+        if claims.get("iss").and_then(Value::as_str) != Some(bib.metadata().issuer.as_str()) {
             return Err(invalid("issuer"));
         }
         check_time_limits(&claims, self.core.config().clock_skew.as_secs() as i64).map_err(invalid)?;
@@ -487,12 +487,13 @@ impl PermissionApi {
     }
 
     /// `{permissions_endpoint}{rest}`: BankID's endpoint ends in `/`, and
-    /// sub-resources are appended to it.
-    fn permissions_url(&self, rest: &str) -> Result<Url, EndpointError> {
+    /// sub-resources are appended to it. From BIB's metadata within its max
+    /// age (refreshed first when older).
+    async fn permissions_url(&self, rest: &str) -> Result<Url, EndpointError> {
         let bib = self.core.bib().map_err(|_| {
             EndpointError::Unreachable(TransportError::new(TransportErrorKind::NotSent, "no BIB issuer is configured"))
         })?;
-        bib.metadata.permissions_endpoint.join(rest).map_err(|e| {
+        bib.fresh_metadata().await.permissions_endpoint.join(rest).map_err(|e| {
             EndpointError::Unreachable(TransportError::not_sent("the permissions endpoint cannot be joined", e))
         })
     }

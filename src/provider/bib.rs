@@ -23,6 +23,7 @@ use super::error::Cause;
 use super::http::get_json_with_headers;
 use super::max_age::Fetched;
 use super::metadata::{checked_endpoint, discovery_url, is_asymmetric, same_issuer};
+use crate::log_value::untrusted;
 
 /// BIB's endpoints, from its discovery document.
 #[derive(Debug, Clone)]
@@ -57,7 +58,7 @@ pub(crate) struct RawBibMetadata {
 
 /// Fetches `{bib_issuer}/.well-known/openid-configuration` and validates it;
 /// with the response headers, whose
-/// `Cache-Control` schedules the next refresh (see `provider::signing_algs`).
+/// `Cache-Control` schedules the next refresh (see `provider::discovered`).
 pub(crate) async fn discover(client: &Client, issuer: &Url) -> Fetched<BibMetadata> {
     let url = discovery_url(issuer);
     let (raw, headers): (RawBibMetadata, _) =
@@ -67,7 +68,8 @@ pub(crate) async fn discover(client: &Client, issuer: &Url) -> Fetched<BibMetada
 
 pub(crate) fn from_document(raw: RawBibMetadata, issuer: &Url) -> Result<BibMetadata, String> {
     if !same_issuer(&raw.issuer, issuer) {
-        return Err(format!("BIB discovery document names issuer `{}`, expected `{issuer}`", raw.issuer));
+        let advertised = untrusted(&raw.issuer);
+        return Err(format!("BIB discovery document names issuer `{advertised}`, expected `{issuer}`"));
     }
     let secure = issuer.scheme() == "https";
     let endpoint = |name: &str, raw: &str| checked_endpoint(name, raw, secure);
@@ -141,6 +143,15 @@ mod tests {
         let mut doc = raw("https://app.bankid.no");
         doc.jwks_uri_grants = "http://app.bankid.no/jwks/grants".into();
         assert!(from_document(doc, &issuer).unwrap_err().contains("jwks_uri_grants"));
+    }
+
+    #[test]
+    fn another_issuer_is_quoted_bounded() {
+        use crate::log_value::tests::{hostile_mebibyte, is_bounded_line};
+        let issuer = Url::parse("https://app.bankid.no").unwrap();
+        let err = from_document(raw(&hostile_mebibyte()), &issuer).unwrap_err();
+        assert!(err.starts_with("BIB discovery document names issuer `line[2J[31mred"), "{err}");
+        assert!(is_bounded_line(&err, 200), "{err}");
     }
 
     #[test]

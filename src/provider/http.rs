@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::error::{TransportError, TransportErrorKind};
+use crate::log_value::untrusted_text;
 
 /// Largest provider response we read; discovery documents and JWKS are a few
 /// kilobytes, so anything bigger is a misbehaving or hostile endpoint.
@@ -59,7 +60,8 @@ impl std::fmt::Display for FetchError {
             FetchError::Transport(e) => write!(f, "request failed: {e}"),
             FetchError::Status(s) => write!(f, "unexpected HTTP status {s}"),
             FetchError::TooLarge => write!(f, "response larger than {MAX_BODY} bytes"),
-            FetchError::Json(e) => write!(f, "invalid JSON: {e}"),
+            // serde_json quotes the offending value (an attacker-sized string).
+            FetchError::Json(e) => write!(f, "invalid JSON: {}", untrusted_text(&e.to_string())),
         }
     }
 }
@@ -179,6 +181,19 @@ fn source_chain(err: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// serde_json quotes the value it could not read; a hostile document's
+    /// mebibyte string must not reach the log through that message.
+    #[test]
+    fn a_json_error_quoting_an_attacker_sized_value_is_bounded() {
+        use crate::log_value::MAX_TEXT_CHARS;
+        use crate::log_value::tests::{hostile_mebibyte, is_bounded_line};
+        let err = serde_json::from_value::<u32>(serde_json::Value::String(hostile_mebibyte())).unwrap_err();
+        let shown = FetchError::Json(err).to_string();
+        let quoted = shown.strip_prefix("invalid JSON: ").expect("the kind of failure first");
+        assert!(quoted.starts_with("invalid type: string"), "{shown}");
+        assert!(is_bounded_line(quoted, MAX_TEXT_CHARS), "{shown}");
+    }
 
     #[tokio::test]
     async fn a_dns_failure_is_reported_as_one() {

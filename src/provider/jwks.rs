@@ -32,6 +32,7 @@
 //! token never touches a certificate.
 
 use std::collections::HashMap;
+use std::sync::RwLock;
 use std::time::Duration;
 
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, KeyOperations, PublicKeyUse};
@@ -46,7 +47,7 @@ use super::key_chain::{ChainFailure, KeyChainError, TrustedRoots};
 use super::max_age::{Fetched, MaxAgeCache, MaxAgePolicy, Snapshot};
 use crate::clock::unix_now;
 use crate::id_token::error::IdTokenError;
-use crate::log_value::untrusted;
+use crate::log_value::{untrusted, untrusted_text};
 
 /// One usable verification key.
 #[derive(Clone)]
@@ -112,7 +113,9 @@ pub(crate) struct KeyCacheSettings {
 /// Verification while the set is fresh takes no lock but a brief read lock.
 pub(crate) struct KeyCache {
     client: Client,
-    jwks_uri: Url,
+    /// Where the keys are fetched: the `jwks_uri` of the provider's latest
+    /// accepted discovery document ([`KeyCache::follow`]).
+    jwks_uri: RwLock<Url>,
     trust: KeyTrust,
     keys: MaxAgeCache<KeySet>,
 }
@@ -134,7 +137,7 @@ impl KeyCache {
     pub(crate) async fn load(client: Client, jwks_uri: Url, settings: KeyCacheSettings) -> Result<KeyCache, Cause> {
         let (keys, headers) = fetch(&client, &jwks_uri, &settings.trust).await?;
         let keys = MaxAgeCache::new(settings.max_age, settings.cooldown, keys, &headers);
-        Ok(KeyCache { client, jwks_uri, trust: settings.trust, keys })
+        Ok(KeyCache { client, jwks_uri: RwLock::new(jwks_uri), trust: settings.trust, keys })
     }
 
     /// Finds the key for a token header in a key set within its max age,
@@ -174,7 +177,20 @@ impl KeyCache {
     }
 
     async fn fetch(&self) -> Fetched<KeySet> {
-        fetch(&self.client, &self.jwks_uri, &self.trust).await
+        let jwks_uri = self.jwks_uri.read().unwrap_or_else(|p| p.into_inner()).clone();
+        fetch(&self.client, &jwks_uri, &self.trust).await
+    }
+
+    /// Fetches the keys from `jwks_uri` from now on: a refreshed discovery
+    /// document moved them. The keys held stay in use for their max age
+    /// (a provider keeps publishing a key while tokens signed with it
+    /// live); a token naming a key they lack refetches from the new URI.
+    pub(crate) fn follow(&self, jwks_uri: &Url) {
+        let mut held = self.jwks_uri.write().unwrap_or_else(|p| p.into_inner());
+        if *held != *jwks_uri {
+            tracing::info!(from = %untrusted(held.as_str()), to = %untrusted(jwks_uri.as_str()), "the provider's discovery moved its JWKS");
+            *held = jwks_uri.clone();
+        }
     }
 
     /// A cache that holds no key and can never load one: the stand-in of a
@@ -183,7 +199,8 @@ impl KeyCache {
     /// `keys_unavailable` without any network call.
     pub(crate) fn unloaded(client: Client, settings: KeyCacheSettings) -> KeyCache {
         let keys = MaxAgeCache::new(settings.max_age, settings.cooldown, KeySet::default(), &Default::default());
-        KeyCache { client, jwks_uri: Url::parse("about:blank").expect("a constant URL"), trust: settings.trust, keys }
+        let jwks_uri = RwLock::new(Url::parse("about:blank").expect("a constant URL"));
+        KeyCache { client, jwks_uri, trust: settings.trust, keys }
     }
 
     /// How old the held key set is and how long it may be used (no network).
@@ -210,7 +227,7 @@ impl KeyCache {
         };
         let keys = parse_keys(raw.keys, &settings.trust, unix_now());
         let keys = MaxAgeCache::new(settings.max_age, settings.cooldown, keys, &Default::default());
-        let jwks_uri = "http://127.0.0.1:9/jwks".parse().expect("a URL");
+        let jwks_uri = RwLock::new("http://127.0.0.1:9/jwks".parse().expect("a URL"));
         KeyCache { client: Client::new(), jwks_uri, trust: settings.trust, keys }
     }
 }
@@ -244,7 +261,7 @@ fn refusal(keys: &KeySet, kid: Option<&str>, alg: Algorithm) -> Option<KeyChainE
 async fn fetch(client: &Client, jwks_uri: &Url, trust: &KeyTrust) -> Fetched<KeySet> {
     let (raw, headers): (RawJwkSet, _) = get_json_with_headers(client, jwks_uri)
         .await
-        .map_err(|e| Cause::caused_by(format!("JWKS {jwks_uri}: {e}"), e))?;
+        .map_err(|e| Cause::caused_by(format!("JWKS {}: {e}", untrusted_text(jwks_uri.as_str())), e))?;
     Ok((parse_keys(raw.keys, trust, unix_now()), headers))
 }
 
@@ -308,11 +325,10 @@ fn check_chain(jwk: &Jwk, trust: &KeyTrust, now: i64) -> Result<(), ChainFailure
 /// One `warn` per refused key and load: the provider's `kid` made safe to
 /// log and the verifier's detail (control characters dropped, bounded).
 fn log_refused(kid: Option<&str>, failure: &ChainFailure) {
-    let detail: String = failure.detail.chars().filter(|c| !c.is_control()).take(200).collect();
     tracing::warn!(
         kid = %untrusted(kid.unwrap_or("(none)")),
         reason = failure.reason.kind(),
-        detail = %detail,
+        detail = %untrusted_text(&failure.detail),
         "a signing key from the provider's JWKS failed the certificate chain check; it is not used"
     );
 }

@@ -138,7 +138,7 @@ impl<T> MaxAgeCache<T> {
 
     /// The value held now, fresh or not, without touching the network: for
     /// a document whose last good copy is better than none while its
-    /// refresh fails (the signing algorithms; never the keys).
+    /// refresh fails (discovery metadata; never the keys).
     pub(crate) fn latest(&self) -> Snapshot<T> {
         Snapshot(self.current())
     }

@@ -23,6 +23,7 @@ use super::error::Cause;
 use super::http::{FetchError, get_json_with_headers};
 use super::max_age::Fetched;
 use crate::config::is_loopback;
+use crate::log_value::untrusted;
 
 /// Discovery fields outside OIDC Discovery 1.0 that BankID publishes.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -84,8 +85,7 @@ pub struct ProviderMetadata {
     /// CIBA backchannel authentication endpoint, if any.
     pub backchannel_authentication_endpoint: Option<Url>,
     /// Signature algorithms the provider uses for ID tokens that this crate
-    /// accepts (asymmetric only), as discovered at start-up; token
-    /// verification uses a copy refreshed on the key cache's schedule.
+    /// accepts (asymmetric only).
     pub id_token_signing_algs: Vec<Algorithm>,
     /// Whether authorization responses carry `iss` (RFC 9207).
     pub authorization_response_iss_parameter_supported: bool,
@@ -99,7 +99,7 @@ pub struct ProviderMetadata {
 
 /// Fetches `{issuer}/.well-known/openid-configuration` and validates it;
 /// with the response headers, whose
-/// `Cache-Control` schedules the next refresh (see `provider::signing_algs`).
+/// `Cache-Control` schedules the next refresh (see `provider::discovered`).
 pub(crate) async fn discover(client: &Client, issuer: &Url) -> Fetched<ProviderMetadata> {
     let url = discovery_url(issuer);
     let (doc, headers): (DiscoveredMetadata, _) = get_json_with_headers(client, &url)
@@ -120,6 +120,7 @@ pub(crate) fn discovery_url(issuer: &Url) -> Url {
 fn from_document(doc: DiscoveredMetadata, issuer: &Url) -> Result<ProviderMetadata, String> {
     let advertised = doc.issuer().as_str();
     if !same_issuer(advertised, issuer) {
+        let advertised = untrusted(advertised);
         return Err(format!("discovery document names issuer `{advertised}`, expected `{issuer}`"));
     }
     let extras = doc.additional_metadata();
@@ -179,7 +180,7 @@ pub(crate) fn checked_endpoint(name: &str, raw: &str, secure: bool) -> Result<Ur
         "http" => !secure && is_loopback(&url),
         _ => false,
     };
-    if ok { Ok(url) } else { Err(format!("{name} `{url}` must use https")) }
+    if ok { Ok(url) } else { Err(format!("{name} `{}` must use https", untrusted(url.as_str()))) }
 }
 
 /// The advertised algorithms we are willing to verify: asymmetric signatures
@@ -237,6 +238,25 @@ mod tests {
         let issuer = Url::parse("https://op.example/realm").unwrap();
         let err = from_document(doc("https://evil.example/realm", r#"["RS256"]"#), &issuer).unwrap_err();
         assert!(err.contains("issuer"), "{err}");
+    }
+
+    /// A hostile document's attacker-sized issuer or endpoint reaches the
+    /// refusal (logged at every refresh) as one bounded line.
+    #[test]
+    fn refusals_quote_attacker_sized_values_bounded() {
+        use crate::log_value::tests::{hostile_mebibyte, is_bounded_line};
+        let issuer = Url::parse("https://op.example").unwrap();
+        let hostile = hostile_mebibyte();
+        let mut d = doc("https://op.example", r#"["RS256"]"#);
+        d = d.set_issuer(openidconnect::IssuerUrl::new(format!("https://evil.example/{hostile}")).unwrap());
+        let err = from_document(d, &issuer).unwrap_err();
+        assert!(err.contains("names issuer `https://evil.example/"), "{err}");
+        assert!(is_bounded_line(&err, 200), "{err}");
+        let mut d = doc("https://op.example", r#"["RS256"]"#);
+        let endpoint = format!("http://op.example/{}", "x".repeat(1 << 20));
+        d = d.set_token_endpoint(Some(openidconnect::TokenUrl::new(endpoint).unwrap()));
+        let err = from_document(d, &issuer).unwrap_err();
+        assert!(err.starts_with("token_endpoint `http://op.example/xxx") && is_bounded_line(&err, 200), "{err}");
     }
 
     #[test]

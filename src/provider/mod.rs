@@ -8,6 +8,7 @@
 
 pub(crate) mod bib;
 pub(crate) mod client_token;
+pub(crate) mod discovered;
 pub(crate) mod error;
 pub(crate) mod http;
 pub(crate) mod jwks;

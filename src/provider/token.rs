@@ -18,8 +18,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use crate::clock::unix_now;
 use crate::config::{ClientAssertionKey, ClientAuth, ClientSecret, Credential};
 use crate::error::EndpointError;
-use crate::error::render::sanitize;
-use crate::log_value::untrusted;
+use crate::log_value::{untrusted, untrusted_text};
 
 /// A successful token response. `Debug` never shows the tokens.
 #[derive(Deserialize)]
@@ -147,7 +146,7 @@ pub(crate) async fn parse_json_response<T: DeserializeOwned>(
         Ok(err) if status.is_client_error() => Err(EndpointError::Rejected {
             // An error code is short; a longer one is cut like a logged value.
             error: untrusted(&err.error).to_string(),
-            description: err.error_description.as_deref().map(sanitize),
+            description: err.error_description.as_deref().map(|d| untrusted_text(d).to_string()),
         }),
         _ => Err(EndpointError::UnexpectedResponse { status: status.as_u16() }),
     }
@@ -171,6 +170,24 @@ mod tests {
         let header = basic_auth("my client", &secret);
         let decoded = STANDARD.decode(header.trim_start_matches("Basic ")).unwrap();
         assert_eq!(String::from_utf8(decoded).unwrap(), "my+client:p%40ss%3Aw%C3%B6rd");
+    }
+
+    /// A provider's `error` and `error_description` of a mebibyte each, full
+    /// of newlines and ANSI escapes: the error (logged, shown) is one
+    /// bounded line.
+    #[tokio::test]
+    async fn an_attacker_sized_oauth_error_is_bounded() {
+        use crate::log_value::tests::{hostile_mebibyte, is_bounded_line};
+        use crate::log_value::{MAX_LOGGED_CHARS, MAX_TEXT_CHARS};
+        // 64 Ki characters of it: JSON-escaped, within the body limit.
+        let hostile: String = hostile_mebibyte().chars().take(64 * 1024).collect();
+        let body = serde_json::json!({"error": hostile, "error_description": hostile}).to_string();
+        let response = http::Response::builder().status(400).body(body).unwrap();
+        let err = parse_json_response::<serde_json::Value>(reqwest::Response::from(response)).await.unwrap_err();
+        let EndpointError::Rejected { error, description } = &err else { panic!("{err:?}") };
+        assert!(is_bounded_line(error, MAX_LOGGED_CHARS), "{error}");
+        assert!(is_bounded_line(description.as_deref().unwrap(), MAX_TEXT_CHARS), "{description:?}");
+        assert!(is_bounded_line(&err.to_string(), 400), "{err}");
     }
 }
 

@@ -523,3 +523,61 @@ async fn a_landing_url_naming_two_flows_grants_nothing() {
     let callback_url = approved(&app, &authorize_url, "kari").await;
     assert_eq!(visit(&app, &callback_url).await, landed("/"), "the return path that named a flow is not used");
 }
+
+/// A second app on `app`'s simulator and session `store` whose policy
+/// `configure` changes (a raised minimum LOA): the same browser (`app`'s
+/// cookie jar, which ignores ports) and the same stored logins, judged by
+/// the new policy. Returns its base URL; the server stops with the test.
+async fn same_sessions_under(
+    app: &TestApp,
+    store: tower_sessions::MemoryStore,
+    configure: impl FnOnce(axum_bankid::BankIdConfigBuilder) -> axum_bankid::BankIdConfigBuilder,
+) -> String {
+    use axum::routing::get;
+    use axum_bankid::{AuthenticatedUser, BankIdLayer};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let redirect_uri = format!("{base}/auth/bankid/callback");
+    app.sim.allow_redirect_uri(&redirect_uri);
+    let config = configure(common::builder_for(&app.sim, &redirect_uri)).build().unwrap();
+    let bankid = BankIdLayer::discover(config).await.unwrap();
+    let routes = axum::Router::new().route("/me", get(|user: AuthenticatedUser| async move { axum::Json(user) }));
+    let served = routes.layer(bankid.with_session_store(store));
+    tokio::spawn(async move { axum::serve(listener, served).await.unwrap() });
+    base
+}
+
+/// The callback's answer to a login started at `base{path}` and approved
+/// by `user` in `app`'s browser: its status and landing path or error kind.
+async fn login_at(app: &TestApp, base: &str, path: &str, user: &str) -> (StatusCode, String) {
+    let started = app.client.get(format!("{base}{path}")).send().await.unwrap();
+    assert_eq!(started.status(), StatusCode::SEE_OTHER, "{path} should redirect to BankID");
+    let callback_url = approved(app, &common::location(&started), user).await;
+    let (status, outcome) = visit(app, &callback_url).await;
+    (status, if status == StatusCode::SEE_OTHER { path_of(&outcome) } else { outcome })
+}
+
+/// Issue 20 item 4: a login below the current minimum LOA binds nobody.
+/// Kari logs in at LOA 3; the same sessions are then served by an app whose
+/// minimum is LOA 4, where her login does not count: Ola's step-up proceeds
+/// as a fresh login instead of failing with `subject_mismatch`, while a
+/// login that counts there (Ola's, at LOA 4) still locks. (A permission
+/// login is BIB's, at LOA 3, so an app requiring LOA 4 refuses it with
+/// `insufficient_loa` whoever is logged in: the step-up is the case.)
+#[tokio::test]
+async fn a_login_below_the_current_minimum_loa_does_not_lock_the_next_login() {
+    const STEP_UP: &str = "/auth/bankid/login?return_to=%2Fme&acr=4";
+    let store = tower_sessions::MemoryStore::default();
+    let app = TestApp::builder().store(store.clone()).start().await;
+    app.login_as("kari").await;
+    assert_eq!(app.get_json("/me").await.1["loa"], 3);
+    let raised = same_sessions_under(&app, store, |b| b.minimum_loa(axum_bankid::Loa::HIGH)).await;
+    let me = |base: &str| app.client.get(format!("{base}/me")).send();
+    assert_eq!(me(&raised).await.unwrap().status(), StatusCode::UNAUTHORIZED, "LOA 3 no longer counts");
+
+    assert_eq!(login_at(&app, &raised, STEP_UP, "ola").await, landed("/me"), "not locked to Kari");
+    let ola: serde_json::Value = me(&raised).await.unwrap().json().await.unwrap();
+    assert_eq!((ola["name"].as_str(), ola["loa"].as_u64()), (Some("Ola Nordmann"), Some(4)));
+    // Ola's LOA 4 login counts on the raised app, and locks.
+    assert_eq!(login_at(&app, &raised, STEP_UP, "kari").await, (StatusCode::FORBIDDEN, "subject_mismatch".into()));
+}

@@ -15,7 +15,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use axum_bankid::{AuthenticatedUser, BankId, BankIdConfig, BankIdConfigBuilder, BankIdLayer, permission::LoginHint};
-use axum_bankid_simulator::{Endpoint, Fault, Simulator};
+use axum_bankid_simulator::{Endpoint, Fault, Issuer, Simulator};
 use common::{error_body, hidden_field, location, payment};
 use reqwest::StatusCode;
 use reqwest::cookie::Jar;
@@ -487,4 +487,123 @@ async fn degraded_start_does_not_wait_for_a_hanging_provider() {
     app.wait_ready().await;
     sim.clear_faults();
     app.login("kari").await;
+}
+
+/// Discovery (and the keys) trusted for one second, refetched at most once
+/// a second: the metadata refresh schedule, shortened for a test.
+fn short_max_age(builder: BankIdConfigBuilder) -> BankIdConfigBuilder {
+    let second = Duration::from_secs(1);
+    builder.jwks_max_age_floor(second).jwks_max_age_ceiling(second).jwks_refresh_cooldown(second)
+}
+
+/// Past [`short_max_age`]'s max age and cooldown.
+async fn outlive_the_max_age() {
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+}
+
+impl App {
+    /// Where the login route sends a browser now.
+    async fn login_redirect(&self) -> String {
+        let response = self.get("/auth/bankid/login", "text/html").await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "login should redirect to BankID");
+        location(&response)
+    }
+
+    /// Logs out; where the logout route sends the browser.
+    async fn logout_redirect(&self) -> String {
+        let response = self.client.post(self.url("/auth/bankid/logout")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "logout redirects");
+        location(&response)
+    }
+}
+
+#[tokio::test]
+async fn moved_endpoints_are_followed_once_the_metadata_is_past_its_max_age() {
+    let sim = Simulator::start().await.unwrap();
+    let jar = Arc::new(Jar::default());
+    let app = serve(&sim, &jar, MemoryStore::default(), short_max_age).await;
+    let pushed = app.login_redirect().await;
+    assert!(pushed.contains("request_uri="), "PAR while advertised: {pushed}");
+    app.login("kari").await;
+    let moved_logout = format!("{}/moved/logout", sim.issuer());
+    sim.override_discovery(Issuer::Oidc, "end_session_endpoint", moved_logout.clone().into());
+    sim.override_discovery(Issuer::Oidc, "pushed_authorization_request_endpoint", Value::Null);
+    outlive_the_max_age().await;
+    let plain = app.login_redirect().await;
+    assert!(plain.starts_with(&format!("{}/authorize?", sim.issuer())), "{plain}");
+    assert!(!plain.contains("request_uri=") && plain.contains("state="), "no PAR once unadvertised: {plain}");
+    assert!(app.logout_redirect().await.starts_with(&format!("{moved_logout}?")), "the moved end-session endpoint");
+    assert!(app.layer.metadata().pushed_authorization_request_endpoint.is_none());
+}
+
+#[tokio::test]
+async fn a_refreshed_document_naming_another_issuer_is_refused_and_the_last_one_kept() {
+    let sim = Simulator::start().await.unwrap();
+    let jar = Arc::new(Jar::default());
+    common::logs::logs();
+    let app = serve(&sim, &jar, MemoryStore::default(), short_max_age).await;
+    sim.override_discovery(Issuer::Oidc, "issuer", "https://attacker.example".into());
+    sim.override_discovery(Issuer::Oidc, "end_session_endpoint", "https://attacker.example/logout".into());
+    outlive_the_max_age().await;
+    app.login("kari").await;
+    let kept = format!("{}/logout?", sim.issuer());
+    assert!(app.logout_redirect().await.starts_with(&kept), "the accepted document's endpoint");
+    assert_eq!(app.layer.metadata().issuer, sim.issuer());
+    assert!(common::logs::logged("names issuer `https://attacker.example`"), "the refusal is logged");
+}
+
+#[tokio::test]
+async fn a_failing_discovery_refresh_keeps_serving_logins() {
+    let sim = Simulator::start().await.unwrap();
+    let jar = Arc::new(Jar::default());
+    let app = serve(&sim, &jar, MemoryStore::default(), short_max_age).await;
+    sim.add_fault(Fault::DiscoveryUnavailable);
+    outlive_the_max_age().await;
+    app.login("kari").await;
+    assert!(app.logout_redirect().await.starts_with(&format!("{}/logout?", sim.issuer())));
+    assert!(app.layer.health().ready);
+}
+
+/// The paths BIB was asked for since the last `clear_requests`.
+fn bib_paths(sim: &Simulator) -> Vec<String> {
+    sim.requests().into_iter().filter(|r| r.issuer == Issuer::Bib).map(|r| r.path).collect()
+}
+
+#[tokio::test]
+async fn bibs_moved_endpoint_is_followed_and_a_document_naming_another_issuer_refused() {
+    let sim = Simulator::start().await.unwrap();
+    let jar = Arc::new(Jar::default());
+    let app = serve(&sim, &jar, MemoryStore::default(), short_max_age).await;
+    assert_eq!(app.get("/pay-api", "text/html").await.status(), StatusCode::SEE_OTHER, "registered at BIB");
+    let moved = format!("{}/moved/permissions/", sim.bib_issuer());
+    sim.override_discovery(Issuer::Bib, "permissions_endpoint", moved.into());
+    outlive_the_max_age().await;
+    sim.clear_requests();
+    let (status, body) = error_body(app.get("/pay-api", "application/json").await).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_GATEWAY, Some("permission_api_failed")), "{body}");
+    assert!(bib_paths(&sim).contains(&"/moved/permissions/".to_owned()), "{:?}", bib_paths(&sim));
+
+    // Another issuer: the whole document is refused, the moved endpoint too.
+    let sim = Simulator::start().await.unwrap();
+    let app = serve(&sim, &jar, MemoryStore::default(), short_max_age).await;
+    sim.override_discovery(Issuer::Bib, "issuer", "https://attacker.example".into());
+    sim.override_discovery(Issuer::Bib, "permissions_endpoint", "https://attacker.example/permissions/".into());
+    outlive_the_max_age().await;
+    assert_eq!(app.get("/pay-api", "text/html").await.status(), StatusCode::SEE_OTHER, "the last accepted document");
+}
+
+#[tokio::test]
+async fn a_moved_jwks_uri_is_where_the_keys_come_from_next() {
+    let sim = Simulator::start().await.unwrap();
+    let jar = Arc::new(Jar::default());
+    let app = serve(&sim, &jar, MemoryStore::default(), short_max_age).await;
+    // The simulator serves its JWKS whatever the query: the query marks the move.
+    sim.override_discovery(Issuer::Oidc, "jwks_uri", format!("{}/jwks?moved=1", sim.issuer()).into());
+    outlive_the_max_age().await;
+    sim.clear_requests();
+    // The login's start refreshes discovery; its callback finds the keys
+    // past their max age and fetches them from the moved URI.
+    app.login("kari").await;
+    let jwks: Vec<_> = sim.requests().into_iter().filter(|r| r.issuer == Issuer::Oidc && r.path == "/jwks").collect();
+    assert_eq!(jwks.iter().map(|r| r.query.as_deref()).collect::<Vec<_>>(), [Some("moved=1")]);
 }

@@ -882,12 +882,15 @@ proptest! {
     ) {
         let body = json!({"error": error, "error_description": description, "extra": extra}).to_string();
         let result = fuzzing::oauth_answer(status, body.as_bytes());
-        let clean = |text: &str| text.chars().filter(|c| !c.is_control()).take(200).collect::<String>();
+        // Control characters dropped, cut to `cap` characters plus `…`.
+        let clean = |text: &str, cap: usize| {
+            let printable: Vec<char> = text.chars().filter(|c| !c.is_control()).collect();
+            let cut: String = printable.iter().take(cap).collect();
+            if printable.len() > cap { format!("{cut}…") } else { cut }
+        };
         if (400..500).contains(&status) {
-            prop_assert_eq!(
-                result,
-                Err(EndpointError::Rejected { error: clean(&error), description: description.as_deref().map(clean) })
-            );
+            let description = description.as_deref().map(|d| clean(d, 200));
+            prop_assert_eq!(result, Err(EndpointError::Rejected { error: clean(&error, 64), description }));
         } else if (200..300).contains(&status) {
             prop_assert!(result.is_ok());
         } else {

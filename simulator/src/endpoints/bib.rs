@@ -44,7 +44,9 @@ pub(super) async fn discovery(State(shared): State<Arc<Shared>>) -> axum::respon
         return outage;
     }
     tracing::debug!("simulator: BIB discovery document requested");
-    axum::response::IntoResponse::into_response(Json(document(&shared.bib_issuer, shared.signing_alg())))
+    let mut document = document(&shared.bib_issuer, shared.signing_alg());
+    shared.apply_discovery_overrides(crate::Issuer::Bib, &mut document);
+    axum::response::IntoResponse::into_response(Json(document))
 }
 
 /// The fields BankID's CIBA example reads, plus what generic OpenID

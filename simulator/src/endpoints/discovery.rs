@@ -32,6 +32,7 @@ pub(super) async fn handle(State(shared): State<Arc<Shared>>) -> Response {
         document["backchannel_logout_supported"] = json!(true);
         document["backchannel_logout_session_supported"] = json!(true);
     }
+    shared.apply_discovery_overrides(crate::Issuer::Oidc, &mut document);
     Json(document).into_response()
 }
 
