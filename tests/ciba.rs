@@ -753,6 +753,56 @@ async fn the_public_start_route_is_no_enrolment_oracle() {
     assert_eq!(app.sim.ciba_requests().len(), 1, "a push only for the enrolled number");
 }
 
+/// Issue 20 item 9: the app keeps the typed reason of a public start that
+/// failed at BIB — its callback gets `UserNotEnrolled`, `Ciba::status` says
+/// `user_not_enrolled` — while the public status and event routes say
+/// `ciba_unavailable`.
+#[tokio::test]
+async fn a_failed_public_start_is_typed_for_the_app_and_one_kind_for_the_routes() {
+    let (app, mut finished) = start_with_callback().await;
+    let started: serde_json::Value = post_start(&app, &nnin("nina")).await.json().await.unwrap();
+    let handle = started["handle"].as_str().unwrap();
+    let done = next_finished(&mut finished).await;
+    assert_eq!((done.handle.as_str(), done.result.unwrap_err()), (handle, CibaError::UserNotEnrolled));
+    let status = ciba(&app).status(&CibaHandle::parse(handle).unwrap()).await.unwrap();
+    assert!(matches!(&status, CibaStatus::Failed { error } if error == "user_not_enrolled"), "{status:?}");
+    let events = app.client.get(app.url(&format!("/auth/bankid/ciba/{handle}/events"))).send().await.unwrap();
+    let events = events.text().await.unwrap();
+    assert!(events.contains(r#""error":"ciba_unavailable""#) && !events.contains("enrolled"), "{events}");
+    assert_eq!(
+        status_until_done(&app, handle).await,
+        serde_json::json!({"status": "failed", "error": "ciba_unavailable"})
+    );
+}
+
+/// Issue 20 item 9: a logout while BIB is still being asked for the
+/// browser's start (the background task holds the request) ends it all the
+/// same: the task's write does not bring it back, and its approval logs
+/// nobody in.
+#[tokio::test]
+async fn a_logout_during_a_background_start_ends_the_request() {
+    let app = start_ciba().await;
+    app.sim.set_fault(Fault::HoldUserExists);
+    let started: serde_json::Value = post_start(&app, &nnin("kari")).await.json().await.unwrap();
+    let handle = started["handle"].as_str().unwrap().to_owned();
+    until("the start reaches BIB", || app.sim.user_exists_requests() == 1).await;
+    let logout = tokio::spawn({
+        let (client, url) = (app.client.clone(), app.url("/auth/bankid/logout"));
+        async move { client.post(url).send().await.unwrap().status() }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.sim.clear_faults();
+    assert!(logout.await.unwrap().is_redirection());
+    let (code, body) = app.get_json(&format!("/auth/bankid/ciba/{handle}")).await;
+    assert_eq!((code, body["error"].as_str()), (StatusCode::NOT_FOUND, Some("unknown_handle")), "{body}");
+    for request in app.sim.ciba_requests() {
+        app.sim.ciba_decide(&request.auth_req_id, true);
+    }
+    let (code, body) = app.get_json(&format!("/auth/bankid/ciba/{handle}")).await;
+    assert_eq!((code, body["error"].as_str()), (StatusCode::NOT_FOUND, Some("unknown_handle")), "{body}");
+    assert_eq!(app.get_json("/me").await.0, StatusCode::UNAUTHORIZED, "nobody logged in");
+}
+
 /// Issue 20 item 9: at most `max_starts_in_flight` starts wait for BIB at
 /// once; past it every number gets the same `503 busy`, and nothing more
 /// reaches BIB. The place is free again once the start is through.
