@@ -423,3 +423,25 @@ fn stored_failure(kind: &str, detail: Option<&str>, minimum: Loa) -> CibaError {
     };
     CibaError::Check(check)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_failures_read_back_typed_from_the_store() {
+        for err in [
+            CibaError::UserNotEnrolled,
+            CibaError::UnknownUser,
+            CibaError::AppUnavailable,
+            CibaError::InvalidBindingMessage,
+            CibaError::InitiationRejected { error: "invalid_request".into() },
+            CibaError::StartFailed { error: "registration_failed".into() },
+            CibaError::Denied,
+            CibaError::Expired,
+        ] {
+            let detail = failure_detail(&err);
+            assert_eq!(stored_failure(err.kind(), detail.as_deref(), Loa::SUBSTANTIAL), err);
+        }
+    }
+}

@@ -366,3 +366,30 @@ fn expiry(pending: &PendingCiba) -> OffsetDateTime {
     let secs = pending.expires_at_ms / 1000 + GRACE_SECS;
     OffsetDateTime::from_unix_timestamp(secs).unwrap_or_else(|_| OffsetDateTime::now_utc() + TimeDuration::hours(1))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_starting_record_is_never_due_before_it_expires_and_hands_on_its_records() {
+        let starting = PendingCiba::starting(70);
+        assert!(starting.starting);
+        assert_eq!(starting.next_poll_at_ms, starting.expires_at_ms, "nobody polls BIB for it");
+        assert!((69..=70).contains(&starting.expires_in_secs()));
+        let started = PendingCiba::new("auth-req".into(), 5, 600, None).continues(&starting);
+        assert!(!started.starting);
+        assert_eq!(started.outcome_id(), starting.outcome_id(), "an outcome recorded meanwhile stands");
+        assert_eq!(started.lease_id(), starting.lease_id());
+    }
+
+    #[test]
+    fn records_written_before_public_starts_ran_in_the_background_still_read() {
+        let mut old = serde_json::to_value(PendingCiba::new("auth-req".into(), 5, 600, None)).unwrap();
+        let fields = old.as_object_mut().unwrap();
+        fields.remove("binding_message");
+        fields.remove("starting");
+        let read: PendingCiba = serde_json::from_value(old).unwrap();
+        assert!(!read.starting && read.binding_message.is_none());
+    }
+}
