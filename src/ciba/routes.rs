@@ -198,7 +198,7 @@ pub(crate) async fn start(
 /// Every place for a start's background calls is taken: the same answer
 /// for every number, and nothing was sent to BIB.
 fn busy() -> Response {
-    tracing::warn!("public CIBA start refused: too many starts under way");
+    tracing::info!("public CIBA start refused: too many starts under way");
     let body = serde_json::json!({"error": "busy", "message": "too many CIBA starts are under way; try again shortly"});
     let headers = [(axum::http::header::RETRY_AFTER, "1"), (axum::http::header::CACHE_CONTROL, "no-store")];
     (StatusCode::SERVICE_UNAVAILABLE, headers, Json(body)).into_response()
