@@ -68,7 +68,9 @@ impl Ciba {
     }
 
     async fn run_start(&self, handle: &CibaHandle, starting: &PendingCiba, request: &CibaRequest) {
-        // Just created, so free; held while BIB is asked (see the module docs).
+        // Held while BIB is asked (see the module docs). Only a cancel can
+        // hold it now (nothing polls a starting record), and then the
+        // request is gone.
         let Some(_claim) = self.store.claim(handle) else { return };
         // Cancelled before this task ran (a logout right after the start):
         // no push for it.
