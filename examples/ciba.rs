@@ -5,12 +5,14 @@
 //! ```
 //!
 //! The TV page asks for a (test) national identity number, shows the binding
-//! message, and turns into the logged-in view when the user approves on the
-//! phone — here the simulator's phone page, linked from the TV page. Every
+//! message (from the status stream: the start route answers before BankID is
+//! asked, so it cannot tell who has BankID with biometrics), and turns into
+//! the logged-in view when the user approves on the phone — here the simulator's phone page, linked from the TV page. Every
 //! failure shows the backup path: log in with the code flow on the phone.
 //!
 //! Test numbers: Kari (BankID with biometrics) and Nina (no biometrics, so
-//! the pre-check refuses before any push) are listed on the page.
+//! the pre-check refuses before any push: the page says `ciba_unavailable`)
+//! are listed on the page.
 
 mod support;
 
@@ -95,15 +97,20 @@ document.getElementById('start').addEventListener('submit', async (event) => {{
   const response = await fetch('/auth/bankid/ciba', {{method: 'POST', headers: {{'content-type': 'application/json'}}, body: JSON.stringify({{nnin}})}});
   const body = await response.json();
   if (!response.ok) {{ statusLine.innerHTML = 'Could not start (' + body.error + ').' + backup; return; }}
-  statusLine.textContent = 'Open BankID on your phone and check that it shows ';
-  statusLine.insertAdjacentHTML('beforeend', '<span class="binding" id="binding"></span>');
-  document.getElementById('binding').textContent = body.binding_message;
+  // The start answers before BankID is asked: the binding message comes
+  // with the status, once BankID has made it.
+  statusLine.textContent = 'Asking BankID…';
   // The simulator's phone lists the requests of one user: point the link at this one.
   const phoneLink = document.getElementById('phone');
   if (phoneLink) {{ phoneLink.href = phoneLink.href.split('?')[0] + '?login_hint=' + encodeURIComponent(nnin); }}
   const events = new EventSource('/auth/bankid/ciba/' + body.handle + '/events');
   events.addEventListener('status', (e) => {{
     const s = JSON.parse(e.data);
+    if (s.status === 'pending' && s.binding_message && !document.getElementById('binding')) {{
+      statusLine.textContent = 'Open BankID on your phone and check that it shows ';
+      statusLine.insertAdjacentHTML('beforeend', '<span class="binding" id="binding"></span>');
+      document.getElementById('binding').textContent = s.binding_message;
+    }}
     // The stream only says 'approved'; one normal request logs this TV in.
     if (s.status === 'approved') {{ events.close(); fetch('/auth/bankid/ciba/' + body.handle).then(() => {{ location.href = '/me'; }}); }}
     else if (s.status === 'failed') {{ events.close(); statusLine.textContent = 'Not logged in (' + s.error + ').'; statusLine.insertAdjacentHTML('beforeend', backup); }}

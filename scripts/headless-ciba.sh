@@ -18,6 +18,14 @@ started=$(curl -sS -c "$jar" -b "$jar" -H 'content-type: application/json' -d "{
 handle=$(printf '%s' "$started" | sed -E 's/.*"handle":"([^"]*)".*/\1/')
 echo "started: $started" >&2
 
+# The start answers before BankID is asked; BankID's binding message shows
+# on the status route once BIB has the request (then the phone has it too).
+for _ in $(seq 1 40); do
+  status=$(curl -sS -c "$jar" -b "$jar" "$base/auth/bankid/ciba/$handle")
+  case "$status" in *'"binding_message":"'*) break ;; *'"status":"pending"'*) sleep 0.25 ;; *) break ;; esac
+done
+echo "waiting: $status" >&2
+
 page=$(curl -sS "$phone?login_hint=$nnin")
 auth_req_id=$(printf '%s' "$page" | grep -o 'name="auth_req_id"[^>]*' | head -n1 | sed -E 's/.*value="([^"]*)".*/\1/')
 curl -sS -o /dev/null --data-urlencode "auth_req_id=$auth_req_id" --data-urlencode "decision=approve" "${phone}/decide"

@@ -145,6 +145,11 @@ nnin=$(curl -sS --max-time 10 "$a/" | grep -o '<code>[0-9]\{11\}</code>' | head 
 started=$(curl -sS --max-time 10 -b "$jar" -c "$jar" -H 'content-type: application/json' -d "{\"nnin\":\"$nnin\"}" "$a/auth/bankid/ciba")
 handle=$(printf '%s' "$started" | sed -nE 's/.*"handle":"([^"]*)".*/\1/p')
 [ -n "$handle" ] || fail "c: CIBA start on A answered $started"
+# The start answers before BankID is asked: wait (reading on B) until BIB has the request.
+for _ in $(seq 1 40); do
+  status=$(get_json "$b/auth/bankid/ciba/$handle")
+  case "$status" in *'"binding_message":"'*) break ;; *) sleep 0.25 ;; esac
+done
 phone=$(curl -sS --max-time 10 "$issuer/phone?login_hint=$nnin")
 auth_req_id=$(printf '%s' "$phone" | grep -o 'name="auth_req_id"[^>]*' | head -n1 | sed -E 's/.*value="([^"]*)".*/\1/')
 [ -n "$auth_req_id" ] || fail "c: the phone page shows no request for the TV's number"

@@ -78,10 +78,11 @@ fn key_chain_kinds_match_the_table() {
 
 #[test]
 fn the_public_ciba_start_code_is_the_one_the_route_answers() {
-    let codes = ["ciba_unavailable", "client_address_unknown"];
+    let codes = ["busy", "ciba_unavailable", "client_address_unknown"];
     assert_eq!(table_codes("The public CIBA start route"), codes.iter().map(|c| c.to_string()).collect());
+    let routes = [include_str!("ciba/routes.rs"), include_str!("ciba/background.rs")].concat();
     for code in codes {
-        assert!(include_str!("ciba/routes.rs").contains(&format!("\"{code}\"")), "the route still answers {code}");
+        assert!(routes.contains(&format!("\"{code}\"")), "the routes still answer {code}");
     }
 }
 

@@ -116,6 +116,11 @@ pub enum Fault {
     GrantSignedWithIdTokenKey,
     /// BIB's `user-exists` always answers `{"exists": false}`.
     UserExistsFalse,
+    /// BIB's `user-exists` is held: counted on arrival, then answered only
+    /// once this fault is cleared (or after 60 s at the latest), as
+    /// a BIB that takes its time would. Lets a test see what a relying party
+    /// answers *before* BIB has.
+    HoldUserExists,
     /// Every BIB endpoint that takes a Bearer token answers `401
     /// invalid_token`, even for a fresh one (a token endpoint that issues
     /// tokens BIB does not accept): a relying party must fetch one new token
@@ -187,6 +192,10 @@ pub enum Fault {
     /// whoever was chosen on the login page.
     OtherPerson,
 }
+
+/// The longest [`Fault::HoldUserExists`] holds a call, so a test that
+/// forgets to clear it still ends.
+pub(crate) const HOLD_LIMIT: Duration = Duration::from_secs(60);
 
 /// The issuer used by [`Fault::WrongIssuer`] and [`Fault::WrongCallbackIss`].
 pub(crate) const EVIL_ISSUER: &str = "https://evil.example";

@@ -69,7 +69,7 @@ struct BackchannelResponse {
 const DEFAULT_INTERVAL_SECS: u64 = 5;
 /// Upper bounds on what a provider can ask for.
 pub(crate) const MAX_INTERVAL_SECS: u64 = 300;
-const MAX_EXPIRES_IN_SECS: u64 = 3600;
+pub(crate) const MAX_EXPIRES_IN_SECS: u64 = 3600;
 
 impl Ciba {
     /// The CIBA client of a layer that has CIBA enabled.
@@ -79,29 +79,69 @@ impl Ciba {
 
     /// Checks the user can be reached, registers the permission and sends
     /// the backchannel authentication request (module docs give the
-    /// sequence). Nothing is polled yet.
+    /// sequence), then answers. Nothing is polled yet.
+    ///
+    /// For servers that start CIBA themselves: every way the start can fail
+    /// is its own [`CibaError`]. (The public start route does not call this:
+    /// it answers before BIB is asked, see [`CibaOptions::public_start`](crate::ciba::CibaOptions::public_start).)
     #[tracing::instrument(name = "bankid.ciba.start", skip_all, err(Display))]
     pub async fn start(&self, request: CibaRequest) -> Result<CibaStarted, CibaError> {
-        let bib = self.core.bib().map_err(|err| match err {
-            crate::error::Error::ProviderUnavailable => {
-                CibaError::ProviderUnavailable(Cause::new("BIB is not loaded yet"))
-            }
-            _ => CibaError::NotSupported,
-        })?;
-        let endpoint =
-            bib.fresh_metadata().await.backchannel_authentication_endpoint.clone().ok_or(CibaError::NotSupported)?;
+        self.check_startable(&request)?;
+        let pending = self.ask_bib(&request).await?;
+        let expires_in = pending.expires_in_secs();
+        let (first_poll_at_ms, interval) = (pending.next_poll_at_ms, pending.interval_secs);
+        let binding_message = pending.binding_message.clone().unwrap_or_default();
+        let handle = self.store.create(pending).await?;
+        if self.callback.is_some() {
+            self.schedule_background_poll(&handle, first_poll_at_ms);
+        }
+        tracing::info!(expires_in, interval, "CIBA request started");
+        Ok(CibaStarted { handle, binding_message, expires_in })
+    }
+
+    /// What can be refused without asking BIB: CIBA not offered, BIB's
+    /// metadata not loaded yet, a malformed hint or permission.
+    pub(crate) fn check_startable(&self, request: &CibaRequest) -> Result<(), CibaError> {
+        self.backchannel_endpoint()?;
         if !request.hint.is_valid() {
             return Err(CibaError::InvalidLoginHint);
         }
         if let Some(err) = request.permission_error.clone() {
             return Err(LoginCheckError::Permission(err).into());
         }
+        Ok(())
+    }
+
+    fn backchannel_endpoint(&self) -> Result<url::Url, CibaError> {
+        self.loaded_bib()?.metadata().backchannel_authentication_endpoint.clone().ok_or(CibaError::NotSupported)
+    }
+
+    /// The endpoint as BIB's discovery document names it now (refreshed
+    /// when the held copy is past its max age).
+    async fn fresh_backchannel_endpoint(&self) -> Result<url::Url, CibaError> {
+        let metadata = self.loaded_bib()?.fresh_metadata().await;
+        metadata.backchannel_authentication_endpoint.clone().ok_or(CibaError::NotSupported)
+    }
+
+    fn loaded_bib(&self) -> Result<&crate::core::Bib, CibaError> {
+        self.core.bib().map_err(|err| match err {
+            crate::error::Error::ProviderUnavailable => {
+                CibaError::ProviderUnavailable(Cause::new("BIB is not loaded yet"))
+            }
+            _ => CibaError::NotSupported,
+        })
+    }
+
+    /// BankID's sequence at BIB (`user-exists`, registration, backchannel
+    /// request): the state of the started request, to be stored.
+    pub(crate) async fn ask_bib(&self, request: &CibaRequest) -> Result<store::PendingCiba, CibaError> {
+        let endpoint = self.fresh_backchannel_endpoint().await?;
         let kind = request.permission.as_ref().map_or(AUTHENTICATION_TYPE, |(kind, _)| kind);
         let scope = ciba_token_scope(&self.core, kind);
         if request.check_user_exists {
             self.ensure_user_exists(&request.hint, &scope).await?;
         }
-        let registered = self.register(&request, &scope).await?;
+        let registered = self.register(request, &scope).await?;
         let answer = self.send_backchannel(&endpoint, &registered, &scope).await?;
         // Bounded, so hostile numbers can neither overflow the arithmetic
         // nor keep a request alive for ever.
@@ -111,13 +151,8 @@ impl Ciba {
         let mut pending = store::PendingCiba::new(answer.auth_req_id, interval, expires_in, permission);
         let minimum = self.core.config().minimum_loa;
         pending.minimum_loa = Some(required_loa(&forced_acr(&request.acr_values, minimum), minimum));
-        let first_poll_at_ms = pending.next_poll_at_ms;
-        let handle = self.store.create(pending).await?;
-        if self.callback.is_some() {
-            self.schedule_background_poll(&handle, first_poll_at_ms);
-        }
-        tracing::info!(expires_in, interval, "CIBA request started");
-        Ok(CibaStarted { handle, binding_message: registered.binding_message, expires_in })
+        pending.binding_message = Some(registered.binding_message);
+        Ok(pending)
     }
 
     async fn ensure_user_exists(&self, hint: &LoginHint, scope: &str) -> Result<(), CibaError> {
@@ -210,7 +245,7 @@ impl Ciba {
     /// records the outcome.
     async fn background_poll(&self, handle: &CibaHandle) -> Option<i64> {
         let retry_in_ms = match self.status(handle).await {
-            Ok(CibaStatus::Pending { retry_after_ms }) => retry_after_ms as i64,
+            Ok(CibaStatus::Pending { retry_after_ms, .. }) => retry_after_ms as i64,
             Ok(_) | Err(CibaError::UnknownHandle) => return None,
             Err(err) if err.is_final() => return None,
             Err(err) => {

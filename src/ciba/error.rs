@@ -76,6 +76,16 @@ pub enum CibaError {
     /// [`crate::error::Error`] of logging the session in.
     #[error("the CIBA store failed: {0}")]
     Store(#[source] Cause),
+    /// A start made by the public start route failed after the route had
+    /// answered, for a reason that is not the user's (BIB could not be
+    /// reached, refused the registration, the store failed); `error` is
+    /// that cause's [`kind`](CibaError::kind) (e.g. `registration_failed`).
+    /// The cause itself was logged.
+    #[error("the CIBA request could not be started: {error}")]
+    StartFailed {
+        /// The kind of the cause.
+        error: String,
+    },
     /// CIBA is not set up on the layer (see [`BankIdLayer::with_ciba`](crate::BankIdLayer::with_ciba)).
     #[error("CIBA is not enabled on BankIdLayer")]
     NotEnabled,
@@ -102,6 +112,7 @@ impl CibaError {
             CibaError::Check(check) => check.kind(),
             CibaError::UnknownHandle => "unknown_handle",
             CibaError::Store(_) => "store_error",
+            CibaError::StartFailed { .. } => "start_failed",
             CibaError::NotEnabled => "not_enabled",
         }
     }

@@ -24,7 +24,9 @@
 //! with biometrics, so [`Ciba::start`] first asks `user-exists` (switch off
 //! with [`CibaRequest::skip_user_exists_check`]), and every way it can fail
 //! is its own [`CibaError`] variant, so the app can route the user to its
-//! backup path (e.g. the code flow on their phone).
+//! backup path (e.g. the code flow on their phone). The public start route
+//! is the exception by design: it answers before BIB is asked, and its
+//! callers read those reasons as one (see `background`).
 //!
 //! A pending authentication lives in the session *store* under an opaque
 //! handle (never the `auth_req_id`), so any instance sharing the store can
@@ -34,6 +36,7 @@
 //! ([`CibaOptions::callback`](crate::ciba::CibaOptions::callback))
 //! does one background task per layer poll the requests this instance started.
 
+mod background;
 mod client;
 mod deliver;
 pub(crate) mod error;

@@ -65,18 +65,24 @@ impl CibaOptions {
         CibaOptions { store: Arc::new(store), public_start: None, callback: None }
     }
 
-    /// Also mounts `POST {ciba_path}` (`{"nnin": "..."}` → `202` with the
-    /// handle, BankID's binding message and `expires_in`), for devices that
-    /// start CIBA themselves, like the TV page of the `ciba` example.
+    /// Also mounts `POST {ciba_path}` (`{"nnin": "..."}` → `202` with
+    /// `handle`, `binding_message: null` and `expires_in`, the longest the
+    /// request can live), for devices that start CIBA themselves, like the
+    /// TV page of the `ciba` example. The route answers *before* BIB is
+    /// asked, the same for every well-formed, admitted number; the status
+    /// routes then say `pending` with BankID's `binding_message` once BIB
+    /// has made it (show it on the device), or `failed`.
     ///
     /// **This sends a push to whoever the number names, for anyone who can
     /// reach the route.** So, by default, the device that started a request
     /// is *not* logged in when it is approved — it learns only that it was
     /// (opt in with [`PublicCibaStart::log_in_starting_session`] for devices
     /// that belong to the approving user); "not enrolled", "unknown user" and
-    /// "app unavailable" all answer `422 {"error":"ciba_unavailable"}`; and
+    /// "app unavailable" all read `{"status":"failed","error":"ciba_unavailable"}`;
     /// starts are rate-limited per identity number and per client address
-    /// (`429` with `Retry-After`). See [`PublicCibaStart`] for the limits;
+    /// (`429` with `Retry-After`), and at most
+    /// [`max_starts_in_flight`](PublicCibaStart::max_starts_in_flight) wait
+    /// for BIB at once (`503 busy`). See [`PublicCibaStart`] for the limits;
     /// limits out of range make [`with_ciba`](crate::BankIdLayer::with_ciba)
     /// fail with `config_error`.
     pub fn public_start(mut self, start: PublicCibaStart) -> Self {

@@ -27,10 +27,17 @@ use crate::user::AuthenticatedUser;
 const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";
 /// CIBA Core §11: every `slow_down` adds at least 5 seconds.
 const SLOW_DOWN_SECS: u64 = 5;
+/// How soon to ask again while a public start's calls to BIB are under way.
+const STARTING_RETRY_MS: u64 = 500;
 
-enum Polled {
-    Pending { retry_after_ms: u64 },
+pub(super) enum Polled {
+    Pending { retry_after_ms: u64, binding_message: Option<String> },
     Approved(Box<AuthenticatedUser>),
+}
+
+/// Still waiting: ask again in `retry_after_ms`.
+fn waiting(pending: &PendingCiba, retry_after_ms: u64) -> Polled {
+    Polled::Pending { retry_after_ms, binding_message: pending.binding_message.clone() }
 }
 
 impl Ciba {
@@ -38,7 +45,9 @@ impl Ciba {
     #[tracing::instrument(name = "bankid.ciba.status", skip_all)]
     pub async fn status(&self, handle: &CibaHandle) -> Result<CibaStatus, CibaError> {
         match self.poll(handle).await {
-            Ok(Polled::Pending { retry_after_ms }) => Ok(CibaStatus::Pending { retry_after_ms }),
+            Ok(Polled::Pending { retry_after_ms, binding_message }) => {
+                Ok(CibaStatus::Pending { retry_after_ms, binding_message })
+            }
             Ok(Polled::Approved(user)) => Ok(CibaStatus::Approved { user }),
             Err(err) if err.is_final() && !matches!(err, CibaError::UnknownHandle) => {
                 Ok(CibaStatus::Failed { error: err.kind().to_owned() })
@@ -56,7 +65,7 @@ impl Ciba {
         loop {
             match self.poll(handle).await {
                 Ok(Polled::Approved(user)) => return Ok(*user),
-                Ok(Polled::Pending { retry_after_ms }) => {
+                Ok(Polled::Pending { retry_after_ms, .. }) => {
                     tokio::time::sleep(Duration::from_millis(retry_after_ms.max(50))).await;
                 }
                 Err(err) if !err.is_final() => {
@@ -102,8 +111,12 @@ impl Ciba {
             return self.outcome_result(&outcome);
         }
         let now = unix_now_ms();
+        if pending.starting && now < pending.expires_at_ms {
+            // BIB is being asked (a public start): nothing to poll yet.
+            return Ok(waiting(&pending, STARTING_RETRY_MS));
+        }
         if now < pending.next_poll_at_ms && now < pending.expires_at_ms {
-            return Ok(Polled::Pending { retry_after_ms: retry_after(&pending) });
+            return Ok(waiting(&pending, retry_after(&pending)));
         }
         // The poll runs on a task of its own: a caller that goes away (a
         // client disconnects, a timeout around `wait`) must not cut it off
@@ -118,7 +131,7 @@ impl Ciba {
     /// Polls the provider if this caller gets the request to itself and the
     /// interval has passed.
     async fn poll_due(&self, handle: &CibaHandle, pending: &PendingCiba) -> Result<Polled, CibaError> {
-        let busy = Polled::Pending { retry_after_ms: pending.interval_secs * 1000 };
+        let busy = waiting(pending, pending.interval_secs * 1000);
         let Some(_in_flight) = self.store.claim(handle) else { return Ok(busy) };
         let Some(lease) = self.store.lease(pending, self.lease_ttl()).await? else { return Ok(busy) };
         let result = self.poll_leased(handle).await;
@@ -143,8 +156,11 @@ impl Ciba {
         if now >= pending.expires_at_ms {
             return self.finish(handle, &pending, Err(CibaError::Expired)).await;
         }
+        if pending.starting {
+            return Ok(waiting(&pending, STARTING_RETRY_MS));
+        }
         if now < pending.next_poll_at_ms {
-            return Ok(Polled::Pending { retry_after_ms: retry_after(&pending) });
+            return Ok(waiting(&pending, retry_after(&pending)));
         }
         // Move the slot before calling out: a crash, retry or concurrent
         // reader now waits a full interval.
@@ -159,14 +175,14 @@ impl Ciba {
                 // however long the network took for the first.
                 pending.wait_one_interval_from(unix_now_ms());
                 self.store.save(handle, &pending).await?;
-                Ok(Polled::Pending { retry_after_ms: retry_after(&pending) })
+                Ok(waiting(&pending, retry_after(&pending)))
             }
             Err(PollError::SlowDown) => {
                 pending.interval_secs = (pending.interval_secs + SLOW_DOWN_SECS).min(MAX_INTERVAL_SECS);
                 pending.wait_one_interval_from(unix_now_ms());
                 self.store.save(handle, &pending).await?;
                 tracing::debug!(interval = pending.interval_secs, "CIBA slow_down: interval raised");
-                Ok(Polled::Pending { retry_after_ms: retry_after(&pending) })
+                Ok(waiting(&pending, retry_after(&pending)))
             }
             Err(PollError::Transient(why)) => Err(CibaError::ProviderUnavailable(why)),
         }
@@ -174,7 +190,7 @@ impl Ciba {
 
     /// Records the outcome (see [`CibaStore::record_outcome`] for which one
     /// stands); only the recorder calls the app.
-    async fn finish(
+    pub(super) async fn finish(
         &self,
         handle: &CibaHandle,
         pending: &PendingCiba,
@@ -361,7 +377,9 @@ fn retry_after(pending: &PendingCiba) -> u64 {
 /// keeps `found/required` (`/3` when nothing was found).
 fn failure_detail(err: &CibaError) -> Option<String> {
     match err {
-        CibaError::AuthenticationFailed { error } => Some(error.clone()),
+        CibaError::AuthenticationFailed { error }
+        | CibaError::InitiationRejected { error }
+        | CibaError::StartFailed { error } => Some(error.clone()),
         CibaError::Check(LoginCheckError::InsufficientLoa { required, found }) => {
             Some(format!("{}/{}", found.map(|l| l.get().to_string()).unwrap_or_default(), required.get()))
         }
@@ -388,6 +406,12 @@ fn stored_failure(kind: &str, detail: Option<&str>, minimum: Loa) -> CibaError {
     let level = |text: &str| text.parse().ok().and_then(Loa::new);
     let check = match kind {
         "denied" => return CibaError::Denied,
+        "user_not_enrolled" => return CibaError::UserNotEnrolled,
+        "unknown_user" => return CibaError::UnknownUser,
+        "app_unavailable" => return CibaError::AppUnavailable,
+        "invalid_binding_message" => return CibaError::InvalidBindingMessage,
+        "initiation_rejected" => return CibaError::InitiationRejected { error: detail.unwrap_or_default().to_owned() },
+        "start_failed" => return CibaError::StartFailed { error: detail.unwrap_or_default().to_owned() },
         "expired" => return CibaError::Expired,
         "invalid_grant" => return CibaError::InvalidGrant,
         "insufficient_loa" => {
@@ -400,4 +424,26 @@ fn stored_failure(kind: &str, detail: Option<&str>, minimum: Loa) -> CibaError {
         _ => return CibaError::AuthenticationFailed { error: detail.unwrap_or(kind).to_owned() },
     };
     CibaError::Check(check)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_failures_read_back_typed_from_the_store() {
+        for err in [
+            CibaError::UserNotEnrolled,
+            CibaError::UnknownUser,
+            CibaError::AppUnavailable,
+            CibaError::InvalidBindingMessage,
+            CibaError::InitiationRejected { error: "invalid_request".into() },
+            CibaError::StartFailed { error: "registration_failed".into() },
+            CibaError::Denied,
+            CibaError::Expired,
+        ] {
+            let detail = failure_detail(&err);
+            assert_eq!(stored_failure(err.kind(), detail.as_deref(), Loa::SUBSTANTIAL), err);
+        }
+    }
 }

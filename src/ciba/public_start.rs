@@ -9,9 +9,13 @@
 //!   their own browser logged in as the victim. Logging the starting session
 //!   in is an explicit opt-in for devices that are themselves the user's
 //!   (a TV in the user's home).
-//! - **No enrolment oracle.** "Not enrolled", "unknown user" and "app
-//!   unavailable" get the same answer, so the route cannot be used to learn
-//!   who has BankID with biometrics.
+//! - **No enrolment oracle.** Every well-formed, admitted number gets the
+//!   same `202` at once, before BIB is asked (see `ciba::background`), so
+//!   neither the answer nor its time says who has BankID with biometrics;
+//!   "not enrolled", "unknown user" and "app unavailable" then read as one
+//!   `failed` kind, `ciba_unavailable`, on the status routes. At most
+//!   [`PublicCibaStart::max_starts_in_flight`] starts run at once; past it
+//!   every number gets the same `503 busy`, and BIB is not called.
 //! - **Rate limits** per identity number, per client address (IPv6 by its
 //!   /64, the smallest block one subscriber gets) and for the route as a
 //!   whole, inside the crate (GCRA, from the `governor` crate), on keys that
@@ -30,6 +34,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -59,7 +64,8 @@ pub enum ClientAddress {
 /// Defaults: the starting session is **not** logged in; the client address
 /// is the connection's peer ([`ClientAddress::ConnectInfo`]); at most 3
 /// starts per identity number and 10 per client address in any 10 minutes,
-/// and 100 a minute for the whole route on this instance.
+/// 100 a minute for the whole route on this instance, and 64 starts whose
+/// calls to BIB are under way at once.
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct PublicCibaStart {
@@ -68,6 +74,7 @@ pub struct PublicCibaStart {
     per_identity: (u32, Duration),
     per_client: (u32, Duration),
     overall: (u32, Duration),
+    max_in_flight: usize,
 }
 
 impl Default for PublicCibaStart {
@@ -78,6 +85,7 @@ impl Default for PublicCibaStart {
             per_identity: (3, Duration::from_secs(600)),
             per_client: (10, Duration::from_secs(600)),
             overall: (100, Duration::from_secs(60)),
+            max_in_flight: 64,
         }
     }
 }
@@ -123,8 +131,22 @@ impl PublicCibaStart {
         self
     }
 
+    /// At most `count` starts on this instance whose calls to BIB are still
+    /// under way (the route answers before BIB is asked, so this bounds the
+    /// background work); past it the route answers `503 busy` to every
+    /// number alike, before any budget is spent or BIB is called.
+    pub fn max_starts_in_flight(mut self, count: usize) -> Self {
+        self.max_in_flight = count;
+        self
+    }
+
     pub(crate) fn build(self) -> Result<PublicStartPolicy, crate::error::ConfigError> {
+        if self.max_in_flight == 0 || self.max_in_flight > tokio::sync::Semaphore::MAX_PERMITS {
+            let reason = "max_starts_in_flight needs at least 1";
+            return Err(crate::error::ConfigError::invalid("public_ciba_start", reason));
+        }
         Ok(PublicStartPolicy {
+            in_flight: Arc::new(tokio::sync::Semaphore::new(self.max_in_flight)),
             per_identity: RateLimiter::hashmap(quota(self.per_identity)?),
             per_client: RateLimiter::hashmap(quota(self.per_client)?),
             overall: RateLimiter::direct(quota(self.overall)?),
@@ -165,6 +187,8 @@ pub(crate) struct PublicStartPolicy {
     key: [u8; 32],
     admits: AtomicU32,
     max_keys: usize,
+    /// Permits of starts whose calls to BIB are under way.
+    in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 /// Why a start was not admitted.
@@ -186,6 +210,11 @@ impl PublicStartPolicy {
                 value.rsplit(',').next()?.trim().parse().ok()
             }
         }
+    }
+
+    /// A place for one start's calls to BIB; `None` while every place is taken.
+    pub(crate) fn start_permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        Arc::clone(&self.in_flight).try_acquire_owned().ok()
     }
 
     /// Takes one start from every budget. The client is charged first and

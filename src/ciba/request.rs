@@ -118,10 +118,15 @@ pub struct CibaStarted {
 #[serde(tag = "status", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum CibaStatus {
-    /// Waiting for the user; ask again after `retry_after_ms`.
+    /// Waiting for the user (or, after a public start, for BIB to take
+    /// the request); ask again after `retry_after_ms`.
+    #[non_exhaustive]
     Pending {
         /// Milliseconds until the provider may be polled again.
         retry_after_ms: u64,
+        /// The binding message **made by BankID** at registration, to show
+        /// on the device; `None` while BIB has not answered a public start.
+        binding_message: Option<String>,
     },
     /// Approved and verified.
     Approved {

@@ -6,7 +6,9 @@
 //!   server-sent events until the outcome is known;
 //! - only with [`CibaOptions::public_start`](crate::ciba::CibaOptions::public_start):
 //!   `POST {ciba_path}` with JSON `{"nnin": "..."}` starts an authentication
-//!   and answers `202` with the handle and BankID's binding message.
+//!   and answers `202` with the handle at once, the same for every admitted
+//!   number; BIB is asked afterwards (see `ciba::background`), and BankID's
+//!   binding message shows on the status routes once BIB has made it.
 //!
 //! Only when the start route's policy opts in
 //! ([`PublicCibaStart::log_in_starting_session`](super::PublicCibaStart::log_in_starting_session))
@@ -34,6 +36,7 @@ use futures_util::stream::{self, Stream};
 use serde::Deserialize;
 use tower_sessions::Session;
 
+use super::background::{self, Reserved};
 use super::owner;
 use super::public_start::{ClientAddress, Refusal};
 use super::{Ciba, CibaError, CibaHandle, CibaRequest, CibaStatus};
@@ -50,10 +53,13 @@ pub(crate) struct StartBody {
 
 /// What the routes reveal: the outcome, never the user's identity (the
 /// starting session is logged in instead and reads it from there).
+/// A pending request's binding message is `null` until BIB has made it;
+/// the reasons a user cannot be reached are one kind (see
+/// [`background::public_kind`]).
 #[derive(serde::Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 enum PublicStatus {
-    Pending { retry_after_ms: u64 },
+    Pending { retry_after_ms: u64, binding_message: Option<String> },
     Approved,
     Failed { error: String },
 }
@@ -61,11 +67,24 @@ enum PublicStatus {
 impl From<&CibaStatus> for PublicStatus {
     fn from(status: &CibaStatus) -> Self {
         match status {
-            CibaStatus::Pending { retry_after_ms } => PublicStatus::Pending { retry_after_ms: *retry_after_ms },
+            CibaStatus::Pending { retry_after_ms, binding_message } => {
+                PublicStatus::Pending { retry_after_ms: *retry_after_ms, binding_message: binding_message.clone() }
+            }
             CibaStatus::Approved { .. } => PublicStatus::Approved,
-            CibaStatus::Failed { error } => PublicStatus::Failed { error: error.clone() },
+            CibaStatus::Failed { error } => PublicStatus::Failed { error: background::public_kind(error).to_owned() },
         }
     }
+}
+
+/// The `202` of the public start route: the same keys and value shapes for
+/// every admitted number. `binding_message` is always `null` (BankID makes
+/// it after this answer; read it from the status route); `expires_in` is
+/// the longest the request can live.
+#[derive(serde::Serialize)]
+struct PublicStarted {
+    handle: CibaHandle,
+    binding_message: Option<String>,
+    expires_in: u64,
 }
 
 impl IntoResponse for CibaError {
@@ -103,7 +122,8 @@ fn public_message(error: &CibaError) -> &'static str {
         | CibaError::RegistrationFailed(_)
         | CibaError::ProviderUnavailable(_)
         | CibaError::InitiationRejected { .. }
-        | CibaError::InvalidBindingMessage => "BankID could not start the authentication; try again later",
+        | CibaError::InvalidBindingMessage
+        | CibaError::StartFailed { .. } => "BankID could not start the authentication; try again later",
         CibaError::Denied => "the user declined",
         CibaError::Expired => "the request expired",
         CibaError::AuthenticationFailed { .. } => "authentication on the phone failed",
@@ -139,6 +159,9 @@ pub(crate) async fn start(
     if !hint.is_valid() || !crate::nnin::is_well_formed(&body.nnin) {
         return CibaError::InvalidLoginHint.into_response();
     }
+    // A place for the background calls first: a start refused for want of
+    // one spends no budget.
+    let Some(permit) = policy.start_permit() else { return busy() };
     let client = policy.client_of(peer.map(|Extension(ConnectInfo(addr))| addr), &headers);
     match policy.admit(&body.nnin, client) {
         Ok(()) => {}
@@ -150,32 +173,35 @@ pub(crate) async fn start(
     }
     // The binding message is always BankID's (made at registration): no
     // caller can put words of its own on the user's phone.
-    match ciba.start(CibaRequest::new(hint)).await {
-        Ok(started) => {
-            let cookies = match policy.options.log_in_starting_session {
-                true => match claim(&ctx, &ciba, &headers, &started).await {
-                    Ok(cookies) => cookies,
-                    Err(err) => return err.into_response(),
-                },
-                false => Vec::new(),
-            };
-            let accepted = (StatusCode::ACCEPTED, [(axum::http::header::CACHE_CONTROL, "no-store")], Json(started))
-                .into_response();
-            crate::flow::with_cookies(accepted, cookies)
-        }
-        Err(CibaError::UserNotEnrolled | CibaError::UnknownUser | CibaError::AppUnavailable) => ciba_unavailable(),
-        Err(err) => err.into_response(),
-    }
+    let request = CibaRequest::new(hint);
+    // Everything up to the answer is the same for every number: BIB is
+    // asked only after it (see `ciba::background`).
+    let reserved = match ciba.reserve(&request).await {
+        Ok(reserved) => reserved,
+        Err(err) => return err.into_response(),
+    };
+    let cookies = match policy.options.log_in_starting_session {
+        true => match claim(&ctx, &ciba, &headers, &reserved).await {
+            Ok(cookies) => cookies,
+            Err(err) => return err.into_response(),
+        },
+        false => Vec::new(),
+    };
+    let started =
+        PublicStarted { handle: reserved.handle.clone(), binding_message: None, expires_in: reserved.lifetime_secs };
+    ciba.start_in_background(reserved, request, permit);
+    let accepted =
+        (StatusCode::ACCEPTED, [(axum::http::header::CACHE_CONTROL, "no-store")], Json(started)).into_response();
+    crate::flow::with_cookies(accepted, cookies)
 }
 
-/// One answer for "not enrolled", "unknown user" and "app unavailable", so
-/// the public route tells nobody who has BankID with biometrics.
-fn ciba_unavailable() -> Response {
-    let body = serde_json::json!({
-        "error": "ciba_unavailable",
-        "message": "BankID cannot reach this user here; use another way to log in",
-    });
-    (StatusCode::UNPROCESSABLE_ENTITY, [(axum::http::header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+/// Every place for a start's background calls is taken: the same answer
+/// for every number, and nothing was sent to BIB.
+fn busy() -> Response {
+    tracing::info!("public CIBA start refused: too many starts under way");
+    let body = serde_json::json!({"error": "busy", "message": "too many CIBA starts are under way; try again shortly"});
+    let headers = [(axum::http::header::RETRY_AFTER, "1"), (axum::http::header::CACHE_CONTROL, "no-store")];
+    (StatusCode::SERVICE_UNAVAILABLE, headers, Json(body)).into_response()
 }
 
 /// The configured address source gave no client address: a wiring fault of
@@ -239,16 +265,15 @@ fn status_stream(ciba: Ciba, handle: CibaHandle) -> impl Stream<Item = Result<Ev
         let (event, done, wait) = match ciba.status(&handle).await {
             Ok(status) => {
                 let wait = match &status {
-                    CibaStatus::Pending { retry_after_ms } => Some(*retry_after_ms),
+                    CibaStatus::Pending { retry_after_ms, .. } => Some(*retry_after_ms),
                     _ => None,
                 };
                 (Event::default().event("status").json_data(PublicStatus::from(&status)).ok()?, wait.is_none(), wait)
             }
-            Err(CibaError::ProviderUnavailable(_)) => (
-                Event::default().event("status").data(r#"{"status":"pending","retry_after_ms":1000}"#),
-                false,
-                Some(1000),
-            ),
+            Err(CibaError::ProviderUnavailable(_)) => {
+                let pending = PublicStatus::Pending { retry_after_ms: 1000, binding_message: None };
+                (Event::default().event("status").json_data(pending).ok()?, false, Some(1000))
+            }
             Err(err) => {
                 let body = serde_json::json!({"status": "failed", "error": err.kind()});
                 (Event::default().event("status").json_data(body).ok()?, true, None)
@@ -262,24 +287,25 @@ fn status_stream(ciba: Ciba, handle: CibaHandle) -> impl Stream<Item = Result<Ev
     })
 }
 
-/// Binds a started request to this browser (see [`owner`]), so that its
+/// Binds a reserved request to this browser (see [`owner`]), so that its
 /// approval logs this browser in. If that cannot be recorded, the request
-/// is cancelled and the start fails: an approval that logs nobody in would
-/// leave the user waiting at a screen that never moves on.
+/// is forgotten (BIB was not asked yet) and the start fails: an approval
+/// that logs nobody in would leave the user waiting at a screen that never
+/// moves on.
 async fn claim(
     ctx: &Ctx,
     ciba: &Ciba,
     headers: &HeaderMap,
-    started: &super::CibaStarted,
+    reserved: &Reserved,
 ) -> Result<Vec<axum::http::HeaderValue>, CibaError> {
-    let lifetime = i64::try_from(started.expires_in).unwrap_or(i64::MAX).max(1);
-    match owner::claim(ctx, headers, started.handle.as_str(), lifetime).await {
+    let lifetime = i64::try_from(reserved.lifetime_secs).unwrap_or(i64::MAX).max(1);
+    match owner::claim(ctx, headers, reserved.handle.as_str(), lifetime).await {
         Ok(cookies) => Ok(cookies),
         Err(err) => {
-            if let Err(cancel) = ciba.cancel(&started.handle).await {
-                tracing::warn!(error = %cancel, "could not cancel a CIBA request whose owner was not recorded");
+            if let Err(cancel) = ciba.cancel(&reserved.handle).await {
+                tracing::warn!(error = %cancel, "could not forget a CIBA request whose owner was not recorded");
             }
-            tracing::error!(error = %err, "could not record which browser started a CIBA request; cancelled it");
+            tracing::error!(error = %err, "could not record which browser started a CIBA request; forgot it");
             Err(CibaError::Store(Cause::from_error(err)))
         }
     }

@@ -43,6 +43,14 @@ pub(crate) struct PendingCiba {
     /// minimum (it forced BankID High, see `BibAcr::High`).
     #[serde(default)]
     pub(crate) minimum_loa: Option<Loa>,
+    /// BankID's binding message, made at registration: the status route
+    /// shows it to the device once BIB has answered.
+    #[serde(default)]
+    pub(crate) binding_message: Option<String>,
+    /// A public start whose calls to BIB are still under way (see
+    /// `ciba::background`): no `auth_req_id` yet, nothing to poll.
+    #[serde(default)]
+    pub(crate) starting: bool,
     /// Names the lease and outcome records; never leaves the store.
     secret: String,
 }
@@ -102,11 +110,35 @@ impl PendingCiba {
             expires_at_ms: now + (expires_in as i64) * 1000,
             permission,
             minimum_loa: None,
+            binding_message: None,
+            starting: false,
             secret: new_secret(),
         };
         // CIBA Core §7.3: wait one interval before the first poll.
         pending.wait_one_interval_from(now);
         pending
+    }
+
+    /// The record of a public start before BIB was asked: it lives
+    /// `lifetime_secs` at most. Its first "poll" is due only at its expiry
+    /// (which records it expired), so no reader ever polls BIB for it.
+    pub(crate) fn starting(lifetime_secs: u64) -> Self {
+        let mut starting = PendingCiba::new(String::new(), 1, lifetime_secs, None);
+        starting.next_poll_at_ms = starting.expires_at_ms;
+        starting.starting = true;
+        starting
+    }
+
+    /// Takes over the lease and outcome records of `starting`, the record
+    /// this request had while BIB was being asked.
+    pub(crate) fn continues(mut self, starting: &PendingCiba) -> Self {
+        self.secret = starting.secret.clone();
+        self
+    }
+
+    /// Seconds until the request expires (at least 1).
+    pub(crate) fn expires_in_secs(&self) -> u64 {
+        ((self.expires_at_ms - unix_now_ms() + 999) / 1000).max(1) as u64
     }
 
     /// The next poll may go out one interval after `now_ms`.
@@ -333,4 +365,31 @@ fn approval_replaces(recorded: &Outcome, ours: &Outcome) -> bool {
 fn expiry(pending: &PendingCiba) -> OffsetDateTime {
     let secs = pending.expires_at_ms / 1000 + GRACE_SECS;
     OffsetDateTime::from_unix_timestamp(secs).unwrap_or_else(|_| OffsetDateTime::now_utc() + TimeDuration::hours(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_starting_record_is_never_due_before_it_expires_and_hands_on_its_records() {
+        let starting = PendingCiba::starting(70);
+        assert!(starting.starting);
+        assert_eq!(starting.next_poll_at_ms, starting.expires_at_ms, "nobody polls BIB for it");
+        assert!((69..=70).contains(&starting.expires_in_secs()));
+        let started = PendingCiba::new("auth-req".into(), 5, 600, None).continues(&starting);
+        assert!(!started.starting);
+        assert_eq!(started.outcome_id(), starting.outcome_id(), "an outcome recorded meanwhile stands");
+        assert_eq!(started.lease_id(), starting.lease_id());
+    }
+
+    #[test]
+    fn records_written_before_public_starts_ran_in_the_background_still_read() {
+        let mut old = serde_json::to_value(PendingCiba::new("auth-req".into(), 5, 600, None)).unwrap();
+        let fields = old.as_object_mut().unwrap();
+        fields.remove("binding_message");
+        fields.remove("starting");
+        let read: PendingCiba = serde_json::from_value(old).unwrap();
+        assert!(!read.starting && read.binding_message.is_none());
+    }
 }

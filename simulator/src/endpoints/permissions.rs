@@ -207,6 +207,7 @@ pub(super) async fn user_exists(State(shared): State<Arc<Shared>>, headers: Head
     // Counted on arrival, so a call the client gave up on still counts.
     shared.request_counts.add(Endpoint::UserExists);
     respond_slowly(&shared).await;
+    hold_while(&shared, &Fault::HoldUserExists).await;
     let faults = shared.lock().faults.clone();
     if faults.has(&Fault::UserExistsError) {
         return (StatusCode::INTERNAL_SERVER_ERROR, "simulated internal server error\n").into_response();
@@ -224,6 +225,14 @@ pub(super) async fn user_exists(State(shared): State<Arc<Shared>>, headers: Head
             tracing::debug!(?error, "simulator: user-exists rejected");
             error.into_response()
         }
+    }
+}
+
+/// Waits while `fault` is active (at most [`HOLD_LIMIT`](crate::faults::HOLD_LIMIT)).
+async fn hold_while(shared: &Shared, fault: &Fault) {
+    let until = std::time::Instant::now() + crate::faults::HOLD_LIMIT;
+    while shared.lock().faults.has(fault) && std::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
