@@ -665,6 +665,9 @@ pub struct SimulatorBuilder {
     users: users::Users,
     signing_alg: SigningAlgorithm,
     faults: Vec<Fault>,
+    public_url: Option<String>,
+    bib_public_url: Option<String>,
+    auto_approve: Option<String>,
 }
 
 impl Default for SimulatorBuilder {
@@ -684,6 +687,9 @@ impl Default for SimulatorBuilder {
             users: users::Users::default(),
             signing_alg: SigningAlgorithm::default(),
             faults: Vec::new(),
+            public_url: None,
+            bib_public_url: None,
+            auto_approve: None,
         }
     }
 }
@@ -800,6 +806,58 @@ impl SimulatorBuilder {
         self
     }
 
+    /// BankID OIDC's issuer as the browser and the relying party reach it,
+    /// when that is not the address it listens on: behind a compose
+    /// network (`http://bankid-sim:4000`), a reverse proxy or a tunnel
+    /// (`https://….example`). The issuer in discovery, in every token and in
+    /// the callback's `iss`, and every endpoint in discovery, then hang off
+    /// this URL (without its trailing slash); the simulator still listens on
+    /// [`bind`](Self::bind), and a path in the URL must be stripped by the
+    /// proxy in front. Unset, the issuer is `http://<bound address>`.
+    ///
+    /// [`start`](Self::start) refuses (`InvalidInput`) anything but an
+    /// absolute `http`/`https` URL with a host and no user, query or
+    /// fragment.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let sim = axum_bankid_simulator::Simulator::builder().public_url("http://bankid-sim:4000/").start().await?;
+    /// assert_eq!(sim.issuer(), "http://bankid-sim:4000");
+    /// assert!(sim.addr().ip().is_loopback(), "it listens where it was bound");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn public_url(mut self, url: impl Into<String>) -> Self {
+        self.public_url = Some(url.into());
+        self
+    }
+
+    /// BIB's issuer as the relying party reaches it, as
+    /// [`public_url`](Self::public_url) is BankID OIDC's. Each is set on its
+    /// own: BIB is another issuer on another port (another host name behind
+    /// a tunnel), so nothing is derived from the other. Unset, BIB's issuer
+    /// is `http://<BIB's bound address>`.
+    pub fn bib_public_url(mut self, url: impl Into<String>) -> Self {
+        self.bib_public_url = Some(url.into());
+        self
+    }
+
+    /// Every login completes at once as the test user with this
+    /// [`id`](TestUser::id), for headless end-to-end suites: `GET
+    /// /authorize` answers with the redirect carrying the `code` (no login
+    /// page), and a CIBA request for this user is approved at its first
+    /// poll (a [`CibaBehavior::ApproveAfterPolls(0)`](CibaBehavior), until
+    /// [`Simulator::set_ciba_behavior`] says otherwise). Only the page is
+    /// skipped: a request the simulator refuses (no PKCE, `state` or
+    /// `nonce`, an unregistered redirect URI, …) is refused as before, and
+    /// a method the user lacks is an error, not a login as someone else.
+    /// [`start`](Self::start) refuses (`InvalidInput`) an unknown id.
+    pub fn auto_approve(mut self, user_id: impl Into<String>) -> Self {
+        self.auto_approve = Some(user_id.into());
+        self
+    }
+
     /// Adds a user who can log in, after the built-in ones
     /// ([`Simulator::default_users`]) and those added before. Make it with
     /// [`TestUser::new`] or [`TestUser::builder`], which check its fields.
@@ -832,13 +890,17 @@ impl SimulatorBuilder {
     ///
     /// When a socket cannot be bound.
     pub async fn start(self) -> std::io::Result<Simulator> {
+        let public_url = self.public_url.as_deref().map(|url| public_issuer("public_url", url)).transpose()?;
+        let bib_public_url =
+            self.bib_public_url.as_deref().map(|url| public_issuer("bib_public_url", url)).transpose()?;
+        let auto_approve = self.auto_approve.as_deref().map(|id| auto_approved(&self.users, id)).transpose()?;
         let listener = TcpListener::bind(self.bind).await?;
         let addr = listener.local_addr()?;
         let bib_listener = TcpListener::bind(self.bib_bind.unwrap_or(SocketAddr::new(self.bind.ip(), 0))).await?;
         let bib_addr = bib_listener.local_addr()?;
         let shared = Arc::new(Shared::new(Settings {
-            issuer: issuer_for(addr),
-            bib_issuer: issuer_for(bib_addr),
+            issuer: public_url.unwrap_or_else(|| issuer_for(addr)),
+            bib_issuer: bib_public_url.unwrap_or_else(|| issuer_for(bib_addr)),
             client_token_lifetime: self.client_token_lifetime,
             client_id: self.client_id,
             client_secret: self.client_secret,
@@ -848,11 +910,18 @@ impl SimulatorBuilder {
             echo_authorization_details: self.echo_authorization_details,
             ciba_interval: ciba::whole_seconds(self.ciba_interval),
             users: self.users,
+            auto_approve,
             signing_alg: self.signing_alg,
         }));
-        let oidc = capturing(endpoints::oidc_router(Arc::clone(&shared)), &shared, Which::Oidc);
-        let bib = capturing(endpoints::bib_router(Arc::clone(&shared)), &shared, Which::Bib);
+        // Health checks are not captured: a compose file's probe every
+        // second would crowd the protocol out of `requests()`.
+        let oidc = endpoints::with_health(capturing(endpoints::oidc_router(Arc::clone(&shared)), &shared, Which::Oidc));
+        let bib = endpoints::with_health(capturing(endpoints::bib_router(Arc::clone(&shared)), &shared, Which::Bib));
         shared.lock().jwks_cache_control = self.jwks_cache_control;
+        if let Some(user) = &shared.auto_approve {
+            // The phone approves at the first poll, as if the user were quick.
+            shared.lock().ciba_behaviors.insert(user.id.clone(), CibaBehavior::ApproveAfterPolls(0));
+        }
         let (shutdown, stopped) = watch::channel(());
         let server = tokio::spawn(async move {
             let (oidc, bib) = tokio::join!(
@@ -882,6 +951,9 @@ impl fmt::Debug for SimulatorBuilder {
             .field("ciba_interval", &self.ciba_interval)
             .field("client_token_lifetime", &self.client_token_lifetime)
             .field("signing_alg", &self.signing_alg)
+            .field("public_url", &self.public_url)
+            .field("bib_public_url", &self.bib_public_url)
+            .field("auto_approve", &self.auto_approve)
             .field("users", &self.users.iter().map(|user| user.id()).collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
@@ -915,9 +987,53 @@ fn issuer_for(addr: SocketAddr) -> String {
     format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
+/// A public URL as an issuer: an absolute `http` or `https` URL with a
+/// host, no credentials, query or fragment, without its trailing slash
+/// (issuers are compared as strings). `what` names the setting in the error.
+fn public_issuer(what: &str, url: &str) -> std::io::Result<String> {
+    let invalid = |why: &str| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{what} {url:?}: {why}"));
+    let parsed = url::Url::parse(url).map_err(|error| invalid(&error.to_string()))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(invalid("must be an http or https URL"));
+    }
+    if !parsed.has_host() || !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(invalid("must name a host and no user"));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(invalid("must have no query or fragment"));
+    }
+    Ok(parsed.as_str().trim_end_matches('/').to_owned())
+}
+
+/// The user [`SimulatorBuilder::auto_approve`] names, which must exist.
+fn auto_approved(users: &users::Users, id: &str) -> std::io::Result<Arc<TestUser>> {
+    users.find(id).cloned().ok_or_else(|| {
+        let known: Vec<&str> = users.iter().map(|user| user.id()).collect();
+        let why = format!("auto_approve: no test user {id:?} (known: {})", known.join(", "));
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, why)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_public_url_is_an_issuer_without_trailing_slash() {
+        assert_eq!(public_issuer("public_url", "https://bankid.example/").expect("valid"), "https://bankid.example");
+        assert_eq!(public_issuer("public_url", "http://sim:4000/oidc/").expect("valid"), "http://sim:4000/oidc");
+        for (bad, why) in [
+            ("sim:4000", "must be an http or https URL"),
+            ("ftp://sim", "must be an http or https URL"),
+            ("http://ann@sim", "must name a host and no user"),
+            ("http://sim/?a=b", "must have no query or fragment"),
+            ("http://sim/#top", "must have no query or fragment"),
+            ("/relative", "relative URL without a base"),
+        ] {
+            let error = public_issuer("public_url", bad).expect_err(bad).to_string();
+            assert_eq!(error, format!("public_url {bad:?}: {why}"), "{bad}");
+        }
+    }
 
     #[test]
     fn issuer_names_a_reachable_address() {

@@ -70,6 +70,9 @@ pub(crate) struct Shared {
     pub(crate) ciba_interval: Duration,
     /// Who can log in: the built-in users, then the added ones.
     pub(crate) users: Users,
+    /// The user every login completes as, without a login page
+    /// (`SimulatorBuilder::auto_approve`).
+    pub(crate) auto_approve: Option<Arc<TestUser>>,
     /// The algorithm every token is signed with and discovery advertises;
     /// switched at run time by `Simulator::set_signing_algorithm`.
     signing_alg: Mutex<SigningAlgorithm>,
@@ -96,6 +99,7 @@ pub(crate) struct Settings {
     pub(crate) echo_authorization_details: bool,
     pub(crate) ciba_interval: Duration,
     pub(crate) users: Users,
+    pub(crate) auto_approve: Option<Arc<TestUser>>,
     pub(crate) signing_alg: SigningAlgorithm,
 }
 
@@ -260,6 +264,7 @@ impl Shared {
             echo_authorization_details,
             ciba_interval,
             users,
+            auto_approve,
             signing_alg,
         } = settings;
         Shared {
@@ -274,6 +279,7 @@ impl Shared {
             echo_authorization_details,
             ciba_interval,
             users,
+            auto_approve,
             signing_alg: Mutex::new(signing_alg),
             jwks_requests: AtomicUsize::new(0),
             token_requests: AtomicUsize::new(0),
