@@ -1018,6 +1018,15 @@ fn auto_approved(users: &users::Users, id: &str) -> std::io::Result<Arc<TestUser
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn start_refuses_an_unknown_auto_approve_user_and_a_bad_public_url() {
+        let error = Simulator::builder().auto_approve("zed").start().await.expect_err("no such user");
+        assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
+        assert_eq!(error.to_string(), r#"auto_approve: no test user "zed" (known: kari, ola, per, nina)"#);
+        let error = Simulator::builder().bib_public_url("bib.test").start().await.expect_err("not a URL");
+        assert_eq!(error.to_string(), r#"bib_public_url "bib.test": relative URL without a base"#);
+    }
+
     #[test]
     fn a_public_url_is_an_issuer_without_trailing_slash() {
         assert_eq!(public_issuer("public_url", "https://bankid.example/").expect("valid"), "https://bankid.example");
