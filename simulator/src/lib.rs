@@ -85,6 +85,7 @@
 //! | `/logout` | RP-initiated logout |
 //! | `/par` | pushed authorization requests, the only place for `authorization_details` |
 //! | `/phone` | the user's BankID app: pending CIBA requests (`GET ?login_hint=<nnin>`), decisions (`POST /phone/decide`) |
+//! | `/healthz` | `200 {"status":"ok"}` (not BankID's; not in discovery, not in [`Simulator::requests`]) |
 //!
 //! # Endpoints of BIB (`{bib_issuer}`)
 //!
@@ -98,6 +99,7 @@
 //! | `/permissions/{id}/grant` | the approved permission as a compact JWS, `text/plain` (`GET`) | `permissions/client` |
 //! | `/bc-authorize` | CIBA backchannel authentication request (`POST`, form) | `permissions/ciba` |
 //! | `/token` | CIBA polls (`POST`, form) | `permissions/ciba` |
+//! | `/healthz` | `200 {"status":"ok"}`, as at BankID OIDC | — |
 //!
 //! A BIB call without a live token from BankID OIDC's `client_credentials`
 //! grant gets `401 invalid_token` with `WWW-Authenticate: Bearer

@@ -162,6 +162,15 @@ loa = 3
     }
 
     #[test]
+    fn the_readme_example_parses() {
+        let readme = include_str!("../../README.md");
+        let example = readme.split("```toml\n").nth(1).and_then(|rest| rest.split("```").next()).expect("a toml block");
+        let config = parse(example).expect("the README's config is valid");
+        assert_eq!(config.users.len(), 1);
+        assert_eq!(config.public_url.as_deref(), Some("http://bankid-sim:4000"));
+    }
+
+    #[test]
     fn an_unknown_key_is_named_with_its_line() {
         let error = parse("port = 4000\ncolour = \"blue\"\n").expect_err("unknown key");
         assert!(error.contains("line 2, column 1"), "{error}");
