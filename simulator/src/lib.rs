@@ -814,12 +814,12 @@ impl SimulatorBuilder {
     /// (`https://….example`). The issuer in discovery, in every token and in
     /// the callback's `iss`, and every endpoint in discovery, then hang off
     /// this URL (without its trailing slash); the simulator still listens on
-    /// [`bind`](Self::bind), and a path in the URL must be stripped by the
-    /// proxy in front. Unset, the issuer is `http://<bound address>`.
+    /// [`bind`](Self::bind). Unset, the issuer is `http://<bound address>`.
     ///
     /// [`start`](Self::start) refuses (`InvalidInput`) anything but an
-    /// absolute `http`/`https` URL with a host and no user, query or
-    /// fragment.
+    /// absolute `http`/`https` URL with a host and no user, path, query or
+    /// fragment: the login and phone pages post to root paths
+    /// (`/authorize`), so a prefix behind a proxy would not reach them.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -990,8 +990,9 @@ fn issuer_for(addr: SocketAddr) -> String {
 }
 
 /// A public URL as an issuer: an absolute `http` or `https` URL with a
-/// host, no credentials, query or fragment, without its trailing slash
-/// (issuers are compared as strings). `what` names the setting in the error.
+/// host, no credentials, path, query or fragment, without its trailing
+/// slash (issuers are compared as strings). `what` names the setting in the
+/// error.
 fn public_issuer(what: &str, url: &str) -> std::io::Result<String> {
     let invalid = |why: &str| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{what} {url:?}: {why}"));
     let parsed = url::Url::parse(url).map_err(|error| invalid(&error.to_string()))?;
@@ -1001,8 +1002,8 @@ fn public_issuer(what: &str, url: &str) -> std::io::Result<String> {
     if !parsed.has_host() || !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(invalid("must name a host and no user"));
     }
-    if parsed.query().is_some() || parsed.fragment().is_some() {
-        return Err(invalid("must have no query or fragment"));
+    if parsed.path() != "/" || parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(invalid("must have no path, query or fragment"));
     }
     Ok(parsed.as_str().trim_end_matches('/').to_owned())
 }
@@ -1032,13 +1033,14 @@ mod tests {
     #[test]
     fn a_public_url_is_an_issuer_without_trailing_slash() {
         assert_eq!(public_issuer("public_url", "https://bankid.example/").expect("valid"), "https://bankid.example");
-        assert_eq!(public_issuer("public_url", "http://sim:4000/oidc/").expect("valid"), "http://sim:4000/oidc");
+        assert_eq!(public_issuer("public_url", "http://sim:4000").expect("valid"), "http://sim:4000");
         for (bad, why) in [
             ("sim:4000", "must be an http or https URL"),
             ("ftp://sim", "must be an http or https URL"),
             ("http://ann@sim", "must name a host and no user"),
-            ("http://sim/?a=b", "must have no query or fragment"),
-            ("http://sim/#top", "must have no query or fragment"),
+            ("http://sim/oidc", "must have no path, query or fragment"),
+            ("http://sim/?a=b", "must have no path, query or fragment"),
+            ("http://sim/#top", "must have no path, query or fragment"),
             ("/relative", "relative URL without a base"),
         ] {
             let error = public_issuer("public_url", bad).expect_err(bad).to_string();
