@@ -54,8 +54,9 @@ OPTIONS:
     --port <PORT>            BankID OIDC's port [env SIM_PORT, default 4000]
     --bib-port <PORT>        BIB's port [env SIM_BIB_PORT, default 4001]
     --public-url <URL>       BankID OIDC's issuer as the browser reaches it (compose
-                             network, proxy, tunnel) [env SIM_PUBLIC_URL, default
-                             http://<bind>:<port>]
+                             network, proxy, tunnel): scheme, host and port, no path
+                             [env SIM_PUBLIC_URL, default http://<bind>:<port>, with
+                             127.0.0.1 for 0.0.0.0]
     --bib-public-url <URL>   BIB's issuer likewise [env SIM_BIB_PUBLIC_URL, default
                              http://<bind>:<bib-port>]
     --redirect-uri <URI>     accept this redirect URI (exact match); repeatable
