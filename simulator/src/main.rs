@@ -455,6 +455,25 @@ mod tests {
     const ANN: &str = "id=ann,name=Ann Test,nnin=31819012388,birthdate=1990-01-31";
 
     #[test]
+    fn the_file_then_the_environment_then_flags_and_lists_add_up() {
+        let path = std::env::temp_dir().join(format!("sim-main-precedence-{}.toml", std::process::id()));
+        let file = "public_url = \"http://file:1\"\nsigning_alg = \"RS256\"\nport = 4100\nfaults = [\"low-acr\"]\n\n\
+                    [client]\nid = \"file-client\"\nredirect_uris = [\"http://file/cb\"]\n";
+        std::fs::write(&path, file).expect("written");
+        let config = format!("--config={}", path.display());
+        let parsed = options(
+            &[&config, "--client-id", "flag-client", "--redirect-uri", "http://flag/cb", "--fault", "expired"],
+            &[("SIM_PUBLIC_URL", "http://env:1"), ("SIM_REDIRECT_URIS", "http://env/cb")],
+        );
+        std::fs::remove_file(&path).expect("cleanup");
+        assert_eq!(parsed.client_id.as_deref(), Some("flag-client"), "flags win over the file");
+        assert_eq!(parsed.public_url.as_deref(), Some("http://env:1"), "SIM_* wins over the file");
+        assert_eq!((parsed.signing_alg, parsed.port), (Some(SigningAlgorithm::Rs256), Some(4100)), "the file's own");
+        assert_eq!(parsed.redirect_uris, ["http://file/cb", "http://env/cb", "http://flag/cb"]);
+        assert_eq!(parsed.faults, [Fault::LowAcr, Fault::Expired]);
+    }
+
+    #[test]
     fn a_user_spec_parses_with_defaults_and_options() {
         let ann = parse_user(ANN).expect("valid");
         assert_eq!(
