@@ -328,7 +328,8 @@ impl Simulator {
         SimulatorBuilder::default()
     }
 
-    /// The issuer identifier, `http://127.0.0.1:<port>`, without a trailing
+    /// The issuer identifier, `http://127.0.0.1:<port>` (or the
+    /// [`public_url`](SimulatorBuilder::public_url)), without a trailing
     /// slash. The discovery document is at
     /// `{issuer}/.well-known/openid-configuration`.
     pub fn issuer(&self) -> String {
@@ -341,7 +342,8 @@ impl Simulator {
     }
 
     /// BIB's ("aletheia") issuer identifier, `http://127.0.0.1:<port>` on a
-    /// port of its own, without a trailing slash — like `app.bankid.no`
+    /// port of its own (or the
+    /// [`bib_public_url`](SimulatorBuilder::bib_public_url)), without a trailing slash — like `app.bankid.no`
     /// next to `auth.bankid.no`. Its discovery document is at
     /// `{bib_issuer}/.well-known/openid-configuration`.
     pub fn bib_issuer(&self) -> String {
