@@ -43,7 +43,7 @@ use axum::Router;
 use axum::routing::get;
 use axum_bankid::ciba::CibaOptions;
 use axum_bankid::{AuthenticatedUser, BankIdConfig, BankIdLayer, ciba::CibaRequest, permission::LoginHint};
-use axum_bankid_simulator::Simulator;
+use axum_bankid_simulator::{Endpoint, Simulator};
 use futures_util::StreamExt;
 use reqwest::cookie::{CookieStore, Jar};
 use tower_sessions::session::{Id, Record};
@@ -257,7 +257,7 @@ async fn ciba(count: usize, polled: usize) {
     // are past their interval by now, and a read of those polls (as it
     // should).
     let fresh = start_all(ciba.clone(), 200).await;
-    let tokens_before = sim.token_requests();
+    let tokens_before = sim.request_count(Endpoint::Token);
     let handles: Vec<_> = fresh.iter().filter_map(|s| s.as_ref().ok().cloned()).collect();
     let t = Instant::now();
     for handle in &handles {
@@ -268,16 +268,16 @@ async fn ciba(count: usize, polled: usize) {
         "MEM CIBA status read (pending, within the interval): {:.1} us each over {} handles, {} token-endpoint requests",
         per_read.as_secs_f64() * 1e6,
         handles.len(),
-        sim.token_requests() - tokens_before
+        sim.request_count(Endpoint::Token) - tokens_before
     );
     drop(handles);
     tokio::time::sleep(interval * 3).await;
-    let tokens_before = sim.token_requests();
+    let tokens_before = sim.request_count(Endpoint::Token);
     tokio::time::sleep(interval * 3).await;
     println!(
         "MEM token-endpoint requests while {ok} requests sat idle for {} s without a CIBA callback: {}",
         (interval * 3).as_secs(),
-        sim.token_requests() - tokens_before
+        sim.request_count(Endpoint::Token) - tokens_before
     );
     drop(started);
 
@@ -286,10 +286,10 @@ async fn ciba(count: usize, polled: usize) {
     let polling = layer.with_ciba(CibaOptions::new(MemoryStore::default()).callback(|_| async {})).unwrap();
     let started = start_all(polling.ciba().unwrap(), polled).await;
     let ok = started.iter().filter(|s| s.is_ok()).count();
-    let tokens_before = sim.token_requests();
+    let tokens_before = sim.request_count(Endpoint::Token);
     let window = Duration::from_secs(5);
     tokio::time::sleep(window).await;
-    let polls = sim.token_requests() - tokens_before;
+    let polls = sim.request_count(Endpoint::Token) - tokens_before;
     let allowed = ok as u64 * (window.as_secs() / interval.as_secs() + 1);
     println!(
         "MEM token-endpoint requests for {ok} idle requests polled by the CIBA callback over {} s (interval {} s): {polls} (their intervals allow at most {allowed})",

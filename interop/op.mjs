@@ -1,5 +1,5 @@
 // A headless OpenID Provider for axum-bankid's interoperability test
-// (tests/interop.rs): panva's oidc-provider (OpenID Certified), configured to
+// (tests/it/interop.rs): panva's oidc-provider (OpenID Certified), configured to
 // look like BankID where the crate cares (PAR, RFC 9207 `iss`, RS256 ID
 // tokens carrying `acr` urn:bankid:bis;LOA=3, `amr`, `name`), with a login
 // that needs no browser: the interaction route finishes the login at once.

@@ -9,7 +9,7 @@
 #   cargo bench --bench extractor        item 3
 #   cargo bench --features fuzzing --bench parsers   item 3
 #   cargo bench --bench memory           item 4
-#   cargo test --release --test round_trips   item 5
+#   cargo test --release --test it round_trips::   item 5
 # Everything is built first, so no step measures while cargo compiles.
 # A failing step is recorded and the others still run; the exit status is
 # non-zero if any step failed.
@@ -77,13 +77,13 @@ say "load average: $(loadavg)"
 
 step "build: the login example" cargo build -q --release --example login
 step "build: the benches" cargo bench -q --no-run
-step "build: round_trips" cargo test -q --release --no-run --test round_trips
+step "build: round_trips" cargo test -q --release --no-run --test it
 step "item 1: wrk, memory store" scripts/load.sh "${load_args[@]}"
 step "item 2: wrk, Redis" env REDIS=1 scripts/load.sh "${load_args[@]}"
 step "item 3: in process (extractor)" cargo bench -q --bench extractor "${criterion_args[@]}"
 step "item 3: parsers" cargo bench -q --features fuzzing --bench parsers "${criterion_args[@]}"
 step "item 4: memory" cargo bench -q --bench memory
-step "item 5: store round trips" cargo test --release --test round_trips
+step "item 5: store round trips" cargo test --release --test it round_trips::
 
 say ""
 say "=== summary"

@@ -2,7 +2,7 @@
 # Fuzzes the parsers of outside input with cargo-fuzz (libFuzzer), one target
 # after the other, each for a bounded time. Needs a nightly toolchain and
 # `cargo install cargo-fuzz`; without them it says so and exits 0, since the
-# same invariants also run as property tests (tests/properties.rs).
+# same invariants also run as property tests (tests/it/properties.rs).
 #
 #   scripts/fuzz.sh                 every target, FUZZ_SECONDS each (default 120)
 #   scripts/fuzz.sh acr return_to   just these targets

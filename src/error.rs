@@ -16,8 +16,8 @@ use axum::response::{Html, IntoResponse, Response};
 
 use crate::config::ConfigError;
 use crate::loa::Loa;
+use crate::permission::error::PermissionError;
 use crate::provider::key_chain::KeyChainError;
-use crate::statement::PermissionError;
 use crate::wiring::Misconfiguration;
 
 /// Why an ID token was refused.

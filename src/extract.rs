@@ -1,6 +1,8 @@
 //! Extractors: [`AuthenticatedUser`], `Option<AuthenticatedUser>`, the
-//! [`require_authenticated`] guard for whole routers, [`Granted`] for
-//! approved permissions and the [`BankId`] handle for starting one.
+//! [`require_authenticated`] guard for whole routers and the [`BankId`]
+//! handle for starting a login or a permission approval from a handler
+//! (`Granted`, for approved permissions, is in `permission/granted.rs`
+//! and reuses [`AuthRejection`]).
 //!
 //! These run on every request, so they do no cryptography and never call the
 //! provider: the ID token was verified once at login and its claims kept in
@@ -16,22 +18,19 @@ use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-
 use crate::claims::AuthenticatedUser;
-use crate::clock::unix_now;
 use crate::error::{Error, wants_html};
-use crate::flow::grants;
 use crate::flow::login::{LoginOptions, begin};
 use crate::flow::login_options::{checked_identity_hint, checked_ui_locales};
 use crate::flow::{redirect, session_of};
 use crate::live_login::Stored;
 use crate::loa::Loa;
-use crate::permission_api::{LoginHint, PermissionApi, Registration};
+use crate::login_hint::LoginHint;
+use crate::permission::api::PermissionApi;
+use crate::permission::request::PermissionRequest;
+use crate::permission::statement::Permission;
 use crate::private_responses::LoginShown;
 use crate::state::Ctx;
-use crate::statement::{Permission, PermissionError, PermissionItem};
 use crate::step_up::{MAX_STEP_UP_MAX_AGE, StepUpPolicy};
 use crate::wiring::Misconfiguration;
 
@@ -186,13 +185,13 @@ fn no_login(ctx: &Ctx, headers: &http::HeaderMap, session_cookie_came_back: bool
 
 /// An extractor ran where `BankIdLayer` put no state: say so, once, with
 /// the fix.
-fn no_bankid_layer() -> Error {
+pub(crate) fn no_bankid_layer() -> Error {
     let wrong = Misconfiguration::NoBankIdLayer;
     wrong.report();
     Error::Misconfigured(wrong)
 }
 
-fn rejection(ctx: Option<&Ctx>, parts: &Parts, error: Error) -> AuthRejection {
+pub(crate) fn rejection(ctx: Option<&Ctx>, parts: &Parts, error: Error) -> AuthRejection {
     let login_path = ctx.map(|c| c.core.config().login_path.clone());
     let is_navigation = parts.method == Method::GET && wants_html(&parts.headers);
     let login_redirect = match (&error, ctx, &login_path) {
@@ -314,8 +313,7 @@ impl BankId {
 
     /// Prepares a login that asks the user to approve `permission`.
     pub fn request<P: Permission>(&self, permission: P) -> PermissionRequest<P> {
-        crate::statement::assert_upfront_type::<P>();
-        PermissionRequest { bankid: self.clone(), permission, return_to: None, app_callback_uri: None, via_api: false }
+        PermissionRequest::new(self.ctx.clone(), self.session.clone(), self.headers.clone(), permission)
     }
 
     /// The Permission API client.
@@ -438,247 +436,4 @@ impl LoginRequest {
             ..LoginOptions::default()
         })
     }
-}
-
-/// A login that asks for one permission; finish it with [`start`](Self::start).
-#[must_use = "call .start().await to send the user to BankID"]
-pub struct PermissionRequest<P> {
-    bankid: BankId,
-    permission: P,
-    return_to: Option<String>,
-    app_callback_uri: Option<String>,
-    via_api: bool,
-}
-
-impl<P> std::fmt::Debug for PermissionRequest<P> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PermissionRequest").field("return_to", &self.return_to).finish_non_exhaustive()
-    }
-}
-
-impl<P: Permission> PermissionRequest<P> {
-    /// Where to go after approval (a same-origin path; anything else becomes `/`).
-    pub fn return_to(mut self, path: impl Into<String>) -> Self {
-        self.return_to = Some(path.into());
-        self
-    }
-
-    /// *Preview (BankID public preview, iOS apps)*: where the BankID app
-    /// returns the user. Must be absolute with `https` or a custom scheme;
-    /// checked when the request starts.
-    pub fn app_callback_uri(mut self, uri: impl Into<String>) -> Self {
-        self.app_callback_uri = Some(uri.into());
-        self
-    }
-
-    /// Registers the permission through the Permission API at BIB and sends
-    /// its permission token on the authorize request (under
-    /// [`reference_parameter`](crate::permission::PermissionApiConfig::reference_parameter),
-    /// a guess: BankID has not published how), instead of sending the
-    /// statement as `authorization_details`. After the callback the grant is
-    /// fetched from BIB and verified. Needs a BIB issuer.
-    pub fn via_permission_api(mut self) -> Self {
-        self.via_api = true;
-        self
-    }
-
-    /// Stores the login attempt and redirects (303) the browser to BankID.
-    ///
-    /// When someone is logged in, the approval must come from that person:
-    /// a callback with another BankID user fails with
-    /// [`LoginCheckError::SubjectMismatch`](crate::LoginCheckError::SubjectMismatch) and changes nothing in the session.
-    pub async fn start(self) -> Result<Response, Error> {
-        let ctx = &self.bankid.ctx;
-        let app_callback_uri =
-            self.app_callback_uri.as_deref().map(crate::statement::validate_app_callback_uri).transpose()?;
-        let item = if self.via_api {
-            self.bankid.permission_api().register(&self.permission, Registration::new()).await?.item
-        } else {
-            PermissionItem::new(&self.permission, ctx.core.config().digest_input)?
-        };
-        let options = LoginOptions {
-            return_to: self.return_to,
-            permissions: vec![item],
-            app_callback_uri,
-            for_current_user: true,
-            ..LoginOptions::default()
-        };
-        let started = begin(ctx, &self.bankid.session, &self.bankid.headers, options).await?;
-        Ok(started.into_response())
-    }
-}
-
-/// Proof that the logged-in user approved a statement of type `P` in
-/// BankID: its `permission_digest` matched what was sent.
-///
-/// The grant is the one of *this* flow: the permission login's landing URL
-/// carries `bankid_flow=<id>` (added to
-/// [`return_to`](PermissionRequest::return_to) by the callback), and only a
-/// request naming that flow gets its grant — keep the parameter on the
-/// requests that act on it (e.g. in a form's `action`). A grant older than
-/// [`grant_ttl`](crate::BankIdConfigBuilder::grant_ttl) is ignored.
-///
-/// Extracting spends nothing: a link prefetch, a reload or a handler that
-/// rejects the request body leave the approval intact. Call
-/// [`redeem`](Self::redeem) right before acting on it; with
-/// [`single_use_grants`](crate::BankIdConfigBuilder::single_use_grants) (the
-/// default) it succeeds once.
-///
-/// ```
-/// use axum::Json;
-/// use axum_bankid::{Error, permission::{Granted, Permission}};
-/// use serde::{Deserialize, Serialize};
-///
-/// #[derive(Serialize, Deserialize)]
-/// struct Payment { amount: String }
-/// impl Permission for Payment { const TYPE: &'static str = "payment.v1"; }
-///
-/// #[derive(Deserialize)]
-/// struct Order { amount: String }
-///
-/// async fn pay(granted: Granted<Payment>, Json(order): Json<Order>) -> Result<&'static str, Error> {
-///     granted.require(&Payment { amount: order.amount })?;
-///     granted.redeem().await?; // spent here, and only here
-///     Ok("paid")
-/// }
-/// ```
-///
-/// Rejected with `403 {"error":"permission_not_granted"}` when this browser
-/// holds no unused grant of type `P` from the named flow for the current
-/// user, `401` when nobody is logged in.
-pub struct Granted<P> {
-    statement: P,
-    statement_bytes: Vec<u8>,
-    id: String,
-    digest: String,
-    signed_permission: Option<String>,
-    use_secret: String,
-    ctx: Ctx,
-}
-
-impl<P> std::fmt::Debug for Granted<P> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Granted").field("digest", &self.digest).finish_non_exhaustive()
-    }
-}
-
-impl<P: Permission> Granted<P> {
-    /// The approved statement.
-    pub fn statement(&self) -> &P {
-        &self.statement
-    }
-
-    /// The approved statement, owned.
-    pub fn into_statement(self) -> P {
-        self.statement
-    }
-
-    /// A random id of this grant: use it as the idempotency key of the
-    /// action it authorises.
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// The verified `permission_digest`.
-    pub fn digest(&self) -> &str {
-        &self.digest
-    }
-
-    /// The provider-signed permission (Permission API flow only).
-    pub fn signed_permission(&self) -> Option<&str> {
-        self.signed_permission.as_deref()
-    }
-
-    /// Fails unless the approved statement is exactly `expected` (same
-    /// serialisation), e.g. the payment this page is about to execute.
-    pub fn require(&self, expected: &P) -> Result<(), PermissionError> {
-        let expected = serde_json::to_vec(expected).map_err(|_| PermissionError::Serialization)?;
-        if crate::statement::same_digest(
-            &crate::statement::permission_digest(&expected),
-            &crate::statement::permission_digest(&self.statement_bytes),
-        ) {
-            Ok(())
-        } else {
-            Err(PermissionError::StatementMismatch)
-        }
-    }
-
-    /// Uses the grant up: call it right before acting on the approval.
-    ///
-    /// With single-use grants (the default) only the first call for a grant
-    /// succeeds — per instance, and across instances when
-    /// [`with_single_use_store`](crate::BankIdLayer::with_single_use_store)
-    /// is configured; later ones fail with
-    /// [`PermissionError::AlreadyRedeemed`] (`403`, detail
-    /// `already_redeemed`), and later extractions find no grant. The use is
-    /// recorded in the store at once, so a handler that fails afterwards
-    /// with a 5xx cannot revive it. A store failure fails closed with
-    /// [`Error::Session`]. With reusable grants this always succeeds.
-    #[tracing::instrument(name = "bankid.redeem", skip_all, fields(r#type = P::TYPE), err(Display))]
-    pub async fn redeem(&self) -> Result<(), Error> {
-        if !self.ctx.core.config().single_use_grants {
-            return Ok(());
-        }
-        if !grants::mark_used(&self.ctx, &self.id, &self.use_secret).await? {
-            return Err(PermissionError::AlreadyRedeemed.into());
-        }
-        tracing::info!("permission grant redeemed");
-        Ok(())
-    }
-}
-
-impl<P: Permission, S: Send + Sync> FromRequestParts<S> for Granted<P> {
-    type Rejection = AuthRejection;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let user = <AuthenticatedUser as FromRequestParts<S>>::from_request_parts(parts, state).await?;
-        let ctx = parts.extensions.get::<Ctx>().cloned();
-        find_grant::<P>(ctx.as_ref(), parts, &user).await.map_err(|error| rejection(ctx.as_ref(), parts, error))
-    }
-}
-
-/// The flow the request names with `bankid_flow`, if it names exactly one:
-/// a repeated parameter names none (which one counts would be a guess).
-fn requested_flow(parts: &Parts) -> Option<String> {
-    let query = parts.uri.query()?;
-    let mut named = url::form_urlencoded::parse(query.as_bytes())
-        .filter(|(key, _)| key == crate::return_to::FLOW_PARAM)
-        .map(|(_, value)| value.into_owned());
-    let flow = named.next().filter(|flow| !flow.is_empty())?;
-    named.next().is_none().then_some(flow)
-}
-
-/// The grant of type `P` for `user` — the same (`iss`, `sub`) that logged in
-/// with it — from the flow this request names. Reads only: nothing is spent
-/// until [`Granted::redeem`].
-async fn find_grant<P: Permission>(
-    ctx: Option<&Ctx>,
-    parts: &Parts,
-    user: &AuthenticatedUser,
-) -> Result<Granted<P>, Error> {
-    let ctx = ctx.ok_or_else(no_bankid_layer)?;
-    let flow = requested_flow(parts).ok_or(PermissionError::NotGranted)?;
-    let now = unix_now();
-    let ttl = ctx.core.config().grant_ttl.as_secs() as i64;
-    let grant = grants::of_flow(ctx, &parts.headers, &flow)
-        .await?
-        .into_iter()
-        .find(|g| {
-            g.flow == flow && g.r#type == P::TYPE && g.iss == user.iss && g.sub == user.sub && now - g.granted_at <= ttl
-        })
-        .ok_or(PermissionError::NotGranted)?;
-    if ctx.core.config().single_use_grants && grants::is_used(ctx, &grant.use_secret).await? {
-        return Err(PermissionError::NotGranted.into());
-    }
-    let statement_bytes = URL_SAFE_NO_PAD.decode(&grant.encoded).map_err(|_| PermissionError::StatementMismatch)?;
-    let statement: P = serde_json::from_slice(&statement_bytes).map_err(|_| PermissionError::StatementMismatch)?;
-    Ok(Granted {
-        statement,
-        statement_bytes,
-        id: grant.id,
-        digest: grant.digest,
-        signed_permission: grant.signed_permission,
-        use_secret: grant.use_secret,
-        ctx: ctx.clone(),
-    })
 }

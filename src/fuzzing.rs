@@ -1,5 +1,5 @@
 //! Entry points into this crate's parsers of outside input, for property
-//! tests (`tests/properties.rs`) and the cargo-fuzz targets (`fuzz/`).
+//! tests (`tests/it/properties.rs`) and the cargo-fuzz targets (`fuzz/`).
 //!
 //! **Unstable, not for applications.** This module is hidden from the docs
 //! and carries no stability promise: any item may change or vanish in any
@@ -25,8 +25,9 @@ use crate::ciba::poll::PollError;
 use crate::error::{EndpointError, Error, IdTokenError, TransportError};
 use crate::id_token::CompactJws;
 use crate::loa::{AcrIssuer, Loa};
-use crate::permission_api::GrantExpectation;
-use crate::statement::{DigestInput, PermissionError, PermissionItem};
+use crate::permission::api::GrantExpectation;
+use crate::permission::error::PermissionError;
+use crate::permission::statement::{DigestInput, PermissionItem};
 
 /// [`Loa::from_acr`]: the strict `URN(;key=value)*` parser with exactly one
 /// `LOA=[1-4]`.
@@ -116,7 +117,7 @@ pub fn permission_statement(r#type: &str, statement: &[u8], input: DigestInput) 
 /// Whether two base64 texts (any of the standard/URL-safe, padded/unpadded
 /// alphabets) name the same 32-byte digest; compared in constant time.
 pub fn same_digest(a: &str, b: &str) -> bool {
-    crate::statement::same_digest(a, b)
+    crate::permission::statement::same_digest(a, b)
 }
 
 /// Checks the provider's answer for the RAR permissions `sent` (type and
@@ -132,14 +133,14 @@ pub fn verify_granted(
 ) -> Result<(), PermissionError> {
     let items: Vec<PermissionItem> =
         sent.iter().map(|(kind, statement)| PermissionItem::from_statement(kind, statement, input)).collect();
-    crate::statement::verify_granted(&items, id_token_digest, token_details)
+    crate::permission::statement::verify_granted(&items, id_token_digest, token_details)
 }
 
 /// Validates a preview `app_callback_uri`; returns it normalised.
 ///
 /// Errors: [`PermissionError::InvalidAppCallbackUri`].
 pub fn app_callback_uri(uri: &str) -> Result<String, PermissionError> {
-    crate::statement::validate_app_callback_uri(uri)
+    crate::permission::statement::validate_app_callback_uri(uri)
 }
 
 /// What is kept of a BIB discovery document that passed validation.
@@ -202,10 +203,10 @@ pub struct GrantFor<'a> {
 /// Errors: [`Error::Permission`] with the reason.
 pub fn grant_claims(claims: &Map<String, Value>, expected: GrantFor<'_>) -> Result<(), Error> {
     let invalid = |why| Error::Permission(PermissionError::InvalidSignedPermission(why));
-    crate::permission_api::check_time_limits(claims, expected.skew_secs).map_err(invalid)?;
+    crate::permission::api::check_time_limits(claims, expected.skew_secs).map_err(invalid)?;
     let item = PermissionItem::from_statement(expected.r#type, expected.statement, DigestInput::StatementBytes);
     let expectation = GrantExpectation { id: expected.id, item: &item, bib_sub: expected.sub };
-    crate::permission_api::check_binding(claims, &expectation)
+    crate::permission::api::check_binding(claims, &expectation)
 }
 
 /// Parses a provider's answer to a token, PAR, CIBA or Permission API call:
@@ -297,7 +298,7 @@ impl IdTokenCheck {
     }
 }
 
-/// Bench and property hook (`benches/parsers.rs`, `tests/authorize_url.rs`):
+/// Bench and property hook (`benches/parsers.rs`, `tests/it/authorize_url.rs`):
 /// the authorization request as the layer builds it — the fixed parameters
 /// encoded once for the endpoint, a login's own appended per login — through
 /// the layer's own `AuthorizeRequest`.

@@ -31,7 +31,7 @@ use crate::core::Core;
 use crate::error::Error;
 use crate::flow;
 use crate::health::Health;
-use crate::permission_api::PermissionApi;
+use crate::permission::api::PermissionApi;
 use crate::private_responses::{LoginShown, MarkPrivate};
 use crate::provider::ProviderMetadata;
 use crate::state::Ctx;

@@ -22,7 +22,7 @@ use tower_sessions::Session;
 use crate::claims::{AuthenticatedUser, Claims, ClaimsSource, Subject};
 use crate::error::{Error, Failure};
 use crate::loa::Loa;
-use crate::statement::PermissionItem;
+use crate::permission::statement::PermissionItem;
 
 const LOGIN_KEY: &str = "axum_bankid.login";
 
@@ -434,39 +434,6 @@ pub(crate) async fn end_login(session: &Session, keep_data: bool) -> Result<Opti
         session.flush().await.map_err(store_error)?;
     }
     Ok(login)
-}
-
-/// A verified permission grant, waiting for [`Granted`](crate::permission::Granted);
-/// kept in the flow's own store record (see `flow::grants`).
-#[derive(Clone, Serialize, Deserialize)]
-pub(crate) struct StoredGrant {
-    pub(crate) id: String,
-    /// The login (flow) that produced the grant; see `PendingLogin::flow`.
-    #[serde(default)]
-    pub(crate) flow: String,
-    pub(crate) r#type: String,
-    pub(crate) encoded: String,
-    pub(crate) digest: String,
-    /// Who logged in with the grant: the login's ID-token issuer and `sub`
-    /// (BankID OIDC's, not the grant's BIB `sub`). Grants stored by older
-    /// versions have no issuer and so match nobody.
-    #[serde(default)]
-    pub(crate) iss: String,
-    pub(crate) sub: String,
-    pub(crate) granted_at: i64,
-    pub(crate) signed_permission: Option<String>,
-    /// Names the grant's single-use record in a shared store; unlike `id`
-    /// (which apps may show as an idempotency key) it never leaves the session.
-    pub(crate) use_secret: String,
-}
-
-impl fmt::Debug for StoredGrant {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StoredGrant")
-            .field("type", &self.r#type)
-            .field("granted_at", &self.granted_at)
-            .finish_non_exhaustive()
-    }
 }
 
 #[cfg(test)]

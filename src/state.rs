@@ -15,7 +15,7 @@ use crate::ciba::{Ciba, CibaCallback, CibaStore, PublicStartPolicy};
 use crate::core::Core;
 use crate::error::Error;
 use crate::once::OnceRecords;
-use crate::permission_api::PermissionApi;
+use crate::permission::api::PermissionApi;
 
 /// The app's error page for login failures (`BankIdLayer::with_error_handler`).
 pub(crate) type ErrorHandler = Arc<dyn Fn(&Error, &HeaderMap) -> Response + Send + Sync>;

@@ -1,9 +1,12 @@
-//! Request capture for conformance tests: every request either listener
+//! What the simulator received, for tests: every request either listener
 //! receives is recorded, in arrival order, before it is handled, so a test
-//! can assert exactly what a relying party sent on the wire.
+//! can assert exactly what a relying party sent on the wire; and the
+//! requests to the endpoints a relying party must call sparingly are
+//! counted, without the log's bound and across `clear_requests`.
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::body::{Body, to_bytes};
@@ -19,10 +22,11 @@ const MAX_CAPTURED: usize = 20_000;
 /// near it).
 const MAX_BODY_BYTES: usize = 1 << 20;
 
-/// Which of the simulator's two issuers a request reached.
+/// The issuer (one of the simulator's two OpenID Providers) whose listener
+/// received a request.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Which {
+pub enum Issuer {
     /// BankID OIDC ([`Simulator::issuer`](super::Simulator::issuer)).
     Oidc,
     /// BankID with biometrics, "aletheia"
@@ -39,7 +43,7 @@ pub enum Which {
 #[derive(Clone, PartialEq, Eq)]
 pub struct CapturedRequest {
     /// The issuer whose listener received it.
-    pub issuer: Which,
+    pub issuer: Issuer,
     /// `GET`, `POST`, ...
     pub method: String,
     /// The path, e.g. `/permissions/user-exists`.
@@ -80,7 +84,7 @@ pub(crate) type CaptureLog = Arc<Mutex<VecDeque<CapturedRequest>>>;
 #[derive(Clone)]
 pub(crate) struct Capture {
     pub(crate) log: CaptureLog,
-    pub(crate) which: Which,
+    pub(crate) issuer: Issuer,
 }
 
 /// Records the request, then hands it on with its body intact.
@@ -90,7 +94,7 @@ pub(crate) async fn record(State(capture): State<Capture>, request: Request, nex
         return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n").into_response();
     };
     let captured = CapturedRequest {
-        issuer: capture.which,
+        issuer: capture.issuer,
         method: parts.method.to_string(),
         path: parts.uri.path().to_owned(),
         query: parts.uri.query().map(str::to_owned),
@@ -110,4 +114,34 @@ fn push(log: &mut VecDeque<CapturedRequest>, request: CapturedRequest) {
         log.pop_front();
     }
     log.push_back(request);
+}
+
+/// An endpoint whose requests the simulator counts; see
+/// [`Simulator::request_count`](super::Simulator::request_count).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// Every JWKS: BankID OIDC's `/jwks`, BIB's `/jwks` and `/jwks/grants`.
+    Jwks,
+    /// Both token endpoints, BankID OIDC's and BIB's.
+    Token,
+    /// BIB's Permission API `user-exists`.
+    UserExists,
+    /// BIB's backchannel authentication endpoint (CIBA, `/bc-authorize`).
+    BackchannelAuthentication,
+}
+
+/// The count of requests per [`Endpoint`], from start-up on.
+#[derive(Debug, Default)]
+pub(crate) struct RequestCounts([AtomicUsize; 4]);
+
+impl RequestCounts {
+    /// Counts one request to `endpoint`; answers the count including it.
+    pub(crate) fn add(&self, endpoint: Endpoint) -> usize {
+        self.0[endpoint as usize].fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    pub(crate) fn get(&self, endpoint: Endpoint) -> usize {
+        self.0[endpoint as usize].load(Ordering::SeqCst)
+    }
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 /// A misbehaviour to inject; activate with
-/// [`Simulator::set_fault`](super::Simulator::set_fault).
+/// [`Simulator::add_fault`](super::Simulator::add_fault).
 ///
 /// Several faults may be active at once; ID-token faults then all apply to the
 /// same token. Each one breaks exactly one rule, so a test that expects a

@@ -34,7 +34,9 @@
 //! what it must, inject a [`Fault`]: a wrong audience, an expired token, a
 //! rotated key, a mix-up `iss`, a grant signed with the wrong key, a slow or
 //! failing token endpoint, and more. [`Simulator::requests`] shows every
-//! request both issuers received, for conformance tests of the wire shape.
+//! request both issuers received, for conformance tests of the wire shape;
+//! [`Simulator::request_count`] counts those to the endpoints a relying
+//! party must call sparingly (keys, tokens, `user-exists`, CIBA).
 //!
 //! Three key sets, each published only in its own JWKS: BankID OIDC's
 //! (`sim-1`, later `sim-2`), BIB's ID-token key (`bib-1`) and BIB's grant
@@ -66,7 +68,7 @@
 //! # let _ = (client_id, client_secret);
 //!
 //! // Every ID token from now on claims only LOA 2, whoever logs in.
-//! sim.set_fault(Fault::LowAcr);
+//! sim.add_fault(Fault::LowAcr);
 //!
 //! sim.shutdown().await;
 //! # Ok(())
@@ -245,8 +247,6 @@
 mod capture;
 mod ciba;
 mod clock;
-#[cfg(test)]
-mod conformance;
 mod endpoints;
 mod faults;
 mod id_token;
@@ -264,14 +264,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use capture::{CapturedRequest, Which};
+pub use capture::{CapturedRequest, Endpoint, Issuer};
 pub use ciba::{CibaBehavior, CibaRequestInfo, CibaStatus};
 pub use faults::Fault;
 pub use keys::{SigningAlgorithm, SigningKey};
@@ -412,6 +411,15 @@ impl Simulator {
         self.shared.captured.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
     }
 
+    /// How many requests `endpoint` has received since start-up, successful
+    /// or not, counted on arrival (a request the client gave up on counts).
+    /// Unlike [`requests`](Self::requests) the count has no bound and
+    /// [`clear_requests`](Self::clear_requests) leaves it alone, so a test
+    /// can compare it before and after any amount of load.
+    pub fn request_count(&self, endpoint: Endpoint) -> usize {
+        self.shared.request_counts.get(endpoint)
+    }
+
     /// The only client id the simulator accepts.
     pub fn client_id(&self) -> &str {
         &self.shared.client_id
@@ -441,7 +449,7 @@ impl Simulator {
     }
 
     /// Activates `fault`, in addition to those already active.
-    pub fn set_fault(&self, fault: Fault) {
+    pub fn add_fault(&self, fault: Fault) {
         tracing::debug!(?fault, "simulator: fault activated");
         let mut inner = self.shared.lock();
         if fault == Fault::RotatedKeys {
@@ -481,23 +489,11 @@ impl Simulator {
         self.shared.lock().jwks_cache_control = value.map(str::to_owned);
     }
 
-    /// How many times a JWKS has been requested (BankID OIDC's `/jwks`,
-    /// BIB's `/jwks` and `/jwks/grants` together).
-    pub fn jwks_requests(&self) -> usize {
-        self.shared.jwks_requests.load(Ordering::SeqCst)
-    }
-
     /// Forgets every client-credentials access token issued so far (as if
     /// revoked, or expired early): BIB answers `401 invalid_token` to a
     /// relying party still holding one.
     pub fn revoke_client_tokens(&self) {
         self.shared.lock().client_tokens.clear();
-    }
-
-    /// How many times a token endpoint (BankID OIDC's or BIB's) has been
-    /// requested, successful or not.
-    pub fn token_requests(&self) -> usize {
-        self.shared.token_requests.load(Ordering::SeqCst)
     }
 
     /// The query parameters of the last `GET /authorize`, valid or not, so a
@@ -514,18 +510,6 @@ impl Simulator {
     /// recorded. A parameter given twice is recorded with its first value.
     pub fn last_par_params(&self) -> Option<BTreeMap<String, String>> {
         self.shared.lock().last_par_params.clone()
-    }
-
-    /// How many times BIB's `user-exists` has been requested, successful or
-    /// not.
-    pub fn user_exists_requests(&self) -> usize {
-        self.shared.user_exists_requests.load(Ordering::SeqCst)
-    }
-
-    /// How many times BIB's `/bc-authorize` has been requested, successful
-    /// or not.
-    pub fn backchannel_requests(&self) -> usize {
-        self.shared.backchannel_requests.load(Ordering::SeqCst)
     }
 
     /// Decides how the phone of the user with [`TestUser::id`] `user_id`
@@ -793,7 +777,7 @@ impl SimulatorBuilder {
     }
 
     /// A fault in effect from the simulator's first answer, as
-    /// [`Simulator::set_fault`] after start would be — but before a relying
+    /// [`Simulator::add_fault`] after start would be — but before a relying
     /// party has read discovery or the keys. Faults in what the keys
     /// publish (their certificate chains, say) need that: a relying party
     /// checks keys when it loads them, not per token.
@@ -919,8 +903,9 @@ impl SimulatorBuilder {
         }));
         // Health checks are not captured: a compose file's probe every
         // second would crowd the protocol out of `requests()`.
-        let oidc = endpoints::with_health(capturing(endpoints::oidc_router(Arc::clone(&shared)), &shared, Which::Oidc));
-        let bib = endpoints::with_health(capturing(endpoints::bib_router(Arc::clone(&shared)), &shared, Which::Bib));
+        let oidc =
+            endpoints::with_health(capturing(endpoints::oidc_router(Arc::clone(&shared)), &shared, Issuer::Oidc));
+        let bib = endpoints::with_health(capturing(endpoints::bib_router(Arc::clone(&shared)), &shared, Issuer::Bib));
         shared.lock().jwks_cache_control = self.jwks_cache_control;
         if let Some(user) = &shared.auto_approve {
             // The phone approves at the first poll, as if the user were quick.
@@ -937,7 +922,7 @@ impl SimulatorBuilder {
         tracing::debug!(issuer = %shared.issuer, bib_issuer = %shared.bib_issuer, "simulator: started");
         let simulator = Simulator { shared, addr, bib_addr, shutdown: Some(shutdown), server: Some(server) };
         for fault in self.faults {
-            simulator.set_fault(fault);
+            simulator.add_fault(fault);
         }
         Ok(simulator)
     }
@@ -964,8 +949,8 @@ impl fmt::Debug for SimulatorBuilder {
 }
 
 /// Wraps `router` so that every request it receives is captured first.
-fn capturing(router: axum::Router, shared: &Arc<Shared>, which: Which) -> axum::Router {
-    let capture = capture::Capture { log: Arc::clone(&shared.captured), which };
+fn capturing(router: axum::Router, shared: &Arc<Shared>, issuer: Issuer) -> axum::Router {
+    let capture = capture::Capture { log: Arc::clone(&shared.captured), issuer };
     router.layer(axum::middleware::from_fn_with_state(capture, capture::record))
 }
 

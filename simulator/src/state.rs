@@ -6,14 +6,13 @@
 //! simulator left running under load cannot grow without limit.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::capture::CaptureLog;
+use super::capture::{CaptureLog, RequestCounts};
 use super::ciba::{CibaBehavior, CibaRequest};
 use super::faults::Faults;
 use super::keys::{Publication, SigningAlgorithm, SigningKey};
@@ -76,10 +75,8 @@ pub(crate) struct Shared {
     /// The algorithm every token is signed with and discovery advertises;
     /// switched at run time by `Simulator::set_signing_algorithm`.
     signing_alg: Mutex<SigningAlgorithm>,
-    pub(crate) jwks_requests: AtomicUsize,
-    pub(crate) token_requests: AtomicUsize,
-    pub(crate) user_exists_requests: AtomicUsize,
-    pub(crate) backchannel_requests: AtomicUsize,
+    /// Requests per counted endpoint (`Simulator::request_count`).
+    pub(crate) request_counts: RequestCounts,
     /// `jti`s of client assertions already used (RFC 7523 §3: single use),
     /// with their `exp`.
     pub(crate) used_assertion_ids: Mutex<std::collections::HashMap<String, i64>>,
@@ -281,10 +278,7 @@ impl Shared {
             users,
             auto_approve,
             signing_alg: Mutex::new(signing_alg),
-            jwks_requests: AtomicUsize::new(0),
-            token_requests: AtomicUsize::new(0),
-            user_exists_requests: AtomicUsize::new(0),
-            backchannel_requests: AtomicUsize::new(0),
+            request_counts: RequestCounts::default(),
             used_assertion_ids: Mutex::new(std::collections::HashMap::new()),
             inner: Mutex::new(Inner { redirect_uris, ..Inner::default() }),
         }

@@ -15,11 +15,10 @@ use crate::clock::unix_now_ms;
 use crate::core::Core;
 use crate::error::{EndpointError, Failure, LoginCheckError};
 use crate::loa::Loa;
-use crate::permission_api::{
-    AcrValues, BibAcr, LoginHint, PermissionApi, RegisteredPermission, Registration, bearer_send,
-};
+use crate::login_hint::LoginHint;
+use crate::permission::api::{AcrValues, BibAcr, PermissionApi, RegisteredPermission, Registration, bearer_send};
+use crate::permission::statement::{AUTHENTICATION_TYPE, PermissionItem};
 use crate::provider::token::parse_json_response;
-use crate::statement::{AUTHENTICATION_TYPE, PermissionItem};
 
 /// Scope of the client-credentials token for every CIBA call to BIB
 /// (BankID's CIBA example, `BANKID_SCOPE`); a permission type's product

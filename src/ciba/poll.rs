@@ -19,9 +19,10 @@ use crate::clock::unix_now_ms;
 use crate::error::{EndpointError, Failure, IdTokenError, LoginCheckError};
 use crate::loa::{AcrIssuer, Loa};
 use crate::login::complete::{self, Policy, VerifiedLogin};
-use crate::permission_api::{GrantExpectation, PermissionApi, bearer_send};
+use crate::permission::api::{GrantExpectation, PermissionApi, bearer_send};
+use crate::permission::error::PermissionError;
+use crate::permission::statement::Transport;
 use crate::provider::token::parse_json_response;
-use crate::statement::{PermissionError, Transport};
 
 const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";
 /// CIBA Core §11: every `slow_down` adds at least 5 seconds.
@@ -300,7 +301,7 @@ impl Ciba {
     /// token carries one), and the grant must verify and name this user.
     async fn verify_permission(
         &self,
-        permission: &crate::statement::PermissionItem,
+        permission: &crate::permission::statement::PermissionItem,
         claims: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<(), CibaError> {
         if let Some(digest) = claims.get("permission_digest") {
@@ -348,7 +349,7 @@ pub(crate) fn poll_error(error: &str) -> Result<Result<(AuthenticatedUser, Strin
 /// The permission type a pending request is about (`authentication.v1`
 /// for a plain login), which decides its token's product scopes.
 fn pending_type(pending: &PendingCiba) -> &str {
-    pending.permission.as_ref().map_or(crate::statement::AUTHENTICATION_TYPE, |p| p.r#type.as_str())
+    pending.permission.as_ref().map_or(crate::permission::statement::AUTHENTICATION_TYPE, |p| p.r#type.as_str())
 }
 
 fn retry_after(pending: &PendingCiba) -> u64 {

@@ -6,8 +6,10 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::claims::AuthenticatedUser;
-use crate::permission_api::{AcrValues, BibAcr, ClientSignals, LoginHint};
-use crate::statement::{Permission, PermissionError};
+use crate::login_hint::LoginHint;
+use crate::permission::api::{AcrValues, BibAcr, ClientSignals};
+use crate::permission::error::PermissionError;
+use crate::permission::statement::Permission;
 
 /// A backchannel authentication to start.
 #[derive(Debug, Clone)]
@@ -41,7 +43,7 @@ impl CibaRequest {
     /// [`DigestInput`](crate::permission::DigestInput); after approval its signed grant
     /// is fetched from BIB and verified.
     pub fn permission<P: Permission>(mut self, permission: &P) -> Self {
-        crate::statement::assert_upfront_type::<P>();
+        crate::permission::statement::assert_upfront_type::<P>();
         match serde_json::to_vec(permission) {
             Ok(statement) => self.permission = Some((P::TYPE, statement)),
             Err(_) => self.permission_error = Some(PermissionError::Serialization),

@@ -40,7 +40,7 @@ use super::{Ciba, CibaError, CibaHandle, CibaRequest, CibaStatus};
 use crate::error::Failure;
 use crate::flow::MaybeSession;
 use crate::login::complete;
-use crate::permission_api::LoginHint;
+use crate::login_hint::LoginHint;
 use crate::state::Ctx;
 
 #[derive(Deserialize)]

@@ -23,7 +23,7 @@ use crate::clock::unix_now_ms;
 use crate::error::Failure;
 use crate::loa::Loa;
 use crate::once::{OnceRecords, keyed_record_id, new_secret, record_id};
-use crate::statement::PermissionItem;
+use crate::permission::statement::PermissionItem;
 
 const RECORD_KEY: &str = "axum_bankid.ciba";
 const OUTCOME_KEY: &str = "axum_bankid.ciba_outcome";

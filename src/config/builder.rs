@@ -8,14 +8,14 @@ use super::error::ConfigError;
 use super::idp::IdentityProvider;
 use super::key_chain::{RootSource, key_chain_settings};
 use super::par::ParMode;
-use super::permission_api::PermissionApiConfig;
 use super::settings::BankIdConfig;
 use super::validate::{
     DAY, bounded, parse_endpoint, parse_issuer, required, validate_acr_values, validate_login_hint, validate_path,
     validate_permission_api, validate_scopes, validate_ui_locales,
 };
 use crate::loa::Loa;
-use crate::statement::{DigestInput, Permission, PermissionItem};
+use crate::permission::config::PermissionApiConfig;
+use crate::permission::statement::{DigestInput, Permission, PermissionItem};
 
 const DEFAULT_LOGIN_PATH: &str = "/auth/bankid/login";
 const DEFAULT_LOGOUT_PATH: &str = "/auth/bankid/logout";
@@ -344,7 +344,7 @@ impl BankIdConfigBuilder {
     /// A permission requested on every login (e.g. read access to accounts).
     /// Repeatable. Default: none. Requires PAR.
     pub fn upfront_permission<P: Permission>(mut self, permission: &P) -> Self {
-        crate::statement::assert_upfront_type::<P>();
+        crate::permission::statement::assert_upfront_type::<P>();
         self.upfront_permissions.push(serde_json::to_vec(permission).map(|s| (P::TYPE.to_owned(), s)).map_err(|_| ()));
         self
     }

@@ -29,7 +29,6 @@ mod error;
 mod idp;
 mod key_chain;
 mod par;
-mod permission_api;
 mod settings;
 mod validate;
 
@@ -43,6 +42,5 @@ pub use environment::BankIdEnvironment;
 pub use error::ConfigError;
 pub(crate) use idp::IdentityProvider;
 pub use par::ParMode;
-pub use permission_api::PermissionApiConfig;
 pub use settings::BankIdConfig;
 pub(crate) use validate::{is_loopback, is_valid_ui_locales};

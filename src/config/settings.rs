@@ -6,9 +6,9 @@ use url::Url;
 
 use super::client_auth::{ClientAuth, Credential};
 use super::par::ParMode;
-use super::permission_api::PermissionApiConfig;
 use crate::loa::Loa;
-use crate::statement::{DigestInput, PermissionItem};
+use crate::permission::config::PermissionApiConfig;
+use crate::permission::statement::{DigestInput, PermissionItem};
 
 /// Validated settings of a BankID relying party. Build it with
 /// [`BankIdConfig::builder`] or [`BankIdConfig::from_env`].

@@ -8,7 +8,7 @@ use crate::loa::Loa;
 
 use super::error::ConfigError;
 use super::idp::IdentityProvider;
-use super::permission_api::PermissionApiConfig;
+use crate::permission::config::PermissionApiConfig;
 
 /// Seconds in a day, for the bounds below.
 pub(super) const DAY: u64 = 86_400;

@@ -12,7 +12,7 @@
 //! `code_challenge`, step-up, permissions, `app_callback_uri`) through the
 //! same `application/x-www-form-urlencoded` serializer that
 //! `Url::query_pairs_mut` uses, so the result is byte for byte what the
-//! endpoint URL with all pairs appended would be (`tests/authorize_url.rs`
+//! endpoint URL with all pairs appended would be (`tests/it/authorize_url.rs`
 //! checks this for arbitrary values), without a second URL parse.
 
 use url::Url;

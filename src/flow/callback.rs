@@ -18,17 +18,19 @@ use axum::extract::{RawQuery, Request, State};
 use axum::response::Response;
 use serde_json::Value;
 
-use super::{attempt, completed, grants, redirect, session_of, with_cookies};
+use super::{attempt, completed, redirect, session_of, with_cookies};
 use crate::clock::unix_now;
 use crate::error::{EndpointError, Error, sanitize};
 use crate::loa::AcrIssuer;
 use crate::log_value::untrusted;
 use crate::login::complete::{self, CheckedLogin, Policy};
-use crate::permission_api::GrantExpectation;
+use crate::permission::api::GrantExpectation;
+use crate::permission::grants;
+use crate::permission::grants::StoredGrant;
+use crate::permission::statement::{PermissionItem, Transport};
 use crate::provider::token::{TokenResponse, request_tokens};
-use crate::session::{PendingLogin, StoredGrant};
+use crate::session::PendingLogin;
 use crate::state::Ctx;
-use crate::statement::{PermissionItem, Transport};
 
 /// The authorization response parameters we look at.
 #[derive(Default)]
@@ -169,7 +171,7 @@ async fn keep_grants(
     if granted.is_empty() {
         return Ok(Vec::new());
     }
-    grants::keep(ctx, headers, &pending.flow, granted).await
+    grants::keep(&attempt::records(ctx), &ctx.core, headers, &pending.flow, granted).await
 }
 
 /// The return path; with grants, it names this login's flow

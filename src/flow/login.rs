@@ -18,12 +18,13 @@ use crate::claims::Subject;
 use crate::clock::unix_now;
 use crate::config::{BankIdConfig, ParMode};
 use crate::error::Error;
-use crate::permission_api::LoginHint;
+use crate::login_hint::LoginHint;
+use crate::permission::error::PermissionError;
+use crate::permission::statement::{PermissionItem, Transport, authorization_details};
 use crate::provider::token::post_form;
 use crate::return_to::sanitize_return_to;
 use crate::session::PendingLogin;
 use crate::state::Ctx;
-use crate::statement::{PermissionError, PermissionItem, Transport, authorization_details};
 use crate::step_up::{StepUpPolicy, add_authorize_params, add_selectors, asked_in_query, select_identity_provider};
 
 /// What a login asks for beyond the configured defaults.

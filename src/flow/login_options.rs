@@ -6,7 +6,7 @@
 
 use crate::config::{BankIdConfig, is_valid_ui_locales};
 use crate::error::Error;
-use crate::permission_api::LoginHint;
+use crate::login_hint::LoginHint;
 
 /// The login route's query parameter for the pages' language(s).
 const UI_LOCALES_PARAM: &str = "ui_locales";

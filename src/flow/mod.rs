@@ -5,7 +5,6 @@ pub(crate) mod backchannel_logout;
 pub(crate) mod binding;
 pub(crate) mod callback;
 pub(crate) mod completed;
-pub(crate) mod grants;
 pub(crate) mod login;
 pub(crate) mod login_options;
 pub(crate) mod logout;

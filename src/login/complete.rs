@@ -18,9 +18,9 @@ use crate::clock::unix_now;
 use crate::error::{Error, LoginCheckError};
 use crate::id_token::VerifiedIdToken;
 use crate::loa::{AcrIssuer, Loa, check_loa};
-use crate::permission_api::{Grant, GrantExpectation, PermissionApi};
+use crate::permission::api::{Grant, GrantExpectation, PermissionApi};
+use crate::permission::statement::{PermissionItem, verify_granted};
 use crate::session::{StoredLogin, give_login_lifetime, store_login};
-use crate::statement::{PermissionItem, verify_granted};
 
 /// What a login must meet besides a valid ID token.
 pub(crate) struct Policy<'a> {

@@ -1,6 +1,13 @@
 //! Upfront permissions: a statement the user approves in BankID (a payment,
 //! a card, an account) declared as a Rust type.
 //!
+//! A *permission login* is a BankID login that carries such a statement: a
+//! handler starts it ([`BankId::request`](crate::BankId::request) →
+//! [`PermissionRequest`]), the user logs in and approves the statement in
+//! BankID, the callback verifies that what was approved is what was sent
+//! and keeps the grant for the flow, and a later request takes it with
+//! [`Granted`] and spends it with [`Granted::redeem`].
+//!
 //! A permission travels as a Rich Authorization Request item (RFC 9396)
 //! inside a Pushed Authorization Request (RFC 9126) — BankID accepts
 //! `authorization_details` only there — or as a reference registered through
@@ -32,10 +39,32 @@
 //!   ([`Registration`], [`ClientSignals`], [`LoginHint`] → [`RegisteredPermission`])
 //!   and fetches the signed [`Grant`]. CIBA names its user with the same
 //!   [`LoginHint`].
+//!
+//! ## Where the code is
+//! | file | holds |
+//! |---|---|
+//! | `statement.rs` | the [`Permission`] trait, the digest, what is sent (RAR item or reference) and the check of what the provider granted |
+//! | `request.rs` | [`PermissionRequest`]: starting a permission login |
+//! | `granted.rs` | [`Granted`]: the extractor, its lookup of the flow's grant, and `redeem` |
+//! | `grants.rs` | the store records of grants (one per flow, bound to the browser) and of their single use |
+//! | `api.rs` | the Permission API client at BIB and the checks of a signed [`Grant`] |
+//! | `config.rs` | [`PermissionApiConfig`] (the configuration builder takes it as is) |
+//! | `error.rs` | [`PermissionError`] |
+//!
+//! [`LoginHint`] is in `src/login_hint.rs`: a plain login and CIBA take it too.
 
-pub use crate::config::PermissionApiConfig;
-pub use crate::extract::{Granted, PermissionRequest};
-pub use crate::permission_api::{
-    BibAcr, ClientSignals, Grant, LoginHint, PermissionApi, RegisteredPermission, Registration,
-};
-pub use crate::statement::{DigestInput, Permission, PermissionError, permission_digest};
+pub(crate) mod api;
+pub(crate) mod config;
+pub(crate) mod error;
+pub(crate) mod granted;
+pub(crate) mod grants;
+pub(crate) mod request;
+pub(crate) mod statement;
+
+pub use crate::login_hint::LoginHint;
+pub use api::{BibAcr, ClientSignals, Grant, PermissionApi, RegisteredPermission, Registration};
+pub use config::PermissionApiConfig;
+pub use error::PermissionError;
+pub use granted::Granted;
+pub use request::PermissionRequest;
+pub use statement::{DigestInput, Permission, permission_digest};

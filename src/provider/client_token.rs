@@ -16,7 +16,7 @@
 //! success does. Each waiter then tries once itself: while the token
 //! endpoint stalls, callers take turns, and the k-th caller in the queue
 //! waits up to k timeouts — bounded, never stuck
-//! (tests/outages.rs, `slow_token_endpoint_times_out_typed_and_releases_everything`).
+//! (tests/it/outages.rs, `slow_token_endpoint_times_out_typed_and_releases_everything`).
 
 use std::collections::HashMap;
 use std::fmt;

@@ -106,7 +106,7 @@ pub(crate) struct KeyCacheSettings {
 /// request. Nobody waits on it indefinitely: the layer's client has
 /// [`http_timeout`](crate::BankIdConfigBuilder::http_timeout) on every
 /// request, and after a failed fetch the cooldown answers the waiters
-/// without another one (tests/outages.rs,
+/// without another one (tests/it/outages.rs,
 /// `slow_key_refetch_times_out_once_for_all_waiters_and_frees_the_cache`).
 /// Verification while the set is fresh takes no lock but a brief read lock.
 pub(crate) struct KeyCache {

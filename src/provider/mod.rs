@@ -19,7 +19,7 @@ pub(crate) mod token;
 pub use key_chain::KeyChainError;
 pub use metadata::ProviderMetadata;
 
-/// The test PKI shared with the integration tests (`tests/common/pki.rs`).
+/// The test PKI shared with the integration tests (`tests/it/common/pki.rs`).
 #[cfg(test)]
-#[path = "../../tests/common/pki.rs"]
+#[path = "../../tests/it/common/pki.rs"]
 pub(crate) mod test_pki;

@@ -6,7 +6,6 @@
 //! endpoint).
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -18,6 +17,7 @@ use super::wire::{
     BACKCHANNEL_PATH, CIBA_GRANT_TYPE, GRANT_JWKS_PATH, JWKS_PATH, OAuthError, PERMISSIONS_PATH, Params, TOKEN_PATH,
     authorization, respond_slowly,
 };
+use crate::capture::Endpoint;
 use crate::faults::Fault;
 use crate::keys::{self, SigningAlgorithm};
 use crate::state::Shared;
@@ -69,7 +69,7 @@ fn document(bib: &str, alg: SigningAlgorithm) -> Value {
 
 /// `GET {bib}/jwks`: the key CIBA ID tokens are signed with.
 pub(super) async fn jwks(State(shared): State<Arc<Shared>>) -> Json<JwkSet> {
-    shared.jwks_requests.fetch_add(1, Ordering::SeqCst);
+    shared.request_counts.add(Endpoint::Jwks);
     respond_slowly(&shared).await;
     tracing::debug!("simulator: BIB JWKS requested");
     Json(keys::bib_jwks(shared.publication()))
@@ -77,7 +77,7 @@ pub(super) async fn jwks(State(shared): State<Arc<Shared>>) -> Json<JwkSet> {
 
 /// `GET {bib}/jwks/grants`: the key grants are signed with.
 pub(super) async fn grant_jwks(State(shared): State<Arc<Shared>>) -> Json<JwkSet> {
-    shared.jwks_requests.fetch_add(1, Ordering::SeqCst);
+    shared.request_counts.add(Endpoint::Jwks);
     respond_slowly(&shared).await;
     tracing::debug!("simulator: BIB grant JWKS requested");
     Json(keys::grant_jwks(shared.publication()))

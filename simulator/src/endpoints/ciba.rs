@@ -4,7 +4,6 @@
 //! client-credentials token with `permissions/ciba`.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -17,6 +16,7 @@ use super::bib::{PERMISSIONS_CIBA_SCOPE, check_access};
 use super::client_auth;
 use super::permissions::{self, TokenProblem};
 use super::wire::{CIBA_GRANT_TYPE, OAuthError, Params, no_store, respond_slowly};
+use crate::capture::Endpoint;
 use crate::ciba::{CibaBehavior, CibaLogin, CibaRequest, CibaStatus, PollOutcome};
 use crate::clock::unix_now;
 use crate::faults::{Fault, Faults};
@@ -27,7 +27,7 @@ use crate::users::TestUser;
 
 pub(super) async fn initiate(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     // Counted on arrival, so a request the client gave up on still counts.
-    shared.backchannel_requests.fetch_add(1, Ordering::SeqCst);
+    shared.request_counts.add(Endpoint::BackchannelAuthentication);
     respond_slowly(&shared).await;
     match start(&shared, &headers, &body) {
         Ok(response) => response,

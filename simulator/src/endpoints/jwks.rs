@@ -1,20 +1,20 @@
 //! `GET /jwks`: the public keys relying parties verify ID tokens with.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 
 use super::wire::respond_slowly;
+use crate::capture::Endpoint;
 use crate::faults::Fault;
 use crate::keys::{self, Publication};
 use crate::state::Shared;
 
 pub(super) async fn handle(State(shared): State<Arc<Shared>>) -> Response {
     // Counted on arrival, so a fetch the client gave up on still counts.
-    let count = shared.jwks_requests.fetch_add(1, Ordering::SeqCst) + 1;
+    let count = shared.request_counts.add(Endpoint::Jwks);
     respond_slowly(&shared).await;
     // The guard is a temporary, dropped before the `.await`.
     let jwks_delay = shared.lock().faults.jwks_delay();

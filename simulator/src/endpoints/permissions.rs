@@ -10,7 +10,6 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -21,6 +20,7 @@ use serde_json::{Map, Value, json};
 
 use super::bib::{PERMISSIONS_CLIENT_SCOPE, PERMISSIONS_TEXT_SCOPE, check_access};
 use super::wire::{OAuthError, Params, no_store, respond_slowly};
+use crate::capture::Endpoint;
 use crate::clock::unix_now;
 use crate::faults::{Fault, Faults};
 use crate::id_token;
@@ -205,7 +205,7 @@ fn try_register(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Res
 /// user with BankID with biometrics ([`TestUser::bib_enabled`](crate::users::TestUser::bib_enabled)).
 pub(super) async fn user_exists(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     // Counted on arrival, so a call the client gave up on still counts.
-    shared.user_exists_requests.fetch_add(1, Ordering::SeqCst);
+    shared.request_counts.add(Endpoint::UserExists);
     respond_slowly(&shared).await;
     let faults = shared.lock().faults.clone();
     if faults.has(&Fault::UserExistsError) {

@@ -1,12 +1,11 @@
 //! What both token endpoints (BankID OIDC's `/token` and BIB's CIBA
 //! `/token`) share, so that neither endpoint module imports the other.
 
-use std::sync::atomic::Ordering;
-
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::wire::{OAuthError, respond_slowly};
+use crate::capture::Endpoint;
 use crate::faults::{Fault, Faults};
 use crate::state::Shared;
 
@@ -14,7 +13,7 @@ use crate::state::Shared;
 /// work: count the request, apply the slow and token-endpoint faults, render
 /// a rejection, and hold the answer back under `Fault::SlowTokenAnswer`.
 pub(crate) async fn answer(shared: &Shared, work: impl FnOnce(&Faults) -> Result<Response, OAuthError>) -> Response {
-    shared.token_requests.fetch_add(1, Ordering::SeqCst);
+    shared.request_counts.add(Endpoint::Token);
     respond_slowly(shared).await;
     let faults = shared.lock().faults.clone();
     if faults.has(&Fault::TokenEndpointServerError) {
