@@ -5,6 +5,7 @@ mod bib;
 mod ciba;
 mod client_auth;
 mod discovery;
+mod health;
 mod jwks;
 mod logout;
 mod par;
@@ -24,9 +25,14 @@ use axum::routing::{get, post};
 
 use crate::state::Shared;
 use wire::{
-    AUTHORIZE_PATH, BACKCHANNEL_PATH, DISCOVERY_PATH, GRANT_JWKS_PATH, GRANT_PATH, JWKS_PATH, LOGOUT_PATH, OAuthError,
-    PAR_PATH, PERMISSIONS_PATH, PHONE_DECIDE_PATH, PHONE_PATH, TOKEN_PATH, USER_EXISTS_PATH, USERINFO_PATH,
+    AUTHORIZE_PATH, BACKCHANNEL_PATH, DISCOVERY_PATH, GRANT_JWKS_PATH, GRANT_PATH, HEALTH_PATH, JWKS_PATH, LOGOUT_PATH,
+    OAuthError, PAR_PATH, PERMISSIONS_PATH, PHONE_DECIDE_PATH, PHONE_PATH, TOKEN_PATH, USER_EXISTS_PATH, USERINFO_PATH,
 };
+
+/// Adds the health route (`GET /healthz`) to an issuer's router.
+pub(crate) fn with_health(router: Router) -> Router {
+    router.route(HEALTH_PATH, get(health::handle))
+}
 
 /// The endpoints of BankID OIDC: the browser code flow, client credentials
 /// and the simulated phone.

@@ -87,6 +87,7 @@
 //! | `/logout` | RP-initiated logout |
 //! | `/par` | pushed authorization requests, the only place for `authorization_details` |
 //! | `/phone` | the user's BankID app: pending CIBA requests (`GET ?login_hint=<nnin>`), decisions (`POST /phone/decide`) |
+//! | `/healthz` | `200 {"status":"ok"}` (not BankID's; not in discovery, not in [`Simulator::requests`]) |
 //!
 //! # Endpoints of BIB (`{bib_issuer}`)
 //!
@@ -100,6 +101,7 @@
 //! | `/permissions/{id}/grant` | the approved permission as a compact JWS, `text/plain` (`GET`) | `permissions/client` |
 //! | `/bc-authorize` | CIBA backchannel authentication request (`POST`, form) | `permissions/ciba` |
 //! | `/token` | CIBA polls (`POST`, form) | `permissions/ciba` |
+//! | `/healthz` | `200 {"status":"ok"}`, as at BankID OIDC | — |
 //!
 //! A BIB call without a live token from BankID OIDC's `client_credentials`
 //! grant gets `401 invalid_token` with `WWW-Authenticate: Bearer
@@ -325,7 +327,8 @@ impl Simulator {
         SimulatorBuilder::default()
     }
 
-    /// The issuer identifier, `http://127.0.0.1:<port>`, without a trailing
+    /// The issuer identifier, `http://127.0.0.1:<port>` (or the
+    /// [`public_url`](SimulatorBuilder::public_url)), without a trailing
     /// slash. The discovery document is at
     /// `{issuer}/.well-known/openid-configuration`.
     pub fn issuer(&self) -> String {
@@ -338,7 +341,8 @@ impl Simulator {
     }
 
     /// BIB's ("aletheia") issuer identifier, `http://127.0.0.1:<port>` on a
-    /// port of its own, without a trailing slash — like `app.bankid.no`
+    /// port of its own (or the
+    /// [`bib_public_url`](SimulatorBuilder::bib_public_url)), without a trailing slash — like `app.bankid.no`
     /// next to `auth.bankid.no`. Its discovery document is at
     /// `{bib_issuer}/.well-known/openid-configuration`.
     pub fn bib_issuer(&self) -> String {
@@ -662,6 +666,9 @@ pub struct SimulatorBuilder {
     users: users::Users,
     signing_alg: SigningAlgorithm,
     faults: Vec<Fault>,
+    public_url: Option<String>,
+    bib_public_url: Option<String>,
+    auto_approve: Option<String>,
 }
 
 impl Default for SimulatorBuilder {
@@ -681,6 +688,9 @@ impl Default for SimulatorBuilder {
             users: users::Users::default(),
             signing_alg: SigningAlgorithm::default(),
             faults: Vec::new(),
+            public_url: None,
+            bib_public_url: None,
+            auto_approve: None,
         }
     }
 }
@@ -797,6 +807,58 @@ impl SimulatorBuilder {
         self
     }
 
+    /// BankID OIDC's issuer as the browser and the relying party reach it,
+    /// when that is not the address it listens on: behind a compose
+    /// network (`http://bankid-sim:4000`), a reverse proxy or a tunnel
+    /// (`https://….example`). The issuer in discovery, in every token and in
+    /// the callback's `iss`, and every endpoint in discovery, then hang off
+    /// this URL (without its trailing slash); the simulator still listens on
+    /// [`bind`](Self::bind). Unset, the issuer is `http://<bound address>`.
+    ///
+    /// [`start`](Self::start) refuses (`InvalidInput`) anything but an
+    /// absolute `http`/`https` URL with a host and no user, path, query or
+    /// fragment: the login and phone pages post to root paths
+    /// (`/authorize`), so a prefix behind a proxy would not reach them.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let sim = axum_bankid_simulator::Simulator::builder().public_url("http://bankid-sim:4000/").start().await?;
+    /// assert_eq!(sim.issuer(), "http://bankid-sim:4000");
+    /// assert!(sim.addr().ip().is_loopback(), "it listens where it was bound");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn public_url(mut self, url: impl Into<String>) -> Self {
+        self.public_url = Some(url.into());
+        self
+    }
+
+    /// BIB's issuer as the relying party reaches it, as
+    /// [`public_url`](Self::public_url) is BankID OIDC's. Each is set on its
+    /// own: BIB is another issuer on another port (another host name behind
+    /// a tunnel), so nothing is derived from the other. Unset, BIB's issuer
+    /// is `http://<BIB's bound address>`.
+    pub fn bib_public_url(mut self, url: impl Into<String>) -> Self {
+        self.bib_public_url = Some(url.into());
+        self
+    }
+
+    /// Every login completes at once as the test user with this
+    /// [`id`](TestUser::id), for headless end-to-end suites: `GET
+    /// /authorize` answers with the redirect carrying the `code` (no login
+    /// page), and a CIBA request for this user is approved at its first
+    /// poll (a [`CibaBehavior::ApproveAfterPolls(0)`](CibaBehavior), until
+    /// [`Simulator::set_ciba_behavior`] says otherwise). Only the page is
+    /// skipped: a request the simulator refuses (no PKCE, `state` or
+    /// `nonce`, an unregistered redirect URI, …) is refused as before, and
+    /// a method the user lacks is an error, not a login as someone else.
+    /// [`start`](Self::start) refuses (`InvalidInput`) an unknown id.
+    pub fn auto_approve(mut self, user_id: impl Into<String>) -> Self {
+        self.auto_approve = Some(user_id.into());
+        self
+    }
+
     /// Adds a user who can log in, after the built-in ones
     /// ([`Simulator::default_users`]) and those added before. Make it with
     /// [`TestUser::new`] or [`TestUser::builder`], which check its fields.
@@ -829,13 +891,17 @@ impl SimulatorBuilder {
     ///
     /// When a socket cannot be bound.
     pub async fn start(self) -> std::io::Result<Simulator> {
+        let public_url = self.public_url.as_deref().map(|url| public_issuer("public_url", url)).transpose()?;
+        let bib_public_url =
+            self.bib_public_url.as_deref().map(|url| public_issuer("bib_public_url", url)).transpose()?;
+        let auto_approve = self.auto_approve.as_deref().map(|id| auto_approved(&self.users, id)).transpose()?;
         let listener = TcpListener::bind(self.bind).await?;
         let addr = listener.local_addr()?;
         let bib_listener = TcpListener::bind(self.bib_bind.unwrap_or(SocketAddr::new(self.bind.ip(), 0))).await?;
         let bib_addr = bib_listener.local_addr()?;
         let shared = Arc::new(Shared::new(Settings {
-            issuer: issuer_for(addr),
-            bib_issuer: issuer_for(bib_addr),
+            issuer: public_url.unwrap_or_else(|| issuer_for(addr)),
+            bib_issuer: bib_public_url.unwrap_or_else(|| issuer_for(bib_addr)),
             client_token_lifetime: self.client_token_lifetime,
             client_id: self.client_id,
             client_secret: self.client_secret,
@@ -845,11 +911,19 @@ impl SimulatorBuilder {
             echo_authorization_details: self.echo_authorization_details,
             ciba_interval: ciba::whole_seconds(self.ciba_interval),
             users: self.users,
+            auto_approve,
             signing_alg: self.signing_alg,
         }));
-        let oidc = capturing(endpoints::oidc_router(Arc::clone(&shared)), &shared, Issuer::Oidc);
-        let bib = capturing(endpoints::bib_router(Arc::clone(&shared)), &shared, Issuer::Bib);
+        // Health checks are not captured: a compose file's probe every
+        // second would crowd the protocol out of `requests()`.
+        let oidc =
+            endpoints::with_health(capturing(endpoints::oidc_router(Arc::clone(&shared)), &shared, Issuer::Oidc));
+        let bib = endpoints::with_health(capturing(endpoints::bib_router(Arc::clone(&shared)), &shared, Issuer::Bib));
         shared.lock().jwks_cache_control = self.jwks_cache_control;
+        if let Some(user) = &shared.auto_approve {
+            // The phone approves at the first poll, as if the user were quick.
+            shared.lock().ciba_behaviors.insert(user.id.clone(), CibaBehavior::ApproveAfterPolls(0));
+        }
         let (shutdown, stopped) = watch::channel(());
         let server = tokio::spawn(async move {
             let (oidc, bib) = tokio::join!(
@@ -879,6 +953,9 @@ impl fmt::Debug for SimulatorBuilder {
             .field("ciba_interval", &self.ciba_interval)
             .field("client_token_lifetime", &self.client_token_lifetime)
             .field("signing_alg", &self.signing_alg)
+            .field("public_url", &self.public_url)
+            .field("bib_public_url", &self.bib_public_url)
+            .field("auto_approve", &self.auto_approve)
             .field("users", &self.users.iter().map(|user| user.id()).collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
@@ -912,9 +989,64 @@ fn issuer_for(addr: SocketAddr) -> String {
     format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
+/// A public URL as an issuer: an absolute `http` or `https` URL with a
+/// host, no credentials, path, query or fragment, without its trailing
+/// slash (issuers are compared as strings). `what` names the setting in the
+/// error.
+fn public_issuer(what: &str, url: &str) -> std::io::Result<String> {
+    let invalid = |why: &str| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{what} {url:?}: {why}"));
+    let parsed = url::Url::parse(url).map_err(|error| invalid(&error.to_string()))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(invalid("must be an http or https URL"));
+    }
+    if !parsed.has_host() || !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(invalid("must name a host and no user"));
+    }
+    if parsed.path() != "/" || parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(invalid("must have no path, query or fragment"));
+    }
+    Ok(parsed.as_str().trim_end_matches('/').to_owned())
+}
+
+/// The user [`SimulatorBuilder::auto_approve`] names, which must exist.
+fn auto_approved(users: &users::Users, id: &str) -> std::io::Result<Arc<TestUser>> {
+    users.find(id).cloned().ok_or_else(|| {
+        let known: Vec<&str> = users.iter().map(|user| user.id()).collect();
+        let why = format!("auto_approve: no test user {id:?} (known: {})", known.join(", "));
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, why)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn start_refuses_an_unknown_auto_approve_user_and_a_bad_public_url() {
+        let error = Simulator::builder().auto_approve("zed").start().await.expect_err("no such user");
+        assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
+        assert_eq!(error.to_string(), r#"auto_approve: no test user "zed" (known: kari, ola, per, nina)"#);
+        let error = Simulator::builder().bib_public_url("bib.test").start().await.expect_err("not a URL");
+        assert_eq!(error.to_string(), r#"bib_public_url "bib.test": relative URL without a base"#);
+    }
+
+    #[test]
+    fn a_public_url_is_an_issuer_without_trailing_slash() {
+        assert_eq!(public_issuer("public_url", "https://bankid.example/").expect("valid"), "https://bankid.example");
+        assert_eq!(public_issuer("public_url", "http://sim:4000").expect("valid"), "http://sim:4000");
+        for (bad, why) in [
+            ("sim:4000", "must be an http or https URL"),
+            ("ftp://sim", "must be an http or https URL"),
+            ("http://ann@sim", "must name a host and no user"),
+            ("http://sim/oidc", "must have no path, query or fragment"),
+            ("http://sim/?a=b", "must have no path, query or fragment"),
+            ("http://sim/#top", "must have no path, query or fragment"),
+            ("/relative", "relative URL without a base"),
+        ] {
+            let error = public_issuer("public_url", bad).expect_err(bad).to_string();
+            assert_eq!(error, format!("public_url {bad:?}: {why}"), "{bad}");
+        }
+    }
 
     #[test]
     fn issuer_names_a_reachable_address() {

@@ -1,31 +1,41 @@
 //! `axum-bankid-simulator`: the BankID simulator on its own, BankID OIDC and
-//! BIB on two fixed loopback ports, for a relying party on any stack
-//! configured by URL (for `axum-bankid`: the `BANKID_*` variables).
+//! BIB on two ports (4000 and 4001 of 127.0.0.1 unless told otherwise), for
+//! a relying party on any stack configured by URL (for `axum-bankid`: the
+//! `BANKID_*` variables, which it prints).
 //!
 //! ```sh
-//! cargo run -p axum-bankid-simulator -- --redirect-uri http://127.0.0.1:3000/auth/bankid/callback
-//! # then, elsewhere:
-//! BANKID_ISSUER=http://127.0.0.1:4000 BANKID_BIB_ISSUER=http://127.0.0.1:4001 \
-//! BANKID_CLIENT_ID=sim-client BANKID_CLIENT_SECRET=sim-secret \
-//! BANKID_REDIRECT_URI=http://127.0.0.1:3000/auth/bankid/callback \
-//! BANKID_ROOT_CERTS_FILE=/tmp/axum-bankid-simulator-root.pem cargo run --example ciba
+//! cargo install axum-bankid-simulator      # or: cargo install --path simulator
+//! axum-bankid-simulator --redirect-uri http://127.0.0.1:3000/auth/bankid/callback
 //! ```
 //!
 //! It writes the root certificate of its test PKI (the root every published
 //! key's `x5c` chain ends at) to a file and prints its path as
-//! `BANKID_ROOT_CERTS_FILE=...`, next to the other `BANKID_*` values.
+//! `BANKID_ROOT_CERTS_FILE=...`, next to the other `BANKID_*` values, one
+//! per line (an env file).
 //!
-//! Run with `--help` for the options (`--user` adds a test user,
-//! `--list-users` lists them all); `SIM_PORT`, `SIM_BIB_PORT` and
-//! `SIM_REDIRECT_URIS` (comma-separated) set the same things, flags win.
+//! Run with `--help` for the options. Settings come from, each overriding
+//! the one before: the `--config` TOML file ([`program::config`]), the
+//! `SIM_*` variables, the flags; redirect URIs, users and faults add up.
+//! `--bind` listens on another address than loopback (with a warning: the
+//! keys are public), `--public-url` and `--bib-public-url` name the issuers
+//! as the browser reaches them, `--auto-approve` skips the login page and
+//! the phone for headless suites; `GET /healthz` answers at both ports.
 
 use std::io::Write as _;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use axum_bankid_simulator::{Fault, SigningAlgorithm, Simulator, TestUser};
+
+/// The program's own parts (not the library's).
+mod program {
+    pub(crate) mod config;
+    pub(crate) mod values;
+}
+
+use program::values::{UNIT_FAULTS, UserSpec, VALUE_FAULTS, parse_bind, parse_fault, parse_signing_alg};
 
 const USAGE: &str = "\
 axum-bankid-simulator: a local BankID (BankID OIDC + BIB) for development and tests.
@@ -35,12 +45,27 @@ USAGE:
     axum-bankid-simulator [OPTIONS]
 
 OPTIONS:
-    --port <PORT>            BankID OIDC's port on 127.0.0.1 [env SIM_PORT, default 4000]
-    --bib-port <PORT>        BIB's port on 127.0.0.1 [env SIM_BIB_PORT, default 4001]
+    --config <FILE>          read settings from a TOML file (keys: the flags' names
+                             with _ for -; [client] id, secret, redirect_uris;
+                             [[users]] with --user's keys; faults = [..]); strict:
+                             an unknown key is an error. SIM_* and flags override it
+    --bind <IP>              the address both providers listen on [env SIM_BIND,
+                             default 127.0.0.1]; another than loopback warns
+    --port <PORT>            BankID OIDC's port [env SIM_PORT, default 4000]
+    --bib-port <PORT>        BIB's port [env SIM_BIB_PORT, default 4001]
+    --public-url <URL>       BankID OIDC's issuer as the browser reaches it (compose
+                             network, proxy, tunnel): scheme, host and port, no path
+                             [env SIM_PUBLIC_URL, default http://<bind>:<port>, with
+                             127.0.0.1 for 0.0.0.0]
+    --bib-public-url <URL>   BIB's issuer likewise [env SIM_BIB_PUBLIC_URL, default
+                             http://<bind>:<bib-port>]
     --redirect-uri <URI>     accept this redirect URI (exact match); repeatable
                              [env SIM_REDIRECT_URIS, comma-separated; both are used]
     --client-id <ID>         the client id to accept [default sim-client]
     --client-secret <SECRET> the client secret to accept [default sim-secret]
+    --auto-approve <USER>    log every login in as this user id at once: no login
+                             page, CIBA approved at the first poll (requests are
+                             still checked as strictly)
     --ciba-interval <SECS>   the CIBA polling interval [default 5]
     --backchannel-logout     advertise back-channel logout in discovery
     --signing-alg <ALG>      sign every token with ES256 or RS256 [default ES256]
@@ -61,68 +86,29 @@ OPTIONS:
                              4 for BID], bib=true|false [default true; false needs BID].
                              e.g. --user 'id=ann,name=Ann Test,nnin=31819012388,birthdate=1990-01-31'
                              id, nnin and the derived sub must be unique.
-    --list-users             print the test users (built-in and --user) and exit
+    --list-users             print the test users (built-in, config and --user) and exit
     -h, --help               print this help and exit
 
-The users' phone page (for CIBA) is at http://127.0.0.1:<port>/phone.
+GET /healthz on either port answers 200 {\"status\":\"ok\"}.
+The users' phone page (for CIBA) is at <public url>/phone.
 Stop with Ctrl-C.";
-
-/// The faults without a value, by their kebab-case names.
-const UNIT_FAULTS: &[(&str, Fault)] = &[
-    ("wrong-audience", Fault::WrongAudience),
-    ("extra-audience", Fault::ExtraAudience),
-    ("wrong-azp", Fault::WrongAzp),
-    ("wrong-issuer", Fault::WrongIssuer),
-    ("expired", Fault::Expired),
-    ("issued-in-future", Fault::IssuedInFuture),
-    ("bad-signature", Fault::BadSignature),
-    ("alg-none", Fault::AlgNone),
-    ("rotated-keys", Fault::RotatedKeys),
-    ("discovery-unavailable", Fault::DiscoveryUnavailable),
-    ("unknown-kid", Fault::UnknownKid),
-    ("wrong-nonce", Fault::WrongNonce),
-    ("missing-nonce", Fault::MissingNonce),
-    ("missing-acr", Fault::MissingAcr),
-    ("low-acr", Fault::LowAcr),
-    ("wrong-callback-iss", Fault::WrongCallbackIss),
-    ("token-endpoint-error", Fault::TokenEndpointError),
-    ("token-endpoint-server-error", Fault::TokenEndpointServerError),
-    ("wrong-permission-digest", Fault::WrongPermissionDigest),
-    ("missing-permission-digest", Fault::MissingPermissionDigest),
-    ("different-permission-type", Fault::DifferentPermissionType),
-    ("expired-request-uri", Fault::ExpiredRequestUri),
-    ("reusable-request-uri", Fault::ReusableRequestUri),
-    ("user-exists-error", Fault::UserExistsError),
-    ("grant-wrong-key", Fault::GrantWrongKey),
-    ("grant-signed-with-id-token-key", Fault::GrantSignedWithIdTokenKey),
-    ("user-exists-false", Fault::UserExistsFalse),
-    ("bearer-refused", Fault::BearerRefused),
-    ("register-refused", Fault::RegisterRefused),
-    ("backchannel-refused", Fault::BackchannelRefused),
-    ("ciba-id-token-signed-by-oidc-key", Fault::CibaIdTokenSignedByOidcKey),
-    ("jwks-unavailable", Fault::JwksUnavailable),
-    ("not-yet-valid", Fault::NotYetValid),
-    ("chain-to-foreign-root", Fault::ChainToForeignRoot),
-    ("expired-certificate", Fault::ExpiredCertificate),
-    ("certificate-for-other-key", Fault::CertificateForOtherKey),
-    ("no-certificate-chain", Fault::NoCertificateChain),
-];
 
 /// The root certificate's file name in the temporary directory, unless
 /// `--root-cert-file` names another path.
 const ROOT_CERT_FILE_NAME: &str = "axum-bankid-simulator-root.pem";
 
-/// The faults that take a value, `name=<value>`.
-const VALUE_FAULTS: &[&str] = &["slow=<ms>", "slow-jwks=<ms>", "slow-token-answer=<ms>", "grant-not-ready=<n>"];
-
-/// What the command line asks for.
+/// What the command line (and the `--config` file) asks for.
 #[derive(Debug, Default)]
 struct Options {
+    bind: Option<IpAddr>,
     port: Option<u16>,
     bib_port: Option<u16>,
+    public_url: Option<String>,
+    bib_public_url: Option<String>,
     redirect_uris: Vec<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
+    auto_approve: Option<String>,
     ciba_interval: Option<Duration>,
     backchannel_logout: bool,
     signing_alg: Option<SigningAlgorithm>,
@@ -130,6 +116,30 @@ struct Options {
     faults: Vec<Fault>,
     /// The `--user`s, in order, checked against each other and the built-in users.
     users: Vec<TestUser>,
+}
+
+impl Options {
+    /// These options over a config file's: a value set here wins; redirect
+    /// URIs, users and faults add up, the file's first.
+    fn over(self, file: program::config::Config) -> Options {
+        Options {
+            bind: self.bind.or(file.bind),
+            port: self.port.or(file.port),
+            bib_port: self.bib_port.or(file.bib_port),
+            public_url: self.public_url.or(file.public_url),
+            bib_public_url: self.bib_public_url.or(file.bib_public_url),
+            redirect_uris: file.redirect_uris.into_iter().chain(self.redirect_uris).collect(),
+            client_id: self.client_id.or(file.client_id),
+            client_secret: self.client_secret.or(file.client_secret),
+            auto_approve: self.auto_approve.or(file.auto_approve),
+            ciba_interval: self.ciba_interval.or(file.ciba_interval),
+            backchannel_logout: self.backchannel_logout || file.backchannel_logout,
+            signing_alg: self.signing_alg.or(file.signing_alg),
+            root_cert_file: self.root_cert_file.or(file.root_cert_file),
+            faults: file.faults.into_iter().chain(self.faults).collect(),
+            users: file.users.into_iter().chain(self.users).collect(),
+        }
+    }
 }
 
 /// What to do instead of serving.
@@ -141,51 +151,32 @@ enum Exit {
     ListUsers(Vec<TestUser>),
 }
 
-/// The keys of a `--user` spec; the first four are required.
-const USER_KEYS: [&str; 7] = ["id", "name", "nnin", "birthdate", "method", "loa", "bib"];
-
-/// Parses one `--user` value, `key=value` pairs separated by commas (see
-/// `--help`), strictly: every key known and given once, the four required
-/// ones present, `loa` a number, `bib` `true` or `false`; then the rules of
-/// [`TestUser::builder`]. The error names the key and, except for the nnin,
-/// the value.
+/// Parses one `--user` value (see `--help` and [`UserSpec::parse`]), then
+/// the rules of [`TestUser::builder`]. The error names the key and, except
+/// for the nnin, the value.
 fn parse_user(spec: &str) -> Result<TestUser, String> {
-    let mut values: [Option<&str>; USER_KEYS.len()] = [None; USER_KEYS.len()];
-    for pair in spec.split(',') {
-        let (key, value) = pair.split_once('=').ok_or_else(|| format!("--user: {pair:?} is not key=value"))?;
-        let slot = USER_KEYS
-            .iter()
-            .position(|known| *known == key)
-            .ok_or_else(|| format!("--user: unknown key {key:?} (known: {})", USER_KEYS.join(", ")))?;
-        if values[slot].replace(value).is_some() {
-            return Err(format!("--user: key {key:?} is given twice"));
-        }
-    }
-    let required = |slot: usize| values[slot].ok_or_else(|| format!("--user: key {:?} is missing", USER_KEYS[slot]));
-    let mut builder = TestUser::builder(required(0)?, required(1)?, required(2)?, required(3)?);
-    if let Some(method) = values[4] {
-        builder = builder.method(method);
-    }
-    if let Some(loa) = values[5] {
-        builder = builder.loa(loa.parse().map_err(|_| format!("--user: loa {loa:?} is not 3 or 4"))?);
-    }
-    match values[6] {
-        Some("true") => builder = builder.bib_enabled(true),
-        Some("false") => builder = builder.bib_enabled(false),
-        Some(other) => return Err(format!("--user: bib {other:?} is not true or false")),
-        None => {}
-    }
-    builder.build().map_err(|error| format!("--user: {error}"))
+    UserSpec::parse(spec).and_then(UserSpec::build).map_err(|problem| format!("--user: {problem}"))
 }
 
-/// Refuses a `--user` whose id, nnin or sub another user has, the way the
+/// Refuses a user whose id, nnin or sub another user has, the way the
 /// simulator would when started.
 fn check_unique(users: &[TestUser]) -> Result<(), String> {
-    users
-        .iter()
-        .try_fold(Simulator::builder(), |builder, user| builder.user(user.clone()))
-        .map(drop)
-        .map_err(|error| format!("--user id={}: {error}", users.last().map_or("", TestUser::id)))
+    let mut builder = Simulator::builder();
+    for user in users {
+        builder = builder.user(user.clone()).map_err(|error| format!("--user id={}: {error}", user.id()))?;
+    }
+    Ok(())
+}
+
+/// Refuses an `--auto-approve` id that no user has.
+fn check_auto_approve(options: &Options) -> Result<(), String> {
+    let Some(id) = options.auto_approve.as_deref() else { return Ok(()) };
+    let mut users = Simulator::default_users().iter().chain(&options.users);
+    if users.any(|user| user.id() == id) {
+        return Ok(());
+    }
+    let known: Vec<&str> = Simulator::default_users().iter().chain(&options.users).map(TestUser::id).collect();
+    Err(format!("--auto-approve: no test user {id:?} (known: {})", known.join(", ")))
 }
 
 /// One user as a `--user` spec (plus its `sub`), for `--list-users`.
@@ -204,46 +195,40 @@ fn user_line(user: &TestUser) -> String {
     )
 }
 
-fn parse_fault(spec: &str) -> Result<Fault, String> {
-    let name = spec.trim().to_ascii_lowercase().replace('_', "-");
-    if let Some((_, fault)) = UNIT_FAULTS.iter().find(|(n, _)| *n == name) {
-        return Ok(fault.clone());
-    }
-    let number = |value: &str| value.parse::<u64>().map_err(|_| format!("--fault {spec}: {value:?} is not a number"));
-    match name.split_once('=') {
-        Some(("slow", ms)) => Ok(Fault::Slow(Duration::from_millis(number(ms)?))),
-        Some(("slow-jwks", ms)) => Ok(Fault::SlowJwks(Duration::from_millis(number(ms)?))),
-        Some(("slow-token-answer", ms)) => Ok(Fault::SlowTokenAnswer(Duration::from_millis(number(ms)?))),
-        Some(("grant-not-ready", n)) => {
-            let n = number(n)?;
-            Ok(Fault::GrantNotReady(u32::try_from(n).map_err(|_| format!("--fault {spec}: too large"))?))
-        }
-        _ => Err(format!("unknown fault {spec:?} (see --list-faults)")),
-    }
-}
-
 fn parse_port(flag: &str, value: &str) -> Result<u16, String> {
     value.parse().map_err(|_| format!("{flag}: {value:?} is not a port number"))
 }
 
-/// Parses the arguments after the program name; `env` reads the `SIM_*`
-/// variables (flags win over them, redirect URIs add up).
-fn parse(
-    args: impl IntoIterator<Item = String>,
-    env: impl Fn(&str) -> Option<String>,
-) -> Result<Result<Options, Exit>, String> {
-    let mut options = Options::default();
+/// Reads the `SIM_*` variables into `options` (the flags then override them).
+fn read_env(options: &mut Options, env: impl Fn(&str) -> Option<String>) -> Result<(), String> {
+    if let Some(ip) = env("SIM_BIND") {
+        options.bind = Some(parse_bind(&ip).map_err(|problem| format!("SIM_BIND: {problem}"))?);
+    }
     if let Some(port) = env("SIM_PORT") {
         options.port = Some(parse_port("SIM_PORT", &port)?);
     }
     if let Some(port) = env("SIM_BIB_PORT") {
         options.bib_port = Some(parse_port("SIM_BIB_PORT", &port)?);
     }
+    options.public_url = env("SIM_PUBLIC_URL");
+    options.bib_public_url = env("SIM_BIB_PUBLIC_URL");
     options.root_cert_file = env("SIM_ROOT_CERT_FILE").map(PathBuf::from);
     let uris = env("SIM_REDIRECT_URIS").unwrap_or_default();
     options.redirect_uris.extend(uris.split(',').map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned));
+    Ok(())
+}
 
+/// Parses the arguments after the program name; `env` reads the `SIM_*`
+/// variables. Precedence: the `--config` file, then `SIM_*`, then flags;
+/// redirect URIs, users and faults add up.
+fn parse(
+    args: impl IntoIterator<Item = String>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Result<Options, Exit>, String> {
+    let mut options = Options::default();
+    read_env(&mut options, env)?;
     let mut list_users = false;
+    let mut config = None;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         // `--flag=value` and `--flag value` both work.
@@ -257,11 +242,16 @@ fn parse(
             "--list-faults" => return Ok(Err(Exit::ListFaults)),
             // Listed once every --user is read, so that they are listed too.
             "--list-users" => list_users = true,
+            "--config" => config = Some(PathBuf::from(value()?)),
+            "--bind" => options.bind = Some(parse_bind(&value()?).map_err(|problem| format!("--bind: {problem}"))?),
             "--port" => options.port = Some(parse_port("--port", &value()?)?),
             "--bib-port" => options.bib_port = Some(parse_port("--bib-port", &value()?)?),
+            "--public-url" => options.public_url = Some(value()?),
+            "--bib-public-url" => options.bib_public_url = Some(value()?),
             "--redirect-uri" => options.redirect_uris.push(value()?),
             "--client-id" => options.client_id = Some(value()?),
             "--client-secret" => options.client_secret = Some(value()?),
+            "--auto-approve" => options.auto_approve = Some(value()?),
             "--ciba-interval" => {
                 let secs = value()?;
                 let secs = secs.parse().map_err(|_| format!("--ciba-interval: {secs:?} is not a number"))?;
@@ -269,13 +259,11 @@ fn parse(
             }
             "--backchannel-logout" => options.backchannel_logout = true,
             "--signing-alg" => {
-                let name = value()?;
-                let alg = SigningAlgorithm::from_name(&name)
-                    .ok_or_else(|| format!("--signing-alg: {name:?} is not ES256 or RS256"))?;
+                let alg = parse_signing_alg(&value()?).map_err(|problem| format!("--signing-alg: {problem}"))?;
                 options.signing_alg = Some(alg);
             }
             "--root-cert-file" => options.root_cert_file = Some(PathBuf::from(value()?)),
-            "--fault" => options.faults.push(parse_fault(&value()?)?),
+            "--fault" => options.faults.push(parse_fault(&value()?).map_err(|problem| format!("--fault: {problem}"))?),
             "--user" => {
                 options.users.push(parse_user(&value()?)?);
                 check_unique(&options.users)?;
@@ -283,9 +271,14 @@ fn parse(
             _ => return Err(format!("unknown argument {arg:?} (see --help)")),
         }
     }
+    if let Some(path) = config {
+        options = options.over(program::config::load(&path)?);
+        check_unique(&options.users)?;
+    }
     if list_users {
         return Ok(Err(Exit::ListUsers(options.users)));
     }
+    check_auto_approve(&options)?;
     Ok(Ok(options))
 }
 
@@ -328,10 +321,12 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(options: Options) -> std::io::Result<()> {
+/// The builder for these options (users were checked while parsing).
+fn builder(options: &Options) -> std::io::Result<axum_bankid_simulator::SimulatorBuilder> {
+    let ip = options.bind.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
     let mut builder = Simulator::builder()
-        .bind(SocketAddr::from(([127, 0, 0, 1], options.port.unwrap_or(4000))))
-        .bib_bind(SocketAddr::from(([127, 0, 0, 1], options.bib_port.unwrap_or(4001))))
+        .bind(SocketAddr::new(ip, options.port.unwrap_or(4000)))
+        .bib_bind(SocketAddr::new(ip, options.bib_port.unwrap_or(4001)))
         .backchannel_logout(options.backchannel_logout)
         .signing_algorithm(options.signing_alg.unwrap_or_default());
     for uri in &options.redirect_uris {
@@ -339,39 +334,72 @@ async fn run(options: Options) -> std::io::Result<()> {
     }
     if options.client_id.is_some() || options.client_secret.is_some() {
         builder = builder.client(
-            options.client_id.unwrap_or_else(|| axum_bankid_simulator::DEFAULT_CLIENT_ID.to_owned()),
-            options.client_secret.unwrap_or_else(|| axum_bankid_simulator::DEFAULT_CLIENT_SECRET.to_owned()),
+            options.client_id.clone().unwrap_or_else(|| axum_bankid_simulator::DEFAULT_CLIENT_ID.to_owned()),
+            options.client_secret.clone().unwrap_or_else(|| axum_bankid_simulator::DEFAULT_CLIENT_SECRET.to_owned()),
         );
     }
     if let Some(interval) = options.ciba_interval {
         builder = builder.ciba_interval(interval);
     }
-    for user in options.users {
-        println!("user: {}", user_line(&user).trim_end());
+    if let Some(url) = &options.public_url {
+        builder = builder.public_url(url.clone());
+    }
+    if let Some(url) = &options.bib_public_url {
+        builder = builder.bib_public_url(url.clone());
+    }
+    if let Some(user) = &options.auto_approve {
+        builder = builder.auto_approve(user.clone());
+    }
+    for user in &options.users {
+        println!("user: {}", user_line(user).trim_end());
         // Checked while parsing; a failure here would be a bug, reported as one.
-        builder = builder.user(user).map_err(std::io::Error::other)?;
+        builder = builder.user(user.clone()).map_err(std::io::Error::other)?;
     }
-    let sim = builder.start().await?;
-    for fault in options.faults {
+    for fault in &options.faults {
         println!("fault: {fault:?}");
-        sim.add_fault(fault);
+        builder = builder.fault(fault.clone());
     }
-    println!("BANKID_ISSUER={}", sim.issuer());
-    println!("BANKID_BIB_ISSUER={}", sim.bib_issuer());
-    println!("BANKID_CLIENT_ID={} BANKID_CLIENT_SECRET={}", sim.client_id(), sim.client_secret());
-    // The first one: a relying party registers one callback.
-    if let Some(uri) = options.redirect_uris.first() {
-        println!("BANKID_REDIRECT_URI={uri}");
+    Ok(builder)
+}
+
+async fn run(options: Options) -> std::io::Result<()> {
+    if options.bind.is_some_and(|ip| !ip.is_loopback()) {
+        eprintln!(
+            "axum-bankid-simulator: WARNING: listening on {} (not loopback): anyone who reaches it can log in as a \
+             test user, and its signing keys are public test keys. Never trust its tokens outside development.",
+            options.bind.map(|ip| ip.to_string()).unwrap_or_default()
+        );
     }
+    let sim = builder(&options)?.start().await?;
     let root_file = options.root_cert_file.unwrap_or_else(|| std::env::temp_dir().join(ROOT_CERT_FILE_NAME));
     std::fs::write(&root_file, sim.root_certificates_pem())
         .map_err(|error| std::io::Error::new(error.kind(), format!("writing {}: {error}", root_file.display())))?;
-    println!("BANKID_ROOT_CERTS_FILE={}", root_file.display());
-    println!("signing algorithm: {}", sim.signing_algorithm().name());
+    print_settings(&sim, &options.redirect_uris, &root_file);
+    if let Some(user) = &options.auto_approve {
+        println!("auto-approve: every login completes as {user}");
+    }
+    println!("listening: BankID OIDC on {}, BIB on {}", sim.addr(), sim.bib_addr());
+    println!("health: {}/healthz", sim.issuer());
     println!("phone page: {}/phone", sim.issuer());
+    println!("signing algorithm: {}", sim.signing_algorithm().name());
     tokio::signal::ctrl_c().await?;
     sim.shutdown().await;
     Ok(())
+}
+
+/// Prints what a relying party needs, one `BANKID_*=value` a line (an env
+/// file), with the issuers as the browser reaches them.
+fn print_settings(sim: &Simulator, redirect_uris: &[String], root_file: &std::path::Path) {
+    println!("BANKID_ISSUER={}", sim.issuer());
+    println!("BANKID_BIB_ISSUER={}", sim.bib_issuer());
+    println!("BANKID_CLIENT_ID={}", sim.client_id());
+    println!("BANKID_CLIENT_SECRET={}", sim.client_secret());
+    match redirect_uris {
+        [uri] => println!("BANKID_REDIRECT_URI={uri}"),
+        [] => println!("no redirect URI registered: add one with --redirect-uri"),
+        several => println!("redirect URIs: {} (BANKID_REDIRECT_URI is the one your app uses)", several.join(" ")),
+    }
+    println!("BANKID_ROOT_CERTS_FILE={}", root_file.display());
 }
 
 #[cfg(test)]
@@ -416,24 +444,6 @@ mod tests {
     }
 
     #[test]
-    fn the_certificate_faults_have_names() {
-        assert_eq!(parse_fault("chain-to-foreign-root"), Ok(Fault::ChainToForeignRoot));
-        assert_eq!(parse_fault("expired-certificate"), Ok(Fault::ExpiredCertificate));
-        assert_eq!(parse_fault("certificate-for-other-key"), Ok(Fault::CertificateForOtherKey));
-        assert_eq!(parse_fault("no-certificate-chain"), Ok(Fault::NoCertificateChain));
-    }
-
-    #[test]
-    fn faults_parse_by_name_and_value() {
-        assert_eq!(parse_fault("rotated-keys"), Ok(Fault::RotatedKeys));
-        assert_eq!(parse_fault("Wrong_Audience"), Ok(Fault::WrongAudience));
-        assert_eq!(parse_fault("slow=250"), Ok(Fault::Slow(Duration::from_millis(250))));
-        assert_eq!(parse_fault("grant-not-ready=2"), Ok(Fault::GrantNotReady(2)));
-        assert!(parse_fault("slow=soon").is_err());
-        assert!(parse_fault("no-such-fault").is_err());
-    }
-
-    #[test]
     fn bad_arguments_are_refused() {
         let env = |_: &str| None;
         assert!(parse(args(&["--port"]), env).is_err());
@@ -443,6 +453,25 @@ mod tests {
     }
 
     const ANN: &str = "id=ann,name=Ann Test,nnin=31819012388,birthdate=1990-01-31";
+
+    #[test]
+    fn the_file_then_the_environment_then_flags_and_lists_add_up() {
+        let path = std::env::temp_dir().join(format!("sim-main-precedence-{}.toml", std::process::id()));
+        let file = "public_url = \"http://file:1\"\nsigning_alg = \"RS256\"\nport = 4100\nfaults = [\"low-acr\"]\n\n\
+                    [client]\nid = \"file-client\"\nredirect_uris = [\"http://file/cb\"]\n";
+        std::fs::write(&path, file).expect("written");
+        let config = format!("--config={}", path.display());
+        let parsed = options(
+            &[&config, "--client-id", "flag-client", "--redirect-uri", "http://flag/cb", "--fault", "expired"],
+            &[("SIM_PUBLIC_URL", "http://env:1"), ("SIM_REDIRECT_URIS", "http://env/cb")],
+        );
+        std::fs::remove_file(&path).expect("cleanup");
+        assert_eq!(parsed.client_id.as_deref(), Some("flag-client"), "flags win over the file");
+        assert_eq!(parsed.public_url.as_deref(), Some("http://env:1"), "SIM_* wins over the file");
+        assert_eq!((parsed.signing_alg, parsed.port), (Some(SigningAlgorithm::Rs256), Some(4100)), "the file's own");
+        assert_eq!(parsed.redirect_uris, ["http://file/cb", "http://env/cb", "http://flag/cb"]);
+        assert_eq!(parsed.faults, [Fault::LowAcr, Fault::Expired]);
+    }
 
     #[test]
     fn a_user_spec_parses_with_defaults_and_options() {

@@ -69,6 +69,9 @@ pub(crate) struct Shared {
     pub(crate) ciba_interval: Duration,
     /// Who can log in: the built-in users, then the added ones.
     pub(crate) users: Users,
+    /// The user every login completes as, without a login page
+    /// (`SimulatorBuilder::auto_approve`).
+    pub(crate) auto_approve: Option<Arc<TestUser>>,
     /// The algorithm every token is signed with and discovery advertises;
     /// switched at run time by `Simulator::set_signing_algorithm`.
     signing_alg: Mutex<SigningAlgorithm>,
@@ -93,6 +96,7 @@ pub(crate) struct Settings {
     pub(crate) echo_authorization_details: bool,
     pub(crate) ciba_interval: Duration,
     pub(crate) users: Users,
+    pub(crate) auto_approve: Option<Arc<TestUser>>,
     pub(crate) signing_alg: SigningAlgorithm,
 }
 
@@ -269,6 +273,7 @@ impl Shared {
             echo_authorization_details,
             ciba_interval,
             users,
+            auto_approve,
             signing_alg,
         } = settings;
         Shared {
@@ -283,6 +288,7 @@ impl Shared {
             echo_authorization_details,
             ciba_interval,
             users,
+            auto_approve,
             signing_alg: Mutex::new(signing_alg),
             request_counts: RequestCounts::default(),
             used_assertion_ids: Mutex::new(std::collections::HashMap::new()),

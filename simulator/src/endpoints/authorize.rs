@@ -5,6 +5,9 @@
 //! `/par`, as `client_id` plus a one-time `request_uri` (RFC 9126 §4). Only a
 //! pushed request may carry `authorization_details`, as at BankID.
 //!
+//! With `SimulatorBuilder::auto_approve` there is no page: a valid request
+//! is approved at once as that user and answered with the redirect.
+//!
 //! Errors follow RFC 6749 §4.1.2.1: while the client or the redirect URI is in
 //! doubt the user sees an error page, because redirecting to an unverified URI
 //! would make the simulator an open redirector. Once both are known good,
@@ -67,6 +70,9 @@ fn login_page(
     login_hint: Option<&str>,
     acr_values: Option<&str>,
 ) -> Response {
+    if let Some(user) = &shared.auto_approve {
+        return auto_approve(shared, request, Arc::clone(user));
+    }
     let preselected = shared.users.preselected(login_hint, acr_values);
     let permissions = request.permissions.clone();
     let asked_method = request.step_up.asked_method;
@@ -279,6 +285,19 @@ pub(super) async fn decide(State(shared): State<Arc<Shared>>, Form(form): Form<D
         }
         None => deny_login(&shared, &request),
     }
+}
+
+/// `--auto-approve`: the login the page would have led to, as if the
+/// user had picked no method and approved. A method the user lacks is
+/// refused as on the page.
+fn auto_approve(shared: &Shared, mut request: PendingRequest, user: Arc<users::TestUser>) -> Response {
+    match step_up::choose(None, &request.step_up, &user) {
+        Ok(method) => request.step_up.chosen_method = method,
+        Err(message) => return pages::bad_request(message),
+    }
+    tracing::debug!(user = %user.id, "simulator: login auto-approved");
+    let user = step_up::completing_person(&shared.users, user, &shared.lock().faults);
+    approve_login(shared, request, user)
 }
 
 fn approve_login(shared: &Shared, request: PendingRequest, user: Arc<users::TestUser>) -> Response {

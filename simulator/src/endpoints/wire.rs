@@ -23,6 +23,8 @@ pub(crate) const LOGOUT_PATH: &str = "/logout";
 pub(crate) const PAR_PATH: &str = "/par";
 pub(crate) const PHONE_PATH: &str = "/phone";
 pub(crate) const PHONE_DECIDE_PATH: &str = "/phone/decide";
+/// The health route at both issuers (not BankID's; see `endpoints::health`).
+pub(crate) const HEALTH_PATH: &str = "/healthz";
 
 /// Paths below the BIB issuer (discovery, token and `/jwks` are named as at
 /// BankID OIDC).

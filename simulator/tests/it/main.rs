@@ -3,13 +3,16 @@
 //! would, with no code of the crate's relying party (helpers in `sim_support`).
 //! `conformance` sends exactly the requests BankID's own CIBA example sends
 //! and the shapes BankID does not take; the `simulator*` modules keep the
-//! behaviours per area; `cli` runs the binary itself (feature `cli`).
+//! behaviours per area; `cli` runs the binary itself (feature `cli`), `program` as a relying
+//! party on another stack does (`--config`, `--public-url`, `--auto-approve`).
 
 mod sim_support;
 
 #[cfg(feature = "cli")]
 mod cli;
 mod conformance;
+#[cfg(feature = "cli")]
+mod program;
 mod simulator;
 mod simulator_ciba;
 mod simulator_keys;

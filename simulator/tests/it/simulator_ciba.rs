@@ -373,3 +373,17 @@ async fn a_thousand_pending_requests_are_cheap() {
     assert!(requests.iter().all(|request| request.status == CibaStatus::Pending && request.poll_offsets.len() == 1));
     assert_eq!(ciba.sim().request_count(Endpoint::BackchannelAuthentication), 1000);
 }
+
+#[tokio::test]
+async fn auto_approve_approves_that_users_ciba_at_the_first_poll_and_no_one_elses() {
+    let rp = Rp::on(Simulator::builder().ciba_interval(INTERVAL).auto_approve("ola")).await;
+    let token = rp.client_token(ALL_SCOPES).await;
+    let ciba = Ciba { rp, token };
+    let (ola, kari) = (ciba.start("ola").await, ciba.start("kari").await);
+    let (status, body) = ciba.poll(&ola).await;
+    assert_eq!(status, StatusCode::OK, "no phone page: {body}");
+    let claims = ciba.verify(body["id_token"].as_str().expect("id_token")).await;
+    let user = ciba.sim().users().into_iter().find(|user| user.id() == "ola").expect("ola");
+    assert_eq!(claims["sub"], user.bib_sub());
+    assert_eq!(ciba.poll_error(&kari).await, "authorization_pending", "only the auto-approved user");
+}
