@@ -12,7 +12,7 @@
 //! router without the session layer and `BankIdLayer` (what the layers cost
 //! a request that never reads the login), and the protected route while the
 //! provider advertises back-channel logout (one logout-marker read per
-//! request, see `logout_registry`) against the same route without it.
+//! request, see `records::logout_markers`) against the same route without it.
 //!
 //! Run: `cargo bench --bench extractor`
 

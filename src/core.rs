@@ -13,13 +13,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-pub(crate) mod authorize_url;
-
-use self::authorize_url::AuthorizeRequest;
 use crate::config::BankIdConfig;
 use crate::error::{EndpointError, Error, Failure};
 use crate::id_token::IdTokenVerifier;
 use crate::log_value::RefusalSummary;
+use crate::login::authorize_url::AuthorizeRequest;
 use crate::provider::bib::BibMetadata;
 use crate::provider::client_token::{ClientTokens, TokenSource};
 use crate::provider::jwks::{KeyCache, KeyCacheSettings, KeyTrust};
@@ -38,7 +36,7 @@ pub(crate) struct Core {
     /// BankID OIDC: the code flow and client-credentials tokens.
     pub(crate) metadata: Live<ProviderMetadata>,
     /// The authorization request's fixed part, encoded for `metadata`'s
-    /// endpoint (see [`authorize_url`]); installed with it.
+    /// endpoint (see [`crate::login::authorize_url`]); installed with it.
     pub(crate) authorize: Live<AuthorizeRequest>,
     pub(crate) http: reqwest::Client,
     /// Verifies BankID OIDC's ID tokens (code flow).

@@ -23,11 +23,11 @@ use crate::claims::AuthenticatedUser;
 use crate::clock::unix_now;
 use crate::error::{Error, wants_html};
 use crate::flow::grants;
-use crate::flow::login::{LoginOptions, begin};
-use crate::flow::login_options::{checked_identity_hint, checked_ui_locales};
-use crate::flow::{redirect, session_of};
+use crate::http::{redirect, session_of};
 use crate::live_login::Stored;
 use crate::loa::Loa;
+use crate::login::options::{checked_identity_hint, checked_ui_locales};
+use crate::login::start::{LoginOptions, begin};
 use crate::permission_api::{LoginHint, PermissionApi, Registration};
 use crate::private_responses::LoginShown;
 use crate::state::Ctx;
@@ -50,7 +50,7 @@ pub struct AuthRejection {
 
 /// A browser navigation sent to the login route: where to, and the "sent to
 /// login" marker that lets the next request tell a login route
-/// `BankIdLayer` never saw (see `flow::binding::sent_to_login`).
+/// `BankIdLayer` never saw (see `records::binding::sent_to_login`).
 #[derive(Debug)]
 pub(crate) struct LoginRedirect {
     location: String,
@@ -59,13 +59,13 @@ pub(crate) struct LoginRedirect {
 
 impl LoginRedirect {
     pub(crate) fn new(ctx: &Ctx, location: String) -> LoginRedirect {
-        LoginRedirect { location, marker: crate::flow::binding::sent_to_login(ctx.core.config()) }
+        LoginRedirect { location, marker: crate::records::binding::sent_to_login(ctx.core.config()) }
     }
 }
 
 impl IntoResponse for LoginRedirect {
     fn into_response(self) -> Response {
-        crate::flow::with_cookies(redirect(&self.location), [self.marker])
+        crate::http::with_cookies(redirect(&self.location), [self.marker])
     }
 }
 
@@ -165,7 +165,7 @@ async fn current_user(ctx: Option<&Ctx>, parts: &Parts) -> Result<AuthenticatedU
 ///   that came back with its login gone (a back-channel logout) is plain
 ///   `unauthenticated`.
 fn no_login(ctx: &Ctx, headers: &http::HeaderMap, session_cookie_came_back: bool) -> Error {
-    use crate::flow::binding;
+    use crate::records::binding;
     // Only browser navigations: they are what loops through login, and a
     // script's cookie jar may keep a marker in ways a browser does not.
     if !crate::error::wants_html(headers) {

@@ -29,11 +29,14 @@ use crate::ciba::{self, Ciba, CibaOptions, CibaStore};
 use crate::config::BankIdConfig;
 use crate::core::Core;
 use crate::error::Error;
-use crate::flow;
 use crate::health::Health;
+use crate::http::with_cookies;
+use crate::login;
 use crate::permission_api::PermissionApi;
 use crate::private_responses::{LoginShown, MarkPrivate};
 use crate::provider::ProviderMetadata;
+use crate::records::binding;
+use crate::routes;
 use crate::state::Ctx;
 
 /// A Tower layer that adds BankID login to an axum [`Router`].
@@ -157,7 +160,7 @@ impl BankIdLayer {
     /// `tower-sessions-redis-store` qualify; stores that check-then-upsert
     /// (`tower-sessions-sqlx-store`) do not.
     pub fn with_single_use_store<S: SessionStore>(self, store: S) -> Self {
-        let grant_uses = Some(crate::once::OnceRecords::new(Arc::new(store)));
+        let grant_uses = Some(crate::records::single_use::OnceRecords::new(Arc::new(store)));
         BankIdLayer::from_ctx(self.ctx.with(|ctx| ctx.grant_uses = grant_uses))
     }
 
@@ -287,10 +290,10 @@ impl BankIdLayer {
     fn from_ctx(ctx: Ctx) -> BankIdLayer {
         let config = &ctx.core.config;
         let mut routes = Router::new()
-            .route(&config.login_path, get(flow::login::start_login))
-            .route(&config.callback_path, get(flow::callback::finish_login))
-            .route(&config.logout_path, post(flow::logout::logout))
-            .route(&config.backchannel_logout_path, post(flow::backchannel_logout::receive));
+            .route(&config.login_path, get(login::start::start_login))
+            .route(&config.callback_path, get(routes::callback::finish_login))
+            .route(&config.logout_path, post(routes::logout::logout))
+            .route(&config.backchannel_logout_path, post(routes::backchannel_logout::receive));
         if ctx.ciba_store.is_some() {
             let base = &config.ciba_path;
             if ctx.ciba_public_start.is_some() {
@@ -348,9 +351,7 @@ impl BankIdLayer {
     /// see [`Misconfiguration::LoginRouteNotReached`](crate::Misconfiguration::LoginRouteNotReached).
     fn sent_to_login_reached(&self, req: &Request) -> Option<HeaderValue> {
         let config = &self.ctx.core.config;
-        (req.uri().path() == config.login_path)
-            .then(|| flow::binding::clear_sent_to_login(config, req.headers()))
-            .flatten()
+        (req.uri().path() == config.login_path).then(|| binding::clear_sent_to_login(config, req.headers())).flatten()
     }
 }
 
@@ -400,13 +401,13 @@ where
         if self.layer.is_own_path(req.uri().path()) {
             let marker = self.layer.sent_to_login_reached(&req);
             if self.layer.needs_provider(req.uri().path()) && !self.layer.ctx.core.is_ready() {
-                let response = flow::with_cookies(self.layer.provider_unavailable(req.headers()), marker);
+                let response = with_cookies(self.layer.provider_unavailable(req.headers()), marker);
                 return Either::Right(Box::pin(std::future::ready(Ok(response))));
             }
             let mut routes = self.layer.routes.clone();
             return Either::Right(Box::pin(async move {
                 let response = routes.call(req).await;
-                response.map(|response| flow::with_cookies(response, marker))
+                response.map(|response| with_cookies(response, marker))
             }));
         }
         req.extensions_mut().insert(self.layer.ctx.clone());

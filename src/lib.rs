@@ -18,6 +18,7 @@ mod expiry_queue;
 mod extract;
 mod flow;
 mod health;
+mod http;
 // Unstable entry points into the parsers of outside input, for property
 // tests, fuzz targets and benches only (feature `fuzzing`, never in a
 // production build); no stability promise.
@@ -30,21 +31,19 @@ mod live_login;
 mod loa;
 mod log_value;
 mod login;
-mod logout_registry;
 mod nnin;
-mod once;
 pub mod permission;
 mod permission_api;
 mod private_responses;
 mod provider;
+mod records;
 mod return_to;
-mod rotation;
+mod routes;
 mod session;
 mod state;
 mod statement;
 mod step_up;
 mod step_up_extract;
-mod store_slot;
 mod wiring;
 
 /// The embedded BankID simulator: the [`axum_bankid_simulator`] crate, re-exported.
@@ -58,12 +57,12 @@ pub use config::{
 };
 pub use error::{EndpointError, Error, Failure, IdTokenError, LoginCheckError, TransportError, TransportErrorKind};
 pub use extract::{AuthRejection, BankId, LoginRequest, require_authenticated};
-pub use flow::backchannel_logout::LogoutTokenError;
 pub use health::{Health, KeysHealth, ProviderHealth};
 pub use layer::{BankIdLayer, BankIdService, BankIdSessionLayer};
 pub use loa::Loa;
 pub use provider::{KeyChainError, ProviderMetadata};
-pub use rotation::RotationSafeStore;
+pub use records::rotation::RotationSafeStore;
+pub use routes::backchannel_logout::LogoutTokenError;
 pub use step_up::{Loa3, Loa4, LoggedInWithin, MAX_STEP_UP_MAX_AGE, Requirement, StepUpPolicy};
 pub use step_up_extract::{StepUp, StepUpRejection, require_step_up};
 pub use wiring::Misconfiguration;

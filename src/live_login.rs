@@ -8,7 +8,7 @@
 use crate::claims::AuthenticatedUser;
 use crate::clock::unix_now;
 use crate::error::Error;
-use crate::logout_registry::LogoutRegistry;
+use crate::records::logout_markers::LogoutRegistry;
 use crate::session::{CurrentLogin, load_current_login};
 use crate::state::Ctx;
 use tower_sessions::Session;
@@ -57,7 +57,7 @@ pub(crate) async fn check(ctx: &Ctx, login: CurrentLogin) -> Result<Stored, Erro
     // One store read (two concurrent with `sid`), only while the provider
     // sends back-channel logouts, or while this instance runs degraded and
     // cannot know (other instances may have recorded some); see
-    // `logout_registry`.
+    // `records::logout_markers`.
     let logouts_possible = ctx.core.metadata.backchannel_logout_supported || !ctx.core.is_ready();
     if logouts_possible && LogoutRegistry::of(ctx).is_logged_out(login.keys()).await? {
         tracing::info!("stored login was ended by a back-channel logout");

@@ -2,7 +2,7 @@
 //!
 //! The verified login, the permission grants waiting to be redeemed and the
 //! CIBA requests this session started. Logins in progress are not here: each
-//! is its own store record (see `flow::attempt`), because the session record
+//! is its own store record (see `records::attempt`), because the session record
 //! is saved whole at the end of each request and concurrent tabs would
 //! overwrite each other's. Tokens are stored server-side only.
 
@@ -81,7 +81,7 @@ pub(crate) struct StoredLogin {
     pub(crate) id_token: String,
     pub(crate) logged_in_at: i64,
     /// The login time in Unix milliseconds, compared with back-channel
-    /// logout markers (see `logout_registry`). Absent in logins stored by
+    /// logout markers (see `records::logout_markers`). Absent in logins stored by
     /// older versions: those count as made at the end of `logged_in_at`'s
     /// second, so a logout in that second still ends them.
     #[serde(default)]
@@ -265,7 +265,7 @@ impl ClaimsSource for PackedClaims {
     }
 }
 
-/// What `logout_registry` compares with its markers.
+/// What `records::logout_markers` compares with its markers.
 #[derive(Clone, Copy)]
 pub(crate) struct LoginKeys<'a> {
     pub(crate) iss: Option<&'a str>,
@@ -368,7 +368,7 @@ pub(crate) async fn store_login(session: &Session, login: StoredLogin) -> Result
         session.clear().await;
     }
     session.remove_value(PREVIOUS_PERSON_KEY).await.map_err(store_error)?;
-    crate::rotation::rotate_id(session).await.map_err(store_error)?;
+    crate::records::rotation::rotate_id(session).await.map_err(store_error)?;
     session.insert_value(LOGIN_KEY, login.pack()?).await.map_err(store_error)?;
     Ok(())
 }

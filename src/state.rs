@@ -14,8 +14,8 @@ use axum::response::Response;
 use crate::ciba::{Ciba, CibaCallback, CibaStore, PublicStartPolicy};
 use crate::core::Core;
 use crate::error::Error;
-use crate::once::OnceRecords;
 use crate::permission_api::PermissionApi;
+use crate::records::single_use::OnceRecords;
 
 /// The app's error page for login failures (`BankIdLayer::with_error_handler`).
 pub(crate) type ErrorHandler = Arc<dyn Fn(&Error, &HeaderMap) -> Response + Send + Sync>;

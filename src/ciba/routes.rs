@@ -38,7 +38,7 @@ use super::owner;
 use super::public_start::{ClientAddress, Refusal};
 use super::{Ciba, CibaError, CibaHandle, CibaRequest, CibaStatus};
 use crate::error::Failure;
-use crate::flow::MaybeSession;
+use crate::http::MaybeSession;
 use crate::login::complete;
 use crate::permission_api::LoginHint;
 use crate::state::Ctx;
@@ -130,7 +130,7 @@ pub(crate) async fn start(
         (Err(err), _) => return err.into_response(),
         (Ok(_), None) => return CibaError::NotEnabled.into_response(),
     };
-    if !crate::flow::same_origin_or_absent(&headers, ctx.core.config().redirect_uri()) {
+    if !crate::http::same_origin_or_absent(&headers, ctx.core.config().redirect_uri()) {
         return ctx.error_response(&crate::Error::CrossSiteRequest, &headers);
     }
     let hint = LoginHint::Nnin(body.nnin.clone());
@@ -161,7 +161,7 @@ pub(crate) async fn start(
             };
             let accepted = (StatusCode::ACCEPTED, [(axum::http::header::CACHE_CONTROL, "no-store")], Json(started))
                 .into_response();
-            crate::flow::with_cookies(accepted, cookies)
+            crate::http::with_cookies(accepted, cookies)
         }
         Err(CibaError::UserNotEnrolled | CibaError::UnknownUser | CibaError::AppUnavailable) => ciba_unavailable(),
         Err(err) => err.into_response(),
@@ -216,7 +216,7 @@ pub(crate) async fn status(
     match result {
         Ok((status, released)) => {
             let body = ([(axum::http::header::CACHE_CONTROL, "no-store")], Json(PublicStatus::from(&status)));
-            crate::flow::with_cookies(body.into_response(), released)
+            crate::http::with_cookies(body.into_response(), released)
         }
         Err(err) => err.into_response(),
     }

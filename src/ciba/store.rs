@@ -22,7 +22,7 @@ use crate::claims::AuthenticatedUser;
 use crate::clock::unix_now_ms;
 use crate::error::Failure;
 use crate::loa::Loa;
-use crate::once::{OnceRecords, keyed_record_id, new_secret, record_id};
+use crate::records::single_use::{OnceRecords, keyed_record_id, new_secret, record_id};
 use crate::statement::PermissionItem;
 
 const RECORD_KEY: &str = "axum_bankid.ciba";

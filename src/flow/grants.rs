@@ -1,8 +1,8 @@
 //! Grants of permission logins: one store record per flow, bound to the
-//! browser by a `bankid-grant-<tag>` cookie (see [`super::binding`]).
+//! browser by a `bankid-grant-<tag>` cookie (see [`crate::records::binding`]).
 //!
 //! Not in the session, for the reason login attempts are not (see
-//! [`super::attempt`]): two permission logins finishing at the same moment
+//! [`crate::records::attempt`]): two permission logins finishing at the same moment
 //! in one browser would each save a session with only their own grant, and
 //! one grant would be lost. Here each flow writes its own record once, and
 //! nothing ever rewrites it.
@@ -12,17 +12,17 @@
 //! binding together, so only this browser reaches the record. Grants also
 //! carry the approving user's `sub`, which [`Granted`](crate::permission::Granted)
 //! compares with the logged-in user. Use is marked by a create-once record
-//! ([`crate::once`]) plus an in-process guard; the grant record itself is
+//! ([`crate::records::single_use`]) plus an in-process guard; the grant record itself is
 //! never modified, so a lapse cannot revive a used grant.
 
 use axum::http::{HeaderMap, HeaderValue};
 use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
 use tower_sessions::session::Id;
 
-use super::attempt::{records, store_error};
-use super::binding::{self, Kind};
 use crate::error::{Error, Failure};
-use crate::once::{OnceRecords, record_id};
+use crate::records::attempt::{records, store_error};
+use crate::records::binding::{self, Kind};
+use crate::records::single_use::{OnceRecords, record_id};
 use crate::session::StoredGrant;
 use crate::state::Ctx;
 use crate::statement::PermissionError;

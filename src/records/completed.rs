@@ -19,7 +19,7 @@ use tower_sessions::Session;
 use crate::clock::unix_now;
 use crate::error::Error;
 use crate::live_login::{self, Stored};
-use crate::once::record_id;
+use crate::records::single_use::record_id;
 use crate::session::load_current_login;
 use crate::state::Ctx;
 

@@ -28,7 +28,7 @@
 //! - only that browser could compute the record id (it sees both halves), so
 //!   no one else can present it as a session id;
 //! - the callback spends the `state` first, with a create-once record in the
-//!   store (see [`crate::once`]) plus an in-process guard, before anything
+//!   store (see [`super::single_use`]) plus an in-process guard, before anything
 //!   else, so the first callback naming it wins whatever its outcome — also
 //!   across instances sharing the store;
 //! - an anonymous visitor who starts a login gets no session at all: the
@@ -51,7 +51,7 @@ use tower_sessions::session::Id;
 use super::binding::{self, Kind};
 use crate::config::BankIdConfig;
 use crate::error::{Error, Failure};
-use crate::once::{OnceRecords, record_id};
+use crate::records::single_use::{OnceRecords, record_id};
 use crate::session::PendingLogin;
 use crate::state::Ctx;
 use tower_sessions::session_store;

@@ -11,15 +11,15 @@ use serde::Deserialize;
 use tower_sessions::Session;
 use url::Url;
 
-use super::attempt::{self, Started};
-use super::login_options::{QueryOptions, add_identity_hint, add_params, from_query};
-use super::{redirect, session_of, with_cookies};
+use super::options::{QueryOptions, add_identity_hint, add_params, from_query};
 use crate::claims::Subject;
 use crate::clock::unix_now;
 use crate::config::{BankIdConfig, ParMode};
 use crate::error::Error;
+use crate::http::{redirect, session_of, with_cookies};
 use crate::permission_api::LoginHint;
 use crate::provider::token::post_form;
+use crate::records::attempt::{self, Started};
 use crate::return_to::sanitize_return_to;
 use crate::session::PendingLogin;
 use crate::state::Ctx;
@@ -155,7 +155,7 @@ pub(crate) async fn begin(
         return_to: sanitize_return_to(options.return_to.as_deref()),
         started_at: unix_now(),
         permissions,
-        flow: crate::once::new_secret(),
+        flow: crate::records::single_use::new_secret(),
         expected_subject,
         asked_loa: options.step_up.and_then(|s| s.loa()),
         max_age: options.step_up.and_then(|s| s.max_age()),
@@ -240,7 +240,7 @@ struct ParResponse {
     request_uri: String,
 }
 
-/// Pushes the whole request ([`AuthorizeRequest::params`](crate::core::authorize_url::AuthorizeRequest::params):
+/// Pushes the whole request ([`AuthorizeRequest::params`](crate::login::authorize_url::AuthorizeRequest::params):
 /// the same list the URL without PAR carries) and returns the authorization
 /// URL naming it.
 #[tracing::instrument(name = "bankid.par", skip_all, err(Display))]

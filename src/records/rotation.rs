@@ -35,8 +35,8 @@ use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
 use tower_sessions::session::{Id, Record};
 use tower_sessions::{Session, SessionStore};
 
-use crate::once::{OnceRecords, record_id};
-use crate::store_slot::StoreFuture;
+use crate::records::local_store::StoreFuture;
+use crate::records::single_use::{OnceRecords, record_id};
 
 /// How long a deleted session id counts as ended (see the module docs): far
 /// longer than any request that could still save it.

@@ -69,7 +69,7 @@ use tower_sessions::session::Id;
 
 use crate::clock::unix_now_ms;
 use crate::error::{Error, Failure};
-use crate::once::{OnceRecords, keyed_record_id};
+use crate::records::single_use::{OnceRecords, keyed_record_id};
 use crate::session::LoginKeys;
 use crate::state::Ctx;
 

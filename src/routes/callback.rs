@@ -5,8 +5,8 @@
 //! Every failure ends on an error page (never a new login, which could loop)
 //! and leaves the session as it was. The login attempt is spent by the
 //! first callback that names it, successful or not, 5xx included (see
-//! [`super::attempt`]); a repeat of a completed one in the session it
-//! logged in lands where it went (see [`super::completed`]).
+//! [`crate::records::attempt`]); a repeat of a completed one in the session it
+//! logged in lands where it went (see [`crate::records::completed`]).
 //!
 //! Each step is a function of its own, in the order [`complete`] runs them;
 //! what follows the ID token's signature check is the path every login
@@ -18,14 +18,16 @@ use axum::extract::{RawQuery, Request, State};
 use axum::response::Response;
 use serde_json::Value;
 
-use super::{attempt, completed, grants, redirect, session_of, with_cookies};
 use crate::clock::unix_now;
 use crate::error::{EndpointError, Error, sanitize};
+use crate::flow::grants;
+use crate::http::{redirect, session_of, with_cookies};
 use crate::loa::AcrIssuer;
 use crate::log_value::untrusted;
 use crate::login::complete::{self, CheckedLogin, Policy};
 use crate::permission_api::GrantExpectation;
 use crate::provider::token::{TokenResponse, request_tokens};
+use crate::records::{attempt, completed};
 use crate::session::{PendingLogin, StoredGrant};
 use crate::state::Ctx;
 use crate::statement::{PermissionItem, Transport};
@@ -54,7 +56,7 @@ pub(crate) async fn finish_login(State(ctx): State<Ctx>, RawQuery(query): RawQue
     };
     let response = match result {
         Ok(landing) => {
-            let marker = super::binding::landed(ctx.core.config());
+            let marker = crate::records::binding::landed(ctx.core.config());
             with_cookies(redirect(&landing.location), landing.cookies.into_iter().chain(marker))
         }
         Err(err) => ctx.error_response(&err, req.headers()),
@@ -241,7 +243,7 @@ async fn verify_permissions(
             sub: checked.text("sub").to_owned(),
             granted_at: unix_now(),
             signed_permission,
-            use_secret: crate::once::new_secret(),
+            use_secret: crate::records::single_use::new_secret(),
         });
     }
     Ok(grants)

@@ -22,7 +22,7 @@
 //!    record in the session store until the token's `exp` (plus skew).
 //!
 //! Then every login the token names ends on every instance (see
-//! `logout_registry`) and the answer is `200`. Any rejection answers `400`
+//! `records::logout_markers`) and the answer is `200`. Any rejection answers `400`
 //! `{"error":"invalid_request","error_description":...}` with one fixed
 //! description, so the response is no oracle for which check failed; the
 //! reason is logged (`reason = <kind>`) at `warn`. Both carry
@@ -37,8 +37,8 @@ use serde_json::{Map, Value};
 use crate::clock::unix_now;
 use crate::error::IdTokenError;
 use crate::id_token::{check_audience, numeric_date};
-use crate::logout_registry::{LogoutRegistry, LogoutSubject};
 use crate::provider::KeyChainError;
+use crate::records::logout_markers::{LogoutRegistry, LogoutSubject};
 use crate::state::Ctx;
 
 /// The event member a logout token must carry (Back-Channel Logout 1.0 §2.4).
