@@ -54,8 +54,8 @@ async fn fixture(backchannel_logout: bool) -> Fixture {
         .redirect_uri(redirect_uri)
         .build()
         .unwrap();
-    let sessions = config.session_layer(MemoryStore::default());
-    let bankid = BankIdLayer::discover(config).await.unwrap();
+    let (bankid, sessions) =
+        BankIdLayer::discover(config).await.unwrap().with_session_store(MemoryStore::default()).into_parts();
     let app = Router::new()
         .route("/baseline", get(|| async { Json(serde_json::json!({"ok": true})) }))
         .route("/protected", get(|user: AuthenticatedUser| async move { Json(serde_json::json!({"sub": user.sub})) }))

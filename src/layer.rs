@@ -22,7 +22,7 @@ use futures_util::future::{BoxFuture, Either};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use tower_sessions::{SessionManagerLayer, SessionStore};
+use tower_sessions::{SessionManagerLayer, SessionStore, cookie::SameSite};
 
 use crate::RotationSafeStore;
 use crate::ciba::{self, Ciba, CibaOptions, CibaStore};
@@ -73,12 +73,14 @@ use crate::state::Ctx;
 /// # let _ = app; Ok(()) }
 /// ```
 ///
-/// To bring your own session layer instead, add `BankIdLayer` inside it:
-/// [`BankIdConfig::session_layer`] builds one with the cookie policy (a
-/// `SameSite=Strict` cookie is lost on the provider's redirect back) and
-/// tells the layer the store; for one built otherwise, pass the store to
-/// [`with_login_store`](Self::with_login_store). Without a session layer
-/// around it, requests fail with `Error::NotInstalled`.
+/// To place the session layer yourself (say, further out, around other
+/// layers), take both parts from one call,
+/// [`with_session_store(store).into_parts()`](BankIdSessionLayer::into_parts):
+/// the session layer has the cookie policy (a `SameSite=Strict` cookie is
+/// lost on the provider's redirect back) and the BankID layer keeps its
+/// records in the same store. For a session layer built otherwise, pass its
+/// store to [`with_login_store`](Self::with_login_store). Without a session
+/// layer around it, requests fail with `misconfigured` (`no_session_layer`).
 ///
 /// ```
 /// # use axum::Router;
@@ -91,8 +93,8 @@ use crate::state::Ctx;
 /// # let config = BankIdConfig::builder().issuer(sim.issuer()).client_id(sim.client_id())
 /// #     .client_secret(sim.client_secret()).redirect_uri("http://127.0.0.1:3000/auth/bankid/callback").build()?;
 /// # let routes = Router::new();
-/// let sessions = config.session_layer(MemoryStore::default());
-/// let bankid = BankIdLayer::discover(config).await?;
+/// let (bankid, sessions) =
+///     BankIdLayer::discover(config).await?.with_session_store(MemoryStore::default()).into_parts();
 /// let app: Router = routes.layer(bankid).layer(sessions); // BankID inside the sessions
 /// # let _ = app; Ok(()) }
 /// ```
@@ -164,16 +166,17 @@ impl BankIdLayer {
         BankIdLayer::from_ctx(self.ctx.with(|ctx| ctx.grant_uses = grant_uses))
     }
 
-    /// Keeps login attempts in `store` — pass the session store. Only needed
-    /// when the session layer is not built by
-    /// [`BankIdConfig::session_layer`], which does this itself. Without a
-    /// shared store, a callback must reach the instance the login started on.
+    /// Keeps login attempts (and back-channel logout markers) in `store` —
+    /// pass the session store. Only needed when the session layer is not
+    /// made by [`with_session_store`](Self::with_session_store), which does
+    /// this itself. Without a shared store, a callback must reach the
+    /// instance the login started on.
     ///
     /// Use a store whose `create` never overwrites (the memory store,
     /// `tower-sessions-redis-store`) so a `state` is spent once across instances.
     pub fn with_login_store<S: SessionStore>(self, store: S) -> Self {
-        self.config().login_store.set(Arc::new(store));
-        self
+        let store: Arc<dyn SessionStore> = Arc::new(store);
+        BankIdLayer::from_ctx(self.ctx.with(|ctx| ctx.login_store = store))
     }
 
     /// Enables CIBA with `options` ([`CibaOptions`]): pending
@@ -215,21 +218,33 @@ impl BankIdLayer {
     }
 
     /// This layer inside a [`SessionManagerLayer`] on `store`, as one layer:
-    /// the session cookie gets the crate's policy
-    /// ([`BankIdConfig::session_layer`]: `SameSite=Lax`, `HttpOnly`,
-    /// `Secure` and `__Host-` on HTTPS, inactivity expiry of
-    /// [`max_login_age`](crate::BankIdConfigBuilder::max_login_age)), and
-    /// login attempts are kept in `store` too. Call it last, after every
-    /// other `with_*`; [`BankIdSessionLayer::bankid`] still reaches this
-    /// layer (for [`ciba`](Self::ciba), [`health`](Self::health), ...).
+    /// the session cookie works with the BankID redirect — `SameSite=Lax`
+    /// (tower-sessions defaults to `Strict`, and a Strict cookie is not sent
+    /// on the provider's cross-site redirect back to the callback, so the
+    /// login state would be lost), `HttpOnly`, `Path=/`, and `Secure` with
+    /// the `__Host-` name prefix whenever the redirect URI is HTTPS — with an
+    /// inactivity expiry of
+    /// [`max_login_age`](crate::BankIdConfigBuilder::max_login_age) so
+    /// sessions do not live for tower-sessions' default two weeks. Login
+    /// attempts are kept in `store` too, each its own record living for
+    /// [`login_attempt_ttl`](crate::BankIdConfigBuilder::login_attempt_ttl),
+    /// so starting a login creates no session. The session layer's store is
+    /// wrapped in a [`RotationSafeStore`], so a login whose session write
+    /// fails leaves the login the session had.
+    ///
+    /// Call it last, after every other `with_*`; [`BankIdSessionLayer::bankid`]
+    /// still reaches this layer (for [`ciba`](Self::ciba),
+    /// [`health`](Self::health), ...), and
+    /// [`into_parts`](BankIdSessionLayer::into_parts) gives both layers to
+    /// place yourself.
     ///
     /// Use a store that deletes expired records (e.g. Redis) and whose
     /// `create` never overwrites; `MemoryStore` is for tests and demos.
     ///
     /// [`SessionManagerLayer`]: tower_sessions::SessionManagerLayer
     pub fn with_session_store<S: SessionStore + Clone>(self, store: S) -> BankIdSessionLayer<S> {
-        let sessions = self.config().session_layer(store);
-        BankIdSessionLayer { bankid: self, sessions }
+        let sessions = session_layer(self.config(), store.clone());
+        BankIdSessionLayer { bankid: self.with_login_store(store), sessions }
     }
 
     /// The CIBA client, if [`with_ciba`](Self::with_ciba) enabled it.
@@ -355,6 +370,24 @@ impl BankIdLayer {
     }
 }
 
+/// The session layer of [`BankIdLayer::with_session_store`]: the cookie
+/// policy the BankID redirect needs, on `store` wrapped in a [`RotationSafeStore`].
+fn session_layer<S: SessionStore + Clone>(
+    config: &BankIdConfig,
+    store: S,
+) -> SessionManagerLayer<RotationSafeStore<S>> {
+    let https = config.redirect_uri.scheme() == "https";
+    let name = if https { "__Host-bankid-session" } else { "bankid-session" };
+    let inactivity = tower_sessions::cookie::time::Duration::seconds(config.max_login_age.as_secs() as i64);
+    SessionManagerLayer::new(RotationSafeStore::new(store))
+        .with_expiry(tower_sessions::Expiry::OnInactivity(inactivity))
+        .with_name(name)
+        .with_same_site(SameSite::Lax)
+        .with_http_only(true)
+        .with_path("/")
+        .with_secure(https)
+}
+
 fn is_under(path: &str, base: &str) -> bool {
     path.strip_prefix(base).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
@@ -434,6 +467,15 @@ impl<S: SessionStore> BankIdSessionLayer<S> {
     /// [`BankIdLayer::health`], [`BankIdLayer::permission_api`], ...).
     pub fn bankid(&self) -> &BankIdLayer {
         &self.bankid
+    }
+
+    /// The two layers, to place yourself: the BankID layer (which keeps its
+    /// records in the session store) and the session layer, made together
+    /// so they cannot name different stores. Add the BankID layer first
+    /// (inside), the session layer after it:
+    /// `routes.layer(bankid).layer(sessions)`.
+    pub fn into_parts(self) -> (BankIdLayer, SessionManagerLayer<RotationSafeStore<S>>) {
+        (self.bankid, self.sessions)
     }
 }
 

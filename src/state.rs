@@ -1,6 +1,7 @@
 //! The per-layer state that routes and extractors work with: the shared
 //! [`Core`] plus what one `BankIdLayer` mounts on top of it (the app's
-//! error page, CIBA's store, policy and callback, the single-use store).
+//! error page, CIBA's store, policy and callback, the single-use store,
+//! where login attempts are kept).
 //!
 //! Routes and extractors depend on this module; the login logic, the
 //! Permission API and CIBA do not (they take a `Core`), so that the layer
@@ -10,11 +11,13 @@ use std::sync::Arc;
 
 use axum::http::HeaderMap;
 use axum::response::Response;
+use tower_sessions::SessionStore;
 
 use crate::ciba::{Ciba, CibaCallback, CibaStore, PublicStartPolicy};
 use crate::core::Core;
 use crate::error::Error;
 use crate::permission_api::PermissionApi;
+use crate::records::local_store::LocalStore;
 use crate::records::single_use::OnceRecords;
 
 /// The app's error page for login failures (`BankIdLayer::with_error_handler`).
@@ -37,6 +40,9 @@ pub(crate) struct CtxInner {
     pub(crate) ciba_callback: Option<CibaCallback>,
     /// Where single-use grants are marked used for every instance.
     pub(crate) grant_uses: Option<OnceRecords>,
+    /// Where login attempts and this layer's other records are kept: the
+    /// session store once the layer is told it, else this process's own.
+    pub(crate) login_store: Arc<dyn SessionStore>,
 }
 
 impl std::ops::Deref for Ctx {
@@ -57,6 +63,7 @@ impl Ctx {
             ciba_public_start: None,
             ciba_callback: None,
             grant_uses: None,
+            login_store: Arc::new(LocalStore::default()),
         }))
     }
 

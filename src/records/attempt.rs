@@ -39,9 +39,10 @@
 //! (it expires unread). Two logins started at the same instant may both
 //! pass the cap once; the cap exists to bound cookie size, not for security.
 //!
-//! The store is the one given to [`BankIdConfig::session_layer`] (or
-//! [`BankIdLayer::with_login_store`]); without either, attempts are kept in
-//! this process only.
+//! The store is the one the layer was given
+//! ([`BankIdLayer::with_session_store`](crate::BankIdLayer::with_session_store)
+//! or [`BankIdLayer::with_login_store`](crate::BankIdLayer::with_login_store));
+//! without either, attempts are kept in this process only.
 
 use axum::http::{HeaderMap, HeaderValue};
 use serde_json::Value;
@@ -62,10 +63,10 @@ const SPENT_KEY: &str = "axum_bankid.state_spent";
 /// `login_expired` rather than `unknown_state`.
 const GRACE_SECS: i64 = 60;
 
-/// The login-attempt store: what `session_layer` or `with_login_store`
-/// gave, or this process's own. Grants of permission logins live there too.
+/// The login-attempt store: what `with_session_store` or `with_login_store`
+/// gave the layer, or this process's own. Grants of permission logins live there too.
 pub(crate) fn records(ctx: &Ctx) -> OnceRecords {
-    OnceRecords::new(ctx.core.config().login_store.get())
+    OnceRecords::new(ctx.login_store.clone())
 }
 
 /// What the browser must be sent for a started attempt.

@@ -6,7 +6,7 @@
 //! A logout token names a user (`sub`) and/or one provider session (`sid`),
 //! never our session ids. When one is accepted, this module writes a marker
 //! record into the session store (the one given to
-//! [`BankIdConfig::session_layer`](crate::BankIdConfig::session_layer), so
+//! [`BankIdLayer::with_session_store`](crate::BankIdLayer::with_session_store), so
 //! every instance that shares sessions shares markers):
 //!
 //! - `sid` given (with or without `sub`): marker keyed by (issuer, `sid`) —
@@ -97,7 +97,7 @@ impl LogoutRegistry {
     /// The registry in the session store this layer knows.
     pub(crate) fn of(ctx: &Ctx) -> LogoutRegistry {
         let config = ctx.core.config();
-        let store: Arc<dyn SessionStore> = config.login_store.get();
+        let store: Arc<dyn SessionStore> = ctx.login_store.clone();
         let marker_ttl_secs = (config.max_login_age + config.clock_skew).as_secs() as i64;
         LogoutRegistry { records: OnceRecords::new(store), key: config.record_key(), marker_ttl_secs }
     }

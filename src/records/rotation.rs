@@ -60,9 +60,8 @@ tokio::task_local! {
 /// record deleted when a request that loaded it earlier saves it late
 /// (see the module docs).
 ///
-/// [`BankIdConfig::session_layer`](crate::BankIdConfig::session_layer) and
 /// [`BankIdLayer::with_session_store`](crate::BankIdLayer::with_session_store)
-/// wrap their store in it; wrap the store of a session layer built by hand
+/// wraps its store in it; wrap the store of a session layer built by hand
 /// (`SessionManagerLayer::new(RotationSafeStore::new(store))`). Without it
 /// a failed login can log out the user who was logged in.
 pub struct RotationSafeStore<S>(Arc<S>);

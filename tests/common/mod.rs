@@ -390,8 +390,8 @@ pub async fn start_with_routes(
     let sim = Simulator::builder().start().await.unwrap();
     sim.allow_redirect_uri(&redirect_uri);
     let config = configure(builder_for(&sim, &redirect_uri)).build().unwrap();
-    let sessions = config.session_layer(MemoryStore::default());
-    let bankid = BankIdLayer::discover(config).await.unwrap();
+    let (bankid, sessions) =
+        BankIdLayer::discover(config).await.unwrap().with_session_store(MemoryStore::default()).into_parts();
     let app = app_routes().merge(routes).layer(bankid).layer(sessions);
     serve(listener, base, sim, app, None)
 }
@@ -424,7 +424,7 @@ fn serve(
     TestApp { base, sim, client, jar, ciba, server }
 }
 
-/// An app whose session layer is built by hand (not `session_layer`), so
+/// An app whose session layer is built by hand (not `with_session_store`), so
 /// axum-bankid is not told the store unless `login_store` is given.
 pub async fn start_with_own_session_layer(login_store: Option<MemoryStore>) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
