@@ -162,7 +162,7 @@ impl BankIdLayer {
     /// `tower-sessions-redis-store` qualify; stores that check-then-upsert
     /// (`tower-sessions-sqlx-store`) do not.
     pub fn with_single_use_store<S: SessionStore>(self, store: S) -> Self {
-        let grant_uses = Some(crate::records::single_use::OnceRecords::new(Arc::new(store)));
+        let grant_uses = Some(crate::records::single_use::SingleUseRecords::new(Arc::new(store)));
         BankIdLayer::from_ctx(self.ctx.with(|ctx| ctx.grant_uses = grant_uses))
     }
 

@@ -18,7 +18,7 @@ use crate::core::Core;
 use crate::error::Error;
 use crate::permission_api::PermissionApi;
 use crate::records::local_store::LocalStore;
-use crate::records::single_use::OnceRecords;
+use crate::records::single_use::SingleUseRecords;
 
 /// The app's error page for login failures (`BankIdLayer::with_error_handler`).
 pub(crate) type ErrorHandler = Arc<dyn Fn(&Error, &HeaderMap) -> Response + Send + Sync>;
@@ -39,7 +39,7 @@ pub(crate) struct CtxInner {
     pub(crate) ciba_public_start: Option<Arc<PublicStartPolicy>>,
     pub(crate) ciba_callback: Option<CibaCallback>,
     /// Where single-use grants are marked used for every instance.
-    pub(crate) grant_uses: Option<OnceRecords>,
+    pub(crate) grant_uses: Option<SingleUseRecords>,
     /// Where login attempts and this layer's other records are kept: the
     /// session store once the layer is told it, else this process's own.
     pub(crate) login_store: Arc<dyn SessionStore>,

@@ -22,7 +22,7 @@ use tower_sessions::session::Id;
 use crate::error::{Error, Failure};
 use crate::records::attempt::{records, store_error};
 use crate::records::binding::{self, Kind};
-use crate::records::single_use::{OnceRecords, record_id};
+use crate::records::single_use::{SingleUseRecords, record_id};
 use crate::session::StoredGrant;
 use crate::state::Ctx;
 use crate::statement::PermissionError;
@@ -81,7 +81,7 @@ pub(crate) async fn mark_used(ctx: &Ctx, grant_id: &str, grant_use_secret: &str)
 }
 
 /// `with_single_use_store`'s store if configured, else the login store.
-fn use_records(ctx: &Ctx) -> OnceRecords {
+fn use_records(ctx: &Ctx) -> SingleUseRecords {
     ctx.grant_uses.clone().unwrap_or_else(|| records(ctx))
 }
 

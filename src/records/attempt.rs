@@ -52,7 +52,7 @@ use tower_sessions::session::Id;
 use super::binding::{self, Kind};
 use crate::config::BankIdConfig;
 use crate::error::{Error, Failure};
-use crate::records::single_use::{OnceRecords, record_id};
+use crate::records::single_use::{SingleUseRecords, record_id};
 use crate::session::PendingLogin;
 use crate::state::Ctx;
 use tower_sessions::session_store;
@@ -65,8 +65,8 @@ const GRACE_SECS: i64 = 60;
 
 /// The login-attempt store: what `with_session_store` or `with_login_store`
 /// gave the layer, or this process's own. Grants of permission logins live there too.
-pub(crate) fn records(ctx: &Ctx) -> OnceRecords {
-    OnceRecords::new(ctx.login_store.clone())
+pub(crate) fn records(ctx: &Ctx) -> SingleUseRecords {
+    SingleUseRecords::new(ctx.login_store.clone())
 }
 
 /// What the browser must be sent for a started attempt.
@@ -125,7 +125,7 @@ pub(crate) async fn spend(ctx: &Ctx, headers: &HeaderMap, state: &str) -> Result
 }
 
 /// First wins: in this process, then in the shared store.
-async fn mark_spent(ctx: &Ctx, records: &OnceRecords, spent: Id, until: OffsetDateTime) -> Result<(), Error> {
+async fn mark_spent(ctx: &Ctx, records: &SingleUseRecords, spent: Id, until: OffsetDateTime) -> Result<(), Error> {
     let now = crate::clock::unix_now();
     if !ctx.core.spent_ids.spend(&format!("login-state:{spent}"), until.unix_timestamp(), now) {
         return Err(Error::UnknownState);

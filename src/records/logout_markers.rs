@@ -69,7 +69,7 @@ use tower_sessions::session::Id;
 
 use crate::clock::unix_now_ms;
 use crate::error::{Error, Failure};
-use crate::records::single_use::{OnceRecords, keyed_record_id};
+use crate::records::single_use::{SingleUseRecords, keyed_record_id};
 use crate::session::LoginKeys;
 use crate::state::Ctx;
 
@@ -87,19 +87,19 @@ pub(crate) struct LogoutSubject<'a> {
 }
 
 /// The store records of back-channel logouts for one layer.
-pub(crate) struct LogoutRegistry {
-    records: OnceRecords,
+pub(crate) struct LogoutMarkers {
+    records: SingleUseRecords,
     key: [u8; 32],
     marker_ttl_secs: i64,
 }
 
-impl LogoutRegistry {
+impl LogoutMarkers {
     /// The registry in the session store this layer knows.
-    pub(crate) fn of(ctx: &Ctx) -> LogoutRegistry {
+    pub(crate) fn of(ctx: &Ctx) -> LogoutMarkers {
         let config = ctx.core.config();
         let store: Arc<dyn SessionStore> = ctx.login_store.clone();
         let marker_ttl_secs = (config.max_login_age + config.clock_skew).as_secs() as i64;
-        LogoutRegistry { records: OnceRecords::new(store), key: config.record_key(), marker_ttl_secs }
+        LogoutMarkers { records: SingleUseRecords::new(store), key: config.record_key(), marker_ttl_secs }
     }
 
     /// Marks the `jti` of a logout token from `issuer` used, until
@@ -203,15 +203,15 @@ fn store_failed(err: impl std::error::Error + Send + Sync + 'static) -> Error {
 mod tests {
     use super::*;
 
-    fn registry() -> LogoutRegistry {
+    fn registry() -> LogoutMarkers {
         let store: Arc<dyn SessionStore> = Arc::new(tower_sessions::MemoryStore::default());
-        LogoutRegistry { records: OnceRecords::new(store), key: [7; 32], marker_ttl_secs: 600 }
+        LogoutMarkers { records: SingleUseRecords::new(store), key: [7; 32], marker_ttl_secs: 600 }
     }
 
     #[test]
     fn ids_are_keyed_and_separated_by_kind_and_issuer() {
         let a = registry();
-        let b = LogoutRegistry { key: [8; 32], ..registry() };
+        let b = LogoutMarkers { key: [8; 32], ..registry() };
         assert_ne!(a.id("sub", "iss", "u"), b.id("sub", "iss", "u"), "another client key, another id");
         assert_ne!(a.id("sub", "iss", "u"), a.id("sid", "iss", "u"));
         assert_ne!(a.id("sub", "iss", "u"), a.id("sub", "iss2", "u"));

@@ -36,7 +36,7 @@ use tower_sessions::session::{Id, Record};
 use tower_sessions::{Session, SessionStore};
 
 use crate::records::local_store::StoreFuture;
-use crate::records::single_use::{OnceRecords, record_id};
+use crate::records::single_use::{SingleUseRecords, record_id};
 
 /// How long a deleted session id counts as ended (see the module docs): far
 /// longer than any request that could still save it.
@@ -173,8 +173,8 @@ impl<S: SessionStore> RotationSafeStore<S> {
     }
 
     /// The markers live in the wrapped store itself (shared by every instance).
-    fn markers(&self) -> OnceRecords {
-        OnceRecords::new(self.0.clone())
+    fn markers(&self) -> SingleUseRecords {
+        SingleUseRecords::new(self.0.clone())
     }
 }
 
