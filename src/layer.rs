@@ -31,7 +31,6 @@ use crate::core::Core;
 use crate::error::Error;
 use crate::health::Health;
 use crate::http::with_cookies;
-use crate::login;
 use crate::permission_api::PermissionApi;
 use crate::private_responses::{LoginShown, MarkPrivate};
 use crate::provider::ProviderMetadata;
@@ -305,7 +304,7 @@ impl BankIdLayer {
     fn from_ctx(ctx: Ctx) -> BankIdLayer {
         let config = &ctx.core.config;
         let mut routes = Router::new()
-            .route(&config.login_path, get(login::start::start_login))
+            .route(&config.login_path, get(routes::login::start_login))
             .route(&config.callback_path, get(routes::callback::finish_login))
             .route(&config.logout_path, post(routes::logout::logout))
             .route(&config.backchannel_logout_path, post(routes::backchannel_logout::receive));

@@ -1,22 +1,22 @@
-//! `GET /auth/bankid/login?return_to=/path` (optionally `&acr=4`,
-//! `&max_age=300`, `&prompt=login`, `&ui_locales=nb`): starts an Authorization Code
-//! flow with PKCE S256, `state` and `nonce` — pushed to the provider first
-//! (RFC 9126) when it offers PAR, which keeps the parameters (and any
-//! permission statement) out of the browser's URL.
+//! Starting a login ([`begin`]), for the login route, permission requests
+//! and step-ups alike: an Authorization Code flow with PKCE S256, `state`
+//! and `nonce` — pushed to the provider first (RFC 9126) when it offers PAR,
+//! which keeps the parameters (and any permission statement) out of the
+//! browser's URL. The attempt is stored (see [`crate::records::attempt`])
+//! before the browser is sent on.
 
-use axum::extract::{RawQuery, Request, State};
 use axum::response::Response;
 use openidconnect::{CsrfToken, Nonce, PkceCodeChallenge, PkceCodeVerifier};
 use serde::Deserialize;
 use tower_sessions::Session;
 use url::Url;
 
-use super::options::{QueryOptions, add_identity_hint, add_params, from_query};
+use super::options::{add_identity_hint, add_params};
 use crate::claims::Subject;
 use crate::clock::unix_now;
 use crate::config::{BankIdConfig, ParMode};
 use crate::error::Error;
-use crate::http::{redirect, session_of, with_cookies};
+use crate::http::{redirect, with_cookies};
 use crate::permission_api::LoginHint;
 use crate::provider::token::post_form;
 use crate::records::attempt::{self, Started};
@@ -24,7 +24,7 @@ use crate::return_to::sanitize_return_to;
 use crate::session::PendingLogin;
 use crate::state::Ctx;
 use crate::statement::{PermissionError, PermissionItem, Transport, authorization_details};
-use crate::step_up::{StepUpPolicy, add_authorize_params, add_selectors, asked_in_query, select_identity_provider};
+use crate::step_up::{StepUpPolicy, add_authorize_params, add_selectors, select_identity_provider};
 
 /// What a login asks for beyond the configured defaults.
 #[derive(Default)]
@@ -58,26 +58,6 @@ impl Redirect {
     /// The `303` response with the attempt's cookies.
     pub(crate) fn into_response(self) -> Response {
         with_cookies(redirect(&self.url), self.started.cookies)
-    }
-}
-
-pub(crate) async fn start_login(State(ctx): State<Ctx>, RawQuery(query): RawQuery, req: Request) -> Response {
-    let return_to = query.as_deref().and_then(|q| {
-        url::form_urlencoded::parse(q.as_bytes())
-            .find(|(key, _)| key == "return_to")
-            .map(|(_, value)| value.into_owned())
-    });
-    let asked = asked_in_query(query.as_deref()).and_then(|step_up| Ok((step_up, from_query(query.as_deref())?)));
-    let result = match (session_of(req.extensions()), asked) {
-        (Ok(session), Ok((step_up, QueryOptions { ui_locales, prompt_login }))) => {
-            let options = LoginOptions { return_to, step_up, ui_locales, prompt_login, ..LoginOptions::default() };
-            begin(&ctx, &session, req.headers(), options).await
-        }
-        (Err(err), _) | (_, Err(err)) => Err(err),
-    };
-    match result {
-        Ok(redirect) => redirect.into_response(),
-        Err(err) => ctx.error_response(&err, req.headers()),
     }
 }
 

@@ -4,4 +4,5 @@
 
 pub(crate) mod backchannel_logout;
 pub(crate) mod callback;
+pub(crate) mod login;
 pub(crate) mod logout;
