@@ -7,4 +7,5 @@
 pub(crate) mod authorize_url;
 pub(crate) mod complete;
 pub(crate) mod options;
+pub(crate) mod repeated_callback;
 pub(crate) mod start;

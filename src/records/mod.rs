@@ -1,8 +1,7 @@
 //! The crate's own records in the application's session store, each its own
 //! record beside (never inside) the session: create-once records and how
 //! their ids are derived (`single_use`), login attempts (`attempt`) and the
-//! cookies that bind them to one browser (`binding`), completed logins
-//! (`completed`), back-channel logout markers (`logout_markers`), the store
+//! cookies that bind them to one browser (`binding`), back-channel logout markers (`logout_markers`), the store
 //! wrapper that rotates session ids safely (`rotation`), and the in-process
 //! store used when the app names none (`local_store`).
 //!
@@ -11,7 +10,6 @@
 
 pub(crate) mod attempt;
 pub(crate) mod binding;
-pub(crate) mod completed;
 pub(crate) mod local_store;
 pub(crate) mod logout_markers;
 pub(crate) mod rotation;

@@ -6,7 +6,7 @@
 //! and leaves the session as it was. The login attempt is spent by the
 //! first callback that names it, successful or not, 5xx included (see
 //! [`crate::records::attempt`]); a repeat of a completed one in the session it
-//! logged in lands where it went (see [`crate::records::completed`]).
+//! logged in lands where it went (see [`crate::login::repeated_callback`]).
 //!
 //! Each step is a function of its own, in the order [`complete`] runs them;
 //! what follows the ID token's signature check is the path every login
@@ -25,9 +25,10 @@ use crate::http::{redirect, session_of, with_cookies};
 use crate::loa::AcrIssuer;
 use crate::log_value::untrusted;
 use crate::login::complete::{self, CheckedLogin, Policy};
+use crate::login::repeated_callback;
 use crate::permission_api::GrantExpectation;
 use crate::provider::token::{TokenResponse, request_tokens};
-use crate::records::{attempt, completed};
+use crate::records::attempt;
 use crate::session::{PendingLogin, StoredGrant};
 use crate::state::Ctx;
 use crate::statement::{PermissionItem, Transport};
@@ -100,10 +101,10 @@ async fn complete(
     let session = session_of(extensions)?;
     let pending = match spend_attempt(ctx, headers, &params).await {
         // Spent or never this browser's: unless it is this session's own
-        // completed login repeated (see [`completed`]), refused as it is.
+        // completed login repeated (see [`repeated_callback`]), refused as it is.
         Err(refused @ (Error::UnknownState | Error::NoLoginCookie)) => {
             let state = params.state.as_deref().unwrap_or_default();
-            let landing = completed::landing_of_repeat(ctx, &session, state).await?.ok_or(refused)?;
+            let landing = repeated_callback::landing_of_repeat(ctx, &session, state).await?.ok_or(refused)?;
             return Ok(Landing { location: landing, cookies: Vec::new() });
         }
         other => other?,
@@ -135,7 +136,7 @@ async fn complete(
     cookies.extend(end_ciba_ownerships(ctx, headers).await);
     let location = landing(&pending, !grants.is_empty());
     let attempt_ends = pending.started_at + config.login_attempt_ttl.as_secs() as i64;
-    completed::remember(&session, &pending.state, &location, attempt_ends).await;
+    repeated_callback::remember(&session, &pending.state, &location, attempt_ends).await;
     Ok(Landing { location, cookies })
 }
 

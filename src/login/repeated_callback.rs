@@ -1,6 +1,6 @@
 //! A callback URL repeated after its login completed: the Back button to
 //! the provider's page that redirects again, a reload, a double submit.
-//! The attempt is spent (see [`super::attempt`]), so without this the user,
+//! The attempt is spent (see [`crate::records::attempt`]), so without this the user,
 //! logged in, would see an error page.
 //!
 //! The completing callback remembers, in the session it logged in, which
