@@ -8,7 +8,6 @@
 use crate::claims::AuthenticatedUser;
 use crate::clock::unix_now;
 use crate::error::Error;
-use crate::records::logout_markers::LogoutMarkers;
 use crate::session::{CurrentLogin, load_current_login};
 use crate::state::Ctx;
 use tower_sessions::Session;
@@ -59,7 +58,7 @@ pub(crate) async fn check(ctx: &Ctx, login: CurrentLogin) -> Result<Stored, Erro
     // cannot know (other instances may have recorded some); see
     // `records::logout_markers`.
     let logouts_possible = ctx.core.metadata.backchannel_logout_supported || !ctx.core.is_ready();
-    if logouts_possible && LogoutMarkers::of(ctx).is_logged_out(login.keys()).await? {
+    if logouts_possible && ctx.logout_markers().is_logged_out(login.keys()).await? {
         tracing::info!("stored login was ended by a back-channel logout");
         return Ok(Stored::Dead);
     }

@@ -17,7 +17,9 @@ use crate::ciba::{Ciba, CibaCallback, CibaStore, PublicStartPolicy};
 use crate::core::Core;
 use crate::error::Error;
 use crate::permission_api::PermissionApi;
+use crate::records::attempt::Attempts;
 use crate::records::local_store::LocalStore;
+use crate::records::logout_markers::LogoutMarkers;
 use crate::records::single_use::SingleUseRecords;
 
 /// The app's error page for login failures (`BankIdLayer::with_error_handler`).
@@ -88,8 +90,25 @@ impl Ctx {
         Some(Ciba::new(self.core.clone(), store, self.ciba_callback.clone()))
     }
 
+    /// This layer's login attempts (see [`Attempts`]).
+    pub(crate) fn attempts(&self) -> Attempts<'_> {
+        Attempts { records: records(self), config: self.core.config(), spent_ids: &self.core.spent_ids }
+    }
+
+    /// This layer's back-channel logout markers.
+    pub(crate) fn logout_markers(&self) -> LogoutMarkers {
+        LogoutMarkers::new(self.login_store.clone(), self.core.config())
+    }
+
     /// The Permission API client at BIB.
     pub(crate) fn permission_api(&self) -> PermissionApi {
         PermissionApi::new(self.core.clone())
     }
+}
+
+/// The store where this layer's records are kept (login attempts, the
+/// grants of permission logins, CIBA owners): the session store once the
+/// layer is told it, else this process's own.
+pub(crate) fn records(ctx: &Ctx) -> SingleUseRecords {
+    SingleUseRecords::new(ctx.login_store.clone())
 }

@@ -27,10 +27,11 @@ use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
 use tower_sessions::session::Id;
 
 use crate::error::{Error, Failure};
-use crate::records::attempt::{records, store_error};
+use crate::records::attempt::store_error;
 use crate::records::binding::{self, Kind};
 use crate::records::single_use::record_id;
 use crate::state::Ctx;
+use crate::state::records;
 
 /// The record's one key: the handle it was started under.
 const HANDLE_KEY: &str = "axum_bankid.ciba_handle";

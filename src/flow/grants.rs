@@ -20,11 +20,12 @@ use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
 use tower_sessions::session::Id;
 
 use crate::error::{Error, Failure};
-use crate::records::attempt::{records, store_error};
+use crate::records::attempt::store_error;
 use crate::records::binding::{self, Kind};
 use crate::records::single_use::{SingleUseRecords, record_id};
 use crate::session::StoredGrant;
 use crate::state::Ctx;
+use crate::state::records;
 use crate::statement::PermissionError;
 
 const GRANTS_KEY: &str = "axum_bankid.grants";

@@ -19,7 +19,7 @@ use crate::error::Error;
 use crate::http::{redirect, with_cookies};
 use crate::permission_api::LoginHint;
 use crate::provider::token::post_form;
-use crate::records::attempt::{self, Started};
+use crate::records::attempt::Started;
 use crate::return_to::sanitize_return_to;
 use crate::session::PendingLogin;
 use crate::state::Ctx;
@@ -140,7 +140,7 @@ pub(crate) async fn begin(
         asked_loa: options.step_up.and_then(|s| s.loa()),
         max_age: options.step_up.and_then(|s| s.max_age()),
     };
-    let started = attempt::store(ctx, headers, &pending).await?;
+    let started = ctx.attempts().store(headers, &pending).await?;
     tracing::debug!("redirecting to the authorization endpoint");
     Ok(Redirect { url, started })
 }

@@ -52,9 +52,9 @@ use tower_sessions::session::Id;
 use super::binding::{self, Kind};
 use crate::config::BankIdConfig;
 use crate::error::{Error, Failure};
+use crate::expiry_queue::SpentIds;
 use crate::records::single_use::{SingleUseRecords, record_id};
 use crate::session::PendingLogin;
-use crate::state::Ctx;
 use tower_sessions::session_store;
 
 const ATTEMPT_KEY: &str = "axum_bankid.login_attempt";
@@ -63,10 +63,15 @@ const SPENT_KEY: &str = "axum_bankid.state_spent";
 /// `login_expired` rather than `unknown_state`.
 const GRACE_SECS: i64 = 60;
 
-/// The login-attempt store: what `with_session_store` or `with_login_store`
-/// gave the layer, or this process's own. Grants of permission logins live there too.
-pub(crate) fn records(ctx: &Ctx) -> SingleUseRecords {
-    SingleUseRecords::new(ctx.login_store.clone())
+/// A layer's login attempts: the store they are kept in (what
+/// `with_session_store` or `with_login_store` gave the layer, or this
+/// process's own), the configuration that names their cookies and
+/// lifetimes, and this process's guard that spends a `state` once before
+/// the store is asked.
+pub(crate) struct Attempts<'a> {
+    pub(crate) records: SingleUseRecords,
+    pub(crate) config: &'a BankIdConfig,
+    pub(crate) spent_ids: &'a SpentIds,
 }
 
 /// What the browser must be sent for a started attempt.
@@ -76,63 +81,66 @@ pub(crate) struct Started {
     pub(crate) cookies: Vec<HeaderValue>,
 }
 
-/// Stores `pending` under a fresh binding and returns the cookies to set.
-#[tracing::instrument(name = "bankid.attempt.store", skip_all, err(Display))]
-pub(crate) async fn store(ctx: &Ctx, headers: &HeaderMap, pending: &PendingLogin) -> Result<Started, Error> {
-    let config = ctx.core.config();
-    // Cookie and record outlive the attempt by the grace period, so that a
-    // late callback is told `login_expired`.
-    let lifetime = config.login_attempt_ttl.as_secs() as i64 + GRACE_SECS;
-    let (binding, cookies) =
-        binding::issue(config, headers, Kind::Login, &pending.state, lifetime, config.max_pending_logins);
-    let value = serde_json::to_value(pending).map_err(|e| Error::Session(Failure::from_error(e)))?;
-    let expiry = OffsetDateTime::now_utc() + TimeDuration::seconds(lifetime);
-    let created = records(ctx)
-        .create_first(attempt_id(&binding, &pending.state), ATTEMPT_KEY, value, expiry)
-        .await
-        .map_err(store_error)?;
-    if !created {
-        // 2^-128: a fresh random id already taken.
-        return Err(Error::Session(Failure::new("login attempt id collision")));
+impl Attempts<'_> {
+    /// Stores `pending` under a fresh binding and returns the cookies to set.
+    #[tracing::instrument(name = "bankid.attempt.store", skip_all, err(Display))]
+    pub(crate) async fn store(&self, headers: &HeaderMap, pending: &PendingLogin) -> Result<Started, Error> {
+        let config = self.config;
+        // Cookie and record outlive the attempt by the grace period, so that a
+        // late callback is told `login_expired`.
+        let lifetime = config.login_attempt_ttl.as_secs() as i64 + GRACE_SECS;
+        let (binding, cookies) =
+            binding::issue(config, headers, Kind::Login, &pending.state, lifetime, config.max_pending_logins);
+        let value = serde_json::to_value(pending).map_err(|e| Error::Session(Failure::from_error(e)))?;
+        let expiry = OffsetDateTime::now_utc() + TimeDuration::seconds(lifetime);
+        let created = self
+            .records
+            .create_first(attempt_id(&binding, &pending.state), ATTEMPT_KEY, value, expiry)
+            .await
+            .map_err(store_error)?;
+        if !created {
+            // 2^-128: a fresh random id already taken.
+            return Err(Error::Session(Failure::new("login attempt id collision")));
+        }
+        Ok(Started { cookies })
     }
-    Ok(Started { cookies })
-}
 
-/// Finds, spends and removes the attempt this browser started with `state`.
-/// `UnknownState` when this browser has no such attempt or it was spent.
-#[tracing::instrument(name = "bankid.attempt.spend", skip_all, err(Display))]
-pub(crate) async fn spend(ctx: &Ctx, headers: &HeaderMap, state: &str) -> Result<PendingLogin, Error> {
-    let config = ctx.core.config();
-    let Some(binding) = binding::find(config, headers, Kind::Login, state) else {
-        if binding::any(config, headers, Kind::Login) {
+    /// Finds, spends and removes the attempt this browser started with `state`.
+    /// `UnknownState` when this browser has no such attempt or it was spent.
+    #[tracing::instrument(name = "bankid.attempt.spend", skip_all, err(Display))]
+    pub(crate) async fn spend(&self, headers: &HeaderMap, state: &str) -> Result<PendingLogin, Error> {
+        let config = self.config;
+        let Some(binding) = binding::find(config, headers, Kind::Login, state) else {
+            if binding::any(config, headers, Kind::Login) {
+                return Err(Error::UnknownState);
+            }
+            // Logged: the usual cause is the app opened on another host than
+            // the redirect URI's, which the login start has reported already.
+            tracing::warn!(redirect_host = config.redirect_uri().host_str(), "callback without any login cookie");
+            return Err(Error::NoLoginCookie);
+        };
+        let records = &self.records;
+        let id = attempt_id(&binding, state);
+        let record = records.read(id).await.map_err(store_error)?.ok_or(Error::UnknownState)?;
+        self.mark_spent(spent_id(&binding, state), record.expiry_date).await?;
+        if let Err(err) = records.remove(id).await {
+            // Spent already; the record expires on its own.
+            tracing::debug!(error = %err, "could not remove a spent login attempt");
+        }
+        let pending = record.data.get(ATTEMPT_KEY).cloned().ok_or(Error::UnknownState)?;
+        serde_json::from_value(pending).map_err(|_| Error::UnknownState)
+    }
+
+    /// First wins: in this process, then in the shared store.
+    async fn mark_spent(&self, spent: Id, until: OffsetDateTime) -> Result<(), Error> {
+        let now = crate::clock::unix_now();
+        if !self.spent_ids.spend(&format!("login-state:{spent}"), until.unix_timestamp(), now) {
             return Err(Error::UnknownState);
         }
-        // Logged: the usual cause is the app opened on another host than
-        // the redirect URI's, which the login start has reported already.
-        tracing::warn!(redirect_host = config.redirect_uri().host_str(), "callback without any login cookie");
-        return Err(Error::NoLoginCookie);
-    };
-    let records = records(ctx);
-    let id = attempt_id(&binding, state);
-    let record = records.read(id).await.map_err(store_error)?.ok_or(Error::UnknownState)?;
-    mark_spent(ctx, &records, spent_id(&binding, state), record.expiry_date).await?;
-    if let Err(err) = records.remove(id).await {
-        // Spent already; the record expires on its own.
-        tracing::debug!(error = %err, "could not remove a spent login attempt");
-    }
-    let pending = record.data.get(ATTEMPT_KEY).cloned().ok_or(Error::UnknownState)?;
-    serde_json::from_value(pending).map_err(|_| Error::UnknownState)
-}
-
-/// First wins: in this process, then in the shared store.
-async fn mark_spent(ctx: &Ctx, records: &SingleUseRecords, spent: Id, until: OffsetDateTime) -> Result<(), Error> {
-    let now = crate::clock::unix_now();
-    if !ctx.core.spent_ids.spend(&format!("login-state:{spent}"), until.unix_timestamp(), now) {
-        return Err(Error::UnknownState);
-    }
-    match records.create_first(spent, SPENT_KEY, Value::Bool(true), until).await.map_err(store_error)? {
-        true => Ok(()),
-        false => Err(Error::UnknownState),
+        match self.records.create_first(spent, SPENT_KEY, Value::Bool(true), until).await.map_err(store_error)? {
+            true => Ok(()),
+            false => Err(Error::UnknownState),
+        }
     }
 }
 

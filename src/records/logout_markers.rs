@@ -68,10 +68,10 @@ use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
 use tower_sessions::session::Id;
 
 use crate::clock::unix_now_ms;
+use crate::config::BankIdConfig;
 use crate::error::{Error, Failure};
 use crate::records::single_use::{SingleUseRecords, keyed_record_id};
 use crate::session::LoginKeys;
-use crate::state::Ctx;
 
 /// The key holding a marker's time in its record.
 const MARKER_KEY: &str = "axum_bankid.logged_out_before_ms";
@@ -94,10 +94,9 @@ pub(crate) struct LogoutMarkers {
 }
 
 impl LogoutMarkers {
-    /// The registry in the session store this layer knows.
-    pub(crate) fn of(ctx: &Ctx) -> LogoutMarkers {
-        let config = ctx.core.config();
-        let store: Arc<dyn SessionStore> = ctx.login_store.clone();
+    /// The markers in `store` (the session store the layer knows), named
+    /// with `config`'s record key.
+    pub(crate) fn new(store: Arc<dyn SessionStore>, config: &BankIdConfig) -> LogoutMarkers {
         let marker_ttl_secs = (config.max_login_age + config.clock_skew).as_secs() as i64;
         LogoutMarkers { records: SingleUseRecords::new(store), key: config.record_key(), marker_ttl_secs }
     }

@@ -38,7 +38,7 @@ use crate::clock::unix_now;
 use crate::error::IdTokenError;
 use crate::id_token::{check_audience, numeric_date};
 use crate::provider::KeyChainError;
-use crate::records::logout_markers::{LogoutMarkers, LogoutSubject};
+use crate::records::logout_markers::LogoutSubject;
 use crate::state::Ctx;
 
 /// The event member a logout token must carry (Back-Channel Logout 1.0 §2.4).
@@ -203,7 +203,7 @@ async fn handle(ctx: &Ctx, req: Request) -> Result<(), LogoutTokenError> {
     let claims = ctx.core.verifier.verify_signed_jwt(&token).await?;
     let clock_skew = ctx.core.config().clock_skew.as_secs() as i64;
     let valid = check_claims(issuer, &ctx.core.config().client_id, clock_skew, &claims, unix_now())?;
-    let registry = LogoutMarkers::of(ctx);
+    let registry = ctx.logout_markers();
     let consumed = registry.consume_jti(issuer, &valid.jti, valid.exp.saturating_add(clock_skew)).await;
     match consumed {
         Ok(true) => {}
