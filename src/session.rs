@@ -15,6 +15,7 @@ use tower_sessions::Session;
 use crate::claims::{AuthenticatedUser, Claims, ClaimsSource, Subject};
 use crate::error::{Error, Failure};
 use crate::loa::Loa;
+use crate::records::logout_markers::LoginKeys;
 use crate::statement::PermissionItem;
 
 const LOGIN_KEY: &str = "axum_bankid.login";
@@ -263,15 +264,6 @@ impl ClaimsSource for PackedClaims {
         let Ok(tail) = serde_json::from_str::<PackedTail>(split_packed(&self.0).1) else { return Default::default() };
         tail.claims.or_else(|| id_token_claims(&tail.id_token)).unwrap_or_default()
     }
-}
-
-/// What `records::logout_markers` compares with its markers.
-#[derive(Clone, Copy)]
-pub(crate) struct LoginKeys<'a> {
-    pub(crate) iss: Option<&'a str>,
-    pub(crate) sub: Option<&'a str>,
-    pub(crate) sid: Option<&'a str>,
-    pub(crate) logged_in_ms: i64,
 }
 
 /// The login as the extractor reads it on every request: the user (claims

@@ -140,7 +140,7 @@ pub(crate) async fn begin(
         asked_loa: options.step_up.and_then(|s| s.loa()),
         max_age: options.step_up.and_then(|s| s.max_age()),
     };
-    let started = ctx.attempts().store(headers, &pending).await?;
+    let started = ctx.attempts().store(headers, &pending.state, &pending).await?;
     tracing::debug!("redirecting to the authorization endpoint");
     Ok(Redirect { url, started })
 }

@@ -45,6 +45,8 @@
 //! without either, attempts are kept in this process only.
 
 use axum::http::{HeaderMap, HeaderValue};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
 use tower_sessions::session::Id;
@@ -54,7 +56,6 @@ use crate::config::BankIdConfig;
 use crate::error::{Error, Failure};
 use crate::expiry_queue::SpentIds;
 use crate::records::single_use::{SingleUseRecords, record_id};
-use crate::session::PendingLogin;
 use tower_sessions::session_store;
 
 const ATTEMPT_KEY: &str = "axum_bankid.login_attempt";
@@ -82,20 +83,26 @@ pub(crate) struct Started {
 }
 
 impl Attempts<'_> {
-    /// Stores `pending` under a fresh binding and returns the cookies to set.
+    /// Stores `attempt` (what the callback will need of the login started
+    /// with `state`) under a fresh binding and returns the cookies to set.
     #[tracing::instrument(name = "bankid.attempt.store", skip_all, err(Display))]
-    pub(crate) async fn store(&self, headers: &HeaderMap, pending: &PendingLogin) -> Result<Started, Error> {
+    pub(crate) async fn store(
+        &self,
+        headers: &HeaderMap,
+        state: &str,
+        attempt: &impl Serialize,
+    ) -> Result<Started, Error> {
         let config = self.config;
         // Cookie and record outlive the attempt by the grace period, so that a
         // late callback is told `login_expired`.
         let lifetime = config.login_attempt_ttl.as_secs() as i64 + GRACE_SECS;
         let (binding, cookies) =
-            binding::issue(config, headers, Kind::Login, &pending.state, lifetime, config.max_pending_logins);
-        let value = serde_json::to_value(pending).map_err(|e| Error::Session(Failure::from_error(e)))?;
+            binding::issue(config, headers, Kind::Login, state, lifetime, config.max_pending_logins);
+        let value = serde_json::to_value(attempt).map_err(|e| Error::Session(Failure::from_error(e)))?;
         let expiry = OffsetDateTime::now_utc() + TimeDuration::seconds(lifetime);
         let created = self
             .records
-            .create_first(attempt_id(&binding, &pending.state), ATTEMPT_KEY, value, expiry)
+            .create_first(attempt_id(&binding, state), ATTEMPT_KEY, value, expiry)
             .await
             .map_err(store_error)?;
         if !created {
@@ -108,7 +115,7 @@ impl Attempts<'_> {
     /// Finds, spends and removes the attempt this browser started with `state`.
     /// `UnknownState` when this browser has no such attempt or it was spent.
     #[tracing::instrument(name = "bankid.attempt.spend", skip_all, err(Display))]
-    pub(crate) async fn spend(&self, headers: &HeaderMap, state: &str) -> Result<PendingLogin, Error> {
+    pub(crate) async fn spend<T: DeserializeOwned>(&self, headers: &HeaderMap, state: &str) -> Result<T, Error> {
         let config = self.config;
         let Some(binding) = binding::find(config, headers, Kind::Login, state) else {
             if binding::any(config, headers, Kind::Login) {

@@ -71,12 +71,21 @@ use crate::clock::unix_now_ms;
 use crate::config::BankIdConfig;
 use crate::error::{Error, Failure};
 use crate::records::single_use::{SingleUseRecords, keyed_record_id};
-use crate::session::LoginKeys;
 
 /// The key holding a marker's time in its record.
 const MARKER_KEY: &str = "axum_bankid.logged_out_before_ms";
 /// The key of a used `jti`'s record.
 const JTI_KEY: &str = "axum_bankid.logout_jti_used";
+
+/// What the markers are compared with: the stored login's verified
+/// `iss`, `sub` and `sid`, and when it was made.
+#[derive(Clone, Copy)]
+pub(crate) struct LoginKeys<'a> {
+    pub(crate) iss: Option<&'a str>,
+    pub(crate) sub: Option<&'a str>,
+    pub(crate) sid: Option<&'a str>,
+    pub(crate) logged_in_ms: i64,
+}
 
 /// What a logout token names: at least one of the two.
 #[derive(Clone, Copy)]

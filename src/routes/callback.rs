@@ -155,7 +155,7 @@ async fn end_ciba_ownerships(ctx: &Ctx, headers: &http::HeaderMap) -> Vec<http::
 /// comes first so that a replay fails whatever happened to the first try.
 async fn spend_attempt(ctx: &Ctx, headers: &http::HeaderMap, params: &CallbackParams) -> Result<PendingLogin, Error> {
     let state = params.state.as_deref().ok_or(Error::MissingState)?;
-    let pending = ctx.attempts().spend(headers, state).await?;
+    let pending: PendingLogin = ctx.attempts().spend(headers, state).await?;
     if unix_now() - pending.started_at > ctx.core.config().login_attempt_ttl.as_secs() as i64 {
         return Err(Error::LoginExpired);
     }
