@@ -17,7 +17,6 @@ use crate::config::BankIdConfig;
 use crate::error::{EndpointError, Error, Failure};
 use crate::id_token::IdTokenVerifier;
 use crate::log_value::RefusalSummary;
-use crate::login::authorize_url::AuthorizeRequest;
 use crate::provider::bib::BibMetadata;
 use crate::provider::client_token::{ClientTokens, TokenSource};
 use crate::provider::jwks::{KeyCache, KeyCacheSettings, KeyTrust};
@@ -35,9 +34,6 @@ pub(crate) struct Core {
     pub(crate) config: BankIdConfig,
     /// BankID OIDC: the code flow and client-credentials tokens.
     pub(crate) metadata: Live<ProviderMetadata>,
-    /// The authorization request's fixed part, encoded for `metadata`'s
-    /// endpoint (see [`crate::login::authorize_url`]); installed with it.
-    pub(crate) authorize: Live<AuthorizeRequest>,
     pub(crate) http: reqwest::Client,
     /// Verifies BankID OIDC's ID tokens (code flow).
     pub(crate) verifier: Live<IdTokenVerifier>,
@@ -283,13 +279,11 @@ impl Core {
         let metadata = stand_in_metadata(&config);
         let keys = KeyCache::unloaded(http.clone(), key_cache_settings(&config));
         let verifier = new_verifier(&metadata.issuer, Arc::new(SigningAlgs::fixed(Vec::new())), &config, keys);
-        let authorize = AuthorizeRequest::for_config(&metadata.authorization_endpoint, &config);
         let mut degraded_config = config.clone();
         degraded_config.par = crate::config::ParMode::Required;
         Core {
             config,
             metadata: Live::stand_in(metadata),
-            authorize: Live::stand_in(authorize),
             http,
             verifier: Live::stand_in(verifier),
             bib: OnceLock::new(),
@@ -307,10 +301,6 @@ impl Core {
     fn install(&self, loaded: Loaded) {
         let _ = self.bib.set(loaded.bib);
         let _ = self.verifier.loaded.set(loaded.verifier);
-        // Encoded from the metadata being installed, before it: a login that
-        // sees the new metadata also sees its prefix.
-        let endpoint = &loaded.metadata.authorization_endpoint;
-        let _ = self.authorize.loaded.set(AuthorizeRequest::for_config(endpoint, &self.config));
         let _ = self.metadata.loaded.set(loaded.metadata);
         let _ = self.loaded_at.set(Instant::now());
     }

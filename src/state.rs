@@ -7,7 +7,7 @@
 //! Permission API and CIBA do not (they take a `Core`), so that the layer
 //! that builds its router from them is not imported back.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -16,6 +16,7 @@ use tower_sessions::SessionStore;
 use crate::ciba::{Ciba, CibaCallback, CibaStore, PublicStartPolicy};
 use crate::core::Core;
 use crate::error::Error;
+use crate::login::authorize_url::AuthorizeRequest;
 use crate::permission_api::PermissionApi;
 use crate::records::attempt::Attempts;
 use crate::records::local_store::LocalStore;
@@ -45,6 +46,9 @@ pub(crate) struct CtxInner {
     /// Where login attempts and this layer's other records are kept: the
     /// session store once the layer is told it, else this process's own.
     pub(crate) login_store: Arc<dyn SessionStore>,
+    /// The authorization request's fixed part, encoded once the provider is
+    /// loaded (see [`Ctx::authorize`]); shared by every copy of this state.
+    authorize: Arc<OnceLock<AuthorizeRequest>>,
 }
 
 impl std::ops::Deref for Ctx {
@@ -66,6 +70,7 @@ impl Ctx {
             ciba_callback: None,
             grant_uses: None,
             login_store: Arc::new(LocalStore::default()),
+            authorize: Arc::default(),
         }))
     }
 
@@ -88,6 +93,19 @@ impl Ctx {
     pub(crate) fn ciba(&self) -> Option<Ciba> {
         let store = self.ciba_store.clone()?;
         Some(Ciba::new(self.core.clone(), store, self.ciba_callback.clone()))
+    }
+
+    /// The authorization request for the loaded provider (see
+    /// [`crate::login::authorize_url`]): its fixed part is encoded at the
+    /// first login after the provider loaded, from the metadata in use.
+    /// `provider_unavailable` before that (a degraded start), so the
+    /// stand-in metadata is never encoded.
+    pub(crate) fn authorize(&self) -> Result<&AuthorizeRequest, Error> {
+        if !self.core.is_ready() {
+            return Err(Error::ProviderUnavailable);
+        }
+        let endpoint = &self.core.metadata.authorization_endpoint;
+        Ok(self.authorize.get_or_init(|| AuthorizeRequest::for_config(endpoint, self.core.config())))
     }
 
     /// This layer's login attempts (see [`Attempts`]).

@@ -119,7 +119,7 @@ pub(crate) async fn begin(
         Some(endpoint) => push_request(ctx, endpoint, &params).await?,
         // An identity number never goes into the browser's URL.
         None if options.identity_hint.is_some() => return Err(Error::IdentityHintNeedsPar),
-        None => ctx.core.authorize.url(&params),
+        None => ctx.authorize()?.url(&params),
     };
     let expected_subject = match options.for_current_user || options.step_up.is_some() {
         // Only a login that still counts binds the new one to its person: an
@@ -147,7 +147,7 @@ pub(crate) async fn begin(
 
 /// This login's own authorize parameters, in the order they are sent; the
 /// fixed ones (client, redirect URI, scope, configured selectors) are in
-/// `ctx.core.authorize`, encoded once. A login that selects its own
+/// `ctx.authorize()`, encoded once. A login that selects its own
 /// identity provider (a level, a permission flow) or prefills an identity
 /// number carries the selectors itself, replacing the configured ones.
 fn authorize_params<'a>(
@@ -226,9 +226,10 @@ struct ParResponse {
 #[tracing::instrument(name = "bankid.par", skip_all, err(Display))]
 async fn push_request(ctx: &Ctx, endpoint: &Url, params: &[(&str, String)]) -> Result<String, Error> {
     let credentials = ctx.core.credentials();
-    let form: Vec<(&str, &str)> = ctx.core.authorize.params(params).collect();
+    let authorize = ctx.authorize()?;
+    let form: Vec<(&str, &str)> = authorize.params(params).collect();
     let (_, pushed) = post_form::<ParResponse>(&ctx.core.http, endpoint, &credentials, &form)
         .await
         .map_err(Error::PushedAuthorization)?;
-    Ok(ctx.core.authorize.pushed_url(&pushed.request_uri))
+    Ok(authorize.pushed_url(&pushed.request_uri))
 }
