@@ -38,7 +38,7 @@ use super::owner;
 use super::public_start::{ClientAddress, Refusal};
 use super::{Ciba, CibaError, CibaHandle, CibaRequest, CibaStatus};
 use crate::error::Failure;
-use crate::http::MaybeSession;
+use crate::http::{MaybeSession, no_store_json, with_cookies};
 use crate::login::complete;
 use crate::permission_api::LoginHint;
 use crate::state::Ctx;
@@ -85,7 +85,7 @@ impl IntoResponse for CibaError {
             tracing::warn!(kind = self.kind(), error = %self, "CIBA route failed");
         }
         let body = serde_json::json!({"error": self.kind(), "message": public_message(&self)});
-        (status, [(axum::http::header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+        no_store_json(status, body)
     }
 }
 
@@ -159,9 +159,7 @@ pub(crate) async fn start(
                 },
                 false => Vec::new(),
             };
-            let accepted = (StatusCode::ACCEPTED, [(axum::http::header::CACHE_CONTROL, "no-store")], Json(started))
-                .into_response();
-            crate::http::with_cookies(accepted, cookies)
+            with_cookies(no_store_json(StatusCode::ACCEPTED, started), cookies)
         }
         Err(CibaError::UserNotEnrolled | CibaError::UnknownUser | CibaError::AppUnavailable) => ciba_unavailable(),
         Err(err) => err.into_response(),
@@ -175,7 +173,7 @@ fn ciba_unavailable() -> Response {
         "error": "ciba_unavailable",
         "message": "BankID cannot reach this user here; use another way to log in",
     });
-    (StatusCode::UNPROCESSABLE_ENTITY, [(axum::http::header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+    no_store_json(StatusCode::UNPROCESSABLE_ENTITY, body)
 }
 
 /// The configured address source gave no client address: a wiring fault of
@@ -188,7 +186,7 @@ fn client_address_unknown(source: &ClientAddress) -> Response {
          with PublicCibaStart::client_address(ClientAddress::TrustedProxyHeader(..))"
     );
     let body = serde_json::json!({"error": "client_address_unknown", "message": "the service is misconfigured"});
-    (StatusCode::INTERNAL_SERVER_ERROR, [(axum::http::header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+    no_store_json(StatusCode::INTERNAL_SERVER_ERROR, body)
 }
 
 fn rate_limited(wait: Duration) -> Response {
@@ -216,7 +214,7 @@ pub(crate) async fn status(
     match result {
         Ok((status, released)) => {
             let body = ([(axum::http::header::CACHE_CONTROL, "no-store")], Json(PublicStatus::from(&status)));
-            crate::http::with_cookies(body.into_response(), released)
+            with_cookies(body.into_response(), released)
         }
         Err(err) => err.into_response(),
     }

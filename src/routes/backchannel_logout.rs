@@ -31,11 +31,12 @@
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Json, Response};
+use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
 use crate::clock::unix_now;
 use crate::error::IdTokenError;
+use crate::http::no_store_json;
 use crate::id_token::{check_audience, numeric_date};
 use crate::provider::KeyChainError;
 use crate::records::logout_markers::LogoutSubject;
@@ -193,7 +194,7 @@ fn rejection() -> Response {
         "error": "invalid_request",
         "error_description": "The logout request is not valid.",
     });
-    (StatusCode::BAD_REQUEST, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+    no_store_json(StatusCode::BAD_REQUEST, body)
 }
 
 #[tracing::instrument(name = "bankid.backchannel_logout", skip_all)]
