@@ -146,7 +146,7 @@ async fn current_user(ctx: Option<&Ctx>, parts: &Parts) -> Result<AuthenticatedU
     let session = session_of(&parts.extensions)?;
     // Read before the load, which forgets an id whose record is gone.
     let session_cookie_came_back = session.id().is_some();
-    match crate::live_login::load(ctx, &session).await? {
+    match ctx.live_logins().load(&session).await? {
         Stored::Live { user, .. } => Ok(*user),
         Stored::Dead => Err(Error::Unauthenticated),
         Stored::Absent => Err(no_login(ctx, &parts.headers, session_cookie_came_back)),

@@ -16,6 +16,7 @@ use tower_sessions::SessionStore;
 use crate::ciba::{Ciba, CibaCallback, CibaStore, PublicStartPolicy};
 use crate::core::Core;
 use crate::error::Error;
+use crate::live_login::LiveLogins;
 use crate::login::authorize_url::AuthorizeRequest;
 use crate::permission_api::PermissionApi;
 use crate::records::attempt::Attempts;
@@ -111,6 +112,11 @@ impl Ctx {
     /// This layer's login attempts (see [`Attempts`]).
     pub(crate) fn attempts(&self) -> Attempts<'_> {
         Attempts { records: records(self), config: self.core.config(), spent_ids: &self.core.spent_ids }
+    }
+
+    /// The policy this layer judges stored logins by (see [`LiveLogins`]).
+    pub(crate) fn live_logins(&self) -> LiveLogins<'_> {
+        LiveLogins { core: &self.core, markers: self.logout_markers() }
     }
 
     /// This layer's back-channel logout markers.

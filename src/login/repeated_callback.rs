@@ -18,7 +18,7 @@ use tower_sessions::Session;
 
 use crate::clock::unix_now;
 use crate::error::Error;
-use crate::live_login::{self, Stored};
+use crate::live_login::Stored;
 use crate::records::single_use::record_id;
 use crate::session::load_current_login;
 use crate::state::Ctx;
@@ -60,7 +60,7 @@ pub(crate) async fn landing_of_repeat(ctx: &Ctx, session: &Session, state: &str)
     if completed.state_tag != state_tag(state) || completed.until < unix_now() {
         return Ok(None);
     }
-    match live_login::load(ctx, session).await? {
+    match ctx.live_logins().load(session).await? {
         Stored::Live { logged_in_ms, .. } if logged_in_ms == completed.logged_in_ms => {
             tracing::debug!("a completed callback repeated: landing again, nothing exchanged");
             Ok(Some(completed.landing))

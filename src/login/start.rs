@@ -125,7 +125,7 @@ pub(crate) async fn begin(
         // Only a login that still counts binds the new one to its person: an
         // expired or logged-out login is nobody's, so this proceeds as a
         // fresh login (whose result the callback stores as usual).
-        true => crate::live_login::load(ctx, session).await?.into_user().as_ref().and_then(Subject::of_user),
+        true => ctx.live_logins().load(session).await?.into_user().as_ref().and_then(Subject::of_user),
         false => None,
     };
     let pending = PendingLogin {
