@@ -418,7 +418,7 @@ impl LoginRequest {
     pub async fn start(self) -> Result<Response, Error> {
         let bankid = self.bankid.clone();
         let options = self.into_options()?;
-        let started = begin(&bankid.ctx, &bankid.session, &bankid.headers, options).await?;
+        let started = begin(&bankid.ctx.login_start(), &bankid.session, &bankid.headers, options).await?;
         Ok(started.into_response())
     }
 
@@ -503,7 +503,7 @@ impl<P: Permission> PermissionRequest<P> {
             for_current_user: true,
             ..LoginOptions::default()
         };
-        let started = begin(ctx, &self.bankid.session, &self.bankid.headers, options).await?;
+        let started = begin(&ctx.login_start(), &self.bankid.session, &self.bankid.headers, options).await?;
         Ok(started.into_response())
     }
 }

@@ -18,6 +18,7 @@ use crate::core::Core;
 use crate::error::Error;
 use crate::live_login::LiveLogins;
 use crate::login::authorize_url::AuthorizeRequest;
+use crate::login::start::LoginStart;
 use crate::permission_api::PermissionApi;
 use crate::records::attempt::Attempts;
 use crate::records::local_store::LocalStore;
@@ -112,6 +113,12 @@ impl Ctx {
     /// This layer's login attempts (see [`Attempts`]).
     pub(crate) fn attempts(&self) -> Attempts<'_> {
         Attempts { records: records(self), config: self.core.config(), spent_ids: &self.core.spent_ids }
+    }
+
+    /// What starting a login needs of this layer (see [`LoginStart`]).
+    pub(crate) fn login_start(&self) -> LoginStart<'_> {
+        let authorize = self.authorize().ok();
+        LoginStart { core: &self.core, attempts: self.attempts(), authorize, live_logins: self.live_logins() }
     }
 
     /// The policy this layer judges stored logins by (see [`LiveLogins`]).

@@ -11,20 +11,40 @@ use serde::Deserialize;
 use tower_sessions::Session;
 use url::Url;
 
+use super::authorize_url::AuthorizeRequest;
 use super::options::{add_identity_hint, add_params};
 use crate::claims::Subject;
 use crate::clock::unix_now;
 use crate::config::{BankIdConfig, ParMode};
+use crate::core::Core;
 use crate::error::Error;
 use crate::http::{redirect, with_cookies};
+use crate::live_login::LiveLogins;
 use crate::permission_api::LoginHint;
 use crate::provider::token::post_form;
+use crate::records::attempt::Attempts;
 use crate::records::attempt::Started;
 use crate::return_to::sanitize_return_to;
 use crate::session::PendingLogin;
-use crate::state::Ctx;
 use crate::statement::{PermissionError, PermissionItem, Transport, authorization_details};
 use crate::step_up::{StepUpPolicy, add_authorize_params, add_selectors, select_identity_provider};
+
+/// What starting a login needs of the layer (made by `Ctx::login_start`):
+/// the relying party, where attempts go, the encoded authorization request
+/// (`None` while the provider is not loaded) and the live-login policy.
+pub(crate) struct LoginStart<'a> {
+    pub(crate) core: &'a Core,
+    pub(crate) attempts: Attempts<'a>,
+    pub(crate) authorize: Option<&'a AuthorizeRequest>,
+    pub(crate) live_logins: LiveLogins<'a>,
+}
+
+impl<'a> LoginStart<'a> {
+    /// The authorization request; `provider_unavailable` before the provider loaded.
+    fn authorize(&self) -> Result<&'a AuthorizeRequest, Error> {
+        self.authorize.ok_or(Error::ProviderUnavailable)
+    }
+}
 
 /// What a login asks for beyond the configured defaults.
 #[derive(Default)]
@@ -88,22 +108,22 @@ impl LoginSecrets {
     }
 }
 
-/// Stores the login attempt (see [`attempt`]) and returns where to send the
+/// Stores the login attempt (see [`crate::records::attempt`]) and returns where to send the
 /// browser: the authorize endpoint, with either the full request or (after
 /// PAR) just `client_id` and `request_uri`. The session is only read.
 #[tracing::instrument(name = "bankid.login", skip_all, fields(permissions = options.permissions.len()), err(Display))]
 pub(crate) async fn begin(
-    ctx: &Ctx,
+    start: &LoginStart<'_>,
     session: &Session,
     headers: &http::HeaderMap,
     mut options: LoginOptions,
 ) -> Result<Redirect, Error> {
     // A degraded layer has no provider to send anyone to: say so, whoever
     // started the login (the login route, or a handler's permission request).
-    if !ctx.core.is_ready() {
+    if !start.core.is_ready() {
         return Err(Error::ProviderUnavailable);
     }
-    let config = ctx.core.config();
+    let config = start.core.config();
     // Not fatal (a proxy may rewrite `Host`), but the login will come back
     // without its cookie if the browser really is on another host.
     if let Some(wrong) = crate::wiring::host_mismatch(headers, &config.redirect_uri) {
@@ -115,17 +135,17 @@ pub(crate) async fn begin(
     let has_permissions = !permissions.is_empty();
     let params = authorize_params(config, &secrets, &options, &permissions)?;
 
-    let url = match par_endpoint(ctx, has_permissions)? {
-        Some(endpoint) => push_request(ctx, endpoint, &params).await?,
+    let url = match par_endpoint(start, has_permissions)? {
+        Some(endpoint) => push_request(start, endpoint, &params).await?,
         // An identity number never goes into the browser's URL.
         None if options.identity_hint.is_some() => return Err(Error::IdentityHintNeedsPar),
-        None => ctx.authorize()?.url(&params),
+        None => start.authorize()?.url(&params),
     };
     let expected_subject = match options.for_current_user || options.step_up.is_some() {
         // Only a login that still counts binds the new one to its person: an
         // expired or logged-out login is nobody's, so this proceeds as a
         // fresh login (whose result the callback stores as usual).
-        true => ctx.live_logins().load(session).await?.into_user().as_ref().and_then(Subject::of_user),
+        true => start.live_logins.load(session).await?.into_user().as_ref().and_then(Subject::of_user),
         false => None,
     };
     let pending = PendingLogin {
@@ -140,14 +160,14 @@ pub(crate) async fn begin(
         asked_loa: options.step_up.and_then(|s| s.loa()),
         max_age: options.step_up.and_then(|s| s.max_age()),
     };
-    let started = ctx.attempts().store(headers, &pending.state, &pending).await?;
+    let started = start.attempts.store(headers, &pending.state, &pending).await?;
     tracing::debug!("redirecting to the authorization endpoint");
     Ok(Redirect { url, started })
 }
 
 /// This login's own authorize parameters, in the order they are sent; the
 /// fixed ones (client, redirect URI, scope, configured selectors) are in
-/// `ctx.authorize()`, encoded once. A login that selects its own
+/// `LoginStart::authorize`, encoded once. A login that selects its own
 /// identity provider (a level, a permission flow) or prefills an identity
 /// number carries the selectors itself, replacing the configured ones.
 fn authorize_params<'a>(
@@ -201,12 +221,12 @@ fn permission_reference(permissions: &[PermissionItem]) -> Result<Option<String>
 /// disabled); logins with permissions, and every login at a provider that
 /// says `require_pushed_authorization_requests`, cannot go without it (a
 /// disabled PAR with such a provider already failed start-up).
-fn par_endpoint(ctx: &Ctx, has_permissions: bool) -> Result<Option<&Url>, Error> {
-    let metadata = &ctx.core.metadata;
+fn par_endpoint<'a>(start: &LoginStart<'a>, has_permissions: bool) -> Result<Option<&'a Url>, Error> {
+    let metadata = &start.core.metadata;
     let endpoint = metadata.pushed_authorization_request_endpoint.as_ref();
     let must_push = has_permissions || metadata.require_pushed_authorization_requests;
     let missing = Error::MissingCapability { capability: "pushed_authorization_request_endpoint" };
-    match ctx.core.config().par {
+    match start.core.config().par {
         ParMode::Disabled if must_push => Err(missing),
         ParMode::Disabled => Ok(None),
         ParMode::Required => endpoint.map(Some).ok_or(missing),
@@ -224,11 +244,11 @@ struct ParResponse {
 /// the same list the URL without PAR carries) and returns the authorization
 /// URL naming it.
 #[tracing::instrument(name = "bankid.par", skip_all, err(Display))]
-async fn push_request(ctx: &Ctx, endpoint: &Url, params: &[(&str, String)]) -> Result<String, Error> {
-    let credentials = ctx.core.credentials();
-    let authorize = ctx.authorize()?;
+async fn push_request(start: &LoginStart<'_>, endpoint: &Url, params: &[(&str, String)]) -> Result<String, Error> {
+    let credentials = start.core.credentials();
+    let authorize = start.authorize()?;
     let form: Vec<(&str, &str)> = authorize.params(params).collect();
-    let (_, pushed) = post_form::<ParResponse>(&ctx.core.http, endpoint, &credentials, &form)
+    let (_, pushed) = post_form::<ParResponse>(&start.core.http, endpoint, &credentials, &form)
         .await
         .map_err(Error::PushedAuthorization)?;
     Ok(authorize.pushed_url(&pushed.request_uri))

@@ -104,7 +104,8 @@ async fn complete(
         // completed login repeated (see [`repeated_callback`]), refused as it is.
         Err(refused @ (Error::UnknownState | Error::NoLoginCookie)) => {
             let state = params.state.as_deref().unwrap_or_default();
-            let landing = repeated_callback::landing_of_repeat(ctx, &session, state).await?.ok_or(refused)?;
+            let landing =
+                repeated_callback::landing_of_repeat(&ctx.live_logins(), &session, state).await?.ok_or(refused)?;
             return Ok(Landing { location: landing, cookies: Vec::new() });
         }
         other => other?,

@@ -21,7 +21,7 @@ pub(crate) async fn start_login(State(ctx): State<Ctx>, RawQuery(query): RawQuer
     let result = match (session_of(req.extensions()), asked) {
         (Ok(session), Ok((step_up, QueryOptions { ui_locales, prompt_login }))) => {
             let options = LoginOptions { return_to, step_up, ui_locales, prompt_login, ..LoginOptions::default() };
-            begin(&ctx, &session, req.headers(), options).await
+            begin(&ctx.login_start(), &session, req.headers(), options).await
         }
         (Err(err), _) | (_, Err(err)) => Err(err),
     };
