@@ -12,7 +12,7 @@
 //! router without the session layer and `BankIdLayer` (what the layers cost
 //! a request that never reads the login), and the protected route while the
 //! provider advertises back-channel logout (one logout-marker read per
-//! request, see `logout_registry`) against the same route without it.
+//! request, see `records::logout_markers`) against the same route without it.
 //!
 //! Run: `cargo bench --bench extractor`
 
@@ -54,8 +54,8 @@ async fn fixture(backchannel_logout: bool) -> Fixture {
         .redirect_uri(redirect_uri)
         .build()
         .unwrap();
-    let sessions = config.session_layer(MemoryStore::default());
-    let bankid = BankIdLayer::discover(config).await.unwrap();
+    let (bankid, sessions) =
+        BankIdLayer::discover(config).await.unwrap().with_session_store(MemoryStore::default()).into_parts();
     let app = Router::new()
         .route("/baseline", get(|| async { Json(serde_json::json!({"ok": true})) }))
         .route("/protected", get(|user: AuthenticatedUser| async move { Json(serde_json::json!({"sub": user.sub})) }))

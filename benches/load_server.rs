@@ -5,8 +5,8 @@
 //! Public route (`/healthz`, body `ok`), one layer added per rung:
 //! - `BARE_PORT` (3997): a bare router;
 //! - `SESSIONS_PORT` (3998): the same router with only tower-sessions'
-//!   `SessionManagerLayer`, built by [`BankIdConfig::session_layer`] on the
-//!   same store as the app, so cookie name, flags and expiry are the app's;
+//!   `SessionManagerLayer`, the very one `BankIdLayer::with_session_store`
+//!   made for the app, so store, cookie name, flags and expiry are the app's;
 //! - `PORT` (3996): the session layer + `BankIdLayer` (the app below).
 //!
 //! So `sessions / bare` is tower-sessions' share and `both / sessions` is
@@ -86,9 +86,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = support::session_store().await?;
     // Both session layers from the crate's own builder on one store: the
     // sessions-only rung differs from the app by `BankIdLayer` alone.
-    let sessions_only = config.session_layer(store.clone());
-    let sessions = config.session_layer(store);
-    let bankid = BankIdLayer::discover(config).await?;
+    let (bankid, sessions) = BankIdLayer::discover(config).await?.with_session_store(store).into_parts();
+    let sessions_only = sessions.clone();
     let app = Router::new()
         .route("/me", get(me))
         // Protected, with /healthz's body: the extractor's cost alone.

@@ -125,8 +125,7 @@ async fn serve_app(store: MemoryStore) -> (Simulator, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let config = config(&sim, &base);
-    let sessions = config.session_layer(store);
-    let bankid = BankIdLayer::discover(config).await.unwrap();
+    let (bankid, sessions) = BankIdLayer::discover(config).await.unwrap().with_session_store(store).into_parts();
     let app = Router::new()
         .route("/me", get(|user: AuthenticatedUser| async move { user.sub }))
         .layer(bankid)

@@ -8,7 +8,7 @@
 //!   against copying the same input into a `String` (the least any parser
 //!   that returns an owned value pays);
 //! - the authorize URL, without and with PAR, through the crate's
-//!   `core::authorize_url` (fixed part encoded once, a login's values
+//!   `login::authorize_url` (fixed part encoded once, a login's values
 //!   appended), against copying the endpoint URL into a `String`;
 //! - a login's secrets (state, nonce, PKCE S256), against one 32-byte draw
 //!   from the same CSPRNG: the crypto a login needs, apart from the URL.
@@ -143,7 +143,7 @@ fn parsers(c: &mut Criterion) {
     group.bench_function("copy_callback_query", |b| b.iter(|| black_box(query).to_owned()));
     group.bench_function("callback_query", |b| b.iter(|| fuzzing::callback_query(black_box(query))));
     // The authorize URL (issue 12: < 1 us), through the crate's own code
-    // (`fuzzing::AuthorizeUrl` is `core::authorize_url`, which the login
+    // (`fuzzing::AuthorizeUrl` is `login::authorize_url`, which the login
     // route calls): the fixed part is encoded once, as when the provider's
     // metadata is installed; a login appends `state`, `nonce` and
     // `code_challenge` (cloned from its secrets, as `begin` does). The

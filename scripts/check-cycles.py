@@ -13,8 +13,23 @@ as a dependency on `error.rs`, not on `lib.rs`. Tests (`#[cfg(test)] mod
 tests { ... }` blocks and files under a `tests` module) are skipped:
 they may look at their parent.
 
-Prints every strongly connected component of more than one file (with one
-concrete cycle through it) and exits 1 if there is any.
+Folders too: inside every module folder (the crate root included), each
+child module counts with everything under it (`records/` is one node, a
+root file such as `state.rs` another), and an edge A -> B is any file under
+A importing from B. A cycle there ("records/ imports routes/, which imports
+records/") fails like a file cycle, printed with the file-level edges that
+make it; the folder's own `mod.rs`/`lib.rs` is not part of any node (it
+declares its children). A `pub use` is no folder edge: a folder that
+re-exports another's item (`error/` naming every family's error type) is a
+facade, and its users' edges already lead to the file that defines the item.
+
+Folder edges listed in scripts/folder-edges-allowed.txt (`A -> B`, as
+printed, with the reason and who removes it) are left out of the folder
+check: known cycles being taken apart, so that a new one still fails. A
+listed edge that no longer exists is reported, to be deleted from the list.
+
+Prints every strongly connected component of more than one file or folder
+(with one concrete cycle through it) and exits 1 if there is any.
 """
 
 import os
@@ -136,10 +151,14 @@ class Crate:
                 return prefix
         return None
 
-    def edges(self):
+    def edges(self, reexports=True):
+        """File edges; with `reexports=False`, a `pub use` (a facade
+        naming another module's item for others) is not one."""
         graph = {m: set() for m in self.files if not self.is_test(m)}
         for modpath in graph:
             body = self.text[modpath]
+            if not reexports:
+                body = re.sub(r"\bpub(?:\([^)]*\))?\s+use\s+[^;]+;", " ", body)
             paths = []
             for m in re.finditer(r"\buse\s+([^;]+);", body):
                 paths.extend(p for p, _ in expand_use(m.group(1)))
@@ -256,6 +275,100 @@ def name(crate, m):
     return os.path.relpath(crate.files[m])
 
 
+def folder_graphs(graph):
+    """For each module folder: its children as nodes (each with everything
+    under it) and, per edge between two of them, the file edges behind it."""
+    folders = {m[:i] for m in graph for i in range(len(m))}
+    result = {}
+    for folder in sorted(folders):
+        depth = len(folder)
+        nodes, why = {}, {}
+        for src, targets in graph.items():
+            if len(src) <= depth or src[:depth] != folder:
+                continue
+            a = src[: depth + 1]
+            nodes.setdefault(a, set())
+            for dst in targets:
+                if len(dst) <= depth or dst[:depth] != folder:
+                    continue
+                b = dst[: depth + 1]
+                nodes.setdefault(b, set())
+                if a != b:
+                    nodes[a].add(b)
+                    why.setdefault((a, b), []).append((src, dst))
+        result[folder] = (nodes, why)
+    return result
+
+
+def reaches(graph, start, goal):
+    """Whether `goal` can be reached from `start` along `graph`'s edges."""
+    stack, seen = [start], {start}
+    while stack:
+        v = stack.pop()
+        if v == goal:
+            return True
+        for w in graph.get(v, ()):
+            if w not in seen:
+                seen.add(w)
+                stack.append(w)
+    return False
+
+
+def node_name(crate, m):
+    path = crate.files[m]
+    if os.path.basename(path) in ("mod.rs",):
+        return os.path.relpath(os.path.dirname(path)) + "/"
+    if any(k[: len(m)] == m and len(k) > len(m) for k in crate.files):
+        return os.path.relpath(path[: -len(".rs")]) + "/"
+    return os.path.relpath(path)
+
+
+def allowed_folder_edges():
+    """`(A, B)` node names from scripts/folder-edges-allowed.txt, if present."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "folder-edges-allowed.txt")
+    if not os.path.exists(path):
+        return set()
+    allowed = set()
+    for line in open(path, encoding="utf-8"):
+        line = line.split("#", 1)[0].strip()
+        if "->" in line:
+            a, b = (x.strip() for x in line.split("->", 1))
+            allowed.add((a, b))
+    return allowed
+
+
+def folder_cycles(crate, graph, allowed=frozenset()):
+    """Lines describing each folder-level cycle (empty when there is none),
+    leaving out the `allowed` edges; and the allowed edges that are gone."""
+    lines, seen = [], set()
+    for folder, (nodes, why) in folder_graphs(graph).items():
+        removed = []
+        for a in nodes:
+            for b in list(nodes[a]):
+                edge = (node_name(crate, a), node_name(crate, b))
+                if edge in allowed:
+                    removed.append((a, b))
+                    nodes[a].discard(b)
+        # An allowed edge counts as needed only while it closes a cycle.
+        for a, b in removed:
+            if reaches(nodes, b, a):
+                seen.add((node_name(crate, a), node_name(crate, b)))
+        for comp in sccs(nodes):
+            if len(comp) < 2:
+                continue
+            cycle = one_cycle(nodes, comp)
+            where = name(crate, folder) if folder else "the crate root"
+            lines.append(f"folder cycle under {where} ({len(comp)} nodes): " + " -> ".join(node_name(crate, m) for m in cycle))
+            if os.environ.get("VERBOSE"):
+                for m in sorted(comp):
+                    deps = sorted(node_name(crate, w) for w in nodes[m] if w in comp)
+                    lines.append(f"    {node_name(crate, m)} -> {', '.join(deps)}")
+            for a, b in zip(cycle, cycle[1:]):
+                for src, dst in sorted(why[(a, b)])[:5]:
+                    lines.append(f"  {name(crate, src)} -> {name(crate, dst)}")
+    return lines, seen
+
+
 def self_test():
     """Plants each kind of cycle the check must see in a scratch crate."""
     import tempfile
@@ -274,16 +387,55 @@ def self_test():
             "b.rs": "use crate::a::A;\npub struct B;\n",
         },
     }
+    folder_cases = {
+        # No file cycle (x.rs -> b.rs -> a/y.rs), but a/ -> b -> a/.
+        "folder": {
+            "lib.rs": "mod a;\nmod b;\n",
+            "a/mod.rs": "mod x;\nmod y;\n",
+            "a/x.rs": "use crate::b::B;\npub struct X;\n",
+            "a/y.rs": "pub struct Y;\n",
+            "b.rs": "use crate::a::y::Y;\npub struct B(Y);\n",
+        },
+        # Folders inside folders: p/q/ -> p/r.rs -> p/q/ (no file cycle).
+        "nested folder": {
+            "lib.rs": "mod p;\n",
+            "p/mod.rs": "mod q;\nmod r;\n",
+            "p/q/mod.rs": "mod s;\nmod t;\n",
+            "p/q/s.rs": "use crate::p::r::R;\npub struct S;\n",
+            "p/q/t.rs": "pub struct T;\n",
+            "p/r.rs": "use super::q::t::T;\npub struct R(T);\n",
+        },
+    }
     clean = {"lib.rs": "mod a;\nmod b;\n", "a.rs": "pub struct A;\n#[cfg(test)]\nmod tests { use crate::b::B; }\n", "b.rs": "use crate::a::A;\npub struct B(A);\n"}
+    # Folders that import each other's items only one way, and a folder
+    # whose files use each other and their own mod.rs.
+    clean_folders = {
+        "lib.rs": "mod a;\nmod b;\npub use b::B;\n",
+        "a/mod.rs": "mod x;\nmod y;\npub struct Shared;\n",
+        "a/x.rs": "use super::y::Y;\nuse super::Shared;\npub struct X(Y, Shared);\n",
+        "a/y.rs": "pub struct Y;\n",
+        "b/mod.rs": "mod z;\npub use z::B;\n",
+        "b/z.rs": "use crate::a::x::X;\npub struct B(X);\n",
+    }
+    # An error folder re-exporting each family's error, used by that family.
+    clean_facade = {
+        "lib.rs": "mod error;\nmod fam;\n",
+        "error/mod.rs": "pub use crate::fam::FamError;\npub struct Error;\n",
+        "fam/mod.rs": "mod client;\nmod failure;\npub use failure::FamError;\n",
+        "fam/failure.rs": "pub struct FamError;\n",
+        "fam/client.rs": "use crate::error::Error;\npub fn f() -> Error { Error }\n",
+    }
     ok = True
-    for label, files in list(cases.items()) + [("clean", clean)]:
+    clean_cases = [("clean", clean), ("clean folders", clean_folders), ("clean facade", clean_facade)]
+    for label, files in list(cases.items()) + list(folder_cases.items()) + clean_cases:
         with tempfile.TemporaryDirectory() as root:
             for path, text in files.items():
                 os.makedirs(os.path.dirname(os.path.join(root, path)), exist_ok=True)
                 open(os.path.join(root, path), "w").write(text)
-            graph = Crate(root).edges()
-            found = any(len(c) > 1 for c in sccs(graph))
-            expected = label != "clean"
+            crate = Crate(root)
+            graph = crate.edges()
+            found = any(len(c) > 1 for c in sccs(graph)) or bool(folder_cycles(crate, crate.edges(reexports=False))[0])
+            expected = not label.startswith("clean")
             print(f"self-test {label}: {'cycle found' if found else 'no cycle'}")
             ok &= found == expected
     sys.exit(0 if ok else 1)
@@ -305,8 +457,16 @@ def main():
                     for m in sorted(comp):
                         deps = sorted(name(crate, w) for w in graph[m] if w in comp)
                         print(f"  {name(crate, m)} -> {', '.join(deps)}")
-        if not failed:
-            print(f"{src}: {len(graph)} modules, no import cycles")
+        allowed = allowed_folder_edges()
+        lines, seen = folder_cycles(crate, crate.edges(reexports=False), allowed)
+        for a, b in sorted(e for e in allowed if e[0].startswith(src.rstrip("/") + "/") and e not in seen):
+            print(f"note: allowed folder edge {a} -> {b} closes no cycle any more; delete it from folder-edges-allowed.txt")
+        if lines:
+            failed = True
+            print(f"import cycles between folders in {src}:")
+            print("\n".join(lines))
+        elif not failed:
+            print(f"{src}: {len(graph)} modules, no import cycles between files or folders")
     sys.exit(1 if failed else 0)
 
 

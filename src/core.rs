@@ -13,14 +13,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-pub(crate) mod authorize_url;
-
-use self::authorize_url::AuthorizeRequest;
 use crate::config::BankIdConfig;
 use crate::error::{Cause, EndpointError, Error, StartupError};
 use crate::id_token::IdTokenVerifier;
 use crate::jws::JwsVerifier;
 use crate::log_value::RefusalSummary;
+use crate::provider::authorize_url::AuthorizeRequest;
 use crate::provider::bib::BibMetadata;
 use crate::provider::client_token::{ClientTokens, TokenSource};
 use crate::provider::discovered::{Discovered, FetchDoc, NamesSigningAlgs, RefreshSettings};
@@ -97,7 +95,7 @@ impl Core {
 
 /// BankID OIDC as one accepted discovery document describes it, with the
 /// authorization request's fixed part encoded for that document's endpoint
-/// (see [`authorize_url`]), so a login that sees an endpoint also sees its
+/// (see [`crate::provider::authorize_url`]), so a login that sees an endpoint also sees its
 /// prefix.
 pub(crate) struct Oidc {
     pub(crate) metadata: Arc<ProviderMetadata>,

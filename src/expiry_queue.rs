@@ -1,6 +1,6 @@
 //! Expiry in amortised steps, for the crate's in-process maps that must not
 //! grow without bound: [`SpentIds`] (the single-use guard of login states and
-//! grants) and the built-in record store (`store_slot`).
+//! grants) and the built-in record store (`records::local_store`).
 //!
 //! Each entry carries its own expiry. An [`ExpiryQueue`] keeps the entries
 //! ordered by expiry (a min-heap), and every call to the map pops at most

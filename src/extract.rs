@@ -20,11 +20,11 @@ use axum::response::{IntoResponse, Response};
 
 use crate::error::Error;
 use crate::error::render::wants_html;
-use crate::flow::login::{LoginOptions, begin};
-use crate::flow::login_options::{checked_identity_hint, checked_ui_locales};
-use crate::flow::{redirect, session_of};
+use crate::http::{redirect, session_of};
 use crate::live_login::Stored;
 use crate::loa::Loa;
+use crate::login::options::{checked_identity_hint, checked_ui_locales};
+use crate::login::start::{LoginOptions, begin};
 use crate::login_hint::LoginHint;
 use crate::permission::api::PermissionApi;
 use crate::permission::request::PermissionRequest;
@@ -50,7 +50,7 @@ pub struct AuthRejection {
 
 /// A browser navigation sent to the login route: where to, and the "sent to
 /// login" marker that lets the next request tell a login route
-/// `BankIdLayer` never saw (see `flow::binding::sent_to_login`).
+/// `BankIdLayer` never saw (see `records::binding::sent_to_login`).
 #[derive(Debug)]
 pub(crate) struct LoginRedirect {
     location: String,
@@ -59,13 +59,13 @@ pub(crate) struct LoginRedirect {
 
 impl LoginRedirect {
     pub(crate) fn new(ctx: &Ctx, location: String) -> LoginRedirect {
-        LoginRedirect { location, marker: crate::flow::binding::sent_to_login(ctx.core.config()) }
+        LoginRedirect { location, marker: crate::records::binding::sent_to_login(ctx.core.config()) }
     }
 }
 
 impl IntoResponse for LoginRedirect {
     fn into_response(self) -> Response {
-        crate::flow::with_cookies(redirect(&self.location), [self.marker])
+        crate::http::with_cookies(redirect(&self.location), [self.marker])
     }
 }
 
@@ -146,7 +146,7 @@ async fn current_user(ctx: Option<&Ctx>, parts: &Parts) -> Result<AuthenticatedU
     let session = session_of(&parts.extensions)?;
     // Read before the load, which forgets an id whose record is gone.
     let session_cookie_came_back = session.id().is_some();
-    match crate::live_login::load(ctx, &session).await? {
+    match ctx.live_logins().load(&session).await? {
         Stored::Live { user, .. } => Ok(*user),
         Stored::Dead => Err(Error::Unauthenticated),
         Stored::Absent => Err(no_login(ctx, &parts.headers, session_cookie_came_back)),
@@ -165,7 +165,7 @@ async fn current_user(ctx: Option<&Ctx>, parts: &Parts) -> Result<AuthenticatedU
 ///   that came back with its login gone (a back-channel logout) is plain
 ///   `unauthenticated`.
 fn no_login(ctx: &Ctx, headers: &http::HeaderMap, session_cookie_came_back: bool) -> Error {
-    use crate::flow::binding;
+    use crate::records::binding;
     // Only browser navigations: they are what loops through login, and a
     // script's cookie jar may keep a marker in ways a browser does not.
     if !crate::error::render::wants_html(headers) {
@@ -419,7 +419,7 @@ impl LoginRequest {
     pub async fn start(self) -> Result<Response, Error> {
         let bankid = self.bankid.clone();
         let options = self.into_options()?;
-        let started = begin(&bankid.ctx, &bankid.session, &bankid.headers, options).await?;
+        let started = begin(&bankid.ctx.login_start(), &bankid.session, &bankid.headers, options).await?;
         Ok(started.into_response())
     }
 

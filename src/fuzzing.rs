@@ -69,7 +69,7 @@ pub struct CallbackQuery {
 ///
 /// Errors: [`Error::MalformedCallback`] when any parameter repeats.
 pub fn callback_query(query: &str) -> Result<CallbackQuery, Error> {
-    let params = crate::flow::callback::parse_params(query)?;
+    let params = crate::routes::callback::parse_params(query)?;
     Ok(CallbackQuery {
         code: params.code,
         state: params.state,
@@ -304,7 +304,7 @@ impl IdTokenCheck {
 /// the authorization request as the layer builds it — the fixed parameters
 /// encoded once for the endpoint, a login's own appended per login — through
 /// the layer's own `AuthorizeRequest`.
-pub struct AuthorizeUrl(crate::core::authorize_url::AuthorizeRequest);
+pub struct AuthorizeUrl(crate::provider::authorize_url::AuthorizeRequest);
 
 impl AuthorizeUrl {
     /// The request for `endpoint` (the provider's `authorization_endpoint`,
@@ -318,14 +318,14 @@ impl AuthorizeUrl {
         login_hint: Option<&str>,
         acr_values: Option<&str>,
     ) -> Self {
-        let fixed = crate::core::authorize_url::FixedParams {
+        let fixed = crate::provider::authorize_url::FixedParams {
             client_id,
             redirect_uri,
             scope: scope.to_owned(),
             login_hint,
             acr_values,
         };
-        AuthorizeUrl(crate::core::authorize_url::AuthorizeRequest::new(endpoint, fixed))
+        AuthorizeUrl(crate::provider::authorize_url::AuthorizeRequest::new(endpoint, fixed))
     }
 
     /// The URL of a login with `secrets` and no further parameter, as the
@@ -355,12 +355,12 @@ impl AuthorizeUrl {
 
 /// Bench hook: a login's secrets (`state`, `nonce`, the PKCE S256 verifier
 /// and challenge), drawn as the login route draws them.
-pub struct LoginSecrets(crate::flow::login::LoginSecrets);
+pub struct LoginSecrets(crate::login::start::LoginSecrets);
 
 impl LoginSecrets {
     /// Fresh secrets.
     pub fn new() -> Self {
-        LoginSecrets(crate::flow::login::LoginSecrets::new())
+        LoginSecrets(crate::login::start::LoginSecrets::new())
     }
 
     /// The PKCE `code_challenge` (base64url SHA-256 of the verifier).
@@ -392,7 +392,7 @@ pub struct OwnCookies {
 /// do (plain-http cookie names): cookies whose shape or time is impossible
 /// count as absent.
 pub fn own_cookies(cookie_header: &[u8]) -> OwnCookies {
-    use crate::flow::binding::{self, Kind};
+    use crate::records::binding::{self, Kind};
     static CONFIG: std::sync::LazyLock<crate::BankIdConfig> = std::sync::LazyLock::new(|| {
         crate::BankIdConfig::builder()
             .issuer("https://op.example")

@@ -22,18 +22,20 @@ use futures_util::future::{BoxFuture, Either};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use tower_sessions::{SessionManagerLayer, SessionStore};
+use tower_sessions::{SessionManagerLayer, SessionStore, cookie::SameSite};
 
 use crate::RotationSafeStore;
 use crate::ciba::{self, Ciba, CibaOptions, CibaStore};
 use crate::config::BankIdConfig;
 use crate::core::Core;
 use crate::error::{Error, StartupError};
-use crate::flow;
 use crate::health::Health;
+use crate::http::with_cookies;
 use crate::permission::api::PermissionApi;
 use crate::private_responses::{LoginShown, MarkPrivate};
 use crate::provider::ProviderMetadata;
+use crate::records::binding;
+use crate::routes;
 use crate::state::Ctx;
 
 /// A Tower layer that adds BankID login to an axum [`Router`].
@@ -70,12 +72,14 @@ use crate::state::Ctx;
 /// # let _ = app; Ok(()) }
 /// ```
 ///
-/// To bring your own session layer instead, add `BankIdLayer` inside it:
-/// [`BankIdConfig::session_layer`] builds one with the cookie policy (a
-/// `SameSite=Strict` cookie is lost on the provider's redirect back) and
-/// tells the layer the store; for one built otherwise, pass the store to
-/// [`with_login_store`](Self::with_login_store). Without a session layer
-/// around it, requests fail with `Error::NotInstalled`.
+/// To place the session layer yourself (say, further out, around other
+/// layers), take both parts from one call,
+/// [`with_session_store(store).into_parts()`](BankIdSessionLayer::into_parts):
+/// the session layer has the cookie policy (a `SameSite=Strict` cookie is
+/// lost on the provider's redirect back) and the BankID layer keeps its
+/// records in the same store. For a session layer built otherwise, pass its
+/// store to [`with_login_store`](Self::with_login_store). Without a session
+/// layer around it, requests fail with `misconfigured` (`no_session_layer`).
 ///
 /// ```
 /// # use axum::Router;
@@ -88,8 +92,8 @@ use crate::state::Ctx;
 /// # let config = BankIdConfig::builder().issuer(sim.issuer()).client_id(sim.client_id())
 /// #     .client_secret(sim.client_secret()).redirect_uri("http://127.0.0.1:3000/auth/bankid/callback").build()?;
 /// # let routes = Router::new();
-/// let sessions = config.session_layer(MemoryStore::default());
-/// let bankid = BankIdLayer::discover(config).await?;
+/// let (bankid, sessions) =
+///     BankIdLayer::discover(config).await?.with_session_store(MemoryStore::default()).into_parts();
 /// let app: Router = routes.layer(bankid).layer(sessions); // BankID inside the sessions
 /// # let _ = app; Ok(()) }
 /// ```
@@ -157,20 +161,21 @@ impl BankIdLayer {
     /// `tower-sessions-redis-store` qualify; stores that check-then-upsert
     /// (`tower-sessions-sqlx-store`) do not.
     pub fn with_single_use_store<S: SessionStore>(self, store: S) -> Self {
-        let grant_uses = Some(crate::once::OnceRecords::new(Arc::new(store)));
+        let grant_uses = Some(crate::records::single_use::SingleUseRecords::new(Arc::new(store)));
         BankIdLayer::from_ctx(self.ctx.with(|ctx| ctx.grant_uses = grant_uses))
     }
 
-    /// Keeps login attempts in `store` — pass the session store. Only needed
-    /// when the session layer is not built by
-    /// [`BankIdConfig::session_layer`], which does this itself. Without a
-    /// shared store, a callback must reach the instance the login started on.
+    /// Keeps login attempts (and back-channel logout markers) in `store` —
+    /// pass the session store. Only needed when the session layer is not
+    /// made by [`with_session_store`](Self::with_session_store), which does
+    /// this itself. Without a shared store, a callback must reach the
+    /// instance the login started on.
     ///
     /// Use a store whose `create` never overwrites (the memory store,
     /// `tower-sessions-redis-store`) so a `state` is spent once across instances.
     pub fn with_login_store<S: SessionStore>(self, store: S) -> Self {
-        self.config().login_store.set(Arc::new(store));
-        self
+        let store: Arc<dyn SessionStore> = Arc::new(store);
+        BankIdLayer::from_ctx(self.ctx.with(|ctx| ctx.login_store = store))
     }
 
     /// Enables CIBA with `options` ([`CibaOptions`]): pending
@@ -214,21 +219,33 @@ impl BankIdLayer {
     }
 
     /// This layer inside a [`SessionManagerLayer`] on `store`, as one layer:
-    /// the session cookie gets the crate's policy
-    /// ([`BankIdConfig::session_layer`]: `SameSite=Lax`, `HttpOnly`,
-    /// `Secure` and `__Host-` on HTTPS, inactivity expiry of
-    /// [`max_login_age`](crate::BankIdConfigBuilder::max_login_age)), and
-    /// login attempts are kept in `store` too. Call it last, after every
-    /// other `with_*`; [`BankIdSessionLayer::bankid`] still reaches this
-    /// layer (for [`ciba`](Self::ciba), [`health`](Self::health), ...).
+    /// the session cookie works with the BankID redirect — `SameSite=Lax`
+    /// (tower-sessions defaults to `Strict`, and a Strict cookie is not sent
+    /// on the provider's cross-site redirect back to the callback, so the
+    /// login state would be lost), `HttpOnly`, `Path=/`, and `Secure` with
+    /// the `__Host-` name prefix whenever the redirect URI is HTTPS — with an
+    /// inactivity expiry of
+    /// [`max_login_age`](crate::BankIdConfigBuilder::max_login_age) so
+    /// sessions do not live for tower-sessions' default two weeks. Login
+    /// attempts are kept in `store` too, each its own record living for
+    /// [`login_attempt_ttl`](crate::BankIdConfigBuilder::login_attempt_ttl),
+    /// so starting a login creates no session. The session layer's store is
+    /// wrapped in a [`RotationSafeStore`], so a login whose session write
+    /// fails leaves the login the session had.
+    ///
+    /// Call it last, after every other `with_*`; [`BankIdSessionLayer::bankid`]
+    /// still reaches this layer (for [`ciba`](Self::ciba),
+    /// [`health`](Self::health), ...), and
+    /// [`into_parts`](BankIdSessionLayer::into_parts) gives both layers to
+    /// place yourself.
     ///
     /// Use a store that deletes expired records (e.g. Redis) and whose
     /// `create` never overwrites; `MemoryStore` is for tests and demos.
     ///
     /// [`SessionManagerLayer`]: tower_sessions::SessionManagerLayer
     pub fn with_session_store<S: SessionStore + Clone>(self, store: S) -> BankIdSessionLayer<S> {
-        let sessions = self.config().session_layer(store);
-        BankIdSessionLayer { bankid: self, sessions }
+        let sessions = session_layer(self.config(), store.clone());
+        BankIdSessionLayer { bankid: self.with_login_store(store), sessions }
     }
 
     /// The CIBA client, if [`with_ciba`](Self::with_ciba) enabled it.
@@ -290,10 +307,10 @@ impl BankIdLayer {
     fn from_ctx(ctx: Ctx) -> BankIdLayer {
         let config = &ctx.core.config;
         let mut routes = Router::new()
-            .route(&config.login_path, get(flow::login::start_login))
-            .route(&config.callback_path, get(flow::callback::finish_login))
-            .route(&config.logout_path, post(flow::logout::logout))
-            .route(&config.backchannel_logout_path, post(flow::backchannel_logout::receive));
+            .route(&config.login_path, get(routes::login::start_login))
+            .route(&config.callback_path, get(routes::callback::finish_login))
+            .route(&config.logout_path, post(routes::logout::logout))
+            .route(&config.backchannel_logout_path, post(routes::backchannel_logout::receive));
         if ctx.ciba_store.is_some() {
             let base = &config.ciba_path;
             if ctx.ciba_public_start.is_some() {
@@ -351,10 +368,26 @@ impl BankIdLayer {
     /// see [`Misconfiguration::LoginRouteNotReached`](crate::error::Misconfiguration::LoginRouteNotReached).
     fn sent_to_login_reached(&self, req: &Request) -> Option<HeaderValue> {
         let config = &self.ctx.core.config;
-        (req.uri().path() == config.login_path)
-            .then(|| flow::binding::clear_sent_to_login(config, req.headers()))
-            .flatten()
+        (req.uri().path() == config.login_path).then(|| binding::clear_sent_to_login(config, req.headers())).flatten()
     }
+}
+
+/// The session layer of [`BankIdLayer::with_session_store`]: the cookie
+/// policy the BankID redirect needs, on `store` wrapped in a [`RotationSafeStore`].
+fn session_layer<S: SessionStore + Clone>(
+    config: &BankIdConfig,
+    store: S,
+) -> SessionManagerLayer<RotationSafeStore<S>> {
+    let https = config.redirect_uri.scheme() == "https";
+    let name = if https { "__Host-bankid-session" } else { "bankid-session" };
+    let inactivity = tower_sessions::cookie::time::Duration::seconds(config.max_login_age.as_secs() as i64);
+    SessionManagerLayer::new(RotationSafeStore::new(store))
+        .with_expiry(tower_sessions::Expiry::OnInactivity(inactivity))
+        .with_name(name)
+        .with_same_site(SameSite::Lax)
+        .with_http_only(true)
+        .with_path("/")
+        .with_secure(https)
 }
 
 fn is_under(path: &str, base: &str) -> bool {
@@ -403,13 +436,13 @@ where
         if self.layer.is_own_path(req.uri().path()) {
             let marker = self.layer.sent_to_login_reached(&req);
             if self.layer.needs_provider(req.uri().path()) && !self.layer.ctx.core.is_ready() {
-                let response = flow::with_cookies(self.layer.provider_unavailable(req.headers()), marker);
+                let response = with_cookies(self.layer.provider_unavailable(req.headers()), marker);
                 return Either::Right(Box::pin(std::future::ready(Ok(response))));
             }
             let mut routes = self.layer.routes.clone();
             return Either::Right(Box::pin(async move {
                 let response = routes.call(req).await;
-                response.map(|response| flow::with_cookies(response, marker))
+                response.map(|response| with_cookies(response, marker))
             }));
         }
         req.extensions_mut().insert(self.layer.ctx.clone());
@@ -436,6 +469,15 @@ impl<S: SessionStore> BankIdSessionLayer<S> {
     /// [`BankIdLayer::health`], [`BankIdLayer::permission_api`], ...).
     pub fn bankid(&self) -> &BankIdLayer {
         &self.bankid
+    }
+
+    /// The two layers, to place yourself: the BankID layer (which keeps its
+    /// records in the session store) and the session layer, made together
+    /// so they cannot name different stores. Add the BankID layer first
+    /// (inside), the session layer after it:
+    /// `routes.layer(bankid).layer(sessions)`.
+    pub fn into_parts(self) -> (BankIdLayer, SessionManagerLayer<RotationSafeStore<S>>) {
+        (self.bankid, self.sessions)
     }
 }
 

@@ -16,8 +16,8 @@ mod docs_tests;
 pub mod error;
 mod expiry_queue;
 mod extract;
-mod flow;
 mod health;
+mod http;
 // Unstable entry points into the parsers of outside input, for property
 // tests, fuzz targets and benches only (feature `fuzzing`, never in a
 // production build); no stability promise.
@@ -32,19 +32,17 @@ mod loa;
 mod log_value;
 mod login;
 mod login_hint;
-mod logout_registry;
 mod logout_token;
 mod nnin;
-mod once;
 pub mod permission;
 mod private_responses;
 mod provider;
+mod records;
 mod return_to;
-mod rotation;
+mod routes;
 mod session;
 mod state;
 pub mod step_up;
-mod store_slot;
 mod user;
 mod wiring;
 
@@ -59,7 +57,7 @@ pub use health::{Health, KeysHealth, ProviderHealth};
 pub use layer::{BankIdLayer, BankIdService, BankIdSessionLayer};
 pub use loa::Loa;
 pub use provider::ProviderMetadata;
-pub use rotation::RotationSafeStore;
+pub use records::rotation::RotationSafeStore;
 pub use user::{AuthenticatedUser, Claims};
 
 /// Re-exported so the session types you name match the ones this crate uses.

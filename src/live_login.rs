@@ -6,10 +6,10 @@
 //! it neither logs anyone in nor binds a new login to its person.
 
 use crate::clock::unix_now;
+use crate::core::Core;
 use crate::error::Error;
-use crate::logout_registry::LogoutRegistry;
+use crate::records::logout_markers::LogoutMarkers;
 use crate::session::{CurrentLogin, load_current_login};
-use crate::state::Ctx;
 use crate::user::AuthenticatedUser;
 use tower_sessions::Session;
 
@@ -34,35 +34,45 @@ impl Stored {
     }
 }
 
-/// Reads the session's login and judges it.
-pub(crate) async fn load(ctx: &Ctx, session: &Session) -> Result<Stored, Error> {
-    match load_current_login(session).await? {
-        None => Ok(Stored::Absent),
-        Some(login) => check(ctx, login).await,
-    }
+/// What a layer judges stored logins by: its configuration and provider,
+/// and its back-channel logout markers (made by `Ctx::live_logins`).
+pub(crate) struct LiveLogins<'a> {
+    pub(crate) core: &'a Core,
+    pub(crate) markers: LogoutMarkers,
 }
 
-/// Judges a stored login by the current policy: the minimum LOA (it may
-/// have been raised since), `max_login_age`, and back-channel logouts.
-pub(crate) async fn check(ctx: &Ctx, login: CurrentLogin) -> Result<Stored, Error> {
-    let config = ctx.core.config();
-    if crate::loa::require_minimum(Some(login.user.loa), config.minimum_loa).is_err() {
-        tracing::debug!(loa = login.user.loa.get(), "stored login is below the current minimum LOA");
-        return Ok(Stored::Dead);
+impl LiveLogins<'_> {
+    /// Reads the session's login and judges it.
+    pub(crate) async fn load(&self, session: &Session) -> Result<Stored, Error> {
+        match load_current_login(session).await? {
+            None => Ok(Stored::Absent),
+            Some(login) => self.check(login).await,
+        }
     }
-    if unix_now() - login.logged_in_at > config.max_login_age.as_secs() as i64 {
-        tracing::debug!("stored login is older than max_login_age");
-        return Ok(Stored::Dead);
+
+    /// Judges a stored login by the current policy: the minimum LOA (it may
+    /// have been raised since), `max_login_age`, and back-channel logouts.
+    pub(crate) async fn check(&self, login: CurrentLogin) -> Result<Stored, Error> {
+        let core = self.core;
+        let config = core.config();
+        if crate::loa::require_minimum(Some(login.user.loa), config.minimum_loa).is_err() {
+            tracing::debug!(loa = login.user.loa.get(), "stored login is below the current minimum LOA");
+            return Ok(Stored::Dead);
+        }
+        if unix_now() - login.logged_in_at > config.max_login_age.as_secs() as i64 {
+            tracing::debug!("stored login is older than max_login_age");
+            return Ok(Stored::Dead);
+        }
+        // One store read (two concurrent with `sid`), only while the provider
+        // sends back-channel logouts, or while this instance runs degraded and
+        // cannot know (other instances may have recorded some); see
+        // `records::logout_markers`.
+        let logouts_possible = core.oidc().metadata.backchannel_logout_supported || !core.is_ready();
+        if logouts_possible && self.markers.is_logged_out(login.keys()).await? {
+            tracing::info!("stored login was ended by a back-channel logout");
+            return Ok(Stored::Dead);
+        }
+        let logged_in_ms = login.keys().logged_in_ms;
+        Ok(Stored::Live { user: Box::new(login.user), logged_in_ms })
     }
-    // One store read (two concurrent with `sid`), only while the provider
-    // sends back-channel logouts, or while this instance runs degraded and
-    // cannot know (other instances may have recorded some); see
-    // `logout_registry`.
-    let logouts_possible = ctx.core.oidc().metadata.backchannel_logout_supported || !ctx.core.is_ready();
-    if logouts_possible && LogoutRegistry::of(ctx).is_logged_out(login.keys()).await? {
-        tracing::info!("stored login was ended by a back-channel logout");
-        return Ok(Stored::Dead);
-    }
-    let logged_in_ms = login.keys().logged_in_ms;
-    Ok(Stored::Live { user: Box::new(login.user), logged_in_ms })
 }

@@ -6,12 +6,11 @@
 //! extractor decodes cheaply; and, after a logout that keeps the app's data,
 //! a hash of who logged in last, so that the next person starts empty.
 //! Everything else a login writes is its own store record — logins in
-//! progress (`flow::attempt`), grants (`flow::grants`), the CIBA requests a
-//! browser started (`ciba::owner`) — because the session record is saved
-//! whole at the end of each request and concurrent tabs would overwrite each
-//! other's. The contents of a login-attempt record (`PendingLogin`) and of a
-//! grant record (`StoredGrant`) are defined here too. Tokens are stored
-//! server-side only.
+//! progress (`records::attempt`), grants (`permission::grants`), the CIBA
+//! requests a browser started (`ciba::owner`) — because the session record is
+//! saved whole at the end of each request and concurrent tabs would
+//! overwrite each other's. The contents of a login-attempt record
+//! (`PendingLogin`) are defined here too. Tokens are stored server-side only.
 
 use std::fmt;
 use std::sync::Arc;
@@ -22,6 +21,7 @@ use tower_sessions::Session;
 use crate::error::{Cause, Error};
 use crate::loa::Loa;
 use crate::permission::statement::PermissionItem;
+use crate::records::logout_markers::LoginKeys;
 use crate::user::{AuthenticatedUser, Claims, ClaimsSource, Subject};
 
 const LOGIN_KEY: &str = "axum_bankid.login";
@@ -88,7 +88,7 @@ pub(crate) struct StoredLogin {
     pub(crate) id_token: String,
     pub(crate) logged_in_at: i64,
     /// The login time in Unix milliseconds, compared with back-channel
-    /// logout markers (see `logout_registry`). Absent in logins stored by
+    /// logout markers (see `records::logout_markers`). Absent in logins stored by
     /// older versions: those count as made at the end of `logged_in_at`'s
     /// second, so a logout in that second still ends them.
     #[serde(default)]
@@ -272,15 +272,6 @@ impl ClaimsSource for PackedClaims {
     }
 }
 
-/// What `logout_registry` compares with its markers.
-#[derive(Clone, Copy)]
-pub(crate) struct LoginKeys<'a> {
-    pub(crate) iss: Option<&'a str>,
-    pub(crate) sub: Option<&'a str>,
-    pub(crate) sid: Option<&'a str>,
-    pub(crate) logged_in_ms: i64,
-}
-
 /// The login as the extractor reads it on every request: the user (claims
 /// not decoded yet) and what the policy and logout checks need.
 pub(crate) struct CurrentLogin {
@@ -375,7 +366,7 @@ pub(crate) async fn store_login(session: &Session, login: StoredLogin) -> Result
         session.clear().await;
     }
     session.remove_value(PREVIOUS_PERSON_KEY).await.map_err(store_error)?;
-    crate::rotation::rotate_id(session).await.map_err(store_error)?;
+    crate::records::rotation::rotate_id(session).await.map_err(store_error)?;
     session.insert_value(LOGIN_KEY, login.pack()?).await.map_err(store_error)?;
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The per-layer state that routes and extractors work with: the shared
 //! [`Core`] plus what one `BankIdLayer` mounts on top of it (the app's
-//! error page, CIBA's store, policy and callback, the single-use store).
+//! error page, CIBA's store, policy and callback, the single-use store,
+//! where login attempts are kept).
 //!
 //! Routes and extractors depend on this module; the login logic, the
 //! Permission API and CIBA do not (they take a `Core`), so that the layer
@@ -10,12 +11,18 @@ use std::sync::Arc;
 
 use axum::http::HeaderMap;
 use axum::response::Response;
+use tower_sessions::SessionStore;
 
 use crate::ciba::{Ciba, CibaCallback, CibaStore, PublicStartPolicy};
 use crate::core::Core;
 use crate::error::Error;
-use crate::once::OnceRecords;
+use crate::live_login::LiveLogins;
+use crate::login::start::LoginStart;
 use crate::permission::api::PermissionApi;
+use crate::records::attempt::Attempts;
+use crate::records::local_store::LocalStore;
+use crate::records::logout_markers::LogoutMarkers;
+use crate::records::single_use::SingleUseRecords;
 
 /// The app's error page for login failures (`BankIdLayer::with_error_handler`).
 pub(crate) type ErrorHandler = Arc<dyn Fn(&Error, &HeaderMap) -> Response + Send + Sync>;
@@ -36,7 +43,10 @@ pub(crate) struct CtxInner {
     pub(crate) ciba_public_start: Option<Arc<PublicStartPolicy>>,
     pub(crate) ciba_callback: Option<CibaCallback>,
     /// Where single-use grants are marked used for every instance.
-    pub(crate) grant_uses: Option<OnceRecords>,
+    pub(crate) grant_uses: Option<SingleUseRecords>,
+    /// Where login attempts and this layer's other records are kept: the
+    /// session store once the layer is told it, else this process's own.
+    pub(crate) login_store: Arc<dyn SessionStore>,
 }
 
 impl std::ops::Deref for Ctx {
@@ -57,6 +67,7 @@ impl Ctx {
             ciba_public_start: None,
             ciba_callback: None,
             grant_uses: None,
+            login_store: Arc::new(LocalStore::default()),
         }))
     }
 
@@ -81,8 +92,35 @@ impl Ctx {
         Some(Ciba::new(self.core.clone(), store, self.ciba_callback.clone()))
     }
 
+    /// This layer's login attempts (see [`Attempts`]).
+    pub(crate) fn attempts(&self) -> Attempts<'_> {
+        Attempts { records: records(self), config: self.core.config(), spent_ids: &self.core.spent_ids }
+    }
+
+    /// What starting a login needs of this layer (see [`LoginStart`]).
+    pub(crate) fn login_start(&self) -> LoginStart<'_> {
+        LoginStart { core: &self.core, attempts: self.attempts(), live_logins: self.live_logins() }
+    }
+
+    /// The policy this layer judges stored logins by (see [`LiveLogins`]).
+    pub(crate) fn live_logins(&self) -> LiveLogins<'_> {
+        LiveLogins { core: &self.core, markers: self.logout_markers() }
+    }
+
+    /// This layer's back-channel logout markers.
+    pub(crate) fn logout_markers(&self) -> LogoutMarkers {
+        LogoutMarkers::new(self.login_store.clone(), self.core.config())
+    }
+
     /// The Permission API client at BIB.
     pub(crate) fn permission_api(&self) -> PermissionApi {
         PermissionApi::new(self.core.clone())
     }
+}
+
+/// The store where this layer's records are kept (login attempts, the
+/// grants of permission logins, CIBA owners): the session store once the
+/// layer is told it, else this process's own.
+pub(crate) fn records(ctx: &Ctx) -> SingleUseRecords {
+    SingleUseRecords::new(ctx.login_store.clone())
 }

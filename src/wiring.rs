@@ -68,9 +68,9 @@ impl Misconfiguration {
     pub fn fix(&self) -> String {
         match self {
             Misconfiguration::NoSessionLayer => "No tower-sessions Session reached BankIdLayer. Use \
-                 BankIdLayer::with_session_store (the layer then brings its own session layer), or add \
-                 `.layer(config.session_layer(store))` AFTER `.layer(bankid)`: axum runs the last-added \
-                 layer first, and the session layer must run before BankIdLayer."
+                 BankIdLayer::with_session_store (the layer then brings its own session layer), or add the \
+                 session layer of `with_session_store(store).into_parts()` AFTER `.layer(bankid)`: axum runs \
+                 the last-added layer first, and the session layer must run before BankIdLayer."
                 .to_owned(),
             Misconfiguration::NoBankIdLayer => "This route is not wrapped by BankIdLayer. Add the route \
                  before `.layer(bankid)` (layers wrap only the routes added before them), and use \
@@ -78,8 +78,8 @@ impl Misconfiguration {
                 .to_owned(),
             Misconfiguration::SessionCookieNotReturned => "The session cookie did not come back right after \
                  the login: your session layer's cookie is SameSite=Strict (tower-sessions' default), which \
-                 browsers hold back on the redirect from BankID. Build it with config.session_layer(store) \
-                 (or use BankIdLayer::with_session_store), or set .with_same_site(SameSite::Lax)."
+                 browsers hold back on the redirect from BankID. Use BankIdLayer::with_session_store (its \
+                 `into_parts()` gives the session layer to place yourself), or set .with_same_site(SameSite::Lax)."
                 .to_owned(),
             Misconfiguration::HostMismatch { request_host, redirect_host } => format!(
                 "The login started on host {request_host}, but the redirect URI is on {redirect_host}. \

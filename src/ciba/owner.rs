@@ -12,7 +12,7 @@
 //!
 //! # The design
 //!
-//! Like login attempts ([`crate::flow::attempt`]): each started request gets
+//! Like login attempts ([`crate::records::attempt`]): each started request gets
 //! its own cookie, `bankid-ciba-<tag>` (`<tag>` a hash of the handle), holding
 //! a random 128-bit binding, and its own record in the login store, named by
 //! the binding and holding the handle. One cookie and one record per request
@@ -28,10 +28,11 @@ use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
 use tower_sessions::session::Id;
 
 use crate::error::{Cause, Error};
-use crate::flow::attempt::{records, store_error};
-use crate::flow::binding::{self, Kind};
-use crate::once::record_id;
+use crate::records::attempt::store_error;
+use crate::records::binding::{self, Kind};
+use crate::records::single_use::record_id;
 use crate::state::Ctx;
+use crate::state::records;
 
 /// The record's one key: the handle it was started under.
 const HANDLE_KEY: &str = "axum_bankid.ciba_handle";

@@ -41,7 +41,7 @@ use super::owner;
 use super::public_start::{ClientAddress, Refusal};
 use super::{Ciba, CibaError, CibaHandle, CibaRequest, CibaStatus};
 use crate::error::Cause;
-use crate::flow::MaybeSession;
+use crate::http::{MaybeSession, no_store_json, with_cookies};
 use crate::login::complete;
 use crate::login_hint::LoginHint;
 use crate::state::Ctx;
@@ -104,7 +104,7 @@ impl IntoResponse for CibaError {
             tracing::warn!(kind = self.kind(), error = %self, "CIBA route failed");
         }
         let body = serde_json::json!({"error": self.kind(), "message": public_message(&self)});
-        (status, [(axum::http::header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+        no_store_json(status, body)
     }
 }
 
@@ -150,7 +150,7 @@ pub(crate) async fn start(
         (Err(err), _) => return err.into_response(),
         (Ok(_), None) => return CibaError::NotEnabled.into_response(),
     };
-    if !crate::flow::same_origin_or_absent(&headers, ctx.core.config().redirect_uri()) {
+    if !crate::http::same_origin_or_absent(&headers, ctx.core.config().redirect_uri()) {
         return ctx.error_response(&crate::error::Error::CrossSiteRequest, &headers);
     }
     let hint = LoginHint::Nnin(body.nnin.clone());
@@ -190,9 +190,7 @@ pub(crate) async fn start(
     let started =
         PublicStarted { handle: reserved.handle.clone(), binding_message: None, expires_in: reserved.lifetime_secs };
     ciba.start_in_background(reserved, request, permit);
-    let accepted =
-        (StatusCode::ACCEPTED, [(axum::http::header::CACHE_CONTROL, "no-store")], Json(started)).into_response();
-    crate::flow::with_cookies(accepted, cookies)
+    with_cookies(no_store_json(StatusCode::ACCEPTED, started), cookies)
 }
 
 /// Every place for a start's background calls is taken: the same answer
@@ -214,7 +212,7 @@ fn client_address_unknown(source: &ClientAddress) -> Response {
          with PublicCibaStart::client_address(ClientAddress::TrustedProxyHeader(..))"
     );
     let body = serde_json::json!({"error": "client_address_unknown", "message": "the service is misconfigured"});
-    (StatusCode::INTERNAL_SERVER_ERROR, [(axum::http::header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+    no_store_json(StatusCode::INTERNAL_SERVER_ERROR, body)
 }
 
 fn rate_limited(wait: Duration) -> Response {
@@ -242,7 +240,7 @@ pub(crate) async fn status(
     match result {
         Ok((status, released)) => {
             let body = ([(axum::http::header::CACHE_CONTROL, "no-store")], Json(PublicStatus::from(&status)));
-            crate::flow::with_cookies(body.into_response(), released)
+            with_cookies(body.into_response(), released)
         }
         Err(err) => err.into_response(),
     }

@@ -21,8 +21,8 @@ use super::request::CibaHandle;
 use crate::clock::unix_now_ms;
 use crate::error::Cause;
 use crate::loa::Loa;
-use crate::once::{OnceRecords, keyed_record_id, new_secret, record_id};
 use crate::permission::statement::PermissionItem;
+use crate::records::single_use::{SingleUseRecords, keyed_record_id, new_secret, record_id};
 use crate::user::AuthenticatedUser;
 
 const RECORD_KEY: &str = "axum_bankid.ciba";
@@ -159,7 +159,7 @@ pub(crate) struct CibaStore {
     store: Arc<dyn SessionStore>,
     /// Keys the record ids of pending requests (see [`pending_record_id`]).
     record_key: [u8; 32],
-    records: OnceRecords,
+    records: SingleUseRecords,
     /// Handles being polled right now by this instance, so concurrent status
     /// requests never poll the provider twice at once.
     in_flight: Mutex<HashSet<String>>,
@@ -191,7 +191,7 @@ fn store_inconsistent(what: &str) -> CibaError {
 impl CibaStore {
     pub(crate) fn new(store: Arc<dyn SessionStore>, record_key: [u8; 32]) -> Self {
         CibaStore {
-            records: OnceRecords::new(Arc::clone(&store)),
+            records: SingleUseRecords::new(Arc::clone(&store)),
             store,
             record_key,
             in_flight: Mutex::new(HashSet::new()),
@@ -313,7 +313,7 @@ impl CibaStore {
 
 /// The store-wide right to poll one request.
 pub(crate) struct Lease {
-    records: OnceRecords,
+    records: SingleUseRecords,
     id: Id,
     token: serde_json::Value,
     released: bool,

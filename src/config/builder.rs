@@ -540,7 +540,6 @@ impl BankIdConfigBuilder {
             permission_api,
             ciba_path,
             grant_ttl,
-            login_store: Default::default(),
             discovery_retries,
             discovery_backoff,
             start_degraded: self.start_degraded,

@@ -17,12 +17,10 @@
 //! - `key_chain`: BankID's root certificates for the signing keys' chains;
 //! - `idp`: BankID's identity providers and their selectors (`acr_values`,
 //!   the legacy `login_hint` code);
-//! - `cookies`: the session cookie policy ([`BankIdConfig::session_layer`]);
 //! - `error`: [`ConfigError`].
 
 mod builder;
 mod client_auth;
-mod cookies;
 mod env;
 mod environment;
 mod error;

@@ -49,8 +49,6 @@ pub struct BankIdConfig {
     pub(crate) permission_api: PermissionApiConfig,
     pub(crate) ciba_path: String,
     pub(crate) grant_ttl: Duration,
-    /// Where login attempts are kept (see `flow::attempt`).
-    pub(crate) login_store: crate::store_slot::StoreSlot,
     pub(crate) discovery_retries: u32,
     pub(crate) discovery_backoff: Duration,
     pub(crate) start_degraded: bool,

@@ -21,9 +21,9 @@ use super::statement::{Permission, permission_digest, same_digest};
 use crate::clock::unix_now;
 use crate::error::Error;
 use crate::extract::{AuthRejection, no_bankid_layer, rejection};
-use crate::flow::attempt::records;
-use crate::once::OnceRecords;
+use crate::records::single_use::SingleUseRecords;
 use crate::state::Ctx;
+use crate::state::records;
 use crate::user::AuthenticatedUser;
 
 /// Proof that the logged-in user approved a statement of type `P` in
@@ -202,6 +202,6 @@ async fn find_grant<P: Permission>(
 
 /// Where single use is marked: `with_single_use_store`'s store if
 /// configured, else the login store.
-fn use_records(ctx: &Ctx) -> OnceRecords {
+fn use_records(ctx: &Ctx) -> SingleUseRecords {
     ctx.grant_uses.clone().unwrap_or_else(|| records(ctx))
 }

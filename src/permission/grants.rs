@@ -1,5 +1,5 @@
 //! Grants of permission logins ([`StoredGrant`]): one store record per flow,
-//! bound to the browser by a `bankid-grant-<tag>` cookie (see [`crate::flow::binding`]).
+//! bound to the browser by a `bankid-grant-<tag>` cookie (see [`crate::records::binding`]).
 //!
 //! Not in the session, for the reason login attempts are not (see
 //! [`crate::flow::attempt`]): two permission logins finishing at the same moment
@@ -30,11 +30,11 @@ use tower_sessions::session::Id;
 
 use crate::core::Core;
 use crate::error::Error;
-use crate::flow::attempt::store_error;
-use crate::flow::binding::{self, Kind};
-use crate::once::{OnceRecords, record_id};
 use crate::permission::error::PermissionError;
 use crate::provider::error::Cause;
+use crate::records::attempt::store_error;
+use crate::records::binding::{self, Kind};
+use crate::records::single_use::{SingleUseRecords, record_id};
 
 const GRANTS_KEY: &str = "axum_bankid.grants";
 const USED_KEY: &str = "axum_bankid.grant_used";
@@ -78,7 +78,7 @@ impl fmt::Debug for StoredGrant {
 /// them to this browser.
 #[tracing::instrument(name = "bankid.grants.keep", skip_all, fields(grants = grants.len()), err(Display))]
 pub(crate) async fn keep(
-    records: &OnceRecords,
+    records: &SingleUseRecords,
     core: &Core,
     headers: &HeaderMap,
     flow: &str,
@@ -100,7 +100,7 @@ pub(crate) async fn keep(
 
 /// The grants of `flow` this browser holds in `records` (none: `NotGranted`).
 pub(crate) async fn of_flow(
-    records: &OnceRecords,
+    records: &SingleUseRecords,
     core: &Core,
     headers: &HeaderMap,
     flow: &str,
@@ -113,7 +113,7 @@ pub(crate) async fn of_flow(
 
 /// Whether the grant was redeemed already: `uses` holds a mark from any
 /// instance sharing that store.
-pub(crate) async fn is_used(uses: &OnceRecords, grant_use_secret: &str) -> Result<bool, Error> {
+pub(crate) async fn is_used(uses: &SingleUseRecords, grant_use_secret: &str) -> Result<bool, Error> {
     let used = uses.read(use_id(grant_use_secret)).await.map_err(store_error)?;
     Ok(used.is_some())
 }
@@ -122,7 +122,7 @@ pub(crate) async fn is_used(uses: &OnceRecords, grant_use_secret: &str) -> Resul
 /// `uses`, for a minute longer than a grant lives; `false` if it already
 /// was, here or elsewhere.
 pub(crate) async fn mark_used(
-    uses: &OnceRecords,
+    uses: &SingleUseRecords,
     core: &Core,
     grant_id: &str,
     grant_use_secret: &str,

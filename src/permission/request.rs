@@ -16,7 +16,7 @@ use tower_sessions::Session;
 use super::api::{PermissionApi, Registration};
 use super::statement::{Permission, PermissionItem, assert_upfront_type, validate_app_callback_uri};
 use crate::error::Error;
-use crate::flow::login::{LoginOptions, begin};
+use crate::login::start::{LoginOptions, begin};
 use crate::state::Ctx;
 
 /// A login that asks for one permission; finish it with [`start`](Self::start).
@@ -92,7 +92,7 @@ impl<P: Permission> PermissionRequest<P> {
             for_current_user: true,
             ..LoginOptions::default()
         };
-        let started = begin(ctx, &self.session, &self.headers, options).await?;
+        let started = begin(&ctx.login_start(), &self.session, &self.headers, options).await?;
         Ok(started.into_response())
     }
 }

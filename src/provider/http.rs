@@ -7,7 +7,7 @@ use reqwest::{Client, Response, redirect};
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use crate::error::{TransportError, TransportErrorKind};
+use super::error::{TransportError, TransportErrorKind};
 use crate::log_value::untrusted_text;
 
 /// Largest provider response we read; discovery documents and JWKS are a few

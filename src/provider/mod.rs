@@ -6,6 +6,7 @@
 //! follows redirects (a redirect from a provider endpoint is treated as an
 //! error, which closes an SSRF path).
 
+pub(crate) mod authorize_url;
 pub(crate) mod bib;
 pub(crate) mod client_token;
 pub(crate) mod discovered;

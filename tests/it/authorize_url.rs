@@ -256,8 +256,8 @@ async fn prefix_follows_the_metadata_loaded_after_a_degraded_start() {
         .discovery_backoff(Duration::from_millis(5))
         .build()
         .unwrap();
-    let sessions = config.session_layer(MemoryStore::default());
-    let layer = BankIdLayer::discover(config).await.unwrap();
+    let (layer, sessions) =
+        BankIdLayer::discover(config).await.unwrap().with_session_store(MemoryStore::default()).into_parts();
     assert!(!layer.health().ready, "discovery is failing");
     let app = Router::new()
         .route("/me", get(|user: AuthenticatedUser| async move { Json(user.sub) }))

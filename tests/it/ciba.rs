@@ -510,9 +510,9 @@ async fn start_route_is_opt_in_and_ignores_caller_text() {
     let base = format!("http://{}", listener.local_addr().unwrap());
     let config = common::builder_for(&app.sim, &format!("{base}/auth/bankid/callback")).build().unwrap();
     let store = tower_sessions::MemoryStore::default();
-    let sessions = config.session_layer(store.clone());
-    let options = axum_bankid::ciba::CibaOptions::new(store);
+    let options = axum_bankid::ciba::CibaOptions::new(store.clone());
     let bankid = axum_bankid::BankIdLayer::discover(config).await.unwrap().with_ciba(options).unwrap();
+    let (bankid, sessions) = bankid.with_session_store(store).into_parts();
     let router = axum::Router::new().layer(bankid).layer(sessions);
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     let closed = reqwest::Client::new()

@@ -176,8 +176,8 @@ impl Interop {
             .redirect_uri(&redirect_uri)
             .post_logout_redirect_uri(&post_logout);
         let config = configure(builder).build().expect("valid configuration");
-        let sessions = config.session_layer(tower_sessions::MemoryStore::default());
         let bankid = BankIdLayer::discover(config).await.expect("discovery against oidc-provider");
+        let (bankid, sessions) = bankid.with_session_store(tower_sessions::MemoryStore::default()).into_parts();
         let app = Router::new()
             .route("/", get(|| async { "home" }))
             .route("/me", get(|user: AuthenticatedUser| async move { Json(user) }))

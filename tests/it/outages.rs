@@ -86,8 +86,8 @@ async fn serve_layer(
     sim.allow_redirect_uri(&redirect_uri);
     let builder = common::builder_for(sim, &redirect_uri);
     let config = configure(builder).build().unwrap();
-    let sessions = config.session_layer(store);
     let layer = customize(BankIdLayer::discover(config).await.expect("discover returns a layer"));
+    let (layer, sessions) = layer.with_session_store(store).into_parts();
     let app = routes().layer(layer.clone()).layer(sessions);
     let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     App { base, sim_issuer: sim.issuer(), client: browser(jar), layer, server }

@@ -24,28 +24,26 @@ async fn session_cookie_works_on_the_cross_site_redirect() {
     assert_eq!(response.headers()["cache-control"], "no-store");
 }
 
-#[test]
-fn https_deployments_get_secure_host_prefixed_cookies() {
-    use tower::Layer;
+#[tokio::test]
+async fn https_deployments_get_secure_host_prefixed_cookies() {
+    use tower::{Layer, ServiceExt};
+    let sim = axum_bankid_simulator::Simulator::start().await.unwrap();
     let config = BankIdConfig::builder()
-        .issuer("https://auth.current.bankid.no/auth/realms/current")
-        .client_id("c")
-        .client_secret("s")
+        .issuer(sim.issuer())
+        .client_id(sim.client_id())
+        .client_secret(sim.client_secret())
         .redirect_uri("https://app.example/auth/bankid/callback")
         .build()
         .unwrap();
+    let bankid = BankIdLayer::discover(config).await.unwrap();
+    let (_, sessions) = bankid.with_session_store(tower_sessions::MemoryStore::default()).into_parts();
     // The layer is opaque; check it through a response instead.
-    let layer = config.session_layer(tower_sessions::MemoryStore::default());
-    let service = layer.layer(tower::service_fn(|req: http::Request<axum::body::Body>| async move {
+    let service = sessions.layer(tower::service_fn(|req: http::Request<axum::body::Body>| async move {
         let session = req.extensions().get::<tower_sessions::Session>().unwrap().clone();
         session.insert("k", 1).await.unwrap();
         Ok::<_, std::convert::Infallible>(http::Response::new(axum::body::Body::empty()))
     }));
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let response = runtime.block_on(async {
-        use tower::ServiceExt;
-        service.oneshot(http::Request::new(axum::body::Body::empty())).await.unwrap()
-    });
+    let response = service.oneshot(http::Request::new(axum::body::Body::empty())).await.unwrap();
     let cookie = response.headers()["set-cookie"].to_str().unwrap();
     assert!(cookie.starts_with("__Host-bankid-session="), "{cookie}");
     assert!(cookie.contains("Secure") && cookie.contains("SameSite=Lax") && cookie.contains("HttpOnly"), "{cookie}");
@@ -186,10 +184,10 @@ async fn error_handler_can_be_replaced() {
         .redirect_uri(format!("{base}/auth/bankid/callback"))
         .build()
         .unwrap();
-    let sessions = config.session_layer(tower_sessions::MemoryStore::default());
     let bankid = BankIdLayer::discover(config).await.unwrap().with_error_handler(|err, _headers| {
         (StatusCode::IM_A_TEAPOT, format!("custom: {}", err.kind())).into_response()
     });
+    let (bankid, sessions) = bankid.with_session_store(tower_sessions::MemoryStore::default()).into_parts();
     let app = axum::Router::new().layer(bankid).layer(sessions);
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let response = reqwest::get(format!("{base}/auth/bankid/callback?code=x")).await.unwrap();
@@ -281,4 +279,66 @@ async fn responses_that_show_a_login_are_private_whatever_the_handler_does() {
     assert_eq!(cache_control("/maybe").await, (StatusCode::OK, private.clone()), "Option<AuthenticatedUser>");
     assert_eq!(cache_control("/guarded").await, (StatusCode::OK, private), "require_authenticated");
     assert_eq!(cache_control("/").await, (StatusCode::OK, None), "a route that read no login");
+}
+
+/// A configuration is data (issue #21 item 3): one `BankIdConfig`, cloned
+/// into two layers on two stores, shares nothing between them. A login
+/// started on the first layer is unknown to the second (its attempt is in
+/// the first layer's store only), and still completes on the first.
+#[tokio::test]
+async fn one_config_used_by_two_layers_shares_no_state() {
+    use axum::{Router, routing::get};
+    use reqwest::cookie::CookieStore;
+    let sim = axum_bankid_simulator::Simulator::start().await.unwrap();
+    let (first_listener, second_listener) = (bind().await, bind().await);
+    let first_base = format!("http://{}", first_listener.local_addr().unwrap());
+    let second_base = format!("http://{}", second_listener.local_addr().unwrap());
+    let redirect_uri = format!("{first_base}/auth/bankid/callback");
+    sim.allow_redirect_uri(&redirect_uri);
+    let config = common::builder_for(&sim, &redirect_uri).build().unwrap();
+    let me = get(|user: axum_bankid::AuthenticatedUser| async move { user.sub });
+    for (config, listener) in [(config.clone(), first_listener), (config, second_listener)] {
+        let bankid = BankIdLayer::discover(config).await.unwrap();
+        let app = Router::new()
+            .route("/me", me.clone())
+            .layer(bankid.with_session_store(tower_sessions::MemoryStore::default()));
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    }
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_provider(jar.clone())
+        .build()
+        .unwrap();
+
+    let login = browser.get(format!("{first_base}/auth/bankid/login?return_to=/me")).send().await.unwrap();
+    assert_eq!(login.status(), StatusCode::SEE_OTHER);
+    let page = browser.get(location(&login)).send().await.unwrap().text().await.unwrap();
+    let request_id = common::hidden_field(&page, "request");
+    let form = [("request", request_id.as_str()), ("user", "kari"), ("decision", "approve")];
+    let approved = browser.post(format!("{}/authorize", sim.issuer())).form(&form).send().await.unwrap();
+    let callback_url = location(&approved);
+
+    // The same browser (its cookies, sent by hand so the jar stays as it
+    // was) at the second layer's callback: no such attempt there.
+    let cookies = jar.cookies(&first_base.parse().unwrap()).expect("the login's binding cookie");
+    let elsewhere = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let replay = elsewhere
+        .get(callback_url.replace(&first_base, &second_base))
+        .header("cookie", cookies)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = common::error_body(replay).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("unknown_state")), "{body}");
+
+    let callback = browser.get(&callback_url).send().await.unwrap();
+    assert_eq!((callback.status(), location(&callback)), (StatusCode::SEE_OTHER, "/me".to_owned()));
+    let user = browser.get(format!("{first_base}/me")).send().await.unwrap();
+    assert_eq!(user.status(), StatusCode::OK);
+}
+
+async fn bind() -> tokio::net::TcpListener {
+    tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()
 }

@@ -51,8 +51,8 @@ async fn serve(wiring: Wiring) -> App {
     let sim = Simulator::start().await.unwrap();
     sim.allow_redirect_uri(&redirect_uri);
     let config = common::builder_for(&sim, &redirect_uri).build().unwrap();
-    let sessions = config.session_layer(MemoryStore::default());
-    let bankid = BankIdLayer::discover(config).await.unwrap();
+    let (bankid, sessions) =
+        BankIdLayer::discover(config).await.unwrap().with_session_store(MemoryStore::default()).into_parts();
     let me = get(|user: AuthenticatedUser| async move { user.sub });
     let app = match wiring {
         Wiring::NoSessionLayer => Router::new().route("/me", me).layer(bankid),

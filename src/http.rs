@@ -1,13 +1,7 @@
-//! The login, callback and logout routes, one module each.
-
-pub(crate) mod attempt;
-pub(crate) mod backchannel_logout;
-pub(crate) mod binding;
-pub(crate) mod callback;
-pub(crate) mod completed;
-pub(crate) mod login;
-pub(crate) mod login_options;
-pub(crate) mod logout;
+//! Small HTTP helpers shared by the routes, the extractors and CIBA:
+//! no-store redirects and JSON answers, `Set-Cookie`, the same-origin check
+//! for POSTs, and the session that `SessionManagerLayer` put in the request.
+//! (Error pages and their headers are rendered by `error`.)
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -27,6 +21,12 @@ pub(crate) fn redirect(location: &str) -> Response {
             .into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
+}
+
+/// A JSON answer that no cache may keep: the routes' API bodies (CIBA's
+/// start and status, back-channel logout's refusal) are per request.
+pub(crate) fn no_store_json(status: StatusCode, body: impl serde::Serialize) -> Response {
+    (status, [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], axum::Json(body)).into_response()
 }
 
 /// Adds `Set-Cookie` headers to a response.

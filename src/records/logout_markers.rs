@@ -6,7 +6,7 @@
 //! A logout token names a user (`sub`) and/or one provider session (`sid`),
 //! never our session ids. When one is accepted, this module writes a marker
 //! record into the session store (the one given to
-//! [`BankIdConfig::session_layer`](crate::BankIdConfig::session_layer), so
+//! [`BankIdLayer::with_session_store`](crate::BankIdLayer::with_session_store), so
 //! every instance that shares sessions shares markers):
 //!
 //! - `sid` given (with or without `sub`): marker keyed by (issuer, `sid`) —
@@ -68,15 +68,24 @@ use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
 use tower_sessions::session::Id;
 
 use crate::clock::unix_now_ms;
+use crate::config::BankIdConfig;
 use crate::error::{Cause, Error};
-use crate::once::{OnceRecords, keyed_record_id};
-use crate::session::LoginKeys;
-use crate::state::Ctx;
+use crate::records::single_use::{SingleUseRecords, keyed_record_id};
 
 /// The key holding a marker's time in its record.
 const MARKER_KEY: &str = "axum_bankid.logged_out_before_ms";
 /// The key of a used `jti`'s record.
 const JTI_KEY: &str = "axum_bankid.logout_jti_used";
+
+/// What the markers are compared with: the stored login's verified
+/// `iss`, `sub` and `sid`, and when it was made.
+#[derive(Clone, Copy)]
+pub(crate) struct LoginKeys<'a> {
+    pub(crate) iss: Option<&'a str>,
+    pub(crate) sub: Option<&'a str>,
+    pub(crate) sid: Option<&'a str>,
+    pub(crate) logged_in_ms: i64,
+}
 
 /// What a logout token names: at least one of the two.
 #[derive(Clone, Copy)]
@@ -87,19 +96,18 @@ pub(crate) struct LogoutSubject<'a> {
 }
 
 /// The store records of back-channel logouts for one layer.
-pub(crate) struct LogoutRegistry {
-    records: OnceRecords,
+pub(crate) struct LogoutMarkers {
+    records: SingleUseRecords,
     key: [u8; 32],
     marker_ttl_secs: i64,
 }
 
-impl LogoutRegistry {
-    /// The registry in the session store this layer knows.
-    pub(crate) fn of(ctx: &Ctx) -> LogoutRegistry {
-        let config = ctx.core.config();
-        let store: Arc<dyn SessionStore> = config.login_store.get();
+impl LogoutMarkers {
+    /// The markers in `store` (the session store the layer knows), named
+    /// with `config`'s record key.
+    pub(crate) fn new(store: Arc<dyn SessionStore>, config: &BankIdConfig) -> LogoutMarkers {
         let marker_ttl_secs = (config.max_login_age + config.clock_skew).as_secs() as i64;
-        LogoutRegistry { records: OnceRecords::new(store), key: config.record_key(), marker_ttl_secs }
+        LogoutMarkers { records: SingleUseRecords::new(store), key: config.record_key(), marker_ttl_secs }
     }
 
     /// Marks the `jti` of a logout token from `issuer` used, until
@@ -203,15 +211,15 @@ fn store_failed(err: impl std::error::Error + Send + Sync + 'static) -> Error {
 mod tests {
     use super::*;
 
-    fn registry() -> LogoutRegistry {
+    fn registry() -> LogoutMarkers {
         let store: Arc<dyn SessionStore> = Arc::new(tower_sessions::MemoryStore::default());
-        LogoutRegistry { records: OnceRecords::new(store), key: [7; 32], marker_ttl_secs: 600 }
+        LogoutMarkers { records: SingleUseRecords::new(store), key: [7; 32], marker_ttl_secs: 600 }
     }
 
     #[test]
     fn ids_are_keyed_and_separated_by_kind_and_issuer() {
         let a = registry();
-        let b = LogoutRegistry { key: [8; 32], ..registry() };
+        let b = LogoutMarkers { key: [8; 32], ..registry() };
         assert_ne!(a.id("sub", "iss", "u"), b.id("sub", "iss", "u"), "another client key, another id");
         assert_ne!(a.id("sub", "iss", "u"), a.id("sid", "iss", "u"));
         assert_ne!(a.id("sub", "iss", "u"), a.id("sub", "iss2", "u"));

@@ -16,7 +16,7 @@ use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
 use tower_sessions::cookie::{Cookie, SameSite};
 
 use crate::config::BankIdConfig;
-use crate::once::new_secret;
+use crate::records::single_use::new_secret;
 
 /// What a binding cookie binds.
 #[derive(Clone, Copy)]

@@ -12,10 +12,10 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use url::Url;
 
-use super::binding::{self, Kind};
-use super::{redirect, same_origin_or_absent, session_of, with_cookies};
 use crate::ciba::owner;
 use crate::error::Error;
+use crate::http::{redirect, same_origin_or_absent, session_of, with_cookies};
+use crate::records::binding::{self, Kind};
 use crate::session::{StoredLogin, end_login};
 use crate::state::Ctx;
 

@@ -1,34 +1,41 @@
-//! `GET /auth/bankid/login?return_to=/path` (optionally `&acr=4`,
-//! `&max_age=300`, `&prompt=login`, `&ui_locales=nb`): starts an Authorization Code
-//! flow with PKCE S256, `state` and `nonce` — pushed to the provider first
-//! (RFC 9126) when it offers PAR, which keeps the parameters (and any
-//! permission statement) out of the browser's URL.
+//! Starting a login ([`begin`]), for the login route, permission requests
+//! and step-ups alike: an Authorization Code flow with PKCE S256, `state`
+//! and `nonce` — pushed to the provider first (RFC 9126) when it offers PAR,
+//! which keeps the parameters (and any permission statement) out of the
+//! browser's URL. The attempt is stored (see [`crate::records::attempt`])
+//! before the browser is sent on.
 
-use axum::extract::{RawQuery, Request, State};
 use axum::response::Response;
 use openidconnect::{CsrfToken, Nonce, PkceCodeChallenge, PkceCodeVerifier};
 use serde::Deserialize;
 use tower_sessions::Session;
 use url::Url;
 
-use super::attempt::{self, Started};
-use super::login_options::{QueryOptions, add_identity_hint, add_params, from_query};
-use super::{redirect, session_of, with_cookies};
+use super::options::{add_identity_hint, add_params};
 use crate::clock::unix_now;
 use crate::config::{BankIdConfig, ParMode};
-use crate::core::Oidc;
+use crate::core::{Core, Oidc};
 use crate::error::Error;
+use crate::http::{redirect, with_cookies};
+use crate::live_login::LiveLogins;
 use crate::login_hint::LoginHint;
 use crate::permission::error::PermissionError;
 use crate::permission::statement::{PermissionItem, Transport, authorization_details};
 use crate::provider::token::post_form;
+use crate::records::attempt::Attempts;
+use crate::records::attempt::Started;
 use crate::return_to::sanitize_return_to;
 use crate::session::PendingLogin;
-use crate::state::Ctx;
-use crate::step_up::policy::{
-    StepUpPolicy, add_authorize_params, add_selectors, asked_in_query, select_identity_provider,
-};
+use crate::step_up::policy::{StepUpPolicy, add_authorize_params, add_selectors, select_identity_provider};
 use crate::user::Subject;
+
+/// What starting a login needs of the layer (made by `Ctx::login_start`):
+/// the relying party, where attempts go and the live-login policy.
+pub(crate) struct LoginStart<'a> {
+    pub(crate) core: &'a Core,
+    pub(crate) attempts: Attempts<'a>,
+    pub(crate) live_logins: LiveLogins<'a>,
+}
 
 /// What a login asks for beyond the configured defaults.
 #[derive(Default)]
@@ -65,26 +72,6 @@ impl Redirect {
     }
 }
 
-pub(crate) async fn start_login(State(ctx): State<Ctx>, RawQuery(query): RawQuery, req: Request) -> Response {
-    let return_to = query.as_deref().and_then(|q| {
-        url::form_urlencoded::parse(q.as_bytes())
-            .find(|(key, _)| key == "return_to")
-            .map(|(_, value)| value.into_owned())
-    });
-    let asked = asked_in_query(query.as_deref()).and_then(|step_up| Ok((step_up, from_query(query.as_deref())?)));
-    let result = match (session_of(req.extensions()), asked) {
-        (Ok(session), Ok((step_up, QueryOptions { ui_locales, prompt_login }))) => {
-            let options = LoginOptions { return_to, step_up, ui_locales, prompt_login, ..LoginOptions::default() };
-            begin(&ctx, &session, req.headers(), options).await
-        }
-        (Err(err), _) | (_, Err(err)) => Err(err),
-    };
-    match result {
-        Ok(redirect) => redirect.into_response(),
-        Err(err) => ctx.error_response(&err, req.headers()),
-    }
-}
-
 /// A login's own secrets: `state` (CSRF) and `nonce` (16 random bytes each,
 /// base64url) and the PKCE S256 pair (RFC 7636 §4.1–4.2: a verifier of 32
 /// random bytes, base64url, and the base64url SHA-256 challenge).
@@ -112,22 +99,22 @@ impl LoginSecrets {
     }
 }
 
-/// Stores the login attempt (see [`attempt`]) and returns where to send the
+/// Stores the login attempt (see [`crate::records::attempt`]) and returns where to send the
 /// browser: the authorize endpoint, with either the full request or (after
 /// PAR) just `client_id` and `request_uri`. The session is only read.
 #[tracing::instrument(name = "bankid.login", skip_all, fields(permissions = options.permissions.len()), err(Display))]
 pub(crate) async fn begin(
-    ctx: &Ctx,
+    start: &LoginStart<'_>,
     session: &Session,
     headers: &http::HeaderMap,
     mut options: LoginOptions,
 ) -> Result<Redirect, Error> {
     // A degraded layer has no provider to send anyone to: say so, whoever
     // started the login (the login route, or a handler's permission request).
-    if !ctx.core.is_ready() {
+    if !start.core.is_ready() {
         return Err(Error::ProviderUnavailable);
     }
-    let config = ctx.core.config();
+    let config = start.core.config();
     // Not fatal (a proxy may rewrite `Host`), but the login will come back
     // without its cookie if the browser really is on another host.
     if let Some(wrong) = crate::wiring::host_mismatch(headers, &config.redirect_uri) {
@@ -139,9 +126,9 @@ pub(crate) async fn begin(
     let has_permissions = !permissions.is_empty();
     let params = authorize_params(config, &secrets, &options, &permissions)?;
 
-    let oidc = ctx.core.fresh_oidc().await;
-    let url = match par_endpoint(ctx, &oidc, has_permissions)? {
-        Some(endpoint) => push_request(ctx, &oidc, endpoint, &params).await?,
+    let oidc = start.core.fresh_oidc().await;
+    let url = match par_endpoint(start, &oidc, has_permissions)? {
+        Some(endpoint) => push_request(start, &oidc, endpoint, &params).await?,
         // An identity number never goes into the browser's URL.
         None if options.identity_hint.is_some() => return Err(Error::IdentityHintNeedsPar),
         None => oidc.authorize.url(&params),
@@ -150,7 +137,7 @@ pub(crate) async fn begin(
         // Only a login that still counts binds the new one to its person: an
         // expired or logged-out login is nobody's, so this proceeds as a
         // fresh login (whose result the callback stores as usual).
-        true => crate::live_login::load(ctx, session).await?.into_user().as_ref().and_then(Subject::of_user),
+        true => start.live_logins.load(session).await?.into_user().as_ref().and_then(Subject::of_user),
         false => None,
     };
     let pending = PendingLogin {
@@ -160,12 +147,12 @@ pub(crate) async fn begin(
         return_to: sanitize_return_to(options.return_to.as_deref()),
         started_at: unix_now(),
         permissions,
-        flow: crate::once::new_secret(),
+        flow: crate::records::single_use::new_secret(),
         expected_subject,
         asked_loa: options.step_up.and_then(|s| s.loa()),
         max_age: options.step_up.and_then(|s| s.max_age()),
     };
-    let started = attempt::store(ctx, headers, &pending).await?;
+    let started = start.attempts.store(headers, &pending.state, &pending).await?;
     tracing::debug!("redirecting to the authorization endpoint");
     Ok(Redirect { url, started })
 }
@@ -226,12 +213,12 @@ fn permission_reference(permissions: &[PermissionItem]) -> Result<Option<String>
 /// disabled); logins with permissions, and every login at a provider that
 /// says `require_pushed_authorization_requests`, cannot go without it (a
 /// disabled PAR with such a provider already failed start-up).
-fn par_endpoint<'a>(ctx: &Ctx, oidc: &'a Oidc, has_permissions: bool) -> Result<Option<&'a Url>, Error> {
+fn par_endpoint<'a>(start: &LoginStart<'_>, oidc: &'a Oidc, has_permissions: bool) -> Result<Option<&'a Url>, Error> {
     let metadata = &oidc.metadata;
     let endpoint = metadata.pushed_authorization_request_endpoint.as_ref();
     let must_push = has_permissions || metadata.require_pushed_authorization_requests;
     let missing = Error::MissingCapability { capability: "pushed_authorization_request_endpoint" };
-    match ctx.core.config().par {
+    match start.core.config().par {
         ParMode::Disabled if must_push => Err(missing),
         ParMode::Disabled => Ok(None),
         ParMode::Required => endpoint.map(Some).ok_or(missing),
@@ -245,14 +232,19 @@ struct ParResponse {
     request_uri: String,
 }
 
-/// Pushes the whole request ([`AuthorizeRequest::params`](crate::core::authorize_url::AuthorizeRequest::params):
+/// Pushes the whole request ([`AuthorizeRequest::params`](crate::provider::authorize_url::AuthorizeRequest::params):
 /// the same list the URL without PAR carries) and returns the authorization
 /// URL naming it.
 #[tracing::instrument(name = "bankid.par", skip_all, err(Display))]
-async fn push_request(ctx: &Ctx, oidc: &Oidc, endpoint: &Url, params: &[(&str, String)]) -> Result<String, Error> {
-    let credentials = ctx.core.credentials(oidc);
+async fn push_request(
+    start: &LoginStart<'_>,
+    oidc: &Oidc,
+    endpoint: &Url,
+    params: &[(&str, String)],
+) -> Result<String, Error> {
+    let credentials = start.core.credentials(oidc);
     let form: Vec<(&str, &str)> = oidc.authorize.params(params).collect();
-    let (_, pushed) = post_form::<ParResponse>(&ctx.core.http, endpoint, &credentials, &form)
+    let (_, pushed) = post_form::<ParResponse>(&start.core.http, endpoint, &credentials, &form)
         .await
         .map_err(Error::PushedAuthorization)?;
     Ok(oidc.authorize.pushed_url(&pushed.request_uri))

@@ -5,8 +5,8 @@
 //! Every failure ends on an error page (never a new login, which could loop)
 //! and leaves the session as it was. The login attempt is spent by the
 //! first callback that names it, successful or not, 5xx included (see
-//! [`super::attempt`]); a repeat of a completed one in the session it
-//! logged in lands where it went (see [`super::completed`]).
+//! [`crate::records::attempt`]); a repeat of a completed one in the session it
+//! logged in lands where it went (see [`crate::login::repeated_callback`]).
 //!
 //! Each step is a function of its own, in the order [`complete`] runs them;
 //! what follows the ID token's signature check is the path every login
@@ -18,17 +18,19 @@ use axum::extract::{RawQuery, Request, State};
 use axum::response::Response;
 use serde_json::Value;
 
-use super::{attempt, completed, redirect, session_of, with_cookies};
 use crate::clock::unix_now;
 use crate::error::{EndpointError, Error};
+use crate::http::{redirect, session_of, with_cookies};
 use crate::loa::AcrIssuer;
 use crate::log_value::{untrusted, untrusted_text};
 use crate::login::complete::{self, CheckedLogin, Policy};
+use crate::login::repeated_callback;
 use crate::permission::api::GrantExpectation;
 use crate::permission::grants;
 use crate::permission::grants::StoredGrant;
 use crate::permission::statement::{PermissionItem, Transport};
 use crate::provider::token::{TokenResponse, request_tokens};
+use crate::records::attempt;
 use crate::session::PendingLogin;
 use crate::state::Ctx;
 
@@ -56,7 +58,7 @@ pub(crate) async fn finish_login(State(ctx): State<Ctx>, RawQuery(query): RawQue
     };
     let response = match result {
         Ok(landing) => {
-            let marker = super::binding::landed(ctx.core.config());
+            let marker = crate::records::binding::landed(ctx.core.config());
             with_cookies(redirect(&landing.location), landing.cookies.into_iter().chain(marker))
         }
         Err(err) => ctx.error_response(&err, req.headers()),
@@ -100,10 +102,11 @@ async fn complete(
     let session = session_of(extensions)?;
     let pending = match spend_attempt(ctx, headers, &params).await {
         // Spent or never this browser's: unless it is this session's own
-        // completed login repeated (see [`completed`]), refused as it is.
+        // completed login repeated (see [`repeated_callback`]), refused as it is.
         Err(refused @ (Error::UnknownState | Error::NoLoginCookie)) => {
             let state = params.state.as_deref().unwrap_or_default();
-            let landing = completed::landing_of_repeat(ctx, &session, state).await?.ok_or(refused)?;
+            let landing =
+                repeated_callback::landing_of_repeat(&ctx.live_logins(), &session, state).await?.ok_or(refused)?;
             return Ok(Landing { location: landing, cookies: Vec::new() });
         }
         other => other?,
@@ -140,7 +143,7 @@ async fn complete(
     cookies.extend(end_ciba_ownerships(ctx, headers).await);
     let location = landing(&pending, !grants.is_empty());
     let attempt_ends = pending.started_at + config.login_attempt_ttl.as_secs() as i64;
-    completed::remember(&session, &pending.state, &location, attempt_ends).await;
+    repeated_callback::remember(&session, &pending.state, &location, attempt_ends).await;
     Ok(Landing { location, cookies })
 }
 
@@ -159,7 +162,7 @@ async fn end_ciba_ownerships(ctx: &Ctx, headers: &http::HeaderMap) -> Vec<http::
 /// comes first so that a replay fails whatever happened to the first try.
 async fn spend_attempt(ctx: &Ctx, headers: &http::HeaderMap, params: &CallbackParams) -> Result<PendingLogin, Error> {
     let state = params.state.as_deref().ok_or(Error::MissingState)?;
-    let pending = attempt::spend(ctx, headers, state).await?;
+    let pending: PendingLogin = ctx.attempts().spend(headers, state).await?;
     if unix_now() - pending.started_at > ctx.core.config().login_attempt_ttl.as_secs() as i64 {
         return Err(Error::LoginExpired);
     }
@@ -176,7 +179,7 @@ async fn keep_grants(
     if granted.is_empty() {
         return Ok(Vec::new());
     }
-    grants::keep(&attempt::records(ctx), &ctx.core, headers, &pending.flow, granted).await
+    grants::keep(&crate::state::records(ctx), &ctx.core, headers, &pending.flow, granted).await
 }
 
 /// The return path; with grants, it names this login's flow
@@ -248,7 +251,7 @@ async fn verify_permissions(
             sub: checked.text("sub").to_owned(),
             granted_at: unix_now(),
             signed_permission,
-            use_secret: crate::once::new_secret(),
+            use_secret: crate::records::single_use::new_secret(),
         });
     }
     Ok(grants)

@@ -22,7 +22,7 @@
 //!    record in the session store until the token's `exp` (plus skew).
 //!
 //! Then every login the token names ends on every instance (see
-//! `logout_registry`) and the answer is `200`. Any rejection answers `400`
+//! `records::logout_markers`) and the answer is `200`. Any rejection answers `400`
 //! `{"error":"invalid_request","error_description":...}` with one fixed
 //! description, so the response is no oracle for which check failed; the
 //! reason is logged (`reason = <kind>`) at `warn`. Both carry
@@ -31,14 +31,15 @@
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Json, Response};
+use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
 use crate::clock::unix_now;
+use crate::http::no_store_json;
 use crate::id_token::check_audience;
 use crate::jws::numeric_date;
-use crate::logout_registry::{LogoutRegistry, LogoutSubject};
 use crate::logout_token::LogoutTokenError;
+use crate::records::logout_markers::LogoutSubject;
 use crate::state::Ctx;
 
 /// The event member a logout token must carry (Back-Channel Logout 1.0 §2.4).
@@ -83,7 +84,7 @@ fn rejection() -> Response {
         "error": "invalid_request",
         "error_description": "The logout request is not valid.",
     });
-    (StatusCode::BAD_REQUEST, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+    no_store_json(StatusCode::BAD_REQUEST, body)
 }
 
 #[tracing::instrument(name = "bankid.backchannel_logout", skip_all)]
@@ -94,7 +95,7 @@ async fn handle(ctx: &Ctx, req: Request) -> Result<(), LogoutTokenError> {
     let claims = ctx.core.verifier.jws.verify(&token).await?;
     let clock_skew = ctx.core.config().clock_skew.as_secs() as i64;
     let valid = check_claims(issuer, &ctx.core.config().client_id, clock_skew, &claims, unix_now())?;
-    let registry = LogoutRegistry::of(ctx);
+    let registry = ctx.logout_markers();
     let consumed = registry.consume_jti(issuer, &valid.jti, valid.exp.saturating_add(clock_skew)).await;
     match consumed {
         Ok(true) => {}

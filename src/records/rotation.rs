@@ -35,8 +35,8 @@ use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
 use tower_sessions::session::{Id, Record};
 use tower_sessions::{Session, SessionStore};
 
-use crate::once::{OnceRecords, record_id};
-use crate::store_slot::StoreFuture;
+use crate::records::local_store::StoreFuture;
+use crate::records::single_use::{SingleUseRecords, record_id};
 
 /// How long a deleted session id counts as ended (see the module docs): far
 /// longer than any request that could still save it.
@@ -60,9 +60,8 @@ tokio::task_local! {
 /// record deleted when a request that loaded it earlier saves it late
 /// (see the module docs).
 ///
-/// [`BankIdConfig::session_layer`](crate::BankIdConfig::session_layer) and
 /// [`BankIdLayer::with_session_store`](crate::BankIdLayer::with_session_store)
-/// wrap their store in it; wrap the store of a session layer built by hand
+/// wraps its store in it; wrap the store of a session layer built by hand
 /// (`SessionManagerLayer::new(RotationSafeStore::new(store))`). Without it
 /// a failed login can log out the user who was logged in.
 pub struct RotationSafeStore<S>(Arc<S>);
@@ -174,8 +173,8 @@ impl<S: SessionStore> RotationSafeStore<S> {
     }
 
     /// The markers live in the wrapped store itself (shared by every instance).
-    fn markers(&self) -> OnceRecords {
-        OnceRecords::new(self.0.clone())
+    fn markers(&self) -> SingleUseRecords {
+        SingleUseRecords::new(self.0.clone())
     }
 }
 

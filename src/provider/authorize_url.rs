@@ -5,10 +5,11 @@
 //! Everything fixed by the configuration and the provider's metadata — the
 //! authorization endpoint, `response_type=code`, `client_id`,
 //! `redirect_uri`, `scope`, `code_challenge_method=S256` and the configured
-//! `login_hint`/`acr_values` — is form-encoded when the metadata is
-//! installed ([`AuthorizeRequest::new`], called again by `Core::install`
-//! after a degraded start, so the prefix always follows the metadata in
-//! use). A login then appends only its own values (`state`, `nonce`,
+//! `login_hint`/`acr_values` — is form-encoded once per layer, at the
+//! first login after the provider's metadata is loaded
+//! ([`AuthorizeRequest::new`], through `Ctx::authorize`, which refuses
+//! while a degraded layer has only stand-in metadata), so the prefix always
+//! follows the metadata in use. A login then appends only its own values (`state`, `nonce`,
 //! `code_challenge`, step-up, permissions, `app_callback_uri`) through the
 //! same `application/x-www-form-urlencoded` serializer that
 //! `Url::query_pairs_mut` uses, so the result is byte for byte what the

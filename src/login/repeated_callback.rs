@@ -1,6 +1,6 @@
 //! A callback URL repeated after its login completed: the Back button to
 //! the provider's page that redirects again, a reload, a double submit.
-//! The attempt is spent (see [`super::attempt`]), so without this the user,
+//! The attempt is spent (see [`crate::records::attempt`]), so without this the user,
 //! logged in, would see an error page.
 //!
 //! The completing callback remembers, in the session it logged in, which
@@ -18,10 +18,9 @@ use tower_sessions::Session;
 
 use crate::clock::unix_now;
 use crate::error::Error;
-use crate::live_login::{self, Stored};
-use crate::once::record_id;
+use crate::live_login::{LiveLogins, Stored};
+use crate::records::single_use::record_id;
 use crate::session::load_current_login;
-use crate::state::Ctx;
 
 const COMPLETED_KEY: &str = "axum_bankid.completed_callback";
 
@@ -55,12 +54,16 @@ pub(crate) async fn remember(session: &Session, state: &str, landing: &str, unti
 
 /// Where a repeat of the completed callback for `state` goes, if this
 /// session is the one that callback logged in and still holds that login.
-pub(crate) async fn landing_of_repeat(ctx: &Ctx, session: &Session, state: &str) -> Result<Option<String>, Error> {
+pub(crate) async fn landing_of_repeat(
+    live_logins: &LiveLogins<'_>,
+    session: &Session,
+    state: &str,
+) -> Result<Option<String>, Error> {
     let Some(completed) = read(session).await? else { return Ok(None) };
     if completed.state_tag != state_tag(state) || completed.until < unix_now() {
         return Ok(None);
     }
-    match live_login::load(ctx, session).await? {
+    match live_logins.load(session).await? {
         Stored::Live { logged_in_ms, .. } if logged_in_ms == completed.logged_in_ms => {
             tracing::debug!("a completed callback repeated: landing again, nothing exchanged");
             Ok(Some(completed.landing))

@@ -1,11 +1,13 @@
-//! Where login attempts (and other single-use records) are kept when the
-//! app did not name a store: a slot in the configuration that the session
-//! layer fills, and this process's own fallback store.
+//! The store a `BankIdLayer` keeps login attempts (and its other records)
+//! in until it is told the app's session store (`with_session_store`,
+//! `with_login_store`): this process only, so a callback must reach the
+//! instance its login started on. Each layer has its own; it warns once,
+//! at first use, that nothing is shared.
 
-use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tower_sessions::SessionStore;
 use tower_sessions::cookie::time::OffsetDateTime;
@@ -13,47 +15,26 @@ use tower_sessions::session::{Id, Record};
 
 use crate::expiry_queue::ExpiringMap;
 
-/// Where login attempts are kept; filled by `session_layer` (also via `with_session_store`) or
-/// `with_login_store`, shared by every clone of the configuration.
-#[derive(Clone, Default)]
-pub(crate) struct StoreSlot(Arc<Mutex<Option<Arc<dyn SessionStore>>>>);
-
-impl fmt::Debug for StoreSlot {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let set = self.0.lock().map(|s| s.is_some()).unwrap_or(false);
-        f.debug_struct("StoreSlot").field("set", &set).finish()
-    }
-}
-
-impl StoreSlot {
-    pub(crate) fn set(&self, store: Arc<dyn SessionStore>) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(store);
-    }
-
-    /// The configured store, or else (once, then kept) one in this process.
-    pub(crate) fn get(&self) -> Arc<dyn SessionStore> {
-        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let store = slot.get_or_insert_with(|| {
-            tracing::warn!(
-                "no session store known to axum-bankid (use BankIdLayer::with_session_store, BankIdConfig::session_layer or \
-                 BankIdLayer::with_login_store): login attempts are kept in this process only"
-            );
-            Arc::new(LocalStore::default())
-        });
-        Arc::clone(store)
-    }
-}
-
 /// The store used when the application gave none: this process only, with
 /// `create` that never overwrites, and expired records dropped a few at a
 /// time on every write (see [`ExpiringMap`]), so no call rescans the store.
 #[derive(Debug, Default)]
-struct LocalStore(Mutex<ExpiringMap<i128, Record>>);
+pub(crate) struct LocalStore {
+    records: Mutex<ExpiringMap<i128, Record>>,
+    warned: AtomicBool,
+}
 
 impl LocalStore {
     /// The records, with up to a few expired ones dropped first.
     fn records(&self) -> std::sync::MutexGuard<'_, ExpiringMap<i128, Record>> {
-        let mut records = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if !self.warned.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "no session store known to axum-bankid (use BankIdLayer::with_session_store, or \
+                 BankIdLayer::with_login_store for a session layer built otherwise): login attempts are kept in this \
+                 process only"
+            );
+        }
+        let mut records = self.records.lock().unwrap_or_else(|p| p.into_inner());
         records.prune(OffsetDateTime::now_utc().unix_timestamp());
         records
     }

@@ -1,6 +1,10 @@
-//! "First one wins" records shared by every instance that uses one session
-//! store: a single-use grant is used once, a CIBA request is polled by one
-//! instance at a time and its outcome is recorded once.
+//! Single-use records: records in the session store that only the first
+//! caller can create ("first one wins"), shared by every instance that uses
+//! that store — a login's `state` is spent once, a single-use grant is used
+//! once, a CIBA request is polled by one instance at a time and its outcome
+//! is recorded once — and how their ids are derived. Every other record of
+//! the crate (login attempts, logout markers, ended session ids) is kept
+//! through the same handle, [`SingleUseRecords`].
 //!
 //! The store has no compare-and-swap, but `SessionStore::create` must not
 //! overwrite an existing record, and the memory store and the Redis store
@@ -64,21 +68,21 @@ pub(crate) fn keyed_record_id(key: &[u8; 32], purpose: &str, parts: &[&str]) -> 
     Id(i128::from_le_bytes(bytes))
 }
 
-/// First-wins records in an application's session store.
+/// The crate's records in an application's session store, created first-wins.
 #[derive(Clone)]
-pub(crate) struct OnceRecords {
+pub(crate) struct SingleUseRecords {
     store: Arc<dyn SessionStore>,
 }
 
-impl fmt::Debug for OnceRecords {
+impl fmt::Debug for SingleUseRecords {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OnceRecords").finish_non_exhaustive()
+        f.debug_struct("SingleUseRecords").finish_non_exhaustive()
     }
 }
 
-impl OnceRecords {
+impl SingleUseRecords {
     pub(crate) fn new(store: Arc<dyn SessionStore>) -> Self {
-        OnceRecords { store }
+        SingleUseRecords { store }
     }
 
     /// Creates record `id` holding `value` under `key`, until `expiry`.
@@ -183,7 +187,7 @@ mod tests {
 
     #[tokio::test]
     async fn first_caller_wins_and_others_lose() {
-        let records = OnceRecords::new(Arc::new(MemoryStore::default()));
+        let records = SingleUseRecords::new(Arc::new(MemoryStore::default()));
         let (a, b) = (record_id("s1", "grant"), record_id("s2", "grant"));
         assert_eq!(records.create_first(a, "k", Value::Bool(true), later(60)).await.ok(), Some(true));
         assert_eq!(records.create_first(a, "k", Value::Bool(true), later(60)).await.ok(), Some(false));
@@ -192,7 +196,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_expired_record_is_free_again() {
-        let records = OnceRecords::new(Arc::new(MemoryStore::default()));
+        let records = SingleUseRecords::new(Arc::new(MemoryStore::default()));
         let id = record_id("s", "lease");
         assert_eq!(records.create_first(id, "k", Value::Bool(true), later(-1)).await.ok(), Some(true));
         assert_eq!(records.create_first(id, "k", Value::Bool(true), later(60)).await.ok(), Some(true));
@@ -201,7 +205,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_lapsed_holder_does_not_remove_the_next_holders_record() {
-        let records = OnceRecords::new(Arc::new(MemoryStore::default()));
+        let records = SingleUseRecords::new(Arc::new(MemoryStore::default()));
         let id = record_id("s", "lease");
         let (old, new) = (Value::from("holder-1"), Value::from("holder-2"));
         assert_eq!(records.create_first(id, "k", old.clone(), later(-1)).await.ok(), Some(true));
