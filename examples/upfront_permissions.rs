@@ -19,7 +19,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum_bankid::error::Error;
 use axum_bankid::{
-    AuthRejection, AuthenticatedUser, BankId, BankIdLayer,
+    AuthRejection, AuthenticatedUser, BankIdLayer, BankIdSession,
     permission::{Granted, Permission},
 };
 use serde::{Deserialize, Serialize};
@@ -102,7 +102,7 @@ async fn shop() -> Html<String> {
 }
 
 /// Sends the buyer to BankID to approve exactly this payment.
-async fn pay(bankid: BankId) -> Result<Response, Error> {
+async fn pay(bankid: BankIdSession) -> Result<Response, Error> {
     bankid.request(basket()).return_to("/paid").start().await
 }
 

@@ -1,5 +1,5 @@
 //! Extractors: [`AuthenticatedUser`], `Option<AuthenticatedUser>`, the
-//! [`require_authenticated`] guard for whole routers and the [`BankId`]
+//! [`require_authenticated`] guard for whole routers and the [`BankIdSession`]
 //! handle for starting a login or a permission approval from a handler
 //! (`Granted`, for approved permissions, is in `permission/granted.rs`
 //! and reuses [`AuthRejection`]).
@@ -30,7 +30,7 @@ use crate::permission::api::PermissionApi;
 use crate::permission::request::PermissionRequest;
 use crate::permission::statement::Permission;
 use crate::private_responses::LoginShown;
-use crate::state::Ctx;
+use crate::state::LayerState;
 use crate::step_up::policy::{MAX_STEP_UP_MAX_AGE, StepUpPolicy};
 use crate::user::AuthenticatedUser;
 use crate::wiring::Misconfiguration;
@@ -58,7 +58,7 @@ pub(crate) struct LoginRedirect {
 }
 
 impl LoginRedirect {
-    pub(crate) fn new(ctx: &Ctx, location: String) -> LoginRedirect {
+    pub(crate) fn new(ctx: &LayerState, location: String) -> LoginRedirect {
         LoginRedirect { location, marker: crate::records::binding::sent_to_login(ctx.core.config()) }
     }
 }
@@ -116,7 +116,7 @@ impl<S: Send + Sync> FromRequestParts<S> for AuthenticatedUser {
             LoginShown::raise(&parts.extensions);
             return Ok(user.clone());
         }
-        let ctx = parts.extensions.get::<Ctx>().cloned();
+        let ctx = parts.extensions.get::<LayerState>().cloned();
         match current_user(ctx.as_ref(), parts).await {
             Ok(user) => {
                 LoginShown::raise(&parts.extensions);
@@ -141,7 +141,7 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for AuthenticatedUser {
     }
 }
 
-async fn current_user(ctx: Option<&Ctx>, parts: &Parts) -> Result<AuthenticatedUser, Error> {
+async fn current_user(ctx: Option<&LayerState>, parts: &Parts) -> Result<AuthenticatedUser, Error> {
     let ctx = ctx.ok_or_else(no_bankid_layer)?;
     let session = session_of(&parts.extensions)?;
     // Read before the load, which forgets an id whose record is gone.
@@ -164,7 +164,7 @@ async fn current_user(ctx: Option<&Ctx>, parts: &Parts) -> Result<AuthenticatedU
 ///   ([`Misconfiguration::SessionCookieNotReturned`]). A session cookie
 ///   that came back with its login gone (a back-channel logout) is plain
 ///   `unauthenticated`.
-fn no_login(ctx: &Ctx, headers: &http::HeaderMap, session_cookie_came_back: bool) -> Error {
+fn no_login(ctx: &LayerState, headers: &http::HeaderMap, session_cookie_came_back: bool) -> Error {
     use crate::records::binding;
     // Only browser navigations: they are what loops through login, and a
     // script's cookie jar may keep a marker in ways a browser does not.
@@ -192,7 +192,7 @@ pub(crate) fn no_bankid_layer() -> Error {
     Error::Misconfigured(wrong)
 }
 
-pub(crate) fn rejection(ctx: Option<&Ctx>, parts: &Parts, error: Error) -> AuthRejection {
+pub(crate) fn rejection(ctx: Option<&LayerState>, parts: &Parts, error: Error) -> AuthRejection {
     let login_path = ctx.map(|c| c.core.config().login_path.clone());
     let is_navigation = parts.method == Method::GET && wants_html(&parts.headers);
     let login_redirect = match (&error, ctx, &login_path) {
@@ -234,13 +234,14 @@ pub async fn require_authenticated(user: AuthenticatedUser, mut req: Request, ne
     response
 }
 
-/// A handle for starting BankID interactions from a handler: a plain login
-/// with its own options ([`login`](Self::login)), a one-off permission
-/// approval (e.g. a single payment), or the Permission API.
+/// The BankID side of this request's session, for a handler: start a plain
+/// login with its own options ([`login`](Self::login)) or a one-off
+/// permission approval (e.g. a single payment) in this session, or reach
+/// the Permission API and CIBA.
 ///
 /// ```
 /// use axum::response::Response;
-/// use axum_bankid::{BankId, permission::Permission};
+/// use axum_bankid::{BankIdSession, permission::Permission};
 /// use axum_bankid::error::Error;
 /// use serde::{Deserialize, Serialize};
 ///
@@ -248,37 +249,37 @@ pub async fn require_authenticated(user: AuthenticatedUser, mut req: Request, ne
 /// struct ApprovePayment { amount: String, currency: String, creditor: String }
 /// impl Permission for ApprovePayment { const TYPE: &'static str = "payment.v1"; }
 ///
-/// async fn pay(bankid: BankId) -> Result<Response, Error> {
+/// async fn pay(bankid: BankIdSession) -> Result<Response, Error> {
 ///     let payment = ApprovePayment { amount: "123.45".into(), currency: "NOK".into(), creditor: "Shop AS".into() };
 ///     bankid.request(payment).return_to("/paid").start().await
 /// }
 /// ```
 #[derive(Clone)]
-pub struct BankId {
-    ctx: Ctx,
+pub struct BankIdSession {
+    ctx: LayerState,
     session: tower_sessions::Session,
     /// The request's headers: the browser's login-attempt cookies count
     /// towards the cap on attempts.
     headers: http::HeaderMap,
 }
 
-impl std::fmt::Debug for BankId {
+impl std::fmt::Debug for BankIdSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BankId").finish_non_exhaustive()
+        f.debug_struct("BankIdSession").finish_non_exhaustive()
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for BankId {
+impl<S: Send + Sync> FromRequestParts<S> for BankIdSession {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let ctx = parts.extensions.get::<Ctx>().cloned().ok_or_else(no_bankid_layer)?;
+        let ctx = parts.extensions.get::<LayerState>().cloned().ok_or_else(no_bankid_layer)?;
         let session = session_of(&parts.extensions)?;
-        Ok(BankId { ctx, session, headers: parts.headers.clone() })
+        Ok(BankIdSession { ctx, session, headers: parts.headers.clone() })
     }
 }
 
-impl BankId {
+impl BankIdSession {
     /// Prepares a plain login with options of its own: where to return, a
     /// level, a recent authentication, the pages' language, a prefilled
     /// identity number.
@@ -286,10 +287,10 @@ impl BankId {
     /// ```
     /// use std::time::Duration;
     /// use axum::response::Response;
-    /// use axum_bankid::{BankId, Loa, permission::LoginHint};
+    /// use axum_bankid::{BankIdSession, Loa, permission::LoginHint};
     /// use axum_bankid::error::Error;
     ///
-    /// async fn log_in_for_payout(bankid: BankId) -> Result<Response, Error> {
+    /// async fn log_in_for_payout(bankid: BankIdSession) -> Result<Response, Error> {
     ///     bankid
     ///         .login()
     ///         .return_to("/payout")
@@ -330,12 +331,12 @@ impl BankId {
     }
 }
 
-/// A plain login started from a handler ([`BankId::login`]); finish it with
+/// A plain login started from a handler ([`BankIdSession::login`]); finish it with
 /// [`start`](Self::start). Every option is checked there, before anything
 /// is sent, and a bad one fails with a typed error naming it.
 #[must_use = "call .start().await to send the user to BankID"]
 pub struct LoginRequest {
-    bankid: BankId,
+    bankid: BankIdSession,
     return_to: Option<String>,
     loa: Option<Loa>,
     max_age: Option<Duration>,

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::core::Core;
 use crate::provider::jwks::KeyCache;
+use crate::relying_party::RelyingParty;
 
 /// The state of the layer's providers. Serialises to JSON, e.g.
 ///
@@ -91,7 +91,7 @@ impl KeysHealth {
 }
 
 /// The report for one layer's core state.
-pub(crate) fn of(core: &Core) -> Health {
+pub(crate) fn of(core: &RelyingParty) -> Health {
     let config = &core.config;
     let oidc = ProviderHealth {
         issuer: core.oidc().metadata.issuer.clone(),

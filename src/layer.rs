@@ -27,7 +27,6 @@ use tower_sessions::{SessionManagerLayer, SessionStore, cookie::SameSite};
 use crate::RotationSafeStore;
 use crate::ciba::{self, Ciba, CibaOptions, CibaStore};
 use crate::config::BankIdConfig;
-use crate::core::Core;
 use crate::error::{Error, StartupError};
 use crate::health::Health;
 use crate::http::with_cookies;
@@ -35,8 +34,9 @@ use crate::permission::api::PermissionApi;
 use crate::private_responses::{LoginShown, MarkPrivate};
 use crate::provider::ProviderMetadata;
 use crate::records::binding;
+use crate::relying_party::RelyingParty;
 use crate::routes;
-use crate::state::Ctx;
+use crate::state::LayerState;
 
 /// A Tower layer that adds BankID login to an axum [`Router`].
 ///
@@ -99,7 +99,7 @@ use crate::state::Ctx;
 /// ```
 #[derive(Clone)]
 pub struct BankIdLayer {
-    ctx: Ctx,
+    ctx: LayerState,
     routes: Router,
 }
 
@@ -136,7 +136,7 @@ impl BankIdLayer {
     /// loading in the background; see [`health`](Self::health).
     #[tracing::instrument(name = "bankid.discover", skip_all, fields(issuer = %config.issuer), err)]
     pub async fn discover(config: BankIdConfig) -> Result<BankIdLayer, StartupError> {
-        Ok(BankIdLayer::from_ctx(Ctx::new(Core::load(config).await?)))
+        Ok(BankIdLayer::from_ctx(LayerState::new(RelyingParty::load(config).await?)))
     }
 
     /// Replaces the default error page/JSON for login failures (callback,
@@ -254,7 +254,7 @@ impl BankIdLayer {
     }
 
     /// The Permission API client at BIB, for server-side use outside a
-    /// request (in a handler, [`BankId::permission_api`](crate::BankId::permission_api)
+    /// request (in a handler, [`BankIdSession::permission_api`](crate::BankIdSession::permission_api)
     /// gives the same). Its calls fail with `missing_capability`
     /// (`bib_issuer`) when no BIB issuer is configured.
     pub fn permission_api(&self) -> PermissionApi {
@@ -304,7 +304,7 @@ impl BankIdLayer {
         &self.ctx.core.config
     }
 
-    fn from_ctx(ctx: Ctx) -> BankIdLayer {
+    fn from_ctx(ctx: LayerState) -> BankIdLayer {
         let config = &ctx.core.config;
         let mut routes = Router::new()
             .route(&config.login_path, get(routes::login::start_login))

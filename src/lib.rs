@@ -9,7 +9,6 @@
 pub mod ciba;
 mod clock;
 mod config;
-mod core;
 pub mod docs;
 #[cfg(test)]
 mod docs_tests;
@@ -18,6 +17,7 @@ mod expiry_queue;
 mod extract;
 mod health;
 mod http;
+mod relying_party;
 // Unstable entry points into the parsers of outside input, for property
 // tests, fuzz targets and benches only (feature `fuzzing`, never in a
 // production build); no stability promise.
@@ -52,7 +52,7 @@ mod wiring;
 pub use axum_bankid_simulator as simulator;
 
 pub use config::{BankIdConfig, BankIdConfigBuilder, BankIdEnvironment, ClientAssertionKey, ClientAuth, ParMode};
-pub use extract::{AuthRejection, BankId, LoginRequest, require_authenticated};
+pub use extract::{AuthRejection, BankIdSession, LoginRequest, require_authenticated};
 pub use health::{Health, KeysHealth, ProviderHealth};
 pub use layer::{BankIdLayer, BankIdService, BankIdSessionLayer};
 pub use loa::Loa;

@@ -6,9 +6,9 @@
 //! it neither logs anyone in nor binds a new login to its person.
 
 use crate::clock::unix_now;
-use crate::core::Core;
 use crate::error::Error;
 use crate::records::logout_markers::LogoutMarkers;
+use crate::relying_party::RelyingParty;
 use crate::session::{CurrentLogin, load_current_login};
 use crate::user::AuthenticatedUser;
 use tower_sessions::Session;
@@ -35,9 +35,9 @@ impl Stored {
 }
 
 /// What a layer judges stored logins by: its configuration and provider,
-/// and its back-channel logout markers (made by `Ctx::live_logins`).
+/// and its back-channel logout markers (made by `LayerState::live_logins`).
 pub(crate) struct LiveLogins<'a> {
-    pub(crate) core: &'a Core,
+    pub(crate) core: &'a RelyingParty,
     pub(crate) markers: LogoutMarkers,
 }
 

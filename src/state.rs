@@ -1,10 +1,10 @@
 //! The per-layer state that routes and extractors work with: the shared
-//! [`Core`] plus what one `BankIdLayer` mounts on top of it (the app's
+//! [`RelyingParty`] plus what one `BankIdLayer` mounts on top of it (the app's
 //! error page, CIBA's store, policy and callback, the single-use store,
 //! where login attempts are kept).
 //!
 //! Routes and extractors depend on this module; the login logic, the
-//! Permission API and CIBA do not (they take a `Core`), so that the layer
+//! Permission API and CIBA do not (they take a `RelyingParty`), so that the layer
 //! that builds its router from them is not imported back.
 
 use std::sync::Arc;
@@ -14,7 +14,6 @@ use axum::response::Response;
 use tower_sessions::SessionStore;
 
 use crate::ciba::{Ciba, CibaCallback, CibaStore, PublicStartPolicy};
-use crate::core::Core;
 use crate::error::Error;
 use crate::live_login::LiveLogins;
 use crate::login::start::LoginStart;
@@ -23,20 +22,21 @@ use crate::records::attempt::Attempts;
 use crate::records::local_store::LocalStore;
 use crate::records::logout_markers::LogoutMarkers;
 use crate::records::single_use::SingleUseRecords;
+use crate::relying_party::RelyingParty;
 
 /// The app's error page for login failures (`BankIdLayer::with_error_handler`).
 pub(crate) type ErrorHandler = Arc<dyn Fn(&Error, &HeaderMap) -> Response + Send + Sync>;
 
 /// The handle routes and extractors work with: one `Arc`, so the copy that
 /// `BankIdLayer` puts into every request's extensions is one refcount bump.
-/// Derefs to [`CtxInner`].
+/// Derefs to [`LayerStateInner`].
 #[derive(Clone)]
-pub(crate) struct Ctx(Arc<CtxInner>);
+pub(crate) struct LayerState(Arc<LayerStateInner>);
 
-/// What a [`Ctx`] holds.
+/// What a [`LayerState`] holds.
 #[derive(Clone)]
-pub(crate) struct CtxInner {
-    pub(crate) core: Arc<Core>,
+pub(crate) struct LayerStateInner {
+    pub(crate) core: Arc<RelyingParty>,
     pub(crate) on_error: Option<ErrorHandler>,
     pub(crate) ciba_store: Option<Arc<CibaStore>>,
     /// The public start route's policy, when it is mounted.
@@ -49,18 +49,18 @@ pub(crate) struct CtxInner {
     pub(crate) login_store: Arc<dyn SessionStore>,
 }
 
-impl std::ops::Deref for Ctx {
-    type Target = CtxInner;
+impl std::ops::Deref for LayerState {
+    type Target = LayerStateInner;
 
-    fn deref(&self) -> &CtxInner {
+    fn deref(&self) -> &LayerStateInner {
         &self.0
     }
 }
 
-impl Ctx {
+impl LayerState {
     /// A layer's state before any option is added.
-    pub(crate) fn new(core: Arc<Core>) -> Ctx {
-        Ctx(Arc::new(CtxInner {
+    pub(crate) fn new(core: Arc<RelyingParty>) -> LayerState {
+        LayerState(Arc::new(LayerStateInner {
             core,
             on_error: None,
             ciba_store: None,
@@ -72,10 +72,10 @@ impl Ctx {
     }
 
     /// This state with `change` applied (at set-up, by the layer's `with_*`).
-    pub(crate) fn with(self, change: impl FnOnce(&mut CtxInner)) -> Ctx {
+    pub(crate) fn with(self, change: impl FnOnce(&mut LayerStateInner)) -> LayerState {
         let mut inner = Arc::unwrap_or_clone(self.0);
         change(&mut inner);
-        Ctx(Arc::new(inner))
+        LayerState(Arc::new(inner))
     }
 
     /// Renders an error: the app's handler if set, else the default page/JSON.
@@ -121,6 +121,6 @@ impl Ctx {
 /// The store where this layer's records are kept (login attempts, the
 /// grants of permission logins, CIBA owners): the session store once the
 /// layer is told it, else this process's own.
-pub(crate) fn records(ctx: &Ctx) -> SingleUseRecords {
+pub(crate) fn records(ctx: &LayerState) -> SingleUseRecords {
     SingleUseRecords::new(ctx.login_store.clone())
 }

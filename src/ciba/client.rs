@@ -12,13 +12,13 @@ use super::error::{CibaError, initiation_error};
 use super::request::{CibaHandle, CibaRequest, CibaStarted, CibaStatus};
 use super::store::{self, CibaStore};
 use crate::clock::unix_now_ms;
-use crate::core::Core;
 use crate::error::{Cause, EndpointError, LoginCheckError};
 use crate::loa::Loa;
 use crate::login_hint::LoginHint;
 use crate::permission::api::{AcrValues, BibAcr, PermissionApi, RegisteredPermission, Registration, bearer_send};
 use crate::permission::statement::{AUTHENTICATION_TYPE, PermissionItem};
 use crate::provider::token::parse_json_response;
+use crate::relying_party::RelyingParty;
 
 /// Scope of the client-credentials token for every CIBA call to BIB
 /// (BankID's CIBA example, `BANKID_SCOPE`); a permission type's product
@@ -29,7 +29,7 @@ const CIBA_TOKEN_SCOPE: &str = "openid permissions/client permissions/ciba";
 /// permission of `kind` (`authentication.v1` for a plain login): BankID's
 /// CIBA scope plus the type's product scopes, e.g. `permissions/text` for
 /// `text.v1`.
-pub(crate) fn ciba_token_scope(core: &Core, kind: &str) -> String {
+pub(crate) fn ciba_token_scope(core: &RelyingParty, kind: &str) -> String {
     core.config().permission_api.scope_for(CIBA_TOKEN_SCOPE, kind)
 }
 /// `scope` of the backchannel request (BankID's example, `BANKID_BIOMETRICS_SCOPE`).
@@ -41,10 +41,10 @@ const REGISTRATION_LOA: &str = "sub";
 const TRANSIENT_RETRY_MS: i64 = 5_000;
 
 /// Starts and follows CIBA authentications; get it from
-/// [`BankIdLayer::ciba`](crate::BankIdLayer::ciba) or [`BankId::ciba`](crate::BankId::ciba).
+/// [`BankIdLayer::ciba`](crate::BankIdLayer::ciba) or [`BankIdSession::ciba`](crate::BankIdSession::ciba).
 #[derive(Clone)]
 pub struct Ciba {
-    pub(crate) core: Arc<Core>,
+    pub(crate) core: Arc<RelyingParty>,
     pub(crate) store: Arc<CibaStore>,
     /// Whether outcomes are handed to the app's callback (see
     /// `CibaOptions::callback`): then this instance polls the
@@ -73,7 +73,7 @@ pub(crate) const MAX_EXPIRES_IN_SECS: u64 = 3600;
 
 impl Ciba {
     /// The CIBA client of a layer that has CIBA enabled.
-    pub(crate) fn new(core: Arc<Core>, store: Arc<CibaStore>, callback: Option<CibaCallback>) -> Ciba {
+    pub(crate) fn new(core: Arc<RelyingParty>, store: Arc<CibaStore>, callback: Option<CibaCallback>) -> Ciba {
         Ciba { core, store, callback }
     }
 
@@ -123,7 +123,7 @@ impl Ciba {
         metadata.backchannel_authentication_endpoint.clone().ok_or(CibaError::NotSupported)
     }
 
-    fn loaded_bib(&self) -> Result<&crate::core::Bib, CibaError> {
+    fn loaded_bib(&self) -> Result<&crate::relying_party::Bib, CibaError> {
         self.core.bib().map_err(|err| match err {
             crate::error::Error::ProviderUnavailable => {
                 CibaError::ProviderUnavailable(Cause::new("BIB is not loaded yet"))

@@ -31,7 +31,7 @@ use crate::error::{Cause, Error};
 use crate::records::attempt::store_error;
 use crate::records::binding::{self, Kind};
 use crate::records::single_use::record_id;
-use crate::state::Ctx;
+use crate::state::LayerState;
 use crate::state::records;
 
 /// The record's one key: the handle it was started under.
@@ -43,7 +43,7 @@ const MAX_PER_BROWSER: usize = 8;
 /// Records that this browser started `handle`, for `lifetime_secs` (the
 /// request's own lifetime). Answers the `Set-Cookie` values to send.
 pub(crate) async fn claim(
-    ctx: &Ctx,
+    ctx: &LayerState,
     headers: &HeaderMap,
     handle: &str,
     lifetime_secs: i64,
@@ -64,7 +64,7 @@ pub(crate) async fn claim(
 
 /// Whether this browser started `handle` (and has not logged in with it or
 /// logged out since).
-pub(crate) async fn owns(ctx: &Ctx, headers: &HeaderMap, handle: &str) -> Result<bool, Error> {
+pub(crate) async fn owns(ctx: &LayerState, headers: &HeaderMap, handle: &str) -> Result<bool, Error> {
     let Some(binding) = binding::find(ctx.core.config(), headers, Kind::Ciba, handle) else { return Ok(false) };
     Ok(handle_of(ctx, &binding).await?.as_deref() == Some(handle))
 }
@@ -78,7 +78,7 @@ pub(crate) async fn owns(ctx: &Ctx, headers: &HeaderMap, handle: &str) -> Result
 /// whole answer with a bare `500` — dropping this `Set-Cookie` too, so the
 /// browser still owns the request and its next status read logs it in.
 /// Deleting the record here would lose the approval in that case.
-pub(crate) fn release(ctx: &Ctx, headers: &HeaderMap, handle: &str) -> Option<HeaderValue> {
+pub(crate) fn release(ctx: &LayerState, headers: &HeaderMap, handle: &str) -> Option<HeaderValue> {
     binding::clear(ctx.core.config(), headers, Kind::Ciba, handle)
 }
 
@@ -86,7 +86,7 @@ pub(crate) fn release(ctx: &Ctx, headers: &HeaderMap, handle: &str) -> Option<He
 /// when the browser logs in; the caller expires their cookies): answers
 /// their handles. The records go before any cancel, so whatever happens to
 /// the cancels, no approval of them logs this browser in.
-async fn take_all(ctx: &Ctx, headers: &HeaderMap, except: Option<&str>) -> Result<Vec<String>, Error> {
+async fn take_all(ctx: &LayerState, headers: &HeaderMap, except: Option<&str>) -> Result<Vec<String>, Error> {
     let config = ctx.core.config();
     let store = records(ctx);
     let mut handles = Vec::new();
@@ -111,7 +111,7 @@ async fn take_all(ctx: &Ctx, headers: &HeaderMap, except: Option<&str>) -> Resul
 /// Answers the `Set-Cookie` values that expire their owner cookies. A failed
 /// cancel is logged; the ownership is gone either way.
 pub(crate) async fn end_all(
-    ctx: &Ctx,
+    ctx: &LayerState,
     headers: &HeaderMap,
     logged_in_by: Option<String>,
     except: Option<&str>,
@@ -148,7 +148,11 @@ const LOGIN_TURN_SECS: i64 = 15 * 60;
 /// browser holds its cookie, no logout reaches it). A create-once record per
 /// ownership lets one through, on every instance sharing the store; `None`
 /// for the others (and for a browser that does not own `handle`).
-pub(crate) async fn take_login_turn(ctx: &Ctx, headers: &HeaderMap, handle: &str) -> Result<Option<LoginTurn>, Error> {
+pub(crate) async fn take_login_turn(
+    ctx: &LayerState,
+    headers: &HeaderMap,
+    handle: &str,
+) -> Result<Option<LoginTurn>, Error> {
     let Some(binding) = binding::find(ctx.core.config(), headers, Kind::Ciba, handle) else { return Ok(None) };
     let id = record_id(&binding, "ciba-login-turn");
     let expiry = OffsetDateTime::now_utc() + TimeDuration::seconds(LOGIN_TURN_SECS);
@@ -163,14 +167,14 @@ pub(crate) struct LoginTurn {
 
 impl LoginTurn {
     /// After a failed login: the browser's next status read may try again.
-    pub(crate) async fn give_back(self, ctx: &Ctx) {
+    pub(crate) async fn give_back(self, ctx: &LayerState) {
         if let Err(err) = records(ctx).remove(self.id).await {
             tracing::warn!(error = %err, "could not give back a CIBA login turn; the ownership is spent");
         }
     }
 }
 
-async fn handle_of(ctx: &Ctx, binding: &str) -> Result<Option<String>, Error> {
+async fn handle_of(ctx: &LayerState, binding: &str) -> Result<Option<String>, Error> {
     let record = records(ctx).read(owner_id(binding)).await.map_err(store_error)?;
     Ok(record.and_then(|r| r.data.get(HANDLE_KEY).and_then(Value::as_str).map(str::to_owned)))
 }

@@ -44,7 +44,7 @@ use crate::error::Cause;
 use crate::http::{MaybeSession, no_store_json, with_cookies};
 use crate::login::complete;
 use crate::login_hint::LoginHint;
-use crate::state::Ctx;
+use crate::state::LayerState;
 
 #[derive(Deserialize)]
 pub(crate) struct StartBody {
@@ -134,13 +134,13 @@ fn public_message(error: &CibaError) -> &'static str {
     }
 }
 
-fn ciba_of(ctx: &Ctx) -> Result<Ciba, CibaError> {
+fn ciba_of(ctx: &LayerState) -> Result<Ciba, CibaError> {
     ctx.ciba().ok_or(CibaError::NotEnabled)
 }
 
 #[tracing::instrument(name = "bankid.ciba.public_start", skip_all)]
 pub(crate) async fn start(
-    State(ctx): State<Ctx>,
+    State(ctx): State<LayerState>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     Json(body): Json<StartBody>,
@@ -224,7 +224,7 @@ fn rate_limited(wait: Duration) -> Response {
 }
 
 pub(crate) async fn status(
-    State(ctx): State<Ctx>,
+    State(ctx): State<LayerState>,
     MaybeSession(session): MaybeSession,
     headers: HeaderMap,
     Path(handle): Path<String>,
@@ -246,7 +246,7 @@ pub(crate) async fn status(
     }
 }
 
-pub(crate) async fn events(State(ctx): State<Ctx>, Path(handle): Path<String>) -> Response {
+pub(crate) async fn events(State(ctx): State<LayerState>, Path(handle): Path<String>) -> Response {
     let ciba = match ciba_of(&ctx) {
         Ok(ciba) => ciba,
         Err(err) => return err.into_response(),
@@ -291,7 +291,7 @@ fn status_stream(ciba: Ciba, handle: CibaHandle) -> impl Stream<Item = Result<Ev
 /// that logs nobody in would leave the user waiting at a screen that never
 /// moves on.
 async fn claim(
-    ctx: &Ctx,
+    ctx: &LayerState,
     ciba: &Ciba,
     headers: &HeaderMap,
     reserved: &Reserved,
@@ -321,7 +321,7 @@ async fn claim(
 /// read at a time logs in with an ownership (see [`owner::take_login_turn`]);
 /// the session is saved before answering, so a failed save gives the turn back.
 async fn login_if_owner(
-    ctx: &Ctx,
+    ctx: &LayerState,
     ciba: &Ciba,
     session: Option<&Session>,
     headers: &HeaderMap,

@@ -182,7 +182,7 @@ impl BankIdConfigBuilder {
     /// sends the code of the provider it selects instead. Refused at
     /// `build`: a hint with a user id (`BID:<nnin>`: BankID accepts one only
     /// through PAR, per login, with
-    /// [`BankId::login`](crate::BankId::login)`().login_hint(..)`), any other code, a level below [`minimum_loa`](Self::minimum_loa), and a
+    /// [`BankIdSession::login`](crate::BankIdSession::login)`().login_hint(..)`), any other code, a level below [`minimum_loa`](Self::minimum_loa), and a
     /// provider other than the first `acr_values` entry's.
     pub fn login_hint(mut self, hint: Option<impl Into<String>>) -> Self {
         self.login_hint = Choice::of(hint.map(Into::into));

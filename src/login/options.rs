@@ -22,7 +22,7 @@ const PROMPT_LOGIN: &str = "login";
 /// The per-login options of the login route's query: `ui_locales` and
 /// `prompt=login`, each at most once. A `login_hint` there is refused: an
 /// identity number must never travel in a URL (BankID API v4 accepts it
-/// only inside a pushed request); use [`crate::BankId::login`] instead.
+/// only inside a pushed request); use [`crate::BankIdSession::login`] instead.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct QueryOptions {
     pub(crate) ui_locales: Option<String>,

@@ -14,7 +14,6 @@ use url::Url;
 use super::options::{add_identity_hint, add_params};
 use crate::clock::unix_now;
 use crate::config::{BankIdConfig, ParMode};
-use crate::core::{Core, Oidc};
 use crate::error::Error;
 use crate::http::{redirect, with_cookies};
 use crate::live_login::LiveLogins;
@@ -24,15 +23,16 @@ use crate::permission::statement::{PermissionItem, Transport, authorization_deta
 use crate::provider::token::post_form;
 use crate::records::attempt::Attempts;
 use crate::records::attempt::Started;
+use crate::relying_party::{Oidc, RelyingParty};
 use crate::return_to::sanitize_return_to;
 use crate::session::PendingLogin;
 use crate::step_up::policy::{StepUpPolicy, add_authorize_params, add_selectors, select_identity_provider};
 use crate::user::Subject;
 
-/// What starting a login needs of the layer (made by `Ctx::login_start`):
+/// What starting a login needs of the layer (made by `LayerState::login_start`):
 /// the relying party, where attempts go and the live-login policy.
 pub(crate) struct LoginStart<'a> {
-    pub(crate) core: &'a Core,
+    pub(crate) core: &'a RelyingParty,
     pub(crate) attempts: Attempts<'a>,
     pub(crate) live_logins: LiveLogins<'a>,
 }

@@ -27,7 +27,6 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use crate::clock::unix_now;
-use crate::core::Core;
 use crate::error::{EndpointError, Error};
 use crate::error::{TransportError, TransportErrorKind};
 use crate::login_hint::LoginHint;
@@ -35,6 +34,7 @@ use crate::permission::error::PermissionError;
 use crate::permission::statement::{Permission, PermissionItem, Transport, same_digest};
 use crate::provider::http::read_limited;
 use crate::provider::token::parse_json_response;
+use crate::relying_party::RelyingParty;
 
 /// A [`LoginHint`] as BankID's `loginHint` array item:
 /// `{"scheme": "nnin", "value": "<11 digits>"}`.
@@ -319,10 +319,10 @@ pub(crate) struct GrantExpectation<'a> {
 }
 
 /// A handle on the Permission API; get one from
-/// [`BankId::permission_api`](crate::BankId::permission_api).
+/// [`BankIdSession::permission_api`](crate::BankIdSession::permission_api).
 #[derive(Clone)]
 pub struct PermissionApi {
-    core: Arc<Core>,
+    core: Arc<RelyingParty>,
 }
 
 impl fmt::Debug for PermissionApi {
@@ -335,7 +335,7 @@ impl fmt::Debug for PermissionApi {
 const MAX_GRANT_DELAY: Duration = Duration::from_secs(2);
 
 impl PermissionApi {
-    pub(crate) fn new(core: Arc<Core>) -> Self {
+    pub(crate) fn new(core: Arc<RelyingParty>) -> Self {
         PermissionApi { core }
     }
 
@@ -502,7 +502,7 @@ impl PermissionApi {
 /// A call to BIB with the client-credentials Bearer token for `scope`,
 /// retried once with a fresh token after a `401`.
 pub(crate) async fn bearer_send(
-    core: &Core,
+    core: &RelyingParty,
     scope: &str,
     build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
 ) -> Result<reqwest::Response, EndpointError> {

@@ -22,7 +22,7 @@ use crate::clock::unix_now;
 use crate::error::Error;
 use crate::extract::{AuthRejection, no_bankid_layer, rejection};
 use crate::records::single_use::SingleUseRecords;
-use crate::state::Ctx;
+use crate::state::LayerState;
 use crate::state::records;
 use crate::user::AuthenticatedUser;
 
@@ -72,7 +72,7 @@ pub struct Granted<P> {
     digest: String,
     signed_permission: Option<String>,
     use_secret: String,
-    ctx: Ctx,
+    ctx: LayerState,
 }
 
 impl<P> std::fmt::Debug for Granted<P> {
@@ -148,7 +148,7 @@ impl<P: Permission, S: Send + Sync> FromRequestParts<S> for Granted<P> {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let user = <AuthenticatedUser as FromRequestParts<S>>::from_request_parts(parts, state).await?;
-        let ctx = parts.extensions.get::<Ctx>().cloned();
+        let ctx = parts.extensions.get::<LayerState>().cloned();
         find_grant::<P>(ctx.as_ref(), parts, &user).await.map_err(|error| rejection(ctx.as_ref(), parts, error))
     }
 }
@@ -168,7 +168,7 @@ fn requested_flow(parts: &Parts) -> Option<String> {
 /// with it — from the flow this request names. Reads only: nothing is spent
 /// until [`Granted::redeem`].
 async fn find_grant<P: Permission>(
-    ctx: Option<&Ctx>,
+    ctx: Option<&LayerState>,
     parts: &Parts,
     user: &AuthenticatedUser,
 ) -> Result<Granted<P>, Error> {
@@ -202,6 +202,6 @@ async fn find_grant<P: Permission>(
 
 /// Where single use is marked: `with_single_use_store`'s store if
 /// configured, else the login store.
-fn use_records(ctx: &Ctx) -> SingleUseRecords {
+fn use_records(ctx: &LayerState) -> SingleUseRecords {
     ctx.grant_uses.clone().unwrap_or_else(|| records(ctx))
 }

@@ -16,7 +16,7 @@
 //! never modified, so a lapse cannot revive a used grant.
 //!
 //! Each function takes the store it works on and the relying party
-//! ([`Core`]: config and in-process guard), not the layer's state: the
+//! ([`RelyingParty`]: config and in-process guard), not the layer's state: the
 //! grants go to the login store, the marks of use to
 //! [`with_single_use_store`](crate::BankIdLayer::with_single_use_store)'s
 //! store when there is one (the caller, [`Granted`](crate::permission::Granted), picks it).
@@ -28,13 +28,13 @@ use serde::{Deserialize, Serialize};
 use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
 use tower_sessions::session::Id;
 
-use crate::core::Core;
 use crate::error::Error;
 use crate::permission::error::PermissionError;
 use crate::provider::error::Cause;
 use crate::records::attempt::store_error;
 use crate::records::binding::{self, Kind};
 use crate::records::single_use::{SingleUseRecords, record_id};
+use crate::relying_party::RelyingParty;
 
 const GRANTS_KEY: &str = "axum_bankid.grants";
 const USED_KEY: &str = "axum_bankid.grant_used";
@@ -79,7 +79,7 @@ impl fmt::Debug for StoredGrant {
 #[tracing::instrument(name = "bankid.grants.keep", skip_all, fields(grants = grants.len()), err(Display))]
 pub(crate) async fn keep(
     records: &SingleUseRecords,
-    core: &Core,
+    core: &RelyingParty,
     headers: &HeaderMap,
     flow: &str,
     grants: &[StoredGrant],
@@ -101,7 +101,7 @@ pub(crate) async fn keep(
 /// The grants of `flow` this browser holds in `records` (none: `NotGranted`).
 pub(crate) async fn of_flow(
     records: &SingleUseRecords,
-    core: &Core,
+    core: &RelyingParty,
     headers: &HeaderMap,
     flow: &str,
 ) -> Result<Vec<StoredGrant>, Error> {
@@ -123,7 +123,7 @@ pub(crate) async fn is_used(uses: &SingleUseRecords, grant_use_secret: &str) -> 
 /// was, here or elsewhere.
 pub(crate) async fn mark_used(
     uses: &SingleUseRecords,
-    core: &Core,
+    core: &RelyingParty,
     grant_id: &str,
     grant_use_secret: &str,
 ) -> Result<bool, Error> {

@@ -2,7 +2,7 @@
 //! a card, an account) declared as a Rust type.
 //!
 //! A *permission login* is a BankID login that carries such a statement: a
-//! handler starts it ([`BankId::request`](crate::BankId::request) →
+//! handler starts it ([`BankIdSession::request`](crate::BankIdSession::request) →
 //! [`PermissionRequest`]), the user logs in and approves the statement in
 //! BankID, the callback verifies that what was approved is what was sent
 //! and keeps the grant for the flow, and a later request takes it with

@@ -1,6 +1,6 @@
 //! [`PermissionRequest`]: a login that asks the user to approve one
 //! permission, started from a handler with
-//! [`BankId::request`](crate::BankId::request).
+//! [`BankIdSession::request`](crate::BankIdSession::request).
 //!
 //! The statement travels as a Rich Authorization Request item inside the
 //! login (see `statement.rs`) or, with
@@ -17,12 +17,12 @@ use super::api::{PermissionApi, Registration};
 use super::statement::{Permission, PermissionItem, assert_upfront_type, validate_app_callback_uri};
 use crate::error::Error;
 use crate::login::start::{LoginOptions, begin};
-use crate::state::Ctx;
+use crate::state::LayerState;
 
 /// A login that asks for one permission; finish it with [`start`](Self::start).
 #[must_use = "call .start().await to send the user to BankID"]
 pub struct PermissionRequest<P> {
-    ctx: Ctx,
+    ctx: LayerState,
     session: Session,
     /// The request's headers: the browser's login-attempt cookies count
     /// towards the cap on attempts.
@@ -41,8 +41,8 @@ impl<P> std::fmt::Debug for PermissionRequest<P> {
 
 impl<P: Permission> PermissionRequest<P> {
     /// A request for `permission` in the request that `ctx`, `session` and
-    /// `headers` describe (see [`BankId::request`](crate::BankId::request)).
-    pub(crate) fn new(ctx: Ctx, session: Session, headers: HeaderMap, permission: P) -> Self {
+    /// `headers` describe (see [`BankIdSession::request`](crate::BankIdSession::request)).
+    pub(crate) fn new(ctx: LayerState, session: Session, headers: HeaderMap, permission: P) -> Self {
         assert_upfront_type::<P>();
         PermissionRequest { ctx, session, headers, permission, return_to: None, app_callback_uri: None, via_api: false }
     }

@@ -7,7 +7,7 @@
 //! `redirect_uri`, `scope`, `code_challenge_method=S256` and the configured
 //! `login_hint`/`acr_values` — is form-encoded once per layer, at the
 //! first login after the provider's metadata is loaded
-//! ([`AuthorizeRequest::new`], through `Ctx::authorize`, which refuses
+//! ([`AuthorizeRequest::new`], through `LayerState::authorize`, which refuses
 //! while a degraded layer has only stand-in metadata), so the prefix always
 //! follows the metadata in use. A login then appends only its own values (`state`, `nonce`,
 //! `code_challenge`, step-up, permissions, `app_callback_uri`) through the

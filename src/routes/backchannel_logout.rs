@@ -40,7 +40,7 @@ use crate::id_token::check_audience;
 use crate::jws::numeric_date;
 use crate::logout_token::LogoutTokenError;
 use crate::records::logout_markers::LogoutSubject;
-use crate::state::Ctx;
+use crate::state::LayerState;
 
 /// The event member a logout token must carry (Back-Channel Logout 1.0 §2.4).
 pub(crate) const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
@@ -65,9 +65,9 @@ struct ValidLogoutToken {
 
 /// The route handler. Anyone can post to it, so each refusal is logged at
 /// `debug` with its reason, and `warn` gets a summary at most once a minute
-/// (`Core::backchannel_refusals`): a flood of bad tokens cannot flood the
+/// (`RelyingParty::backchannel_refusals`): a flood of bad tokens cannot flood the
 /// warning log.
-pub(crate) async fn receive(State(ctx): State<Ctx>, req: Request) -> Response {
+pub(crate) async fn receive(State(ctx): State<LayerState>, req: Request) -> Response {
     match handle(&ctx, req).await {
         Ok(()) => (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response(),
         Err(err) => {
@@ -88,7 +88,7 @@ fn rejection() -> Response {
 }
 
 #[tracing::instrument(name = "bankid.backchannel_logout", skip_all)]
-async fn handle(ctx: &Ctx, req: Request) -> Result<(), LogoutTokenError> {
+async fn handle(ctx: &LayerState, req: Request) -> Result<(), LogoutTokenError> {
     let token = logout_token_of(req).await?;
     let oidc = ctx.core.oidc();
     let issuer = oidc.metadata.issuer.as_str();

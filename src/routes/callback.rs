@@ -32,7 +32,7 @@ use crate::permission::statement::{PermissionItem, Transport};
 use crate::provider::token::{TokenResponse, request_tokens};
 use crate::records::attempt;
 use crate::session::PendingLogin;
-use crate::state::Ctx;
+use crate::state::LayerState;
 
 /// The authorization response parameters we look at.
 #[derive(Default)]
@@ -44,7 +44,7 @@ pub(crate) struct CallbackParams {
     pub(crate) iss: Option<String>,
 }
 
-pub(crate) async fn finish_login(State(ctx): State<Ctx>, RawQuery(query): RawQuery, req: Request) -> Response {
+pub(crate) async fn finish_login(State(ctx): State<LayerState>, RawQuery(query): RawQuery, req: Request) -> Response {
     let params = parse_params(query.as_deref().unwrap_or_default());
     // The attempt cookie goes whatever the outcome: the attempt is spent.
     let spent_cookie = params
@@ -94,7 +94,7 @@ pub(crate) fn parse_params(query: &str) -> Result<CallbackParams, Error> {
 
 #[tracing::instrument(name = "bankid.callback", skip_all, err(Display))]
 async fn complete(
-    ctx: &Ctx,
+    ctx: &LayerState,
     params: CallbackParams,
     headers: &http::HeaderMap,
     extensions: &http::Extensions,
@@ -151,7 +151,7 @@ async fn complete(
 /// as logout does: a late approval must not replace the login just made. A
 /// store failure here is logged, not the login's failure: the login stands,
 /// and the requests' own lifetimes bound what is left.
-async fn end_ciba_ownerships(ctx: &Ctx, headers: &http::HeaderMap) -> Vec<http::HeaderValue> {
+async fn end_ciba_ownerships(ctx: &LayerState, headers: &http::HeaderMap) -> Vec<http::HeaderValue> {
     crate::ciba::owner::end_all(ctx, headers, None, None).await.unwrap_or_else(|err| {
         tracing::warn!(error = %err, "could not end this browser's CIBA requests after a code-flow login");
         Vec::new()
@@ -160,7 +160,11 @@ async fn end_ciba_ownerships(ctx: &Ctx, headers: &http::HeaderMap) -> Vec<http::
 
 /// Spends the attempt this callback names, then checks its age. Spending
 /// comes first so that a replay fails whatever happened to the first try.
-async fn spend_attempt(ctx: &Ctx, headers: &http::HeaderMap, params: &CallbackParams) -> Result<PendingLogin, Error> {
+async fn spend_attempt(
+    ctx: &LayerState,
+    headers: &http::HeaderMap,
+    params: &CallbackParams,
+) -> Result<PendingLogin, Error> {
     let state = params.state.as_deref().ok_or(Error::MissingState)?;
     let pending: PendingLogin = ctx.attempts().spend(headers, state).await?;
     if unix_now() - pending.started_at > ctx.core.config().login_attempt_ttl.as_secs() as i64 {
@@ -171,7 +175,7 @@ async fn spend_attempt(ctx: &Ctx, headers: &http::HeaderMap, params: &CallbackPa
 
 /// Stores this flow's grants outside the session (see [`grants`]).
 async fn keep_grants(
-    ctx: &Ctx,
+    ctx: &LayerState,
     headers: &http::HeaderMap,
     pending: &PendingLogin,
     granted: &[StoredGrant],
@@ -204,7 +208,7 @@ fn landing(pending: &PendingLogin, has_grants: bool) -> String {
 /// RFC 9207: a response naming another issuer is a mix-up attack; a missing
 /// `iss` is refused when the provider promised to send it. The comparison is
 /// a plain string comparison with the issuer from discovery, as §2.4 asks.
-fn check_response_issuer(ctx: &Ctx, iss: Option<&str>) -> Result<(), Error> {
+fn check_response_issuer(ctx: &LayerState, iss: Option<&str>) -> Result<(), Error> {
     let metadata = &ctx.core.oidc().metadata;
     match iss {
         Some(iss) if iss == metadata.issuer => Ok(()),
@@ -226,7 +230,7 @@ fn provider_error(error: &str, description: Option<&str>) -> Error {
 
 /// Checks the permissions this login asked for and turns them into grants.
 async fn verify_permissions(
-    ctx: &Ctx,
+    ctx: &LayerState,
     pending: &PendingLogin,
     checked: &CheckedLogin,
     token_details: Option<&Value>,
@@ -267,7 +271,7 @@ async fn verify_permissions(
 /// `jwks_uri_grants` keys, issued by BIB, and names — wherever it names
 /// them — this permission id, type and digest.
 #[tracing::instrument(name = "bankid.fetch_grant", skip_all, err(Display))]
-async fn fetch_grant(ctx: &Ctx, id: &str, item: &PermissionItem) -> Result<String, Error> {
+async fn fetch_grant(ctx: &LayerState, id: &str, item: &PermissionItem) -> Result<String, Error> {
     let expected = GrantExpectation { id, item, bib_sub: None };
     let api = ctx.permission_api();
     let grant = complete::fetch_grant(&api, &expected, &api.scope_for(&item.r#type)).await?;
@@ -280,7 +284,7 @@ fn random_id() -> String {
 }
 
 #[tracing::instrument(name = "bankid.token_exchange", skip_all, err(Display))]
-async fn exchange_code(ctx: &Ctx, code: &str, pending: &PendingLogin) -> Result<TokenResponse, Error> {
+async fn exchange_code(ctx: &LayerState, code: &str, pending: &PendingLogin) -> Result<TokenResponse, Error> {
     let config = ctx.core.config();
     let oidc = ctx.core.fresh_oidc().await;
     let credentials = ctx.core.credentials(&oidc);

@@ -8,10 +8,10 @@ use axum::response::Response;
 use crate::http::session_of;
 use crate::login::options::{QueryOptions, from_query};
 use crate::login::start::{LoginOptions, begin};
-use crate::state::Ctx;
+use crate::state::LayerState;
 use crate::step_up::policy::asked_in_query;
 
-pub(crate) async fn start_login(State(ctx): State<Ctx>, RawQuery(query): RawQuery, req: Request) -> Response {
+pub(crate) async fn start_login(State(ctx): State<LayerState>, RawQuery(query): RawQuery, req: Request) -> Response {
     let return_to = query.as_deref().and_then(|q| {
         url::form_urlencoded::parse(q.as_bytes())
             .find(|(key, _)| key == "return_to")

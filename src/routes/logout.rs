@@ -17,9 +17,9 @@ use crate::error::Error;
 use crate::http::{redirect, same_origin_or_absent, session_of, with_cookies};
 use crate::records::binding::{self, Kind};
 use crate::session::{StoredLogin, end_login};
-use crate::state::Ctx;
+use crate::state::LayerState;
 
-pub(crate) async fn logout(State(ctx): State<Ctx>, req: Request) -> Response {
+pub(crate) async fn logout(State(ctx): State<LayerState>, req: Request) -> Response {
     match end(&ctx, req.headers(), req.extensions()).await {
         Ok((location, ciba_cookies)) => {
             let config = ctx.core.config();
@@ -36,7 +36,7 @@ pub(crate) async fn logout(State(ctx): State<Ctx>, req: Request) -> Response {
 /// Ends the login and this browser's CIBA requests; answers where to send
 /// the browser and the `Set-Cookie` values expiring the CIBA owner cookies.
 async fn end(
-    ctx: &Ctx,
+    ctx: &LayerState,
     headers: &HeaderMap,
     extensions: &http::Extensions,
 ) -> Result<(String, Vec<http::HeaderValue>), Error> {
@@ -74,7 +74,7 @@ fn is_bankid_oidc_login(issuer: &str, login: &StoredLogin) -> bool {
 /// 1.0 §2 allows in place of the hint).
 const MAX_ID_TOKEN_HINT_LEN: usize = 4 * 1024;
 
-fn end_session_url(ctx: &Ctx, endpoint: &Url, id_token: &str) -> Url {
+fn end_session_url(ctx: &LayerState, endpoint: &Url, id_token: &str) -> Url {
     let config = ctx.core.config();
     let mut url = endpoint.clone();
     {

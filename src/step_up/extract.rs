@@ -21,7 +21,7 @@ use crate::clock::unix_now;
 use crate::error::Error;
 use crate::error::render::{mark_private, wants_html};
 use crate::extract::{LoginRedirect, unauthenticated_response};
-use crate::state::Ctx;
+use crate::state::LayerState;
 use crate::user::AuthenticatedUser;
 
 /// The current user, if their login meets the route's [`Requirement`] `R`
@@ -165,7 +165,7 @@ impl<R: Requirement, S: Send + Sync> FromRequestParts<S> for StepUp<R> {
     type Rejection = StepUpRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let ctx = parts.extensions.get::<Ctx>().cloned();
+        let ctx = parts.extensions.get::<LayerState>().cloned();
         let user = match <AuthenticatedUser as FromRequestParts<S>>::from_request_parts(parts, state).await {
             Ok(user) => user,
             Err(rejection) => {
@@ -200,7 +200,7 @@ impl<R: Requirement, S: Send + Sync> OptionalFromRequestParts<S> for StepUp<R> {
 }
 
 fn step_up_rejection(
-    ctx: Option<&Ctx>,
+    ctx: Option<&LayerState>,
     parts: &Parts,
     error: Error,
     needed: StepUpPolicy,

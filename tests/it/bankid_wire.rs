@@ -504,15 +504,15 @@ async fn a_login_asking_below_the_minimum_level_is_refused_before_bankid() {
 
 // ---- Per-login options: ui_locales, prompt, max_age, level, identity prefill ----
 
-/// Routes that start logins through `BankId::login`, one per case.
+/// Routes that start logins through `BankIdSession::login`, one per case.
 fn login_routes() -> axum::Router {
     use axum::extract::Path;
     use axum::routing::get;
-    use axum_bankid::BankId;
+    use axum_bankid::BankIdSession;
     axum::Router::new()
         .route(
             "/login-options",
-            get(|bankid: BankId| async move {
+            get(|bankid: BankIdSession| async move {
                 bankid
                     .login()
                     .return_to("/me")
@@ -526,13 +526,13 @@ fn login_routes() -> axum::Router {
         )
         .route(
             "/login-nnin",
-            get(|bankid: BankId| async move {
+            get(|bankid: BankIdSession| async move {
                 bankid.login().return_to("/me").login_hint(LoginHint::Nnin(nnin("kari"))).start().await
             }),
         )
         .route(
             "/login-bad/{case}",
-            get(|bankid: BankId, Path(case): Path<String>| async move {
+            get(|bankid: BankIdSession, Path(case): Path<String>| async move {
                 let login = bankid.login();
                 let login = match case.as_str() {
                     "ui_locales" => login.ui_locales("nb;en"),
@@ -627,7 +627,7 @@ async fn without_par_an_identity_number_is_refused_and_never_sent() {
     assert!(app.sim.requests().iter().all(|r| r.path != "/par" && r.path != "/authorize"), "nothing started");
 }
 
-/// Every bad option, on the login route or through `BankId::login`, is a
+/// Every bad option, on the login route or through `BankIdSession::login`, is a
 /// typed error naming the option, and nothing is sent to BankID.
 #[tokio::test]
 async fn every_bad_login_option_is_a_typed_error_before_bankid() {

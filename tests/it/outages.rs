@@ -14,7 +14,9 @@ use std::time::Duration;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use axum_bankid::{AuthenticatedUser, BankId, BankIdConfig, BankIdConfigBuilder, BankIdLayer, permission::LoginHint};
+use axum_bankid::{
+    AuthenticatedUser, BankIdConfig, BankIdConfigBuilder, BankIdLayer, BankIdSession, permission::LoginHint,
+};
 use axum_bankid_simulator::{Endpoint, Fault, Issuer, Simulator};
 use common::{error_body, hidden_field, location, payment};
 use reqwest::StatusCode;
@@ -45,10 +47,10 @@ fn routes() -> Router {
             "/maybe",
             get(|user: Option<AuthenticatedUser>| async move { user.map_or("anonymous".into(), |u| u.sub) }),
         )
-        .route("/pay", get(|bankid: BankId| async move { bankid.request(payment()).start().await }))
+        .route("/pay", get(|bankid: BankIdSession| async move { bankid.request(payment()).start().await }))
         .route(
             "/pay-api",
-            get(|bankid: BankId| async move { bankid.request(payment()).via_permission_api().start().await }),
+            get(|bankid: BankIdSession| async move { bankid.request(payment()).via_permission_api().start().await }),
         )
 }
 

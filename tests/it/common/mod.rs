@@ -14,7 +14,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router, middleware};
 use axum_bankid::{
-    AuthenticatedUser, BankId, BankIdConfig, BankIdConfigBuilder, BankIdLayer,
+    AuthenticatedUser, BankIdConfig, BankIdConfigBuilder, BankIdLayer, BankIdSession,
     permission::{Granted, Permission},
     require_authenticated,
 };
@@ -342,7 +342,7 @@ fn permission_routes() -> Router {
     Router::new()
         .route(
             "/pay",
-            get(|bankid: BankId, Query(q): Query<PayQuery>| async move {
+            get(|bankid: BankIdSession, Query(q): Query<PayQuery>| async move {
                 let amount = q.amount.unwrap_or_else(|| payment().amount);
                 let mut request = bankid.request(Payment { amount, ..payment() }).return_to("/paid");
                 if let Some(uri) = q.app_callback_uri {
@@ -353,7 +353,7 @@ fn permission_routes() -> Router {
         )
         .route(
             "/pay-api",
-            get(|bankid: BankId| async move {
+            get(|bankid: BankIdSession| async move {
                 bankid.request(payment()).return_to("/paid").via_permission_api().start().await
             }),
         )

@@ -1,9 +1,9 @@
-//! The relying party's core: the configuration with everything discovery
+//! [`RelyingParty`]: the configuration with everything discovery
 //! loads from the two providers (metadata, keys and verifiers for BankID OIDC
 //! and BIB), the HTTP client, and the client-credentials token cache.
 //!
-//! Login logic, the Permission API and CIBA are built on a [`Core`]; the
-//! per-layer state (`state::Ctx`) adds what one layer mounts on top (error
+//! Login logic, the Permission API and CIBA are built on a [`RelyingParty`]; the
+//! per-layer state (`state::LayerState`) adds what one layer mounts on top (error
 //! page, CIBA store, callbacks). Nothing here knows about routes or
 //! sessions, so this module depends only on leaves (config, provider, error,
 //! id_token) and the modules above it depend on it, never the reverse.
@@ -30,19 +30,19 @@ use crate::provider::{ProviderMetadata, bib, http, metadata};
 
 /// Everything that is fixed once the providers are loaded. A layer that
 /// [started degraded](crate::BankIdConfigBuilder::start_degraded) shares one
-/// `Core` from the start, so the single-use grant records, the token cache
+/// `RelyingParty` from the start, so the single-use grant records, the token cache
 /// and every `Ciba`/`PermissionApi` handed out stay the same when the
 /// provider arrives; only the provider parts fill in.
-pub(crate) struct Core {
+pub(crate) struct RelyingParty {
     pub(crate) config: BankIdConfig,
     /// BankID OIDC (the code flow and client-credentials tokens) as its
     /// discovery document describes it, kept current
-    /// ([`Discovered`]); read it with [`Core::oidc`] or
-    /// [`Core::fresh_oidc`].
-    discovery: Live<Arc<Discovered<Oidc>>>,
+    /// ([`Discovered`]); read it with [`RelyingParty::oidc`] or
+    /// [`RelyingParty::fresh_oidc`].
+    discovery: Deferred<Arc<Discovered<Oidc>>>,
     pub(crate) http: reqwest::Client,
     /// Verifies BankID OIDC's ID tokens (code flow).
-    pub(crate) verifier: Live<IdTokenVerifier>,
+    pub(crate) verifier: Deferred<IdTokenVerifier>,
     /// BIB: `Some(None)` when no BIB issuer is configured, unset until loaded.
     bib: OnceLock<Option<Bib>>,
     pub(crate) client_tokens: ClientTokens,
@@ -62,7 +62,7 @@ pub(crate) struct Core {
     pub(crate) backchannel_refusals: RefusalSummary,
 }
 
-impl Core {
+impl RelyingParty {
     /// Whether the providers are loaded (always, unless started degraded).
     pub(crate) fn is_ready(&self) -> bool {
         self.loaded_at.get().is_some()
@@ -118,18 +118,18 @@ impl NamesSigningAlgs for Oidc {
 /// A provider part that a degraded start fills in later. Until then it reads
 /// as a stand-in that can do nothing: metadata naming no algorithm, PAR or
 /// logout endpoint and pointing at the issuer, a verifier without keys. The
-/// layer answers `503` on the routes that would use it and [`Core::bib`]
+/// layer answers `503` on the routes that would use it and [`RelyingParty::bib`]
 /// refuses; code that still reaches it (a login started by an app's handler
-/// asks for PAR, see `Core::degraded_config`) finds nothing to send a user
+/// asks for PAR, see `RelyingParty::degraded_config`) finds nothing to send a user
 /// or a token to, and fails closed.
-pub(crate) struct Live<T> {
+pub(crate) struct Deferred<T> {
     loaded: OnceLock<T>,
     stand_in: T,
 }
 
-impl<T> Live<T> {
+impl<T> Deferred<T> {
     fn stand_in(stand_in: T) -> Self {
-        Live { loaded: OnceLock::new(), stand_in }
+        Deferred { loaded: OnceLock::new(), stand_in }
     }
 
     pub(crate) fn is_loaded(&self) -> bool {
@@ -137,7 +137,7 @@ impl<T> Live<T> {
     }
 }
 
-impl<T> Deref for Live<T> {
+impl<T> Deref for Deferred<T> {
     type Target = T;
 
     fn deref(&self) -> &T {
@@ -176,23 +176,23 @@ impl Bib {
     }
 }
 
-impl Core {
+impl RelyingParty {
     /// Discovers both providers and loads their keys (see
     /// `BankIdLayer::discover` for retries and the degraded start).
-    pub(crate) async fn load(config: BankIdConfig) -> Result<Arc<Core>, StartupError> {
+    pub(crate) async fn load(config: BankIdConfig) -> Result<Arc<RelyingParty>, StartupError> {
         let client = http::client(config.http_timeout).map_err(|e| StartupError::Discovery(Cause::from_error(e)))?;
         config.key_chain.log_at_start();
         if config.start_degraded {
             return Ok(start_degraded(client, config).await);
         }
         let loaded = load_with_retries(&client, &config).await?;
-        let core = Arc::new(Core::unloaded(client, config));
+        let core = Arc::new(RelyingParty::unloaded(client, config));
         core.install(loaded);
         Ok(core)
     }
 
     /// The configuration; while degraded, with PAR required (see
-    /// `Core::degraded_config`).
+    /// `RelyingParty::degraded_config`).
     pub(crate) fn config(&self) -> &BankIdConfig {
         if self.is_ready() { &self.config } else { &self.degraded_config }
     }
@@ -291,13 +291,13 @@ fn refresh_oidc(client: reqwest::Client, config: Arc<BankIdConfig>, keys: Arc<Ke
     })
 }
 
-/// A `Core` whose providers a background task loads. Waits for the first
+/// A `RelyingParty` whose providers a background task loads. Waits for the first
 /// attempt at most one `http_timeout`, so that a provider that is up gives a
 /// ready layer and one that hangs does not hold start-up; the attempt goes
 /// on in the background either way.
-async fn start_degraded(client: reqwest::Client, config: BankIdConfig) -> Arc<Core> {
+async fn start_degraded(client: reqwest::Client, config: BankIdConfig) -> Arc<RelyingParty> {
     let first_attempt_timeout = config.http_timeout;
-    let core = Arc::new(Core::unloaded(client, config));
+    let core = Arc::new(RelyingParty::unloaded(client, config));
     let (first_done, first_attempt) = tokio::sync::oneshot::channel();
     tokio::spawn(keep_loading(Arc::downgrade(&core), first_done));
     if tokio::time::timeout(first_attempt_timeout, first_attempt).await.is_err() {
@@ -309,7 +309,7 @@ async fn start_degraded(client: reqwest::Client, config: BankIdConfig) -> Arc<Co
 /// The background loader of a degraded start: tries at once, then with
 /// backoff, until the providers load or every layer using `core` is
 /// dropped. Signals `first_done` after the first attempt.
-async fn keep_loading(core: Weak<Core>, first_done: tokio::sync::oneshot::Sender<()>) {
+async fn keep_loading(core: Weak<RelyingParty>, first_done: tokio::sync::oneshot::Sender<()>) {
     let mut first_done = Some(first_done);
     let mut wait = Duration::ZERO;
     loop {
@@ -347,20 +347,20 @@ fn retry_after(wait: Duration) -> u64 {
     wait.as_secs_f64().ceil().max(1.0) as u64
 }
 
-impl Core {
-    /// A `Core` with stand-ins for every provider part.
-    fn unloaded(http: reqwest::Client, config: BankIdConfig) -> Core {
+impl RelyingParty {
+    /// A `RelyingParty` with stand-ins for every provider part.
+    fn unloaded(http: reqwest::Client, config: BankIdConfig) -> RelyingParty {
         let metadata = stand_in_metadata(&config);
         let keys = Arc::new(KeyCache::unloaded(http.clone(), key_cache_settings(&config)));
         let verifier = new_verifier(&metadata.issuer, Arc::new(SigningAlgs::fixed(Vec::new())), &config, keys);
         let stand_in = Arc::new(Discovered::fixed(Oidc::new(metadata, &config)));
         let mut degraded_config = config.clone();
         degraded_config.par = crate::config::ParMode::Required;
-        Core {
+        RelyingParty {
             config,
-            discovery: Live::stand_in(stand_in),
+            discovery: Deferred::stand_in(stand_in),
             http,
-            verifier: Live::stand_in(verifier),
+            verifier: Deferred::stand_in(verifier),
             bib: OnceLock::new(),
             client_tokens: Default::default(),
             spent_ids: Default::default(),
@@ -372,7 +372,7 @@ impl Core {
     }
 
     /// Puts the loaded parts in place, readiness last: whoever sees
-    /// `is_ready` sees every part. Called once per `Core` (one loader).
+    /// `is_ready` sees every part. Called once per `RelyingParty` (one loader).
     fn install(&self, loaded: Loaded) {
         let _ = self.bib.set(loaded.bib);
         let _ = self.verifier.loaded.set(loaded.verifier);
