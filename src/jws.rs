@@ -111,7 +111,7 @@ impl<'t> CompactJws<'t> {
         }
         let header = decode_object(header)?;
         let alg = header.get("alg").and_then(Value::as_str).ok_or(IdTokenError::Malformed)?;
-        let alg = alg.chars().filter(|c| !c.is_control()).take(16).collect();
+        let alg = alg.to_owned();
         let kid = match header.get("kid") {
             None => None,
             Some(Value::String(kid)) => Some(kid.clone()),
@@ -240,6 +240,19 @@ mod tests {
         assert_eq!(parse_header(json!({"alg": "RS256", "kid": 7})), Err(IdTokenError::Malformed));
         assert_eq!(parse_header(json!({"alg": 256})), Err(IdTokenError::Malformed));
         assert_eq!(parse_header(json!({"kid": "k1"})), Err(IdTokenError::Malformed));
+    }
+
+    #[test]
+    fn an_alg_is_kept_as_sent_and_shown_only_through_the_untrusted_rule() {
+        // No clean-up before the algorithm is compared: "RS\0256" must not
+        // become RS256. Only what an error shows of it is made safe.
+        let (alg, _) = parse_header(json!({"alg": "RS\u{0}256"})).unwrap();
+        assert_eq!(alg, "RS\u{0}256");
+        assert!(alg.parse::<Algorithm>().is_err());
+        let hostile = format!("{}\n\u{1b}[31m", "A".repeat(5_000));
+        let (alg, _) = parse_header(json!({ "alg": hostile })).unwrap();
+        let shown = untrusted(&alg).to_string();
+        assert!(shown.chars().count() <= 65 && !shown.chars().any(char::is_control), "{shown:?}");
     }
 
     #[test]
