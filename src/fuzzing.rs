@@ -82,7 +82,7 @@ pub fn callback_query(query: &str) -> Result<CallbackQuery, Error> {
 /// What the JWS parser reads from a protected header it accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JoseHeader {
-    /// `alg`, control characters removed, at most 16 characters.
+    /// `alg`, exactly as the header has it.
     pub alg: String,
     /// `kid`, if present.
     pub kid: Option<String>,
