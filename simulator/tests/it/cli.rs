@@ -3,7 +3,6 @@
 //! usage error (exit code 2) that names the key. Neither starts a server.
 #![cfg(feature = "cli")]
 
-use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Output, Stdio};
 
 const ANN: &str = "id=ann,name=Ann Test,nnin=31819012388,birthdate=1990-01-31";
@@ -63,16 +62,7 @@ fn started_lines(args: &[&str]) -> Vec<String> {
         .stdout(Stdio::piped())
         .spawn()
         .expect("the binary starts");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let mut lines = Vec::new();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.expect("UTF-8 output");
-        let done = line.starts_with("signing algorithm: ");
-        lines.push(line);
-        if done {
-            break;
-        }
-    }
+    let lines = crate::sim_support::lines_until_serving(&mut child);
     child.kill().expect("the child is still running");
     child.wait().expect("the child exits");
     lines

@@ -3,7 +3,6 @@
 //! logged in against by plain HTTP (no page), its health route, its strict
 //! config file, and the README's curl script run for real.
 
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -81,16 +80,7 @@ impl Program {
             .stderr(Stdio::piped())
             .spawn()
             .expect("the binary starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut lines = Vec::new();
-        for line in BufReader::new(stdout).lines() {
-            let line = line.expect("UTF-8 output");
-            let done = line.starts_with("signing algorithm: ");
-            lines.push(line);
-            if done {
-                break;
-            }
-        }
+        let lines = crate::sim_support::lines_until_serving(&mut child);
         assert!(lines.last().is_some_and(|line| line.starts_with("signing algorithm: ")), "{lines:?}");
         Program { child: Some(child), lines }
     }

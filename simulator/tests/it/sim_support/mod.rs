@@ -305,3 +305,20 @@ pub async fn verify_at(
     let data = jsonwebtoken::decode::<Value>(jwt, &DecodingKey::from_jwk(jwk)?, &validation)?;
     Ok(data.claims)
 }
+
+/// What the simulator program prints before it serves: its stdout up to and
+/// including the `signing algorithm:` line, its last line before serving.
+pub fn lines_until_serving(child: &mut std::process::Child) -> Vec<String> {
+    use std::io::BufRead as _;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = Vec::new();
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.expect("UTF-8 output");
+        let done = line.starts_with("signing algorithm: ");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    lines
+}
