@@ -198,8 +198,7 @@ pub(crate) async fn start(
 fn busy() -> Response {
     tracing::info!("public CIBA start refused: too many starts under way");
     let body = serde_json::json!({"error": "busy", "message": "too many CIBA starts are under way; try again shortly"});
-    let headers = [(axum::http::header::RETRY_AFTER, "1"), (axum::http::header::CACHE_CONTROL, "no-store")];
-    (StatusCode::SERVICE_UNAVAILABLE, headers, Json(body)).into_response()
+    with_retry_after(no_store_json(StatusCode::SERVICE_UNAVAILABLE, body), 1)
 }
 
 /// The configured address source gave no client address: a wiring fault of
@@ -217,10 +216,13 @@ fn client_address_unknown(source: &ClientAddress) -> Response {
 
 fn rate_limited(wait: Duration) -> Response {
     let body = serde_json::json!({"error": "rate_limited", "message": "too many CIBA starts; try again later"});
-    let retry_after = wait.as_secs().max(1).to_string();
-    let headers =
-        [(axum::http::header::RETRY_AFTER, retry_after), (axum::http::header::CACHE_CONTROL, "no-store".into())];
-    (StatusCode::TOO_MANY_REQUESTS, headers, Json(body)).into_response()
+    with_retry_after(no_store_json(StatusCode::TOO_MANY_REQUESTS, body), wait.as_secs().max(1))
+}
+
+/// `Retry-After` in whole seconds, on one of the start route's refusals.
+fn with_retry_after(mut response: Response, secs: u64) -> Response {
+    response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(secs));
+    response
 }
 
 pub(crate) async fn status(
@@ -238,10 +240,7 @@ pub(crate) async fn status(
     }
     .await;
     match result {
-        Ok((status, released)) => {
-            let body = ([(axum::http::header::CACHE_CONTROL, "no-store")], Json(PublicStatus::from(&status)));
-            with_cookies(body.into_response(), released)
-        }
+        Ok((status, released)) => with_cookies(no_store_json(StatusCode::OK, PublicStatus::from(&status)), released),
         Err(err) => err.into_response(),
     }
 }
