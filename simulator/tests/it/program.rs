@@ -56,6 +56,12 @@ impl Drop for TempDir {
     }
 }
 
+/// The discovery document served at `base` (where the program listens).
+async fn discovery_at(http: &reqwest::Client, base: &str) -> Value {
+    let url = format!("{base}/.well-known/openid-configuration");
+    http.get(url).send().await.expect("up").json().await.expect("JSON")
+}
+
 /// The running program and what it printed; killed when dropped.
 struct Program {
     child: Option<Child>,
@@ -158,27 +164,13 @@ async fn config_public_url_and_auto_approve_log_in_by_plain_http() {
     let http = client();
 
     // Discovery, read where it listens, names the public URL everywhere.
-    let discovery: Value = http
-        .get(format!("{oidc}/.well-known/openid-configuration"))
-        .send()
-        .await
-        .expect("up")
-        .json()
-        .await
-        .expect("JSON");
+    let discovery = discovery_at(&http, &oidc).await;
     assert_eq!(discovery["issuer"], "http://bankid.test:8080");
     for endpoint in ["authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint"] {
         let url = discovery[endpoint].as_str().expect(endpoint);
         assert!(url.starts_with("http://bankid.test:8080/"), "{endpoint}: {url}");
     }
-    let bib_discovery: Value = http
-        .get(format!("{bib}/.well-known/openid-configuration"))
-        .send()
-        .await
-        .expect("up")
-        .json()
-        .await
-        .expect("JSON");
+    let bib_discovery = discovery_at(&http, &bib).await;
     assert_eq!(bib_discovery["issuer"], "http://bib.test:8081");
     assert!(
         bib_discovery["backchannel_authentication_endpoint"]
