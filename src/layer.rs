@@ -27,6 +27,7 @@ use tower_sessions::{SessionManagerLayer, SessionStore, cookie::SameSite};
 use crate::RotationSafeStore;
 use crate::ciba::{self, Ciba, CibaOptions, CibaStore};
 use crate::config::BankIdConfig;
+use crate::error::render::ErrorPages;
 use crate::error::{Error, StartupError};
 use crate::health::Health;
 use crate::http::with_cookies;
@@ -146,7 +147,7 @@ impl BankIdLayer {
     where
         F: Fn(&Error, &HeaderMap) -> Response + Send + Sync + 'static,
     {
-        BankIdLayer::from_ctx(self.ctx.with(|ctx| ctx.on_error = Some(Arc::new(handler))))
+        BankIdLayer::from_ctx(self.ctx.with(|ctx| ctx.error_pages = ErrorPages::custom(Arc::new(handler))))
     }
 
     /// Makes single-use grants single-use across every instance that shares
@@ -349,7 +350,7 @@ impl BankIdLayer {
         let mut response = self.ctx.error_response(&Error::ProviderUnavailable, headers);
         let secs = HeaderValue::from(self.ctx.core.retry_after_secs());
         let retry_after = response.headers_mut().entry(header::RETRY_AFTER);
-        match (retry_after, self.ctx.on_error.is_some()) {
+        match (retry_after, self.ctx.error_pages.is_custom()) {
             (header::Entry::Occupied(mut default), false) => {
                 default.insert(secs);
             }

@@ -13,8 +13,11 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use tower_sessions::SessionStore;
 
+use crate::ciba::owner::Owners;
+use crate::ciba::routes::CibaRoutes;
 use crate::ciba::{Ciba, CibaCallback, CibaStore, PublicStartPolicy};
 use crate::error::Error;
+use crate::error::render::ErrorPages;
 use crate::live_login::LiveLogins;
 use crate::login::start::LoginStart;
 use crate::permission::api::PermissionApi;
@@ -23,9 +26,6 @@ use crate::records::local_store::LocalStore;
 use crate::records::logout_markers::LogoutMarkers;
 use crate::records::single_use::SingleUseRecords;
 use crate::relying_party::RelyingParty;
-
-/// The app's error page for login failures (`BankIdLayer::with_error_handler`).
-pub(crate) type ErrorHandler = Arc<dyn Fn(&Error, &HeaderMap) -> Response + Send + Sync>;
 
 /// The handle routes and extractors work with: one `Arc`, so the copy that
 /// `BankIdLayer` puts into every request's extensions is one refcount bump.
@@ -37,7 +37,7 @@ pub(crate) struct LayerState(Arc<LayerStateInner>);
 #[derive(Clone)]
 pub(crate) struct LayerStateInner {
     pub(crate) core: Arc<RelyingParty>,
-    pub(crate) on_error: Option<ErrorHandler>,
+    pub(crate) error_pages: ErrorPages,
     pub(crate) ciba_store: Option<Arc<CibaStore>>,
     /// The public start route's policy, when it is mounted.
     pub(crate) ciba_public_start: Option<Arc<PublicStartPolicy>>,
@@ -62,7 +62,7 @@ impl LayerState {
     pub(crate) fn new(core: Arc<RelyingParty>) -> LayerState {
         LayerState(Arc::new(LayerStateInner {
             core,
-            on_error: None,
+            error_pages: ErrorPages::default(),
             ciba_store: None,
             ciba_public_start: None,
             ciba_callback: None,
@@ -80,16 +80,18 @@ impl LayerState {
 
     /// Renders an error: the app's handler if set, else the default page/JSON.
     pub(crate) fn error_response(&self, err: &Error, headers: &HeaderMap) -> Response {
-        match &self.on_error {
-            Some(handler) => handler(err, headers),
-            None => err.to_response(headers),
-        }
+        self.error_pages.render(err, headers)
     }
 
     /// The CIBA client, if CIBA is enabled on this layer.
     pub(crate) fn ciba(&self) -> Option<Ciba> {
         let store = self.ciba_store.clone()?;
         Some(Ciba::new(self.core.clone(), store, self.ciba_callback.clone()))
+    }
+
+    /// What CIBA's owner records need of this layer.
+    pub(crate) fn ciba_owners(&self) -> Owners {
+        Owners { core: self.core.clone(), records: records(self), ciba: self.ciba() }
     }
 
     /// This layer's login attempts (see [`Attempts`]).
@@ -123,4 +125,14 @@ impl LayerState {
 /// layer is told it, else this process's own.
 pub(crate) fn records(ctx: &LayerState) -> SingleUseRecords {
     SingleUseRecords::new(ctx.login_store.clone())
+}
+
+impl axum::extract::FromRef<LayerState> for CibaRoutes {
+    fn from_ref(ctx: &LayerState) -> CibaRoutes {
+        CibaRoutes {
+            owners: ctx.ciba_owners(),
+            public_start: ctx.ciba_public_start.clone(),
+            error_pages: ctx.error_pages.clone(),
+        }
+    }
 }

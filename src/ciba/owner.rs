@@ -22,6 +22,8 @@
 //! approved; logging in with it removes the cookie (the login keeps the
 //! handle, and logout cancels that request), logging out removes both.
 
+use std::sync::Arc;
+
 use axum::http::{HeaderMap, HeaderValue};
 use serde_json::Value;
 use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
@@ -30,9 +32,10 @@ use tower_sessions::session::Id;
 use crate::error::{Cause, Error};
 use crate::records::attempt::store_error;
 use crate::records::binding::{self, Kind};
-use crate::records::single_use::record_id;
-use crate::state::LayerState;
-use crate::state::records;
+use crate::records::single_use::{SingleUseRecords, record_id};
+use crate::relying_party::RelyingParty;
+
+use super::Ciba;
 
 /// The record's one key: the handle it was started under.
 const HANDLE_KEY: &str = "axum_bankid.ciba_handle";
@@ -40,18 +43,29 @@ const HANDLE_KEY: &str = "axum_bankid.ciba_handle";
 /// oldest cookie goes (its request can no longer log this browser in).
 const MAX_PER_BROWSER: usize = 8;
 
+/// What the owner records need of a layer (built by the layer's state):
+/// its configuration, where its records go, and its CIBA client, if CIBA
+/// is on (logout and logins end a browser's requests either way).
+#[derive(Clone)]
+pub(crate) struct Owners {
+    pub(crate) core: Arc<RelyingParty>,
+    pub(crate) records: SingleUseRecords,
+    pub(crate) ciba: Option<Ciba>,
+}
+
 /// Records that this browser started `handle`, for `lifetime_secs` (the
 /// request's own lifetime). Answers the `Set-Cookie` values to send.
 pub(crate) async fn claim(
-    ctx: &LayerState,
+    owners: &Owners,
     headers: &HeaderMap,
     handle: &str,
     lifetime_secs: i64,
 ) -> Result<Vec<HeaderValue>, Error> {
-    let config = ctx.core.config();
+    let config = owners.core.config();
     let (binding, cookies) = binding::issue(config, headers, Kind::Ciba, handle, lifetime_secs, MAX_PER_BROWSER);
     let expiry = OffsetDateTime::now_utc() + TimeDuration::seconds(lifetime_secs);
-    let created = records(ctx)
+    let created = owners
+        .records
         .create_first(owner_id(&binding), HANDLE_KEY, Value::String(handle.to_owned()), expiry)
         .await
         .map_err(store_error)?;
@@ -64,9 +78,9 @@ pub(crate) async fn claim(
 
 /// Whether this browser started `handle` (and has not logged in with it or
 /// logged out since).
-pub(crate) async fn owns(ctx: &LayerState, headers: &HeaderMap, handle: &str) -> Result<bool, Error> {
-    let Some(binding) = binding::find(ctx.core.config(), headers, Kind::Ciba, handle) else { return Ok(false) };
-    Ok(handle_of(ctx, &binding).await?.as_deref() == Some(handle))
+pub(crate) async fn owns(owners: &Owners, headers: &HeaderMap, handle: &str) -> Result<bool, Error> {
+    let Some(binding) = binding::find(owners.core.config(), headers, Kind::Ciba, handle) else { return Ok(false) };
+    Ok(handle_of(owners, &binding).await?.as_deref() == Some(handle))
 }
 
 /// The `Set-Cookie` that ends this browser's ownership of `handle` once it
@@ -78,21 +92,21 @@ pub(crate) async fn owns(ctx: &LayerState, headers: &HeaderMap, handle: &str) ->
 /// whole answer with a bare `500` — dropping this `Set-Cookie` too, so the
 /// browser still owns the request and its next status read logs it in.
 /// Deleting the record here would lose the approval in that case.
-pub(crate) fn release(ctx: &LayerState, headers: &HeaderMap, handle: &str) -> Option<HeaderValue> {
-    binding::clear(ctx.core.config(), headers, Kind::Ciba, handle)
+pub(crate) fn release(owners: &Owners, headers: &HeaderMap, handle: &str) -> Option<HeaderValue> {
+    binding::clear(owners.core.config(), headers, Kind::Ciba, handle)
 }
 
 /// Takes every request this browser started but `except` (at logout, or
 /// when the browser logs in; the caller expires their cookies): answers
 /// their handles. The records go before any cancel, so whatever happens to
 /// the cancels, no approval of them logs this browser in.
-async fn take_all(ctx: &LayerState, headers: &HeaderMap, except: Option<&str>) -> Result<Vec<String>, Error> {
-    let config = ctx.core.config();
-    let store = records(ctx);
+async fn take_all(owners: &Owners, headers: &HeaderMap, except: Option<&str>) -> Result<Vec<String>, Error> {
+    let config = owners.core.config();
+    let store = &owners.records;
     let mut handles = Vec::new();
     // No more than a browser can hold (older cookies were expired at start).
     for binding in binding::newest(config, headers, Kind::Ciba, MAX_PER_BROWSER) {
-        let handle = handle_of(ctx, &binding).await?;
+        let handle = handle_of(owners, &binding).await?;
         if except.is_some() && handle.as_deref() == except {
             continue;
         }
@@ -111,16 +125,16 @@ async fn take_all(ctx: &LayerState, headers: &HeaderMap, except: Option<&str>) -
 /// Answers the `Set-Cookie` values that expire their owner cookies. A failed
 /// cancel is logged; the ownership is gone either way.
 pub(crate) async fn end_all(
-    ctx: &LayerState,
+    owners: &Owners,
     headers: &HeaderMap,
     logged_in_by: Option<String>,
     except: Option<&str>,
 ) -> Result<Vec<HeaderValue>, Error> {
-    let mut handles = take_all(ctx, headers, except).await?;
+    let mut handles = take_all(owners, headers, except).await?;
     handles.extend(logged_in_by);
     handles.sort_unstable();
     handles.dedup();
-    if let Some(ciba) = ctx.ciba() {
+    if let Some(ciba) = &owners.ciba {
         for handle in handles.iter().filter_map(|h| super::CibaHandle::parse(h)) {
             match ciba.cancel(&handle).await {
                 Ok(()) | Err(super::CibaError::UnknownHandle) => {}
@@ -131,7 +145,7 @@ pub(crate) async fn end_all(
     if !handles.is_empty() {
         tracing::info!(cancelled = handles.len(), "CIBA requests of this browser ended");
     }
-    let config = ctx.core.config();
+    let config = owners.core.config();
     let kept = except.and_then(|handle| binding::clear(config, headers, Kind::Ciba, handle));
     let mut expired = binding::clear_all(config, headers, Kind::Ciba);
     expired.retain(|cookie| Some(cookie) != kept.as_ref());
@@ -149,14 +163,14 @@ const LOGIN_TURN_SECS: i64 = 15 * 60;
 /// ownership lets one through, on every instance sharing the store; `None`
 /// for the others (and for a browser that does not own `handle`).
 pub(crate) async fn take_login_turn(
-    ctx: &LayerState,
+    owners: &Owners,
     headers: &HeaderMap,
     handle: &str,
 ) -> Result<Option<LoginTurn>, Error> {
-    let Some(binding) = binding::find(ctx.core.config(), headers, Kind::Ciba, handle) else { return Ok(None) };
+    let Some(binding) = binding::find(owners.core.config(), headers, Kind::Ciba, handle) else { return Ok(None) };
     let id = record_id(&binding, "ciba-login-turn");
     let expiry = OffsetDateTime::now_utc() + TimeDuration::seconds(LOGIN_TURN_SECS);
-    let taken = records(ctx).create_first(id, HANDLE_KEY, Value::String(handle.to_owned()), expiry).await;
+    let taken = owners.records.create_first(id, HANDLE_KEY, Value::String(handle.to_owned()), expiry).await;
     Ok(taken.map_err(store_error)?.then_some(LoginTurn { id }))
 }
 
@@ -167,15 +181,15 @@ pub(crate) struct LoginTurn {
 
 impl LoginTurn {
     /// After a failed login: the browser's next status read may try again.
-    pub(crate) async fn give_back(self, ctx: &LayerState) {
-        if let Err(err) = records(ctx).remove(self.id).await {
+    pub(crate) async fn give_back(self, owners: &Owners) {
+        if let Err(err) = owners.records.remove(self.id).await {
             tracing::warn!(error = %err, "could not give back a CIBA login turn; the ownership is spent");
         }
     }
 }
 
-async fn handle_of(ctx: &LayerState, binding: &str) -> Result<Option<String>, Error> {
-    let record = records(ctx).read(owner_id(binding)).await.map_err(store_error)?;
+async fn handle_of(owners: &Owners, binding: &str) -> Result<Option<String>, Error> {
+    let record = owners.records.read(owner_id(binding)).await.map_err(store_error)?;
     Ok(record.and_then(|r| r.data.get(HANDLE_KEY).and_then(Value::as_str).map(str::to_owned)))
 }
 

@@ -22,6 +22,7 @@
 //! outcome.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
@@ -37,14 +38,24 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::background::{self, Reserved};
-use super::owner;
-use super::public_start::{ClientAddress, Refusal};
+use super::owner::{self, Owners};
+use super::public_start::{ClientAddress, PublicStartPolicy, Refusal};
 use super::{Ciba, CibaError, CibaHandle, CibaRequest, CibaStatus};
 use crate::error::Cause;
+use crate::error::render::ErrorPages;
 use crate::http::{MaybeSession, no_store_json, with_cookies};
 use crate::login::complete;
 use crate::login_hint::LoginHint;
-use crate::state::LayerState;
+
+/// What CIBA's routes need of the layer that mounts them, taken from its
+/// state (`FromRef`), so that this module does not depend on the layer's.
+#[derive(Clone)]
+pub(crate) struct CibaRoutes {
+    pub(crate) owners: Owners,
+    /// The public start route's policy, when it is mounted.
+    pub(crate) public_start: Option<Arc<PublicStartPolicy>>,
+    pub(crate) error_pages: ErrorPages,
+}
 
 #[derive(Deserialize)]
 pub(crate) struct StartBody {
@@ -134,24 +145,24 @@ fn public_message(error: &CibaError) -> &'static str {
     }
 }
 
-fn ciba_of(ctx: &LayerState) -> Result<Ciba, CibaError> {
-    ctx.ciba().ok_or(CibaError::NotEnabled)
+fn ciba_of(routes: &CibaRoutes) -> Result<Ciba, CibaError> {
+    routes.owners.ciba.clone().ok_or(CibaError::NotEnabled)
 }
 
 #[tracing::instrument(name = "bankid.ciba.public_start", skip_all)]
 pub(crate) async fn start(
-    State(ctx): State<LayerState>,
+    State(routes): State<CibaRoutes>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     Json(body): Json<StartBody>,
 ) -> Response {
-    let (ciba, policy) = match (ciba_of(&ctx), ctx.ciba_public_start.clone()) {
+    let (ciba, policy) = match (ciba_of(&routes), routes.public_start.clone()) {
         (Ok(ciba), Some(policy)) => (ciba, policy),
         (Err(err), _) => return err.into_response(),
         (Ok(_), None) => return CibaError::NotEnabled.into_response(),
     };
-    if !crate::http::same_origin_or_absent(&headers, ctx.core.config().redirect_uri()) {
-        return ctx.error_response(&crate::error::Error::CrossSiteRequest, &headers);
+    if !crate::http::same_origin_or_absent(&headers, routes.owners.core.config().redirect_uri()) {
+        return routes.error_pages.render(&crate::error::Error::CrossSiteRequest, &headers);
     }
     let hint = LoginHint::Nnin(body.nnin.clone());
     // Malformed numbers (shape and both mod-11 control digits) are refused
@@ -181,7 +192,7 @@ pub(crate) async fn start(
         Err(err) => return err.into_response(),
     };
     let cookies = match policy.options.log_in_starting_session {
-        true => match claim(&ctx, &ciba, &headers, &reserved).await {
+        true => match claim(&routes.owners, &ciba, &headers, &reserved).await {
             Ok(cookies) => cookies,
             Err(err) => return err.into_response(),
         },
@@ -226,16 +237,16 @@ fn with_retry_after(mut response: Response, secs: u64) -> Response {
 }
 
 pub(crate) async fn status(
-    State(ctx): State<LayerState>,
+    State(routes): State<CibaRoutes>,
     MaybeSession(session): MaybeSession,
     headers: HeaderMap,
     Path(handle): Path<String>,
 ) -> Response {
     let result = async {
-        let ciba = ciba_of(&ctx)?;
+        let ciba = ciba_of(&routes)?;
         let handle = CibaHandle::parse(&handle).ok_or(CibaError::UnknownHandle)?;
         let status = ciba.status(&handle).await?;
-        let released = login_if_owner(&ctx, &ciba, session.as_ref(), &headers, &handle, &status).await?;
+        let released = login_if_owner(&routes.owners, &ciba, session.as_ref(), &headers, &handle, &status).await?;
         Ok::<_, CibaError>((status, released))
     }
     .await;
@@ -245,8 +256,8 @@ pub(crate) async fn status(
     }
 }
 
-pub(crate) async fn events(State(ctx): State<LayerState>, Path(handle): Path<String>) -> Response {
-    let ciba = match ciba_of(&ctx) {
+pub(crate) async fn events(State(routes): State<CibaRoutes>, Path(handle): Path<String>) -> Response {
+    let ciba = match ciba_of(&routes) {
         Ok(ciba) => ciba,
         Err(err) => return err.into_response(),
     };
@@ -290,13 +301,13 @@ fn status_stream(ciba: Ciba, handle: CibaHandle) -> impl Stream<Item = Result<Ev
 /// that logs nobody in would leave the user waiting at a screen that never
 /// moves on.
 async fn claim(
-    ctx: &LayerState,
+    owners: &Owners,
     ciba: &Ciba,
     headers: &HeaderMap,
     reserved: &Reserved,
 ) -> Result<Vec<axum::http::HeaderValue>, CibaError> {
     let lifetime = i64::try_from(reserved.lifetime_secs).unwrap_or(i64::MAX).max(1);
-    match owner::claim(ctx, headers, reserved.handle.as_str(), lifetime).await {
+    match owner::claim(owners, headers, reserved.handle.as_str(), lifetime).await {
         Ok(cookies) => Ok(cookies),
         Err(err) => {
             if let Err(cancel) = ciba.cancel(&reserved.handle).await {
@@ -320,7 +331,7 @@ async fn claim(
 /// read at a time logs in with an ownership (see [`owner::take_login_turn`]);
 /// the session is saved before answering, so a failed save gives the turn back.
 async fn login_if_owner(
-    ctx: &LayerState,
+    owners: &Owners,
     ciba: &Ciba,
     session: Option<&Session>,
     headers: &HeaderMap,
@@ -330,26 +341,26 @@ async fn login_if_owner(
     let (Some(session), CibaStatus::Approved { .. }) = (session, status) else { return Ok(Vec::new()) };
     // Only requests the start route bound to this browser, which it does
     // only when the policy opted in.
-    if !owner::owns(ctx, headers, handle.as_str()).await.map_err(session_failed)? {
+    if !owner::owns(owners, headers, handle.as_str()).await.map_err(session_failed)? {
         return Ok(Vec::new());
     }
     let Some(login) = ciba.approved_login(handle).await? else { return Ok(Vec::new()) };
-    let Some(turn) = owner::take_login_turn(ctx, headers, handle.as_str()).await.map_err(session_failed)? else {
+    let Some(turn) = owner::take_login_turn(owners, headers, handle.as_str()).await.map_err(session_failed)? else {
         // Another read of this browser is logging it in with this approval.
         return Ok(Vec::new());
     };
     if let Err(err) = establish_and_save(session, login, handle).await {
-        turn.give_back(ctx).await;
+        turn.give_back(owners).await;
         return Err(session_failed(err));
     }
     // The browser is logged in now: its other requests end, so a late
     // approval of one of them cannot replace this login. A failure here is
     // logged, not the login's (it stands, saved).
-    let mut cookies = owner::end_all(ctx, headers, None, Some(handle.as_str())).await.unwrap_or_else(|err| {
+    let mut cookies = owner::end_all(owners, headers, None, Some(handle.as_str())).await.unwrap_or_else(|err| {
         tracing::warn!(error = %err, "could not end this browser's other CIBA requests after a CIBA login");
         Vec::new()
     });
-    cookies.extend(owner::release(ctx, headers, handle.as_str()));
+    cookies.extend(owner::release(owners, headers, handle.as_str()));
     Ok(cookies)
 }
 

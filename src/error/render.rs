@@ -8,11 +8,42 @@
 //! Kept apart from the error types so that what can go wrong (`mod.rs` and
 //! each producer's error) reads without how it is shown.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::{EndpointError, Error, LoginCheckError};
+
+/// The app's error page for login failures (`BankIdLayer::with_error_handler`).
+pub(crate) type ErrorHandler = Arc<dyn Fn(&Error, &HeaderMap) -> Response + Send + Sync>;
+
+/// How a layer shows a login failure: the app's handler if it set one, else
+/// this module's default page/JSON. Kept here, beside the default, so that
+/// every route family (the layer's own and CIBA's) renders through one path.
+#[derive(Clone, Default)]
+pub(crate) struct ErrorPages(Option<ErrorHandler>);
+
+impl ErrorPages {
+    /// Pages from the app's `handler`.
+    pub(crate) fn custom(handler: ErrorHandler) -> ErrorPages {
+        ErrorPages(Some(handler))
+    }
+
+    /// Whether the app's handler renders (it then decides `Retry-After` too).
+    pub(crate) fn is_custom(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// The response for `err` to a request with `headers`.
+    pub(crate) fn render(&self, err: &Error, headers: &HeaderMap) -> Response {
+        match &self.0 {
+            Some(handler) => handler(err, headers),
+            None => err.to_response(headers),
+        }
+    }
+}
 
 impl Error {
     /// The HTTP status this error maps to.

@@ -152,7 +152,7 @@ async fn complete(
 /// store failure here is logged, not the login's failure: the login stands,
 /// and the requests' own lifetimes bound what is left.
 async fn end_ciba_ownerships(ctx: &LayerState, headers: &http::HeaderMap) -> Vec<http::HeaderValue> {
-    crate::ciba::owner::end_all(ctx, headers, None, None).await.unwrap_or_else(|err| {
+    crate::ciba::owner::end_all(&ctx.ciba_owners(), headers, None, None).await.unwrap_or_else(|err| {
         tracing::warn!(error = %err, "could not end this browser's CIBA requests after a code-flow login");
         Vec::new()
     })

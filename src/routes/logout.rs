@@ -46,7 +46,7 @@ async fn end(
     let session = session_of(extensions)?;
     let login = end_login(&session, ctx.core.config().keep_session_data_at_logout).await?;
     let logged_in_by = login.as_ref().and_then(|login| login.ciba_handle.clone());
-    let ciba_cookies = owner::end_all(ctx, headers, logged_in_by, None).await?;
+    let ciba_cookies = owner::end_all(&ctx.ciba_owners(), headers, logged_in_by, None).await?;
     let Some(login) = login else { return Ok(("/".to_owned(), ciba_cookies)) };
     tracing::info!("BankID login ended");
     // The snapshot: a logout never waits on the provider's discovery.
