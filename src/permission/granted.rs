@@ -1,5 +1,6 @@
-//! [`Granted<P>`](Granted): the extractor that hands a handler a
-//! permission the logged-in user approved, and spends it once.
+//! [`Granted<P>`](Granted): a permission the logged-in user approved, found
+//! for a request and spent once (how it is extracted from a request, like
+//! every extractor of the crate, is in `extract/granted.rs`).
 //!
 //! Finding a grant reads only: it must come from the flow the request names
 //! (`bankid_flow`, see [`requested_flow`]), belong to the same (`iss`,
@@ -7,10 +8,11 @@
 //! [`grant_ttl`](crate::BankIdConfigBuilder::grant_ttl) and, with single-use
 //! grants, not be used yet. [`Granted::redeem`] is the one place a grant is
 //! spent (see `grants.rs` for the records). A refusal is an
-//! [`AuthRejection`], so a browser without a login is sent to log in as with
+//! [`AuthRejection`](crate::AuthRejection), so a browser without a login is sent to log in as with
 //! [`AuthenticatedUser`].
 
-use axum::extract::FromRequestParts;
+use std::sync::Arc;
+
 use axum::http::request::Parts;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -20,10 +22,8 @@ use super::grants;
 use super::statement::{Permission, permission_digest, same_digest};
 use crate::clock::unix_now;
 use crate::error::Error;
-use crate::extract::{AuthRejection, no_bankid_layer, rejection};
 use crate::records::single_use::SingleUseRecords;
-use crate::state::LayerState;
-use crate::state::records;
+use crate::relying_party::RelyingParty;
 use crate::user::AuthenticatedUser;
 
 /// Proof that the logged-in user approved a statement of type `P` in
@@ -72,7 +72,9 @@ pub struct Granted<P> {
     digest: String,
     signed_permission: Option<String>,
     use_secret: String,
-    ctx: LayerState,
+    /// Where the grant is spent, and the settings that say whether it is.
+    uses: SingleUseRecords,
+    core: Arc<RelyingParty>,
 }
 
 impl<P> std::fmt::Debug for Granted<P> {
@@ -132,24 +134,14 @@ impl<P: Permission> Granted<P> {
     /// [`Error::Session`]. With reusable grants this always succeeds.
     #[tracing::instrument(name = "bankid.redeem", skip_all, fields(r#type = P::TYPE), err(Display))]
     pub async fn redeem(&self) -> Result<(), Error> {
-        if !self.ctx.core.config().single_use_grants {
+        if !self.core.config().single_use_grants {
             return Ok(());
         }
-        if !grants::mark_used(&use_records(&self.ctx), &self.ctx.core, &self.id, &self.use_secret).await? {
+        if !grants::mark_used(&self.uses, &self.core, &self.id, &self.use_secret).await? {
             return Err(PermissionError::AlreadyRedeemed.into());
         }
         tracing::info!("permission grant redeemed");
         Ok(())
-    }
-}
-
-impl<P: Permission, S: Send + Sync> FromRequestParts<S> for Granted<P> {
-    type Rejection = AuthRejection;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let user = <AuthenticatedUser as FromRequestParts<S>>::from_request_parts(parts, state).await?;
-        let ctx = parts.extensions.get::<LayerState>().cloned();
-        find_grant::<P>(ctx.as_ref(), parts, &user).await.map_err(|error| rejection(ctx.as_ref(), parts, error))
     }
 }
 
@@ -164,27 +156,37 @@ fn requested_flow(parts: &Parts) -> Option<String> {
     named.next().is_none().then_some(flow)
 }
 
+/// Where a layer keeps its grants and marks them used (built by the
+/// layer's state for each lookup).
+pub(crate) struct GrantRecords {
+    /// The grants of permission logins, with the layer's other records.
+    pub(crate) grants: SingleUseRecords,
+    /// Where single use is marked: `with_single_use_store`'s store if
+    /// configured, else the same as `grants`.
+    pub(crate) uses: SingleUseRecords,
+    pub(crate) core: Arc<RelyingParty>,
+}
+
 /// The grant of type `P` for `user` — the same (`iss`, `sub`) that logged in
 /// with it — from the flow this request names. Reads only: nothing is spent
 /// until [`Granted::redeem`].
-async fn find_grant<P: Permission>(
-    ctx: Option<&LayerState>,
+pub(crate) async fn find<P: Permission>(
+    records: GrantRecords,
     parts: &Parts,
     user: &AuthenticatedUser,
 ) -> Result<Granted<P>, Error> {
-    let ctx = ctx.ok_or_else(no_bankid_layer)?;
     let flow = requested_flow(parts).ok_or(PermissionError::NotGranted)?;
     let now = unix_now();
-    let config = ctx.core.config();
+    let config = records.core.config();
     let ttl = config.grant_ttl.as_secs() as i64;
-    let grant = grants::of_flow(&records(ctx), &ctx.core, &parts.headers, &flow)
+    let grant = grants::of_flow(&records.grants, &records.core, &parts.headers, &flow)
         .await?
         .into_iter()
         .find(|g| {
             g.flow == flow && g.r#type == P::TYPE && g.iss == user.iss && g.sub == user.sub && now - g.granted_at <= ttl
         })
         .ok_or(PermissionError::NotGranted)?;
-    if config.single_use_grants && grants::is_used(&use_records(ctx), &grant.use_secret).await? {
+    if config.single_use_grants && grants::is_used(&records.uses, &grant.use_secret).await? {
         return Err(PermissionError::NotGranted.into());
     }
     let statement_bytes = URL_SAFE_NO_PAD.decode(&grant.encoded).map_err(|_| PermissionError::StatementMismatch)?;
@@ -196,12 +198,7 @@ async fn find_grant<P: Permission>(
         digest: grant.digest,
         signed_permission: grant.signed_permission,
         use_secret: grant.use_secret,
-        ctx: ctx.clone(),
+        uses: records.uses,
+        core: records.core,
     })
-}
-
-/// Where single use is marked: `with_single_use_store`'s store if
-/// configured, else the login store.
-fn use_records(ctx: &LayerState) -> SingleUseRecords {
-    ctx.grant_uses.clone().unwrap_or_else(|| records(ctx))
 }

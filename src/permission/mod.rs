@@ -58,12 +58,11 @@ pub(crate) mod config;
 pub(crate) mod error;
 pub(crate) mod granted;
 pub(crate) mod grants;
-pub(crate) mod request;
 pub(crate) mod statement;
 
+pub use crate::extract::permission_request::PermissionRequest;
 pub use crate::login_hint::LoginHint;
 pub use api::{BibAcr, ClientSignals, Grant, PermissionApi, RegisteredPermission, Registration};
 pub use config::PermissionApiConfig;
 pub use granted::Granted;
-pub use request::PermissionRequest;
 pub use statement::{DigestInput, Permission, permission_digest};

@@ -22,10 +22,9 @@
 //! let app: Router = Router::new().route("/transfer", get(transfer));
 //! ```
 
-mod extract;
 pub(crate) mod policy;
-mod requirement;
+pub(crate) mod requirement;
 
-pub use extract::{StepUp, StepUpRejection, require_step_up};
+pub use crate::extract::step_up::{StepUp, StepUpRejection, require_step_up};
 pub use policy::{MAX_STEP_UP_MAX_AGE, StepUpPolicy};
 pub use requirement::{Loa3, Loa4, LoggedInWithin, Requirement};

@@ -15,13 +15,13 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::policy::StepUpPolicy;
-use super::requirement::Requirement;
+use super::rejection::{LoginRedirect, unauthenticated_response};
 use crate::clock::unix_now;
 use crate::error::Error;
 use crate::error::render::{mark_private, wants_html};
-use crate::extract::{LoginRedirect, unauthenticated_response};
 use crate::state::LayerState;
+use crate::step_up::policy::StepUpPolicy;
+use crate::step_up::requirement::Requirement;
 use crate::user::AuthenticatedUser;
 
 /// The current user, if their login meets the route's [`Requirement`] `R`

@@ -13,10 +13,10 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use tower_sessions::Session;
 
-use super::api::{PermissionApi, Registration};
-use super::statement::{Permission, PermissionItem, assert_upfront_type, validate_app_callback_uri};
 use crate::error::Error;
 use crate::login::start::{LoginOptions, begin};
+use crate::permission::api::{PermissionApi, Registration};
+use crate::permission::statement::{Permission, PermissionItem, assert_upfront_type, validate_app_callback_uri};
 use crate::state::LayerState;
 
 /// A login that asks for one permission; finish it with [`start`](Self::start).
