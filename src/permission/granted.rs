@@ -128,7 +128,8 @@ impl<P: Permission> Granted<P> {
     /// [`with_single_use_store`](crate::BankIdLayer::with_single_use_store)
     /// is configured; later ones fail with
     /// [`PermissionError::AlreadyRedeemed`] (`403`, detail
-    /// `already_redeemed`), and later extractions find no grant. The use is
+    /// `already_redeemed`), and so do later extractions of it (a reload of
+    /// the page that redeemed it is told what happened). The use is
     /// recorded in the store at once, so a handler that fails afterwards
     /// with a 5xx cannot revive it. A store failure fails closed with
     /// [`Error::Session`]. With reusable grants this always succeeds.
@@ -169,7 +170,9 @@ pub(crate) struct GrantRecords {
 
 /// The grant of type `P` for `user` — the same (`iss`, `sub`) that logged in
 /// with it — from the flow this request names. Reads only: nothing is spent
-/// until [`Granted::redeem`].
+/// until [`Granted::redeem`]. A grant that is found but already spent is
+/// `already_redeemed` (say, a reload of the page that redeemed it); any
+/// other miss is `not_granted`.
 pub(crate) async fn find<P: Permission>(
     records: GrantRecords,
     parts: &Parts,
@@ -187,7 +190,7 @@ pub(crate) async fn find<P: Permission>(
         })
         .ok_or(PermissionError::NotGranted)?;
     if config.single_use_grants && grants::is_used(&records.uses, &grant.use_secret).await? {
-        return Err(PermissionError::NotGranted.into());
+        return Err(PermissionError::AlreadyRedeemed.into());
     }
     let statement_bytes = URL_SAFE_NO_PAD.decode(&grant.encoded).map_err(|_| PermissionError::StatementMismatch)?;
     let statement: P = serde_json::from_slice(&statement_bytes).map_err(|_| PermissionError::StatementMismatch)?;

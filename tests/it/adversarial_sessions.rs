@@ -190,10 +190,27 @@ async fn a_bad_body_does_not_spend_the_approval() {
     assert!(bad.status().is_client_error(), "{}", bad.status());
     let good = app.client.post(&order).json(&serde_json::json!({"amount": "123.45"})).send().await.unwrap();
     assert_eq!(good.status(), StatusCode::OK);
-    // Redeemed: the grant has left the session.
+    // Redeemed: the grant is spent, and a repeat says so.
     let again = app.client.post(&order).json(&serde_json::json!({"amount": "123.45"})).send().await.unwrap();
     let (status, body) = error_body(again).await;
-    assert_eq!((status, body["detail"].as_str()), (StatusCode::FORBIDDEN, Some("not_granted")));
+    assert_eq!((status, body["detail"].as_str()), (StatusCode::FORBIDDEN, Some("already_redeemed")));
+}
+
+/// #22: reloading the landing page after the approval was redeemed answers
+/// `already_redeemed` (what happened), not `not_granted` (which reads as if
+/// the user never approved); a flow never approved stays `not_granted`.
+#[tokio::test]
+async fn a_reload_after_redeeming_says_already_redeemed() {
+    let app = TestApp::builder().start().await;
+    let landing = approve_payment(&app, "123.45").await;
+    let order = app.url(&on(&landing, "/pay-order"));
+    let paid = app.client.post(&order).json(&serde_json::json!({"amount": "123.45"})).send().await.unwrap();
+    assert_eq!(paid.status(), StatusCode::OK);
+    let (status, body) = app.get_json(&on(&landing, "/review")).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("permission_not_granted")));
+    assert_eq!(body["detail"], "already_redeemed");
+    let never = format!("/review?bankid_flow={}", "0".repeat(32));
+    assert_eq!(app.get_json(&never).await.1["detail"], "not_granted");
 }
 
 /// Item 14: a second `redeem()` of one grant fails with `already_redeemed`.

@@ -65,7 +65,7 @@ async fn a_grant_cannot_be_replayed() {
     let (status, body) = app.get_json(&landing).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["error"], "permission_not_granted");
-    assert_eq!(body["detail"], "not_granted");
+    assert_eq!(body["detail"], "already_redeemed");
 }
 
 #[tokio::test]
