@@ -311,7 +311,11 @@ impl BankIdLayer {
             .route(&config.login_path, get(routes::login::start_login))
             .route(&config.callback_path, get(routes::callback::finish_login))
             .route(&config.logout_path, post(routes::logout::logout))
-            .route(&config.backchannel_logout_path, post(routes::backchannel_logout::receive));
+            .route(&config.backchannel_logout_path, post(routes::backchannel_logout::receive))
+            .route(
+                &config.session_status.path,
+                get(routes::session_status::session_status).post(routes::session_status::session_status),
+            );
         if ctx.ciba_store.is_some() {
             let base = &config.ciba_path;
             if ctx.ciba_public_start.is_some() {
@@ -330,6 +334,7 @@ impl BankIdLayer {
         path == config.login_path
             || path == config.callback_path
             || path == config.logout_path
+            || path == config.session_status.path
             || (path == config.backchannel_logout_path && self.ctx.core.oidc().metadata.backchannel_logout_supported)
             || (self.ctx.ciba_store.is_some() && is_under(path, &config.ciba_path))
     }
@@ -338,9 +343,10 @@ impl BankIdLayer {
 impl BankIdLayer {
     /// Own routes that talk to the provider: all but logout, which ends a
     /// local login without it (the provider's logout endpoint is skipped
-    /// while it is not loaded).
+    /// while it is not loaded), and the session status, which reads only
+    /// the session.
     fn needs_provider(&self, path: &str) -> bool {
-        path != self.ctx.core.config.logout_path
+        path != self.ctx.core.config.logout_path && path != self.ctx.core.config.session_status.path
     }
 
     /// `503 provider_unavailable` with `Retry-After`, rendered like any

@@ -7,6 +7,7 @@
 
 use crate::clock::unix_now;
 use crate::error::Error;
+use crate::records::activity::{Activity, Idle, Touch};
 use crate::records::logout_markers::LogoutMarkers;
 use crate::relying_party::RelyingParty;
 use crate::session::{CurrentLogin, load_current_login};
@@ -19,9 +20,10 @@ pub(crate) enum Stored {
     Absent,
     /// A login that no longer counts (too old, too low, logged out).
     Dead,
-    /// A login that counts (boxed: the other variants are empty), and
-    /// when it was made (Unix milliseconds: which login this is).
-    Live { user: Box<AuthenticatedUser>, logged_in_ms: i64 },
+    /// A login that counts (boxed: the other variants are empty), when it
+    /// was made (Unix milliseconds: which login this is), and when it ends
+    /// if idle from now on (Unix milliseconds; with an idle timeout).
+    Live { user: Box<AuthenticatedUser>, logged_in_ms: i64, idle_until_ms: Option<i64> },
 }
 
 impl Stored {
@@ -35,24 +37,29 @@ impl Stored {
 }
 
 /// What a layer judges stored logins by: its configuration and provider,
-/// and its back-channel logout markers (made by `LayerState::live_logins`).
+/// its back-channel logout markers, and its activity records when an idle
+/// timeout is set (made by `LayerState::live_logins`).
 pub(crate) struct LiveLogins<'a> {
     pub(crate) core: &'a RelyingParty,
     pub(crate) markers: LogoutMarkers,
+    pub(crate) activity: Option<Activity>,
 }
 
 impl LiveLogins<'_> {
-    /// Reads the session's login and judges it.
-    pub(crate) async fn load(&self, session: &Session) -> Result<Stored, Error> {
+    /// Reads the session's login and judges it; with [`Touch::Extend`] (an
+    /// authenticated request) a live login's idle deadline moves on.
+    pub(crate) async fn load(&self, session: &Session, touch: Touch) -> Result<Stored, Error> {
         match load_current_login(session).await? {
             None => Ok(Stored::Absent),
-            Some(login) => self.check(login).await,
+            Some(login) => self.check(login, touch).await,
         }
     }
 
     /// Judges a stored login by the current policy: the minimum LOA (it may
-    /// have been raised since), `max_login_age`, and back-channel logouts.
-    pub(crate) async fn check(&self, login: CurrentLogin) -> Result<Stored, Error> {
+    /// have been raised since), `max_login_age`, back-channel logouts, and
+    /// the idle timeout (checked last: only a login that counts otherwise is
+    /// extended).
+    pub(crate) async fn check(&self, login: CurrentLogin, touch: Touch) -> Result<Stored, Error> {
         let core = self.core;
         let config = core.config();
         if crate::loa::require_minimum(Some(login.user.loa), config.minimum_loa).is_err() {
@@ -72,7 +79,20 @@ impl LiveLogins<'_> {
             tracing::info!("stored login was ended by a back-channel logout");
             return Ok(Stored::Dead);
         }
+        let idle_until_ms = match &self.activity {
+            None => None,
+            Some(activity) => {
+                let idle = activity.check(&login.keys(), crate::clock::unix_now_ms(), touch).await;
+                match idle.map_err(crate::records::attempt::store_error)? {
+                    Idle::Until(ms) => Some(ms),
+                    Idle::Expired => {
+                        tracing::info!("stored login ended after the idle timeout");
+                        return Ok(Stored::Dead);
+                    }
+                }
+            }
+        };
         let logged_in_ms = login.keys().logged_in_ms;
-        Ok(Stored::Live { user: Box::new(login.user), logged_in_ms })
+        Ok(Stored::Live { user: Box::new(login.user), logged_in_ms, idle_until_ms })
     }
 }

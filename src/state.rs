@@ -21,6 +21,7 @@ use crate::error::render::ErrorPages;
 use crate::live_login::LiveLogins;
 use crate::login::start::LoginStart;
 use crate::permission::api::PermissionApi;
+use crate::records::activity::Activity;
 use crate::records::attempt::Attempts;
 use crate::records::local_store::LocalStore;
 use crate::records::logout_markers::LogoutMarkers;
@@ -106,7 +107,14 @@ impl LayerState {
 
     /// The policy this layer judges stored logins by (see [`LiveLogins`]).
     pub(crate) fn live_logins(&self) -> LiveLogins<'_> {
-        LiveLogins { core: &self.core, markers: self.logout_markers() }
+        LiveLogins { core: &self.core, markers: self.logout_markers(), activity: self.activity() }
+    }
+
+    /// This layer's activity records, when an idle timeout is set.
+    pub(crate) fn activity(&self) -> Option<Activity> {
+        let config = self.core.config();
+        let timeout = config.session_status.idle_timeout?;
+        Some(Activity { records: records(self), key: config.record_key(), timeout })
     }
 
     /// This layer's back-channel logout markers.

@@ -10,6 +10,7 @@ use super::error::ConfigError;
 use super::idp::IdentityProvider;
 use super::key_chain::{RootSource, key_chain_settings};
 use super::par::ParMode;
+use super::session_status::session_status_settings;
 use super::settings::BankIdConfig;
 use super::validate::{
     DAY, bounded, parse_endpoint, parse_issuer, required, validate_acr_values, validate_login_hint, validate_path,
@@ -86,6 +87,9 @@ pub struct BankIdConfigBuilder {
     login_attempt_ttl: Option<Duration>,
     max_pending_logins: Option<usize>,
     max_login_age: Option<Duration>,
+    idle_timeout: Option<Duration>,
+    session_status_path: Option<String>,
+    session_status_identity: bool,
     jwks_refresh_cooldown: Option<Duration>,
     jwks_max_age_floor: Option<Duration>,
     jwks_max_age_ceiling: Option<Duration>,
@@ -297,6 +301,36 @@ impl BankIdConfigBuilder {
         self
     }
 
+    /// Ends a login after this long without an authenticated request (1 s
+    /// up to `max_login_age`), next to `max_login_age`'s absolute limit.
+    /// Every request an extractor lets through extends it, and so does a
+    /// `POST` to the [session status route](Self::session_status_path);
+    /// reading the status does not. The deadline moves in steps of a tenth
+    /// of the timeout (at most a minute), so an active user costs at most
+    /// one store write a minute, and each authenticated request one store
+    /// read. Default: none (only `max_login_age` ends a login).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// Where the layer answers `GET` with the session's status (JSON,
+    /// `no-store`: whether a login exists, its level, `auth_time`, when it
+    /// ends and when it ends if idle) and `POST` by extending the idle
+    /// deadline, so a page can warn before an idle logout (WCAG 2.2.1).
+    /// Default: `/auth/bankid/session`.
+    pub fn session_status_path(mut self, path: impl Into<String>) -> Self {
+        self.session_status_path = Some(path.into());
+        self
+    }
+
+    /// Whether the session status route also shows who is logged in (the
+    /// `sub`). Default: `false` (no identity data in it).
+    pub fn session_status_identity(mut self, shows: bool) -> Self {
+        self.session_status_identity = shows;
+        self
+    }
+
     /// Minimum time between two JWKS refetches triggered by tokens — an
     /// unknown `kid`, or a signature that fails with a known `kid` (the
     /// provider may have re-keyed) — so a flood of forged tokens cannot
@@ -503,6 +537,14 @@ impl BankIdConfigBuilder {
         let upfront_permissions = upfront_permissions(self.upfront_permissions, self.digest_input, self.par)?;
         let permission_api = permission_api(self.permission_api, self.permission_type_scopes, bib_issuer.is_some())?;
         let ciba_path = validate_path("ciba_path", self.ciba_path, "/auth/bankid/ciba")?;
+        let own_paths = [&login_path, &callback_path, &logout_path, &backchannel_logout_path, &ciba_path];
+        let session_status = session_status_settings(
+            self.idle_timeout,
+            self.session_status_path,
+            self.session_status_identity,
+            max_login_age,
+            own_paths,
+        )?;
         validate_permission_api(&permission_api)?;
         let issuers = [Some(&issuer), bib_issuer.as_ref()];
         let key_chain = key_chain_settings(self.root_certificates, self.key_chain_check, issuers, preset)?;
@@ -530,6 +572,7 @@ impl BankIdConfigBuilder {
             login_attempt_ttl,
             max_pending_logins,
             max_login_age,
+            session_status,
             jwks_refresh_cooldown,
             jwks_max_age_floor,
             jwks_max_age_ceiling,

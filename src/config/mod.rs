@@ -27,6 +27,7 @@ mod error;
 mod idp;
 mod key_chain;
 mod par;
+mod session_status;
 mod settings;
 mod validate;
 

@@ -6,6 +6,7 @@ use url::Url;
 
 use super::client_auth::{ClientAuth, Credential};
 use super::par::ParMode;
+use super::session_status::SessionStatusSettings;
 use crate::loa::Loa;
 use crate::permission::config::PermissionApiConfig;
 use crate::permission::statement::{DigestInput, PermissionItem};
@@ -39,6 +40,7 @@ pub struct BankIdConfig {
     pub(crate) login_attempt_ttl: Duration,
     pub(crate) max_pending_logins: usize,
     pub(crate) max_login_age: Duration,
+    pub(crate) session_status: SessionStatusSettings,
     pub(crate) jwks_refresh_cooldown: Duration,
     pub(crate) jwks_max_age_floor: Duration,
     pub(crate) jwks_max_age_ceiling: Duration,

@@ -16,6 +16,7 @@ use crate::error::Error;
 use crate::http::session_of;
 use crate::live_login::Stored;
 use crate::private_responses::LoginShown;
+use crate::records::activity::Touch;
 use crate::state::LayerState;
 use crate::user::AuthenticatedUser;
 use crate::wiring::Misconfiguration;
@@ -60,7 +61,7 @@ async fn current_user(ctx: Option<&LayerState>, parts: &Parts) -> Result<Authent
     let session = session_of(&parts.extensions)?;
     // Read before the load, which forgets an id whose record is gone.
     let session_cookie_came_back = session.id().is_some();
-    match ctx.live_logins().load(&session).await? {
+    match ctx.live_logins().load(&session, Touch::Extend).await? {
         Stored::Live { user, .. } => Ok(*user),
         Stored::Dead => Err(Error::Unauthenticated),
         Stored::Absent => Err(no_login(ctx, &parts.headers, session_cookie_came_back)),

@@ -19,6 +19,7 @@ use tower_sessions::Session;
 use crate::clock::unix_now;
 use crate::error::Error;
 use crate::live_login::{LiveLogins, Stored};
+use crate::records::activity::Touch;
 use crate::records::single_use::record_id;
 use crate::session::load_current_login;
 
@@ -63,7 +64,7 @@ pub(crate) async fn landing_of_repeat(
     if completed.state_tag != state_tag(state) || completed.until < unix_now() {
         return Ok(None);
     }
-    match live_logins.load(session).await? {
+    match live_logins.load(session, Touch::Keep).await? {
         Stored::Live { logged_in_ms, .. } if logged_in_ms == completed.logged_in_ms => {
             tracing::debug!("a completed callback repeated: landing again, nothing exchanged");
             Ok(Some(completed.landing))

@@ -21,6 +21,7 @@ use crate::login_hint::LoginHint;
 use crate::permission::error::PermissionError;
 use crate::permission::statement::{PermissionItem, Transport, authorization_details};
 use crate::provider::token::post_form;
+use crate::records::activity::Touch;
 use crate::records::attempt::Attempts;
 use crate::records::attempt::Started;
 use crate::relying_party::{Oidc, RelyingParty};
@@ -137,7 +138,7 @@ pub(crate) async fn begin(
         // Only a login that still counts binds the new one to its person: an
         // expired or logged-out login is nobody's, so this proceeds as a
         // fresh login (whose result the callback stores as usual).
-        true => start.live_logins.load(session).await?.into_user().as_ref().and_then(Subject::of_user),
+        true => start.live_logins.load(session, Touch::Keep).await?.into_user().as_ref().and_then(Subject::of_user),
         false => None,
     };
     let pending = PendingLogin {

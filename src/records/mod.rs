@@ -8,6 +8,7 @@
 //! Records take a store (and the configuration they need); they import no
 //! route, so the routes, extractors and CIBA can all use them.
 
+pub(crate) mod activity;
 pub(crate) mod attempt;
 pub(crate) mod binding;
 pub(crate) mod local_store;

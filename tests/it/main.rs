@@ -41,6 +41,7 @@ mod properties;
 mod redis_instances;
 mod round_trips;
 mod session;
+mod session_status;
 mod step_up;
 mod stores;
 mod wiring;
