@@ -110,14 +110,22 @@ async function waitFor(what, timeoutMs, probe, hopeless = () => null) {
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${last})`);
 }
 
-/** Starts target/debug/examples/<name> on a free port; resolves once it answers `GET /`. */
-async function startExample(name) {
+/**
+ * Starts target/debug/examples/<name> on a free port, with `extraEnv` and its
+ * log under `label`; resolves once it answers `GET /`.
+ */
+async function startExample(name, { label = name, extraEnv = {} } = {}) {
   const binary = path.join(EXAMPLES_DIR, name);
   if (!fs.existsSync(binary)) throw new Error(`${binary} does not exist: run \`cargo build --examples\` first`);
   const port = await freePort();
-  const logPath = path.join(SHOTS_DIR, `${name}.log`);
+  const logPath = path.join(SHOTS_DIR, `${label}.log`);
   const log = fs.openSync(logPath, 'w');
-  const env = { ...process.env, PORT: String(port), RUST_LOG: process.env.RUST_LOG ?? 'info,axum_bankid=debug' };
+  const env = {
+    ...process.env,
+    ...extraEnv,
+    PORT: String(port),
+    RUST_LOG: process.env.RUST_LOG ?? 'info,axum_bankid=debug',
+  };
   // Always the embedded simulator, never a real provider.
   delete env.BANKID_ENV;
   delete env.BANKID_ISSUER;
@@ -324,6 +332,35 @@ async function loginScenario(app) {
   check(await page.getByText('You are not logged in').isVisible(), 'a cancelled login leaves nobody logged in');
 }
 
+/**
+ * The idle warning (WCAG 2.2.1): with a 125 s idle timeout the page warns
+ * once fewer than 120 s are left, and "Stay logged in" (a POST to the
+ * session status route) extends the login and removes the warning.
+ */
+async function idleScenario(app) {
+  step('idle: a logged-in page warns before the idle logout');
+  const context = await newBrowser('idle');
+  const page = context.pages()[0] ?? (await context.newPage());
+  await moveProviderToLocalhost(page, app);
+  await page.goto(`${app.base}/`);
+  await page.getByRole('link', { name: 'Log in with BankID' }).click();
+  await page.waitForURL(onProvider);
+  await page.getByLabel(KARI).check();
+  await page.getByRole('button', { name: 'Log in', exact: true }).click();
+  await page.waitForURL(`${app.base}/me`);
+  const warning = page.locator('#session-warning');
+  await warning.getByText('You will be logged out in').waitFor({ timeout: 20_000 });
+  check((await warning.getAttribute('role')) === 'alert', 'the idle warning is announced to screen readers (role=alert)');
+  await shot(page, 'idle-warning');
+
+  step('idle: "Stay logged in" extends the login');
+  await page.getByRole('button', { name: 'Stay logged in' }).click();
+  await warning.waitFor({ state: 'hidden', timeout: 5_000 });
+  check(await warning.isHidden(), '"Stay logged in" extended the login and the warning went away');
+  await page.goto(`${app.base}/me`);
+  check((await page.locator('#name').innerText()) === KARI, 'still logged in after the warning');
+}
+
 /** The shop: approve exactly one payment with BankID (upfront permission). */
 async function paymentScenario(app) {
   step('shop: basket');
@@ -456,11 +493,13 @@ async function main() {
   const login = await startExample('login');
   const shop = await startExample('upfront_permissions');
   const tv = await startExample('ciba');
+  const idle = await startExample('login', { label: 'login-idle', extraEnv: { IDLE_TIMEOUT_SECS: '125' } });
 
   await loginScenario(login);
+  await idleScenario(idle);
   await paymentScenario(shop);
   await cibaScenario(tv);
-  scanLogs([login, shop, tv]);
+  scanLogs([login, shop, tv, idle]);
 }
 
 const deadline = setTimeout(() => {

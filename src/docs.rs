@@ -5,7 +5,7 @@
 //! same files read as plain Markdown on GitHub, where README.md links to
 //! them.
 //!
-//! - [`login`]: the layer, `AuthenticatedUser`, logout, identity, back-channel logout
+//! - [`login`]: the layer, `AuthenticatedUser`, logout, session status and idle timeout, identity, back-channel logout
 //! - [`step_up`]: a route that asks for more than the global minimum (RFC 9470)
 //! - [`permissions`]: upfront permissions and the Permission API at BIB
 //! - [`ciba`]: a push to the user's phone instead of a browser redirect

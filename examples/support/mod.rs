@@ -53,12 +53,21 @@ pub async fn config(base: &str) -> Result<(BankIdConfig, Option<Simulator>), Box
         .client_secret(simulator.client_secret())
         .redirect_uri(redirect_uri)
         .post_logout_redirect_uri(format!("{base}/"))
+        // Logged out after 10 minutes without a request (`IDLE_TIMEOUT_SECS`
+        // to try it sooner); every page warns two minutes before.
+        .idle_timeout(idle_timeout())
         // Keys are used only when their x5c chain leads to this root, as
         // BankID's must lead to BankID's (`BANKID_ROOT_CERTS_FILE`).
         .root_certificates_pem(simulator.root_certificates_pem())
         .build()?;
     tracing::info!(issuer = %simulator.issuer(), "using the embedded BankID simulator");
     Ok((config, Some(simulator)))
+}
+
+/// The examples' idle timeout: `IDLE_TIMEOUT_SECS`, else 10 minutes.
+fn idle_timeout() -> std::time::Duration {
+    let secs = std::env::var("IDLE_TIMEOUT_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(600);
+    std::time::Duration::from_secs(secs)
 }
 
 /// Where an example keeps everything that must be shared between its
@@ -146,9 +155,22 @@ pub const STYLESHEET: &str = "/assets/app.css";
 /// needs nothing from the network (no web fonts, no CDN).
 const APP_CSS: &str = include_str!("app.css");
 
-/// The route serving [`STYLESHEET`]; merge it into the example's router.
+/// Where [`assets`] serves the script that warns before an idle logout.
+pub const SESSION_WARNING: &str = "/assets/session-warning.js";
+
+/// The warning itself: it reads the layer's session status route (see
+/// `idle_timeout` in [`config`]).
+const SESSION_WARNING_JS: &str = include_str!("session-warning.js");
+
+/// The routes serving [`STYLESHEET`] and [`SESSION_WARNING`]; merge them into
+/// the example's router.
 pub fn assets() -> Router {
-    Router::new().route(STYLESHEET, get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], APP_CSS) }))
+    Router::new()
+        .route(STYLESHEET, get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], APP_CSS) }))
+        .route(
+            SESSION_WARNING,
+            get(|| async { ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], SESSION_WARNING_JS) }),
+        )
 }
 
 /// An HTML page of the app called `app`: header, a card with `title` as its
@@ -191,9 +213,11 @@ fn layout(app: &str, title: &str, card_class: &str, card: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title} · {app}</title><link rel=\"stylesheet\" href=\"{STYLESHEET}\"></head><body>\
+         <title>{title} · {app}</title><link rel=\"stylesheet\" href=\"{STYLESHEET}\">\
+         <script src=\"{SESSION_WARNING}\" defer></script></head><body>\
          <header class=\"topbar\"><div class=\"inner\"><a class=\"brand\" href=\"/\">{app}</a>\
          <span class=\"badge\">BankID demo</span></div></header>\
+         <div id=\"session-warning\" class=\"notice\" role=\"alert\" hidden></div>\
          <main><div class=\"{card_class}\">{card}</div></main>\
          <footer>An axum-bankid example. Test users only — not a real service.</footer></body></html>",
         title = escape(title),
