@@ -263,6 +263,40 @@ fn permission_type_scopes_extend_the_table_and_are_checked() {
     }
 }
 
+/// A statement whose serialisation fails, as a map with non-string keys would.
+#[derive(serde::Deserialize)]
+struct Unserialisable;
+
+impl serde::Serialize for Unserialisable {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom("no JSON for this"))
+    }
+}
+
+impl crate::permission::Permission for Unserialisable {
+    const TYPE: &'static str = "unserialisable.v1";
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Card {
+    card: String,
+}
+
+impl crate::permission::Permission for Card {
+    const TYPE: &'static str = "card.v1";
+}
+
+#[test]
+fn upfront_permissions_are_checked_at_build() {
+    let card = Card { card: "4925".into() };
+    let config = valid().upfront_permission(&card).upfront_permission(&card).build().unwrap();
+    assert_eq!(config.upfront_permissions.len(), 2, "kept in the order given");
+    let err = valid().upfront_permission(&card).par(super::ParMode::Disabled).build().unwrap_err();
+    assert_eq!(err, ConfigError::invalid("par", "upfront permissions need PAR"));
+    let err = valid().upfront_permission(&Unserialisable).par(super::ParMode::Disabled).build().unwrap_err();
+    assert_eq!(err, ConfigError::invalid("upfront_permission", "statement cannot be serialised"), "named first");
+}
+
 #[test]
 fn debug_never_prints_the_secret() {
     let config = valid().client_secret("super-secret-value").build().unwrap();
