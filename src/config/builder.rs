@@ -10,14 +10,15 @@ use super::error::ConfigError;
 use super::idp::IdentityProvider;
 use super::key_chain::{RootSource, key_chain_settings};
 use super::par::ParMode;
+use super::permission_api::DigestInput;
+use super::permission_api::PermissionApiConfig;
 use super::settings::BankIdConfig;
 use super::validate::{
     DAY, bounded, parse_endpoint, parse_issuer, required, validate_acr_values, validate_login_hint, validate_path,
     validate_permission_api, validate_scopes, validate_ui_locales,
 };
 use crate::loa::Loa;
-use crate::permission::config::PermissionApiConfig;
-use crate::permission::statement::{DigestInput, Permission, PermissionItem};
+use crate::permission::statement::{Permission, PermissionItem};
 
 const DEFAULT_LOGIN_PATH: &str = "/auth/bankid/login";
 const DEFAULT_LOGOUT_PATH: &str = "/auth/bankid/logout";

@@ -6,9 +6,10 @@ use url::Url;
 
 use super::client_auth::{ClientAuth, Credential};
 use super::par::ParMode;
+use super::permission_api::DigestInput;
+use super::permission_api::PermissionApiConfig;
 use crate::loa::Loa;
-use crate::permission::config::PermissionApiConfig;
-use crate::permission::statement::{DigestInput, PermissionItem};
+use crate::permission::statement::PermissionItem;
 
 /// Validated settings of a BankID relying party. Build it with
 /// [`BankIdConfig::builder`] or [`BankIdConfig::from_env`].

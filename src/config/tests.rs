@@ -6,9 +6,9 @@ use super::builder::BankIdConfigBuilder;
 use super::client_auth::{ClientAssertionKey, ClientAuth};
 use super::environment::BankIdEnvironment;
 use super::error::ConfigError;
+use super::permission_api::PermissionApiConfig;
 use super::settings::BankIdConfig;
 use crate::loa::Loa;
-use crate::permission::config::PermissionApiConfig;
 
 fn valid() -> BankIdConfigBuilder {
     BankIdConfig::builder()

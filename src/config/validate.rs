@@ -8,7 +8,7 @@ use crate::loa::Loa;
 
 use super::error::ConfigError;
 use super::idp::IdentityProvider;
-use crate::permission::config::PermissionApiConfig;
+use super::permission_api::PermissionApiConfig;
 
 /// Seconds in a day, for the bounds below.
 pub(super) const DAY: u64 = 86_400;

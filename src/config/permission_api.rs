@@ -1,7 +1,23 @@
-//! [`PermissionApiConfig`]: how the Permission API at BIB is used.
+//! The permission settings: [`PermissionApiConfig`] (how the Permission
+//! API at BIB is used) and [`DigestInput`] (what `permission_digest` is
+//! computed over). Plain data, kept here so the configuration stays below
+//! `permission/`; their one public path is `axum_bankid::permission::…`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// What the `permission_digest` is computed over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum DigestInput {
+    /// SHA-256 over the statement's bytes (the JSON). Default.
+    #[default]
+    StatementBytes,
+    /// SHA-256 over the base64url string sent as `permission`.
+    EncodedPermission,
+}
 
 /// How the Permission API at BIB is used. Paths are not configurable: they
 /// come from BIB's discovery document (`permissions_endpoint`, which ends in
