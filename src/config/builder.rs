@@ -10,15 +10,13 @@ use super::error::ConfigError;
 use super::idp::IdentityProvider;
 use super::key_chain::{RootSource, key_chain_settings};
 use super::par::ParMode;
-use super::permission_api::DigestInput;
-use super::permission_api::PermissionApiConfig;
+use super::permission_api::{DigestInput, PermissionApiConfig, UpfrontStatement};
 use super::settings::BankIdConfig;
 use super::validate::{
     DAY, bounded, parse_endpoint, parse_issuer, required, validate_acr_values, validate_login_hint, validate_path,
     validate_permission_api, validate_scopes, validate_ui_locales,
 };
 use crate::loa::Loa;
-use crate::permission::statement::{Permission, PermissionItem};
 
 const DEFAULT_LOGIN_PATH: &str = "/auth/bankid/login";
 const DEFAULT_LOGOUT_PATH: &str = "/auth/bankid/logout";
@@ -92,7 +90,7 @@ pub struct BankIdConfigBuilder {
     jwks_max_age_ceiling: Option<Duration>,
     par: ParMode,
     digest_input: DigestInput,
-    upfront_permissions: Vec<Result<(String, Vec<u8>), ()>>,
+    upfront_permissions: Vec<Result<UpfrontStatement, ()>>,
     single_use_grants: Option<bool>,
     permission_api: Option<PermissionApiConfig>,
     permission_type_scopes: Vec<(String, Vec<String>)>,
@@ -344,11 +342,12 @@ impl BankIdConfigBuilder {
         self
     }
 
-    /// A permission requested on every login (e.g. read access to accounts).
-    /// Repeatable. Default: none. Requires PAR.
-    pub fn upfront_permission<P: Permission>(mut self, permission: &P) -> Self {
-        crate::permission::statement::assert_upfront_type::<P>();
-        self.upfront_permissions.push(serde_json::to_vec(permission).map(|s| (P::TYPE.to_owned(), s)).map_err(|_| ()));
+    /// Keeps an upfront permission as its type and statement bytes, or
+    /// `Err` when its statement could not be serialised (which `build`
+    /// reports). The public, typed method, `upfront_permission`, is in
+    /// `permission/upfront.rs`, beside the `Permission` trait it takes.
+    pub(crate) fn upfront_statement(mut self, statement: Result<UpfrontStatement, ()>) -> Self {
+        self.upfront_permissions.push(statement);
         self
     }
 
@@ -501,7 +500,7 @@ impl BankIdConfigBuilder {
         let (jwks_max_age_floor, jwks_max_age_ceiling) =
             jwks_max_age_bounds(self.jwks_max_age_floor, self.jwks_max_age_ceiling)?;
         let max_pending_logins = max_pending_logins(self.max_pending_logins)?;
-        let upfront_permissions = upfront_permissions(self.upfront_permissions, self.digest_input, self.par)?;
+        let upfront_permissions = upfront_permissions(self.upfront_permissions, self.par)?;
         let permission_api = permission_api(self.permission_api, self.permission_type_scopes, bib_issuer.is_some())?;
         let ciba_path = validate_path("ciba_path", self.ciba_path, "/auth/bankid/ciba")?;
         validate_permission_api(&permission_api)?;
@@ -657,19 +656,16 @@ fn max_pending_logins(value: Option<usize>) -> Result<usize, ConfigError> {
     Ok(max_pending_logins)
 }
 
-/// The permissions every login asks for, as authorization details; they
-/// need PAR.
+/// The permissions every login asks for (sent as authorization details,
+/// see `permission::upfront`): each serialised; they need PAR.
 fn upfront_permissions(
-    statements: Vec<Result<(String, Vec<u8>), ()>>,
-    digest_input: DigestInput,
+    statements: Vec<Result<UpfrontStatement, ()>>,
     par: ParMode,
-) -> Result<Vec<PermissionItem>, ConfigError> {
-    let mut upfront_permissions = Vec::new();
-    for permission in statements {
-        let (kind, statement) =
-            permission.map_err(|()| ConfigError::invalid("upfront_permission", "statement cannot be serialised"))?;
-        upfront_permissions.push(PermissionItem::from_statement(&kind, &statement, digest_input));
-    }
+) -> Result<Vec<UpfrontStatement>, ConfigError> {
+    let upfront_permissions = statements
+        .into_iter()
+        .collect::<Result<Vec<_>, ()>>()
+        .map_err(|()| ConfigError::invalid("upfront_permission", "statement cannot be serialised"))?;
     if !upfront_permissions.is_empty() && par == ParMode::Disabled {
         return Err(ConfigError::invalid("par", "upfront permissions need PAR"));
     }

@@ -43,6 +43,7 @@ pub(crate) use idp::IdentityProvider;
 pub use par::ParMode;
 // Public through `permission::` only (this module is private and the crate
 // root does not re-export them): the permission settings' one path.
+pub(crate) use permission_api::UpfrontStatement;
 pub use permission_api::{DigestInput, PermissionApiConfig};
 pub use settings::BankIdConfig;
 pub(crate) use validate::{is_loopback, is_valid_ui_locales};

@@ -48,7 +48,8 @@
 //! | `granted.rs` | [`Granted`]: the extractor, its lookup of the flow's grant, and `redeem` |
 //! | `grants.rs` | the store records of grants (one per flow, bound to the browser) and of their single use |
 //! | `api.rs` | the Permission API client at BIB and the checks of a signed [`Grant`] |
-//! //! | `error.rs` | [`PermissionError`](crate::error::PermissionError) |
+//! | `upfront.rs` | upfront permissions: [`BankIdConfigBuilder::upfront_permission`](crate::BankIdConfigBuilder::upfront_permission) and the items every login sends first |
+//! | `error.rs` | [`PermissionError`](crate::error::PermissionError) |
 //!
 //! [`LoginHint`] is in `src/login_hint.rs`: a plain login and CIBA take it too.
 //! The settings, [`PermissionApiConfig`] and [`DigestInput`], are plain data in
@@ -60,6 +61,7 @@ pub(crate) mod granted;
 pub(crate) mod grants;
 pub(crate) mod request;
 pub(crate) mod statement;
+pub(crate) mod upfront;
 
 pub use crate::login_hint::LoginHint;
 pub use api::{BibAcr, ClientSignals, Grant, PermissionApi, RegisteredPermission, Registration};
