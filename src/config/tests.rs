@@ -109,6 +109,28 @@ fn invalid_values_are_named() {
 }
 
 #[test]
+fn of_two_bad_settings_the_first_checked_is_named() {
+    let bib = || valid().bib_issuer("https://bib.example");
+    let bad_api = || PermissionApiConfig { grant_attempts: 0, ..Default::default() };
+    let cases = [
+        (valid().issuer("not a url").max_pending_logins(0), "issuer"),
+        (valid().scopes(["bad scope"]).acr_values(Some("urn:bankid:bim")), "scopes"),
+        (valid().ui_locales("nb_NO").login_path("no-slash"), "ui_locales"),
+        (valid().backchannel_logout_path("no-slash").clock_skew(Duration::from_secs(3600)), "backchannel_logout_path"),
+        (
+            valid().max_pending_logins(0).upfront_permission(&Card { card: "1".into() }).par(super::ParMode::Disabled),
+            "max_pending_logins",
+        ),
+        (bib().ciba_path("no-slash").permission_api(bad_api()), "ciba_path"),
+        (bib().permission_api(bad_api()).root_certificates_pem("no PEM"), "permission_api"),
+        (valid().root_certificates_pem("no PEM").discovery_retries(21), "root_certificates"),
+    ];
+    for (builder, field) in cases {
+        assert_eq!(builder.build().unwrap_err().field(), field);
+    }
+}
+
+#[test]
 fn private_key_jwt_needs_a_key_not_a_secret() {
     // `private_key_jwt` without a key can no longer be written: the key is
     // the method's argument. Without any client authentication, the error
