@@ -8,7 +8,7 @@ use super::client_auth::ClientAuth;
 use super::environment::BankIdEnvironment;
 use super::error::ConfigError;
 use super::idp::IdentityProvider;
-use super::key_chain::{RootSource, key_chain_settings};
+use super::key_chain::{KeyChainSettings, RootSource, key_chain_settings};
 use super::par::ParMode;
 use super::permission_api::{DigestInput, PermissionApiConfig, UpfrontStatement};
 use super::settings::BankIdConfig;
@@ -475,76 +475,202 @@ impl BankIdConfigBuilder {
 
     /// Validates every setting, in the order the checks below are listed:
     /// the first setting that fails is the one the error names.
-    pub fn build(self) -> Result<BankIdConfig, ConfigError> {
-        let preset = self.environment;
-        let (issuer, bib_issuer) = issuers(self.issuer, self.bib_issuer, preset)?;
-        let client_id = required("client_id", self.client_id)?;
-        let client_auth = client_auth_with_credential(self.client_auth)?;
+    pub fn build(mut self) -> Result<BankIdConfig, ConfigError> {
+        let client = self.check_client()?;
+        let selectors = self.check_selectors()?;
+        let routes = self.check_routes(&client.redirect_uri)?;
+        let limits = self.check_limits()?;
+        let permissions = self.check_permissions(client.bib_issuer.is_some())?;
+        let startup = self.check_startup(&client)?;
+        Ok(self.assemble(Checked { client, selectors, routes, limits, permissions, startup }))
+    }
+}
+
+/// The settings `build` has checked, by concern. Each group is checked by
+/// one method below, which takes its raw values out of the builder; the
+/// groups run in the order `build` lists them, so the error still names the
+/// first setting that fails.
+struct Checked {
+    client: Client,
+    selectors: Selectors,
+    routes: Routes,
+    limits: Limits,
+    permissions: Permissions,
+    startup: Startup,
+}
+
+/// Who the client is and where the providers and the app are.
+struct Client {
+    issuer: Url,
+    bib_issuer: Option<Url>,
+    client_id: String,
+    client_auth: ClientAuth,
+    redirect_uri: Url,
+    post_logout_redirect_uri: Option<Url>,
+    scopes: Vec<String>,
+}
+
+/// What every login asks for: the level and the identity-provider selectors.
+struct Selectors {
+    minimum_loa: Loa,
+    acr_values: Option<String>,
+    login_hint: Option<String>,
+    ui_locales: Option<String>,
+}
+
+/// The routes' paths (the callback's is the redirect URI's).
+struct Routes {
+    login_path: String,
+    callback_path: String,
+    logout_path: String,
+    backchannel_logout_path: String,
+}
+
+/// Time limits, cache bounds and the pending-login cap.
+struct Limits {
+    clock_skew: Duration,
+    http_timeout: Duration,
+    grant_ttl: Duration,
+    login_attempt_ttl: Duration,
+    max_login_age: Duration,
+    jwks_refresh_cooldown: Duration,
+    jwks_max_age_floor: Duration,
+    jwks_max_age_ceiling: Duration,
+    max_pending_logins: usize,
+}
+
+/// Upfront permissions, the Permission API and CIBA's route.
+struct Permissions {
+    upfront_permissions: Vec<UpfrontStatement>,
+    permission_api: PermissionApiConfig,
+    ciba_path: String,
+}
+
+/// How the providers are trusted and loaded at start-up.
+struct Startup {
+    key_chain: KeyChainSettings,
+    discovery_retries: u32,
+    discovery_backoff: Duration,
+}
+
+impl BankIdConfigBuilder {
+    /// The issuers, the client's identity and credential, its URLs, scopes.
+    fn check_client(&mut self) -> Result<Client, ConfigError> {
+        let (issuer, bib_issuer) = issuers(self.issuer.take(), self.bib_issuer.take(), self.environment)?;
+        let client_id = required("client_id", self.client_id.take())?;
+        let client_auth = client_auth_with_credential(self.client_auth.take())?;
         let redirect_uri = redirect_uri(self.redirect_uri.as_deref())?;
         let post_logout_redirect_uri = post_logout_redirect_uri(self.post_logout_redirect_uri.as_deref())?;
-        let scopes = validate_scopes(self.scopes.unwrap_or_else(|| vec!["profile".into()]))?;
+        let scopes = validate_scopes(self.scopes.take().unwrap_or_else(|| vec!["profile".into()]))?;
+        Ok(Client { issuer, bib_issuer, client_id, client_auth, redirect_uri, post_logout_redirect_uri, scopes })
+    }
+
+    /// `minimum_loa`, then the selectors, none of which may ask below it.
+    fn check_selectors(&mut self) -> Result<Selectors, ConfigError> {
         let minimum_loa = self.minimum_loa.unwrap_or(Loa::SUBSTANTIAL);
         let default_acr = || Some(IdentityProvider::for_level(minimum_loa).acr_value.to_owned());
-        let acr_values = validate_acr_values(self.acr_values.resolve(default_acr), minimum_loa)?;
-        let login_hint = validate_login_hint(self.login_hint.resolve(|| None), minimum_loa, acr_values.as_deref())?;
-        let ui_locales = validate_ui_locales(self.ui_locales)?;
+        let acr_values = validate_acr_values(std::mem::take(&mut self.acr_values).resolve(default_acr), minimum_loa)?;
+        let login_hint = std::mem::take(&mut self.login_hint).resolve(|| None);
+        let login_hint = validate_login_hint(login_hint, minimum_loa, acr_values.as_deref())?;
+        let ui_locales = validate_ui_locales(self.ui_locales.take())?;
+        Ok(Selectors { minimum_loa, acr_values, login_hint, ui_locales })
+    }
+
+    /// The routes' paths, all different.
+    fn check_routes(&mut self, redirect_uri: &Url) -> Result<Routes, ConfigError> {
         let callback_path = redirect_uri.path().to_owned();
-        let (login_path, logout_path) = login_and_logout_paths(self.login_path, self.logout_path, &callback_path)?;
-        let backchannel_logout_path =
-            backchannel_logout_path(self.backchannel_logout_path, [&login_path, &callback_path, &logout_path])?;
+        let (login_path, logout_path) =
+            login_and_logout_paths(self.login_path.take(), self.logout_path.take(), &callback_path)?;
+        let others = [&login_path, &callback_path, &logout_path];
+        let backchannel_logout_path = backchannel_logout_path(self.backchannel_logout_path.take(), others)?;
+        Ok(Routes { login_path, callback_path, logout_path, backchannel_logout_path })
+    }
+
+    /// Every duration, bounded so that casts to seconds and time arithmetic
+    /// cannot wrap, and the pending-login cap.
+    fn check_limits(&mut self) -> Result<Limits, ConfigError> {
         let (clock_skew, http_timeout, grant_ttl) = time_limits(self.clock_skew, self.http_timeout, self.grant_ttl)?;
-        // Bounded so that casts to seconds and time arithmetic cannot wrap.
         let login_attempt_ttl = bounded("login_attempt_ttl", self.login_attempt_ttl, 600, DAY)?;
         let max_login_age = bounded("max_login_age", self.max_login_age, 8 * 3600, 30 * DAY)?;
         let jwks_refresh_cooldown = bounded("jwks_refresh_cooldown", self.jwks_refresh_cooldown, 60, 3600)?;
         let (jwks_max_age_floor, jwks_max_age_ceiling) =
             jwks_max_age_bounds(self.jwks_max_age_floor, self.jwks_max_age_ceiling)?;
         let max_pending_logins = max_pending_logins(self.max_pending_logins)?;
-        let upfront_permissions = upfront_permissions(self.upfront_permissions, self.par)?;
-        let permission_api = permission_api(self.permission_api, self.permission_type_scopes, bib_issuer.is_some())?;
-        let ciba_path = validate_path("ciba_path", self.ciba_path, "/auth/bankid/ciba")?;
-        validate_permission_api(&permission_api)?;
-        let issuers = [Some(&issuer), bib_issuer.as_ref()];
-        let key_chain = key_chain_settings(self.root_certificates, self.key_chain_check, issuers, preset)?;
-        let (discovery_retries, discovery_backoff) =
-            discovery_schedule(self.discovery_retries, self.discovery_backoff)?;
-        Ok(BankIdConfig {
-            issuer,
-            bib_issuer,
-            client_id,
-            client_auth,
-            redirect_uri,
-            scopes,
-            login_hint,
-            acr_values,
-            ui_locales,
-            login_path,
-            callback_path,
-            logout_path,
-            backchannel_logout_path,
-            post_logout_redirect_uri,
-            keep_session_data_at_logout: self.keep_session_data_at_logout,
-            minimum_loa,
+        Ok(Limits {
             clock_skew,
             http_timeout,
+            grant_ttl,
             login_attempt_ttl,
-            max_pending_logins,
             max_login_age,
             jwks_refresh_cooldown,
             jwks_max_age_floor,
             jwks_max_age_ceiling,
+            max_pending_logins,
+        })
+    }
+
+    /// Upfront permissions (they need PAR), the Permission API's settings
+    /// (they need BIB) and CIBA's route.
+    fn check_permissions(&mut self, has_bib: bool) -> Result<Permissions, ConfigError> {
+        let upfront_permissions = upfront_permissions(std::mem::take(&mut self.upfront_permissions), self.par)?;
+        let type_scopes = std::mem::take(&mut self.permission_type_scopes);
+        let permission_api = permission_api(self.permission_api.take(), type_scopes, has_bib)?;
+        let ciba_path = validate_path("ciba_path", self.ciba_path.take(), "/auth/bankid/ciba")?;
+        validate_permission_api(&permission_api)?;
+        Ok(Permissions { upfront_permissions, permission_api, ciba_path })
+    }
+
+    /// The signing keys' chains (per issuer) and the discovery schedule.
+    fn check_startup(&mut self, client: &Client) -> Result<Startup, ConfigError> {
+        let issuers = [Some(&client.issuer), client.bib_issuer.as_ref()];
+        let roots = self.root_certificates.take();
+        let key_chain = key_chain_settings(roots, self.key_chain_check, issuers, self.environment)?;
+        let (discovery_retries, discovery_backoff) =
+            discovery_schedule(self.discovery_retries, self.discovery_backoff)?;
+        Ok(Startup { key_chain, discovery_retries, discovery_backoff })
+    }
+
+    /// The checked groups and the settings that need no check, as the flat
+    /// [`BankIdConfig`] the crate reads.
+    fn assemble(self, checked: Checked) -> BankIdConfig {
+        let Checked { client, selectors, routes, limits, permissions, startup } = checked;
+        BankIdConfig {
+            issuer: client.issuer,
+            bib_issuer: client.bib_issuer,
+            client_id: client.client_id,
+            client_auth: client.client_auth,
+            redirect_uri: client.redirect_uri,
+            post_logout_redirect_uri: client.post_logout_redirect_uri,
+            scopes: client.scopes,
+            minimum_loa: selectors.minimum_loa,
+            acr_values: selectors.acr_values,
+            login_hint: selectors.login_hint,
+            ui_locales: selectors.ui_locales,
+            login_path: routes.login_path,
+            callback_path: routes.callback_path,
+            logout_path: routes.logout_path,
+            backchannel_logout_path: routes.backchannel_logout_path,
+            keep_session_data_at_logout: self.keep_session_data_at_logout,
+            clock_skew: limits.clock_skew,
+            http_timeout: limits.http_timeout,
+            grant_ttl: limits.grant_ttl,
+            login_attempt_ttl: limits.login_attempt_ttl,
+            max_login_age: limits.max_login_age,
+            jwks_refresh_cooldown: limits.jwks_refresh_cooldown,
+            jwks_max_age_floor: limits.jwks_max_age_floor,
+            jwks_max_age_ceiling: limits.jwks_max_age_ceiling,
+            max_pending_logins: limits.max_pending_logins,
             par: self.par,
             digest_input: self.digest_input,
-            upfront_permissions,
+            upfront_permissions: permissions.upfront_permissions,
             single_use_grants: self.single_use_grants.unwrap_or(true),
-            permission_api,
-            ciba_path,
-            grant_ttl,
-            discovery_retries,
-            discovery_backoff,
+            permission_api: permissions.permission_api,
+            ciba_path: permissions.ciba_path,
+            discovery_retries: startup.discovery_retries,
+            discovery_backoff: startup.discovery_backoff,
             start_degraded: self.start_degraded,
-            key_chain,
-        })
+            key_chain: startup.key_chain,
+        }
     }
 }
 
