@@ -8,17 +8,16 @@ use super::client_auth::ClientAuth;
 use super::environment::BankIdEnvironment;
 use super::error::ConfigError;
 use super::idp::IdentityProvider;
-use super::key_chain::{RootSource, key_chain_settings};
+use super::key_chain::{KeyChainSettings, RootSource, key_chain_settings};
 use super::par::ParMode;
-use super::session_status::session_status_settings;
+use super::permission_api::{DigestInput, PermissionApiConfig, UpfrontStatement};
+use super::session_status::{SessionStatusSettings, session_status_settings};
 use super::settings::BankIdConfig;
 use super::validate::{
     DAY, bounded, parse_endpoint, parse_issuer, required, validate_acr_values, validate_login_hint, validate_path,
     validate_permission_api, validate_scopes, validate_ui_locales,
 };
 use crate::loa::Loa;
-use crate::permission::config::PermissionApiConfig;
-use crate::permission::statement::{DigestInput, Permission, PermissionItem};
 
 const DEFAULT_LOGIN_PATH: &str = "/auth/bankid/login";
 const DEFAULT_LOGOUT_PATH: &str = "/auth/bankid/logout";
@@ -95,7 +94,7 @@ pub struct BankIdConfigBuilder {
     jwks_max_age_ceiling: Option<Duration>,
     par: ParMode,
     digest_input: DigestInput,
-    upfront_permissions: Vec<Result<(String, Vec<u8>), ()>>,
+    upfront_permissions: Vec<Result<UpfrontStatement, ()>>,
     single_use_grants: Option<bool>,
     permission_api: Option<PermissionApiConfig>,
     permission_type_scopes: Vec<(String, Vec<String>)>,
@@ -377,11 +376,12 @@ impl BankIdConfigBuilder {
         self
     }
 
-    /// A permission requested on every login (e.g. read access to accounts).
-    /// Repeatable. Default: none. Requires PAR.
-    pub fn upfront_permission<P: Permission>(mut self, permission: &P) -> Self {
-        crate::permission::statement::assert_upfront_type::<P>();
-        self.upfront_permissions.push(serde_json::to_vec(permission).map(|s| (P::TYPE.to_owned(), s)).map_err(|_| ()));
+    /// Keeps an upfront permission as its type and statement bytes, or
+    /// `Err` when its statement could not be serialised (which `build`
+    /// reports). The public, typed method, `upfront_permission`, is in
+    /// `permission/upfront.rs`, beside the `Permission` trait it takes.
+    pub(crate) fn upfront_statement(mut self, statement: Result<UpfrontStatement, ()>) -> Self {
+        self.upfront_permissions.push(statement);
         self
     }
 
@@ -509,85 +509,224 @@ impl BankIdConfigBuilder {
 
     /// Validates every setting, in the order the checks below are listed:
     /// the first setting that fails is the one the error names.
-    pub fn build(self) -> Result<BankIdConfig, ConfigError> {
-        let preset = self.environment;
-        let (issuer, bib_issuer) = issuers(self.issuer, self.bib_issuer, preset)?;
-        let client_id = required("client_id", self.client_id)?;
-        let client_auth = client_auth_with_credential(self.client_auth)?;
+    pub fn build(mut self) -> Result<BankIdConfig, ConfigError> {
+        let client = self.check_client()?;
+        let selectors = self.check_selectors()?;
+        let routes = self.check_routes(&client.redirect_uri)?;
+        let limits = self.check_limits()?;
+        let permissions = self.check_permissions(client.bib_issuer.is_some())?;
+        let session_status = self.check_session_status(&routes, &limits, &permissions)?;
+        let startup = self.check_startup(&client)?;
+        Ok(self.assemble(Checked { client, selectors, routes, limits, permissions, session_status, startup }))
+    }
+}
+
+/// The settings `build` has checked, by concern. Each group is checked by
+/// one method below, which takes its raw values out of the builder; the
+/// groups run in the order `build` lists them, so the error still names the
+/// first setting that fails.
+struct Checked {
+    client: Client,
+    selectors: Selectors,
+    routes: Routes,
+    limits: Limits,
+    permissions: Permissions,
+    session_status: SessionStatusSettings,
+    startup: Startup,
+}
+
+/// Who the client is and where the providers and the app are.
+struct Client {
+    issuer: Url,
+    bib_issuer: Option<Url>,
+    client_id: String,
+    client_auth: ClientAuth,
+    redirect_uri: Url,
+    post_logout_redirect_uri: Option<Url>,
+    scopes: Vec<String>,
+}
+
+/// What every login asks for: the level and the identity-provider selectors.
+struct Selectors {
+    minimum_loa: Loa,
+    acr_values: Option<String>,
+    login_hint: Option<String>,
+    ui_locales: Option<String>,
+}
+
+/// The routes' paths (the callback's is the redirect URI's).
+struct Routes {
+    login_path: String,
+    callback_path: String,
+    logout_path: String,
+    backchannel_logout_path: String,
+}
+
+/// Time limits, cache bounds and the pending-login cap.
+struct Limits {
+    clock_skew: Duration,
+    http_timeout: Duration,
+    grant_ttl: Duration,
+    login_attempt_ttl: Duration,
+    max_login_age: Duration,
+    jwks_refresh_cooldown: Duration,
+    jwks_max_age_floor: Duration,
+    jwks_max_age_ceiling: Duration,
+    max_pending_logins: usize,
+}
+
+/// Upfront permissions, the Permission API and CIBA's route.
+struct Permissions {
+    upfront_permissions: Vec<UpfrontStatement>,
+    permission_api: PermissionApiConfig,
+    ciba_path: String,
+}
+
+/// How the providers are trusted and loaded at start-up.
+struct Startup {
+    key_chain: KeyChainSettings,
+    discovery_retries: u32,
+    discovery_backoff: Duration,
+}
+
+impl BankIdConfigBuilder {
+    /// The issuers, the client's identity and credential, its URLs, scopes.
+    fn check_client(&mut self) -> Result<Client, ConfigError> {
+        let (issuer, bib_issuer) = issuers(self.issuer.take(), self.bib_issuer.take(), self.environment)?;
+        let client_id = required("client_id", self.client_id.take())?;
+        let client_auth = client_auth_with_credential(self.client_auth.take())?;
         let redirect_uri = redirect_uri(self.redirect_uri.as_deref())?;
         let post_logout_redirect_uri = post_logout_redirect_uri(self.post_logout_redirect_uri.as_deref())?;
-        let scopes = validate_scopes(self.scopes.unwrap_or_else(|| vec!["profile".into()]))?;
+        let scopes = validate_scopes(self.scopes.take().unwrap_or_else(|| vec!["profile".into()]))?;
+        Ok(Client { issuer, bib_issuer, client_id, client_auth, redirect_uri, post_logout_redirect_uri, scopes })
+    }
+
+    /// `minimum_loa`, then the selectors, none of which may ask below it.
+    fn check_selectors(&mut self) -> Result<Selectors, ConfigError> {
         let minimum_loa = self.minimum_loa.unwrap_or(Loa::SUBSTANTIAL);
         let default_acr = || Some(IdentityProvider::for_level(minimum_loa).acr_value.to_owned());
-        let acr_values = validate_acr_values(self.acr_values.resolve(default_acr), minimum_loa)?;
-        let login_hint = validate_login_hint(self.login_hint.resolve(|| None), minimum_loa, acr_values.as_deref())?;
-        let ui_locales = validate_ui_locales(self.ui_locales)?;
+        let acr_values = validate_acr_values(std::mem::take(&mut self.acr_values).resolve(default_acr), minimum_loa)?;
+        let login_hint = std::mem::take(&mut self.login_hint).resolve(|| None);
+        let login_hint = validate_login_hint(login_hint, minimum_loa, acr_values.as_deref())?;
+        let ui_locales = validate_ui_locales(self.ui_locales.take())?;
+        Ok(Selectors { minimum_loa, acr_values, login_hint, ui_locales })
+    }
+
+    /// The routes' paths, all different.
+    fn check_routes(&mut self, redirect_uri: &Url) -> Result<Routes, ConfigError> {
         let callback_path = redirect_uri.path().to_owned();
-        let (login_path, logout_path) = login_and_logout_paths(self.login_path, self.logout_path, &callback_path)?;
-        let backchannel_logout_path =
-            backchannel_logout_path(self.backchannel_logout_path, [&login_path, &callback_path, &logout_path])?;
+        let (login_path, logout_path) =
+            login_and_logout_paths(self.login_path.take(), self.logout_path.take(), &callback_path)?;
+        let others = [&login_path, &callback_path, &logout_path];
+        let backchannel_logout_path = backchannel_logout_path(self.backchannel_logout_path.take(), others)?;
+        Ok(Routes { login_path, callback_path, logout_path, backchannel_logout_path })
+    }
+
+    /// Every duration, bounded so that casts to seconds and time arithmetic
+    /// cannot wrap, and the pending-login cap.
+    fn check_limits(&mut self) -> Result<Limits, ConfigError> {
         let (clock_skew, http_timeout, grant_ttl) = time_limits(self.clock_skew, self.http_timeout, self.grant_ttl)?;
-        // Bounded so that casts to seconds and time arithmetic cannot wrap.
         let login_attempt_ttl = bounded("login_attempt_ttl", self.login_attempt_ttl, 600, DAY)?;
         let max_login_age = bounded("max_login_age", self.max_login_age, 8 * 3600, 30 * DAY)?;
         let jwks_refresh_cooldown = bounded("jwks_refresh_cooldown", self.jwks_refresh_cooldown, 60, 3600)?;
         let (jwks_max_age_floor, jwks_max_age_ceiling) =
             jwks_max_age_bounds(self.jwks_max_age_floor, self.jwks_max_age_ceiling)?;
         let max_pending_logins = max_pending_logins(self.max_pending_logins)?;
-        let upfront_permissions = upfront_permissions(self.upfront_permissions, self.digest_input, self.par)?;
-        let permission_api = permission_api(self.permission_api, self.permission_type_scopes, bib_issuer.is_some())?;
-        let ciba_path = validate_path("ciba_path", self.ciba_path, "/auth/bankid/ciba")?;
-        let own_paths = [&login_path, &callback_path, &logout_path, &backchannel_logout_path, &ciba_path];
-        let session_status = session_status_settings(
-            self.idle_timeout,
-            self.session_status_path,
-            self.session_status_identity,
-            max_login_age,
-            own_paths,
-        )?;
-        validate_permission_api(&permission_api)?;
-        let issuers = [Some(&issuer), bib_issuer.as_ref()];
-        let key_chain = key_chain_settings(self.root_certificates, self.key_chain_check, issuers, preset)?;
-        let (discovery_retries, discovery_backoff) =
-            discovery_schedule(self.discovery_retries, self.discovery_backoff)?;
-        Ok(BankIdConfig {
-            issuer,
-            bib_issuer,
-            client_id,
-            client_auth,
-            redirect_uri,
-            scopes,
-            login_hint,
-            acr_values,
-            ui_locales,
-            login_path,
-            callback_path,
-            logout_path,
-            backchannel_logout_path,
-            post_logout_redirect_uri,
-            keep_session_data_at_logout: self.keep_session_data_at_logout,
-            minimum_loa,
+        Ok(Limits {
             clock_skew,
             http_timeout,
+            grant_ttl,
             login_attempt_ttl,
-            max_pending_logins,
             max_login_age,
-            session_status,
             jwks_refresh_cooldown,
             jwks_max_age_floor,
             jwks_max_age_ceiling,
+            max_pending_logins,
+        })
+    }
+
+    /// Upfront permissions (they need PAR), the Permission API's settings
+    /// (they need BIB) and CIBA's route.
+    fn check_permissions(&mut self, has_bib: bool) -> Result<Permissions, ConfigError> {
+        let upfront_permissions = upfront_permissions(std::mem::take(&mut self.upfront_permissions), self.par)?;
+        let type_scopes = std::mem::take(&mut self.permission_type_scopes);
+        let permission_api = permission_api(self.permission_api.take(), type_scopes, has_bib)?;
+        let ciba_path = validate_path("ciba_path", self.ciba_path.take(), "/auth/bankid/ciba")?;
+        validate_permission_api(&permission_api)?;
+        Ok(Permissions { upfront_permissions, permission_api, ciba_path })
+    }
+
+    /// The idle timeout (within `max_login_age`) and the status route's
+    /// path (unlike every other route's).
+    fn check_session_status(
+        &mut self,
+        routes: &Routes,
+        limits: &Limits,
+        permissions: &Permissions,
+    ) -> Result<SessionStatusSettings, ConfigError> {
+        let own_paths = [
+            &routes.login_path,
+            &routes.callback_path,
+            &routes.logout_path,
+            &routes.backchannel_logout_path,
+            &permissions.ciba_path,
+        ];
+        let path = self.session_status_path.take();
+        session_status_settings(self.idle_timeout, path, self.session_status_identity, limits.max_login_age, own_paths)
+    }
+
+    /// The signing keys' chains (per issuer) and the discovery schedule.
+    fn check_startup(&mut self, client: &Client) -> Result<Startup, ConfigError> {
+        let issuers = [Some(&client.issuer), client.bib_issuer.as_ref()];
+        let roots = self.root_certificates.take();
+        let key_chain = key_chain_settings(roots, self.key_chain_check, issuers, self.environment)?;
+        let (discovery_retries, discovery_backoff) =
+            discovery_schedule(self.discovery_retries, self.discovery_backoff)?;
+        Ok(Startup { key_chain, discovery_retries, discovery_backoff })
+    }
+
+    /// The checked groups and the settings that need no check, as the flat
+    /// [`BankIdConfig`] the crate reads.
+    fn assemble(self, checked: Checked) -> BankIdConfig {
+        let Checked { client, selectors, routes, limits, permissions, session_status, startup } = checked;
+        BankIdConfig {
+            issuer: client.issuer,
+            bib_issuer: client.bib_issuer,
+            client_id: client.client_id,
+            client_auth: client.client_auth,
+            redirect_uri: client.redirect_uri,
+            post_logout_redirect_uri: client.post_logout_redirect_uri,
+            scopes: client.scopes,
+            minimum_loa: selectors.minimum_loa,
+            acr_values: selectors.acr_values,
+            login_hint: selectors.login_hint,
+            ui_locales: selectors.ui_locales,
+            login_path: routes.login_path,
+            callback_path: routes.callback_path,
+            logout_path: routes.logout_path,
+            backchannel_logout_path: routes.backchannel_logout_path,
+            keep_session_data_at_logout: self.keep_session_data_at_logout,
+            clock_skew: limits.clock_skew,
+            http_timeout: limits.http_timeout,
+            grant_ttl: limits.grant_ttl,
+            login_attempt_ttl: limits.login_attempt_ttl,
+            max_login_age: limits.max_login_age,
+            session_status,
+            jwks_refresh_cooldown: limits.jwks_refresh_cooldown,
+            jwks_max_age_floor: limits.jwks_max_age_floor,
+            jwks_max_age_ceiling: limits.jwks_max_age_ceiling,
+            max_pending_logins: limits.max_pending_logins,
             par: self.par,
             digest_input: self.digest_input,
-            upfront_permissions,
+            upfront_permissions: permissions.upfront_permissions,
             single_use_grants: self.single_use_grants.unwrap_or(true),
-            permission_api,
-            ciba_path,
-            grant_ttl,
-            discovery_retries,
-            discovery_backoff,
+            permission_api: permissions.permission_api,
+            ciba_path: permissions.ciba_path,
+            discovery_retries: startup.discovery_retries,
+            discovery_backoff: startup.discovery_backoff,
             start_degraded: self.start_degraded,
-            key_chain,
-        })
+            key_chain: startup.key_chain,
+        }
     }
 }
 
@@ -699,19 +838,16 @@ fn max_pending_logins(value: Option<usize>) -> Result<usize, ConfigError> {
     Ok(max_pending_logins)
 }
 
-/// The permissions every login asks for, as authorization details; they
-/// need PAR.
+/// The permissions every login asks for (sent as authorization details,
+/// see `permission::upfront`): each serialised; they need PAR.
 fn upfront_permissions(
-    statements: Vec<Result<(String, Vec<u8>), ()>>,
-    digest_input: DigestInput,
+    statements: Vec<Result<UpfrontStatement, ()>>,
     par: ParMode,
-) -> Result<Vec<PermissionItem>, ConfigError> {
-    let mut upfront_permissions = Vec::new();
-    for permission in statements {
-        let (kind, statement) =
-            permission.map_err(|()| ConfigError::invalid("upfront_permission", "statement cannot be serialised"))?;
-        upfront_permissions.push(PermissionItem::from_statement(&kind, &statement, digest_input));
-    }
+) -> Result<Vec<UpfrontStatement>, ConfigError> {
+    let upfront_permissions = statements
+        .into_iter()
+        .collect::<Result<Vec<_>, ()>>()
+        .map_err(|()| ConfigError::invalid("upfront_permission", "statement cannot be serialised"))?;
     if !upfront_permissions.is_empty() && par == ParMode::Disabled {
         return Err(ConfigError::invalid("par", "upfront permissions need PAR"));
     }

@@ -27,6 +27,7 @@ mod error;
 mod idp;
 mod key_chain;
 mod par;
+mod permission_api;
 mod session_status;
 mod settings;
 mod validate;
@@ -41,5 +42,9 @@ pub use environment::BankIdEnvironment;
 pub use error::ConfigError;
 pub(crate) use idp::IdentityProvider;
 pub use par::ParMode;
+// Public through `permission::` only (this module is private and the crate
+// root does not re-export them): the permission settings' one path.
+pub(crate) use permission_api::UpfrontStatement;
+pub use permission_api::{DigestInput, PermissionApiConfig};
 pub use settings::BankIdConfig;
 pub(crate) use validate::{is_loopback, is_valid_ui_locales};

@@ -6,10 +6,9 @@ use url::Url;
 
 use super::client_auth::{ClientAuth, Credential};
 use super::par::ParMode;
+use super::permission_api::{DigestInput, PermissionApiConfig, UpfrontStatement};
 use super::session_status::SessionStatusSettings;
 use crate::loa::Loa;
-use crate::permission::config::PermissionApiConfig;
-use crate::permission::statement::{DigestInput, PermissionItem};
 
 /// Validated settings of a BankID relying party. Build it with
 /// [`BankIdConfig::builder`] or [`BankIdConfig::from_env`].
@@ -46,7 +45,9 @@ pub struct BankIdConfig {
     pub(crate) jwks_max_age_ceiling: Duration,
     pub(crate) par: ParMode,
     pub(crate) digest_input: DigestInput,
-    pub(crate) upfront_permissions: Vec<PermissionItem>,
+    /// The statements every login asks for; `permission::upfront` makes
+    /// them into the items a login sends, with `digest_input`.
+    pub(crate) upfront_permissions: Vec<UpfrontStatement>,
     pub(crate) single_use_grants: bool,
     pub(crate) permission_api: PermissionApiConfig,
     pub(crate) ciba_path: String,

@@ -6,9 +6,9 @@ use super::builder::BankIdConfigBuilder;
 use super::client_auth::{ClientAssertionKey, ClientAuth};
 use super::environment::BankIdEnvironment;
 use super::error::ConfigError;
+use super::permission_api::PermissionApiConfig;
 use super::settings::BankIdConfig;
 use crate::loa::Loa;
-use crate::permission::config::PermissionApiConfig;
 
 fn valid() -> BankIdConfigBuilder {
     BankIdConfig::builder()
@@ -105,6 +105,28 @@ fn invalid_values_are_named() {
         let err = builder.build().unwrap_err();
         assert!(matches!(err, ConfigError::Invalid { .. }), "{err:?}");
         assert_eq!(err.field(), field, "{err}");
+    }
+}
+
+#[test]
+fn of_two_bad_settings_the_first_checked_is_named() {
+    let bib = || valid().bib_issuer("https://bib.example");
+    let bad_api = || PermissionApiConfig { grant_attempts: 0, ..Default::default() };
+    let cases = [
+        (valid().issuer("not a url").max_pending_logins(0), "issuer"),
+        (valid().scopes(["bad scope"]).acr_values(Some("urn:bankid:bim")), "scopes"),
+        (valid().ui_locales("nb_NO").login_path("no-slash"), "ui_locales"),
+        (valid().backchannel_logout_path("no-slash").clock_skew(Duration::from_secs(3600)), "backchannel_logout_path"),
+        (
+            valid().max_pending_logins(0).upfront_permission(&Card { card: "1".into() }).par(super::ParMode::Disabled),
+            "max_pending_logins",
+        ),
+        (bib().ciba_path("no-slash").permission_api(bad_api()), "ciba_path"),
+        (bib().permission_api(bad_api()).root_certificates_pem("no PEM"), "permission_api"),
+        (valid().root_certificates_pem("no PEM").discovery_retries(21), "root_certificates"),
+    ];
+    for (builder, field) in cases {
+        assert_eq!(builder.build().unwrap_err().field(), field);
     }
 }
 
@@ -261,6 +283,40 @@ fn permission_type_scopes_extend_the_table_and_are_checked() {
         let err = bib().permission_type_scopes(kind, [scope]).build().unwrap_err();
         assert_eq!(err.field(), "permission_type_scopes", "{kind:?} {scope:?}");
     }
+}
+
+/// A statement whose serialisation fails, as a map with non-string keys would.
+#[derive(serde::Deserialize)]
+struct Unserialisable;
+
+impl serde::Serialize for Unserialisable {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom("no JSON for this"))
+    }
+}
+
+impl crate::permission::Permission for Unserialisable {
+    const TYPE: &'static str = "unserialisable.v1";
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Card {
+    card: String,
+}
+
+impl crate::permission::Permission for Card {
+    const TYPE: &'static str = "card.v1";
+}
+
+#[test]
+fn upfront_permissions_are_checked_at_build() {
+    let card = Card { card: "4925".into() };
+    let config = valid().upfront_permission(&card).upfront_permission(&card).build().unwrap();
+    assert_eq!(config.upfront_permissions.len(), 2, "kept in the order given");
+    let err = valid().upfront_permission(&card).par(super::ParMode::Disabled).build().unwrap_err();
+    assert_eq!(err, ConfigError::invalid("par", "upfront permissions need PAR"));
+    let err = valid().upfront_permission(&Unserialisable).par(super::ParMode::Disabled).build().unwrap_err();
+    assert_eq!(err, ConfigError::invalid("upfront_permission", "statement cannot be serialised"), "named first");
 }
 
 #[test]

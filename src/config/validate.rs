@@ -8,7 +8,7 @@ use crate::loa::Loa;
 
 use super::error::ConfigError;
 use super::idp::IdentityProvider;
-use crate::permission::config::PermissionApiConfig;
+use super::permission_api::PermissionApiConfig;
 
 /// Seconds in a day, for the bounds below.
 pub(super) const DAY: u64 = 86_400;
@@ -50,17 +50,31 @@ const AUTHORIZE_PARAMETERS: [&str; 16] = [
     "app_callback_uri",
 ];
 
+/// The Permission API's settings: its reference parameter, its scopes and
+/// its bounds on retries and lifetimes.
 pub(super) fn validate_permission_api(api: &PermissionApiConfig) -> Result<(), ConfigError> {
-    let token = |v: &str| !v.is_empty() && v.chars().all(|c| c.is_ascii_graphic() && !"&=?#\\\"".contains(c));
-    if !token(&api.reference_parameter) {
+    validate_reference_parameter(&api.reference_parameter)?;
+    validate_permission_scopes(api)?;
+    validate_permission_bounds(api)
+}
+
+/// A plain parameter name that the authorization request does not already send.
+fn validate_reference_parameter(name: &str) -> Result<(), ConfigError> {
+    let token = !name.is_empty() && name.chars().all(|c| c.is_ascii_graphic() && !"&=?#\\\"".contains(c));
+    if !token {
         return Err(ConfigError::invalid("permission_api", "reference_parameter must be a plain parameter name"));
     }
-    if AUTHORIZE_PARAMETERS.contains(&api.reference_parameter.as_str()) {
+    if AUTHORIZE_PARAMETERS.contains(&name) {
         return Err(ConfigError::invalid(
             "permission_api",
             "reference_parameter must not be a parameter the authorization request already sends",
         ));
     }
+    Ok(())
+}
+
+/// The client-credentials scope and each permission type's product scopes.
+fn validate_permission_scopes(api: &PermissionApiConfig) -> Result<(), ConfigError> {
     if validate_scopes(api.scope.split_whitespace().map(str::to_owned).collect()).is_err() {
         return Err(ConfigError::invalid("permission_api", "scope must be space-separated scope tokens"));
     }
@@ -72,6 +86,12 @@ pub(super) fn validate_permission_api(api: &PermissionApiConfig) -> Result<(), C
             ));
         }
     }
+    Ok(())
+}
+
+/// How often and how long grants are asked for, and how long a
+/// registration lives.
+fn validate_permission_bounds(api: &PermissionApiConfig) -> Result<(), ConfigError> {
     if !(1..=60).contains(&api.grant_attempts) {
         return Err(ConfigError::invalid("permission_api", "grant_attempts must be between 1 and 60"));
     }

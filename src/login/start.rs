@@ -20,6 +20,7 @@ use crate::live_login::LiveLogins;
 use crate::login_hint::LoginHint;
 use crate::permission::error::PermissionError;
 use crate::permission::statement::{PermissionItem, Transport, authorization_details};
+use crate::permission::upfront::upfront_items;
 use crate::provider::token::post_form;
 use crate::records::activity::Touch;
 use crate::records::attempt::Attempts;
@@ -121,7 +122,7 @@ pub(crate) async fn begin(
     if let Some(wrong) = crate::wiring::host_mismatch(headers, &config.redirect_uri) {
         wrong.report();
     }
-    let mut permissions = config.upfront_permissions.clone();
+    let mut permissions = upfront_items(config);
     permissions.extend(std::mem::take(&mut options.permissions));
     let secrets = LoginSecrets::new();
     let has_permissions = !permissions.is_empty();

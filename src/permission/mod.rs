@@ -48,21 +48,25 @@
 //! | `granted.rs` | [`Granted`]: the extractor, its lookup of the flow's grant, and `redeem` |
 //! | `grants.rs` | the store records of grants (one per flow, bound to the browser) and of their single use |
 //! | `api.rs` | the Permission API client at BIB and the checks of a signed [`Grant`] |
-//! | `config.rs` | [`PermissionApiConfig`] (the configuration builder takes it as is) |
+//! | `upfront.rs` | upfront permissions: [`BankIdConfigBuilder::upfront_permission`](crate::BankIdConfigBuilder::upfront_permission) and the items every login sends first |
 //! | `error.rs` | [`PermissionError`](crate::error::PermissionError) |
 //!
 //! [`LoginHint`] is in `src/login_hint.rs`: a plain login and CIBA take it too.
+//! The settings, [`PermissionApiConfig`] and [`DigestInput`], are plain data in
+//! `src/config/permission_api.rs`: the configuration sits below this folder.
 
 pub(crate) mod api;
-pub(crate) mod config;
 pub(crate) mod error;
 pub(crate) mod granted;
 pub(crate) mod grants;
 pub(crate) mod statement;
+pub(crate) mod upfront;
 
 pub use crate::extract::permission_request::PermissionRequest;
 pub use crate::login_hint::LoginHint;
 pub use api::{BibAcr, ClientSignals, Grant, PermissionApi, RegisteredPermission, Registration};
-pub use config::PermissionApiConfig;
 pub use granted::Granted;
-pub use statement::{DigestInput, Permission, permission_digest};
+pub use statement::{Permission, permission_digest};
+// Settings, so they live in `config/` (below this folder); this is their
+// one public path.
+pub use crate::config::{DigestInput, PermissionApiConfig};

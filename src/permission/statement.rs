@@ -12,6 +12,10 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::error::PermissionError;
+// A setting (`BankIdConfigBuilder::permission_digest_input`), so it lives in
+// `config/`; named here too because `PermissionItem::from_statement` takes
+// it, and the code that builds items imports both from this file.
+pub(crate) use crate::config::DigestInput;
 
 /// The permission type BankID uses for a plain login; never an upfront permission.
 pub(crate) const AUTHENTICATION_TYPE: &str = "authentication.v1";
@@ -35,17 +39,6 @@ pub trait Permission: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// The permission type, e.g. `payment.v1`. Must not be empty or
     /// `authentication.v1` (a compile-time check when the type is used).
     const TYPE: &'static str;
-}
-
-/// What the `permission_digest` is computed over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub enum DigestInput {
-    /// SHA-256 over the statement's bytes (the JSON). Default.
-    #[default]
-    StatementBytes,
-    /// SHA-256 over the base64url string sent as `permission`.
-    EncodedPermission,
 }
 
 /// Standard base64 (with padding) of SHA-256 over `data`: the encoding of

@@ -1,7 +1,36 @@
-//! [`PermissionApiConfig`]: how the Permission API at BIB is used.
+//! The permission settings: [`PermissionApiConfig`] (how the Permission
+//! API at BIB is used), [`DigestInput`] (what `permission_digest` is
+//! computed over) and the upfront permissions as statements. Plain data,
+//! kept here so the configuration stays below `permission/`; the public
+//! types' one path is `axum_bankid::permission::…`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// What the `permission_digest` is computed over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum DigestInput {
+    /// SHA-256 over the statement's bytes (the JSON). Default.
+    #[default]
+    StatementBytes,
+    /// SHA-256 over the base64url string sent as `permission`.
+    EncodedPermission,
+}
+
+/// A permission every login asks for
+/// ([`upfront_permission`](crate::BankIdConfigBuilder::upfront_permission)),
+/// kept as the type's name and the statement's JSON bytes so that the
+/// configuration needs no `Permission` trait.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct UpfrontStatement {
+    /// `Permission::TYPE`, e.g. `card.v1`.
+    pub(crate) r#type: String,
+    /// The statement's JSON serialisation.
+    pub(crate) statement: Vec<u8>,
+}
 
 /// How the Permission API at BIB is used. Paths are not configurable: they
 /// come from BIB's discovery document (`permissions_endpoint`, which ends in
