@@ -73,7 +73,7 @@ fn ciba_kinds_match_the_table() {
 
 #[test]
 fn key_chain_kinds_match_the_table() {
-    assert_same("`KeyChainError::kind()`", include_str!("provider/key_chain.rs"), "KeyChainError");
+    assert_same("`KeyChainError::kind()`", include_str!("key_chain.rs"), "KeyChainError");
 }
 
 #[test]

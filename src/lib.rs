@@ -26,6 +26,7 @@ mod relying_party;
 pub mod fuzzing;
 mod id_token;
 mod jws;
+mod key_chain;
 mod layer;
 mod live_login;
 mod loa;

@@ -7,7 +7,7 @@
 //! the route.
 
 use crate::id_token::error::IdTokenError;
-use crate::provider::key_chain::KeyChainError;
+use crate::key_chain::KeyChainError;
 
 /// Why a back-channel logout request was refused (answered with `400
 /// invalid_request`). [`kind`](Self::kind) is stable and is what the layer

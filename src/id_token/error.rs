@@ -9,7 +9,7 @@
 
 use crate::loa::Loa;
 use crate::permission::error::PermissionError;
-use crate::provider::key_chain::KeyChainError;
+use crate::key_chain::KeyChainError;
 
 /// Why an ID token was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -26,7 +26,7 @@
 //! encryption algorithms never verify anything.
 //!
 //! When root certificates are configured, each key's `x5c` chain is checked
-//! here, as the set is loaded ([`super::key_chain`]): a key that fails is
+//! here, as the set is loaded ([`crate::key_chain`]): a key that fails is
 //! left out, logged once per load at `warn`, and a token naming it is
 //! refused with [`IdTokenError::UntrustedKey`] and the reason. Verifying a
 //! token never touches a certificate.
@@ -43,7 +43,7 @@ use url::Url;
 
 use super::error::Cause;
 use super::http::get_json_with_headers;
-use super::key_chain::{ChainFailure, KeyChainError, TrustedRoots};
+use crate::key_chain::{ChainFailure, KeyChainError, TrustedRoots};
 use super::max_age::{Fetched, MaxAgeCache, MaxAgePolicy, Snapshot};
 use crate::clock::unix_now;
 use crate::id_token::error::IdTokenError;
@@ -78,7 +78,7 @@ struct RefusedKey {
 }
 
 /// Which signing keys are trusted beyond the TLS connection that fetched
-/// them (see [`super::key_chain`]).
+/// them (see [`crate::key_chain`]).
 #[derive(Debug, Clone)]
 pub(crate) enum KeyTrust {
     /// No certificate check: the keys are trusted because they came over
