@@ -29,10 +29,10 @@ use crate::loa::Loa;
 pub use crate::ciba::error::CibaError;
 pub use crate::config::ConfigError;
 pub use crate::id_token::error::{IdTokenError, LoginCheckError};
+pub use crate::key_chain::KeyChainError;
 pub use crate::logout_token::LogoutTokenError;
 pub use crate::permission::error::PermissionError;
 pub use crate::provider::error::{Cause, EndpointError, TransportError, TransportErrorKind};
-pub use crate::key_chain::KeyChainError;
 pub use crate::wiring::Misconfiguration;
 
 pub(crate) mod render;

@@ -213,8 +213,8 @@ mod tests {
         use std::time::Duration;
 
         use super::*;
-        use crate::provider::jwks::{KeyCache, KeyCacheSettings, KeyTrust};
         use crate::key_chain::{KeyChainError, TrustedRoots};
+        use crate::provider::jwks::{KeyCache, KeyCacheSettings, KeyTrust};
         use crate::provider::max_age::MaxAgePolicy;
         use crate::provider::signing_algs::SigningAlgs;
         use crate::provider::test_pki::{Authority, Validity, ec_jwk, ec_key, sign_es256};
