@@ -7,9 +7,11 @@
 //! They live beside the checks that produce them and are re-exported once
 //! from [`crate::error`]. Each variant has a stable `kind()` code.
 
+use crate::jws::JwsError;
+use crate::key_chain::KeyChainError;
 use crate::loa::Loa;
 use crate::permission::error::PermissionError;
-use crate::key_chain::KeyChainError;
+use crate::provider::jwks::KeyLookupError;
 
 /// Why an ID token was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -137,6 +139,25 @@ impl IdTokenError {
     }
 }
 
+/// A JWS failure of the ID token, under the same variant and code (no
+/// wildcard: a new JWS failure must choose its public variant here).
+impl From<JwsError> for IdTokenError {
+    fn from(err: JwsError) -> Self {
+        match err {
+            JwsError::Malformed => IdTokenError::Malformed,
+            JwsError::UnsupportedAlgorithm(alg) => IdTokenError::UnsupportedAlgorithm(alg),
+            JwsError::Key(KeyLookupError::UnknownKey) => IdTokenError::UnknownKey,
+            JwsError::Key(KeyLookupError::KeysUnavailable) => IdTokenError::KeysUnavailable,
+            JwsError::Key(KeyLookupError::UntrustedKey(reason)) => IdTokenError::UntrustedKey(reason),
+            JwsError::BadSignature => IdTokenError::BadSignature,
+            JwsError::NotYetValid => IdTokenError::NotYetValid,
+            JwsError::MissingClaim(name) => IdTokenError::MissingClaim(name),
+            JwsError::UnsupportedCriticalHeader => IdTokenError::UnsupportedCriticalHeader,
+            JwsError::InvalidCriticalHeader => IdTokenError::InvalidCriticalHeader,
+        }
+    }
+}
+
 /// Why a login failed one of the checks every login passes, in the code
 /// flow and over CIBA alike: one type, so a check failure has one
 /// [`kind`](Self::kind) whichever way the user logged in. Carried by
@@ -215,6 +236,43 @@ impl From<IdTokenError> for LoginCheckError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every JWS failure, one of each variant (and each key reason).
+    fn every_jws_error() -> Vec<JwsError> {
+        vec![
+            JwsError::Malformed,
+            JwsError::UnsupportedAlgorithm("HS256".into()),
+            JwsError::Key(KeyLookupError::UnknownKey),
+            JwsError::Key(KeyLookupError::KeysUnavailable),
+            JwsError::Key(KeyLookupError::UntrustedKey(KeyChainError::MissingKeyChain)),
+            JwsError::Key(KeyLookupError::UntrustedKey(KeyChainError::KeyCertificateExpired)),
+            JwsError::BadSignature,
+            JwsError::NotYetValid,
+            JwsError::MissingClaim("nbf"),
+            JwsError::UnsupportedCriticalHeader,
+            JwsError::InvalidCriticalHeader,
+        ]
+    }
+
+    #[test]
+    fn a_jws_failure_keeps_its_code_and_its_data_as_an_id_token_error() {
+        for err in every_jws_error() {
+            assert_eq!(IdTokenError::from(err.clone()).kind(), err.kind(), "{err:?}");
+        }
+        let cases = [
+            (JwsError::UnsupportedAlgorithm("none".into()), IdTokenError::UnsupportedAlgorithm("none".into())),
+            (JwsError::Key(KeyLookupError::UnknownKey), IdTokenError::UnknownKey),
+            (JwsError::Key(KeyLookupError::KeysUnavailable), IdTokenError::KeysUnavailable),
+            (
+                JwsError::Key(KeyLookupError::UntrustedKey(KeyChainError::UntrustedKeyChain)),
+                IdTokenError::UntrustedKey(KeyChainError::UntrustedKeyChain),
+            ),
+            (JwsError::MissingClaim("exp"), IdTokenError::MissingClaim("exp")),
+        ];
+        for (jws, id_token) in cases {
+            assert_eq!(IdTokenError::from(jws), id_token);
+        }
+    }
 
     #[test]
     fn an_untrusted_key_has_its_reason_as_kind_and_survives_a_store() {
