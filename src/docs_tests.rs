@@ -63,7 +63,7 @@ fn startup_kinds_match_the_table() {
 
 #[test]
 fn login_check_kinds_match_the_table() {
-    assert_same("`LoginCheckError::kind()`", include_str!("id_token/error.rs"), "LoginCheckError");
+    assert_same("`LoginCheckError::kind()`", include_str!("login_check.rs"), "LoginCheckError");
 }
 
 #[test]

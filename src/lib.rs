@@ -32,6 +32,7 @@ mod live_login;
 mod loa;
 mod log_value;
 mod login;
+mod login_check;
 mod login_hint;
 mod logout_token;
 mod nnin;

@@ -5,7 +5,8 @@
 //!
 //! | type | what failed | defined in |
 //! |---|---|---|
-//! | [`LoginCheckError`], [`IdTokenError`] | a check every login passes; the ID token or another BankID JWS | `id_token/error.rs` |
+//! | [`LoginCheckError`] | a check every login passes | `login_check.rs` |
+//! | [`IdTokenError`] | the ID token or another BankID JWS | `id_token/error.rs` |
 //! | [`EndpointError`], [`TransportError`], [`TransportErrorKind`], [`Cause`] | a provider endpoint, the HTTP call to it, a described cause with its source | `provider/error.rs` |
 //! | [`KeyChainError`] | a signing key's certificate chain | `key_chain.rs` |
 //! | [`ConfigError`] | building the configuration | `config/error.rs` |
@@ -28,8 +29,9 @@ use crate::loa::Loa;
 
 pub use crate::ciba::error::CibaError;
 pub use crate::config::ConfigError;
-pub use crate::id_token::error::{IdTokenError, LoginCheckError};
+pub use crate::id_token::error::IdTokenError;
 pub use crate::key_chain::KeyChainError;
+pub use crate::login_check::LoginCheckError;
 pub use crate::logout_token::LogoutTokenError;
 pub use crate::permission::error::PermissionError;
 pub use crate::provider::error::{Cause, EndpointError, TransportError, TransportErrorKind};

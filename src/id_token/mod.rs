@@ -7,8 +7,7 @@
 //! per login (at the callback or when a CIBA request completes); the
 //! per-request path only reads the already verified claims from the session.
 //!
-//! `error.rs` holds [`IdTokenError`] and [`LoginCheckError`](error::LoginCheckError),
-//! re-exported from [`crate::error`].
+//! `error.rs` holds [`IdTokenError`], re-exported from [`crate::error`].
 
 use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
