@@ -3,11 +3,11 @@
 //! permissions, the subject, a step-up's `auth_time` — with one stable
 //! `kind()` per check, re-exported once from [`crate::error`].
 //!
-//! Its own leaf file, above the checks whose errors it carries
+//! A file of its own, above the checks whose errors it carries
 //! (`id_token/`, `permission/`) and below the flows that run them
-//! (`login/complete.rs`, `step_up/`, `ciba/`): inside `id_token/` it made
-//! the ID token's checks depend on the permission code, which itself sits
-//! above the relying party and so above `id_token/`.
+//! (`login/complete.rs`, `step_up/`, `ciba/`). It cannot live in
+//! `id_token/`: the permission code sits above the relying party, and so
+//! above the ID token's checks.
 
 use crate::id_token::error::IdTokenError;
 use crate::loa::Loa;
