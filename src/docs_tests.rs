@@ -63,7 +63,7 @@ fn startup_kinds_match_the_table() {
 
 #[test]
 fn login_check_kinds_match_the_table() {
-    assert_same("`LoginCheckError::kind()`", include_str!("id_token/error.rs"), "LoginCheckError");
+    assert_same("`LoginCheckError::kind()`", include_str!("login_check.rs"), "LoginCheckError");
 }
 
 #[test]
@@ -73,7 +73,7 @@ fn ciba_kinds_match_the_table() {
 
 #[test]
 fn key_chain_kinds_match_the_table() {
-    assert_same("`KeyChainError::kind()`", include_str!("provider/key_chain.rs"), "KeyChainError");
+    assert_same("`KeyChainError::kind()`", include_str!("key_chain.rs"), "KeyChainError");
 }
 
 #[test]

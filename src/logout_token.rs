@@ -7,7 +7,8 @@
 //! the route.
 
 use crate::id_token::error::IdTokenError;
-use crate::provider::key_chain::KeyChainError;
+use crate::jws::JwsError;
+use crate::key_chain::KeyChainError;
 
 /// Why a back-channel logout request was refused (answered with `400
 /// invalid_request`). [`kind`](Self::kind) is stable and is what the layer
@@ -116,5 +117,36 @@ impl From<IdTokenError> for LogoutTokenError {
             IdTokenError::MissingClaim(name) => LogoutTokenError::MissingClaim(name),
             _ => LogoutTokenError::BadSignature,
         }
+    }
+}
+
+/// The logout token's JWS failed (or a NumericDate claim could not be
+/// read): the same reason an ID token would get, so both token families
+/// map a JWS failure through one table.
+impl From<JwsError> for LogoutTokenError {
+    fn from(err: JwsError) -> Self {
+        LogoutTokenError::from(IdTokenError::from(err))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::jwks::KeyLookupError;
+
+    #[test]
+    fn a_jws_failure_of_a_logout_token_has_the_logout_token_code() {
+        let kind = |e: JwsError| LogoutTokenError::from(e).kind();
+        assert_eq!(kind(JwsError::Malformed), "logout_token_malformed");
+        assert_eq!(kind(JwsError::BadSignature), "logout_token_bad_signature");
+        assert_eq!(kind(JwsError::Key(KeyLookupError::UnknownKey)), "logout_token_bad_signature");
+        assert_eq!(kind(JwsError::UnsupportedAlgorithm("none".into())), "logout_token_bad_signature");
+        assert_eq!(kind(JwsError::UnsupportedCriticalHeader), "logout_token_bad_signature");
+        assert_eq!(kind(JwsError::InvalidCriticalHeader), "logout_token_bad_signature");
+        assert_eq!(kind(JwsError::Key(KeyLookupError::KeysUnavailable)), "logout_token_keys_unavailable");
+        assert_eq!(kind(JwsError::NotYetValid), "logout_token_not_yet_valid");
+        let untrusted = JwsError::Key(KeyLookupError::UntrustedKey(KeyChainError::UntrustedKeyChain));
+        assert_eq!(LogoutTokenError::from(untrusted), LogoutTokenError::UntrustedKey(KeyChainError::UntrustedKeyChain));
+        assert_eq!(LogoutTokenError::from(JwsError::MissingClaim("iat")), LogoutTokenError::MissingClaim("iat"));
     }
 }

@@ -1,7 +1,7 @@
 //! [`CibaError`]: every way a CIBA authentication can end without a user,
 //! one variant each, so the app can route each to its backup path.
 
-use crate::id_token::error::LoginCheckError;
+use crate::login_check::LoginCheckError;
 use crate::provider::error::{Cause, EndpointError};
 
 /// Every way a CIBA authentication can fail, so the app can pick its backup.

@@ -1,5 +1,5 @@
 //! The signing-key chain settings: BankID's root certificates and whether
-//! the check may be switched off (see `provider::key_chain`).
+//! the check may be switched off (see `crate::key_chain`).
 //!
 //! BankID asks every relying party to check that a token's signing key was
 //! issued under its published roots. The roots are downloaded from BankID
@@ -16,7 +16,7 @@ use url::Url;
 use super::environment::BankIdEnvironment;
 use super::error::ConfigError;
 use crate::clock::unix_now;
-use crate::provider::key_chain::TrustedRoots;
+use crate::key_chain::TrustedRoots;
 
 /// Where the builder was told to read the root certificates from.
 #[derive(Clone)]

@@ -5,9 +5,10 @@
 //!
 //! | type | what failed | defined in |
 //! |---|---|---|
-//! | [`LoginCheckError`], [`IdTokenError`] | a check every login passes; the ID token or another BankID JWS | `id_token/error.rs` |
+//! | [`LoginCheckError`] | a check every login passes | `login_check.rs` |
+//! | [`IdTokenError`] | the ID token or another BankID JWS | `id_token/error.rs` |
 //! | [`EndpointError`], [`TransportError`], [`TransportErrorKind`], [`Cause`] | a provider endpoint, the HTTP call to it, a described cause with its source | `provider/error.rs` |
-//! | [`KeyChainError`] | a signing key's certificate chain | `provider/key_chain.rs` |
+//! | [`KeyChainError`] | a signing key's certificate chain | `key_chain.rs` |
 //! | [`ConfigError`] | building the configuration | `config/error.rs` |
 //! | [`Misconfiguration`] | how the app's router is wired | `wiring.rs` |
 //! | [`LogoutTokenError`] | a back-channel logout request | `logout_token.rs` |
@@ -28,11 +29,12 @@ use crate::loa::Loa;
 
 pub use crate::ciba::error::CibaError;
 pub use crate::config::ConfigError;
-pub use crate::id_token::error::{IdTokenError, LoginCheckError};
+pub use crate::id_token::error::IdTokenError;
+pub use crate::key_chain::KeyChainError;
+pub use crate::login_check::LoginCheckError;
 pub use crate::logout_token::LogoutTokenError;
 pub use crate::permission::error::PermissionError;
 pub use crate::provider::error::{Cause, EndpointError, TransportError, TransportErrorKind};
-pub use crate::provider::key_chain::KeyChainError;
 pub use crate::wiring::Misconfiguration;
 
 pub(crate) mod render;

@@ -14,7 +14,7 @@ use axum::Json;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
-use super::{EndpointError, Error, LoginCheckError};
+use super::{EndpointError, Error};
 
 /// The app's error page for login failures (`BankIdLayer::with_error_handler`).
 pub(crate) type ErrorHandler = Arc<dyn Fn(&Error, &HeaderMap) -> Response + Send + Sync>;
@@ -62,9 +62,8 @@ impl Error {
             | Error::LevelBelowMinimum { .. }
             | Error::InvalidLoginOption { .. } => StatusCode::BAD_REQUEST,
             Error::AccessDenied { .. } | Error::CrossSiteRequest | Error::Permission(_) => StatusCode::FORBIDDEN,
-            Error::Check(LoginCheckError::InvalidIdToken(_))
-            | Error::Unauthenticated
-            | Error::StepUpRequired { .. } => StatusCode::UNAUTHORIZED,
+            Error::Check(check) if check.is_invalid_id_token() => StatusCode::UNAUTHORIZED,
+            Error::Unauthenticated | Error::StepUpRequired { .. } => StatusCode::UNAUTHORIZED,
             Error::Check(_) => StatusCode::FORBIDDEN,
             Error::TokenExchange(_) | Error::PushedAuthorization(_) | Error::PermissionApi(_) => {
                 StatusCode::BAD_GATEWAY

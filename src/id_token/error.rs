@@ -1,15 +1,16 @@
-//! Why a login's token or checks were refused: [`IdTokenError`] (a JWS
-//! that failed verification, or an ID token whose claims failed OpenID
-//! Connect Core §3.1.3.7) and [`LoginCheckError`] (a check every login
-//! passes, in the code flow and over CIBA alike: the ID token, the level,
-//! permissions, the subject, a step-up's `auth_time`).
+//! Why an ID token was refused: [`IdTokenError`], a JWS that failed
+//! verification (converted from the verifier's own error) or claims that
+//! failed OpenID Connect Core §3.1.3.7.
 //!
-//! They live beside the checks that produce them and are re-exported once
-//! from [`crate::error`]. Each variant has a stable `kind()` code.
+//! It lives beside the checks that produce it and is re-exported once from
+//! [`crate::error`]. Each variant has a stable `kind()` code. The checks
+//! every login passes besides the ID token's (level, permissions, subject,
+//! a step-up's `auth_time`) report `LoginCheckError`, which carries this
+//! error and sits above this module (`login_check.rs`).
 
-use crate::loa::Loa;
-use crate::permission::error::PermissionError;
-use crate::provider::key_chain::KeyChainError;
+use crate::jws::JwsError;
+use crate::key_chain::KeyChainError;
+use crate::provider::jwks::KeyLookupError;
 
 /// Why an ID token was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -137,84 +138,65 @@ impl IdTokenError {
     }
 }
 
-/// Why a login failed one of the checks every login passes, in the code
-/// flow and over CIBA alike: one type, so a check failure has one
-/// [`kind`](Self::kind) whichever way the user logged in. Carried by
-/// [`Error::Check`](crate::error::Error::Check) and [`CibaError::Check`](crate::error::CibaError::Check).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum LoginCheckError {
-    /// The ID token failed verification.
-    #[error("invalid ID token: {0}")]
-    InvalidIdToken(#[source] IdTokenError),
-    /// The login's `acr` does not carry the required LOA.
-    #[error("insufficient level of assurance: {required} required, found {}", found.map_or_else(|| "none".to_owned(), |l| l.to_string()))]
-    InsufficientLoa {
-        /// The configured minimum.
-        required: Loa,
-        /// What the token's `acr` carried (`None` if absent or malformed).
-        found: Option<Loa>,
-    },
-    /// A permission this login asked for was not (verifiably) granted.
-    #[error("permission not granted: {0}")]
-    Permission(#[source] PermissionError),
-    /// A permission requested by a logged-in user, or a step-up login of a
-    /// logged-in user, was completed in BankID by someone else (another
-    /// `sub`). The session is left as it was: the other person is not logged
-    /// in, the original login stays and no grant is kept.
-    #[error("the BankID login was completed by someone other than the logged-in user")]
-    SubjectMismatch,
-    /// A step-up login sent `max_age`, and its ID token has no `auth_time`
-    /// (required then: OpenID Connect Core §3.1.2.1). The session keeps the
-    /// login it had.
-    #[error("the step-up login's ID token has no auth_time, which max_age requires")]
-    MissingAuthTime,
-    /// A step-up login sent `max_age`, and its ID token's `auth_time` is
-    /// older than that (plus the clock skew; OpenID Connect Core §3.1.3.7
-    /// item 13). The session keeps the login it had.
-    #[error("the step-up login is older than the requested max_age of {max_age} s")]
-    AuthTimeTooOld {
-        /// The `max_age` that was sent, in seconds.
-        max_age: u32,
-    },
-}
-
-impl LoginCheckError {
-    /// A stable, machine-readable code, the same in both flows.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            LoginCheckError::InvalidIdToken(_) => "invalid_id_token",
-            LoginCheckError::InsufficientLoa { .. } => "insufficient_loa",
-            LoginCheckError::Permission(_) => "permission_not_granted",
-            LoginCheckError::SubjectMismatch => "subject_mismatch",
-            LoginCheckError::MissingAuthTime => "missing_auth_time",
-            LoginCheckError::AuthTimeTooOld { .. } => "auth_time_too_old",
+/// A JWS failure of the ID token, under the same variant and code (no
+/// wildcard: a new JWS failure must choose its public variant here).
+impl From<JwsError> for IdTokenError {
+    fn from(err: JwsError) -> Self {
+        match err {
+            JwsError::Malformed => IdTokenError::Malformed,
+            JwsError::UnsupportedAlgorithm(alg) => IdTokenError::UnsupportedAlgorithm(alg),
+            JwsError::Key(KeyLookupError::UnknownKey) => IdTokenError::UnknownKey,
+            JwsError::Key(KeyLookupError::KeysUnavailable) => IdTokenError::KeysUnavailable,
+            JwsError::Key(KeyLookupError::UntrustedKey(reason)) => IdTokenError::UntrustedKey(reason),
+            JwsError::BadSignature => IdTokenError::BadSignature,
+            JwsError::NotYetValid => IdTokenError::NotYetValid,
+            JwsError::MissingClaim(name) => IdTokenError::MissingClaim(name),
+            JwsError::UnsupportedCriticalHeader => IdTokenError::UnsupportedCriticalHeader,
+            JwsError::InvalidCriticalHeader => IdTokenError::InvalidCriticalHeader,
         }
-    }
-
-    /// The source's code, for the variants that have one (the ID token's or
-    /// the permission's [`kind`](IdTokenError::kind)).
-    pub fn detail(&self) -> Option<&'static str> {
-        match self {
-            LoginCheckError::InvalidIdToken(e) => Some(e.kind()),
-            LoginCheckError::Permission(e) => Some(e.kind()),
-            LoginCheckError::InsufficientLoa { .. }
-            | LoginCheckError::SubjectMismatch
-            | LoginCheckError::MissingAuthTime
-            | LoginCheckError::AuthTimeTooOld { .. } => None,
-        }
-    }
-}
-
-impl From<IdTokenError> for LoginCheckError {
-    fn from(err: IdTokenError) -> Self {
-        LoginCheckError::InvalidIdToken(err)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every JWS failure, one of each variant (and each key reason).
+    fn every_jws_error() -> Vec<JwsError> {
+        vec![
+            JwsError::Malformed,
+            JwsError::UnsupportedAlgorithm("HS256".into()),
+            JwsError::Key(KeyLookupError::UnknownKey),
+            JwsError::Key(KeyLookupError::KeysUnavailable),
+            JwsError::Key(KeyLookupError::UntrustedKey(KeyChainError::MissingKeyChain)),
+            JwsError::Key(KeyLookupError::UntrustedKey(KeyChainError::KeyCertificateExpired)),
+            JwsError::BadSignature,
+            JwsError::NotYetValid,
+            JwsError::MissingClaim("nbf"),
+            JwsError::UnsupportedCriticalHeader,
+            JwsError::InvalidCriticalHeader,
+        ]
+    }
+
+    #[test]
+    fn a_jws_failure_keeps_its_code_and_its_data_as_an_id_token_error() {
+        for err in every_jws_error() {
+            assert_eq!(IdTokenError::from(err.clone()).kind(), err.kind(), "{err:?}");
+        }
+        let cases = [
+            (JwsError::UnsupportedAlgorithm("none".into()), IdTokenError::UnsupportedAlgorithm("none".into())),
+            (JwsError::Key(KeyLookupError::UnknownKey), IdTokenError::UnknownKey),
+            (JwsError::Key(KeyLookupError::KeysUnavailable), IdTokenError::KeysUnavailable),
+            (
+                JwsError::Key(KeyLookupError::UntrustedKey(KeyChainError::UntrustedKeyChain)),
+                IdTokenError::UntrustedKey(KeyChainError::UntrustedKeyChain),
+            ),
+            (JwsError::MissingClaim("exp"), IdTokenError::MissingClaim("exp")),
+        ];
+        for (jws, id_token) in cases {
+            assert_eq!(IdTokenError::from(jws), id_token);
+        }
+    }
 
     #[test]
     fn an_untrusted_key_has_its_reason_as_kind_and_survives_a_store() {
@@ -226,7 +208,5 @@ mod tests {
             IdTokenError::UntrustedKey(KeyChainError::MissingKeyChain)
         );
         assert_eq!(IdTokenError::from_kind("no_such_kind"), IdTokenError::Malformed);
-        let check = LoginCheckError::from(err);
-        assert_eq!((check.kind(), check.detail()), ("invalid_id_token", Some("key_certificate_expired")));
     }
 }

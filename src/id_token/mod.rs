@@ -7,8 +7,7 @@
 //! per login (at the callback or when a CIBA request completes); the
 //! per-request path only reads the already verified claims from the session.
 //!
-//! `error.rs` holds [`IdTokenError`] and [`LoginCheckError`](error::LoginCheckError),
-//! re-exported from [`crate::error`].
+//! `error.rs` holds [`IdTokenError`], re-exported from [`crate::error`].
 
 use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
@@ -213,8 +212,8 @@ mod tests {
         use std::time::Duration;
 
         use super::*;
+        use crate::key_chain::{KeyChainError, TrustedRoots};
         use crate::provider::jwks::{KeyCache, KeyCacheSettings, KeyTrust};
-        use crate::provider::key_chain::{KeyChainError, TrustedRoots};
         use crate::provider::max_age::MaxAgePolicy;
         use crate::provider::signing_algs::SigningAlgs;
         use crate::provider::test_pki::{Authority, Validity, ec_jwk, ec_key, sign_es256};

@@ -26,10 +26,13 @@
 //! encryption algorithms never verify anything.
 //!
 //! When root certificates are configured, each key's `x5c` chain is checked
-//! here, as the set is loaded ([`super::key_chain`]): a key that fails is
+//! here, as the set is loaded ([`crate::key_chain`]): a key that fails is
 //! left out, logged once per load at `warn`, and a token naming it is
-//! refused with [`IdTokenError::UntrustedKey`] and the reason. Verifying a
+//! refused with [`KeyLookupError::UntrustedKey`] and the reason. Verifying a
 //! token never touches a certificate.
+//!
+//! A failed lookup is a [`KeyLookupError`], which the JWS verifier passes on
+//! inside its own error: this module knows keys, not tokens.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -43,11 +46,37 @@ use url::Url;
 
 use super::error::Cause;
 use super::http::get_json_with_headers;
-use super::key_chain::{ChainFailure, KeyChainError, TrustedRoots};
 use super::max_age::{Fetched, MaxAgeCache, MaxAgePolicy, Snapshot};
 use crate::clock::unix_now;
-use crate::id_token::error::IdTokenError;
+use crate::key_chain::{ChainFailure, KeyChainError, TrustedRoots};
 use crate::log_value::{untrusted, untrusted_text};
+
+/// Why the key set holds no key that may verify a token. The codes of
+/// [`kind`](Self::kind) are those every token family reports for it
+/// (`unknown_key`, `keys_unavailable`, the chain check's reason).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyLookupError {
+    /// No usable key has the token's `kid` and algorithm, even after a
+    /// refresh (or a refresh is cooling down).
+    UnknownKey,
+    /// The provider's keys could not be fetched, or are past their max age
+    /// and could not be fetched again: nothing is verified with them.
+    KeysUnavailable,
+    /// The key the token names was left out of the set because its
+    /// certificate chain failed the check against the configured roots.
+    UntrustedKey(KeyChainError),
+}
+
+impl KeyLookupError {
+    /// A stable code, logged and carried on by the token's own error.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            KeyLookupError::UnknownKey => "unknown_key",
+            KeyLookupError::KeysUnavailable => "keys_unavailable",
+            KeyLookupError::UntrustedKey(reason) => reason.kind(),
+        }
+    }
+}
 
 /// One usable verification key.
 #[derive(Clone)]
@@ -78,7 +107,7 @@ struct RefusedKey {
 }
 
 /// Which signing keys are trusted beyond the TLS connection that fetched
-/// them (see [`super::key_chain`]).
+/// them (see [`crate::key_chain`]).
 #[derive(Debug, Clone)]
 pub(crate) enum KeyTrust {
     /// No certificate check: the keys are trusted because they came over
@@ -143,16 +172,16 @@ impl KeyCache {
     /// Finds the key for a token header in a key set within its max age,
     /// refreshing the JWKS (at most once per cooldown) when no usable key
     /// has the `kid` and algorithm. A key left out by the chain check
-    /// answers with its reason ([`IdTokenError::UntrustedKey`]).
-    pub(crate) async fn key_for(&self, kid: Option<&str>, alg: Algorithm) -> Result<FoundKey, IdTokenError> {
-        let set = self.keys.get(|| self.fetch()).await.map_err(|_| IdTokenError::KeysUnavailable)?;
+    /// answers with its reason ([`KeyLookupError::UntrustedKey`]).
+    pub(crate) async fn key_for(&self, kid: Option<&str>, alg: Algorithm) -> Result<FoundKey, KeyLookupError> {
+        let set = self.keys.get(|| self.fetch()).await.map_err(|_| KeyLookupError::KeysUnavailable)?;
         let missing = match lookup(set.value(), kid, alg) {
             Ok(key) => return Ok(FoundKey { key, from: set }),
             Err(missing) => missing,
         };
         let logged_kid = untrusted(kid.unwrap_or("(none)"));
         tracing::info!(kid = %logged_kid, reason = missing.kind(), "no usable key for the token; refreshing the provider's JWKS");
-        let newer = self.keys.refetch(&set, || self.fetch()).await.map_err(|_| IdTokenError::KeysUnavailable)?;
+        let newer = self.keys.refetch(&set, || self.fetch()).await.map_err(|_| KeyLookupError::KeysUnavailable)?;
         let Some(set) = newer else {
             tracing::debug!(kid = %logged_kid, "no usable key for the token; JWKS refresh is cooling down");
             return Err(missing);
@@ -235,7 +264,7 @@ impl KeyCache {
 /// The usable key for `kid` and `alg`; else why there is none: the chain
 /// check's reason for a refused key that would have fitted, or
 /// `unknown_key`.
-fn lookup(keys: &KeySet, kid: Option<&str>, alg: Algorithm) -> Result<VerificationKey, IdTokenError> {
+fn lookup(keys: &KeySet, kid: Option<&str>, alg: Algorithm) -> Result<VerificationKey, KeyLookupError> {
     // The key's type must suit the algorithm too: an EC key cannot check RS256.
     let fits = |k: &&VerificationKey| k.alg.is_none_or(|a| a == alg) && k.key.family() == alg.family();
     let found = match kid {
@@ -247,8 +276,8 @@ fn lookup(keys: &KeySet, kid: Option<&str>, alg: Algorithm) -> Result<Verificati
         }
     };
     found.ok_or_else(|| match refusal(keys, kid, alg) {
-        Some(reason) => IdTokenError::UntrustedKey(reason),
-        None => IdTokenError::UnknownKey,
+        Some(reason) => KeyLookupError::UntrustedKey(reason),
+        None => KeyLookupError::UnknownKey,
     })
 }
 
@@ -389,15 +418,15 @@ mod tests {
     fn a_key_for_encryption_never_verifies_even_under_a_signing_kid() {
         // `use: enc` under the token's kid and algorithm: still unknown.
         let set = parse(vec![rsa(Some("k1"), Some("RS256"), Some("enc"))]);
-        assert_eq!(lookup(&set, Some("k1"), Algorithm::RS256).err(), Some(IdTokenError::UnknownKey));
+        assert_eq!(lookup(&set, Some("k1"), Algorithm::RS256).err(), Some(KeyLookupError::UnknownKey));
     }
 
     #[test]
     fn lookup_respects_key_algorithm() {
         let set = parse(vec![rsa(Some("k1"), Some("RS256"), None)]);
         assert!(lookup(&set, Some("k1"), Algorithm::RS256).is_ok());
-        assert_eq!(lookup(&set, Some("k1"), Algorithm::PS256).err(), Some(IdTokenError::UnknownKey));
-        assert_eq!(lookup(&set, Some("k2"), Algorithm::RS256).err(), Some(IdTokenError::UnknownKey));
+        assert_eq!(lookup(&set, Some("k1"), Algorithm::PS256).err(), Some(KeyLookupError::UnknownKey));
+        assert_eq!(lookup(&set, Some("k2"), Algorithm::RS256).err(), Some(KeyLookupError::UnknownKey));
     }
 
     #[test]
@@ -410,7 +439,7 @@ mod tests {
             assert_eq!(es.alg, Some(Algorithm::ES256));
             let rs = lookup(&set, Some("k1"), Algorithm::RS256).expect("the RS256 key");
             assert_eq!(rs.alg, Some(Algorithm::RS256));
-            assert_eq!(lookup(&set, Some("k1"), Algorithm::PS256).err(), Some(IdTokenError::UnknownKey));
+            assert_eq!(lookup(&set, Some("k1"), Algorithm::PS256).err(), Some(KeyLookupError::UnknownKey));
         }
     }
 
@@ -419,7 +448,7 @@ mod tests {
         let one = parse(vec![rsa(Some("k1"), Some("RS256"), None)]);
         assert!(lookup(&one, None, Algorithm::RS256).is_ok());
         let two = parse(vec![rsa(Some("k1"), None, None), rsa(Some("k2"), None, None)]);
-        assert_eq!(lookup(&two, None, Algorithm::RS256).err(), Some(IdTokenError::UnknownKey));
+        assert_eq!(lookup(&two, None, Algorithm::RS256).err(), Some(KeyLookupError::UnknownKey));
     }
 
     mod chains {
@@ -442,14 +471,14 @@ mod tests {
             assert!(lookup(&set, Some("good"), Algorithm::ES256).is_ok());
             assert_eq!(
                 lookup(&set, Some("old"), Algorithm::ES256).err(),
-                Some(IdTokenError::UntrustedKey(KeyChainError::KeyCertificateExpired))
+                Some(KeyLookupError::UntrustedKey(KeyChainError::KeyCertificateExpired))
             );
             assert_eq!(
                 lookup(&set, Some("bare"), Algorithm::ES256).err(),
-                Some(IdTokenError::UntrustedKey(KeyChainError::MissingKeyChain))
+                Some(KeyLookupError::UntrustedKey(KeyChainError::MissingKeyChain))
             );
             // Another algorithm under the refused kid is not that key.
-            assert_eq!(lookup(&set, Some("old"), Algorithm::RS256).err(), Some(IdTokenError::UnknownKey));
+            assert_eq!(lookup(&set, Some("old"), Algorithm::RS256).err(), Some(KeyLookupError::UnknownKey));
             assert!(!set.by_kid.contains_key("old") && !set.by_kid.contains_key("bare"));
         }
 
@@ -474,7 +503,7 @@ mod tests {
             assert!(lookup(&set, Some("chained"), Algorithm::ES256).is_ok());
             assert_eq!(
                 lookup(&set, Some("foreign"), Algorithm::ES256).err(),
-                Some(IdTokenError::UntrustedKey(KeyChainError::UntrustedKeyChain))
+                Some(KeyLookupError::UntrustedKey(KeyChainError::UntrustedKeyChain))
             );
         }
     }

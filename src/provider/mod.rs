@@ -13,7 +13,6 @@ pub(crate) mod discovered;
 pub(crate) mod error;
 pub(crate) mod http;
 pub(crate) mod jwks;
-pub(crate) mod key_chain;
 pub(crate) mod max_age;
 pub(crate) mod metadata;
 pub(crate) mod signing_algs;

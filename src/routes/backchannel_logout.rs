@@ -280,7 +280,7 @@ mod tests {
         assert_eq!(kind(IdTokenError::Malformed), "logout_token_malformed");
         assert_eq!(kind(IdTokenError::NotYetValid), "logout_token_not_yet_valid");
         assert_eq!(kind(IdTokenError::KeysUnavailable), "logout_token_keys_unavailable");
-        let untrusted = IdTokenError::UntrustedKey(crate::provider::key_chain::KeyChainError::UntrustedKeyChain);
+        let untrusted = IdTokenError::UntrustedKey(crate::key_chain::KeyChainError::UntrustedKeyChain);
         assert_eq!(kind(untrusted), "logout_token_untrusted_key");
     }
 }

@@ -12,7 +12,7 @@
 //!
 //! The check runs when a key set is loaded, never per token: a key that
 //! fails is left out of the set, with its reason kept for the token that
-//! names it (see [`super::jwks`]). It accepts a key only if
+//! names it (see [`crate::provider::jwks`]). It accepts a key only if
 //!
 //! - `x5c` is present and every entry is base64 DER (RFC 7517 §4.7);
 //! - `x5t#S256`, when present, is the SHA-256 of the leaf's DER;
