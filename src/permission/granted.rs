@@ -135,7 +135,9 @@ impl<P: Permission> Granted<P> {
         if !self.ctx.core.config().single_use_grants {
             return Ok(());
         }
-        if !grants::mark_used(&use_records(&self.ctx), &self.ctx.core, &self.id, &self.use_secret).await? {
+        let first_use = grants::mark_used(&use_records(&self.ctx), &self.ctx.core, &self.id, &self.use_secret).await?;
+        crate::metrics::permission_redeemed(first_use);
+        if !first_use {
             return Err(PermissionError::AlreadyRedeemed.into());
         }
         tracing::info!("permission grant redeemed");
