@@ -15,8 +15,8 @@ use axum::{Json, Router};
 use axum_bankid::ciba::CibaRequest;
 use axum_bankid::permission::LoginHint;
 use axum_bankid::step_up::{Loa4, StepUp};
-use axum_bankid_simulator::{CibaBehavior, LogoutSubject, Simulator};
-use common::{TestApp, location, with_param};
+use axum_bankid_simulator::{CibaBehavior, Fault, LogoutSubject, Simulator};
+use common::{TestApp, error_body, location, with_param};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use metrics_util::{CompositeKey, MetricKind};
 use reqwest::StatusCode;
@@ -158,6 +158,25 @@ async fn a_callback_whose_state_this_browser_never_started_counts_as_failed_by_k
 }
 
 #[tokio::test]
+async fn a_token_endpoint_failure_is_timed_as_an_error_and_counted_under_the_pages_kind() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let _local = metrics::set_default_local_recorder(&recorder);
+    let app = TestApp::builder().start().await;
+    app.sim.add_fault(Fault::TokenEndpointServerError);
+    take(&snapshotter);
+
+    let callback = app.login_as("kari").await;
+    let (status, body) = error_body(callback.response).await;
+    assert!(status.is_server_error(), "{status} {body}");
+    let kind = body["error"].as_str().unwrap();
+    let seen = take(&snapshotter);
+    assert_eq!(seen.count(FAILED, &[("flow", "code"), ("kind", kind)]), 1, "the kind the error page shows");
+    assert_eq!((seen.samples("token", "error"), seen.samples("token", "ok")), (1, 0));
+    assert_eq!(seen.count(SUCCEEDED, &[("flow", "code")]), 0);
+}
+
+#[tokio::test]
 async fn a_step_up_to_loa_4_counts_as_started_and_succeeded() {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
@@ -211,9 +230,9 @@ async fn a_permission_api_grant_and_its_redeems_are_counted() {
     assert_eq!(seen.count("bankid_permission_redeems_total", &[("outcome", "already_redeemed")]), 1);
 }
 
-fn kari() -> CibaRequest {
-    let kari = Simulator::default_users().iter().find(|u| u.id() == "kari").unwrap();
-    CibaRequest::new(LoginHint::Nnin(kari.nnin().to_owned()))
+fn request(user: &str) -> CibaRequest {
+    let user = Simulator::default_users().iter().find(|u| u.id() == user).unwrap();
+    CibaRequest::new(LoginHint::Nnin(user.nnin().to_owned()))
 }
 
 #[tokio::test]
@@ -226,7 +245,7 @@ async fn ciba_logins_count_their_outcome_by_kind() {
     take(&snapshotter);
 
     app.sim.set_ciba_behavior("kari", CibaBehavior::ApproveAfterPolls(0));
-    let started = ciba.start(kari()).await.unwrap();
+    let started = ciba.start(request("kari")).await.unwrap();
     ciba.wait(&started.handle).await.unwrap();
     let seen = take(&snapshotter);
     assert_eq!(seen.count(STARTED, &[("flow", "ciba")]), 1);
@@ -244,12 +263,20 @@ async fn ciba_logins_count_their_outcome_by_kind() {
     }
 
     app.sim.set_ciba_behavior("kari", CibaBehavior::Deny);
-    let started = ciba.start(kari()).await.unwrap();
+    let started = ciba.start(request("kari")).await.unwrap();
     assert_eq!(ciba.wait(&started.handle).await.unwrap_err().kind(), "denied");
     let seen = take(&snapshotter);
     assert_eq!(seen.count("bankid_ciba_outcomes_total", &[("outcome", "denied")]), 1);
     assert_eq!(seen.count(FAILED, &[("flow", "ciba"), ("kind", "denied")]), 1);
     assert_eq!(seen.count(SUCCEEDED, &[("flow", "ciba")]), 0);
+
+    // Refused before BIB accepted a request: no start, one outcome.
+    assert_eq!(ciba.start(request("nina")).await.unwrap_err().kind(), "user_not_enrolled");
+    let seen = take(&snapshotter);
+    assert_eq!(seen.count("bankid_ciba_outcomes_total", &[("outcome", "user_not_enrolled")]), 1);
+    assert_eq!(seen.count(FAILED, &[("flow", "ciba"), ("kind", "user_not_enrolled")]), 1);
+    assert_eq!(seen.count(STARTED, &[("flow", "ciba")]), 0);
+    assert_eq!(seen.samples("permission_user_exists", "ok"), 1);
 }
 
 #[tokio::test]
