@@ -13,6 +13,7 @@
 //! - [`security_checks`]: every check, and what it answers when it fails
 //! - [`troubleshooting`]: wiring, logging, and every error code
 //! - [`production`]: several instances on Redis, root certificates, key rotation, performance
+//! - [`metrics`]: counters and provider latencies (feature `metrics`), traces to OpenTelemetry
 //! - [`pointing_at_bankid`]: BankID's test and production environments, and what BankID has not published
 //! - [`testing`]: the simulator, property tests, fuzzing and the browser test
 
@@ -62,6 +63,10 @@ pub mod troubleshooting {}
 #[doc = page_links!()]
 #[doc = include_str!("../docs/production.md")]
 pub mod production {}
+
+#[doc = page_links!()]
+#[doc = include_str!("../docs/metrics.md")]
+pub mod metrics {}
 
 #[doc = page_links!()]
 #[doc = include_str!("../docs/pointing-at-bankid.md")]

@@ -35,6 +35,13 @@ mod login;
 mod login_check;
 mod login_hint;
 mod logout_token;
+// Counters and latency histograms through the `metrics` facade; public only
+// with the feature (for `describe`), and a set of empty functions without it.
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
+#[cfg(not(feature = "metrics"))]
+mod metrics;
 mod nnin;
 pub mod permission;
 mod private_responses;

@@ -15,6 +15,7 @@ use crate::clock::unix_now_ms;
 use crate::error::{Cause, EndpointError, LoginCheckError};
 use crate::loa::Loa;
 use crate::login_hint::LoginHint;
+use crate::metrics::Endpoint;
 use crate::permission::api::{AcrValues, BibAcr, PermissionApi, RegisteredPermission, Registration, bearer_send};
 use crate::permission::statement::{AUTHENTICATION_TYPE, PermissionItem};
 use crate::provider::token::parse_json_response;
@@ -87,7 +88,8 @@ impl Ciba {
     #[tracing::instrument(name = "bankid.ciba.start", skip_all, err(Display))]
     pub async fn start(&self, request: CibaRequest) -> Result<CibaStarted, CibaError> {
         self.check_startable(&request)?;
-        let pending = self.ask_bib(&request).await?;
+        let pending =
+            self.ask_bib(&request).await.inspect_err(|e| crate::metrics::ciba_finished(Some(e.kind()), false))?;
         let expires_in = pending.expires_in_secs();
         let (first_poll_at_ms, interval) = (pending.next_poll_at_ms, pending.interval_secs);
         let binding_message = pending.binding_message.clone().unwrap_or_default();
@@ -152,6 +154,7 @@ impl Ciba {
         let minimum = self.core.config().minimum_loa;
         pending.minimum_loa = Some(required_loa(&forced_acr(&request.acr_values, minimum), minimum));
         pending.binding_message = Some(registered.binding_message);
+        crate::metrics::login_started(crate::metrics::Flow::Ciba, false);
         Ok(pending)
     }
 
@@ -200,7 +203,7 @@ impl Ciba {
             ("binding_message", registered.binding_message.as_str()),
         ];
         let build = |http: &reqwest::Client| http.post(endpoint.clone()).form(&params);
-        let answer = match bearer_send(&self.core, scope, build).await {
+        let answer = match bearer_send(&self.core, Endpoint::CibaBackchannelAuthentication, scope, build).await {
             Ok(response) => parse_json_response::<BackchannelResponse>(response).await,
             Err(err) => Err(err),
         };

@@ -18,6 +18,7 @@ use crate::clock::unix_now_ms;
 use crate::error::{Cause, EndpointError, IdTokenError, LoginCheckError};
 use crate::loa::{AcrIssuer, Loa};
 use crate::login::complete::{self, Policy, VerifiedLogin};
+use crate::metrics::Endpoint;
 use crate::permission::api::{GrantExpectation, PermissionApi, bearer_send};
 use crate::permission::error::PermissionError;
 use crate::permission::statement::Transport;
@@ -218,6 +219,7 @@ impl Ciba {
             },
             "CIBA request finished"
         );
+        crate::metrics::ciba_finished(result.as_ref().err().map(CibaError::kind), pending.permission.is_some());
         if let Some(callback) = &self.callback {
             callback.deliver(handle, result.as_ref().map(|approved| approved.0.clone()).map_err(Clone::clone));
         }
@@ -272,7 +274,7 @@ impl Ciba {
         let endpoint = &metadata.token_endpoint;
         let build = |http: &reqwest::Client| http.post(endpoint.clone()).form(&params);
         let scope = ciba_token_scope(&self.core, pending_type(pending));
-        let answer = match bearer_send(&self.core, &scope, build).await {
+        let answer = match bearer_send(&self.core, Endpoint::CibaToken, &scope, build).await {
             Ok(response) => parse_json_response::<CibaTokenResponse>(response).await,
             Err(err) => Err(err),
         };

@@ -155,6 +155,7 @@ pub(crate) async fn begin(
         max_age: options.step_up.and_then(|s| s.max_age()),
     };
     let started = start.attempts.store(headers, &pending.state, &pending).await?;
+    crate::metrics::login_started(crate::metrics::Flow::Code, options.step_up.is_some());
     tracing::debug!("redirecting to the authorization endpoint");
     Ok(Redirect { url, started })
 }
@@ -246,8 +247,8 @@ async fn push_request(
 ) -> Result<String, Error> {
     let credentials = start.core.credentials(oidc);
     let form: Vec<(&str, &str)> = oidc.authorize.params(params).collect();
-    let (_, pushed) = post_form::<ParResponse>(&start.core.http, endpoint, &credentials, &form)
-        .await
-        .map_err(Error::PushedAuthorization)?;
+    let push = post_form::<ParResponse>(&start.core.http, endpoint, &credentials, &form);
+    let (_, pushed) =
+        crate::metrics::timed(crate::metrics::Endpoint::Par, push).await.map_err(Error::PushedAuthorization)?;
     Ok(oidc.authorize.pushed_url(&pushed.request_uri))
 }

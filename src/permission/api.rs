@@ -30,6 +30,7 @@ use crate::clock::unix_now;
 use crate::error::{EndpointError, Error};
 use crate::error::{TransportError, TransportErrorKind};
 use crate::login_hint::LoginHint;
+use crate::metrics::Endpoint;
 use crate::permission::error::PermissionError;
 use crate::permission::statement::{Permission, PermissionItem, Transport, same_digest};
 use crate::provider::http::read_limited;
@@ -388,7 +389,8 @@ impl PermissionApi {
     pub(crate) async fn user_exists_with_scope(&self, hint: &LoginHint, scope: &str) -> Result<bool, EndpointError> {
         let url = self.permissions_url("user-exists").await?;
         let body = serde_json::json!({ "loginHint": [WireLoginHint::from(hint)] });
-        let answer: UserExistsAnswer = self.send_json(scope, |http| http.post(url.clone()).json(&body)).await?;
+        let answer: UserExistsAnswer =
+            self.send_json(Endpoint::PermissionUserExists, scope, |http| http.post(url.clone()).json(&body)).await?;
         Ok(answer.exists)
     }
 
@@ -412,7 +414,8 @@ impl PermissionApi {
             login_hint: registration.login_hint.iter().map(WireLoginHint::from).collect(),
             signals: registration.signals.as_ref(),
         };
-        let answer: RegisterAnswer = self.send_json(scope, |http| http.post(url.clone()).json(&body)).await?;
+        let answer: RegisterAnswer =
+            self.send_json(Endpoint::PermissionRegister, scope, |http| http.post(url.clone()).json(&body)).await?;
         item.transport = Transport::PermissionApi { id: answer.id.clone(), token: answer.permission_token.clone() };
         Ok(RegisteredPermission {
             id: answer.id,
@@ -444,7 +447,9 @@ impl PermissionApi {
     /// One request for a grant: `Some(jws)` when BankID has it, `None` for
     /// any other answer (BankID answers non-2xx until it is ready).
     async fn fetch_grant(&self, url: &Url, scope: &str) -> Result<Option<String>, EndpointError> {
-        let response = self.send(scope, |http| http.get(url.clone()).header(reqwest::header::ACCEPT, "*/*")).await?;
+        let response = self
+            .send(Endpoint::PermissionGrant, scope, |http| http.get(url.clone()).header(reqwest::header::ACCEPT, "*/*"))
+            .await?;
         if !response.status().is_success() {
             return Ok(None);
         }
@@ -469,10 +474,12 @@ impl PermissionApi {
     /// a JSON answer.
     async fn send_json<T: serde::de::DeserializeOwned>(
         &self,
+        endpoint: Endpoint,
         scope: &str,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<T, EndpointError> {
-        let response = self.send(scope, |http| build(http).header(reqwest::header::ACCEPT, "application/json")).await?;
+        let response =
+            self.send(endpoint, scope, |http| build(http).header(reqwest::header::ACCEPT, "application/json")).await?;
         Ok(parse_json_response(response).await?.1)
     }
 
@@ -480,10 +487,11 @@ impl PermissionApi {
     /// early) drops the cached token and tries once more with a fresh one.
     pub(crate) async fn send(
         &self,
+        endpoint: Endpoint,
         scope: &str,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, EndpointError> {
-        bearer_send(&self.core, scope, build).await
+        bearer_send(&self.core, endpoint, scope, build).await
     }
 
     /// `{permissions_endpoint}{rest}`: BankID's endpoint ends in `/`, and
@@ -503,15 +511,14 @@ impl PermissionApi {
 /// retried once with a fresh token after a `401`.
 pub(crate) async fn bearer_send(
     core: &RelyingParty,
+    endpoint: Endpoint,
     scope: &str,
     build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
 ) -> Result<reqwest::Response, EndpointError> {
     let mut retried = false;
     loop {
         let token = core.client_token(scope).await?;
-        let response = build(&core.http)
-            .bearer_auth(&token)
-            .send()
+        let response = crate::metrics::timed(endpoint, build(&core.http).bearer_auth(&token).send())
             .await
             .map_err(|e| EndpointError::Unreachable(TransportError::from_reqwest(e)))?;
         if response.status() != reqwest::StatusCode::UNAUTHORIZED || retried {

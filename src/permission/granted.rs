@@ -138,7 +138,9 @@ impl<P: Permission> Granted<P> {
         if !self.core.config().single_use_grants {
             return Ok(());
         }
-        if !grants::mark_used(&self.uses, &self.core, &self.id, &self.use_secret).await? {
+        let first_use = grants::mark_used(&self.uses, &self.core, &self.id, &self.use_secret).await?;
+        crate::metrics::permission_redeemed(first_use);
+        if !first_use {
             return Err(PermissionError::AlreadyRedeemed.into());
         }
         tracing::info!("permission grant redeemed");

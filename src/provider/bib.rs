@@ -62,7 +62,9 @@ pub(crate) struct RawBibMetadata {
 pub(crate) async fn discover(client: &Client, issuer: &Url) -> Fetched<BibMetadata> {
     let url = discovery_url(issuer);
     let (raw, headers): (RawBibMetadata, _) =
-        get_json_with_headers(client, &url).await.map_err(|e| Cause::caused_by(format!("{url}: {e}"), e))?;
+        crate::metrics::timed(crate::metrics::Endpoint::BibDiscovery, get_json_with_headers(client, &url))
+            .await
+            .map_err(|e| Cause::caused_by(format!("{url}: {e}"), e))?;
     Ok((from_document(raw, issuer).map_err(Cause::new)?, headers))
 }
 

@@ -109,7 +109,8 @@ fn scope_key(scope: &str) -> String {
 #[tracing::instrument(name = "bankid.client_credentials", skip_all, fields(scope), err(Display))]
 async fn fetch(scope: &str, source: &TokenSource<'_>) -> Result<CachedToken, EndpointError> {
     let params = [("grant_type", "client_credentials"), ("scope", scope)];
-    let tokens = request_tokens(source.http, source.token_endpoint, &source.credentials, &params).await?;
+    let call = request_tokens(source.http, source.token_endpoint, &source.credentials, &params);
+    let tokens = crate::metrics::timed(crate::metrics::Endpoint::ClientCredentialsToken, call).await?;
     let lifetime = tokens.expires_in.map_or(DEFAULT_LIFETIME, Duration::from_secs).min(MAX_LIFETIME);
     let usable_for = lifetime.saturating_sub(MARGIN.min(lifetime / 2));
     tracing::debug!(lifetime_secs = lifetime.as_secs(), "client-credentials token fetched");

@@ -288,9 +288,10 @@ fn refusal(keys: &KeySet, kid: Option<&str>, alg: Algorithm) -> Option<KeyChainE
 }
 
 async fn fetch(client: &Client, jwks_uri: &Url, trust: &KeyTrust) -> Fetched<KeySet> {
-    let (raw, headers): (RawJwkSet, _) = get_json_with_headers(client, jwks_uri)
-        .await
-        .map_err(|e| Cause::caused_by(format!("JWKS {}: {e}", untrusted_text(jwks_uri.as_str())), e))?;
+    let (raw, headers): (RawJwkSet, _) =
+        crate::metrics::timed(crate::metrics::Endpoint::Jwks, get_json_with_headers(client, jwks_uri))
+            .await
+            .map_err(|e| Cause::caused_by(format!("JWKS {}: {e}", untrusted_text(jwks_uri.as_str())), e))?;
     Ok((parse_keys(raw.keys, trust, unix_now()), headers))
 }
 

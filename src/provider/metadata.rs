@@ -102,9 +102,10 @@ pub struct ProviderMetadata {
 /// `Cache-Control` schedules the next refresh (see `provider::discovered`).
 pub(crate) async fn discover(client: &Client, issuer: &Url) -> Fetched<ProviderMetadata> {
     let url = discovery_url(issuer);
-    let (doc, headers): (DiscoveredMetadata, _) = get_json_with_headers(client, &url)
-        .await
-        .map_err(|e: FetchError| Cause::caused_by(format!("{url}: {e}"), e))?;
+    let (doc, headers): (DiscoveredMetadata, _) =
+        crate::metrics::timed(crate::metrics::Endpoint::Discovery, get_json_with_headers(client, &url))
+            .await
+            .map_err(|e: FetchError| Cause::caused_by(format!("{url}: {e}"), e))?;
     Ok((from_document(doc, issuer).map_err(Cause::new)?, headers))
 }
 

@@ -73,6 +73,7 @@ pub(crate) async fn receive(State(ctx): State<LayerState>, req: Request) -> Resp
         Err(err) => {
             tracing::debug!(reason = %err.kind(), detail = %err, "back-channel logout refused");
             ctx.core.backchannel_refusals.refused(err.kind());
+            crate::metrics::backchannel_logout(Some(err.kind()));
             rejection()
         }
     }
@@ -108,6 +109,7 @@ async fn handle(ctx: &LayerState, req: Request) -> Result<(), LogoutTokenError> 
         return Err(LogoutTokenError::NotRecorded);
     }
     tracing::info!(by_sub = valid.sub.is_some(), by_sid = valid.sid.is_some(), "back-channel logout recorded");
+    crate::metrics::backchannel_logout(None);
     Ok(())
 }
 

@@ -25,6 +25,7 @@ use crate::loa::AcrIssuer;
 use crate::log_value::{untrusted, untrusted_text};
 use crate::login::complete::{self, CheckedLogin, Policy};
 use crate::login::repeated_callback;
+use crate::metrics::Flow;
 use crate::permission::api::GrantExpectation;
 use crate::permission::grants;
 use crate::permission::grants::StoredGrant;
@@ -56,6 +57,7 @@ pub(crate) async fn finish_login(State(ctx): State<LayerState>, RawQuery(query):
         Ok(params) => complete(&ctx, params, req.headers(), req.extensions()).await,
         Err(err) => Err(err),
     };
+    crate::metrics::login_failed(Flow::Code, result.as_ref().err().map(Error::kind));
     let response = match result {
         Ok(landing) => {
             let marker = crate::records::binding::landed(ctx.core.config());
@@ -140,6 +142,8 @@ async fn complete(
     let mut cookies = keep_grants(ctx, headers, &pending, &grants).await?;
     let lifetime = config.max_login_age.as_secs() as i64;
     complete::establish(&session, checked.into_login(), complete::Via::Callback { lifetime_secs: lifetime }).await?;
+    crate::metrics::login_succeeded(Flow::Code, pending.asked_loa.is_some() || pending.max_age.is_some());
+    crate::metrics::permissions_granted(Flow::Code, grants.len());
     cookies.extend(end_ciba_ownerships(ctx, headers).await);
     let location = landing(&pending, !grants.is_empty());
     let attempt_ends = pending.started_at + config.login_attempt_ttl.as_secs() as i64;
@@ -294,7 +298,8 @@ async fn exchange_code(ctx: &LayerState, code: &str, pending: &PendingLogin) -> 
         ("redirect_uri", config.redirect_uri.as_str()),
         ("code_verifier", pending.pkce_verifier.as_str()),
     ];
-    Ok(request_tokens(&ctx.core.http, &oidc.metadata.token_endpoint, &credentials, &params).await?)
+    let call = request_tokens(&ctx.core.http, &oidc.metadata.token_endpoint, &credentials, &params);
+    Ok(crate::metrics::timed(crate::metrics::Endpoint::Token, call).await?)
 }
 
 #[cfg(test)]

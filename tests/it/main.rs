@@ -17,6 +17,7 @@
 //! - `properties` and `authorize_url` call the unstable
 //!   `axum_bankid::fuzzing` entry points, so they are compiled only with the
 //!   `fuzzing` feature (`--all-features`); without it the rest still runs.
+//!   `metrics` likewise needs the `metrics` feature.
 
 mod common;
 
@@ -33,6 +34,8 @@ mod faults;
 mod interop;
 mod key_chain;
 mod login_completion;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod no_leaks;
 mod outages;
 mod permissions;
