@@ -1,0 +1,41 @@
+//! What a new user tripped over, starting from `cargo new` with only the
+//! README, the docs and the compiler (issue #22 item 8): pointing an app at
+//! the simulator, a `route_layer`'d layer, provider refusals that said only
+//! "try again", a LOA 4 minimum, a step-up at the simulator, and logout
+//! without a post-logout redirect URI. Each over real HTTP against the
+//! simulator.
+
+use crate::common::NOWHERE_CALLBACK;
+
+use axum_bankid::{BankIdConfig, BankIdLayer};
+use axum_bankid_simulator::Simulator;
+
+/// The values of `env` as `BankIdConfig::from_lookup` reads them.
+fn lookup<'a>(env: &'a [(&'static str, String)]) -> impl Fn(&str) -> Option<String> + 'a {
+    |name| env.iter().find(|(known, _)| *known == name).map(|(_, value)| value.clone())
+}
+
+/// The `BANKID_*` lines the simulator program prints (from
+/// `Simulator::relying_party_env`) are a whole configuration for
+/// `from_env`, and each variable `from_env` requires is among them: a
+/// user who exports them and calls `BankIdConfig::from_env()` logs in.
+#[tokio::test]
+async fn the_simulators_printed_variables_are_everything_from_env_needs() {
+    let sim = Simulator::start().await.unwrap();
+    let dir = std::env::temp_dir().join(format!("first-steps-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let root_file = dir.join("root.pem");
+    std::fs::write(&root_file, sim.root_certificates_pem()).unwrap();
+    let env = sim.relying_party_env(NOWHERE_CALLBACK, &root_file);
+
+    let config = BankIdConfig::from_lookup(lookup(&env)).expect("the printed lines are a whole configuration");
+    assert_eq!(config.redirect_uri().as_str(), NOWHERE_CALLBACK);
+    BankIdLayer::discover(config).await.expect("discovery and the key chain check pass with the printed root file");
+
+    for required in ["BANKID_ISSUER", "BANKID_CLIENT_ID", "BANKID_CLIENT_SECRET", "BANKID_REDIRECT_URI"] {
+        let without: Vec<_> = env.iter().filter(|(name, _)| *name != required).cloned().collect();
+        let refused = BankIdConfig::from_lookup(lookup(&without));
+        assert!(refused.is_err(), "from_env requires {required}, and the simulator prints it");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
