@@ -5,10 +5,11 @@
 //! without a post-logout redirect URI. Each over real HTTP against the
 //! simulator.
 
-use crate::common::NOWHERE_CALLBACK;
+use crate::common::{NOWHERE_CALLBACK, TestApp, location, logs};
 
 use axum_bankid::{BankIdConfig, BankIdLayer};
 use axum_bankid_simulator::Simulator;
+use reqwest::StatusCode;
 
 /// The values of `env` as `BankIdConfig::from_lookup` reads them.
 fn lookup<'a>(env: &'a [(&'static str, String)]) -> impl Fn(&str) -> Option<String> + 'a {
@@ -38,4 +39,50 @@ async fn the_simulators_printed_variables_are_everything_from_env_needs() {
         assert!(refused.is_err(), "from_env requires {required}, and the simulator prints it");
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `route_layer(bankid)`: the browser's first trip to the login route is
+/// an empty 404 the layer never sees. The layer names the mistake from the
+/// redirect alone, without waiting for a second navigation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_layered_layer_is_named_after_the_first_redirect_to_login() {
+    let logs = logs::logs();
+    let app = TestApp::builder().route_layered().start().await;
+    let redirect_uri = app.url("/auth/bankid/callback");
+    let line = |logs: &[u8]| {
+        String::from_utf8_lossy(logs).lines().any(|line| {
+            line.contains("ERROR")
+                && line.contains("login_route_not_reached")
+                && line.contains(&redirect_uri)
+                && line.contains("not `.route_layer(bankid)`")
+        })
+    };
+
+    let to_login = app.client.get(app.url("/me")).header("accept", "text/html").send().await.unwrap();
+    assert_eq!(to_login.status(), StatusCode::SEE_OTHER);
+    let login = app.client.get(app.url(&location(&to_login))).header("accept", "text/html").send().await.unwrap();
+    assert_eq!(login.status(), StatusCode::NOT_FOUND, "route_layer leaves the login route unmounted");
+
+    for _ in 0..50 {
+        if line(&logs.lock().unwrap()) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no error naming the route_layer mistake after the first redirect");
+}
+
+/// Wired right, the same first redirect logs nothing of the kind: the
+/// login request reaches the layer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_layer_that_sees_its_login_route_reports_nothing() {
+    let logs = logs::logs();
+    let app = TestApp::builder().start().await;
+    let redirect_uri = app.url("/auth/bankid/callback");
+    let to_login = app.client.get(app.url("/me")).header("accept", "text/html").send().await.unwrap();
+    let login = app.client.get(app.url(&location(&to_login))).send().await.unwrap();
+    assert_eq!(login.status(), StatusCode::SEE_OTHER, "to BankID");
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    let logged = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    assert!(!logged.lines().any(|line| line.contains("login_route_not_reached") && line.contains(&redirect_uri)));
 }

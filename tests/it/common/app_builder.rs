@@ -49,6 +49,9 @@ enum Sessions {
     /// A `SessionManagerLayer` built by hand on its own memory store;
     /// axum-bankid is told a login store only if one is given.
     ByHand { login_store: Option<MemoryStore> },
+    /// The wiring mistake: `with_session_store` added with `route_layer`,
+    /// so the layer's own paths are not mounted.
+    RouteLayer,
 }
 
 impl TestApp {
@@ -134,6 +137,12 @@ impl<'a, S: SessionStore + Clone> TestAppBuilder<'a, S> {
         TestAppBuilder { sessions: Sessions::ByHand { login_store }, ..self }
     }
 
+    /// The layer added with `route_layer` instead of `layer` (a wiring
+    /// mistake the crate must name).
+    pub fn route_layered(self) -> Self {
+        TestAppBuilder { sessions: Sessions::RouteLayer, ..self }
+    }
+
     /// Starts the simulator and serves the app on a free loopback port.
     pub async fn start(self) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -149,6 +158,7 @@ impl<'a, S: SessionStore + Clone> TestAppBuilder<'a, S> {
         let app = match self.sessions {
             Sessions::ByHand { login_store } => with_hand_built_sessions(app, layer, login_store),
             Sessions::WithSessionStore => app.layer(layer.with_session_store(self.store)),
+            Sessions::RouteLayer => app.route_layer(layer.with_session_store(self.store)),
         };
         serve(listener, base, sim, app, ciba)
     }
