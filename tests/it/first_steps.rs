@@ -5,7 +5,7 @@
 //! without a post-logout redirect URI. Each over real HTTP against the
 //! simulator.
 
-use crate::common::{NOWHERE_CALLBACK, TestApp, location, logs};
+use crate::common::{self, NOWHERE_CALLBACK, TestApp, location, logs};
 
 use axum_bankid::{BankIdConfig, BankIdLayer};
 use axum_bankid_simulator::Simulator;
@@ -85,4 +85,29 @@ async fn a_layer_that_sees_its_login_route_reports_nothing() {
     tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
     let logged = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
     assert!(!logged.lines().any(|line| line.contains("login_route_not_reached") && line.contains(&redirect_uri)));
+}
+
+/// A wrong client secret: the provider answers `invalid_client`. The debug
+/// page names the code and what to check, the JSON body and the log carry
+/// the code, and the secret is nowhere.
+#[tokio::test]
+async fn a_wrong_client_secret_is_named_by_its_oauth_code_but_never_shown() {
+    const WRONG: &str = "not-the-secret-4711";
+    let logs = logs::logs();
+    let app = TestApp::builder().configure(|b| b.client_secret(WRONG)).start().await;
+
+    let page = app.client.get(app.url("/auth/bankid/login")).header("accept", "text/html").send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::BAD_GATEWAY);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("`invalid_client`") && html.contains("BANKID_CLIENT_SECRET"), "{html}");
+
+    let json = app.client.get(app.url("/auth/bankid/login")).send().await.unwrap();
+    let (_, body) = common::error_body(json).await;
+    assert_eq!(body["detail"], "invalid_client", "{body}");
+
+    let logged = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    assert!(logged.contains("invalid_client"), "the log carries the code");
+    for text in [html.as_str(), &body.to_string(), &logged] {
+        assert!(!text.contains(WRONG), "the secret leaked");
+    }
 }
