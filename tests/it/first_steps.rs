@@ -7,7 +7,10 @@
 
 use crate::common::{self, NOWHERE_CALLBACK, TestApp, location, logs};
 
-use axum_bankid::{BankIdConfig, BankIdLayer};
+use axum::Router;
+use axum::routing::get;
+use axum_bankid::step_up::{Loa4, StepUp};
+use axum_bankid::{BankIdConfig, BankIdLayer, Loa};
 use axum_bankid_simulator::Simulator;
 use reqwest::StatusCode;
 
@@ -110,4 +113,38 @@ async fn a_wrong_client_secret_is_named_by_its_oauth_code_but_never_shown() {
     for text in [html.as_str(), &body.to_string(), &logged] {
         assert!(!text.contains(WRONG), "the secret leaked");
     }
+}
+
+/// `minimum_loa(4)` alone: a plain login asks for BankID High and
+/// completes at LOA 4 (it used to ask for LOA 3 and fail `insufficient_loa`).
+#[tokio::test]
+async fn a_loa_4_minimum_alone_logs_in_at_loa_4() {
+    let app = TestApp::builder().configure(|b| b.minimum_loa(Loa::HIGH)).start().await;
+    let callback = app.login_as("kari").await;
+    assert_eq!(callback.response.status(), StatusCode::SEE_OTHER, "{}", callback.url);
+    let (status, me) = app.get_json("/me").await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!((me["loa"].as_u64(), me["acr"].as_str()), (Some(4), Some("urn:bankid:bid;LOA=4")));
+}
+
+/// At the simulator, a step-up's login page starts with the person already
+/// logged in in this browser (as BankID's own session would), so "Log in"
+/// does not end in `subject_mismatch`.
+#[tokio::test]
+async fn the_simulator_preselects_the_logged_in_person_on_a_step_up() {
+    let payout = Router::new().route("/payout", get(|_: StepUp<Loa4>| async { "paid out" }));
+    let app = TestApp::builder().routes(payout).start().await;
+    let callback = app.login_as("kari").await;
+    assert_eq!(callback.response.status(), StatusCode::SEE_OTHER);
+
+    let to_login = app.client.get(app.url("/payout")).header("accept", "text/html").send().await.unwrap();
+    let authorize_url = app.begin_at(&location(&to_login)).await;
+    let html = app.client.get(&authorize_url).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains(r#"value="kari" checked"#), "Kari, not the first BankID High user: {html}");
+    let request = common::hidden_field(&html, "request");
+    let form = [("request", request.as_str()), ("user", "kari"), ("decision", "approve")];
+    let approved = app.client.post(format!("{}/authorize", app.sim.issuer())).form(&form).send().await.unwrap();
+    let landed = app.client.get(location(&approved)).send().await.unwrap();
+    assert_eq!(location(&landed), "/payout");
+    assert_eq!(app.client.get(app.url("/payout")).send().await.unwrap().status(), StatusCode::OK);
 }
