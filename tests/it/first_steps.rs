@@ -148,3 +148,16 @@ async fn the_simulator_preselects_the_logged_in_person_on_a_step_up() {
     assert_eq!(location(&landed), "/payout");
     assert_eq!(app.client.get(app.url("/payout")).send().await.unwrap().status(), StatusCode::OK);
 }
+
+/// Without a post-logout redirect URI, logout ends the login here and
+/// sends the browser to `/`, not to the provider's page with no way back.
+#[tokio::test]
+async fn logout_without_a_post_logout_redirect_uri_stays_in_the_app() {
+    let app = TestApp::builder().without_post_logout_redirect().start().await;
+    app.login_as("kari").await;
+    assert_eq!(app.get_json("/me").await.0, StatusCode::OK);
+    let logout = app.client.post(app.url("/auth/bankid/logout")).header("origin", &app.base).send().await.unwrap();
+    assert_eq!(logout.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&logout), "/", "no provider round trip");
+    app.assert_logged_out().await;
+}

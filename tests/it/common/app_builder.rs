@@ -33,6 +33,7 @@ pub struct TestAppBuilder<'a, S = MemoryStore> {
     ciba: Option<CibaSetup<'a>>,
     routes: Router,
     sessions: Sessions,
+    post_logout: bool,
 }
 
 /// CIBA on the layer: pending requests in the app's store, the simulator
@@ -66,6 +67,7 @@ impl TestApp {
             ciba: None,
             routes: Router::new(),
             sessions: Sessions::WithSessionStore,
+            post_logout: true,
         }
     }
 }
@@ -88,6 +90,7 @@ impl<'a, S: SessionStore + Clone> TestAppBuilder<'a, S> {
             ciba: self.ciba,
             routes: self.routes,
             sessions: self.sessions,
+            post_logout: self.post_logout,
         }
     }
 
@@ -143,6 +146,11 @@ impl<'a, S: SessionStore + Clone> TestAppBuilder<'a, S> {
         TestAppBuilder { sessions: Sessions::RouteLayer, ..self }
     }
 
+    /// A configuration without a post-logout redirect URI.
+    pub fn without_post_logout_redirect(self) -> Self {
+        TestAppBuilder { post_logout: false, ..self }
+    }
+
     /// Starts the simulator and serves the app on a free loopback port.
     pub async fn start(self) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -150,7 +158,8 @@ impl<'a, S: SessionStore + Clone> TestAppBuilder<'a, S> {
         let redirect_uri = format!("{base}/auth/bankid/callback");
         let sim = start_simulator(self.simulator, self.ciba.is_some(), &redirect_uri).await;
         let base_builder = if self.with_roots { builder_for } else { builder_without_roots };
-        let builder = base_builder(&sim, &redirect_uri).post_logout_redirect_uri(format!("{base}/"));
+        let builder = base_builder(&sim, &redirect_uri);
+        let builder = if self.post_logout { builder.post_logout_redirect_uri(format!("{base}/")) } else { builder };
         let config = (self.configure)(builder).build().unwrap();
         let layer = discover(config, &self.store, self.ciba, self.customize_layer).await;
         let ciba = layer.ciba();
