@@ -66,4 +66,4 @@ pub use api::{BibAcr, ClientSignals, Grant, PermissionApi, RegisteredPermission,
 pub use config::PermissionApiConfig;
 pub use granted::Granted;
 pub use request::PermissionRequest;
-pub use statement::{DigestInput, Permission, permission_digest};
+pub use statement::{DigestInput, Permission, permission_digest, upfront_type};
