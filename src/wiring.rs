@@ -7,7 +7,10 @@
 //! builds, the error page says it too;
 //! release builds show users the generic text and keep the advice in the log.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
 /// A way the app's router or environment is wired wrongly for BankID login.
 /// Carried by [`Error::Misconfigured`](crate::error::Error::Misconfigured).
@@ -115,6 +118,83 @@ impl std::fmt::Display for Misconfiguration {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.fix())
     }
+}
+
+/// How long after sending a browser to the login route a layer that has
+/// never seen that route waits before it names the mistake: a browser
+/// follows a redirect in milliseconds.
+const LOGIN_ROUTE_WAIT: Duration = Duration::from_secs(3);
+
+/// Whether an app's layer has seen its own login route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LoginRoute {
+    /// A browser was sent there; the check is waiting.
+    Awaited,
+    /// A request to it reached the layer: the route is mounted.
+    Seen,
+    /// It never came; the mistake was logged.
+    Reported,
+}
+
+/// Per app, keyed by its redirect URI (one entry per configuration, not
+/// per request): what its layer knows of its login route.
+fn login_routes() -> &'static Mutex<HashMap<String, LoginRoute>> {
+    static ROUTES: OnceLock<Mutex<HashMap<String, LoginRoute>>> = OnceLock::new();
+    ROUTES.get_or_init(Mutex::default)
+}
+
+/// The layer of the app with `redirect_uri` saw a request to its login
+/// route: it is mounted, nothing to watch.
+pub(crate) fn login_route_reached(redirect_uri: &str) {
+    let mut routes = login_routes().lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if routes.get(redirect_uri) != Some(&LoginRoute::Seen) {
+        routes.insert(redirect_uri.to_owned(), LoginRoute::Seen);
+    }
+}
+
+/// The layer of the app with `redirect_uri` sends a browser to
+/// `login_path`. If it has never seen that route, it checks
+/// [`LOGIN_ROUTE_WAIT`] later whether the request came, and if not names
+/// the mistake at once: `route_layer` or a nested router leave the login
+/// route unmounted, and the browser's only sign is an empty 404 there
+/// (a later navigation finds the marker, [`Misconfiguration::LoginRouteNotReached`];
+/// this is for the first one). Checked once per app and process: after
+/// the route is seen, this costs one map lookup.
+pub(crate) fn watch_login_route(redirect_uri: &str, login_path: &str) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+    {
+        let mut routes = login_routes().lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if routes.contains_key(redirect_uri) {
+            return;
+        }
+        routes.insert(redirect_uri.to_owned(), LoginRoute::Awaited);
+    }
+    let (redirect_uri, login_path) = (redirect_uri.to_owned(), login_path.to_owned());
+    runtime.spawn(async move {
+        tokio::time::sleep(LOGIN_ROUTE_WAIT).await;
+        let unseen = {
+            let mut routes = login_routes().lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let entry = routes.get_mut(&redirect_uri);
+            entry.filter(|state| **state == LoginRoute::Awaited).map(|state| *state = LoginRoute::Reported).is_some()
+        };
+        if unseen {
+            report_login_route_unseen(&redirect_uri, login_path);
+        }
+    });
+}
+
+/// Logs, at `error`, that the login route a browser was sent to never
+/// reached the layer, with the fix.
+fn report_login_route_unseen(redirect_uri: &str, login_path: String) {
+    let wait = LOGIN_ROUTE_WAIT.as_secs();
+    let wrong = Misconfiguration::LoginRouteNotReached { login_path };
+    tracing::error!(
+        misconfiguration = wrong.kind(),
+        redirect_uri,
+        "axum-bankid is wired wrongly: BankIdLayer sent a browser to its login route {wait} s ago and has not \
+         seen a request there since the process started (if another instance served it, ignore this). {}",
+        wrong.fix()
+    );
 }
 
 /// Compares the `Host` a login started on with the redirect URI's

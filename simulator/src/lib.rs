@@ -431,10 +431,31 @@ impl Simulator {
         &self.shared.client_secret
     }
 
-    /// Registers one more redirect URI, compared by exact string match.
+    /// The `BANKID_*` environment variables an app's
+    /// `BankIdConfig::from_env` needs to log in here, in the order the
+    /// program prints them: both issuers, the client's id and secret,
+    /// `redirect_uri` (which must be registered, see
+    /// [`allow_redirect_uri`](Self::allow_redirect_uri)) and
+    /// `root_certs_file`, where the caller writes
+    /// [`root_certificates_pem`](Self::root_certificates_pem) (the signing
+    /// keys' chains lead there, as BankID's lead to BankID's roots).
     ///
-    /// For applications that learn their own port only after the simulator
-    /// is running.
+    /// The secret is a public test value, so printing it is harmless.
+    pub fn relying_party_env(
+        &self,
+        redirect_uri: &str,
+        root_certs_file: &std::path::Path,
+    ) -> Vec<(&'static str, String)> {
+        vec![
+            ("BANKID_ISSUER", self.issuer()),
+            ("BANKID_BIB_ISSUER", self.bib_issuer()),
+            ("BANKID_CLIENT_ID", self.client_id().to_owned()),
+            ("BANKID_CLIENT_SECRET", self.client_secret().to_owned()),
+            ("BANKID_REDIRECT_URI", redirect_uri.to_owned()),
+            ("BANKID_ROOT_CERTS_FILE", root_certs_file.display().to_string()),
+        ]
+    }
+
     /// The test client's private key (PKCS#8 PEM, RSA) for `private_key_jwt`
     /// client authentication (RFC 7523); the simulator accepts assertions
     /// signed with it for [`client_id`](Self::client_id). A public test key.

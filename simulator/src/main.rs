@@ -388,18 +388,27 @@ async fn run(options: Options) -> std::io::Result<()> {
 }
 
 /// Prints what a relying party needs, one `BANKID_*=value` a line (an env
-/// file), with the issuers as the browser reaches them.
+/// file), with the issuers as the browser reaches them: every variable
+/// `from_env` needs ([`Simulator::relying_party_env`]), so `export`ing the
+/// lines is enough. With no or several redirect URIs registered, the app's
+/// own `BANKID_REDIRECT_URI` is the one line left to the user.
 fn print_settings(sim: &Simulator, redirect_uris: &[String], root_file: &std::path::Path) {
-    println!("BANKID_ISSUER={}", sim.issuer());
-    println!("BANKID_BIB_ISSUER={}", sim.bib_issuer());
-    println!("BANKID_CLIENT_ID={}", sim.client_id());
-    println!("BANKID_CLIENT_SECRET={}", sim.client_secret());
-    match redirect_uris {
-        [uri] => println!("BANKID_REDIRECT_URI={uri}"),
-        [] => println!("no redirect URI registered: add one with --redirect-uri"),
-        several => println!("redirect URIs: {} (BANKID_REDIRECT_URI is the one your app uses)", several.join(" ")),
+    let redirect_uri = match redirect_uris {
+        [uri] => Some(uri.as_str()),
+        [] => {
+            println!("no redirect URI registered: add one with --redirect-uri");
+            None
+        }
+        several => {
+            println!("redirect URIs: {} (BANKID_REDIRECT_URI is the one your app uses)", several.join(" "));
+            None
+        }
+    };
+    for (name, value) in sim.relying_party_env(redirect_uri.unwrap_or_default(), root_file) {
+        if name != "BANKID_REDIRECT_URI" || redirect_uri.is_some() {
+            println!("{name}={value}");
+        }
     }
-    println!("BANKID_ROOT_CERTS_FILE={}", root_file.display());
 }
 
 #[cfg(test)]

@@ -225,7 +225,11 @@ const ENV_VARS: &[(&str, &str, &str)] = &[
     ),
     ("BANKID_LOGIN_PATH", "path of the login route", "`/auth/bankid/login`"),
     ("BANKID_LOGOUT_PATH", "path of the (`POST`) logout route", "`/auth/bankid/logout`"),
-    ("BANKID_POST_LOGOUT_REDIRECT_URI", "where the provider returns after logout", "none"),
+    (
+        "BANKID_POST_LOGOUT_REDIRECT_URI",
+        "where the provider returns after logout; without it logout ends the login here only and redirects to `/`",
+        "none",
+    ),
     ("BANKID_MIN_LOA", "minimum level of assurance, 1–4", "`3`"),
     ("BANKID_CLOCK_SKEW_SECS", "allowed clock skew for `exp`/`iat`/`nbf`, in seconds (≤ 300)", "`60`"),
     ("BANKID_HTTP_TIMEOUT_SECS", "timeout of every call to the provider, in seconds (≤ 300)", "`10`"),

@@ -101,8 +101,12 @@ impl Error {
             | Error::Misconfigured(_)
             | Error::ProviderUnavailable
             | Error::MissingCapability { .. } => "BankID login is temporarily unavailable.".to_owned(),
-            Error::TokenExchange(_) | Error::PushedAuthorization(_) | Error::PermissionApi(_) => {
-                "BankID login could not be completed; please try again.".to_owned()
+            Error::TokenExchange(e) | Error::PushedAuthorization(e) | Error::PermissionApi(e) => {
+                let generic = "BankID login could not be completed; please try again.";
+                match endpoint_advice(e) {
+                    Some(advice) if cfg!(debug_assertions) => format!("{generic} {advice}"),
+                    _ => generic.to_owned(),
+                }
             }
             other => other.to_string(),
         }
@@ -163,6 +167,40 @@ fn endpoint_detail(err: &EndpointError) -> &str {
     }
 }
 
+/// For a debug build's error page: the OAuth `error` code a provider
+/// endpoint refused the request with, and what usually causes it. A wrong
+/// client secret (`invalid_client`) or an unregistered redirect URI
+/// (`invalid_request` at PAR) otherwise shows as "please try again".
+///
+/// The code is one of RFC 6749 §5.2's fixed tokens and names no input, so
+/// it may be shown (it is in the JSON `detail` in every build); a code
+/// outside the token alphabet is not echoed. The provider's
+/// `error_description` is free text that may repeat what was sent (a
+/// redirect URI, a client id, a code), so it stays in the log.
+fn endpoint_advice(err: &EndpointError) -> Option<String> {
+    let EndpointError::Rejected { error, .. } = err else { return None };
+    let cause = match error.as_str() {
+        "invalid_client" => {
+            "The client did not authenticate: check BANKID_CLIENT_ID and BANKID_CLIENT_SECRET (or the \
+             private_key_jwt key), and that BANKID_CLIENT_AUTH is the method registered for the client."
+        }
+        "invalid_request" => {
+            "The request is malformed or names something not registered, most often a BANKID_REDIRECT_URI \
+             that is not registered for the client exactly (scheme, host, port and path)."
+        }
+        "unauthorized_client" => "The client may not use this flow or grant: check its registration at BankID.",
+        "invalid_grant" => {
+            "The code was used already or expired, or the redirect URI differs from the one the login \
+             started with."
+        }
+        "invalid_scope" => "BANKID_SCOPES asks for a scope the client may not use.",
+        _ => "See the provider's documentation of this code; its description is in the log.",
+    };
+    let is_token = !error.is_empty() && error.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+    let code = if is_token { format!("`{error}`") } else { "an unusual error code".to_owned() };
+    Some(format!("(Debug build) The provider answered {code}. {cause}"))
+}
+
 /// Headers of every default error response: never cached, and a link on
 /// the error page sends no `Referer` (the page's URL may be a callback URL
 /// carrying `code` and `state`).
@@ -198,6 +236,18 @@ mod tests {
     #[test]
     fn html_is_escaped() {
         assert_eq!(escape_html("<script>\"x\"&'"), "&lt;script&gt;&quot;x&quot;&amp;&#x27;");
+    }
+
+    #[test]
+    fn a_provider_refusal_names_its_code_and_a_cause_but_never_odd_text() {
+        let rejected = |error: &str| EndpointError::Rejected { error: error.into(), description: Some("echo".into()) };
+        let advice = endpoint_advice(&rejected("invalid_client")).unwrap();
+        assert!(advice.contains("`invalid_client`") && advice.contains("BANKID_CLIENT_SECRET"), "{advice}");
+        assert!(endpoint_advice(&rejected("invalid_request")).unwrap().contains("BANKID_REDIRECT_URI"));
+        let odd = endpoint_advice(&rejected("<b>x</b>")).unwrap();
+        assert!(!odd.contains("<b>") && odd.contains("an unusual error code"), "{odd}");
+        assert!(!advice.contains("echo"), "the description is not shown");
+        assert_eq!(endpoint_advice(&EndpointError::MissingIdToken), None);
     }
 
     #[test]

@@ -66,7 +66,7 @@ pub use crate::extract::permission_request::PermissionRequest;
 pub use crate::login_hint::LoginHint;
 pub use api::{BibAcr, ClientSignals, Grant, PermissionApi, RegisteredPermission, Registration};
 pub use granted::Granted;
-pub use statement::{Permission, permission_digest};
+pub use statement::{Permission, permission_digest, upfront_type};
 // Settings, so they live in `config/` (below this folder); this is their
 // one public path.
 pub use crate::config::{DigestInput, PermissionApiConfig};

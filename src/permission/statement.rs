@@ -32,13 +32,79 @@ pub(crate) const AUTHENTICATION_TYPE: &str = "authentication.v1";
 /// struct ApprovePayment { amount: String, currency: String, creditor: String }
 ///
 /// impl Permission for ApprovePayment {
-///     const TYPE: &'static str = "payment.v1";
+///     const TYPE: &'static str = axum_bankid::permission_type!("payment.v1");
 /// }
+/// ```
+///
+/// `TYPE` must not be empty or `authentication.v1` (BankID's type of a
+/// plain login). Written with [`permission_type!`](crate::permission_type),
+/// a wrong type fails `cargo check`, pointing at this `impl`:
+///
+/// ```compile_fail,E0080
+/// # use axum_bankid::permission::Permission;
+/// # #[derive(serde::Serialize, serde::Deserialize)] struct Login;
+/// impl Permission for Login {
+///     const TYPE: &'static str = axum_bankid::permission_type!("authentication.v1");
+/// }
+/// ```
+///
+/// A plain string literal is checked too, but only where the crate uses
+/// the type, so only by `cargo build`, with the error inside this crate
+/// and a note naming the type: Rust evaluates an associated constant only
+/// when something uses it, and the crate uses it in generic code.
+///
+/// ```compile_fail,E0080
+/// # use axum_bankid::{BankIdSession, permission::Permission};
+/// # #[derive(serde::Serialize, serde::Deserialize)] struct Login;
+/// impl Permission for Login { const TYPE: &'static str = "authentication.v1"; }
+///
+/// fn approve(bankid: BankIdSession) { let _ = bankid.request(Login); }
+/// # fn main() { let _ = approve as fn(BankIdSession); }
 /// ```
 pub trait Permission: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// The permission type, e.g. `payment.v1`. Must not be empty or
-    /// `authentication.v1` (a compile-time check when the type is used).
+    /// `authentication.v1`; see [`permission_type!`](crate::permission_type).
     const TYPE: &'static str;
+}
+
+/// A checked [`Permission::TYPE`]: `"payment.v1"` as written, but an empty
+/// type or `authentication.v1` is a compile error at the `impl` (in `cargo
+/// check` already), since the check runs in a constant of the user's own.
+///
+/// ```
+/// # use axum_bankid::permission::Permission;
+/// # #[derive(serde::Serialize, serde::Deserialize)] struct Payment;
+/// impl Permission for Payment { const TYPE: &'static str = axum_bankid::permission_type!("payment.v1"); }
+/// ```
+///
+/// ```compile_fail,E0080
+/// # use axum_bankid::permission::Permission;
+/// # #[derive(serde::Serialize, serde::Deserialize)] struct Payment;
+/// impl Permission for Payment { const TYPE: &'static str = axum_bankid::permission_type!(""); }
+/// ```
+#[macro_export]
+macro_rules! permission_type {
+    ($type:expr) => {{
+        // A constant item, not generic: Rust evaluates it when the user's
+        // crate is checked, where an associated constant would wait for use.
+        const CHECKED_PERMISSION_TYPE: &str = $crate::permission::upfront_type($type);
+        CHECKED_PERMISSION_TYPE
+    }};
+}
+
+/// `permission_type`, or a compile error (in a constant) when it cannot be
+/// an upfront permission's type: empty, or `authentication.v1`. Used by
+/// [`permission_type!`](crate::permission_type).
+pub const fn upfront_type(permission_type: &'static str) -> &'static str {
+    assert!(
+        !permission_type.is_empty(),
+        "Permission::TYPE must not be empty: name the statement's type, e.g. \"payment.v1\""
+    );
+    assert!(
+        !same_str(permission_type, AUTHENTICATION_TYPE),
+        "Permission::TYPE must not be \"authentication.v1\": that is BankID's type of a plain login, not of an upfront permission"
+    );
+    permission_type
 }
 
 /// Standard base64 (with padding) of SHA-256 over `data`: the encoding of
@@ -70,11 +136,14 @@ const fn same_str(a: &str, b: &str) -> bool {
 }
 
 /// Rejects, at compile time, a permission type that is empty or the plain
-/// authentication type.
+/// authentication type. Evaluated when this generic function is
+/// instantiated, i.e. by `cargo build`; rustc's note "the above error was
+/// encountered while instantiating `assert_upfront_type::<T>`" names the
+/// user's type. [`permission_type!`](crate::permission_type) moves the
+/// check into the user's `impl`, where `cargo check` finds it.
 pub(crate) const fn assert_upfront_type<P: Permission>() {
     const {
-        assert!(!P::TYPE.is_empty(), "Permission::TYPE must not be empty");
-        assert!(!same_str(P::TYPE, AUTHENTICATION_TYPE), "authentication.v1 is a login, not an upfront permission");
+        upfront_type(P::TYPE);
     }
 }
 

@@ -157,12 +157,14 @@ fn sent_to_login_name(config: &BankIdConfig) -> String {
 ///
 /// [`Misconfiguration::LoginRouteNotReached`]: crate::error::Misconfiguration::LoginRouteNotReached
 pub(crate) fn sent_to_login(config: &BankIdConfig) -> HeaderValue {
+    crate::wiring::watch_login_route(config.redirect_uri.as_str(), &config.login_path);
     set_cookie(config, &sent_to_login_name(config), &unix_millis().to_string(), SENT_TO_LOGIN_SECS)
 }
 
 /// The `Set-Cookie` that removes the "sent to login" marker, if the request
 /// carried it.
 pub(crate) fn clear_sent_to_login(config: &BankIdConfig, headers: &HeaderMap) -> Option<HeaderValue> {
+    crate::wiring::login_route_reached(config.redirect_uri.as_str());
     let name = sent_to_login_name(config);
     cookie_value(headers, &name).is_some().then(|| set_cookie(config, &name, "", 0))
 }

@@ -1,5 +1,13 @@
 //! `POST /auth/bankid/logout`: ends the login here and, when the provider
-//! supports it, at the provider (RP-initiated logout).
+//! supports it and a `post_logout_redirect_uri` is configured, at the
+//! provider (OpenID Connect RP-Initiated Logout 1.0).
+//!
+//! Without a `post_logout_redirect_uri` the browser goes to `/` and the
+//! provider is not visited: RP-Initiated Logout §3 lets a provider keep a
+//! browser that brings no (registered) `post_logout_redirect_uri` on its own
+//! page, which strands the user outside the app. The provider's session is
+//! then left to expire on its own; an app that must end it (a shared
+//! computer) registers and configures the URI.
 //!
 //! POST only, so an `<img src>` or link on another site cannot log users
 //! out; a cross-origin `Origin` header is refused as well. Unredeemed
@@ -51,9 +59,14 @@ async fn end(
     tracing::info!("BankID login ended");
     // The snapshot: a logout never waits on the provider's discovery.
     let oidc = ctx.core.oidc();
-    let location = match &oidc.metadata.end_session_endpoint {
-        Some(endpoint) if is_bankid_oidc_login(&oidc.metadata.issuer, &login) => {
-            end_session_url(ctx, endpoint, &login.id_token).into()
+    let post_logout = ctx.core.config().post_logout_redirect_uri.as_ref();
+    let location = match (&oidc.metadata.end_session_endpoint, post_logout) {
+        (Some(endpoint), Some(back)) if is_bankid_oidc_login(&oidc.metadata.issuer, &login) => {
+            end_session_url(ctx, endpoint, &login.id_token, back).into()
+        }
+        (Some(_), None) => {
+            tracing::debug!("no post_logout_redirect_uri: the login ended here only, not at the provider");
+            "/".to_owned()
         }
         _ => "/".to_owned(),
     };
@@ -74,7 +87,7 @@ fn is_bankid_oidc_login(issuer: &str, login: &StoredLogin) -> bool {
 /// 1.0 §2 allows in place of the hint).
 const MAX_ID_TOKEN_HINT_LEN: usize = 4 * 1024;
 
-fn end_session_url(ctx: &LayerState, endpoint: &Url, id_token: &str) -> Url {
+fn end_session_url(ctx: &LayerState, endpoint: &Url, id_token: &str, post_logout_redirect_uri: &Url) -> Url {
     let config = ctx.core.config();
     let mut url = endpoint.clone();
     {
@@ -83,9 +96,7 @@ fn end_session_url(ctx: &LayerState, endpoint: &Url, id_token: &str) -> Url {
             query.append_pair("id_token_hint", id_token);
         }
         query.append_pair("client_id", &config.client_id);
-        if let Some(uri) = &config.post_logout_redirect_uri {
-            query.append_pair("post_logout_redirect_uri", uri.as_str());
-        }
+        query.append_pair("post_logout_redirect_uri", post_logout_redirect_uri.as_str());
     }
     url
 }

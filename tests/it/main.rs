@@ -31,6 +31,7 @@ mod ciba;
 mod code_flow;
 mod error_sources;
 mod faults;
+mod first_steps;
 mod interop;
 mod key_chain;
 mod login_completion;

@@ -86,7 +86,8 @@ async fn serve_layer(
     let base = format!("http://{}", listener.local_addr().unwrap());
     let redirect_uri = format!("{base}/auth/bankid/callback");
     sim.allow_redirect_uri(&redirect_uri);
-    let builder = common::builder_for(sim, &redirect_uri);
+    // With a post-logout redirect URI, logout goes by the end-session endpoint these tests follow.
+    let builder = common::builder_for(sim, &redirect_uri).post_logout_redirect_uri(format!("{base}/"));
     let config = configure(builder).build().unwrap();
     let layer = customize(BankIdLayer::discover(config).await.expect("discover returns a layer"));
     let (layer, sessions) = layer.with_session_store(store).into_parts();

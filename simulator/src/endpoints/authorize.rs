@@ -18,6 +18,7 @@ use std::time::Instant;
 
 use axum::Form;
 use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use url::Url;
@@ -31,11 +32,12 @@ use crate::state::{CODE_LIFETIME, IssuedCode, PENDING_LIFETIME, PendingRequest, 
 use crate::{step_up, users};
 
 /// `GET /authorize`: validates the request and renders the login form.
-pub(super) async fn show(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
+pub(super) async fn show(State(shared): State<Arc<Shared>>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
     let params = Params::parse(query.unwrap_or_default().as_bytes());
     shared.lock().last_authorize_params = Some(params.values.clone());
+    let signed_in = signed_in_person(&headers);
     if params.values.contains_key("request_uri") {
-        return show_pushed(&shared, &params);
+        return show_pushed(&shared, &params, signed_in.as_deref());
     }
 
     let redirect_uri = match trusted_redirect_uri(&shared, &params) {
@@ -60,20 +62,50 @@ pub(super) async fn show(State(shared): State<Arc<Shared>>, RawQuery(query): Raw
             return authorization_response(&shared, &redirect_uri, state.as_deref(), &error);
         }
     };
-    login_page(&shared, request, params.get("login_hint"), params.get("acr_values"))
+    let selectors = Selectors { login_hint: params.get("login_hint"), acr_values: params.get("acr_values") };
+    login_page(&shared, request, selectors, signed_in.as_deref())
+}
+
+/// The browser cookie naming who last logged in here: a real provider
+/// keeps a session per browser, so a second login there (a step-up) starts
+/// with that person, not with whoever the request's selectors would pick.
+/// Scoped to `/authorize`, so the relying party on another port of the
+/// same host never receives it.
+const PERSON_COOKIE: &str = "bankid-sim-person";
+
+/// The person of this browser's earlier login here, if any.
+fn signed_in_person(headers: &HeaderMap) -> Option<String> {
+    let cookies = headers.get_all(header::COOKIE).into_iter().filter_map(|v| v.to_str().ok());
+    let value = cookies.flat_map(|line| line.split(';')).find_map(|pair| {
+        let (name, value) = pair.trim().split_once('=')?;
+        (name == PERSON_COOKIE).then_some(value)
+    })?;
+    url::form_urlencoded::parse(format!("id={value}").as_bytes()).next().map(|(_, id)| id.into_owned())
+}
+
+/// The `Set-Cookie` that remembers `user_id` as this browser's person.
+fn person_cookie(user_id: &str) -> Option<HeaderValue> {
+    let value: String = url::form_urlencoded::byte_serialize(user_id.as_bytes()).collect();
+    HeaderValue::from_str(&format!("{PERSON_COOKIE}={value}; Path=/authorize; HttpOnly; SameSite=Lax")).ok()
+}
+
+/// What the authorization request asked for to pick the identity provider.
+#[derive(Clone, Copy, Default)]
+struct Selectors<'a> {
+    login_hint: Option<&'a str>,
+    acr_values: Option<&'a str>,
 }
 
 /// Stores the validated request and shows the login form for it.
-fn login_page(
-    shared: &Shared,
-    request: PendingRequest,
-    login_hint: Option<&str>,
-    acr_values: Option<&str>,
-) -> Response {
+/// The person who logged in before in this browser is preselected when
+/// still a test user; otherwise the request's selectors choose.
+fn login_page(shared: &Shared, request: PendingRequest, selectors: Selectors<'_>, signed_in: Option<&str>) -> Response {
     if let Some(user) = &shared.auto_approve {
         return auto_approve(shared, request, Arc::clone(user));
     }
-    let preselected = shared.users.preselected(login_hint, acr_values);
+    let preselected = signed_in
+        .and_then(|id| shared.users.find(id))
+        .unwrap_or_else(|| shared.users.preselected(selectors.login_hint, selectors.acr_values));
     let permissions = request.permissions.clone();
     let asked_method = request.step_up.asked_method;
     let request_id = shared.lock().pending.insert(request, PENDING_LIFETIME);
@@ -93,7 +125,7 @@ enum Pushed {
 
 /// `GET /authorize?client_id=..&request_uri=..`: the pushed request decides;
 /// other parameters in the query are ignored (RFC 9126 §4).
-fn show_pushed(shared: &Shared, params: &Params) -> Response {
+fn show_pushed(shared: &Shared, params: &Params, signed_in: Option<&str>) -> Response {
     if params.is_repeated("client_id") || params.get("client_id") != Some(shared.client_id.as_str()) {
         tracing::debug!("simulator: pushed authorization request with an unknown client_id");
         return pages::bad_request("Unknown client_id.");
@@ -115,7 +147,9 @@ fn show_pushed(shared: &Shared, params: &Params) -> Response {
             authorization_response(shared, &request.redirect_uri, Some(&request.state), &error)
         }
         Pushed::Usable(pushed) => {
-            login_page(shared, pushed.request, pushed.login_hint.as_deref(), pushed.acr_values.as_deref())
+            let selectors =
+                Selectors { login_hint: pushed.login_hint.as_deref(), acr_values: pushed.acr_values.as_deref() };
+            login_page(shared, pushed.request, selectors, signed_in)
         }
     }
 }
@@ -280,8 +314,13 @@ pub(super) async fn decide(State(shared): State<Arc<Shared>>, Form(form): Form<D
                 Ok(method) => request.step_up.chosen_method = method,
                 Err(message) => return pages::bad_request(message),
             }
+            let chosen = user.id.clone();
             let user = step_up::completing_person(&shared.users, user, &shared.lock().faults);
-            approve_login(&shared, request, user)
+            let mut response = approve_login(&shared, request, user);
+            if let Some(cookie) = person_cookie(&chosen) {
+                response.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+            response
         }
         None => deny_login(&shared, &request),
     }

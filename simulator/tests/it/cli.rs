@@ -83,6 +83,16 @@ fn the_program_writes_the_root_certificate_and_prints_every_bankid_value() {
     assert!(value("BANKID_ISSUER").is_some_and(|issuer| issuer.starts_with("http://127.0.0.1:")), "{lines:?}");
     assert_eq!(value("BANKID_REDIRECT_URI").as_deref(), Some("http://127.0.0.1:3000/auth/bankid/callback"));
     assert_eq!(value("BANKID_ROOT_CERTS_FILE").as_deref(), root.to_str(), "{lines:?}");
+    // Every variable `BankIdConfig::from_env` needs, and only these (the
+    // relying party's test, `first_steps`, feeds the same set to `from_env`).
+    let printed: Vec<&str> = lines
+        .iter()
+        .filter_map(|line| line.split_once('='))
+        .map(|(name, _)| name)
+        .filter(|n| n.starts_with("BANKID_"))
+        .collect();
+    let needed = ["ISSUER", "BIB_ISSUER", "CLIENT_ID", "CLIENT_SECRET", "REDIRECT_URI", "ROOT_CERTS_FILE"];
+    assert_eq!(printed, needed.map(|name| format!("BANKID_{name}")), "{lines:?}");
     let pem = std::fs::read_to_string(&root).expect("the root certificate was written");
     assert!(pem.starts_with("-----BEGIN CERTIFICATE-----\n") && pem.ends_with("-----END CERTIFICATE-----\n"));
     assert_eq!(lines.last().map(String::as_str), Some("signing algorithm: ES256"));

@@ -33,6 +33,7 @@ pub struct TestAppBuilder<'a, S = MemoryStore> {
     ciba: Option<CibaSetup<'a>>,
     routes: Router,
     sessions: Sessions,
+    post_logout: bool,
 }
 
 /// CIBA on the layer: pending requests in the app's store, the simulator
@@ -49,6 +50,9 @@ enum Sessions {
     /// A `SessionManagerLayer` built by hand on its own memory store;
     /// axum-bankid is told a login store only if one is given.
     ByHand { login_store: Option<MemoryStore> },
+    /// The wiring mistake: `with_session_store` added with `route_layer`,
+    /// so the layer's own paths are not mounted.
+    RouteLayer,
 }
 
 impl TestApp {
@@ -63,6 +67,7 @@ impl TestApp {
             ciba: None,
             routes: Router::new(),
             sessions: Sessions::WithSessionStore,
+            post_logout: true,
         }
     }
 }
@@ -85,6 +90,7 @@ impl<'a, S: SessionStore + Clone> TestAppBuilder<'a, S> {
             ciba: self.ciba,
             routes: self.routes,
             sessions: self.sessions,
+            post_logout: self.post_logout,
         }
     }
 
@@ -134,6 +140,17 @@ impl<'a, S: SessionStore + Clone> TestAppBuilder<'a, S> {
         TestAppBuilder { sessions: Sessions::ByHand { login_store }, ..self }
     }
 
+    /// The layer added with `route_layer` instead of `layer` (a wiring
+    /// mistake the crate must name).
+    pub fn route_layered(self) -> Self {
+        TestAppBuilder { sessions: Sessions::RouteLayer, ..self }
+    }
+
+    /// A configuration without a post-logout redirect URI.
+    pub fn without_post_logout_redirect(self) -> Self {
+        TestAppBuilder { post_logout: false, ..self }
+    }
+
     /// Starts the simulator and serves the app on a free loopback port.
     pub async fn start(self) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -141,7 +158,8 @@ impl<'a, S: SessionStore + Clone> TestAppBuilder<'a, S> {
         let redirect_uri = format!("{base}/auth/bankid/callback");
         let sim = start_simulator(self.simulator, self.ciba.is_some(), &redirect_uri).await;
         let base_builder = if self.with_roots { builder_for } else { builder_without_roots };
-        let builder = base_builder(&sim, &redirect_uri).post_logout_redirect_uri(format!("{base}/"));
+        let builder = base_builder(&sim, &redirect_uri);
+        let builder = if self.post_logout { builder.post_logout_redirect_uri(format!("{base}/")) } else { builder };
         let config = (self.configure)(builder).build().unwrap();
         let layer = discover(config, &self.store, self.ciba, self.customize_layer).await;
         let ciba = layer.ciba();
@@ -149,6 +167,7 @@ impl<'a, S: SessionStore + Clone> TestAppBuilder<'a, S> {
         let app = match self.sessions {
             Sessions::ByHand { login_store } => with_hand_built_sessions(app, layer, login_store),
             Sessions::WithSessionStore => app.layer(layer.with_session_store(self.store)),
+            Sessions::RouteLayer => app.route_layer(layer.with_session_store(self.store)),
         };
         serve(listener, base, sim, app, ciba)
     }
