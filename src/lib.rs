@@ -27,6 +27,7 @@ pub mod fuzzing;
 mod id_token;
 mod jws;
 mod key_chain;
+mod language;
 mod layer;
 mod live_login;
 mod loa;

@@ -75,6 +75,7 @@ pub struct BankIdConfigBuilder {
     login_hint: Choice,
     acr_values: Choice,
     ui_locales: Option<String>,
+    ui_locales_from_accept_language: bool,
     login_path: Option<String>,
     logout_path: Option<String>,
     backchannel_logout_path: Option<String>,
@@ -214,6 +215,15 @@ impl BankIdConfigBuilder {
     /// and `en`). At most 4 tags. Default: none (BankID's own default).
     pub fn ui_locales(mut self, ui_locales: impl Into<String>) -> Self {
         self.ui_locales = Some(ui_locales.into());
+        self
+    }
+
+    /// Whether a login that names no `ui_locales` itself asks BankID for the
+    /// language the browser prefers (`Accept-Language`: `nb`, or `en`;
+    /// Nynorsk readers get `nb`, BankID has no `nn`), before the configured
+    /// [`ui_locales`](Self::ui_locales). Default: `false`.
+    pub fn ui_locales_from_accept_language(mut self, enabled: bool) -> Self {
+        self.ui_locales_from_accept_language = enabled;
         self
     }
 
@@ -701,6 +711,7 @@ impl BankIdConfigBuilder {
             acr_values: selectors.acr_values,
             login_hint: selectors.login_hint,
             ui_locales: selectors.ui_locales,
+            ui_locales_from_accept_language: self.ui_locales_from_accept_language,
             login_path: routes.login_path,
             callback_path: routes.callback_path,
             logout_path: routes.logout_path,

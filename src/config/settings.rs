@@ -26,6 +26,8 @@ pub struct BankIdConfig {
     pub(crate) acr_values: Option<String>,
     /// The `ui_locales` sent when a login names none.
     pub(crate) ui_locales: Option<String>,
+    /// Whether a login without its own `ui_locales` follows `Accept-Language`.
+    pub(crate) ui_locales_from_accept_language: bool,
     pub(crate) login_path: String,
     pub(crate) callback_path: String,
     pub(crate) logout_path: String,

@@ -124,6 +124,9 @@ pub(crate) async fn begin(
     }
     let mut permissions = upfront_items(config);
     permissions.extend(std::mem::take(&mut options.permissions));
+    if options.ui_locales.is_none() && config.ui_locales_from_accept_language {
+        options.ui_locales = crate::language::bankid_ui_locales(headers);
+    }
     let secrets = LoginSecrets::new();
     let has_permissions = !permissions.is_empty();
     let params = authorize_params(config, &secrets, &options, &permissions)?;

@@ -575,6 +575,30 @@ async fn the_login_route_passes_ui_locales_prompt_and_max_age() {
     assert_eq!(all(&pairs, "acr_values"), ["urn:bankid:bis"]);
 }
 
+/// #22 item 5: with `ui_locales_from_accept_language`, BankID's pages follow
+/// the browser (Nynorsk readers get Bokmål: BankID documents `nb` and `en`
+/// only); a language of ours it does not name falls back to the configured
+/// default, and a login's own `ui_locales` still wins. Off by default.
+#[tokio::test]
+async fn ui_locales_follow_accept_language_when_the_app_opts_in() {
+    let app = TestApp::builder().configure(|b| b.ui_locales("nb").ui_locales_from_accept_language(true)).start().await;
+    let login_with = |language: &'static str, path: &'static str| {
+        let request = app.client.get(app.url(path)).header("accept-language", language);
+        async move { assert_eq!(request.send().await.unwrap().status(), reqwest::StatusCode::SEE_OTHER) }
+    };
+    for (language, expected) in [("en-GB,en;q=0.9", "en"), ("nn-NO", "nb"), ("de-DE", "nb")] {
+        login_with(language, "/auth/bankid/login?return_to=%2Fme").await;
+        assert_eq!(all(&pushed(&app), "ui_locales"), [expected], "{language}");
+    }
+    login_with("en", "/auth/bankid/login?return_to=%2Fme&ui_locales=nb").await;
+    assert_eq!(all(&pushed(&app), "ui_locales"), ["nb"], "the login's own wins");
+
+    let default = TestApp::builder().start().await;
+    let request = default.client.get(default.url("/auth/bankid/login?return_to=%2Fme")).header("accept-language", "en");
+    assert_eq!(request.send().await.unwrap().status(), reqwest::StatusCode::SEE_OTHER);
+    assert_eq!(all(&pushed(&default), "ui_locales"), Vec::<&str>::new(), "off by default");
+}
+
 #[tokio::test]
 async fn a_handler_starts_a_login_with_its_own_options() {
     let app = start_login_app(|b| b).await;
