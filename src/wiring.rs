@@ -7,6 +7,7 @@
 //! builds, the error page says it too;
 //! release builds show users the generic text and keep the advice in the log.
 
+use crate::language::Language;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -94,6 +95,69 @@ impl Misconfiguration {
                  request. Add the layer with `.layer(bankid)`, not `.route_layer(bankid)` (which wraps only \
                  the routes that match, so the login, callback and logout paths answer 404), and on the \
                  outermost router, not one nested under a prefix."
+            ),
+        }
+    }
+
+    /// [`fix`](Self::fix) in `language`, for the debug build's error page
+    /// (the log keeps English). Code names stay as they are.
+    pub(crate) fn fix_in(&self, language: Language) -> String {
+        let nynorsk = match language {
+            Language::En => return self.fix(),
+            Language::Nb => false,
+            Language::Nn => true,
+        };
+        let pick = |nb: String, nn: String| if nynorsk { nn } else { nb };
+        match self {
+            Misconfiguration::NoSessionLayer => pick(
+                "Ingen tower-sessions-Session nådde BankIdLayer. Bruk BankIdLayer::with_session_store, eller legg \
+                 sesjonslaget fra `with_session_store(store).into_parts()` ETTER `.layer(bankid)`: sesjonslaget \
+                 må kjøre før BankIdLayer."
+                    .into(),
+                "Ingen tower-sessions-Session nådde BankIdLayer. Bruk BankIdLayer::with_session_store, eller legg \
+                 sesjonslaget frå `with_session_store(store).into_parts()` ETTER `.layer(bankid)`: sesjonslaget \
+                 må køyre før BankIdLayer."
+                    .into(),
+            ),
+            Misconfiguration::NoBankIdLayer => pick(
+                "Denne ruten er ikke pakket inn av BankIdLayer. Legg ruten til før `.layer(bankid)`, og bruk \
+                 `.layer`, ikke `.route_layer`, så innloggings- og callback-rutene også monteres."
+                    .into(),
+                "Denne ruta er ikkje pakka inn av BankIdLayer. Legg ruta til før `.layer(bankid)`, og bruk \
+                 `.layer`, ikkje `.route_layer`, så innloggings- og callback-rutene òg vert monterte."
+                    .into(),
+            ),
+            Misconfiguration::SessionCookieNotReturned => pick(
+                "Sesjonskaken kom ikke tilbake rett etter innloggingen: den er SameSite=Strict, som nettlesere \
+                 holder tilbake på omdirigeringen fra BankID. Bruk BankIdLayer::with_session_store eller \
+                 .with_same_site(SameSite::Lax)."
+                    .into(),
+                "Sesjonskaka kom ikkje tilbake rett etter innlogginga: ho er SameSite=Strict, som nettlesarar \
+                 held tilbake på omdirigeringa frå BankID. Bruk BankIdLayer::with_session_store eller \
+                 .with_same_site(SameSite::Lax)."
+                    .into(),
+            ),
+            Misconfiguration::HostMismatch { request_host, redirect_host } => pick(
+                format!(
+                    "Innloggingen startet på {request_host}, men redirect-URI-en er på {redirect_host}, så \
+                         callbacken ville komme uten innloggingskaken. Åpne appen på {redirect_host}."
+                ),
+                format!(
+                    "Innlogginga starta på {request_host}, men redirect-URI-en er på {redirect_host}, så \
+                         callbacken ville komme utan innloggingskaka. Opne appen på {redirect_host}."
+                ),
+            ),
+            Misconfiguration::LoginRouteNotReached { login_path } => pick(
+                format!(
+                    "Nettleseren ble sendt til innloggingsruten {login_path}, men BankIdLayer så aldri den \
+                         forespørselen. Legg til laget med `.layer(bankid)`, ikke `.route_layer(bankid)`, på den \
+                         ytterste routeren."
+                ),
+                format!(
+                    "Nettlesaren vart send til innloggingsruta {login_path}, men BankIdLayer såg aldri den \
+                         førespurnaden. Legg til laget med `.layer(bankid)`, ikkje `.route_layer(bankid)`, på den \
+                         ytste routeren."
+                ),
             ),
         }
     }

@@ -37,6 +37,7 @@ pub use crate::permission::error::PermissionError;
 pub use crate::provider::error::{Cause, EndpointError, TransportError, TransportErrorKind};
 pub use crate::wiring::Misconfiguration;
 
+mod page_text;
 pub(crate) mod render;
 mod startup;
 

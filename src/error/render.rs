@@ -14,7 +14,9 @@ use axum::Json;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
+use super::page_text::{norwegian_message, page_text};
 use super::{EndpointError, Error};
+use crate::language::Language;
 
 /// The app's error page for login failures (`BankIdLayer::with_error_handler`).
 pub(crate) type ErrorHandler = Arc<dyn Fn(&Error, &HeaderMap) -> Response + Send + Sync>;
@@ -115,7 +117,7 @@ impl Error {
     /// Renders the default response: an HTML page when the client asks for
     /// HTML, a small JSON body otherwise.
     pub fn to_response(&self, headers: &HeaderMap) -> Response {
-        let response = if wants_html(headers) { self.html_response() } else { self.json_response() };
+        let response = if wants_html(headers) { self.html_response(headers) } else { self.json_response() };
         self.with_retry_after(response)
     }
 
@@ -138,14 +140,50 @@ impl Error {
         (self.status(), no_store(), Json(body)).into_response()
     }
 
-    fn html_response(&self) -> Response {
+    /// The page, in the language the request prefers (see `page_text.rs`),
+    /// with `lang` set; a debug build's English advice to the developer
+    /// keeps `lang="en"`.
+    fn html_response(&self, headers: &HeaderMap) -> Response {
+        let language = Language::preferred(headers).unwrap_or(Language::En);
+        let text = page_text(language);
         let page = format!(
-            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>BankID login failed</title></head>\
-             <body><h1>BankID login failed</h1><p>{}</p><p><code>{}</code></p><p><a href=\"/\">Back to the start page</a></p></body></html>",
-            escape_html(&self.public_message()),
-            escape_html(self.kind()),
+            "<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+             <title>{heading}</title></head><body><main><h1>{heading}</h1>{message}\
+             <p>{code_label}: <code>{code}</code></p><p><a href=\"/\">{back}</a></p></main></body></html>",
+            lang = language.tag(),
+            heading = text.heading,
+            message = self.page_message(language),
+            code_label = text.code_label,
+            code = escape_html(self.kind()),
+            back = text.back,
         );
         (self.status(), no_store(), Html(page)).into_response()
+    }
+
+    /// The page's message paragraph(s), escaped.
+    fn page_message(&self, language: Language) -> String {
+        let nynorsk = match language {
+            Language::En => return format!("<p>{}</p>", escape_html(&self.public_message())),
+            Language::Nb => false,
+            Language::Nn => true,
+        };
+        let message = format!("<p>{}</p>", escape_html(norwegian_message(self, nynorsk)));
+        let advice = match self {
+            Error::Misconfigured(wrong) if cfg!(debug_assertions) => {
+                return format!("{message}<p>{}</p>", escape_html(&wrong.fix_in(language)));
+            }
+            Error::TokenExchange(e) | Error::PushedAuthorization(e) | Error::PermissionApi(e)
+                if cfg!(debug_assertions) =>
+            {
+                endpoint_advice(e)
+            }
+            _ => None,
+        };
+        match advice {
+            Some(advice) => format!("{message}<p lang=\"en\">{}</p>", escape_html(&advice)),
+            None => message,
+        }
     }
 }
 
@@ -232,6 +270,49 @@ pub(crate) fn escape_html(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::wiring::Misconfiguration;
+
+    async fn page(err: Error, accept_language: Option<&str>) -> String {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT, "text/html".parse().unwrap());
+        if let Some(value) = accept_language {
+            headers.insert(header::ACCEPT_LANGUAGE, value.parse().unwrap());
+        }
+        let body = err.to_response(&headers).into_body();
+        String::from_utf8(axum::body::to_bytes(body, 1 << 16).await.unwrap().to_vec()).unwrap()
+    }
+
+    /// #22 item 5: the page in the language the browser prefers, with `lang`
+    /// set, the stable code under it; English when it names none of ours.
+    #[tokio::test]
+    async fn the_error_page_speaks_bokmal_nynorsk_or_english() {
+        let denied = || Error::AccessDenied { description: None };
+        let cases = [
+            (Some("nb-NO,nb;q=0.9"), "lang=\"nb\"", "Innloggingen ble avbrutt."),
+            (Some("nn-NO"), "lang=\"nn\"", "Innlogginga vart avbroten."),
+            (Some("no"), "lang=\"nb\"", "BankID-innloggingen mislyktes"),
+            (Some("en-GB"), "lang=\"en\"", "BankID login failed"),
+            (Some("de-DE"), "lang=\"en\"", "Back to the start page"),
+            (None, "lang=\"en\"", "Error code: <code>access_denied</code>"),
+        ];
+        for (accept_language, lang, text) in cases {
+            let html = page(denied(), accept_language).await;
+            assert!(html.contains(lang) && html.contains(text), "{accept_language:?}: {html}");
+            assert!(html.contains("<code>access_denied</code>"), "{html}");
+        }
+    }
+
+    /// In a debug build the wiring advice is in the page's language too.
+    #[tokio::test]
+    async fn a_debug_build_explains_a_wiring_mistake_in_norwegian() {
+        let html = page(Error::Misconfigured(Misconfiguration::NoBankIdLayer), Some("nb")).await;
+        if cfg!(debug_assertions) {
+            assert!(html.contains("Denne ruten er ikke pakket inn av BankIdLayer"), "{html}");
+        }
+        let html = page(Error::Misconfigured(Misconfiguration::NoBankIdLayer), Some("nn")).await;
+        assert!(html.contains("mellombels utilgjengeleg"), "{html}");
+    }
 
     #[test]
     fn html_is_escaped() {
