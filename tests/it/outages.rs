@@ -424,7 +424,9 @@ async fn degraded_ciba_routes_and_custom_error_pages_answer_503() {
 async fn slow_key_refetch_times_out_once_for_all_waiters_and_frees_the_cache() {
     let sim = Simulator::start().await.unwrap();
     let jar = Arc::new(Jar::default());
-    let app = serve(&sim, &jar, MemoryStore::default(), |b| b.http_timeout(Duration::from_millis(300))).await;
+    // The timeout covers every provider call, the token exchange too: long
+    // enough for that on a loaded 2-core CI machine, far below the slow JWKS.
+    let app = serve(&sim, &jar, MemoryStore::default(), |b| b.http_timeout(Duration::from_millis(1500))).await;
     // Tokens name a key id the JWKS lacks, so verifying them refetches the
     // JWKS, which answers after the client's timeout.
     sim.add_fault(Fault::UnknownKid);
