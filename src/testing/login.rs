@@ -208,7 +208,8 @@ impl<'a> TestLogin<'a> {
         let step = AuthorizeStep::open(&browser, self.simulator, &authorize_url).await?;
         self.check_permissions(&step)?;
         let callback_url = step.submit(&browser, self.decision()).await?;
-        let response = browser.client().get(&callback_url).send().await.map_err(TestLoginError::transport(Step::Callback))?;
+        let response =
+            browser.client().get(&callback_url).send().await.map_err(TestLoginError::transport(Step::Callback))?;
         Ok(CallbackVisit { url: callback_url, response, browser, app })
     }
 

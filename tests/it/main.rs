@@ -43,4 +43,5 @@ mod round_trips;
 mod session;
 mod step_up;
 mod stores;
+mod testing_helpers;
 mod wiring;
