@@ -15,7 +15,7 @@
 //! - [`production`]: several instances on Redis, root certificates, key rotation, performance
 //! - [`metrics`]: counters and provider latencies (feature `metrics`), traces to OpenTelemetry
 //! - [`pointing_at_bankid`]: BankID's test and production environments, and what BankID has not published
-//! - [`testing`]: the simulator, property tests, fuzzing and the browser test
+//! - [`testing`]: logging a test user in from your app's tests, the simulator, property tests, fuzzing and the browser test
 
 // Links between the pages: the files link each other as `x.md` (for
 // GitHub), and these definitions, placed first, win in rustdoc.

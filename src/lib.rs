@@ -53,6 +53,11 @@ mod routes;
 mod session;
 mod state;
 pub mod step_up;
+// Test logins against the simulator from an app's own tests (feature
+// `testing`, never in a production build).
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 mod user;
 mod wiring;
 

@@ -1,6 +1,7 @@
 //! The simulator's HTTP surface: one module per endpoint, wired up here.
 
 mod authorize;
+mod authorize_json;
 mod bib;
 mod ciba;
 mod client_auth;

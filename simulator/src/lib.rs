@@ -111,10 +111,33 @@
 //! Unknown paths at either issuer answer `404 {"error":"not_found"}`, naming
 //! where the Permission API and CIBA live.
 //!
-//! The login page is a plain HTML form without JavaScript, so tests can log
-//! in with any HTTP client: `GET` the authorization URL, read the hidden
-//! `request` field and `POST` it back to `/authorize` with `user=kari` (see
-//! [`Simulator::users`]) and `decision=approve` or `decision=deny`.
+//! The login page is a plain HTML form without JavaScript. Tests need not
+//! read it: `GET` the authorization URL with `Accept: application/json` and
+//! the same step answers JSON (`no-store`) —
+//!
+//! ```json
+//! {"request": "<one-time id>", "client_id": "sim-client",
+//!  "users": [{"id": "kari", "name": "Kari Nordmann", "method": "BIS", "loa": 3,
+//!             "methods": [{"method": "BIS", "loa": 3}, {"method": "BID", "loa": 4}]}],
+//!  "preselected_user": "kari", "asked_method": "BID" | null,
+//!  "permissions": [{"type": "payment.v1", "statement": "<as shown on the page>"}],
+//!  "form": {"method": "POST", "action": "/authorize",
+//!           "content_type": "application/x-www-form-urlencoded",
+//!           "fields": ["request", "decision", "user", "method", "auth_age"],
+//!           "max_auth_age": 31622400}}
+//! ```
+//!
+//! — and the decision is the page's form, posted to `/authorize`:
+//! `request` (that id, usable once), `decision=approve` or `deny`, `user`
+//! (an `id` of [`Simulator::users`]), optionally `method` (`BIS`/`BID`, as
+//! on a step-up page) and `auth_age` (whole seconds: the ID token's
+//! `auth_time` is that long ago, for tests of a relying party's recency
+//! checks; a simulator field, not BankID's). It answers `303` to the
+//! relying party's redirect URI with `code` (or `error`), `state` and
+//! `iss`; a refused post (unknown or used `request`, unknown user, a
+//! method the user lacks, a bad `auth_age`) answers `400`, as
+//! `{"error": "invalid_request", "error_description"}` to a client that
+//! accepts JSON. `axum-bankid`'s `testing` feature drives exactly this.
 //!
 //! # The protocol, step by step
 //!

@@ -14,7 +14,7 @@ use crate::http::redirect;
 use crate::state::LayerState;
 use crate::wiring::Misconfiguration;
 
-/// Why [`AuthenticatedUser`] could not be extracted.
+/// Why [`AuthenticatedUser`](crate::AuthenticatedUser) could not be extracted.
 ///
 /// Browser navigations (`GET` with `Accept: text/html`) are redirected to the
 /// login route with `return_to` set to the requested page; everything else

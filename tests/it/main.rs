@@ -48,4 +48,5 @@ mod session;
 mod session_status;
 mod step_up;
 mod stores;
+mod testing_helpers;
 mod wiring;

@@ -23,6 +23,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use url::Url;
 
+use super::authorize_json;
 use super::permissions;
 use super::wire::{Params, REQUEST_URI_PREFIX};
 use crate::clock::unix_now;
@@ -31,20 +32,43 @@ use crate::pages;
 use crate::state::{CODE_LIFETIME, IssuedCode, PENDING_LIFETIME, PendingRequest, PushedRequest, Shared, random_token};
 use crate::{step_up, users};
 
+/// How the login step answers: the HTML page for browsers, JSON for a
+/// client that sends `Accept: application/json` (see `authorize_json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Html,
+    Json,
+}
+
+impl Format {
+    fn of(headers: &HeaderMap) -> Format {
+        if authorize_json::wants_json(headers) { Format::Json } else { Format::Html }
+    }
+
+    /// A `400` the user (or test) sees instead of a redirect.
+    fn bad_request(self, message: &str) -> Response {
+        match self {
+            Format::Html => pages::bad_request(message),
+            Format::Json => authorize_json::bad_request(message),
+        }
+    }
+}
+
 /// `GET /authorize`: validates the request and renders the login form.
 pub(super) async fn show(State(shared): State<Arc<Shared>>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+    let format = Format::of(&headers);
     let params = Params::parse(query.unwrap_or_default().as_bytes());
     shared.lock().last_authorize_params = Some(params.values.clone());
     let signed_in = signed_in_person(&headers);
     if params.values.contains_key("request_uri") {
-        return show_pushed(&shared, &params, signed_in.as_deref());
+        return show_pushed(&shared, &params, signed_in.as_deref(), format);
     }
 
     let redirect_uri = match trusted_redirect_uri(&shared, &params) {
         Ok(uri) => uri,
         Err(message) => {
             tracing::debug!(reason = message, "simulator: authorization request refused");
-            return pages::bad_request(message);
+            return format.bad_request(message);
         }
     };
     let state = params.get("state").map(str::to_owned);
@@ -63,7 +87,7 @@ pub(super) async fn show(State(shared): State<Arc<Shared>>, headers: HeaderMap, 
         }
     };
     let selectors = Selectors { login_hint: params.get("login_hint"), acr_values: params.get("acr_values") };
-    login_page(&shared, request, selectors, signed_in.as_deref())
+    login_page(&shared, request, selectors, signed_in.as_deref(), format)
 }
 
 /// The browser cookie naming who last logged in here: a real provider
@@ -99,7 +123,13 @@ struct Selectors<'a> {
 /// Stores the validated request and shows the login form for it.
 /// The person who logged in before in this browser is preselected when
 /// still a test user; otherwise the request's selectors choose.
-fn login_page(shared: &Shared, request: PendingRequest, selectors: Selectors<'_>, signed_in: Option<&str>) -> Response {
+fn login_page(
+    shared: &Shared,
+    request: PendingRequest,
+    selectors: Selectors<'_>,
+    signed_in: Option<&str>,
+    format: Format,
+) -> Response {
     if let Some(user) = &shared.auto_approve {
         return auto_approve(shared, request, Arc::clone(user));
     }
@@ -110,7 +140,11 @@ fn login_page(shared: &Shared, request: PendingRequest, selectors: Selectors<'_>
     let asked_method = request.step_up.asked_method;
     let request_id = shared.lock().pending.insert(request, PENDING_LIFETIME);
     tracing::debug!(preselected = %preselected.id, permissions = permissions.len(), "simulator: showing login page");
-    pages::login(&request_id, &shared.client_id, &shared.users, preselected, &permissions, asked_method)
+    let render = match format {
+        Format::Html => pages::login,
+        Format::Json => authorize_json::login,
+    };
+    render(&request_id, &shared.client_id, &shared.users, preselected, &permissions, asked_method)
 }
 
 /// What became of a `request_uri` brought to `/authorize`.
@@ -125,10 +159,10 @@ enum Pushed {
 
 /// `GET /authorize?client_id=..&request_uri=..`: the pushed request decides;
 /// other parameters in the query are ignored (RFC 9126 §4).
-fn show_pushed(shared: &Shared, params: &Params, signed_in: Option<&str>) -> Response {
+fn show_pushed(shared: &Shared, params: &Params, signed_in: Option<&str>, format: Format) -> Response {
     if params.is_repeated("client_id") || params.get("client_id") != Some(shared.client_id.as_str()) {
         tracing::debug!("simulator: pushed authorization request with an unknown client_id");
-        return pages::bad_request("Unknown client_id.");
+        return format.bad_request("Unknown client_id.");
     }
     let handle = params
         .get("request_uri")
@@ -138,7 +172,7 @@ fn show_pushed(shared: &Shared, params: &Params, signed_in: Option<&str>) -> Res
     match pushed {
         Pushed::Unknown => {
             tracing::debug!("simulator: unknown request_uri");
-            pages::bad_request("This request_uri is unknown.")
+            format.bad_request("This request_uri is unknown.")
         }
         Pushed::Refused(pushed) => {
             tracing::debug!("simulator: request_uri used before or expired");
@@ -149,7 +183,7 @@ fn show_pushed(shared: &Shared, params: &Params, signed_in: Option<&str>) -> Res
         Pushed::Usable(pushed) => {
             let selectors =
                 Selectors { login_hint: pushed.login_hint.as_deref(), acr_values: pushed.acr_values.as_deref() };
-            login_page(shared, pushed.request, selectors, signed_in)
+            login_page(shared, pushed.request, selectors, signed_in, format)
         }
     }
 }
@@ -289,34 +323,47 @@ pub(super) struct Decision {
     /// The method picked on the page (`BIS`/`BID`), offered when the
     /// request asked for one.
     method: Option<String>,
+    /// How many seconds before now the user authenticated (`auth_time`);
+    /// not on the HTML page, for tests (see `authorize_json`).
+    auth_age: Option<String>,
 }
 
 /// `POST /authorize`: turns the user's choice into a code or an error.
-pub(super) async fn decide(State(shared): State<Arc<Shared>>, Form(form): Form<Decision>) -> Response {
+pub(super) async fn decide(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Form(form): Form<Decision>,
+) -> Response {
+    let format = Format::of(&headers);
     let approve = match form.decision.as_deref() {
         Some("approve") => true,
         Some("deny") => false,
-        _ => return pages::bad_request("Choose to log in or to cancel."),
+        _ => return format.bad_request("Choose to log in or to cancel."),
     };
     let user = form.user.as_deref().and_then(|id| shared.users.find(id)).cloned();
     if approve && user.is_none() {
-        return pages::bad_request("Choose one of the test users.");
+        return format.bad_request("Choose one of the test users.");
     }
+    // Checked before the request is taken, so a bad value costs no login.
+    let auth_age = match authorize_json::auth_age(form.auth_age.as_deref()) {
+        Ok(seconds) => seconds,
+        Err(message) => return format.bad_request(message),
+    };
     // Taking the request out makes each login page usable exactly once.
     let request = form.request.as_deref().and_then(|id| shared.lock().pending.take(id));
     let Some(request) = request else {
-        return pages::bad_request("This login request is unknown, expired or already used.");
+        return format.bad_request("This login request is unknown, expired or already used.");
     };
     match user.filter(|_| approve) {
         Some(user) => {
             let mut request = request;
             match step_up::choose(form.method.as_deref(), &request.step_up, &user) {
                 Ok(method) => request.step_up.chosen_method = method,
-                Err(message) => return pages::bad_request(message),
+                Err(message) => return format.bad_request(message),
             }
             let chosen = user.id.clone();
             let user = step_up::completing_person(&shared.users, user, &shared.lock().faults);
-            let mut response = approve_login(&shared, request, user);
+            let mut response = approve_login(&shared, request, user, auth_age);
             if let Some(cookie) = person_cookie(&chosen) {
                 response.headers_mut().append(header::SET_COOKIE, cookie);
             }
@@ -336,17 +383,19 @@ fn auto_approve(shared: &Shared, mut request: PendingRequest, user: Arc<users::T
     }
     tracing::debug!(user = %user.id, "simulator: login auto-approved");
     let user = step_up::completing_person(&shared.users, user, &shared.lock().faults);
-    approve_login(shared, request, user)
+    approve_login(shared, request, user, 0)
 }
 
-fn approve_login(shared: &Shared, request: PendingRequest, user: Arc<users::TestUser>) -> Response {
+/// Issues the code of an approved login, the user having authenticated
+/// `auth_age` seconds ago.
+fn approve_login(shared: &Shared, request: PendingRequest, user: Arc<users::TestUser>, auth_age: u64) -> Response {
     let (redirect_uri, state) = (request.redirect_uri.clone(), request.state.clone());
     let permissions = request.permissions.clone();
     let user_id = user.id.clone();
     let issued = IssuedCode {
         request,
         user: Arc::clone(&user),
-        auth_time: unix_now(),
+        auth_time: unix_now().saturating_sub(auth_age),
         sid: random_token(),
         redeemed: false,
         access_token: None,

@@ -8,10 +8,9 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum_bankid::ciba::{CibaOptions, PublicCibaStart};
+use axum_bankid::testing::Browser;
 use axum_bankid::{BankIdConfigBuilder, BankIdLayer};
 use axum_bankid_simulator::{Simulator, SimulatorBuilder};
-use reqwest::cookie::Jar;
-use reqwest::redirect;
 use tower_sessions::{MemoryStore, SessionStore};
 
 use super::{TestApp, app_routes, builder_for, builder_without_roots, tv_start, with_peers};
@@ -214,7 +213,8 @@ fn with_hand_built_sessions(app: Router, layer: BankIdLayer, login_store: Option
     app.layer(layer).layer(sessions)
 }
 
-/// Serves `app` on `listener` and hands back a client with a cookie jar.
+/// Serves `app` on `listener` and hands back a test browser (a client with a
+/// cookie jar, following no redirects).
 fn serve(
     listener: tokio::net::TcpListener,
     base: String,
@@ -225,11 +225,7 @@ fn serve(
     let server = tokio::spawn(async move {
         axum::serve(listener, with_peers(app)).await.unwrap();
     });
-    let jar = Arc::new(Jar::default());
-    let client = reqwest::Client::builder()
-        .redirect(redirect::Policy::none())
-        .cookie_provider(Arc::clone(&jar))
-        .build()
-        .unwrap();
-    TestApp { base, sim, client, jar, ciba, server }
+    let browser = Browser::new();
+    let (client, jar) = (browser.client().clone(), Arc::clone(browser.jar()));
+    TestApp { base, sim, browser, client, jar, ciba, server }
 }

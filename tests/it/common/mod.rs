@@ -13,6 +13,7 @@ use axum::extract::Query;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router, middleware};
+use axum_bankid::testing::{AuthorizeStep, Browser, Decision, TestLogin};
 use axum_bankid::{
     AuthenticatedUser, BankIdConfig, BankIdConfigBuilder, BankIdLayer, BankIdSession,
     permission::{Granted, Permission},
@@ -29,6 +30,9 @@ use tower_sessions::{MemoryStore, SessionStore};
 pub struct TestApp {
     pub base: String,
     pub sim: Simulator,
+    /// The test browser every login helper uses ([`axum_bankid::testing`]);
+    /// `client` and `jar` are its parts.
+    pub browser: Browser,
     pub client: reqwest::Client,
     pub jar: Arc<Jar>,
     /// The CIBA client, when started with [`app_builder::TestAppBuilder::ciba`].
@@ -453,22 +457,13 @@ impl TestApp {
         location(&response)
     }
 
-    /// Submits the simulator's form for `user` with `decision` and returns the
+    /// Decides the simulator's login step for `user` (`decision` is
+    /// `approve` or `deny`) through `axum_bankid::testing`, and returns the
     /// callback URL it redirects to (not yet visited).
     pub async fn authorize(&self, authorize_url: &str, user: &str, decision: &str) -> String {
-        let page = self.client.get(authorize_url).send().await.unwrap();
-        assert_eq!(page.status(), StatusCode::OK);
-        let html = page.text().await.unwrap();
-        let request_id = hidden_field(&html, "request");
-        let response = self
-            .client
-            .post(format!("{}/authorize", self.sim.issuer()))
-            .form(&[("request", request_id.as_str()), ("user", user), ("decision", decision)])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::SEE_OTHER, "simulator form post");
-        location(&response)
+        let step =
+            AuthorizeStep::open(&self.browser, &self.sim, authorize_url).await.expect("the simulator's login step");
+        step.submit(&self.browser, decision_of(user, decision)).await.expect("the simulator takes the decision")
     }
 
     /// A whole login up to and including the app's callback.
@@ -476,11 +471,24 @@ impl TestApp {
         self.login_with(user, "approve", "/me").await
     }
 
+    /// A login through `axum_bankid::testing`: the login route with
+    /// `return_to`, the simulator's step decided for `user`, the callback.
     pub async fn login_with(&self, user: &str, decision: &str, return_to: &str) -> Callback {
-        let authorize_url = self.begin_login(return_to).await;
-        let url = self.authorize(&authorize_url, user, decision).await;
-        let response = self.client.get(&url).send().await.unwrap();
+        let login = self.test_login().user(user).return_to(return_to);
+        let login = match decision {
+            "approve" => login,
+            "deny" => login.deny(),
+            other => panic!("a decision is approve or deny, not {other:?}"),
+        };
+        let visit = login.callback().await.expect("a login up to the callback");
+        let url = visit.url().to_owned();
+        let (response, _) = visit.into_parts();
         Callback { url, response }
+    }
+
+    /// A [`TestLogin`] at this app in this test's browser.
+    pub fn test_login(&self) -> TestLogin<'_> {
+        TestLogin::new(&self.base, &self.sim).browser(self.browser.clone())
     }
 
     /// GET as an API client (JSON).
@@ -507,6 +515,15 @@ impl TestApp {
         let (status, body) = self.get_json("/me").await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "expected no login, /me said {body}");
         assert_eq!(body["error"], "unauthenticated");
+    }
+}
+
+/// The simulator form's `decision` value as a [`Decision`].
+fn decision_of(user: &str, decision: &str) -> Decision {
+    match decision {
+        "approve" => Decision::approve(user),
+        "deny" => Decision::deny(),
+        other => panic!("a decision is approve or deny, not {other:?}"),
     }
 }
 
