@@ -13,6 +13,7 @@ pub mod docs;
 #[cfg(test)]
 mod docs_tests;
 pub mod error;
+pub mod events;
 mod expiry_queue;
 mod extract;
 mod health;
@@ -31,7 +32,9 @@ mod live_login;
 mod loa;
 mod log_value;
 mod login;
+mod login_data;
 mod login_hint;
+pub mod login_hook;
 mod logout_token;
 mod nnin;
 pub mod permission;
@@ -56,6 +59,7 @@ pub use extract::{AuthRejection, BankIdSession, LoginRequest, require_authentica
 pub use health::{Health, KeysHealth, ProviderHealth};
 pub use layer::{BankIdLayer, BankIdService, BankIdSessionLayer};
 pub use loa::Loa;
+pub use login_data::LoginData;
 pub use provider::ProviderMetadata;
 pub use records::rotation::RotationSafeStore;
 pub use user::{AuthenticatedUser, Claims};

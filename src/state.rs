@@ -15,8 +15,10 @@ use tower_sessions::SessionStore;
 
 use crate::ciba::{Ciba, CibaCallback, CibaStore, PublicStartPolicy};
 use crate::error::Error;
+use crate::events::EventSink;
 use crate::live_login::LiveLogins;
 use crate::login::start::LoginStart;
+use crate::login_hook::LoginHook;
 use crate::permission::api::PermissionApi;
 use crate::records::attempt::Attempts;
 use crate::records::local_store::LocalStore;
@@ -47,6 +49,10 @@ pub(crate) struct LayerStateInner {
     /// Where login attempts and this layer's other records are kept: the
     /// session store once the layer is told it, else this process's own.
     pub(crate) login_store: Arc<dyn SessionStore>,
+    /// The app's login hook (`BankIdLayer::on_login`).
+    pub(crate) on_login: Option<LoginHook>,
+    /// The app's login event subscriber (`BankIdLayer::on_event`).
+    pub(crate) events: Option<EventSink>,
 }
 
 impl std::ops::Deref for LayerState {
@@ -68,6 +74,8 @@ impl LayerState {
             ciba_callback: None,
             grant_uses: None,
             login_store: Arc::new(LocalStore::default()),
+            on_login: None,
+            events: None,
         }))
     }
 
@@ -89,7 +97,7 @@ impl LayerState {
     /// The CIBA client, if CIBA is enabled on this layer.
     pub(crate) fn ciba(&self) -> Option<Ciba> {
         let store = self.ciba_store.clone()?;
-        Some(Ciba::new(self.core.clone(), store, self.ciba_callback.clone()))
+        Some(Ciba::new(self.core.clone(), store, self.ciba_callback.clone()).with_events(self.events.clone()))
     }
 
     /// This layer's login attempts (see [`Attempts`]).

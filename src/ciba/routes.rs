@@ -41,9 +41,11 @@ use super::owner;
 use super::public_start::{ClientAddress, Refusal};
 use super::{Ciba, CibaError, CibaHandle, CibaRequest, CibaStatus};
 use crate::error::Cause;
+use crate::events::{self, LoginEvent, LoginFlow};
 use crate::http::{MaybeSession, no_store_json, with_cookies};
 use crate::login::complete;
 use crate::login_hint::LoginHint;
+use crate::login_hook;
 use crate::state::LayerState;
 
 #[derive(Deserialize)]
@@ -240,9 +242,24 @@ pub(crate) async fn status(
     }
     .await;
     match result {
-        Ok((status, released)) => with_cookies(no_store_json(StatusCode::OK, PublicStatus::from(&status)), released),
+        Ok((status, OwnerLogin::Done(released))) => {
+            with_cookies(no_store_json(StatusCode::OK, PublicStatus::from(&status)), released)
+        }
+        Ok((_, OwnerLogin::Refused(refused, released))) => {
+            with_cookies(ctx.error_response(&refused, &headers), released)
+        }
         Err(err) => err.into_response(),
     }
+}
+
+/// What a status read did about logging its session in.
+enum OwnerLogin {
+    /// Nothing to do, or logged in: the `Set-Cookie` values to send.
+    Done(Vec<axum::http::HeaderValue>),
+    /// The app's login hook refused the approved login (`login_refused`,
+    /// for the app's error handler): nothing was written, the ownership is
+    /// spent, and its cookie goes.
+    Refused(crate::error::Error, Vec<axum::http::HeaderValue>),
 }
 
 pub(crate) async fn events(State(ctx): State<LayerState>, Path(handle): Path<String>) -> Response {
@@ -326,22 +343,43 @@ async fn login_if_owner(
     headers: &HeaderMap,
     handle: &CibaHandle,
     status: &CibaStatus,
-) -> Result<Vec<axum::http::HeaderValue>, CibaError> {
-    let (Some(session), CibaStatus::Approved { .. }) = (session, status) else { return Ok(Vec::new()) };
+) -> Result<OwnerLogin, CibaError> {
+    let nothing = || Ok(OwnerLogin::Done(Vec::new()));
+    let (Some(session), CibaStatus::Approved { .. }) = (session, status) else { return nothing() };
     // Only requests the start route bound to this browser, which it does
     // only when the policy opted in.
     if !owner::owns(ctx, headers, handle.as_str()).await.map_err(session_failed)? {
-        return Ok(Vec::new());
+        return nothing();
     }
-    let Some(login) = ciba.approved_login(handle).await? else { return Ok(Vec::new()) };
+    let Some(login) = ciba.approved_login(handle).await? else { return nothing() };
     let Some(turn) = owner::take_login_turn(ctx, headers, handle.as_str()).await.map_err(session_failed)? else {
         // Another read of this browser is logging it in with this approval.
-        return Ok(Vec::new());
+        return nothing();
     };
-    if let Err(err) = establish_and_save(session, login, handle).await {
-        turn.give_back(ctx).await;
-        return Err(session_failed(err));
-    }
+    // The app's word before anything is written; a refusal keeps the turn,
+    // so this approval logs no read of this browser in.
+    let data = match login_hook::decide(ctx.on_login.as_ref(), login.hook_context(LoginFlow::Ciba, Vec::new())).await {
+        Ok(data) => data,
+        Err(refused) => {
+            let failed = LoginEvent::LoginFailed { flow: Some(LoginFlow::Ciba), kind: refused.kind() };
+            events::emit(ctx.events.as_ref(), failed);
+            return Ok(OwnerLogin::Refused(
+                refused,
+                owner::release(ctx, headers, handle.as_str()).into_iter().collect(),
+            ));
+        }
+    };
+    let user = match establish_and_save(session, login, handle, data).await {
+        Ok(user) => user,
+        Err(err) => {
+            turn.give_back(ctx).await;
+            return Err(session_failed(err));
+        }
+    };
+    events::emit(
+        ctx.events.as_ref(),
+        LoginEvent::LoginSucceeded { flow: LoginFlow::Ciba, loa: user.loa, sub: user.sub },
+    );
     // The browser is logged in now: its other requests end, so a late
     // approval of one of them cannot replace this login. A failure here is
     // logged, not the login's (it stands, saved).
@@ -350,7 +388,7 @@ async fn login_if_owner(
         Vec::new()
     });
     cookies.extend(owner::release(ctx, headers, handle.as_str()));
-    Ok(cookies)
+    Ok(OwnerLogin::Done(cookies))
 }
 
 /// The login, saved here rather than by the session layer afterwards, so
@@ -359,9 +397,11 @@ async fn establish_and_save(
     session: &Session,
     login: complete::VerifiedLogin,
     handle: &CibaHandle,
-) -> Result<(), crate::error::Error> {
-    complete::establish(session, login, complete::Via::Ciba { handle: handle.as_str() }).await?;
-    session.save().await.map_err(|err| crate::error::Error::Session(Cause::from_error(err)))
+    data: Option<serde_json::Value>,
+) -> Result<crate::AuthenticatedUser, crate::error::Error> {
+    let user = complete::establish(session, login, complete::Via::Ciba { handle: handle.as_str() }, data).await?;
+    session.save().await.map_err(|err| crate::error::Error::Session(Cause::from_error(err)))?;
+    Ok(user)
 }
 
 fn session_failed(err: crate::error::Error) -> CibaError {

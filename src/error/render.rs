@@ -30,7 +30,10 @@ impl Error {
             | Error::InvalidStepUp
             | Error::LevelBelowMinimum { .. }
             | Error::InvalidLoginOption { .. } => StatusCode::BAD_REQUEST,
-            Error::AccessDenied { .. } | Error::CrossSiteRequest | Error::Permission(_) => StatusCode::FORBIDDEN,
+            Error::AccessDenied { .. }
+            | Error::CrossSiteRequest
+            | Error::Permission(_)
+            | Error::LoginRefused { .. } => StatusCode::FORBIDDEN,
             Error::Check(LoginCheckError::InvalidIdToken(_))
             | Error::Unauthenticated
             | Error::StepUpRequired { .. } => StatusCode::UNAUTHORIZED,
