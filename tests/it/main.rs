@@ -33,6 +33,8 @@ mod faults;
 mod interop;
 mod key_chain;
 mod login_completion;
+mod login_events;
+mod login_hook;
 mod no_leaks;
 mod outages;
 mod permissions;
