@@ -84,6 +84,10 @@ impl fmt::Display for LoginFlow {
 pub enum LoginEvent {
     /// A user was logged in: every check passed, the
     /// [login hook](crate::login_hook) allowed it and the session holds it.
+    /// For the code flow the session layer persists the session when the
+    /// callback's response leaves; should that last save fail, the browser
+    /// gets a `500` and is not logged in although this event was emitted
+    /// (a CIBA login is saved before its event).
     #[non_exhaustive]
     LoginSucceeded {
         /// How the user logged in.

@@ -326,8 +326,9 @@ async fn claim(
 }
 
 /// Logs the session in once, if this browser started the request (see
-/// [`owner`]) and it was approved; answers the `Set-Cookie` that removes the
-/// request's owner cookie once it has.
+/// [`owner`]) and it was approved and the app's login hook allows it;
+/// answers the `Set-Cookie` that removes the request's owner cookie once it
+/// has (or once the hook refused).
 ///
 /// Through the same path as the code flow's callback
 /// ([`complete::establish`]), with the same rule: a login whose session

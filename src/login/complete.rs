@@ -1,6 +1,8 @@
 //! The one login-completion path, shared by the code flow's callback and
 //! CIBA: a verified ID token → the LOA policy and the subject → the
-//! permissions → the verified login → the session write.
+//! permissions → the verified login → the app's login hook
+//! ([`crate::login_hook`], shown [`VerifiedLogin::hook_context`]) → the
+//! session write, with the hook's data.
 //!
 //! Each caller keeps only its transport: the callback checks state, PKCE,
 //! RFC 9207 `iss` and exchanges the code; CIBA polls. Neither maps a check

@@ -1,6 +1,7 @@
 //! `GET <redirect_uri path>`: the provider's answer. Checks it in the order
 //! that stops an attacker earliest, exchanges the code, verifies the ID token
-//! and the LOA policy, and only then logs the user in.
+//! and the LOA policy, asks the app's login hook, and only then logs the
+//! user in. Each outcome is a login event ([`crate::events`]).
 //!
 //! Every failure ends on an error page (never a new login, which could loop)
 //! and leaves the session as it was. The login attempt is spent by the
