@@ -359,16 +359,9 @@ async fn login_if_owner(
     };
     // The app's word before anything is written; a refusal keeps the turn,
     // so this approval logs no read of this browser in.
-    let data = match login_hook::decide(ctx.on_login.as_ref(), login.hook_context(LoginFlow::Ciba, Vec::new())).await {
+    let data = match ask_hook(ctx, headers, handle, &login).await {
         Ok(data) => data,
-        Err(refused) => {
-            let failed = LoginEvent::LoginFailed { flow: Some(LoginFlow::Ciba), kind: refused.kind() };
-            events::emit(ctx.events.as_ref(), failed);
-            return Ok(OwnerLogin::Refused(
-                refused,
-                owner::release(ctx, headers, handle.as_str()).into_iter().collect(),
-            ));
-        }
+        Err(refused) => return Ok(refused),
     };
     let user = match establish_and_save(session, login, handle, data).await {
         Ok(user) => user,
@@ -390,6 +383,24 @@ async fn login_if_owner(
     });
     cookies.extend(owner::release(ctx, headers, handle.as_str()));
     Ok(OwnerLogin::Done(cookies))
+}
+
+/// The app's login hook on an approved CIBA login (see
+/// [`crate::login_hook`]): the data to keep with it, or the refusal to
+/// answer — reported as a login event, with the `Set-Cookie` that ends this
+/// browser's ownership of `handle`.
+async fn ask_hook(
+    ctx: &LayerState,
+    headers: &HeaderMap,
+    handle: &CibaHandle,
+    login: &complete::VerifiedLogin,
+) -> Result<Option<serde_json::Value>, OwnerLogin> {
+    let context = login.hook_context(LoginFlow::Ciba, Vec::new());
+    login_hook::decide(ctx.on_login.as_ref(), context).await.map_err(|refused| {
+        let failed = LoginEvent::LoginFailed { flow: Some(LoginFlow::Ciba), kind: refused.kind() };
+        events::emit(ctx.events.as_ref(), failed);
+        OwnerLogin::Refused(refused, owner::release(ctx, headers, handle.as_str()).into_iter().collect())
+    })
 }
 
 /// The login, saved here rather than by the session layer afterwards, so

@@ -25,7 +25,7 @@ use crate::events::{self, LoginEvent, LoginFlow};
 use crate::http::{redirect, session_of, with_cookies};
 use crate::loa::AcrIssuer;
 use crate::log_value::{untrusted, untrusted_text};
-use crate::login::complete::{self, CheckedLogin, Policy};
+use crate::login::complete::{self, CheckedLogin, Policy, VerifiedLogin};
 use crate::login::repeated_callback;
 use crate::login_hook;
 use crate::permission::api::GrantExpectation;
@@ -146,9 +146,7 @@ async fn complete(
     let grants = verify_permissions(ctx, &pending, &checked, tokens.authorization_details.as_ref()).await?;
     tracing::info!(loa = checked.loa().get(), grants = grants.len(), "BankID login verified");
     let login = checked.into_login();
-    // The app's word before anything is written (see `login_hook`).
-    let signed_grants = grants.iter().filter_map(|grant| grant.signed_permission.clone()).collect();
-    let data = login_hook::decide(ctx.on_login.as_ref(), login.hook_context(login_flow, signed_grants)).await?;
+    let data = ask_hook(ctx, login_flow, &login, &grants).await?;
     // The grants' record first: a store failure there must fail the login
     // before the session is touched, so the session keeps the login it had.
     let mut cookies = keep_grants(ctx, headers, &pending, &grants).await?;
@@ -173,6 +171,19 @@ async fn end_ciba_ownerships(ctx: &LayerState, headers: &http::HeaderMap) -> Vec
         tracing::warn!(error = %err, "could not end this browser's CIBA requests after a code-flow login");
         Vec::new()
     })
+}
+
+/// The app's login hook on this login (see [`login_hook`]), shown its
+/// signed grants: the data to keep with it, or why it fails. It runs after
+/// every check and before anything is written (grants record, session).
+async fn ask_hook(
+    ctx: &LayerState,
+    flow: LoginFlow,
+    login: &VerifiedLogin,
+    grants: &[StoredGrant],
+) -> Result<Option<Value>, Error> {
+    let signed_grants = grants.iter().filter_map(|grant| grant.signed_permission.clone()).collect();
+    login_hook::decide(ctx.on_login.as_ref(), login.hook_context(flow, signed_grants)).await
 }
 
 /// Which way this attempt logs in: with permissions, as a step-up (it
