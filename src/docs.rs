@@ -6,6 +6,7 @@
 //! them.
 //!
 //! - [`login`]: the layer, `AuthenticatedUser`, logout, session status and idle timeout, identity, back-channel logout
+//! - [`login_hook`]: the app's last word on a login (refuse, keep app data, archive the evidence) and login events
 //! - [`step_up`]: a route that asks for more than the global minimum (RFC 9470)
 //! - [`permissions`]: upfront permissions and the Permission API at BIB
 //! - [`ciba`]: a push to the user's phone instead of a browser redirect
@@ -35,6 +36,10 @@ macro_rules! page_links {
 #[doc = page_links!()]
 #[doc = include_str!("../docs/login.md")]
 pub mod login {}
+
+#[doc = page_links!()]
+#[doc = include_str!("../docs/login-hook.md")]
+pub mod login_hook {}
 
 #[doc = page_links!()]
 #[doc = include_str!("../docs/step-up.md")]

@@ -106,6 +106,7 @@ fn error_statuses_match_the_table() {
         Error::IdentityHintNeedsPar,
         Error::CrossSiteRequest,
         Error::Unauthenticated,
+        Error::LoginRefused { reason: "not a customer".into() },
         Error::ProviderUnavailable,
     ] {
         let row = documented.iter().find(|(kind, _)| kind == error.kind()).expect("documented");

@@ -10,6 +10,7 @@
 
 use std::convert::Infallible;
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -29,8 +30,10 @@ use crate::ciba::{self, Ciba, CibaOptions, CibaStore};
 use crate::config::BankIdConfig;
 use crate::error::render::ErrorPages;
 use crate::error::{Error, StartupError};
+use crate::events::{EventSink, LoginEvent};
 use crate::health::Health;
 use crate::http::with_cookies;
+use crate::login_hook::{LoginContext, LoginDecision};
 use crate::permission::api::PermissionApi;
 use crate::private_responses::{LoginShown, MarkPrivate};
 use crate::provider::ProviderMetadata;
@@ -148,6 +151,81 @@ impl BankIdLayer {
         F: Fn(&Error, &HeaderMap) -> Response + Send + Sync + 'static,
     {
         BankIdLayer::from_ctx(self.ctx.with(|ctx| ctx.error_pages = ErrorPages::custom(Arc::new(handler))))
+    }
+
+    /// Registers the app's login hook: the app's last word on every login
+    /// (code flow, step-up, permission login, CIBA), after every check and
+    /// before anything is written. It can allow the login, allow it and
+    /// keep app data with it (read back with [`LoginData`](crate::LoginData)),
+    /// or refuse it (`login_refused`, which reaches the
+    /// [error handler](Self::with_error_handler)); it also gets the signed ID
+    /// token and grants to archive as evidence. One per layer: a second call
+    /// replaces the first. See [`login_hook`](crate::login_hook) and the
+    /// [manual page](crate::docs::login_hook) for worked examples.
+    ///
+    /// ```
+    /// # use axum_bankid::{BankIdConfig, BankIdLayer};
+    /// use axum_bankid::Loa;
+    /// use axum_bankid::events::LoginFlow;
+    /// use axum_bankid::login_hook::{LoginContext, LoginDecision};
+    /// # use axum_bankid_simulator::Simulator;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let sim = Simulator::start().await?;
+    /// # let config = BankIdConfig::builder().issuer(sim.issuer()).client_id(sim.client_id())
+    /// #     .client_secret(sim.client_secret()).redirect_uri("http://127.0.0.1:3000/auth/bankid/callback").build()?;
+    /// let bankid = BankIdLayer::discover(config).await?.on_login(|login: LoginContext| async move {
+    ///     if login.flow() == LoginFlow::Permission && login.loa() < Loa::HIGH {
+    ///         return LoginDecision::refuse("payments_need_bankid_high");
+    ///     }
+    ///     LoginDecision::allow()
+    /// });
+    /// # let _ = bankid; Ok(()) }
+    /// ```
+    pub fn on_login<F, Fut>(self, hook: F) -> Self
+    where
+        F: Fn(LoginContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = LoginDecision> + Send + 'static,
+    {
+        let hook = crate::login_hook::boxed(hook);
+        BankIdLayer::from_ctx(self.ctx.with(|ctx| ctx.on_login = Some(hook)))
+    }
+
+    /// Registers the app's subscriber of [login events](crate::events)
+    /// (succeeded, failed, logged out, ended by back-channel logout), for
+    /// audit and monitoring. It is called in order on a thread of its own
+    /// (`axum-bankid-events`) through a bounded queue, so a slow subscriber
+    /// never holds a request: when it falls [`EVENT_QUEUE_CAPACITY`](crate::events::EVENT_QUEUE_CAPACITY)
+    /// events behind, new ones are dropped for it (logged at `warn`). The
+    /// same events are always emitted as `tracing` events (target
+    /// `axum_bankid::event`), with or without a subscriber. One per layer:
+    /// a second call replaces the first.
+    ///
+    /// # Errors
+    ///
+    /// When the operating system cannot start the subscriber's thread.
+    ///
+    /// ```
+    /// # use axum_bankid::{BankIdConfig, BankIdLayer};
+    /// use axum_bankid::events::LoginEvent;
+    /// # use axum_bankid_simulator::Simulator;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let sim = Simulator::start().await?;
+    /// # let config = BankIdConfig::builder().issuer(sim.issuer()).client_id(sim.client_id())
+    /// #     .client_secret(sim.client_secret()).redirect_uri("http://127.0.0.1:3000/auth/bankid/callback").build()?;
+    /// let bankid = BankIdLayer::discover(config).await?.on_event(|event: &LoginEvent| {
+    ///     // e.g. count it, or append it to an audit table
+    ///     println!("{} {:?} {:?}", event.name(), event.flow(), event.kind());
+    /// })?;
+    /// # let _ = bankid; Ok(()) }
+    /// ```
+    pub fn on_event<F>(self, subscriber: F) -> std::io::Result<Self>
+    where
+        F: Fn(&LoginEvent) + Send + 'static,
+    {
+        let sink = EventSink::start(subscriber)?;
+        Ok(BankIdLayer::from_ctx(self.ctx.with(|ctx| ctx.events = Some(sink))))
     }
 
     /// Makes single-use grants single-use across every instance that shares

@@ -13,6 +13,7 @@ pub mod docs;
 #[cfg(test)]
 mod docs_tests;
 pub mod error;
+pub mod events;
 mod expiry_queue;
 mod extract;
 mod health;
@@ -35,6 +36,7 @@ mod log_value;
 mod login;
 mod login_check;
 mod login_hint;
+pub mod login_hook;
 mod logout_token;
 // Counters and latency histograms through the `metrics` facade; public only
 // with the feature (for `describe`), and a set of empty functions without it.
@@ -67,10 +69,11 @@ mod wiring;
 pub use axum_bankid_simulator as simulator;
 
 pub use config::{BankIdConfig, BankIdConfigBuilder, BankIdEnvironment, ClientAssertionKey, ClientAuth, ParMode};
-pub use extract::{AuthRejection, BankIdSession, LoginRequest, require_authenticated};
+pub use extract::{AuthRejection, BankIdSession, LoginData, LoginRequest, require_authenticated};
 pub use health::{Health, KeysHealth, ProviderHealth};
 pub use layer::{BankIdLayer, BankIdService, BankIdSessionLayer};
 pub use loa::Loa;
+
 pub use provider::ProviderMetadata;
 pub use records::rotation::RotationSafeStore;
 pub use user::{AuthenticatedUser, Claims};

@@ -31,6 +31,10 @@ const LOGIN_KEY: &str = "axum_bankid.login";
 /// starts from an empty session. A fingerprint, not the identity.
 const PREVIOUS_PERSON_KEY: &str = "axum_bankid.previous_person";
 
+/// The app's data kept with the login by its login hook
+/// (`LoginDecision::allow_with`): written with the login, gone with it.
+const LOGIN_DATA_KEY: &str = "axum_bankid.login_data";
+
 /// One login that was started and has not come back yet.
 #[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct PendingLogin {
@@ -371,6 +375,21 @@ pub(crate) async fn store_login(session: &Session, login: StoredLogin) -> Result
     Ok(())
 }
 
+/// Keeps the login hook's `data` with the login just stored (in the same
+/// session save), or removes a previous login's when there is none.
+pub(crate) async fn store_login_data(session: &Session, data: Option<serde_json::Value>) -> Result<(), Error> {
+    match data {
+        Some(data) => session.insert_value(LOGIN_DATA_KEY, data).await.map(drop),
+        None => session.remove_value(LOGIN_DATA_KEY).await.map(drop),
+    }
+    .map_err(store_error)
+}
+
+/// The login hook's data kept with the current login, if any.
+pub(crate) async fn load_login_data(session: &Session) -> Result<Option<serde_json::Value>, Error> {
+    session.get_value(LOGIN_DATA_KEY).await.map_err(store_error)
+}
+
 /// A fingerprint of the person a login is: `sub` is unique per issuer only
 /// (OIDC Core §2), so both go in, NUL-separated, hashed so the session keeps
 /// no identity after logout.
@@ -417,6 +436,7 @@ pub(crate) async fn end_login(session: &Session, keep_data: bool) -> Result<Opti
     let login = load_login(session).await?;
     if keep_data {
         session.remove_value(LOGIN_KEY).await.map_err(store_error)?;
+        session.remove_value(LOGIN_DATA_KEY).await.map_err(store_error)?;
         if let Some(login) = &login {
             session.insert_value(PREVIOUS_PERSON_KEY, person_of(login).into()).await.map_err(store_error)?;
         }

@@ -18,8 +18,10 @@ use crate::ciba::routes::CibaRoutes;
 use crate::ciba::{Ciba, CibaCallback, CibaStore, PublicStartPolicy};
 use crate::error::Error;
 use crate::error::render::ErrorPages;
+use crate::events::EventSink;
 use crate::live_login::LiveLogins;
 use crate::login::start::LoginStart;
+use crate::login_hook::LoginHook;
 use crate::permission::api::PermissionApi;
 use crate::records::activity::Activity;
 use crate::records::attempt::Attempts;
@@ -48,6 +50,10 @@ pub(crate) struct LayerStateInner {
     /// Where login attempts and this layer's other records are kept: the
     /// session store once the layer is told it, else this process's own.
     pub(crate) login_store: Arc<dyn SessionStore>,
+    /// The app's login hook (`BankIdLayer::on_login`).
+    pub(crate) on_login: Option<LoginHook>,
+    /// The app's login event subscriber (`BankIdLayer::on_event`).
+    pub(crate) events: Option<EventSink>,
 }
 
 impl std::ops::Deref for LayerState {
@@ -69,6 +75,8 @@ impl LayerState {
             ciba_callback: None,
             grant_uses: None,
             login_store: Arc::new(LocalStore::default()),
+            on_login: None,
+            events: None,
         }))
     }
 
@@ -87,7 +95,7 @@ impl LayerState {
     /// The CIBA client, if CIBA is enabled on this layer.
     pub(crate) fn ciba(&self) -> Option<Ciba> {
         let store = self.ciba_store.clone()?;
-        Some(Ciba::new(self.core.clone(), store, self.ciba_callback.clone()))
+        Some(Ciba::new(self.core.clone(), store, self.ciba_callback.clone()).with_events(self.events.clone()))
     }
 
     /// What CIBA's owner records need of this layer.
@@ -141,6 +149,8 @@ impl axum::extract::FromRef<LayerState> for CibaRoutes {
             owners: ctx.ciba_owners(),
             public_start: ctx.ciba_public_start.clone(),
             error_pages: ctx.error_pages.clone(),
+            on_login: ctx.on_login.clone(),
+            events: ctx.events.clone(),
         }
     }
 }

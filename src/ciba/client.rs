@@ -13,6 +13,7 @@ use super::request::{CibaHandle, CibaRequest, CibaStarted, CibaStatus};
 use super::store::{self, CibaStore};
 use crate::clock::unix_now_ms;
 use crate::error::{Cause, EndpointError, LoginCheckError};
+use crate::events::EventSink;
 use crate::loa::Loa;
 use crate::login_hint::LoginHint;
 use crate::metrics::Endpoint;
@@ -51,6 +52,8 @@ pub struct Ciba {
     /// `CibaOptions::callback`): then this instance polls the
     /// requests it started in the background.
     pub(crate) callback: Option<CibaCallback>,
+    /// Where failed outcomes are reported as login events (see `events`).
+    pub(crate) events: Option<EventSink>,
 }
 
 impl fmt::Debug for Ciba {
@@ -75,7 +78,12 @@ pub(crate) const MAX_EXPIRES_IN_SECS: u64 = 3600;
 impl Ciba {
     /// The CIBA client of a layer that has CIBA enabled.
     pub(crate) fn new(core: Arc<RelyingParty>, store: Arc<CibaStore>, callback: Option<CibaCallback>) -> Ciba {
-        Ciba { core, store, callback }
+        Ciba { core, store, callback, events: None }
+    }
+
+    /// This client, reporting failed outcomes as login events to `events`.
+    pub(crate) fn with_events(self, events: Option<EventSink>) -> Ciba {
+        Ciba { events, ..self }
     }
 
     /// Checks the user can be reached, registers the permission and sends

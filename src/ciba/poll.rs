@@ -16,6 +16,7 @@ use super::request::{CibaHandle, CibaStatus};
 use super::store::{Outcome, PendingCiba};
 use crate::clock::unix_now_ms;
 use crate::error::{Cause, EndpointError, IdTokenError, LoginCheckError};
+use crate::events::{self, LoginEvent, LoginFlow};
 use crate::loa::{AcrIssuer, Loa};
 use crate::login::complete::{self, Policy, VerifiedLogin};
 use crate::metrics::Endpoint;
@@ -220,6 +221,12 @@ impl Ciba {
             "CIBA request finished"
         );
         crate::metrics::ciba_finished(result.as_ref().err().map(CibaError::kind), pending.permission.is_some());
+        if let Err(err) = &result {
+            // An approval is a login event once it logs a session in (see
+            // `routes::login_if_owner`); a failure is one when it is final.
+            let failed = LoginEvent::LoginFailed { flow: Some(LoginFlow::Ciba), kind: err.kind() };
+            events::emit(self.events.as_ref(), failed);
+        }
         if let Some(callback) = &self.callback {
             callback.deliver(handle, result.as_ref().map(|approved| approved.0.clone()).map_err(Clone::clone));
         }

@@ -43,9 +43,11 @@ use super::public_start::{ClientAddress, PublicStartPolicy, Refusal};
 use super::{Ciba, CibaError, CibaHandle, CibaRequest, CibaStatus};
 use crate::error::Cause;
 use crate::error::render::ErrorPages;
+use crate::events::{self, EventSink, LoginEvent, LoginFlow};
 use crate::http::{MaybeSession, no_store_json, with_cookies};
 use crate::login::complete;
 use crate::login_hint::LoginHint;
+use crate::login_hook::{self, LoginHook};
 
 /// What CIBA's routes need of the layer that mounts them, taken from its
 /// state (`FromRef`), so that this module does not depend on the layer's.
@@ -55,6 +57,10 @@ pub(crate) struct CibaRoutes {
     /// The public start route's policy, when it is mounted.
     pub(crate) public_start: Option<Arc<PublicStartPolicy>>,
     pub(crate) error_pages: ErrorPages,
+    /// The app's login hook and event subscriber, for the logins these
+    /// routes make.
+    pub(crate) on_login: Option<LoginHook>,
+    pub(crate) events: Option<EventSink>,
 }
 
 #[derive(Deserialize)]
@@ -246,14 +252,29 @@ pub(crate) async fn status(
         let ciba = ciba_of(&routes)?;
         let handle = CibaHandle::parse(&handle).ok_or(CibaError::UnknownHandle)?;
         let status = ciba.status(&handle).await?;
-        let released = login_if_owner(&routes.owners, &ciba, session.as_ref(), &headers, &handle, &status).await?;
+        let released = login_if_owner(&routes, &ciba, session.as_ref(), &headers, &handle, &status).await?;
         Ok::<_, CibaError>((status, released))
     }
     .await;
     match result {
-        Ok((status, released)) => with_cookies(no_store_json(StatusCode::OK, PublicStatus::from(&status)), released),
+        Ok((status, OwnerLogin::Done(released))) => {
+            with_cookies(no_store_json(StatusCode::OK, PublicStatus::from(&status)), released)
+        }
+        Ok((_, OwnerLogin::Refused(refused, released))) => {
+            with_cookies(routes.error_pages.render(&refused, &headers), released)
+        }
         Err(err) => err.into_response(),
     }
+}
+
+/// What a status read did about logging its session in.
+enum OwnerLogin {
+    /// Nothing to do, or logged in: the `Set-Cookie` values to send.
+    Done(Vec<axum::http::HeaderValue>),
+    /// The app's login hook refused the approved login (`login_refused`,
+    /// for the app's error handler): nothing was written, the ownership is
+    /// spent, and its cookie goes.
+    Refused(crate::error::Error, Vec<axum::http::HeaderValue>),
 }
 
 pub(crate) async fn events(State(routes): State<CibaRoutes>, Path(handle): Path<String>) -> Response {
@@ -320,8 +341,9 @@ async fn claim(
 }
 
 /// Logs the session in once, if this browser started the request (see
-/// [`owner`]) and it was approved; answers the `Set-Cookie` that removes the
-/// request's owner cookie once it has.
+/// [`owner`]) and it was approved and the app's login hook allows it;
+/// answers the `Set-Cookie` that removes the request's owner cookie once it
+/// has (or once the hook refused).
 ///
 /// Through the same path as the code flow's callback
 /// ([`complete::establish`]), with the same rule: a login whose session
@@ -331,28 +353,43 @@ async fn claim(
 /// read at a time logs in with an ownership (see [`owner::take_login_turn`]);
 /// the session is saved before answering, so a failed save gives the turn back.
 async fn login_if_owner(
-    owners: &Owners,
+    routes: &CibaRoutes,
     ciba: &Ciba,
     session: Option<&Session>,
     headers: &HeaderMap,
     handle: &CibaHandle,
     status: &CibaStatus,
-) -> Result<Vec<axum::http::HeaderValue>, CibaError> {
-    let (Some(session), CibaStatus::Approved { .. }) = (session, status) else { return Ok(Vec::new()) };
+) -> Result<OwnerLogin, CibaError> {
+    let owners = &routes.owners;
+    let nothing = || Ok(OwnerLogin::Done(Vec::new()));
+    let (Some(session), CibaStatus::Approved { .. }) = (session, status) else { return nothing() };
     // Only requests the start route bound to this browser, which it does
     // only when the policy opted in.
     if !owner::owns(owners, headers, handle.as_str()).await.map_err(session_failed)? {
-        return Ok(Vec::new());
+        return nothing();
     }
-    let Some(login) = ciba.approved_login(handle).await? else { return Ok(Vec::new()) };
+    let Some(login) = ciba.approved_login(handle).await? else { return nothing() };
     let Some(turn) = owner::take_login_turn(owners, headers, handle.as_str()).await.map_err(session_failed)? else {
         // Another read of this browser is logging it in with this approval.
-        return Ok(Vec::new());
+        return nothing();
     };
-    if let Err(err) = establish_and_save(session, login, handle).await {
-        turn.give_back(owners).await;
-        return Err(session_failed(err));
-    }
+    // The app's word before anything is written; a refusal keeps the turn,
+    // so this approval logs no read of this browser in.
+    let data = match ask_hook(routes, headers, handle, &login).await {
+        Ok(data) => data,
+        Err(refused) => return Ok(refused),
+    };
+    let user = match establish_and_save(session, login, handle, data).await {
+        Ok(user) => user,
+        Err(err) => {
+            turn.give_back(owners).await;
+            return Err(session_failed(err));
+        }
+    };
+    events::emit(
+        routes.events.as_ref(),
+        LoginEvent::LoginSucceeded { flow: LoginFlow::Ciba, loa: user.loa, sub: user.sub },
+    );
     // The browser is logged in now: its other requests end, so a late
     // approval of one of them cannot replace this login. A failure here is
     // logged, not the login's (it stands, saved).
@@ -361,7 +398,25 @@ async fn login_if_owner(
         Vec::new()
     });
     cookies.extend(owner::release(owners, headers, handle.as_str()));
-    Ok(cookies)
+    Ok(OwnerLogin::Done(cookies))
+}
+
+/// The app's login hook on an approved CIBA login (see
+/// [`crate::login_hook`]): the data to keep with it, or the refusal to
+/// answer — reported as a login event, with the `Set-Cookie` that ends this
+/// browser's ownership of `handle`.
+async fn ask_hook(
+    routes: &CibaRoutes,
+    headers: &HeaderMap,
+    handle: &CibaHandle,
+    login: &complete::VerifiedLogin,
+) -> Result<Option<serde_json::Value>, OwnerLogin> {
+    let context = login.hook_context(LoginFlow::Ciba, Vec::new());
+    login_hook::decide(routes.on_login.as_ref(), context).await.map_err(|refused| {
+        let failed = LoginEvent::LoginFailed { flow: Some(LoginFlow::Ciba), kind: refused.kind() };
+        events::emit(routes.events.as_ref(), failed);
+        OwnerLogin::Refused(refused, owner::release(&routes.owners, headers, handle.as_str()).into_iter().collect())
+    })
 }
 
 /// The login, saved here rather than by the session layer afterwards, so
@@ -370,9 +425,11 @@ async fn establish_and_save(
     session: &Session,
     login: complete::VerifiedLogin,
     handle: &CibaHandle,
-) -> Result<(), crate::error::Error> {
-    complete::establish(session, login, complete::Via::Ciba { handle: handle.as_str() }).await?;
-    session.save().await.map_err(|err| crate::error::Error::Session(Cause::from_error(err)))
+    data: Option<serde_json::Value>,
+) -> Result<crate::AuthenticatedUser, crate::error::Error> {
+    let user = complete::establish(session, login, complete::Via::Ciba { handle: handle.as_str() }, data).await?;
+    session.save().await.map_err(|err| crate::error::Error::Session(Cause::from_error(err)))?;
+    Ok(user)
 }
 
 fn session_failed(err: crate::error::Error) -> CibaError {

@@ -168,6 +168,16 @@ pub enum Error {
     /// There is no valid BankID login in the session.
     #[error("not logged in with BankID")]
     Unauthenticated,
+    /// The app's [login hook](crate::login_hook) refused a login that
+    /// passed every check ([`LoginDecision::refuse`](crate::login_hook::LoginDecision::refuse)).
+    /// Nothing was written, the login attempt is spent, and whoever was
+    /// logged in before still is.
+    #[error("the service refused the login")]
+    LoginRefused {
+        /// The app's reason, as the hook gave it: for the app's error
+        /// handler. The default error page does not show it.
+        reason: String,
+    },
     /// The session store failed (e.g. Redis is down): HTTP `503` with
     /// `Retry-After`, since the store, not the request, is at fault and the
     /// same request succeeds once it is back. The session is left as it was.
@@ -221,6 +231,7 @@ impl Error {
             Error::PermissionApi(_) => "permission_api_failed",
             Error::Permission(_) => "permission_not_granted",
             Error::Unauthenticated => "unauthenticated",
+            Error::LoginRefused { .. } => "login_refused",
             Error::Session(_) => "session_error",
             Error::Misconfigured(_) => "misconfigured",
             Error::ProviderUnavailable => "provider_unavailable",

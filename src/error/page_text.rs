@@ -39,6 +39,9 @@ pub(super) fn norwegian_message(err: &Error, nynorsk: bool) -> &'static str {
     let pick = |nb, nn| if nynorsk { nn } else { nb };
     match err {
         Error::AccessDenied { .. } => pick("Innloggingen ble avbrutt.", "Innlogginga vart avbroten."),
+        Error::LoginRefused { .. } => {
+            pick("Tjenesten godtok ikke denne innloggingen.", "Tenesta godtok ikkje denne innlogginga.")
+        }
         Error::LoginExpired => {
             pick("Innloggingen tok for lang tid. Start den på nytt.", "Innlogginga tok for lang tid. Start ho på nytt.")
         }

@@ -63,7 +63,10 @@ impl Error {
             | Error::InvalidStepUp
             | Error::LevelBelowMinimum { .. }
             | Error::InvalidLoginOption { .. } => StatusCode::BAD_REQUEST,
-            Error::AccessDenied { .. } | Error::CrossSiteRequest | Error::Permission(_) => StatusCode::FORBIDDEN,
+            Error::AccessDenied { .. }
+            | Error::CrossSiteRequest
+            | Error::Permission(_)
+            | Error::LoginRefused { .. } => StatusCode::FORBIDDEN,
             Error::Check(check) if check.is_invalid_id_token() => StatusCode::UNAUTHORIZED,
             Error::Unauthenticated | Error::StepUpRequired { .. } => StatusCode::UNAUTHORIZED,
             Error::Check(_) => StatusCode::FORBIDDEN,

@@ -1,6 +1,7 @@
 //! What handlers take from a request: [`AuthenticatedUser`](crate::AuthenticatedUser)
 //! (and the [`require_authenticated`] guard), [`StepUp`](crate::step_up::StepUp),
-//! [`Granted`](crate::permission::Granted), and the [`BankIdSession`] handle
+//! [`Granted`](crate::permission::Granted), [`LoginData`] (what the login
+//! hook kept with the login), and the [`BankIdSession`] handle
 //! with the logins it starts ([`LoginRequest`],
 //! [`PermissionRequest`](crate::permission::PermissionRequest)) — each with
 //! [`AuthRejection`]'s one way of refusing.
@@ -12,11 +13,13 @@
 
 pub(crate) mod bankid_session;
 mod granted;
+mod login_data;
 pub(crate) mod permission_request;
 pub(crate) mod rejection;
 pub(crate) mod step_up;
 mod user;
 
 pub use bankid_session::{BankIdSession, LoginRequest};
+pub use login_data::LoginData;
 pub use rejection::AuthRejection;
 pub use user::require_authenticated;

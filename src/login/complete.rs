@@ -1,6 +1,8 @@
 //! The one login-completion path, shared by the code flow's callback and
 //! CIBA: a verified ID token → the LOA policy and the subject → the
-//! permissions → the verified login → the session write.
+//! permissions → the verified login → the app's login hook
+//! ([`crate::login_hook`], shown [`VerifiedLogin::hook_context`]) → the
+//! session write, with the hook's data.
 //!
 //! Each caller keeps only its transport: the callback checks state, PKCE,
 //! RFC 9207 `iss` and exchanges the code; CIBA polls. Neither maps a check
@@ -15,11 +17,13 @@ use tower_sessions::Session;
 
 use crate::clock::unix_now;
 use crate::error::{Error, LoginCheckError};
+use crate::events::LoginFlow;
 use crate::id_token::VerifiedIdToken;
 use crate::loa::{AcrIssuer, Loa, check_loa};
+use crate::login_hook::LoginContext;
 use crate::permission::api::{Grant, GrantExpectation, PermissionApi};
 use crate::permission::statement::{PermissionItem, verify_granted};
-use crate::session::{StoredLogin, give_login_lifetime, store_login};
+use crate::session::{StoredLogin, give_login_lifetime, store_login, store_login_data};
 use crate::user::{AuthenticatedUser, Subject};
 
 /// What a login must meet besides a valid ID token.
@@ -130,6 +134,12 @@ impl VerifiedLogin {
     pub(crate) fn into_parts(self) -> (AuthenticatedUser, String) {
         (self.user, self.id_token)
     }
+
+    /// What the app's login hook is shown of this login (see
+    /// [`crate::login_hook`]): the user, this ID token and `signed_grants`.
+    pub(crate) fn hook_context(&self, flow: LoginFlow, signed_grants: Vec<String>) -> LoginContext {
+        LoginContext::new(flow, self.user.clone(), self.id_token.clone(), signed_grants)
+    }
 }
 
 /// How a login arrived, for what [`establish`] keeps beside it.
@@ -144,7 +154,8 @@ pub(crate) enum Via<'a> {
 }
 
 /// Logs `session` in: writes the login (rotating the session id; emptying
-/// the session when another person was logged in) with what [`Via`] keeps.
+/// the session when another person was logged in) with what [`Via`] keeps,
+/// and the app's `data` from its login hook (or none), in the same save.
 ///
 /// The write is part of the login: when it fails the login has failed, and
 /// the caller must say so ([`Error::Session`]) instead of reporting success —
@@ -156,6 +167,7 @@ pub(crate) async fn establish(
     session: &Session,
     login: VerifiedLogin,
     via: Via<'_>,
+    data: Option<Value>,
 ) -> Result<AuthenticatedUser, Error> {
     let user = login.user.clone();
     let mut stored = StoredLogin::new(login.user, login.id_token, unix_now());
@@ -163,6 +175,7 @@ pub(crate) async fn establish(
         stored.ciba_handle = Some(handle.to_owned());
     }
     store_login(session, stored).await?;
+    store_login_data(session, data).await?;
     if let Via::Callback { lifetime_secs } = via {
         give_login_lifetime(session, lifetime_secs);
     }

@@ -35,6 +35,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
 use crate::clock::unix_now;
+use crate::events::{self, LoginEvent};
 use crate::http::no_store_json;
 use crate::id_token::check_audience;
 use crate::jws::numeric_date;
@@ -110,6 +111,7 @@ async fn handle(ctx: &LayerState, req: Request) -> Result<(), LogoutTokenError> 
     }
     tracing::info!(by_sub = valid.sub.is_some(), by_sid = valid.sid.is_some(), "back-channel logout recorded");
     crate::metrics::backchannel_logout(None);
+    events::emit(ctx.events.as_ref(), LoginEvent::BackchannelLogout { sub: valid.sub, sid: valid.sid });
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! `GET <redirect_uri path>`: the provider's answer. Checks it in the order
 //! that stops an attacker earliest, exchanges the code, verifies the ID token
-//! and the LOA policy, and only then logs the user in.
+//! and the LOA policy, asks the app's login hook, and only then logs the
+//! user in. Each outcome is a login event ([`crate::events`]).
 //!
 //! Every failure ends on an error page (never a new login, which could loop)
 //! and leaves the session as it was. The login attempt is spent by the
@@ -20,11 +21,13 @@ use serde_json::Value;
 
 use crate::clock::unix_now;
 use crate::error::{EndpointError, Error};
+use crate::events::{self, LoginEvent, LoginFlow};
 use crate::http::{redirect, session_of, with_cookies};
 use crate::loa::AcrIssuer;
 use crate::log_value::{untrusted, untrusted_text};
-use crate::login::complete::{self, CheckedLogin, Policy};
+use crate::login::complete::{self, CheckedLogin, Policy, VerifiedLogin};
 use crate::login::repeated_callback;
+use crate::login_hook;
 use crate::metrics::Flow;
 use crate::permission::api::GrantExpectation;
 use crate::permission::grants;
@@ -53,8 +56,9 @@ pub(crate) async fn finish_login(State(ctx): State<LayerState>, RawQuery(query):
         .ok()
         .and_then(|p| p.state.as_deref())
         .and_then(|state| attempt::clear_cookie(ctx.core.config(), req.headers(), state));
+    let mut flow = None;
     let result = match params {
-        Ok(params) => complete(&ctx, params, req.headers(), req.extensions()).await,
+        Ok(params) => complete(&ctx, params, req.headers(), req.extensions(), &mut flow).await,
         Err(err) => Err(err),
     };
     crate::metrics::login_failed(Flow::Code, result.as_ref().err().map(Error::kind));
@@ -63,7 +67,10 @@ pub(crate) async fn finish_login(State(ctx): State<LayerState>, RawQuery(query):
             let marker = crate::records::binding::landed(ctx.core.config());
             with_cookies(redirect(&landing.location), landing.cookies.into_iter().chain(marker))
         }
-        Err(err) => ctx.error_response(&err, req.headers()),
+        Err(err) => {
+            events::emit(ctx.events.as_ref(), LoginEvent::LoginFailed { flow, kind: err.kind() });
+            ctx.error_response(&err, req.headers())
+        }
     };
     with_cookies(response, spent_cookie)
 }
@@ -100,6 +107,7 @@ async fn complete(
     params: CallbackParams,
     headers: &http::HeaderMap,
     extensions: &http::Extensions,
+    flow: &mut Option<LoginFlow>,
 ) -> Result<Landing, Error> {
     let session = session_of(extensions)?;
     let pending = match spend_attempt(ctx, headers, &params).await {
@@ -113,6 +121,8 @@ async fn complete(
         }
         other => other?,
     };
+    let login_flow = flow_of(&pending);
+    *flow = Some(login_flow);
     check_response_issuer(ctx, params.iss.as_deref())?;
     if let Some(error) = params.error.as_deref() {
         return Err(provider_error(error, params.error_description.as_deref()));
@@ -137,13 +147,18 @@ async fn complete(
     let checked = complete::check(verified, id_token, &policy)?;
     let grants = verify_permissions(ctx, &pending, &checked, tokens.authorization_details.as_ref()).await?;
     tracing::info!(loa = checked.loa().get(), grants = grants.len(), "BankID login verified");
+    let login = checked.into_login();
+    let data = ask_hook(ctx, login_flow, &login, &grants).await?;
     // The grants' record first: a store failure there must fail the login
     // before the session is touched, so the session keeps the login it had.
     let mut cookies = keep_grants(ctx, headers, &pending, &grants).await?;
     let lifetime = config.max_login_age.as_secs() as i64;
-    complete::establish(&session, checked.into_login(), complete::Via::Callback { lifetime_secs: lifetime }).await?;
+    let via = complete::Via::Callback { lifetime_secs: lifetime };
+    let user = complete::establish(&session, login, via, data).await?;
     crate::metrics::login_succeeded(Flow::Code, pending.asked_loa.is_some() || pending.max_age.is_some());
     crate::metrics::permissions_granted(Flow::Code, grants.len());
+    let succeeded = LoginEvent::LoginSucceeded { flow: login_flow, loa: user.loa, sub: user.sub };
+    events::emit(ctx.events.as_ref(), succeeded);
     cookies.extend(end_ciba_ownerships(ctx, headers).await);
     let location = landing(&pending, !grants.is_empty());
     let attempt_ends = pending.started_at + config.login_attempt_ttl.as_secs() as i64;
@@ -160,6 +175,31 @@ async fn end_ciba_ownerships(ctx: &LayerState, headers: &http::HeaderMap) -> Vec
         tracing::warn!(error = %err, "could not end this browser's CIBA requests after a code-flow login");
         Vec::new()
     })
+}
+
+/// The app's login hook on this login (see [`login_hook`]), shown its
+/// signed grants: the data to keep with it, or why it fails. It runs after
+/// every check and before anything is written (grants record, session).
+async fn ask_hook(
+    ctx: &LayerState,
+    flow: LoginFlow,
+    login: &VerifiedLogin,
+    grants: &[StoredGrant],
+) -> Result<Option<Value>, Error> {
+    let signed_grants = grants.iter().filter_map(|grant| grant.signed_permission.clone()).collect();
+    login_hook::decide(ctx.on_login.as_ref(), login.hook_context(flow, signed_grants)).await
+}
+
+/// Which way this attempt logs in: with permissions, as a step-up (it
+/// asked for a level or a `max_age`), or plainly.
+fn flow_of(pending: &PendingLogin) -> LoginFlow {
+    if !pending.permissions.is_empty() {
+        LoginFlow::Permission
+    } else if pending.asked_loa.is_some() || pending.max_age.is_some() {
+        LoginFlow::StepUp
+    } else {
+        LoginFlow::CodeFlow
+    }
 }
 
 /// Spends the attempt this callback names, then checks its age. Spending

@@ -22,6 +22,7 @@ use url::Url;
 
 use crate::ciba::owner;
 use crate::error::Error;
+use crate::events::{self, LoginEvent};
 use crate::http::{redirect, same_origin_or_absent, session_of, with_cookies};
 use crate::records::binding::{self, Kind};
 use crate::session::{StoredLogin, end_login};
@@ -57,6 +58,8 @@ async fn end(
     let ciba_cookies = owner::end_all(&ctx.ciba_owners(), headers, logged_in_by, None).await?;
     let Some(login) = login else { return Ok(("/".to_owned(), ciba_cookies)) };
     tracing::info!("BankID login ended");
+    let sub = login.claim("sub").unwrap_or_default().to_owned();
+    events::emit(ctx.events.as_ref(), LoginEvent::LoggedOut { sub });
     // The snapshot: a logout never waits on the provider's discovery.
     let oidc = ctx.core.oidc();
     let post_logout = ctx.core.config().post_logout_redirect_uri.as_ref();

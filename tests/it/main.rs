@@ -35,6 +35,8 @@ mod first_steps;
 mod interop;
 mod key_chain;
 mod login_completion;
+mod login_events;
+mod login_hook;
 #[cfg(feature = "metrics")]
 mod metrics;
 mod no_leaks;
