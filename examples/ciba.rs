@@ -50,7 +50,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/", get(move |locale: Locale| tv(phone_url.clone(), locale)))
         .route("/me", get(me))
         .merge(support::assets())
-        .layer(axum::middleware::from_fn(support::remember_lang))
+        .layer(axum::middleware::from_fn(support::lang::remember_lang))
         .layer(bankid);
 
     let listener = tokio::net::TcpListener::bind(addr).await?;

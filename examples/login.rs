@@ -38,7 +38,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/transfer", get(transfer))
         .route("/healthz", get(|| async { "ok" }))
         .merge(support::assets())
-        .layer(axum::middleware::from_fn(support::remember_lang))
+        .layer(axum::middleware::from_fn(support::lang::remember_lang))
         .layer(bankid);
 
     let listener = tokio::net::TcpListener::bind(addr).await?;

@@ -3,7 +3,7 @@
 //! page layout (one stylesheet, a header with the app's name and a language
 //! switch, styled error pages) in Bokmål, Nynorsk or English.
 
-mod lang;
+pub mod lang;
 mod texts;
 
 use std::net::SocketAddr;
@@ -25,7 +25,7 @@ use tower_sessions_redis_store::fred::prelude::{
 };
 use tracing_subscriber::EnvFilter;
 
-pub use lang::{Lang, Locale, remember_lang};
+pub use lang::{Lang, Locale};
 
 /// Logging at `info`, with the crate's flow steps at `debug`.
 pub fn init_tracing() {
