@@ -6,8 +6,11 @@
 // ports, each with its embedded simulator, and clicks through them like a
 // user: log in as Kari on the simulator's page, check the session cookie in
 // the browser's own cookie jar, log out and press Back, approve a payment,
-// log a "TV" in by approving the push on the simulator's phone page. Every
-// step leaves a PNG in target/browser-screenshots/ (with the examples' logs).
+// log a "TV" in by approving the push on the simulator's phone page, and
+// read the pages in Bokmål, Nynorsk and English. Every step leaves a PNG in
+// target/browser-screenshots/ (with the examples' logs), and axe-core checks
+// that page against WCAG 2.1 A and AA: any violation on an example's page
+// fails the run (the simulator's own pages are reported, not failed).
 //
 //   usage: node browser/e2e.mjs        (after `npm ci` in browser/)
 //   env:   EXAMPLES_DIR  where the example binaries are (default
@@ -21,6 +24,7 @@
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,6 +36,12 @@ const TARGET_DIR = process.env.CARGO_TARGET_DIR ? path.resolve(ROOT, process.env
 const EXAMPLES_DIR = process.env.EXAMPLES_DIR ?? path.join(TARGET_DIR, 'debug', 'examples');
 const SHOTS_DIR = path.resolve(process.env.SCREENSHOT_DIR ?? path.join(ROOT, 'target', 'browser-screenshots'));
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+// axe-core (pinned in package.json) checks every page a screenshot is taken
+// of against WCAG 2.1 levels A and AA. Its source is evaluated in the page
+// through DevTools, so no page's Content-Security-Policy has to be relaxed.
+const AXE_SOURCE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
 
 // Chromium on a machine without network: no sandbox (root in CI), no GPU,
 // nothing that phones home. Playwright adds `--headless` and, through
@@ -51,12 +61,20 @@ const START_TIMEOUT_MS = 30_000; // an example binary to answer HTTP
 const CIBA_TIMEOUT_MS = 45_000; // the TV noticing the approval (the simulator's poll interval is 5 s)
 const RUN_DEADLINE_MS = 240_000; // the whole run
 
+// The idle scenario's timeout. The page warns 120 s before the deadline, and
+// the layer moves the deadline at most once per tenth of the timeout (one
+// store write per active stretch): at 140 s the warning shows 20 s after the
+// login, when "Stay logged in" is past that step and really extends.
+const IDLE_TIMEOUT_SECS = 140;
+
 const SESSION_COOKIE = 'bankid-session';
 const KARI = 'Kari Nordmann';
 
 const children = [];
 const browsers = [];
 const screenshots = [];
+const exampleOrigins = new Set(); // pages from these are the examples' own; any other is the simulator's
+const axeFailures = []; // `${page}: ${rule}` for every violation on an example's page
 let passed = 0;
 let currentStep = 'setup';
 let stopping = false;
@@ -74,11 +92,37 @@ function step(name) {
   console.log(`\n== ${name}`);
 }
 
+/** A screenshot of `page` as `name`, and its accessibility check. */
 async function shot(page, name) {
   const file = path.join(SHOTS_DIR, `${String(screenshots.length + 1).padStart(2, '0')}-${name}.png`);
   await page.screenshot({ path: file, fullPage: true, timeout: STEP_TIMEOUT_MS });
   screenshots.push(file);
   console.log(`  screenshot ${path.relative(ROOT, file)}`);
+  await accessibility(page, name);
+}
+
+/**
+ * Runs axe-core's WCAG 2.1 A+AA rules on `page` as it is now and prints each
+ * violation. A violation on an example's page is recorded for the final
+ * check; the simulator's pages (not the examples') are reported only.
+ */
+async function accessibility(page, name) {
+  const violations = await axeViolations(page);
+  const ours = exampleOrigins.has(new URL(page.url()).origin);
+  for (const v of violations) {
+    const targets = v.nodes.map((node) => node.target.join(' ')).join(', ');
+    console.log(`  ${ours ? 'AXE VIOLATION' : 'axe (simulator page)'} ${v.id} [${v.impact}] on ${name}: ${targets}`);
+    if (ours) axeFailures.push(`${name}: ${v.id}`);
+  }
+  if (violations.length === 0) console.log(`  axe: no WCAG 2.1 A/AA violations on ${name}`);
+}
+
+async function axeViolations(page) {
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(AXE_SOURCE);
+  return page.evaluate(
+    (tags) => window.axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] }).then((r) => r.violations),
+    AXE_TAGS,
+  );
 }
 
 /** A port the kernel just handed out on 127.0.0.1 (closed again for the example to bind). */
@@ -114,7 +158,20 @@ async function waitFor(what, timeoutMs, probe, hopeless = () => null) {
  * Starts target/debug/examples/<name> on a free port, with `extraEnv` and its
  * log under `label`; resolves once it answers `GET /`.
  */
-async function startExample(name, { label = name, extraEnv = {} } = {}) {
+async function startExample(name, options = {}) {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await startExampleOnce(name, options);
+    } catch (error) {
+      // The example's own simulator also binds a free port, and can take the
+      // one freePort() just handed out before the example binds it.
+      if (attempt >= 3 || !error.portTaken) throw error;
+      console.log(`  the port was taken before ${name} bound it; trying another`);
+    }
+  }
+}
+
+async function startExampleOnce(name, { label = name, extraEnv = {} } = {}) {
   const binary = path.join(EXAMPLES_DIR, name);
   if (!fs.existsSync(binary)) throw new Error(`${binary} does not exist: run \`cargo build --examples\` first`);
   const port = await freePort();
@@ -136,18 +193,27 @@ async function startExample(name, { label = name, extraEnv = {} } = {}) {
     if (!stopping) console.error(`example ${name} exited early (code ${code}, signal ${signal}); log: ${logPath}`);
   });
   const base = `http://127.0.0.1:${port}`;
-  await waitFor(
-    `example ${name} on ${base}`,
-    START_TIMEOUT_MS,
-    async () => (await fetch(`${base}/`, { signal: AbortSignal.timeout(2_000) })).ok,
-    () => (child.exitCode !== null || child.signalCode !== null ? `it exited (see ${logPath})` : null),
-  );
+  try {
+    await waitFor(
+      `example ${name} on ${base}`,
+      START_TIMEOUT_MS,
+      async () => (await fetch(`${base}/`, { signal: AbortSignal.timeout(2_000) })).ok,
+      () => (child.exitCode !== null || child.signalCode !== null ? `it exited (see ${logPath})` : null),
+    );
+  } catch (error) {
+    error.portTaken = fs.readFileSync(logPath, 'utf8').includes('AddrInUse');
+    throw error;
+  }
+  exampleOrigins.add(base);
   console.log(`  started ${name} on ${base} (log ${path.relative(ROOT, logPath)})`);
   return { name, base, port, logPath };
 }
 
-/** A fresh Chromium with its own new profile directory: no cookies, no cache. */
-async function newBrowser(label) {
+/**
+ * A fresh Chromium with its own new profile directory: no cookies, no cache;
+ * its language (Accept-Language) `locale`.
+ */
+async function newBrowser(label, { locale = 'en-US' } = {}) {
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), `axum-bankid-e2e-${label}-`));
   let context;
   try {
@@ -156,6 +222,7 @@ async function newBrowser(label) {
       headless: true,
       args: CHROMIUM_ARGS,
       viewport: { width: 1024, height: 768 },
+      locale,
       timeout: STEP_TIMEOUT_MS,
     });
   } catch (error) {
@@ -333,30 +400,31 @@ async function loginScenario(app) {
 }
 
 /**
- * The idle warning (WCAG 2.2.1): with a 125 s idle timeout the page warns
+ * The idle warning (WCAG 2.2.1): with a short idle timeout the page warns
  * once fewer than 120 s are left, and "Stay logged in" (a POST to the
  * session status route) extends the login and removes the warning.
  */
 async function idleScenario(app) {
   step('idle: a logged-in page warns before the idle logout');
-  const context = await newBrowser('idle');
+  // In Nynorsk: the script takes its texts from the page.
+  const context = await newBrowser('idle', { locale: 'nn-NO' });
   const page = context.pages()[0] ?? (await context.newPage());
   await moveProviderToLocalhost(page, app);
   await page.goto(`${app.base}/`);
-  await page.getByRole('link', { name: 'Log in with BankID' }).click();
+  await page.getByRole('link', { name: 'Logg inn med BankID' }).click();
   await page.waitForURL(onProvider);
   await page.getByLabel(KARI).check();
   await page.getByRole('button', { name: 'Log in', exact: true }).click();
   await page.waitForURL(`${app.base}/me`);
   const warning = page.locator('#session-warning');
-  await warning.getByText('You will be logged out in').waitFor({ timeout: 20_000 });
+  await warning.getByText('Du blir logga ut om').waitFor({ timeout: (IDLE_TIMEOUT_SECS - 120 + 10) * 1000 });
   check((await warning.getAttribute('role')) === 'alert', 'the idle warning is announced to screen readers (role=alert)');
   await shot(page, 'idle-warning');
 
-  step('idle: "Stay logged in" extends the login');
-  await page.getByRole('button', { name: 'Stay logged in' }).click();
+  step('idle: "Hald fram innlogga" ("stay logged in") extends the login');
+  await page.getByRole('button', { name: 'Hald fram innlogga' }).click();
   await warning.waitFor({ state: 'hidden', timeout: 5_000 });
-  check(await warning.isHidden(), '"Stay logged in" extended the login and the warning went away');
+  check(await warning.isHidden(), '"Hald fram innlogga" extended the login and the warning went away');
   await page.goto(`${app.base}/me`);
   check((await page.locator('#name').innerText()) === KARI, 'still logged in after the warning');
 }
@@ -382,6 +450,15 @@ async function paymentScenario(app) {
   await page.waitForURL((url) => url.href.startsWith(`${app.base}/paid?bankid_flow=`));
   check(await page.getByText(`${KARI} approved with BankID at LOA 3.`).isVisible(), 'the shop shows the approved payment at LOA 3');
   await shot(page, 'shop-paid');
+
+  step('shop: the language switch keeps the flow reference');
+  await page.getByRole('navigation').getByRole('link', { name: 'Nynorsk' }).click();
+  await page.waitForURL((url) => url.searchParams.get('lang') === 'nn');
+  check(new URL(page.url()).searchParams.has('bankid_flow'), 'switching the language keeps bankid_flow in the URL');
+  check(await page.getByText(`${KARI} godkjende med BankID på LOA 3.`).isVisible(), 'the approved payment, in Nynorsk');
+  await shot(page, 'shop-paid-nn');
+  await page.getByRole('navigation').getByRole('link', { name: 'English' }).click();
+  await page.waitForURL((url) => url.searchParams.get('lang') === 'en');
 
   step('shop: reviewing spends nothing; confirming pays once');
   const paidUrl = page.url();
@@ -446,6 +523,89 @@ async function cibaScenario(app) {
   await shot(tv, 'tv-logged-in');
 }
 
+/** The three languages of the examples' pages, with a text from each to look for. */
+const LANGUAGES = [
+  { lang: 'nb', locale: 'nb-NO', name: 'Bokmål', logIn: 'Logg inn med BankID', nameLabel: 'Navn', cancelled: 'Innloggingen ble avbrutt' },
+  { lang: 'nn', locale: 'nn-NO', name: 'Nynorsk', logIn: 'Logg inn med BankID', nameLabel: 'Namn', cancelled: 'Innlogginga vart avbroten' },
+  { lang: 'en', locale: 'en-GB', name: 'English', logIn: 'Log in with BankID', nameLabel: 'Name', cancelled: 'Login cancelled' },
+];
+
+async function htmlLang(page) {
+  return page.locator('html').getAttribute('lang');
+}
+
+/**
+ * The pages in Bokmål, Nynorsk and English: Accept-Language chooses (by
+ * q-value), the header's language switch overrides and is remembered, and
+ * the crate's error page follows too.
+ */
+async function languageScenario(app) {
+  step('languages: Accept-Language chooses the language of the pages');
+  const negotiations = [
+    ['nb-NO,nb;q=0.9,en;q=0.5', 'nb'],
+    ['no', 'nb'],
+    ['nn-NO,nn;q=0.9,nb;q=0.8', 'nn'],
+    ['de-DE,en;q=0.5,nn;q=0.7', 'nn'],
+    ['nb;q=0,en', 'en'],
+    ['de,fr;q=0.9', 'en'],
+    ['*', 'en'],
+  ];
+  for (const [acceptLanguage, lang] of negotiations) {
+    const response = await fetch(`${app.base}/`, { headers: { 'accept-language': acceptLanguage } });
+    const html = await response.text();
+    check(html.startsWith(`<!doctype html><html lang="${lang}">`), `Accept-Language: ${acceptLanguage} gets <html lang="${lang}">`);
+    check(/accept-language/i.test(response.headers.get('vary') ?? ''), `that answer varies with Accept-Language`);
+  }
+
+  for (const l of LANGUAGES) {
+    const context = await newBrowser(`start-${l.lang}`, { locale: l.locale });
+    const page = context.pages()[0] ?? (await context.newPage());
+    await page.goto(`${app.base}/`);
+    check((await htmlLang(page)) === l.lang, `a browser set to ${l.locale} gets the start page in <html lang="${l.lang}">`);
+    check(await page.getByRole('link', { name: l.logIn }).isVisible(), `the start page says "${l.logIn}"`);
+    const current = page.getByRole('navigation').getByRole('link', { name: l.name });
+    check((await current.getAttribute('aria-current')) === 'true', `the language switch marks ${l.name} as the current language`);
+    await shot(page, `start-${l.lang}`);
+    await context.close();
+  }
+
+  step('languages: the error page in Bokmål');
+  const nb = LANGUAGES[0];
+  const context = await newBrowser('languages', { locale: nb.locale });
+  const page = context.pages()[0] ?? (await context.newPage());
+  await moveProviderToLocalhost(page, app);
+  await page.goto(`${app.base}/`);
+  await page.getByRole('link', { name: nb.logIn }).click();
+  await page.waitForURL(onProvider);
+  await page.getByRole('button', { name: 'Cancel', exact: true }).click();
+  await page.waitForURL((url) => url.href.startsWith(`${app.base}/auth/bankid/callback`));
+  check((await htmlLang(page)) === 'nb', 'the crate error page follows Accept-Language (<html lang="nb">)');
+  check((await page.locator('h1').innerText()) === nb.cancelled, `the error page says "${nb.cancelled}"`);
+  check((await page.locator('.error-code code').innerText()) === 'access_denied', 'the stable error code is the same in every language');
+  await shot(page, 'login-cancelled-nb');
+
+  step('languages: /me in each language through the switch');
+  await page.goto(`${app.base}/`);
+  await page.getByRole('link', { name: nb.logIn }).click();
+  await page.waitForURL(onProvider);
+  await page.getByLabel(KARI).check();
+  await page.getByRole('button', { name: 'Log in', exact: true }).click();
+  await page.waitForURL(`${app.base}/me`);
+  for (const l of LANGUAGES) {
+    if (l !== nb) {
+      await page.getByRole('navigation').getByRole('link', { name: l.name }).click();
+      await page.waitForURL(`${app.base}/me?lang=${l.lang}`);
+    }
+    check((await htmlLang(page)) === l.lang, `/me in <html lang="${l.lang}">`);
+    check((await page.locator('#account dt').first().innerText()) === l.nameLabel, `/me labels the name "${l.nameLabel}"`);
+    check((await page.locator('#name').innerText()) === KARI, `/me in ${l.name} shows ${KARI}`);
+    await shot(page, `me-${l.lang}`);
+  }
+  // The browser still asks for Bokmål; the switch's choice (English) wins.
+  await page.goto(`${app.base}/me`);
+  check((await htmlLang(page)) === 'en', 'the switch is remembered over Accept-Language on the next page');
+}
+
 /** No ID token, access token or other JWT may reach the examples' logs. */
 function scanLogs(apps) {
   step('logs: no tokens');
@@ -493,13 +653,17 @@ async function main() {
   const login = await startExample('login');
   const shop = await startExample('upfront_permissions');
   const tv = await startExample('ciba');
-  const idle = await startExample('login', { label: 'login-idle', extraEnv: { IDLE_TIMEOUT_SECS: '125' } });
+  const idle = await startExample('login', { label: 'login-idle', extraEnv: { IDLE_TIMEOUT_SECS: String(IDLE_TIMEOUT_SECS) } });
 
   await loginScenario(login);
+  await languageScenario(login);
   await idleScenario(idle);
   await paymentScenario(shop);
   await cibaScenario(tv);
   scanLogs([login, shop, tv, idle]);
+
+  step('accessibility: axe-core, WCAG 2.1 A and AA, on every page of the examples');
+  check(axeFailures.length === 0, `no axe violations on the examples' pages (${axeFailures.join('; ') || 'none'})`);
 }
 
 const deadline = setTimeout(() => {

@@ -22,7 +22,7 @@ use axum::routing::get;
 use axum_bankid::ciba::{CibaOptions, PublicCibaStart};
 use axum_bankid::{AuthenticatedUser, BankIdLayer};
 use axum_bankid_simulator::Simulator;
-use support::{escape, page, private_page};
+use support::{Locale, escape, fill, page, private_page};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -47,9 +47,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_error_handler(support::error_page(APP))
         .with_session_store(store);
     let app = Router::new()
-        .route("/", get(move || tv(phone_url.clone())))
+        .route("/", get(move |locale: Locale| tv(phone_url.clone(), locale)))
         .route("/me", get(me))
         .merge(support::assets())
+        .layer(axum::middleware::from_fn(support::lang::remember_lang))
         .layer(bankid);
 
     let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -64,7 +65,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// The app's name in the page header.
 const APP: &str = "NordTV";
 
-async fn tv(phone_url: Option<String>) -> Html<String> {
+async fn tv(phone_url: Option<String>, locale: Locale) -> Html<String> {
+    let t = &locale.t().tv;
     let test_users: String = Simulator::default_users()
         .iter()
         .map(|u| format!("<li><code>{}</code> — {}</li>", u.nnin(), escape(&u.label())))
@@ -72,34 +74,53 @@ async fn tv(phone_url: Option<String>) -> Html<String> {
     let phone = phone_url
         .map(|url| {
             format!(
-                "<p class=\"muted\">Simulator phone: <a id=\"phone\" href=\"{0}\" target=\"_blank\">{0}</a></p>",
-                escape(&url)
+                "<p class=\"muted\">{} <a id=\"phone\" href=\"{url}\" target=\"_blank\">{url}</a></p>",
+                t.simulator_phone,
+                url = escape(&url)
             )
         })
         .unwrap_or_default();
+    // The script's texts, in the page's language, for the script to read.
+    let script_texts = format!(
+        "data-backup=\"{}\" data-could-not-start=\"{}\" data-asking=\"{}\" data-check-binding=\"{}\" \
+         data-not-logged-in=\"{}\"",
+        escape(t.backup_link),
+        escape(t.could_not_start),
+        escape(t.asking),
+        escape(t.check_binding),
+        escape(t.not_logged_in),
+    );
     Html(page(
         APP,
-        "Log in on your TV with BankID",
+        &locale,
+        t.title,
         &format!(
-            r#"<p class="lead">Enter your national identity number; BankID on your phone asks you to approve.</p>
-<form id="start"><label for="nnin">National identity number</label>
+            r#"<p class="lead">{lead}</p>
+<form id="start"><label for="nnin">{label}</label>
 <input id="nnin" name="nnin" inputmode="numeric" maxlength="11" autocomplete="off">
-<div class="actions"><button class="bankid">Log in with BankID on my phone</button></div></form>
-<p id="status" class="notice" role="status"></p>
+<div class="actions"><button class="bankid">{start}</button></div></form>
+<p id="status" class="notice" role="status" {script_texts}></p>
 {phone}
-<details><summary>Test users</summary><ul class="users">{test_users}</ul></details>
+<details><summary>{test_users_title}</summary><ul class="users">{test_users}</ul></details>
 <script>
 const statusLine = document.getElementById('status');
-const backup = ' <a href="/auth/bankid/login?return_to=/me">Log in with BankID on this device instead</a>';
+const text = statusLine.dataset;
+// A failure always offers the backup path: the code flow on this device.
+function showFailure(template, error) {{
+  const backup = document.createElement('a');
+  backup.href = '/auth/bankid/login?return_to=/me';
+  backup.textContent = text.backup;
+  statusLine.replaceChildren(template.replace('{{error}}', error) + ' ', backup);
+}}
 document.getElementById('start').addEventListener('submit', async (event) => {{
   event.preventDefault();
   const nnin = new FormData(event.target).get('nnin');
   const response = await fetch('/auth/bankid/ciba', {{method: 'POST', headers: {{'content-type': 'application/json'}}, body: JSON.stringify({{nnin}})}});
   const body = await response.json();
-  if (!response.ok) {{ statusLine.innerHTML = 'Could not start (' + body.error + ').' + backup; return; }}
+  if (!response.ok) {{ showFailure(text.couldNotStart, body.error); return; }}
   // The start answers before BankID is asked: the binding message comes
   // with the status, once BankID has made it.
-  statusLine.textContent = 'Asking BankID…';
+  statusLine.textContent = text.asking;
   // The simulator's phone lists the requests of one user: point the link at this one.
   const phoneLink = document.getElementById('phone');
   if (phoneLink) {{ phoneLink.href = phoneLink.href.split('?')[0] + '?login_hint=' + encodeURIComponent(nnin); }}
@@ -107,35 +128,45 @@ document.getElementById('start').addEventListener('submit', async (event) => {{
   events.addEventListener('status', (e) => {{
     const s = JSON.parse(e.data);
     if (s.status === 'pending' && s.binding_message && !document.getElementById('binding')) {{
-      statusLine.textContent = 'Open BankID on your phone and check that it shows ';
-      statusLine.insertAdjacentHTML('beforeend', '<span class="binding" id="binding"></span>');
-      document.getElementById('binding').textContent = s.binding_message;
+      const binding = document.createElement('span');
+      binding.className = 'binding';
+      binding.id = 'binding';
+      binding.textContent = s.binding_message;
+      statusLine.replaceChildren(text.checkBinding + ' ', binding);
     }}
     // The stream only says 'approved'; one normal request logs this TV in.
     if (s.status === 'approved') {{ events.close(); fetch('/auth/bankid/ciba/' + body.handle).then(() => {{ location.href = '/me'; }}); }}
-    else if (s.status === 'failed') {{ events.close(); statusLine.textContent = 'Not logged in (' + s.error + ').'; statusLine.insertAdjacentHTML('beforeend', backup); }}
+    else if (s.status === 'failed') {{ events.close(); showFailure(text.notLoggedIn, s.error); }}
   }});
 }});
-</script>"#
+</script>"#,
+            lead = t.lead,
+            label = t.nnin_label,
+            start = t.start,
+            test_users_title = t.test_users,
         ),
     ))
 }
 
-async fn me(user: AuthenticatedUser, headers: axum::http::HeaderMap) -> axum::response::Response {
+async fn me(user: AuthenticatedUser, headers: axum::http::HeaderMap, locale: Locale) -> axum::response::Response {
     if let Some(json) = support::user_json(&user, &headers) {
         return json;
     }
+    let (common, t) = (&locale.t().common, &locale.t().tv);
+    let name = user.name.as_deref().unwrap_or(common.unknown_name);
     private_page(
         APP,
-        "Welcome",
+        &locale,
+        t.welcome,
         &format!(
-            "<p class=\"notice ok\">Logged in on the TV as {} ({}).</p>\
-             <dl class=\"account\" id=\"account\"><dt>Name</dt><dd id=\"name\">{}</dd>\
-             <dt>Level of assurance</dt><dd><span class=\"loa\" id=\"loa\">{}</span></dd>\
+            "<p class=\"notice ok\">{}</p>\
+             <dl class=\"account\" id=\"account\"><dt>{}</dt><dd id=\"name\">{}</dd>\
+             <dt>{}</dt><dd><span class=\"loa\" id=\"loa\">{}</span></dd>\
              <dt>acr</dt><dd><code>{}</code></dd></dl>",
-            escape(user.name.as_deref().unwrap_or("unknown")),
-            user.loa,
-            escape(user.name.as_deref().unwrap_or("unknown")),
+            fill(t.logged_in_on_tv, &[("name", name), ("loa", &user.loa.to_string())]),
+            common.name,
+            escape(name),
+            common.level_of_assurance,
             user.loa,
             escape(&user.acr),
         ),

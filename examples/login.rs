@@ -16,7 +16,7 @@ use axum::response::{Html, Response};
 use axum::routing::get;
 use axum_bankid::step_up::{Loa4, LoggedInWithin, StepUp};
 use axum_bankid::{AuthenticatedUser, BankIdLayer};
-use support::{escape, page, private_page};
+use support::{Locale, escape, fill, page, private_page};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -38,6 +38,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/transfer", get(transfer))
         .route("/healthz", get(|| async { "ok" }))
         .merge(support::assets())
+        .layer(axum::middleware::from_fn(support::lang::remember_lang))
         .layer(bankid);
 
     let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -50,77 +51,101 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 const APP: &str = "Nordmann Bank";
 
 /// The logout button (a `POST` form: logging out changes state).
-const LOGOUT: &str = "<form method=\"post\" action=\"/auth/bankid/logout\">\
-                      <button class=\"secondary\">Log out</button></form>";
+fn logout(locale: &Locale) -> String {
+    format!(
+        "<form method=\"post\" action=\"/auth/bankid/logout\"><button class=\"secondary\">{}</button></form>",
+        locale.t().common.log_out
+    )
+}
+
+/// The user's name from the ID token, or the page's word for "unknown".
+fn name_of<'a>(user: &'a AuthenticatedUser, locale: &Locale) -> &'a str {
+    user.name.as_deref().unwrap_or(locale.t().common.unknown_name)
+}
 
 /// Public page: shows who is logged in, if anyone.
-async fn home(user: Option<AuthenticatedUser>) -> Html<String> {
+async fn home(user: Option<AuthenticatedUser>, locale: Locale) -> Html<String> {
+    let t = &locale.t().login;
     let body = match user {
         Some(user) => format!(
-            "<p class=\"lead\">Logged in as <strong>{}</strong> ({}).</p>\
-             <div class=\"actions\"><a class=\"button\" href=\"/me\">Your BankID details</a>\
-             <a class=\"button secondary\" href=\"/payout-account\">Payout account (LOA 4)</a>\
-             <a class=\"button secondary\" href=\"/transfer\">Transfer (recent login)</a>{LOGOUT}</div>",
-            escape(user.name.as_deref().unwrap_or("unknown")),
-            user.loa
+            "<p class=\"lead\">{}</p>\
+             <div class=\"actions\"><a class=\"button\" href=\"/me\">{}</a>\
+             <a class=\"button secondary\" href=\"/payout-account\">{}</a>\
+             <a class=\"button secondary\" href=\"/transfer\">{}</a>{}</div>",
+            fill(t.logged_in_as, &[("name", name_of(&user, &locale)), ("loa", &user.loa.to_string())]),
+            t.your_details,
+            t.payout_link,
+            t.transfer_link,
+            logout(&locale),
         ),
-        None => "<p class=\"lead\">You are not logged in. Log in with BankID to see your account.</p>\
-                 <div class=\"actions\"><a class=\"button bankid\" href=\"/auth/bankid/login?return_to=/me\">\
-                 Log in with BankID</a></div>"
-            .to_owned(),
+        None => format!(
+            "<p class=\"lead\">{}</p><div class=\"actions\">\
+             <a class=\"button bankid\" href=\"/auth/bankid/login?return_to=/me\">{}</a></div>",
+            t.not_logged_in, t.log_in
+        ),
     };
-    Html(page(APP, "Welcome", &body))
+    Html(page(APP, &locale, t.welcome, &body))
 }
 
 /// Protected page: JSON for API clients, HTML for browsers.
-async fn me(user: AuthenticatedUser, headers: HeaderMap) -> Response {
+async fn me(user: AuthenticatedUser, headers: HeaderMap, locale: Locale) -> Response {
     if let Some(json) = support::user_json(&user, &headers) {
         return json;
     }
+    let (common, t) = (&locale.t().common, &locale.t().login);
     let body = format!(
-        "<p class=\"lead\">You are logged in with BankID.</p>\
-         <dl class=\"account\" id=\"account\"><dt>Name</dt><dd id=\"name\">{}</dd>\
-         <dt>Level of assurance</dt><dd><span class=\"loa\" id=\"loa\">{}</span></dd>\
-         <dt>acr</dt><dd><code>{}</code></dd><dt>Subject (sub)</dt><dd><code>{}</code></dd></dl>\
-         <div class=\"actions\"><a class=\"button secondary\" href=\"/\">Home</a>{LOGOUT}</div>",
-        escape(user.name.as_deref().unwrap_or("unknown")),
+        "<p class=\"lead\">{}</p>\
+         <dl class=\"account\" id=\"account\"><dt>{}</dt><dd id=\"name\">{}</dd>\
+         <dt>{}</dt><dd><span class=\"loa\" id=\"loa\">{}</span></dd>\
+         <dt>acr</dt><dd><code>{}</code></dd><dt>{}</dt><dd><code>{}</code></dd></dl>\
+         <div class=\"actions\"><a class=\"button secondary\" href=\"/\">{}</a>{}</div>",
+        t.me_lead,
+        common.name,
+        escape(name_of(&user, &locale)),
+        common.level_of_assurance,
         user.loa,
         escape(&user.acr),
+        t.subject,
         escape(&user.sub),
+        common.home,
+        logout(&locale),
     );
-    private_page(APP, "Your BankID login", &body)
+    private_page(APP, &locale, t.me_title, &body)
 }
 
 /// Needs LOA 4 (BankID High): a LOA 3 login (BankID with biometrics) is sent
 /// through a new login that asks for `urn:bankid:bid`, and lands back here.
-async fn payout_account(user: StepUp<Loa4>, headers: HeaderMap) -> Response {
+async fn payout_account(user: StepUp<Loa4>, headers: HeaderMap, locale: Locale) -> Response {
     if let Some(json) = support::user_json(&user, &headers) {
         return json;
     }
+    let t = &locale.t().login;
     let body = format!(
-        "<p class=\"lead\">Changing where payouts go needs BankID High (LOA 4): whoever holds a \
-         biometric login alone must not be able to redirect your money.</p>\
-         <p>Logged in as <strong>{}</strong> at <span class=\"loa\" id=\"loa\">{}</span>.</p>\
-         <div class=\"actions\"><a class=\"button secondary\" href=\"/\">Home</a>{LOGOUT}</div>",
-        escape(user.name.as_deref().unwrap_or("unknown")),
-        user.loa,
+        "<p class=\"lead\">{}</p><p>{}</p>\
+         <div class=\"actions\"><a class=\"button secondary\" href=\"/\">{}</a>{}</div>",
+        t.payout_lead,
+        fill(t.logged_in_at, &[("name", name_of(&user, &locale)), ("loa", &user.loa.to_string())]),
+        locale.t().common.home,
+        logout(&locale),
     );
-    private_page(APP, "Payout account", &body)
+    private_page(APP, &locale, t.payout_title, &body)
 }
 
 /// Needs a login from the last five minutes (OIDC `max_age=300`, judged by
 /// `auth_time`): an older login is sent through a fresh one first.
-async fn transfer(user: StepUp<LoggedInWithin<300>>, headers: HeaderMap) -> Response {
+async fn transfer(user: StepUp<LoggedInWithin<300>>, headers: HeaderMap, locale: Locale) -> Response {
     if let Some(json) = support::user_json(&user, &headers) {
         return json;
     }
+    let t = &locale.t().login;
+    let time = user.auth_time.unwrap_or_default().to_string();
     let body = format!(
-        "<p class=\"lead\">A transfer needs a login from the last five minutes, so that a session \
-         left open on a shared computer cannot move money.</p>\
-         <p>Logged in as <strong>{}</strong>, authenticated at <code>{}</code> (Unix time).</p>\
-         <div class=\"actions\"><a class=\"button secondary\" href=\"/\">Home</a>{LOGOUT}</div>",
-        escape(user.name.as_deref().unwrap_or("unknown")),
-        user.auth_time.unwrap_or_default(),
+        "<p class=\"lead\">{}</p><p>{}</p>\
+         <div class=\"actions\"><a class=\"button secondary\" href=\"/\">{}</a>{}</div>",
+        t.transfer_lead,
+        fill(t.authenticated_at, &[("name", name_of(&user, &locale)), ("time", &time)]),
+        locale.t().common.home,
+        logout(&locale),
     );
-    private_page(APP, "Transfer", &body)
+    private_page(APP, &locale, t.transfer_title, &body)
 }

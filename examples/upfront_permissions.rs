@@ -23,7 +23,7 @@ use axum_bankid::{
     permission::{Granted, Permission},
 };
 use serde::{Deserialize, Serialize};
-use support::{escape, page, private_page};
+use support::{Locale, escape, fill, page, private_page};
 
 /// The statement the buyer approves.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -69,6 +69,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/paid", get(review).post(execute))
         .route("/me", get(me))
         .merge(support::assets())
+        .layer(axum::middleware::from_fn(support::lang::remember_lang))
         .layer(bankid);
 
     let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -80,23 +81,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// The app's name in the page header.
 const APP: &str = "Nordmann Sko";
 
-async fn shop() -> Html<String> {
-    let order = basket();
+async fn shop(locale: Locale) -> Html<String> {
+    let (order, t) = (basket(), &locale.t().shop);
+    let amount = [("amount", order.amount.as_str()), ("currency", order.currency.as_str())];
     Html(page(
         APP,
-        "Your basket",
+        &locale,
+        t.basket_title,
         &format!(
-            "<p class=\"lead\">One pair of winter boots.</p>\
-             <dl class=\"account\"><dt>Order</dt><dd>{}</dd><dt>Seller</dt><dd>{}</dd>\
-             <dt>Total</dt><dd>{} {}</dd></dl>\
-             <div class=\"actions\"><a class=\"button bankid\" href=\"/pay\">Pay {} {}</a>\
-             <span class=\"muted\">You approve the payment with BankID.</span></div>",
+            "<p class=\"lead\">{}</p>\
+             <dl class=\"account\"><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd>\
+             <dt>{}</dt><dd>{} {}</dd></dl>\
+             <div class=\"actions\"><a class=\"button bankid\" href=\"/pay\">{}</a>\
+             <span class=\"muted\">{}</span></div>",
+            t.basket_lead,
+            t.order,
             escape(&order.reference),
+            t.seller,
             escape(&order.creditor),
+            t.total,
             escape(&order.amount),
             escape(&order.currency),
-            escape(&order.amount),
-            escape(&order.currency)
+            fill(t.pay, &amount),
+            t.pay_hint,
         ),
     ))
 }
@@ -107,16 +114,20 @@ async fn pay(bankid: BankIdSession) -> Result<Response, Error> {
 }
 
 /// The buyer's verified identity (JSON to `Accept: application/json`).
-async fn me(user: AuthenticatedUser, headers: axum::http::HeaderMap) -> Response {
+async fn me(user: AuthenticatedUser, headers: axum::http::HeaderMap, locale: Locale) -> Response {
     if let Some(json) = support::user_json(&user, &headers) {
         return json;
     }
+    let t = &locale.t().common;
     private_page(
         APP,
-        "Your BankID login",
+        &locale,
+        locale.t().shop.me_title,
         &format!(
-            "<dl class=\"account\"><dt>Name</dt><dd>{}</dd><dt>Level of assurance</dt><dd>{}</dd></dl>",
-            escape(user.name.as_deref().unwrap_or("unknown")),
+            "<dl class=\"account\"><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd></dl>",
+            t.name,
+            escape(user.name.as_deref().unwrap_or(t.unknown_name)),
+            t.level_of_assurance,
             user.loa,
         ),
     )
@@ -128,55 +139,62 @@ async fn review(
     user: AuthenticatedUser,
     granted: Result<Granted<ApprovePayment>, AuthRejection>,
     OriginalUri(uri): OriginalUri,
+    locale: Locale,
 ) -> Response {
-    let granted = match approved_basket(granted) {
+    let granted = match approved_basket(granted, &locale) {
         Ok(granted) => granted,
         Err(page) => return *page,
     };
+    let t = &locale.t().shop;
     let json = serde_json::to_string_pretty(granted.statement()).unwrap_or_default();
     // The form posts back to this URL, so the flow reference travels along.
     let action = uri.path_and_query().map_or("/paid", |pq| pq.as_str()).to_owned();
+    let name = user.name.as_deref().unwrap_or(t.the_buyer);
     private_page(
         APP,
-        "Payment approved",
+        &locale,
+        t.approved_title,
         &format!(
-            "<p class=\"notice ok\">{} approved with BankID at {}.</p>\
-             <h2>The statement you approved</h2><pre>{}</pre>\
+            "<p class=\"notice ok\">{}</p>\
+             <h2>{}</h2><pre>{}</pre>\
              <p class=\"muted\">permission_digest: <code>{}</code></p>\
-             <form method=\"post\" action=\"{}\" class=\"actions\"><button class=\"button\">Confirm payment</button>\
-             <a class=\"button secondary\" href=\"/\">Back to the shop</a></form>",
-            escape(user.name.as_deref().unwrap_or("The buyer")),
-            user.loa,
+             <form method=\"post\" action=\"{}\" class=\"actions\"><button class=\"button\">{}</button>\
+             <a class=\"button secondary\" href=\"/\">{}</a></form>",
+            fill(t.approved_by, &[("name", name), ("loa", &user.loa.to_string())]),
+            t.statement_heading,
             escape(&json),
             escape(granted.digest()),
             escape(&action),
+            t.confirm,
+            t.back_to_shop,
         ),
     )
 }
 
 /// Executes the payment: redeems the approval first, so it pays once.
-async fn execute(granted: Result<Granted<ApprovePayment>, AuthRejection>) -> Response {
-    let granted = match approved_basket(granted) {
+async fn execute(granted: Result<Granted<ApprovePayment>, AuthRejection>, locale: Locale) -> Response {
+    let granted = match approved_basket(granted, &locale) {
         Ok(granted) => granted,
         Err(page) => return *page,
     };
     if let Err(err) = granted.redeem().await {
         return match err {
-            Error::Permission(_) => used_approval(&err),
+            Error::Permission(_) => used_approval(&err, &locale),
             other => other.into_response(),
         };
     }
     // ... hand the payment to the bank here, with `granted.id()` as idempotency key ...
-    let payment = granted.statement();
+    let (payment, t) = (granted.statement(), &locale.t().shop);
+    let paid = [("amount", payment.amount.as_str()), ("currency", &payment.currency), ("creditor", &payment.creditor)];
     private_page(
         APP,
-        "Payment sent",
+        &locale,
+        t.sent_title,
         &format!(
-            "<p class=\"notice ok\">Paid {} {} to {}.</p>\
-             <div class=\"actions\"><a class=\"button secondary\" href=\"/\">Back to the shop</a></div>",
-            escape(&payment.amount),
-            escape(&payment.currency),
-            escape(&payment.creditor),
+            "<p class=\"notice ok\">{}</p>\
+             <div class=\"actions\"><a class=\"button secondary\" href=\"/\">{}</a></div>",
+            fill(t.paid, &paid),
+            t.back_to_shop,
         ),
     )
 }
@@ -185,14 +203,17 @@ async fn execute(granted: Result<Granted<ApprovePayment>, AuthRejection>) -> Res
 /// shop's error page.
 fn approved_basket(
     granted: Result<Granted<ApprovePayment>, AuthRejection>,
+    locale: &Locale,
 ) -> Result<Granted<ApprovePayment>, Box<Response>> {
-    let granted = granted.map_err(|rejection| Box::new(no_approval(rejection)))?;
+    let granted = granted.map_err(|rejection| Box::new(no_approval(rejection, locale)))?;
     if granted.require(&basket()).is_err() {
+        let t = &locale.t().shop;
         return Err(Box::new(support::app_error(
             APP,
+            locale,
             axum::http::StatusCode::CONFLICT,
-            "Payment not approved",
-            "The payment you approved is not this basket.",
+            t.not_this_basket_title,
+            t.not_this_basket,
             None,
         )));
     }
@@ -201,20 +222,14 @@ fn approved_basket(
 
 /// No approval, or one already used (each pays once): the shop's page.
 /// Anything else (a store failure) keeps the crate's answer.
-fn no_approval(rejection: AuthRejection) -> Response {
+fn no_approval(rejection: AuthRejection, locale: &Locale) -> Response {
     match rejection.error() {
-        err @ Error::Permission(_) => used_approval(err),
+        err @ Error::Permission(_) => used_approval(err, locale),
         _ => rejection.into_response(),
     }
 }
 
-fn used_approval(err: &Error) -> Response {
-    support::app_error(
-        APP,
-        err.status(),
-        "No approved payment",
-        "There is no unused BankID approval of this payment; each approval pays once. \
-         Start the payment again from the shop.",
-        Some(err.kind()),
-    )
+fn used_approval(err: &Error, locale: &Locale) -> Response {
+    let t = &locale.t().shop;
+    support::app_error(APP, locale, err.status(), t.no_approval_title, t.no_approval, Some(err.kind()))
 }

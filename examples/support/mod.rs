@@ -1,7 +1,10 @@
 //! Set-up shared by the examples: the embedded simulator unless
 //! `BANKID_ENV` (or `BANKID_ISSUER`) points at real BankID, logging, and the
-//! page layout (one stylesheet, a header with the app's name, styled error
-//! pages).
+//! page layout (one stylesheet, a header with the app's name and a language
+//! switch, styled error pages) in Bokmål, Nynorsk or English.
+
+pub mod lang;
+mod texts;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -21,6 +24,8 @@ use tower_sessions_redis_store::fred::prelude::{
     ClientLike, Config, ConnectionConfig, PerformanceConfig, Pool, ReconnectPolicy,
 };
 use tracing_subscriber::EnvFilter;
+
+pub use lang::{Lang, Locale};
 
 /// Logging at `info`, with the crate's flow steps at `debug`.
 pub fn init_tracing() {
@@ -173,17 +178,18 @@ pub fn assets() -> Router {
         )
 }
 
-/// An HTML page of the app called `app`: header, a card with `title` as its
-/// heading, then `body` (trusted markup; escape what you interpolate).
-pub fn page(app: &str, title: &str, body: &str) -> String {
-    layout(app, title, "card", &format!("<h1>{}</h1>{body}", escape(title)))
+/// An HTML page of the app called `app` in `locale`'s language: header, a
+/// card with `title` as its heading, then `body` (trusted markup; escape what
+/// you interpolate).
+pub fn page(app: &str, locale: &Locale, title: &str, body: &str) -> String {
+    layout(app, locale, title, "card", &format!("<h1>{}</h1>{body}", escape(title)))
 }
 
 /// A page that shows the logged-in user's data: the same markup as [`page`],
 /// marked `Cache-Control: private, no-store` so that neither a shared cache
 /// nor the browser's back button shows it again after logout.
-pub fn private_page(app: &str, title: &str, body: &str) -> Response {
-    ([(header::CACHE_CONTROL, "private, no-store")], Html(page(app, title, body))).into_response()
+pub fn private_page(app: &str, locale: &Locale, title: &str, body: &str) -> Response {
+    ([(header::CACHE_CONTROL, "private, no-store")], Html(page(app, locale, title, body))).into_response()
 }
 
 /// The verified user as JSON (`sub`, `loa`, `acr`, `amr`, `name`,
@@ -208,67 +214,101 @@ pub fn user_json(user: &AuthenticatedUser, headers: &HeaderMap) -> Option<Respon
 }
 
 /// The document around a page's card: `<head>` with the stylesheet, the
-/// header with the app's name, and a footer saying these are test users.
-fn layout(app: &str, title: &str, card_class: &str, card: &str) -> String {
+/// header with the app's name and the language switch, the idle warning's
+/// box (its texts in `data-` attributes for the script), and a footer saying
+/// these are test users.
+fn layout(app: &str, locale: &Locale, title: &str, card_class: &str, card: &str) -> String {
+    let t = &locale.t().common;
     format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+        "<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title} · {app}</title><link rel=\"stylesheet\" href=\"{STYLESHEET}\">\
          <script src=\"{SESSION_WARNING}\" defer></script></head><body>\
          <header class=\"topbar\"><div class=\"inner\"><a class=\"brand\" href=\"/\">{app}</a>\
-         <span class=\"badge\">BankID demo</span></div></header>\
-         <div id=\"session-warning\" class=\"notice\" role=\"alert\" hidden></div>\
+         <span class=\"badge\">{badge}</span>{switch}</div></header>\
+         <div id=\"session-warning\" class=\"notice\" role=\"alert\" hidden data-warning=\"{warning}\" \
+         data-stay=\"{stay}\" data-logged-out=\"{logged_out}\" data-log-in-again=\"{again}\"></div>\
          <main><div class=\"{card_class}\">{card}</div></main>\
-         <footer>An axum-bankid example. Test users only — not a real service.</footer></body></html>",
+         <footer>{footer}</footer></body></html>",
+        lang = locale.lang.code(),
         title = escape(title),
         app = escape(app),
+        badge = t.badge,
+        switch = language_switch(locale),
+        warning = escape(t.idle_warning),
+        stay = escape(t.stay_logged_in),
+        logged_out = escape(t.idle_logged_out),
+        again = escape(t.log_in_again),
+        footer = t.footer,
+    )
+}
+
+/// Links to this page in each language, each named in its own language
+/// (`lang`, `hreflang`); the current one marked `aria-current`.
+fn language_switch(locale: &Locale) -> String {
+    let links: String = Lang::ALL
+        .into_iter()
+        .filter_map(|lang| {
+            let href = locale.switch_to(lang)?;
+            let current = if lang == locale.lang { " aria-current=\"true\"" } else { "" };
+            Some(format!(
+                "<li><a href=\"{}\" lang=\"{code}\" hreflang=\"{code}\"{current}>{}</a></li>",
+                escape(&href),
+                lang.texts().common.language_name,
+                code = lang.code(),
+            ))
+        })
+        .collect();
+    if links.is_empty() {
+        return String::new();
+    }
+    format!(
+        "<nav class=\"languages\" aria-label=\"{}\"><ul>{links}</ul></nav>",
+        escape(locale.t().common.language_switch)
     )
 }
 
 /// The error page of the app called `app`, for
 /// [`BankIdLayer::with_error_handler`](axum_bankid::BankIdLayer::with_error_handler):
 /// browsers get a styled page with a short, safe explanation and the error's
-/// stable `kind()` code; API clients keep the crate's JSON. Nothing from the
-/// error's own text is shown (it may name internals); the full error goes to
-/// the log instead.
+/// stable `kind()` code, in the request's language; API clients keep the
+/// crate's JSON. Nothing from the error's own text is shown (it may name
+/// internals); the full error goes to the log instead.
 pub fn error_page(app: &'static str) -> impl Fn(&Error, &HeaderMap) -> Response + Send + Sync + 'static {
     move |error, headers| {
         tracing::warn!(kind = error.kind(), error = %error, "BankID login failed");
         if !accepts_html(headers) {
             return error.to_response(headers);
         }
+        let locale = Locale::from_headers(headers);
+        let t = &locale.t().common;
+        let (title, explanation) = error_text(error, &locale);
         let body = format!(
-            "<h1>{}</h1><p class=\"lead\">{}</p><p class=\"error-code\">Error code: <code>{}</code></p>\
-             <div class=\"actions\"><a class=\"button\" href=\"/\">Back to the start page</a></div>",
-            error_title(error),
-            error_explanation(error),
+            "<h1>{title}</h1><p class=\"lead\">{explanation}</p>\
+             <p class=\"error-code\">{} <code>{}</code></p>\
+             <div class=\"actions\"><a class=\"button\" href=\"/\">{}</a></div>",
+            t.error_code,
             escape(error.kind()),
+            t.back_to_start,
         );
-        let html = layout(app, "BankID login failed", "card error", &body);
+        let html = layout(app, &locale, t.login_failed, "card error", &body);
         (error.status(), [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
     }
 }
 
-/// The heading of the error page for `error`.
-fn error_title(error: &Error) -> &'static str {
-    match error.kind() {
-        "access_denied" => "Login cancelled",
-        _ => "BankID login failed",
-    }
-}
-
-/// What the user can make of `error`, without internals.
-fn error_explanation(error: &Error) -> &'static str {
-    match error.kind() {
-        "access_denied" => "You cancelled the login in BankID. You are not logged in; nothing was changed.",
-        "login_expired" | "unknown_state" | "missing_state" => {
-            "This login was started too long ago, in another browser, or was already used. Please start again."
-        }
-        "insufficient_loa" => "This service needs a higher level of assurance than this login gave.",
-        "cross_site_request" => "The request did not come from this site, so it was refused.",
-        "permission_not_granted" => "The approval you gave does not match what this service asked for.",
-        _ => "The BankID login could not be completed. Please try again in a moment.",
-    }
+/// The heading of the error page for `error`, and what the user can make of
+/// it, without internals.
+fn error_text(error: &Error, locale: &Locale) -> (&'static str, &'static str) {
+    let t = &locale.t().common;
+    let explanation = match error.kind() {
+        "access_denied" => return (t.login_cancelled, t.explain_cancelled),
+        "login_expired" | "unknown_state" | "missing_state" => t.explain_stale,
+        "insufficient_loa" => t.explain_loa,
+        "cross_site_request" => t.explain_cross_site,
+        "permission_not_granted" => t.explain_permission,
+        _ => t.explain_other,
+    };
+    (t.login_failed, explanation)
 }
 
 /// Whether the client takes HTML (a browser navigation), not only JSON.
@@ -276,21 +316,59 @@ fn accepts_html(headers: &HeaderMap) -> bool {
     headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"))
 }
 
-/// A styled page for errors the app itself answers with, e.g. a `409`,
-/// with the crate's stable error `code` (`Error::kind()`) when there is one.
+/// A styled page for errors the app itself answers with, e.g. a `409`:
+/// `title` (text), `text` (trusted markup from [`texts`]) and the crate's
+/// stable error `code` (`Error::kind()`) when there is one.
 // Each example compiles this module on its own; not every one has such errors.
 #[allow(dead_code)]
-pub fn app_error(app: &str, status: StatusCode, title: &str, text: &str, code: Option<&str>) -> Response {
+pub fn app_error(
+    app: &str,
+    locale: &Locale,
+    status: StatusCode,
+    title: &str,
+    text: &str,
+    code: Option<&str>,
+) -> Response {
+    let t = &locale.t().common;
     let code = code
-        .map(|code| format!("<p class=\"error-code\">Error code: <code>{}</code></p>", escape(code)))
+        .map(|code| format!("<p class=\"error-code\">{} <code>{}</code></p>", t.error_code, escape(code)))
         .unwrap_or_default();
     let body = format!(
-        "<h1>{}</h1><p class=\"lead\">{}</p>{code}\
-         <div class=\"actions\"><a class=\"button\" href=\"/\">Back to the start page</a></div>",
+        "<h1>{}</h1><p class=\"lead\">{text}</p>{code}\
+         <div class=\"actions\"><a class=\"button\" href=\"/\">{}</a></div>",
         escape(title),
-        escape(text)
+        t.back_to_start,
     );
-    (status, [(header::CACHE_CONTROL, "no-store")], Html(layout(app, title, "card error", &body))).into_response()
+    let page = layout(app, locale, title, "card error", &body);
+    (status, [(header::CACHE_CONTROL, "no-store")], Html(page)).into_response()
+}
+
+/// `template` (trusted markup from [`texts`]) with each `{key}` replaced by
+/// its value, escaped. One pass, so a value that itself reads `{key}` stays
+/// as it is.
+pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let value = after.find('}').and_then(|close| {
+            let key = &after[..close];
+            values.iter().find(|(k, _)| *k == key).map(|(_, v)| (close, *v))
+        });
+        match value {
+            Some((close, value)) => {
+                out.push_str(&escape(value));
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Escapes text for HTML.
