@@ -26,7 +26,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum_bankid::{AuthenticatedUser, BankIdLayer};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use support::{escape, page, private_page};
+use support::{Locale, escape, page, private_page};
 
 /// Buckets for `bankid_provider_request_duration_seconds`, in seconds: from
 /// a cached connection on a LAN to the HTTP client's default timeout.
@@ -103,7 +103,7 @@ async fn home(user: Option<AuthenticatedUser>) -> Html<String> {
         "<p class=\"lead\">{who}</p><p>Each login, failure and call to BankID shows in \
          <a href=\"/metrics\"><code>/metrics</code></a>.</p>"
     );
-    Html(page(APP, "Metrics", &body))
+    Html(page(APP, &Locale::english_only(), "Metrics", &body))
 }
 
 /// Protected page: JSON for API clients, HTML for browsers.
@@ -117,5 +117,5 @@ async fn me(user: AuthenticatedUser, headers: HeaderMap) -> Response {
         escape(user.name.as_deref().unwrap_or("unknown")),
         user.loa,
     );
-    private_page(APP, "Your BankID login", &body)
+    private_page(APP, &Locale::english_only(), "Your BankID login", &body)
 }

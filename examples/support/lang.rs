@@ -138,6 +138,13 @@ impl Locale {
         Locale { lang: Lang::of(headers), here: None }
     }
 
+    /// English, with no switch: for a page written in English only (the
+    /// `metrics` example's, whose subject is the metrics, not the language).
+    #[allow(dead_code)] // not every example has such a page
+    pub fn english_only() -> Locale {
+        Locale { lang: Lang::En, here: None }
+    }
+
     /// The texts of the page.
     pub fn t(&self) -> &'static Texts {
         self.lang.texts()
@@ -171,6 +178,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Locale {
 /// Middleware: remembers a `?lang=` choice in [`COOKIE`] (a preference, not
 /// a secret: readable by the page, sent on top-level navigations), and marks
 /// HTML answers as varying with the headers that choose their language.
+#[allow(dead_code)] // the metrics example's pages are English only
 pub async fn remember_lang(request: Request, next: Next) -> Response {
     let chosen = query_lang(request.uri().query());
     let mut response = next.run(request).await;
