@@ -116,7 +116,7 @@ fn permission_list(permissions: &[Permission]) -> String {
     for permission in permissions {
         let _ = writeln!(
             html,
-            r#"<div class="permission"><p>Type: <code>{}</code></p><pre>{}</pre></div>"#,
+            r#"<div class="permission"><p>Type: <code>{}</code></p><pre tabindex="0">{}</pre></div>"#,
             escape(&permission.kind),
             escape(&permission.display_statement()),
         );
