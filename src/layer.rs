@@ -289,7 +289,7 @@ impl BankIdLayer {
             Some(start) => Some(Arc::new(start.build()?)),
             None => None,
         };
-        let ciba_store = Some(Arc::new(CibaStore::new(store, self.ctx.core.config().record_key())));
+        let ciba_store = Some(Arc::new(CibaStore::new(store, self.ctx.core.record_key)));
         Ok(BankIdLayer::from_ctx(self.ctx.with(|ctx| {
             ctx.ciba_store = ciba_store;
             ctx.ciba_public_start = ciba_public_start;

@@ -35,6 +35,10 @@ use crate::provider::{ProviderMetadata, bib, http, metadata};
 /// provider arrives; only the provider parts fill in.
 pub(crate) struct RelyingParty {
     pub(crate) config: BankIdConfig,
+    /// The key naming the crate's records ([`BankIdConfig::record_key`]),
+    /// hashed once here: requests read records named with it (logout
+    /// markers, activity), and the per-request path does no cryptography.
+    pub(crate) record_key: [u8; 32],
     /// BankID OIDC (the code flow and client-credentials tokens) as its
     /// discovery document describes it, kept current
     /// ([`Discovered`]); read it with [`RelyingParty::oidc`] or
@@ -357,6 +361,7 @@ impl RelyingParty {
         let mut degraded_config = config.clone();
         degraded_config.par = crate::config::ParMode::Required;
         RelyingParty {
+            record_key: config.record_key(),
             config,
             discovery: Deferred::stand_in(stand_in),
             http,
@@ -519,4 +524,26 @@ fn bib_key_cache_settings(config: &BankIdConfig) -> KeyCacheSettings {
         settings.trust = KeyTrust::ChainWhenPresent { roots, skew };
     }
     settings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The key requests name records with is the configuration's, hashed
+    /// once when the relying party is made.
+    #[test]
+    fn the_record_key_is_the_configurations_hashed_once() {
+        let config = BankIdConfig::builder()
+            .issuer("http://127.0.0.1:1")
+            .client_id("client")
+            .client_secret("secret")
+            .redirect_uri("http://127.0.0.1:3000/auth/bankid/callback")
+            .key_chain_check(false)
+            .build()
+            .unwrap();
+        let expected = config.record_key();
+        let core = RelyingParty::unloaded(reqwest::Client::new(), config);
+        assert_eq!(core.record_key, expected);
+    }
 }

@@ -122,12 +122,12 @@ impl LayerState {
     pub(crate) fn activity(&self) -> Option<Activity> {
         let config = self.core.config();
         let timeout = config.session_status.idle_timeout?;
-        Some(Activity { records: records(self), key: config.record_key(), timeout })
+        Some(Activity { records: records(self), key: self.core.record_key, timeout })
     }
 
     /// This layer's back-channel logout markers.
     pub(crate) fn logout_markers(&self) -> LogoutMarkers {
-        LogoutMarkers::new(self.login_store.clone(), self.core.config())
+        LogoutMarkers::new(self.login_store.clone(), self.core.config(), self.core.record_key)
     }
 
     /// The Permission API client at BIB.

@@ -104,10 +104,10 @@ pub(crate) struct LogoutMarkers {
 
 impl LogoutMarkers {
     /// The markers in `store` (the session store the layer knows), named
-    /// with `config`'s record key.
-    pub(crate) fn new(store: Arc<dyn SessionStore>, config: &BankIdConfig) -> LogoutMarkers {
+    /// with `key`, `config`'s record key (hashed once, by the relying party).
+    pub(crate) fn new(store: Arc<dyn SessionStore>, config: &BankIdConfig, key: [u8; 32]) -> LogoutMarkers {
         let marker_ttl_secs = (config.max_login_age + config.clock_skew).as_secs() as i64;
-        LogoutMarkers { records: SingleUseRecords::new(store), key: config.record_key(), marker_ttl_secs }
+        LogoutMarkers { records: SingleUseRecords::new(store), key, marker_ttl_secs }
     }
 
     /// Marks the `jti` of a logout token from `issuer` used, until
