@@ -8,11 +8,16 @@
 //! A third route only reads the session, which separates the session store's
 //! cost (paid by any session-based route) from the extractor's own.
 //!
+//! The protected route is measured twice: with the verified-login cache
+//! (`login_cache_ttl` 60 s, so every measured request is a hit: no store
+//! read, no decoding) and without it (TTL 0: the session read and the
+//! decoding on every request).
+//!
 //! Two more comparisons: the public route against the same route in a
 //! router without the session layer and `BankIdLayer` (what the layers cost
-//! a request that never reads the login), and the protected route while the
-//! provider advertises back-channel logout (one logout-marker read per
-//! request, see `records::logout_markers`) against the same route without it.
+//! a request that never reads the login), and the uncached protected route
+//! while the provider advertises back-channel logout (one logout-marker read
+//! per request, see `records::logout_markers`) against it without.
 //!
 //! Run: `cargo bench --bench extractor`
 
@@ -41,7 +46,7 @@ struct Fixture {
 
 /// Starts simulator + app on loopback, logs in once over real HTTP, and
 /// returns the router and the session cookie for in-process requests.
-async fn fixture(backchannel_logout: bool) -> Fixture {
+async fn fixture(backchannel_logout: bool, login_cache_ttl: Duration) -> Fixture {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let sim = Simulator::builder().backchannel_logout(backchannel_logout).start().await.unwrap();
@@ -52,6 +57,7 @@ async fn fixture(backchannel_logout: bool) -> Fixture {
         .client_id(sim.client_id())
         .client_secret(sim.client_secret())
         .redirect_uri(redirect_uri)
+        .login_cache_ttl(login_cache_ttl)
         .build()
         .unwrap();
     let (bankid, sessions) =
@@ -91,8 +97,9 @@ async fn request(app: &Router, path: &str, cookie: &str) {
 
 fn per_request(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let app = runtime.block_on(fixture(false));
-    let with_logout_check = runtime.block_on(fixture(true));
+    let app = runtime.block_on(fixture(false, Duration::from_secs(60)));
+    let uncached = runtime.block_on(fixture(false, Duration::ZERO));
+    let with_logout_check = runtime.block_on(fixture(true, Duration::ZERO));
     let bare = Router::new().route("/baseline", get(|| async { Json(serde_json::json!({"ok": true})) }));
     let mut group = c.benchmark_group("per_request");
     group.measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
@@ -105,6 +112,9 @@ fn per_request(c: &mut Criterion) {
     });
     group.bench_function("authenticated_user", |b| {
         b.to_async(&runtime).iter(|| request(&app.app, "/protected", &app.cookie))
+    });
+    group.bench_function("authenticated_user_uncached", |b| {
+        b.to_async(&runtime).iter(|| request(&uncached.app, "/protected", &uncached.cookie))
     });
     group.bench_function("authenticated_user_backchannel_logout", |b| {
         b.to_async(&runtime).iter(|| request(&with_logout_check.app, "/protected", &with_logout_check.cookie))
@@ -127,10 +137,16 @@ fn per_request(c: &mut Criterion) {
         || batch(&app.app, "/baseline", &app.cookie),
     );
     ratio::interleaved(
-        "authenticated_user / session_read_only",
+        "authenticated_user_uncached / baseline_no_extractor",
         rounds,
-        || batch(&app.app, "/protected", &app.cookie),
-        || batch(&app.app, "/session_only", &app.cookie),
+        || batch(&uncached.app, "/protected", &uncached.cookie),
+        || batch(&uncached.app, "/baseline", &uncached.cookie),
+    );
+    ratio::interleaved(
+        "authenticated_user_uncached / session_read_only",
+        rounds,
+        || batch(&uncached.app, "/protected", &uncached.cookie),
+        || batch(&uncached.app, "/session_only", &uncached.cookie),
     );
     ratio::interleaved(
         "baseline_no_extractor / bare_router",
@@ -139,10 +155,10 @@ fn per_request(c: &mut Criterion) {
         || batch(&bare, "/baseline", &app.cookie),
     );
     ratio::interleaved(
-        "authenticated_user_backchannel_logout / authenticated_user",
+        "authenticated_user_backchannel_logout / authenticated_user_uncached",
         rounds,
         || batch(&with_logout_check.app, "/protected", &with_logout_check.cookie),
-        || batch(&app.app, "/protected", &app.cookie),
+        || batch(&uncached.app, "/protected", &uncached.cookie),
     );
 }
 
@@ -152,7 +168,8 @@ fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
     ratio::print("per_request", "authenticated_user", "baseline_no_extractor");
-    ratio::print("per_request", "authenticated_user", "session_read_only");
+    ratio::print("per_request", "authenticated_user_uncached", "baseline_no_extractor");
+    ratio::print("per_request", "authenticated_user_uncached", "session_read_only");
     ratio::print("per_request", "baseline_no_extractor", "bare_router");
-    ratio::print("per_request", "authenticated_user_backchannel_logout", "authenticated_user");
+    ratio::print("per_request", "authenticated_user_backchannel_logout", "authenticated_user_uncached");
 }

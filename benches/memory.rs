@@ -127,7 +127,7 @@ async fn serve_app(store: MemoryStore) -> (Simulator, String) {
     let config = config(&sim, &base);
     let (bankid, sessions) = BankIdLayer::discover(config).await.unwrap().with_session_store(store).into_parts();
     let app = Router::new()
-        .route("/me", get(|user: AuthenticatedUser| async move { user.sub }))
+        .route("/me", get(|user: AuthenticatedUser| async move { user.sub.clone() }))
         .layer(bankid)
         .layer(sessions);
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });

@@ -4,8 +4,9 @@
 # at the end), headed by the machine's facts, with the load average before
 # and after each step, and at the end a summary of every figure line
 # (RATIO, LADDER, MEM, test result) step by step:
-#   scripts/load.sh                      item 1 (memory store)
-#   REDIS=1 scripts/load.sh              item 2 (the whole ladder on Redis)
+#   scripts/load.sh, CACHE=0 too         item 1 (memory store; login cache on, off)
+#   REDIS=1 scripts/load.sh, CACHE=0 too item 2 (the whole ladder on Redis; cache on, off)
+#   CHURN=1 ONLY_CHURN=1 scripts/load.sh item 6 (logins and logouts under load; memory, Redis)
 #   cargo bench --bench extractor        item 3
 #   cargo bench --features fuzzing --bench parsers   item 3
 #   cargo bench --bench memory           item 4
@@ -57,7 +58,7 @@ step() {
   rc=${PIPESTATUS[0]}
   say "load average after: $(loadavg); exit status $rc; $(($(date +%s) - start)) s"
   [ "$rc" = 0 ] || failed+=("$name")
-  { echo "-- $name (exit status $rc)"; grep -E '^(RATIO|LADDER|MEM) |^test result:' "$out"; } >>"$work/summary"
+  { echo "-- $name (exit status $rc)"; grep -E '^(RATIO|LADDER|MEM|CHURN|CACHE|CACHE_MAX|STATUS) |^test result:' "$out"; } >>"$work/summary"
 }
 
 say "# axum-bankid benchmarks (issue #12), scripts/bench-all.sh ${load_args[*]}"
@@ -78,8 +79,12 @@ say "load average: $(loadavg)"
 step "build: the login example" cargo build -q --release --example login
 step "build: the benches" cargo bench -q --no-run
 step "build: round_trips" cargo test -q --release --no-run --test it
-step "item 1: wrk, memory store" scripts/load.sh "${load_args[@]}"
-step "item 2: wrk, Redis" env REDIS=1 scripts/load.sh "${load_args[@]}"
+step "item 1: wrk, memory store, login cache on" scripts/load.sh "${load_args[@]}"
+step "item 1: wrk, memory store, login cache off" env CACHE=0 PUBLIC=0 PROFILE=0 scripts/load.sh "${load_args[@]}"
+step "item 2: wrk, Redis, login cache on" env REDIS=1 PROFILE=0 scripts/load.sh "${load_args[@]}"
+step "item 2: wrk, Redis, login cache off" env REDIS=1 CACHE=0 PUBLIC=0 PROFILE=0 scripts/load.sh "${load_args[@]}"
+step "item 6: logins and logouts under load, memory" env CHURN=1 ONLY_CHURN=1 scripts/load.sh "${load_args[@]}"
+step "item 6: logins and logouts under load, Redis" env REDIS=1 CHURN=1 ONLY_CHURN=1 scripts/load.sh "${load_args[@]}"
 step "item 3: in process (extractor)" cargo bench -q --bench extractor "${criterion_args[@]}"
 step "item 3: parsers" cargo bench -q --features fuzzing --bench parsers "${criterion_args[@]}"
 step "item 4: memory" cargo bench -q --bench memory

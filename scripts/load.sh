@@ -14,8 +14,19 @@
 #      the stored login undecoded) -> /ok (AuthenticatedUser). Ratios: ok/public,
 #      session-read/public (the store's share), ok/session-read (the
 #      extractor's own share);
+#      With the verified-login cache on (CACHE=1, the default) /ok reads no
+#      store: ok/public is then the extractor's whole share, and
+#      session-read/public the store read each hit saves;
 #   4. (BACKCHANNEL=1) /me while the provider advertises back-channel logout
-#      (one logout-marker check per request) vs /me without it.
+#      (one logout-marker check per uncached request) vs /me without it;
+#   5. (CHURN=1) logins and logouts interleaved under load: wrk loads /ok
+#      rotating over POOL (1000) logged-in sessions
+#      (scripts/rotate-cookies.lua) while the server's /churn route logs
+#      sessions in and out for CHURN_SECS (3 x seconds) and checks that no
+#      request is served for a session after its logout; the cache is
+#      bounded to CACHE_MAX_ENTRIES (500, fewer than the pool), its size is
+#      sampled every half second (CACHE_MAX line) and reported with its hit
+#      rate (CACHE line).
 #   After 2 and 3 a `LADDER` line sets the product of the rungs beside the
 #   directly measured ratio (they differ by the noise of the run).
 #   usage: scripts/load.sh [seconds] [connections]      (needs wrk: apt-get install wrk)
@@ -23,11 +34,16 @@
 #        REDIS=1      sessions in a fresh redis-server on REDIS_PORT (6391),
 #                     for every comparison (the whole ladder)
 #        BACKCHANNEL=1 also run comparison 4
+#        CACHE=0      the verified-login cache off (BANKID_LOGIN_CACHE_TTL_MS=0)
+#                     for the login example and load_server alike
+#        PUBLIC=0     skip comparison 2
 #        SMALL=0      skip comparison 3
+#        CHURN=1      also run comparison 5
 #        PROFILE=1    also `perf record -g` the server during one /me run (login
 #                     example) and one public /healthz run through both layers
 #                     (load_server), and print the top frames (needs perf)
 #        ONLY_LOGIN=1 run comparison 1 only (no load_server build)
+#        ONLY_CHURN=1 run comparison 5 only (with CHURN=1)
 #        LOGIN_BIN    the `login` binary to measure (default: build it)
 #        LOAD_SERVER  the built benches/load_server.rs (default: build it)
 #        CARGO_TARGET_DIR as for cargo (default target)
@@ -60,6 +76,12 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+
+cache="on (${BANKID_LOGIN_CACHE_TTL_MS:-2000} ms)"
+if [ "${CACHE:-1}" = 0 ]; then
+  export BANKID_LOGIN_CACHE_TTL_MS=0
+  cache="off"
+fi
 
 store="memory"
 if [ "${REDIS:-0}" = 1 ]; then
@@ -161,8 +183,9 @@ expect_ok() {
   [ "$(curl -sf -H "cookie: $2" "$1" || true)" = ok ] || { echo "$1 did not answer ok with the logged-in cookie"; exit 1; }
 }
 
-echo "wrk -t$threads -c$conns -d${secs}s, $rounds rounds, sessions: $store, $(nproc) cores"
+echo "wrk -t$threads -c$conns -d${secs}s, $rounds rounds, sessions: $store, login cache: $cache, $(nproc) cores"
 
+if [ "${ONLY_CHURN:-0}" != 1 ]; then
 # 1. The login example: /me vs /healthz.
 base="http://127.0.0.1:$port"
 PORT=$port RUST_LOG=warn "$login_bin" >"$work/login.log" 2>&1 &
@@ -180,17 +203,27 @@ app="http://127.0.0.1:$lp"; bare="http://127.0.0.1:$bp"; sessions="http://127.0.
 start_load_server load_server "$lp" "$bp" "$sp"
 cookie=$(login "$app")
 for url in "$app/healthz" "$bare/healthz" "$sessions/healthz"; do expect_ok "$url" "$cookie"; done
-compare "public with/without layers" "$bare/healthz" "$app/healthz" "$cookie"
-direct="$last_ratio"
-compare "public sessions-only/bare (tower-sessions' share)" "$bare/healthz" "$sessions/healthz" "$cookie"
-r1="$last_ratio"
-compare "public both layers/sessions-only (BankIdLayer's share)" "$sessions/healthz" "$app/healthz" "$cookie"
-ladder "public /healthz" "bare -> +SessionManagerLayer" "$r1" "-> +BankIdLayer" "$last_ratio" "$direct"
-if [ "${PROFILE:-0}" = 1 ]; then profile "$server" "$app/healthz" "$cookie"; fi
+if [ "${PUBLIC:-1}" = 1 ]; then
+  compare "public with/without layers" "$bare/healthz" "$app/healthz" "$cookie"
+  direct="$last_ratio"
+  compare "public sessions-only/bare (tower-sessions' share)" "$bare/healthz" "$sessions/healthz" "$cookie"
+  r1="$last_ratio"
+  compare "public both layers/sessions-only (BankIdLayer's share)" "$sessions/healthz" "$app/healthz" "$cookie"
+  ladder "public /healthz" "bare -> +SessionManagerLayer" "$r1" "-> +BankIdLayer" "$last_ratio" "$direct"
+  if [ "${PROFILE:-0}" = 1 ]; then profile "$server" "$app/healthz" "$cookie"; fi
+fi
 
 # 3. Protected, behind both layers, the same small body: public -> the
 #    session read alone -> AuthenticatedUser.
-if [ "${SMALL:-1}" = 1 ]; then
+if [ "${SMALL:-1}" = 1 ] && [ "${CACHE:-1}" = 1 ]; then
+  # A hit reads no store: public -> +AuthenticatedUser is the only rung.
+  expect_ok "$app/session-read" "$cookie"; expect_ok "$app/ok" "$cookie"
+  compare "protected small body/public, cache on (the extractor's share)" "$app/healthz" "$app/ok" "$cookie"
+  direct="$last_ratio"
+  compare "session-read/public (the store read a hit saves)" "$app/healthz" "$app/session-read" "$cookie"
+  awk -v d="$direct" -v r="$last_ratio" 'BEGIN { printf "LADDER protected, behind both layers, cache on: public -> +AuthenticatedUser (a hit) x%.2f, its only rung; the session read a hit saves would cost x%.2f\n", d, r }'
+  if [ "${PROFILE:-0}" = 1 ]; then profile "$server" "$app/ok" "$cookie"; fi
+elif [ "${SMALL:-1}" = 1 ]; then
   expect_ok "$app/session-read" "$cookie"; expect_ok "$app/ok" "$cookie"
   compare "protected small body/public (load_server)" "$app/healthz" "$app/ok" "$cookie"
   direct="$last_ratio"
@@ -199,6 +232,7 @@ if [ "${SMALL:-1}" = 1 ]; then
   compare "protected small body/session-read (the extractor's share)" "$app/session-read" "$app/ok" "$cookie"
   ladder "protected, behind both layers" "public -> +session read" "$r1" "-> +AuthenticatedUser" "$last_ratio" "$direct"
 fi
+if [ "${CACHE:-1}" = 1 ]; then echo "$(curl -sf "$app/cache-stats") (after the runs above)"; fi
 
 # 4. The logout-marker check, against /me without it.
 if [ "${BACKCHANNEL:-0}" = 1 ]; then
@@ -213,4 +247,28 @@ if [ "${BACKCHANNEL:-0}" = 1 ]; then
   done
   awk -v b="$(echo "$bs" | median)" -v m="$(echo "$ms" | median)" \
     'BEGIN { printf "RATIO /me with/without back-channel logout check: %.0f / %.0f req/s = %.2f\n", m, b, m / b }'
+fi
+fi
+
+# 5. Logins and logouts interleaved under load.
+if [ "${CHURN:-0}" = 1 ]; then
+  cp=$((port + 7)); churn_secs="${CHURN_SECS:-$((secs * 3))}"
+  pool_file="$work/pool"
+  start_load_server load_server_churn "$cp" $((port + 8)) $((port + 9)) \
+    POOL="${POOL:-1000}" POOL_FILE="$pool_file" CACHE_MAX_ENTRIES="${CACHE_MAX_ENTRIES:-500}"
+  churn="http://127.0.0.1:$cp"
+  echo "churn: $(wc -l <"$pool_file") pooled sessions under wrk, logins and logouts for ${churn_secs}s"
+  COOKIES_FILE="$pool_file" wrk -t"$threads" -c"$conns" -d"${churn_secs}s" -s scripts/rotate-cookies.lua \
+    "$churn/ok" >"$work/churn-wrk.txt" 2>&1 &
+  loadgen=$!
+  ( while kill -0 "$loadgen" 2>/dev/null; do curl -sf "$churn/cache-stats"; echo; sleep 0.5; done ) >"$work/samples" &
+  sampler=$!
+  curl -sf -X POST "$churn/churn?secs=$churn_secs&tasks=${CHURN_TASKS:-4}" | tee "$work/churn.txt"
+  wait "$loadgen" || true
+  kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
+  grep -E 'Requests/sec|STATUS' "$work/churn-wrk.txt"
+  awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+         if (v["entries"] > e) e = v["entries"]; if (v["bytes"] > b) b = v["bytes"]; n++ }
+       END { printf "CACHE_MAX sampled %d times: at most %d entries (bound %d), %d bytes (bound %d)\n", n, e, v["max_entries"], b, v["max_bytes"] }' "$work/samples"
+  grep -q 'served_after_logout=0' "$work/churn.txt" || { echo "a request was served after its session's logout"; exit 1; }
 fi

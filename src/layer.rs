@@ -23,7 +23,7 @@ use futures_util::future::{BoxFuture, Either};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use tower_sessions::{SessionManagerLayer, SessionStore, cookie::SameSite};
+use tower_sessions::{Session, SessionManagerLayer, SessionStore, cookie::SameSite};
 
 use crate::RotationSafeStore;
 use crate::ciba::{self, Ciba, CibaOptions, CibaStore};
@@ -33,6 +33,7 @@ use crate::error::{Error, StartupError};
 use crate::events::{EventSink, LoginEvent};
 use crate::health::Health;
 use crate::http::with_cookies;
+use crate::login_cache::{LoginCache, LoginCacheStats};
 use crate::login_hook::{LoginContext, LoginDecision};
 use crate::permission::api::PermissionApi;
 use crate::private_responses::{LoginShown, MarkPrivate};
@@ -323,8 +324,23 @@ impl BankIdLayer {
     ///
     /// [`SessionManagerLayer`]: tower_sessions::SessionManagerLayer
     pub fn with_session_store<S: SessionStore + Clone>(self, store: S) -> BankIdSessionLayer<S> {
-        let sessions = session_layer(self.config(), store.clone());
-        BankIdSessionLayer { bankid: self.with_login_store(store), sessions }
+        let login_cache = LoginCache::new(self.config().login_cache, crate::session::LOGIN_KEY);
+        let mut session_store = RotationSafeStore::new(store.clone());
+        if let Some(cache) = &login_cache {
+            session_store = session_store.watched_by(cache.clone());
+        }
+        let sessions = session_layer(self.config(), session_store);
+        let bankid = self.with_login_store(store);
+        let bankid = BankIdLayer::from_ctx(bankid.ctx.with(|ctx| ctx.login_cache = login_cache));
+        BankIdSessionLayer { bankid, sessions }
+    }
+
+    /// The verified-login cache's size and use (see
+    /// [`login_cache_ttl`](crate::BankIdConfigBuilder::login_cache_ttl));
+    /// `None` without a cache: a TTL of zero, or a layer not made by
+    /// [`with_session_store`](Self::with_session_store).
+    pub fn login_cache_stats(&self) -> Option<LoginCacheStats> {
+        self.ctx.login_cache.as_ref().map(|cache| cache.stats())
     }
 
     /// The CIBA client, if [`with_ciba`](Self::with_ciba) enabled it.
@@ -457,16 +473,29 @@ impl BankIdLayer {
     }
 }
 
+impl BankIdLayer {
+    /// Gives a request with a session cookie its ticket to the
+    /// verified-login cache, before anything reads its session (see
+    /// `login_cache`).
+    fn take_cache_ticket(&self, req: &mut Request) {
+        if let Some(cache) = &self.ctx.login_cache
+            && let Some(id) = req.extensions().get::<Session>().and_then(Session::id)
+        {
+            req.extensions_mut().insert(cache.ticket(id));
+        }
+    }
+}
+
 /// The session layer of [`BankIdLayer::with_session_store`]: the cookie
 /// policy the BankID redirect needs, on `store` wrapped in a [`RotationSafeStore`].
 fn session_layer<S: SessionStore + Clone>(
     config: &BankIdConfig,
-    store: S,
+    store: RotationSafeStore<S>,
 ) -> SessionManagerLayer<RotationSafeStore<S>> {
     let https = config.redirect_uri.scheme() == "https";
     let name = if https { "__Host-bankid-session" } else { "bankid-session" };
     let inactivity = tower_sessions::cookie::time::Duration::seconds(config.max_login_age.as_secs() as i64);
-    SessionManagerLayer::new(RotationSafeStore::new(store))
+    SessionManagerLayer::new(store)
         .with_expiry(tower_sessions::Expiry::OnInactivity(inactivity))
         .with_name(name)
         .with_same_site(SameSite::Lax)
@@ -530,6 +559,7 @@ where
                 response.map(|response| with_cookies(response, marker))
             }));
         }
+        self.layer.take_cache_ticket(&mut req);
         req.extensions_mut().insert(self.layer.ctx.clone());
         let shown = LoginShown::default();
         req.extensions_mut().insert(shown.clone());
@@ -560,7 +590,10 @@ impl<S: SessionStore> BankIdSessionLayer<S> {
     /// records in the session store) and the session layer, made together
     /// so they cannot name different stores. Add the BankID layer first
     /// (inside), the session layer after it:
-    /// `routes.layer(bankid).layer(sessions)`.
+    /// `routes.layer(bankid).layer(sessions)`, with nothing between them
+    /// that reads the session: the verified-login cache takes its ticket
+    /// before the session is first read (see
+    /// [`login_cache_ttl`](crate::BankIdConfigBuilder::login_cache_ttl)).
     pub fn into_parts(self) -> (BankIdLayer, SessionManagerLayer<RotationSafeStore<S>>) {
         (self.bankid, self.sessions)
     }

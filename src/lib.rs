@@ -34,6 +34,7 @@ mod live_login;
 mod loa;
 mod log_value;
 mod login;
+mod login_cache;
 mod login_check;
 mod login_hint;
 pub mod login_hook;
@@ -74,9 +75,10 @@ pub use health::{Health, KeysHealth, ProviderHealth};
 pub use layer::{BankIdLayer, BankIdService, BankIdSessionLayer};
 pub use loa::Loa;
 
+pub use login_cache::LoginCacheStats;
 pub use provider::ProviderMetadata;
 pub use records::rotation::RotationSafeStore;
-pub use user::{AuthenticatedUser, Claims};
+pub use user::{AuthenticatedUser, Claims, User};
 
 /// Re-exported so the session types you name match the ones this crate uses.
 pub use tower_sessions;

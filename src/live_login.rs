@@ -4,76 +4,102 @@
 //! logins, and the repeated-callback landing. A login that is too old, below
 //! the current minimum LOA or ended by a back-channel logout is nobody's:
 //! it neither logs anyone in nor binds a new login to its person.
+//!
+//! The extractors read through the verified-login cache when the layer has
+//! one ([`LiveLogins::current`]): a copy answers without the store, and
+//! every other check is made on it as on a login read from the store.
 
-use crate::clock::unix_now;
+use crate::clock::{unix_now, unix_now_ms};
 use crate::error::Error;
-use crate::records::activity::{Activity, Idle, Touch};
+use crate::login_cache::{CacheTicket, CachedLogin, LoginCache};
+use crate::records::activity::{Activity, Idle, Touch, touch_step};
 use crate::records::logout_markers::LogoutMarkers;
 use crate::relying_party::RelyingParty;
-use crate::session::{CurrentLogin, load_current_login};
+use crate::session::{CurrentLogin, load_current_login, load_login_value};
 use crate::user::AuthenticatedUser;
 use tower_sessions::Session;
 
-/// What the session holds, judged by [`check`].
+/// What the session holds, judged by [`LiveLogins::check`].
 pub(crate) enum Stored {
     /// No login at all.
     Absent,
     /// A login that no longer counts (too old, too low, logged out).
     Dead,
-    /// A login that counts (boxed: the other variants are empty), when it
-    /// was made (Unix milliseconds: which login this is), and when it ends
-    /// if idle from now on (Unix milliseconds; with an idle timeout).
-    Live { user: Box<AuthenticatedUser>, logged_in_ms: i64, idle_until_ms: Option<i64> },
+    /// A login that counts, when it was made (Unix milliseconds: which
+    /// login this is), and when it ends if idle from now on (Unix
+    /// milliseconds; with an idle timeout).
+    Live { user: AuthenticatedUser, logged_in_ms: i64, idle_until_ms: Option<i64> },
 }
 
 impl Stored {
     /// The live user, if any.
     pub(crate) fn into_user(self) -> Option<AuthenticatedUser> {
         match self {
-            Stored::Live { user, .. } => Some(*user),
+            Stored::Live { user, .. } => Some(user),
             Stored::Absent | Stored::Dead => None,
         }
     }
 }
 
 /// What a layer judges stored logins by: its configuration and provider,
-/// its back-channel logout markers, and its activity records when an idle
-/// timeout is set (made by `LayerState::live_logins`).
+/// its back-channel logout markers, its activity records when an idle
+/// timeout is set, and its verified-login cache when it has one (made by
+/// `LayerState::live_logins`).
 pub(crate) struct LiveLogins<'a> {
     pub(crate) core: &'a RelyingParty,
     pub(crate) markers: LogoutMarkers,
     pub(crate) activity: Option<Activity>,
+    pub(crate) cache: Option<&'a LoginCache>,
 }
 
 impl LiveLogins<'_> {
-    /// Reads the session's login and judges it; with [`Touch::Extend`] (an
-    /// authenticated request) a live login's idle deadline moves on.
+    /// Reads the session's login from the store and judges it; with
+    /// [`Touch::Extend`] (an authenticated request) a live login's idle
+    /// deadline moves on.
     pub(crate) async fn load(&self, session: &Session, touch: Touch) -> Result<Stored, Error> {
         match load_current_login(session).await? {
             None => Ok(Stored::Absent),
-            Some(login) => self.check(login, touch).await,
+            Some(login) => self.check(&login, touch).await,
         }
+    }
+
+    /// The extractors' read: from the cache when it holds a fresh copy of
+    /// the session's login (`ticket`: what the request took from the cache
+    /// when it began), else from the store, then kept in the cache. Extends
+    /// the idle deadline as [`load`](Self::load) does.
+    pub(crate) async fn current(&self, session: &Session, ticket: Option<CacheTicket>) -> Result<Stored, Error> {
+        let cache = self.cache.zip(ticket).filter(|(_, ticket)| session.id() == Some(ticket.id));
+        // Degraded, the markers are read on every request (see `check`).
+        let Some((cache, ticket)) = cache.filter(|_| self.core.is_ready()) else {
+            return self.load(session, Touch::Extend).await;
+        };
+        if let Some(entry) = cache.get(&ticket.id) {
+            return self.check_cached(cache, &ticket, &entry).await;
+        }
+        let Some(value) = load_login_value(session).await? else { return Ok(Stored::Absent) };
+        let stored_value = cache.login_value(&value);
+        let Some(login) = CurrentLogin::from_value(value) else { return Ok(Stored::Absent) };
+        let stored = self.check(&login, Touch::Extend).await?;
+        if let Stored::Live { idle_until_ms, .. } = &stored {
+            let last_active_ms = self.last_active_from(*idle_until_ms);
+            cache.insert(ticket, login, stored_value, last_active_ms);
+        }
+        Ok(stored)
     }
 
     /// Judges a stored login by the current policy: the minimum LOA (it may
     /// have been raised since), `max_login_age`, back-channel logouts, and
     /// the idle timeout (checked last: only a login that counts otherwise is
     /// extended).
-    pub(crate) async fn check(&self, login: CurrentLogin, touch: Touch) -> Result<Stored, Error> {
-        let core = self.core;
-        let config = core.config();
-        if crate::loa::require_minimum(Some(login.user.loa), config.minimum_loa).is_err() {
-            tracing::debug!(loa = login.user.loa.get(), "stored login is below the current minimum LOA");
-            return Ok(Stored::Dead);
-        }
-        if unix_now() - login.logged_in_at > config.max_login_age.as_secs() as i64 {
-            tracing::debug!("stored login is older than max_login_age");
+    pub(crate) async fn check(&self, login: &CurrentLogin, touch: Touch) -> Result<Stored, Error> {
+        if !self.within_policy(login) {
             return Ok(Stored::Dead);
         }
         // One store read (two concurrent with `sid`), only while the provider
         // sends back-channel logouts, or while this instance runs degraded and
         // cannot know (other instances may have recorded some); see
         // `records::logout_markers`.
+        let core = self.core;
         let logouts_possible = core.oidc().metadata.backchannel_logout_supported || !core.is_ready();
         if logouts_possible && self.markers.is_logged_out(login.keys()).await? {
             tracing::info!("stored login was ended by a back-channel logout");
@@ -81,18 +107,85 @@ impl LiveLogins<'_> {
         }
         let idle_until_ms = match &self.activity {
             None => None,
+            Some(activity) => match self.idle(activity, login, touch).await? {
+                Idle::Until(ms) => Some(ms),
+                Idle::Expired => return Ok(Stored::Dead),
+            },
+        };
+        Ok(Stored::Live { user: login.user.clone(), logged_in_ms: login.keys().logged_in_ms, idle_until_ms })
+    }
+
+    /// A cached login, judged as [`check`](Self::check) judges a stored one
+    /// except for the back-channel logout markers: those received here
+    /// dropped the copy already, those of other instances are seen when it
+    /// goes stale. The idle deadline is taken from the copy while it needs
+    /// no write (within [`touch_step`] of the last activity known here),
+    /// else from the store, as without the cache.
+    async fn check_cached(
+        &self,
+        cache: &LoginCache,
+        ticket: &CacheTicket,
+        entry: &CachedLogin,
+    ) -> Result<Stored, Error> {
+        let login = &entry.login;
+        if !self.within_policy(login) {
+            cache.forget(&ticket.id);
+            return Ok(Stored::Dead);
+        }
+        let idle_until_ms = match &self.activity {
+            None => None,
             Some(activity) => {
-                let idle = activity.check(&login.keys(), crate::clock::unix_now_ms(), touch).await;
-                match idle.map_err(crate::records::attempt::store_error)? {
-                    Idle::Until(ms) => Some(ms),
-                    Idle::Expired => {
-                        tracing::info!("stored login ended after the idle timeout");
-                        return Ok(Stored::Dead);
+                let last_active = entry.last_active_ms();
+                let timeout_ms = activity.timeout.as_millis() as i64;
+                if unix_now_ms().saturating_sub(last_active) < touch_step(activity.timeout).as_millis() as i64 {
+                    Some(last_active.saturating_add(timeout_ms))
+                } else {
+                    match self.idle(activity, login, Touch::Extend).await? {
+                        Idle::Until(ms) => {
+                            entry.active_at(ms.saturating_sub(timeout_ms));
+                            Some(ms)
+                        }
+                        Idle::Expired => {
+                            cache.forget(&ticket.id);
+                            return Ok(Stored::Dead);
+                        }
                     }
                 }
             }
         };
-        let logged_in_ms = login.keys().logged_in_ms;
-        Ok(Stored::Live { user: Box::new(login.user), logged_in_ms, idle_until_ms })
+        Ok(Stored::Live { user: login.user.clone(), logged_in_ms: login.keys().logged_in_ms, idle_until_ms })
+    }
+
+    /// The checks that need nothing but the login and the configuration:
+    /// the current minimum LOA and `max_login_age`.
+    fn within_policy(&self, login: &CurrentLogin) -> bool {
+        let config = self.core.config();
+        if crate::loa::require_minimum(Some(login.user.loa), config.minimum_loa).is_err() {
+            tracing::debug!(loa = login.user.loa.get(), "stored login is below the current minimum LOA");
+            return false;
+        }
+        if unix_now() - login.logged_in_at > config.max_login_age.as_secs() as i64 {
+            tracing::debug!("stored login is older than max_login_age");
+            return false;
+        }
+        true
+    }
+
+    /// The login's standing against the idle timeout, from its activity record.
+    async fn idle(&self, activity: &Activity, login: &CurrentLogin, touch: Touch) -> Result<Idle, Error> {
+        let idle = activity.check(&login.keys(), unix_now_ms(), touch).await;
+        let idle = idle.map_err(crate::records::attempt::store_error)?;
+        if idle == Idle::Expired {
+            tracing::info!("stored login ended after the idle timeout");
+        }
+        Ok(idle)
+    }
+
+    /// The last activity a deadline stands for (0 without an idle timeout).
+    fn last_active_from(&self, idle_until_ms: Option<i64>) -> i64 {
+        match (&self.activity, idle_until_ms) {
+            (Some(activity), Some(until)) => until.saturating_sub(activity.timeout.as_millis() as i64),
+            _ => 0,
+        }
     }
 }

@@ -22,9 +22,9 @@ use crate::error::{Cause, Error};
 use crate::loa::Loa;
 use crate::permission::statement::PermissionItem;
 use crate::records::logout_markers::LoginKeys;
-use crate::user::{AuthenticatedUser, Claims, ClaimsSource, Subject};
+use crate::user::{AuthenticatedUser, Claims, ClaimsSource, Subject, User};
 
-const LOGIN_KEY: &str = "axum_bankid.login";
+pub(crate) const LOGIN_KEY: &str = "axum_bankid.login";
 
 /// Who last logged in, kept after a logout that keeps the session's data
 /// (`keep_session_data_at_logout`), so that a login by another person still
@@ -106,6 +106,7 @@ pub(crate) struct StoredLogin {
 impl StoredLogin {
     pub(crate) fn new(user: AuthenticatedUser, id_token: String, logged_in_at: i64) -> Self {
         let logged_in_ms = Some(crate::clock::unix_now_ms());
+        let user = user.into_inner();
         let claims = user.claims.into_map();
         StoredLogin { loa: user.loa, claims, id_token, logged_in_at, logged_in_ms, ciba_handle: None }
     }
@@ -126,7 +127,7 @@ impl StoredLogin {
 
     /// The packed session value (see [`PACKED_SEPARATOR`]).
     fn pack(&self) -> Result<serde_json::Value, Error> {
-        let user = AuthenticatedUser::from_claims(self.claims.clone(), self.loa);
+        let user = AuthenticatedUser::from_claims(self.claims.clone(), self.loa).into_inner();
         // The claims are the ID token's payload (they were verified from
         // it), so they are not stored twice; should they ever differ, they
         // are stored as well.
@@ -296,6 +297,14 @@ impl CurrentLogin {
         }
     }
 
+    /// The login of a stored value (see [`load_current_login`]).
+    pub(crate) fn from_value(value: serde_json::Value) -> Option<CurrentLogin> {
+        match value {
+            serde_json::Value::String(text) => CurrentLogin::from_packed(text),
+            older => StoredLogin::unpack(older).map(CurrentLogin::from_stored),
+        }
+    }
+
     fn from_packed(text: String) -> Option<CurrentLogin> {
         let (head, tail) = split_packed(&text);
         // The tail is not parsed per request, but a cut-off value is no login.
@@ -304,7 +313,7 @@ impl CurrentLogin {
         }
         let head: PackedHead = serde_json::from_str(head).ok()?;
         let u = head.user;
-        let user = AuthenticatedUser {
+        let user = AuthenticatedUser::new(User {
             iss: head.iss.clone().unwrap_or_default(),
             sub: u.sub,
             loa: head.loa,
@@ -320,7 +329,7 @@ impl CurrentLogin {
             bankid_altsub: u.bankid_altsub,
             nnin_altsub: u.nnin_altsub,
             claims: Claims::lazy(Arc::new(PackedClaims(text))),
-        };
+        });
         Some(CurrentLogin { user, logged_in_at: head.at, logged_in_ms: head.ms, iss: head.iss, sid: head.sid })
     }
 
@@ -420,12 +429,12 @@ pub(crate) async fn load_login(session: &Session) -> Result<Option<StoredLogin>,
 /// the record, its first fields decoded. A value that no longer decodes
 /// counts as absent, as in [`read`].
 pub(crate) async fn load_current_login(session: &Session) -> Result<Option<CurrentLogin>, Error> {
-    let value = session.get_value(LOGIN_KEY).await.map_err(store_error)?;
-    Ok(match value {
-        None => None,
-        Some(serde_json::Value::String(text)) => CurrentLogin::from_packed(text),
-        Some(older) => StoredLogin::unpack(older).map(CurrentLogin::from_stored),
-    })
+    Ok(load_login_value(session).await?.and_then(CurrentLogin::from_value))
+}
+
+/// The session's login as stored, undecoded.
+pub(crate) async fn load_login_value(session: &Session) -> Result<Option<serde_json::Value>, Error> {
+    session.get_value(LOGIN_KEY).await.map_err(store_error)
 }
 
 /// Ends the login at logout: by default the whole session (every value,
@@ -445,6 +454,14 @@ pub(crate) async fn end_login(session: &Session, keep_data: bool) -> Result<Opti
         session.flush().await.map_err(store_error)?;
     }
     Ok(login)
+}
+
+/// A packed login value for `claims`, as `store_login` writes it (for
+/// other modules' tests).
+#[cfg(test)]
+pub(crate) fn packed_for_tests(claims: serde_json::Map<String, serde_json::Value>) -> serde_json::Value {
+    let user = AuthenticatedUser::from_claims(claims, Loa::SUBSTANTIAL);
+    StoredLogin::new(user, "e30.e30.sig".into(), crate::clock::unix_now()).pack().unwrap()
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ use crate::error::render::ErrorPages;
 use crate::events::EventSink;
 use crate::live_login::LiveLogins;
 use crate::login::start::LoginStart;
+use crate::login_cache::LoginCache;
 use crate::login_hook::LoginHook;
 use crate::permission::api::PermissionApi;
 use crate::records::activity::Activity;
@@ -54,6 +55,9 @@ pub(crate) struct LayerStateInner {
     pub(crate) on_login: Option<LoginHook>,
     /// The app's login event subscriber (`BankIdLayer::on_event`).
     pub(crate) events: Option<EventSink>,
+    /// The verified-login cache, when the layer sees every session write
+    /// (`BankIdLayer::with_session_store`) and the TTL is not zero.
+    pub(crate) login_cache: Option<Arc<LoginCache>>,
 }
 
 impl std::ops::Deref for LayerState {
@@ -77,6 +81,7 @@ impl LayerState {
             login_store: Arc::new(LocalStore::default()),
             on_login: None,
             events: None,
+            login_cache: None,
         }))
     }
 
@@ -115,7 +120,12 @@ impl LayerState {
 
     /// The policy this layer judges stored logins by (see [`LiveLogins`]).
     pub(crate) fn live_logins(&self) -> LiveLogins<'_> {
-        LiveLogins { core: &self.core, markers: self.logout_markers(), activity: self.activity() }
+        LiveLogins {
+            core: &self.core,
+            markers: self.logout_markers(),
+            activity: self.activity(),
+            cache: self.login_cache.as_deref(),
+        }
     }
 
     /// This layer's activity records, when an idle timeout is set.

@@ -1,4 +1,4 @@
-//! The logged-in user: [`AuthenticatedUser`] (who logged in — issuer and
+//! The logged-in user: [`AuthenticatedUser`], a shared handle to its [`User`] (who logged in — issuer and
 //! subject — and how: level, `acr`, `amr`, `auth_time`) and its [`Claims`],
 //! as kept in the session after the ID token was verified.
 
@@ -11,11 +11,15 @@ use serde_json::{Map, Value};
 
 use crate::loa::Loa;
 
-/// A verified BankID login: who the user is and how they authenticated.
+/// A verified BankID login: who the user is and how they authenticated —
+/// the proof an extractor hands a handler.
 ///
 /// Built only from a verified ID token, then stored in the session; reading it
 /// back on later requests needs no cryptography and no call to the provider.
-/// Its `Debug` output shows the subject and level but no identity numbers.
+/// It is a shared handle to the login's [`User`] (read its fields through
+/// `Deref`: `user.sub`, `user.loa`), so cloning it — as every request that
+/// extracts it does — copies no string. Its `Debug` output shows the subject
+/// and level but no identity numbers.
 ///
 /// It serialises (an app may answer it as JSON) but never deserialises: a
 /// user exists only from a verified token, never from JSON an attacker can
@@ -25,9 +29,15 @@ use crate::loa::Loa;
 /// // No JSON becomes a user:
 /// let user: axum_bankid::AuthenticatedUser = serde_json::from_str("{}").unwrap();
 /// ```
+#[derive(Clone, PartialEq)]
+pub struct AuthenticatedUser(Arc<User>);
+
+/// Who logged in — issuer and subject — and how (level, `acr`, `amr`,
+/// `auth_time`), as the verified ID token said: what an
+/// [`AuthenticatedUser`] derefs to.
 #[derive(Clone, Serialize, PartialEq)]
 #[non_exhaustive]
-pub struct AuthenticatedUser {
+pub struct User {
     /// Issuer of the ID token: BankID OIDC for a code-flow login, BIB for a
     /// CIBA login. A `sub` is unique per issuer only (OIDC Core §2): the
     /// user's identity is the pair (`iss`, `sub`), never `sub` alone.
@@ -156,11 +166,21 @@ impl fmt::Debug for Claims {
 }
 
 impl AuthenticatedUser {
+    /// The handle to `user`.
+    pub(crate) fn new(user: User) -> Self {
+        AuthenticatedUser(Arc::new(user))
+    }
+
+    /// The user, moved out when this is the only handle (else copied).
+    pub(crate) fn into_inner(self) -> User {
+        Arc::unwrap_or_clone(self.0)
+    }
+
     /// Builds the identity from verified claims; `loa` was already checked
     /// against the policy by the caller.
     pub(crate) fn from_claims(claims: Map<String, Value>, loa: Loa) -> Self {
         let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
-        AuthenticatedUser {
+        AuthenticatedUser::new(User {
             iss: text("iss").unwrap_or_default(),
             sub: text("sub").unwrap_or_default(),
             loa,
@@ -177,7 +197,27 @@ impl AuthenticatedUser {
             bankid_altsub: text("bankid_altsub").or_else(|| text("sub_bankid")),
             nnin_altsub: text("nnin_altsub").or_else(|| text("sub_nnin")),
             claims: Claims::from(claims),
-        }
+        })
+    }
+}
+
+impl Deref for AuthenticatedUser {
+    type Target = User;
+
+    fn deref(&self) -> &User {
+        &self.0
+    }
+}
+
+impl Serialize for AuthenticatedUser {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl fmt::Debug for AuthenticatedUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
     }
 }
 
@@ -226,7 +266,7 @@ fn amr_list(value: &Value) -> Vec<String> {
     }
 }
 
-impl fmt::Debug for AuthenticatedUser {
+impl fmt::Debug for User {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthenticatedUser")
             .field("iss", &self.iss)
@@ -298,7 +338,11 @@ mod tests {
         assert_eq!(id.amr, ["bis-mfa", "bis-bid"]);
         let numeric = json!({"sub": "abc", "api_ver": 4, "sid": 7});
         let id = AuthenticatedUser::from_claims(numeric.as_object().unwrap().clone(), Loa::SUBSTANTIAL);
-        assert_eq!((id.api_ver.as_deref(), id.sid), (Some("4"), None), "a number is read, a non-string sid is not");
+        assert_eq!(
+            (id.api_ver.as_deref(), id.sid.clone()),
+            (Some("4"), None),
+            "a number is read, a non-string sid is not"
+        );
     }
 
     #[test]

@@ -61,12 +61,20 @@ pub async fn config(base: &str) -> Result<(BankIdConfig, Option<Simulator>), Box
         // Logged out after 10 minutes without a request (`IDLE_TIMEOUT_SECS`
         // to try it sooner); every page warns two minutes before.
         .idle_timeout(idle_timeout())
+        // `BANKID_LOGIN_CACHE_TTL_MS` as with real BankID (0: no cache).
+        .login_cache_ttl(login_cache_ttl())
         // Keys are used only when their x5c chain leads to this root, as
         // BankID's must lead to BankID's (`BANKID_ROOT_CERTS_FILE`).
         .root_certificates_pem(simulator.root_certificates_pem())
         .build()?;
     tracing::info!(issuer = %simulator.issuer(), "using the embedded BankID simulator");
     Ok((config, Some(simulator)))
+}
+
+/// `BANKID_LOGIN_CACHE_TTL_MS`, else the crate's default (2 s).
+fn login_cache_ttl() -> std::time::Duration {
+    let ms = std::env::var("BANKID_LOGIN_CACHE_TTL_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+    std::time::Duration::from_millis(ms)
 }
 
 /// The examples' idle timeout: `IDLE_TIMEOUT_SECS`, else 10 minutes.

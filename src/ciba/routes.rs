@@ -388,7 +388,7 @@ async fn login_if_owner(
     };
     events::emit(
         routes.events.as_ref(),
-        LoginEvent::LoginSucceeded { flow: LoginFlow::Ciba, loa: user.loa, sub: user.sub },
+        LoginEvent::LoginSucceeded { flow: LoginFlow::Ciba, loa: user.loa, sub: user.sub.clone() },
     );
     // The browser is logged in now: its other requests end, so a late
     // approval of one of them cannot replace this login. A failure here is

@@ -9,6 +9,7 @@ use super::environment::BankIdEnvironment;
 use super::error::ConfigError;
 use super::idp::IdentityProvider;
 use super::key_chain::{KeyChainSettings, RootSource, key_chain_settings};
+use super::login_cache::{LoginCacheSettings, login_cache_settings};
 use super::par::ParMode;
 use super::permission_api::{DigestInput, PermissionApiConfig, UpfrontStatement};
 use super::session_status::{SessionStatusSettings, session_status_settings};
@@ -90,6 +91,9 @@ pub struct BankIdConfigBuilder {
     idle_timeout: Option<Duration>,
     session_status_path: Option<String>,
     session_status_identity: bool,
+    login_cache_ttl: Option<Duration>,
+    login_cache_max_entries: Option<usize>,
+    login_cache_max_bytes: Option<usize>,
     jwks_refresh_cooldown: Option<Duration>,
     jwks_max_age_floor: Option<Duration>,
     jwks_max_age_ceiling: Option<Duration>,
@@ -340,6 +344,41 @@ impl BankIdConfigBuilder {
         self
     }
 
+    /// How long this instance may let a request through on its own copy of
+    /// the session's verified login, without reading the session store
+    /// (0 to 60 s; zero turns the cache off). Default: 2 s.
+    ///
+    /// The copy is exact on the instance that holds it: a logout, a new
+    /// login, a step-up, a session id rotation or a back-channel logout
+    /// received here ends it before the next request, and every request
+    /// still checks the minimum LOA, `max_login_age` and the idle timeout.
+    /// What another instance sharing the store did (a logout, a
+    /// back-channel logout it received) is seen here within this time.
+    /// Only a layer made by
+    /// [`BankIdLayer::with_session_store`](crate::BankIdLayer::with_session_store)
+    /// caches: it sees every write to the session store. The session
+    /// record's own inactivity expiry (tower-sessions') moves when the
+    /// session is saved, with or without the cache; the
+    /// [`idle_timeout`](Self::idle_timeout) is kept exactly.
+    pub fn login_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.login_cache_ttl = Some(ttl);
+        self
+    }
+
+    /// The most logins the cache keeps (the least recently useful go
+    /// first). Default: 50,000.
+    pub fn login_cache_max_entries(mut self, max: usize) -> Self {
+        self.login_cache_max_entries = Some(max);
+        self
+    }
+
+    /// The most memory, in bytes, the cached logins may take (at least 64
+    /// KiB). Default: 64 MiB.
+    pub fn login_cache_max_bytes(mut self, max: usize) -> Self {
+        self.login_cache_max_bytes = Some(max);
+        self
+    }
+
     /// Minimum time between two JWKS refetches triggered by tokens — an
     /// unknown `kid`, or a signature that fails with a known `kid` (the
     /// provider may have re-keyed) — so a flood of forged tokens cannot
@@ -583,6 +622,7 @@ struct Limits {
     jwks_max_age_floor: Duration,
     jwks_max_age_ceiling: Duration,
     max_pending_logins: usize,
+    login_cache: LoginCacheSettings,
 }
 
 /// Upfront permissions, the Permission API and CIBA's route.
@@ -642,6 +682,8 @@ impl BankIdConfigBuilder {
         let (jwks_max_age_floor, jwks_max_age_ceiling) =
             jwks_max_age_bounds(self.jwks_max_age_floor, self.jwks_max_age_ceiling)?;
         let max_pending_logins = max_pending_logins(self.max_pending_logins)?;
+        let login_cache =
+            login_cache_settings(self.login_cache_ttl, self.login_cache_max_entries, self.login_cache_max_bytes)?;
         Ok(Limits {
             clock_skew,
             http_timeout,
@@ -652,6 +694,7 @@ impl BankIdConfigBuilder {
             jwks_max_age_floor,
             jwks_max_age_ceiling,
             max_pending_logins,
+            login_cache,
         })
     }
 
@@ -723,6 +766,7 @@ impl BankIdConfigBuilder {
             login_attempt_ttl: limits.login_attempt_ttl,
             max_login_age: limits.max_login_age,
             session_status,
+            login_cache: limits.login_cache,
             jwks_refresh_cooldown: limits.jwks_refresh_cooldown,
             jwks_max_age_floor: limits.jwks_max_age_floor,
             jwks_max_age_ceiling: limits.jwks_max_age_ceiling,

@@ -94,7 +94,8 @@ fn read_routes(b: BankIdConfigBuilder, get: &impl Fn(&str) -> Option<String>) ->
     with(b, get("BANKID_POST_LOGOUT_REDIRECT_URI"), |b, v| b.post_logout_redirect_uri(v))
 }
 
-/// `BANKID_MIN_LOA`, `BANKID_CLOCK_SKEW_SECS`, `BANKID_HTTP_TIMEOUT_SECS`.
+/// `BANKID_MIN_LOA`, `BANKID_CLOCK_SKEW_SECS`, `BANKID_HTTP_TIMEOUT_SECS`,
+/// `BANKID_LOGIN_CACHE_TTL_MS`.
 fn read_limits(
     mut b: BankIdConfigBuilder,
     get: &impl Fn(&str) -> Option<String>,
@@ -108,6 +109,11 @@ fn read_limits(
     }
     if let Some(v) = get("BANKID_HTTP_TIMEOUT_SECS") {
         b = b.http_timeout(Duration::from_secs(parse_secs("BANKID_HTTP_TIMEOUT_SECS", &v)?));
+    }
+    if let Some(v) = get("BANKID_LOGIN_CACHE_TTL_MS") {
+        let ms =
+            v.parse().map_err(|_| ConfigError::invalid("BANKID_LOGIN_CACHE_TTL_MS", "must be whole milliseconds"))?;
+        b = b.login_cache_ttl(Duration::from_millis(ms));
     }
     Ok(b)
 }
@@ -233,6 +239,11 @@ const ENV_VARS: &[(&str, &str, &str)] = &[
     ("BANKID_MIN_LOA", "minimum level of assurance, 1–4", "`3`"),
     ("BANKID_CLOCK_SKEW_SECS", "allowed clock skew for `exp`/`iat`/`nbf`, in seconds (≤ 300)", "`60`"),
     ("BANKID_HTTP_TIMEOUT_SECS", "timeout of every call to the provider, in seconds (≤ 300)", "`10`"),
+    (
+        "BANKID_LOGIN_CACHE_TTL_MS",
+        "how long an instance answers from its own copy of a verified login, in milliseconds (≤ 60000; `0`: no cache); a logout on another instance is seen within it",
+        "`2000`",
+    ),
     ("BANKID_PAR", "`when_advertised`, `required` or `disabled`", "`when_advertised`"),
     (
         "BANKID_ROOT_CERTS_FILE",
@@ -324,6 +335,7 @@ mod tests {
                     "BANKID_LOGOUT_PATH" => "/out",
                     "BANKID_MIN_LOA" => "3",
                     "BANKID_CLOCK_SKEW_SECS" | "BANKID_HTTP_TIMEOUT_SECS" => "10",
+                    "BANKID_LOGIN_CACHE_TTL_MS" => "500",
                     "BANKID_PAR" => "required",
                     "BANKID_ROOT_CERTS_FILE" => "/nonexistent/roots.pem",
                     "BANKID_KEY_CHAIN_CHECK" => "on",

@@ -26,6 +26,7 @@ mod environment;
 mod error;
 mod idp;
 mod key_chain;
+mod login_cache;
 mod par;
 mod permission_api;
 mod session_status;
@@ -41,6 +42,7 @@ pub(crate) use client_auth::{ClientSecret, Credential};
 pub use environment::BankIdEnvironment;
 pub use error::ConfigError;
 pub(crate) use idp::IdentityProvider;
+pub(crate) use login_cache::LoginCacheSettings;
 pub use par::ParMode;
 // Public through `permission::` only (this module is private and the crate
 // root does not re-export them): the permission settings' one path.

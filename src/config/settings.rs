@@ -5,6 +5,7 @@ use std::time::Duration;
 use url::Url;
 
 use super::client_auth::{ClientAuth, Credential};
+use super::login_cache::LoginCacheSettings;
 use super::par::ParMode;
 use super::permission_api::{DigestInput, PermissionApiConfig, UpfrontStatement};
 use super::session_status::SessionStatusSettings;
@@ -42,6 +43,8 @@ pub struct BankIdConfig {
     pub(crate) max_pending_logins: usize,
     pub(crate) max_login_age: Duration,
     pub(crate) session_status: SessionStatusSettings,
+    /// The verified-login cache's bounds.
+    pub(crate) login_cache: LoginCacheSettings,
     pub(crate) jwks_refresh_cooldown: Duration,
     pub(crate) jwks_max_age_floor: Duration,
     pub(crate) jwks_max_age_ceiling: Duration,

@@ -95,6 +95,21 @@ pub(crate) struct LogoutSubject<'a> {
     pub(crate) sid: Option<&'a str>,
 }
 
+impl LogoutSubject<'_> {
+    /// Whether this logout names the login `keys` describes (made at any
+    /// time: [`LogoutMarkers::is_logged_out`] also compares when).
+    pub(crate) fn names(&self, keys: &LoginKeys<'_>) -> bool {
+        if keys.iss != Some(self.issuer) {
+            return false;
+        }
+        match (self.sid, self.sub) {
+            (Some(sid), _) => keys.sid == Some(sid),
+            (None, Some(sub)) => keys.sub == Some(sub),
+            (None, None) => false,
+        }
+    }
+}
+
 /// The store records of back-channel logouts for one layer.
 pub(crate) struct LogoutMarkers {
     records: SingleUseRecords,

@@ -64,29 +64,60 @@ tokio::task_local! {
 /// wraps its store in it; wrap the store of a session layer built by hand
 /// (`SessionManagerLayer::new(RotationSafeStore::new(store))`). Without it
 /// a failed login can log out the user who was logged in.
-pub struct RotationSafeStore<S>(Arc<S>);
+pub struct RotationSafeStore<S> {
+    store: Arc<S>,
+    /// Told of each write once the store has it (the verified-login cache).
+    watcher: Option<Arc<dyn WriteWatcher>>,
+}
+
+/// What keeps a copy of session data in step with the store: told of every
+/// record a [`RotationSafeStore`] saved or deleted, after the store has
+/// the change (so a read begun after the call sees it).
+pub(crate) trait WriteWatcher: Send + Sync {
+    /// `record` was created or saved (possibly changed).
+    fn saved(&self, record: &Record);
+    /// The record `id` was deleted (or may have been: the delete failed).
+    fn deleted(&self, id: &Id);
+}
 
 impl<S> Clone for RotationSafeStore<S> {
     fn clone(&self) -> Self {
-        RotationSafeStore(Arc::clone(&self.0))
+        RotationSafeStore { store: Arc::clone(&self.store), watcher: self.watcher.clone() }
     }
 }
 
 impl<S> RotationSafeStore<S> {
     /// `store`, with the old record of a login deleted only after the new one is created.
     pub fn new(store: S) -> Self {
-        RotationSafeStore(Arc::new(store))
+        RotationSafeStore { store: Arc::new(store), watcher: None }
+    }
+
+    /// This store, telling `watcher` of every write.
+    pub(crate) fn watched_by(self, watcher: Arc<dyn WriteWatcher>) -> Self {
+        RotationSafeStore { watcher: Some(watcher), ..self }
     }
 
     /// The wrapped store.
     pub fn inner(&self) -> &S {
-        &self.0
+        &self.store
+    }
+
+    fn tell_saved(&self, record: &Record) {
+        if let Some(watcher) = &self.watcher {
+            watcher.saved(record);
+        }
+    }
+
+    fn tell_deleted(&self, id: &Id) {
+        if let Some(watcher) = &self.watcher {
+            watcher.deleted(id);
+        }
     }
 }
 
 impl<S: fmt::Debug> fmt::Debug for RotationSafeStore<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("RotationSafeStore").field(&self.0).finish()
+        f.debug_tuple("RotationSafeStore").field(&self.store).finish()
     }
 }
 
@@ -99,7 +130,9 @@ impl<S: SessionStore> SessionStore for RotationSafeStore<S> {
     {
         Box::pin(async move {
             let replaced = take_replaced(record);
-            self.0.create(record).await?;
+            let created = self.store.create(record).await;
+            self.tell_saved(record);
+            created?;
             if let Some(old) = replaced {
                 self.retire(&old).await;
             }
@@ -114,13 +147,17 @@ impl<S: SessionStore> SessionStore for RotationSafeStore<S> {
         Self: 'c,
     {
         Box::pin(async move {
-            self.0.save(record).await?;
+            let saved = self.store.save(record).await;
+            self.tell_saved(record);
+            saved?;
             if self.ended(&record.id).await? {
                 // A request that loaded the session before it was ended.
                 // The error keeps the session layer from sending the ended
                 // id's cookie again (it answers a bare 500 instead).
                 tracing::info!("a late save of an ended session was undone");
-                self.0.delete(&record.id).await?;
+                let deleted = self.store.delete(&record.id).await;
+                self.tell_deleted(&record.id);
+                deleted?;
                 return Err(tower_sessions::session_store::Error::Backend("the session was ended meanwhile".into()));
             }
             Ok(())
@@ -133,7 +170,7 @@ impl<S: SessionStore> SessionStore for RotationSafeStore<S> {
         'b: 'c,
         Self: 'c,
     {
-        self.0.load(id)
+        self.store.load(id)
     }
 
     fn delete<'a, 'b, 'c>(&'a self, id: &'b Id) -> StoreFuture<'c, ()>
@@ -164,7 +201,9 @@ impl<S: SessionStore> RotationSafeStore<S> {
         let expiry = OffsetDateTime::now_utc() + TimeDuration::seconds(ENDED_SECS);
         // `false` (marked already) is as good as `true`.
         self.markers().create_first(ended_id(id), ENDED_KEY, true.into(), expiry).await?;
-        self.0.delete(id).await
+        let deleted = self.store.delete(id).await;
+        self.tell_deleted(id);
+        deleted
     }
 
     /// Whether `id` was ended.
@@ -174,7 +213,7 @@ impl<S: SessionStore> RotationSafeStore<S> {
 
     /// The markers live in the wrapped store itself (shared by every instance).
     fn markers(&self) -> SingleUseRecords {
-        SingleUseRecords::new(self.0.clone())
+        SingleUseRecords::new(self.store.clone())
     }
 }
 

@@ -157,7 +157,7 @@ async fn complete(
     let user = complete::establish(&session, login, via, data).await?;
     crate::metrics::login_succeeded(Flow::Code, pending.asked_loa.is_some() || pending.max_age.is_some());
     crate::metrics::permissions_granted(Flow::Code, grants.len());
-    let succeeded = LoginEvent::LoginSucceeded { flow: login_flow, loa: user.loa, sub: user.sub };
+    let succeeded = LoginEvent::LoginSucceeded { flow: login_flow, loa: user.loa, sub: user.sub.clone() };
     events::emit(ctx.events.as_ref(), succeeded);
     cookies.extend(end_ciba_ownerships(ctx, headers).await);
     let location = landing(&pending, !grants.is_empty());

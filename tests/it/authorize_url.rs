@@ -260,7 +260,7 @@ async fn prefix_follows_the_metadata_loaded_after_a_degraded_start() {
         BankIdLayer::discover(config).await.unwrap().with_session_store(MemoryStore::default()).into_parts();
     assert!(!layer.health().ready, "discovery is failing");
     let app = Router::new()
-        .route("/me", get(|user: AuthenticatedUser| async move { Json(user.sub) }))
+        .route("/me", get(|user: AuthenticatedUser| async move { Json(user.sub.clone()) }))
         .layer(layer.clone())
         .layer(sessions);
     let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });

@@ -7,6 +7,7 @@ use crate::common;
 use crate::common::logs;
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum_bankid_simulator::{LogoutDelivery, LogoutSubject, LogoutTokenFault, Simulator};
 use common::{TestApp, hidden_field, location, second_server};
@@ -30,9 +31,20 @@ async fn own_logs(test: impl std::future::Future<Output = ()>) -> String {
 
 /// The app against a simulator that advertises back-channel logout.
 async fn start_app<S: SessionStore + Clone>(store: S) -> TestApp {
-    logs();
-    TestApp::builder().simulator(Simulator::builder().backchannel_logout(true)).store(store).start().await
+    start_app_caching(store, Duration::from_secs(2)).await
 }
+
+/// The app with its login cache's time to live set to `ttl`.
+async fn start_app_caching<S: SessionStore + Clone>(store: S, ttl: Duration) -> TestApp {
+    logs();
+    let simulator = Simulator::builder().backchannel_logout(true);
+    TestApp::builder().simulator(simulator).store(store).configure(move |b| b.login_cache_ttl(ttl)).start().await
+}
+
+/// The cache's TTL in the two-instance tests, and the slack a loaded
+/// machine gets on top of it.
+const CROSS_INSTANCE_TTL: Duration = Duration::from_millis(1500);
+const SLACK: Duration = Duration::from_secs(1);
 
 /// A memory store whose writes of logout markers fail while `broken` is set.
 #[derive(Debug, Clone, Default)]
@@ -179,7 +191,7 @@ async fn logout_by_sid_ends_only_that_provider_session() {
 #[tokio::test]
 async fn a_logout_delivered_to_instance_b_ends_the_session_used_on_instance_a() {
     let store = MemoryStore::default();
-    let app = start_app(store.clone()).await;
+    let app = start_app_caching(store.clone(), CROSS_INSTANCE_TTL).await;
     let instance_b = second_server(&app.sim, store, |layer, _| layer).await;
     let (sub, sid) = login_kari(&app).await;
     // The same browser's session works on B too (shared store).
@@ -188,7 +200,10 @@ async fn a_logout_delivered_to_instance_b_ends_the_session_used_on_instance_a() 
     let subject = LogoutSubject::Both { sub, sid };
     let delivery = app.sim.send_backchannel_logout(subject, &format!("{instance_b}{PATH}")).await.unwrap();
     assert_eq!(delivery.status, 200, "{}", delivery.body);
-    app.assert_logged_out().await;
+    // B received it: B ends the session at once; A within its cache's TTL.
+    let on_b = app.client.get(format!("{instance_b}/me")).header("accept", "application/json").send().await;
+    assert_eq!(on_b.unwrap().status(), StatusCode::UNAUTHORIZED);
+    app.logged_out_within(CROSS_INSTANCE_TTL + SLACK).await;
 }
 
 #[tokio::test]
@@ -386,7 +401,7 @@ async fn redis_store(
 async fn on_redis_two_instances_share_markers_and_jtis() {
     let Some(redis) = common::redis::start_redis() else { return };
     let store = redis_store(redis.port).await;
-    let app = start_app(store.clone()).await;
+    let app = start_app_caching(store.clone(), CROSS_INSTANCE_TTL).await;
     let instance_b = second_server(&app.sim, store, |layer, _| layer).await;
     // One token posted to both instances at once, many rounds: one winner.
     for round in 0..10 {
@@ -399,12 +414,13 @@ async fn on_redis_two_instances_share_markers_and_jtis() {
         let statuses = futures_util::future::join_all(sends).await;
         assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "round {round}: {statuses:?}");
     }
-    // A logout delivered to B ends the session used on A.
+    // A logout delivered to B ends the session used (and cached) on A
+    // within A's cache TTL — the cache's promise across instances.
     let (sub, sid) = login_kari(&app).await;
     let subject = LogoutSubject::Both { sub, sid };
     let delivery = app.sim.send_backchannel_logout(subject, &format!("{instance_b}{PATH}")).await.unwrap();
     assert_eq!(delivery.status, 200, "{}", delivery.body);
-    app.assert_logged_out().await;
+    app.logged_out_within(CROSS_INSTANCE_TTL + SLACK).await;
     login_kari(&app).await;
 }
 

@@ -34,6 +34,7 @@ mod faults;
 mod first_steps;
 mod interop;
 mod key_chain;
+mod login_cache;
 mod login_completion;
 mod login_events;
 mod login_hook;

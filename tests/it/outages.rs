@@ -42,10 +42,10 @@ impl Drop for App {
 
 fn routes() -> Router {
     Router::new()
-        .route("/me", get(|user: AuthenticatedUser| async move { Json(user.sub) }))
+        .route("/me", get(|user: AuthenticatedUser| async move { Json(user.sub.clone()) }))
         .route(
             "/maybe",
-            get(|user: Option<AuthenticatedUser>| async move { user.map_or("anonymous".into(), |u| u.sub) }),
+            get(|user: Option<AuthenticatedUser>| async move { user.map_or("anonymous".into(), |u| u.sub.clone()) }),
         )
         .route("/pay", get(|bankid: BankIdSession| async move { bankid.request(payment()).start().await }))
         .route(

@@ -32,8 +32,12 @@ async fn pool(url: &str) -> Pool {
     pool
 }
 
+/// Without the login cache: these tests are about what the store's outage
+/// does (`login_cache` has the cache's part in it).
 async fn logged_in_app(redis: &RedisServer) -> TestApp {
-    let app = TestApp::builder().store(RedisStore::new(pool(&redis.url()).await)).start().await;
+    let store = RedisStore::new(pool(&redis.url()).await);
+    let uncached = |b: axum_bankid::BankIdConfigBuilder| b.login_cache_ttl(std::time::Duration::ZERO);
+    let app = TestApp::builder().store(store).configure(uncached).start().await;
     let callback = app.login_as("kari").await;
     assert_eq!(callback.response.status(), StatusCode::SEE_OTHER);
     let (status, me) = app.get_json("/me").await;
@@ -125,4 +129,29 @@ async fn a_callback_during_the_outage_logs_nobody_in_and_a_new_login_works_after
     assert_eq!(location(&callback.response), "/me");
     let (status, me) = app.get_json("/me").await;
     assert_eq!((status, me["loa"].as_u64()), (StatusCode::OK, Some(3)), "{me}");
+}
+
+/// With the login cache, a Redis outage is answered from the cache for at
+/// most its TTL, then with `503` — never as a logout.
+#[tokio::test]
+async fn a_cached_login_is_answered_through_an_outage_for_at_most_its_ttl() {
+    let Some(mut redis) = start_persistent_redis() else { return };
+    let ttl = Duration::from_millis(1500);
+    let store = RedisStore::new(pool(&redis.url()).await);
+    let app = TestApp::builder().store(store).configure(move |b| b.login_cache_ttl(ttl)).start().await;
+    assert_eq!(app.login_as("kari").await.response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get_json("/me").await.0, StatusCode::OK);
+    redis.shutdown();
+    let down = std::time::Instant::now();
+    loop {
+        let response = app.client.get(app.url("/me")).header("accept", "application/json").send().await.unwrap();
+        if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+            assert_store_unavailable(response).await;
+            break;
+        }
+        assert_eq!(response.status(), StatusCode::OK, "served from the cache, or 503: never a logout");
+        // The TTL, plus the store's command timeout for the read after it.
+        assert!(down.elapsed() <= ttl + Duration::from_secs(3), "cached for {:?}", down.elapsed());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

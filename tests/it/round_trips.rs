@@ -7,6 +7,7 @@ use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use axum_bankid_simulator::{CapturedRequest, Issuer};
 use common::TestApp;
@@ -89,13 +90,29 @@ impl SessionStore for CountingStore {
     }
 }
 
-/// Session-store round trips per request, logged in: one read (the session)
-/// for a route that extracts the user, none for a route that does not, and
-/// never a write.
+/// Session-store round trips per request, logged in, with the login cache:
+/// the first request reads the session, the next ones (within the cache's
+/// TTL) read nothing, and none writes.
+#[tokio::test]
+async fn with_the_login_cache_an_authenticated_request_reads_the_store_once_per_ttl() {
+    let store = CountingStore::default();
+    let ttl = std::time::Duration::from_secs(60);
+    let app = TestApp::builder().store(store.clone()).configure(move |b| b.login_cache_ttl(ttl)).start().await;
+    assert_eq!(authenticated_round_trips(&app, &store).await, (0, 0), "answered from the cache, no write");
+}
+
+/// Without the cache: one read (the session) for a route that extracts the
+/// user, none for a route that does not, and never a write.
 #[tokio::test]
 async fn an_authenticated_request_reads_the_store_once_and_a_public_one_not_at_all() {
     let store = CountingStore::default();
-    let app = TestApp::builder().store(store.clone()).start().await;
+    let app = TestApp::builder().store(store.clone()).configure(|b| b.login_cache_ttl(Duration::ZERO)).start().await;
+    assert_eq!(authenticated_round_trips(&app, &store).await, (10, 0), "one load per authenticated request, no write");
+}
+
+/// The store's reads and writes for ten authenticated requests after a
+/// login; checks that ten public ones make none.
+async fn authenticated_round_trips(app: &TestApp, store: &CountingStore) -> (usize, usize) {
     let callback = app.login_as("kari").await;
     assert_eq!(callback.response.status(), StatusCode::SEE_OTHER);
     let (status, _) = app.get_json("/me").await;
@@ -108,7 +125,7 @@ async fn an_authenticated_request_reads_the_store_once_and_a_public_one_not_at_a
         assert_eq!(status, StatusCode::OK, "{me}");
     }
     let after = count();
-    assert_eq!((after.0 - before.0, after.1 - before.1), (10, 0), "one load per authenticated request, no write");
+    let authenticated = (after.0 - before.0, after.1 - before.1);
 
     let before = count();
     for _ in 0..10 {
@@ -116,4 +133,5 @@ async fn an_authenticated_request_reads_the_store_once_and_a_public_one_not_at_a
         assert_eq!(response.status(), StatusCode::OK);
     }
     assert_eq!(count(), before, "a route that reads no login does not touch the store");
+    authenticated
 }

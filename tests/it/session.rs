@@ -296,7 +296,7 @@ async fn one_config_used_by_two_layers_shares_no_state() {
     let redirect_uri = format!("{first_base}/auth/bankid/callback");
     sim.allow_redirect_uri(&redirect_uri);
     let config = common::builder_for(&sim, &redirect_uri).build().unwrap();
-    let me = get(|user: axum_bankid::AuthenticatedUser| async move { user.sub });
+    let me = get(|user: axum_bankid::AuthenticatedUser| async move { user.sub.clone() });
     for (config, listener) in [(config.clone(), first_listener), (config, second_listener)] {
         let bankid = BankIdLayer::discover(config).await.unwrap();
         let app = Router::new()

@@ -53,7 +53,7 @@ async fn serve(wiring: Wiring) -> App {
     let config = common::builder_for(&sim, &redirect_uri).build().unwrap();
     let (bankid, sessions) =
         BankIdLayer::discover(config).await.unwrap().with_session_store(MemoryStore::default()).into_parts();
-    let me = get(|user: AuthenticatedUser| async move { user.sub });
+    let me = get(|user: AuthenticatedUser| async move { user.sub.clone() });
     let app = match wiring {
         Wiring::NoSessionLayer => Router::new().route("/me", me).layer(bankid),
         Wiring::SessionLayerInside => Router::new().route("/me", me).layer(sessions).layer(bankid),
@@ -328,7 +328,7 @@ async fn a_login_route_answering_503_still_removes_the_marker() {
     let bankid = BankIdLayer::discover(config).await.unwrap();
     assert!(!bankid.health().ready, "degraded");
     let app = Router::new()
-        .route("/me", get(|user: AuthenticatedUser| async move { user.sub }))
+        .route("/me", get(|user: AuthenticatedUser| async move { user.sub.clone() }))
         .layer(bankid.with_session_store(MemoryStore::default()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

@@ -163,12 +163,16 @@ impl<'a, S: SessionStore + Clone> TestAppBuilder<'a, S> {
         let layer = discover(config, &self.store, self.ciba, self.customize_layer).await;
         let ciba = layer.ciba();
         let app = app_routes().merge(self.routes);
-        let app = match self.sessions {
-            Sessions::ByHand { login_store } => with_hand_built_sessions(app, layer, login_store),
-            Sessions::WithSessionStore => app.layer(layer.with_session_store(self.store)),
-            Sessions::RouteLayer => app.route_layer(layer.with_session_store(self.store)),
+        let (app, bankid) = match self.sessions {
+            Sessions::ByHand { login_store } => (with_hand_built_sessions(app, layer, login_store), None),
+            Sessions::WithSessionStore => {
+                let layers = layer.with_session_store(self.store);
+                let bankid = layers.bankid().clone();
+                (app.layer(layers), Some(bankid))
+            }
+            Sessions::RouteLayer => (app.route_layer(layer.with_session_store(self.store)), None),
         };
-        serve(listener, base, sim, app, ciba)
+        serve(listener, base, sim, app, ciba, bankid)
     }
 }
 
@@ -221,11 +225,12 @@ fn serve(
     sim: Simulator,
     app: Router,
     ciba: Option<axum_bankid::ciba::Ciba>,
+    bankid: Option<BankIdLayer>,
 ) -> TestApp {
     let server = tokio::spawn(async move {
         axum::serve(listener, with_peers(app)).await.unwrap();
     });
     let browser = Browser::new();
     let (client, jar) = (browser.client().clone(), Arc::clone(browser.jar()));
-    TestApp { base, sim, browser, client, jar, ciba, server }
+    TestApp { base, sim, browser, client, jar, ciba, bankid, server }
 }

@@ -37,6 +37,9 @@ pub struct TestApp {
     pub jar: Arc<Jar>,
     /// The CIBA client, when started with [`app_builder::TestAppBuilder::ciba`].
     pub ciba: Option<axum_bankid::ciba::Ciba>,
+    /// The layer as served, when the app was made with `with_session_store`
+    /// (for its login cache's statistics).
+    pub bankid: Option<BankIdLayer>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -508,6 +511,23 @@ impl TestApp {
     pub fn session_cookie(&self) -> Option<String> {
         let url = self.base.parse().unwrap();
         self.jar.cookies(&url).map(|v| v.to_str().unwrap().to_owned())
+    }
+
+    /// Polls `/me` until it answers `401` and says how long that took;
+    /// fails if it takes longer than `limit` (the login cache's TTL plus
+    /// slack, for a logout made on another instance).
+    pub async fn logged_out_within(&self, limit: std::time::Duration) -> std::time::Duration {
+        let start = std::time::Instant::now();
+        loop {
+            let (status, body) = self.get_json("/me").await;
+            if status == StatusCode::UNAUTHORIZED {
+                assert_eq!(body["error"], "unauthenticated");
+                return start.elapsed();
+            }
+            assert_eq!(status, StatusCode::OK, "{body}");
+            assert!(start.elapsed() <= limit, "still logged in {:?} later", start.elapsed());
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
     }
 
     /// Asserts that no login is in the session.

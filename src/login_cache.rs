@@ -1,0 +1,399 @@
+//! The verified-login cache: this instance's copy of the logins it read
+//! from the session store, so that an authenticated request is a hash
+//! lookup and a policy check instead of a store read and a JSON decode.
+//!
+//! # Exact on this instance
+//!
+//! Every write to the session store goes through the
+//! [`RotationSafeStore`](crate::RotationSafeStore) that
+//! [`BankIdLayer::with_session_store`](crate::BankIdLayer::with_session_store)
+//! builds, and that store tells the cache of each one once the store has it
+//! ([`WriteWatcher`]): a deleted record (logout, an ended or rotated id) and
+//! a saved record whose login is not the cached one (a new login, the app
+//! clearing the session) drop the copy. A back-channel logout received here
+//! drops the copies of every login it names ([`LoginCache::end_logins`]).
+//!
+//! A request that read the store just before such a write must not put the
+//! old login back afterwards. So each id belongs to one of [`STRIPES`]
+//! counters, raised by every drop: a request takes the counter when it
+//! starts (its [`CacheTicket`], before anything reads the session), and its
+//! copy is kept only if the counter has not moved once it is in. Whichever
+//! order the two take, the old login is not served again: the drop either
+//! removes the copy or moves the counter the copy is checked against.
+//!
+//! # Across instances: the time to live
+//!
+//! What another instance writes reaches this one only through the store, so
+//! a copy answers for at most
+//! [`login_cache_ttl`](crate::BankIdConfigBuilder::login_cache_ttl),
+//! counted from before its read: a logout elsewhere ends the login here
+//! within that time.
+//!
+//! # Bounded
+//!
+//! At most `login_cache_max_entries` logins and `login_cache_max_bytes`
+//! bytes: each entry weighs its estimated size but at least
+//! `max_bytes / max_entries`, so one weight bound keeps both, and the
+//! cache holds it at every insert.
+
+use std::hash::{BuildHasher, RandomState};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Instant;
+
+use quick_cache::Weighter;
+use quick_cache::sync::Cache;
+use serde_json::Value;
+use tower_sessions::session::{Id, Record};
+
+use crate::config::LoginCacheSettings;
+use crate::records::logout_markers::LogoutSubject;
+use crate::records::rotation::WriteWatcher;
+use crate::session::CurrentLogin;
+
+/// How many drop counters the ids share: a drop refuses only the copies
+/// being put in for ids on its counter, so a busy instance's logouts do not
+/// stall every other session's cache.
+const STRIPES: usize = 256;
+
+/// The logins one layer read from its session store, by session id.
+pub(crate) struct LoginCache {
+    entries: Cache<Id, Arc<CachedLogin>, ByWeight>,
+    drops: Box<[AtomicU64]>,
+    settings: LoginCacheSettings,
+    /// Keyed per process: nobody outside can make two logins look alike.
+    hashes: RandomState,
+    /// The session key the login is stored under.
+    login_key: &'static str,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+/// One cached login.
+pub(crate) struct CachedLogin {
+    pub(crate) login: CurrentLogin,
+    /// The stored value's hash: a save that keeps it keeps the copy.
+    fingerprint: u64,
+    fresh_until: Instant,
+    /// The last activity this instance knows of (Unix milliseconds; with an
+    /// idle timeout): it only moves forward.
+    last_active_ms: AtomicI64,
+    weight: u64,
+}
+
+impl CachedLogin {
+    /// The last activity this instance knows of.
+    pub(crate) fn last_active_ms(&self) -> i64 {
+        self.last_active_ms.load(Ordering::Acquire)
+    }
+
+    /// Records activity at `ms` (never moving it back).
+    pub(crate) fn active_at(&self, ms: i64) {
+        self.last_active_ms.fetch_max(ms, Ordering::AcqRel);
+    }
+}
+
+/// What a request took from the cache before anything read its session:
+/// its session id, the id's drop counter, and when.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CacheTicket {
+    pub(crate) id: Id,
+    drops: u64,
+    taken: Instant,
+}
+
+/// The cache's size and use, for monitoring and benchmarks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LoginCacheStats {
+    /// Logins held.
+    pub entries: usize,
+    /// The bytes they are charged (estimated size, at least
+    /// `max_bytes / max_entries` each).
+    pub bytes: u64,
+    /// The bounds: `login_cache_max_entries` and `login_cache_max_bytes`.
+    pub max_entries: usize,
+    /// See `max_entries`.
+    pub max_bytes: u64,
+    /// Authenticated requests answered from the cache.
+    pub hits: u64,
+    /// Requests with a session cookie that read the store instead.
+    pub misses: u64,
+}
+
+/// Weighs an entry by its charged bytes.
+#[derive(Clone)]
+struct ByWeight;
+
+impl Weighter<Id, Arc<CachedLogin>> for ByWeight {
+    fn weight(&self, _id: &Id, entry: &Arc<CachedLogin>) -> u64 {
+        entry.weight
+    }
+}
+
+impl LoginCache {
+    /// A cache with `settings`, for logins stored under `login_key`; `None`
+    /// when the settings turn it off.
+    pub(crate) fn new(settings: LoginCacheSettings, login_key: &'static str) -> Option<Arc<LoginCache>> {
+        if settings.ttl.is_zero() {
+            return None;
+        }
+        let entries = Cache::with_weighter(settings.max_entries, settings.max_bytes as u64, ByWeight);
+        Some(Arc::new(LoginCache {
+            entries,
+            drops: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
+            settings,
+            hashes: RandomState::new(),
+            login_key,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }))
+    }
+
+    /// What a request with session id `id` takes before its session is read.
+    pub(crate) fn ticket(&self, id: Id) -> CacheTicket {
+        CacheTicket { id, drops: self.drops_of(&id).load(Ordering::SeqCst), taken: Instant::now() }
+    }
+
+    /// The fresh copy for `id`, if any (a stale one is dropped).
+    pub(crate) fn get(&self, id: &Id) -> Option<Arc<CachedLogin>> {
+        match self.entries.get(id) {
+            Some(entry) if entry.fresh_until > Instant::now() => {
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                Some(entry)
+            }
+            Some(stale) => {
+                self.entries.remove_if(id, |e| Arc::ptr_eq(e, &stale));
+                self.misses.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+            None => {
+                self.misses.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    /// Keeps `login`, read from the store after `ticket` was taken, unless
+    /// a drop for its id came in between (see the module docs).
+    /// `stored` identifies the value it was read from; `last_active_ms` is
+    /// the login's last activity (with an idle timeout).
+    pub(crate) fn insert(&self, ticket: CacheTicket, login: CurrentLogin, stored: LoginValue, last_active_ms: i64) {
+        let weight = self.weight_of(stored.len);
+        let entry = Arc::new(CachedLogin {
+            login,
+            fingerprint: stored.fingerprint,
+            fresh_until: ticket.taken + self.settings.ttl,
+            last_active_ms: AtomicI64::new(last_active_ms),
+            weight,
+        });
+        let drops = self.drops_of(&ticket.id);
+        if drops.load(Ordering::SeqCst) != ticket.drops {
+            return;
+        }
+        self.entries.insert(ticket.id, Arc::clone(&entry));
+        if drops.load(Ordering::SeqCst) != ticket.drops {
+            self.entries.remove_if(&ticket.id, |e| Arc::ptr_eq(e, &entry));
+        }
+    }
+
+    /// Drops the copy for `id`, and any a request that read the store
+    /// before now is about to put in.
+    pub(crate) fn forget(&self, id: &Id) {
+        self.drops_of(id).fetch_add(1, Ordering::SeqCst);
+        self.entries.remove(id);
+    }
+
+    /// Drops every copy of a login `subject` names (a back-channel logout
+    /// received here, already recorded in the store).
+    pub(crate) fn end_logins(&self, subject: &LogoutSubject<'_>) {
+        for drops in &self.drops {
+            drops.fetch_add(1, Ordering::SeqCst);
+        }
+        self.entries.retain(|_, entry| !subject.names(&entry.login.keys()));
+    }
+
+    /// What identifies a stored login value (its hash) and its length.
+    pub(crate) fn login_value(&self, value: &Value) -> LoginValue {
+        match value {
+            Value::String(text) => LoginValue { fingerprint: self.hashes.hash_one(text.as_str()), len: text.len() },
+            // An older stored form: never equal to a packed one.
+            other => {
+                let text = other.to_string();
+                LoginValue { fingerprint: self.hashes.hash_one(("object", text.as_str())), len: text.len() }
+            }
+        }
+    }
+
+    /// The cache's size and use.
+    pub(crate) fn stats(&self) -> LoginCacheStats {
+        LoginCacheStats {
+            entries: self.entries.len(),
+            bytes: self.entries.weight(),
+            max_entries: self.settings.max_entries,
+            max_bytes: self.settings.max_bytes as u64,
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+        }
+    }
+
+    fn drops_of(&self, id: &Id) -> &AtomicU64 {
+        // Session ids are random: their low bits spread evenly.
+        &self.drops[(id.0 as u64 as usize) % STRIPES]
+    }
+
+    /// An entry's charged bytes: its parts' sizes — the stored value, which
+    /// the claims are decoded from, counted three times (the value, the
+    /// claims map a handler may decode, the user's fields) — and at least
+    /// the share of one entry in the byte bound.
+    fn weight_of(&self, value_len: usize) -> u64 {
+        let fixed = std::mem::size_of::<CachedLogin>() + std::mem::size_of::<crate::User>() + 128;
+        let estimate = (fixed + 3 * value_len) as u64;
+        let floor = (self.settings.max_bytes / self.settings.max_entries) as u64;
+        estimate.max(floor)
+    }
+}
+
+/// A stored login value's hash and length (see [`LoginCache::login_value`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LoginValue {
+    fingerprint: u64,
+    len: usize,
+}
+
+impl WriteWatcher for LoginCache {
+    /// A save that keeps the cached login keeps the copy; any other drops it
+    /// (a different login, none, or nothing cached to compare with).
+    fn saved(&self, record: &Record) {
+        let kept = self.entries.peek(&record.id).is_some_and(|entry| {
+            record.data.get(self.login_key).is_some_and(|v| self.login_value(v).fingerprint == entry.fingerprint)
+        });
+        if !kept {
+            self.forget(&record.id);
+        }
+    }
+
+    fn deleted(&self, id: &Id) {
+        self.forget(id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::session::packed_for_tests;
+
+    const KEY: &str = "login";
+
+    fn cache(ttl_ms: u64, max_entries: usize, max_bytes: usize) -> Arc<LoginCache> {
+        let settings = LoginCacheSettings { ttl: Duration::from_millis(ttl_ms), max_entries, max_bytes };
+        LoginCache::new(settings, KEY).unwrap()
+    }
+
+    fn value(sub: &str, sid: &str) -> Value {
+        let claims = json!({"iss": "https://oidc.example", "sub": sub, "sid": sid, "acr": "urn:bankid:bis;LOA=3"});
+        packed_for_tests(claims.as_object().unwrap().clone())
+    }
+
+    /// Reads `stored` for `id` as a request holding `ticket` would, and keeps it.
+    fn put(cache: &LoginCache, ticket: CacheTicket, stored: &Value) {
+        let login = CurrentLogin::from_value(stored.clone()).unwrap();
+        cache.insert(ticket, login, cache.login_value(stored), 0);
+    }
+
+    fn record(id: Id, login: Option<&Value>) -> Record {
+        let mut record = Record {
+            id,
+            data: Default::default(),
+            expiry_date: tower_sessions::cookie::time::OffsetDateTime::now_utc(),
+        };
+        if let Some(login) = login {
+            record.data.insert(KEY.into(), login.clone());
+        }
+        record
+    }
+
+    #[test]
+    fn a_zero_ttl_is_no_cache() {
+        let settings = LoginCacheSettings { ttl: Duration::ZERO, max_entries: 1, max_bytes: 1 << 20 };
+        assert!(LoginCache::new(settings, KEY).is_none());
+    }
+
+    #[test]
+    fn the_bound_on_entries_and_bytes_holds_at_every_insert() {
+        for (max_entries, max_bytes) in [(10, 1 << 20), (1000, 64 * 1024)] {
+            let cache = cache(60_000, max_entries, max_bytes);
+            for i in 0..2000 {
+                let id = Id(i);
+                put(&cache, cache.ticket(id), &value(&format!("user-{i}"), "s"));
+                let stats = cache.stats();
+                assert!(stats.entries <= max_entries, "{i}: {stats:?}");
+                assert!(stats.bytes <= max_bytes as u64, "{i}: {stats:?}");
+            }
+            assert!(cache.stats().entries > 0);
+        }
+    }
+
+    #[test]
+    fn a_drop_after_the_ticket_keeps_the_read_login_out() {
+        let cache = cache(60_000, 100, 1 << 20);
+        let id = Id(7);
+        let stored = value("kari", "s1");
+        // Dropped after the request took its ticket (and read the store):
+        let ticket = cache.ticket(id);
+        cache.deleted(&id);
+        put(&cache, ticket, &stored);
+        assert!(cache.get(&id).is_none(), "the login read before the drop is not kept");
+        // A request that begins after the drop may keep what it reads.
+        put(&cache, cache.ticket(id), &stored);
+        assert!(cache.get(&id).is_some());
+    }
+
+    #[test]
+    fn a_copy_answers_for_its_ttl_counted_from_its_ticket() {
+        let cache = cache(30, 100, 1 << 20);
+        let id = Id(8);
+        let ticket = cache.ticket(id);
+        std::thread::sleep(Duration::from_millis(40));
+        put(&cache, ticket, &value("kari", "s1"));
+        assert!(cache.get(&id).is_none(), "stale as soon as it is in: its read began 40 ms ago");
+        put(&cache, cache.ticket(id), &value("kari", "s1"));
+        assert!(cache.get(&id).is_some());
+        let stats = cache.stats();
+        assert_eq!((stats.hits, stats.misses), (1, 1));
+    }
+
+    #[test]
+    fn a_save_keeps_the_copy_only_while_it_holds_the_same_login() {
+        let cache = cache(60_000, 100, 1 << 20);
+        let id = Id(9);
+        let kari = value("kari", "s1");
+        put(&cache, cache.ticket(id), &kari);
+        cache.saved(&record(id, Some(&kari)));
+        assert!(cache.get(&id).is_some(), "the app saved other data: the login is the same");
+        cache.saved(&record(id, Some(&value("ola", "s2"))));
+        assert!(cache.get(&id).is_none(), "another login under the id");
+        put(&cache, cache.ticket(id), &kari);
+        cache.saved(&record(id, None));
+        assert!(cache.get(&id).is_none(), "the session was emptied");
+    }
+
+    #[test]
+    fn a_backchannel_logout_drops_the_logins_it_names_only() {
+        let cache = cache(60_000, 100, 1 << 20);
+        put(&cache, cache.ticket(Id(1)), &value("kari", "s1"));
+        put(&cache, cache.ticket(Id(2)), &value("kari", "s2"));
+        put(&cache, cache.ticket(Id(3)), &value("ola", "s3"));
+        let issuer = "https://oidc.example";
+        cache.end_logins(&LogoutSubject { issuer, sub: Some("kari"), sid: Some("s1") });
+        assert!(cache.get(&Id(1)).is_none() && cache.get(&Id(2)).is_some(), "a sid names one session");
+        cache.end_logins(&LogoutSubject { issuer, sub: Some("kari"), sid: None });
+        assert!(cache.get(&Id(2)).is_none() && cache.get(&Id(3)).is_some(), "a sub alone names the user's");
+        cache.end_logins(&LogoutSubject { issuer: "https://other.example", sub: Some("ola"), sid: None });
+        assert!(cache.get(&Id(3)).is_some(), "another issuer's ola is someone else");
+    }
+}
