@@ -28,7 +28,9 @@ impl Language {
     /// order), if it names any.
     pub(crate) fn preferred(headers: &HeaderMap) -> Option<Language> {
         let accepted = headers.get(header::ACCEPT_LANGUAGE)?.to_str().ok()?;
-        accept_language::parse(accepted).iter().find_map(|tag| Language::of_tag(tag))
+        // Sorted by quality, stable for equal ones; `q=0` means "not this" (RFC 9110 §12.4.2).
+        let tags = accept_language::parse_with_quality(accepted);
+        tags.iter().filter(|(_, quality)| *quality > 0.0).find_map(|(tag, _)| Language::of_tag(tag))
     }
 
     fn of_tag(tag: &str) -> Option<Language> {
@@ -71,6 +73,8 @@ mod tests {
             ("no", Some(Language::Nb)),
             ("de-DE, en-GB;q=0.7, nb;q=0.3", Some(Language::En)),
             ("en;q=0.2, nn;q=0.9", Some(Language::Nn)),
+            ("nb;q=0, en;q=0.5", Some(Language::En)),
+            ("nn;q=0", None),
             ("de, fr", None),
             ("", None),
         ];

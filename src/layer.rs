@@ -23,7 +23,7 @@ use futures_util::future::{BoxFuture, Either};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use tower_sessions::{Session, SessionManagerLayer, SessionStore, cookie::SameSite};
+use tower_sessions::{SessionManagerLayer, SessionStore, cookie::SameSite};
 
 use crate::RotationSafeStore;
 use crate::ciba::{self, Ciba, CibaOptions, CibaStore};
@@ -33,7 +33,7 @@ use crate::error::{Error, StartupError};
 use crate::events::{EventSink, LoginEvent};
 use crate::health::Health;
 use crate::http::with_cookies;
-use crate::login_cache::{LoginCache, LoginCacheStats};
+use crate::login_cache::{self, LoginCache, LoginCacheStats, TicketScope};
 use crate::login_hook::{LoginContext, LoginDecision};
 use crate::permission::api::PermissionApi;
 use crate::private_responses::{LoginShown, MarkPrivate};
@@ -473,19 +473,6 @@ impl BankIdLayer {
     }
 }
 
-impl BankIdLayer {
-    /// Gives a request with a session cookie its ticket to the
-    /// verified-login cache, before anything reads its session (see
-    /// `login_cache`).
-    fn take_cache_ticket(&self, req: &mut Request) {
-        if let Some(cache) = &self.ctx.login_cache
-            && let Some(id) = req.extensions().get::<Session>().and_then(Session::id)
-        {
-            req.extensions_mut().insert(cache.ticket(id));
-        }
-    }
-}
-
 /// The session layer of [`BankIdLayer::with_session_store`]: the cookie
 /// policy the BankID redirect needs, on `store` wrapped in a [`RotationSafeStore`].
 fn session_layer<S: SessionStore + Clone>(
@@ -540,7 +527,7 @@ where
     /// own future, not boxed again, only wrapped to mark responses that show
     /// a login private (see `private_responses`); the layer's own routes are
     /// boxed.
-    type Future = Either<MarkPrivate<S::Future>, BoxFuture<'static, Result<Response, Infallible>>>;
+    type Future = Either<MarkPrivate<TicketScope<S::Future>>, BoxFuture<'static, Result<Response, Infallible>>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -559,7 +546,6 @@ where
                 response.map(|response| with_cookies(response, marker))
             }));
         }
-        self.layer.take_cache_ticket(&mut req);
         req.extensions_mut().insert(self.layer.ctx.clone());
         let shown = LoginShown::default();
         req.extensions_mut().insert(shown.clone());
@@ -567,7 +553,8 @@ where
         // leave a fresh clone behind (the usual tower pattern).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        Either::Left(MarkPrivate::new(inner.call(req), shown))
+        // The scope in which a read of the session takes the login cache's ticket.
+        Either::Left(MarkPrivate::new(login_cache::with_ticket_scope(inner.call(req)), shown))
     }
 }
 
@@ -590,9 +577,9 @@ impl<S: SessionStore> BankIdSessionLayer<S> {
     /// records in the session store) and the session layer, made together
     /// so they cannot name different stores. Add the BankID layer first
     /// (inside), the session layer after it:
-    /// `routes.layer(bankid).layer(sessions)`, with nothing between them
-    /// that reads the session: the verified-login cache takes its ticket
-    /// before the session is first read (see
+    /// `routes.layer(bankid).layer(sessions)`. A session read between them
+    /// (before `BankIdLayer` sees the request) is never kept in the
+    /// verified-login cache (see
     /// [`login_cache_ttl`](crate::BankIdConfigBuilder::login_cache_ttl)).
     pub fn into_parts(self) -> (BankIdLayer, SessionManagerLayer<RotationSafeStore<S>>) {
         (self.bankid, self.sessions)

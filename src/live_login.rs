@@ -11,13 +11,14 @@
 
 use crate::clock::{unix_now, unix_now_ms};
 use crate::error::Error;
-use crate::login_cache::{CacheTicket, CachedLogin, LoginCache};
+use crate::login_cache::{CachedLogin, LoginCache, ticket_for};
 use crate::records::activity::{Activity, Idle, Touch, touch_step};
 use crate::records::logout_markers::LogoutMarkers;
 use crate::relying_party::RelyingParty;
 use crate::session::{CurrentLogin, load_current_login, load_login_value};
 use crate::user::AuthenticatedUser;
 use tower_sessions::Session;
+use tower_sessions::session::Id;
 
 /// What the session holds, judged by [`LiveLogins::check`].
 pub(crate) enum Stored {
@@ -26,9 +27,9 @@ pub(crate) enum Stored {
     /// A login that no longer counts (too old, too low, logged out).
     Dead,
     /// A login that counts, when it was made (Unix milliseconds: which
-    /// login this is), and when it ends if idle from now on (Unix
-    /// milliseconds; with an idle timeout).
-    Live { user: AuthenticatedUser, logged_in_ms: i64, idle_until_ms: Option<i64> },
+    /// login this is), when `max_login_age` ends it (Unix seconds), and when
+    /// it ends if idle from now on (Unix milliseconds; with an idle timeout).
+    Live { user: AuthenticatedUser, logged_in_ms: i64, ends_at: i64, idle_until_ms: Option<i64> },
 }
 
 impl Stored {
@@ -64,23 +65,21 @@ impl LiveLogins<'_> {
     }
 
     /// The extractors' read: from the cache when it holds a fresh copy of
-    /// the session's login (`ticket`: what the request took from the cache
-    /// when it began), else from the store, then kept in the cache. Extends
-    /// the idle deadline as [`load`](Self::load) does.
-    pub(crate) async fn current(&self, session: &Session, ticket: Option<CacheTicket>) -> Result<Stored, Error> {
-        let cache = self.cache.zip(ticket).filter(|(_, ticket)| session.id() == Some(ticket.id));
+    /// the session's login, else from the store, then kept in the cache
+    /// when the read took its ticket (see `login_cache`). Extends the idle
+    /// deadline as [`load`](Self::load) does.
+    pub(crate) async fn current(&self, session: &Session) -> Result<Stored, Error> {
         // Degraded, the markers are read on every request (see `check`).
-        let Some((cache, ticket)) = cache.filter(|_| self.core.is_ready()) else {
-            return self.load(session, Touch::Extend).await;
-        };
-        if let Some(entry) = cache.get(&ticket.id) {
-            return self.check_cached(cache, &ticket, &entry).await;
+        let cached = self.cache.filter(|_| self.core.is_ready()).zip(session.id());
+        let Some((cache, id)) = cached else { return self.load(session, Touch::Extend).await };
+        if let Some(entry) = cache.get(&id) {
+            return self.check_cached(cache, &id, &entry).await;
         }
         let Some(value) = load_login_value(session).await? else { return Ok(Stored::Absent) };
         let stored_value = cache.login_value(&value);
         let Some(login) = CurrentLogin::from_value(value) else { return Ok(Stored::Absent) };
         let stored = self.check(&login, Touch::Extend).await?;
-        if let Stored::Live { idle_until_ms, .. } = &stored {
+        if let (Stored::Live { idle_until_ms, .. }, Some(ticket)) = (&stored, ticket_for(id)) {
             let last_active_ms = self.last_active_from(*idle_until_ms);
             cache.insert(ticket, login, stored_value, last_active_ms);
         }
@@ -112,7 +111,7 @@ impl LiveLogins<'_> {
                 Idle::Expired => return Ok(Stored::Dead),
             },
         };
-        Ok(Stored::Live { user: login.user.clone(), logged_in_ms: login.keys().logged_in_ms, idle_until_ms })
+        Ok(self.live(login, idle_until_ms))
     }
 
     /// A cached login, judged as [`check`](Self::check) judges a stored one
@@ -121,15 +120,10 @@ impl LiveLogins<'_> {
     /// goes stale. The idle deadline is taken from the copy while it needs
     /// no write (within [`touch_step`] of the last activity known here),
     /// else from the store, as without the cache.
-    async fn check_cached(
-        &self,
-        cache: &LoginCache,
-        ticket: &CacheTicket,
-        entry: &CachedLogin,
-    ) -> Result<Stored, Error> {
+    async fn check_cached(&self, cache: &LoginCache, id: &Id, entry: &CachedLogin) -> Result<Stored, Error> {
         let login = &entry.login;
         if !self.within_policy(login) {
-            cache.forget(&ticket.id);
+            cache.forget(id);
             return Ok(Stored::Dead);
         }
         let idle_until_ms = match &self.activity {
@@ -146,14 +140,26 @@ impl LiveLogins<'_> {
                             Some(ms)
                         }
                         Idle::Expired => {
-                            cache.forget(&ticket.id);
+                            cache.forget(id);
                             return Ok(Stored::Dead);
                         }
                     }
                 }
             }
         };
-        Ok(Stored::Live { user: login.user.clone(), logged_in_ms: login.keys().logged_in_ms, idle_until_ms })
+        Ok(self.live(login, idle_until_ms))
+    }
+
+    fn live(&self, login: &CurrentLogin, idle_until_ms: Option<i64>) -> Stored {
+        let (logged_in_ms, ends_at) = (login.keys().logged_in_ms, self.ends_at(login));
+        Stored::Live { user: login.user.clone(), logged_in_ms, ends_at, idle_until_ms }
+    }
+
+    /// When `max_login_age` ends `login` (Unix seconds): the one rule for
+    /// the check below and for what the session status route shows.
+    fn ends_at(&self, login: &CurrentLogin) -> i64 {
+        let max_age = i64::try_from(self.core.config().max_login_age.as_secs()).unwrap_or(i64::MAX);
+        login.logged_in_at.saturating_add(max_age)
     }
 
     /// The checks that need nothing but the login and the configuration:
@@ -164,7 +170,7 @@ impl LiveLogins<'_> {
             tracing::debug!(loa = login.user.loa.get(), "stored login is below the current minimum LOA");
             return false;
         }
-        if unix_now() - login.logged_in_at > config.max_login_age.as_secs() as i64 {
+        if unix_now() > self.ends_at(login) {
             tracing::debug!("stored login is older than max_login_age");
             return false;
         }

@@ -15,19 +15,24 @@
 //!
 //! A request that read the store just before such a write must not put the
 //! old login back afterwards. So each id belongs to one of [`STRIPES`]
-//! counters, raised by every drop: a request takes the counter when it
-//! starts (its [`CacheTicket`], before anything reads the session), and its
-//! copy is kept only if the counter has not moved once it is in. Whichever
-//! order the two take, the old login is not served again: the drop either
-//! removes the copy or moves the counter the copy is checked against.
+//! counters, raised by every drop: the same store tells the cache when a
+//! read of a session record begins, and the request's [`CacheTicket`] takes
+//! the counter then, before the store is asked; its copy is kept only if
+//! the counter has not moved once it is in. Whichever order the two take,
+//! the old login is not served again: the drop either removes the copy or
+//! moves the counter the copy is checked against. A request whose session
+//! was read elsewhere (not through the watched store, or before
+//! `BankIdLayer` saw the request) has no ticket and keeps no copy.
 //!
 //! # Across instances: the time to live
 //!
 //! What another instance writes reaches this one only through the store, so
 //! a copy answers for at most
 //! [`login_cache_ttl`](crate::BankIdConfigBuilder::login_cache_ttl),
-//! counted from before its read: a logout elsewhere ends the login here
-//! within that time.
+//! counted from before its read, and never past the record's own expiry
+//! (as the store answered it): a logout elsewhere ends the login here
+//! within that time. The store must answer a read with the writes that
+//! completed before it (the memory store and Redis do).
 //!
 //! # Bounded
 //!
@@ -36,6 +41,8 @@
 //! `max_bytes / max_entries`, so one weight bound keeps both, and the
 //! cache holds it at every insert.
 
+use std::cell::Cell;
+use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -44,6 +51,8 @@ use std::time::Instant;
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
 use serde_json::Value;
+use tokio::task::futures::TaskLocalFuture;
+use tower_sessions::cookie::time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 
 use crate::config::LoginCacheSettings;
@@ -93,13 +102,35 @@ impl CachedLogin {
     }
 }
 
-/// What a request took from the cache before anything read its session:
-/// its session id, the id's drop counter, and when.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct CacheTicket {
-    pub(crate) id: Id,
+/// What a request took from the cache when its session record was read:
+/// the record's id, the id's drop counter before the read, and until when
+/// a copy of what it read may answer. (No `Debug`: the id is the cookie.)
+/// Public only as part of `BankIdService`'s future type; not nameable.
+#[derive(Clone, Copy)]
+pub struct CacheTicket {
+    id: Id,
     drops: u64,
-    taken: Instant,
+    fresh_until: Instant,
+}
+
+tokio::task_local! {
+    /// The ticket of the session record the current request read through
+    /// the watched store, in the scope `BankIdLayer` gives each request.
+    static READ_TICKET: Cell<Option<CacheTicket>>;
+}
+
+/// A request's future within the scope of its [`CacheTicket`].
+pub type TicketScope<F> = TaskLocalFuture<Cell<Option<CacheTicket>>, F>;
+
+/// `request` with a place for its [`CacheTicket`] (see the module docs).
+pub(crate) fn with_ticket_scope<F: Future>(request: F) -> TicketScope<F> {
+    READ_TICKET.scope(Cell::new(None), request)
+}
+
+/// The ticket of the current request's read of session `id`, if it was
+/// read through the watched store within the request's scope.
+pub(crate) fn ticket_for(id: Id) -> Option<CacheTicket> {
+    READ_TICKET.try_with(Cell::get).ok().flatten().filter(|ticket| ticket.id == id)
 }
 
 /// The cache's size and use, for monitoring and benchmarks.
@@ -121,6 +152,21 @@ pub struct LoginCacheStats {
     pub misses: u64,
 }
 
+/// One shard per MiB of the byte bound, up to four per core: quick_cache
+/// splits the bound evenly between its shards and admits no entry heavier
+/// than (nearly) a shard's share, so shards must stay large against a login
+/// (a few kB). quick_cache itself keeps at least 32 entries per shard.
+fn options(settings: &LoginCacheSettings) -> quick_cache::Options {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let shards = (settings.max_bytes >> 20).clamp(1, 4 * cores);
+    quick_cache::OptionsBuilder::new()
+        .shards(shards)
+        .estimated_items_capacity(settings.max_entries)
+        .weight_capacity(settings.max_bytes as u64)
+        .build()
+        .expect("every option is set")
+}
+
 /// Weighs an entry by its charged bytes.
 #[derive(Clone)]
 struct ByWeight;
@@ -138,7 +184,7 @@ impl LoginCache {
         if settings.ttl.is_zero() {
             return None;
         }
-        let entries = Cache::with_weighter(settings.max_entries, settings.max_bytes as u64, ByWeight);
+        let entries = Cache::with_options(options(&settings), ByWeight, Default::default(), Default::default());
         Some(Arc::new(LoginCache {
             entries,
             drops: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
@@ -150,9 +196,10 @@ impl LoginCache {
         }))
     }
 
-    /// What a request with session id `id` takes before its session is read.
-    pub(crate) fn ticket(&self, id: Id) -> CacheTicket {
-        CacheTicket { id, drops: self.drops_of(&id).load(Ordering::SeqCst), taken: Instant::now() }
+    /// The ticket of a read of session `id` that begins now.
+    fn ticket(&self, id: Id) -> CacheTicket {
+        let drops = self.drops_of(&id).load(Ordering::SeqCst);
+        CacheTicket { id, drops, fresh_until: Instant::now() + self.settings.ttl }
     }
 
     /// The fresh copy for `id`, if any (a stale one is dropped).
@@ -183,7 +230,7 @@ impl LoginCache {
         let entry = Arc::new(CachedLogin {
             login,
             fingerprint: stored.fingerprint,
-            fresh_until: ticket.taken + self.settings.ttl,
+            fresh_until: ticket.fresh_until,
             last_active_ms: AtomicI64::new(last_active_ms),
             weight,
         });
@@ -254,6 +301,15 @@ impl LoginCache {
     }
 }
 
+impl CacheTicket {
+    /// This ticket, fresh no longer than `record` lives.
+    fn until_expiry_of(self, record: &Record) -> CacheTicket {
+        let left = record.expiry_date - OffsetDateTime::now_utc();
+        let left = std::time::Duration::try_from(left).unwrap_or_default();
+        CacheTicket { fresh_until: self.fresh_until.min(Instant::now() + left), ..self }
+    }
+}
+
 /// A stored login value's hash and length (see [`LoginCache::login_value`]).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct LoginValue {
@@ -262,6 +318,19 @@ pub(crate) struct LoginValue {
 }
 
 impl WriteWatcher for LoginCache {
+    /// The current request's ticket is taken (see the module docs).
+    fn loading(&self, id: &Id) {
+        let _ = READ_TICKET.try_with(|slot| slot.set(Some(self.ticket(*id))));
+    }
+
+    /// A copy of what was read answers no longer than the record lives.
+    fn loaded(&self, id: &Id, record: Option<&Record>) {
+        let _ = READ_TICKET.try_with(|slot| {
+            let ticket = slot.get().filter(|ticket| ticket.id == *id);
+            slot.set(ticket.zip(record).map(|(ticket, record)| ticket.until_expiry_of(record)));
+        });
+    }
+
     /// A save that keeps the cached login keeps the copy; any other drops it
     /// (a different login, none, or nothing cached to compare with).
     fn saved(&self, record: &Record) {
@@ -299,6 +368,13 @@ mod tests {
         packed_for_tests(claims.as_object().unwrap().clone())
     }
 
+    /// A login the size of a real one with every claim granted (~3 kB).
+    fn full_size_value(sub: &str) -> Value {
+        let claims = json!({"iss": "https://oidc.example", "sub": sub, "acr": "urn:bankid:bis;LOA=3",
+            "name": "Kari Nordmann", "padding": "x".repeat(3000)});
+        packed_for_tests(claims.as_object().unwrap().clone())
+    }
+
     /// Reads `stored` for `id` as a request holding `ticket` would, and keeps it.
     fn put(cache: &LoginCache, ticket: CacheTicket, stored: &Value) {
         let login = CurrentLogin::from_value(stored.clone()).unwrap();
@@ -306,11 +382,8 @@ mod tests {
     }
 
     fn record(id: Id, login: Option<&Value>) -> Record {
-        let mut record = Record {
-            id,
-            data: Default::default(),
-            expiry_date: tower_sessions::cookie::time::OffsetDateTime::now_utc(),
-        };
+        let expiry_date = OffsetDateTime::now_utc() + tower_sessions::cookie::time::Duration::hours(1);
+        let mut record = Record { id, data: Default::default(), expiry_date };
         if let Some(login) = login {
             record.data.insert(KEY.into(), login.clone());
         }
@@ -325,7 +398,7 @@ mod tests {
 
     #[test]
     fn the_bound_on_entries_and_bytes_holds_at_every_insert() {
-        for (max_entries, max_bytes) in [(10, 1 << 20), (1000, 64 * 1024)] {
+        for (max_entries, max_bytes) in [(16, 1 << 20), (1000, 64 * 1024), (50_000, 64 << 20)] {
             let cache = cache(60_000, max_entries, max_bytes);
             for i in 0..2000 {
                 let id = Id(i);
@@ -336,6 +409,57 @@ mod tests {
             }
             assert!(cache.stats().entries > 0);
         }
+    }
+
+    #[test]
+    fn the_smallest_bounds_still_cache_full_size_logins() {
+        for (max_entries, max_bytes) in [(16, 64 * 1024), (50_000, 64 * 1024), (16, 64 << 20)] {
+            let cache = cache(60_000, max_entries, max_bytes);
+            let stored = full_size_value("kari");
+            assert!(stored.as_str().unwrap().len() > 3000);
+            put(&cache, cache.ticket(Id(1)), &stored);
+            assert!(cache.get(&Id(1)).is_some(), "{max_entries} entries, {max_bytes} bytes");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_read_takes_its_ticket_only_within_a_requests_scope_and_for_its_id() {
+        let cache = cache(60_000, 100, 1 << 20);
+        let kari = value("kari", "s1");
+        let record = record(Id(3), Some(&kari));
+        cache.loading(&Id(3));
+        assert!(ticket_for(Id(3)).is_none(), "outside a request's scope there is none");
+        with_ticket_scope(async {
+            assert!(ticket_for(Id(3)).is_none(), "nothing read yet");
+            cache.loading(&Id(3));
+            cache.loaded(&Id(3), Some(&record));
+            assert!(ticket_for(Id(4)).is_none(), "the ticket is for the id that was read");
+            let ticket = ticket_for(Id(3)).expect("a ticket");
+            cache.loading(&Id(3));
+            cache.loaded(&Id(3), None);
+            assert!(ticket_for(Id(3)).is_none(), "a read that found nothing leaves nothing to keep");
+            put(&cache, ticket, &kari);
+        })
+        .await;
+        assert!(cache.get(&Id(3)).is_some());
+    }
+
+    #[tokio::test]
+    async fn a_copy_never_outlives_the_record_it_was_read_from() {
+        let cache = cache(60_000, 100, 1 << 20);
+        let kari = value("kari", "s1");
+        let mut expiring = record(Id(5), Some(&kari));
+        expiring.expiry_date = OffsetDateTime::now_utc() + tower_sessions::cookie::time::Duration::milliseconds(30);
+        let ticket = with_ticket_scope(async {
+            cache.loading(&Id(5));
+            cache.loaded(&Id(5), Some(&expiring));
+            ticket_for(Id(5)).unwrap()
+        })
+        .await;
+        put(&cache, ticket, &kari);
+        assert!(cache.get(&Id(5)).is_some());
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(cache.get(&Id(5)).is_none(), "the store's record expired: so did the copy");
     }
 
     #[test]

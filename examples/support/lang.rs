@@ -9,8 +9,8 @@
 //! `Accept-Language` at all are scripts (curl in `scripts/headless-*.sh`),
 //! which read English too.
 //!
-//! The negotiation is a few lines rather than a crate: three languages and
-//! the q-values of one header; a parser dependency would be larger than it.
+//! The header is parsed by the `accept-language` crate, as axum-bankid's own
+//! error pages do.
 
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -83,18 +83,9 @@ impl Lang {
 /// on a tie; `q=0` means "not this one"), if it names any.
 fn accepted(headers: &HeaderMap) -> Option<Lang> {
     let value = headers.get(header::ACCEPT_LANGUAGE)?.to_str().ok()?;
-    let mut best: Option<(Lang, f32)> = None;
-    for item in value.split(',') {
-        let mut parts = item.split(';');
-        let Some(lang) = Lang::from_tag(parts.next().unwrap_or_default()) else { continue };
-        let q = parts.find_map(|p| p.trim().strip_prefix("q=")).map_or(Some(1.0), |q| q.trim().parse::<f32>().ok());
-        if let Some(q) = q.filter(|q| *q > 0.0 && *q <= 1.0)
-            && best.is_none_or(|(_, best_q)| q > best_q)
-        {
-            best = Some((lang, q));
-        }
-    }
-    best.map(|(lang, _)| lang)
+    // By quality, then order; `q=0` means "not this".
+    let tags = accept_language::parse_with_quality(value);
+    tags.iter().filter(|(_, quality)| *quality > 0.0).find_map(|(tag, _)| Lang::from_tag(tag))
 }
 
 /// The language the switch left in [`COOKIE`].

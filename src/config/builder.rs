@@ -356,7 +356,10 @@ impl BankIdConfigBuilder {
     /// back-channel logout it received) is seen here within this time.
     /// Only a layer made by
     /// [`BankIdLayer::with_session_store`](crate::BankIdLayer::with_session_store)
-    /// caches: it sees every write to the session store. The session
+    /// caches: it sees every write its own session layer makes. A second
+    /// session layer on the same store (another `with_session_store` in the
+    /// same process) counts as another instance: its logouts reach this
+    /// cache within the TTL. The session
     /// record's own inactivity expiry (tower-sessions') moves when the
     /// session is saved, with or without the cache; the
     /// [`idle_timeout`](Self::idle_timeout) is kept exactly.
@@ -365,15 +368,16 @@ impl BankIdConfigBuilder {
         self
     }
 
-    /// The most logins the cache keeps (the least recently useful go
-    /// first). Default: 50,000.
+    /// The most logins the cache keeps (at least 16; the least recently
+    /// useful go first). Default: 50,000.
     pub fn login_cache_max_entries(mut self, max: usize) -> Self {
         self.login_cache_max_entries = Some(max);
         self
     }
 
     /// The most memory, in bytes, the cached logins may take (at least 64
-    /// KiB). Default: 64 MiB.
+    /// KiB), each charged three times its stored size (4–10 kB). Default:
+    /// 64 MiB.
     pub fn login_cache_max_bytes(mut self, max: usize) -> Self {
         self.login_cache_max_bytes = Some(max);
         self

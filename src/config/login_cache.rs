@@ -15,9 +15,14 @@ const DEFAULT_TTL: Duration = Duration::from_secs(2);
 /// a minute is no cache but a second session lifetime.
 const MAX_TTL: Duration = Duration::from_secs(60);
 const DEFAULT_MAX_ENTRIES: usize = 50_000;
-/// 64 MiB: about 20,000 logins of ~3 kB (claims, the ID token, the user).
+/// 64 MiB: each login is charged three times its stored value (the value,
+/// the claims a handler may decode, the user's fields), 4–10 kB, so this
+/// holds some 7,000–16,000 logins.
 const DEFAULT_MAX_BYTES: usize = 64 * 1024 * 1024;
 const MIN_MAX_BYTES: usize = 64 * 1024;
+/// Fewer logins than the requests of one page is no cache; and each entry
+/// must weigh well under the bound for the bound to hold it.
+const MIN_MAX_ENTRIES: usize = 16;
 
 /// The cache's bounds (see
 /// [`login_cache_ttl`](crate::BankIdConfigBuilder::login_cache_ttl)).
@@ -30,7 +35,7 @@ pub(crate) struct LoginCacheSettings {
 }
 
 /// Checks the builder's values: a time to live up to a minute (zero turns
-/// the cache off), at least one entry and 64 KiB when it is on.
+/// the cache off), at least 16 entries and 64 KiB.
 pub(super) fn login_cache_settings(
     ttl: Option<Duration>,
     max_entries: Option<usize>,
@@ -41,8 +46,8 @@ pub(super) fn login_cache_settings(
         return Err(ConfigError::invalid("login_cache_ttl", "must be at most 60 seconds (zero turns the cache off)"));
     }
     let max_entries = max_entries.unwrap_or(DEFAULT_MAX_ENTRIES);
-    if max_entries == 0 {
-        return Err(ConfigError::invalid("login_cache_max_entries", "must be at least 1"));
+    if max_entries < MIN_MAX_ENTRIES {
+        return Err(ConfigError::invalid("login_cache_max_entries", "must be at least 16"));
     }
     let max_bytes = max_bytes.unwrap_or(DEFAULT_MAX_BYTES);
     if max_bytes < MIN_MAX_BYTES {
@@ -66,7 +71,7 @@ mod tests {
     fn bounds_out_of_range_are_named() {
         let cases = [
             (Some(Duration::from_secs(61)), None, None, "login_cache_ttl"),
-            (None, Some(0), None, "login_cache_max_entries"),
+            (None, Some(15), None, "login_cache_max_entries"),
             (None, None, Some(1024), "login_cache_max_bytes"),
         ];
         for (ttl, entries, bytes, name) in cases {

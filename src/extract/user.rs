@@ -15,7 +15,6 @@ use super::rejection::{AuthRejection, no_bankid_layer, rejection};
 use crate::error::Error;
 use crate::http::session_of;
 use crate::live_login::Stored;
-use crate::login_cache::CacheTicket;
 use crate::private_responses::LoginShown;
 use crate::state::LayerState;
 use crate::user::AuthenticatedUser;
@@ -61,8 +60,7 @@ async fn current_user(ctx: Option<&LayerState>, parts: &Parts) -> Result<Authent
     let session = session_of(&parts.extensions)?;
     // Read before the load, which forgets an id whose record is gone.
     let session_cookie_came_back = session.id().is_some();
-    let ticket = parts.extensions.get::<CacheTicket>().copied();
-    match ctx.live_logins().current(&session, ticket).await? {
+    match ctx.live_logins().current(&session).await? {
         Stored::Live { user, .. } => Ok(user),
         Stored::Dead => Err(Error::Unauthenticated),
         Stored::Absent => Err(no_login(ctx, &parts.headers, session_cookie_came_back)),

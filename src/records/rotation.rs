@@ -72,8 +72,13 @@ pub struct RotationSafeStore<S> {
 
 /// What keeps a copy of session data in step with the store: told of every
 /// record a [`RotationSafeStore`] saved or deleted, after the store has
-/// the change (so a read begun after the call sees it).
+/// the change (so a read begun after the call sees it), and of every read,
+/// before and after it.
 pub(crate) trait WriteWatcher: Send + Sync {
+    /// A read of the record `id` is about to ask the store.
+    fn loading(&self, id: &Id);
+    /// The read of `id` answered `record` (`None`: no record, or the store failed).
+    fn loaded(&self, id: &Id, record: Option<&Record>);
     /// `record` was created or saved (possibly changed).
     fn saved(&self, record: &Record);
     /// The record `id` was deleted (or may have been: the delete failed).
@@ -170,7 +175,13 @@ impl<S: SessionStore> SessionStore for RotationSafeStore<S> {
         'b: 'c,
         Self: 'c,
     {
-        self.store.load(id)
+        let Some(watcher) = &self.watcher else { return self.store.load(id) };
+        Box::pin(async move {
+            watcher.loading(id);
+            let loaded = self.store.load(id).await;
+            watcher.loaded(id, loaded.as_ref().ok().and_then(Option::as_ref));
+            loaded
+        })
     }
 
     fn delete<'a, 'b, 'c>(&'a self, id: &'b Id) -> StoreFuture<'c, ()>
@@ -200,7 +211,12 @@ impl<S: SessionStore> RotationSafeStore<S> {
     async fn end(&self, id: &Id) -> tower_sessions::session_store::Result<()> {
         let expiry = OffsetDateTime::now_utc() + TimeDuration::seconds(ENDED_SECS);
         // `false` (marked already) is as good as `true`.
-        self.markers().create_first(ended_id(id), ENDED_KEY, true.into(), expiry).await?;
+        let marked = self.markers().create_first(ended_id(id), ENDED_KEY, true.into(), expiry).await;
+        if let Err(err) = marked {
+            // Nothing was deleted; told all the same, as a copy costs only a read.
+            self.tell_deleted(id);
+            return Err(err);
+        }
         let deleted = self.store.delete(id).await;
         self.tell_deleted(id);
         deleted

@@ -21,37 +21,29 @@ use crate::records::activity::Touch;
 use crate::state::LayerState;
 use crate::user::AuthenticatedUser;
 
-/// The route's JSON body. Times are Unix seconds.
-#[derive(Serialize, Debug, PartialEq, Eq)]
-pub(crate) struct SessionStatus {
+/// The route's body without a login.
+#[derive(Serialize)]
+struct LoggedOut {
     logged_in: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    loa: Option<u8>,
+}
+
+const LOGGED_OUT: LoggedOut = LoggedOut { logged_in: false };
+
+/// The route's body with a login. Times are Unix seconds.
+#[derive(Serialize)]
+struct LoggedIn {
+    logged_in: bool,
+    loa: u8,
     #[serde(skip_serializing_if = "Option::is_none")]
     auth_time: Option<i64>,
     /// When the login ends whatever the user does (`max_login_age`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    expires_at: Option<i64>,
+    expires_at: i64,
     /// When it ends without activity; `null` without an idle timeout.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    idle_expires_at: Option<Option<i64>>,
+    idle_expires_at: Option<i64>,
     /// The idle timeout in seconds; `null` without one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    idle_timeout: Option<Option<u64>>,
+    idle_timeout: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sub: Option<String>,
-}
-
-impl SessionStatus {
-    const LOGGED_OUT: SessionStatus = SessionStatus {
-        logged_in: false,
-        loa: None,
-        auth_time: None,
-        expires_at: None,
-        idle_expires_at: None,
-        idle_timeout: None,
-        sub: None,
-    };
 }
 
 #[tracing::instrument(name = "bankid.session_status", skip_all)]
@@ -65,32 +57,25 @@ pub(crate) async fn session_status(
     if touch == Touch::Extend && !same_origin_or_absent(&headers, ctx.core.config().redirect_uri()) {
         return ctx.error_response(&Error::CrossSiteRequest, &headers);
     }
-    let Some(session) = session else { return no_store_json(StatusCode::OK, SessionStatus::LOGGED_OUT) };
+    let Some(session) = session else { return no_store_json(StatusCode::OK, LOGGED_OUT) };
     match ctx.live_logins().load(&session, touch).await {
-        Ok(Stored::Live { user, logged_in_ms, idle_until_ms }) => {
-            no_store_json(StatusCode::OK, status_of(&ctx, &user, logged_in_ms, idle_until_ms))
+        Ok(Stored::Live { user, ends_at, idle_until_ms, .. }) => {
+            no_store_json(StatusCode::OK, status_of(&ctx, &user, ends_at, idle_until_ms))
         }
-        Ok(Stored::Absent | Stored::Dead) => no_store_json(StatusCode::OK, SessionStatus::LOGGED_OUT),
+        Ok(Stored::Absent | Stored::Dead) => no_store_json(StatusCode::OK, LOGGED_OUT),
         Err(err) => ctx.error_response(&err, &headers),
     }
 }
 
-fn status_of(
-    ctx: &LayerState,
-    user: &AuthenticatedUser,
-    logged_in_ms: i64,
-    idle_until_ms: Option<i64>,
-) -> SessionStatus {
-    let config = ctx.core.config();
-    let settings = &config.session_status;
-    let max_age = i64::try_from(config.max_login_age.as_secs()).unwrap_or(i64::MAX);
-    SessionStatus {
+fn status_of(ctx: &LayerState, user: &AuthenticatedUser, ends_at: i64, idle_until_ms: Option<i64>) -> LoggedIn {
+    let settings = &ctx.core.config().session_status;
+    LoggedIn {
         logged_in: true,
-        loa: Some(user.loa.get()),
+        loa: user.loa.get(),
         auth_time: user.auth_time,
-        expires_at: Some((logged_in_ms / 1000).saturating_add(max_age)),
-        idle_expires_at: Some(idle_until_ms.map(|ms| ms / 1000)),
-        idle_timeout: Some(settings.idle_timeout.map(|t| t.as_secs())),
+        expires_at: ends_at,
+        idle_expires_at: idle_until_ms.map(|ms| ms / 1000),
+        idle_timeout: settings.idle_timeout.map(|t| t.as_secs()),
         sub: settings.shows_identity.then(|| user.sub.clone()),
     }
 }

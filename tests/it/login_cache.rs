@@ -168,10 +168,10 @@ async fn requests_racing_a_logout_never_bring_the_login_back() {
 
 #[tokio::test]
 async fn the_cache_keeps_at_most_its_bound_and_every_login_still_works() {
-    let bounded = |b: BankIdConfigBuilder| b.login_cache_ttl(LONG_TTL).login_cache_max_entries(3);
+    let bounded = |b: BankIdConfigBuilder| b.login_cache_ttl(LONG_TTL).login_cache_max_entries(16);
     let app = TestApp::builder().configure(bounded).start().await;
     let mut cookies = Vec::new();
-    for _ in 0..8 {
+    for _ in 0..40 {
         cookies.push(TestLogin::new(&app.base, &app.sim).user("kari").cookie().await.unwrap());
     }
     for _ in 0..3 {
@@ -180,8 +180,40 @@ async fn the_cache_keeps_at_most_its_bound_and_every_login_still_works() {
         }
     }
     let stats = app.bankid.as_ref().unwrap().login_cache_stats().unwrap();
-    assert!(stats.entries <= 3 && stats.bytes <= stats.max_bytes, "{stats:?}");
-    assert_eq!((stats.max_entries, stats.max_bytes), (3, 64 << 20));
+    assert!(stats.entries <= 16 && stats.bytes <= stats.max_bytes, "{stats:?}");
+    assert!(stats.entries >= 1 && stats.hits >= 1, "the bounded cache still caches: {stats:?}");
+    assert_eq!((stats.max_entries, stats.max_bytes), (16, 64 << 20));
+}
+
+/// A session read before `BankIdLayer` sees the request (something between
+/// the two layers of `into_parts`) has no ticket: it is answered, never
+/// cached, so a logout can never race its copy.
+#[tokio::test]
+async fn a_session_read_before_the_layer_is_never_cached() {
+    use axum::extract::Request;
+    use axum::middleware::{self, Next};
+
+    let store = tower_sessions::MemoryStore::default();
+    let app = TestApp::builder().store(store.clone()).configure(caching(LONG_TTL)).start().await;
+    let config = common::builder_for(&app.sim, "http://127.0.0.1:1/cb").login_cache_ttl(LONG_TTL).build().unwrap();
+    let (bankid, sessions) =
+        axum_bankid::BankIdLayer::discover(config).await.unwrap().with_session_store(store).into_parts();
+    let reads_first = middleware::from_fn(|session: Session, req: Request, next: Next| async move {
+        let _ = session.get_value("anything").await;
+        next.run(req).await
+    });
+    let me = get(|user: AuthenticatedUser| async move { Json(user) });
+    let router = Router::new().route("/me", me).layer(bankid.clone()).layer(reads_first).layer(sessions);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+
+    let cookie = logged_in_and_cached(&app, "kari").await;
+    for _ in 0..3 {
+        assert_eq!(me_with(&other, &cookie).await, StatusCode::OK);
+    }
+    let stats = bankid.login_cache_stats().unwrap();
+    assert_eq!((stats.entries, stats.hits), (0, 0), "{stats:?}");
 }
 
 #[tokio::test]
