@@ -15,6 +15,8 @@
 //! Protected, all on `PORT` behind both layers, same logged-in cookie, same
 //! body `ok`:
 //! - `/healthz`: public, never reads the session;
+//! - `/healthz-private`: the same with `Cache-Control: private, no-store`,
+//!   the header every response that showed a login gets;
 //! - `/session-read`: loads the session record and reads the crate's stored
 //!   login as a raw `serde_json::Value` through tower-sessions' `Session` —
 //!   what the store costs to hand over the record, without the crate's
@@ -116,6 +118,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/ok", get(|_: AuthenticatedUser| async { "ok" }))
         .route("/session-read", get(session_read))
         .route("/healthz", get(healthz))
+        // Public, with the header a response that shows a login gets:
+        // what `/ok` pays for being private, apart from the extractor.
+        .route("/healthz-private", get(healthz_private))
         .layer(bankid)
         .layer(sessions);
     let with_sessions = Router::new().route("/healthz", get(healthz)).layer(sessions_only);
@@ -138,6 +143,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// `ok` on every rung: the same small body, so only the layers differ.
 async fn healthz() -> &'static str {
     "ok"
+}
+
+/// `ok` with `Cache-Control: private, no-store`, as every response that
+/// showed a login carries.
+async fn healthz_private() -> impl IntoResponse {
+    ([(axum::http::header::CACHE_CONTROL, "private, no-store")], "ok")
 }
 
 /// Loads the session record and reads the stored login as it is, undecoded:
@@ -269,7 +280,8 @@ async fn churn(State(state): State<Arc<ChurnState>>, Query(params): Query<ChurnP
 /// Log in, use, log out, try the old cookie — until `deadline`.
 async fn churn_task(state: &ChurnState, deadline: std::time::Instant) -> ChurnCounts {
     let mut counts = ChurnCounts::default();
-    let plain = reqwest::Client::new();
+    // No jar (the cookie is sent as given) and no redirects followed.
+    let plain = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("a client");
     let ok = format!("{}/ok", state.base);
     while std::time::Instant::now() < deadline {
         let cookie = new_session(&state.base, &state.simulator).await;

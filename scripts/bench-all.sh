@@ -83,8 +83,10 @@ step "item 1: wrk, memory store, login cache on" scripts/load.sh "${load_args[@]
 step "item 1: wrk, memory store, login cache off" env CACHE=0 PUBLIC=0 PROFILE=0 scripts/load.sh "${load_args[@]}"
 step "item 2: wrk, Redis, login cache on" env REDIS=1 PROFILE=0 scripts/load.sh "${load_args[@]}"
 step "item 2: wrk, Redis, login cache off" env REDIS=1 CACHE=0 PUBLIC=0 PROFILE=0 scripts/load.sh "${load_args[@]}"
-step "item 6: logins and logouts under load, memory" env CHURN=1 ONLY_CHURN=1 scripts/load.sh "${load_args[@]}"
-step "item 6: logins and logouts under load, Redis" env REDIS=1 CHURN=1 ONLY_CHURN=1 scripts/load.sh "${load_args[@]}"
+step "item 6: logins and logouts under load, memory, cache bound below the sessions" \
+  env CHURN=1 ONLY_CHURN=1 POOL=1000 CACHE_MAX_ENTRIES=500 scripts/load.sh "${load_args[@]}"
+step "item 6: logins and logouts under load, Redis, every session fits the cache" \
+  env REDIS=1 CHURN=1 ONLY_CHURN=1 POOL=1000 CACHE_MAX_ENTRIES=50000 scripts/load.sh "${load_args[@]}"
 step "item 3: in process (extractor)" cargo bench -q --bench extractor "${criterion_args[@]}"
 step "item 3: parsers" cargo bench -q --features fuzzing --bench parsers "${criterion_args[@]}"
 step "item 4: memory" cargo bench -q --bench memory

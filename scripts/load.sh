@@ -15,8 +15,9 @@
 #      session-read/public (the store's share), ok/session-read (the
 #      extractor's own share);
 #      With the verified-login cache on (CACHE=1, the default) /ok reads no
-#      store: ok/public is then the extractor's whole share, and
-#      session-read/public the store read each hit saves;
+#      store and the rungs are public -> /healthz-private (the same with the
+#      Cache-Control: private header every response that showed a login
+#      gets) -> /ok; session-read/public is then the store read a hit saves;
 #   4. (BACKCHANNEL=1) /me while the provider advertises back-channel logout
 #      (one logout-marker check per uncached request) vs /me without it;
 #   5. (CHURN=1) logins and logouts interleaved under load: wrk loads /ok
@@ -216,12 +217,16 @@ fi
 # 3. Protected, behind both layers, the same small body: public -> the
 #    session read alone -> AuthenticatedUser.
 if [ "${SMALL:-1}" = 1 ] && [ "${CACHE:-1}" = 1 ]; then
-  # A hit reads no store: public -> +AuthenticatedUser is the only rung.
-  expect_ok "$app/session-read" "$cookie"; expect_ok "$app/ok" "$cookie"
-  compare "protected small body/public, cache on (the extractor's share)" "$app/healthz" "$app/ok" "$cookie"
+  # A hit reads no store. Rungs: public -> +the private header every
+  # response that showed a login gets -> +AuthenticatedUser (a hit).
+  expect_ok "$app/session-read" "$cookie"; expect_ok "$app/ok" "$cookie"; expect_ok "$app/healthz-private" "$cookie"
+  compare "protected small body/public, cache on" "$app/healthz" "$app/ok" "$cookie"
   direct="$last_ratio"
+  compare "public private/public (the Cache-Control: private header's share)" "$app/healthz" "$app/healthz-private" "$cookie"
+  r1="$last_ratio"
+  compare "protected small body/public private, cache on (the extractor's share)" "$app/healthz-private" "$app/ok" "$cookie"
+  ladder "protected, behind both layers, cache on" "public -> +private header" "$r1" "-> +AuthenticatedUser (a hit)" "$last_ratio" "$direct"
   compare "session-read/public (the store read a hit saves)" "$app/healthz" "$app/session-read" "$cookie"
-  awk -v d="$direct" -v r="$last_ratio" 'BEGIN { printf "LADDER protected, behind both layers, cache on: public -> +AuthenticatedUser (a hit) x%.2f, its only rung; the session read a hit saves would cost x%.2f\n", d, r }'
   if [ "${PROFILE:-0}" = 1 ]; then profile "$server" "$app/ok" "$cookie"; fi
 elif [ "${SMALL:-1}" = 1 ]; then
   expect_ok "$app/session-read" "$cookie"; expect_ok "$app/ok" "$cookie"

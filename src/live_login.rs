@@ -14,11 +14,15 @@ use crate::error::Error;
 use crate::login_cache::{CachedLogin, LoginCache, ticket_for};
 use crate::records::activity::{Activity, Idle, Touch, touch_step};
 use crate::records::logout_markers::LogoutMarkers;
+use crate::records::single_use::SingleUseRecords;
 use crate::relying_party::RelyingParty;
 use crate::session::{CurrentLogin, load_current_login, load_login_value};
 use crate::user::AuthenticatedUser;
-use tower_sessions::Session;
+use std::sync::Arc;
+use std::time::Duration;
+
 use tower_sessions::session::Id;
+use tower_sessions::{Session, SessionStore};
 
 /// What the session holds, judged by [`LiveLogins::check`].
 pub(crate) enum Stored {
@@ -48,12 +52,31 @@ impl Stored {
 /// `LayerState::live_logins`).
 pub(crate) struct LiveLogins<'a> {
     pub(crate) core: &'a RelyingParty,
-    pub(crate) markers: LogoutMarkers,
-    pub(crate) activity: Option<Activity>,
+    /// Where the markers and activity records are (the layer's login store).
+    pub(crate) records: &'a Arc<dyn SessionStore>,
     pub(crate) cache: Option<&'a LoginCache>,
 }
 
 impl LiveLogins<'_> {
+    /// The layer's back-channel logout markers (made when a check needs
+    /// them: a cache hit does not).
+    pub(crate) fn markers(&self) -> LogoutMarkers {
+        LogoutMarkers::new(Arc::clone(self.records), self.core.config(), self.core.record_key)
+    }
+
+    /// The layer's activity records, when an idle timeout is set.
+    pub(crate) fn activity(&self) -> Option<Activity> {
+        self.idle_timeout().map(|timeout| self.activity_for(timeout))
+    }
+
+    fn activity_for(&self, timeout: Duration) -> Activity {
+        Activity { records: SingleUseRecords::new(Arc::clone(self.records)), key: self.core.record_key, timeout }
+    }
+
+    fn idle_timeout(&self) -> Option<Duration> {
+        self.core.config().session_status.idle_timeout
+    }
+
     /// Reads the session's login from the store and judges it; with
     /// [`Touch::Extend`] (an authenticated request) a live login's idle
     /// deadline moves on.
@@ -100,13 +123,13 @@ impl LiveLogins<'_> {
         // `records::logout_markers`.
         let core = self.core;
         let logouts_possible = core.oidc().metadata.backchannel_logout_supported || !core.is_ready();
-        if logouts_possible && self.markers.is_logged_out(login.keys()).await? {
+        if logouts_possible && self.markers().is_logged_out(login.keys()).await? {
             tracing::info!("stored login was ended by a back-channel logout");
             return Ok(Stored::Dead);
         }
-        let idle_until_ms = match &self.activity {
+        let idle_until_ms = match self.activity() {
             None => None,
-            Some(activity) => match self.idle(activity, login, touch).await? {
+            Some(activity) => match self.idle(&activity, login, touch).await? {
                 Idle::Until(ms) => Some(ms),
                 Idle::Expired => return Ok(Stored::Dead),
             },
@@ -126,15 +149,15 @@ impl LiveLogins<'_> {
             cache.forget(id);
             return Ok(Stored::Dead);
         }
-        let idle_until_ms = match &self.activity {
+        let idle_until_ms = match self.idle_timeout() {
             None => None,
-            Some(activity) => {
+            Some(timeout) => {
                 let last_active = entry.last_active_ms();
-                let timeout_ms = activity.timeout.as_millis() as i64;
-                if unix_now_ms().saturating_sub(last_active) < touch_step(activity.timeout).as_millis() as i64 {
+                let timeout_ms = timeout.as_millis() as i64;
+                if unix_now_ms().saturating_sub(last_active) < touch_step(timeout).as_millis() as i64 {
                     Some(last_active.saturating_add(timeout_ms))
                 } else {
-                    match self.idle(activity, login, Touch::Extend).await? {
+                    match self.idle(&self.activity_for(timeout), login, Touch::Extend).await? {
                         Idle::Until(ms) => {
                             entry.active_at(ms.saturating_sub(timeout_ms));
                             Some(ms)
@@ -189,8 +212,8 @@ impl LiveLogins<'_> {
 
     /// The last activity a deadline stands for (0 without an idle timeout).
     fn last_active_from(&self, idle_until_ms: Option<i64>) -> i64 {
-        match (&self.activity, idle_until_ms) {
-            (Some(activity), Some(until)) => until.saturating_sub(activity.timeout.as_millis() as i64),
+        match (self.idle_timeout(), idle_until_ms) {
+            (Some(timeout), Some(until)) => until.saturating_sub(timeout.as_millis() as i64),
             _ => 0,
         }
     }

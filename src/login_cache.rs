@@ -74,8 +74,8 @@ pub(crate) struct LoginCache {
     hashes: RandomState,
     /// The session key the login is stored under.
     login_key: &'static str,
-    hits: AtomicU64,
-    misses: AtomicU64,
+    hits: Counter,
+    misses: Counter,
 }
 
 /// One cached login.
@@ -191,8 +191,8 @@ impl LoginCache {
             settings,
             hashes: RandomState::new(),
             login_key,
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
+            hits: Counter::default(),
+            misses: Counter::default(),
         }))
     }
 
@@ -206,16 +206,16 @@ impl LoginCache {
     pub(crate) fn get(&self, id: &Id) -> Option<Arc<CachedLogin>> {
         match self.entries.get(id) {
             Some(entry) if entry.fresh_until > Instant::now() => {
-                self.hits.fetch_add(1, Ordering::Relaxed);
+                self.hits.add_one();
                 Some(entry)
             }
             Some(stale) => {
                 self.entries.remove_if(id, |e| Arc::ptr_eq(e, &stale));
-                self.misses.fetch_add(1, Ordering::Relaxed);
+                self.misses.add_one();
                 None
             }
             None => {
-                self.misses.fetch_add(1, Ordering::Relaxed);
+                self.misses.add_one();
                 None
             }
         }
@@ -279,8 +279,8 @@ impl LoginCache {
             bytes: self.entries.weight(),
             max_entries: self.settings.max_entries,
             max_bytes: self.settings.max_bytes as u64,
-            hits: self.hits.load(Ordering::Relaxed),
-            misses: self.misses.load(Ordering::Relaxed),
+            hits: self.hits.sum(),
+            misses: self.misses.sum(),
         }
     }
 
@@ -307,6 +307,44 @@ impl CacheTicket {
         let left = record.expiry_date - OffsetDateTime::now_utc();
         let left = std::time::Duration::try_from(left).unwrap_or_default();
         CacheTicket { fresh_until: self.fresh_until.min(Instant::now() + left), ..self }
+    }
+}
+
+/// A count that every worker thread adds to on every request: each thread
+/// adds to a lane of its own, on its own cache line, so that counting does
+/// not make the cores fight over one line; reading sums the lanes.
+struct Counter {
+    lanes: Box<[Lane]>,
+}
+
+#[repr(align(128))]
+#[derive(Default)]
+struct Lane(AtomicU64);
+
+const LANES: usize = 16;
+
+thread_local! {
+    /// This thread's lane.
+    static LANE: usize = {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        NEXT.fetch_add(1, Ordering::Relaxed) as usize % LANES
+    };
+}
+
+impl Default for Counter {
+    fn default() -> Self {
+        Counter { lanes: (0..LANES).map(|_| Lane::default()).collect() }
+    }
+}
+
+impl Counter {
+    fn add_one(&self) {
+        let lane = LANE.with(|lane| *lane);
+        self.lanes[lane].0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn sum(&self) -> u64 {
+        self.lanes.iter().map(|lane| lane.0.load(Ordering::Relaxed)).sum()
     }
 }
 

@@ -24,7 +24,6 @@ use crate::login::start::LoginStart;
 use crate::login_cache::LoginCache;
 use crate::login_hook::LoginHook;
 use crate::permission::api::PermissionApi;
-use crate::records::activity::Activity;
 use crate::records::attempt::Attempts;
 use crate::records::local_store::LocalStore;
 use crate::records::logout_markers::LogoutMarkers;
@@ -118,26 +117,15 @@ impl LayerState {
         LoginStart { core: &self.core, attempts: self.attempts(), live_logins: self.live_logins() }
     }
 
-    /// The policy this layer judges stored logins by (see [`LiveLogins`]).
+    /// The policy this layer judges stored logins by (see [`LiveLogins`]);
+    /// building it copies nothing.
     pub(crate) fn live_logins(&self) -> LiveLogins<'_> {
-        LiveLogins {
-            core: &self.core,
-            markers: self.logout_markers(),
-            activity: self.activity(),
-            cache: self.login_cache.as_deref(),
-        }
-    }
-
-    /// This layer's activity records, when an idle timeout is set.
-    pub(crate) fn activity(&self) -> Option<Activity> {
-        let config = self.core.config();
-        let timeout = config.session_status.idle_timeout?;
-        Some(Activity { records: records(self), key: self.core.record_key, timeout })
+        LiveLogins { core: &self.core, records: &self.login_store, cache: self.login_cache.as_deref() }
     }
 
     /// This layer's back-channel logout markers.
     pub(crate) fn logout_markers(&self) -> LogoutMarkers {
-        LogoutMarkers::new(self.login_store.clone(), self.core.config(), self.core.record_key)
+        self.live_logins().markers()
     }
 
     /// The Permission API client at BIB.

@@ -30,13 +30,13 @@ impl<S: Send + Sync> FromRequestParts<S> for AuthenticatedUser {
             LoginShown::raise(&parts.extensions);
             return Ok(user.clone());
         }
-        let ctx = parts.extensions.get::<LayerState>().cloned();
-        match current_user(ctx.as_ref(), parts).await {
+        let ctx = parts.extensions.get::<LayerState>();
+        match current_user(ctx, parts).await {
             Ok(user) => {
                 LoginShown::raise(&parts.extensions);
                 Ok(user)
             }
-            Err(error) => Err(rejection(ctx.as_ref(), parts, error)),
+            Err(error) => Err(rejection(ctx, parts, error)),
         }
     }
 }
