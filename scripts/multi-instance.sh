@@ -3,11 +3,13 @@
 # CIBA) sharing one Redis and one provider, driven with curl and one cookie
 # jar, as a browser behind a load balancer would be sent to either:
 #   a. a login started on A completes its callback on B; /me shows LOA 3 on both
-#   b. logout on B logs out on A
+#   b. logout on B logs out on A; the logged-out cookie replayed is refused by
+#      B at once and by A (which cached the login) within its login cache TTL
 #   c. a CIBA request started on A is approved and completed on B
 #   d. a Redis restart (append-only file on) keeps the user logged in
-#   e. Redis down: 503 session_error on a protected route (no logout, no
-#      panic, session untouched); the app recovers by itself when it is back
+#   e. Redis down: 503 session_error on a protected route once a cached login
+#      is past its TTL (no logout, no panic, session untouched); the app
+#      recovers by itself when it is back
 # Prints one line per check; exits non-zero on the first failure. Every wait
 # is bounded; every process it starts is stopped on exit.
 #   usage: scripts/multi-instance.sh
@@ -24,6 +26,7 @@ sim_port="${SIM_PORT:-4010}"
 bib_port="${SIM_BIB_PORT:-4011}"
 port_a="${PORT_A:-3990}"
 port_b="${PORT_B:-3991}"
+cache_ttl_ms=1500
 bin="${EXAMPLES_DIR:-${CARGO_TARGET_DIR:-target}/debug/examples}"
 sim_bin="${SIMULATOR_BIN:-${CARGO_TARGET_DIR:-target}/debug/axum-bankid-simulator}"
 a="http://127.0.0.1:$port_a"
@@ -105,7 +108,7 @@ wait_for "http://127.0.0.1:$bib_port/.well-known/openid-configuration" "the simu
 # Both instances present one origin's callback (B's), as behind one load balancer.
 for instance in "A $port_a" "B $port_b"; do
   set -- $instance
-  PORT=$2 REDIS_URL="redis://127.0.0.1:$redis_port" \
+  PORT=$2 REDIS_URL="redis://127.0.0.1:$redis_port" BANKID_LOGIN_CACHE_TTL_MS=$cache_ttl_ms \
     BANKID_ISSUER="$issuer" BANKID_BIB_ISSUER="http://127.0.0.1:$bib_port" \
     BANKID_CLIENT_ID=sim-client BANKID_CLIENT_SECRET=sim-secret \
     BANKID_REDIRECT_URI="$b/auth/bankid/callback" BANKID_ROOT_CERTS_FILE="$logs/simulator-root.pem" \
@@ -132,13 +135,28 @@ for me in "$me_a" "$me_b"; do
 done
 pass "a. login started on A, callback completed on B, /me shows loa 3 on A and on B"
 
-# b. Logout on B, as B's own form posts it.
+# b. Logout on B, as B's own form posts it; then the logged-out cookie
+#    replayed: B (which ended it) refuses it at once, A (which had the login
+#    in its verified-login cache from a.) within its login_cache_ttl.
+old_cookie=$(awk '$6 ~ /bankid-session/ {print $6 "=" $7}' "$jar")
+[ -n "$old_cookie" ] || fail "b: no session cookie in the jar"
 logout=$(curl -sS --max-time 10 -b "$jar" -c "$jar" -o /dev/null -w '%{http_code}' -X POST -H "origin: $b" "$b/auth/bankid/logout")
 [ "$logout" = 303 ] || fail "b: logout on B answered $logout"
+logged_out_at=$(date +%s%N)
 for me in "$(get_json "$a/me")" "$(get_json "$b/me")"; do
   case "$me" in 401*'"unauthenticated"'*) ;; *) fail "b: /me after logout on B: $me" ;; esac
 done
-pass "b. logout on B logged out on A (401 unauthenticated on both)"
+replay() { curl -sS --max-time 10 -H "cookie: $old_cookie" -H 'accept: application/json' -o /dev/null -w '%{http_code}' "$1/me"; }
+[ "$(replay "$b")" = 401 ] || fail "b: B let the logged-out cookie through"
+while :; do
+  answer=$(replay "$a")
+  waited=$(( ($(date +%s%N) - logged_out_at) / 1000000 ))
+  [ "$answer" = 401 ] && break
+  [ "$answer" = 200 ] || fail "b: A answered the logged-out cookie with $answer"
+  [ "$waited" -le $((cache_ttl_ms + 1000)) ] || fail "b: A let the logged-out cookie through for ${waited} ms (login_cache_ttl ${cache_ttl_ms} ms)"
+  sleep 0.05
+done
+pass "b. logout on B logged out on A (401 on both); the old cookie: refused on B at once, on A after ${waited} ms (login_cache_ttl ${cache_ttl_ms} ms)"
 
 # c. CIBA: the TV on A starts, the phone approves, B reads the status.
 nnin=$(curl -sS --max-time 10 "$a/" | grep -o '<code>[0-9]\{11\}</code>' | head -n1 | sed -E 's/<\/?code>//g')
@@ -177,11 +195,18 @@ done
 [ "$(grep -c bankid-session "$jar")" = "$session_before" ] || fail "d: the session cookie changed"
 pass "d. Redis restart (appendonly): the user is still logged in on A and on B"
 
-# e. Redis down: a clear 503, nothing logged out; back: recovered by itself.
+# e. Redis down: a clear 503 (once a login cached before the outage is past
+#    its login_cache_ttl: until then it is answered), nothing logged out;
+#    back: recovered by itself.
 cp "$jar" "$work/jar-before-outage"
 stop_redis
+down_at=$(date +%s%N)
 for url in "$a" "$b"; do
-  answer=$(get_json "$url/me")
+  while answer=$(get_json "$url/me"); [ "${answer%% *}" = 200 ]; do
+    waited=$(( ($(date +%s%N) - down_at) / 1000000 ))
+    [ "$waited" -le $((cache_ttl_ms + 1000)) ] || fail "e: /me on $url answered from the cache ${waited} ms into the outage"
+    sleep 0.05
+  done
   case "$answer" in 503*'"error":"session_error"'*) ;; *) fail "e: /me on $url with Redis down: $answer" ;; esac
   page=$(curl -sS --max-time 10 -b "$jar" -c "$jar" -H 'accept: text/html' -o /dev/null -w '%{http_code}' "$url/me")
   [ "$page" = 503 ] || fail "e: a browser's /me on $url with Redis down answered $page"
@@ -193,7 +218,7 @@ for url in "$a" "$b"; do
   answer=$(me_after_recovery "$url")
   [ "$answer" = "$me_b" ] || fail "e: /me on $url after Redis came back: $answer"
 done
-pass "e. Redis down: 503 session_error on /me (JSON and HTML), cookies untouched; back up: logged in again on A and B"
+pass "e. Redis down: 503 session_error on /me (JSON and HTML) once past the cache TTL, cookies untouched; back up: logged in again on A and B"
 
 if grep -q 'panicked' "$logs"/*.log; then fail "a process panicked"; fi
 if grep -Eq 'eyJ[A-Za-z0-9_-]{10,}\.' "$logs"/*.log; then fail "a token appeared in a log"; fi

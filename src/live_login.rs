@@ -11,7 +11,7 @@
 
 use crate::clock::{unix_now, unix_now_ms};
 use crate::error::Error;
-use crate::login_cache::{CachedLogin, LoginCache, ticket_for};
+use crate::login_cache::{CachedLogin, LoginCache};
 use crate::records::activity::{Activity, Idle, Touch, touch_step};
 use crate::records::logout_markers::LogoutMarkers;
 use crate::records::single_use::SingleUseRecords;
@@ -102,7 +102,7 @@ impl LiveLogins<'_> {
         let stored_value = cache.login_value(&value);
         let Some(login) = CurrentLogin::from_value(value) else { return Ok(Stored::Absent) };
         let stored = self.check(&login, Touch::Extend).await?;
-        if let (Stored::Live { idle_until_ms, .. }, Some(ticket)) = (&stored, ticket_for(id)) {
+        if let (Stored::Live { idle_until_ms, .. }, Some(ticket)) = (&stored, cache.ticket_for(id)) {
             let last_active_ms = self.last_active_from(*idle_until_ms);
             cache.insert(ticket, login, stored_value, last_active_ms);
         }

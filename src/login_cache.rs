@@ -7,11 +7,14 @@
 //! Every write to the session store goes through the
 //! [`RotationSafeStore`](crate::RotationSafeStore) that
 //! [`BankIdLayer::with_session_store`](crate::BankIdLayer::with_session_store)
-//! builds, and that store tells the cache of each one once the store has it
-//! ([`WriteWatcher`]): a deleted record (logout, an ended or rotated id) and
-//! a saved record whose login is not the cached one (a new login, the app
-//! clearing the session) drop the copy. A back-channel logout received here
-//! drops the copies of every login it names ([`LoginCache::end_logins`]).
+//! builds, and that store tells the caches of each one once the store has
+//! it ([`WriteWatcher`]): a deleted record (logout, an ended or rotated id)
+//! and a saved record whose login is not the cached one (a new login, the
+//! app clearing the session) drop the copy. A back-channel logout received
+//! here drops the copies of every login it names
+//! ([`LoginCache::end_logins_everywhere`]). "The caches": every cache of
+//! the process, so that two layers on one store (nested routers, two
+//! clients) share their logouts as they share their sessions.
 //!
 //! A request that read the store just before such a write must not put the
 //! old login back afterwards. So each id belongs to one of [`STRIPES`]
@@ -44,8 +47,8 @@
 use std::cell::Cell;
 use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
 use quick_cache::Weighter;
@@ -67,6 +70,8 @@ const STRIPES: usize = 256;
 
 /// The logins one layer read from its session store, by session id.
 pub(crate) struct LoginCache {
+    /// Which cache this is (tickets name the cache whose counters they took).
+    serial: u64,
     entries: Cache<Id, Arc<CachedLogin>, ByWeight>,
     drops: Box<[AtomicU64]>,
     settings: LoginCacheSettings,
@@ -108,6 +113,7 @@ impl CachedLogin {
 /// Public only as part of `BankIdService`'s future type; not nameable.
 #[derive(Clone, Copy)]
 pub struct CacheTicket {
+    cache: u64,
     id: Id,
     drops: u64,
     fresh_until: Instant,
@@ -127,10 +133,17 @@ pub(crate) fn with_ticket_scope<F: Future>(request: F) -> TicketScope<F> {
     READ_TICKET.scope(Cell::new(None), request)
 }
 
-/// The ticket of the current request's read of session `id`, if it was
-/// read through the watched store within the request's scope.
-pub(crate) fn ticket_for(id: Id) -> Option<CacheTicket> {
-    READ_TICKET.try_with(Cell::get).ok().flatten().filter(|ticket| ticket.id == id)
+/// Every cache of this process (see [`every_cache`]).
+static CACHES: Mutex<Vec<Weak<LoginCache>>> = Mutex::new(Vec::new());
+
+/// Every live cache of this process. A write to a session store, or a
+/// back-channel logout, reaches them all: two layers on one store in one
+/// process (nested routers, two clients) share sessions, so one's logout
+/// must end the other's copy too. Telling a cache of an id it does not hold
+/// costs a counter bump.
+fn every_cache() -> Vec<Arc<LoginCache>> {
+    let caches = CACHES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    caches.iter().filter_map(Weak::upgrade).collect()
 }
 
 /// The cache's size and use, for monitoring and benchmarks.
@@ -184,8 +197,10 @@ impl LoginCache {
         if settings.ttl.is_zero() {
             return None;
         }
+        static SERIALS: AtomicU64 = AtomicU64::new(0);
         let entries = Cache::with_options(options(&settings), ByWeight, Default::default(), Default::default());
-        Some(Arc::new(LoginCache {
+        let cache = Arc::new(LoginCache {
+            serial: SERIALS.fetch_add(1, Ordering::Relaxed),
             entries,
             drops: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
             settings,
@@ -193,13 +208,24 @@ impl LoginCache {
             login_key,
             hits: Counter::default(),
             misses: Counter::default(),
-        }))
+        });
+        let mut caches = CACHES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        caches.retain(|cache| cache.strong_count() > 0);
+        caches.push(Arc::downgrade(&cache));
+        Some(cache)
+    }
+
+    /// The ticket of the current request's read of session `id`, if it was
+    /// read through this cache's watched store within the request's scope.
+    pub(crate) fn ticket_for(&self, id: Id) -> Option<CacheTicket> {
+        let ticket = READ_TICKET.try_with(Cell::get).ok().flatten();
+        ticket.filter(|ticket| ticket.id == id && ticket.cache == self.serial)
     }
 
     /// The ticket of a read of session `id` that begins now.
     fn ticket(&self, id: Id) -> CacheTicket {
         let drops = self.drops_of(&id).load(Ordering::SeqCst);
-        CacheTicket { id, drops, fresh_until: Instant::now() + self.settings.ttl }
+        CacheTicket { cache: self.serial, id, drops, fresh_until: Instant::now() + self.settings.ttl }
     }
 
     /// The fresh copy for `id`, if any (a stale one is dropped).
@@ -251,9 +277,16 @@ impl LoginCache {
         self.entries.remove(id);
     }
 
-    /// Drops every copy of a login `subject` names (a back-channel logout
-    /// received here, already recorded in the store).
-    pub(crate) fn end_logins(&self, subject: &LogoutSubject<'_>) {
+    /// Drops, in every cache of the process, every copy of a login
+    /// `subject` names (a back-channel logout received here, already
+    /// recorded in the store).
+    pub(crate) fn end_logins_everywhere(subject: &LogoutSubject<'_>) {
+        for cache in every_cache() {
+            cache.end_logins(subject);
+        }
+    }
+
+    fn end_logins(&self, subject: &LogoutSubject<'_>) {
         for drops in &self.drops {
             drops.fetch_add(1, Ordering::SeqCst);
         }
@@ -369,19 +402,31 @@ impl WriteWatcher for LoginCache {
         });
     }
 
+    /// In every cache of the process (see [`every_cache`]).
+    fn saved(&self, record: &Record) {
+        for cache in every_cache() {
+            cache.saved_here(record);
+        }
+    }
+
+    /// In every cache of the process (see [`every_cache`]).
+    fn deleted(&self, id: &Id) {
+        for cache in every_cache() {
+            cache.forget(id);
+        }
+    }
+}
+
+impl LoginCache {
     /// A save that keeps the cached login keeps the copy; any other drops it
     /// (a different login, none, or nothing cached to compare with).
-    fn saved(&self, record: &Record) {
+    fn saved_here(&self, record: &Record) {
         let kept = self.entries.peek(&record.id).is_some_and(|entry| {
             record.data.get(self.login_key).is_some_and(|v| self.login_value(v).fingerprint == entry.fingerprint)
         });
         if !kept {
             self.forget(&record.id);
         }
-    }
-
-    fn deleted(&self, id: &Id) {
-        self.forget(id);
     }
 }
 
@@ -466,16 +511,16 @@ mod tests {
         let kari = value("kari", "s1");
         let record = record(Id(3), Some(&kari));
         cache.loading(&Id(3));
-        assert!(ticket_for(Id(3)).is_none(), "outside a request's scope there is none");
+        assert!(cache.ticket_for(Id(3)).is_none(), "outside a request's scope there is none");
         with_ticket_scope(async {
-            assert!(ticket_for(Id(3)).is_none(), "nothing read yet");
+            assert!(cache.ticket_for(Id(3)).is_none(), "nothing read yet");
             cache.loading(&Id(3));
             cache.loaded(&Id(3), Some(&record));
-            assert!(ticket_for(Id(4)).is_none(), "the ticket is for the id that was read");
-            let ticket = ticket_for(Id(3)).expect("a ticket");
+            assert!(cache.ticket_for(Id(4)).is_none(), "the ticket is for the id that was read");
+            let ticket = cache.ticket_for(Id(3)).expect("a ticket");
             cache.loading(&Id(3));
             cache.loaded(&Id(3), None);
-            assert!(ticket_for(Id(3)).is_none(), "a read that found nothing leaves nothing to keep");
+            assert!(cache.ticket_for(Id(3)).is_none(), "a read that found nothing leaves nothing to keep");
             put(&cache, ticket, &kari);
         })
         .await;
@@ -491,7 +536,7 @@ mod tests {
         let ticket = with_ticket_scope(async {
             cache.loading(&Id(5));
             cache.loaded(&Id(5), Some(&expiring));
-            ticket_for(Id(5)).unwrap()
+            cache.ticket_for(Id(5)).unwrap()
         })
         .await;
         put(&cache, ticket, &kari);

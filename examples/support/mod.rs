@@ -209,16 +209,29 @@ pub fn user_json(user: &AuthenticatedUser, headers: &HeaderMap) -> Option<Respon
     if !accept.contains("application/json") {
         return None;
     }
-    let body = serde_json::json!({
-        "sub": user.sub,
-        "loa": user.loa,
-        "acr": user.acr,
-        "amr": user.amr,
-        "name": user.name,
-        "birthdate": user.birthdate,
-        "auth_time": user.auth_time,
-    });
+    let body = Me {
+        acr: &user.acr,
+        amr: &user.amr,
+        auth_time: user.auth_time,
+        birthdate: user.birthdate.as_deref(),
+        loa: user.loa,
+        name: user.name.as_deref(),
+        sub: &user.sub,
+    };
     Some(([(header::CACHE_CONTROL, "private, no-store")], axum::Json(body)).into_response())
+}
+
+/// What `/me` answers an API client: fields of the user, borrowed (the
+/// shared user is not copied to answer it), in alphabetical order.
+#[derive(serde::Serialize)]
+struct Me<'a> {
+    acr: &'a str,
+    amr: &'a [String],
+    auth_time: Option<i64>,
+    birthdate: Option<&'a str>,
+    loa: axum_bankid::Loa,
+    name: Option<&'a str>,
+    sub: &'a str,
 }
 
 /// The document around a page's card: `<head>` with the stylesheet, the

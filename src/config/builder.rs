@@ -321,7 +321,9 @@ impl BankIdConfigBuilder {
     /// reading the status does not. The deadline moves in steps of a tenth
     /// of the timeout (at most a minute), so an active user costs at most
     /// one store write a minute, and each authenticated request one store
-    /// read. Default: none (only `max_login_age` ends a login).
+    /// read — none while the login is in the verified-login cache and the
+    /// deadline needs no move. Default: none (only `max_login_age` ends a
+    /// login).
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.idle_timeout = Some(timeout);
         self
@@ -356,10 +358,9 @@ impl BankIdConfigBuilder {
     /// back-channel logout it received) is seen here within this time.
     /// Only a layer made by
     /// [`BankIdLayer::with_session_store`](crate::BankIdLayer::with_session_store)
-    /// caches: it sees every write its own session layer makes. A second
-    /// session layer on the same store (another `with_session_store` in the
-    /// same process) counts as another instance: its logouts reach this
-    /// cache within the TTL. The session
+    /// caches: it sees every read and write its session layer makes, and
+    /// every cache of the process hears every layer's writes (two layers on
+    /// one store share logouts at once). The session
     /// record's own inactivity expiry (tower-sessions') moves when the
     /// session is saved, with or without the cache; the
     /// [`idle_timeout`](Self::idle_timeout) is kept exactly.

@@ -1,7 +1,7 @@
 //! Where back-channel logouts (OpenID Connect Back-Channel Logout 1.0) are
 //! recorded so that every instance ends the sessions they name.
 //!
-//! # Design: "logged out before T" markers, one store read per request
+//! # Design: "logged out before T" markers, read with the session
 //!
 //! A logout token names a user (`sub`) and/or one provider session (`sid`),
 //! never our session ids. When one is accepted, this module writes a marker
@@ -22,14 +22,16 @@
 //! untouched, so the user can log in again at once.
 //!
 //! **Cost:** while the provider advertises back-channel logout, each
-//! request that extracts a login reads these markers: one store read for a
-//! login without `sid`, two issued concurrently (one round trip) with
-//! `sid`. No provider I/O, no cryptography. That was chosen over the
-//! alternatives because it is exact across instances: an in-process cache
-//! would leave a logged-out session usable on other instances for its
-//! staleness window, and keeping per-user lists of session ids would need
-//! read-modify-write appends on a store that has no compare-and-swap (two
-//! logins at once would lose one), and session ids rotate anyway.
+//! request that reads a login from the store reads these markers: one store
+//! read for a login without `sid`, two issued concurrently (one round trip)
+//! with `sid`. No provider I/O, no cryptography. The markers are what makes
+//! a logout exact across instances; the verified-login cache
+//! (`login_cache`) skips them, with the session read, for at most
+//! `login_cache_ttl` after a read — the bound it documents — and drops the
+//! logins a logout received on this instance names at once. Per-user lists
+//! of session ids were not an option: they would need read-modify-write
+//! appends on a store that has no compare-and-swap (two logins at once
+//! would lose one), and session ids rotate anyway.
 //!
 //! Logout tokens come from BankID OIDC, so markers name its issuer and its
 //! `sub`/`sid`: a CIBA login (whose `iss` is BIB's, with BIB's own `sub` and

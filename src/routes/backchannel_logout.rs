@@ -109,9 +109,7 @@ async fn handle(ctx: &LayerState, req: Request) -> Result<(), LogoutTokenError> 
         registry.release_jti(issuer, &valid.jti).await;
         return Err(LogoutTokenError::NotRecorded);
     }
-    if let Some(cache) = &ctx.login_cache {
-        cache.end_logins(&subject);
-    }
+    crate::login_cache::LoginCache::end_logins_everywhere(&subject);
     tracing::info!(by_sub = valid.sub.is_some(), by_sid = valid.sid.is_some(), "back-channel logout recorded");
     crate::metrics::backchannel_logout(None);
     events::emit(ctx.events.as_ref(), LoginEvent::BackchannelLogout { sub: valid.sub, sid: valid.sid });

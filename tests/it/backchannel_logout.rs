@@ -200,7 +200,9 @@ async fn a_logout_delivered_to_instance_b_ends_the_session_used_on_instance_a() 
     let subject = LogoutSubject::Both { sub, sid };
     let delivery = app.sim.send_backchannel_logout(subject, &format!("{instance_b}{PATH}")).await.unwrap();
     assert_eq!(delivery.status, 200, "{}", delivery.body);
-    // B received it: B ends the session at once; A within its cache's TTL.
+    // B received it and ends the session at once; A in the same process at
+    // once too (the caches of one process share logouts), and at the latest
+    // within its cache's TTL, as another process would.
     let on_b = app.client.get(format!("{instance_b}/me")).header("accept", "application/json").send().await;
     assert_eq!(on_b.unwrap().status(), StatusCode::UNAUTHORIZED);
     app.logged_out_within(CROSS_INSTANCE_TTL + SLACK).await;
@@ -415,7 +417,7 @@ async fn on_redis_two_instances_share_markers_and_jtis() {
         assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "round {round}: {statuses:?}");
     }
     // A logout delivered to B ends the session used (and cached) on A
-    // within A's cache TTL — the cache's promise across instances.
+    // within A's cache TTL (in one process, at once).
     let (sub, sid) = login_kari(&app).await;
     let subject = LogoutSubject::Both { sub, sid };
     let delivery = app.sim.send_backchannel_logout(subject, &format!("{instance_b}{PATH}")).await.unwrap();

@@ -231,11 +231,14 @@ async fn an_idle_login_ends_on_time_though_cached_and_activity_keeps_it() {
     assert_eq!(me_with(&app.base, &cookie).await, StatusCode::UNAUTHORIZED, "idle for longer than 2 s");
 }
 
-/// The cache's promise across instances, proven on a shared Redis: a logout
-/// on A ends the login on A at once, and on B — which had it cached —
-/// within B's TTL (the default, 2 s).
+/// Two layers on one store in one process (here two servers on a shared
+/// Redis) share their logouts as they share their sessions: every cache of
+/// the process hears every layer's writes, so a logout through A ends B's
+/// copy at once. (Across processes a copy lives at most `login_cache_ttl`:
+/// `scripts/multi-instance.sh`, step b, run by CI, replays the logged-out
+/// cookie on the other process.)
 #[tokio::test]
-async fn on_redis_a_logout_on_one_instance_reaches_the_other_within_the_ttl() {
+async fn on_redis_two_layers_in_one_process_share_a_logout_at_once() {
     let Some(redis) = common::redis::start_redis() else { return };
     let store = tower_sessions_redis_store::RedisStore::new(common::redis::connect(redis.port).await);
     let app = TestApp::builder().store(store.clone()).configure(caching(LONG_TTL)).start().await;
@@ -245,18 +248,8 @@ async fn on_redis_a_logout_on_one_instance_reaches_the_other_within_the_ttl() {
         assert_eq!(me_with(&instance_b, &cookie).await, StatusCode::OK, "cached on B too");
     }
     assert_eq!(post_here(&app, "/auth/bankid/logout").await.status(), StatusCode::SEE_OTHER);
-    let logged_out = Instant::now();
     assert_eq!(me_with(&app.base, &cookie).await, StatusCode::UNAUTHORIZED, "exact on A");
-    loop {
-        let status = me_with(&instance_b, &cookie).await;
-        if status == StatusCode::UNAUTHORIZED {
-            break;
-        }
-        assert_eq!(status, StatusCode::OK);
-        let waited = logged_out.elapsed();
-        assert!(waited <= Duration::from_secs(3), "B still let the login through {waited:?} after the logout");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    assert_eq!(me_with(&instance_b, &cookie).await, StatusCode::UNAUTHORIZED, "and on B, in the same process");
 }
 
 /// `AuthenticatedUser` is a shared handle: the extractor hands out the
