@@ -145,6 +145,17 @@ ladder() {
     'BEGIN { printf "LADDER %s: %s x%.2f, then %s x%.2f; product %.2f, measured directly %.2f\n", n, s1, r1, s2, r2, r1 * r2, d }'
 }
 
+# rungs NAME COOKIE BOTTOM MIDDLE TOP DIRECT_NAME LOWER_NAME LOWER_STEP UPPER_NAME UPPER_STEP:
+# bottom -> top measured directly, then bottom -> middle and middle -> top,
+# and the ladder line that sets the rungs' product beside the direct ratio.
+rungs() {
+  local direct lower
+  compare "$6" "$3" "$5" "$2"; direct="$last_ratio"
+  compare "$7" "$3" "$4" "$2"; lower="$last_ratio"
+  compare "$9" "$4" "$5" "$2"
+  ladder "$1" "$8" "$lower" "${10}" "$last_ratio" "$direct"
+}
+
 # profile PID URL COOKIE: perf record -g of PID while wrk loads URL; prints
 # the top frames (self time) and the crate's, the session layer's and serde's
 # frames with their callees. (A report with no such frame is no failure.)
@@ -205,12 +216,10 @@ start_load_server load_server "$lp" "$bp" "$sp"
 cookie=$(login "$app")
 for url in "$app/healthz" "$bare/healthz" "$sessions/healthz"; do expect_ok "$url" "$cookie"; done
 if [ "${PUBLIC:-1}" = 1 ]; then
-  compare "public with/without layers" "$bare/healthz" "$app/healthz" "$cookie"
-  direct="$last_ratio"
-  compare "public sessions-only/bare (tower-sessions' share)" "$bare/healthz" "$sessions/healthz" "$cookie"
-  r1="$last_ratio"
-  compare "public both layers/sessions-only (BankIdLayer's share)" "$sessions/healthz" "$app/healthz" "$cookie"
-  ladder "public /healthz" "bare -> +SessionManagerLayer" "$r1" "-> +BankIdLayer" "$last_ratio" "$direct"
+  rungs "public /healthz" "$cookie" "$bare/healthz" "$sessions/healthz" "$app/healthz" \
+    "public with/without layers" \
+    "public sessions-only/bare (tower-sessions' share)" "bare -> +SessionManagerLayer" \
+    "public both layers/sessions-only (BankIdLayer's share)" "-> +BankIdLayer"
   if [ "${PROFILE:-0}" = 1 ]; then profile "$server" "$app/healthz" "$cookie"; fi
 fi
 
@@ -220,22 +229,18 @@ if [ "${SMALL:-1}" = 1 ] && [ "${CACHE:-1}" = 1 ]; then
   # A hit reads no store. Rungs: public -> +the private header every
   # response that showed a login gets -> +AuthenticatedUser (a hit).
   expect_ok "$app/session-read" "$cookie"; expect_ok "$app/ok" "$cookie"; expect_ok "$app/healthz-private" "$cookie"
-  compare "protected small body/public, cache on" "$app/healthz" "$app/ok" "$cookie"
-  direct="$last_ratio"
-  compare "public private/public (the Cache-Control: private header's share)" "$app/healthz" "$app/healthz-private" "$cookie"
-  r1="$last_ratio"
-  compare "protected small body/public private, cache on (the extractor's share)" "$app/healthz-private" "$app/ok" "$cookie"
-  ladder "protected, behind both layers, cache on" "public -> +private header" "$r1" "-> +AuthenticatedUser (a hit)" "$last_ratio" "$direct"
+  rungs "protected, behind both layers, cache on" "$cookie" "$app/healthz" "$app/healthz-private" "$app/ok" \
+    "protected small body/public, cache on" \
+    "public private/public (the Cache-Control: private header's share)" "public -> +private header" \
+    "protected small body/public private, cache on (the extractor's share)" "-> +AuthenticatedUser (a hit)"
   compare "session-read/public (the store read a hit saves)" "$app/healthz" "$app/session-read" "$cookie"
   if [ "${PROFILE:-0}" = 1 ]; then profile "$server" "$app/ok" "$cookie"; fi
 elif [ "${SMALL:-1}" = 1 ]; then
   expect_ok "$app/session-read" "$cookie"; expect_ok "$app/ok" "$cookie"
-  compare "protected small body/public (load_server)" "$app/healthz" "$app/ok" "$cookie"
-  direct="$last_ratio"
-  compare "session-read/public (the store's share)" "$app/healthz" "$app/session-read" "$cookie"
-  r1="$last_ratio"
-  compare "protected small body/session-read (the extractor's share)" "$app/session-read" "$app/ok" "$cookie"
-  ladder "protected, behind both layers" "public -> +session read" "$r1" "-> +AuthenticatedUser" "$last_ratio" "$direct"
+  rungs "protected, behind both layers" "$cookie" "$app/healthz" "$app/session-read" "$app/ok" \
+    "protected small body/public (load_server)" \
+    "session-read/public (the store's share)" "public -> +session read" \
+    "protected small body/session-read (the extractor's share)" "-> +AuthenticatedUser"
 fi
 if [ "${CACHE:-1}" = 1 ]; then echo "$(curl -sf "$app/cache-stats") (after the runs above)"; fi
 
