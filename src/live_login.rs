@@ -12,7 +12,7 @@
 use crate::clock::{unix_now, unix_now_ms};
 use crate::error::Error;
 use crate::login_cache::{CachedLogin, LoginCache};
-use crate::records::activity::{Activity, Idle, Touch, touch_step};
+use crate::records::activity::{Activity, Idle, Standing, Touch, standing};
 use crate::records::logout_markers::LogoutMarkers;
 use crate::records::single_use::SingleUseRecords;
 use crate::relying_party::RelyingParty;
@@ -99,10 +99,11 @@ impl LiveLogins<'_> {
             return self.check_cached(cache, &id, &entry).await;
         }
         let Some(value) = load_login_value(session).await? else { return Ok(Stored::Absent) };
-        let stored_value = cache.login_value(&value);
+        // Only a read that took its ticket may be kept: identify its value then.
+        let keep = cache.ticket_for(id).map(|ticket| (ticket, cache.login_value(&value)));
         let Some(login) = CurrentLogin::from_value(value) else { return Ok(Stored::Absent) };
         let stored = self.check(&login, Touch::Extend).await?;
-        if let (Stored::Live { idle_until_ms, .. }, Some(ticket)) = (&stored, cache.ticket_for(id)) {
+        if let (Stored::Live { idle_until_ms, .. }, Some((ticket, stored_value))) = (&stored, keep) {
             let last_active_ms = self.last_active_from(*idle_until_ms);
             cache.insert(ticket, login, stored_value, last_active_ms);
         }
@@ -141,7 +142,7 @@ impl LiveLogins<'_> {
     /// except for the back-channel logout markers: those received here
     /// dropped the copy already, those of other instances are seen when it
     /// goes stale. The idle deadline is taken from the copy while it needs
-    /// no write (within [`touch_step`] of the last activity known here),
+    /// no write (the same rule as on the store's record, [`standing`]),
     /// else from the store, as without the cache.
     async fn check_cached(&self, cache: &LoginCache, id: &Id, entry: &CachedLogin) -> Result<Stored, Error> {
         let login = &entry.login;
@@ -151,15 +152,14 @@ impl LiveLogins<'_> {
         }
         let idle_until_ms = match self.idle_timeout() {
             None => None,
-            Some(timeout) => {
-                let last_active = entry.last_active_ms();
-                let timeout_ms = timeout.as_millis() as i64;
-                if unix_now_ms().saturating_sub(last_active) < touch_step(timeout).as_millis() as i64 {
-                    Some(last_active.saturating_add(timeout_ms))
-                } else {
+            Some(timeout) => match standing(timeout, entry.last_active_ms(), unix_now_ms(), Touch::Extend) {
+                Standing::Until(ms) => Some(ms),
+                // Due a move, or idle as far as this instance knows (another
+                // may have seen activity): the store's record decides.
+                Standing::Due | Standing::Expired => {
                     match self.idle(&self.activity_for(timeout), login, Touch::Extend).await? {
                         Idle::Until(ms) => {
-                            entry.active_at(ms.saturating_sub(timeout_ms));
+                            entry.active_at(self.last_active_from(Some(ms)));
                             Some(ms)
                         }
                         Idle::Expired => {
@@ -168,7 +168,7 @@ impl LiveLogins<'_> {
                         }
                     }
                 }
-            }
+            },
         };
         Ok(self.live(login, idle_until_ms))
     }

@@ -72,13 +72,12 @@ impl Activity {
         // A record is never older than its login; one from before it (a
         // clock step back) counts from the login.
         let last_active = recorded.unwrap_or(keys.logged_in_ms).max(keys.logged_in_ms);
+        match standing(self.timeout, last_active, now_ms, touch) {
+            Standing::Expired => return Ok(Idle::Expired),
+            Standing::Until(ms) => return Ok(Idle::Until(ms)),
+            Standing::Due => {}
+        }
         let timeout_ms = self.timeout_ms();
-        if now_ms.saturating_sub(last_active) > timeout_ms {
-            return Ok(Idle::Expired);
-        }
-        if touch == Touch::Keep || now_ms.saturating_sub(last_active) < touch_step(self.timeout).as_millis() as i64 {
-            return Ok(Idle::Until(last_active.saturating_add(timeout_ms)));
-        }
         let expiry =
             OffsetDateTime::from_unix_timestamp_nanos(i128::from(now_ms.saturating_add(timeout_ms)) * 1_000_000)
                 .unwrap_or_else(|_| OffsetDateTime::now_utc());
@@ -96,6 +95,34 @@ impl Activity {
         let made = keys.logged_in_ms.to_string();
         let parts = [keys.iss.unwrap_or_default(), keys.sub.unwrap_or_default(), keys.sid.unwrap_or_default(), &made];
         keyed_record_id(&self.key, "login-activity", &parts)
+    }
+}
+
+/// Where a login last active at `last_active_ms` stands at `now_ms`,
+/// before anything is written (see [`standing`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Standing {
+    /// Idle for longer than the timeout.
+    Expired,
+    /// Active until this moment (Unix milliseconds), and no move is due.
+    Until(i64),
+    /// Active, and this extending request must move the deadline (write).
+    Due,
+}
+
+/// The one rule for the idle deadline: expired after `timeout` without
+/// activity; otherwise moved by an extending request only once it has
+/// fallen [`touch_step`] behind. Used on the record read from the store and
+/// on the verified-login cache's copy of it.
+pub(crate) fn standing(timeout: Duration, last_active_ms: i64, now_ms: i64, touch: Touch) -> Standing {
+    let timeout_ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
+    let idle_for = now_ms.saturating_sub(last_active_ms);
+    if idle_for > timeout_ms {
+        Standing::Expired
+    } else if touch == Touch::Keep || idle_for < touch_step(timeout).as_millis() as i64 {
+        Standing::Until(last_active_ms.saturating_add(timeout_ms))
+    } else {
+        Standing::Due
     }
 }
 
